@@ -1,0 +1,241 @@
+"""The cohort specification: the one contract between parsers (rule, LLM) and the SQL compiler.
+
+Semantics follow OHDSI Circe (ATLAS cohort definitions) where they apply:
+
+* an *index event* (Circe: primary criteria) is every occurrence of the index concept set in the
+  index domain, optionally restricted to the person's first-ever occurrence and to a date range;
+* demographic filters are evaluated at the index date (age = year(index date) - year_of_birth);
+* each further *criterion* (Circe: inclusion rule with one correlated criterion) counts events of its
+  domain/concept set inside a window relative to the index date, or relative to the events matched
+  by another, named criterion; the occurrence rule (at least / at most / exactly N) decides it;
+  "exactly 0" expresses absence, which is how exclusions are written;
+* a person qualifies when *any* of their index events satisfies the demographics and every criterion.
+
+Windows are inclusive at both ends and measured in whole days: ``start=7, end=14`` means the event
+date lies between anchor + 7 days and anchor + 14 days. Negative offsets are before the anchor.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+SPEC_VERSION = "1.0"
+
+
+class Domain(StrEnum):
+    condition = "condition"
+    procedure = "procedure"
+    drug = "drug"
+    measurement = "measurement"
+    observation = "observation"
+    visit = "visit"
+    imaging = "imaging"
+    death = "death"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class ConceptSet(_Model):
+    """Which concepts an event must carry.
+
+    The members are the union of: concepts resolved from ``terms`` (free-text mentions, resolved by
+    ``schema_catalog`` against the mart's vocabulary), explicit ``concept_ids``, the saved code set
+    named by ``codeset``, and every concept whose name or synonym (any language) contains one of
+    ``name_contains``. Descendants (concept_ancestor) are included unless switched off; concepts in
+    ``exclude_concept_ids`` (and their descendants, when descendants are included) are removed.
+    An empty concept set (all fields empty) means "any event of the domain".
+    """
+
+    terms: list[str] = Field(default_factory=list, description="Clinical mentions, OR-ed, to resolve.")
+    concept_ids: list[int] = Field(default_factory=list, description="Explicit OMOP concept ids, OR-ed.")
+    codeset: str | None = Field(default=None, description="Name of a saved, reusable code set.")
+    name_contains: list[str] = Field(
+        default_factory=list,
+        description="Case-insensitive substrings of a concept name or synonym (e.g. a surgery name).",
+    )
+    include_descendants: bool = True
+    exclude_concept_ids: list[int] = Field(default_factory=list)
+
+    def is_empty(self) -> bool:
+        return not (self.terms or self.concept_ids or self.codeset or self.name_contains)
+
+
+class DateRange(_Model):
+    """Inclusive calendar range on the event date; either end may be open."""
+
+    start: date | None = None
+    end: date | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> DateRange:
+        if self.start and self.end and self.start > self.end:
+            raise ValueError(f"date range starts ({self.start}) after it ends ({self.end})")
+        return self
+
+
+class ValueFilter(_Model):
+    """Numeric comparison on measurement/observation ``value_as_number`` (unit as recorded)."""
+
+    op: Literal[">", ">=", "<", "<=", "=", "between"]
+    value: float
+    value_high: float | None = Field(default=None, description="Upper bound when op is 'between'.")
+    unit: str | None = Field(default=None, description="Informational: the unit the user wrote.")
+
+    @model_validator(mode="after")
+    def _between_has_high(self) -> ValueFilter:
+        if self.op == "between" and self.value_high is None:
+            raise ValueError("op 'between' needs value_high")
+        return self
+
+
+class ImagingFilter(_Model):
+    """Restricts imaging events (``image_occurrence``) by modality code and body part."""
+
+    modalities: list[str] = Field(default_factory=list, description="DICOM modality codes: CT, MR, XA …")
+    body_parts: list[str] = Field(default_factory=list, description="Body part words, e.g. CHEST, HEART.")
+
+    @field_validator("modalities", "body_parts")
+    @classmethod
+    def _upper(cls, v: list[str]) -> list[str]:
+        return [s.strip().upper() for s in v if s.strip()]
+
+
+class EventFilter(_Model):
+    """What makes an event count: domain, concepts and optional value/imaging/visit filters."""
+
+    domain: Domain
+    concepts: ConceptSet = Field(default_factory=ConceptSet)
+    value: ValueFilter | None = None
+    imaging: ImagingFilter | None = None
+    visit_concept_ids: list[int] = Field(
+        default_factory=list, description="For visits: visit_concept_id (9201 inpatient, 9203 ER …)."
+    )
+
+    @model_validator(mode="after")
+    def _filters_fit_domain(self) -> EventFilter:
+        if self.value is not None and self.domain not in (Domain.measurement, Domain.observation):
+            raise ValueError(f"a value filter applies to measurements or observations, not {self.domain}")
+        if self.imaging is not None and self.domain is not Domain.imaging:
+            raise ValueError(f"an imaging filter applies to the imaging domain, not {self.domain}")
+        if self.visit_concept_ids and self.domain is not Domain.visit:
+            raise ValueError(f"visit types apply to the visit domain, not {self.domain}")
+        return self
+
+
+class IndexEvent(EventFilter):
+    date_range: DateRange | None = None
+    first_occurrence: bool = Field(
+        default=False,
+        description="Use only the person's first-ever event of this concept set (before the date range).",
+    )
+
+
+class Window(_Model):
+    """Days relative to the anchor's event date, inclusive at both ends; negative = before."""
+
+    start: int | None = Field(default=None, description="None = unbounded before.")
+    end: int | None = Field(default=None, description="None = unbounded after.")
+    anchor: str = Field(default="index", description="'index' or the label of another criterion.")
+    same_visit: bool = Field(default=False, description="Event must share the anchor's visit.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Window:
+        if self.start is not None and self.end is not None and self.start > self.end:
+            raise ValueError(f"window starts at day {self.start} after it ends at day {self.end}")
+        return self
+
+
+class Occurrence(_Model):
+    type: Literal["at_least", "at_most", "exactly"] = "at_least"
+    count: int = Field(default=1, ge=0)
+
+    @property
+    def is_absence(self) -> bool:
+        return (self.type == "exactly" and self.count == 0) or (self.type == "at_most" and self.count == 0)
+
+
+class Criterion(EventFilter):
+    label: str = Field(description="Unique name; other criteria may anchor their window on it.")
+    window: Window = Field(default_factory=Window)
+    occurrence: Occurrence = Field(default_factory=Occurrence)
+
+    @field_validator("label")
+    @classmethod
+    def _label_ok(cls, v: str) -> str:
+        v = v.strip()
+        if not v or v == "index":
+            raise ValueError("a criterion label must be non-empty and not 'index'")
+        return v
+
+
+class Demographics(_Model):
+    sexes: list[Literal["male", "female"]] = Field(default_factory=list, description="Empty = any sex.")
+    age_min: int | None = Field(default=None, ge=0, description="Age at index, inclusive.")
+    age_max: int | None = Field(default=None, ge=0, description="Age at index, inclusive.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Demographics:
+        if self.age_min is not None and self.age_max is not None and self.age_min > self.age_max:
+            raise ValueError(f"minimum age {self.age_min} is above maximum age {self.age_max}")
+        return self
+
+    def is_empty(self) -> bool:
+        return not self.sexes and self.age_min is None and self.age_max is None
+
+
+class ImagingRequest(_Model):
+    """Which imaging studies to return for the cohort (default: all indexed studies of its persons)."""
+
+    modalities: list[str] = Field(default_factory=list)
+    body_parts: list[str] = Field(default_factory=list)
+    window: Window | None = Field(default=None, description="Relative to the index or a named criterion.")
+
+
+class CohortSpec(_Model):
+    version: str = SPEC_VERSION
+    title: str | None = None
+    language: Literal["en", "ko"] = "en"
+    index: IndexEvent
+    demographics: Demographics = Field(default_factory=Demographics)
+    criteria: list[Criterion] = Field(default_factory=list)
+    imaging: ImagingRequest | None = None
+
+    @model_validator(mode="after")
+    def _labels_and_anchors(self) -> CohortSpec:
+        seen: set[str] = set()
+        for c in self.criteria:
+            if c.label in seen:
+                raise ValueError(f"criterion label {c.label!r} is used twice; labels must be unique")
+            if c.window.anchor != "index" and c.window.anchor not in seen:
+                raise ValueError(
+                    f"criterion {c.label!r} is anchored on {c.window.anchor!r}, which is not an earlier criterion"
+                )
+            if c.window.anchor != "index":
+                anchor = next(a for a in self.criteria if a.label == c.window.anchor)
+                if anchor.occurrence.is_absence:
+                    raise ValueError(
+                        f"criterion {c.label!r} is anchored on {anchor.label!r}, an absence criterion with no events"
+                    )
+            seen.add(c.label)
+        return self
+
+    def criterion(self, label: str) -> Criterion:
+        for c in self.criteria:
+            if c.label == label:
+                return c
+        raise KeyError(label)
+
+
+def spec_json_schema() -> dict:
+    return CohortSpec.model_json_schema()
+
+
+def dump_json_schema() -> str:
+    return json.dumps(spec_json_schema(), indent=2, ensure_ascii=False)
