@@ -1,0 +1,176 @@
+"""The one core that the CLI and the REST API share: sentence → spec → concepts → SQL → cohort.
+
+Each stage is called in flow order (nlq → schema_catalog → sql_guard); this module only wires them
+and turns every expected failure into a result with a status and a message, never a traceback.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import date
+from pathlib import Path
+from typing import Any, Literal
+
+import duckdb
+from pydantic import BaseModel, Field
+
+from nlq.parser import parse
+from nlq.readback import readback
+from nlq.result import Clarification, ParseResult
+from nlq.spec import CohortSpec
+from schema_catalog.mart import MartCapabilityError, check_spec_fits, profile_mart
+from schema_catalog.resolve import SpecResolution, TermResolution, Vocabulary, resolve_spec
+from sql_guard.compiler import CompileError, CompiledCohort, compile_cohort
+from sql_guard.guard import GuardError, validate
+from sql_guard.runner import open_mart, run_query
+
+Status = Literal["ok", "clarify", "refused", "error"]
+
+
+class AttritionRow(BaseModel):
+    step: str
+    description: str
+    persons: int
+
+
+class SampleRow(BaseModel):
+    """A display row with no identifying value: pseudonym, index month, days to each matched event."""
+
+    pseudonym: str
+    index_month: str
+    days_to_events: dict[str, int | None]
+
+
+class AskResult(BaseModel):
+    status: Status
+    message: str = ""
+    language: Literal["en", "ko"] = "en"
+    spec: CohortSpec | None = None
+    readback: str | None = None
+    notes: list[str] = Field(default_factory=list)
+    clarifications: list[Clarification] = Field(default_factory=list)
+    resolutions: dict[str, list[TermResolution]] = Field(default_factory=dict)
+    sql: str | None = None
+    attrition: list[AttritionRow] = Field(default_factory=list)
+    count: int | None = None
+    person_ids: list[int] | None = None
+    sample: list[SampleRow] = Field(default_factory=list)
+
+    def public_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_none=False)
+
+
+def concept_labels(resolution: SpecResolution) -> dict[str, list[str]]:
+    labels: dict[str, list[str]] = {}
+    for rs in resolution.by_key.values():
+        for r in rs:
+            labels[r.term] = [f"{m.concept_name} ({m.vocabulary_id} {m.concept_code})" for m in r.matches[:6]] + (
+                [f"+{len(r.matches) - 6} more"] if len(r.matches) > 6 else []
+            )
+    return labels
+
+
+def _clarify_terms(problems: list[TermResolution], lang: str) -> tuple[str, list[Clarification]]:
+    clar = []
+    for p in problems:
+        if p.status == "ambiguous":
+            q = f"Which concept did you mean by “{p.term}”?" if lang == "en" else f"“{p.term}”은(는) 어떤 개념인가요?"
+            clar.append(Clarification(question=q, span=p.term,
+                                      choices=[f"{c.concept_name} ({c.vocabulary_id} {c.concept_code})" for c in p.candidates]))
+        else:
+            q = p.note or f"“{p.term}” was not found."
+            clar.append(Clarification(question=q, span=p.term))
+    msg = (
+        "Some clinical terms did not resolve to concepts in this mart."
+        if lang == "en" else "일부 임상 용어를 이 데이터마트의 개념으로 찾지 못했습니다."
+    )
+    return msg, clar
+
+
+def run_spec(
+    spec: CohortSpec,
+    con: duckdb.DuckDBPyConnection,
+    *,
+    parsed: ParseResult | None = None,
+    include_person_ids: bool = False,
+    sample_size: int = 5,
+    overrides: dict[str, list[int]] | None = None,
+    timeout_s: float = 30.0,
+) -> AskResult:
+    lang = spec.language
+    base = AskResult(
+        status="ok", language=lang, spec=spec,
+        notes=list(parsed.notes) if parsed else [],
+    )
+    try:
+        check_spec_fits(spec, profile_mart(con))
+    except MartCapabilityError as e:
+        return base.model_copy(update={"status": "error", "message": str(e), "readback": readback(spec, lang)})
+    resolution = resolve_spec(Vocabulary(con), spec, overrides)
+    base.resolutions = resolution.by_key
+    base.readback = readback(spec, lang, concept_labels(resolution))
+    base.notes += [r.note for rs in resolution.by_key.values() for r in rs if r.note and r.status == "resolved"]
+    problems = resolution.problems()
+    if problems:
+        msg, clar = _clarify_terms(problems, lang)
+        return base.model_copy(update={"status": "clarify", "message": msg, "clarifications": clar})
+    try:
+        compiled = compile_cohort(spec, resolution.concept_ids())
+        cohort_q = validate(compiled.cohort_sql, max_rows=10_000_000)
+        attrition_q = validate(compiled.attrition_sql, aggregates_only=True)
+    except (CompileError, GuardError) as e:
+        return base.model_copy(update={"status": "error", "message": str(e)})
+    base.sql = compiled.cohort_sql
+    counts = run_query(con, attrition_q, timeout_s=timeout_s).rows[0]
+    base.attrition = [
+        AttritionRow(step=s.name, description=s.description, persons=int(n)) for s, n in zip(compiled.steps, counts, strict=True)
+    ]
+    base.count = base.attrition[-1].persons
+    if include_person_ids or sample_size:
+        rows = run_query(con, cohort_q, timeout_s=timeout_s).rows
+        if include_person_ids:
+            base.person_ids = [int(r[0]) for r in rows]
+        base.sample = _sample(rows, compiled, sample_size)
+    base.message = (
+        f"{base.count} patients match." if lang == "en" else f"조건에 맞는 환자는 {base.count}명입니다."
+    )
+    return base
+
+
+def _sample(rows: list[tuple], compiled: CompiledCohort, n: int) -> list[SampleRow]:
+    """Pseudonyms keyed by a per-call random secret: stable within one answer, unlinkable across answers."""
+    key = secrets.token_bytes(32)
+    labels = list(compiled.event_columns)
+    out = []
+    for r in rows[:n]:
+        pid, index_date, *events = r
+        digest = hmac.new(key, str(pid).encode(), hashlib.sha256).hexdigest()[:10]
+        days = {
+            label: ((ev - index_date).days if isinstance(ev, date) and isinstance(index_date, date) else None)
+            for label, ev in zip(labels, events, strict=False)
+        }
+        out.append(SampleRow(pseudonym=f"P-{digest}", index_month=f"{index_date:%Y-%m}", days_to_events=days))
+    return out
+
+
+def ask(
+    question: str,
+    mart: Path,
+    *,
+    include_person_ids: bool = False,
+    sample_size: int = 5,
+    today: date | None = None,
+) -> AskResult:
+    parsed = parse(question, today=today)
+    if parsed.status != "ok" or parsed.spec is None:
+        return AskResult(
+            status=parsed.status, message=parsed.message, language=parsed.language,
+            clarifications=parsed.clarifications, notes=parsed.notes,
+        )
+    con = open_mart(mart)
+    try:
+        return run_spec(parsed.spec, con, parsed=parsed, include_person_ids=include_person_ids, sample_size=sample_size)
+    finally:
+        con.close()

@@ -1,0 +1,162 @@
+"""Plain-language read-back of a spec, in English or Korean, precise enough to verify every window,
+count and concept set. ``concept_labels`` (mention → "name (VOCAB code)" strings) lets the caller add
+the codes each mention resolved to, without this stage depending on the vocabulary stage."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from nlq.spec import CohortSpec, ConceptSet, Criterion, Domain, EventFilter, Occurrence, Window
+
+DOMAIN_EN = {
+    Domain.condition: "a diagnosis", Domain.procedure: "a procedure", Domain.drug: "a drug exposure",
+    Domain.measurement: "a measurement", Domain.observation: "an observation", Domain.visit: "a visit",
+    Domain.imaging: "an imaging study", Domain.death: "death",
+}
+DOMAIN_KO = {
+    Domain.condition: "진단", Domain.procedure: "시술/수술", Domain.drug: "약물 처방", Domain.measurement: "검사",
+    Domain.observation: "관찰 기록", Domain.visit: "방문", Domain.imaging: "영상 검사", Domain.death: "사망",
+}
+
+
+def _concepts(cs: ConceptSet, lang: str, labels: Mapping[str, Sequence[str]]) -> str:
+    parts: list[str] = []
+    for t in cs.terms:
+        codes = labels.get(t)
+        parts.append(f"“{t}” [{'; '.join(codes)}]" if codes else f"“{t}”")
+    if cs.concept_ids:
+        parts.append(("concept ids " if lang == "en" else "개념 ID ") + ", ".join(map(str, cs.concept_ids)))
+    if cs.codeset:
+        parts.append(("code set " if lang == "en" else "코드셋 ") + f"“{cs.codeset}”")
+    if cs.name_contains:
+        names = " / ".join(f"“{n}”" for n in cs.name_contains)
+        parts.append(f"name contains {names}" if lang == "en" else f"이름에 {names} 포함")
+    if not parts:
+        return ""
+    joined = (" or " if lang == "en" else " 또는 ").join(parts)
+    if cs.include_descendants and (cs.terms or cs.concept_ids or cs.codeset):
+        joined += " (incl. sub-concepts)" if lang == "en" else " (하위 개념 포함)"
+    if cs.exclude_concept_ids:
+        ex = ", ".join(map(str, cs.exclude_concept_ids))
+        joined += f", except concepts {ex}" if lang == "en" else f", 개념 {ex} 제외"
+    return joined
+
+
+def _event(f: EventFilter, lang: str, labels: Mapping[str, Sequence[str]]) -> str:
+    what = _concepts(f.concepts, lang, labels)
+    extra = []
+    if f.value:
+        v = f.value
+        rng = f"{v.value:g}–{v.value_high:g}" if v.op == "between" else f"{v.op} {v.value:g}"
+        extra.append(f"value {rng}{' ' + v.unit if v.unit else ''}" if lang == "en" else f"값 {rng}{' ' + v.unit if v.unit else ''}")
+    if f.imaging and f.imaging.modalities:
+        extra.append(("modality " if lang == "en" else "모달리티 ") + "/".join(f.imaging.modalities))
+    if f.imaging and f.imaging.body_parts:
+        extra.append(("body part " if lang == "en" else "부위 ") + "/".join(f.imaging.body_parts))
+    if f.visit_concept_ids:
+        extra.append(("visit type " if lang == "en" else "방문 유형 ") + ", ".join(map(str, f.visit_concept_ids)))
+    if lang == "en":
+        s = DOMAIN_EN[f.domain] + (f" of {what}" if what else " (any)")
+    else:
+        s = (f"{what} " if what else "모든 ") + DOMAIN_KO[f.domain]
+    return s + (f" ({', '.join(extra)})" if extra else "")
+
+
+def _anchor(w: Window, lang: str) -> str:
+    if w.anchor == "index":
+        return "the index event" if lang == "en" else "기준 사건"
+    return f"“{w.anchor}”"
+
+
+def _window(w: Window, lang: str) -> str:
+    a = _anchor(w, lang)
+
+    def side(days: int) -> str:
+        if lang == "en":
+            return f"{abs(days)} days {'before' if days < 0 else 'after'}" if days else "on the day of"
+        return f"{abs(days)}일 {'전' if days < 0 else '후'}" if days else "당일"
+
+    if lang == "en":
+        if w.start is None and w.end is None:
+            s = f"at any time relative to {a}"
+        elif w.start is None:
+            s = f"any time up to {side(w.end)} {a}" if w.end else f"any time up to {a}"
+        elif w.end is None:
+            s = f"any time from {side(w.start)} {a}" if w.start else f"any time from {a} on"
+        elif w.start == w.end == 0:
+            s = f"on the same day as {a}"
+        else:
+            s = f"between {side(w.start)} and {side(w.end)} {a} (inclusive)"
+        return s + (", during the same visit" if w.same_visit else "")
+    if w.start is None and w.end is None:
+        s = f"{a}와 관계없이 언제든"
+    elif w.start is None:
+        s = f"{a} {side(w.end)}까지"
+    elif w.end is None:
+        s = f"{a} {side(w.start)}부터"
+    elif w.start == w.end == 0:
+        s = f"{a}와 같은 날"
+    else:
+        s = f"{a} 기준 {side(w.start)}부터 {side(w.end)}까지(양 끝 포함)"
+    return s + (", 같은 방문 중" if w.same_visit else "")
+
+
+def _occurrence(o: Occurrence, lang: str) -> str:
+    if o.is_absence:
+        return "no" if lang == "en" else "없음"
+    if lang == "en":
+        word = {"at_least": "at least", "at_most": "at most", "exactly": "exactly"}[o.type]
+        return f"{word} {o.count}"
+    word = {"at_least": "이상", "at_most": "이하", "exactly": ""}[o.type]
+    return f"{o.count}회{(' ' + word) if word else ''}"
+
+
+def _criterion(c: Criterion, lang: str, labels: Mapping[str, Sequence[str]]) -> str:
+    ev = _event(c, lang, labels)
+    if lang == "en":
+        occ = _occurrence(c.occurrence, lang)
+        return f"[{c.label}] {occ} {ev} {_window(c.window, lang)}"
+    return f"[{c.label}] {_window(c.window, lang)} {ev} {_occurrence(c.occurrence, lang)}"
+
+
+def readback(spec: CohortSpec, lang: str | None = None, concept_labels: Mapping[str, Sequence[str]] | None = None) -> str:
+    lang = lang or spec.language
+    labels = concept_labels or {}
+    idx = spec.index
+    lines: list[str] = []
+    dr = idx.date_range
+    if lang == "en":
+        first = "first-ever " if idx.first_occurrence else ""
+        line = f"Index event: the {first}{_event(idx, lang, labels).removeprefix('a ').removeprefix('an ')}"
+        if dr and (dr.start or dr.end):
+            line += f", dated {dr.start or '…'} to {dr.end or '…'} (inclusive)"
+        lines.append(line + ".")
+        d = spec.demographics
+        if not d.is_empty():
+            parts = []
+            if d.sexes:
+                parts.append(" or ".join(d.sexes))
+            if d.age_min is not None or d.age_max is not None:
+                parts.append(f"aged {d.age_min if d.age_min is not None else 0}–{d.age_max if d.age_max is not None else '…'} at the index date")
+            lines.append("Demographics: " + ", ".join(parts) + ".")
+        for c in spec.criteria:
+            lines.append(_criterion(c, lang, labels) + ".")
+        lines.append("A patient qualifies when any one of their index events meets every rule above.")
+    else:
+        first = "처음 " if idx.first_occurrence else ""
+        line = f"기준 사건: {first}{_event(idx, lang, labels)}"
+        if dr and (dr.start or dr.end):
+            line += f", 기간 {dr.start or '…'} ~ {dr.end or '…'} (양 끝 포함)"
+        lines.append(line + ".")
+        d = spec.demographics
+        if not d.is_empty():
+            parts = []
+            if d.sexes:
+                parts.append("/".join({"male": "남성", "female": "여성"}[s] for s in d.sexes))
+            if d.age_min is not None or d.age_max is not None:
+                parts.append(f"기준일 나이 {d.age_min if d.age_min is not None else 0}~{d.age_max if d.age_max is not None else '…'}세")
+            lines.append("인구학적 조건: " + ", ".join(parts) + ".")
+        for c in spec.criteria:
+            lines.append(_criterion(c, lang, labels) + ".")
+        lines.append("환자의 기준 사건 중 하나라도 위 조건을 모두 만족하면 포함됩니다.")
+    return "\n".join(lines)

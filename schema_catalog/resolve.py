@@ -1,0 +1,283 @@
+"""Clinical mentions → concept ids, in the mart's own vocabulary, with a record of how each was found.
+
+Order of evidence, strongest first:
+1. the bilingual lexicon (``data/lexicon.json``): mention → standard codes and names, looked up in
+   this mart's ``concept`` table (so "MI" works on ICD-10-CM and on SNOMED marts alike);
+   "a surgery for X" uses the lexicon's ``treated_by`` link from a condition to its procedures;
+2. an exact name or synonym (any language) in the mart's vocabulary, ignoring case and spaces;
+3. fuzzy matching (rapidfuzz) over names and synonyms of the domain: a clear winner resolves,
+   close calls come back as candidates for the user to choose from.
+
+Nothing is guessed silently: every resolution lists its concepts and the method that found them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from functools import lru_cache
+from importlib import resources
+from typing import Literal
+
+import duckdb
+from pydantic import BaseModel, Field
+from rapidfuzz import fuzz, process
+
+from nlq.spec import CohortSpec, ConceptSet, Domain
+from schema_catalog.domains import DOMAIN_TABLES
+
+Method = Literal["lexicon", "indication", "exact", "synonym", "fuzzy", "explicit"]
+
+FUZZY_ACCEPT = 92.0
+FUZZY_CANDIDATE = 75.0
+
+
+class ConceptMatch(BaseModel):
+    concept_id: int
+    concept_name: str
+    vocabulary_id: str
+    concept_code: str
+    method: Method
+    score: float = 100.0
+
+
+class TermResolution(BaseModel):
+    """What one mention resolved to (or the candidates, when it did not resolve)."""
+
+    term: str
+    domain: Domain
+    status: Literal["resolved", "ambiguous", "unresolved"]
+    matches: list[ConceptMatch] = Field(default_factory=list)
+    candidates: list[ConceptMatch] = Field(default_factory=list)
+    note: str | None = None
+
+    @property
+    def concept_ids(self) -> list[int]:
+        return [m.concept_id for m in self.matches]
+
+
+class SpecResolution(BaseModel):
+    """Resolutions for every concept set of a spec, keyed 'index' or by criterion label."""
+
+    by_key: dict[str, list[TermResolution]]
+
+    def concept_ids(self) -> dict[str, list[int]]:
+        return {k: sorted({cid for r in rs for cid in r.concept_ids}) for k, rs in self.by_key.items()}
+
+    def problems(self) -> list[TermResolution]:
+        return [r for rs in self.by_key.values() for r in rs if r.status != "resolved"]
+
+
+class LexiconEntry(BaseModel):
+    key: str
+    domain: Domain
+    en: list[str] = Field(default_factory=list)
+    ko: list[str] = Field(default_factory=list)
+    codes: dict[str, list[str]] = Field(default_factory=dict)
+    names: list[str] = Field(default_factory=list)
+    treated_by: list[str] = Field(default_factory=list)
+
+
+def normalise(text: str) -> str:
+    """Lower case, no spaces or punctuation: '관상 동맥 질환' == '관상동맥질환', 'HbA1c' == 'hba1c'."""
+    return re.sub(r"[\s\-_.,'’()]+", "", text).lower()
+
+
+@lru_cache(maxsize=1)
+def lexicon() -> dict[str, LexiconEntry]:
+    raw = json.loads(resources.files("schema_catalog").joinpath("data/lexicon.json").read_text("utf-8"))
+    return {e["key"]: LexiconEntry(**e) for e in raw["entries"]}
+
+
+@lru_cache(maxsize=1)
+def _alias_index() -> dict[str, list[str]]:
+    index: dict[str, list[str]] = {}
+    for entry in lexicon().values():
+        for alias in [*entry.en, *entry.ko]:
+            index.setdefault(normalise(alias), []).append(entry.key)
+    return index
+
+
+def lexicon_entries(term: str) -> list[LexiconEntry]:
+    return [lexicon()[k] for k in _alias_index().get(normalise(term), [])]
+
+
+class Vocabulary:
+    """Read access to one mart's vocabulary tables, with per-domain name lists for fuzzy matching."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.con = con
+        self._names: dict[Domain, list[tuple[str, int]]] = {}
+        tables = {r[0].lower() for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+        self.has_synonyms = "concept_synonym" in tables
+
+    def _rows(self, sql: str, params: list) -> list[ConceptMatch]:
+        return [
+            ConceptMatch(concept_id=r[0], concept_name=r[1], vocabulary_id=r[2], concept_code=r[3], method=r[4])
+            for r in self.con.execute(sql, params).fetchall()
+        ]
+
+    def by_codes(self, codes: dict[str, list[str]], domain_ids: tuple[str, ...], method: Method) -> list[ConceptMatch]:
+        out: list[ConceptMatch] = []
+        for vocab, code_list in codes.items():
+            wanted = sorted({c for code in code_list for c in (code, code.replace(".", ""))})
+            out += self._rows(
+                "SELECT concept_id, concept_name, vocabulary_id, concept_code, ? FROM concept "
+                "WHERE vocabulary_id = ? AND concept_code IN (SELECT unnest(?)) "
+                "AND domain_id IN (SELECT unnest(?)) ORDER BY concept_id",
+                [method, vocab, wanted, list(domain_ids)],
+            )
+        return out
+
+    def by_names(self, names: Iterable[str], domain_ids: tuple[str, ...], method: Method) -> list[ConceptMatch]:
+        keys = sorted({normalise(n) for n in names})
+        if not keys:
+            return []
+        norm = "lower(regexp_replace({col}, '[\\s\\-_.,''’()]+', '', 'g'))"
+        found = self._rows(
+            "SELECT concept_id, concept_name, vocabulary_id, concept_code, ? FROM concept "
+            f"WHERE {norm.format(col='concept_name')} IN (SELECT unnest(?)) "
+            "AND domain_id IN (SELECT unnest(?)) AND coalesce(standard_concept, '') IN ('S', 'C') "
+            "ORDER BY concept_id",
+            [method, keys, list(domain_ids)],
+        )
+        if self.has_synonyms:
+            syn_method: Method = "synonym" if method == "exact" else method
+            found += self._rows(
+                "SELECT c.concept_id, c.concept_name, c.vocabulary_id, c.concept_code, ? FROM concept c "
+                "WHERE c.concept_id IN (SELECT s.concept_id FROM concept_synonym s "
+                f"WHERE {norm.format(col='s.concept_synonym_name')} IN (SELECT unnest(?))) "
+                "AND c.domain_id IN (SELECT unnest(?)) AND coalesce(c.standard_concept, '') IN ('S', 'C') "
+                "ORDER BY c.concept_id",
+                [syn_method, keys, list(domain_ids)],
+            )
+        return _dedupe(found)
+
+    def names(self, domain: Domain) -> list[tuple[str, int]]:
+        if domain not in self._names:
+            domain_ids = list(DOMAIN_TABLES[domain].omop_domain_ids)
+            rows = self.con.execute(
+                "SELECT concept_name, concept_id FROM concept WHERE domain_id IN (SELECT unnest(?)) "
+                "AND coalesce(standard_concept, '') IN ('S', 'C')",
+                [domain_ids],
+            ).fetchall()
+            if self.has_synonyms:
+                rows += self.con.execute(
+                    "SELECT s.concept_synonym_name, s.concept_id FROM concept_synonym s JOIN concept c "
+                    "ON c.concept_id = s.concept_id WHERE c.domain_id IN (SELECT unnest(?)) "
+                    "AND coalesce(c.standard_concept, '') IN ('S', 'C')",
+                    [domain_ids],
+                ).fetchall()
+            self._names[domain] = rows
+        return self._names[domain]
+
+    def concept(self, concept_id: int, method: Method, score: float = 100.0) -> ConceptMatch:
+        r = self.con.execute(
+            "SELECT concept_id, concept_name, vocabulary_id, concept_code FROM concept WHERE concept_id = ?",
+            [concept_id],
+        ).fetchall()
+        if not r:
+            raise KeyError(concept_id)
+        cid, name, vocab, code = r[0]
+        return ConceptMatch(
+            concept_id=cid, concept_name=name, vocabulary_id=vocab, concept_code=code, method=method, score=score
+        )
+
+
+def _dedupe(matches: list[ConceptMatch]) -> list[ConceptMatch]:
+    seen: set[int] = set()
+    out = []
+    for m in matches:
+        if m.concept_id not in seen:
+            seen.add(m.concept_id)
+            out.append(m)
+    return out
+
+
+def _from_entry(vocab: Vocabulary, entry: LexiconEntry, domain_ids: tuple[str, ...], method: Method) -> list[ConceptMatch]:
+    return _dedupe(
+        vocab.by_codes(entry.codes, domain_ids, method) + vocab.by_names(entry.names, domain_ids, method)
+    )
+
+
+def resolve_term(vocab: Vocabulary, term: str, domain: Domain) -> TermResolution:
+    domain_ids = DOMAIN_TABLES[domain].omop_domain_ids
+    if not domain_ids:
+        return TermResolution(
+            term=term, domain=domain, status="unresolved",
+            note=f"{domain.value} events carry no concepts; describe them by modality or body part",
+        )
+    entries = lexicon_entries(term)
+    same_domain = [e for e in entries if e.domain == domain]
+    if same_domain:
+        matches = _dedupe([m for e in same_domain for m in _from_entry(vocab, e, domain_ids, "lexicon")])
+        if matches:
+            return TermResolution(term=term, domain=domain, status="resolved", matches=matches)
+    # "A surgery for MI": the procedures (or drugs) the lexicon lists as treating that condition.
+    treatments = [lexicon()[k] for e in entries for k in e.treated_by if lexicon()[k].domain == domain]
+    if treatments:
+        matches = _dedupe([m for t in treatments for m in _from_entry(vocab, t, domain_ids, "indication")])
+        if matches:
+            names = ", ".join(sorted({t.key.upper() if len(t.key) <= 4 else t.key for t in treatments}))
+            return TermResolution(
+                term=term, domain=domain, status="resolved", matches=matches,
+                note=f"read as {domain.value}s done for {term} ({names})",
+            )
+    exact = vocab.by_names([term], domain_ids, "exact")
+    if exact:
+        return TermResolution(term=term, domain=domain, status="resolved", matches=exact)
+    names = vocab.names(domain)
+    if names:
+        choices = [n for n, _ in names]
+        hits = process.extract(term, choices, scorer=fuzz.WRatio, processor=_fold, limit=5)
+        scored = [(score, names[i][1]) for _, score, i in hits if score >= FUZZY_CANDIDATE]
+        best: dict[int, float] = {}
+        for score, cid in scored:
+            best[cid] = max(best.get(cid, 0.0), score)
+        ranked = sorted(best.items(), key=lambda kv: -kv[1])
+        if ranked:
+            top_id, top = ranked[0]
+            runner_up = ranked[1][1] if len(ranked) > 1 else 0.0
+            if top >= FUZZY_ACCEPT and top - runner_up >= 3:
+                return TermResolution(
+                    term=term, domain=domain, status="resolved", matches=[vocab.concept(top_id, "fuzzy", top)]
+                )
+            return TermResolution(
+                term=term, domain=domain, status="ambiguous",
+                candidates=[vocab.concept(cid, "fuzzy", s) for cid, s in ranked[:5]],
+                note=f"{term!r} is close to several {domain.value} concepts; pick one",
+            )
+    return TermResolution(
+        term=term, domain=domain, status="unresolved",
+        note=f"no {domain.value} concept in this mart matches {term!r}",
+    )
+
+
+def _fold(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
+def concept_set_terms(cs: ConceptSet) -> list[str]:
+    return list(dict.fromkeys(cs.terms))
+
+
+def resolve_spec(vocab: Vocabulary, spec: CohortSpec, overrides: dict[str, list[int]] | None = None) -> SpecResolution:
+    """Resolve every term of every concept set. ``overrides`` pins a mention to given concept ids."""
+    overrides = {normalise(k): v for k, v in (overrides or {}).items()}
+    by_key: dict[str, list[TermResolution]] = {}
+    for key, f in [("index", spec.index), *((c.label, c) for c in spec.criteria)]:
+        out = []
+        for term in concept_set_terms(f.concepts):
+            if normalise(term) in overrides:
+                out.append(
+                    TermResolution(
+                        term=term, domain=f.domain, status="resolved",
+                        matches=[vocab.concept(cid, "explicit") for cid in overrides[normalise(term)]],
+                        note="chosen by the user",
+                    )
+                )
+            else:
+                out.append(resolve_term(vocab, term, f.domain))
+        by_key[key] = out
+    return SpecResolution(by_key=by_key)
