@@ -8,10 +8,11 @@ from collections.abc import Mapping, Sequence
 
 from nlq.spec import CohortSpec, ConceptSet, Criterion, Domain, EventFilter, Occurrence, Window
 
-DOMAIN_EN = {
-    Domain.condition: "a diagnosis", Domain.procedure: "a procedure", Domain.drug: "a drug exposure",
-    Domain.measurement: "a measurement", Domain.observation: "an observation", Domain.visit: "a visit",
-    Domain.imaging: "an imaging study", Domain.death: "death",
+DOMAIN_EN = {  # singular, plural
+    Domain.condition: ("diagnosis", "diagnoses"), Domain.procedure: ("procedure", "procedures"),
+    Domain.drug: ("drug exposure", "drug exposures"), Domain.measurement: ("measurement", "measurements"),
+    Domain.observation: ("observation", "observations"), Domain.visit: ("visit", "visits"),
+    Domain.imaging: ("imaging study", "imaging studies"), Domain.death: ("death", "deaths"),
 }
 DOMAIN_KO = {
     Domain.condition: "진단", Domain.procedure: "시술/수술", Domain.drug: "약물 처방", Domain.measurement: "검사",
@@ -42,24 +43,29 @@ def _concepts(cs: ConceptSet, lang: str, labels: Mapping[str, Sequence[str]]) ->
     return joined
 
 
-def _event(f: EventFilter, lang: str, labels: Mapping[str, Sequence[str]]) -> str:
-    what = _concepts(f.concepts, lang, labels)
+def _extras(f: EventFilter, lang: str) -> str:
     extra = []
     if f.value:
         v = f.value
         rng = f"{v.value:g}–{v.value_high:g}" if v.op == "between" else f"{v.op} {v.value:g}"
-        extra.append(f"value {rng}{' ' + v.unit if v.unit else ''}" if lang == "en" else f"값 {rng}{' ' + v.unit if v.unit else ''}")
+        unit = f" {v.unit}" if v.unit else ""
+        extra.append(f"value {rng}{unit}" if lang == "en" else f"값 {rng}{unit}")
     if f.imaging and f.imaging.modalities:
         extra.append(("modality " if lang == "en" else "모달리티 ") + "/".join(f.imaging.modalities))
     if f.imaging and f.imaging.body_parts:
         extra.append(("body part " if lang == "en" else "부위 ") + "/".join(f.imaging.body_parts))
     if f.visit_concept_ids:
         extra.append(("visit type " if lang == "en" else "방문 유형 ") + ", ".join(map(str, f.visit_concept_ids)))
+    return f" ({', '.join(extra)})" if extra else ""
+
+
+def _event(f: EventFilter, lang: str, labels: Mapping[str, Sequence[str]], plural: bool = False) -> str:
+    """English: 'procedure of “MI” […]'; Korean: '“심근경색” […] 시술/수술'."""
+    what = _concepts(f.concepts, lang, labels)
     if lang == "en":
-        s = DOMAIN_EN[f.domain] + (f" of {what}" if what else " (any)")
-    else:
-        s = (f"{what} " if what else "모든 ") + DOMAIN_KO[f.domain]
-    return s + (f" ({', '.join(extra)})" if extra else "")
+        noun = DOMAIN_EN[f.domain][1 if plural else 0]
+        return (f"{noun} of {what}" if what else f"{noun} (any kind)") + _extras(f, lang)
+    return (f"{what} " if what else "모든 ") + DOMAIN_KO[f.domain] + _extras(f, lang)
 
 
 def _anchor(w: Window, lang: str) -> str:
@@ -70,34 +76,40 @@ def _anchor(w: Window, lang: str) -> str:
 
 def _window(w: Window, lang: str) -> str:
     a = _anchor(w, lang)
-
-    def side(days: int) -> str:
-        if lang == "en":
-            return f"{abs(days)} days {'before' if days < 0 else 'after'}" if days else "on the day of"
-        return f"{abs(days)}일 {'전' if days < 0 else '후'}" if days else "당일"
-
     if lang == "en":
+
+        def side(days: int) -> str:
+            return f"{abs(days)} days {'before' if days < 0 else 'after'}" if days else "the day of"
+
         if w.start is None and w.end is None:
             s = f"at any time relative to {a}"
         elif w.start is None:
-            s = f"any time up to {side(w.end)} {a}" if w.end else f"any time up to {a}"
+            s = f"at any time up to {side(w.end)} {a}"
         elif w.end is None:
-            s = f"any time from {side(w.start)} {a}" if w.start else f"any time from {a} on"
+            s = f"at any time from {side(w.start)} {a} on"
         elif w.start == w.end == 0:
             s = f"on the same day as {a}"
+        elif w.start == w.end:
+            s = f"exactly {side(w.start)} {a}"
         else:
             s = f"between {side(w.start)} and {side(w.end)} {a} (inclusive)"
         return s + (", during the same visit" if w.same_visit else "")
+
+    def side_ko(days: int) -> str:
+        return f"{abs(days)}일 {'전' if days < 0 else '후'}" if days else "당일"
+
     if w.start is None and w.end is None:
         s = f"{a}와 관계없이 언제든"
     elif w.start is None:
-        s = f"{a} {side(w.end)}까지"
+        s = f"{a} {side_ko(w.end)}까지 언제든"
     elif w.end is None:
-        s = f"{a} {side(w.start)}부터"
+        s = f"{a} {side_ko(w.start)}부터 언제든"
     elif w.start == w.end == 0:
         s = f"{a}와 같은 날"
+    elif w.start == w.end:
+        s = f"{a} {side_ko(w.start)}"
     else:
-        s = f"{a} 기준 {side(w.start)}부터 {side(w.end)}까지(양 끝 포함)"
+        s = f"{a} {side_ko(w.start)}부터 {side_ko(w.end)}까지(양 끝 포함)"
     return s + (", 같은 방문 중" if w.same_visit else "")
 
 
@@ -112,11 +124,11 @@ def _occurrence(o: Occurrence, lang: str) -> str:
 
 
 def _criterion(c: Criterion, lang: str, labels: Mapping[str, Sequence[str]]) -> str:
-    ev = _event(c, lang, labels)
     if lang == "en":
-        occ = _occurrence(c.occurrence, lang)
-        return f"[{c.label}] {occ} {ev} {_window(c.window, lang)}"
-    return f"[{c.label}] {_window(c.window, lang)} {ev} {_occurrence(c.occurrence, lang)}"
+        plural = c.occurrence.is_absence or c.occurrence.count != 1
+        ev = _event(c, lang, labels, plural=plural)
+        return f"[{c.label}] {_occurrence(c.occurrence, lang)} {ev} {_window(c.window, lang)}"
+    return f"[{c.label}] {_window(c.window, lang)} {_event(c, lang, labels)} {_occurrence(c.occurrence, lang)}"
 
 
 def readback(spec: CohortSpec, lang: str | None = None, concept_labels: Mapping[str, Sequence[str]] | None = None) -> str:
@@ -126,8 +138,11 @@ def readback(spec: CohortSpec, lang: str | None = None, concept_labels: Mapping[
     lines: list[str] = []
     dr = idx.date_range
     if lang == "en":
-        first = "first-ever " if idx.first_occurrence else ""
-        line = f"Index event: the {first}{_event(idx, lang, labels).removeprefix('a ').removeprefix('an ')}"
+        first = "the first-ever " if idx.first_occurrence else "any "
+        event = _event(idx, lang, labels)
+        if idx.concepts.is_empty() and not idx.first_occurrence:
+            event = event.replace(" (any kind)", "", 1)
+        line = f"Index event: {first}{event}"
         if dr and (dr.start or dr.end):
             line += f", dated {dr.start or '…'} to {dr.end or '…'} (inclusive)"
         lines.append(line + ".")
