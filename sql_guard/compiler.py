@@ -169,12 +169,17 @@ def events_sql(f: EventFilter, codeset_cte: str | None) -> str:
     )
 
 
+def _shifted(date_expr: str, days: int) -> str:
+    """date ± whole days; the sign goes outside the interval, which every dialect renders correctly."""
+    return f"{date_expr} {'-' if days < 0 else '+'} INTERVAL '{abs(days)}' DAY"
+
+
 def _window_conditions(w: Window, anchor: str, event: str) -> list[str]:
     conds = []
     if w.start is not None:
-        conds.append(f"{event}.event_date >= {anchor}.event_date + INTERVAL ({w.start}) DAY")
+        conds.append(f"{event}.event_date >= {_shifted(anchor + '.event_date', w.start)}")
     if w.end is not None:
-        conds.append(f"{event}.event_date <= {anchor}.event_date + INTERVAL ({w.end}) DAY")
+        conds.append(f"{event}.event_date <= {_shifted(anchor + '.event_date', w.end)}")
     if w.same_visit:
         conds.append(f"{event}.visit_id = {anchor}.visit_id")
     return conds
