@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Mapping, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal
@@ -21,8 +22,8 @@ from nlq.readback import readback
 from nlq.result import Clarification, ParseResult
 from nlq.spec import CohortSpec
 from schema_catalog.mart import MartCapabilityError, check_spec_fits, profile_mart
-from schema_catalog.resolve import SpecResolution, TermResolution, Vocabulary, resolve_spec
-from sql_guard.compiler import CompileError, CompiledCohort, compile_cohort
+from schema_catalog.resolve import ConceptMatch, SpecResolution, TermResolution, Vocabulary, resolve_spec
+from sql_guard.compiler import CompiledCohort, CompileError, compile_cohort
 from sql_guard.guard import GuardError, validate
 from sql_guard.runner import open_mart, run_query
 
@@ -89,6 +90,41 @@ def _clarify_terms(problems: list[TermResolution], lang: str) -> tuple[str, list
     return msg, clar
 
 
+def resolve_codesets(
+    spec: CohortSpec,
+    vocab: Vocabulary,
+    resolution: SpecResolution,
+    codesets: Mapping[str, Sequence[int]] | None,
+) -> None:
+    """Add the concepts of every saved code set the spec names (``ConceptSet.codeset``) to ``resolution``.
+
+    The code set store lives with the caller (the REST API keeps it in its state file); the pipeline
+    only receives ``{name: concept ids}``. A name missing from ``codesets`` (or whose concepts are all
+    absent from this mart) becomes an unresolved term, so it surfaces as a clarification.
+    """
+    codesets = codesets or {}
+    for key, f in [("index", spec.index), *((c.label, c) for c in spec.criteria)]:
+        name = f.concepts.codeset
+        if not name:
+            continue
+        term = f"code set “{name}”"
+        if name not in codesets:
+            tr = TermResolution(term=term, domain=f.domain, status="unresolved",
+                                note=f"There is no saved code set named “{name}”.")
+        else:
+            matches: list[ConceptMatch] = []
+            for cid in dict.fromkeys(int(c) for c in codesets[name]):
+                try:
+                    matches.append(vocab.concept(cid, "explicit"))
+                except KeyError:
+                    continue
+            tr = TermResolution(
+                term=term, domain=f.domain, status="resolved" if matches else "unresolved", matches=matches,
+                note="saved code set" if matches else f"None of the concepts of code set “{name}” is in this mart.",
+            )
+        resolution.by_key.setdefault(key, []).append(tr)
+
+
 def run_spec(
     spec: CohortSpec,
     con: duckdb.DuckDBPyConnection,
@@ -98,6 +134,7 @@ def run_spec(
     sample_size: int = 5,
     overrides: dict[str, list[int]] | None = None,
     timeout_s: float = 30.0,
+    codesets: Mapping[str, Sequence[int]] | None = None,
 ) -> AskResult:
     lang = spec.language
     base = AskResult(
@@ -108,7 +145,9 @@ def run_spec(
         check_spec_fits(spec, profile_mart(con))
     except MartCapabilityError as e:
         return base.model_copy(update={"status": "error", "message": str(e), "readback": readback(spec, lang)})
-    resolution = resolve_spec(Vocabulary(con), spec, overrides)
+    vocab = Vocabulary(con)
+    resolution = resolve_spec(vocab, spec, overrides)
+    resolve_codesets(spec, vocab, resolution, codesets)
     base.resolutions = resolution.by_key
     base.readback = readback(spec, lang, concept_labels(resolution))
     base.notes += [r.note for rs in resolution.by_key.values() for r in rs if r.note and r.status == "resolved"]
@@ -137,6 +176,27 @@ def run_spec(
         f"{base.count} patients match." if lang == "en" else f"조건에 맞는 환자는 {base.count}명입니다."
     )
     return base
+
+
+def compile_spec(
+    spec: CohortSpec,
+    con: duckdb.DuckDBPyConnection,
+    *,
+    overrides: dict[str, list[int]] | None = None,
+    codesets: Mapping[str, Sequence[int]] | None = None,
+) -> CompiledCohort:
+    """Resolve and compile a spec that :func:`run_spec` accepted (same resolution path, no run).
+
+    Raises CompileError when a term no longer resolves. Used by callers that need the cohort's rows
+    themselves (manifests, aggregate charts) rather than its counts.
+    """
+    check_spec_fits(spec, profile_mart(con))
+    vocab = Vocabulary(con)
+    resolution = resolve_spec(vocab, spec, overrides)
+    resolve_codesets(spec, vocab, resolution, codesets)
+    if resolution.problems():
+        raise CompileError("some terms of this cohort no longer resolve to concepts in this mart")
+    return compile_cohort(spec, resolution.concept_ids())
 
 
 def _sample(rows: list[tuple], compiled: CompiledCohort, n: int) -> list[SampleRow]:

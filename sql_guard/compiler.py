@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 import sqlglot
 from sqlglot import exp
 
-from nlq.spec import CohortSpec, ConceptSet, Criterion, Domain, EventFilter, Occurrence, Window
+from nlq.spec import CohortSpec, ConceptSet, Domain, EventFilter, Occurrence, Window
 from schema_catalog.domains import DOMAIN_TABLES, GENDER_CONCEPTS
 
 INDEX_KEY = "index"

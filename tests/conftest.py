@@ -5,10 +5,10 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from evals.seed import SEED_EN, SEED_KO  # noqa: F401  (re-exported for tests)
+from sql_guard.runner import open_mart
 
 DEMO_PERSONS = 20_000
 DEMO_SEED = 42
@@ -21,7 +21,7 @@ def eunomia_path() -> Path:
 
 @pytest.fixture(scope="session")
 def eunomia(eunomia_path: Path):
-    con = duckdb.connect(str(eunomia_path), read_only=True)
+    con = open_mart(eunomia_path)
     yield con
     con.close()
 
@@ -36,6 +36,6 @@ def demo_mart_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def demo(demo_mart_path: Path):
-    con = duckdb.connect(str(demo_mart_path), read_only=True)
+    con = open_mart(demo_mart_path)
     yield con
     con.close()

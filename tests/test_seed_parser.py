@@ -6,10 +6,10 @@ from datetime import date
 
 import pytest
 
+from evals.seed import SEED_EN, SEED_KO
 from nlq.dates import find_dates
 from nlq.parser import parse
 from nlq.readback import readback
-from evals.seed import SEED_EN, SEED_KO
 
 
 def test_seed_sentences_parse_to_the_same_rules() -> None:
