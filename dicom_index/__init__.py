@@ -1,1 +1,13 @@
-"""dicom_index."""
+"""dicom_index: DICOM headers from folders → ``dicom_study/series/instance`` (+ ``dicom_quarantine``) in
+the mart, and demo DICOM for the demo mart.
+
+* ``dicom_index.header``  — fast header reader (raw element walk, pydicom-equal values), ``HeaderError``;
+* ``dicom_index.scan``    — per-file work of the indexer (header + whole-file xxh3 hash → row);
+* ``dicom_index.indexer`` — ``index_folders()``: parallel, incremental, resumable indexing;
+* ``dicom_index.tables``  — the four tables as ``schema_catalog.tables.Table`` with privacy classes;
+* ``dicom_index.demo``    — ``write_demo_dicom()``: Part-10 files for the mart's imaging series;
+* ``dicom_index.fixtures``— a tiny synthetic mart with imaging rows, for tests and benchmarks.
+
+Nothing is imported here on purpose: worker processes import this package, and must start without
+DuckDB, pyarrow or pydantic.
+"""

@@ -1,0 +1,132 @@
+"""Description of the DICOM index tables, in the same form as the OMOP catalog (``schema_catalog.tables``).
+
+One description feeds the DDL (``schema_catalog.ddl.table_ddl``), the SQL guard's allow-list and its
+identifying-column rule, so the index can be queried beside the OMOP tables under the same privacy
+classes: UIDs, PatientID, AccessionNumber, file paths, content hashes and free-text descriptions are
+``identifying`` (never in any output); dates, times and file timestamps are ``quasi``; modality, body
+part, equipment, geometry and counts are ``safe``.
+
+``dicom_instance`` holds one row per indexed file with every indexed attribute as read from that file;
+``dicom_series`` and ``dicom_study`` are rebuilt from it at the end of every indexing run (one row per
+UID; where files of one series/study disagree, the value of the first file by path wins).
+``dicom_quarantine`` holds every file that could not be indexed, with a value-free reason.
+"""
+
+from __future__ import annotations
+
+from schema_catalog.tables import Column, Privacy, Table
+
+__all__ = [
+    "DICOM_INSTANCE",
+    "DICOM_QUARANTINE",
+    "DICOM_SERIES",
+    "DICOM_STUDY",
+    "DICOM_TABLES",
+    "DICOM_TABLES_BY_NAME",
+    "IDENTIFYING_DICOM_COLUMNS",
+]
+
+
+def _c(name: str, type_: str, privacy: Privacy, description: str, required: bool = False) -> Column:
+    return Column(name=name, type=type_, privacy=privacy, description=description, required=required)
+
+
+DICOM_INSTANCE = Table(
+    name="dicom_instance",
+    extension=True,
+    description="DICOM index: one row per indexed file (an instance), with every indexed header attribute.",
+    columns=[
+        _c("path", "VARCHAR", "identifying", "Absolute file path (paths often contain names or MRNs).", True),
+        _c("file_size", "BIGINT", "safe", "File size in bytes.", True),
+        _c("file_mtime_ns", "BIGINT", "quasi", "File modification time (ns since epoch); with size, decides re-reading.", True),
+        _c("content_hash", "VARCHAR", "identifying", "xxh3-128 of the whole file, hex (links back to the original file).", True),
+        _c("sop_instance_uid", "VARCHAR", "identifying", "DICOM SOPInstanceUID.", True),
+        _c("series_instance_uid", "VARCHAR", "identifying", "DICOM SeriesInstanceUID.", True),
+        _c("study_instance_uid", "VARCHAR", "identifying", "DICOM StudyInstanceUID.", True),
+        _c("patient_id", "VARCHAR", "identifying", "DICOM PatientID (usually the hospital MRN = person.person_source_value)."),
+        _c("sop_class_uid", "VARCHAR", "safe", "DICOM SOPClassUID: kind of object (CT image, MR image, SR …)."),
+        _c("study_date", "DATE", "quasi", "DICOM StudyDate."),
+        _c("study_time", "VARCHAR", "quasi", "DICOM StudyTime as recorded (HHMMSS.frac)."),
+        _c("series_date", "DATE", "quasi", "DICOM SeriesDate."),
+        _c("modality", "VARCHAR", "safe", "DICOM Modality: CT, MR, XA, US, CR, DX …"),
+        _c("body_part_examined", "VARCHAR", "safe", "DICOM BodyPartExamined: CHEST, HEAD, ABDOMEN …"),
+        _c("study_description", "VARCHAR", "identifying", "DICOM StudyDescription (free text; may name the patient)."),
+        _c("series_description", "VARCHAR", "identifying", "DICOM SeriesDescription (free text; may name the patient)."),
+        _c("accession_number", "VARCHAR", "identifying", "DICOM AccessionNumber (the order number in RIS/EHR)."),
+        _c("manufacturer", "VARCHAR", "safe", "DICOM Manufacturer of the equipment."),
+        _c("manufacturer_model_name", "VARCHAR", "safe", "DICOM ManufacturerModelName."),
+        _c("image_rows", "INTEGER", "safe", "DICOM Rows (pixels)."),
+        _c("image_columns", "INTEGER", "safe", "DICOM Columns (pixels)."),
+        _c("slice_thickness", "DOUBLE", "safe", "DICOM SliceThickness in mm."),
+        _c("number_of_frames", "INTEGER", "safe", "DICOM NumberOfFrames (multi-frame objects; NULL = single frame)."),
+        _c("transfer_syntax_uid", "VARCHAR", "safe", "Transfer syntax (file meta, else the encoding the file was read with)."),
+        _c("series_number", "INTEGER", "safe", "DICOM SeriesNumber."),
+        _c("instance_number", "INTEGER", "safe", "DICOM InstanceNumber."),
+        _c("burned_in_annotation", "VARCHAR", "safe", "DICOM BurnedInAnnotation: YES when text is burned into the pixels."),
+    ],
+)
+
+DICOM_SERIES = Table(
+    name="dicom_series",
+    extension=True,
+    description="DICOM index: one row per series (SeriesInstanceUID), rebuilt from dicom_instance.",
+    columns=[
+        _c("series_instance_uid", "VARCHAR", "identifying", "DICOM SeriesInstanceUID.", True),
+        _c("study_instance_uid", "VARCHAR", "identifying", "DICOM StudyInstanceUID of the series' study.", True),
+        _c("patient_id", "VARCHAR", "identifying", "DICOM PatientID."),
+        _c("modality", "VARCHAR", "safe", "DICOM Modality: CT, MR, XA, US, CR, DX …"),
+        _c("body_part_examined", "VARCHAR", "safe", "DICOM BodyPartExamined."),
+        _c("series_date", "DATE", "quasi", "DICOM SeriesDate."),
+        _c("series_number", "INTEGER", "safe", "DICOM SeriesNumber."),
+        _c("series_description", "VARCHAR", "identifying", "DICOM SeriesDescription (free text)."),
+        _c("sop_class_uid", "VARCHAR", "safe", "DICOM SOPClassUID of the series' instances."),
+        _c("manufacturer", "VARCHAR", "safe", "DICOM Manufacturer."),
+        _c("manufacturer_model_name", "VARCHAR", "safe", "DICOM ManufacturerModelName."),
+        _c("slice_thickness", "DOUBLE", "safe", "DICOM SliceThickness in mm."),
+        _c("image_rows", "INTEGER", "safe", "DICOM Rows."),
+        _c("image_columns", "INTEGER", "safe", "DICOM Columns."),
+        _c("burned_in_annotation", "VARCHAR", "safe", "YES when any instance has burned-in text, else NO or NULL."),
+        _c("n_instances", "INTEGER", "safe", "Distinct SOP instances in the series.", True),
+        _c("n_files", "INTEGER", "safe", "Files in the series (an instance may be stored in several files).", True),
+        _c("total_bytes", "BIGINT", "safe", "Total size of the series' files.", True),
+    ],
+)
+
+DICOM_STUDY = Table(
+    name="dicom_study",
+    extension=True,
+    description="DICOM index: one row per study (StudyInstanceUID) with its patient, rebuilt from dicom_instance.",
+    columns=[
+        _c("study_instance_uid", "VARCHAR", "identifying", "DICOM StudyInstanceUID.", True),
+        _c("patient_id", "VARCHAR", "identifying", "DICOM PatientID (links to person.person_source_value)."),
+        _c("study_date", "DATE", "quasi", "DICOM StudyDate."),
+        _c("study_time", "VARCHAR", "quasi", "DICOM StudyTime as recorded."),
+        _c("accession_number", "VARCHAR", "identifying", "DICOM AccessionNumber."),
+        _c("study_description", "VARCHAR", "identifying", "DICOM StudyDescription (free text)."),
+        _c("modalities_in_study", "VARCHAR", "safe", "Distinct modalities of the study's series, sorted, backslash-separated (CT\\MR)."),
+        _c("n_series", "INTEGER", "safe", "Series in the study.", True),
+        _c("n_instances", "INTEGER", "safe", "Distinct SOP instances in the study.", True),
+        _c("n_files", "INTEGER", "safe", "Files in the study.", True),
+    ],
+)
+
+DICOM_QUARANTINE = Table(
+    name="dicom_quarantine",
+    extension=True,
+    description="DICOM index: files found under the indexed folders that could not be indexed, and why.",
+    columns=[
+        _c("path", "VARCHAR", "identifying", "Absolute file path.", True),
+        _c("reason", "VARCHAR", "safe", "Why the file is not indexed (names the problem, never a value).", True),
+        _c("file_size", "BIGINT", "safe", "File size in bytes.", True),
+        _c("file_mtime_ns", "BIGINT", "quasi", "File modification time (ns since epoch).", True),
+        _c("content_hash", "VARCHAR", "identifying", "xxh3-128 of the whole file, hex (NULL if unreadable)."),
+    ],
+)
+
+DICOM_TABLES: list[Table] = [DICOM_STUDY, DICOM_SERIES, DICOM_INSTANCE, DICOM_QUARANTINE]
+DICOM_TABLES_BY_NAME: dict[str, Table] = {t.name: t for t in DICOM_TABLES}
+
+#: (table, column) pairs that may never appear in any query's output.
+IDENTIFYING_DICOM_COLUMNS: frozenset[tuple[str, str]] = frozenset(
+    (t.name, c.name) for t in DICOM_TABLES for c in t.columns if c.privacy == "identifying"
+)
