@@ -22,7 +22,7 @@ class MartProfile(BaseModel):
 
     def domain_problem(self, domain: Domain) -> str | None:
         dt = DOMAIN_TABLES[domain]
-        needed = [c for c in ("person_id", dt.event_id, dt.concept_column, dt.date_column) if c]
+        needed = [c for c in ("person_id", dt.event_id, dt.date_column, dt.concept_column) if c]
         if dt.table not in self.tables:
             return f"this mart has no {dt.table} table, so {domain.value} criteria cannot be evaluated"
         missing = [c for c in needed if c not in self.tables[dt.table]]
