@@ -24,6 +24,7 @@ lint: setup
 	$(VENV)/bin/ruff check .
 
 test: setup lint
+	bash scripts/setup-system.sh
 	$(VENV)/bin/pytest
 
 bench: setup

@@ -1,0 +1,147 @@
+"""The REST API and chat UI (FastAPI): ``create_app(mart)`` → an ASGI app; ``cohort serve`` runs it.
+
+Everything under ``/v1`` (OpenAPI at ``/openapi.json``, docs at ``/docs``); the chat page at ``/``
+with its assets under ``/static`` (no CDN: the page works without internet). See ``api.auth`` for the
+roles, ``api.suppression`` for small-cell suppression, ``api.audit`` for the audit log, and
+``api.manifest`` for the manifest seam.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.audit import AuditMiddleware
+from api.context import AppContext
+from api.errors import install_handlers
+from api.jobs import JobRunner
+from api.manifest import ManifestSource
+from api.routers import ask, audit, codesets, cohorts, health, jobs, manifest, sql
+from api.service import CohortService, MartPool, Settings
+from api.state import StateStore, default_state_path
+from api.suppression import DEFAULT_K
+
+STATIC_DIR = Path(__file__).parent / "static"
+
+_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+)
+
+TAGS = [
+    {"name": "ask", "description": "Natural-language questions (English, Korean) → cohort."},
+    {"name": "cohorts", "description": "Run specs, read runs, aggregate charts, release workflow."},
+    {"name": "codesets", "description": "Saved, reusable concept sets referenced by `concepts.codeset`."},
+    {"name": "manifests", "description": "De-identified imaging manifests of approved cohorts."},
+    {"name": "jobs", "description": "Long-running exports with status and progress."},
+    {"name": "sql", "description": "Guarded, read-only SQL."},
+    {"name": "audit", "description": "The append-only audit log (stewards, admins)."},
+    {"name": "health", "description": "Liveness; no key needed."},
+]
+
+DESCRIPTION = """
+Natural-language cohort queries over an OMOP CDM 5.4 mart (DuckDB, read-only).
+
+**Auth.** Send `Authorization: Bearer <key>`; keys are made on the server with
+`cohort keys create --role researcher|steward|export_client|admin` and stored only as hashes.
+
+| role | may |
+|---|---|
+| researcher | ask, run and refine cohorts; counts (below k shown as `<k`), aggregate charts, read-back, SQL text; aggregate-only SQL; code sets; request a release. No rows, no person ids. |
+| steward | as researcher with exact counts and row-level guarded SQL; approve releases; preview manifests; audit log. |
+| export_client | approved cohorts and their de-identified manifests and exports. |
+| admin | everything. |
+
+**Errors** are always `{"error": {"code": "...", "message": "..."}}`. Every request is audited.
+"""
+
+
+class SecurityHeaders:
+    """No caching of answers; a strict CSP (the page may load nothing from elsewhere)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                names = {k.lower() for k, _ in headers}
+                extra = {
+                    b"x-content-type-options": b"nosniff",
+                    b"referrer-policy": b"no-referrer",
+                    b"content-security-policy": _CSP.encode(),
+                }
+                if not scope.get("path", "").startswith("/static/"):
+                    extra[b"cache-control"] = b"no-store"
+                headers += [(k, v) for k, v in extra.items() if k not in names]
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_wrapper)
+
+
+def create_app(
+    mart: Path,
+    state_db: Path | None = None,
+    *,
+    k: int = DEFAULT_K,
+    query_timeout_s: float = 30.0,
+    max_concurrent_queries: int = 8,
+    manifest_source: ManifestSource | None = None,
+    export_dir: Path | None = None,
+) -> FastAPI:
+    """Build the app over one mart. The state file defaults to ``<mart dir>/cohort_state.sqlite``."""
+    mart = Path(mart)
+    state_path = Path(state_db) if state_db else default_state_path(mart)
+    settings = Settings(mart=mart, state_db=state_path, k=k, query_timeout_s=query_timeout_s,
+                        max_concurrent_queries=max_concurrent_queries,
+                        export_dir=export_dir or state_path.parent / "cohort_exports")
+    state = StateStore(state_path)
+    pool = MartPool(mart, max_concurrent_queries)
+    service = CohortService(settings, state, pool, manifest_source)
+    runner = JobRunner(state, settings.export_dir)  # type: ignore[arg-type]
+    ctx = AppContext(settings=settings, state=state, pool=pool, service=service, jobs=runner)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        ctx.close()
+
+    app = FastAPI(
+        title="cohort-engine API", version="1", description=DESCRIPTION, openapi_tags=TAGS, lifespan=lifespan,
+        docs_url="/docs", redoc_url=None,
+    )
+    app.state.ctx = ctx
+    install_handlers(app)
+    app.add_middleware(AuditMiddleware)
+    app.add_middleware(SecurityHeaders)
+    for r in (health, ask, cohorts, codesets, sql, jobs, manifest, audit):
+        app.include_router(r.router)
+
+    @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
+    def index() -> FileResponse:
+        return FileResponse(STATIC_DIR / "index.html", media_type="text/html; charset=utf-8")
+
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """For ``uvicorn --factory api.app:app_from_env`` (and ``cohort serve --workers N``): mart from
+    COHORT_MART, state from COHORT_STATE, k from COHORT_K, query time limit from COHORT_TIMEOUT."""
+    mart = Path(os.environ.get("COHORT_MART", "demo/mart.duckdb"))
+    state = os.environ.get("COHORT_STATE")
+    return create_app(mart, Path(state) if state else None, k=int(os.environ.get("COHORT_K", DEFAULT_K)),
+                      query_timeout_s=float(os.environ.get("COHORT_TIMEOUT", "30")))

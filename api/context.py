@@ -1,0 +1,33 @@
+"""The objects one app instance holds (settings, state file, mart pool, service, job runner)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from api.jobs import JobRunner
+from api.service import CohortService, MartPool, Settings
+from api.state import StateStore
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+    state: StateStore
+    pool: MartPool
+    service: CohortService
+    jobs: JobRunner
+
+    def close(self) -> None:
+        self.jobs.shutdown()
+        self.pool.close()
+        self.state.close()
+
+
+def get_ctx(request: Request) -> AppContext:
+    return request.app.state.ctx
+
+
+Ctx = Annotated[AppContext, Depends(get_ctx)]

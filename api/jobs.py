@@ -1,0 +1,102 @@
+"""Long work (full manifest exports) as background jobs with status and progress.
+
+A job is a row in the state file (``queued`` → ``running`` → ``done``/``failed``, ``progress`` 0…1,
+rows done/total) and, once done, a file under the export folder that ``GET /v1/jobs/{id}/result``
+serves. Jobs run on a small thread pool inside the server process; a job that a restart interrupted
+is marked failed at the next start.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from api.auth import Principal
+from api.errors import ApiError
+from api.manifest import csv_chunks, jsonl_chunks, write_parquet
+from api.schemas import JobOut
+from api.state import JobRecord, StateStore, now_iso
+
+log = logging.getLogger("cohort.jobs")
+
+EXTENSIONS = {"csv": "csv", "parquet": "parquet", "jsonl": "jsonl"}
+MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "parquet": "application/vnd.apache.parquet",
+               "jsonl": "application/x-ndjson"}
+
+
+class JobRunner:
+    def __init__(self, state: StateStore, export_dir: Path, workers: int = 2) -> None:
+        self.state = state
+        self.export_dir = Path(export_dir)
+        self.export_dir.mkdir(parents=True, exist_ok=True)
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cohort-job")
+        state.fail_interrupted_jobs()
+
+    def shutdown(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def out(self, job: JobRecord) -> JobOut:
+        return JobOut(
+            job_id=job.job_id, kind=job.kind, cohort_id=job.cohort_id, format=job.format, status=job.status,  # type: ignore[arg-type]
+            progress=max(0.0, min(1.0, job.progress)), rows_done=job.rows_done, rows_total=job.rows_total,
+            message=job.message, created_at=job.created_at, started_at=job.started_at, finished_at=job.finished_at,
+            download=f"/v1/jobs/{job.job_id}/result" if job.status == "done" else None,
+        )
+
+    def job_for(self, job_id: str, p: Principal) -> JobRecord:
+        job = self.state.get_job(job_id) if len(job_id) <= 64 else None
+        if job is None or (job.key_id != p.key_id and not p.privileged):
+            raise ApiError(404, "not_found", "No job with this id (you see the jobs you started).")
+        return job
+
+    def start_export(self, service, rec, p: Principal, fmt: str) -> JobRecord:  # noqa: ANN001
+        service.check_manifest_access(rec, p)
+        job = self.state.add_job(kind="manifest_export", cohort_id=rec.cohort_id, key_id=p.key_id, fmt=fmt)
+        self._pool.submit(self._run_export, job.job_id, service, rec, p, fmt)
+        return job
+
+    def _run_export(self, job_id: str, service, rec, p: Principal, fmt: str) -> None:  # noqa: ANN001
+        st = self.state
+        st.update_job(job_id, status="running", started_at=now_iso())
+        path = self.export_dir / f"{job_id}.{EXTENSIONS[fmt]}"
+        part = path.with_suffix(path.suffix + ".part")
+        try:
+            with service.pool.connection(wait_s=600) as con:
+                req = service.manifest_request(rec, con, p, timeout_s=3600)
+                source = service.manifest_source
+                total = source.count(req)
+                st.update_job(job_id, rows_total=total)
+                done = 0
+
+                def progress(n: int) -> None:
+                    st.update_job(job_id, rows_done=n, progress=(n / total) if total else 1.0)
+
+                def counted():
+                    nonlocal done
+                    for row in source.rows(req):
+                        done += 1
+                        if done % 1000 == 0 and fmt != "parquet":
+                            progress(done)
+                        yield row
+
+                if fmt == "parquet":
+                    with open(part, "wb") as f:
+                        write_parquet(source.columns, counted(), f, on_batch=progress)
+                else:
+                    chunks = csv_chunks(source.columns, counted()) if fmt == "csv" else jsonl_chunks(counted())
+                    with open(part, "wb") as f:
+                        for chunk in chunks:
+                            f.write(chunk)
+            os.replace(part, path)
+            st.update_job(job_id, status="done", progress=1.0, rows_done=done, result_path=str(path),
+                          finished_at=now_iso(), message=f"{done} rows")
+        except ApiError as e:
+            part.unlink(missing_ok=True)
+            st.update_job(job_id, status="failed", message=e.message, finished_at=now_iso())
+        except Exception as e:  # never a traceback or data in the job message
+            part.unlink(missing_ok=True)
+            log.error("export job %s failed: %s", job_id, type(e).__name__)
+            st.update_job(job_id, status="failed", message=f"the export failed ({type(e).__name__})",
+                          finished_at=now_iso())

@@ -1,0 +1,289 @@
+"""Request and response bodies of the REST API (with the examples shown in the OpenAPI document)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.pipeline import SampleRow
+from api.suppression import Cell
+from nlq.spec import CohortSpec, Domain
+from schema_catalog.resolve import TermResolution
+
+SEED_QUESTION = (
+    "patients diagnosed between 2023-10-01 and 2023-10-10 who had a surgery for myocardial infarction "
+    "or coronary artery disease 7 to 14 days after the diagnosis"
+)
+SEED_QUESTION_KO = (
+    "2023년 10월 1일부터 열흘 동안 진단을 받은 환자 중에 진단일 기준 7일부터 14일 이내 수술명에 "
+    "심근경색이나 관상 동맥 질환이 있는 명단을 모아줘"
+)
+SEED_SPEC: dict[str, Any] = {
+    "language": "en",
+    "index": {"domain": "condition", "date_range": {"start": "2023-10-01", "end": "2023-10-10"}},
+    "criteria": [
+        {
+            "label": "surgery",
+            "domain": "procedure",
+            "concepts": {"terms": ["myocardial infarction", "coronary artery disease"]},
+            "window": {"start": 7, "end": 14, "anchor": "index"},
+            "occurrence": {"type": "at_least", "count": 1},
+        }
+    ],
+}
+
+ConceptId = int
+Overrides = dict[str, list[ConceptId]]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class AskRequest(_In):
+    question: str = Field(min_length=1, max_length=2000, description="The cohort question, in English or Korean.")
+    overrides: Overrides = Field(
+        default_factory=dict,
+        description="Pin a clinical mention to concept ids (as chosen from a clarification): {mention: [ids]}.",
+    )
+    mart: str | None = Field(default=None, max_length=200,
+                             description="Name of the mart to ask; a server serves one mart (see /v1/health), so omit it "
+                                         "or give that name.")
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"question": SEED_QUESTION},
+                {"question": SEED_QUESTION_KO},
+                {"question": "patients diagnosed with MI in 2023", "overrides": {"MI": [1001]}},
+            ]
+        },
+    )
+
+
+class CohortRunRequest(_In):
+    spec: CohortSpec = Field(description="A cohort spec (see `cohort schema spec`), e.g. an edited read-back.")
+    overrides: Overrides = Field(default_factory=dict, description="Pin mentions to concept ids: {mention: [ids]}.")
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"spec": SEED_SPEC}]})
+
+
+class AttritionOut(BaseModel):
+    step: str = Field(description="'index', 'demographics' or 'k<n>' (criterion n).")
+    description: str
+    persons: int | None = Field(description="Persons left after this rule; null when suppressed.")
+    display: str = Field(description="The count as shown: '1234', '<5', or a band such as '96–99'.")
+    suppressed: bool = False
+
+
+class ChoiceOut(BaseModel):
+    label: str
+    concept_id: int | None = Field(default=None, description="Pick this concept: resend with overrides {term: [id]}.")
+    term: str | None = Field(default=None, description="The mention the choice resolves.")
+
+
+class ClarificationOut(BaseModel):
+    question: str
+    span: str | None = None
+    choices: list[ChoiceOut] = Field(default_factory=list)
+
+
+class ReleaseOut(BaseModel):
+    status: Literal["none", "requested", "approved"]
+    requested_at: str | None = None
+    approved_at: str | None = None
+
+
+class CohortResult(BaseModel):
+    """An answer: status, spec, read-back, clarifications, resolved codes, SQL, attrition and count."""
+
+    cohort_id: str | None = Field(default=None, description="Set when the run is stored (status ok, clarify or error with a spec).")
+    status: Literal["ok", "clarify", "refused", "error"]
+    message: str = ""
+    language: Literal["en", "ko"] = "en"
+    spec: CohortSpec | None = None
+    readback: str | None = None
+    notes: list[str] = Field(default_factory=list)
+    clarifications: list[ClarificationOut] = Field(default_factory=list)
+    resolutions: dict[str, list[TermResolution]] = Field(default_factory=dict)
+    sql: str | None = None
+    attrition: list[AttritionOut] = Field(default_factory=list)
+    count: int | None = Field(default=None, description="Cohort size; null when suppressed or not run.")
+    count_display: str | None = Field(default=None, description="Cohort size as shown ('<5' below k for researchers).")
+    suppressed: bool = Field(default=False, description="True when some count in this answer is suppressed.")
+    k: int = Field(description="Small-cell threshold in force.")
+    sample: list[SampleRow] = Field(default_factory=list, description="Pseudonymous rows; stewards and admins only.")
+    release: ReleaseOut | None = None
+    created_at: str | None = None
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "cohort_id": "coh_1f2e3d4c5b6a7980", "status": "ok", "message": "11 patients match.",
+                    "language": "en", "spec": SEED_SPEC,
+                    "readback": "Index event: any diagnosis, dated 2023-10-01 to 2023-10-10 (inclusive).\n…",
+                    "attrition": [
+                        {"step": "index", "description": "index events", "persons": 1210, "display": "1210",
+                         "suppressed": False},
+                        {"step": "k1", "description": "surgery", "persons": 11, "display": "11", "suppressed": False},
+                    ],
+                    "count": 11, "count_display": "11", "suppressed": False, "k": 5,
+                    "release": {"status": "none"},
+                }
+            ]
+        }
+    )
+
+
+class CohortSummary(BaseModel):
+    cohort_id: str
+    created_at: str
+    status: str
+    title: str | None = None
+    count_display: str | None = None
+    release: ReleaseOut
+
+
+class CodesetIn(_In):
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[\w][\w .\-]*$",
+                      description="Unique name; a spec refers to it as concepts.codeset.")
+    description: str = Field(default="", max_length=500)
+    domain: Domain | None = Field(default=None, description="Domain the concepts belong to (informational).")
+    concept_ids: list[int] = Field(min_length=1, max_length=5000, description="OMOP concept ids (descendants follow the spec's include_descendants).")
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"name": "cabg", "description": "Coronary artery bypass graft",
+                                         "domain": "procedure", "concept_ids": [2001]}]},
+    )
+
+
+class CodesetUpdate(_In):
+    description: str = Field(default="", max_length=500)
+    domain: Domain | None = None
+    concept_ids: list[int] = Field(min_length=1, max_length=5000)
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"description": "CABG and PCI", "domain": "procedure", "concept_ids": [2001, 2002]}]},
+    )
+
+
+class CodesetOut(BaseModel):
+    name: str
+    description: str
+    domain: str | None
+    concept_ids: list[int]
+    concepts: list[str] = Field(default_factory=list, description="'name (VOCAB code)' of each id found in the mart.")
+    created_by: str
+    created_at: str
+    updated_at: str
+    version: int
+
+
+class SqlRequest(_In):
+    sql: str = Field(min_length=1, max_length=20000, description="One read-only SELECT over the catalogued tables.")
+    max_rows: int = Field(default=1000, ge=1, le=10000)
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"sql": "SELECT gender_concept_id, COUNT(*) AS persons FROM person GROUP BY 1"}]},
+    )
+
+
+class SqlResult(BaseModel):
+    columns: list[str]
+    rows: list[list[Any]]
+    row_count: int
+    truncated: bool
+    aggregates_only: bool = Field(description="True for researchers: only aggregate output is allowed.")
+    suppressed_cells: int = Field(default=0, description="Cells shown as '<k' (groups of fewer than k rows).")
+    tables: list[str] = Field(default_factory=list)
+
+
+class PyramidCell(BaseModel):
+    sex: str
+    age_band: str
+    persons: Cell
+
+
+class LabelCell(BaseModel):
+    label: str
+    persons: Cell
+    series: int | None = Field(default=None, description="Imaging series; null when suppressed.")
+
+
+class StatsOut(BaseModel):
+    cohort_id: str
+    k: int
+    total: Cell
+    pyramid: list[PyramidCell]
+    index_months: list[LabelCell]
+    modalities: list[LabelCell]
+    body_parts: list[LabelCell]
+    notes: list[str] = Field(default_factory=list)
+
+
+class JobOut(BaseModel):
+    job_id: str
+    kind: str
+    cohort_id: str | None
+    format: str | None
+    status: Literal["queued", "running", "done", "failed"]
+    progress: float = Field(ge=0, le=1)
+    rows_done: int
+    rows_total: int | None
+    message: str
+    created_at: str
+    started_at: str | None
+    finished_at: str | None
+    download: str | None = Field(default=None, description="Where to fetch the result once done.")
+
+
+class ExportRequest(_In):
+    format: Literal["csv", "parquet", "jsonl"] = "csv"
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"format": "parquet"}]})
+
+
+class ManifestPage(BaseModel):
+    cohort_id: str
+    release: str = Field(description="Release name; pseudonyms are keyed per release.")
+    columns: list[str]
+    offset: int
+    limit: int
+    total: int
+    next: str | None
+    rows: list[dict[str, Any]]
+
+
+class HealthOut(BaseModel):
+    status: Literal["ok", "degraded"]
+    version: str
+    mart: bool = Field(description="The mart answered a trivial query.")
+    mart_name: str = Field(description="Name of the mart this server serves (its file name).")
+    state: bool = Field(description="The state file answered a trivial query.")
+
+
+class AuditOut(BaseModel):
+    seq: int
+    at: str
+    key_id: str | None
+    role: str | None
+    method: str
+    endpoint: str
+    target: str | None
+    status: int
+    spec: Any = None
+    counts: Any = None
+    result_hash: str | None
+    details: Any = None
+
+
+class AuditPage(BaseModel):
+    entries: list[AuditOut]
+    chain_ok: bool
+    next_after: int | None

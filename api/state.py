@@ -1,0 +1,537 @@
+"""The API's own state: API keys, saved code sets, cohort runs, jobs and the append-only audit log.
+
+It lives in one SQLite file *next to* the mart (default ``<mart dir>/cohort_state.sqlite``), never
+inside it: the mart is opened read-only and may sit on read-only storage.
+
+Why SQLite rather than DuckDB for this file: ``cohort keys create`` must work while ``cohort serve``
+is running. DuckDB allows one read-write process per file, so the CLI would be locked out; SQLite
+serialises writers across processes (WAL journal, busy timeout). SQLite also has triggers, which
+make the audit table append-only inside the database itself, not just by convention in this code.
+
+Why API keys are stored as a plain SHA-256 hash: a key is ``ck_`` + 32 random bytes (256 bits from
+:mod:`secrets`). Slow password hashes (bcrypt, scrypt, Argon2) exist to stop guessing of *low-entropy*
+human passwords; a 256-bit random key cannot be guessed however fast the hash is, so a leaked state
+file does not reveal any usable key, while each request is verified with one fast hash and an indexed
+lookup. Only the hash and a short public ``key_id`` (for audit rows and revocation) are kept.
+
+The audit log is append-only three ways: this module has no code path that updates or deletes audit
+rows (:class:`AuditLog` only appends and reads); SQLite triggers abort any ``UPDATE``/``DELETE`` on
+the table; and every row carries ``row_hash = sha256(prev_hash + row)`` so that an edit of the file
+behind SQLite's back breaks the chain (:meth:`AuditLog.verify`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import sqlite3
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+Role = Literal["researcher", "steward", "export_client", "admin"]
+ROLES: tuple[str, ...] = ("researcher", "steward", "export_client", "admin")
+STATE_FILENAME = "cohort_state.sqlite"
+KEY_PREFIX = "ck_"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS settings (
+  name TEXT PRIMARY KEY,
+  value BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS api_keys (
+  key_id TEXT PRIMARY KEY,
+  key_hash TEXT NOT NULL UNIQUE,
+  role TEXT NOT NULL CHECK (role IN ('researcher', 'steward', 'export_client', 'admin')),
+  name TEXT NOT NULL DEFAULT '',
+  created_at TEXT NOT NULL,
+  revoked_at TEXT
+);
+CREATE TABLE IF NOT EXISTS codesets (
+  name TEXT PRIMARY KEY,
+  description TEXT NOT NULL DEFAULT '',
+  domain TEXT,
+  concept_ids TEXT NOT NULL,
+  include_descendants INTEGER NOT NULL DEFAULT 1,
+  created_by TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL,
+  version INTEGER NOT NULL DEFAULT 1
+);
+CREATE TABLE IF NOT EXISTS cohorts (
+  cohort_id TEXT PRIMARY KEY,
+  created_at TEXT NOT NULL,
+  key_id TEXT NOT NULL,
+  status TEXT NOT NULL,
+  spec TEXT,
+  overrides TEXT NOT NULL DEFAULT '{}',
+  codesets TEXT NOT NULL DEFAULT '{}',
+  result TEXT NOT NULL,
+  person_count INTEGER,
+  result_hash TEXT,
+  release_status TEXT NOT NULL DEFAULT 'none',
+  requested_by TEXT,
+  requested_at TEXT,
+  approved_by TEXT,
+  approved_at TEXT,
+  approved_hash TEXT
+);
+CREATE TABLE IF NOT EXISTS jobs (
+  job_id TEXT PRIMARY KEY,
+  kind TEXT NOT NULL,
+  cohort_id TEXT,
+  key_id TEXT NOT NULL,
+  format TEXT,
+  status TEXT NOT NULL,
+  progress REAL NOT NULL DEFAULT 0,
+  rows_done INTEGER NOT NULL DEFAULT 0,
+  rows_total INTEGER,
+  message TEXT NOT NULL DEFAULT '',
+  result_path TEXT,
+  created_at TEXT NOT NULL,
+  started_at TEXT,
+  finished_at TEXT
+);
+CREATE TABLE IF NOT EXISTS audit_log (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  at TEXT NOT NULL,
+  key_id TEXT,
+  role TEXT,
+  method TEXT NOT NULL,
+  endpoint TEXT NOT NULL,
+  target TEXT,
+  status INTEGER NOT NULL,
+  spec TEXT,
+  counts TEXT,
+  result_hash TEXT,
+  details TEXT,
+  prev_hash TEXT NOT NULL,
+  row_hash TEXT NOT NULL
+);
+CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+"""
+
+_GENESIS = "0" * 64
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def default_state_path(mart: Path) -> Path:
+    return Path(mart).resolve().parent / STATE_FILENAME
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class KeyRecord:
+    key_id: str
+    role: Role
+    name: str
+    created_at: str
+    revoked_at: str | None = None
+
+
+@dataclass(frozen=True)
+class CodesetRecord:
+    name: str
+    description: str
+    domain: str | None
+    concept_ids: list[int]
+    include_descendants: bool
+    created_by: str
+    created_at: str
+    updated_at: str
+    version: int
+
+
+@dataclass(frozen=True)
+class CohortRecord:
+    cohort_id: str
+    created_at: str
+    key_id: str
+    status: str
+    spec: dict | None
+    overrides: dict[str, list[int]]
+    codesets: dict[str, list[int]]
+    result: dict
+    person_count: int | None
+    result_hash: str | None
+    release_status: str
+    requested_by: str | None
+    requested_at: str | None
+    approved_by: str | None
+    approved_at: str | None
+    approved_hash: str | None
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    job_id: str
+    kind: str
+    cohort_id: str | None
+    key_id: str
+    format: str | None
+    status: str
+    progress: float
+    rows_done: int
+    rows_total: int | None
+    message: str
+    result_path: str | None
+    created_at: str
+    started_at: str | None
+    finished_at: str | None
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    seq: int
+    at: str
+    key_id: str | None
+    role: str | None
+    method: str
+    endpoint: str
+    target: str | None
+    status: int
+    spec: Any
+    counts: Any
+    result_hash: str | None
+    details: Any
+    prev_hash: str
+    row_hash: str
+
+
+def _dumps(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+
+
+def _loads(value: str | None) -> Any:
+    return None if value is None else json.loads(value)
+
+
+class StateStore:
+    """Thread-safe access to the state file (one SQLite connection guarded by a lock)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._con = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None, timeout=30)
+        self._con.execute("PRAGMA journal_mode=WAL")
+        self._con.execute("PRAGMA synchronous=NORMAL")
+        self._con.execute("PRAGMA busy_timeout=30000")
+        with self._lock:
+            self._con.executescript(_SCHEMA)
+        self.audit = AuditLog(self)
+
+    def close(self) -> None:
+        with self._lock:
+            self._con.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._con.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._con
+            except BaseException:
+                self._con.execute("ROLLBACK")
+                raise
+            self._con.execute("COMMIT")
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        with self._lock:
+            return self._con.execute(sql, params).fetchall()
+
+    def ping(self) -> None:
+        self._query("SELECT 1")
+
+    # -- settings ---------------------------------------------------------------------------------
+
+    def server_secret(self) -> bytes:
+        """32 random bytes made once per state file: keys pseudonyms of releases and result hashes."""
+        with self.transaction() as con:
+            row = con.execute("SELECT value FROM settings WHERE name = 'server_secret'").fetchone()
+            if row:
+                return bytes(row[0])
+            secret = secrets.token_bytes(32)
+            con.execute("INSERT INTO settings (name, value) VALUES ('server_secret', ?)", (secret,))
+            return secret
+
+    # -- keys -------------------------------------------------------------------------------------
+
+    def create_key(self, role: str, name: str = "") -> tuple[KeyRecord, str]:
+        """A new key; returns its record and the plain key, which is not stored and cannot be shown again."""
+        if role not in ROLES:
+            raise ValueError(f"unknown role {role!r}: use one of {', '.join(ROLES)}")
+        plain = KEY_PREFIX + secrets.token_urlsafe(32)
+        rec = KeyRecord(key_id="key_" + secrets.token_hex(6), role=role, name=name.strip()[:100], created_at=now_iso())  # type: ignore[arg-type]
+        with self.transaction() as con:
+            con.execute(
+                "INSERT INTO api_keys (key_id, key_hash, role, name, created_at) VALUES (?, ?, ?, ?, ?)",
+                (rec.key_id, hash_key(plain), rec.role, rec.name, rec.created_at),
+            )
+        return rec, plain
+
+    def lookup_key(self, plain: str) -> KeyRecord | None:
+        if not plain.startswith(KEY_PREFIX) or len(plain) > 200:
+            return None
+        rows = self._query(
+            "SELECT key_id, role, name, created_at, revoked_at FROM api_keys WHERE key_hash = ?", (hash_key(plain),)
+        )
+        if not rows or rows[0][4] is not None:
+            return None
+        return KeyRecord(*rows[0])
+
+    def list_keys(self) -> list[KeyRecord]:
+        return [KeyRecord(*r) for r in self._query(
+            "SELECT key_id, role, name, created_at, revoked_at FROM api_keys ORDER BY created_at"
+        )]
+
+    def revoke_key(self, key_id: str) -> bool:
+        with self.transaction() as con:
+            cur = con.execute(
+                "UPDATE api_keys SET revoked_at = ? WHERE key_id = ? AND revoked_at IS NULL", (now_iso(), key_id)
+            )
+            return cur.rowcount > 0
+
+    # -- code sets --------------------------------------------------------------------------------
+
+    _CODESET_COLS = "name, description, domain, concept_ids, include_descendants, created_by, created_at, updated_at, version"
+
+    @staticmethod
+    def _codeset(row: tuple) -> CodesetRecord:
+        name, desc, domain, ids, desc_incl, by, created, updated, version = row
+        return CodesetRecord(name, desc, domain, json.loads(ids), bool(desc_incl), by, created, updated, version)
+
+    def list_codesets(self) -> list[CodesetRecord]:
+        return [self._codeset(r) for r in self._query(f"SELECT {self._CODESET_COLS} FROM codesets ORDER BY name")]
+
+    def get_codeset(self, name: str) -> CodesetRecord | None:
+        rows = self._query(f"SELECT {self._CODESET_COLS} FROM codesets WHERE name = ?", (name,))
+        return self._codeset(rows[0]) if rows else None
+
+    def codeset_map(self, names: Sequence[str]) -> dict[str, list[int]]:
+        out = {}
+        for n in dict.fromkeys(names):
+            rec = self.get_codeset(n)
+            if rec is not None:
+                out[n] = rec.concept_ids
+        return out
+
+    def create_codeset(
+        self, name: str, description: str, domain: str | None, concept_ids: Sequence[int],
+        include_descendants: bool, key_id: str,
+    ) -> CodesetRecord | None:
+        """None when the name is taken."""
+        ts = now_iso()
+        with self.transaction() as con:
+            if con.execute("SELECT 1 FROM codesets WHERE name = ?", (name,)).fetchone():
+                return None
+            con.execute(
+                f"INSERT INTO codesets ({self._CODESET_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1)",
+                (name, description, domain, json.dumps(sorted(set(concept_ids))), int(include_descendants), key_id, ts, ts),
+            )
+        return self.get_codeset(name)
+
+    def update_codeset(
+        self, name: str, description: str, domain: str | None, concept_ids: Sequence[int], include_descendants: bool,
+    ) -> CodesetRecord | None:
+        with self.transaction() as con:
+            cur = con.execute(
+                "UPDATE codesets SET description = ?, domain = ?, concept_ids = ?, include_descendants = ?, "
+                "updated_at = ?, version = version + 1 WHERE name = ?",
+                (description, domain, json.dumps(sorted(set(concept_ids))), int(include_descendants), now_iso(), name),
+            )
+            if cur.rowcount == 0:
+                return None
+        return self.get_codeset(name)
+
+    def delete_codeset(self, name: str) -> bool:
+        with self.transaction() as con:
+            return con.execute("DELETE FROM codesets WHERE name = ?", (name,)).rowcount > 0
+
+    # -- cohorts ----------------------------------------------------------------------------------
+
+    _COHORT_COLS = (
+        "cohort_id, created_at, key_id, status, spec, overrides, codesets, result, person_count, result_hash, "
+        "release_status, requested_by, requested_at, approved_by, approved_at, approved_hash"
+    )
+
+    @staticmethod
+    def _cohort(row: tuple) -> CohortRecord:
+        (cid, created, key_id, status, spec, overrides, codesets, result, count, rhash,
+         rel, req_by, req_at, app_by, app_at, app_hash) = row
+        return CohortRecord(
+            cid, created, key_id, status, _loads(spec), json.loads(overrides), json.loads(codesets), json.loads(result),
+            count, rhash, rel, req_by, req_at, app_by, app_at, app_hash,
+        )
+
+    def add_cohort(
+        self, *, key_id: str, status: str, spec: dict | None, overrides: Mapping[str, list[int]],
+        codesets: Mapping[str, list[int]], result: dict, person_count: int | None, result_hash: str | None,
+    ) -> CohortRecord:
+        cid = "coh_" + secrets.token_hex(8)
+        with self.transaction() as con:
+            con.execute(
+                "INSERT INTO cohorts (cohort_id, created_at, key_id, status, spec, overrides, codesets, result, "
+                "person_count, result_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (cid, now_iso(), key_id, status, _dumps(spec), json.dumps(dict(overrides)), json.dumps(dict(codesets)),
+                 json.dumps(result, ensure_ascii=False, default=str), person_count, result_hash),
+            )
+        rec = self.get_cohort(cid)
+        assert rec is not None
+        return rec
+
+    def get_cohort(self, cohort_id: str) -> CohortRecord | None:
+        rows = self._query(f"SELECT {self._COHORT_COLS} FROM cohorts WHERE cohort_id = ?", (cohort_id,))
+        return self._cohort(rows[0]) if rows else None
+
+    def list_cohorts(self, *, key_id: str | None = None, release_status: str | None = None, limit: int = 100) -> list[CohortRecord]:
+        where, params = [], []
+        if key_id is not None:
+            where.append("key_id = ?")
+            params.append(key_id)
+        if release_status is not None:
+            where.append("release_status = ?")
+            params.append(release_status)
+        sql = f"SELECT {self._COHORT_COLS} FROM cohorts"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY created_at DESC LIMIT ?"
+        return [self._cohort(r) for r in self._query(sql, (*params, limit))]
+
+    def request_release(self, cohort_id: str, key_id: str) -> None:
+        with self.transaction() as con:
+            con.execute(
+                "UPDATE cohorts SET release_status = 'requested', requested_by = ?, requested_at = ? "
+                "WHERE cohort_id = ? AND release_status = 'none'",
+                (key_id, now_iso(), cohort_id),
+            )
+
+    def approve_release(self, cohort_id: str, key_id: str, result_hash: str) -> None:
+        with self.transaction() as con:
+            con.execute(
+                "UPDATE cohorts SET release_status = 'approved', approved_by = ?, approved_at = ?, approved_hash = ? "
+                "WHERE cohort_id = ?",
+                (key_id, now_iso(), result_hash, cohort_id),
+            )
+
+    # -- jobs -------------------------------------------------------------------------------------
+
+    _JOB_COLS = (
+        "job_id, kind, cohort_id, key_id, format, status, progress, rows_done, rows_total, message, result_path, "
+        "created_at, started_at, finished_at"
+    )
+
+    def add_job(self, *, kind: str, cohort_id: str | None, key_id: str, fmt: str | None) -> JobRecord:
+        jid = "job_" + secrets.token_hex(8)
+        with self.transaction() as con:
+            con.execute(
+                "INSERT INTO jobs (job_id, kind, cohort_id, key_id, format, status, created_at) "
+                "VALUES (?, ?, ?, ?, ?, 'queued', ?)",
+                (jid, kind, cohort_id, key_id, fmt, now_iso()),
+            )
+        rec = self.get_job(jid)
+        assert rec is not None
+        return rec
+
+    def get_job(self, job_id: str) -> JobRecord | None:
+        rows = self._query(f"SELECT {self._JOB_COLS} FROM jobs WHERE job_id = ?", (job_id,))
+        return JobRecord(*rows[0]) if rows else None
+
+    def list_jobs(self, key_id: str | None = None, limit: int = 100) -> list[JobRecord]:
+        if key_id is None:
+            rows = self._query(f"SELECT {self._JOB_COLS} FROM jobs ORDER BY created_at DESC LIMIT ?", (limit,))
+        else:
+            rows = self._query(
+                f"SELECT {self._JOB_COLS} FROM jobs WHERE key_id = ? ORDER BY created_at DESC LIMIT ?", (key_id, limit)
+            )
+        return [JobRecord(*r) for r in rows]
+
+    def update_job(self, job_id: str, **fields: Any) -> None:
+        allowed = {"status", "progress", "rows_done", "rows_total", "message", "result_path", "started_at", "finished_at"}
+        bad = set(fields) - allowed
+        if bad:
+            raise ValueError(f"unknown job fields {sorted(bad)}")
+        sets = ", ".join(f"{k} = ?" for k in fields)
+        with self.transaction() as con:
+            con.execute(f"UPDATE jobs SET {sets} WHERE job_id = ?", (*fields.values(), job_id))
+
+    def fail_interrupted_jobs(self) -> int:
+        """Jobs left queued/running by a previous server process cannot finish: mark them failed."""
+        with self.transaction() as con:
+            return con.execute(
+                "UPDATE jobs SET status = 'failed', message = 'interrupted by a server restart', finished_at = ? "
+                "WHERE status IN ('queued', 'running')",
+                (now_iso(),),
+            ).rowcount
+
+
+class AuditLog:
+    """Append-only, hash-chained audit trail. Deliberately has no update or delete method."""
+
+    _COLS = "seq, at, key_id, role, method, endpoint, target, status, spec, counts, result_hash, details, prev_hash, row_hash"
+
+    def __init__(self, store: StateStore) -> None:
+        self._store = store
+
+    @staticmethod
+    def _row_hash(prev_hash: str, fields: Sequence[Any]) -> str:
+        payload = json.dumps([prev_hash, *fields], ensure_ascii=False, default=str, separators=(",", ":"))
+        return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+    def append(
+        self, *, key_id: str | None, role: str | None, method: str, endpoint: str, status: int,
+        target: str | None = None, spec: Any = None, counts: Any = None, result_hash: str | None = None,
+        details: Any = None,
+    ) -> int:
+        at = now_iso()
+        fields = [at, key_id, role, method, endpoint, target, int(status), _dumps(spec), _dumps(counts), result_hash,
+                  _dumps(details)]
+        with self._store.transaction() as con:
+            last = con.execute("SELECT row_hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
+            prev = last[0] if last else _GENESIS
+            row_hash = self._row_hash(prev, fields)
+            cur = con.execute(
+                "INSERT INTO audit_log (at, key_id, role, method, endpoint, target, status, spec, counts, result_hash, "
+                "details, prev_hash, row_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (*fields, prev, row_hash),
+            )
+            return int(cur.lastrowid or 0)
+
+    def entries(self, *, after: int = 0, limit: int = 1000) -> list[AuditEntry]:
+        rows = self._store._query(
+            f"SELECT {self._COLS} FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?", (after, limit)
+        )
+        out = []
+        for r in rows:
+            seq, at, key_id, role, method, endpoint, target, status, spec, counts, rhash, details, prev, row_hash = r
+            out.append(AuditEntry(seq, at, key_id, role, method, endpoint, target, status, _loads(spec), _loads(counts),
+                                  rhash, _loads(details), prev, row_hash))
+        return out
+
+    def verify(self) -> tuple[bool, int | None]:
+        """Recompute the hash chain; returns (ok, first bad seq)."""
+        prev = _GENESIS
+        rows = self._store._query(
+            "SELECT seq, at, key_id, role, method, endpoint, target, status, spec, counts, result_hash, details, "
+            "prev_hash, row_hash FROM audit_log ORDER BY seq"
+        )
+        for r in rows:
+            seq, *fields, prev_hash, row_hash = r
+            if prev_hash != prev or self._row_hash(prev, fields) != row_hash:
+                return False, seq
+            prev = row_hash
+        return True, None

@@ -1,0 +1,497 @@
+"""REST API through httpx (FastAPI's TestClient) on a tiny, fully known mart (``api.testing``):
+auth and roles, ask/cohorts/codesets/sql, error shapes, small-cell suppression, release workflow,
+manifests, jobs, audit, the `cohort keys` command and the OpenAPI document.
+
+Why: the API is the only way researchers and AI companies reach the mart; these tests pin who may see
+what (exact counts, rows, person ids) and that nothing identifying ever leaves.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sqlite3
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from api.app import create_app
+from api.state import AuditLog, StateStore, hash_key
+from api.testing import INDEX_PERSONS, MRNS, SEED_COUNT, build_tiny_mart
+from evals.seed import SEED_EN, SEED_KO
+
+SEED_SPEC = {
+    "index": {"domain": "condition", "date_range": {"start": "2023-10-01", "end": "2023-10-10"}},
+    "criteria": [{
+        "label": "surgery", "domain": "procedure", "concepts": {"terms": ["myocardial infarction", "coronary artery disease"]},
+        "window": {"start": 7, "end": 14},
+    }],
+}
+# Appendectomy 0–30 days after: persons 17 and 18 only (a small cell).
+SMALL_SPEC = {
+    "index": {"domain": "condition", "date_range": {"start": "2023-10-01", "end": "2023-10-10"}},
+    "criteria": [{"label": "appendix", "domain": "procedure", "concepts": {"concept_ids": [2004]},
+                  "window": {"start": 0, "end": 30}}],
+}
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory):
+    root = tmp_path_factory.mktemp("api")
+    mart = build_tiny_mart(root / "mart.duckdb")
+    app = create_app(mart)
+    store: StateStore = app.state.ctx.state
+    keys = {}
+    for role in ("researcher", "steward", "export_client", "admin"):
+        keys[role] = store.create_key(role, role)[1]
+    keys["researcher2"] = store.create_key("researcher", "other")[1]
+    keys["steward2"] = store.create_key("steward", "other")[1]
+    with TestClient(app) as client:
+        yield {"client": client, "keys": keys, "app": app, "mart": mart, "store": store}
+
+
+def H(env, role: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {env['keys'][role]}"}
+
+
+def assert_error(r, status: int, code: str | None = None) -> dict:
+    assert r.status_code == status, r.text
+    body = r.json()
+    assert set(body) == {"error"} and body["error"]["message"], body
+    assert "Traceback" not in r.text and 'File "' not in r.text
+    if code:
+        assert body["error"]["code"] == code, body
+    return body["error"]
+
+
+def no_identifiers(text: str) -> None:
+    for mrn in MRNS:
+        assert mrn not in text
+    assert "1.2.826.0.1.3680043.99" not in text and "/pacs/" not in text and "pacs.example" not in text
+    assert "person_ids" not in text or '"person_ids":null' in text.replace(" ", "")
+
+
+# -- health, auth, errors ----------------------------------------------------------------------------
+
+
+def test_health_needs_no_key(env) -> None:
+    r = env["client"].get("/v1/health")
+    assert r.status_code == 200 and r.json()["status"] == "ok" and r.json()["mart"] is True
+
+
+@pytest.mark.parametrize(
+    "headers,status",
+    [({}, 401), ({"Authorization": "Bearer nope"}, 401), ({"Authorization": "Bearer ck_" + "x" * 43}, 401),
+     ({"Authorization": "Basic abc"}, 401)],
+)
+def test_auth_rejects_missing_or_unknown_keys(env, headers, status) -> None:
+    err = assert_error(env["client"].post("/v1/ask", json={"question": SEED_EN}, headers=headers), status, "unauthorized")
+    assert "Bearer" in err["message"] or "unknown" in err["message"]
+
+
+@pytest.mark.parametrize(
+    "role,method,path,body,status",
+    [
+        ("export_client", "POST", "/v1/ask", {"question": SEED_EN}, 403),
+        ("export_client", "POST", "/v1/sql", {"sql": "SELECT COUNT(*) FROM person"}, 403),
+        ("export_client", "GET", "/v1/codesets", None, 403),
+        ("researcher", "GET", "/v1/audit", None, 403),
+        ("export_client", "GET", "/v1/audit", None, 403),
+    ],
+)
+def test_roles_are_enforced(env, role, method, path, body, status) -> None:
+    r = env["client"].request(method, path, json=body, headers=H(env, role))
+    assert_error(r, status, "forbidden")
+
+
+def test_revoked_key_stops_working(env) -> None:
+    store: StateStore = env["store"]
+    rec, plain = store.create_key("researcher", "temp")
+    c = env["client"]
+    assert c.get("/v1/codesets", headers={"Authorization": f"Bearer {plain}"}).status_code == 200
+    assert store.revoke_key(rec.key_id)
+    assert_error(c.get("/v1/codesets", headers={"Authorization": f"Bearer {plain}"}), 401, "unauthorized")
+
+
+def test_validation_errors_are_readable(env) -> None:
+    c = env["client"]
+    err = assert_error(c.post("/v1/ask", json={}, headers=H(env, "researcher")), 422, "validation_error")
+    assert "question" in err["message"] and err["fields"][0]["location"] == "body: question"
+    err = assert_error(c.post("/v1/cohorts", json={"spec": {"index": {"domain": "nonsense"}}},
+                              headers=H(env, "researcher")), 422, "validation_error")
+    assert "domain" in err["message"]
+    err = assert_error(c.post("/v1/ask", content=b"{not json", headers={**H(env, "researcher"),
+                                                                          "Content-Type": "application/json"}), 422)
+    # Out-of-range numbers are refused before they reach SQL.
+    spec = json.loads(json.dumps(SEED_SPEC))
+    spec["criteria"][0]["window"] = {"start": 0, "end": 10**12}
+    assert "36600" in assert_error(c.post("/v1/cohorts", json={"spec": spec}, headers=H(env, "researcher")), 422)["message"]
+
+
+def test_unknown_paths_and_methods_answer_json(env) -> None:
+    c = env["client"]
+    assert_error(c.get("/v1/nothing-here"), 404, "not_found")
+    assert_error(c.delete("/v1/health"), 405)
+    assert_error(c.get("/v1/cohorts/coh_doesnotexist", headers=H(env, "researcher")), 404, "not_found")
+
+
+def test_unexpected_errors_hide_their_text(env, monkeypatch) -> None:
+    svc = env["app"].state.ctx.service
+
+    def boom(*a, **k):
+        raise RuntimeError(f"secret detail {MRNS[0]}")
+
+    monkeypatch.setattr(svc, "ask", boom)
+    c = TestClient(env["app"], raise_server_exceptions=False)  # no `with`: the lifespan would close the app
+    r = c.post("/v1/ask", json={"question": SEED_EN}, headers=H(env, "researcher"))
+    err = assert_error(r, 500, "internal_error")
+    assert MRNS[0] not in r.text and "secret" not in r.text and "reference" in err["message"]
+
+
+# -- ask and cohorts ---------------------------------------------------------------------------------
+
+
+def test_ask_seed_english(env) -> None:
+    r = env["client"].post("/v1/ask", json={"question": SEED_EN}, headers=H(env, "researcher"))
+    assert r.status_code == 200, r.text
+    d = r.json()
+    assert d["status"] == "ok" and d["language"] == "en"
+    assert d["count"] == SEED_COUNT and d["count_display"] == str(SEED_COUNT)
+    assert [(a["step"], a["persons"]) for a in d["attrition"]] == [("index", INDEX_PERSONS), ("k1", SEED_COUNT)]
+    assert d["message"] == f"{SEED_COUNT} patients match."
+    assert d["readback"].startswith("Index event: any diagnosis, dated 2023-10-01 to 2023-10-10")
+    assert d["sql"].startswith("WITH") and d["cohort_id"].startswith("coh_")
+    assert {m["concept_code"] for r_ in d["resolutions"]["surgery"] for m in r_["matches"]} >= {"36.1", "00.66"}
+    assert d["sample"] == [] and "person_ids" not in d
+    no_identifiers(r.text)
+
+
+def test_ask_seed_korean(env) -> None:
+    r = env["client"].post("/v1/ask", json={"question": SEED_KO}, headers=H(env, "researcher"))
+    d = r.json()
+    assert r.status_code == 200 and d["status"] == "ok" and d["language"] == "ko"
+    assert d["message"].startswith("조건에 맞는 환자는") and d["readback"].startswith("기준 사건")
+    assert d["attrition"] and d["count_display"] == d["attrition"][-1]["display"]
+
+
+def test_ask_refused_and_clarify_come_back_as_status(env) -> None:
+    c = env["client"]
+    d = c.post("/v1/ask", json={"question": "delete all patients"}, headers=H(env, "researcher")).json()
+    assert d["status"] == "refused" and d["cohort_id"] is None
+    d = c.post("/v1/ask", json={"question": "show me some people please"}, headers=H(env, "researcher")).json()
+    assert d["status"] == "clarify" and d["clarifications"] and d["clarifications"][0]["question"]
+
+
+def test_steward_sees_exact_counts_and_a_pseudonymous_sample(env) -> None:
+    d = env["client"].post("/v1/cohorts", json={"spec": SMALL_SPEC}, headers=H(env, "steward")).json()
+    assert d["count"] == 2 and d["count_display"] == "2" and not d["suppressed"]
+    assert len(d["sample"]) == 2 and all(s["pseudonym"].startswith("P-") for s in d["sample"])
+
+
+def test_researcher_small_counts_are_suppressed(env) -> None:
+    c = env["client"]
+    r = c.post("/v1/cohorts", json={"spec": SMALL_SPEC}, headers=H(env, "researcher"))
+    assert r.status_code == 201 and r.headers["location"].startswith("/v1/cohorts/coh_")
+    d = r.json()
+    assert d["count"] is None and d["count_display"] == "<5" and d["suppressed"] and d["k"] == 5
+    assert d["attrition"][0]["persons"] == INDEX_PERSONS and d["attrition"][1]["display"] == "<5"
+    assert d["message"] == "<5 patients match." and "2" not in d["message"]
+    assert d["sample"] == []
+    # The stored run reads back the same way, and another researcher cannot read it at all.
+    again = c.get(f"/v1/cohorts/{d['cohort_id']}", headers=H(env, "researcher")).json()
+    assert again["count_display"] == "<5" and again["attrition"] == d["attrition"]
+    assert_error(c.get(f"/v1/cohorts/{d['cohort_id']}", headers=H(env, "researcher2")), 404)
+    assert c.get(f"/v1/cohorts/{d['cohort_id']}", headers=H(env, "steward")).json()["count"] == 2
+
+
+def test_attrition_cannot_be_undone_by_subtraction(env) -> None:
+    # Index 40 persons; "not appendectomy" (exactly 0) leaves 38: a drop of 2, a small cell.
+    spec = json.loads(json.dumps(SMALL_SPEC))
+    spec["criteria"][0]["occurrence"] = {"type": "exactly", "count": 0}
+    d = env["client"].post("/v1/cohorts", json={"spec": spec}, headers=H(env, "researcher")).json()
+    shown = [a["display"] for a in d["attrition"]]
+    assert shown == ["40", "36–39"] and d["count"] is None and d["count_display"] == "36–39"
+    exact = [a["persons"] for a in d["attrition"] if a["persons"] is not None]
+    assert all(not 0 < a - b < 5 for a in exact for b in exact if a > b)
+
+
+def test_stats_are_aggregates_with_suppression(env) -> None:
+    c = env["client"]
+    cid = c.post("/v1/cohorts", json={"spec": SEED_SPEC}, headers=H(env, "researcher")).json()["cohort_id"]
+    s = c.get(f"/v1/cohorts/{cid}/stats", headers=H(env, "researcher")).json()
+    assert s["total"]["value"] == SEED_COUNT
+    shown = [p["persons"]["value"] for p in s["pyramid"] if p["persons"]["value"] is not None]
+    hidden = [p for p in s["pyramid"] if p["persons"]["suppressed"]]
+    assert all(v >= 5 for v in shown)
+    # Complementary suppression: hidden cells cannot be recovered from the total.
+    assert not hidden or len(hidden) >= 2 or not shown
+    mods = {m["label"]: m for m in s["modalities"]}
+    assert mods["CT"]["persons"]["value"] == SEED_COUNT and mods["CT"]["series"] == SEED_COUNT
+    assert mods["XA"]["persons"]["value"] == 6 and mods["MR"]["persons"]["display"] == "<5"
+    assert mods["MR"]["series"] is None
+    assert sum(m["persons"]["value"] for m in s["index_months"]) == SEED_COUNT
+    steward = c.get(f"/v1/cohorts/{cid}/stats", headers=H(env, "steward")).json()
+    assert {m["label"]: m["persons"]["value"] for m in steward["modalities"]}["MR"] == 2
+    no_identifiers(json.dumps(s))
+
+
+def test_overrides_pin_a_term_to_concepts(env) -> None:
+    c = env["client"]
+    body = {"spec": SEED_SPEC, "overrides": {"myocardial infarction": [2001], "coronary artery disease": [2001]}}
+    d = c.post("/v1/cohorts", json=body, headers=H(env, "steward")).json()
+    assert d["status"] == "ok" and d["count"] == 7  # CABG only: odd persons 1..13
+    assert_error(c.post("/v1/cohorts", json={"spec": SEED_SPEC, "overrides": {"mi": [99999999]}},
+                        headers=H(env, "steward")), 422, "unknown_concept")
+
+
+# -- code sets ---------------------------------------------------------------------------------------
+
+
+def test_codeset_crud_and_resolution_in_a_spec(env) -> None:
+    c = env["client"]
+    r = c.post("/v1/codesets", json={"name": "revasc", "description": "CABG", "domain": "procedure",
+                                     "concept_ids": [2001]}, headers=H(env, "researcher"))
+    assert r.status_code == 201, r.text
+    assert r.json()["concepts"] == ["Coronary artery bypass graft (ICD9Proc 36.1)"]
+    assert_error(c.post("/v1/codesets", json={"name": "revasc", "concept_ids": [2001]}, headers=H(env, "researcher")),
+                 409, "conflict")
+    assert_error(c.post("/v1/codesets", json={"name": "bad", "concept_ids": [424242]}, headers=H(env, "researcher")),
+                 422, "unknown_concept")
+    assert "revasc" in [x["name"] for x in c.get("/v1/codesets", headers=H(env, "researcher")).json()]
+    spec = json.loads(json.dumps(SEED_SPEC))
+    spec["criteria"][0]["concepts"] = {"codeset": "revasc"}
+    d = c.post("/v1/cohorts", json={"spec": spec}, headers=H(env, "steward")).json()
+    assert d["status"] == "ok" and d["count"] == 7
+    assert d["resolutions"]["surgery"][0]["matches"][0]["concept_id"] == 2001
+    # Swap the code set's content: the same spec now means CABG or PCI.
+    assert_error(c.put("/v1/codesets/revasc", json={"concept_ids": [2001, 2002]}, headers=H(env, "researcher2")), 403)
+    r = c.put("/v1/codesets/revasc", json={"description": "CABG or PCI", "concept_ids": [2001, 2002]},
+              headers=H(env, "researcher"))
+    assert r.status_code == 200 and r.json()["version"] == 2
+    assert c.post("/v1/cohorts", json={"spec": spec}, headers=H(env, "steward")).json()["count"] == SEED_COUNT
+    assert c.delete("/v1/codesets/revasc", headers=H(env, "researcher")).status_code == 204
+    assert_error(c.get("/v1/codesets/revasc", headers=H(env, "researcher")), 404)
+    d = c.post("/v1/cohorts", json={"spec": spec}, headers=H(env, "researcher")).json()
+    assert d["status"] == "clarify" and "revasc" in d["clarifications"][0]["question"]
+
+
+# -- guarded SQL -------------------------------------------------------------------------------------
+
+
+def test_sql_for_researchers_is_aggregate_only_and_suppressed(env) -> None:
+    c = env["client"]
+    r = c.post("/v1/sql", json={"sql": "SELECT procedure_concept_id, COUNT(*) AS n FROM procedure_occurrence GROUP BY 1 ORDER BY 1"},
+               headers=H(env, "researcher"))
+    assert r.status_code == 200, r.text
+    d = r.json()
+    rows = {row[0]: row[1] for row in d["rows"]}
+    assert d["aggregates_only"] and rows[2001] == 10 and rows[2004] == "<5" and d["suppressed_cells"] >= 1
+    err = assert_error(c.post("/v1/sql", json={"sql": "SELECT person_id FROM person"}, headers=H(env, "researcher")),
+                       400, "sql_rejected")
+    assert err["rule"] == "not_aggregate"
+    err = assert_error(c.post("/v1/sql", json={"sql": "SELECT person_source_value FROM person"},
+                              headers=H(env, "steward")), 400, "sql_rejected")
+    assert err["rule"] == "identifying_column" and MRNS[0] not in json.dumps(err)
+    err = assert_error(c.post("/v1/sql", json={"sql": "DELETE FROM person"}, headers=H(env, "admin")), 400)
+    d = c.post("/v1/sql", json={"sql": "SELECT person_id FROM person ORDER BY 1", "max_rows": 3},
+               headers=H(env, "steward")).json()
+    assert d["rows"] == [[1], [2], [3]] and d["truncated"] and not d["aggregates_only"]
+
+
+# -- release workflow, manifests, jobs ----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def approved(env):
+    c = env["client"]
+    d = c.post("/v1/ask", json={"question": SEED_EN}, headers=H(env, "researcher")).json()
+    cid = d["cohort_id"]
+    assert_error(c.get(f"/v1/cohorts/{cid}/manifest", headers=H(env, "researcher")), 403, "forbidden")
+    assert_error(c.get(f"/v1/cohorts/{cid}/manifest", headers=H(env, "export_client")), 403, "not_approved")
+    r = c.post(f"/v1/cohorts/{cid}/release-request", headers=H(env, "researcher"))
+    assert r.json()["release"]["status"] == "requested"
+    queue = c.get("/v1/cohorts?release=requested", headers=H(env, "steward")).json()
+    assert cid in [q["cohort_id"] for q in queue]
+    assert_error(c.post(f"/v1/cohorts/{cid}/approve", headers=H(env, "researcher")), 403)
+    r = c.post(f"/v1/cohorts/{cid}/approve", headers=H(env, "steward"))
+    assert r.status_code == 200 and r.json()["release"]["status"] == "approved"
+    return cid
+
+
+def test_steward_cannot_approve_own_run(env) -> None:
+    c = env["client"]
+    cid = c.post("/v1/cohorts", json={"spec": SEED_SPEC}, headers=H(env, "steward")).json()["cohort_id"]
+    assert_error(c.post(f"/v1/cohorts/{cid}/approve", headers=H(env, "steward")), 403)
+    assert c.post(f"/v1/cohorts/{cid}/approve", headers=H(env, "steward2")).status_code == 200
+
+
+def test_manifest_json_pages(env, approved) -> None:
+    c = env["client"]
+    first = c.get(f"/v1/cohorts/{approved}/manifest?limit=10", headers=H(env, "export_client"))
+    assert first.status_code == 200, first.text
+    page = first.json()
+    total = SEED_COUNT + 6 + 2
+    assert page["total"] == total and len(page["rows"]) == 10 and first.headers["x-total-count"] == str(total)
+    assert page["columns"] == ["patient", "study_uid", "series_uid", "study_date", "days_from_index", "modality", "body_part"]
+    assert page["next"] and 'rel="next"' in first.headers["link"]
+    rows, nxt, pages = list(page["rows"]), page["next"], 1
+    while nxt:
+        more = c.get(nxt, headers=H(env, "export_client")).json()
+        rows += more["rows"]
+        nxt, pages = more["next"], pages + 1
+    assert pages == 3 and len(rows) == total
+    assert len({(r["series_uid"]) for r in rows}) == total
+    assert len({r["patient"] for r in rows}) == SEED_COUNT
+    assert all(r["study_uid"].startswith("2.25.") and r["patient"].startswith("P-") for r in rows)
+    # Dates are shifted 1–365 days earlier per patient (real ones end 2023-11-09); intervals survive.
+    real = {str(date(2023, 10, 1 + pid % 10) + timedelta(days=d)) for pid in range(1, 14) for d in (1, 8, 30)}
+    assert all(r["study_date"] <= "2023-11-08" for r in rows) and not {r["study_date"] for r in rows} <= real
+    assert sorted({r["days_from_index"] for r in rows}) == [1, 8, 30]
+    by_patient: dict[str, set[int]] = {}
+    for r in rows:
+        by_patient.setdefault(r["patient"], set()).add(
+            (date.fromisoformat(r["study_date"]) - timedelta(days=r["days_from_index"])).toordinal())
+    assert all(len(v) == 1 for v in by_patient.values())  # one shifted index date per patient
+    no_identifiers(json.dumps(rows))
+    # Same request, same pseudonyms; a different cohort (release) gets different ones.
+    again = c.get(f"/v1/cohorts/{approved}/manifest?limit=10", headers=H(env, "export_client")).json()
+    assert again["rows"] == page["rows"]
+
+
+def test_manifest_csv_and_parquet(env, approved) -> None:
+    c = env["client"]
+    r = c.get(f"/v1/cohorts/{approved}/manifest?format=csv&limit=1000", headers=H(env, "export_client"))
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(r.text)))
+    assert len(rows) == SEED_COUNT + 8 and rows[0]["patient"].startswith("P-")
+    no_identifiers(r.text)
+    r = c.get(f"/v1/cohorts/{approved}/manifest?format=parquet", headers=H(env, "export_client"))
+    table = pq.read_table(io.BytesIO(r.content))
+    assert table.num_rows == SEED_COUNT + 8 and table.column_names[0] == "patient"
+
+
+def test_export_job_with_progress(env, approved) -> None:
+    c = env["client"]
+    r = c.post(f"/v1/cohorts/{approved}/exports", json={"format": "csv"}, headers=H(env, "export_client"))
+    assert r.status_code == 202, r.text
+    job = r.json()
+    for _ in range(100):
+        job = c.get(f"/v1/jobs/{job['job_id']}", headers=H(env, "export_client")).json()
+        if job["status"] in ("done", "failed"):
+            break
+        time.sleep(0.05)
+    assert job["status"] == "done" and job["progress"] == 1.0 and job["rows_total"] == SEED_COUNT + 8
+    body = c.get(job["download"], headers=H(env, "export_client"))
+    assert body.status_code == 200 and len(list(csv.DictReader(io.StringIO(body.text)))) == SEED_COUNT + 8
+    assert_error(c.get(f"/v1/jobs/{job['job_id']}", headers=H(env, "researcher")), 404)
+
+
+def test_export_client_cannot_reach_unapproved_cohorts(env) -> None:
+    c = env["client"]
+    cid = c.post("/v1/cohorts", json={"spec": SEED_SPEC}, headers=H(env, "researcher")).json()["cohort_id"]
+    assert_error(c.get(f"/v1/cohorts/{cid}", headers=H(env, "export_client")), 403, "not_approved")
+    assert_error(c.post(f"/v1/cohorts/{cid}/exports", json={"format": "csv"}, headers=H(env, "export_client")), 403)
+
+
+# -- audit ---------------------------------------------------------------------------------------------
+
+
+def test_every_request_is_audited(env) -> None:
+    store: StateStore = env["store"]
+    c = env["client"]
+    before = store.audit.entries(limit=100000)[-1].seq
+    c.get("/v1/health")
+    c.post("/v1/ask", json={"question": SEED_EN}, headers=H(env, "researcher"))
+    c.get("/v1/codesets", headers={"Authorization": "Bearer wrong"})
+    entries = store.audit.entries(after=before)
+    assert [(e.method, e.endpoint, e.status) for e in entries] == [
+        ("GET", "/v1/health", 200), ("POST", "/v1/ask", 200), ("GET", "/v1/codesets", 401)]
+    ask = entries[1]
+    assert ask.key_id and ask.role == "researcher" and ask.spec["index"]["domain"] == "condition"
+    assert ask.counts == {"count": SEED_COUNT, "attrition": [INDEX_PERSONS, SEED_COUNT]}
+    assert ask.result_hash.startswith("hmac-sha256:") and ask.target.startswith("coh_")
+    assert ask.details["question"].startswith("sha256:") and SEED_EN not in json.dumps(ask.details)
+    assert entries[2].key_id is None
+    page = c.get("/v1/audit", headers=H(env, "steward")).json()
+    assert page["chain_ok"] and page["entries"]
+
+
+def test_audit_log_is_append_only(env, tmp_path: Path) -> None:
+    assert not any(hasattr(AuditLog, n) for n in ("update", "delete", "remove", "truncate", "clear"))
+    doc = env["client"].get("/openapi.json").json()
+    assert {p: set(ops) for p, ops in doc["paths"].items() if p.startswith("/v1/audit")} == {"/v1/audit": {"get"}}
+    assert env["client"].delete("/v1/audit", headers=H(env, "admin")).status_code == 405
+    store = StateStore(tmp_path / "s.sqlite")
+    store.audit.append(key_id="k", role="admin", method="GET", endpoint="/x", status=200, counts={"n": 1})
+    store.audit.append(key_id="k", role="admin", method="GET", endpoint="/y", status=200)
+    con = sqlite3.connect(tmp_path / "s.sqlite")
+    for sql in ("UPDATE audit_log SET status = 500", "DELETE FROM audit_log"):
+        with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+            con.execute(sql)
+    assert store.audit.verify() == (True, None)
+    # Editing the file behind SQLite's triggers breaks the hash chain.
+    con.execute("DROP TRIGGER audit_log_no_update")
+    con.execute("UPDATE audit_log SET counts = '{\"n\": 2}' WHERE seq = 1")
+    con.commit()
+    assert store.audit.verify() == (False, 1)
+    store.close()
+    # And the api/ code itself never issues UPDATE or DELETE on the audit table.
+    src = "\n".join(p.read_text() for p in Path("api").rglob("*.py"))
+    assert "UPDATE audit_log" not in src and "DELETE FROM audit_log" not in src
+
+
+# -- keys command ---------------------------------------------------------------------------------------
+
+
+def test_keys_create_prints_the_key_last_and_stores_only_its_hash(env, tmp_path: Path) -> None:
+    from api.cli import app as cli
+
+    state = tmp_path / "state.sqlite"
+    res = CliRunner().invoke(cli, ["keys", "create", "--mart", str(env["mart"]), "--state", str(state),
+                                   "--role", "export_client", "--name", "vendor"])
+    assert res.exit_code == 0, res.output
+    key = res.output.strip().splitlines()[-1]
+    assert key.startswith("ck_") and len(key) > 40
+    store = StateStore(state)
+    rec = store.lookup_key(key)
+    assert rec is not None and rec.role == "export_client" and rec.name == "vendor"
+    store.close()
+    raw = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.name.startswith("state.sqlite"))
+    assert key.encode() not in raw and hash_key(key).encode() in raw
+    res = CliRunner().invoke(cli, ["keys", "create", "--mart", str(env["mart"]), "--state", str(state), "--role", "boss"])
+    assert res.exit_code == 2
+
+
+# -- OpenAPI ----------------------------------------------------------------------------------------------
+
+
+def test_openapi_is_complete(env) -> None:
+    doc = env["client"].get("/openapi.json").json()
+    assert doc["components"]["securitySchemes"]["ApiKey"]["scheme"] == "bearer"
+    ops = [(p, m, op) for p, item in doc["paths"].items() for m, op in item.items()]
+    assert {p for p, _, _ in ops} >= {
+        "/v1/ask", "/v1/cohorts", "/v1/cohorts/{cohort_id}", "/v1/cohorts/{cohort_id}/manifest", "/v1/codesets",
+        "/v1/codesets/{name}", "/v1/sql", "/v1/health", "/v1/jobs/{job_id}", "/v1/cohorts/{cohort_id}/approve",
+        "/v1/cohorts/{cohort_id}/stats"}
+    for path, method, op in ops:
+        assert path.startswith("/v1/") and op.get("summary"), (path, method)
+        if path != "/v1/health":
+            assert "401" in op["responses"], (path, method)
+    schemas = doc["components"]["schemas"]
+    for name in ("AskRequest", "CohortRunRequest", "CodesetIn", "SqlRequest", "CohortResult", "ErrorBody"):
+        assert schemas[name].get("examples"), name
+
+
+def test_ask_names_the_served_mart_only(env) -> None:
+    c = env["client"]
+    assert c.get("/v1/health").json()["mart_name"] == "mart.duckdb"
+    ok = c.post("/v1/ask", json={"question": SEED_EN, "mart": "mart.duckdb"}, headers=H(env, "researcher"))
+    assert ok.status_code == 200 and ok.json()["count"] == SEED_COUNT
+    assert_error(c.post("/v1/ask", json={"question": SEED_EN, "mart": "elsewhere"}, headers=H(env, "researcher")),
+                 422, "unknown_mart")
