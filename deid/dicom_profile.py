@@ -76,6 +76,7 @@ __all__ = [
     "deidentify_file",
     "identifiers_from_dataset",
     "load_action_table",
+    "pydicom_quiet",
 ]
 
 _PACKAGE = "dicom-anonymizer"
@@ -715,6 +716,10 @@ def _pydicom_quiet() -> Iterator[None]:
             if _quiet_depth == 0:
                 config.settings.reading_validation_mode, config.settings.writing_validation_mode = _saved_modes
 
+
+#: Public name for callers that read or write datasets around :func:`deidentify_dataset` themselves
+#: (the export reads each file once for both its header identifiers and its de-identification).
+pydicom_quiet = _pydicom_quiet
 
 
 def deidentify_dataset(

@@ -1,0 +1,687 @@
+"""De-identified imaging manifests: cohort → one row per series (or per instance), streamed.
+
+What a row holds (and why each value is safe to release)
+--------------------------------------------------------
+* ``patient`` — :func:`deid.policy.pseudonym` of ``str(person_id)``: the mart's person_id is the one
+  person key of a release, so the manifest, the de-identified DICOM files (``PatientID``) and every
+  shifted date agree;
+* ``study_uid`` / ``series_uid`` / ``sop_uid`` — :func:`deid.policy.remap_uid` of the original UIDs,
+  the same values the de-identified files carry;
+* ``index_date``, ``study_date``, ``series_date`` — shifted by the patient's keyed offset (and cut to
+  month/year when the policy says so); ``days_from_index`` and each criterion's ``days_from_index``
+  are differences between real dates, which the per-patient shift leaves unchanged;
+* ``modality``, ``body_part``, ``study_description``, ``series_description`` (and criterion labels)
+  — through :func:`deid.scrub.scrub_text` with that patient's known identifiers: name parts in Latin
+  and Hangul, MRN and birth date (``person``), address and phone (``demo_identity`` when the mart has
+  it), the header's PatientID and AccessionNumber (``dicom_study``), and the identifying values of
+  one file header per series (patient and staff names, other IDs — which the index does not hold but
+  descriptions repeat), read when the files are reachable (the export reads every file anyway);
+* ``n_instances``, ``total_bytes``, ``file_size``, ``burned_in_annotation`` — counts and codes;
+* ``criteria`` — the criteria that qualified the patient: ``[{"label", "days_from_index"}]`` from the
+  cohort SQL's ``<label>_date`` columns (``None`` for absence criteria, which match no event).
+
+Never in a row: person_id, MRN, names, real dates, original UIDs, file paths.
+
+Streaming
+---------
+Rows come from one DuckDB query fetched ``batch_size`` rows at a time and are written as they come:
+JSON Lines, a JSON array, CSV, or Parquet (one row group per ``row_group_size`` rows through
+:class:`pyarrow.parquet.ParquetWriter`).  Peak memory is one batch plus one row group, whatever the
+cohort size.  Rows are ordered by a keyed hash of the person (not by person_id, whose order says
+something about when a patient was registered), then by study, series and instance.
+
+Where the imaging rows come from: :func:`dicom_index.select.cohort_imaging_sql` (persons of the
+cohort × the DICOM index); this module adds the cohort's criterion dates and the identifying values
+needed for scrubbing, and never outputs them.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import functools
+import io
+import json
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, Literal
+
+import duckdb
+
+from deid.policy import ReleasePolicy, pseudonym, remap_uid, shift_date
+from deid.scrub import scrub_text
+from nlq.spec import ImagingRequest
+from sql_guard.compiler import CompiledCohort
+
+__all__ = [
+    "FORMATS",
+    "INSTANCE_COLUMNS",
+    "SERIES_COLUMNS",
+    "ImagingManifestSource",
+    "ImagingRecord",
+    "ManifestFormat",
+    "ManifestLevel",
+    "ManifestWriter",
+    "columns_for",
+    "count_manifest_rows",
+    "has_table",
+    "header_identifiers",
+    "imaging_records",
+    "iter_manifest_rows",
+    "manifest_chunks",
+    "manifest_row",
+    "write_manifest",
+]
+
+ManifestFormat = Literal["jsonl", "json", "csv", "parquet"]
+ManifestLevel = Literal["series", "instance"]
+FORMATS: tuple[ManifestFormat, ...] = ("jsonl", "json", "csv", "parquet")
+#: File name extension per format.
+EXTENSIONS: dict[str, str] = {"jsonl": "jsonl", "json": "json", "csv": "csv", "parquet": "parquet"}
+
+SERIES_COLUMNS: tuple[str, ...] = (
+    "patient", "study_uid", "series_uid", "index_date", "study_date", "series_date", "days_from_index",
+    "modality", "body_part", "study_description", "series_description", "n_instances", "total_bytes",
+    "criteria",
+)
+INSTANCE_COLUMNS: tuple[str, ...] = (
+    "patient", "study_uid", "series_uid", "sop_uid", "index_date", "study_date", "series_date",
+    "days_from_index", "modality", "body_part", "study_description", "series_description", "file_size",
+    "burned_in_annotation", "criteria",
+)
+#: Columns the DICOM export adds to instance rows: the file's place in the export, and what happened.
+EXPORT_COLUMNS: tuple[str, ...] = ("file", "status")
+
+_INT32 = frozenset({"days_from_index", "n_instances", "files_written", "files_excluded"})
+_INT64 = frozenset({"total_bytes", "file_size"})
+
+
+def columns_for(level: ManifestLevel) -> tuple[str, ...]:
+    """The columns of a manifest level, in output order."""
+    if level not in ("series", "instance"):
+        raise ValueError("level must be 'series' or 'instance'")
+    return SERIES_COLUMNS if level == "series" else INSTANCE_COLUMNS
+
+
+# --------------------------------------------------------------------------------------------------
+# Reading: cohort × imaging, with what scrubbing needs
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True, repr=False, eq=False)
+class ImagingRecord:
+    """One imaging row as the mart holds it — identifying; never output as such.
+
+    ``repr=False`` on purpose: a record in a traceback or a log line must not print names, dates,
+    UIDs or paths.
+    """
+
+    person_id: int
+    index_date: dt.date | None
+    study_uid: str
+    series_uid: str
+    modality: str | None
+    body_part: str | None
+    study_date: dt.date | None
+    series_date: dt.date | None
+    study_description: str | None
+    series_description: str | None
+    n_instances: int | None
+    total_bytes: int | None
+    days_from_index: int | None
+    criteria: tuple[tuple[str, dt.date | None], ...]
+    identifiers: tuple[str, ...]
+    """The patient's known identifying values (mart + index header values), for the scrubber."""
+    sop_uid: str | None = None
+    path: str | None = None
+    file_size: int | None = None
+    burned_in_annotation: str | None = None
+
+    def __repr__(self) -> str:
+        return "ImagingRecord(<identifying values hidden>)"
+
+
+def _imaging_sql(compiled: CompiledCohort, request: ImagingRequest | None, level: ManifestLevel) -> str:
+    """The cohort's imaging rows from the DICOM index (guard-validated ``dicom_index.select`` query)."""
+    from dicom_index.select import cohort_imaging_sql
+
+    return cohort_imaging_sql(compiled, request, level=level)
+
+
+def has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    """Whether the mart has this table (``demo_identity`` and the DICOM index are optional)."""
+    row = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE lower(table_name) = ? AND lower(table_schema) = 'main'",
+        [name],
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def _criteria_labels(compiled: CompiledCohort) -> list[tuple[str, str | None]]:
+    """(label, output date column or None) for every criterion, in spec order.
+
+    Absence criteria ("exactly 0") have no date column but did qualify the patient, so they are
+    listed too; their steps are named ``k1``, ``k2`` … by the compiler.
+    """
+    out: list[tuple[str, str | None]] = []
+    for step in compiled.steps:
+        if step.name.startswith("k") and step.name[1:].isdigit():
+            out.append((step.description, compiled.event_columns.get(step.description)))
+    return out
+
+
+def _records_sql(con: duckdb.DuckDBPyConnection, compiled: CompiledCohort, request: ImagingRequest | None,
+                 level: ManifestLevel, header_paths: bool) -> tuple[str, list[tuple[str, str | None]]]:
+    if compiled.dialect != "duckdb":
+        raise ValueError("manifests run on the DuckDB mart: compile the cohort for dialect 'duckdb'")
+    img = _imaging_sql(compiled, request, level)
+    crits = _criteria_labels(compiled)
+    crit_cols = [f"coh.{col}" if col else "CAST(NULL AS DATE)" for _, col in crits]
+    inst = ("img.sop_instance_uid, img.path, img.file_size, img.burned_in_annotation"
+            if level == "instance" else "NULL, NULL, NULL, NULL")
+    if has_table(con, "demo_identity"):
+        identity = ("LEFT JOIN (SELECT person_id, list(family_name) AS fam, list(given_name) AS giv, "
+                    "list(name_hangul) AS han, list(address) AS addr, list(phone) AS phone "
+                    "FROM demo_identity GROUP BY person_id) AS d ON d.person_id = img.person_id")
+        id_cols = "d.fam, d.giv, d.han, d.addr, d.phone"
+    else:
+        identity, id_cols = "", "NULL, NULL, NULL, NULL, NULL"
+    if has_table(con, "dicom_study"):
+        study = "LEFT JOIN dicom_study AS st ON st.study_instance_uid = img.study_instance_uid"
+        study_cols = "st.study_date, st.patient_id, st.accession_number"
+    else:
+        study, study_cols = "", "NULL, NULL, NULL"
+    if header_paths and has_table(con, "dicom_instance"):
+        # One file per series whose header tells the scrubber what the index does not hold (staff names).
+        header = ("LEFT JOIN (SELECT series_instance_uid, min(path) AS path FROM dicom_instance GROUP BY 1) AS hp "
+                  "ON hp.series_instance_uid = img.series_instance_uid")
+        header_col = "hp.path"
+    else:
+        header, header_col = "", "NULL"
+    order = "md5(? || CAST(img.person_id AS VARCHAR)), img.person_id, img.study_instance_uid, img.series_instance_uid"
+    if level == "instance":
+        order += ", img.sop_instance_uid, img.path"
+    sql = f"""SELECT img.person_id, img.index_date, img.study_instance_uid, img.series_instance_uid,
+       img.modality, img.body_part_examined, img.series_date, img.study_description, img.series_description,
+       img.n_instances, img.total_bytes, img.days_from_index, {inst},
+       p.person_source_value, p.year_of_birth, p.month_of_birth, p.day_of_birth, p.birth_datetime,
+       {id_cols}, {study_cols}, {header_col}{''.join(', ' + c for c in crit_cols)}
+FROM ({img}) AS img
+JOIN ({compiled.cohort_sql}) AS coh ON coh.person_id = img.person_id
+JOIN person AS p ON p.person_id = img.person_id
+{identity}
+{study}
+{header}
+ORDER BY {order}"""
+    return sql, crits
+
+
+def _birth_date(y: Any, m: Any, d: Any, birth_dt: Any) -> str | None:
+    """The full birth date when the mart has one; a year alone identifies nobody and is not denied."""
+    if isinstance(birth_dt, dt.datetime | dt.date):
+        return (birth_dt.date() if isinstance(birth_dt, dt.datetime) else birth_dt).isoformat()
+    if y and m and d:
+        try:
+            return dt.date(int(y), int(m), int(d)).isoformat()
+        except ValueError:
+            return None
+    return None
+
+
+def _flat(values: Iterable[Any]) -> list[str]:
+    out: list[str] = []
+    for v in values:
+        if v is None:
+            continue
+        if isinstance(v, list | tuple):
+            out += _flat(v)
+        elif str(v).strip():
+            out.append(str(v).strip())
+    return out
+
+
+def _identifiers(fam: Any, giv: Any, han: Any, addr: Any, phone: Any, mrn: Any, birth: str | None,
+                 header_pid: Any, accession: Any) -> tuple[str, ...]:
+    ids = _flat([fam, giv, han, addr, phone, mrn, birth, header_pid, accession])
+    fams, givs = _flat([fam]), _flat([giv])
+    ids += [f"{f}^{g}" for f in fams for g in givs]  # "Kim^Minsu": the scrubber expands name orders
+    return tuple(sorted(set(ids)))
+
+
+@functools.lru_cache(maxsize=4096)
+def header_identifiers(path: str) -> tuple[str, ...]:
+    """Identifying values in one file's header (patient and staff names, IDs, birth date, address,
+    phone) — what the DICOM index does not keep but free text may repeat.  Empty when the file cannot
+    be read (the manifest then relies on the mart's values and the patterns)."""
+    from pydicom import dcmread
+
+    from deid.dicom_profile import identifiers_from_dataset, pydicom_quiet
+
+    with pydicom_quiet():
+        try:
+            ds = dcmread(path, stop_before_pixels=True)
+            return tuple(sorted(set(identifiers_from_dataset(ds))))
+        except Exception:  # unreadable or gone: the message could quote a value or the path
+            return ()
+
+
+def imaging_records(
+    con: duckdb.DuckDBPyConnection,
+    compiled: CompiledCohort,
+    request: ImagingRequest | None,
+    policy: ReleasePolicy,
+    level: ManifestLevel = "series",
+    *,
+    batch_size: int = 2000,
+    order_salt: str | None = None,
+    offset: int = 0,
+    limit: int | None = None,
+    read_headers: bool = True,
+) -> Iterator[ImagingRecord]:
+    """The cohort's imaging rows with everything a manifest or an export needs (identifying).
+
+    Fetched ``batch_size`` rows at a time from one cursor.  ``order_salt`` keys the row order
+    (default: derived from the policy's keyed pseudonym function, so the order is stable within a
+    release and says nothing about person ids).  ``read_headers``: add the identifying values of one
+    file header per series (:func:`header_identifiers`) to the record's identifiers — staff names
+    typed into descriptions are found only that way (the export reads every file and passes False).
+    """
+    columns_for(level)
+    sql, crits = _records_sql(con, compiled, request, level, read_headers)
+    if limit is not None:
+        sql += f" LIMIT {int(limit)}"
+    if offset:
+        sql += f" OFFSET {int(offset)}"
+    salt = order_salt if order_salt is not None else pseudonym(policy, "cohort-engine/manifest-order")
+    cursor = con.cursor()
+    try:
+        cursor.execute(sql, [salt])
+        last_key: tuple[Any, ...] = ()
+        last_ids: tuple[str, ...] = ()
+        while batch := cursor.fetchmany(batch_size):
+            for r in batch:
+                (pid, index_date, study_uid, series_uid, modality, body_part, series_date, study_desc, series_desc,
+                 n_inst, total_bytes, days, sop, path, size, burned, mrn, y, m, d, birth_dt,
+                 fam, giv, han, addr, phone, study_date, header_pid, accession, header_path, *events) = r
+                key = (pid, header_pid, accession, header_path)
+                if key != last_key:  # rows come grouped by person: compute identifiers once per series
+                    birth = _birth_date(y, m, d, birth_dt)
+                    last_ids = _identifiers(fam, giv, han, addr, phone, mrn, birth, header_pid, accession)
+                    if header_path:
+                        last_ids = tuple(sorted({*last_ids, *header_identifiers(str(header_path))}))
+                    last_key = key
+                yield ImagingRecord(
+                    person_id=int(pid), index_date=index_date, study_uid=str(study_uid), series_uid=str(series_uid),
+                    modality=modality, body_part=body_part, study_date=study_date, series_date=series_date,
+                    study_description=study_desc, series_description=series_desc,
+                    n_instances=None if n_inst is None else int(n_inst),
+                    total_bytes=None if total_bytes is None else int(total_bytes),
+                    days_from_index=None if days is None else int(days),
+                    criteria=tuple((label, ev) for (label, _), ev in zip(crits, events, strict=True)),
+                    identifiers=last_ids,
+                    sop_uid=None if sop is None else str(sop), path=path,
+                    file_size=None if size is None else int(size), burned_in_annotation=burned,
+                )
+    finally:
+        cursor.close()
+
+
+def count_manifest_rows(con: duckdb.DuckDBPyConnection, compiled: CompiledCohort,
+                        request: ImagingRequest | None, level: ManifestLevel = "series") -> int:
+    """How many rows :func:`iter_manifest_rows` yields (for progress bars and job totals)."""
+    columns_for(level)
+    img = _imaging_sql(compiled, request, level)
+    row = con.execute(f"SELECT count(*) FROM ({img}) AS img").fetchone()
+    return int(row[0]) if row else 0
+
+
+# --------------------------------------------------------------------------------------------------
+# Rendering: record → release row
+# --------------------------------------------------------------------------------------------------
+
+
+def _date_out(policy: ReleasePolicy, key: str, d: Any) -> str | None:
+    if d is None:
+        return None
+    if isinstance(d, str):
+        try:
+            d = dt.date.fromisoformat(d[:10])
+        except ValueError:
+            return None  # an unparseable date is dropped, never passed through
+    shifted = shift_date(policy, key, d)
+    return shifted.isoformat() if isinstance(shifted, dt.date) else shifted
+
+
+def _days(a: Any, b: Any) -> int | None:
+    if isinstance(a, dt.datetime):
+        a = a.date()
+    if isinstance(b, dt.datetime):
+        b = b.date()
+    if isinstance(a, dt.date) and isinstance(b, dt.date):
+        return (b - a).days
+    return None
+
+
+def _clean(text: Any, known: Sequence[str], policy: ReleasePolicy) -> str | None:
+    if text is None:
+        return None
+    s = str(text).strip()
+    return scrub_text(s, known, policy) if s else None
+
+
+def manifest_row(
+    rec: ImagingRecord, policy: ReleasePolicy, level: ManifestLevel = "series",
+    extra_identifiers: Iterable[str] = (),
+) -> dict[str, Any]:
+    """The release row of one record (keys in :data:`SERIES_COLUMNS` / :data:`INSTANCE_COLUMNS` order).
+
+    ``extra_identifiers``: more identifying values of this patient/study (e.g. read from the DICOM
+    header by the export), added to the scrubber's deny list.
+    """
+    key = str(rec.person_id)
+    known = rec.identifiers
+    extra = tuple(extra_identifiers)
+    if extra:
+        known = tuple(sorted({*known, *extra}))
+    days = rec.days_from_index
+    if days is None:
+        days = _days(rec.index_date, rec.series_date or rec.study_date)
+    row: dict[str, Any] = {
+        "patient": pseudonym(policy, key),
+        "study_uid": remap_uid(policy, rec.study_uid),
+        "series_uid": remap_uid(policy, rec.series_uid),
+    }
+    if level == "instance":
+        row["sop_uid"] = remap_uid(policy, rec.sop_uid) if rec.sop_uid else None
+    row.update({
+        "index_date": _date_out(policy, key, rec.index_date),
+        "study_date": _date_out(policy, key, rec.study_date),
+        "series_date": _date_out(policy, key, rec.series_date),
+        "days_from_index": days,
+        "modality": _clean(rec.modality, known, policy),
+        "body_part": _clean(rec.body_part, known, policy),
+        "study_description": _clean(rec.study_description, known, policy),
+        "series_description": _clean(rec.series_description, known, policy),
+    })
+    if level == "instance":
+        row["file_size"] = rec.file_size
+        burned = (rec.burned_in_annotation or "").strip().upper()
+        row["burned_in_annotation"] = burned if burned in ("YES", "NO") else None
+    else:
+        row["n_instances"] = rec.n_instances
+        row["total_bytes"] = rec.total_bytes
+    row["criteria"] = [
+        {"label": _clean(label, known, policy), "days_from_index": _days(rec.index_date, ev)}
+        for label, ev in rec.criteria
+    ]
+    return row
+
+
+def iter_manifest_rows(
+    con: duckdb.DuckDBPyConnection,
+    compiled: CompiledCohort,
+    request: ImagingRequest | None,
+    policy: ReleasePolicy,
+    level: ManifestLevel = "series",
+    *,
+    batch_size: int = 2000,
+    order_salt: str | None = None,
+    offset: int = 0,
+    limit: int | None = None,
+    read_headers: bool = True,
+) -> Iterator[dict[str, Any]]:
+    """Release rows of the cohort's imaging, one per series (or instance), streamed from DuckDB.
+
+    The imaging query is capped at ``sql_guard.guard.HARD_MAX_ROWS`` rows (10 million); the export
+    refuses larger cohorts, a caller paging through this function should compare with
+    :func:`count_manifest_rows`.
+
+    With ``read_headers`` (default) one file per series is opened (header only) so that the
+    scrubber also knows the names and IDs the index does not hold; where the files are not reachable
+    the mart's values and the patterns remain.
+    """
+    for rec in imaging_records(con, compiled, request, policy, level, batch_size=batch_size,
+                               order_salt=order_salt, offset=offset, limit=limit, read_headers=read_headers):
+        yield manifest_row(rec, policy, level)
+
+
+class ImagingManifestSource:
+    """Adapter for the REST API's ``ManifestSource`` protocol (``api.manifest``): count + paged rows.
+
+    ``req`` is the API's ``ManifestRequest`` (duck-typed: ``con``, ``compiled``, ``imaging``,
+    ``policy``, ``order_salt``), so this module does not import the API.
+    """
+
+    def __init__(self, level: ManifestLevel = "series") -> None:
+        self.level: ManifestLevel = level
+        self.columns: tuple[str, ...] = columns_for(level)
+
+    def count(self, req: Any) -> int:
+        return count_manifest_rows(req.con, req.compiled, req.imaging, self.level)
+
+    def rows(self, req: Any, offset: int = 0, limit: int | None = None) -> Iterator[dict[str, Any]]:
+        return iter_manifest_rows(req.con, req.compiled, req.imaging, req.policy, self.level,
+                                  order_salt=getattr(req, "order_salt", None) or None, offset=offset, limit=limit)
+
+
+# --------------------------------------------------------------------------------------------------
+# Writing: JSON Lines, JSON array, CSV, Parquet — incrementally
+# --------------------------------------------------------------------------------------------------
+
+
+def _parquet_schema(columns: Sequence[str]) -> Any:
+    import pyarrow as pa
+
+    criteria = pa.list_(pa.struct([("label", pa.string()), ("days_from_index", pa.int32())]))
+
+    def typ(c: str) -> Any:
+        if c in _INT32:
+            return pa.int32()
+        if c in _INT64:
+            return pa.int64()
+        if c == "criteria":
+            return criteria
+        return pa.string()
+
+    return pa.schema([(c, typ(c)) for c in columns])
+
+
+def _parquet_value(column: str, v: Any) -> Any:
+    """Coerce to the column's Arrow type up front (Arrow's conversion errors quote the value)."""
+    if v is None or column == "criteria":
+        return v
+    if column in _INT32 or column in _INT64:
+        return int(v)
+    return v.isoformat() if isinstance(v, dt.date) else str(v)
+
+
+def _json_default(v: Any) -> Any:
+    if isinstance(v, dt.date):
+        return v.isoformat()
+    raise TypeError(f"not JSON serialisable: {type(v).__name__}")  # type name only, never the value
+
+
+class ManifestWriter:
+    """Writes release rows one at a time to a binary stream (or a file it opens and closes).
+
+    CSV holds ``criteria`` as compact JSON text (CSV has no nested values); JSON and JSON Lines hold
+    it as a list of objects; Parquet as ``list<struct<label, days_from_index>>``.  Parquet rows are
+    buffered up to ``row_group_size`` and written as one row group each.
+    """
+
+    def __init__(self, out: IO[bytes] | Path, format: ManifestFormat, columns: Sequence[str], *,
+                 row_group_size: int = 5000, text_buffer_bytes: int = 64 * 1024) -> None:
+        if format not in FORMATS:
+            raise ValueError(f"format must be one of {', '.join(FORMATS)}")
+        self.format = format
+        self.columns = tuple(columns)
+        self.rows_written = 0
+        self._owns = isinstance(out, str | Path)
+        self._out: IO[bytes] = open(out, "wb") if isinstance(out, str | Path) else out  # noqa: SIM115
+        self._row_group_size = row_group_size
+        self._text_buffer_bytes = text_buffer_bytes
+        self._buf: list[dict[str, Any]] = []
+        self._text = io.StringIO()
+        self._csv: Any = None
+        self._pq: Any = None
+        self._closed = False
+        if format == "csv":
+            self._csv = csv.writer(self._text, lineterminator="\n")
+            self._csv.writerow(self.columns)
+        elif format == "json":
+            self._out.write(b"[")
+        elif format == "parquet":
+            import pyarrow.parquet as pq
+
+            self._schema = _parquet_schema(self.columns)
+            self._pq = pq.ParquetWriter(self._out, self._schema)
+
+    def write(self, row: Mapping[str, Any]) -> None:
+        cols = self.columns
+        if self.format == "jsonl":
+            line = json.dumps({c: row.get(c) for c in cols}, ensure_ascii=False, default=_json_default)
+            self._out.write(line.encode("utf-8") + b"\n")
+        elif self.format == "json":
+            sep = b"\n" if self.rows_written == 0 else b",\n"
+            obj = json.dumps({c: row.get(c) for c in cols}, ensure_ascii=False, default=_json_default)
+            self._out.write(sep + obj.encode("utf-8"))
+        elif self.format == "csv":
+            self._csv.writerow([_csv_cell(row.get(c)) for c in cols])
+            if self._text.tell() >= self._text_buffer_bytes:
+                self._flush_text()
+        else:
+            self._buf.append({c: _parquet_value(c, row.get(c)) for c in cols})
+            if len(self._buf) >= self._row_group_size:
+                self._flush_parquet()
+        self.rows_written += 1
+
+    def write_all(self, rows: Iterable[Mapping[str, Any]]) -> int:
+        for r in rows:
+            self.write(r)
+        return self.rows_written
+
+    def _flush_text(self) -> None:
+        data = self._text.getvalue()
+        if data:
+            self._out.write(data.encode("utf-8"))
+            self._text.seek(0)
+            self._text.truncate()
+
+    def _flush_parquet(self) -> None:
+        import pyarrow as pa
+
+        if self._buf:
+            self._pq.write_table(pa.Table.from_pylist(self._buf, schema=self._schema),
+                                 row_group_size=len(self._buf))
+            self._buf.clear()
+
+    def flush(self) -> None:
+        """Push buffered CSV text (not Parquet: a row group is written only when full or at close)."""
+        if self.format == "csv":
+            self._flush_text()
+        self._out.flush()
+
+    def close(self) -> None:
+        """Finish the format (closing bracket, Parquet footer); close the file if this writer opened it."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            if self.format == "csv":
+                self._flush_text()
+            elif self.format == "json":
+                self._out.write(b"\n]\n" if self.rows_written else b"]\n")
+            elif self.format == "parquet":
+                self._flush_parquet()
+                self._pq.close()
+            self._out.flush()
+        finally:
+            if self._owns:
+                self._out.close()
+
+    def __enter__(self) -> ManifestWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _csv_cell(v: Any) -> Any:
+    if v is None:
+        return ""
+    if isinstance(v, list | dict):
+        return json.dumps(v, ensure_ascii=False, separators=(",", ":"), default=_json_default)
+    return v
+
+
+def write_manifest(
+    rows: Iterable[Mapping[str, Any]],
+    out: IO[bytes] | Path,
+    format: ManifestFormat,
+    level: ManifestLevel = "series",
+    *,
+    columns: Sequence[str] | None = None,
+    row_group_size: int = 5000,
+) -> int:
+    """Write release rows (from :func:`iter_manifest_rows`) to ``out``; returns the number of rows.
+
+    ``out`` is a path (created, closed at the end) or a binary stream (left open).  ``columns``
+    defaults to the level's columns; ``row_group_size`` is the Parquet row group (rows held in memory).
+    """
+    with ManifestWriter(out, format, columns or columns_for(level), row_group_size=row_group_size) as w:
+        return w.write_all(rows)
+
+
+class _ChunkSink(io.RawIOBase):
+    """A write-only stream that hands what was written to a generator (no seeking needed)."""
+
+    def __init__(self) -> None:
+        self._parts: list[bytes] = []
+        self._size = 0
+        self._pos = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, b: Any) -> int:
+        data = bytes(b)
+        self._parts.append(data)
+        self._size += len(data)
+        self._pos += len(data)
+        return len(data)
+
+    def tell(self) -> int:
+        return self._pos
+
+    def take(self) -> bytes:
+        data = b"".join(self._parts)
+        self._parts.clear()
+        self._size = 0
+        return data
+
+
+def manifest_chunks(
+    rows: Iterable[Mapping[str, Any]],
+    format: ManifestFormat,
+    level: ManifestLevel = "series",
+    *,
+    columns: Sequence[str] | None = None,
+    chunk_bytes: int = 64 * 1024,
+    row_group_size: int = 5000,
+) -> Iterator[bytes]:
+    """The manifest as a stream of byte chunks (for an HTTP streaming response), same bytes as
+    :func:`write_manifest`.  Parquet chunks come per row group and at the footer."""
+    sink = _ChunkSink()
+    writer = ManifestWriter(sink, format, columns or columns_for(level),  # type: ignore[arg-type]
+                            row_group_size=row_group_size, text_buffer_bytes=chunk_bytes)
+    try:
+        for r in rows:
+            writer.write(r)
+            if sink._size >= chunk_bytes:
+                yield sink.take()
+    finally:
+        writer.close()
+    tail = sink.take()
+    if tail:
+        yield tail
