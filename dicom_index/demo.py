@@ -17,7 +17,7 @@ import datetime as dt
 import hashlib
 import random
 import struct
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,15 @@ from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence
 
-__all__ = ["SOP_CLASSES", "DemoFile", "demo_files", "encode_part10", "to_pydicom", "write_demo_dicom"]
+__all__ = [
+    "SOP_CLASSES",
+    "DemoFile",
+    "demo_files",
+    "encode_part10",
+    "select_demo_persons",
+    "to_pydicom",
+    "write_demo_dicom",
+]
 
 #: One data element: (tag, VR, value); an SQ value is a list of items, each a list of elements.
 Elem = tuple[int, str, Any]
@@ -428,13 +436,19 @@ def to_pydicom(f: DemoFile) -> Dataset:
     return ds
 
 
-def demo_files(mart_path: Path, out_dir: Path, seed: int) -> Iterator[DemoFile]:
-    """Every demo file of the mart, in a stable order (study UID, series, instance), not yet encoded."""
+def demo_files(
+    mart_path: Path, out_dir: Path, seed: int, persons: Collection[int] | None = None
+) -> Iterator[DemoFile]:
+    """Every demo file of the mart (of ``persons`` only, when given), in a stable order (study UID,
+    series, instance), not yet encoded."""
     con = duckdb.connect(str(mart_path), read_only=True)
     try:
         series_rows = _read_series(con)
     finally:
         con.close()
+    if persons is not None:
+        wanted = set(persons)
+        series_rows = [s for s in series_rows if s["person_id"] in wanted]
     by_study: dict[str, list[dict[str, Any]]] = {}
     for s in series_rows:
         by_study.setdefault(s["study_uid"], []).append(s)
@@ -448,16 +462,54 @@ def demo_files(mart_path: Path, out_dir: Path, seed: int) -> Iterator[DemoFile]:
             yield from _series_files(seed, s, number, who, study_elems, ctx, out_dir)
 
 
-def write_demo_dicom(mart_path: Path, out_dir: Path, seed: int, max_files: int | None = None) -> int:
+def select_demo_persons(mart_path: Path, seed: int, max_files: int) -> list[int]:
+    """Persons whose imaging makes about ``max_files`` demo files: whole persons, in an order fixed by
+    (seed, person_id) — a uniform sample, so that any cohort of the demo mart finds images for about
+    the same share of its persons.
+
+    Why: the demo mart has every imaging series of every person (~25 files per imaged person), far
+    more files than a demo needs; a sample of whole persons keeps each chosen person's imaging
+    complete (criteria windows see all of it).  Files per series are estimated from the writer's
+    per-modality range, so the count written is near, not exactly, ``max_files``.
+    """
+    con = duckdb.connect(str(mart_path), read_only=True)
+    try:
+        rows = con.execute(
+            "SELECT person_id, upper(trim(coalesce(modality_source_value, 'OT'))), count(DISTINCT image_series_uid) "
+            "FROM image_occurrence GROUP BY ALL").fetchall()
+    finally:
+        con.close()
+    estimate: dict[int, float] = {}
+    for person_id, modality, n in rows:
+        lo, hi = _INSTANCES.get(modality, (1, 3))
+        estimate[person_id] = estimate.get(person_id, 0.0) + n * (lo + hi) / 2
+    order = sorted(estimate, key=lambda p: hashlib.sha256(f"{seed}:demo-person:{p}".encode()).digest())
+    chosen: list[int] = []
+    total = 0.0
+    for p in order:
+        if total >= max_files:
+            break
+        if chosen and total + estimate[p] > max_files:
+            continue  # a person with less imaging may still fit
+        chosen.append(p)
+        total += estimate[p]
+    return sorted(chosen)
+
+
+def write_demo_dicom(
+    mart_path: Path, out_dir: Path, seed: int, max_files: int | None = None,
+    persons: Collection[int] | None = None,
+) -> int:
     """Write Part-10 files for every imaging series of the mart under ``out_dir``; return how many.
 
     Reads ``image_occurrence`` × ``person`` (× ``demo_identity`` when the mart has it; deterministic
     stand-in names otherwise).  ``max_files`` stops after that many files (whole studies first are
-    kept in study-UID order).  Deterministic in (mart, seed).
+    kept in study-UID order); ``persons`` restricts the files to those persons' series
+    (:func:`select_demo_persons`).  Deterministic in (mart, seed, persons).
     """
     written = 0
     made: set[Path] = set()
-    for f in demo_files(mart_path, out_dir, seed):
+    for f in demo_files(mart_path, out_dir, seed, persons):
         if max_files is not None and written >= max_files:
             break
         if f.path.parent not in made:

@@ -46,7 +46,15 @@ from dicom_index.scan import INSTANCE_COLUMNS, QUARANTINE_COLUMNS, scan_chunk, s
 from dicom_index.tables import DICOM_INSTANCE, DICOM_QUARANTINE, DICOM_TABLES
 from schema_catalog.ddl import table_ddl
 
-__all__ = ["IndexProgress", "IndexReport", "ensure_tables", "index_folders", "walk_files"]
+__all__ = [
+    "EmptyFolderError",
+    "IndexProgress",
+    "IndexReport",
+    "ensure_tables",
+    "index_folders",
+    "rebuild_summaries",
+    "walk_files",
+]
 
 #: Files per worker task: large enough to amortise pickling/IPC, small enough to balance processes.
 CHUNK_FILES = 64
@@ -83,10 +91,29 @@ class IndexReport(BaseModel):
     workers: int
 
 
+class EmptyFolderError(ValueError):
+    """A folder to index exists but holds no file, while the mart holds rows indexed under it.
+
+    Why refuse: an unmounted mount point is an empty folder, and indexing it would delete every row of
+    the share (and, after linking, the image_occurrence links).  ``allow_empty=True`` (CLI
+    ``--allow-empty``) says the files really are gone.  The message names the folder by its position
+    on the command line and gives a count, never a path.
+    """
+
+
 def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
-    """Create the four index tables if missing (DDL generated from ``dicom_index.tables``)."""
+    """Create the four index tables if missing (DDL generated from ``dicom_index.tables``), and relax
+    NOT NULL constraints that an older description had (file size/time/hash became nullable when
+    DICOMweb instances, which have none, joined the same tables)."""
     for t in DICOM_TABLES:
         con.execute(table_ddl(t))
+        nullable = {c.name for c in t.columns if not c.required}
+        for (name,) in con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = ? AND is_nullable = 'NO' "
+            "AND table_schema = current_schema()", [t.name]
+        ).fetchall():
+            if name in nullable:
+                con.execute(f"ALTER TABLE {t.name} ALTER COLUMN {name} DROP NOT NULL")
 
 
 def walk_files(dirs: Sequence[Path]) -> Iterator[tuple[str, int, int]]:
@@ -209,7 +236,7 @@ SELECT series_instance_uid,
             WHEN bool_or(burned_in_annotation IS NOT NULL) THEN 'NO' END,
        count(DISTINCT sop_instance_uid),
        count(*),
-       sum(file_size)
+       CASE WHEN count(file_size) = count(*) THEN sum(file_size) END
 FROM dicom_instance GROUP BY series_instance_uid
 """
 
@@ -245,6 +272,12 @@ def _rebuild(con: duckdb.DuckDBPyConnection) -> None:
     except BaseException:
         con.execute("ROLLBACK")
         raise
+
+
+def rebuild_summaries(con: duckdb.DuckDBPyConnection) -> None:
+    """Rebuild ``dicom_series`` and ``dicom_study`` from ``dicom_instance`` (see ``_rebuild``); used by
+    the DICOMweb crawler, which writes the same instance table."""
+    _rebuild(con)
 
 
 def _default_workers() -> int:
@@ -298,6 +331,22 @@ def _mp_context() -> BaseContext:
     return get_context("fork" if "fork" in get_all_start_methods() else "spawn")
 
 
+def _refuse_empty_roots(roots: list[str], seen: set[str], known: dict[str, tuple[int, int]]) -> None:
+    for i, root in enumerate(roots, start=1):
+        if not Path(root).is_dir():
+            continue
+        prefix = root.rstrip(os.sep) + os.sep
+        if any(p.startswith(prefix) for p in seen):
+            continue
+        before = sum(1 for p in known if p.startswith(prefix))
+        if before:
+            raise EmptyFolderError(
+                f"indexed folder {i} of {len(roots)} is empty, but {before} files under it were indexed "
+                "before: is it mounted? Indexing it would remove their rows (allow_empty / --allow-empty "
+                "if the files are really gone)"
+            )
+
+
 def index_folders(
     mart_path: Path,
     dirs: list[Path],
@@ -306,12 +355,14 @@ def index_folders(
     *,
     batch_files: int = 2000,
     batch_seconds: float = 2.0,
+    allow_empty: bool = False,
 ) -> IndexReport:
     """Index every file under ``dirs`` into the mart at ``mart_path``; see the module docstring.
 
     ``workers``: processes reading files (default: the CPUs this process may use).  ``progress`` is
     called at most every 0.2 s and once at the end.  ``batch_files``/``batch_seconds`` bound how much
-    work a crash can lose.
+    work a crash can lose.  An existing folder without any file whose earlier rows are in the mart
+    raises :class:`EmptyFolderError` before anything is removed, unless ``allow_empty``.
     """
     if not dirs:
         raise ValueError("no folders to index")
@@ -343,6 +394,8 @@ def index_folders(
                 todo.append(path)
         todo.sort()  # deterministic order, and neighbouring files are read together
 
+        if not allow_empty:
+            _refuse_empty_roots(roots, seen, known)
         gone = [p for p in known if p not in seen]
         if gone:
             con.execute("BEGIN TRANSACTION")

@@ -10,6 +10,11 @@ part, equipment, geometry and counts are ``safe``.
 ``dicom_series`` and ``dicom_study`` are rebuilt from it at the end of every indexing run (one row per
 UID; where files of one series/study disagree, the value of the first file by path wins).
 ``dicom_quarantine`` holds every file that could not be indexed, with a value-free reason.
+
+Instances crawled from a DICOMweb server (``dicom_index.dicomweb``) live in the same tables: their
+``path`` is the WADO-RS instance URL, and ``file_size``, ``file_mtime_ns`` and ``content_hash`` are NULL
+because QIDO-RS / WADO-RS metadata carry no file size, time or bytes (``dicom_series.total_bytes`` is
+then NULL as well); failed DICOMweb requests are quarantined under the URL that failed.
 """
 
 from __future__ import annotations
@@ -36,10 +41,13 @@ DICOM_INSTANCE = Table(
     extension=True,
     description="DICOM index: one row per indexed file (an instance), with every indexed header attribute.",
     columns=[
-        _c("path", "VARCHAR", "identifying", "Absolute file path (paths often contain names or MRNs).", True),
-        _c("file_size", "BIGINT", "safe", "File size in bytes.", True),
-        _c("file_mtime_ns", "BIGINT", "quasi", "File modification time (ns since epoch); with size, decides re-reading.", True),
-        _c("content_hash", "VARCHAR", "identifying", "xxh3-128 of the whole file, hex (links back to the original file).", True),
+        _c("path", "VARCHAR", "identifying", "Absolute file path (paths often contain names or MRNs), or the WADO-RS "
+           "instance URL for instances crawled from a DICOMweb server.", True),
+        _c("file_size", "BIGINT", "safe", "File size in bytes (NULL for DICOMweb: the metadata does not carry it)."),
+        _c("file_mtime_ns", "BIGINT", "quasi", "File modification time (ns since epoch); with size, decides re-reading "
+           "(NULL for DICOMweb)."),
+        _c("content_hash", "VARCHAR", "identifying", "xxh3-128 of the whole file, hex (links back to the original file; "
+           "NULL for DICOMweb)."),
         _c("sop_instance_uid", "VARCHAR", "identifying", "DICOM SOPInstanceUID.", True),
         _c("series_instance_uid", "VARCHAR", "identifying", "DICOM SeriesInstanceUID.", True),
         _c("study_instance_uid", "VARCHAR", "identifying", "DICOM StudyInstanceUID.", True),
@@ -88,7 +96,7 @@ DICOM_SERIES = Table(
         _c("burned_in_annotation", "VARCHAR", "safe", "YES when any instance has burned-in text, else NO or NULL."),
         _c("n_instances", "INTEGER", "safe", "Distinct SOP instances in the series.", True),
         _c("n_files", "INTEGER", "safe", "Files in the series (an instance may be stored in several files).", True),
-        _c("total_bytes", "BIGINT", "safe", "Total size of the series' files.", True),
+        _c("total_bytes", "BIGINT", "safe", "Total size of the series' files (NULL when a size is unknown: DICOMweb)."),
     ],
 )
 
@@ -115,10 +123,10 @@ DICOM_QUARANTINE = Table(
     extension=True,
     description="DICOM index: files found under the indexed folders that could not be indexed, and why.",
     columns=[
-        _c("path", "VARCHAR", "identifying", "Absolute file path.", True),
+        _c("path", "VARCHAR", "identifying", "Absolute file path, or the DICOMweb URL that failed.", True),
         _c("reason", "VARCHAR", "safe", "Why the file is not indexed (names the problem, never a value).", True),
-        _c("file_size", "BIGINT", "safe", "File size in bytes.", True),
-        _c("file_mtime_ns", "BIGINT", "quasi", "File modification time (ns since epoch).", True),
+        _c("file_size", "BIGINT", "safe", "File size in bytes (NULL for DICOMweb)."),
+        _c("file_mtime_ns", "BIGINT", "quasi", "File modification time (ns since epoch; NULL for DICOMweb)."),
         _c("content_hash", "VARCHAR", "identifying", "xxh3-128 of the whole file, hex (NULL if unreadable)."),
     ],
 )

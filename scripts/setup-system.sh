@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # System packages the tests need that pip cannot provide: a real Chromium for the UI tests (driven by
-# Playwright through executable_path; Playwright's own browser download cannot work offline) and a CJK
-# font so that Hangul renders in the chat UI screenshots.
+# Playwright through executable_path; Playwright's own browser download cannot work offline), a CJK
+# font so that Hangul renders in the chat UI screenshots, PostgreSQL (the compiled-SQL tests start a
+# throwaway cluster) and Orthanc with its DICOMweb plugin (the DICOMweb crawl tests start their own
+# Orthanc on a free loopback port; a system service the package may start is not used).
 #
 # Idempotent: installs only what is missing, and runs `apt-get update` only when something is missing
 # and the package lists are absent or older than a day. Safe to run on every `make test`.
 set -euo pipefail
 
-PACKAGES=(chromium fonts-noto-cjk fonts-dejavu-core postgresql)
+PACKAGES=(chromium fonts-noto-cjk fonts-dejavu-core postgresql orthanc orthanc-dicomweb)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -31,6 +31,10 @@ Design decisions (each one conservative; loosening one is a reviewed code change
   filter (e.g. an operator looking up one MRN) passes ``allow_identifying_in_filters=True``; then the
   columns may appear in WHERE / ON / HAVING / QUALIFY, and lineage through CTEs, subqueries, unions and
   scalar subqueries checks that no value *derived* from them reaches the output, GROUP BY or ORDER BY.
+* **identifying_output** names (``table.column``) the few identifying columns one caller may read
+  anywhere, output included, because that caller's output never leaves as it is: the imaging selection
+  (``dicom_index.select``) returns UIDs and file paths to the de-identification export, which remaps
+  or drops every one of them. Default empty; every other identifying column keeps the rules above.
 * **aggregates_only** (researchers): each outermost SELECT may only return aggregates from
   :data:`SUMMARY_AGGREGATES` (COUNT, SUM, AVG, MIN, MAX, statistics …), constants and GROUP BY keys;
   GROUP BY keys must be computed from ``safe`` columns only (codes, concepts) or from counts, because
@@ -191,6 +195,7 @@ class ValidatedSQL(BaseModel):
     allow_identifying_in_filters: bool = False
     allowed_table_functions: tuple[str, ...] = ()
     extra_tables: dict[str, Table] = Field(default_factory=dict, repr=False)
+    identifying_output: tuple[str, ...] = ()
 
 
 # --------------------------------------------------------------------------------------------------
@@ -206,6 +211,7 @@ def validate(
     extra_tables: Mapping[str, Table] | None = None,
     allow_identifying_in_filters: bool = False,
     allowed_table_functions: Collection[str] = (),
+    identifying_output: Collection[str] = (),
 ) -> ValidatedSQL:
     """Check one SQL statement against every guard rule and return it rewritten for DuckDB.
 
@@ -218,6 +224,9 @@ def validate(
             columns' privacy classes apply like the catalog's.
         allow_identifying_in_filters: let identifying columns appear in filters (never in output).
         allowed_table_functions: subset of :data:`TABLE_FUNCTIONS` allowed in FROM.
+        identifying_output: identifying columns, as ``table.column``, that this caller may read and
+            return (its output is de-identified before it leaves, e.g. the imaging export); each must
+            name a catalogued column (of the catalog or ``extra_tables``). Default: none.
 
     Raises:
         GuardError: the statement is refused; ``rule``, ``message`` and ``where`` say why.
@@ -225,6 +234,8 @@ def validate(
     """
     if isinstance(allowed_table_functions, str):
         allowed_table_functions = (allowed_table_functions,)
+    if isinstance(identifying_output, str):
+        identifying_output = (identifying_output,)
     with _quiet_sqlglot():
         try:
             return _validate(
@@ -235,6 +246,7 @@ def validate(
                 extra_tables=extra_tables,
                 allow_identifying_in_filters=allow_identifying_in_filters,
                 allowed_table_functions=allowed_table_functions,
+                identifying_output=identifying_output,
             )
         except RecursionError:
             raise GuardError(Rule.PARSE_ERROR, "the query is nested too deeply to analyse", "") from None
@@ -256,6 +268,7 @@ def _validate(
     extra_tables: Mapping[str, Table] | None,
     allow_identifying_in_filters: bool,
     allowed_table_functions: Collection[str],
+    identifying_output: Collection[str],
 ) -> ValidatedSQL:
     if not isinstance(max_rows, int) or isinstance(max_rows, bool) or not 1 <= max_rows <= HARD_MAX_ROWS:
         raise ValueError(f"max_rows must be an int in 1..{HARD_MAX_ROWS}")
@@ -274,6 +287,7 @@ def _validate(
         if not _PLAIN_NAME.match(name):
             raise ValueError(f"extra table name {key!r} is not a plain identifier")
         tables[name] = table
+    released = _released_columns(identifying_output, tables)
     dialect_obj = Dialect.get_or_raise(dialect)  # ValueError on unknown dialect: a caller bug
 
     _check_characters(sql)
@@ -305,6 +319,7 @@ def _validate(
         tables,
         allow_identifying_in_filters=allow_identifying_in_filters,
         written_columns=written_columns,
+        released=released,
     )
     analysis.run()
     if aggregates_only:
@@ -325,7 +340,24 @@ def _validate(
         allow_identifying_in_filters=allow_identifying_in_filters,
         allowed_table_functions=table_fns,
         extra_tables=extra,
+        identifying_output=tuple(sorted(f"{t}.{c}" for t, c in released)),
     )
+
+
+def _released_columns(names: Collection[str], tables: Mapping[str, Table]) -> frozenset[tuple[str, str]]:
+    """``identifying_output`` as (table, column) pairs spelt as in the catalog; unknown names are a
+    caller bug (ValueError), never silently ignored."""
+    released: set[tuple[str, str]] = set()
+    for name in names:
+        if not isinstance(name, str) or name.count(".") != 1:
+            raise ValueError(f"identifying_output entries must be 'table.column', got {name!r}")
+        table_name, column_name = (part.strip().lower() for part in name.split("."))
+        table = tables.get(table_name)
+        column = next((c for c in table.columns if c.name.lower() == column_name), None) if table else None
+        if table is None or column is None:
+            raise ValueError(f"identifying_output names {name!r}, which is not a catalogued column")
+        released.add((table.name, column.name))
+    return frozenset(released)
 
 
 def revalidate(validated: ValidatedSQL) -> ValidatedSQL:
@@ -342,6 +374,7 @@ def revalidate(validated: ValidatedSQL) -> ValidatedSQL:
         extra_tables=validated.extra_tables,
         allow_identifying_in_filters=validated.allow_identifying_in_filters,
         allowed_table_functions=validated.allowed_table_functions,
+        identifying_output=validated.identifying_output,
     )
 
 
@@ -763,10 +796,12 @@ class _Analysis:
         *,
         allow_identifying_in_filters: bool,
         written_columns: set[str],
+        released: frozenset[tuple[str, str]] = frozenset(),
     ) -> None:
         self.tree = tree
         self.tables = tables
         self.allow_filters = allow_identifying_in_filters
+        self.released = released
         self.written_columns = written_columns
         self.scopes: list[Scope] = []
         self.scope_of: dict[int, Scope] = {}
@@ -956,7 +991,7 @@ class _Analysis:
         ref = (table.name, column.name)
         self.used_columns.add(ref)
         self.base_tables.add(table.name.lower())
-        if column.privacy == "identifying" and not self.allow_filters:
+        if column.privacy == "identifying" and not self.allow_filters and ref not in self.released:
             via_star = name not in self.written_columns
             raise GuardError(
                 Rule.IDENTIFYING_COLUMN,
@@ -1034,7 +1069,7 @@ class _Analysis:
             if table is None:
                 continue
             column = next((c for c in table.columns if c.name == column_name), None)
-            if column is not None and column.privacy == "identifying":
+            if column is not None and column.privacy == "identifying" and (table.name, column.name) not in self.released:
                 found.append((table_name, column_name))
         return found
 

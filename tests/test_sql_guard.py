@@ -515,3 +515,81 @@ def test_bad_arguments_are_value_errors_not_guard_errors(kwargs: dict[str, Any])
     with pytest.raises(ValueError) as info:
         validate("SELECT 1", **kwargs)
     assert not isinstance(info.value, GuardError)
+
+
+# --- identifying_output: identifying columns one caller may read out (its output is de-identified) -------
+
+_DICOM = Table(
+    name="dicom_series",
+    description="test",
+    columns=[
+        Column(name="series_instance_uid", type="VARCHAR", privacy="identifying", description="UID"),
+        Column(name="patient_id", type="VARCHAR", privacy="identifying", description="MRN"),
+        Column(name="modality", type="VARCHAR", privacy="safe", description="CT, MR …"),
+    ],
+)
+RELEASE = {"extra_tables": {"dicom_series": _DICOM}, "identifying_output": ["dicom_series.series_instance_uid"]}
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT series_instance_uid, modality FROM dicom_series",
+        "SELECT s.series_instance_uid FROM dicom_series AS s WHERE s.series_instance_uid LIKE '1.2.%' "
+        "ORDER BY s.series_instance_uid",
+        "WITH x AS (SELECT series_instance_uid AS u FROM dicom_series) SELECT u FROM x GROUP BY u",
+        "SELECT * FROM (SELECT series_instance_uid, modality FROM dicom_series) AS t",
+        "SELECT series_instance_uid, ROW_NUMBER() OVER (PARTITION BY series_instance_uid) AS n FROM dicom_series",
+    ],
+)
+def test_identifying_output_lets_the_named_columns_out(sql: str) -> None:
+    v = validate(sql, **RELEASE)
+    assert v.identifying_output == ("dicom_series.series_instance_uid",)
+    assert revalidate(v).sql == v.sql  # the option travels with the statement
+
+
+@pytest.mark.parametrize(
+    "sql,kwargs,where",
+    [
+        # another identifying column of the same table stays refused, in output and in filters
+        ("SELECT patient_id FROM dicom_series", {}, "dicom_series.patient_id"),
+        ("SELECT series_instance_uid FROM dicom_series WHERE patient_id = 'Kim-MRN-0042'", {}, "dicom_series.patient_id"),
+        ("SELECT * FROM dicom_series", {}, "dicom_series.patient_id"),
+        # with identifying filters allowed: the unlisted column may filter, but not leak into the output
+        ("SELECT series_instance_uid || patient_id AS x FROM dicom_series", FILTERS, "dicom_series.patient_id"),
+        ("SELECT series_instance_uid FROM dicom_series ORDER BY patient_id", FILTERS, "dicom_series.patient_id"),
+        # catalog columns are untouched by a release of DICOM columns
+        ("SELECT series_instance_uid, person_source_value FROM dicom_series, person", {}, "person.person_source_value"),
+    ],
+)
+def test_identifying_output_releases_nothing_else(sql: str, kwargs: dict[str, Any], where: str) -> None:
+    with pytest.raises(GuardError) as info:
+        validate(sql, **RELEASE, **kwargs)
+    assert (info.value.rule, info.value.where) == (Rule.IDENTIFYING_COLUMN, where)
+    assert SECRET not in str(info.value)
+
+
+def test_identifying_output_defaults_to_nothing_and_allows_filters_with_it() -> None:
+    with pytest.raises(GuardError) as info:
+        validate("SELECT series_instance_uid FROM dicom_series", extra_tables={"dicom_series": _DICOM})
+    assert info.value.rule == Rule.IDENTIFYING_COLUMN
+    v = validate("SELECT series_instance_uid FROM dicom_series WHERE patient_id = 'x'", **RELEASE, **FILTERS)
+    assert v.output_columns == ("series_instance_uid",)
+    # a hand-built statement claiming a release it was not validated with is checked under its own options
+    forged = v.model_copy(update={"identifying_output": ()})
+    with pytest.raises(GuardError):
+        revalidate(forged)
+    # names are case-insensitive and come back as spelt in the catalog
+    v = validate("SELECT series_instance_uid FROM dicom_series", extra_tables={"dicom_series": _DICOM},
+                 identifying_output="DICOM_SERIES.Series_Instance_UID")
+    assert v.identifying_output == ("dicom_series.series_instance_uid",)
+
+
+@pytest.mark.parametrize(
+    "names",
+    [["series_instance_uid"], ["dicom_series.no_such_column"], ["no_table.x"], ["a.b.c"]],
+)
+def test_identifying_output_names_must_be_catalogued_columns(names: list[str]) -> None:
+    with pytest.raises(ValueError) as info:
+        validate("SELECT 1", extra_tables={"dicom_series": _DICOM}, identifying_output=names)
+    assert not isinstance(info.value, GuardError)
