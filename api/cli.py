@@ -11,6 +11,7 @@ from typing import Annotated
 import duckdb
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -195,14 +196,14 @@ def _print_result(res: AskResult, as_json: bool, person_ids: bool) -> None:
         sys.stdout.write(json.dumps(data, ensure_ascii=False, default=str) + "\n")
         return
     colour = {"ok": "green", "clarify": "yellow", "refused": "red", "error": "red"}[res.status]
-    console.print(f"[bold {colour}]{res.status}[/] {res.message}")
+    console.print(f"[bold {colour}]{res.status}[/] {escape(res.message)}")
     if res.readback:
         console.rule("read-back")
-        console.print(res.readback)
+        console.print(res.readback, markup=False, highlight=False)
     for note in res.notes:
-        console.print(f"[dim]note:[/] {note}")
+        console.print(f"[dim]note:[/] {escape(note)}")
     for c in res.clarifications:
-        console.print(f"[yellow]?[/] {c.question}" + (f"  choices: {', '.join(c.choices)}" if c.choices else ""))
+        console.print(f"[yellow]?[/] {escape(c.question)}" + (f"  choices: {escape(', '.join(c.choices))}" if c.choices else ""))
     if res.sql:
         console.rule("SQL")
         console.print(res.sql, highlight=False, markup=False)

@@ -1,9 +1,41 @@
-"""Dates and date ranges in English and Korean wording → calendar dates (inclusive ranges)."""
+"""Calendar dates and date ranges in English and Korean wording → inclusive ranges.
+
+Every form ends up as an inclusive ``DateRange``:
+
+* a day, a month ("October 2023", "2023년 10월") or a year ("in 2021", "2021년") covers all its days;
+* "between A and B", "from A to B", "A부터 B까지", "A ~ B": first day of A to last day of B;
+* "for ten days from A", "A부터 열흘 동안", "A부터 두 달 동안": N calendar units starting on A, so the
+  span holds exactly N units (2023-10-01 + ten days = 2023-10-01..2023-10-10);
+* "since A", "A 이후", "A부터": from the first day of A, open-ended; "after A": from the day after A;
+* "before A": up to the day before A; "until A", "A까지", "A 이전": up to the last day of A (Korean
+  이전/이후 include the reference, as in Korean legal usage);
+* "last 3 months", "최근 6개월", "past year": the N calendar units ending today (inclusive), so
+  "last 30 days" with today 2024-06-30 is 2024-06-01..2024-06-30; "last year"/"작년" is the previous
+  calendar year and "this year"/"올해" runs from 1 January to today.
+
+Dates that do not exist (2023-02-30) and day/month orders that cannot be told apart (03/04/2023)
+become ``bad_date`` items, so the parser asks instead of guessing.
+"""
 
 from __future__ import annotations
 
+import calendar
 import re
 from datetime import date, timedelta
+
+from nlq.numbers import (
+    EN_NUMBER_RE,
+    KO_NUMBER_RE,
+    KO_UNIT_RE,
+    KOREAN_SPAN_WORDS,
+    korean_duration,
+    number,
+    unit_of,
+)
+from nlq.text import Item, Piece, apply
+
+__all__ = ["MONTHS", "DATE_RES", "find_dates", "parse_date_match", "span_days", "number", "add_months",
+           "span", "recognise_dates"]
 
 MONTHS = {
     m: i
@@ -19,23 +51,14 @@ MONTHS = {
 }
 _MONTH_RE = "|".join(sorted(MONTHS, key=len, reverse=True))
 
-# Each pattern captures y, m, d by name; order matters (longest, most specific first).
+# Each pattern captures y, m (or mn), d by name; order matters (longest, most specific first).
 DATE_PATTERNS = [
     r"(?P<y>\d{4})\s*년\s*(?P<m>\d{1,2})\s*월\s*(?P<d>\d{1,2})\s*일",
-    r"(?P<y>\d{4})[-./](?P<m>\d{1,2})[-./](?P<d>\d{1,2})\.?",
-    rf"(?P<mn>{_MONTH_RE})\.?\s+(?P<d>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<y>\d{{4}})",
-    rf"(?P<d>\d{{1,2}})(?:st|nd|rd|th)?\s+(?P<mn>{_MONTH_RE})\.?,?\s+(?P<y>\d{{4}})",
+    r"(?P<y>\d{4})[-./](?P<m>\d{1,2})[-./](?P<d>\d{1,2})(?!\d)\.?",
+    rf"\b(?P<mn>{_MONTH_RE})\.?\s+(?P<d>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<y>\d{{4}})",
+    rf"\b(?P<d>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?(?P<mn>{_MONTH_RE})\.?,?\s+(?P<y>\d{{4}})",
 ]
 DATE_RES = [re.compile(p, re.IGNORECASE) for p in DATE_PATTERNS]
-
-KOREAN_NUMBERS = {
-    "하루": 1, "이틀": 2, "사흘": 3, "나흘": 4, "닷새": 5, "엿새": 6, "이레": 7, "여드레": 8, "아흐레": 9, "열흘": 10,
-    "보름": 15, "한": 1, "두": 2, "세": 3, "네": 4, "다섯": 5, "여섯": 6, "일곱": 7, "여덟": 8, "아홉": 9, "열": 10,
-}
-ENGLISH_NUMBERS = {
-    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
-    "ten": 10, "eleven": 11, "twelve": 12, "fourteen": 14, "fifteen": 15, "twenty": 20, "thirty": 30, "a": 1, "an": 1,
-}
 
 
 def parse_date_match(m: re.Match[str]) -> date:
@@ -45,7 +68,7 @@ def parse_date_match(m: re.Match[str]) -> date:
 
 
 def find_dates(text: str) -> list[tuple[date, tuple[int, int]]]:
-    """All explicit calendar dates in the text, with their character spans."""
+    """All explicit calendar dates (day precision) in the text, with their character spans."""
     out: list[tuple[date, tuple[int, int]]] = []
     taken: list[tuple[int, int]] = []
     for rx in DATE_RES:
@@ -56,18 +79,265 @@ def find_dates(text: str) -> list[tuple[date, tuple[int, int]]]:
             try:
                 out.append((parse_date_match(m), m.span()))
             except ValueError:
-                continue  # e.g. 2023-02-30 is no date; the caller reports the text as not understood
+                continue  # e.g. 2023-02-30 is no date; the parser reports the text as not understood
             taken.append((a, b))
     return sorted(out, key=lambda x: x[1])
 
 
+def add_months(d: date, months: int) -> date:
+    """Calendar month arithmetic, clamping the day (2024-03-31 − 1 month = 2024-02-29)."""
+    y, m = divmod(d.month - 1 + months, 12)
+    year, month = d.year + y, m + 1
+    return date(year, month, min(d.day, calendar.monthrange(year, month)[1]))
+
+
+def shift(d: date, amount: int, unit: str) -> date:
+    if unit == "day":
+        return d + timedelta(days=amount)
+    if unit == "week":
+        return d + timedelta(days=7 * amount)
+    if unit == "month":
+        return add_months(d, amount)
+    return add_months(d, 12 * amount)
+
+
+def span(start: date, amount: int, unit: str) -> tuple[date, date]:
+    """N calendar units starting on ``start``, inclusive: (2023-10-01, 2, month) → 10-01..11-30."""
+    return start, shift(start, amount, unit) - timedelta(days=1)
+
+
 def span_days(start: date, days: int) -> tuple[date, date]:
     """'for ten days from 2023-10-01' = 2023-10-01..2023-10-10 (inclusive)."""
-    return start, start + timedelta(days=days - 1)
+    return span(start, days, "day")
 
 
-def number(word: str) -> int | None:
-    w = word.strip().lower()
-    if w.isdigit():
-        return int(w)
-    return ENGLISH_NUMBERS.get(w) or KOREAN_NUMBERS.get(w)
+def last_units(today: date, amount: int, unit: str) -> tuple[date, date]:
+    """The N units ending today, inclusive: 'last 3 months' on 2024-06-30 = 2024-04-01..2024-06-30."""
+    return shift(today, -amount, unit) + timedelta(days=1), today
+
+
+# ---------------------------------------------------------------- date atoms (day, month, year)
+class BadDate(ValueError):
+    """A written date that is not a calendar date, or whose day/month order is ambiguous."""
+
+
+_ATOM_EN = (
+    r"(?:\d{4}[-./]\d{1,2}[-./]\d{1,2}(?!\d)"
+    rf"|(?:{_MONTH_RE})\.?\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}"
+    rf"|\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?(?:{_MONTH_RE})\.?,?\s+\d{{4}}"
+    r"|\d{1,2}/\d{1,2}/\d{4}"
+    rf"|(?:{_MONTH_RE})\.?,?\s+(?:of\s+)?\d{{4}}"
+    r"|\d{4}[-/](?:0?[1-9]|1[0-2])(?![\d./-])"
+    r"|(?:19|20)\d{2}(?![\d.,]\d|\s*%|\s*(?:mg|g/|kg|ml|mmol)))"
+)
+_ATOM_KO = (
+    r"(?:\d{4}\s*년\s*\d{1,2}\s*월\s*\d{1,2}\s*일"
+    r"|\d{4}[-./]\d{1,2}[-./]\d{1,2}(?!\d)\.?"
+    r"|\d{4}\s*년\s*\d{1,2}\s*월"
+    r"|\d{4}[-./](?:0?[1-9]|1[0-2])(?![\d./-])"
+    r"|\d{4}\s*년(?!\s*\d+\s*월)"
+    r"|(?:19|20)\d{2}(?![\d.,]\d|\s*(?:%|년|세|회|번|일|개월|달|주)))"
+)
+
+
+def atom(text: str) -> tuple[date, date]:
+    """First and last day a written date covers. Raises :class:`BadDate`."""
+    t = text.strip().rstrip(".").strip()
+    try:
+        m = re.fullmatch(r"(\d{4})\s*년\s*(\d{1,2})\s*월\s*(\d{1,2})\s*일|(\d{4})[-./](\d{1,2})[-./](\d{1,2})", t)
+        if m:
+            y, mo, d = (int(x) for x in (m.groups()[:3] if m.group(1) else m.groups()[3:]))
+            day = date(y, mo, d)
+            return day, day
+        for rx in DATE_RES[2:]:
+            m = rx.fullmatch(t)
+            if m:
+                day = parse_date_match(m)
+                return day, day
+        m = re.fullmatch(r"(\d{1,2})/(\d{1,2})/(\d{4})", t)
+        if m:
+            a, b, y = int(m.group(1)), int(m.group(2)), int(m.group(3))
+            if a <= 12 and b <= 12 and a != b:
+                raise BadDate(f"“{t}” could be month/day or day/month")
+            mo, d = (a, b) if a <= 12 else (b, a)
+            day = date(y, mo, d)
+            return day, day
+        m = re.fullmatch(rf"({_MONTH_RE})\.?,?\s+(?:of\s+)?(\d{{4}})", t, re.IGNORECASE)
+        if m:
+            return _month(int(m.group(2)), MONTHS[m.group(1).lower()])
+        m = re.fullmatch(r"(\d{4})\s*년\s*(\d{1,2})\s*월|(\d{4})[-./](\d{1,2})", t)
+        if m:
+            y, mo = (int(x) for x in (m.groups()[:2] if m.group(1) else m.groups()[2:]))
+            return _month(y, mo)
+        m = re.fullmatch(r"(\d{4})\s*년?", t)
+        if m:
+            y = int(m.group(1))
+            return date(y, 1, 1), date(y, 12, 31)
+    except ValueError as e:
+        if isinstance(e, BadDate):
+            raise
+        raise BadDate(f"“{t}” is not a calendar date") from e
+    raise BadDate(f"“{t}” is not a date I can read")
+
+
+def _month(y: int, mo: int) -> tuple[date, date]:
+    if not 1 <= mo <= 12:
+        raise BadDate(f"month {mo} does not exist")
+    return date(y, mo, 1), date(y, mo, calendar.monthrange(y, mo)[1])
+
+
+# ---------------------------------------------------------------- range grammars
+A_EN = rf"(?P<a>{_ATOM_EN})"
+B_EN = rf"(?P<b>{_ATOM_EN})"
+A_KO = rf"(?P<a>{_ATOM_KO})"
+B_KO = rf"(?P<b>{_ATOM_KO})"
+N_EN = rf"(?P<n>{EN_NUMBER_RE})"
+U_EN = r"(?P<u>days?|d|weeks?|wks?|months?|mos?|years?|yrs?)"
+KO_DURATION = (
+    rf"(?P<dur>(?:{'|'.join(sorted(KOREAN_SPAN_WORDS, key=len, reverse=True))})"
+    rf"|(?:{KO_NUMBER_RE})\s*{KO_UNIT_RE})"
+)
+
+# (pattern, kind); kinds are interpreted in _range().
+EN_RULES: list[tuple[str, str]] = [
+    (rf"\b(?:between|from)\s+{A_EN}\s+(?:and|to|through|thru|until|till|-)\s+{B_EN}", "ab"),
+    (rf"\bfor\s+(?:the\s+)?{N_EN}\s+{U_EN}\s+(?:from|starting(?:\s+on|\s+from|\s+in)?|beginning(?:\s+on|\s+in)?|since)\s+{A_EN}", "span"),
+    (rf"\b(?:from|starting(?:\s+on|\s+from)?|beginning(?:\s+on)?)\s+{A_EN}\s*,?\s+for\s+(?:the\s+(?:next|following)\s+)?{N_EN}\s+{U_EN}", "span"),
+    (rf"\b(?:(?:between|from)\s+)?(?P<mn>{_MONTH_RE})\.?\s+(?P<d1>\d{{1,2}})(?:st|nd|rd|th)?\s*(?:-|to|through|until|and)\s*"
+     rf"(?:(?P<mn2>{_MONTH_RE})\.?\s+)?(?P<d2>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<y>\d{{4}})", "md_range"),
+    (rf"\b(?:(?:between|from)\s+)?(?P<mn>{_MONTH_RE})\.?\s*(?:-|to|through|until|and)\s*(?P<mn2>{_MONTH_RE})\.?,?\s+(?P<y>\d{{4}})",
+     "mm_range"),
+    (rf"\b(?:(?:between|from)\s+)?(?P<d1>\d{{1,2}})(?:st|nd|rd|th)?\s*(?:-|to|through|until|and)\s*(?P<d2>\d{{1,2}})(?:st|nd|rd|th)?"
+     rf"\s+(?P<mn>{_MONTH_RE})\.?,?\s+(?P<y>\d{{4}})", "md_range"),
+    (rf"{A_EN}\s*(?:-|~|to|through|thru|until|till)\s*{B_EN}", "ab"),
+    (rf"\b(?:(?:in|during)\s+)?{A_EN}\s+(?:and|&)\s+(?:(?:in|during)\s+)?{B_EN}", "a_and_b"),
+    (rf"\b(?:since|starting(?:\s+on|\s+from|\s+in)?|beginning(?:\s+on|\s+in)?|on\s+or\s+after|as\s+of|from)\s+{A_EN}(?:\s+(?:on|onwards?))?", "since"),
+    (rf"\bafter\s+{A_EN}", "after"),
+    (rf"\b(?:before|prior\s+to|earlier\s+than)\s+{A_EN}", "before"),
+    (rf"\b(?:until|through|thru|up\s+to|till|by|on\s+or\s+before|no\s+later\s+than)\s+{A_EN}", "until"),
+    (rf"\b(?:(?:in|during|within|over|for|throughout)\s+)?the\s+(?:last|past|previous|recent)\s+(?:{N_EN}\s+)?{U_EN}", "last"),
+    (rf"\b(?:(?:in|during|within|over|for|throughout)\s+)?(?:the\s+)?(?:last|past|previous)\s+{N_EN}\s+{U_EN}", "last"),
+    (r"\b(?:(?:in|during)\s+)?(?P<which>last|this|previous)\s+(?P<cal>year|month)\b", "calendar"),
+    (r"\b(?:(?:in|during)\s+)?(?:the\s+)?(?P<q>first|second|third|fourth|1st|2nd|3rd|4th)\s+quarter\s+of\s+(?P<y>\d{4})", "quarter"),
+    (r"\b(?:(?:in|during)\s+)?Q(?P<q>[1-4])\s*(?:of\s+)?(?P<y>\d{4})", "quarter"),
+    (r"\b(?:(?:in|during)\s+)?(?:the\s+)?(?P<h>first|second)\s+half\s+of\s+(?P<y>\d{4})", "half"),
+    (rf"\b(?:(?:in|during|throughout|on|within)\s+)?(?:the\s+year\s+)?{A_EN}", "in"),
+]
+KO_RULES: list[tuple[str, str]] = [
+    (rf"{A_KO}\s*(?:부터|에서)\s*{B_KO}\s*(?:까지|사이(?:에)?)", "ab"),
+    (rf"{A_KO}\s*(?:부터|에서|~|-)\s*(?P<bm>\d{{1,2}}\s*월\s*)?(?P<bd>\d{{1,2}})\s*일\s*(?:까지|사이(?:에)?)", "ab_short"),
+    (rf"{A_KO}\s*(?:부터|에서|~|-)\s*(?P<bmo>\d{{1,2}})\s*월\s*(?:까지|사이(?:에)?)", "ab_month"),
+    (rf"{A_KO}\s*(?:~|-)\s*{B_KO}(?:\s*(?:까지|사이(?:에)?))?", "ab"),
+    (rf"{A_KO}\s*(?:과|와|및|,)\s*{B_KO}", "a_and_b"),
+    (rf"{A_KO}\s*(?:부터|에서부터|로부터)\s*{KO_DURATION}\s*(?:동안|간)", "span_ko"),
+    (rf"{A_KO}\s*(?:부터|에서부터|로부터)\s*(?P<dur>열흘|보름|이틀|사흘|나흘|닷새|엿새|이레|여드레|아흐레|일주일|하루)", "span_ko"),
+    (rf"{A_KO}\s*(?:이후(?:로)?|이래|부터)", "since"),
+    (rf"{A_KO}\s*(?:이전(?:까지)?|까지)", "until"),
+    (rf"{A_KO}\s*(?:전에|전까지|전)(?![가-힣])", "before"),
+    (rf"(?:최근|지난|직전)\s*{KO_DURATION}\s*(?:간|동안|이내|사이|내)?", "last_ko"),
+    (r"(?P<which>작년|지난해|전년도|올해|금년|이번\s*해|지난달|이번\s*달)", "calendar_ko"),
+    (r"(?P<y>\d{4})\s*년?\s*(?P<h>상반기|하반기)", "half_ko"),
+    (r"(?P<y>\d{4})\s*년?\s*(?P<q>[1-4])\s*분기", "quarter"),
+    (rf"{A_KO}", "in"),
+]
+EN_RES = [(re.compile(p, re.IGNORECASE), k) for p, k in EN_RULES]
+KO_RES = [(re.compile(p, re.IGNORECASE), k) for p, k in KO_RULES]
+_ORD = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4}
+
+
+def _range(m: re.Match[str], kind: str, today: date) -> tuple[date | None, date | None]:
+    g = m.groupdict()
+    if kind == "ab":
+        return atom(g["a"])[0], atom(g["b"])[1]
+    if kind == "md_range":  # 'October 1 to October 10, 2023': the year is written once, at the end
+        y = int(g["y"])
+        m1 = MONTHS[g["mn"].lower()]
+        m2 = MONTHS[g["mn2"].lower()] if g.get("mn2") else m1
+        try:
+            return date(y, m1, int(g["d1"])), date(y, m2, int(g["d2"]))
+        except ValueError as e:
+            raise BadDate(f"“{m.group(0)}” is not a calendar range") from e
+    if kind == "mm_range":  # 'between January and June 2022'
+        y = int(g["y"])
+        return _month(y, MONTHS[g["mn"].lower()])[0], _month(y, MONTHS[g["mn2"].lower()])[1]
+    if kind == "ab_month":  # '2022년 1월부터 6월까지': the end month borrows the start's year
+        a = atom(g["a"])[0]
+        return a, _month(a.year, int(g["bmo"]))[1]
+    if kind == "a_and_b":  # 'in 2022 and 2023': one range when the periods touch, else ask
+        a, b = atom(g["a"]), atom(g["b"])
+        if b[0] - a[1] != timedelta(days=1):
+            raise BadDate(f"“{m.group(0)}” names two separate periods; ask for one range (or one at a time)")
+        return a[0], b[1]
+    if kind == "ab_short":  # '2023년 10월 1일부터 10월 10일까지': the end date borrows the start's year
+        a = atom(g["a"])[0]
+        month = int(re.sub(r"\D", "", g["bm"])) if g.get("bm") else a.month
+        try:
+            return a, date(a.year, month, int(g["bd"]))
+        except ValueError as e:
+            raise BadDate(f"“{m.group(0)}” ends on a day that does not exist") from e
+    if kind == "span":
+        n = number(g["n"])
+        if n is None or n <= 0:
+            raise BadDate(f"“{m.group(0)}” has no whole number of {g['u']}")
+        return span(atom(g["a"])[0], n, unit_of(g["u"]) or "day")
+    if kind == "span_ko":
+        dur = korean_duration(g["dur"])
+        if dur is None:
+            raise BadDate(f"“{g['dur']}” is not a duration I can read")
+        return span(atom(g["a"])[0], *dur)
+    if kind == "since":
+        return atom(g["a"])[0], None
+    if kind == "after":
+        return atom(g["a"])[1] + timedelta(days=1), None
+    if kind == "before":
+        return None, atom(g["a"])[0] - timedelta(days=1)
+    if kind == "until":
+        return None, atom(g["a"])[1]
+    if kind == "last":
+        n = number(g["n"]) if g.get("n") else 1
+        return last_units(today, n or 1, unit_of(g["u"]) or "day")
+    if kind == "last_ko":
+        dur = korean_duration(g["dur"])
+        if dur is None:
+            raise BadDate(f"“{g['dur']}” is not a duration I can read")
+        return last_units(today, *dur)
+    if kind in ("calendar", "calendar_ko"):
+        which = re.sub(r"\s+", "", g["which"].lower())
+        cal = g.get("cal") or ("month" if "달" in which else "year")
+        this = which in ("this", "올해", "금년", "이번해", "이번달")
+        if cal == "year":
+            y = today.year if this else today.year - 1
+            return date(y, 1, 1), (today if this else date(y, 12, 31))
+        first = today.replace(day=1)
+        if this:
+            return first, today
+        prev_last = first - timedelta(days=1)
+        return prev_last.replace(day=1), prev_last
+    if kind == "quarter":
+        q = int(g["q"]) if g["q"].isdigit() else _ORD[g["q"].lower()]
+        y = int(g["y"])
+        return _month(y, 3 * q - 2)[0], _month(y, 3 * q)[1]
+    if kind in ("half", "half_ko"):
+        y = int(g["y"])
+        first_half = g["h"].lower() in ("first", "상반기")
+        return (date(y, 1, 1), date(y, 6, 30)) if first_half else (date(y, 7, 1), date(y, 12, 31))
+    a, b = atom(g["a"])
+    return a, b
+
+
+def recognise_dates(pieces: list[Piece], lang: str, today: date) -> list[Piece]:
+    """Claim every date expression: ``date`` items carry ``start``/``end``; ``bad_date`` a reason."""
+    for rx, kind in KO_RES if lang == "ko" else EN_RES:
+
+        def make(m: re.Match[str], kind: str = kind) -> Item:
+            try:
+                start, end = _range(m, kind, today)
+            except BadDate as e:
+                return Item("bad_date", m.group(0), m.start(), m.end(), {"reason": str(e)})
+            if start and end and start > end:
+                return Item("bad_date", m.group(0), m.start(), m.end(),
+                            {"reason": f"“{m.group(0)}” ends ({end}) before it starts ({start})"})
+            return Item("date", m.group(0), m.start(), m.end(), {"start": start, "end": end, "form": kind})
+
+        pieces = apply(pieces, rx, make)
+    return pieces

@@ -6,7 +6,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from nlq.spec import CohortSpec, ConceptSet, Criterion, Domain, EventFilter, Occurrence, Window
+from nlq.spec import CohortSpec, ConceptSet, Criterion, Demographics, Domain, EventFilter, Occurrence, Window
+from nlq.text import has_batchim
+
+
+def _gwa(word: str) -> str:
+    """Korean 'with' particle after a word: 과 after a consonant, 와 after a vowel ('기준 사건과')."""
+    return "과" if word and has_batchim(word[-1]) else "와"
 
 DOMAIN_EN = {  # singular, plural
     Domain.condition: ("diagnosis", "diagnoses"), Domain.procedure: ("procedure", "procedures"),
@@ -14,6 +20,8 @@ DOMAIN_EN = {  # singular, plural
     Domain.observation: ("observation", "observations"), Domain.visit: ("visit", "visits"),
     Domain.imaging: ("imaging study", "imaging studies"), Domain.death: ("death", "deaths"),
 }
+VISIT_EN = {9201: "inpatient", 9203: "ER", 9202: "outpatient", 262: "ER-and-inpatient", 581476: "home"}
+VISIT_KO = {9201: "입원", 9203: "응급실", 9202: "외래", 262: "응급실 경유 입원", 581476: "가정 방문"}
 DOMAIN_KO = {
     Domain.condition: "진단", Domain.procedure: "시술/수술", Domain.drug: "약물 처방", Domain.measurement: "검사",
     Domain.observation: "관찰 기록", Domain.visit: "방문", Domain.imaging: "영상 검사", Domain.death: "사망",
@@ -31,7 +39,7 @@ def _concepts(cs: ConceptSet, lang: str, labels: Mapping[str, Sequence[str]]) ->
         parts.append(("code set " if lang == "en" else "코드셋 ") + f"“{cs.codeset}”")
     if cs.name_contains:
         names = " / ".join(f"“{n}”" for n in cs.name_contains)
-        parts.append(f"name contains {names}" if lang == "en" else f"이름에 {names} 포함")
+        parts.append(f"name or synonym contains {names}" if lang == "en" else f"이름이나 동의어에 {names} 포함")
     if not parts:
         return ""
     joined = (" or " if lang == "en" else " 또는 ").join(parts)
@@ -44,6 +52,7 @@ def _concepts(cs: ConceptSet, lang: str, labels: Mapping[str, Sequence[str]]) ->
 
 
 def _extras(f: EventFilter, lang: str) -> str:
+    """Value, imaging and visit-type filters, e.g. ' (value > 7 %, modality CT, body part CHEST)'."""
     extra = []
     if f.value:
         v = f.value
@@ -55,23 +64,35 @@ def _extras(f: EventFilter, lang: str) -> str:
     if f.imaging and f.imaging.body_parts:
         extra.append(("body part " if lang == "en" else "부위 ") + "/".join(f.imaging.body_parts))
     if f.visit_concept_ids:
-        extra.append(("visit type " if lang == "en" else "방문 유형 ") + ", ".join(map(str, f.visit_concept_ids)))
+        names = VISIT_EN if lang == "en" else VISIT_KO
+        kinds = [f"{names.get(c, '?')} {c}" for c in f.visit_concept_ids]
+        extra.append(("visit type " if lang == "en" else "방문 유형 ") + (" or " if lang == "en" else " 또는 ").join(kinds))
     return f" ({', '.join(extra)})" if extra else ""
 
 
 def _event(f: EventFilter, lang: str, labels: Mapping[str, Sequence[str]], plural: bool = False) -> str:
     """English: 'procedure of “MI” […]'; Korean: '“심근경색” […] 시술/수술'."""
     what = _concepts(f.concepts, lang, labels)
+    extras = _extras(f, lang)
     if lang == "en":
         noun = DOMAIN_EN[f.domain][1 if plural else 0]
-        return (f"{noun} of {what}" if what else f"{noun} (any kind)") + _extras(f, lang)
-    return (f"{what} " if what else "모든 ") + DOMAIN_KO[f.domain] + _extras(f, lang)
+        if f.domain is Domain.death:
+            return (f"{noun} with cause {what}" if what else f"{noun} (any cause)") + extras
+        cs = f.concepts
+        if cs.name_contains and not (cs.terms or cs.concept_ids or cs.codeset):
+            return f"{noun} whose {what}{extras}"
+        if what:
+            return f"{noun} of {what}{extras}"
+        return f"{noun}{extras}" if extras else f"{noun} (any kind)"
+    if f.domain is Domain.death and what:
+        return f"사인이 {what}인 사망{extras}"
+    return (f"{what} " if what else ("" if extras else "모든 ")) + DOMAIN_KO[f.domain] + extras
 
 
 def _anchor(w: Window, lang: str) -> str:
     if w.anchor == "index":
         return "the index event" if lang == "en" else "기준 사건"
-    return f"“{w.anchor}”"
+    return f"the [{w.anchor}] event" if lang == "en" else f"[{w.anchor}] 사건"
 
 
 def _window(w: Window, lang: str) -> str:
@@ -79,8 +100,11 @@ def _window(w: Window, lang: str) -> str:
     if lang == "en":
 
         def side(days: int) -> str:
-            return f"{abs(days)} days {'before' if days < 0 else 'after'}" if days else "the day of"
+            unit = "day" if abs(days) == 1 else "days"
+            return f"{abs(days)} {unit} {'before' if days < 0 else 'after'}" if days else "the day of"
 
+        if w.start is None and w.end is None and w.same_visit:
+            return f"during the same visit as {a}"
         if w.start is None and w.end is None:
             s = f"at any time relative to {a}"
         elif w.start is None:
@@ -98,14 +122,16 @@ def _window(w: Window, lang: str) -> str:
     def side_ko(days: int) -> str:
         return f"{abs(days)}일 {'전' if days < 0 else '후'}" if days else "당일"
 
+    if w.start is None and w.end is None and w.same_visit:
+        return f"{a}{_gwa(a)} 같은 방문 중"
     if w.start is None and w.end is None:
-        s = f"{a}와 관계없이 언제든"
+        s = f"{a}{_gwa(a)} 관계없이 언제든"
     elif w.start is None:
         s = f"{a} {side_ko(w.end)}까지 언제든"
     elif w.end is None:
         s = f"{a} {side_ko(w.start)}부터 언제든"
     elif w.start == w.end == 0:
-        s = f"{a}와 같은 날"
+        s = f"{a}{_gwa(a)} 같은 날"
     elif w.start == w.end:
         s = f"{a} {side_ko(w.start)}"
     else:
@@ -131,6 +157,21 @@ def _criterion(c: Criterion, lang: str, labels: Mapping[str, Sequence[str]]) -> 
     return f"[{c.label}] {_window(c.window, lang)} {_event(c, lang, labels)} {_occurrence(c.occurrence, lang)}"
 
 
+def _ages(d: Demographics, lang: str) -> str:
+    lo, hi = d.age_min, d.age_max
+    if lang == "en":
+        if hi is None:
+            return f"aged {lo} or older at the index date"
+        if lo is None:
+            return f"aged {hi} or younger at the index date"
+        return f"aged {lo}–{hi} at the index date"
+    if hi is None:
+        return f"기준일 나이 {lo}세 이상"
+    if lo is None:
+        return f"기준일 나이 {hi}세 이하"
+    return f"기준일 나이 {lo}~{hi}세"
+
+
 def readback(spec: CohortSpec, lang: str | None = None, concept_labels: Mapping[str, Sequence[str]] | None = None) -> str:
     lang = lang or spec.language
     labels = concept_labels or {}
@@ -152,7 +193,7 @@ def readback(spec: CohortSpec, lang: str | None = None, concept_labels: Mapping[
             if d.sexes:
                 parts.append(" or ".join(d.sexes))
             if d.age_min is not None or d.age_max is not None:
-                parts.append(f"aged {d.age_min if d.age_min is not None else 0}–{d.age_max if d.age_max is not None else '…'} at the index date")
+                parts.append(_ages(d, lang))
             lines.append("Demographics: " + ", ".join(parts) + ".")
         for c in spec.criteria:
             lines.append(_criterion(c, lang, labels) + ".")
@@ -169,7 +210,7 @@ def readback(spec: CohortSpec, lang: str | None = None, concept_labels: Mapping[
             if d.sexes:
                 parts.append("/".join({"male": "남성", "female": "여성"}[s] for s in d.sexes))
             if d.age_min is not None or d.age_max is not None:
-                parts.append(f"기준일 나이 {d.age_min if d.age_min is not None else 0}~{d.age_max if d.age_max is not None else '…'}세")
+                parts.append(_ages(d, lang))
             lines.append("인구학적 조건: " + ", ".join(parts) + ".")
         for c in spec.criteria:
             lines.append(_criterion(c, lang, labels) + ".")

@@ -27,10 +27,11 @@ from rapidfuzz import fuzz, process
 from nlq.spec import CohortSpec, ConceptSet, Domain
 from schema_catalog.domains import DOMAIN_TABLES
 
-Method = Literal["lexicon", "indication", "exact", "synonym", "fuzzy", "explicit"]
+Method = Literal["lexicon", "indication", "exact", "synonym", "contains", "fuzzy", "explicit"]
 
 FUZZY_ACCEPT = 92.0
 FUZZY_CANDIDATE = 75.0
+CONTAINS_MAX = 60  # a mention naming more concepts than this is too broad to take without asking
 
 
 class ConceptMatch(BaseModel):
@@ -100,7 +101,10 @@ def _alias_index() -> dict[str, list[str]]:
 
 
 def lexicon_entries(term: str) -> list[LexiconEntry]:
-    return [lexicon()[k] for k in _alias_index().get(normalise(term), [])]
+    """Entries for a mention; an English plural ('strokes', 'PCIs') finds its singular."""
+    key = normalise(term)
+    keys = _alias_index().get(key) or (_alias_index().get(key[:-1], []) if key.endswith("s") and key.isascii() else [])
+    return [lexicon()[k] for k in keys]
 
 
 class Vocabulary:
@@ -111,6 +115,7 @@ class Vocabulary:
         self._names: dict[Domain, list[tuple[str, int]]] = {}
         tables = {r[0].lower() for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
         self.has_synonyms = "concept_synonym" in tables
+        self.has_relationships = "concept_relationship" in tables
 
     def _rows(self, sql: str, params: list) -> list[ConceptMatch]:
         return [
@@ -119,16 +124,37 @@ class Vocabulary:
         ]
 
     def by_codes(self, codes: dict[str, list[str]], domain_ids: tuple[str, ...], method: Method) -> list[ConceptMatch]:
+        """Concepts with these codes. A non-standard code (an ICD-10-CM code in a SNOMED mart) is replaced
+        by the standard concepts it 'Maps to', because events are recorded with standard concepts."""
         out: list[ConceptMatch] = []
         for vocab, code_list in codes.items():
             wanted = sorted({c for code in code_list for c in (code, code.replace(".", ""))})
-            out += self._rows(
-                "SELECT concept_id, concept_name, vocabulary_id, concept_code, ? FROM concept "
+            rows = self.con.execute(
+                "SELECT concept_id, concept_name, vocabulary_id, concept_code, coalesce(standard_concept, '') FROM concept "
                 "WHERE vocabulary_id = ? AND concept_code IN (SELECT unnest(?)) "
                 "AND domain_id IN (SELECT unnest(?)) ORDER BY concept_id",
-                [method, vocab, wanted, list(domain_ids)],
-            )
-        return out
+                [vocab, wanted, list(domain_ids)],
+            ).fetchall()
+            for cid, name, vid, code, std in rows:
+                if std in ("S", "C"):
+                    out.append(ConceptMatch(concept_id=cid, concept_name=name, vocabulary_id=vid, concept_code=code,
+                                            method=method))
+                    continue
+                mapped = self.maps_to(cid, domain_ids, method)
+                out += mapped or [ConceptMatch(concept_id=cid, concept_name=name, vocabulary_id=vid, concept_code=code,
+                                               method=method)]
+        return _dedupe(out)
+
+    def maps_to(self, concept_id: int, domain_ids: tuple[str, ...], method: Method) -> list[ConceptMatch]:
+        if not self.has_relationships:
+            return []
+        return self._rows(
+            "SELECT c.concept_id, c.concept_name, c.vocabulary_id, c.concept_code, ? FROM concept_relationship r "
+            "JOIN concept c ON c.concept_id = r.concept_id_2 WHERE r.concept_id_1 = ? AND r.relationship_id = 'Maps to' "
+            "AND coalesce(r.invalid_reason, '') = '' AND c.domain_id IN (SELECT unnest(?)) "
+            "AND coalesce(c.standard_concept, '') IN ('S', 'C') ORDER BY c.concept_id",
+            [method, concept_id, list(domain_ids)],
+        )
 
     def by_names(self, names: Iterable[str], domain_ids: tuple[str, ...], method: Method) -> list[ConceptMatch]:
         keys = sorted({normalise(n) for n in names})
@@ -151,6 +177,29 @@ class Vocabulary:
                 "AND c.domain_id IN (SELECT unnest(?)) AND coalesce(c.standard_concept, '') IN ('S', 'C') "
                 "ORDER BY c.concept_id",
                 [syn_method, keys, list(domain_ids)],
+            )
+        return _dedupe(found)
+
+    def containing(self, term: str, domain_ids: tuple[str, ...]) -> list[ConceptMatch]:
+        """Standard concepts whose name or synonym contains the term as whole words (Hangul: as a substring)."""
+        words = [w for w in re.split(r"[\s\-]+", term.lower()) if w]
+        if not words or (not re.search(r"[\uac00-\ud7a3]", term) and max(len(w) for w in words) < 4):
+            return []
+        pattern = ("(^|[^a-z0-9])" + r"[\s\-]+".join(re.escape(w) for w in words) + "([^a-z0-9]|$)"
+                   if re.fullmatch(r"[a-z0-9\s\-']+", term.lower()) else re.escape(term.lower()))
+        sql = (
+            "SELECT concept_id, concept_name, vocabulary_id, concept_code, ? FROM concept "
+            "WHERE regexp_matches(lower(concept_name), ?) AND domain_id IN (SELECT unnest(?)) "
+            "AND coalesce(standard_concept, '') = 'S' ORDER BY concept_id"
+        )
+        found = self._rows(sql, ["contains", pattern, list(domain_ids)])
+        if self.has_synonyms:
+            found += self._rows(
+                "SELECT c.concept_id, c.concept_name, c.vocabulary_id, c.concept_code, ? FROM concept c "
+                "WHERE c.concept_id IN (SELECT s.concept_id FROM concept_synonym s "
+                "WHERE regexp_matches(lower(s.concept_synonym_name), ?)) "
+                "AND c.domain_id IN (SELECT unnest(?)) AND coalesce(c.standard_concept, '') = 'S' ORDER BY c.concept_id",
+                ["contains", pattern, list(domain_ids)],
             )
         return _dedupe(found)
 
@@ -214,19 +263,37 @@ def resolve_term(vocab: Vocabulary, term: str, domain: Domain) -> TermResolution
         matches = _dedupe([m for e in same_domain for m in _from_entry(vocab, e, domain_ids, "lexicon")])
         if matches:
             return TermResolution(term=term, domain=domain, status="resolved", matches=matches)
+        # The mart lacks the lexicon's codes and standard names: its own names or synonyms may still
+        # carry one of the entry's other spellings (a local Korean synonym, an abbreviation).
+        spellings = [a for e in same_domain for a in (*e.en, *e.ko) if normalise(a) != normalise(term)]
+        matches = vocab.by_names(spellings, domain_ids, "synonym") if spellings else []
+        if matches:
+            return TermResolution(term=term, domain=domain, status="resolved", matches=matches,
+                                  note=f"{term!r} found through the lexicon's other spellings of it")
     # "A surgery for MI": the procedures (or drugs) the lexicon lists as treating that condition.
     treatments = [lexicon()[k] for e in entries for k in e.treated_by if lexicon()[k].domain == domain]
     if treatments:
-        matches = _dedupe([m for t in treatments for m in _from_entry(vocab, t, domain_ids, "indication")])
+        found = [(t, _from_entry(vocab, t, domain_ids, "indication")) for t in treatments]
+        matches = _dedupe([m for _, ms in found for m in ms])
         if matches:
-            names = ", ".join(sorted({t.key.upper() if len(t.key) <= 4 else t.key for t in treatments}))
+            used = [t for t, ms in found if ms]
+            names = ", ".join(sorted({t.key.upper() if len(t.key) <= 4 else t.key.replace("_", " ") for t in used}))
             return TermResolution(
                 term=term, domain=domain, status="resolved", matches=matches,
-                note=f"read as {domain.value}s done for {term} ({names})",
+                note=f"read as {domain.value}s {'given' if domain is Domain.drug else 'done'} for {term} ({names})",
             )
     exact = vocab.by_names([term], domain_ids, "exact")
     if exact:
         return TermResolution(term=term, domain=domain, status="resolved", matches=exact)
+    # 'allergic rhinitis' in a mart that only has 'Perennial …' and 'Seasonal allergic rhinitis': the
+    # general term covers every concept whose name holds it as whole words. Shown, and overridable.
+    contained = vocab.containing(term, domain_ids)
+    if 2 <= len(contained) <= CONTAINS_MAX:
+        return TermResolution(
+            term=term, domain=domain, status="resolved", matches=contained,
+            note=f"{term!r} is not a concept name here; read as every {domain.value} concept whose name contains it "
+                 f"({len(contained)}); override to narrow",
+        )
     names = vocab.names(domain)
     if names:
         choices = [n for n, _ in names]

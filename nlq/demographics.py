@@ -1,0 +1,131 @@
+"""Sex and age wording → ``sex`` and ``age`` items (age is always the age at the index date).
+
+Bounds are inclusive: "aged 65 or older" / "65세 이상" → min 65; "over 65" / "65세 초과" → min 66
+(strictly more); "under 18" / "18세 미만" → max 17; "40대" → 40..49; "adults"/"성인" → min 18;
+"children"/"소아" → max 17. Words such as "elderly" or "고령" are vague and asked back (``nlq.vocab``).
+"""
+
+from __future__ import annotations
+
+import re
+
+from nlq.text import Item, Piece, apply
+
+N = r"(?P<n>\d{1,3})"
+M = r"(?P<m>\d{1,3})"
+YRS = r"(?:\s*(?:years?|yrs?)(?:\s+(?:old|of\s+age))?|\s*-?\s*years?-old|\s*yo|\s*y/o)?"
+AT = (r"(?:\s+at\s+(?:the\s+)?(?:time\s+of\s+)?(?:(?:the\s+)?index(?:\s+date|\s+event)?|(?:first\s+)?diagnosis|"
+      r"surgery|admission|baseline|entry|the\s+procedure))?")
+PEOPLE = r"(?:(?<=patients )|(?<=people )|(?<=persons )|(?<=men )|(?<=women )|(?<=adults )|(?<=those )|" \
+         r"(?<=males )|(?<=females )|(?<=subjects )|(?<=individuals )|(?<=pts )|(?<=patient )|(?<=children )|" \
+         r"(?<=kids )|(?<=boys )|(?<=girls )|(?<=child )|(?<=infants ))"
+DECADES = {"twenties": 20, "thirties": 30, "forties": 40, "fifties": 50, "sixties": 60, "seventies": 70,
+           "eighties": 80, "nineties": 90}
+
+# (pattern, how): how picks min/max from n and m.
+EN_AGE: list[tuple[str, str]] = [
+    (rf"\b(?:aged?|ages)\s+(?:between\s+|from\s+)?{N}\s*(?:-|to|and|through)\s*{M}{YRS}{AT}", "nm"),
+    (rf"\bbetween\s+(?:the\s+)?ages?\s+(?:of\s+)?{N}\s+(?:and|to)\s+{M}{YRS}{AT}", "nm"),
+    (rf"{PEOPLE}(?:between\s+)?{N}\s*(?:and|to|-)\s*{M}(?:\s+years(?:\s+(?:old|of\s+age))?)?{AT}(?!\s*(?:%|mg|g/|mmol|days?|weeks?|months?))", "nm"),
+    (rf"\b{N}\s*(?:-|to)\s*{M}[- ]?(?:years?[- ]olds?|yo|years?\s+(?:old|of\s+age)){AT}", "nm"),
+    (rf"\b(?:aged?\s+)?{N}{YRS}\s*(?:or|and)\s+older(?:\s+years?)?{AT}", "min"),
+    (rf"\baged?\s+{N}{YRS}\s*(?:\+|(?:or|and)\s+(?:over|above|up|more))(?:\s+years?(?:\s+old)?)?{AT}", "min"),
+    (rf"\b{N}\s*(?:years?|yrs?)(?:\s+old)?\s*(?:\+|(?:or|and)\s+(?:over|above|up|more)){AT}", "min"),
+    (rf"{PEOPLE}{N}\s*(?:\+|(?:or|and)\s+(?:over|above|up)){AT}", "min"),
+    (rf"\b(?:aged?|age)\s*(?:at\s+least|≥|>=|=>|no\s+(?:less|younger)\s+than)\s*{N}{YRS}{AT}", "min"),
+    (rf"\bat\s+least\s+{N}\s+years?(?:\s+(?:old|of\s+age))?{AT}", "min"),
+    (rf"\bno\s+older\s+than\s+{N}(?:\s+years?(?:\s+(?:old|of\s+age))?)?{AT}", "max"),
+    (rf"(?:≥|>=|=>)\s*{N}\s*(?:y/o|yo|years?(?:\s+old)?)", "min"),
+    (rf">\s*{N}\s*(?:y/o|yo|years?(?:\s+old)?)", "min_strict"),
+    (rf"(?:≤|<=|=<)\s*{N}\s*(?:y/o|yo|years?(?:\s+old)?)", "max"),
+    (rf"<\s*{N}\s*(?:y/o|yo|years?(?:\s+old)?)", "max_strict"),
+    (rf"\bage\s*>\s*{N}{YRS}{AT}", "min_strict"),
+    (rf"\bage\s*<\s*{N}{YRS}{AT}", "max_strict"),
+    (rf"\b(?:aged?|age)\s*(?:at\s+most|≤|<=|up\s+to|no\s+(?:more|older)\s+than)\s*{N}{YRS}{AT}", "max"),
+    (rf"\b(?:aged?\s+)(?:over|above|older\s+than|more\s+than|greater\s+than)\s+(?:the\s+age\s+of\s+)?{N}{YRS}{AT}", "min_strict"),
+    (rf"\b(?:older\s+than|over\s+the\s+age\s+of)\s+{N}{YRS}{AT}", "min_strict"),
+    (rf"{PEOPLE}(?:over|above)\s+{N}(?!\s*(?:%|mg|g/|mmol|kg|days?|weeks?|months?))(?:\s+years(?:\s+(?:old|of\s+age))?)?{AT}", "min_strict"),
+    (rf"\b(?:over|above)\s+{N}\s+years(?:\s+(?:old|of\s+age))?{AT}", "min_strict"),
+    (rf"\b(?:aged?\s+)(?:under|below|younger\s+than|less\s+than)\s+(?:the\s+age\s+of\s+)?{N}{YRS}{AT}", "max_strict"),
+    (rf"\b(?:younger\s+than|under\s+the\s+age\s+of)\s+{N}{YRS}{AT}", "max_strict"),
+    (rf"{PEOPLE}(?:under|below)\s+{N}(?!\s*(?:%|mg|g/|mmol|kg|days?|weeks?|months?))(?:\s+years(?:\s+(?:old|of\s+age))?)?{AT}", "max_strict"),
+    (rf"\b(?:under|below)\s+{N}\s+years(?:\s+(?:old|of\s+age))?{AT}", "max_strict"),
+    (rf"\b(?:aged?\s+)?{N}{YRS}\s+(?:or|and)\s+younger{AT}", "max"),
+    (rf"\baged?\s+{N}{YRS}\s+(?:or|and)\s+(?:under|below|less){AT}", "max"),
+    (rf"\b{N}\s*(?:years?|yrs?)(?:\s+old)?\s+(?:or|and)\s+(?:under|below|less){AT}", "max"),
+    (rf"\bin\s+their\s+(?P<d>[1-9]0)'?s\b{AT}", "decade"),
+    (rf"\bin\s+their\s+(?P<w>{'|'.join(DECADES)})\b{AT}", "decade"),
+    (rf"\b{N}[- ]years?[- ]olds?\b{AT}", "exact"),
+    (rf"\baged?\s+{N}\b{YRS}{AT}", "exact"),
+    (r"\b(?:adults?|adult\s+patients|grown-?ups)\b", "adult"),
+    (r"\b(?:children|child|pediatric|paediatric|kids|minors|infants|adolescents)\b", "child"),
+]
+KO_AGE: list[tuple[str, str]] = [
+    (r"(?P<d>[1-9]0)\s*(?:~|-|에서)\s*(?P<d2>[1-9]0)\s*대", "decades"),
+    (r"(?P<d>[1-9]0)\s*대\s*(?P<q>이상|이하)?(?![가-힣])", "decade_ko"),
+    (rf"(?:만\s*)?{N}\s*(?:세|살)?\s*(?:~|-|에서|부터)\s*(?:만\s*)?{M}\s*(?:세|살)\s*(?:까지|사이|이하)?", "nm"),
+    (rf"(?:만\s*)?{N}\s*(?:세|살)\s*(?P<q>이상|초과|이하|미만|넘는|넘은|넘게)", "ko_q"),
+    (rf"(?:만\s*)?{N}\s*(?:세|살)", "exact"),
+    (r"성인", "adult"),
+    (r"소아\s*청소년|소아|어린이|아동|미성년(?:자)?", "child"),
+]
+EN_SEX = [
+    (r"\b(?:men\s+and\s+women|women\s+and\s+men|males?\s+and\s+females?|females?\s+and\s+males?|both\s+sexes|either\s+sex)\b",
+     ["female", "male"]),
+    (r"\b(?:men|males?|man|boys?|gentlemen)\b", ["male"]),
+    (r"\b(?:women|females?|woman|girls?|ladies|lady)\b", ["female"]),
+]
+KO_SEX = [
+    (r"남녀|남성\s*(?:과|와|및)\s*여성|여성\s*(?:과|와|및)\s*남성", ["female", "male"]),
+    (r"남성|남자|남환", ["male"]),
+    (r"여성|여자|여환", ["female"]),
+]
+EN_AGE_RES = [(re.compile(p, re.IGNORECASE), h) for p, h in EN_AGE]
+KO_AGE_RES = [(re.compile(p), h) for p, h in KO_AGE]
+
+
+def _age(m: re.Match[str], how: str) -> Item:
+    g = m.groupdict()
+    n = int(g["n"]) if g.get("n") else None
+    lo: int | None
+    hi: int | None
+    if how == "nm":
+        lo, hi = n, int(g["m"])
+    elif how == "min":
+        lo, hi = n, None
+    elif how == "min_strict":
+        lo, hi = (n or 0) + 1, None
+    elif how == "max":
+        lo, hi = None, n
+    elif how == "max_strict":
+        lo, hi = None, (n or 1) - 1
+    elif how == "exact":
+        lo = hi = n
+    elif how == "decade":
+        d = int(g["d"]) if g.get("d") else DECADES[g["w"].lower()]
+        lo, hi = d, d + 9
+    elif how == "decades":
+        lo, hi = int(g["d"]), int(g["d2"]) + 9
+    elif how == "decade_ko":
+        d = int(g["d"])
+        lo, hi = {"이상": (d, None), "이하": (None, d + 9)}.get(g.get("q") or "", (d, d + 9))
+    elif how == "ko_q":
+        q = g["q"]
+        lo, hi = {"이상": (n, None), "초과": ((n or 0) + 1, None), "넘는": ((n or 0) + 1, None),
+                  "넘은": ((n or 0) + 1, None), "넘게": ((n or 0) + 1, None), "이하": (None, n),
+                  "미만": (None, (n or 1) - 1)}[q]
+    elif how == "adult":
+        lo, hi = 18, None
+    else:  # child
+        lo, hi = None, 17
+    return Item("age", m.group(0), m.start(), m.end(), {"min": lo, "max": hi, "how": how})
+
+
+def recognise_demographics(pieces: list[Piece], lang: str) -> list[Piece]:
+    for rx, how in KO_AGE_RES if lang == "ko" else EN_AGE_RES:
+        pieces = apply(pieces, rx, lambda m, how=how: _age(m, how))
+    flags = 0 if lang == "ko" else re.IGNORECASE
+    for pattern, sexes in KO_SEX if lang == "ko" else EN_SEX:
+        pieces = apply(pieces, re.compile(pattern, flags),
+                       lambda m, sexes=sexes: Item("sex", m.group(0), m.start(), m.end(), {"sexes": sexes}))
+    return pieces

@@ -1,0 +1,108 @@
+"""The intermediate form between the grammars and the spec: events with their modifiers.
+
+Both grammars (``grammar_en``, ``grammar_ko``) turn recognised items into :class:`Event` objects;
+``assemble`` turns events into a ``CohortSpec``. Keeping this middle layer language-free is what
+makes the English and Korean seed sentences produce the very same spec.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from nlq.lexicon import lookup
+from nlq.text import Item
+
+
+@dataclass
+class Term:
+    """A clinical mention as written (particles stripped), with the lexicon domains it may have."""
+
+    text: str
+    domains: set[str]
+    known: bool
+
+    @classmethod
+    def of(cls, item: Item) -> Term:
+        if item.kind == "term":
+            return cls(item.text.strip(), set(item.get("domains", [])) - {"?"}, True)
+        return cls(item.text.strip(" .,'\""), set(), False)
+
+
+def same_mention(a: Term, b: Term) -> bool:
+    """Do two mentions name the same thing? 'the MI' / 'myocardial infarction' (one lexicon entry),
+    'the bleed' / 'GI bleeding' (a word of an earlier mention)."""
+    x, y = a.text.lower(), b.text.lower()
+    if x == y:
+        return True
+    keys_a = {e.key for e in lookup(a.text)}
+    if keys_a and keys_a & {e.key for e in lookup(b.text)}:
+        return True
+    return not keys_a and re.search(rf"(?<!\w){re.escape(x)}", y) is not None
+
+
+@dataclass
+class Problem:
+    """Something the parser will not guess: the clarification question, the words, the readings."""
+
+    question: str
+    span: str | None = None
+    choices: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Event:
+    pos: int
+    kind: str | None = None
+    kinds_seen: list[str] = field(default_factory=list)
+    hint: str | None = None
+    terms: list[Term] = field(default_factory=list)
+    name_mode: bool = False
+    name_kind: str | None = None
+    quotes: list[str] = field(default_factory=list)
+    modalities: list[str] = field(default_factory=list)
+    body_parts: list[str] = field(default_factory=list)
+    value: dict[str, Any] | None = None
+    date: Item | None = None
+    window: dict[str, Any] | None = None
+    anchor: Event | str | None = None  # 'index', another event, or None (= index)
+    count: dict[str, Any] | None = None
+    negated: bool = False
+    first: bool = False
+    prior: bool = False
+    group: int | None = None
+    introduced: bool = False  # created from an anchor phrase ("after CABG")
+    head: bool = False  # Korean: the clause's head noun ('… 심부전 환자'): the cohort's subject
+    conj: str | None = None
+    comma_terms: list[Term] = field(default_factory=list)  # 'A, B and C': split when 'and' ends the list
+    text: list[str] = field(default_factory=list)
+
+    def has_content(self) -> bool:
+        return bool(self.kind or self.terms or self.modalities or self.quotes or self.name_mode)
+
+    def describe(self) -> str:
+        words = " / ".join(t.text for t in self.terms) or " ".join(self.text).strip()
+        return words or (self.kind or "event")
+
+    def set_kind(self, kind: str) -> None:
+        """Record an event word; a specific word wins over a generic one ('surgery' over 'procedure')."""
+        self.kinds_seen.append(kind)
+        if self.kind is None or SPECIFICITY.get(kind, 0) > SPECIFICITY.get(self.kind, 0):
+            self.kind = kind
+
+
+# Higher = more specific, when two event words describe one event ("underwent … surgery").
+SPECIFICITY = {"visit": 0, "procedure": 1, "surgery": 2, "admission": 2, "er_visit": 2, "outpatient": 2,
+               "lab": 1, "imaging": 1, "pathology": 2, "diagnosis": 1, "drug": 1, "death": 1, "observation": 1}
+
+
+@dataclass
+class Built:
+    """What a grammar hands to assembly."""
+
+    events: list[Event]
+    demographics: list[Item]
+    problems: list[Problem]
+    notes: list[str]
+    pending_date: Item | None = None

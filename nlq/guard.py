@@ -1,0 +1,113 @@
+"""Requests the engine refuses before parsing: changing data, identifying people, or no cohort at all.
+
+Refusal is decided on wording alone and before anything else, so no later stage can be talked into
+running SQL for such a request. A request that *names* things ("whose surgery name contains …",
+"수술명에 …") is not identifying: names of procedures and drugs are vocabulary, not people.
+"""
+
+from __future__ import annotations
+
+import re
+
+DESTRUCTIVE = re.compile(
+    r"\b(?:delete|truncate|wipe|erase|overwrite|purge|destroy|modify|revoke|rename|merge|dedupe|deduplicate|reassign)\b|"
+    r"\bchange\b(?!\s+in\b)|\bset\s+(?:all\s+|the\s+|every\s+)?[\w\s]{1,40}?\s+to\b|"
+    r"\b(?:drop|alter|create)\s+(?:the\s+)?(?:\w+\s+)?(?:table|database|schema|view|column|index|all)\b|\binsert\b|"
+    r"\badd\s+(?:a\s+)?(?:new\s+)?(?:patients?|records?|rows?)\b|"
+    r"\bupdate\s+(?:the\s+)?(?:tables?|records?|patients?|data|person|rows?|\w+\s+set)\b|"
+    r"\bremove\s+(?:all|every|the|their|those|these|patients?|records?|rows?|data|tables?)\b|"
+    r"\b(?:dump|export|download|copy)\s+(?:the\s+)?(?:whole|entire|all|full)\b|\bset\s+\w+\s*=|"
+    r"삭제|지워|지우|수정해|변경해|바꿔|업데이트|덮어써|덮어쓰|초기화|드롭|전부\s*내보내|통째로|추가해|추가\s*해|넣어|등록해",
+    re.IGNORECASE,
+)
+IDENTIFYING = re.compile(
+    r"\b(?:resident\s+(?:registration\s+)?numbers?|ssns?|social\s+security(?:\s+numbers?)?|phone\s+numbers?|"
+    r"telephone|mobile\s+numbers?|(?:home\s+)?addresses|address|mrns?|medical\s+record\s+numbers?|"
+    r"hospital\s+numbers?|patient\s+ids?|chart\s+numbers?|birth\s*dates?|dates?\s+of\s+birth|dob|e-?mails?|"
+    r"contact\s+(?:details|information|info)|identit(?:y|ies)|who\s+exactly|face\s+photos?)\b|"
+    r"주민(?:등록)?\s*번호|전화\s*번호|휴대(?:폰|전화)\s*번호?|연락처|주소|등록\s*번호|환자\s*번호|차트\s*번호|"
+    r"병록\s*번호|생년월일|이메일|신원|(?<![가-힣])사는(?=\s)|거주(?:하는|지|지가)?|"
+    r"\b(?:live[sd]?|living|resid(?:e|es|ing|ence))\s+(?:in|at|near)\b|\bhome\s+towns?\b|"
+    r"\bpatient\s*(?:id|#|no\.?|number)?\s*#?\d{3,}\b|(?<![\d.])\d{3,}\s*번\s*환자|환자\s*(?:번호\s*)?\d{3,}|"
+    r"\b(?:full|whole|entire|complete)\s+(?:medical\s+|health\s+|patient\s+)?(?:records?|charts?|histor(?:y|ies))\b|"
+    r"(?:기록|차트|의무\s*기록|진료\s*기록)\s*(?:을|를|좀)?\s*(?:보여|출력|열어|보내|넘겨)|\bwho\s+is\s+the\s+(?:doctor|physician)|"
+    # free text (notes, reports) can name people: never shown
+    r"\b(?:show|give|display|print|read|list|see|view|open|export|send|copy)\b.{0,40}?\b(?:notes?|note\s+text|free[- ]text|"
+    r"discharge\s+summar(?:y|ies)|reports?|letters?)\b|(?:기록지|원문|요약지|판독문|소견서|메모|노트)\s*(?:을|를)?\s*"
+    r"(?:보여|출력|내보내|알려|읽어|보내)|"
+    r"[가-힣]{2,3}\s*(?:씨|님)(?:의|이|가|은|는)?(?![가-힣])|\bpatient\s+(?:named|called)\b|\bwho\s+is\s+patient\b",
+    re.IGNORECASE,
+)
+# People named in romanized Korean ('Kim Min-jun') or with a title; case matters here.
+PERSON_NAMES = re.compile(
+    r"\b(?:Kim|Lee|Park|Choi|Jung|Jeong|Kang|Cho|Yoon|Jang|Lim|Han|Seo|Shin|Kwon|Hwang|Ahn|Yoo|Hong|Jeon|Ko|Yang|Son|"
+    r"Bae|Baek|Heo|Nam|Noh|Kwak|Sung|Cha|Joo|Woo|Ryu|Jin|Chae|Chun|Hyun|Byun|Yeom|Seok|Seol|Pyo|Myung|Wang|Yook|Maeng)"
+    r"\s+[A-Z][a-z]+(?:-[a-z]+)?\b|\b(?:Mr|Mrs|Ms|Miss|Dr)\.?\s+[A-Z][a-z]+"
+)
+ADVICE = re.compile(
+    r"\b(?:best|recommended?|should\s+(?:i|we|he|she|they)|how\s+(?:do|should|to)\s+(?:i\s+|we\s+)?treat|what\s+causes|"
+    r"is\s+it\s+safe|side\s+effects?\s+of|dose\s+of|dosage|prognosis\s+of|cure\s+for|diagnose\s+me|my\s+(?:doctor|symptoms?|"
+    r"medication|blood|pressure))\b|추천(?:해|해줘|해\s*줘|좀)|치료법(?:이|은)?\s*(?:뭐|무엇)|어떻게\s*치료|먹어도\s*돼|"
+    r"부작용(?:이|은)?\s*(?:뭐|무엇)|가장\s*좋은|(?<![가-힣])내\s*(?:혈압|약|증상|병|몸|건강|진단)|나의\s+|"
+    r"(?:치료|관리|예방)\s*(?:는|를|은)?\s*어떻게|\bis\s+\w+\s+safe\b|\bsafe\s+(?:in|for|during|to)\b|"
+    r"\b(?:predict|forecast|will\s+(?:die|develop|get|need))\b|예측|전망|\bwhy\s+(?:do|does|did)\b|왜\s",
+    re.IGNORECASE,
+)
+NAMES = re.compile(r"\b(?:full\s+|first\s+|last\s+|sur)?names?\b|이름|성명|실명", re.IGNORECASE)
+# A 'name' preceded by one of these words is a concept name, not a person's name.
+CONCEPT_NAME_BEFORE = re.compile(
+    r"(?:surgery|surgical|procedure|operation|drug|medication|medicine|prescription|diagnosis|disease|test|"
+    r"lab|concept|code|study|series|brand|generic|product|device|condition|수술|시술|약품?|처방|진단|검사|질환|"
+    r"약물|코드|개념)\s*(?:'s\s*|\s+whose\s*)?$",
+    re.IGNORECASE,
+)
+COHORT_WORDS = re.compile(
+    r"patient|people|person|cohort|case|subject|diagnos|surger|procedure|operation|prescri|drug|medication|"
+    r"admi|hospitali|died|death|imaging|scan|lab|test|visit|환자|진단|수술|시술|처방|투약|복용|검사|영상|촬영|"
+    r"입원|응급|사망|명단|코호트|대상자|뽑아|추출|조건|몇\s*명|everyone|everybody",
+    re.IGNORECASE,
+)
+
+
+def _identifying_names(text: str) -> bool:
+    return any(not CONCEPT_NAME_BEFORE.search(text[:m.start()]) for m in NAMES.finditer(text))
+
+
+def refusal(text: str, lang: str) -> str | None:
+    """The refusal message for this request, or None when the engine may answer it."""
+    en = lang == "en"
+    if DESTRUCTIVE.search(text):
+        return ("This engine only reads the clinical mart; it never changes or deletes data."
+                if en else "이 엔진은 데이터를 조회만 하며 변경하거나 삭제하지 않습니다.")
+    if IDENTIFYING.search(text) or PERSON_NAMES.search(text) or _identifying_names(text):
+        return ("Identifying details (names, record or resident numbers, contact details, birth dates) are never "
+                "returned; ask for a cohort or counts instead."
+                if en else "이름, 등록번호, 주민번호, 연락처, 생년월일 같은 식별 정보는 제공하지 않습니다. 코호트나 인원수를 요청해 주세요.")
+    return None
+
+
+def advice(text: str, lang: str) -> str | None:
+    """Medical advice ('best treatment for …', '추천해줘'): out of scope even when clinical words appear."""
+    if not ADVICE.search(text):
+        return None
+    return ("This engine selects patient cohorts from the mart; it gives no medical advice, recommendations or predictions. "
+            "Ask which patients match criteria instead." if lang == "en"
+            else "이 엔진은 데이터마트에서 환자 코호트를 선택할 뿐, 의학적 조언, 추천, 예측은 하지 않습니다. 조건에 맞는 환자를 물어 주세요.")
+
+
+def off_topic(lang: str) -> str:
+    return ("This is not a question about a patient cohort; describe patients by diagnoses, procedures, drugs, "
+            "tests, imaging or dates." if lang == "en"
+            else "환자 코호트에 대한 질문이 아닙니다. 진단, 수술, 처방, 검사, 영상, 날짜로 환자를 설명해 주세요.")
+
+
+# 3-syllable Hangul words that start with a common family name and stand before 환자/씨/님 are names.
+_FAMILY = "김이박최정강조윤장임한오서신권황안송류전홍고문양손배백허유남"
+NAME_BEFORE_TITLE_KO = re.compile(rf"(?<![가-힣])[{_FAMILY}][가-힣]{{2}}\s*(?:환자|씨|님)(?:의|이|가|는|을|를)?(?![가-힣])")
+
+
+def named_person_ko(text: str, unknown_words: list[str]) -> bool:
+    """'홍길동 환자 기록': a name the lexicon does not know, before a title. Clinical words are known
+    mentions (the caller passes only words no recogniser understood), so they never match."""
+    return any(NAME_BEFORE_TITLE_KO.search(w + " 환자") and NAME_BEFORE_TITLE_KO.search(text) for w in unknown_words
+               if len(w) == 3)

@@ -1,0 +1,101 @@
+"""The parser's view of the bilingual clinical lexicon (``schema_catalog/data/lexicon.json``).
+
+The parser needs the lexicon for one job: to find *mentions* — which words of a sentence name a
+clinical concept, and what kind of event that concept is (a drug, a diagnosis …). Mapping mentions
+to codes is the resolver's job (``schema_catalog.resolve``). Both read the same JSON file, so a term
+added there is both recognised and resolved; nlq reads it as data and imports no code from the
+later stage.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+
+from nlq.spec import Domain
+
+# Abbreviations of three letters or fewer match in any case only when people really type them so;
+# the others ('RA', 'AF', 'Na', 'Cr' …) must be written with capitals, or plain words would match.
+LOWERCASE_OK = {
+    "mi", "ami", "cad", "dm", "htn", "chf", "copd", "cva", "pci", "ecg", "ekg", "egd", "uti", "bph", "ckd", "gib",
+    "t2dm", "ppi", "ldl", "hdl", "crp", "inr", "bnp", "psa", "cea", "wbc", "bun", "tsh", "bmi", "sbp", "dbp", "ihd",
+    "chd", "evt", "tpa", "ntg", "asa", "gerd", "pud", "mdd", "lbp", "crc", "hct", "fbs", "a1c", "dm2", "cabg",
+    "afib", "nsclc", "sclc", "ugib", "ptca", "dapt", "tni", "mtx", "ctni", "5fu",
+}
+
+
+@dataclass(frozen=True)
+class Entry:
+    key: str
+    domain: Domain
+    en: tuple[str, ...]
+    ko: tuple[str, ...]
+    treated_by: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Alias:
+    """One written form of an entry: ``case`` is 'any' or 'upper' (see LOWERCASE_OK)."""
+
+    text: str
+    key: str
+    case: str
+
+
+def compact(text: str) -> str:
+    """Lower case without spaces and hyphens: '관상 동맥 질환' == '관상동맥질환', 'NT-proBNP' == 'ntprobnp'."""
+    return re.sub(r"[\s\-_.'’]+", "", text).lower()
+
+
+@lru_cache(maxsize=1)
+def entries() -> dict[str, Entry]:
+    raw = json.loads(resources.files("schema_catalog").joinpath("data/lexicon.json").read_text("utf-8"))
+    return {
+        e["key"]: Entry(e["key"], Domain(e["domain"]), tuple(e.get("en", ())), tuple(e.get("ko", ())),
+                        tuple(e.get("treated_by", ())))
+        for e in raw["entries"]
+    }
+
+
+@lru_cache(maxsize=1)
+def aliases() -> list[Alias]:
+    out: list[Alias] = []
+    for e in entries().values():
+        for a in dict.fromkeys([*e.en, *e.ko]):
+            short = len(compact(a)) <= 3 and re.fullmatch(r"[A-Za-z0-9]+", a) is not None
+            case = "upper" if short and a.lower() not in LOWERCASE_OK else "any"
+            out.append(Alias(a, e.key, case))
+    return out
+
+
+@lru_cache(maxsize=1)
+def _by_compact() -> dict[str, tuple[str, ...]]:
+    index: dict[str, list[str]] = {}
+    for a in aliases():
+        index.setdefault(compact(a.text), []).append(a.key)
+    return {k: tuple(dict.fromkeys(v)) for k, v in index.items()}
+
+
+def lookup(text: str) -> list[Entry]:
+    """Entries whose aliases are written like ``text`` (ignoring case, spaces and hyphens; an English
+    plural 's' too)."""
+    index = _by_compact()
+    key = compact(text)
+    keys = index.get(key) or (index.get(key[:-1], ()) if key.endswith("s") and key.isascii() else ())
+    return [entries()[k] for k in keys]
+
+
+@lru_cache(maxsize=1)
+def scanner() -> dict[str, list[tuple[str, Alias]]]:
+    """Compact aliases grouped by their first character, longest first: the Korean term scanner."""
+    table: dict[str, list[tuple[str, Alias]]] = {}
+    for a in aliases():
+        c = compact(a.text)
+        if c:
+            table.setdefault(c[0], []).append((c, a))
+    for v in table.values():
+        v.sort(key=lambda ca: -len(ca[0]))
+    return table

@@ -1,0 +1,149 @@
+"""Text plumbing shared by every recogniser: normalisation, language detection, Korean particles,
+and the *piece list* that the recognisers carve up.
+
+Why a piece list: each recogniser (dates, windows, terms …) claims spans of the sentence and turns
+them into typed :class:`Item` objects; later recognisers only see the text nobody has claimed yet.
+That keeps the recognisers independent, makes their order explicit, and leaves at the end exactly
+the words no recogniser understood — which is what a clarification must report.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+HANGUL = re.compile(r"[\uac00-\ud7a3]")
+HANGUL_BASE = 0xAC00
+
+
+@dataclass
+class Item:
+    """A recognised span: ``kind`` says what it is, ``data`` carries the parsed value."""
+
+    kind: str
+    text: str
+    start: int
+    end: int
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.data.get(key, default)
+
+
+@dataclass
+class Raw:
+    """Text no recogniser has claimed yet, with its offset in the normalised sentence."""
+
+    text: str
+    start: int
+
+    @property
+    def end(self) -> int:
+        return self.start + len(self.text)
+
+
+Piece = Item | Raw
+Maker = Callable[[re.Match[str]], "Item | list[Item] | None"]
+
+
+def detect_language(text: str) -> str:
+    """Korean as soon as the sentence holds Hangul: Korean questions often quote English codes."""
+    return "ko" if HANGUL.search(text) else "en"
+
+
+_QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'", "‚": "'", "`": "'",
+                         "–": "-", "—": "-", "−": "-", "～": "~", "〜": "~"})
+
+
+def normalise(text: str) -> str:
+    """NFKC (full-width digits and letters → ASCII), one kind of quote and dash, single spaces.
+
+    Offsets of every later stage refer to this string, so it must not change what the words are.
+    """
+    t = unicodedata.normalize("NFKC", text).translate(_QUOTES)
+    t = re.sub(r"\s+", " ", t).strip()
+    return t.rstrip(" ?!.。")
+
+
+def apply(pieces: list[Piece], rx: re.Pattern[str], make: Maker) -> list[Piece]:
+    """Run ``rx`` over every unclaimed piece; ``make`` turns a match into item(s) or declines (None)."""
+    out: list[Piece] = []
+    for p in pieces:
+        if isinstance(p, Item):
+            out.append(p)
+            continue
+        pos = 0
+        for m in rx.finditer(p.text):
+            made = make(m)
+            if made is None:
+                continue
+            a, b = m.span()
+            if a > pos:
+                out.append(Raw(p.text[pos:a], p.start + pos))
+            for it in made if isinstance(made, list) else [made]:
+                it.start += p.start
+                it.end += p.start
+                out.append(it)
+            pos = b
+        if pos < len(p.text):
+            out.append(Raw(p.text[pos:], p.start + pos))
+    return [p for p in out if not (isinstance(p, Raw) and not p.text.strip())]
+
+
+def items_of(pieces: Iterable[Piece]) -> list[Item]:
+    return [p for p in pieces if isinstance(p, Item)]
+
+
+# ---------------------------------------------------------------- Korean particles (josa)
+def has_batchim(syllable: str) -> bool:
+    """True when a Hangul syllable ends in a consonant (decides 이/가, 을/를, 은/는, 과/와 …)."""
+    code = ord(syllable) - HANGUL_BASE
+    return 0 <= code < 11172 and code % 28 != 0
+
+
+def _batchim_is_rieul(syllable: str) -> bool:
+    code = ord(syllable) - HANGUL_BASE
+    return 0 <= code < 11172 and code % 28 == 8
+
+
+# (particle, needs: "C" after a consonant, "V" after a vowel (or ㄹ for 로), "" either).
+JOSA: list[tuple[str, str]] = sorted(
+    [
+        ("으로부터", "C"), ("로부터", "V"), ("에서부터", ""), ("에서는", ""), ("에게서", ""), ("이라는", "C"),
+        ("으로는", "C"), ("로는", "V"), ("에서", ""), ("에게", ""), ("으로", "C"), ("로", "V"), ("이나", "C"),
+        ("나", "V"), ("이랑", "C"), ("랑", "V"), ("하고", ""), ("부터", ""), ("까지", ""), ("처럼", ""),
+        ("보다", ""), ("이며", "C"), ("이고", "C"), ("이면", "C"), ("에는", ""), ("과는", "C"), ("와는", "V"),
+        ("은", "C"), ("는", "V"), ("이", "C"), ("가", "V"), ("을", "C"), ("를", "V"), ("의", ""), ("에", ""),
+        ("과", "C"), ("와", "V"), ("도", ""), ("만", ""), ("이라", "C"), ("라", "V"), ("이든", "C"), ("든", "V"),
+        ("이거나", "C"), ("거나", "V"), ("인", "C"),
+    ],
+    key=lambda jp: -len(jp[0]),
+)
+# Words whose last syllable looks like a particle but is part of the word.
+JOSA_PROTECTED = {
+    "결과", "효과", "평가", "증가", "추가", "사이", "나이", "이상", "이하", "이내", "이후", "이전", "환자", "대상자",
+    "부위", "의사", "단위", "범위", "이도", "정도", "진단명", "수술명", "시술명", "약품명", "명단", "위", "간", "폐",
+    "혈당", "혈압", "고혈압", "당뇨", "당뇨병", "천식", "담석", "요로", "동맥", "심장", "신장", "소장", "대장",
+    "모든", "어떤", "다른",
+}
+
+
+def strip_josa(word: str) -> tuple[str, str]:
+    """'심근경색이나' → ('심근경색', '이나'); words that merely end like a particle are left alone."""
+    if word in JOSA_PROTECTED or not HANGUL.search(word):
+        return word, ""
+    for josa, needs in JOSA:
+        if len(word) > len(josa) and word.endswith(josa):
+            stem = word[: -len(josa)]
+            last = stem[-1]
+            if not HANGUL.match(last):
+                return stem, josa  # after Latin letters or digits ('PCI를', 'CT를') any form goes
+            if needs == "C" and not has_batchim(last):
+                continue
+            if needs == "V" and has_batchim(last) and not (josa.startswith("로") and _batchim_is_rieul(last)):
+                continue
+            return stem, josa
+    return word, ""

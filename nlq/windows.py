@@ -1,0 +1,292 @@
+"""Time windows between two events, in English and Korean → inclusive day offsets.
+
+Conventions (README; tests pin them): windows are whole days, inclusive at both ends, a week is 7
+days, a month 30 and a year 365.
+
+=======================================  ==================  =====================================
+wording                                  offsets             note
+=======================================  ==================  =====================================
+"7 to 14 days after X", "X 기준 7일부터   7 .. 14
+14일 이내", "X 후 7~14일"
+"within 30 days after X", "X 후 30일 이내"  0 .. 30            "within 30 days" alone means after
+"within 30 days before X", "X 전 1년 이내" −30 .. 0
+"within 30 days of X", "X 전후 30일"       −30 .. 30
+"at least 3 months before X"             .. −90              open start
+"more than 30 days after X"              31 ..               strict: one day more
+"less than 30 days after X"              0 .. 29
+"the same day", "같은 날", "당일"          0 .. 0
+"during the same visit", "같은 입원 중"     same visit          no day limit
+"after X", "X 후"                         0 ..                same day counts
+"before X", "X 전"                        .. 0                same day counts
+"prior"/"history of"/"병력"                .. −1               an earlier event, never the anchor itself
+"30 days after X" (no within/exactly)     —                   ambiguous: asked back
+=======================================  ==================  =====================================
+
+English windows point forward to their anchor ("… after *the diagnosis*"): the item says
+``anchor="follows"``. Korean windows follow their anchor ("*진단* 후 30일 이내"): ``anchor="precedes"``.
+"""
+
+from __future__ import annotations
+
+import re
+
+from nlq.numbers import EN_NUMBER_RE, EN_UNIT_RE, KO_UNIT_RE, days, number, unit_of
+from nlq.text import Item, Piece, apply
+
+N = rf"(?P<n>{EN_NUMBER_RE})"
+N2 = rf"(?P<n2>{EN_NUMBER_RE})"
+U = rf"(?P<u>{EN_UNIT_RE})"
+U1 = rf"(?P<u1>{EN_UNIT_RE})"
+AFTER_EN = r"after|following|post|from|since|later\s+than|subsequent\s+to|later|afterwards?|thereafter"
+BEFORE_EN = r"before|prior\s+to|preceding|ahead\s+of|earlier\s+than|in\s+advance\s+of"
+AROUND_EN = r"of|around|either\s+side\s+of|surrounding"
+DIR_EN = rf"(?P<dir>{AFTER_EN}|{BEFORE_EN}|{AROUND_EN})"
+
+
+def _dir(word: str | None) -> str:
+    if not word:
+        return "after"
+    w = " ".join(word.lower().split())
+    if re.fullmatch(BEFORE_EN, w):
+        return "before"
+    if re.fullmatch(AROUND_EN, w):
+        return "around"
+    return "after"
+
+
+def _window(start: int | None, end: int | None, text: str, anchor: str, same_visit: bool = False) -> dict:
+    return {"start": start, "end": end, "same_visit": same_visit, "anchor": anchor, "text": text}
+
+
+def _amount(n: str | None, u: str | None) -> int:
+    amount = number(n or "1")
+    if amount is None:
+        raise ValueError(n)
+    return days(amount, unit_of(u or "day") or "day")
+
+
+EN_RULES: list[tuple[str, str]] = [
+    (r"\b(?:on\s+)?the\s+(?:same\s+)?day\s+of\b(?P<as>)", "same_day_of"),
+    (r"\b(?:on\s+)?the\s+(?:same|very\s+same)\s+(?:day|date)(?P<as>\s+as)?|\bsame[- ]day\b(?P<as2>\s+as)?", "same_day"),
+    (r"\b(?:during|in|within|at|on)\s+(?:the\s+)?(?:same|index|that|this)\s+(?:hospital\s+)?(?:visit|admission|"
+     r"hospitali[sz]ation|stay|encounter|episode)(?P<as>\s+as)?", "same_visit"),
+    (rf"\b(?:between\s+)?(?:day\s+)?{N}\s*(?:{U1}\s+)?(?:to|-|and|through|or)\s*(?:day\s+)?{N2}\s+{U}\s+{DIR_EN}\b", "range"),
+    (rf"\bbetween\s+day\s+{N}\s+and\s+day\s+{N2}\s+{DIR_EN}\b", "range_days"),
+    (rf"\b(?:in|during|over)\s+the\s+(?:{N}\s+)?{U}\s+{DIR_EN}\b", "within"),
+    (rf"\b(?:within|in\s+the\s+(?:first\s+|next\s+)?|during\s+the\s+(?:first\s+)?|up\s+to|no\s+more\s+than|not\s+more\s+than|"
+     rf"at\s+most|no\s+later\s+than)\s*{N}\s+{U}(?:\s+{DIR_EN}\b)?", "within"),
+    (rf"\b(?:less\s+than|under|fewer\s+than|sooner\s+than)\s+{N}\s+{U}\s+{DIR_EN}\b", "less"),
+    (rf"\b(?P<q>at\s+least|no\s+(?:less|sooner|earlier)\s+than|more\s+than|over|longer\s+than|beyond|later\s+than)\s+{N}\s+{U}\s+{DIR_EN}\b", "atleast"),
+    (rf"\b{N}\s*(?:\+|or\s+more)\s+{U}\s+{DIR_EN}\b", "atleast"),
+    (rf"\b(?P<exact>exactly\s+)?{N}\s+{U}\s+(?P<dir>after|following|later|before|prior\s+to|earlier|post)\b", "exact"),
+    (rf"\b(?P<dir>after|following|subsequent\s+to|later\s+than|{BEFORE_EN})\b", "open"),
+    (r"\b(?:and\s+)?(?:then|later|subsequently|afterwards?|thereafter)\b", "then"),
+]
+EN_RES = [(re.compile(p, re.IGNORECASE), k) for p, k in EN_RULES]
+PRIOR_EN = re.compile(
+    r"\b(?:a\s+)?(?:(?:past|prior|previous|earlier|pre-?existing|known)\s+(?:medical\s+)?history\s+of|"
+    r"(?:a\s+)?history\s+of|hx\s+of|prior|previous|pre-?existing|past)\b",
+    re.IGNORECASE,
+)
+
+
+def _en(m: re.Match[str], kind: str) -> Item:
+    g = m.groupdict()
+    text = m.group(0)
+    try:
+        if kind == "same_day_of":
+            return Item("window", text, m.start(), m.end(), _window(0, 0, text, "follows"))
+        if kind == "same_day":
+            return Item("window", text, m.start(), m.end(),
+                        _window(0, 0, text, "follows" if (g.get("as") or g.get("as2")) else "none"))
+        if kind == "same_visit":
+            return Item("window", text, m.start(), m.end(),
+                        _window(None, None, text, "follows" if g.get("as") else "none", same_visit=True))
+        if kind == "then":
+            w = _window(0, None, text, "previous")
+            w["weak"] = True  # an explicit window on the same event replaces it
+            return Item("window", text, m.start(), m.end(), w)
+        direction = _dir(g.get("dir"))
+        anchor = "follows" if g.get("dir") else "none"
+        if g.get("dir") and re.fullmatch(r"later|afterwards?|thereafter", g["dir"].lower()):
+            anchor = "none"  # '7 to 14 days later': later than the event already named
+        if kind == "open":
+            s, e = (None, 0) if direction == "before" else (0, None)
+            return Item("window", text, m.start(), m.end(), _window(s, e, text, "follows"))
+        if kind in ("range", "range_days"):
+            a = _amount(g["n"], g.get("u1") or g.get("u"))
+            b = _amount(g["n2"], g.get("u"))
+            if direction == "around":
+                raise ValueError("range around")
+            s, e = (-b, -a) if direction == "before" else (a, b)
+            return Item("window", text, m.start(), m.end(), _window(min(s, e), max(s, e), text, anchor))
+        n = _amount(g["n"], g["u"])
+        if kind == "within":
+            s, e = {"before": (-n, 0), "around": (-n, n)}.get(direction, (0, n))
+            return Item("window", text, m.start(), m.end(), _window(s, e, text, anchor))
+        if kind == "less":
+            n -= 1
+            s, e = {"before": (-n, 0), "around": (-n, n)}.get(direction, (0, n))
+            return Item("window", text, m.start(), m.end(), _window(s, e, text, anchor))
+        if kind == "atleast":
+            q = " ".join((g.get("q") or "at least").lower().split())
+            if q in ("more than", "over", "longer than", "beyond", "later than"):
+                n += 1
+            if direction == "around":
+                raise ValueError("at least around")
+            s, e = (None, -n) if direction == "before" else (n, None)
+            return Item("window", text, m.start(), m.end(), _window(s, e, text, anchor))
+        # "30 days after X": within, exactly or at least? Ask.
+        before = direction == "before" or g["dir"].lower().startswith(("before", "prior", "earlier"))
+        if g.get("exact"):
+            s = -n if before else n
+            return Item("window", text, m.start(), m.end(), _window(s, s, text, "follows"))
+        side = "before" if before else "after"
+        return Item("bad_window", text, m.start(), m.end(), {
+            "reason": f"“{text}” can mean within, exactly or at least {n} days {side}",
+            "choices": [f"within {n} days {side}", f"exactly {n} days {side}", f"at least {n} days {side}"],
+        })
+    except ValueError:
+        return Item("bad_window", text, m.start(), m.end(), {"reason": f"I could not read the time window “{text}”",
+                                                            "choices": []})
+
+
+EXCLUSIVE_EN = re.compile(
+    r"\(?\s*\b(?:not\s+counting|excluding|but\s+not|except)\s+the\s+(?:\w+\s+)?day(?:\s+itself)?\b\s*\)?", re.IGNORECASE)
+ASIDE_EN = re.compile(r"\(\s*(?:before\s+or\s+after|after\s+or\s+before|either\s+side|either\s+way)\s*\)", re.IGNORECASE)
+
+
+DURATION_EN = re.compile(
+    rf"\bfor\s+(?:at\s+least\s+|more\s+than\s+|over\s+|longer\s+than\s+|less\s+than\s+|up\s+to\s+)?{N}\s+{U}\b"
+    r"(?!\s+(?:from|starting|beginning|since|after|before|following|prior))", re.IGNORECASE)
+
+
+def _duration(m: re.Match[str]) -> Item:
+    return Item("vague", m.group(0), m.start(), m.end(), {
+        "what": "unsupported",
+        "reason": f"“{m.group(0)}”: how long something lasted (e.g. days on a drug) is not supported; rules count events "
+                  "in a window.",
+        "choices": ["an exposure within a window, e.g. 'warfarin within 90 days after the diagnosis'",
+                    "several exposures, e.g. 'at least 3 warfarin prescriptions'"]})
+
+
+def recognise_windows_en(pieces: list[Piece]) -> list[Piece]:
+    pieces = apply(pieces, DURATION_EN, _duration)
+    pieces = apply(pieces, ASIDE_EN, lambda m: Item("aside", m.group(0), m.start(), m.end(), {"quiet": True}))
+    pieces = apply(pieces, EXCLUSIVE_EN, lambda m: Item("exclusive", m.group(0), m.start(), m.end(), {}))
+    for rx, kind in EN_RES:
+        pieces = apply(pieces, rx, lambda m, kind=kind: _en(m, kind))
+    return apply(pieces, PRIOR_EN, lambda m: Item("prior", m.group(0), m.start(), m.end(), {}))
+
+
+# ---------------------------------------------------------------- Korean
+KN = r"(?P<n>\d+|한|두|세|석|네|넉|다섯|여섯|일곱|여덟|아홉|열)"
+KN2 = r"(?P<n2>\d+|한|두|세|석|네|넉|다섯|여섯|일곱|여덟|아홉|열)"
+KU = rf"(?P<u>{KO_UNIT_RE})"
+KU1 = rf"(?P<u1>{KO_UNIT_RE})"
+# A direction word stands alone or right after an event noun ('수술후'); never inside a word ('심부전').
+GLUE_KO = r"(?:(?<![가-힣])|(?<=수술|진단|시술|입원|처방|투약|투여|사망|촬영|검사|방문|내원|복용|발병|확진|받은|시행))"
+PRE_KO = rf"(?:{GLUE_KO}(?P<pre>기준(?:으로)?|후|이후|뒤|다음|부터|로부터|으로부터|에서부터|전후|전|이전|앞)\s*)?"
+PRE_KO_REQ = rf"{GLUE_KO}(?P<pre>기준(?:으로)?|후|이후|뒤|다음|부터|로부터|으로부터|에서부터|전후|전|이전|앞)\s*"
+KO_RULES: list[tuple[str, str]] = [
+    (rf"(?P<pre>전날|하루\s*전)(?:까지)?(?:\s*{KN}\s*{KU}\s*(?:동안|간|이내|사이))?(?:에)?", "day_before"),
+    (r"(?:다음\s*날|익일|이튿날)(?:에)?", "day_after"),
+    (r"(?:같은|동일한?)\s*(?:날짜|날|일자)(?:에)?|당일(?:에)?", "same_day"),
+    (r"(?:같은|동일한?)\s*(?:입원|방문|내원|진료)\s*(?:기간|중)?\s*(?:중|동안|때)?(?:에)?", "same_visit"),
+    (r"(?:그\s*|해당\s*)?(?:입원|내원)\s*(?:기간\s*(?:중|동안)|중)(?:에)?(?![가-힣])", "same_visit"),
+    (rf"{PRE_KO}{KN}\s*{KU1}?\s*(?:부터|에서|~|-)\s*{KN2}\s*{KU}\s*(?:째\s*)?(?P<post>전|이전|후|뒤|이후)?\s*(?:이내|까지|사이|이하|안에|내)?(?:에)?", "range"),
+    (rf"{PRE_KO_REQ}{KN}\s*{KU}\s*(?:동안|간)(?:에)?", "within"),
+    (rf"{PRE_KO}(?:{KN}\s*{KU}|(?P<word>열흘|보름|이틀|사흘|일주일|하루))\s*(?P<post>전|이전)?\s*(?P<w>이내|안에|내에|내|까지|미만)(?:에)?", "within"),
+    (rf"{PRE_KO}{KN}\s*{KU}\s*(?P<q>이상|넘게|넘어서|넘어|초과|지나서|지난|경과한|경과\s*후)\s*(?P<post>전|이전|후|뒤|이후)?(?:에)?", "atleast"),
+    (rf"{PRE_KO}{KN}\s*{KU}\s*(?P<post>후|뒤|이후|전|이전|째)(?:에)?(?![가-힣])", "exact"),
+    (r"(?<![가-힣])(?P<pre>이후|이전|직전|직후)(?:에|로|에는)?(?![가-힣])", "open"),
+    (rf"{GLUE_KO}(?P<pre>후|뒤|전|앞서|먼저)(?:에|로|에는)?(?![가-힣])", "open"),
+]
+KO_RES = [(re.compile(p), k) for p, k in KO_RULES]
+PRIOR_KO = re.compile(r"(?:과거\s*)?(?:병력|과거력|기왕력)|과거(?:에)?")
+
+
+def _ko_amount(g: dict, key: str = "n", unit_key: str = "u") -> int:
+    if g.get("word"):
+        from nlq.numbers import KOREAN_DAY_WORDS
+
+        return KOREAN_DAY_WORDS[g["word"]]
+    amount = number(g[key])
+    if amount is None:
+        raise ValueError(g[key])
+    return days(amount, unit_of(g.get(unit_key) or "일") or "day")
+
+
+def _ko(m: re.Match[str], kind: str) -> Item:
+    g = m.groupdict()
+    text = m.group(0)
+    pre = (g.get("pre") or "") + (g.get("post") or "")
+    before = any(w in pre for w in ("전", "앞", "먼저")) and "전후" not in pre
+    if kind == "range" and g.get("post") in ("후", "뒤", "이후"):
+        before = False
+    around = "전후" in pre
+    try:
+        if kind == "same_day_of":
+            return Item("window", text, m.start(), m.end(), _window(0, 0, text, "follows"))
+        if kind == "same_day":
+            return Item("window", text, m.start(), m.end(), _window(0, 0, text, "precedes"))
+        if kind == "day_after":
+            return Item("window", text, m.start(), m.end(), _window(1, 1, text, "precedes"))
+        if kind == "day_before":
+            if g.get("n"):
+                return Item("window", text, m.start(), m.end(), _window(-_ko_amount(g), -1, text, "precedes"))
+            return Item("window", text, m.start(), m.end(), _window(None if "까지" in text else -1, -1, text, "precedes"))
+        if kind == "same_visit":
+            return Item("window", text, m.start(), m.end(), _window(None, None, text, "precedes", same_visit=True))
+        if kind == "open":
+            s, e = (None, 0) if before else (0, None)
+            return Item("window", text, m.start(), m.end(), _window(s, e, text, "precedes"))
+        if kind == "range":
+            a = _ko_amount(g, "n", "u1" if g.get("u1") else "u")
+            b = _ko_amount(g, "n2", "u")
+            s, e = (-b, -a) if before else (a, b)
+            return Item("window", text, m.start(), m.end(), _window(min(s, e), max(s, e), text, "precedes"))
+        n = _ko_amount(g)
+        if kind == "within":
+            if g.get("w") == "미만":
+                n -= 1
+            s, e = (-n, n) if around else ((-n, 0) if before else (0, n))
+            return Item("window", text, m.start(), m.end(), _window(s, e, text, "precedes"))
+        if kind == "atleast":
+            if g.get("q") in ("초과", "넘게", "넘어서", "넘어"):
+                n += 1
+            s, e = (None, -n) if before else (n, None)
+            return Item("window", text, m.start(), m.end(), _window(s, e, text, "precedes"))
+        if g.get("post") == "째":
+            return Item("window", text, m.start(), m.end(), _window(n, n, text, "precedes"))
+        side_ko = "전" if before else "후"
+        return Item("bad_window", text, m.start(), m.end(), {
+            "reason": f"“{text}”은(는) {n}일 {side_ko} 이내인지, 정확히 {n}일 {side_ko}인지, {n}일 이상 {side_ko}인지 분명하지 않습니다",
+            "choices": [f"{n}일 {side_ko} 이내", f"정확히 {n}일 {side_ko}", f"{n}일 이상 {side_ko}"],
+        })
+    except (ValueError, KeyError):
+        return Item("bad_window", text, m.start(), m.end(), {"reason": f"기간 “{text}”을(를) 읽지 못했습니다",
+                                                            "choices": []})
+
+
+DURATION_KO = re.compile(
+    rf"{KN}\s*{KU}\s*(?:이상|넘게|넘도록|동안|간)\s*(?:을|를)?\s*(?:꾸준히\s*|계속\s*|장기\s*)?"
+    r"(?=(?:복용|투약|투여|사용|처방|먹))")
+DIRECTION_BEFORE_KO = re.compile(r"(?:후|이후|뒤|전|이전|기준(?:으로)?|부터|로부터|전날까지|까지)\s*$")
+
+
+def _duration_ko(m: re.Match[str]) -> Item | None:
+    """'90일 이상 복용한': how long a drug was taken. After '후/전/기준' the same words are a window."""
+    if DIRECTION_BEFORE_KO.search(m.string[: m.start()]):
+        return None
+    return Item("vague", m.group(0), m.start(), m.end(), {
+        "what": "unsupported",
+        "reason": f"“{m.group(0).strip()}” 복용처럼 지속 기간은 아직 지원하지 않습니다. 기간 안의 처방 여부나 횟수로 물어 주세요.",
+        "choices": ["진단 후 90일 이내 와파린 처방", "와파린 처방 3회 이상"]})
+
+
+def recognise_windows_ko(pieces: list[Piece]) -> list[Piece]:
+    pieces = apply(pieces, DURATION_KO, _duration_ko)
+    for rx, kind in KO_RES:
+        pieces = apply(pieces, rx, lambda m, kind=kind: _ko(m, kind))
+    return apply(pieces, PRIOR_KO, lambda m: Item("prior", m.group(0), m.start(), m.end(), {}))

@@ -1,0 +1,90 @@
+"""Read-backs a clinician checks: every window, count, filter and code set in words, both languages."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from nlq.parser import parse
+from nlq.readback import readback
+
+TODAY = date(2024, 6, 30)
+EN_END = "A patient qualifies when any one of their index events meets every rule above."
+KO_END = "환자의 기준 사건 중 하나라도 위 조건을 모두 만족하면 포함됩니다."
+
+CASES = [
+    ("patients whose surgery name contains 'bypass'", [
+        "Index event: any procedure whose name or synonym contains “bypass”.",
+    ]),
+    ("patients admitted with pneumonia who had a chest CT during the same visit", [
+        "Index event: any visit (visit type inpatient 9201 or ER-and-inpatient 262).",
+        "[diagnosis] at least 1 diagnosis of “pneumonia” (incl. sub-concepts) during the same visit as the index event.",
+        "[imaging] at least 1 imaging study (modality CT, body part CHEST) during the same visit as the index event.",
+    ]),
+    ("patients with MI excluding those with prior stroke", [
+        "Index event: any diagnosis of “MI” (incl. sub-concepts).",
+        "[no_diagnosis] no diagnoses of “stroke” (incl. sub-concepts) at any time up to 1 day before the index event.",
+    ]),
+    ("patients with CAD who had a PCI and then died within 30 days after the PCI", [
+        "Index event: any diagnosis of “CAD” (incl. sub-concepts).",
+        "[procedure] at least 1 procedure of “PCI” (incl. sub-concepts) at any time relative to the index event.",
+        "[death] at least 1 death (any cause) between the day of and 30 days after the [procedure] event (inclusive).",
+    ]),
+    ("women over 65 diagnosed with osteoporosis", [
+        "Index event: any diagnosis of “osteoporosis” (incl. sub-concepts).",
+        "Demographics: female, aged 66 or older at the index date.",
+    ]),
+    ("patients with at least 2 diagnoses of diabetes", [
+        "Index event: any diagnosis of “diabetes” (incl. sub-concepts).",
+        "[diagnosis_count] at least 2 diagnoses of “diabetes” (incl. sub-concepts) at any time relative to the index event.",
+    ]),
+    ("patients with HbA1c above 7% in the last 3 months", [
+        "Index event: any measurement of “HbA1c” (incl. sub-concepts) (value > 7 %), dated 2024-03-31 to 2024-06-30 "
+        "(inclusive).",
+    ]),
+    ("patients with a first diagnosis of type 2 diabetes in 2022", [
+        "Index event: the first-ever diagnosis of “type 2 diabetes” (incl. sub-concepts), dated 2022-01-01 to 2022-12-31 "
+        "(inclusive).",
+    ]),
+    ("폐렴으로 입원한 환자 중 같은 입원 기간에 흉부 CT를 촬영한 환자", [
+        "기준 사건: 방문 (방문 유형 입원 9201 또는 응급실 경유 입원 262).",
+        "[diagnosis] 기준 사건과 같은 방문 중 “폐렴” (하위 개념 포함) 진단 1회 이상.",
+        "[imaging] 기준 사건과 같은 방문 중 영상 검사 (모달리티 CT, 부위 CHEST) 1회 이상.",
+    ]),
+    ("65세 이상 여성 당뇨병 환자 중 인슐린을 처방받은 적이 없는 환자", [
+        "기준 사건: “당뇨병” (하위 개념 포함) 진단.",
+        "인구학적 조건: 여성, 기준일 나이 65세 이상.",
+        "[no_drug] 기준 사건과 관계없이 언제든 “인슐린” (하위 개념 포함) 약물 처방 없음.",
+    ]),
+    ("관상동맥우회술 후 30일 이내 사망한 환자", [
+        "기준 사건: “관상동맥우회술” (하위 개념 포함) 시술/수술.",
+        "[death] 기준 사건 당일부터 30일 후까지(양 끝 포함) 모든 사망 1회 이상.",
+    ]),
+    ("처방명에 '스타틴'이 포함된 환자", [
+        "기준 사건: 이름이나 동의어에 “스타틴” 포함 약물 처방.",
+    ]),
+    ("심근경색으로 진단받고 같은 날 PCI를 받은 환자", [
+        "기준 사건: “심근경색” (하위 개념 포함) 진단.",
+        "[procedure] 기준 사건과 같은 날 “PCI” (하위 개념 포함) 시술/수술 1회 이상.",
+    ]),
+]
+
+
+@pytest.mark.parametrize("sentence,lines", CASES, ids=[c[0][:40] for c in CASES])
+def test_readback(sentence: str, lines: list[str]) -> None:
+    r = parse(sentence, today=TODAY)
+    assert r.status == "ok", r.message
+    end = EN_END if r.language == "en" else KO_END
+    assert readback(r.spec) == "\n".join([*lines, end])
+
+
+def test_readback_shows_resolved_codes() -> None:
+    r = parse("patients diagnosed with MI in 2021", today=TODAY)
+    text = readback(r.spec, concept_labels={"MI": ["Myocardial infarction (SNOMED 22298006)"]})
+    assert "“MI” [Myocardial infarction (SNOMED 22298006)] (incl. sub-concepts)" in text
+
+
+def test_readback_in_the_other_language() -> None:
+    r = parse("patients diagnosed with MI in 2021", today=TODAY)
+    assert readback(r.spec, "ko").startswith("기준 사건: “MI” (하위 개념 포함) 진단, 기간 2021-01-01 ~ 2021-12-31")

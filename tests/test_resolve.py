@@ -1,0 +1,136 @@
+"""Term resolution, table-driven: mention + domain → concept codes and how they were found, on Eunomia
+(SNOMED/RxNorm/LOINC, upper-case columns) and on the demo mart (ICD-10-CM, ICD-9-CM procedures,
+RxNorm, LOINC, Korean synonyms)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from nlq.parser import parse
+from nlq.spec import Domain
+from schema_catalog.resolve import Vocabulary, lexicon, resolve_spec, resolve_term
+
+C, P, D, M, OBS = Domain.condition, Domain.procedure, Domain.drug, Domain.measurement, Domain.observation
+
+# (mention, domain, expected codes (vocabulary, code), method of every match)
+EUNOMIA = [
+    ("MI", C, {("SNOMED", "22298006")}, "lexicon"),
+    ("heart attack", C, {("SNOMED", "22298006")}, "lexicon"),
+    ("심근경색", C, {("SNOMED", "22298006")}, "lexicon"),
+    ("CAD", C, {("SNOMED", "53741008")}, "lexicon"),
+    ("관상 동맥 질환", C, {("SNOMED", "53741008")}, "lexicon"),
+    # ICD-10-CM K92.2 is non-standard in Eunomia: it is replaced by the SNOMED concept it maps to.
+    ("GI bleeding", C, {("SNOMED", "74474003")}, "lexicon"),
+    ("위장관 출혈", C, {("SNOMED", "74474003")}, "lexicon"),
+    ("CVA", C, {("SNOMED", "230690007")}, "lexicon"),
+    ("myocardial infarction", P, {("SNOMED", "415070008"), ("SNOMED", "232717009")}, "indication"),
+    ("심근경색", P, {("SNOMED", "415070008"), ("SNOMED", "232717009")}, "indication"),
+    ("CABG", P, {("SNOMED", "232717009")}, "lexicon"),
+    ("관상동맥우회술", P, {("SNOMED", "232717009")}, "lexicon"),
+    ("PCI", P, {("SNOMED", "415070008")}, "lexicon"),
+    ("aspirin", D, {("RxNorm", "1191")}, "lexicon"),
+    ("아스피린", D, {("RxNorm", "1191")}, "lexicon"),
+    ("클로피도그렐", D, {("RxNorm", "32968")}, "lexicon"),
+    ("statin", D, {("RxNorm", "83367"), ("RxNorm", "36567")}, "lexicon"),
+    ("hemoglobin", M, {("LOINC", "718-7")}, "lexicon"),
+    ("혈색소", M, {("LOINC", "718-7")}, "lexicon"),
+    ("Otitis media", C, {("SNOMED", "65363002")}, "lexicon"),
+    ("perennial allergic rhinitis", C, {("SNOMED", "446096008")}, "exact"),
+    ("Infarction of heart", C, {("SNOMED", "22298006")}, "synonym"),
+    ("GI haemorrhage", C, {("SNOMED", "74474003")}, "synonym"),
+    ("ostearthritis", C, {("SNOMED", "396275006")}, "fuzzy"),
+]
+DEMO = [
+    ("심근경색", C, {("ICD10CM", "I21"), ("ICD10CM", "I22")}, "lexicon"),
+    ("STEMI", C, {("ICD10CM", "I21.0"), ("ICD10CM", "I21.1"), ("ICD10CM", "I21.2"), ("ICD10CM", "I21.3")}, "lexicon"),
+    ("관상 동맥 질환", P, {("ICD9Proc", "00.66"), ("ICD9Proc", "36.06"), ("ICD9Proc", "36.07"), ("ICD9Proc", "36.1")},
+     "indication"),
+    ("관상동맥우회술", P, {("ICD9Proc", "36.1")}, "lexicon"),
+    ("위장관 출혈", C, {("ICD10CM", "K92.0"), ("ICD10CM", "K92.1"), ("ICD10CM", "K92.2")}, "lexicon"),
+    ("메트포르민", D, {("RxNorm", "6809")}, "lexicon"),
+    ("스타틴", D, {("RxNorm", "83367"), ("RxNorm", "301542")}, "lexicon"),
+    ("당화혈색소", M, {("LOINC", "4548-4")}, "lexicon"),
+    ("위암", P, {("ICD9Proc", "43.5"), ("ICD9Proc", "43.6"), ("ICD9Proc", "43.7"), ("ICD9Proc", "43.9"),
+               ("ICD9Proc", "99.25")}, "indication"),
+    ("흡연 상태", OBS, {("LOINC", "72166-2")}, "lexicon"),
+    ("병리 소견", OBS, {("DEMO", "PATH-HIST")}, "lexicon"),
+    ("불안정 협심증", C, {("ICD10CM", "I20.0")}, "synonym"),
+    ("우측 유방암", C, {("ICD10CM", "C50.411"), ("ICD10CM", "C50.911")}, "synonym"),
+    ("cancer", C, {("ICD10CM", "C00-C96")}, "lexicon"),
+    ("myocardial infarctoin", C, {("ICD10CM", "I21")}, "fuzzy"),
+    ("diabetes", D, {("RxNorm", "6809"), ("RxNorm", "274783")}, "indication"),
+]
+
+
+def _check(vocab: Vocabulary, term: str, domain: Domain, codes: set[tuple[str, str]], method: str) -> None:
+    r = resolve_term(vocab, term, domain)
+    assert r.status == "resolved", (r.note, r.candidates)
+    assert {(m.vocabulary_id, m.concept_code) for m in r.matches} == codes
+    assert {m.method for m in r.matches} == {method}
+
+
+@pytest.mark.parametrize("term,domain,codes,method", EUNOMIA, ids=[f"{t}-{d.value}" for t, d, _, _ in EUNOMIA])
+def test_resolve_on_eunomia(eunomia, term: str, domain: Domain, codes: set[tuple[str, str]], method: str) -> None:
+    _check(Vocabulary(eunomia), term, domain, codes, method)
+
+
+@pytest.mark.parametrize("term,domain,codes,method", DEMO, ids=[f"{t}-{d.value}" for t, d, _, _ in DEMO])
+def test_resolve_on_demo(demo, term: str, domain: Domain, codes: set[tuple[str, str]], method: str) -> None:
+    _check(Vocabulary(demo), term, domain, codes, method)
+
+
+def test_surgery_for_a_disease_says_how_it_was_read(demo) -> None:
+    r = resolve_term(Vocabulary(demo), "관상 동맥 질환", P)
+    assert r.note and "procedures done for 관상 동맥 질환" in r.note and "CABG" in r.note and "PCI" in r.note
+
+
+def test_a_general_word_covers_the_concepts_named_with_it(eunomia) -> None:
+    r = resolve_term(Vocabulary(eunomia), "fracture", C)
+    assert r.status == "resolved" and {m.method for m in r.matches} == {"contains"}
+    assert {"Fracture of rib", "Closed fracture of hip", "Fracture of ankle"} <= {m.concept_name for m in r.matches}
+    assert r.note and "override" in r.note
+
+
+@pytest.mark.parametrize("term,domain,status", [
+    ("laceraton", C, "ambiguous"),
+    ("zebra stripes", C, "unresolved"),
+    ("hypertension", C, "unresolved"),
+    ("chest CT", Domain.imaging, "unresolved"),
+])
+def test_unresolved_and_ambiguous_on_eunomia(eunomia, term: str, domain: Domain, status: str) -> None:
+    r = resolve_term(Vocabulary(eunomia), term, domain)
+    assert r.status == status and not r.matches and r.note
+    if status == "ambiguous":
+        assert len(r.candidates) > 1 and all(c.method == "fuzzy" for c in r.candidates)
+
+
+def test_typo_in_korean_is_a_candidate_not_a_guess(demo) -> None:
+    r = resolve_term(Vocabulary(demo), "심근경섹", C)
+    assert r.status == "ambiguous" and [c.concept_code for c in r.candidates] == ["I21"]
+
+
+def test_overrides_pin_a_mention(eunomia) -> None:
+    spec = parse("patients diagnosed with heart attack in 2010", today=date(2024, 6, 30)).spec
+    res = resolve_spec(Vocabulary(eunomia), spec, overrides={"Heart Attack": [4329847]})
+    [r] = res.by_key["index"]
+    assert r.status == "resolved" and [m.method for m in r.matches] == ["explicit"] and r.note == "chosen by the user"
+    assert res.concept_ids() == {"index": [4329847]}
+
+
+def test_seed_resolves_on_the_demo_mart(demo) -> None:
+    from evals.seed import SEED_KO
+
+    res = resolve_spec(Vocabulary(demo), parse(SEED_KO).spec)
+    assert not res.problems()
+    codes = {m.concept_code for r in res.by_key["surgery"] for m in r.matches}
+    assert {"00.66", "36.06", "36.07", "36.1"} <= codes
+
+
+def test_lexicon_entries_are_well_formed() -> None:
+    entries = lexicon()
+    for e in entries.values():
+        assert e.codes or e.names, e.key
+        assert all(k in entries for k in e.treated_by), e.key
+        assert all(entries[k].domain in (P, D) for k in e.treated_by), e.key
