@@ -63,12 +63,13 @@ class AskResult(BaseModel):
         return self.model_dump(mode="json", exclude_none=False)
 
 
-def concept_labels(resolution: SpecResolution) -> dict[str, list[str]]:
+def concept_labels(resolution: SpecResolution, lang: str = "en") -> dict[str, list[str]]:
     labels: dict[str, list[str]] = {}
     for rs in resolution.by_key.values():
         for r in rs:
-            labels[r.term] = [f"{m.concept_name} ({m.vocabulary_id} {m.concept_code})" for m in r.matches[:6]] + (
-                [f"+{len(r.matches) - 6} more"] if len(r.matches) > 6 else []
+            labels[r.term] = [m.label(lang) for m in r.matches[:6]] + (
+                [f"+{len(r.matches) - 6} more" if lang == "en" else f"외 {len(r.matches) - 6}개"]
+                if len(r.matches) > 6 else []
             )
     return labels
 
@@ -79,7 +80,7 @@ def _clarify_terms(problems: list[TermResolution], lang: str) -> tuple[str, list
         if p.status == "ambiguous":
             q = f"Which concept did you mean by “{p.term}”?" if lang == "en" else f"“{p.term}”은(는) 어떤 개념인가요?"
             clar.append(Clarification(question=q, span=p.term,
-                                      choices=[f"{c.concept_name} ({c.vocabulary_id} {c.concept_code})" for c in p.candidates]))
+                                      choices=[c.label(lang) for c in p.candidates]))
         else:
             q = p.note or f"“{p.term}” was not found."
             clar.append(Clarification(question=q, span=p.term))
@@ -149,7 +150,7 @@ def run_spec(
     resolution = resolve_spec(vocab, spec, overrides)
     resolve_codesets(spec, vocab, resolution, codesets)
     base.resolutions = resolution.by_key
-    base.readback = readback(spec, lang, concept_labels(resolution))
+    base.readback = readback(spec, lang, concept_labels(resolution, lang))
     base.notes += [r.note for rs in resolution.by_key.values() for r in rs if r.note and r.status == "resolved"]
     problems = resolution.problems()
     if problems:

@@ -25,7 +25,8 @@ from pydantic import BaseModel, Field
 from rapidfuzz import fuzz, process
 
 from nlq.spec import CohortSpec, ConceptSet, Domain
-from schema_catalog.domains import DOMAIN_TABLES
+from schema_catalog.domains import DOMAIN_TABLES, LANGUAGE_KOREAN
+from schema_catalog.messages import note
 
 Method = Literal["lexicon", "indication", "exact", "synonym", "contains", "fuzzy", "explicit"]
 
@@ -41,6 +42,11 @@ class ConceptMatch(BaseModel):
     concept_code: str
     method: Method
     score: float = 100.0
+    concept_name_ko: str | None = None
+
+    def label(self, lang: str = "en") -> str:
+        name = self.concept_name_ko if lang == "ko" and self.concept_name_ko else self.concept_name
+        return f"{name} ({self.vocabulary_id} {self.concept_code})"
 
 
 class TermResolution(BaseModel):
@@ -250,12 +256,13 @@ def _from_entry(vocab: Vocabulary, entry: LexiconEntry, domain_ids: tuple[str, .
     )
 
 
-def resolve_term(vocab: Vocabulary, term: str, domain: Domain) -> TermResolution:
+def resolve_term(vocab: Vocabulary, term: str, domain: Domain, lang: str = "en") -> TermResolution:
+    """Resolve one mention; notes are written in ``lang`` (the user's language)."""
     domain_ids = DOMAIN_TABLES[domain].omop_domain_ids
     if not domain_ids:
         return TermResolution(
             term=term, domain=domain, status="unresolved",
-            note=f"{domain.value} events carry no concepts; describe them by modality or body part",
+            note=note("no_concepts", lang, domain),
         )
     entries = lexicon_entries(term)
     same_domain = [e for e in entries if e.domain == domain]
@@ -269,7 +276,7 @@ def resolve_term(vocab: Vocabulary, term: str, domain: Domain) -> TermResolution
         matches = vocab.by_names(spellings, domain_ids, "synonym") if spellings else []
         if matches:
             return TermResolution(term=term, domain=domain, status="resolved", matches=matches,
-                                  note=f"{term!r} found through the lexicon's other spellings of it")
+                                  note=note("other_spelling", lang, domain, term=term))
     # "A surgery for MI": the procedures (or drugs) the lexicon lists as treating that condition.
     treatments = [lexicon()[k] for e in entries for k in e.treated_by if lexicon()[k].domain == domain]
     if treatments:
@@ -280,7 +287,7 @@ def resolve_term(vocab: Vocabulary, term: str, domain: Domain) -> TermResolution
             names = ", ".join(sorted({t.key.upper() if len(t.key) <= 4 else t.key.replace("_", " ") for t in used}))
             return TermResolution(
                 term=term, domain=domain, status="resolved", matches=matches,
-                note=f"read as {domain.value}s {'given' if domain is Domain.drug else 'done'} for {term} ({names})",
+                note=note("indication", lang, domain, term=term, names=names),
             )
     exact = vocab.by_names([term], domain_ids, "exact")
     if exact:
@@ -291,8 +298,7 @@ def resolve_term(vocab: Vocabulary, term: str, domain: Domain) -> TermResolution
     if 2 <= len(contained) <= CONTAINS_MAX:
         return TermResolution(
             term=term, domain=domain, status="resolved", matches=contained,
-            note=f"{term!r} is not a concept name here; read as every {domain.value} concept whose name contains it "
-                 f"({len(contained)}); override to narrow",
+            note=note("contains", lang, domain, term=term, count=len(contained)),
         )
     names = vocab.names(domain)
     if names:
@@ -313,11 +319,11 @@ def resolve_term(vocab: Vocabulary, term: str, domain: Domain) -> TermResolution
             return TermResolution(
                 term=term, domain=domain, status="ambiguous",
                 candidates=[vocab.concept(cid, "fuzzy", s) for cid, s in ranked[:5]],
-                note=f"{term!r} is close to several {domain.value} concepts; pick one",
+                note=note("ambiguous", lang, domain, term=term),
             )
     return TermResolution(
         term=term, domain=domain, status="unresolved",
-        note=f"no {domain.value} concept in this mart matches {term!r}",
+        note=note("unresolved", lang, domain, term=term),
     )
 
 
@@ -341,10 +347,28 @@ def resolve_spec(vocab: Vocabulary, spec: CohortSpec, overrides: dict[str, list[
                     TermResolution(
                         term=term, domain=f.domain, status="resolved",
                         matches=[vocab.concept(cid, "explicit") for cid in overrides[normalise(term)]],
-                        note="chosen by the user",
+                        note=note("chosen", spec.language),
                     )
                 )
             else:
-                out.append(resolve_term(vocab, term, f.domain))
+                out.append(resolve_term(vocab, term, f.domain, spec.language))
         by_key[key] = out
+    if spec.language == "ko":
+        _add_korean_names(vocab, [m for rs in by_key.values() for r in rs for m in (*r.matches, *r.candidates)])
     return SpecResolution(by_key=by_key)
+
+
+def _add_korean_names(vocab: Vocabulary, matches: list[ConceptMatch]) -> None:
+    """Fill ``concept_name_ko`` from the mart's Korean synonyms, so a Korean read-back reads Korean."""
+    if not matches or not vocab.has_synonyms:
+        return
+    ids = sorted({m.concept_id for m in matches})
+    rows = vocab.con.execute(
+        # The longest Korean synonym is the most specific (비약물용출 관상동맥 스텐트 삽입 vs 관상동맥 스텐트 삽입).
+        "SELECT concept_id, ARG_MAX(concept_synonym_name, LENGTH(concept_synonym_name)) FROM concept_synonym "
+        f"WHERE language_concept_id = {LANGUAGE_KOREAN} AND concept_id IN (SELECT unnest(?)) GROUP BY concept_id",
+        [ids],
+    ).fetchall()
+    names = dict(rows)
+    for m in matches:
+        m.concept_name_ko = names.get(m.concept_id)
