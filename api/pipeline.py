@@ -146,7 +146,7 @@ def run_spec(
         check_spec_fits(spec, profile_mart(con))
     except MartCapabilityError as e:
         return base.model_copy(update={"status": "error", "message": str(e), "readback": readback(spec, lang)})
-    vocab = Vocabulary(con)
+    vocab = Vocabulary.of(con)
     resolution = resolve_spec(vocab, spec, overrides)
     resolve_codesets(spec, vocab, resolution, codesets)
     base.resolutions = resolution.by_key
@@ -192,7 +192,7 @@ def compile_spec(
     themselves (manifests, aggregate charts) rather than its counts.
     """
     check_spec_fits(spec, profile_mart(con))
-    vocab = Vocabulary(con)
+    vocab = Vocabulary.of(con)
     resolution = resolve_spec(vocab, spec, overrides)
     resolve_codesets(spec, vocab, resolution, codesets)
     if resolution.problems():

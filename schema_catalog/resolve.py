@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import re
+import weakref
 from collections.abc import Iterable
 from functools import lru_cache
 from importlib import resources
@@ -106,6 +107,9 @@ def _alias_index() -> dict[str, list[str]]:
     return index
 
 
+_VOCABULARIES: weakref.WeakKeyDictionary[duckdb.DuckDBPyConnection, Vocabulary] = weakref.WeakKeyDictionary()
+
+
 def lexicon_entries(term: str) -> list[LexiconEntry]:
     """Entries for a mention; an English plural ('strokes', 'PCIs') finds its singular."""
     key = normalise(term)
@@ -114,19 +118,40 @@ def lexicon_entries(term: str) -> list[LexiconEntry]:
 
 
 class Vocabulary:
-    """Read access to one mart's vocabulary tables, with per-domain name lists for fuzzy matching."""
+    """Read access to one mart's vocabulary tables, with per-domain name lists for fuzzy matching.
+
+    Marts are opened read-only, so a lookup's answer cannot change while the connection lives: answers
+    are remembered per connection (``Vocabulary.of``), which makes a question's second mention of "MI",
+    or the next question about it, cost a dictionary lookup instead of a scan of the concept table.
+    """
 
     def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
         self.con = con
         self._names: dict[Domain, list[tuple[str, int]]] = {}
+        self._answers: dict[str, list[tuple]] = {}
         tables = {r[0].lower() for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
         self.has_synonyms = "concept_synonym" in tables
         self.has_relationships = "concept_relationship" in tables
 
+    @classmethod
+    def of(cls, con: duckdb.DuckDBPyConnection) -> Vocabulary:
+        """The one Vocabulary of this connection (created on first use, dropped with the connection)."""
+        vocab = _VOCABULARIES.get(con)
+        if vocab is None:
+            vocab = _VOCABULARIES[con] = cls(con)
+        return vocab
+
+    def fetch(self, sql: str, params: list) -> list[tuple]:
+        """Rows of a vocabulary query, remembered for the life of this read-only connection."""
+        key = sql + "\x00" + json.dumps(params, default=str)
+        if key not in self._answers:
+            self._answers[key] = self.con.execute(sql, params).fetchall()
+        return self._answers[key]
+
     def _rows(self, sql: str, params: list) -> list[ConceptMatch]:
         return [
             ConceptMatch(concept_id=r[0], concept_name=r[1], vocabulary_id=r[2], concept_code=r[3], method=r[4])
-            for r in self.con.execute(sql, params).fetchall()
+            for r in self.fetch(sql, params)
         ]
 
     def by_codes(self, codes: dict[str, list[str]], domain_ids: tuple[str, ...], method: Method) -> list[ConceptMatch]:
@@ -135,12 +160,12 @@ class Vocabulary:
         out: list[ConceptMatch] = []
         for vocab, code_list in codes.items():
             wanted = sorted({c for code in code_list for c in (code, code.replace(".", ""))})
-            rows = self.con.execute(
+            rows = self.fetch(
                 "SELECT concept_id, concept_name, vocabulary_id, concept_code, coalesce(standard_concept, '') FROM concept "
                 "WHERE vocabulary_id = ? AND concept_code IN (SELECT unnest(?)) "
                 "AND domain_id IN (SELECT unnest(?)) ORDER BY concept_id",
                 [vocab, wanted, list(domain_ids)],
-            ).fetchall()
+            )
             for cid, name, vid, code, std in rows:
                 if std in ("S", "C"):
                     out.append(ConceptMatch(concept_id=cid, concept_name=name, vocabulary_id=vid, concept_code=code,

@@ -50,8 +50,11 @@ Design decisions (each one conservative; loosening one is a reviewed code change
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import re
+import secrets
 import threading
 import unicodedata
 from collections.abc import Collection, Iterator, Mapping
@@ -59,7 +62,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import sqlglot
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import OptimizeError, ParseError, SqlglotError, TokenError
@@ -183,6 +186,7 @@ class ValidatedSQL(BaseModel):
     """
 
     model_config = ConfigDict(frozen=True)
+    _seal: str = PrivateAttr(default="")
 
     sql: str = Field(description="DuckDB SQL to execute: qualified, stars expanded, LIMIT bounded.")
     tables: tuple[str, ...] = Field(description="Catalogued tables read, sorted.")
@@ -328,7 +332,7 @@ def _validate(
     limit, rewritten = _bound_limit(qualified, max_rows)
     out_sql = qualified.sql(dialect="duckdb", comments=False)
     root = _unwrap(qualified)
-    return ValidatedSQL(
+    return _sealed(ValidatedSQL(
         sql=out_sql,
         tables=tuple(sorted(analysis.base_tables)),
         columns=tuple(sorted(f"{t}.{c}" for t, c in analysis.used_columns)),
@@ -341,7 +345,21 @@ def _validate(
         allowed_table_functions=table_fns,
         extra_tables=extra,
         identifying_output=tuple(sorted(f"{t}.{c}" for t, c in released)),
-    )
+    ))
+
+
+# A per-process key: a ValidatedSQL made by this process's guard carries a seal over its content, so the
+# runner can tell it from a hand-built or altered instance without parsing the SQL a second time.
+_SEAL_KEY = secrets.token_bytes(32)
+
+
+def _seal_of(v: ValidatedSQL) -> str:
+    return hmac.new(_SEAL_KEY, v.model_dump_json().encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def _sealed(v: ValidatedSQL) -> ValidatedSQL:
+    v._seal = _seal_of(v)
+    return v
 
 
 def _released_columns(names: Collection[str], tables: Mapping[str, Table]) -> frozenset[tuple[str, str]]:
@@ -364,8 +382,12 @@ def revalidate(validated: ValidatedSQL) -> ValidatedSQL:
     """Validate ``validated.sql`` again under the options it carries (defence in depth for the runner).
 
     The guard's output is a fixed point of the guard, so a genuine ValidatedSQL comes back unchanged;
-    a hand-built one is held to the same rules as any other SQL.
+    a hand-built one is held to the same rules as any other SQL. One this process's guard made, and
+    nobody changed since (its seal still matches), is returned as is: checking it again would only
+    repeat the same parse.
     """
+    if validated._seal and hmac.compare_digest(validated._seal, _seal_of(validated)):
+        return validated
     return validate(
         validated.sql,
         dialect="duckdb",

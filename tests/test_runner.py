@@ -199,3 +199,20 @@ def test_eunomia_opens_and_counts_persons(tmp_path: Path) -> None:
         assert info.value.kind == "CatalogException"
     finally:
         con.close()
+
+
+def test_altered_validated_sql_is_checked_again(tmp_path) -> None:
+    """The seal lets a genuine ValidatedSQL skip a second parse; an altered copy is held to every rule."""
+    from sql_guard.errors import GuardError
+    from sql_guard.guard import revalidate, validate
+
+    genuine = validate("SELECT COUNT(*) AS n FROM person")
+    assert revalidate(genuine) is genuine
+    tampered = genuine.model_copy(update={"sql": "SELECT person_source_value FROM person"})
+    with pytest.raises(GuardError) as exc:
+        revalidate(tampered)
+    assert exc.value.rule == "identifying_column"
+    hand_built = type(genuine)(**genuine.model_dump())
+    again = revalidate(hand_built)
+    assert again is not hand_built  # no seal: parsed and checked again
+    assert again.sql == genuine.sql
