@@ -16,6 +16,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from api.pipeline import AskResult, ask, run_spec
+from evals.seed import SEED_EN
 from nlq.spec import CohortSpec, dump_json_schema
 from schema_catalog.tables import catalog_json
 from sql_guard.guard import GuardError, validate
@@ -41,8 +42,9 @@ def demo_data(
     seed: Annotated[int, typer.Option(help="Random seed; same seed, same mart.")] = 42,
     out: Annotated[Path, typer.Option(help="Output folder; writes OUT/mart.duckdb and OUT/dicom/.")] = Path("demo"),
     dicom_files: Annotated[int, typer.Option(
-        "--dicom-files", help="About how many demo DICOM files to write under OUT/dicom/ (whole persons, a "
-                              "uniform sample; indexed and linked into the mart); 0 = none.")] = 10_000,
+        "--dicom-files", help="About how many demo DICOM files to write under OUT/dicom/ (whole persons: "
+                              "the seed scenario's cohort first, then a uniform sample; indexed and linked "
+                              "into the mart); 0 = none.")] = 10_000,
 ) -> None:
     """Write a fictional hospital network's OMOP mart and its DICOM files (indexed and linked)."""
     from dicom_index.console import (
@@ -69,7 +71,8 @@ def demo_data(
     console.print(f"wrote {path} ({persons} persons, seed {seed})")
     if dicom_files > 0:
         try:
-            written, rep, link = write_demo_dicom_indexed(path, out / "dicom", seed, dicom_files, err)
+            seed_cohort = ask(SEED_EN, path, include_person_ids=True, sample_size=0).person_ids or []
+            written, rep, link = write_demo_dicom_indexed(path, out / "dicom", seed, dicom_files, err, seed_cohort)
         except FileExistsError as e:
             _fail(str(e))
             return
@@ -187,6 +190,7 @@ def _print_result(res: AskResult, as_json: bool, person_ids: bool) -> None:
             "spec": res.spec.model_dump(mode="json") if res.spec else None,
             "sql": res.sql, "readback": res.readback,
             "attrition": [a.model_dump() for a in res.attrition],
+            "imaging": [r.model_dump() for r in res.imaging] if res.imaging is not None else None,
             "notes": res.notes,
             "clarifications": [c.model_dump() for c in res.clarifications],
             "resolutions": {k: [r.model_dump(mode="json") for r in v] for k, v in res.resolutions.items()},
@@ -222,6 +226,13 @@ def _print_result(res: AskResult, as_json: bool, person_ids: bool) -> None:
         t.add_column("days to matched events")
         for s in res.sample:
             t.add_row(s.pseudonym, s.index_month, ", ".join(f"{k}: {v}" for k, v in s.days_to_events.items()))
+        console.print(t)
+    if res.imaging:
+        t = Table(title="their indexed images")
+        for col in ("modality", "persons", "studies", "series", "instances"):
+            t.add_column(col, justify="left" if col == "modality" else "right")
+        for r in res.imaging:
+            t.add_row(r.modality or "?", str(r.persons), str(r.studies), str(r.series), str(r.instances))
         console.print(t)
     if res.count is not None:
         console.print(f"[bold]cohort size: {res.count}[/]")

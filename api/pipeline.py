@@ -17,6 +17,7 @@ from typing import Any, Literal
 import duckdb
 from pydantic import BaseModel, Field
 
+from dicom_index.select import has_imaging_index, imaging_summary_sql
 from nlq.parser import parse
 from nlq.readback import readback
 from nlq.result import Clarification, ParseResult
@@ -44,6 +45,16 @@ class SampleRow(BaseModel):
     days_to_events: dict[str, int | None]
 
 
+class ImagingRow(BaseModel):
+    """The cohort's requested images for one modality (counts only)."""
+
+    modality: str | None
+    persons: int
+    studies: int
+    series: int
+    instances: int
+
+
 class AskResult(BaseModel):
     status: Status
     message: str = ""
@@ -58,6 +69,9 @@ class AskResult(BaseModel):
     count: int | None = None
     person_ids: list[int] | None = None
     sample: list[SampleRow] = Field(default_factory=list)
+    imaging: list[ImagingRow] | None = Field(
+        default=None, description="Per modality, the indexed images the spec's imaging request selects; "
+        "None when the mart has no DICOM index.")
 
     def public_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude_none=False)
@@ -173,6 +187,10 @@ def run_spec(
         if include_person_ids:
             base.person_ids = [int(r[0]) for r in rows]
         base.sample = _sample(rows, compiled, sample_size)
+    if has_imaging_index(con):
+        summary = run_query(con, imaging_summary_sql(compiled, spec.imaging), timeout_s=timeout_s).rows
+        base.imaging = [ImagingRow(modality=m, persons=p, studies=st, series=se, instances=i)
+                        for m, p, st, se, i in summary]
     base.message = (
         f"{base.count} patients match." if lang == "en" else f"조건에 맞는 환자는 {base.count}명입니다."
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import shutil
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -149,7 +150,7 @@ def check_demo_dicom_folder(out_dir: Path) -> None:
 
 
 def write_demo_dicom_indexed(
-    mart: Path, out_dir: Path, seed: int, max_files: int, console: Console,
+    mart: Path, out_dir: Path, seed: int, max_files: int, console: Console, first: Collection[int] = (),
 ) -> tuple[int, IndexReport, LinkReport]:
     """Write demo Part-10 files under ``out_dir`` for a sample of the mart's persons, index them into
     the mart and link them; returns (files written, index report, link report).
@@ -166,7 +167,7 @@ def write_demo_dicom_indexed(
     marker = out_dir.parent / DEMO_MARKER
     marker.write_text("cohort demo-data replaces the dicom/ folder beside this file on every run\n")
     with console.status("writing demo DICOM files"):
-        persons = select_demo_persons(mart, seed, max_files)
+        persons = select_demo_persons(mart, seed, max_files, first)
         written = write_demo_dicom(mart, out_dir, seed, persons=persons)
     rep = index_with_progress(mart, [out_dir], console)
     with console.status("linking the index to the mart"):

@@ -462,10 +462,11 @@ def demo_files(
             yield from _series_files(seed, s, number, who, study_elems, ctx, out_dir)
 
 
-def select_demo_persons(mart_path: Path, seed: int, max_files: int) -> list[int]:
-    """Persons whose imaging makes about ``max_files`` demo files: whole persons, in an order fixed by
-    (seed, person_id) — a uniform sample, so that any cohort of the demo mart finds images for about
-    the same share of its persons.
+def select_demo_persons(mart_path: Path, seed: int, max_files: int, first: Collection[int] = ()) -> list[int]:
+    """Persons whose imaging makes about ``max_files`` demo files: whole persons — those in ``first``
+    (e.g. the seed scenario's cohort, so the README tour finds their images), then the rest in an order
+    fixed by (seed, person_id), a uniform sample, so that any other cohort of the demo mart finds images
+    for about the same share of its persons.
 
     Why: the demo mart has every imaging series of every person (~25 files per imaged person), far
     more files than a demo needs; a sample of whole persons keeps each chosen person's imaging
@@ -483,7 +484,11 @@ def select_demo_persons(mart_path: Path, seed: int, max_files: int) -> list[int]
     for person_id, modality, n in rows:
         lo, hi = _INSTANCES.get(modality, (1, 3))
         estimate[person_id] = estimate.get(person_id, 0.0) + n * (lo + hi) / 2
-    order = sorted(estimate, key=lambda p: hashlib.sha256(f"{seed}:demo-person:{p}".encode()).digest())
+    wanted = set(first)
+    order = sorted(
+        estimate,
+        key=lambda p: (p not in wanted, hashlib.sha256(f"{seed}:demo-person:{p}".encode()).digest()),
+    )
     chosen: list[int] = []
     total = 0.0
     for p in order:

@@ -206,3 +206,26 @@ def run_cohort_imaging(
     """Run the imaging selection on a mart opened with ``sql_guard.runner.open_mart``."""
     sql = cohort_imaging_sql(compiled, request, level, max_rows=max_rows)
     return run_query(con, validate_imaging_sql(sql, max_rows=max_rows), timeout_s=timeout_s)
+
+
+def imaging_summary_sql(compiled: CompiledCohort, request: ImagingRequest | None) -> ValidatedSQL:
+    """Per modality: persons, studies, series and instances of the cohort's requested images.
+
+    Counts only, so it can be shown to anyone the cohort's counts can be shown to; it wraps the same
+    selection the export uses, so the summary and the export never disagree about which images.
+    """
+    inner = _build(compiled, request, "series").rstrip().removesuffix(";")
+    inner = inner[: inner.rfind("ORDER BY")] if "ORDER BY" in inner else inner
+    sql = (
+        "SELECT s.modality AS modality, COUNT(DISTINCT s.person_id) AS persons, "
+        "COUNT(DISTINCT s.study_instance_uid) AS studies, COUNT(*) AS series, "
+        f"COALESCE(SUM(s.n_instances), 0) AS instances FROM ({inner}) AS s "
+        "GROUP BY s.modality ORDER BY series DESC, modality"
+    )
+    return validate(sql, aggregates_only=True, **IMAGING_GUARD_OPTIONS)
+
+
+def has_imaging_index(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the mart carries a linked DICOM index (the tables the imaging selection reads)."""
+    names = {r[0].lower() for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+    return {"image_occurrence", "dicom_series", "dicom_study"} <= names

@@ -245,3 +245,30 @@ def test_imaging_index_events_and_criteria_run_on_a_mart_with_image_occurrence(m
     expected = {p for p, d in surgeries for q, e, m, _ in io if q == p and m == "XA" and 0 <= (e - d).days <= 30}
     assert res2.status == "ok", res2.message
     assert set(res2.person_ids or []) == expected and expected
+
+
+def test_ask_result_summarises_the_requested_images_per_modality(mart: Path) -> None:
+    """run_spec's imaging summary counts exactly the rows the export's selection returns."""
+    spec = CohortSpec(
+        index=IndexEvent(domain="condition", concepts=ConceptSet(concept_ids=[DIAGNOSIS])),
+        imaging=ImagingRequest(modalities=["CT", "MR", "US", "XA", "CR", "DX"], window=Window(start=0, end=365)),
+    )
+    con = open_mart(mart)
+    try:
+        res = run_spec(spec, con, sample_size=0)
+        rows = run_cohort_imaging(con, compile_cohort(spec), spec.imaging).rows
+    finally:
+        con.close()
+    assert res.status == "ok" and res.imaging
+    cols = list(SERIES_OUTPUT_COLUMNS)
+    want: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        row = dict(zip(cols, r, strict=True))
+        w = want.setdefault(row["modality"], {"persons": set(), "studies": set(), "series": 0, "instances": 0})
+        w["persons"].add(row["person_id"])
+        w["studies"].add(row["study_instance_uid"])
+        w["series"] += 1
+        w["instances"] += row["n_instances"]
+    got = {r.modality: (r.persons, r.studies, r.series, r.instances) for r in res.imaging}
+    assert got == {m: (len(w["persons"]), len(w["studies"]), w["series"], w["instances"]) for m, w in want.items()}
+    assert sum(r.series for r in res.imaging) == len(rows) > 0
