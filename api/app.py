@@ -2,8 +2,8 @@
 
 Everything under ``/v1`` (OpenAPI at ``/openapi.json``, docs at ``/docs``); the chat page at ``/``
 with its assets under ``/static`` (no CDN: the page works without internet). See ``api.auth`` for the
-roles, ``api.suppression`` for small-cell suppression, ``api.audit`` for the audit log, and
-``api.manifest`` for the manifest seam.
+roles, ``api.suppression`` for small-cell suppression, ``api.audit`` for the audit log; manifests
+are the release stage's (``deid.manifest``), served by ``api.routers.manifest`` and ``api.jobs``.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from api.audit import AuditMiddleware
 from api.context import AppContext
 from api.errors import install_handlers
 from api.jobs import JobRunner
-from api.manifest import ManifestSource
 from api.routers import ask, audit, codesets, cohorts, health, jobs, manifest, sql
 from api.service import CohortService, MartPool, Settings
 from api.state import StateStore, default_state_path
@@ -99,7 +98,6 @@ def create_app(
     k: int = DEFAULT_K,
     query_timeout_s: float = 30.0,
     max_concurrent_queries: int = 8,
-    manifest_source: ManifestSource | None = None,
     export_dir: Path | None = None,
 ) -> FastAPI:
     """Build the app over one mart. The state file defaults to ``<mart dir>/cohort_state.sqlite``."""
@@ -110,7 +108,7 @@ def create_app(
                         export_dir=export_dir or state_path.parent / "cohort_exports")
     state = StateStore(state_path)
     pool = MartPool(mart, max_concurrent_queries)
-    service = CohortService(settings, state, pool, manifest_source)
+    service = CohortService(settings, state, pool)
     runner = JobRunner(state, settings.export_dir)  # type: ignore[arg-type]
     ctx = AppContext(settings=settings, state=state, pool=pool, service=service, jobs=runner)
 

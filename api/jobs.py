@@ -4,6 +4,12 @@ A job is a row in the state file (``queued`` → ``running`` → ``done``/``fail
 rows done/total) and, once done, a file under the export folder that ``GET /v1/jobs/{id}/result``
 serves. Jobs run on a small thread pool inside the server process; a job that a restart interrupted
 is marked failed at the next start.
+
+An export job writes the whole manifest of one level (series or instance) as one file, with the
+release stage's writer (:func:`deid.manifest.write_manifest`: JSON Lines, a JSON array, CSV with
+``criteria`` as JSON text, or Parquet with typed columns), streamed row by row from the mart.  It
+writes no DICOM files: de-identified copies of the images are made on the mart host with
+``cohort export`` (``deid.export``), where the files are.
 """
 
 from __future__ import annotations
@@ -15,15 +21,21 @@ from pathlib import Path
 
 from api.auth import Principal
 from api.errors import ApiError
-from api.manifest import csv_chunks, jsonl_chunks, write_parquet
 from api.schemas import JobOut
 from api.state import JobRecord, StateStore, now_iso
+from deid.manifest import EXTENSIONS, ManifestFormat, ManifestLevel, write_manifest
 
 log = logging.getLogger("cohort.jobs")
 
-EXTENSIONS = {"csv": "csv", "parquet": "parquet", "jsonl": "jsonl"}
-MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "parquet": "application/vnd.apache.parquet",
-               "jsonl": "application/x-ndjson"}
+__all__ = ["MEDIA_TYPES", "JobRunner"]
+
+#: Media type per manifest format (file names: ``deid.manifest.EXTENSIONS``).
+MEDIA_TYPES: dict[str, str] = {
+    "json": "application/json", "jsonl": "application/x-ndjson", "csv": "text/csv; charset=utf-8",
+    "parquet": "application/vnd.apache.parquet",
+}
+#: Rows between two progress updates of a running export.
+PROGRESS_EVERY = 1000
 
 
 class JobRunner:
@@ -39,7 +51,8 @@ class JobRunner:
 
     def out(self, job: JobRecord) -> JobOut:
         return JobOut(
-            job_id=job.job_id, kind=job.kind, cohort_id=job.cohort_id, format=job.format, status=job.status,  # type: ignore[arg-type]
+            job_id=job.job_id, kind=job.kind, cohort_id=job.cohort_id, format=job.format, level=job.level,
+            status=job.status,  # type: ignore[arg-type]
             progress=max(0.0, min(1.0, job.progress)), rows_done=job.rows_done, rows_total=job.rows_total,
             message=job.message, created_at=job.created_at, started_at=job.started_at, finished_at=job.finished_at,
             download=f"/v1/jobs/{job.job_id}/result" if job.status == "done" else None,
@@ -51,13 +64,18 @@ class JobRunner:
             raise ApiError(404, "not_found", "No job with this id (you see the jobs you started).")
         return job
 
-    def start_export(self, service, rec, p: Principal, fmt: str) -> JobRecord:  # noqa: ANN001
+    def start_export(self, service, rec, p: Principal, fmt: ManifestFormat,  # noqa: ANN001
+                     level: ManifestLevel = "series") -> JobRecord:
         service.check_manifest_access(rec, p)
-        job = self.state.add_job(kind="manifest_export", cohort_id=rec.cohort_id, key_id=p.key_id, fmt=fmt)
-        self._pool.submit(self._run_export, job.job_id, service, rec, p, fmt)
+        with service.pool.connection() as con:  # refuse now rather than fail in the background
+            service.require_imaging_index(con)
+        job = self.state.add_job(kind="manifest_export", cohort_id=rec.cohort_id, key_id=p.key_id, fmt=fmt,
+                                 level=level)
+        self._pool.submit(self._run_export, job.job_id, service, rec, p, fmt, level)
         return job
 
-    def _run_export(self, job_id: str, service, rec, p: Principal, fmt: str) -> None:  # noqa: ANN001
+    def _run_export(self, job_id: str, service, rec, p: Principal, fmt: ManifestFormat,  # noqa: ANN001
+                    level: ManifestLevel) -> None:
         st = self.state
         st.update_job(job_id, status="running", started_at=now_iso())
         path = self.export_dir / f"{job_id}.{EXTENSIONS[fmt]}"
@@ -65,30 +83,20 @@ class JobRunner:
         try:
             with service.pool.connection(wait_s=600) as con:
                 req = service.manifest_request(rec, con, p, timeout_s=3600)
-                source = service.manifest_source
+                source = service.manifest_source(level)
                 total = source.count(req)
                 st.update_job(job_id, rows_total=total)
                 done = 0
-
-                def progress(n: int) -> None:
-                    st.update_job(job_id, rows_done=n, progress=(n / total) if total else 1.0)
 
                 def counted():
                     nonlocal done
                     for row in source.rows(req):
                         done += 1
-                        if done % 1000 == 0 and fmt != "parquet":
-                            progress(done)
+                        if done % PROGRESS_EVERY == 0:
+                            st.update_job(job_id, rows_done=done, progress=min(done / total, 1.0) if total else 1.0)
                         yield row
 
-                if fmt == "parquet":
-                    with open(part, "wb") as f:
-                        write_parquet(source.columns, counted(), f, on_batch=progress)
-                else:
-                    chunks = csv_chunks(source.columns, counted()) if fmt == "csv" else jsonl_chunks(counted())
-                    with open(part, "wb") as f:
-                        for chunk in chunks:
-                            f.write(chunk)
+                write_manifest(counted(), part, fmt, level)
             os.replace(part, path)
             st.update_job(job_id, status="done", progress=1.0, rows_done=done, result_path=str(path),
                           finished_at=now_iso(), message=f"{done} rows")

@@ -232,6 +232,7 @@ class JobOut(BaseModel):
     kind: str
     cohort_id: str | None
     format: str | None
+    level: str | None = Field(default=None, description="Manifest level of an export: `series` or `instance`.")
     status: Literal["queued", "running", "done", "failed"]
     progress: float = Field(ge=0, le=1)
     rows_done: int
@@ -244,7 +245,10 @@ class JobOut(BaseModel):
 
 
 class ExportRequest(_In):
-    format: Literal["csv", "parquet", "jsonl"] = "csv"
+    format: Literal["csv", "parquet", "jsonl", "json"] = Field(
+        default="csv",
+        description="File format: CSV (`criteria` as JSON text), Parquet (typed columns, `criteria` as "
+                    "list<struct<label, days_from_index>>), JSON Lines, or one JSON array.")
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"format": "parquet"}]})
 
@@ -252,12 +256,13 @@ class ExportRequest(_In):
 class ManifestPage(BaseModel):
     cohort_id: str
     release: str = Field(description="Release name; pseudonyms are keyed per release.")
-    columns: list[str]
+    level: Literal["series", "instance"] = Field(description="One row per series, or per SOP instance.")
+    columns: list[str] = Field(description="The level's columns, in order (every row has exactly these keys).")
     offset: int
     limit: int
-    total: int
-    next: str | None
-    rows: list[dict[str, Any]]
+    total: int = Field(description="Rows of the whole manifest.")
+    next: str | None = Field(description="The next page, or null on the last one.")
+    rows: list[dict[str, Any]] = Field(description="This page's rows (a JSON array, in the manifest's keyed order).")
 
 
 class HealthOut(BaseModel):

@@ -2,6 +2,13 @@
 stored cohorts, role-dependent views with small-cell suppression, aggregate charts, guarded SQL and
 manifests. Routers only translate HTTP to these calls.
 
+Manifests are the release stage's (``deid.manifest``): :class:`deid.manifest.ImagingManifestSource`
+reads the cohort's imaging from the DICOM index (``dicom_index.select``) and renders release rows
+(keyed pseudonyms and UIDs, shifted dates, scrubbed descriptions, counts, qualifying criteria); this
+module only decides who may have them and hands the source a :class:`ManifestRequest`.  Each cohort
+is its own release (``project_key = "cohort-<id>"``, keyed with the server secret), so pseudonyms of
+two cohorts cannot be joined.
+
 Concurrency: a DuckDB connection must not be used by two threads at once, so each request takes its
 own cursor (``root.cursor()``: a separate connection to the same read-only database, with the same
 hardened, locked settings) from :class:`MartPool`, which also bounds how many queries run at once.
@@ -24,15 +31,6 @@ from sqlglot import exp
 
 from api.auth import Principal
 from api.errors import ApiError
-from api.manifest import (
-    ManifestRequest,
-    ManifestSource,
-    SeriesManifest,
-    cohort_subquery,
-    execute,
-    has_table,
-    imaging_filter_sql,
-)
 from api.pipeline import AskResult, compile_spec, run_spec
 from api.schemas import (
     AttritionOut,
@@ -52,14 +50,16 @@ from api.schemas import (
 )
 from api.state import CodesetRecord, CohortRecord, StateStore
 from api.suppression import DEFAULT_K, Cell, exact, suppress_attrition, suppress_each, suppress_partition
+from deid.manifest import ImagingManifestSource, ManifestLevel, has_table
 from deid.policy import ReleasePolicy
+from dicom_index.select import has_imaging_index
 from nlq.parser import parse
 from nlq.result import ParseResult
-from nlq.spec import CohortSpec
-from sql_guard.compiler import CompiledCohort, CompileError
+from nlq.spec import CohortSpec, ImagingRequest
+from sql_guard.compiler import CompiledCohort, CompileError, lit
 from sql_guard.errors import GuardError, MartError, QueryError, QueryTimeout
 from sql_guard.guard import validate
-from sql_guard.runner import open_mart, run_query
+from sql_guard.runner import execute_internal, open_mart, run_query
 
 INT32_MAX = 2**31 - 1
 
@@ -102,6 +102,44 @@ class MartPool:
 
     def close(self) -> None:
         self.root.close()
+
+
+@dataclass(frozen=True)
+class ManifestRequest:
+    """What :class:`deid.manifest.ImagingManifestSource` needs for one cohort's manifest."""
+
+    cohort_id: str
+    con: duckdb.DuckDBPyConnection
+    compiled: CompiledCohort
+    imaging: ImagingRequest | None
+    policy: ReleasePolicy
+    order_salt: str = ""
+    """Keyed ordering (rows come in an order that says nothing about internal person ids)."""
+    timeout_s: float = 120.0
+
+
+def cohort_subquery(compiled: CompiledCohort) -> str:
+    return f"({compiled.cohort_sql}) AS c"
+
+
+def imaging_filter_sql(compiled: CompiledCohort, imaging: ImagingRequest | None, alias: str = "io") -> str:
+    """WHERE conditions (after the cohort join) for the spec's imaging request, on ``image_occurrence``
+    (the imaging charts; marts without a DICOM index have charts too)."""
+    conds: list[str] = []
+    if imaging is None:
+        return ""
+    if imaging.modalities:
+        conds.append(f"UPPER({alias}.modality_source_value) IN ({', '.join(lit(m) for m in imaging.modalities)})")
+    if imaging.body_parts:
+        conds.append(f"UPPER({alias}.anatomic_site_source_value) IN ({', '.join(lit(b) for b in imaging.body_parts)})")
+    w = imaging.window
+    if w is not None:
+        anchor = "c.index_date" if w.anchor == "index" else f"c.{compiled.event_columns.get(w.anchor, 'index_date')}"
+        if w.start is not None:
+            conds.append(f"CAST({alias}.image_occurrence_date AS DATE) >= {anchor} + INTERVAL ({int(w.start)}) DAY")
+        if w.end is not None:
+            conds.append(f"CAST({alias}.image_occurrence_date AS DATE) <= {anchor} + INTERVAL ({int(w.end)}) DAY")
+    return " AND ".join(conds)
 
 
 # -- input bounds -----------------------------------------------------------------------------------
@@ -206,13 +244,11 @@ def _mart_errors(fn):  # decorator: mart/runner failures → API errors with hum
 
 
 class CohortService:
-    def __init__(self, settings: Settings, state: StateStore, pool: MartPool,
-                 manifest_source: ManifestSource | None = None) -> None:
+    def __init__(self, settings: Settings, state: StateStore, pool: MartPool) -> None:
         self.settings = settings
         self.state = state
         self.pool = pool
         self.k = settings.k
-        self.manifest_source: ManifestSource = manifest_source or SeriesManifest()
         self._secret = state.server_secret()
 
     # -- hashing ---------------------------------------------------------------------------------
@@ -361,7 +397,8 @@ class CohortService:
         return compile_spec(spec, con, overrides=rec.overrides or None, codesets=rec.codesets)
 
     def current_hash(self, con: duckdb.DuckDBPyConnection, compiled: CompiledCohort) -> str:
-        cur = execute(con, f"SELECT person_id FROM {cohort_subquery(compiled)}", timeout_s=self.settings.query_timeout_s)
+        cur = execute_internal(con, f"SELECT person_id FROM {cohort_subquery(compiled)}",
+                               timeout_s=self.settings.query_timeout_s)
         try:
             ids = [int(r[0]) for r in cur.fetchall()]
         finally:
@@ -403,7 +440,7 @@ class CohortService:
             sub = cohort_subquery(compiled)
 
             def fetch(sql: str) -> list[tuple]:
-                cur = execute(con, sql, timeout_s=t)
+                cur = execute_internal(con, sql, timeout_s=t)
                 try:
                     return cur.fetchall()
                 finally:
@@ -475,8 +512,21 @@ class CohortService:
         if p.role == "export_client" and rec.release_status != "approved":
             raise ApiError(403, "not_approved", "This cohort has not been approved for release by a data steward.")
 
+    @staticmethod
+    def manifest_source(level: ManifestLevel) -> ImagingManifestSource:
+        """The release stage's manifest of one level: ``series`` (one row per series) or ``instance``."""
+        return ImagingManifestSource(level)
+
+    @staticmethod
+    def require_imaging_index(con: duckdb.DuckDBPyConnection) -> None:
+        if not has_imaging_index(con):
+            raise ApiError(409, "no_imaging_index",
+                           "This mart has no DICOM index, so there is no imaging manifest: an operator indexes the "
+                           "imaging folders or PACS and links them to the mart (`cohort index`, `cohort link`).")
+
     def manifest_request(self, rec: CohortRecord, con: duckdb.DuckDBPyConnection, p: Principal,
                          timeout_s: float | None = None, verify: bool = True) -> ManifestRequest:
+        self.require_imaging_index(con)
         compiled = self.compile(rec, con)
         if verify and p.role == "export_client" and self.current_hash(con, compiled) != rec.approved_hash:
             raise ApiError(409, "cohort_changed",
@@ -489,6 +539,22 @@ class CohortService:
             policy=self.release_policy(rec.cohort_id), order_salt=salt,
             timeout_s=timeout_s or max(self.settings.query_timeout_s, 120.0),
         )
+
+    @_mart_errors
+    def manifest_page(self, rec: CohortRecord, p: Principal, level: ManifestLevel, offset: int,
+                      limit: int) -> tuple[tuple[str, ...], int, list[dict[str, Any]]]:
+        """(columns, total rows, the page's rows) of a cohort's manifest.
+
+        The page (at most ``Settings.manifest_page_max`` rows) is read whole while a mart cursor is
+        held, then released before the response is sent: a slow client never holds a pool slot, and
+        a failing query is an error response, not a cut-off stream.
+        """
+        source = self.manifest_source(level)
+        with self.pool.connection() as con:
+            req = self.manifest_request(rec, con, p)
+            total = source.count(req)
+            rows = list(source.rows(req, offset=offset, limit=min(limit, self.settings.manifest_page_max)))
+        return source.columns, total, rows
 
     # -- code sets -------------------------------------------------------------------------------
 

@@ -95,7 +95,8 @@ CREATE TABLE IF NOT EXISTS jobs (
   result_path TEXT,
   created_at TEXT NOT NULL,
   started_at TEXT,
-  finished_at TEXT
+  finished_at TEXT,
+  level TEXT
 );
 CREATE TABLE IF NOT EXISTS audit_log (
   seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -192,6 +193,8 @@ class JobRecord:
     created_at: str
     started_at: str | None
     finished_at: str | None
+    level: str | None = None
+    """Manifest level of an export job (``series`` or ``instance``)."""
 
 
 @dataclass(frozen=True)
@@ -233,7 +236,16 @@ class StateStore:
         self._con.execute("PRAGMA busy_timeout=30000")
         with self._lock:
             self._con.executescript(_SCHEMA)
+            self._migrate()
         self.audit = AuditLog(self)
+
+    def _migrate(self) -> None:
+        """Bring a state file made by an older version up to this schema (idempotent)."""
+        with self.transaction() as con:  # checked under the write lock: another process may be migrating
+            job_cols = {r[1] for r in con.execute("PRAGMA table_info(jobs)").fetchall()}
+            if "level" not in job_cols:  # export jobs made before manifest levels were all series-level
+                con.execute("ALTER TABLE jobs ADD COLUMN level TEXT")
+                con.execute("UPDATE jobs SET level = 'series' WHERE kind = 'manifest_export'")
 
     def close(self) -> None:
         with self._lock:
@@ -432,16 +444,17 @@ class StateStore:
 
     _JOB_COLS = (
         "job_id, kind, cohort_id, key_id, format, status, progress, rows_done, rows_total, message, result_path, "
-        "created_at, started_at, finished_at"
+        "created_at, started_at, finished_at, level"
     )
 
-    def add_job(self, *, kind: str, cohort_id: str | None, key_id: str, fmt: str | None) -> JobRecord:
+    def add_job(self, *, kind: str, cohort_id: str | None, key_id: str, fmt: str | None,
+                level: str | None = None) -> JobRecord:
         jid = "job_" + secrets.token_hex(8)
         with self.transaction() as con:
             con.execute(
-                "INSERT INTO jobs (job_id, kind, cohort_id, key_id, format, status, created_at) "
-                "VALUES (?, ?, ?, ?, ?, 'queued', ?)",
-                (jid, kind, cohort_id, key_id, fmt, now_iso()),
+                "INSERT INTO jobs (job_id, kind, cohort_id, key_id, format, status, created_at, level) "
+                "VALUES (?, ?, ?, ?, ?, 'queued', ?, ?)",
+                (jid, kind, cohort_id, key_id, fmt, now_iso(), level),
             )
         rec = self.get_job(jid)
         assert rec is not None

@@ -10,21 +10,39 @@ Everything here is fictional. Layout (``build_tiny_mart``):
   2023-11;
 * persons 1–13 have a CABG/PCI 7–14 days after their diagnosis (the seed scenario: 13 patients),
   14–16 one 20 days after (outside the window), 17–18 an appendectomy 3 days after;
-* persons 1–13 have imaging series (CT CHEST for all, XA HEART for 1–6, MR HEAD for 1–2).
+* persons 1–13 have imaging series (CT CHEST 1 day after the diagnosis for all, XA HEART 8 days after
+  for 1–6, MR HEAD 30 days after for 1–2), each its own study; ``image_occurrence`` first holds
+  them with PACS-style paths and URIs (:data:`UID_ROOT`, ``/pacs/<MRN>/…``) that must never come out;
+* a real DICOM index of those series: :func:`dicom_index.demo.write_demo_dicom` writes Part-10 files
+  for every ``image_occurrence`` row (PatientID = the MRN, names and free text planted by the demo
+  writer) into ``<mart stem>.dicom/`` beside the mart, :func:`dicom_index.indexer.index_folders`
+  indexes them and :func:`dicom_index.link.link_mart` links them back (refreshing the same rows), as
+  ``cohort index`` does.  The API's manifests come from this index (``deid.manifest``).
 """
 
 from __future__ import annotations
 
+import shutil
 from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
 
+from dicom_index.demo import write_demo_dicom
+from dicom_index.indexer import index_folders
+from dicom_index.link import link_mart
 from schema_catalog.ddl import omop_ddl
 
 SEED_COUNT = 13
 INDEX_PERSONS = 40
 MRNS = [f"H{90000000 + i:08d}" for i in range(1, 61)]
+#: Root of the original study/series UIDs (the demo writer derives SOP instance UIDs from them).
+UID_ROOT = "1.2.826.0.1.3680043.99"
+#: Seed of the demo DICOM writer (names, descriptions, files per series).
+DICOM_SEED = 7
+#: (modality, body part, days after the diagnosis) of each person's imaging series, by person id.
+SERIES = {pid: [("CT", "CHEST", 1)] + ([("XA", "HEART", 8)] if pid <= 6 else [])
+          + ([("MR", "HEAD", 30)] if pid <= 2 else []) for pid in range(1, SEED_COUNT + 1)}
 CONCEPTS = [
     (1001, "Acute myocardial infarction", "Condition", "ICD10CM", "I21"),
     (1002, "Atherosclerotic heart disease of native coronary artery", "Condition", "ICD10CM", "I25.1"),
@@ -38,10 +56,18 @@ CONCEPTS = [
 ]
 
 
+def dicom_dir(mart: Path) -> Path:
+    """Where :func:`build_tiny_mart` writes the mart's DICOM files."""
+    mart = Path(mart)
+    return mart.with_name(mart.stem + ".dicom")
+
+
 def build_tiny_mart(path: Path) -> Path:
+    """Write the tiny mart at ``path`` (replacing it) and its DICOM files, indexed and linked."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.unlink(missing_ok=True)
+    shutil.rmtree(dicom_dir(path), ignore_errors=True)
     con = duckdb.connect(str(path))
     try:
         con.execute(omop_ddl())
@@ -86,23 +112,20 @@ def build_tiny_mart(path: Path) -> Path:
                     "procedure_date, procedure_type_concept_id) VALUES (?, ?, ?, ?, 0)",
                     [proc_id, pid, concept_id, dx + timedelta(days=days)],
                 )
-            if pid <= SEED_COUNT:
-                series = [("CT", "CHEST", 1)]
-                if pid <= 6:
-                    series.append(("XA", "HEART", 8))
-                if pid <= 2:
-                    series.append(("MR", "HEAD", 30))
-                for modality, body, days in series:
-                    img_id += 1
-                    con.execute(
-                        "INSERT INTO image_occurrence (image_occurrence_id, person_id, image_occurrence_date, "
-                        "image_study_uid, image_series_uid, modality_source_value, anatomic_site_source_value, "
-                        "local_path, wadors_uri) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        [img_id, pid, dx + timedelta(days=days), f"1.2.826.0.1.3680043.99.{pid}.{img_id}",
-                         f"1.2.826.0.1.3680043.99.{pid}.{img_id}.1", modality, body,
-                         f"/pacs/{MRNS[pid - 1]}/{img_id}.dcm",
-                         f"https://pacs.example/studies/1.2.826.0.1.3680043.99.{pid}.{img_id}"],
-                    )
+            for modality, body, days in SERIES.get(pid, []):
+                img_id += 1
+                con.execute(
+                    "INSERT INTO image_occurrence (image_occurrence_id, person_id, image_occurrence_date, "
+                    "image_study_uid, image_series_uid, modality_source_value, anatomic_site_source_value, "
+                    "local_path, wadors_uri) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [img_id, pid, dx + timedelta(days=days), f"{UID_ROOT}.{pid}.{img_id}",
+                     f"{UID_ROOT}.{pid}.{img_id}.1", modality, body,
+                     f"/pacs/{MRNS[pid - 1]}/{img_id}.dcm",
+                     f"https://pacs.example/studies/{UID_ROOT}.{pid}.{img_id}"],
+                )
     finally:
         con.close()
+    write_demo_dicom(path, dicom_dir(path), seed=DICOM_SEED)
+    index_folders(path, [dicom_dir(path)], workers=1)
+    link_mart(path)
     return path

@@ -53,6 +53,7 @@ from deid.policy import ReleasePolicy, pseudonym, remap_uid, shift_date
 from deid.scrub import scrub_text
 from nlq.spec import ImagingRequest
 from sql_guard.compiler import CompiledCohort
+from sql_guard.runner import execute_internal
 
 __all__ = [
     "FORMATS",
@@ -278,6 +279,7 @@ def imaging_records(
     offset: int = 0,
     limit: int | None = None,
     read_headers: bool = True,
+    timeout_s: float | None = None,
 ) -> Iterator[ImagingRecord]:
     """The cohort's imaging rows with everything a manifest or an export needs (identifying).
 
@@ -286,6 +288,8 @@ def imaging_records(
     release and says nothing about person ids).  ``read_headers``: add the identifying values of one
     file header per series (:func:`header_identifiers`) to the record's identifiers — staff names
     typed into descriptions are found only that way (the export reads every file and passes False).
+    ``timeout_s`` limits the query (``sql_guard.errors.QueryTimeout``); None: no limit.  DuckDB
+    errors come as ``sql_guard.errors.QueryError`` with values scrubbed from the message.
     """
     columns_for(level)
     sql, crits = _records_sql(con, compiled, request, level, read_headers)
@@ -294,9 +298,8 @@ def imaging_records(
     if offset:
         sql += f" OFFSET {int(offset)}"
     salt = order_salt if order_salt is not None else pseudonym(policy, "cohort-engine/manifest-order")
-    cursor = con.cursor()
+    cursor = execute_internal(con, sql, [salt], timeout_s=timeout_s)
     try:
-        cursor.execute(sql, [salt])
         last_key: tuple[Any, ...] = ()
         last_ids: tuple[str, ...] = ()
         while batch := cursor.fetchmany(batch_size):
@@ -328,11 +331,16 @@ def imaging_records(
 
 
 def count_manifest_rows(con: duckdb.DuckDBPyConnection, compiled: CompiledCohort,
-                        request: ImagingRequest | None, level: ManifestLevel = "series") -> int:
-    """How many rows :func:`iter_manifest_rows` yields (for progress bars and job totals)."""
+                        request: ImagingRequest | None, level: ManifestLevel = "series", *,
+                        timeout_s: float | None = None) -> int:
+    """How many rows :func:`iter_manifest_rows` yields (for progress bars, job totals, pages)."""
     columns_for(level)
     img = _imaging_sql(compiled, request, level)
-    row = con.execute(f"SELECT count(*) FROM ({img}) AS img").fetchone()
+    cursor = execute_internal(con, f"SELECT count(*) FROM ({img}) AS img", timeout_s=timeout_s)
+    try:
+        row = cursor.fetchone()
+    finally:
+        cursor.close()
     return int(row[0]) if row else 0
 
 
@@ -430,6 +438,7 @@ def iter_manifest_rows(
     offset: int = 0,
     limit: int | None = None,
     read_headers: bool = True,
+    timeout_s: float | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Release rows of the cohort's imaging, one per series (or instance), streamed from DuckDB.
 
@@ -442,15 +451,17 @@ def iter_manifest_rows(
     the mart's values and the patterns remain.
     """
     for rec in imaging_records(con, compiled, request, policy, level, batch_size=batch_size,
-                               order_salt=order_salt, offset=offset, limit=limit, read_headers=read_headers):
+                               order_salt=order_salt, offset=offset, limit=limit, read_headers=read_headers,
+                               timeout_s=timeout_s):
         yield manifest_row(rec, policy, level)
 
 
 class ImagingManifestSource:
-    """Adapter for the REST API's ``ManifestSource`` protocol (``api.manifest``): count + paged rows.
+    """The REST API's manifest source: a level's ``columns``, ``count(req)`` and paged ``rows(req, …)``.
 
-    ``req`` is the API's ``ManifestRequest`` (duck-typed: ``con``, ``compiled``, ``imaging``,
-    ``policy``, ``order_salt``), so this module does not import the API.
+    ``req`` is the API's ``api.service.ManifestRequest``, duck-typed (``con``, ``compiled``,
+    ``imaging``, ``policy``, ``order_salt``; ``timeout_s`` when present limits each query), so that
+    this module does not import the API (data flows deid → api, never back).
     """
 
     def __init__(self, level: ManifestLevel = "series") -> None:
@@ -458,11 +469,13 @@ class ImagingManifestSource:
         self.columns: tuple[str, ...] = columns_for(level)
 
     def count(self, req: Any) -> int:
-        return count_manifest_rows(req.con, req.compiled, req.imaging, self.level)
+        return count_manifest_rows(req.con, req.compiled, req.imaging, self.level,
+                                   timeout_s=getattr(req, "timeout_s", None))
 
     def rows(self, req: Any, offset: int = 0, limit: int | None = None) -> Iterator[dict[str, Any]]:
         return iter_manifest_rows(req.con, req.compiled, req.imaging, req.policy, self.level,
-                                  order_salt=getattr(req, "order_salt", None) or None, offset=offset, limit=limit)
+                                  order_salt=getattr(req, "order_salt", None) or None, offset=offset, limit=limit,
+                                  timeout_s=getattr(req, "timeout_s", None))
 
 
 # --------------------------------------------------------------------------------------------------

@@ -10,13 +10,17 @@ Time limit: DuckDB has no server-side ``statement_timeout``; :func:`run_query` a
 :class:`threading.Timer` that calls ``interrupt()`` on the query's cursor and turns the resulting
 interrupt into :class:`~sql_guard.errors.QueryTimeout`. Each query runs on its own cursor (a DuckDB
 connection sharing the same database and settings), so one connection can serve several threads
-(API workers) and an interrupt can only ever hit the query it was armed for.
+(API workers) and an interrupt can only ever hit the query it was armed for. :func:`execute_internal`
+gives the same time limit and error scrubbing to SQL that this package's callers build themselves
+(cohort hashes, charts, imaging manifests) and fetch in batches.
 """
 
 from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
@@ -35,6 +39,7 @@ __all__ = [
     "QueryError",
     "QueryResult",
     "QueryTimeout",
+    "execute_internal",
     "guarded_query",
     "open_mart",
     "run_query",
@@ -164,6 +169,57 @@ def _scrub(message: str) -> str:
     return _LONG_NUMBER.sub("#", first)[:300]
 
 
+@contextmanager
+def _time_limited(cursor: duckdb.DuckDBPyConnection, timeout_s: float | None) -> Iterator[None]:
+    """Interrupt ``cursor`` after ``timeout_s`` (None: no limit); DuckDB errors raised inside become
+    :class:`QueryTimeout` (the interrupt) or :class:`QueryError` (message scrubbed of values)."""
+    if timeout_s is not None and timeout_s <= 0:
+        raise ValueError("timeout_s must be positive")
+    fired = threading.Event()
+    timer: threading.Timer | None = None
+    if timeout_s is not None:
+
+        def _interrupt() -> None:
+            fired.set()
+            cursor.interrupt()
+
+        timer = threading.Timer(timeout_s, _interrupt)
+        timer.daemon = True
+        timer.start()
+    try:
+        yield
+    except duckdb.Error as e:
+        if fired.is_set() or isinstance(e, duckdb.InterruptException):
+            raise QueryTimeout(timeout_s or 0.0) from None
+        raise QueryError(type(e).__name__, _scrub(str(e))) from None
+    finally:
+        if timer is not None:
+            timer.cancel()
+
+
+def execute_internal(
+    con: duckdb.DuckDBPyConnection,
+    sql: str,
+    params: Sequence[Any] | None = None,
+    *,
+    timeout_s: float | None = DEFAULT_TIMEOUT_S,
+) -> duckdb.DuckDBPyConnection:
+    """Run SQL built by the engine itself (not a user's text: it is not guarded here) on its own cursor
+    with a time limit; return that cursor, executed, for the caller to fetch from and close.
+
+    ``timeout_s=None`` runs without a limit.  Raises :class:`QueryTimeout` or :class:`QueryError`
+    (DuckDB's message scrubbed of values), never a raw ``duckdb.Error``.
+    """
+    cursor = con.cursor()
+    try:
+        with _time_limited(cursor, timeout_s):
+            cursor.execute(sql, list(params) if params else [])
+    except BaseException:
+        cursor.close()
+        raise
+    return cursor
+
+
 def run_query(
     con: duckdb.DuckDBPyConnection,
     validated: ValidatedSQL,
@@ -183,26 +239,12 @@ def run_query(
         raise ValueError("timeout_s must be positive")
     checked = revalidate(validated)
     cursor = con.cursor()
-    fired = threading.Event()
-
-    def _interrupt() -> None:
-        fired.set()
-        cursor.interrupt()
-
-    timer = threading.Timer(timeout_s, _interrupt)
-    timer.daemon = True
     try:
-        timer.start()
-        try:
+        with _time_limited(cursor, timeout_s):
             cursor.execute(checked.sql)
             rows = cursor.fetchall()
             columns = [d[0] for d in cursor.description or []]
-        except duckdb.Error as e:
-            if fired.is_set() or isinstance(e, duckdb.InterruptException):
-                raise QueryTimeout(timeout_s) from None
-            raise QueryError(type(e).__name__, _scrub(str(e))) from None
     finally:
-        timer.cancel()
         cursor.close()
     return QueryResult(columns=columns, rows=rows, limit=checked.limit, sql=checked.sql)
 

@@ -11,19 +11,25 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
+import shutil
 import sqlite3
 import time
+from collections import Counter
 from datetime import date, timedelta
 from pathlib import Path
 
+import duckdb
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from fastapi.testclient import TestClient
+from pydicom import dcmread
 from typer.testing import CliRunner
 
 from api.app import create_app
 from api.state import AuditLog, StateStore, hash_key
-from api.testing import INDEX_PERSONS, MRNS, SEED_COUNT, build_tiny_mart
+from api.testing import INDEX_PERSONS, MRNS, SEED_COUNT, SERIES, build_tiny_mart, dicom_dir
 from evals.seed import SEED_EN, SEED_KO
 
 SEED_SPEC = {
@@ -33,6 +39,13 @@ SEED_SPEC = {
         "window": {"start": 7, "end": 14},
     }],
 }
+SERIES_COLUMNS = ["patient", "study_uid", "series_uid", "index_date", "study_date", "series_date", "days_from_index",
+                  "modality", "body_part", "study_description", "series_description", "n_instances", "total_bytes",
+                  "criteria"]
+INSTANCE_COLUMNS = ["patient", "study_uid", "series_uid", "sop_uid", "index_date", "study_date", "series_date",
+                    "days_from_index", "modality", "body_part", "study_description", "series_description", "file_size",
+                    "burned_in_annotation", "criteria"]
+SERIES_TOTAL = sum(len(v) for v in SERIES.values())  # 13 CT + 6 XA + 2 MR
 # Appendectomy 0–30 days after: persons 17 and 18 only (a small cell).
 SMALL_SPEC = {
     "index": {"domain": "condition", "date_range": {"start": "2023-10-01", "end": "2023-10-10"}},
@@ -75,6 +88,46 @@ def no_identifiers(text: str) -> None:
         assert mrn not in text
     assert "1.2.826.0.1.3680043.99" not in text and "/pacs/" not in text and "pacs.example" not in text
     assert "person_ids" not in text or '"person_ids":null' in text.replace(" ", "")
+
+
+@pytest.fixture(scope="module")
+def dicom_truth(env) -> dict:
+    """What the tiny mart's DICOM files hold: per-series file counts and bytes, and every identifying
+    value in their headers (names, IDs, birth dates, addresses, UIDs, the folder) — none may come out."""
+    folder = dicom_dir(env["mart"])
+    series: dict[str, list[int]] = {}
+    words: set[str] = set()  # matched as whole words (names are short: Lee, Lim …)
+    strings: set[str] = {str(folder), folder.name}
+    for f in sorted(p for p in folder.rglob("*") if p.is_file()):
+        ds = dcmread(f, stop_before_pixels=True)
+        n_bytes = series.setdefault(ds.SeriesInstanceUID, [0, 0])
+        n_bytes[0] += 1
+        n_bytes[1] += f.stat().st_size
+        strings |= {ds.SOPInstanceUID, ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.PatientID, ds.AccessionNumber,
+                    ds.PatientBirthDate, date(int(ds.PatientBirthDate[:4]), int(ds.PatientBirthDate[4:6]),
+                                              int(ds.PatientBirthDate[6:])).isoformat(),
+                    ds.PatientAddress, ds.PatientTelephoneNumbers, ds.InstitutionName, ds.OtherPatientIDs}
+        for kw in ("PatientName", "ReferringPhysicianName", "OperatorsName", "PerformingPhysicianName"):
+            for group in str(ds.get(kw) or "").split("="):
+                words |= {w for w in group.split("^") if len(w) > 1}
+    return {"series": {uid: tuple(v) for uid, v in series.items()}, "files": sum(v[0] for v in series.values()),
+            "strings": {x for x in strings if x}, "words": words}
+
+
+def no_dicom_identifiers(text: str, truth: dict) -> None:
+    no_identifiers(text)
+    leaked = [x for x in truth["strings"] if x in text]
+    leaked += [w for w in truth["words"] if re.search(rf"(?<![\w]){re.escape(w)}(?![\w])", text, re.IGNORECASE)]
+    assert not leaked, leaked[:5]
+
+
+def fetch_all(env, url: str) -> list[dict]:
+    """Every row of a JSON manifest, following `next`."""
+    rows, nxt = [], url
+    while nxt:
+        page = env["client"].get(nxt, headers=H(env, "export_client")).json()
+        rows, nxt = rows + page["rows"], page["next"]
+    return rows
 
 
 # -- health, auth, errors ----------------------------------------------------------------------------
@@ -331,14 +384,15 @@ def test_steward_cannot_approve_own_run(env) -> None:
     assert c.post(f"/v1/cohorts/{cid}/approve", headers=H(env, "steward2")).status_code == 200
 
 
-def test_manifest_json_pages(env, approved) -> None:
+def test_manifest_json_pages(env, approved, dicom_truth) -> None:
     c = env["client"]
     first = c.get(f"/v1/cohorts/{approved}/manifest?limit=10", headers=H(env, "export_client"))
     assert first.status_code == 200, first.text
     page = first.json()
     total = SEED_COUNT + 6 + 2
     assert page["total"] == total and len(page["rows"]) == 10 and first.headers["x-total-count"] == str(total)
-    assert page["columns"] == ["patient", "study_uid", "series_uid", "study_date", "days_from_index", "modality", "body_part"]
+    assert page["columns"] == SERIES_COLUMNS and page["level"] == "series"
+    assert all(list(r) == SERIES_COLUMNS for r in page["rows"])
     assert page["next"] and 'rel="next"' in first.headers["link"]
     rows, nxt, pages = list(page["rows"]), page["next"], 1
     while nxt:
@@ -358,22 +412,119 @@ def test_manifest_json_pages(env, approved) -> None:
         by_patient.setdefault(r["patient"], set()).add(
             (date.fromisoformat(r["study_date"]) - timedelta(days=r["days_from_index"])).toordinal())
     assert all(len(v) == 1 for v in by_patient.values())  # one shifted index date per patient
+    # index_date and series_date are shifted with the study date (the files' SeriesDate is their StudyDate).
+    for r in rows:
+        assert r["series_date"] == r["study_date"]
+        assert (date.fromisoformat(r["series_date"]) - date.fromisoformat(r["index_date"])).days == r["days_from_index"]
+        assert {date.fromisoformat(r["index_date"]).toordinal()} == by_patient[r["patient"]]
+    # What each series is: CT chest 1 day, XA heart 8 days, MR head 30 days after the diagnosis.
+    assert Counter((r["days_from_index"], r["modality"], r["body_part"]) for r in rows) == {
+        (1, "CT", "CHEST"): SEED_COUNT, (8, "XA", "HEART"): 6, (30, "MR", "HEAD"): 2}
+    # Counts and sizes are the indexed files' (read back from the files themselves).
+    assert sorted((r["n_instances"], r["total_bytes"]) for r in rows) == sorted(dicom_truth["series"].values())
+    assert sum(r["n_instances"] for r in rows) == dicom_truth["files"]
+    # The qualifying criterion: the surgery 7 + pid % 8 days after the diagnosis, the same on each patient's rows.
+    crit = {r["patient"]: json.dumps(r["criteria"]) for r in rows}
+    assert all(json.dumps(r["criteria"]) == crit[r["patient"]] for r in rows)
+    assert sorted(json.loads(v)[0]["days_from_index"] for v in crit.values()) == sorted(7 + pid % 8 for pid in range(1, 14))
+    assert all(json.loads(v) == [{"label": "surgery", "days_from_index": json.loads(v)[0]["days_from_index"]}]
+               for v in crit.values())
+    # Descriptions: the names and MRNs the files' free text repeats are scrubbed (seed-fixed demo files).
+    assert Counter((r["modality"], r["study_description"]) for r in rows) == {
+        ("CT", "CT chest w/o contrast"): 12, ("CT", "CT chest w/o contrast - [NAME]"): 1,
+        ("MR", "MRI head w/ and w/o Gd (MRN [MRN])"): 1, ("MR", "MRI head w/ and w/o Gd - [NAME]"): 1,
+        ("XA", "Coronary angiography"): 2, ("XA", "Coronary angiography (MRN [MRN])"): 2,
+        ("XA", "Coronary angiography - [NAME]"): 2}
+    assert Counter((r["modality"], r["series_description"]) for r in rows) == {
+        ("CT", "Chest 0.625mm"): 1, ("CT", "Chest 0.625mm [NAME]"): 1, ("CT", "Chest 1.0mm"): 2,
+        ("CT", "Chest 1.25mm"): 5, ("CT", "Chest 2.5mm"): 2, ("CT", "Chest 5.0mm"): 2, ("MR", "DWI b1000"): 1,
+        ("MR", "T1 SE AX"): 1, ("XA", "LCA RAO 30"): 6}
     no_identifiers(json.dumps(rows))
+    no_dicom_identifiers(json.dumps(rows, ensure_ascii=False), dicom_truth)
+    with env["app"].state.ctx.pool.connection() as con:  # the check has teeth: the index's own text fails it
+        raw = con.execute("SELECT string_agg(study_description || ' ' || series_description, ' | ') "
+                          "FROM dicom_study JOIN dicom_series USING (study_instance_uid)").fetchone()[0]
+    with pytest.raises(AssertionError):
+        no_dicom_identifiers(raw, dicom_truth)
     # Same request, same pseudonyms; a different cohort (release) gets different ones.
     again = c.get(f"/v1/cohorts/{approved}/manifest?limit=10", headers=H(env, "export_client")).json()
     assert again["rows"] == page["rows"]
 
 
-def test_manifest_csv_and_parquet(env, approved) -> None:
+def test_manifest_csv_and_parquet(env, approved, dicom_truth) -> None:
     c = env["client"]
     r = c.get(f"/v1/cohorts/{approved}/manifest?format=csv&limit=1000", headers=H(env, "export_client"))
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(r.text)))
     assert len(rows) == SEED_COUNT + 8 and rows[0]["patient"].startswith("P-")
     no_identifiers(r.text)
+    no_dicom_identifiers(r.text, dicom_truth)
+    # Every format holds the same rows as the JSON page; CSV holds `criteria` as JSON text (not a Python repr).
+    page = c.get(f"/v1/cohorts/{approved}/manifest?limit=1000", headers=H(env, "export_client")).json()["rows"]
+    assert list(rows[0]) == SERIES_COLUMNS
+    assert [json.loads(x["criteria"]) for x in rows] == [x["criteria"] for x in page]
+    assert [(x["patient"], int(x["n_instances"]), int(x["total_bytes"]), x["study_description"]) for x in rows] == [
+        (x["patient"], x["n_instances"], x["total_bytes"], x["study_description"]) for x in page]
+    r = c.get(f"/v1/cohorts/{approved}/manifest?format=jsonl&limit=1000", headers=H(env, "export_client"))
+    assert r.status_code == 200 and r.headers["content-type"].startswith("application/x-ndjson")
+    assert [json.loads(line) for line in r.text.splitlines()] == page
     r = c.get(f"/v1/cohorts/{approved}/manifest?format=parquet", headers=H(env, "export_client"))
     table = pq.read_table(io.BytesIO(r.content))
     assert table.num_rows == SEED_COUNT + 8 and table.column_names[0] == "patient"
+    assert table.column_names == SERIES_COLUMNS and table.to_pylist() == page
+    assert table.schema.field("n_instances").type == pa.int32() and table.schema.field("total_bytes").type == pa.int64()
+    assert table.schema.field("criteria").type == pa.list_(
+        pa.struct([("label", pa.string()), ("days_from_index", pa.int32())]))
+    no_dicom_identifiers(json.dumps(table.to_pylist(), ensure_ascii=False), dicom_truth)
+
+
+def test_manifest_instance_level(env, approved, dicom_truth) -> None:
+    c = env["client"]
+    first = c.get(f"/v1/cohorts/{approved}/manifest?level=instance&limit=100", headers=H(env, "export_client"))
+    assert first.status_code == 200, first.text
+    page = first.json()
+    assert page["level"] == "instance" and page["columns"] == INSTANCE_COLUMNS
+    assert page["total"] == dicom_truth["files"] and "level=instance" in page["next"]
+    rows = fetch_all(env, f"/v1/cohorts/{approved}/manifest?level=instance&limit=100")
+    assert len(rows) == dicom_truth["files"] and all(list(r) == INSTANCE_COLUMNS for r in rows)
+    assert len({r["sop_uid"] for r in rows}) == len(rows) and all(r["sop_uid"].startswith("2.25.") for r in rows)
+    # Instances add up to their series' row: same keyed UIDs, file counts and bytes.
+    series = {r["series_uid"]: r for r in fetch_all(env, f"/v1/cohorts/{approved}/manifest?limit=100")}
+    per_series: dict[str, list[int]] = {}
+    for r in rows:
+        s_ = series[r["series_uid"]]
+        assert {k: r[k] for k in INSTANCE_COLUMNS if k in SERIES_COLUMNS} == {
+            k: s_[k] for k in INSTANCE_COLUMNS if k in SERIES_COLUMNS}
+        n_b = per_series.setdefault(r["series_uid"], [0, 0])
+        n_b[0] += 1
+        n_b[1] += r["file_size"]
+    assert {uid: tuple(v) for uid, v in per_series.items()} == {
+        uid: (s_["n_instances"], s_["total_bytes"]) for uid, s_ in series.items()}
+    # BurnedInAnnotation as the demo files carry it: NO on XA, absent on CT and MR.
+    assert {(r["modality"], r["burned_in_annotation"]) for r in rows} == {("CT", None), ("MR", None), ("XA", "NO")}
+    no_identifiers(json.dumps(rows))
+    no_dicom_identifiers(json.dumps(rows, ensure_ascii=False), dicom_truth)
+    r = c.get(f"/v1/cohorts/{approved}/manifest?level=instance&format=csv&limit=10000", headers=H(env, "export_client"))
+    assert r.text.splitlines()[0] == ",".join(INSTANCE_COLUMNS) and len(r.text.splitlines()) == len(rows) + 1
+    no_dicom_identifiers(r.text, dicom_truth)
+    assert_error(c.get(f"/v1/cohorts/{approved}/manifest?level=study", headers=H(env, "export_client")), 422)
+
+
+def test_manifest_needs_a_dicom_index(env, tmp_path: Path) -> None:
+    mart = tmp_path / "mart.duckdb"
+    shutil.copy(env["mart"], mart)
+    con = duckdb.connect(str(mart))
+    for t in ("dicom_instance", "dicom_series", "dicom_study"):
+        con.execute(f"DROP TABLE {t}")
+    con.close()
+    app = create_app(mart)
+    key = app.state.ctx.state.create_key("steward", "s")[1]
+    with TestClient(app) as c:
+        h = {"Authorization": f"Bearer {key}"}
+        cid = c.post("/v1/cohorts", json={"spec": SEED_SPEC}, headers=h).json()["cohort_id"]
+        err = assert_error(c.get(f"/v1/cohorts/{cid}/manifest", headers=h), 409, "no_imaging_index")
+        assert "cohort index" in err["message"]
+        assert_error(c.post(f"/v1/cohorts/{cid}/exports", json={"format": "csv"}, headers=h), 409, "no_imaging_index")
 
 
 def test_export_job_with_progress(env, approved) -> None:
@@ -390,6 +541,48 @@ def test_export_job_with_progress(env, approved) -> None:
     body = c.get(job["download"], headers=H(env, "export_client"))
     assert body.status_code == 200 and len(list(csv.DictReader(io.StringIO(body.text)))) == SEED_COUNT + 8
     assert_error(c.get(f"/v1/jobs/{job['job_id']}", headers=H(env, "researcher")), 404)
+    # The job's file is the release writer's, byte for byte what the endpoint streams for the whole manifest.
+    assert job["level"] == "series" and job["format"] == "csv"
+    assert body.content == c.get(f"/v1/cohorts/{approved}/manifest?format=csv&limit=10000",
+                                 headers=H(env, "export_client")).content
+
+
+def test_instance_export_job_in_parquet(env, approved, dicom_truth) -> None:
+    c = env["client"]
+    r = c.post(f"/v1/cohorts/{approved}/exports?level=instance", json={"format": "parquet"},
+               headers=H(env, "export_client"))
+    assert r.status_code == 202, r.text
+    job = r.json()
+    for _ in range(200):
+        job = c.get(f"/v1/jobs/{job['job_id']}", headers=H(env, "export_client")).json()
+        if job["status"] in ("done", "failed"):
+            break
+        time.sleep(0.05)
+    assert job["status"] == "done", job
+    assert job["level"] == "instance" and job["rows_total"] == job["rows_done"] == dicom_truth["files"]
+    body = c.get(job["download"], headers=H(env, "export_client"))
+    assert "-instance.parquet" in body.headers["content-disposition"]
+    table = pq.read_table(io.BytesIO(body.content))
+    assert table.column_names == INSTANCE_COLUMNS and table.num_rows == dicom_truth["files"]
+    assert table.schema.field("file_size").type == pa.int64()
+    no_dicom_identifiers(json.dumps(table.to_pylist(), ensure_ascii=False), dicom_truth)
+
+
+def test_old_state_files_get_job_levels(tmp_path: Path) -> None:
+    con = sqlite3.connect(tmp_path / "old.sqlite")
+    con.execute("CREATE TABLE jobs (job_id TEXT PRIMARY KEY, kind TEXT NOT NULL, cohort_id TEXT, key_id TEXT NOT NULL, "
+                "format TEXT, status TEXT NOT NULL, progress REAL NOT NULL DEFAULT 0, rows_done INTEGER NOT NULL DEFAULT 0, "
+                "rows_total INTEGER, message TEXT NOT NULL DEFAULT '', result_path TEXT, created_at TEXT NOT NULL, "
+                "started_at TEXT, finished_at TEXT)")
+    con.execute("INSERT INTO jobs (job_id, kind, key_id, format, status, created_at) "
+                "VALUES ('job_1', 'manifest_export', 'k', 'csv', 'done', '2024-01-01T00:00:00Z')")
+    con.commit()
+    con.close()
+    for _ in range(2):  # the migration runs once, then finds nothing to do
+        store = StateStore(tmp_path / "old.sqlite")
+        assert store.get_job("job_1").level == "series"
+        assert store.add_job(kind="manifest_export", cohort_id=None, key_id="k", fmt="json", level="instance").level == "instance"
+        store.close()
 
 
 def test_export_client_cannot_reach_unapproved_cohorts(env) -> None:

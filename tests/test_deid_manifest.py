@@ -4,6 +4,7 @@ formats agree; 10,000 patients stream in flat memory; the REST API adapter pages
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
 import io
 import json
@@ -32,6 +33,7 @@ from dicom_index.indexer import ensure_tables
 from nlq.spec import CohortSpec, ImagingRequest
 from schema_catalog.ddl import omop_ddl
 from sql_guard.compiler import CompiledCohort, compile_cohort
+from sql_guard.errors import QueryError, QueryTimeout
 from sql_guard.runner import open_mart
 from tests.test_deid_leaks import SPEC, Corpus, build_corpus
 
@@ -152,19 +154,48 @@ def test_extra_identifiers_reach_the_scrubber(mart: Any, compiled: CompiledCohor
 
 
 def test_api_adapter_counts_and_pages(mart: Any, compiled: CompiledCohort) -> None:
-    class Req:  # the shape of api.manifest.ManifestRequest
-        con, imaging, policy, order_salt = mart, None, POLICY, "salt-1"
+    from api.service import ManifestRequest  # what the REST API hands the source (duck-typed there)
 
-    Req.compiled = compiled
+    req = ManifestRequest(cohort_id="c1", con=mart, compiled=compiled, imaging=None, policy=POLICY,
+                          order_salt="salt-1", timeout_s=60)
     source = ImagingManifestSource("series")
     assert source.columns == SERIES_COLUMNS
-    everything = list(source.rows(Req()))
-    assert source.count(Req()) == len(everything)
-    pages = [r for off in range(0, len(everything), 4) for r in source.rows(Req(), offset=off, limit=4)]
+    everything = list(source.rows(req))
+    assert source.count(req) == len(everything)
+    pages = [r for off in range(0, len(everything), 4) for r in source.rows(req, offset=off, limit=4)]
     assert pages == everything
-    Req.order_salt = "salt-2"
-    reordered = list(source.rows(Req()))
+    reordered = list(source.rows(dataclasses.replace(req, order_salt="salt-2")))
+    assert reordered != everything
     assert sorted(map(json.dumps, reordered)) == sorted(map(json.dumps, everything))
+    instances = ImagingManifestSource("instance")
+    assert instances.columns == INSTANCE_COLUMNS
+    assert instances.count(req) == len(list(instances.rows(req))) == sum(r["n_instances"] for r in everything)
+
+
+def test_api_adapter_time_limit(mart: Any, compiled: CompiledCohort, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The API's per-request time limit reaches every manifest query, and the runner enforces it."""
+    import deid.manifest as dm
+    from api.service import ManifestRequest
+
+    seen: list[float | None] = []
+    real = dm.execute_internal
+
+    def spy(con: Any, sql: str, params: Any = None, *, timeout_s: float | None = None) -> Any:
+        seen.append(timeout_s)
+        return real(con, sql, params, timeout_s=timeout_s)
+
+    monkeypatch.setattr(dm, "execute_internal", spy)
+    req = ManifestRequest(cohort_id="c1", con=mart, compiled=compiled, imaging=None, policy=POLICY, timeout_s=42.0)
+    source = ImagingManifestSource("instance")
+    source.count(req)
+    next(source.rows(req, limit=1))
+    assert seen == [42.0, 42.0]
+    # What the limit does: interrupts the query (QueryTimeout); other failures come without their values.
+    with pytest.raises(QueryTimeout):
+        real(mart, "SELECT count(*) FROM range(100000000000) AS a(x) WHERE x % 7 = 3", timeout_s=0.2)
+    with pytest.raises(QueryError) as err:
+        real(mart, "SELECT CAST('H12345678 Kim' AS INTEGER)", timeout_s=5)
+    assert "H12345678" not in str(err.value) and "Kim" not in str(err.value)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -11,8 +11,9 @@ from api.audit import note
 from api.auth import AnyKey
 from api.context import Ctx
 from api.errors import ApiError, responses
-from api.jobs import EXTENSIONS, MEDIA_TYPES
+from api.jobs import MEDIA_TYPES
 from api.schemas import JobOut
+from deid.manifest import EXTENSIONS
 
 router = APIRouter(prefix="/v1", tags=["jobs"])
 
@@ -31,7 +32,8 @@ def get_job(job_id: str, ctx: Ctx, p: AnyKey) -> JobOut:
 @router.get(
     "/jobs/{job_id}/result", summary="Download a finished job's file",
     response_class=FileResponse,
-    responses={200: {"content": {"text/csv": {}, "application/vnd.apache.parquet": {}, "application/x-ndjson": {}},
+    responses={200: {"content": {"text/csv": {}, "application/vnd.apache.parquet": {}, "application/x-ndjson": {},
+                                 "application/json": {}},
                      "description": "The exported file."}, **responses(401, 404, 409)},
 )
 def job_result(job_id: str, request: Request, ctx: Ctx,
@@ -39,7 +41,7 @@ def job_result(job_id: str, request: Request, ctx: Ctx,
     job = ctx.jobs.job_for(job_id, p)
     if job.status != "done" or not job.result_path or not Path(job.result_path).is_file():
         raise ApiError(409, "not_ready", f"This job is {job.status}; fetch the result once its status is 'done'.")
-    note(request, target=job.job_id, details={"cohort": job.cohort_id, "format": job.format})
+    note(request, target=job.job_id, details={"cohort": job.cohort_id, "format": job.format, "level": job.level})
     fmt = job.format or "csv"
     return FileResponse(job.result_path, media_type=MEDIA_TYPES[fmt],
-                        filename=f"manifest-{job.cohort_id}.{EXTENSIONS[fmt]}")
+                        filename=f"manifest-{job.cohort_id}-{job.level or 'series'}.{EXTENSIONS[fmt]}")
