@@ -463,10 +463,10 @@ def demo_files(
 
 
 def select_demo_persons(mart_path: Path, seed: int, max_files: int, first: Collection[int] = ()) -> list[int]:
-    """Persons whose imaging makes about ``max_files`` demo files: whole persons — those in ``first``
-    (e.g. the seed scenario's cohort, so the README tour finds their images), then the rest in an order
-    fixed by (seed, person_id), a uniform sample, so that any other cohort of the demo mart finds images
-    for about the same share of its persons.
+    """Persons whose imaging makes about ``max_files`` demo files: whole persons in an order fixed by
+    (seed, person_id) — a uniform sample, so that any cohort of the demo mart finds images for about the
+    same share of its persons — plus, on top, the persons in ``first`` (e.g. the seed scenario's cohort,
+    so the README tour finds their images).
 
     Why: the demo mart has every imaging series of every person (~25 files per imaged person), far
     more files than a demo needs; a sample of whole persons keeps each chosen person's imaging
@@ -484,11 +484,7 @@ def select_demo_persons(mart_path: Path, seed: int, max_files: int, first: Colle
     for person_id, modality, n in rows:
         lo, hi = _INSTANCES.get(modality, (1, 3))
         estimate[person_id] = estimate.get(person_id, 0.0) + n * (lo + hi) / 2
-    wanted = set(first)
-    order = sorted(
-        estimate,
-        key=lambda p: (p not in wanted, hashlib.sha256(f"{seed}:demo-person:{p}".encode()).digest()),
-    )
+    order = sorted(estimate, key=lambda p: hashlib.sha256(f"{seed}:demo-person:{p}".encode()).digest())
     chosen: list[int] = []
     total = 0.0
     for p in order:
@@ -498,6 +494,9 @@ def select_demo_persons(mart_path: Path, seed: int, max_files: int, first: Colle
             continue  # a person with less imaging may still fit
         chosen.append(p)
         total += estimate[p]
+    # ``first`` persons come on top of the uniform sample, which therefore keeps its variety.
+    taken = set(chosen)
+    chosen += [p for p in first if p in estimate and p not in taken]
     return sorted(chosen)
 
 
