@@ -22,6 +22,7 @@ from nlq.spec import (
     Demographics,
     Domain,
     ImagingFilter,
+    ImagingRequest,
     IndexEvent,
     Occurrence,
     ValueFilter,
@@ -46,6 +47,7 @@ class Assembly:
         self.problems: list[Problem] = list(built.problems)
         self.notes: list[str] = list(built.notes)
         self.domain: dict[int, Domain] = {}
+        self.labels: dict[int, str] = {}
 
     def t(self, en: str, ko: str) -> str:
         return en if self.lang == "en" else ko
@@ -236,6 +238,7 @@ class Assembly:
         if self.problems:
             return None
         events = self.merge_bare_anchors(events)
+        outputs, events = self.take_request(events)
         index_ev = self.choose_index(events)
         if index_ev is None:
             if not self.problems:
@@ -250,6 +253,7 @@ class Assembly:
             index_ev.date = self.b.pending_date
         index_fields = self.event_filter(index_ev)
         criteria = self.criteria(events, index_ev)
+        imaging = self.imaging_request(outputs, index_ev)
         demographics = self.demographics()
         if self.problems or index_fields is None or criteria is None or demographics is None:
             return None
@@ -259,7 +263,7 @@ class Assembly:
         try:
             index = IndexEvent(**index_fields, date_range=date_range, first_occurrence=index_ev.first)
             return CohortSpec(language=self.lang, title=self.title[:120], index=index, demographics=demographics,
-                              criteria=criteria)
+                              criteria=criteria, imaging=imaging)
         except ValidationError as e:
             msg = "; ".join(err["msg"].removeprefix("Value error, ") for err in e.errors())
             self.problems.append(Problem(self.t(f"These rules do not fit together: {msg}.",
@@ -313,6 +317,7 @@ class Assembly:
                 n += 1
             used.add(label)
             labels[id(e)] = label
+        self.labels = labels
         for e in ordered:
             fields = self.event_filter(e)
             if fields is None:
@@ -355,6 +360,140 @@ class Assembly:
                 self.problems.append(Problem(self.t(f"The rule for “{e.describe()}” does not fit: {msg}.",
                                                     f"“{e.describe()}” 조건이 맞지 않습니다: {msg}."), e.describe()))
         return out
+
+    # ------------------------------------------------------------ the images to return
+    def take_request(self, events: list[Event]) -> tuple[list[Event], list[Event]]:
+        """Split off the events of an imaging output request ('…; give me their CT scans …'): they say
+        which images to return, not who qualifies. An event named only as the request's anchor ('their
+        CTs after the PCI' with no PCI rule) would silently add a rule: asked back instead."""
+        outputs = [e for e in events if e.request and not e.introduced]
+        rest = [e for e in events if not e.request or e.introduced]
+        rules = [e for e in rest if not e.request]
+        for e in rest:
+            if e.request:
+                what = e.describe()
+                target = self.request_anchor(e, rules)
+                if target is not None:  # '환자들의 수술 후 30일 이내': the surgery rule named before
+                    for o in outputs:
+                        if o.anchor is e:
+                            o.anchor = target
+                    continue
+                self.problems.append(Problem(self.t(
+                    f"The images are to be dated from “{what}”, which is not one of the cohort's rules; name it as a "
+                    "rule first (e.g. 'patients with MI who had CABG within 14 days; their CT scans within 30 days after "
+                    "the surgery') or date the images from the index event.",
+                    f"영상 기간의 기준 “{what}”이(가) 코호트 조건에 없습니다. 먼저 조건으로 말해 주세요(예: '심근경색 환자 중 "
+                    "관상동맥우회술을 받은 환자의 수술 후 30일 이내 CT 영상') 또는 기준 사건을 기준으로 말해 주세요."), what))
+        return outputs, [e for e in rest if not e.request]
+
+    def request_anchor(self, bare: Event, rules: list[Event]) -> Event | None:
+        """The one cohort event an anchor named inside the request refers to ('the surgery' → the CABG
+        rule), by domain, mentions and modalities; None when there is none or more than one."""
+        domain = self.domain.get(id(bare))
+        same = [e for e in rules if not e.negated and (domain is None or self.domain.get(id(e)) == domain)
+                and all(any(same_mention(t, u) for u in e.terms) for t in bare.terms)
+                and (not bare.modalities or set(bare.modalities) & set(e.modalities))]
+        if len(same) > 1:
+            same = [e for e in same if bare.kind is not None and e.kind == bare.kind] or same
+        return same[0] if len(same) == 1 else None
+
+    def request_window(self, ev: Event, index_ev: Event) -> tuple[bool, Window | None]:
+        """(ok, window) of one requested imaging event: days from the index or from a named criterion."""
+        w = ev.window
+        if w is None:
+            return True, (Window(start=None, end=-1) if ev.prior else None)
+        if w.get("same_visit"):
+            self.problems.append(Problem(self.t(
+                "The images to return are chosen by days from an event; 'during the same visit' is not supported for "
+                "them. Give days instead (e.g. 'their CT scans within 7 days after the admission').",
+                "반환할 영상은 사건으로부터의 일수로만 고릅니다. '같은 방문 중'은 지원하지 않으니 일수로 말해 주세요"
+                "(예: '입원 후 7일 이내 CT 영상')."), " ".join(ev.text) or None))
+            return False, None
+        anchor = "index"
+        if isinstance(ev.anchor, Event) and ev.anchor is not index_ev:
+            label = self.labels.get(id(ev.anchor))
+            if ev.anchor.request and ev.anchor.introduced:
+                return False, None  # named only in the request: take_request asked about it
+            if label is None or ev.anchor.negated:
+                self.problems.append(Problem(self.t(
+                    f"The images are to be dated from “{ev.anchor.describe()}”, which is no rule with events of this "
+                    "cohort; date them from the index event or from a rule the patients meet.",
+                    f"영상 기간의 기준 “{ev.anchor.describe()}”은(는) 사건이 있는 코호트 조건이 아닙니다. 기준 사건이나 "
+                    "환자가 만족하는 조건을 기준으로 말해 주세요."), ev.anchor.describe()))
+                return False, None
+            anchor = label
+        return True, Window(start=w["start"], end=w["end"], anchor=anchor)
+
+    def imaging_request(self, outputs: list[Event], index_ev: Event) -> ImagingRequest | None:
+        """The requested imaging events → one ``ImagingRequest`` (modalities × body parts, one window)."""
+        if not outputs:
+            return None
+        shown = " / ".join(f"“{t.strip()}”" for e in outputs for t in (e.text or [e.describe()]) if t.strip())
+        windows: list[Window | None] = []
+        ok = True
+        for e in outputs:
+            what = " ".join(e.text).strip() or e.describe()
+            if self.domain.get(id(e)) is not Domain.imaging or e.terms or e.name_mode or e.value is not None:
+                self.problems.append(Problem(self.t(
+                    f"Only imaging studies can be returned for a cohort, by modality and body part (e.g. 'their chest "
+                    f"CTs'); “{e.describe()}” is not one. To select patients by it, make it a rule ('who had …').",
+                    f"코호트에 대해 돌려줄 수 있는 것은 모달리티와 부위로 고른 영상뿐입니다(예: '환자의 흉부 CT 영상'). "
+                    f"“{e.describe()}”은(는) 영상이 아닙니다. 환자를 고르는 조건이라면 '…을 받은 환자'로 말해 주세요."),
+                    e.describe()))
+                ok = False
+                continue
+            if e.negated or e.count is not None or e.first:
+                self.problems.append(Problem(self.t(
+                    f"A negation, count or 'first' cannot be put on the images to return (“{what}”); they are every "
+                    "matching study of the cohort's patients.",
+                    f"반환할 영상(“{what}”)에는 부정, 횟수, '처음' 조건을 붙일 수 없습니다. 조건에 맞는 모든 영상을 돌려줍니다."),
+                    what))
+                ok = False
+                continue
+            if e.date is not None:
+                self.problems.append(Problem(self.t(
+                    "The images to return are chosen by days from the index event or a rule's event, not by calendar "
+                    "dates; say e.g. 'their CT scans within 30 days after the diagnosis'.",
+                    "반환할 영상은 달력 날짜가 아니라 기준 사건이나 조건 사건으로부터의 일수로 고릅니다(예: '진단 후 30일 이내 "
+                    "CT 영상')."), e.date.text))
+                ok = False
+                continue
+            good, window = self.request_window(e, index_ev)
+            ok = ok and good
+            windows.append(window)
+        if not ok:
+            return None
+        if any(w != windows[0] for w in windows):
+            self.problems.append(Problem(self.t(
+                f"The images {shown} have different time windows; one request has one window. Ask for them with one "
+                "window.", f"영상 {shown}의 기간이 서로 다릅니다. 요청 하나에는 기간이 하나뿐입니다. 같은 기간으로 말해 주세요."),
+                shown))
+            return None
+        # Each imaging phrase as named ('chest CT', 'cardiac MRI'); the request is their modalities × body
+        # parts, which must not return more than the phrases asked for.
+        shots = [shot for e in outputs for shot in (e.shots or [(tuple(e.modalities), tuple(e.body_parts))])]
+        modalities = [] if any(not m for m, _ in shots) else list(dict.fromkeys(x for m, _ in shots for x in m))
+        parts = [] if any(not b for _, b in shots) else list(dict.fromkeys(x for _, b in shots for x in b))
+
+        def covers(shot: tuple[tuple[str, ...], tuple[str, ...]], m: str | None, b: str | None) -> bool:
+            return (not shot[0] or m in shot[0]) and (not shot[1] or b in shot[1])
+
+        pairs = [(m, b) for m in (modalities or [None]) for b in (parts or [None])]
+        if not all(any(covers(shot, m, b) for shot in shots) for m, b in pairs):
+            mods_s, parts_s = "/".join(modalities), "/".join(parts)
+            self.problems.append(Problem(self.t(
+                f"One image request lists modalities and body parts, not pairs of them: {shown} together would also "
+                f"return every other {mods_s} × {parts_s} combination. Ask for one of them, or for all of them.",
+                f"영상 요청 하나에는 모달리티와 부위를 각각 나열할 뿐 짝지을 수 없습니다: {shown}을(를) 함께 요청하면 "
+                f"{mods_s} × {parts_s}의 다른 조합도 모두 포함됩니다. 하나씩 요청하거나 모든 조합을 요청해 주세요."),
+                shown, [f"{mods_s} of {parts_s}" if self.lang == "en" else f"{parts_s} 부위의 {mods_s}"]))
+            return None
+        self.notes.append(self.t(
+            f"read {shown} as the images to return for the cohort, not as a rule: it does not change who is in the "
+            "cohort (to require such a study, say 'who had …')",
+            f"{shown}은(는) 코호트에 대해 돌려줄 영상으로 읽었습니다. 코호트에 포함되는 환자는 바뀌지 않습니다"
+            "(그런 검사를 받은 환자로 한정하려면 '…을 촬영한 환자'라고 말해 주세요)"))
+        return ImagingRequest(modalities=modalities, body_parts=parts, window=windows[0])
 
     def order(self, events: list[Event]) -> list[Event]:
         """Text order, except that an event others are measured from comes before them."""

@@ -77,6 +77,8 @@ class Event:
     conj: str | None = None
     comma_terms: list[Term] = field(default_factory=list)  # 'A, B and C': split when 'and' ends the list
     text: list[str] = field(default_factory=list)
+    request: bool = False  # named inside an imaging output request ("…; give me their CT scans …")
+    shots: list[tuple[tuple[str, ...], tuple[str, ...]]] = field(default_factory=list)  # (modalities, body parts) as named
 
     def has_content(self) -> bool:
         return bool(self.kind or self.terms or self.modalities or self.quotes or self.name_mode)

@@ -89,6 +89,7 @@ class EnglishGrammar:
         self.last_prep: str | None = None
         self.last_verb: str | None = None
         self._groups = 0
+        self.requesting = False  # inside an imaging output request ('…; give me their CT scans …')
 
     # ------------------------------------------------------------ helpers
     def _next(self, i: int) -> Item | None:
@@ -103,7 +104,7 @@ class EnglishGrammar:
 
     def new_event(self, pos: int, kind: str | None = None) -> Event:
         self.close()
-        ev = Event(pos=pos)
+        ev = Event(pos=pos, request=self.requesting)
         if kind:
             ev.set_kind(kind)
         p = self.pend
@@ -125,7 +126,7 @@ class EnglishGrammar:
             self._groups += 1
             cur.group = self._groups
         ev = Event(pos=pos, group=cur.group, negated=cur.negated, prior=cur.prior, name_mode=cur.name_mode,
-                   name_kind=cur.name_kind)
+                   name_kind=cur.name_kind, request=self.requesting)
         # 'amoxicillin and clavulanate': an unknown mention joined to known ones is probably the same kind
         doms = {d for t in cur.terms if t.known for d in t.domains}
         ev.hint = cur.hint or (next(iter(doms)) if len(doms) == 1 else None)
@@ -194,7 +195,7 @@ class EnglishGrammar:
             return "index"
         if all(it.kind in ("pronoun", "boundary") for it in items):
             return self.previous_event(ap.target)
-        probe = Event(pos=items[0].start)
+        probe = Event(pos=items[0].start, request=self.requesting)
         for it in items:
             if it.kind == "event":
                 probe.set_kind(it.get("kind"))
@@ -304,6 +305,9 @@ class EnglishGrammar:
             self.problems.append(Problem(q, it.text, list(it.get("choices", []))))
         elif k == "boundary":
             self.close()
+        elif k in ("request", "request_end"):  # the images to return start (or end) here
+            self.close()
+            self.requesting = k == "request"
         elif k == "prep":
             self.last_prep = it.get("word")
             return
@@ -468,6 +472,7 @@ class EnglishGrammar:
         ev.kinds_seen.append("imaging")
         ev.modalities += [m for m in mods if m not in ev.modalities]
         ev.body_parts += [b for b in parts if b not in ev.body_parts]
+        ev.shots.append((tuple(mods), tuple(parts)))
         ev.text.append(it.text)
         ev.conj = None
 

@@ -48,6 +48,7 @@ class KoreanGrammar:
 
     def run(self) -> Built:
         prev: tuple[list[Item], Item | None] | None = None
+        requesting = False  # after '환자의' before imaging words: the images to return, not rules
         for items, closer in self.clauses():
             head = closer is not None and bool(closer.get("head"))
             if items and prev is not None and prev[0] and self.merge_head(items, prev, closer):
@@ -61,9 +62,14 @@ class KoreanGrammar:
             if head:
                 for e in self.events[before:]:
                     e.head = True
+            if requesting or (closer is not None and closer.get("request_verb")):  # '… CT 영상을 모아줘'
+                for e in self.events[before:]:
+                    e.request, e.head = True, False
+            if closer is not None and closer.get("request"):
+                requesting = True
             prev = (items, closer)
         if self.pending_date is not None and self.events:
-            first = next((e for e in self.events if not e.negated), None)
+            first = next((e for e in self.events if not e.negated and not e.request), None)
             if first is not None and first.date is None and not first.window:
                 first.date, self.pending_date = self.pending_date, None
         return Built(self.events, self.demographics, self.problems, self.notes, self.pending_date)
@@ -85,7 +91,7 @@ class KoreanGrammar:
     def merge_head(self, items: list[Item], prev: tuple[list[Item], Item | None], closer_now: Item | None) -> bool:
         """'2023년에 진단받은 대장암 환자': the relative clause describes the head noun's own event."""
         closer = prev[1]
-        if closer is None or closer.get("head") or closer.kind != "end":
+        if closer is None or closer.get("head") or closer.get("request") or closer.kind != "end":
             return False
         if any(it.kind not in ("term", "unknown", "conj", "age", "sex") for it in items):
             return False
@@ -249,6 +255,7 @@ class KoreanGrammar:
                 cur.set_kind("imaging")
                 cur.modalities += [m for m in it.get("modalities", []) if m not in cur.modalities]
                 cur.body_parts += [b for b in it.get("body_parts", []) if b not in cur.body_parts]
+                cur.shots.append((tuple(it.get("modalities", [])), tuple(it.get("body_parts", []))))
                 cur.text.append(it.text)
             elif k == "conj":
                 if cur is not None:

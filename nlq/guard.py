@@ -16,8 +16,13 @@ DESTRUCTIVE = re.compile(
     r"\badd\s+(?:a\s+)?(?:new\s+)?(?:patients?|records?|rows?)\b|"
     r"\bupdate\s+(?:the\s+)?(?:tables?|records?|patients?|data|person|rows?|\w+\s+set)\b|"
     r"\bremove\s+(?:all|every|the|their|those|these|patients?|records?|rows?|data|tables?)\b|"
-    r"\b(?:dump|export|download|copy)\s+(?:the\s+)?(?:whole|entire|all|full)\b|\bset\s+\w+\s*=|"
-    r"삭제|지워|지우|수정해|변경해|바꿔|업데이트|덮어써|덮어쓰|초기화|드롭|전부\s*내보내|통째로|추가해|추가\s*해|넣어|등록해",
+    # 'export all data' is a bulk dump; 'export all their chest CTs' (a cohort's images) is not.
+    r"\b(?:dump|export|download|copy)\s+(?:the\s+)?(?:whole|entire|all|full)\b(?!\s+(?:of\s+)?(?:their|these|those)\b"
+    r"[^.;]{0,40}?\b(?:cts?|mris?|mr|scans?|images?|imaging|x-?rays?|radiographs?|angiogra\w*|echo\w*|ultrasounds?|"
+    r"mammo\w*|pet|dicoms?|studies)\b)|"
+    r"\bset\s+\w+\s*=|"
+    r"삭제|지워|지우|수정해|변경해|바꿔|업데이트|덮어써|덮어쓰|초기화|드롭|(?<!영상을\s)(?<!영상\s)(?<!영상)전부\s*내보내|통째로|추가해|"
+    r"추가\s*해|넣어|등록해",
     re.IGNORECASE,
 )
 IDENTIFYING = re.compile(

@@ -6,7 +6,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from nlq.spec import CohortSpec, ConceptSet, Criterion, Demographics, Domain, EventFilter, Occurrence, Window
+from nlq.spec import (
+    CohortSpec,
+    ConceptSet,
+    Criterion,
+    Demographics,
+    Domain,
+    EventFilter,
+    ImagingRequest,
+    Occurrence,
+    Window,
+)
 from nlq.text import has_batchim
 
 
@@ -172,6 +182,63 @@ def _ages(d: Demographics, lang: str) -> str:
     return f"기준일 나이 {lo}~{hi}세"
 
 
+def _imaging_request(r: ImagingRequest, lang: str) -> str:
+    """'Images to return: CT studies dated 0 to 30 days after “surgery” (inclusive).' — what the export
+    hands over; it is no rule, so it comes after the sentence that says who qualifies."""
+    en = lang == "en"
+    mods = "/".join(r.modalities)
+    if en:
+        what = f"{mods} studies" if mods else ("imaging studies" if r.body_parts else "all imaging studies")
+        if r.body_parts:
+            what += f" (body part {'/'.join(r.body_parts)})"
+    else:
+        what = f"{mods} 검사" if mods else ("영상 검사" if r.body_parts else "모든 영상 검사")
+        if r.body_parts:
+            what += f" (부위 {'/'.join(r.body_parts)})"
+    w = r.window
+    if w is not None and w.same_visit:
+        a = "the index event" if w.anchor == "index" else f"“{w.anchor}”"
+        return (f"Images to return: {what} of the same visit as {a}." if en
+                else f"반환할 영상: {(k := '기준 사건' if w.anchor == 'index' else a)}{_gwa(k)} 같은 방문의 {what}.")
+    if w is None or (w.start is None and w.end is None):
+        return f"Images to return: {what}, at any date." if en else f"반환할 영상: 날짜 제한 없는 {what}."
+    if en:
+        a = "the index event" if w.anchor == "index" else f"“{w.anchor}”"
+        s, e = w.start, w.end
+
+        def days(n: int) -> str:
+            return f"{n} day" if n == 1 else f"{n} days"
+
+        if s is None:
+            when = f"up to {days(abs(e))} {'before' if e < 0 else 'after'} {a}" if e else f"up to the day of {a}"
+        elif e is None:
+            when = f"from {days(abs(s))} {'before' if s < 0 else 'after'} {a} on" if s else f"from the day of {a} on"
+        elif s == e:
+            when = f"on the day of {a}" if s == 0 else f"exactly {days(abs(s))} {'before' if s < 0 else 'after'} {a}"
+        elif s >= 0:
+            when = f"{s} to {e} days after {a} (inclusive)"
+        elif e <= 0:
+            when = f"{-s} to {-e} days before {a} (inclusive)"
+        else:
+            when = f"{days(-s)} before to {days(e)} after {a} (inclusive)"
+        return f"Images to return: {what} dated {when}."
+    a = "기준 사건" if w.anchor == "index" else f"“{w.anchor}”"
+    s, e = w.start, w.end
+    if s is None:
+        when = f"{a} {'전' if e < 0 else '후'} {abs(e)}일까지" if e else f"{a} 당일까지"
+    elif e is None:
+        when = f"{a} {'전' if s < 0 else '후'} {abs(s)}일부터" if s else f"{a} 당일부터"
+    elif s == e:
+        when = f"{a} 당일" if s == 0 else f"{a} {'전' if s < 0 else '후'} 정확히 {abs(s)}일"
+    elif s >= 0:
+        when = f"{a} 후 {s}일부터 {e}일까지(양 끝 포함)"
+    elif e <= 0:
+        when = f"{a} 전 {-s}일부터 {-e}일까지(양 끝 포함)"
+    else:
+        when = f"{a} 전 {-s}일부터 후 {e}일까지(양 끝 포함)"
+    return f"반환할 영상: {when}의 {what}."
+
+
 def readback(spec: CohortSpec, lang: str | None = None, concept_labels: Mapping[str, Sequence[str]] | None = None) -> str:
     lang = lang or spec.language
     labels = concept_labels or {}
@@ -198,6 +265,8 @@ def readback(spec: CohortSpec, lang: str | None = None, concept_labels: Mapping[
         for c in spec.criteria:
             lines.append(_criterion(c, lang, labels) + ".")
         lines.append("A patient qualifies when any one of their index events meets every rule above.")
+        if spec.imaging is not None:
+            lines.append(_imaging_request(spec.imaging, lang))
     else:
         first = "처음 " if idx.first_occurrence else ""
         line = f"기준 사건: {first}{_event(idx, lang, labels)}"
@@ -215,4 +284,6 @@ def readback(spec: CohortSpec, lang: str | None = None, concept_labels: Mapping[
         for c in spec.criteria:
             lines.append(_criterion(c, lang, labels) + ".")
         lines.append("환자의 기준 사건 중 하나라도 위 조건을 모두 만족하면 포함됩니다.")
+        if spec.imaging is not None:
+            lines.append(_imaging_request(spec.imaging, lang))
     return "\n".join(lines)

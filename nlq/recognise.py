@@ -35,12 +35,21 @@ from nlq.vocab import (
     EN_GENERIC_VERBS,
     EN_MODALITIES,
     EN_NEGATION,
+    EN_REQUEST_IMAGES,
+    EN_REQUEST_POSSESSIVES,
+    EN_REQUEST_VERBS,
+    EN_REQUEST_VERBS_ME,
+    EN_REQUEST_WANT,
     EN_VAGUE,
     KO_BODY_PARTS,
     KO_EVENT_WORDS,
     KO_FILLERS,
     KO_MODALITIES,
     KO_NEGATION,
+    KO_REQUEST_HEADS,
+    KO_REQUEST_IMAGES,
+    KO_REQUEST_PRONOUNS,
+    KO_REQUEST_VERBS,
     KO_VAGUE,
 )
 from nlq.windows import recognise_windows_en, recognise_windows_ko
@@ -53,7 +62,8 @@ class Recognised:
 
 
 # ---------------------------------------------------------------- typo repair (English)
-GRAMMAR_WORDS = ["patients", "patient", "people", "diagnosed", "diagnosis", "diagnoses", "surgery", "surgeries", "operation", "operations", "procedure", "procedures", "prescribed", "prescription", "prescriptions", "medication", "medications", "medicine", "between", "within", "after", "before", "following", "excluding", "exclude", "without", "history", "admitted", "admission", "admissions", "hospitalized", "hospitalised", "hospitalization", "emergency", "department", "visit", "visits", "imaging", "ultrasound", "angiography", "echocardiography", "radiograph", "mammography", "tomography", "deceased", "months", "weeks", "years", "days", "women", "female", "females", "males", "older", "younger", "least", "exactly", "first", "prior", "previous", "during", "since", "through", "underwent", "received", "treated", "measured", "tested", "results", "values", "levels", "cohort", "those", "whose", "which", "never", "having", "followed", "subsequently", "later", "same", "diagnostic", "laboratory", "where", "aged", "under", "above", "below", "greater", "higher", "lower", "contains", "containing", "includes", "including", "named", "except", "other", "within", "preceding", "readmitted", "readmission", "readmissions", "rehospitalized", "hospitalisation", "hospitalizations", "deaths", "mortality", "dying", "expired", "prescriptions", "medicines", "intervention", "interventions", "operated", "scans", "images", "measurement", "measurements", "readings", "encounters", "outpatient", "inpatient", "presented", "presenting", "suffering", "suffered", "undergone", "undergoing", "administered", "dispensed", "initiated", "started", "taking", "using", "diagnostic", "pathology", "histology", "biopsy", "angiogram", "angiograms", "echocardiogram", "ultrasound", "mammogram", "radiograph", "computed", "magnetic", "resonance", "sonography", "managed", "receiving", "exceeded", "exceeding", "discharge", "discharged", "emergency", "department", "hospitalised"]
+GRAMMAR_WORDS = ["patients", "patient", "people", "diagnosed", "diagnosis", "diagnoses", "surgery", "surgeries", "operation", "operations", "procedure", "procedures", "prescribed", "prescription", "prescriptions", "medication", "medications", "medicine", "between", "within", "after", "before", "following", "excluding", "exclude", "without", "history", "admitted", "admission", "admissions", "hospitalized", "hospitalised", "hospitalization", "emergency", "department", "visit", "visits", "imaging", "ultrasound", "angiography", "echocardiography", "radiograph", "mammography", "tomography", "deceased", "months", "weeks", "years", "days", "women", "female", "females", "males", "older", "younger", "least", "exactly", "first", "prior", "previous", "during", "since", "through", "underwent", "received", "treated", "measured", "tested", "results", "values", "levels", "cohort", "those", "whose", "which", "never", "having", "followed", "subsequently", "later", "same", "diagnostic", "laboratory", "where", "aged", "under", "above", "below", "greater", "higher", "lower", "contains", "containing", "includes", "including", "named", "except", "other", "within", "preceding", "readmitted", "readmission", "readmissions", "rehospitalized", "hospitalisation", "hospitalizations", "deaths", "mortality", "dying", "expired", "prescriptions", "medicines", "intervention", "interventions", "operated", "scans", "images", "measurement", "measurements", "readings", "encounters", "outpatient", "inpatient", "presented", "presenting", "suffering", "suffered", "undergone", "undergoing", "administered", "dispensed", "initiated", "started", "taking", "using", "diagnostic", "pathology", "histology", "biopsy", "angiogram", "angiograms", "echocardiogram", "ultrasound", "mammogram", "radiograph", "computed", "magnetic", "resonance", "sonography", "managed", "receiving", "exceeded", "exceeding", "discharge", "discharged", "emergency", "department", "hospitalised", "export", "download", "dicom", "dicoms",
+                "deliver", "provide", "attach", "forward"]
 
 
 @lru_cache(maxsize=1)
@@ -141,7 +151,7 @@ def _imaging(lang: str) -> re.Pattern[str]:
     part2_alts = [f"(?P<c{i}>{p})" for i, (p, _) in enumerate(parts)]
     if lang == "ko":
         rx = (rf"(?:(?<![가-힣])(?:{'|'.join(part_alts)})\s*(?:의\s*)?)?(?:{'|'.join(mod_alts)})"
-              rf"(?:\s*\(\s*(?:{'|'.join(part2_alts)})\s*\))?(?:\s*(?:검사|촬영|영상|스캔))?")
+              rf"(?:\s*\(\s*(?:{'|'.join(part2_alts)})\s*\))?(?:\s*(?:검사|촬영|영상|스캔|이미지|사진))?")
         return re.compile(rx, re.IGNORECASE)
     rx = (rf"\b(?:(?:{'|'.join(part_alts)})\s+)?(?:{'|'.join(mod_alts)})\b"
           rf"(?:\s+(?:imaging\s+)?(?:scans?|studies|study|exams?|examinations?|images?|tests?)|\s+imaging)?"
@@ -178,6 +188,102 @@ def _imaging_item(m: re.Match[str], lang: str) -> Item:
             body += parts[i][1]
     return Item("modality", m.group(0), m.start(), m.end(),
                 {"modalities": list(dict.fromkeys(modalities)), "body_parts": list(dict.fromkeys(body))})
+
+
+# ---------------------------------------------------------------- imaging output requests
+# "…; give me their CT scans within 30 days after the surgery", "… and their chest CTs", "환자의 흉부 CT
+# 영상", "… CT 영상을 모아줘": the images to return for the cohort, not a rule of who qualifies. The
+# marker item tells the grammars that the imaging events after it (Korean: in its clause) are output.
+_DET_EN = r"(?:(?:all|any|each)\s+(?:of\s+)?)?(?:(?:their|the|these|those)\s+)?"
+REQUEST_EN = re.compile(
+    rf"(?:(?:[,;:.]|\b(?:and|plus|also|then)\b)\s*)?(?:\b(?:and\s+)?also\s+)?(?:\bplease\s+)?"
+    rf"(?P<verb>\b(?:{EN_REQUEST_VERBS_ME})\s+(?:me|us)\b|\b(?:{EN_REQUEST_VERBS})\b|\b(?:{EN_REQUEST_WANT}))\s*{_DET_EN}"
+    rf"|(?:^|[,;:.]|\b(?:and|plus|also|then|along\s+with|together\s+with|as\s+well\s+as)\b)\s*"
+    rf"(?:(?:all|any)\s+(?:of\s+)?)?\b(?:{EN_REQUEST_POSSESSIVES})\s+",
+    re.IGNORECASE)
+REQUEST_IMAGES_EN = re.compile(rf"(?:{EN_REQUEST_IMAGES})\b", re.IGNORECASE)
+PEOPLE_NEXT_EN = re.compile(r"(?:patients?|people|persons?|subjects|cases|individuals|pts|women|men)\b", re.IGNORECASE)
+REQUEST_KO_POSSESSIVE = re.compile(
+    rf"(?P<head>{KO_REQUEST_HEADS})(?:들)?\s*의(?![가-힣])|(?<![가-힣])(?:{KO_REQUEST_PRONOUNS})\s*의(?![가-힣])")
+REQUEST_KO_VERB = re.compile(
+    rf"(?:을|를|도|만|은|는)?\s*(?:(?:전부|모두|다|같이|함께)\s*)?(?:{KO_REQUEST_VERBS})\s*"
+    r"(?:줘요|줘|주세요|줄래요|줄래|주십시오|주실래요|달라|라)?(?![가-힣])")
+REQUEST_IMAGES_KO = re.compile(KO_REQUEST_IMAGES, re.IGNORECASE)
+GENERIC_TAIL_KO = re.compile(rf"(?:{KO_REQUEST_IMAGES}|파일|검사|촬영|자료|들)\s*$", re.IGNORECASE)
+HEAD_KO = re.compile(rf"{KO_REQUEST_HEADS}")
+
+
+@lru_cache(maxsize=1)
+def _modality_end_ko() -> re.Pattern[str]:
+    return re.compile(rf"(?:{_rx_words([p for p, _, _ in KO_MODALITIES])})\s*$", re.IGNORECASE)
+
+
+PRIOR_AHEAD_EN = re.compile(r"(?:prior|previous|earlier|past)\s+", re.IGNORECASE)
+
+
+def _images_ahead_en(rest: str) -> bool:
+    """Imaging words right after the request words, and not 'chest CT patients' (a rule on people)."""
+    rest = rest.lstrip()
+    rest = rest[m.end():] if (m := PRIOR_AHEAD_EN.match(rest)) else rest
+    for rx in (_imaging("en"), _body_imaging("en"), REQUEST_IMAGES_EN):
+        m = rx.match(rest)
+        if m:
+            return not PEOPLE_NEXT_EN.match(rest[m.end():].lstrip())
+    return False
+
+
+def _request_en(m: re.Match[str]) -> Item | None:
+    """A request before imaging words; 'give me their …' is a request whatever follows (only images can be
+    returned, which assembly says when something else is asked for)."""
+    explicit = m.group("verb") is not None and re.search(r"\b(?:their|patients')", m.group(0), re.IGNORECASE)
+    if not (explicit or _images_ahead_en(m.string[m.end():])):
+        return None
+    return Item("request", m.group(0), m.start(), m.end(), {})
+
+
+def _images_in_ko(rest: str) -> bool:
+    return bool(_imaging("ko").search(rest) or _body_imaging("ko").search(rest) or REQUEST_IMAGES_KO.search(rest))
+
+
+def _request_ko_possessive(m: re.Match[str]) -> Item | None:
+    """'… 환자의 흉부 CT 영상': the head noun's images, when imaging words follow and no other head does."""
+    rest = m.string[m.end():]
+    if not _images_in_ko(rest) or HEAD_KO.search(rest):
+        return None
+    return Item("end", m.group(0), m.start(), m.end(), {"head": bool(m.group("head")), "request": True})
+
+
+def _request_ko_verb(m: re.Match[str]) -> Item | None:
+    """'… CT 영상을 모아줘': a request verb whose object is imaging words closes a request clause."""
+    before = m.string[: m.start()].rstrip()
+    generic = False
+    while (g := GENERIC_TAIL_KO.search(before)) is not None:
+        generic = generic or bool(REQUEST_IMAGES_KO.fullmatch(g.group(0).strip()))
+        before = before[: g.start()].rstrip()
+    if not (generic or _modality_end_ko().search(before)):
+        return None
+    return Item("end", m.group(0), m.start(), m.end(), {"request_verb": True})
+
+
+def _request_end_en(items: list[Item]) -> list[Item]:
+    """'send me the chest CTs *of patients* with MI': the request ends where the cohort is named."""
+    start = next((i for i, it in enumerate(items) if it.kind == "request"), None)
+    if start is None:
+        return items
+    for j in range(start + 1, len(items)):
+        it = items[j]
+        if it.kind in ("request", "boundary"):
+            break
+        if it.kind != "prep" or it.get("word") not in ("of", "for", "from", "in", "among"):
+            continue
+        k = j + 1
+        while k < len(items) and items[k].kind == "filler" and items[k].text.lower() in ("the", "all", "those", "these", "our"):
+            k += 1
+        nxt = items[k] if k < len(items) else None
+        if nxt is not None and (nxt.kind in ("sex", "age") or nxt.text.lower() in PEOPLE_WORDS | {"everyone", "cohort"}):
+            items = [*items[:j], Item("request_end", it.text, it.start, it.end, {}), *items[j + 1:]]
+            break
+    return items
 
 
 def _terms(pieces: list[Piece], lang: str) -> list[Piece]:
@@ -482,6 +588,11 @@ def recognise(text: str, lang: str, today: date) -> Recognised:
             "kind": KIND_WORD[m.group("kind")], "post": False}))
         pieces = apply(pieces, NAME_KO_POST, lambda m: Item("name", m.group(0), m.start(), m.end(), {
             "kind": None, "post": True}))
+    if lang == "en":
+        pieces = apply(pieces, REQUEST_EN, _request_en)
+    else:
+        pieces = apply(pieces, REQUEST_KO_POSSESSIVE, _request_ko_possessive)
+        pieces = apply(pieces, REQUEST_KO_VERB, _request_ko_verb)
     pieces = recognise_dates(pieces, lang, today)
     pieces = recognise_windows_ko(pieces) if lang == "ko" else recognise_windows_en(pieces)
     pieces = apply(pieces, INDEX_REF[lang], lambda m: Item("index_ref", m.group(0), m.start(), m.end(), {}))
@@ -503,4 +614,6 @@ def recognise(text: str, lang: str, today: date) -> Recognised:
         pieces = apply(pieces, re.compile(KO_NEGATION), lambda m: Item("neg", m.group(0), m.start(), m.end(), {}))
     pieces = _vague(pieces, lang)
     items = _merge_modifiers(_parentheses(_leftovers(pieces, lang), notes, lang), lang)
+    if lang == "en":
+        items = _request_end_en(items)
     return Recognised(items, notes)

@@ -55,7 +55,8 @@ EN_EVENT_WORDS: list[tuple[str, str, str]] = [
     (r"(?:were|was)?\s*(?:measured|tested)(?:\s+for)?", "lab", "verb"),
     (r"lab(?:oratory)?\s+(?:tests?|results?|values?|measurements?)|labs?|tests?|levels?|values?|results?|"
      r"measurements?|readings?", "lab", "noun"),
-    (r"imaging\s+(?:studies|study|exams?|examinations?|tests?)|imaging|scans?|images?|radiology\s+(?:studies|exams?)", "imaging", "noun"),
+    (r"imaging\s+(?:studies|study|exams?|examinations?|tests?)|imaging|scans?|images?|radiology\s+(?:studies|exams?)|"
+     r"dicoms?(?:\s+(?:files?|images?|studies|series))?", "imaging", "noun"),
     (r"visits?|encounters?", "visit", "noun"),
 ]
 # Verbs that start an event without saying which kind ("received X", "treated with X").
@@ -76,7 +77,7 @@ KO_EVENT_WORDS: list[tuple[str, str]] = [
     (r"시술\s*(?:일자|일)?|처치|시행", "procedure"),
     (r"처방\s*(?:일자|일)?|투약|투여|복용|약물|약제", "drug"),
     (r"(?:혈액\s*|피\s*)?검사\s*(?:결과|수치)?|수치|측정", "lab"),
-    (r"영상\s*(?:검사|촬영)?|촬영", "imaging"),
+    (r"영상\s*(?:검사|촬영|이미지)?|촬영|이미지", "imaging"),
     (r"방문|내원|진료", "visit"),
 ]
 
@@ -137,6 +138,29 @@ KO_BODY_PARTS: list[tuple[str, list[str]]] = [
     (r"신장|콩팥", ["KIDNEY"]),
 ]
 
+# ---------------------------------------------------------------- imaging output requests
+# What to *return* for the cohort ("…; give me their CT scans", "… and their chest CTs", "환자의 흉부 CT
+# 영상", "… CT 영상을 모아줘"), as opposed to an imaging rule of who qualifies ("who had a CT …"). A
+# request is a request verb or a possessive followed by imaging words; ``nlq.recognise`` marks it.
+# Verbs that ask for something when followed by 'me'/'us' ('give me', 'get us').
+EN_REQUEST_VERBS_ME = r"give|send|get|show|bring|find|pull|fetch|provide|share|email|forward|hand"
+# Verbs that ask for something on their own ('export their …', 'send the chest CTs of …').
+EN_REQUEST_VERBS = (r"export|download|send|fetch|retrieve|collect|gather|deliver|extract|provide|share|pull|attach|"
+                    r"return|include|output")
+EN_REQUEST_WANT = (r"i\s+(?:want|need|would\s+like|'d\s+like)(?:\s+to\s+(?:see|get|have|download|export|receive))?|"
+                   r"(?:can|could)\s+(?:i|we)\s+(?:get|have|see|download|export)|"
+                   r"(?:can|could|would)\s+you\s+(?:send|give|get|export|pull|fetch)(?:\s+(?:me|us))?")
+EN_REQUEST_POSSESSIVES = r"their|these\s+patients'|those\s+patients'|the\s+patients'|patients'|the\s+cohort's"
+# Generic image words that may follow a request ('their images', 'the scans', 'their DICOM files').
+EN_REQUEST_IMAGES = (r"imaging\s+(?:studies|study|exams?|examinations?)|imaging|images?|scans?|"
+                     r"radiology(?:\s+(?:studies|images|exams?))?|dicoms?(?:\s+(?:files?|images?|studies|series))?")
+# '환자의 …', '그들의 …' before imaging words; verbs that ask for the imaging words before them.
+KO_REQUEST_HEADS = r"환자|대상자|사람"
+KO_REQUEST_PRONOUNS = r"그들|이들|그분들|코호트"
+KO_REQUEST_VERBS = (r"모아|가져와|가져다|보내|뽑아|추출해|추출|내보내|내려받아|다운로드해|다운로드|다운받아|전달해|공유해|"
+                    r"제공해|첨부해|수집해|챙겨|보여")
+KO_REQUEST_IMAGES = r"영상|이미지|사진|스캔|DICOM|다이콤"
+
 # ---------------------------------------------------------------- negation, connectors, fillers
 EN_NEGATION = (
     r"excluding|exclude[sd]?|except(?:\s+for|\s+those)?|but\s+not|other\s+than|without(?:\s+any)?|with\s+no|"
@@ -183,6 +207,7 @@ KO_FILLERS = {
     "나이", "연령", "지나서", "지난", "지나", "경과한", "경과", "로부터", "으로부터", "중에", "통해", "때문에",
     "몇명인지", "몇명이나", "인원을", "명수를", "해당되는", "조건", "조건에", "맞는", "결과", "결과상", "상", "소견상",
     "다시", "현재", "지금", "이미", "계속", "실제", "정도", "대략", "약간", "모든", "전부의", "각", "꾸준히",
+    "찾고", "찾아서", "뽑고", "뽑아서", "골라서", "고르고", "추려서",
 }
 # Words too vague to turn into a rule without asking; the parser offers these readings.
 EN_VAGUE: list[tuple[str, str, list[str]]] = [

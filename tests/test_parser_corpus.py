@@ -59,7 +59,7 @@ def test_corpus_size_and_coverage() -> None:
         "window-before", "same-day", "same-visit", "domain-diagnosis", "domain-surgery", "domain-procedure",
         "domain-pathology", "domain-drug", "domain-lab-value", "domain-imaging", "domain-death", "domain-admission",
         "domain-er", "sex", "age", "count", "first", "negation", "name-match", "concept-level", "literal",
-        "disjunction", "conjunction", "typo", "informal", "clarify", "refuse",
+        "disjunction", "conjunction", "typo", "informal", "clarify", "refuse", "imaging-request",
     }
     for lang, rows in (("en", en), ("ko", ko)):
         tags = {t for r in rows for t in r["tags"]}

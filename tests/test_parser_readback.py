@@ -88,3 +88,72 @@ def test_readback_shows_resolved_codes() -> None:
 def test_readback_in_the_other_language() -> None:
     r = parse("patients diagnosed with MI in 2021", today=TODAY)
     assert readback(r.spec, "ko").startswith("기준 사건: “MI” (하위 개념 포함) 진단, 기간 2021-01-01 ~ 2021-12-31")
+
+
+IMAGING_CASES = [
+    ("patients with MI in 2023 who underwent CABG surgery within 14 days; give me their CT scans within 30 days after "
+     "the surgery", [
+        "Index event: any diagnosis of “MI” (incl. sub-concepts), dated 2023-01-01 to 2023-12-31 (inclusive).",
+        "[surgery] at least 1 procedure of “CABG” (incl. sub-concepts) between the day of and 14 days after the index "
+        "event (inclusive).",
+        EN_END,
+        "Images to return: CT studies dated 0 to 30 days after “surgery” (inclusive).",
+    ]),
+    ("patients with stroke in 2023 and their brain MRIs within 7 days of the diagnosis", [
+        "Index event: any diagnosis of “stroke” (incl. sub-concepts), dated 2023-01-01 to 2023-12-31 (inclusive).",
+        EN_END,
+        "Images to return: MR studies (body part HEAD) dated 7 days before to 7 days after the index event (inclusive).",
+    ]),
+    ("patients with MI in 2023 and their images", [
+        "Index event: any diagnosis of “MI” (incl. sub-concepts), dated 2023-01-01 to 2023-12-31 (inclusive).",
+        EN_END,
+        "Images to return: all imaging studies, at any date.",
+    ]),
+    ("2023년 심근경색 환자 중 14일 이내 관상동맥우회술을 받은 환자들의 수술 후 30일 이내 CT 영상을 모아줘", [
+        "기준 사건: “심근경색” (하위 개념 포함) 진단, 기간 2023-01-01 ~ 2023-12-31 (양 끝 포함).",
+        "[procedure] 기준 사건 당일부터 14일 후까지(양 끝 포함) “관상동맥우회술” (하위 개념 포함) 시술/수술 1회 이상.",
+        KO_END,
+        "반환할 영상: “procedure” 후 0일부터 30일까지(양 끝 포함)의 CT 검사.",
+    ]),
+    ("2023년 유방암 환자의 진단 전 1년 이내 유방촬영술 영상을 추출해줘", [
+        "기준 사건: “유방암” (하위 개념 포함) 진단, 기간 2023-01-01 ~ 2023-12-31 (양 끝 포함).",
+        KO_END,
+        "반환할 영상: 기준 사건 전 365일부터 0일까지(양 끝 포함)의 MG 검사 (부위 BREAST).",
+    ]),
+    ("2023년 심근경색 환자의 영상 전부", [
+        "기준 사건: “심근경색” (하위 개념 포함) 진단, 기간 2023-01-01 ~ 2023-12-31 (양 끝 포함).",
+        KO_END,
+        "반환할 영상: 날짜 제한 없는 모든 영상 검사.",
+    ]),
+]
+
+
+@pytest.mark.parametrize("sentence,lines", IMAGING_CASES, ids=[c[0][:40] for c in IMAGING_CASES])
+def test_readback_imaging_request(sentence: str, lines: list[str]) -> None:
+    """The images to return come last, after the sentence on who qualifies: they are no rule."""
+    r = parse(sentence, today=TODAY)
+    assert r.status == "ok", r.message
+    assert r.spec.imaging is not None
+    assert readback(r.spec) == "\n".join(lines)
+
+
+def test_readback_imaging_request_windows_in_words() -> None:
+    from nlq.spec import ImagingRequest, Window
+
+    spec = parse("patients with MI in 2023", today=TODAY).spec
+    cases = [
+        (ImagingRequest(modalities=["CR", "DX"], body_parts=["CHEST"], window=Window(end=-1)),
+         "Images to return: CR/DX studies (body part CHEST) dated up to 1 day before the index event.",
+         "반환할 영상: 기준 사건 전 1일까지의 CR/DX 검사 (부위 CHEST)."),
+        (ImagingRequest(body_parts=["HEAD"], window=Window(start=0, end=0)),
+         "Images to return: imaging studies (body part HEAD) dated on the day of the index event.",
+         "반환할 영상: 기준 사건 당일의 영상 검사 (부위 HEAD)."),
+        (ImagingRequest(modalities=["XA"], window=Window(start=1)),
+         "Images to return: XA studies dated from 1 day after the index event on.",
+         "반환할 영상: 기준 사건 후 1일부터의 XA 검사."),
+    ]
+    for request, en, ko in cases:
+        with_images = spec.model_copy(update={"imaging": request})
+        assert readback(with_images, "en").splitlines()[-1] == en
+        assert readback(with_images, "ko").splitlines()[-1] == ko
+    assert "Images to return" not in readback(spec, "en") and "반환할 영상" not in readback(spec, "ko")

@@ -148,6 +148,33 @@ def test_refusals(sentence: str, part: str) -> None:
     assert r.status == "refused" and part in r.message
 
 
+@pytest.mark.parametrize("sentence,refused", [
+    ("export all data", True),
+    ("export the whole database", True),
+    ("데이터 전부 내보내줘", True),
+    ("patients with lung cancer diagnosed in 2022, export all their records", True),
+    ("patients with lung cancer diagnosed in 2022, export all their chest CTs", False),
+    ("2023년 폐암 환자의 흉부 CT 영상 전부 내보내줘", False),
+])
+def test_a_cohorts_images_are_no_bulk_dump(sentence: str, refused: bool) -> None:
+    r = parse(sentence, today=TODAY)
+    assert (r.status == "refused") is refused, r.message
+    if not refused:
+        assert r.status == "ok" and r.spec.imaging is not None and r.spec.imaging.modalities == ["CT"]
+
+
+def test_imaging_request_is_noted_and_changes_no_rule() -> None:
+    """'… and their chest CTs' says which images to return; the cohort (who qualifies) stays the same."""
+    plain = parse("patients with MI in 2023", today=TODAY)
+    asked = parse("patients with MI in 2023 and their chest CTs", today=TODAY)
+    assert asked.status == "ok" and plain.spec is not None and asked.spec is not None
+    assert asked.spec.criteria == plain.spec.criteria == [] and asked.spec.index == plain.spec.index
+    assert plain.spec.imaging is None
+    assert any("images to return" in n and "not as a rule" in n for n in asked.notes)
+    ko = parse("2023년 심근경색 환자의 흉부 CT 영상", today=TODAY)
+    assert ko.spec is not None and ko.spec.criteria == [] and any("돌려줄 영상" in n for n in ko.notes)
+
+
 def test_name_of_a_procedure_is_not_identifying() -> None:
     assert parse("patients whose procedure name contains 'stent'", today=TODAY).status == "ok"
     assert parse("수술 이름에 위절제술이 들어간 환자", today=TODAY).status == "ok"
