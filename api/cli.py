@@ -250,10 +250,15 @@ def ask_cmd(
     mart: MartOpt = DEFAULT_MART,
     as_json: JsonOpt = False,
     person_ids: Annotated[bool, typer.Option("--person-ids", help="Include the person_id list (operator use).")] = False,
+    parser: Annotated[str, typer.Option(
+        "--parser", help="rule (offline), llm or hybrid (rule first, the LLM when it asks back; need COHORT_LLM_MODEL).",
+    )] = "rule",
 ) -> None:
     """Parse a question, show the read-back and SQL, run it, and print the cohort size."""
+    if parser not in ("rule", "llm", "hybrid"):
+        _fail(f"unknown parser {parser!r}: use rule, llm or hybrid")
     try:
-        res = ask(question, mart, include_person_ids=person_ids)
+        res = ask(question, mart, include_person_ids=person_ids, parser=parser)  # type: ignore[arg-type]
     except (MartError, QueryTimeout) as e:
         _fail(str(e))
         return

@@ -29,6 +29,7 @@ from sql_guard.guard import GuardError, validate
 from sql_guard.runner import open_mart, run_query
 
 Status = Literal["ok", "clarify", "refused", "error"]
+ParserName = Literal["rule", "llm", "hybrid"]
 
 
 class AttritionRow(BaseModel):
@@ -241,8 +242,27 @@ def ask(
     include_person_ids: bool = False,
     sample_size: int = 5,
     today: date | None = None,
+    parser: ParserName = "rule",
 ) -> AskResult:
-    parsed = parse(question, today=today)
+    """Parse ``question`` with ``parser`` and run the spec on ``mart``.
+
+    ``parser``: ``rule`` (the offline parser), ``llm`` (the chat model named by ``COHORT_LLM_MODEL``;
+    the rule parser's refusal guard runs first) or ``hybrid`` (rule parser, the LLM only for what it
+    asks back about). An LLM parser without a configured model is an ``error`` result whose message
+    says what to set. Every parser's spec takes the same path: resolution, compilation, the SQL guard.
+    """
+    if parser == "rule":
+        parsed = parse(question, today=today)
+    elif parser in ("llm", "hybrid"):
+        from nlq.llm import LLMNotConfigured, parse_hybrid
+        from nlq.llm import parse as llm_parse
+
+        try:
+            parsed = (llm_parse if parser == "llm" else parse_hybrid)(question, today=today)
+        except LLMNotConfigured as e:
+            return AskResult(status="error", message=str(e))
+    else:
+        return AskResult(status="error", message=f"unknown parser {parser!r}: use rule, llm or hybrid")
     if parsed.status != "ok" or parsed.spec is None:
         return AskResult(
             status=parsed.status, message=parsed.message, language=parsed.language,

@@ -77,13 +77,19 @@ class Settings:
 
 
 class MartPool:
-    """Read-only cursors on one hardened mart connection, at most ``size`` in use at once."""
+    """Read-only cursors on one hardened mart connection, at most ``size`` in use at once.
+
+    Cursors are kept and handed out again (one thread at a time each), so what is remembered per
+    connection — the vocabulary's answers (``schema_catalog.resolve.Vocabulary.of``) — survives
+    from one request to the next.
+    """
 
     def __init__(self, path: Path, size: int) -> None:
         self.path = Path(path)
         self.root = open_mart(self.path)
         self._sem = threading.BoundedSemaphore(max(1, size))
         self._lock = threading.Lock()
+        self._idle: list[duckdb.DuckDBPyConnection] = []
 
     @contextmanager
     def connection(self, wait_s: float = 60.0) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -92,15 +98,20 @@ class MartPool:
                            headers={"Retry-After": "5"})
         try:
             with self._lock:  # cursor() on the shared root connection, one thread at a time
-                cur = self.root.cursor()
+                cur = self._idle.pop() if self._idle else self.root.cursor()
             try:
                 yield cur
             finally:
-                cur.close()
+                with self._lock:
+                    self._idle.append(cur)
         finally:
             self._sem.release()
 
     def close(self) -> None:
+        with self._lock:
+            for cur in self._idle:
+                cur.close()
+            self._idle.clear()
         self.root.close()
 
 

@@ -12,8 +12,6 @@ through the user-facing guard; it must return one column, ``person_id``.
 
 from __future__ import annotations
 
-import importlib
-import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date
@@ -44,8 +42,9 @@ class ParserUnavailable(RuntimeError):
 def resolve_parser(name: str) -> Parser:
     """The parse function for ``--parser``.
 
-    ``rule`` is the offline parser. ``llm`` and ``hybrid`` need a configured chat model and an LLM
-    parser module; nothing is faked when either is missing.
+    ``rule`` is the offline parser. ``llm`` and ``hybrid`` are :func:`nlq.llm.parse` and
+    :func:`nlq.llm.parse_hybrid` on the chat model named by ``COHORT_LLM_MODEL``, built once here;
+    without a configured model this stops with a message saying what to set (nothing is faked).
     """
     if name == "rule":
         from nlq.parser import parse
@@ -53,27 +52,19 @@ def resolve_parser(name: str) -> Parser:
         return parse
     if name not in ("llm", "hybrid"):
         raise ParserUnavailable(f"unknown parser {name!r}: use rule, llm or hybrid")
-    model = os.environ.get(LLM_ENV, "").strip()
-    if not model:
-        raise ParserUnavailable(
-            f"--parser {name} needs an LLM, and none is configured: set {LLM_ENV} to a LangChain chat "
-            "model identifier (as accepted by langchain.chat_models.init_chat_model, e.g. "
-            "'openai:gpt-4o-mini' or 'anthropic:claude-3-5-sonnet-latest'), install langchain and the "
-            "provider's package, and put the provider's API key in its usual environment variable. "
-            "Without one, run the offline parser: --parser rule."
-        )
-    attr = "parse" if name == "llm" else "parse_hybrid"
+    from nlq.llm import LLMNotConfigured, parse_hybrid, resolve_model
+    from nlq.llm import parse as llm_parse
+
     try:
-        module = importlib.import_module("nlq.llm")
-    except ModuleNotFoundError:
-        raise ParserUnavailable(
-            f"{LLM_ENV}={model!r} is set, but this build has no LLM parser (module nlq.llm with "
-            f"{attr}(text, today=None) -> ParseResult); only --parser rule can run."
-        ) from None
-    fn = getattr(module, attr, None)
-    if not callable(fn):
-        raise ParserUnavailable(f"nlq.llm has no {attr}(text, today=None) function; only --parser rule can run.")
-    return fn
+        model = resolve_model()
+    except LLMNotConfigured as e:
+        raise ParserUnavailable(f"--parser {name}: {e}") from None
+    fn = llm_parse if name == "llm" else parse_hybrid
+
+    def parse_with_model(text: str, today: date | None = None) -> ParseResult:
+        return fn(text, today, model=model)
+
+    return parse_with_model
 
 
 def default_eunomia_path() -> Path | None:
