@@ -46,14 +46,17 @@ def _c(name: str, type_: str, privacy: Privacy, description: str, required: bool
     return Column(name=name, type=type_, privacy=privacy, description=description, required=required)
 
 
-def _event_cols(prefix: str, date_col: str) -> list[Column]:
-    """Columns shared by every clinical event table: keys, visit link, type, provider."""
-    return [
-        _c(f"{prefix}_type_concept_id", "INTEGER", "safe", "Provenance of the record (EHR, claim …)."),
-        _c("provider_id", "BIGINT", "quasi", "Treating provider (internal key)."),
-        _c("visit_occurrence_id", "BIGINT", "quasi", "Visit during which the event was recorded."),
-        _c("visit_detail_id", "BIGINT", "quasi", "Visit detail (ward, unit) of the event."),
-    ]
+def _type_col(prefix: str) -> Column:
+    """The provenance column every clinical event table has (``<prefix>_type_concept_id``)."""
+    return _c(f"{prefix}_type_concept_id", "INTEGER", "safe", "Provenance of the record (EHR, claim …).")
+
+
+#: Columns that tie a clinical event to who recorded it and during which visit.
+_LINK_COLS: list[Column] = [
+    _c("provider_id", "BIGINT", "quasi", "Treating provider (internal key)."),
+    _c("visit_occurrence_id", "BIGINT", "quasi", "Visit during which the event was recorded."),
+    _c("visit_detail_id", "BIGINT", "quasi", "Visit detail (ward, unit) of the event."),
+]
 
 
 TABLES: list[Table] = [
@@ -129,7 +132,7 @@ TABLES: list[Table] = [
             _c("condition_type_concept_id", "INTEGER", "safe", "Provenance.", True),
             _c("condition_status_concept_id", "INTEGER", "safe", "Admission / primary / discharge diagnosis."),
             _c("stop_reason", "VARCHAR", "identifying", "Free text."),
-            *_event_cols("condition", "condition_start_date")[1:],
+            *_LINK_COLS,
             _c("condition_source_value", "VARCHAR", "safe", "Diagnosis code as recorded."),
             _c("condition_source_concept_id", "INTEGER", "safe", "Source diagnosis concept."),
             _c("condition_status_source_value", "VARCHAR", "safe", "Status as recorded."),
@@ -146,10 +149,10 @@ TABLES: list[Table] = [
             _c("procedure_datetime", "TIMESTAMP", "quasi", "Time of the procedure."),
             _c("procedure_end_date", "DATE", "quasi", "End date."),
             _c("procedure_end_datetime", "TIMESTAMP", "quasi", "End time."),
-            *_event_cols("procedure", "procedure_date")[:1],
+            _type_col("procedure"),
             _c("modifier_concept_id", "INTEGER", "safe", "Modifier."),
             _c("quantity", "INTEGER", "safe", "How many."),
-            *_event_cols("procedure", "procedure_date")[1:],
+            *_LINK_COLS,
             _c("procedure_source_value", "VARCHAR", "safe", "Procedure code as recorded."),
             _c("procedure_source_concept_id", "INTEGER", "safe", "Source procedure concept."),
             _c("modifier_source_value", "VARCHAR", "safe", "Modifier as recorded."),
@@ -167,7 +170,7 @@ TABLES: list[Table] = [
             _c("drug_exposure_end_date", "DATE", "quasi", "End of exposure.", True),
             _c("drug_exposure_end_datetime", "TIMESTAMP", "quasi", "End time."),
             _c("verbatim_end_date", "DATE", "quasi", "End date as recorded."),
-            *_event_cols("drug", "drug_exposure_start_date")[:1],
+            _type_col("drug"),
             _c("stop_reason", "VARCHAR", "identifying", "Free text."),
             _c("refills", "INTEGER", "safe", "Refills."),
             _c("quantity", "DOUBLE", "safe", "Quantity dispensed."),
@@ -175,7 +178,7 @@ TABLES: list[Table] = [
             _c("sig", "VARCHAR", "identifying", "Free-text directions."),
             _c("route_concept_id", "INTEGER", "safe", "Route."),
             _c("lot_number", "VARCHAR", "quasi", "Lot number."),
-            *_event_cols("drug", "drug_exposure_start_date")[1:],
+            *_LINK_COLS,
             _c("drug_source_value", "VARCHAR", "safe", "Drug code as recorded."),
             _c("drug_source_concept_id", "INTEGER", "safe", "Source drug concept."),
             _c("route_source_value", "VARCHAR", "safe", "Route as recorded."),
@@ -192,14 +195,14 @@ TABLES: list[Table] = [
             _c("measurement_date", "DATE", "quasi", "Date of the result.", True),
             _c("measurement_datetime", "TIMESTAMP", "quasi", "Time of the result."),
             _c("measurement_time", "VARCHAR", "quasi", "Time as recorded."),
-            *_event_cols("measurement", "measurement_date")[:1],
+            _type_col("measurement"),
             _c("operator_concept_id", "INTEGER", "safe", "Comparison operator (<, >)."),
             _c("value_as_number", "DOUBLE", "safe", "Numeric result."),
             _c("value_as_concept_id", "INTEGER", "safe", "Categorical result."),
             _c("unit_concept_id", "INTEGER", "safe", "Unit."),
             _c("range_low", "DOUBLE", "safe", "Reference range low."),
             _c("range_high", "DOUBLE", "safe", "Reference range high."),
-            *_event_cols("measurement", "measurement_date")[1:],
+            *_LINK_COLS,
             _c("measurement_source_value", "VARCHAR", "safe", "Test code as recorded."),
             _c("measurement_source_concept_id", "INTEGER", "safe", "Source test concept."),
             _c("unit_source_value", "VARCHAR", "safe", "Unit as recorded, e.g. %, mg/dL."),
@@ -218,13 +221,13 @@ TABLES: list[Table] = [
             _c("observation_concept_id", "INTEGER", "safe", "Observation concept.", True),
             _c("observation_date", "DATE", "quasi", "Date.", True),
             _c("observation_datetime", "TIMESTAMP", "quasi", "Time."),
-            *_event_cols("observation", "observation_date")[:1],
+            _type_col("observation"),
             _c("value_as_number", "DOUBLE", "safe", "Numeric value."),
             _c("value_as_string", "VARCHAR", "identifying", "Free-text value."),
             _c("value_as_concept_id", "INTEGER", "safe", "Categorical value."),
             _c("qualifier_concept_id", "INTEGER", "safe", "Qualifier."),
             _c("unit_concept_id", "INTEGER", "safe", "Unit."),
-            *_event_cols("observation", "observation_date")[1:],
+            *_LINK_COLS,
             _c("observation_source_value", "VARCHAR", "safe", "Code as recorded."),
             _c("observation_source_concept_id", "INTEGER", "safe", "Source concept."),
             _c("unit_source_value", "VARCHAR", "safe", "Unit as recorded."),
