@@ -33,9 +33,13 @@ CHROMIUM_ARGS = [
 ]
 SHOTS = Path(__file__).resolve().parents[1] / "artifacts" / "screenshots"
 
-pytestmark = pytest.mark.skipif(
-    not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} missing: run scripts/setup-system.sh (installs chromium)"
-)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _chromium_installed() -> None:
+    """A missing browser fails the UI tests with the fix, rather than skipping them."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} missing: run scripts/setup-system.sh (installs chromium)", pytrace=False)
 
 
 def _free_port() -> int:
