@@ -50,6 +50,12 @@ class AskRequest(_In):
     mart: str | None = Field(default=None, max_length=200,
                              description="Name of the mart to ask; a server serves one mart (see /v1/health), so omit it "
                                          "or give that name.")
+    parser: Literal["rule", "llm", "hybrid"] = Field(
+        default="rule",
+        description="How the question is read: `rule` (the offline parser, default), `llm` (the server's chat "
+                    "model, `COHORT_LLM_MODEL`) or `hybrid` (rule parser; the model only for what it would ask "
+                    "back about). Every parser's spec takes the same resolution, compilation and SQL guard. "
+                    "`llm`/`hybrid` on a server without a model answer 409 `parser_unavailable`.")
 
     model_config = ConfigDict(
         extra="forbid",
@@ -58,6 +64,7 @@ class AskRequest(_In):
                 {"question": SEED_QUESTION},
                 {"question": SEED_QUESTION_KO},
                 {"question": "patients diagnosed with MI in 2023", "overrides": {"MI": [1001]}},
+                {"question": SEED_QUESTION, "parser": "hybrid"},
             ]
         },
     )
@@ -96,6 +103,17 @@ class ReleaseOut(BaseModel):
     approved_at: str | None = None
 
 
+class ImagingRowOut(BaseModel):
+    """The cohort's images of one modality (the imaging request's selection from the DICOM index)."""
+
+    modality: str | None = Field(description="DICOM Modality of the series (null when the index has none).")
+    persons: Cell = Field(description="Persons with such images; '<k' below k for researchers.")
+    studies: Cell = Field(description="Studies; hidden ('suppressed') with a suppressed row, for researchers.")
+    series: Cell
+    instances: Cell
+    suppressed: bool = Field(default=False, description="True when a count of this row is hidden.")
+
+
 class CohortResult(BaseModel):
     """An answer: status, spec, read-back, clarifications, resolved codes, SQL, attrition and count."""
 
@@ -115,6 +133,12 @@ class CohortResult(BaseModel):
     suppressed: bool = Field(default=False, description="True when some count in this answer is suppressed.")
     k: int = Field(description="Small-cell threshold in force.")
     sample: list[SampleRow] = Field(default_factory=list, description="Pseudonymous rows; stewards and admins only.")
+    imaging: list[ImagingRowOut] | None = Field(
+        default=None,
+        description="Their images, per modality: persons, studies, series and instances of the indexed images the "
+                    "spec's imaging request selects (all indexed images of the cohort's persons when it has none) — "
+                    "the same selection as the manifest. Small cells suppressed for researchers. Null when the mart "
+                    "has no DICOM index (or the run did not get that far).")
     release: ReleaseOut | None = None
     created_at: str | None = None
 
@@ -131,6 +155,16 @@ class CohortResult(BaseModel):
                         {"step": "k1", "description": "surgery", "persons": 11, "display": "11", "suppressed": False},
                     ],
                     "count": 11, "count_display": "11", "suppressed": False, "k": 5,
+                    "imaging": [
+                        {"modality": "CT", "persons": {"value": 11, "display": "11", "suppressed": False},
+                         "studies": {"value": 14, "display": "14", "suppressed": False},
+                         "series": {"value": 19, "display": "19", "suppressed": False},
+                         "instances": {"value": 2210, "display": "2210", "suppressed": False}, "suppressed": False},
+                        {"modality": "XA", "persons": {"value": 6, "display": "6", "suppressed": False},
+                         "studies": {"value": 6, "display": "6", "suppressed": False},
+                         "series": {"value": 6, "display": "6", "suppressed": False},
+                         "instances": {"value": 180, "display": "180", "suppressed": False}, "suppressed": False},
+                    ],
                     "release": {"status": "none"},
                 }
             ]

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
+import os
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -31,7 +33,7 @@ from sqlglot import exp
 
 from api.auth import Principal
 from api.errors import ApiError
-from api.pipeline import AskResult, compile_spec, run_spec
+from api.pipeline import AskResult, ParserName, compile_spec, run_spec
 from api.schemas import (
     AttritionOut,
     ChoiceOut,
@@ -41,6 +43,7 @@ from api.schemas import (
     CodesetUpdate,
     CohortResult,
     CohortSummary,
+    ImagingRowOut,
     LabelCell,
     PyramidCell,
     ReleaseOut,
@@ -49,10 +52,10 @@ from api.schemas import (
     StatsOut,
 )
 from api.state import CodesetRecord, CohortRecord, StateStore
-from api.suppression import DEFAULT_K, Cell, exact, suppress_attrition, suppress_each, suppress_partition
+from api.suppression import DEFAULT_K, Cell, exact, suppress_attrition, suppress_partition, suppress_rows
 from deid.manifest import ImagingManifestSource, ManifestLevel, has_table
 from deid.policy import ReleasePolicy
-from dicom_index.select import has_imaging_index
+from dicom_index.select import has_imaging_index, imaging_summary_sql
 from nlq.parser import parse
 from nlq.result import ParseResult
 from nlq.spec import CohortSpec, ImagingRequest
@@ -62,6 +65,8 @@ from sql_guard.guard import validate
 from sql_guard.runner import execute_internal, open_mart, run_query
 
 INT32_MAX = 2**31 - 1
+
+log = logging.getLogger("cohort.api")
 
 
 @dataclass
@@ -134,15 +139,21 @@ def cohort_subquery(compiled: CompiledCohort) -> str:
 
 
 def imaging_filter_sql(compiled: CompiledCohort, imaging: ImagingRequest | None, alias: str = "io") -> str:
-    """WHERE conditions (after the cohort join) for the spec's imaging request, on ``image_occurrence``
-    (the imaging charts; marts without a DICOM index have charts too)."""
+    """WHERE conditions (after the cohort join) for the spec's imaging request, on ``image_occurrence``.
+
+    Only for the imaging charts of marts *without* a DICOM index (an imaging ETL filled
+    ``image_occurrence`` but there are no files to index); with an index, the charts come from
+    ``dicom_index.select`` like the summary, manifests and exports do."""
     conds: list[str] = []
     if imaging is None:
         return ""
-    if imaging.modalities:
-        conds.append(f"UPPER({alias}.modality_source_value) IN ({', '.join(lit(m) for m in imaging.modalities)})")
-    if imaging.body_parts:
-        conds.append(f"UPPER({alias}.anatomic_site_source_value) IN ({', '.join(lit(b) for b in imaging.body_parts)})")
+    # Codes compared upper-case on both sides, as dicom_index.select does ("ct" asks for CT).
+    modalities = sorted({m.strip().upper() for m in imaging.modalities if m.strip()})
+    parts = sorted({b.strip().upper() for b in imaging.body_parts if b.strip()})
+    if modalities:
+        conds.append(f"UPPER({alias}.modality_source_value) IN ({', '.join(lit(m) for m in modalities)})")
+    if parts:
+        conds.append(f"UPPER({alias}.anatomic_site_source_value) IN ({', '.join(lit(b) for b in parts)})")
     w = imaging.window
     if w is not None:
         anchor = "c.index_date" if w.anchor == "index" else f"c.{compiled.event_columns.get(w.anchor, 'index_date')}"
@@ -151,6 +162,40 @@ def imaging_filter_sql(compiled: CompiledCohort, imaging: ImagingRequest | None,
         if w.end is not None:
             conds.append(f"CAST({alias}.image_occurrence_date AS DATE) <= {anchor} + INTERVAL ({int(w.end)}) DAY")
     return " AND ".join(conds)
+
+
+# -- parsers ----------------------------------------------------------------------------------------
+
+
+def parse_question(question: str, parser: ParserName = "rule") -> ParseResult:
+    """Parse with the rule parser, the LLM parser or both (``api.pipeline.ask``'s choices).
+
+    ``llm``/``hybrid`` on a server with no usable chat model is ``409 parser_unavailable``: the request
+    is valid, the server is not set up for it (like ``no_imaging_index``), and resending it unchanged
+    will not help until an operator configures a model. The message says what to set; the provider's
+    own error text goes to the server log only (it can name packages, hosts or key variables).
+    """
+    if parser == "rule":
+        return parse(question)
+    from nlq.llm import LLM_ENV, LLMNotConfigured, parse_hybrid
+    from nlq.llm import parse as llm_parse
+
+    try:
+        return (llm_parse if parser == "llm" else parse_hybrid)(question)
+    except LLMNotConfigured as e:
+        if os.environ.get(LLM_ENV, "").strip():
+            log.warning("the %s parser is unavailable: %s", parser, e)
+            why = (f"{LLM_ENV} is set on this server, but its chat model could not be loaded (the server log says "
+                   "why): the operator installs the LLM extra and the provider's package "
+                   "(pip install 'cohort-engine[llm]' langchain-openai) and sets the provider's API key")
+        else:
+            why = (f"no chat model is configured on this server: the operator sets {LLM_ENV} to a LangChain chat "
+                   "model identifier (e.g. 'openai:gpt-4o-mini'), installs the LLM extra and the provider's "
+                   "package (pip install 'cohort-engine[llm]' langchain-openai), puts the provider's API key in "
+                   "its environment variable (e.g. OPENAI_API_KEY) and restarts the server")
+        raise ApiError(409, "parser_unavailable",
+                       f"The “{parser}” parser needs a chat model, and {why}. Until then, ask with "
+                       "\"parser\": \"rule\" (the default, offline parser).") from None
 
 
 # -- input bounds -----------------------------------------------------------------------------------
@@ -279,9 +324,10 @@ class CohortService:
     # -- ask / run -------------------------------------------------------------------------------
 
     @_mart_errors
-    def ask(self, question: str, overrides: Mapping[str, list[int]], p: Principal) -> tuple[CohortResult, dict]:
+    def ask(self, question: str, overrides: Mapping[str, list[int]], p: Principal,
+            parser: ParserName = "rule") -> tuple[CohortResult, dict]:
         check_overrides(overrides)
-        parsed = parse(question)
+        parsed = parse_question(question, parser)
         if parsed.status != "ok" or parsed.spec is None:
             res = AskResult(status=parsed.status, message=parsed.message, language=parsed.language,
                             clarifications=parsed.clarifications, notes=parsed.notes)
@@ -348,6 +394,7 @@ class CohortService:
             else:
                 choices = [ChoiceOut(label=label) for label in c.get("choices", [])]
             clarifications.append(ClarificationOut(question=c["question"], span=c.get("span"), choices=choices))
+        imaging = self._imaging(r.get("imaging"), p)
         return CohortResult(
             cohort_id=rec.cohort_id if rec else None,
             status=status, message=message, language=lang, spec=r.get("spec"), readback=r.get("readback"),
@@ -360,11 +407,25 @@ class CohortService:
             ],
             count=count_cell.value if count_cell else None,
             count_display=count_cell.display if count_cell else None,
-            suppressed=any(c.suppressed for c in cells), k=k,
+            suppressed=any(c.suppressed for c in cells) or any(row.suppressed for row in imaging or []), k=k,
             sample=(sample or []) if p.privileged else [],
+            imaging=imaging,
             release=self._release(rec) if rec else None,
             created_at=rec.created_at if rec else None,
         )
+
+    def _imaging(self, rows: list[dict] | None, p: Principal) -> list[ImagingRowOut] | None:
+        """The stored per-modality image counts as this principal sees them (``api.suppression``)."""
+        if rows is None:
+            return None
+        raw = [(int(r["persons"]), [int(r["studies"]), int(r["series"]), int(r["instances"])]) for r in rows]
+        cells = ([(exact(n), [exact(x) for x in others]) for n, others in raw] if p.privileged
+                 else suppress_rows(raw, self.k, partition=1))
+        return [
+            ImagingRowOut(modality=r.get("modality"), persons=pc, studies=oc[0], series=oc[1], instances=oc[2],
+                          suppressed=pc.suppressed or any(c.suppressed for c in oc))
+            for r, (pc, oc) in zip(rows, cells, strict=True)
+        ]
 
     @staticmethod
     def _release(rec: CohortRecord) -> ReleaseOut:
@@ -464,11 +525,18 @@ class CohortService:
                 "GROUP BY 1, 2 ORDER BY 2, 1"
             )
             months = fetch(f"SELECT strftime(c.index_date, '%Y-%m') AS m, COUNT(*) FROM {sub} GROUP BY 1 ORDER BY 1")
+            # (label, persons, series) per modality and per body part
             modalities: list[tuple] = []
             bodies: list[tuple] = []
             notes: list[str] = []
-            if has_table(con, "image_occurrence"):
-                spec = CohortSpec.model_validate(rec.spec)
+            spec = CohortSpec.model_validate(rec.spec)
+            if has_imaging_index(con):
+                # The selection of the imaging summary, manifests and exports (dicom_index.select).
+                for by, out in (("modality", modalities), ("body_part", bodies)):
+                    res = run_query(con, imaging_summary_sql(compiled, spec.imaging, by=by), timeout_s=t)
+                    out += [(label or "UNKNOWN", int(n), int(series)) for label, n, _st, series, _i in res.rows]
+            elif has_table(con, "image_occurrence"):
+                # No files indexed (an imaging ETL filled image_occurrence): its rows, filtered alike.
                 cond = imaging_filter_sql(compiled, spec.imaging)
                 where = f" WHERE {cond}" if cond else ""
                 for col, out in (("modality_source_value", modalities), ("anatomic_site_source_value", bodies)):
@@ -483,14 +551,14 @@ class CohortService:
         if p.privileged:
             pyr_cells = [exact(int(r[2])) for r in pyramid]
             month_cells = [exact(int(r[1])) for r in months]
-            mod_cells = [exact(int(r[1])) for r in modalities]
-            body_cells = [exact(int(r[1])) for r in bodies]
+            mod_cells = [(exact(int(r[1])), [exact(int(r[2]))]) for r in modalities]
+            body_cells = [(exact(int(r[1])), [exact(int(r[2]))]) for r in bodies]
             total = exact(total_n)
         else:
             pyr_cells = suppress_partition([int(r[2]) for r in pyramid], k)
             month_cells = suppress_partition([int(r[1]) for r in months], k)
-            mod_cells = suppress_each([int(r[1]) for r in modalities], k)
-            body_cells = suppress_each([int(r[1]) for r in bodies], k)
+            mod_cells = suppress_rows([(int(r[1]), [int(r[2])]) for r in modalities], k)
+            body_cells = suppress_rows([(int(r[1]), [int(r[2])]) for r in bodies], k)
             view = self.view(rec, p)
             total = Cell(value=view.count, display=view.count_display or "0", suppressed=view.count is None)
 
@@ -501,10 +569,10 @@ class CohortService:
             cohort_id=rec.cohort_id, k=k, total=total,
             pyramid=[PyramidCell(sex=r[0], age_band=band(int(r[1])), persons=c) for r, c in zip(pyramid, pyr_cells, strict=True)],
             index_months=[LabelCell(label=r[0], persons=c) for r, c in zip(months, month_cells, strict=True)],
-            modalities=[LabelCell(label=r[0], persons=c, series=None if c.suppressed else int(r[2]))
-                        for r, c in zip(modalities, mod_cells, strict=True)],
-            body_parts=[LabelCell(label=r[0], persons=c, series=None if c.suppressed else int(r[2]))
-                        for r, c in zip(bodies, body_cells, strict=True)],
+            modalities=[LabelCell(label=r[0], persons=c, series=sc[0].value)
+                        for r, (c, sc) in zip(modalities, mod_cells, strict=True)],
+            body_parts=[LabelCell(label=r[0], persons=c, series=sc[0].value)
+                        for r, (c, sc) in zip(bodies, body_cells, strict=True)],
             notes=notes,
         )
         audit = {"counts": {"total": total_n, "pyramid_cells": len(pyramid), "months": len(months)}}

@@ -21,8 +21,23 @@ known). After the primary suppression of cells below k, if the hidden cells coul
 the total (one hidden cell, or hidden cells summing to fewer than k), the next smallest cells are
 hidden too, until the hidden cells together hold at least k people (complementary suppression).
 
-**Overlapping categories** (modalities, body parts: one person can have CT and MR) — no cell is the
-total minus the others, so primary suppression is applied.
+**Overlapping categories** (one person in several cells) — no cell is the total minus the others, so
+primary suppression is applied (:func:`suppress_each`). The imaging charts are such categories for
+persons but carry image counts too; they follow the next rule.
+
+**Rows keyed by persons** (the cohort's images per modality or body part: persons, then studies,
+series, instances). A row whose person count is 1…k−1 shows persons as ``"<5"`` and hides its other
+counts with it (``"suppressed"``): "1 study, 2 series" would pin the persons down. A row with k or
+more persons can show every count: each of its persons has at least one study, series and instance
+there, so those counts are at least k too. Persons overlap across modalities (one person can have CT
+and MR), so no total across the rows gives a hidden person count back, and none is shown. Series
+(and instances), however, *do* partition: every series has exactly one modality and one body part,
+and summing the body-part chart gives the total number of series — minus the shown modality rows,
+that would be the hidden row's series. So the image counts of these rows get complementary
+suppression like a partition: while fewer than two rows are hidden, or the hidden rows hold fewer
+than k series, the image counts of the row with the fewest series are hidden too (its persons stay
+shown: persons do not add up). The same rule, on the same numbers, gives the same cells in the ask
+answer (``imaging``) and in the modality chart of ``/stats``.
 
 Not covered by any per-answer rule: differencing *across* queries (ask for a cohort, then for the
 same cohort with one more condition, and subtract). That is mitigated, not prevented, by the audit
@@ -94,6 +109,32 @@ def suppress_partition(counts: Sequence[int], k: int) -> list[Cell]:
         else exact(values[i])
         for i in range(len(values))
     ]
+
+
+def suppressed_other() -> Cell:
+    """An image count hidden with its row (not a small count itself: see the module docstring)."""
+    return Cell(value=None, display="suppressed", suppressed=True)
+
+
+def suppress_rows(rows: Sequence[tuple[int, Sequence[int]]], k: int, *,
+                  partition: int = 0) -> list[tuple[Cell, list[Cell]]]:
+    """Rows of ``(persons, [other counts])`` as shown to researchers (see the module docstring).
+
+    ``partition`` is the index, among the other counts, of the one that partitions across the rows
+    (series): complementary suppression keeps the hidden rows at two or more holding at least k of it.
+    """
+    persons = [int(n) for n, _ in rows]
+    part = [int(others[partition]) if others else 0 for _, others in rows]
+    hidden = {i for i, n in enumerate(persons) if 0 < n < k}
+    if hidden:
+        candidates = sorted((part[i], i) for i in range(len(rows)) if i not in hidden and part[i] > 0)
+        while candidates and (len(hidden) < 2 or sum(part[i] for i in hidden) < k):
+            hidden.add(candidates.pop(0)[1])
+    out: list[tuple[Cell, list[Cell]]] = []
+    for i, (n, others) in enumerate(zip(persons, (o for _, o in rows), strict=True)):
+        cell = small(k) if 0 < n < k else exact(n)
+        out.append((cell, [suppressed_other() for _ in others] if i in hidden else [exact(int(x)) for x in others]))
+    return out
 
 
 def suppress_each(counts: Sequence[int], k: int) -> list[Cell]:

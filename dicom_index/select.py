@@ -45,7 +45,10 @@ __all__ = [
     "IMAGING_IDENTIFYING_OUTPUT",
     "INSTANCE_OUTPUT_COLUMNS",
     "SERIES_OUTPUT_COLUMNS",
+    "SUMMARY_BY",
     "cohort_imaging_sql",
+    "has_imaging_index",
+    "imaging_summary_sql",
     "run_cohort_imaging",
     "validate_imaging_sql",
 ]
@@ -208,19 +211,34 @@ def run_cohort_imaging(
     return run_query(con, validate_imaging_sql(sql, max_rows=max_rows), timeout_s=timeout_s)
 
 
-def imaging_summary_sql(compiled: CompiledCohort, request: ImagingRequest | None) -> ValidatedSQL:
-    """Per modality: persons, studies, series and instances of the cohort's requested images.
+#: Grouping columns of :func:`imaging_summary_sql` (output name → column of the selection).
+SUMMARY_BY: dict[str, str] = {"modality": "modality", "body_part": "body_part_examined"}
+
+
+def imaging_summary_sql(
+    compiled: CompiledCohort,
+    request: ImagingRequest | None,
+    by: Literal["modality", "body_part"] = "modality",
+) -> ValidatedSQL:
+    """Per modality (or per body part, ``by="body_part"``): persons, studies, series and instances of
+    the cohort's requested images.
 
     Counts only, so it can be shown to anyone the cohort's counts can be shown to; it wraps the same
-    selection the export uses, so the summary and the export never disagree about which images.
+    selection the export uses, so the summary, the API's imaging charts and the export never disagree
+    about which images.  Columns: ``modality`` (or ``body_part``, the series' BodyPartExamined as
+    indexed, NULL when absent), ``persons``, ``studies``, ``series``, ``instances``; ordered by series
+    (descending), then the label.
     """
+    if by not in SUMMARY_BY:
+        raise ValueError("by must be 'modality' or 'body_part'")
+    column = SUMMARY_BY[by]
     inner = _build(compiled, request, "series").rstrip().removesuffix(";")
     inner = inner[: inner.rfind("ORDER BY")] if "ORDER BY" in inner else inner
     sql = (
-        "SELECT s.modality AS modality, COUNT(DISTINCT s.person_id) AS persons, "
+        f"SELECT s.{column} AS {by}, COUNT(DISTINCT s.person_id) AS persons, "
         "COUNT(DISTINCT s.study_instance_uid) AS studies, COUNT(*) AS series, "
         f"COALESCE(SUM(s.n_instances), 0) AS instances FROM ({inner}) AS s "
-        "GROUP BY s.modality ORDER BY series DESC, modality"
+        f"GROUP BY s.{column} ORDER BY series DESC, {by}"
     )
     return validate(sql, aggregates_only=True, **IMAGING_GUARD_OPTIONS)
 

@@ -688,3 +688,138 @@ def test_ask_names_the_served_mart_only(env) -> None:
     assert ok.status_code == 200 and ok.json()["count"] == SEED_COUNT
     assert_error(c.post("/v1/ask", json={"question": SEED_EN, "mart": "elsewhere"}, headers=H(env, "researcher")),
                  422, "unknown_mart")
+
+
+# -- imaging summary, charts from the index, parser choice ---------------------------------------------------
+
+IMAGING_SPEC = {**SEED_SPEC, "imaging": {"modalities": ["xa", "MR"], "window": {"start": 5, "end": 10}}}
+
+
+@pytest.fixture(scope="module")
+def instances_by_modality(env) -> dict[str, int]:
+    """Distinct SOP instances per modality, read from the tiny mart's DICOM files (not from the index)."""
+    sops: dict[str, set[str]] = {}
+    for f in sorted(p for p in dicom_dir(env["mart"]).rglob("*") if p.is_file()):
+        ds = dcmread(f, stop_before_pixels=True)
+        sops.setdefault(str(ds.Modality), set()).add(str(ds.SOPInstanceUID))
+    return {m: len(v) for m, v in sops.items()}
+
+
+def _imaging(d: dict) -> dict[str, tuple]:
+    return {r["modality"]: tuple(r[c]["display"] for c in ("persons", "studies", "series", "instances"))
+            for r in d["imaging"]}
+
+
+def test_ask_answers_with_their_images(env, instances_by_modality) -> None:
+    c = env["client"]
+    # The seed cohort is persons 1–13; its question asks for no images, so all their indexed series count:
+    # CT for all 13, XA for 1–6, MR for 1–2, each series its own study.
+    steward = c.post("/v1/ask", json={"question": SEED_EN}, headers=H(env, "steward")).json()
+    n = instances_by_modality
+    assert [r["modality"] for r in steward["imaging"]] == ["CT", "XA", "MR"]  # most series first
+    assert _imaging(steward) == {
+        "CT": ("13", "13", "13", str(n["CT"])), "XA": ("6", "6", "6", str(n["XA"])), "MR": ("2", "2", "2", str(n["MR"])),
+    }
+    assert not any(r["suppressed"] for r in steward["imaging"])
+    # Researchers: MR (2 persons) is "<5" with its image counts hidden; XA's image counts are hidden with it
+    # (series partition across modalities: a lone hidden row would follow from a series total).
+    d = c.post("/v1/ask", json={"question": SEED_EN}, headers=H(env, "researcher")).json()
+    hidden = ("suppressed",) * 3
+    assert _imaging(d) == {"CT": ("13", "13", "13", str(n["CT"])), "XA": ("6", *hidden), "MR": ("<5", *hidden)}
+    mr = d["imaging"][2]
+    assert mr["persons"] == {"value": None, "display": "<5", "suppressed": True} and mr["series"]["value"] is None
+    assert d["suppressed"] and d["count"] == SEED_COUNT
+    # Stored with the run: reading it back gives the same view per role.
+    assert _imaging(c.get(f"/v1/cohorts/{d['cohort_id']}", headers=H(env, "researcher")).json()) == _imaging(d)
+    assert _imaging(c.get(f"/v1/cohorts/{d['cohort_id']}", headers=H(env, "steward")).json()) == _imaging(steward)
+    no_identifiers(json.dumps(d))
+    # No imaging for answers that did not run.
+    assert c.post("/v1/ask", json={"question": "delete all patients"}, headers=H(env, "researcher")).json()["imaging"] is None
+
+
+def test_imaging_request_selects_the_summary_and_the_charts(env, instances_by_modality) -> None:
+    c = env["client"]
+    # XA or MR, 5–10 days after the index: XA (day 8) of persons 1–6; MR (day 30) is outside the window.
+    d = c.post("/v1/cohorts", json={"spec": IMAGING_SPEC}, headers=H(env, "steward")).json()
+    assert d["count"] == SEED_COUNT
+    assert _imaging(d) == {"XA": ("6", "6", "6", str(instances_by_modality["XA"]))}
+    s = c.get(f"/v1/cohorts/{d['cohort_id']}/stats", headers=H(env, "steward")).json()
+    assert [(m["label"], m["persons"]["value"], m["series"]) for m in s["modalities"]] == [("XA", 6, 6)]
+    assert [(b["label"], b["persons"]["value"], b["series"]) for b in s["body_parts"]] == [("HEART", 6, 6)]
+
+
+@pytest.mark.parametrize("role", ["steward", "researcher"])
+def test_stats_modalities_are_the_imaging_summary(env, role: str) -> None:
+    """The charts and the answer's imaging come from one selection (dicom_index.select), cell for cell."""
+    c = env["client"]
+    for spec in (SEED_SPEC, IMAGING_SPEC, {**SEED_SPEC, "imaging": {"body_parts": ["head", "chest"]}}):
+        d = c.post("/v1/cohorts", json={"spec": spec}, headers=H(env, role)).json()
+        s = c.get(f"/v1/cohorts/{d['cohort_id']}/stats", headers=H(env, role)).json()
+        assert [(m["label"], m["persons"], m["series"]) for m in s["modalities"]] == [
+            (r["modality"], r["persons"], r["series"]["value"]) for r in d["imaging"]]
+        body_series = sum(b["series"] or 0 for b in s["body_parts"])
+        if role == "steward":
+            assert body_series == sum(r["series"]["value"] for r in d["imaging"])
+    # Body parts of the seed cohort: CHEST (CT, 13), HEART (XA, 6), HEAD (MR, 2).
+    d = c.post("/v1/cohorts", json={"spec": SEED_SPEC}, headers=H(env, "steward")).json()
+    s = c.get(f"/v1/cohorts/{d['cohort_id']}/stats", headers=H(env, "steward")).json()
+    assert {b["label"]: (b["persons"]["value"], b["series"]) for b in s["body_parts"]} == {
+        "CHEST": (13, 13), "HEART": (6, 6), "HEAD": (2, 2)}
+
+
+def test_stats_without_an_index_use_image_occurrence(env, tmp_path: Path) -> None:
+    mart = tmp_path / "mart.duckdb"
+    shutil.copy(env["mart"], mart)
+    con = duckdb.connect(str(mart))
+    for t in ("dicom_instance", "dicom_series", "dicom_study"):
+        con.execute(f"DROP TABLE {t}")
+    con.close()
+    app = create_app(mart)
+    key = app.state.ctx.state.create_key("steward", "s")[1]
+    with TestClient(app) as c:
+        h = {"Authorization": f"Bearer {key}"}
+        d = c.post("/v1/cohorts", json={"spec": SEED_SPEC}, headers=h).json()
+        assert d["status"] == "ok" and d["imaging"] is None
+        s = c.get(f"/v1/cohorts/{d['cohort_id']}/stats", headers=h).json()
+        assert {m["label"]: (m["persons"]["value"], m["series"]) for m in s["modalities"]} == {
+            "CT": (13, 13), "XA": (6, 6), "MR": (2, 2)}
+        d = c.post("/v1/cohorts", json={"spec": IMAGING_SPEC}, headers=h).json()
+        s = c.get(f"/v1/cohorts/{d['cohort_id']}/stats", headers=h).json()
+        assert [(m["label"], m["persons"]["value"]) for m in s["modalities"]] == [("XA", 6)]
+
+
+def test_ask_parser_choice(env, monkeypatch: pytest.MonkeyPatch) -> None:
+    from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
+    from nlq import llm
+
+    c = env["client"]
+    rule = c.post("/v1/ask", json={"question": SEED_EN, "parser": "rule"}, headers=H(env, "researcher")).json()
+    assert rule["status"] == "ok" and rule["count"] == SEED_COUNT
+    assert_error(c.post("/v1/ask", json={"question": SEED_EN, "parser": "gpt"}, headers=H(env, "researcher")),
+                 422, "validation_error")
+    # No model configured: a JSON 409 that says what to set, never a 500.
+    monkeypatch.delenv(llm.LLM_ENV, raising=False)
+    for parser in ("llm", "hybrid"):
+        err = assert_error(c.post("/v1/ask", json={"question": SEED_EN, "parser": parser}, headers=H(env, "researcher")),
+                           409, "parser_unavailable")
+        assert llm.LLM_ENV in err["message"] and '"parser": "rule"' in err["message"] and parser in err["message"]
+    # Set but unloadable: still 409; the provider's error text stays in the server log.
+    llm._init_model.cache_clear()
+    monkeypatch.setenv(llm.LLM_ENV, "no-such-provider:some-model")
+    err = assert_error(c.post("/v1/ask", json={"question": SEED_EN, "parser": "llm"}, headers=H(env, "researcher")),
+                       409, "parser_unavailable")
+    assert "could not be loaded" in err["message"] and "no-such-provider" not in err["message"]
+    # A configured model: its spec takes the rule parser's path (resolution, compilation, guard).
+    llm._init_model.cache_clear()
+    fake = FakeListChatModel(responses=[json.dumps({"status": "ok", "spec": {"language": "en", **SEED_SPEC}})] * 2)
+    monkeypatch.setenv(llm.LLM_ENV, "fake:model")
+    monkeypatch.setattr(llm, "_init_model", lambda ident: fake)
+    d = c.post("/v1/ask", json={"question": SEED_EN, "parser": "llm"}, headers=H(env, "researcher")).json()
+    assert d["status"] == "ok" and d["count"] == SEED_COUNT and d["imaging"] == rule["imaging"]
+    # hybrid: the rule parser reads the seed question itself; the model is not asked.
+    n_calls = fake.i
+    d = c.post("/v1/ask", json={"question": SEED_EN, "parser": "hybrid"}, headers=H(env, "researcher")).json()
+    assert d["status"] == "ok" and d["count"] == SEED_COUNT and fake.i == n_calls
+    last = [e for e in env["store"].audit.entries(limit=100000) if e.endpoint == "/v1/ask"][-1]
+    assert last.details["parser"] == "hybrid" and last.status == 200

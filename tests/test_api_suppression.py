@@ -89,3 +89,56 @@ def test_single_counts() -> None:
     assert suppress_count(None, K) is None
     assert [suppress_count(n, K).display for n in (0, 1, 4, 5)] == ["0", "<5", "<5", "5"]
     assert [c.display for c in suppress_each([1, 6, 0], K)] == ["<5", "6", "0"]
+
+
+# -- rows keyed by persons (imaging per modality / body part) ------------------------------------------------
+
+
+def _shown(rows: list[tuple[int, list[int]]]) -> list[tuple[str, list[str]]]:
+    from api.suppression import suppress_rows
+
+    return [(p.display, [c.display for c in o]) for p, o in suppress_rows(rows, K, partition=1)]
+
+
+@pytest.mark.parametrize(
+    "rows,shown",
+    [
+        # nothing small: every count exact
+        ([(13, [13, 13, 500]), (6, [6, 6, 120])], [("13", ["13", "13", "500"]), ("6", ["6", "6", "120"])]),
+        # a small row hides its image counts; one hidden row is complemented by the row with the fewest series
+        ([(13, [13, 13, 500]), (6, [6, 6, 120]), (2, [2, 2, 40])],
+         [("13", ["13", "13", "500"]), ("6", ["suppressed"] * 3), ("<5", ["suppressed"] * 3)]),
+        # two hidden rows holding ≥ k series need nothing more
+        ([(20, [30, 40, 900]), (3, [3, 4, 50]), (2, [2, 3, 30])],
+         [("20", ["30", "40", "900"]), ("<5", ["suppressed"] * 3), ("<5", ["suppressed"] * 3)]),
+        # a lone small row (nothing to complement with) is still hidden
+        ([(2, [2, 2, 40])], [("<5", ["suppressed"] * 3)]),
+        ([(0, [0, 0, 0])], [("0", ["0", "0", "0"])]),
+    ],
+)
+def test_imaging_rows_table(rows, shown) -> None:
+    assert _shown(rows) == shown
+
+
+def test_imaging_rows_hidden_series_cannot_be_pinned_by_a_total() -> None:
+    """Series partition across rows: whatever total is known elsewhere, the hidden rows are ≥ 2 and hold ≥ k series
+    (or every row with series is hidden); persons are never complemented (they overlap across rows)."""
+    from api.suppression import suppress_rows
+
+    rnd = random.Random(11)
+    for _ in range(2000):
+        rows = []
+        for _ in range(rnd.randint(1, 6)):
+            persons = rnd.choice([0, 1, 2, 4, 5, 8, 30])
+            series = persons + rnd.choice([0, 0, 1, 3, 10])
+            rows.append((persons, [series, series + rnd.choice([0, 2]), series * 20]))
+        cells = suppress_rows(rows, K, partition=1)
+        hidden = [r[1][1] for r, (_, o) in zip(rows, cells, strict=True) if o[1].suppressed]
+        for (persons, others), (pc, oc) in zip(rows, cells, strict=True):
+            assert pc.display == ("<5" if 0 < persons < K else str(persons))
+            assert pc.suppressed == (0 < persons < K)
+            assert pc.suppressed <= all(c.suppressed for c in oc)  # a small row hides all its image counts
+            assert all(c.value in (None, x) for c, x in zip(oc, others, strict=True))
+        shown_series = [r[1][1] for r, (_, o) in zip(rows, cells, strict=True) if not o[1].suppressed and r[1][1] > 0]
+        if hidden and shown_series:
+            assert len(hidden) >= 2 and sum(hidden) >= K, rows

@@ -20,17 +20,20 @@ router = APIRouter(prefix="/v1", tags=["ask"])
         "Parses the question, resolves its clinical terms in the mart's vocabulary, compiles and runs the "
         "cohort, and answers with the read-back, resolved codes, SQL, attrition and count. `status` is "
         "`ok`, `clarify` (see `clarifications`; pick a choice and resend with `overrides`), `refused` or "
-        "`error`. Researchers see counts below k as '<k' (see `k`), never rows or person ids."
+        "`error`. Researchers see counts below k as '<k' (see `k`), never rows or person ids. `imaging` counts "
+        "the cohort's indexed images per modality (null without a DICOM index). `parser` picks the reader "
+        "(`rule`, default; `llm`; `hybrid`); `llm`/`hybrid` on a server without a chat model answer "
+        "409 `parser_unavailable`, saying what the operator sets."
     ),
-    responses=responses(401, 403, 422, 503, 504),
+    responses=responses(401, 403, 409, 422, 503, 504),
 )
 def ask(body: AskRequest, request: Request, ctx: Ctx,
         p: ResearcherKey) -> CohortResult:
     served = ctx.settings.mart
     if body.mart is not None and body.mart not in (served.name, served.stem):
         raise ApiError(422, "unknown_mart", f"This server serves the mart “{served.name}” only.")
-    result, audit = ctx.service.ask(body.question, body.overrides, p)
+    result, audit = ctx.service.ask(body.question, body.overrides, p, parser=body.parser)
     note(request, spec=result.spec.model_dump(mode="json") if result.spec else None,
-         details={"question": text_digest(body.question), "status": result.status,
+         details={"question": text_digest(body.question), "status": result.status, "parser": body.parser,
                   "overrides": sorted(body.overrides)}, **{k: v for k, v in audit.items() if k != "status"})
     return result

@@ -27,6 +27,9 @@
       approved: "Approved for release.", noData: "No data.", persons: "persons",
       other: "other", choose: "Choose one:", editHint: "Edit your question and send it again.",
       errorPrefix: "Error",
+      imaging: "Their images", modality: "Modality", patientsCol: "Patients", studies: "Studies", series: "Series", instances: "Images",
+      hiddenCell: "hidden", hiddenHelp: (k) => `Hidden: with fewer than ${k} patients, a row's image counts could identify them.`,
+      noImages: "No indexed images for this cohort.",
     },
     ko: {
       title: "코호트 엔진", apiKey: "API 키", chat: "대화", question: "질문", send: "질문하기",
@@ -51,6 +54,9 @@
       approved: "반출이 승인되었습니다.", noData: "자료 없음", persons: "명",
       other: "기타", choose: "하나를 고르세요:", editHint: "질문을 고쳐서 다시 보내세요.",
       errorPrefix: "오류",
+      imaging: "영상 자료", modality: "검사 종류", patientsCol: "환자", studies: "검사", series: "시리즈", instances: "영상",
+      hiddenCell: "비공개", hiddenHelp: (k) => `비공개: 환자가 ${k}명 미만인 행의 영상 수로 환자를 알아볼 수 있어 가립니다.`,
+      noImages: "이 코호트에는 색인된 영상이 없습니다.",
     },
   };
   const DOMAINS = ["condition", "procedure", "drug", "measurement", "observation", "visit", "imaging", "death"];
@@ -226,6 +232,7 @@
     notes.replaceChildren(...(res.notes || []).map((n) => el("li", { text: n })));
     renderCriteria(res.spec);
     renderFunnel(res.attrition || []);
+    renderImaging(res.imaging, res.k);
     renderCodes(res.resolutions || {});
     $("sql").textContent = res.sql || "";
     renderRelease(res.release);
@@ -257,6 +264,30 @@
     });
     $("funnel").replaceChildren(...items);
   }
+  // "Their images": per modality, persons / studies / series / images, with a bar of persons.
+  function renderImaging(rows, k) {
+    const panel = $("imaging-panel");
+    panel.hidden = rows === null || rows === undefined;
+    if (panel.hidden) { $("imaging").replaceChildren(); return; }
+    if (!rows.length) { $("imaging").replaceChildren(el("p", { class: "empty", text: t("noImages") })); return; }
+    const max = Math.max(1, k || 1, ...rows.map((r) => cellValue(r.persons)));
+    const cell = (c) => (c.suppressed && c.value === null && !c.display.startsWith("<")
+      ? el("td", { class: "num hidden", text: t("hiddenCell"), title: t("hiddenHelp")(k) })
+      : el("td", { class: `num${c.suppressed ? " hidden" : ""}`, text: c.display }));
+    const head = el("tr", {}, ...["modality", "patientsCol", "studies", "series", "instances"].map((h, i) =>
+      el("th", { scope: "col", class: i ? "num" : undefined, text: t(h) })));
+    const body = rows.map((r) => {
+      const fill = el("div", { class: `fill${r.persons.suppressed ? " suppressed" : ""}` });
+      fill.style.width = `${Math.max(0.5, (100 * cellValue(r.persons)) / max)}%`;
+      return el("tr", { dataset: { testid: "imaging-row", modality: r.modality ?? "" } },
+        el("th", { scope: "row", text: r.modality ?? "?" }),
+        el("td", { class: "num" }, el("span", { class: "bar", "aria-hidden": "true" }, fill),
+          el("span", { text: r.persons.display, dataset: { testid: "imaging-persons" } })),
+        cell(r.studies), cell(r.series), cell(r.instances));
+    });
+    $("imaging").replaceChildren(el("table", { class: "imaging-table" }, el("thead", {}, head), el("tbody", {}, ...body)));
+  }
+
   function barValue(a) {
     if (a.persons !== null && a.persons !== undefined) return a.persons;
     const m = /^(\d+)/.exec(a.display.replace("<", ""));
