@@ -39,3 +39,17 @@ def demo(demo_mart_path: Path):
     con = open_mart(demo_mart_path)
     yield con
     con.close()
+
+
+@pytest.fixture(scope="session")
+def demo_dicom_mart_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo mart as `cohort demo-data` makes it: with demo DICOM files indexed and linked."""
+    from typer.testing import CliRunner
+
+    from api.cli import app
+
+    out = tmp_path_factory.mktemp("demo-dicom")
+    result = CliRunner().invoke(app, ["demo-data", "--persons", str(DEMO_PERSONS), "--seed", str(DEMO_SEED),
+                                      "--out", str(out), "--dicom-files", "2000"])
+    assert result.exit_code == 0, result.output
+    return out / "mart.duckdb"

@@ -49,7 +49,7 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server(demo_mart_path: Path, tmp_path_factory: pytest.TempPathFactory):
+def server(demo_dicom_mart_path: Path, tmp_path_factory: pytest.TempPathFactory):
     state = tmp_path_factory.mktemp("ui") / "cohort_state.sqlite"
     store = StateStore(state)
     key = store.create_key("researcher", "ui-test")[1]
@@ -57,7 +57,7 @@ def server(demo_mart_path: Path, tmp_path_factory: pytest.TempPathFactory):
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "serve", "--mart", str(demo_mart_path), "--state", str(state),
+        [sys.executable, "-m", "api.cli", "serve", "--mart", str(demo_dicom_mart_path), "--state", str(state),
          "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )
@@ -242,3 +242,20 @@ def test_swap_in_a_saved_code_set_and_rerun(browser, server) -> None:
     assert "ui-revasc" in page.text_content("#codes")
     assert not errors, errors
     page.close()
+
+
+def test_their_images_panel_matches_api(browser, server) -> None:
+    """The seed cohort's indexed images per modality: the table on screen is the API's, cell for cell."""
+    page, requests, errors = _open(browser, server, viewport={"width": 1366, "height": 900}, lang="en")
+    _ask_on_page(page, SEED_EN)
+    api = _api(server, "POST", "/v1/ask", {"question": SEED_EN})
+    assert api["imaging"], "the seed cohort has indexed images in the demo"
+    page.wait_for_selector("[data-testid=imaging-row]")
+    shown = {
+        row.get_attribute("data-modality"): row.locator("[data-testid=imaging-persons]").text_content()
+        for row in page.locator("[data-testid=imaging-row]").all()
+    }
+    assert shown == {r["modality"]: r["persons"]["display"] for r in api["imaging"]}
+    page.locator("#imaging-panel").screenshot(path=str(SHOTS / "imaging-en.png"))
+    assert not errors
+    assert all(u.startswith(server["base"]) for u in requests)

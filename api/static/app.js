@@ -305,7 +305,7 @@
       for (const r of list) {
         dl.append(el("dt", { text: `${key === "index" ? t("index") : key}: ${r.term}` }));
         const ul = el("ul");
-        for (const m of (r.matches || []).slice(0, 12)) ul.append(el("li", { text: `${m.concept_name} (${m.vocabulary_id} ${m.concept_code})` }));
+        for (const m of (r.matches || []).slice(0, 12)) ul.append(el("li", { text: `${(state.lang === "ko" && m.concept_name_ko) || m.concept_name} (${m.vocabulary_id} ${m.concept_code})` }));
         if ((r.matches || []).length > 12) ul.append(el("li", { class: "muted", text: `+${r.matches.length - 12}` }));
         if (!(r.matches || []).length) ul.append(el("li", { class: "muted", text: r.note || r.status }));
         dl.append(el("dd", {}, ul));
