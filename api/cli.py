@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated
 
@@ -258,7 +259,9 @@ def ask_cmd(
     if parser not in ("rule", "llm", "hybrid"):
         _fail(f"unknown parser {parser!r}: use rule, llm or hybrid")
     try:
-        res = ask(question, mart, include_person_ids=person_ids, parser=parser)  # type: ignore[arg-type]
+        # A spinner on stderr: on a million-patient mart the queries take seconds; --json stays clean.
+        with err.status("parsing, resolving and running…") if not as_json else nullcontext():
+            res = ask(question, mart, include_person_ids=person_ids, parser=parser)  # type: ignore[arg-type]
     except (MartError, QueryTimeout) as e:
         _fail(str(e))
         return

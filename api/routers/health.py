@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import sqlite3
+
+import duckdb
 from fastapi import APIRouter
 
 from api.context import Ctx
+from api.errors import ApiError
 from api.schemas import HealthOut
 
 try:
+    from importlib.metadata import PackageNotFoundError
     from importlib.metadata import version as _version
 
     __version__ = _version("cohort-engine")
-except Exception:  # not installed as a package
+except PackageNotFoundError:  # run from a source tree that was never installed
     __version__ = "0.0.0"
 
 router = APIRouter(prefix="/v1", tags=["health"])
@@ -24,11 +29,11 @@ def health(ctx: Ctx) -> HealthOut:
     try:
         with ctx.pool.connection(wait_s=5) as con:
             con.execute("SELECT 1").fetchall()
-    except Exception:
+    except (duckdb.Error, ApiError, OSError):  # busy, gone, locked or broken: not ready
         mart_ok = False
     try:
         ctx.state.ping()
-    except Exception:
+    except (sqlite3.Error, OSError):
         state_ok = False
     return HealthOut(status="ok" if mart_ok and state_ok else "degraded", version=__version__, mart=mart_ok,
                      mart_name=ctx.settings.mart.name,
