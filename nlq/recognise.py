@@ -11,6 +11,7 @@ what the parser must ask about.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
@@ -396,6 +397,12 @@ def _leftovers(pieces: list[Piece], lang: str) -> list[Item]:
     return _merge_unknown(out)
 
 
+def _punctuation_only(tok: str) -> bool:
+    """No word characters and no pictographs: '💥' or '🫀' is something the user meant and we could not
+    read (asked back), not punctuation to skip."""
+    return not re.search(r"\w", tok) and not any(unicodedata.category(ch) == "So" for ch in tok)
+
+
 def _classify_en(tok: str, low: str, a: int, b: int) -> Item:
     if low in EN_CONJ:
         return Item("conj", tok, a, b, {"op": EN_CONJ[low]})
@@ -411,7 +418,7 @@ def _classify_en(tok: str, low: str, a: int, b: int) -> Item:
         return Item("pronoun", tok, a, b, {})
     if tok.startswith("'"):
         return Item("filler", tok, a, b, {})
-    if low in EN_FILLERS or not re.search(r"\w", tok):
+    if low in EN_FILLERS or _punctuation_only(tok):
         return Item("filler", tok, a, b, {})
     return Item("unknown", tok, a, b, {})
 
@@ -423,7 +430,7 @@ def _classify_ko(tok: str, a: int, b: int) -> list[Item]:
         return [Item("end", tok, a, b, {"head": tok in KO_HEAD})]
     if tok in KO_ALL:
         return [Item("all", tok, a, b, {})]
-    if not re.search(r"\w", tok) or tok in JOSA_WORDS:
+    if _punctuation_only(tok) or tok in JOSA_WORDS:
         return [Item("filler", tok, a, b, {})]
     stem, josa = strip_josa(tok)
     if stem in KO_ENDERS:

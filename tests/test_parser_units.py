@@ -196,3 +196,26 @@ def test_lexicon_links_resolve() -> None:
     for e in known.values():
         assert e.en or e.ko, e.key
         assert all(k in known for k in e.treated_by), e.key
+
+
+@pytest.mark.parametrize(
+    "text,refused",
+    [
+        ("심근경색 진단받은 환자 2023년", False),  # a year after 환자 is a date, not a patient number
+        ("환자 2023-10-01 진단", False),
+        ("환자 12345 기록 보여줘", True),
+        ("환자번호 2023", True),
+    ],
+)
+def test_korean_patient_numbers_versus_years(text: str, refused: bool) -> None:
+    from nlq.guard import refusal
+
+    assert (refusal(text, "ko") is not None) is refused
+
+
+def test_a_pictograph_is_a_word_we_could_not_read_not_punctuation() -> None:
+    """'diagnosed with 💥' must not silently become 'any diagnosis': the symbol is kept as a mention,
+    which term resolution then cannot find, so the user is asked back."""
+    r = parse("patients diagnosed with 💥 in 2023")
+    assert r.status == "ok" and r.spec is not None
+    assert r.spec.index.concepts.terms == ["💥"]
