@@ -19,7 +19,7 @@ then NULL as well); failed DICOMweb requests are quarantined under the URL that 
 
 from __future__ import annotations
 
-from schema_catalog.tables import Column, Privacy, Table
+from schema_catalog.tables import Table, col
 
 __all__ = [
     "DICOM_INSTANCE",
@@ -32,45 +32,41 @@ __all__ = [
 ]
 
 
-def _c(name: str, type_: str, privacy: Privacy, description: str, required: bool = False) -> Column:
-    return Column(name=name, type=type_, privacy=privacy, description=description, required=required)
-
-
 DICOM_INSTANCE = Table(
     name="dicom_instance",
     extension=True,
     description="DICOM index: one row per indexed file (an instance), with every indexed header attribute.",
     columns=[
-        _c("path", "VARCHAR", "identifying", "Absolute file path (paths often contain names or MRNs), or the WADO-RS "
+        col("path", "VARCHAR", "identifying", "Absolute file path (paths often contain names or MRNs), or the WADO-RS "
            "instance URL for instances crawled from a DICOMweb server.", True),
-        _c("file_size", "BIGINT", "safe", "File size in bytes (NULL for DICOMweb: the metadata does not carry it)."),
-        _c("file_mtime_ns", "BIGINT", "quasi", "File modification time (ns since epoch); with size, decides re-reading "
+        col("file_size", "BIGINT", "safe", "File size in bytes (NULL for DICOMweb: the metadata does not carry it)."),
+        col("file_mtime_ns", "BIGINT", "quasi", "File modification time (ns since epoch); with size, decides re-reading "
            "(NULL for DICOMweb)."),
-        _c("content_hash", "VARCHAR", "identifying", "xxh3-128 of the whole file, hex (links back to the original file; "
+        col("content_hash", "VARCHAR", "identifying", "xxh3-128 of the whole file, hex (links back to the original file; "
            "NULL for DICOMweb)."),
-        _c("sop_instance_uid", "VARCHAR", "identifying", "DICOM SOPInstanceUID.", True),
-        _c("series_instance_uid", "VARCHAR", "identifying", "DICOM SeriesInstanceUID.", True),
-        _c("study_instance_uid", "VARCHAR", "identifying", "DICOM StudyInstanceUID.", True),
-        _c("patient_id", "VARCHAR", "identifying", "DICOM PatientID (usually the hospital MRN = person.person_source_value)."),
-        _c("sop_class_uid", "VARCHAR", "safe", "DICOM SOPClassUID: kind of object (CT image, MR image, SR …)."),
-        _c("study_date", "DATE", "quasi", "DICOM StudyDate."),
-        _c("study_time", "VARCHAR", "quasi", "DICOM StudyTime as recorded (HHMMSS.frac)."),
-        _c("series_date", "DATE", "quasi", "DICOM SeriesDate."),
-        _c("modality", "VARCHAR", "safe", "DICOM Modality: CT, MR, XA, US, CR, DX …"),
-        _c("body_part_examined", "VARCHAR", "safe", "DICOM BodyPartExamined: CHEST, HEAD, ABDOMEN …"),
-        _c("study_description", "VARCHAR", "identifying", "DICOM StudyDescription (free text; may name the patient)."),
-        _c("series_description", "VARCHAR", "identifying", "DICOM SeriesDescription (free text; may name the patient)."),
-        _c("accession_number", "VARCHAR", "identifying", "DICOM AccessionNumber (the order number in RIS/EHR)."),
-        _c("manufacturer", "VARCHAR", "safe", "DICOM Manufacturer of the equipment."),
-        _c("manufacturer_model_name", "VARCHAR", "safe", "DICOM ManufacturerModelName."),
-        _c("image_rows", "INTEGER", "safe", "DICOM Rows (pixels)."),
-        _c("image_columns", "INTEGER", "safe", "DICOM Columns (pixels)."),
-        _c("slice_thickness", "DOUBLE", "safe", "DICOM SliceThickness in mm."),
-        _c("number_of_frames", "INTEGER", "safe", "DICOM NumberOfFrames (multi-frame objects; NULL = single frame)."),
-        _c("transfer_syntax_uid", "VARCHAR", "safe", "Transfer syntax (file meta, else the encoding the file was read with)."),
-        _c("series_number", "INTEGER", "safe", "DICOM SeriesNumber."),
-        _c("instance_number", "INTEGER", "safe", "DICOM InstanceNumber."),
-        _c("burned_in_annotation", "VARCHAR", "safe", "DICOM BurnedInAnnotation: YES when text is burned into the pixels."),
+        col("sop_instance_uid", "VARCHAR", "identifying", "DICOM SOPInstanceUID.", True),
+        col("series_instance_uid", "VARCHAR", "identifying", "DICOM SeriesInstanceUID.", True),
+        col("study_instance_uid", "VARCHAR", "identifying", "DICOM StudyInstanceUID.", True),
+        col("patient_id", "VARCHAR", "identifying", "DICOM PatientID (usually the hospital MRN = person.person_source_value)."),
+        col("sop_class_uid", "VARCHAR", "safe", "DICOM SOPClassUID: kind of object (CT image, MR image, SR …)."),
+        col("study_date", "DATE", "quasi", "DICOM StudyDate."),
+        col("study_time", "VARCHAR", "quasi", "DICOM StudyTime as recorded (HHMMSS.frac)."),
+        col("series_date", "DATE", "quasi", "DICOM SeriesDate."),
+        col("modality", "VARCHAR", "safe", "DICOM Modality: CT, MR, XA, US, CR, DX …"),
+        col("body_part_examined", "VARCHAR", "safe", "DICOM BodyPartExamined: CHEST, HEAD, ABDOMEN …"),
+        col("study_description", "VARCHAR", "identifying", "DICOM StudyDescription (free text; may name the patient)."),
+        col("series_description", "VARCHAR", "identifying", "DICOM SeriesDescription (free text; may name the patient)."),
+        col("accession_number", "VARCHAR", "identifying", "DICOM AccessionNumber (the order number in RIS/EHR)."),
+        col("manufacturer", "VARCHAR", "safe", "DICOM Manufacturer of the equipment."),
+        col("manufacturer_model_name", "VARCHAR", "safe", "DICOM ManufacturerModelName."),
+        col("image_rows", "INTEGER", "safe", "DICOM Rows (pixels)."),
+        col("image_columns", "INTEGER", "safe", "DICOM Columns (pixels)."),
+        col("slice_thickness", "DOUBLE", "safe", "DICOM SliceThickness in mm."),
+        col("number_of_frames", "INTEGER", "safe", "DICOM NumberOfFrames (multi-frame objects; NULL = single frame)."),
+        col("transfer_syntax_uid", "VARCHAR", "safe", "Transfer syntax (file meta, else the encoding the file was read with)."),
+        col("series_number", "INTEGER", "safe", "DICOM SeriesNumber."),
+        col("instance_number", "INTEGER", "safe", "DICOM InstanceNumber."),
+        col("burned_in_annotation", "VARCHAR", "safe", "DICOM BurnedInAnnotation: YES when text is burned into the pixels."),
     ],
 )
 
@@ -79,24 +75,24 @@ DICOM_SERIES = Table(
     extension=True,
     description="DICOM index: one row per series (SeriesInstanceUID), rebuilt from dicom_instance.",
     columns=[
-        _c("series_instance_uid", "VARCHAR", "identifying", "DICOM SeriesInstanceUID.", True),
-        _c("study_instance_uid", "VARCHAR", "identifying", "DICOM StudyInstanceUID of the series' study.", True),
-        _c("patient_id", "VARCHAR", "identifying", "DICOM PatientID."),
-        _c("modality", "VARCHAR", "safe", "DICOM Modality: CT, MR, XA, US, CR, DX …"),
-        _c("body_part_examined", "VARCHAR", "safe", "DICOM BodyPartExamined."),
-        _c("series_date", "DATE", "quasi", "DICOM SeriesDate."),
-        _c("series_number", "INTEGER", "safe", "DICOM SeriesNumber."),
-        _c("series_description", "VARCHAR", "identifying", "DICOM SeriesDescription (free text)."),
-        _c("sop_class_uid", "VARCHAR", "safe", "DICOM SOPClassUID of the series' instances."),
-        _c("manufacturer", "VARCHAR", "safe", "DICOM Manufacturer."),
-        _c("manufacturer_model_name", "VARCHAR", "safe", "DICOM ManufacturerModelName."),
-        _c("slice_thickness", "DOUBLE", "safe", "DICOM SliceThickness in mm."),
-        _c("image_rows", "INTEGER", "safe", "DICOM Rows."),
-        _c("image_columns", "INTEGER", "safe", "DICOM Columns."),
-        _c("burned_in_annotation", "VARCHAR", "safe", "YES when any instance has burned-in text, else NO or NULL."),
-        _c("n_instances", "INTEGER", "safe", "Distinct SOP instances in the series.", True),
-        _c("n_files", "INTEGER", "safe", "Files in the series (an instance may be stored in several files).", True),
-        _c("total_bytes", "BIGINT", "safe", "Total size of the series' files (NULL when a size is unknown: DICOMweb)."),
+        col("series_instance_uid", "VARCHAR", "identifying", "DICOM SeriesInstanceUID.", True),
+        col("study_instance_uid", "VARCHAR", "identifying", "DICOM StudyInstanceUID of the series' study.", True),
+        col("patient_id", "VARCHAR", "identifying", "DICOM PatientID."),
+        col("modality", "VARCHAR", "safe", "DICOM Modality: CT, MR, XA, US, CR, DX …"),
+        col("body_part_examined", "VARCHAR", "safe", "DICOM BodyPartExamined."),
+        col("series_date", "DATE", "quasi", "DICOM SeriesDate."),
+        col("series_number", "INTEGER", "safe", "DICOM SeriesNumber."),
+        col("series_description", "VARCHAR", "identifying", "DICOM SeriesDescription (free text)."),
+        col("sop_class_uid", "VARCHAR", "safe", "DICOM SOPClassUID of the series' instances."),
+        col("manufacturer", "VARCHAR", "safe", "DICOM Manufacturer."),
+        col("manufacturer_model_name", "VARCHAR", "safe", "DICOM ManufacturerModelName."),
+        col("slice_thickness", "DOUBLE", "safe", "DICOM SliceThickness in mm."),
+        col("image_rows", "INTEGER", "safe", "DICOM Rows."),
+        col("image_columns", "INTEGER", "safe", "DICOM Columns."),
+        col("burned_in_annotation", "VARCHAR", "safe", "YES when any instance has burned-in text, else NO or NULL."),
+        col("n_instances", "INTEGER", "safe", "Distinct SOP instances in the series.", True),
+        col("n_files", "INTEGER", "safe", "Files in the series (an instance may be stored in several files).", True),
+        col("total_bytes", "BIGINT", "safe", "Total size of the series' files (NULL when a size is unknown: DICOMweb)."),
     ],
 )
 
@@ -105,16 +101,16 @@ DICOM_STUDY = Table(
     extension=True,
     description="DICOM index: one row per study (StudyInstanceUID) with its patient, rebuilt from dicom_instance.",
     columns=[
-        _c("study_instance_uid", "VARCHAR", "identifying", "DICOM StudyInstanceUID.", True),
-        _c("patient_id", "VARCHAR", "identifying", "DICOM PatientID (links to person.person_source_value)."),
-        _c("study_date", "DATE", "quasi", "DICOM StudyDate."),
-        _c("study_time", "VARCHAR", "quasi", "DICOM StudyTime as recorded."),
-        _c("accession_number", "VARCHAR", "identifying", "DICOM AccessionNumber."),
-        _c("study_description", "VARCHAR", "identifying", "DICOM StudyDescription (free text)."),
-        _c("modalities_in_study", "VARCHAR", "safe", "Distinct modalities of the study's series, sorted, backslash-separated (CT\\MR)."),
-        _c("n_series", "INTEGER", "safe", "Series in the study.", True),
-        _c("n_instances", "INTEGER", "safe", "Distinct SOP instances in the study.", True),
-        _c("n_files", "INTEGER", "safe", "Files in the study.", True),
+        col("study_instance_uid", "VARCHAR", "identifying", "DICOM StudyInstanceUID.", True),
+        col("patient_id", "VARCHAR", "identifying", "DICOM PatientID (links to person.person_source_value)."),
+        col("study_date", "DATE", "quasi", "DICOM StudyDate."),
+        col("study_time", "VARCHAR", "quasi", "DICOM StudyTime as recorded."),
+        col("accession_number", "VARCHAR", "identifying", "DICOM AccessionNumber."),
+        col("study_description", "VARCHAR", "identifying", "DICOM StudyDescription (free text)."),
+        col("modalities_in_study", "VARCHAR", "safe", "Distinct modalities of the study's series, sorted, backslash-separated (CT\\MR)."),
+        col("n_series", "INTEGER", "safe", "Series in the study.", True),
+        col("n_instances", "INTEGER", "safe", "Distinct SOP instances in the study.", True),
+        col("n_files", "INTEGER", "safe", "Files in the study.", True),
     ],
 )
 
@@ -123,11 +119,11 @@ DICOM_QUARANTINE = Table(
     extension=True,
     description="DICOM index: files found under the indexed folders that could not be indexed, and why.",
     columns=[
-        _c("path", "VARCHAR", "identifying", "Absolute file path, or the DICOMweb URL that failed.", True),
-        _c("reason", "VARCHAR", "safe", "Why the file is not indexed (names the problem, never a value).", True),
-        _c("file_size", "BIGINT", "safe", "File size in bytes (NULL for DICOMweb)."),
-        _c("file_mtime_ns", "BIGINT", "quasi", "File modification time (ns since epoch; NULL for DICOMweb)."),
-        _c("content_hash", "VARCHAR", "identifying", "xxh3-128 of the whole file, hex (NULL if unreadable)."),
+        col("path", "VARCHAR", "identifying", "Absolute file path, or the DICOMweb URL that failed.", True),
+        col("reason", "VARCHAR", "safe", "Why the file is not indexed (names the problem, never a value).", True),
+        col("file_size", "BIGINT", "safe", "File size in bytes (NULL for DICOMweb)."),
+        col("file_mtime_ns", "BIGINT", "quasi", "File modification time (ns since epoch; NULL for DICOMweb)."),
+        col("content_hash", "VARCHAR", "identifying", "xxh3-128 of the whole file, hex (NULL if unreadable)."),
     ],
 )
 
