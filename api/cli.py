@@ -7,7 +7,7 @@ import os
 import sys
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import duckdb
 import typer
@@ -32,7 +32,7 @@ MartOpt = Annotated[Path, typer.Option("--mart", help="OMOP CDM 5.3/5.4 DuckDB f
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 
 
-def _fail(message: str, code: int = 2) -> None:
+def _fail(message: str, code: int = 2) -> NoReturn:
     err.print(f"[bold red]error:[/] {message}")
     raise typer.Exit(code)
 
@@ -61,7 +61,6 @@ def demo_data(
             check_demo_dicom_folder(out / "dicom")  # before minutes of work, not after
         except FileExistsError as e:
             _fail(str(e))
-            return
     with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=err) as bar:
         task = bar.add_task("demo mart", total=1.0)
 
@@ -76,7 +75,6 @@ def demo_data(
             written, rep, link = write_demo_dicom_indexed(path, out / "dicom", seed, dicom_files, err, seed_cohort)
         except FileExistsError as e:
             _fail(str(e))
-            return
         print_index_report(rep, console)
         print_link_report(link, console)
         console.print(f"wrote {written} DICOM files under {out / 'dicom'} (indexed and linked into {path})")
@@ -124,13 +122,11 @@ def index_cmd(
 
     if not dirs and not dicomweb:
         _fail("give folders to index and/or --dicomweb URL")
-        return
     _writable_mart(mart)
     try:
         per_s = parse_rate(rate)
     except ValueError as e:
         _fail(str(e))
-        return
     out: dict[str, object] = {}
     code = 0
     try:
@@ -152,7 +148,6 @@ def index_cmd(
                 print_link_report(linked, console)
     except (EmptyFolderError, EmptyServerError, FileNotFoundError, ValueError) as e:
         _fail(str(e) if not isinstance(e, FileNotFoundError) else "an indexed folder does not exist")
-        return
     except duckdb.Error as e:
         _fail("the mart is open in another process (a running `cohort serve`?); stop it first"
               if _mart_locked(e) else f"the mart could not be written ({type(e).__name__})")
@@ -173,7 +168,6 @@ def link_cmd(mart: MartOpt = DEFAULT_MART, as_json: JsonOpt = False) -> None:
         rep = link_mart(mart)
     except ValueError as e:
         _fail(str(e))
-        return
     except duckdb.Error as e:
         _fail("the mart is open in another process (a running `cohort serve`?); stop it first"
               if _mart_locked(e) else f"the mart could not be written ({type(e).__name__})")
@@ -264,7 +258,6 @@ def ask_cmd(
             res = ask(question, mart, include_person_ids=person_ids, parser=parser)  # type: ignore[arg-type]
     except (MartError, QueryTimeout) as e:
         _fail(str(e))
-        return
     _print_result(res, as_json, person_ids)
     raise typer.Exit(_exit_code(res))
 
@@ -281,20 +274,16 @@ def run_cmd(
         spec = CohortSpec.model_validate_json(spec_file.read_text("utf-8"))
     except FileNotFoundError:
         _fail(f"no spec file at {spec_file}")
-        return
     except ValueError as e:
         _fail(f"{spec_file} is not a valid cohort spec: {e}")
-        return
     try:
         con = open_mart(mart)
     except MartError as e:
         _fail(str(e))
-        return
     try:
         res = run_spec(spec, con, include_person_ids=person_ids)
     except QueryTimeout as e:
         _fail(str(e))
-        return
     finally:
         con.close()
     _print_result(res, as_json, person_ids)
@@ -321,7 +310,6 @@ def sql_cmd(
         result = run_query(con, validated)
     except (MartError, QueryTimeout) as e:
         _fail(str(e))
-        return
     if as_json:
         sys.stdout.write(json.dumps({"status": "ok", "columns": result.columns, "rows": result.rows}, default=str) + "\n")
         return
@@ -384,7 +372,6 @@ def serve_cmd(
         web = create_app(mart, state_path, k=k, query_timeout_s=timeout)  # also checks mart and state up front
     except MartError as e:
         _fail(str(e))
-        return
     err.print(f"serving {mart} on http://{host}:{port}/ (API docs: /docs; state: {state_path}; workers: {workers})")
     if workers <= 1:
         uvicorn.run(web, host=host, port=port, log_level=log_level, access_log=True)
@@ -412,7 +399,6 @@ def keys_create(
 
     if role not in ROLES:
         _fail(f"unknown role {role!r}: use one of {', '.join(ROLES)}")
-        return
     path = _state_path(mart, state)
     store = StateStore(path)
     try:
@@ -522,28 +508,22 @@ def export_cmd(
 
     if (sentence is None) == (spec_file is None):
         _fail("give either a sentence or --spec FILE")
-        return
     if level not in ("series", "instance"):
         _fail("--level must be 'series' or 'instance'")
-        return
     chosen = [f.lower() for f in formats] if formats else ["jsonl", "csv", "parquet"]
     if any(f not in ("jsonl", "json", "csv", "parquet") for f in chosen):
         _fail("--format must be jsonl, json, csv or parquet")
-        return
     try:
         check_out_dir(out)
     except ExportError as e:
         _fail(str(e))
-        return
     try:
         policy = ReleasePolicy(project_key=project_key, secret=_release_secret(secret_file),
                                allow_burned_in=allow_burned_in)
     except _SecretUnavailable as e:
         _fail(str(e))
-        return
     except ValidationError as e:  # hide_input_in_errors: messages name the field, never the secret
         _fail("invalid release policy: " + "; ".join(f"{'.'.join(map(str, x['loc']))}: {x['msg']}" for x in e.errors()))
-        return
 
     parsed = None
     if spec_file is not None:
@@ -551,10 +531,8 @@ def export_cmd(
             spec = CohortSpec.model_validate_json(spec_file.read_text("utf-8"))
         except FileNotFoundError:
             _fail(f"no spec file at {spec_file}")
-            return
         except ValueError as e:
             _fail(f"{spec_file} is not a valid cohort spec: {e}")
-            return
     else:
         parsed = parse(sentence or "")
         if parsed.status != "ok" or parsed.spec is None:
@@ -566,7 +544,6 @@ def export_cmd(
         con = open_mart(mart)
     except MartError as e:
         _fail(str(e))
-        return
     try:
         res = run_spec(spec, con, parsed=parsed, sample_size=0)
         if res.status != "ok":
@@ -587,13 +564,10 @@ def export_cmd(
         raise
     except (ExportError, MartError, QueryTimeout, CompileError) as e:
         _fail(str(e))
-        return
     except KeyboardInterrupt:
         _fail("interrupted; the output is incomplete", 130)
-        return
     except Exception as e:  # never a traceback: locals and messages may hold identifying values
         _fail(f"the export failed ({type(e).__name__}); the output is incomplete")
-        return
     finally:
         con.close()
     if as_json:
@@ -632,7 +606,6 @@ def eval_cmd(
         records = load_gold(split=None if split == "all" else split)  # type: ignore[arg-type]
     except (ParserUnavailable, GoldError) as e:
         _fail(str(e))
-        return
     marts = {}
     try:
         try:
@@ -655,7 +628,6 @@ def eval_cmd(
             )
     except GoldError as e:
         _fail(str(e))
-        return
     finally:
         for con in marts.values():
             con.close()
