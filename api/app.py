@@ -13,19 +13,18 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+from cohort_engine.api.audit import AuditMiddleware
+from cohort_engine.api.context import AppContext
+from cohort_engine.api.errors import install_handlers
+from cohort_engine.api.jobs import JobRunner
+from cohort_engine.api.routers import ask, audit, codesets, cohorts, health, jobs, manifest, sql
+from cohort_engine.api.service import CohortService, MartPool, Settings
+from cohort_engine.api.state import StateStore, default_state_path
+from cohort_engine.api.suppression import DEFAULT_K
 from fastapi import FastAPI
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
-from api.audit import AuditMiddleware
-from api.context import AppContext
-from api.errors import install_handlers
-from api.jobs import JobRunner
-from api.routers import ask, audit, codesets, cohorts, health, jobs, manifest, sql
-from api.service import CohortService, MartPool, Settings
-from api.state import StateStore, default_state_path
-from api.suppression import DEFAULT_K
 
 STATIC_DIR = Path(__file__).parent / "static"
 

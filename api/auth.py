@@ -16,11 +16,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated
 
+from cohort_engine.api.errors import ApiError
+from cohort_engine.api.state import Role
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-
-from api.errors import ApiError
-from api.state import Role
 
 bearer = HTTPBearer(
     auto_error=False,

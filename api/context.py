@@ -5,11 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
+from cohort_engine.api.jobs import JobRunner
+from cohort_engine.api.service import CohortService, MartPool, Settings
+from cohort_engine.api.state import StateStore
 from fastapi import Depends, Request
-
-from api.jobs import JobRunner
-from api.service import CohortService, MartPool, Settings
-from api.state import StateStore
 
 
 @dataclass

@@ -19,11 +19,11 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from api.auth import Principal
-from api.errors import ApiError
-from api.schemas import JobOut
-from api.state import JobRecord, StateStore, now_iso
-from deid.manifest import EXTENSIONS, ManifestFormat, ManifestLevel, write_manifest
+from cohort_engine.api.auth import Principal
+from cohort_engine.api.errors import ApiError
+from cohort_engine.api.schemas import JobOut
+from cohort_engine.api.state import JobRecord, StateStore, now_iso
+from cohort_engine.deid.manifest import EXTENSIONS, ManifestFormat, ManifestLevel, write_manifest
 
 log = logging.getLogger("cohort.jobs")
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from cohort_engine.api.suppression import Cell
+from cohort_engine.schema_catalog.resolve import TermResolution
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.pipeline import SampleRow
-from api.suppression import Cell
-from nlq.spec import CohortSpec, Domain
-from schema_catalog.resolve import TermResolution
+from cohort_engine.pipeline import SampleRow
+from cohort_engine.spec import CohortSpec, Domain
 
 SEED_QUESTION = (
     "patients diagnosed between 2023-10-01 and 2023-10-10 who had a surgery for myocardial infarction "

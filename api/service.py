@@ -29,12 +29,9 @@ from typing import Any
 
 import duckdb
 import sqlglot
-from sqlglot import exp
-
-from api.auth import Principal
-from api.errors import ApiError
-from api.pipeline import AskResult, ParserName, compile_spec, run_spec
-from api.schemas import (
+from cohort_engine.api.auth import Principal
+from cohort_engine.api.errors import ApiError
+from cohort_engine.api.schemas import (
     AttritionOut,
     ChoiceOut,
     ClarificationOut,
@@ -51,18 +48,28 @@ from api.schemas import (
     SqlResult,
     StatsOut,
 )
-from api.state import CodesetRecord, CohortRecord, StateStore
-from api.suppression import DEFAULT_K, Cell, exact, suppress_attrition, suppress_partition, suppress_rows
-from deid.manifest import ImagingManifestSource, ManifestLevel, has_table
-from deid.policy import ReleasePolicy
-from dicom_index.select import has_imaging_index, imaging_summary_sql
-from nlq.parser import parse
-from nlq.result import ParseResult
-from nlq.spec import CohortSpec, ImagingRequest
-from sql_guard.compiler import CompiledCohort, CompileError, lit
-from sql_guard.errors import GuardError, MartError, QueryError, QueryTimeout
-from sql_guard.guard import validate
-from sql_guard.runner import execute_internal, open_mart, run_query
+from cohort_engine.api.state import CodesetRecord, CohortRecord, StateStore
+from cohort_engine.api.suppression import (
+    DEFAULT_K,
+    Cell,
+    exact,
+    suppress_attrition,
+    suppress_partition,
+    suppress_rows,
+)
+from cohort_engine.deid.manifest import ImagingManifestSource, ManifestLevel, has_table
+from cohort_engine.deid.policy import ReleasePolicy
+from cohort_engine.dicom_index.select import has_imaging_index, imaging_summary_sql
+from cohort_engine.nlq.parser import parse
+from cohort_engine.nlq.result import ParseResult
+from cohort_engine.sql_guard.compiler import CompiledCohort, CompileError, lit
+from cohort_engine.sql_guard.errors import GuardError, MartError, QueryError, QueryTimeout
+from cohort_engine.sql_guard.guard import validate
+from cohort_engine.sql_guard.runner import execute_internal, open_mart, run_query
+from sqlglot import exp
+
+from cohort_engine.pipeline import AskResult, ParserName, compile_spec, run_spec
+from cohort_engine.spec import CohortSpec, ImagingRequest
 
 INT32_MAX = 2**31 - 1
 
@@ -168,7 +175,7 @@ def imaging_filter_sql(compiled: CompiledCohort, imaging: ImagingRequest | None,
 
 
 def parse_question(question: str, parser: ParserName = "rule") -> ParseResult:
-    """Parse with the rule parser, the LLM parser or both (``api.pipeline.ask``'s choices).
+    """Parse with the rule parser, the LLM parser or both (``cohort_engine.pipeline.ask``'s choices).
 
     ``llm``/``hybrid`` on a server with no usable chat model is ``409 parser_unavailable``: the request
     is valid, the server is not set up for it (like ``no_imaging_index``), and resending it unchanged
@@ -177,8 +184,8 @@ def parse_question(question: str, parser: ParserName = "rule") -> ParseResult:
     """
     if parser == "rule":
         return parse(question)
-    from nlq.llm import LLM_ENV, LLMNotConfigured, parse_hybrid
-    from nlq.llm import parse as llm_parse
+    from cohort_engine.nlq.llm import LLM_ENV, LLMNotConfigured, parse_hybrid
+    from cohort_engine.nlq.llm import parse as llm_parse
 
     try:
         return (llm_parse if parser == "llm" else parse_hybrid)(question)

@@ -27,11 +27,10 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
-
-from dicom_index.demo import write_demo_dicom
-from dicom_index.indexer import index_folders
-from dicom_index.link import link_mart
-from schema_catalog.ddl import omop_ddl
+from cohort_engine.dicom_index.demo import write_demo_dicom
+from cohort_engine.dicom_index.indexer import index_folders
+from cohort_engine.dicom_index.link import link_mart
+from cohort_engine.schema_catalog.ddl import omop_ddl
 
 SEED_COUNT = 13
 INDEX_PERSONS = 40

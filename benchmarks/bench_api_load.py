@@ -27,8 +27,9 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from api.state import StateStore  # noqa: E402
-from evals.seed import SEED_EN, SEED_KO  # noqa: E402
+from cohort_engine.api.state import StateStore  # noqa: E402
+
+from cohort_engine.seed import SEED_EN, SEED_KO  # noqa: E402
 
 
 def _free_port() -> int:
@@ -96,7 +97,7 @@ def main() -> int:
         if args.mart:
             mart = args.mart
         else:
-            from schema_catalog.demo import generate_mart
+            from cohort_engine.schema_catalog.demo import generate_mart
 
             t0 = time.perf_counter()
             mart = generate_mart(tmpdir / "demo", persons=args.persons, seed=42)
@@ -108,7 +109,7 @@ def main() -> int:
         port = _free_port()
         base = f"http://127.0.0.1:{port}"
         proc = subprocess.Popen(
-            [sys.executable, "-m", "api.cli", "serve", "--mart", str(mart), "--state", str(state),
+            [sys.executable, "-m", "cohort_engine.cli", "serve", "--mart", str(mart), "--state", str(state),
              "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--workers", str(args.workers)],
             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         )

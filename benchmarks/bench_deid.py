@@ -30,12 +30,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from cohort_engine.deid.dicom_profile import (
+    DeidContext,
+    deidentify_dataset,
+    deidentify_file,
+    load_action_table,
+)
+from cohort_engine.deid.policy import ReleasePolicy
 from pydicom import dcmread
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
-
-from deid.dicom_profile import DeidContext, deidentify_dataset, deidentify_file, load_action_table
-from deid.policy import ReleasePolicy
 
 _SURNAMES = ["KIM", "LEE", "PARK", "CHOI", "JUNG", "KANG", "CHO", "YOON", "JANG", "LIM"]
 _HANGUL = ["김", "이", "박", "최", "정", "강", "조", "윤", "장", "임"]
@@ -165,15 +169,15 @@ def demo_paths(folder: Path, n_files: int, seed: int = 42) -> tuple[list[Path], 
     UTF-8 or Latin-1 character set, Hangul names, nested request/code sequences, a private block,
     multi-frame XA/US — and BurnedInAnnotation=YES on US.
     """
-    from dicom_index.demo import write_demo_dicom
+    from cohort_engine.dicom_index.demo import write_demo_dicom
 
     try:
-        from schema_catalog.demo import generate_mart
+        from cohort_engine.schema_catalog.demo import generate_mart
 
         mart = generate_mart(folder / "mart", persons=max(50, n_files // 4), seed=seed)
         which = f"demo mart (schema_catalog.demo.generate_mart, {max(50, n_files // 4)} persons)"
     except ImportError:
-        from dicom_index.fixtures import make_tiny_mart
+        from cohort_engine.dicom_index.fixtures import make_tiny_mart
 
         mart = folder / "mart.duckdb"
         make_tiny_mart(mart, persons=max(20, n_files // 20), studies=max(10, n_files // 12), seed=seed)
@@ -261,11 +265,12 @@ def run_suite(label: str, paths: list[Path], root: Path, policy: ReleasePolicy, 
 
 def bench_export(paths: list[Path], mart: Path, root: Path, policy: ReleasePolicy) -> None:
     """The whole ``cohort export`` path on the demo files: index, cohort SQL, manifests, files."""
-    from deid.export import export_cohort
-    from dicom_index.indexer import index_folders
-    from nlq.spec import CohortSpec
-    from sql_guard.compiler import compile_cohort
-    from sql_guard.runner import open_mart
+    from cohort_engine.deid.export import export_cohort
+    from cohort_engine.dicom_index.indexer import index_folders
+    from cohort_engine.sql_guard.compiler import compile_cohort
+    from cohort_engine.sql_guard.runner import open_mart
+
+    from cohort_engine.spec import CohortSpec
 
     index_folders(mart, [paths[0].parents[2]], workers=1)  # demo layout: dicom/<study>/<series>/<file>
     con = open_mart(mart)

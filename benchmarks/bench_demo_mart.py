@@ -17,8 +17,7 @@ import time
 from pathlib import Path
 
 import duckdb
-
-from schema_catalog.demo import generate_mart
+from cohort_engine.schema_catalog.demo import generate_mart
 
 
 def bench(persons: int, seed: int, out: Path) -> None:

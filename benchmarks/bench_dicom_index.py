@@ -20,11 +20,10 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pydicom
-
-from dicom_index.demo import write_demo_dicom
-from dicom_index.fixtures import make_tiny_mart
-from dicom_index.header import INDEXED_ATTRIBUTES, read_header, read_header_and_hash
-from dicom_index.indexer import _mp_context, index_folders, walk_files
+from cohort_engine.dicom_index.demo import write_demo_dicom
+from cohort_engine.dicom_index.fixtures import make_tiny_mart
+from cohort_engine.dicom_index.header import INDEXED_ATTRIBUTES, read_header, read_header_and_hash
+from cohort_engine.dicom_index.indexer import _mp_context, index_folders, walk_files
 
 _KEYWORDS = list(INDEXED_ATTRIBUTES.values())
 

@@ -34,7 +34,7 @@ def _pct(values: list[float], q: float) -> float:
 
 def main(rounds: int = 5) -> dict[str, float]:
     t0 = time.perf_counter()
-    from nlq.parser import parse
+    from cohort_engine.nlq.parser import parse
 
     rows = _load()
     parse(rows[0]["sentence"], today=date.fromisoformat(rows[0]["today"]))

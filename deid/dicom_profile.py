@@ -45,6 +45,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, AnyStr
 
+from cohort_engine.deid import ps315_options
+from cohort_engine.deid.dicom_io import (
+    dataset_encoding,
+    encode_element_value,
+    raw_ascii_element,
+    raw_bytes_element,
+    simple_codec,
+    write_dataset_file,
+)
+from cohort_engine.deid.policy import (
+    ReleasePolicy,
+    dicom_age_top_code,
+    pseudonym,
+    remap_uid,
+    shift_da,
+    shift_dt,
+)
+from cohort_engine.deid.scrub import expand_identifiers, scrub_text
 from pydantic import BaseModel, ConfigDict, Field
 from pydicom import config, dcmread
 from pydicom.charset import convert_encodings
@@ -54,18 +72,6 @@ from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence as DicomSequence
 from pydicom.sr.codedict import codes
-
-from deid import ps315_options
-from deid.dicom_io import (
-    dataset_encoding,
-    encode_element_value,
-    raw_ascii_element,
-    raw_bytes_element,
-    simple_codec,
-    write_dataset_file,
-)
-from deid.policy import ReleasePolicy, dicom_age_top_code, pseudonym, remap_uid, shift_da, shift_dt
-from deid.scrub import expand_identifiers, scrub_text
 
 __all__ = [
     "ActionTable",

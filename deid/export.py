@@ -47,18 +47,15 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-from pydantic import BaseModel, Field
-from pydicom import dcmread
-
-from deid.dicom_io import write_dataset_file
-from deid.dicom_profile import (
+from cohort_engine.deid.dicom_io import write_dataset_file
+from cohort_engine.deid.dicom_profile import (
     DeidContext,
     deidentify_dataset,
     identifiers_from_dataset,
     load_action_table,
     pydicom_quiet,
 )
-from deid.manifest import (
+from cohort_engine.deid.manifest import (
     EXTENSIONS,
     INSTANCE_COLUMNS,
     SERIES_COLUMNS,
@@ -71,10 +68,13 @@ from deid.manifest import (
     imaging_records,
     manifest_row,
 )
-from deid.policy import ReleasePolicy, pseudonym, remap_uid
-from nlq.spec import ImagingRequest
-from sql_guard.compiler import CompiledCohort
-from sql_guard.guard import HARD_MAX_ROWS
+from cohort_engine.deid.policy import ReleasePolicy, pseudonym, remap_uid
+from cohort_engine.sql_guard.compiler import CompiledCohort
+from cohort_engine.sql_guard.guard import HARD_MAX_ROWS
+from pydantic import BaseModel, Field
+from pydicom import dcmread
+
+from cohort_engine.spec import ImagingRequest
 
 __all__ = [
     "EXCLUDED_COLUMNS",

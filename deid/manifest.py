@@ -48,12 +48,12 @@ from pathlib import Path
 from typing import IO, Any, Literal
 
 import duckdb
+from cohort_engine.deid.policy import ReleasePolicy, pseudonym, remap_uid, shift_date
+from cohort_engine.deid.scrub import scrub_text
+from cohort_engine.sql_guard.compiler import CompiledCohort
+from cohort_engine.sql_guard.runner import execute_internal
 
-from deid.policy import ReleasePolicy, pseudonym, remap_uid, shift_date
-from deid.scrub import scrub_text
-from nlq.spec import ImagingRequest
-from sql_guard.compiler import CompiledCohort
-from sql_guard.runner import execute_internal
+from cohort_engine.spec import ImagingRequest
 
 __all__ = [
     "FORMATS",
@@ -145,7 +145,7 @@ class ImagingRecord:
 
 def _imaging_sql(compiled: CompiledCohort, request: ImagingRequest | None, level: ManifestLevel) -> str:
     """The cohort's imaging rows from the DICOM index (guard-validated ``dicom_index.select`` query)."""
-    from dicom_index.select import cohort_imaging_sql
+    from cohort_engine.dicom_index.select import cohort_imaging_sql
 
     return cohort_imaging_sql(compiled, request, level=level)
 
@@ -255,9 +255,8 @@ def header_identifiers(path: str) -> tuple[str, ...]:
     """Identifying values in one file's header (patient and staff names, IDs, birth date, address,
     phone) — what the DICOM index does not keep but free text may repeat.  Empty when the file cannot
     be read (the manifest then relies on the mart's values and the patterns)."""
+    from cohort_engine.deid.dicom_profile import identifiers_from_dataset, pydicom_quiet
     from pydicom import dcmread
-
-    from deid.dicom_profile import identifiers_from_dataset, pydicom_quiet
 
     with pydicom_quiet():
         try:

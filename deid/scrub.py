@@ -29,7 +29,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from deid.policy import ReleasePolicy
+    from cohort_engine.deid.policy import ReleasePolicy
 
 __all__ = [
     "ENTITIES",
@@ -133,7 +133,7 @@ class _Engines:
 
 @functools.cache
 def _default_mrn_patterns() -> tuple[str, ...]:
-    from deid.policy import DEFAULT_MRN_PATTERNS
+    from cohort_engine.deid.policy import DEFAULT_MRN_PATTERNS
 
     return DEFAULT_MRN_PATTERNS
 
@@ -146,7 +146,7 @@ def _engines(mrn_patterns: tuple[str, ...]) -> _Engines:
 
 def get_analyzer(policy: ReleasePolicy | None = None) -> Any:
     """The cached presidio ``AnalyzerEngine`` (for inspection/tests); built on first use."""
-    from deid.policy import DEFAULT_MRN_PATTERNS
+    from cohort_engine.deid.policy import DEFAULT_MRN_PATTERNS
 
     return _engines(policy.mrn_patterns if policy is not None else DEFAULT_MRN_PATTERNS).analyzer
 

@@ -13,13 +13,12 @@ from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
+from cohort_engine.dicom_index.dicomweb import CrawlProgress, CrawlReport, crawl_dicomweb
+from cohort_engine.dicom_index.indexer import IndexProgress, IndexReport, index_folders
+from cohort_engine.dicom_index.link import LinkReport, link_mart
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
-
-from dicom_index.dicomweb import CrawlProgress, CrawlReport, crawl_dicomweb
-from dicom_index.indexer import IndexProgress, IndexReport, index_folders
-from dicom_index.link import LinkReport, link_mart
 
 __all__ = [
     "DEMO_MARKER",
@@ -158,7 +157,7 @@ def write_demo_dicom_indexed(
     ``out_dir`` is replaced only when an earlier ``demo-data`` wrote it (marker file beside it), so
     stale files of another seed never end up in the index and no one else's folder is deleted.
     """
-    from dicom_index.demo import select_demo_persons, write_demo_dicom
+    from cohort_engine.dicom_index.demo import select_demo_persons, write_demo_dicom
 
     check_demo_dicom_folder(out_dir)
     if out_dir.exists():

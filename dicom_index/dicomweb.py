@@ -57,10 +57,15 @@ from urllib.parse import quote
 import duckdb
 import httpx
 import pyarrow as pa
+from cohort_engine.dicom_index.indexer import (
+    _INSTANCE_SCHEMA,
+    _QUARANTINE_SCHEMA,
+    _arrow,
+    ensure_tables,
+    rebuild_summaries,
+)
+from cohort_engine.dicom_index.scan import INSTANCE_COLUMNS, QUARANTINE_COLUMNS
 from pydantic import BaseModel
-
-from dicom_index.indexer import _INSTANCE_SCHEMA, _QUARANTINE_SCHEMA, _arrow, ensure_tables, rebuild_summaries
-from dicom_index.scan import INSTANCE_COLUMNS, QUARANTINE_COLUMNS
 
 __all__ = [
     "DEFAULT_PAGE_SIZE",

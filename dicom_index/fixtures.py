@@ -12,8 +12,7 @@ import random
 from pathlib import Path
 
 import duckdb
-
-from schema_catalog.ddl import omop_ddl
+from cohort_engine.schema_catalog.ddl import omop_ddl
 
 __all__ = ["DEMO_IDENTITY_DDL", "make_tiny_mart"]
 

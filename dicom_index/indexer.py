@@ -40,11 +40,16 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+from cohort_engine.dicom_index.scan import (
+    INSTANCE_COLUMNS,
+    QUARANTINE_COLUMNS,
+    scan_chunk,
+    scan_file,
+    watch_parent,
+)
+from cohort_engine.dicom_index.tables import DICOM_INSTANCE, DICOM_QUARANTINE, DICOM_TABLES
+from cohort_engine.schema_catalog.ddl import table_ddl
 from pydantic import BaseModel
-
-from dicom_index.scan import INSTANCE_COLUMNS, QUARANTINE_COLUMNS, scan_chunk, scan_file, watch_parent
-from dicom_index.tables import DICOM_INSTANCE, DICOM_QUARANTINE, DICOM_TABLES
-from schema_catalog.ddl import table_ddl
 
 __all__ = [
     "EmptyFolderError",

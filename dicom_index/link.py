@@ -39,11 +39,10 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+from cohort_engine.dicom_index.indexer import ensure_tables
+from cohort_engine.schema_catalog.ddl import table_ddl
+from cohort_engine.schema_catalog.tables import TABLES_BY_NAME
 from pydantic import BaseModel
-
-from dicom_index.indexer import ensure_tables
-from schema_catalog.ddl import table_ddl
-from schema_catalog.tables import TABLES_BY_NAME
 
 __all__ = [
     "ACCESSION_PATTERN",

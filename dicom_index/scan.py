@@ -13,7 +13,7 @@ import threading
 import time
 from typing import Any
 
-from dicom_index.header import DICOMDIR_SOP_CLASS, DicomHeader, read_header_and_hash
+from cohort_engine.dicom_index.header import DICOMDIR_SOP_CLASS, DicomHeader, read_header_and_hash
 
 __all__ = ["INSTANCE_COLUMNS", "QUARANTINE_COLUMNS", "scan_chunk", "scan_file", "watch_parent"]
 

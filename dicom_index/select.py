@@ -32,13 +32,13 @@ from typing import Any, Literal
 
 import duckdb
 import sqlglot
+from cohort_engine.dicom_index.tables import DICOM_TABLES_BY_NAME
+from cohort_engine.sql_guard.compiler import CompiledCohort, CompileError, lit
+from cohort_engine.sql_guard.guard import HARD_MAX_ROWS, ValidatedSQL, validate
+from cohort_engine.sql_guard.runner import DEFAULT_TIMEOUT_S, QueryResult, run_query
 from sqlglot import exp
 
-from dicom_index.tables import DICOM_TABLES_BY_NAME
-from nlq.spec import ImagingRequest
-from sql_guard.compiler import CompiledCohort, CompileError, lit
-from sql_guard.guard import HARD_MAX_ROWS, ValidatedSQL, validate
-from sql_guard.runner import DEFAULT_TIMEOUT_S, QueryResult, run_query
+from cohort_engine.spec import ImagingRequest
 
 __all__ = [
     "IMAGING_GUARD_OPTIONS",

@@ -19,7 +19,7 @@ then NULL as well); failed DICOMweb requests are quarantined under the URL that 
 
 from __future__ import annotations
 
-from schema_catalog.tables import Table, col
+from cohort_engine.schema_catalog.tables import Table, col
 
 __all__ = [
     "DICOM_INSTANCE",

@@ -10,11 +10,10 @@ from __future__ import annotations
 import html
 from typing import Any
 
+from cohort_engine.evals.metrics import QuestionOutcome
+from cohort_engine.evals.runner import EvalReport
 from rich.console import Console
 from rich.table import Table
-
-from evals.metrics import QuestionOutcome
-from evals.runner import EvalReport
 
 PERSON_ID_NOTE = (
     "missing_examples / extra_examples are internal person_ids of the mart, for the operator debugging "

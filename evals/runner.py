@@ -1,7 +1,7 @@
 """Run the gold questions through the engine and score them against the hand-written gold SQL.
 
 Each question goes parse → resolve → compile → guard → run exactly as ``cohort ask`` does
-(:func:`api.pipeline.run_spec`, after the chosen parser), on one already-open connection per mart:
+(:func:`cohort_engine.pipeline.run_spec`, after the chosen parser), on one already-open connection per mart:
 DuckDB allows one configuration per database file and process, and opening a mart per question
 would also make the latency figures measure file opening rather than the engine.
 
@@ -19,12 +19,12 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 import duckdb
+from cohort_engine.evals.gold import GoldError, GoldRecord
+from cohort_engine.evals.metrics import QuestionOutcome, score, summarize
+from cohort_engine.nlq.result import ParseResult
 from pydantic import BaseModel, Field
 
-from api.pipeline import run_spec
-from evals.gold import GoldError, GoldRecord
-from evals.metrics import QuestionOutcome, score, summarize
-from nlq.result import ParseResult
+from cohort_engine.pipeline import run_spec
 
 ParserName = Literal["rule", "llm", "hybrid"]
 #: Names a LangChain chat model (``langchain.chat_models.init_chat_model``), e.g. 'openai:gpt-4o-mini'.
@@ -47,13 +47,13 @@ def resolve_parser(name: str) -> Parser:
     without a configured model this stops with a message saying what to set (nothing is faked).
     """
     if name == "rule":
-        from nlq.parser import parse
+        from cohort_engine.nlq.parser import parse
 
         return parse
     if name not in ("llm", "hybrid"):
         raise ParserUnavailable(f"unknown parser {name!r}: use rule, llm or hybrid")
-    from nlq.llm import LLMNotConfigured, parse_hybrid, resolve_model
-    from nlq.llm import parse as llm_parse
+    from cohort_engine.nlq.llm import LLMNotConfigured, parse_hybrid, resolve_model
+    from cohort_engine.nlq.llm import parse as llm_parse
 
     try:
         model = resolve_model()

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from cohort_engine.nlq.events import Built, Event, Problem, same_mention
+from cohort_engine.nlq.vocab import DOMAIN_KIND, KIND_DOMAIN, VISIT_KIND_IDS
 from pydantic import ValidationError
 
-from nlq.events import Built, Event, Problem, same_mention
-from nlq.spec import (
+from cohort_engine.spec import (
     CohortSpec,
     ConceptSet,
     Criterion,
@@ -28,7 +29,6 @@ from nlq.spec import (
     ValueFilter,
     Window,
 )
-from nlq.vocab import DOMAIN_KIND, KIND_DOMAIN, VISIT_KIND_IDS
 
 KIND_EN = {"surgery": "surgery", "procedure": "procedure", "drug": "drug", "diagnosis": "diagnosis",
            "lab": "lab test", "imaging": "imaging study", "death": "death", "admission": "admission",

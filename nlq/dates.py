@@ -23,7 +23,7 @@ import calendar
 import re
 from datetime import date, timedelta
 
-from nlq.numbers import (
+from cohort_engine.nlq.numbers import (
     EN_NUMBER_RE,
     KO_NUMBER_RE,
     KO_UNIT_RE,
@@ -32,7 +32,7 @@ from nlq.numbers import (
     number,
     unit_of,
 )
-from nlq.text import Item, Piece, apply
+from cohort_engine.nlq.text import Item, Piece, apply
 
 __all__ = ["MONTHS", "DATE_RES", "find_dates", "parse_date_match", "span_days", "number", "add_months",
            "span", "recognise_dates"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from nlq.text import Item, Piece, apply
+from cohort_engine.nlq.text import Item, Piece, apply
 
 N = r"(?P<n>\d{1,3})"
 M = r"(?P<m>\d{1,3})"

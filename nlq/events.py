@@ -11,8 +11,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from nlq.lexicon import lookup
-from nlq.text import Item
+from cohort_engine.nlq.lexicon import lookup
+from cohort_engine.nlq.text import Item
 
 
 @dataclass

@@ -12,11 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from cohort_engine.nlq.events import Built, Event, Problem, Term, same_mention
+from cohort_engine.nlq.text import Item
+from cohort_engine.nlq.vocab import KIND_DOMAIN
 from spacy.lang.en.stop_words import STOP_WORDS
-
-from nlq.events import Built, Event, Problem, Term, same_mention
-from nlq.text import Item
-from nlq.vocab import KIND_DOMAIN
 
 VISIT_KINDS = {"admission", "er_visit", "visit", "outpatient"}
 EVENT_STARTERS = {"event", "term", "modality", "unknown", "verb", "first", "name", "quote", "prior"}

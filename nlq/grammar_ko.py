@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from nlq.events import Built, Event, Problem, Term, same_mention
-from nlq.grammar_en import VISIT_KINDS
-from nlq.text import Item
-from nlq.vocab import KIND_DOMAIN
+from cohort_engine.nlq.events import Built, Event, Problem, Term, same_mention
+from cohort_engine.nlq.grammar_en import VISIT_KINDS
+from cohort_engine.nlq.text import Item
+from cohort_engine.nlq.vocab import KIND_DOMAIN
 
 CONTENT = {"term", "event", "modality", "unknown", "quote", "index_ref", "name"}
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
-from nlq.spec import Domain
+from cohort_engine.spec import Domain
 
 # Abbreviations of three letters or fewer match in any case only when people really type them so;
 # the others ('RA', 'AF', 'Na', 'Cr' …) must be written with capitals, or plain words would match.
@@ -52,7 +52,7 @@ def compact(text: str) -> str:
 
 @lru_cache(maxsize=1)
 def entries() -> dict[str, Entry]:
-    raw = json.loads(resources.files("schema_catalog").joinpath("data/lexicon.json").read_text("utf-8"))
+    raw = json.loads(resources.files("cohort_engine").joinpath("data/lexicon.json").read_text("utf-8"))
     return {
         e["key"]: Entry(e["key"], Domain(e["domain"]), tuple(e.get("en", ())), tuple(e.get("ko", ())),
                         tuple(e.get("treated_by", ())))

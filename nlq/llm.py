@@ -39,19 +39,18 @@ from datetime import date
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Literal
 
+from cohort_engine.nlq.parser import MAX_CHARS
+from cohort_engine.nlq.parser import parse as rule_parse
+from cohort_engine.nlq.result import Clarification, ParseResult
+from cohort_engine.nlq.text import detect_language, normalise
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from nlq.parser import MAX_CHARS
-from nlq.parser import parse as rule_parse
-from nlq.result import Clarification, ParseResult
-from nlq.spec import CohortSpec, EventFilter, spec_json_schema
-from nlq.text import detect_language, normalise
+from cohort_engine.spec import CohortSpec, EventFilter, spec_json_schema
 
 if TYPE_CHECKING:
+    from cohort_engine.evals.gold import GoldRecord
     from langchain_core.language_models import BaseChatModel
     from langchain_core.messages import BaseMessage
-
-    from evals.gold import GoldRecord
 
 log = logging.getLogger(__name__)
 
@@ -211,7 +210,7 @@ named. Criterion labels are short unique words ("surgery", "statin", "hba1c"), n
 
 
 def _event_line(domain: str, tables: dict[str, dict]) -> str:
-    from schema_catalog.domains import DOMAIN_TABLES
+    from cohort_engine.schema_catalog.domains import DOMAIN_TABLES
 
     dt = next(d for d in DOMAIN_TABLES.values() if d.domain.value == domain)
     t = tables[dt.table]
@@ -231,8 +230,8 @@ def _event_line(domain: str, tables: dict[str, dict]) -> str:
 @lru_cache(maxsize=1)
 def mart_description() -> str:
     """What a spec needs to know about the mart: one line per domain, demographics, visit types."""
-    from schema_catalog.domains import VISIT_CONCEPTS
-    from schema_catalog.tables import catalog_json
+    from cohort_engine.schema_catalog.domains import VISIT_CONCEPTS
+    from cohort_engine.schema_catalog.tables import catalog_json
 
     tables = {t["name"]: t for t in catalog_json()}
     person = {c["name"]: c for c in tables["person"]["columns"]}
@@ -259,7 +258,7 @@ def _user_turn(question: str, today: date | None) -> str:
 @lru_cache(maxsize=1)
 def _pool() -> tuple[GoldRecord, ...]:
     """Dev-split answerable records with a gold spec: the only examples a prompt may show."""
-    from evals.gold import few_shot_pool, load_gold
+    from cohort_engine.evals.gold import few_shot_pool, load_gold
 
     return tuple(r for r in few_shot_pool(load_gold())
                  if r.split == "dev" and r.expected_status == "ok" and r.gold_spec)
@@ -272,7 +271,7 @@ def _example_spec(record: GoldRecord) -> dict | None:
     """The full spec shown for a dev example: the rule parser's reading, used only when it agrees with
     every field of the hand-written gold spec (the gold spec itself carries no terms)."""
     if record.id not in _EXAMPLE_SPECS:
-        from evals.metrics import spec_field_diff
+        from cohort_engine.evals.metrics import spec_field_diff
 
         spec: dict | None = None
         try:
@@ -379,7 +378,7 @@ def _content_text(message: Any) -> str:
 
 def _ungrounded(spec: CohortSpec, question: str) -> list[str]:
     """Ids, visit types and code set names the user did not write: the model must not invent them."""
-    from schema_catalog.domains import VISIT_CONCEPTS
+    from cohort_engine.schema_catalog.domains import VISIT_CONCEPTS
 
     numbers = set(re.findall(r"\d+", question))
     problems: list[str] = []

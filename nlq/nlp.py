@@ -12,12 +12,11 @@ from __future__ import annotations
 from functools import lru_cache
 
 import spacy
+from cohort_engine.nlq.lexicon import Alias, aliases, scanner
+from cohort_engine.nlq.text import HANGUL
 from spacy.language import Language
 from spacy.matcher import PhraseMatcher
 from spacy.util import filter_spans
-
-from nlq.lexicon import Alias, aliases, scanner
-from nlq.text import HANGUL
 
 KOREAN_CONFIG = {"nlp": {"tokenizer": {"@tokenizers": "spacy.Tokenizer.v1"}}}
 _SKIP = set(" \t-_.'’")

@@ -19,13 +19,13 @@ from __future__ import annotations
 
 from datetime import date
 
-from nlq.assemble import assemble
-from nlq.grammar_en import build_en
-from nlq.grammar_ko import build_ko
-from nlq.guard import COHORT_WORDS, advice, named_person_ko, off_topic, refusal
-from nlq.recognise import recognise
-from nlq.result import Clarification, ParseResult
-from nlq.text import detect_language, normalise
+from cohort_engine.nlq.assemble import assemble
+from cohort_engine.nlq.grammar_en import build_en
+from cohort_engine.nlq.grammar_ko import build_ko
+from cohort_engine.nlq.guard import COHORT_WORDS, advice, named_person_ko, off_topic, refusal
+from cohort_engine.nlq.recognise import recognise
+from cohort_engine.nlq.result import Clarification, ParseResult
+from cohort_engine.nlq.text import detect_language, normalise
 
 MAX_CHARS = 1000
 CONTENT_KINDS = {"term", "event", "modality", "name", "age", "sex"}

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import re
 
-from nlq.numbers import ENGLISH_NUMBERS, number
-from nlq.text import Item, Piece, apply
+from cohort_engine.nlq.numbers import ENGLISH_NUMBERS, number
+from cohort_engine.nlq.text import Item, Piece, apply
 
 UNITS = (
     r"%|percent|mg/dl|g/dl|mmol/l|mmol/mol|µmol/l|umol/l|ng/ml|pg/ml|ng/l|u/l|iu/l|meq/l|mg/l|g/l|mmhg|mm\s*hg|"

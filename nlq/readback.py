@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from nlq.spec import (
+from cohort_engine.nlq.text import has_batchim
+
+from cohort_engine.spec import (
     CohortSpec,
     ConceptSet,
     Criterion,
@@ -17,7 +19,6 @@ from nlq.spec import (
     Occurrence,
     Window,
 )
-from nlq.text import has_batchim
 
 
 def _gwa(word: str) -> str:

@@ -16,19 +16,15 @@ from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
 
-from rapidfuzz import process
-from rapidfuzz.distance import OSA
-from spacy.lang.en.stop_words import STOP_WORDS
-
-from nlq.dates import MONTHS, recognise_dates
-from nlq.demographics import recognise_demographics
-from nlq.lexicon import aliases, lookup
-from nlq.nlp import find_terms_en, find_terms_ko, tokens
-from nlq.numbers import ENGLISH_NUMBERS
-from nlq.quantities import recognise_quantities_en, recognise_quantities_ko
-from nlq.text import HANGUL as HANGUL_RE
-from nlq.text import JOSA, Item, Piece, Raw, apply, strip_josa
-from nlq.vocab import (
+from cohort_engine.nlq.dates import MONTHS, recognise_dates
+from cohort_engine.nlq.demographics import recognise_demographics
+from cohort_engine.nlq.lexicon import aliases, lookup
+from cohort_engine.nlq.nlp import find_terms_en, find_terms_ko, tokens
+from cohort_engine.nlq.numbers import ENGLISH_NUMBERS
+from cohort_engine.nlq.quantities import recognise_quantities_en, recognise_quantities_ko
+from cohort_engine.nlq.text import HANGUL as HANGUL_RE
+from cohort_engine.nlq.text import JOSA, Item, Piece, Raw, apply, strip_josa
+from cohort_engine.nlq.vocab import (
     EN_BODY_PARTS,
     EN_BOUNDARY,
     EN_EVENT_WORDS,
@@ -53,7 +49,10 @@ from nlq.vocab import (
     KO_REQUEST_VERBS,
     KO_VAGUE,
 )
-from nlq.windows import recognise_windows_en, recognise_windows_ko
+from cohort_engine.nlq.windows import recognise_windows_en, recognise_windows_ko
+from rapidfuzz import process
+from rapidfuzz.distance import OSA
+from spacy.lang.en.stop_words import STOP_WORDS
 
 
 @dataclass

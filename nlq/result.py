@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from nlq.spec import CohortSpec
+from cohort_engine.spec import CohortSpec
 
 Status = Literal["ok", "clarify", "refused"]
 

@@ -7,7 +7,7 @@ and gives criteria their default labels ("surgery", "drug", "er_visit" …).
 
 from __future__ import annotations
 
-from nlq.spec import Domain
+from cohort_engine.spec import Domain
 
 KIND_DOMAIN: dict[str, Domain] = {
     "diagnosis": Domain.condition, "surgery": Domain.procedure, "procedure": Domain.procedure,

@@ -30,8 +30,8 @@ from __future__ import annotations
 
 import re
 
-from nlq.numbers import EN_NUMBER_RE, EN_UNIT_RE, KO_UNIT_RE, days, number, unit_of
-from nlq.text import Item, Piece, apply
+from cohort_engine.nlq.numbers import EN_NUMBER_RE, EN_UNIT_RE, KO_UNIT_RE, days, number, unit_of
+from cohort_engine.nlq.text import Item, Piece, apply
 
 N = rf"(?P<n>{EN_NUMBER_RE})"
 N2 = rf"(?P<n2>{EN_NUMBER_RE})"
@@ -208,7 +208,7 @@ PRIOR_KO = re.compile(r"(?:과거\s*)?(?:병력|과거력|기왕력)|과거(?:�
 
 def _ko_amount(g: dict, key: str = "n", unit_key: str = "u") -> int:
     if g.get("word"):
-        from nlq.numbers import KOREAN_DAY_WORDS
+        from cohort_engine.nlq.numbers import KOREAN_DAY_WORDS
 
         return KOREAN_DAY_WORDS[g["word"]]
     amount = number(g[key])

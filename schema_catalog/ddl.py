@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import sqlglot
-
-from schema_catalog.tables import TABLES, Table
+from cohort_engine.schema_catalog.tables import TABLES, Table
 
 
 def table_ddl(table: Table, dialect: str = "duckdb") -> str:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from nlq.spec import Domain
+from cohort_engine.spec import Domain
 
 
 class DomainTable(BaseModel):

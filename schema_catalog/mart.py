@@ -7,10 +7,10 @@ so the engine checks before it compiles and says which domain cannot be queried 
 from __future__ import annotations
 
 import duckdb
+from cohort_engine.schema_catalog.domains import DOMAIN_TABLES
 from pydantic import BaseModel
 
-from nlq.spec import CohortSpec, Domain
-from schema_catalog.domains import DOMAIN_TABLES
+from cohort_engine.spec import CohortSpec, Domain
 
 
 class MartProfile(BaseModel):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from nlq.spec import Domain
+from cohort_engine.spec import Domain
 
 DOMAIN_NAMES = {
     "en": {d: d.value for d in Domain},

@@ -22,12 +22,12 @@ from importlib import resources
 from typing import Literal
 
 import duckdb
+from cohort_engine.schema_catalog.domains import DOMAIN_TABLES, LANGUAGE_KOREAN
+from cohort_engine.schema_catalog.messages import note
 from pydantic import BaseModel, Field
 from rapidfuzz import fuzz, process
 
-from nlq.spec import CohortSpec, ConceptSet, Domain
-from schema_catalog.domains import DOMAIN_TABLES, LANGUAGE_KOREAN
-from schema_catalog.messages import note
+from cohort_engine.spec import CohortSpec, ConceptSet, Domain
 
 Method = Literal["lexicon", "indication", "exact", "synonym", "contains", "fuzzy", "explicit"]
 
@@ -94,7 +94,7 @@ def normalise(text: str) -> str:
 
 @lru_cache(maxsize=1)
 def lexicon() -> dict[str, LexiconEntry]:
-    raw = json.loads(resources.files("schema_catalog").joinpath("data/lexicon.json").read_text("utf-8"))
+    raw = json.loads(resources.files("cohort_engine").joinpath("data/lexicon.json").read_text("utf-8"))
     return {e["key"]: LexiconEntry(**e) for e in raw["entries"]}
 
 

@@ -26,10 +26,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import sqlglot
+from cohort_engine.schema_catalog.domains import DOMAIN_TABLES, GENDER_CONCEPTS
 from sqlglot import exp
 
-from nlq.spec import CohortSpec, ConceptSet, Domain, EventFilter, Occurrence, Window
-from schema_catalog.domains import DOMAIN_TABLES, GENDER_CONCEPTS
+from cohort_engine.spec import CohortSpec, ConceptSet, Domain, EventFilter, Occurrence, Window
 
 INDEX_KEY = "index"
 

@@ -62,6 +62,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import sqlglot
+from cohort_engine.schema_catalog.tables import TABLES, Table
+from cohort_engine.sql_guard.errors import GuardError, Rule
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
@@ -69,9 +71,6 @@ from sqlglot.errors import OptimizeError, ParseError, SqlglotError, TokenError
 from sqlglot.optimizer.qualify import qualify
 from sqlglot.optimizer.scope import Scope, ScopeType, traverse_scope, walk_in_scope
 from sqlglot.tokens import Token, TokenType
-
-from schema_catalog.tables import TABLES, Table
-from sql_guard.errors import GuardError, Rule
 
 __all__ = [
     "DEFAULT_MAX_ROWS",

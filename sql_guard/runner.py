@@ -27,9 +27,8 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-
-from sql_guard.errors import GuardError, MartError, QueryError, QueryTimeout
-from sql_guard.guard import ValidatedSQL, revalidate, validate
+from cohort_engine.sql_guard.errors import GuardError, MartError, QueryError, QueryTimeout
+from cohort_engine.sql_guard.guard import ValidatedSQL, revalidate, validate
 
 __all__ = [
     "DEFAULT_TIMEOUT_S",

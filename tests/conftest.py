@@ -6,9 +6,9 @@ from importlib import resources
 from pathlib import Path
 
 import pytest
+from cohort_engine.sql_guard.runner import open_mart
 
-from evals.seed import SEED_EN, SEED_KO  # noqa: F401  (re-exported for tests)
-from sql_guard.runner import open_mart
+from cohort_engine.seed import SEED_EN, SEED_KO  # noqa: F401  (re-exported for tests)
 
 DEMO_PERSONS = 20_000
 DEMO_SEED = 42
@@ -28,7 +28,7 @@ def eunomia(eunomia_path: Path):
 
 @pytest.fixture(scope="session")
 def demo_mart_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from schema_catalog.demo import generate_mart
+    from cohort_engine.schema_catalog.demo import generate_mart
 
     out = tmp_path_factory.mktemp("demo")
     return generate_mart(out, persons=DEMO_PERSONS, seed=DEMO_SEED)
@@ -46,7 +46,7 @@ def demo_dicom_mart_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The demo mart as `cohort demo-data` makes it: with demo DICOM files indexed and linked."""
     from typer.testing import CliRunner
 
-    from api.cli import app
+    from cohort_engine.cli import app
 
     out = tmp_path_factory.mktemp("demo-dicom")
     result = CliRunner().invoke(app, ["demo-data", "--persons", str(DEMO_PERSONS), "--seed", str(DEMO_SEED),

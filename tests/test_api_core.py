@@ -23,14 +23,14 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from cohort_engine.api.app import create_app
+from cohort_engine.api.state import AuditLog, StateStore, hash_key
+from cohort_engine.api.testing import INDEX_PERSONS, MRNS, SEED_COUNT, SERIES, build_tiny_mart, dicom_dir
 from fastapi.testclient import TestClient
 from pydicom import dcmread
 from typer.testing import CliRunner
 
-from api.app import create_app
-from api.state import AuditLog, StateStore, hash_key
-from api.testing import INDEX_PERSONS, MRNS, SEED_COUNT, SERIES, build_tiny_mart, dicom_dir
-from evals.seed import SEED_EN, SEED_KO
+from cohort_engine.seed import SEED_EN, SEED_KO
 
 SEED_SPEC = {
     "index": {"domain": "condition", "date_range": {"start": "2023-10-01", "end": "2023-10-10"}},
@@ -643,7 +643,7 @@ def test_audit_log_is_append_only(env, tmp_path: Path) -> None:
 
 
 def test_keys_create_prints_the_key_last_and_stores_only_its_hash(env, tmp_path: Path) -> None:
-    from api.cli import app as cli
+    from cohort_engine.cli import app as cli
 
     state = tmp_path / "state.sqlite"
     res = CliRunner().invoke(cli, ["keys", "create", "--mart", str(env["mart"]), "--state", str(state),
@@ -789,9 +789,8 @@ def test_stats_without_an_index_use_image_occurrence(env, tmp_path: Path) -> Non
 
 
 def test_ask_parser_choice(env, monkeypatch: pytest.MonkeyPatch) -> None:
+    from cohort_engine.nlq import llm
     from langchain_core.language_models.fake_chat_models import FakeListChatModel
-
-    from nlq import llm
 
     c = env["client"]
     rule = c.post("/v1/ask", json={"question": SEED_EN, "parser": "rule"}, headers=H(env, "researcher")).json()

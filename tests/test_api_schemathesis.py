@@ -11,13 +11,12 @@ from pathlib import Path
 
 import pytest
 import schemathesis
+from cohort_engine.api.app import create_app
+from cohort_engine.api.testing import build_tiny_mart
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
-
-from api.app import create_app
-from api.testing import build_tiny_mart
 
 MAX_EXAMPLES = 20
 

@@ -10,8 +10,12 @@ import itertools
 import random
 
 import pytest
-
-from api.suppression import suppress_attrition, suppress_count, suppress_each, suppress_partition
+from cohort_engine.api.suppression import (
+    suppress_attrition,
+    suppress_count,
+    suppress_each,
+    suppress_partition,
+)
 
 K = 5
 
@@ -95,7 +99,7 @@ def test_single_counts() -> None:
 
 
 def _shown(rows: list[tuple[int, list[int]]]) -> list[tuple[str, list[str]]]:
-    from api.suppression import suppress_rows
+    from cohort_engine.api.suppression import suppress_rows
 
     return [(p.display, [c.display for c in o]) for p, o in suppress_rows(rows, K, partition=1)]
 
@@ -123,7 +127,7 @@ def test_imaging_rows_table(rows, shown) -> None:
 def test_imaging_rows_hidden_series_cannot_be_pinned_by_a_total() -> None:
     """Series partition across rows: whatever total is known elsewhere, the hidden rows are ≥ 2 and hold ≥ k series
     (or every row with series is hidden); persons are never complemented (they overlap across rows)."""
-    from api.suppression import suppress_rows
+    from cohort_engine.api.suppression import suppress_rows
 
     rnd = random.Random(11)
     for _ in range(2000):

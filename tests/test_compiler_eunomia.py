@@ -8,8 +8,9 @@ in a different style (EXISTS / correlated counts) from the compiler's CTE pipeli
 from __future__ import annotations
 
 import pytest
+from cohort_engine.sql_guard.compiler import compile_cohort
 
-from nlq.spec import (
+from cohort_engine.spec import (
     CohortSpec,
     ConceptSet,
     Criterion,
@@ -19,7 +20,6 @@ from nlq.spec import (
     Occurrence,
     Window,
 )
-from sql_guard.compiler import compile_cohort
 
 GI_BLEED = 192671
 OSTEOARTHRITIS = 80180

@@ -12,15 +12,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cohort_engine.deid.export import ExportError, ExportProgress, export_cohort
+from cohort_engine.deid.policy import ReleasePolicy, pseudonym, remap_uid
+from cohort_engine.sql_guard.compiler import CompiledCohort, compile_cohort
+from cohort_engine.sql_guard.runner import open_mart
 from pydicom import dcmread
 from typer.testing import CliRunner
 
-from api.cli import app
-from deid.export import ExportError, ExportProgress, export_cohort
-from deid.policy import ReleasePolicy, pseudonym, remap_uid
-from nlq.spec import CohortSpec
-from sql_guard.compiler import CompiledCohort, compile_cohort
-from sql_guard.runner import open_mart
+from cohort_engine.cli import app
+from cohort_engine.spec import CohortSpec
 from tests.test_deid_leaks import SPEC, Corpus, build_corpus
 
 SECRET = "export-test-secret-0123456789abcdef"
@@ -204,7 +204,7 @@ def test_cli_arguments_and_cohort_outcomes(corpus: Corpus, tmp_path: Path) -> No
 
 
 def test_cli_mart_without_dicom_index(tmp_path: Path) -> None:
-    from dicom_index.fixtures import make_tiny_mart
+    from cohort_engine.dicom_index.fixtures import make_tiny_mart
 
     make_tiny_mart(tmp_path / "m.duckdb", persons=3, studies=2)
     spec = tmp_path / "spec.json"
@@ -217,7 +217,7 @@ def test_cli_mart_without_dicom_index(tmp_path: Path) -> None:
 
 def test_paths_hold_no_original_uid(mart: Any, compiled: CompiledCohort, tmp_path: Path) -> None:
     """Demo SOP UIDs are 2.25 UIDs too, so the path pattern alone proves nothing: compare with the originals."""
-    from deid.manifest import imaging_records
+    from cohort_engine.deid.manifest import imaging_records
 
     out = tmp_path / "out"
     export_cohort(mart, compiled, None, POLICY, out, formats=["jsonl"])

@@ -42,22 +42,22 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pytest
+from cohort_engine.deid.manifest import iter_manifest_rows, write_manifest
+from cohort_engine.deid.policy import ReleasePolicy, remap_uid
+from cohort_engine.deid.scrub import scrub_text
+from cohort_engine.dicom_index.demo import write_demo_dicom
+from cohort_engine.dicom_index.fixtures import make_tiny_mart
+from cohort_engine.dicom_index.indexer import index_folders
+from cohort_engine.sql_guard.runner import open_mart
 from pydicom import dcmread
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence as DicomSequence
 from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 from typer.testing import CliRunner
 
-from api.cli import app
-from api.pipeline import compile_spec
-from deid.manifest import iter_manifest_rows, write_manifest
-from deid.policy import ReleasePolicy, remap_uid
-from deid.scrub import scrub_text
-from dicom_index.demo import write_demo_dicom
-from dicom_index.fixtures import make_tiny_mart
-from dicom_index.indexer import index_folders
-from nlq.spec import CohortSpec
-from sql_guard.runner import open_mart
+from cohort_engine.cli import app
+from cohort_engine.pipeline import compile_spec
+from cohort_engine.spec import CohortSpec
 
 SECRET = "leak-test-secret-Q7vX2mP9kR4tW8zL"
 PROJECT = "leaktest-2026"

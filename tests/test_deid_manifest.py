@@ -15,8 +15,7 @@ from typing import Any
 import duckdb
 import pyarrow.parquet as pq
 import pytest
-
-from deid.manifest import (
+from cohort_engine.deid.manifest import (
     INSTANCE_COLUMNS,
     SERIES_COLUMNS,
     ImagingManifestSource,
@@ -27,14 +26,15 @@ from deid.manifest import (
     manifest_row,
     write_manifest,
 )
-from deid.policy import ReleasePolicy, date_shift_days, pseudonym, remap_uid
-from dicom_index.fixtures import DEMO_IDENTITY_DDL
-from dicom_index.indexer import ensure_tables
-from nlq.spec import CohortSpec, ImagingRequest
-from schema_catalog.ddl import omop_ddl
-from sql_guard.compiler import CompiledCohort, compile_cohort
-from sql_guard.errors import QueryError, QueryTimeout
-from sql_guard.runner import open_mart
+from cohort_engine.deid.policy import ReleasePolicy, date_shift_days, pseudonym, remap_uid
+from cohort_engine.dicom_index.fixtures import DEMO_IDENTITY_DDL
+from cohort_engine.dicom_index.indexer import ensure_tables
+from cohort_engine.schema_catalog.ddl import omop_ddl
+from cohort_engine.sql_guard.compiler import CompiledCohort, compile_cohort
+from cohort_engine.sql_guard.errors import QueryError, QueryTimeout
+from cohort_engine.sql_guard.runner import open_mart
+
+from cohort_engine.spec import CohortSpec, ImagingRequest
 from tests.test_deid_leaks import SPEC, Corpus, build_corpus
 
 POLICY = ReleasePolicy(project_key="manifest-test", secret="manifest-test-secret-0123456789")
@@ -154,7 +154,9 @@ def test_extra_identifiers_reach_the_scrubber(mart: Any, compiled: CompiledCohor
 
 
 def test_api_adapter_counts_and_pages(mart: Any, compiled: CompiledCohort) -> None:
-    from api.service import ManifestRequest  # what the REST API hands the source (duck-typed there)
+    from cohort_engine.api.service import (
+        ManifestRequest,  # what the REST API hands the source (duck-typed there)
+    )
 
     req = ManifestRequest(cohort_id="c1", con=mart, compiled=compiled, imaging=None, policy=POLICY,
                           order_salt="salt-1", timeout_s=60)
@@ -174,8 +176,8 @@ def test_api_adapter_counts_and_pages(mart: Any, compiled: CompiledCohort) -> No
 
 def test_api_adapter_time_limit(mart: Any, compiled: CompiledCohort, monkeypatch: pytest.MonkeyPatch) -> None:
     """The API's per-request time limit reaches every manifest query, and the runner enforces it."""
-    import deid.manifest as dm
-    from api.service import ManifestRequest
+    import cohort_engine.deid.manifest as dm
+    from cohort_engine.api.service import ManifestRequest
 
     seen: list[float | None] = []
     real = dm.execute_internal

@@ -10,9 +10,7 @@ import pickle
 import re
 
 import pytest
-from pydantic import ValidationError
-
-from deid.policy import (
+from cohort_engine.deid.policy import (
     ReleasePolicy,
     age_group,
     date_shift_days,
@@ -25,6 +23,7 @@ from deid.policy import (
     shift_dt,
     shift_tm,
 )
+from pydantic import ValidationError
 
 SECRET = "TOPSECRET-release-key-7f3a9c"
 P1 = ReleasePolicy(project_key="lung-2025", secret=SECRET)

@@ -10,15 +10,9 @@ from types import ModuleType
 
 import numpy as np
 import pytest
-from pydicom import dcmread
-from pydicom.datadict import tag_for_keyword
-from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.encaps import encapsulate
-from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, ImplicitVRLittleEndian, JPEGBaseline8Bit
-
-from deid import ps315_options
-from deid.dicom_io import write_dataset_file
-from deid.dicom_profile import (
+from cohort_engine.deid import ps315_options
+from cohort_engine.deid.dicom_io import write_dataset_file
+from cohort_engine.deid.dicom_profile import (
     DeidContext,
     DeidError,
     available_editions,
@@ -27,7 +21,19 @@ from deid.dicom_profile import (
     identifiers_from_dataset,
     load_action_table,
 )
-from deid.policy import ReleasePolicy, date_shift_days, is_valid_uid, pseudonym, remap_uid, shift_da
+from cohort_engine.deid.policy import (
+    ReleasePolicy,
+    date_shift_days,
+    is_valid_uid,
+    pseudonym,
+    remap_uid,
+    shift_da,
+)
+from pydicom import dcmread
+from pydicom.datadict import tag_for_keyword
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.encaps import encapsulate
+from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, ImplicitVRLittleEndian, JPEGBaseline8Bit
 
 POLICY = ReleasePolicy(project_key="profile-test", secret="profile-test-secret-0123456789")
 STUDY_UID = "1.2.826.0.1.3680043.99.1"

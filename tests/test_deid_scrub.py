@@ -9,9 +9,8 @@ import textwrap
 from importlib import util
 
 import pytest
-
-from deid.policy import ReleasePolicy
-from deid.scrub import expand_identifiers, get_analyzer, scrub_text
+from cohort_engine.deid.policy import ReleasePolicy
+from cohort_engine.deid.scrub import expand_identifiers, get_analyzer, scrub_text
 
 POLICY = ReleasePolicy(project_key="scrub-test", secret="scrub-test-secret-0123456789")
 
@@ -108,8 +107,8 @@ def test_works_offline_in_fresh_process() -> None:
         socket.socket.connect = _blocked
         socket.socket.connect_ex = _blocked
         socket.create_connection = _blocked
-        from deid.policy import ReleasePolicy
-        from deid.scrub import scrub_text
+        from cohort_engine.deid.policy import ReleasePolicy
+        from cohort_engine.deid.scrub import scrub_text
         p = ReleasePolicy(project_key="offline", secret="offline-secret-0123456789")
         print(scrub_text("홍길동 010-1234-5678 2023-10-01", ["홍길동"], p))
         """

@@ -11,10 +11,9 @@ from pathlib import Path
 
 import duckdb
 import pytest
-
-from schema_catalog.ddl import omop_ddl
-from schema_catalog.demo import generate_mart
-from schema_catalog.tables import TABLES
+from cohort_engine.schema_catalog.ddl import omop_ddl
+from cohort_engine.schema_catalog.demo import generate_mart
+from cohort_engine.schema_catalog.tables import TABLES
 
 SMALL = 2_000
 EVENT_DATES: dict[str, list[str]] = {
@@ -166,7 +165,7 @@ def test_persons_have_mrns_and_identities(con: duckdb.DuckDBPyConnection) -> Non
 
 
 def test_concept_ancestor_closure() -> None:
-    from schema_catalog.demo.vocabulary import build_vocabulary
+    from cohort_engine.schema_catalog.demo.vocabulary import build_vocabulary
 
     v = build_vocabulary()
     con = duckdb.connect()

@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+from cohort_engine.dicom_index.console import DEMO_MARKER
+from cohort_engine.schema_catalog.demo import generate_mart
 from typer.testing import CliRunner
 
-from api.cli import app
-from dicom_index.console import DEMO_MARKER
-from schema_catalog.demo import generate_mart
+from cohort_engine.cli import app
 
 PERSONS, SEED, FILES = 3_000, 42, 600
 COLS = ("image_occurrence_id, person_id, procedure_occurrence_id, visit_occurrence_id, image_occurrence_date, "

@@ -15,6 +15,25 @@ import duckdb
 import pydicom
 import pytest
 import xxhash
+from cohort_engine.dicom_index import header, indexer
+from cohort_engine.dicom_index.demo import (
+    SOP_CLASSES,
+    demo_files,
+    encode_part10,
+    to_pydicom,
+    write_demo_dicom,
+)
+from cohort_engine.dicom_index.fixtures import make_tiny_mart
+from cohort_engine.dicom_index.header import (
+    INDEXED_ATTRIBUTES,
+    DicomHeader,
+    HeaderError,
+    read_header,
+    read_header_and_hash,
+)
+from cohort_engine.dicom_index.indexer import index_folders
+from cohort_engine.dicom_index.scan import INSTANCE_COLUMNS, QUARANTINE_COLUMNS
+from cohort_engine.dicom_index.tables import DICOM_INSTANCE, DICOM_QUARANTINE, DICOM_TABLES_BY_NAME
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.filewriter import dcmwrite
 from pydicom.multival import MultiValue
@@ -23,14 +42,6 @@ from pydicom.uid import (
     ExplicitVRBigEndian,
     ExplicitVRLittleEndian,
 )
-
-from dicom_index import header, indexer
-from dicom_index.demo import SOP_CLASSES, demo_files, encode_part10, to_pydicom, write_demo_dicom
-from dicom_index.fixtures import make_tiny_mart
-from dicom_index.header import INDEXED_ATTRIBUTES, DicomHeader, HeaderError, read_header, read_header_and_hash
-from dicom_index.indexer import index_folders
-from dicom_index.scan import INSTANCE_COLUMNS, QUARANTINE_COLUMNS
-from dicom_index.tables import DICOM_INSTANCE, DICOM_QUARANTINE, DICOM_TABLES_BY_NAME
 
 PYDICOM_DATA = Path(pydicom.data.__file__).parent
 PYDICOM_DIRS = [PYDICOM_DATA / "test_files", PYDICOM_DATA / "charset_files"]

@@ -11,12 +11,11 @@ from typing import Any
 import duckdb
 import pydicom
 import pytest
+from cohort_engine.dicom_index.demo import demo_files, write_demo_dicom
+from cohort_engine.dicom_index.fixtures import make_tiny_mart
+from cohort_engine.dicom_index.indexer import index_folders
+from cohort_engine.dicom_index.link import link_mart
 from typer.testing import CliRunner
-
-from dicom_index.demo import demo_files, write_demo_dicom
-from dicom_index.fixtures import make_tiny_mart
-from dicom_index.indexer import index_folders
-from dicom_index.link import link_mart
 
 ROOT = "1.2.826.0.1.3680043.8.498.7"
 CONCEPTS = [  # procedure concepts: the date rule must pick the imaging one that fits the study's modality
@@ -138,7 +137,7 @@ def test_image_occurrence_rows_are_exact(setup: tuple[Path, Path, dict[str, str]
 
 
 def test_cli_index_links_and_prints_counts_only(setup: tuple[Path, Path, dict[str, str]], tmp_path: Path) -> None:
-    from api.cli import app
+    from cohort_engine.cli import app
 
     mart, folder, folders = setup
     runner = CliRunner()

@@ -11,13 +11,11 @@ from typing import Any
 
 import duckdb
 import pytest
-
-from api.pipeline import run_spec
-from dicom_index.demo import write_demo_dicom
-from dicom_index.fixtures import make_tiny_mart
-from dicom_index.indexer import index_folders
-from dicom_index.link import link_mart
-from dicom_index.select import (
+from cohort_engine.dicom_index.demo import write_demo_dicom
+from cohort_engine.dicom_index.fixtures import make_tiny_mart
+from cohort_engine.dicom_index.indexer import index_folders
+from cohort_engine.dicom_index.link import link_mart
+from cohort_engine.dicom_index.select import (
     IMAGING_GUARD_OPTIONS,
     INSTANCE_OUTPUT_COLUMNS,
     SERIES_OUTPUT_COLUMNS,
@@ -25,8 +23,14 @@ from dicom_index.select import (
     run_cohort_imaging,
     validate_imaging_sql,
 )
-from dicom_index.tables import DICOM_TABLES_BY_NAME
-from nlq.spec import (
+from cohort_engine.dicom_index.tables import DICOM_TABLES_BY_NAME
+from cohort_engine.sql_guard.compiler import CompileError, compile_cohort
+from cohort_engine.sql_guard.errors import GuardError, Rule
+from cohort_engine.sql_guard.guard import validate
+from cohort_engine.sql_guard.runner import open_mart, run_query
+
+from cohort_engine.pipeline import run_spec
+from cohort_engine.spec import (
     CohortSpec,
     ConceptSet,
     Criterion,
@@ -36,10 +40,6 @@ from nlq.spec import (
     Occurrence,
     Window,
 )
-from sql_guard.compiler import CompileError, compile_cohort
-from sql_guard.errors import GuardError, Rule
-from sql_guard.guard import validate
-from sql_guard.runner import open_mart, run_query
 
 DIAGNOSIS, SURGERY = 9100, 9001
 

@@ -26,12 +26,16 @@ import duckdb
 import httpx
 import pydicom
 import pytest
+from cohort_engine.dicom_index.dicomweb import (
+    EmptyServerError,
+    TokenBucket,
+    crawl_dicomweb,
+    normalise_base_url,
+)
+from cohort_engine.dicom_index.fixtures import make_tiny_mart
+from cohort_engine.dicom_index.indexer import index_folders
+from cohort_engine.dicom_index.link import link_mart
 from typer.testing import CliRunner
-
-from dicom_index.dicomweb import EmptyServerError, TokenBucket, crawl_dicomweb, normalise_base_url
-from dicom_index.fixtures import make_tiny_mart
-from dicom_index.indexer import index_folders
-from dicom_index.link import link_mart
 
 ORTHANC_PLUGINS = "/usr/share/orthanc/plugins"
 ATTRS = (
@@ -124,7 +128,7 @@ def loaded(orthanc: str, tmp_path_factory: pytest.TempPathFactory) -> tuple[str,
     root = tmp_path_factory.mktemp("web")
     mart = root / "mart.duckdb"
     make_tiny_mart(mart, persons=15, studies=7, seed=5)
-    from dicom_index.demo import write_demo_dicom
+    from cohort_engine.dicom_index.demo import write_demo_dicom
 
     n = write_demo_dicom(mart, root / "dicom", seed=9)
     server = orthanc.rsplit("/dicom-web", 1)[0]
@@ -381,7 +385,7 @@ def test_base_url_credentials_are_used_not_stored() -> None:
 
 
 def test_cli_index_dicomweb_prints_counts_only(loaded: tuple[str, Path, Path, int], tmp_path: Path) -> None:
-    from api.cli import app
+    from cohort_engine.cli import app
 
     url, mart, folder_mart, n = loaded
     crawl = _fresh(mart, tmp_path)

@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from evals.gold import load_gold
-from evals.runner import resolve_parser, run_eval
+from cohort_engine.evals.gold import load_gold
+from cohort_engine.evals.runner import resolve_parser, run_eval
 
 FLOOR = json.loads((Path(__file__).parents[1] / "evals" / "floor.json").read_text("utf-8"))
 

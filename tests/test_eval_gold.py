@@ -12,12 +12,12 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 import pytest
+from cohort_engine.evals.gold import GoldError, GoldRecord, few_shot_pool, load_gold, split_for
+from cohort_engine.evals.metrics import normalise_spec
+from cohort_engine.evals.runner import gold_person_ids
 
-from evals.gold import GoldError, GoldRecord, few_shot_pool, load_gold, split_for
-from evals.metrics import normalise_spec
-from evals.runner import gold_person_ids
-from evals.seed import SEED_EN, SEED_KO
-from nlq.spec import Domain
+from cohort_engine.seed import SEED_EN, SEED_KO
+from cohort_engine.spec import Domain
 
 RECORDS = load_gold()
 ANSWERABLE = [r for r in RECORDS if r.answerable]

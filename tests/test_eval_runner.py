@@ -13,18 +13,25 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from cohort_engine.evals.gold import GoldRecord, split_for
+from cohort_engine.evals.metrics import (
+    jaccard,
+    percentile,
+    precision,
+    recall,
+    reliability_points,
+    spec_field_diff,
+)
+from cohort_engine.evals.report import print_report, report_html, report_json
+from cohort_engine.evals.runner import LLM_ENV, ParserUnavailable, resolve_parser, run_eval
+from cohort_engine.nlq.result import ParseResult
+from cohort_engine.schema_catalog.ddl import omop_ddl
+from cohort_engine.sql_guard.runner import open_mart
 from rich.console import Console
 from typer.testing import CliRunner
 
-from api.cli import app
-from evals.gold import GoldRecord, split_for
-from evals.metrics import jaccard, percentile, precision, recall, reliability_points, spec_field_diff
-from evals.report import print_report, report_html, report_json
-from evals.runner import LLM_ENV, ParserUnavailable, resolve_parser, run_eval
-from nlq.result import ParseResult
-from nlq.spec import CohortSpec, ConceptSet, IndexEvent
-from schema_catalog.ddl import omop_ddl
-from sql_guard.runner import open_mart
+from cohort_engine.cli import app
+from cohort_engine.spec import CohortSpec, ConceptSet, IndexEvent
 
 COND = 100
 

@@ -14,18 +14,18 @@ from datetime import date
 from typing import Any
 
 import pytest
+from cohort_engine.evals.gold import load_gold
+from cohort_engine.evals.runner import ParserUnavailable, resolve_parser
+from cohort_engine.nlq import llm
+from cohort_engine.nlq.llm import LLM_ENV, LLMNotConfigured, extract_json, parse, parse_hybrid
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from langchain_core.runnables import RunnableLambda
 from pydantic import Field
 from typer.testing import CliRunner
 
-from api.cli import app
-from api.pipeline import ask
-from evals.gold import load_gold
-from evals.runner import ParserUnavailable, resolve_parser
-from nlq import llm
-from nlq.llm import LLM_ENV, LLMNotConfigured, extract_json, parse, parse_hybrid
+from cohort_engine.cli import app
+from cohort_engine.pipeline import ask
 
 TODAY = date(2024, 6, 30)
 
@@ -257,7 +257,7 @@ def test_a_failing_provider_is_a_clarify_with_no_details() -> None:
 
 def test_logs_hold_the_length_never_the_words(caplog: pytest.LogCaptureFixture) -> None:
     q = "elderly patients diagnosed with stroke"
-    with caplog.at_level(logging.DEBUG, logger="nlq.llm"):
+    with caplog.at_level(logging.DEBUG, logger="cohort_engine.nlq.llm"):
         parse(q, TODAY, model=Fake(responses=[ok()]))
         parse(q, TODAY, model=Broken(responses=["x"]))
     logged = "\n".join(r.getMessage() for r in caplog.records)
@@ -307,7 +307,7 @@ def test_hybrid_asks_the_llm_when_the_rule_parser_asks_back() -> None:
 
 
 def test_hybrid_keeps_the_rule_clarification_when_the_llm_is_unsure_or_fails() -> None:
-    from nlq.parser import parse as rule_parse
+    from cohort_engine.nlq.parser import parse as rule_parse
 
     q = "elderly patients diagnosed with stroke"
     rule = rule_parse(q, TODAY)

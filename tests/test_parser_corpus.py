@@ -12,9 +12,9 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from cohort_engine.nlq.parser import parse
 
-from nlq.parser import parse
-from nlq.spec import CohortSpec
+from cohort_engine.spec import CohortSpec
 
 CORPUS = Path(__file__).resolve().parent.parent / "evals" / "parser_corpus"
 

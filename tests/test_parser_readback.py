@@ -5,9 +5,8 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-
-from nlq.parser import parse
-from nlq.readback import readback
+from cohort_engine.nlq.parser import parse
+from cohort_engine.nlq.readback import readback
 
 TODAY = date(2024, 6, 30)
 EN_END = "A patient qualifies when any one of their index events meets every rule above."
@@ -138,7 +137,7 @@ def test_readback_imaging_request(sentence: str, lines: list[str]) -> None:
 
 
 def test_readback_imaging_request_windows_in_words() -> None:
-    from nlq.spec import ImagingRequest, Window
+    from cohort_engine.spec import ImagingRequest, Window
 
     spec = parse("patients with MI in 2023", today=TODAY).spec
     cases = [

@@ -6,11 +6,10 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-
-from nlq.dates import recognise_dates
-from nlq.lexicon import entries, lookup
-from nlq.parser import parse
-from nlq.text import Raw, items_of, strip_josa
+from cohort_engine.nlq.dates import recognise_dates
+from cohort_engine.nlq.lexicon import entries, lookup
+from cohort_engine.nlq.parser import parse
+from cohort_engine.nlq.text import Raw, items_of, strip_josa
 
 TODAY = date(2024, 6, 30)
 
@@ -208,7 +207,7 @@ def test_lexicon_links_resolve() -> None:
     ],
 )
 def test_korean_patient_numbers_versus_years(text: str, refused: bool) -> None:
-    from nlq.guard import refusal
+    from cohort_engine.nlq.guard import refusal
 
     assert (refusal(text, "ko") is not None) is refused
 

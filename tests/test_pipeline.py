@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from api.pipeline import ask, run_spec
-from evals.seed import SEED_EN, SEED_KO
-from nlq.spec import CohortSpec, Criterion, Domain, IndexEvent
+from cohort_engine.pipeline import ask, run_spec
+from cohort_engine.seed import SEED_EN, SEED_KO
+from cohort_engine.spec import CohortSpec, Criterion, Domain, IndexEvent
 
 SEED_HAND_SQL = """
 SELECT DISTINCT d.person_id

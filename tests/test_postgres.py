@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import psycopg
 import pytest
+from cohort_engine.sql_guard.compiler import compile_cohort
 
-from sql_guard.compiler import compile_cohort
 from tests.pg_server import postgres_server
 from tests.test_compiler_eunomia import CASES
 

@@ -7,10 +7,10 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from cohort_engine.nlq.parser import parse
+from cohort_engine.schema_catalog.resolve import Vocabulary, lexicon, resolve_spec, resolve_term
 
-from nlq.parser import parse
-from nlq.spec import Domain
-from schema_catalog.resolve import Vocabulary, lexicon, resolve_spec, resolve_term
+from cohort_engine.spec import Domain
 
 C, P, D, M, OBS = Domain.condition, Domain.procedure, Domain.drug, Domain.measurement, Domain.observation
 
@@ -120,7 +120,7 @@ def test_overrides_pin_a_mention(eunomia) -> None:
 
 
 def test_seed_resolves_on_the_demo_mart(demo) -> None:
-    from evals.seed import SEED_KO
+    from cohort_engine.seed import SEED_KO
 
     res = resolve_spec(Vocabulary(demo), parse(SEED_KO).spec)
     assert not res.problems()

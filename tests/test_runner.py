@@ -11,11 +11,11 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 import pytest
+from cohort_engine.schema_catalog.ddl import omop_ddl
+from cohort_engine.sql_guard.errors import GuardError, MartError, QueryError, QueryTimeout
+from cohort_engine.sql_guard.guard import ValidatedSQL, validate
+from cohort_engine.sql_guard.runner import guarded_query, open_mart, run_query
 
-from schema_catalog.ddl import omop_ddl
-from sql_guard.errors import GuardError, MartError, QueryError, QueryTimeout
-from sql_guard.guard import ValidatedSQL, validate
-from sql_guard.runner import guarded_query, open_mart, run_query
 from tests.test_sql_guard import ALLOWED, SECRET
 
 
@@ -202,8 +202,8 @@ def test_eunomia_opens_and_counts_persons(tmp_path: Path) -> None:
 
 def test_altered_validated_sql_is_checked_again(tmp_path) -> None:
     """The seal lets a genuine ValidatedSQL skip a second parse; an altered copy is held to every rule."""
-    from sql_guard.errors import GuardError
-    from sql_guard.guard import revalidate, validate
+    from cohort_engine.sql_guard.errors import GuardError
+    from cohort_engine.sql_guard.guard import revalidate, validate
 
     genuine = validate("SELECT COUNT(*) AS n FROM person")
     assert revalidate(genuine) is genuine

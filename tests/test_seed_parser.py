@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from cohort_engine.nlq.dates import find_dates
+from cohort_engine.nlq.parser import parse
+from cohort_engine.nlq.readback import readback
 
-from evals.seed import SEED_EN, SEED_KO
-from nlq.dates import find_dates
-from nlq.parser import parse
-from nlq.readback import readback
+from cohort_engine.seed import SEED_EN, SEED_KO
 
 
 def test_seed_sentences_parse_to_the_same_rules() -> None:

@@ -7,7 +7,7 @@ import json
 import pytest
 from pydantic import ValidationError
 
-from nlq.spec import (
+from cohort_engine.spec import (
     CohortSpec,
     ConceptSet,
     Criterion,

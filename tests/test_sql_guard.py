@@ -9,11 +9,10 @@ from typing import Any
 
 import pytest
 import sqlglot
-
-from schema_catalog.tables import Column, Table
-from sql_guard import guard
-from sql_guard.errors import GuardError, Rule
-from sql_guard.guard import HARD_MAX_ROWS, ValidatedSQL, revalidate, validate
+from cohort_engine.schema_catalog.tables import Column, Table
+from cohort_engine.sql_guard import guard
+from cohort_engine.sql_guard.errors import GuardError, Rule
+from cohort_engine.sql_guard.guard import HARD_MAX_ROWS, ValidatedSQL, revalidate, validate
 
 #: A literal that stands for an identifying value; it must never come back in an error or a log line.
 SECRET = "Kim-MRN-0042"

@@ -22,9 +22,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from cohort_engine.api.state import StateStore
 
-from api.state import StateStore
-from evals.seed import SEED_EN, SEED_KO
+from cohort_engine.seed import SEED_EN, SEED_KO
 
 CHROMIUM = os.environ.get("COHORT_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -57,7 +57,7 @@ def server(demo_dicom_mart_path: Path, tmp_path_factory: pytest.TempPathFactory)
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "serve", "--mart", str(demo_dicom_mart_path), "--state", str(state),
+        [sys.executable, "-m", "cohort_engine.cli", "serve", "--mart", str(demo_dicom_mart_path), "--state", str(state),
          "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )

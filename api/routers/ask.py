@@ -3,13 +3,12 @@ attrition and count (stored as a cohort run when it parses)."""
 
 from __future__ import annotations
 
+from cohort_engine.api.audit import note, text_digest
+from cohort_engine.api.auth import ResearcherKey
+from cohort_engine.api.context import Ctx
+from cohort_engine.api.errors import ApiError, responses
+from cohort_engine.api.schemas import AskRequest, CohortResult
 from fastapi import APIRouter, Request
-
-from api.audit import note, text_digest
-from api.auth import ResearcherKey
-from api.context import Ctx
-from api.errors import ApiError, responses
-from api.schemas import AskRequest, CohortResult
 
 router = APIRouter(prefix="/v1", tags=["ask"])
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+from cohort_engine.api.auth import StewardKey
+from cohort_engine.api.context import Ctx
+from cohort_engine.api.errors import responses
+from cohort_engine.api.schemas import AuditOut, AuditPage
 from fastapi import APIRouter, Query
-
-from api.auth import StewardKey
-from api.context import Ctx
-from api.errors import responses
-from api.schemas import AuditOut, AuditPage
 
 router = APIRouter(prefix="/v1", tags=["audit"])
 

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
+from cohort_engine.api.audit import note
+from cohort_engine.api.auth import ResearcherKey
+from cohort_engine.api.context import Ctx
+from cohort_engine.api.errors import ApiError, responses
+from cohort_engine.api.schemas import CodesetIn, CodesetOut, CodesetUpdate
 from fastapi import APIRouter, Path, Request, Response
-
-from api.audit import note
-from api.auth import ResearcherKey
-from api.context import Ctx
-from api.errors import ApiError, responses
-from api.schemas import CodesetIn, CodesetOut, CodesetUpdate
 
 router = APIRouter(prefix="/v1", tags=["codesets"])
 

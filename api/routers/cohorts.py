@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Literal
 
+from cohort_engine.api.audit import note
+from cohort_engine.api.auth import AnyKey, ResearcherKey, StewardKey
+from cohort_engine.api.context import Ctx
+from cohort_engine.api.errors import responses
+from cohort_engine.api.schemas import CohortResult, CohortRunRequest, CohortSummary, StatsOut
 from fastapi import APIRouter, Query, Request, Response
-
-from api.audit import note
-from api.auth import AnyKey, ResearcherKey, StewardKey
-from api.context import Ctx
-from api.errors import responses
-from api.schemas import CohortResult, CohortRunRequest, CohortSummary, StatsOut
 
 router = APIRouter(prefix="/v1", tags=["cohorts"])
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 import sqlite3
 
 import duckdb
+from cohort_engine.api.context import Ctx
+from cohort_engine.api.errors import ApiError
+from cohort_engine.api.schemas import HealthOut
 from fastapi import APIRouter
-
-from api.context import Ctx
-from api.errors import ApiError
-from api.schemas import HealthOut
 
 try:
     from importlib.metadata import PackageNotFoundError

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from cohort_engine.api.audit import note
+from cohort_engine.api.auth import AnyKey
+from cohort_engine.api.context import Ctx
+from cohort_engine.api.errors import ApiError, responses
+from cohort_engine.api.jobs import MEDIA_TYPES
+from cohort_engine.api.schemas import JobOut
+from cohort_engine.deid.manifest import EXTENSIONS
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse
-
-from api.audit import note
-from api.auth import AnyKey
-from api.context import Ctx
-from api.errors import ApiError, responses
-from api.jobs import MEDIA_TYPES
-from api.schemas import JobOut
-from deid.manifest import EXTENSIONS
 
 router = APIRouter(prefix="/v1", tags=["jobs"])
 

@@ -14,16 +14,15 @@ from itertools import chain
 from typing import Annotated, Literal
 from urllib.parse import urlencode
 
+from cohort_engine.api.audit import note
+from cohort_engine.api.auth import ExportKey
+from cohort_engine.api.context import Ctx
+from cohort_engine.api.errors import responses
+from cohort_engine.api.jobs import MEDIA_TYPES
+from cohort_engine.api.schemas import ExportRequest, JobOut, ManifestPage
+from cohort_engine.deid.manifest import EXTENSIONS, ManifestLevel, manifest_chunks
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
-
-from api.audit import note
-from api.auth import ExportKey
-from api.context import Ctx
-from api.errors import responses
-from api.jobs import MEDIA_TYPES
-from api.schemas import ExportRequest, JobOut, ManifestPage
-from deid.manifest import EXTENSIONS, ManifestLevel, manifest_chunks
 
 router = APIRouter(prefix="/v1", tags=["manifests"])
 

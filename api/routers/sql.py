@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+from cohort_engine.api.audit import note, text_digest
+from cohort_engine.api.auth import ResearcherKey
+from cohort_engine.api.context import Ctx
+from cohort_engine.api.errors import responses
+from cohort_engine.api.schemas import SqlRequest, SqlResult
 from fastapi import APIRouter, Request
-
-from api.audit import note, text_digest
-from api.auth import ResearcherKey
-from api.context import Ctx
-from api.errors import responses
-from api.schemas import SqlRequest, SqlResult
 
 router = APIRouter(prefix="/v1", tags=["sql"])
 

@@ -5,7 +5,7 @@ the API) needs a realistic, reproducible mart to run against without touching pa
 
 Public API::
 
-    from schema_catalog.demo import generate_mart
+    from cohort_engine.schema_catalog.demo import generate_mart
     path = generate_mart(out_dir, persons=20_000, seed=42)   # -> out_dir / "mart.duckdb"
 
 or ``python -m schema_catalog.demo --out DIR --persons N --seed S``.
@@ -47,6 +47,6 @@ notes; no query may ever read it.
 
 from __future__ import annotations
 
-from schema_catalog.demo.mart import generate_mart
+from cohort_engine.schema_catalog.demo.mart import generate_mart
 
 __all__ = ["generate_mart"]

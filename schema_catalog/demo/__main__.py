@@ -9,7 +9,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from schema_catalog.demo import generate_mart
+from cohort_engine.schema_catalog.demo import generate_mart
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,11 +17,19 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-
-from schema_catalog.demo import concepts as C
-from schema_catalog.demo.simulate import END, IMAGING, NEVER, PATH_STAGES, SITE, SITES, START, Sim
-from schema_catalog.demo.vocabulary import Vocab
-from schema_catalog.tables import TABLES_BY_NAME
+from cohort_engine.schema_catalog.demo import concepts as C
+from cohort_engine.schema_catalog.demo.simulate import (
+    END,
+    IMAGING,
+    NEVER,
+    PATH_STAGES,
+    SITE,
+    SITES,
+    START,
+    Sim,
+)
+from cohort_engine.schema_catalog.demo.vocabulary import Vocab
+from cohort_engine.schema_catalog.tables import TABLES_BY_NAME
 
 
 @dataclass

@@ -18,14 +18,13 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pyarrow as pa
-
-from schema_catalog.ddl import omop_ddl
-from schema_catalog.demo import concepts as C
-from schema_catalog.demo.finalize import ConceptCodes, finalize
-from schema_catalog.demo.identity import IDENTITY_DDL, IDENTITY_INSERT, identity_stage
-from schema_catalog.demo.simulate import CHUNK_PERSONS, Sim
-from schema_catalog.demo.vocabulary import Vocab, build_vocabulary
-from schema_catalog.tables import TABLES_BY_NAME
+from cohort_engine.schema_catalog.ddl import omop_ddl
+from cohort_engine.schema_catalog.demo import concepts as C
+from cohort_engine.schema_catalog.demo.finalize import ConceptCodes, finalize
+from cohort_engine.schema_catalog.demo.identity import IDENTITY_DDL, IDENTITY_INSERT, identity_stage
+from cohort_engine.schema_catalog.demo.simulate import CHUNK_PERSONS, Sim
+from cohort_engine.schema_catalog.demo.vocabulary import Vocab, build_vocabulary
+from cohort_engine.schema_catalog.tables import TABLES_BY_NAME
 
 Progress = Callable[[str, float], None]
 

@@ -24,9 +24,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-
-from schema_catalog.demo import concepts as C
-from schema_catalog.demo.vocabulary import Vocab
+from cohort_engine.schema_catalog.demo import concepts as C
+from cohort_engine.schema_catalog.demo.vocabulary import Vocab
 
 CHUNK_PERSONS = 50_000
 _DAY0 = np.datetime64("1970-01-01", "D")

@@ -28,8 +28,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-
-from schema_catalog.demo import concepts as C
+from cohort_engine.schema_catalog.demo import concepts as C
 
 VALID_START = np.datetime64("1970-01-01")
 VALID_END = np.datetime64("2099-12-31")

@@ -17,16 +17,22 @@ from typing import Any, Literal
 import duckdb
 from pydantic import BaseModel, Field
 
-from dicom_index.select import has_imaging_index, imaging_summary_sql
-from nlq.parser import parse
-from nlq.readback import readback
-from nlq.result import Clarification, ParseResult
-from nlq.spec import CohortSpec
-from schema_catalog.mart import MartCapabilityError, check_spec_fits, profile_mart
-from schema_catalog.resolve import ConceptMatch, SpecResolution, TermResolution, Vocabulary, resolve_spec
-from sql_guard.compiler import CompiledCohort, CompileError, compile_cohort
-from sql_guard.guard import GuardError, validate
-from sql_guard.runner import open_mart, run_query
+from cohort_engine.dicom_index.select import has_imaging_index, imaging_summary_sql
+from cohort_engine.nlq.parser import parse
+from cohort_engine.nlq.readback import readback
+from cohort_engine.nlq.result import Clarification, ParseResult
+from cohort_engine.schema_catalog.mart import MartCapabilityError, check_spec_fits, profile_mart
+from cohort_engine.schema_catalog.resolve import (
+    ConceptMatch,
+    SpecResolution,
+    TermResolution,
+    Vocabulary,
+    resolve_spec,
+)
+from cohort_engine.spec import CohortSpec
+from cohort_engine.sql_guard.compiler import CompiledCohort, CompileError, compile_cohort
+from cohort_engine.sql_guard.guard import GuardError, validate
+from cohort_engine.sql_guard.runner import open_mart, run_query
 
 Status = Literal["ok", "clarify", "refused", "error"]
 ParserName = Literal["rule", "llm", "hybrid"]
@@ -254,8 +260,8 @@ def ask(
     if parser == "rule":
         parsed = parse(question, today=today)
     elif parser in ("llm", "hybrid"):
-        from nlq.llm import LLMNotConfigured, parse_hybrid
-        from nlq.llm import parse as llm_parse
+        from cohort_engine.nlq.llm import LLMNotConfigured, parse_hybrid
+        from cohort_engine.nlq.llm import parse as llm_parse
 
         try:
             parsed = (llm_parse if parser == "llm" else parse_hybrid)(question, today=today)

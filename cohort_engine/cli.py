@@ -16,12 +16,12 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from api.pipeline import AskResult, ask, run_spec
-from evals.seed import SEED_EN
-from nlq.spec import CohortSpec, dump_json_schema
-from schema_catalog.tables import catalog_json
-from sql_guard.guard import GuardError, validate
-from sql_guard.runner import MartError, QueryTimeout, open_mart, run_query
+from cohort_engine.pipeline import AskResult, ask, run_spec
+from cohort_engine.schema_catalog.tables import catalog_json
+from cohort_engine.seed import SEED_EN
+from cohort_engine.spec import CohortSpec, dump_json_schema
+from cohort_engine.sql_guard.guard import GuardError, validate
+from cohort_engine.sql_guard.runner import MartError, QueryTimeout, open_mart, run_query
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__, pretty_exceptions_show_locals=False)
 console = Console()
@@ -48,13 +48,13 @@ def demo_data(
                               "into the mart); 0 = none.")] = 10_000,
 ) -> None:
     """Write a fictional hospital network's OMOP mart and its DICOM files (indexed and linked)."""
-    from dicom_index.console import (
+    from cohort_engine.dicom_index.console import (
         check_demo_dicom_folder,
         print_index_report,
         print_link_report,
         write_demo_dicom_indexed,
     )
-    from schema_catalog.demo import generate_mart
+    from cohort_engine.schema_catalog.demo import generate_mart
 
     if dicom_files > 0:
         try:
@@ -108,7 +108,7 @@ def index_cmd(
 
     Exit codes: 0 done, 1 the DICOMweb study listing failed part-way (what was crawled is kept), 2 error.
     """
-    from dicom_index.console import (
+    from cohort_engine.dicom_index.console import (
         crawl_with_progress,
         index_with_progress,
         parse_rate,
@@ -116,9 +116,9 @@ def index_cmd(
         print_index_report,
         print_link_report,
     )
-    from dicom_index.dicomweb import EmptyServerError
-    from dicom_index.indexer import EmptyFolderError
-    from dicom_index.link import link_mart
+    from cohort_engine.dicom_index.dicomweb import EmptyServerError
+    from cohort_engine.dicom_index.indexer import EmptyFolderError
+    from cohort_engine.dicom_index.link import link_mart
 
     if not dirs and not dicomweb:
         _fail("give folders to index and/or --dicomweb URL")
@@ -160,8 +160,8 @@ def index_cmd(
 @app.command("link")
 def link_cmd(mart: MartOpt = DEFAULT_MART, as_json: JsonOpt = False) -> None:
     """Link the DICOM index to the mart: PatientID → person, series → image_occurrence, procedures."""
-    from dicom_index.console import print_link_report
-    from dicom_index.link import link_mart
+    from cohort_engine.dicom_index.console import print_link_report
+    from cohort_engine.dicom_index.link import link_mart
 
     _writable_mart(mart)
     try:
@@ -343,7 +343,7 @@ StateOpt = Annotated[
 
 
 def _state_path(mart: Path, state: Path | None) -> Path:
-    from api.state import default_state_path
+    from cohort_engine.api.state import default_state_path
 
     if state is None and os.environ.get("COHORT_STATE"):
         state = Path(os.environ["COHORT_STATE"])
@@ -365,7 +365,7 @@ def serve_cmd(
     """Serve the REST API (/v1, docs at /docs) and the chat UI (/) with uvicorn."""
     import uvicorn
 
-    from api.app import create_app
+    from cohort_engine.api.app import create_app
 
     state_path = _state_path(mart, state)
     try:
@@ -379,7 +379,7 @@ def serve_cmd(
     web.state.ctx.close()
     os.environ.update({"COHORT_MART": str(mart.resolve()), "COHORT_STATE": str(state_path.resolve()),
                        "COHORT_K": str(k), "COHORT_TIMEOUT": str(timeout)})
-    uvicorn.run("api.app:app_from_env", factory=True, host=host, port=port, log_level=log_level,
+    uvicorn.run("cohort_engine.api.app:app_from_env", factory=True, host=host, port=port, log_level=log_level,
                 access_log=True, workers=workers)
 
 
@@ -395,7 +395,7 @@ def keys_create(
     name: Annotated[str, typer.Option("--name", help="Who or what the key is for (a label, shown in listings).")] = "",
 ) -> None:
     """Create an API key; it is printed once, as the last line, and only its hash is stored."""
-    from api.state import ROLES, StateStore
+    from cohort_engine.api.state import ROLES, StateStore
 
     if role not in ROLES:
         _fail(f"unknown role {role!r}: use one of {', '.join(ROLES)}")
@@ -413,7 +413,7 @@ def keys_create(
 @keys_app.command("list")
 def keys_list(mart: MartOpt = DEFAULT_MART, state: StateOpt = None) -> None:
     """List keys (id, role, name, created, revoked); keys themselves cannot be shown."""
-    from api.state import StateStore
+    from cohort_engine.api.state import StateStore
 
     store = StateStore(_state_path(mart, state))
     try:
@@ -434,7 +434,7 @@ def keys_revoke(
     state: StateOpt = None,
 ) -> None:
     """Revoke a key at once (also in a running server)."""
-    from api.state import StateStore
+    from cohort_engine.api.state import StateStore
 
     store = StateStore(_state_path(mart, state))
     try:
@@ -500,11 +500,11 @@ def export_cmd(
     from pydantic import ValidationError
     from rich.progress import MofNCompleteColumn
 
-    from api.pipeline import compile_spec
-    from deid.export import ExportError, ExportProgress, check_out_dir, export_cohort
-    from deid.policy import ReleasePolicy
-    from nlq.parser import parse
-    from sql_guard.compiler import CompileError
+    from cohort_engine.deid.export import ExportError, ExportProgress, check_out_dir, export_cohort
+    from cohort_engine.deid.policy import ReleasePolicy
+    from cohort_engine.nlq.parser import parse
+    from cohort_engine.pipeline import compile_spec
+    from cohort_engine.sql_guard.compiler import CompileError
 
     if (sentence is None) == (spec_file is None):
         _fail("give either a sentence or --spec FILE")
@@ -595,9 +595,9 @@ def eval_cmd(
     failures: Annotated[int, typer.Option("--failures", help="Failures to list in the terminal (0 = all).")] = 30,
 ) -> None:
     """Score the engine on the gold questions (evals/gold) against their hand-written SQL."""
-    from evals.gold import GoldError, load_gold
-    from evals.report import print_report, report_html, report_json
-    from evals.runner import ParserUnavailable, default_eunomia_path, resolve_parser, run_eval
+    from cohort_engine.evals.gold import GoldError, load_gold
+    from cohort_engine.evals.report import print_report, report_html, report_json
+    from cohort_engine.evals.runner import ParserUnavailable, default_eunomia_path, resolve_parser, run_eval
 
     if split not in ("dev", "test", "all"):
         _fail(f"unknown split {split!r}: use dev, test or all")
