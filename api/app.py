@@ -13,6 +13,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+from fastapi import FastAPI
+from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
 from cohort_engine.api.audit import AuditMiddleware
 from cohort_engine.api.context import AppContext
 from cohort_engine.api.errors import install_handlers
@@ -21,10 +26,6 @@ from cohort_engine.api.routers import ask, audit, codesets, cohorts, health, job
 from cohort_engine.api.service import CohortService, MartPool, Settings
 from cohort_engine.api.state import StateStore, default_state_path
 from cohort_engine.api.suppression import DEFAULT_K
-from fastapi import FastAPI
-from fastapi.responses import FileResponse
-from fastapi.staticfiles import StaticFiles
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -102,9 +103,14 @@ def create_app(
     """Build the app over one mart. The state file defaults to ``<mart dir>/cohort_state.sqlite``."""
     mart = Path(mart)
     state_path = Path(state_db) if state_db else default_state_path(mart)
-    settings = Settings(mart=mart, state_db=state_path, k=k, query_timeout_s=query_timeout_s,
-                        max_concurrent_queries=max_concurrent_queries,
-                        export_dir=export_dir or state_path.parent / "cohort_exports")
+    settings = Settings(
+        mart=mart,
+        state_db=state_path,
+        k=k,
+        query_timeout_s=query_timeout_s,
+        max_concurrent_queries=max_concurrent_queries,
+        export_dir=export_dir or state_path.parent / "cohort_exports",
+    )
     state = StateStore(state_path)
     pool = MartPool(mart, max_concurrent_queries)
     service = CohortService(settings, state, pool)
@@ -117,8 +123,13 @@ def create_app(
         ctx.close()
 
     app = FastAPI(
-        title="cohort-engine API", version="1", description=DESCRIPTION, openapi_tags=TAGS, lifespan=lifespan,
-        docs_url="/docs", redoc_url=None,
+        title="cohort-engine API",
+        version="1",
+        description=DESCRIPTION,
+        openapi_tags=TAGS,
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
     )
     app.state.ctx = ctx
     install_handlers(app)
@@ -140,5 +151,9 @@ def app_from_env() -> FastAPI:
     COHORT_MART, state from COHORT_STATE, k from COHORT_K, query time limit from COHORT_TIMEOUT."""
     mart = Path(os.environ.get("COHORT_MART", "demo/mart.duckdb"))
     state = os.environ.get("COHORT_STATE")
-    return create_app(mart, Path(state) if state else None, k=int(os.environ.get("COHORT_K", DEFAULT_K)),
-                      query_timeout_s=float(os.environ.get("COHORT_TIMEOUT", "30")))
+    return create_app(
+        mart,
+        Path(state) if state else None,
+        k=int(os.environ.get("COHORT_K", DEFAULT_K)),
+        query_timeout_s=float(os.environ.get("COHORT_TIMEOUT", "30")),
+    )

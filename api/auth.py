@@ -16,10 +16,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated
 
-from cohort_engine.api.errors import ApiError
-from cohort_engine.api.state import Role
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from cohort_engine.api.errors import ApiError
+from cohort_engine.api.state import Role
 
 bearer = HTTPBearer(
     auto_error=False,
@@ -45,7 +46,9 @@ class Principal:
 def _authenticate(request: Request, credentials: HTTPAuthorizationCredentials | None) -> Principal:
     challenge = {"WWW-Authenticate": "Bearer"}
     if credentials is None or not credentials.credentials:
-        raise ApiError(401, "unauthorized", "Send an API key as 'Authorization: Bearer <key>'.", headers=challenge)
+        raise ApiError(
+            401, "unauthorized", "Send an API key as 'Authorization: Bearer <key>'.", headers=challenge
+        )
     ctx = request.app.state.ctx
     rec = ctx.state.lookup_key(credentials.credentials.strip())
     if rec is None:
@@ -59,11 +62,15 @@ def require(*roles: str) -> Callable[..., Principal]:
     """Dependency: an authenticated key whose role is one of ``roles`` (admin always passes)."""
     allowed = frozenset(roles) | {"admin"}
 
-    def dependency(request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> Principal:
+    def dependency(
+        request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(bearer)
+    ) -> Principal:
         principal = _authenticate(request, credentials)
         if principal.role not in allowed:
             names = " or ".join(sorted(allowed))
-            raise ApiError(403, "forbidden", f"This needs the {names} role; this key is a {principal.role} key.")
+            raise ApiError(
+                403, "forbidden", f"This needs the {names} role; this key is a {principal.role} key."
+            )
         return principal
 
     return dependency

@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
+from fastapi import Depends, Request
+
 from cohort_engine.api.jobs import JobRunner
 from cohort_engine.api.service import CohortService, MartPool, Settings
 from cohort_engine.api.state import StateStore
-from fastapi import Depends, Request
 
 
 @dataclass

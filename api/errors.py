@@ -24,7 +24,9 @@ class ErrorDetail(BaseModel):
     code: str = Field(description="Stable machine-readable code, e.g. 'forbidden', 'validation_error'.")
     message: str = Field(description="What went wrong and what to do, for a human.")
     rule: str | None = Field(default=None, description="SQL guard rule, for rejected SQL.")
-    where: str | None = Field(default=None, description="Offending SQL fragment (identifiers only), for rejected SQL.")
+    where: str | None = Field(
+        default=None, description="Offending SQL fragment (identifiers only), for rejected SQL."
+    )
     fields: list[dict] | None = Field(default=None, description="Per-field problems, for validation errors.")
 
 
@@ -33,14 +35,17 @@ class ErrorBody(BaseModel):
 
     model_config = {
         "json_schema_extra": {
-            "examples": [{"error": {"code": "forbidden", "message": "This endpoint needs the steward or admin role."}}]
+            "examples": [
+                {"error": {"code": "forbidden", "message": "This endpoint needs the steward or admin role."}}
+            ]
         }
     }
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str, *, headers: dict[str, str] | None = None,
-                 **extra: object) -> None:
+    def __init__(
+        self, status: int, code: str, message: str, *, headers: dict[str, str] | None = None, **extra: object
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
@@ -49,8 +54,9 @@ class ApiError(Exception):
         self.extra = {k: v for k, v in extra.items() if v is not None}
 
 
-def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None,
-                   **extra: object) -> JSONResponse:
+def error_response(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None, **extra: object
+) -> JSONResponse:
     body = {"error": {"code": code, "message": message, **{k: v for k, v in extra.items() if v is not None}}}
     return JSONResponse(body, status_code=status, headers=headers)
 
@@ -71,9 +77,18 @@ def responses(*statuses: int) -> dict[int | str, dict]:
 
 
 _HTTP_CODES = {
-    400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-    406: "not_acceptable", 409: "conflict", 413: "payload_too_large", 415: "unsupported_media_type",
-    422: "validation_error", 429: "too_many_requests", 503: "unavailable",
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    429: "too_many_requests",
+    503: "unavailable",
 }
 
 
@@ -90,7 +105,7 @@ def _readable(errors: list[dict]) -> tuple[str, list[dict]]:
     for e in errors[:20]:
         msg = str(e.get("msg", "invalid value"))
         if msg.startswith("Value error, "):
-            msg = msg[len("Value error, "):]
+            msg = msg[len("Value error, ") :]
         fields.append({"location": _loc(e.get("loc", ())), "problem": msg})
     summary = "; ".join(f"{f['location']}: {f['problem']}" for f in fields[:5])
     more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
@@ -123,8 +138,16 @@ def install_handlers(app: FastAPI) -> None:
         # The type only: exception text may quote data or input.
         # Frames (file, line, code) help the operator; no exception message, no locals.
         frames = "".join(traceback.format_tb(exc.__traceback__)[-8:])
-        log.error("unexpected %s on %s %s (ref %s)\n%s", type(exc).__name__, request.method, request.url.path, ref, frames)
+        log.error(
+            "unexpected %s on %s %s (ref %s)\n%s",
+            type(exc).__name__,
+            request.method,
+            request.url.path,
+            ref,
+            frames,
+        )
         return error_response(
-            500, "internal_error",
+            500,
+            "internal_error",
             f"Something went wrong on the server; nothing was changed. Quote reference {ref} to the operator.",
         )

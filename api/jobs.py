@@ -31,7 +31,9 @@ __all__ = ["MEDIA_TYPES", "JobRunner"]
 
 #: Media type per manifest format (file names: ``deid.manifest.EXTENSIONS``).
 MEDIA_TYPES: dict[str, str] = {
-    "json": "application/json", "jsonl": "application/x-ndjson", "csv": "text/csv; charset=utf-8",
+    "json": "application/json",
+    "jsonl": "application/x-ndjson",
+    "csv": "text/csv; charset=utf-8",
     "parquet": "application/vnd.apache.parquet",
 }
 #: Rows between two progress updates of a running export.
@@ -51,10 +53,19 @@ class JobRunner:
 
     def out(self, job: JobRecord) -> JobOut:
         return JobOut(
-            job_id=job.job_id, kind=job.kind, cohort_id=job.cohort_id, format=job.format, level=job.level,
+            job_id=job.job_id,
+            kind=job.kind,
+            cohort_id=job.cohort_id,
+            format=job.format,
+            level=job.level,
             status=job.status,  # type: ignore[arg-type]
-            progress=max(0.0, min(1.0, job.progress)), rows_done=job.rows_done, rows_total=job.rows_total,
-            message=job.message, created_at=job.created_at, started_at=job.started_at, finished_at=job.finished_at,
+            progress=max(0.0, min(1.0, job.progress)),
+            rows_done=job.rows_done,
+            rows_total=job.rows_total,
+            message=job.message,
+            created_at=job.created_at,
+            started_at=job.started_at,
+            finished_at=job.finished_at,
             download=f"/v1/jobs/{job.job_id}/result" if job.status == "done" else None,
         )
 
@@ -64,18 +75,32 @@ class JobRunner:
             raise ApiError(404, "not_found", "No job with this id (you see the jobs you started).")
         return job
 
-    def start_export(self, service, rec, p: Principal, fmt: ManifestFormat,  # noqa: ANN001
-                     level: ManifestLevel = "series") -> JobRecord:
+    def start_export(
+        self,
+        service,
+        rec,
+        p: Principal,
+        fmt: ManifestFormat,  # noqa: ANN001
+        level: ManifestLevel = "series",
+    ) -> JobRecord:
         service.check_manifest_access(rec, p)
         with service.pool.connection() as con:  # refuse now rather than fail in the background
             service.require_imaging_index(con)
-        job = self.state.add_job(kind="manifest_export", cohort_id=rec.cohort_id, key_id=p.key_id, fmt=fmt,
-                                 level=level)
+        job = self.state.add_job(
+            kind="manifest_export", cohort_id=rec.cohort_id, key_id=p.key_id, fmt=fmt, level=level
+        )
         self._pool.submit(self._run_export, job.job_id, service, rec, p, fmt, level)
         return job
 
-    def _run_export(self, job_id: str, service, rec, p: Principal, fmt: ManifestFormat,  # noqa: ANN001
-                    level: ManifestLevel) -> None:
+    def _run_export(
+        self,
+        job_id: str,
+        service,
+        rec,
+        p: Principal,
+        fmt: ManifestFormat,  # noqa: ANN001
+        level: ManifestLevel,
+    ) -> None:
         st = self.state
         st.update_job(job_id, status="running", started_at=now_iso())
         path = self.export_dir / f"{job_id}.{EXTENSIONS[fmt]}"
@@ -93,18 +118,31 @@ class JobRunner:
                     for row in source.rows(req):
                         done += 1
                         if done % PROGRESS_EVERY == 0:
-                            st.update_job(job_id, rows_done=done, progress=min(done / total, 1.0) if total else 1.0)
+                            st.update_job(
+                                job_id, rows_done=done, progress=min(done / total, 1.0) if total else 1.0
+                            )
                         yield row
 
                 write_manifest(counted(), part, fmt, level)
             os.replace(part, path)
-            st.update_job(job_id, status="done", progress=1.0, rows_done=done, result_path=str(path),
-                          finished_at=now_iso(), message=f"{done} rows")
+            st.update_job(
+                job_id,
+                status="done",
+                progress=1.0,
+                rows_done=done,
+                result_path=str(path),
+                finished_at=now_iso(),
+                message=f"{done} rows",
+            )
         except ApiError as e:
             part.unlink(missing_ok=True)
             st.update_job(job_id, status="failed", message=e.message, finished_at=now_iso())
         except Exception as e:  # never a traceback or data in the job message
             part.unlink(missing_ok=True)
             log.error("export job %s failed: %s", job_id, type(e).__name__)
-            st.update_job(job_id, status="failed", message=f"the export failed ({type(e).__name__})",
-                          finished_at=now_iso())
+            st.update_job(
+                job_id,
+                status="failed",
+                message=f"the export failed ({type(e).__name__})",
+                finished_at=now_iso(),
+            )

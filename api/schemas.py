@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from cohort_engine.api.suppression import Cell
-from cohort_engine.schema_catalog.resolve import TermResolution
 from pydantic import BaseModel, ConfigDict, Field
 
+from cohort_engine.api.suppression import Cell
 from cohort_engine.pipeline import SampleRow
+from cohort_engine.schema_catalog.resolve import TermResolution
 from cohort_engine.spec import CohortSpec, Domain
 
 SEED_QUESTION = (
@@ -42,20 +42,26 @@ class _In(BaseModel):
 
 
 class AskRequest(_In):
-    question: str = Field(min_length=1, max_length=2000, description="The cohort question, in English or Korean.")
+    question: str = Field(
+        min_length=1, max_length=2000, description="The cohort question, in English or Korean."
+    )
     overrides: Overrides = Field(
         default_factory=dict,
         description="Pin a clinical mention to concept ids (as chosen from a clarification): {mention: [ids]}.",
     )
-    mart: str | None = Field(default=None, max_length=200,
-                             description="Name of the mart to ask; a server serves one mart (see /v1/health), so omit it "
-                                         "or give that name.")
+    mart: str | None = Field(
+        default=None,
+        max_length=200,
+        description="Name of the mart to ask; a server serves one mart (see /v1/health), so omit it "
+        "or give that name.",
+    )
     parser: Literal["rule", "llm", "hybrid"] = Field(
         default="rule",
         description="How the question is read: `rule` (the offline parser, default), `llm` (the server's chat "
-                    "model, `COHORT_LLM_MODEL`) or `hybrid` (rule parser; the model only for what it would ask "
-                    "back about). Every parser's spec takes the same resolution, compilation and SQL guard. "
-                    "`llm`/`hybrid` on a server without a model answer 409 `parser_unavailable`.")
+        "model, `COHORT_LLM_MODEL`) or `hybrid` (rule parser; the model only for what it would ask "
+        "back about). Every parser's spec takes the same resolution, compilation and SQL guard. "
+        "`llm`/`hybrid` on a server without a model answer 409 `parser_unavailable`.",
+    )
 
     model_config = ConfigDict(
         extra="forbid",
@@ -71,8 +77,12 @@ class AskRequest(_In):
 
 
 class CohortRunRequest(_In):
-    spec: CohortSpec = Field(description="A cohort spec (see `cohort schema spec`), e.g. an edited read-back.")
-    overrides: Overrides = Field(default_factory=dict, description="Pin mentions to concept ids: {mention: [ids]}.")
+    spec: CohortSpec = Field(
+        description="A cohort spec (see `cohort schema spec`), e.g. an edited read-back."
+    )
+    overrides: Overrides = Field(
+        default_factory=dict, description="Pin mentions to concept ids: {mention: [ids]}."
+    )
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"spec": SEED_SPEC}]})
 
@@ -87,7 +97,9 @@ class AttritionOut(BaseModel):
 
 class ChoiceOut(BaseModel):
     label: str
-    concept_id: int | None = Field(default=None, description="Pick this concept: resend with overrides {term: [id]}.")
+    concept_id: int | None = Field(
+        default=None, description="Pick this concept: resend with overrides {term: [id]}."
+    )
     term: str | None = Field(default=None, description="The mention the choice resolves.")
 
 
@@ -108,7 +120,9 @@ class ImagingRowOut(BaseModel):
 
     modality: str | None = Field(description="DICOM Modality of the series (null when the index has none).")
     persons: Cell = Field(description="Persons with such images; '<k' below k for researchers.")
-    studies: Cell = Field(description="Studies; hidden ('suppressed') with a suppressed row, for researchers.")
+    studies: Cell = Field(
+        description="Studies; hidden ('suppressed') with a suppressed row, for researchers."
+    )
     series: Cell
     instances: Cell
     suppressed: bool = Field(default=False, description="True when a count of this row is hidden.")
@@ -117,7 +131,9 @@ class ImagingRowOut(BaseModel):
 class CohortResult(BaseModel):
     """An answer: status, spec, read-back, clarifications, resolved codes, SQL, attrition and count."""
 
-    cohort_id: str | None = Field(default=None, description="Set when the run is stored (status ok, clarify or error with a spec).")
+    cohort_id: str | None = Field(
+        default=None, description="Set when the run is stored (status ok, clarify or error with a spec)."
+    )
     status: Literal["ok", "clarify", "refused", "error"]
     message: str = ""
     language: Literal["en", "ko"] = "en"
@@ -129,16 +145,21 @@ class CohortResult(BaseModel):
     sql: str | None = None
     attrition: list[AttritionOut] = Field(default_factory=list)
     count: int | None = Field(default=None, description="Cohort size; null when suppressed or not run.")
-    count_display: str | None = Field(default=None, description="Cohort size as shown ('<5' below k for researchers).")
+    count_display: str | None = Field(
+        default=None, description="Cohort size as shown ('<5' below k for researchers)."
+    )
     suppressed: bool = Field(default=False, description="True when some count in this answer is suppressed.")
     k: int = Field(description="Small-cell threshold in force.")
-    sample: list[SampleRow] = Field(default_factory=list, description="Pseudonymous rows; stewards and admins only.")
+    sample: list[SampleRow] = Field(
+        default_factory=list, description="Pseudonymous rows; stewards and admins only."
+    )
     imaging: list[ImagingRowOut] | None = Field(
         default=None,
         description="Their images, per modality: persons, studies, series and instances of the indexed images the "
-                    "spec's imaging request selects (all indexed images of the cohort's persons when it has none) — "
-                    "the same selection as the manifest. Small cells suppressed for researchers. Null when the mart "
-                    "has no DICOM index (or the run did not get that far).")
+        "spec's imaging request selects (all indexed images of the cohort's persons when it has none) — "
+        "the same selection as the manifest. Small cells suppressed for researchers. Null when the mart "
+        "has no DICOM index (or the run did not get that far).",
+    )
     release: ReleaseOut | None = None
     created_at: str | None = None
 
@@ -146,24 +167,49 @@ class CohortResult(BaseModel):
         json_schema_extra={
             "examples": [
                 {
-                    "cohort_id": "coh_1f2e3d4c5b6a7980", "status": "ok", "message": "11 patients match.",
-                    "language": "en", "spec": SEED_SPEC,
+                    "cohort_id": "coh_1f2e3d4c5b6a7980",
+                    "status": "ok",
+                    "message": "11 patients match.",
+                    "language": "en",
+                    "spec": SEED_SPEC,
                     "readback": "Index event: any diagnosis, dated 2023-10-01 to 2023-10-10 (inclusive).\n…",
                     "attrition": [
-                        {"step": "index", "description": "index events", "persons": 1210, "display": "1210",
-                         "suppressed": False},
-                        {"step": "k1", "description": "surgery", "persons": 11, "display": "11", "suppressed": False},
+                        {
+                            "step": "index",
+                            "description": "index events",
+                            "persons": 1210,
+                            "display": "1210",
+                            "suppressed": False,
+                        },
+                        {
+                            "step": "k1",
+                            "description": "surgery",
+                            "persons": 11,
+                            "display": "11",
+                            "suppressed": False,
+                        },
                     ],
-                    "count": 11, "count_display": "11", "suppressed": False, "k": 5,
+                    "count": 11,
+                    "count_display": "11",
+                    "suppressed": False,
+                    "k": 5,
                     "imaging": [
-                        {"modality": "CT", "persons": {"value": 11, "display": "11", "suppressed": False},
-                         "studies": {"value": 14, "display": "14", "suppressed": False},
-                         "series": {"value": 19, "display": "19", "suppressed": False},
-                         "instances": {"value": 2210, "display": "2210", "suppressed": False}, "suppressed": False},
-                        {"modality": "XA", "persons": {"value": 6, "display": "6", "suppressed": False},
-                         "studies": {"value": 6, "display": "6", "suppressed": False},
-                         "series": {"value": 6, "display": "6", "suppressed": False},
-                         "instances": {"value": 180, "display": "180", "suppressed": False}, "suppressed": False},
+                        {
+                            "modality": "CT",
+                            "persons": {"value": 11, "display": "11", "suppressed": False},
+                            "studies": {"value": 14, "display": "14", "suppressed": False},
+                            "series": {"value": 19, "display": "19", "suppressed": False},
+                            "instances": {"value": 2210, "display": "2210", "suppressed": False},
+                            "suppressed": False,
+                        },
+                        {
+                            "modality": "XA",
+                            "persons": {"value": 6, "display": "6", "suppressed": False},
+                            "studies": {"value": 6, "display": "6", "suppressed": False},
+                            "series": {"value": 6, "display": "6", "suppressed": False},
+                            "instances": {"value": 180, "display": "180", "suppressed": False},
+                            "suppressed": False,
+                        },
                     ],
                     "release": {"status": "none"},
                 }
@@ -182,16 +228,32 @@ class CohortSummary(BaseModel):
 
 
 class CodesetIn(_In):
-    name: str = Field(min_length=1, max_length=64, pattern=r"^[\w][\w .\-]*$",
-                      description="Unique name; a spec refers to it as concepts.codeset.")
+    name: str = Field(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[\w][\w .\-]*$",
+        description="Unique name; a spec refers to it as concepts.codeset.",
+    )
     description: str = Field(default="", max_length=500)
     domain: Domain | None = Field(default=None, description="Domain the concepts belong to (informational).")
-    concept_ids: list[int] = Field(min_length=1, max_length=5000, description="OMOP concept ids (descendants follow the spec's include_descendants).")
+    concept_ids: list[int] = Field(
+        min_length=1,
+        max_length=5000,
+        description="OMOP concept ids (descendants follow the spec's include_descendants).",
+    )
 
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [{"name": "cabg", "description": "Coronary artery bypass graft",
-                                         "domain": "procedure", "concept_ids": [2001]}]},
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "cabg",
+                    "description": "Coronary artery bypass graft",
+                    "domain": "procedure",
+                    "concept_ids": [2001],
+                }
+            ]
+        },
     )
 
 
@@ -202,7 +264,9 @@ class CodesetUpdate(_In):
 
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [{"description": "CABG and PCI", "domain": "procedure", "concept_ids": [2001, 2002]}]},
+        json_schema_extra={
+            "examples": [{"description": "CABG and PCI", "domain": "procedure", "concept_ids": [2001, 2002]}]
+        },
     )
 
 
@@ -211,7 +275,9 @@ class CodesetOut(BaseModel):
     description: str
     domain: str | None
     concept_ids: list[int]
-    concepts: list[str] = Field(default_factory=list, description="'name (VOCAB code)' of each id found in the mart.")
+    concepts: list[str] = Field(
+        default_factory=list, description="'name (VOCAB code)' of each id found in the mart."
+    )
     created_by: str
     created_at: str
     updated_at: str
@@ -219,12 +285,16 @@ class CodesetOut(BaseModel):
 
 
 class SqlRequest(_In):
-    sql: str = Field(min_length=1, max_length=20000, description="One read-only SELECT over the catalogued tables.")
+    sql: str = Field(
+        min_length=1, max_length=20000, description="One read-only SELECT over the catalogued tables."
+    )
     max_rows: int = Field(default=1000, ge=1, le=10000)
 
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [{"sql": "SELECT gender_concept_id, COUNT(*) AS persons FROM person GROUP BY 1"}]},
+        json_schema_extra={
+            "examples": [{"sql": "SELECT gender_concept_id, COUNT(*) AS persons FROM person GROUP BY 1"}]
+        },
     )
 
 
@@ -266,7 +336,9 @@ class JobOut(BaseModel):
     kind: str
     cohort_id: str | None
     format: str | None
-    level: str | None = Field(default=None, description="Manifest level of an export: `series` or `instance`.")
+    level: str | None = Field(
+        default=None, description="Manifest level of an export: `series` or `instance`."
+    )
     status: Literal["queued", "running", "done", "failed"]
     progress: float = Field(ge=0, le=1)
     rows_done: int
@@ -282,7 +354,8 @@ class ExportRequest(_In):
     format: Literal["csv", "parquet", "jsonl", "json"] = Field(
         default="csv",
         description="File format: CSV (`criteria` as JSON text), Parquet (typed columns, `criteria` as "
-                    "list<struct<label, days_from_index>>), JSON Lines, or one JSON array.")
+        "list<struct<label, days_from_index>>), JSON Lines, or one JSON array.",
+    )
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"format": "parquet"}]})
 
@@ -291,12 +364,16 @@ class ManifestPage(BaseModel):
     cohort_id: str
     release: str = Field(description="Release name; pseudonyms are keyed per release.")
     level: Literal["series", "instance"] = Field(description="One row per series, or per SOP instance.")
-    columns: list[str] = Field(description="The level's columns, in order (every row has exactly these keys).")
+    columns: list[str] = Field(
+        description="The level's columns, in order (every row has exactly these keys)."
+    )
     offset: int
     limit: int
     total: int = Field(description="Rows of the whole manifest.")
     next: str | None = Field(description="The next page, or null on the last one.")
-    rows: list[dict[str, Any]] = Field(description="This page's rows (a JSON array, in the manifest's keyed order).")
+    rows: list[dict[str, Any]] = Field(
+        description="This page's rows (a JSON array, in the manifest's keyed order)."
+    )
 
 
 class HealthOut(BaseModel):

@@ -29,6 +29,8 @@ from typing import Any
 
 import duckdb
 import sqlglot
+from sqlglot import exp
+
 from cohort_engine.api.auth import Principal
 from cohort_engine.api.errors import ApiError
 from cohort_engine.api.schemas import (
@@ -62,14 +64,12 @@ from cohort_engine.deid.policy import ReleasePolicy
 from cohort_engine.dicom_index.select import has_imaging_index, imaging_summary_sql
 from cohort_engine.nlq.parser import parse
 from cohort_engine.nlq.result import ParseResult
+from cohort_engine.pipeline import AskResult, ParserName, compile_spec, run_spec
+from cohort_engine.spec import CohortSpec, ImagingRequest
 from cohort_engine.sql_guard.compiler import CompiledCohort, CompileError, lit
 from cohort_engine.sql_guard.errors import GuardError, MartError, QueryError, QueryTimeout
 from cohort_engine.sql_guard.guard import validate
 from cohort_engine.sql_guard.runner import execute_internal, open_mart, run_query
-from sqlglot import exp
-
-from cohort_engine.pipeline import AskResult, ParserName, compile_spec, run_spec
-from cohort_engine.spec import CohortSpec, ImagingRequest
 
 INT32_MAX = 2**31 - 1
 
@@ -106,8 +106,12 @@ class MartPool:
     @contextmanager
     def connection(self, wait_s: float = 60.0) -> Iterator[duckdb.DuckDBPyConnection]:
         if not self._sem.acquire(timeout=wait_s):
-            raise ApiError(503, "busy", "The mart is busy with other queries; try again in a moment.",
-                           headers={"Retry-After": "5"})
+            raise ApiError(
+                503,
+                "busy",
+                "The mart is busy with other queries; try again in a moment.",
+                headers={"Retry-After": "5"},
+            )
         try:
             with self._lock:  # cursor() on the shared root connection, one thread at a time
                 cur = self._idle.pop() if self._idle else self.root.cursor()
@@ -163,11 +167,19 @@ def imaging_filter_sql(compiled: CompiledCohort, imaging: ImagingRequest | None,
         conds.append(f"UPPER({alias}.anatomic_site_source_value) IN ({', '.join(lit(b) for b in parts)})")
     w = imaging.window
     if w is not None:
-        anchor = "c.index_date" if w.anchor == "index" else f"c.{compiled.event_columns.get(w.anchor, 'index_date')}"
+        anchor = (
+            "c.index_date"
+            if w.anchor == "index"
+            else f"c.{compiled.event_columns.get(w.anchor, 'index_date')}"
+        )
         if w.start is not None:
-            conds.append(f"CAST({alias}.image_occurrence_date AS DATE) >= {anchor} + INTERVAL ({int(w.start)}) DAY")
+            conds.append(
+                f"CAST({alias}.image_occurrence_date AS DATE) >= {anchor} + INTERVAL ({int(w.start)}) DAY"
+            )
         if w.end is not None:
-            conds.append(f"CAST({alias}.image_occurrence_date AS DATE) <= {anchor} + INTERVAL ({int(w.end)}) DAY")
+            conds.append(
+                f"CAST({alias}.image_occurrence_date AS DATE) <= {anchor} + INTERVAL ({int(w.end)}) DAY"
+            )
     return " AND ".join(conds)
 
 
@@ -192,17 +204,24 @@ def parse_question(question: str, parser: ParserName = "rule") -> ParseResult:
     except LLMNotConfigured as e:
         if os.environ.get(LLM_ENV, "").strip():
             log.warning("the %s parser is unavailable: %s", parser, e)
-            why = (f"{LLM_ENV} is set on this server, but its chat model could not be loaded (the server log says "
-                   "why): the operator installs the LLM extra and the provider's package "
-                   "(pip install 'cohort-engine[llm]' langchain-openai) and sets the provider's API key")
+            why = (
+                f"{LLM_ENV} is set on this server, but its chat model could not be loaded (the server log says "
+                "why): the operator installs the LLM extra and the provider's package "
+                "(pip install 'cohort-engine[llm]' langchain-openai) and sets the provider's API key"
+            )
         else:
-            why = (f"no chat model is configured on this server: the operator sets {LLM_ENV} to a LangChain chat "
-                   "model identifier (e.g. 'openai:gpt-4o-mini'), installs the LLM extra and the provider's "
-                   "package (pip install 'cohort-engine[llm]' langchain-openai), puts the provider's API key in "
-                   "its environment variable (e.g. OPENAI_API_KEY) and restarts the server")
-        raise ApiError(409, "parser_unavailable",
-                       f"The “{parser}” parser needs a chat model, and {why}. Until then, ask with "
-                       "\"parser\": \"rule\" (the default, offline parser).") from None
+            why = (
+                f"no chat model is configured on this server: the operator sets {LLM_ENV} to a LangChain chat "
+                "model identifier (e.g. 'openai:gpt-4o-mini'), installs the LLM extra and the provider's "
+                "package (pip install 'cohort-engine[llm]' langchain-openai), puts the provider's API key in "
+                "its environment variable (e.g. OPENAI_API_KEY) and restarts the server"
+            )
+        raise ApiError(
+            409,
+            "parser_unavailable",
+            f"The “{parser}” parser needs a chat model, and {why}. Until then, ask with "
+            '"parser": "rule" (the default, offline parser).',
+        ) from None
 
 
 # -- input bounds -----------------------------------------------------------------------------------
@@ -218,8 +237,11 @@ def check_spec_bounds(spec: CohortSpec) -> None:
         problems.append("title longer than 200 characters")
     for where, f in filters:
         cs = f.concepts
-        for name, ids in (("concept_ids", cs.concept_ids), ("exclude_concept_ids", cs.exclude_concept_ids),
-                          ("visit_concept_ids", f.visit_concept_ids)):
+        for name, ids in (
+            ("concept_ids", cs.concept_ids),
+            ("exclude_concept_ids", cs.exclude_concept_ids),
+            ("visit_concept_ids", f.visit_concept_ids),
+        ):
             if len(ids) > 5000:
                 problems.append(f"{where}: {name} has more than 5000 ids")
             if any(not 0 <= i <= INT32_MAX for i in ids):
@@ -229,17 +251,24 @@ def check_spec_bounds(spec: CohortSpec) -> None:
                 problems.append(f"{where}: {name} takes at most 50 entries of at most 200 characters")
         if cs.codeset is not None and len(cs.codeset) > 64:
             problems.append(f"{where}: codeset names are at most 64 characters")
-        if f.value is not None and any(v is not None and abs(v) > 1e12 for v in (f.value.value, f.value.value_high)):
+        if f.value is not None and any(
+            v is not None and abs(v) > 1e12 for v in (f.value.value, f.value.value_high)
+        ):
             problems.append(f"{where}: value out of range")
-        if f.imaging is not None and (len(f.imaging.modalities) > 50 or len(f.imaging.body_parts) > 50
-                                      or any(len(x) > 64 for x in [*f.imaging.modalities, *f.imaging.body_parts])):
+        if f.imaging is not None and (
+            len(f.imaging.modalities) > 50
+            or len(f.imaging.body_parts) > 50
+            or any(len(x) > 64 for x in [*f.imaging.modalities, *f.imaging.body_parts])
+        ):
             problems.append(f"{where}: too many or too long modality/body part codes")
     for c in spec.criteria:
         if len(c.label) > 100:
             problems.append("criterion labels are at most 100 characters")
         for v in (c.window.start, c.window.end):
             if v is not None and abs(v) > 36_600:
-                problems.append(f"criterion {c.label[:40]!r}: windows are at most 36600 days (100 years) long")
+                problems.append(
+                    f"criterion {c.label[:40]!r}: windows are at most 36600 days (100 years) long"
+                )
         if c.occurrence.count > 100_000:
             problems.append(f"criterion {c.label[:40]!r}: occurrence count above 100000")
     for v in (spec.demographics.age_min, spec.demographics.age_max):
@@ -257,7 +286,9 @@ def check_spec_bounds(spec: CohortSpec) -> None:
         if f is not None and any(d is not None and not 1800 <= d.year <= 2200 for d in (f.start, f.end)):
             problems.append("index dates must fall between the years 1800 and 2200")
     if problems:
-        raise ApiError(422, "validation_error", "The spec is invalid — " + "; ".join(dict.fromkeys(problems)) + ".")
+        raise ApiError(
+            422, "validation_error", "The spec is invalid — " + "; ".join(dict.fromkeys(problems)) + "."
+        )
 
 
 def check_overrides(overrides: Mapping[str, list[int]]) -> None:
@@ -267,8 +298,11 @@ def check_overrides(overrides: Mapping[str, list[int]]) -> None:
         if not term.strip() or len(term) > 200:
             raise ApiError(422, "validation_error", "Override mentions must be 1–200 characters.")
         if not ids or len(ids) > 5000 or any(not 0 <= i <= INT32_MAX for i in ids):
-            raise ApiError(422, "validation_error",
-                           f"Overrides need 1–5000 concept ids between 0 and {INT32_MAX} per mention.")
+            raise ApiError(
+                422,
+                "validation_error",
+                f"Overrides need 1–5000 concept ids between 0 and {INT32_MAX} per mention.",
+            )
 
 
 def known_concepts(con: duckdb.DuckDBPyConnection, ids: list[int]) -> dict[int, str]:
@@ -331,19 +365,30 @@ class CohortService:
     # -- ask / run -------------------------------------------------------------------------------
 
     @_mart_errors
-    def ask(self, question: str, overrides: Mapping[str, list[int]], p: Principal,
-            parser: ParserName = "rule") -> tuple[CohortResult, dict]:
+    def ask(
+        self, question: str, overrides: Mapping[str, list[int]], p: Principal, parser: ParserName = "rule"
+    ) -> tuple[CohortResult, dict]:
         check_overrides(overrides)
         parsed = parse_question(question, parser)
         if parsed.status != "ok" or parsed.spec is None:
-            res = AskResult(status=parsed.status, message=parsed.message, language=parsed.language,
-                            clarifications=parsed.clarifications, notes=parsed.notes)
+            res = AskResult(
+                status=parsed.status,
+                message=parsed.message,
+                language=parsed.language,
+                clarifications=parsed.clarifications,
+                notes=parsed.notes,
+            )
             return self._view(res.public_dict(), p), {"status": res.status}
         return self.run(parsed.spec, overrides, p, parsed=parsed)
 
     @_mart_errors
-    def run(self, spec: CohortSpec, overrides: Mapping[str, list[int]], p: Principal,
-            parsed: ParseResult | None = None) -> tuple[CohortResult, dict]:
+    def run(
+        self,
+        spec: CohortSpec,
+        overrides: Mapping[str, list[int]],
+        p: Principal,
+        parsed: ParseResult | None = None,
+    ) -> tuple[CohortResult, dict]:
         check_spec_bounds(spec)
         check_overrides(overrides)
         codesets = self.state.codeset_map(codeset_names(spec))
@@ -352,30 +397,48 @@ class CohortService:
                 known = known_concepts(con, [i for ids in overrides.values() for i in ids])
                 unknown = sorted({i for ids in overrides.values() for i in ids} - set(known))
                 if unknown:
-                    raise ApiError(422, "unknown_concept",
-                                   f"Concept id(s) {', '.join(map(str, unknown[:20]))} are not in this mart's vocabulary.")
+                    raise ApiError(
+                        422,
+                        "unknown_concept",
+                        f"Concept id(s) {', '.join(map(str, unknown[:20]))} are not in this mart's vocabulary.",
+                    )
             res = run_spec(
-                spec, con, parsed=parsed, include_person_ids=True, sample_size=5 if p.privileged else 0,
-                overrides=dict(overrides) or None, timeout_s=self.settings.query_timeout_s, codesets=codesets,
+                spec,
+                con,
+                parsed=parsed,
+                include_person_ids=True,
+                sample_size=5 if p.privileged else 0,
+                overrides=dict(overrides) or None,
+                timeout_s=self.settings.query_timeout_s,
+                codesets=codesets,
             )
         ids = res.person_ids or []
         rhash = self.result_hash(ids) if res.status == "ok" else None
         sample = res.sample if p.privileged else []
         stored = res.model_copy(update={"person_ids": None, "sample": []}).public_dict()
         rec = self.state.add_cohort(
-            key_id=p.key_id, status=res.status, spec=spec.model_dump(mode="json"), overrides=dict(overrides),
-            codesets=codesets, result=stored, person_count=res.count, result_hash=rhash,
+            key_id=p.key_id,
+            status=res.status,
+            spec=spec.model_dump(mode="json"),
+            overrides=dict(overrides),
+            codesets=codesets,
+            result=stored,
+            person_count=res.count,
+            result_hash=rhash,
         )
         audit = {
             "status": res.status,
             "counts": {"count": res.count, "attrition": [a.persons for a in res.attrition]},
-            "result_hash": rhash, "target": rec.cohort_id,
+            "result_hash": rhash,
+            "target": rec.cohort_id,
         }
         return self.view(rec, p, sample=[s.model_dump() for s in sample]), audit
 
     # -- views -----------------------------------------------------------------------------------
 
-    def _view(self, r: dict, p: Principal, *, rec: CohortRecord | None = None, sample: list | None = None) -> CohortResult:
+    def _view(
+        self, r: dict, p: Principal, *, rec: CohortRecord | None = None, sample: list | None = None
+    ) -> CohortResult:
         k = self.k
         attrition = r.get("attrition") or []
         raw = [int(a["persons"]) for a in attrition]
@@ -385,8 +448,11 @@ class CohortService:
         lang = r.get("language", "en")
         message = r.get("message", "")
         if status == "ok" and count_cell is not None:
-            message = (f"{count_cell.display} patients match." if lang == "en"
-                       else f"조건에 맞는 환자는 {count_cell.display}명입니다.")
+            message = (
+                f"{count_cell.display} patients match."
+                if lang == "en"
+                else f"조건에 맞는 환자는 {count_cell.display}명입니다."
+            )
         ambiguous: dict[str, Any] = {}
         for rs in (r.get("resolutions") or {}).values():
             for tr in rs:
@@ -396,25 +462,41 @@ class CohortService:
         for c in r.get("clarifications") or []:
             tr = ambiguous.get(c.get("span") or "")
             if tr is not None:
-                choices = [ChoiceOut(label=label, concept_id=cand["concept_id"], term=tr["term"])
-                           for label, cand in zip(c.get("choices", []), tr.get("candidates", []), strict=False)]
+                choices = [
+                    ChoiceOut(label=label, concept_id=cand["concept_id"], term=tr["term"])
+                    for label, cand in zip(c.get("choices", []), tr.get("candidates", []), strict=False)
+                ]
             else:
                 choices = [ChoiceOut(label=label) for label in c.get("choices", [])]
-            clarifications.append(ClarificationOut(question=c["question"], span=c.get("span"), choices=choices))
+            clarifications.append(
+                ClarificationOut(question=c["question"], span=c.get("span"), choices=choices)
+            )
         imaging = self._imaging(r.get("imaging"), p)
         return CohortResult(
             cohort_id=rec.cohort_id if rec else None,
-            status=status, message=message, language=lang, spec=r.get("spec"), readback=r.get("readback"),
-            notes=r.get("notes") or [], clarifications=clarifications, resolutions=r.get("resolutions") or {},
+            status=status,
+            message=message,
+            language=lang,
+            spec=r.get("spec"),
+            readback=r.get("readback"),
+            notes=r.get("notes") or [],
+            clarifications=clarifications,
+            resolutions=r.get("resolutions") or {},
             sql=r.get("sql"),
             attrition=[
-                AttritionOut(step=a["step"], description=a["description"], persons=cell.value, display=cell.display,
-                             suppressed=cell.suppressed)
+                AttritionOut(
+                    step=a["step"],
+                    description=a["description"],
+                    persons=cell.value,
+                    display=cell.display,
+                    suppressed=cell.suppressed,
+                )
                 for a, cell in zip(attrition, cells, strict=True)
             ],
             count=count_cell.value if count_cell else None,
             count_display=count_cell.display if count_cell else None,
-            suppressed=any(c.suppressed for c in cells) or any(row.suppressed for row in imaging or []), k=k,
+            suppressed=any(c.suppressed for c in cells) or any(row.suppressed for row in imaging or []),
+            k=k,
             sample=(sample or []) if p.privileged else [],
             imaging=imaging,
             release=self._release(rec) if rec else None,
@@ -426,27 +508,44 @@ class CohortService:
         if rows is None:
             return None
         raw = [(int(r["persons"]), [int(r["studies"]), int(r["series"]), int(r["instances"])]) for r in rows]
-        cells = ([(exact(n), [exact(x) for x in others]) for n, others in raw] if p.privileged
-                 else suppress_rows(raw, self.k, partition=1))
+        cells = (
+            [(exact(n), [exact(x) for x in others]) for n, others in raw]
+            if p.privileged
+            else suppress_rows(raw, self.k, partition=1)
+        )
         return [
-            ImagingRowOut(modality=r.get("modality"), persons=pc, studies=oc[0], series=oc[1], instances=oc[2],
-                          suppressed=pc.suppressed or any(c.suppressed for c in oc))
+            ImagingRowOut(
+                modality=r.get("modality"),
+                persons=pc,
+                studies=oc[0],
+                series=oc[1],
+                instances=oc[2],
+                suppressed=pc.suppressed or any(c.suppressed for c in oc),
+            )
             for r, (pc, oc) in zip(rows, cells, strict=True)
         ]
 
     @staticmethod
     def _release(rec: CohortRecord) -> ReleaseOut:
-        return ReleaseOut(status=rec.release_status, requested_at=rec.requested_at,  # type: ignore[arg-type]
-                          approved_at=rec.approved_at)
+        return ReleaseOut(
+            status=rec.release_status,
+            requested_at=rec.requested_at,  # type: ignore[arg-type]
+            approved_at=rec.approved_at,
+        )
 
     def view(self, rec: CohortRecord, p: Principal, sample: list | None = None) -> CohortResult:
         return self._view(rec.result, p, rec=rec, sample=sample)
 
     def summary(self, rec: CohortRecord, p: Principal) -> CohortSummary:
         v = self.view(rec, p)
-        return CohortSummary(cohort_id=rec.cohort_id, created_at=rec.created_at, status=rec.status,
-                             title=(rec.spec or {}).get("title"), count_display=v.count_display,
-                             release=self._release(rec))
+        return CohortSummary(
+            cohort_id=rec.cohort_id,
+            created_at=rec.created_at,
+            status=rec.status,
+            title=(rec.spec or {}).get("title"),
+            count_display=v.count_display,
+            release=self._release(rec),
+        )
 
     # -- access ----------------------------------------------------------------------------------
 
@@ -455,7 +554,9 @@ class CohortService:
         if rec is None or (p.role == "researcher" and rec.key_id != p.key_id):
             raise ApiError(404, "not_found", "No cohort with this id (researchers see their own cohorts).")
         if p.role == "export_client" and rec.release_status != "approved":
-            raise ApiError(403, "not_approved", "This cohort has not been approved for release by a data steward.")
+            raise ApiError(
+                403, "not_approved", "This cohort has not been approved for release by a data steward."
+            )
         return rec
 
     def list_cohorts(self, p: Principal, release_status: str | None, limit: int) -> list[CohortSummary]:
@@ -471,13 +572,16 @@ class CohortService:
 
     def compile(self, rec: CohortRecord, con: duckdb.DuckDBPyConnection) -> CompiledCohort:
         if rec.status != "ok" or rec.spec is None:
-            raise ApiError(409, "cohort_not_ok", "This cohort run did not succeed; fix its spec and run it again.")
+            raise ApiError(
+                409, "cohort_not_ok", "This cohort run did not succeed; fix its spec and run it again."
+            )
         spec = CohortSpec.model_validate(rec.spec)
         return compile_spec(spec, con, overrides=rec.overrides or None, codesets=rec.codesets)
 
     def current_hash(self, con: duckdb.DuckDBPyConnection, compiled: CompiledCohort) -> str:
-        cur = execute_internal(con, f"SELECT person_id FROM {cohort_subquery(compiled)}",
-                               timeout_s=self.settings.query_timeout_s)
+        cur = execute_internal(
+            con, f"SELECT person_id FROM {cohort_subquery(compiled)}", timeout_s=self.settings.query_timeout_s
+        )
         try:
             ids = [int(r[0]) for r in cur.fetchall()]
         finally:
@@ -502,9 +606,12 @@ class CohortService:
         with self.pool.connection() as con:
             h = self.current_hash(con, self.compile(rec, con))
         if h != rec.result_hash:
-            raise ApiError(409, "cohort_changed",
-                           "Re-running this cohort gives different persons than the reviewed run (the mart changed); "
-                           "run it again and review the new run.")
+            raise ApiError(
+                409,
+                "cohort_changed",
+                "Re-running this cohort gives different persons than the reviewed run (the mart changed); "
+                "run it again and review the new run.",
+            )
         self.state.approve_release(rec.cohort_id, p.key_id, h)
         return self.state.get_cohort(rec.cohort_id)  # type: ignore[return-value]
 
@@ -531,7 +638,9 @@ class CohortService:
                 f"AS band, COUNT(*) AS n FROM {sub} JOIN person AS p ON p.person_id = c.person_id "
                 "GROUP BY 1, 2 ORDER BY 2, 1"
             )
-            months = fetch(f"SELECT strftime(c.index_date, '%Y-%m') AS m, COUNT(*) FROM {sub} GROUP BY 1 ORDER BY 1")
+            months = fetch(
+                f"SELECT strftime(c.index_date, '%Y-%m') AS m, COUNT(*) FROM {sub} GROUP BY 1 ORDER BY 1"
+            )
             # (label, persons, series) per modality and per body part
             modalities: list[tuple] = []
             bodies: list[tuple] = []
@@ -541,12 +650,17 @@ class CohortService:
                 # The selection of the imaging summary, manifests and exports (dicom_index.select).
                 for by, out in (("modality", modalities), ("body_part", bodies)):
                     res = run_query(con, imaging_summary_sql(compiled, spec.imaging, by=by), timeout_s=t)
-                    out += [(label or "UNKNOWN", int(n), int(series)) for label, n, _st, series, _i in res.rows]
+                    out += [
+                        (label or "UNKNOWN", int(n), int(series)) for label, n, _st, series, _i in res.rows
+                    ]
             elif has_table(con, "image_occurrence"):
                 # No files indexed (an imaging ETL filled image_occurrence): its rows, filtered alike.
                 cond = imaging_filter_sql(compiled, spec.imaging)
                 where = f" WHERE {cond}" if cond else ""
-                for col, out in (("modality_source_value", modalities), ("anatomic_site_source_value", bodies)):
+                for col, out in (
+                    ("modality_source_value", modalities),
+                    ("anatomic_site_source_value", bodies),
+                ):
                     out += fetch(
                         f"SELECT COALESCE(NULLIF(UPPER(io.{col}), ''), 'UNKNOWN') AS label, COUNT(DISTINCT io.person_id), "
                         f"COUNT(*) FROM image_occurrence AS io JOIN {sub} ON io.person_id = c.person_id{where} "
@@ -573,13 +687,22 @@ class CohortService:
             return "90+" if b >= 9 else f"{b * 10}–{b * 10 + 9}"
 
         out = StatsOut(
-            cohort_id=rec.cohort_id, k=k, total=total,
-            pyramid=[PyramidCell(sex=r[0], age_band=band(int(r[1])), persons=c) for r, c in zip(pyramid, pyr_cells, strict=True)],
+            cohort_id=rec.cohort_id,
+            k=k,
+            total=total,
+            pyramid=[
+                PyramidCell(sex=r[0], age_band=band(int(r[1])), persons=c)
+                for r, c in zip(pyramid, pyr_cells, strict=True)
+            ],
             index_months=[LabelCell(label=r[0], persons=c) for r, c in zip(months, month_cells, strict=True)],
-            modalities=[LabelCell(label=r[0], persons=c, series=sc[0].value)
-                        for r, (c, sc) in zip(modalities, mod_cells, strict=True)],
-            body_parts=[LabelCell(label=r[0], persons=c, series=sc[0].value)
-                        for r, (c, sc) in zip(bodies, body_cells, strict=True)],
+            modalities=[
+                LabelCell(label=r[0], persons=c, series=sc[0].value)
+                for r, (c, sc) in zip(modalities, mod_cells, strict=True)
+            ],
+            body_parts=[
+                LabelCell(label=r[0], persons=c, series=sc[0].value)
+                for r, (c, sc) in zip(bodies, body_cells, strict=True)
+            ],
             notes=notes,
         )
         audit = {"counts": {"total": total_n, "pyramid_cells": len(pyramid), "months": len(months)}}
@@ -589,14 +712,19 @@ class CohortService:
 
     def check_manifest_access(self, rec: CohortRecord, p: Principal) -> None:
         if p.role == "researcher":
-            raise ApiError(403, "forbidden",
-                           "Researchers do not download row-level manifests: request a release "
-                           "(POST /v1/cohorts/{id}/release-request); a data steward reviews it and an export client "
-                           "downloads the approved manifest.")
+            raise ApiError(
+                403,
+                "forbidden",
+                "Researchers do not download row-level manifests: request a release "
+                "(POST /v1/cohorts/{id}/release-request); a data steward reviews it and an export client "
+                "downloads the approved manifest.",
+            )
         if rec.status != "ok":
             raise ApiError(409, "cohort_not_ok", "This cohort run did not succeed; there is no manifest.")
         if p.role == "export_client" and rec.release_status != "approved":
-            raise ApiError(403, "not_approved", "This cohort has not been approved for release by a data steward.")
+            raise ApiError(
+                403, "not_approved", "This cohort has not been approved for release by a data steward."
+            )
 
     @staticmethod
     def manifest_source(level: ManifestLevel) -> ImagingManifestSource:
@@ -606,29 +734,46 @@ class CohortService:
     @staticmethod
     def require_imaging_index(con: duckdb.DuckDBPyConnection) -> None:
         if not has_imaging_index(con):
-            raise ApiError(409, "no_imaging_index",
-                           "This mart has no DICOM index, so there is no imaging manifest: an operator indexes the "
-                           "imaging folders or PACS and links them to the mart (`cohort index`, `cohort link`).")
+            raise ApiError(
+                409,
+                "no_imaging_index",
+                "This mart has no DICOM index, so there is no imaging manifest: an operator indexes the "
+                "imaging folders or PACS and links them to the mart (`cohort index`, `cohort link`).",
+            )
 
-    def manifest_request(self, rec: CohortRecord, con: duckdb.DuckDBPyConnection, p: Principal,
-                         timeout_s: float | None = None, verify: bool = True) -> ManifestRequest:
+    def manifest_request(
+        self,
+        rec: CohortRecord,
+        con: duckdb.DuckDBPyConnection,
+        p: Principal,
+        timeout_s: float | None = None,
+        verify: bool = True,
+    ) -> ManifestRequest:
         self.require_imaging_index(con)
         compiled = self.compile(rec, con)
         if verify and p.role == "export_client" and self.current_hash(con, compiled) != rec.approved_hash:
-            raise ApiError(409, "cohort_changed",
-                           "The cohort no longer has the persons that were approved (the mart changed); "
-                           "ask for a new review.")
+            raise ApiError(
+                409,
+                "cohort_changed",
+                "The cohort no longer has the persons that were approved (the mart changed); "
+                "ask for a new review.",
+            )
         spec = CohortSpec.model_validate(rec.spec)
         salt = hmac.new(self._secret, f"manifest-order/{rec.cohort_id}".encode(), hashlib.sha256).hexdigest()
         return ManifestRequest(
-            cohort_id=rec.cohort_id, con=con, compiled=compiled, imaging=spec.imaging,
-            policy=self.release_policy(rec.cohort_id), order_salt=salt,
+            cohort_id=rec.cohort_id,
+            con=con,
+            compiled=compiled,
+            imaging=spec.imaging,
+            policy=self.release_policy(rec.cohort_id),
+            order_salt=salt,
             timeout_s=timeout_s or max(self.settings.query_timeout_s, 120.0),
         )
 
     @_mart_errors
-    def manifest_page(self, rec: CohortRecord, p: Principal, level: ManifestLevel, offset: int,
-                      limit: int) -> tuple[tuple[str, ...], int, list[dict[str, Any]]]:
+    def manifest_page(
+        self, rec: CohortRecord, p: Principal, level: ManifestLevel, offset: int, limit: int
+    ) -> tuple[tuple[str, ...], int, list[dict[str, Any]]]:
         """(columns, total rows, the page's rows) of a cohort's manifest.
 
         The page (at most ``Settings.manifest_page_max`` rows) is read whole while a mart cursor is
@@ -647,9 +792,15 @@ class CohortService:
     def codeset_out(self, rec: CodesetRecord, labels: dict[int, str] | None = None) -> CodesetOut:
         labels = labels or {}
         return CodesetOut(
-            name=rec.name, description=rec.description, domain=rec.domain, concept_ids=rec.concept_ids,
-            concepts=[labels[i] for i in rec.concept_ids if i in labels], created_by=rec.created_by,
-            created_at=rec.created_at, updated_at=rec.updated_at, version=rec.version,
+            name=rec.name,
+            description=rec.description,
+            domain=rec.domain,
+            concept_ids=rec.concept_ids,
+            concepts=[labels[i] for i in rec.concept_ids if i in labels],
+            created_by=rec.created_by,
+            created_at=rec.created_at,
+            updated_at=rec.updated_at,
+            version=rec.version,
         )
 
     @_mart_errors
@@ -663,14 +814,23 @@ class CohortService:
         labels = self.codeset_labels(ids)
         unknown = sorted(set(ids) - set(labels))
         if unknown:
-            raise ApiError(422, "unknown_concept",
-                           f"Concept id(s) {', '.join(map(str, unknown[:20]))} are not in this mart's vocabulary.")
+            raise ApiError(
+                422,
+                "unknown_concept",
+                f"Concept id(s) {', '.join(map(str, unknown[:20]))} are not in this mart's vocabulary.",
+            )
         return labels
 
     def create_codeset(self, body: CodesetIn, p: Principal) -> CodesetOut:
         labels = self._check_ids(body.concept_ids)
-        rec = self.state.create_codeset(body.name, body.description, body.domain.value if body.domain else None,
-                                        body.concept_ids, True, p.key_id)
+        rec = self.state.create_codeset(
+            body.name,
+            body.description,
+            body.domain.value if body.domain else None,
+            body.concept_ids,
+            True,
+            p.key_id,
+        )
         if rec is None:
             raise ApiError(409, "conflict", f"A code set named “{body.name}” exists; update it with PUT.")
         return self.codeset_out(rec, labels)
@@ -680,14 +840,17 @@ class CohortService:
         if rec is None:
             raise ApiError(404, "not_found", "No code set with this name.")
         if p.role == "researcher" and rec.created_by != p.key_id:
-            raise ApiError(403, "forbidden", "Researchers change only the code sets they created; ask a steward.")
+            raise ApiError(
+                403, "forbidden", "Researchers change only the code sets they created; ask a steward."
+            )
         return rec
 
     def update_codeset(self, name: str, body: CodesetUpdate, p: Principal) -> CodesetOut:
         self._editable(name, p)
         labels = self._check_ids(body.concept_ids)
-        rec = self.state.update_codeset(name, body.description, body.domain.value if body.domain else None,
-                                        body.concept_ids, True)
+        rec = self.state.update_codeset(
+            name, body.description, body.domain.value if body.domain else None, body.concept_ids, True
+        )
         if rec is None:
             raise ApiError(404, "not_found", "No code set with this name.")
         return self.codeset_out(rec, labels)
@@ -710,15 +873,27 @@ class CohortService:
                 res = run_query(con, validated, timeout_s=self.settings.query_timeout_s)
                 columns, rows = list(res.columns), [list(r) for r in res.rows]
         out = SqlResult(
-            columns=columns, rows=[[_jsonable(v) for v in r] for r in rows], row_count=len(rows),
-            truncated=len(rows) >= validated.limit, aggregates_only=aggregates_only, suppressed_cells=suppressed,
+            columns=columns,
+            rows=[[_jsonable(v) for v in r] for r in rows],
+            row_count=len(rows),
+            truncated=len(rows) >= validated.limit,
+            aggregates_only=aggregates_only,
+            suppressed_cells=suppressed,
             tables=list(validated.tables),
         )
-        audit = {"details": {"tables": list(validated.tables), "columns": list(validated.columns),
-                             "aggregates_only": aggregates_only, "rows": len(rows)}}
+        audit = {
+            "details": {
+                "tables": list(validated.tables),
+                "columns": list(validated.columns),
+                "aggregates_only": aggregates_only,
+                "rows": len(rows),
+            }
+        }
         return out, audit
 
-    def _aggregate_sql(self, con: duckdb.DuckDBPyConnection, validated: Any) -> tuple[list[str], list[list], int]:
+    def _aggregate_sql(
+        self, con: duckdb.DuckDBPyConnection, validated: Any
+    ) -> tuple[list[str], list[list], int]:
         """Run an aggregate query for a researcher, hiding aggregates over fewer than k rows.
 
         A hidden ``COUNT(*)`` is added to the outermost SELECT; in every output row whose group has
@@ -735,7 +910,9 @@ class CohortService:
             probe = root.copy()
             probe.select(exp.alias_(exp.Count(this=exp.Star()), "cohort_cell_rows__"), copy=False)
             try:
-                probed = validate(probe.sql(dialect="duckdb"), aggregates_only=True, max_rows=validated.max_rows)
+                probed = validate(
+                    probe.sql(dialect="duckdb"), aggregates_only=True, max_rows=validated.max_rows
+                )
                 res = run_query(con, probed, timeout_s=t)
             except (GuardError, QueryError):
                 res = None
@@ -759,7 +936,12 @@ class CohortService:
         for r in res.rows:
             vals = list(r)
             for i, v in enumerate(vals):
-                if (i in counts or not counts) and isinstance(v, int) and not isinstance(v, bool) and 0 < v < k:
+                if (
+                    (i in counts or not counts)
+                    and isinstance(v, int)
+                    and not isinstance(v, bool)
+                    and 0 < v < k
+                ):
                     vals[i] = f"<{k}"
                     n += 1
             rows.append(vals)

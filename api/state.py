@@ -288,7 +288,9 @@ class StateStore:
         if role not in ROLES:
             raise ValueError(f"unknown role {role!r}: use one of {', '.join(ROLES)}")
         plain = KEY_PREFIX + secrets.token_urlsafe(32)
-        rec = KeyRecord(key_id="key_" + secrets.token_hex(6), role=role, name=name.strip()[:100], created_at=now_iso())  # type: ignore[arg-type]
+        rec = KeyRecord(
+            key_id="key_" + secrets.token_hex(6), role=role, name=name.strip()[:100], created_at=now_iso()
+        )  # type: ignore[arg-type]
         with self.transaction() as con:
             con.execute(
                 "INSERT INTO api_keys (key_id, key_hash, role, name, created_at) VALUES (?, ?, ?, ?, ?)",
@@ -300,21 +302,26 @@ class StateStore:
         if not plain.startswith(KEY_PREFIX) or len(plain) > 200:
             return None
         rows = self._query(
-            "SELECT key_id, role, name, created_at, revoked_at FROM api_keys WHERE key_hash = ?", (hash_key(plain),)
+            "SELECT key_id, role, name, created_at, revoked_at FROM api_keys WHERE key_hash = ?",
+            (hash_key(plain),),
         )
         if not rows or rows[0][4] is not None:
             return None
         return KeyRecord(*rows[0])
 
     def list_keys(self) -> list[KeyRecord]:
-        return [KeyRecord(*r) for r in self._query(
-            "SELECT key_id, role, name, created_at, revoked_at FROM api_keys ORDER BY created_at"
-        )]
+        return [
+            KeyRecord(*r)
+            for r in self._query(
+                "SELECT key_id, role, name, created_at, revoked_at FROM api_keys ORDER BY created_at"
+            )
+        ]
 
     def revoke_key(self, key_id: str) -> bool:
         with self.transaction() as con:
             cur = con.execute(
-                "UPDATE api_keys SET revoked_at = ? WHERE key_id = ? AND revoked_at IS NULL", (now_iso(), key_id)
+                "UPDATE api_keys SET revoked_at = ? WHERE key_id = ? AND revoked_at IS NULL",
+                (now_iso(), key_id),
             )
             return cur.rowcount > 0
 
@@ -325,10 +332,14 @@ class StateStore:
     @staticmethod
     def _codeset(row: tuple) -> CodesetRecord:
         name, desc, domain, ids, desc_incl, by, created, updated, version = row
-        return CodesetRecord(name, desc, domain, json.loads(ids), bool(desc_incl), by, created, updated, version)
+        return CodesetRecord(
+            name, desc, domain, json.loads(ids), bool(desc_incl), by, created, updated, version
+        )
 
     def list_codesets(self) -> list[CodesetRecord]:
-        return [self._codeset(r) for r in self._query(f"SELECT {self._CODESET_COLS} FROM codesets ORDER BY name")]
+        return [
+            self._codeset(r) for r in self._query(f"SELECT {self._CODESET_COLS} FROM codesets ORDER BY name")
+        ]
 
     def get_codeset(self, name: str) -> CodesetRecord | None:
         rows = self._query(f"SELECT {self._CODESET_COLS} FROM codesets WHERE name = ?", (name,))
@@ -343,8 +354,13 @@ class StateStore:
         return out
 
     def create_codeset(
-        self, name: str, description: str, domain: str | None, concept_ids: Sequence[int],
-        include_descendants: bool, key_id: str,
+        self,
+        name: str,
+        description: str,
+        domain: str | None,
+        concept_ids: Sequence[int],
+        include_descendants: bool,
+        key_id: str,
     ) -> CodesetRecord | None:
         """None when the name is taken."""
         ts = now_iso()
@@ -353,18 +369,39 @@ class StateStore:
                 return None
             con.execute(
                 f"INSERT INTO codesets ({self._CODESET_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1)",
-                (name, description, domain, json.dumps(sorted(set(concept_ids))), int(include_descendants), key_id, ts, ts),
+                (
+                    name,
+                    description,
+                    domain,
+                    json.dumps(sorted(set(concept_ids))),
+                    int(include_descendants),
+                    key_id,
+                    ts,
+                    ts,
+                ),
             )
         return self.get_codeset(name)
 
     def update_codeset(
-        self, name: str, description: str, domain: str | None, concept_ids: Sequence[int], include_descendants: bool,
+        self,
+        name: str,
+        description: str,
+        domain: str | None,
+        concept_ids: Sequence[int],
+        include_descendants: bool,
     ) -> CodesetRecord | None:
         with self.transaction() as con:
             cur = con.execute(
                 "UPDATE codesets SET description = ?, domain = ?, concept_ids = ?, include_descendants = ?, "
                 "updated_at = ?, version = version + 1 WHERE name = ?",
-                (description, domain, json.dumps(sorted(set(concept_ids))), int(include_descendants), now_iso(), name),
+                (
+                    description,
+                    domain,
+                    json.dumps(sorted(set(concept_ids))),
+                    int(include_descendants),
+                    now_iso(),
+                    name,
+                ),
             )
             if cur.rowcount == 0:
                 return None
@@ -383,24 +420,72 @@ class StateStore:
 
     @staticmethod
     def _cohort(row: tuple) -> CohortRecord:
-        (cid, created, key_id, status, spec, overrides, codesets, result, count, rhash,
-         rel, req_by, req_at, app_by, app_at, app_hash) = row
+        (
+            cid,
+            created,
+            key_id,
+            status,
+            spec,
+            overrides,
+            codesets,
+            result,
+            count,
+            rhash,
+            rel,
+            req_by,
+            req_at,
+            app_by,
+            app_at,
+            app_hash,
+        ) = row
         return CohortRecord(
-            cid, created, key_id, status, _loads(spec), json.loads(overrides), json.loads(codesets), json.loads(result),
-            count, rhash, rel, req_by, req_at, app_by, app_at, app_hash,
+            cid,
+            created,
+            key_id,
+            status,
+            _loads(spec),
+            json.loads(overrides),
+            json.loads(codesets),
+            json.loads(result),
+            count,
+            rhash,
+            rel,
+            req_by,
+            req_at,
+            app_by,
+            app_at,
+            app_hash,
         )
 
     def add_cohort(
-        self, *, key_id: str, status: str, spec: dict | None, overrides: Mapping[str, list[int]],
-        codesets: Mapping[str, list[int]], result: dict, person_count: int | None, result_hash: str | None,
+        self,
+        *,
+        key_id: str,
+        status: str,
+        spec: dict | None,
+        overrides: Mapping[str, list[int]],
+        codesets: Mapping[str, list[int]],
+        result: dict,
+        person_count: int | None,
+        result_hash: str | None,
     ) -> CohortRecord:
         cid = "coh_" + secrets.token_hex(8)
         with self.transaction() as con:
             con.execute(
                 "INSERT INTO cohorts (cohort_id, created_at, key_id, status, spec, overrides, codesets, result, "
                 "person_count, result_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (cid, now_iso(), key_id, status, _dumps(spec), json.dumps(dict(overrides)), json.dumps(dict(codesets)),
-                 json.dumps(result, ensure_ascii=False, default=str), person_count, result_hash),
+                (
+                    cid,
+                    now_iso(),
+                    key_id,
+                    status,
+                    _dumps(spec),
+                    json.dumps(dict(overrides)),
+                    json.dumps(dict(codesets)),
+                    json.dumps(result, ensure_ascii=False, default=str),
+                    person_count,
+                    result_hash,
+                ),
             )
         rec = self.get_cohort(cid)
         assert rec is not None
@@ -410,7 +495,9 @@ class StateStore:
         rows = self._query(f"SELECT {self._COHORT_COLS} FROM cohorts WHERE cohort_id = ?", (cohort_id,))
         return self._cohort(rows[0]) if rows else None
 
-    def list_cohorts(self, *, key_id: str | None = None, release_status: str | None = None, limit: int = 100) -> list[CohortRecord]:
+    def list_cohorts(
+        self, *, key_id: str | None = None, release_status: str | None = None, limit: int = 100
+    ) -> list[CohortRecord]:
         where, params = [], []
         if key_id is not None:
             where.append("key_id = ?")
@@ -447,8 +534,9 @@ class StateStore:
         "created_at, started_at, finished_at, level"
     )
 
-    def add_job(self, *, kind: str, cohort_id: str | None, key_id: str, fmt: str | None,
-                level: str | None = None) -> JobRecord:
+    def add_job(
+        self, *, kind: str, cohort_id: str | None, key_id: str, fmt: str | None, level: str | None = None
+    ) -> JobRecord:
         jid = "job_" + secrets.token_hex(8)
         with self.transaction() as con:
             con.execute(
@@ -466,15 +554,27 @@ class StateStore:
 
     def list_jobs(self, key_id: str | None = None, limit: int = 100) -> list[JobRecord]:
         if key_id is None:
-            rows = self._query(f"SELECT {self._JOB_COLS} FROM jobs ORDER BY created_at DESC LIMIT ?", (limit,))
+            rows = self._query(
+                f"SELECT {self._JOB_COLS} FROM jobs ORDER BY created_at DESC LIMIT ?", (limit,)
+            )
         else:
             rows = self._query(
-                f"SELECT {self._JOB_COLS} FROM jobs WHERE key_id = ? ORDER BY created_at DESC LIMIT ?", (key_id, limit)
+                f"SELECT {self._JOB_COLS} FROM jobs WHERE key_id = ? ORDER BY created_at DESC LIMIT ?",
+                (key_id, limit),
             )
         return [JobRecord(*r) for r in rows]
 
     def update_job(self, job_id: str, **fields: Any) -> None:
-        allowed = {"status", "progress", "rows_done", "rows_total", "message", "result_path", "started_at", "finished_at"}
+        allowed = {
+            "status",
+            "progress",
+            "rows_done",
+            "rows_total",
+            "message",
+            "result_path",
+            "started_at",
+            "finished_at",
+        }
         bad = set(fields) - allowed
         if bad:
             raise ValueError(f"unknown job fields {sorted(bad)}")
@@ -506,13 +606,33 @@ class AuditLog:
         return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
     def append(
-        self, *, key_id: str | None, role: str | None, method: str, endpoint: str, status: int,
-        target: str | None = None, spec: Any = None, counts: Any = None, result_hash: str | None = None,
+        self,
+        *,
+        key_id: str | None,
+        role: str | None,
+        method: str,
+        endpoint: str,
+        status: int,
+        target: str | None = None,
+        spec: Any = None,
+        counts: Any = None,
+        result_hash: str | None = None,
         details: Any = None,
     ) -> int:
         at = now_iso()
-        fields = [at, key_id, role, method, endpoint, target, int(status), _dumps(spec), _dumps(counts), result_hash,
-                  _dumps(details)]
+        fields = [
+            at,
+            key_id,
+            role,
+            method,
+            endpoint,
+            target,
+            int(status),
+            _dumps(spec),
+            _dumps(counts),
+            result_hash,
+            _dumps(details),
+        ]
         with self._store.transaction() as con:
             last = con.execute("SELECT row_hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
             prev = last[0] if last else _GENESIS
@@ -530,9 +650,40 @@ class AuditLog:
         )
         out = []
         for r in rows:
-            seq, at, key_id, role, method, endpoint, target, status, spec, counts, rhash, details, prev, row_hash = r
-            out.append(AuditEntry(seq, at, key_id, role, method, endpoint, target, status, _loads(spec), _loads(counts),
-                                  rhash, _loads(details), prev, row_hash))
+            (
+                seq,
+                at,
+                key_id,
+                role,
+                method,
+                endpoint,
+                target,
+                status,
+                spec,
+                counts,
+                rhash,
+                details,
+                prev,
+                row_hash,
+            ) = r
+            out.append(
+                AuditEntry(
+                    seq,
+                    at,
+                    key_id,
+                    role,
+                    method,
+                    endpoint,
+                    target,
+                    status,
+                    _loads(spec),
+                    _loads(counts),
+                    rhash,
+                    _loads(details),
+                    prev,
+                    row_hash,
+                )
+            )
         return out
 
     def verify(self) -> tuple[bool, int | None]:

@@ -105,7 +105,8 @@ def suppress_partition(counts: Sequence[int], k: int) -> list[Cell]:
             _, i = candidates.pop(0)
             hidden.add(i)
     return [
-        Cell(value=None, display=f"<{k}" if values[i] < k else "suppressed", suppressed=True) if i in hidden
+        Cell(value=None, display=f"<{k}" if values[i] < k else "suppressed", suppressed=True)
+        if i in hidden
         else exact(values[i])
         for i in range(len(values))
     ]
@@ -116,8 +117,9 @@ def suppressed_other() -> Cell:
     return Cell(value=None, display="suppressed", suppressed=True)
 
 
-def suppress_rows(rows: Sequence[tuple[int, Sequence[int]]], k: int, *,
-                  partition: int = 0) -> list[tuple[Cell, list[Cell]]]:
+def suppress_rows(
+    rows: Sequence[tuple[int, Sequence[int]]], k: int, *, partition: int = 0
+) -> list[tuple[Cell, list[Cell]]]:
     """Rows of ``(persons, [other counts])`` as shown to researchers (see the module docstring).
 
     ``partition`` is the index, among the other counts, of the one that partitions across the rows
@@ -133,7 +135,9 @@ def suppress_rows(rows: Sequence[tuple[int, Sequence[int]]], k: int, *,
     out: list[tuple[Cell, list[Cell]]] = []
     for i, (n, others) in enumerate(zip(persons, (o for _, o in rows), strict=True)):
         cell = small(k) if 0 < n < k else exact(n)
-        out.append((cell, [suppressed_other() for _ in others] if i in hidden else [exact(int(x)) for x in others]))
+        out.append(
+            (cell, [suppressed_other() for _ in others] if i in hidden else [exact(int(x)) for x in others])
+        )
     return out
 
 

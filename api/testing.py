@@ -27,6 +27,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
+
 from cohort_engine.dicom_index.demo import write_demo_dicom
 from cohort_engine.dicom_index.indexer import index_folders
 from cohort_engine.dicom_index.link import link_mart
@@ -40,8 +41,12 @@ UID_ROOT = "1.2.826.0.1.3680043.99"
 #: Seed of the demo DICOM writer (names, descriptions, files per series).
 DICOM_SEED = 7
 #: (modality, body part, days after the diagnosis) of each person's imaging series, by person id.
-SERIES = {pid: [("CT", "CHEST", 1)] + ([("XA", "HEART", 8)] if pid <= 6 else [])
-          + ([("MR", "HEAD", 30)] if pid <= 2 else []) for pid in range(1, SEED_COUNT + 1)}
+SERIES = {
+    pid: [("CT", "CHEST", 1)]
+    + ([("XA", "HEART", 8)] if pid <= 6 else [])
+    + ([("MR", "HEAD", 30)] if pid <= 2 else [])
+    for pid in range(1, SEED_COUNT + 1)
+}
 CONCEPTS = [
     (1001, "Acute myocardial infarction", "Condition", "ICD10CM", "I21"),
     (1002, "Atherosclerotic heart disease of native coronary artery", "Condition", "ICD10CM", "I25.1"),
@@ -85,7 +90,10 @@ def build_tiny_mart(path: Path) -> Path:
                 "person_source_value) VALUES (?, ?, ?, 0, 0, ?)",
                 [pid, 8507 if pid % 2 else 8532, 1940 + (pid * 7) % 50, MRNS[pid - 1]],
             )
-            con.execute("INSERT INTO observation_period VALUES (?, ?, DATE '2015-01-01', DATE '2024-12-31', 0)", [pid, pid])
+            con.execute(
+                "INSERT INTO observation_period VALUES (?, ?, DATE '2015-01-01', DATE '2024-12-31', 0)",
+                [pid, pid],
+            )
             if pid <= INDEX_PERSONS:
                 dx = date(2023, 10, 1 + (pid % 10))
                 concept = 1001 if pid <= 20 else 1002 if pid <= 30 else 1003
@@ -117,10 +125,17 @@ def build_tiny_mart(path: Path) -> Path:
                     "INSERT INTO image_occurrence (image_occurrence_id, person_id, image_occurrence_date, "
                     "image_study_uid, image_series_uid, modality_source_value, anatomic_site_source_value, "
                     "local_path, wadors_uri) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [img_id, pid, dx + timedelta(days=days), f"{UID_ROOT}.{pid}.{img_id}",
-                     f"{UID_ROOT}.{pid}.{img_id}.1", modality, body,
-                     f"/pacs/{MRNS[pid - 1]}/{img_id}.dcm",
-                     f"https://pacs.example/studies/{UID_ROOT}.{pid}.{img_id}"],
+                    [
+                        img_id,
+                        pid,
+                        dx + timedelta(days=days),
+                        f"{UID_ROOT}.{pid}.{img_id}",
+                        f"{UID_ROOT}.{pid}.{img_id}.1",
+                        modality,
+                        body,
+                        f"/pacs/{MRNS[pid - 1]}/{img_id}.dcm",
+                        f"https://pacs.example/studies/{UID_ROOT}.{pid}.{img_id}",
+                    ],
                 )
     finally:
         con.close()

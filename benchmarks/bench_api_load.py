@@ -28,7 +28,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from cohort_engine.api.state import StateStore  # noqa: E402
-
 from cohort_engine.seed import SEED_EN, SEED_KO  # noqa: E402
 
 
@@ -89,7 +88,9 @@ def main() -> int:
     ap.add_argument("--clients", type=int, default=50)
     ap.add_argument("--requests", type=int, default=400, help="Total requests (bounded).")
     ap.add_argument("--seconds", type=float, default=180, help="Time bound for the load phase.")
-    ap.add_argument("--workers", type=int, default=2, help="Server worker processes (`cohort serve --workers`).")
+    ap.add_argument(
+        "--workers", type=int, default=2, help="Server worker processes (`cohort serve --workers`)."
+    )
     args = ap.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="bench-api-") as tmp:
@@ -109,9 +110,27 @@ def main() -> int:
         port = _free_port()
         base = f"http://127.0.0.1:{port}"
         proc = subprocess.Popen(
-            [sys.executable, "-m", "cohort_engine.cli", "serve", "--mart", str(mart), "--state", str(state),
-             "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--workers", str(args.workers)],
-            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "cohort_engine.cli",
+                "serve",
+                "--mart",
+                str(mart),
+                "--state",
+                str(state),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+                "--workers",
+                str(args.workers),
+            ],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
         )
         try:
             for _ in range(600):
@@ -124,21 +143,32 @@ def main() -> int:
                     print(proc.stdout.read().decode()[-3000:])  # type: ignore[union-attr]
                     return 1
                 time.sleep(0.1)
-            warm = httpx.post(f"{base}/v1/ask", json={"question": SEED_EN}, timeout=120,
-                              headers={"Authorization": f"Bearer {key}"}).json()
+            warm = httpx.post(
+                f"{base}/v1/ask",
+                json={"question": SEED_EN},
+                timeout=120,
+                headers={"Authorization": f"Bearer {key}"},
+            ).json()
             assert warm["status"] == "ok", warm
             solo = []
             for i in range(10):  # service time without queueing: one client, sequential
                 t0 = time.perf_counter()
-                r = httpx.post(f"{base}/v1/ask" if i % 2 else f"{base}/v1/cohorts", timeout=120,
-                               json={"question": SEED_EN} if i % 2 else {"spec": warm["spec"]},
-                               headers={"Authorization": f"Bearer {key}"})
+                r = httpx.post(
+                    f"{base}/v1/ask" if i % 2 else f"{base}/v1/cohorts",
+                    timeout=120,
+                    json={"question": SEED_EN} if i % 2 else {"spec": warm["spec"]},
+                    headers={"Authorization": f"Bearer {key}"},
+                )
                 assert r.status_code in (200, 201), r.text
                 solo.append((time.perf_counter() - t0) * 1000)
-            print(f"seed scenario: {warm['count_display']} patients; one client, sequential: "
-                  f"p50 {_pct(solo, .5):.0f} ms, max {max(solo):.0f} ms")
-            print(f"load: {args.clients} clients, ≤{args.requests} requests, ≤{args.seconds:g} s, "
-                  f"{args.workers} server worker(s), {os.cpu_count()} CPUs")
+            print(
+                f"seed scenario: {warm['count_display']} patients; one client, sequential: "
+                f"p50 {_pct(solo, 0.5):.0f} ms, max {max(solo):.0f} ms"
+            )
+            print(
+                f"load: {args.clients} clients, ≤{args.requests} requests, ≤{args.seconds:g} s, "
+                f"{args.workers} server worker(s), {os.cpu_count()} CPUs"
+            )
             res = asyncio.run(_load(base, key, warm["spec"], args.clients, args.requests, args.seconds))
         finally:
             proc.terminate()
@@ -152,10 +182,14 @@ def main() -> int:
     print(f"{'endpoint':<14}{'n':>6}{'p50 ms':>10}{'p99 ms':>10}{'max ms':>10}{'mean ms':>10}")
     for path, values in lat.items():
         ms = [v * 1000 for v in values]
-        print(f"{path:<14}{len(ms):>6}{_pct(ms, .5):>10.0f}{_pct(ms, .99):>10.0f}"
-              f"{max(ms, default=float('nan')):>10.0f}{statistics.fmean(ms) if ms else float('nan'):>10.0f}")
+        print(
+            f"{path:<14}{len(ms):>6}{_pct(ms, 0.5):>10.0f}{_pct(ms, 0.99):>10.0f}"
+            f"{max(ms, default=float('nan')):>10.0f}{statistics.fmean(ms) if ms else float('nan'):>10.0f}"
+        )
     allms = [v * 1000 for vs in lat.values() for v in vs]
-    print(f"{'all':<14}{n:>6}{_pct(allms, .5):>10.0f}{_pct(allms, .99):>10.0f}{max(allms, default=0):>10.0f}")
+    print(
+        f"{'all':<14}{n:>6}{_pct(allms, 0.5):>10.0f}{_pct(allms, 0.99):>10.0f}{max(allms, default=0):>10.0f}"
+    )
     print(f"throughput: {n / elapsed:.1f} req/s over {elapsed:.1f} s; errors: {sum(errors.values())}")
     for what, count in sorted(errors.items()):
         print(f"  {count} × {what}")

@@ -30,6 +30,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from pydicom import dcmread
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
+
 from cohort_engine.deid.dicom_profile import (
     DeidContext,
     deidentify_dataset,
@@ -37,9 +41,6 @@ from cohort_engine.deid.dicom_profile import (
     load_action_table,
 )
 from cohort_engine.deid.policy import ReleasePolicy
-from pydicom import dcmread
-from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
 
 _SURNAMES = ["KIM", "LEE", "PARK", "CHOI", "JUNG", "KANG", "CHO", "YOON", "JANG", "LIM"]
 _HANGUL = ["김", "이", "박", "최", "정", "강", "조", "윤", "장", "임"]
@@ -74,8 +75,7 @@ def make_dataset(i: int, patient: int, study_uid: str, series_uid: str, frame_ui
     ds.OperatorsName = "TECH^ONE"
     ds.ManufacturerModelName = "Model X"
     ds.PatientName = (
-        f"{_SURNAMES[patient % 10]}^{_GIVEN[patient % 5]}="
-        f"={_HANGUL[patient % 10]}^{_GIVEN_KO[patient % 5]}"
+        f"{_SURNAMES[patient % 10]}^{_GIVEN[patient % 5]}=={_HANGUL[patient % 10]}^{_GIVEN_KO[patient % 5]}"
     )
     ds.PatientID = f"H{10000000 + patient}"
     ds.PatientBirthDate = f"19{50 + patient % 40}0{1 + patient % 9}1{patient % 9}"
@@ -186,7 +186,9 @@ def demo_paths(folder: Path, n_files: int, seed: int = 42) -> tuple[list[Path], 
     return sorted(p for p in (folder / "dicom").rglob("*") if p.is_file()), mart, which
 
 
-def run_suite(label: str, paths: list[Path], root: Path, policy: ReleasePolicy, repeats: int) -> dict[str, tuple[float, float]]:
+def run_suite(
+    label: str, paths: list[Path], root: Path, policy: ReleasePolicy, repeats: int
+) -> dict[str, tuple[float, float]]:
     """Time read / read+write / ours / ours in memory / naive on ``paths``; print and return the rates."""
     context = DeidContext()
     table = load_action_table()
@@ -244,7 +246,11 @@ def run_suite(label: str, paths: list[Path], root: Path, policy: ReleasePolicy, 
         mem_times.append(time.perf_counter() - t0)
         mem_cpu.append(time.process_time() - c0)
     n = len(paths)
-    results["ours in-memory (deid only)"] = (n / min(mem_times), n / statistics.median(mem_times), n / min(mem_cpu))
+    results["ours in-memory (deid only)"] = (
+        n / min(mem_times),
+        n / statistics.median(mem_times),
+        n / min(mem_cpu),
+    )
     results["naive dicom-anonymizer (read+anon+write)"] = _rate(naive, len(paths), max(1, repeats - 1))
 
     print(f"\n[{label}] {len(paths)} files")
@@ -257,9 +263,11 @@ def run_suite(label: str, paths: list[Path], root: Path, policy: ReleasePolicy, 
     print(f"actions on one file: {r.actions_applied_counts}")
     ours_best, _, ours_cpu = results["ours (read+deid+write)"]
     naive_best, _, naive_cpu = results["naive dicom-anonymizer (read+anon+write)"]
-    print(f"ours vs naive: {ours_best / naive_best:.1f}x wall, {ours_cpu / naive_cpu:.1f}x CPU; "
-          f"target >= 500 files/s per core: {'met' if ours_cpu >= 500 else 'NOT met'} "
-          f"({ours_cpu:.0f} files per CPU-second; {ours_best:.0f}/s wall, single process)")
+    print(
+        f"ours vs naive: {ours_best / naive_best:.1f}x wall, {ours_cpu / naive_cpu:.1f}x CPU; "
+        f"target >= 500 files/s per core: {'met' if ours_cpu >= 500 else 'NOT met'} "
+        f"({ours_cpu:.0f} files per CPU-second; {ours_best:.0f}/s wall, single process)"
+    )
     return results
 
 
@@ -267,10 +275,9 @@ def bench_export(paths: list[Path], mart: Path, root: Path, policy: ReleasePolic
     """The whole ``cohort export`` path on the demo files: index, cohort SQL, manifests, files."""
     from cohort_engine.deid.export import export_cohort
     from cohort_engine.dicom_index.indexer import index_folders
+    from cohort_engine.spec import CohortSpec
     from cohort_engine.sql_guard.compiler import compile_cohort
     from cohort_engine.sql_guard.runner import open_mart
-
-    from cohort_engine.spec import CohortSpec
 
     index_folders(mart, [paths[0].parents[2]], workers=1)  # demo layout: dicom/<study>/<series>/<file>
     con = open_mart(mart)
@@ -281,10 +288,12 @@ def bench_export(paths: list[Path], mart: Path, root: Path, policy: ReleasePolic
         elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
     finally:
         con.close()
-    print(f"\n[export] export_cohort end to end (cohort + imaging SQL, manifests in 3 formats, files): "
-          f"{s.files_seen} files, {s.files_written} written, {s.files_excluded} excluded in {elapsed:.2f}s = "
-          f"{s.files_seen / elapsed:.0f} files/s wall, {s.files_seen / cpu:.0f} files per CPU-second "
-          f"({s.patients} patients, {s.series} series, {s.bytes_written:,} bytes)")
+    print(
+        f"\n[export] export_cohort end to end (cohort + imaging SQL, manifests in 3 formats, files): "
+        f"{s.files_seen} files, {s.files_written} written, {s.files_excluded} excluded in {elapsed:.2f}s = "
+        f"{s.files_seen / elapsed:.0f} files/s wall, {s.files_seen / cpu:.0f} files per CPU-second "
+        f"({s.patients} patients, {s.series} series, {s.bytes_written:,} bytes)"
+    )
 
 
 def main() -> None:
@@ -304,16 +313,24 @@ def main() -> None:
             src.mkdir()
             t0 = time.perf_counter()
             suites["generated"] = generate(src, n_files)
-            print(f"generated {n_files} files in {time.perf_counter() - t0:.1f}s "
-                  f"(~{suites['generated'][0].stat().st_size // 1024} KiB each)")
+            print(
+                f"generated {n_files} files in {time.perf_counter() - t0:.1f}s "
+                f"(~{suites['generated'][0].stat().st_size // 1024} KiB each)"
+            )
         mart = None
         if source in ("demo", "both"):
             t0 = time.perf_counter()
             suites["demo"], mart, which = demo_paths(root / "demo", n_files)
             sizes = [p.stat().st_size for p in suites["demo"]]
-            burned = sum(1 for p in suites["demo"] if dcmread(p, stop_before_pixels=True).get("BurnedInAnnotation") == "YES")
-            print(f"demo files: {len(sizes)} from the {which} in {time.perf_counter() - t0:.1f}s "
-                  f"(~{statistics.mean(sizes) / 1024:.1f} KiB each, {burned} with BurnedInAnnotation=YES)")
+            burned = sum(
+                1
+                for p in suites["demo"]
+                if dcmread(p, stop_before_pixels=True).get("BurnedInAnnotation") == "YES"
+            )
+            print(
+                f"demo files: {len(sizes)} from the {which} in {time.perf_counter() - t0:.1f}s "
+                f"(~{statistics.mean(sizes) / 1024:.1f} KiB each, {burned} with BurnedInAnnotation=YES)"
+            )
 
         first = next(iter(suites.values()))[0]
         t0 = time.perf_counter()
@@ -322,7 +339,12 @@ def main() -> None:
         for label, paths in suites.items():
             run_suite(label, paths, root, policy, repeats)
         if mart is not None:
-            bench_export(suites["demo"], mart, root, ReleasePolicy(project_key="bench", secret="bench-secret-0123456789abcdef"))
+            bench_export(
+                suites["demo"],
+                mart,
+                root,
+                ReleasePolicy(project_key="bench", secret="bench-secret-0123456789abcdef"),
+            )
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import duckdb
+
 from cohort_engine.schema_catalog.demo import generate_mart
 
 
@@ -31,13 +32,19 @@ def bench(persons: int, seed: int, out: Path) -> None:
     path = generate_mart(out, persons, seed, progress)
     total = time.perf_counter() - t0
     vocab = marks.get("vocabulary:1", 0.0)
-    print(f"\n== {persons:,} persons, seed {seed}: {total:.1f} s total "
-          f"(vocabulary {vocab:.1f} s, population {total - vocab:.1f} s), "
-          f"{path.stat().st_size / 2**20:,.0f} MiB")
+    print(
+        f"\n== {persons:,} persons, seed {seed}: {total:.1f} s total "
+        f"(vocabulary {vocab:.1f} s, population {total - vocab:.1f} s), "
+        f"{path.stat().st_size / 2**20:,.0f} MiB"
+    )
     con = duckdb.connect(str(path), read_only=True)
     try:
-        names = [r[0] for r in con.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' ORDER BY 1").fetchall()]
+        names = [
+            r[0]
+            for r in con.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' ORDER BY 1"
+            ).fetchall()
+        ]
         rows = 0
         for name in names:
             n = con.execute(f"SELECT count(*) FROM {name}").fetchone()[0]

@@ -20,6 +20,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pydicom
+
 from cohort_engine.dicom_index.demo import write_demo_dicom
 from cohort_engine.dicom_index.fixtures import make_tiny_mart
 from cohort_engine.dicom_index.header import INDEXED_ATTRIBUTES, read_header, read_header_and_hash
@@ -95,20 +96,33 @@ def main() -> None:
         rows: list[tuple[str, float]] = []
         sub = paths[: args.naive_max]
         r = args.repeat
-        rows.append(("naive dcmread(stop_before_pixels) loop, 1 process", len(sub) / timed(lambda: naive(sub), r)))
-        rows.append(("fast reader (header only), 1 process", len(paths) / timed(lambda: fast_header(paths), r)))
-        rows.append(("fast reader + xxh3 file hash, 1 process", len(paths) / timed(lambda: fast_header_hash(paths), r)))
+        rows.append(
+            ("naive dcmread(stop_before_pixels) loop, 1 process", len(sub) / timed(lambda: naive(sub), r))
+        )
+        rows.append(
+            ("fast reader (header only), 1 process", len(paths) / timed(lambda: fast_header(paths), r))
+        )
+        rows.append(
+            (
+                "fast reader + xxh3 file hash, 1 process",
+                len(paths) / timed(lambda: fast_header_hash(paths), r),
+            )
+        )
         for w in (1, 2):
             rows.append((f"fast reader + hash, pool of {w} process(es)", len(paths) / fast_pool(paths, w, r)))
         for w in (1, 2):
             reports = [index_folders(root / f"index{w}_{k}.duckdb", [src], workers=w) for k in range(r)]
             rep = max(reports, key=lambda x: x.files_per_s)
             rows.append((f"index_folders (reader+hash+DuckDB), workers={w}", rep.files_per_s))
-            print(f"index_folders workers={w}: {rep.indexed} indexed, {rep.elapsed_s:.2f} s end to end "
-                  "(walk, process start-up, commits, series/study rebuild)")
+            print(
+                f"index_folders workers={w}: {rep.indexed} indexed, {rep.elapsed_s:.2f} s end to end "
+                "(walk, process start-up, commits, series/study rebuild)"
+            )
             again = index_folders(root / f"index{w}_0.duckdb", [src], workers=w)
             assert again.skipped_unchanged == len(paths), "re-run must skip every file"
-        print(f"re-run of an unchanged folder: {again.elapsed_s:.2f} s for {again.files_seen} files (all skipped)")
+        print(
+            f"re-run of an unchanged folder: {again.elapsed_s:.2f} s for {again.files_seen} files (all skipped)"
+        )
         base = rows[0][1]
         for name, rate in rows:
             print(f"{name:<52} {rate:8.0f} files/s  ×{rate / base:4.1f}")

@@ -23,7 +23,9 @@ CORPUS = Path(__file__).resolve().parent.parent / "evals" / "parser_corpus"
 def _load() -> list[dict]:
     rows: list[dict] = []
     for lang in ("en", "ko"):
-        rows += [json.loads(x) for x in (CORPUS / f"{lang}.jsonl").read_text("utf-8").splitlines() if x.strip()]
+        rows += [
+            json.loads(x) for x in (CORPUS / f"{lang}.jsonl").read_text("utf-8").splitlines() if x.strip()
+        ]
     return rows
 
 
@@ -50,16 +52,30 @@ def main(rounds: int = 5) -> dict[str, float]:
             times[r["language"]].append((time.perf_counter() - start) * 1000)
     all_ms = times["en"] + times["ko"]
     out = {
-        "sentences": len(rows), "rounds": rounds, "warmup_ms": warm,
-        "median_ms": statistics.median(all_ms), "p95_ms": _pct(all_ms, 0.95), "max_ms": max(all_ms),
-        "en_median_ms": statistics.median(times["en"]), "en_p95_ms": _pct(times["en"], 0.95),
-        "ko_median_ms": statistics.median(times["ko"]), "ko_p95_ms": _pct(times["ko"], 0.95),
+        "sentences": len(rows),
+        "rounds": rounds,
+        "warmup_ms": warm,
+        "median_ms": statistics.median(all_ms),
+        "p95_ms": _pct(all_ms, 0.95),
+        "max_ms": max(all_ms),
+        "en_median_ms": statistics.median(times["en"]),
+        "en_p95_ms": _pct(times["en"], 0.95),
+        "ko_median_ms": statistics.median(times["ko"]),
+        "ko_p95_ms": _pct(times["ko"], 0.95),
     }
-    print(f"parser: {len(rows)} corpus sentences x {rounds} rounds, one core "
-          f"(imports + pipeline build {warm:.0f} ms, excluded)")
-    print(f"  all      median {out['median_ms']:.2f} ms   p95 {out['p95_ms']:.2f} ms   max {out['max_ms']:.2f} ms")
-    print(f"  English  median {out['en_median_ms']:.2f} ms   p95 {out['en_p95_ms']:.2f} ms   ({len(times['en']) // rounds} sentences)")
-    print(f"  Korean   median {out['ko_median_ms']:.2f} ms   p95 {out['ko_p95_ms']:.2f} ms   ({len(times['ko']) // rounds} sentences)")
+    print(
+        f"parser: {len(rows)} corpus sentences x {rounds} rounds, one core "
+        f"(imports + pipeline build {warm:.0f} ms, excluded)"
+    )
+    print(
+        f"  all      median {out['median_ms']:.2f} ms   p95 {out['p95_ms']:.2f} ms   max {out['max_ms']:.2f} ms"
+    )
+    print(
+        f"  English  median {out['en_median_ms']:.2f} ms   p95 {out['en_p95_ms']:.2f} ms   ({len(times['en']) // rounds} sentences)"
+    )
+    print(
+        f"  Korean   median {out['ko_median_ms']:.2f} ms   p95 {out['ko_p95_ms']:.2f} ms   ({len(times['ko']) // rounds} sentences)"
+    )
     print(f"  target   median <= 20 ms: {'met' if out['median_ms'] <= 20 else 'NOT met'}")
     return out
 

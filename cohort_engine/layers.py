@@ -67,7 +67,11 @@ LAYERS: tuple[Layer, ...] = (
         ("contract", "schema_catalog"),
         "sql_guard/",
         "spec → temporal SQL (sqlglot), validation of every SQL, read-only execution",
-        ("cohort_engine.sql_guard.compiler", "cohort_engine.sql_guard.guard", "cohort_engine.sql_guard.runner"),
+        (
+            "cohort_engine.sql_guard.compiler",
+            "cohort_engine.sql_guard.guard",
+            "cohort_engine.sql_guard.runner",
+        ),
     ),
     Layer(
         "dicom_index",
@@ -76,15 +80,18 @@ LAYERS: tuple[Layer, ...] = (
         "dicom_index/",
         "DICOM headers (folders, DICOMweb) → index tables, linking to the mart, the cohort's imaging "
         "selection",
-        ("cohort_engine.dicom_index.indexer", "cohort_engine.dicom_index.link", "cohort_engine.dicom_index.select"),
+        (
+            "cohort_engine.dicom_index.indexer",
+            "cohort_engine.dicom_index.link",
+            "cohort_engine.dicom_index.select",
+        ),
     ),
     Layer(
         "deid",
         ("deid",),
         ("contract", "schema_catalog", "sql_guard", "dicom_index"),
         "deid/",
-        "release policy (keyed pseudonyms, UIDs, date shifts), manifests, PS3.15 export, free-text "
-        "scrubbing",
+        "release policy (keyed pseudonyms, UIDs, date shifts), manifests, PS3.15 export, free-text scrubbing",
         ("cohort_engine.deid.policy", "cohort_engine.deid.manifest", "cohort_engine.deid.export"),
     ),
     Layer(
@@ -108,8 +115,7 @@ LAYERS: tuple[Layer, ...] = (
         ("evals",),
         ("contract", *_STAGES, "pipeline"),
         "evals/",
-        "gold questions with hand-written SQL, accuracy runner and reports, the CI floor, the parser "
-        "corpus",
+        "gold questions with hand-written SQL, accuracy runner and reports, the CI floor, the parser corpus",
         ("cohort_engine.evals.runner",),
     ),
     Layer(
@@ -135,8 +141,10 @@ def layer_of(module: str) -> Layer | None:
         for prefix in layer.modules:
             if prefix == "" and rest == "":
                 return layer
-            if prefix and (rest == prefix or rest.startswith(prefix + ".")) and (
-                best is None or len(prefix) > best[0]
+            if (
+                prefix
+                and (rest == prefix or rest.startswith(prefix + "."))
+                and (best is None or len(prefix) > best[0])
             ):
                 best = (len(prefix), layer)
     return best[1] if best else None

@@ -77,8 +77,10 @@ class AskResult(BaseModel):
     person_ids: list[int] | None = None
     sample: list[SampleRow] = Field(default_factory=list)
     imaging: list[ImagingRow] | None = Field(
-        default=None, description="Per modality, the indexed images the spec's imaging request selects; "
-        "None when the mart has no DICOM index.")
+        default=None,
+        description="Per modality, the indexed images the spec's imaging request selects; "
+        "None when the mart has no DICOM index.",
+    )
 
     def public_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude_none=False)
@@ -90,7 +92,8 @@ def concept_labels(resolution: SpecResolution, lang: str = "en") -> dict[str, li
         for r in rs:
             labels[r.term] = [m.label(lang) for m in r.matches[:6]] + (
                 [f"+{len(r.matches) - 6} more" if lang == "en" else f"외 {len(r.matches) - 6}개"]
-                if len(r.matches) > 6 else []
+                if len(r.matches) > 6
+                else []
             )
     return labels
 
@@ -99,15 +102,19 @@ def _clarify_terms(problems: list[TermResolution], lang: str) -> tuple[str, list
     clar = []
     for p in problems:
         if p.status == "ambiguous":
-            q = f"Which concept did you mean by “{p.term}”?" if lang == "en" else f"“{p.term}”은(는) 어떤 개념인가요?"
-            clar.append(Clarification(question=q, span=p.term,
-                                      choices=[c.label(lang) for c in p.candidates]))
+            q = (
+                f"Which concept did you mean by “{p.term}”?"
+                if lang == "en"
+                else f"“{p.term}”은(는) 어떤 개념인가요?"
+            )
+            clar.append(Clarification(question=q, span=p.term, choices=[c.label(lang) for c in p.candidates]))
         else:
             q = p.note or f"“{p.term}” was not found."
             clar.append(Clarification(question=q, span=p.term))
     msg = (
         "Some clinical terms did not resolve to concepts in this mart."
-        if lang == "en" else "일부 임상 용어를 이 데이터마트의 개념으로 찾지 못했습니다."
+        if lang == "en"
+        else "일부 임상 용어를 이 데이터마트의 개념으로 찾지 못했습니다."
     )
     return msg, clar
 
@@ -131,8 +138,12 @@ def resolve_codesets(
             continue
         term = f"code set “{name}”"
         if name not in codesets:
-            tr = TermResolution(term=term, domain=f.domain, status="unresolved",
-                                note=f"There is no saved code set named “{name}”.")
+            tr = TermResolution(
+                term=term,
+                domain=f.domain,
+                status="unresolved",
+                note=f"There is no saved code set named “{name}”.",
+            )
         else:
             matches: list[ConceptMatch] = []
             for cid in dict.fromkeys(int(c) for c in codesets[name]):
@@ -141,8 +152,13 @@ def resolve_codesets(
                 except KeyError:
                     continue
             tr = TermResolution(
-                term=term, domain=f.domain, status="resolved" if matches else "unresolved", matches=matches,
-                note="saved code set" if matches else f"None of the concepts of code set “{name}” is in this mart.",
+                term=term,
+                domain=f.domain,
+                status="resolved" if matches else "unresolved",
+                matches=matches,
+                note="saved code set"
+                if matches
+                else f"None of the concepts of code set “{name}” is in this mart.",
             )
         resolution.by_key.setdefault(key, []).append(tr)
 
@@ -160,19 +176,25 @@ def run_spec(
 ) -> AskResult:
     lang = spec.language
     base = AskResult(
-        status="ok", language=lang, spec=spec,
+        status="ok",
+        language=lang,
+        spec=spec,
         notes=list(parsed.notes) if parsed else [],
     )
     try:
         check_spec_fits(spec, profile_mart(con))
     except MartCapabilityError as e:
-        return base.model_copy(update={"status": "error", "message": str(e), "readback": readback(spec, lang)})
+        return base.model_copy(
+            update={"status": "error", "message": str(e), "readback": readback(spec, lang)}
+        )
     vocab = Vocabulary.of(con)
     resolution = resolve_spec(vocab, spec, overrides)
     resolve_codesets(spec, vocab, resolution, codesets)
     base.resolutions = resolution.by_key
     base.readback = readback(spec, lang, concept_labels(resolution, lang))
-    base.notes += [r.note for rs in resolution.by_key.values() for r in rs if r.note and r.status == "resolved"]
+    base.notes += [
+        r.note for rs in resolution.by_key.values() for r in rs if r.note and r.status == "resolved"
+    ]
     problems = resolution.problems()
     if problems:
         msg, clar = _clarify_terms(problems, lang)
@@ -186,7 +208,8 @@ def run_spec(
     base.sql = compiled.cohort_sql
     counts = run_query(con, attrition_q, timeout_s=timeout_s).rows[0]
     base.attrition = [
-        AttritionRow(step=s.name, description=s.description, persons=int(n)) for s, n in zip(compiled.steps, counts, strict=True)
+        AttritionRow(step=s.name, description=s.description, persons=int(n))
+        for s, n in zip(compiled.steps, counts, strict=True)
     ]
     base.count = base.attrition[-1].persons
     if include_person_ids or sample_size:
@@ -196,8 +219,10 @@ def run_spec(
         base.sample = _sample(rows, compiled, sample_size)
     if has_imaging_index(con):
         summary = run_query(con, imaging_summary_sql(compiled, spec.imaging), timeout_s=timeout_s).rows
-        base.imaging = [ImagingRow(modality=m, persons=p, studies=st, series=se, instances=i)
-                        for m, p, st, se, i in summary]
+        base.imaging = [
+            ImagingRow(modality=m, persons=p, studies=st, series=se, instances=i)
+            for m, p, st, se, i in summary
+        ]
     base.message = (
         f"{base.count} patients match." if lang == "en" else f"조건에 맞는 환자는 {base.count}명입니다."
     )
@@ -271,11 +296,16 @@ def ask(
         return AskResult(status="error", message=f"unknown parser {parser!r}: use rule, llm or hybrid")
     if parsed.status != "ok" or parsed.spec is None:
         return AskResult(
-            status=parsed.status, message=parsed.message, language=parsed.language,
-            clarifications=parsed.clarifications, notes=parsed.notes,
+            status=parsed.status,
+            message=parsed.message,
+            language=parsed.language,
+            clarifications=parsed.clarifications,
+            notes=parsed.notes,
         )
     con = open_mart(mart)
     try:
-        return run_spec(parsed.spec, con, parsed=parsed, include_person_ids=include_person_ids, sample_size=sample_size)
+        return run_spec(
+            parsed.spec, con, parsed=parsed, include_person_ids=include_person_ids, sample_size=sample_size
+        )
     finally:
         con.close()

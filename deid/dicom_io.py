@@ -40,7 +40,9 @@ def simple_codec(codecs: tuple[str, ...]) -> str | None:
         return None
     c = codecs[0].replace("-", "_").lower()
     if c in _SIMPLE_CODECS or c.startswith("iso8859"):
-        return "utf_8" if c in ("utf_8", "utf8") else ("ascii" if c in ("iso8859", "ascii", "us_ascii") else c)
+        return (
+            "utf_8" if c in ("utf_8", "utf8") else ("ascii" if c in ("iso8859", "ascii", "us_ascii") else c)
+        )
     return None
 
 
@@ -100,8 +102,11 @@ def _write_fast(fp: DicomBytesIO, ds: Dataset, enc: tuple[bool, bool], min_lengt
         if t & 0xFFFF == 0 and t >> 16 > min_length_group:  # retired group lengths (PS3.5 7.2)
             continue
         elem = ds.get_item(tag)
-        if not elem.is_raw or elem.is_little_endian != little or elem.is_implicit_VR != implicit or (
-            not implicit and not elem.VR
+        if (
+            not elem.is_raw
+            or elem.is_little_endian != little
+            or elem.is_implicit_VR != implicit
+            or (not implicit and not elem.VR)
         ):
             write_data_element(fp, ds[tag] if elem.is_raw else elem, charset)
             continue

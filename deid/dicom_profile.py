@@ -45,6 +45,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, AnyStr
 
+from pydantic import BaseModel, ConfigDict, Field
+from pydicom import config, dcmread
+from pydicom.charset import convert_encodings
+from pydicom.datadict import dictionary_VR, tag_for_keyword
+from pydicom.dataelem import DataElement, RawDataElement, empty_value_for_VR
+from pydicom.dataset import Dataset
+from pydicom.multival import MultiValue
+from pydicom.sequence import Sequence as DicomSequence
+from pydicom.sr.codedict import codes
+
 from cohort_engine.deid import ps315_options
 from cohort_engine.deid.dicom_io import (
     dataset_encoding,
@@ -63,15 +73,6 @@ from cohort_engine.deid.policy import (
     shift_dt,
 )
 from cohort_engine.deid.scrub import expand_identifiers, scrub_text
-from pydantic import BaseModel, ConfigDict, Field
-from pydicom import config, dcmread
-from pydicom.charset import convert_encodings
-from pydicom.datadict import dictionary_VR, tag_for_keyword
-from pydicom.dataelem import DataElement, RawDataElement, empty_value_for_VR
-from pydicom.dataset import Dataset
-from pydicom.multival import MultiValue
-from pydicom.sequence import Sequence as DicomSequence
-from pydicom.sr.codedict import codes
 
 __all__ = [
     "ActionTable",
@@ -188,8 +189,17 @@ def load_action_table(edition: str | None = None) -> ActionTable:
 REMOVE, EMPTY, DUMMY, UID, DATE, KEEP, CLEAN, PSEUDO, AGE, REFSEQ = range(10)
 _OP_NAMES = ("X", "Z", "D", "U", "date_shift", "K", "clean", "pseudonym", "age_top_coded", "ref_seq")
 _BASIC_OP = {
-    "X": REMOVE, "Z": EMPTY, "D": DUMMY, "U": UID, "X/Z": EMPTY, "X/D": DUMMY, "Z/D": DUMMY,
-    "X/Z/D": DUMMY, "X/Z/U*": REFSEQ, "K": KEEP, "C": CLEAN,
+    "X": REMOVE,
+    "Z": EMPTY,
+    "D": DUMMY,
+    "U": UID,
+    "X/Z": EMPTY,
+    "X/D": DUMMY,
+    "Z/D": DUMMY,
+    "X/Z/D": DUMMY,
+    "X/Z/U*": REFSEQ,
+    "K": KEEP,
+    "C": CLEAN,
 }
 _TEXT_VRS = frozenset({"AE", "LO", "LT", "PN", "SH", "ST", "UC", "UT"})
 _SCAN_VRS = _TEXT_VRS | {"CS", "UN", "UR"}
@@ -197,9 +207,28 @@ _DUMMY_TEXT = "ANONYMIZED"
 #: Maximum value lengths (characters) of the text VRs that have one (PS3.5 6.2).
 _MAX_CHARS = {"AE": 16, "CS": 16, "SH": 16, "LO": 64, "ST": 1024, "LT": 10240, "PN": 64}
 _DUMMY_BY_VR: dict[str, Any] = {
-    "AS": "000Y", "DA": "19000101", "DT": "19000101000000", "TM": "000000", "DS": "0", "IS": "0",
-    "FL": 0.0, "FD": 0.0, "SL": 0, "SS": 0, "UL": 0, "US": 0, "SV": 0, "UV": 0,
-    "OB": b"", "OD": b"", "OF": b"", "OL": b"", "OV": b"", "OW": b"", "UN": b"", "UR": "",
+    "AS": "000Y",
+    "DA": "19000101",
+    "DT": "19000101000000",
+    "TM": "000000",
+    "DS": "0",
+    "IS": "0",
+    "FL": 0.0,
+    "FD": 0.0,
+    "SL": 0,
+    "SS": 0,
+    "UL": 0,
+    "US": 0,
+    "SV": 0,
+    "UV": 0,
+    "OB": b"",
+    "OD": b"",
+    "OF": b"",
+    "OL": b"",
+    "OV": b"",
+    "OW": b"",
+    "UN": b"",
+    "UR": "",
 }
 
 
@@ -285,11 +314,25 @@ class DeidResult(BaseModel):
 # --------------------------------------------------------------------------------------------------
 
 _ID_KEYWORDS = (
-    "PatientID", "OtherPatientIDs", "PatientBirthDate", "PatientAddress", "PatientTelephoneNumbers",
-    "MedicalRecordLocator", "AccessionNumber", "AdmissionID", "PatientBirthName",
-    "PatientMotherBirthName", "OtherPatientNames", "PatientName", "ReferringPhysicianName",
-    "PerformingPhysicianName", "OperatorsName", "NameOfPhysiciansReadingStudy", "RequestingPhysician",
-    "PhysiciansOfRecord", "ConsultingPhysicianName",
+    "PatientID",
+    "OtherPatientIDs",
+    "PatientBirthDate",
+    "PatientAddress",
+    "PatientTelephoneNumbers",
+    "MedicalRecordLocator",
+    "AccessionNumber",
+    "AdmissionID",
+    "PatientBirthName",
+    "PatientMotherBirthName",
+    "OtherPatientNames",
+    "PatientName",
+    "ReferringPhysicianName",
+    "PerformingPhysicianName",
+    "OperatorsName",
+    "NameOfPhysiciansReadingStudy",
+    "RequestingPhysician",
+    "PhysiciansOfRecord",
+    "ConsultingPhysicianName",
 )
 _ID_TAGS: tuple[int, ...] = tuple(tag_for_keyword(k) for k in _ID_KEYWORDS)
 _OTHER_PATIENT_IDS_SEQ = tag_for_keyword("OtherPatientIDsSequence")
@@ -359,7 +402,9 @@ def identifiers_from_dataset(ds: Dataset) -> list[str]:
 # --------------------------------------------------------------------------------------------------
 
 _BURNED_IN_MODALITIES = frozenset({"US", "SC", "OT", "XC", "ES"})
-_BYTE_SEARCHABLE = frozenset({"ascii", "us_ascii", "latin_1", "iso8859", "utf_8", "utf8", "euc_kr", "iso2022_kr"})
+_BYTE_SEARCHABLE = frozenset(
+    {"ascii", "us_ascii", "latin_1", "iso8859", "utf_8", "utf8", "euc_kr", "iso2022_kr"}
+)
 _META_REMOVE = (0x00020016, 0x00020017, 0x00020018, 0x00020100, 0x00020102)
 
 
@@ -537,7 +582,11 @@ def _walk(ds: Dataset, st: _State, strict: bool) -> None:
             elif strict and vr in _TEXT_VRS:
                 _put_text(ds, st, tag, vr, _DUMMY_TEXT)
                 st.count("D")
-            elif vr in _SCAN_VRS and _contains_needle(elem, st) and _replace_if_identifying(ds, tag, elem, vr, st):
+            elif (
+                vr in _SCAN_VRS
+                and _contains_needle(elem, st)
+                and _replace_if_identifying(ds, tag, elem, vr, st)
+            ):
                 st.count("safety_net_scrub")
             continue
 
@@ -668,7 +717,9 @@ def _trailer_elements(retain_safe_private: bool, table: ActionTable) -> list[Dat
 
 
 @functools.lru_cache(maxsize=64)
-def _trailer_raw(retain_safe_private: bool, edition: str, enc: tuple[bool, bool]) -> tuple[RawDataElement, ...]:
+def _trailer_raw(
+    retain_safe_private: bool, edition: str, enc: tuple[bool, bool]
+) -> tuple[RawDataElement, ...]:
     """The four attributes we add, pre-encoded once (immutable, so datasets can share them)."""
     elements = _trailer_elements(retain_safe_private, load_action_table(edition))
     return tuple(raw_bytes_element(e.tag, e.VR, encode_element_value(e, enc), enc) for e in elements)
@@ -720,7 +771,9 @@ def _pydicom_quiet() -> Iterator[None]:
         with _QUIET_LOCK:
             _quiet_depth -= 1
             if _quiet_depth == 0:
-                config.settings.reading_validation_mode, config.settings.writing_validation_mode = _saved_modes
+                config.settings.reading_validation_mode, config.settings.writing_validation_mode = (
+                    _saved_modes
+                )
 
 
 #: Public name for callers that read or write datasets around :func:`deidentify_dataset` themselves
@@ -759,8 +812,16 @@ def _deidentify(ds: Dataset, policy: ReleasePolicy, context: DeidContext, editio
     pseudo, rx_b, rx_s, bytes_ok = _patient_state(policy, person_key, known, codecs)
     enc = dataset_encoding(ds)
     st = _State(
-        policy=policy, plan=plan, person_key=person_key, pseudonym=pseudo, known=known,
-        needle_b=rx_b, needle_s=rx_s, bytes_ok=bytes_ok, enc=enc, codec=simple_codec(codecs),
+        policy=policy,
+        plan=plan,
+        person_key=person_key,
+        pseudonym=pseudo,
+        known=known,
+        needle_b=rx_b,
+        needle_s=rx_s,
+        bytes_ok=bytes_ok,
+        enc=enc,
+        codec=simple_codec(codecs),
         safe_private=_safe_private_map(policy),
     )
     _walk(ds, st, strict=False)
@@ -787,7 +848,12 @@ def _deidentify(ds: Dataset, policy: ReleasePolicy, context: DeidContext, editio
 
 
 def deidentify_file(
-    src: Path, dst: Path, policy: ReleasePolicy, context: DeidContext | None = None, *, edition: str | None = None
+    src: Path,
+    dst: Path,
+    policy: ReleasePolicy,
+    context: DeidContext | None = None,
+    *,
+    edition: str | None = None,
 ) -> DeidResult:
     """Read ``src``, de-identify the header, write ``dst`` (pixel data copied as is, never decoded).
 

@@ -47,6 +47,9 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+from pydantic import BaseModel, Field
+from pydicom import dcmread
+
 from cohort_engine.deid.dicom_io import write_dataset_file
 from cohort_engine.deid.dicom_profile import (
     DeidContext,
@@ -69,12 +72,9 @@ from cohort_engine.deid.manifest import (
     manifest_row,
 )
 from cohort_engine.deid.policy import ReleasePolicy, pseudonym, remap_uid
+from cohort_engine.spec import ImagingRequest
 from cohort_engine.sql_guard.compiler import CompiledCohort
 from cohort_engine.sql_guard.guard import HARD_MAX_ROWS
-from pydantic import BaseModel, Field
-from pydicom import dcmread
-
-from cohort_engine.spec import ImagingRequest
 
 __all__ = [
     "EXCLUDED_COLUMNS",
@@ -201,7 +201,9 @@ def export_cohort(
     table = load_action_table()
     total = count_manifest_rows(con, compiled, request, "instance")
     if total >= HARD_MAX_ROWS:  # the imaging query is capped there: refuse rather than cut silently
-        raise ExportError(f"the cohort has {HARD_MAX_ROWS:,} or more image files; split it into smaller releases")
+        raise ExportError(
+            f"the cohort has {HARD_MAX_ROWS:,} or more image files; split it into smaller releases"
+        )
     out_dir.mkdir(parents=True, exist_ok=True)
 
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out_dir))
@@ -211,16 +213,25 @@ def export_cohort(
     zf = zipfile.ZipFile(zip_part, "w", zipfile.ZIP_STORED, allowZip64=True) if archive else None
     files = _FileOutput(out_dir, zf, staging / "file.tmp")
 
-    columns = (SERIES_COLUMNS + SERIES_EXPORT_COLUMNS if level == "series"
-               else INSTANCE_COLUMNS + INSTANCE_EXPORT_COLUMNS)
+    columns = (
+        SERIES_COLUMNS + SERIES_EXPORT_COLUMNS
+        if level == "series"
+        else INSTANCE_COLUMNS + INSTANCE_EXPORT_COLUMNS
+    )
     manifest_names = [f"manifest.{EXTENSIONS[f]}" for f in formats]
-    writers = [ManifestWriter(meta_root / name, f, columns) for name, f in zip(manifest_names, formats, strict=True)]
+    writers = [
+        ManifestWriter(meta_root / name, f, columns) for name, f in zip(manifest_names, formats, strict=True)
+    ]
     excluded_file = open(meta_root / "excluded.csv", "w", encoding="utf-8", newline="")  # noqa: SIM115
     excluded_csv = csv.writer(excluded_file, lineterminator="\n")
     excluded_csv.writerow(EXCLUDED_COLUMNS)
 
     if progress is not None:
-        progress(ExportProgress(files_total=total, files_done=0, files_written=0, files_excluded=0, bytes_written=0))
+        progress(
+            ExportProgress(
+                files_total=total, files_done=0, files_written=0, files_excluded=0, bytes_written=0
+            )
+        )
     reasons: Counter[str] = Counter()
     counts = {"seen": 0, "written": 0, "excluded": 0, "bytes": 0, "rows": 0, "series": 0}
     patients: set[str] = set()
@@ -242,10 +253,14 @@ def export_cohort(
                     w.write(row)
                 counts["rows"] += 1
 
-        for rec in imaging_records(con, compiled, request, policy, "instance", batch_size=batch_size,
-                                   read_headers=False):  # every file is read below anyway
+        for rec in imaging_records(
+            con, compiled, request, policy, "instance", batch_size=batch_size, read_headers=False
+        ):  # every file is read below anyway
             if first is None or (rec.person_id, rec.study_uid, rec.series_uid) != (
-                    first.person_id, first.study_uid, first.series_uid):
+                first.person_id,
+                first.study_uid,
+                first.series_uid,
+            ):
                 emit_series()
                 first, group_ids, group_counts, prev_sop = rec, set(), [0, 0], None
             counts["seen"] += 1
@@ -280,27 +295,46 @@ def export_cohort(
                     w.write(row)
                 counts["rows"] += 1
             if progress is not None:
-                progress(ExportProgress(files_total=total, files_done=counts["seen"], files_written=counts["written"],
-                                        files_excluded=counts["excluded"], bytes_written=counts["bytes"]))
+                progress(
+                    ExportProgress(
+                        files_total=total,
+                        files_done=counts["seen"],
+                        files_written=counts["written"],
+                        files_excluded=counts["excluded"],
+                        bytes_written=counts["bytes"],
+                    )
+                )
         emit_series()
         for w in writers:
             w.close()
         excluded_file.close()
 
         summary = ExportSummary(
-            project_key=policy.project_key, level=level, formats=list(formats), patients=len(patients),
-            series=counts["series"], files_seen=counts["seen"], files_written=counts["written"],
-            files_excluded=counts["excluded"], excluded_reasons=dict(sorted(reasons.items())),
-            bytes_written=counts["bytes"], manifest_rows=counts["rows"],
+            project_key=policy.project_key,
+            level=level,
+            formats=list(formats),
+            patients=len(patients),
+            series=counts["series"],
+            files_seen=counts["seen"],
+            files_written=counts["written"],
+            files_excluded=counts["excluded"],
+            excluded_reasons=dict(sorted(reasons.items())),
+            bytes_written=counts["bytes"],
+            manifest_rows=counts["rows"],
             outputs=[*manifest_names, "excluded.csv", "export.json"],
             archive=zip_path.name if archive else None,
             profile=f"DICOM PS3.15 Table E.1-1 {table.edition} (dicom-anonymizer {table.package_version})",
             elapsed_s=0.0,
         )
         summary.elapsed_s = round(time.perf_counter() - t0, 3)
-        record = {**summary.model_dump(), "created_utc": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                  "options": _options(policy)}
-        (meta_root / "export.json").write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", "utf-8")
+        record = {
+            **summary.model_dump(),
+            "created_utc": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "options": _options(policy),
+        }
+        (meta_root / "export.json").write_text(
+            json.dumps(record, indent=2, ensure_ascii=False) + "\n", "utf-8"
+        )
         if zf is not None:
             for name in summary.outputs:
                 zf.write(meta_root / name, name)
@@ -327,14 +361,18 @@ def _options(policy: ReleasePolicy) -> dict[str, Any]:
         "date_granularity": policy.date_granularity,
         "allow_burned_in": policy.allow_burned_in,
         "retain_safe_private": policy.retain_safe_private,
-        "profile_options": ["Retain Longitudinal Temporal Information with Modified Dates",
-                            "Retain Patient Characteristics", "Clean Descriptors"]
+        "profile_options": [
+            "Retain Longitudinal Temporal Information with Modified Dates",
+            "Retain Patient Characteristics",
+            "Clean Descriptors",
+        ]
         + (["Retain Safe Private"] if policy.retain_safe_private else []),
     }
 
 
-def _deidentify_one(rec: ImagingRecord, key: str, policy: ReleasePolicy, files: _FileOutput,
-                    rel: str) -> tuple[str | None, int, list[str]]:
+def _deidentify_one(
+    rec: ImagingRecord, key: str, policy: ReleasePolicy, files: _FileOutput, rel: str
+) -> tuple[str | None, int, list[str]]:
     """(exclusion reason or None, bytes written, the header's identifying values) for one file.
 
     A file whose size differs from the indexed one is left out (``changed_since_indexing``): the
@@ -360,7 +398,9 @@ def _deidentify_one(rec: ImagingRecord, key: str, policy: ReleasePolicy, files: 
             return "unreadable", 0, []
         try:
             header_ids = identifiers_from_dataset(ds)
-            result = deidentify_dataset(ds, policy, DeidContext(person_key=key, known_identifiers=rec.identifiers))
+            result = deidentify_dataset(
+                ds, policy, DeidContext(person_key=key, known_identifiers=rec.identifiers)
+            )
         except Exception:  # DeidError or a malformed element the profile could not handle
             return "deid_error", 0, []
         if result.dataset is None:

@@ -48,12 +48,12 @@ from pathlib import Path
 from typing import IO, Any, Literal
 
 import duckdb
+
 from cohort_engine.deid.policy import ReleasePolicy, pseudonym, remap_uid, shift_date
 from cohort_engine.deid.scrub import scrub_text
+from cohort_engine.spec import ImagingRequest
 from cohort_engine.sql_guard.compiler import CompiledCohort
 from cohort_engine.sql_guard.runner import execute_internal
-
-from cohort_engine.spec import ImagingRequest
 
 __all__ = [
     "FORMATS",
@@ -82,14 +82,37 @@ FORMATS: tuple[ManifestFormat, ...] = ("jsonl", "json", "csv", "parquet")
 EXTENSIONS: dict[str, str] = {"jsonl": "jsonl", "json": "json", "csv": "csv", "parquet": "parquet"}
 
 SERIES_COLUMNS: tuple[str, ...] = (
-    "patient", "study_uid", "series_uid", "index_date", "study_date", "series_date", "days_from_index",
-    "modality", "body_part", "study_description", "series_description", "n_instances", "total_bytes",
+    "patient",
+    "study_uid",
+    "series_uid",
+    "index_date",
+    "study_date",
+    "series_date",
+    "days_from_index",
+    "modality",
+    "body_part",
+    "study_description",
+    "series_description",
+    "n_instances",
+    "total_bytes",
     "criteria",
 )
 INSTANCE_COLUMNS: tuple[str, ...] = (
-    "patient", "study_uid", "series_uid", "sop_uid", "index_date", "study_date", "series_date",
-    "days_from_index", "modality", "body_part", "study_description", "series_description", "file_size",
-    "burned_in_annotation", "criteria",
+    "patient",
+    "study_uid",
+    "series_uid",
+    "sop_uid",
+    "index_date",
+    "study_date",
+    "series_date",
+    "days_from_index",
+    "modality",
+    "body_part",
+    "study_description",
+    "series_description",
+    "file_size",
+    "burned_in_annotation",
+    "criteria",
 )
 #: Columns the DICOM export adds to instance rows: the file's place in the export, and what happened.
 EXPORT_COLUMNS: tuple[str, ...] = ("file", "status")
@@ -172,19 +195,29 @@ def _criteria_labels(compiled: CompiledCohort) -> list[tuple[str, str | None]]:
     return out
 
 
-def _records_sql(con: duckdb.DuckDBPyConnection, compiled: CompiledCohort, request: ImagingRequest | None,
-                 level: ManifestLevel, header_paths: bool) -> tuple[str, list[tuple[str, str | None]]]:
+def _records_sql(
+    con: duckdb.DuckDBPyConnection,
+    compiled: CompiledCohort,
+    request: ImagingRequest | None,
+    level: ManifestLevel,
+    header_paths: bool,
+) -> tuple[str, list[tuple[str, str | None]]]:
     if compiled.dialect != "duckdb":
         raise ValueError("manifests run on the DuckDB mart: compile the cohort for dialect 'duckdb'")
     img = _imaging_sql(compiled, request, level)
     crits = _criteria_labels(compiled)
     crit_cols = [f"coh.{col}" if col else "CAST(NULL AS DATE)" for _, col in crits]
-    inst = ("img.sop_instance_uid, img.path, img.file_size, img.burned_in_annotation"
-            if level == "instance" else "NULL, NULL, NULL, NULL")
+    inst = (
+        "img.sop_instance_uid, img.path, img.file_size, img.burned_in_annotation"
+        if level == "instance"
+        else "NULL, NULL, NULL, NULL"
+    )
     if has_table(con, "demo_identity"):
-        identity = ("LEFT JOIN (SELECT person_id, list(family_name) AS fam, list(given_name) AS giv, "
-                    "list(name_hangul) AS han, list(address) AS addr, list(phone) AS phone "
-                    "FROM demo_identity GROUP BY person_id) AS d ON d.person_id = img.person_id")
+        identity = (
+            "LEFT JOIN (SELECT person_id, list(family_name) AS fam, list(given_name) AS giv, "
+            "list(name_hangul) AS han, list(address) AS addr, list(phone) AS phone "
+            "FROM demo_identity GROUP BY person_id) AS d ON d.person_id = img.person_id"
+        )
         id_cols = "d.fam, d.giv, d.han, d.addr, d.phone"
     else:
         identity, id_cols = "", "NULL, NULL, NULL, NULL, NULL"
@@ -195,8 +228,10 @@ def _records_sql(con: duckdb.DuckDBPyConnection, compiled: CompiledCohort, reque
         study, study_cols = "", "NULL, NULL, NULL"
     if header_paths and has_table(con, "dicom_instance"):
         # One file per series whose header tells the scrubber what the index does not hold (staff names).
-        header = ("LEFT JOIN (SELECT series_instance_uid, min(path) AS path FROM dicom_instance GROUP BY 1) AS hp "
-                  "ON hp.series_instance_uid = img.series_instance_uid")
+        header = (
+            "LEFT JOIN (SELECT series_instance_uid, min(path) AS path FROM dicom_instance GROUP BY 1) AS hp "
+            "ON hp.series_instance_uid = img.series_instance_uid"
+        )
         header_col = "hp.path"
     else:
         header, header_col = "", "NULL"
@@ -207,7 +242,7 @@ def _records_sql(con: duckdb.DuckDBPyConnection, compiled: CompiledCohort, reque
        img.modality, img.body_part_examined, img.series_date, img.study_description, img.series_description,
        img.n_instances, img.total_bytes, img.days_from_index, {inst},
        p.person_source_value, p.year_of_birth, p.month_of_birth, p.day_of_birth, p.birth_datetime,
-       {id_cols}, {study_cols}, {header_col}{''.join(', ' + c for c in crit_cols)}
+       {id_cols}, {study_cols}, {header_col}{"".join(", " + c for c in crit_cols)}
 FROM ({img}) AS img
 JOIN ({compiled.cohort_sql}) AS coh ON coh.person_id = img.person_id
 JOIN person AS p ON p.person_id = img.person_id
@@ -242,8 +277,17 @@ def _flat(values: Iterable[Any]) -> list[str]:
     return out
 
 
-def _identifiers(fam: Any, giv: Any, han: Any, addr: Any, phone: Any, mrn: Any, birth: str | None,
-                 header_pid: Any, accession: Any) -> tuple[str, ...]:
+def _identifiers(
+    fam: Any,
+    giv: Any,
+    han: Any,
+    addr: Any,
+    phone: Any,
+    mrn: Any,
+    birth: str | None,
+    header_pid: Any,
+    accession: Any,
+) -> tuple[str, ...]:
     ids = _flat([fam, giv, han, addr, phone, mrn, birth, header_pid, accession])
     fams, givs = _flat([fam]), _flat([giv])
     ids += [f"{f}^{g}" for f in fams for g in givs]  # "Kim^Minsu": the scrubber expands name orders
@@ -255,8 +299,9 @@ def header_identifiers(path: str) -> tuple[str, ...]:
     """Identifying values in one file's header (patient and staff names, IDs, birth date, address,
     phone) — what the DICOM index does not keep but free text may repeat.  Empty when the file cannot
     be read (the manifest then relies on the mart's values and the patterns)."""
-    from cohort_engine.deid.dicom_profile import identifiers_from_dataset, pydicom_quiet
     from pydicom import dcmread
+
+    from cohort_engine.deid.dicom_profile import identifiers_from_dataset, pydicom_quiet
 
     with pydicom_quiet():
         try:
@@ -303,9 +348,39 @@ def imaging_records(
         last_ids: tuple[str, ...] = ()
         while batch := cursor.fetchmany(batch_size):
             for r in batch:
-                (pid, index_date, study_uid, series_uid, modality, body_part, series_date, study_desc, series_desc,
-                 n_inst, total_bytes, days, sop, path, size, burned, mrn, y, m, d, birth_dt,
-                 fam, giv, han, addr, phone, study_date, header_pid, accession, header_path, *events) = r
+                (
+                    pid,
+                    index_date,
+                    study_uid,
+                    series_uid,
+                    modality,
+                    body_part,
+                    series_date,
+                    study_desc,
+                    series_desc,
+                    n_inst,
+                    total_bytes,
+                    days,
+                    sop,
+                    path,
+                    size,
+                    burned,
+                    mrn,
+                    y,
+                    m,
+                    d,
+                    birth_dt,
+                    fam,
+                    giv,
+                    han,
+                    addr,
+                    phone,
+                    study_date,
+                    header_pid,
+                    accession,
+                    header_path,
+                    *events,
+                ) = r
                 key = (pid, header_pid, accession, header_path)
                 if key != last_key:  # rows come grouped by person: compute identifiers once per series
                     birth = _birth_date(y, m, d, birth_dt)
@@ -314,24 +389,38 @@ def imaging_records(
                         last_ids = tuple(sorted({*last_ids, *header_identifiers(str(header_path))}))
                     last_key = key
                 yield ImagingRecord(
-                    person_id=int(pid), index_date=index_date, study_uid=str(study_uid), series_uid=str(series_uid),
-                    modality=modality, body_part=body_part, study_date=study_date, series_date=series_date,
-                    study_description=study_desc, series_description=series_desc,
+                    person_id=int(pid),
+                    index_date=index_date,
+                    study_uid=str(study_uid),
+                    series_uid=str(series_uid),
+                    modality=modality,
+                    body_part=body_part,
+                    study_date=study_date,
+                    series_date=series_date,
+                    study_description=study_desc,
+                    series_description=series_desc,
                     n_instances=None if n_inst is None else int(n_inst),
                     total_bytes=None if total_bytes is None else int(total_bytes),
                     days_from_index=None if days is None else int(days),
                     criteria=tuple((label, ev) for (label, _), ev in zip(crits, events, strict=True)),
                     identifiers=last_ids,
-                    sop_uid=None if sop is None else str(sop), path=path,
-                    file_size=None if size is None else int(size), burned_in_annotation=burned,
+                    sop_uid=None if sop is None else str(sop),
+                    path=path,
+                    file_size=None if size is None else int(size),
+                    burned_in_annotation=burned,
                 )
     finally:
         cursor.close()
 
 
-def count_manifest_rows(con: duckdb.DuckDBPyConnection, compiled: CompiledCohort,
-                        request: ImagingRequest | None, level: ManifestLevel = "series", *,
-                        timeout_s: float | None = None) -> int:
+def count_manifest_rows(
+    con: duckdb.DuckDBPyConnection,
+    compiled: CompiledCohort,
+    request: ImagingRequest | None,
+    level: ManifestLevel = "series",
+    *,
+    timeout_s: float | None = None,
+) -> int:
     """How many rows :func:`iter_manifest_rows` yields (for progress bars, job totals, pages)."""
     columns_for(level)
     img = _imaging_sql(compiled, request, level)
@@ -378,7 +467,9 @@ def _clean(text: Any, known: Sequence[str], policy: ReleasePolicy) -> str | None
 
 
 def manifest_row(
-    rec: ImagingRecord, policy: ReleasePolicy, level: ManifestLevel = "series",
+    rec: ImagingRecord,
+    policy: ReleasePolicy,
+    level: ManifestLevel = "series",
     extra_identifiers: Iterable[str] = (),
 ) -> dict[str, Any]:
     """The release row of one record (keys in :data:`SERIES_COLUMNS` / :data:`INSTANCE_COLUMNS` order).
@@ -401,16 +492,18 @@ def manifest_row(
     }
     if level == "instance":
         row["sop_uid"] = remap_uid(policy, rec.sop_uid) if rec.sop_uid else None
-    row.update({
-        "index_date": _date_out(policy, key, rec.index_date),
-        "study_date": _date_out(policy, key, rec.study_date),
-        "series_date": _date_out(policy, key, rec.series_date),
-        "days_from_index": days,
-        "modality": _clean(rec.modality, known, policy),
-        "body_part": _clean(rec.body_part, known, policy),
-        "study_description": _clean(rec.study_description, known, policy),
-        "series_description": _clean(rec.series_description, known, policy),
-    })
+    row.update(
+        {
+            "index_date": _date_out(policy, key, rec.index_date),
+            "study_date": _date_out(policy, key, rec.study_date),
+            "series_date": _date_out(policy, key, rec.series_date),
+            "days_from_index": days,
+            "modality": _clean(rec.modality, known, policy),
+            "body_part": _clean(rec.body_part, known, policy),
+            "study_description": _clean(rec.study_description, known, policy),
+            "series_description": _clean(rec.series_description, known, policy),
+        }
+    )
     if level == "instance":
         row["file_size"] = rec.file_size
         burned = (rec.burned_in_annotation or "").strip().upper()
@@ -449,9 +542,19 @@ def iter_manifest_rows(
     scrubber also knows the names and IDs the index does not hold; where the files are not reachable
     the mart's values and the patterns remain.
     """
-    for rec in imaging_records(con, compiled, request, policy, level, batch_size=batch_size,
-                               order_salt=order_salt, offset=offset, limit=limit, read_headers=read_headers,
-                               timeout_s=timeout_s):
+    for rec in imaging_records(
+        con,
+        compiled,
+        request,
+        policy,
+        level,
+        batch_size=batch_size,
+        order_salt=order_salt,
+        offset=offset,
+        limit=limit,
+        read_headers=read_headers,
+        timeout_s=timeout_s,
+    ):
         yield manifest_row(rec, policy, level)
 
 
@@ -468,13 +571,22 @@ class ImagingManifestSource:
         self.columns: tuple[str, ...] = columns_for(level)
 
     def count(self, req: Any) -> int:
-        return count_manifest_rows(req.con, req.compiled, req.imaging, self.level,
-                                   timeout_s=getattr(req, "timeout_s", None))
+        return count_manifest_rows(
+            req.con, req.compiled, req.imaging, self.level, timeout_s=getattr(req, "timeout_s", None)
+        )
 
     def rows(self, req: Any, offset: int = 0, limit: int | None = None) -> Iterator[dict[str, Any]]:
-        return iter_manifest_rows(req.con, req.compiled, req.imaging, req.policy, self.level,
-                                  order_salt=getattr(req, "order_salt", None) or None, offset=offset, limit=limit,
-                                  timeout_s=getattr(req, "timeout_s", None))
+        return iter_manifest_rows(
+            req.con,
+            req.compiled,
+            req.imaging,
+            req.policy,
+            self.level,
+            order_salt=getattr(req, "order_salt", None) or None,
+            offset=offset,
+            limit=limit,
+            timeout_s=getattr(req, "timeout_s", None),
+        )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -522,8 +634,15 @@ class ManifestWriter:
     buffered up to ``row_group_size`` and written as one row group each.
     """
 
-    def __init__(self, out: IO[bytes] | Path, format: ManifestFormat, columns: Sequence[str], *,
-                 row_group_size: int = 5000, text_buffer_bytes: int = 64 * 1024) -> None:
+    def __init__(
+        self,
+        out: IO[bytes] | Path,
+        format: ManifestFormat,
+        columns: Sequence[str],
+        *,
+        row_group_size: int = 5000,
+        text_buffer_bytes: int = 64 * 1024,
+    ) -> None:
         if format not in FORMATS:
             raise ValueError(f"format must be one of {', '.join(FORMATS)}")
         self.format = format
@@ -584,8 +703,9 @@ class ManifestWriter:
         import pyarrow as pa
 
         if self._buf:
-            self._pq.write_table(pa.Table.from_pylist(self._buf, schema=self._schema),
-                                 row_group_size=len(self._buf))
+            self._pq.write_table(
+                pa.Table.from_pylist(self._buf, schema=self._schema), row_group_size=len(self._buf)
+            )
             self._buf.clear()
 
     def flush(self) -> None:
@@ -685,8 +805,13 @@ def manifest_chunks(
     """The manifest as a stream of byte chunks (for an HTTP streaming response), same bytes as
     :func:`write_manifest`.  Parquet chunks come per row group and at the footer."""
     sink = _ChunkSink()
-    writer = ManifestWriter(sink, format, columns or columns_for(level),  # type: ignore[arg-type]
-                            row_group_size=row_group_size, text_buffer_bytes=chunk_bytes)
+    writer = ManifestWriter(
+        sink,
+        format,
+        columns or columns_for(level),  # type: ignore[arg-type]
+        row_group_size=row_group_size,
+        text_buffer_bytes=chunk_bytes,
+    )
     try:
         for r in rows:
             writer.write(r)

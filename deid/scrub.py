@@ -60,17 +60,42 @@ _ND = r"(?!\d)"
 
 # (entity, name, regex, score).  Scores order conflicts: a deny-list hit (1.0) beats everything.
 _PATTERNS: tuple[tuple[str, str, str, float], ...] = (
-    ("RRN", "kr_rrn", _D + r"\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\s?[-‐–]?\s?[1-8]\d{6}" + _ND, 0.95),
+    (
+        "RRN",
+        "kr_rrn",
+        _D + r"\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\s?[-‐–]?\s?[1-8]\d{6}" + _ND,
+        0.95,
+    ),
     ("EMAIL", "email", r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+", 0.95),
     ("PHONE", "kr_mobile", _D + r"01[016789][-.\s]?\d{3,4}[-.\s]?\d{4}" + _ND, 0.9),
     ("PHONE", "kr_landline", _D + r"0(?:2|[3-6][1-5]|70)[-.\s)]\s?\d{3,4}[-.\s]?\d{4}" + _ND, 0.9),
-    ("PHONE", "kr_intl", r"\+82[-.\s]?(?:\(0\))?\s?(?:1[016789]|2|[3-6][1-5]|70)[-.\s)]?\s?\d{3,4}[-.\s]?\d{4}" + _ND, 0.9),
+    (
+        "PHONE",
+        "kr_intl",
+        r"\+82[-.\s]?(?:\(0\))?\s?(?:1[016789]|2|[3-6][1-5]|70)[-.\s)]?\s?\d{3,4}[-.\s]?\d{4}" + _ND,
+        0.9,
+    ),
     ("DATE", "date_ko", _D + r"\d{4}\s*년\s*\d{1,2}\s*월(?:\s*\d{1,2}\s*일)?", 0.8),
-    ("DATE", "date_ymd", _D + r"(?:19|20)\d{2}\s?[-./]\s?(?:0?[1-9]|1[0-2])\s?[-./]\s?(?:0?[1-9]|[12]\d|3[01])\.?" + _ND, 0.8),
-    ("DATE", "date_dmy", _D + r"(?:0?[1-9]|[12]\d|3[01])[-./](?:0?[1-9]|1[0-2])[-./](?:19|20)\d{2}" + _ND, 0.75),
+    (
+        "DATE",
+        "date_ymd",
+        _D + r"(?:19|20)\d{2}\s?[-./]\s?(?:0?[1-9]|1[0-2])\s?[-./]\s?(?:0?[1-9]|[12]\d|3[01])\.?" + _ND,
+        0.8,
+    ),
+    (
+        "DATE",
+        "date_dmy",
+        _D + r"(?:0?[1-9]|[12]\d|3[01])[-./](?:0?[1-9]|1[0-2])[-./](?:19|20)\d{2}" + _ND,
+        0.75,
+    ),
     ("DATE", "date_compact", _D + r"(?:19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])" + _ND, 0.6),
     ("DATE", "date_mdy_en", r"\b" + _MONTHS + r"\.?\s+\d{1,2}(?:st|nd|rd|th)?,?\s+(?:19|20)\d{2}" + _ND, 0.8),
-    ("DATE", "date_dmy_en", _D + r"\d{1,2}(?:st|nd|rd|th)?\s+(?:of\s+)?" + _MONTHS + r"\.?,?\s+(?:19|20)\d{2}" + _ND, 0.8),
+    (
+        "DATE",
+        "date_dmy_en",
+        _D + r"\d{1,2}(?:st|nd|rd|th)?\s+(?:of\s+)?" + _MONTHS + r"\.?,?\s+(?:19|20)\d{2}" + _ND,
+        0.8,
+    ),
     ("DATE", "date_my_en", r"\b" + _MONTHS + r"\.?\s+(?:19|20)\d{2}" + _ND, 0.7),
     (
         "ADDRESS",
@@ -81,7 +106,12 @@ _PATTERNS: tuple[tuple[str, str, str, float], ...] = (
         0.85,
     ),
     # Case matters for a capitalised name after a title: scoped (?-i:) overrides presidio's IGNORECASE.
-    ("NAME", "en_title_name", r"(?<=\b(?:Mr|Mrs|Ms|Miss|Dr|Prof)\.?\s{1,3})(?-i:[A-Z][a-z]+(?:[ -][A-Z][a-z]+)?)\b", 0.7),
+    (
+        "NAME",
+        "en_title_name",
+        r"(?<=\b(?:Mr|Mrs|Ms|Miss|Dr|Prof)\.?\s{1,3})(?-i:[A-Z][a-z]+(?:[ -][A-Z][a-z]+)?)\b",
+        0.7,
+    ),
     (
         "NAME",
         "ko_honorific_name",
@@ -117,8 +147,12 @@ class _Engines:
         for i, rx in enumerate(mrn_patterns):
             grouped.setdefault("MRN", []).append(Pattern(name=f"mrn_{i}", regex=rx, score=0.85))
         recognizers = [
-            PatternRecognizer(supported_entity=entity, name=f"cohort_{entity.lower()}", patterns=patterns,
-                              supported_language=_LANG)
+            PatternRecognizer(
+                supported_entity=entity,
+                name=f"cohort_{entity.lower()}",
+                patterns=patterns,
+                supported_language=_LANG,
+            )
             for entity, patterns in grouped.items()
         ]
         registry = RecognizerRegistry(recognizers=recognizers, supported_languages=[_LANG])
@@ -162,19 +196,42 @@ _DATE_FULL = re.compile(r"^((?:19|20)\d{2})\s?[-./년]?\s?(\d{1,2})\s?[-./월]?\
 _PHONE_FULL = re.compile(r"^\+?[\d\s().\-]{7,20}$")
 _ADDR_SUFFIX = re.compile(r"[가-힣](?:시|도|구|군|읍|면|동|로|길)$")
 _MONTH_NAMES = (
-    "January", "February", "March", "April", "May", "June",
-    "July", "August", "September", "October", "November", "December",
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
 )
 
 
 def _date_variants(y: int, m: int, d: int) -> list[str]:
     mn = _MONTH_NAMES[m - 1]
     return [
-        f"{y:04d}-{m:02d}-{d:02d}", f"{y:04d}.{m:02d}.{d:02d}", f"{y:04d}/{m:02d}/{d:02d}",
-        f"{y:04d}{m:02d}{d:02d}", f"{y:04d}-{m}-{d}", f"{y:04d}.{m}.{d}", f"{y:04d}. {m}. {d}.",
-        f"{y:04d}년 {m}월 {d}일", f"{y:04d}년 {m:02d}월 {d:02d}일", f"{y:04d}년{m}월{d}일",
-        f"{d} {mn} {y}", f"{d} {mn[:3]} {y}", f"{mn} {d}, {y}", f"{mn[:3]} {d}, {y}", f"{mn} {d} {y}",
-        f"{mn[:3]} {d} {y}", f"{d:02d}/{m:02d}/{y:04d}", f"{m:02d}/{d:02d}/{y:04d}",
+        f"{y:04d}-{m:02d}-{d:02d}",
+        f"{y:04d}.{m:02d}.{d:02d}",
+        f"{y:04d}/{m:02d}/{d:02d}",
+        f"{y:04d}{m:02d}{d:02d}",
+        f"{y:04d}-{m}-{d}",
+        f"{y:04d}.{m}.{d}",
+        f"{y:04d}. {m}. {d}.",
+        f"{y:04d}년 {m}월 {d}일",
+        f"{y:04d}년 {m:02d}월 {d:02d}일",
+        f"{y:04d}년{m}월{d}일",
+        f"{d} {mn} {y}",
+        f"{d} {mn[:3]} {y}",
+        f"{mn} {d}, {y}",
+        f"{mn[:3]} {d}, {y}",
+        f"{mn} {d} {y}",
+        f"{mn[:3]} {d} {y}",
+        f"{d:02d}/{m:02d}/{y:04d}",
+        f"{m:02d}/{d:02d}/{y:04d}",
         f"{y % 100:02d}{m:02d}{d:02d}",
     ]
 
@@ -194,7 +251,11 @@ def _phone_variants(v: str) -> list[str]:
             out += [f"+82 2-{mid}-{digits[-4:]}", f"+82-2-{mid}-{digits[-4:]}"]
         elif len(digits) in (10, 11):
             area, mid = digits[:3], digits[3:-4]
-            out += [f"{area}-{mid}-{digits[-4:]}", f"{area} {mid} {digits[-4:]}", f"{area}.{mid}.{digits[-4:]}"]
+            out += [
+                f"{area}-{mid}-{digits[-4:]}",
+                f"{area} {mid} {digits[-4:]}",
+                f"{area}.{mid}.{digits[-4:]}",
+            ]
             out += [f"+82 {area[1:]}-{mid}-{digits[-4:]}", f"+82-{area[1:]}-{mid}-{digits[-4:]}"]
     return out
 
@@ -311,16 +372,18 @@ def _deny_recognizer_class() -> type:
         """Finds one patient's identifiers (one instance per entity type and patient)."""
 
         def __init__(self, entity: str, terms: tuple[str, ...]) -> None:
-            super().__init__(supported_entities=[entity], name=f"deny_{entity.lower()}",
-                             supported_language=_LANG)
+            super().__init__(
+                supported_entities=[entity], name=f"deny_{entity.lower()}", supported_language=_LANG
+            )
             self._entity = entity
             self._terms = _deny_terms(terms)
 
         def load(self) -> None:
             """Nothing to load."""
 
-        def analyze(self, text: str, entities: list[str], nlp_artifacts: Any = None,
-                    regex_flags: int | None = None) -> list[Any]:
+        def analyze(
+            self, text: str, entities: list[str], nlp_artifacts: Any = None, regex_flags: int | None = None
+        ) -> list[Any]:
             return [RecognizerResult(self._entity, s, e, 1.0) for s, e in _find_terms(text, self._terms)]
 
     return DenyListRecognizer

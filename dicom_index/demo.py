@@ -56,14 +56,25 @@ SOP_CLASSES: dict[str, str] = {
     "OT": "1.2.840.10008.5.1.4.1.1.7",
 }
 _EQUIPMENT: dict[str, list[tuple[str, str]]] = {
-    "CT": [("SIEMENS", "SOMATOM Force"), ("GE MEDICAL SYSTEMS", "Revolution CT"), ("Canon Medical Systems", "Aquilion ONE")],
+    "CT": [
+        ("SIEMENS", "SOMATOM Force"),
+        ("GE MEDICAL SYSTEMS", "Revolution CT"),
+        ("Canon Medical Systems", "Aquilion ONE"),
+    ],
     "MR": [("SIEMENS", "MAGNETOM Vida"), ("Philips", "Ingenia"), ("GE MEDICAL SYSTEMS", "SIGNA Architect")],
     "XA": [("Philips", "Azurion 7 M20"), ("SIEMENS", "Artis Q")],
     "US": [("SAMSUNG MEDISON", "RS85"), ("GE Healthcare", "LOGIQ E10"), ("Philips", "EPIQ 7")],
     "CR": [("FUJIFILM Corporation", "FCR PROFECT CS"), ("Carestream Health", "DirectView CR975")],
     "DX": [("SAMSUNG ELECTRONICS", "GC85A"), ("DRGEM", "GXR-68SD"), ("Carestream Health", "DRX-Evolution")],
 }
-_DEFAULT_BODY_PART = {"CT": "CHEST", "MR": "HEAD", "XA": "HEART", "US": "ABDOMEN", "CR": "CHEST", "DX": "CHEST"}
+_DEFAULT_BODY_PART = {
+    "CT": "CHEST",
+    "MR": "HEAD",
+    "XA": "HEART",
+    "US": "ABDOMEN",
+    "CR": "CHEST",
+    "DX": "CHEST",
+}
 #: (files per series low, high) per modality.
 _INSTANCES = {"CT": (6, 12), "MR": (4, 10), "XA": (2, 5), "US": (3, 6), "CR": (2, 4), "DX": (2, 4)}
 _INSTITUTIONS = [
@@ -76,8 +87,12 @@ _STAFF_GIVEN = ["Minjun", "Seoyeon", "Jiho", "Hayoon", "Dohyun", "Jiwoo", "Yejun
 _FALLBACK_HANGUL_FAMILY = ["김", "이", "박", "최", "정", "강", "조", "윤", "장", "임"]
 _FALLBACK_HANGUL_GIVEN = ["민준", "서연", "지호", "하윤", "도현", "지우", "예준", "수아", "은우", "지민"]
 _STUDY_TEXT = {
-    "CT": "CT {part} w/o contrast", "MR": "MRI {part} w/ and w/o Gd", "XA": "Coronary angiography",
-    "US": "US {part} complete", "CR": "XR {part} 2 views", "DX": "XR {part} PA",
+    "CT": "CT {part} w/o contrast",
+    "MR": "MRI {part} w/ and w/o Gd",
+    "XA": "Coronary angiography",
+    "US": "US {part} complete",
+    "CR": "XR {part} 2 views",
+    "DX": "XR {part} PA",
 }
 _PRIVATE_CREATOR = "COHORT DEMO 1.0"
 
@@ -100,15 +115,20 @@ def _staff(rng: random.Random) -> str:
 
 
 def _table_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
-    row = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]).fetchone()
+    row = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]
+    ).fetchone()
     return bool(row and row[0])
 
 
 def _read_series(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     """image_occurrence × person (× demo_identity when present), ordered by study, series."""
     identity = _table_exists(con, "demo_identity")
-    cols = ("d.family_name, d.given_name, d.name_hangul, d.address, d.phone" if identity
-            else "NULL, NULL, NULL, NULL, NULL")
+    cols = (
+        "d.family_name, d.given_name, d.name_hangul, d.address, d.phone"
+        if identity
+        else "NULL, NULL, NULL, NULL, NULL"
+    )
     join = "LEFT JOIN demo_identity d ON d.person_id = p.person_id" if identity else ""
     rows = con.execute(f"""
         SELECT io.image_occurrence_id, io.person_id, io.procedure_occurrence_id, io.image_occurrence_date,
@@ -118,9 +138,27 @@ def _read_series(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
         FROM image_occurrence io JOIN person p ON p.person_id = io.person_id {join}
         ORDER BY io.image_study_uid, io.image_series_uid, io.image_occurrence_id
     """).fetchall()
-    keys = ("image_occurrence_id", "person_id", "procedure_occurrence_id", "date", "study_uid", "series_uid",
-            "modality", "body_part", "mrn", "yob", "mob", "dob", "gender_concept_id", "gender_source",
-            "family_name", "given_name", "name_hangul", "address", "phone")
+    keys = (
+        "image_occurrence_id",
+        "person_id",
+        "procedure_occurrence_id",
+        "date",
+        "study_uid",
+        "series_uid",
+        "modality",
+        "body_part",
+        "mrn",
+        "yob",
+        "mob",
+        "dob",
+        "gender_concept_id",
+        "gender_source",
+        "family_name",
+        "given_name",
+        "name_hangul",
+        "address",
+        "phone",
+    )
     out: list[dict[str, Any]] = []
     last_series = None
     for r in rows:
@@ -145,9 +183,15 @@ def _identity(p: dict[str, Any], seed: int) -> dict[str, Any]:
         except ValueError:
             birth = None
     recorded = str(p["gender_source"] or "").strip()[:1].upper()
-    sex = {8507: "M", 8532: "F"}.get(p["gender_concept_id"] or 0) or (recorded if recorded in ("M", "F") else "O")
+    sex = {8507: "M", 8532: "F"}.get(p["gender_concept_id"] or 0) or (
+        recorded if recorded in ("M", "F") else "O"
+    )
     return {
-        "family": str(family), "given": str(given), "hangul": str(hangul), "birth": birth, "sex": sex,
+        "family": str(family),
+        "given": str(given),
+        "hangul": str(hangul),
+        "birth": birth,
+        "sex": sex,
         "mrn": str(p["mrn"]) if p["mrn"] is not None else f"P{p['person_id']:08d}",
         "address": p["address"] or f"{rng.randint(1, 300)} Sejong-daero, Jung-gu, Seoul",
         "phone": p["phone"] or f"010-{rng.randint(1000, 9999)}-{rng.randint(1000, 9999)}",
@@ -200,7 +244,9 @@ def _study_elements(
         desc += f" {h} 환자"
     age = None
     if who["birth"]:
-        age = date.year - who["birth"].year - ((date.month, date.day) < (who["birth"].month, who["birth"].day))
+        age = (
+            date.year - who["birth"].year - ((date.month, date.day) < (who["birth"].month, who["birth"].day))
+        )
     referring = _staff(rng)
     texts = [inst_name, inst_addr, who["address"], who["family"], who["given"], desc]
     charset = "ISO_IR 192" if hangul or not _fits_latin1(texts) else "ISO_IR 100"
@@ -210,8 +256,11 @@ def _study_elements(
         (0x00080102, "SH", "99COHORT"),  # CodingSchemeDesignator
         (0x00080104, "LO", desc),  # CodeMeaning
     ]
-    reason = (f"r/o pathology, pt {who['family']} {who['given']} MRN {who['mrn']}"
-              if rng.random() < 0.3 else "r/o pathology")
+    reason = (
+        f"r/o pathology, pt {who['family']} {who['given']} MRN {who['mrn']}"
+        if rng.random() < 0.3
+        else "r/o pathology"
+    )
     request: list[Elem] = [
         (0x00321032, "PN", referring),  # RequestingPhysician, inside the item
         (0x00321060, "LO", desc),  # RequestedProcedureDescription
@@ -229,9 +278,11 @@ def _study_elements(
 
     elements: list[Elem] = [
         (0x00080005, "CS", charset),
-        (0x00080020, "DA", da), (0x00080030, "TM", tm),
+        (0x00080020, "DA", da),
+        (0x00080030, "TM", tm),
         (0x00080050, "SH", accession),
-        (0x00080080, "LO", inst_name), (0x00080081, "ST", inst_addr),
+        (0x00080080, "LO", inst_name),
+        (0x00080081, "ST", inst_addr),
         (0x00080090, "PN", referring),
         (0x00081030, "LO", desc),
         (0x00100010, "PN", hangul_pn if hangul else latin_pn),
@@ -253,15 +304,22 @@ def _study_elements(
 
 
 def _series_files(
-    seed: int, s: dict[str, Any], number: int, who: dict[str, Any], study: list[Elem],
-    ctx: dict[str, Any], out_dir: Path,
+    seed: int,
+    s: dict[str, Any],
+    number: int,
+    who: dict[str, Any],
+    study: list[Elem],
+    ctx: dict[str, Any],
+    out_dir: Path,
 ) -> list[DemoFile]:
     """The datasets (and paths) of one series."""
     series_uid = s["series_uid"]
     raw_modality = (s["modality"] or "OT").strip().upper() or "OT"
     modality = raw_modality if raw_modality in _EQUIPMENT else "OT"
     rng = _rng(seed, "series", series_uid)
-    nprng = np.random.default_rng(int.from_bytes(hashlib.sha256(f"{seed}:{series_uid}".encode()).digest()[:8], "little"))
+    nprng = np.random.default_rng(
+        int.from_bytes(hashlib.sha256(f"{seed}:{series_uid}".encode()).digest()[:8], "little")
+    )
     manufacturer, model = rng.choice(_EQUIPMENT.get(modality, [("COHORT", "Demo SC")]))
     body_part = (s["body_part"] or _DEFAULT_BODY_PART.get(modality, "")).upper()
     lo, hi = _INSTANCES.get(modality, (1, 3))
@@ -270,11 +328,19 @@ def _series_files(
     frames = rng.randint(2, 4) if multiframe else 1
     sop_class = SOP_CLASSES["US_MF" if modality == "US" and multiframe else modality]
     bits = 8 if modality in ("XA", "US") else 16
-    thickness = rng.choice(["0.625", "1.0", "1.25", "2.5", "5.0"]) if modality == "CT" else (
-        rng.choice(["1.0", "3.0", "4.0", "5.0"]) if modality == "MR" else None)
-    series_desc = {"CT": f"{body_part.title()} {thickness}mm", "MR": rng.choice(["T1 SE AX", "T2 TSE SAG", "FLAIR AX", "DWI b1000"]),
-                   "XA": "LCA RAO 30", "US": f"{body_part.title()} survey", "CR": rng.choice(["PA", "LAT"]),
-                   "DX": rng.choice(["PA", "AP", "LAT"])}.get(modality, "Secondary capture")
+    thickness = (
+        rng.choice(["0.625", "1.0", "1.25", "2.5", "5.0"])
+        if modality == "CT"
+        else (rng.choice(["1.0", "3.0", "4.0", "5.0"]) if modality == "MR" else None)
+    )
+    series_desc = {
+        "CT": f"{body_part.title()} {thickness}mm",
+        "MR": rng.choice(["T1 SE AX", "T2 TSE SAG", "FLAIR AX", "DWI b1000"]),
+        "XA": "LCA RAO 30",
+        "US": f"{body_part.title()} survey",
+        "CR": rng.choice(["PA", "LAT"]),
+        "DX": rng.choice(["PA", "AP", "LAT"]),
+    }.get(modality, "Secondary capture")
     if rng.random() < 0.15:
         series_desc += f" {who['family'].upper()}"  # operator typed the name into the series description
     operator = _staff(rng)
@@ -287,7 +353,8 @@ def _series_files(
 
     series: list[Elem] = [
         (0x00080016, "UI", sop_class),
-        (0x00080021, "DA", ctx["date"]), (0x00080031, "TM", ctx["time"]),
+        (0x00080021, "DA", ctx["date"]),
+        (0x00080031, "TM", ctx["time"]),
         (0x00080060, "CS", raw_modality if modality == "OT" and raw_modality != "OT" else modality),
         (0x00080070, "LO", manufacturer),
         (0x00081010, "SH", f"{modality}{rng.randint(1, 9):02d}"),  # StationName
@@ -300,20 +367,34 @@ def _series_files(
         (0x0020000E, "UI", series_uid),
         (0x00200011, "IS", str(number)),
         (0x00200052, "UI", frame_of_ref),
-        (0x00280002, "US", 1), (0x00280004, "CS", "MONOCHROME2"),
-        (0x00280010, "US", 32), (0x00280011, "US", 32),
-        (0x00280100, "US", bits), (0x00280101, "US", 8 if bits == 8 else 12),
-        (0x00280102, "US", 7 if bits == 8 else 11), (0x00280103, "US", 0),
+        (0x00280002, "US", 1),
+        (0x00280004, "CS", "MONOCHROME2"),
+        (0x00280010, "US", 32),
+        (0x00280011, "US", 32),
+        (0x00280100, "US", bits),
+        (0x00280101, "US", 8 if bits == 8 else 12),
+        (0x00280102, "US", 7 if bits == 8 else 11),
+        (0x00280103, "US", 0),
     ]
     if thickness:
         series.append((0x00180050, "DS", thickness))
     if modality == "CT":
-        series += [(0x00080008, "CS", ["ORIGINAL", "PRIMARY", "AXIAL"]), (0x00180060, "DS", "120"),
-                   (0x00181210, "SH", rng.choice(["B30f", "STANDARD", "FC07"])),
-                   (0x00281052, "DS", "-1024"), (0x00281053, "DS", "1"), (0x00280030, "DS", ["0.7", "0.7"])]
+        series += [
+            (0x00080008, "CS", ["ORIGINAL", "PRIMARY", "AXIAL"]),
+            (0x00180060, "DS", "120"),
+            (0x00181210, "SH", rng.choice(["B30f", "STANDARD", "FC07"])),
+            (0x00281052, "DS", "-1024"),
+            (0x00281053, "DS", "1"),
+            (0x00280030, "DS", ["0.7", "0.7"]),
+        ]
     elif modality == "MR":
-        series += [(0x00080008, "CS", ["ORIGINAL", "PRIMARY", "M"]), (0x00180087, "DS", rng.choice(["1.5", "3"])),
-                   (0x00180080, "DS", "500"), (0x00180081, "DS", "15"), (0x00280030, "DS", ["0.9", "0.9"])]
+        series += [
+            (0x00080008, "CS", ["ORIGINAL", "PRIMARY", "M"]),
+            (0x00180087, "DS", rng.choice(["1.5", "3"])),
+            (0x00180080, "DS", "500"),
+            (0x00180081, "DS", "15"),
+            (0x00280030, "DS", ["0.9", "0.9"]),
+        ]
     elif modality in ("CR", "DX"):
         series += [(0x00185101, "CS", rng.choice(["PA", "AP", "LL"])), (0x00280030, "DS", ["0.15", "0.15"])]
         if modality == "DX":
@@ -321,22 +402,38 @@ def _series_files(
     if burned is not None:
         series.append((0x00280301, "CS", burned))
     if multiframe:
-        series += [(0x00280008, "IS", str(frames)), (0x00181063, "DS", "66.7"), (0x00280009, "AT", 0x00181063)]
+        series += [
+            (0x00280008, "IS", str(frames)),
+            (0x00181063, "DS", "66.7"),
+            (0x00280009, "AT", 0x00181063),
+        ]
 
     files: list[DemoFile] = []
     for i in range(1, count + 1):
         sop_uid = _uid(seed, series_uid, i)
-        elems: list[Elem] = [*study, *series,
-                             (0x00080018, "UI", sop_uid),
-                             (0x00080023, "DA", ctx["date"]),  # ContentDate
-                             (0x00080033, "TM", ctx["time"]),  # ContentTime
-                             (0x00200013, "IS", str(i))]
+        elems: list[Elem] = [
+            *study,
+            *series,
+            (0x00080018, "UI", sop_uid),
+            (0x00080023, "DA", ctx["date"]),  # ContentDate
+            (0x00080033, "TM", ctx["time"]),  # ContentTime
+            (0x00200013, "IS", str(i)),
+        ]
         if modality in ("CT", "MR"):
-            elems += [(0x00200032, "DS", ["-120", "-120", f"{i * float(thickness or 1):.2f}"]),
-                      (0x00200037, "DS", ["1", "0", "0", "0", "1", "0"])]
+            elems += [
+                (0x00200032, "DS", ["-120", "-120", f"{i * float(thickness or 1):.2f}"]),
+                (0x00200037, "DS", ["1", "0", "0", "0", "1", "0"]),
+            ]
         if rng.random() < 0.2:  # ImageComments: free text with identifying content
-            elems.append((0x00204000, "LT", f"Patient {who['family']} {who['given']} ({who['mrn']}) repositioned"
-                          if rng.random() < 0.6 else f"MRN {who['mrn']} motion artefact"))
+            elems.append(
+                (
+                    0x00204000,
+                    "LT",
+                    f"Patient {who['family']} {who['given']} ({who['mrn']}) repositioned"
+                    if rng.random() < 0.6
+                    else f"MRN {who['mrn']} motion artefact",
+                )
+            )
         birth = who["birth"].strftime("%Y%m%d") if who["birth"] else ""
         elems += [  # a private block that repeats the identity, as some vendors' do
             (0x00110010, "LO", _PRIVATE_CREATOR),
@@ -477,7 +574,8 @@ def select_demo_persons(mart_path: Path, seed: int, max_files: int, first: Colle
     try:
         rows = con.execute(
             "SELECT person_id, upper(trim(coalesce(modality_source_value, 'OT'))), count(DISTINCT image_series_uid) "
-            "FROM image_occurrence GROUP BY ALL").fetchall()
+            "FROM image_occurrence GROUP BY ALL"
+        ).fetchall()
     finally:
         con.close()
     estimate: dict[int, float] = {}
@@ -501,7 +599,10 @@ def select_demo_persons(mart_path: Path, seed: int, max_files: int, first: Colle
 
 
 def write_demo_dicom(
-    mart_path: Path, out_dir: Path, seed: int, max_files: int | None = None,
+    mart_path: Path,
+    out_dir: Path,
+    seed: int,
+    max_files: int | None = None,
     persons: Collection[int] | None = None,
 ) -> int:
     """Write Part-10 files for every imaging series of the mart under ``out_dir``; return how many.

@@ -57,6 +57,8 @@ from urllib.parse import quote
 import duckdb
 import httpx
 import pyarrow as pa
+from pydantic import BaseModel
+
 from cohort_engine.dicom_index.indexer import (
     _INSTANCE_SCHEMA,
     _QUARANTINE_SCHEMA,
@@ -65,7 +67,6 @@ from cohort_engine.dicom_index.indexer import (
     rebuild_summaries,
 )
 from cohort_engine.dicom_index.scan import INSTANCE_COLUMNS, QUARANTINE_COLUMNS
-from pydantic import BaseModel
 
 __all__ = [
     "DEFAULT_PAGE_SIZE",
@@ -145,7 +146,14 @@ class _QuietHttpLogs(logging.Filter):
 
 
 _QUIET = _QuietHttpLogs()
-for _name in ("httpx", "httpcore", "httpcore.http11", "httpcore.http2", "httpcore.connection", "httpcore.proxy"):
+for _name in (
+    "httpx",
+    "httpcore",
+    "httpcore.http11",
+    "httpcore.http2",
+    "httpcore.connection",
+    "httpcore.proxy",
+):
     logging.getLogger(_name).addFilter(_QUIET)
 
 
@@ -435,11 +443,18 @@ class _Crawler:
             return
         self.last_progress = now
         elapsed = now - self.t0
-        self.progress(CrawlProgress(
-            studies_listed=self.listed, studies_done=self.done, studies_skipped=self.skipped,
-            instances=self.instances, quarantined=self.quarantined, requests=self.requests,
-            instances_per_s=self.instances / elapsed if elapsed > 0 else 0.0, elapsed_s=elapsed,
-        ))
+        self.progress(
+            CrawlProgress(
+                studies_listed=self.listed,
+                studies_done=self.done,
+                studies_skipped=self.skipped,
+                instances=self.instances,
+                quarantined=self.quarantined,
+                requests=self.requests,
+                instances_per_s=self.instances / elapsed if elapsed > 0 else 0.0,
+                elapsed_s=elapsed,
+            )
+        )
 
     # -- one study ----------------------------------------------------------------------------------
     def crawl_study(self, study_uid: str, counts: tuple[int | None, int | None]) -> None:
@@ -459,17 +474,24 @@ class _Crawler:
         for item in series_items:
             series_uid = _uid(item, "0020000E")
             if series_uid is None or not _UID_RE.match(series_uid):
-                quarantine(f"{study_url}/series", "DICOMweb QIDO series: item without a valid SeriesInstanceUID")
+                quarantine(
+                    f"{study_url}/series", "DICOMweb QIDO series: item without a valid SeriesInstanceUID"
+                )
                 continue
             if series_uid in seen_series:
                 continue
             seen_series.add(series_uid)
-            self._crawl_series(study_uid, series_uid, f"{study_url}/series/{quote(series_uid, safe='')}",
-                               rows, quarantine)
+            self._crawl_series(
+                study_uid, series_uid, f"{study_url}/series/{quote(series_uid, safe='')}", rows, quarantine
+            )
         self._commit_study(study_uid, study_url, rows, bad, counts)
 
     def _crawl_series(
-        self, study_uid: str, series_uid: str, series_url: str, rows: list[tuple[Any, ...]],
+        self,
+        study_uid: str,
+        series_uid: str,
+        series_url: str,
+        rows: list[tuple[Any, ...]],
         quarantine: Callable[[str, str], None],
     ) -> None:
         try:
@@ -482,7 +504,9 @@ class _Crawler:
         for item in listed:
             sop = _uid(item, "00080018")
             if sop is None or not _UID_RE.match(sop):
-                quarantine(f"{series_url}/instances", "DICOMweb QIDO instances: item without a valid SOPInstanceUID")
+                quarantine(
+                    f"{series_url}/instances", "DICOMweb QIDO instances: item without a valid SOPInstanceUID"
+                )
                 continue
             expected[sop] = None
         got: set[str] = set()
@@ -510,20 +534,27 @@ class _Crawler:
             rows.append(self._row(f"{series_url}/instances/{quote(sop, safe='')}", ds))
         for sop in expected:
             if sop not in got:
-                quarantine(f"{series_url}/instances/{quote(sop, safe='')}",
-                           "DICOMweb WADO-RS series metadata: listed instance missing")
+                quarantine(
+                    f"{series_url}/instances/{quote(sop, safe='')}",
+                    "DICOMweb WADO-RS series metadata: listed instance missing",
+                )
 
     @staticmethod
     def _row(url: str, ds: dict[str, Any]) -> tuple[Any, ...]:
         values: dict[str, Any] = {col: _decode(ds.get(tag), kind) for tag, (col, kind) in _TAGS.items()}
         values["transfer_syntax_uid"] = next(
-            (v for v in (_decode(ds.get(t), "str") for t in _TS_TAGS) if v), None)
+            (v for v in (_decode(ds.get(t), "str") for t in _TS_TAGS) if v), None
+        )
         values["transfer_syntax_uid"] = (values["transfer_syntax_uid"] or "").split("\\")[0] or None
         values.update(path=url, file_size=None, file_mtime_ns=None, content_hash=None)
         return tuple(values[c] for c in INSTANCE_COLUMNS)
 
     def _commit_study(
-        self, study_uid: str, study_url: str, rows: list[tuple[Any, ...]], bad: list[tuple[Any, ...]],
+        self,
+        study_uid: str,
+        study_url: str,
+        rows: list[tuple[Any, ...]],
+        bad: list[tuple[Any, ...]],
         counts: tuple[int | None, int | None],
     ) -> None:
         """Replace the study's rows and record it complete (only when nothing was quarantined)."""
@@ -533,18 +564,24 @@ class _Crawler:
         try:
             con.execute("DELETE FROM dicom_instance WHERE starts_with(path, ?)", [prefix])
             con.execute("DELETE FROM dicom_quarantine WHERE starts_with(path, ?)", [prefix])
-            con.execute("DELETE FROM dicom_web_state WHERE server = ? AND study_instance_uid = ?",
-                        [self.base, study_uid])
+            con.execute(
+                "DELETE FROM dicom_web_state WHERE server = ? AND study_instance_uid = ?",
+                [self.base, study_uid],
+            )
             if rows:
                 con.register("_web_inst", _arrow(rows, _INSTANCE_SCHEMA))
-                con.execute(f"INSERT INTO dicom_instance ({', '.join(INSTANCE_COLUMNS)}) "
-                            f"SELECT {', '.join(INSTANCE_COLUMNS)} FROM _web_inst")
+                con.execute(
+                    f"INSERT INTO dicom_instance ({', '.join(INSTANCE_COLUMNS)}) "
+                    f"SELECT {', '.join(INSTANCE_COLUMNS)} FROM _web_inst"
+                )
                 con.unregister("_web_inst")
             if bad:
                 self._insert_quarantine(bad)
             else:
-                con.execute("INSERT INTO dicom_web_state VALUES (?, ?, ?, ?, now()::TIMESTAMP)",
-                            [self.base, study_uid, counts[0], counts[1]])
+                con.execute(
+                    "INSERT INTO dicom_web_state VALUES (?, ?, ?, ?, now()::TIMESTAMP)",
+                    [self.base, study_uid, counts[0], counts[1]],
+                )
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
@@ -558,8 +595,10 @@ class _Crawler:
 
     def _insert_quarantine(self, bad: list[tuple[Any, ...]]) -> None:
         self.con.register("_web_quar", _arrow(bad, _QUARANTINE_SCHEMA))
-        self.con.execute(f"INSERT INTO dicom_quarantine ({', '.join(QUARANTINE_COLUMNS)}) "
-                         f"SELECT {', '.join(QUARANTINE_COLUMNS)} FROM _web_quar")
+        self.con.execute(
+            f"INSERT INTO dicom_quarantine ({', '.join(QUARANTINE_COLUMNS)}) "
+            f"SELECT {', '.join(QUARANTINE_COLUMNS)} FROM _web_quar"
+        )
         self.con.unregister("_web_quar")
 
     def listing_failure(self, url: str, reason: str) -> None:
@@ -592,8 +631,19 @@ def crawl_dicomweb(
     URL or arguments and :class:`EmptyServerError`; every server-side problem is reported instead.
     """
     with _quiet_http_logs():
-        return _crawl(mart_path, url, rate=rate, burst=burst, page_size=page_size, timeout_s=timeout_s,
-                      retries=retries, allow_empty=allow_empty, progress=progress, transport=transport, sleep=sleep)
+        return _crawl(
+            mart_path,
+            url,
+            rate=rate,
+            burst=burst,
+            page_size=page_size,
+            timeout_s=timeout_s,
+            retries=retries,
+            allow_empty=allow_empty,
+            progress=progress,
+            transport=transport,
+            sleep=sleep,
+        )
 
 
 def _crawl(
@@ -618,14 +668,23 @@ def _crawl(
     bucket = TokenBucket(rate, burst, sleep=sleep)
     t0 = time.perf_counter()
     con = duckdb.connect(str(mart_path))
-    client = httpx.Client(auth=auth, timeout=timeout_s, transport=transport, follow_redirects=False,
-                          headers={"User-Agent": "cohort-engine-dicom-index"})
+    client = httpx.Client(
+        auth=auth,
+        timeout=timeout_s,
+        transport=transport,
+        follow_redirects=False,
+        headers={"User-Agent": "cohort-engine-dicom-index"},
+    )
     try:
         ensure_tables(con)
         con.execute(STATE_DDL)
-        state = {uid: (n_inst, n_ser) for uid, n_inst, n_ser in con.execute(
-            "SELECT study_instance_uid, n_instances, n_series FROM dicom_web_state WHERE server = ?", [base]
-        ).fetchall()}
+        state = {
+            uid: (n_inst, n_ser)
+            for uid, n_inst, n_ser in con.execute(
+                "SELECT study_instance_uid, n_instances, n_series FROM dicom_web_state WHERE server = ?",
+                [base],
+            ).fetchall()
+        }
         # Problems are detected afresh by every run (a study with one is never recorded complete).
         con.execute("DELETE FROM dicom_quarantine WHERE starts_with(path, ?)", [base + "/"])
         crawler = _Crawler(con, client, base, bucket, page_size, retries, progress, sleep)
@@ -640,8 +699,9 @@ def _crawl(
                     listed_items += 1
                     if study_uid is None or not _UID_RE.match(study_uid):
                         listing_complete = False  # a listing with garbage is not trusted for removals
-                        crawler.listing_failure(f"{base}/studies",
-                                                "DICOMweb QIDO studies: item without a valid StudyInstanceUID")
+                        crawler.listing_failure(
+                            f"{base}/studies", "DICOMweb QIDO studies: item without a valid StudyInstanceUID"
+                        )
                         continue
                     if study_uid in seen:
                         continue
@@ -661,8 +721,9 @@ def _crawl(
         removed = 0
         if listing_complete:
             if not listed_items and not allow_empty:
-                (held,) = con.execute("SELECT count(*) FROM dicom_instance WHERE starts_with(path, ?)",
-                                      [base + "/"]).fetchone() or (0,)
+                (held,) = con.execute(
+                    "SELECT count(*) FROM dicom_instance WHERE starts_with(path, ?)", [base + "/"]
+                ).fetchone() or (0,)
                 if held or state:
                     raise EmptyServerError(
                         f"the DICOMweb server lists no study, but the mart holds {held} instances crawled "
@@ -683,13 +744,25 @@ def _crawl(
         con.close()
     elapsed = time.perf_counter() - t0
     return CrawlReport(
-        studies_listed=crawler.listed, studies_crawled=crawler.crawled,
-        studies_skipped_unchanged=crawler.skipped, studies_incomplete=crawler.incomplete,
-        studies_removed=removed, instances_written=crawler.instances, quarantined=crawler.quarantined,
-        quarantine_reasons=dict(sorted(crawler.reasons.items())), listing_complete=listing_complete,
-        requests=crawler.requests, retries=crawler.retried, rate=bucket.rate, burst=bucket.capacity,
-        waited_s=bucket.waited_s, studies=studies, series=series, instances=instances,
-        instances_per_s=crawler.instances / elapsed if elapsed > 0 else 0.0, elapsed_s=elapsed,
+        studies_listed=crawler.listed,
+        studies_crawled=crawler.crawled,
+        studies_skipped_unchanged=crawler.skipped,
+        studies_incomplete=crawler.incomplete,
+        studies_removed=removed,
+        instances_written=crawler.instances,
+        quarantined=crawler.quarantined,
+        quarantine_reasons=dict(sorted(crawler.reasons.items())),
+        listing_complete=listing_complete,
+        requests=crawler.requests,
+        retries=crawler.retried,
+        rate=bucket.rate,
+        burst=bucket.capacity,
+        waited_s=bucket.waited_s,
+        studies=studies,
+        series=series,
+        instances=instances,
+        instances_per_s=crawler.instances / elapsed if elapsed > 0 else 0.0,
+        elapsed_s=elapsed,
     )
 
 
@@ -698,13 +771,18 @@ def _remove_studies(con: duckdb.DuckDBPyConnection, base: str, gone: list[str]) 
     prefixes = [f"{base}/studies/{quote(uid, safe='')}/" for uid in gone]
     con.execute("BEGIN TRANSACTION")
     try:
-        con.register("_gone", pa.table({"prefix": pa.array(prefixes, pa.string()),
-                                        "uid": pa.array(gone, pa.string())}))
+        con.register(
+            "_gone", pa.table({"prefix": pa.array(prefixes, pa.string()), "uid": pa.array(gone, pa.string())})
+        )
         for table in ("dicom_instance", "dicom_quarantine"):
-            con.execute(f"DELETE FROM {table} WHERE path IN (SELECT t.path FROM {table} t JOIN _gone g "
-                        "ON starts_with(t.path, g.prefix))")
-        con.execute("DELETE FROM dicom_web_state WHERE server = ? AND study_instance_uid IN "
-                    "(SELECT uid FROM _gone)", [base])
+            con.execute(
+                f"DELETE FROM {table} WHERE path IN (SELECT t.path FROM {table} t JOIN _gone g "
+                "ON starts_with(t.path, g.prefix))"
+            )
+        con.execute(
+            "DELETE FROM dicom_web_state WHERE server = ? AND study_instance_uid IN (SELECT uid FROM _gone)",
+            [base],
+        )
         con.unregister("_gone")
         con.execute("COMMIT")
     except BaseException:

@@ -53,9 +53,40 @@ DICOMDIR_SOP_CLASS = "1.2.840.10008.1.3.10"
 
 # --- VR tables --------------------------------------------------------------------------------
 _ALL_VRS = {
-    b"AE", b"AS", b"AT", b"CS", b"DA", b"DS", b"DT", b"FD", b"FL", b"IS", b"LO", b"LT", b"OB", b"OD",
-    b"OF", b"OL", b"OV", b"OW", b"PN", b"SH", b"SL", b"SQ", b"SS", b"ST", b"SV", b"TM", b"UC", b"UI",
-    b"UL", b"UN", b"UR", b"US", b"UT", b"UV",
+    b"AE",
+    b"AS",
+    b"AT",
+    b"CS",
+    b"DA",
+    b"DS",
+    b"DT",
+    b"FD",
+    b"FL",
+    b"IS",
+    b"LO",
+    b"LT",
+    b"OB",
+    b"OD",
+    b"OF",
+    b"OL",
+    b"OV",
+    b"OW",
+    b"PN",
+    b"SH",
+    b"SL",
+    b"SQ",
+    b"SS",
+    b"ST",
+    b"SV",
+    b"TM",
+    b"UC",
+    b"UI",
+    b"UL",
+    b"UN",
+    b"UR",
+    b"US",
+    b"UT",
+    b"UV",
 }
 #: Explicit VRs with a 2-byte reserved field and a 4-byte length (PS3.5 7.1.2).
 _LONG_VRS = {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"}
@@ -296,7 +327,12 @@ def _walk_item(buf: bytes, pos: int, size: int, implicit: bool, little: bool, de
 
 
 def _walk_dataset(
-    buf: bytes, pos: int, size: int, implicit: bool, little: bool, found: dict[int, tuple[bytes | None, int, int]]
+    buf: bytes,
+    pos: int,
+    size: int,
+    implicit: bool,
+    little: bool,
+    found: dict[int, tuple[bytes | None, int, int]],
 ) -> tuple[int, bool]:
     """Walk the top-level dataset from ``pos`` to the pixel data element or the end of the file.
 
@@ -394,6 +430,7 @@ def _read_meta(buf: bytes, pos: int, size: int) -> tuple[int, dict[int, str]]:
 
 
 # --- value decoding -------------------------------------------------------------------------------
+
 
 def _to_int(s: str) -> int | None:
     """IS → int as pydicom's ``IS`` does: ``int()``, else an integral ``float()``."""
@@ -570,7 +607,9 @@ def hash_bytes(data: bytes) -> str:
     return xxhash.xxh3_128_hexdigest(data)
 
 
-def read_header_and_hash(path: str | os.PathLike[str]) -> tuple[DicomHeader | None, HeaderError | None, int, str]:
+def read_header_and_hash(
+    path: str | os.PathLike[str],
+) -> tuple[DicomHeader | None, HeaderError | None, int, str]:
     """Read one file once: its header (or the reason it cannot be indexed), size and content hash.
 
     Small files are read in one call; larger ones in a growing prefix for the header while the hash

@@ -40,6 +40,8 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+from pydantic import BaseModel
+
 from cohort_engine.dicom_index.scan import (
     INSTANCE_COLUMNS,
     QUARANTINE_COLUMNS,
@@ -49,7 +51,6 @@ from cohort_engine.dicom_index.scan import (
 )
 from cohort_engine.dicom_index.tables import DICOM_INSTANCE, DICOM_QUARANTINE, DICOM_TABLES
 from cohort_engine.schema_catalog.ddl import table_ddl
-from pydantic import BaseModel
 
 __all__ = [
     "EmptyFolderError",
@@ -115,7 +116,8 @@ def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
         nullable = {c.name for c in t.columns if not c.required}
         for (name,) in con.execute(
             "SELECT column_name FROM information_schema.columns WHERE table_name = ? AND is_nullable = 'NO' "
-            "AND table_schema = current_schema()", [t.name]
+            "AND table_schema = current_schema()",
+            [t.name],
         ).fetchall():
             if name in nullable:
                 con.execute(f"ALTER TABLE {t.name} ALTER COLUMN {name} DROP NOT NULL")
@@ -161,8 +163,16 @@ def walk_files(dirs: Sequence[Path]) -> Iterator[tuple[str, int, int]]:
 
 _INSTANCE_SCHEMA = pa.schema(
     [
-        (c.name, {"VARCHAR": pa.string(), "BIGINT": pa.int64(), "INTEGER": pa.int32(),
-                  "DOUBLE": pa.float64(), "DATE": pa.date32()}[c.type])
+        (
+            c.name,
+            {
+                "VARCHAR": pa.string(),
+                "BIGINT": pa.int64(),
+                "INTEGER": pa.int32(),
+                "DOUBLE": pa.float64(),
+                "DATE": pa.date32(),
+            }[c.type],
+        )
         for c in DICOM_INSTANCE.columns
     ]
 )
@@ -205,13 +215,17 @@ class _Writer:
                 con.unregister("_replaced")
             if self.instances:
                 con.register("_inst", _arrow(self.instances, _INSTANCE_SCHEMA))
-                con.execute(f"INSERT INTO dicom_instance ({', '.join(INSTANCE_COLUMNS)}) "
-                            f"SELECT {', '.join(INSTANCE_COLUMNS)} FROM _inst")
+                con.execute(
+                    f"INSERT INTO dicom_instance ({', '.join(INSTANCE_COLUMNS)}) "
+                    f"SELECT {', '.join(INSTANCE_COLUMNS)} FROM _inst"
+                )
                 con.unregister("_inst")
             if self.quarantine:
                 con.register("_quar", _arrow(self.quarantine, _QUARANTINE_SCHEMA))
-                con.execute(f"INSERT INTO dicom_quarantine ({', '.join(QUARANTINE_COLUMNS)}) "
-                            f"SELECT {', '.join(QUARANTINE_COLUMNS)} FROM _quar")
+                con.execute(
+                    f"INSERT INTO dicom_quarantine ({', '.join(QUARANTINE_COLUMNS)}) "
+                    f"SELECT {', '.join(QUARANTINE_COLUMNS)} FROM _quar"
+                )
                 con.unregister("_quar")
             con.execute("COMMIT")
         except BaseException:
@@ -302,8 +316,9 @@ def _scan_results(todo: list[str], workers: int) -> Iterator[tuple[bool, tuple[A
     ctx = _mp_context()
     if ctx.get_start_method() == "fork":
         gc.freeze()  # keep the collector off the inherited heap: no copy-on-write of the file lists
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx,
-                             initializer=watch_parent, initargs=(os.getpid(),)) as pool:
+    with ProcessPoolExecutor(
+        max_workers=workers, mp_context=ctx, initializer=watch_parent, initargs=(os.getpid(),)
+    ) as pool:
         pending: set[Future[list[tuple[bool, tuple[Any, ...]]]]] = set()
         it = iter(chunks)
         try:
@@ -421,11 +436,17 @@ def index_folders(
                 return
             elapsed = now - t_scan
             done = indexed + quarantined
-            progress(IndexProgress(
-                files_total=len(todo) + skipped, files_done=done + skipped, indexed=indexed,
-                quarantined=quarantined, skipped_unchanged=skipped,
-                files_per_s=done / elapsed if elapsed > 0 else 0.0, elapsed_s=now - t0,
-            ))
+            progress(
+                IndexProgress(
+                    files_total=len(todo) + skipped,
+                    files_done=done + skipped,
+                    indexed=indexed,
+                    quarantined=quarantined,
+                    skipped_unchanged=skipped,
+                    files_per_s=done / elapsed if elapsed > 0 else 0.0,
+                    elapsed_s=now - t0,
+                )
+            )
 
         for ok, row in _scan_results(todo, nworkers):
             writer.add(ok, row)
@@ -454,8 +475,16 @@ def index_folders(
         con.close()
     done = indexed + quarantined
     return IndexReport(
-        files_seen=len(seen), skipped_unchanged=skipped, indexed=indexed, quarantined=quarantined,
-        removed=len(gone), quarantine_reasons=dict(sorted(reasons.items())), studies=studies,
-        series=series, instances=instances, files_per_s=done / scan_s if scan_s > 0 else 0.0,
-        elapsed_s=time.perf_counter() - t0, workers=nworkers,
+        files_seen=len(seen),
+        skipped_unchanged=skipped,
+        indexed=indexed,
+        quarantined=quarantined,
+        removed=len(gone),
+        quarantine_reasons=dict(sorted(reasons.items())),
+        studies=studies,
+        series=series,
+        instances=instances,
+        files_per_s=done / scan_s if scan_s > 0 else 0.0,
+        elapsed_s=time.perf_counter() - t0,
+        workers=nworkers,
     )

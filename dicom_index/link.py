@@ -39,10 +39,11 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+from pydantic import BaseModel
+
 from cohort_engine.dicom_index.indexer import ensure_tables
 from cohort_engine.schema_catalog.ddl import table_ddl
 from cohort_engine.schema_catalog.tables import TABLES_BY_NAME
-from pydantic import BaseModel
 
 __all__ = [
     "ACCESSION_PATTERN",
@@ -99,8 +100,12 @@ def _lit(value: str) -> str:
 
 
 def _tables(con: duckdb.DuckDBPyConnection) -> set[str]:
-    return {r[0].lower() for r in con.execute(
-        "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()").fetchall()}
+    return {
+        r[0].lower()
+        for r in con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
+        ).fetchall()
+    }
 
 
 def _common_folder(dirs: list[str] | None) -> str | None:
@@ -207,14 +212,28 @@ def link_image_occurrence(
         ORDER BY se.study_instance_uid, se.series_instance_uid""").fetchall()
 
     study_problem: dict[str, str | None] = {
-        uid: problem for uid, problem in con.execute("SELECT study_instance_uid, problem FROM _lk_study").fetchall()
+        uid: problem
+        for uid, problem in con.execute("SELECT study_instance_uid, problem FROM _lk_study").fetchall()
     }
     linked_series: dict[str, list[Any]] = {}
     study_has_row: dict[str, bool] = {}
     other_person: set[str] = set()
     series_unlinked = 0
-    for (series_uid, study_uid, person_id, problem, date, modality, site, proc, visit, how, other,
-         dirs, wadors) in series:
+    for (
+        series_uid,
+        study_uid,
+        person_id,
+        problem,
+        date,
+        modality,
+        site,
+        proc,
+        visit,
+        how,
+        other,
+        dirs,
+        wadors,
+    ) in series:
         if other:
             other_person.add(study_uid)
         if problem is not None or person_id is None or date is None:
@@ -222,8 +241,19 @@ def link_image_occurrence(
             study_has_row.setdefault(study_uid, False)
             continue
         study_has_row[study_uid] = True
-        linked_series[series_uid] = [series_uid, study_uid, person_id, date, modality, site, proc, visit,
-                                     how, _common_folder(dirs), wadors]
+        linked_series[series_uid] = [
+            series_uid,
+            study_uid,
+            person_id,
+            date,
+            modality,
+            site,
+            proc,
+            visit,
+            how,
+            _common_folder(dirs),
+            wadors,
+        ]
 
     unlinked: Counter[str] = Counter()
     for study_uid, problem in study_problem.items():
@@ -231,25 +261,37 @@ def link_image_occurrence(
             continue
         unlinked[problem or ("no study or series date" if study_uid in study_has_row else "no series")] += 1
 
-    new = pa.table({
-        name: pa.array([r[i] for r in linked_series.values()], type=typ)
-        for i, (name, typ) in enumerate([
-            ("series_uid", pa.string()), ("study_uid", pa.string()), ("person_id", pa.int64()),
-            ("image_date", pa.date32()), ("modality", pa.string()), ("site", pa.string()),
-            ("proc", pa.int64()), ("visit", pa.int64()), ("how", pa.string()), ("local_path", pa.string()),
-            ("wadors_uri", pa.string()),
-        ])
-    })
+    new = pa.table(
+        {
+            name: pa.array([r[i] for r in linked_series.values()], type=typ)
+            for i, (name, typ) in enumerate(
+                [
+                    ("series_uid", pa.string()),
+                    ("study_uid", pa.string()),
+                    ("person_id", pa.int64()),
+                    ("image_date", pa.date32()),
+                    ("modality", pa.string()),
+                    ("site", pa.string()),
+                    ("proc", pa.int64()),
+                    ("visit", pa.int64()),
+                    ("how", pa.string()),
+                    ("local_path", pa.string()),
+                    ("wadors_uri", pa.string()),
+                ]
+            )
+        }
+    )
     kept_join = (
         "LEFT JOIN procedure_occurrence kp ON kp.procedure_occurrence_id = o.proc AND kp.person_id = n.person_id "
-        "AND n.proc IS NULL" if has_proc else
-        "LEFT JOIN (SELECT NULL::BIGINT AS procedure_occurrence_id, NULL::BIGINT AS visit_occurrence_id) kp ON FALSE"
+        "AND n.proc IS NULL"
+        if has_proc
+        else "LEFT JOIN (SELECT NULL::BIGINT AS procedure_occurrence_id, NULL::BIGINT AS visit_occurrence_id) kp ON FALSE"
     )
     visit_join = (
         "LEFT JOIN visit_occurrence kv ON kv.visit_occurrence_id = o.visit AND kv.person_id = n.person_id "
         "AND n.proc IS NULL AND kp.procedure_occurrence_id IS NULL"
-        if "visit_occurrence" in present else
-        "LEFT JOIN (SELECT NULL::BIGINT AS visit_occurrence_id) kv ON FALSE"
+        if "visit_occurrence" in present
+        else "LEFT JOIN (SELECT NULL::BIGINT AS visit_occurrence_id) kv ON FALSE"
     )
     con.register("_lk_new", new)
     try:
@@ -288,26 +330,40 @@ def link_image_occurrence(
     cols = [c.name for c in TABLES_BY_NAME["image_occurrence"].columns]
     con.execute("BEGIN TRANSACTION")
     try:
-        con.execute("DELETE FROM image_occurrence WHERE image_series_uid IN (SELECT image_series_uid FROM _lk_final)")
-        con.execute(f"INSERT INTO image_occurrence ({', '.join(cols)}) SELECT {', '.join(cols)} FROM _lk_final "
-                    "ORDER BY image_occurrence_id")
+        con.execute(
+            "DELETE FROM image_occurrence WHERE image_series_uid IN (SELECT image_series_uid FROM _lk_final)"
+        )
+        con.execute(
+            f"INSERT INTO image_occurrence ({', '.join(cols)}) SELECT {', '.join(cols)} FROM _lk_final "
+            "ORDER BY image_occurrence_id"
+        )
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
         raise
     (untouched,) = con.execute(
         "SELECT count(*) FROM image_occurrence WHERE image_series_uid IS NULL OR image_series_uid NOT IN "
-        "(SELECT series_instance_uid FROM dicom_series)").fetchone() or (0,)
+        "(SELECT series_instance_uid FROM dicom_series)"
+    ).fetchone() or (0,)
     for t in ("_lk_study", "_lk_proc", "_lk_final"):
         con.execute(f"DROP TABLE IF EXISTS {t}")
     total, existed, merged, by_acc, by_date, kept, no_proc = stats
     return LinkReport(
-        studies=len(study_problem), studies_linked=sum(study_has_row.values()),
-        studies_unlinked=dict(sorted(unlinked.items())), series_linked=total, series_unlinked=series_unlinked,
-        rows_inserted=total - existed, rows_refreshed=existed, duplicate_rows_merged=merged,
-        procedures_by_accession=by_acc, procedures_by_date=by_date, procedures_kept=kept,
-        series_without_procedure=no_proc, accession_of_other_person=len(other_person),
-        rows_not_in_index=untouched, elapsed_s=time.perf_counter() - t0,
+        studies=len(study_problem),
+        studies_linked=sum(study_has_row.values()),
+        studies_unlinked=dict(sorted(unlinked.items())),
+        series_linked=total,
+        series_unlinked=series_unlinked,
+        rows_inserted=total - existed,
+        rows_refreshed=existed,
+        duplicate_rows_merged=merged,
+        procedures_by_accession=by_acc,
+        procedures_by_date=by_date,
+        procedures_kept=kept,
+        series_without_procedure=no_proc,
+        accession_of_other_person=len(other_person),
+        rows_not_in_index=untouched,
+        elapsed_s=time.perf_counter() - t0,
     )
 
 

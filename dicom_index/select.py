@@ -32,13 +32,13 @@ from typing import Any, Literal
 
 import duckdb
 import sqlglot
+from sqlglot import exp
+
 from cohort_engine.dicom_index.tables import DICOM_TABLES_BY_NAME
+from cohort_engine.spec import ImagingRequest
 from cohort_engine.sql_guard.compiler import CompiledCohort, CompileError, lit
 from cohort_engine.sql_guard.guard import HARD_MAX_ROWS, ValidatedSQL, validate
 from cohort_engine.sql_guard.runner import DEFAULT_TIMEOUT_S, QueryResult, run_query
-from sqlglot import exp
-
-from cohort_engine.spec import ImagingRequest
 
 __all__ = [
     "IMAGING_GUARD_OPTIONS",
@@ -57,13 +57,26 @@ Level = Literal["series", "instance"]
 
 #: Result columns at series level, in order.
 SERIES_OUTPUT_COLUMNS: tuple[str, ...] = (
-    "person_id", "index_date", "study_instance_uid", "series_instance_uid", "modality",
-    "body_part_examined", "series_date", "study_description", "series_description", "n_instances",
-    "total_bytes", "days_from_index",
+    "person_id",
+    "index_date",
+    "study_instance_uid",
+    "series_instance_uid",
+    "modality",
+    "body_part_examined",
+    "series_date",
+    "study_description",
+    "series_description",
+    "n_instances",
+    "total_bytes",
+    "days_from_index",
 )
 #: Result columns at instance level, in order.
 INSTANCE_OUTPUT_COLUMNS: tuple[str, ...] = (
-    *SERIES_OUTPUT_COLUMNS, "sop_instance_uid", "path", "file_size", "burned_in_annotation",
+    *SERIES_OUTPUT_COLUMNS,
+    "sop_instance_uid",
+    "path",
+    "file_size",
+    "burned_in_annotation",
 )
 #: The identifying columns this query reads and returns (and nothing else identifying).
 IMAGING_IDENTIFYING_OUTPUT: tuple[str, ...] = (
@@ -161,8 +174,10 @@ def _build(compiled: CompiledCohort, request: ImagingRequest | None, level: Leve
     ]
     with_sql = "WITH " + ",\n".join([*ctes, *mine])
     if level == "series":
-        return (f"{with_sql}\nSELECT {series_cols} FROM img_selected AS x "
-                "ORDER BY x.person_id, x.series_date, x.study_instance_uid, x.series_instance_uid")
+        return (
+            f"{with_sql}\nSELECT {series_cols} FROM img_selected AS x "
+            "ORDER BY x.person_id, x.series_date, x.study_instance_uid, x.series_instance_uid"
+        )
     return (
         f"{with_sql}\nSELECT {series_cols}, i.sop_instance_uid AS sop_instance_uid, i.path AS path, "
         "i.file_size AS file_size, i.burned_in_annotation AS burned_in_annotation "

@@ -37,36 +37,95 @@ DICOM_INSTANCE = Table(
     extension=True,
     description="DICOM index: one row per indexed file (an instance), with every indexed header attribute.",
     columns=[
-        col("path", "VARCHAR", "identifying", "Absolute file path (paths often contain names or MRNs), or the WADO-RS "
-           "instance URL for instances crawled from a DICOMweb server.", True),
-        col("file_size", "BIGINT", "safe", "File size in bytes (NULL for DICOMweb: the metadata does not carry it)."),
-        col("file_mtime_ns", "BIGINT", "quasi", "File modification time (ns since epoch); with size, decides re-reading "
-           "(NULL for DICOMweb)."),
-        col("content_hash", "VARCHAR", "identifying", "xxh3-128 of the whole file, hex (links back to the original file; "
-           "NULL for DICOMweb)."),
+        col(
+            "path",
+            "VARCHAR",
+            "identifying",
+            "Absolute file path (paths often contain names or MRNs), or the WADO-RS "
+            "instance URL for instances crawled from a DICOMweb server.",
+            True,
+        ),
+        col(
+            "file_size",
+            "BIGINT",
+            "safe",
+            "File size in bytes (NULL for DICOMweb: the metadata does not carry it).",
+        ),
+        col(
+            "file_mtime_ns",
+            "BIGINT",
+            "quasi",
+            "File modification time (ns since epoch); with size, decides re-reading (NULL for DICOMweb).",
+        ),
+        col(
+            "content_hash",
+            "VARCHAR",
+            "identifying",
+            "xxh3-128 of the whole file, hex (links back to the original file; NULL for DICOMweb).",
+        ),
         col("sop_instance_uid", "VARCHAR", "identifying", "DICOM SOPInstanceUID.", True),
         col("series_instance_uid", "VARCHAR", "identifying", "DICOM SeriesInstanceUID.", True),
         col("study_instance_uid", "VARCHAR", "identifying", "DICOM StudyInstanceUID.", True),
-        col("patient_id", "VARCHAR", "identifying", "DICOM PatientID (usually the hospital MRN = person.person_source_value)."),
-        col("sop_class_uid", "VARCHAR", "safe", "DICOM SOPClassUID: kind of object (CT image, MR image, SR …)."),
+        col(
+            "patient_id",
+            "VARCHAR",
+            "identifying",
+            "DICOM PatientID (usually the hospital MRN = person.person_source_value).",
+        ),
+        col(
+            "sop_class_uid",
+            "VARCHAR",
+            "safe",
+            "DICOM SOPClassUID: kind of object (CT image, MR image, SR …).",
+        ),
         col("study_date", "DATE", "quasi", "DICOM StudyDate."),
         col("study_time", "VARCHAR", "quasi", "DICOM StudyTime as recorded (HHMMSS.frac)."),
         col("series_date", "DATE", "quasi", "DICOM SeriesDate."),
         col("modality", "VARCHAR", "safe", "DICOM Modality: CT, MR, XA, US, CR, DX …"),
         col("body_part_examined", "VARCHAR", "safe", "DICOM BodyPartExamined: CHEST, HEAD, ABDOMEN …"),
-        col("study_description", "VARCHAR", "identifying", "DICOM StudyDescription (free text; may name the patient)."),
-        col("series_description", "VARCHAR", "identifying", "DICOM SeriesDescription (free text; may name the patient)."),
-        col("accession_number", "VARCHAR", "identifying", "DICOM AccessionNumber (the order number in RIS/EHR)."),
+        col(
+            "study_description",
+            "VARCHAR",
+            "identifying",
+            "DICOM StudyDescription (free text; may name the patient).",
+        ),
+        col(
+            "series_description",
+            "VARCHAR",
+            "identifying",
+            "DICOM SeriesDescription (free text; may name the patient).",
+        ),
+        col(
+            "accession_number",
+            "VARCHAR",
+            "identifying",
+            "DICOM AccessionNumber (the order number in RIS/EHR).",
+        ),
         col("manufacturer", "VARCHAR", "safe", "DICOM Manufacturer of the equipment."),
         col("manufacturer_model_name", "VARCHAR", "safe", "DICOM ManufacturerModelName."),
         col("image_rows", "INTEGER", "safe", "DICOM Rows (pixels)."),
         col("image_columns", "INTEGER", "safe", "DICOM Columns (pixels)."),
         col("slice_thickness", "DOUBLE", "safe", "DICOM SliceThickness in mm."),
-        col("number_of_frames", "INTEGER", "safe", "DICOM NumberOfFrames (multi-frame objects; NULL = single frame)."),
-        col("transfer_syntax_uid", "VARCHAR", "safe", "Transfer syntax (file meta, else the encoding the file was read with)."),
+        col(
+            "number_of_frames",
+            "INTEGER",
+            "safe",
+            "DICOM NumberOfFrames (multi-frame objects; NULL = single frame).",
+        ),
+        col(
+            "transfer_syntax_uid",
+            "VARCHAR",
+            "safe",
+            "Transfer syntax (file meta, else the encoding the file was read with).",
+        ),
         col("series_number", "INTEGER", "safe", "DICOM SeriesNumber."),
         col("instance_number", "INTEGER", "safe", "DICOM InstanceNumber."),
-        col("burned_in_annotation", "VARCHAR", "safe", "DICOM BurnedInAnnotation: YES when text is burned into the pixels."),
+        col(
+            "burned_in_annotation",
+            "VARCHAR",
+            "safe",
+            "DICOM BurnedInAnnotation: YES when text is burned into the pixels.",
+        ),
     ],
 )
 
@@ -76,7 +135,13 @@ DICOM_SERIES = Table(
     description="DICOM index: one row per series (SeriesInstanceUID), rebuilt from dicom_instance.",
     columns=[
         col("series_instance_uid", "VARCHAR", "identifying", "DICOM SeriesInstanceUID.", True),
-        col("study_instance_uid", "VARCHAR", "identifying", "DICOM StudyInstanceUID of the series' study.", True),
+        col(
+            "study_instance_uid",
+            "VARCHAR",
+            "identifying",
+            "DICOM StudyInstanceUID of the series' study.",
+            True,
+        ),
         col("patient_id", "VARCHAR", "identifying", "DICOM PatientID."),
         col("modality", "VARCHAR", "safe", "DICOM Modality: CT, MR, XA, US, CR, DX …"),
         col("body_part_examined", "VARCHAR", "safe", "DICOM BodyPartExamined."),
@@ -89,10 +154,26 @@ DICOM_SERIES = Table(
         col("slice_thickness", "DOUBLE", "safe", "DICOM SliceThickness in mm."),
         col("image_rows", "INTEGER", "safe", "DICOM Rows."),
         col("image_columns", "INTEGER", "safe", "DICOM Columns."),
-        col("burned_in_annotation", "VARCHAR", "safe", "YES when any instance has burned-in text, else NO or NULL."),
+        col(
+            "burned_in_annotation",
+            "VARCHAR",
+            "safe",
+            "YES when any instance has burned-in text, else NO or NULL.",
+        ),
         col("n_instances", "INTEGER", "safe", "Distinct SOP instances in the series.", True),
-        col("n_files", "INTEGER", "safe", "Files in the series (an instance may be stored in several files).", True),
-        col("total_bytes", "BIGINT", "safe", "Total size of the series' files (NULL when a size is unknown: DICOMweb)."),
+        col(
+            "n_files",
+            "INTEGER",
+            "safe",
+            "Files in the series (an instance may be stored in several files).",
+            True,
+        ),
+        col(
+            "total_bytes",
+            "BIGINT",
+            "safe",
+            "Total size of the series' files (NULL when a size is unknown: DICOMweb).",
+        ),
     ],
 )
 
@@ -107,7 +188,12 @@ DICOM_STUDY = Table(
         col("study_time", "VARCHAR", "quasi", "DICOM StudyTime as recorded."),
         col("accession_number", "VARCHAR", "identifying", "DICOM AccessionNumber."),
         col("study_description", "VARCHAR", "identifying", "DICOM StudyDescription (free text)."),
-        col("modalities_in_study", "VARCHAR", "safe", "Distinct modalities of the study's series, sorted, backslash-separated (CT\\MR)."),
+        col(
+            "modalities_in_study",
+            "VARCHAR",
+            "safe",
+            "Distinct modalities of the study's series, sorted, backslash-separated (CT\\MR).",
+        ),
         col("n_series", "INTEGER", "safe", "Series in the study.", True),
         col("n_instances", "INTEGER", "safe", "Distinct SOP instances in the study.", True),
         col("n_files", "INTEGER", "safe", "Files in the study.", True),
@@ -120,10 +206,20 @@ DICOM_QUARANTINE = Table(
     description="DICOM index: files found under the indexed folders that could not be indexed, and why.",
     columns=[
         col("path", "VARCHAR", "identifying", "Absolute file path, or the DICOMweb URL that failed.", True),
-        col("reason", "VARCHAR", "safe", "Why the file is not indexed (names the problem, never a value).", True),
+        col(
+            "reason",
+            "VARCHAR",
+            "safe",
+            "Why the file is not indexed (names the problem, never a value).",
+            True,
+        ),
         col("file_size", "BIGINT", "safe", "File size in bytes (NULL for DICOMweb)."),
-        col("file_mtime_ns", "BIGINT", "quasi", "File modification time (ns since epoch; NULL for DICOMweb)."),
-        col("content_hash", "VARCHAR", "identifying", "xxh3-128 of the whole file, hex (NULL if unreadable)."),
+        col(
+            "file_mtime_ns", "BIGINT", "quasi", "File modification time (ns since epoch; NULL for DICOMweb)."
+        ),
+        col(
+            "content_hash", "VARCHAR", "identifying", "xxh3-128 of the whole file, hex (NULL if unreadable)."
+        ),
     ],
 )
 

@@ -47,7 +47,9 @@ class GoldRecord(BaseModel):
     mart: Mart
     constructs: list[str] = Field(default_factory=list)
     expected_status: ExpectedStatus
-    gold_sql: str | None = Field(default=None, description="Hand-written SQL returning one column, person_id.")
+    gold_sql: str | None = Field(
+        default=None, description="Hand-written SQL returning one column, person_id."
+    )
     gold_spec: dict[str, Any] | None = Field(
         default=None, description="Partial cohort spec (structure, no concepts) for spec-field accuracy."
     )
@@ -113,8 +115,7 @@ def load_gold(
             records.append(rec)
     wanted = set(marts) if marts is not None else None
     return [
-        r for r in records
-        if (split is None or r.split == split) and (wanted is None or r.mart in wanted)
+        r for r in records if (split is None or r.split == split) and (wanted is None or r.mart in wanted)
     ]
 
 

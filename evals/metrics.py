@@ -92,7 +92,11 @@ def normalise_spec(spec: dict[str, Any]) -> dict[str, Any]:
         c = _normalise_filter(c)
         c.pop("label", None)
         w = c.get("window")
-        if isinstance(w, dict) and w.get("anchor") not in (None, "index") and not str(w["anchor"]).startswith("#"):
+        if (
+            isinstance(w, dict)
+            and w.get("anchor") not in (None, "index")
+            and not str(w["anchor"]).startswith("#")
+        ):
             c["window"] = {**w, "anchor": labels.get(w["anchor"], w["anchor"])}
         occ = c.get("occurrence")
         if isinstance(occ, dict):
@@ -196,8 +200,12 @@ class QuestionOutcome(BaseModel):
     produced_size: int | None = None
     missing: int | None = Field(default=None, description="|gold − produced|")
     extra: int | None = Field(default=None, description="|produced − gold|")
-    missing_examples: list[int] = Field(default_factory=list, description="Internal person_ids (operator only).")
-    extra_examples: list[int] = Field(default_factory=list, description="Internal person_ids (operator only).")
+    missing_examples: list[int] = Field(
+        default_factory=list, description="Internal person_ids (operator only)."
+    )
+    extra_examples: list[int] = Field(
+        default_factory=list, description="Internal person_ids (operator only)."
+    )
     exact: bool = False
     jaccard: float | None = None
     precision: float | None = None
@@ -240,8 +248,16 @@ def score(
 ) -> QuestionOutcome:
     """Score one question. ``produced`` is None unless the engine answered (status 'ok')."""
     out = QuestionOutcome(
-        id=id, question=question, language=language, mart=mart, split=split, tags=tags,
-        expected_status=expected_status, status=status, message=message, readback=readback,
+        id=id,
+        question=question,
+        language=language,
+        mart=mart,
+        split=split,
+        tags=tags,
+        expected_status=expected_status,
+        status=status,
+        message=message,
+        readback=readback,
         latency_ms=latency_ms,
     )
     answered = status == "ok" and produced is not None
@@ -288,7 +304,9 @@ def group_metrics(outcomes: Sequence[QuestionOutcome]) -> dict[str, Any]:
         "reliability_points": sum(o.points for o in outcomes),
         "reliability_score": 100.0 * _mean([float(o.points) for o in outcomes]) if outcomes else None,
         "spec_questions": len(spec),
-        "spec_field_accuracy": (sum(o.spec_right for o in spec) / sum(o.spec_total for o in spec)) if spec else None,
+        "spec_field_accuracy": (sum(o.spec_right for o in spec) / sum(o.spec_total for o in spec))
+        if spec
+        else None,
     }
 
 

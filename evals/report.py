@@ -10,10 +10,11 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from cohort_engine.evals.metrics import QuestionOutcome
-from cohort_engine.evals.runner import EvalReport
 from rich.console import Console
 from rich.table import Table
+
+from cohort_engine.evals.metrics import QuestionOutcome
+from cohort_engine.evals.runner import EvalReport
 
 PERSON_ID_NOTE = (
     "missing_examples / extra_examples are internal person_ids of the mart, for the operator debugging "
@@ -21,9 +22,17 @@ PERSON_ID_NOTE = (
 )
 TERMINAL_FAILURES = 30
 SUMMARY_KEYS = (
-    "execution_accuracy", "mean_jaccard", "mean_precision", "mean_recall", "answered_rate",
-    "spec_field_accuracy", "refusal_accuracy", "abstention_rate", "reliability_score",
-    "latency_p50_ms", "latency_p95_ms",
+    "execution_accuracy",
+    "mean_jaccard",
+    "mean_precision",
+    "mean_recall",
+    "answered_rate",
+    "spec_field_accuracy",
+    "refusal_accuracy",
+    "abstention_rate",
+    "reliability_score",
+    "latency_p50_ms",
+    "latency_p95_ms",
 )
 
 
@@ -37,11 +46,24 @@ def _num(x: float | None, digits: int = 1) -> str:
 
 def failure_dict(o: QuestionOutcome) -> dict[str, Any]:
     return {
-        "id": o.id, "question": o.question, "language": o.language, "mart": o.mart, "tags": o.tags,
-        "expected_status": o.expected_status, "status": o.status, "message": o.message, "readback": o.readback,
-        "gold_size": o.gold_size, "produced_size": o.produced_size, "missing": o.missing, "extra": o.extra,
-        "missing_examples": o.missing_examples, "extra_examples": o.extra_examples,
-        "jaccard": o.jaccard, "spec_wrong_fields": o.spec_wrong, "latency_ms": round(o.latency_ms, 1),
+        "id": o.id,
+        "question": o.question,
+        "language": o.language,
+        "mart": o.mart,
+        "tags": o.tags,
+        "expected_status": o.expected_status,
+        "status": o.status,
+        "message": o.message,
+        "readback": o.readback,
+        "gold_size": o.gold_size,
+        "produced_size": o.produced_size,
+        "missing": o.missing,
+        "extra": o.extra,
+        "missing_examples": o.missing_examples,
+        "extra_examples": o.extra_examples,
+        "jaccard": o.jaccard,
+        "spec_wrong_fields": o.spec_wrong,
+        "latency_ms": round(o.latency_ms, 1),
     }
 
 
@@ -52,7 +74,12 @@ def report_json(report: EvalReport) -> dict[str, Any]:
     out.update({k: s[k] for k in ("questions", "answerable", "refusable")})
     out["skipped"] = report.skipped
     out.update({k: s[k] for k in SUMMARY_KEYS})
-    out.update({k: s[k] for k in ("reliability_points", "spec_questions", "status_counts", "by_construct", "by_mart")})
+    out.update(
+        {
+            k: s[k]
+            for k in ("reliability_points", "spec_questions", "status_counts", "by_construct", "by_mart")
+        }
+    )
     out["person_id_note"] = PERSON_ID_NOTE
     out["failures"] = [failure_dict(o) for o in report.failures()]
     return out
@@ -86,11 +113,25 @@ def print_report(report: EvalReport, console: Console, max_failures: int = TERMI
     for col in ("construct", "n", "answerable", "accuracy", "exec. acc.", "mean Jaccard", "reliability"):
         c.add_column(col, justify="left" if col == "construct" else "right")
     for name, g in s["by_construct"].items():
-        c.add_row(name, str(g["questions"]), str(g["answerable"]), _pct(g["accuracy"]),
-                  _pct(g["execution_accuracy"]), _num(g["mean_jaccard"], 3), _num(g["reliability_score"]))
+        c.add_row(
+            name,
+            str(g["questions"]),
+            str(g["answerable"]),
+            _pct(g["accuracy"]),
+            _pct(g["execution_accuracy"]),
+            _num(g["mean_jaccard"], 3),
+            _num(g["reliability_score"]),
+        )
     for name, g in s["by_mart"].items():
-        c.add_row(f"mart:{name}", str(g["questions"]), str(g["answerable"]), _pct(g["accuracy"]),
-                  _pct(g["execution_accuracy"]), _num(g["mean_jaccard"], 3), _num(g["reliability_score"]))
+        c.add_row(
+            f"mart:{name}",
+            str(g["questions"]),
+            str(g["answerable"]),
+            _pct(g["accuracy"]),
+            _pct(g["execution_accuracy"]),
+            _num(g["mean_jaccard"], 3),
+            _num(g["reliability_score"]),
+        )
     console.print(c)
 
     fails = report.failures()
@@ -98,14 +139,35 @@ def print_report(report: EvalReport, console: Console, max_failures: int = TERMI
         console.print("[bold green]no failures[/]")
         return
     shown = fails if max_failures <= 0 else fails[:max_failures]
-    more = "" if len(shown) == len(fails) else f"; first {len(shown)} shown, all with --failures 0, --json or --html"
+    more = (
+        ""
+        if len(shown) == len(fails)
+        else f"; first {len(shown)} shown, all with --failures 0, --json or --html"
+    )
     f = Table(title=f"failures ({len(fails)}{more})")
-    for col in ("id", "expected → got", "question", "read-back / message", "gold", "produced", "missing", "extra"):
+    for col in (
+        "id",
+        "expected → got",
+        "question",
+        "read-back / message",
+        "gold",
+        "produced",
+        "missing",
+        "extra",
+    ):
         f.add_column(col, overflow="fold")
     for o in shown:
         first = (o.readback or o.message or "").strip().splitlines()
-        f.add_row(o.id, f"{o.expected_status} → {o.status}", o.question[:90], (first[0] if first else "")[:90],
-                  _opt(o.gold_size), _opt(o.produced_size), _opt(o.missing), _opt(o.extra))
+        f.add_row(
+            o.id,
+            f"{o.expected_status} → {o.status}",
+            o.question[:90],
+            (first[0] if first else "")[:90],
+            _opt(o.gold_size),
+            _opt(o.produced_size),
+            _opt(o.missing),
+            _opt(o.extra),
+        )
     console.print(f)
 
 
@@ -142,10 +204,12 @@ def _bar_chart(groups: dict[str, dict[str, Any]]) -> str:
         colour = "#1b7f3b" if acc >= 0.8 else "#d08c00" if acc >= 0.5 else "#b00020"
         parts.append(f'<text x="{label_w - 6}" y="{y + 14}" text-anchor="end">{html.escape(name)}</text>')
         parts.append(f'<rect x="{label_w}" y="{y + 3}" width="{bar_w}" height="{row_h - 6}" fill="#f0f0f0"/>')
-        parts.append(f'<rect x="{label_w}" y="{y + 3}" width="{bar_w * acc:.1f}" height="{row_h - 6}" fill="{colour}"/>')
+        parts.append(
+            f'<rect x="{label_w}" y="{y + 3}" width="{bar_w * acc:.1f}" height="{row_h - 6}" fill="{colour}"/>'
+        )
         parts.append(
             f'<text x="{label_w + bar_w + 6}" y="{y + 14}">{100 * acc:.0f}% of {g["questions"]}'
-            f' · RS {_num(g["reliability_score"], 0)}</text>'
+            f" · RS {_num(g['reliability_score'], 0)}</text>"
         )
     parts.append("</svg>")
     return "".join(parts)
@@ -179,9 +243,18 @@ def report_html(report: EvalReport) -> str:
     for o in report.failures():
         sets = (
             f"gold {o.gold_size}, produced {_opt(o.produced_size)}<br>missing {_opt(o.missing)}, extra {_opt(o.extra)}"
-            + (f"<br><span class=note>missing e.g. {e(', '.join(map(str, o.missing_examples)))}</span>" if o.missing_examples else "")
-            + (f"<br><span class=note>extra e.g. {e(', '.join(map(str, o.extra_examples)))}</span>" if o.extra_examples else "")
-            if o.answerable else "–"
+            + (
+                f"<br><span class=note>missing e.g. {e(', '.join(map(str, o.missing_examples)))}</span>"
+                if o.missing_examples
+                else ""
+            )
+            + (
+                f"<br><span class=note>extra e.g. {e(', '.join(map(str, o.extra_examples)))}</span>"
+                if o.extra_examples
+                else ""
+            )
+            if o.answerable
+            else "–"
         )
         spec = e(", ".join(o.spec_wrong)) if o.spec_wrong else ""
         fail_rows.append(
@@ -194,16 +267,16 @@ def report_html(report: EvalReport) -> str:
 <html lang="en"><head><meta charset="utf-8"><title>cohort eval · {e(report.parser)} · {e(report.split)}</title>
 <style>{_CSS}</style></head><body>
 <h1>cohort eval · parser {e(report.parser)} · split {e(report.split)}</h1>
-<p class=note>{s['answerable']} answerable questions, {s['refusable']} to refuse or clarify{(' · skipped ' + e(skipped)) if skipped else ''}.
+<p class=note>{s["answerable"]} answerable questions, {s["refusable"]} to refuse or clarify{(" · skipped " + e(skipped)) if skipped else ""}.
 Reliability: +1 right answer or right abstention, 0 abstention on an answerable question, −10 wrong answer; score = 100 × mean.</p>
 <div class=cards>{cards}</div>
 <h2>Accuracy per construct</h2>
-{_bar_chart(s['by_construct'])}
+{_bar_chart(s["by_construct"])}
 <table><tr><th>construct</th><th>n</th><th>answerable</th><th>accuracy</th><th>exec. acc.</th><th>mean Jaccard</th><th>refusal acc.</th><th>reliability</th></tr>
 {group_rows}</table>
 <h2>Failures ({len(fail_rows)})</h2>
 <p class=note>{e(PERSON_ID_NOTE)}</p>
 <table><tr><th>id</th><th>question</th><th>expected → got</th><th>read-back / message</th><th>person sets</th><th>wrong spec fields</th></tr>
-{''.join(fail_rows)}</table>
+{"".join(fail_rows)}</table>
 </body></html>
 """

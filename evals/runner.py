@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 import duckdb
+from pydantic import BaseModel, Field
+
 from cohort_engine.evals.gold import GoldError, GoldRecord
 from cohort_engine.evals.metrics import QuestionOutcome, score, summarize
 from cohort_engine.nlq.result import ParseResult
-from pydantic import BaseModel, Field
-
 from cohort_engine.pipeline import run_spec
 
 ParserName = Literal["rule", "llm", "hybrid"]
@@ -104,7 +104,9 @@ class EvalReport(BaseModel):
     split: str
     summary: dict[str, Any]
     outcomes: list[QuestionOutcome]
-    skipped: dict[str, int] = Field(default_factory=dict, description="mart → questions not run (mart not given).")
+    skipped: dict[str, int] = Field(
+        default_factory=dict, description="mart → questions not run (mart not given)."
+    )
 
     def failures(self) -> list[QuestionOutcome]:
         return [o for o in self.outcomes if not o.correct]
@@ -133,7 +135,9 @@ def evaluate_question(
         status, message = parsed.status, parsed.message
         if parsed.status == "ok" and parsed.spec is not None:
             produced_spec = parsed.spec.model_dump(mode="json")
-            res = run_spec(parsed.spec, con, parsed=parsed, include_person_ids=True, sample_size=0, timeout_s=timeout_s)
+            res = run_spec(
+                parsed.spec, con, parsed=parsed, include_person_ids=True, sample_size=0, timeout_s=timeout_s
+            )
             status, message, readback = res.status, res.message, res.readback
             if res.status == "ok":
                 produced = set(res.person_ids or [])
@@ -143,10 +147,21 @@ def evaluate_question(
         status, message = "error", f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"[:300]
     latency_ms = (time.perf_counter() - t0) * 1000.0
     return score(
-        id=record.id, question=record.question, language=record.language, mart=record.mart,
-        split=record.split, tags=record.tags(), expected_status=record.expected_status, status=status,
-        gold=gold, produced=produced, latency_ms=latency_ms, message=message, readback=readback,
-        gold_spec=record.gold_spec, produced_spec=produced_spec,
+        id=record.id,
+        question=record.question,
+        language=record.language,
+        mart=record.mart,
+        split=record.split,
+        tags=record.tags(),
+        expected_status=record.expected_status,
+        status=status,
+        gold=gold,
+        produced=produced,
+        latency_ms=latency_ms,
+        message=message,
+        readback=readback,
+        gold_spec=record.gold_spec,
+        produced_spec=produced_spec,
     )
 
 
@@ -186,4 +201,6 @@ def run_eval(
         outcomes.append(evaluate_question(rec, con, parser, gold, timeout_s=timeout_s))
         if progress is not None:
             progress(n, len(runnable))
-    return EvalReport(parser=parser_name, split=split, summary=summarize(outcomes), outcomes=outcomes, skipped=skipped)
+    return EvalReport(
+        parser=parser_name, split=split, summary=summarize(outcomes), outcomes=outcomes, skipped=skipped
+    )

@@ -34,16 +34,34 @@ from cohort_engine.nlq.numbers import (
 )
 from cohort_engine.nlq.text import Item, Piece, apply
 
-__all__ = ["MONTHS", "DATE_RES", "find_dates", "parse_date_match", "span_days", "number", "add_months",
-           "span", "recognise_dates"]
+__all__ = [
+    "MONTHS",
+    "DATE_RES",
+    "find_dates",
+    "parse_date_match",
+    "span_days",
+    "number",
+    "add_months",
+    "span",
+    "recognise_dates",
+]
 
 MONTHS = {
     m: i
     for i, names in enumerate(
         [
-            ("jan", "january"), ("feb", "february"), ("mar", "march"), ("apr", "april"), ("may",),
-            ("jun", "june"), ("jul", "july"), ("aug", "august"), ("sep", "sept", "september"),
-            ("oct", "october"), ("nov", "november"), ("dec", "december"),
+            ("jan", "january"),
+            ("feb", "february"),
+            ("mar", "march"),
+            ("apr", "april"),
+            ("may",),
+            ("jun", "june"),
+            ("jul", "july"),
+            ("aug", "august"),
+            ("sep", "sept", "september"),
+            ("oct", "october"),
+            ("nov", "november"),
+            ("dec", "december"),
         ],
         start=1,
     )
@@ -144,7 +162,9 @@ def atom(text: str) -> tuple[date, date]:
     """First and last day a written date covers. Raises :class:`BadDate`."""
     t = text.strip().rstrip(".").strip()
     try:
-        m = re.fullmatch(r"(\d{4})\s*년\s*(\d{1,2})\s*월\s*(\d{1,2})\s*일|(\d{4})[-./](\d{1,2})[-./](\d{1,2})", t)
+        m = re.fullmatch(
+            r"(\d{4})\s*년\s*(\d{1,2})\s*월\s*(\d{1,2})\s*일|(\d{4})[-./](\d{1,2})[-./](\d{1,2})", t
+        )
         if m:
             y, mo, d = (int(x) for x in (m.groups()[:3] if m.group(1) else m.groups()[3:]))
             day = date(y, mo, d)
@@ -201,36 +221,68 @@ KO_DURATION = (
 # (pattern, kind); kinds are interpreted in _range().
 EN_RULES: list[tuple[str, str]] = [
     (rf"\b(?:between|from)\s+{A_EN}\s+(?:and|to|through|thru|until|till|-)\s+{B_EN}", "ab"),
-    (rf"\bfor\s+(?:the\s+)?{N_EN}\s+{U_EN}\s+(?:from|starting(?:\s+on|\s+from|\s+in)?|beginning(?:\s+on|\s+in)?|since)\s+{A_EN}", "span"),
-    (rf"\b(?:from|starting(?:\s+on|\s+from)?|beginning(?:\s+on)?)\s+{A_EN}\s*,?\s+for\s+(?:the\s+(?:next|following)\s+)?{N_EN}\s+{U_EN}", "span"),
-    (rf"\b(?:(?:between|from)\s+)?(?P<mn>{_MONTH_RE})\.?\s+(?P<d1>\d{{1,2}})(?:st|nd|rd|th)?\s*(?:-|to|through|until|and)\s*"
-     rf"(?:(?P<mn2>{_MONTH_RE})\.?\s+)?(?P<d2>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<y>\d{{4}})", "md_range"),
-    (rf"\b(?:(?:between|from)\s+)?(?P<mn>{_MONTH_RE})\.?\s*(?:-|to|through|until|and)\s*(?P<mn2>{_MONTH_RE})\.?,?\s+(?P<y>\d{{4}})",
-     "mm_range"),
-    (rf"\b(?:(?:between|from)\s+)?(?P<d1>\d{{1,2}})(?:st|nd|rd|th)?\s*(?:-|to|through|until|and)\s*(?P<d2>\d{{1,2}})(?:st|nd|rd|th)?"
-     rf"\s+(?P<mn>{_MONTH_RE})\.?,?\s+(?P<y>\d{{4}})", "md_range"),
+    (
+        rf"\bfor\s+(?:the\s+)?{N_EN}\s+{U_EN}\s+(?:from|starting(?:\s+on|\s+from|\s+in)?|beginning(?:\s+on|\s+in)?|since)\s+{A_EN}",
+        "span",
+    ),
+    (
+        rf"\b(?:from|starting(?:\s+on|\s+from)?|beginning(?:\s+on)?)\s+{A_EN}\s*,?\s+for\s+(?:the\s+(?:next|following)\s+)?{N_EN}\s+{U_EN}",
+        "span",
+    ),
+    (
+        rf"\b(?:(?:between|from)\s+)?(?P<mn>{_MONTH_RE})\.?\s+(?P<d1>\d{{1,2}})(?:st|nd|rd|th)?\s*(?:-|to|through|until|and)\s*"
+        rf"(?:(?P<mn2>{_MONTH_RE})\.?\s+)?(?P<d2>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<y>\d{{4}})",
+        "md_range",
+    ),
+    (
+        rf"\b(?:(?:between|from)\s+)?(?P<mn>{_MONTH_RE})\.?\s*(?:-|to|through|until|and)\s*(?P<mn2>{_MONTH_RE})\.?,?\s+(?P<y>\d{{4}})",
+        "mm_range",
+    ),
+    (
+        rf"\b(?:(?:between|from)\s+)?(?P<d1>\d{{1,2}})(?:st|nd|rd|th)?\s*(?:-|to|through|until|and)\s*(?P<d2>\d{{1,2}})(?:st|nd|rd|th)?"
+        rf"\s+(?P<mn>{_MONTH_RE})\.?,?\s+(?P<y>\d{{4}})",
+        "md_range",
+    ),
     (rf"{A_EN}\s*(?:-|~|to|through|thru|until|till)\s*{B_EN}", "ab"),
     (rf"\b(?:(?:in|during)\s+)?{A_EN}\s+(?:and|&)\s+(?:(?:in|during)\s+)?{B_EN}", "a_and_b"),
-    (rf"\b(?:since|starting(?:\s+on|\s+from|\s+in)?|beginning(?:\s+on|\s+in)?|on\s+or\s+after|as\s+of|from)\s+{A_EN}(?:\s+(?:on|onwards?))?", "since"),
+    (
+        rf"\b(?:since|starting(?:\s+on|\s+from|\s+in)?|beginning(?:\s+on|\s+in)?|on\s+or\s+after|as\s+of|from)\s+{A_EN}(?:\s+(?:on|onwards?))?",
+        "since",
+    ),
     (rf"\bafter\s+{A_EN}", "after"),
     (rf"\b(?:before|prior\s+to|earlier\s+than)\s+{A_EN}", "before"),
     (rf"\b(?:until|through|thru|up\s+to|till|by|on\s+or\s+before|no\s+later\s+than)\s+{A_EN}", "until"),
-    (rf"\b(?:(?:in|during|within|over|for|throughout)\s+)?the\s+(?:last|past|previous|recent)\s+(?:{N_EN}\s+)?{U_EN}", "last"),
-    (rf"\b(?:(?:in|during|within|over|for|throughout)\s+)?(?:the\s+)?(?:last|past|previous)\s+{N_EN}\s+{U_EN}", "last"),
+    (
+        rf"\b(?:(?:in|during|within|over|for|throughout)\s+)?the\s+(?:last|past|previous|recent)\s+(?:{N_EN}\s+)?{U_EN}",
+        "last",
+    ),
+    (
+        rf"\b(?:(?:in|during|within|over|for|throughout)\s+)?(?:the\s+)?(?:last|past|previous)\s+{N_EN}\s+{U_EN}",
+        "last",
+    ),
     (r"\b(?:(?:in|during)\s+)?(?P<which>last|this|previous)\s+(?P<cal>year|month)\b", "calendar"),
-    (r"\b(?:(?:in|during)\s+)?(?:the\s+)?(?P<q>first|second|third|fourth|1st|2nd|3rd|4th)\s+quarter\s+of\s+(?P<y>\d{4})", "quarter"),
+    (
+        r"\b(?:(?:in|during)\s+)?(?:the\s+)?(?P<q>first|second|third|fourth|1st|2nd|3rd|4th)\s+quarter\s+of\s+(?P<y>\d{4})",
+        "quarter",
+    ),
     (r"\b(?:(?:in|during)\s+)?Q(?P<q>[1-4])\s*(?:of\s+)?(?P<y>\d{4})", "quarter"),
     (r"\b(?:(?:in|during)\s+)?(?:the\s+)?(?P<h>first|second)\s+half\s+of\s+(?P<y>\d{4})", "half"),
     (rf"\b(?:(?:in|during|throughout|on|within)\s+)?(?:the\s+year\s+)?{A_EN}", "in"),
 ]
 KO_RULES: list[tuple[str, str]] = [
     (rf"{A_KO}\s*(?:부터|에서)\s*{B_KO}\s*(?:까지|사이(?:에)?)", "ab"),
-    (rf"{A_KO}\s*(?:부터|에서|~|-)\s*(?P<bm>\d{{1,2}}\s*월\s*)?(?P<bd>\d{{1,2}})\s*일\s*(?:까지|사이(?:에)?)", "ab_short"),
+    (
+        rf"{A_KO}\s*(?:부터|에서|~|-)\s*(?P<bm>\d{{1,2}}\s*월\s*)?(?P<bd>\d{{1,2}})\s*일\s*(?:까지|사이(?:에)?)",
+        "ab_short",
+    ),
     (rf"{A_KO}\s*(?:부터|에서|~|-)\s*(?P<bmo>\d{{1,2}})\s*월\s*(?:까지|사이(?:에)?)", "ab_month"),
     (rf"{A_KO}\s*(?:~|-)\s*{B_KO}(?:\s*(?:까지|사이(?:에)?))?", "ab"),
     (rf"{A_KO}\s*(?:과|와|및|,)\s*{B_KO}", "a_and_b"),
     (rf"{A_KO}\s*(?:부터|에서부터|로부터)\s*{KO_DURATION}\s*(?:동안|간)", "span_ko"),
-    (rf"{A_KO}\s*(?:부터|에서부터|로부터)\s*(?P<dur>열흘|보름|이틀|사흘|나흘|닷새|엿새|이레|여드레|아흐레|일주일|하루)", "span_ko"),
+    (
+        rf"{A_KO}\s*(?:부터|에서부터|로부터)\s*(?P<dur>열흘|보름|이틀|사흘|나흘|닷새|엿새|이레|여드레|아흐레|일주일|하루)",
+        "span_ko",
+    ),
     (rf"{A_KO}\s*(?:이후(?:로)?|이래|부터)", "since"),
     (rf"{A_KO}\s*(?:이전(?:까지)?|까지)", "until"),
     (rf"{A_KO}\s*(?:전에|전까지|전)(?![가-힣])", "before"),
@@ -335,8 +387,13 @@ def recognise_dates(pieces: list[Piece], lang: str, today: date) -> list[Piece]:
             except BadDate as e:
                 return Item("bad_date", m.group(0), m.start(), m.end(), {"reason": str(e)})
             if start and end and start > end:
-                return Item("bad_date", m.group(0), m.start(), m.end(),
-                            {"reason": f"“{m.group(0)}” ends ({end}) before it starts ({start})"})
+                return Item(
+                    "bad_date",
+                    m.group(0),
+                    m.start(),
+                    m.end(),
+                    {"reason": f"“{m.group(0)}” ends ({end}) before it starts ({start})"},
+                )
             return Item("date", m.group(0), m.start(), m.end(), {"start": start, "end": end, "form": kind})
 
         pieces = apply(pieces, rx, make)

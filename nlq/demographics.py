@@ -14,19 +14,34 @@ from cohort_engine.nlq.text import Item, Piece, apply
 N = r"(?P<n>\d{1,3})"
 M = r"(?P<m>\d{1,3})"
 YRS = r"(?:\s*(?:years?|yrs?)(?:\s+(?:old|of\s+age))?|\s*-?\s*years?-old|\s*yo|\s*y/o)?"
-AT = (r"(?:\s+at\s+(?:the\s+)?(?:time\s+of\s+)?(?:(?:the\s+)?index(?:\s+date|\s+event)?|(?:first\s+)?diagnosis|"
-      r"surgery|admission|baseline|entry|the\s+procedure))?")
-PEOPLE = r"(?:(?<=patients )|(?<=people )|(?<=persons )|(?<=men )|(?<=women )|(?<=adults )|(?<=those )|" \
-         r"(?<=males )|(?<=females )|(?<=subjects )|(?<=individuals )|(?<=pts )|(?<=patient )|(?<=children )|" \
-         r"(?<=kids )|(?<=boys )|(?<=girls )|(?<=child )|(?<=infants ))"
-DECADES = {"twenties": 20, "thirties": 30, "forties": 40, "fifties": 50, "sixties": 60, "seventies": 70,
-           "eighties": 80, "nineties": 90}
+AT = (
+    r"(?:\s+at\s+(?:the\s+)?(?:time\s+of\s+)?(?:(?:the\s+)?index(?:\s+date|\s+event)?|(?:first\s+)?diagnosis|"
+    r"surgery|admission|baseline|entry|the\s+procedure))?"
+)
+PEOPLE = (
+    r"(?:(?<=patients )|(?<=people )|(?<=persons )|(?<=men )|(?<=women )|(?<=adults )|(?<=those )|"
+    r"(?<=males )|(?<=females )|(?<=subjects )|(?<=individuals )|(?<=pts )|(?<=patient )|(?<=children )|"
+    r"(?<=kids )|(?<=boys )|(?<=girls )|(?<=child )|(?<=infants ))"
+)
+DECADES = {
+    "twenties": 20,
+    "thirties": 30,
+    "forties": 40,
+    "fifties": 50,
+    "sixties": 60,
+    "seventies": 70,
+    "eighties": 80,
+    "nineties": 90,
+}
 
 # (pattern, how): how picks min/max from n and m.
 EN_AGE: list[tuple[str, str]] = [
     (rf"\b(?:aged?|ages)\s+(?:between\s+|from\s+)?{N}\s*(?:-|to|and|through)\s*{M}{YRS}{AT}", "nm"),
     (rf"\bbetween\s+(?:the\s+)?ages?\s+(?:of\s+)?{N}\s+(?:and|to)\s+{M}{YRS}{AT}", "nm"),
-    (rf"{PEOPLE}(?:between\s+)?{N}\s*(?:and|to|-)\s*{M}(?:\s+years(?:\s+(?:old|of\s+age))?)?{AT}(?!\s*(?:%|mg|g/|mmol|days?|weeks?|months?))", "nm"),
+    (
+        rf"{PEOPLE}(?:between\s+)?{N}\s*(?:and|to|-)\s*{M}(?:\s+years(?:\s+(?:old|of\s+age))?)?{AT}(?!\s*(?:%|mg|g/|mmol|days?|weeks?|months?))",
+        "nm",
+    ),
     (rf"\b{N}\s*(?:-|to)\s*{M}[- ]?(?:years?[- ]olds?|yo|years?\s+(?:old|of\s+age)){AT}", "nm"),
     (rf"\b(?:aged?\s+)?{N}{YRS}\s*(?:or|and)\s+older(?:\s+years?)?{AT}", "min"),
     (rf"\baged?\s+{N}{YRS}\s*(?:\+|(?:or|and)\s+(?:over|above|up|more))(?:\s+years?(?:\s+old)?)?{AT}", "min"),
@@ -42,13 +57,25 @@ EN_AGE: list[tuple[str, str]] = [
     (rf"\bage\s*>\s*{N}{YRS}{AT}", "min_strict"),
     (rf"\bage\s*<\s*{N}{YRS}{AT}", "max_strict"),
     (rf"\b(?:aged?|age)\s*(?:at\s+most|≤|<=|up\s+to|no\s+(?:more|older)\s+than)\s*{N}{YRS}{AT}", "max"),
-    (rf"\b(?:aged?\s+)(?:over|above|older\s+than|more\s+than|greater\s+than)\s+(?:the\s+age\s+of\s+)?{N}{YRS}{AT}", "min_strict"),
+    (
+        rf"\b(?:aged?\s+)(?:over|above|older\s+than|more\s+than|greater\s+than)\s+(?:the\s+age\s+of\s+)?{N}{YRS}{AT}",
+        "min_strict",
+    ),
     (rf"\b(?:older\s+than|over\s+the\s+age\s+of)\s+{N}{YRS}{AT}", "min_strict"),
-    (rf"{PEOPLE}(?:over|above)\s+{N}(?!\s*(?:%|mg|g/|mmol|kg|days?|weeks?|months?))(?:\s+years(?:\s+(?:old|of\s+age))?)?{AT}", "min_strict"),
+    (
+        rf"{PEOPLE}(?:over|above)\s+{N}(?!\s*(?:%|mg|g/|mmol|kg|days?|weeks?|months?))(?:\s+years(?:\s+(?:old|of\s+age))?)?{AT}",
+        "min_strict",
+    ),
     (rf"\b(?:over|above)\s+{N}\s+years(?:\s+(?:old|of\s+age))?{AT}", "min_strict"),
-    (rf"\b(?:aged?\s+)(?:under|below|younger\s+than|less\s+than)\s+(?:the\s+age\s+of\s+)?{N}{YRS}{AT}", "max_strict"),
+    (
+        rf"\b(?:aged?\s+)(?:under|below|younger\s+than|less\s+than)\s+(?:the\s+age\s+of\s+)?{N}{YRS}{AT}",
+        "max_strict",
+    ),
     (rf"\b(?:younger\s+than|under\s+the\s+age\s+of)\s+{N}{YRS}{AT}", "max_strict"),
-    (rf"{PEOPLE}(?:under|below)\s+{N}(?!\s*(?:%|mg|g/|mmol|kg|days?|weeks?|months?))(?:\s+years(?:\s+(?:old|of\s+age))?)?{AT}", "max_strict"),
+    (
+        rf"{PEOPLE}(?:under|below)\s+{N}(?!\s*(?:%|mg|g/|mmol|kg|days?|weeks?|months?))(?:\s+years(?:\s+(?:old|of\s+age))?)?{AT}",
+        "max_strict",
+    ),
     (rf"\b(?:under|below)\s+{N}\s+years(?:\s+(?:old|of\s+age))?{AT}", "max_strict"),
     (rf"\b(?:aged?\s+)?{N}{YRS}\s+(?:or|and)\s+younger{AT}", "max"),
     (rf"\baged?\s+{N}{YRS}\s+(?:or|and)\s+(?:under|below|less){AT}", "max"),
@@ -63,15 +90,20 @@ EN_AGE: list[tuple[str, str]] = [
 KO_AGE: list[tuple[str, str]] = [
     (r"(?P<d>[1-9]0)\s*(?:~|-|에서)\s*(?P<d2>[1-9]0)\s*대", "decades"),
     (r"(?P<d>[1-9]0)\s*대\s*(?P<q>이상|이하)?(?![가-힣])", "decade_ko"),
-    (rf"(?:만\s*)?{N}\s*(?:세|살)?\s*(?:~|-|에서|부터)\s*(?:만\s*)?{M}\s*(?:세|살)\s*(?:까지|사이|이하)?", "nm"),
+    (
+        rf"(?:만\s*)?{N}\s*(?:세|살)?\s*(?:~|-|에서|부터)\s*(?:만\s*)?{M}\s*(?:세|살)\s*(?:까지|사이|이하)?",
+        "nm",
+    ),
     (rf"(?:만\s*)?{N}\s*(?:세|살)\s*(?P<q>이상|초과|이하|미만|넘는|넘은|넘게)", "ko_q"),
     (rf"(?:만\s*)?{N}\s*(?:세|살)", "exact"),
     (r"성인", "adult"),
     (r"소아\s*청소년|소아|어린이|아동|미성년(?:자)?", "child"),
 ]
 EN_SEX = [
-    (r"\b(?:men\s+and\s+women|women\s+and\s+men|males?\s+and\s+females?|females?\s+and\s+males?|both\s+sexes|either\s+sex)\b",
-     ["female", "male"]),
+    (
+        r"\b(?:men\s+and\s+women|women\s+and\s+men|males?\s+and\s+females?|females?\s+and\s+males?|both\s+sexes|either\s+sex)\b",
+        ["female", "male"],
+    ),
     (r"\b(?:men|males?|man|boys?|gentlemen)\b", ["male"]),
     (r"\b(?:women|females?|woman|girls?|ladies|lady)\b", ["female"]),
 ]
@@ -111,9 +143,15 @@ def _age(m: re.Match[str], how: str) -> Item:
         lo, hi = {"이상": (d, None), "이하": (None, d + 9)}.get(g.get("q") or "", (d, d + 9))
     elif how == "ko_q":
         q = g["q"]
-        lo, hi = {"이상": (n, None), "초과": ((n or 0) + 1, None), "넘는": ((n or 0) + 1, None),
-                  "넘은": ((n or 0) + 1, None), "넘게": ((n or 0) + 1, None), "이하": (None, n),
-                  "미만": (None, (n or 1) - 1)}[q]
+        lo, hi = {
+            "이상": (n, None),
+            "초과": ((n or 0) + 1, None),
+            "넘는": ((n or 0) + 1, None),
+            "넘은": ((n or 0) + 1, None),
+            "넘게": ((n or 0) + 1, None),
+            "이하": (None, n),
+            "미만": (None, (n or 1) - 1),
+        }[q]
     elif how == "adult":
         lo, hi = 18, None
     else:  # child
@@ -126,6 +164,9 @@ def recognise_demographics(pieces: list[Piece], lang: str) -> list[Piece]:
         pieces = apply(pieces, rx, lambda m, how=how: _age(m, how))
     flags = 0 if lang == "ko" else re.IGNORECASE
     for pattern, sexes in KO_SEX if lang == "ko" else EN_SEX:
-        pieces = apply(pieces, re.compile(pattern, flags),
-                       lambda m, sexes=sexes: Item("sex", m.group(0), m.start(), m.end(), {"sexes": sexes}))
+        pieces = apply(
+            pieces,
+            re.compile(pattern, flags),
+            lambda m, sexes=sexes: Item("sex", m.group(0), m.start(), m.end(), {"sexes": sexes}),
+        )
     return pieces

@@ -78,7 +78,9 @@ class Event:
     comma_terms: list[Term] = field(default_factory=list)  # 'A, B and C': split when 'and' ends the list
     text: list[str] = field(default_factory=list)
     request: bool = False  # named inside an imaging output request ("…; give me their CT scans …")
-    shots: list[tuple[tuple[str, ...], tuple[str, ...]]] = field(default_factory=list)  # (modalities, body parts) as named
+    shots: list[tuple[tuple[str, ...], tuple[str, ...]]] = field(
+        default_factory=list
+    )  # (modalities, body parts) as named
 
     def has_content(self) -> bool:
         return bool(self.kind or self.terms or self.modalities or self.quotes or self.name_mode)
@@ -95,8 +97,21 @@ class Event:
 
 
 # Higher = more specific, when two event words describe one event ("underwent … surgery").
-SPECIFICITY = {"visit": 0, "procedure": 1, "surgery": 2, "admission": 2, "er_visit": 2, "outpatient": 2,
-               "lab": 1, "imaging": 1, "pathology": 2, "diagnosis": 1, "drug": 1, "death": 1, "observation": 1}
+SPECIFICITY = {
+    "visit": 0,
+    "procedure": 1,
+    "surgery": 2,
+    "admission": 2,
+    "er_visit": 2,
+    "outpatient": 2,
+    "lab": 1,
+    "imaging": 1,
+    "pathology": 2,
+    "diagnosis": 1,
+    "drug": 1,
+    "death": 1,
+    "observation": 1,
+}
 
 
 @dataclass

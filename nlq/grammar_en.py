@@ -12,10 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from spacy.lang.en.stop_words import STOP_WORDS
+
 from cohort_engine.nlq.events import Built, Event, Problem, Term, same_mention
 from cohort_engine.nlq.text import Item
 from cohort_engine.nlq.vocab import KIND_DOMAIN
-from spacy.lang.en.stop_words import STOP_WORDS
 
 VISIT_KINDS = {"admission", "er_visit", "visit", "outpatient"}
 EVENT_STARTERS = {"event", "term", "modality", "unknown", "verb", "first", "name", "quote", "prior"}
@@ -45,24 +46,68 @@ class AnchorPhrase:
 def occurrence_of(op: str, n: int) -> dict[str, Any] | None:
     """'at least 2' → at_least 2; 'more than 2' → at_least 3; 'fewer than 2' → at_most 1."""
     return {
-        ">=": {"type": "at_least", "n": n}, ">": {"type": "at_least", "n": n + 1},
-        "<=": {"type": "at_most", "n": n}, "<": {"type": "at_most", "n": max(n - 1, 0)},
+        ">=": {"type": "at_least", "n": n},
+        ">": {"type": "at_least", "n": n + 1},
+        "<=": {"type": "at_most", "n": n},
+        "<": {"type": "at_most", "n": max(n - 1, 0)},
         "=": {"type": "exactly", "n": n},
     }.get(op)
 
 
 # Words that may sit inside a clinical name ('fracture of rib', 'concussion with no loss of consciousness').
-NAME_WORDS = {"of", "with", "without", "in", "and", "to", "on", "due", "by", "or", "other", "not", "no", "type", "the",
-              "a", "an", "at", "from", "for"}
-VAGUE_NOUNS = {"thing", "things", "stuff", "something", "anything", "everything", "disease", "illness", "problem",
-               "problems", "issue", "issues", "one", "ones", "same", "usual", "that", "this", "those", "these"}
+NAME_WORDS = {
+    "of",
+    "with",
+    "without",
+    "in",
+    "and",
+    "to",
+    "on",
+    "due",
+    "by",
+    "or",
+    "other",
+    "not",
+    "no",
+    "type",
+    "the",
+    "a",
+    "an",
+    "at",
+    "from",
+    "for",
+}
+VAGUE_NOUNS = {
+    "thing",
+    "things",
+    "stuff",
+    "something",
+    "anything",
+    "everything",
+    "disease",
+    "illness",
+    "problem",
+    "problems",
+    "issue",
+    "issues",
+    "one",
+    "ones",
+    "same",
+    "usual",
+    "that",
+    "this",
+    "those",
+    "these",
+}
 
 
 def plausible_mention(text: str) -> bool:
     """An unknown phrase may be a clinical name the mart knows ('sarcoidosis'), but not 'the thing we
     talked about': pronouns, other function words and vague nouns make it a question to ask back."""
     words = [w for w in text.lower().replace("-", " ").split() if w]
-    return bool(words) and not any((w in STOP_WORDS and w not in NAME_WORDS) or w in VAGUE_NOUNS for w in words)
+    return bool(words) and not any(
+        (w in STOP_WORDS and w not in NAME_WORDS) or w in VAGUE_NOUNS for w in words
+    )
 
 
 def compatible(kind: str | None, term: Term) -> bool:
@@ -93,7 +138,7 @@ class EnglishGrammar:
     # ------------------------------------------------------------ helpers
     def _next(self, i: int) -> Item | None:
         """The next item, looking past prepositions ('at least 6 cycles *of* chemotherapy')."""
-        for it in self.items[i + 1:]:
+        for it in self.items[i + 1 :]:
             if it.kind != "prep":
                 return it
         return None
@@ -124,8 +169,15 @@ class EnglishGrammar:
         if cur.group is None:
             self._groups += 1
             cur.group = self._groups
-        ev = Event(pos=pos, group=cur.group, negated=cur.negated, prior=cur.prior, name_mode=cur.name_mode,
-                   name_kind=cur.name_kind, request=self.requesting)
+        ev = Event(
+            pos=pos,
+            group=cur.group,
+            negated=cur.negated,
+            prior=cur.prior,
+            name_mode=cur.name_mode,
+            name_kind=cur.name_kind,
+            request=self.requesting,
+        )
         # 'amoxicillin and clavulanate': an unknown mention joined to known ones is probably the same kind
         doms = {d for t in cur.terms if t.known for d in t.domains}
         ev.hint = cur.hint or (next(iter(doms)) if len(doms) == 1 else None)
@@ -152,18 +204,25 @@ class EnglishGrammar:
         return evs[-1] if evs else "index"
 
     def attach_window(self, target: Event | None, data: dict[str, Any], anchor: Event | str) -> None:
-        w = {"start": data["start"], "end": data["end"], "same_visit": data["same_visit"], "weak": data.get("weak", False)}
+        w = {
+            "start": data["start"],
+            "end": data["end"],
+            "same_visit": data["same_visit"],
+            "weak": data.get("weak", False),
+        }
         if target is None:
             if self.pend.window is not None and not self.pend.window[0].get("weak"):
-                self.problems.append(Problem("Two time windows were given for one event; which one applies?",
-                                             data.get("text")))
+                self.problems.append(
+                    Problem("Two time windows were given for one event; which one applies?", data.get("text"))
+                )
             self.pend.window = (w, anchor)
             return
         if target.window is not None and target.window.get("weak"):
             target.window = None
         if target.window is not None:
-            self.problems.append(Problem("Two time windows were given for one event; which one applies?",
-                                         data.get("text")))
+            self.problems.append(
+                Problem("Two time windows were given for one event; which one applies?", data.get("text"))
+            )
             return
         members = [e for e in self.events if target.group is not None and e.group == target.group] or [target]
         for e in members:
@@ -175,7 +234,8 @@ class EnglishGrammar:
             return True
         if ev.kind is None and ev.terms:
             return any("measurement" in t.domains or "observation" in t.domains for t in ev.terms) or all(
-                not t.known for t in ev.terms)
+                not t.known for t in ev.terms
+            )
         return False
 
     # ------------------------------------------------------------ anchor phrases
@@ -215,7 +275,9 @@ class EnglishGrammar:
                 if existing.date is None:
                     existing.date = probe.date
                 else:
-                    self.problems.append(Problem("Two date ranges were given for one event.", probe.date.text))
+                    self.problems.append(
+                        Problem("Two date ranges were given for one event.", probe.date.text)
+                    )
             if probe.first:
                 existing.first = True
             return existing
@@ -232,7 +294,9 @@ class EnglishGrammar:
                 continue
             same_kind = probe.kind is None or e.kind is None or KIND_DOMAIN[probe.kind] == KIND_DOMAIN[e.kind]
             if probe.kind and e.kind is None and e.terms:
-                same_kind = any(compatible(probe.kind, t) and KIND_DOMAIN[probe.kind].value in t.domains for t in e.terms)
+                same_kind = any(
+                    compatible(probe.kind, t) and KIND_DOMAIN[probe.kind].value in t.domains for t in e.terms
+                )
             want = probe.terms
             if want and same_kind and all(any(same_mention(t, u) for u in e.terms) for t in want):
                 return e
@@ -247,9 +311,16 @@ class EnglishGrammar:
         ap = self.anchor
         assert ap is not None
         k = it.kind
-        has = [x for x in ap.items if x.kind in ("term", "event", "unknown", "modality", "index_ref", "pronoun")]
+        has = [
+            x for x in ap.items if x.kind in ("term", "event", "unknown", "modality", "index_ref", "pronoun")
+        ]
         if k in ("term", "unknown", "quote", "first", "index_ref", "pronoun", "modality"):
-            if k in ("term", "unknown") and ap.items and ap.items[-1].kind in ("term", "unknown") and ap.items[-1].kind != "conj":
+            if (
+                k in ("term", "unknown")
+                and ap.items
+                and ap.items[-1].kind in ("term", "unknown")
+                and ap.items[-1].kind != "conj"
+            ):
                 return False
             ap.items.append(it)
             return True
@@ -287,8 +358,12 @@ class EnglishGrammar:
             self.finish_anchor()
         p = self.pend
         if p.neg or p.count or p.first or p.window:
-            self.problems.append(Problem("Part of the question does not say which event it is about "
-                                         "(a negation, count, 'first' or time window without an event)."))
+            self.problems.append(
+                Problem(
+                    "Part of the question does not say which event it is about "
+                    "(a negation, count, 'first' or time window without an event)."
+                )
+            )
         return Built(self.events, self.demographics, self.problems, self.notes, p.date)
 
     def step(self, i: int, it: Item) -> None:
@@ -300,7 +375,9 @@ class EnglishGrammar:
         elif k in ("bad_date", "bad_window", "vague"):
             q = it.get("reason") or (
                 f"Windows are measured from event start dates; “{it.text}” (the end of a visit) is not supported."
-                if it.get("what") == "unsupported" else f"“{it.text}” is vague; what exactly do you mean?")
+                if it.get("what") == "unsupported"
+                else f"“{it.text}” is vague; what exactly do you mean?"
+            )
             self.problems.append(Problem(q, it.text, list(it.get("choices", []))))
         elif k == "boundary":
             self.close()
@@ -354,7 +431,9 @@ class EnglishGrammar:
             self.last_verb = it.text.lower().split()[-1]
             slot = it.text.lower() in ("with", "for") and cur is not None and cur.kind and not cur.terms
             # 'a pathology result showing …', 'a CT revealing …': the finding belongs to the same event
-            slot = slot or (bool(it.get("finding")) and cur is not None and cur.kind in ("pathology", "imaging", "lab"))
+            slot = slot or (
+                bool(it.get("finding")) and cur is not None and cur.kind in ("pathology", "imaging", "lab")
+            )
             slot = slot or (bool(it.get("participle")) and cur is not None and cur.terms and cur.conj is None)
             if not (slot or (cur is not None and not cur.has_content() and not cur.window)):
                 self.new_event(it.start)
@@ -395,12 +474,22 @@ class EnglishGrammar:
             else:
                 self.pend.count = occ
             return
-        self.problems.append(Problem(f"I could not tell what “{it.text}” applies to (a lab value needs a test, "
-                                     "e.g. 'HbA1c above 7%').", it.text))
+        self.problems.append(
+            Problem(
+                f"I could not tell what “{it.text}” applies to (a lab value needs a test, "
+                "e.g. 'HbA1c above 7%').",
+                it.text,
+            )
+        )
 
     def number(self, it: Item, nxt: Item | None) -> None:
         n = it.get("value")
-        if float(n).is_integer() and not it.get("unit") and nxt is not None and nxt.kind in EVENT_STARTERS - {"verb"}:
+        if (
+            float(n).is_integer()
+            and not it.get("unit")
+            and nxt is not None
+            and nxt.kind in EVENT_STARTERS - {"verb"}
+        ):
             occ = {"type": "at_least", "n": int(n)}
             self.notes.append(f"read “{it.text}” as at least {int(n)}")
             if self.cur is not None and not self.cur.has_content():
@@ -409,8 +498,13 @@ class EnglishGrammar:
                 self.pend.count = occ
             return
         if self.cur is not None and self.measurementish(self.cur):
-            self.problems.append(Problem(f"Is “{it.text}” a threshold? Say above, below or between.", it.text,
-                                         [f"above {it.text}", f"at least {it.text}", f"below {it.text}"]))
+            self.problems.append(
+                Problem(
+                    f"Is “{it.text}” a threshold? Say above, below or between.",
+                    it.text,
+                    [f"above {it.text}", f"at least {it.text}", f"below {it.text}"],
+                )
+            )
             return
         self.problems.append(Problem(f"I did not understand the number “{it.text}”.", it.text))
 
@@ -421,9 +515,13 @@ class EnglishGrammar:
             if target.date is None:
                 target.date = it
                 if target is not cur:
-                    self.notes.append(f"the dates “{it.text}” apply to the first of the events joined by 'and'")
+                    self.notes.append(
+                        f"the dates “{it.text}” apply to the first of the events joined by 'and'"
+                    )
                 return
-            self.problems.append(Problem("Two date ranges were given for one event; which one applies?", it.text))
+            self.problems.append(
+                Problem("Two date ranges were given for one event; which one applies?", it.text)
+            )
             return
         if self.pend.date is not None:
             self.problems.append(Problem("Two date ranges were given; which one applies?", it.text))
@@ -431,7 +529,11 @@ class EnglishGrammar:
 
     def window(self, it: Item) -> None:
         cur = self.cur
-        target = cur if cur is not None and cur.has_content() and (cur.window is None or cur.window.get("weak")) else None
+        target = (
+            cur
+            if cur is not None and cur.has_content() and (cur.window is None or cur.window.get("weak"))
+            else None
+        )
         mode = it.get("anchor")
         if mode == "follows":
             self.anchor = AnchorPhrase(it.data, target, it.start)
@@ -459,11 +561,18 @@ class EnglishGrammar:
     def modality(self, it: Item) -> None:
         cur = self.cur
         mods, parts = it.get("modalities", []), it.get("body_parts", [])
-        joinable = (cur is not None and cur.conj != "and" and cur.kind in (None, "imaging", "procedure")
-                    and not cur.terms and (not cur.modalities or cur.conj == "or"))
+        joinable = (
+            cur is not None
+            and cur.conj != "and"
+            and cur.kind in (None, "imaging", "procedure")
+            and not cur.terms
+            and (not cur.modalities or cur.conj == "or")
+        )
         if joinable and cur is not None:
             ev = cur
-        elif cur is not None and cur.conj == "and" and cur.modalities:  # 'an MRI and a CT': both, same modifiers
+        elif (
+            cur is not None and cur.conj == "and" and cur.modalities
+        ):  # 'an MRI and a CT': both, same modifiers
             ev = self.sibling(cur, None, it.start)
         else:
             ev = self.new_event(it.start)
@@ -478,11 +587,23 @@ class EnglishGrammar:
     def event(self, it: Item) -> None:
         kind, pos = it.get("kind"), it.get("pos")
         cur = self.cur
-        if self.last_prep in ("through", "via") and kind == "er_visit" and cur is not None and cur.kind == "admission":
-            self.problems.append(Problem(
-                f"“admitted {self.last_prep} the ER”: an ER visit on the day of or the day before the admission, or "
-                "a combined ER-and-inpatient visit (OMOP visit concept 262)?", it.text,
-                ["an ER visit within 1 day before the admission", "an 'Emergency Room and Inpatient Visit' (262)"]))
+        if (
+            self.last_prep in ("through", "via")
+            and kind == "er_visit"
+            and cur is not None
+            and cur.kind == "admission"
+        ):
+            self.problems.append(
+                Problem(
+                    f"“admitted {self.last_prep} the ER”: an ER visit on the day of or the day before the admission, or "
+                    "a combined ER-and-inpatient visit (OMOP visit concept 262)?",
+                    it.text,
+                    [
+                        "an ER visit within 1 day before the admission",
+                        "an 'Emergency Room and Inpatient Visit' (262)",
+                    ],
+                )
+            )
             return
         if self.last_prep == "during" and kind in VISIT_KINDS and self.events:
             self.pend.same_visit_with = cur if cur is not None else self.events[-1]
@@ -500,7 +621,11 @@ class EnglishGrammar:
     def attachable(self, cur: Event, kind: str, pos: str) -> bool:
         if cur.conj == "and":
             return False
-        if kind == "procedure" and pos == "verb" and cur.kind in ("imaging", "lab", "surgery", "procedure", "pathology"):
+        if (
+            kind == "procedure"
+            and pos == "verb"
+            and cur.kind in ("imaging", "lab", "surgery", "procedure", "pathology")
+        ):
             return True  # 'a CT performed in 2023
         if cur.kind is None:
             if cur.modalities:
@@ -509,8 +634,10 @@ class EnglishGrammar:
                 return True
             if pos == "noun":
                 return True
-            return all(compatible(kind, t) and (not t.domains or KIND_DOMAIN[kind].value in t.domains)
-                       for t in cur.terms)
+            return all(
+                compatible(kind, t) and (not t.domains or KIND_DOMAIN[kind].value in t.domains)
+                for t in cur.terms
+            )
         same = KIND_DOMAIN[cur.kind] == KIND_DOMAIN[kind]
         if cur.kind in VISIT_KINDS and kind in VISIT_KINDS:
             return "visit" in (cur.kind, kind) or cur.kind == kind
@@ -535,8 +662,12 @@ class EnglishGrammar:
                     cur = self.cur or cur
                 self.sibling(self.cur or cur, term, it.start)
                 return
-            other_kind = cur.conj == "," and cur.terms and term.domains and all(
-                t.domains and not (t.domains & term.domains) for t in cur.terms)
+            other_kind = (
+                cur.conj == ","
+                and cur.terms
+                and term.domains
+                and all(t.domains and not (t.domains & term.domains) for t in cur.terms)
+            )
             if (not cur.terms or cur.conj in ("or", ",")) and not other_kind:
                 if cur.terms and cur.conj == ",":
                     cur.comma_terms.append(term)
@@ -545,9 +676,16 @@ class EnglishGrammar:
                 if not term.known and not cur.kind and cur.hint is None:
                     cur.hint = self.hint_for_unknown()
                 return
-        before_noun = nxt is not None and nxt.kind == "event" and nxt.get("pos") == "noun"  # 'sarcoidosis diagnosis'
-        if (it.kind == "unknown" and not it.get("head") and not before_noun and (cur is None or cur.has_content())
-                and self.last_prep not in ("with", "for", "of", "on")):
+        before_noun = (
+            nxt is not None and nxt.kind == "event" and nxt.get("pos") == "noun"
+        )  # 'sarcoidosis diagnosis'
+        if (
+            it.kind == "unknown"
+            and not it.get("head")
+            and not before_noun
+            and (cur is None or cur.has_content())
+            and self.last_prep not in ("with", "for", "of", "on")
+        ):
             self.problems.append(Problem(f"I did not understand “{it.text}”.", it.text))
             return
         ev = self.new_event(it.start)
@@ -561,8 +699,25 @@ class EnglishGrammar:
         if self.last_prep == "on":
             return "drug"
         verb = self.last_verb or ""
-        if verb in ("received", "receiving", "receive", "receives", "got", "get", "gets", "getting", "given", "started",
-                    "starting", "initiated", "began", "begun", "commenced", "needed", "required"):
+        if verb in (
+            "received",
+            "receiving",
+            "receive",
+            "receives",
+            "got",
+            "get",
+            "gets",
+            "getting",
+            "given",
+            "started",
+            "starting",
+            "initiated",
+            "began",
+            "begun",
+            "commenced",
+            "needed",
+            "required",
+        ):
             return "drug_or_procedure"
         return None
 

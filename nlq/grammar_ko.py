@@ -88,7 +88,9 @@ class KoreanGrammar:
             self.clause(rest)
         return True
 
-    def merge_head(self, items: list[Item], prev: tuple[list[Item], Item | None], closer_now: Item | None) -> bool:
+    def merge_head(
+        self, items: list[Item], prev: tuple[list[Item], Item | None], closer_now: Item | None
+    ) -> bool:
         """'2023년에 진단받은 대장암 환자': the relative clause describes the head noun's own event."""
         closer = prev[1]
         if closer is None or closer.get("head") or closer.get("request") or closer.kind != "end":
@@ -100,8 +102,10 @@ class KoreanGrammar:
             return False
         ev = group[0]
         terms = [Term.of(it) for it in items if it.kind in ("term", "unknown")]
-        if not terms or not all(KIND_DOMAIN[ev.kind].value in t.domains or (not t.domains and ev.kind == "diagnosis")
-                                for t in terms):
+        if not terms or not all(
+            KIND_DOMAIN[ev.kind].value in t.domains or (not t.domains and ev.kind == "diagnosis")
+            for t in terms
+        ):
             return False
         for it in items:
             if it.kind in ("age", "sex"):
@@ -120,7 +124,9 @@ class KoreanGrammar:
             elif it.kind in ("bad_date", "bad_window", "vague"):
                 q = it.get("reason") or (
                     f"기간은 사건 시작일 기준으로만 셉니다. “{it.text}”(방문 종료일) 기준은 아직 지원하지 않습니다."
-                    if it.get("what") == "unsupported" else f"“{it.text}”은(는) 모호합니다. 정확히 어떤 뜻인가요?")
+                    if it.get("what") == "unsupported"
+                    else f"“{it.text}”은(는) 모호합니다. 정확히 어떤 뜻인가요?"
+                )
                 self.problems.append(Problem(q, it.text, list(it.get("choices", []))))
             else:
                 rest.append(it)
@@ -131,12 +137,16 @@ class KoreanGrammar:
             return
         windows = [i for i, it in enumerate(rest) if it.kind == "window"]
         if len(windows) > 1:
-            self.problems.append(Problem("한 사건에 기간 조건이 두 개 있습니다. 어느 것을 적용할까요?",
-                                         " / ".join(rest[i].text for i in windows)))
+            self.problems.append(
+                Problem(
+                    "한 사건에 기간 조건이 두 개 있습니다. 어느 것을 적용할까요?",
+                    " / ".join(rest[i].text for i in windows),
+                )
+            )
             return
         if windows:
             w = rest[windows[0]]
-            left, right = rest[: windows[0]], rest[windows[0] + 1:]
+            left, right = rest[: windows[0]], rest[windows[0] + 1 :]
             anchor = self.anchor_of(left)
             if not any(it.kind in CONTENT for it in right):
                 self.problems.append(Problem(f"“{w.text}”에 무엇이 일어났는지 알 수 없습니다.", w.text))
@@ -156,7 +166,9 @@ class KoreanGrammar:
                     e.negated = True
             elif it.kind == "date":
                 if self.pending_date is not None:
-                    self.problems.append(Problem("날짜 범위가 두 개 있습니다. 어느 것을 적용할까요?", it.text))
+                    self.problems.append(
+                        Problem("날짜 범위가 두 개 있습니다. 어느 것을 적용할까요?", it.text)
+                    )
                 self.pending_date = it
             elif it.kind == "prior":
                 for e in self.last_group:
@@ -165,7 +177,9 @@ class KoreanGrammar:
                 for e in self.last_group:
                     e.first = True
             elif it.kind in ("count", "compare", "first", "window", "number"):
-                self.problems.append(Problem(f"“{it.text}”이(가) 어느 사건에 대한 것인지 알 수 없습니다.", it.text))
+                self.problems.append(
+                    Problem(f"“{it.text}”이(가) 어느 사건에 대한 것인지 알 수 없습니다.", it.text)
+                )
 
     def anchor_of(self, left: list[Item]) -> Event | str:
         content = [it for it in left if it.kind in CONTENT]
@@ -176,8 +190,12 @@ class KoreanGrammar:
             return prev[-1] if prev else "index"
         probe = self.phrase(left, register=False)
         if len(probe) != 1:
-            self.problems.append(Problem("기준이 되는 사건이 하나가 아닙니다. 어느 사건을 기준으로 할까요?",
-                                         " ".join(it.text for it in left)))
+            self.problems.append(
+                Problem(
+                    "기준이 되는 사건이 하나가 아닙니다. 어느 사건을 기준으로 할까요?",
+                    " ".join(it.text for it in left),
+                )
+            )
             return "index"
         p = probe[0]
         existing = self.find_existing(p)
@@ -204,8 +222,13 @@ class KoreanGrammar:
         return None
 
     # ------------------------------------------------------------ one phrase → events
-    def phrase(self, items: list[Item], window: dict[str, Any] | None = None,
-               anchor: Event | str | None = None, register: bool = True) -> list[Event]:
+    def phrase(
+        self,
+        items: list[Item],
+        window: dict[str, Any] | None = None,
+        anchor: Event | str | None = None,
+        register: bool = True,
+    ) -> list[Event]:
         evs: list[Event] = []
         cur: Event | None = None
         mods: dict[str, Any] = {"neg": False, "first": False, "prior": False, "name": None}
@@ -225,7 +248,15 @@ class KoreanGrammar:
                 cur.quotes.append(it.text)
             elif k in ("term", "unknown"):
                 term = Term.of(it)
-                if cur is None or cur.modalities or cur.terms and cur.conj not in ("or", ",") or cur.terms and cur.conj == "," and len(evs) > 1:
+                if (
+                    cur is None
+                    or cur.modalities
+                    or cur.terms
+                    and cur.conj not in ("or", ",")
+                    or cur.terms
+                    and cur.conj == ","
+                    and len(evs) > 1
+                ):
                     cur = new(it.start)
                 if cur.terms and cur.conj == ",":
                     cur.comma_terms.append(term)
@@ -241,8 +272,11 @@ class KoreanGrammar:
                 if cur is None:
                     cur = new(it.start)
                 targets = [e for e in evs if e.kind is None] or [cur]
-                clash = cur.kind is not None and KIND_DOMAIN[cur.kind] != KIND_DOMAIN[kind] and not (
-                    cur.kind in VISIT_KINDS and kind in VISIT_KINDS)
+                clash = (
+                    cur.kind is not None
+                    and KIND_DOMAIN[cur.kind] != KIND_DOMAIN[kind]
+                    and not (cur.kind in VISIT_KINDS and kind in VISIT_KINDS)
+                )
                 if clash:
                     cur = new(it.start)
                     targets = [cur]
@@ -264,22 +298,41 @@ class KoreanGrammar:
                 d = it.data
                 value = {"op": d["op"], "value": d["value"], "high": d.get("high"), "unit": d.get("unit")}
                 target = cur
-                if target is not None and target.value is not None and value["op"] in ("<", "<=") and target.value[
-                        "op"] in (">", ">="):
-                    target.value = {"op": "between", "value": target.value["value"], "high": value["value"],
-                                    "unit": target.value.get("unit") or value.get("unit")}
-                elif target is not None and target.value is None and (
+                if (
+                    target is not None
+                    and target.value is not None
+                    and value["op"] in ("<", "<=")
+                    and target.value["op"] in (">", ">=")
+                ):
+                    target.value = {
+                        "op": "between",
+                        "value": target.value["value"],
+                        "high": value["value"],
+                        "unit": target.value.get("unit") or value.get("unit"),
+                    }
+                elif (
+                    target is not None
+                    and target.value is None
+                    and (
                         target.kind in (None, "lab", "pathology", "observation")
-                        or any(d in t.domains for t in target.terms for d in ("measurement", "observation"))):
+                        or any(d in t.domains for t in target.terms for d in ("measurement", "observation"))
+                    )
+                ):
                     target.value = value
                     if target.kind is None:
                         target.set_kind("lab")
                 else:
-                    self.problems.append(Problem(f"“{it.text}”이(가) 어떤 검사 수치에 대한 조건인지 알 수 없습니다.",
-                                                 it.text))
+                    self.problems.append(
+                        Problem(f"“{it.text}”이(가) 어떤 검사 수치에 대한 조건인지 알 수 없습니다.", it.text)
+                    )
             elif k == "number":
-                self.problems.append(Problem(f"숫자 “{it.text}”의 뜻을 알 수 없습니다. 이상/이하/미만/초과를 붙여 주세요.",
-                                             it.text, [f"{it.text} 이상", f"{it.text} 미만"]))
+                self.problems.append(
+                    Problem(
+                        f"숫자 “{it.text}”의 뜻을 알 수 없습니다. 이상/이하/미만/초과를 붙여 주세요.",
+                        it.text,
+                        [f"{it.text} 이상", f"{it.text} 미만"],
+                    )
+                )
             elif k == "count":
                 count = {"type": it.get("type"), "n": it.get("n")}
             elif k == "first":
@@ -296,7 +349,9 @@ class KoreanGrammar:
                     cur.set_kind(it.get("kind"))
             elif k == "date":
                 if date is not None:
-                    self.problems.append(Problem("날짜 범위가 두 개 있습니다. 어느 것을 적용할까요?", it.text))
+                    self.problems.append(
+                        Problem("날짜 범위가 두 개 있습니다. 어느 것을 적용할까요?", it.text)
+                    )
                 date = it
             elif k == "window":
                 self.problems.append(Problem("기간 조건이 두 개 있습니다.", it.text))
@@ -331,7 +386,12 @@ class KoreanGrammar:
             evs[0].date = date
         elif self.pending_date is not None and register and not evs[0].negated:
             evs[0].date, self.pending_date = self.pending_date, None
-        if register and len(evs) == 1 and window is None and (same := self.bare_reference(evs[0])) is not None:
+        if (
+            register
+            and len(evs) == 1
+            and window is None
+            and (same := self.bare_reference(evs[0])) is not None
+        ):
             return [same]  # '허혈성 심장질환 환자 중 2023년에 진단된 환자': that diagnosis, in 2023
         if register:
             self.events.extend(evs)
@@ -340,10 +400,24 @@ class KoreanGrammar:
     def bare_reference(self, ev: Event) -> Event | None:
         """A clause with only an event word ('진단된', '진단받은') names the diagnosis already described;
         its date, 'first' and count move onto that event."""
-        if ev.terms or ev.modalities or not ev.kind or ev.negated or ev.name_mode or ev.kind in ("surgery", "procedure"):
+        if (
+            ev.terms
+            or ev.modalities
+            or not ev.kind
+            or ev.negated
+            or ev.name_mode
+            or ev.kind in ("surgery", "procedure")
+        ):
             return None
-        same = [e for e in self.events if e.terms and not e.negated and e.window is None and e.kind in (None, ev.kind)
-                and any(KIND_DOMAIN[ev.kind].value in t.domains or not t.domains for t in e.terms)]
+        same = [
+            e
+            for e in self.events
+            if e.terms
+            and not e.negated
+            and e.window is None
+            and e.kind in (None, ev.kind)
+            and any(KIND_DOMAIN[ev.kind].value in t.domains or not t.domains for t in e.terms)
+        ]
         if len(same) != 1 or (ev.date is not None and same[0].date is not None):
             return None
         target = same[0]

@@ -75,19 +75,25 @@ COHORT_WORDS = re.compile(
 
 
 def _identifying_names(text: str) -> bool:
-    return any(not CONCEPT_NAME_BEFORE.search(text[:m.start()]) for m in NAMES.finditer(text))
+    return any(not CONCEPT_NAME_BEFORE.search(text[: m.start()]) for m in NAMES.finditer(text))
 
 
 def refusal(text: str, lang: str) -> str | None:
     """The refusal message for this request, or None when the engine may answer it."""
     en = lang == "en"
     if DESTRUCTIVE.search(text):
-        return ("This engine only reads the clinical mart; it never changes or deletes data."
-                if en else "이 엔진은 데이터를 조회만 하며 변경하거나 삭제하지 않습니다.")
+        return (
+            "This engine only reads the clinical mart; it never changes or deletes data."
+            if en
+            else "이 엔진은 데이터를 조회만 하며 변경하거나 삭제하지 않습니다."
+        )
     if IDENTIFYING.search(text) or PERSON_NAMES.search(text) or _identifying_names(text):
-        return ("Identifying details (names, record or resident numbers, contact details, birth dates) are never "
-                "returned; ask for a cohort or counts instead."
-                if en else "이름, 등록번호, 주민번호, 연락처, 생년월일 같은 식별 정보는 제공하지 않습니다. 코호트나 인원수를 요청해 주세요.")
+        return (
+            "Identifying details (names, record or resident numbers, contact details, birth dates) are never "
+            "returned; ask for a cohort or counts instead."
+            if en
+            else "이름, 등록번호, 주민번호, 연락처, 생년월일 같은 식별 정보는 제공하지 않습니다. 코호트나 인원수를 요청해 주세요."
+        )
     return None
 
 
@@ -95,24 +101,35 @@ def advice(text: str, lang: str) -> str | None:
     """Medical advice ('best treatment for …', '추천해줘'): out of scope even when clinical words appear."""
     if not ADVICE.search(text):
         return None
-    return ("This engine selects patient cohorts from the mart; it gives no medical advice, recommendations or predictions. "
-            "Ask which patients match criteria instead." if lang == "en"
-            else "이 엔진은 데이터마트에서 환자 코호트를 선택할 뿐, 의학적 조언, 추천, 예측은 하지 않습니다. 조건에 맞는 환자를 물어 주세요.")
+    return (
+        "This engine selects patient cohorts from the mart; it gives no medical advice, recommendations or predictions. "
+        "Ask which patients match criteria instead."
+        if lang == "en"
+        else "이 엔진은 데이터마트에서 환자 코호트를 선택할 뿐, 의학적 조언, 추천, 예측은 하지 않습니다. 조건에 맞는 환자를 물어 주세요."
+    )
 
 
 def off_topic(lang: str) -> str:
-    return ("This is not a question about a patient cohort; describe patients by diagnoses, procedures, drugs, "
-            "tests, imaging or dates." if lang == "en"
-            else "환자 코호트에 대한 질문이 아닙니다. 진단, 수술, 처방, 검사, 영상, 날짜로 환자를 설명해 주세요.")
+    return (
+        "This is not a question about a patient cohort; describe patients by diagnoses, procedures, drugs, "
+        "tests, imaging or dates."
+        if lang == "en"
+        else "환자 코호트에 대한 질문이 아닙니다. 진단, 수술, 처방, 검사, 영상, 날짜로 환자를 설명해 주세요."
+    )
 
 
 # 3-syllable Hangul words that start with a common family name and stand before 환자/씨/님 are names.
 _FAMILY = "김이박최정강조윤장임한오서신권황안송류전홍고문양손배백허유남"
-NAME_BEFORE_TITLE_KO = re.compile(rf"(?<![가-힣])[{_FAMILY}][가-힣]{{2}}\s*(?:환자|씨|님)(?:의|이|가|는|을|를)?(?![가-힣])")
+NAME_BEFORE_TITLE_KO = re.compile(
+    rf"(?<![가-힣])[{_FAMILY}][가-힣]{{2}}\s*(?:환자|씨|님)(?:의|이|가|는|을|를)?(?![가-힣])"
+)
 
 
 def named_person_ko(text: str, unknown_words: list[str]) -> bool:
     """'홍길동 환자 기록': a name the lexicon does not know, before a title. Clinical words are known
     mentions (the caller passes only words no recogniser understood), so they never match."""
-    return any(NAME_BEFORE_TITLE_KO.search(w + " 환자") and NAME_BEFORE_TITLE_KO.search(text) for w in unknown_words
-               if len(w) == 3)
+    return any(
+        NAME_BEFORE_TITLE_KO.search(w + " 환자") and NAME_BEFORE_TITLE_KO.search(text)
+        for w in unknown_words
+        if len(w) == 3
+    )

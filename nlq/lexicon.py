@@ -20,10 +20,63 @@ from cohort_engine.spec import Domain
 # Abbreviations of three letters or fewer match in any case only when people really type them so;
 # the others ('RA', 'AF', 'Na', 'Cr' …) must be written with capitals, or plain words would match.
 LOWERCASE_OK = {
-    "mi", "ami", "cad", "dm", "htn", "chf", "copd", "cva", "pci", "ecg", "ekg", "egd", "uti", "bph", "ckd", "gib",
-    "t2dm", "ppi", "ldl", "hdl", "crp", "inr", "bnp", "psa", "cea", "wbc", "bun", "tsh", "bmi", "sbp", "dbp", "ihd",
-    "chd", "evt", "tpa", "ntg", "asa", "gerd", "pud", "mdd", "lbp", "crc", "hct", "fbs", "a1c", "dm2", "cabg",
-    "afib", "nsclc", "sclc", "ugib", "ptca", "dapt", "tni", "mtx", "ctni", "5fu",
+    "mi",
+    "ami",
+    "cad",
+    "dm",
+    "htn",
+    "chf",
+    "copd",
+    "cva",
+    "pci",
+    "ecg",
+    "ekg",
+    "egd",
+    "uti",
+    "bph",
+    "ckd",
+    "gib",
+    "t2dm",
+    "ppi",
+    "ldl",
+    "hdl",
+    "crp",
+    "inr",
+    "bnp",
+    "psa",
+    "cea",
+    "wbc",
+    "bun",
+    "tsh",
+    "bmi",
+    "sbp",
+    "dbp",
+    "ihd",
+    "chd",
+    "evt",
+    "tpa",
+    "ntg",
+    "asa",
+    "gerd",
+    "pud",
+    "mdd",
+    "lbp",
+    "crc",
+    "hct",
+    "fbs",
+    "a1c",
+    "dm2",
+    "cabg",
+    "afib",
+    "nsclc",
+    "sclc",
+    "ugib",
+    "ptca",
+    "dapt",
+    "tni",
+    "mtx",
+    "ctni",
+    "5fu",
 }
 
 
@@ -54,8 +107,13 @@ def compact(text: str) -> str:
 def entries() -> dict[str, Entry]:
     raw = json.loads(resources.files("cohort_engine").joinpath("data/lexicon.json").read_text("utf-8"))
     return {
-        e["key"]: Entry(e["key"], Domain(e["domain"]), tuple(e.get("en", ())), tuple(e.get("ko", ())),
-                        tuple(e.get("treated_by", ())))
+        e["key"]: Entry(
+            e["key"],
+            Domain(e["domain"]),
+            tuple(e.get("en", ())),
+            tuple(e.get("ko", ())),
+            tuple(e.get("treated_by", ())),
+        )
         for e in raw["entries"]
     }
 

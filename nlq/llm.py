@@ -39,18 +39,19 @@ from datetime import date
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Literal
 
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
 from cohort_engine.nlq.parser import MAX_CHARS
 from cohort_engine.nlq.parser import parse as rule_parse
 from cohort_engine.nlq.result import Clarification, ParseResult
 from cohort_engine.nlq.text import detect_language, normalise
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-
 from cohort_engine.spec import CohortSpec, EventFilter, spec_json_schema
 
 if TYPE_CHECKING:
-    from cohort_engine.evals.gold import GoldRecord
     from langchain_core.language_models import BaseChatModel
     from langchain_core.messages import BaseMessage
+
+    from cohort_engine.evals.gold import GoldRecord
 
 log = logging.getLogger(__name__)
 
@@ -83,10 +84,15 @@ class LLMAnswer(BaseModel):
     status: Literal["ok", "clarify", "refused"] = Field(
         description="ok: the spec says everything; clarify: ask back; refused: not a cohort request this engine serves."
     )
-    spec: CohortSpec | None = Field(default=None, description="The cohort specification, only when status is 'ok'.")
-    message: str = Field(default="", description="For clarify/refused: one sentence in the question's language.")
+    spec: CohortSpec | None = Field(
+        default=None, description="The cohort specification, only when status is 'ok'."
+    )
+    message: str = Field(
+        default="", description="For clarify/refused: one sentence in the question's language."
+    )
     clarifications: list[Clarification] = Field(
-        default_factory=list, description="For clarify: what is unclear, the words in doubt, readings to choose from."
+        default_factory=list,
+        description="For clarify: what is unclear, the words in doubt, readings to choose from.",
     )
 
     @model_validator(mode="after")
@@ -218,8 +224,11 @@ def _event_line(domain: str, tables: dict[str, dict]) -> str:
     parts = [f"- {domain}: {dt.table} — {t['description']} Event date: {dt.date_column}."]
     if dt.value_column and dt.value_column in cols:
         unit = cols.get("unit_source_value")
-        parts.append(f"Value: {dt.value_column} ({cols[dt.value_column]['description'].rstrip('.').lower()})"
-                     + (f", unit_source_value ({unit['description'].rstrip('.')})" if unit else "") + ".")
+        parts.append(
+            f"Value: {dt.value_column} ({cols[dt.value_column]['description'].rstrip('.').lower()})"
+            + (f", unit_source_value ({unit['description'].rstrip('.')})" if unit else "")
+            + "."
+        )
     if domain == "imaging":
         for name in ("modality_source_value", "anatomic_site_source_value"):
             if name in cols:
@@ -236,19 +245,27 @@ def mart_description() -> str:
     tables = {t["name"]: t for t in catalog_json()}
     person = {c["name"]: c for c in tables["person"]["columns"]}
     lines = ["The mart (OMOP CDM 5.4), one table per spec domain:"]
-    lines += [_event_line(d, tables) for d in
-              ("condition", "procedure", "drug", "measurement", "observation", "visit", "imaging", "death")]
-    lines.append(f"- demographics: person — {person['gender_concept_id']['description']} "
-                 f"{person['year_of_birth']['description']}")
-    lines.append("Visit types (visit_concept_ids): " + ", ".join(f"{v} {k}" for k, v in VISIT_CONCEPTS.items()) + ".")
+    lines += [
+        _event_line(d, tables)
+        for d in ("condition", "procedure", "drug", "measurement", "observation", "visit", "imaging", "death")
+    ]
+    lines.append(
+        f"- demographics: person — {person['gender_concept_id']['description']} "
+        f"{person['year_of_birth']['description']}"
+    )
+    lines.append(
+        "Visit types (visit_concept_ids): " + ", ".join(f"{v} {k}" for k, v in VISIT_CONCEPTS.items()) + "."
+    )
     return "\n".join(lines)
 
 
 @lru_cache(maxsize=1)
 def system_prompt() -> str:
     schema = json.dumps(spec_json_schema(), ensure_ascii=False, separators=(",", ":"))
-    return (f"{INSTRUCTIONS}\nThe CohortSpec JSON Schema:\n{schema}\n\n{mart_description()}\n\n"
-            "Examples follow: each question with the answer you should give.")
+    return (
+        f"{INSTRUCTIONS}\nThe CohortSpec JSON Schema:\n{schema}\n\n{mart_description()}\n\n"
+        "Examples follow: each question with the answer you should give."
+    )
 
 
 def _user_turn(question: str, today: date | None) -> str:
@@ -260,8 +277,11 @@ def _pool() -> tuple[GoldRecord, ...]:
     """Dev-split answerable records with a gold spec: the only examples a prompt may show."""
     from cohort_engine.evals.gold import few_shot_pool, load_gold
 
-    return tuple(r for r in few_shot_pool(load_gold())
-                 if r.split == "dev" and r.expected_status == "ok" and r.gold_spec)
+    return tuple(
+        r
+        for r in few_shot_pool(load_gold())
+        if r.split == "dev" and r.expected_status == "ok" and r.gold_spec
+    )
 
 
 _EXAMPLE_SPECS: dict[str, dict | None] = {}
@@ -371,8 +391,9 @@ def _content_text(message: Any) -> str:
     if isinstance(content, str):
         return content
     if isinstance(content, list):
-        return "".join(b if isinstance(b, str) else str(b.get("text", "")) for b in content
-                       if isinstance(b, str | dict))
+        return "".join(
+            b if isinstance(b, str) else str(b.get("text", "")) for b in content if isinstance(b, str | dict)
+        )
     return str(content or "")
 
 
@@ -382,16 +403,25 @@ def _ungrounded(spec: CohortSpec, question: str) -> list[str]:
 
     numbers = set(re.findall(r"\d+", question))
     problems: list[str] = []
-    filters: list[tuple[str, EventFilter]] = [("index", spec.index), *((f"criteria[{c.label}]", c) for c in spec.criteria)]
+    filters: list[tuple[str, EventFilter]] = [
+        ("index", spec.index),
+        *((f"criteria[{c.label}]", c) for c in spec.criteria),
+    ]
     for where, f in filters:
-        invented = [i for i in (*f.concepts.concept_ids, *f.concepts.exclude_concept_ids) if str(i) not in numbers]
+        invented = [
+            i for i in (*f.concepts.concept_ids, *f.concepts.exclude_concept_ids) if str(i) not in numbers
+        ]
         if invented:
-            problems.append(f"{where}.concepts: concept ids {invented} are not in the question; never invent concept "
-                            "ids, put the clinical mention in terms")
+            problems.append(
+                f"{where}.concepts: concept ids {invented} are not in the question; never invent concept "
+                "ids, put the clinical mention in terms"
+            )
         odd = [v for v in f.visit_concept_ids if v not in VISIT_CONCEPTS.values() and str(v) not in numbers]
         if odd:
-            problems.append(f"{where}.visit_concept_ids: {odd} are not visit types "
-                            f"({', '.join(map(str, VISIT_CONCEPTS.values()))})")
+            problems.append(
+                f"{where}.visit_concept_ids: {odd} are not visit types "
+                f"({', '.join(map(str, VISIT_CONCEPTS.values()))})"
+            )
         name = f.concepts.codeset
         if name and name.casefold() not in question.casefold():
             problems.append(f"{where}.concepts.codeset: the question names no code set {name!r}; use terms")
@@ -408,7 +438,9 @@ def validate_answer(data: Any, question: str) -> tuple[LLMAnswer | None, str]:
         answer = LLMAnswer.model_validate(data)
     except ValidationError as e:
         errs = e.errors(include_url=False, include_input=False)
-        detail = "; ".join(f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}" for err in errs[:10])
+        detail = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}" for err in errs[:10]
+        )
         return None, f"{len(errs)} validation error(s): {detail}"
     if answer.spec is not None and (problems := _ungrounded(answer.spec, question)):
         return None, "; ".join(problems)
@@ -455,11 +487,15 @@ def _call(model: BaseChatModel, structured: Any | None, messages: list[BaseMessa
         return None, text
 
 
-REPAIR = ("Your answer could not be used: {error}. Reply again with one corrected JSON object "
-          "{{status, spec?, message?, clarifications?}} and nothing else.")
+REPAIR = (
+    "Your answer could not be used: {error}. Reply again with one corrected JSON object "
+    "{{status, spec?, message?, clarifications?}} and nothing else."
+)
 
 
-def _ask_model(model: BaseChatModel, messages: list[BaseMessage], question: str) -> tuple[LLMAnswer | None, bool]:
+def _ask_model(
+    model: BaseChatModel, messages: list[BaseMessage], question: str
+) -> tuple[LLMAnswer | None, bool]:
     """(a valid answer or None, whether a repair round was used)."""
     from langchain_core.messages import AIMessage, HumanMessage
 
@@ -469,8 +505,11 @@ def _ask_model(model: BaseChatModel, messages: list[BaseMessage], question: str)
         answer, error = validate_answer(data, question)
         if answer is not None:
             return answer, False
-        repair = [*messages, AIMessage(content=raw[:MAX_ECHO_CHARS] or "(empty)"),
-                  HumanMessage(content=REPAIR.format(error=error))]
+        repair = [
+            *messages,
+            AIMessage(content=raw[:MAX_ECHO_CHARS] or "(empty)"),
+            HumanMessage(content=REPAIR.format(error=error)),
+        ]
         data, _ = _call(model, structured, repair)
         answer, _ = validate_answer(data, question)
         return answer, True
@@ -480,24 +519,37 @@ def _msg(lang: str, en: str, ko: str) -> str:
     return en if lang == "en" else ko
 
 
-NOTE_LLM = ("Read by the LLM (language model), not the rule parser: check the read-back before using the cohort.",
-            "이 질문은 규칙 파서가 아닌 LLM(언어 모델)이 읽었습니다. 코호트를 쓰기 전에 읽어 드린 내용을 확인해 주세요.")
-NOTE_HYBRID = ("The rule parser could not settle this question, so it was read by the LLM (language model): "
-               "check the read-back before using the cohort.",
-               "규칙 파서가 이 질문을 다 읽지 못해 LLM(언어 모델)이 읽었습니다. 코호트를 쓰기 전에 읽어 드린 내용을 확인해 주세요.")
-UNREADABLE = ("The language model's answer could not be read as a cohort specification; rephrase the question "
-              "or use the rule parser (--parser rule).",
-              "언어 모델의 답을 코호트 명세로 읽을 수 없습니다. 질문을 바꿔 쓰거나 규칙 파서(--parser rule)를 써 주세요.")
-REFUSED = ("The language model declined this request: it is not a cohort question this engine answers.",
-           "언어 모델이 이 요청을 거절했습니다. 이 엔진이 답하는 코호트 질문이 아닙니다.")
-CLARIFY = ("The question is not clear enough to select patients; please say more precisely what you mean.",
-           "환자를 고르기에 질문이 충분히 분명하지 않습니다. 뜻하는 바를 더 정확히 말씀해 주세요.")
+NOTE_LLM = (
+    "Read by the LLM (language model), not the rule parser: check the read-back before using the cohort.",
+    "이 질문은 규칙 파서가 아닌 LLM(언어 모델)이 읽었습니다. 코호트를 쓰기 전에 읽어 드린 내용을 확인해 주세요.",
+)
+NOTE_HYBRID = (
+    "The rule parser could not settle this question, so it was read by the LLM (language model): "
+    "check the read-back before using the cohort.",
+    "규칙 파서가 이 질문을 다 읽지 못해 LLM(언어 모델)이 읽었습니다. 코호트를 쓰기 전에 읽어 드린 내용을 확인해 주세요.",
+)
+UNREADABLE = (
+    "The language model's answer could not be read as a cohort specification; rephrase the question "
+    "or use the rule parser (--parser rule).",
+    "언어 모델의 답을 코호트 명세로 읽을 수 없습니다. 질문을 바꿔 쓰거나 규칙 파서(--parser rule)를 써 주세요.",
+)
+REFUSED = (
+    "The language model declined this request: it is not a cohort question this engine answers.",
+    "언어 모델이 이 요청을 거절했습니다. 이 엔진이 답하는 코호트 질문이 아닙니다.",
+)
+CLARIFY = (
+    "The question is not clear enough to select patients; please say more precisely what you mean.",
+    "환자를 고르기에 질문이 충분히 분명하지 않습니다. 뜻하는 바를 더 정확히 말씀해 주세요.",
+)
 
 
 def _unreachable(lang: str, error: Exception) -> str:
-    return _msg(lang, f"The language model could not be reached ({type(error).__name__}); try again, or use the "
-                      "rule parser (--parser rule).",
-                f"언어 모델에 연결하지 못했습니다({type(error).__name__}). 다시 시도하거나 규칙 파서(--parser rule)를 써 주세요.")
+    return _msg(
+        lang,
+        f"The language model could not be reached ({type(error).__name__}); try again, or use the "
+        "rule parser (--parser rule).",
+        f"언어 모델에 연결하지 못했습니다({type(error).__name__}). 다시 시도하거나 규칙 파서(--parser rule)를 써 주세요.",
+    )
 
 
 def _guarded(text: str, today: date | None) -> ParseResult | None:
@@ -508,8 +560,9 @@ def _guarded(text: str, today: date | None) -> ParseResult | None:
     return None
 
 
-def _llm_read(text: str, today: date | None, model: BaseChatModel, note: tuple[str, str],
-              k: int | None) -> tuple[ParseResult, bool]:
+def _llm_read(
+    text: str, today: date | None, model: BaseChatModel, note: tuple[str, str], k: int | None
+) -> tuple[ParseResult, bool]:
     """Ask the model (the caller has run the refusal guard): (its answer as a ParseResult, whether the
     model failed — unreachable, or no usable answer after the repair round)."""
     question = normalise(text)
@@ -518,26 +571,45 @@ def _llm_read(text: str, today: date | None, model: BaseChatModel, note: tuple[s
     try:
         answer, repaired = _ask_model(model, messages, question)
     except Exception as e:  # provider down, auth, quota …: an answer, not a traceback
-        log.warning("llm parse: question of %d chars, model call failed (%s)", len(question), type(e).__name__)
+        log.warning(
+            "llm parse: question of %d chars, model call failed (%s)", len(question), type(e).__name__
+        )
         return ParseResult(status="clarify", language=lang, message=_unreachable(lang, e), parser="llm"), True
-    log.info("llm parse: question of %d chars, %d examples, status=%s, repaired=%s", len(question),
-             (len(messages) - 2) // 2, answer.status if answer else "unreadable", repaired)
+    log.info(
+        "llm parse: question of %d chars, %d examples, status=%s, repaired=%s",
+        len(question),
+        (len(messages) - 2) // 2,
+        answer.status if answer else "unreadable",
+        repaired,
+    )
     if answer is None:
-        return ParseResult(status="clarify", language=lang, message=_msg(lang, *UNREADABLE), parser="llm"), True
+        return ParseResult(
+            status="clarify", language=lang, message=_msg(lang, *UNREADABLE), parser="llm"
+        ), True
     if answer.status == "refused":
-        return ParseResult(status="refused", language=lang, message=answer.message.strip() or _msg(lang, *REFUSED),
-                           parser="llm"), False
+        return ParseResult(
+            status="refused",
+            language=lang,
+            message=answer.message.strip() or _msg(lang, *REFUSED),
+            parser="llm",
+        ), False
     if answer.status == "clarify":
-        return ParseResult(status="clarify", language=lang, message=answer.message.strip() or _msg(lang, *CLARIFY),
-                           clarifications=answer.clarifications, parser="llm"), False
+        return ParseResult(
+            status="clarify",
+            language=lang,
+            message=answer.message.strip() or _msg(lang, *CLARIFY),
+            clarifications=answer.clarifications,
+            parser="llm",
+        ), False
     assert answer.spec is not None  # LLMAnswer guarantees it for 'ok'
     spec = answer.spec.model_copy(update={"language": lang})
     return ParseResult(status="ok", language=lang, spec=spec, notes=[_msg(lang, *note)], parser="llm"), False
 
 
 # ---------------------------------------------------------------------------------------- entry points
-def parse(text: str, today: date | None = None, *, model: BaseChatModel | None = None,
-          k: int | None = None) -> ParseResult:
+def parse(
+    text: str, today: date | None = None, *, model: BaseChatModel | None = None, k: int | None = None
+) -> ParseResult:
     """Parse one sentence with the chat model (``model``, else ``COHORT_LLM_MODEL``).
 
     The rule parser's refusal guard runs first; a refused request never reaches the model. ``k`` is
@@ -555,8 +627,9 @@ def parse(text: str, today: date | None = None, *, model: BaseChatModel | None =
     return _llm_read(text, today, chat, NOTE_LLM, k)[0]
 
 
-def parse_hybrid(text: str, today: date | None = None, *, model: BaseChatModel | None = None,
-                 k: int | None = None) -> ParseResult:
+def parse_hybrid(
+    text: str, today: date | None = None, *, model: BaseChatModel | None = None, k: int | None = None
+) -> ParseResult:
     """Rule parser first; the LLM only reads what the rule parser asks back about.
 
     ``ok`` from the rule parser is used as is; ``refused`` stays refused; on ``clarify`` the model is

@@ -12,16 +12,32 @@ from __future__ import annotations
 from functools import lru_cache
 
 import spacy
-from cohort_engine.nlq.lexicon import Alias, aliases, scanner
-from cohort_engine.nlq.text import HANGUL
 from spacy.language import Language
 from spacy.matcher import PhraseMatcher
 from spacy.util import filter_spans
 
+from cohort_engine.nlq.lexicon import Alias, aliases, scanner
+from cohort_engine.nlq.text import HANGUL
+
 KOREAN_CONFIG = {"nlp": {"tokenizer": {"@tokenizers": "spacy.Tokenizer.v1"}}}
 _SKIP = set(" \t-_.'’")
 # Text that may sit between the start of a Korean word and a mention inside it ('당뇨병과고혈압').
-KO_GLUE = {"이나", "나", "과", "와", "및", "또는", "혹은", "랑", "이랑", "하고", "또", "이거나", "거나", "그리고"}
+KO_GLUE = {
+    "이나",
+    "나",
+    "과",
+    "와",
+    "및",
+    "또는",
+    "혹은",
+    "랑",
+    "이랑",
+    "하고",
+    "또",
+    "이거나",
+    "거나",
+    "그리고",
+}
 
 
 @lru_cache(maxsize=1)
@@ -56,7 +72,9 @@ def _english_matcher() -> tuple[PhraseMatcher, PhraseMatcher, dict[int, str]]:
             docs = {}
             forms = [a.text, a.text.upper(), a.text.capitalize(), a.text.title()]
             if len(a.text) >= 4 and a.text[-1].isalpha() and not a.text.endswith("s"):
-                forms.append(a.text + ("es" if a.text.endswith(("x", "ch", "sh")) else "s"))  # 'strokes', 'PCIs'
+                forms.append(
+                    a.text + ("es" if a.text.endswith(("x", "ch", "sh")) else "s")
+                )  # 'strokes', 'PCIs'
             for form in forms:
                 doc = nlp.make_doc(form)
                 docs.setdefault(tuple(t.lower_ for t in doc), doc)

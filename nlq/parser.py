@@ -38,11 +38,19 @@ def parse(text: str, today: date | None = None) -> ParseResult:
     lang = detect_language(sentence)
     en = lang == "en"
     if not sentence:
-        return ParseResult(status="clarify", language=lang, message="The question is empty." if en else "질문이 비어 있습니다.")
+        return ParseResult(
+            status="clarify",
+            language=lang,
+            message="The question is empty." if en else "질문이 비어 있습니다.",
+        )
     if len(sentence) > MAX_CHARS:
-        return ParseResult(status="clarify", language=lang,
-                           message=f"The question is longer than {MAX_CHARS} characters; ask one cohort at a time."
-                           if en else f"질문이 {MAX_CHARS}자를 넘습니다. 코호트 하나씩 물어 주세요.")
+        return ParseResult(
+            status="clarify",
+            language=lang,
+            message=f"The question is longer than {MAX_CHARS} characters; ask one cohort at a time."
+            if en
+            else f"질문이 {MAX_CHARS}자를 넘습니다. 코호트 하나씩 물어 주세요.",
+        )
     refused = refusal(sentence, lang)
     if refused:
         return ParseResult(status="refused", language=lang, message=refused)
@@ -57,12 +65,21 @@ def parse(text: str, today: date | None = None) -> ParseResult:
     spec, problems, notes = assemble(built, lang, sentence)
     notes = rec.notes + notes
     if problems or spec is None:
-        head = "I could not turn the whole question into cohort rules: " if en else "질문 전체를 코호트 조건으로 바꾸지 못했습니다: "
+        head = (
+            "I could not turn the whole question into cohort rules: "
+            if en
+            else "질문 전체를 코호트 조건으로 바꾸지 못했습니다: "
+        )
         message = head + " ".join(p.question for p in problems[:3])
         if not problems:
             message = head + ("nothing to select." if en else "선택할 조건이 없습니다.")
         return ParseResult(
-            status="clarify", language=lang, message=message, notes=notes,
-            clarifications=[Clarification(question=p.question, span=p.span, choices=p.choices) for p in problems],
+            status="clarify",
+            language=lang,
+            message=message,
+            notes=notes,
+            clarifications=[
+                Clarification(question=p.question, span=p.span, choices=p.choices) for p in problems
+            ],
         )
     return ParseResult(status="ok", language=lang, spec=spec, notes=notes)

@@ -22,30 +22,97 @@ NUM2 = r"(?P<v2>\d+(?:\.\d+)?)"
 UNIT = rf"(?:\s*(?P<unit>{UNITS})(?![a-z]))?"
 UNIT2 = rf"(?:\s*(?P<unit2>{UNITS})(?![a-z]))?"
 OPS_EN: dict[str, str] = {
-    "above": ">", "over": ">", "greater than": ">", "more than": ">", "higher than": ">", "exceeding": ">",
-    "exceeds": ">", "exceed": ">", "exceeded": ">", "in excess of": ">", "beyond": ">", ">": ">", "rose above": ">",
-    "went above": ">", "was above": ">", "fell below": "<", "dropped below": "<", "went below": "<", "was below": "<",
-    "greater than or equal to": ">=", "at least": ">=", "no less than": ">=", "not less than": ">=", ">=": ">=",
-    "≥": ">=", "=>": ">=", "of at least": ">=", "minimum of": ">=", "a minimum of": ">=", "no fewer than": ">=",
-    "below": "<", "under": "<", "less than": "<", "lower than": "<", "fewer than": "<", "<": "<",
-    "less than or equal to": "<=", "at most": "<=", "no more than": "<=", "not more than": "<=", "up to": "<=",
-    "<=": "<=", "≤": "<=", "=<": "<=", "a maximum of": "<=", "maximum of": "<=",
-    "equal to": "=", "=": "=", "exactly": "=", "of exactly": "=",
+    "above": ">",
+    "over": ">",
+    "greater than": ">",
+    "more than": ">",
+    "higher than": ">",
+    "exceeding": ">",
+    "exceeds": ">",
+    "exceed": ">",
+    "exceeded": ">",
+    "in excess of": ">",
+    "beyond": ">",
+    ">": ">",
+    "rose above": ">",
+    "went above": ">",
+    "was above": ">",
+    "fell below": "<",
+    "dropped below": "<",
+    "went below": "<",
+    "was below": "<",
+    "greater than or equal to": ">=",
+    "at least": ">=",
+    "no less than": ">=",
+    "not less than": ">=",
+    ">=": ">=",
+    "≥": ">=",
+    "=>": ">=",
+    "of at least": ">=",
+    "minimum of": ">=",
+    "a minimum of": ">=",
+    "no fewer than": ">=",
+    "below": "<",
+    "under": "<",
+    "less than": "<",
+    "lower than": "<",
+    "fewer than": "<",
+    "<": "<",
+    "less than or equal to": "<=",
+    "at most": "<=",
+    "no more than": "<=",
+    "not more than": "<=",
+    "up to": "<=",
+    "<=": "<=",
+    "≤": "<=",
+    "=<": "<=",
+    "a maximum of": "<=",
+    "maximum of": "<=",
+    "equal to": "=",
+    "=": "=",
+    "exactly": "=",
+    "of exactly": "=",
 }
 _OP_RE = "|".join(re.escape(k).replace(r"\ ", r"\s+") for k in sorted(OPS_EN, key=len, reverse=True))
-POST_EN = {"more": ">=", "higher": ">=", "above": ">=", "greater": ">=", "over": ">=", "less": "<=", "lower": "<=",
-           "below": "<=", "under": "<=", "fewer": "<="}
-_WORD_NUM = "|".join(w for w in sorted(ENGLISH_NUMBERS, key=len, reverse=True) if w not in ("a", "an", "a single", "one single", "zero"))
+POST_EN = {
+    "more": ">=",
+    "higher": ">=",
+    "above": ">=",
+    "greater": ">=",
+    "over": ">=",
+    "less": "<=",
+    "lower": "<=",
+    "below": "<=",
+    "under": "<=",
+    "fewer": "<=",
+}
+_WORD_NUM = "|".join(
+    w
+    for w in sorted(ENGLISH_NUMBERS, key=len, reverse=True)
+    if w not in ("a", "an", "a single", "one single", "zero")
+)
 
 EN_RULES: list[tuple[str, str]] = [
-    (rf"\b(?P<q>at\s+least|more\s+than|no\s+more\s+than|at\s+most|exactly|only|fewer\s+than|less\s+than)?\s*"
-     rf"(?:(?P<w>twice|once|thrice)|(?P<n>\d+|{_WORD_NUM})\s+(?:separate\s+|different\s+)?times)(?:\s+or\s+(?P<post>more))?\b", "times"),
+    (
+        rf"\b(?P<q>at\s+least|more\s+than|no\s+more\s+than|at\s+most|exactly|only|fewer\s+than|less\s+than)?\s*"
+        rf"(?:(?P<w>twice|once|thrice)|(?P<n>\d+|{_WORD_NUM})\s+(?:separate\s+|different\s+)?times)(?:\s+or\s+(?P<post>more))?\b",
+        "times",
+    ),
     (r"\bmultiple\b|\bmore\s+than\s+one\b|\btwo\s+or\s+more\b|\bseveral\b", "multiple"),
-    (rf"\b(?P<q>at\s+least|at\s+most|exactly|no\s+more\s+than|fewer\s+than|more\s+than)\s+(?P<n>{_WORD_NUM}|one)\b", "count_words"),
+    (
+        rf"\b(?P<q>at\s+least|at\s+most|exactly|no\s+more\s+than|fewer\s+than|more\s+than)\s+(?P<n>{_WORD_NUM}|one)\b",
+        "count_words",
+    ),
     (rf"\bbetween\s+{NUM}{UNIT}\s+(?:and|to|-)\s+{NUM2}{UNIT2}", "between"),
-    (rf"\b{NUM}{UNIT}\s*(?:-|to)\s*{NUM2}{UNIT2}(?=\s*$|\s+(?:in|during|on|and|or|within|who|between|,))", "between"),
+    (
+        rf"\b{NUM}{UNIT}\s*(?:-|to)\s*{NUM2}{UNIT2}(?=\s*$|\s+(?:in|during|on|and|or|within|who|between|,))",
+        "between",
+    ),
     (rf"(?P<op>{_OP_RE})\s*{NUM}{UNIT}", "op"),
-    (rf"\b{NUM}{UNIT}\s*(?:(?:or|and)\s+(?P<post>more|higher|above|greater|over|less|lower|below|under|fewer)|(?P<plus>\+))", "post"),
+    (
+        rf"\b{NUM}{UNIT}\s*(?:(?:or|and)\s+(?P<post>more|higher|above|greater|over|less|lower|below|under|fewer)|(?P<plus>\+))",
+        "post",
+    ),
     (rf"(?<![\w.]){NUM}{UNIT}(?![\w.])", "bare"),
     (rf"\b(?P<n>{_WORD_NUM})\b", "word"),
 ]
@@ -62,12 +129,23 @@ KO_COUNT = re.compile(
 KO_NEVER = re.compile(r"한\s*(?:번|차례)\s*도|전혀|단\s*한\s*번도")
 # Units are ASCII ('mg/dL'): the Korean patterns ignore case like the English ones.
 KO_MULTIPLE = re.compile(r"여러\s*(?:번|차례|회)|두\s*번\s*넘게")
-KO_BETWEEN = re.compile(rf"{NUM}{UNIT}\s*(?:~|-|에서)\s*{NUM2}{UNIT2}\s*(?:사이|이내)?(?:의|인|에)?", re.IGNORECASE)
+KO_BETWEEN = re.compile(
+    rf"{NUM}{UNIT}\s*(?:~|-|에서)\s*{NUM2}{UNIT2}\s*(?:사이|이내)?(?:의|인|에)?", re.IGNORECASE
+)
 KO_OP = re.compile(
     rf"{NUM}{UNIT}\s*(?:(?:을|를|이|가)\s*)?(?P<q>이상|초과|이하|미만|넘는|넘게|넘어|넘은|보다\s*(?:높은|크거나\s*같은|큰|많은|낮은|작은|적은|높|낮))",
     re.IGNORECASE,
 )
-KO_OPS = {"이상": ">=", "초과": ">", "이하": "<=", "미만": "<", "넘는": ">", "넘게": ">", "넘어": ">", "넘은": ">"}
+KO_OPS = {
+    "이상": ">=",
+    "초과": ">",
+    "이하": "<=",
+    "미만": "<",
+    "넘는": ">",
+    "넘게": ">",
+    "넘어": ">",
+    "넘은": ">",
+}
 KO_BARE = re.compile(rf"(?<![\w.]){NUM}{UNIT}(?![\w.])", re.IGNORECASE)
 FIRST_KO = re.compile(r"처음(?:으로)?|최초(?:로)?|첫\s*번째|첫|신규(?:로)?|새로(?:이)?|새롭게")
 
@@ -77,8 +155,19 @@ def _unit(g: dict) -> str | None:
     if not u:
         return None
     u = re.sub(r"\s+", "", u)
-    return {"percent": "%", "퍼센트": "%", "프로": "%", "mmhg": "mmHg", "mg/dl": "mg/dL", "g/dl": "g/dL",
-            "mmol/l": "mmol/L", "ng/ml": "ng/mL", "pg/ml": "pg/mL", "u/l": "U/L", "iu/l": "IU/L"}.get(u.lower(), u)
+    return {
+        "percent": "%",
+        "퍼센트": "%",
+        "프로": "%",
+        "mmhg": "mmHg",
+        "mg/dl": "mg/dL",
+        "g/dl": "g/dL",
+        "mmol/l": "mmol/L",
+        "ng/ml": "ng/mL",
+        "pg/ml": "pg/mL",
+        "u/l": "U/L",
+        "iu/l": "IU/L",
+    }.get(u.lower(), u)
 
 
 def _count_item(m: re.Match[str], type_: str, n: int, post: bool = False) -> Item:
@@ -95,41 +184,75 @@ def _en(m: re.Match[str], kind: str) -> Item | None:
         if g.get("post"):
             q = "at least"
         type_, n = {
-            "at least": ("at_least", n), "more than": ("at_least", n + 1), "no more than": ("at_most", n),
-            "at most": ("at_most", n), "exactly": ("exactly", n), "only": ("exactly", n),
-            "fewer than": ("at_most", n - 1), "less than": ("at_most", n - 1),
+            "at least": ("at_least", n),
+            "more than": ("at_least", n + 1),
+            "no more than": ("at_most", n),
+            "at most": ("at_most", n),
+            "exactly": ("exactly", n),
+            "only": ("exactly", n),
+            "fewer than": ("at_most", n - 1),
+            "less than": ("at_most", n - 1),
         }.get(q, ("at_least", n))
         return _count_item(m, type_, n, post=True)
     if kind == "count_words":
         n = number(g["n"]) or 1
         q = " ".join(g["q"].lower().split())
-        type_, n = {"at least": ("at_least", n), "at most": ("at_most", n), "exactly": ("exactly", n),
-                    "no more than": ("at_most", n), "fewer than": ("at_most", n - 1),
-                    "more than": ("at_least", n + 1)}[q]
+        type_, n = {
+            "at least": ("at_least", n),
+            "at most": ("at_most", n),
+            "exactly": ("exactly", n),
+            "no more than": ("at_most", n),
+            "fewer than": ("at_most", n - 1),
+            "more than": ("at_least", n + 1),
+        }[q]
         return _count_item(m, type_, n)
     if kind == "multiple":
         return _count_item(m, "at_least", 2)
     if kind == "between":
         lo, hi = float(g["v"]), float(g["v2"])
-        return Item("compare", m.group(0), m.start(), m.end(),
-                    {"op": "between", "value": min(lo, hi), "high": max(lo, hi), "unit": _unit(g)})
+        return Item(
+            "compare",
+            m.group(0),
+            m.start(),
+            m.end(),
+            {"op": "between", "value": min(lo, hi), "high": max(lo, hi), "unit": _unit(g)},
+        )
     if kind == "op":
         op = OPS_EN[" ".join(g["op"].lower().split())]
-        return Item("compare", m.group(0), m.start(), m.end(),
-                    {"op": op, "value": float(g["v"]), "high": None, "unit": _unit(g)})
+        return Item(
+            "compare",
+            m.group(0),
+            m.start(),
+            m.end(),
+            {"op": op, "value": float(g["v"]), "high": None, "unit": _unit(g)},
+        )
     if kind == "post":
         op = ">=" if g.get("plus") else POST_EN[g["post"].lower()]
-        return Item("compare", m.group(0), m.start(), m.end(),
-                    {"op": op, "value": float(g["v"]), "high": None, "unit": _unit(g), "post": True})
+        return Item(
+            "compare",
+            m.group(0),
+            m.start(),
+            m.end(),
+            {"op": op, "value": float(g["v"]), "high": None, "unit": _unit(g), "post": True},
+        )
     if kind == "bare":
         return Item("number", m.group(0), m.start(), m.end(), {"value": float(g["v"]), "unit": _unit(g)})
     n = number(g["n"])
-    return None if n is None else Item("number", m.group(0), m.start(), m.end(), {"value": float(n), "unit": None})
+    return (
+        None
+        if n is None
+        else Item("number", m.group(0), m.start(), m.end(), {"value": float(n), "unit": None})
+    )
 
 
 def recognise_quantities_en(pieces: list[Piece]) -> list[Piece]:
-    pieces = apply(pieces, FIRST_EN, lambda m: Item("first", m.group(0), m.start(), m.end(),
-                                                    {"post": m.group(0).lower().startswith("for")}))
+    pieces = apply(
+        pieces,
+        FIRST_EN,
+        lambda m: Item(
+            "first", m.group(0), m.start(), m.end(), {"post": m.group(0).lower().startswith("for")}
+        ),
+    )
     for rx, kind in EN_RES:
         pieces = apply(pieces, rx, lambda m, kind=kind: _en(m, kind))
     return pieces
@@ -139,17 +262,30 @@ def _ko_count(m: re.Match[str]) -> Item:
     n = number(m.group("n")) or 1
     if m.group("exact"):
         return _count_item(m, "exactly", n, post=True)
-    type_, n = {"이상": ("at_least", n), "초과": ("at_least", n + 1), "넘게": ("at_least", n + 1),
-                "넘는": ("at_least", n + 1), "넘어": ("at_least", n + 1), "이하": ("at_most", n),
-                "이내": ("at_most", n), "미만": ("at_most", n - 1), "만": ("exactly", n)}.get(m.group("q") or "", ("at_least", n))
+    type_, n = {
+        "이상": ("at_least", n),
+        "초과": ("at_least", n + 1),
+        "넘게": ("at_least", n + 1),
+        "넘는": ("at_least", n + 1),
+        "넘어": ("at_least", n + 1),
+        "이하": ("at_most", n),
+        "이내": ("at_most", n),
+        "미만": ("at_most", n - 1),
+        "만": ("exactly", n),
+    }.get(m.group("q") or "", ("at_least", n))
     return _count_item(m, type_, n, post=True)
 
 
 def _ko_op(m: re.Match[str]) -> Item:
     q = re.sub(r"\s+", "", m.group("q"))
     op = KO_OPS.get(q) or (">=" if "같은" in q else (">" if any(w in q for w in ("높", "큰", "많")) else "<"))
-    return Item("compare", m.group(0), m.start(), m.end(),
-                {"op": op, "value": float(m.group("v")), "high": None, "unit": _unit(m.groupdict())})
+    return Item(
+        "compare",
+        m.group(0),
+        m.start(),
+        m.end(),
+        {"op": op, "value": float(m.group("v")), "high": None, "unit": _unit(m.groupdict())},
+    )
 
 
 def recognise_quantities_ko(pieces: list[Piece]) -> list[Piece]:
@@ -157,9 +293,31 @@ def recognise_quantities_ko(pieces: list[Piece]) -> list[Piece]:
     pieces = apply(pieces, KO_NEVER, lambda m: Item("filler", m.group(0), m.start(), m.end(), {}))
     pieces = apply(pieces, KO_MULTIPLE, lambda m: _count_item(m, "at_least", 2, post=True))
     pieces = apply(pieces, KO_COUNT, _ko_count)
-    pieces = apply(pieces, KO_BETWEEN, lambda m: Item("compare", m.group(0), m.start(), m.end(), {
-        "op": "between", "value": min(float(m.group("v")), float(m.group("v2"))),
-        "high": max(float(m.group("v")), float(m.group("v2"))), "unit": _unit(m.groupdict())}))
+    pieces = apply(
+        pieces,
+        KO_BETWEEN,
+        lambda m: Item(
+            "compare",
+            m.group(0),
+            m.start(),
+            m.end(),
+            {
+                "op": "between",
+                "value": min(float(m.group("v")), float(m.group("v2"))),
+                "high": max(float(m.group("v")), float(m.group("v2"))),
+                "unit": _unit(m.groupdict()),
+            },
+        ),
+    )
     pieces = apply(pieces, KO_OP, _ko_op)
-    return apply(pieces, KO_BARE, lambda m: Item("number", m.group(0), m.start(), m.end(),
-                                                 {"value": float(m.group("v")), "unit": _unit(m.groupdict())}))
+    return apply(
+        pieces,
+        KO_BARE,
+        lambda m: Item(
+            "number",
+            m.group(0),
+            m.start(),
+            m.end(),
+            {"value": float(m.group("v")), "unit": _unit(m.groupdict())},
+        ),
+    )

@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from cohort_engine.nlq.text import has_batchim
-
 from cohort_engine.spec import (
     CohortSpec,
     ConceptSet,
@@ -25,17 +24,28 @@ def _gwa(word: str) -> str:
     """Korean 'with' particle after a word: 과 after a consonant, 와 after a vowel ('기준 사건과')."""
     return "과" if word and has_batchim(word[-1]) else "와"
 
+
 DOMAIN_EN = {  # singular, plural
-    Domain.condition: ("diagnosis", "diagnoses"), Domain.procedure: ("procedure", "procedures"),
-    Domain.drug: ("drug exposure", "drug exposures"), Domain.measurement: ("measurement", "measurements"),
-    Domain.observation: ("observation", "observations"), Domain.visit: ("visit", "visits"),
-    Domain.imaging: ("imaging study", "imaging studies"), Domain.death: ("death", "deaths"),
+    Domain.condition: ("diagnosis", "diagnoses"),
+    Domain.procedure: ("procedure", "procedures"),
+    Domain.drug: ("drug exposure", "drug exposures"),
+    Domain.measurement: ("measurement", "measurements"),
+    Domain.observation: ("observation", "observations"),
+    Domain.visit: ("visit", "visits"),
+    Domain.imaging: ("imaging study", "imaging studies"),
+    Domain.death: ("death", "deaths"),
 }
 VISIT_EN = {9201: "inpatient", 9203: "ER", 9202: "outpatient", 262: "ER-and-inpatient", 581476: "home"}
 VISIT_KO = {9201: "입원", 9203: "응급실", 9202: "외래", 262: "응급실 경유 입원", 581476: "가정 방문"}
 DOMAIN_KO = {
-    Domain.condition: "진단", Domain.procedure: "시술/수술", Domain.drug: "약물 처방", Domain.measurement: "검사",
-    Domain.observation: "관찰 기록", Domain.visit: "방문", Domain.imaging: "영상 검사", Domain.death: "사망",
+    Domain.condition: "진단",
+    Domain.procedure: "시술/수술",
+    Domain.drug: "약물 처방",
+    Domain.measurement: "검사",
+    Domain.observation: "관찰 기록",
+    Domain.visit: "방문",
+    Domain.imaging: "영상 검사",
+    Domain.death: "사망",
 }
 
 
@@ -50,7 +60,9 @@ def _concepts(cs: ConceptSet, lang: str, labels: Mapping[str, Sequence[str]]) ->
         parts.append(("code set " if lang == "en" else "코드셋 ") + f"“{cs.codeset}”")
     if cs.name_contains:
         names = " / ".join(f"“{n}”" for n in cs.name_contains)
-        parts.append(f"name or synonym contains {names}" if lang == "en" else f"이름이나 동의어에 {names} 포함")
+        parts.append(
+            f"name or synonym contains {names}" if lang == "en" else f"이름이나 동의어에 {names} 포함"
+        )
     if not parts:
         return ""
     joined = (" or " if lang == "en" else " 또는 ").join(parts)
@@ -77,7 +89,10 @@ def _extras(f: EventFilter, lang: str) -> str:
     if f.visit_concept_ids:
         names = VISIT_EN if lang == "en" else VISIT_KO
         kinds = [f"{names.get(c, '?')} {c}" for c in f.visit_concept_ids]
-        extra.append(("visit type " if lang == "en" else "방문 유형 ") + (" or " if lang == "en" else " 또는 ").join(kinds))
+        extra.append(
+            ("visit type " if lang == "en" else "방문 유형 ")
+            + (" or " if lang == "en" else " 또는 ").join(kinds)
+        )
     return f" ({', '.join(extra)})" if extra else ""
 
 
@@ -165,7 +180,9 @@ def _criterion(c: Criterion, lang: str, labels: Mapping[str, Sequence[str]]) -> 
         plural = c.occurrence.is_absence or c.occurrence.count != 1
         ev = _event(c, lang, labels, plural=plural)
         return f"[{c.label}] {_occurrence(c.occurrence, lang)} {ev} {_window(c.window, lang)}"
-    return f"[{c.label}] {_window(c.window, lang)} {_event(c, lang, labels)} {_occurrence(c.occurrence, lang)}"
+    return (
+        f"[{c.label}] {_window(c.window, lang)} {_event(c, lang, labels)} {_occurrence(c.occurrence, lang)}"
+    )
 
 
 def _ages(d: Demographics, lang: str) -> str:
@@ -199,8 +216,11 @@ def _imaging_request(r: ImagingRequest, lang: str) -> str:
     w = r.window
     if w is not None and w.same_visit:
         a = "the index event" if w.anchor == "index" else f"“{w.anchor}”"
-        return (f"Images to return: {what} of the same visit as {a}." if en
-                else f"반환할 영상: {(k := '기준 사건' if w.anchor == 'index' else a)}{_gwa(k)} 같은 방문의 {what}.")
+        return (
+            f"Images to return: {what} of the same visit as {a}."
+            if en
+            else f"반환할 영상: {(k := '기준 사건' if w.anchor == 'index' else a)}{_gwa(k)} 같은 방문의 {what}."
+        )
     if w is None or (w.start is None and w.end is None):
         return f"Images to return: {what}, at any date." if en else f"반환할 영상: 날짜 제한 없는 {what}."
     if en:
@@ -211,11 +231,21 @@ def _imaging_request(r: ImagingRequest, lang: str) -> str:
             return f"{n} day" if n == 1 else f"{n} days"
 
         if s is None:
-            when = f"up to {days(abs(e))} {'before' if e < 0 else 'after'} {a}" if e else f"up to the day of {a}"
+            when = (
+                f"up to {days(abs(e))} {'before' if e < 0 else 'after'} {a}" if e else f"up to the day of {a}"
+            )
         elif e is None:
-            when = f"from {days(abs(s))} {'before' if s < 0 else 'after'} {a} on" if s else f"from the day of {a} on"
+            when = (
+                f"from {days(abs(s))} {'before' if s < 0 else 'after'} {a} on"
+                if s
+                else f"from the day of {a} on"
+            )
         elif s == e:
-            when = f"on the day of {a}" if s == 0 else f"exactly {days(abs(s))} {'before' if s < 0 else 'after'} {a}"
+            when = (
+                f"on the day of {a}"
+                if s == 0
+                else f"exactly {days(abs(s))} {'before' if s < 0 else 'after'} {a}"
+            )
         elif s >= 0:
             when = f"{s} to {e} days after {a} (inclusive)"
         elif e <= 0:
@@ -240,7 +270,9 @@ def _imaging_request(r: ImagingRequest, lang: str) -> str:
     return f"반환할 영상: {when}의 {what}."
 
 
-def readback(spec: CohortSpec, lang: str | None = None, concept_labels: Mapping[str, Sequence[str]] | None = None) -> str:
+def readback(
+    spec: CohortSpec, lang: str | None = None, concept_labels: Mapping[str, Sequence[str]] | None = None
+) -> str:
     lang = lang or spec.language
     labels = concept_labels or {}
     idx = spec.index

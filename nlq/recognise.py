@@ -16,6 +16,10 @@ from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
 
+from rapidfuzz import process
+from rapidfuzz.distance import OSA
+from spacy.lang.en.stop_words import STOP_WORDS
+
 from cohort_engine.nlq.dates import MONTHS, recognise_dates
 from cohort_engine.nlq.demographics import recognise_demographics
 from cohort_engine.nlq.lexicon import aliases, lookup
@@ -50,9 +54,6 @@ from cohort_engine.nlq.vocab import (
     KO_VAGUE,
 )
 from cohort_engine.nlq.windows import recognise_windows_en, recognise_windows_ko
-from rapidfuzz import process
-from rapidfuzz.distance import OSA
-from spacy.lang.en.stop_words import STOP_WORDS
 
 
 @dataclass
@@ -62,8 +63,174 @@ class Recognised:
 
 
 # ---------------------------------------------------------------- typo repair (English)
-GRAMMAR_WORDS = ["patients", "patient", "people", "diagnosed", "diagnosis", "diagnoses", "surgery", "surgeries", "operation", "operations", "procedure", "procedures", "prescribed", "prescription", "prescriptions", "medication", "medications", "medicine", "between", "within", "after", "before", "following", "excluding", "exclude", "without", "history", "admitted", "admission", "admissions", "hospitalized", "hospitalised", "hospitalization", "emergency", "department", "visit", "visits", "imaging", "ultrasound", "angiography", "echocardiography", "radiograph", "mammography", "tomography", "deceased", "months", "weeks", "years", "days", "women", "female", "females", "males", "older", "younger", "least", "exactly", "first", "prior", "previous", "during", "since", "through", "underwent", "received", "treated", "measured", "tested", "results", "values", "levels", "cohort", "those", "whose", "which", "never", "having", "followed", "subsequently", "later", "same", "diagnostic", "laboratory", "where", "aged", "under", "above", "below", "greater", "higher", "lower", "contains", "containing", "includes", "including", "named", "except", "other", "within", "preceding", "readmitted", "readmission", "readmissions", "rehospitalized", "hospitalisation", "hospitalizations", "deaths", "mortality", "dying", "expired", "prescriptions", "medicines", "intervention", "interventions", "operated", "scans", "images", "measurement", "measurements", "readings", "encounters", "outpatient", "inpatient", "presented", "presenting", "suffering", "suffered", "undergone", "undergoing", "administered", "dispensed", "initiated", "started", "taking", "using", "diagnostic", "pathology", "histology", "biopsy", "angiogram", "angiograms", "echocardiogram", "ultrasound", "mammogram", "radiograph", "computed", "magnetic", "resonance", "sonography", "managed", "receiving", "exceeded", "exceeding", "discharge", "discharged", "emergency", "department", "hospitalised", "export", "download", "dicom", "dicoms",
-                "deliver", "provide", "attach", "forward"]
+GRAMMAR_WORDS = [
+    "patients",
+    "patient",
+    "people",
+    "diagnosed",
+    "diagnosis",
+    "diagnoses",
+    "surgery",
+    "surgeries",
+    "operation",
+    "operations",
+    "procedure",
+    "procedures",
+    "prescribed",
+    "prescription",
+    "prescriptions",
+    "medication",
+    "medications",
+    "medicine",
+    "between",
+    "within",
+    "after",
+    "before",
+    "following",
+    "excluding",
+    "exclude",
+    "without",
+    "history",
+    "admitted",
+    "admission",
+    "admissions",
+    "hospitalized",
+    "hospitalised",
+    "hospitalization",
+    "emergency",
+    "department",
+    "visit",
+    "visits",
+    "imaging",
+    "ultrasound",
+    "angiography",
+    "echocardiography",
+    "radiograph",
+    "mammography",
+    "tomography",
+    "deceased",
+    "months",
+    "weeks",
+    "years",
+    "days",
+    "women",
+    "female",
+    "females",
+    "males",
+    "older",
+    "younger",
+    "least",
+    "exactly",
+    "first",
+    "prior",
+    "previous",
+    "during",
+    "since",
+    "through",
+    "underwent",
+    "received",
+    "treated",
+    "measured",
+    "tested",
+    "results",
+    "values",
+    "levels",
+    "cohort",
+    "those",
+    "whose",
+    "which",
+    "never",
+    "having",
+    "followed",
+    "subsequently",
+    "later",
+    "same",
+    "diagnostic",
+    "laboratory",
+    "where",
+    "aged",
+    "under",
+    "above",
+    "below",
+    "greater",
+    "higher",
+    "lower",
+    "contains",
+    "containing",
+    "includes",
+    "including",
+    "named",
+    "except",
+    "other",
+    "within",
+    "preceding",
+    "readmitted",
+    "readmission",
+    "readmissions",
+    "rehospitalized",
+    "hospitalisation",
+    "hospitalizations",
+    "deaths",
+    "mortality",
+    "dying",
+    "expired",
+    "prescriptions",
+    "medicines",
+    "intervention",
+    "interventions",
+    "operated",
+    "scans",
+    "images",
+    "measurement",
+    "measurements",
+    "readings",
+    "encounters",
+    "outpatient",
+    "inpatient",
+    "presented",
+    "presenting",
+    "suffering",
+    "suffered",
+    "undergone",
+    "undergoing",
+    "administered",
+    "dispensed",
+    "initiated",
+    "started",
+    "taking",
+    "using",
+    "diagnostic",
+    "pathology",
+    "histology",
+    "biopsy",
+    "angiogram",
+    "angiograms",
+    "echocardiogram",
+    "ultrasound",
+    "mammogram",
+    "radiograph",
+    "computed",
+    "magnetic",
+    "resonance",
+    "sonography",
+    "managed",
+    "receiving",
+    "exceeded",
+    "exceeding",
+    "discharge",
+    "discharged",
+    "emergency",
+    "department",
+    "hospitalised",
+    "export",
+    "download",
+    "dicom",
+    "dicoms",
+    "deliver",
+    "provide",
+    "attach",
+    "forward",
+]
 
 
 @lru_cache(maxsize=1)
@@ -95,12 +262,23 @@ def repair_typos(text: str) -> tuple[str, list[tuple[str, str]]]:
             continue
         fix = best[0][0]
         fixes.append((tok, fix))
-        out = out[:idx] + fix + out[idx + len(tok):]
+        out = out[:idx] + fix + out[idx + len(tok) :]
     return out, list(reversed(fixes))
 
 
-KO_TYPOS = {"진딘": "진단", "진당": "진단", "수숧": "수술", "처뱡": "처방", "환지": "환자", "당뇨변": "당뇨병",
-            "싱근경색": "심근경색", "심근경섹": "심근경색", "고혈앞": "고혈압", "사망헌": "사망한", "입웜": "입원"}
+KO_TYPOS = {
+    "진딘": "진단",
+    "진당": "진단",
+    "수숧": "수술",
+    "처뱡": "처방",
+    "환지": "환자",
+    "당뇨변": "당뇨병",
+    "싱근경색": "심근경색",
+    "심근경섹": "심근경색",
+    "고혈앞": "고혈압",
+    "사망헌": "사망한",
+    "입웜": "입원",
+}
 
 
 def repair_typos_ko(text: str) -> tuple[str, list[tuple[str, str]]]:
@@ -122,19 +300,35 @@ NAME_EN = re.compile(
 )
 NAME_EN_WHOSE = re.compile(
     r"\bwhose\s+(?:names?|titles?)\s+(?:contains?|containing|includes?|including|has|mentions?|matches|is\s+like)\b",
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 INDEX_REF = {
-    "en": re.compile(r"\b(?:the\s+)?(?:index(?:\s+(?:date|event|day|diagnosis))?|baseline|cohort\s+entry|entry\s+date)\b",
-                     re.IGNORECASE),
+    "en": re.compile(
+        r"\b(?:the\s+)?(?:index(?:\s+(?:date|event|day|diagnosis))?|baseline|cohort\s+entry|entry\s+date)\b",
+        re.IGNORECASE,
+    ),
     "ko": re.compile(r"기준일|기준\s*사건|인덱스\s*(?:날짜|일)?"),
 }
 NAME_KO_PRE = re.compile(r"(?P<kind>수술|시술|약품?|처방|진단)\s*(?:명|이름)\s*(?:에(?:는)?|이|중에|으로)?")
 NAME_KO_POST = re.compile(
     r"(?:이|가|을|를)?\s*(?:포함된|포함되는|포함하는|들어간|들어가는|들어있는|적힌|붙은)\s*(?=수술|시술|약|처방)"
 )
-KIND_WORD = {"surgery": "surgery", "surgical": "surgery", "procedure": "procedure", "operation": "surgery",
-             "drug": "drug", "medication": "drug", "prescription": "drug", "diagnosis": "diagnosis",
-             "수술": "surgery", "시술": "procedure", "약": "drug", "약품": "drug", "처방": "drug", "진단": "diagnosis"}
+KIND_WORD = {
+    "surgery": "surgery",
+    "surgical": "surgery",
+    "procedure": "procedure",
+    "operation": "surgery",
+    "drug": "drug",
+    "medication": "drug",
+    "prescription": "drug",
+    "diagnosis": "diagnosis",
+    "수술": "surgery",
+    "시술": "procedure",
+    "약": "drug",
+    "약품": "drug",
+    "처방": "drug",
+    "진단": "diagnosis",
+}
 
 
 def _rx_words(words: list[str]) -> str:
@@ -150,12 +344,16 @@ def _imaging(lang: str) -> re.Pattern[str]:
     part_alts = [f"(?P<b{i}>{p})" for i, (p, _) in enumerate(parts)]
     part2_alts = [f"(?P<c{i}>{p})" for i, (p, _) in enumerate(parts)]
     if lang == "ko":
-        rx = (rf"(?:(?<![가-힣])(?:{'|'.join(part_alts)})\s*(?:의\s*)?)?(?:{'|'.join(mod_alts)})"
-              rf"(?:\s*\(\s*(?:{'|'.join(part2_alts)})\s*\))?(?:\s*(?:검사|촬영|영상|스캔|이미지|사진))?")
+        rx = (
+            rf"(?:(?<![가-힣])(?:{'|'.join(part_alts)})\s*(?:의\s*)?)?(?:{'|'.join(mod_alts)})"
+            rf"(?:\s*\(\s*(?:{'|'.join(part2_alts)})\s*\))?(?:\s*(?:검사|촬영|영상|스캔|이미지|사진))?"
+        )
         return re.compile(rx, re.IGNORECASE)
-    rx = (rf"\b(?:(?:{'|'.join(part_alts)})\s+)?(?:{'|'.join(mod_alts)})\b"
-          rf"(?:\s+(?:imaging\s+)?(?:scans?|studies|study|exams?|examinations?|images?|tests?)|\s+imaging)?"
-          rf"(?:\s+(?:of\s+(?:the\s+)?)?(?:{'|'.join(part2_alts)})\b)?")
+    rx = (
+        rf"\b(?:(?:{'|'.join(part_alts)})\s+)?(?:{'|'.join(mod_alts)})\b"
+        rf"(?:\s+(?:imaging\s+)?(?:scans?|studies|study|exams?|examinations?|images?|tests?)|\s+imaging)?"
+        rf"(?:\s+(?:of\s+(?:the\s+)?)?(?:{'|'.join(part2_alts)})\b)?"
+    )
     return re.compile(rx, re.IGNORECASE)
 
 
@@ -169,7 +367,9 @@ def _body_imaging(lang: str) -> re.Pattern[str]:
         return re.compile(rf"(?<![가-힣])(?:{'|'.join(alts)})\s*(?:영상\s*(?:검사|촬영)?|촬영)")
     return re.compile(
         rf"\b(?:(?:imaging|scans?|images?|radiology|radiographs?)\s+of\s+(?:the\s+)?(?:{'|'.join(alts2)})"
-        rf"|(?:{'|'.join(alts)})\s+(?:imaging|scans?|images?|radiology))\b", re.IGNORECASE)
+        rf"|(?:{'|'.join(alts)})\s+(?:imaging|scans?|images?|radiology))\b",
+        re.IGNORECASE,
+    )
 
 
 def _imaging_item(m: re.Match[str], lang: str) -> Item:
@@ -186,8 +386,13 @@ def _imaging_item(m: re.Match[str], lang: str) -> Item:
             body += mods[i][2]
         else:
             body += parts[i][1]
-    return Item("modality", m.group(0), m.start(), m.end(),
-                {"modalities": list(dict.fromkeys(modalities)), "body_parts": list(dict.fromkeys(body))})
+    return Item(
+        "modality",
+        m.group(0),
+        m.start(),
+        m.end(),
+        {"modalities": list(dict.fromkeys(modalities)), "body_parts": list(dict.fromkeys(body))},
+    )
 
 
 # ---------------------------------------------------------------- imaging output requests
@@ -200,14 +405,19 @@ REQUEST_EN = re.compile(
     rf"(?P<verb>\b(?:{EN_REQUEST_VERBS_ME})\s+(?:me|us)\b|\b(?:{EN_REQUEST_VERBS})\b|\b(?:{EN_REQUEST_WANT}))\s*{_DET_EN}"
     rf"|(?:^|[,;:.]|\b(?:and|plus|also|then|along\s+with|together\s+with|as\s+well\s+as)\b)\s*"
     rf"(?:(?:all|any)\s+(?:of\s+)?)?\b(?:{EN_REQUEST_POSSESSIVES})\s+",
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 REQUEST_IMAGES_EN = re.compile(rf"(?:{EN_REQUEST_IMAGES})\b", re.IGNORECASE)
-PEOPLE_NEXT_EN = re.compile(r"(?:patients?|people|persons?|subjects|cases|individuals|pts|women|men)\b", re.IGNORECASE)
+PEOPLE_NEXT_EN = re.compile(
+    r"(?:patients?|people|persons?|subjects|cases|individuals|pts|women|men)\b", re.IGNORECASE
+)
 REQUEST_KO_POSSESSIVE = re.compile(
-    rf"(?P<head>{KO_REQUEST_HEADS})(?:들)?\s*의(?![가-힣])|(?<![가-힣])(?:{KO_REQUEST_PRONOUNS})\s*의(?![가-힣])")
+    rf"(?P<head>{KO_REQUEST_HEADS})(?:들)?\s*의(?![가-힣])|(?<![가-힣])(?:{KO_REQUEST_PRONOUNS})\s*의(?![가-힣])"
+)
 REQUEST_KO_VERB = re.compile(
     rf"(?:을|를|도|만|은|는)?\s*(?:(?:전부|모두|다|같이|함께)\s*)?(?:{KO_REQUEST_VERBS})\s*"
-    r"(?:줘요|줘|주세요|줄래요|줄래|주십시오|주실래요|달라|라)?(?![가-힣])")
+    r"(?:줘요|줘|주세요|줄래요|줄래|주십시오|주실래요|달라|라)?(?![가-힣])"
+)
 REQUEST_IMAGES_KO = re.compile(KO_REQUEST_IMAGES, re.IGNORECASE)
 GENERIC_TAIL_KO = re.compile(rf"(?:{KO_REQUEST_IMAGES}|파일|검사|촬영|자료|들)\s*$", re.IGNORECASE)
 HEAD_KO = re.compile(rf"{KO_REQUEST_HEADS}")
@@ -224,11 +434,11 @@ PRIOR_AHEAD_EN = re.compile(r"(?:prior|previous|earlier|past)\s+", re.IGNORECASE
 def _images_ahead_en(rest: str) -> bool:
     """Imaging words right after the request words, and not 'chest CT patients' (a rule on people)."""
     rest = rest.lstrip()
-    rest = rest[m.end():] if (m := PRIOR_AHEAD_EN.match(rest)) else rest
+    rest = rest[m.end() :] if (m := PRIOR_AHEAD_EN.match(rest)) else rest
     for rx in (_imaging("en"), _body_imaging("en"), REQUEST_IMAGES_EN):
         m = rx.match(rest)
         if m:
-            return not PEOPLE_NEXT_EN.match(rest[m.end():].lstrip())
+            return not PEOPLE_NEXT_EN.match(rest[m.end() :].lstrip())
     return False
 
 
@@ -236,18 +446,20 @@ def _request_en(m: re.Match[str]) -> Item | None:
     """A request before imaging words; 'give me their …' is a request whatever follows (only images can be
     returned, which assembly says when something else is asked for)."""
     explicit = m.group("verb") is not None and re.search(r"\b(?:their|patients')", m.group(0), re.IGNORECASE)
-    if not (explicit or _images_ahead_en(m.string[m.end():])):
+    if not (explicit or _images_ahead_en(m.string[m.end() :])):
         return None
     return Item("request", m.group(0), m.start(), m.end(), {})
 
 
 def _images_in_ko(rest: str) -> bool:
-    return bool(_imaging("ko").search(rest) or _body_imaging("ko").search(rest) or REQUEST_IMAGES_KO.search(rest))
+    return bool(
+        _imaging("ko").search(rest) or _body_imaging("ko").search(rest) or REQUEST_IMAGES_KO.search(rest)
+    )
 
 
 def _request_ko_possessive(m: re.Match[str]) -> Item | None:
     """'… 환자의 흉부 CT 영상': the head noun's images, when imaging words follow and no other head does."""
-    rest = m.string[m.end():]
+    rest = m.string[m.end() :]
     if not _images_in_ko(rest) or HEAD_KO.search(rest):
         return None
     return Item("end", m.group(0), m.start(), m.end(), {"head": bool(m.group("head")), "request": True})
@@ -277,11 +489,17 @@ def _request_end_en(items: list[Item]) -> list[Item]:
         if it.kind != "prep" or it.get("word") not in ("of", "for", "from", "in", "among"):
             continue
         k = j + 1
-        while k < len(items) and items[k].kind == "filler" and items[k].text.lower() in ("the", "all", "those", "these", "our"):
+        while (
+            k < len(items)
+            and items[k].kind == "filler"
+            and items[k].text.lower() in ("the", "all", "those", "these", "our")
+        ):
             k += 1
         nxt = items[k] if k < len(items) else None
-        if nxt is not None and (nxt.kind in ("sex", "age") or nxt.text.lower() in PEOPLE_WORDS | {"everyone", "cohort"}):
-            items = [*items[:j], Item("request_end", it.text, it.start, it.end, {}), *items[j + 1:]]
+        if nxt is not None and (
+            nxt.kind in ("sex", "age") or nxt.text.lower() in PEOPLE_WORDS | {"everyone", "cohort"}
+        ):
+            items = [*items[:j], Item("request_end", it.text, it.start, it.end, {}), *items[j + 1 :]]
             break
     return items
 
@@ -298,8 +516,15 @@ def _terms(pieces: list[Piece], lang: str) -> list[Piece]:
             if a > pos:
                 out.append(Raw(p.text[pos:a], p.start + pos))
             text = p.text[a:b]
-            out.append(Item("term", text, p.start + a, p.start + b,
-                            {"key": key, "domains": sorted({e.domain.value for e in lookup(text)} or {"?"})}))
+            out.append(
+                Item(
+                    "term",
+                    text,
+                    p.start + a,
+                    p.start + b,
+                    {"key": key, "domains": sorted({e.domain.value for e in lookup(text)} or {"?"})},
+                )
+            )
             pos = b
         if pos < len(p.text):
             out.append(Raw(p.text[pos:], p.start + pos))
@@ -319,8 +544,13 @@ def _event_words(pieces: list[Piece], lang: str) -> list[Piece]:
             kind = KO_EVENT_WORDS[i][1]
             ends = bool(re.fullmatch(r"걸린|걸렸|앓(?:는|고|았)|숨진|숨졌|죽은", m.group(0)))
             anchor_noun = bool(re.search(r"일자?$", m.group(0)))
-            return Item("event", m.group(0), m.start(), m.end(),
-                        {"kind": kind, "pos": "verb" if ends else "noun", "ends": ends, "anchor_noun": anchor_noun})
+            return Item(
+                "event",
+                m.group(0),
+                m.start(),
+                m.end(),
+                {"kind": kind, "pos": "verb" if ends else "noun", "ends": ends, "anchor_noun": anchor_noun},
+            )
 
         return apply(pieces, rx, make_ko)
     alts = [f"(?P<k{i}>\\b(?:{p})\\b)" for i, (p, _, _) in enumerate(EN_EVENT_WORDS)]
@@ -341,40 +571,221 @@ def _event_words(pieces: list[Piece], lang: str) -> list[Piece]:
 def _vague(pieces: list[Piece], lang: str) -> list[Piece]:
     table = KO_VAGUE if lang == "ko" else EN_VAGUE
     for pattern, what, choices in table:
-        rx = re.compile(pattern if lang == "ko" else rf"\b(?:{pattern})\b", 0 if lang == "ko" else re.IGNORECASE)
-        pieces = apply(pieces, rx, lambda m, what=what, choices=choices: Item(
-            "vague", m.group(0), m.start(), m.end(), {"what": what, "choices": choices}))
+        rx = re.compile(
+            pattern if lang == "ko" else rf"\b(?:{pattern})\b", 0 if lang == "ko" else re.IGNORECASE
+        )
+        pieces = apply(
+            pieces,
+            rx,
+            lambda m, what=what, choices=choices: Item(
+                "vague", m.group(0), m.start(), m.end(), {"what": what, "choices": choices}
+            ),
+        )
     return pieces
 
 
 # ---------------------------------------------------------------- leftovers
-EN_CONJ = {",": ",", "and": "and", "&": "and", "plus": "and", "or": "or", "and/or": "or", "/": "or", "nor": "or"}
-EN_PREP = {"with", "for", "of", "on", "from", "to", "in", "at", "by", "about", "regarding", "due", "because", "during",
-           "through", "via", "into"}
+EN_CONJ = {
+    ",": ",",
+    "and": "and",
+    "&": "and",
+    "plus": "and",
+    "or": "or",
+    "and/or": "or",
+    "/": "or",
+    "nor": "or",
+}
+EN_PREP = {
+    "with",
+    "for",
+    "of",
+    "on",
+    "from",
+    "to",
+    "in",
+    "at",
+    "by",
+    "about",
+    "regarding",
+    "due",
+    "because",
+    "during",
+    "through",
+    "via",
+    "into",
+}
 EN_PRONOUNS = {"it", "this", "them", "these", "those"}
-EN_FINDING_VERBS = {"shows", "show", "showed", "showing", "revealed", "reveals", "revealing", "confirmed", "confirming",
-                    "demonstrated", "demonstrating", "indicated", "indicating"}
-EN_VERBS = {"had", "has", "have", "having", "received", "receiving", "receive", "receives", "got", "get", "gets",
-            "getting", "treated", "underwent", "experienced", "developed", "suffered", "showed", "showing", "started",
-            "starting", "initiated", "began", "begun", "commenced", "needed", "required"}
+EN_FINDING_VERBS = {
+    "shows",
+    "show",
+    "showed",
+    "showing",
+    "revealed",
+    "reveals",
+    "revealing",
+    "confirmed",
+    "confirming",
+    "demonstrated",
+    "demonstrating",
+    "indicated",
+    "indicating",
+}
+EN_VERBS = {
+    "had",
+    "has",
+    "have",
+    "having",
+    "received",
+    "receiving",
+    "receive",
+    "receives",
+    "got",
+    "get",
+    "gets",
+    "getting",
+    "treated",
+    "underwent",
+    "experienced",
+    "developed",
+    "suffered",
+    "showed",
+    "showing",
+    "started",
+    "starting",
+    "initiated",
+    "began",
+    "begun",
+    "commenced",
+    "needed",
+    "required",
+}
 EN_BOUNDARY_WORDS = {"who", "whose", "whom", "which", "that", "where", ";", "but", "while", "whereas"}
 JOSA_WORDS = {j for j, _ in JOSA}
-KO_CONJ = {"및": "and", "그리고": "and", "와": "and", "과": "and", "하고": "and", "랑": "and", "이랑": "and",
-           "또는": "or", "혹은": "or", "이나": "or", "나": "or", "이거나": "or", "거나": "or", "아니면": "or", ",": ","}
+KO_CONJ = {
+    "및": "and",
+    "그리고": "and",
+    "와": "and",
+    "과": "and",
+    "하고": "and",
+    "랑": "and",
+    "이랑": "and",
+    "또는": "or",
+    "혹은": "or",
+    "이나": "or",
+    "나": "or",
+    "이거나": "or",
+    "거나": "or",
+    "아니면": "or",
+    ",": ",",
+}
 KO_ENDERS = {
-    "받은", "받고", "받았던", "받으며", "받아", "받아서", "받았고", "있는", "있고", "있었던", "있으며", "있으면서", "있던", "한", "하고",
-    "했던", "하는", "하며", "하면서", "해서", "했고", "된", "되고", "되었던", "되는", "됐던", "인", "이고", "이며", "이면서",
-    "이었던", "였던", "중인", "찍은", "맞은", "나온", "보인", "확인된", "측정된", "환자", "환자들", "사람", "사람들",
-    "대상자", "대상자들", "분들", "중", "중에", "중에서", "가운데", "진단받은", "처방받은", "시행받은", "투여받은",
-    "수술받은", "치료받은", "치료한", "시행한", "시행된", "처방된", "진단된", "받은후", "있었고", "받았으며", "했으며",
+    "받은",
+    "받고",
+    "받았던",
+    "받으며",
+    "받아",
+    "받아서",
+    "받았고",
+    "있는",
+    "있고",
+    "있었던",
+    "있으며",
+    "있으면서",
+    "있던",
+    "한",
+    "하고",
+    "했던",
+    "하는",
+    "하며",
+    "하면서",
+    "해서",
+    "했고",
+    "된",
+    "되고",
+    "되었던",
+    "되는",
+    "됐던",
+    "인",
+    "이고",
+    "이며",
+    "이면서",
+    "이었던",
+    "였던",
+    "중인",
+    "찍은",
+    "맞은",
+    "나온",
+    "보인",
+    "확인된",
+    "측정된",
+    "환자",
+    "환자들",
+    "사람",
+    "사람들",
+    "대상자",
+    "대상자들",
+    "분들",
+    "중",
+    "중에",
+    "중에서",
+    "가운데",
+    "진단받은",
+    "처방받은",
+    "시행받은",
+    "투여받은",
+    "수술받은",
+    "치료받은",
+    "치료한",
+    "시행한",
+    "시행된",
+    "처방된",
+    "진단된",
+    "받은후",
+    "있었고",
+    "받았으며",
+    "했으며",
 }
 KO_HEAD = {"환자", "환자들", "사람", "사람들", "대상자", "대상자들", "분", "분들"}
 KO_ALL = {"모두", "둘다", "전부", "다"}
-KO_ENDERS |= KO_HEAD | {"들어간", "포함된", "들어있는", "포함되는", "적힌", "먹는", "먹고", "먹은", "온", "왔던", "있던",
-                       "찍고", "맞고", "다녀간", "방문했던", "받았었던", "발생한", "발생된", "생긴", "나타난", "발생했던", "입은", "당한"}
-KO_VERB_FORM = re.compile(r"(?:한|된|하는|되는|했던|됐던|하고|되고|해서|돼서|하며|되며|했고|됐고|시킨|받은|받고|있는|없는)$")
-KO_PARTICLE_CONJ = {"이나": "or", "나": "or", "이거나": "or", "거나": "or", "과": "and", "와": "and", "하고": "and",
-                    "랑": "and", "이랑": "and"}
+KO_ENDERS |= KO_HEAD | {
+    "들어간",
+    "포함된",
+    "들어있는",
+    "포함되는",
+    "적힌",
+    "먹는",
+    "먹고",
+    "먹은",
+    "온",
+    "왔던",
+    "있던",
+    "찍고",
+    "맞고",
+    "다녀간",
+    "방문했던",
+    "받았었던",
+    "발생한",
+    "발생된",
+    "생긴",
+    "나타난",
+    "발생했던",
+    "입은",
+    "당한",
+}
+KO_VERB_FORM = re.compile(
+    r"(?:한|된|하는|되는|했던|됐던|하고|되고|해서|돼서|하며|되며|했고|됐고|시킨|받은|받고|있는|없는)$"
+)
+KO_PARTICLE_CONJ = {
+    "이나": "or",
+    "나": "or",
+    "이거나": "or",
+    "거나": "or",
+    "과": "and",
+    "와": "and",
+    "하고": "and",
+    "랑": "and",
+    "이랑": "and",
+}
 
 
 def _leftovers(pieces: list[Piece], lang: str) -> list[Item]:
@@ -447,7 +858,9 @@ def _classify_ko(tok: str, a: int, b: int) -> list[Item]:
             pos += len(piece)
         return out_items
     if len(tok) >= 2 and (KO_VERB_FORM.search(tok) or (len(stem) == 1 and josa in ("은", "는", "을", "던"))):
-        return [Item("end", tok, a, b, {"verb": True})]  # an unlisted verb ('시작한', '넣은'): ends the clause
+        return [
+            Item("end", tok, a, b, {"verb": True})
+        ]  # an unlisted verb ('시작한', '넣은'): ends the clause
     out = [Item("unknown", stem, a, a + len(stem), {})]
     if josa in KO_PARTICLE_CONJ:
         out.append(Item("conj", josa, a + len(stem), b, {"op": KO_PARTICLE_CONJ[josa]}))
@@ -474,7 +887,19 @@ def _ko_known() -> frozenset[str]:
     return frozenset(KO_ENDERS | KO_FILLERS | set(KO_CONJ) | JOSA_WORDS | KO_ALL)
 
 
-CONTENT_INSIDE = {"term", "event", "modality", "date", "window", "compare", "age", "sex", "quote", "name", "exclusive"}
+CONTENT_INSIDE = {
+    "term",
+    "event",
+    "modality",
+    "date",
+    "window",
+    "compare",
+    "age",
+    "sex",
+    "quote",
+    "name",
+    "exclusive",
+}
 PEOPLE_WORDS = {"patients", "patient", "cases", "subjects", "people", "pts", "persons", "individuals"}
 
 
@@ -488,16 +913,24 @@ def _parentheses(items: list[Item], notes: list[str], lang: str) -> list[Item]:
         if it.text.strip() == "(":
             j = next((k for k in range(i + 1, len(items)) if items[k].text.strip() == ")"), None)
             if j is not None:
-                inner = items[i + 1:j]
+                inner = items[i + 1 : j]
                 kinds = {x.kind for x in inner}
                 if not kinds & CONTENT_INSIDE:
                     words = " ".join(x.text for x in inner).strip()
                     if words:
-                        notes.append(f"ignored the aside “({words})”" if lang == "en" else f"괄호 안 설명 “({words})”은(는) 조건에 넣지 않았습니다")
+                        notes.append(
+                            f"ignored the aside “({words})”"
+                            if lang == "en"
+                            else f"괄호 안 설명 “({words})”은(는) 조건에 넣지 않았습니다"
+                        )
                     i = j + 1
                     continue
                 prev = next((x for x in reversed(out) if x.kind != "filler"), None)
-                if prev is not None and prev.kind in ("term", "unknown") and kinds <= {"term", "unknown", "conj", "filler"}:
+                if (
+                    prev is not None
+                    and prev.kind in ("term", "unknown")
+                    and kinds <= {"term", "unknown", "conj", "filler"}
+                ):
                     out.append(Item("conj", "(", it.start, it.end, {"op": "or", "paren": True}))
                     out.extend(inner)
                     i = j + 1
@@ -510,8 +943,22 @@ def _parentheses(items: list[Item], notes: list[str], lang: str) -> list[Item]:
     return out
 
 
-PARTICIPLES = {"started", "initiated", "begun", "commenced", "received", "given", "taken", "used", "performed", "done",
-               "prescribed", "administered", "needed", "required"}
+PARTICIPLES = {
+    "started",
+    "initiated",
+    "begun",
+    "commenced",
+    "received",
+    "given",
+    "taken",
+    "used",
+    "performed",
+    "done",
+    "prescribed",
+    "administered",
+    "needed",
+    "required",
+}
 LAST_WORDS = {"last", "latest", "final", "most recent", "recent", "마지막", "최종"}
 
 
@@ -521,23 +968,52 @@ def _merge_modifiers(items: list[Item], lang: str) -> list[Item]:
     out: list[Item] = []
     for k, it in enumerate(items):
         prev = out[-1] if out else None
-        if it.kind == "term" and prev is not None and prev.kind == "unknown" and prev.text.lower() in LAST_WORDS:
-            out[-1] = Item("vague", prev.text, prev.start, prev.end, {
-                "what": "unsupported",
-                "reason": f"“{prev.text} {it.text}” (one particular measurement of a person) is not supported; rules "
-                "count any event that matches." if lang == "en" else
-                f"“{prev.text} {it.text}”(환자별 특정 한 번의 측정)은 지원하지 않습니다. 조건에 맞는 모든 측정을 셉니다.",
-                "choices": [f"any {it.text} in a period, e.g. '{it.text} above … in 2023'" if lang == "en"
-                            else f"기간 안의 {it.text} (예: '2023년 {it.text} 7% 이상')"]})
+        if (
+            it.kind == "term"
+            and prev is not None
+            and prev.kind == "unknown"
+            and prev.text.lower() in LAST_WORDS
+        ):
+            out[-1] = Item(
+                "vague",
+                prev.text,
+                prev.start,
+                prev.end,
+                {
+                    "what": "unsupported",
+                    "reason": f"“{prev.text} {it.text}” (one particular measurement of a person) is not supported; rules "
+                    "count any event that matches."
+                    if lang == "en"
+                    else f"“{prev.text} {it.text}”(환자별 특정 한 번의 측정)은 지원하지 않습니다. 조건에 맞는 모든 측정을 셉니다.",
+                    "choices": [
+                        f"any {it.text} in a period, e.g. '{it.text} above … in 2023'"
+                        if lang == "en"
+                        else f"기간 안의 {it.text} (예: '2023년 {it.text} 7% 이상')"
+                    ],
+                },
+            )
             out.append(it)
             continue
-        if (it.kind == "term" and prev is not None and prev.kind == "unknown" and 0 <= it.start - prev.end <= 1
-                and not prev.get("head") and not (HANGUL_RE.search(prev.text) and len(prev.text) < 2)):
-            out[-1] = Item("term", prev.text + " " * (it.start - prev.end) + it.text, prev.start, it.end,
-                           {**it.data, "modified": True})
+        if (
+            it.kind == "term"
+            and prev is not None
+            and prev.kind == "unknown"
+            and 0 <= it.start - prev.end <= 1
+            and not prev.get("head")
+            and not (HANGUL_RE.search(prev.text) and len(prev.text) < 2)
+        ):
+            out[-1] = Item(
+                "term",
+                prev.text + " " * (it.start - prev.end) + it.text,
+                prev.start,
+                it.end,
+                {**it.data, "modified": True},
+            )
             continue
         if it.kind == "verb" and prev is not None and prev.kind == "term" and it.text.lower() in PARTICIPLES:
-            it = Item("verb", it.text, it.start, it.end, {**it.data, "participle": True})  # 'metformin started …'
+            it = Item(
+                "verb", it.text, it.start, it.end, {**it.data, "participle": True}
+            )  # 'metformin started …'
         if it.kind == "unknown":
             nxt = items[k + 1] if k + 1 < len(items) else None
             if nxt is not None and nxt.kind == "filler" and nxt.text.lower() in PEOPLE_WORDS:
@@ -559,9 +1035,9 @@ def _merge_unknown(items: list[Item]) -> list[Item]:
             k = len(out) - 1
             while k > 0 and out[k].kind in ("prep", "filler") and out[k].text.lower() in ("of", "the"):
                 k -= 1
-            if out[k].kind == "unknown" and any(x.text.lower() == "of" for x in out[k + 1:]):
+            if out[k].kind == "unknown" and any(x.text.lower() == "of" for x in out[k + 1 :]):
                 first = out[k]
-                words = " ".join([first.text, *(x.text for x in out[k + 1:]), it.text])
+                words = " ".join([first.text, *(x.text for x in out[k + 1 :]), it.text])
                 out[k:] = [Item("unknown", words, first.start, it.end, {})]
                 continue
         out.append(it)
@@ -575,7 +1051,9 @@ def recognise(text: str, lang: str, today: date) -> Recognised:
         text = re.sub(r"\bw/o\b", "without", text, flags=re.IGNORECASE)
         text = re.sub(r"\bw/(?=\s)", "with", text, flags=re.IGNORECASE)
         # '90d', '24h', '6mo' → '90 d', '24 h', '6 mo'; 'PCIs' → 'PCI' (a plural abbreviation is the same mention)
-        text = re.sub(r"(?<![\w.])(\d+)(d|days?|wks?|weeks?|mos?|months?|yrs?|years?|h|hrs?|hours?)\b", r"\1 \2", text)
+        text = re.sub(
+            r"(?<![\w.])(\d+)(d|days?|wks?|weeks?|mos?|months?|yrs?|years?|h|hrs?|hours?)\b", r"\1 \2", text
+        )
         text = re.sub(r"\b([A-Z]{2,5})s\b", r"\1", text)
         text, fixes = repair_typos(text)
         notes += [f"read “{w}” as “{f}”" for w, f in fixes]
@@ -585,15 +1063,35 @@ def recognise(text: str, lang: str, today: date) -> Recognised:
     pieces: list[Piece] = [Raw(text, 0)]
     pieces = apply(pieces, QUOTE, lambda m: Item("quote", m.group(1) or m.group(2), m.start(), m.end(), {}))
     if lang == "en":
-        pieces = apply(pieces, NAME_EN_WHOSE, lambda m: Item("name", m.group(0), m.start(), m.end(),
-                                                             {"kind": None, "post": False}))
-        pieces = apply(pieces, NAME_EN, lambda m: Item("name", m.group(0), m.start(), m.end(), {
-            "kind": KIND_WORD[(m.group("kind") or m.group("kind2")).lower()], "post": False}))
+        pieces = apply(
+            pieces,
+            NAME_EN_WHOSE,
+            lambda m: Item("name", m.group(0), m.start(), m.end(), {"kind": None, "post": False}),
+        )
+        pieces = apply(
+            pieces,
+            NAME_EN,
+            lambda m: Item(
+                "name",
+                m.group(0),
+                m.start(),
+                m.end(),
+                {"kind": KIND_WORD[(m.group("kind") or m.group("kind2")).lower()], "post": False},
+            ),
+        )
     else:
-        pieces = apply(pieces, NAME_KO_PRE, lambda m: Item("name", m.group(0), m.start(), m.end(), {
-            "kind": KIND_WORD[m.group("kind")], "post": False}))
-        pieces = apply(pieces, NAME_KO_POST, lambda m: Item("name", m.group(0), m.start(), m.end(), {
-            "kind": None, "post": True}))
+        pieces = apply(
+            pieces,
+            NAME_KO_PRE,
+            lambda m: Item(
+                "name", m.group(0), m.start(), m.end(), {"kind": KIND_WORD[m.group("kind")], "post": False}
+            ),
+        )
+        pieces = apply(
+            pieces,
+            NAME_KO_POST,
+            lambda m: Item("name", m.group(0), m.start(), m.end(), {"kind": None, "post": True}),
+        )
     if lang == "en":
         pieces = apply(pieces, REQUEST_EN, _request_en)
     else:
@@ -609,15 +1107,26 @@ def recognise(text: str, lang: str, today: date) -> Recognised:
     pieces = _event_words(pieces, lang)
     if lang == "en":
         pieces = recognise_quantities_en(pieces)
-        pieces = apply(pieces, re.compile(rf"\b(?:{EN_NEGATION})\b", re.IGNORECASE),
-                       lambda m: Item("neg", m.group(0), m.start(), m.end(), {}))
-        pieces = apply(pieces, re.compile(rf"\b(?:{EN_BOUNDARY})\b|;", re.IGNORECASE),
-                       lambda m: Item("boundary", m.group(0), m.start(), m.end(), {}))
-        pieces = apply(pieces, re.compile(rf"\b(?:{EN_GENERIC_VERBS})\b", re.IGNORECASE),
-                       lambda m: Item("verb", m.group(0), m.start(), m.end(), {}))
+        pieces = apply(
+            pieces,
+            re.compile(rf"\b(?:{EN_NEGATION})\b", re.IGNORECASE),
+            lambda m: Item("neg", m.group(0), m.start(), m.end(), {}),
+        )
+        pieces = apply(
+            pieces,
+            re.compile(rf"\b(?:{EN_BOUNDARY})\b|;", re.IGNORECASE),
+            lambda m: Item("boundary", m.group(0), m.start(), m.end(), {}),
+        )
+        pieces = apply(
+            pieces,
+            re.compile(rf"\b(?:{EN_GENERIC_VERBS})\b", re.IGNORECASE),
+            lambda m: Item("verb", m.group(0), m.start(), m.end(), {}),
+        )
     else:
         pieces = recognise_quantities_ko(pieces)
-        pieces = apply(pieces, re.compile(KO_NEGATION), lambda m: Item("neg", m.group(0), m.start(), m.end(), {}))
+        pieces = apply(
+            pieces, re.compile(KO_NEGATION), lambda m: Item("neg", m.group(0), m.start(), m.end(), {})
+        )
     pieces = _vague(pieces, lang)
     items = _merge_modifiers(_parentheses(_leftovers(pieces, lang), notes, lang), lang)
     if lang == "en":

@@ -67,18 +67,36 @@ def _amount(n: str | None, u: str | None) -> int:
 
 EN_RULES: list[tuple[str, str]] = [
     (r"\b(?:on\s+)?the\s+(?:same\s+)?day\s+of\b(?P<as>)", "same_day_of"),
-    (r"\b(?:on\s+)?the\s+(?:same|very\s+same)\s+(?:day|date)(?P<as>\s+as)?|\bsame[- ]day\b(?P<as2>\s+as)?", "same_day"),
-    (r"\b(?:during|in|within|at|on)\s+(?:the\s+)?(?:same|index|that|this)\s+(?:hospital\s+)?(?:visit|admission|"
-     r"hospitali[sz]ation|stay|encounter|episode)(?P<as>\s+as)?", "same_visit"),
-    (rf"\b(?:between\s+)?(?:day\s+)?{N}\s*(?:{U1}\s+)?(?:to|-|and|through|or)\s*(?:day\s+)?{N2}\s+{U}\s+{DIR_EN}\b", "range"),
+    (
+        r"\b(?:on\s+)?the\s+(?:same|very\s+same)\s+(?:day|date)(?P<as>\s+as)?|\bsame[- ]day\b(?P<as2>\s+as)?",
+        "same_day",
+    ),
+    (
+        r"\b(?:during|in|within|at|on)\s+(?:the\s+)?(?:same|index|that|this)\s+(?:hospital\s+)?(?:visit|admission|"
+        r"hospitali[sz]ation|stay|encounter|episode)(?P<as>\s+as)?",
+        "same_visit",
+    ),
+    (
+        rf"\b(?:between\s+)?(?:day\s+)?{N}\s*(?:{U1}\s+)?(?:to|-|and|through|or)\s*(?:day\s+)?{N2}\s+{U}\s+{DIR_EN}\b",
+        "range",
+    ),
     (rf"\bbetween\s+day\s+{N}\s+and\s+day\s+{N2}\s+{DIR_EN}\b", "range_days"),
     (rf"\b(?:in|during|over)\s+the\s+(?:{N}\s+)?{U}\s+{DIR_EN}\b", "within"),
-    (rf"\b(?:within|in\s+the\s+(?:first\s+|next\s+)?|during\s+the\s+(?:first\s+)?|up\s+to|no\s+more\s+than|not\s+more\s+than|"
-     rf"at\s+most|no\s+later\s+than)\s*{N}\s+{U}(?:\s+{DIR_EN}\b)?", "within"),
+    (
+        rf"\b(?:within|in\s+the\s+(?:first\s+|next\s+)?|during\s+the\s+(?:first\s+)?|up\s+to|no\s+more\s+than|not\s+more\s+than|"
+        rf"at\s+most|no\s+later\s+than)\s*{N}\s+{U}(?:\s+{DIR_EN}\b)?",
+        "within",
+    ),
     (rf"\b(?:less\s+than|under|fewer\s+than|sooner\s+than)\s+{N}\s+{U}\s+{DIR_EN}\b", "less"),
-    (rf"\b(?P<q>at\s+least|no\s+(?:less|sooner|earlier)\s+than|more\s+than|over|longer\s+than|beyond|later\s+than)\s+{N}\s+{U}\s+{DIR_EN}\b", "atleast"),
+    (
+        rf"\b(?P<q>at\s+least|no\s+(?:less|sooner|earlier)\s+than|more\s+than|over|longer\s+than|beyond|later\s+than)\s+{N}\s+{U}\s+{DIR_EN}\b",
+        "atleast",
+    ),
     (rf"\b{N}\s*(?:\+|or\s+more)\s+{U}\s+{DIR_EN}\b", "atleast"),
-    (rf"\b(?P<exact>exactly\s+)?{N}\s+{U}\s+(?P<dir>after|following|later|before|prior\s+to|earlier|post)\b", "exact"),
+    (
+        rf"\b(?P<exact>exactly\s+)?{N}\s+{U}\s+(?P<dir>after|following|later|before|prior\s+to|earlier|post)\b",
+        "exact",
+    ),
     (rf"\b(?P<dir>after|following|subsequent\s+to|later\s+than|{BEFORE_EN})\b", "open"),
     (r"\b(?:and\s+)?(?:then|later|subsequently|afterwards?|thereafter)\b", "then"),
 ]
@@ -97,11 +115,21 @@ def _en(m: re.Match[str], kind: str) -> Item:
         if kind == "same_day_of":
             return Item("window", text, m.start(), m.end(), _window(0, 0, text, "follows"))
         if kind == "same_day":
-            return Item("window", text, m.start(), m.end(),
-                        _window(0, 0, text, "follows" if (g.get("as") or g.get("as2")) else "none"))
+            return Item(
+                "window",
+                text,
+                m.start(),
+                m.end(),
+                _window(0, 0, text, "follows" if (g.get("as") or g.get("as2")) else "none"),
+            )
         if kind == "same_visit":
-            return Item("window", text, m.start(), m.end(),
-                        _window(None, None, text, "follows" if g.get("as") else "none", same_visit=True))
+            return Item(
+                "window",
+                text,
+                m.start(),
+                m.end(),
+                _window(None, None, text, "follows" if g.get("as") else "none", same_visit=True),
+            )
         if kind == "then":
             w = _window(0, None, text, "previous")
             w["weak"] = True  # an explicit window on the same event replaces it
@@ -142,32 +170,62 @@ def _en(m: re.Match[str], kind: str) -> Item:
             s = -n if before else n
             return Item("window", text, m.start(), m.end(), _window(s, s, text, "follows"))
         side = "before" if before else "after"
-        return Item("bad_window", text, m.start(), m.end(), {
-            "reason": f"“{text}” can mean within, exactly or at least {n} days {side}",
-            "choices": [f"within {n} days {side}", f"exactly {n} days {side}", f"at least {n} days {side}"],
-        })
+        return Item(
+            "bad_window",
+            text,
+            m.start(),
+            m.end(),
+            {
+                "reason": f"“{text}” can mean within, exactly or at least {n} days {side}",
+                "choices": [
+                    f"within {n} days {side}",
+                    f"exactly {n} days {side}",
+                    f"at least {n} days {side}",
+                ],
+            },
+        )
     except ValueError:
-        return Item("bad_window", text, m.start(), m.end(), {"reason": f"I could not read the time window “{text}”",
-                                                            "choices": []})
+        return Item(
+            "bad_window",
+            text,
+            m.start(),
+            m.end(),
+            {"reason": f"I could not read the time window “{text}”", "choices": []},
+        )
 
 
 EXCLUSIVE_EN = re.compile(
-    r"\(?\s*\b(?:not\s+counting|excluding|but\s+not|except)\s+the\s+(?:\w+\s+)?day(?:\s+itself)?\b\s*\)?", re.IGNORECASE)
-ASIDE_EN = re.compile(r"\(\s*(?:before\s+or\s+after|after\s+or\s+before|either\s+side|either\s+way)\s*\)", re.IGNORECASE)
+    r"\(?\s*\b(?:not\s+counting|excluding|but\s+not|except)\s+the\s+(?:\w+\s+)?day(?:\s+itself)?\b\s*\)?",
+    re.IGNORECASE,
+)
+ASIDE_EN = re.compile(
+    r"\(\s*(?:before\s+or\s+after|after\s+or\s+before|either\s+side|either\s+way)\s*\)", re.IGNORECASE
+)
 
 
 DURATION_EN = re.compile(
     rf"\bfor\s+(?:at\s+least\s+|more\s+than\s+|over\s+|longer\s+than\s+|less\s+than\s+|up\s+to\s+)?{N}\s+{U}\b"
-    r"(?!\s+(?:from|starting|beginning|since|after|before|following|prior))", re.IGNORECASE)
+    r"(?!\s+(?:from|starting|beginning|since|after|before|following|prior))",
+    re.IGNORECASE,
+)
 
 
 def _duration(m: re.Match[str]) -> Item:
-    return Item("vague", m.group(0), m.start(), m.end(), {
-        "what": "unsupported",
-        "reason": f"“{m.group(0)}”: how long something lasted (e.g. days on a drug) is not supported; rules count events "
-                  "in a window.",
-        "choices": ["an exposure within a window, e.g. 'warfarin within 90 days after the diagnosis'",
-                    "several exposures, e.g. 'at least 3 warfarin prescriptions'"]})
+    return Item(
+        "vague",
+        m.group(0),
+        m.start(),
+        m.end(),
+        {
+            "what": "unsupported",
+            "reason": f"“{m.group(0)}”: how long something lasted (e.g. days on a drug) is not supported; rules count events "
+            "in a window.",
+            "choices": [
+                "an exposure within a window, e.g. 'warfarin within 90 days after the diagnosis'",
+                "several exposures, e.g. 'at least 3 warfarin prescriptions'",
+            ],
+        },
+    )
 
 
 def recognise_windows_en(pieces: list[Piece]) -> list[Piece]:
@@ -186,18 +244,31 @@ KU = rf"(?P<u>{KO_UNIT_RE})"
 KU1 = rf"(?P<u1>{KO_UNIT_RE})"
 # A direction word stands alone or right after an event noun ('수술후'); never inside a word ('심부전').
 GLUE_KO = r"(?:(?<![가-힣])|(?<=수술|진단|시술|입원|처방|투약|투여|사망|촬영|검사|방문|내원|복용|발병|확진|받은|시행))"
-PRE_KO = rf"(?:{GLUE_KO}(?P<pre>기준(?:으로)?|후|이후|뒤|다음|부터|로부터|으로부터|에서부터|전후|전|이전|앞)\s*)?"
-PRE_KO_REQ = rf"{GLUE_KO}(?P<pre>기준(?:으로)?|후|이후|뒤|다음|부터|로부터|으로부터|에서부터|전후|전|이전|앞)\s*"
+PRE_KO = (
+    rf"(?:{GLUE_KO}(?P<pre>기준(?:으로)?|후|이후|뒤|다음|부터|로부터|으로부터|에서부터|전후|전|이전|앞)\s*)?"
+)
+PRE_KO_REQ = (
+    rf"{GLUE_KO}(?P<pre>기준(?:으로)?|후|이후|뒤|다음|부터|로부터|으로부터|에서부터|전후|전|이전|앞)\s*"
+)
 KO_RULES: list[tuple[str, str]] = [
     (rf"(?P<pre>전날|하루\s*전)(?:까지)?(?:\s*{KN}\s*{KU}\s*(?:동안|간|이내|사이))?(?:에)?", "day_before"),
     (r"(?:다음\s*날|익일|이튿날)(?:에)?", "day_after"),
     (r"(?:같은|동일한?)\s*(?:날짜|날|일자)(?:에)?|당일(?:에)?", "same_day"),
     (r"(?:같은|동일한?)\s*(?:입원|방문|내원|진료)\s*(?:기간|중)?\s*(?:중|동안|때)?(?:에)?", "same_visit"),
     (r"(?:그\s*|해당\s*)?(?:입원|내원)\s*(?:기간\s*(?:중|동안)|중)(?:에)?(?![가-힣])", "same_visit"),
-    (rf"{PRE_KO}{KN}\s*{KU1}?\s*(?:부터|에서|~|-)\s*{KN2}\s*{KU}\s*(?:째\s*)?(?P<post>전|이전|후|뒤|이후)?\s*(?:이내|까지|사이|이하|안에|내)?(?:에)?", "range"),
+    (
+        rf"{PRE_KO}{KN}\s*{KU1}?\s*(?:부터|에서|~|-)\s*{KN2}\s*{KU}\s*(?:째\s*)?(?P<post>전|이전|후|뒤|이후)?\s*(?:이내|까지|사이|이하|안에|내)?(?:에)?",
+        "range",
+    ),
     (rf"{PRE_KO_REQ}{KN}\s*{KU}\s*(?:동안|간)(?:에)?", "within"),
-    (rf"{PRE_KO}(?:{KN}\s*{KU}|(?P<word>열흘|보름|이틀|사흘|일주일|하루))\s*(?P<post>전|이전)?\s*(?P<w>이내|안에|내에|내|까지|미만)(?:에)?", "within"),
-    (rf"{PRE_KO}{KN}\s*{KU}\s*(?P<q>이상|넘게|넘어서|넘어|초과|지나서|지난|경과한|경과\s*후)\s*(?P<post>전|이전|후|뒤|이후)?(?:에)?", "atleast"),
+    (
+        rf"{PRE_KO}(?:{KN}\s*{KU}|(?P<word>열흘|보름|이틀|사흘|일주일|하루))\s*(?P<post>전|이전)?\s*(?P<w>이내|안에|내에|내|까지|미만)(?:에)?",
+        "within",
+    ),
+    (
+        rf"{PRE_KO}{KN}\s*{KU}\s*(?P<q>이상|넘게|넘어서|넘어|초과|지나서|지난|경과한|경과\s*후)\s*(?P<post>전|이전|후|뒤|이후)?(?:에)?",
+        "atleast",
+    ),
     (rf"{PRE_KO}{KN}\s*{KU}\s*(?P<post>후|뒤|이후|전|이전|째)(?:에)?(?![가-힣])", "exact"),
     (r"(?<![가-힣])(?P<pre>이후|이전|직전|직후)(?:에|로|에는)?(?![가-힣])", "open"),
     (rf"{GLUE_KO}(?P<pre>후|뒤|전|앞서|먼저)(?:에|로|에는)?(?![가-힣])", "open"),
@@ -235,9 +306,17 @@ def _ko(m: re.Match[str], kind: str) -> Item:
         if kind == "day_before":
             if g.get("n"):
                 return Item("window", text, m.start(), m.end(), _window(-_ko_amount(g), -1, text, "precedes"))
-            return Item("window", text, m.start(), m.end(), _window(None if "까지" in text else -1, -1, text, "precedes"))
+            return Item(
+                "window",
+                text,
+                m.start(),
+                m.end(),
+                _window(None if "까지" in text else -1, -1, text, "precedes"),
+            )
         if kind == "same_visit":
-            return Item("window", text, m.start(), m.end(), _window(None, None, text, "precedes", same_visit=True))
+            return Item(
+                "window", text, m.start(), m.end(), _window(None, None, text, "precedes", same_visit=True)
+            )
         if kind == "open":
             s, e = (None, 0) if before else (0, None)
             return Item("window", text, m.start(), m.end(), _window(s, e, text, "precedes"))
@@ -260,18 +339,30 @@ def _ko(m: re.Match[str], kind: str) -> Item:
         if g.get("post") == "째":
             return Item("window", text, m.start(), m.end(), _window(n, n, text, "precedes"))
         side_ko = "전" if before else "후"
-        return Item("bad_window", text, m.start(), m.end(), {
-            "reason": f"“{text}”은(는) {n}일 {side_ko} 이내인지, 정확히 {n}일 {side_ko}인지, {n}일 이상 {side_ko}인지 분명하지 않습니다",
-            "choices": [f"{n}일 {side_ko} 이내", f"정확히 {n}일 {side_ko}", f"{n}일 이상 {side_ko}"],
-        })
+        return Item(
+            "bad_window",
+            text,
+            m.start(),
+            m.end(),
+            {
+                "reason": f"“{text}”은(는) {n}일 {side_ko} 이내인지, 정확히 {n}일 {side_ko}인지, {n}일 이상 {side_ko}인지 분명하지 않습니다",
+                "choices": [f"{n}일 {side_ko} 이내", f"정확히 {n}일 {side_ko}", f"{n}일 이상 {side_ko}"],
+            },
+        )
     except (ValueError, KeyError):
-        return Item("bad_window", text, m.start(), m.end(), {"reason": f"기간 “{text}”을(를) 읽지 못했습니다",
-                                                            "choices": []})
+        return Item(
+            "bad_window",
+            text,
+            m.start(),
+            m.end(),
+            {"reason": f"기간 “{text}”을(를) 읽지 못했습니다", "choices": []},
+        )
 
 
 DURATION_KO = re.compile(
     rf"{KN}\s*{KU}\s*(?:이상|넘게|넘도록|동안|간)\s*(?:을|를)?\s*(?:꾸준히\s*|계속\s*|장기\s*)?"
-    r"(?=(?:복용|투약|투여|사용|처방|먹))")
+    r"(?=(?:복용|투약|투여|사용|처방|먹))"
+)
 DIRECTION_BEFORE_KO = re.compile(r"(?:후|이후|뒤|전|이전|기준(?:으로)?|부터|로부터|전날까지|까지)\s*$")
 
 
@@ -279,10 +370,17 @@ def _duration_ko(m: re.Match[str]) -> Item | None:
     """'90일 이상 복용한': how long a drug was taken. After '후/전/기준' the same words are a window."""
     if DIRECTION_BEFORE_KO.search(m.string[: m.start()]):
         return None
-    return Item("vague", m.group(0), m.start(), m.end(), {
-        "what": "unsupported",
-        "reason": f"“{m.group(0).strip()}” 복용처럼 지속 기간은 아직 지원하지 않습니다. 기간 안의 처방 여부나 횟수로 물어 주세요.",
-        "choices": ["진단 후 90일 이내 와파린 처방", "와파린 처방 3회 이상"]})
+    return Item(
+        "vague",
+        m.group(0),
+        m.start(),
+        m.end(),
+        {
+            "what": "unsupported",
+            "reason": f"“{m.group(0).strip()}” 복용처럼 지속 기간은 아직 지원하지 않습니다. 기간 안의 처방 여부나 횟수로 물어 주세요.",
+            "choices": ["진단 후 90일 이내 와파린 처방", "와파린 처방 3회 이상"],
+        },
+    )
 
 
 def recognise_windows_ko(pieces: list[Piece]) -> list[Piece]:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import sqlglot
+
 from cohort_engine.schema_catalog.tables import TABLES, Table
 
 
 def table_ddl(table: Table, dialect: str = "duckdb") -> str:
-    cols = ",\n".join(
-        f"  {c.name} {c.type}{' NOT NULL' if c.required else ''}" for c in table.columns
-    )
+    cols = ",\n".join(f"  {c.name} {c.type}{' NOT NULL' if c.required else ''}" for c in table.columns)
     sql = f"CREATE TABLE IF NOT EXISTS {table.name} (\n{cols}\n)"
     if dialect == "duckdb":
         return sql

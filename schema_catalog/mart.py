@@ -7,9 +7,9 @@ so the engine checks before it compiles and says which domain cannot be queried 
 from __future__ import annotations
 
 import duckdb
-from cohort_engine.schema_catalog.domains import DOMAIN_TABLES
 from pydantic import BaseModel
 
+from cohort_engine.schema_catalog.domains import DOMAIN_TABLES
 from cohort_engine.spec import CohortSpec, Domain
 
 

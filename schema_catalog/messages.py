@@ -7,8 +7,14 @@ from cohort_engine.spec import Domain
 DOMAIN_NAMES = {
     "en": {d: d.value for d in Domain},
     "ko": {
-        Domain.condition: "진단", Domain.procedure: "시술/수술", Domain.drug: "약물", Domain.measurement: "검사",
-        Domain.observation: "관찰", Domain.visit: "방문", Domain.imaging: "영상 검사", Domain.death: "사망",
+        Domain.condition: "진단",
+        Domain.procedure: "시술/수술",
+        Domain.drug: "약물",
+        Domain.measurement: "검사",
+        Domain.observation: "관찰",
+        Domain.visit: "방문",
+        Domain.imaging: "영상 검사",
+        Domain.death: "사망",
     },
 }
 
@@ -27,9 +33,9 @@ NOTES: dict[str, dict[str, str]] = {
     },
     "contains": {
         "en": "“{term}” is not a concept name here; read as every {domain} concept whose name contains it "
-              "({count}); override to narrow",
+        "({count}); override to narrow",
         "ko": "“{term}”은(는) 이 데이터마트의 개념 이름이 아니어서, 이름에 이 말이 들어간 {domain} 개념 {count}개로 "
-              "읽었습니다. 좁히려면 직접 고르세요",
+        "읽었습니다. 좁히려면 직접 고르세요",
     },
     "ambiguous": {
         "en": "“{term}” is close to several {domain} concepts; pick one",

@@ -22,11 +22,11 @@ from importlib import resources
 from typing import Literal
 
 import duckdb
-from cohort_engine.schema_catalog.domains import DOMAIN_TABLES, LANGUAGE_KOREAN
-from cohort_engine.schema_catalog.messages import note
 from pydantic import BaseModel, Field
 from rapidfuzz import fuzz, process
 
+from cohort_engine.schema_catalog.domains import DOMAIN_TABLES, LANGUAGE_KOREAN
+from cohort_engine.schema_catalog.messages import note
 from cohort_engine.spec import CohortSpec, ConceptSet, Domain
 
 Method = Literal["lexicon", "indication", "exact", "synonym", "contains", "fuzzy", "explicit"]
@@ -113,7 +113,9 @@ _VOCABULARIES: weakref.WeakKeyDictionary[duckdb.DuckDBPyConnection, Vocabulary] 
 def lexicon_entries(term: str) -> list[LexiconEntry]:
     """Entries for a mention; an English plural ('strokes', 'PCIs') finds its singular."""
     key = normalise(term)
-    keys = _alias_index().get(key) or (_alias_index().get(key[:-1], []) if key.endswith("s") and key.isascii() else [])
+    keys = _alias_index().get(key) or (
+        _alias_index().get(key[:-1], []) if key.endswith("s") and key.isascii() else []
+    )
     return [lexicon()[k] for k in keys]
 
 
@@ -129,7 +131,9 @@ class Vocabulary:
         self.con = con
         self._names: dict[Domain, list[tuple[str, int]]] = {}
         self._answers: dict[str, list[tuple]] = {}
-        tables = {r[0].lower() for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+        tables = {
+            r[0].lower() for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
+        }
         self.has_synonyms = "concept_synonym" in tables
         self.has_relationships = "concept_relationship" in tables
 
@@ -150,11 +154,15 @@ class Vocabulary:
 
     def _rows(self, sql: str, params: list) -> list[ConceptMatch]:
         return [
-            ConceptMatch(concept_id=r[0], concept_name=r[1], vocabulary_id=r[2], concept_code=r[3], method=r[4])
+            ConceptMatch(
+                concept_id=r[0], concept_name=r[1], vocabulary_id=r[2], concept_code=r[3], method=r[4]
+            )
             for r in self.fetch(sql, params)
         ]
 
-    def by_codes(self, codes: dict[str, list[str]], domain_ids: tuple[str, ...], method: Method) -> list[ConceptMatch]:
+    def by_codes(
+        self, codes: dict[str, list[str]], domain_ids: tuple[str, ...], method: Method
+    ) -> list[ConceptMatch]:
         """Concepts with these codes. A non-standard code (an ICD-10-CM code in a SNOMED mart) is replaced
         by the standard concepts it 'Maps to', because events are recorded with standard concepts."""
         out: list[ConceptMatch] = []
@@ -168,12 +176,22 @@ class Vocabulary:
             )
             for cid, name, vid, code, std in rows:
                 if std in ("S", "C"):
-                    out.append(ConceptMatch(concept_id=cid, concept_name=name, vocabulary_id=vid, concept_code=code,
-                                            method=method))
+                    out.append(
+                        ConceptMatch(
+                            concept_id=cid,
+                            concept_name=name,
+                            vocabulary_id=vid,
+                            concept_code=code,
+                            method=method,
+                        )
+                    )
                     continue
                 mapped = self.maps_to(cid, domain_ids, method)
-                out += mapped or [ConceptMatch(concept_id=cid, concept_name=name, vocabulary_id=vid, concept_code=code,
-                                               method=method)]
+                out += mapped or [
+                    ConceptMatch(
+                        concept_id=cid, concept_name=name, vocabulary_id=vid, concept_code=code, method=method
+                    )
+                ]
         return _dedupe(out)
 
     def maps_to(self, concept_id: int, domain_ids: tuple[str, ...], method: Method) -> list[ConceptMatch]:
@@ -187,7 +205,9 @@ class Vocabulary:
             [method, concept_id, list(domain_ids)],
         )
 
-    def by_names(self, names: Iterable[str], domain_ids: tuple[str, ...], method: Method) -> list[ConceptMatch]:
+    def by_names(
+        self, names: Iterable[str], domain_ids: tuple[str, ...], method: Method
+    ) -> list[ConceptMatch]:
         keys = sorted({normalise(n) for n in names})
         if not keys:
             return []
@@ -216,8 +236,11 @@ class Vocabulary:
         words = [w for w in re.split(r"[\s\-]+", term.lower()) if w]
         if not words or (not re.search(r"[\uac00-\ud7a3]", term) and max(len(w) for w in words) < 4):
             return []
-        pattern = ("(^|[^a-z0-9])" + r"[\s\-]+".join(re.escape(w) for w in words) + "([^a-z0-9]|$)"
-                   if re.fullmatch(r"[a-z0-9\s\-']+", term.lower()) else re.escape(term.lower()))
+        pattern = (
+            "(^|[^a-z0-9])" + r"[\s\-]+".join(re.escape(w) for w in words) + "([^a-z0-9]|$)"
+            if re.fullmatch(r"[a-z0-9\s\-']+", term.lower())
+            else re.escape(term.lower())
+        )
         sql = (
             "SELECT concept_id, concept_name, vocabulary_id, concept_code, ? FROM concept "
             "WHERE regexp_matches(lower(concept_name), ?) AND domain_id IN (SELECT unnest(?)) "
@@ -261,7 +284,12 @@ class Vocabulary:
             raise KeyError(concept_id)
         cid, name, vocab, code = r[0]
         return ConceptMatch(
-            concept_id=cid, concept_name=name, vocabulary_id=vocab, concept_code=code, method=method, score=score
+            concept_id=cid,
+            concept_name=name,
+            vocabulary_id=vocab,
+            concept_code=code,
+            method=method,
+            score=score,
         )
 
 
@@ -275,7 +303,9 @@ def _dedupe(matches: list[ConceptMatch]) -> list[ConceptMatch]:
     return out
 
 
-def _from_entry(vocab: Vocabulary, entry: LexiconEntry, domain_ids: tuple[str, ...], method: Method) -> list[ConceptMatch]:
+def _from_entry(
+    vocab: Vocabulary, entry: LexiconEntry, domain_ids: tuple[str, ...], method: Method
+) -> list[ConceptMatch]:
     return _dedupe(
         vocab.by_codes(entry.codes, domain_ids, method) + vocab.by_names(entry.names, domain_ids, method)
     )
@@ -286,7 +316,9 @@ def resolve_term(vocab: Vocabulary, term: str, domain: Domain, lang: str = "en")
     domain_ids = DOMAIN_TABLES[domain].omop_domain_ids
     if not domain_ids:
         return TermResolution(
-            term=term, domain=domain, status="unresolved",
+            term=term,
+            domain=domain,
+            status="unresolved",
             note=note("no_concepts", lang, domain),
         )
     entries = lexicon_entries(term)
@@ -300,8 +332,13 @@ def resolve_term(vocab: Vocabulary, term: str, domain: Domain, lang: str = "en")
         spellings = [a for e in same_domain for a in (*e.en, *e.ko) if normalise(a) != normalise(term)]
         matches = vocab.by_names(spellings, domain_ids, "synonym") if spellings else []
         if matches:
-            return TermResolution(term=term, domain=domain, status="resolved", matches=matches,
-                                  note=note("other_spelling", lang, domain, term=term))
+            return TermResolution(
+                term=term,
+                domain=domain,
+                status="resolved",
+                matches=matches,
+                note=note("other_spelling", lang, domain, term=term),
+            )
     # "A surgery for MI": the procedures (or drugs) the lexicon lists as treating that condition.
     treatments = [lexicon()[k] for e in entries for k in e.treated_by if lexicon()[k].domain == domain]
     if treatments:
@@ -309,9 +346,14 @@ def resolve_term(vocab: Vocabulary, term: str, domain: Domain, lang: str = "en")
         matches = _dedupe([m for _, ms in found for m in ms])
         if matches:
             used = [t for t, ms in found if ms]
-            names = ", ".join(sorted({t.key.upper() if len(t.key) <= 4 else t.key.replace("_", " ") for t in used}))
+            names = ", ".join(
+                sorted({t.key.upper() if len(t.key) <= 4 else t.key.replace("_", " ") for t in used})
+            )
             return TermResolution(
-                term=term, domain=domain, status="resolved", matches=matches,
+                term=term,
+                domain=domain,
+                status="resolved",
+                matches=matches,
                 note=note("indication", lang, domain, term=term, names=names),
             )
     exact = vocab.by_names([term], domain_ids, "exact")
@@ -322,7 +364,10 @@ def resolve_term(vocab: Vocabulary, term: str, domain: Domain, lang: str = "en")
     contained = vocab.containing(term, domain_ids)
     if 2 <= len(contained) <= CONTAINS_MAX:
         return TermResolution(
-            term=term, domain=domain, status="resolved", matches=contained,
+            term=term,
+            domain=domain,
+            status="resolved",
+            matches=contained,
             note=note("contains", lang, domain, term=term, count=len(contained)),
         )
     names = vocab.names(domain)
@@ -342,12 +387,16 @@ def resolve_term(vocab: Vocabulary, term: str, domain: Domain, lang: str = "en")
                     term=term, domain=domain, status="resolved", matches=[vocab.concept(top_id, "fuzzy", top)]
                 )
             return TermResolution(
-                term=term, domain=domain, status="ambiguous",
+                term=term,
+                domain=domain,
+                status="ambiguous",
                 candidates=[vocab.concept(cid, "fuzzy", s) for cid, s in ranked[:5]],
                 note=note("ambiguous", lang, domain, term=term),
             )
     return TermResolution(
-        term=term, domain=domain, status="unresolved",
+        term=term,
+        domain=domain,
+        status="unresolved",
         note=note("unresolved", lang, domain, term=term),
     )
 
@@ -360,7 +409,9 @@ def concept_set_terms(cs: ConceptSet) -> list[str]:
     return list(dict.fromkeys(cs.terms))
 
 
-def resolve_spec(vocab: Vocabulary, spec: CohortSpec, overrides: dict[str, list[int]] | None = None) -> SpecResolution:
+def resolve_spec(
+    vocab: Vocabulary, spec: CohortSpec, overrides: dict[str, list[int]] | None = None
+) -> SpecResolution:
     """Resolve every term of every concept set. ``overrides`` pins a mention to given concept ids."""
     overrides = {normalise(k): v for k, v in (overrides or {}).items()}
     by_key: dict[str, list[TermResolution]] = {}
@@ -370,7 +421,9 @@ def resolve_spec(vocab: Vocabulary, spec: CohortSpec, overrides: dict[str, list[
             if normalise(term) in overrides:
                 out.append(
                     TermResolution(
-                        term=term, domain=f.domain, status="resolved",
+                        term=term,
+                        domain=f.domain,
+                        status="resolved",
                         matches=[vocab.concept(cid, "explicit") for cid in overrides[normalise(term)]],
                         note=note("chosen", spec.language),
                     )
@@ -379,7 +432,9 @@ def resolve_spec(vocab: Vocabulary, spec: CohortSpec, overrides: dict[str, list[
                 out.append(resolve_term(vocab, term, f.domain, spec.language))
         by_key[key] = out
     if spec.language == "ko":
-        _add_korean_names(vocab, [m for rs in by_key.values() for r in rs for m in (*r.matches, *r.candidates)])
+        _add_korean_names(
+            vocab, [m for rs in by_key.values() for r in rs for m in (*r.matches, *r.candidates)]
+        )
     return SpecResolution(by_key=by_key)
 
 

@@ -67,9 +67,16 @@ TABLES: list[Table] = [
         columns=[
             col("person_id", "BIGINT", "quasi", "Internal surrogate key of the patient.", True),
             col("gender_concept_id", "INTEGER", "safe", "Sex: 8507 male, 8532 female.", True),
-            col("year_of_birth", "INTEGER", "quasi", "Year of birth; age = year(index) - year_of_birth.", True),
+            col(
+                "year_of_birth", "INTEGER", "quasi", "Year of birth; age = year(index) - year_of_birth.", True
+            ),
             col("month_of_birth", "INTEGER", "quasi", "Month of birth."),
-            col("day_of_birth", "INTEGER", "identifying", "Day of birth (with month and year: a full birth date)."),
+            col(
+                "day_of_birth",
+                "INTEGER",
+                "identifying",
+                "Day of birth (with month and year: a full birth date).",
+            ),
             col("birth_datetime", "TIMESTAMP", "identifying", "Full birth date and time."),
             col("race_concept_id", "INTEGER", "safe", "Race concept."),
             col("ethnicity_concept_id", "INTEGER", "safe", "Ethnicity concept."),
@@ -102,7 +109,13 @@ TABLES: list[Table] = [
         columns=[
             col("visit_occurrence_id", "BIGINT", "quasi", "Key.", True),
             col("person_id", "BIGINT", "quasi", "Patient.", True),
-            col("visit_concept_id", "INTEGER", "safe", "Visit type: 9201 inpatient, 9202 outpatient, 9203 ER, 262 ER+inpatient.", True),
+            col(
+                "visit_concept_id",
+                "INTEGER",
+                "safe",
+                "Visit type: 9201 inpatient, 9202 outpatient, 9203 ER, 262 ER+inpatient.",
+                True,
+            ),
             col("visit_start_date", "DATE", "quasi", "Admission / visit date.", True),
             col("visit_start_datetime", "TIMESTAMP", "quasi", "Admission time."),
             col("visit_end_date", "DATE", "quasi", "Discharge date.", True),
@@ -131,7 +144,9 @@ TABLES: list[Table] = [
             col("condition_end_date", "DATE", "quasi", "Resolution date."),
             col("condition_end_datetime", "TIMESTAMP", "quasi", "Resolution time."),
             col("condition_type_concept_id", "INTEGER", "safe", "Provenance.", True),
-            col("condition_status_concept_id", "INTEGER", "safe", "Admission / primary / discharge diagnosis."),
+            col(
+                "condition_status_concept_id", "INTEGER", "safe", "Admission / primary / discharge diagnosis."
+            ),
             col("stop_reason", "VARCHAR", "identifying", "Free text."),
             *_LINK_COLS,
             col("condition_source_value", "VARCHAR", "safe", "Diagnosis code as recorded."),
@@ -282,7 +297,9 @@ TABLES: list[Table] = [
             col("domain_id", "VARCHAR", "safe", "Condition, Procedure, Drug, Measurement …", True),
             col("vocabulary_id", "VARCHAR", "safe", "ICD10CM, ICD9Proc, RxNorm, LOINC …", True),
             col("concept_class_id", "VARCHAR", "safe", "Class within the vocabulary.", True),
-            col("standard_concept", "VARCHAR", "safe", "'S' standard, 'C' classification, NULL non-standard."),
+            col(
+                "standard_concept", "VARCHAR", "safe", "'S' standard, 'C' classification, NULL non-standard."
+            ),
             col("concept_code", "VARCHAR", "safe", "The code itself, e.g. I21.0.", True),
             col("valid_start_date", "DATE", "safe", "Validity start.", True),
             col("valid_end_date", "DATE", "safe", "Validity end.", True),
@@ -294,7 +311,13 @@ TABLES: list[Table] = [
         description="Transitive closure of the concept hierarchy (every ancestor of every concept).",
         columns=[
             col("ancestor_concept_id", "INTEGER", "safe", "Ancestor.", True),
-            col("descendant_concept_id", "INTEGER", "safe", "Descendant (a concept is its own descendant).", True),
+            col(
+                "descendant_concept_id",
+                "INTEGER",
+                "safe",
+                "Descendant (a concept is its own descendant).",
+                True,
+            ),
             col("min_levels_of_separation", "INTEGER", "safe", "Shortest path.", True),
             col("max_levels_of_separation", "INTEGER", "safe", "Longest path.", True),
         ],
@@ -336,7 +359,12 @@ TABLES: list[Table] = [
             col("image_series_uid", "VARCHAR", "identifying", "DICOM SeriesInstanceUID.", True),
             col("modality_concept_id", "INTEGER", "safe", "Modality concept."),
             col("modality_source_value", "VARCHAR", "safe", "DICOM Modality code: CT, MR, XA, US, CR, DX …"),
-            col("anatomic_site_source_value", "VARCHAR", "safe", "DICOM BodyPartExamined: CHEST, HEART, HEAD …"),
+            col(
+                "anatomic_site_source_value",
+                "VARCHAR",
+                "safe",
+                "DICOM BodyPartExamined: CHEST, HEART, HEAD …",
+            ),
         ],
     ),
 ]

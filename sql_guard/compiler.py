@@ -26,9 +26,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import sqlglot
-from cohort_engine.schema_catalog.domains import DOMAIN_TABLES, GENDER_CONCEPTS
 from sqlglot import exp
 
+from cohort_engine.schema_catalog.domains import DOMAIN_TABLES, GENDER_CONCEPTS
 from cohort_engine.spec import CohortSpec, ConceptSet, Domain, EventFilter, Occurrence, Window
 
 INDEX_KEY = "index"
@@ -94,7 +94,9 @@ def codeset_sql(cs: ConceptSet, domain: Domain, resolved_ids: Sequence[int]) -> 
             )
     if cs.name_contains:
         omop_domains = DOMAIN_TABLES[domain].omop_domain_ids
-        domain_filter = f"domain_id IN ({', '.join(lit(d) for d in omop_domains)}) AND " if omop_domains else ""
+        domain_filter = (
+            f"domain_id IN ({', '.join(lit(d) for d in omop_domains)}) AND " if omop_domains else ""
+        )
         name_likes = " OR ".join(
             f"REPLACE(LOWER(concept_name), ' ', '') LIKE {lit('%' + _normalise_name(n) + '%')}"
             for n in cs.name_contains
@@ -160,7 +162,9 @@ def events_sql(f: EventFilter, codeset_cte: str | None) -> str:
     conds = _value_condition(f, "e")
     if codeset_cte is not None:
         if dt.concept_column is None:
-            raise CompileError(f"{f.domain.value} events carry no concept; filter them by modality or body part")
+            raise CompileError(
+                f"{f.domain.value} events carry no concept; filter them by modality or body part"
+            )
         conds.insert(0, f"e.{dt.concept_column} IN (SELECT concept_id FROM {codeset_cte})")
     where = f" WHERE {' AND '.join(conds)}" if conds else ""
     return (
@@ -300,7 +304,9 @@ def compile_cohort(
         flag_cols.append(f"r.index_row IN (SELECT index_row FROM {k}_ok) AS {k}_ok")
         steps.append(AttritionStep(k, c.label))
 
-    flags_select = ", ".join(["r.index_row", "r.person_id", "r.event_date AS index_date", "r.demo_ok", *flag_cols])
+    flags_select = ", ".join(
+        ["r.index_row", "r.person_id", "r.event_date AS index_date", "r.demo_ok", *flag_cols]
+    )
     ctes.append(("flags", f"SELECT {flags_select} FROM index_rows AS r"))
     all_ok = " AND ".join(["demo_ok", *[f"k{n}_ok" for n in range(1, len(spec.criteria) + 1)]])
     ctes.append(("qualifying", f"SELECT index_row, person_id, index_date FROM flags WHERE {all_ok}"))

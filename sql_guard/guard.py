@@ -62,8 +62,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import sqlglot
-from cohort_engine.schema_catalog.tables import TABLES, Table
-from cohort_engine.sql_guard.errors import GuardError, Rule
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
@@ -71,6 +69,9 @@ from sqlglot.errors import OptimizeError, ParseError, SqlglotError, TokenError
 from sqlglot.optimizer.qualify import qualify
 from sqlglot.optimizer.scope import Scope, ScopeType, traverse_scope, walk_in_scope
 from sqlglot.tokens import Token, TokenType
+
+from cohort_engine.schema_catalog.tables import TABLES, Table
+from cohort_engine.sql_guard.errors import GuardError, Rule
 
 __all__ = [
     "DEFAULT_MAX_ROWS",
@@ -102,18 +103,65 @@ TABLE_FUNCTIONS: frozenset[str] = frozenset({"range", "generate_series", "unnest
 SAFE_UNTYPED_FUNCTIONS: frozenset[str] = frozenset(
     {
         # dates and times
-        "age", "date_part", "datepart", "date_sub", "datesub", "yearweek", "isoyear", "dayofmonth",
-        "weekday", "weekofyear", "century", "decade", "millennium", "epoch_us", "epoch_ns",
-        "make_time", "to_years", "to_months", "to_weeks", "to_hours", "to_minutes", "to_seconds",
+        "age",
+        "date_part",
+        "datepart",
+        "date_sub",
+        "datesub",
+        "yearweek",
+        "isoyear",
+        "dayofmonth",
+        "weekday",
+        "weekofyear",
+        "century",
+        "decade",
+        "millennium",
+        "epoch_us",
+        "epoch_ns",
+        "make_time",
+        "to_years",
+        "to_months",
+        "to_weeks",
+        "to_hours",
+        "to_minutes",
+        "to_seconds",
         # strings and lists
-        "prefix", "suffix", "like_escape", "ilike_escape", "strip_accents", "levenshtein",
-        "damerau_levenshtein", "jaccard", "jaro_similarity", "jaro_winkler_similarity", "hamming",
-        "list_slice", "list_has_any", "list_has_all", "array_has_any", "array_has_all",
+        "prefix",
+        "suffix",
+        "like_escape",
+        "ilike_escape",
+        "strip_accents",
+        "levenshtein",
+        "damerau_levenshtein",
+        "jaccard",
+        "jaro_similarity",
+        "jaro_winkler_similarity",
+        "hamming",
+        "list_slice",
+        "list_has_any",
+        "list_has_all",
+        "array_has_any",
+        "array_has_all",
         # numbers and conditionals
-        "iff", "bit_count", "hash", "even", "gamma", "lgamma", "factorial",
+        "iff",
+        "bit_count",
+        "hash",
+        "even",
+        "gamma",
+        "lgamma",
+        "factorial",
         # aggregates (see SUMMARY_AGGREGATE_NAMES for the aggregates_only mode)
-        "count_star", "product", "fsum", "sumkahan", "kahan_sum", "favg", "geomean",
-        "geometric_mean", "entropy", "mad", "reservoir_quantile",
+        "count_star",
+        "product",
+        "fsum",
+        "sumkahan",
+        "kahan_sum",
+        "favg",
+        "geomean",
+        "geometric_mean",
+        "entropy",
+        "mad",
+        "reservoir_quantile",
     }
 )
 
@@ -138,15 +186,52 @@ def _agg_classes(*names: str) -> tuple[type[exp.Expr], ...]:
 
 #: Aggregates that summarise a group into one number (allowed by ``aggregates_only``).
 SUMMARY_AGGREGATES: tuple[type[exp.Expr], ...] = _agg_classes(
-    "Count", "CountIf", "ApproxDistinct", "Sum", "Avg", "Min", "Max", "Stddev", "StddevPop",
-    "StddevSamp", "Variance", "VariancePop", "Median", "Quantile", "PercentileCont", "PercentileDisc",
-    "ApproxQuantile", "Corr", "CovarPop", "CovarSamp", "Kurtosis", "Skewness", "LogicalAnd",
-    "LogicalOr", "RegrSlope", "RegrIntercept", "RegrR2", "RegrCount", "RegrAvgx", "RegrAvgy",
+    "Count",
+    "CountIf",
+    "ApproxDistinct",
+    "Sum",
+    "Avg",
+    "Min",
+    "Max",
+    "Stddev",
+    "StddevPop",
+    "StddevSamp",
+    "Variance",
+    "VariancePop",
+    "Median",
+    "Quantile",
+    "PercentileCont",
+    "PercentileDisc",
+    "ApproxQuantile",
+    "Corr",
+    "CovarPop",
+    "CovarSamp",
+    "Kurtosis",
+    "Skewness",
+    "LogicalAnd",
+    "LogicalOr",
+    "RegrSlope",
+    "RegrIntercept",
+    "RegrR2",
+    "RegrCount",
+    "RegrAvgx",
+    "RegrAvgy",
 )
 #: Untyped DuckDB aggregates with the same property.
 SUMMARY_AGGREGATE_NAMES: frozenset[str] = frozenset(
-    {"count_star", "product", "fsum", "sumkahan", "kahan_sum", "favg", "geomean", "geometric_mean",
-     "entropy", "mad", "reservoir_quantile"}
+    {
+        "count_star",
+        "product",
+        "fsum",
+        "sumkahan",
+        "kahan_sum",
+        "favg",
+        "geomean",
+        "geometric_mean",
+        "entropy",
+        "mad",
+        "reservoir_quantile",
+    }
 )
 
 _AGGREGATE_WRAPPERS: tuple[type[exp.Expr], ...] = _agg_classes(
@@ -155,21 +240,71 @@ _AGGREGATE_WRAPPERS: tuple[type[exp.Expr], ...] = _agg_classes(
 
 _QUERY_START = frozenset({"SELECT", "WITH", "FROM", "TABLE", "("})
 _WRITE_KEYWORDS = frozenset(
-    {"INSERT", "UPDATE", "DELETE", "MERGE", "UPSERT", "REPLACE", "CREATE", "DROP", "ALTER", "TRUNCATE",
-     "COMMENT", "GRANT", "REVOKE", "RENAME"}
+    {
+        "INSERT",
+        "UPDATE",
+        "DELETE",
+        "MERGE",
+        "UPSERT",
+        "REPLACE",
+        "CREATE",
+        "DROP",
+        "ALTER",
+        "TRUNCATE",
+        "COMMENT",
+        "GRANT",
+        "REVOKE",
+        "RENAME",
+    }
 )
 _WRITE_NODES: tuple[type[exp.Expr], ...] = _agg_classes(
-    "Insert", "Update", "Delete", "Merge", "Create", "Drop", "Alter", "TruncateTable", "Into",
-    "Grant", "Revoke", "Comment", "AlterRename", "RenameColumn",
+    "Insert",
+    "Update",
+    "Delete",
+    "Merge",
+    "Create",
+    "Drop",
+    "Alter",
+    "TruncateTable",
+    "Into",
+    "Grant",
+    "Revoke",
+    "Comment",
+    "AlterRename",
+    "RenameColumn",
 )
 _STATEMENT_NODES: tuple[type[exp.Expr], ...] = _agg_classes(
-    "Command", "Copy", "Attach", "Detach", "Install", "Pragma", "Set", "Use", "Transaction", "Commit",
-    "Rollback", "Describe", "Show", "Summarize", "Cache", "Uncache", "Refresh", "Analyze", "Export",
-    "LoadData", "Kill", "Declare", "Execute",
+    "Command",
+    "Copy",
+    "Attach",
+    "Detach",
+    "Install",
+    "Pragma",
+    "Set",
+    "Use",
+    "Transaction",
+    "Commit",
+    "Rollback",
+    "Describe",
+    "Show",
+    "Summarize",
+    "Cache",
+    "Uncache",
+    "Refresh",
+    "Analyze",
+    "Export",
+    "LoadData",
+    "Kill",
+    "Declare",
+    "Execute",
 )
 _STATEMENT_KEYWORD: dict[str, str] = {
-    "TruncateTable": "TRUNCATE", "Into": "SELECT INTO", "LoadData": "LOAD", "Transaction": "BEGIN",
-    "AlterRename": "ALTER", "RenameColumn": "ALTER",
+    "TruncateTable": "TRUNCATE",
+    "Into": "SELECT INTO",
+    "LoadData": "LOAD",
+    "Transaction": "BEGIN",
+    "AlterRename": "ALTER",
+    "RenameColumn": "ALTER",
 }
 _UNSUPPORTED_NODES: tuple[type[exp.Expr], ...] = _agg_classes(
     "Pivot", "Unpivot", "MatchRecognize", "PositionalColumn"
@@ -331,20 +466,22 @@ def _validate(
     limit, rewritten = _bound_limit(qualified, max_rows)
     out_sql = qualified.sql(dialect="duckdb", comments=False)
     root = _unwrap(qualified)
-    return _sealed(ValidatedSQL(
-        sql=out_sql,
-        tables=tuple(sorted(analysis.base_tables)),
-        columns=tuple(sorted(f"{t}.{c}" for t, c in analysis.used_columns)),
-        limit=limit,
-        limit_rewritten=rewritten,
-        output_columns=tuple(root.named_selects) if isinstance(root, exp.Query) else (),
-        max_rows=max_rows,
-        aggregates_only=aggregates_only,
-        allow_identifying_in_filters=allow_identifying_in_filters,
-        allowed_table_functions=table_fns,
-        extra_tables=extra,
-        identifying_output=tuple(sorted(f"{t}.{c}" for t, c in released)),
-    ))
+    return _sealed(
+        ValidatedSQL(
+            sql=out_sql,
+            tables=tuple(sorted(analysis.base_tables)),
+            columns=tuple(sorted(f"{t}.{c}" for t, c in analysis.used_columns)),
+            limit=limit,
+            limit_rewritten=rewritten,
+            output_columns=tuple(root.named_selects) if isinstance(root, exp.Query) else (),
+            max_rows=max_rows,
+            aggregates_only=aggregates_only,
+            allow_identifying_in_filters=allow_identifying_in_filters,
+            allowed_table_functions=table_fns,
+            extra_tables=extra,
+            identifying_output=tuple(sorted(f"{t}.{c}" for t, c in released)),
+        )
+    )
 
 
 # A per-process key: a ValidatedSQL made by this process's guard carries a seal over its content, so the
@@ -563,9 +700,7 @@ def _check_nodes(tree: exp.Expr) -> None:
             )
         if isinstance(node, _STATEMENT_NODES):
             keyword = _keyword_of(node)
-            raise GuardError(
-                Rule.FORBIDDEN_STATEMENT, f"{keyword} is not allowed inside a query", keyword
-            )
+            raise GuardError(Rule.FORBIDDEN_STATEMENT, f"{keyword} is not allowed inside a query", keyword)
         if isinstance(node, _UNSUPPORTED_NODES):
             keyword = "#n" if type(node).__name__ == "PositionalColumn" else type(node).__name__.upper()
             raise GuardError(
@@ -603,9 +738,7 @@ def _function_name(node: exp.Func) -> str:
 
 def _check_functions(tree: exp.Expr, allowed_table_functions: set[str]) -> None:
     for node in tree.walk():
-        if isinstance(node, exp.Unnest) or (
-            isinstance(node, exp.Table) and isinstance(node.this, exp.Func)
-        ):
+        if isinstance(node, exp.Unnest) or (isinstance(node, exp.Table) and isinstance(node.this, exp.Func)):
             fn = node if isinstance(node, exp.Unnest) else node.this
             name = _function_name(fn)
             if _DENIED_FUNCTION_RE.search(name):
@@ -614,7 +747,11 @@ def _check_functions(tree: exp.Expr, allowed_table_functions: set[str]) -> None:
                 raise GuardError(
                     Rule.FORBIDDEN_FUNCTION,
                     f"table function {name}() is not allowed in FROM; query catalogued tables"
-                    + (" (the caller may allow range, generate_series, unnest)" if name in TABLE_FUNCTIONS else ""),
+                    + (
+                        " (the caller may allow range, generate_series, unnest)"
+                        if name in TABLE_FUNCTIONS
+                        else ""
+                    ),
                     name,
                 )
             continue
@@ -1090,7 +1227,11 @@ class _Analysis:
             if table is None:
                 continue
             column = next((c for c in table.columns if c.name == column_name), None)
-            if column is not None and column.privacy == "identifying" and (table.name, column.name) not in self.released:
+            if (
+                column is not None
+                and column.privacy == "identifying"
+                and (table.name, column.name) not in self.released
+            ):
                 found.append((table_name, column_name))
         return found
 

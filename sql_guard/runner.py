@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+
 from cohort_engine.sql_guard.errors import GuardError, MartError, QueryError, QueryTimeout
 from cohort_engine.sql_guard.guard import ValidatedSQL, revalidate, validate
 
@@ -144,9 +145,7 @@ def _lock_and_verify(con: duckdb.DuckDBPyConnection, path: Path) -> None:
     if not locked:
         con.execute("SET lock_configuration = true")
     names = [*HARDENED_CONFIG, "lock_configuration"]
-    row = con.execute(
-        "SELECT " + ", ".join(f"current_setting('{name}')" for name in names)
-    ).fetchone()
+    row = con.execute("SELECT " + ", ".join(f"current_setting('{name}')" for name in names)).fetchone()
     expected = [*HARDENED_CONFIG.values(), True]
     wrong = [n for n, got, want in zip(names, row or (), expected, strict=True) if bool(got) != want]
     if wrong:

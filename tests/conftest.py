@@ -6,9 +6,9 @@ from importlib import resources
 from pathlib import Path
 
 import pytest
-from cohort_engine.sql_guard.runner import open_mart
 
 from cohort_engine.seed import SEED_EN, SEED_KO  # noqa: F401  (re-exported for tests)
+from cohort_engine.sql_guard.runner import open_mart
 
 DEMO_PERSONS = 20_000
 DEMO_SEED = 42
@@ -49,7 +49,19 @@ def demo_dicom_mart_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from cohort_engine.cli import app
 
     out = tmp_path_factory.mktemp("demo-dicom")
-    result = CliRunner().invoke(app, ["demo-data", "--persons", str(DEMO_PERSONS), "--seed", str(DEMO_SEED),
-                                      "--out", str(out), "--dicom-files", "2000"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "demo-data",
+            "--persons",
+            str(DEMO_PERSONS),
+            "--seed",
+            str(DEMO_SEED),
+            "--out",
+            str(out),
+            "--dicom-files",
+            "2000",
+        ],
+    )
     assert result.exit_code == 0, result.output
     return out / "mart.duckdb"

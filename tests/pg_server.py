@@ -49,22 +49,35 @@ def postgres_server(port: int = 55432) -> Iterator[str]:
         shutil.chown(sock, "postgres")
         os.chmod(base, 0o755)
     subprocess.run(
-        _as_postgres([_bin("initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8"]),
-        check=True, capture_output=True,
+        _as_postgres(
+            [_bin("initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8"]
+        ),
+        check=True,
+        capture_output=True,
     )
     log = base / "server.log"
     subprocess.run(
-        _as_postgres([
-            _bin("pg_ctl"), "-D", str(data), "-l", str(log), "-w", "-o",
-            f"-p {port} -k {sock} -c listen_addresses='' -c fsync=off -c full_page_writes=off",
-            "start",
-        ]),
-        check=True, capture_output=True,
+        _as_postgres(
+            [
+                _bin("pg_ctl"),
+                "-D",
+                str(data),
+                "-l",
+                str(log),
+                "-w",
+                "-o",
+                f"-p {port} -k {sock} -c listen_addresses='' -c fsync=off -c full_page_writes=off",
+                "start",
+            ]
+        ),
+        check=True,
+        capture_output=True,
     )
     try:
         yield f"host={sock} port={port} user=postgres dbname=postgres"
     finally:
-        subprocess.run(_as_postgres([_bin("pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]),
-                       capture_output=True)
+        subprocess.run(
+            _as_postgres([_bin("pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]), capture_output=True
+        )
         time.sleep(0.1)
         shutil.rmtree(base, ignore_errors=True)

@@ -23,34 +23,71 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from cohort_engine.api.app import create_app
-from cohort_engine.api.state import AuditLog, StateStore, hash_key
-from cohort_engine.api.testing import INDEX_PERSONS, MRNS, SEED_COUNT, SERIES, build_tiny_mart, dicom_dir
 from fastapi.testclient import TestClient
 from pydicom import dcmread
 from typer.testing import CliRunner
 
+from cohort_engine.api.app import create_app
+from cohort_engine.api.state import AuditLog, StateStore, hash_key
+from cohort_engine.api.testing import INDEX_PERSONS, MRNS, SEED_COUNT, SERIES, build_tiny_mart, dicom_dir
 from cohort_engine.seed import SEED_EN, SEED_KO
 
 SEED_SPEC = {
     "index": {"domain": "condition", "date_range": {"start": "2023-10-01", "end": "2023-10-10"}},
-    "criteria": [{
-        "label": "surgery", "domain": "procedure", "concepts": {"terms": ["myocardial infarction", "coronary artery disease"]},
-        "window": {"start": 7, "end": 14},
-    }],
+    "criteria": [
+        {
+            "label": "surgery",
+            "domain": "procedure",
+            "concepts": {"terms": ["myocardial infarction", "coronary artery disease"]},
+            "window": {"start": 7, "end": 14},
+        }
+    ],
 }
-SERIES_COLUMNS = ["patient", "study_uid", "series_uid", "index_date", "study_date", "series_date", "days_from_index",
-                  "modality", "body_part", "study_description", "series_description", "n_instances", "total_bytes",
-                  "criteria"]
-INSTANCE_COLUMNS = ["patient", "study_uid", "series_uid", "sop_uid", "index_date", "study_date", "series_date",
-                    "days_from_index", "modality", "body_part", "study_description", "series_description", "file_size",
-                    "burned_in_annotation", "criteria"]
+SERIES_COLUMNS = [
+    "patient",
+    "study_uid",
+    "series_uid",
+    "index_date",
+    "study_date",
+    "series_date",
+    "days_from_index",
+    "modality",
+    "body_part",
+    "study_description",
+    "series_description",
+    "n_instances",
+    "total_bytes",
+    "criteria",
+]
+INSTANCE_COLUMNS = [
+    "patient",
+    "study_uid",
+    "series_uid",
+    "sop_uid",
+    "index_date",
+    "study_date",
+    "series_date",
+    "days_from_index",
+    "modality",
+    "body_part",
+    "study_description",
+    "series_description",
+    "file_size",
+    "burned_in_annotation",
+    "criteria",
+]
 SERIES_TOTAL = sum(len(v) for v in SERIES.values())  # 13 CT + 6 XA + 2 MR
 # Appendectomy 0–30 days after: persons 17 and 18 only (a small cell).
 SMALL_SPEC = {
     "index": {"domain": "condition", "date_range": {"start": "2023-10-01", "end": "2023-10-10"}},
-    "criteria": [{"label": "appendix", "domain": "procedure", "concepts": {"concept_ids": [2004]},
-                  "window": {"start": 0, "end": 30}}],
+    "criteria": [
+        {
+            "label": "appendix",
+            "domain": "procedure",
+            "concepts": {"concept_ids": [2004]},
+            "window": {"start": 0, "end": 30},
+        }
+    ],
 }
 
 
@@ -103,21 +140,38 @@ def dicom_truth(env) -> dict:
         n_bytes = series.setdefault(ds.SeriesInstanceUID, [0, 0])
         n_bytes[0] += 1
         n_bytes[1] += f.stat().st_size
-        strings |= {ds.SOPInstanceUID, ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.PatientID, ds.AccessionNumber,
-                    ds.PatientBirthDate, date(int(ds.PatientBirthDate[:4]), int(ds.PatientBirthDate[4:6]),
-                                              int(ds.PatientBirthDate[6:])).isoformat(),
-                    ds.PatientAddress, ds.PatientTelephoneNumbers, ds.InstitutionName, ds.OtherPatientIDs}
+        strings |= {
+            ds.SOPInstanceUID,
+            ds.StudyInstanceUID,
+            ds.SeriesInstanceUID,
+            ds.PatientID,
+            ds.AccessionNumber,
+            ds.PatientBirthDate,
+            date(
+                int(ds.PatientBirthDate[:4]), int(ds.PatientBirthDate[4:6]), int(ds.PatientBirthDate[6:])
+            ).isoformat(),
+            ds.PatientAddress,
+            ds.PatientTelephoneNumbers,
+            ds.InstitutionName,
+            ds.OtherPatientIDs,
+        }
         for kw in ("PatientName", "ReferringPhysicianName", "OperatorsName", "PerformingPhysicianName"):
             for group in str(ds.get(kw) or "").split("="):
                 words |= {w for w in group.split("^") if len(w) > 1}
-    return {"series": {uid: tuple(v) for uid, v in series.items()}, "files": sum(v[0] for v in series.values()),
-            "strings": {x for x in strings if x}, "words": words}
+    return {
+        "series": {uid: tuple(v) for uid, v in series.items()},
+        "files": sum(v[0] for v in series.values()),
+        "strings": {x for x in strings if x},
+        "words": words,
+    }
 
 
 def no_dicom_identifiers(text: str, truth: dict) -> None:
     no_identifiers(text)
     leaked = [x for x in truth["strings"] if x in text]
-    leaked += [w for w in truth["words"] if re.search(rf"(?<![\w]){re.escape(w)}(?![\w])", text, re.IGNORECASE)]
+    leaked += [
+        w for w in truth["words"] if re.search(rf"(?<![\w]){re.escape(w)}(?![\w])", text, re.IGNORECASE)
+    ]
     assert not leaked, leaked[:5]
 
 
@@ -140,11 +194,17 @@ def test_health_needs_no_key(env) -> None:
 
 @pytest.mark.parametrize(
     "headers,status",
-    [({}, 401), ({"Authorization": "Bearer nope"}, 401), ({"Authorization": "Bearer ck_" + "x" * 43}, 401),
-     ({"Authorization": "Basic abc"}, 401)],
+    [
+        ({}, 401),
+        ({"Authorization": "Bearer nope"}, 401),
+        ({"Authorization": "Bearer ck_" + "x" * 43}, 401),
+        ({"Authorization": "Basic abc"}, 401),
+    ],
 )
 def test_auth_rejects_missing_or_unknown_keys(env, headers, status) -> None:
-    err = assert_error(env["client"].post("/v1/ask", json={"question": SEED_EN}, headers=headers), status, "unauthorized")
+    err = assert_error(
+        env["client"].post("/v1/ask", json={"question": SEED_EN}, headers=headers), status, "unauthorized"
+    )
     assert "Bearer" in err["message"] or "unknown" in err["message"]
 
 
@@ -176,15 +236,29 @@ def test_validation_errors_are_readable(env) -> None:
     c = env["client"]
     err = assert_error(c.post("/v1/ask", json={}, headers=H(env, "researcher")), 422, "validation_error")
     assert "question" in err["message"] and err["fields"][0]["location"] == "body: question"
-    err = assert_error(c.post("/v1/cohorts", json={"spec": {"index": {"domain": "nonsense"}}},
-                              headers=H(env, "researcher")), 422, "validation_error")
+    err = assert_error(
+        c.post("/v1/cohorts", json={"spec": {"index": {"domain": "nonsense"}}}, headers=H(env, "researcher")),
+        422,
+        "validation_error",
+    )
     assert "domain" in err["message"]
-    err = assert_error(c.post("/v1/ask", content=b"{not json", headers={**H(env, "researcher"),
-                                                                          "Content-Type": "application/json"}), 422)
+    err = assert_error(
+        c.post(
+            "/v1/ask",
+            content=b"{not json",
+            headers={**H(env, "researcher"), "Content-Type": "application/json"},
+        ),
+        422,
+    )
     # Out-of-range numbers are refused before they reach SQL.
     spec = json.loads(json.dumps(SEED_SPEC))
     spec["criteria"][0]["window"] = {"start": 0, "end": 10**12}
-    assert "36600" in assert_error(c.post("/v1/cohorts", json={"spec": spec}, headers=H(env, "researcher")), 422)["message"]
+    assert (
+        "36600"
+        in assert_error(c.post("/v1/cohorts", json={"spec": spec}, headers=H(env, "researcher")), 422)[
+            "message"
+        ]
+    )
 
 
 def test_unknown_paths_and_methods_answer_json(env) -> None:
@@ -216,11 +290,17 @@ def test_ask_seed_english(env) -> None:
     d = r.json()
     assert d["status"] == "ok" and d["language"] == "en"
     assert d["count"] == SEED_COUNT and d["count_display"] == str(SEED_COUNT)
-    assert [(a["step"], a["persons"]) for a in d["attrition"]] == [("index", INDEX_PERSONS), ("k1", SEED_COUNT)]
+    assert [(a["step"], a["persons"]) for a in d["attrition"]] == [
+        ("index", INDEX_PERSONS),
+        ("k1", SEED_COUNT),
+    ]
     assert d["message"] == f"{SEED_COUNT} patients match."
     assert d["readback"].startswith("Index event: any diagnosis, dated 2023-10-01 to 2023-10-10")
     assert d["sql"].startswith("WITH") and d["cohort_id"].startswith("coh_")
-    assert {m["concept_code"] for r_ in d["resolutions"]["surgery"] for m in r_["matches"]} >= {"36.1", "00.66"}
+    assert {m["concept_code"] for r_ in d["resolutions"]["surgery"] for m in r_["matches"]} >= {
+        "36.1",
+        "00.66",
+    }
     assert d["sample"] == [] and "person_ids" not in d
     no_identifiers(r.text)
 
@@ -237,7 +317,9 @@ def test_ask_refused_and_clarify_come_back_as_status(env) -> None:
     c = env["client"]
     d = c.post("/v1/ask", json={"question": "delete all patients"}, headers=H(env, "researcher")).json()
     assert d["status"] == "refused" and d["cohort_id"] is None
-    d = c.post("/v1/ask", json={"question": "show me some people please"}, headers=H(env, "researcher")).json()
+    d = c.post(
+        "/v1/ask", json={"question": "show me some people please"}, headers=H(env, "researcher")
+    ).json()
     assert d["status"] == "clarify" and d["clarifications"] and d["clarifications"][0]["question"]
 
 
@@ -296,11 +378,21 @@ def test_stats_are_aggregates_with_suppression(env) -> None:
 
 def test_overrides_pin_a_term_to_concepts(env) -> None:
     c = env["client"]
-    body = {"spec": SEED_SPEC, "overrides": {"myocardial infarction": [2001], "coronary artery disease": [2001]}}
+    body = {
+        "spec": SEED_SPEC,
+        "overrides": {"myocardial infarction": [2001], "coronary artery disease": [2001]},
+    }
     d = c.post("/v1/cohorts", json=body, headers=H(env, "steward")).json()
     assert d["status"] == "ok" and d["count"] == 7  # CABG only: odd persons 1..13
-    assert_error(c.post("/v1/cohorts", json={"spec": SEED_SPEC, "overrides": {"mi": [99999999]}},
-                        headers=H(env, "steward")), 422, "unknown_concept")
+    assert_error(
+        c.post(
+            "/v1/cohorts",
+            json={"spec": SEED_SPEC, "overrides": {"mi": [99999999]}},
+            headers=H(env, "steward"),
+        ),
+        422,
+        "unknown_concept",
+    )
 
 
 # -- code sets ---------------------------------------------------------------------------------------
@@ -308,14 +400,23 @@ def test_overrides_pin_a_term_to_concepts(env) -> None:
 
 def test_codeset_crud_and_resolution_in_a_spec(env) -> None:
     c = env["client"]
-    r = c.post("/v1/codesets", json={"name": "revasc", "description": "CABG", "domain": "procedure",
-                                     "concept_ids": [2001]}, headers=H(env, "researcher"))
+    r = c.post(
+        "/v1/codesets",
+        json={"name": "revasc", "description": "CABG", "domain": "procedure", "concept_ids": [2001]},
+        headers=H(env, "researcher"),
+    )
     assert r.status_code == 201, r.text
     assert r.json()["concepts"] == ["Coronary artery bypass graft (ICD9Proc 36.1)"]
-    assert_error(c.post("/v1/codesets", json={"name": "revasc", "concept_ids": [2001]}, headers=H(env, "researcher")),
-                 409, "conflict")
-    assert_error(c.post("/v1/codesets", json={"name": "bad", "concept_ids": [424242]}, headers=H(env, "researcher")),
-                 422, "unknown_concept")
+    assert_error(
+        c.post("/v1/codesets", json={"name": "revasc", "concept_ids": [2001]}, headers=H(env, "researcher")),
+        409,
+        "conflict",
+    )
+    assert_error(
+        c.post("/v1/codesets", json={"name": "bad", "concept_ids": [424242]}, headers=H(env, "researcher")),
+        422,
+        "unknown_concept",
+    )
     assert "revasc" in [x["name"] for x in c.get("/v1/codesets", headers=H(env, "researcher")).json()]
     spec = json.loads(json.dumps(SEED_SPEC))
     spec["criteria"][0]["concepts"] = {"codeset": "revasc"}
@@ -323,9 +424,14 @@ def test_codeset_crud_and_resolution_in_a_spec(env) -> None:
     assert d["status"] == "ok" and d["count"] == 7
     assert d["resolutions"]["surgery"][0]["matches"][0]["concept_id"] == 2001
     # Swap the code set's content: the same spec now means CABG or PCI.
-    assert_error(c.put("/v1/codesets/revasc", json={"concept_ids": [2001, 2002]}, headers=H(env, "researcher2")), 403)
-    r = c.put("/v1/codesets/revasc", json={"description": "CABG or PCI", "concept_ids": [2001, 2002]},
-              headers=H(env, "researcher"))
+    assert_error(
+        c.put("/v1/codesets/revasc", json={"concept_ids": [2001, 2002]}, headers=H(env, "researcher2")), 403
+    )
+    r = c.put(
+        "/v1/codesets/revasc",
+        json={"description": "CABG or PCI", "concept_ids": [2001, 2002]},
+        headers=H(env, "researcher"),
+    )
     assert r.status_code == 200 and r.json()["version"] == 2
     assert c.post("/v1/cohorts", json={"spec": spec}, headers=H(env, "steward")).json()["count"] == SEED_COUNT
     assert c.delete("/v1/codesets/revasc", headers=H(env, "researcher")).status_code == 204
@@ -339,21 +445,35 @@ def test_codeset_crud_and_resolution_in_a_spec(env) -> None:
 
 def test_sql_for_researchers_is_aggregate_only_and_suppressed(env) -> None:
     c = env["client"]
-    r = c.post("/v1/sql", json={"sql": "SELECT procedure_concept_id, COUNT(*) AS n FROM procedure_occurrence GROUP BY 1 ORDER BY 1"},
-               headers=H(env, "researcher"))
+    r = c.post(
+        "/v1/sql",
+        json={
+            "sql": "SELECT procedure_concept_id, COUNT(*) AS n FROM procedure_occurrence GROUP BY 1 ORDER BY 1"
+        },
+        headers=H(env, "researcher"),
+    )
     assert r.status_code == 200, r.text
     d = r.json()
     rows = {row[0]: row[1] for row in d["rows"]}
     assert d["aggregates_only"] and rows[2001] == 10 and rows[2004] == "<5" and d["suppressed_cells"] >= 1
-    err = assert_error(c.post("/v1/sql", json={"sql": "SELECT person_id FROM person"}, headers=H(env, "researcher")),
-                       400, "sql_rejected")
+    err = assert_error(
+        c.post("/v1/sql", json={"sql": "SELECT person_id FROM person"}, headers=H(env, "researcher")),
+        400,
+        "sql_rejected",
+    )
     assert err["rule"] == "not_aggregate"
-    err = assert_error(c.post("/v1/sql", json={"sql": "SELECT person_source_value FROM person"},
-                              headers=H(env, "steward")), 400, "sql_rejected")
+    err = assert_error(
+        c.post("/v1/sql", json={"sql": "SELECT person_source_value FROM person"}, headers=H(env, "steward")),
+        400,
+        "sql_rejected",
+    )
     assert err["rule"] == "identifying_column" and MRNS[0] not in json.dumps(err)
     err = assert_error(c.post("/v1/sql", json={"sql": "DELETE FROM person"}, headers=H(env, "admin")), 400)
-    d = c.post("/v1/sql", json={"sql": "SELECT person_id FROM person ORDER BY 1", "max_rows": 3},
-               headers=H(env, "steward")).json()
+    d = c.post(
+        "/v1/sql",
+        json={"sql": "SELECT person_id FROM person ORDER BY 1", "max_rows": 3},
+        headers=H(env, "steward"),
+    ).json()
     assert d["rows"] == [[1], [2], [3]] and d["truncated"] and not d["aggregates_only"]
 
 
@@ -410,40 +530,65 @@ def test_manifest_json_pages(env, approved, dicom_truth) -> None:
     by_patient: dict[str, set[int]] = {}
     for r in rows:
         by_patient.setdefault(r["patient"], set()).add(
-            (date.fromisoformat(r["study_date"]) - timedelta(days=r["days_from_index"])).toordinal())
+            (date.fromisoformat(r["study_date"]) - timedelta(days=r["days_from_index"])).toordinal()
+        )
     assert all(len(v) == 1 for v in by_patient.values())  # one shifted index date per patient
     # index_date and series_date are shifted with the study date (the files' SeriesDate is their StudyDate).
     for r in rows:
         assert r["series_date"] == r["study_date"]
-        assert (date.fromisoformat(r["series_date"]) - date.fromisoformat(r["index_date"])).days == r["days_from_index"]
+        assert (date.fromisoformat(r["series_date"]) - date.fromisoformat(r["index_date"])).days == r[
+            "days_from_index"
+        ]
         assert {date.fromisoformat(r["index_date"]).toordinal()} == by_patient[r["patient"]]
     # What each series is: CT chest 1 day, XA heart 8 days, MR head 30 days after the diagnosis.
     assert Counter((r["days_from_index"], r["modality"], r["body_part"]) for r in rows) == {
-        (1, "CT", "CHEST"): SEED_COUNT, (8, "XA", "HEART"): 6, (30, "MR", "HEAD"): 2}
+        (1, "CT", "CHEST"): SEED_COUNT,
+        (8, "XA", "HEART"): 6,
+        (30, "MR", "HEAD"): 2,
+    }
     # Counts and sizes are the indexed files' (read back from the files themselves).
-    assert sorted((r["n_instances"], r["total_bytes"]) for r in rows) == sorted(dicom_truth["series"].values())
+    assert sorted((r["n_instances"], r["total_bytes"]) for r in rows) == sorted(
+        dicom_truth["series"].values()
+    )
     assert sum(r["n_instances"] for r in rows) == dicom_truth["files"]
     # The qualifying criterion: the surgery 7 + pid % 8 days after the diagnosis, the same on each patient's rows.
     crit = {r["patient"]: json.dumps(r["criteria"]) for r in rows}
     assert all(json.dumps(r["criteria"]) == crit[r["patient"]] for r in rows)
-    assert sorted(json.loads(v)[0]["days_from_index"] for v in crit.values()) == sorted(7 + pid % 8 for pid in range(1, 14))
-    assert all(json.loads(v) == [{"label": "surgery", "days_from_index": json.loads(v)[0]["days_from_index"]}]
-               for v in crit.values())
+    assert sorted(json.loads(v)[0]["days_from_index"] for v in crit.values()) == sorted(
+        7 + pid % 8 for pid in range(1, 14)
+    )
+    assert all(
+        json.loads(v) == [{"label": "surgery", "days_from_index": json.loads(v)[0]["days_from_index"]}]
+        for v in crit.values()
+    )
     # Descriptions: the names and MRNs the files' free text repeats are scrubbed (seed-fixed demo files).
     assert Counter((r["modality"], r["study_description"]) for r in rows) == {
-        ("CT", "CT chest w/o contrast"): 12, ("CT", "CT chest w/o contrast - [NAME]"): 1,
-        ("MR", "MRI head w/ and w/o Gd (MRN [MRN])"): 1, ("MR", "MRI head w/ and w/o Gd - [NAME]"): 1,
-        ("XA", "Coronary angiography"): 2, ("XA", "Coronary angiography (MRN [MRN])"): 2,
-        ("XA", "Coronary angiography - [NAME]"): 2}
+        ("CT", "CT chest w/o contrast"): 12,
+        ("CT", "CT chest w/o contrast - [NAME]"): 1,
+        ("MR", "MRI head w/ and w/o Gd (MRN [MRN])"): 1,
+        ("MR", "MRI head w/ and w/o Gd - [NAME]"): 1,
+        ("XA", "Coronary angiography"): 2,
+        ("XA", "Coronary angiography (MRN [MRN])"): 2,
+        ("XA", "Coronary angiography - [NAME]"): 2,
+    }
     assert Counter((r["modality"], r["series_description"]) for r in rows) == {
-        ("CT", "Chest 0.625mm"): 1, ("CT", "Chest 0.625mm [NAME]"): 1, ("CT", "Chest 1.0mm"): 2,
-        ("CT", "Chest 1.25mm"): 5, ("CT", "Chest 2.5mm"): 2, ("CT", "Chest 5.0mm"): 2, ("MR", "DWI b1000"): 1,
-        ("MR", "T1 SE AX"): 1, ("XA", "LCA RAO 30"): 6}
+        ("CT", "Chest 0.625mm"): 1,
+        ("CT", "Chest 0.625mm [NAME]"): 1,
+        ("CT", "Chest 1.0mm"): 2,
+        ("CT", "Chest 1.25mm"): 5,
+        ("CT", "Chest 2.5mm"): 2,
+        ("CT", "Chest 5.0mm"): 2,
+        ("MR", "DWI b1000"): 1,
+        ("MR", "T1 SE AX"): 1,
+        ("XA", "LCA RAO 30"): 6,
+    }
     no_identifiers(json.dumps(rows))
     no_dicom_identifiers(json.dumps(rows, ensure_ascii=False), dicom_truth)
     with env["app"].state.ctx.pool.connection() as con:  # the check has teeth: the index's own text fails it
-        raw = con.execute("SELECT string_agg(study_description || ' ' || series_description, ' | ') "
-                          "FROM dicom_study JOIN dicom_series USING (study_instance_uid)").fetchone()[0]
+        raw = con.execute(
+            "SELECT string_agg(study_description || ' ' || series_description, ' | ') "
+            "FROM dicom_study JOIN dicom_series USING (study_instance_uid)"
+        ).fetchone()[0]
     with pytest.raises(AssertionError):
         no_dicom_identifiers(raw, dicom_truth)
     # Same request, same pseudonyms; a different cohort (release) gets different ones.
@@ -460,11 +605,14 @@ def test_manifest_csv_and_parquet(env, approved, dicom_truth) -> None:
     no_identifiers(r.text)
     no_dicom_identifiers(r.text, dicom_truth)
     # Every format holds the same rows as the JSON page; CSV holds `criteria` as JSON text (not a Python repr).
-    page = c.get(f"/v1/cohorts/{approved}/manifest?limit=1000", headers=H(env, "export_client")).json()["rows"]
+    page = c.get(f"/v1/cohorts/{approved}/manifest?limit=1000", headers=H(env, "export_client")).json()[
+        "rows"
+    ]
     assert list(rows[0]) == SERIES_COLUMNS
     assert [json.loads(x["criteria"]) for x in rows] == [x["criteria"] for x in page]
-    assert [(x["patient"], int(x["n_instances"]), int(x["total_bytes"]), x["study_description"]) for x in rows] == [
-        (x["patient"], x["n_instances"], x["total_bytes"], x["study_description"]) for x in page]
+    assert [
+        (x["patient"], int(x["n_instances"]), int(x["total_bytes"]), x["study_description"]) for x in rows
+    ] == [(x["patient"], x["n_instances"], x["total_bytes"], x["study_description"]) for x in page]
     r = c.get(f"/v1/cohorts/{approved}/manifest?format=jsonl&limit=1000", headers=H(env, "export_client"))
     assert r.status_code == 200 and r.headers["content-type"].startswith("application/x-ndjson")
     assert [json.loads(line) for line in r.text.splitlines()] == page
@@ -472,39 +620,56 @@ def test_manifest_csv_and_parquet(env, approved, dicom_truth) -> None:
     table = pq.read_table(io.BytesIO(r.content))
     assert table.num_rows == SEED_COUNT + 8 and table.column_names[0] == "patient"
     assert table.column_names == SERIES_COLUMNS and table.to_pylist() == page
-    assert table.schema.field("n_instances").type == pa.int32() and table.schema.field("total_bytes").type == pa.int64()
+    assert (
+        table.schema.field("n_instances").type == pa.int32()
+        and table.schema.field("total_bytes").type == pa.int64()
+    )
     assert table.schema.field("criteria").type == pa.list_(
-        pa.struct([("label", pa.string()), ("days_from_index", pa.int32())]))
+        pa.struct([("label", pa.string()), ("days_from_index", pa.int32())])
+    )
     no_dicom_identifiers(json.dumps(table.to_pylist(), ensure_ascii=False), dicom_truth)
 
 
 def test_manifest_instance_level(env, approved, dicom_truth) -> None:
     c = env["client"]
-    first = c.get(f"/v1/cohorts/{approved}/manifest?level=instance&limit=100", headers=H(env, "export_client"))
+    first = c.get(
+        f"/v1/cohorts/{approved}/manifest?level=instance&limit=100", headers=H(env, "export_client")
+    )
     assert first.status_code == 200, first.text
     page = first.json()
     assert page["level"] == "instance" and page["columns"] == INSTANCE_COLUMNS
     assert page["total"] == dicom_truth["files"] and "level=instance" in page["next"]
     rows = fetch_all(env, f"/v1/cohorts/{approved}/manifest?level=instance&limit=100")
     assert len(rows) == dicom_truth["files"] and all(list(r) == INSTANCE_COLUMNS for r in rows)
-    assert len({r["sop_uid"] for r in rows}) == len(rows) and all(r["sop_uid"].startswith("2.25.") for r in rows)
+    assert len({r["sop_uid"] for r in rows}) == len(rows) and all(
+        r["sop_uid"].startswith("2.25.") for r in rows
+    )
     # Instances add up to their series' row: same keyed UIDs, file counts and bytes.
     series = {r["series_uid"]: r for r in fetch_all(env, f"/v1/cohorts/{approved}/manifest?limit=100")}
     per_series: dict[str, list[int]] = {}
     for r in rows:
         s_ = series[r["series_uid"]]
         assert {k: r[k] for k in INSTANCE_COLUMNS if k in SERIES_COLUMNS} == {
-            k: s_[k] for k in INSTANCE_COLUMNS if k in SERIES_COLUMNS}
+            k: s_[k] for k in INSTANCE_COLUMNS if k in SERIES_COLUMNS
+        }
         n_b = per_series.setdefault(r["series_uid"], [0, 0])
         n_b[0] += 1
         n_b[1] += r["file_size"]
     assert {uid: tuple(v) for uid, v in per_series.items()} == {
-        uid: (s_["n_instances"], s_["total_bytes"]) for uid, s_ in series.items()}
+        uid: (s_["n_instances"], s_["total_bytes"]) for uid, s_ in series.items()
+    }
     # BurnedInAnnotation as the demo files carry it: NO on XA, absent on CT and MR.
-    assert {(r["modality"], r["burned_in_annotation"]) for r in rows} == {("CT", None), ("MR", None), ("XA", "NO")}
+    assert {(r["modality"], r["burned_in_annotation"]) for r in rows} == {
+        ("CT", None),
+        ("MR", None),
+        ("XA", "NO"),
+    }
     no_identifiers(json.dumps(rows))
     no_dicom_identifiers(json.dumps(rows, ensure_ascii=False), dicom_truth)
-    r = c.get(f"/v1/cohorts/{approved}/manifest?level=instance&format=csv&limit=10000", headers=H(env, "export_client"))
+    r = c.get(
+        f"/v1/cohorts/{approved}/manifest?level=instance&format=csv&limit=10000",
+        headers=H(env, "export_client"),
+    )
     assert r.text.splitlines()[0] == ",".join(INSTANCE_COLUMNS) and len(r.text.splitlines()) == len(rows) + 1
     no_dicom_identifiers(r.text, dicom_truth)
     assert_error(c.get(f"/v1/cohorts/{approved}/manifest?level=study", headers=H(env, "export_client")), 422)
@@ -524,7 +689,9 @@ def test_manifest_needs_a_dicom_index(env, tmp_path: Path) -> None:
         cid = c.post("/v1/cohorts", json={"spec": SEED_SPEC}, headers=h).json()["cohort_id"]
         err = assert_error(c.get(f"/v1/cohorts/{cid}/manifest", headers=h), 409, "no_imaging_index")
         assert "cohort index" in err["message"]
-        assert_error(c.post(f"/v1/cohorts/{cid}/exports", json={"format": "csv"}, headers=h), 409, "no_imaging_index")
+        assert_error(
+            c.post(f"/v1/cohorts/{cid}/exports", json={"format": "csv"}, headers=h), 409, "no_imaging_index"
+        )
 
 
 def test_export_job_with_progress(env, approved) -> None:
@@ -543,14 +710,21 @@ def test_export_job_with_progress(env, approved) -> None:
     assert_error(c.get(f"/v1/jobs/{job['job_id']}", headers=H(env, "researcher")), 404)
     # The job's file is the release writer's, byte for byte what the endpoint streams for the whole manifest.
     assert job["level"] == "series" and job["format"] == "csv"
-    assert body.content == c.get(f"/v1/cohorts/{approved}/manifest?format=csv&limit=10000",
-                                 headers=H(env, "export_client")).content
+    assert (
+        body.content
+        == c.get(
+            f"/v1/cohorts/{approved}/manifest?format=csv&limit=10000", headers=H(env, "export_client")
+        ).content
+    )
 
 
 def test_instance_export_job_in_parquet(env, approved, dicom_truth) -> None:
     c = env["client"]
-    r = c.post(f"/v1/cohorts/{approved}/exports?level=instance", json={"format": "parquet"},
-               headers=H(env, "export_client"))
+    r = c.post(
+        f"/v1/cohorts/{approved}/exports?level=instance",
+        json={"format": "parquet"},
+        headers=H(env, "export_client"),
+    )
     assert r.status_code == 202, r.text
     job = r.json()
     for _ in range(200):
@@ -570,18 +744,27 @@ def test_instance_export_job_in_parquet(env, approved, dicom_truth) -> None:
 
 def test_old_state_files_get_job_levels(tmp_path: Path) -> None:
     con = sqlite3.connect(tmp_path / "old.sqlite")
-    con.execute("CREATE TABLE jobs (job_id TEXT PRIMARY KEY, kind TEXT NOT NULL, cohort_id TEXT, key_id TEXT NOT NULL, "
-                "format TEXT, status TEXT NOT NULL, progress REAL NOT NULL DEFAULT 0, rows_done INTEGER NOT NULL DEFAULT 0, "
-                "rows_total INTEGER, message TEXT NOT NULL DEFAULT '', result_path TEXT, created_at TEXT NOT NULL, "
-                "started_at TEXT, finished_at TEXT)")
-    con.execute("INSERT INTO jobs (job_id, kind, key_id, format, status, created_at) "
-                "VALUES ('job_1', 'manifest_export', 'k', 'csv', 'done', '2024-01-01T00:00:00Z')")
+    con.execute(
+        "CREATE TABLE jobs (job_id TEXT PRIMARY KEY, kind TEXT NOT NULL, cohort_id TEXT, key_id TEXT NOT NULL, "
+        "format TEXT, status TEXT NOT NULL, progress REAL NOT NULL DEFAULT 0, rows_done INTEGER NOT NULL DEFAULT 0, "
+        "rows_total INTEGER, message TEXT NOT NULL DEFAULT '', result_path TEXT, created_at TEXT NOT NULL, "
+        "started_at TEXT, finished_at TEXT)"
+    )
+    con.execute(
+        "INSERT INTO jobs (job_id, kind, key_id, format, status, created_at) "
+        "VALUES ('job_1', 'manifest_export', 'k', 'csv', 'done', '2024-01-01T00:00:00Z')"
+    )
     con.commit()
     con.close()
     for _ in range(2):  # the migration runs once, then finds nothing to do
         store = StateStore(tmp_path / "old.sqlite")
         assert store.get_job("job_1").level == "series"
-        assert store.add_job(kind="manifest_export", cohort_id=None, key_id="k", fmt="json", level="instance").level == "instance"
+        assert (
+            store.add_job(
+                kind="manifest_export", cohort_id=None, key_id="k", fmt="json", level="instance"
+            ).level
+            == "instance"
+        )
         store.close()
 
 
@@ -589,7 +772,9 @@ def test_export_client_cannot_reach_unapproved_cohorts(env) -> None:
     c = env["client"]
     cid = c.post("/v1/cohorts", json={"spec": SEED_SPEC}, headers=H(env, "researcher")).json()["cohort_id"]
     assert_error(c.get(f"/v1/cohorts/{cid}", headers=H(env, "export_client")), 403, "not_approved")
-    assert_error(c.post(f"/v1/cohorts/{cid}/exports", json={"format": "csv"}, headers=H(env, "export_client")), 403)
+    assert_error(
+        c.post(f"/v1/cohorts/{cid}/exports", json={"format": "csv"}, headers=H(env, "export_client")), 403
+    )
 
 
 # -- audit ---------------------------------------------------------------------------------------------
@@ -604,7 +789,10 @@ def test_every_request_is_audited(env) -> None:
     c.get("/v1/codesets", headers={"Authorization": "Bearer wrong"})
     entries = store.audit.entries(after=before)
     assert [(e.method, e.endpoint, e.status) for e in entries] == [
-        ("GET", "/v1/health", 200), ("POST", "/v1/ask", 200), ("GET", "/v1/codesets", 401)]
+        ("GET", "/v1/health", 200),
+        ("POST", "/v1/ask", 200),
+        ("GET", "/v1/codesets", 401),
+    ]
     ask = entries[1]
     assert ask.key_id and ask.role == "researcher" and ask.spec["index"]["domain"] == "condition"
     assert ask.counts == {"count": SEED_COUNT, "attrition": [INDEX_PERSONS, SEED_COUNT]}
@@ -618,7 +806,9 @@ def test_every_request_is_audited(env) -> None:
 def test_audit_log_is_append_only(env, tmp_path: Path) -> None:
     assert not any(hasattr(AuditLog, n) for n in ("update", "delete", "remove", "truncate", "clear"))
     doc = env["client"].get("/openapi.json").json()
-    assert {p: set(ops) for p, ops in doc["paths"].items() if p.startswith("/v1/audit")} == {"/v1/audit": {"get"}}
+    assert {p: set(ops) for p, ops in doc["paths"].items() if p.startswith("/v1/audit")} == {
+        "/v1/audit": {"get"}
+    }
     assert env["client"].delete("/v1/audit", headers=H(env, "admin")).status_code == 405
     store = StateStore(tmp_path / "s.sqlite")
     store.audit.append(key_id="k", role="admin", method="GET", endpoint="/x", status=200, counts={"n": 1})
@@ -646,8 +836,21 @@ def test_keys_create_prints_the_key_last_and_stores_only_its_hash(env, tmp_path:
     from cohort_engine.cli import app as cli
 
     state = tmp_path / "state.sqlite"
-    res = CliRunner().invoke(cli, ["keys", "create", "--mart", str(env["mart"]), "--state", str(state),
-                                   "--role", "export_client", "--name", "vendor"])
+    res = CliRunner().invoke(
+        cli,
+        [
+            "keys",
+            "create",
+            "--mart",
+            str(env["mart"]),
+            "--state",
+            str(state),
+            "--role",
+            "export_client",
+            "--name",
+            "vendor",
+        ],
+    )
     assert res.exit_code == 0, res.output
     key = res.output.strip().splitlines()[-1]
     assert key.startswith("ck_") and len(key) > 40
@@ -657,7 +860,9 @@ def test_keys_create_prints_the_key_last_and_stores_only_its_hash(env, tmp_path:
     store.close()
     raw = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.name.startswith("state.sqlite"))
     assert key.encode() not in raw and hash_key(key).encode() in raw
-    res = CliRunner().invoke(cli, ["keys", "create", "--mart", str(env["mart"]), "--state", str(state), "--role", "boss"])
+    res = CliRunner().invoke(
+        cli, ["keys", "create", "--mart", str(env["mart"]), "--state", str(state), "--role", "boss"]
+    )
     assert res.exit_code == 2
 
 
@@ -669,9 +874,18 @@ def test_openapi_is_complete(env) -> None:
     assert doc["components"]["securitySchemes"]["ApiKey"]["scheme"] == "bearer"
     ops = [(p, m, op) for p, item in doc["paths"].items() for m, op in item.items()]
     assert {p for p, _, _ in ops} >= {
-        "/v1/ask", "/v1/cohorts", "/v1/cohorts/{cohort_id}", "/v1/cohorts/{cohort_id}/manifest", "/v1/codesets",
-        "/v1/codesets/{name}", "/v1/sql", "/v1/health", "/v1/jobs/{job_id}", "/v1/cohorts/{cohort_id}/approve",
-        "/v1/cohorts/{cohort_id}/stats"}
+        "/v1/ask",
+        "/v1/cohorts",
+        "/v1/cohorts/{cohort_id}",
+        "/v1/cohorts/{cohort_id}/manifest",
+        "/v1/codesets",
+        "/v1/codesets/{name}",
+        "/v1/sql",
+        "/v1/health",
+        "/v1/jobs/{job_id}",
+        "/v1/cohorts/{cohort_id}/approve",
+        "/v1/cohorts/{cohort_id}/stats",
+    }
     for path, method, op in ops:
         assert path.startswith("/v1/") and op.get("summary"), (path, method)
         if path != "/v1/health":
@@ -686,8 +900,11 @@ def test_ask_names_the_served_mart_only(env) -> None:
     assert c.get("/v1/health").json()["mart_name"] == "mart.duckdb"
     ok = c.post("/v1/ask", json={"question": SEED_EN, "mart": "mart.duckdb"}, headers=H(env, "researcher"))
     assert ok.status_code == 200 and ok.json()["count"] == SEED_COUNT
-    assert_error(c.post("/v1/ask", json={"question": SEED_EN, "mart": "elsewhere"}, headers=H(env, "researcher")),
-                 422, "unknown_mart")
+    assert_error(
+        c.post("/v1/ask", json={"question": SEED_EN, "mart": "elsewhere"}, headers=H(env, "researcher")),
+        422,
+        "unknown_mart",
+    )
 
 
 # -- imaging summary, charts from the index, parser choice ---------------------------------------------------
@@ -706,8 +923,10 @@ def instances_by_modality(env) -> dict[str, int]:
 
 
 def _imaging(d: dict) -> dict[str, tuple]:
-    return {r["modality"]: tuple(r[c]["display"] for c in ("persons", "studies", "series", "instances"))
-            for r in d["imaging"]}
+    return {
+        r["modality"]: tuple(r[c]["display"] for c in ("persons", "studies", "series", "instances"))
+        for r in d["imaging"]
+    }
 
 
 def test_ask_answers_with_their_images(env, instances_by_modality) -> None:
@@ -718,23 +937,41 @@ def test_ask_answers_with_their_images(env, instances_by_modality) -> None:
     n = instances_by_modality
     assert [r["modality"] for r in steward["imaging"]] == ["CT", "XA", "MR"]  # most series first
     assert _imaging(steward) == {
-        "CT": ("13", "13", "13", str(n["CT"])), "XA": ("6", "6", "6", str(n["XA"])), "MR": ("2", "2", "2", str(n["MR"])),
+        "CT": ("13", "13", "13", str(n["CT"])),
+        "XA": ("6", "6", "6", str(n["XA"])),
+        "MR": ("2", "2", "2", str(n["MR"])),
     }
     assert not any(r["suppressed"] for r in steward["imaging"])
     # Researchers: MR (2 persons) is "<5" with its image counts hidden; XA's image counts are hidden with it
     # (series partition across modalities: a lone hidden row would follow from a series total).
     d = c.post("/v1/ask", json={"question": SEED_EN}, headers=H(env, "researcher")).json()
     hidden = ("suppressed",) * 3
-    assert _imaging(d) == {"CT": ("13", "13", "13", str(n["CT"])), "XA": ("6", *hidden), "MR": ("<5", *hidden)}
+    assert _imaging(d) == {
+        "CT": ("13", "13", "13", str(n["CT"])),
+        "XA": ("6", *hidden),
+        "MR": ("<5", *hidden),
+    }
     mr = d["imaging"][2]
-    assert mr["persons"] == {"value": None, "display": "<5", "suppressed": True} and mr["series"]["value"] is None
+    assert (
+        mr["persons"] == {"value": None, "display": "<5", "suppressed": True}
+        and mr["series"]["value"] is None
+    )
     assert d["suppressed"] and d["count"] == SEED_COUNT
     # Stored with the run: reading it back gives the same view per role.
-    assert _imaging(c.get(f"/v1/cohorts/{d['cohort_id']}", headers=H(env, "researcher")).json()) == _imaging(d)
-    assert _imaging(c.get(f"/v1/cohorts/{d['cohort_id']}", headers=H(env, "steward")).json()) == _imaging(steward)
+    assert _imaging(c.get(f"/v1/cohorts/{d['cohort_id']}", headers=H(env, "researcher")).json()) == _imaging(
+        d
+    )
+    assert _imaging(c.get(f"/v1/cohorts/{d['cohort_id']}", headers=H(env, "steward")).json()) == _imaging(
+        steward
+    )
     no_identifiers(json.dumps(d))
     # No imaging for answers that did not run.
-    assert c.post("/v1/ask", json={"question": "delete all patients"}, headers=H(env, "researcher")).json()["imaging"] is None
+    assert (
+        c.post("/v1/ask", json={"question": "delete all patients"}, headers=H(env, "researcher")).json()[
+            "imaging"
+        ]
+        is None
+    )
 
 
 def test_imaging_request_selects_the_summary_and_the_charts(env, instances_by_modality) -> None:
@@ -756,7 +993,8 @@ def test_stats_modalities_are_the_imaging_summary(env, role: str) -> None:
         d = c.post("/v1/cohorts", json={"spec": spec}, headers=H(env, role)).json()
         s = c.get(f"/v1/cohorts/{d['cohort_id']}/stats", headers=H(env, role)).json()
         assert [(m["label"], m["persons"], m["series"]) for m in s["modalities"]] == [
-            (r["modality"], r["persons"], r["series"]["value"]) for r in d["imaging"]]
+            (r["modality"], r["persons"], r["series"]["value"]) for r in d["imaging"]
+        ]
         body_series = sum(b["series"] or 0 for b in s["body_parts"])
         if role == "steward":
             assert body_series == sum(r["series"]["value"] for r in d["imaging"])
@@ -764,7 +1002,10 @@ def test_stats_modalities_are_the_imaging_summary(env, role: str) -> None:
     d = c.post("/v1/cohorts", json={"spec": SEED_SPEC}, headers=H(env, "steward")).json()
     s = c.get(f"/v1/cohorts/{d['cohort_id']}/stats", headers=H(env, "steward")).json()
     assert {b["label"]: (b["persons"]["value"], b["series"]) for b in s["body_parts"]} == {
-        "CHEST": (13, 13), "HEART": (6, 6), "HEAD": (2, 2)}
+        "CHEST": (13, 13),
+        "HEART": (6, 6),
+        "HEAD": (2, 2),
+    }
 
 
 def test_stats_without_an_index_use_image_occurrence(env, tmp_path: Path) -> None:
@@ -782,36 +1023,57 @@ def test_stats_without_an_index_use_image_occurrence(env, tmp_path: Path) -> Non
         assert d["status"] == "ok" and d["imaging"] is None
         s = c.get(f"/v1/cohorts/{d['cohort_id']}/stats", headers=h).json()
         assert {m["label"]: (m["persons"]["value"], m["series"]) for m in s["modalities"]} == {
-            "CT": (13, 13), "XA": (6, 6), "MR": (2, 2)}
+            "CT": (13, 13),
+            "XA": (6, 6),
+            "MR": (2, 2),
+        }
         d = c.post("/v1/cohorts", json={"spec": IMAGING_SPEC}, headers=h).json()
         s = c.get(f"/v1/cohorts/{d['cohort_id']}/stats", headers=h).json()
         assert [(m["label"], m["persons"]["value"]) for m in s["modalities"]] == [("XA", 6)]
 
 
 def test_ask_parser_choice(env, monkeypatch: pytest.MonkeyPatch) -> None:
-    from cohort_engine.nlq import llm
     from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
+    from cohort_engine.nlq import llm
+
     c = env["client"]
-    rule = c.post("/v1/ask", json={"question": SEED_EN, "parser": "rule"}, headers=H(env, "researcher")).json()
+    rule = c.post(
+        "/v1/ask", json={"question": SEED_EN, "parser": "rule"}, headers=H(env, "researcher")
+    ).json()
     assert rule["status"] == "ok" and rule["count"] == SEED_COUNT
-    assert_error(c.post("/v1/ask", json={"question": SEED_EN, "parser": "gpt"}, headers=H(env, "researcher")),
-                 422, "validation_error")
+    assert_error(
+        c.post("/v1/ask", json={"question": SEED_EN, "parser": "gpt"}, headers=H(env, "researcher")),
+        422,
+        "validation_error",
+    )
     # No model configured: a JSON 409 that says what to set, never a 500.
     monkeypatch.delenv(llm.LLM_ENV, raising=False)
     for parser in ("llm", "hybrid"):
-        err = assert_error(c.post("/v1/ask", json={"question": SEED_EN, "parser": parser}, headers=H(env, "researcher")),
-                           409, "parser_unavailable")
-        assert llm.LLM_ENV in err["message"] and '"parser": "rule"' in err["message"] and parser in err["message"]
+        err = assert_error(
+            c.post("/v1/ask", json={"question": SEED_EN, "parser": parser}, headers=H(env, "researcher")),
+            409,
+            "parser_unavailable",
+        )
+        assert (
+            llm.LLM_ENV in err["message"]
+            and '"parser": "rule"' in err["message"]
+            and parser in err["message"]
+        )
     # Set but unloadable: still 409; the provider's error text stays in the server log.
     llm._init_model.cache_clear()
     monkeypatch.setenv(llm.LLM_ENV, "no-such-provider:some-model")
-    err = assert_error(c.post("/v1/ask", json={"question": SEED_EN, "parser": "llm"}, headers=H(env, "researcher")),
-                       409, "parser_unavailable")
+    err = assert_error(
+        c.post("/v1/ask", json={"question": SEED_EN, "parser": "llm"}, headers=H(env, "researcher")),
+        409,
+        "parser_unavailable",
+    )
     assert "could not be loaded" in err["message"] and "no-such-provider" not in err["message"]
     # A configured model: its spec takes the rule parser's path (resolution, compilation, guard).
     llm._init_model.cache_clear()
-    fake = FakeListChatModel(responses=[json.dumps({"status": "ok", "spec": {"language": "en", **SEED_SPEC}})] * 2)
+    fake = FakeListChatModel(
+        responses=[json.dumps({"status": "ok", "spec": {"language": "en", **SEED_SPEC}})] * 2
+    )
     monkeypatch.setenv(llm.LLM_ENV, "fake:model")
     monkeypatch.setattr(llm, "_init_model", lambda ident: fake)
     d = c.post("/v1/ask", json={"question": SEED_EN, "parser": "llm"}, headers=H(env, "researcher")).json()

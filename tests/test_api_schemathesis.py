@@ -11,12 +11,13 @@ from pathlib import Path
 
 import pytest
 import schemathesis
-from cohort_engine.api.app import create_app
-from cohort_engine.api.testing import build_tiny_mart
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
+
+from cohort_engine.api.app import create_app
+from cohort_engine.api.testing import build_tiny_mart
 
 MAX_EXAMPLES = 20
 
@@ -39,12 +40,19 @@ def test_no_server_errors(fuzz_app) -> None:
     labels: list[str] = []
     statuses: dict[int, int] = {}
     operations = [r.ok() for r in schema.get_all_operations()]
-    for op, mode in [(op, m) for op in operations for m in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)]:
+    for op, mode in [
+        (op, m) for op in operations for m in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
+    ]:
         labels.append(op.label)
 
         @given(case=op.as_strategy(mode))
-        @settings(max_examples=MAX_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck),
-                  derandomize=True, database=None)
+        @settings(
+            max_examples=MAX_EXAMPLES,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+            derandomize=True,
+            database=None,
+        )
         def run(case) -> None:
             response = case.call(headers=headers)
             statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
@@ -59,8 +67,14 @@ def test_no_server_errors(fuzz_app) -> None:
             ctype = ctype[0] if isinstance(ctype, list) else ctype
             if response.status_code >= 400 and ctype.startswith("application/json"):
                 body = response.json()
-                if set(body) != {"error"} or not body["error"].get("code") or not body["error"].get("message"):
-                    failures.append(f"{case.operation.label}: error body not in the documented shape: {response.text[:200]}")
+                if (
+                    set(body) != {"error"}
+                    or not body["error"].get("code")
+                    or not body["error"].get("message")
+                ):
+                    failures.append(
+                        f"{case.operation.label}: error body not in the documented shape: {response.text[:200]}"
+                    )
 
         try:
             run()

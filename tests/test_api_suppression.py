@@ -10,6 +10,7 @@ import itertools
 import random
 
 import pytest
+
 from cohort_engine.api.suppression import (
     suppress_attrition,
     suppress_count,
@@ -110,11 +111,15 @@ def _shown(rows: list[tuple[int, list[int]]]) -> list[tuple[str, list[str]]]:
         # nothing small: every count exact
         ([(13, [13, 13, 500]), (6, [6, 6, 120])], [("13", ["13", "13", "500"]), ("6", ["6", "6", "120"])]),
         # a small row hides its image counts; one hidden row is complemented by the row with the fewest series
-        ([(13, [13, 13, 500]), (6, [6, 6, 120]), (2, [2, 2, 40])],
-         [("13", ["13", "13", "500"]), ("6", ["suppressed"] * 3), ("<5", ["suppressed"] * 3)]),
+        (
+            [(13, [13, 13, 500]), (6, [6, 6, 120]), (2, [2, 2, 40])],
+            [("13", ["13", "13", "500"]), ("6", ["suppressed"] * 3), ("<5", ["suppressed"] * 3)],
+        ),
         # two hidden rows holding ≥ k series need nothing more
-        ([(20, [30, 40, 900]), (3, [3, 4, 50]), (2, [2, 3, 30])],
-         [("20", ["30", "40", "900"]), ("<5", ["suppressed"] * 3), ("<5", ["suppressed"] * 3)]),
+        (
+            [(20, [30, 40, 900]), (3, [3, 4, 50]), (2, [2, 3, 30])],
+            [("20", ["30", "40", "900"]), ("<5", ["suppressed"] * 3), ("<5", ["suppressed"] * 3)],
+        ),
         # a lone small row (nothing to complement with) is still hidden
         ([(2, [2, 2, 40])], [("<5", ["suppressed"] * 3)]),
         ([(0, [0, 0, 0])], [("0", ["0", "0", "0"])]),
@@ -143,6 +148,8 @@ def test_imaging_rows_hidden_series_cannot_be_pinned_by_a_total() -> None:
             assert pc.suppressed == (0 < persons < K)
             assert pc.suppressed <= all(c.suppressed for c in oc)  # a small row hides all its image counts
             assert all(c.value in (None, x) for c, x in zip(oc, others, strict=True))
-        shown_series = [r[1][1] for r, (_, o) in zip(rows, cells, strict=True) if not o[1].suppressed and r[1][1] > 0]
+        shown_series = [
+            r[1][1] for r, (_, o) in zip(rows, cells, strict=True) if not o[1].suppressed and r[1][1] > 0
+        ]
         if hidden and shown_series:
             assert len(hidden) >= 2 and sum(hidden) >= K, rows

@@ -54,8 +54,9 @@ def imports_of(module: str, source: str, is_package: bool = False) -> list[Edge]
             if target:
                 edges.append(Edge(module, target, node.lineno))
                 # 'from cohort_engine import spec' imports the submodule cohort_engine.spec
-                edges += [Edge(module, f"{target}.{a.name}", node.lineno) for a in node.names
-                          if target == PACKAGE]
+                edges += [
+                    Edge(module, f"{target}.{a.name}", node.lineno) for a in node.names if target == PACKAGE
+                ]
         elif isinstance(node, ast.Call):
             fn = node.func
             name = fn.attr if isinstance(fn, ast.Attribute) else fn.id if isinstance(fn, ast.Name) else ""
@@ -122,20 +123,41 @@ def test_tests_and_benchmarks_use_the_namespace() -> None:
     ("importer", "source", "expected"),
     [
         # the loops the issue found: nlq → evals, evals → api, api → evals, schema_catalog → nlq
-        ("cohort_engine.nlq.llm", "from cohort_engine.evals.gold import GoldRecord",
-         "layer nlq may not import layer evals"),
-        ("cohort_engine.evals.runner", "from cohort_engine.api.service import Service",
-         "layer evals may not import layer api"),
-        ("cohort_engine.api.app", "def f():\n    from cohort_engine.evals import seed\n",
-         "layer api may not import layer evals"),
-        ("cohort_engine.schema_catalog.resolve", "import cohort_engine.nlq.parser as p",
-         "layer schema_catalog may not import layer nlq"),
-        ("cohort_engine.spec", "from cohort_engine.pipeline import ask",
-         "layer contract may not import layer pipeline"),
-        ("cohort_engine.sql_guard.compiler", "from ..dicom_index import select",
-         "layer sql_guard may not import layer dicom_index"),
-        ("cohort_engine.nlq.lexicon", "resources.files('cohort_engine.schema_catalog')",
-         "layer nlq may not import layer schema_catalog"),
+        (
+            "cohort_engine.nlq.llm",
+            "from cohort_engine.evals.gold import GoldRecord",
+            "layer nlq may not import layer evals",
+        ),
+        (
+            "cohort_engine.evals.runner",
+            "from cohort_engine.api.service import Service",
+            "layer evals may not import layer api",
+        ),
+        (
+            "cohort_engine.api.app",
+            "def f():\n    from cohort_engine.evals import seed\n",
+            "layer api may not import layer evals",
+        ),
+        (
+            "cohort_engine.schema_catalog.resolve",
+            "import cohort_engine.nlq.parser as p",
+            "layer schema_catalog may not import layer nlq",
+        ),
+        (
+            "cohort_engine.spec",
+            "from cohort_engine.pipeline import ask",
+            "layer contract may not import layer pipeline",
+        ),
+        (
+            "cohort_engine.sql_guard.compiler",
+            "from ..dicom_index import select",
+            "layer sql_guard may not import layer dicom_index",
+        ),
+        (
+            "cohort_engine.nlq.lexicon",
+            "resources.files('cohort_engine.schema_catalog')",
+            "layer nlq may not import layer schema_catalog",
+        ),
         ("cohort_engine.deid.scrub", "from nlq.spec import CohortSpec", "the stage folders install under"),
     ],
 )
@@ -177,15 +199,30 @@ def test_wheel_installs_one_top_level_name(tmp_path: Path) -> None:
     import sys
 
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path),
-         str(ROOT)],
-        check=True, capture_output=True,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+            str(ROOT),
+        ],
+        check=True,
+        capture_output=True,
     )
     (wheel,) = tmp_path.glob("cohort_engine-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     tops = {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")}
     assert tops == {PACKAGE}
-    for must in ("cohort_engine/nlq/parser.py", "cohort_engine/api/static/index.html",
-                 "cohort_engine/evals/gold/demo.jsonl", "cohort_engine/data/lexicon.json",
-                 "cohort_engine/evals/floor.json"):
+    for must in (
+        "cohort_engine/nlq/parser.py",
+        "cohort_engine/api/static/index.html",
+        "cohort_engine/evals/gold/demo.jsonl",
+        "cohort_engine/data/lexicon.json",
+        "cohort_engine/evals/floor.json",
+    ):
         assert must in names, must

@@ -8,7 +8,6 @@ in a different style (EXISTS / correlated counts) from the compiler's CTE pipeli
 from __future__ import annotations
 
 import pytest
-from cohort_engine.sql_guard.compiler import compile_cohort
 
 from cohort_engine.spec import (
     CohortSpec,
@@ -20,6 +19,7 @@ from cohort_engine.spec import (
     Occurrence,
     Window,
 )
+from cohort_engine.sql_guard.compiler import compile_cohort
 
 GI_BLEED = 192671
 OSTEOARTHRITIS = 80180
@@ -57,7 +57,9 @@ CASES: list[tuple[str, CohortSpec, str]] = [
         "first-ever osteoarthritis, then a date range",
         CohortSpec(
             index=IndexEvent(
-                domain="condition", concepts=ConceptSet(concept_ids=[OSTEOARTHRITIS]), first_occurrence=True,
+                domain="condition",
+                concepts=ConceptSet(concept_ids=[OSTEOARTHRITIS]),
+                first_occurrence=True,
                 date_range=DateRange(start="1990-01-01", end="2000-12-31"),
             )
         ),
@@ -68,8 +70,14 @@ CASES: list[tuple[str, CohortSpec, str]] = [
         "NSAID within 30 days before (−30..0)",
         CohortSpec(
             index=IndexEvent(domain="condition", concepts=ConceptSet(concept_ids=[GI_BLEED])),
-            criteria=[Criterion(label="nsaid", domain="drug", concepts=ConceptSet(concept_ids=[CELECOXIB, DICLOFENAC]),
-                                window=Window(start=-30, end=0))],
+            criteria=[
+                Criterion(
+                    label="nsaid",
+                    domain="drug",
+                    concepts=ConceptSet(concept_ids=[CELECOXIB, DICLOFENAC]),
+                    window=Window(start=-30, end=0),
+                )
+            ],
         ),
         f"SELECT i.person_id, MIN(i.d) FROM ({cond(GI_BLEED)}) i WHERE EXISTS (SELECT 1 FROM ("
         + drug(CELECOXIB, DICLOFENAC)
@@ -79,8 +87,14 @@ CASES: list[tuple[str, CohortSpec, str]] = [
         "N to M days after (7..14)",
         CohortSpec(
             index=IndexEvent(domain="condition", concepts=ConceptSet(concept_ids=[VIRAL_SINUSITIS])),
-            criteria=[Criterion(label="bronchitis", domain="condition", concepts=ConceptSet(concept_ids=[ACUTE_BRONCHITIS]),
-                                window=Window(start=7, end=14))],
+            criteria=[
+                Criterion(
+                    label="bronchitis",
+                    domain="condition",
+                    concepts=ConceptSet(concept_ids=[ACUTE_BRONCHITIS]),
+                    window=Window(start=7, end=14),
+                )
+            ],
         ),
         f"SELECT i.person_id, MIN(i.d) FROM ({cond(VIRAL_SINUSITIS)}) i WHERE EXISTS (SELECT 1 FROM ({cond(ACUTE_BRONCHITIS)}) x "
         "WHERE x.person_id = i.person_id AND x.d >= i.d + 7 AND x.d <= i.d + 14) GROUP BY i.person_id",
@@ -89,8 +103,14 @@ CASES: list[tuple[str, CohortSpec, str]] = [
         "within N days of (−60..+60)",
         CohortSpec(
             index=IndexEvent(domain="condition", concepts=ConceptSet(concept_ids=[GI_BLEED])),
-            criteria=[Criterion(label="pharyngitis", domain="condition", concepts=ConceptSet(concept_ids=[VIRAL_PHARYNGITIS]),
-                                window=Window(start=-60, end=60))],
+            criteria=[
+                Criterion(
+                    label="pharyngitis",
+                    domain="condition",
+                    concepts=ConceptSet(concept_ids=[VIRAL_PHARYNGITIS]),
+                    window=Window(start=-60, end=60),
+                )
+            ],
         ),
         f"SELECT i.person_id, MIN(i.d) FROM ({cond(GI_BLEED)}) i WHERE EXISTS (SELECT 1 FROM ({cond(VIRAL_PHARYNGITIS)}) x "
         "WHERE x.person_id = i.person_id AND x.d BETWEEN i.d - 60 AND i.d + 60) GROUP BY i.person_id",
@@ -99,8 +119,15 @@ CASES: list[tuple[str, CohortSpec, str]] = [
         "exclusion: no aspirin (incl. descendants) in the year before",
         CohortSpec(
             index=IndexEvent(domain="condition", concepts=ConceptSet(concept_ids=[GI_BLEED])),
-            criteria=[Criterion(label="no aspirin", domain="drug", concepts=ConceptSet(concept_ids=[ASPIRIN]),
-                                window=Window(start=-365, end=-1), occurrence=Occurrence(type="exactly", count=0))],
+            criteria=[
+                Criterion(
+                    label="no aspirin",
+                    domain="drug",
+                    concepts=ConceptSet(concept_ids=[ASPIRIN]),
+                    window=Window(start=-365, end=-1),
+                    occurrence=Occurrence(type="exactly", count=0),
+                )
+            ],
         ),
         f"SELECT i.person_id, MIN(i.d) FROM ({cond(GI_BLEED)}) i WHERE NOT EXISTS (SELECT 1 FROM ("
         + drug(ASPIRIN)
@@ -110,8 +137,15 @@ CASES: list[tuple[str, CohortSpec, str]] = [
         "at least 2 within a year after",
         CohortSpec(
             index=IndexEvent(domain="condition", concepts=ConceptSet(concept_ids=[VIRAL_SINUSITIS])),
-            criteria=[Criterion(label="pharyngitis x2", domain="condition", concepts=ConceptSet(concept_ids=[VIRAL_PHARYNGITIS]),
-                                window=Window(start=0, end=365), occurrence=Occurrence(type="at_least", count=2))],
+            criteria=[
+                Criterion(
+                    label="pharyngitis x2",
+                    domain="condition",
+                    concepts=ConceptSet(concept_ids=[VIRAL_PHARYNGITIS]),
+                    window=Window(start=0, end=365),
+                    occurrence=Occurrence(type="at_least", count=2),
+                )
+            ],
         ),
         f"SELECT i.person_id, MIN(i.d) FROM ({cond(VIRAL_SINUSITIS)}) i WHERE (SELECT COUNT(*) FROM ({cond(VIRAL_PHARYNGITIS)}) x "
         "WHERE x.person_id = i.person_id AND x.d BETWEEN i.d AND i.d + 365) >= 2 GROUP BY i.person_id",
@@ -120,8 +154,15 @@ CASES: list[tuple[str, CohortSpec, str]] = [
         "at most 1 within a year after",
         CohortSpec(
             index=IndexEvent(domain="condition", concepts=ConceptSet(concept_ids=[VIRAL_SINUSITIS])),
-            criteria=[Criterion(label="pharyngitis <=1", domain="condition", concepts=ConceptSet(concept_ids=[VIRAL_PHARYNGITIS]),
-                                window=Window(start=0, end=365), occurrence=Occurrence(type="at_most", count=1))],
+            criteria=[
+                Criterion(
+                    label="pharyngitis <=1",
+                    domain="condition",
+                    concepts=ConceptSet(concept_ids=[VIRAL_PHARYNGITIS]),
+                    window=Window(start=0, end=365),
+                    occurrence=Occurrence(type="at_most", count=1),
+                )
+            ],
         ),
         f"SELECT i.person_id, MIN(i.d) FROM ({cond(VIRAL_SINUSITIS)}) i WHERE (SELECT COUNT(*) FROM ({cond(VIRAL_PHARYNGITIS)}) x "
         "WHERE x.person_id = i.person_id AND x.d BETWEEN i.d AND i.d + 365) <= 1 GROUP BY i.person_id",
@@ -130,8 +171,15 @@ CASES: list[tuple[str, CohortSpec, str]] = [
         "exactly 2 any time after",
         CohortSpec(
             index=IndexEvent(domain="condition", concepts=ConceptSet(concept_ids=[VIRAL_SINUSITIS])),
-            criteria=[Criterion(label="bronchitis =2", domain="condition", concepts=ConceptSet(concept_ids=[ACUTE_BRONCHITIS]),
-                                window=Window(start=1, end=None), occurrence=Occurrence(type="exactly", count=2))],
+            criteria=[
+                Criterion(
+                    label="bronchitis =2",
+                    domain="condition",
+                    concepts=ConceptSet(concept_ids=[ACUTE_BRONCHITIS]),
+                    window=Window(start=1, end=None),
+                    occurrence=Occurrence(type="exactly", count=2),
+                )
+            ],
         ),
         f"SELECT i.person_id, MIN(i.d) FROM ({cond(VIRAL_SINUSITIS)}) i WHERE (SELECT COUNT(*) FROM ({cond(ACUTE_BRONCHITIS)}) x "
         "WHERE x.person_id = i.person_id AND x.d >= i.d + 1) = 2 GROUP BY i.person_id",
@@ -140,8 +188,14 @@ CASES: list[tuple[str, CohortSpec, str]] = [
         "any time before (unbounded start)",
         CohortSpec(
             index=IndexEvent(domain="condition", concepts=ConceptSet(concept_ids=[GI_BLEED])),
-            criteria=[Criterion(label="oa before", domain="condition", concepts=ConceptSet(concept_ids=[OSTEOARTHRITIS]),
-                                window=Window(start=None, end=-1))],
+            criteria=[
+                Criterion(
+                    label="oa before",
+                    domain="condition",
+                    concepts=ConceptSet(concept_ids=[OSTEOARTHRITIS]),
+                    window=Window(start=None, end=-1),
+                )
+            ],
         ),
         f"SELECT i.person_id, MIN(i.d) FROM ({cond(GI_BLEED)}) i WHERE EXISTS (SELECT 1 FROM ({cond(OSTEOARTHRITIS)}) x "
         "WHERE x.person_id = i.person_id AND x.d <= i.d - 1) GROUP BY i.person_id",
@@ -159,7 +213,9 @@ CASES: list[tuple[str, CohortSpec, str]] = [
         "same day (0..0) any procedure",
         CohortSpec(
             index=IndexEvent(domain="condition", concepts=ConceptSet(concept_ids=[ACUTE_BRONCHITIS])),
-            criteria=[Criterion(label="procedure same day", domain="procedure", window=Window(start=0, end=0))],
+            criteria=[
+                Criterion(label="procedure same day", domain="procedure", window=Window(start=0, end=0))
+            ],
         ),
         f"SELECT i.person_id, MIN(i.d) FROM ({cond(ACUTE_BRONCHITIS)}) i WHERE EXISTS (SELECT 1 FROM procedure_occurrence x "
         "WHERE x.person_id = i.person_id AND x.procedure_date = i.d) GROUP BY i.person_id",
@@ -169,10 +225,18 @@ CASES: list[tuple[str, CohortSpec, str]] = [
         CohortSpec(
             index=IndexEvent(domain="condition", concepts=ConceptSet(concept_ids=[OSTEOARTHRITIS])),
             criteria=[
-                Criterion(label="celecoxib", domain="drug", concepts=ConceptSet(concept_ids=[CELECOXIB]),
-                          window=Window(start=0, end=None)),
-                Criterion(label="bleed", domain="condition", concepts=ConceptSet(concept_ids=[GI_BLEED]),
-                          window=Window(start=0, end=90, anchor="celecoxib")),
+                Criterion(
+                    label="celecoxib",
+                    domain="drug",
+                    concepts=ConceptSet(concept_ids=[CELECOXIB]),
+                    window=Window(start=0, end=None),
+                ),
+                Criterion(
+                    label="bleed",
+                    domain="condition",
+                    concepts=ConceptSet(concept_ids=[GI_BLEED]),
+                    window=Window(start=0, end=90, anchor="celecoxib"),
+                ),
             ],
         ),
         f"SELECT i.person_id, MIN(i.d) FROM ({cond(OSTEOARTHRITIS)}) i WHERE EXISTS (SELECT 1 FROM ("
@@ -183,19 +247,28 @@ CASES: list[tuple[str, CohortSpec, str]] = [
     (
         "drug index with descendants, in 1970",
         CohortSpec(
-            index=IndexEvent(domain="drug", concepts=ConceptSet(concept_ids=[ASPIRIN]),
-                             date_range=DateRange(start="1970-01-01", end="1970-12-31")),
+            index=IndexEvent(
+                domain="drug",
+                concepts=ConceptSet(concept_ids=[ASPIRIN]),
+                date_range=DateRange(start="1970-01-01", end="1970-12-31"),
+            ),
         ),
-        "SELECT person_id, MIN(d) FROM (" + drug(ASPIRIN)
+        "SELECT person_id, MIN(d) FROM ("
+        + drug(ASPIRIN)
         + ") WHERE d BETWEEN DATE '1970-01-01' AND DATE '1970-12-31' GROUP BY person_id",
     ),
     (
         "name match: procedure name contains 'coronary' within 30 days after MI",
         CohortSpec(
             index=IndexEvent(domain="condition", concepts=ConceptSet(concept_ids=[4329847])),
-            criteria=[Criterion(label="coronary procedure", domain="procedure",
-                                concepts=ConceptSet(name_contains=["coronary"], include_descendants=False),
-                                window=Window(start=0, end=30))],
+            criteria=[
+                Criterion(
+                    label="coronary procedure",
+                    domain="procedure",
+                    concepts=ConceptSet(name_contains=["coronary"], include_descendants=False),
+                    window=Window(start=0, end=30),
+                )
+            ],
         ),
         f"SELECT i.person_id, MIN(i.d) FROM ({cond(4329847)}) i WHERE EXISTS (SELECT 1 FROM procedure_occurrence x "
         "JOIN concept c ON c.concept_id = x.procedure_concept_id WHERE c.domain_id = 'Procedure' "
@@ -205,8 +278,11 @@ CASES: list[tuple[str, CohortSpec, str]] = [
     (
         "visit index: inpatient stays in 2000–2005",
         CohortSpec(
-            index=IndexEvent(domain="visit", visit_concept_ids=[9201],
-                             date_range=DateRange(start="2000-01-01", end="2005-12-31")),
+            index=IndexEvent(
+                domain="visit",
+                visit_concept_ids=[9201],
+                date_range=DateRange(start="2000-01-01", end="2005-12-31"),
+            ),
         ),
         "SELECT person_id, MIN(visit_start_date) FROM visit_occurrence WHERE visit_concept_id = 9201 "
         "AND visit_start_date BETWEEN DATE '2000-01-01' AND DATE '2005-12-31' GROUP BY person_id",
@@ -216,10 +292,19 @@ CASES: list[tuple[str, CohortSpec, str]] = [
         CohortSpec(
             index=IndexEvent(domain="condition", concepts=ConceptSet(concept_ids=[GI_BLEED])),
             criteria=[
-                Criterion(label="celecoxib before", domain="drug", concepts=ConceptSet(concept_ids=[CELECOXIB]),
-                          window=Window(start=-365, end=0)),
-                Criterion(label="no bronchitis", domain="condition", concepts=ConceptSet(concept_ids=[ACUTE_BRONCHITIS]),
-                          window=Window(start=0, end=365), occurrence=Occurrence(type="exactly", count=0)),
+                Criterion(
+                    label="celecoxib before",
+                    domain="drug",
+                    concepts=ConceptSet(concept_ids=[CELECOXIB]),
+                    window=Window(start=-365, end=0),
+                ),
+                Criterion(
+                    label="no bronchitis",
+                    domain="condition",
+                    concepts=ConceptSet(concept_ids=[ACUTE_BRONCHITIS]),
+                    window=Window(start=0, end=365),
+                    occurrence=Occurrence(type="exactly", count=0),
+                ),
             ],
         ),
         f"SELECT i.person_id, MIN(i.d) FROM ({cond(GI_BLEED)}) i WHERE EXISTS (SELECT 1 FROM ("

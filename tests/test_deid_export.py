@@ -12,15 +12,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cohort_engine.deid.export import ExportError, ExportProgress, export_cohort
-from cohort_engine.deid.policy import ReleasePolicy, pseudonym, remap_uid
-from cohort_engine.sql_guard.compiler import CompiledCohort, compile_cohort
-from cohort_engine.sql_guard.runner import open_mart
 from pydicom import dcmread
 from typer.testing import CliRunner
 
 from cohort_engine.cli import app
+from cohort_engine.deid.export import ExportError, ExportProgress, export_cohort
+from cohort_engine.deid.policy import ReleasePolicy, pseudonym, remap_uid
 from cohort_engine.spec import CohortSpec
+from cohort_engine.sql_guard.compiler import CompiledCohort, compile_cohort
+from cohort_engine.sql_guard.runner import open_mart
 from tests.test_deid_leaks import SPEC, Corpus, build_corpus
 
 SECRET = "export-test-secret-0123456789abcdef"
@@ -56,7 +56,13 @@ def test_folder_export_matches_manifest(mart: Any, compiled: CompiledCohort, tmp
     out = tmp_path / "out"
     summary = export_cohort(mart, compiled, None, POLICY, out, progress=seen.append)
     assert sorted(p.name for p in out.iterdir()) == [
-        "excluded.csv", "export.json", "files", "manifest.csv", "manifest.jsonl", "manifest.parquet"]
+        "excluded.csv",
+        "export.json",
+        "files",
+        "manifest.csv",
+        "manifest.jsonl",
+        "manifest.parquet",
+    ]
     files = sorted(str(p.relative_to(out)) for p in (out / "files").rglob("*") if p.is_file())
     assert files and all(FILE_PATH.fullmatch(f) for f in files)
     assert summary.files_written == len(files) and summary.files_seen == seen[-1].files_total == len(seen) - 1
@@ -74,7 +80,11 @@ def test_folder_export_matches_manifest(mart: Any, compiled: CompiledCohort, tmp
         row = by_series[series]
         # The file and the manifest agree on the keyed values: pseudonym, UIDs, shifted dates.
         assert ds.PatientID == ds.PatientName == patient == row["patient"]
-        assert (ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.SOPInstanceUID + ".dcm") == (study, series, name)
+        assert (ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.SOPInstanceUID + ".dcm") == (
+            study,
+            series,
+            name,
+        )
         assert row["study_uid"] == study
         assert ds.StudyDate == row["study_date"].replace("-", "")
         assert ds.PatientIdentityRemoved == "YES"
@@ -92,10 +102,14 @@ def test_folder_export_matches_manifest(mart: Any, compiled: CompiledCohort, tmp
     assert SECRET not in (out / "export.json").read_text("utf-8")
 
 
-def test_zip_instance_level_with_burned_in_allowed(mart: Any, compiled: CompiledCohort, tmp_path: Path) -> None:
+def test_zip_instance_level_with_burned_in_allowed(
+    mart: Any, compiled: CompiledCohort, tmp_path: Path
+) -> None:
     policy = ReleasePolicy(project_key="export-test", secret=SECRET, allow_burned_in=True)
     out = tmp_path / "zip"
-    summary = export_cohort(mart, compiled, None, policy, out, level="instance", formats=["json", "csv"], archive=True)
+    summary = export_cohort(
+        mart, compiled, None, policy, out, level="instance", formats=["json", "csv"], archive=True
+    )
     assert [p.name for p in out.iterdir()] == ["export-test.zip"]
     assert summary.files_excluded == 0 and summary.archive == "export-test.zip"
     with zipfile.ZipFile(out / "export-test.zip") as zf:
@@ -111,7 +125,9 @@ def test_zip_instance_level_with_burned_in_allowed(mart: Any, compiled: Compiled
         assert us and all(r["burned_in_annotation"] == "YES" for r in us)
 
 
-def test_same_release_same_values_other_release_unlinkable(mart: Any, compiled: CompiledCohort, tmp_path: Path) -> None:
+def test_same_release_same_values_other_release_unlinkable(
+    mart: Any, compiled: CompiledCohort, tmp_path: Path
+) -> None:
     def patients(policy: ReleasePolicy, name: str) -> set[str]:
         out = tmp_path / name
         export_cohort(mart, compiled, None, policy, out, formats=["jsonl"])
@@ -158,8 +174,11 @@ def _err(res: Any) -> str:
 
 
 def _export(corpus: Corpus, out: Path, *args: str, env: dict[str, str | None] | None = None) -> Any:
-    return CliRunner().invoke(app, ["export", "--mart", str(corpus.mart), "--project-key", "cli-test",
-                                    "--out", str(out), *args], env=env or {"COHORT_RELEASE_SECRET": None})
+    return CliRunner().invoke(
+        app,
+        ["export", "--mart", str(corpus.mart), "--project-key", "cli-test", "--out", str(out), *args],
+        env=env or {"COHORT_RELEASE_SECRET": None},
+    )
 
 
 def test_cli_secret_never_from_the_command_line(corpus: Corpus, tmp_path: Path) -> None:
@@ -209,9 +228,21 @@ def test_cli_mart_without_dicom_index(tmp_path: Path) -> None:
     make_tiny_mart(tmp_path / "m.duckdb", persons=3, studies=2)
     spec = tmp_path / "spec.json"
     spec.write_text(json.dumps({"index": {"domain": "imaging"}}))
-    res = CliRunner().invoke(app, ["export", "--mart", str(tmp_path / "m.duckdb"), "--project-key", "p",
-                                   "--out", str(tmp_path / "o"), "--spec", str(spec)],
-                             env={"COHORT_RELEASE_SECRET": SECRET})
+    res = CliRunner().invoke(
+        app,
+        [
+            "export",
+            "--mart",
+            str(tmp_path / "m.duckdb"),
+            "--project-key",
+            "p",
+            "--out",
+            str(tmp_path / "o"),
+            "--spec",
+            str(spec),
+        ],
+        env={"COHORT_RELEASE_SECRET": SECRET},
+    )
     assert res.exit_code == 2 and "no DICOM index" in _err(res)
 
 
@@ -224,7 +255,9 @@ def test_paths_hold_no_original_uid(mart: Any, compiled: CompiledCohort, tmp_pat
     paths = {str(p.relative_to(out)) for p in out.rglob("*")}
     components = {c for p in paths for c in p.split("/")} | {p.removesuffix(".dcm") for p in paths}
     records = list(imaging_records(mart, compiled, None, POLICY, "instance"))
-    originals = {r.study_uid for r in records} | {r.series_uid for r in records} | {str(r.sop_uid) for r in records}
+    originals = (
+        {r.study_uid for r in records} | {r.series_uid for r in records} | {str(r.sop_uid) for r in records}
+    )
     assert not originals & {c.removesuffix(".dcm") for c in components}
     assert {pseudonym(POLICY, str(r.person_id)) for r in records} <= components
     assert {remap_uid(POLICY, r.series_uid) for r in records if r.modality != "US"} <= components

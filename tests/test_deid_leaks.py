@@ -42,13 +42,6 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pytest
-from cohort_engine.deid.manifest import iter_manifest_rows, write_manifest
-from cohort_engine.deid.policy import ReleasePolicy, remap_uid
-from cohort_engine.deid.scrub import scrub_text
-from cohort_engine.dicom_index.demo import write_demo_dicom
-from cohort_engine.dicom_index.fixtures import make_tiny_mart
-from cohort_engine.dicom_index.indexer import index_folders
-from cohort_engine.sql_guard.runner import open_mart
 from pydicom import dcmread
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence as DicomSequence
@@ -56,8 +49,15 @@ from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, ImplicitVRLittle
 from typer.testing import CliRunner
 
 from cohort_engine.cli import app
+from cohort_engine.deid.manifest import iter_manifest_rows, write_manifest
+from cohort_engine.deid.policy import ReleasePolicy, remap_uid
+from cohort_engine.deid.scrub import scrub_text
+from cohort_engine.dicom_index.demo import write_demo_dicom
+from cohort_engine.dicom_index.fixtures import make_tiny_mart
+from cohort_engine.dicom_index.indexer import index_folders
 from cohort_engine.pipeline import compile_spec
 from cohort_engine.spec import CohortSpec
+from cohort_engine.sql_guard.runner import open_mart
 
 SECRET = "leak-test-secret-Q7vX2mP9kR4tW8zL"
 PROJECT = "leaktest-2026"
@@ -74,15 +74,56 @@ SPEC = {
 # The corpus
 # --------------------------------------------------------------------------------------------------
 
-_FAMILY = [("Hwangbo", "황보"), ("Namgung", "남궁"), ("Jegal", "제갈"), ("Seonu", "선우"), ("Dokgo", "독고"),
-           ("Sagong", "사공"), ("Seomun", "서문"), ("Dongbang", "동방"), ("Eogeum", "어금"), ("Mangjeol", "망절")]
-_GIVEN = [("Seungheon", "승헌"), ("Chaewon", "채원"), ("Jiseong", "지성"), ("Sihyeon", "시현"), ("Taegyun", "태균"),
-          ("Eunchae", "은채"), ("Minhyuk", "민혁"), ("Yoonseo", "윤서"), ("Hyunwoo", "현우"), ("Jungwon", "정원")]
-_STREETS = ["Banpo-daero", "Dosan-daero", "Eonju-ro", "Hakdong-ro", "Nonhyeon-ro", "Bongeunsa-ro",
-            "Seolleung-ro", "Yeoksam-ro", "Samseong-ro", "Apgujeong-ro"]
+_FAMILY = [
+    ("Hwangbo", "황보"),
+    ("Namgung", "남궁"),
+    ("Jegal", "제갈"),
+    ("Seonu", "선우"),
+    ("Dokgo", "독고"),
+    ("Sagong", "사공"),
+    ("Seomun", "서문"),
+    ("Dongbang", "동방"),
+    ("Eogeum", "어금"),
+    ("Mangjeol", "망절"),
+]
+_GIVEN = [
+    ("Seungheon", "승헌"),
+    ("Chaewon", "채원"),
+    ("Jiseong", "지성"),
+    ("Sihyeon", "시현"),
+    ("Taegyun", "태균"),
+    ("Eunchae", "은채"),
+    ("Minhyuk", "민혁"),
+    ("Yoonseo", "윤서"),
+    ("Hyunwoo", "현우"),
+    ("Jungwon", "정원"),
+]
+_STREETS = [
+    "Banpo-daero",
+    "Dosan-daero",
+    "Eonju-ro",
+    "Hakdong-ro",
+    "Nonhyeon-ro",
+    "Bongeunsa-ro",
+    "Seolleung-ro",
+    "Yeoksam-ro",
+    "Samseong-ro",
+    "Apgujeong-ro",
+]
 #: Staff names planted in the extra files (PN form).
-_STAFF = ["RYEOM^DAEHYUN", "GYEON^SORIM", "PYEON^HAJUN", "YEOP^GAYEON", "BANGHWA^NARAE", "JEUP^BYEOLHA",
-          "OKGYE^SEULGI", "CHEONJI^HANBYUL", "GWAK^SEOJIN", "NAMGOONG^WOOJIN", "JEGAL^YERIM"]
+_STAFF = [
+    "RYEOM^DAEHYUN",
+    "GYEON^SORIM",
+    "PYEON^HAJUN",
+    "YEOP^GAYEON",
+    "BANGHWA^NARAE",
+    "JEUP^BYEOLHA",
+    "OKGYE^SEULGI",
+    "CHEONJI^HANBYUL",
+    "GWAK^SEOJIN",
+    "NAMGOONG^WOOJIN",
+    "JEGAL^YERIM",
+]
 
 
 @dataclass
@@ -117,7 +158,11 @@ def _identity(pid: int) -> dict[str, str]:
     (fam, fam_h), (giv, giv_h) = _FAMILY[(pid - 1) % 10], _GIVEN[(pid * 3) % 10]
     birth = dt.date(1940 + pid * 4, 1 + pid % 12, 10 + pid)
     return {
-        "family": fam, "given": giv, "hangul": fam_h + giv_h, "family_h": fam_h, "given_h": giv_h,
+        "family": fam,
+        "given": giv,
+        "hangul": fam_h + giv_h,
+        "family_h": fam_h,
+        "given_h": giv_h,
         "address": f"{100 + pid} {_STREETS[pid % 10]}, Seocho-gu, Seoul",
         "phone": f"010-{4821 + pid * 37:04d}-{7736 - pid * 11:04d}",
         "mrn": f"H{(pid * 48271 + 10398) % 10**8:08d}",
@@ -184,9 +229,12 @@ def _planted_file_utf8(c: Corpus, who: dict[str, str], uids: tuple[str, str, str
     ds.MedicalRecordLocator = p("MedicalRecordLocator", "id", "MRL-77-4410")
     ds.AdmissionID = p("AdmissionID", "id", "ADM20220311X77")
     rrn = p("PatientComments", "rrn", who["rrn"])
-    ds.PatientComments = f"Lives with daughter; RRN {rrn}; emergency contact {p('PatientComments', 'phone', '010-9932-1045')}"
-    ds.AdditionalPatientHistory = (f"{giv} {fam} had surgery on {p('AdditionalPatientHistory', 'date', '1996-07-23')} "
-                                   f"(MRN {who['mrn']})")
+    ds.PatientComments = (
+        f"Lives with daughter; RRN {rrn}; emergency contact {p('PatientComments', 'phone', '010-9932-1045')}"
+    )
+    ds.AdditionalPatientHistory = (
+        f"{giv} {fam} had surgery on {p('AdditionalPatientHistory', 'date', '1996-07-23')} (MRN {who['mrn']})"
+    )
     ds.AccessionNumber = p("AccessionNumber", "id", "ACC88412077")
     ds.StudyID = p("StudyID", "id", "ST-XQ7781")
     ds.StudyDescription = f"CT chest for {fam} {giv} {han}님"
@@ -194,8 +242,10 @@ def _planted_file_utf8(c: Corpus, who: dict[str, str], uids: tuple[str, str, str
     ds.SeriesDescription = f"AX 5mm {han} 환자 MRN {who['mrn']}"
     p("SeriesDescription", "text", han)
     email = p("ImageComments", "email", f"{giv.lower()}.{fam.lower()}@naver.com")
-    ds.ImageComments = (f"pt called from {p('ImageComments', 'phone', '+82 10-5532-9081')}, email {email}, "
-                        f"seen {p('ImageComments', 'date', '1999-02-17')}")
+    ds.ImageComments = (
+        f"pt called from {p('ImageComments', 'phone', '+82 10-5532-9081')}, email {email}, "
+        f"seen {p('ImageComments', 'date', '1999-02-17')}"
+    )
     ds.InstitutionName = p("InstitutionName", "text", "Seomun Memorial Hospital")
     ds.InstitutionAddress = p("InstitutionAddress", "address", "77 Dongbang-ro 12-gil, Seongdong-gu, Seoul")
     ds.InstitutionalDepartmentName = p("InstitutionalDepartmentName", "text", "Mangjeol Cardiology Wing")
@@ -228,7 +278,9 @@ def _planted_file_utf8(c: Corpus, who: dict[str, str], uids: tuple[str, str, str
     req.SpecificCharacterSet = "ISO_IR 192"
     req.RequestedProcedureDescription = f"Chest CT {han}"
     p("RequestAttributesSequence/RequestedProcedureDescription", "hangul", han)
-    req.ReasonForTheRequestedProcedure = f"f/u RRN {p('RequestAttributesSequence/ReasonForTheRequestedProcedure', 'rrn', '520814-1048213')}"
+    req.ReasonForTheRequestedProcedure = (
+        f"f/u RRN {p('RequestAttributesSequence/ReasonForTheRequestedProcedure', 'rrn', '520814-1048213')}"
+    )
     req.RequestedProcedureID = p("RequestAttributesSequence/RequestedProcedureID", "id", "RPX-55190")
     req.ScheduledProcedureStepID = p("RequestAttributesSequence/ScheduledProcedureStepID", "id", "SPSX-55190")
     req.RequestingPhysician = p("RequestAttributesSequence/RequestingPhysician", "pn", _STAFF[5])
@@ -254,19 +306,23 @@ def _planted_file_utf8(c: Corpus, who: dict[str, str], uids: tuple[str, str, str
 
     observer = Dataset()
     observer.VerifyingObserverName = p("VerifyingObserverSequence/VerifyingObserverName", "pn", _STAFF[7])
-    observer.VerifyingOrganization = p("VerifyingObserverSequence/VerifyingOrganization", "text", "Cheonji Radiology Group")
+    observer.VerifyingOrganization = p(
+        "VerifyingObserverSequence/VerifyingOrganization", "text", "Cheonji Radiology Group"
+    )
     observer.VerificationDateTime = "19960723120000"
     ds.VerifyingObserverSequence = DicomSequence([observer])
 
     ref_patient = Dataset()
     ref_patient.ReferencedSOPClassUID = "1.2.840.10008.3.1.2.1.1"
-    ref_patient.ReferencedSOPInstanceUID = p("ReferencedPatientSequence/ReferencedSOPInstanceUID", "uid",
-                                             "1.2.410.200013.99.7.1")
+    ref_patient.ReferencedSOPInstanceUID = p(
+        "ReferencedPatientSequence/ReferencedSOPInstanceUID", "uid", "1.2.410.200013.99.7.1"
+    )
     ds.ReferencedPatientSequence = DicomSequence([ref_patient])
     ref_study = Dataset()
     ref_study.ReferencedSOPClassUID = "1.2.840.10008.3.1.2.3.1"
-    ref_study.ReferencedSOPInstanceUID = p("ReferencedStudySequence/ReferencedSOPInstanceUID", "uid",
-                                           "1.2.410.200013.99.7.2")
+    ref_study.ReferencedSOPInstanceUID = p(
+        "ReferencedStudySequence/ReferencedSOPInstanceUID", "uid", "1.2.410.200013.99.7.2"
+    )
     ds.ReferencedStudySequence = DicomSequence([ref_study])
     ds.FrameOfReferenceUID = p("FrameOfReferenceUID", "uid", "1.2.410.200013.99.7.3")
 
@@ -347,26 +403,45 @@ def build_corpus(root: Path, persons: int = 10, studies: int = 8) -> Corpus:
             who = _identity(pid)
             c.identities[pid] = who
             birth = dt.date.fromisoformat(who["birth"])
-            con.execute("UPDATE person SET person_source_value = ?, year_of_birth = ?, month_of_birth = ?, "
-                        "day_of_birth = ? WHERE person_id = ?", [who["mrn"], birth.year, birth.month, birth.day, pid])
-            con.execute("INSERT INTO demo_identity VALUES (?, ?, ?, ?, ?, ?)",
-                        [pid, who["family"], who["given"], who["hangul"], who["address"], who["phone"]])
+            con.execute(
+                "UPDATE person SET person_source_value = ?, year_of_birth = ?, month_of_birth = ?, "
+                "day_of_birth = ? WHERE person_id = ?",
+                [who["mrn"], birth.year, birth.month, birth.day, pid],
+            )
+            con.execute(
+                "INSERT INTO demo_identity VALUES (?, ?, ?, ?, ?, ?)",
+                [pid, who["family"], who["given"], who["hangul"], who["address"], who["phone"]],
+            )
             where = f"mart person {pid}"
-            for kind, key in (("name", "family"), ("name", "given"), ("hangul", "hangul"), ("hangul", "given_h"),
-                              ("id", "mrn"), ("date", "birth"), ("address", "address"), ("phone", "phone")):
+            for kind, key in (
+                ("name", "family"),
+                ("name", "given"),
+                ("hangul", "hangul"),
+                ("hangul", "given_h"),
+                ("id", "mrn"),
+                ("date", "birth"),
+                ("address", "address"),
+                ("phone", "phone"),
+            ):
                 c.plant(where, kind, who[key], attribute=False)
             c.plant(f"note of person {pid}", "rrn", who["rrn"], attribute=False)
-            note = (f"{who['hangul']}({who['given']} {who['family']}, {who['mrn']}) 님은 {who['birth']} 생으로 "
-                    f"주민등록번호 {who['rrn']}, 주소 {who['address']}, 연락처 {who['phone']}. "
-                    f"Seen on {dt.date(1998, 5, pid):%B %d, %Y} by Dr. Ryeom; call +82 10-5532-9081.")
+            note = (
+                f"{who['hangul']}({who['given']} {who['family']}, {who['mrn']}) 님은 {who['birth']} 생으로 "
+                f"주민등록번호 {who['rrn']}, 주소 {who['address']}, 연락처 {who['phone']}. "
+                f"Seen on {dt.date(1998, 5, pid):%B %d, %Y} by Dr. Ryeom; call +82 10-5532-9081."
+            )
             c.notes[pid] = note
-            con.execute("INSERT INTO note (note_id, person_id, note_date, note_type_concept_id, note_class_concept_id, "
-                        "note_text, encoding_concept_id, language_concept_id) VALUES (?, ?, DATE '2020-01-01', 0, 0, ?, 0, 0)",
-                        [pid, pid, note])
+            con.execute(
+                "INSERT INTO note (note_id, person_id, note_date, note_type_concept_id, note_class_concept_id, "
+                "note_text, encoding_concept_id, language_concept_id) VALUES (?, ?, DATE '2020-01-01', 0, 0, ?, 0, 0)",
+                [pid, pid, note],
+            )
             c.plant(f"note of person {pid}", "date", f"1998-05-{pid:02d}", attribute=False)
-        con.execute("INSERT INTO condition_occurrence (condition_occurrence_id, person_id, condition_concept_id, "
-                    "condition_start_date, condition_type_concept_id) "
-                    "SELECT person_id, person_id, 0, DATE '2018-01-01' + INTERVAL (person_id * 10) DAY, 32817 FROM person")
+        con.execute(
+            "INSERT INTO condition_occurrence (condition_occurrence_id, person_id, condition_concept_id, "
+            "condition_start_date, condition_type_concept_id) "
+            "SELECT person_id, person_id, 0, DATE '2018-01-01' + INTERVAL (person_id * 10) DAY, 32817 FROM person"
+        )
     finally:
         con.close()
     write_demo_dicom(mart, dicom, seed=5)
@@ -379,11 +454,16 @@ def build_corpus(root: Path, persons: int = 10, studies: int = 8) -> Corpus:
         variants = [(1, _planted_file_utf8), (2, _planted_file_latin1), (3, _planted_file_euckr)]
         for n, (pid, make) in enumerate(variants, start=1):
             uids = (f"1.2.410.200013.77.{n}", f"1.2.410.200013.77.{n}.1", f"1.2.410.200013.77.{n}.1.1")
-            con.execute("INSERT INTO image_occurrence (image_occurrence_id, person_id, image_occurrence_date, "
-                        "image_study_uid, image_series_uid, modality_source_value, anatomic_site_source_value) "
-                        "VALUES (?, ?, DATE '2022-03-11', ?, ?, 'CT', 'CHEST')", [next_id + n, pid, uids[0], uids[1]])
+            con.execute(
+                "INSERT INTO image_occurrence (image_occurrence_id, person_id, image_occurrence_date, "
+                "image_study_uid, image_series_uid, modality_source_value, anatomic_site_source_value) "
+                "VALUES (?, ?, DATE '2022-03-11', ?, ?, 'CT', 'CHEST')",
+                [next_id + n, pid, uids[0], uids[1]],
+            )
             c.current_file = f"planted_{n}.dcm"
-            make(c, c.identities[pid], uids).save_as(dicom / "planted" / c.current_file, enforce_file_format=True)
+            make(c, c.identities[pid], uids).save_as(
+                dicom / "planted" / c.current_file, enforce_file_format=True
+            )
             c.current_file = ""
     finally:
         con.close()
@@ -410,10 +490,23 @@ def _plant_from_demo_files(c: Corpus) -> None:
                 for comp in str(elem.value).split("="):
                     if comp and elem.keyword != "PatientName":
                         add(f"demo {elem.keyword}", "pn", comp)
-            elif elem.VR == "UI" and elem.keyword != "SOPClassUID" and elem.keyword != "ReferencedSOPClassUID":
+            elif (
+                elem.VR == "UI" and elem.keyword != "SOPClassUID" and elem.keyword != "ReferencedSOPClassUID"
+            ):
                 add(f"demo {elem.keyword}", "uid", str(elem.value))
-            elif elem.keyword in ("AccessionNumber", "RequestedProcedureID", "ScheduledProcedureStepID",
-                                  "OtherPatientIDs", "InstitutionName", "InstitutionAddress") or elem.keyword == "PatientID" and elem.value:
+            elif (
+                elem.keyword
+                in (
+                    "AccessionNumber",
+                    "RequestedProcedureID",
+                    "ScheduledProcedureStepID",
+                    "OtherPatientIDs",
+                    "InstitutionName",
+                    "InstitutionAddress",
+                )
+                or elem.keyword == "PatientID"
+                and elem.value
+            ):
                 add(f"demo {elem.keyword}", "id", str(elem.value))
 
     for path in sorted(c.dicom.rglob("*")):
@@ -430,8 +523,17 @@ _HANGUL = re.compile(r"[가-힣]")
 
 def _date_spellings(iso: str) -> list[str]:
     d = dt.date.fromisoformat(iso)
-    return [f"{d:%Y%m%d}", f"{d:%Y-%m-%d}", f"{d:%Y.%m.%d}", f"{d:%Y/%m/%d}", f"{d.year}년 {d.month}월 {d.day}일",
-            f"{d:%B %d, %Y}", f"{d:%B} {d.day}, {d.year}", f"{d.day} {d:%B} {d.year}", f"{d:%d/%m/%Y}"]
+    return [
+        f"{d:%Y%m%d}",
+        f"{d:%Y-%m-%d}",
+        f"{d:%Y.%m.%d}",
+        f"{d:%Y/%m/%d}",
+        f"{d.year}년 {d.month}월 {d.day}일",
+        f"{d:%B %d, %Y}",
+        f"{d:%B} {d.day}, {d.year}",
+        f"{d.day} {d:%B} {d.year}",
+        f"{d:%d/%m/%Y}",
+    ]
 
 
 def spellings(p: Planted) -> set[str]:
@@ -565,7 +667,9 @@ def test_planted_corpus_is_rich_enough(corpus: Corpus) -> None:
 def test_needles_find_every_planted_value_in_the_sources(corpus: Corpus) -> None:
     """Positive control: each planted value is found in the inputs (DICOM files as stored, notes) by
     the same scan — so a clean scan of the outputs means removed, not mis-encoded or mis-spelled."""
-    sources = {str(p.relative_to(corpus.dicom)): p.read_bytes() for p in corpus.dicom.rglob("*") if p.is_file()}
+    sources = {
+        str(p.relative_to(corpus.dicom)): p.read_bytes() for p in corpus.dicom.rglob("*") if p.is_file()
+    }
     sources["notes"] = "\n".join(corpus.notes.values()).encode("utf-8")
     missing = [f"{p.where} [{p.kind}] {p.value!r}" for p in corpus.planted if not scan(sources, needles([p]))]
     assert missing == []
@@ -582,8 +686,16 @@ def test_notes_are_scrubbed(corpus: Corpus) -> None:
     blobs: dict[str, bytes] = {}
     for pid, text in corpus.notes.items():
         who = corpus.identities[pid]
-        known = [who["family"], who["given"], who["hangul"], who["address"], who["phone"], who["mrn"], who["birth"],
-                 f"{who['family']}^{who['given']}"]
+        known = [
+            who["family"],
+            who["given"],
+            who["hangul"],
+            who["address"],
+            who["phone"],
+            who["mrn"],
+            who["birth"],
+            f"{who['family']}^{who['given']}",
+        ]
         blobs[f"note {pid}"] = scrub_text(text, known, policy).encode("utf-8")
         assert "[NAME]" in blobs[f"note {pid}"].decode() and "[RRN]" in blobs[f"note {pid}"].decode()
     hits = scan(blobs, note_needles)
@@ -591,8 +703,9 @@ def test_notes_are_scrubbed(corpus: Corpus) -> None:
     assert hits == []
 
 
-def test_export_leaks_nothing(corpus: Corpus, tmp_path: Path,
-                              capfd: pytest.CaptureFixture[str], captured_logs: _Records) -> None:
+def test_export_leaks_nothing(
+    corpus: Corpus, tmp_path: Path, capfd: pytest.CaptureFixture[str], captured_logs: _Records
+) -> None:
     runner = CliRunner()
     spec_file = tmp_path / "spec.json"
     spec_file.write_text(json.dumps(SPEC), "utf-8")
@@ -601,17 +714,46 @@ def test_export_leaks_nothing(corpus: Corpus, tmp_path: Path,
     secret_file.chmod(0o600)
     out_a, out_b = tmp_path / "out_a", tmp_path / "out_b"
 
-    common = ["export", "--mart", str(corpus.mart), "--project-key", PROJECT, "--format", "jsonl", "--format", "json",
-              "--format", "csv", "--format", "parquet"]
+    common = [
+        "export",
+        "--mart",
+        str(corpus.mart),
+        "--project-key",
+        PROJECT,
+        "--format",
+        "jsonl",
+        "--format",
+        "json",
+        "--format",
+        "csv",
+        "--format",
+        "parquet",
+    ]
     with warnings.catch_warnings(record=True) as warned:
         warnings.simplefilter("always")
         # A: folder, series manifest, burned-in files left out, secret from the environment, spec file.
-        res_a = runner.invoke(app, [*common, "--out", str(out_a), "--spec", str(spec_file)],
-                              env={"COHORT_RELEASE_SECRET": SECRET})
+        res_a = runner.invoke(
+            app,
+            [*common, "--out", str(out_a), "--spec", str(spec_file)],
+            env={"COHORT_RELEASE_SECRET": SECRET},
+        )
         # B: one zip, instance manifest, burned-in files allowed, secret from a file, cohort from a sentence.
-        res_b = runner.invoke(app, [*common, "--out", str(out_b), "--secret-file", str(secret_file), "--zip",
-                                    "--level", "instance", "--allow-burned-in", SENTENCE],
-                              env={"COHORT_RELEASE_SECRET": None})
+        res_b = runner.invoke(
+            app,
+            [
+                *common,
+                "--out",
+                str(out_b),
+                "--secret-file",
+                str(secret_file),
+                "--zip",
+                "--level",
+                "instance",
+                "--allow-burned-in",
+                SENTENCE,
+            ],
+            env={"COHORT_RELEASE_SECRET": None},
+        )
         # C: what the REST API serves: manifests straight from the mart (no DICOM files written).
         out_c = tmp_path / "out_c"
         out_c.mkdir()
@@ -621,17 +763,23 @@ def test_export_leaks_nothing(corpus: Corpus, tmp_path: Path,
             policy = ReleasePolicy(project_key=PROJECT, secret=SECRET)
             for level in ("series", "instance"):
                 for fmt in ("jsonl", "json", "csv", "parquet"):
-                    write_manifest(iter_manifest_rows(con, compiled, None, policy, level), out_c / f"{level}.{fmt}",
-                                   fmt, level)
+                    write_manifest(
+                        iter_manifest_rows(con, compiled, None, policy, level),
+                        out_c / f"{level}.{fmt}",
+                        fmt,
+                        level,
+                    )
         finally:
             con.close()
     fd = capfd.readouterr()
     assert res_a.exit_code == 0, res_a.output
     assert res_b.exit_code == 0, res_b.output
 
-    blobs = {**{f"A/{k}": v for k, v in collect_outputs(out_a).items()},
-             **{f"B/{k}": v for k, v in collect_outputs(out_b).items()},
-             **{f"C/{k}": v for k, v in collect_outputs(out_c).items()}}
+    blobs = {
+        **{f"A/{k}": v for k, v in collect_outputs(out_a).items()},
+        **{f"B/{k}": v for k, v in collect_outputs(out_b).items()},
+        **{f"C/{k}": v for k, v in collect_outputs(out_c).items()},
+    }
     for label, res in (("A", res_a), ("B", res_b)):
         blobs[f"{label} stdout"] = res.stdout.encode("utf-8")
         blobs[f"{label} stderr"] = res.stderr.encode("utf-8")
@@ -646,20 +794,26 @@ def test_export_leaks_nothing(corpus: Corpus, tmp_path: Path,
     # The planted files were exported (else the test proves nothing about them).
     for n in (1, 2, 3):
         sop = remap_uid(policy, f"1.2.410.200013.77.{n}.1.1")
-        assert any(k.startswith("A/") and k.endswith(f"/{sop}.dcm") for k in blobs), f"planted file {n} not exported"
+        assert any(k.startswith("A/") and k.endswith(f"/{sop}.dcm") for k in blobs), (
+            f"planted file {n} not exported"
+        )
 
     secret = SECRET.encode()
-    secret_planted = [Planted("release secret", "id", v) for v in (SECRET, secret.hex(), base64.b64encode(secret).decode())]
+    secret_planted = [
+        Planted("release secret", "id", v) for v in (SECRET, secret.hex(), base64.b64encode(secret).decode())
+    ]
     all_planted = corpus.planted + secret_planted
     needle_map = needles(all_planted)
     hits = scan(blobs, needle_map)
     in_files = [p for p in corpus.planted if not p.where.startswith(("mart ", "note ", "demo "))]
     file_a = {a for f, a in corpus.planted_attributes if f == "planted_1.dcm"}
     total_bytes = sum(len(v) for v in blobs.values())
-    print(f"\nplanted values: {len({(p.kind, p.value) for p in all_planted})} distinct "
-          f"({len({(p.kind, p.value) for p in in_files})} in the 3 planted files over {len(corpus.planted_attributes)} "
-          f"attributes, {len(file_a)} in the UTF-8 file alone; the rest from the mart, its notes, the demo files' "
-          f"names/IDs/original UIDs, and the release secret); needles incl. spellings/encodings: {len(needle_map)}; "
-          f"scanned {len(blobs)} outputs ({len(dicom_out)} DICOM files, {len(warned)} warnings, "
-          f"{len(captured_logs.lines)} log records), {total_bytes:,} bytes; leaks: {len(hits)}")
+    print(
+        f"\nplanted values: {len({(p.kind, p.value) for p in all_planted})} distinct "
+        f"({len({(p.kind, p.value) for p in in_files})} in the 3 planted files over {len(corpus.planted_attributes)} "
+        f"attributes, {len(file_a)} in the UTF-8 file alone; the rest from the mart, its notes, the demo files' "
+        f"names/IDs/original UIDs, and the release secret); needles incl. spellings/encodings: {len(needle_map)}; "
+        f"scanned {len(blobs)} outputs ({len(dicom_out)} DICOM files, {len(warned)} warnings, "
+        f"{len(captured_logs.lines)} log records), {total_bytes:,} bytes; leaks: {len(hits)}"
+    )
     assert hits == [], "\n".join(hits[:50])

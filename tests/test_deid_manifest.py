@@ -15,6 +15,7 @@ from typing import Any
 import duckdb
 import pyarrow.parquet as pq
 import pytest
+
 from cohort_engine.deid.manifest import (
     INSTANCE_COLUMNS,
     SERIES_COLUMNS,
@@ -30,11 +31,10 @@ from cohort_engine.deid.policy import ReleasePolicy, date_shift_days, pseudonym,
 from cohort_engine.dicom_index.fixtures import DEMO_IDENTITY_DDL
 from cohort_engine.dicom_index.indexer import ensure_tables
 from cohort_engine.schema_catalog.ddl import omop_ddl
+from cohort_engine.spec import CohortSpec, ImagingRequest
 from cohort_engine.sql_guard.compiler import CompiledCohort, compile_cohort
 from cohort_engine.sql_guard.errors import QueryError, QueryTimeout
 from cohort_engine.sql_guard.runner import open_mart
-
-from cohort_engine.spec import CohortSpec, ImagingRequest
 from tests.test_deid_leaks import SPEC, Corpus, build_corpus
 
 POLICY = ReleasePolicy(project_key="manifest-test", secret="manifest-test-secret-0123456789")
@@ -72,7 +72,9 @@ def test_rows_are_keyed_shifted_and_scrubbed(corpus: Corpus, mart: Any, compiled
         assert row["index_date"] == (rec.index_date + shift).isoformat()
         assert row["series_date"] == (rec.series_date + shift).isoformat()
         # Intervals survive the shift: days from index computed on shifted dates = on real dates.
-        shifted_days = (dt.date.fromisoformat(row["series_date"]) - dt.date.fromisoformat(row["index_date"])).days
+        shifted_days = (
+            dt.date.fromisoformat(row["series_date"]) - dt.date.fromisoformat(row["index_date"])
+        ).days
         assert row["days_from_index"] == shifted_days == (rec.series_date - rec.index_date).days
         assert [c["label"] for c in row["criteria"]] == ["imaging after", "no death"]
         imaging_after = dict(rec.criteria)["imaging after"]
@@ -81,13 +83,17 @@ def test_rows_are_keyed_shifted_and_scrubbed(corpus: Corpus, mart: Any, compiled
         assert row["total_bytes"] > 0 and row["n_instances"] >= 1
     planted = [r for rec, r in zip(records, rows, strict=True) if rec.study_uid == "1.2.410.200013.77.1"]
     who = corpus.identities[1]
-    assert planted and planted[0]["study_description"] == "CT chest for [NAME]님"  # "Fam Giv 한글" is one span
+    assert (
+        planted and planted[0]["study_description"] == "CT chest for [NAME]님"
+    )  # "Fam Giv 한글" is one span
     assert planted[0]["series_description"] == "AX 5mm [NAME] 환자 MRN [MRN]"
     assert who["family"] not in json.dumps(rows, ensure_ascii=False)
 
 
 def test_instance_rows(mart: Any, compiled: CompiledCohort) -> None:
-    rows = list(iter_manifest_rows(mart, compiled, ImagingRequest(modalities=["US", "CT"]), POLICY, "instance"))
+    rows = list(
+        iter_manifest_rows(mart, compiled, ImagingRequest(modalities=["US", "CT"]), POLICY, "instance")
+    )
     assert rows and all(list(r) == list(INSTANCE_COLUMNS) for r in rows)
     assert {r["modality"] for r in rows} == {"US", "CT"}
     assert len({r["sop_uid"] for r in rows}) == len(rows)
@@ -96,8 +102,9 @@ def test_instance_rows(mart: Any, compiled: CompiledCohort) -> None:
 
 
 def test_month_granularity(mart: Any, compiled: CompiledCohort) -> None:
-    policy = ReleasePolicy(project_key="manifest-test", secret="manifest-test-secret-0123456789",
-                           date_granularity="month")
+    policy = ReleasePolicy(
+        project_key="manifest-test", secret="manifest-test-secret-0123456789", date_granularity="month"
+    )
     row = next(iter_manifest_rows(mart, compiled, None, policy))
     assert len(row["study_date"]) == len(row["index_date"]) == 7  # YYYY-MM
 
@@ -111,15 +118,28 @@ def _read(data: bytes, fmt: str) -> list[dict[str, Any]]:
         return pq.read_table(io.BytesIO(data)).to_pylist()
     out = []
     for r in csv.DictReader(io.StringIO(data.decode("utf-8"))):
-        out.append({k: (None if v == "" else json.loads(v) if k == "criteria" else
-                        int(v) if k in ("days_from_index", "n_instances", "total_bytes", "file_size") else v)
-                    for k, v in r.items()})
+        out.append(
+            {
+                k: (
+                    None
+                    if v == ""
+                    else json.loads(v)
+                    if k == "criteria"
+                    else int(v)
+                    if k in ("days_from_index", "n_instances", "total_bytes", "file_size")
+                    else v
+                )
+                for k, v in r.items()
+            }
+        )
     return out
 
 
 @pytest.mark.parametrize("level", ["series", "instance"])
 @pytest.mark.parametrize("fmt", ["jsonl", "json", "csv", "parquet"])
-def test_formats_round_trip_and_stream_identically(mart: Any, compiled: CompiledCohort, fmt: str, level: str) -> None:
+def test_formats_round_trip_and_stream_identically(
+    mart: Any, compiled: CompiledCohort, fmt: str, level: str
+) -> None:
     rows = list(iter_manifest_rows(mart, compiled, None, POLICY, level))  # type: ignore[arg-type]
     sink = io.BytesIO()
     assert write_manifest(rows, sink, fmt, level, row_group_size=7) == len(rows)  # type: ignore[arg-type]
@@ -158,8 +178,15 @@ def test_api_adapter_counts_and_pages(mart: Any, compiled: CompiledCohort) -> No
         ManifestRequest,  # what the REST API hands the source (duck-typed there)
     )
 
-    req = ManifestRequest(cohort_id="c1", con=mart, compiled=compiled, imaging=None, policy=POLICY,
-                          order_salt="salt-1", timeout_s=60)
+    req = ManifestRequest(
+        cohort_id="c1",
+        con=mart,
+        compiled=compiled,
+        imaging=None,
+        policy=POLICY,
+        order_salt="salt-1",
+        timeout_s=60,
+    )
     source = ImagingManifestSource("series")
     assert source.columns == SERIES_COLUMNS
     everything = list(source.rows(req))
@@ -187,7 +214,9 @@ def test_api_adapter_time_limit(mart: Any, compiled: CompiledCohort, monkeypatch
         return real(con, sql, params, timeout_s=timeout_s)
 
     monkeypatch.setattr(dm, "execute_internal", spy)
-    req = ManifestRequest(cohort_id="c1", con=mart, compiled=compiled, imaging=None, policy=POLICY, timeout_s=42.0)
+    req = ManifestRequest(
+        cohort_id="c1", con=mart, compiled=compiled, imaging=None, policy=POLICY, timeout_s=42.0
+    )
     source = ImagingManifestSource("instance")
     source.count(req)
     next(source.rows(req, limit=1))
@@ -212,26 +241,38 @@ def _big_mart(path: Path, n: int) -> None:
         con.execute(omop_ddl())
         ensure_tables(con)
         con.execute(DEMO_IDENTITY_DDL)
-        con.execute(f"INSERT INTO person (person_id, gender_concept_id, year_of_birth, month_of_birth, day_of_birth, "
-                    f"person_source_value) SELECT i, 8507, 1950 + i % 50, 1 + i % 12, 1 + i % 28, "
-                    f"'H' || lpad(CAST(i AS VARCHAR), 8, '0') FROM range(1, {n} + 1) t(i)")
-        con.execute(f"INSERT INTO demo_identity SELECT i, 'Fam' || i, 'Giv' || i, '김' || i, i || ' Banpo-daero, Seoul', "
-                    f"'010-1234-' || lpad(CAST(i % 10000 AS VARCHAR), 4, '0') FROM range(1, {n} + 1) t(i)")
-        con.execute("INSERT INTO condition_occurrence (condition_occurrence_id, person_id, condition_concept_id, "
-                    "condition_start_date, condition_type_concept_id) "
-                    "SELECT person_id, person_id, 0, DATE '2020-01-01' + INTERVAL (person_id % 300) DAY, 0 FROM person")
-        con.execute("INSERT INTO image_occurrence (image_occurrence_id, person_id, image_occurrence_date, "
-                    "image_study_uid, image_series_uid, modality_source_value) SELECT person_id, person_id, "
-                    "DATE '2020-06-01' + INTERVAL (person_id % 200) DAY, '1.2.3.' || person_id, "
-                    "'1.2.3.' || person_id || '.1', 'CT' FROM person")
-        con.execute("INSERT INTO dicom_study (study_instance_uid, patient_id, study_date, study_description, "
-                    "accession_number, n_series, n_instances, n_files) SELECT image_study_uid, "
-                    "'H' || lpad(CAST(person_id AS VARCHAR), 8, '0'), image_occurrence_date, 'CT chest', "
-                    "'A' || person_id, 1, 3, 3 FROM image_occurrence")
-        con.execute("INSERT INTO dicom_series (series_instance_uid, study_instance_uid, modality, body_part_examined, "
-                    "series_date, series_description, n_instances, n_files, total_bytes) SELECT image_series_uid, "
-                    "image_study_uid, 'CT', 'CHEST', image_occurrence_date, 'AX soft tissue', 3, 3, 30000 "
-                    "FROM image_occurrence")
+        con.execute(
+            f"INSERT INTO person (person_id, gender_concept_id, year_of_birth, month_of_birth, day_of_birth, "
+            f"person_source_value) SELECT i, 8507, 1950 + i % 50, 1 + i % 12, 1 + i % 28, "
+            f"'H' || lpad(CAST(i AS VARCHAR), 8, '0') FROM range(1, {n} + 1) t(i)"
+        )
+        con.execute(
+            f"INSERT INTO demo_identity SELECT i, 'Fam' || i, 'Giv' || i, '김' || i, i || ' Banpo-daero, Seoul', "
+            f"'010-1234-' || lpad(CAST(i % 10000 AS VARCHAR), 4, '0') FROM range(1, {n} + 1) t(i)"
+        )
+        con.execute(
+            "INSERT INTO condition_occurrence (condition_occurrence_id, person_id, condition_concept_id, "
+            "condition_start_date, condition_type_concept_id) "
+            "SELECT person_id, person_id, 0, DATE '2020-01-01' + INTERVAL (person_id % 300) DAY, 0 FROM person"
+        )
+        con.execute(
+            "INSERT INTO image_occurrence (image_occurrence_id, person_id, image_occurrence_date, "
+            "image_study_uid, image_series_uid, modality_source_value) SELECT person_id, person_id, "
+            "DATE '2020-06-01' + INTERVAL (person_id % 200) DAY, '1.2.3.' || person_id, "
+            "'1.2.3.' || person_id || '.1', 'CT' FROM person"
+        )
+        con.execute(
+            "INSERT INTO dicom_study (study_instance_uid, patient_id, study_date, study_description, "
+            "accession_number, n_series, n_instances, n_files) SELECT image_study_uid, "
+            "'H' || lpad(CAST(person_id AS VARCHAR), 8, '0'), image_occurrence_date, 'CT chest', "
+            "'A' || person_id, 1, 3, 3 FROM image_occurrence"
+        )
+        con.execute(
+            "INSERT INTO dicom_series (series_instance_uid, study_instance_uid, modality, body_part_examined, "
+            "series_date, series_description, n_instances, n_files, total_bytes) SELECT image_series_uid, "
+            "image_study_uid, 'CT', 'CHEST', image_occurrence_date, 'AX soft tissue', 3, 3, 30000 "
+            "FROM image_occurrence"
+        )
     finally:
         con.close()
 
@@ -298,6 +339,8 @@ def test_ten_thousand_patients_stream(tmp_path: Path) -> None:
     assert max(spy.fetches) == 500 and len(spy.fetches) == n // 500 + 1
     growth = blocks[n] - blocks[4000]
     # Held rows would cost ~15 interpreter blocks each (~90,000 for the last 6,000); streaming: caches only.
-    print(f"\n10,000-patient manifest: {sink.n:,} bytes of Parquet, {len(spy.fetches)} fetches of <= 500 rows, "
-          f"allocated blocks grew by {growth:,} over the last 6,000 rows")
+    print(
+        f"\n10,000-patient manifest: {sink.n:,} bytes of Parquet, {len(spy.fetches)} fetches of <= 500 rows, "
+        f"allocated blocks grew by {growth:,} over the last 6,000 rows"
+    )
     assert growth < 20_000

@@ -10,6 +10,8 @@ import pickle
 import re
 
 import pytest
+from pydantic import ValidationError
+
 from cohort_engine.deid.policy import (
     ReleasePolicy,
     age_group,
@@ -23,7 +25,6 @@ from cohort_engine.deid.policy import (
     shift_dt,
     shift_tm,
 )
-from pydantic import ValidationError
 
 SECRET = "TOPSECRET-release-key-7f3a9c"
 P1 = ReleasePolicy(project_key="lung-2025", secret=SECRET)
@@ -137,8 +138,16 @@ def test_age_group(age: int, group: str) -> None:
 
 @pytest.mark.parametrize(
     ("value", "coded"),
-    [("045Y", "045Y"), ("089Y", "089Y"), ("090Y", "090Y"), ("095Y", "090Y"), ("011M", "011M"),
-     ("1100M", ""), ("099W", "099W"), ("bad", "")],
+    [
+        ("045Y", "045Y"),
+        ("089Y", "089Y"),
+        ("090Y", "090Y"),
+        ("095Y", "090Y"),
+        ("011M", "011M"),
+        ("1100M", ""),
+        ("099W", "099W"),
+        ("bad", ""),
+    ],
 )
 def test_dicom_age_top_code(value: str, coded: str) -> None:
     assert dicom_age_top_code(value) == coded
@@ -153,8 +162,14 @@ def _secret_forms() -> list[str]:
 
 def test_secret_never_in_repr_str_json() -> None:
     outputs = [
-        repr(P1), str(P1), P1.model_dump_json(), json.dumps(P1.model_dump(mode="json")),
-        repr(P1.model_dump()), format(P1), f"{P1!r}", str(P1.model_fields_set),
+        repr(P1),
+        str(P1),
+        P1.model_dump_json(),
+        json.dumps(P1.model_dump(mode="json")),
+        repr(P1.model_dump()),
+        format(P1),
+        f"{P1!r}",
+        str(P1.model_fields_set),
     ]
     for out in outputs:
         for form in _secret_forms():
@@ -174,7 +189,9 @@ def test_secret_never_in_validation_errors() -> None:
     for kwargs in attempts:
         with pytest.raises(ValidationError) as exc:
             ReleasePolicy(**kwargs)
-        text = str(exc.value) + repr(exc.value) + json.dumps(exc.value.errors(include_input=False), default=str)
+        text = (
+            str(exc.value) + repr(exc.value) + json.dumps(exc.value.errors(include_input=False), default=str)
+        )
         for form in [*_secret_forms(), "short-secret"]:
             assert form not in text
 

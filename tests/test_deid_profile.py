@@ -10,6 +10,12 @@ from types import ModuleType
 
 import numpy as np
 import pytest
+from pydicom import dcmread
+from pydicom.datadict import tag_for_keyword
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.encaps import encapsulate
+from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, ImplicitVRLittleEndian, JPEGBaseline8Bit
+
 from cohort_engine.deid import ps315_options
 from cohort_engine.deid.dicom_io import write_dataset_file
 from cohort_engine.deid.dicom_profile import (
@@ -29,11 +35,6 @@ from cohort_engine.deid.policy import (
     remap_uid,
     shift_da,
 )
-from pydicom import dcmread
-from pydicom.datadict import tag_for_keyword
-from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.encaps import encapsulate
-from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, ImplicitVRLittleEndian, JPEGBaseline8Bit
 
 POLICY = ReleasePolicy(project_key="profile-test", secret="profile-test-secret-0123456789")
 STUDY_UID = "1.2.826.0.1.3680043.99.1"
@@ -44,7 +45,9 @@ FRAME_UID = "1.2.826.0.1.3680043.99.1.4"
 
 
 def _source_module() -> ModuleType:
-    return importlib.import_module(f"dicomanonymizer.dicom_anonymization_databases.dicomfields_{load_action_table().edition}")
+    return importlib.import_module(
+        f"dicomanonymizer.dicom_anonymization_databases.dicomfields_{load_action_table().edition}"
+    )
 
 
 def test_table_comes_from_the_package_newest_edition() -> None:
@@ -55,7 +58,9 @@ def test_table_comes_from_the_package_newest_edition() -> None:
     src = _source_module()
     assert len(table) == len(src.ALL_TAGS) == len(set(src.ALL_TAGS))
     assert len(table) >= 600
-    print(f"Table E.1-1 edition {table.edition} from dicom-anonymizer {table.package_version}: {len(table)} attributes")
+    print(
+        f"Table E.1-1 edition {table.edition} from dicom-anonymizer {table.package_version}: {len(table)} attributes"
+    )
 
 
 @pytest.mark.parametrize(
@@ -92,8 +97,12 @@ def test_repeating_groups_and_option_lists() -> None:
     table = load_action_table()
     assert table.action_for(0x50003000) == "X"  # curve data (50xx,xxxx)
     assert table.action_for(0x60224000) == "X"  # overlay comments (60xx,4000)
-    for kw in (*ps315_options.CLEAN_DESCRIPTORS, *ps315_options.PATIENT_CHARACTERISTICS_KEEP,
-               *ps315_options.PATIENT_CHARACTERISTICS_CLEAN, *ps315_options.DATE_OPTION_EXCLUDED):
+    for kw in (
+        *ps315_options.CLEAN_DESCRIPTORS,
+        *ps315_options.PATIENT_CHARACTERISTICS_KEEP,
+        *ps315_options.PATIENT_CHARACTERISTICS_CLEAN,
+        *ps315_options.DATE_OPTION_EXCLUDED,
+    ):
         tag = tag_for_keyword(kw)
         assert tag is not None, kw
         assert table.action_for(tag) is not None, kw
@@ -187,10 +196,15 @@ def _planted_dataset(sop_uid: str, referenced_uid: str | None = None) -> tuple[D
     # sequences
     ds.OtherPatientIDsSequence = [_item(PatientID="SEQPID-3321", IssuerOfPatientID="SEQISSUER-PLANT")]
     ds.RequestAttributesSequence = [
-        _item(RequestedProcedureID="REQPROC-881", ScheduledProcedureStepID="SPS-9912",
-              ScheduledProcedureStepDescription="SPSD-PLANT")
+        _item(
+            RequestedProcedureID="REQPROC-881",
+            ScheduledProcedureStepID="SPS-9912",
+            ScheduledProcedureStepDescription="SPSD-PLANT",
+        )
     ]
-    ds.ReferencedPatientSequence = [_item(ReferencedSOPClassUID="1.2.3", ReferencedSOPInstanceUID="9.8.7.6.5.4321")]
+    ds.ReferencedPatientSequence = [
+        _item(ReferencedSOPClassUID="1.2.3", ReferencedSOPInstanceUID="9.8.7.6.5.4321")
+    ]
     ds.ProcedureCodeSequence = [
         _item(CodeValue="CT0101", CodingSchemeDesignator="99LOCAL", CodeMeaning="CT chest for GILDONG")
     ]
@@ -207,13 +221,22 @@ def _planted_dataset(sop_uid: str, referenced_uid: str | None = None) -> tuple[D
         _item(CodeValue="INSTCODE-77", CodingSchemeDesignator="99LOCAL", CodeMeaning="INSTMEANING-PLANT")
     ]
     ds.VerifyingObserverSequence = [
-        _item(VerifyingObserverName="VERIFIER^OMEGA", VerifyingOrganization="VERORG-PLANT",
-              VerificationDateTime="20231005090909")
+        _item(
+            VerifyingObserverName="VERIFIER^OMEGA",
+            VerifyingOrganization="VERORG-PLANT",
+            VerificationDateTime="20231005090909",
+        )
     ]
-    ds.ContentSequence = [_item(RelationshipType="CONTAINS", ValueType="TEXT", TextValue="SRTEXT-PLANT 010-5555-7777")]
-    ds.ReferencedStudySequence = [_item(ReferencedSOPClassUID="1.2.3", ReferencedSOPInstanceUID="5.5.5.5.7777")]
+    ds.ContentSequence = [
+        _item(RelationshipType="CONTAINS", ValueType="TEXT", TextValue="SRTEXT-PLANT 010-5555-7777")
+    ]
+    ds.ReferencedStudySequence = [
+        _item(ReferencedSOPClassUID="1.2.3", ReferencedSOPInstanceUID="5.5.5.5.7777")
+    ]
     if referenced_uid:
-        ds.ReferencedImageSequence = [_item(ReferencedSOPClassUID=CTImageStorage, ReferencedSOPInstanceUID=referenced_uid)]
+        ds.ReferencedImageSequence = [
+            _item(ReferencedSOPClassUID=CTImageStorage, ReferencedSOPInstanceUID=referenced_uid)
+        ]
     # private tags, curves, overlays
     block = ds.private_block(0x0009, "PLANTCORP", create=True)
     block.add_new(0x01, "LO", "PRIVATE-H12345678-X")
@@ -231,18 +254,84 @@ def _planted_dataset(sop_uid: str, referenced_uid: str | None = None) -> tuple[D
     ds.PixelData = np.arange(64, dtype=np.uint16).tobytes()
 
     planted = [
-        "GILDONG", "길동", "吉童", "H12345678", "19800315", "083017", "OPID-ALPHA-771", "ALIASNAME", "BIRTHNAME",
-        "MOTHERNAME", "테헤란로 427", "010-5555-7777", "MRL-99812", "ISSUER-TOP-PLANT", "RELIGION-PLANT",
-        "RANK-PLANT", "BRANCH-PLANT", "REGION-PLANT", "COUNTRY-PLANT", "ACC77123", "STUDYID-5531",
-        "Planted University", "Plantedro", "PLANTED-DEPT", "REFDOC", "02-999-1234", "PERFDOC", "READDOC",
-        "OPERATOR", "DELTA", "REQDOC", "RECDOC", "CONSULT^PLANT", "SCHEDDOC", "PSTATION-PLANT", "PLOC-PLANT",
-        "STATION-PLANT-9", "DEVSN-448812", "20231001", "20231002", "20231003", "20231004", "20230909",
-        "800315-1234567", "2023-10-01", "Zorblatt", "hong@example.org", "1980-03-15", "87654321",
-        "SEQPID-3321", "SEQISSUER-PLANT", "REQPROC-881", "SPS-9912", "SPSD-PLANT", "9.8.7.6.5.4321",
-        "OPCODE-55", "OPNAME-MEANING", "OPINST-PLANT", "OPADDR-PLANT", "INSTCODE-77", "INSTMEANING-PLANT",
-        "VERIFIER", "VERORG-PLANT", "20231005", "SRTEXT-PLANT", "5.5.5.5.7777", "PLANTCORP",
-        "PRIVATE-H12345678-X", "PRIVSEQ-PLANT", "OTHERVENDOR", "PRIVSECRET-2", "CURVEPLANT", "OVERLAYPLANT",
-        "SRCAE-PLANT", STUDY_UID, SERIES_UID, FRAME_UID, sop_uid,
+        "GILDONG",
+        "길동",
+        "吉童",
+        "H12345678",
+        "19800315",
+        "083017",
+        "OPID-ALPHA-771",
+        "ALIASNAME",
+        "BIRTHNAME",
+        "MOTHERNAME",
+        "테헤란로 427",
+        "010-5555-7777",
+        "MRL-99812",
+        "ISSUER-TOP-PLANT",
+        "RELIGION-PLANT",
+        "RANK-PLANT",
+        "BRANCH-PLANT",
+        "REGION-PLANT",
+        "COUNTRY-PLANT",
+        "ACC77123",
+        "STUDYID-5531",
+        "Planted University",
+        "Plantedro",
+        "PLANTED-DEPT",
+        "REFDOC",
+        "02-999-1234",
+        "PERFDOC",
+        "READDOC",
+        "OPERATOR",
+        "DELTA",
+        "REQDOC",
+        "RECDOC",
+        "CONSULT^PLANT",
+        "SCHEDDOC",
+        "PSTATION-PLANT",
+        "PLOC-PLANT",
+        "STATION-PLANT-9",
+        "DEVSN-448812",
+        "20231001",
+        "20231002",
+        "20231003",
+        "20231004",
+        "20230909",
+        "800315-1234567",
+        "2023-10-01",
+        "Zorblatt",
+        "hong@example.org",
+        "1980-03-15",
+        "87654321",
+        "SEQPID-3321",
+        "SEQISSUER-PLANT",
+        "REQPROC-881",
+        "SPS-9912",
+        "SPSD-PLANT",
+        "9.8.7.6.5.4321",
+        "OPCODE-55",
+        "OPNAME-MEANING",
+        "OPINST-PLANT",
+        "OPADDR-PLANT",
+        "INSTCODE-77",
+        "INSTMEANING-PLANT",
+        "VERIFIER",
+        "VERORG-PLANT",
+        "20231005",
+        "SRTEXT-PLANT",
+        "5.5.5.5.7777",
+        "PLANTCORP",
+        "PRIVATE-H12345678-X",
+        "PRIVSEQ-PLANT",
+        "OTHERVENDOR",
+        "PRIVSECRET-2",
+        "CURVEPLANT",
+        "OVERLAYPLANT",
+        "SRCAE-PLANT",
+        STUDY_UID,
+        SERIES_UID,
+        FRAME_UID,
+        sop_uid,
     ]
     if referenced_uid:
         planted.append(referenced_uid)
@@ -275,7 +364,9 @@ def test_no_planted_identifier_survives_anywhere(tmp_path: Path) -> None:
     r2 = deidentify_file(src2, tmp_path / "out" / "b.dcm", POLICY)
     data = (tmp_path / "out" / "a.dcm").read_bytes() + (tmp_path / "out" / "b.dcm").read_bytes()
     leaks = _leaks(data, planted)
-    print(f"planted {len(planted)} values in {_count_attributes(ds2)} attributes; leaks: {len(leaks)} {leaks}")
+    print(
+        f"planted {len(planted)} values in {_count_attributes(ds2)} attributes; leaks: {len(leaks)} {leaks}"
+    )
     assert leaks == []
     assert r1.flags == [] and r2.flags == []
     assert r1.actions_applied_counts["private_removed"] >= 4
@@ -304,10 +395,19 @@ def test_no_planted_identifier_survives_anywhere(tmp_path: Path) -> None:
     assert out1.StudyDescription == "CT chest [NAME] [RRN] [PHONE]"
     assert out1.SeriesDescription == "AXIAL [NAME] f/u"
     assert out1.ImageComments == "MRN [MRN] call [PHONE] on [DATE]"
-    assert out1.ProcedureCodeSequence[0].CodeMeaning == "CT chest for [NAME]"  # safety net, unlisted attribute
+    assert (
+        out1.ProcedureCodeSequence[0].CodeMeaning == "CT chest for [NAME]"
+    )  # safety net, unlisted attribute
     # removed / emptied / dummies
-    for kw in ("OtherPatientIDsSequence", "PatientAddress", "RequestAttributesSequence", "InstitutionAddress",
-               "OtherPatientIDs", "PatientBirthTime", "ReferencedPatientSequence"):
+    for kw in (
+        "OtherPatientIDsSequence",
+        "PatientAddress",
+        "RequestAttributesSequence",
+        "InstitutionAddress",
+        "OtherPatientIDs",
+        "PatientBirthTime",
+        "ReferencedPatientSequence",
+    ):
         assert kw not in out1, kw
     assert out1.AccessionNumber == "" and len(out1.ReferencedStudySequence) == 0
     assert out1.InstitutionName == "ANONYMIZED"
@@ -315,7 +415,12 @@ def test_no_planted_identifier_survives_anywhere(tmp_path: Path) -> None:
     # de-identification markers
     assert out1.PatientIdentityRemoved == "YES"
     assert out1.LongitudinalTemporalInformationModified == "MODIFIED"
-    assert [c.CodeValue for c in out1.DeidentificationMethodCodeSequence] == ["113100", "113107", "113108", "113105"]
+    assert [c.CodeValue for c in out1.DeidentificationMethodCodeSequence] == [
+        "113100",
+        "113107",
+        "113108",
+        "113105",
+    ]
     assert all(len(v) <= 64 for v in out1.DeidentificationMethod)
     assert "SourceApplicationEntityTitle" not in out1.file_meta
     # pixel data untouched
@@ -372,8 +477,9 @@ def test_burned_in_annotation(modality: str, burned: str | None, excluded: bool,
         assert flag in r.flags
     if excluded:
         assert ds.PatientID == "H12345678"  # left untouched, never released
-        allowed = ReleasePolicy(project_key="profile-test", secret="profile-test-secret-0123456789",
-                                allow_burned_in=True)
+        allowed = ReleasePolicy(
+            project_key="profile-test", secret="profile-test-secret-0123456789", allow_burned_in=True
+        )
         r2 = deidentify_dataset(ds, allowed)
         assert r2.dataset is not None and flag in r2.flags
 
@@ -382,8 +488,12 @@ def test_burned_in_annotation(modality: str, burned: str | None, excluded: bool,
 
 
 def test_retain_safe_private() -> None:
-    policy = ReleasePolicy(project_key="profile-test", secret="profile-test-secret-0123456789",
-                           retain_safe_private=True, safe_private_tags=("0011,OTHERVENDOR,10",))
+    policy = ReleasePolicy(
+        project_key="profile-test",
+        secret="profile-test-secret-0123456789",
+        retain_safe_private=True,
+        safe_private_tags=("0011,OTHERVENDOR,10",),
+    )
     ds, _ = _planted_dataset("1.2.826.0.1.3680043.99.9.1")
     ds.private_block(0x0011, "OTHERVENDOR").add_new(0x10, "DS", "2.5")
     r = deidentify_dataset(ds, policy)
@@ -442,7 +552,9 @@ def test_dataset_built_in_memory() -> None:
     assert _leaks(buf.getvalue(), planted) == []
 
 
-def test_invalid_values_are_not_echoed_in_logs_or_warnings(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_invalid_values_are_not_echoed_in_logs_or_warnings(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     """pydicom reports invalid values *with the value* ("Invalid value for VR DA: '...'"); during
     de-identification validation is off (defence in depth: our own writes are raw or valid)."""
     import logging
@@ -470,8 +582,9 @@ def test_invalid_values_are_not_echoed_in_logs_or_warnings(tmp_path: Path, caplo
 
 
 def test_month_granularity_in_headers() -> None:
-    policy = ReleasePolicy(project_key="profile-test", secret="profile-test-secret-0123456789",
-                           date_granularity="month")
+    policy = ReleasePolicy(
+        project_key="profile-test", secret="profile-test-secret-0123456789", date_granularity="month"
+    )
     ds, _ = _planted_dataset("1.2.826.0.1.3680043.99.15.1")
     r = deidentify_dataset(ds, policy)
     assert r.dataset is not None

@@ -9,6 +9,7 @@ import textwrap
 from importlib import util
 
 import pytest
+
 from cohort_engine.deid.policy import ReleasePolicy
 from cohort_engine.deid.scrub import expand_identifiers, get_analyzer, scrub_text
 
@@ -29,7 +30,10 @@ KNOWN = [
 CASES_EN = [
     ("CT chest for KIM MINJUN", "CT chest for [NAME]"),
     ("Kim Minjun, MRN H12345678, seen 2023-10-01", "[NAME], MRN [MRN], seen [DATE]"),
-    ("Follow-up Oct 1 2023; prior 1 October 2023; DOB April 9, 1975", "Follow-up [DATE]; prior [DATE]; DOB [DATE]"),
+    (
+        "Follow-up Oct 1 2023; prior 1 October 2023; DOB April 9, 1975",
+        "Follow-up [DATE]; prior [DATE]; DOB [DATE]",
+    ),
     ("Contact 010-9876-5432 or minjun.kim@example.com", "Contact [PHONE] or [EMAIL]"),
     ("Lives at 123 Sejong-daero, Jung-gu, Seoul", "Lives at [ADDRESS]"),
     ("Patient ID P00001234 transferred", "Patient ID [MRN] transferred"),
@@ -71,8 +75,11 @@ def test_patterns_work_without_known_identifiers() -> None:
 
 
 def test_custom_mrn_patterns_from_policy() -> None:
-    policy = ReleasePolicy(project_key="scrub-mrn", secret="scrub-test-secret-0123456789",
-                           mrn_patterns=(r"(?<![A-Z0-9])SNU\d{6}(?!\d)",))
+    policy = ReleasePolicy(
+        project_key="scrub-mrn",
+        secret="scrub-test-secret-0123456789",
+        mrn_patterns=(r"(?<![A-Z0-9])SNU\d{6}(?!\d)",),
+    )
     assert scrub_text("ref SNU123456", [], policy) == "ref [MRN]"
     assert scrub_text("ref SNU123456", [], POLICY) == "ref SNU123456"
 
@@ -120,6 +127,7 @@ def test_works_offline_in_fresh_process() -> None:
 
 
 def test_custom_mrn_pattern_without_digits_is_not_gated() -> None:
-    policy = ReleasePolicy(project_key="scrub-mrn2", secret="scrub-test-secret-0123456789",
-                           mrn_patterns=(r"\bMRN-[A-Z]{6}\b",))
+    policy = ReleasePolicy(
+        project_key="scrub-mrn2", secret="scrub-test-secret-0123456789", mrn_patterns=(r"\bMRN-[A-Z]{6}\b",)
+    )
     assert scrub_text("see MRN-ABCDEF", [], policy) == "see [MRN]"

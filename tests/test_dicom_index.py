@@ -15,6 +15,15 @@ import duckdb
 import pydicom
 import pytest
 import xxhash
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.filewriter import dcmwrite
+from pydicom.multival import MultiValue
+from pydicom.uid import (
+    DeflatedExplicitVRLittleEndian,
+    ExplicitVRBigEndian,
+    ExplicitVRLittleEndian,
+)
+
 from cohort_engine.dicom_index import header, indexer
 from cohort_engine.dicom_index.demo import (
     SOP_CLASSES,
@@ -34,14 +43,6 @@ from cohort_engine.dicom_index.header import (
 from cohort_engine.dicom_index.indexer import index_folders
 from cohort_engine.dicom_index.scan import INSTANCE_COLUMNS, QUARANTINE_COLUMNS
 from cohort_engine.dicom_index.tables import DICOM_INSTANCE, DICOM_QUARANTINE, DICOM_TABLES_BY_NAME
-from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.filewriter import dcmwrite
-from pydicom.multival import MultiValue
-from pydicom.uid import (
-    DeflatedExplicitVRLittleEndian,
-    ExplicitVRBigEndian,
-    ExplicitVRLittleEndian,
-)
 
 PYDICOM_DATA = Path(pydicom.data.__file__).parent
 PYDICOM_DIRS = [PYDICOM_DATA / "test_files", PYDICOM_DATA / "charset_files"]
@@ -135,7 +136,9 @@ def test_reader_equals_pydicom_on_every_pydicom_test_file() -> None:
     assert compared > 140
 
 
-def test_reader_reads_files_without_preamble_and_big_endian(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_reader_reads_files_without_preamble_and_big_endian(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     files = _hand_made_set(tmp_path)
     assert read_header(files["implicit"]).transfer_syntax_uid == "1.2.840.10008.1.2"
     assert not read_header(files["implicit"]).has_file_meta
@@ -204,8 +207,10 @@ def _part10(ds: Dataset, path: Path, ts: str = ExplicitVRLittleEndian, sop: str 
 
 def _hand_made_set(root: Path) -> dict[str, Path]:
     f: dict[str, Path] = {}
-    f["explicit"] = _part10(_dataset(1, 1, "CT", BodyPartExamined="CHEST", SliceThickness="1.25",
-                                     BurnedInAnnotation="NO"), root / "a" / "explicit_preamble.dcm")
+    f["explicit"] = _part10(
+        _dataset(1, 1, "CT", BodyPartExamined="CHEST", SliceThickness="1.25", BurnedInAnnotation="NO"),
+        root / "a" / "explicit_preamble.dcm",
+    )
     raw = _dataset(1, 2, "CT", BodyPartExamined="CHEST", SliceThickness="1.25")
     f["implicit"] = root / "a" / "IMPLICIT_RAW"  # no preamble, no file meta, no extension
     dcmwrite(f["implicit"], raw, implicit_vr=True, little_endian=True)
@@ -213,7 +218,9 @@ def _hand_made_set(root: Path) -> dict[str, Path]:
     f["copy"].parent.mkdir(parents=True)
     shutil.copy(f["explicit"], f["copy"])
     f["bigendian"] = _part10(_dataset(2, 1, "MR"), root / "b" / "c" / "bigendian.dcm", ExplicitVRBigEndian)
-    f["deflated"] = _part10(_dataset(2, 2, "MR"), root / "b" / "c" / "deflated.dcm", DeflatedExplicitVRLittleEndian)
+    f["deflated"] = _part10(
+        _dataset(2, 2, "MR"), root / "b" / "c" / "deflated.dcm", DeflatedExplicitVRLittleEndian
+    )
     data = f["explicit"].read_bytes()
     f["truncated"] = root / "bad" / "truncated.dcm"
     f["truncated"].parent.mkdir(parents=True)
@@ -257,38 +264,84 @@ def test_hand_made_set_is_indexed_exactly(tmp_path: Path) -> None:
     for reason in quarantine.values():
         assert SECRET_PID not in reason and UID not in reason and _valid_reason(reason)
 
-    cols = ("path, file_size, content_hash, sop_instance_uid, series_instance_uid, study_instance_uid, patient_id, "
-            "sop_class_uid, study_date, study_time, series_date, modality, body_part_examined, study_description, "
-            "series_description, accession_number, manufacturer, manufacturer_model_name, image_rows, "
-            "image_columns, slice_thickness, number_of_frames, transfer_syntax_uid, series_number, "
-            "instance_number, burned_in_annotation")
+    cols = (
+        "path, file_size, content_hash, sop_instance_uid, series_instance_uid, study_instance_uid, patient_id, "
+        "sop_class_uid, study_date, study_time, series_date, modality, body_part_examined, study_description, "
+        "series_description, accession_number, manufacturer, manufacturer_model_name, image_rows, "
+        "image_columns, slice_thickness, number_of_frames, transfer_syntax_uid, series_number, "
+        "instance_number, burned_in_annotation"
+    )
     got = {r[0]: r[1:] for r in _rows(mart, f"SELECT {cols} FROM dicom_instance")}
     import datetime as dt
 
     day = dt.date(2024, 1, 2)
 
-    def expect(key: str, series: int, inst: int, modality: str, ts: str, part: str | None,
-               thick: float | None, burned: str | None) -> tuple[Any, ...]:
+    def expect(
+        key: str,
+        series: int,
+        inst: int,
+        modality: str,
+        ts: str,
+        part: str | None,
+        thick: float | None,
+        burned: str | None,
+    ) -> tuple[Any, ...]:
         data = f[key].read_bytes()
-        return (len(data), xxhash.xxh3_128_hexdigest(data), f"{UID}.1.{series}.{inst}", f"{UID}.1.{series}",
-                f"{UID}.1", SECRET_PID, SOP_CLASSES[modality], day, "101500", day, modality, part, "Chest exam",
-                f"Series {series}", "ACC-SECRET-9", "ACME", "Model 1", 16, 16, thick, None, ts, series, inst, burned)
+        return (
+            len(data),
+            xxhash.xxh3_128_hexdigest(data),
+            f"{UID}.1.{series}.{inst}",
+            f"{UID}.1.{series}",
+            f"{UID}.1",
+            SECRET_PID,
+            SOP_CLASSES[modality],
+            day,
+            "101500",
+            day,
+            modality,
+            part,
+            "Chest exam",
+            f"Series {series}",
+            "ACC-SECRET-9",
+            "ACME",
+            "Model 1",
+            16,
+            16,
+            thick,
+            None,
+            ts,
+            series,
+            inst,
+            burned,
+        )
 
     assert got == {
-        str(f["explicit"].resolve()): expect("explicit", 1, 1, "CT", ExplicitVRLittleEndian, "CHEST", 1.25, "NO"),
+        str(f["explicit"].resolve()): expect(
+            "explicit", 1, 1, "CT", ExplicitVRLittleEndian, "CHEST", 1.25, "NO"
+        ),
         str(f["copy"].resolve()): expect("copy", 1, 1, "CT", ExplicitVRLittleEndian, "CHEST", 1.25, "NO"),
-        str(f["implicit"].resolve()): expect("implicit", 1, 2, "CT", "1.2.840.10008.1.2", "CHEST", 1.25, None),
+        str(f["implicit"].resolve()): expect(
+            "implicit", 1, 2, "CT", "1.2.840.10008.1.2", "CHEST", 1.25, None
+        ),
         str(f["bigendian"].resolve()): expect("bigendian", 2, 1, "MR", ExplicitVRBigEndian, None, None, None),
-        str(f["deflated"].resolve()): expect("deflated", 2, 2, "MR", DeflatedExplicitVRLittleEndian, None, None, None),
+        str(f["deflated"].resolve()): expect(
+            "deflated", 2, 2, "MR", DeflatedExplicitVRLittleEndian, None, None, None
+        ),
     }
-    assert _rows(mart, "SELECT series_instance_uid, study_instance_uid, patient_id, modality, body_part_examined, "
-                       "series_number, slice_thickness, burned_in_annotation, n_instances, n_files "
-                       "FROM dicom_series ORDER BY 1") == [
+    assert _rows(
+        mart,
+        "SELECT series_instance_uid, study_instance_uid, patient_id, modality, body_part_examined, "
+        "series_number, slice_thickness, burned_in_annotation, n_instances, n_files "
+        "FROM dicom_series ORDER BY 1",
+    ) == [
         (f"{UID}.1.1", f"{UID}.1", SECRET_PID, "CT", "CHEST", 1, 1.25, "NO", 2, 3),
         (f"{UID}.1.2", f"{UID}.1", SECRET_PID, "MR", None, 2, None, None, 2, 2),
     ]
-    assert _rows(mart, "SELECT study_instance_uid, patient_id, study_date, accession_number, modalities_in_study, "
-                       "n_series, n_instances, n_files FROM dicom_study") == [
+    assert _rows(
+        mart,
+        "SELECT study_instance_uid, patient_id, study_date, accession_number, modalities_in_study, "
+        "n_series, n_instances, n_files FROM dicom_study",
+    ) == [
         (f"{UID}.1", SECRET_PID, day, "ACC-SECRET-9", "CT\\MR", 2, 4, 5),
     ]
 
@@ -306,7 +359,9 @@ def test_every_pydicom_test_file_is_indexed_or_quarantined(tmp_path: Path) -> No
     expected = {str(p.resolve()) for p in ALL_PYDICOM_FILES} | {str(p) for p in listed}
     assert indexed | set(quarantined) == expected
     assert not indexed & set(quarantined)
-    assert rep.indexed == len(indexed) and rep.quarantined == len(quarantined) == sum(rep.quarantine_reasons.values())
+    assert rep.indexed == len(indexed) and rep.quarantined == len(quarantined) == sum(
+        rep.quarantine_reasons.values()
+    )
     for reason in quarantined.values():
         assert _valid_reason(reason), reason
     by_name = {Path(p).name: r for p, r in quarantined.items()}
@@ -332,7 +387,9 @@ def _instance_table(mart: Path) -> list[tuple[Any, ...]]:
     return _rows(mart, "SELECT * FROM dicom_instance ORDER BY path")
 
 
-def test_incremental_rerun_skips_unchanged_and_follows_changes(demo: tuple[Path, Path, int], tmp_path: Path) -> None:
+def test_incremental_rerun_skips_unchanged_and_follows_changes(
+    demo: tuple[Path, Path, int], tmp_path: Path
+) -> None:
     _, src, n = demo
     d = tmp_path / "dicom"
     shutil.copytree(src, d)
@@ -350,7 +407,10 @@ def test_incremental_rerun_skips_unchanged_and_follows_changes(demo: tuple[Path,
     third = index_folders(mart, [d], workers=1)
     assert (third.skipped_unchanged, third.indexed, third.quarantined, third.removed) == (n - 2, 1, 1, 1)
     assert third.instances == n - 1
-    paths = [r[0] for r in _rows(mart, "SELECT path FROM dicom_instance UNION ALL SELECT path FROM dicom_quarantine")]
+    paths = [
+        r[0]
+        for r in _rows(mart, "SELECT path FROM dicom_instance UNION ALL SELECT path FROM dicom_quarantine")
+    ]
     assert len(paths) == len(set(paths)) == n
 
 
@@ -389,7 +449,9 @@ def test_killed_run_resumes_without_duplicates(
     index_folders(mart2, [src], workers=1)
     assert _instance_table(mart2) == _instance_table(clean)
     for table in ("dicom_series", "dicom_study"):
-        assert _rows(mart2, f"SELECT * FROM {table} ORDER BY 1") == _rows(clean, f"SELECT * FROM {table} ORDER BY 1")
+        assert _rows(mart2, f"SELECT * FROM {table} ORDER BY 1") == _rows(
+            clean, f"SELECT * FROM {table} ORDER BY 1"
+        )
 
 
 # --- demo writer -------------------------------------------------------------------------------------------
@@ -421,14 +483,21 @@ def test_demo_writer_hierarchy_reads_back_exactly(
         defaults = {"CT": "CHEST", "MR": "HEAD", "XA": "HEART", "US": "ABDOMEN", "CR": "CHEST", "DX": "CHEST"}
         assert series == [(a, b, m, site or defaults[m], pid, day) for a, b, m, site, pid, day in io_rows]
         # one accession number per study, instance numbers 1..n per series, unique SOP instance UIDs
-        assert con.execute("SELECT max(c) FROM (SELECT count(DISTINCT accession_number) c FROM dicom_instance "
-                           "GROUP BY study_instance_uid)").fetchone() == (1,)
-        assert con.execute("SELECT bool_and(n = mx AND n = n_distinct) FROM (SELECT count(*) n, max(instance_number) mx, "
-                           "count(DISTINCT instance_number) n_distinct FROM dicom_instance "
-                           "GROUP BY series_instance_uid)").fetchone() == (True,)
-        assert con.execute("SELECT count(DISTINCT sop_instance_uid) = count(*) FROM dicom_instance").fetchone() == (True,)
-        assert con.execute("SELECT bool_and(burned_in_annotation = 'YES') FROM dicom_instance "
-                           "WHERE modality = 'US'").fetchone() == (True,)
+        assert con.execute(
+            "SELECT max(c) FROM (SELECT count(DISTINCT accession_number) c FROM dicom_instance "
+            "GROUP BY study_instance_uid)"
+        ).fetchone() == (1,)
+        assert con.execute(
+            "SELECT bool_and(n = mx AND n = n_distinct) FROM (SELECT count(*) n, max(instance_number) mx, "
+            "count(DISTINCT instance_number) n_distinct FROM dicom_instance "
+            "GROUP BY series_instance_uid)"
+        ).fetchone() == (True,)
+        assert con.execute(
+            "SELECT count(DISTINCT sop_instance_uid) = count(*) FROM dicom_instance"
+        ).fetchone() == (True,)
+        assert con.execute(
+            "SELECT bool_and(burned_in_annotation = 'YES') FROM dicom_instance WHERE modality = 'US'"
+        ).fetchone() == (True,)
         assert con.execute("SELECT count(*) FROM dicom_instance WHERE number_of_frames > 1").fetchone()[0] > 0
     finally:
         con.close()
@@ -436,7 +505,9 @@ def test_demo_writer_hierarchy_reads_back_exactly(
     # Deterministic per seed; another seed gives other files.
     same = tmp_path / "same"
     assert write_demo_dicom(mart, same, seed=11) == n
-    assert all((same / p.relative_to(src)).read_bytes() == p.read_bytes() for p in src.rglob("*") if p.is_file())
+    assert all(
+        (same / p.relative_to(src)).read_bytes() == p.read_bytes() for p in src.rglob("*") if p.is_file()
+    )
     other = tmp_path / "other"
     assert write_demo_dicom(mart, other, seed=12, max_files=10) == 10
 
@@ -469,8 +540,10 @@ def test_demo_files_are_pydicom_identical_and_carry_planted_identifiers(demo: tu
         assert block[0x11].value == on_disk.PatientID
     hangul = [pydicom.dcmread(f.path) for k, f in sample.items() if k[1] == "ISO_IR 192"]
     assert any(re.search("[\uac00-\ud7a3]", str(ds.PatientName)) for ds in hangul)
-    texts = [str(to_pydicom(f).get("ImageComments", "")) + str(to_pydicom(f).get("StudyDescription", ""))
-             for f in files[:200]]
+    texts = [
+        str(to_pydicom(f).get("ImageComments", "")) + str(to_pydicom(f).get("StudyDescription", ""))
+        for f in files[:200]
+    ]
     mrns = {str(to_pydicom(f).PatientID) for f in files[:200]}
     assert any(m in t for t in texts for m in mrns)  # free text repeating the MRN
 
@@ -484,10 +557,19 @@ def test_tables_describe_the_rows_with_privacy_classes() -> None:
     privacy = {(t, c.name): c.privacy for t, tab in DICOM_TABLES_BY_NAME.items() for c in tab.columns}
     for t in ("dicom_study", "dicom_series", "dicom_instance"):
         assert privacy[(t, "study_instance_uid")] == privacy[(t, "patient_id")] == "identifying"
-    for col in ("path", "content_hash", "sop_instance_uid", "series_instance_uid", "accession_number",
-                "study_description", "series_description"):
+    for col in (
+        "path",
+        "content_hash",
+        "sop_instance_uid",
+        "series_instance_uid",
+        "accession_number",
+        "study_description",
+        "series_description",
+    ):
         assert privacy[("dicom_instance", col)] == "identifying"
     assert privacy[("dicom_instance", "study_date")] == privacy[("dicom_series", "series_date")] == "quasi"
-    assert privacy[("dicom_instance", "modality")] == privacy[("dicom_series", "body_part_examined")] == "safe"
+    assert (
+        privacy[("dicom_instance", "modality")] == privacy[("dicom_series", "body_part_examined")] == "safe"
+    )
     assert privacy[("dicom_quarantine", "path")] == "identifying"
     assert privacy[("dicom_quarantine", "reason")] == "safe"

@@ -11,11 +11,12 @@ from typing import Any
 import duckdb
 import pydicom
 import pytest
+from typer.testing import CliRunner
+
 from cohort_engine.dicom_index.demo import demo_files, write_demo_dicom
 from cohort_engine.dicom_index.fixtures import make_tiny_mart
 from cohort_engine.dicom_index.indexer import index_folders
 from cohort_engine.dicom_index.link import link_mart
-from typer.testing import CliRunner
 
 ROOT = "1.2.826.0.1.3680043.8.498.7"
 CONCEPTS = [  # procedure concepts: the date rule must pick the imaging one that fits the study's modality
@@ -26,10 +27,10 @@ CONCEPTS = [  # procedure concepts: the date rule must pick the imaging one that
 ]
 # procedure_occurrence_id, person_id, concept, date, visit
 PROCEDURES = [
-    (1000, 8, 2004, dt.date(2020, 5, 13), 501),   # study 1: accession A000001000, same person
-    (1001, 3, 2003, dt.date(2022, 4, 15), 502),   # study 2: accession names another person's procedure
-    (1003, 2, 2003, dt.date(2022, 9, 17), 503),   # study 4: accession, same person
-    (2001, 2, 2001, dt.date(2021, 1, 1), 505),    # study 2, series 1: the earlier row's procedure (kept)
+    (1000, 8, 2004, dt.date(2020, 5, 13), 501),  # study 1: accession A000001000, same person
+    (1001, 3, 2003, dt.date(2022, 4, 15), 502),  # study 2: accession names another person's procedure
+    (1003, 2, 2003, dt.date(2022, 9, 17), 503),  # study 4: accession, same person
+    (2001, 2, 2001, dt.date(2021, 1, 1), 505),  # study 2, series 1: the earlier row's procedure (kept)
     (2002, 8, 2002, dt.date(2021, 11, 28), 506),  # study 5 (no procedure in its accession): not imaging
     (2003, 8, 2003, dt.date(2021, 11, 28), 507),  # imaging, but MR does not fit the CR/DX/CT study
     (2004, 8, 2004, dt.date(2021, 11, 28), 504),  # imaging and CT fits: chosen
@@ -63,8 +64,10 @@ def setup(tmp_path: Path) -> tuple[Path, Path, dict[str, str]]:
     make_tiny_mart(source, persons=12, studies=6, seed=7)
     folder = tmp_path / "dicom"
     write_demo_dicom(source, folder, seed=4)
-    folders = {str(pydicom.dcmread(f.path, stop_before_pixels=True).SeriesInstanceUID): str(f.path.parent)
-               for f in demo_files(source, folder, seed=4)}
+    folders = {
+        str(pydicom.dcmread(f.path, stop_before_pixels=True).SeriesInstanceUID): str(f.path.parent)
+        for f in demo_files(source, folder, seed=4)
+    }
     first = min(p for p in folder.rglob("*") if p.is_file())
     _extra_study(first, folder / "extra" / "a.dcm", 90, "99999999")  # no such person
     _extra_study(first, folder / "extra" / "b.dcm", 91, "")  # no PatientID
@@ -72,14 +75,22 @@ def setup(tmp_path: Path) -> tuple[Path, Path, dict[str, str]]:
     mart = tmp_path / "mart.duckdb"
     shutil.copy(source, mart)
     con = duckdb.connect(str(mart))
-    con.executemany("INSERT INTO concept (concept_id, concept_name, domain_id, vocabulary_id, concept_class_id, "
-                    "concept_code, valid_start_date, valid_end_date) VALUES (?, ?, 'Procedure', 'ICD9Proc', "
-                    "'Procedure', 'x', DATE '1970-01-01', DATE '2099-12-31')", CONCEPTS)
-    con.executemany("INSERT INTO procedure_occurrence (procedure_occurrence_id, person_id, procedure_concept_id, "
-                    "procedure_date, visit_occurrence_id) VALUES (?, ?, ?, ?, ?)", PROCEDURES)
+    con.executemany(
+        "INSERT INTO concept (concept_id, concept_name, domain_id, vocabulary_id, concept_class_id, "
+        "concept_code, valid_start_date, valid_end_date) VALUES (?, ?, 'Procedure', 'ICD9Proc', "
+        "'Procedure', 'x', DATE '1970-01-01', DATE '2099-12-31')",
+        CONCEPTS,
+    )
+    con.executemany(
+        "INSERT INTO procedure_occurrence (procedure_occurrence_id, person_id, procedure_concept_id, "
+        "procedure_date, visit_occurrence_id) VALUES (?, ?, ?, ?, ?)",
+        PROCEDURES,
+    )
     # Person 12's MRN is also given to person 5: studies 3 and 6 cannot be linked.
-    con.execute("UPDATE person SET person_source_value = (SELECT person_source_value FROM person WHERE person_id = 12) "
-                "WHERE person_id = 5")
+    con.execute(
+        "UPDATE person SET person_source_value = (SELECT person_source_value FROM person WHERE person_id = 12) "
+        "WHERE person_id = 5"
+    )
     # image_occurrence before linking: an earlier row for series 2.1, two rows for series 1.1, one ETL row
     # for a series the index does not hold.
     con.execute("DELETE FROM image_occurrence")
@@ -87,10 +98,25 @@ def setup(tmp_path: Path) -> tuple[Path, Path, dict[str, str]]:
         "INSERT INTO image_occurrence (image_occurrence_id, person_id, procedure_occurrence_id, visit_occurrence_id, "
         "anatomic_site_concept_id, local_path, image_occurrence_date, image_study_uid, image_series_uid, "
         "modality_concept_id, modality_source_value) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [(500, 2, 2001, 999, 678, "old/place", dt.date(2000, 1, 1), f"{ROOT}.2", f"{ROOT}.2.1", 12345, "OT"),
-         (501, 8, None, None, None, None, dt.date(2000, 1, 1), f"{ROOT}.1", f"{ROOT}.1.1", None, "CT"),
-         (502, 8, None, None, None, None, dt.date(2000, 1, 1), f"{ROOT}.1", f"{ROOT}.1.1", None, "CT"),
-         (900, 1, None, None, None, None, dt.date(2020, 1, 1), "9.9", "9.9.1", None, "CT")])
+        [
+            (
+                500,
+                2,
+                2001,
+                999,
+                678,
+                "old/place",
+                dt.date(2000, 1, 1),
+                f"{ROOT}.2",
+                f"{ROOT}.2.1",
+                12345,
+                "OT",
+            ),
+            (501, 8, None, None, None, None, dt.date(2000, 1, 1), f"{ROOT}.1", f"{ROOT}.1.1", None, "CT"),
+            (502, 8, None, None, None, None, dt.date(2000, 1, 1), f"{ROOT}.1", f"{ROOT}.1.1", None, "CT"),
+            (900, 1, None, None, None, None, dt.date(2020, 1, 1), "9.9", "9.9.1", None, "CT"),
+        ],
+    )
     con.close()
     return mart, folder, folders
 
@@ -98,16 +124,56 @@ def setup(tmp_path: Path) -> tuple[Path, Path, dict[str, str]]:
 def _expected(folders: dict[str, str]) -> list[tuple[Any, ...]]:
     d1, d2, d4, d5 = dt.date(2020, 5, 13), dt.date(2022, 4, 15), dt.date(2022, 9, 17), dt.date(2021, 11, 28)
 
-    def row(id_: int, person: int, proc: int | None, visit: int | None, site_c: int | None, date: dt.date,
-            study: int, series: int, mod_c: int | None, modality: str, site: str) -> tuple[Any, ...]:
+    def row(
+        id_: int,
+        person: int,
+        proc: int | None,
+        visit: int | None,
+        site_c: int | None,
+        date: dt.date,
+        study: int,
+        series: int,
+        mod_c: int | None,
+        modality: str,
+        site: str,
+    ) -> tuple[Any, ...]:
         uid = f"{ROOT}.{study}.{series}"
-        return (id_, person, proc, visit, site_c, None, folders[uid], date, f"{ROOT}.{study}", uid, mod_c,
-                modality, site)
+        return (
+            id_,
+            person,
+            proc,
+            visit,
+            site_c,
+            None,
+            folders[uid],
+            date,
+            f"{ROOT}.{study}",
+            uid,
+            mod_c,
+            modality,
+            site,
+        )
 
     return [
-        row(500, 2, 2001, 505, 678, d2, 2, 1, 12345, "MR", "KNEE"),  # kept id, concepts, procedure (and its visit)
+        row(
+            500, 2, 2001, 505, 678, d2, 2, 1, 12345, "MR", "KNEE"
+        ),  # kept id, concepts, procedure (and its visit)
         row(501, 8, 1000, 501, None, d1, 1, 1, None, "CT", "HEAD"),  # duplicates 501/502 merged into 501
-        (900, 1, None, None, None, None, None, dt.date(2020, 1, 1), "9.9", "9.9.1", None, "CT", None),  # untouched
+        (
+            900,
+            1,
+            None,
+            None,
+            None,
+            None,
+            None,
+            dt.date(2020, 1, 1),
+            "9.9",
+            "9.9.1",
+            None,
+            "CT",
+            None,
+        ),  # untouched
         row(901, 2, None, None, None, d2, 2, 2, None, "XA", "HEART"),  # accession of person 3: not used
         row(902, 2, None, None, None, d2, 2, 3, None, "US", "THYROID"),
         row(903, 2, 1003, 503, None, d4, 4, 1, None, "US", "THYROID"),
@@ -124,7 +190,9 @@ def test_image_occurrence_rows_are_exact(setup: tuple[Path, Path, dict[str, str]
     assert _rows(mart, "SELECT * FROM image_occurrence ORDER BY image_occurrence_id") == _expected(folders)
     assert (rep.studies, rep.studies_linked, rep.series_linked, rep.series_unlinked) == (8, 4, 8, 8)
     assert rep.studies_unlinked == {
-        "PatientID matches several persons": 2, "no PatientID": 1, "no person with this PatientID": 1,
+        "PatientID matches several persons": 2,
+        "no PatientID": 1,
+        "no person with this PatientID": 1,
     }
     assert (rep.rows_inserted, rep.rows_refreshed, rep.duplicate_rows_merged) == (6, 2, 1)
     assert (rep.procedures_by_accession, rep.procedures_by_date, rep.procedures_kept) == (2, 3, 1)
@@ -136,7 +204,9 @@ def test_image_occurrence_rows_are_exact(setup: tuple[Path, Path, dict[str, str]
     assert (again.rows_inserted, again.rows_refreshed, again.duplicate_rows_merged) == (0, 8, 0)
 
 
-def test_cli_index_links_and_prints_counts_only(setup: tuple[Path, Path, dict[str, str]], tmp_path: Path) -> None:
+def test_cli_index_links_and_prints_counts_only(
+    setup: tuple[Path, Path, dict[str, str]], tmp_path: Path
+) -> None:
     from cohort_engine.cli import app
 
     mart, folder, folders = setup
@@ -144,9 +214,19 @@ def test_cli_index_links_and_prints_counts_only(setup: tuple[Path, Path, dict[st
     result = runner.invoke(app, ["index", "--mart", str(mart), str(folder), "--workers", "1"])
     assert result.exit_code == 0, result.output
     assert _rows(mart, "SELECT * FROM image_occurrence ORDER BY image_occurrence_id") == _expected(folders)
-    for title in ("folder index", "linking to the mart", "studies not linked", "PatientID matches several persons"):
+    for title in (
+        "folder index",
+        "linking to the mart",
+        "studies not linked",
+        "PatientID matches several persons",
+    ):
         assert title in result.output
-    secrets = [*folders, *folders.values(), str(folder), *(r[0] for r in _rows(mart, "SELECT person_source_value FROM person"))]
+    secrets = [
+        *folders,
+        *folders.values(),
+        str(folder),
+        *(r[0] for r in _rows(mart, "SELECT person_source_value FROM person")),
+    ]
     assert not [s for s in secrets if s in result.output]
 
     linked = runner.invoke(app, ["link", "--mart", str(mart)])
@@ -183,7 +263,16 @@ def test_link_creates_image_occurrence_on_a_mart_without_it(tmp_path: Path) -> N
     index_folders(mart, [tmp_path / "dicom"], workers=1)
     rep = link_mart(mart)
     assert rep.studies_linked == 2 and rep.rows_inserted == rep.series_linked == rep.series_without_procedure
-    original = _rows(source, "SELECT person_id, image_study_uid, image_series_uid, image_occurrence_date, "
-                             "modality_source_value FROM image_occurrence ORDER BY image_series_uid")
-    assert _rows(mart, "SELECT person_id, image_study_uid, image_series_uid, image_occurrence_date, "
-                       "modality_source_value FROM image_occurrence ORDER BY image_series_uid") == original
+    original = _rows(
+        source,
+        "SELECT person_id, image_study_uid, image_series_uid, image_occurrence_date, "
+        "modality_source_value FROM image_occurrence ORDER BY image_series_uid",
+    )
+    assert (
+        _rows(
+            mart,
+            "SELECT person_id, image_study_uid, image_series_uid, image_occurrence_date, "
+            "modality_source_value FROM image_occurrence ORDER BY image_series_uid",
+        )
+        == original
+    )

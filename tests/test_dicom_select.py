@@ -11,6 +11,7 @@ from typing import Any
 
 import duckdb
 import pytest
+
 from cohort_engine.dicom_index.demo import write_demo_dicom
 from cohort_engine.dicom_index.fixtures import make_tiny_mart
 from cohort_engine.dicom_index.indexer import index_folders
@@ -24,11 +25,6 @@ from cohort_engine.dicom_index.select import (
     validate_imaging_sql,
 )
 from cohort_engine.dicom_index.tables import DICOM_TABLES_BY_NAME
-from cohort_engine.sql_guard.compiler import CompileError, compile_cohort
-from cohort_engine.sql_guard.errors import GuardError, Rule
-from cohort_engine.sql_guard.guard import validate
-from cohort_engine.sql_guard.runner import open_mart, run_query
-
 from cohort_engine.pipeline import run_spec
 from cohort_engine.spec import (
     CohortSpec,
@@ -40,6 +36,10 @@ from cohort_engine.spec import (
     Occurrence,
     Window,
 )
+from cohort_engine.sql_guard.compiler import CompileError, compile_cohort
+from cohort_engine.sql_guard.errors import GuardError, Rule
+from cohort_engine.sql_guard.guard import validate
+from cohort_engine.sql_guard.runner import open_mart, run_query
 
 DIAGNOSIS, SURGERY = 9100, 9001
 
@@ -56,22 +56,32 @@ def mart(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "dicom" / "copies").mkdir()
     shutil.copy(copy, root / "dicom" / "copies" / "again.dcm")
     con = duckdb.connect(str(path))
-    con.executemany("INSERT INTO concept (concept_id, concept_name, domain_id, vocabulary_id, concept_class_id, "
-                    "concept_code, valid_start_date, valid_end_date) VALUES (?, ?, ?, 'Test', 'Test', ?, "
-                    "DATE '1970-01-01', DATE '2099-12-31')",
-                    [(DIAGNOSIS, "Some diagnosis", "Condition", "D1"), (SURGERY, "Some surgery", "Procedure", "S1")])
+    con.executemany(
+        "INSERT INTO concept (concept_id, concept_name, domain_id, vocabulary_id, concept_class_id, "
+        "concept_code, valid_start_date, valid_end_date) VALUES (?, ?, ?, 'Test', 'Test', ?, "
+        "DATE '1970-01-01', DATE '2099-12-31')",
+        [(DIAGNOSIS, "Some diagnosis", "Condition", "D1"), (SURGERY, "Some surgery", "Procedure", "S1")],
+    )
     rng = random.Random(5)
-    dates = con.execute("SELECT DISTINCT person_id, image_occurrence_date FROM image_occurrence ORDER BY 1, 2").fetchall()
+    dates = con.execute(
+        "SELECT DISTINCT person_id, image_occurrence_date FROM image_occurrence ORDER BY 1, 2"
+    ).fetchall()
     conditions, procedures = [], []
     for k, (person, day) in enumerate(dates):
         if k % 2 == 0:
             conditions.append((k + 1, person, DIAGNOSIS, day - dt.timedelta(days=rng.randint(0, 60)), 32817))
         if k % 3 != 2:
             procedures.append((k + 1, person, SURGERY, day - dt.timedelta(days=rng.randint(-10, 40))))
-    con.executemany("INSERT INTO condition_occurrence (condition_occurrence_id, person_id, condition_concept_id, "
-                    "condition_start_date, condition_type_concept_id) VALUES (?, ?, ?, ?, ?)", conditions)
-    con.executemany("INSERT INTO procedure_occurrence (procedure_occurrence_id, person_id, procedure_concept_id, "
-                    "procedure_date) VALUES (?, ?, ?, ?)", procedures)
+    con.executemany(
+        "INSERT INTO condition_occurrence (condition_occurrence_id, person_id, condition_concept_id, "
+        "condition_start_date, condition_type_concept_id) VALUES (?, ?, ?, ?, ?)",
+        conditions,
+    )
+    con.executemany(
+        "INSERT INTO procedure_occurrence (procedure_occurrence_id, person_id, procedure_concept_id, "
+        "procedure_date) VALUES (?, ?, ?, ?)",
+        procedures,
+    )
     con.close()
     index_folders(path, [root / "dicom"], workers=1)
     link_mart(path)
@@ -100,8 +110,18 @@ def _indexed_series(mart: Path) -> list[dict[str, Any]]:
             JOIN dicom_study st ON st.study_instance_uid = s.study_instance_uid""").fetchall()
     finally:
         con.close()
-    keys = ("person_id", "study_instance_uid", "series_instance_uid", "modality", "body_part_examined",
-            "series_date", "study_description", "series_description", "n_instances", "total_bytes")
+    keys = (
+        "person_id",
+        "study_instance_uid",
+        "series_instance_uid",
+        "modality",
+        "body_part_examined",
+        "series_date",
+        "study_description",
+        "series_description",
+        "n_instances",
+        "total_bytes",
+    )
     return [dict(zip(keys, r, strict=True)) for r in rows]
 
 
@@ -112,13 +132,28 @@ def _expected(mart: Path, cohort: dict[int, dict[str, Any]], keep: Any) -> list[
         if c is None or not keep(s, c):
             continue
         days = (s["series_date"] - c["index_date"]).days
-        out.append((s["person_id"], c["index_date"], s["study_instance_uid"], s["series_instance_uid"], s["modality"],
-                    s["body_part_examined"], s["series_date"], s["study_description"], s["series_description"],
-                    s["n_instances"], s["total_bytes"], days))
+        out.append(
+            (
+                s["person_id"],
+                c["index_date"],
+                s["study_instance_uid"],
+                s["series_instance_uid"],
+                s["modality"],
+                s["body_part_examined"],
+                s["series_date"],
+                s["study_description"],
+                s["series_description"],
+                s["n_instances"],
+                s["total_bytes"],
+                days,
+            )
+        )
     return sorted(out, key=lambda r: (r[0], r[6], r[2], r[3]))
 
 
-def _run(mart: Path, spec: CohortSpec, request: ImagingRequest | None, level: str = "series") -> list[tuple[Any, ...]]:
+def _run(
+    mart: Path, spec: CohortSpec, request: ImagingRequest | None, level: str = "series"
+) -> list[tuple[Any, ...]]:
     con = open_mart(mart)
     try:
         res = run_cohort_imaging(con, compile_cohort(spec), request, level)  # type: ignore[arg-type]
@@ -131,8 +166,14 @@ def _run(mart: Path, spec: CohortSpec, request: ImagingRequest | None, level: st
 SURGERY_INDEX = CohortSpec(index=IndexEvent(domain="procedure", concepts=ConceptSet(concept_ids=[SURGERY])))
 DIAGNOSIS_THEN_SURGERY = CohortSpec(
     index=IndexEvent(domain="condition", concepts=ConceptSet(concept_ids=[DIAGNOSIS])),
-    criteria=[Criterion(label="the surgery", domain="procedure", concepts=ConceptSet(concept_ids=[SURGERY]),
-                        window=Window(start=0, end=60))],
+    criteria=[
+        Criterion(
+            label="the surgery",
+            domain="procedure",
+            concepts=ConceptSet(concept_ids=[SURGERY]),
+            window=Window(start=0, end=60),
+        )
+    ],
 )
 
 
@@ -146,30 +187,44 @@ def test_default_is_every_indexed_series_of_the_cohorts_persons(mart: Path) -> N
 
 def test_modality_body_part_and_window_relative_to_the_index(mart: Path) -> None:
     cohort = _cohort(mart, SURGERY_INDEX)
-    request = ImagingRequest(modalities=["ct", "MR "], body_parts=["head", "KNEE", "CHEST"],
-                             window=Window(start=-5, end=30))
-    expected = _expected(mart, cohort, lambda s, c: s["modality"] in ("CT", "MR")
-                         and s["body_part_examined"] in ("HEAD", "KNEE", "CHEST")
-                         and -5 <= (s["series_date"] - c["index_date"]).days <= 30)
+    request = ImagingRequest(
+        modalities=["ct", "MR "], body_parts=["head", "KNEE", "CHEST"], window=Window(start=-5, end=30)
+    )
+    expected = _expected(
+        mart,
+        cohort,
+        lambda s, c: (
+            s["modality"] in ("CT", "MR")
+            and s["body_part_examined"] in ("HEAD", "KNEE", "CHEST")
+            and -5 <= (s["series_date"] - c["index_date"]).days <= 30
+        ),
+    )
     assert 3 <= len(expected) < len(_expected(mart, cohort, lambda s, c: True))
     assert _run(mart, SURGERY_INDEX, request) == expected
     open_ended = ImagingRequest(modalities=["XA"], window=Window(start=1))
     assert _run(mart, SURGERY_INDEX, open_ended) == _expected(
-        mart, cohort, lambda s, c: s["modality"] == "XA" and (s["series_date"] - c["index_date"]).days >= 1)
+        mart, cohort, lambda s, c: s["modality"] == "XA" and (s["series_date"] - c["index_date"]).days >= 1
+    )
 
 
 def test_window_relative_to_a_named_criterion(mart: Path) -> None:
-    """"their CT scans within 30 days after the surgery": the window is on the criterion's event date,
+    """ "their CT scans within 30 days after the surgery": the window is on the criterion's event date,
     days_from_index stays relative to the index date."""
     cohort = _cohort(mart, DIAGNOSIS_THEN_SURGERY)
     assert cohort and all(c["the_surgery_date"] is not None for c in cohort.values())
     request = ImagingRequest(modalities=["CT"], window=Window(start=0, end=30, anchor="the surgery"))
-    expected = _expected(mart, cohort, lambda s, c: s["modality"] == "CT"
-                         and 0 <= (s["series_date"] - c["the_surgery_date"]).days <= 30)
+    expected = _expected(
+        mart,
+        cohort,
+        lambda s, c: s["modality"] == "CT" and 0 <= (s["series_date"] - c["the_surgery_date"]).days <= 30,
+    )
     assert expected
     assert _run(mart, DIAGNOSIS_THEN_SURGERY, request) == expected
-    on_index = _expected(mart, cohort, lambda s, c: s["modality"] == "CT"
-                         and 0 <= (s["series_date"] - c["index_date"]).days <= 30)
+    on_index = _expected(
+        mart,
+        cohort,
+        lambda s, c: s["modality"] == "CT" and 0 <= (s["series_date"] - c["index_date"]).days <= 30,
+    )
     assert on_index != expected  # the anchor matters on this data
 
 
@@ -180,8 +235,12 @@ def test_instance_level_one_row_per_sop_instance(mart: Path) -> None:
     sops = [(r[0], r[12]) for r in rows]
     assert len(sops) == len(set(sops))  # the file stored twice comes once
     con = duckdb.connect(str(mart), read_only=True)
-    files = {p: (size, burned) for p, size, burned in con.execute(
-        "SELECT path, file_size, burned_in_annotation FROM dicom_instance").fetchall()}
+    files = {
+        p: (size, burned)
+        for p, size, burned in con.execute(
+            "SELECT path, file_size, burned_in_annotation FROM dicom_instance"
+        ).fetchall()
+    }
     con.close()
     for r in rows:
         assert files[r[13]] == (r[14], r[15]) and "copies" not in r[13]  # the first file by path
@@ -206,10 +265,14 @@ def test_sql_is_guarded_with_exactly_the_released_identifying_columns(mart: Path
 
 
 def test_anchor_errors_are_compile_errors() -> None:
-    with_absence = DIAGNOSIS_THEN_SURGERY.model_copy(update={"criteria": [
-        *DIAGNOSIS_THEN_SURGERY.criteria,
-        Criterion(label="no death", domain="death", occurrence=Occurrence(type="exactly", count=0)),
-    ]})
+    with_absence = DIAGNOSIS_THEN_SURGERY.model_copy(
+        update={
+            "criteria": [
+                *DIAGNOSIS_THEN_SURGERY.criteria,
+                Criterion(label="no death", domain="death", occurrence=Occurrence(type="exactly", count=0)),
+            ]
+        }
+    )
     compiled = compile_cohort(with_absence)
     for anchor in ("no death", "unknown"):
         with pytest.raises(CompileError):
@@ -222,12 +285,16 @@ def test_anchor_errors_are_compile_errors() -> None:
 
 def test_imaging_index_events_and_criteria_run_on_a_mart_with_image_occurrence(mart: Path) -> None:
     con = duckdb.connect(str(mart), read_only=True)
-    io = con.execute("SELECT person_id, image_occurrence_date, modality_source_value, anatomic_site_source_value "
-                     "FROM image_occurrence").fetchall()
+    io = con.execute(
+        "SELECT person_id, image_occurrence_date, modality_source_value, anatomic_site_source_value "
+        "FROM image_occurrence"
+    ).fetchall()
     surgeries = con.execute("SELECT person_id, procedure_date FROM procedure_occurrence").fetchall()
     con.close()
     ct_head = {p for p, _, m, b in io if m == "CT" and b == "HEAD"}
-    spec = CohortSpec(index=IndexEvent(domain="imaging", imaging=ImagingFilter(modalities=["ct"], body_parts=["head"])))
+    spec = CohortSpec(
+        index=IndexEvent(domain="imaging", imaging=ImagingFilter(modalities=["ct"], body_parts=["head"]))
+    )
     con = open_mart(mart)
     try:
         res = run_spec(spec, con, include_person_ids=True)
@@ -236,13 +303,21 @@ def test_imaging_index_events_and_criteria_run_on_a_mart_with_image_occurrence(m
         # an imaging criterion: an XA series 0..30 days after a surgery
         spec2 = CohortSpec(
             index=IndexEvent(domain="procedure", concepts=ConceptSet(concept_ids=[SURGERY])),
-            criteria=[Criterion(label="angio", domain="imaging", imaging=ImagingFilter(modalities=["XA"]),
-                                window=Window(start=0, end=30))],
+            criteria=[
+                Criterion(
+                    label="angio",
+                    domain="imaging",
+                    imaging=ImagingFilter(modalities=["XA"]),
+                    window=Window(start=0, end=30),
+                )
+            ],
         )
         res2 = run_spec(spec2, con, include_person_ids=True)
     finally:
         con.close()
-    expected = {p for p, d in surgeries for q, e, m, _ in io if q == p and m == "XA" and 0 <= (e - d).days <= 30}
+    expected = {
+        p for p, d in surgeries for q, e, m, _ in io if q == p and m == "XA" and 0 <= (e - d).days <= 30
+    }
     assert res2.status == "ok", res2.message
     assert set(res2.person_ids or []) == expected and expected
 
@@ -251,7 +326,9 @@ def test_ask_result_summarises_the_requested_images_per_modality(mart: Path) -> 
     """run_spec's imaging summary counts exactly the rows the export's selection returns."""
     spec = CohortSpec(
         index=IndexEvent(domain="condition", concepts=ConceptSet(concept_ids=[DIAGNOSIS])),
-        imaging=ImagingRequest(modalities=["CT", "MR", "US", "XA", "CR", "DX"], window=Window(start=0, end=365)),
+        imaging=ImagingRequest(
+            modalities=["CT", "MR", "US", "XA", "CR", "DX"], window=Window(start=0, end=365)
+        ),
     )
     con = open_mart(mart)
     try:
@@ -264,11 +341,15 @@ def test_ask_result_summarises_the_requested_images_per_modality(mart: Path) -> 
     want: dict[str, dict[str, Any]] = {}
     for r in rows:
         row = dict(zip(cols, r, strict=True))
-        w = want.setdefault(row["modality"], {"persons": set(), "studies": set(), "series": 0, "instances": 0})
+        w = want.setdefault(
+            row["modality"], {"persons": set(), "studies": set(), "series": 0, "instances": 0}
+        )
         w["persons"].add(row["person_id"])
         w["studies"].add(row["study_instance_uid"])
         w["series"] += 1
         w["instances"] += row["n_instances"]
     got = {r.modality: (r.persons, r.studies, r.series, r.instances) for r in res.imaging}
-    assert got == {m: (len(w["persons"]), len(w["studies"]), w["series"], w["instances"]) for m, w in want.items()}
+    assert got == {
+        m: (len(w["persons"]), len(w["studies"]), w["series"], w["instances"]) for m, w in want.items()
+    }
     assert sum(r.series for r in res.imaging) == len(rows) > 0

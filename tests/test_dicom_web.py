@@ -26,6 +26,8 @@ import duckdb
 import httpx
 import pydicom
 import pytest
+from typer.testing import CliRunner
+
 from cohort_engine.dicom_index.dicomweb import (
     EmptyServerError,
     TokenBucket,
@@ -35,7 +37,6 @@ from cohort_engine.dicom_index.dicomweb import (
 from cohort_engine.dicom_index.fixtures import make_tiny_mart
 from cohort_engine.dicom_index.indexer import index_folders
 from cohort_engine.dicom_index.link import link_mart
-from typer.testing import CliRunner
 
 ORTHANC_PLUGINS = "/usr/share/orthanc/plugins"
 ATTRS = (
@@ -56,7 +57,9 @@ def _free_port() -> int:
 def _orthanc_binary() -> str:
     found = shutil.which("Orthanc") or ("/usr/sbin/Orthanc" if Path("/usr/sbin/Orthanc").exists() else None)
     if not found:
-        raise RuntimeError("Orthanc is not installed; run scripts/setup-system.sh (Debian: orthanc orthanc-dicomweb)")
+        raise RuntimeError(
+            "Orthanc is not installed; run scripts/setup-system.sh (Debian: orthanc orthanc-dicomweb)"
+        )
     return found
 
 
@@ -65,7 +68,9 @@ def _dicomweb_plugin() -> str:
         hits = sorted(glob.glob(pattern))
         if hits:
             return hits[0]
-    raise RuntimeError("the Orthanc DICOMweb plugin is not installed; run scripts/setup-system.sh (orthanc-dicomweb)")
+    raise RuntimeError(
+        "the Orthanc DICOMweb plugin is not installed; run scripts/setup-system.sh (orthanc-dicomweb)"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -183,7 +188,9 @@ class _Recording(httpx.BaseTransport):
 # --- the crawl equals the folder index ------------------------------------------------------------------
 
 
-def test_crawl_equals_folder_index_and_rerun_skips(loaded: tuple[str, Path, Path, int], tmp_path: Path) -> None:
+def test_crawl_equals_folder_index_and_rerun_skips(
+    loaded: tuple[str, Path, Path, int], tmp_path: Path
+) -> None:
     url, mart, folder_mart, n = loaded
     crawl = _fresh(mart, tmp_path)
     rep = crawl_dicomweb(crawl, url + "/", rate=1000, page_size=2)  # small pages: every listing pages
@@ -193,19 +200,28 @@ def test_crawl_equals_folder_index_and_rerun_skips(loaded: tuple[str, Path, Path
 
     order = " ORDER BY sop_instance_uid"
     assert _rows(crawl, f"SELECT {ATTRS} FROM dicom_instance{order}") == _rows(
-        folder_mart, f"SELECT {ATTRS} FROM dicom_instance{order}")
-    series_cols = ("series_instance_uid, study_instance_uid, patient_id, modality, body_part_examined, series_date, "
-                   "series_number, series_description, sop_class_uid, manufacturer, manufacturer_model_name, "
-                   "slice_thickness, image_rows, image_columns, burned_in_annotation, n_instances, n_files")
+        folder_mart, f"SELECT {ATTRS} FROM dicom_instance{order}"
+    )
+    series_cols = (
+        "series_instance_uid, study_instance_uid, patient_id, modality, body_part_examined, series_date, "
+        "series_number, series_description, sop_class_uid, manufacturer, manufacturer_model_name, "
+        "slice_thickness, image_rows, image_columns, burned_in_annotation, n_instances, n_files"
+    )
     assert _rows(crawl, f"SELECT {series_cols} FROM dicom_series ORDER BY 1") == _rows(
-        folder_mart, f"SELECT {series_cols} FROM dicom_series ORDER BY 1")
-    assert _rows(crawl, "SELECT * FROM dicom_study ORDER BY 1") == _rows(folder_mart, "SELECT * FROM dicom_study ORDER BY 1")
+        folder_mart, f"SELECT {series_cols} FROM dicom_series ORDER BY 1"
+    )
+    assert _rows(crawl, "SELECT * FROM dicom_study ORDER BY 1") == _rows(
+        folder_mart, "SELECT * FROM dicom_study ORDER BY 1"
+    )
 
     # What only files have is NULL, and the path is the WADO-RS instance URL.
-    for path, size, mtime, digest, ts, total, sop, se, st in _rows(crawl, """
+    for path, size, mtime, digest, ts, total, sop, se, st in _rows(
+        crawl,
+        """
             SELECT i.path, i.file_size, i.file_mtime_ns, i.content_hash, i.transfer_syntax_uid, s.total_bytes,
                    i.sop_instance_uid, i.series_instance_uid, i.study_instance_uid
-            FROM dicom_instance i JOIN dicom_series s USING (series_instance_uid)"""):
+            FROM dicom_instance i JOIN dicom_series s USING (series_instance_uid)""",
+    ):
         assert path == f"{url}/studies/{st}/series/{se}/instances/{sop}"
         assert (size, mtime, digest, ts, total) == (None, None, None, None, None)
 
@@ -217,8 +233,9 @@ def test_crawl_equals_folder_index_and_rerun_skips(loaded: tuple[str, Path, Path
     # The link step fills wadors_uri (no local path) for crawled series.
     link = link_mart(crawl)
     assert link.studies_linked == 7 and not link.studies_unlinked
-    for uri, local, st, se in _rows(crawl, "SELECT wadors_uri, local_path, image_study_uid, image_series_uid "
-                                           "FROM image_occurrence"):
+    for uri, local, st, se in _rows(
+        crawl, "SELECT wadors_uri, local_path, image_study_uid, image_series_uid FROM image_occurrence"
+    ):
         assert (uri, local) == (f"{url}/studies/{st}/series/{se}", None)
 
 
@@ -232,8 +249,11 @@ def test_changed_study_is_crawled_again_and_gone_studies_are_removed(
     (path,) = _rows(crawl, "SELECT min(path) FROM dicom_instance")[0]
     study_uid = _rows(crawl, "SELECT study_instance_uid FROM dicom_instance WHERE path = ?", [path])[0][0]
     # One more instance in one study: only that study is crawled again.
-    ref = next(p for p in sorted(Path(mart).parent.joinpath("dicom").rglob("*")) if p.is_file()
-               and pydicom.dcmread(p, stop_before_pixels=True).StudyInstanceUID == study_uid)
+    ref = next(
+        p
+        for p in sorted(Path(mart).parent.joinpath("dicom").rglob("*"))
+        if p.is_file() and pydicom.dcmread(p, stop_before_pixels=True).StudyInstanceUID == study_uid
+    )
     ds = pydicom.dcmread(ref)
     ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID + ".99"
     buf = io.BytesIO()
@@ -242,8 +262,14 @@ def test_changed_study_is_crawled_again_and_gone_studies_are_removed(
     try:
         rep = crawl_dicomweb(crawl, url, rate=1000)
         assert (rep.studies_crawled, rep.studies_skipped_unchanged, rep.instances) == (1, 6, n + 1)
-        assert _rows(crawl, "SELECT count(*) FROM dicom_instance WHERE study_instance_uid = ?", [study_uid])[0][0] == \
-            _rows(crawl, "SELECT n_instances FROM dicom_study WHERE study_instance_uid = ?", [study_uid])[0][0]
+        assert (
+            _rows(crawl, "SELECT count(*) FROM dicom_instance WHERE study_instance_uid = ?", [study_uid])[0][
+                0
+            ]
+            == _rows(crawl, "SELECT n_instances FROM dicom_study WHERE study_instance_uid = ?", [study_uid])[
+                0
+            ][0]
+        )
     finally:
         httpx.delete(f"{server}/instances/{added}", timeout=30)
     rep = crawl_dicomweb(crawl, url, rate=1000)
@@ -306,8 +332,10 @@ def test_bad_responses_are_quarantined_with_reasons_and_retried_next_run(
     url, mart, _, n = loaded
     crawl = _fresh(mart, tmp_path)
     studies = sorted(r[0] for r in _rows(Path(loaded[2]), "SELECT study_instance_uid FROM dicom_study"))
-    series = _rows(Path(loaded[2]), "SELECT study_instance_uid, series_instance_uid, n_instances FROM dicom_series "
-                                    "ORDER BY 1, 2")
+    series = _rows(
+        Path(loaded[2]),
+        "SELECT study_instance_uid, series_instance_uid, n_instances FROM dicom_series ORDER BY 1, 2",
+    )
     (st_a, se_a, n_a) = next(s for s in series if s[0] == studies[0])
     st_b, st_c, st_d = studies[1], studies[2], studies[3]
     n_b = sum(s[2] for s in series if s[0] == st_b)
@@ -343,31 +371,45 @@ def test_bad_responses_are_quarantined_with_reasons_and_retried_next_run(
 
     # The next run, with the server healthy, completes exactly the incomplete studies.
     again = crawl_dicomweb(crawl, url, rate=1000)
-    assert (again.studies_crawled, again.studies_skipped_unchanged, again.quarantined, again.instances) == (5, 2, 0, n)
+    assert (again.studies_crawled, again.studies_skipped_unchanged, again.quarantined, again.instances) == (
+        5,
+        2,
+        0,
+        n,
+    )
     assert _rows(crawl, "SELECT count(*) FROM dicom_quarantine")[0][0] == 0
 
 
-def test_listing_failure_is_reported_and_keeps_the_index(loaded: tuple[str, Path, Path, int], tmp_path: Path) -> None:
+def test_listing_failure_is_reported_and_keeps_the_index(
+    loaded: tuple[str, Path, Path, int], tmp_path: Path
+) -> None:
     url, mart, _, n = loaded
     crawl = _fresh(mart, tmp_path)
     crawl_dicomweb(crawl, url, rate=1000)
     transport = _Recording({"/studies?limit=2&offset=2": lambda r: httpx.Response(503)})
-    rep = crawl_dicomweb(crawl, url, rate=1000, page_size=2, retries=2, transport=transport, sleep=lambda s: None)
+    rep = crawl_dicomweb(
+        crawl, url, rate=1000, page_size=2, retries=2, transport=transport, sleep=lambda s: None
+    )
     assert not rep.listing_complete
     assert rep.quarantine_reasons == {"DICOMweb QIDO studies: HTTP 503": 1} and rep.retries == 2
     assert (rep.studies_listed, rep.studies_removed, rep.instances) == (2, 0, n)  # nothing removed
     # Garbage listings and unreachable servers: reported, not raised.
-    for transport2 in (httpx.MockTransport(lambda r: httpx.Response(200, content=b"\x00\xff garbage")),
-                       httpx.MockTransport(lambda r: httpx.Response(200, headers={"Content-Encoding": "gzip"},
-                                                                    content=b"not gzip")),
-                       httpx.MockTransport(lambda r: httpx.Response(200, json=[{"0020000D": {"vr": "UI",
-                                                                                             "Value": ["1/../x"]}}]))):
+    for transport2 in (
+        httpx.MockTransport(lambda r: httpx.Response(200, content=b"\x00\xff garbage")),
+        httpx.MockTransport(
+            lambda r: httpx.Response(200, headers={"Content-Encoding": "gzip"}, content=b"not gzip")
+        ),
+        httpx.MockTransport(
+            lambda r: httpx.Response(200, json=[{"0020000D": {"vr": "UI", "Value": ["1/../x"]}}])
+        ),
+    ):
         rep = crawl_dicomweb(crawl, url, rate=1000, transport=transport2, retries=0)
         assert (rep.quarantined, rep.listing_complete, rep.studies_removed, rep.instances) == (1, False, 0, n)
 
 
-def test_crawl_logs_no_uid(loaded: tuple[str, Path, Path, int], tmp_path: Path,
-                           caplog: pytest.LogCaptureFixture) -> None:
+def test_crawl_logs_no_uid(
+    loaded: tuple[str, Path, Path, int], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     url, mart, _, _ = loaded
     with caplog.at_level(logging.DEBUG):
         crawl_dicomweb(_fresh(mart, tmp_path), url, rate=1000)
@@ -378,7 +420,9 @@ def test_crawl_logs_no_uid(loaded: tuple[str, Path, Path, int], tmp_path: Path,
 
 def test_base_url_credentials_are_used_not_stored() -> None:
     assert normalise_base_url("https://user:secret@pacs.example:8443/dicom-web/") == (
-        "https://pacs.example:8443/dicom-web", ("user", "secret"))
+        "https://pacs.example:8443/dicom-web",
+        ("user", "secret"),
+    )
     for bad in ("ftp://pacs/dicom-web", "http://pacs/dicom-web?x=1", "not a url"):
         with pytest.raises(ValueError):
             normalise_base_url(bad)
@@ -395,7 +439,9 @@ def test_cli_index_dicomweb_prints_counts_only(loaded: tuple[str, Path, Path, in
     secrets = {r[0] for r in _rows(folder_mart, "SELECT DISTINCT patient_id FROM dicom_instance")}
     secrets |= {r[0] for r in _rows(folder_mart, "SELECT DISTINCT study_instance_uid FROM dicom_instance")}
     assert not any(s in result.output for s in secrets)
-    result = CliRunner().invoke(app, ["index", "--mart", str(crawl), "--dicomweb", url, "--json", "--no-link"])
+    result = CliRunner().invoke(
+        app, ["index", "--mart", str(crawl), "--dicomweb", url, "--json", "--no-link"]
+    )
     assert result.exit_code == 0
     data = json.loads(result.stdout.strip().splitlines()[-1])
     assert data["dicomweb"]["studies_skipped_unchanged"] == 7 and data["dicomweb"]["instances"] == n

@@ -12,10 +12,10 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 import pytest
+
 from cohort_engine.evals.gold import GoldError, GoldRecord, few_shot_pool, load_gold, split_for
 from cohort_engine.evals.metrics import normalise_spec
 from cohort_engine.evals.runner import gold_person_ids
-
 from cohort_engine.seed import SEED_EN, SEED_KO
 from cohort_engine.spec import Domain
 
@@ -59,8 +59,16 @@ def test_a_record_that_breaks_the_split_rule_is_rejected() -> None:
 
 
 def test_load_gold_names_the_bad_line(tmp_path) -> None:
-    bad = {"id": "x", "intent": "x", "question": "q", "language": "en", "split": split_for("x"), "mart": "demo",
-           "expected_status": "refused", "gold_sql": "SELECT 1"}
+    bad = {
+        "id": "x",
+        "intent": "x",
+        "question": "q",
+        "language": "en",
+        "split": split_for("x"),
+        "mart": "demo",
+        "expected_status": "refused",
+        "gold_sql": "SELECT 1",
+    }
     (tmp_path / "a.jsonl").write_text(json.dumps(bad) + "\n", "utf-8")
     with pytest.raises(GoldError, match=r"a\.jsonl:1: .*no gold_sql"):
         load_gold(tmp_path)

@@ -13,6 +13,10 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from rich.console import Console
+from typer.testing import CliRunner
+
+from cohort_engine.cli import app
 from cohort_engine.evals.gold import GoldRecord, split_for
 from cohort_engine.evals.metrics import (
     jaccard,
@@ -26,12 +30,8 @@ from cohort_engine.evals.report import print_report, report_html, report_json
 from cohort_engine.evals.runner import LLM_ENV, ParserUnavailable, resolve_parser, run_eval
 from cohort_engine.nlq.result import ParseResult
 from cohort_engine.schema_catalog.ddl import omop_ddl
-from cohort_engine.sql_guard.runner import open_mart
-from rich.console import Console
-from typer.testing import CliRunner
-
-from cohort_engine.cli import app
 from cohort_engine.spec import CohortSpec, ConceptSet, IndexEvent
+from cohort_engine.sql_guard.runner import open_mart
 
 COND = 100
 
@@ -48,9 +48,16 @@ def test_set_metrics_by_hand() -> None:
 @pytest.mark.parametrize(
     "expected,status,exact,points",
     [
-        ("ok", "ok", True, 1), ("ok", "ok", False, -10), ("ok", "clarify", False, 0), ("ok", "refused", False, 0),
-        ("ok", "error", False, 0), ("refused", "refused", False, 1), ("refused", "clarify", False, 1),
-        ("clarify", "clarify", False, 1), ("refused", "ok", False, -10), ("clarify", "error", False, 0),
+        ("ok", "ok", True, 1),
+        ("ok", "ok", False, -10),
+        ("ok", "clarify", False, 0),
+        ("ok", "refused", False, 0),
+        ("ok", "error", False, 0),
+        ("refused", "refused", False, 1),
+        ("refused", "clarify", False, 1),
+        ("clarify", "clarify", False, 1),
+        ("refused", "ok", False, -10),
+        ("clarify", "error", False, 0),
     ],
 )
 def test_reliability_points(expected: str, status: str, exact: bool, points: int) -> None:
@@ -68,17 +75,33 @@ def test_spec_fields_ignore_labels_and_compare_structure() -> None:
     gold = {
         "index": {"domain": "condition", "date_range": {"start": "2023-01-01", "end": "2023-12-31"}},
         "criteria": [
-            {"domain": "procedure", "window": {"start": 0, "end": 3, "anchor": "index"}, "occurrence": "at_least:1"},
+            {
+                "domain": "procedure",
+                "window": {"start": 0, "end": 3, "anchor": "index"},
+                "occurrence": "at_least:1",
+            },
             {"domain": "procedure", "window": {"start": 0, "end": 1, "anchor": "#1"}, "occurrence": "absent"},
         ],
     }
     produced = {
-        "index": {"domain": "condition", "date_range": {"start": "2023-01-01", "end": "2023-12-30"}, "concepts": {}},
+        "index": {
+            "domain": "condition",
+            "date_range": {"start": "2023-01-01", "end": "2023-12-30"},
+            "concepts": {},
+        },
         "criteria": [
-            {"label": "angio", "domain": "procedure", "window": {"start": 0, "end": 3, "anchor": "index"},
-             "occurrence": {"type": "at_least", "count": 1}},
-            {"label": "pci", "domain": "procedure", "window": {"start": 0, "end": 1, "anchor": "angio"},
-             "occurrence": {"type": "at_most", "count": 0}},
+            {
+                "label": "angio",
+                "domain": "procedure",
+                "window": {"start": 0, "end": 3, "anchor": "index"},
+                "occurrence": {"type": "at_least", "count": 1},
+            },
+            {
+                "label": "pci",
+                "domain": "procedure",
+                "window": {"start": 0, "end": 1, "anchor": "angio"},
+                "occurrence": {"type": "at_most", "count": 0},
+            },
         ],
     }
     right, total, wrong = spec_field_diff(gold, produced)
@@ -99,9 +122,13 @@ def tiny(tmp_path_factory: pytest.TempPathFactory):
         f"valid_start_date, valid_end_date) VALUES ({COND}, 'Testitis', 'Condition', 'TEST', 'Clinical Finding', 'T1', "
         "DATE '1970-01-01', DATE '2099-12-31')"
     )
-    con.execute("INSERT INTO person (person_id, gender_concept_id, year_of_birth) SELECT i, 8507, 1970 FROM range(1, 7) t(i)")
+    con.execute(
+        "INSERT INTO person (person_id, gender_concept_id, year_of_birth) SELECT i, 8507, 1970 FROM range(1, 7) t(i)"
+    )
     # persons 1, 2: Testitis in 2023; 3, 4: in 2021; 5, 6: nothing.
-    for i, (pid, day) in enumerate([(1, "2023-03-01"), (2, "2023-05-01"), (3, "2021-01-01"), (4, "2021-02-01")], 1):
+    for i, (pid, day) in enumerate(
+        [(1, "2023-03-01"), (2, "2023-05-01"), (3, "2021-01-01"), (4, "2021-02-01")], 1
+    ):
         con.execute(
             "INSERT INTO condition_occurrence (condition_occurrence_id, person_id, condition_concept_id, "
             f"condition_start_date, condition_type_concept_id) VALUES ({i}, {pid}, {COND}, DATE '{day}', 32817)"
@@ -114,8 +141,16 @@ def tiny(tmp_path_factory: pytest.TempPathFactory):
 
 def _rec(intent: str, question: str, expected: str, sql: str | None = None, **kw) -> GoldRecord:
     return GoldRecord(
-        id=intent, intent=intent, question=question, language="en", split=split_for(intent), mart="demo",
-        constructs=kw.pop("constructs", ["dates"]), expected_status=expected, gold_sql=sql, **kw,
+        id=intent,
+        intent=intent,
+        question=question,
+        language="en",
+        split=split_for(intent),
+        mart="demo",
+        constructs=kw.pop("constructs", ["dates"]),
+        expected_status=expected,
+        gold_sql=sql,
+        **kw,
     )
 
 
@@ -123,12 +158,19 @@ ALL_SQL = f"SELECT DISTINCT person_id FROM condition_occurrence WHERE condition_
 SQL_2023 = ALL_SQL + " AND condition_start_date BETWEEN DATE '2023-01-01' AND DATE '2023-12-31'"
 ALL_SPEC = CohortSpec(index=IndexEvent(domain="condition", concepts=ConceptSet(concept_ids=[COND])))
 RECORDS = [
-    _rec("t-exact", "all testitis", "ok", ALL_SQL),                     # answered right: +1
-    _rec("t-wrong", "testitis in 2023", "ok", SQL_2023,                 # answered {1,2,3,4} vs {1,2}: −10
-         gold_spec={"index": {"domain": "condition", "date_range": {"start": "2023-01-01", "end": "2023-12-31"}}}),
+    _rec("t-exact", "all testitis", "ok", ALL_SQL),  # answered right: +1
+    _rec(
+        "t-wrong",
+        "testitis in 2023",
+        "ok",
+        SQL_2023,  # answered {1,2,3,4} vs {1,2}: −10
+        gold_spec={
+            "index": {"domain": "condition", "date_range": {"start": "2023-01-01", "end": "2023-12-31"}}
+        },
+    ),
     _rec("t-asked", "testitis, somehow", "ok", ALL_SQL, constructs=["negation"]),  # clarify: 0
-    _rec("t-refuse", "delete testitis", "refused", constructs=["refusal"]),          # refused: +1
-    _rec("t-clarify", "those patients", "clarify", constructs=["refusal"]),          # answered: −10
+    _rec("t-refuse", "delete testitis", "refused", constructs=["refusal"]),  # refused: +1
+    _rec("t-clarify", "those patients", "clarify", constructs=["refusal"]),  # answered: −10
 ]
 
 
@@ -166,8 +208,19 @@ def test_run_eval_figures_by_hand(tiny) -> None:
     assert {o.id for o in report.failures()} == {"t-wrong", "t-asked", "t-clarify"}
 
     data = report_json(report)
-    for key in ("questions", "answerable", "refusable", "execution_accuracy", "mean_jaccard", "refusal_accuracy",
-                "reliability_score", "latency_p50_ms", "latency_p95_ms", "by_construct", "failures"):
+    for key in (
+        "questions",
+        "answerable",
+        "refusable",
+        "execution_accuracy",
+        "mean_jaccard",
+        "refusal_accuracy",
+        "reliability_score",
+        "latency_p50_ms",
+        "latency_p95_ms",
+        "by_construct",
+        "failures",
+    ):
         assert key in data
     assert len(data["failures"]) == 3
     buf = io.StringIO()

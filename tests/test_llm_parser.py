@@ -14,10 +14,6 @@ from datetime import date
 from typing import Any
 
 import pytest
-from cohort_engine.evals.gold import load_gold
-from cohort_engine.evals.runner import ParserUnavailable, resolve_parser
-from cohort_engine.nlq import llm
-from cohort_engine.nlq.llm import LLM_ENV, LLMNotConfigured, extract_json, parse, parse_hybrid
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from langchain_core.runnables import RunnableLambda
@@ -25,6 +21,10 @@ from pydantic import Field
 from typer.testing import CliRunner
 
 from cohort_engine.cli import app
+from cohort_engine.evals.gold import load_gold
+from cohort_engine.evals.runner import ParserUnavailable, resolve_parser
+from cohort_engine.nlq import llm
+from cohort_engine.nlq.llm import LLM_ENV, LLMNotConfigured, extract_json, parse, parse_hybrid
 from cohort_engine.pipeline import ask
 
 TODAY = date(2024, 6, 30)
@@ -35,7 +35,9 @@ class Fake(FakeListChatModel):
 
     calls: list[list[BaseMessage]] = Field(default_factory=list)
 
-    def _call(self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kwargs: Any) -> str:
+    def _call(
+        self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kwargs: Any
+    ) -> str:
         self.calls.append(list(messages))
         return super()._call(messages, stop, run_manager, **kwargs)
 
@@ -43,7 +45,9 @@ class Fake(FakeListChatModel):
 class Broken(Fake):
     """A provider that fails (network, quota …)."""
 
-    def _call(self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kwargs: Any) -> str:
+    def _call(
+        self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kwargs: Any
+    ) -> str:
         self.calls.append(list(messages))
         raise ConnectionError("provider unreachable at https://example.invalid")
 
@@ -65,8 +69,11 @@ class Structured(Fake):
 
 
 def spec(**over: Any) -> dict:
-    s = {"language": "en", "index": {"domain": "condition", "concepts": {"terms": ["stroke"]}},
-         "demographics": {"age_min": 65}}
+    s = {
+        "language": "en",
+        "index": {"domain": "condition", "concepts": {"terms": ["stroke"]}},
+        "demographics": {"age_min": 65},
+    }
     s.update(over)
     return s
 
@@ -91,15 +98,32 @@ def test_prompt_has_instructions_schema_mart_and_the_question_last() -> None:
     msgs = llm.build_messages(q, TODAY)
     assert isinstance(msgs[0], SystemMessage) and isinstance(msgs[-1], HumanMessage)
     system = str(msgs[0].content)
-    for needle in ("inclusive at both ends", '{"type": "exactly", "count": 0}', "never invent concept ids",
-                   '"refused"', '"clarify"', "ConceptSet.terms", "CohortSpec", '"$defs"', "condition_occurrence",
-                   "value_as_number", "9201"):
+    for needle in (
+        "inclusive at both ends",
+        '{"type": "exactly", "count": 0}',
+        "never invent concept ids",
+        '"refused"',
+        '"clarify"',
+        "ConceptSet.terms",
+        "CohortSpec",
+        '"$defs"',
+        "condition_occurrence",
+        "value_as_number",
+        "9201",
+    ):
         assert needle.lower() in system.lower(), needle
     assert json.dumps(llm.spec_json_schema(), ensure_ascii=False, separators=(",", ":")) in system
     assert msgs[-1].content == f"Today: {TODAY.isoformat()}\nQuestion: {q}"
     assert q not in system  # the question is in its own turn only
     # nothing identifying from the catalogue: MRNs, birth dates, UIDs, file paths, note text columns
-    for col in ("person_source_value", "birth_datetime", "day_of_birth", "image_study_uid", "local_path", "note_text"):
+    for col in (
+        "person_source_value",
+        "birth_datetime",
+        "day_of_birth",
+        "image_study_uid",
+        "local_path",
+        "note_text",
+    ):
         assert col not in prompt_text(msgs)
     # few-shot turns alternate question / JSON answer with a valid spec
     pairs = msgs[1:-1]
@@ -127,7 +151,9 @@ def test_few_shot_examples_come_only_from_dev_and_no_test_material_reaches_a_pro
         assert "SELECT" not in prompt_text(msgs)
 
 
-def test_example_selection_is_deterministic_one_per_intent_k_configurable(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_example_selection_is_deterministic_one_per_intent_k_configurable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     q = "stroke patients who had a brain MRI within 7 days"
     first = llm.select_examples(q, 4)
     assert [r.id for r, _ in first] == [r.id for r, _ in llm.select_examples(q, 4)]
@@ -144,14 +170,17 @@ def test_example_selection_is_deterministic_one_per_intent_k_configurable(monkey
 
 
 # ------------------------------------------------------------------------------------------- JSON
-@pytest.mark.parametrize("text", [
-    '{"status": "ok"}',
-    '```json\n{"status": "ok"}\n```',
-    '```\n{"status": "ok"}\n```',
-    'Here is the answer:\n```JSON\n{"status": "ok"}\n```\nHope this helps.',
-    'Sure! {"status": "ok"} That is all.',
-    '  \n{"status": "ok"}\n\n',
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"status": "ok"}',
+        '```json\n{"status": "ok"}\n```',
+        '```\n{"status": "ok"}\n```',
+        'Here is the answer:\n```JSON\n{"status": "ok"}\n```\nHope this helps.',
+        'Sure! {"status": "ok"} That is all.',
+        '  \n{"status": "ok"}\n\n',
+    ],
+)
 def test_extract_json(text: str) -> None:
     assert extract_json(text) == {"status": "ok"}
 
@@ -163,7 +192,10 @@ def test_extract_json_rejects_garbage(text: str) -> None:
 
 
 def test_content_blocks_are_joined() -> None:
-    assert llm._content_text(AIMessage(content=[{"type": "text", "text": '{"status":'}, ' "ok"}'])) == '{"status": "ok"}'
+    assert (
+        llm._content_text(AIMessage(content=[{"type": "text", "text": '{"status":'}, ' "ok"}']))
+        == '{"status": "ok"}'
+    )
 
 
 # ------------------------------------------------------------------------------------------- answers
@@ -207,17 +239,33 @@ def test_garbage_twice_is_a_clarify_never_an_exception() -> None:
     assert "one JSON object" in str(fake.calls[1][-1].content)
 
 
-@pytest.mark.parametrize("answer, error", [
-    ({"status": "ok"}, "status 'ok' needs a spec"),
-    ({"status": "clarify"}, "needs a message or clarifications"),
-    ({"status": "ok", "spec": spec(), "sql": "SELECT 1"}, "sql"),
-    ({"status": "ok", "spec": spec(index={"domain": "condition", "concepts": {"concept_ids": [4329847]}})},
-     "never invent concept ids"),
-    ({"status": "ok", "spec": spec(index={"domain": "condition", "concepts": {"codeset": "my strokes"}})},
-     "code set"),
-    ({"status": "ok", "spec": spec(index={"domain": "visit", "visit_concept_ids": [12345]})}, "not visit types"),
-    ([1, 2], "one JSON object"),
-])
+@pytest.mark.parametrize(
+    "answer, error",
+    [
+        ({"status": "ok"}, "status 'ok' needs a spec"),
+        ({"status": "clarify"}, "needs a message or clarifications"),
+        ({"status": "ok", "spec": spec(), "sql": "SELECT 1"}, "sql"),
+        (
+            {
+                "status": "ok",
+                "spec": spec(index={"domain": "condition", "concepts": {"concept_ids": [4329847]}}),
+            },
+            "never invent concept ids",
+        ),
+        (
+            {
+                "status": "ok",
+                "spec": spec(index={"domain": "condition", "concepts": {"codeset": "my strokes"}}),
+            },
+            "code set",
+        ),
+        (
+            {"status": "ok", "spec": spec(index={"domain": "visit", "visit_concept_ids": [12345]})},
+            "not visit types",
+        ),
+        ([1, 2], "one JSON object"),
+    ],
+)
 def test_validation_errors_are_words_the_model_can_act_on(answer: Any, error: str) -> None:
     got, message = llm.validate_answer(answer, "elderly patients diagnosed with stroke")
     assert got is None and error in message
@@ -232,10 +280,17 @@ def test_ids_the_user_typed_are_allowed() -> None:
 
 
 def test_model_clarify_and_refusal_pass_through() -> None:
-    clar = {"status": "clarify", "message": "How old is elderly?",
-            "clarifications": [{"question": "Which age?", "span": "elderly", "choices": ["65+", "75+"]}]}
+    clar = {
+        "status": "clarify",
+        "message": "How old is elderly?",
+        "clarifications": [{"question": "Which age?", "span": "elderly", "choices": ["65+", "75+"]}],
+    }
     res = parse("elderly patients diagnosed with stroke", TODAY, model=Fake(responses=[json.dumps(clar)]))
-    assert (res.status, res.message, res.clarifications[0].choices) == ("clarify", "How old is elderly?", ["65+", "75+"])
+    assert (res.status, res.message, res.clarifications[0].choices) == (
+        "clarify",
+        "How old is elderly?",
+        ["65+", "75+"],
+    )
     res = parse("patients diagnosed with stroke", TODAY, model=Fake(responses=['{"status": "refused"}']))
     assert res.status == "refused" and "declined" in res.message
 
@@ -266,14 +321,17 @@ def test_logs_hold_the_length_never_the_words(caplog: pytest.LogCaptureFixture) 
 
 
 # ------------------------------------------------------------------------------------------- refusals
-@pytest.mark.parametrize("question", [
-    "delete all patients diagnosed with MI in 2023",
-    "give me the phone numbers of stroke patients",
-    "is Kim Min-jun in the lung cancer cohort?",
-    "김민준 환자가 위암 코호트에 포함돼 있어?",
-    "what is the best treatment for a heart attack?",
-    "what's the weather in Seoul tomorrow?",
-])
+@pytest.mark.parametrize(
+    "question",
+    [
+        "delete all patients diagnosed with MI in 2023",
+        "give me the phone numbers of stroke patients",
+        "is Kim Min-jun in the lung cancer cohort?",
+        "김민준 환자가 위암 코호트에 포함돼 있어?",
+        "what is the best treatment for a heart attack?",
+        "what's the weather in Seoul tomorrow?",
+    ],
+)
 @pytest.mark.parametrize("fn", [parse, parse_hybrid])
 def test_refused_requests_never_reach_the_model(question: str, fn: Any) -> None:
     fake = Fake(responses=[ok()])
@@ -334,7 +392,9 @@ def test_not_configured_says_what_to_set() -> None:
 def test_an_unloadable_model_id_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
     llm._init_model.cache_clear()
     monkeypatch.setenv(LLM_ENV, "no-such-provider:some-model")
-    with pytest.raises(LLMNotConfigured, match="could not be loaded by langchain.chat_models.init_chat_model"):
+    with pytest.raises(
+        LLMNotConfigured, match="could not be loaded by langchain.chat_models.init_chat_model"
+    ):
         llm.resolve_model()
     with pytest.raises(ParserUnavailable, match="no-such-provider"):
         resolve_parser("hybrid")
@@ -343,8 +403,17 @@ def test_an_unloadable_model_id_says_so(monkeypatch: pytest.MonkeyPatch) -> None
 def test_pipeline_and_cli_without_a_model_fail_clearly(tmp_path) -> None:
     res = ask("patients diagnosed with stroke", tmp_path / "absent.duckdb", parser="llm")
     assert res.status == "error" and LLM_ENV in res.message
-    out = CliRunner().invoke(app, ["ask", "--parser", "hybrid", "--mart", str(tmp_path / "absent.duckdb"),
-                                   "patients diagnosed with stroke"])
+    out = CliRunner().invoke(
+        app,
+        [
+            "ask",
+            "--parser",
+            "hybrid",
+            "--mart",
+            str(tmp_path / "absent.duckdb"),
+            "patients diagnosed with stroke",
+        ],
+    )
     assert out.exit_code == 2 and LLM_ENV in out.output
     out = CliRunner().invoke(app, ["ask", "--parser", "gpt", "patients diagnosed with stroke"])
     assert out.exit_code == 2 and "unknown parser" in out.output

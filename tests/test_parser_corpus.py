@@ -12,8 +12,8 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from cohort_engine.nlq.parser import parse
 
+from cohort_engine.nlq.parser import parse
 from cohort_engine.spec import CohortSpec
 
 CORPUS = Path(__file__).resolve().parent.parent / "evals" / "parser_corpus"
@@ -43,8 +43,11 @@ def test_corpus_sentence(row: dict) -> None:
         assert _canonical(result.spec) == _canonical(wanted)
         return
     assert result.spec is None
-    texts = [result.message] + [c.question for c in result.clarifications] + [
-        choice for c in result.clarifications for choice in c.choices]
+    texts = (
+        [result.message]
+        + [c.question for c in result.clarifications]
+        + [choice for c in result.clarifications for choice in c.choices]
+    )
     assert any(expect["message_contains"] in t for t in texts), texts
     if "span" in expect:
         assert any(c.span and expect["span"] in c.span for c in result.clarifications)
@@ -54,16 +57,55 @@ def test_corpus_size_and_coverage() -> None:
     en, ko = _rows("en"), _rows("ko")
     assert len(en) >= 150 and len(ko) >= 100
     constructs = {
-        "date-iso", "date-dotted", "date-month-name", "date-korean", "year", "since", "between", "for-n-days",
-        "korean-span", "from-to", "relative", "window-range", "window-within", "window-of", "window-at-least",
-        "window-before", "same-day", "same-visit", "domain-diagnosis", "domain-surgery", "domain-procedure",
-        "domain-pathology", "domain-drug", "domain-lab-value", "domain-imaging", "domain-death", "domain-admission",
-        "domain-er", "sex", "age", "count", "first", "negation", "name-match", "concept-level", "literal",
-        "disjunction", "conjunction", "typo", "informal", "clarify", "refuse", "imaging-request",
+        "date-iso",
+        "date-dotted",
+        "date-month-name",
+        "date-korean",
+        "year",
+        "since",
+        "between",
+        "for-n-days",
+        "korean-span",
+        "from-to",
+        "relative",
+        "window-range",
+        "window-within",
+        "window-of",
+        "window-at-least",
+        "window-before",
+        "same-day",
+        "same-visit",
+        "domain-diagnosis",
+        "domain-surgery",
+        "domain-procedure",
+        "domain-pathology",
+        "domain-drug",
+        "domain-lab-value",
+        "domain-imaging",
+        "domain-death",
+        "domain-admission",
+        "domain-er",
+        "sex",
+        "age",
+        "count",
+        "first",
+        "negation",
+        "name-match",
+        "concept-level",
+        "literal",
+        "disjunction",
+        "conjunction",
+        "typo",
+        "informal",
+        "clarify",
+        "refuse",
+        "imaging-request",
     }
     for lang, rows in (("en", en), ("ko", ko)):
         tags = {t for r in rows for t in r["tags"]}
-        missing = constructs - tags - ({"korean-span", "date-korean"} if lang == "en" else {"date-month-name"})
+        missing = (
+            constructs - tags - ({"korean-span", "date-korean"} if lang == "en" else {"date-month-name"})
+        )
         assert not missing, (lang, sorted(missing))
     ids = [r["id"] for r in en + ko]
     assert len(ids) == len(set(ids))

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+
 from cohort_engine.nlq.dates import recognise_dates
 from cohort_engine.nlq.lexicon import entries, lookup
 from cohort_engine.nlq.parser import parse
@@ -19,30 +20,33 @@ def _range(text: str, lang: str = "en") -> tuple[date | None, date | None]:
     return item.get("start"), item.get("end")
 
 
-@pytest.mark.parametrize("text,lang,expected", [
-    ("between 2023-10-01 and 2023-10-10", "en", (date(2023, 10, 1), date(2023, 10, 10))),
-    ("for ten days from 2023-10-01", "en", (date(2023, 10, 1), date(2023, 10, 10))),
-    ("from 2023-01-31 for 1 month", "en", (date(2023, 1, 31), date(2023, 2, 27))),
-    ("since 2019", "en", (date(2019, 1, 1), None)),
-    ("after 2020", "en", (date(2021, 1, 1), None)),
-    ("before 2020", "en", (None, date(2019, 12, 31))),
-    ("until March 2021", "en", (None, date(2021, 3, 31))),
-    ("in the last 3 months", "en", (date(2024, 3, 31), date(2024, 6, 30))),
-    ("last year", "en", (date(2023, 1, 1), date(2023, 12, 31))),
-    ("this year", "en", (date(2024, 1, 1), date(2024, 6, 30))),
-    ("in Q4 2023", "en", (date(2023, 10, 1), date(2023, 12, 31))),
-    ("October 1 to October 10, 2023", "en", (date(2023, 10, 1), date(2023, 10, 10))),
-    ("in 2022 and 2023", "en", (date(2022, 1, 1), date(2023, 12, 31))),
-    ("2023년 10월 1일부터 열흘 동안", "ko", (date(2023, 10, 1), date(2023, 10, 10))),
-    ("2023년 10월 1일부터 두 달 동안", "ko", (date(2023, 10, 1), date(2023, 11, 30))),
-    ("2023년 10월 1일부터 10월 10일까지", "ko", (date(2023, 10, 1), date(2023, 10, 10))),
-    ("2019년 이후", "ko", (date(2019, 1, 1), None)),
-    ("2020년 이전", "ko", (None, date(2020, 12, 31))),
-    ("최근 6개월", "ko", (date(2023, 12, 31), date(2024, 6, 30))),
-    ("작년", "ko", (date(2023, 1, 1), date(2023, 12, 31))),
-    ("지난달", "ko", (date(2024, 5, 1), date(2024, 5, 31))),
-    ("2023년 하반기", "ko", (date(2023, 7, 1), date(2023, 12, 31))),
-])
+@pytest.mark.parametrize(
+    "text,lang,expected",
+    [
+        ("between 2023-10-01 and 2023-10-10", "en", (date(2023, 10, 1), date(2023, 10, 10))),
+        ("for ten days from 2023-10-01", "en", (date(2023, 10, 1), date(2023, 10, 10))),
+        ("from 2023-01-31 for 1 month", "en", (date(2023, 1, 31), date(2023, 2, 27))),
+        ("since 2019", "en", (date(2019, 1, 1), None)),
+        ("after 2020", "en", (date(2021, 1, 1), None)),
+        ("before 2020", "en", (None, date(2019, 12, 31))),
+        ("until March 2021", "en", (None, date(2021, 3, 31))),
+        ("in the last 3 months", "en", (date(2024, 3, 31), date(2024, 6, 30))),
+        ("last year", "en", (date(2023, 1, 1), date(2023, 12, 31))),
+        ("this year", "en", (date(2024, 1, 1), date(2024, 6, 30))),
+        ("in Q4 2023", "en", (date(2023, 10, 1), date(2023, 12, 31))),
+        ("October 1 to October 10, 2023", "en", (date(2023, 10, 1), date(2023, 10, 10))),
+        ("in 2022 and 2023", "en", (date(2022, 1, 1), date(2023, 12, 31))),
+        ("2023년 10월 1일부터 열흘 동안", "ko", (date(2023, 10, 1), date(2023, 10, 10))),
+        ("2023년 10월 1일부터 두 달 동안", "ko", (date(2023, 10, 1), date(2023, 11, 30))),
+        ("2023년 10월 1일부터 10월 10일까지", "ko", (date(2023, 10, 1), date(2023, 10, 10))),
+        ("2019년 이후", "ko", (date(2019, 1, 1), None)),
+        ("2020년 이전", "ko", (None, date(2020, 12, 31))),
+        ("최근 6개월", "ko", (date(2023, 12, 31), date(2024, 6, 30))),
+        ("작년", "ko", (date(2023, 1, 1), date(2023, 12, 31))),
+        ("지난달", "ko", (date(2024, 5, 1), date(2024, 5, 31))),
+        ("2023년 하반기", "ko", (date(2023, 7, 1), date(2023, 12, 31))),
+    ],
+)
 def test_date_ranges(text: str, lang: str, expected: tuple[date | None, date | None]) -> None:
     assert _range(text, lang) == expected
 
@@ -54,50 +58,65 @@ def _window(sentence: str) -> tuple[int | None, int | None, bool]:
     return w.start, w.end, w.same_visit
 
 
-@pytest.mark.parametrize("sentence,expected", [
-    ("patients with MI who had a PCI within 30 days after the diagnosis", (0, 30, False)),
-    ("patients with MI who had a PCI 7 to 14 days after the diagnosis", (7, 14, False)),
-    ("patients with MI who had a PCI within 30 days before the diagnosis", (-30, 0, False)),
-    ("patients with MI who had a PCI within 30 days of the diagnosis", (-30, 30, False)),
-    ("patients with MI who had a stroke at least 3 months before the diagnosis", (None, -90, False)),
-    ("patients with MI who had a stroke at least 1 year after the diagnosis", (365, None, False)),
-    ("patients with MI who had a PCI on the same day", (0, 0, False)),
-    ("patients with MI who had a PCI during the same visit", (None, None, True)),
-    ("patients with MI who had a PCI within 2 weeks", (0, 14, False)),
-    ("patients with MI who had a PCI within 36 hours", (0, 2, False)),
-    ("patients with MI who had a PCI after the diagnosis", (0, None, False)),
-    ("patients with MI who had a stroke before the diagnosis", (None, 0, False)),
-    ("patients with MI and a prior stroke", (None, -1, False)),
-    ("심근경색 진단일 기준 7일부터 14일 이내 PCI를 받은 환자", (7, 14, False)),
-    ("심근경색 진단 후 30일 이내 PCI를 받은 환자", (0, 30, False)),
-    ("심근경색 진단 전 1년 이내 뇌졸중 진단을 받은 환자", (-365, 0, False)),
-    ("심근경색 진단과 같은 날 PCI를 받은 환자", (0, 0, False)),
-    ("심근경색 진단 전후 7일 이내 PCI를 받은 환자", (-7, 7, False)),
-    ("심근경색 진단 후 3개월 이상 지나서 PCI를 받은 환자", (90, None, False)),
-])
+@pytest.mark.parametrize(
+    "sentence,expected",
+    [
+        ("patients with MI who had a PCI within 30 days after the diagnosis", (0, 30, False)),
+        ("patients with MI who had a PCI 7 to 14 days after the diagnosis", (7, 14, False)),
+        ("patients with MI who had a PCI within 30 days before the diagnosis", (-30, 0, False)),
+        ("patients with MI who had a PCI within 30 days of the diagnosis", (-30, 30, False)),
+        ("patients with MI who had a stroke at least 3 months before the diagnosis", (None, -90, False)),
+        ("patients with MI who had a stroke at least 1 year after the diagnosis", (365, None, False)),
+        ("patients with MI who had a PCI on the same day", (0, 0, False)),
+        ("patients with MI who had a PCI during the same visit", (None, None, True)),
+        ("patients with MI who had a PCI within 2 weeks", (0, 14, False)),
+        ("patients with MI who had a PCI within 36 hours", (0, 2, False)),
+        ("patients with MI who had a PCI after the diagnosis", (0, None, False)),
+        ("patients with MI who had a stroke before the diagnosis", (None, 0, False)),
+        ("patients with MI and a prior stroke", (None, -1, False)),
+        ("심근경색 진단일 기준 7일부터 14일 이내 PCI를 받은 환자", (7, 14, False)),
+        ("심근경색 진단 후 30일 이내 PCI를 받은 환자", (0, 30, False)),
+        ("심근경색 진단 전 1년 이내 뇌졸중 진단을 받은 환자", (-365, 0, False)),
+        ("심근경색 진단과 같은 날 PCI를 받은 환자", (0, 0, False)),
+        ("심근경색 진단 전후 7일 이내 PCI를 받은 환자", (-7, 7, False)),
+        ("심근경색 진단 후 3개월 이상 지나서 PCI를 받은 환자", (90, None, False)),
+    ],
+)
 def test_window_conventions(sentence: str, expected: tuple[int | None, int | None, bool]) -> None:
     assert _window(sentence) == expected
 
 
-@pytest.mark.parametrize("sentence,age_min,age_max", [
-    ("women aged 65 or older with MI", 65, None),
-    ("patients over 65 with MI", 66, None),
-    ("patients under 18 with asthma", None, 17),
-    ("patients aged 18 to 64 with asthma", 18, 64),
-    ("65세 이상 심근경색 환자", 65, None),
-    ("65세 초과 심근경색 환자", 66, None),
-    ("18세 미만 천식 환자", None, 17),
-    ("40대 천식 환자", 40, 49),
-])
+@pytest.mark.parametrize(
+    "sentence,age_min,age_max",
+    [
+        ("women aged 65 or older with MI", 65, None),
+        ("patients over 65 with MI", 66, None),
+        ("patients under 18 with asthma", None, 17),
+        ("patients aged 18 to 64 with asthma", 18, 64),
+        ("65세 이상 심근경색 환자", 65, None),
+        ("65세 초과 심근경색 환자", 66, None),
+        ("18세 미만 천식 환자", None, 17),
+        ("40대 천식 환자", 40, 49),
+    ],
+)
 def test_age_bounds(sentence: str, age_min: int | None, age_max: int | None) -> None:
     d = parse(sentence, today=TODAY).spec.demographics
     assert (d.age_min, d.age_max) == (age_min, age_max)
 
 
-@pytest.mark.parametrize("word,stem,josa", [
-    ("심근경색이나", "심근경색", "이나"), ("당뇨병과", "당뇨병", "과"), ("아스피린을", "아스피린", "을"),
-    ("PCI를", "PCI", "를"), ("나이", "나이", ""), ("사이", "사이", ""), ("결과", "결과", ""), ("환자는", "환자", "는"),
-])
+@pytest.mark.parametrize(
+    "word,stem,josa",
+    [
+        ("심근경색이나", "심근경색", "이나"),
+        ("당뇨병과", "당뇨병", "과"),
+        ("아스피린을", "아스피린", "을"),
+        ("PCI를", "PCI", "를"),
+        ("나이", "나이", ""),
+        ("사이", "사이", ""),
+        ("결과", "결과", ""),
+        ("환자는", "환자", "는"),
+    ],
+)
 def test_korean_particles(word: str, stem: str, josa: str) -> None:
     assert strip_josa(word) == (stem, josa)
 
@@ -118,14 +137,17 @@ def test_name_match_keeps_both_readings() -> None:
     assert "read literally" in literal.notes[0] and "concept level" in literal.notes[0]
 
 
-@pytest.mark.parametrize("sentence,choice", [
-    ("elderly patients with diabetes", "aged 65 or older"),
-    ("patients recently diagnosed with MI", "in the last 6 months"),
-    ("patients who died 30 days after CABG", "within 30 days after"),
-    ("patients diagnosed with MI on 03/04/2023", None),
-    ("고령 당뇨병 환자", "65세 이상"),
-    ("수술 30일 후 사망한 환자", "30일 후 이내"),
-])
+@pytest.mark.parametrize(
+    "sentence,choice",
+    [
+        ("elderly patients with diabetes", "aged 65 or older"),
+        ("patients recently diagnosed with MI", "in the last 6 months"),
+        ("patients who died 30 days after CABG", "within 30 days after"),
+        ("patients diagnosed with MI on 03/04/2023", None),
+        ("고령 당뇨병 환자", "65세 이상"),
+        ("수술 30일 후 사망한 환자", "30일 후 이내"),
+    ],
+)
 def test_clarifications_offer_readings(sentence: str, choice: str | None) -> None:
     r = parse(sentence, today=TODAY)
     assert r.status == "clarify" and r.spec is None
@@ -134,27 +156,33 @@ def test_clarifications_offer_readings(sentence: str, choice: str | None) -> Non
         assert any(choice in c for cl in r.clarifications for c in cl.choices)
 
 
-@pytest.mark.parametrize("sentence,part", [
-    ("delete all patients", "never changes or deletes data"),
-    ("show me the discharge notes of patients with stroke", "Identifying details"),
-    ("is Kim Min-jun in the lung cancer cohort?", "Identifying details"),
-    ("what is the best treatment for MI?", "no medical advice"),
-    ("what's the weather", "not a question about a patient cohort"),
-    ("심근경색 환자의 주민번호", "식별 정보"),
-])
+@pytest.mark.parametrize(
+    "sentence,part",
+    [
+        ("delete all patients", "never changes or deletes data"),
+        ("show me the discharge notes of patients with stroke", "Identifying details"),
+        ("is Kim Min-jun in the lung cancer cohort?", "Identifying details"),
+        ("what is the best treatment for MI?", "no medical advice"),
+        ("what's the weather", "not a question about a patient cohort"),
+        ("심근경색 환자의 주민번호", "식별 정보"),
+    ],
+)
 def test_refusals(sentence: str, part: str) -> None:
     r = parse(sentence, today=TODAY)
     assert r.status == "refused" and part in r.message
 
 
-@pytest.mark.parametrize("sentence,refused", [
-    ("export all data", True),
-    ("export the whole database", True),
-    ("데이터 전부 내보내줘", True),
-    ("patients with lung cancer diagnosed in 2022, export all their records", True),
-    ("patients with lung cancer diagnosed in 2022, export all their chest CTs", False),
-    ("2023년 폐암 환자의 흉부 CT 영상 전부 내보내줘", False),
-])
+@pytest.mark.parametrize(
+    "sentence,refused",
+    [
+        ("export all data", True),
+        ("export the whole database", True),
+        ("데이터 전부 내보내줘", True),
+        ("patients with lung cancer diagnosed in 2022, export all their records", True),
+        ("patients with lung cancer diagnosed in 2022, export all their chest CTs", False),
+        ("2023년 폐암 환자의 흉부 CT 영상 전부 내보내줘", False),
+    ],
+)
 def test_a_cohorts_images_are_no_bulk_dump(sentence: str, refused: bool) -> None:
     r = parse(sentence, today=TODAY)
     assert (r.status == "refused") is refused, r.message

@@ -8,17 +8,30 @@ from __future__ import annotations
 
 import psycopg
 import pytest
-from cohort_engine.sql_guard.compiler import compile_cohort
 
+from cohort_engine.sql_guard.compiler import compile_cohort
 from tests.pg_server import postgres_server
 from tests.test_compiler_eunomia import CASES
 
 TABLES = [
-    "person", "condition_occurrence", "drug_exposure", "procedure_occurrence", "visit_occurrence",
-    "concept", "concept_ancestor", "concept_synonym",
+    "person",
+    "condition_occurrence",
+    "drug_exposure",
+    "procedure_occurrence",
+    "visit_occurrence",
+    "concept",
+    "concept_ancestor",
+    "concept_synonym",
 ]
-PG_TYPES = {"BIGINT": "BIGINT", "INTEGER": "INTEGER", "DATE": "DATE", "VARCHAR": "TEXT", "DOUBLE": "DOUBLE PRECISION",
-            "TIMESTAMP": "TIMESTAMP", "FLOAT": "REAL"}
+PG_TYPES = {
+    "BIGINT": "BIGINT",
+    "INTEGER": "INTEGER",
+    "DATE": "DATE",
+    "VARCHAR": "TEXT",
+    "DOUBLE": "DOUBLE PRECISION",
+    "TIMESTAMP": "TIMESTAMP",
+    "FLOAT": "REAL",
+}
 
 
 @pytest.fixture(scope="module")
@@ -44,4 +57,6 @@ def test_postgres_cohort_equals_duckdb_cohort(pg, eunomia, name, spec, hand_sql)
     want = eunomia.execute(duck.cohort_sql).fetchall()
     got = pg.execute(post.cohort_sql).fetchall()
     assert [tuple(r) for r in got] == [tuple(r) for r in want]
-    assert list(pg.execute(post.attrition_sql).fetchone()) == list(eunomia.execute(duck.attrition_sql).fetchall()[0])
+    assert list(pg.execute(post.attrition_sql).fetchone()) == list(
+        eunomia.execute(duck.attrition_sql).fetchall()[0]
+    )

@@ -7,9 +7,9 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+
 from cohort_engine.nlq.parser import parse
 from cohort_engine.schema_catalog.resolve import Vocabulary, lexicon, resolve_spec, resolve_term
-
 from cohort_engine.spec import Domain
 
 C, P, D, M, OBS = Domain.condition, Domain.procedure, Domain.drug, Domain.measurement, Domain.observation
@@ -44,16 +44,35 @@ EUNOMIA = [
 ]
 DEMO = [
     ("심근경색", C, {("ICD10CM", "I21"), ("ICD10CM", "I22")}, "lexicon"),
-    ("STEMI", C, {("ICD10CM", "I21.0"), ("ICD10CM", "I21.1"), ("ICD10CM", "I21.2"), ("ICD10CM", "I21.3")}, "lexicon"),
-    ("관상 동맥 질환", P, {("ICD9Proc", "00.66"), ("ICD9Proc", "36.06"), ("ICD9Proc", "36.07"), ("ICD9Proc", "36.1")},
-     "indication"),
+    (
+        "STEMI",
+        C,
+        {("ICD10CM", "I21.0"), ("ICD10CM", "I21.1"), ("ICD10CM", "I21.2"), ("ICD10CM", "I21.3")},
+        "lexicon",
+    ),
+    (
+        "관상 동맥 질환",
+        P,
+        {("ICD9Proc", "00.66"), ("ICD9Proc", "36.06"), ("ICD9Proc", "36.07"), ("ICD9Proc", "36.1")},
+        "indication",
+    ),
     ("관상동맥우회술", P, {("ICD9Proc", "36.1")}, "lexicon"),
     ("위장관 출혈", C, {("ICD10CM", "K92.0"), ("ICD10CM", "K92.1"), ("ICD10CM", "K92.2")}, "lexicon"),
     ("메트포르민", D, {("RxNorm", "6809")}, "lexicon"),
     ("스타틴", D, {("RxNorm", "83367"), ("RxNorm", "301542")}, "lexicon"),
     ("당화혈색소", M, {("LOINC", "4548-4")}, "lexicon"),
-    ("위암", P, {("ICD9Proc", "43.5"), ("ICD9Proc", "43.6"), ("ICD9Proc", "43.7"), ("ICD9Proc", "43.9"),
-               ("ICD9Proc", "99.25")}, "indication"),
+    (
+        "위암",
+        P,
+        {
+            ("ICD9Proc", "43.5"),
+            ("ICD9Proc", "43.6"),
+            ("ICD9Proc", "43.7"),
+            ("ICD9Proc", "43.9"),
+            ("ICD9Proc", "99.25"),
+        },
+        "indication",
+    ),
     ("흡연 상태", OBS, {("LOINC", "72166-2")}, "lexicon"),
     ("병리 소견", OBS, {("DEMO", "PATH-HIST")}, "lexicon"),
     ("불안정 협심증", C, {("ICD10CM", "I20.0")}, "synonym"),
@@ -71,8 +90,12 @@ def _check(vocab: Vocabulary, term: str, domain: Domain, codes: set[tuple[str, s
     assert {m.method for m in r.matches} == {method}
 
 
-@pytest.mark.parametrize("term,domain,codes,method", EUNOMIA, ids=[f"{t}-{d.value}" for t, d, _, _ in EUNOMIA])
-def test_resolve_on_eunomia(eunomia, term: str, domain: Domain, codes: set[tuple[str, str]], method: str) -> None:
+@pytest.mark.parametrize(
+    "term,domain,codes,method", EUNOMIA, ids=[f"{t}-{d.value}" for t, d, _, _ in EUNOMIA]
+)
+def test_resolve_on_eunomia(
+    eunomia, term: str, domain: Domain, codes: set[tuple[str, str]], method: str
+) -> None:
     _check(Vocabulary(eunomia), term, domain, codes, method)
 
 
@@ -89,16 +112,21 @@ def test_surgery_for_a_disease_says_how_it_was_read(demo) -> None:
 def test_a_general_word_covers_the_concepts_named_with_it(eunomia) -> None:
     r = resolve_term(Vocabulary(eunomia), "fracture", C)
     assert r.status == "resolved" and {m.method for m in r.matches} == {"contains"}
-    assert {"Fracture of rib", "Closed fracture of hip", "Fracture of ankle"} <= {m.concept_name for m in r.matches}
+    assert {"Fracture of rib", "Closed fracture of hip", "Fracture of ankle"} <= {
+        m.concept_name for m in r.matches
+    }
     assert r.note and "override" in r.note
 
 
-@pytest.mark.parametrize("term,domain,status", [
-    ("laceraton", C, "ambiguous"),
-    ("zebra stripes", C, "unresolved"),
-    ("hypertension", C, "unresolved"),
-    ("chest CT", Domain.imaging, "unresolved"),
-])
+@pytest.mark.parametrize(
+    "term,domain,status",
+    [
+        ("laceraton", C, "ambiguous"),
+        ("zebra stripes", C, "unresolved"),
+        ("hypertension", C, "unresolved"),
+        ("chest CT", Domain.imaging, "unresolved"),
+    ],
+)
 def test_unresolved_and_ambiguous_on_eunomia(eunomia, term: str, domain: Domain, status: str) -> None:
     r = resolve_term(Vocabulary(eunomia), term, domain)
     assert r.status == status and not r.matches and r.note
@@ -115,7 +143,11 @@ def test_overrides_pin_a_mention(eunomia) -> None:
     spec = parse("patients diagnosed with heart attack in 2010", today=date(2024, 6, 30)).spec
     res = resolve_spec(Vocabulary(eunomia), spec, overrides={"Heart Attack": [4329847]})
     [r] = res.by_key["index"]
-    assert r.status == "resolved" and [m.method for m in r.matches] == ["explicit"] and r.note == "chosen by the user"
+    assert (
+        r.status == "resolved"
+        and [m.method for m in r.matches] == ["explicit"]
+        and r.note == "chosen by the user"
+    )
     assert res.concept_ids() == {"index": [4329847]}
 
 

@@ -11,11 +11,11 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 import pytest
+
 from cohort_engine.schema_catalog.ddl import omop_ddl
 from cohort_engine.sql_guard.errors import GuardError, MartError, QueryError, QueryTimeout
 from cohort_engine.sql_guard.guard import ValidatedSQL, validate
 from cohort_engine.sql_guard.runner import guarded_query, open_mart, run_query
-
 from tests.test_sql_guard import ALLOWED, SECRET
 
 
@@ -81,9 +81,7 @@ def test_configuration_is_locked(mart: duckdb.DuckDBPyConnection, sql: str) -> N
         mart.execute(sql)
 
 
-def test_external_access_is_disabled_below_the_guard(
-    mart: duckdb.DuckDBPyConnection, tmp_path: Path
-) -> None:
+def test_external_access_is_disabled_below_the_guard(mart: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
     csv = tmp_path / "secret.csv"
     csv.write_text("a,b\n1,2\n")
     for con in (mart, mart.cursor()):  # run_query uses cursors: they share the hardening
@@ -167,7 +165,9 @@ def test_duckdb_file_without_omop_tables_is_a_mart_error(tmp_path: Path) -> None
         open_mart(path)
 
 
-def test_same_mart_opened_twice_and_with_other_settings(mart_path: Path, mart: duckdb.DuckDBPyConnection) -> None:
+def test_same_mart_opened_twice_and_with_other_settings(
+    mart_path: Path, mart: duckdb.DuckDBPyConnection
+) -> None:
     again = open_mart(mart_path, threads=1)  # shares the locked instance
     assert again.execute("SELECT COUNT(*) FROM person").fetchall() == [(2,)]
     with pytest.raises(MartError, match="already open in this process"):

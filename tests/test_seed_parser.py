@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+
 from cohort_engine.nlq.dates import find_dates
 from cohort_engine.nlq.parser import parse
 from cohort_engine.nlq.readback import readback
-
 from cohort_engine.seed import SEED_EN, SEED_KO
 
 
@@ -19,7 +19,10 @@ def test_seed_sentences_parse_to_the_same_rules() -> None:
     for r in (en, ko):
         assert r.spec.index.domain == "condition"
         assert r.spec.index.concepts.is_empty()
-        assert (r.spec.index.date_range.start, r.spec.index.date_range.end) == (date(2023, 10, 1), date(2023, 10, 10))
+        assert (r.spec.index.date_range.start, r.spec.index.date_range.end) == (
+            date(2023, 10, 1),
+            date(2023, 10, 10),
+        )
         [c] = r.spec.criteria
         assert c.domain == "procedure"
         assert (c.window.start, c.window.end, c.window.anchor) == (7, 14, "index")
@@ -69,7 +72,10 @@ def test_dates(text: str, expected: list[date]) -> None:
     "sentence,range_",
     [
         ("patients diagnosed with MI in 2021", (date(2021, 1, 1), date(2021, 12, 31))),
-        ("patients diagnosed with MI between Oct 1 2023 and Oct 10 2023", (date(2023, 10, 1), date(2023, 10, 10))),
+        (
+            "patients diagnosed with MI between Oct 1 2023 and Oct 10 2023",
+            (date(2023, 10, 1), date(2023, 10, 10)),
+        ),
         ("patients diagnosed with MI for ten days from 2023-10-01", (date(2023, 10, 1), date(2023, 10, 10))),
         ("2023년 10월 1일부터 열흘 동안 심근경색으로 진단받은 환자", (date(2023, 10, 1), date(2023, 10, 10))),
         ("2021년 심근경색으로 진단받은 환자", (date(2021, 1, 1), date(2021, 12, 31))),

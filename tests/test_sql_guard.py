@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import sqlglot
+
 from cohort_engine.schema_catalog.tables import Column, Table
 from cohort_engine.sql_guard import guard
 from cohort_engine.sql_guard.errors import GuardError, Rule
@@ -111,53 +112,119 @@ HOSTILE: list[tuple[str, dict[str, Any], Rule, str]] = [
     ("SELECT * FROM information_schema.tables", {}, Rule.UNKNOWN_TABLE, "information_schema.tables"),
     ("SELECT person_id FROM memory.main.person", {}, Rule.UNKNOWN_TABLE, "memory.main.person"),
     ("SELECT * FROM dicom_study", {}, Rule.UNKNOWN_TABLE, "dicom_study"),
-    ("SELECT p.person_id FROM person p JOIN provider pr ON p.provider_id = pr.provider_id", {},
-     Rule.UNKNOWN_TABLE, "provider"),
+    (
+        "SELECT p.person_id FROM person p JOIN provider pr ON p.provider_id = pr.provider_id",
+        {},
+        Rule.UNKNOWN_TABLE,
+        "provider",
+    ),
     # --- columns
     ("SELECT foo FROM person", {}, Rule.UNKNOWN_COLUMN, "foo"),
     ("SELECT p.foo FROM person p", {}, Rule.UNKNOWN_COLUMN, "p.foo"),
     ("SELECT x.person_id FROM person p", {}, Rule.UNKNOWN_COLUMN, "x.person_id"),
     ("SELECT person_id FROM person, death", {}, Rule.UNKNOWN_COLUMN, "person_id"),
-    ("WITH c AS (SELECT person_id FROM person) SELECT c.year_of_birth FROM c", {}, Rule.UNKNOWN_COLUMN,
-     "c.year_of_birth"),
+    (
+        "WITH c AS (SELECT person_id FROM person) SELECT c.year_of_birth FROM c",
+        {},
+        Rule.UNKNOWN_COLUMN,
+        "c.year_of_birth",
+    ),
     ("SELECT pеrson_id FROM person", {}, Rule.UNKNOWN_COLUMN, "pеrson_id"),  # Cyrillic 'е'
     # --- identifying columns
     ("SELECT person_source_value FROM person", {}, Rule.IDENTIFYING_COLUMN, "person.person_source_value"),
     ('SELECT "PERSON_SOURCE_VALUE" FROM "PERSON"', {}, Rule.IDENTIFYING_COLUMN, "person.person_source_value"),
-    ("SELECT P.Person_Source_Value FROM Person AS P", {}, Rule.IDENTIFYING_COLUMN,
-     "person.person_source_value"),
+    (
+        "SELECT P.Person_Source_Value FROM Person AS P",
+        {},
+        Rule.IDENTIFYING_COLUMN,
+        "person.person_source_value",
+    ),
     ("SELECT * FROM person", {}, Rule.IDENTIFYING_COLUMN, "person.day_of_birth"),
     ("FROM person", {}, Rule.IDENTIFYING_COLUMN, "person.day_of_birth"),
     ("TABLE person", {}, Rule.IDENTIFYING_COLUMN, "person.day_of_birth"),
-    ("SELECT p.* FROM person p JOIN death d ON p.person_id = d.person_id", {}, Rule.IDENTIFYING_COLUMN,
-     "person.day_of_birth"),
+    (
+        "SELECT p.* FROM person p JOIN death d ON p.person_id = d.person_id",
+        {},
+        Rule.IDENTIFYING_COLUMN,
+        "person.day_of_birth",
+    ),
     ("SELECT * EXCLUDE (day_of_birth) FROM person", {}, Rule.IDENTIFYING_COLUMN, "person.birth_datetime"),
-    ("SELECT m FROM (SELECT person_source_value AS m FROM person) s", {}, Rule.IDENTIFYING_COLUMN,
-     "person.person_source_value"),
+    (
+        "SELECT m FROM (SELECT person_source_value AS m FROM person) s",
+        {},
+        Rule.IDENTIFYING_COLUMN,
+        "person.person_source_value",
+    ),
     ("WITH x AS (SELECT * FROM note) SELECT note_id FROM x", {}, Rule.IDENTIFYING_COLUMN, "note.note_title"),
-    (f"SELECT person_id FROM person WHERE person_source_value = '{SECRET}'", {}, Rule.IDENTIFYING_COLUMN,
-     "person.person_source_value"),
-    ("SELECT note_id FROM note WHERE note_text ILIKE '%cancer%'", {}, Rule.IDENTIFYING_COLUMN, "note.note_text"),
-    ("SELECT a.person_id FROM person a NATURAL JOIN person b", {}, Rule.IDENTIFYING_COLUMN, "person.day_of_birth"),
-    ("SELECT image_occurrence_id, image_study_uid FROM image_occurrence", {}, Rule.IDENTIFYING_COLUMN,
-     "image_occurrence.image_study_uid"),
+    (
+        f"SELECT person_id FROM person WHERE person_source_value = '{SECRET}'",
+        {},
+        Rule.IDENTIFYING_COLUMN,
+        "person.person_source_value",
+    ),
+    (
+        "SELECT note_id FROM note WHERE note_text ILIKE '%cancer%'",
+        {},
+        Rule.IDENTIFYING_COLUMN,
+        "note.note_text",
+    ),
+    (
+        "SELECT a.person_id FROM person a NATURAL JOIN person b",
+        {},
+        Rule.IDENTIFYING_COLUMN,
+        "person.day_of_birth",
+    ),
+    (
+        "SELECT image_occurrence_id, image_study_uid FROM image_occurrence",
+        {},
+        Rule.IDENTIFYING_COLUMN,
+        "image_occurrence.image_study_uid",
+    ),
     ("SELECT wadors_uri FROM image_occurrence", {}, Rule.IDENTIFYING_COLUMN, "image_occurrence.wadors_uri"),
-    ("SELECT COUNT(*) FROM person WHERE birth_datetime > DATE '1950-01-01'", AGG, Rule.IDENTIFYING_COLUMN,
-     "person.birth_datetime"),
+    (
+        "SELECT COUNT(*) FROM person WHERE birth_datetime > DATE '1950-01-01'",
+        AGG,
+        Rule.IDENTIFYING_COLUMN,
+        "person.birth_datetime",
+    ),
     # ... with filters allowed, still never in the output (through CTEs, unions, subqueries, laterals)
-    ("WITH x AS (SELECT person_id, person_source_value AS m FROM person) SELECT m FROM x", FILTERS,
-     Rule.IDENTIFYING_COLUMN, "person.person_source_value"),
-    ("SELECT person_id FROM death UNION ALL SELECT person_source_value FROM person", FILTERS,
-     Rule.IDENTIFYING_COLUMN, "person.person_source_value"),
+    (
+        "WITH x AS (SELECT person_id, person_source_value AS m FROM person) SELECT m FROM x",
+        FILTERS,
+        Rule.IDENTIFYING_COLUMN,
+        "person.person_source_value",
+    ),
+    (
+        "SELECT person_id FROM death UNION ALL SELECT person_source_value FROM person",
+        FILTERS,
+        Rule.IDENTIFYING_COLUMN,
+        "person.person_source_value",
+    ),
     ("SELECT (SELECT MAX(note_text) FROM note) AS t", FILTERS, Rule.IDENTIFYING_COLUMN, "note.note_text"),
-    ("SELECT upper(person_source_value) AS u FROM person", FILTERS, Rule.IDENTIFYING_COLUMN,
-     "person.person_source_value"),
-    ("SELECT x FROM person p, LATERAL (SELECT p.person_source_value AS x) s", FILTERS,
-     Rule.IDENTIFYING_COLUMN, "person.person_source_value"),
-    ("SELECT person_id FROM person ORDER BY person_source_value", FILTERS, Rule.IDENTIFYING_COLUMN,
-     "person.person_source_value"),
-    ("SELECT COUNT(*) AS n FROM person GROUP BY person_source_value", FILTERS, Rule.IDENTIFYING_COLUMN,
-     "person.person_source_value"),
+    (
+        "SELECT upper(person_source_value) AS u FROM person",
+        FILTERS,
+        Rule.IDENTIFYING_COLUMN,
+        "person.person_source_value",
+    ),
+    (
+        "SELECT x FROM person p, LATERAL (SELECT p.person_source_value AS x) s",
+        FILTERS,
+        Rule.IDENTIFYING_COLUMN,
+        "person.person_source_value",
+    ),
+    (
+        "SELECT person_id FROM person ORDER BY person_source_value",
+        FILTERS,
+        Rule.IDENTIFYING_COLUMN,
+        "person.person_source_value",
+    ),
+    (
+        "SELECT COUNT(*) AS n FROM person GROUP BY person_source_value",
+        FILTERS,
+        Rule.IDENTIFYING_COLUMN,
+        "person.person_source_value",
+    ),
     # --- whole rows, positional columns, unexpandable stars
     ("SELECT p FROM person p", {}, Rule.UNSUPPORTED_SYNTAX, "p"),
     ("SELECT p['person_source_value'] AS v FROM person p", {}, Rule.UNSUPPORTED_SYNTAX, "p"),
@@ -166,10 +233,18 @@ HOSTILE: list[tuple[str, dict[str, Any], Rule, str]] = [
     ("SELECT struct_pack(p.*) AS s FROM person p", {}, Rule.UNSUPPORTED_SYNTAX, "*"),
     ("SELECT * LIKE '%source%' FROM person", {}, Rule.UNSUPPORTED_SYNTAX, "*"),
     ("SELECT a FROM person AS p(a, b)", {}, Rule.UNSUPPORTED_SYNTAX, "p(a, b)"),
-    ("SELECT * FROM person PIVOT (COUNT(*) FOR gender_concept_id IN (8507, 8532))", {},
-     Rule.UNSUPPORTED_SYNTAX, "PIVOT"),
-    ("WITH RECURSIVE r AS (SELECT 1 AS n UNION ALL SELECT n + 1 FROM r) SELECT n FROM r", {},
-     Rule.UNSUPPORTED_SYNTAX, "WITH RECURSIVE"),
+    (
+        "SELECT * FROM person PIVOT (COUNT(*) FOR gender_concept_id IN (8507, 8532))",
+        {},
+        Rule.UNSUPPORTED_SYNTAX,
+        "PIVOT",
+    ),
+    (
+        "WITH RECURSIVE r AS (SELECT 1 AS n UNION ALL SELECT n + 1 FROM r) SELECT n FROM r",
+        {},
+        Rule.UNSUPPORTED_SYNTAX,
+        "WITH RECURSIVE",
+    ),
     ("SELECT person_id FROM person LIMIT (SELECT 5)", {}, Rule.UNSUPPORTED_SYNTAX, "LIMIT"),
     ("SELECT person_id FROM person LIMIT 10%", {}, Rule.UNSUPPORTED_SYNTAX, "LIMIT"),
     ("SELECT person_id FROM person LIMIT ?", {}, Rule.UNSUPPORTED_SYNTAX, "LIMIT"),
@@ -177,20 +252,44 @@ HOSTILE: list[tuple[str, dict[str, Any], Rule, str]] = [
     ("SELECT person_id FROM person", AGG, Rule.NOT_AGGREGATE, "person.person_id"),
     ("SELECT 1 FROM person", AGG, Rule.NOT_AGGREGATE, "SELECT"),
     ("SELECT DISTINCT gender_concept_id FROM person", AGG, Rule.NOT_AGGREGATE, "person.gender_concept_id"),
-    ("SELECT person_id, COUNT(*) AS n FROM visit_occurrence GROUP BY person_id", AGG, Rule.NOT_AGGREGATE,
-     "visit_occurrence.person_id"),
-    ("SELECT year_of_birth, COUNT(*) AS n FROM person GROUP BY 1", AGG, Rule.NOT_AGGREGATE,
-     "person.year_of_birth"),
+    (
+        "SELECT person_id, COUNT(*) AS n FROM visit_occurrence GROUP BY person_id",
+        AGG,
+        Rule.NOT_AGGREGATE,
+        "visit_occurrence.person_id",
+    ),
+    (
+        "SELECT year_of_birth, COUNT(*) AS n FROM person GROUP BY 1",
+        AGG,
+        Rule.NOT_AGGREGATE,
+        "person.year_of_birth",
+    ),
     ("SELECT list(person_id) AS ids FROM person", AGG, Rule.NOT_AGGREGATE, "ARRAY_AGG(person.person_id)"),
-    ("SELECT arg_max(person_id, year_of_birth) AS p FROM person", AGG, Rule.NOT_AGGREGATE,
-     "ARG_MAX(person.person_id, person.year_of_birth)"),
+    (
+        "SELECT arg_max(person_id, year_of_birth) AS p FROM person",
+        AGG,
+        Rule.NOT_AGGREGATE,
+        "ARG_MAX(person.person_id, person.year_of_birth)",
+    ),
     ("SELECT COUNT(*) OVER () AS n FROM person", AGG, Rule.NOT_AGGREGATE, "COUNT(*) OVER ()"),
-    ("SELECT COUNT(*) AS n FROM person UNION ALL SELECT person_id FROM person", AGG, Rule.NOT_AGGREGATE,
-     "person.person_id"),
-    ("WITH c AS (SELECT person_id, COUNT(*) AS n FROM death GROUP BY person_id) SELECT * FROM c", AGG,
-     Rule.NOT_AGGREGATE, "c.person_id"),
-    (f"SELECT year_of_birth + 0 AS y, COUNT(*) FROM person WHERE gender_source_value <> '{SECRET}' GROUP BY 1",
-     AGG, Rule.NOT_AGGREGATE, "person.year_of_birth + ?"),
+    (
+        "SELECT COUNT(*) AS n FROM person UNION ALL SELECT person_id FROM person",
+        AGG,
+        Rule.NOT_AGGREGATE,
+        "person.person_id",
+    ),
+    (
+        "WITH c AS (SELECT person_id, COUNT(*) AS n FROM death GROUP BY person_id) SELECT * FROM c",
+        AGG,
+        Rule.NOT_AGGREGATE,
+        "c.person_id",
+    ),
+    (
+        f"SELECT year_of_birth + 0 AS y, COUNT(*) FROM person WHERE gender_source_value <> '{SECRET}' GROUP BY 1",
+        AGG,
+        Rule.NOT_AGGREGATE,
+        "person.year_of_birth + ?",
+    ),
     # --- unicode and text tricks, parse errors
     ("SELECT 1 \u202e", {}, Rule.INVALID_CHARACTERS, "U+202E"),
     ("SELECT\u200b1", {}, Rule.INVALID_CHARACTERS, "U+200B"),
@@ -450,8 +549,13 @@ def test_star_is_expanded_to_catalogued_columns_only() -> None:
     v = validate("SELECT * FROM death")
     assert "*" not in v.sql
     assert v.output_columns == (
-        "person_id", "death_date", "death_datetime", "death_type_concept_id", "cause_concept_id",
-        "cause_source_value", "cause_source_concept_id",
+        "person_id",
+        "death_date",
+        "death_datetime",
+        "death_type_concept_id",
+        "cause_concept_id",
+        "cause_source_value",
+        "cause_source_concept_id",
     )
 
 
@@ -466,8 +570,11 @@ def test_extra_tables_are_allowed_with_their_privacy_classes() -> None:
         ],
     )
     extra = {"dicom_study": dicom_study}
-    v = validate("SELECT modality, COUNT(*) AS n FROM dicom_study GROUP BY modality", extra_tables=extra,
-                 aggregates_only=True)
+    v = validate(
+        "SELECT modality, COUNT(*) AS n FROM dicom_study GROUP BY modality",
+        extra_tables=extra,
+        aggregates_only=True,
+    )
     assert v.tables == ("dicom_study",)
     with pytest.raises(GuardError) as info:
         validate("SELECT study_instance_uid FROM dicom_study", extra_tables=extra)
@@ -496,7 +603,11 @@ def test_revalidate_refuses_a_hand_built_validated_sql() -> None:
     assert info.value.rule == Rule.IDENTIFYING_COLUMN
     lifted = ValidatedSQL(
         sql="SELECT person.person_id AS person_id FROM person AS person LIMIT 100000",
-        tables=("person",), columns=(), limit=5, limit_rewritten=False, output_columns=(),
+        tables=("person",),
+        columns=(),
+        limit=5,
+        limit_rewritten=False,
+        output_columns=(),
     )
     assert revalidate(lifted).limit == 5
 
@@ -527,7 +638,10 @@ _DICOM = Table(
         Column(name="modality", type="VARCHAR", privacy="safe", description="CT, MR …"),
     ],
 )
-RELEASE = {"extra_tables": {"dicom_series": _DICOM}, "identifying_output": ["dicom_series.series_instance_uid"]}
+RELEASE = {
+    "extra_tables": {"dicom_series": _DICOM},
+    "identifying_output": ["dicom_series.series_instance_uid"],
+}
 
 
 @pytest.mark.parametrize(
@@ -552,13 +666,29 @@ def test_identifying_output_lets_the_named_columns_out(sql: str) -> None:
     [
         # another identifying column of the same table stays refused, in output and in filters
         ("SELECT patient_id FROM dicom_series", {}, "dicom_series.patient_id"),
-        ("SELECT series_instance_uid FROM dicom_series WHERE patient_id = 'Kim-MRN-0042'", {}, "dicom_series.patient_id"),
+        (
+            "SELECT series_instance_uid FROM dicom_series WHERE patient_id = 'Kim-MRN-0042'",
+            {},
+            "dicom_series.patient_id",
+        ),
         ("SELECT * FROM dicom_series", {}, "dicom_series.patient_id"),
         # with identifying filters allowed: the unlisted column may filter, but not leak into the output
-        ("SELECT series_instance_uid || patient_id AS x FROM dicom_series", FILTERS, "dicom_series.patient_id"),
-        ("SELECT series_instance_uid FROM dicom_series ORDER BY patient_id", FILTERS, "dicom_series.patient_id"),
+        (
+            "SELECT series_instance_uid || patient_id AS x FROM dicom_series",
+            FILTERS,
+            "dicom_series.patient_id",
+        ),
+        (
+            "SELECT series_instance_uid FROM dicom_series ORDER BY patient_id",
+            FILTERS,
+            "dicom_series.patient_id",
+        ),
         # catalog columns are untouched by a release of DICOM columns
-        ("SELECT series_instance_uid, person_source_value FROM dicom_series, person", {}, "person.person_source_value"),
+        (
+            "SELECT series_instance_uid, person_source_value FROM dicom_series, person",
+            {},
+            "person.person_source_value",
+        ),
     ],
 )
 def test_identifying_output_releases_nothing_else(sql: str, kwargs: dict[str, Any], where: str) -> None:
@@ -579,8 +709,11 @@ def test_identifying_output_defaults_to_nothing_and_allows_filters_with_it() -> 
     with pytest.raises(GuardError):
         revalidate(forged)
     # names are case-insensitive and come back as spelt in the catalog
-    v = validate("SELECT series_instance_uid FROM dicom_series", extra_tables={"dicom_series": _DICOM},
-                 identifying_output="DICOM_SERIES.Series_Instance_UID")
+    v = validate(
+        "SELECT series_instance_uid FROM dicom_series",
+        extra_tables={"dicom_series": _DICOM},
+        identifying_output="DICOM_SERIES.Series_Instance_UID",
+    )
     assert v.identifying_output == ("dicom_series.series_instance_uid",)
 
 

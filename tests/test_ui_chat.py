@@ -22,17 +22,22 @@ from pathlib import Path
 
 import httpx
 import pytest
-from cohort_engine.api.state import StateStore
 
+from cohort_engine.api.state import StateStore
 from cohort_engine.seed import SEED_EN, SEED_KO
 
 CHROMIUM = os.environ.get("COHORT_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 SHOTS = Path(__file__).resolve().parents[1] / "artifacts" / "screenshots"
-
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -57,9 +62,24 @@ def server(demo_dicom_mart_path: Path, tmp_path_factory: pytest.TempPathFactory)
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "cohort_engine.cli", "serve", "--mart", str(demo_dicom_mart_path), "--state", str(state),
-         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "cohort_engine.cli",
+            "serve",
+            "--mart",
+            str(demo_dicom_mart_path),
+            "--state",
+            str(state),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     try:
         for _ in range(300):
@@ -93,8 +113,13 @@ def browser():
 
 
 def _api(server, method: str, path: str, body: dict | None = None) -> dict:
-    r = httpx.request(method, server["base"] + path, json=body, timeout=60,
-                      headers={"Authorization": f"Bearer {server['key']}"})
+    r = httpx.request(
+        method,
+        server["base"] + path,
+        json=body,
+        timeout=60,
+        headers={"Authorization": f"Bearer {server['key']}"},
+    )
     assert r.status_code < 300, r.text
     return r.json()
 
@@ -127,7 +152,9 @@ def _screen_numbers(page) -> tuple[list[str], str]:
 def _wait_charts(page) -> None:
     page.wait_for_function(
         "() => ['chart-pyramid','chart-months','chart-modalities','chart-bodyparts']"
-        ".every(id => document.getElementById(id).children.length > 0)", timeout=60_000)
+        ".every(id => document.getElementById(id).children.length > 0)",
+        timeout=60_000,
+    )
 
 
 @pytest.mark.parametrize("lang,question", [("en", SEED_EN), ("ko", SEED_KO)])
@@ -168,7 +195,9 @@ def test_edit_criteria_and_rerun_matches_api(browser, server) -> None:
     block.locator("[name=wend]").fill("30")
     before = page.locator("[data-testid=msg-assistant]").count()
     page.click("#rerun")
-    page.wait_for_function(f"() => document.querySelectorAll('[data-testid=msg-assistant]').length > {before}")
+    page.wait_for_function(
+        f"() => document.querySelectorAll('[data-testid=msg-assistant]').length > {before}"
+    )
     page.wait_for_function("() => window.cohortUI.state.result.spec.criteria[0].window.end === 30")
     edited = json.loads(json.dumps(spec))
     edited["criteria"][0]["window"].update({"start": 0, "end": 30})
@@ -224,7 +253,9 @@ def test_clarification_choices_are_clickable(browser, server) -> None:
 def test_swap_in_a_saved_code_set_and_rerun(browser, server) -> None:
     seed = _api(server, "POST", "/v1/ask", {"question": SEED_EN})
     ids = sorted({m["concept_id"] for r in seed["resolutions"]["surgery"] for m in r["matches"]})[:2]
-    httpx.delete(f"{server['base']}/v1/codesets/ui-revasc", headers={"Authorization": f"Bearer {server['key']}"})
+    httpx.delete(
+        f"{server['base']}/v1/codesets/ui-revasc", headers={"Authorization": f"Bearer {server['key']}"}
+    )
     _api(server, "POST", "/v1/codesets", {"name": "ui-revasc", "domain": "procedure", "concept_ids": ids})
     page, _, errors = _open(browser, server, viewport={"width": 1366, "height": 900}, lang="en")
     _ask_on_page(page, SEED_EN)
@@ -232,7 +263,9 @@ def test_swap_in_a_saved_code_set_and_rerun(browser, server) -> None:
     block.locator("[name=terms]").fill("")
     block.locator("[name=codeset]").select_option("ui-revasc")
     page.click("#rerun")
-    page.wait_for_function("() => window.cohortUI.state.result.spec.criteria[0].concepts.codeset === 'ui-revasc'")
+    page.wait_for_function(
+        "() => window.cohortUI.state.result.spec.criteria[0].concepts.codeset === 'ui-revasc'"
+    )
     edited = json.loads(json.dumps(seed["spec"]))
     edited["criteria"][0]["concepts"].update({"terms": [], "codeset": "ui-revasc"})
     api = _api(server, "POST", "/v1/cohorts", {"spec": edited})

@@ -4,57 +4,75 @@ from __future__ import annotations
 
 from typing import Annotated
 
+from fastapi import APIRouter, Path, Request, Response
+
 from cohort_engine.api.audit import note
 from cohort_engine.api.auth import ResearcherKey
 from cohort_engine.api.context import Ctx
 from cohort_engine.api.errors import ApiError, responses
 from cohort_engine.api.schemas import CodesetIn, CodesetOut, CodesetUpdate
-from fastapi import APIRouter, Path, Request, Response
 
 router = APIRouter(prefix="/v1", tags=["codesets"])
 
 CodesetName = Annotated[str, Path(min_length=1, max_length=64, description="Code set name.")]
 
 
-@router.get("/codesets", response_model=list[CodesetOut], summary="List code sets", responses=responses(401, 403))
-def list_codesets(ctx: Ctx,
-                  p: ResearcherKey) -> list[CodesetOut]:
+@router.get(
+    "/codesets", response_model=list[CodesetOut], summary="List code sets", responses=responses(401, 403)
+)
+def list_codesets(ctx: Ctx, p: ResearcherKey) -> list[CodesetOut]:
     recs = ctx.state.list_codesets()
     labels = ctx.service.codeset_labels([i for r in recs for i in r.concept_ids]) if recs else {}
     return [ctx.service.codeset_out(r, labels) for r in recs]
 
 
-@router.get("/codesets/{name}", response_model=CodesetOut, summary="Read a code set", responses=responses(401, 403, 404))
-def get_codeset(request: Request, name: CodesetName, ctx: Ctx,
-                p: ResearcherKey) -> CodesetOut:
+@router.get(
+    "/codesets/{name}",
+    response_model=CodesetOut,
+    summary="Read a code set",
+    responses=responses(401, 403, 404),
+)
+def get_codeset(request: Request, name: CodesetName, ctx: Ctx, p: ResearcherKey) -> CodesetOut:
     rec = ctx.state.get_codeset(name)
     if rec is None:
         raise ApiError(404, "not_found", "No code set with this name.")
     return ctx.service.codeset_out(rec, ctx.service.codeset_labels(rec.concept_ids))
 
 
-@router.post("/codesets", response_model=CodesetOut, status_code=201, summary="Save a code set",
-             responses=responses(401, 403, 409, 422))
-def create_codeset(body: CodesetIn, request: Request, response: Response, ctx: Ctx,
-                   p: ResearcherKey) -> CodesetOut:
+@router.post(
+    "/codesets",
+    response_model=CodesetOut,
+    status_code=201,
+    summary="Save a code set",
+    responses=responses(401, 403, 409, 422),
+)
+def create_codeset(
+    body: CodesetIn, request: Request, response: Response, ctx: Ctx, p: ResearcherKey
+) -> CodesetOut:
     out = ctx.service.create_codeset(body, p)
     note(request, target=out.name, details={"concepts": len(out.concept_ids)})
     response.headers["Location"] = f"/v1/codesets/{out.name}"
     return out
 
 
-@router.put("/codesets/{name}", response_model=CodesetOut, summary="Replace a code set",
-            description="Researchers may change the code sets they created; stewards and admins any.",
-            responses=responses(401, 403, 404, 422))
-def update_codeset(body: CodesetUpdate, request: Request, name: CodesetName, ctx: Ctx,
-                   p: ResearcherKey) -> CodesetOut:
+@router.put(
+    "/codesets/{name}",
+    response_model=CodesetOut,
+    summary="Replace a code set",
+    description="Researchers may change the code sets they created; stewards and admins any.",
+    responses=responses(401, 403, 404, 422),
+)
+def update_codeset(
+    body: CodesetUpdate, request: Request, name: CodesetName, ctx: Ctx, p: ResearcherKey
+) -> CodesetOut:
     out = ctx.service.update_codeset(name, body, p)
     note(request, target=out.name, details={"concepts": len(out.concept_ids), "version": out.version})
     return out
 
 
-@router.delete("/codesets/{name}", status_code=204, summary="Delete a code set", responses=responses(401, 403, 404))
-def delete_codeset(request: Request, name: CodesetName, ctx: Ctx,
-                   p: ResearcherKey) -> Response:
+@router.delete(
+    "/codesets/{name}", status_code=204, summary="Delete a code set", responses=responses(401, 403, 404)
+)
+def delete_codeset(request: Request, name: CodesetName, ctx: Ctx, p: ResearcherKey) -> Response:
     ctx.service.delete_codeset(name, p)
     return Response(status_code=204)

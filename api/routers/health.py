@@ -5,10 +5,11 @@ from __future__ import annotations
 import sqlite3
 
 import duckdb
+from fastapi import APIRouter
+
 from cohort_engine.api.context import Ctx
 from cohort_engine.api.errors import ApiError
 from cohort_engine.api.schemas import HealthOut
-from fastapi import APIRouter
 
 try:
     from importlib.metadata import PackageNotFoundError
@@ -21,8 +22,12 @@ except PackageNotFoundError:  # run from a source tree that was never installed
 router = APIRouter(prefix="/v1", tags=["health"])
 
 
-@router.get("/health", response_model=HealthOut, summary="Is the service up?",
-            description="No API key needed. `mart` and `state` say whether each answered a trivial query.")
+@router.get(
+    "/health",
+    response_model=HealthOut,
+    summary="Is the service up?",
+    description="No API key needed. `mart` and `state` say whether each answered a trivial query.",
+)
 def health(ctx: Ctx) -> HealthOut:
     mart_ok = state_ok = True
     try:
@@ -34,6 +39,10 @@ def health(ctx: Ctx) -> HealthOut:
         ctx.state.ping()
     except (sqlite3.Error, OSError):
         state_ok = False
-    return HealthOut(status="ok" if mart_ok and state_ok else "degraded", version=__version__, mart=mart_ok,
-                     mart_name=ctx.settings.mart.name,
-                     state=state_ok)
+    return HealthOut(
+        status="ok" if mart_ok and state_ok else "degraded",
+        version=__version__,
+        mart=mart_ok,
+        mart_name=ctx.settings.mart.name,
+        state=state_ok,
+    )

@@ -14,6 +14,9 @@ from itertools import chain
 from typing import Annotated, Literal
 from urllib.parse import urlencode
 
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+
 from cohort_engine.api.audit import note
 from cohort_engine.api.auth import ExportKey
 from cohort_engine.api.context import Ctx
@@ -21,8 +24,6 @@ from cohort_engine.api.errors import responses
 from cohort_engine.api.jobs import MEDIA_TYPES
 from cohort_engine.api.schemas import ExportRequest, JobOut, ManifestPage
 from cohort_engine.deid.manifest import EXTENSIONS, ManifestLevel, manifest_chunks
-from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse, StreamingResponse
 
 router = APIRouter(prefix="/v1", tags=["manifests"])
 
@@ -53,12 +54,23 @@ LevelQuery = Annotated[ManifestLevel, Query(description=_LEVEL_DOC)]
         "(`POST /v1/cohorts/{id}/exports`)."
     ),
     response_model=ManifestPage,
-    responses={200: {"content": {"application/json": {}, "application/x-ndjson": {}, "text/csv": {},
-                                 "application/vnd.apache.parquet": {}},
-                     "description": "A page of the manifest."}, **responses(401, 403, 404, 409, 422, 503, 504)},
+    responses={
+        200: {
+            "content": {
+                "application/json": {},
+                "application/x-ndjson": {},
+                "text/csv": {},
+                "application/vnd.apache.parquet": {},
+            },
+            "description": "A page of the manifest.",
+        },
+        **responses(401, 403, 404, 409, 422, 503, 504),
+    },
 )
 def manifest(
-    cohort_id: str, request: Request, ctx: Ctx,
+    cohort_id: str,
+    request: Request,
+    ctx: Ctx,
     p: ExportKey,
     format: Literal["json", "jsonl", "csv", "parquet"] = Query(default="json", description="Output format."),
     level: LevelQuery = "series",
@@ -72,39 +84,67 @@ def manifest(
     nxt = None
     if offset + len(rows) < total:
         nxt = f"/v1/cohorts/{rec.cohort_id}/manifest?" + urlencode(
-            {"format": format, "level": level, "offset": offset + len(rows), "limit": limit})
-    note(request, target=rec.cohort_id, result_hash=rec.approved_hash or rec.result_hash,
-         counts={"rows": len(rows), "total": total}, details={"format": format, "level": level, "offset": offset})
+            {"format": format, "level": level, "offset": offset + len(rows), "limit": limit}
+        )
+    note(
+        request,
+        target=rec.cohort_id,
+        result_hash=rec.approved_hash or rec.result_hash,
+        counts={"rows": len(rows), "total": total},
+        details={"format": format, "level": level, "offset": offset},
+    )
     headers = {"X-Total-Count": str(total)}
     if nxt:
         headers["Link"] = f'<{nxt}>; rel="next"'
     if format == "json":
-        head = ManifestPage(cohort_id=rec.cohort_id, release=svc.release_name(rec.cohort_id), level=level,
-                            columns=list(columns), offset=offset, limit=limit, total=total, next=nxt,
-                            rows=[]).model_dump(mode="json")
+        head = ManifestPage(
+            cohort_id=rec.cohort_id,
+            release=svc.release_name(rec.cohort_id),
+            level=level,
+            columns=list(columns),
+            offset=offset,
+            limit=limit,
+            total=total,
+            next=nxt,
+            rows=[],
+        ).model_dump(mode="json")
         del head["rows"]
         prefix = json.dumps(head, ensure_ascii=False)[:-1] + ', "rows": '
-        body = chain([prefix.encode("utf-8")], manifest_chunks(rows, "json", level, columns=columns), [b"}\n"])
+        body = chain(
+            [prefix.encode("utf-8")], manifest_chunks(rows, "json", level, columns=columns), [b"}\n"]
+        )
         return StreamingResponse(body, media_type=MEDIA_TYPES["json"], headers=headers)
     headers["Content-Disposition"] = (
-        f'attachment; filename="manifest-{rec.cohort_id}-{level}-{offset}.{EXTENSIONS[format]}"')
-    return StreamingResponse(manifest_chunks(rows, format, level, columns=columns), media_type=MEDIA_TYPES[format],
-                             headers=headers)
+        f'attachment; filename="manifest-{rec.cohort_id}-{level}-{offset}.{EXTENSIONS[format]}"'
+    )
+    return StreamingResponse(
+        manifest_chunks(rows, format, level, columns=columns), media_type=MEDIA_TYPES[format], headers=headers
+    )
 
 
 @router.post(
-    "/cohorts/{cohort_id}/exports", response_model=JobOut, status_code=202,
+    "/cohorts/{cohort_id}/exports",
+    response_model=JobOut,
+    status_code=202,
     summary="Export a whole manifest as a background job",
     description="Starts a job that writes the cohort's full manifest at `level` to one file in `format`; poll "
-                "`GET /v1/jobs/{id}` for status and progress, then fetch `GET /v1/jobs/{id}/result`. The file "
-                "lists the images; de-identified copies of the DICOM files themselves are made on the mart host "
-                "(`cohort export`).",
+    "`GET /v1/jobs/{id}` for status and progress, then fetch `GET /v1/jobs/{id}/result`. The file "
+    "lists the images; de-identified copies of the DICOM files themselves are made on the mart host "
+    "(`cohort export`).",
     responses=responses(401, 403, 404, 409, 422),
 )
-def start_export(cohort_id: str, body: ExportRequest, request: Request, ctx: Ctx,
-                 p: ExportKey, level: LevelQuery = "series") -> JSONResponse:
+def start_export(
+    cohort_id: str,
+    body: ExportRequest,
+    request: Request,
+    ctx: Ctx,
+    p: ExportKey,
+    level: LevelQuery = "series",
+) -> JSONResponse:
     rec = ctx.service.cohort_for(cohort_id, p)
     job = ctx.jobs.start_export(ctx.service, rec, p, body.format, level)
     note(request, target=rec.cohort_id, details={"job": job.job_id, "format": body.format, "level": level})
     out = ctx.jobs.out(job)
-    return JSONResponse(out.model_dump(mode="json"), status_code=202, headers={"Location": f"/v1/jobs/{job.job_id}"})
+    return JSONResponse(
+        out.model_dump(mode="json"), status_code=202, headers={"Location": f"/v1/jobs/{job.job_id}"}
+    )

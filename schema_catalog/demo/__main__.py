@@ -13,14 +13,18 @@ from cohort_engine.schema_catalog.demo import generate_mart
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m schema_catalog.demo", description="Generate the demo OMOP mart.")
+    ap = argparse.ArgumentParser(
+        prog="python -m schema_catalog.demo", description="Generate the demo OMOP mart."
+    )
     ap.add_argument("--out", type=Path, required=True, help="folder for mart.duckdb")
     ap.add_argument("--persons", type=int, default=20_000)
     ap.add_argument("--seed", type=int, default=42)
     args = ap.parse_args(argv)
 
     def progress(stage: str, fraction: float) -> None:
-        print(f"\r{stage:<12}{fraction:6.0%}", end="" if stage != "done" else "\n", file=sys.stderr, flush=True)
+        print(
+            f"\r{stage:<12}{fraction:6.0%}", end="" if stage != "done" else "\n", file=sys.stderr, flush=True
+        )
 
     print(generate_mart(args.out, args.persons, args.seed, progress))
     return 0

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+
 from cohort_engine.schema_catalog.demo import concepts as C
 from cohort_engine.schema_catalog.demo.simulate import (
     END,
@@ -73,7 +74,9 @@ class ConceptCodes:
         return _dict(np.searchsorted(self.ids, concept_ids), self.codes)
 
 
-def finalize(sim: Sim, vocab: Vocab, codes: ConceptCodes, offsets: dict[str, int], pid0: int, seed: int) -> ChunkResult:
+def finalize(
+    sim: Sim, vocab: Vocab, codes: ConceptCodes, offsets: dict[str, int], pid0: int, seed: int
+) -> ChunkResult:
     """Drop what falls outside the window or after death, assign global ids, build Arrow tables.
 
     ``offsets`` holds the last id used per table and is advanced in place; ``pid0`` is the number
@@ -107,7 +110,9 @@ def finalize(sim: Sim, vocab: Vocab, codes: ConceptCodes, offsets: dict[str, int
         k = (date >= START) & (date <= limit[person])
         has = visit >= 0
         k &= ~has | vkeep[np.where(has, visit, 0)]
-        k &= ~has | ((date >= vis["start"][np.where(has, visit, 0)]) & (date <= vend_all[np.where(has, visit, 0)]))
+        k &= ~has | (
+            (date >= vis["start"][np.where(has, visit, 0)]) & (date <= vend_all[np.where(has, visit, 0)])
+        )
         return k
 
     tables: dict[str, pa.Table] = {}
@@ -122,10 +127,16 @@ def finalize(sim: Sim, vocab: Vocab, codes: ConceptCodes, offsets: dict[str, int
     m = len(vi)
     op = vc == 9202
     er = vc == 9203
-    s_sec = np.where(op, rng.integers(8 * 3600 + 1800, 17 * 3600, m),
-                     np.where((vc == 9201), rng.integers(9 * 3600, 18 * 3600, m), rng.integers(0, 86_400, m)))
-    e_sec = np.where(op | er, np.minimum(s_sec + rng.integers(600, 6 * 3600, m), 86_399),
-                     rng.integers(10 * 3600, 15 * 3600, m))
+    s_sec = np.where(
+        op,
+        rng.integers(8 * 3600 + 1800, 17 * 3600, m),
+        np.where((vc == 9201), rng.integers(9 * 3600, 18 * 3600, m), rng.integers(0, 86_400, m)),
+    )
+    e_sec = np.where(
+        op | er,
+        np.minimum(s_sec + rng.integers(600, 6 * 3600, m), 86_399),
+        rng.integers(10 * 3600, 15 * 3600, m),
+    )
     e_sec = np.where((ve == vs) & (e_sec < s_sec), np.minimum(s_sec + 3600, 86_399), e_sec)
     # Preceding visit of the same person (by start date, then id).
     order = np.lexsort((vi, vs, vpp))
@@ -219,7 +230,8 @@ def finalize(sim: Sim, vocab: Vocab, codes: ConceptCodes, offsets: dict[str, int
         "procedure_occurrence_id": pa.array(proc_id[ii][rep]),
         "visit_occurrence_id": pa.array(vmap[a["visit"][ki][ii][rep]]),
         "wadors_uri": pc.binary_join_element_wise(
-            "https://pacs.demo.invalid/dicom-web/studies/", study_uid, "/series/", series_uid, ""),
+            "https://pacs.demo.invalid/dicom-web/studies/", study_uid, "/series/", series_uid, ""
+        ),
         "local_path": pc.binary_join_element_wise("dicom/", study_uid, "/", series_uid, ""),
         "image_occurrence_date": _date(d_[ii][rep]),
         "image_study_uid": study_uid,
@@ -298,14 +310,16 @@ def finalize(sim: Sim, vocab: Vocab, codes: ConceptCodes, offsets: dict[str, int
         "observation_type_concept_id": pa.array(np.full(k, C.EHR_TYPE, np.int32)),
         "value_as_number": pa.array(vnum, pa.float64(), mask=np.isnan(vnum)),
         "value_as_string": pa.DictionaryArray.from_arrays(
-            pa.array(np.maximum(vstr, 0).astype(np.int32), mask=vstr < 0), pa.array(PATH_STAGES)),
+            pa.array(np.maximum(vstr, 0).astype(np.int32), mask=vstr < 0), pa.array(PATH_STAGES)
+        ),
         "value_as_concept_id": _opt(vcon, vcon == 0, pa.int32()),
         "unit_concept_id": _opt(unit, unit == 0, pa.int32()),
         "visit_occurrence_id": pa.array(vmap[a["visit"][ki]]),
         "observation_source_value": codes(c_),
         "observation_source_concept_id": pa.array(c_, pa.int32()),
         "unit_source_value": pa.DictionaryArray.from_arrays(
-            pa.array(np.zeros(k, np.int32), mask=unit == 0), pa.array(["cm"])),
+            pa.array(np.zeros(k, np.int32), mask=unit == 0), pa.array(["cm"])
+        ),
         "value_source_value": _opt_codes(codes, vcon),
     }
 
@@ -327,22 +341,24 @@ def finalize(sim: Sim, vocab: Vocab, codes: ConceptCodes, offsets: dict[str, int
     n_person, n_date, n_visit, n_kind = n_person[order], n_date[order], n_visit[order], n_kind[order]
     n_concept, n_aux, n_site = n_concept[order], n_aux[order], n_site[order]
     vloc = n_visit
-    note_stage = pa.table({
-        "note_id": pa.array(event_ids("note", k)),
-        "person_id": pa.array(pid[n_person]),
-        "note_date": _date(n_date),
-        "note_datetime": _tsa(_ts(n_date, rng.integers(9 * 3600, 22 * 3600, k))),
-        "visit_occurrence_id": pa.array(vmap[vloc]),
-        "visit_start": _date(vis["start"][vloc]),
-        "visit_end": _date(vend_all[vloc]),
-        "kind": pa.array(n_kind.astype(np.int8)),
-        "korean": pa.array(rng.random(k) < 0.5),
-        "mention": pa.array(rng.choice(3, k, p=[0.6, 0.3, 0.1]).astype(np.int8)),
-        "variant": pa.array(rng.integers(0, 3, k).astype(np.int8)),
-        "concept_id": pa.array(n_concept, pa.int32()),
-        "aux_concept_id": _opt(n_aux, n_aux == 0, pa.int32()),
-        "site": _dict(n_site, list(SITES)).cast(pa.string()),
-    })
+    note_stage = pa.table(
+        {
+            "note_id": pa.array(event_ids("note", k)),
+            "person_id": pa.array(pid[n_person]),
+            "note_date": _date(n_date),
+            "note_datetime": _tsa(_ts(n_date, rng.integers(9 * 3600, 22 * 3600, k))),
+            "visit_occurrence_id": pa.array(vmap[vloc]),
+            "visit_start": _date(vis["start"][vloc]),
+            "visit_end": _date(vend_all[vloc]),
+            "kind": pa.array(n_kind.astype(np.int8)),
+            "korean": pa.array(rng.random(k) < 0.5),
+            "mention": pa.array(rng.choice(3, k, p=[0.6, 0.3, 0.1]).astype(np.int8)),
+            "variant": pa.array(rng.integers(0, 3, k).astype(np.int8)),
+            "concept_id": pa.array(n_concept, pa.int32()),
+            "aux_concept_id": _opt(n_aux, n_aux == 0, pa.int32()),
+            "site": _dict(n_site, list(SITES)).cast(pa.string()),
+        }
+    )
 
     # ---- death, observation_period, person
     dead = np.nonzero(death < NEVER)[0]
@@ -382,7 +398,8 @@ def finalize(sim: Sim, vocab: Vocab, codes: ConceptCodes, offsets: dict[str, int
         "race_concept_id": pa.array(np.zeros(n, np.int32)),
         "ethnicity_concept_id": pa.array(np.zeros(n, np.int32)),
         "person_source_value": pc.binary_join_element_wise(
-            "H", pc.utf8_lpad(pa.array(mrn).cast(pa.string()), 8, "0"), ""),
+            "H", pc.utf8_lpad(pa.array(mrn).cast(pa.string()), 8, "0"), ""
+        ),
         "gender_source_value": _dict(sim.male.astype(np.int64), ["F", "M"]),
         "gender_source_concept_id": pa.array(gender, pa.int32()),
     }
@@ -392,7 +409,8 @@ def finalize(sim: Sim, vocab: Vocab, codes: ConceptCodes, offsets: dict[str, int
 def _opt_codes(codes: ConceptCodes, vcon: np.ndarray) -> pa.Array:
     arr = codes(np.where(vcon == 0, 0, vcon))
     return pa.DictionaryArray.from_arrays(
-        pa.array(arr.indices.to_numpy(zero_copy_only=False), pa.int32(), mask=vcon == 0), arr.dictionary)
+        pa.array(arr.indices.to_numpy(zero_copy_only=False), pa.int32(), mask=vcon == 0), arr.dictionary
+    )
 
 
 #: Fixed demo DICOM UID root; UIDs are root + seed + '.1.<procedure id>' (study) / '.2.<id>.<n>' (series).
@@ -400,8 +418,14 @@ DICOM_ROOT = "1.2.826.0.1.3680043.10.543."
 #: MRN = (a * person_id + b) mod 10^8 with a coprime to 10: a bijection, so MRNs never collide.
 MRN_MULTIPLIER = 73_856_093
 
-_ARROW_TYPES = {"INTEGER": pa.int32(), "BIGINT": pa.int64(), "DATE": pa.date32(),
-                "TIMESTAMP": pa.timestamp("us"), "VARCHAR": pa.string(), "DOUBLE": pa.float64()}
+_ARROW_TYPES = {
+    "INTEGER": pa.int32(),
+    "BIGINT": pa.int64(),
+    "DATE": pa.date32(),
+    "TIMESTAMP": pa.timestamp("us"),
+    "VARCHAR": pa.string(),
+    "DOUBLE": pa.float64(),
+}
 
 
 def _to_table(name: str, cols: dict[str, pa.Array]) -> pa.Table:

@@ -18,6 +18,7 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pyarrow as pa
+
 from cohort_engine.schema_catalog.ddl import omop_ddl
 from cohort_engine.schema_catalog.demo import concepts as C
 from cohort_engine.schema_catalog.demo.finalize import ConceptCodes, finalize
@@ -117,8 +118,12 @@ def _insert(con: duckdb.DuckDBPyConnection, table: str, data: pa.Table) -> None:
 def _write_vocabulary(con: duckdb.DuckDBPyConnection, vocab: Vocab) -> None:
     for name in ("concept", "concept_ancestor", "concept_synonym", "vocabulary"):
         _insert(con, name, getattr(vocab, name))
-    ko = pa.table({"concept_id": pa.array(list(vocab.korean_name), pa.int32()),
-                   "name": pa.array(list(vocab.korean_name.values()), pa.string())})
+    ko = pa.table(
+        {
+            "concept_id": pa.array(list(vocab.korean_name), pa.int32()),
+            "name": pa.array(list(vocab.korean_name.values()), pa.string()),
+        }
+    )
     con.register("_ko_stage", ko)
     con.execute("CREATE TEMP TABLE _ko AS SELECT * FROM _ko_stage")
     con.unregister("_ko_stage")
@@ -151,7 +156,11 @@ def generate_mart(out_dir: Path, persons: int, seed: int, progress: Progress | N
         con.execute(IDENTITY_DDL)
         _write_vocabulary(con, vocab)
         report("vocabulary", 1.0)
-        class_ids = {"dc": vocab.loinc["18842-5"], "rad": vocab.loinc["18748-4"], "path": vocab.loinc["11526-1"]}
+        class_ids = {
+            "dc": vocab.loinc["18842-5"],
+            "rad": vocab.loinc["18748-4"],
+            "path": vocab.loinc["11526-1"],
+        }
 
         offsets: dict[str, int] = defaultdict(int)
         chunks = math.ceil(persons / CHUNK_PERSONS)

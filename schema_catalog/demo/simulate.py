@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+
 from cohort_engine.schema_catalog.demo import concepts as C
 from cohort_engine.schema_catalog.demo.vocabulary import Vocab
 
@@ -46,11 +47,19 @@ SITES = ("", "CHEST", "HEART", "HEAD", "ABDOMEN", "BREAST", "KNEE", "HIP", "LSPI
 SITE = {s: i for i, s in enumerate(SITES)}
 #: Imaging procedures -> (DICOM modality, default body part).
 IMAGING: dict[str, tuple[str, str]] = {
-    "87.03": ("CT", "HEAD"), "87.41": ("CT", "CHEST"), "88.01": ("CT", "ABDOMEN"),
-    "88.91": ("MR", "HEAD"), "88.92": ("MR", "HEART"),
-    "88.56": ("XA", "HEART"), "88.57": ("XA", "HEART"), "39.74": ("XA", "HEAD"),
-    "88.72": ("US", "HEART"), "88.73": ("US", "BREAST"), "88.76": ("US", "ABDOMEN"),
-    "87.44": ("DX", "CHEST"), "88.33": ("CR", "KNEE"),
+    "87.03": ("CT", "HEAD"),
+    "87.41": ("CT", "CHEST"),
+    "88.01": ("CT", "ABDOMEN"),
+    "88.91": ("MR", "HEAD"),
+    "88.92": ("MR", "HEART"),
+    "88.56": ("XA", "HEART"),
+    "88.57": ("XA", "HEART"),
+    "39.74": ("XA", "HEAD"),
+    "88.72": ("US", "HEART"),
+    "88.73": ("US", "BREAST"),
+    "88.76": ("US", "ABDOMEN"),
+    "87.44": ("DX", "CHEST"),
+    "88.33": ("CR", "KNEE"),
 }
 
 
@@ -69,19 +78,42 @@ _VOLUME_PDF, _VOLUME_CDF = _volume()
 
 #: Probability scale of each pathway (tertiary cardiac/cancer referral network: high prevalence).
 PREVALENCE = {
-    "cad": 1.4, "mi": 1.0, "stroke": 1.0, "colon": 1.0, "stomach": 1.0, "lung": 1.0, "breast": 1.0,
-    "gib": 1.0, "appendix": 1.0, "gallstone": 1.0, "arthroplasty": 1.0,
+    "cad": 1.4,
+    "mi": 1.0,
+    "stroke": 1.0,
+    "colon": 1.0,
+    "stomach": 1.0,
+    "lung": 1.0,
+    "breast": 1.0,
+    "gib": 1.0,
+    "appendix": 1.0,
+    "gallstone": 1.0,
+    "arthroplasty": 1.0,
 }
 
 # Normal-ish lab values: mean, sd, low clip, high clip, decimals.
 _NORMAL: dict[str, tuple[float, float, float, float, int]] = {
-    "wbc": (7.0, 1.8, 2.0, 20.0, 1), "plt": (250, 60, 40, 600, 0), "glucose": (98, 14, 60, 250, 0),
-    "creat": (0.9, 0.2, 0.4, 2.2, 2), "alt": (24, 10, 5, 180, 0), "ast": (25, 8, 8, 160, 0),
-    "na": (140, 2.5, 126, 150, 0), "k": (4.2, 0.35, 3.0, 5.9, 1), "bun": (15, 4, 5, 45, 0),
-    "crp": (1.5, 1.5, 0.1, 80, 1), "tchol": (190, 35, 100, 320, 0), "ldl": (115, 30, 40, 230, 0),
-    "hdl": (52, 12, 25, 100, 0), "tg": (130, 50, 40, 500, 0), "cea": (2.0, 1.0, 0.3, 5.5, 1),
-    "psa": (1.3, 0.9, 0.1, 9.0, 2), "bmi": (24.0, 3.5, 15.0, 40.0, 1), "inr": (1.0, 0.08, 0.8, 1.4, 2),
-    "ca199": (12, 8, 1, 37, 1), "ntprobnp": (80, 40, 10, 300, 0), "sbp": (122, 12, 90, 170, 0),
+    "wbc": (7.0, 1.8, 2.0, 20.0, 1),
+    "plt": (250, 60, 40, 600, 0),
+    "glucose": (98, 14, 60, 250, 0),
+    "creat": (0.9, 0.2, 0.4, 2.2, 2),
+    "alt": (24, 10, 5, 180, 0),
+    "ast": (25, 8, 8, 160, 0),
+    "na": (140, 2.5, 126, 150, 0),
+    "k": (4.2, 0.35, 3.0, 5.9, 1),
+    "bun": (15, 4, 5, 45, 0),
+    "crp": (1.5, 1.5, 0.1, 80, 1),
+    "tchol": (190, 35, 100, 320, 0),
+    "ldl": (115, 30, 40, 230, 0),
+    "hdl": (52, 12, 25, 100, 0),
+    "tg": (130, 50, 40, 500, 0),
+    "cea": (2.0, 1.0, 0.3, 5.5, 1),
+    "psa": (1.3, 0.9, 0.1, 9.0, 2),
+    "bmi": (24.0, 3.5, 15.0, 40.0, 1),
+    "inr": (1.0, 0.08, 0.8, 1.4, 2),
+    "ca199": (12, 8, 1, 37, 1),
+    "ntprobnp": (80, 40, 10, 300, 0),
+    "sbp": (122, 12, 90, 170, 0),
     "dbp": (76, 8, 50, 105, 0),
 }
 _LAB_INDEX = {lab.key: i for i, lab in enumerate(C.LABS)}
@@ -131,7 +163,9 @@ class _Store:
         return ids
 
     def arrays(self) -> dict[str, np.ndarray]:
-        return {k: (np.concatenate(v) if v else np.empty(0, dtype=self.spec[k][0])) for k, v in self.parts.items()}
+        return {
+            k: (np.concatenate(v) if v else np.empty(0, dtype=self.spec[k][0])) for k, v in self.parts.items()
+        }
 
 
 _I64, _I32, _F64 = np.int64, np.int32, np.float64
@@ -142,21 +176,63 @@ class Sim:
 
     def __init__(self, vocab: Vocab, rng: np.random.Generator, n: int) -> None:
         self.v, self.rng, self.n = vocab, rng, n
-        self.visits = _Store({"person": (_I64, None), "concept": (_I32, None), "start": (_I64, None),
-                              "end": (_I64, None)})
-        self.conds = _Store({"person": (_I64, None), "concept": (_I32, None), "date": (_I64, None),
-                             "visit": (_I64, None)})
-        self.procs = _Store({"person": (_I64, None), "concept": (_I32, None), "date": (_I64, None),
-                             "visit": (_I64, None), "site": (np.uint8, 0), "dx": (_I32, 0)})
-        self.drugs = _Store({"person": (_I64, None), "concept": (_I32, None), "start": (_I64, None),
-                             "days": (_I32, None), "visit": (_I64, None), "qty": (_F64, 1.0)})
-        self.meas = _Store({"person": (_I64, None), "lab": (np.int16, None), "date": (_I64, None),
-                            "visit": (_I64, None), "value": (_F64, None)})
-        self.obs = _Store({"person": (_I64, None), "concept": (_I32, None), "date": (_I64, None),
-                           "visit": (_I64, None), "vnum": (_F64, np.nan), "vconcept": (_I32, 0),
-                           "unit": (_I32, 0), "vstr": (np.int16, -1)})
-        self.notes = _Store({"person": (_I64, None), "date": (_I64, None), "visit": (_I64, None),
-                             "kind": (np.uint8, None), "concept": (_I32, None), "aux": (_I32, 0)})
+        self.visits = _Store(
+            {"person": (_I64, None), "concept": (_I32, None), "start": (_I64, None), "end": (_I64, None)}
+        )
+        self.conds = _Store(
+            {"person": (_I64, None), "concept": (_I32, None), "date": (_I64, None), "visit": (_I64, None)}
+        )
+        self.procs = _Store(
+            {
+                "person": (_I64, None),
+                "concept": (_I32, None),
+                "date": (_I64, None),
+                "visit": (_I64, None),
+                "site": (np.uint8, 0),
+                "dx": (_I32, 0),
+            }
+        )
+        self.drugs = _Store(
+            {
+                "person": (_I64, None),
+                "concept": (_I32, None),
+                "start": (_I64, None),
+                "days": (_I32, None),
+                "visit": (_I64, None),
+                "qty": (_F64, 1.0),
+            }
+        )
+        self.meas = _Store(
+            {
+                "person": (_I64, None),
+                "lab": (np.int16, None),
+                "date": (_I64, None),
+                "visit": (_I64, None),
+                "value": (_F64, None),
+            }
+        )
+        self.obs = _Store(
+            {
+                "person": (_I64, None),
+                "concept": (_I32, None),
+                "date": (_I64, None),
+                "visit": (_I64, None),
+                "vnum": (_F64, np.nan),
+                "vconcept": (_I32, 0),
+                "unit": (_I32, 0),
+                "vstr": (np.int16, -1),
+            }
+        )
+        self.notes = _Store(
+            {
+                "person": (_I64, None),
+                "date": (_I64, None),
+                "visit": (_I64, None),
+                "kind": (np.uint8, None),
+                "concept": (_I32, None),
+                "aux": (_I32, 0),
+            }
+        )
         self.deaths = _Store({"person": (_I64, None), "date": (_I64, None), "cause": (_I32, None)})
         self._demographics()
 
@@ -177,7 +253,10 @@ class Sim:
         from the network's activity curve :data:`_VOLUME_CDF` by inverse-CDF sampling."""
         lo = self.lo[persons] + pre
         hi = np.maximum(END - post, lo)
-        f_lo = _VOLUME_CDF[np.clip(lo - START, 0, len(_VOLUME_CDF) - 1)] - _VOLUME_PDF[np.clip(lo - START, 0, len(_VOLUME_PDF) - 1)]
+        f_lo = (
+            _VOLUME_CDF[np.clip(lo - START, 0, len(_VOLUME_CDF) - 1)]
+            - _VOLUME_PDF[np.clip(lo - START, 0, len(_VOLUME_PDF) - 1)]
+        )
         f_hi = _VOLUME_CDF[np.clip(hi - START, 0, len(_VOLUME_CDF) - 1)]
         u = f_lo + self.rand(len(persons)) * (f_hi - f_lo)
         d = START + np.searchsorted(_VOLUME_CDF, u, side="left")
@@ -194,26 +273,48 @@ class Sim:
         return np.round(np.clip(self.rng.normal(mean, sd, k), lo, hi), dec)
 
     # ------------------------------------------------------------------ event helpers
-    def visit(self, persons: np.ndarray, start: np.ndarray, end: np.ndarray | int, concept: int | np.ndarray) -> np.ndarray:
+    def visit(
+        self, persons: np.ndarray, start: np.ndarray, end: np.ndarray | int, concept: int | np.ndarray
+    ) -> np.ndarray:
         return self.visits.add(person=persons, concept=concept, start=start, end=end)
 
     def dx(self, persons: np.ndarray, concept: int | np.ndarray, date: np.ndarray, visit: np.ndarray) -> None:
         self.conds.add(person=persons, concept=concept, date=date, visit=visit)
 
-    def proc(self, persons: np.ndarray, code: str | np.ndarray, date: np.ndarray, visit: np.ndarray,
-             dx: int | np.ndarray = 0, site: str | np.ndarray = "") -> np.ndarray:
+    def proc(
+        self,
+        persons: np.ndarray,
+        code: str | np.ndarray,
+        date: np.ndarray,
+        visit: np.ndarray,
+        dx: int | np.ndarray = 0,
+        site: str | np.ndarray = "",
+    ) -> np.ndarray:
         concept = self.v.proc[code] if isinstance(code, str) else code
         site_ix = SITE[site] if isinstance(site, str) else site
         return self.procs.add(person=persons, concept=concept, date=date, visit=visit, dx=dx, site=site_ix)
 
-    def rx(self, persons: np.ndarray, drug: str | np.ndarray, start: np.ndarray, days: int | np.ndarray,
-           visit: np.ndarray, qty: float | np.ndarray | None = None) -> None:
+    def rx(
+        self,
+        persons: np.ndarray,
+        drug: str | np.ndarray,
+        start: np.ndarray,
+        days: int | np.ndarray,
+        visit: np.ndarray,
+        qty: float | np.ndarray | None = None,
+    ) -> None:
         concept = self.v.drug[drug] if isinstance(drug, str) else drug
         q = np.asarray(days, dtype=float) if qty is None else qty
         self.drugs.add(person=persons, concept=concept, start=start, days=days, visit=visit, qty=q)
 
-    def lab(self, persons: np.ndarray, key: str, date: np.ndarray, visit: np.ndarray,
-            value: np.ndarray | None = None) -> None:
+    def lab(
+        self,
+        persons: np.ndarray,
+        key: str,
+        date: np.ndarray,
+        visit: np.ndarray,
+        value: np.ndarray | None = None,
+    ) -> None:
         val = self.lab_value(key, len(persons)) if value is None else value
         self.meas.add(person=persons, lab=_LAB_INDEX[key], date=date, visit=visit, value=val)
 
@@ -228,18 +329,32 @@ class Sim:
         mean = np.where(self.male[persons], 14.6, 12.9)
         return np.round(np.clip(self.rng.normal(mean, 1.1), 9.0, 18.5), 1)
 
-    def note(self, persons: np.ndarray, date: np.ndarray, visit: np.ndarray, kind: int,
-             concept: int | np.ndarray, aux: int | np.ndarray = 0) -> None:
+    def note(
+        self,
+        persons: np.ndarray,
+        date: np.ndarray,
+        visit: np.ndarray,
+        kind: int,
+        concept: int | np.ndarray,
+        aux: int | np.ndarray = 0,
+    ) -> None:
         """kind: 0 discharge summary, 1 radiology report, 2 pathology report."""
         self.notes.add(person=persons, date=date, visit=visit, kind=kind, concept=concept, aux=aux)
 
-    def die(self, persons: np.ndarray, date: np.ndarray, cause: int | np.ndarray, p: float | np.ndarray) -> None:
+    def die(
+        self, persons: np.ndarray, date: np.ndarray, cause: int | np.ndarray, p: float | np.ndarray
+    ) -> None:
         hit = self.rand(len(persons)) < p
         if hit.any():
-            self.deaths.add(person=persons[hit], date=np.asarray(date)[hit],
-                            cause=np.broadcast_to(np.asarray(cause), (len(persons),))[hit])
+            self.deaths.add(
+                person=persons[hit],
+                date=np.asarray(date)[hit],
+                cause=np.broadcast_to(np.asarray(cause), (len(persons),))[hit],
+            )
 
-    def series(self, first: np.ndarray, gap_lo: int, gap_hi: int, max_n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def series(
+        self, first: np.ndarray, gap_lo: int, gap_hi: int, max_n: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Repeated visits from ``first`` every gap_lo..gap_hi days until END (at most max_n).
 
         Returns (row into the caller's arrays, date, rank 0..)."""
@@ -269,7 +384,9 @@ class Sim:
         u = self.rand(n)
         cur = np.where(male, 0.30, 0.05)
         former = np.where(male, 0.28, 0.04)
-        self.smoke = np.where(~adult, 2, np.where(u < cur, 0, np.where(u < cur + former, 1, 2)))  # 0 cur 1 ex 2 never
+        self.smoke = np.where(
+            ~adult, 2, np.where(u < cur, 0, np.where(u < cur + former, 1, 2))
+        )  # 0 cur 1 ex 2 never
         self.htn = self.rand(n) < np.clip(0.012 * (age - 30), 0, 0.6)
         self.dm = self.rand(n) < np.clip(0.006 * (age - 30), 0, 0.3) * np.where(male, 1.15, 0.9)
         self.hl = self.rand(n) < np.clip(0.009 * (age - 25), 0, 0.45)
@@ -291,10 +408,22 @@ class Sim:
 
     # ------------------------------------------------------------------ background care
     _BG: tuple[tuple[str, float, int, str], ...] = (
-        ("J06.9", 10, 0, ""), ("J18.9", 3, 0, ""), ("M54.50", 6, 18, ""), ("K21.9", 5, 18, ""),
-        ("K29.70", 5, 15, ""), ("N39.0", 3, 0, "F"), ("R51.9", 3, 10, ""), ("R10.9", 4, 5, ""),
-        ("R07.9", 3, 30, ""), ("J45.909", 2, 3, ""), ("F32.A", 2, 15, ""), ("E03.9", 2, 30, "F"),
-        ("M81.0", 3, 55, "F"), ("N40.0", 4, 50, "M"), ("J44.9", 2, 50, "M"), ("M17.11", 3, 50, ""),
+        ("J06.9", 10, 0, ""),
+        ("J18.9", 3, 0, ""),
+        ("M54.50", 6, 18, ""),
+        ("K21.9", 5, 18, ""),
+        ("K29.70", 5, 15, ""),
+        ("N39.0", 3, 0, "F"),
+        ("R51.9", 3, 10, ""),
+        ("R10.9", 4, 5, ""),
+        ("R07.9", 3, 30, ""),
+        ("J45.909", 2, 3, ""),
+        ("F32.A", 2, 15, ""),
+        ("E03.9", 2, 30, "F"),
+        ("M81.0", 3, 55, "F"),
+        ("N40.0", 4, 50, "M"),
+        ("J44.9", 2, 50, "M"),
+        ("M17.11", 3, 50, ""),
         ("Z00.00", 6, 20, ""),
     )
 
@@ -332,8 +461,12 @@ class Sim:
         code_at = {c: cond == ids[i] for i, c in enumerate(codes)}
         # Labs: routine panel at a third of visits and at every health check-up.
         panel = (self.rand(m) < 0.35) | code_at["Z00.00"]
-        self.labs(owner[panel], ("wbc", "hgb", "plt", "glucose", "creat", "alt", "ast", "na", "k"),
-                  date[panel], vid[panel])
+        self.labs(
+            owner[panel],
+            ("wbc", "hgb", "plt", "glucose", "creat", "alt", "ast", "na", "k"),
+            date[panel],
+            vid[panel],
+        )
         chk = code_at["Z00.00"]
         self.labs(owner[chk], ("tchol", "ldl", "hdl", "tg"), date[chk], vid[chk])
         psa = chk & self.male[owner] & (self.age[owner] >= 50) & (self.rand(m) < 0.5)
@@ -343,16 +476,25 @@ class Sim:
             return code_at[code] & (self.rand(m) < p)
 
         for code, proc, p, site in (
-            ("J18.9", "87.44", 0.9, ""), ("R07.9", "87.44", 0.8, ""), ("R07.9", "89.52", 0.9, ""),
-            ("R10.9", "88.76", 0.4, ""), ("R10.9", "88.01", 0.25, ""), ("R51.9", "87.03", 0.25, ""),
-            ("M17.11", "88.33", 0.8, "KNEE"), ("M54.50", "88.33", 0.4, "LSPINE"),
-            ("Z00.00", "87.44", 0.8, ""), ("Z00.00", "88.76", 0.3, ""),
+            ("J18.9", "87.44", 0.9, ""),
+            ("R07.9", "87.44", 0.8, ""),
+            ("R07.9", "89.52", 0.9, ""),
+            ("R10.9", "88.76", 0.4, ""),
+            ("R10.9", "88.01", 0.25, ""),
+            ("R51.9", "87.03", 0.25, ""),
+            ("M17.11", "88.33", 0.8, "KNEE"),
+            ("M54.50", "88.33", 0.4, "LSPINE"),
+            ("Z00.00", "87.44", 0.8, ""),
+            ("Z00.00", "88.76", 0.3, ""),
         ):
             s = when(code, p)
             self.proc(owner[s], proc, date[s], vid[s], dx=cond[s], site=site)
         for code, drug, p, days in (
-            ("J06.9", "acetaminophen", 0.6, 5), ("J18.9", "amoxicillin", 0.8, 7),
-            ("K21.9", "omeprazole", 0.7, 28), ("K29.70", "omeprazole", 0.5, 14), ("M54.50", "acetaminophen", 0.5, 14),
+            ("J06.9", "acetaminophen", 0.6, 5),
+            ("J18.9", "amoxicillin", 0.8, 7),
+            ("K21.9", "omeprazole", 0.7, 28),
+            ("K29.70", "omeprazole", 0.5, 14),
+            ("M54.50", "acetaminophen", 0.5, 14),
         ):
             s = when(code, p)
             self.rx(owner[s], drug, date[s], days, vid[s])
@@ -363,8 +505,13 @@ class Sim:
         fp, fd, fv = owner[first_rows], date[first_rows], vid[first_rows]
         adult = (self.age[fp] >= 20) & (self.rand(len(fp)) < 0.8)
         smk = np.array([self.v.demo["SMK-CUR"], self.v.demo["SMK-EX"], self.v.demo["SMK-NEV"]])
-        self.obs.add(person=fp[adult], concept=self.v.loinc["72166-2"], date=fd[adult], visit=fv[adult],
-                     vconcept=smk[self.smoke[fp[adult]]])
+        self.obs.add(
+            person=fp[adult],
+            concept=self.v.loinc["72166-2"],
+            date=fd[adult],
+            visit=fv[adult],
+            vconcept=smk[self.smoke[fp[adult]]],
+        )
         cur = adult & (self.smoke[fp] == 0) & (self.rand(len(fp)) < 0.4)
         self.dx(fp[cur], self.v.icd["F17.210"], fd[cur], fv[cur])
         bmi = (self.age[fp] >= 20) & (self.rand(len(fp)) < 0.6)
@@ -385,10 +532,17 @@ class Sim:
 
         s = sel(self.htn)
         htn_drug = self.choose(
-            [self.v.drug["amlodipine"], self.v.drug["losartan"], self.v.drug["lisinopril"]], [0.55, 0.3, 0.15], self.n)
+            [self.v.drug["amlodipine"], self.v.drug["losartan"], self.v.drug["lisinopril"]],
+            [0.55, 0.3, 0.15],
+            self.n,
+        )
         self.dx(pp[s], self.v.icd["I10"], date[s], vid[s])
-        self.lab(pp[s], "sbp", date[s], vid[s], np.round(np.clip(self.rng.normal(136, 14, int(s.sum())), 95, 210)))
-        self.lab(pp[s], "dbp", date[s], vid[s], np.round(np.clip(self.rng.normal(84, 9, int(s.sum())), 50, 125)))
+        self.lab(
+            pp[s], "sbp", date[s], vid[s], np.round(np.clip(self.rng.normal(136, 14, int(s.sum())), 95, 210))
+        )
+        self.lab(
+            pp[s], "dbp", date[s], vid[s], np.round(np.clip(self.rng.normal(84, 9, int(s.sum())), 50, 125))
+        )
         self.rx(pp[s], htn_drug[pp[s]], date[s], 90, vid[s])
 
         s = sel(self.dm)
@@ -399,7 +553,9 @@ class Sim:
         hba1c = np.round(np.clip(base[ps] + self.rng.normal(0, 0.45, len(ps)), 5.6, 13.5), 1)
         self.dx(ps, dm_code[ps], ds, vs)
         self.lab(ps, "hba1c", ds, vs, hba1c)
-        self.lab(ps, "glucose", ds, vs, np.round(np.clip(18 * hba1c + self.rng.normal(-12, 20, len(ps)), 70, 450)))
+        self.lab(
+            ps, "glucose", ds, vs, np.round(np.clip(18 * hba1c + self.rng.normal(-12, 20, len(ps)), 70, 450))
+        )
         met = self.rand(len(ps)) < 0.95
         self.rx(ps[met], "metformin", ds[met], 90, vs[met])
         ins = insulin[ps]
@@ -423,7 +579,13 @@ class Sim:
         self.dx(ps, self.v.icd["I48.91"], ds, vs)
         warf = (self.rand(self.n) < 0.7)[ps]
         self.rx(ps[warf], "warfarin", ds[warf], 90, vs[warf])
-        self.lab(ps[warf], "inr", ds[warf], vs[warf], np.round(np.clip(self.rng.normal(2.4, 0.5, int(warf.sum())), 1.1, 4.5), 1))
+        self.lab(
+            ps[warf],
+            "inr",
+            ds[warf],
+            vs[warf],
+            np.round(np.clip(self.rng.normal(2.4, 0.5, int(warf.sum())), 1.1, 4.5), 1),
+        )
 
         s = sel(self.hf)
         ps, ds, vs = pp[s], date[s], vid[s]
@@ -466,8 +628,15 @@ class Sim:
         self.lab(p, "hgb", date + 1, vid, np.round(self.rng.uniform(8.5, 11.5, len(p)), 1))
         self.proc(p, "88.72", date + self.ints(2, 4, len(p)), vid, dx=dx)
 
-    def _cardiac_followup(self, p: np.ndarray, first: np.ndarray, dx: np.ndarray, status: np.ndarray,
-                          p2y12: np.ndarray, mi: bool) -> None:
+    def _cardiac_followup(
+        self,
+        p: np.ndarray,
+        first: np.ndarray,
+        dx: np.ndarray,
+        status: np.ndarray,
+        p2y12: np.ndarray,
+        mi: bool,
+    ) -> None:
         """Cardiology clinic every 3-6 months: CAD codes, antiplatelets, statin, lipids, some echo."""
         rows, date, rank = self.series(first, 90, 180, 16)
         pp, m = p[rows], len(rows)
@@ -482,7 +651,13 @@ class Sim:
         dapt = (rank < 4) & (p2y12[rows] > 0)
         self.rx(pp[dapt], p2y12[rows][dapt], date[dapt], 90, vid[dapt])
         lip = self.rand(m) < 0.5
-        self.lab(pp[lip], "ldl", date[lip], vid[lip], np.round(np.clip(self.rng.normal(72, 18, int(lip.sum())), 30, 160)))
+        self.lab(
+            pp[lip],
+            "ldl",
+            date[lip],
+            vid[lip],
+            np.round(np.clip(self.rng.normal(72, 18, int(lip.sum())), 30, 160)),
+        )
         echo = (rank == 0) & (self.rand(m) < (0.5 if mi else 0.3))
         self.proc(pp[echo], "88.72", date[echo], vid[echo], dx=dx[rows][echo])
         if mi:
@@ -490,7 +665,13 @@ class Sim:
             hf = (self.rand(len(p)) < 0.15)[rows]
             self.dx(pp[hf], self.v.icd["I50.9"], date[hf], vid[hf])
             self.rx(pp[hf], "furosemide", date[hf], 90, vid[hf])
-            self.lab(pp[hf], "ntprobnp", date[hf], vid[hf], np.round(np.exp(self.rng.normal(7.3, 0.8, int(hf.sum())))))
+            self.lab(
+                pp[hf],
+                "ntprobnp",
+                date[hf],
+                vid[hf],
+                np.round(np.exp(self.rng.normal(7.3, 0.8, int(hf.sum())))),
+            )
             cmr = (rank == 1) & (self.rand(m) < 0.1)
             self.proc(pp[cmr], "88.92", date[cmr], vid[cmr], dx=dx[rows][cmr])
             cct = (rank == 1) & (self.rand(m) < 0.1)
@@ -550,7 +731,9 @@ class Sim:
         status = np.zeros(k, dtype=np.int64)
         status[pci] = self.v.icd["Z95.5"]
         status[cabg] = self.v.icd["Z95.1"]
-        p2y12 = np.where(pci, self.choose([self.v.drug["clopidogrel"], self.v.drug["ticagrelor"]], [0.75, 0.25], k), 0)
+        p2y12 = np.where(
+            pci, self.choose([self.v.drug["clopidogrel"], self.v.drug["ticagrelor"]], [0.75, 0.25], k), 0
+        )
         ip = np.nonzero(pci)[0]
         self.rx(p[ip], p2y12[ip], dis[ip], 90, va[ip])
         self._cardiac_followup(p, last + self.ints(14, 42, k), code, status, p2y12, mi=False)
@@ -570,12 +753,16 @@ class Sim:
         cabg = ~pci & (r < p_pci + 0.18)
         medical = ~pci & ~cabg
         tc = t + self.ints(5, 14, k)
-        dis = np.where(cabg, tc + self.ints(6, 11, k), t + np.where(pci, self.ints(3, 7, k), self.ints(4, 10, k)))
+        dis = np.where(
+            cabg, tc + self.ints(6, 11, k), t + np.where(pci, self.ints(3, 7, k), self.ints(4, 10, k))
+        )
         vid = self.visit(p, t, dis, 262)
         self.dx(p, code, t, vid)
         cp = self.rand(k) < 0.3
         self.dx(p[cp], self.v.icd["R07.9"], t[cp], vid[cp])
-        tni = np.where(stemi, np.exp(self.rng.normal(np.log(5.0), 1.0, k)), np.exp(self.rng.normal(np.log(1.2), 0.9, k)))
+        tni = np.where(
+            stemi, np.exp(self.rng.normal(np.log(5.0), 1.0, k)), np.exp(self.rng.normal(np.log(1.2), 0.9, k))
+        )
         tni = np.round(np.clip(tni, 0.06, 150), 2)
         self.lab(p, "tni", t, vid, tni)
         self.lab(p, "tni", t + 1, vid, np.round(np.clip(tni * self.rng.uniform(1.5, 4.0, k), 0.06, 300), 2))
@@ -600,8 +787,11 @@ class Sim:
         self.rx(p, "nitroglycerin", t, 1, vid)
         mor = self.rand(k) < 0.2
         self.rx(p[mor], "morphine", t[mor], 1, vid[mor])
-        p2y12 = np.where(pci | (medical & (self.rand(k) < 0.6)),
-                         self.choose([self.v.drug["clopidogrel"], self.v.drug["ticagrelor"]], [0.5, 0.5], k), 0)
+        p2y12 = np.where(
+            pci | (medical & (self.rand(k) < 0.6)),
+            self.choose([self.v.drug["clopidogrel"], self.v.drug["ticagrelor"]], [0.5, 0.5], k),
+            0,
+        )
         g = np.nonzero(p2y12)[0]
         self.rx(p[g], p2y12[g], t[g], 90, vid[g])
         aux = np.where(pci, self.v.proc["00.66"], np.where(cabg, self.v.proc["36.1"], 0))
@@ -618,7 +808,9 @@ class Sim:
         self._pci(p[st], ts, vs, code[st])
 
         # In-hospital and later deaths.
-        self.die(p, t + np.floor(self.rand(k) * (dis - t + 1)).astype(np.int64), code, np.where(stemi, 0.09, 0.05))
+        self.die(
+            p, t + np.floor(self.rand(k) * (dis - t + 1)).astype(np.int64), code, np.where(stemi, 0.09, 0.05)
+        )
         self.die(p, dis + self.ints(30, 365, k), code, 0.06)
 
         # First clinic visit 1-3 weeks after discharge (still coded as acute MI within 4 weeks).
@@ -637,8 +829,9 @@ class Sim:
         p = np.nonzero(self.rand(self.n) < base)[0]
         k = len(p)
         t = self.day_in(p)
-        code = self.choose(self.icd("I63.9", "I63.511", "I63.512", "I63.411", "I63.412"),
-                           [0.35, 0.17, 0.17, 0.15, 0.16], k)
+        code = self.choose(
+            self.icd("I63.9", "I63.511", "I63.512", "I63.411", "I63.412"), [0.35, 0.17, 0.17, 0.15, 0.16], k
+        )
         dis = t + self.ints(5, 14, k)
         vid = self.visit(p, t, dis, 262)
         self.dx(p, code, t, vid)
@@ -676,21 +869,74 @@ class Sim:
 
     # ------------------------------------------------------------------ cancers
     _CANCERS: dict[str, CancerSpec] = {
-        "colon": CancerSpec(("C18.0", "C18.2", "C18.7", "C18.9"), (0.15, 0.25, 0.35, 0.25),
-                             ("PATH-ADENO", "PATH-SRC"), (0.95, 0.05), ("45.73", "45.75", "45.76"),
-                             (0.45, 0.2, 0.35), 0.85, (6, 10), ("oxaliplatin", "fluorouracil"), 14, 12, 0.55,
-                             ("88.01", "87.41"), ("cea",), 0.15),
-        "stomach": CancerSpec(("C16.0", "C16.2", "C16.3", "C16.9"), (0.1, 0.35, 0.35, 0.2),
-                               ("PATH-ADENO", "PATH-SRC"), (0.85, 0.15), ("43.7", "43.6", "43.99", "43.5"),
-                               (0.45, 0.3, 0.2, 0.05), 0.85, (7, 12), ("oxaliplatin", "capecitabine"), 21, 8, 0.5,
-                               ("88.01", "87.41"), ("cea", "ca199"), 0.15),
-        "lung": CancerSpec(("C34.11", "C34.12", "C34.31", "C34.32", "C34.90"), (0.3, 0.2, 0.2, 0.15, 0.15),
-                            ("PATH-ADENO", "PATH-SQ", "PATH-SCLC"), (0.6, 0.3, 0.1), ("32.41", "32.49"),
-                            (0.7, 0.3), 0.55, (4, 8), ("cisplatin", "paclitaxel"), 21, 4, 0.6,
-                            ("87.41", "88.91"), ("cea",), 0.4),
-        "breast": CancerSpec(("C50.911", "C50.912", "C50.411", "C50.412"), (0.3, 0.3, 0.2, 0.2),
-                              ("PATH-IDC",), (1.0,), ("85.21", "85.41", "85.43"), (0.6, 0.3, 0.1), 0.95, (2, 5),
-                              ("docetaxel", "cyclophosphamide"), 21, 4, 0.5, ("87.41",), (), 0.06),
+        "colon": CancerSpec(
+            ("C18.0", "C18.2", "C18.7", "C18.9"),
+            (0.15, 0.25, 0.35, 0.25),
+            ("PATH-ADENO", "PATH-SRC"),
+            (0.95, 0.05),
+            ("45.73", "45.75", "45.76"),
+            (0.45, 0.2, 0.35),
+            0.85,
+            (6, 10),
+            ("oxaliplatin", "fluorouracil"),
+            14,
+            12,
+            0.55,
+            ("88.01", "87.41"),
+            ("cea",),
+            0.15,
+        ),
+        "stomach": CancerSpec(
+            ("C16.0", "C16.2", "C16.3", "C16.9"),
+            (0.1, 0.35, 0.35, 0.2),
+            ("PATH-ADENO", "PATH-SRC"),
+            (0.85, 0.15),
+            ("43.7", "43.6", "43.99", "43.5"),
+            (0.45, 0.3, 0.2, 0.05),
+            0.85,
+            (7, 12),
+            ("oxaliplatin", "capecitabine"),
+            21,
+            8,
+            0.5,
+            ("88.01", "87.41"),
+            ("cea", "ca199"),
+            0.15,
+        ),
+        "lung": CancerSpec(
+            ("C34.11", "C34.12", "C34.31", "C34.32", "C34.90"),
+            (0.3, 0.2, 0.2, 0.15, 0.15),
+            ("PATH-ADENO", "PATH-SQ", "PATH-SCLC"),
+            (0.6, 0.3, 0.1),
+            ("32.41", "32.49"),
+            (0.7, 0.3),
+            0.55,
+            (4, 8),
+            ("cisplatin", "paclitaxel"),
+            21,
+            4,
+            0.6,
+            ("87.41", "88.91"),
+            ("cea",),
+            0.4,
+        ),
+        "breast": CancerSpec(
+            ("C50.911", "C50.912", "C50.411", "C50.412"),
+            (0.3, 0.3, 0.2, 0.2),
+            ("PATH-IDC",),
+            (1.0,),
+            ("85.21", "85.41", "85.43"),
+            (0.6, 0.3, 0.1),
+            0.95,
+            (2, 5),
+            ("docetaxel", "cyclophosphamide"),
+            21,
+            4,
+            0.5,
+            ("87.41",),
+            (),
+            0.06,
+        ),
     }
 
     def _cancer_persons(self, kind: str) -> np.ndarray:
@@ -700,7 +946,9 @@ class Sim:
         elif kind == "stomach":
             p = np.clip(0.0011 * (age - 35), 0, 0.05) * np.where(male, 1.5, 0.7)
         elif kind == "lung":
-            p = np.clip(0.0009 * (age - 45), 0, 0.04) * np.where(self.smoke == 0, 3.0, np.where(self.smoke == 1, 1.8, 0.6))
+            p = np.clip(0.0009 * (age - 45), 0, 0.04) * np.where(
+                self.smoke == 0, 3.0, np.where(self.smoke == 1, 1.8, 0.6)
+            )
         else:
             p = np.where(~male & (age >= 30) & (age <= 80), 0.045 * np.exp(-(((age - 52) / 14.0) ** 2)), 0.0)
         return np.nonzero(self.rand(self.n) < p * PREVALENCE[kind])[0]
@@ -752,12 +1000,25 @@ class Sim:
         self.proc(p[i], op, ts, vs, dx=code[i])
         self.rx(p[i], "cefazolin", ts, 1, vs)
         self.rx(p[i], "morphine", ts, 2, vs)
-        self.lab(p[i], "hgb", ts + 1, vs, np.round(np.clip(self.hgb_normal(p[i]) - self.rng.uniform(0.5, 2.5, len(i)), 7, 17), 1))
+        self.lab(
+            p[i],
+            "hgb",
+            ts + 1,
+            vs,
+            np.round(np.clip(self.hgb_normal(p[i]) - self.rng.uniform(0.5, 2.5, len(i)), 7, 17), 1),
+        )
         tp = ts + self.ints(2, spec.los[0], len(i))
         self.note(p[i], tp, vs, 2, code[i], hist[i])
         size = np.round(np.clip(self.rng.lognormal(np.log(3.0), 0.5, len(i)), 0.3, 15.0), 1)
-        self.obs.add(person=p[i], concept=self.v.demo["PATH-SIZE"], date=tp, visit=vs, vnum=size,
-                     unit=self.v.unit["cm"], vstr=self.ints(0, len(PATH_STAGES) - 1, len(i)))
+        self.obs.add(
+            person=p[i],
+            concept=self.v.demo["PATH-SIZE"],
+            date=tp,
+            visit=vs,
+            vnum=size,
+            unit=self.v.unit["cm"],
+            vstr=self.ints(0, len(PATH_STAGES) - 1, len(i)),
+        )
         self.note(p[i], sdis, vs, 0, code[i], op)
 
         end_primary = np.where(surg, 0, t0 + 14)
@@ -786,7 +1047,13 @@ class Sim:
             her2 = (self.rand(k) < 0.25)[cyc]
             self.rx(pc_[her2], "trastuzumab", cd[her2], 1, vc[her2])
         self.lab(pc_, "wbc", cd, vc, np.round(np.clip(self.rng.normal(5.0, 1.8, len(cyc)), 0.8, 14), 1))
-        self.lab(pc_, "hgb", cd, vc, np.round(np.clip(self.hgb_normal(pc_) - self.rng.uniform(0.5, 2.5, len(cyc)), 7, 17), 1))
+        self.lab(
+            pc_,
+            "hgb",
+            cd,
+            vc,
+            np.round(np.clip(self.hgb_normal(pc_) - self.rng.uniform(0.5, 2.5, len(cyc)), 7, 17), 1),
+        )
         self.lab(pc_, "plt", cd, vc, np.round(np.clip(self.rng.normal(190, 60, len(cyc)), 40, 500)))
         for mk in spec.markers:
             third = nr % 3 == 0
@@ -816,7 +1083,9 @@ class Sim:
         lab = C.LAB_BY_KEY[key]
         k = len(p)
         raised = self.rand(k) < high
-        val = np.where(raised, lab.high * self.rng.uniform(1.2, 12.0, k), lab.high * self.rng.uniform(0.1, 0.9, k))
+        val = np.where(
+            raised, lab.high * self.rng.uniform(1.2, 12.0, k), lab.high * self.rng.uniform(0.1, 0.9, k)
+        )
         self.lab(p, key, date, vid, np.round(val, 1))
 
     # ------------------------------------------------------------------ GI bleeding
@@ -837,7 +1106,13 @@ class Sim:
         a = np.nonzero(admit)[0]
         h1 = np.round(np.clip(hgb[a] + self.rng.uniform(0.3, 1.2, len(a)), 5, 13), 1)
         self.lab(p[a], "hgb", t[a] + 1, vid[a], h1)
-        self.lab(p[a], "hgb", t[a] + 2, vid[a], np.round(np.clip(h1 + self.rng.uniform(0.0, 1.0, len(a)), 5, 14), 1))
+        self.lab(
+            p[a],
+            "hgb",
+            t[a] + 2,
+            vid[a],
+            np.round(np.clip(h1 + self.rng.uniform(0.0, 1.0, len(a)), 5, 14), 1),
+        )
         self.labs(p, ("bun", "creat", "plt", "inr"), t, vid)
         ed = np.where(admit, t + self.ints(0, 1, k), t)
         endo = self.choose(self.proc_ids("45.13", "44.43"), [0.65, 0.35], k)
@@ -856,7 +1131,9 @@ class Sim:
     def _elective_surgery(self) -> None:
         age, n = self.age, self.n
         # Acute appendicitis: ER, CT, laparoscopic appendectomy within a day.
-        p = np.nonzero(self.rand(n) < np.where((age >= 5) & (age <= 70), 0.012, 0.003) * PREVALENCE["appendix"])[0]
+        p = np.nonzero(
+            self.rand(n) < np.where((age >= 5) & (age <= 70), 0.012, 0.003) * PREVALENCE["appendix"]
+        )[0]
         k = len(p)
         t = self.day_in(p)
         dis = t + self.ints(2, 4, k)

@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+
 from cohort_engine.schema_catalog.demo import concepts as C
 
 VALID_START = np.datetime64("1970-01-01")
@@ -60,8 +61,14 @@ class Vocab:
 def icd_version() -> str:
     """ICD-10-CM release bundled with the package, e.g. 'April 2026', read without importing it."""
     files = [Path(str(f)).name for f in (importlib.metadata.files("simple_icd_10_cm") or [])]
-    release = next((f[len("code-list-"):-4].replace("-", " ") for f in files
-                    if f.startswith("code-list-") and f.endswith(".txt")), "")
+    release = next(
+        (
+            f[len("code-list-") : -4].replace("-", " ")
+            for f in files
+            if f.startswith("code-list-") and f.endswith(".txt")
+        ),
+        "",
+    )
     pkg = importlib.metadata.version("simple_icd_10_cm")
     return f"ICD-10-CM {release} (simple_icd_10_cm {pkg})".replace("  ", " ")
 
@@ -81,11 +88,22 @@ class _Rows:
     """Column-wise accumulator for the small curated vocabularies."""
 
     def __init__(self) -> None:
-        self.cols: dict[str, list] = {k: [] for k in (
-            "concept_id", "concept_name", "domain_id", "vocabulary_id", "concept_class_id",
-            "standard_concept", "concept_code")}
+        self.cols: dict[str, list] = {
+            k: []
+            for k in (
+                "concept_id",
+                "concept_name",
+                "domain_id",
+                "vocabulary_id",
+                "concept_class_id",
+                "standard_concept",
+                "concept_code",
+            )
+        }
 
-    def add(self, cid: int, name: str, domain: str, vocab: str, klass: str, std: str | None, code: str) -> None:
+    def add(
+        self, cid: int, name: str, domain: str, vocab: str, klass: str, std: str | None, code: str
+    ) -> None:
         for k, v in zip(self.cols, (cid, name, domain, vocab, klass, std, code), strict=True):
             self.cols[k].append(v)
 
@@ -115,13 +133,15 @@ def _extract_icd() -> pa.Table:
             kind = "billing" if icd.is_leaf(code) else "nonbill"
             classes.append(f"{len(code.replace('.', ''))}-char {kind} code")
             std.append("S")
-    return pa.table({
-        "code": pa.array(codes, pa.string()),
-        "name": pa.array(names, pa.string()),
-        "klass": pa.array(classes, pa.string()),
-        "std": pa.array(std, pa.string()),
-        "parent": pa.array(parent, pa.int64()),
-    })
+    return pa.table(
+        {
+            "code": pa.array(codes, pa.string()),
+            "name": pa.array(names, pa.string()),
+            "klass": pa.array(classes, pa.string()),
+            "std": pa.array(std, pa.string()),
+            "parent": pa.array(parent, pa.int64()),
+        }
+    )
 
 
 def _cache_path() -> Path:
@@ -208,8 +228,15 @@ def build_vocabulary() -> Vocab:
                     syn_lang.append(lang)
 
     for sc in C.STANDARD:
-        rows.add(sc.concept_id, sc.name, sc.domain_id, sc.vocabulary_id, sc.concept_class_id,
-                 None if sc.concept_id == 0 else "S", sc.code)
+        rows.add(
+            sc.concept_id,
+            sc.name,
+            sc.domain_id,
+            sc.vocabulary_id,
+            sc.concept_class_id,
+            None if sc.concept_id == 0 else "S",
+            sc.code,
+        )
         synonyms(sc.concept_id, sc.ko, sc.en)
 
     # ICD9Proc: curated list, hierarchy from the code itself.
@@ -265,13 +292,22 @@ def build_vocabulary() -> Vocab:
         synonyms(cid, dc.ko, dc.en)
 
     icd_ver = icd_version()
-    vocab_rows = {k: [] for k in ("vocabulary_id", "vocabulary_name", "vocabulary_reference",
-                                  "vocabulary_version", "vocabulary_concept_id")}
+    vocab_rows = {
+        k: []
+        for k in (
+            "vocabulary_id",
+            "vocabulary_name",
+            "vocabulary_reference",
+            "vocabulary_version",
+            "vocabulary_concept_id",
+        )
+    }
     for i, v in enumerate(C.VOCABULARIES):
         cid = C.VOCAB_BASE + i
         rows.add(cid, v.name, "Metadata", "Vocabulary", "Vocabulary", None, v.vocabulary_id)
-        for k, val in zip(vocab_rows, (v.vocabulary_id, v.name, v.reference,
-                                       v.version or icd_ver, cid), strict=True):
+        for k, val in zip(
+            vocab_rows, (v.vocabulary_id, v.name, v.reference, v.version or icd_ver, cid), strict=True
+        ):
             vocab_rows[k].append(val)
 
     # ICD-10-CM synonyms: Korean names, English abbreviations, and the code range of chapters.
@@ -282,7 +318,9 @@ def build_vocabulary() -> Vocab:
     for code, en in C.ICD_EN.items():
         if code not in C.ICD_KO:
             synonyms(icd_map[code], (), en)
-    for code, name, klass in zip(icd_codes, icd_cols["concept_name"], icd_cols["concept_class_id"], strict=True):
+    for code, name, klass in zip(
+        icd_codes, icd_cols["concept_name"], icd_cols["concept_class_id"], strict=True
+    ):
         if klass == "ICD10 Chapter":
             m = _RANGE_RE.search(name)
             if m:
@@ -290,19 +328,26 @@ def build_vocabulary() -> Vocab:
 
     n_small = len(rows.cols["concept_id"])
     n_icd = len(icd_codes)
-    concept = pa.table({
-        "concept_id": pa.array(np.concatenate([np.asarray(rows.cols["concept_id"], dtype=np.int64), icd_ids]),
-                               pa.int32()),
-        "concept_name": pa.array(rows.cols["concept_name"] + icd_cols["concept_name"], pa.string()),
-        "domain_id": pa.array(rows.cols["domain_id"] + icd_cols["domain_id"], pa.string()),
-        "vocabulary_id": pa.array(rows.cols["vocabulary_id"] + icd_cols["vocabulary_id"], pa.string()),
-        "concept_class_id": pa.array(rows.cols["concept_class_id"] + icd_cols["concept_class_id"], pa.string()),
-        "standard_concept": pa.array(rows.cols["standard_concept"] + icd_cols["standard_concept"], pa.string()),
-        "concept_code": pa.array(rows.cols["concept_code"] + icd_cols["concept_code"], pa.string()),
-        "valid_start_date": pa.array(np.full(n_small + n_icd, VALID_START, dtype="datetime64[D]")),
-        "valid_end_date": pa.array(np.full(n_small + n_icd, VALID_END, dtype="datetime64[D]")),
-        "invalid_reason": pa.nulls(n_small + n_icd, pa.string()),
-    }).sort_by("concept_id")
+    concept = pa.table(
+        {
+            "concept_id": pa.array(
+                np.concatenate([np.asarray(rows.cols["concept_id"], dtype=np.int64), icd_ids]), pa.int32()
+            ),
+            "concept_name": pa.array(rows.cols["concept_name"] + icd_cols["concept_name"], pa.string()),
+            "domain_id": pa.array(rows.cols["domain_id"] + icd_cols["domain_id"], pa.string()),
+            "vocabulary_id": pa.array(rows.cols["vocabulary_id"] + icd_cols["vocabulary_id"], pa.string()),
+            "concept_class_id": pa.array(
+                rows.cols["concept_class_id"] + icd_cols["concept_class_id"], pa.string()
+            ),
+            "standard_concept": pa.array(
+                rows.cols["standard_concept"] + icd_cols["standard_concept"], pa.string()
+            ),
+            "concept_code": pa.array(rows.cols["concept_code"] + icd_cols["concept_code"], pa.string()),
+            "valid_start_date": pa.array(np.full(n_small + n_icd, VALID_START, dtype="datetime64[D]")),
+            "valid_end_date": pa.array(np.full(n_small + n_icd, VALID_END, dtype="datetime64[D]")),
+            "invalid_reason": pa.nulls(n_small + n_icd, pa.string()),
+        }
+    ).sort_by("concept_id")
     if len(set(concept.column("concept_id").to_pylist())) != concept.num_rows:
         raise ValueError("duplicate concept ids in the demo vocabulary")
 
@@ -314,31 +359,43 @@ def build_vocabulary() -> Vocab:
     for child, par in proc_parent_pairs:
         proc_parent[pos[child]] = pos[par]
     a2, d2, l2 = _closure(proc_parent, proc_ids)
-    others = np.array([c for c in rows.cols["concept_id"] if c not in pos and c != 0
-                       and not (C.VOCAB_BASE <= c < C.VOCAB_BASE + 1000)], dtype=np.int64)
+    others = np.array(
+        [
+            c
+            for c in rows.cols["concept_id"]
+            if c not in pos and c != 0 and not (C.VOCAB_BASE <= c < C.VOCAB_BASE + 1000)
+        ],
+        dtype=np.int64,
+    )
     anc = np.concatenate([a1, a2, others])
     desc = np.concatenate([d1, d2, others])
     lvl = np.concatenate([l1, l2, np.zeros(len(others), dtype=np.int32)])
     order = np.lexsort((anc, desc))
-    concept_ancestor = pa.table({
-        "ancestor_concept_id": pa.array(anc[order], pa.int32()),
-        "descendant_concept_id": pa.array(desc[order], pa.int32()),
-        "min_levels_of_separation": pa.array(lvl[order], pa.int32()),
-        "max_levels_of_separation": pa.array(lvl[order], pa.int32()),
-    })
+    concept_ancestor = pa.table(
+        {
+            "ancestor_concept_id": pa.array(anc[order], pa.int32()),
+            "descendant_concept_id": pa.array(desc[order], pa.int32()),
+            "min_levels_of_separation": pa.array(lvl[order], pa.int32()),
+            "max_levels_of_separation": pa.array(lvl[order], pa.int32()),
+        }
+    )
 
-    concept_synonym = pa.table({
-        "concept_id": pa.array(syn_id, pa.int32()),
-        "concept_synonym_name": pa.array(syn_name, pa.string()),
-        "language_concept_id": pa.array(syn_lang, pa.int32()),
-    })
-    vocabulary = pa.table({
-        "vocabulary_id": pa.array(vocab_rows["vocabulary_id"], pa.string()),
-        "vocabulary_name": pa.array(vocab_rows["vocabulary_name"], pa.string()),
-        "vocabulary_reference": pa.array(vocab_rows["vocabulary_reference"], pa.string()),
-        "vocabulary_version": pa.array(vocab_rows["vocabulary_version"], pa.string()),
-        "vocabulary_concept_id": pa.array(vocab_rows["vocabulary_concept_id"], pa.int32()),
-    })
+    concept_synonym = pa.table(
+        {
+            "concept_id": pa.array(syn_id, pa.int32()),
+            "concept_synonym_name": pa.array(syn_name, pa.string()),
+            "language_concept_id": pa.array(syn_lang, pa.int32()),
+        }
+    )
+    vocabulary = pa.table(
+        {
+            "vocabulary_id": pa.array(vocab_rows["vocabulary_id"], pa.string()),
+            "vocabulary_name": pa.array(vocab_rows["vocabulary_name"], pa.string()),
+            "vocabulary_reference": pa.array(vocab_rows["vocabulary_reference"], pa.string()),
+            "vocabulary_version": pa.array(vocab_rows["vocabulary_version"], pa.string()),
+            "vocabulary_concept_id": pa.array(vocab_rows["vocabulary_concept_id"], pa.int32()),
+        }
+    )
 
     korean: dict[int, str] = {}
     for cid, name, lang in zip(syn_id, syn_name, syn_lang, strict=True):
@@ -346,7 +403,16 @@ def build_vocabulary() -> Vocab:
             korean[cid] = name
 
     return Vocab(
-        concept=concept, concept_ancestor=concept_ancestor, concept_synonym=concept_synonym,
-        vocabulary=vocabulary, icd=icd_map, proc=proc_map, drug=drug_map, lab=lab_map, unit=unit_map,
-        loinc=loinc_map, demo=demo_map, korean_name=korean,
+        concept=concept,
+        concept_ancestor=concept_ancestor,
+        concept_synonym=concept_synonym,
+        vocabulary=vocabulary,
+        icd=icd_map,
+        proc=proc_map,
+        drug=drug_map,
+        lab=lab_map,
+        unit=unit_map,
+        loinc=loinc_map,
+        demo=demo_map,
+        korean_name=korean,
     )
