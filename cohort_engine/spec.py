@@ -13,6 +13,11 @@ Semantics follow OHDSI Circe (ATLAS cohort definitions) where they apply:
 
 Windows are inclusive at both ends and measured in whole days: ``start=7, end=14`` means the event
 date lies between anchor + 7 days and anchor + 14 days. Negative offsets are before the anchor.
+
+The spec enforces its own limits (field bounds, no ``inf``/``NaN``, bounded lists and strings), so every
+door — CLI, REST API, LLM answers, gold specs — rejects the same input with the same message
+(:func:`explain`) instead of failing deep in the SQL guard or overflowing an SQL type. The bounds are
+far beyond any meant question: windows of 100 years, ages to 150, calendar dates 1800–2200.
 """
 
 from __future__ import annotations
@@ -20,11 +25,31 @@ from __future__ import annotations
 import json
 from datetime import date
 from enum import StrEnum
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 SPEC_VERSION = "1.0"
+
+#: The languages of questions, read-backs and messages.
+Lang = Literal["en", "ko"]
+
+#: OMOP concept ids are 32-bit integers; larger ones would overflow the SQL literal's type.
+INT32_MAX = 2**31 - 1
+#: Windows reach at most 100 years either side of their anchor.
+MAX_WINDOW_DAYS = 36_600
+MAX_IDS = 5_000
+MAX_TERMS = 50
+MAX_CRITERIA = 30
+#: Measurement values beyond ±10¹² are not measurements (and would lose precision as SQL literals).
+MAX_ABS_VALUE = 1e12
+MIN_YEAR, MAX_YEAR = 1800, 2200
+
+ConceptId = Annotated[int, Field(ge=0, le=INT32_MAX)]
+WindowDay = Annotated[int, Field(ge=-MAX_WINDOW_DAYS, le=MAX_WINDOW_DAYS)]
+Term = Annotated[str, Field(max_length=200)]
+Code = Annotated[str, Field(max_length=64)]
+Value = Annotated[float, Field(ge=-MAX_ABS_VALUE, le=MAX_ABS_VALUE)]
 
 
 class Domain(StrEnum):
@@ -39,7 +64,7 @@ class Domain(StrEnum):
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, allow_inf_nan=False)
 
 
 class ConceptSet(_Model):
@@ -53,15 +78,20 @@ class ConceptSet(_Model):
     An empty concept set (all fields empty) means "any event of the domain".
     """
 
-    terms: list[str] = Field(default_factory=list, description="Clinical mentions, OR-ed, to resolve.")
-    concept_ids: list[int] = Field(default_factory=list, description="Explicit OMOP concept ids, OR-ed.")
-    codeset: str | None = Field(default=None, description="Name of a saved, reusable code set.")
-    name_contains: list[str] = Field(
+    terms: list[Term] = Field(
+        default_factory=list, max_length=MAX_TERMS, description="Clinical mentions, OR-ed, to resolve."
+    )
+    concept_ids: list[ConceptId] = Field(
+        default_factory=list, max_length=MAX_IDS, description="Explicit OMOP concept ids, OR-ed."
+    )
+    codeset: Code | None = Field(default=None, description="Name of a saved, reusable code set.")
+    name_contains: list[Term] = Field(
         default_factory=list,
+        max_length=MAX_TERMS,
         description="Case-insensitive substrings of a concept name or synonym (e.g. a surgery name).",
     )
     include_descendants: bool = True
-    exclude_concept_ids: list[int] = Field(default_factory=list)
+    exclude_concept_ids: list[ConceptId] = Field(default_factory=list, max_length=MAX_IDS)
 
     def is_empty(self) -> bool:
         return not (self.terms or self.concept_ids or self.codeset or self.name_contains)
@@ -72,6 +102,13 @@ class DateRange(_Model):
 
     start: date | None = None
     end: date | None = None
+
+    @field_validator("start", "end")
+    @classmethod
+    def _plausible(cls, v: date | None) -> date | None:
+        if v is not None and not MIN_YEAR <= v.year <= MAX_YEAR:
+            raise ValueError(f"dates must fall between the years {MIN_YEAR} and {MAX_YEAR}")
+        return v
 
     @model_validator(mode="after")
     def _ordered(self) -> DateRange:
@@ -84,9 +121,9 @@ class ValueFilter(_Model):
     """Numeric comparison on measurement/observation ``value_as_number`` (unit as recorded)."""
 
     op: Literal[">", ">=", "<", "<=", "=", "between"]
-    value: float
-    value_high: float | None = Field(default=None, description="Upper bound when op is 'between'.")
-    unit: str | None = Field(default=None, description="Informational: the unit the user wrote.")
+    value: Value
+    value_high: Value | None = Field(default=None, description="Upper bound when op is 'between'.")
+    unit: Code | None = Field(default=None, description="Informational: the unit the user wrote.")
 
     @model_validator(mode="after")
     def _between_has_high(self) -> ValueFilter:
@@ -98,8 +135,12 @@ class ValueFilter(_Model):
 class ImagingFilter(_Model):
     """Restricts imaging events (``image_occurrence``) by modality code and body part."""
 
-    modalities: list[str] = Field(default_factory=list, description="DICOM modality codes: CT, MR, XA …")
-    body_parts: list[str] = Field(default_factory=list, description="Body part words, e.g. CHEST, HEART.")
+    modalities: list[Code] = Field(
+        default_factory=list, max_length=MAX_TERMS, description="DICOM modality codes: CT, MR, XA …"
+    )
+    body_parts: list[Code] = Field(
+        default_factory=list, max_length=MAX_TERMS, description="Body part words, e.g. CHEST, HEART."
+    )
 
     @field_validator("modalities", "body_parts")
     @classmethod
@@ -114,8 +155,10 @@ class EventFilter(_Model):
     concepts: ConceptSet = Field(default_factory=ConceptSet)
     value: ValueFilter | None = None
     imaging: ImagingFilter | None = None
-    visit_concept_ids: list[int] = Field(
-        default_factory=list, description="For visits: visit_concept_id (9201 inpatient, 9203 ER …)."
+    visit_concept_ids: list[ConceptId] = Field(
+        default_factory=list,
+        max_length=MAX_IDS,
+        description="For visits: visit_concept_id (9201 inpatient, 9203 ER …).",
     )
 
     @model_validator(mode="after")
@@ -140,9 +183,11 @@ class IndexEvent(EventFilter):
 class Window(_Model):
     """Days relative to the anchor's event date, inclusive at both ends; negative = before."""
 
-    start: int | None = Field(default=None, description="None = unbounded before.")
-    end: int | None = Field(default=None, description="None = unbounded after.")
-    anchor: str = Field(default="index", description="'index' or the label of another criterion.")
+    start: WindowDay | None = Field(default=None, description="None = unbounded before.")
+    end: WindowDay | None = Field(default=None, description="None = unbounded after.")
+    anchor: str = Field(
+        default="index", max_length=100, description="'index' or the label of another criterion."
+    )
     same_visit: bool = Field(default=False, description="Event must share the anchor's visit.")
 
     @model_validator(mode="after")
@@ -154,7 +199,7 @@ class Window(_Model):
 
 class Occurrence(_Model):
     type: Literal["at_least", "at_most", "exactly"] = "at_least"
-    count: int = Field(default=1, ge=0)
+    count: int = Field(default=1, ge=0, le=100_000)
 
     @property
     def is_absence(self) -> bool:
@@ -162,7 +207,9 @@ class Occurrence(_Model):
 
 
 class Criterion(EventFilter):
-    label: str = Field(description="Unique name; other criteria may anchor their window on it.")
+    label: str = Field(
+        max_length=100, description="Unique name; other criteria may anchor their window on it."
+    )
     window: Window = Field(default_factory=Window)
     occurrence: Occurrence = Field(default_factory=Occurrence)
 
@@ -177,8 +224,8 @@ class Criterion(EventFilter):
 
 class Demographics(_Model):
     sexes: list[Literal["male", "female"]] = Field(default_factory=list, description="Empty = any sex.")
-    age_min: int | None = Field(default=None, ge=0, description="Age at index, inclusive.")
-    age_max: int | None = Field(default=None, ge=0, description="Age at index, inclusive.")
+    age_min: int | None = Field(default=None, ge=0, le=150, description="Age at index, inclusive.")
+    age_max: int | None = Field(default=None, ge=0, le=150, description="Age at index, inclusive.")
 
     @model_validator(mode="after")
     def _ordered(self) -> Demographics:
@@ -193,18 +240,18 @@ class Demographics(_Model):
 class ImagingRequest(_Model):
     """Which imaging studies to return for the cohort (default: all indexed studies of its persons)."""
 
-    modalities: list[str] = Field(default_factory=list)
-    body_parts: list[str] = Field(default_factory=list)
+    modalities: list[Code] = Field(default_factory=list, max_length=MAX_TERMS)
+    body_parts: list[Code] = Field(default_factory=list, max_length=MAX_TERMS)
     window: Window | None = Field(default=None, description="Relative to the index or a named criterion.")
 
 
 class CohortSpec(_Model):
     version: str = SPEC_VERSION
-    title: str | None = None
-    language: Literal["en", "ko"] = "en"
+    title: str | None = Field(default=None, max_length=200)
+    language: Lang = "en"
     index: IndexEvent
     demographics: Demographics = Field(default_factory=Demographics)
-    criteria: list[Criterion] = Field(default_factory=list)
+    criteria: list[Criterion] = Field(default_factory=list, max_length=MAX_CRITERIA)
     imaging: ImagingRequest | None = None
 
     @model_validator(mode="after")
@@ -215,15 +262,22 @@ class CohortSpec(_Model):
                 raise ValueError(f"criterion label {c.label!r} is used twice; labels must be unique")
             if c.window.anchor != "index" and c.window.anchor not in seen:
                 raise ValueError(
-                    f"criterion {c.label!r} is anchored on {c.window.anchor!r}, which is not an earlier criterion"
+                    f"criterion {c.label!r} is anchored on {c.window.anchor!r}, "
+                    "which is not an earlier criterion"
                 )
             if c.window.anchor != "index":
                 anchor = next(a for a in self.criteria if a.label == c.window.anchor)
                 if anchor.occurrence.is_absence:
                     raise ValueError(
-                        f"criterion {c.label!r} is anchored on {anchor.label!r}, an absence criterion with no events"
+                        f"criterion {c.label!r} is anchored on {anchor.label!r}, "
+                        "an absence criterion with no events"
                     )
             seen.add(c.label)
+        w = self.imaging.window if self.imaging else None
+        if w is not None and w.anchor != "index" and w.anchor not in seen:
+            raise ValueError(
+                f"the imaging window is anchored on {w.anchor!r}, which is not a criterion label"
+            )
         return self
 
     def criterion(self, label: str) -> Criterion:
@@ -239,3 +293,16 @@ def spec_json_schema() -> dict:
 
 def dump_json_schema() -> str:
     return json.dumps(spec_json_schema(), indent=2, ensure_ascii=False)
+
+
+def explain(error: ValidationError) -> str:
+    """One line per problem, naming the field by its path and never echoing the input value.
+
+    The same words at every door (CLI, REST API, LLM repair, gold specs), and no input echoed back: a
+    spec may carry free text the user typed.
+    """
+    problems = []
+    for e in error.errors(include_input=False, include_url=False):
+        where = ".".join(str(p) for p in e["loc"]) or "spec"
+        problems.append(f"{where}: {e['msg']}")
+    return "The spec is invalid — " + "; ".join(dict.fromkeys(problems)) + "."

@@ -16,6 +16,7 @@ from cohort_engine.spec import (
     Occurrence,
     ValueFilter,
     Window,
+    explain,
     spec_json_schema,
 )
 
@@ -112,3 +113,113 @@ def test_absence_is_exactly_zero() -> None:
     assert Occurrence(type="exactly", count=0).is_absence
     assert Occurrence(type="at_most", count=0).is_absence
     assert not Occurrence(type="at_least", count=1).is_absence
+
+
+def _spec_json(**changes: object) -> dict:
+    """The seed spec as JSON with ``changes`` applied at dotted paths ('criteria.0.window.start')."""
+    data = _seed_spec().model_dump(mode="json")
+    for path, value in changes.items():
+        node: object = data
+        *parents, last = path.split(".")
+        for key in parents:
+            node = node[int(key)] if isinstance(node, list) else node[key]  # type: ignore[index]
+        if isinstance(node, list):
+            node[int(last)] = value
+        else:
+            node[last] = value  # type: ignore[index]
+    return data
+
+
+# Every door (CLI `run`, REST API, LLM answers, gold specs) validates through the model, so the limits
+# live here; the message names the field by its path and never echoes the value.
+LIMITS = [
+    (
+        "criteria.0.window.start",
+        -36_601,
+        "criteria.0.window.start: Input should be greater than or equal to -36600",
+    ),
+    ("criteria.0.window.end", 10**12, "criteria.0.window.end: Input should be less than or equal to 36600"),
+    (
+        "criteria.0.occurrence.count",
+        100_001,
+        "criteria.0.occurrence.count: Input should be less than or equal",
+    ),
+    ("demographics.age_max", 151, "demographics.age_max: Input should be less than or equal to 150"),
+    (
+        "index.concepts.concept_ids",
+        [2**31],
+        "index.concepts.concept_ids.0: Input should be less than or equal",
+    ),
+    (
+        "index.concepts.concept_ids",
+        [-1],
+        "index.concepts.concept_ids.0: Input should be greater than or equal",
+    ),
+    (
+        "index.concepts.concept_ids",
+        list(range(5_001)),
+        "index.concepts.concept_ids: List should have at most 5000",
+    ),
+    (
+        "index.concepts.terms",
+        ["x" * 201],
+        "index.concepts.terms.0: String should have at most 200 characters",
+    ),
+    ("index.concepts.codeset", "c" * 65, "index.concepts.codeset: String should have at most 64 characters"),
+    ("index.date_range.start", "1799-12-31", "index.date_range.start: Value error, dates must fall between"),
+    ("title", "t" * 201, "title: String should have at most 200 characters"),
+    ("language", "de", "language: Input should be 'en' or 'ko'"),
+    ("criteria.0.label", "l" * 101, "criteria.0.label: String should have at most 100 characters"),
+]
+
+
+@pytest.mark.parametrize(("path", "value", "message"), LIMITS, ids=[p for p, _, _ in LIMITS])
+def test_the_spec_enforces_its_own_limits(path: str, value: object, message: str) -> None:
+    with pytest.raises(ValidationError) as exc:
+        CohortSpec.model_validate(_spec_json(**{path: value}))
+    text = explain(exc.value)
+    assert text.startswith("The spec is invalid — ") and message in text
+    if isinstance(value, str) and len(value) > 3:
+        assert value not in text  # the input is never echoed
+
+
+@pytest.mark.parametrize("bad", [float("inf"), float("nan"), float("-inf")])
+def test_values_are_finite(bad: float) -> None:
+    data = _spec_json(**{"criteria.0.domain": "measurement", "criteria.0.value": {"op": ">", "value": bad}})
+    raw = json.dumps(data)  # Infinity / NaN, as a JSON client may send them
+    with pytest.raises(ValidationError) as exc:
+        CohortSpec.model_validate_json(raw)
+    assert "criteria.0.value.value: Input should be a finite number" in explain(exc.value)
+
+
+def test_a_value_beyond_a_trillion_is_refused() -> None:
+    with pytest.raises(ValidationError, match="less than or equal to 1000000000000"):
+        ValueFilter(op=">", value=1e13)
+
+
+def test_imaging_window_anchor_must_name_a_criterion() -> None:
+    data = _spec_json()
+    data["imaging"] = {"modalities": ["CT"], "window": {"anchor": "nope", "start": 0, "end": 30}}
+    with pytest.raises(ValidationError) as exc:
+        CohortSpec.model_validate(data)
+    assert "the imaging window is anchored on 'nope', which is not a criterion label" in explain(exc.value)
+
+
+def test_limits_at_their_bounds_are_accepted() -> None:
+    data = _spec_json(
+        **{"criteria.0.window.start": -36_600, "criteria.0.window.end": 36_600, "demographics.age_max": 150}
+    )
+    data["index"]["concepts"]["concept_ids"] = [0, 2**31 - 1]
+    assert CohortSpec.model_validate(data).criteria[0].window.end == 36_600
+
+
+def test_the_cli_door_gives_the_spec_message(tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from cohort_engine.cli import app
+
+    path = tmp_path / "spec.json"
+    path.write_text(json.dumps(_spec_json(**{"criteria.0.window.end": 10**12})), "utf-8")
+    result = CliRunner().invoke(app, ["run", str(path), "--mart", str(tmp_path / "absent.duckdb")])
+    assert result.exit_code != 0
+    assert "criteria.0.window.end: Input should be less than or equal to 36600" in result.output
