@@ -19,11 +19,14 @@ from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cohort_engine.api.audit import AuditMiddleware
+from cohort_engine.api.codesets import CodesetService
 from cohort_engine.api.context import AppContext
 from cohort_engine.api.errors import install_handlers
 from cohort_engine.api.jobs import JobRunner
+from cohort_engine.api.pool import MartPool
 from cohort_engine.api.routers import ask, audit, codesets, cohorts, health, jobs, manifest, sql
-from cohort_engine.api.service import CohortService, MartPool, Settings
+from cohort_engine.api.service import CohortService
+from cohort_engine.api.settings import Settings
 from cohort_engine.api.state import StateStore, default_state_path
 from cohort_engine.api.suppression import DEFAULT_K
 
@@ -45,7 +48,24 @@ TAGS = [
     {"name": "health", "description": "Liveness; no key needed."},
 ]
 
-DESCRIPTION = """
+#: Who may do what, as the OpenAPI document's table shows it.
+_ROLE_TABLE = (
+    (
+        "researcher",
+        "ask, run and refine cohorts; counts (below k shown as `<k`), aggregate charts, read-back, SQL "
+        "text; aggregate-only SQL; code sets; request a release. No rows, no person ids.",
+    ),
+    (
+        "steward",
+        "as researcher with exact counts and row-level guarded SQL; approve releases; preview manifests; "
+        "audit log.",
+    ),
+    ("export_client", "approved cohorts and their de-identified manifests and exports."),
+    ("admin", "everything."),
+)
+
+DESCRIPTION = (
+    """
 Natural-language cohort queries over an OMOP CDM 5.4 mart (DuckDB, read-only).
 
 **Auth.** Send `Authorization: Bearer <key>`; keys are made on the server with
@@ -53,13 +73,12 @@ Natural-language cohort queries over an OMOP CDM 5.4 mart (DuckDB, read-only).
 
 | role | may |
 |---|---|
-| researcher | ask, run and refine cohorts; counts (below k shown as `<k`), aggregate charts, read-back, SQL text; aggregate-only SQL; code sets; request a release. No rows, no person ids. |
-| steward | as researcher with exact counts and row-level guarded SQL; approve releases; preview manifests; audit log. |
-| export_client | approved cohorts and their de-identified manifests and exports. |
-| admin | everything. |
-
+"""
+    + "".join(f"| {role} | {may} |\n" for role, may in _ROLE_TABLE)
+    + """
 **Errors** are always `{"error": {"code": "...", "message": "..."}}`. Every request is audited.
 """
+)
 
 
 class SecurityHeaders:
@@ -115,7 +134,14 @@ def create_app(
     pool = MartPool(mart, max_concurrent_queries)
     service = CohortService(settings, state, pool)
     runner = JobRunner(state, settings.export_dir)  # type: ignore[arg-type]
-    ctx = AppContext(settings=settings, state=state, pool=pool, service=service, jobs=runner)
+    ctx = AppContext(
+        settings=settings,
+        state=state,
+        pool=pool,
+        service=service,
+        codesets=CodesetService(state, pool),
+        jobs=runner,
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

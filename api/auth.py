@@ -1,11 +1,13 @@
 """API keys (``Authorization: Bearer ck_…``) and roles.
 
-| role | may |
-|---|---|
-| researcher | ask, run and refine cohorts, see counts (small cells suppressed), aggregate charts, read-back, SQL text; aggregate-only guarded SQL; manage code sets; request a release. No row-level data, no person ids. |
-| steward | everything a researcher may, with exact counts; row-level guarded SQL (identifying columns never); review and approve releases; preview manifests; read the audit log. |
-| export_client | read approved cohorts and download their de-identified manifests (directly or as export jobs). |
-| admin | everything. |
+* ``researcher``: ask, run and refine cohorts, see counts (small cells suppressed), aggregate charts,
+  read-back, SQL text; aggregate-only guarded SQL; manage code sets; request a release. No row-level
+  data, no person ids.
+* ``steward``: everything a researcher may, with exact counts; row-level guarded SQL (identifying
+  columns never); review and approve releases; preview manifests; read the audit log.
+* ``export_client``: read approved cohorts and download their de-identified manifests (directly or as
+  export jobs).
+* ``admin``: everything.
 
 Nobody gets person ids from the API; manifests carry keyed pseudonyms.
 """

@@ -1,4 +1,4 @@
-"""The objects one app instance holds (settings, state file, mart pool, service, job runner)."""
+"""The objects one app instance holds (settings, state file, mart pool, services, job runner)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,11 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from cohort_engine.api.codesets import CodesetService
 from cohort_engine.api.jobs import JobRunner
-from cohort_engine.api.service import CohortService, MartPool, Settings
+from cohort_engine.api.pool import MartPool
+from cohort_engine.api.service import CohortService
+from cohort_engine.api.settings import Settings
 from cohort_engine.api.state import StateStore
 
 
@@ -18,6 +21,7 @@ class AppContext:
     state: StateStore
     pool: MartPool
     service: CohortService
+    codesets: CodesetService
     jobs: JobRunner
 
     def close(self) -> None:

@@ -149,5 +149,6 @@ def install_handlers(app: FastAPI) -> None:
         return error_response(
             500,
             "internal_error",
-            f"Something went wrong on the server; nothing was changed. Quote reference {ref} to the operator.",
+            "Something went wrong on the server; nothing was changed. "
+            f"Quote reference {ref} to the operator.",
         )

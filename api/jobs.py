@@ -16,13 +16,16 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 from cohort_engine.api.auth import Principal
 from cohort_engine.api.errors import ApiError
 from cohort_engine.api.schemas import JobOut
-from cohort_engine.api.state import JobRecord, StateStore, now_iso
+from cohort_engine.api.service import CohortService
+from cohort_engine.api.state import CohortRecord, JobRecord, StateStore, now_iso
 from cohort_engine.deid.manifest import EXTENSIONS, ManifestFormat, ManifestLevel, write_manifest
 
 log = logging.getLogger("cohort.jobs")
@@ -58,7 +61,7 @@ class JobRunner:
             cohort_id=job.cohort_id,
             format=job.format,
             level=job.level,
-            status=job.status,  # type: ignore[arg-type]
+            status=job.status,
             progress=max(0.0, min(1.0, job.progress)),
             rows_done=job.rows_done,
             rows_total=job.rows_total,
@@ -77,10 +80,10 @@ class JobRunner:
 
     def start_export(
         self,
-        service,
-        rec,
+        service: CohortService,
+        rec: CohortRecord,
         p: Principal,
-        fmt: ManifestFormat,  # noqa: ANN001
+        fmt: ManifestFormat,
         level: ManifestLevel = "series",
     ) -> JobRecord:
         service.check_manifest_access(rec, p)
@@ -95,10 +98,10 @@ class JobRunner:
     def _run_export(
         self,
         job_id: str,
-        service,
-        rec,
+        service: CohortService,
+        rec: CohortRecord,
         p: Principal,
-        fmt: ManifestFormat,  # noqa: ANN001
+        fmt: ManifestFormat,
         level: ManifestLevel,
     ) -> None:
         st = self.state
@@ -113,7 +116,7 @@ class JobRunner:
                 st.update_job(job_id, rows_total=total)
                 done = 0
 
-                def counted():
+                def counted() -> Iterator[dict[str, Any]]:
                     nonlocal done
                     for row in source.rows(req):
                         done += 1

@@ -6,10 +6,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from cohort_engine.api.state import JobStatus, ReleaseStatus
 from cohort_engine.api.suppression import Cell
+from cohort_engine.parsers import ParserName
 from cohort_engine.pipeline import SampleRow
 from cohort_engine.schema_catalog.resolve import TermResolution
-from cohort_engine.spec import CohortSpec, Domain
+from cohort_engine.spec import CohortSpec, ConceptId, Domain
 
 SEED_QUESTION = (
     "patients diagnosed between 2023-10-01 and 2023-10-10 who had a surgery for myocardial infarction "
@@ -33,7 +35,6 @@ SEED_SPEC: dict[str, Any] = {
     ],
 }
 
-ConceptId = int
 Overrides = dict[str, list[ConceptId]]
 
 
@@ -47,7 +48,8 @@ class AskRequest(_In):
     )
     overrides: Overrides = Field(
         default_factory=dict,
-        description="Pin a clinical mention to concept ids (as chosen from a clarification): {mention: [ids]}.",
+        description="Pin a clinical mention to concept ids (as chosen from a clarification): "
+        "{mention: [ids]}.",
     )
     mart: str | None = Field(
         default=None,
@@ -55,10 +57,10 @@ class AskRequest(_In):
         description="Name of the mart to ask; a server serves one mart (see /v1/health), so omit it "
         "or give that name.",
     )
-    parser: Literal["rule", "llm", "hybrid"] = Field(
+    parser: ParserName = Field(
         default="rule",
-        description="How the question is read: `rule` (the offline parser, default), `llm` (the server's chat "
-        "model, `COHORT_LLM_MODEL`) or `hybrid` (rule parser; the model only for what it would ask "
+        description="How the question is read: `rule` (the offline parser, default), `llm` (the server's "
+        "chat model, `COHORT_LLM_MODEL`) or `hybrid` (rule parser; the model only for what it would ask "
         "back about). Every parser's spec takes the same resolution, compilation and SQL guard. "
         "`llm`/`hybrid` on a server without a model answer 409 `parser_unavailable`.",
     )
@@ -110,7 +112,7 @@ class ClarificationOut(BaseModel):
 
 
 class ReleaseOut(BaseModel):
-    status: Literal["none", "requested", "approved"]
+    status: ReleaseStatus
     requested_at: str | None = None
     approved_at: str | None = None
 
@@ -155,10 +157,10 @@ class CohortResult(BaseModel):
     )
     imaging: list[ImagingRowOut] | None = Field(
         default=None,
-        description="Their images, per modality: persons, studies, series and instances of the indexed images the "
-        "spec's imaging request selects (all indexed images of the cohort's persons when it has none) — "
-        "the same selection as the manifest. Small cells suppressed for researchers. Null when the mart "
-        "has no DICOM index (or the run did not get that far).",
+        description="Their images, per modality: persons, studies, series and instances of the indexed "
+        "images the spec's imaging request selects (all indexed images of the cohort's persons when it has "
+        "none) — the same selection as the manifest. Small cells suppressed for researchers. Null when the "
+        "mart has no DICOM index (or the run did not get that far).",
     )
     release: ReleaseOut | None = None
     created_at: str | None = None
@@ -236,7 +238,7 @@ class CodesetIn(_In):
     )
     description: str = Field(default="", max_length=500)
     domain: Domain | None = Field(default=None, description="Domain the concepts belong to (informational).")
-    concept_ids: list[int] = Field(
+    concept_ids: list[ConceptId] = Field(
         min_length=1,
         max_length=5000,
         description="OMOP concept ids (descendants follow the spec's include_descendants).",
@@ -260,7 +262,7 @@ class CodesetIn(_In):
 class CodesetUpdate(_In):
     description: str = Field(default="", max_length=500)
     domain: Domain | None = None
-    concept_ids: list[int] = Field(min_length=1, max_length=5000)
+    concept_ids: list[ConceptId] = Field(min_length=1, max_length=5000)
 
     model_config = ConfigDict(
         extra="forbid",
@@ -274,7 +276,7 @@ class CodesetOut(BaseModel):
     name: str
     description: str
     domain: str | None
-    concept_ids: list[int]
+    concept_ids: list[ConceptId]
     concepts: list[str] = Field(
         default_factory=list, description="'name (VOCAB code)' of each id found in the mart."
     )
@@ -339,7 +341,7 @@ class JobOut(BaseModel):
     level: str | None = Field(
         default=None, description="Manifest level of an export: `series` or `instance`."
     )
-    status: Literal["queued", "running", "done", "failed"]
+    status: JobStatus
     progress: float = Field(ge=0, le=1)
     rows_done: int
     rows_total: int | None

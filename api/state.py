@@ -32,10 +32,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast, get_args
 
 Role = Literal["researcher", "steward", "export_client", "admin"]
-ROLES: tuple[str, ...] = ("researcher", "steward", "export_client", "admin")
+ROLES: tuple[Role, ...] = get_args(Role)
+#: Where a cohort run stands in the release workflow (``none`` → ``requested`` → ``approved``).
+ReleaseStatus = Literal["none", "requested", "approved"]
+JobStatus = Literal["queued", "running", "done", "failed"]
 STATE_FILENAME = "cohort_state.sqlite"
 KEY_PREFIX = "ck_"
 
@@ -169,7 +172,7 @@ class CohortRecord:
     result: dict
     person_count: int | None
     result_hash: str | None
-    release_status: str
+    release_status: ReleaseStatus
     requested_by: str | None
     requested_at: str | None
     approved_by: str | None
@@ -184,7 +187,7 @@ class JobRecord:
     cohort_id: str | None
     key_id: str
     format: str | None
-    status: str
+    status: JobStatus
     progress: float
     rows_done: int
     rows_total: int | None
@@ -289,8 +292,11 @@ class StateStore:
             raise ValueError(f"unknown role {role!r}: use one of {', '.join(ROLES)}")
         plain = KEY_PREFIX + secrets.token_urlsafe(32)
         rec = KeyRecord(
-            key_id="key_" + secrets.token_hex(6), role=role, name=name.strip()[:100], created_at=now_iso()
-        )  # type: ignore[arg-type]
+            key_id="key_" + secrets.token_hex(6),
+            role=cast(Role, role),  # checked against ROLES above
+            name=name.strip()[:100],
+            created_at=now_iso(),
+        )
         with self.transaction() as con:
             con.execute(
                 "INSERT INTO api_keys (key_id, key_hash, role, name, created_at) VALUES (?, ?, ?, ?, ?)",
@@ -327,7 +333,10 @@ class StateStore:
 
     # -- code sets --------------------------------------------------------------------------------
 
-    _CODESET_COLS = "name, description, domain, concept_ids, include_descendants, created_by, created_at, updated_at, version"
+    _CODESET_COLS = (
+        "name, description, domain, concept_ids, include_descendants, created_by, created_at, updated_at, "
+        "version"
+    )
 
     @staticmethod
     def _codeset(row: tuple) -> CodesetRecord:
@@ -414,8 +423,8 @@ class StateStore:
     # -- cohorts ----------------------------------------------------------------------------------
 
     _COHORT_COLS = (
-        "cohort_id, created_at, key_id, status, spec, overrides, codesets, result, person_count, result_hash, "
-        "release_status, requested_by, requested_at, approved_by, approved_at, approved_hash"
+        "cohort_id, created_at, key_id, status, spec, overrides, codesets, result, person_count, "
+        "result_hash, release_status, requested_by, requested_at, approved_by, approved_at, approved_hash"
     )
 
     @staticmethod
@@ -472,8 +481,8 @@ class StateStore:
         cid = "coh_" + secrets.token_hex(8)
         with self.transaction() as con:
             con.execute(
-                "INSERT INTO cohorts (cohort_id, created_at, key_id, status, spec, overrides, codesets, result, "
-                "person_count, result_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO cohorts (cohort_id, created_at, key_id, status, spec, overrides, codesets, "
+                "result, person_count, result_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     cid,
                     now_iso(),
@@ -522,16 +531,16 @@ class StateStore:
     def approve_release(self, cohort_id: str, key_id: str, result_hash: str) -> None:
         with self.transaction() as con:
             con.execute(
-                "UPDATE cohorts SET release_status = 'approved', approved_by = ?, approved_at = ?, approved_hash = ? "
-                "WHERE cohort_id = ?",
+                "UPDATE cohorts SET release_status = 'approved', approved_by = ?, approved_at = ?, "
+                "approved_hash = ? WHERE cohort_id = ?",
                 (key_id, now_iso(), result_hash, cohort_id),
             )
 
     # -- jobs -------------------------------------------------------------------------------------
 
     _JOB_COLS = (
-        "job_id, kind, cohort_id, key_id, format, status, progress, rows_done, rows_total, message, result_path, "
-        "created_at, started_at, finished_at, level"
+        "job_id, kind, cohort_id, key_id, format, status, progress, rows_done, rows_total, message, "
+        "result_path, created_at, started_at, finished_at, level"
     )
 
     def add_job(
@@ -586,8 +595,8 @@ class StateStore:
         """Jobs left queued/running by a previous server process cannot finish: mark them failed."""
         with self.transaction() as con:
             return con.execute(
-                "UPDATE jobs SET status = 'failed', message = 'interrupted by a server restart', finished_at = ? "
-                "WHERE status IN ('queued', 'running')",
+                "UPDATE jobs SET status = 'failed', message = 'interrupted by a server restart', "
+                "finished_at = ? WHERE status IN ('queued', 'running')",
                 (now_iso(),),
             ).rowcount
 
@@ -595,7 +604,10 @@ class StateStore:
 class AuditLog:
     """Append-only, hash-chained audit trail. Deliberately has no update or delete method."""
 
-    _COLS = "seq, at, key_id, role, method, endpoint, target, status, spec, counts, result_hash, details, prev_hash, row_hash"
+    _COLS = (
+        "seq, at, key_id, role, method, endpoint, target, status, spec, counts, result_hash, details, "
+        "prev_hash, row_hash"
+    )
 
     def __init__(self, store: StateStore) -> None:
         self._store = store
@@ -638,8 +650,8 @@ class AuditLog:
             prev = last[0] if last else _GENESIS
             row_hash = self._row_hash(prev, fields)
             cur = con.execute(
-                "INSERT INTO audit_log (at, key_id, role, method, endpoint, target, status, spec, counts, result_hash, "
-                "details, prev_hash, row_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO audit_log (at, key_id, role, method, endpoint, target, status, spec, counts, "
+                "result_hash, details, prev_hash, row_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (*fields, prev, row_hash),
             )
             return int(cur.lastrowid or 0)
@@ -690,8 +702,8 @@ class AuditLog:
         """Recompute the hash chain; returns (ok, first bad seq)."""
         prev = _GENESIS
         rows = self._store._query(
-            "SELECT seq, at, key_id, role, method, endpoint, target, status, spec, counts, result_hash, details, "
-            "prev_hash, row_hash FROM audit_log ORDER BY seq"
+            "SELECT seq, at, key_id, role, method, endpoint, target, status, spec, counts, result_hash, "
+            "details, prev_hash, row_hash FROM audit_log ORDER BY seq"
         )
         for r in rows:
             seq, *fields, prev_hash, row_hash = r

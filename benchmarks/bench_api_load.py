@@ -59,6 +59,7 @@ async def _load(base: str, key: str, spec: dict, clients: int, total: int, secon
             i = 0
             while issued < total and time.perf_counter() < deadline:
                 issued += 1
+                body: dict[str, object]
                 if (w + i) % 2 == 0:
                     path, body = "/v1/ask", {"question": SEED_EN if (w + i) % 4 == 0 else SEED_KO}
                 else:

@@ -163,25 +163,17 @@ def _rate(fn: Callable[[], None], n: int, repeats: int) -> tuple[float, float, f
 
 def demo_paths(folder: Path, n_files: int, seed: int = 42) -> tuple[list[Path], Path, str]:
     """Demo files as the DICOM index writes them (``dicom_index.demo.write_demo_dicom``), from the
-    real demo mart generator when it is importable, else from the tiny fixture mart.
+    real demo mart generator.
 
     Returns (files, mart, which mart).  Demo files differ from the generated ones: 32x32 pixels, a
     UTF-8 or Latin-1 character set, Hangul names, nested request/code sequences, a private block,
     multi-frame XA/US — and BurnedInAnnotation=YES on US.
     """
     from cohort_engine.dicom_index.demo import write_demo_dicom
+    from cohort_engine.schema_catalog.demo import generate_mart
 
-    try:
-        from cohort_engine.schema_catalog.demo import generate_mart
-
-        mart = generate_mart(folder / "mart", persons=max(50, n_files // 4), seed=seed)
-        which = f"demo mart (schema_catalog.demo.generate_mart, {max(50, n_files // 4)} persons)"
-    except ImportError:
-        from cohort_engine.dicom_index.fixtures import make_tiny_mart
-
-        mart = folder / "mart.duckdb"
-        make_tiny_mart(mart, persons=max(20, n_files // 20), studies=max(10, n_files // 12), seed=seed)
-        which = "tiny fixture mart (dicom_index.fixtures.make_tiny_mart)"
+    mart = generate_mart(folder / "mart", persons=max(50, n_files // 4), seed=seed)
+    which = f"demo mart (schema_catalog.demo.generate_mart, {max(50, n_files // 4)} persons)"
     write_demo_dicom(mart, folder / "dicom", seed=seed, max_files=n_files)
     return sorted(p for p in (folder / "dicom").rglob("*") if p.is_file()), mart, which
 

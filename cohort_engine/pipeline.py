@@ -1,7 +1,9 @@
 """The one core that the CLI and the REST API share: sentence → spec → concepts → SQL → cohort.
 
 Each stage is called in flow order (nlq → schema_catalog → sql_guard); this module only wires them
-and turns every expected failure into a result with a status and a message, never a traceback.
+and turns every expected failure into a result with a status and a message, never a traceback. The
+parser is taken from the registry (:mod:`cohort_engine.parsers`), and a parse that stops short
+becomes an answer in one place (:func:`answer_from_parse`), so every door answers alike.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal
@@ -18,9 +21,9 @@ import duckdb
 from pydantic import BaseModel, Field
 
 from cohort_engine.dicom_index.select import has_imaging_index, imaging_summary_sql
-from cohort_engine.nlq.parser import parse
 from cohort_engine.nlq.readback import readback
 from cohort_engine.nlq.result import Clarification, ParseResult
+from cohort_engine.parsers import ParserName, ParserUnavailable, parser_for
 from cohort_engine.schema_catalog.mart import MartCapabilityError, check_spec_fits, profile_mart
 from cohort_engine.schema_catalog.resolve import (
     ConceptMatch,
@@ -35,7 +38,6 @@ from cohort_engine.sql_guard.guard import GuardError, validate
 from cohort_engine.sql_guard.runner import open_mart, run_query
 
 Status = Literal["ok", "clarify", "refused", "error"]
-ParserName = Literal["rule", "llm", "hybrid"]
 
 
 class AttritionRow(BaseModel):
@@ -163,6 +165,38 @@ def resolve_codesets(
         resolution.by_key.setdefault(key, []).append(tr)
 
 
+def answer_from_parse(parsed: ParseResult) -> AskResult:
+    """The answer to a question the parser did not turn into a spec: its refusal or its questions back.
+
+    Every door (CLI, REST API, evals) shows a parse that stopped short the same way, with the
+    parser's message, notes and clarifications and nothing run. A parse that says ``ok`` without a
+    spec is a parser bug and becomes an ``error``, never an empty cohort.
+    """
+    if parsed.status == "ok":
+        return AskResult(
+            status="error",
+            message="the parser said ok but returned no spec",
+            language=parsed.language,
+            notes=parsed.notes,
+        )
+    return AskResult(
+        status=parsed.status,
+        message=parsed.message,
+        language=parsed.language,
+        clarifications=parsed.clarifications,
+        notes=parsed.notes,
+    )
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """An answer and, when it is ``ok``, the compiled cohort it ran: for callers that go on to use
+    the cohort's rows (export) without resolving the spec's terms a second time."""
+
+    answer: AskResult
+    compiled: CompiledCohort | None
+
+
 def run_spec(
     spec: CohortSpec,
     con: duckdb.DuckDBPyConnection,
@@ -174,6 +208,35 @@ def run_spec(
     timeout_s: float = 30.0,
     codesets: Mapping[str, Sequence[int]] | None = None,
 ) -> AskResult:
+    """Resolve, compile, guard and run ``spec`` on ``con``: the answer (see :func:`run_spec_compiled`)."""
+    return run_spec_compiled(
+        spec,
+        con,
+        parsed=parsed,
+        include_person_ids=include_person_ids,
+        sample_size=sample_size,
+        overrides=overrides,
+        timeout_s=timeout_s,
+        codesets=codesets,
+    ).answer
+
+
+def run_spec_compiled(
+    spec: CohortSpec,
+    con: duckdb.DuckDBPyConnection,
+    *,
+    parsed: ParseResult | None = None,
+    include_person_ids: bool = False,
+    sample_size: int = 5,
+    overrides: dict[str, list[int]] | None = None,
+    timeout_s: float = 30.0,
+    codesets: Mapping[str, Sequence[int]] | None = None,
+) -> RunOutcome:
+    """Resolve, compile, guard and run ``spec``: the answer, and the compiled cohort when it is ``ok``.
+
+    Every expected failure (the mart lacks a table, a term does not resolve, the compiler or the guard
+    rejects the spec) is an answer with a status and a message; only query timeouts and mart errors raise.
+    """
     lang = spec.language
     base = AskResult(
         status="ok",
@@ -184,8 +247,9 @@ def run_spec(
     try:
         check_spec_fits(spec, profile_mart(con))
     except MartCapabilityError as e:
-        return base.model_copy(
-            update={"status": "error", "message": str(e), "readback": readback(spec, lang)}
+        return RunOutcome(
+            base.model_copy(update={"status": "error", "message": str(e), "readback": readback(spec, lang)}),
+            None,
         )
     vocab = Vocabulary.of(con)
     resolution = resolve_spec(vocab, spec, overrides)
@@ -198,13 +262,15 @@ def run_spec(
     problems = resolution.problems()
     if problems:
         msg, clar = _clarify_terms(problems, lang)
-        return base.model_copy(update={"status": "clarify", "message": msg, "clarifications": clar})
+        return RunOutcome(
+            base.model_copy(update={"status": "clarify", "message": msg, "clarifications": clar}), None
+        )
     try:
         compiled = compile_cohort(spec, resolution.concept_ids())
         cohort_q = validate(compiled.cohort_sql, max_rows=10_000_000)
         attrition_q = validate(compiled.attrition_sql, aggregates_only=True)
     except (CompileError, GuardError) as e:
-        return base.model_copy(update={"status": "error", "message": str(e)})
+        return RunOutcome(base.model_copy(update={"status": "error", "message": str(e)}), None)
     base.sql = compiled.cohort_sql
     counts = run_query(con, attrition_q, timeout_s=timeout_s).rows[0]
     base.attrition = [
@@ -226,7 +292,7 @@ def run_spec(
     base.message = (
         f"{base.count} patients match." if lang == "en" else f"조건에 맞는 환자는 {base.count}명입니다."
     )
-    return base
+    return RunOutcome(base, compiled)
 
 
 def compile_spec(
@@ -281,27 +347,14 @@ def ask(
     the rule parser's refusal guard runs first) or ``hybrid`` (rule parser, the LLM only for what it
     asks back about). An LLM parser without a configured model is an ``error`` result whose message
     says what to set. Every parser's spec takes the same path: resolution, compilation, the SQL guard.
+    The mart is opened only once the question has become a spec.
     """
-    if parser == "rule":
-        parsed = parse(question, today=today)
-    elif parser in ("llm", "hybrid"):
-        from cohort_engine.nlq.llm import LLMNotConfigured, parse_hybrid
-        from cohort_engine.nlq.llm import parse as llm_parse
-
-        try:
-            parsed = (llm_parse if parser == "llm" else parse_hybrid)(question, today=today)
-        except LLMNotConfigured as e:
-            return AskResult(status="error", message=str(e))
-    else:
-        return AskResult(status="error", message=f"unknown parser {parser!r}: use rule, llm or hybrid")
+    try:
+        parsed = parser_for(parser)(question, today=today)
+    except ParserUnavailable as e:
+        return AskResult(status="error", message=str(e))
     if parsed.status != "ok" or parsed.spec is None:
-        return AskResult(
-            status=parsed.status,
-            message=parsed.message,
-            language=parsed.language,
-            clarifications=parsed.clarifications,
-            notes=parsed.notes,
-        )
+        return answer_from_parse(parsed)
     con = open_mart(mart)
     try:
         return run_spec(

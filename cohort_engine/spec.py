@@ -304,5 +304,5 @@ def explain(error: ValidationError) -> str:
     problems = []
     for e in error.errors(include_input=False, include_url=False):
         where = ".".join(str(p) for p in e["loc"]) or "spec"
-        problems.append(f"{where}: {e['msg']}")
+        problems.append(f"{where}: {e['msg'].removeprefix('Value error, ')}")
     return "The spec is invalid — " + "; ".join(dict.fromkeys(problems)) + "."

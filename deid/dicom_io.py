@@ -103,7 +103,7 @@ def _write_fast(fp: DicomBytesIO, ds: Dataset, enc: tuple[bool, bool], min_lengt
             continue
         elem = ds.get_item(tag)
         if (
-            not elem.is_raw
+            not isinstance(elem, RawDataElement)
             or elem.is_little_endian != little
             or elem.is_implicit_VR != implicit
             or (not implicit and not elem.VR)

@@ -141,6 +141,14 @@ class ActionTable:
         return None if tag is None else self.action_for(tag)
 
 
+def _tag(keyword: str) -> int:
+    """The tag of a keyword of this module's constant lists (an unknown one is a typo: KeyError)."""
+    tag = tag_for_keyword(keyword)
+    if tag is None:
+        raise KeyError(keyword)
+    return tag
+
+
 def _edition_key(name: str) -> tuple[int, str]:
     m = re.fullmatch(r"dicomfields_(\d{4})([a-z]?)", name)
     return (int(m.group(1)), m.group(2)) if m else (0, "")
@@ -250,28 +258,28 @@ class _Plan:
 def _compile(edition: str | None = None) -> _Plan:
     table = load_action_table(edition)
     ops = {tag: _BASIC_OP[code] for tag, code in table.actions.items()}
-    excluded = {tag_for_keyword(k) for k in ps315_options.DATE_OPTION_EXCLUDED}
+    excluded = {_tag(k) for k in ps315_options.DATE_OPTION_EXCLUDED}
     # Retain Longitudinal Temporal Information with Modified Dates: C for the table's dates/times.
     for tag in table.actions:
         if tag not in excluded and _vr_of(tag) in ("DA", "DT", "TM"):
             ops[tag] = DATE
     # Clean Descriptors (text attributes only; see deid.ps315_options).
     for kw in ps315_options.CLEAN_DESCRIPTORS:
-        tag = tag_for_keyword(kw)
+        tag = _tag(kw)
         if tag in table.actions and _vr_of(tag) in _TEXT_VRS:
             ops[tag] = CLEAN
     # Retain Patient Characteristics.
     for kw in ps315_options.PATIENT_CHARACTERISTICS_KEEP:
-        tag = tag_for_keyword(kw)
+        tag = _tag(kw)
         if tag in table.actions:
             ops[tag] = AGE if kw == "PatientAge" else KEEP
     for kw in ps315_options.PATIENT_CHARACTERISTICS_CLEAN:
-        tag = tag_for_keyword(kw)
+        tag = _tag(kw)
         if tag in table.actions and _vr_of(tag) in _TEXT_VRS:
             ops[tag] = CLEAN
     # Keyed actions.
-    ops[tag_for_keyword("PatientID")] = PSEUDO
-    ops[tag_for_keyword("PatientName")] = PSEUDO
+    ops[_tag("PatientID")] = PSEUDO
+    ops[_tag("PatientName")] = PSEUDO
     masked_remove = tuple((g, e, gm, em) for g, e, gm, em, code in table.masked if _BASIC_OP[code] == REMOVE)
     return _Plan(table=table, ops=ops, masked_remove=masked_remove)
 
@@ -334,8 +342,8 @@ _ID_KEYWORDS = (
     "PhysiciansOfRecord",
     "ConsultingPhysicianName",
 )
-_ID_TAGS: tuple[int, ...] = tuple(tag_for_keyword(k) for k in _ID_KEYWORDS)
-_OTHER_PATIENT_IDS_SEQ = tag_for_keyword("OtherPatientIDsSequence")
+_ID_TAGS: tuple[int, ...] = tuple(_tag(k) for k in _ID_KEYWORDS)
+_OTHER_PATIENT_IDS_SEQ = _tag("OtherPatientIDsSequence")
 #: VRs whose values may be backslash-separated (text VRs LT/ST/UT are single-valued).
 _MULTI_VRS = frozenset({"AE", "AS", "CS", "DA", "DS", "DT", "IS", "LO", "PN", "SH", "TM", "UI", "UC"})
 

@@ -376,7 +376,8 @@ def _deidentify_one(
     """(exclusion reason or None, bytes written, the header's identifying values) for one file.
 
     A file whose size differs from the indexed one is left out (``changed_since_indexing``): the
-    manifest describes what was indexed, and pydicom reads a truncated file without complaint.  A file that cannot be read or de-identified is left out with a reason code (the exception's
+    manifest describes what was indexed, and pydicom reads a truncated file without complaint.  A file
+    that cannot be read or de-identified is left out with a reason code (the exception's
     message is dropped: pydicom and the OS quote values and paths).  A failure to *write* stops the
     export instead: a full disk must not look like a clean release with files missing.
     """

@@ -48,6 +48,7 @@ from pathlib import Path
 from typing import IO, Any, Literal
 
 import duckdb
+from pydantic import BaseModel, ConfigDict
 
 from cohort_engine.deid.policy import ReleasePolicy, pseudonym, remap_uid, shift_date
 from cohort_engine.deid.scrub import scrub_text
@@ -63,6 +64,7 @@ __all__ = [
     "ImagingRecord",
     "ManifestFormat",
     "ManifestLevel",
+    "ManifestRequest",
     "ManifestWriter",
     "columns_for",
     "count_manifest_rows",
@@ -114,8 +116,6 @@ INSTANCE_COLUMNS: tuple[str, ...] = (
     "burned_in_annotation",
     "criteria",
 )
-#: Columns the DICOM export adds to instance rows: the file's place in the export, and what happened.
-EXPORT_COLUMNS: tuple[str, ...] = ("file", "status")
 
 _INT32 = frozenset({"days_from_index", "n_instances", "files_written", "files_excluded"})
 _INT64 = frozenset({"total_bytes", "file_size"})
@@ -176,7 +176,8 @@ def _imaging_sql(compiled: CompiledCohort, request: ImagingRequest | None, level
 def has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
     """Whether the mart has this table (``demo_identity`` and the DICOM index are optional)."""
     row = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE lower(table_name) = ? AND lower(table_schema) = 'main'",
+        "SELECT count(*) FROM information_schema.tables WHERE lower(table_name) = ? AND "
+        "lower(table_schema) = 'main'",
         [name],
     ).fetchone()
     return bool(row and row[0])
@@ -235,7 +236,10 @@ def _records_sql(
         header_col = "hp.path"
     else:
         header, header_col = "", "NULL"
-    order = "md5(? || CAST(img.person_id AS VARCHAR)), img.person_id, img.study_instance_uid, img.series_instance_uid"
+    order = (
+        "md5(? || CAST(img.person_id AS VARCHAR)), img.person_id, img.study_instance_uid, "
+        "img.series_instance_uid"
+    )
     if level == "instance":
         order += ", img.sop_instance_uid, img.path"
     sql = f"""SELECT img.person_id, img.index_date, img.study_instance_uid, img.series_instance_uid,
@@ -558,34 +562,50 @@ def iter_manifest_rows(
         yield manifest_row(rec, policy, level)
 
 
-class ImagingManifestSource:
-    """The REST API's manifest source: a level's ``columns``, ``count(req)`` and paged ``rows(req, …)``.
+class ManifestRequest(BaseModel):
+    """One cohort's manifest, as the REST API asks :class:`ImagingManifestSource` for it.
 
-    ``req`` is the API's ``api.service.ManifestRequest``, duck-typed (``con``, ``compiled``,
-    ``imaging``, ``policy``, ``order_salt``; ``timeout_s`` when present limits each query), so that
-    this module does not import the API (data flows deid → api, never back).
+    Owned here, not by the API, because it says what the release stage needs (data flows deid → api,
+    never back); the API builds one per request after its own checks (role, approval, imaging index).
+    The connection and the compiled cohort are live objects, kept as given (not copied or validated).
     """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+    con: duckdb.DuckDBPyConnection
+    compiled: CompiledCohort
+    imaging: ImagingRequest | None = None
+    policy: ReleasePolicy
+    order_salt: str | None = None
+    """Keys the row order (rows come in an order that says nothing about internal person ids);
+    None or empty: derived from the policy."""
+    timeout_s: float | None = None
+    """Limit of each manifest query; None: no limit."""
+
+
+class ImagingManifestSource:
+    """The REST API's manifest source: a level's ``columns``, ``count(req)`` and paged ``rows(req, …)``."""
 
     def __init__(self, level: ManifestLevel = "series") -> None:
         self.level: ManifestLevel = level
         self.columns: tuple[str, ...] = columns_for(level)
 
-    def count(self, req: Any) -> int:
-        return count_manifest_rows(
-            req.con, req.compiled, req.imaging, self.level, timeout_s=getattr(req, "timeout_s", None)
-        )
+    def count(self, req: ManifestRequest) -> int:
+        return count_manifest_rows(req.con, req.compiled, req.imaging, self.level, timeout_s=req.timeout_s)
 
-    def rows(self, req: Any, offset: int = 0, limit: int | None = None) -> Iterator[dict[str, Any]]:
+    def rows(
+        self, req: ManifestRequest, offset: int = 0, limit: int | None = None
+    ) -> Iterator[dict[str, Any]]:
         return iter_manifest_rows(
             req.con,
             req.compiled,
             req.imaging,
             req.policy,
             self.level,
-            order_salt=getattr(req, "order_salt", None) or None,
+            order_salt=req.order_salt or None,
             offset=offset,
             limit=limit,
-            timeout_s=getattr(req, "timeout_s", None),
+            timeout_s=req.timeout_s,
         )
 
 
@@ -636,7 +656,7 @@ class ManifestWriter:
 
     def __init__(
         self,
-        out: IO[bytes] | Path,
+        out: IO[bytes] | io.RawIOBase | Path,
         format: ManifestFormat,
         columns: Sequence[str],
         *,
@@ -649,7 +669,7 @@ class ManifestWriter:
         self.columns = tuple(columns)
         self.rows_written = 0
         self._owns = isinstance(out, str | Path)
-        self._out: IO[bytes] = open(out, "wb") if isinstance(out, str | Path) else out  # noqa: SIM115
+        self._out: IO[bytes] | io.RawIOBase = open(out, "wb") if isinstance(out, str | Path) else out  # noqa: SIM115
         self._row_group_size = row_group_size
         self._text_buffer_bytes = text_buffer_bytes
         self._buf: list[dict[str, Any]] = []
@@ -808,7 +828,7 @@ def manifest_chunks(
     writer = ManifestWriter(
         sink,
         format,
-        columns or columns_for(level),  # type: ignore[arg-type]
+        columns or columns_for(level),
         row_group_size=row_group_size,
         text_buffer_bytes=chunk_bytes,
     )

@@ -409,7 +409,13 @@ def _scrub_uncached(text: str, mrn_patterns: tuple[str, ...], known: tuple[str, 
     results = eng.analyzer.analyze(text=text, language=_LANG, ad_hoc_recognizers=list(recs) or None)
     if not results:
         return text
-    return eng.anonymizer.anonymize(text=text, analyzer_results=results, operators=eng.operators).text
+    # Presidio types the analyzer's and the anonymizer's RecognizerResult as two classes; the anonymizer
+    # documents taking the analyzer's results (same fields), so only the stubs disagree.
+    return eng.anonymizer.anonymize(
+        text=text,
+        analyzer_results=results,  # type: ignore[arg-type]
+        operators=eng.operators,
+    ).text
 
 
 @functools.lru_cache(maxsize=8192)

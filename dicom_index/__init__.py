@@ -12,8 +12,10 @@ the mart, and demo DICOM for the demo mart.
 * ``dicom_index.select``  — ``cohort_imaging_sql()``: the cohort's studies/series/instances (the spec's
   imaging request), guard-validated, for the de-identified export;
 * ``dicom_index.console`` — progress bars and summary tables for ``cohort index`` / ``link`` / ``demo-data``;
-* ``dicom_index.demo``    — ``write_demo_dicom()``: Part-10 files for the mart's imaging series;
-* ``dicom_index.fixtures``— a tiny synthetic mart with imaging rows, for tests and benchmarks.
+* ``dicom_index.demo``    — ``write_demo_dicom()``: Part-10 files for the mart's imaging series.
+
+(The tiny synthetic mart of the DICOM tests and benchmark is ``tests/dicom_fixtures.py``: test
+material stays out of the wheel.)
 
 Nothing is imported here on purpose: worker processes import this package, and must start without
 DuckDB, pyarrow or pydantic.

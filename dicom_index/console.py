@@ -11,15 +11,17 @@ import re
 import shutil
 from collections.abc import Collection
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from cohort_engine.dicom_index.dicomweb import CrawlProgress, CrawlReport, crawl_dicomweb
-from cohort_engine.dicom_index.indexer import IndexProgress, IndexReport, index_folders
-from cohort_engine.dicom_index.link import LinkReport, link_mart
+# The stages are imported where used: `cohort index DIR` does not pay for httpx, `cohort link` for pyarrow.
+if TYPE_CHECKING:
+    from cohort_engine.dicom_index.dicomweb import CrawlProgress, CrawlReport
+    from cohort_engine.dicom_index.indexer import IndexProgress, IndexReport
+    from cohort_engine.dicom_index.link import LinkReport
 
 __all__ = [
     "DEMO_MARKER",
@@ -68,6 +70,8 @@ def index_with_progress(
     allow_empty: bool = False,
 ) -> IndexReport:
     """``index_folders`` with a progress bar (files done of files found, files/s)."""
+    from cohort_engine.dicom_index.indexer import index_folders
+
     with _bar(console, "files") as bar:
         task: TaskID = bar.add_task("indexing folders", total=None, rate=0.0, note="")
 
@@ -93,6 +97,8 @@ def crawl_with_progress(
     allow_empty: bool = False,
 ) -> CrawlReport:
     """``crawl_dicomweb`` with a progress bar (studies done of studies listed so far, instances/s)."""
+    from cohort_engine.dicom_index.dicomweb import crawl_dicomweb
+
     with _bar(console, "instances") as bar:
         task: TaskID = bar.add_task("crawling DICOMweb", total=None, rate=0.0, note="")
 
@@ -233,6 +239,7 @@ def write_demo_dicom_indexed(
     stale files of another seed never end up in the index and no one else's folder is deleted.
     """
     from cohort_engine.dicom_index.demo import select_demo_persons, write_demo_dicom
+    from cohort_engine.dicom_index.link import link_mart
 
     check_demo_dicom_folder(out_dir)
     if out_dir.exists():

@@ -20,7 +20,7 @@ import struct
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import duckdb
 import numpy as np
@@ -40,6 +40,7 @@ __all__ = [
 
 #: One data element: (tag, VR, value); an SQ value is a list of items, each a list of elements.
 Elem = tuple[int, str, Any]
+_D = TypeVar("_D", bound=Dataset)  # a Dataset or a FileMetaDataset, filled in place and returned
 EXPLICIT_VR_LE = "1.2.840.10008.1.2.1"
 IMPLEMENTATION_CLASS_UID = "1.2.826.0.1.3680043.8.498.1"  # pydicom's root, as pydicom would write
 IMPLEMENTATION_VERSION = "COHORT_DEMO_1"
@@ -518,7 +519,7 @@ def encode_part10(f: DemoFile) -> bytes:
     return b"\0" * 128 + b"DICM" + group_length + meta + _encode_elements(f.elements, enc)
 
 
-def _to_dataset(elems: list[Elem], ds: Dataset) -> Dataset:
+def _to_dataset(elems: list[Elem], ds: _D) -> _D:
     for tag, vr, value in elems:
         if vr == "SQ":
             value = Sequence([_to_dataset(item, Dataset()) for item in value])
@@ -573,7 +574,8 @@ def select_demo_persons(mart_path: Path, seed: int, max_files: int, first: Colle
     con = duckdb.connect(str(mart_path), read_only=True)
     try:
         rows = con.execute(
-            "SELECT person_id, upper(trim(coalesce(modality_source_value, 'OT'))), count(DISTINCT image_series_uid) "
+            "SELECT person_id, upper(trim(coalesce(modality_source_value, 'OT'))), count(DISTINCT "
+            "image_series_uid) "
             "FROM image_occurrence GROUP BY ALL"
         ).fetchall()
     finally:

@@ -60,8 +60,6 @@ import pyarrow as pa
 from pydantic import BaseModel
 
 from cohort_engine.dicom_index.indexer import (
-    _INSTANCE_SCHEMA,
-    _QUARANTINE_SCHEMA,
     _arrow,
     ensure_tables,
     rebuild_summaries,
@@ -569,7 +567,7 @@ class _Crawler:
                 [self.base, study_uid],
             )
             if rows:
-                con.register("_web_inst", _arrow(rows, _INSTANCE_SCHEMA))
+                con.register("_web_inst", _arrow(rows, "dicom_instance"))
                 con.execute(
                     f"INSERT INTO dicom_instance ({', '.join(INSTANCE_COLUMNS)}) "
                     f"SELECT {', '.join(INSTANCE_COLUMNS)} FROM _web_inst"
@@ -594,7 +592,7 @@ class _Crawler:
         self.quarantined += len(bad)
 
     def _insert_quarantine(self, bad: list[tuple[Any, ...]]) -> None:
-        self.con.register("_web_quar", _arrow(bad, _QUARANTINE_SCHEMA))
+        self.con.register("_web_quar", _arrow(bad, "dicom_quarantine"))
         self.con.execute(
             f"INSERT INTO dicom_quarantine ({', '.join(QUARANTINE_COLUMNS)}) "
             f"SELECT {', '.join(QUARANTINE_COLUMNS)} FROM _web_quar"

@@ -24,7 +24,7 @@ import os
 import struct
 import warnings
 import zlib
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 import xxhash
@@ -33,7 +33,6 @@ __all__ = [
     "INDEXED_ATTRIBUTES",
     "DicomHeader",
     "HeaderError",
-    "hash_bytes",
     "parse_header",
     "read_header",
     "read_header_and_hash",
@@ -214,10 +213,6 @@ class DicomHeader:
     media_storage_sop_class_uid: str | None = None
     has_file_meta: bool = False
     has_pixel_data: bool = False
-
-    def as_dict(self) -> dict[str, Any]:
-        """Plain dict of every field (for JSON and tests)."""
-        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 # --- element-stream walking -----------------------------------------------------------------------
@@ -597,16 +592,6 @@ def parse_header(buf: bytes, size: int | None = None) -> DicomHeader:
     )
 
 
-def hash_bytes(data: bytes) -> str:
-    """Content hash of a whole file: xxh3-128, hex.
-
-    Measured on 512 KiB (a CT slice): xxh3-128 9 µs, sha256 280 µs, blake2b 510 µs — at thousands of
-    files/s a cryptographic hash would cost more than the header itself.  It identifies content for
-    de-duplication and change detection; it is not a security boundary.
-    """
-    return xxhash.xxh3_128_hexdigest(data)
-
-
 def read_header_and_hash(
     path: str | os.PathLike[str],
 ) -> tuple[DicomHeader | None, HeaderError | None, int, str]:
@@ -614,6 +599,11 @@ def read_header_and_hash(
 
     Small files are read in one call; larger ones in a growing prefix for the header while the hash
     streams over the whole file, so memory stays bounded for multi-gigabyte multi-frame files.
+
+    The hash is xxh3-128 (hex), not a cryptographic one: measured on 512 KiB (a CT slice), xxh3-128
+    takes 9 µs, sha256 280 µs, blake2b 510 µs — at thousands of files/s a cryptographic hash would cost
+    more than the header itself.  It identifies content for de-duplication and change detection; it is
+    not a security boundary.
     """
     with open(path, "rb", buffering=0) as f:
         size = os.fstat(f.fileno()).st_size

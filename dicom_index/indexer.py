@@ -27,6 +27,7 @@ Bad files never stop a run: they land in ``dicom_quarantine`` with a value-free 
 
 from __future__ import annotations
 
+import functools
 import gc
 import os
 import time
@@ -36,10 +37,9 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from multiprocessing import get_all_start_methods, get_context
 from multiprocessing.context import BaseContext
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import duckdb
-import pyarrow as pa
 from pydantic import BaseModel
 
 from cohort_engine.dicom_index.scan import (
@@ -51,6 +51,11 @@ from cohort_engine.dicom_index.scan import (
 )
 from cohort_engine.dicom_index.tables import DICOM_INSTANCE, DICOM_QUARANTINE, DICOM_TABLES
 from cohort_engine.schema_catalog.ddl import table_ddl
+
+if TYPE_CHECKING:  # pyarrow (~0.1 s) is imported when the first batch is written, not at start-up
+    import pyarrow as pa
+
+_RowTable = Literal["dicom_instance", "dicom_quarantine"]
 
 __all__ = [
     "EmptyFolderError",
@@ -130,8 +135,8 @@ def walk_files(dirs: Sequence[Path]) -> Iterator[tuple[str, int, int]]:
     read as empty: an unmounted share must not look like a folder whose files were all deleted.
     """
     stack: list[str] = []
-    for d in dirs:
-        root = Path(d).resolve()
+    for given in dirs:
+        root = Path(given).resolve()
         if root.is_file():
             st = root.stat()
             yield str(root), st.st_size, st.st_mtime_ns
@@ -161,29 +166,35 @@ def walk_files(dirs: Sequence[Path]) -> Iterator[tuple[str, int, int]]:
                     continue
 
 
-_INSTANCE_SCHEMA = pa.schema(
-    [
-        (
-            c.name,
-            {
-                "VARCHAR": pa.string(),
-                "BIGINT": pa.int64(),
-                "INTEGER": pa.int32(),
-                "DOUBLE": pa.float64(),
-                "DATE": pa.date32(),
-            }[c.type],
-        )
-        for c in DICOM_INSTANCE.columns
-    ]
-)
-_QUARANTINE_SCHEMA = pa.schema(
-    [(c.name, {"VARCHAR": pa.string(), "BIGINT": pa.int64()}[c.type]) for c in DICOM_QUARANTINE.columns]
-)
+@functools.cache
+def _arrow_schema(table: _RowTable) -> pa.Schema:
+    """Arrow schema of ``dicom_instance`` or ``dicom_quarantine`` rows (built on first use, with pyarrow)."""
+    import pyarrow as pa
+
+    types = {
+        "VARCHAR": pa.string(),
+        "BIGINT": pa.int64(),
+        "INTEGER": pa.int32(),
+        "DOUBLE": pa.float64(),
+        "DATE": pa.date32(),
+    }
+    columns = {"dicom_instance": DICOM_INSTANCE, "dicom_quarantine": DICOM_QUARANTINE}[table].columns
+    return pa.schema([(c.name, types[c.type]) for c in columns])
 
 
-def _arrow(rows: list[tuple[Any, ...]], schema: pa.Schema) -> pa.Table:
-    cols = list(zip(*rows, strict=True)) if rows else [[] for _ in schema]
+def _arrow(rows: list[tuple[Any, ...]], table: _RowTable) -> pa.Table:
+    """Rows of ``table`` as an Arrow table, for registering with DuckDB (one bulk insert, no row loop)."""
+    import pyarrow as pa
+
+    schema = _arrow_schema(table)
+    cols: list[Sequence[Any]] = list(zip(*rows, strict=True)) if rows else [[] for _ in schema]
     return pa.table([pa.array(col, type=f.type) for col, f in zip(cols, schema, strict=True)], schema=schema)
+
+
+def _paths_table(paths: list[str]) -> pa.Table:
+    import pyarrow as pa
+
+    return pa.table({"path": pa.array(paths, pa.string())})
 
 
 class _Writer:
@@ -209,19 +220,19 @@ class _Writer:
         con.execute("BEGIN TRANSACTION")
         try:
             if replaced:
-                con.register("_replaced", pa.table({"path": pa.array(replaced, pa.string())}))
+                con.register("_replaced", _paths_table(replaced))
                 con.execute("DELETE FROM dicom_instance WHERE path IN (SELECT path FROM _replaced)")
                 con.execute("DELETE FROM dicom_quarantine WHERE path IN (SELECT path FROM _replaced)")
                 con.unregister("_replaced")
             if self.instances:
-                con.register("_inst", _arrow(self.instances, _INSTANCE_SCHEMA))
+                con.register("_inst", _arrow(self.instances, "dicom_instance"))
                 con.execute(
                     f"INSERT INTO dicom_instance ({', '.join(INSTANCE_COLUMNS)}) "
                     f"SELECT {', '.join(INSTANCE_COLUMNS)} FROM _inst"
                 )
                 con.unregister("_inst")
             if self.quarantine:
-                con.register("_quar", _arrow(self.quarantine, _QUARANTINE_SCHEMA))
+                con.register("_quar", _arrow(self.quarantine, "dicom_quarantine"))
                 con.execute(
                     f"INSERT INTO dicom_quarantine ({', '.join(QUARANTINE_COLUMNS)}) "
                     f"SELECT {', '.join(QUARANTINE_COLUMNS)} FROM _quar"
@@ -419,7 +430,7 @@ def index_folders(
         gone = [p for p in known if p not in seen]
         if gone:
             con.execute("BEGIN TRANSACTION")
-            con.register("_gone", pa.table({"path": pa.array(gone, pa.string())}))
+            con.register("_gone", _paths_table(gone))
             con.execute("DELETE FROM dicom_instance WHERE path IN (SELECT path FROM _gone)")
             con.execute("DELETE FROM dicom_quarantine WHERE path IN (SELECT path FROM _gone)")
             con.unregister("_gone")

@@ -38,7 +38,6 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import pyarrow as pa
 from pydantic import BaseModel
 
 from cohort_engine.dicom_index.indexer import ensure_tables
@@ -127,6 +126,8 @@ def link_image_occurrence(
     imaging_concept_ids: Collection[int] = (),
 ) -> LinkReport:
     """Link the index in the (read-write) connection's mart; see the module docstring."""
+    import pyarrow as pa  # here, not at import: `cohort index` starts without it
+
     t0 = time.perf_counter()
     present = _tables(con)
     if "person" not in present:
@@ -160,13 +161,15 @@ def link_image_occurrence(
         )
         con.execute(f"""CREATE OR REPLACE TEMP TABLE _lk_proc AS
             WITH acc AS (
-              SELECT s.study_instance_uid, po.procedure_occurrence_id, po.visit_occurrence_id, po.procedure_date,
+              SELECT s.study_instance_uid, po.procedure_occurrence_id, po.visit_occurrence_id,
+                     po.procedure_date,
                      po.person_id = s.person_id AS same_person
               FROM _lk_study s JOIN procedure_occurrence po ON po.procedure_occurrence_id =
                    TRY_CAST(regexp_extract(trim(s.accession_number), {_lit(accession_pattern)}, 1) AS BIGINT)
               WHERE s.person_id IS NOT NULL),
             by_date AS (
-              SELECT s.study_instance_uid, po.procedure_occurrence_id, po.visit_occurrence_id, po.procedure_date,
+              SELECT s.study_instance_uid, po.procedure_occurrence_id, po.visit_occurrence_id,
+                     po.procedure_date,
                      ROW_NUMBER() OVER (PARTITION BY s.study_instance_uid
                                         ORDER BY ({fits}) DESC, po.procedure_occurrence_id) AS rk
               FROM _lk_study s
@@ -282,10 +285,12 @@ def link_image_occurrence(
         }
     )
     kept_join = (
-        "LEFT JOIN procedure_occurrence kp ON kp.procedure_occurrence_id = o.proc AND kp.person_id = n.person_id "
+        "LEFT JOIN procedure_occurrence kp ON kp.procedure_occurrence_id = o.proc AND kp.person_id = "
+        "n.person_id "
         "AND n.proc IS NULL"
         if has_proc
-        else "LEFT JOIN (SELECT NULL::BIGINT AS procedure_occurrence_id, NULL::BIGINT AS visit_occurrence_id) kp ON FALSE"
+        else "LEFT JOIN (SELECT NULL::BIGINT AS procedure_occurrence_id, NULL::BIGINT AS "
+        "visit_occurrence_id) kp ON FALSE"
     )
     visit_join = (
         "LEFT JOIN visit_occurrence kv ON kv.visit_occurrence_id = o.visit AND kv.person_id = n.person_id "
@@ -305,16 +310,19 @@ def link_image_occurrence(
               FROM image_occurrence WHERE image_series_uid IN (SELECT series_uid FROM _lk_new) GROUP BY 1),
             top AS (SELECT coalesce(max(image_occurrence_id), 0) AS m FROM image_occurrence)
             SELECT coalesce(o.id, top.m + ROW_NUMBER() OVER (PARTITION BY o.id IS NULL
-                                                              ORDER BY n.study_uid, n.series_uid)) AS image_occurrence_id,
+                                                              ORDER BY n.study_uid, n.series_uid))
+                     AS image_occurrence_id,
                    n.person_id,
                    coalesce(n.proc, kp.procedure_occurrence_id) AS procedure_occurrence_id,
                    CASE WHEN n.proc IS NOT NULL THEN n.visit
                         WHEN kp.procedure_occurrence_id IS NOT NULL THEN kp.visit_occurrence_id
                         ELSE kv.visit_occurrence_id END AS visit_occurrence_id,
-                   o.anatomic_site_concept_id, n.wadors_uri, n.local_path, n.image_date AS image_occurrence_date,
+                   o.anatomic_site_concept_id, n.wadors_uri, n.local_path,
+                   n.image_date AS image_occurrence_date,
                    n.study_uid AS image_study_uid, n.series_uid AS image_series_uid, o.modality_concept_id,
                    n.modality AS modality_source_value, n.site AS anatomic_site_source_value,
-                   CASE WHEN n.proc IS NOT NULL THEN n.how WHEN kp.procedure_occurrence_id IS NOT NULL THEN 'kept' END AS how,
+                   CASE WHEN n.proc IS NOT NULL THEN n.how
+                        WHEN kp.procedure_occurrence_id IS NOT NULL THEN 'kept' END AS how,
                    o.id IS NOT NULL AS existed, coalesce(o.n, 0) AS old_rows
             FROM _lk_new n CROSS JOIN top
             LEFT JOIN old o ON o.image_series_uid = n.series_uid

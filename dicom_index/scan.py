@@ -94,8 +94,7 @@ def scan_file(path: str) -> tuple[bool, tuple[Any, ...]]:
         st = os.stat(path)
         header, error, size, digest = read_header_and_hash(path)
     except OSError as e:
-        reason = f"unreadable file ({errno.errorcode.get(e.errno or 0, 'OS error')})"
-        return False, (path, reason, 0, 0, None)
+        return False, (path, f"unreadable file ({errno.errorcode.get(e.errno or 0, 'OS error')})", 0, 0, None)
     except Exception as e:  # a reader bug must not stop a run; the type names it, not a value
         return False, (path, f"reader error ({type(e).__name__})", 0, 0, None)
     mtime = st.st_mtime_ns

@@ -39,11 +39,13 @@ from cohort_engine.spec import ImagingRequest
 from cohort_engine.sql_guard.compiler import CompiledCohort, CompileError, lit
 from cohort_engine.sql_guard.guard import HARD_MAX_ROWS, ValidatedSQL, validate
 from cohort_engine.sql_guard.runner import DEFAULT_TIMEOUT_S, QueryResult, run_query
+from cohort_engine.sql_guard.windows import window_conditions
 
 __all__ = [
     "IMAGING_GUARD_OPTIONS",
     "IMAGING_IDENTIFYING_OUTPUT",
     "INSTANCE_OUTPUT_COLUMNS",
+    "Level",
     "SERIES_OUTPUT_COLUMNS",
     "SUMMARY_BY",
     "cohort_imaging_sql",
@@ -139,14 +141,11 @@ def _build(compiled: CompiledCohort, request: ImagingRequest | None, level: Leve
             filters.append(f"UPPER(s.modality) IN ({', '.join(lit(m) for m in modalities)})")
         if parts:
             filters.append(f"UPPER(s.body_part_examined) IN ({', '.join(lit(b) for b in parts)})")
-        w = request.window
-        if w is not None:
-            if w.same_visit:
-                raise CompileError("an imaging window on the same visit is not supported; give a day window")
-            for bound, op in ((w.start, ">="), (w.end, "<=")):
-                if bound is not None:
-                    sign = "-" if bound < 0 else "+"
-                    window.append(f"x.series_date {op} x.anchor_date {sign} INTERVAL '{abs(int(bound))}' DAY")
+        if request.window is not None:
+            # Series carry no visit, so a same-visit window is a CompileError here.
+            window = window_conditions(
+                request.window, event_date="x.series_date", anchor_date="x.anchor_date"
+            )
     where = f" WHERE {' AND '.join(filters)}" if filters else ""
     window_where = f" WHERE {' AND '.join(window)}" if window else ""
     series_cols = (

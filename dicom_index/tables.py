@@ -28,7 +28,6 @@ __all__ = [
     "DICOM_STUDY",
     "DICOM_TABLES",
     "DICOM_TABLES_BY_NAME",
-    "IDENTIFYING_DICOM_COLUMNS",
 ]
 
 
@@ -180,7 +179,8 @@ DICOM_SERIES = Table(
 DICOM_STUDY = Table(
     name="dicom_study",
     extension=True,
-    description="DICOM index: one row per study (StudyInstanceUID) with its patient, rebuilt from dicom_instance.",
+    description="DICOM index: one row per study (StudyInstanceUID) with its patient, rebuilt from "
+    "dicom_instance.",
     columns=[
         col("study_instance_uid", "VARCHAR", "identifying", "DICOM StudyInstanceUID.", True),
         col("patient_id", "VARCHAR", "identifying", "DICOM PatientID (links to person.person_source_value)."),
@@ -225,8 +225,3 @@ DICOM_QUARANTINE = Table(
 
 DICOM_TABLES: list[Table] = [DICOM_STUDY, DICOM_SERIES, DICOM_INSTANCE, DICOM_QUARANTINE]
 DICOM_TABLES_BY_NAME: dict[str, Table] = {t.name: t for t in DICOM_TABLES}
-
-#: (table, column) pairs that may never appear in any query's output.
-IDENTIFYING_DICOM_COLUMNS: frozenset[tuple[str, str]] = frozenset(
-    (t.name, c.name) for t in DICOM_TABLES for c in t.columns if c.privacy == "identifying"
-)

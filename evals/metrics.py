@@ -283,6 +283,10 @@ def _mean(values: Sequence[float]) -> float | None:
     return sum(values) / len(values) if values else None
 
 
+def _percent(x: float | None) -> float | None:
+    return None if x is None else 100.0 * x
+
+
 def group_metrics(outcomes: Sequence[QuestionOutcome]) -> dict[str, Any]:
     """Accuracy-type figures for any group of outcomes (the whole run, a construct, a mart)."""
     answerable = [o for o in outcomes if o.answerable]
@@ -302,7 +306,7 @@ def group_metrics(outcomes: Sequence[QuestionOutcome]) -> dict[str, Any]:
         "refusal_accuracy": _mean([float(o.status == o.expected_status) for o in refusable]),
         "abstention_rate": _mean([float(o.status in ABSTAIN) for o in refusable]),
         "reliability_points": sum(o.points for o in outcomes),
-        "reliability_score": 100.0 * _mean([float(o.points) for o in outcomes]) if outcomes else None,
+        "reliability_score": _percent(_mean([float(o.points) for o in outcomes])),
         "spec_questions": len(spec),
         "spec_field_accuracy": (sum(o.spec_right for o in spec) / sum(o.spec_total for o in spec))
         if spec

@@ -138,13 +138,13 @@ def print_report(report: EvalReport, console: Console, max_failures: int = TERMI
     if not fails:
         console.print("[bold green]no failures[/]")
         return
-    shown = fails if max_failures <= 0 else fails[:max_failures]
+    listed = fails if max_failures <= 0 else fails[:max_failures]
     more = (
         ""
-        if len(shown) == len(fails)
-        else f"; first {len(shown)} shown, all with --failures 0, --json or --html"
+        if len(listed) == len(fails)
+        else f"; first {len(listed)} shown, all with --failures 0, --json or --html"
     )
-    f = Table(title=f"failures ({len(fails)}{more})")
+    table = Table(title=f"failures ({len(fails)}{more})")
     for col in (
         "id",
         "expected → got",
@@ -155,10 +155,10 @@ def print_report(report: EvalReport, console: Console, max_failures: int = TERMI
         "missing",
         "extra",
     ):
-        f.add_column(col, overflow="fold")
-    for o in shown:
+        table.add_column(col, overflow="fold")
+    for o in listed:
         first = (o.readback or o.message or "").strip().splitlines()
-        f.add_row(
+        table.add_row(
             o.id,
             f"{o.expected_status} → {o.status}",
             o.question[:90],
@@ -168,7 +168,7 @@ def print_report(report: EvalReport, console: Console, max_failures: int = TERMI
             _opt(o.missing),
             _opt(o.extra),
         )
-    console.print(f)
+    console.print(table)
 
 
 def _opt(x: int | None) -> str:
@@ -177,13 +177,17 @@ def _opt(x: int | None) -> str:
 
 # ---------------------------------------------------------------- HTML
 _CSS = """
-body{font-family:system-ui,-apple-system,'Segoe UI','Noto Sans KR',sans-serif;margin:2rem;color:#222;max-width:1200px}
+body{font-family:system-ui,-apple-system,'Segoe UI','Noto Sans KR',sans-serif;margin:2rem;color:#222;\
+max-width:1200px}
 h1{font-size:1.4rem}h2{font-size:1.1rem;margin-top:2rem}
-.cards{display:flex;flex-wrap:wrap;gap:.8rem}.card{border:1px solid #ddd;border-radius:6px;padding:.6rem .9rem;min-width:9rem}
+.cards{display:flex;flex-wrap:wrap;gap:.8rem}\
+.card{border:1px solid #ddd;border-radius:6px;padding:.6rem .9rem;min-width:9rem}
 .card b{display:block;font-size:1.3rem}.card span{color:#666;font-size:.8rem}
-table{border-collapse:collapse;width:100%;font-size:.85rem}th,td{border-bottom:1px solid #eee;padding:.3rem .4rem;text-align:left;vertical-align:top}
+table{border-collapse:collapse;width:100%;font-size:.85rem}\
+th,td{border-bottom:1px solid #eee;padding:.3rem .4rem;text-align:left;vertical-align:top}
 th{background:#f6f6f6}td.n{text-align:right;font-variant-numeric:tabular-nums}
-pre{white-space:pre-wrap;margin:0;font-size:.8rem;color:#333}.bad{color:#b00020}.ok{color:#1b7f3b}.note{color:#666;font-size:.8rem}
+pre{white-space:pre-wrap;margin:0;font-size:.8rem;color:#333}\
+.bad{color:#b00020}.ok{color:#1b7f3b}.note{color:#666;font-size:.8rem}
 """
 
 
@@ -205,7 +209,8 @@ def _bar_chart(groups: dict[str, dict[str, Any]]) -> str:
         parts.append(f'<text x="{label_w - 6}" y="{y + 14}" text-anchor="end">{html.escape(name)}</text>')
         parts.append(f'<rect x="{label_w}" y="{y + 3}" width="{bar_w}" height="{row_h - 6}" fill="#f0f0f0"/>')
         parts.append(
-            f'<rect x="{label_w}" y="{y + 3}" width="{bar_w * acc:.1f}" height="{row_h - 6}" fill="{colour}"/>'
+            f'<rect x="{label_w}" y="{y + 3}" width="{bar_w * acc:.1f}" height="{row_h - 6}" '
+            f'fill="{colour}"/>'
         )
         parts.append(
             f'<text x="{label_w + bar_w + 6}" y="{y + 14}">{100 * acc:.0f}% of {g["questions"]}'
@@ -242,7 +247,8 @@ def report_html(report: EvalReport) -> str:
     fail_rows = []
     for o in report.failures():
         sets = (
-            f"gold {o.gold_size}, produced {_opt(o.produced_size)}<br>missing {_opt(o.missing)}, extra {_opt(o.extra)}"
+            f"gold {o.gold_size}, produced {_opt(o.produced_size)}<br>"
+            f"missing {_opt(o.missing)}, extra {_opt(o.extra)}"
             + (
                 f"<br><span class=note>missing e.g. {e(', '.join(map(str, o.missing_examples)))}</span>"
                 if o.missing_examples
@@ -264,19 +270,24 @@ def report_html(report: EvalReport) -> str:
         )
     skipped = ", ".join(f"{n} {m}" for m, n in report.skipped.items())
     return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>cohort eval · {e(report.parser)} · {e(report.split)}</title>
+<html lang="en"><head><meta charset="utf-8">\
+<title>cohort eval · {e(report.parser)} · {e(report.split)}</title>
 <style>{_CSS}</style></head><body>
 <h1>cohort eval · parser {e(report.parser)} · split {e(report.split)}</h1>
-<p class=note>{s["answerable"]} answerable questions, {s["refusable"]} to refuse or clarify{(" · skipped " + e(skipped)) if skipped else ""}.
-Reliability: +1 right answer or right abstention, 0 abstention on an answerable question, −10 wrong answer; score = 100 × mean.</p>
+<p class=note>{s["answerable"]} answerable questions, {s["refusable"]} to refuse or clarify\
+{(" · skipped " + e(skipped)) if skipped else ""}.
+Reliability: +1 right answer or right abstention, 0 abstention on an answerable question, \
+−10 wrong answer; score = 100 × mean.</p>
 <div class=cards>{cards}</div>
 <h2>Accuracy per construct</h2>
 {_bar_chart(s["by_construct"])}
-<table><tr><th>construct</th><th>n</th><th>answerable</th><th>accuracy</th><th>exec. acc.</th><th>mean Jaccard</th><th>refusal acc.</th><th>reliability</th></tr>
+<table><tr><th>construct</th><th>n</th><th>answerable</th><th>accuracy</th><th>exec. acc.</th>\
+<th>mean Jaccard</th><th>refusal acc.</th><th>reliability</th></tr>
 {group_rows}</table>
 <h2>Failures ({len(fail_rows)})</h2>
 <p class=note>{e(PERSON_ID_NOTE)}</p>
-<table><tr><th>id</th><th>question</th><th>expected → got</th><th>read-back / message</th><th>person sets</th><th>wrong spec fields</th></tr>
+<table><tr><th>id</th><th>question</th><th>expected → got</th><th>read-back / message</th>\
+<th>person sets</th><th>wrong spec fields</th></tr>
 {"".join(fail_rows)}</table>
 </body></html>
 """

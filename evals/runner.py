@@ -14,57 +14,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from datetime import date
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any
 
 import duckdb
 from pydantic import BaseModel, Field
 
 from cohort_engine.evals.gold import GoldError, GoldRecord
 from cohort_engine.evals.metrics import QuestionOutcome, score, summarize
-from cohort_engine.nlq.result import ParseResult
-from cohort_engine.pipeline import run_spec
-
-ParserName = Literal["rule", "llm", "hybrid"]
-#: Names a LangChain chat model (``langchain.chat_models.init_chat_model``), e.g. 'openai:gpt-4o-mini'.
-LLM_ENV = "COHORT_LLM_MODEL"
-
-
-class Parser(Protocol):
-    def __call__(self, text: str, today: date | None = None) -> ParseResult: ...
-
-
-class ParserUnavailable(RuntimeError):
-    """The requested parser cannot run in this environment (the message says how to enable it)."""
-
-
-def resolve_parser(name: str) -> Parser:
-    """The parse function for ``--parser``.
-
-    ``rule`` is the offline parser. ``llm`` and ``hybrid`` are :func:`nlq.llm.parse` and
-    :func:`nlq.llm.parse_hybrid` on the chat model named by ``COHORT_LLM_MODEL``, built once here;
-    without a configured model this stops with a message saying what to set (nothing is faked).
-    """
-    if name == "rule":
-        from cohort_engine.nlq.parser import parse
-
-        return parse
-    if name not in ("llm", "hybrid"):
-        raise ParserUnavailable(f"unknown parser {name!r}: use rule, llm or hybrid")
-    from cohort_engine.nlq.llm import LLMNotConfigured, parse_hybrid, resolve_model
-    from cohort_engine.nlq.llm import parse as llm_parse
-
-    try:
-        model = resolve_model()
-    except LLMNotConfigured as e:
-        raise ParserUnavailable(f"--parser {name}: {e}") from None
-    fn = llm_parse if name == "llm" else parse_hybrid
-
-    def parse_with_model(text: str, today: date | None = None) -> ParseResult:
-        return fn(text, today, model=model)
-
-    return parse_with_model
+from cohort_engine.parsers import Parser
+from cohort_engine.pipeline import answer_from_parse, run_spec
 
 
 def default_eunomia_path() -> Path | None:
@@ -132,17 +91,16 @@ def evaluate_question(
     t0 = time.perf_counter()
     try:
         parsed = parser(record.question, today=record.today)
-        status, message = parsed.status, parsed.message
         if parsed.status == "ok" and parsed.spec is not None:
             produced_spec = parsed.spec.model_dump(mode="json")
             res = run_spec(
                 parsed.spec, con, parsed=parsed, include_person_ids=True, sample_size=0, timeout_s=timeout_s
             )
-            status, message, readback = res.status, res.message, res.readback
             if res.status == "ok":
                 produced = set(res.person_ids or [])
-        elif parsed.status == "ok":
-            status, message = "error", "the parser said ok but returned no spec"
+        else:
+            res = answer_from_parse(parsed)
+        status, message, readback = res.status, res.message, res.readback
     except Exception as e:  # see the docstring: every question must come back scored
         status, message = "error", f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"[:300]
     latency_ms = (time.perf_counter() - t0) * 1000.0

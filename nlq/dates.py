@@ -23,6 +23,8 @@ import calendar
 import re
 from datetime import date, timedelta
 
+from cohort_engine.nlq.items import AskData, DateData, Item, ItemKind
+from cohort_engine.nlq.messages import say
 from cohort_engine.nlq.numbers import (
     EN_NUMBER_RE,
     KO_NUMBER_RE,
@@ -32,7 +34,8 @@ from cohort_engine.nlq.numbers import (
     number,
     unit_of,
 )
-from cohort_engine.nlq.text import Item, Piece, apply
+from cohort_engine.nlq.text import Piece, apply
+from cohort_engine.nlq.vocab import MONTHS
 
 __all__ = [
     "MONTHS",
@@ -46,27 +49,6 @@ __all__ = [
     "recognise_dates",
 ]
 
-MONTHS = {
-    m: i
-    for i, names in enumerate(
-        [
-            ("jan", "january"),
-            ("feb", "february"),
-            ("mar", "march"),
-            ("apr", "april"),
-            ("may",),
-            ("jun", "june"),
-            ("jul", "july"),
-            ("aug", "august"),
-            ("sep", "sept", "september"),
-            ("oct", "october"),
-            ("nov", "november"),
-            ("dec", "december"),
-        ],
-        start=1,
-    )
-    for m in names
-}
 _MONTH_RE = "|".join(sorted(MONTHS, key=len, reverse=True))
 
 # Each pattern captures y, m (or mn), d by name; order matters (longest, most specific first).
@@ -136,7 +118,13 @@ def last_units(today: date, amount: int, unit: str) -> tuple[date, date]:
 
 # ---------------------------------------------------------------- date atoms (day, month, year)
 class BadDate(ValueError):
-    """A written date that is not a calendar date, or whose day/month order is ambiguous."""
+    """A written date that is not a calendar date, or whose day/month order is ambiguous: the message
+    code of ``nlq.messages`` and its values."""
+
+    def __init__(self, code: str, **values: object) -> None:
+        super().__init__(code)
+        self.code = code
+        self.values = values
 
 
 _ATOM_EN = (
@@ -178,7 +166,7 @@ def atom(text: str) -> tuple[date, date]:
         if m:
             a, b, y = int(m.group(1)), int(m.group(2)), int(m.group(3))
             if a <= 12 and b <= 12 and a != b:
-                raise BadDate(f"“{t}” could be month/day or day/month")
+                raise BadDate("date_order_ambiguous", text=t)
             mo, d = (a, b) if a <= 12 else (b, a)
             day = date(y, mo, d)
             return day, day
@@ -196,13 +184,13 @@ def atom(text: str) -> tuple[date, date]:
     except ValueError as e:
         if isinstance(e, BadDate):
             raise
-        raise BadDate(f"“{t}” is not a calendar date") from e
-    raise BadDate(f"“{t}” is not a date I can read")
+        raise BadDate("date_not_calendar", text=t) from e
+    raise BadDate("date_unreadable", text=t)
 
 
 def _month(y: int, mo: int) -> tuple[date, date]:
     if not 1 <= mo <= 12:
-        raise BadDate(f"month {mo} does not exist")
+        raise BadDate("month_missing", month=mo)
     return date(y, mo, 1), date(y, mo, calendar.monthrange(y, mo)[1])
 
 
@@ -308,7 +296,7 @@ def _range(m: re.Match[str], kind: str, today: date) -> tuple[date | None, date 
         try:
             return date(y, m1, int(g["d1"])), date(y, m2, int(g["d2"]))
         except ValueError as e:
-            raise BadDate(f"“{m.group(0)}” is not a calendar range") from e
+            raise BadDate("range_not_calendar", text=m.group(0)) from e
     if kind == "mm_range":  # 'between January and June 2022'
         y = int(g["y"])
         return _month(y, MONTHS[g["mn"].lower()])[0], _month(y, MONTHS[g["mn2"].lower()])[1]
@@ -316,26 +304,26 @@ def _range(m: re.Match[str], kind: str, today: date) -> tuple[date | None, date 
         a = atom(g["a"])[0]
         return a, _month(a.year, int(g["bmo"]))[1]
     if kind == "a_and_b":  # 'in 2022 and 2023': one range when the periods touch, else ask
-        a, b = atom(g["a"]), atom(g["b"])
-        if b[0] - a[1] != timedelta(days=1):
-            raise BadDate(f"“{m.group(0)}” names two separate periods; ask for one range (or one at a time)")
-        return a[0], b[1]
+        span_a, span_b = atom(g["a"]), atom(g["b"])
+        if span_b[0] - span_a[1] != timedelta(days=1):
+            raise BadDate("two_periods", text=m.group(0))
+        return span_a[0], span_b[1]
     if kind == "ab_short":  # '2023년 10월 1일부터 10월 10일까지': the end date borrows the start's year
         a = atom(g["a"])[0]
         month = int(re.sub(r"\D", "", g["bm"])) if g.get("bm") else a.month
         try:
             return a, date(a.year, month, int(g["bd"]))
         except ValueError as e:
-            raise BadDate(f"“{m.group(0)}” ends on a day that does not exist") from e
+            raise BadDate("range_end_missing", text=m.group(0)) from e
     if kind == "span":
         n = number(g["n"])
         if n is None or n <= 0:
-            raise BadDate(f"“{m.group(0)}” has no whole number of {g['u']}")
+            raise BadDate("no_whole_units", text=m.group(0), unit=g["u"])
         return span(atom(g["a"])[0], n, unit_of(g["u"]) or "day")
     if kind == "span_ko":
         dur = korean_duration(g["dur"])
         if dur is None:
-            raise BadDate(f"“{g['dur']}” is not a duration I can read")
+            raise BadDate("duration_unreadable", text=g["dur"])
         return span(atom(g["a"])[0], *dur)
     if kind == "since":
         return atom(g["a"])[0], None
@@ -351,7 +339,7 @@ def _range(m: re.Match[str], kind: str, today: date) -> tuple[date | None, date 
     if kind == "last_ko":
         dur = korean_duration(g["dur"])
         if dur is None:
-            raise BadDate(f"“{g['dur']}” is not a duration I can read")
+            raise BadDate("duration_unreadable", text=g["dur"])
         return last_units(today, *dur)
     if kind in ("calendar", "calendar_ko"):
         which = re.sub(r"\s+", "", g["which"].lower())
@@ -373,8 +361,8 @@ def _range(m: re.Match[str], kind: str, today: date) -> tuple[date | None, date 
         y = int(g["y"])
         first_half = g["h"].lower() in ("first", "상반기")
         return (date(y, 1, 1), date(y, 6, 30)) if first_half else (date(y, 7, 1), date(y, 12, 31))
-    a, b = atom(g["a"])
-    return a, b
+    start, end = atom(g["a"])
+    return start, end
 
 
 def recognise_dates(pieces: list[Piece], lang: str, today: date) -> list[Piece]:
@@ -385,16 +373,19 @@ def recognise_dates(pieces: list[Piece], lang: str, today: date) -> list[Piece]:
             try:
                 start, end = _range(m, kind, today)
             except BadDate as e:
-                return Item("bad_date", m.group(0), m.start(), m.end(), {"reason": str(e)})
+                # English in both languages for now (the snapshot of answers is pinned): say(…, lang)
+                # is the one-word change that answers Korean users in Korean.
+                reason = say(e.code, "en", **e.values)
+                return Item(ItemKind.bad_date, m.group(0), m.start(), m.end(), AskData(reason=reason))
             if start and end and start > end:
                 return Item(
-                    "bad_date",
+                    ItemKind.bad_date,
                     m.group(0),
                     m.start(),
                     m.end(),
-                    {"reason": f"“{m.group(0)}” ends ({end}) before it starts ({start})"},
+                    AskData(reason=say("range_reversed", "en", text=m.group(0), end=end, start=start)),
                 )
-            return Item("date", m.group(0), m.start(), m.end(), {"start": start, "end": end, "form": kind})
+            return Item(ItemKind.date, m.group(0), m.start(), m.end(), DateData(start, end))
 
         pieces = apply(pieces, rx, make)
     return pieces

@@ -8,8 +8,11 @@ Bounds are inclusive: "aged 65 or older" / "65세 이상" → min 65; "over 65" 
 from __future__ import annotations
 
 import re
+from functools import partial
 
-from cohort_engine.nlq.text import Item, Piece, apply
+from cohort_engine.nlq.items import AgeData, Item, ItemKind, SexData
+from cohort_engine.nlq.text import Piece, apply
+from cohort_engine.nlq.vocab import DECADES
 
 N = r"(?P<n>\d{1,3})"
 M = r"(?P<m>\d{1,3})"
@@ -23,16 +26,6 @@ PEOPLE = (
     r"(?<=males )|(?<=females )|(?<=subjects )|(?<=individuals )|(?<=pts )|(?<=patient )|(?<=children )|"
     r"(?<=kids )|(?<=boys )|(?<=girls )|(?<=child )|(?<=infants ))"
 )
-DECADES = {
-    "twenties": 20,
-    "thirties": 30,
-    "forties": 40,
-    "fifties": 50,
-    "sixties": 60,
-    "seventies": 70,
-    "eighties": 80,
-    "nineties": 90,
-}
 
 # (pattern, how): how picks min/max from n and m.
 EN_AGE: list[tuple[str, str]] = [
@@ -156,17 +149,21 @@ def _age(m: re.Match[str], how: str) -> Item:
         lo, hi = 18, None
     else:  # child
         lo, hi = None, 17
-    return Item("age", m.group(0), m.start(), m.end(), {"min": lo, "max": hi, "how": how})
+    return Item(ItemKind.age, m.group(0), m.start(), m.end(), AgeData(lo, hi))
+
+
+def _sex(m: re.Match[str], sexes: tuple[str, ...]) -> Item:
+    return Item(ItemKind.sex, m.group(0), m.start(), m.end(), SexData(sexes))
 
 
 def recognise_demographics(pieces: list[Piece], lang: str) -> list[Piece]:
     for rx, how in KO_AGE_RES if lang == "ko" else EN_AGE_RES:
-        pieces = apply(pieces, rx, lambda m, how=how: _age(m, how))
+        pieces = apply(pieces, rx, partial(_age, how=how))
     flags = 0 if lang == "ko" else re.IGNORECASE
     for pattern, sexes in KO_SEX if lang == "ko" else EN_SEX:
         pieces = apply(
             pieces,
             re.compile(pattern, flags),
-            lambda m, sexes=sexes: Item("sex", m.group(0), m.start(), m.end(), {"sexes": sexes}),
+            partial(_sex, sexes=tuple(sexes)),
         )
     return pieces

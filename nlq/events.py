@@ -9,10 +9,19 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Literal
 
+from cohort_engine.nlq.items import (
+    CompareData,
+    CompareOp,
+    CountData,
+    Item,
+    ItemKind,
+    OccurrenceType,
+    TermData,
+)
 from cohort_engine.nlq.lexicon import lookup
-from cohort_engine.nlq.text import Item
+from cohort_engine.nlq.vocab import SPECIFICITY
 
 
 @dataclass
@@ -25,8 +34,8 @@ class Term:
 
     @classmethod
     def of(cls, item: Item) -> Term:
-        if item.kind == "term":
-            return cls(item.text.strip(), set(item.get("domains", [])) - {"?"}, True)
+        if item.kind is ItemKind.term:
+            return cls(item.text.strip(), set(item.data_as(TermData).domains) - {"?"}, True)
         return cls(item.text.strip(" .,'\""), set(), False)
 
 
@@ -52,6 +61,43 @@ class Problem:
 
 
 @dataclass
+class EventWindow:
+    """Inclusive day offsets from the anchor. Mutable: '(not counting the procedure day)' narrows the
+    window already attached. ``weak``: from 'then', replaced by an explicit window on the same event."""
+
+    start: int | None
+    end: int | None
+    same_visit: bool = False
+    weak: bool = False
+
+
+@dataclass(frozen=True)
+class Count:
+    """How many matching events a patient needs ('at least 2 diagnoses')."""
+
+    type: OccurrenceType
+    n: int
+
+    @classmethod
+    def of(cls, data: CountData) -> Count:
+        return cls(data.type, data.n)
+
+
+@dataclass(frozen=True)
+class ValueCmp:
+    """A lab value comparison; ``high`` is the upper bound of 'between'."""
+
+    op: CompareOp
+    value: float
+    high: float | None = None
+    unit: str | None = None
+
+    @classmethod
+    def of(cls, data: CompareData) -> ValueCmp:
+        return cls(data.op, data.value, data.high, data.unit)
+
+
+@dataclass
 class Event:
     pos: int
     kind: str | None = None
@@ -63,11 +109,12 @@ class Event:
     quotes: list[str] = field(default_factory=list)
     modalities: list[str] = field(default_factory=list)
     body_parts: list[str] = field(default_factory=list)
-    value: dict[str, Any] | None = None
+    value: ValueCmp | None = None
     date: Item | None = None
-    window: dict[str, Any] | None = None
-    anchor: Event | str | None = None  # 'index', another event, or None (= index)
-    count: dict[str, Any] | None = None
+    window: EventWindow | None = None
+    anchor: Anchor | None = None  # 'index', another event, or None (= index)
+    count: Count | None = None
+    index_count: bool = False  # the count of the index event, checked as a criterion over all records
     negated: bool = False
     first: bool = False
     prior: bool = False
@@ -96,24 +143,6 @@ class Event:
             self.kind = kind
 
 
-# Higher = more specific, when two event words describe one event ("underwent … surgery").
-SPECIFICITY = {
-    "visit": 0,
-    "procedure": 1,
-    "surgery": 2,
-    "admission": 2,
-    "er_visit": 2,
-    "outpatient": 2,
-    "lab": 1,
-    "imaging": 1,
-    "pathology": 2,
-    "diagnosis": 1,
-    "drug": 1,
-    "death": 1,
-    "observation": 1,
-}
-
-
 @dataclass
 class Built:
     """What a grammar hands to assembly."""
@@ -123,3 +152,7 @@ class Built:
     problems: list[Problem]
     notes: list[str]
     pending_date: Item | None = None
+
+
+# What a window is measured from: another event of the sentence, or the cohort's index event.
+Anchor = Event | Literal["index"]

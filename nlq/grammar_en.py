@@ -3,32 +3,75 @@
 English puts the event word first and its mention after it ("diagnosed with MI", "a surgery for
 CAD"), clauses are introduced by "who/that/with", and a window names its anchor *after* itself
 ("7 to 14 days after the diagnosis"). The grammar keeps one *current* event; each item either
-extends it or starts the next one. Modifiers seen before their event (a count, "first", a
-negation, a window) wait in ``Pending`` until that event starts.
+extends it or starts the next one (``STEPS``: one handler per item kind). Modifiers seen before their
+event (a count, "first", a negation, a window) wait in ``Pending`` until that event starts.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 
 from spacy.lang.en.stop_words import STOP_WORDS
 
-from cohort_engine.nlq.events import Built, Event, Problem, Term, same_mention
-from cohort_engine.nlq.text import Item
-from cohort_engine.nlq.vocab import KIND_DOMAIN
+from cohort_engine.nlq.events import (
+    Anchor,
+    Built,
+    Count,
+    Event,
+    EventWindow,
+    Problem,
+    Term,
+    ValueCmp,
+    same_mention,
+)
+from cohort_engine.nlq.items import (
+    AskData,
+    CompareData,
+    ConjData,
+    CountData,
+    EventWordData,
+    FirstData,
+    Item,
+    ItemKind,
+    ModalityData,
+    NameData,
+    NumberData,
+    PrepData,
+    UnknownData,
+    VerbData,
+    WindowAnchor,
+    WindowData,
+)
+from cohort_engine.nlq.messages import readings, say
+from cohort_engine.nlq.vocab import (
+    EN_HINT_DRUG_OR_PROCEDURE_VERBS,
+    EN_NAME_WORDS,
+    EN_VAGUE_NOUNS,
+    KIND_DOMAIN,
+    VISIT_KINDS,
+)
 
-VISIT_KINDS = {"admission", "er_visit", "visit", "outpatient"}
-EVENT_STARTERS = {"event", "term", "modality", "unknown", "verb", "first", "name", "quote", "prior"}
+EVENT_STARTERS = {
+    ItemKind.event,
+    ItemKind.term,
+    ItemKind.modality,
+    ItemKind.unknown,
+    ItemKind.verb,
+    ItemKind.first,
+    ItemKind.name,
+    ItemKind.quote,
+    ItemKind.prior,
+}
 
 
 @dataclass
 class Pending:
     neg: bool = False
-    count: dict[str, Any] | None = None
+    count: Count | None = None
     first: bool = False
     prior: bool = False
-    window: tuple[dict[str, Any], Event | str] | None = None
+    window: tuple[EventWindow, Anchor] | None = None
     date: Item | None = None
     same_visit_with: Event | None = None
 
@@ -37,68 +80,21 @@ class Pending:
 class AnchorPhrase:
     """The words after 'after/before/of' that name what a window is measured from."""
 
-    window: dict[str, Any]
+    window: WindowData
     target: Event | None
     pos: int
     items: list[Item] = field(default_factory=list)
 
 
-def occurrence_of(op: str, n: int) -> dict[str, Any] | None:
+def occurrence_of(op: str, n: int) -> Count | None:
     """'at least 2' → at_least 2; 'more than 2' → at_least 3; 'fewer than 2' → at_most 1."""
     return {
-        ">=": {"type": "at_least", "n": n},
-        ">": {"type": "at_least", "n": n + 1},
-        "<=": {"type": "at_most", "n": n},
-        "<": {"type": "at_most", "n": max(n - 1, 0)},
-        "=": {"type": "exactly", "n": n},
+        ">=": Count("at_least", n),
+        ">": Count("at_least", n + 1),
+        "<=": Count("at_most", n),
+        "<": Count("at_most", max(n - 1, 0)),
+        "=": Count("exactly", n),
     }.get(op)
-
-
-# Words that may sit inside a clinical name ('fracture of rib', 'concussion with no loss of consciousness').
-NAME_WORDS = {
-    "of",
-    "with",
-    "without",
-    "in",
-    "and",
-    "to",
-    "on",
-    "due",
-    "by",
-    "or",
-    "other",
-    "not",
-    "no",
-    "type",
-    "the",
-    "a",
-    "an",
-    "at",
-    "from",
-    "for",
-}
-VAGUE_NOUNS = {
-    "thing",
-    "things",
-    "stuff",
-    "something",
-    "anything",
-    "everything",
-    "disease",
-    "illness",
-    "problem",
-    "problems",
-    "issue",
-    "issues",
-    "one",
-    "ones",
-    "same",
-    "usual",
-    "that",
-    "this",
-    "those",
-    "these",
-}
 
 
 def plausible_mention(text: str) -> bool:
@@ -106,7 +102,7 @@ def plausible_mention(text: str) -> bool:
     talked about': pronouns, other function words and vague nouns make it a question to ask back."""
     words = [w for w in text.lower().replace("-", " ").split() if w]
     return bool(words) and not any(
-        (w in STOP_WORDS and w not in NAME_WORDS) or w in VAGUE_NOUNS for w in words
+        (w in STOP_WORDS and w not in EN_NAME_WORDS) or w in EN_VAGUE_NOUNS for w in words
     )
 
 
@@ -122,7 +118,7 @@ def compatible(kind: str | None, term: Term) -> bool:
 
 class EnglishGrammar:
     def __init__(self, items: list[Item]) -> None:
-        self.items = [it for it in items if it.kind != "filler"]
+        self.items = [it for it in items if it.kind is not ItemKind.filler]
         self.events: list[Event] = []
         self.cur: Event | None = None
         self.pend = Pending()
@@ -135,11 +131,16 @@ class EnglishGrammar:
         self._groups = 0
         self.requesting = False  # inside an imaging output request ('…; give me their CT scans …')
 
+    def ask(
+        self, code: str, span: str | None = None, choices: list[str] | None = None, **values: object
+    ) -> None:
+        self.problems.append(Problem(say(code, "en", **values), span, choices or []))
+
     # ------------------------------------------------------------ helpers
     def _next(self, i: int) -> Item | None:
         """The next item, looking past prepositions ('at least 6 cycles *of* chemotherapy')."""
         for it in self.items[i + 1 :]:
-            if it.kind != "prep":
+            if it.kind is not ItemKind.prep:
                 return it
         return None
 
@@ -156,7 +157,7 @@ class EnglishGrammar:
         if p.window:
             ev.window, ev.anchor = p.window
         if p.same_visit_with is not None:
-            ev.window, ev.anchor = {"start": None, "end": None, "same_visit": True}, p.same_visit_with
+            ev.window, ev.anchor = EventWindow(None, None, same_visit=True), p.same_visit_with
         if p.date:
             ev.date = p.date
         self.pend = Pending()
@@ -197,37 +198,28 @@ class EnglishGrammar:
             return ev
         return next(e for e in self.events if e.group == ev.group)
 
-    def previous_event(self, before: Event | None) -> Event | str:
+    def previous_event(self, before: Event | None) -> Anchor:
         evs = [e for e in self.events if e is not before and not e.negated]
         if before is not None and before in self.events:
             evs = [e for e in self.events[: self.events.index(before)] if not e.negated]
         return evs[-1] if evs else "index"
 
-    def attach_window(self, target: Event | None, data: dict[str, Any], anchor: Event | str) -> None:
-        w = {
-            "start": data["start"],
-            "end": data["end"],
-            "same_visit": data["same_visit"],
-            "weak": data.get("weak", False),
-        }
+    def attach_window(self, target: Event | None, data: WindowData, anchor: Anchor) -> None:
+        w = EventWindow(data.start, data.end, data.same_visit, data.weak)
         if target is None:
-            if self.pend.window is not None and not self.pend.window[0].get("weak"):
-                self.problems.append(
-                    Problem("Two time windows were given for one event; which one applies?", data.get("text"))
-                )
+            if self.pend.window is not None and not self.pend.window[0].weak:
+                self.ask("two_windows_one_event", data.text)
             self.pend.window = (w, anchor)
             return
-        if target.window is not None and target.window.get("weak"):
+        if target.window is not None and target.window.weak:
             target.window = None
         if target.window is not None:
-            self.problems.append(
-                Problem("Two time windows were given for one event; which one applies?", data.get("text"))
-            )
+            self.ask("two_windows_one_event", data.text)
             return
         members = [e for e in self.events if target.group is not None and e.group == target.group] or [target]
         for e in members:
             if e.window is None:
-                e.window, e.anchor = dict(w), anchor
+                e.window, e.anchor = replace(w), anchor
 
     def measurementish(self, ev: Event) -> bool:
         if ev.kind in ("lab", "pathology", "observation"):
@@ -246,27 +238,28 @@ class EnglishGrammar:
         anchor = self.anchor_event(ap)
         self.attach_window(ap.target, ap.window, anchor)
 
-    def anchor_event(self, ap: AnchorPhrase) -> Event | str:
+    def anchor_event(self, ap: AnchorPhrase) -> Anchor:
         items = ap.items
         if not items:
             return "index"
-        if any(it.kind == "index_ref" for it in items):
+        if any(it.kind is ItemKind.index_ref for it in items):
             return "index"
-        if all(it.kind in ("pronoun", "boundary") for it in items):
+        if all(it.kind in (ItemKind.pronoun, ItemKind.boundary) for it in items):
             return self.previous_event(ap.target)
         probe = Event(pos=items[0].start, request=self.requesting)
         for it in items:
-            if it.kind == "event":
-                probe.set_kind(it.get("kind"))
-            elif it.kind in ("term", "unknown", "quote"):
+            if it.kind is ItemKind.event:
+                probe.set_kind(it.data_as(EventWordData).kind)
+            elif it.kind in (ItemKind.term, ItemKind.unknown, ItemKind.quote):
                 probe.terms.append(Term.of(it))
-            elif it.kind == "modality":
-                probe.modalities += it.get("modalities", [])
-                probe.body_parts += it.get("body_parts", [])
+            elif it.kind is ItemKind.modality:
+                shot = it.data_as(ModalityData)
+                probe.modalities += shot.modalities
+                probe.body_parts += shot.body_parts
                 probe.set_kind("imaging")
-            elif it.kind == "first":
+            elif it.kind is ItemKind.first:
                 probe.first = True
-            elif it.kind == "date":
+            elif it.kind is ItemKind.date:
                 probe.date = it
             probe.text.append(it.text)
         existing = self.find_existing(probe, exclude=ap.target)
@@ -275,9 +268,7 @@ class EnglishGrammar:
                 if existing.date is None:
                     existing.date = probe.date
                 else:
-                    self.problems.append(
-                        Problem("Two date ranges were given for one event.", probe.date.text)
-                    )
+                    self.ask("two_dates_anchor", probe.date.text)
             if probe.first:
                 existing.first = True
             return existing
@@ -311,37 +302,37 @@ class EnglishGrammar:
         ap = self.anchor
         assert ap is not None
         k = it.kind
-        has = [
-            x for x in ap.items if x.kind in ("term", "event", "unknown", "modality", "index_ref", "pronoun")
-        ]
-        if k in ("term", "unknown", "quote", "first", "index_ref", "pronoun", "modality"):
+        has = [x for x in ap.items if x.kind in ANCHOR_CONTENT]
+        if k in ANCHOR_WORDS:
             if (
-                k in ("term", "unknown")
+                k in (ItemKind.term, ItemKind.unknown)
                 and ap.items
-                and ap.items[-1].kind in ("term", "unknown")
-                and ap.items[-1].kind != "conj"
+                and ap.items[-1].kind in (ItemKind.term, ItemKind.unknown)
+                and ap.items[-1].kind is not ItemKind.conj
             ):
                 return False
             ap.items.append(it)
             return True
-        if k == "event":
-            if any(x.kind == "event" for x in ap.items):
+        if k is ItemKind.event:
+            if any(x.kind is ItemKind.event for x in ap.items):
                 return False
-            if it.get("pos") == "verb" and any(x.kind in ("term", "unknown") for x in ap.items):
+            if it.data_as(EventWordData).pos == "verb" and any(
+                x.kind in (ItemKind.term, ItemKind.unknown) for x in ap.items
+            ):
                 return False
             ap.items.append(it)
             return True
-        if k == "date" and has:
+        if k is ItemKind.date and has:
             ap.items.append(it)
             return True
-        if k == "prep" and it.get("word") in ("of", "for", "with") and has:
+        if k is ItemKind.prep and it.data_as(PrepData).word in ("of", "for", "with") and has:
             return True
-        if k == "boundary" and it.text.lower() == "that" and not has:
-            ap.items.append(Item("pronoun", it.text, it.start, it.end, {}))
+        if k is ItemKind.boundary and it.text.lower() == "that" and not has:
+            ap.items.append(Item(ItemKind.pronoun, it.text, it.start, it.end))
             return True
-        if k == "conj" and it.get("op") == "or" and has:
+        if k is ItemKind.conj and it.data_as(ConjData).op == "or" and has:
             nxt = self.items[self.items.index(it) + 1] if self.items.index(it) + 1 < len(self.items) else None
-            if nxt is not None and nxt.kind in ("term", "unknown"):
+            if nxt is not None and nxt.kind in (ItemKind.term, ItemKind.unknown):
                 ap.items.append(it)
                 return True
         return False
@@ -358,198 +349,180 @@ class EnglishGrammar:
             self.finish_anchor()
         p = self.pend
         if p.neg or p.count or p.first or p.window:
-            self.problems.append(
-                Problem(
-                    "Part of the question does not say which event it is about "
-                    "(a negation, count, 'first' or time window without an event)."
-                )
-            )
+            self.ask("modifier_without_event")
         return Built(self.events, self.demographics, self.problems, self.notes, p.date)
 
     def step(self, i: int, it: Item) -> None:
-        k = it.kind
-        cur = self.cur
-        nxt = self._next(i)
-        if k in ("age", "sex"):
-            self.demographics.append(it)
-        elif k in ("bad_date", "bad_window", "vague"):
-            q = it.get("reason") or (
-                f"Windows are measured from event start dates; “{it.text}” (the end of a visit) is not supported."
-                if it.get("what") == "unsupported"
-                else f"“{it.text}” is vague; what exactly do you mean?"
-            )
-            self.problems.append(Problem(q, it.text, list(it.get("choices", []))))
-        elif k == "boundary":
-            self.close()
-        elif k in ("request", "request_end"):  # the images to return start (or end) here
-            self.close()
-            self.requesting = k == "request"
-        elif k == "prep":
-            self.last_prep = it.get("word")
-            return
-        elif k == "conj":
-            if cur is not None:
-                cur.conj = it.get("op")
-        elif k == "neg":
-            if cur is not None and not cur.has_content() and not cur.negated:
-                cur.negated = True
-            else:
-                if cur is not None:
-                    self.close()
-                self.pend.neg = True
-        elif k == "prior":
-            if cur is not None and not cur.terms and not cur.kind and not cur.modalities:
-                cur.prior = True
-            else:
-                self.pend.prior = True
-        elif k == "first":
-            if cur is not None and (it.get("post") or not cur.has_content()):
-                cur.first = True
-            else:
-                self.pend.first = True
-        elif k == "count":
-            occ = {"type": it.get("type"), "n": it.get("n")}
-            if cur is not None and (it.get("post") or not cur.has_content()):
-                cur.count = occ
-            else:
-                self.pend.count = occ
-        elif k == "compare":
-            self.compare(it, nxt)
-        elif k == "number":
-            self.number(it, nxt)
-        elif k == "date":
-            self.date(it)
-        elif k == "window":
-            self.window(it)
-        elif k == "name":
-            self.name(it)
-        elif k == "modality":
-            self.modality(it)
-        elif k == "event":
-            self.event(it)
-        elif k == "verb":
-            self.last_verb = it.text.lower().split()[-1]
-            slot = it.text.lower() in ("with", "for") and cur is not None and cur.kind and not cur.terms
-            # 'a pathology result showing …', 'a CT revealing …': the finding belongs to the same event
-            slot = slot or (
-                bool(it.get("finding")) and cur is not None and cur.kind in ("pathology", "imaging", "lab")
-            )
-            slot = slot or (bool(it.get("participle")) and cur is not None and cur.terms and cur.conj is None)
-            if not (slot or (cur is not None and not cur.has_content() and not cur.window)):
-                self.new_event(it.start)
-        elif k in ("term", "quote", "unknown"):
-            self.mention(it, nxt)
-        elif k in ("pronoun", "index_ref", "aside"):
-            pass
-        elif k == "exclusive":
-            self.exclusive(it)
-        self.last_prep = None
+        """One item: its kind's handler in ``STEPS`` (kinds without one, such as pronouns, only end a
+        preposition's reach). A preposition is remembered for the next item only."""
+        handler = STEPS.get(it.kind)
+        if handler is not None:
+            handler(self, it, self._next(i))
+        if it.kind is not ItemKind.prep:
+            self.last_prep = None
 
-    def exclusive(self, it: Item) -> None:
+    # ------------------------------------------------------------ one handler per item kind
+    def demographic(self, it: Item, nxt: Item | None) -> None:
+        self.demographics.append(it)
+
+    def unclear(self, it: Item, nxt: Item | None) -> None:
+        """Vague words, unreadable dates and windows: asked back with the recogniser's readings."""
+        d = it.data_as(AskData)
+        q = d.reason or say(
+            "visit_end_unsupported" if d.what == "unsupported" else "vague_word", "en", text=it.text
+        )
+        self.problems.append(Problem(q, it.text, list(d.choices)))
+
+    def boundary(self, it: Item, nxt: Item | None) -> None:
+        self.close()
+
+    def request(self, it: Item, nxt: Item | None) -> None:
+        """The images to return start (or end) here."""
+        self.close()
+        self.requesting = it.kind is ItemKind.request
+
+    def prep(self, it: Item, nxt: Item | None) -> None:
+        self.last_prep = it.data_as(PrepData).word
+
+    def conj(self, it: Item, nxt: Item | None) -> None:
+        if self.cur is not None:
+            self.cur.conj = it.data_as(ConjData).op
+
+    def neg(self, it: Item, nxt: Item | None) -> None:
+        cur = self.cur
+        if cur is not None and not cur.has_content() and not cur.negated:
+            cur.negated = True
+        else:
+            if cur is not None:
+                self.close()
+            self.pend.neg = True
+
+    def prior(self, it: Item, nxt: Item | None) -> None:
+        cur = self.cur
+        if cur is not None and not cur.terms and not cur.kind and not cur.modalities:
+            cur.prior = True
+        else:
+            self.pend.prior = True
+
+    def first(self, it: Item, nxt: Item | None) -> None:
+        cur = self.cur
+        if cur is not None and (it.data_as(FirstData).post or not cur.has_content()):
+            cur.first = True
+        else:
+            self.pend.first = True
+
+    def count(self, it: Item, nxt: Item | None) -> None:
+        cur = self.cur
+        d = it.data_as(CountData)
+        occ = Count.of(d)
+        if cur is not None and (d.post or not cur.has_content()):
+            cur.count = occ
+        else:
+            self.pend.count = occ
+
+    def verb(self, it: Item, nxt: Item | None) -> None:
+        cur = self.cur
+        d = it.data_as(VerbData)
+        self.last_verb = it.text.lower().split()[-1]
+        slot = it.text.lower() in ("with", "for") and cur is not None and bool(cur.kind) and not cur.terms
+        # 'a pathology result showing …', 'a CT revealing …': the finding belongs to the same event
+        slot = slot or (d.finding and cur is not None and cur.kind in ("pathology", "imaging", "lab"))
+        slot = slot or (d.participle and cur is not None and bool(cur.terms) and cur.conj is None)
+        if not (slot or (cur is not None and not cur.has_content() and not cur.window)):
+            self.new_event(it.start)
+
+    def exclusive(self, it: Item, nxt: Item | None) -> None:
         """'(not counting the procedure day)': the anchor's own day leaves the window."""
         target = next((e for e in reversed(self.events) if e.window is not None), None)
         w = target.window if target is not None else (self.pend.window[0] if self.pend.window else None)
-        if w is None or (w.get("end") != 0 and w.get("start") != 0):
-            self.problems.append(Problem(f"Which window does “{it.text}” change?", it.text))
+        if w is None or (w.end != 0 and w.start != 0):
+            self.ask("exclusive_which", it.text, text=it.text)
             return
-        if w.get("end") == 0:
-            w["end"] = -1
+        if w.end == 0:
+            w.end = -1
         else:
-            w["start"] = 1
+            w.start = 1
 
     def compare(self, it: Item, nxt: Item | None) -> None:
         cur = self.cur
-        d = it.data
-        value = {"op": d["op"], "value": d["value"], "high": d.get("high"), "unit": d.get("unit")}
+        d = it.data_as(CompareData)
         if cur is not None and self.measurementish(cur) and cur.value is None:
-            cur.value = value
+            cur.value = ValueCmp.of(d)
             if cur.kind is None:
                 cur.set_kind("lab")
             return
-        whole = float(d["value"]).is_integer() and not d.get("unit") and d["op"] != "between"
+        whole = float(d.value).is_integer() and not d.unit and d.op != "between"
         if whole and nxt is not None and nxt.kind in EVENT_STARTERS:
-            occ = occurrence_of(d["op"], int(d["value"]))
+            occ = occurrence_of(d.op, int(d.value))
             if cur is not None and not cur.has_content():
                 cur.count = occ
             else:
                 self.pend.count = occ
             return
-        self.problems.append(
-            Problem(
-                f"I could not tell what “{it.text}” applies to (a lab value needs a test, "
-                "e.g. 'HbA1c above 7%').",
-                it.text,
-            )
-        )
+        self.ask("compare_unplaced", it.text, text=it.text)
 
     def number(self, it: Item, nxt: Item | None) -> None:
-        n = it.get("value")
+        d = it.data_as(NumberData)
+        n = d.value
         if (
             float(n).is_integer()
-            and not it.get("unit")
+            and not d.unit
             and nxt is not None
-            and nxt.kind in EVENT_STARTERS - {"verb"}
+            and nxt.kind in EVENT_STARTERS - {ItemKind.verb}
         ):
-            occ = {"type": "at_least", "n": int(n)}
-            self.notes.append(f"read “{it.text}” as at least {int(n)}")
+            occ = Count("at_least", int(n))
+            self.notes.append(say("read_as_at_least", "en", text=it.text, n=int(n)))
             if self.cur is not None and not self.cur.has_content():
                 self.cur.count = occ
             else:
                 self.pend.count = occ
             return
         if self.cur is not None and self.measurementish(self.cur):
-            self.problems.append(
-                Problem(
-                    f"Is “{it.text}” a threshold? Say above, below or between.",
-                    it.text,
-                    [f"above {it.text}", f"at least {it.text}", f"below {it.text}"],
-                )
+            self.ask(
+                "number_threshold",
+                it.text,
+                list(readings("number_threshold", "en", text=it.text)),
+                text=it.text,
             )
             return
-        self.problems.append(Problem(f"I did not understand the number “{it.text}”.", it.text))
+        self.ask("number_unknown", it.text, text=it.text)
 
-    def date(self, it: Item) -> None:
+    def date(self, it: Item, nxt: Item | None) -> None:
         cur = self.cur
         if cur is not None and cur.has_content():
             target = self.group_first(cur)
             if target.date is None:
                 target.date = it
                 if target is not cur:
-                    self.notes.append(
-                        f"the dates “{it.text}” apply to the first of the events joined by 'and'"
-                    )
+                    self.notes.append(say("dates_on_first_of_group", "en", text=it.text))
                 return
-            self.problems.append(
-                Problem("Two date ranges were given for one event; which one applies?", it.text)
-            )
+            self.ask("two_dates_one_event", it.text)
             return
         if self.pend.date is not None:
-            self.problems.append(Problem("Two date ranges were given; which one applies?", it.text))
+            self.ask("two_dates", it.text)
         self.pend.date = it
 
-    def window(self, it: Item) -> None:
+    def window(self, it: Item, nxt: Item | None) -> None:
         cur = self.cur
+        d = it.data_as(WindowData)
         target = (
-            cur
-            if cur is not None and cur.has_content() and (cur.window is None or cur.window.get("weak"))
-            else None
+            cur if cur is not None and cur.has_content() and (cur.window is None or cur.window.weak) else None
         )
-        mode = it.get("anchor")
-        if mode == "follows":
-            self.anchor = AnchorPhrase(it.data, target, it.start)
-        elif mode == "previous":
+        if d.anchor is WindowAnchor.follows:
+            self.anchor = AnchorPhrase(d, target, it.start)
+        elif d.anchor is WindowAnchor.previous:
             anchor = cur if cur is not None and cur.has_content() else self.previous_event(None)
-            self.attach_window(None, it.data, anchor)
+            self.attach_window(None, d, anchor)
             self.close()  # 'then' starts the next event
         else:
-            self.attach_window(target, it.data, "index")
+            self.attach_window(target, d, "index")
 
-    def name(self, it: Item) -> None:
-        kind = it.get("kind")
+    def name(self, it: Item, nxt: Item | None) -> None:
+        kind = it.data_as(NameData).kind
         if kind is None:
             target = self.events[-1] if self.events else None
             if target is None:
-                self.problems.append(Problem("Whose name should contain the words?", it.text))
+                self.ask("name_whose", it.text)
                 return
             target.name_mode, target.name_kind = True, target.kind
             self.cur = target
@@ -558,9 +531,10 @@ class EnglishGrammar:
         ev.name_mode, ev.name_kind = True, kind
         ev.text.append(it.text)
 
-    def modality(self, it: Item) -> None:
+    def modality(self, it: Item, nxt: Item | None) -> None:
         cur = self.cur
-        mods, parts = it.get("modalities", []), it.get("body_parts", [])
+        shot = it.data_as(ModalityData)
+        mods, parts = shot.modalities, shot.body_parts
         joinable = (
             cur is not None
             and cur.conj != "and"
@@ -584,8 +558,9 @@ class EnglishGrammar:
         ev.text.append(it.text)
         ev.conj = None
 
-    def event(self, it: Item) -> None:
-        kind, pos = it.get("kind"), it.get("pos")
+    def event(self, it: Item, nxt: Item | None) -> None:
+        d = it.data_as(EventWordData)
+        kind, pos = d.kind, d.pos
         cur = self.cur
         if (
             self.last_prep in ("through", "via")
@@ -593,17 +568,7 @@ class EnglishGrammar:
             and cur is not None
             and cur.kind == "admission"
         ):
-            self.problems.append(
-                Problem(
-                    f"“admitted {self.last_prep} the ER”: an ER visit on the day of or the day before the admission, or "
-                    "a combined ER-and-inpatient visit (OMOP visit concept 262)?",
-                    it.text,
-                    [
-                        "an ER visit within 1 day before the admission",
-                        "an 'Emergency Room and Inpatient Visit' (262)",
-                    ],
-                )
-            )
+            self.ask("admitted_via_er", it.text, list(readings("admitted_via_er", "en")), prep=self.last_prep)
             return
         if self.last_prep == "during" and kind in VISIT_KINDS and self.events:
             self.pend.same_visit_with = cur if cur is not None else self.events[-1]
@@ -648,10 +613,10 @@ class EnglishGrammar:
     def mention(self, it: Item, nxt: Item | None) -> None:
         term = Term.of(it)
         cur = self.cur
-        if it.kind == "unknown" and not plausible_mention(it.text):
-            self.problems.append(Problem(f"I did not understand “{it.text}”.", it.text))
+        if it.kind is ItemKind.unknown and not plausible_mention(it.text):
+            self.ask("not_understood", it.text, text=it.text)
             return
-        if it.kind == "quote" and cur is not None and cur.name_mode:
+        if it.kind is ItemKind.quote and cur is not None and cur.name_mode:
             cur.quotes.append(it.text)
             return
         if cur is not None and cur.kind != "imaging" and not cur.modalities:
@@ -677,16 +642,16 @@ class EnglishGrammar:
                     cur.hint = self.hint_for_unknown()
                 return
         before_noun = (
-            nxt is not None and nxt.kind == "event" and nxt.get("pos") == "noun"
+            nxt is not None and nxt.kind is ItemKind.event and nxt.data_as(EventWordData).pos == "noun"
         )  # 'sarcoidosis diagnosis'
         if (
-            it.kind == "unknown"
-            and not it.get("head")
+            it.kind is ItemKind.unknown
+            and not it.data_as(UnknownData).head
             and not before_noun
             and (cur is None or cur.has_content())
             and self.last_prep not in ("with", "for", "of", "on")
         ):
-            self.problems.append(Problem(f"I did not understand “{it.text}”.", it.text))
+            self.ask("not_understood", it.text, text=it.text)
             return
         ev = self.new_event(it.start)
         ev.terms.append(term)
@@ -698,28 +663,59 @@ class EnglishGrammar:
         condition, 'received X' a drug or a procedure (asked back)."""
         if self.last_prep == "on":
             return "drug"
-        verb = self.last_verb or ""
-        if verb in (
-            "received",
-            "receiving",
-            "receive",
-            "receives",
-            "got",
-            "get",
-            "gets",
-            "getting",
-            "given",
-            "started",
-            "starting",
-            "initiated",
-            "began",
-            "begun",
-            "commenced",
-            "needed",
-            "required",
-        ):
+        if (self.last_verb or "") in EN_HINT_DRUG_OR_PROCEDURE_VERBS:
             return "drug_or_procedure"
         return None
+
+
+Step = Callable[[EnglishGrammar, Item, Item | None], None]
+# What each item kind does to the current event; a kind without a row changes nothing.
+STEPS: dict[ItemKind, Step] = {
+    ItemKind.age: EnglishGrammar.demographic,
+    ItemKind.sex: EnglishGrammar.demographic,
+    ItemKind.bad_date: EnglishGrammar.unclear,
+    ItemKind.bad_window: EnglishGrammar.unclear,
+    ItemKind.vague: EnglishGrammar.unclear,
+    ItemKind.boundary: EnglishGrammar.boundary,
+    ItemKind.request: EnglishGrammar.request,
+    ItemKind.request_end: EnglishGrammar.request,
+    ItemKind.prep: EnglishGrammar.prep,
+    ItemKind.conj: EnglishGrammar.conj,
+    ItemKind.neg: EnglishGrammar.neg,
+    ItemKind.prior: EnglishGrammar.prior,
+    ItemKind.first: EnglishGrammar.first,
+    ItemKind.occurrence: EnglishGrammar.count,
+    ItemKind.compare: EnglishGrammar.compare,
+    ItemKind.number: EnglishGrammar.number,
+    ItemKind.date: EnglishGrammar.date,
+    ItemKind.window: EnglishGrammar.window,
+    ItemKind.name: EnglishGrammar.name,
+    ItemKind.modality: EnglishGrammar.modality,
+    ItemKind.event: EnglishGrammar.event,
+    ItemKind.verb: EnglishGrammar.verb,
+    ItemKind.term: EnglishGrammar.mention,
+    ItemKind.quote: EnglishGrammar.mention,
+    ItemKind.unknown: EnglishGrammar.mention,
+    ItemKind.exclusive: EnglishGrammar.exclusive,
+}
+# Items an open anchor phrase ('after *the first MI*') takes, and those that make it name something.
+ANCHOR_WORDS = {
+    ItemKind.term,
+    ItemKind.unknown,
+    ItemKind.quote,
+    ItemKind.first,
+    ItemKind.index_ref,
+    ItemKind.pronoun,
+    ItemKind.modality,
+}
+ANCHOR_CONTENT = {
+    ItemKind.term,
+    ItemKind.event,
+    ItemKind.unknown,
+    ItemKind.modality,
+    ItemKind.index_ref,
+    ItemKind.pronoun,
+}
 
 
 def build_en(items: list[Item]) -> Built:

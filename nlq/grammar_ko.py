@@ -9,19 +9,67 @@ anchor, what follows is the event measured from it. Negation and particles follo
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 
-from cohort_engine.nlq.events import Built, Event, Problem, Term, same_mention
-from cohort_engine.nlq.grammar_en import VISIT_KINDS
-from cohort_engine.nlq.text import Item
-from cohort_engine.nlq.vocab import KIND_DOMAIN
+from cohort_engine.nlq.events import (
+    Anchor,
+    Built,
+    Count,
+    Event,
+    EventWindow,
+    Problem,
+    Term,
+    ValueCmp,
+    same_mention,
+)
+from cohort_engine.nlq.items import (
+    AskData,
+    CompareData,
+    ConjData,
+    CountData,
+    EndData,
+    EventWordData,
+    Item,
+    ItemKind,
+    ModalityData,
+    NameData,
+    WindowData,
+)
+from cohort_engine.nlq.messages import readings, say
+from cohort_engine.nlq.vocab import KIND_DOMAIN, VISIT_KINDS
 
-CONTENT = {"term", "event", "modality", "unknown", "quote", "index_ref", "name"}
+CONTENT = {
+    ItemKind.term,
+    ItemKind.event,
+    ItemKind.modality,
+    ItemKind.unknown,
+    ItemKind.quote,
+    ItemKind.index_ref,
+    ItemKind.name,
+}
+MENTIONS = {ItemKind.term, ItemKind.event, ItemKind.modality, ItemKind.name, ItemKind.quote}
+# What may stand between a relative clause and its head noun ('진단받은 *대장암* 환자').
+HEAD_WORDS = {ItemKind.term, ItemKind.unknown, ItemKind.conj, ItemKind.age, ItemKind.sex}
+NO_END = EndData()
+
+
+def ending(closer: Item | None) -> EndData:
+    """What closed a clause: a clause ending carries flags; a negation or an event verb none."""
+    if closer is not None and isinstance(closer.data, EndData):
+        return closer.data
+    return NO_END
+
+
+def problem(
+    code: str, span: str | None = None, choices: list[str] | None = None, **values: object
+) -> Problem:
+    return Problem(say(code, "ko", **values), span, choices or [])
 
 
 class KoreanGrammar:
     def __init__(self, items: list[Item]) -> None:
-        self.items = [it for it in items if it.kind != "filler"]
+        self.items = [it for it in items if it.kind is not ItemKind.filler]
         self.events: list[Event] = []
         self.problems: list[Problem] = []
         self.demographics: list[Item] = []
@@ -35,12 +83,12 @@ class KoreanGrammar:
         out: list[tuple[list[Item], Item | None]] = []
         cur: list[Item] = []
         for it in self.items:
-            if it.kind == "end":
+            if it.kind is ItemKind.end:
                 out.append((cur, it))
                 cur = []
                 continue
             cur.append(it)
-            if it.kind == "neg" or (it.kind == "event" and it.get("ends")):
+            if it.kind is ItemKind.neg or (it.kind is ItemKind.event and it.data_as(EventWordData).ends):
                 out.append((cur, it))
                 cur = []
         out.append((cur, None))
@@ -50,7 +98,7 @@ class KoreanGrammar:
         prev: tuple[list[Item], Item | None] | None = None
         requesting = False  # after '환자의' before imaging words: the images to return, not rules
         for items, closer in self.clauses():
-            head = closer is not None and bool(closer.get("head"))
+            head = ending(closer).head
             if items and prev is not None and prev[0] and self.merge_head(items, prev, closer):
                 prev = (items, closer)
                 continue
@@ -62,10 +110,10 @@ class KoreanGrammar:
             if head:
                 for e in self.events[before:]:
                     e.head = True
-            if requesting or (closer is not None and closer.get("request_verb")):  # '… CT 영상을 모아줘'
+            if requesting or ending(closer).request_verb:  # '… CT 영상을 모아줘'
                 for e in self.events[before:]:
                     e.request, e.head = True, False
-            if closer is not None and closer.get("request"):
+            if ending(closer).request:
                 requesting = True
             prev = (items, closer)
         if self.pending_date is not None and self.events:
@@ -76,14 +124,14 @@ class KoreanGrammar:
 
     def only_unknown(self, items: list[Item]) -> bool:
         """Words nobody recognised, with no event word and no '환자' after them, are not a mention: ask."""
-        if any(it.kind in ("term", "event", "modality", "name", "quote") for it in items):
+        if any(it.kind in MENTIONS for it in items):
             return False
-        unknown = [it for it in items if it.kind == "unknown"]
+        unknown = [it for it in items if it.kind is ItemKind.unknown]
         if not unknown:
             return False
         for it in unknown:
-            self.problems.append(Problem(f"“{it.text}”을(를) 이해하지 못했습니다.", it.text))
-        rest = [it for it in items if it.kind != "unknown"]
+            self.problems.append(problem("not_understood", it.text, text=it.text))
+        rest = [it for it in items if it.kind is not ItemKind.unknown]
         if rest:
             self.clause(rest)
         return True
@@ -93,41 +141,41 @@ class KoreanGrammar:
     ) -> bool:
         """'2023년에 진단받은 대장암 환자': the relative clause describes the head noun's own event."""
         closer = prev[1]
-        if closer is None or closer.get("head") or closer.get("request") or closer.kind != "end":
+        if closer is None or ending(closer).head or ending(closer).request or closer.kind is not ItemKind.end:
             return False
-        if any(it.kind not in ("term", "unknown", "conj", "age", "sex") for it in items):
+        if any(it.kind not in HEAD_WORDS for it in items):
             return False
         group = self.last_group
-        if len(group) != 1 or group[0].terms or not group[0].kind or group[0].negated:
+        if len(group) != 1:
             return False
         ev = group[0]
-        terms = [Term.of(it) for it in items if it.kind in ("term", "unknown")]
+        kind = ev.kind
+        if ev.terms or not kind or ev.negated:
+            return False
+        terms = [Term.of(it) for it in items if it.kind in (ItemKind.term, ItemKind.unknown)]
         if not terms or not all(
-            KIND_DOMAIN[ev.kind].value in t.domains or (not t.domains and ev.kind == "diagnosis")
-            for t in terms
+            KIND_DOMAIN[kind].value in t.domains or (not t.domains and kind == "diagnosis") for t in terms
         ):
             return False
         for it in items:
-            if it.kind in ("age", "sex"):
+            if it.kind in (ItemKind.age, ItemKind.sex):
                 self.demographics.append(it)
         ev.terms += terms
         ev.text += [t.text for t in terms]
-        ev.head = ev.head or bool(closer_now and closer_now.get("head"))
+        ev.head = ev.head or ending(closer_now).head
         return True
 
     # ------------------------------------------------------------ clauses
     def clause(self, items: list[Item]) -> None:
         rest = []
         for it in items:
-            if it.kind in ("age", "sex"):
+            if it.kind in (ItemKind.age, ItemKind.sex):
                 self.demographics.append(it)
-            elif it.kind in ("bad_date", "bad_window", "vague"):
-                q = it.get("reason") or (
-                    f"기간은 사건 시작일 기준으로만 셉니다. “{it.text}”(방문 종료일) 기준은 아직 지원하지 않습니다."
-                    if it.get("what") == "unsupported"
-                    else f"“{it.text}”은(는) 모호합니다. 정확히 어떤 뜻인가요?"
-                )
-                self.problems.append(Problem(q, it.text, list(it.get("choices", []))))
+            elif it.kind in (ItemKind.bad_date, ItemKind.bad_window, ItemKind.vague):
+                d = it.data_as(AskData)
+                code = "visit_end_unsupported" if d.what == "unsupported" else "vague_word"
+                q = d.reason or say(code, "ko", text=it.text)
+                self.problems.append(Problem(q, it.text, list(d.choices)))
             else:
                 rest.append(it)
         if not rest:
@@ -135,23 +183,19 @@ class KoreanGrammar:
         if not any(it.kind in CONTENT for it in rest):
             self.modifiers_only(rest)
             return
-        windows = [i for i, it in enumerate(rest) if it.kind == "window"]
+        windows = [i for i, it in enumerate(rest) if it.kind is ItemKind.window]
         if len(windows) > 1:
-            self.problems.append(
-                Problem(
-                    "한 사건에 기간 조건이 두 개 있습니다. 어느 것을 적용할까요?",
-                    " / ".join(rest[i].text for i in windows),
-                )
-            )
+            self.problems.append(problem("two_windows_one_event", " / ".join(rest[i].text for i in windows)))
             return
         if windows:
             w = rest[windows[0]]
             left, right = rest[: windows[0]], rest[windows[0] + 1 :]
             anchor = self.anchor_of(left)
             if not any(it.kind in CONTENT for it in right):
-                self.problems.append(Problem(f"“{w.text}”에 무엇이 일어났는지 알 수 없습니다.", w.text))
+                self.problems.append(problem("window_without_event", w.text, text=w.text))
                 return
-            window = {"start": w.get("start"), "end": w.get("end"), "same_visit": w.get("same_visit")}
+            wd = w.data_as(WindowData)
+            window = EventWindow(wd.start, wd.end, wd.same_visit)
             self.last_group = self.phrase(right, window=window, anchor=anchor)
         else:
             self.last_group = self.phrase(rest)
@@ -159,43 +203,40 @@ class KoreanGrammar:
     def modifiers_only(self, items: list[Item]) -> None:
         """A clause with no event of its own: '… 환자는 제외', '2023년에', '처음'."""
         for it in items:
-            if it.kind == "neg":
+            if it.kind is ItemKind.neg:
                 if not self.last_group:
-                    self.problems.append(Problem("무엇을 제외할지 알 수 없습니다.", it.text))
+                    self.problems.append(problem("exclude_what", it.text))
                 for e in self.last_group:
                     e.negated = True
-            elif it.kind == "date":
+            elif it.kind is ItemKind.date:
                 if self.pending_date is not None:
-                    self.problems.append(
-                        Problem("날짜 범위가 두 개 있습니다. 어느 것을 적용할까요?", it.text)
-                    )
+                    self.problems.append(problem("two_dates", it.text))
                 self.pending_date = it
-            elif it.kind == "prior":
+            elif it.kind is ItemKind.prior:
                 for e in self.last_group:
                     e.prior = True
-            elif it.kind == "first" and self.last_group:  # '… 받은 신규 환자'
+            elif it.kind is ItemKind.first and self.last_group:  # '… 받은 신규 환자'
                 for e in self.last_group:
                     e.first = True
-            elif it.kind in ("count", "compare", "first", "window", "number"):
-                self.problems.append(
-                    Problem(f"“{it.text}”이(가) 어느 사건에 대한 것인지 알 수 없습니다.", it.text)
-                )
+            elif it.kind in (
+                ItemKind.occurrence,
+                ItemKind.compare,
+                ItemKind.first,
+                ItemKind.window,
+                ItemKind.number,
+            ):
+                self.problems.append(problem("modifier_unplaced", it.text, text=it.text))
 
-    def anchor_of(self, left: list[Item]) -> Event | str:
+    def anchor_of(self, left: list[Item]) -> Anchor:
         content = [it for it in left if it.kind in CONTENT]
-        if any(it.kind == "index_ref" for it in left):
+        if any(it.kind is ItemKind.index_ref for it in left):
             return "index"
         if not content:
             prev = [e for e in self.events if not e.negated]
             return prev[-1] if prev else "index"
         probe = self.phrase(left, register=False)
         if len(probe) != 1:
-            self.problems.append(
-                Problem(
-                    "기준이 되는 사건이 하나가 아닙니다. 어느 사건을 기준으로 할까요?",
-                    " ".join(it.text for it in left),
-                )
-            )
+            self.problems.append(problem("anchor_not_one", " ".join(it.text for it in left)))
             return "index"
         p = probe[0]
         existing = self.find_existing(p)
@@ -225,143 +266,23 @@ class KoreanGrammar:
     def phrase(
         self,
         items: list[Item],
-        window: dict[str, Any] | None = None,
-        anchor: Event | str | None = None,
+        window: EventWindow | None = None,
+        anchor: Anchor | None = None,
         register: bool = True,
     ) -> list[Event]:
-        evs: list[Event] = []
-        cur: Event | None = None
-        mods: dict[str, Any] = {"neg": False, "first": False, "prior": False, "name": None}
-        date: Item | None = None
-        count: dict[str, Any] | None = None
-
-        def new(pos: int) -> Event:
-            ev = Event(pos=pos)
-            evs.append(ev)
-            return ev
-
+        ph = Phrase(self)
         for it in items:
-            k = it.kind
-            if k == "quote":
-                if cur is None:
-                    cur = new(it.start)
-                cur.quotes.append(it.text)
-            elif k in ("term", "unknown"):
-                term = Term.of(it)
-                if (
-                    cur is None
-                    or cur.modalities
-                    or cur.terms
-                    and cur.conj not in ("or", ",")
-                    or cur.terms
-                    and cur.conj == ","
-                    and len(evs) > 1
-                ):
-                    cur = new(it.start)
-                if cur.terms and cur.conj == ",":
-                    cur.comma_terms.append(term)
-                cur.terms.append(term)
-                cur.text.append(it.text)
-                cur.conj = None
-            elif k == "all":
-                mods["all"] = True
-            elif k == "event":
-                kind = it.get("kind")
-                if cur is not None and cur.kind == "imaging" and kind in ("procedure", "imaging"):
-                    continue  # '초음파를 시행한': the imaging word already says what was done
-                if cur is None:
-                    cur = new(it.start)
-                targets = [e for e in evs if e.kind is None] or [cur]
-                clash = (
-                    cur.kind is not None
-                    and KIND_DOMAIN[cur.kind] != KIND_DOMAIN[kind]
-                    and not (cur.kind in VISIT_KINDS and kind in VISIT_KINDS)
-                )
-                if clash:
-                    cur = new(it.start)
-                    targets = [cur]
-                for e in targets:
-                    e.set_kind(kind)
-                    e.text.append(it.text)
-            elif k == "modality":
-                if cur is None or cur.terms or (cur.kind not in (None, "imaging")):
-                    cur = new(it.start)
-                cur.set_kind("imaging")
-                cur.modalities += [m for m in it.get("modalities", []) if m not in cur.modalities]
-                cur.body_parts += [b for b in it.get("body_parts", []) if b not in cur.body_parts]
-                cur.shots.append((tuple(it.get("modalities", [])), tuple(it.get("body_parts", []))))
-                cur.text.append(it.text)
-            elif k == "conj":
-                if cur is not None:
-                    cur.conj = it.get("op")
-            elif k == "compare":
-                d = it.data
-                value = {"op": d["op"], "value": d["value"], "high": d.get("high"), "unit": d.get("unit")}
-                target = cur
-                if (
-                    target is not None
-                    and target.value is not None
-                    and value["op"] in ("<", "<=")
-                    and target.value["op"] in (">", ">=")
-                ):
-                    target.value = {
-                        "op": "between",
-                        "value": target.value["value"],
-                        "high": value["value"],
-                        "unit": target.value.get("unit") or value.get("unit"),
-                    }
-                elif (
-                    target is not None
-                    and target.value is None
-                    and (
-                        target.kind in (None, "lab", "pathology", "observation")
-                        or any(d in t.domains for t in target.terms for d in ("measurement", "observation"))
-                    )
-                ):
-                    target.value = value
-                    if target.kind is None:
-                        target.set_kind("lab")
-                else:
-                    self.problems.append(
-                        Problem(f"“{it.text}”이(가) 어떤 검사 수치에 대한 조건인지 알 수 없습니다.", it.text)
-                    )
-            elif k == "number":
-                self.problems.append(
-                    Problem(
-                        f"숫자 “{it.text}”의 뜻을 알 수 없습니다. 이상/이하/미만/초과를 붙여 주세요.",
-                        it.text,
-                        [f"{it.text} 이상", f"{it.text} 미만"],
-                    )
-                )
-            elif k == "count":
-                count = {"type": it.get("type"), "n": it.get("n")}
-            elif k == "first":
-                mods["first"] = True
-            elif k == "prior":
-                mods["prior"] = True
-            elif k == "neg":
-                mods["neg"] = True
-            elif k == "name":
-                mods["name"] = it
-                if it.get("kind"):
-                    if cur is None:
-                        cur = new(it.start)
-                    cur.set_kind(it.get("kind"))
-            elif k == "date":
-                if date is not None:
-                    self.problems.append(
-                        Problem("날짜 범위가 두 개 있습니다. 어느 것을 적용할까요?", it.text)
-                    )
-                date = it
-            elif k == "window":
-                self.problems.append(Problem("기간 조건이 두 개 있습니다.", it.text))
-        if mods.get("all"):  # '고혈압, 당뇨병, 고지혈증이 모두 있는': every listed item is required
+            step = PHRASE_STEPS.get(it.kind)
+            if step is not None:
+                step(ph, it)
+        evs = ph.evs
+        if ph.every:  # '고혈압, 당뇨병, 고지혈증이 모두 있는': every listed item is required
             for e in list(evs):
                 for listed in e.comma_terms:
                     e.terms.remove(listed)
                     evs.append(Event(pos=e.pos + 1, kind=e.kind, terms=[listed], text=[listed.text]))
         for e in evs:
-            if e.quotes and not mods["name"]:
+            if e.quotes and ph.name is None:
                 e.terms += [Term(q, set(), False) for q in e.quotes]
                 e.quotes = []
         evs = [e for e in evs if e.has_content()]
@@ -370,20 +291,20 @@ class KoreanGrammar:
         if len(evs) > 1 and register:
             self._groups += 1
         for e in evs:
-            e.negated = mods["neg"]
-            e.first = e.first or mods["first"]
-            e.prior = mods["prior"]
-            if mods["name"] is not None:
+            e.negated = ph.neg
+            e.first = e.first or ph.first
+            e.prior = ph.prior
+            if ph.name is not None:
                 e.name_mode = True
-                e.name_kind = mods["name"].get("kind") or e.kind
-            if count is not None:
-                e.count = dict(count)
+                e.name_kind = ph.name.data_as(NameData).kind or e.kind
+            if ph.count is not None:
+                e.count = ph.count
             if window is not None:
-                e.window, e.anchor = dict(window), anchor
+                e.window, e.anchor = replace(window), anchor
             if len(evs) > 1 and register:
                 e.group = self._groups
-        if date is not None:
-            evs[0].date = date
+        if ph.date is not None:
+            evs[0].date = ph.date
         elif self.pending_date is not None and register and not evs[0].negated:
             evs[0].date, self.pending_date = self.pending_date, None
         if (
@@ -426,6 +347,170 @@ class KoreanGrammar:
         target.first = target.first or ev.first
         target.count = target.count or ev.count
         return target
+
+
+@dataclass
+class Phrase:
+    """One phrase being read (``STEPS``: one handler per item kind): its events, the current one, and the
+    modifiers that apply to all of them (Korean puts them anywhere in the phrase)."""
+
+    grammar: KoreanGrammar
+    evs: list[Event] = field(default_factory=list)
+    cur: Event | None = None
+    neg: bool = False
+    first: bool = False
+    prior: bool = False
+    every: bool = False  # '모두': every listed item is required
+    name: Item | None = None
+    date: Item | None = None
+    count: Count | None = None
+
+    def new(self, pos: int) -> Event:
+        ev = Event(pos=pos)
+        self.evs.append(ev)
+        return ev
+
+    def quote(self, it: Item) -> None:
+        if self.cur is None:
+            self.cur = self.new(it.start)
+        self.cur.quotes.append(it.text)
+
+    def mention(self, it: Item) -> None:
+        term = Term.of(it)
+        cur = self.cur
+        if (
+            cur is None
+            or cur.modalities
+            or cur.terms
+            and cur.conj not in ("or", ",")
+            or cur.terms
+            and cur.conj == ","
+            and len(self.evs) > 1
+        ):
+            cur = self.cur = self.new(it.start)
+        if cur.terms and cur.conj == ",":
+            cur.comma_terms.append(term)
+        cur.terms.append(term)
+        cur.text.append(it.text)
+        cur.conj = None
+
+    def all(self, it: Item) -> None:
+        self.every = True
+
+    def event(self, it: Item) -> None:
+        kind = it.data_as(EventWordData).kind
+        cur = self.cur
+        if cur is not None and cur.kind == "imaging" and kind in ("procedure", "imaging"):
+            return  # '초음파를 시행한': the imaging word already says what was done
+        if cur is None:
+            cur = self.cur = self.new(it.start)
+        targets = [e for e in self.evs if e.kind is None] or [cur]
+        clash = (
+            cur.kind is not None
+            and KIND_DOMAIN[cur.kind] != KIND_DOMAIN[kind]
+            and not (cur.kind in VISIT_KINDS and kind in VISIT_KINDS)
+        )
+        if clash:
+            cur = self.cur = self.new(it.start)
+            targets = [cur]
+        for e in targets:
+            e.set_kind(kind)
+            e.text.append(it.text)
+
+    def modality(self, it: Item) -> None:
+        cur = self.cur
+        if cur is None or cur.terms or (cur.kind not in (None, "imaging")):
+            cur = self.cur = self.new(it.start)
+        shot = it.data_as(ModalityData)
+        cur.set_kind("imaging")
+        cur.modalities += [m for m in shot.modalities if m not in cur.modalities]
+        cur.body_parts += [b for b in shot.body_parts if b not in cur.body_parts]
+        cur.shots.append((tuple(shot.modalities), tuple(shot.body_parts)))
+        cur.text.append(it.text)
+
+    def conj(self, it: Item) -> None:
+        if self.cur is not None:
+            self.cur.conj = it.data_as(ConjData).op
+
+    def compare(self, it: Item) -> None:
+        value = ValueCmp.of(it.data_as(CompareData))
+        target = self.cur
+        if (
+            target is not None
+            and target.value is not None
+            and value.op in ("<", "<=")
+            and target.value.op in (">", ">=")
+        ):
+            target.value = ValueCmp(
+                "between", target.value.value, value.value, target.value.unit or value.unit
+            )
+        elif (
+            target is not None
+            and target.value is None
+            and (
+                target.kind in (None, "lab", "pathology", "observation")
+                or any(d in t.domains for t in target.terms for d in ("measurement", "observation"))
+            )
+        ):
+            target.value = value
+            if target.kind is None:
+                target.set_kind("lab")
+        else:
+            self.grammar.problems.append(problem("compare_unplaced", it.text, text=it.text))
+
+    def number(self, it: Item) -> None:
+        choices = list(readings("number_threshold", "ko", text=it.text))
+        self.grammar.problems.append(problem("number_threshold", it.text, choices, text=it.text))
+
+    def count_(self, it: Item) -> None:
+        self.count = Count.of(it.data_as(CountData))
+
+    def first_(self, it: Item) -> None:
+        self.first = True
+
+    def prior_(self, it: Item) -> None:
+        self.prior = True
+
+    def neg_(self, it: Item) -> None:
+        self.neg = True
+
+    def name_(self, it: Item) -> None:
+        self.name = it
+        kind = it.data_as(NameData).kind
+        if kind:
+            if self.cur is None:
+                self.cur = self.new(it.start)
+            self.cur.set_kind(kind)
+
+    def date_(self, it: Item) -> None:
+        if self.date is not None:
+            self.grammar.problems.append(problem("two_dates", it.text))
+        self.date = it
+
+    def window(self, it: Item) -> None:
+        self.grammar.problems.append(problem("two_windows", it.text))
+
+
+PhraseStep = Callable[[Phrase, Item], None]
+# What each item kind does inside a phrase; a kind without a row is skipped.
+PHRASE_STEPS: dict[ItemKind, PhraseStep] = {
+    ItemKind.quote: Phrase.quote,
+    ItemKind.term: Phrase.mention,
+    ItemKind.unknown: Phrase.mention,
+    ItemKind.all: Phrase.all,
+    ItemKind.event: Phrase.event,
+    ItemKind.modality: Phrase.modality,
+    ItemKind.conj: Phrase.conj,
+    ItemKind.compare: Phrase.compare,
+    ItemKind.number: Phrase.number,
+    ItemKind.occurrence: Phrase.count_,
+    ItemKind.first: Phrase.first_,
+    ItemKind.prior: Phrase.prior_,
+    ItemKind.neg: Phrase.neg_,
+    ItemKind.name: Phrase.name_,
+    ItemKind.date: Phrase.date_,
+    ItemKind.window: Phrase.window,
+}
 
 
 def build_ko(items: list[Item]) -> Built:

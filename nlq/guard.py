@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 
+from cohort_engine.nlq.messages import say
+
 DESTRUCTIVE = re.compile(
     r"\b(?:delete|truncate|wipe|erase|overwrite|purge|destroy|modify|revoke|rename|merge|dedupe|deduplicate|reassign)\b|"
     r"\bchange\b(?!\s+in\b)|\bset\s+(?:all\s+|the\s+|every\s+)?[\w\s]{1,40}?\s+to\b|"
@@ -37,7 +39,8 @@ IDENTIFYING = re.compile(
     r"\b(?:full|whole|entire|complete)\s+(?:medical\s+|health\s+|patient\s+)?(?:records?|charts?|histor(?:y|ies))\b|"
     r"(?:기록|차트|의무\s*기록|진료\s*기록)\s*(?:을|를|좀)?\s*(?:보여|출력|열어|보내|넘겨)|\bwho\s+is\s+the\s+(?:doctor|physician)|"
     # free text (notes, reports) can name people: never shown
-    r"\b(?:show|give|display|print|read|list|see|view|open|export|send|copy)\b.{0,40}?\b(?:notes?|note\s+text|free[- ]text|"
+    r"\b(?:show|give|display|print|read|list|see|view|open|export|send|copy)\b.{0,40}?"
+    r"\b(?:notes?|note\s+text|free[- ]text|"
     r"discharge\s+summar(?:y|ies)|reports?|letters?)\b|(?:기록지|원문|요약지|판독문|소견서|메모|노트)\s*(?:을|를)?\s*"
     r"(?:보여|출력|내보내|알려|읽어|보내)|"
     r"[가-힣]{2,3}\s*(?:씨|님)(?:의|이|가|은|는)?(?![가-힣])|\bpatient\s+(?:named|called)\b|\bwho\s+is\s+patient\b",
@@ -80,20 +83,10 @@ def _identifying_names(text: str) -> bool:
 
 def refusal(text: str, lang: str) -> str | None:
     """The refusal message for this request, or None when the engine may answer it."""
-    en = lang == "en"
     if DESTRUCTIVE.search(text):
-        return (
-            "This engine only reads the clinical mart; it never changes or deletes data."
-            if en
-            else "이 엔진은 데이터를 조회만 하며 변경하거나 삭제하지 않습니다."
-        )
+        return say("refuse_destructive", lang)
     if IDENTIFYING.search(text) or PERSON_NAMES.search(text) or _identifying_names(text):
-        return (
-            "Identifying details (names, record or resident numbers, contact details, birth dates) are never "
-            "returned; ask for a cohort or counts instead."
-            if en
-            else "이름, 등록번호, 주민번호, 연락처, 생년월일 같은 식별 정보는 제공하지 않습니다. 코호트나 인원수를 요청해 주세요."
-        )
+        return say("refuse_identifying", lang)
     return None
 
 
@@ -101,21 +94,11 @@ def advice(text: str, lang: str) -> str | None:
     """Medical advice ('best treatment for …', '추천해줘'): out of scope even when clinical words appear."""
     if not ADVICE.search(text):
         return None
-    return (
-        "This engine selects patient cohorts from the mart; it gives no medical advice, recommendations or predictions. "
-        "Ask which patients match criteria instead."
-        if lang == "en"
-        else "이 엔진은 데이터마트에서 환자 코호트를 선택할 뿐, 의학적 조언, 추천, 예측은 하지 않습니다. 조건에 맞는 환자를 물어 주세요."
-    )
+    return say("refuse_advice", lang)
 
 
 def off_topic(lang: str) -> str:
-    return (
-        "This is not a question about a patient cohort; describe patients by diagnoses, procedures, drugs, "
-        "tests, imaging or dates."
-        if lang == "en"
-        else "환자 코호트에 대한 질문이 아닙니다. 진단, 수술, 처방, 검사, 영상, 날짜로 환자를 설명해 주세요."
-    )
+    return say("refuse_off_topic", lang)
 
 
 # 3-syllable Hangul words that start with a common family name and stand before 환자/씨/님 are names.

@@ -99,7 +99,8 @@ class Alias:
 
 
 def compact(text: str) -> str:
-    """Lower case without spaces and hyphens: '관상 동맥 질환' == '관상동맥질환', 'NT-proBNP' == 'ntprobnp'."""
+    """Lower case without spaces and hyphens: '관상 동맥 질환' == '관상동맥질환',
+    'NT-proBNP' == 'ntprobnp'."""
     return re.sub(r"[\s\-_.'’]+", "", text).lower()
 
 

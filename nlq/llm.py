@@ -1,7 +1,7 @@
 """The LLM front end: one sentence → ``ParseResult`` through a LangChain chat model.
 
 The model only *reads*: it turns the question into the same ``CohortSpec`` the rule parser produces
-(``nlq/spec.py``) and never writes SQL. Its spec goes through the same downstream as the rule
+(``cohort_engine/spec.py``) and never writes SQL. Its spec goes through the same downstream as the rule
 parser's (term resolution, compilation, the SQL guard), so nothing it says runs unchecked.
 
 Order of things, for :func:`parse` and :func:`parse_hybrid` alike:
@@ -11,8 +11,11 @@ Order of things, for :func:`parse` and :func:`parse_hybrid` alike:
 2. the rule parser runs first: a request it refuses (destructive, identifying, off-topic, advice) is
    returned as refused and never reaches the model, and neither does an empty or over-long question;
 3. the prompt: system instructions (the README's cohort conventions), the spec's JSON Schema, a compact
-   description of the mart (``schema_catalog``), few-shot examples taken *only* from the dev split
-   (:func:`evals.gold.few_shot_pool`), and the question with today's date — nothing else;
+   description of the mart, few-shot examples, and the question with today's date — nothing else. The
+   mart description, its visit types and the example pool come in as a :class:`PromptContext`: this
+   stage knows neither the mart catalogue nor the gold set. ``cohort_engine.parsers`` builds it (the
+   examples are ``nlq/data/few_shot.jsonl``, generated from the dev split only by
+   ``cohort_engine.evals.few_shot``);
 4. the answer ``{status, spec?, message?, clarifications?}`` comes through ``with_structured_output``
    when the model supports it, else as JSON in text (code fences stripped); it is validated with
    pydantic, plus a grounding check (no concept ids, visit types or code set names the user did not
@@ -33,7 +36,7 @@ import json
 import logging
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
 from functools import lru_cache
@@ -51,8 +54,6 @@ if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
     from langchain_core.messages import BaseMessage
 
-    from cohort_engine.evals.gold import GoldRecord
-
 log = logging.getLogger(__name__)
 
 #: A LangChain chat model identifier for ``init_chat_model``, e.g. 'openai:gpt-4o-mini'.
@@ -65,9 +66,10 @@ MAX_ECHO_CHARS = 6000
 
 NOT_CONFIGURED = (
     f"No LLM is configured: set {LLM_ENV} to a LangChain chat model identifier (as accepted by "
-    "langchain.chat_models.init_chat_model, e.g. 'openai:gpt-4o-mini' or 'anthropic:claude-3-5-sonnet-latest'), "
-    "install the LLM extra and the provider's package (pip install 'cohort-engine[llm]' langchain-openai), and put "
-    "the provider's API key in its usual environment variable (e.g. OPENAI_API_KEY). "
+    "langchain.chat_models.init_chat_model, e.g. 'openai:gpt-4o-mini' or "
+    "'anthropic:claude-3-5-sonnet-latest'), install the LLM extra and the provider's package "
+    "(pip install 'cohort-engine[llm]' langchain-openai), and put the provider's API key in its usual "
+    "environment variable (e.g. OPENAI_API_KEY). "
     "Without one, use the offline parser: --parser rule."
 )
 
@@ -82,7 +84,8 @@ class LLMAnswer(BaseModel):
     model_config = ConfigDict(extra="forbid", title="CohortAnswer")
 
     status: Literal["ok", "clarify", "refused"] = Field(
-        description="ok: the spec says everything; clarify: ask back; refused: not a cohort request this engine serves."
+        description="ok: the spec says everything; clarify: ask back; "
+        "refused: not a cohort request this engine serves."
     )
     spec: CohortSpec | None = Field(
         default=None, description="The cohort specification, only when status is 'ok'."
@@ -136,13 +139,17 @@ def _init_model(ident: str) -> BaseChatModel:
         first = str(e).splitlines()[0][:300] if str(e) else ""
         raise LLMNotConfigured(
             f"{LLM_ENV}={ident!r} could not be loaded by langchain.chat_models.init_chat_model "
-            f"({type(e).__name__}: {first}). Install the provider's package, set its API key, or use --parser rule."
+            f"({type(e).__name__}: {first}). Install the provider's package, set its API key, "
+            "or use --parser rule."
         ) from None
 
 
 @contextmanager
 def _no_tracing() -> Iterator[None]:
-    """Keep LangSmith tracing off around model calls, whatever the environment says (it would ship the prompt)."""
+    """Keep LangSmith tracing off around model calls, whatever the environment says.
+
+    A trace would ship the prompt, and with it the question, to LangSmith.
+    """
     try:
         from langsmith.run_helpers import tracing_context
     except ImportError:  # pragma: no cover - langsmith comes with langchain-core
@@ -160,8 +167,8 @@ and runs the specification itself.
 
 Reply with ONE JSON object and nothing else:
 {"status": "ok" | "clarify" | "refused", "spec": <CohortSpec, only when status is "ok">, \
-"message": "<one sentence, in the question's language, for clarify or refused>", \
-"clarifications": [{"question": "...", "span": "<the words in doubt>", "choices": ["reading 1", "reading 2"]}]}
+"message": "<one sentence, in the question's language, for clarify or refused>", "clarifications": \
+[{"question": "...", "span": "<the words in doubt>", "choices": ["reading 1", "reading 2"]}]}
 
 Which status:
 * "ok" only when every part of the question maps onto the specification without a guess.
@@ -184,8 +191,9 @@ it and must not be anchored on an absence.
 * A person qualifies when any one index event satisfies the demographics and every criterion.
 * Dates and windows are inclusive at both ends, in whole days; window start/end are days relative to the \
 anchor, negative before it, null unbounded. "within N days after X" = 0..N; "N to M days after" = N..M; \
-"within N days before" = -N..0; "within N days of" = -N..N; "on the same day" = 0..0; plain "after X" = 0..null; \
-"before X" = null..0; "prior X" / "history of X" / "병력" = null..-1; "at least N days after" = N..null; \
+"within N days before" = -N..0; "within N days of" = -N..N; "on the same day" = 0..0; \
+plain "after X" = 0..null; "before X" = null..0; "prior X" / "history of X" / "병력" = null..-1; \
+"at least N days after" = N..null; \
 "more than N" is strict (N+1); a week is 7 days, a month 30, a year 365. "for ten days from 2023-10-01" = \
 2023-10-01..2023-10-10. Korean 이후/이전 include the reference ("2020년 이전" ends 2020-12-31); English \
 "before 2020" ends 2019-12-31. Calendar spans use the calendar ("last 3 months" = the 3 months ending today, \
@@ -194,15 +202,17 @@ anchor, negative before it, null unbounded. "within N days after X" = 0..N; "N t
 "18세 미만" = age_max 17; "40대" = 40..49. Sex: "male" / "female".
 * "diagnosed with X" = condition domain, terms [X] (descendants are included by the engine).
 * "A and B" = two criteria; "A or B" = one concept set with both terms.
-* "a surgery for X" / "수술명에 X이 있는" with X a disease = procedure domain, terms [X] (the engine reads the \
-procedures treating X); a quoted or literal surgery name = name_contains ["..."].
+* "a surgery for X" / "수술명에 X이 있는" with X a disease = procedure domain, terms [X] \
+(the engine reads the procedures treating X); a quoted or literal surgery name = name_contains ["..."].
 * Admission / inpatient / 입원 = visit domain, visit_concept_ids [9201, 262]; ER / 응급실 = [9203, 262]; \
 outpatient = [9202]; any visit = visit domain with no visit types.
-* Imaging ("chest CT", "brain MRI") = imaging domain with an imaging filter {"modalities": DICOM codes (CT, MR, \
-CR, DX, US, XA, NM, PT, MG), "body_parts": DICOM body parts (CHEST, HEAD, HEART, KNEE, ABDOMEN …)} and empty \
+* Imaging ("chest CT", "brain MRI") = imaging domain with an imaging filter \
+{"modalities": DICOM codes (CT, MR, CR, DX, US, XA, NM, PT, MG), \
+"body_parts": DICOM body parts (CHEST, HEAD, HEART, KNEE, ABDOMEN …)} and empty \
 concepts; echocardiography = US / HEART.
-* "their CT scans (within 30 days after the surgery)" / "환자들의 … 영상을 모아줘" asks which of the cohort's \
-images to return: the spec's top-level "imaging" request {modalities, body_parts, window?}, not a criterion.
+* "their CT scans (within 30 days after the surgery)" / "환자들의 … 영상을 모아줘" asks which of \
+the cohort's images to return: the spec's top-level "imaging" request {modalities, body_parts, window?}, \
+not a criterion.
 * A lab value ("HbA1c above 7") = measurement domain, terms [the test], value {"op": ">", "value": 7}; \
 "between" needs value_high; give the unit the user wrote, if any.
 * Death = death domain; empty concepts unless a cause is named.
@@ -215,96 +225,43 @@ named. Criterion labels are short unique words ("surgery", "statin", "hba1c"), n
 """
 
 
-def _event_line(domain: str, tables: dict[str, dict]) -> str:
-    from cohort_engine.schema_catalog.domains import DOMAIN_TABLES
+class FewShotExample(BaseModel):
+    """One example turn of the prompt: a dev-split question and the spec answered for it.
 
-    dt = next(d for d in DOMAIN_TABLES.values() if d.domain.value == domain)
-    t = tables[dt.table]
-    cols = {c["name"]: c for c in t["columns"] if c["privacy"] != "identifying"}
-    parts = [f"- {domain}: {dt.table} — {t['description']} Event date: {dt.date_column}."]
-    if dt.value_column and dt.value_column in cols:
-        unit = cols.get("unit_source_value")
-        parts.append(
-            f"Value: {dt.value_column} ({cols[dt.value_column]['description'].rstrip('.').lower()})"
-            + (f", unit_source_value ({unit['description'].rstrip('.')})" if unit else "")
-            + "."
-        )
-    if domain == "imaging":
-        for name in ("modality_source_value", "anatomic_site_source_value"):
-            if name in cols:
-                parts.append(f"{name}: {cols[name]['description']}")
-    return " ".join(parts)
+    The spec is the rule parser's reading, kept only where it agrees with every field of the
+    hand-written gold spec; it is computed when the pool file is generated, not at question time.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(min_length=1)
+    intent: str = Field(min_length=1, description="Paraphrases share an intent; a prompt shows one of each.")
+    question: str = Field(min_length=1)
+    today: date | None = Field(default=None, description="The reference date the question was read with.")
+    spec: dict[str, Any] = Field(description="The answer's spec, as shown to the model (defaults left out).")
 
 
-@lru_cache(maxsize=1)
-def mart_description() -> str:
-    """What a spec needs to know about the mart: one line per domain, demographics, visit types."""
-    from cohort_engine.schema_catalog.domains import VISIT_CONCEPTS
-    from cohort_engine.schema_catalog.tables import catalog_json
+class PromptContext(BaseModel):
+    """What a prompt says besides the question, handed in by the caller (this stage reads no mart)."""
 
-    tables = {t["name"]: t for t in catalog_json()}
-    person = {c["name"]: c for c in tables["person"]["columns"]}
-    lines = ["The mart (OMOP CDM 5.4), one table per spec domain:"]
-    lines += [
-        _event_line(d, tables)
-        for d in ("condition", "procedure", "drug", "measurement", "observation", "visit", "imaging", "death")
-    ]
-    lines.append(
-        f"- demographics: person — {person['gender_concept_id']['description']} "
-        f"{person['year_of_birth']['description']}"
-    )
-    lines.append(
-        "Visit types (visit_concept_ids): " + ", ".join(f"{v} {k}" for k, v in VISIT_CONCEPTS.items()) + "."
-    )
-    return "\n".join(lines)
+    model_config = ConfigDict(frozen=True)
+
+    mart_description: str = Field(description="The mart's tables per spec domain, in a few lines of text.")
+    visit_concept_ids: tuple[int, ...] = Field(description="The visit types a spec may name unasked.")
+    examples: tuple[FewShotExample, ...] = Field(description="The few-shot pool: dev-split questions only.")
 
 
-@lru_cache(maxsize=1)
-def system_prompt() -> str:
+@lru_cache(maxsize=4)
+def system_prompt(mart_description: str) -> str:
     schema = json.dumps(spec_json_schema(), ensure_ascii=False, separators=(",", ":"))
     return (
-        f"{INSTRUCTIONS}\nThe CohortSpec JSON Schema:\n{schema}\n\n{mart_description()}\n\n"
+        f"{INSTRUCTIONS}\nThe CohortSpec JSON Schema:\n{schema}\n\n{mart_description}\n\n"
         "Examples follow: each question with the answer you should give."
     )
 
 
 def _user_turn(question: str, today: date | None) -> str:
     return (f"Today: {today.isoformat()}\n" if today else "") + f"Question: {question}"
-
-
-@lru_cache(maxsize=1)
-def _pool() -> tuple[GoldRecord, ...]:
-    """Dev-split answerable records with a gold spec: the only examples a prompt may show."""
-    from cohort_engine.evals.gold import few_shot_pool, load_gold
-
-    return tuple(
-        r
-        for r in few_shot_pool(load_gold())
-        if r.split == "dev" and r.expected_status == "ok" and r.gold_spec
-    )
-
-
-_EXAMPLE_SPECS: dict[str, dict | None] = {}
-
-
-def _example_spec(record: GoldRecord) -> dict | None:
-    """The full spec shown for a dev example: the rule parser's reading, used only when it agrees with
-    every field of the hand-written gold spec (the gold spec itself carries no terms)."""
-    if record.id not in _EXAMPLE_SPECS:
-        from cohort_engine.evals.metrics import spec_field_diff
-
-        spec: dict | None = None
-        try:
-            res = rule_parse(record.question, today=record.today)
-        except Exception:  # an example we cannot build is skipped, not fatal
-            res = None
-        if res is not None and res.status == "ok" and res.spec is not None:
-            full = res.spec.model_dump(mode="json")
-            if not spec_field_diff(record.gold_spec or {}, full)[2]:
-                spec = res.spec.model_dump(mode="json", exclude_defaults=True, exclude={"title"})
-                spec["language"] = res.spec.language
-        _EXAMPLE_SPECS[record.id] = spec
-    return _EXAMPLE_SPECS[record.id]
 
 
 def similarity(a: str, b: str) -> float:
@@ -315,25 +272,24 @@ def similarity(a: str, b: str) -> float:
     return (fuzz.token_sort_ratio(a, b) + fuzz.token_set_ratio(a, b)) / 2.0
 
 
-def select_examples(question: str, k: int = DEFAULT_K) -> list[tuple[GoldRecord, dict]]:
-    """The ``k`` dev examples most similar to ``question``: one per intent, most similar first (ties by id).
+def select_examples(
+    question: str, examples: Sequence[FewShotExample], k: int = DEFAULT_K
+) -> list[FewShotExample]:
+    """The ``k`` examples most similar to ``question``: one per intent, most similar first (ties by id).
 
-    The question itself, when it is a dev question, is never its own example.
+    The question itself, when it is in the pool, is never its own example.
     """
     if k <= 0:
         return []
     q = normalise(question)
-    ranked = sorted(_pool(), key=lambda r: (-similarity(q, r.question), r.id))
-    out: list[tuple[GoldRecord, dict]] = []
+    ranked = sorted(examples, key=lambda e: (-similarity(q, e.question), e.id))
+    out: list[FewShotExample] = []
     intents: set[str] = set()
-    for r in ranked[: max(8 * k, 40)]:
-        if r.intent in intents or normalise(r.question).casefold() == q.casefold():
+    for e in ranked:
+        if e.intent in intents or normalise(e.question).casefold() == q.casefold():
             continue
-        spec = _example_spec(r)
-        if spec is None:
-            continue
-        intents.add(r.intent)
-        out.append((r, spec))
+        intents.add(e.intent)
+        out.append(e)
         if len(out) >= k:
             break
     return out
@@ -347,15 +303,17 @@ def _k_default() -> int:
         return DEFAULT_K
 
 
-def build_messages(text: str, today: date | None = None, *, k: int | None = None) -> list[BaseMessage]:
+def build_messages(
+    text: str, today: date | None = None, *, context: PromptContext, k: int | None = None
+) -> list[BaseMessage]:
     """System instructions + schema + mart, the few-shot turns, and the question (with today's date)."""
     from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 
     question = normalise(text)
-    messages: list[BaseMessage] = [SystemMessage(content=system_prompt())]
-    for rec, spec in select_examples(question, _k_default() if k is None else k):
-        messages.append(HumanMessage(content=_user_turn(rec.question, rec.today)))
-        messages.append(AIMessage(content=json.dumps({"status": "ok", "spec": spec}, ensure_ascii=False)))
+    messages: list[BaseMessage] = [SystemMessage(content=system_prompt(context.mart_description))]
+    for ex in select_examples(question, context.examples, _k_default() if k is None else k):
+        messages.append(HumanMessage(content=_user_turn(ex.question, ex.today)))
+        messages.append(AIMessage(content=json.dumps({"status": "ok", "spec": ex.spec}, ensure_ascii=False)))
     messages.append(HumanMessage(content=_user_turn(question, today or date.today())))
     return messages
 
@@ -397,10 +355,8 @@ def _content_text(message: Any) -> str:
     return str(content or "")
 
 
-def _ungrounded(spec: CohortSpec, question: str) -> list[str]:
+def _ungrounded(spec: CohortSpec, question: str, visit_concept_ids: Sequence[int]) -> list[str]:
     """Ids, visit types and code set names the user did not write: the model must not invent them."""
-    from cohort_engine.schema_catalog.domains import VISIT_CONCEPTS
-
     numbers = set(re.findall(r"\d+", question))
     problems: list[str] = []
     filters: list[tuple[str, EventFilter]] = [
@@ -416,11 +372,11 @@ def _ungrounded(spec: CohortSpec, question: str) -> list[str]:
                 f"{where}.concepts: concept ids {invented} are not in the question; never invent concept "
                 "ids, put the clinical mention in terms"
             )
-        odd = [v for v in f.visit_concept_ids if v not in VISIT_CONCEPTS.values() and str(v) not in numbers]
+        odd = [v for v in f.visit_concept_ids if v not in visit_concept_ids and str(v) not in numbers]
         if odd:
             problems.append(
                 f"{where}.visit_concept_ids: {odd} are not visit types "
-                f"({', '.join(map(str, VISIT_CONCEPTS.values()))})"
+                f"({', '.join(map(str, visit_concept_ids))})"
             )
         name = f.concepts.codeset
         if name and name.casefold() not in question.casefold():
@@ -428,8 +384,13 @@ def _ungrounded(spec: CohortSpec, question: str) -> list[str]:
     return problems
 
 
-def validate_answer(data: Any, question: str) -> tuple[LLMAnswer | None, str]:
-    """(answer, "") or (None, what is wrong, in words the model can act on)."""
+def validate_answer(
+    data: Any, question: str, visit_concept_ids: Sequence[int]
+) -> tuple[LLMAnswer | None, str]:
+    """(answer, "") or (None, what is wrong, in words the model can act on).
+
+    ``visit_concept_ids`` are the mart's visit types, which a spec may use without the user typing them.
+    """
     if isinstance(data, dict) and "status" not in data and "index" in data:
         data = {"status": "ok", "spec": data}  # a bare spec is an 'ok'
     if not isinstance(data, dict):
@@ -442,7 +403,7 @@ def validate_answer(data: Any, question: str) -> tuple[LLMAnswer | None, str]:
             f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}" for err in errs[:10]
         )
         return None, f"{len(errs)} validation error(s): {detail}"
-    if answer.spec is not None and (problems := _ungrounded(answer.spec, question)):
+    if answer.spec is not None and (problems := _ungrounded(answer.spec, question, visit_concept_ids)):
         return None, "; ".join(problems)
     return answer, ""
 
@@ -494,7 +455,7 @@ REPAIR = (
 
 
 def _ask_model(
-    model: BaseChatModel, messages: list[BaseMessage], question: str
+    model: BaseChatModel, messages: list[BaseMessage], question: str, visit_concept_ids: Sequence[int]
 ) -> tuple[LLMAnswer | None, bool]:
     """(a valid answer or None, whether a repair round was used)."""
     from langchain_core.messages import AIMessage, HumanMessage
@@ -502,7 +463,7 @@ def _ask_model(
     structured = _structured(model)
     with _no_tracing():
         data, raw = _call(model, structured, messages)
-        answer, error = validate_answer(data, question)
+        answer, error = validate_answer(data, question, visit_concept_ids)
         if answer is not None:
             return answer, False
         repair = [
@@ -511,7 +472,7 @@ def _ask_model(
             HumanMessage(content=REPAIR.format(error=error)),
         ]
         data, _ = _call(model, structured, repair)
-        answer, _ = validate_answer(data, question)
+        answer, _ = validate_answer(data, question, visit_concept_ids)
         return answer, True
 
 
@@ -521,17 +482,20 @@ def _msg(lang: str, en: str, ko: str) -> str:
 
 NOTE_LLM = (
     "Read by the LLM (language model), not the rule parser: check the read-back before using the cohort.",
-    "이 질문은 규칙 파서가 아닌 LLM(언어 모델)이 읽었습니다. 코호트를 쓰기 전에 읽어 드린 내용을 확인해 주세요.",
+    "이 질문은 규칙 파서가 아닌 LLM(언어 모델)이 읽었습니다. "
+    "코호트를 쓰기 전에 읽어 드린 내용을 확인해 주세요.",
 )
 NOTE_HYBRID = (
     "The rule parser could not settle this question, so it was read by the LLM (language model): "
     "check the read-back before using the cohort.",
-    "규칙 파서가 이 질문을 다 읽지 못해 LLM(언어 모델)이 읽었습니다. 코호트를 쓰기 전에 읽어 드린 내용을 확인해 주세요.",
+    "규칙 파서가 이 질문을 다 읽지 못해 LLM(언어 모델)이 읽었습니다. "
+    "코호트를 쓰기 전에 읽어 드린 내용을 확인해 주세요.",
 )
 UNREADABLE = (
     "The language model's answer could not be read as a cohort specification; rephrase the question "
     "or use the rule parser (--parser rule).",
-    "언어 모델의 답을 코호트 명세로 읽을 수 없습니다. 질문을 바꿔 쓰거나 규칙 파서(--parser rule)를 써 주세요.",
+    "언어 모델의 답을 코호트 명세로 읽을 수 없습니다. "
+    "질문을 바꿔 쓰거나 규칙 파서(--parser rule)를 써 주세요.",
 )
 REFUSED = (
     "The language model declined this request: it is not a cohort question this engine answers.",
@@ -548,12 +512,13 @@ def _unreachable(lang: str, error: Exception) -> str:
         lang,
         f"The language model could not be reached ({type(error).__name__}); try again, or use the "
         "rule parser (--parser rule).",
-        f"언어 모델에 연결하지 못했습니다({type(error).__name__}). 다시 시도하거나 규칙 파서(--parser rule)를 써 주세요.",
+        f"언어 모델에 연결하지 못했습니다({type(error).__name__}). "
+        "다시 시도하거나 규칙 파서(--parser rule)를 써 주세요.",
     )
 
 
 def _guarded(text: str, today: date | None) -> ParseResult | None:
-    """The rule parser's result when the model must not see the question (refused, empty, too long), else None."""
+    """The rule parser's result when the model must not see the question (empty, too long), else None."""
     sentence = normalise(text)
     if not sentence or len(sentence) > MAX_CHARS:
         return rule_parse(text, today=today)
@@ -561,15 +526,20 @@ def _guarded(text: str, today: date | None) -> ParseResult | None:
 
 
 def _llm_read(
-    text: str, today: date | None, model: BaseChatModel, note: tuple[str, str], k: int | None
+    text: str,
+    today: date | None,
+    model: BaseChatModel,
+    note: tuple[str, str],
+    context: PromptContext,
+    k: int | None,
 ) -> tuple[ParseResult, bool]:
     """Ask the model (the caller has run the refusal guard): (its answer as a ParseResult, whether the
     model failed — unreachable, or no usable answer after the repair round)."""
     question = normalise(text)
     lang = detect_language(question)
-    messages = build_messages(question, today, k=k)
+    messages = build_messages(question, today, context=context, k=k)
     try:
-        answer, repaired = _ask_model(model, messages, question)
+        answer, repaired = _ask_model(model, messages, question, context.visit_concept_ids)
     except Exception as e:  # provider down, auth, quota …: an answer, not a traceback
         log.warning(
             "llm parse: question of %d chars, model call failed (%s)", len(question), type(e).__name__
@@ -608,9 +578,17 @@ def _llm_read(
 
 # ---------------------------------------------------------------------------------------- entry points
 def parse(
-    text: str, today: date | None = None, *, model: BaseChatModel | None = None, k: int | None = None
+    text: str,
+    today: date | None = None,
+    *,
+    context: PromptContext,
+    model: BaseChatModel | None = None,
+    k: int | None = None,
 ) -> ParseResult:
     """Parse one sentence with the chat model (``model``, else ``COHORT_LLM_MODEL``).
+
+    ``context`` carries the mart description and the few-shot pool the prompt shows
+    (``cohort_engine.parsers.prompt_context`` builds the engine's own).
 
     The rule parser's refusal guard runs first; a refused request never reaches the model. ``k`` is
     the number of few-shot examples (default ``COHORT_LLM_EXAMPLES`` or 6).
@@ -624,11 +602,16 @@ def parse(
     ruled = rule_parse(text, today=today)
     if ruled.status == "refused":
         return ruled
-    return _llm_read(text, today, chat, NOTE_LLM, k)[0]
+    return _llm_read(text, today, chat, NOTE_LLM, context, k)[0]
 
 
 def parse_hybrid(
-    text: str, today: date | None = None, *, model: BaseChatModel | None = None, k: int | None = None
+    text: str,
+    today: date | None = None,
+    *,
+    context: PromptContext,
+    model: BaseChatModel | None = None,
+    k: int | None = None,
 ) -> ParseResult:
     """Rule parser first; the LLM only reads what the rule parser asks back about.
 
@@ -644,7 +627,7 @@ def parse_hybrid(
     ruled = rule_parse(text, today=today)
     if ruled.status != "clarify" or _guarded(text, today) is not None:
         return ruled
-    read, failed = _llm_read(text, today, chat, NOTE_HYBRID, k)
+    read, failed = _llm_read(text, today, chat, NOTE_HYBRID, context, k)
     if read.status in ("ok", "refused"):
         return read
     if failed:  # say why the LLM did not help; the rule parser's clarification stands

@@ -14,6 +14,7 @@ from functools import lru_cache
 import spacy
 from spacy.language import Language
 from spacy.matcher import PhraseMatcher
+from spacy.tokens import Doc
 from spacy.util import filter_spans
 
 from cohort_engine.nlq.lexicon import Alias, aliases, scanner
@@ -68,8 +69,9 @@ def _english_matcher() -> tuple[PhraseMatcher, PhraseMatcher, dict[int, str]]:
         label = f"{a.key}"
         keys[nlp.vocab.strings.add(label)] = a.key
         if a.case == "any":
-            # spaCy may split a word differently by case ('t2dm' → t2 + dm, 'T2DM' stays whole): one pattern per split
-            docs = {}
+            # spaCy may split a word differently by case ('t2dm' → t2 + dm, 'T2DM' stays whole): one
+            # pattern per split
+            docs: dict[tuple[str, ...], Doc] = {}
             forms = [a.text, a.text.upper(), a.text.capitalize(), a.text.title()]
             if len(a.text) >= 4 and a.text[-1].isalpha() and not a.text.endswith("s"):
                 forms.append(
@@ -80,8 +82,9 @@ def _english_matcher() -> tuple[PhraseMatcher, PhraseMatcher, dict[int, str]]:
                 docs.setdefault(tuple(t.lower_ for t in doc), doc)
             any_case.add(label, list(docs.values()))
         else:
-            forms = {a.text, a.text.upper(), a.text[:1].upper() + a.text[1:]}
-            exact.add(label, [nlp.make_doc(f) for f in forms])
+            exact.add(
+                label, [nlp.make_doc(f) for f in {a.text, a.text.upper(), a.text[:1].upper() + a.text[1:]}]
+            )
     return any_case, exact, keys
 
 

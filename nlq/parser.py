@@ -23,12 +23,14 @@ from cohort_engine.nlq.assemble import assemble
 from cohort_engine.nlq.grammar_en import build_en
 from cohort_engine.nlq.grammar_ko import build_ko
 from cohort_engine.nlq.guard import COHORT_WORDS, advice, named_person_ko, off_topic, refusal
+from cohort_engine.nlq.items import ItemKind
+from cohort_engine.nlq.messages import say
 from cohort_engine.nlq.recognise import recognise
 from cohort_engine.nlq.result import Clarification, ParseResult
 from cohort_engine.nlq.text import detect_language, normalise
 
 MAX_CHARS = 1000
-CONTENT_KINDS = {"term", "event", "modality", "name", "age", "sex"}
+CONTENT_KINDS = {ItemKind.term, ItemKind.event, ItemKind.modality, ItemKind.name, ItemKind.age, ItemKind.sex}
 
 
 def parse(text: str, today: date | None = None) -> ParseResult:
@@ -38,24 +40,18 @@ def parse(text: str, today: date | None = None) -> ParseResult:
     lang = detect_language(sentence)
     en = lang == "en"
     if not sentence:
-        return ParseResult(
-            status="clarify",
-            language=lang,
-            message="The question is empty." if en else "질문이 비어 있습니다.",
-        )
+        return ParseResult(status="clarify", language=lang, message=say("empty_question", lang))
     if len(sentence) > MAX_CHARS:
         return ParseResult(
-            status="clarify",
-            language=lang,
-            message=f"The question is longer than {MAX_CHARS} characters; ask one cohort at a time."
-            if en
-            else f"질문이 {MAX_CHARS}자를 넘습니다. 코호트 하나씩 물어 주세요.",
+            status="clarify", language=lang, message=say("question_too_long", lang, max_chars=MAX_CHARS)
         )
     refused = refusal(sentence, lang)
     if refused:
         return ParseResult(status="refused", language=lang, message=refused)
     rec = recognise(sentence, lang, today)
-    if lang == "ko" and named_person_ko(sentence, [it.text for it in rec.items if it.kind == "unknown"]):
+    if lang == "ko" and named_person_ko(
+        sentence, [it.text for it in rec.items if it.kind is ItemKind.unknown]
+    ):
         return ParseResult(status="refused", language=lang, message=refusal("이름", lang) or "")
     if not any(it.kind in CONTENT_KINDS for it in rec.items) and not COHORT_WORDS.search(sentence):
         return ParseResult(status="refused", language=lang, message=off_topic(lang))
@@ -65,14 +61,10 @@ def parse(text: str, today: date | None = None) -> ParseResult:
     spec, problems, notes = assemble(built, lang, sentence)
     notes = rec.notes + notes
     if problems or spec is None:
-        head = (
-            "I could not turn the whole question into cohort rules: "
-            if en
-            else "질문 전체를 코호트 조건으로 바꾸지 못했습니다: "
-        )
+        head = say("not_whole_question", lang)
         message = head + " ".join(p.question for p in problems[:3])
         if not problems:
-            message = head + ("nothing to select." if en else "선택할 조건이 없습니다.")
+            message = head + say("nothing_to_select", lang)
         return ParseResult(
             status="clarify",
             language=lang,

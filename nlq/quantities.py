@@ -9,9 +9,27 @@ decides which one it is from what stands next to it.
 from __future__ import annotations
 
 import re
+from functools import partial
 
+from cohort_engine.nlq.items import (
+    CompareData,
+    CountData,
+    FirstData,
+    Item,
+    ItemKind,
+    NumberData,
+    OccurrenceType,
+)
 from cohort_engine.nlq.numbers import ENGLISH_NUMBERS, number
-from cohort_engine.nlq.text import Item, Piece, apply
+from cohort_engine.nlq.text import Piece, apply
+from cohort_engine.nlq.vocab import (
+    EN_COUNT_QUALIFIERS,
+    KO_COUNT_QUALIFIERS,
+    KO_OPS,
+    OPS_EN,
+    POST_EN,
+    UNIT_SPELLINGS,
+)
 
 UNITS = (
     r"%|percent|mg/dl|g/dl|mmol/l|mmol/mol|µmol/l|umol/l|ng/ml|pg/ml|ng/l|u/l|iu/l|meq/l|mg/l|g/l|mmhg|mm\s*hg|"
@@ -21,71 +39,7 @@ NUM = r"(?P<v>\d+(?:\.\d+)?)"
 NUM2 = r"(?P<v2>\d+(?:\.\d+)?)"
 UNIT = rf"(?:\s*(?P<unit>{UNITS})(?![a-z]))?"
 UNIT2 = rf"(?:\s*(?P<unit2>{UNITS})(?![a-z]))?"
-OPS_EN: dict[str, str] = {
-    "above": ">",
-    "over": ">",
-    "greater than": ">",
-    "more than": ">",
-    "higher than": ">",
-    "exceeding": ">",
-    "exceeds": ">",
-    "exceed": ">",
-    "exceeded": ">",
-    "in excess of": ">",
-    "beyond": ">",
-    ">": ">",
-    "rose above": ">",
-    "went above": ">",
-    "was above": ">",
-    "fell below": "<",
-    "dropped below": "<",
-    "went below": "<",
-    "was below": "<",
-    "greater than or equal to": ">=",
-    "at least": ">=",
-    "no less than": ">=",
-    "not less than": ">=",
-    ">=": ">=",
-    "≥": ">=",
-    "=>": ">=",
-    "of at least": ">=",
-    "minimum of": ">=",
-    "a minimum of": ">=",
-    "no fewer than": ">=",
-    "below": "<",
-    "under": "<",
-    "less than": "<",
-    "lower than": "<",
-    "fewer than": "<",
-    "<": "<",
-    "less than or equal to": "<=",
-    "at most": "<=",
-    "no more than": "<=",
-    "not more than": "<=",
-    "up to": "<=",
-    "<=": "<=",
-    "≤": "<=",
-    "=<": "<=",
-    "a maximum of": "<=",
-    "maximum of": "<=",
-    "equal to": "=",
-    "=": "=",
-    "exactly": "=",
-    "of exactly": "=",
-}
 _OP_RE = "|".join(re.escape(k).replace(r"\ ", r"\s+") for k in sorted(OPS_EN, key=len, reverse=True))
-POST_EN = {
-    "more": ">=",
-    "higher": ">=",
-    "above": ">=",
-    "greater": ">=",
-    "over": ">=",
-    "less": "<=",
-    "lower": "<=",
-    "below": "<=",
-    "under": "<=",
-    "fewer": "<=",
-}
 _WORD_NUM = "|".join(
     w
     for w in sorted(ENGLISH_NUMBERS, key=len, reverse=True)
@@ -118,7 +72,8 @@ EN_RULES: list[tuple[str, str]] = [
 ]
 EN_RES = [(re.compile(p, re.IGNORECASE), k) for p, k in EN_RULES]
 FIRST_EN = re.compile(
-    r"\b(?:for\s+the\s+first\s+time|first[- ]ever|first[- ]time|first|initial|incident|newly|new[- ]onset|de\s+novo|new)\b",
+    r"\b(?:for\s+the\s+first\s+time|first[- ]ever|first[- ]time|first|initial|incident|newly|new[- ]onset|"
+    r"de\s+novo|new)\b",
     re.IGNORECASE,
 )
 
@@ -136,42 +91,20 @@ KO_OP = re.compile(
     rf"{NUM}{UNIT}\s*(?:(?:을|를|이|가)\s*)?(?P<q>이상|초과|이하|미만|넘는|넘게|넘어|넘은|보다\s*(?:높은|크거나\s*같은|큰|많은|낮은|작은|적은|높|낮))",
     re.IGNORECASE,
 )
-KO_OPS = {
-    "이상": ">=",
-    "초과": ">",
-    "이하": "<=",
-    "미만": "<",
-    "넘는": ">",
-    "넘게": ">",
-    "넘어": ">",
-    "넘은": ">",
-}
 KO_BARE = re.compile(rf"(?<![\w.]){NUM}{UNIT}(?![\w.])", re.IGNORECASE)
 FIRST_KO = re.compile(r"처음(?:으로)?|최초(?:로)?|첫\s*번째|첫|신규(?:로)?|새로(?:이)?|새롭게")
 
 
-def _unit(g: dict) -> str | None:
+def _unit(g: dict[str, str | None]) -> str | None:
     u = g.get("unit") or g.get("unit2")
     if not u:
         return None
     u = re.sub(r"\s+", "", u)
-    return {
-        "percent": "%",
-        "퍼센트": "%",
-        "프로": "%",
-        "mmhg": "mmHg",
-        "mg/dl": "mg/dL",
-        "g/dl": "g/dL",
-        "mmol/l": "mmol/L",
-        "ng/ml": "ng/mL",
-        "pg/ml": "pg/mL",
-        "u/l": "U/L",
-        "iu/l": "IU/L",
-    }.get(u.lower(), u)
+    return UNIT_SPELLINGS.get(u.lower(), u)
 
 
-def _count_item(m: re.Match[str], type_: str, n: int, post: bool = False) -> Item:
-    return Item("count", m.group(0), m.start(), m.end(), {"type": type_, "n": n, "post": post})
+def _count_item(m: re.Match[str], type_: OccurrenceType, n: int, post: bool = False) -> Item:
+    return Item(ItemKind.occurrence, m.group(0), m.start(), m.end(), CountData(type_, n, post))
 
 
 def _en(m: re.Match[str], kind: str) -> Item | None:
@@ -183,65 +116,45 @@ def _en(m: re.Match[str], kind: str) -> Item | None:
         q = " ".join((g.get("q") or "").lower().split())
         if g.get("post"):
             q = "at least"
-        type_, n = {
-            "at least": ("at_least", n),
-            "more than": ("at_least", n + 1),
-            "no more than": ("at_most", n),
-            "at most": ("at_most", n),
-            "exactly": ("exactly", n),
-            "only": ("exactly", n),
-            "fewer than": ("at_most", n - 1),
-            "less than": ("at_most", n - 1),
-        }.get(q, ("at_least", n))
-        return _count_item(m, type_, n, post=True)
+        type_, shift = EN_COUNT_QUALIFIERS.get(q, ("at_least", 0))
+        return _count_item(m, type_, n + shift, post=True)
     if kind == "count_words":
         n = number(g["n"]) or 1
         q = " ".join(g["q"].lower().split())
-        type_, n = {
-            "at least": ("at_least", n),
-            "at most": ("at_most", n),
-            "exactly": ("exactly", n),
-            "no more than": ("at_most", n),
-            "fewer than": ("at_most", n - 1),
-            "more than": ("at_least", n + 1),
-        }[q]
-        return _count_item(m, type_, n)
+        type_, shift = EN_COUNT_QUALIFIERS[q]
+        return _count_item(m, type_, n + shift)
     if kind == "multiple":
         return _count_item(m, "at_least", 2)
     if kind == "between":
         lo, hi = float(g["v"]), float(g["v2"])
         return Item(
-            "compare",
+            ItemKind.compare,
             m.group(0),
             m.start(),
             m.end(),
-            {"op": "between", "value": min(lo, hi), "high": max(lo, hi), "unit": _unit(g)},
+            CompareData("between", min(lo, hi), max(lo, hi), _unit(g)),
         )
     if kind == "op":
         op = OPS_EN[" ".join(g["op"].lower().split())]
         return Item(
-            "compare",
-            m.group(0),
-            m.start(),
-            m.end(),
-            {"op": op, "value": float(g["v"]), "high": None, "unit": _unit(g)},
+            ItemKind.compare, m.group(0), m.start(), m.end(), CompareData(op, float(g["v"]), None, _unit(g))
         )
     if kind == "post":
         op = ">=" if g.get("plus") else POST_EN[g["post"].lower()]
         return Item(
-            "compare",
+            ItemKind.compare,
             m.group(0),
             m.start(),
             m.end(),
-            {"op": op, "value": float(g["v"]), "high": None, "unit": _unit(g), "post": True},
+            CompareData(op, float(g["v"]), None, _unit(g), post=True),
         )
     if kind == "bare":
-        return Item("number", m.group(0), m.start(), m.end(), {"value": float(g["v"]), "unit": _unit(g)})
+        return Item(ItemKind.number, m.group(0), m.start(), m.end(), NumberData(float(g["v"]), _unit(g)))
     n = number(g["n"])
     return (
         None
         if n is None
-        else Item("number", m.group(0), m.start(), m.end(), {"value": float(n), "unit": None})
+        else Item(ItemKind.number, m.group(0), m.start(), m.end(), NumberData(float(n), None))
     )
 
 
@@ -250,11 +163,15 @@ def recognise_quantities_en(pieces: list[Piece]) -> list[Piece]:
         pieces,
         FIRST_EN,
         lambda m: Item(
-            "first", m.group(0), m.start(), m.end(), {"post": m.group(0).lower().startswith("for")}
+            ItemKind.first,
+            m.group(0),
+            m.start(),
+            m.end(),
+            FirstData(post=m.group(0).lower().startswith("for")),
         ),
     )
     for rx, kind in EN_RES:
-        pieces = apply(pieces, rx, lambda m, kind=kind: _en(m, kind))
+        pieces = apply(pieces, rx, partial(_en, kind=kind))
     return pieces
 
 
@@ -262,51 +179,43 @@ def _ko_count(m: re.Match[str]) -> Item:
     n = number(m.group("n")) or 1
     if m.group("exact"):
         return _count_item(m, "exactly", n, post=True)
-    type_, n = {
-        "이상": ("at_least", n),
-        "초과": ("at_least", n + 1),
-        "넘게": ("at_least", n + 1),
-        "넘는": ("at_least", n + 1),
-        "넘어": ("at_least", n + 1),
-        "이하": ("at_most", n),
-        "이내": ("at_most", n),
-        "미만": ("at_most", n - 1),
-        "만": ("exactly", n),
-    }.get(m.group("q") or "", ("at_least", n))
-    return _count_item(m, type_, n, post=True)
+    type_, shift = KO_COUNT_QUALIFIERS.get(m.group("q") or "", ("at_least", 0))
+    return _count_item(m, type_, n + shift, post=True)
 
 
 def _ko_op(m: re.Match[str]) -> Item:
     q = re.sub(r"\s+", "", m.group("q"))
     op = KO_OPS.get(q) or (">=" if "같은" in q else (">" if any(w in q for w in ("높", "큰", "많")) else "<"))
     return Item(
-        "compare",
+        ItemKind.compare,
         m.group(0),
         m.start(),
         m.end(),
-        {"op": op, "value": float(m.group("v")), "high": None, "unit": _unit(m.groupdict())},
+        CompareData(op, float(m.group("v")), None, _unit(m.groupdict())),
     )
 
 
 def recognise_quantities_ko(pieces: list[Piece]) -> list[Piece]:
-    pieces = apply(pieces, FIRST_KO, lambda m: Item("first", m.group(0), m.start(), m.end(), {"post": False}))
-    pieces = apply(pieces, KO_NEVER, lambda m: Item("filler", m.group(0), m.start(), m.end(), {}))
+    pieces = apply(
+        pieces, FIRST_KO, lambda m: Item(ItemKind.first, m.group(0), m.start(), m.end(), FirstData())
+    )
+    pieces = apply(pieces, KO_NEVER, lambda m: Item(ItemKind.filler, m.group(0), m.start(), m.end()))
     pieces = apply(pieces, KO_MULTIPLE, lambda m: _count_item(m, "at_least", 2, post=True))
     pieces = apply(pieces, KO_COUNT, _ko_count)
     pieces = apply(
         pieces,
         KO_BETWEEN,
         lambda m: Item(
-            "compare",
+            ItemKind.compare,
             m.group(0),
             m.start(),
             m.end(),
-            {
-                "op": "between",
-                "value": min(float(m.group("v")), float(m.group("v2"))),
-                "high": max(float(m.group("v")), float(m.group("v2"))),
-                "unit": _unit(m.groupdict()),
-            },
+            CompareData(
+                "between",
+                min(float(m.group("v")), float(m.group("v2"))),
+                max(float(m.group("v")), float(m.group("v2"))),
+                _unit(m.groupdict()),
+            ),
         ),
     )
     pieces = apply(pieces, KO_OP, _ko_op)
@@ -314,10 +223,10 @@ def recognise_quantities_ko(pieces: list[Piece]) -> list[Piece]:
         pieces,
         KO_BARE,
         lambda m: Item(
-            "number",
+            ItemKind.number,
             m.group(0),
             m.start(),
             m.end(),
-            {"value": float(m.group("v")), "unit": _unit(m.groupdict())},
+            NumberData(float(m.group("v")), _unit(m.groupdict())),
         ),
     )

@@ -131,18 +131,17 @@ def _window(w: Window, lang: str) -> str:
 
         if w.start is None and w.end is None and w.same_visit:
             return f"during the same visit as {a}"
-        if w.start is None and w.end is None:
-            s = f"at any time relative to {a}"
-        elif w.start is None:
-            s = f"at any time up to {side(w.end)} {a}"
-        elif w.end is None:
-            s = f"at any time from {side(w.start)} {a} on"
-        elif w.start == w.end == 0:
+        start, end = w.start, w.end
+        if start is None:
+            s = f"at any time relative to {a}" if end is None else f"at any time up to {side(end)} {a}"
+        elif end is None:
+            s = f"at any time from {side(start)} {a} on"
+        elif start == end == 0:
             s = f"on the same day as {a}"
-        elif w.start == w.end:
-            s = f"exactly {side(w.start)} {a}"
+        elif start == end:
+            s = f"exactly {side(start)} {a}"
         else:
-            s = f"between {side(w.start)} and {side(w.end)} {a} (inclusive)"
+            s = f"between {side(start)} and {side(end)} {a} (inclusive)"
         return s + (", during the same visit" if w.same_visit else "")
 
     def side_ko(days: int) -> str:
@@ -150,18 +149,17 @@ def _window(w: Window, lang: str) -> str:
 
     if w.start is None and w.end is None and w.same_visit:
         return f"{a}{_gwa(a)} 같은 방문 중"
-    if w.start is None and w.end is None:
-        s = f"{a}{_gwa(a)} 관계없이 언제든"
-    elif w.start is None:
-        s = f"{a} {side_ko(w.end)}까지 언제든"
-    elif w.end is None:
-        s = f"{a} {side_ko(w.start)}부터 언제든"
-    elif w.start == w.end == 0:
+    start, end = w.start, w.end
+    if start is None:
+        s = f"{a}{_gwa(a)} 관계없이 언제든" if end is None else f"{a} {side_ko(end)}까지 언제든"
+    elif end is None:
+        s = f"{a} {side_ko(start)}부터 언제든"
+    elif start == end == 0:
         s = f"{a}{_gwa(a)} 같은 날"
-    elif w.start == w.end:
-        s = f"{a} {side_ko(w.start)}"
+    elif start == end:
+        s = f"{a} {side_ko(start)}"
     else:
-        s = f"{a} {side_ko(w.start)}부터 {side_ko(w.end)}까지(양 끝 포함)"
+        s = f"{a} {side_ko(start)}부터 {side_ko(end)}까지(양 끝 포함)"
     return s + (", 같은 방문 중" if w.same_visit else "")
 
 
@@ -216,10 +214,11 @@ def _imaging_request(r: ImagingRequest, lang: str) -> str:
     w = r.window
     if w is not None and w.same_visit:
         a = "the index event" if w.anchor == "index" else f"“{w.anchor}”"
+        k = "기준 사건" if w.anchor == "index" else a
         return (
             f"Images to return: {what} of the same visit as {a}."
             if en
-            else f"반환할 영상: {(k := '기준 사건' if w.anchor == 'index' else a)}{_gwa(k)} 같은 방문의 {what}."
+            else f"반환할 영상: {k}{_gwa(k)} 같은 방문의 {what}."
         )
     if w is None or (w.start is None and w.end is None):
         return f"Images to return: {what}, at any date." if en else f"반환할 영상: 날짜 제한 없는 {what}."

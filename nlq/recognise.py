@@ -12,46 +12,80 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
-from functools import lru_cache
+from functools import lru_cache, partial
 
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 from spacy.lang.en.stop_words import STOP_WORDS
 
-from cohort_engine.nlq.dates import MONTHS, recognise_dates
+from cohort_engine.nlq.dates import recognise_dates
 from cohort_engine.nlq.demographics import recognise_demographics
+from cohort_engine.nlq.items import (
+    AskData,
+    ConjData,
+    EndData,
+    EventWordData,
+    Item,
+    ItemKind,
+    ModalityData,
+    NameData,
+    PrepData,
+    TermData,
+    UnknownData,
+    VerbData,
+)
 from cohort_engine.nlq.lexicon import aliases, lookup
+from cohort_engine.nlq.messages import readings, say
 from cohort_engine.nlq.nlp import find_terms_en, find_terms_ko, tokens
 from cohort_engine.nlq.numbers import ENGLISH_NUMBERS
 from cohort_engine.nlq.quantities import recognise_quantities_en, recognise_quantities_ko
 from cohort_engine.nlq.text import HANGUL as HANGUL_RE
-from cohort_engine.nlq.text import JOSA, Item, Piece, Raw, apply, strip_josa
+from cohort_engine.nlq.text import Piece, Raw, apply, strip_josa
 from cohort_engine.nlq.vocab import (
     EN_BODY_PARTS,
     EN_BOUNDARY,
+    EN_BOUNDARY_WORDS,
+    EN_CONJ,
     EN_EVENT_WORDS,
     EN_FILLERS,
+    EN_FINDING_VERBS,
     EN_GENERIC_VERBS,
+    EN_GRAMMAR_WORDS,
     EN_MODALITIES,
     EN_NEGATION,
+    EN_PREP,
+    EN_PRONOUNS,
     EN_REQUEST_IMAGES,
     EN_REQUEST_POSSESSIVES,
     EN_REQUEST_VERBS,
     EN_REQUEST_VERBS_ME,
     EN_REQUEST_WANT,
     EN_VAGUE,
+    EN_VERBS,
+    JOSA,
+    KO_ALL,
     KO_BODY_PARTS,
+    KO_CONJ,
+    KO_ENDERS,
     KO_EVENT_WORDS,
     KO_FILLERS,
+    KO_HEAD,
     KO_MODALITIES,
     KO_NEGATION,
+    KO_PARTICLE_CONJ,
     KO_REQUEST_HEADS,
     KO_REQUEST_IMAGES,
     KO_REQUEST_PRONOUNS,
     KO_REQUEST_VERBS,
+    KO_TYPOS,
     KO_VAGUE,
+    LAST_WORDS,
+    MONTHS,
+    NAME_KIND_WORDS,
+    PARTICIPLES,
+    PEOPLE_WORDS,
 )
 from cohort_engine.nlq.windows import recognise_windows_en, recognise_windows_ko
 
@@ -63,179 +97,11 @@ class Recognised:
 
 
 # ---------------------------------------------------------------- typo repair (English)
-GRAMMAR_WORDS = [
-    "patients",
-    "patient",
-    "people",
-    "diagnosed",
-    "diagnosis",
-    "diagnoses",
-    "surgery",
-    "surgeries",
-    "operation",
-    "operations",
-    "procedure",
-    "procedures",
-    "prescribed",
-    "prescription",
-    "prescriptions",
-    "medication",
-    "medications",
-    "medicine",
-    "between",
-    "within",
-    "after",
-    "before",
-    "following",
-    "excluding",
-    "exclude",
-    "without",
-    "history",
-    "admitted",
-    "admission",
-    "admissions",
-    "hospitalized",
-    "hospitalised",
-    "hospitalization",
-    "emergency",
-    "department",
-    "visit",
-    "visits",
-    "imaging",
-    "ultrasound",
-    "angiography",
-    "echocardiography",
-    "radiograph",
-    "mammography",
-    "tomography",
-    "deceased",
-    "months",
-    "weeks",
-    "years",
-    "days",
-    "women",
-    "female",
-    "females",
-    "males",
-    "older",
-    "younger",
-    "least",
-    "exactly",
-    "first",
-    "prior",
-    "previous",
-    "during",
-    "since",
-    "through",
-    "underwent",
-    "received",
-    "treated",
-    "measured",
-    "tested",
-    "results",
-    "values",
-    "levels",
-    "cohort",
-    "those",
-    "whose",
-    "which",
-    "never",
-    "having",
-    "followed",
-    "subsequently",
-    "later",
-    "same",
-    "diagnostic",
-    "laboratory",
-    "where",
-    "aged",
-    "under",
-    "above",
-    "below",
-    "greater",
-    "higher",
-    "lower",
-    "contains",
-    "containing",
-    "includes",
-    "including",
-    "named",
-    "except",
-    "other",
-    "within",
-    "preceding",
-    "readmitted",
-    "readmission",
-    "readmissions",
-    "rehospitalized",
-    "hospitalisation",
-    "hospitalizations",
-    "deaths",
-    "mortality",
-    "dying",
-    "expired",
-    "prescriptions",
-    "medicines",
-    "intervention",
-    "interventions",
-    "operated",
-    "scans",
-    "images",
-    "measurement",
-    "measurements",
-    "readings",
-    "encounters",
-    "outpatient",
-    "inpatient",
-    "presented",
-    "presenting",
-    "suffering",
-    "suffered",
-    "undergone",
-    "undergoing",
-    "administered",
-    "dispensed",
-    "initiated",
-    "started",
-    "taking",
-    "using",
-    "diagnostic",
-    "pathology",
-    "histology",
-    "biopsy",
-    "angiogram",
-    "angiograms",
-    "echocardiogram",
-    "ultrasound",
-    "mammogram",
-    "radiograph",
-    "computed",
-    "magnetic",
-    "resonance",
-    "sonography",
-    "managed",
-    "receiving",
-    "exceeded",
-    "exceeding",
-    "discharge",
-    "discharged",
-    "emergency",
-    "department",
-    "hospitalised",
-    "export",
-    "download",
-    "dicom",
-    "dicoms",
-    "deliver",
-    "provide",
-    "attach",
-    "forward",
-]
 
 
 @lru_cache(maxsize=1)
 def _known_words() -> frozenset[str]:
-    words = set(GRAMMAR_WORDS) | set(EN_FILLERS) | set(STOP_WORDS) | set(MONTHS) | set(ENGLISH_NUMBERS)
+    words = set(EN_GRAMMAR_WORDS) | set(EN_FILLERS) | set(STOP_WORDS) | set(MONTHS) | set(ENGLISH_NUMBERS)
     for a in aliases():
         words.update(w.lower() for w in re.findall(r"[A-Za-z]+", a.text))
     return frozenset(words)
@@ -244,7 +110,7 @@ def _known_words() -> frozenset[str]:
 @lru_cache(maxsize=1)
 def _targets() -> list[str]:
     lexicon_words = {w.lower() for a in aliases() for w in re.findall(r"[A-Za-z]{6,}", a.text)}
-    return sorted(set(GRAMMAR_WORDS) | lexicon_words)
+    return sorted(set(EN_GRAMMAR_WORDS) | lexicon_words)
 
 
 def repair_typos(text: str) -> tuple[str, list[tuple[str, str]]]:
@@ -264,21 +130,6 @@ def repair_typos(text: str) -> tuple[str, list[tuple[str, str]]]:
         fixes.append((tok, fix))
         out = out[:idx] + fix + out[idx + len(tok) :]
     return out, list(reversed(fixes))
-
-
-KO_TYPOS = {
-    "진딘": "진단",
-    "진당": "진단",
-    "수숧": "수술",
-    "처뱡": "처방",
-    "환지": "환자",
-    "당뇨변": "당뇨병",
-    "싱근경색": "심근경색",
-    "심근경섹": "심근경색",
-    "고혈앞": "고혈압",
-    "사망헌": "사망한",
-    "입웜": "입원",
-}
 
 
 def repair_typos_ko(text: str) -> tuple[str, list[tuple[str, str]]]:
@@ -313,22 +164,6 @@ NAME_KO_PRE = re.compile(r"(?P<kind>수술|시술|약품?|처방|진단)\s*(?:�
 NAME_KO_POST = re.compile(
     r"(?:이|가|을|를)?\s*(?:포함된|포함되는|포함하는|들어간|들어가는|들어있는|적힌|붙은)\s*(?=수술|시술|약|처방)"
 )
-KIND_WORD = {
-    "surgery": "surgery",
-    "surgical": "surgery",
-    "procedure": "procedure",
-    "operation": "surgery",
-    "drug": "drug",
-    "medication": "drug",
-    "prescription": "drug",
-    "diagnosis": "diagnosis",
-    "수술": "surgery",
-    "시술": "procedure",
-    "약": "drug",
-    "약품": "drug",
-    "처방": "drug",
-    "진단": "diagnosis",
-}
 
 
 def _rx_words(words: list[str]) -> str:
@@ -387,11 +222,11 @@ def _imaging_item(m: re.Match[str], lang: str) -> Item:
         else:
             body += parts[i][1]
     return Item(
-        "modality",
+        ItemKind.modality,
         m.group(0),
         m.start(),
         m.end(),
-        {"modalities": list(dict.fromkeys(modalities)), "body_parts": list(dict.fromkeys(body))},
+        ModalityData(tuple(dict.fromkeys(modalities)), tuple(dict.fromkeys(body))),
     )
 
 
@@ -448,7 +283,7 @@ def _request_en(m: re.Match[str]) -> Item | None:
     explicit = m.group("verb") is not None and re.search(r"\b(?:their|patients')", m.group(0), re.IGNORECASE)
     if not (explicit or _images_ahead_en(m.string[m.end() :])):
         return None
-    return Item("request", m.group(0), m.start(), m.end(), {})
+    return Item(ItemKind.request, m.group(0), m.start(), m.end())
 
 
 def _images_in_ko(rest: str) -> bool:
@@ -462,7 +297,9 @@ def _request_ko_possessive(m: re.Match[str]) -> Item | None:
     rest = m.string[m.end() :]
     if not _images_in_ko(rest) or HEAD_KO.search(rest):
         return None
-    return Item("end", m.group(0), m.start(), m.end(), {"head": bool(m.group("head")), "request": True})
+    return Item(
+        ItemKind.end, m.group(0), m.start(), m.end(), EndData(head=bool(m.group("head")), request=True)
+    )
 
 
 def _request_ko_verb(m: re.Match[str]) -> Item | None:
@@ -474,32 +311,39 @@ def _request_ko_verb(m: re.Match[str]) -> Item | None:
         before = before[: g.start()].rstrip()
     if not (generic or _modality_end_ko().search(before)):
         return None
-    return Item("end", m.group(0), m.start(), m.end(), {"request_verb": True})
+    return Item(ItemKind.end, m.group(0), m.start(), m.end(), EndData(request_verb=True))
 
 
 def _request_end_en(items: list[Item]) -> list[Item]:
     """'send me the chest CTs *of patients* with MI': the request ends where the cohort is named."""
-    start = next((i for i, it in enumerate(items) if it.kind == "request"), None)
+    start = next((i for i, it in enumerate(items) if it.kind is ItemKind.request), None)
     if start is None:
         return items
     for j in range(start + 1, len(items)):
         it = items[j]
-        if it.kind in ("request", "boundary"):
+        if it.kind in (ItemKind.request, ItemKind.boundary):
             break
-        if it.kind != "prep" or it.get("word") not in ("of", "for", "from", "in", "among"):
+        if it.kind is not ItemKind.prep or it.data_as(PrepData).word not in (
+            "of",
+            "for",
+            "from",
+            "in",
+            "among",
+        ):
             continue
         k = j + 1
         while (
             k < len(items)
-            and items[k].kind == "filler"
+            and items[k].kind is ItemKind.filler
             and items[k].text.lower() in ("the", "all", "those", "these", "our")
         ):
             k += 1
         nxt = items[k] if k < len(items) else None
         if nxt is not None and (
-            nxt.kind in ("sex", "age") or nxt.text.lower() in PEOPLE_WORDS | {"everyone", "cohort"}
+            nxt.kind in (ItemKind.sex, ItemKind.age)
+            or nxt.text.lower() in PEOPLE_WORDS | {"everyone", "cohort"}
         ):
-            items = [*items[:j], Item("request_end", it.text, it.start, it.end, {}), *items[j + 1 :]]
+            items = [*items[:j], Item(ItemKind.request_end, it.text, it.start, it.end), *items[j + 1 :]]
             break
     return items
 
@@ -518,11 +362,11 @@ def _terms(pieces: list[Piece], lang: str) -> list[Piece]:
             text = p.text[a:b]
             out.append(
                 Item(
-                    "term",
+                    ItemKind.term,
                     text,
                     p.start + a,
                     p.start + b,
-                    {"key": key, "domains": sorted({e.domain.value for e in lookup(text)} or {"?"})},
+                    TermData(key, tuple(sorted({e.domain.value for e in lookup(text)} or {"?"}))),
                 )
             )
             pos = b
@@ -539,33 +383,36 @@ def _event_words(pieces: list[Piece], lang: str) -> list[Piece]:
 
         def make_ko(m: re.Match[str]) -> Item:
             if m.group("drugword"):
-                return Item("event", m.group(0), m.start(), m.end(), {"kind": "drug", "pos": "noun"})
+                return Item(ItemKind.event, m.group(0), m.start(), m.end(), EventWordData("drug", "noun"))
             i = next(int(k[1:]) for k, v in m.groupdict().items() if v is not None and k.startswith("k"))
             kind = KO_EVENT_WORDS[i][1]
             ends = bool(re.fullmatch(r"걸린|걸렸|앓(?:는|고|았)|숨진|숨졌|죽은", m.group(0)))
-            anchor_noun = bool(re.search(r"일자?$", m.group(0)))
             return Item(
-                "event",
+                ItemKind.event,
                 m.group(0),
                 m.start(),
                 m.end(),
-                {"kind": kind, "pos": "verb" if ends else "noun", "ends": ends, "anchor_noun": anchor_noun},
+                EventWordData(kind, "verb" if ends else "noun", ends),
             )
 
         return apply(pieces, rx, make_ko)
     alts = [f"(?P<k{i}>\\b(?:{p})\\b)" for i, (p, _, _) in enumerate(EN_EVENT_WORDS)]
     rx = re.compile("|".join(alts), re.IGNORECASE)
 
-    def make_en(m: re.Match[str]) -> Item:
+    def make_en(m: re.Match[str]) -> Item | None:
         i = next(int(k[1:]) for k, v in m.groupdict().items() if v is not None)
         _, kind, pos = EN_EVENT_WORDS[i]
         text = m.group(0).strip()
         # 'ER'/'ED' only in capitals: 'ed' and 'er' are word pieces, not departments.
         if kind == "er_visit" and re.fullmatch(r"e\.?[rd]\.?", text, re.IGNORECASE) and not text[0].isupper():
-            return None  # type: ignore[return-value]
-        return Item("event", text, m.start(), m.end(), {"kind": kind, "pos": pos})
+            return None
+        return Item(ItemKind.event, text, m.start(), m.end(), EventWordData(kind, pos))
 
     return apply(pieces, rx, make_en)
+
+
+def _vague_item(m: re.Match[str], what: str, choices: tuple[str, ...]) -> Item:
+    return Item(ItemKind.vague, m.group(0), m.start(), m.end(), AskData(what=what, choices=choices))
 
 
 def _vague(pieces: list[Piece], lang: str) -> list[Piece]:
@@ -577,215 +424,16 @@ def _vague(pieces: list[Piece], lang: str) -> list[Piece]:
         pieces = apply(
             pieces,
             rx,
-            lambda m, what=what, choices=choices: Item(
-                "vague", m.group(0), m.start(), m.end(), {"what": what, "choices": choices}
-            ),
+            partial(_vague_item, what=what, choices=tuple(choices)),
         )
     return pieces
 
 
 # ---------------------------------------------------------------- leftovers
-EN_CONJ = {
-    ",": ",",
-    "and": "and",
-    "&": "and",
-    "plus": "and",
-    "or": "or",
-    "and/or": "or",
-    "/": "or",
-    "nor": "or",
-}
-EN_PREP = {
-    "with",
-    "for",
-    "of",
-    "on",
-    "from",
-    "to",
-    "in",
-    "at",
-    "by",
-    "about",
-    "regarding",
-    "due",
-    "because",
-    "during",
-    "through",
-    "via",
-    "into",
-}
-EN_PRONOUNS = {"it", "this", "them", "these", "those"}
-EN_FINDING_VERBS = {
-    "shows",
-    "show",
-    "showed",
-    "showing",
-    "revealed",
-    "reveals",
-    "revealing",
-    "confirmed",
-    "confirming",
-    "demonstrated",
-    "demonstrating",
-    "indicated",
-    "indicating",
-}
-EN_VERBS = {
-    "had",
-    "has",
-    "have",
-    "having",
-    "received",
-    "receiving",
-    "receive",
-    "receives",
-    "got",
-    "get",
-    "gets",
-    "getting",
-    "treated",
-    "underwent",
-    "experienced",
-    "developed",
-    "suffered",
-    "showed",
-    "showing",
-    "started",
-    "starting",
-    "initiated",
-    "began",
-    "begun",
-    "commenced",
-    "needed",
-    "required",
-}
-EN_BOUNDARY_WORDS = {"who", "whose", "whom", "which", "that", "where", ";", "but", "while", "whereas"}
 JOSA_WORDS = {j for j, _ in JOSA}
-KO_CONJ = {
-    "및": "and",
-    "그리고": "and",
-    "와": "and",
-    "과": "and",
-    "하고": "and",
-    "랑": "and",
-    "이랑": "and",
-    "또는": "or",
-    "혹은": "or",
-    "이나": "or",
-    "나": "or",
-    "이거나": "or",
-    "거나": "or",
-    "아니면": "or",
-    ",": ",",
-}
-KO_ENDERS = {
-    "받은",
-    "받고",
-    "받았던",
-    "받으며",
-    "받아",
-    "받아서",
-    "받았고",
-    "있는",
-    "있고",
-    "있었던",
-    "있으며",
-    "있으면서",
-    "있던",
-    "한",
-    "하고",
-    "했던",
-    "하는",
-    "하며",
-    "하면서",
-    "해서",
-    "했고",
-    "된",
-    "되고",
-    "되었던",
-    "되는",
-    "됐던",
-    "인",
-    "이고",
-    "이며",
-    "이면서",
-    "이었던",
-    "였던",
-    "중인",
-    "찍은",
-    "맞은",
-    "나온",
-    "보인",
-    "확인된",
-    "측정된",
-    "환자",
-    "환자들",
-    "사람",
-    "사람들",
-    "대상자",
-    "대상자들",
-    "분들",
-    "중",
-    "중에",
-    "중에서",
-    "가운데",
-    "진단받은",
-    "처방받은",
-    "시행받은",
-    "투여받은",
-    "수술받은",
-    "치료받은",
-    "치료한",
-    "시행한",
-    "시행된",
-    "처방된",
-    "진단된",
-    "받은후",
-    "있었고",
-    "받았으며",
-    "했으며",
-}
-KO_HEAD = {"환자", "환자들", "사람", "사람들", "대상자", "대상자들", "분", "분들"}
-KO_ALL = {"모두", "둘다", "전부", "다"}
-KO_ENDERS |= KO_HEAD | {
-    "들어간",
-    "포함된",
-    "들어있는",
-    "포함되는",
-    "적힌",
-    "먹는",
-    "먹고",
-    "먹은",
-    "온",
-    "왔던",
-    "있던",
-    "찍고",
-    "맞고",
-    "다녀간",
-    "방문했던",
-    "받았었던",
-    "발생한",
-    "발생된",
-    "생긴",
-    "나타난",
-    "발생했던",
-    "입은",
-    "당한",
-}
 KO_VERB_FORM = re.compile(
     r"(?:한|된|하는|되는|했던|됐던|하고|되고|해서|돼서|하며|되며|했고|됐고|시킨|받은|받고|있는|없는)$"
 )
-KO_PARTICLE_CONJ = {
-    "이나": "or",
-    "나": "or",
-    "이거나": "or",
-    "거나": "or",
-    "과": "and",
-    "와": "and",
-    "하고": "and",
-    "랑": "and",
-    "이랑": "and",
-}
 
 
 def _leftovers(pieces: list[Piece], lang: str) -> list[Item]:
@@ -815,40 +463,40 @@ def _punctuation_only(tok: str) -> bool:
 
 def _classify_en(tok: str, low: str, a: int, b: int) -> Item:
     if low in EN_CONJ:
-        return Item("conj", tok, a, b, {"op": EN_CONJ[low]})
+        return Item(ItemKind.conj, tok, a, b, ConjData(EN_CONJ[low]))
     if low in EN_BOUNDARY_WORDS:
-        return Item("boundary", tok, a, b, {})
+        return Item(ItemKind.boundary, tok, a, b)
     if low in EN_FINDING_VERBS:
-        return Item("verb", tok, a, b, {"finding": True})
+        return Item(ItemKind.verb, tok, a, b, VerbData(finding=True))
     if low in EN_VERBS:
-        return Item("verb", tok, a, b, {})
+        return Item(ItemKind.verb, tok, a, b, VerbData())
     if low in EN_PREP:
-        return Item("prep", tok, a, b, {"word": low})
-    if low in ("it", "this"):
-        return Item("pronoun", tok, a, b, {})
+        return Item(ItemKind.prep, tok, a, b, PrepData(low))
+    if low in EN_PRONOUNS:
+        return Item(ItemKind.pronoun, tok, a, b)
     if tok.startswith("'"):
-        return Item("filler", tok, a, b, {})
+        return Item(ItemKind.filler, tok, a, b)
     if low in EN_FILLERS or _punctuation_only(tok):
-        return Item("filler", tok, a, b, {})
-    return Item("unknown", tok, a, b, {})
+        return Item(ItemKind.filler, tok, a, b)
+    return Item(ItemKind.unknown, tok, a, b, UnknownData())
 
 
 def _classify_ko(tok: str, a: int, b: int) -> list[Item]:
     if tok in KO_CONJ:
-        return [Item("conj", tok, a, b, {"op": KO_CONJ[tok]})]
+        return [Item(ItemKind.conj, tok, a, b, ConjData(KO_CONJ[tok]))]
     if tok in KO_ENDERS:
-        return [Item("end", tok, a, b, {"head": tok in KO_HEAD})]
+        return [Item(ItemKind.end, tok, a, b, EndData(head=tok in KO_HEAD))]
     if tok in KO_ALL:
-        return [Item("all", tok, a, b, {})]
+        return [Item(ItemKind.all, tok, a, b)]
     if _punctuation_only(tok) or tok in JOSA_WORDS:
-        return [Item("filler", tok, a, b, {})]
+        return [Item(ItemKind.filler, tok, a, b)]
     stem, josa = strip_josa(tok)
     if stem in KO_ENDERS:
-        return [Item("end", tok, a, b, {"head": stem in KO_HEAD})]
+        return [Item(ItemKind.end, tok, a, b, EndData(head=stem in KO_HEAD))]
     if stem in KO_ALL:
-        return [Item("all", tok, a, b, {})]
+        return [Item(ItemKind.all, tok, a, b)]
     if stem in KO_FILLERS or tok in KO_FILLERS:
-        return [Item("filler", tok, a, b, {})]
+        return [Item(ItemKind.filler, tok, a, b)]
     pieces = _segment_ko(tok)
     if pieces is not None:
         out_items: list[Item] = []
@@ -859,11 +507,11 @@ def _classify_ko(tok: str, a: int, b: int) -> list[Item]:
         return out_items
     if len(tok) >= 2 and (KO_VERB_FORM.search(tok) or (len(stem) == 1 and josa in ("은", "는", "을", "던"))):
         return [
-            Item("end", tok, a, b, {"verb": True})
+            Item(ItemKind.end, tok, a, b, EndData(verb=True))
         ]  # an unlisted verb ('시작한', '넣은'): ends the clause
-    out = [Item("unknown", stem, a, a + len(stem), {})]
+    out = [Item(ItemKind.unknown, stem, a, a + len(stem), UnknownData())]
     if josa in KO_PARTICLE_CONJ:
-        out.append(Item("conj", josa, a + len(stem), b, {"op": KO_PARTICLE_CONJ[josa]}))
+        out.append(Item(ItemKind.conj, josa, a + len(stem), b, ConjData(KO_PARTICLE_CONJ[josa])))
     return out
 
 
@@ -887,20 +535,20 @@ def _ko_known() -> frozenset[str]:
     return frozenset(KO_ENDERS | KO_FILLERS | set(KO_CONJ) | JOSA_WORDS | KO_ALL)
 
 
+# Items inside brackets that make them part of the question, not an aside to drop.
 CONTENT_INSIDE = {
-    "term",
-    "event",
-    "modality",
-    "date",
-    "window",
-    "compare",
-    "age",
-    "sex",
-    "quote",
-    "name",
-    "exclusive",
+    ItemKind.term,
+    ItemKind.event,
+    ItemKind.modality,
+    ItemKind.date,
+    ItemKind.window,
+    ItemKind.compare,
+    ItemKind.age,
+    ItemKind.sex,
+    ItemKind.quote,
+    ItemKind.name,
+    ItemKind.exclusive,
 }
-PEOPLE_WORDS = {"patients", "patient", "cases", "subjects", "people", "pts", "persons", "individuals"}
 
 
 def _parentheses(items: list[Item], notes: list[str], lang: str) -> list[Item]:
@@ -918,20 +566,16 @@ def _parentheses(items: list[Item], notes: list[str], lang: str) -> list[Item]:
                 if not kinds & CONTENT_INSIDE:
                     words = " ".join(x.text for x in inner).strip()
                     if words:
-                        notes.append(
-                            f"ignored the aside “({words})”"
-                            if lang == "en"
-                            else f"괄호 안 설명 “({words})”은(는) 조건에 넣지 않았습니다"
-                        )
+                        notes.append(say("aside_ignored", lang, words=words))
                     i = j + 1
                     continue
-                prev = next((x for x in reversed(out) if x.kind != "filler"), None)
+                prev = next((x for x in reversed(out) if x.kind is not ItemKind.filler), None)
                 if (
                     prev is not None
-                    and prev.kind in ("term", "unknown")
-                    and kinds <= {"term", "unknown", "conj", "filler"}
+                    and prev.kind in (ItemKind.term, ItemKind.unknown)
+                    and kinds <= {ItemKind.term, ItemKind.unknown, ItemKind.conj, ItemKind.filler}
                 ):
-                    out.append(Item("conj", "(", it.start, it.end, {"op": "or", "paren": True}))
+                    out.append(Item(ItemKind.conj, "(", it.start, it.end, ConjData("or", paren=True)))
                     out.extend(inner)
                     i = j + 1
                     continue
@@ -943,25 +587,6 @@ def _parentheses(items: list[Item], notes: list[str], lang: str) -> list[Item]:
     return out
 
 
-PARTICIPLES = {
-    "started",
-    "initiated",
-    "begun",
-    "commenced",
-    "received",
-    "given",
-    "taken",
-    "used",
-    "performed",
-    "done",
-    "prescribed",
-    "administered",
-    "needed",
-    "required",
-}
-LAST_WORDS = {"last", "latest", "final", "most recent", "recent", "마지막", "최종"}
-
-
 def _merge_modifiers(items: list[Item], lang: str) -> list[Item]:
     """'viral sinusitis', 'packed red cell transfusion': an unknown word right before a mention is part
     of it. An unknown phrase right before 'patients' is a mention too ('acute bronchitis patients')."""
@@ -969,55 +594,48 @@ def _merge_modifiers(items: list[Item], lang: str) -> list[Item]:
     for k, it in enumerate(items):
         prev = out[-1] if out else None
         if (
-            it.kind == "term"
+            it.kind is ItemKind.term
             and prev is not None
-            and prev.kind == "unknown"
+            and prev.kind is ItemKind.unknown
             and prev.text.lower() in LAST_WORDS
         ):
             out[-1] = Item(
-                "vague",
+                ItemKind.vague,
                 prev.text,
                 prev.start,
                 prev.end,
-                {
-                    "what": "unsupported",
-                    "reason": f"“{prev.text} {it.text}” (one particular measurement of a person) is not supported; rules "
-                    "count any event that matches."
-                    if lang == "en"
-                    else f"“{prev.text} {it.text}”(환자별 특정 한 번의 측정)은 지원하지 않습니다. 조건에 맞는 모든 측정을 셉니다.",
-                    "choices": [
-                        f"any {it.text} in a period, e.g. '{it.text} above … in 2023'"
-                        if lang == "en"
-                        else f"기간 안의 {it.text} (예: '2023년 {it.text} 7% 이상')"
-                    ],
-                },
+                AskData(
+                    what="unsupported",
+                    reason=say("one_measurement_unsupported", lang, last=prev.text, term=it.text),
+                    choices=readings("one_measurement_unsupported", lang, term=it.text),
+                ),
             )
             out.append(it)
             continue
         if (
-            it.kind == "term"
+            it.kind is ItemKind.term
             and prev is not None
-            and prev.kind == "unknown"
+            and prev.kind is ItemKind.unknown
             and 0 <= it.start - prev.end <= 1
-            and not prev.get("head")
+            and not prev.data_as(UnknownData).head
             and not (HANGUL_RE.search(prev.text) and len(prev.text) < 2)
         ):
             out[-1] = Item(
-                "term",
-                prev.text + " " * (it.start - prev.end) + it.text,
-                prev.start,
-                it.end,
-                {**it.data, "modified": True},
+                ItemKind.term, prev.text + " " * (it.start - prev.end) + it.text, prev.start, it.end, it.data
             )
             continue
-        if it.kind == "verb" and prev is not None and prev.kind == "term" and it.text.lower() in PARTICIPLES:
-            it = Item(
-                "verb", it.text, it.start, it.end, {**it.data, "participle": True}
-            )  # 'metformin started …'
-        if it.kind == "unknown":
+        if (
+            it.kind is ItemKind.verb
+            and prev is not None
+            and prev.kind is ItemKind.term
+            and it.text.lower() in PARTICIPLES
+        ):
+            participle = replace(it.data_as(VerbData), participle=True)
+            it = Item(ItemKind.verb, it.text, it.start, it.end, participle)  # 'metformin started …'
+        if it.kind is ItemKind.unknown:
             nxt = items[k + 1] if k + 1 < len(items) else None
-            if nxt is not None and nxt.kind == "filler" and nxt.text.lower() in PEOPLE_WORDS:
-                it = Item("unknown", it.text, it.start, it.end, {**it.data, "head": True})
+            if nxt is not None and nxt.kind is ItemKind.filler and nxt.text.lower() in PEOPLE_WORDS:
+                it = Item(ItemKind.unknown, it.text, it.start, it.end, UnknownData(head=True))
         out.append(it)
     return out
 
@@ -1027,18 +645,22 @@ def _merge_unknown(items: list[Item]) -> list[Item]:
     hand': an unknown word, 'of (the)', an unknown word."""
     out: list[Item] = []
     for it in items:
-        if it.kind == "unknown" and out and out[-1].kind == "unknown":
+        if it.kind is ItemKind.unknown and out and out[-1].kind is ItemKind.unknown:
             prev = out[-1]
-            out[-1] = Item("unknown", prev.text + " " + it.text, prev.start, it.end, {})
+            out[-1] = Item(ItemKind.unknown, prev.text + " " + it.text, prev.start, it.end, UnknownData())
             continue
-        if it.kind == "unknown" and out and out[-1].text.lower() in ("of", "the"):
+        if it.kind is ItemKind.unknown and out and out[-1].text.lower() in ("of", "the"):
             k = len(out) - 1
-            while k > 0 and out[k].kind in ("prep", "filler") and out[k].text.lower() in ("of", "the"):
+            while (
+                k > 0
+                and out[k].kind in (ItemKind.prep, ItemKind.filler)
+                and out[k].text.lower() in ("of", "the")
+            ):
                 k -= 1
-            if out[k].kind == "unknown" and any(x.text.lower() == "of" for x in out[k + 1 :]):
+            if out[k].kind is ItemKind.unknown and any(x.text.lower() == "of" for x in out[k + 1 :]):
                 first = out[k]
                 words = " ".join([first.text, *(x.text for x in out[k + 1 :]), it.text])
-                out[k:] = [Item("unknown", words, first.start, it.end, {})]
+                out[k:] = [Item(ItemKind.unknown, words, first.start, it.end, UnknownData())]
                 continue
         out.append(it)
     return out
@@ -1050,33 +672,36 @@ def recognise(text: str, lang: str, today: date) -> Recognised:
     if lang == "en":
         text = re.sub(r"\bw/o\b", "without", text, flags=re.IGNORECASE)
         text = re.sub(r"\bw/(?=\s)", "with", text, flags=re.IGNORECASE)
-        # '90d', '24h', '6mo' → '90 d', '24 h', '6 mo'; 'PCIs' → 'PCI' (a plural abbreviation is the same mention)
+        # '90d', '24h', '6mo' → '90 d', '24 h', '6 mo'; 'PCIs' → 'PCI' (a plural abbreviation is the
+        # same mention)
         text = re.sub(
             r"(?<![\w.])(\d+)(d|days?|wks?|weeks?|mos?|months?|yrs?|years?|h|hrs?|hours?)\b", r"\1 \2", text
         )
         text = re.sub(r"\b([A-Z]{2,5})s\b", r"\1", text)
         text, fixes = repair_typos(text)
-        notes += [f"read “{w}” as “{f}”" for w, f in fixes]
+        notes += [say("typo_read_as", lang, word=w, fix=f) for w, f in fixes]
     else:
         text, fixes = repair_typos_ko(text)
-        notes += [f"“{w}”을(를) “{f}”(으)로 읽었습니다" for w, f in fixes]
+        notes += [say("typo_read_as", lang, word=w, fix=f) for w, f in fixes]
     pieces: list[Piece] = [Raw(text, 0)]
-    pieces = apply(pieces, QUOTE, lambda m: Item("quote", m.group(1) or m.group(2), m.start(), m.end(), {}))
+    pieces = apply(
+        pieces, QUOTE, lambda m: Item(ItemKind.quote, m.group(1) or m.group(2), m.start(), m.end())
+    )
     if lang == "en":
         pieces = apply(
             pieces,
             NAME_EN_WHOSE,
-            lambda m: Item("name", m.group(0), m.start(), m.end(), {"kind": None, "post": False}),
+            lambda m: Item(ItemKind.name, m.group(0), m.start(), m.end(), NameData(None)),
         )
         pieces = apply(
             pieces,
             NAME_EN,
             lambda m: Item(
-                "name",
+                ItemKind.name,
                 m.group(0),
                 m.start(),
                 m.end(),
-                {"kind": KIND_WORD[(m.group("kind") or m.group("kind2")).lower()], "post": False},
+                NameData(NAME_KIND_WORDS[(m.group("kind") or m.group("kind2")).lower()]),
             ),
         )
     else:
@@ -1084,13 +709,13 @@ def recognise(text: str, lang: str, today: date) -> Recognised:
             pieces,
             NAME_KO_PRE,
             lambda m: Item(
-                "name", m.group(0), m.start(), m.end(), {"kind": KIND_WORD[m.group("kind")], "post": False}
+                ItemKind.name, m.group(0), m.start(), m.end(), NameData(NAME_KIND_WORDS[m.group("kind")])
             ),
         )
         pieces = apply(
             pieces,
             NAME_KO_POST,
-            lambda m: Item("name", m.group(0), m.start(), m.end(), {"kind": None, "post": True}),
+            lambda m: Item(ItemKind.name, m.group(0), m.start(), m.end(), NameData(None, post=True)),
         )
     if lang == "en":
         pieces = apply(pieces, REQUEST_EN, _request_en)
@@ -1099,7 +724,9 @@ def recognise(text: str, lang: str, today: date) -> Recognised:
         pieces = apply(pieces, REQUEST_KO_VERB, _request_ko_verb)
     pieces = recognise_dates(pieces, lang, today)
     pieces = recognise_windows_ko(pieces) if lang == "ko" else recognise_windows_en(pieces)
-    pieces = apply(pieces, INDEX_REF[lang], lambda m: Item("index_ref", m.group(0), m.start(), m.end(), {}))
+    pieces = apply(
+        pieces, INDEX_REF[lang], lambda m: Item(ItemKind.index_ref, m.group(0), m.start(), m.end())
+    )
     pieces = recognise_demographics(pieces, lang)
     pieces = apply(pieces, _imaging(lang), lambda m: _imaging_item(m, lang))
     pieces = apply(pieces, _body_imaging(lang), lambda m: _imaging_item(m, lang))
@@ -1110,22 +737,22 @@ def recognise(text: str, lang: str, today: date) -> Recognised:
         pieces = apply(
             pieces,
             re.compile(rf"\b(?:{EN_NEGATION})\b", re.IGNORECASE),
-            lambda m: Item("neg", m.group(0), m.start(), m.end(), {}),
+            lambda m: Item(ItemKind.neg, m.group(0), m.start(), m.end()),
         )
         pieces = apply(
             pieces,
             re.compile(rf"\b(?:{EN_BOUNDARY})\b|;", re.IGNORECASE),
-            lambda m: Item("boundary", m.group(0), m.start(), m.end(), {}),
+            lambda m: Item(ItemKind.boundary, m.group(0), m.start(), m.end()),
         )
         pieces = apply(
             pieces,
             re.compile(rf"\b(?:{EN_GENERIC_VERBS})\b", re.IGNORECASE),
-            lambda m: Item("verb", m.group(0), m.start(), m.end(), {}),
+            lambda m: Item(ItemKind.verb, m.group(0), m.start(), m.end(), VerbData()),
         )
     else:
         pieces = recognise_quantities_ko(pieces)
         pieces = apply(
-            pieces, re.compile(KO_NEGATION), lambda m: Item("neg", m.group(0), m.start(), m.end(), {})
+            pieces, re.compile(KO_NEGATION), lambda m: Item(ItemKind.neg, m.group(0), m.start(), m.end())
         )
     pieces = _vague(pieces, lang)
     items = _merge_modifiers(_parentheses(_leftovers(pieces, lang), notes, lang), lang)

@@ -12,25 +12,14 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+
+from cohort_engine.nlq.items import Item
+from cohort_engine.nlq.vocab import JOSA, JOSA_PROTECTED
+from cohort_engine.spec import Lang
 
 HANGUL = re.compile(r"[\uac00-\ud7a3]")
 HANGUL_BASE = 0xAC00
-
-
-@dataclass
-class Item:
-    """A recognised span: ``kind`` says what it is, ``data`` carries the parsed value."""
-
-    kind: str
-    text: str
-    start: int
-    end: int
-    data: dict[str, Any] = field(default_factory=dict)
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self.data.get(key, default)
 
 
 @dataclass
@@ -49,7 +38,7 @@ Piece = Item | Raw
 Maker = Callable[[re.Match[str]], "Item | list[Item] | None"]
 
 
-def detect_language(text: str) -> str:
+def detect_language(text: str) -> Lang:
     """Korean as soon as the sentence holds Hangul: Korean questions often quote English codes."""
     return "ko" if HANGUL.search(text) else "en"
 
@@ -121,107 +110,6 @@ def has_batchim(syllable: str) -> bool:
 def _batchim_is_rieul(syllable: str) -> bool:
     code = ord(syllable) - HANGUL_BASE
     return 0 <= code < 11172 and code % 28 == 8
-
-
-# (particle, needs: "C" after a consonant, "V" after a vowel (or ㄹ for 로), "" either).
-JOSA: list[tuple[str, str]] = sorted(
-    [
-        ("으로부터", "C"),
-        ("로부터", "V"),
-        ("에서부터", ""),
-        ("에서는", ""),
-        ("에게서", ""),
-        ("이라는", "C"),
-        ("으로는", "C"),
-        ("로는", "V"),
-        ("에서", ""),
-        ("에게", ""),
-        ("으로", "C"),
-        ("로", "V"),
-        ("이나", "C"),
-        ("나", "V"),
-        ("이랑", "C"),
-        ("랑", "V"),
-        ("하고", ""),
-        ("부터", ""),
-        ("까지", ""),
-        ("처럼", ""),
-        ("보다", ""),
-        ("이며", "C"),
-        ("이고", "C"),
-        ("이면", "C"),
-        ("에는", ""),
-        ("과는", "C"),
-        ("와는", "V"),
-        ("은", "C"),
-        ("는", "V"),
-        ("이", "C"),
-        ("가", "V"),
-        ("을", "C"),
-        ("를", "V"),
-        ("의", ""),
-        ("에", ""),
-        ("과", "C"),
-        ("와", "V"),
-        ("도", ""),
-        ("만", ""),
-        ("이라", "C"),
-        ("라", "V"),
-        ("이든", "C"),
-        ("든", "V"),
-        ("이거나", "C"),
-        ("거나", "V"),
-        ("인", "C"),
-    ],
-    key=lambda jp: -len(jp[0]),
-)
-# Words whose last syllable looks like a particle but is part of the word.
-JOSA_PROTECTED = {
-    "결과",
-    "효과",
-    "평가",
-    "증가",
-    "추가",
-    "사이",
-    "나이",
-    "이상",
-    "이하",
-    "이내",
-    "이후",
-    "이전",
-    "환자",
-    "대상자",
-    "부위",
-    "의사",
-    "단위",
-    "범위",
-    "이도",
-    "정도",
-    "진단명",
-    "수술명",
-    "시술명",
-    "약품명",
-    "명단",
-    "위",
-    "간",
-    "폐",
-    "혈당",
-    "혈압",
-    "고혈압",
-    "당뇨",
-    "당뇨병",
-    "천식",
-    "담석",
-    "요로",
-    "동맥",
-    "심장",
-    "신장",
-    "소장",
-    "대장",
-    "모든",
-    "어떤",
-    "다른",
-}
 
 
 def strip_josa(word: str) -> tuple[str, str]:

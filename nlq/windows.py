@@ -29,9 +29,12 @@ English windows point forward to their anchor ("… after *the diagnosis*"): the
 from __future__ import annotations
 
 import re
+from functools import partial
 
+from cohort_engine.nlq.items import AskData, Item, ItemKind, WindowAnchor, WindowData
+from cohort_engine.nlq.messages import readings, say
 from cohort_engine.nlq.numbers import EN_NUMBER_RE, EN_UNIT_RE, KO_UNIT_RE, days, number, unit_of
-from cohort_engine.nlq.text import Item, Piece, apply
+from cohort_engine.nlq.text import Piece, apply
 
 N = rf"(?P<n>{EN_NUMBER_RE})"
 N2 = rf"(?P<n2>{EN_NUMBER_RE})"
@@ -54,8 +57,10 @@ def _dir(word: str | None) -> str:
     return "after"
 
 
-def _window(start: int | None, end: int | None, text: str, anchor: str, same_visit: bool = False) -> dict:
-    return {"start": start, "end": end, "same_visit": same_visit, "anchor": anchor, "text": text}
+def _window(
+    start: int | None, end: int | None, text: str, anchor: str, same_visit: bool = False, weak: bool = False
+) -> WindowData:
+    return WindowData(start, end, WindowAnchor(anchor), text, same_visit=same_visit, weak=weak)
 
 
 def _amount(n: str | None, u: str | None) -> int:
@@ -113,10 +118,10 @@ def _en(m: re.Match[str], kind: str) -> Item:
     text = m.group(0)
     try:
         if kind == "same_day_of":
-            return Item("window", text, m.start(), m.end(), _window(0, 0, text, "follows"))
+            return Item(ItemKind.window, text, m.start(), m.end(), _window(0, 0, text, "follows"))
         if kind == "same_day":
             return Item(
-                "window",
+                ItemKind.window,
                 text,
                 m.start(),
                 m.end(),
@@ -124,38 +129,41 @@ def _en(m: re.Match[str], kind: str) -> Item:
             )
         if kind == "same_visit":
             return Item(
-                "window",
+                ItemKind.window,
                 text,
                 m.start(),
                 m.end(),
                 _window(None, None, text, "follows" if g.get("as") else "none", same_visit=True),
             )
         if kind == "then":
-            w = _window(0, None, text, "previous")
-            w["weak"] = True  # an explicit window on the same event replaces it
-            return Item("window", text, m.start(), m.end(), w)
+            # weak: an explicit window on the same event replaces it
+            return Item(
+                ItemKind.window, text, m.start(), m.end(), _window(0, None, text, "previous", weak=True)
+            )
         direction = _dir(g.get("dir"))
         anchor = "follows" if g.get("dir") else "none"
         if g.get("dir") and re.fullmatch(r"later|afterwards?|thereafter", g["dir"].lower()):
             anchor = "none"  # '7 to 14 days later': later than the event already named
         if kind == "open":
             s, e = (None, 0) if direction == "before" else (0, None)
-            return Item("window", text, m.start(), m.end(), _window(s, e, text, "follows"))
+            return Item(ItemKind.window, text, m.start(), m.end(), _window(s, e, text, "follows"))
         if kind in ("range", "range_days"):
             a = _amount(g["n"], g.get("u1") or g.get("u"))
             b = _amount(g["n2"], g.get("u"))
             if direction == "around":
                 raise ValueError("range around")
             s, e = (-b, -a) if direction == "before" else (a, b)
-            return Item("window", text, m.start(), m.end(), _window(min(s, e), max(s, e), text, anchor))
+            return Item(
+                ItemKind.window, text, m.start(), m.end(), _window(min(s, e), max(s, e), text, anchor)
+            )
         n = _amount(g["n"], g["u"])
         if kind == "within":
             s, e = {"before": (-n, 0), "around": (-n, n)}.get(direction, (0, n))
-            return Item("window", text, m.start(), m.end(), _window(s, e, text, anchor))
+            return Item(ItemKind.window, text, m.start(), m.end(), _window(s, e, text, anchor))
         if kind == "less":
             n -= 1
             s, e = {"before": (-n, 0), "around": (-n, n)}.get(direction, (0, n))
-            return Item("window", text, m.start(), m.end(), _window(s, e, text, anchor))
+            return Item(ItemKind.window, text, m.start(), m.end(), _window(s, e, text, anchor))
         if kind == "atleast":
             q = " ".join((g.get("q") or "at least").lower().split())
             if q in ("more than", "over", "longer than", "beyond", "later than"):
@@ -163,34 +171,30 @@ def _en(m: re.Match[str], kind: str) -> Item:
             if direction == "around":
                 raise ValueError("at least around")
             s, e = (None, -n) if direction == "before" else (n, None)
-            return Item("window", text, m.start(), m.end(), _window(s, e, text, anchor))
+            return Item(ItemKind.window, text, m.start(), m.end(), _window(s, e, text, anchor))
         # "30 days after X": within, exactly or at least? Ask.
         before = direction == "before" or g["dir"].lower().startswith(("before", "prior", "earlier"))
         if g.get("exact"):
             s = -n if before else n
-            return Item("window", text, m.start(), m.end(), _window(s, s, text, "follows"))
+            return Item(ItemKind.window, text, m.start(), m.end(), _window(s, s, text, "follows"))
         side = "before" if before else "after"
         return Item(
-            "bad_window",
+            ItemKind.bad_window,
             text,
             m.start(),
             m.end(),
-            {
-                "reason": f"“{text}” can mean within, exactly or at least {n} days {side}",
-                "choices": [
-                    f"within {n} days {side}",
-                    f"exactly {n} days {side}",
-                    f"at least {n} days {side}",
-                ],
-            },
+            AskData(
+                reason=say("window_ambiguous", "en", text=text, n=n, side=side),
+                choices=readings("window_ambiguous", "en", n=n, side=side),
+            ),
         )
     except ValueError:
         return Item(
-            "bad_window",
+            ItemKind.bad_window,
             text,
             m.start(),
             m.end(),
-            {"reason": f"I could not read the time window “{text}”", "choices": []},
+            AskData(reason=say("window_unreadable", "en", text=text)),
         )
 
 
@@ -211,30 +215,27 @@ DURATION_EN = re.compile(
 
 
 def _duration(m: re.Match[str]) -> Item:
+    text = m.group(0)
     return Item(
-        "vague",
-        m.group(0),
+        ItemKind.vague,
+        text,
         m.start(),
         m.end(),
-        {
-            "what": "unsupported",
-            "reason": f"“{m.group(0)}”: how long something lasted (e.g. days on a drug) is not supported; rules count events "
-            "in a window.",
-            "choices": [
-                "an exposure within a window, e.g. 'warfarin within 90 days after the diagnosis'",
-                "several exposures, e.g. 'at least 3 warfarin prescriptions'",
-            ],
-        },
+        AskData(
+            what="unsupported",
+            reason=say("duration_unsupported", "en", text=text),
+            choices=readings("duration_unsupported", "en"),
+        ),
     )
 
 
 def recognise_windows_en(pieces: list[Piece]) -> list[Piece]:
     pieces = apply(pieces, DURATION_EN, _duration)
-    pieces = apply(pieces, ASIDE_EN, lambda m: Item("aside", m.group(0), m.start(), m.end(), {"quiet": True}))
-    pieces = apply(pieces, EXCLUSIVE_EN, lambda m: Item("exclusive", m.group(0), m.start(), m.end(), {}))
+    pieces = apply(pieces, ASIDE_EN, lambda m: Item(ItemKind.aside, m.group(0), m.start(), m.end()))
+    pieces = apply(pieces, EXCLUSIVE_EN, lambda m: Item(ItemKind.exclusive, m.group(0), m.start(), m.end()))
     for rx, kind in EN_RES:
-        pieces = apply(pieces, rx, lambda m, kind=kind: _en(m, kind))
-    return apply(pieces, PRIOR_EN, lambda m: Item("prior", m.group(0), m.start(), m.end(), {}))
+        pieces = apply(pieces, rx, partial(_en, kind=kind))
+    return apply(pieces, PRIOR_EN, lambda m: Item(ItemKind.prior, m.group(0), m.start(), m.end()))
 
 
 # ---------------------------------------------------------------- Korean
@@ -243,7 +244,10 @@ KN2 = r"(?P<n2>\d+|한|두|세|석|네|넉|다섯|여섯|일곱|여덟|아홉|�
 KU = rf"(?P<u>{KO_UNIT_RE})"
 KU1 = rf"(?P<u1>{KO_UNIT_RE})"
 # A direction word stands alone or right after an event noun ('수술후'); never inside a word ('심부전').
-GLUE_KO = r"(?:(?<![가-힣])|(?<=수술|진단|시술|입원|처방|투약|투여|사망|촬영|검사|방문|내원|복용|발병|확진|받은|시행))"
+GLUE_KO = (
+    r"(?:(?<![가-힣])|(?<=수술|진단|시술|입원|처방|투약|투여|사망|촬영|검사|방문|내원|복용|"
+    r"발병|확진|받은|시행))"
+)
 PRE_KO = (
     rf"(?:{GLUE_KO}(?P<pre>기준(?:으로)?|후|이후|뒤|다음|부터|로부터|으로부터|에서부터|전후|전|이전|앞)\s*)?"
 )
@@ -298,16 +302,18 @@ def _ko(m: re.Match[str], kind: str) -> Item:
     around = "전후" in pre
     try:
         if kind == "same_day_of":
-            return Item("window", text, m.start(), m.end(), _window(0, 0, text, "follows"))
+            return Item(ItemKind.window, text, m.start(), m.end(), _window(0, 0, text, "follows"))
         if kind == "same_day":
-            return Item("window", text, m.start(), m.end(), _window(0, 0, text, "precedes"))
+            return Item(ItemKind.window, text, m.start(), m.end(), _window(0, 0, text, "precedes"))
         if kind == "day_after":
-            return Item("window", text, m.start(), m.end(), _window(1, 1, text, "precedes"))
+            return Item(ItemKind.window, text, m.start(), m.end(), _window(1, 1, text, "precedes"))
         if kind == "day_before":
             if g.get("n"):
-                return Item("window", text, m.start(), m.end(), _window(-_ko_amount(g), -1, text, "precedes"))
+                return Item(
+                    ItemKind.window, text, m.start(), m.end(), _window(-_ko_amount(g), -1, text, "precedes")
+                )
             return Item(
-                "window",
+                ItemKind.window,
                 text,
                 m.start(),
                 m.end(),
@@ -315,47 +321,53 @@ def _ko(m: re.Match[str], kind: str) -> Item:
             )
         if kind == "same_visit":
             return Item(
-                "window", text, m.start(), m.end(), _window(None, None, text, "precedes", same_visit=True)
+                ItemKind.window,
+                text,
+                m.start(),
+                m.end(),
+                _window(None, None, text, "precedes", same_visit=True),
             )
         if kind == "open":
             s, e = (None, 0) if before else (0, None)
-            return Item("window", text, m.start(), m.end(), _window(s, e, text, "precedes"))
+            return Item(ItemKind.window, text, m.start(), m.end(), _window(s, e, text, "precedes"))
         if kind == "range":
             a = _ko_amount(g, "n", "u1" if g.get("u1") else "u")
             b = _ko_amount(g, "n2", "u")
             s, e = (-b, -a) if before else (a, b)
-            return Item("window", text, m.start(), m.end(), _window(min(s, e), max(s, e), text, "precedes"))
+            return Item(
+                ItemKind.window, text, m.start(), m.end(), _window(min(s, e), max(s, e), text, "precedes")
+            )
         n = _ko_amount(g)
         if kind == "within":
             if g.get("w") == "미만":
                 n -= 1
             s, e = (-n, n) if around else ((-n, 0) if before else (0, n))
-            return Item("window", text, m.start(), m.end(), _window(s, e, text, "precedes"))
+            return Item(ItemKind.window, text, m.start(), m.end(), _window(s, e, text, "precedes"))
         if kind == "atleast":
             if g.get("q") in ("초과", "넘게", "넘어서", "넘어"):
                 n += 1
             s, e = (None, -n) if before else (n, None)
-            return Item("window", text, m.start(), m.end(), _window(s, e, text, "precedes"))
+            return Item(ItemKind.window, text, m.start(), m.end(), _window(s, e, text, "precedes"))
         if g.get("post") == "째":
-            return Item("window", text, m.start(), m.end(), _window(n, n, text, "precedes"))
+            return Item(ItemKind.window, text, m.start(), m.end(), _window(n, n, text, "precedes"))
         side_ko = "전" if before else "후"
         return Item(
-            "bad_window",
+            ItemKind.bad_window,
             text,
             m.start(),
             m.end(),
-            {
-                "reason": f"“{text}”은(는) {n}일 {side_ko} 이내인지, 정확히 {n}일 {side_ko}인지, {n}일 이상 {side_ko}인지 분명하지 않습니다",
-                "choices": [f"{n}일 {side_ko} 이내", f"정확히 {n}일 {side_ko}", f"{n}일 이상 {side_ko}"],
-            },
+            AskData(
+                reason=say("window_ambiguous", "ko", text=text, n=n, side=side_ko),
+                choices=readings("window_ambiguous", "ko", n=n, side=side_ko),
+            ),
         )
     except (ValueError, KeyError):
         return Item(
-            "bad_window",
+            ItemKind.bad_window,
             text,
             m.start(),
             m.end(),
-            {"reason": f"기간 “{text}”을(를) 읽지 못했습니다", "choices": []},
+            AskData(reason=say("window_unreadable", "ko", text=text)),
         )
 
 
@@ -371,20 +383,20 @@ def _duration_ko(m: re.Match[str]) -> Item | None:
     if DIRECTION_BEFORE_KO.search(m.string[: m.start()]):
         return None
     return Item(
-        "vague",
+        ItemKind.vague,
         m.group(0),
         m.start(),
         m.end(),
-        {
-            "what": "unsupported",
-            "reason": f"“{m.group(0).strip()}” 복용처럼 지속 기간은 아직 지원하지 않습니다. 기간 안의 처방 여부나 횟수로 물어 주세요.",
-            "choices": ["진단 후 90일 이내 와파린 처방", "와파린 처방 3회 이상"],
-        },
+        AskData(
+            what="unsupported",
+            reason=say("duration_unsupported", "ko", text=m.group(0).strip()),
+            choices=readings("duration_unsupported", "ko"),
+        ),
     )
 
 
 def recognise_windows_ko(pieces: list[Piece]) -> list[Piece]:
     pieces = apply(pieces, DURATION_KO, _duration_ko)
     for rx, kind in KO_RES:
-        pieces = apply(pieces, rx, lambda m, kind=kind: _ko(m, kind))
-    return apply(pieces, PRIOR_KO, lambda m: Item("prior", m.group(0), m.start(), m.end(), {}))
+        pieces = apply(pieces, rx, partial(_ko, kind=kind))
+    return apply(pieces, PRIOR_KO, lambda m: Item(ItemKind.prior, m.group(0), m.start(), m.end()))

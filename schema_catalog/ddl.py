@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sqlglot
-
 from cohort_engine.schema_catalog.tables import TABLES, Table
 
 
@@ -12,6 +10,8 @@ def table_ddl(table: Table, dialect: str = "duckdb") -> str:
     sql = f"CREATE TABLE IF NOT EXISTS {table.name} (\n{cols}\n)"
     if dialect == "duckdb":
         return sql
+    import sqlglot  # only for other dialects: DuckDB callers (the DICOM indexer) start without it
+
     return sqlglot.transpile(sql, read="duckdb", write=dialect, pretty=True)[0]
 
 

@@ -105,4 +105,3 @@ DOMAIN_TABLES: dict[Domain, DomainTable] = {
 GENDER_CONCEPTS = {"male": 8507, "female": 8532}
 VISIT_CONCEPTS = {"inpatient": 9201, "outpatient": 9202, "emergency": 9203, "emergency_inpatient": 262}
 LANGUAGE_KOREAN = 4175771
-LANGUAGE_ENGLISH = 4180186

@@ -16,10 +16,6 @@ from cohort_engine.spec import CohortSpec, Domain
 class MartProfile(BaseModel):
     tables: dict[str, list[str]]  # table → lower-case column names present
 
-    def has_columns(self, table: str, columns: list[str]) -> bool:
-        present = self.tables.get(table)
-        return present is not None and all(c in present for c in columns)
-
     def domain_problem(self, domain: Domain) -> str | None:
         dt = DOMAIN_TABLES[domain]
         needed = [c for c in ("person_id", dt.event_id, dt.date_column, dt.concept_column) if c]

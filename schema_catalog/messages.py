@@ -34,8 +34,8 @@ NOTES: dict[str, dict[str, str]] = {
     "contains": {
         "en": "“{term}” is not a concept name here; read as every {domain} concept whose name contains it "
         "({count}); override to narrow",
-        "ko": "“{term}”은(는) 이 데이터마트의 개념 이름이 아니어서, 이름에 이 말이 들어간 {domain} 개념 {count}개로 "
-        "읽었습니다. 좁히려면 직접 고르세요",
+        "ko": "“{term}”은(는) 이 데이터마트의 개념 이름이 아니어서, "
+        "이름에 이 말이 들어간 {domain} 개념 {count}개로 읽었습니다. 좁히려면 직접 고르세요",
     },
     "ambiguous": {
         "en": "“{term}” is close to several {domain} concepts; pick one",

@@ -169,7 +169,8 @@ class Vocabulary:
         for vocab, code_list in codes.items():
             wanted = sorted({c for code in code_list for c in (code, code.replace(".", ""))})
             rows = self.fetch(
-                "SELECT concept_id, concept_name, vocabulary_id, concept_code, coalesce(standard_concept, '') FROM concept "
+                "SELECT concept_id, concept_name, vocabulary_id, concept_code, "
+                "coalesce(standard_concept, '') FROM concept "
                 "WHERE vocabulary_id = ? AND concept_code IN (SELECT unnest(?)) "
                 "AND domain_id IN (SELECT unnest(?)) ORDER BY concept_id",
                 [vocab, wanted, list(domain_ids)],
@@ -198,8 +199,10 @@ class Vocabulary:
         if not self.has_relationships:
             return []
         return self._rows(
-            "SELECT c.concept_id, c.concept_name, c.vocabulary_id, c.concept_code, ? FROM concept_relationship r "
-            "JOIN concept c ON c.concept_id = r.concept_id_2 WHERE r.concept_id_1 = ? AND r.relationship_id = 'Maps to' "
+            "SELECT c.concept_id, c.concept_name, c.vocabulary_id, c.concept_code, ? FROM "
+            "concept_relationship r "
+            "JOIN concept c ON c.concept_id = r.concept_id_2 WHERE r.concept_id_1 = ? AND "
+            "r.relationship_id = 'Maps to' "
             "AND coalesce(r.invalid_reason, '') = '' AND c.domain_id IN (SELECT unnest(?)) "
             "AND coalesce(c.standard_concept, '') IN ('S', 'C') ORDER BY c.concept_id",
             [method, concept_id, list(domain_ids)],
@@ -232,7 +235,8 @@ class Vocabulary:
         return _dedupe(found)
 
     def containing(self, term: str, domain_ids: tuple[str, ...]) -> list[ConceptMatch]:
-        """Standard concepts whose name or synonym contains the term as whole words (Hangul: as a substring)."""
+        """Standard concepts whose name or synonym contains the term as whole words (Hangul: as a
+        substring)."""
         words = [w for w in re.split(r"[\s\-]+", term.lower()) if w]
         if not words or (not re.search(r"[\uac00-\ud7a3]", term) and max(len(w) for w in words) < 4):
             return []
@@ -252,7 +256,8 @@ class Vocabulary:
                 "SELECT c.concept_id, c.concept_name, c.vocabulary_id, c.concept_code, ? FROM concept c "
                 "WHERE c.concept_id IN (SELECT s.concept_id FROM concept_synonym s "
                 "WHERE regexp_matches(lower(s.concept_synonym_name), ?)) "
-                "AND c.domain_id IN (SELECT unnest(?)) AND coalesce(c.standard_concept, '') = 'S' ORDER BY c.concept_id",
+                "AND c.domain_id IN (SELECT unnest(?)) AND coalesce(c.standard_concept, '') = 'S' "
+                "ORDER BY c.concept_id",
                 ["contains", pattern, list(domain_ids)],
             )
         return _dedupe(found)
@@ -346,7 +351,7 @@ def resolve_term(vocab: Vocabulary, term: str, domain: Domain, lang: str = "en")
         matches = _dedupe([m for _, ms in found for m in ms])
         if matches:
             used = [t for t, ms in found if ms]
-            names = ", ".join(
+            treatment_names = ", ".join(
                 sorted({t.key.upper() if len(t.key) <= 4 else t.key.replace("_", " ") for t in used})
             )
             return TermResolution(
@@ -354,7 +359,7 @@ def resolve_term(vocab: Vocabulary, term: str, domain: Domain, lang: str = "en")
                 domain=domain,
                 status="resolved",
                 matches=matches,
-                note=note("indication", lang, domain, term=term, names=names),
+                note=note("indication", lang, domain, term=term, names=treatment_names),
             )
     exact = vocab.by_names([term], domain_ids, "exact")
     if exact:
@@ -444,9 +449,11 @@ def _add_korean_names(vocab: Vocabulary, matches: list[ConceptMatch]) -> None:
         return
     ids = sorted({m.concept_id for m in matches})
     rows = vocab.con.execute(
-        # The longest Korean synonym is the most specific (비약물용출 관상동맥 스텐트 삽입 vs 관상동맥 스텐트 삽입).
+        # The longest Korean synonym is the most specific
+        # (비약물용출 관상동맥 스텐트 삽입 vs 관상동맥 스텐트 삽입).
         "SELECT concept_id, ARG_MAX(concept_synonym_name, LENGTH(concept_synonym_name)) FROM concept_synonym "
-        f"WHERE language_concept_id = {LANGUAGE_KOREAN} AND concept_id IN (SELECT unnest(?)) GROUP BY concept_id",
+        f"WHERE language_concept_id = {LANGUAGE_KOREAN} AND concept_id IN (SELECT unnest(?)) GROUP BY "
+        "concept_id",
         [ids],
     ).fetchall()
     names = dict(rows)

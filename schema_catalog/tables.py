@@ -345,7 +345,8 @@ TABLES: list[Table] = [
     Table(
         name="image_occurrence",
         extension=True,
-        description="OHDSI imaging extension: one row per imaging series, linked to person, procedure and visit.",
+        description="OHDSI imaging extension: one row per imaging series, linked to person, procedure "
+        "and visit.",
         columns=[
             col("image_occurrence_id", "BIGINT", "quasi", "Key.", True),
             col("person_id", "BIGINT", "quasi", "Patient.", True),
@@ -370,11 +371,6 @@ TABLES: list[Table] = [
 ]
 
 TABLES_BY_NAME: dict[str, Table] = {t.name: t for t in TABLES}
-
-#: Columns that may never appear in any query's output, whoever asks.
-IDENTIFYING_COLUMNS: frozenset[tuple[str, str]] = frozenset(
-    (t.name, c.name) for t in TABLES for c in t.columns if c.privacy == "identifying"
-)
 
 
 def catalog_json() -> list[dict]:

@@ -29,13 +29,13 @@ import sqlglot
 from sqlglot import exp
 
 from cohort_engine.schema_catalog.domains import DOMAIN_TABLES, GENDER_CONCEPTS
-from cohort_engine.spec import CohortSpec, ConceptSet, Domain, EventFilter, Occurrence, Window
+from cohort_engine.spec import CohortSpec, ConceptSet, Domain, EventFilter, Occurrence
+from cohort_engine.sql_guard.errors import CompileError
+from cohort_engine.sql_guard.windows import window_conditions
+
+__all__ = ["AttritionStep", "CompileError", "CompiledCohort", "compile_cohort", "lit"]
 
 INDEX_KEY = "index"
-
-
-class CompileError(ValueError):
-    """The spec cannot be turned into SQL (e.g. a term was never resolved to concepts)."""
 
 
 @dataclass(frozen=True)
@@ -168,25 +168,10 @@ def events_sql(f: EventFilter, codeset_cte: str | None) -> str:
         conds.insert(0, f"e.{dt.concept_column} IN (SELECT concept_id FROM {codeset_cte})")
     where = f" WHERE {' AND '.join(conds)}" if conds else ""
     return (
-        f"SELECT e.person_id AS person_id, {event_id} AS event_id, CAST(e.{dt.date_column} AS DATE) AS event_date, "
+        f"SELECT e.person_id AS person_id, {event_id} AS event_id, CAST(e.{dt.date_column} AS DATE) AS "
+        "event_date, "
         f"{visit} AS visit_id FROM {dt.table} AS e{where}"
     )
-
-
-def _shifted(date_expr: str, days: int) -> str:
-    """date ± whole days; the sign goes outside the interval, which every dialect renders correctly."""
-    return f"{date_expr} {'-' if days < 0 else '+'} INTERVAL '{abs(days)}' DAY"
-
-
-def _window_conditions(w: Window, anchor: str, event: str) -> list[str]:
-    conds = []
-    if w.start is not None:
-        conds.append(f"{event}.event_date >= {_shifted(anchor + '.event_date', w.start)}")
-    if w.end is not None:
-        conds.append(f"{event}.event_date <= {_shifted(anchor + '.event_date', w.end)}")
-    if w.same_visit:
-        conds.append(f"{event}.visit_id = {anchor}.visit_id")
-    return conds
 
 
 def _occurrence_condition(o: Occurrence, count_expr: str) -> str:
@@ -261,7 +246,13 @@ def compile_cohort(
         cs_name = codeset(c.label, c, f"cs_{k}")
         ctes.append((f"{k}_all", events_sql(c, cs_name)))
         anchor = anchor_ctes[c.window.anchor]
-        win = _window_conditions(c.window, "a", "e")
+        win = window_conditions(
+            c.window,
+            event_date="e.event_date",
+            anchor_date="a.event_date",
+            event_visit="e.visit_id",
+            anchor_visit="a.visit_id",
+        )
         join_on = " AND ".join(["e.person_id = a.person_id", *win])
         # Every anchor event keeps a row (LEFT JOIN) so that absence ("exactly 0") can be seen.
         anchor_select = (
@@ -272,7 +263,8 @@ def compile_cohort(
         anchor_src = (
             "index_rows"
             if anchor == "index_rows"
-            else f"(SELECT index_row, person_id, event_id AS matched_event_id, event_date, visit_id FROM {anchor}_events)"
+            else "(SELECT index_row, person_id, event_id AS matched_event_id, event_date, visit_id "
+            f"FROM {anchor}_events)"
         )
         ctes.append(
             (

@@ -48,6 +48,10 @@ class GuardError(ValueError):
         super().__init__(f"[{self.rule}] {message}" + (f" (at: {where})" if where else ""))
 
 
+class CompileError(ValueError):
+    """The spec cannot be turned into SQL (e.g. a term was never resolved to concepts)."""
+
+
 class MartError(RuntimeError):
     """The mart file is missing, is not a DuckDB database, or is not an OMOP mart."""
 

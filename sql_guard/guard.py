@@ -437,7 +437,9 @@ def _validate(
     _precheck_qualified_columns(tree, tables)
 
     written_columns = {c.name.lower() for c in tree.find_all(exp.Column)}
-    schema = {name: {c.name.lower(): c.type for c in t.columns} for name, t in tables.items()}
+    schema: dict[str, object] = {
+        name: {c.name.lower(): c.type for c in t.columns} for name, t in tables.items()
+    }
     try:
         qualified = qualify(
             tree,
@@ -663,10 +665,10 @@ def _parse(sql: str, dialect: str) -> exp.Expr:
         ) from None
     except (SqlglotError, RecursionError):
         raise GuardError(Rule.PARSE_ERROR, "the query could not be parsed", "") from None
-    statements = [s for s in statements if s is not None]
-    if len(statements) != 1:  # the tokenizer pass already counted; parser and tokenizer must agree
+    parsed = [s for s in statements if s is not None]
+    if len(parsed) != 1:  # the tokenizer pass already counted; parser and tokenizer must agree
         raise GuardError(Rule.MULTIPLE_STATEMENTS, "exactly one statement is allowed", "")
-    return statements[0]
+    return parsed[0]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -1133,7 +1135,8 @@ class _Analysis:
         if len(holders) > 1:
             raise GuardError(
                 Rule.UNKNOWN_COLUMN,
-                f"column {col.name} is ambiguous (in {', '.join(sorted(holders))}); qualify it with its table",
+                f"column {col.name} is ambiguous (in {', '.join(sorted(holders))}); "
+                "qualify it with its table",
                 col.name,
             )
         raise GuardError(

@@ -1,4 +1,4 @@
-"""REST API through httpx (FastAPI's TestClient) on a tiny, fully known mart (``api.testing``):
+"""REST API through httpx (FastAPI's TestClient) on a tiny, fully known mart (``tests.api_fixtures``):
 auth and roles, ask/cohorts/codesets/sql, error shapes, small-cell suppression, release workflow,
 manifests, jobs, audit, the `cohort keys` command and the OpenAPI document.
 
@@ -29,8 +29,8 @@ from typer.testing import CliRunner
 
 from cohort_engine.api.app import create_app
 from cohort_engine.api.state import AuditLog, StateStore, hash_key
-from cohort_engine.api.testing import INDEX_PERSONS, MRNS, SEED_COUNT, SERIES, build_tiny_mart, dicom_dir
 from cohort_engine.seed import SEED_EN, SEED_KO
+from tests.api_fixtures import INDEX_PERSONS, MRNS, SEED_COUNT, SERIES, build_tiny_mart, dicom_dir
 
 SEED_SPEC = {
     "index": {"domain": "condition", "date_range": {"start": "2023-10-01", "end": "2023-10-10"}},
@@ -177,7 +177,8 @@ def no_dicom_identifiers(text: str, truth: dict) -> None:
 
 def fetch_all(env, url: str) -> list[dict]:
     """Every row of a JSON manifest, following `next`."""
-    rows, nxt = [], url
+    rows: list[dict] = []
+    nxt: str | None = url
     while nxt:
         page = env["client"].get(nxt, headers=H(env, "export_client")).json()
         rows, nxt = rows + page["rows"], page["next"]
@@ -448,7 +449,8 @@ def test_sql_for_researchers_is_aggregate_only_and_suppressed(env) -> None:
     r = c.post(
         "/v1/sql",
         json={
-            "sql": "SELECT procedure_concept_id, COUNT(*) AS n FROM procedure_occurrence GROUP BY 1 ORDER BY 1"
+            "sql": "SELECT procedure_concept_id, COUNT(*) AS n FROM procedure_occurrence "
+            "GROUP BY 1 ORDER BY 1"
         },
         headers=H(env, "researcher"),
     )
@@ -551,7 +553,8 @@ def test_manifest_json_pages(env, approved, dicom_truth) -> None:
         dicom_truth["series"].values()
     )
     assert sum(r["n_instances"] for r in rows) == dicom_truth["files"]
-    # The qualifying criterion: the surgery 7 + pid % 8 days after the diagnosis, the same on each patient's rows.
+    # The qualifying criterion: the surgery 7 + pid % 8 days after the diagnosis, the same on each
+    # patient's rows.
     crit = {r["patient"]: json.dumps(r["criteria"]) for r in rows}
     assert all(json.dumps(r["criteria"]) == crit[r["patient"]] for r in rows)
     assert sorted(json.loads(v)[0]["days_from_index"] for v in crit.values()) == sorted(
@@ -604,7 +607,8 @@ def test_manifest_csv_and_parquet(env, approved, dicom_truth) -> None:
     assert len(rows) == SEED_COUNT + 8 and rows[0]["patient"].startswith("P-")
     no_identifiers(r.text)
     no_dicom_identifiers(r.text, dicom_truth)
-    # Every format holds the same rows as the JSON page; CSV holds `criteria` as JSON text (not a Python repr).
+    # Every format holds the same rows as the JSON page; CSV holds `criteria` as JSON text (not a
+    # Python repr).
     page = c.get(f"/v1/cohorts/{approved}/manifest?limit=1000", headers=H(env, "export_client")).json()[
         "rows"
     ]
@@ -745,8 +749,9 @@ def test_instance_export_job_in_parquet(env, approved, dicom_truth) -> None:
 def test_old_state_files_get_job_levels(tmp_path: Path) -> None:
     con = sqlite3.connect(tmp_path / "old.sqlite")
     con.execute(
-        "CREATE TABLE jobs (job_id TEXT PRIMARY KEY, kind TEXT NOT NULL, cohort_id TEXT, key_id TEXT NOT NULL, "
-        "format TEXT, status TEXT NOT NULL, progress REAL NOT NULL DEFAULT 0, rows_done INTEGER NOT NULL DEFAULT 0, "
+        "CREATE TABLE jobs (job_id TEXT PRIMARY KEY, kind TEXT NOT NULL, cohort_id TEXT, "
+        "key_id TEXT NOT NULL, format TEXT, status TEXT NOT NULL, progress REAL NOT NULL DEFAULT 0, "
+        "rows_done INTEGER NOT NULL DEFAULT 0, "
         "rows_total INTEGER, message TEXT NOT NULL DEFAULT '', result_path TEXT, created_at TEXT NOT NULL, "
         "started_at TEXT, finished_at TEXT)"
     )
@@ -758,7 +763,8 @@ def test_old_state_files_get_job_levels(tmp_path: Path) -> None:
     con.close()
     for _ in range(2):  # the migration runs once, then finds nothing to do
         store = StateStore(tmp_path / "old.sqlite")
-        assert store.get_job("job_1").level == "series"
+        job = store.get_job("job_1")
+        assert job is not None and job.level == "series"
         assert (
             store.add_job(
                 kind="manifest_export", cohort_id=None, key_id="k", fmt="json", level="instance"
@@ -796,7 +802,8 @@ def test_every_request_is_audited(env) -> None:
     ask = entries[1]
     assert ask.key_id and ask.role == "researcher" and ask.spec["index"]["domain"] == "condition"
     assert ask.counts == {"count": SEED_COUNT, "attrition": [INDEX_PERSONS, SEED_COUNT]}
-    assert ask.result_hash.startswith("hmac-sha256:") and ask.target.startswith("coh_")
+    assert ask.result_hash is not None and ask.result_hash.startswith("hmac-sha256:")
+    assert ask.target is not None and ask.target.startswith("coh_")
     assert ask.details["question"].startswith("sha256:") and SEED_EN not in json.dumps(ask.details)
     assert entries[2].key_id is None
     page = c.get("/v1/audit", headers=H(env, "steward")).json()
@@ -1084,3 +1091,47 @@ def test_ask_parser_choice(env, monkeypatch: pytest.MonkeyPatch) -> None:
     assert d["status"] == "ok" and d["count"] == SEED_COUNT and fake.i == n_calls
     last = [e for e in env["store"].audit.entries(limit=100000) if e.endpoint == "/v1/ask"][-1]
     assert last.details["parser"] == "hybrid" and last.status == 200
+
+
+@pytest.fixture(scope="module")
+def no_index(env, tmp_path_factory: pytest.TempPathFactory):
+    """A steward's client on a copy of the tiny mart without its DICOM index (image_occurrence only)."""
+    mart = tmp_path_factory.mktemp("no-index") / "mart.duckdb"
+    shutil.copy(env["mart"], mart)
+    con = duckdb.connect(str(mart))
+    for t in ("dicom_instance", "dicom_series", "dicom_study"):
+        con.execute(f"DROP TABLE {t}")
+    con.close()
+    app = create_app(mart)
+    key = app.state.ctx.state.create_key("steward", "s")[1]
+    with TestClient(app, headers={"Authorization": f"Bearer {key}"}) as c:
+        yield c
+
+
+# Imaging days after the diagnosis: CT 1 (persons 1–13), XA 8 (1–6), MR 30 (1–2); the surgery is on
+# day 7 + id % 8, so XA lies 0 (person 1) … 5 (person 6) days before it and MR 21–22 days after.
+CHART_WINDOWS = {
+    "around the index": ({"start": -5, "end": 1}, {"CT": (13, 13)}),
+    "open start": ({"end": 8}, {"CT": (13, 13), "XA": (6, 6)}),
+    "before the surgery": ({"start": -2, "end": 0, "anchor": "surgery"}, {"XA": (3, 3)}),
+    "after the surgery": ({"start": 1, "anchor": "surgery"}, {"MR": (2, 2)}),
+}
+
+
+@pytest.mark.parametrize(("window", "bars"), CHART_WINDOWS.values(), ids=CHART_WINDOWS.keys())
+def test_chart_windows_mean_the_same_with_and_without_an_index(env, no_index, window, bars) -> None:
+    """Both chart paths put the imaging window into SQL with the compiler's helper (sql_guard.windows)."""
+    spec = {**SEED_SPEC, "imaging": {"window": window}}
+    for c, headers in ((env["client"], H(env, "steward")), (no_index, {})):
+        d = c.post("/v1/cohorts", json={"spec": spec}, headers=headers).json()
+        assert d["status"] == "ok" and d["count"] == SEED_COUNT, d
+        s = c.get(f"/v1/cohorts/{d['cohort_id']}/stats", headers=headers).json()
+        assert {m["label"]: (m["persons"]["value"], m["series"]) for m in s["modalities"]} == bars
+
+
+def test_a_same_visit_imaging_window_cannot_be_charted(no_index) -> None:
+    """Images carry no visit: the window helper refuses rather than drawing a wider window."""
+    spec = {**SEED_SPEC, "imaging": {"window": {"start": 0, "same_visit": True}}}
+    d = no_index.post("/v1/cohorts", json={"spec": spec}).json()
+    err = assert_error(no_index.get(f"/v1/cohorts/{d['cohort_id']}/stats"), 409, "cannot_compile")
+    assert "same visit" in err["message"]

@@ -92,7 +92,8 @@ def test_partition_hidden_cells_hold_at_least_k() -> None:
 
 def test_single_counts() -> None:
     assert suppress_count(None, K) is None
-    assert [suppress_count(n, K).display for n in (0, 1, 4, 5)] == ["0", "<5", "<5", "5"]
+    cells = [suppress_count(n, K) for n in (0, 1, 4, 5)]
+    assert [c.display if c else None for c in cells] == ["0", "<5", "<5", "5"]
     assert [c.display for c in suppress_each([1, 6, 0], K)] == ["<5", "6", "0"]
 
 
@@ -130,8 +131,9 @@ def test_imaging_rows_table(rows, shown) -> None:
 
 
 def test_imaging_rows_hidden_series_cannot_be_pinned_by_a_total() -> None:
-    """Series partition across rows: whatever total is known elsewhere, the hidden rows are ≥ 2 and hold ≥ k series
-    (or every row with series is hidden); persons are never complemented (they overlap across rows)."""
+    """Series partition across rows: whatever total is known elsewhere, the hidden rows are ≥ 2 and hold
+    ≥ k series (or every row with series is hidden); persons are never complemented (they overlap across
+    rows)."""
     from cohort_engine.api.suppression import suppress_rows
 
     rnd = random.Random(11)

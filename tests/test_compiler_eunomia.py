@@ -30,7 +30,10 @@ CELECOXIB = 1118084
 DICLOFENAC = 1124300
 ASPIRIN = 1112807
 
-COND = "SELECT person_id, condition_start_date AS d, condition_occurrence_id AS id FROM condition_occurrence WHERE condition_concept_id IN ({ids})"
+COND = (
+    "SELECT person_id, condition_start_date AS d, condition_occurrence_id AS id FROM "
+    "condition_occurrence WHERE condition_concept_id IN ({ids})"
+)
 
 
 def drug(*ids: int) -> str:
@@ -63,7 +66,8 @@ CASES: list[tuple[str, CohortSpec, str]] = [
                 date_range=DateRange(start="1990-01-01", end="2000-12-31"),
             )
         ),
-        f"SELECT person_id, d FROM (SELECT person_id, MIN(d) AS d FROM ({cond(OSTEOARTHRITIS)}) GROUP BY person_id) "
+        f"SELECT person_id, d FROM (SELECT person_id, MIN(d) AS d FROM ({cond(OSTEOARTHRITIS)}) GROUP "
+        "BY person_id) "
         "WHERE d BETWEEN DATE '1990-01-01' AND DATE '2000-12-31'",
     ),
     (
@@ -96,7 +100,8 @@ CASES: list[tuple[str, CohortSpec, str]] = [
                 )
             ],
         ),
-        f"SELECT i.person_id, MIN(i.d) FROM ({cond(VIRAL_SINUSITIS)}) i WHERE EXISTS (SELECT 1 FROM ({cond(ACUTE_BRONCHITIS)}) x "
+        f"SELECT i.person_id, MIN(i.d) FROM ({cond(VIRAL_SINUSITIS)}) i WHERE EXISTS (SELECT 1 FROM "
+        f"({cond(ACUTE_BRONCHITIS)}) x "
         "WHERE x.person_id = i.person_id AND x.d >= i.d + 7 AND x.d <= i.d + 14) GROUP BY i.person_id",
     ),
     (
@@ -112,7 +117,8 @@ CASES: list[tuple[str, CohortSpec, str]] = [
                 )
             ],
         ),
-        f"SELECT i.person_id, MIN(i.d) FROM ({cond(GI_BLEED)}) i WHERE EXISTS (SELECT 1 FROM ({cond(VIRAL_PHARYNGITIS)}) x "
+        f"SELECT i.person_id, MIN(i.d) FROM ({cond(GI_BLEED)}) i WHERE EXISTS (SELECT 1 FROM "
+        f"({cond(VIRAL_PHARYNGITIS)}) x "
         "WHERE x.person_id = i.person_id AND x.d BETWEEN i.d - 60 AND i.d + 60) GROUP BY i.person_id",
     ),
     (
@@ -147,7 +153,8 @@ CASES: list[tuple[str, CohortSpec, str]] = [
                 )
             ],
         ),
-        f"SELECT i.person_id, MIN(i.d) FROM ({cond(VIRAL_SINUSITIS)}) i WHERE (SELECT COUNT(*) FROM ({cond(VIRAL_PHARYNGITIS)}) x "
+        f"SELECT i.person_id, MIN(i.d) FROM ({cond(VIRAL_SINUSITIS)}) i WHERE (SELECT COUNT(*) FROM "
+        f"({cond(VIRAL_PHARYNGITIS)}) x "
         "WHERE x.person_id = i.person_id AND x.d BETWEEN i.d AND i.d + 365) >= 2 GROUP BY i.person_id",
     ),
     (
@@ -164,7 +171,8 @@ CASES: list[tuple[str, CohortSpec, str]] = [
                 )
             ],
         ),
-        f"SELECT i.person_id, MIN(i.d) FROM ({cond(VIRAL_SINUSITIS)}) i WHERE (SELECT COUNT(*) FROM ({cond(VIRAL_PHARYNGITIS)}) x "
+        f"SELECT i.person_id, MIN(i.d) FROM ({cond(VIRAL_SINUSITIS)}) i WHERE (SELECT COUNT(*) FROM "
+        f"({cond(VIRAL_PHARYNGITIS)}) x "
         "WHERE x.person_id = i.person_id AND x.d BETWEEN i.d AND i.d + 365) <= 1 GROUP BY i.person_id",
     ),
     (
@@ -181,7 +189,8 @@ CASES: list[tuple[str, CohortSpec, str]] = [
                 )
             ],
         ),
-        f"SELECT i.person_id, MIN(i.d) FROM ({cond(VIRAL_SINUSITIS)}) i WHERE (SELECT COUNT(*) FROM ({cond(ACUTE_BRONCHITIS)}) x "
+        f"SELECT i.person_id, MIN(i.d) FROM ({cond(VIRAL_SINUSITIS)}) i WHERE (SELECT COUNT(*) FROM "
+        f"({cond(ACUTE_BRONCHITIS)}) x "
         "WHERE x.person_id = i.person_id AND x.d >= i.d + 1) = 2 GROUP BY i.person_id",
     ),
     (
@@ -197,7 +206,8 @@ CASES: list[tuple[str, CohortSpec, str]] = [
                 )
             ],
         ),
-        f"SELECT i.person_id, MIN(i.d) FROM ({cond(GI_BLEED)}) i WHERE EXISTS (SELECT 1 FROM ({cond(OSTEOARTHRITIS)}) x "
+        f"SELECT i.person_id, MIN(i.d) FROM ({cond(GI_BLEED)}) i WHERE EXISTS (SELECT 1 FROM "
+        f"({cond(OSTEOARTHRITIS)}) x "
         "WHERE x.person_id = i.person_id AND x.d <= i.d - 1) GROUP BY i.person_id",
     ),
     (
@@ -207,7 +217,8 @@ CASES: list[tuple[str, CohortSpec, str]] = [
             demographics=Demographics(sexes=["male"], age_min=40, age_max=45),
         ),
         f"SELECT i.person_id, MIN(i.d) FROM ({cond(GI_BLEED)}) i JOIN person p ON p.person_id = i.person_id "
-        "WHERE p.gender_concept_id = 8507 AND year(i.d) - p.year_of_birth BETWEEN 40 AND 45 GROUP BY i.person_id",
+        "WHERE p.gender_concept_id = 8507 AND year(i.d) - p.year_of_birth BETWEEN 40 AND 45 GROUP BY "
+        "i.person_id",
     ),
     (
         "same day (0..0) any procedure",
@@ -217,7 +228,8 @@ CASES: list[tuple[str, CohortSpec, str]] = [
                 Criterion(label="procedure same day", domain="procedure", window=Window(start=0, end=0))
             ],
         ),
-        f"SELECT i.person_id, MIN(i.d) FROM ({cond(ACUTE_BRONCHITIS)}) i WHERE EXISTS (SELECT 1 FROM procedure_occurrence x "
+        f"SELECT i.person_id, MIN(i.d) FROM ({cond(ACUTE_BRONCHITIS)}) i WHERE EXISTS (SELECT 1 FROM "
+        "procedure_occurrence x "
         "WHERE x.person_id = i.person_id AND x.procedure_date = i.d) GROUP BY i.person_id",
     ),
     (
@@ -241,7 +253,8 @@ CASES: list[tuple[str, CohortSpec, str]] = [
         ),
         f"SELECT i.person_id, MIN(i.d) FROM ({cond(OSTEOARTHRITIS)}) i WHERE EXISTS (SELECT 1 FROM ("
         + drug(CELECOXIB)
-        + f") c WHERE c.person_id = i.person_id AND c.d >= i.d AND EXISTS (SELECT 1 FROM ({cond(GI_BLEED)}) b "
+        + ") c WHERE c.person_id = i.person_id AND c.d >= i.d AND EXISTS (SELECT 1 FROM "
+        f"({cond(GI_BLEED)}) b "
         "WHERE b.person_id = c.person_id AND b.d BETWEEN c.d AND c.d + 90)) GROUP BY i.person_id",
     ),
     (
@@ -270,7 +283,8 @@ CASES: list[tuple[str, CohortSpec, str]] = [
                 )
             ],
         ),
-        f"SELECT i.person_id, MIN(i.d) FROM ({cond(4329847)}) i WHERE EXISTS (SELECT 1 FROM procedure_occurrence x "
+        f"SELECT i.person_id, MIN(i.d) FROM ({cond(4329847)}) i WHERE EXISTS (SELECT 1 FROM "
+        "procedure_occurrence x "
         "JOIN concept c ON c.concept_id = x.procedure_concept_id WHERE c.domain_id = 'Procedure' "
         "AND lower(c.concept_name) LIKE '%coronary%' AND x.person_id = i.person_id "
         "AND x.procedure_date BETWEEN i.d AND i.d + 30) GROUP BY i.person_id",
@@ -309,8 +323,10 @@ CASES: list[tuple[str, CohortSpec, str]] = [
         ),
         f"SELECT i.person_id, MIN(i.d) FROM ({cond(GI_BLEED)}) i WHERE EXISTS (SELECT 1 FROM ("
         + drug(CELECOXIB)
-        + f") x WHERE x.person_id = i.person_id AND x.d BETWEEN i.d - 365 AND i.d) AND NOT EXISTS (SELECT 1 FROM "
-        f"({cond(ACUTE_BRONCHITIS)}) y WHERE y.person_id = i.person_id AND y.d BETWEEN i.d AND i.d + 365) GROUP BY i.person_id",
+        + ") x WHERE x.person_id = i.person_id AND x.d BETWEEN i.d - 365 AND i.d) AND NOT EXISTS "
+        "(SELECT 1 FROM "
+        f"({cond(ACUTE_BRONCHITIS)}) y WHERE y.person_id = i.person_id AND y.d BETWEEN i.d AND i.d + "
+        "365) GROUP BY i.person_id",
     ),
 ]
 

@@ -8,6 +8,7 @@ import json
 import os
 import re
 import zipfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -73,7 +74,7 @@ def test_folder_export_matches_manifest(mart: Any, compiled: CompiledCohort, tmp
     rows = [json.loads(line) for line in (out / "manifest.jsonl").read_text("utf-8").splitlines()]
     assert len(rows) == summary.series == summary.manifest_rows
     by_series = {r["series_uid"]: r for r in rows}
-    written = {}
+    written: dict[str, int] = {}
     for f in files:
         _, patient, study, series, name = f.split("/")
         ds = dcmread(out / f)
@@ -173,7 +174,7 @@ def _err(res: Any) -> str:
     return " ".join(res.stderr.split())
 
 
-def _export(corpus: Corpus, out: Path, *args: str, env: dict[str, str | None] | None = None) -> Any:
+def _export(corpus: Corpus, out: Path, *args: str, env: Mapping[str, str | None] | None = None) -> Any:
     return CliRunner().invoke(
         app,
         ["export", "--mart", str(corpus.mart), "--project-key", "cli-test", "--out", str(out), *args],
@@ -223,7 +224,7 @@ def test_cli_arguments_and_cohort_outcomes(corpus: Corpus, tmp_path: Path) -> No
 
 
 def test_cli_mart_without_dicom_index(tmp_path: Path) -> None:
-    from cohort_engine.dicom_index.fixtures import make_tiny_mart
+    from tests.dicom_fixtures import make_tiny_mart
 
     make_tiny_mart(tmp_path / "m.duckdb", persons=3, studies=2)
     spec = tmp_path / "spec.json"
@@ -247,7 +248,8 @@ def test_cli_mart_without_dicom_index(tmp_path: Path) -> None:
 
 
 def test_paths_hold_no_original_uid(mart: Any, compiled: CompiledCohort, tmp_path: Path) -> None:
-    """Demo SOP UIDs are 2.25 UIDs too, so the path pattern alone proves nothing: compare with the originals."""
+    """Demo SOP UIDs are 2.25 UIDs too, so the path pattern alone proves nothing: compare with the
+    originals."""
     from cohort_engine.deid.manifest import imaging_records
 
     out = tmp_path / "out"

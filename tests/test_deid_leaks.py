@@ -1,6 +1,6 @@
 """Leak test: identifiers planted in a mart, its notes and its DICOM files must not survive `cohort export`.
 
-The corpus is a tiny OMOP mart (``dicom_index.fixtures.make_tiny_mart``) whose identities are made
+The corpus is a tiny OMOP mart (``tests.dicom_fixtures.make_tiny_mart``) whose identities are made
 distinctive, its demo DICOM files (``dicom_index.demo.write_demo_dicom``), and three extra files with
 identifiers planted in more than 40 attributes: nested sequences, private blocks (also inside a
 public sequence item), OtherPatientIDs(+Sequence), overlays, SR-style content, free text holding
@@ -45,7 +45,7 @@ import pytest
 from pydicom import dcmread
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence as DicomSequence
-from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, ImplicitVRLittleEndian
+from pydicom.uid import UID, CTImageStorage, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 from typer.testing import CliRunner
 
 from cohort_engine.cli import app
@@ -53,11 +53,11 @@ from cohort_engine.deid.manifest import iter_manifest_rows, write_manifest
 from cohort_engine.deid.policy import ReleasePolicy, remap_uid
 from cohort_engine.deid.scrub import scrub_text
 from cohort_engine.dicom_index.demo import write_demo_dicom
-from cohort_engine.dicom_index.fixtures import make_tiny_mart
 from cohort_engine.dicom_index.indexer import index_folders
 from cohort_engine.pipeline import compile_spec
 from cohort_engine.spec import CohortSpec
 from cohort_engine.sql_guard.runner import open_mart
+from tests.dicom_fixtures import make_tiny_mart
 
 SECRET = "leak-test-secret-Q7vX2mP9kR4tW8zL"
 PROJECT = "leaktest-2026"
@@ -182,9 +182,9 @@ def _pixels(ds: Dataset) -> None:
 def _base(c: Corpus, who: dict[str, str], study: str, series: str, sop: str, transfer: str) -> Dataset:
     ds = Dataset()
     ds.file_meta = FileMetaDataset()
-    ds.file_meta.TransferSyntaxUID = transfer
+    ds.file_meta.TransferSyntaxUID = UID(transfer)
     ds.file_meta.MediaStorageSOPClassUID = CTImageStorage
-    ds.file_meta.MediaStorageSOPInstanceUID = sop
+    ds.file_meta.MediaStorageSOPInstanceUID = UID(sop)
     ds.SOPClassUID = CTImageStorage
     ds.SOPInstanceUID = c.plant("SOPInstanceUID", "uid", sop)
     ds.StudyInstanceUID = c.plant("StudyInstanceUID", "uid", study)
@@ -432,15 +432,18 @@ def build_corpus(root: Path, persons: int = 10, studies: int = 8) -> Corpus:
             )
             c.notes[pid] = note
             con.execute(
-                "INSERT INTO note (note_id, person_id, note_date, note_type_concept_id, note_class_concept_id, "
-                "note_text, encoding_concept_id, language_concept_id) VALUES (?, ?, DATE '2020-01-01', 0, 0, ?, 0, 0)",
+                "INSERT INTO note (note_id, person_id, note_date, note_type_concept_id, "
+                "note_class_concept_id, "
+                "note_text, encoding_concept_id, language_concept_id) VALUES (?, ?, DATE '2020-01-01', "
+                "0, 0, ?, 0, 0)",
                 [pid, pid, note],
             )
             c.plant(f"note of person {pid}", "date", f"1998-05-{pid:02d}", attribute=False)
         con.execute(
             "INSERT INTO condition_occurrence (condition_occurrence_id, person_id, condition_concept_id, "
             "condition_start_date, condition_type_concept_id) "
-            "SELECT person_id, person_id, 0, DATE '2018-01-01' + INTERVAL (person_id * 10) DAY, 32817 FROM person"
+            "SELECT person_id, person_id, 0, DATE '2018-01-01' + INTERVAL (person_id * 10) DAY, 32817 "
+            "FROM person"
         )
     finally:
         con.close()
@@ -450,7 +453,9 @@ def build_corpus(root: Path, persons: int = 10, studies: int = 8) -> Corpus:
     (dicom / "planted").mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(mart))
     try:
-        next_id = int(con.execute("SELECT max(image_occurrence_id) FROM image_occurrence").fetchone()[0]) + 1
+        next_id = (
+            int(con.execute("SELECT max(image_occurrence_id) FROM image_occurrence").fetchall()[0][0]) + 1
+        )
         variants = [(1, _planted_file_utf8), (2, _planted_file_latin1), (3, _planted_file_euckr)]
         for n, (pid, make) in enumerate(variants, start=1):
             uids = (f"1.2.410.200013.77.{n}", f"1.2.410.200013.77.{n}.1", f"1.2.410.200013.77.{n}.1.1")
@@ -810,9 +815,12 @@ def test_export_leaks_nothing(
     total_bytes = sum(len(v) for v in blobs.values())
     print(
         f"\nplanted values: {len({(p.kind, p.value) for p in all_planted})} distinct "
-        f"({len({(p.kind, p.value) for p in in_files})} in the 3 planted files over {len(corpus.planted_attributes)} "
-        f"attributes, {len(file_a)} in the UTF-8 file alone; the rest from the mart, its notes, the demo files' "
-        f"names/IDs/original UIDs, and the release secret); needles incl. spellings/encodings: {len(needle_map)}; "
+        f"({len({(p.kind, p.value) for p in in_files})} in the 3 planted files over "
+        f"{len(corpus.planted_attributes)} "
+        f"attributes, {len(file_a)} in the UTF-8 file alone; the rest from the mart, its notes, the "
+        "demo files' "
+        "names/IDs/original UIDs, and the release secret); needles incl. spellings/encodings: "
+        f"{len(needle_map)}; "
         f"scanned {len(blobs)} outputs ({len(dicom_out)} DICOM files, {len(warned)} warnings, "
         f"{len(captured_logs.lines)} log records), {total_bytes:,} bytes; leaks: {len(hits)}"
     )

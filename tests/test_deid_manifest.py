@@ -4,7 +4,6 @@ formats agree; 10,000 patients stream in flat memory; the REST API adapter pages
 from __future__ import annotations
 
 import csv
-import dataclasses
 import datetime as dt
 import io
 import json
@@ -15,11 +14,14 @@ from typing import Any
 import duckdb
 import pyarrow.parquet as pq
 import pytest
+from pydantic import ValidationError
 
 from cohort_engine.deid.manifest import (
+    FORMATS,
     INSTANCE_COLUMNS,
     SERIES_COLUMNS,
     ImagingManifestSource,
+    ManifestRequest,
     count_manifest_rows,
     imaging_records,
     iter_manifest_rows,
@@ -28,13 +30,13 @@ from cohort_engine.deid.manifest import (
     write_manifest,
 )
 from cohort_engine.deid.policy import ReleasePolicy, date_shift_days, pseudonym, remap_uid
-from cohort_engine.dicom_index.fixtures import DEMO_IDENTITY_DDL
 from cohort_engine.dicom_index.indexer import ensure_tables
 from cohort_engine.schema_catalog.ddl import omop_ddl
 from cohort_engine.spec import CohortSpec, ImagingRequest
 from cohort_engine.sql_guard.compiler import CompiledCohort, compile_cohort
 from cohort_engine.sql_guard.errors import QueryError, QueryTimeout
 from cohort_engine.sql_guard.runner import open_mart
+from tests.dicom_fixtures import DEMO_IDENTITY_DDL
 from tests.test_deid_leaks import SPEC, Corpus, build_corpus
 
 POLICY = ReleasePolicy(project_key="manifest-test", secret="manifest-test-secret-0123456789")
@@ -66,6 +68,7 @@ def test_rows_are_keyed_shifted_and_scrubbed(corpus: Corpus, mart: Any, compiled
         assert list(row) == list(SERIES_COLUMNS)
         key = str(rec.person_id)
         shift = dt.timedelta(days=date_shift_days(POLICY, key))
+        assert rec.index_date is not None and rec.series_date is not None
         assert row["patient"] == pseudonym(POLICY, key)
         assert row["study_uid"] == remap_uid(POLICY, rec.study_uid)
         assert row["series_uid"] == remap_uid(POLICY, rec.series_uid)
@@ -78,6 +81,7 @@ def test_rows_are_keyed_shifted_and_scrubbed(corpus: Corpus, mart: Any, compiled
         assert row["days_from_index"] == shifted_days == (rec.series_date - rec.index_date).days
         assert [c["label"] for c in row["criteria"]] == ["imaging after", "no death"]
         imaging_after = dict(rec.criteria)["imaging after"]
+        assert imaging_after is not None
         assert row["criteria"][0]["days_from_index"] == (imaging_after - rec.index_date).days
         assert row["criteria"][1]["days_from_index"] is None  # absence: no matched event
         assert row["total_bytes"] > 0 and row["n_instances"] >= 1
@@ -153,9 +157,9 @@ def test_formats_round_trip_and_stream_identically(
 
 
 def test_empty_manifests_are_valid(tmp_path: Path) -> None:
-    for fmt in ("jsonl", "json", "csv", "parquet"):
+    for fmt in FORMATS:
         path = tmp_path / f"m.{fmt}"
-        assert write_manifest([], path, fmt) == 0  # type: ignore[arg-type]
+        assert write_manifest([], path, fmt) == 0
         assert _read(path.read_bytes(), fmt) == []
     assert (tmp_path / "m.csv").read_text().strip() == ",".join(SERIES_COLUMNS)
 
@@ -168,18 +172,14 @@ def test_record_repr_hides_identifying_values(mart: Any, compiled: CompiledCohor
 
 def test_extra_identifiers_reach_the_scrubber(mart: Any, compiled: CompiledCohort) -> None:
     rec = next(r for r in imaging_records(mart, compiled, None, POLICY) if r.study_description)
+    assert rec.study_description is not None
     word = rec.study_description.split()[0]
     row = manifest_row(rec, POLICY, extra_identifiers=[word])
     assert word not in (row["study_description"] or "")
 
 
 def test_api_adapter_counts_and_pages(mart: Any, compiled: CompiledCohort) -> None:
-    from cohort_engine.api.service import (
-        ManifestRequest,  # what the REST API hands the source (duck-typed there)
-    )
-
     req = ManifestRequest(
-        cohort_id="c1",
         con=mart,
         compiled=compiled,
         imaging=None,
@@ -193,7 +193,7 @@ def test_api_adapter_counts_and_pages(mart: Any, compiled: CompiledCohort) -> No
     assert source.count(req) == len(everything)
     pages = [r for off in range(0, len(everything), 4) for r in source.rows(req, offset=off, limit=4)]
     assert pages == everything
-    reordered = list(source.rows(dataclasses.replace(req, order_salt="salt-2")))
+    reordered = list(source.rows(req.model_copy(update={"order_salt": "salt-2"})))
     assert reordered != everything
     assert sorted(map(json.dumps, reordered)) == sorted(map(json.dumps, everything))
     instances = ImagingManifestSource("instance")
@@ -201,10 +201,25 @@ def test_api_adapter_counts_and_pages(mart: Any, compiled: CompiledCohort) -> No
     assert instances.count(req) == len(list(instances.rows(req))) == sum(r["n_instances"] for r in everything)
 
 
+def test_manifest_request_keeps_live_objects_and_defaults_the_order_to_the_policy(
+    mart: Any, compiled: CompiledCohort
+) -> None:
+    req = ManifestRequest(con=mart, compiled=compiled, policy=POLICY)
+    assert req.con is mart and req.compiled is compiled  # the live connection, not a copy
+    assert (req.imaging, req.order_salt, req.timeout_s) == (None, None, None)
+    by_policy = list(iter_manifest_rows(mart, compiled, None, POLICY))
+    source = ImagingManifestSource("series")
+    assert list(source.rows(req)) == list(source.rows(req.model_copy(update={"order_salt": ""}))) == by_policy
+    fields = {"con": mart, "compiled": compiled, "policy": POLICY}
+    with pytest.raises(ValidationError):  # the API's own fields (cohort id …) are not the release's
+        ManifestRequest.model_validate({**fields, "cohort_id": "c1"})
+    with pytest.raises(ValidationError):
+        ManifestRequest.model_validate({**fields, "con": "mart.duckdb"})
+
+
 def test_api_adapter_time_limit(mart: Any, compiled: CompiledCohort, monkeypatch: pytest.MonkeyPatch) -> None:
     """The API's per-request time limit reaches every manifest query, and the runner enforces it."""
     import cohort_engine.deid.manifest as dm
-    from cohort_engine.api.service import ManifestRequest
 
     seen: list[float | None] = []
     real = dm.execute_internal
@@ -214,9 +229,7 @@ def test_api_adapter_time_limit(mart: Any, compiled: CompiledCohort, monkeypatch
         return real(con, sql, params, timeout_s=timeout_s)
 
     monkeypatch.setattr(dm, "execute_internal", spy)
-    req = ManifestRequest(
-        cohort_id="c1", con=mart, compiled=compiled, imaging=None, policy=POLICY, timeout_s=42.0
-    )
+    req = ManifestRequest(con=mart, compiled=compiled, imaging=None, policy=POLICY, timeout_s=42.0)
     source = ImagingManifestSource("instance")
     source.count(req)
     next(source.rows(req, limit=1))
@@ -247,13 +260,15 @@ def _big_mart(path: Path, n: int) -> None:
             f"'H' || lpad(CAST(i AS VARCHAR), 8, '0') FROM range(1, {n} + 1) t(i)"
         )
         con.execute(
-            f"INSERT INTO demo_identity SELECT i, 'Fam' || i, 'Giv' || i, '김' || i, i || ' Banpo-daero, Seoul', "
+            "INSERT INTO demo_identity SELECT i, 'Fam' || i, 'Giv' || i, '김' || i, i || ' "
+            "Banpo-daero, Seoul', "
             f"'010-1234-' || lpad(CAST(i % 10000 AS VARCHAR), 4, '0') FROM range(1, {n} + 1) t(i)"
         )
         con.execute(
             "INSERT INTO condition_occurrence (condition_occurrence_id, person_id, condition_concept_id, "
             "condition_start_date, condition_type_concept_id) "
-            "SELECT person_id, person_id, 0, DATE '2020-01-01' + INTERVAL (person_id % 300) DAY, 0 FROM person"
+            "SELECT person_id, person_id, 0, DATE '2020-01-01' + INTERVAL (person_id % 300) DAY, 0 "
+            "FROM person"
         )
         con.execute(
             "INSERT INTO image_occurrence (image_occurrence_id, person_id, image_occurrence_date, "
@@ -268,7 +283,8 @@ def _big_mart(path: Path, n: int) -> None:
             "'A' || person_id, 1, 3, 3 FROM image_occurrence"
         )
         con.execute(
-            "INSERT INTO dicom_series (series_instance_uid, study_instance_uid, modality, body_part_examined, "
+            "INSERT INTO dicom_series (series_instance_uid, study_instance_uid, modality, "
+            "body_part_examined, "
             "series_date, series_description, n_instances, n_files, total_bytes) SELECT image_series_uid, "
             "image_study_uid, 'CT', 'CHEST', image_occurrence_date, 'AX soft tissue', 3, 3, 30000 "
             "FROM image_occurrence"

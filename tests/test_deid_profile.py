@@ -14,7 +14,7 @@ from pydicom import dcmread
 from pydicom.datadict import tag_for_keyword
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.encaps import encapsulate
-from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, ImplicitVRLittleEndian, JPEGBaseline8Bit
+from pydicom.uid import UID, CTImageStorage, ExplicitVRLittleEndian, ImplicitVRLittleEndian, JPEGBaseline8Bit
 
 from cohort_engine.deid import ps315_options
 from cohort_engine.deid.dicom_io import write_dataset_file
@@ -59,7 +59,8 @@ def test_table_comes_from_the_package_newest_edition() -> None:
     assert len(table) == len(src.ALL_TAGS) == len(set(src.ALL_TAGS))
     assert len(table) >= 600
     print(
-        f"Table E.1-1 edition {table.edition} from dicom-anonymizer {table.package_version}: {len(table)} attributes"
+        f"Table E.1-1 edition {table.edition} from dicom-anonymizer {table.package_version}: "
+        f"{len(table)} attributes"
     )
 
 
@@ -78,6 +79,7 @@ def test_table_comes_from_the_package_newest_edition() -> None:
 )
 def test_known_actions_match_the_source(keyword: str, category: str) -> None:
     tag = tag_for_keyword(keyword)
+    assert tag is not None, keyword
     src = _source_module()
     assert (tag >> 16, tag & 0xFFFF) in getattr(src, category)
     code = {"Z_TAGS": "Z", "U_TAGS": "U", "X_Z_D_TAGS": "X/Z/D", "X_Z_U_STAR_TAGS": "X/Z/U*", "X_TAGS": "X"}
@@ -124,7 +126,7 @@ def _planted_dataset(sop_uid: str, referenced_uid: str | None = None) -> tuple[D
     ds.file_meta = FileMetaDataset()
     ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
     ds.file_meta.MediaStorageSOPClassUID = CTImageStorage
-    ds.file_meta.MediaStorageSOPInstanceUID = sop_uid
+    ds.file_meta.MediaStorageSOPInstanceUID = UID(sop_uid)
     ds.file_meta.SourceApplicationEntityTitle = "SRCAE-PLANT"
     ds.SpecificCharacterSet = "ISO_IR 192"
     ds.SOPClassUID = CTImageStorage
@@ -339,7 +341,7 @@ def _planted_dataset(sop_uid: str, referenced_uid: str | None = None) -> tuple[D
 
 
 def _write(ds: Dataset, path: Path, ts: str = ExplicitVRLittleEndian) -> Path:
-    ds.file_meta.TransferSyntaxUID = ts
+    ds.file_meta.TransferSyntaxUID = UID(ts)
     ds.save_as(path, enforce_file_format=True)
     return path
 

@@ -7,6 +7,7 @@ except for the seed scenario, which is defined at 20,000 persons / seed 42.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
@@ -57,7 +58,8 @@ def _checksums(path: Path) -> dict[str, tuple[int, int]]:
             ).fetchall()
         ]
         return {
-            n: con.execute(f"SELECT count(*), coalesce(sum(hash(t)), 0) FROM {n} t").fetchone() for n in names
+            n: con.execute(f"SELECT count(*), coalesce(sum(hash(t)), 0) FROM {n} t").fetchall()[0]
+            for n in names
         }
     finally:
         con.close()
@@ -69,14 +71,14 @@ def small_mart(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def con(small_mart: Path) -> duckdb.DuckDBPyConnection:
+def con(small_mart: Path) -> Iterator[duckdb.DuckDBPyConnection]:
     c = duckdb.connect(str(small_mart), read_only=True)
     yield c
     c.close()
 
 
 def _count(con: duckdb.DuckDBPyConnection, sql: str) -> int:
-    return con.execute(sql).fetchone()[0]
+    return con.execute(sql).fetchall()[0][0]
 
 
 def test_generate_returns_path_and_reports_progress(tmp_path: Path) -> None:
@@ -111,7 +113,8 @@ def test_tables_match_the_ddl(con: duckdb.DuckDBPyConnection) -> None:
     ref = duckdb.connect()
     ref.execute(omop_ddl())
     q = (
-        "SELECT table_name, column_name, data_type, is_nullable, ordinal_position FROM information_schema.columns "
+        "SELECT table_name, column_name, data_type, is_nullable, ordinal_position FROM "
+        "information_schema.columns "
         "WHERE table_name IN ({}) ORDER BY ALL"
     ).format(", ".join(f"'{t.name}'" for t in TABLES))
     assert con.execute(q).fetchall() == ref.execute(q).fetchall()
@@ -262,7 +265,8 @@ def test_concept_ancestor_closure() -> None:
     def levels(ancestor: str, descendant: str) -> tuple[int, int] | None:
         return con.execute(
             """SELECT min_levels_of_separation, max_levels_of_separation FROM concept_ancestor
-            JOIN concept a ON a.concept_id = ancestor_concept_id JOIN concept d ON d.concept_id = descendant_concept_id
+            JOIN concept a ON a.concept_id = ancestor_concept_id
+            JOIN concept d ON d.concept_id = descendant_concept_id
             WHERE a.concept_code = ? AND d.concept_code = ?""",
             [ancestor, descendant],
         ).fetchone()
@@ -279,7 +283,8 @@ def test_concept_ancestor_closure() -> None:
     below_i21 = {
         r[0]
         for r in con.execute("""SELECT d.concept_code FROM concept_ancestor
-        JOIN concept a ON a.concept_id = ancestor_concept_id JOIN concept d ON d.concept_id = descendant_concept_id
+        JOIN concept a ON a.concept_id = ancestor_concept_id
+        JOIN concept d ON d.concept_id = descendant_concept_id
         WHERE a.concept_code = 'I21'""").fetchall()
     }
     assert {"I21", "I21.0", "I21.01", "I21.4", "I21.A1"} <= below_i21 and not any(
@@ -288,7 +293,8 @@ def test_concept_ancestor_closure() -> None:
     block = {
         r[0]
         for r in con.execute("""SELECT d.concept_code FROM concept_ancestor
-        JOIN concept a ON a.concept_id = ancestor_concept_id JOIN concept d ON d.concept_id = descendant_concept_id
+        JOIN concept a ON a.concept_id = ancestor_concept_id
+        JOIN concept d ON d.concept_id = descendant_concept_id
         WHERE a.concept_code = 'I20-I25' AND min_levels_of_separation = 1""").fetchall()
     }
     assert block == {"I20", "I21", "I22", "I23", "I24", "I25"}
@@ -296,21 +302,21 @@ def test_concept_ancestor_closure() -> None:
     assert (
         con.execute("""SELECT count(*) FROM concept d WHERE d.vocabulary_id = 'ICD10CM' AND 1 <> (
         SELECT count(*) FROM concept_ancestor ca JOIN concept a ON a.concept_id = ca.ancestor_concept_id
-        WHERE ca.descendant_concept_id = d.concept_id AND a.concept_class_id = 'ICD10 Chapter')""").fetchone()[
-            0
-        ]
+        WHERE ca.descendant_concept_id = d.concept_id
+          AND a.concept_class_id = 'ICD10 Chapter')""").fetchall()[0][0]
         == 0
     )
     assert (
         con.execute("""SELECT count(*) FROM concept_ancestor ANTI JOIN concept c
-        ON c.concept_id = ancestor_concept_id""").fetchone()[0]
+        ON c.concept_id = ancestor_concept_id""").fetchall()[0][0]
         == 0
     )
     assert (
         con.execute(
-            "SELECT count(*) FROM concept WHERE concept_id >= 2000000000 AND concept_id < 2000000000 + 200000 "
+            "SELECT count(*) FROM concept WHERE concept_id >= 2000000000 AND concept_id < 2000000000 + "
+            "200000 "
             "AND vocabulary_id <> 'ICD10CM'"
-        ).fetchone()[0]
+        ).fetchall()[0][0]
         == 0
     )
 
@@ -356,7 +362,8 @@ def test_used_concepts_have_korean_names(con: duckdb.DuckDBPyConnection) -> None
     )
     missing = con.execute(f"""SELECT DISTINCT u.concept_id FROM ({used}) u
         WHERE NOT EXISTS (SELECT 1 FROM concept_synonym s
-                          WHERE s.concept_id = u.concept_id AND s.language_concept_id = 4175771)""").fetchall()
+                          WHERE s.concept_id = u.concept_id
+                            AND s.language_concept_id = 4175771)""").fetchall()
     assert missing == []
     unknown = con.execute(
         f"SELECT DISTINCT concept_id FROM ({used}) ANTI JOIN concept USING (concept_id)"
@@ -367,12 +374,14 @@ def test_used_concepts_have_korean_names(con: duckdb.DuckDBPyConnection) -> None
         JOIN concept_ancestor ca ON ca.descendant_concept_id = co.condition_concept_id
         JOIN concept a ON a.concept_id = ca.ancestor_concept_id
         WHERE NOT EXISTS (SELECT 1 FROM concept_synonym s
-                          WHERE s.concept_id = a.concept_id AND s.language_concept_id = 4175771)""").fetchall()
+                          WHERE s.concept_id = a.concept_id
+                            AND s.language_concept_id = 4175771)""").fetchall()
     assert missing_anc == []
     chapters = _count(
         con,
         """SELECT count(*) FROM concept c WHERE concept_class_id = 'ICD10 Chapter' AND NOT EXISTS
-        (SELECT 1 FROM concept_synonym s WHERE s.concept_id = c.concept_id AND s.language_concept_id = 4175771)""",
+        (SELECT 1 FROM concept_synonym s
+         WHERE s.concept_id = c.concept_id AND s.language_concept_id = 4175771)""",
     )
     assert chapters == 0
     for term, code in (
@@ -399,7 +408,7 @@ def test_used_concepts_have_korean_names(con: duckdb.DuckDBPyConnection) -> None
 
 def test_clinical_plausibility(con: duckdb.DuckDBPyConnection) -> None:
     def one(sql: str) -> tuple:
-        return con.execute(sql).fetchone()
+        return con.execute(sql).fetchall()[0]
 
     cohort = """SELECT DISTINCT co.person_id FROM condition_occurrence co
         JOIN concept c ON c.concept_id = co.condition_concept_id WHERE c.concept_code LIKE '{}%'"""
@@ -418,7 +427,8 @@ def test_clinical_plausibility(con: duckdb.DuckDBPyConnection) -> None:
     )
     lo, hi, n = (
         one("""SELECT quantile_cont(value_as_number, 0.05), quantile_cont(value_as_number, 0.95), count(*)
-        FROM measurement m JOIN concept c ON c.concept_id = m.measurement_concept_id WHERE c.concept_code = '4548-4'""")
+        FROM measurement m JOIN concept c ON c.concept_id = m.measurement_concept_id
+        WHERE c.concept_code = '4548-4'""")
     )
     assert n > 100 and lo >= 5.5 and hi <= 11.5
     # Troponin is raised on the day of the MI admission.
@@ -449,6 +459,6 @@ def test_seed_scenario_cohort_is_not_empty(tmp_path: Path) -> None:
           AND pc.vocabulary_id = 'ICD9Proc'
           AND (pc.concept_code LIKE '36.1%' OR pc.concept_code IN ('00.66', '36.06', '36.07'))
           AND po.procedure_date BETWEEN co.condition_start_date + 7 AND co.condition_start_date + 14
-    """).fetchone()[0]
+    """).fetchall()[0][0]
     con.close()
     assert n >= 5

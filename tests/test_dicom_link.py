@@ -14,9 +14,9 @@ import pytest
 from typer.testing import CliRunner
 
 from cohort_engine.dicom_index.demo import demo_files, write_demo_dicom
-from cohort_engine.dicom_index.fixtures import make_tiny_mart
 from cohort_engine.dicom_index.indexer import index_folders
 from cohort_engine.dicom_index.link import link_mart
+from tests.dicom_fixtures import make_tiny_mart
 
 ROOT = "1.2.826.0.1.3680043.8.498.7"
 CONCEPTS = [  # procedure concepts: the date rule must pick the imaging one that fits the study's modality
@@ -51,7 +51,7 @@ def _extra_study(src: Path, dest: Path, n: int, patient_id: str) -> None:
     ds = pydicom.dcmread(src)
     ds.StudyInstanceUID = f"{ROOT}.{n}"
     ds.SeriesInstanceUID = f"{ROOT}.{n}.1"
-    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = f"{ROOT}.{n}.1.1"
+    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = pydicom.uid.UID(f"{ROOT}.{n}.1.1")
     ds.PatientID = patient_id
     dest.parent.mkdir(parents=True, exist_ok=True)
     ds.save_as(dest, enforce_file_format=True)
@@ -88,14 +88,16 @@ def setup(tmp_path: Path) -> tuple[Path, Path, dict[str, str]]:
     )
     # Person 12's MRN is also given to person 5: studies 3 and 6 cannot be linked.
     con.execute(
-        "UPDATE person SET person_source_value = (SELECT person_source_value FROM person WHERE person_id = 12) "
+        "UPDATE person SET person_source_value = (SELECT person_source_value FROM person WHERE "
+        "person_id = 12) "
         "WHERE person_id = 5"
     )
     # image_occurrence before linking: an earlier row for series 2.1, two rows for series 1.1, one ETL row
     # for a series the index does not hold.
     con.execute("DELETE FROM image_occurrence")
     con.executemany(
-        "INSERT INTO image_occurrence (image_occurrence_id, person_id, procedure_occurrence_id, visit_occurrence_id, "
+        "INSERT INTO image_occurrence (image_occurrence_id, person_id, procedure_occurrence_id, "
+        "visit_occurrence_id, "
         "anatomic_site_concept_id, local_path, image_occurrence_date, image_study_uid, image_series_uid, "
         "modality_concept_id, modality_source_value) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [

@@ -7,19 +7,19 @@ import datetime as dt
 import random
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import duckdb
 import pytest
 
 from cohort_engine.dicom_index.demo import write_demo_dicom
-from cohort_engine.dicom_index.fixtures import make_tiny_mart
 from cohort_engine.dicom_index.indexer import index_folders
 from cohort_engine.dicom_index.link import link_mart
 from cohort_engine.dicom_index.select import (
     IMAGING_GUARD_OPTIONS,
     INSTANCE_OUTPUT_COLUMNS,
     SERIES_OUTPUT_COLUMNS,
+    Level,
     cohort_imaging_sql,
     run_cohort_imaging,
     validate_imaging_sql,
@@ -40,6 +40,7 @@ from cohort_engine.sql_guard.compiler import CompileError, compile_cohort
 from cohort_engine.sql_guard.errors import GuardError, Rule
 from cohort_engine.sql_guard.guard import validate
 from cohort_engine.sql_guard.runner import open_mart, run_query
+from tests.dicom_fixtures import make_tiny_mart
 
 DIAGNOSIS, SURGERY = 9100, 9001
 
@@ -103,7 +104,8 @@ def _indexed_series(mart: Path) -> list[dict[str, Any]]:
     con = duckdb.connect(str(mart), read_only=True)
     try:
         rows = con.execute("""
-            SELECT io.person_id, st.study_instance_uid, s.series_instance_uid, s.modality, s.body_part_examined,
+            SELECT io.person_id, st.study_instance_uid, s.series_instance_uid, s.modality,
+                   s.body_part_examined,
                    coalesce(s.series_date, st.study_date) AS series_date, st.study_description,
                    s.series_description, s.n_instances, s.total_bytes
             FROM image_occurrence io JOIN dicom_series s ON s.series_instance_uid = io.image_series_uid
@@ -249,8 +251,8 @@ def test_instance_level_one_row_per_sop_instance(mart: Path) -> None:
 def test_sql_is_guarded_with_exactly_the_released_identifying_columns(mart: Path) -> None:
     compiled = compile_cohort(DIAGNOSIS_THEN_SURGERY)
     request = ImagingRequest(modalities=["CT"], window=Window(start=0, end=30, anchor="the surgery"))
-    for level in ("series", "instance"):
-        sql = cohort_imaging_sql(compiled, request, level)  # type: ignore[arg-type]
+    for level in get_args(Level):
+        sql = cohort_imaging_sql(compiled, request, level)
         v = validate_imaging_sql(sql)
         assert v.sql == sql and "dicom_series" in v.tables
         # Without the release the guard refuses it: the UIDs are identifying.

@@ -34,9 +34,9 @@ from cohort_engine.dicom_index.dicomweb import (
     crawl_dicomweb,
     normalise_base_url,
 )
-from cohort_engine.dicom_index.fixtures import make_tiny_mart
 from cohort_engine.dicom_index.indexer import index_folders
 from cohort_engine.dicom_index.link import link_mart
+from tests.dicom_fixtures import make_tiny_mart
 
 ORTHANC_PLUGINS = "/usr/share/orthanc/plugins"
 ATTRS = (

@@ -10,7 +10,8 @@ import json
 from pathlib import Path
 
 from cohort_engine.evals.gold import load_gold
-from cohort_engine.evals.runner import resolve_parser, run_eval
+from cohort_engine.evals.runner import run_eval
+from cohort_engine.parsers import parser_for
 
 FLOOR = json.loads((Path(__file__).parents[1] / "evals" / "floor.json").read_text("utf-8"))
 
@@ -18,7 +19,7 @@ FLOOR = json.loads((Path(__file__).parents[1] / "evals" / "floor.json").read_tex
 def test_rule_parser_stays_above_the_floor(demo, eunomia) -> None:
     assert FLOOR["parser"] == "rule" and FLOOR["split"] == "test"
     records = load_gold(split="test")
-    report = run_eval(records, {"demo": demo, "eunomia": eunomia}, resolve_parser("rule"), split="test")
+    report = run_eval(records, {"demo": demo, "eunomia": eunomia}, parser_for("rule"), split="test")
     s = report.summary
     assert not report.skipped and s["questions"] == len(records)
     worst = sorted(

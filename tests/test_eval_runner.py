@@ -27,8 +27,10 @@ from cohort_engine.evals.metrics import (
     spec_field_diff,
 )
 from cohort_engine.evals.report import print_report, report_html, report_json
-from cohort_engine.evals.runner import LLM_ENV, ParserUnavailable, resolve_parser, run_eval
+from cohort_engine.evals.runner import run_eval
+from cohort_engine.nlq.llm import LLM_ENV
 from cohort_engine.nlq.result import ParseResult
+from cohort_engine.parsers import ParserUnavailable, parser_for
 from cohort_engine.schema_catalog.ddl import omop_ddl
 from cohort_engine.spec import CohortSpec, ConceptSet, IndexEvent
 from cohort_engine.sql_guard.runner import open_mart
@@ -118,12 +120,14 @@ def tiny(tmp_path_factory: pytest.TempPathFactory):
     con = duckdb.connect(str(path))
     con.execute(omop_ddl())
     con.execute(
-        "INSERT INTO concept (concept_id, concept_name, domain_id, vocabulary_id, concept_class_id, concept_code, "
-        f"valid_start_date, valid_end_date) VALUES ({COND}, 'Testitis', 'Condition', 'TEST', 'Clinical Finding', 'T1', "
+        "INSERT INTO concept (concept_id, concept_name, domain_id, vocabulary_id, concept_class_id, "
+        "concept_code, valid_start_date, valid_end_date) "
+        f"VALUES ({COND}, 'Testitis', 'Condition', 'TEST', 'Clinical Finding', 'T1', "
         "DATE '1970-01-01', DATE '2099-12-31')"
     )
     con.execute(
-        "INSERT INTO person (person_id, gender_concept_id, year_of_birth) SELECT i, 8507, 1970 FROM range(1, 7) t(i)"
+        "INSERT INTO person (person_id, gender_concept_id, year_of_birth) "
+        "SELECT i, 8507, 1970 FROM range(1, 7) t(i)"
     )
     # persons 1, 2: Testitis in 2023; 3, 4: in 2021; 5, 6: nothing.
     for i, (pid, day) in enumerate(
@@ -131,7 +135,8 @@ def tiny(tmp_path_factory: pytest.TempPathFactory):
     ):
         con.execute(
             "INSERT INTO condition_occurrence (condition_occurrence_id, person_id, condition_concept_id, "
-            f"condition_start_date, condition_type_concept_id) VALUES ({i}, {pid}, {COND}, DATE '{day}', 32817)"
+            "condition_start_date, condition_type_concept_id) "
+            f"VALUES ({i}, {pid}, {COND}, DATE '{day}', 32817)"
         )
     con.close()
     ro = open_mart(path)
@@ -251,6 +256,6 @@ def test_llm_parser_without_a_model_fails_clearly(monkeypatch: pytest.MonkeyPatc
     monkeypatch.delenv(LLM_ENV, raising=False)
     for name in ("llm", "hybrid"):
         with pytest.raises(ParserUnavailable, match=LLM_ENV):
-            resolve_parser(name)
+            parser_for(name)
     result = CliRunner().invoke(app, ["eval", "--parser", "llm"])
     assert result.exit_code == 2 and LLM_ENV in result.output

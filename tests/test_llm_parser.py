@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 from datetime import date
+from functools import partial
 from typing import Any
 
 import pytest
@@ -22,12 +23,17 @@ from typer.testing import CliRunner
 
 from cohort_engine.cli import app
 from cohort_engine.evals.gold import load_gold
-from cohort_engine.evals.runner import ParserUnavailable, resolve_parser
 from cohort_engine.nlq import llm
-from cohort_engine.nlq.llm import LLM_ENV, LLMNotConfigured, extract_json, parse, parse_hybrid
+from cohort_engine.nlq.llm import LLM_ENV, LLMNotConfigured, extract_json
+from cohort_engine.parsers import ParserUnavailable, parser_for, prompt_context
 from cohort_engine.pipeline import ask
 
 TODAY = date(2024, 6, 30)
+#: The engine's own prompt context: the mart description and the shipped dev-split few-shot pool.
+CTX = prompt_context()
+VISITS = CTX.visit_concept_ids
+parse = partial(llm.parse, context=CTX)
+parse_hybrid = partial(llm.parse_hybrid, context=CTX)
 
 
 class Fake(FakeListChatModel):
@@ -53,7 +59,7 @@ class Broken(Fake):
 
 
 class Structured(Fake):
-    """A model that supports with_structured_output: each response is parsed JSON, or raw text when not JSON."""
+    """A model with with_structured_output: each response is parsed JSON, or raw text when not JSON."""
 
     def with_structured_output(self, schema: Any, *, include_raw: bool = False, **kwargs: Any) -> Any:
         assert include_raw and isinstance(schema, dict) and schema["title"] == "CohortAnswer"
@@ -95,7 +101,7 @@ def no_env_model(monkeypatch: pytest.MonkeyPatch) -> None:
 # ------------------------------------------------------------------------------------------- prompt
 def test_prompt_has_instructions_schema_mart_and_the_question_last() -> None:
     q = "elderly patients diagnosed with stroke"
-    msgs = llm.build_messages(q, TODAY)
+    msgs = llm.build_messages(q, TODAY, context=CTX)
     assert isinstance(msgs[0], SystemMessage) and isinstance(msgs[-1], HumanMessage)
     system = str(msgs[0].content)
     for needle in (
@@ -130,7 +136,7 @@ def test_prompt_has_instructions_schema_mart_and_the_question_last() -> None:
     assert len(pairs) == 2 * llm.DEFAULT_K
     for h, a in zip(pairs[::2], pairs[1::2], strict=True):
         assert isinstance(h, HumanMessage) and isinstance(a, AIMessage)
-        answer, error = llm.validate_answer(json.loads(a.content), str(h.content))
+        answer, error = llm.validate_answer(json.loads(a.content), str(h.content), VISITS)
         assert answer is not None and answer.status == "ok", error
 
 
@@ -142,7 +148,7 @@ def test_few_shot_examples_come_only_from_dev_and_no_test_material_reaches_a_pro
     # test questions as inputs: the most similar pool questions would be their own paraphrases
     inputs = [r.question for r in test[::12]] + ["patients diagnosed with MI in 2023", "2023년 뇌경색 환자"]
     for q in inputs:
-        msgs = llm.build_messages(q, TODAY)
+        msgs = llm.build_messages(q, TODAY, context=CTX)
         examples = [str(m.content).split("Question: ", 1)[1] for m in msgs[1:-1:2]]
         assert examples and all(e in dev for e in examples), q
         text = prompt_text(msgs[:-1])  # everything but the question itself
@@ -151,22 +157,48 @@ def test_few_shot_examples_come_only_from_dev_and_no_test_material_reaches_a_pro
         assert "SELECT" not in prompt_text(msgs)
 
 
+def test_the_prompt_shows_the_context_it_is_given() -> None:
+    """Mart, visit types and examples are arguments: this stage reads no catalogue and no gold set."""
+    ex = llm.FewShotExample(
+        id="x-1",
+        intent="x",
+        question="patients diagnosed with asthma",
+        today=date(2024, 1, 1),
+        spec={"index": {"domain": "condition", "concepts": {"terms": ["asthma"]}}, "language": "en"},
+    )
+    ctx = llm.PromptContext(mart_description="THE MART, IN WORDS", visit_concept_ids=(1234,), examples=(ex,))
+    msgs = llm.build_messages("asthma patients", TODAY, context=ctx)
+    assert str(msgs[0].content).endswith(
+        "\n\nTHE MART, IN WORDS\n\nExamples follow: each question with the answer you should give."
+    )
+    assert [m.content for m in msgs[1:]] == [
+        "Today: 2024-01-01\nQuestion: patients diagnosed with asthma",
+        json.dumps({"status": "ok", "spec": ex.spec}),
+        f"Today: {TODAY.isoformat()}\nQuestion: asthma patients",
+    ]
+    own = spec(index={"domain": "visit", "visit_concept_ids": [1234]})
+    assert llm.validate_answer({"status": "ok", "spec": own}, "admitted patients", (1234,))[0] is not None
+    other = spec(index={"domain": "visit", "visit_concept_ids": [9201]})
+    got, message = llm.validate_answer({"status": "ok", "spec": other}, "admitted patients", (1234,))
+    assert got is None and "[9201] are not visit types (1234)" in message
+
+
 def test_example_selection_is_deterministic_one_per_intent_k_configurable(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     q = "stroke patients who had a brain MRI within 7 days"
-    first = llm.select_examples(q, 4)
-    assert [r.id for r, _ in first] == [r.id for r, _ in llm.select_examples(q, 4)]
-    assert len(first) == 4 and len({r.intent for r, _ in first}) == 4
-    sims = [llm.similarity(q, r.question) for r, _ in first]
+    first = llm.select_examples(q, CTX.examples, 4)
+    assert [e.id for e in first] == [e.id for e in llm.select_examples(q, CTX.examples, 4)]
+    assert len(first) == 4 and len({e.intent for e in first}) == 4
+    sims = [llm.similarity(q, e.question) for e in first]
     assert sims == sorted(sims, reverse=True)
-    assert llm.select_examples(q, 0) == []
-    assert len(llm.build_messages(q, TODAY, k=2)) == 2 * 2 + 2
+    assert llm.select_examples(q, CTX.examples, 0) == []
+    assert len(llm.build_messages(q, TODAY, context=CTX, k=2)) == 2 * 2 + 2
     monkeypatch.setenv(llm.EXAMPLES_ENV, "3")
-    assert len(llm.build_messages(q, TODAY)) == 2 * 3 + 2
+    assert len(llm.build_messages(q, TODAY, context=CTX)) == 2 * 3 + 2
     # a dev question is never its own example
-    own = first[0][0].question
-    assert own not in [r.question for r, _ in llm.select_examples(own, 6)]
+    own = first[0].question
+    assert own not in [e.question for e in llm.select_examples(own, CTX.examples, 6)]
 
 
 # ------------------------------------------------------------------------------------------- JSON
@@ -267,16 +299,16 @@ def test_garbage_twice_is_a_clarify_never_an_exception() -> None:
     ],
 )
 def test_validation_errors_are_words_the_model_can_act_on(answer: Any, error: str) -> None:
-    got, message = llm.validate_answer(answer, "elderly patients diagnosed with stroke")
+    got, message = llm.validate_answer(answer, "elderly patients diagnosed with stroke", VISITS)
     assert got is None and error in message
 
 
 def test_ids_the_user_typed_are_allowed() -> None:
     s = spec(index={"domain": "condition", "concepts": {"concept_ids": [4329847]}})
-    got, message = llm.validate_answer({"status": "ok", "spec": s}, "patients with concept 4329847")
+    got, message = llm.validate_answer({"status": "ok", "spec": s}, "patients with concept 4329847", VISITS)
     assert got is not None, message
     visits = spec(index={"domain": "visit", "visit_concept_ids": [9201, 262]})
-    assert llm.validate_answer({"status": "ok", "spec": visits}, "admitted patients")[0] is not None
+    assert llm.validate_answer({"status": "ok", "spec": visits}, "admitted patients", VISITS)[0] is not None
 
 
 def test_model_clarify_and_refusal_pass_through() -> None:
@@ -397,7 +429,7 @@ def test_an_unloadable_model_id_says_so(monkeypatch: pytest.MonkeyPatch) -> None
     ):
         llm.resolve_model()
     with pytest.raises(ParserUnavailable, match="no-such-provider"):
-        resolve_parser("hybrid")
+        parser_for("hybrid")
 
 
 def test_pipeline_and_cli_without_a_model_fail_clearly(tmp_path) -> None:
@@ -434,8 +466,8 @@ def test_llm_spec_takes_the_same_downstream_as_the_rule_parser(
     assert by_llm.person_ids == rule.person_ids and by_llm.sql and "LLM" in " ".join(by_llm.notes)
     refused = ask("delete all patients diagnosed with GI bleeding", eunomia_path, parser="llm")
     assert refused.status == "refused" and refused.sql is None
-    # the eval runner: --parser llm builds the model once and calls nlq.llm.parse
-    parse_fn = resolve_parser("llm")
+    # the registry (used by the eval runner): --parser llm builds the model once and calls nlq.llm.parse
+    parse_fn = parser_for("llm")
     assert parse_fn(q, today=None).spec.index.concepts.terms == ["GI bleeding"]
     out = CliRunner().invoke(app, ["ask", "--parser", "llm", "--json", "--mart", str(eunomia_path), q])
     assert out.exit_code == 0 and json.loads(out.stdout)["count"] == rule.count

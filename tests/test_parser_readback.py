@@ -24,23 +24,28 @@ CASES = [
         "patients admitted with pneumonia who had a chest CT during the same visit",
         [
             "Index event: any visit (visit type inpatient 9201 or ER-and-inpatient 262).",
-            "[diagnosis] at least 1 diagnosis of “pneumonia” (incl. sub-concepts) during the same visit as the index event.",
-            "[imaging] at least 1 imaging study (modality CT, body part CHEST) during the same visit as the index event.",
+            "[diagnosis] at least 1 diagnosis of “pneumonia” (incl. sub-concepts) during the same visit as "
+            "the index event.",
+            "[imaging] at least 1 imaging study (modality CT, body part CHEST) during the same visit as "
+            "the index event.",
         ],
     ),
     (
         "patients with MI excluding those with prior stroke",
         [
             "Index event: any diagnosis of “MI” (incl. sub-concepts).",
-            "[no_diagnosis] no diagnoses of “stroke” (incl. sub-concepts) at any time up to 1 day before the index event.",
+            "[no_diagnosis] no diagnoses of “stroke” (incl. sub-concepts) at any time up to 1 day before "
+            "the index event.",
         ],
     ),
     (
         "patients with CAD who had a PCI and then died within 30 days after the PCI",
         [
             "Index event: any diagnosis of “CAD” (incl. sub-concepts).",
-            "[procedure] at least 1 procedure of “PCI” (incl. sub-concepts) at any time relative to the index event.",
-            "[death] at least 1 death (any cause) between the day of and 30 days after the [procedure] event (inclusive).",
+            "[procedure] at least 1 procedure of “PCI” (incl. sub-concepts) at any time relative to the "
+            "index event.",
+            "[death] at least 1 death (any cause) between the day of and 30 days after the [procedure] "
+            "event (inclusive).",
         ],
     ),
     (
@@ -54,20 +59,23 @@ CASES = [
         "patients with at least 2 diagnoses of diabetes",
         [
             "Index event: any diagnosis of “diabetes” (incl. sub-concepts).",
-            "[diagnosis_count] at least 2 diagnoses of “diabetes” (incl. sub-concepts) at any time relative to the index event.",
+            "[diagnosis_count] at least 2 diagnoses of “diabetes” (incl. sub-concepts) at any time "
+            "relative to the index event.",
         ],
     ),
     (
         "patients with HbA1c above 7% in the last 3 months",
         [
-            "Index event: any measurement of “HbA1c” (incl. sub-concepts) (value > 7 %), dated 2024-03-31 to 2024-06-30 "
+            "Index event: any measurement of “HbA1c” (incl. sub-concepts) (value > 7 %), dated 2024-03-31 "
+            "to 2024-06-30 "
             "(inclusive).",
         ],
     ),
     (
         "patients with a first diagnosis of type 2 diabetes in 2022",
         [
-            "Index event: the first-ever diagnosis of “type 2 diabetes” (incl. sub-concepts), dated 2022-01-01 to 2022-12-31 "
+            "Index event: the first-ever diagnosis of “type 2 diabetes” (incl. sub-concepts), dated "
+            "2022-01-01 to 2022-12-31 "
             "(inclusive).",
         ],
     ),
@@ -133,11 +141,14 @@ def test_readback_in_the_other_language() -> None:
 
 IMAGING_CASES = [
     (
-        "patients with MI in 2023 who underwent CABG surgery within 14 days; give me their CT scans within 30 days after "
+        "patients with MI in 2023 who underwent CABG surgery within 14 days; give me their CT scans within "
+        "30 days after "
         "the surgery",
         [
-            "Index event: any diagnosis of “MI” (incl. sub-concepts), dated 2023-01-01 to 2023-12-31 (inclusive).",
-            "[surgery] at least 1 procedure of “CABG” (incl. sub-concepts) between the day of and 14 days after the index "
+            "Index event: any diagnosis of “MI” (incl. sub-concepts), dated 2023-01-01 to 2023-12-31 "
+            "(inclusive).",
+            "[surgery] at least 1 procedure of “CABG” (incl. sub-concepts) between the day of and 14 days "
+            "after the index "
             "event (inclusive).",
             EN_END,
             "Images to return: CT studies dated 0 to 30 days after “surgery” (inclusive).",
@@ -146,15 +157,18 @@ IMAGING_CASES = [
     (
         "patients with stroke in 2023 and their brain MRIs within 7 days of the diagnosis",
         [
-            "Index event: any diagnosis of “stroke” (incl. sub-concepts), dated 2023-01-01 to 2023-12-31 (inclusive).",
+            "Index event: any diagnosis of “stroke” (incl. sub-concepts), dated 2023-01-01 to 2023-12-31 "
+            "(inclusive).",
             EN_END,
-            "Images to return: MR studies (body part HEAD) dated 7 days before to 7 days after the index event (inclusive).",
+            "Images to return: MR studies (body part HEAD) dated 7 days before to 7 days after the index "
+            "event (inclusive).",
         ],
     ),
     (
         "patients with MI in 2023 and their images",
         [
-            "Index event: any diagnosis of “MI” (incl. sub-concepts), dated 2023-01-01 to 2023-12-31 (inclusive).",
+            "Index event: any diagnosis of “MI” (incl. sub-concepts), dated 2023-01-01 to 2023-12-31 "
+            "(inclusive).",
             EN_END,
             "Images to return: all imaging studies, at any date.",
         ],
@@ -163,7 +177,8 @@ IMAGING_CASES = [
         "2023년 심근경색 환자 중 14일 이내 관상동맥우회술을 받은 환자들의 수술 후 30일 이내 CT 영상을 모아줘",
         [
             "기준 사건: “심근경색” (하위 개념 포함) 진단, 기간 2023-01-01 ~ 2023-12-31 (양 끝 포함).",
-            "[procedure] 기준 사건 당일부터 14일 후까지(양 끝 포함) “관상동맥우회술” (하위 개념 포함) 시술/수술 1회 이상.",
+            "[procedure] 기준 사건 당일부터 14일 후까지(양 끝 포함) “관상동맥우회술” (하위 개념 포함) "
+            "시술/수술 1회 이상.",
             KO_END,
             "반환할 영상: “procedure” 후 0일부터 30일까지(양 끝 포함)의 CT 검사.",
         ],

@@ -8,6 +8,7 @@ from datetime import date
 import pytest
 
 from cohort_engine.nlq.dates import recognise_dates
+from cohort_engine.nlq.items import DateData, ItemKind
 from cohort_engine.nlq.lexicon import entries, lookup
 from cohort_engine.nlq.parser import parse
 from cohort_engine.nlq.text import Raw, items_of, strip_josa
@@ -16,8 +17,9 @@ TODAY = date(2024, 6, 30)
 
 
 def _range(text: str, lang: str = "en") -> tuple[date | None, date | None]:
-    [item] = [i for i in items_of(recognise_dates([Raw(text, 0)], lang, TODAY)) if i.kind == "date"]
-    return item.get("start"), item.get("end")
+    [item] = [i for i in items_of(recognise_dates([Raw(text, 0)], lang, TODAY)) if i.kind is ItemKind.date]
+    dates = item.data_as(DateData)
+    return dates.start, dates.end
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from cohort_engine.pipeline import ask, run_spec
+import pytest
+
+from cohort_engine.nlq.parser import parse
+from cohort_engine.nlq.result import Clarification, ParseResult
+from cohort_engine.pipeline import (
+    AskResult,
+    answer_from_parse,
+    ask,
+    compile_spec,
+    run_spec,
+    run_spec_compiled,
+)
 from cohort_engine.seed import SEED_EN, SEED_KO
 from cohort_engine.spec import CohortSpec, Criterion, Domain, IndexEvent
 
@@ -60,3 +71,60 @@ def test_malformed_table_gives_a_clear_error(eunomia) -> None:
         "this mart's death table lacks the OMOP column(s) person_id, death_date, cause_concept_id, "
         "so death criteria cannot be evaluated"
     )
+
+
+# ------------------------------------------------------------------------------ refusals and questions back
+@pytest.mark.parametrize("status", ["refused", "clarify"])
+def test_a_parse_that_stopped_short_is_answered_with_its_own_words(status: str) -> None:
+    clar = [Clarification(question="How old is elderly?", span="elderly", choices=["65+", "75+"])]
+    parsed = ParseResult(
+        status=status, language="ko", message="왜냐하면", clarifications=clar, notes=["a note"]
+    )
+    assert answer_from_parse(parsed) == AskResult(
+        status=status,
+        message="왜냐하면",
+        language="ko",
+        clarifications=clar,
+        notes=["a note"],
+    )
+
+
+def test_ok_without_a_spec_is_an_error_not_an_empty_cohort() -> None:
+    res = answer_from_parse(ParseResult(status="ok", notes=["n"]))
+    assert (res.status, res.message, res.notes, res.count) == (
+        "error",
+        "the parser said ok but returned no spec",
+        ["n"],
+        None,
+    )
+
+
+def test_ask_answers_a_refusal_without_opening_the_mart(tmp_path) -> None:
+    q = "delete all patients diagnosed with MI in 2023"
+    res = ask(q, tmp_path / "absent.duckdb")
+    assert res == answer_from_parse(parse(q)) and res.status == "refused"
+
+
+def test_ask_with_an_unknown_parser_is_an_error(tmp_path) -> None:
+    res = ask(SEED_EN, tmp_path / "absent.duckdb", parser="gpt")
+    assert (res.status, res.message) == ("error", "unknown parser 'gpt': use rule, llm or hybrid")
+
+
+# ------------------------------------------------------------------------------ one pass for export
+def test_run_spec_compiled_returns_the_cohort_it_ran(demo) -> None:
+    parsed = parse(SEED_EN)
+    assert parsed.spec is not None
+    outcome = run_spec_compiled(parsed.spec, demo, parsed=parsed, sample_size=0, include_person_ids=True)
+    again = compile_spec(parsed.spec, demo)
+    assert outcome.answer.status == "ok" and outcome.compiled is not None
+    assert outcome.answer.sql == outcome.compiled.cohort_sql == again.cohort_sql
+    assert outcome.compiled == again
+    assert outcome.answer == run_spec(
+        parsed.spec, demo, parsed=parsed, sample_size=0, include_person_ids=True
+    )
+
+
+def test_run_spec_compiled_has_no_cohort_when_the_answer_is_not_ok(eunomia) -> None:
+    spec = CohortSpec(index=IndexEvent(domain="condition", concepts={"terms": ["xylophone disease"]}))
+    outcome = run_spec_compiled(spec, eunomia)
+    assert outcome.answer.status == "clarify" and outcome.compiled is None

@@ -35,7 +35,8 @@ def test_seed_sentences_parse_to_the_same_rules() -> None:
 def test_seed_readback_english() -> None:
     assert readback(parse(SEED_EN).spec) == (
         "Index event: any diagnosis, dated 2023-10-01 to 2023-10-10 (inclusive).\n"
-        "[surgery] at least 1 procedure of “myocardial infarction” or “coronary artery disease” (incl. sub-concepts) "
+        "[surgery] at least 1 procedure of “myocardial infarction” or “coronary artery disease” (incl. "
+        "sub-concepts) "
         "between 7 days after and 14 days after the index event (inclusive).\n"
         "A patient qualifies when any one of their index events meets every rule above."
     )
@@ -44,7 +45,8 @@ def test_seed_readback_english() -> None:
 def test_seed_readback_korean() -> None:
     assert readback(parse(SEED_KO).spec) == (
         "기준 사건: 모든 진단, 기간 2023-10-01 ~ 2023-10-10 (양 끝 포함).\n"
-        "[surgery] 기준 사건 7일 후부터 14일 후까지(양 끝 포함) “심근경색” 또는 “관상 동맥 질환” (하위 개념 포함) 시술/수술 1회 이상.\n"
+        "[surgery] 기준 사건 7일 후부터 14일 후까지(양 끝 포함) “심근경색” 또는 “관상 동맥 질환” (하위 "
+        "개념 포함) 시술/수술 1회 이상.\n"
         "환자의 기준 사건 중 하나라도 위 조건을 모두 만족하면 포함됩니다."
     )
 

@@ -18,9 +18,9 @@ from cohort_engine.sql_guard.guard import HARD_MAX_ROWS, ValidatedSQL, revalidat
 #: A literal that stands for an identifying value; it must never come back in an error or a log line.
 SECRET = "Kim-MRN-0042"
 
-AGG = {"aggregates_only": True}
-FILTERS = {"allow_identifying_in_filters": True}
-RANGE = {"allowed_table_functions": {"range"}}
+AGG: dict[str, Any] = {"aggregates_only": True}
+FILTERS: dict[str, Any] = {"allow_identifying_in_filters": True}
+RANGE: dict[str, Any] = {"allowed_table_functions": {"range"}}
 
 # (sql, validate kwargs, expected rule, expected where)
 HOSTILE: list[tuple[str, dict[str, Any], Rule, str]] = [
@@ -285,7 +285,8 @@ HOSTILE: list[tuple[str, dict[str, Any], Rule, str]] = [
         "c.person_id",
     ),
     (
-        f"SELECT year_of_birth + 0 AS y, COUNT(*) FROM person WHERE gender_source_value <> '{SECRET}' GROUP BY 1",
+        f"SELECT year_of_birth + 0 AS y, COUNT(*) FROM person WHERE gender_source_value <> '{SECRET}' "
+        "GROUP BY 1",
         AGG,
         Rule.NOT_AGGREGATE,
         "person.year_of_birth + ?",
@@ -438,7 +439,8 @@ ALLOWED: list[tuple[str, dict[str, Any], str | None, int]] = [
         "WITH idx AS (SELECT person_id, MIN(condition_start_date) AS index_date FROM condition_occurrence "
         "WHERE condition_concept_id IN (SELECT descendant_concept_id FROM concept_ancestor "
         "WHERE ancestor_concept_id = 4329847) GROUP BY person_id) "
-        "SELECT idx.person_id, idx.index_date - d.death_date AS days FROM idx LEFT JOIN death d USING (person_id)",
+        "SELECT idx.person_id, idx.index_date - d.death_date AS days FROM idx LEFT JOIN death d USING "
+        "(person_id)",
         {},
         None,
         100_000,
@@ -638,7 +640,7 @@ _DICOM = Table(
         Column(name="modality", type="VARCHAR", privacy="safe", description="CT, MR …"),
     ],
 )
-RELEASE = {
+RELEASE: dict[str, Any] = {
     "extra_tables": {"dicom_series": _DICOM},
     "identifying_output": ["dicom_series.series_instance_uid"],
 }
@@ -652,7 +654,8 @@ RELEASE = {
         "ORDER BY s.series_instance_uid",
         "WITH x AS (SELECT series_instance_uid AS u FROM dicom_series) SELECT u FROM x GROUP BY u",
         "SELECT * FROM (SELECT series_instance_uid, modality FROM dicom_series) AS t",
-        "SELECT series_instance_uid, ROW_NUMBER() OVER (PARTITION BY series_instance_uid) AS n FROM dicom_series",
+        "SELECT series_instance_uid, ROW_NUMBER() OVER (PARTITION BY series_instance_uid) AS n FROM "
+        "dicom_series",
     ],
 )
 def test_identifying_output_lets_the_named_columns_out(sql: str) -> None:

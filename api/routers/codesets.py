@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Request, Response
 from cohort_engine.api.audit import note
 from cohort_engine.api.auth import ResearcherKey
 from cohort_engine.api.context import Ctx
-from cohort_engine.api.errors import ApiError, responses
+from cohort_engine.api.errors import responses
 from cohort_engine.api.schemas import CodesetIn, CodesetOut, CodesetUpdate
 
 router = APIRouter(prefix="/v1", tags=["codesets"])
@@ -21,9 +21,7 @@ CodesetName = Annotated[str, Path(min_length=1, max_length=64, description="Code
     "/codesets", response_model=list[CodesetOut], summary="List code sets", responses=responses(401, 403)
 )
 def list_codesets(ctx: Ctx, p: ResearcherKey) -> list[CodesetOut]:
-    recs = ctx.state.list_codesets()
-    labels = ctx.service.codeset_labels([i for r in recs for i in r.concept_ids]) if recs else {}
-    return [ctx.service.codeset_out(r, labels) for r in recs]
+    return ctx.codesets.list_all()
 
 
 @router.get(
@@ -33,10 +31,7 @@ def list_codesets(ctx: Ctx, p: ResearcherKey) -> list[CodesetOut]:
     responses=responses(401, 403, 404),
 )
 def get_codeset(request: Request, name: CodesetName, ctx: Ctx, p: ResearcherKey) -> CodesetOut:
-    rec = ctx.state.get_codeset(name)
-    if rec is None:
-        raise ApiError(404, "not_found", "No code set with this name.")
-    return ctx.service.codeset_out(rec, ctx.service.codeset_labels(rec.concept_ids))
+    return ctx.codesets.get(name)
 
 
 @router.post(
@@ -49,7 +44,7 @@ def get_codeset(request: Request, name: CodesetName, ctx: Ctx, p: ResearcherKey)
 def create_codeset(
     body: CodesetIn, request: Request, response: Response, ctx: Ctx, p: ResearcherKey
 ) -> CodesetOut:
-    out = ctx.service.create_codeset(body, p)
+    out = ctx.codesets.create(body, p)
     note(request, target=out.name, details={"concepts": len(out.concept_ids)})
     response.headers["Location"] = f"/v1/codesets/{out.name}"
     return out
@@ -65,7 +60,7 @@ def create_codeset(
 def update_codeset(
     body: CodesetUpdate, request: Request, name: CodesetName, ctx: Ctx, p: ResearcherKey
 ) -> CodesetOut:
-    out = ctx.service.update_codeset(name, body, p)
+    out = ctx.codesets.update(name, body, p)
     note(request, target=out.name, details={"concepts": len(out.concept_ids), "version": out.version})
     return out
 
@@ -74,5 +69,5 @@ def update_codeset(
     "/codesets/{name}", status_code=204, summary="Delete a code set", responses=responses(401, 403, 404)
 )
 def delete_codeset(request: Request, name: CodesetName, ctx: Ctx, p: ResearcherKey) -> Response:
-    ctx.service.delete_codeset(name, p)
+    ctx.codesets.delete(name, p)
     return Response(status_code=204)

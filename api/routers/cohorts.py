@@ -76,8 +76,8 @@ def get_cohort(cohort_id: CohortId, request: Request, ctx: Ctx, p: AnyKey) -> Co
     "/cohorts/{cohort_id}/stats",
     response_model=StatsOut,
     summary="Aggregate charts of a cohort",
-    description="Age/sex pyramid (age at index, 10-year bands, 90+), index dates by month, and modalities and "
-    "body parts of the cohort's imaging series (persons per category). Small cells suppressed for "
+    description="Age/sex pyramid (age at index, 10-year bands, 90+), index dates by month, and modalities "
+    "and body parts of the cohort's imaging series (persons per category). Small cells suppressed for "
     "researchers, with complementary suppression where a total would give them away.",
     responses=responses(401, 403, 404, 409, 503, 504),
 )
@@ -105,8 +105,8 @@ def request_release(cohort_id: CohortId, request: Request, ctx: Ctx, p: Research
     "/cohorts/{cohort_id}/approve",
     response_model=CohortResult,
     summary="Approve a release (steward)",
-    description="Re-runs the cohort, checks it still has the persons of the reviewed run (keyed result hash) and "
-    "approves it for export clients. A steward cannot approve a run made with their own key.",
+    description="Re-runs the cohort, checks it still has the persons of the reviewed run (keyed result hash) "
+    "and approves it for export clients. A steward cannot approve a run made with their own key.",
     responses=responses(401, 403, 404, 409, 503, 504),
 )
 def approve(cohort_id: CohortId, request: Request, ctx: Ctx, p: StewardKey) -> CohortResult:

@@ -28,11 +28,11 @@ from cohort_engine.deid.manifest import EXTENSIONS, ManifestLevel, manifest_chun
 router = APIRouter(prefix="/v1", tags=["manifests"])
 
 _LEVEL_DOC = (
-    "`series` (default): one row per imaging series — patient, study_uid, series_uid, index_date, study_date, "
-    "series_date, days_from_index, modality, body_part, study_description, series_description, n_instances, "
-    "total_bytes, criteria. `instance`: one row per SOP instance — patient, study_uid, series_uid, sop_uid, "
-    "index_date, study_date, series_date, days_from_index, modality, body_part, study_description, "
-    "series_description, file_size, burned_in_annotation, criteria."
+    "`series` (default): one row per imaging series — patient, study_uid, series_uid, index_date, "
+    "study_date, series_date, days_from_index, modality, body_part, study_description, series_description, "
+    "n_instances, total_bytes, criteria. `instance`: one row per SOP instance — patient, study_uid, "
+    "series_uid, sop_uid, index_date, study_date, series_date, days_from_index, modality, body_part, "
+    "study_description, series_description, file_size, burned_in_annotation, criteria."
 )
 
 LevelQuery = Annotated[ManifestLevel, Query(description=_LEVEL_DOC)]
@@ -42,16 +42,16 @@ LevelQuery = Annotated[ManifestLevel, Query(description=_LEVEL_DOC)]
     "/cohorts/{cohort_id}/manifest",
     summary="De-identified imaging manifest of a cohort",
     description=(
-        "The cohort's indexed imaging, one row per series or per instance (`level`): keyed pseudonym, remapped "
-        "UIDs, dates shifted per patient (intervals kept; `days_from_index` is exact), modality, body part, "
-        "descriptions scrubbed of identifying text, counts and sizes, and `criteria` — the criteria that "
-        "qualified the patient as `[{label, days_from_index}]`. "
-        "`format=json` answers one page as an object (`cohort_id`, `release`, `level`, `columns`, `offset`, "
-        "`limit`, `total`, `next`) whose `rows` is a JSON array; `jsonl` (JSON Lines, one row per line), `csv` "
-        "(`criteria` as JSON text) and `parquet` (typed columns, `criteria` as list<struct<label, "
-        "days_from_index>>) stream the same page as a file. Every format carries `X-Total-Count` and, when more "
-        "rows follow, a `Link: rel=next` header. For a whole large manifest in one file, start an export job "
-        "(`POST /v1/cohorts/{id}/exports`)."
+        "The cohort's indexed imaging, one row per series or per instance (`level`): keyed pseudonym, "
+        "remapped UIDs, dates shifted per patient (intervals kept; `days_from_index` is exact), modality, "
+        "body part, descriptions scrubbed of identifying text, counts and sizes, and `criteria` — the "
+        "criteria that qualified the patient as `[{label, days_from_index}]`. `format=json` answers one page "
+        "as an object (`cohort_id`, `release`, `level`, `columns`, `offset`, `limit`, `total`, `next`) whose "
+        "`rows` is a JSON array; `jsonl` (JSON Lines, one row per line), `csv` (`criteria` as JSON text) and "
+        "`parquet` (typed columns, `criteria` as list<struct<label, days_from_index>>) stream the same page "
+        "as a file. Every format carries `X-Total-Count` and, when more rows follow, a `Link: rel=next` "
+        "header. For a whole large manifest in one file, start an export job (`POST "
+        "/v1/cohorts/{id}/exports`)."
     ),
     response_model=ManifestPage,
     responses={
@@ -127,8 +127,8 @@ def manifest(
     response_model=JobOut,
     status_code=202,
     summary="Export a whole manifest as a background job",
-    description="Starts a job that writes the cohort's full manifest at `level` to one file in `format`; poll "
-    "`GET /v1/jobs/{id}` for status and progress, then fetch `GET /v1/jobs/{id}/result`. The file "
+    description="Starts a job that writes the cohort's full manifest at `level` to one file in `format`; "
+    "poll `GET /v1/jobs/{id}` for status and progress, then fetch `GET /v1/jobs/{id}/result`. The file "
     "lists the images; de-identified copies of the DICOM files themselves are made on the mart host "
     "(`cohort export`).",
     responses=responses(401, 403, 404, 409, 422),

@@ -19,9 +19,9 @@ router = APIRouter(prefix="/v1", tags=["sql"])
     summary="Run guarded SQL",
     description=(
         "One read-only SELECT over the catalogued OMOP tables, checked by the SQL guard (identifying columns "
-        "never come out, whoever asks). Researchers may only run aggregate queries, and aggregates over fewer "
-        "than k rows come back as '<k'. Stewards and admins may select rows. A rejected query answers 400 "
-        "with the guard's `rule` and `where`."
+        "never come out, whoever asks). Researchers may only run aggregate queries, and aggregates over "
+        "fewer than k rows come back as '<k'. Stewards and admins may select rows. A rejected query answers "
+        "400 with the guard's `rule` and `where`."
     ),
     responses=responses(400, 401, 403, 422, 503, 504),
 )

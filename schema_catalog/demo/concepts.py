@@ -500,7 +500,6 @@ UNITS: list[Named] = [
     _n("cm", "centimeter", "센티미터"),
     _n("[U]/mL", "unit per milliliter", "단위/밀리리터"),
 ]
-UNIT_INDEX: dict[str, int] = {u.code: i for i, u in enumerate(UNITS)}
 
 
 @dataclass(frozen=True)
@@ -862,7 +861,6 @@ DEMO_CONCEPTS: list[DemoConcept] = [
         ("tumor size",),
     ),
 ]
-DEMO_INDEX: dict[str, int] = {c.code: i for i, c in enumerate(DEMO_CONCEPTS)}
 
 
 # ---------------------------------------------------------------- vocabularies

@@ -145,13 +145,16 @@ IDENTITY_DDL = """CREATE TABLE IF NOT EXISTS demo_identity (
   address VARCHAR,
   phone VARCHAR
 );
-COMMENT ON TABLE demo_identity IS 'Demo only, outside OMOP, IDENTIFYING: fake patient names, address, phone (de-identification and DICOM test material).'
+COMMENT ON TABLE demo_identity IS
+  'Demo only, outside OMOP, IDENTIFYING: fake patient names, address, phone '
+  '(de-identification and DICOM test material).'
 """
 
 IDENTITY_INSERT = """INSERT INTO demo_identity
 SELECT person_id, family_name, given_name, family_hangul || given_hangul,
        region || ' ' || road || ' ' || CAST(bldg AS VARCHAR)
-         || CASE WHEN apt_dong > 0 THEN ', ' || CAST(apt_dong AS VARCHAR) || '동 ' || CAST(apt_ho AS VARCHAR) || '호'
+         || CASE WHEN apt_dong > 0
+                 THEN ', ' || CAST(apt_dong AS VARCHAR) || '동 ' || CAST(apt_ho AS VARCHAR) || '호'
                  ELSE '' END,
        '010-' || CAST(phone1 AS VARCHAR) || '-' || lpad(CAST(phone2 AS VARCHAR), 4, '0')
 FROM _identity_stage

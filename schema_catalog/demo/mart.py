@@ -61,8 +61,10 @@ WITH s AS (
 )
 SELECT note_id, person_id, note_date, note_datetime, {C.EHR_TYPE},
   CASE kind WHEN 0 THEN $dc WHEN 1 THEN $rad ELSE $path END,
-  CASE WHEN korean THEN (CASE kind WHEN 0 THEN '퇴원 요약' WHEN 1 THEN '영상 판독 보고서' ELSE '병리 보고서' END)
-       ELSE (CASE kind WHEN 0 THEN 'Discharge summary' WHEN 1 THEN 'Radiology report' ELSE 'Pathology report' END)
+  CASE WHEN korean
+         THEN (CASE kind WHEN 0 THEN '퇴원 요약' WHEN 1 THEN '영상 판독 보고서' ELSE '병리 보고서' END)
+       ELSE (CASE kind WHEN 0 THEN 'Discharge summary' WHEN 1 THEN 'Radiology report'
+                  ELSE 'Pathology report' END)
   END,
   CASE
     WHEN kind = 0 AND korean THEN concat_ws(chr(10), '퇴원 요약', hdr,
@@ -82,7 +84,8 @@ SELECT note_id, person_id, note_date, note_datetime, {C.EHR_TYPE},
     WHEN kind = 1 AND korean THEN concat_ws(chr(10), '영상 판독 보고서', hdr,
       '검사: ' || c_ko || ' (' || site || '), ' || d,
       '검사 사유: ' || coalesce(a_ko, '정기 검사'),
-      '소견: ' || ['급성 이상 소견 없음.', '임상 소견에 합당한 소견.', '비특이적 소결절, 추적 검사 권고.'][variant + 1],
+      '소견: ' || ['급성 이상 소견 없음.', '임상 소견에 합당한 소견.',
+                  '비특이적 소결절, 추적 검사 권고.'][variant + 1],
       '결론: 상기 소견 참조.')
     WHEN kind = 1 THEN concat_ws(chr(10), 'RADIOLOGY REPORT', hdr,
       'Exam: ' || c_name || ' (' || site || '), ' || d,

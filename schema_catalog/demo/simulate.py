@@ -284,7 +284,7 @@ class Sim:
     def proc(
         self,
         persons: np.ndarray,
-        code: str | np.ndarray,
+        code: str | int | np.ndarray,
         date: np.ndarray,
         visit: np.ndarray,
         dx: int | np.ndarray = 0,
@@ -1138,7 +1138,7 @@ class Sim:
         t = self.day_in(p)
         dis = t + self.ints(2, 4, k)
         vid = self.visit(p, t, dis, 262)
-        code = self.v.icd["K35.80"]
+        code: int | np.ndarray = self.v.icd["K35.80"]
         self.dx(p, code, t, vid)
         self.proc(p, "88.01", t, vid, dx=code)
         self.lab(p, "wbc", t, vid, np.round(np.clip(self.rng.normal(13.5, 3.0, k), 8.0, 25.0), 1))

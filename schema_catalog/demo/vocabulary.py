@@ -53,10 +53,6 @@ class Vocab:
     demo: dict[str, int]
     korean_name: dict[int, str]  # preferred Korean name of every concept that has one
 
-    @property
-    def all_ids(self) -> np.ndarray:
-        return self.concept.column("concept_id").to_numpy()
-
 
 def icd_version() -> str:
     """ICD-10-CM release bundled with the package, e.g. 'April 2026', read without importing it."""
@@ -292,7 +288,7 @@ def build_vocabulary() -> Vocab:
         synonyms(cid, dc.ko, dc.en)
 
     icd_ver = icd_version()
-    vocab_rows = {
+    vocab_rows: dict[str, list[object]] = {
         k: []
         for k in (
             "vocabulary_id",
@@ -356,8 +352,8 @@ def build_vocabulary() -> Vocab:
     proc_ids = np.array([proc_map[p.code] for p in C.PROCEDURES], dtype=np.int64)
     pos = {cid: i for i, cid in enumerate(proc_ids.tolist())}
     proc_parent = np.full(len(proc_ids), -1, dtype=np.int64)
-    for child, par in proc_parent_pairs:
-        proc_parent[pos[child]] = pos[par]
+    for child, parent in proc_parent_pairs:
+        proc_parent[pos[child]] = pos[parent]
     a2, d2, l2 = _closure(proc_parent, proc_ids)
     others = np.array(
         [

@@ -1,8 +1,9 @@
 """A tiny synthetic mart with imaging rows, for the DICOM tests and the benchmark.
 
-Why here and not in the demo mart generator: the DICOM index must be testable on its own, with a mart
-whose every imaging row is known (modalities, missing body parts, shared studies, persons with and
-without ``demo_identity`` rows), in well under a second.
+Under ``tests/`` so that test material does not ship in the wheel.  Why not the demo mart generator:
+the DICOM index must be testable on its own, with a mart whose every imaging row is known (modalities,
+missing body parts, shared studies, persons with and without ``demo_identity`` rows), in well under a
+second.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""A tiny, fully known OMOP mart for the API tests (and for trying the API without the demo generator).
+"""A tiny, fully known OMOP mart for the API tests (kept out of the wheel: it is test data).
 
 Everything here is fictional. Layout (``build_tiny_mart``):
 
@@ -77,7 +77,8 @@ def build_tiny_mart(path: Path) -> Path:
         con.execute(omop_ddl())
         for cid, name, domain, vocab, code in CONCEPTS:
             con.execute(
-                "INSERT INTO concept VALUES (?, ?, ?, ?, 'Code', 'S', ?, DATE '2000-01-01', DATE '2099-12-31', NULL)",
+                "INSERT INTO concept VALUES "
+                "(?, ?, ?, ?, 'Code', 'S', ?, DATE '2000-01-01', DATE '2099-12-31', NULL)",
                 [cid, name, domain, vocab, code],
             )
             con.execute("INSERT INTO concept_ancestor VALUES (?, ?, 0, 0)", [cid, cid])
@@ -86,8 +87,8 @@ def build_tiny_mart(path: Path) -> Path:
         proc_id = img_id = 0
         for pid in range(1, 61):
             con.execute(
-                "INSERT INTO person (person_id, gender_concept_id, year_of_birth, race_concept_id, ethnicity_concept_id, "
-                "person_source_value) VALUES (?, ?, ?, 0, 0, ?)",
+                "INSERT INTO person (person_id, gender_concept_id, year_of_birth, race_concept_id, "
+                "ethnicity_concept_id, person_source_value) VALUES (?, ?, ?, 0, 0, ?)",
                 [pid, 8507 if pid % 2 else 8532, 1940 + (pid * 7) % 50, MRNS[pid - 1]],
             )
             con.execute(
@@ -115,8 +116,8 @@ def build_tiny_mart(path: Path) -> Path:
             for concept_id, days in procs:
                 proc_id += 1
                 con.execute(
-                    "INSERT INTO procedure_occurrence (procedure_occurrence_id, person_id, procedure_concept_id, "
-                    "procedure_date, procedure_type_concept_id) VALUES (?, ?, ?, ?, 0)",
+                    "INSERT INTO procedure_occurrence (procedure_occurrence_id, person_id, "
+                    "procedure_concept_id, procedure_date, procedure_type_concept_id) VALUES (?, ?, ?, ?, 0)",
                     [proc_id, pid, concept_id, dx + timedelta(days=days)],
                 )
             for modality, body, days in SERIES.get(pid, []):

@@ -1,0 +1,21 @@
+"""The settings of one app instance: which mart and state file, k, time limits, pool size."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cohort_engine.api.suppression import DEFAULT_K
+
+
+@dataclass
+class Settings:
+    mart: Path
+    state_db: Path
+    k: int = DEFAULT_K
+    query_timeout_s: float = 30.0
+    max_concurrent_queries: int = 8
+    manifest_page_max: int = 10_000
+    export_dir: Path | None = None
+    extra: dict[str, Any] = field(default_factory=dict)

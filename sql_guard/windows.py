@@ -1,0 +1,51 @@
+"""Window SQL: the one place where a :class:`~cohort_engine.spec.Window` becomes SQL conditions.
+
+A window is written by three callers — the cohort compiler (criterion events around their anchor), the
+imaging selection (series dates around the index or a criterion's event) and the API's imaging charts —
+and the three must agree on its meaning, which ``cohort_engine.spec`` defines: whole days, inclusive at
+both ends, negative offsets before the anchor, ``same_visit`` comparing the visit of event and anchor.
+The expressions are plain DuckDB SQL text, so each caller keeps its own aliases and casts.
+"""
+
+from __future__ import annotations
+
+from cohort_engine.spec import Window
+from cohort_engine.sql_guard.errors import CompileError
+
+__all__ = ["shifted", "window_conditions"]
+
+
+def shifted(date_expr: str, days: int) -> str:
+    """``date_expr`` ± whole days.
+
+    The sign goes outside the interval (``d - INTERVAL '7' DAY``, never ``INTERVAL '-7' DAY``): sqlglot
+    renders that form correctly for every target dialect.
+    """
+    return f"{date_expr} {'-' if days < 0 else '+'} INTERVAL '{abs(int(days))}' DAY"
+
+
+def window_conditions(
+    window: Window,
+    *,
+    event_date: str,
+    anchor_date: str,
+    event_visit: str | None = None,
+    anchor_visit: str | None = None,
+) -> list[str]:
+    """SQL boolean conditions (to be AND-ed) that put ``event_date`` inside ``window`` of ``anchor_date``.
+
+    Both date expressions must be DATEs (a timestamp would make the end bound exclude the last day's
+    later hours).  An open end adds no condition, so an unbounded window yields ``[]``.
+    ``same_visit`` needs both visit expressions: a caller without visits (imaging series carry none)
+    cannot honour it and gets a ``CompileError`` rather than a silently wider window.
+    """
+    conds: list[str] = []
+    if window.start is not None:
+        conds.append(f"{event_date} >= {shifted(anchor_date, window.start)}")
+    if window.end is not None:
+        conds.append(f"{event_date} <= {shifted(anchor_date, window.end)}")
+    if window.same_visit:
+        if event_visit is None or anchor_visit is None:
+            raise CompileError("a window on the same visit is not supported here; give a day window")
+        conds.append(f"{event_visit} = {anchor_visit}")
+    return conds
