@@ -285,6 +285,7 @@ def test_unexpected_errors_hide_their_text(env, monkeypatch) -> None:
 # -- ask and cohorts ---------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_ask_seed_english(env) -> None:
     r = env["client"].post("/v1/ask", json={"question": SEED_EN}, headers=H(env, "researcher"))
     assert r.status_code == 200, r.text
@@ -357,6 +358,7 @@ def test_attrition_cannot_be_undone_by_subtraction(env) -> None:
     assert all(not 0 < a - b < 5 for a in exact for b in exact if a > b)
 
 
+@pytest.mark.slow
 def test_stats_are_aggregates_with_suppression(env) -> None:
     c = env["client"]
     cid = c.post("/v1/cohorts", json={"spec": SEED_SPEC}, headers=H(env, "researcher")).json()["cohort_id"]
@@ -399,6 +401,7 @@ def test_overrides_pin_a_term_to_concepts(env) -> None:
 # -- code sets ---------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_codeset_crud_and_resolution_in_a_spec(env) -> None:
     c = env["client"]
     r = c.post(
@@ -506,6 +509,7 @@ def test_steward_cannot_approve_own_run(env) -> None:
     assert c.post(f"/v1/cohorts/{cid}/approve", headers=H(env, "steward2")).status_code == 200
 
 
+@pytest.mark.slow
 def test_manifest_json_pages(env, approved, dicom_truth) -> None:
     c = env["client"]
     first = c.get(f"/v1/cohorts/{approved}/manifest?limit=10", headers=H(env, "export_client"))
@@ -599,6 +603,7 @@ def test_manifest_json_pages(env, approved, dicom_truth) -> None:
     assert again["rows"] == page["rows"]
 
 
+@pytest.mark.slow
 def test_manifest_csv_and_parquet(env, approved, dicom_truth) -> None:
     c = env["client"]
     r = c.get(f"/v1/cohorts/{approved}/manifest?format=csv&limit=1000", headers=H(env, "export_client"))
@@ -634,6 +639,7 @@ def test_manifest_csv_and_parquet(env, approved, dicom_truth) -> None:
     no_dicom_identifiers(json.dumps(table.to_pylist(), ensure_ascii=False), dicom_truth)
 
 
+@pytest.mark.slow
 def test_manifest_instance_level(env, approved, dicom_truth) -> None:
     c = env["client"]
     first = c.get(
@@ -698,6 +704,7 @@ def test_manifest_needs_a_dicom_index(env, tmp_path: Path) -> None:
         )
 
 
+@pytest.mark.slow
 def test_export_job_with_progress(env, approved) -> None:
     c = env["client"]
     r = c.post(f"/v1/cohorts/{approved}/exports", json={"format": "csv"}, headers=H(env, "export_client"))
@@ -722,6 +729,7 @@ def test_export_job_with_progress(env, approved) -> None:
     )
 
 
+@pytest.mark.slow
 def test_instance_export_job_in_parquet(env, approved, dicom_truth) -> None:
     c = env["client"]
     r = c.post(
@@ -936,6 +944,7 @@ def _imaging(d: dict) -> dict[str, tuple]:
     }
 
 
+@pytest.mark.slow
 def test_ask_answers_with_their_images(env, instances_by_modality) -> None:
     c = env["client"]
     # The seed cohort is persons 1–13; its question asks for no images, so all their indexed series count:
@@ -981,6 +990,7 @@ def test_ask_answers_with_their_images(env, instances_by_modality) -> None:
     )
 
 
+@pytest.mark.slow
 def test_imaging_request_selects_the_summary_and_the_charts(env, instances_by_modality) -> None:
     c = env["client"]
     # XA or MR, 5–10 days after the index: XA (day 8) of persons 1–6; MR (day 30) is outside the window.
@@ -992,6 +1002,7 @@ def test_imaging_request_selects_the_summary_and_the_charts(env, instances_by_mo
     assert [(b["label"], b["persons"]["value"], b["series"]) for b in s["body_parts"]] == [("HEART", 6, 6)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("role", ["steward", "researcher"])
 def test_stats_modalities_are_the_imaging_summary(env, role: str) -> None:
     """The charts and the answer's imaging come from one selection (dicom_index.select), cell for cell."""
@@ -1015,6 +1026,7 @@ def test_stats_modalities_are_the_imaging_summary(env, role: str) -> None:
     }
 
 
+@pytest.mark.slow
 def test_stats_without_an_index_use_image_occurrence(env, tmp_path: Path) -> None:
     mart = tmp_path / "mart.duckdb"
     shutil.copy(env["mart"], mart)
@@ -1039,6 +1051,7 @@ def test_stats_without_an_index_use_image_occurrence(env, tmp_path: Path) -> Non
         assert [(m["label"], m["persons"]["value"]) for m in s["modalities"]] == [("XA", 6)]
 
 
+@pytest.mark.slow
 def test_ask_parser_choice(env, monkeypatch: pytest.MonkeyPatch) -> None:
     from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
@@ -1118,6 +1131,7 @@ CHART_WINDOWS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("window", "bars"), CHART_WINDOWS.values(), ids=CHART_WINDOWS.keys())
 def test_chart_windows_mean_the_same_with_and_without_an_index(env, no_index, window, bars) -> None:
     """Both chart paths put the imaging window into SQL with the compiler's helper (sql_guard.windows)."""

@@ -169,6 +169,7 @@ def test_override_and_codeset_ids_have_the_specs_range(client: TestClient) -> No
     assert str(INT32_MAX) in err["message"]
 
 
+@pytest.mark.slow
 def test_importing_the_app_loads_no_parser_stack() -> None:
     """The server module is cheap to import (``cohort --help`` and ``cohort serve --help`` may touch it):
     spaCy loads with the first question, langchain only for an LLM parser."""

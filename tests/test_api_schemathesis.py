@@ -32,6 +32,7 @@ def fuzz_app(tmp_path_factory: pytest.TempPathFactory):
     return app
 
 
+@pytest.mark.slow
 def test_no_server_errors(fuzz_app) -> None:
     # schemathesis' own pytest plugin does not load under pytest 9, so each operation's strategy is
     # driven by hypothesis directly; the checks are schemathesis' (not_a_server_error) plus ours.

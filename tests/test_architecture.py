@@ -103,6 +103,7 @@ def test_every_module_belongs_to_a_layer() -> None:
     assert orphans == []
 
 
+@pytest.mark.slow
 def test_no_import_crosses_a_layer_backwards() -> None:
     found: list[str] = []
     for module, path, is_pkg in package_modules():
@@ -110,6 +111,7 @@ def test_no_import_crosses_a_layer_backwards() -> None:
     assert found == [], "\n".join(found)
 
 
+@pytest.mark.slow
 def test_tests_and_benchmarks_use_the_namespace() -> None:
     found: list[str] = []
     for path in [*ROOT.glob("tests/*.py"), *ROOT.glob("benchmarks/*.py")]:

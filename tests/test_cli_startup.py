@@ -52,6 +52,7 @@ def _modules(*argv: str) -> set[str]:
     return set(json.loads(line.removeprefix("MODULES ")))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "argv", [(), ("--help",), ("index", "--help"), ("export", "--help"), ("eval", "--help")]
 )

@@ -331,6 +331,7 @@ CASES: list[tuple[str, CohortSpec, str]] = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name,spec,hand_sql", CASES, ids=[c[0] for c in CASES])
 def test_compiled_cohort_equals_hand_written_sql(eunomia, name: str, spec: CohortSpec, hand_sql: str) -> None:
     compiled = compile_cohort(spec)
@@ -340,6 +341,7 @@ def test_compiled_cohort_equals_hand_written_sql(eunomia, name: str, spec: Cohor
     assert want, f"case {name!r} selects nobody: it would not catch a wrong compiler"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name,spec,hand_sql", CASES, ids=[c[0] for c in CASES])
 def test_attrition_ends_at_cohort_size(eunomia, name: str, spec: CohortSpec, hand_sql: str) -> None:
     compiled = compile_cohort(spec)

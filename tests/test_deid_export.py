@@ -52,6 +52,7 @@ def _csv(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
+@pytest.mark.slow
 def test_folder_export_matches_manifest(mart: Any, compiled: CompiledCohort, tmp_path: Path) -> None:
     seen: list[ExportProgress] = []
     out = tmp_path / "out"
@@ -103,6 +104,7 @@ def test_folder_export_matches_manifest(mart: Any, compiled: CompiledCohort, tmp
     assert SECRET not in (out / "export.json").read_text("utf-8")
 
 
+@pytest.mark.slow
 def test_zip_instance_level_with_burned_in_allowed(
     mart: Any, compiled: CompiledCohort, tmp_path: Path
 ) -> None:
@@ -126,6 +128,7 @@ def test_zip_instance_level_with_burned_in_allowed(
         assert us and all(r["burned_in_annotation"] == "YES" for r in us)
 
 
+@pytest.mark.slow
 def test_same_release_same_values_other_release_unlinkable(
     mart: Any, compiled: CompiledCohort, tmp_path: Path
 ) -> None:
@@ -139,6 +142,7 @@ def test_same_release_same_values_other_release_unlinkable(
     assert not again & patients(ReleasePolicy(project_key="other-project", secret=SECRET), "c")
 
 
+@pytest.mark.slow
 def test_bad_files_are_left_out_not_fatal(tmp_path: Path) -> None:
     (tmp_path / "c").mkdir()
     small = build_corpus(tmp_path / "c", persons=4, studies=3)
@@ -182,6 +186,7 @@ def _export(corpus: Corpus, out: Path, *args: str, env: Mapping[str, str | None]
     )
 
 
+@pytest.mark.slow
 def test_cli_secret_never_from_the_command_line(corpus: Corpus, tmp_path: Path) -> None:
     sentence = "patients diagnosed between 2018-01-01 and 2024-12-31"
     res = _export(corpus, tmp_path / "a", sentence)
@@ -204,6 +209,7 @@ def test_cli_secret_never_from_the_command_line(corpus: Corpus, tmp_path: Path) 
     assert "files written" in res.stdout and (tmp_path / "b" / "manifest.csv").exists()
 
 
+@pytest.mark.slow
 def test_cli_arguments_and_cohort_outcomes(corpus: Corpus, tmp_path: Path) -> None:
     env = {"COHORT_RELEASE_SECRET": SECRET}
     res = _export(corpus, tmp_path / "a", env=env)
@@ -247,6 +253,7 @@ def test_cli_mart_without_dicom_index(tmp_path: Path) -> None:
     assert res.exit_code == 2 and "no DICOM index" in _err(res)
 
 
+@pytest.mark.slow
 def test_paths_hold_no_original_uid(mart: Any, compiled: CompiledCohort, tmp_path: Path) -> None:
     """Demo SOP UIDs are 2.25 UIDs too, so the path pattern alone proves nothing: compare with the
     originals."""

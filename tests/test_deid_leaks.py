@@ -708,6 +708,7 @@ def test_notes_are_scrubbed(corpus: Corpus) -> None:
     assert hits == []
 
 
+@pytest.mark.slow
 def test_export_leaks_nothing(
     corpus: Corpus, tmp_path: Path, capfd: pytest.CaptureFixture[str], captured_logs: _Records
 ) -> None:

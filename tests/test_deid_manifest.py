@@ -59,6 +59,7 @@ def compiled() -> CompiledCohort:
     return compile_cohort(CohortSpec.model_validate(SPEC), {})
 
 
+@pytest.mark.slow
 def test_rows_are_keyed_shifted_and_scrubbed(corpus: Corpus, mart: Any, compiled: CompiledCohort) -> None:
     records = list(imaging_records(mart, compiled, None, POLICY, "series"))
     rows = list(iter_manifest_rows(mart, compiled, None, POLICY, "series"))
@@ -139,6 +140,7 @@ def _read(data: bytes, fmt: str) -> list[dict[str, Any]]:
     return out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("level", ["series", "instance"])
 @pytest.mark.parametrize("fmt", ["jsonl", "json", "csv", "parquet"])
 def test_formats_round_trip_and_stream_identically(
@@ -178,6 +180,7 @@ def test_extra_identifiers_reach_the_scrubber(mart: Any, compiled: CompiledCohor
     assert word not in (row["study_description"] or "")
 
 
+@pytest.mark.slow
 def test_api_adapter_counts_and_pages(mart: Any, compiled: CompiledCohort) -> None:
     req = ManifestRequest(
         con=mart,
@@ -201,6 +204,7 @@ def test_api_adapter_counts_and_pages(mart: Any, compiled: CompiledCohort) -> No
     assert instances.count(req) == len(list(instances.rows(req))) == sum(r["n_instances"] for r in everything)
 
 
+@pytest.mark.slow
 def test_manifest_request_keeps_live_objects_and_defaults_the_order_to_the_policy(
     mart: Any, compiled: CompiledCohort
 ) -> None:
@@ -217,6 +221,7 @@ def test_manifest_request_keeps_live_objects_and_defaults_the_order_to_the_polic
         ManifestRequest.model_validate({**fields, "con": "mart.duckdb"})
 
 
+@pytest.mark.slow
 def test_api_adapter_time_limit(mart: Any, compiled: CompiledCohort, monkeypatch: pytest.MonkeyPatch) -> None:
     """The API's per-request time limit reaches every manifest query, and the runner enforces it."""
     import cohort_engine.deid.manifest as dm
@@ -333,6 +338,7 @@ class _SpyConnection:
         return Cursor()
 
 
+@pytest.mark.slow
 def test_ten_thousand_patients_stream(tmp_path: Path) -> None:
     n = 10_000
     _big_mart(tmp_path / "big.duckdb", n)

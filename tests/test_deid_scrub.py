@@ -104,6 +104,7 @@ def test_no_spacy_model_installed() -> None:
         assert util.find_spec(model) is None
 
 
+@pytest.mark.slow
 def test_works_offline_in_fresh_process() -> None:
     """Fresh interpreter, HF_HUB_OFFLINE=1, every socket connect raising: import, build, scrub."""
     code = textwrap.dedent(

@@ -81,6 +81,7 @@ def _count(con: duckdb.DuckDBPyConnection, sql: str) -> int:
     return con.execute(sql).fetchall()[0][0]
 
 
+@pytest.mark.slow
 def test_generate_returns_path_and_reports_progress(tmp_path: Path) -> None:
     seen: list[tuple[str, float]] = []
     path = generate_mart(tmp_path, 300, 1, lambda stage, f: seen.append((stage, f)))
@@ -90,6 +91,7 @@ def test_generate_returns_path_and_reports_progress(tmp_path: Path) -> None:
     assert again == path and not list(tmp_path.glob(".mart*"))
 
 
+@pytest.mark.slow
 def test_deterministic_per_seed(small_mart: Path, tmp_path: Path) -> None:
     first = _checksums(small_mart)
     same = _checksums(generate_mart(tmp_path / "same", SMALL, 7))
@@ -447,6 +449,7 @@ def test_clinical_plausibility(con: duckdb.DuckDBPyConnection) -> None:
     assert gaps and all(5 <= g[0] <= 14 for g in gaps)
 
 
+@pytest.mark.slow
 def test_seed_scenario_cohort_is_not_empty(tmp_path: Path) -> None:
     """Persons diagnosed 2023-10-01..10 with CABG or PCI 7 to 14 days after that diagnosis."""
     con = duckdb.connect(str(generate_mart(tmp_path, 20_000, 42)), read_only=True)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pytest
 from typer.testing import CliRunner
 
 from cohort_engine.cli import app
@@ -31,6 +32,7 @@ def _rows(mart: Path, sql: str) -> list[tuple[Any, ...]]:
         con.close()
 
 
+@pytest.mark.slow
 def test_demo_data_writes_indexes_and_links_dicom(tmp_path: Path) -> None:
     out = tmp_path / "demo"
     (out / "dicom").mkdir(parents=True)

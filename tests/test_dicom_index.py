@@ -390,6 +390,7 @@ def _instance_table(mart: Path) -> list[tuple[Any, ...]]:
     return _rows(mart, "SELECT * FROM dicom_instance ORDER BY path")
 
 
+@pytest.mark.slow
 def test_incremental_rerun_skips_unchanged_and_follows_changes(
     demo: tuple[Path, Path, int], tmp_path: Path
 ) -> None:
@@ -417,6 +418,7 @@ def test_incremental_rerun_skips_unchanged_and_follows_changes(
     assert len(paths) == len(set(paths)) == n
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_without_duplicates(
     demo: tuple[Path, Path, int], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -460,6 +462,7 @@ def test_killed_run_resumes_without_duplicates(
 # --- demo writer -------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_demo_writer_hierarchy_reads_back_exactly(
     demo: tuple[Path, Path, int], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -518,6 +521,7 @@ def test_demo_writer_hierarchy_reads_back_exactly(
     assert write_demo_dicom(mart, other, seed=12, max_files=10) == 10
 
 
+@pytest.mark.slow
 def test_demo_files_are_pydicom_identical_and_carry_planted_identifiers(demo: tuple[Path, Path, int]) -> None:
     mart, src, _ = demo
     files = list(demo_files(mart, src, seed=11))

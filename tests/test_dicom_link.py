@@ -185,6 +185,7 @@ def _expected(folders: dict[str, str]) -> list[tuple[Any, ...]]:
     ]
 
 
+@pytest.mark.slow
 def test_image_occurrence_rows_are_exact(setup: tuple[Path, Path, dict[str, str]]) -> None:
     mart, folder, folders = setup
     index_folders(mart, [folder], workers=1)
@@ -206,6 +207,7 @@ def test_image_occurrence_rows_are_exact(setup: tuple[Path, Path, dict[str, str]
     assert (again.rows_inserted, again.rows_refreshed, again.duplicate_rows_merged) == (0, 8, 0)
 
 
+@pytest.mark.slow
 def test_cli_index_links_and_prints_counts_only(
     setup: tuple[Path, Path, dict[str, str]], tmp_path: Path
 ) -> None:

@@ -179,6 +179,7 @@ DIAGNOSIS_THEN_SURGERY = CohortSpec(
 )
 
 
+@pytest.mark.slow
 def test_default_is_every_indexed_series_of_the_cohorts_persons(mart: Path) -> None:
     cohort = _cohort(mart, SURGERY_INDEX)
     expected = _expected(mart, cohort, lambda s, c: True)
@@ -187,6 +188,7 @@ def test_default_is_every_indexed_series_of_the_cohorts_persons(mart: Path) -> N
     assert _run(mart, SURGERY_INDEX, ImagingRequest()) == expected
 
 
+@pytest.mark.slow
 def test_modality_body_part_and_window_relative_to_the_index(mart: Path) -> None:
     cohort = _cohort(mart, SURGERY_INDEX)
     request = ImagingRequest(
@@ -209,6 +211,7 @@ def test_modality_body_part_and_window_relative_to_the_index(mart: Path) -> None
     )
 
 
+@pytest.mark.slow
 def test_window_relative_to_a_named_criterion(mart: Path) -> None:
     """ "their CT scans within 30 days after the surgery": the window is on the criterion's event date,
     days_from_index stays relative to the index date."""
@@ -248,6 +251,7 @@ def test_instance_level_one_row_per_sop_instance(mart: Path) -> None:
         assert files[r[13]] == (r[14], r[15]) and "copies" not in r[13]  # the first file by path
 
 
+@pytest.mark.slow
 def test_sql_is_guarded_with_exactly_the_released_identifying_columns(mart: Path) -> None:
     compiled = compile_cohort(DIAGNOSIS_THEN_SURGERY)
     request = ImagingRequest(modalities=["CT"], window=Window(start=0, end=30, anchor="the surgery"))
@@ -285,6 +289,7 @@ def test_anchor_errors_are_compile_errors() -> None:
         cohort_imaging_sql(compile_cohort(SURGERY_INDEX, dialect="postgres"), None)
 
 
+@pytest.mark.slow
 def test_imaging_index_events_and_criteria_run_on_a_mart_with_image_occurrence(mart: Path) -> None:
     con = duckdb.connect(str(mart), read_only=True)
     io = con.execute(

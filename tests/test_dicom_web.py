@@ -188,6 +188,7 @@ class _Recording(httpx.BaseTransport):
 # --- the crawl equals the folder index ------------------------------------------------------------------
 
 
+@pytest.mark.orthanc
 def test_crawl_equals_folder_index_and_rerun_skips(
     loaded: tuple[str, Path, Path, int], tmp_path: Path
 ) -> None:
@@ -239,6 +240,7 @@ def test_crawl_equals_folder_index_and_rerun_skips(
         assert (uri, local) == (f"{url}/studies/{st}/series/{se}", None)
 
 
+@pytest.mark.orthanc
 def test_changed_study_is_crawled_again_and_gone_studies_are_removed(
     loaded: tuple[str, Path, Path, int], tmp_path: Path
 ) -> None:
@@ -286,6 +288,7 @@ def test_changed_study_is_crawled_again_and_gone_studies_are_removed(
     assert (rep.studies_removed, rep.instances) == (7, 0)
 
 
+@pytest.mark.orthanc
 def test_rate_limit_is_respected_and_bounded(loaded: tuple[str, Path, Path, int], tmp_path: Path) -> None:
     url, mart, _, n = loaded
     transport = _Recording()
@@ -326,6 +329,7 @@ def test_token_bucket_bound_with_a_fake_clock() -> None:
 # --- bad responses are reported, never fatal -----------------------------------------------------------
 
 
+@pytest.mark.orthanc
 def test_bad_responses_are_quarantined_with_reasons_and_retried_next_run(
     loaded: tuple[str, Path, Path, int], tmp_path: Path
 ) -> None:
@@ -380,6 +384,7 @@ def test_bad_responses_are_quarantined_with_reasons_and_retried_next_run(
     assert _rows(crawl, "SELECT count(*) FROM dicom_quarantine")[0][0] == 0
 
 
+@pytest.mark.orthanc
 def test_listing_failure_is_reported_and_keeps_the_index(
     loaded: tuple[str, Path, Path, int], tmp_path: Path
 ) -> None:
@@ -407,6 +412,7 @@ def test_listing_failure_is_reported_and_keeps_the_index(
         assert (rep.quarantined, rep.listing_complete, rep.studies_removed, rep.instances) == (1, False, 0, n)
 
 
+@pytest.mark.orthanc
 def test_crawl_logs_no_uid(
     loaded: tuple[str, Path, Path, int], tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -428,6 +434,7 @@ def test_base_url_credentials_are_used_not_stored() -> None:
             normalise_base_url(bad)
 
 
+@pytest.mark.orthanc
 def test_cli_index_dicomweb_prints_counts_only(loaded: tuple[str, Path, Path, int], tmp_path: Path) -> None:
     from cohort_engine.cli import app
 

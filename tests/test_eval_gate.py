@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from cohort_engine.evals.gold import load_gold
 from cohort_engine.evals.runner import run_eval
 from cohort_engine.parsers import parser_for
@@ -16,6 +18,7 @@ from cohort_engine.parsers import parser_for
 FLOOR = json.loads((Path(__file__).parents[1] / "evals" / "floor.json").read_text("utf-8"))
 
 
+@pytest.mark.slow
 def test_rule_parser_stays_above_the_floor(demo, eunomia) -> None:
     assert FLOOR["parser"] == "rule" and FLOOR["split"] == "test"
     records = load_gold(split="test")

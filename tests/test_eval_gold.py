@@ -123,6 +123,7 @@ def test_few_shot_pool_is_dev_only() -> None:
     assert pool and all(r.split == "dev" for r in pool)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mart", ["demo", "eunomia"])
 def test_every_gold_sql_runs_and_selects_somebody(mart: str, request: pytest.FixtureRequest) -> None:
     con = request.getfixturevalue(mart)

@@ -452,6 +452,7 @@ def test_pipeline_and_cli_without_a_model_fail_clearly(tmp_path) -> None:
 
 
 # ------------------------------------------------------------------------------------------- wiring
+@pytest.mark.slow
 def test_llm_spec_takes_the_same_downstream_as_the_rule_parser(
     monkeypatch: pytest.MonkeyPatch, eunomia_path
 ) -> None:

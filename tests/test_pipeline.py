@@ -30,6 +30,7 @@ ORDER BY 1
 """
 
 
+@pytest.mark.slow
 def test_seed_scenario_both_languages_same_cohort_as_hand_sql(demo_mart_path, demo) -> None:
     want = [r[0] for r in demo.execute(SEED_HAND_SQL).fetchall()]
     assert len(want) >= 5

@@ -13,6 +13,8 @@ from cohort_engine.sql_guard.compiler import compile_cohort
 from tests.pg_server import postgres_server
 from tests.test_compiler_eunomia import CASES
 
+pytestmark = pytest.mark.postgres
+
 TABLES = [
     "person",
     "condition_occurrence",

@@ -90,6 +90,7 @@ def _check(vocab: Vocabulary, term: str, domain: Domain, codes: set[tuple[str, s
     assert {m.method for m in r.matches} == {method}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "term,domain,codes,method", EUNOMIA, ids=[f"{t}-{d.value}" for t, d, _, _ in EUNOMIA]
 )
@@ -99,6 +100,7 @@ def test_resolve_on_eunomia(
     _check(Vocabulary(eunomia), term, domain, codes, method)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("term,domain,codes,method", DEMO, ids=[f"{t}-{d.value}" for t, d, _, _ in DEMO])
 def test_resolve_on_demo(demo, term: str, domain: Domain, codes: set[tuple[str, str]], method: str) -> None:
     _check(Vocabulary(demo), term, domain, codes, method)
@@ -134,6 +136,7 @@ def test_unresolved_and_ambiguous_on_eunomia(eunomia, term: str, domain: Domain,
         assert len(r.candidates) > 1 and all(c.method == "fuzzy" for c in r.candidates)
 
 
+@pytest.mark.slow
 def test_typo_in_korean_is_a_candidate_not_a_guess(demo) -> None:
     r = resolve_term(Vocabulary(demo), "심근경섹", C)
     assert r.status == "ambiguous" and [c.concept_code for c in r.candidates] == ["I21"]

@@ -98,6 +98,7 @@ def test_external_access_is_disabled_below_the_guard(mart: duckdb.DuckDBPyConnec
     assert not (tmp_path / "other.duckdb").exists()
 
 
+@pytest.mark.slow
 def test_timeout_interrupts_a_slow_query(mart: duckdb.DuckDBPyConnection) -> None:
     slow = validate(
         "SELECT MAX(a.range + b.range) AS m FROM range(1000000000) AS a, range(1000000000) AS b",

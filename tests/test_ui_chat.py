@@ -26,6 +26,8 @@ import pytest
 from cohort_engine.api.state import StateStore
 from cohort_engine.seed import SEED_EN, SEED_KO
 
+pytestmark = pytest.mark.browser
+
 CHROMIUM = os.environ.get("COHORT_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless",
