@@ -1,5 +1,5 @@
 """The operator's view of indexing and linking: rich progress bars and summary tables for ``cohort index``,
-``cohort link`` and ``cohort demo-data`` (``api/cli.py`` holds only the command definitions).
+``cohort link`` and ``cohort demo-data`` (``cohort_engine/cli.py`` holds only the command definitions).
 
 Everything printed here comes from the reports' counts and value-free reasons: no UID, PatientID,
 accession number or file path of an individual image ever reaches the terminal.

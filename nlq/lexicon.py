@@ -1,4 +1,4 @@
-"""The parser's view of the bilingual clinical lexicon (``schema_catalog/data/lexicon.json``).
+"""The parser's view of the bilingual clinical lexicon (``cohort_engine/data/lexicon.json``).
 
 The parser needs the lexicon for one job: to find *mentions* — which words of a sentence name a
 clinical concept, and what kind of event that concept is (a drug, a diagnosis …). Mapping mentions
