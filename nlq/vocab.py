@@ -727,24 +727,9 @@ EN_VAGUE_NOUNS = {
     "these",
 }
 # The verb before an unknown mention that makes it a drug or a procedure, asked back ('received X').
-EN_HINT_DRUG_OR_PROCEDURE_VERBS = {
-    "received",
-    "receiving",
-    "receive",
-    "receives",
-    "got",
-    "get",
-    "gets",
-    "getting",
-    "started",
-    "starting",
-    "initiated",
-    "began",
-    "begun",
-    "commenced",
-    "needed",
-    "required",
-}
+_EN_RECEIVE = {"received", "receiving", "receive", "receives", "got", "get", "gets", "getting"}
+_EN_START = {"started", "starting", "initiated", "began", "begun", "commenced", "needed", "required"}
+EN_HINT_DRUG_OR_PROCEDURE_VERBS = _EN_RECEIVE | _EN_START
 
 
 # ---------------------------------------------------------------- counts (nlq.quantities)
@@ -1118,35 +1103,23 @@ EN_FINDING_VERBS = {
     "indicated",
     "indicating",
 }
-EN_VERBS = {
-    "had",
-    "has",
-    "have",
-    "having",
-    "received",
-    "receiving",
-    "receive",
-    "receives",
-    "got",
-    "get",
-    "gets",
-    "getting",
-    "treated",
-    "underwent",
-    "experienced",
-    "developed",
-    "suffered",
-    "showed",
-    "showing",
-    "started",
-    "starting",
-    "initiated",
-    "began",
-    "begun",
-    "commenced",
-    "needed",
-    "required",
-}
+EN_VERBS = (
+    _EN_RECEIVE
+    | _EN_START
+    | {
+        "had",
+        "has",
+        "have",
+        "having",
+        "treated",
+        "underwent",
+        "experienced",
+        "developed",
+        "suffered",
+        "showed",
+        "showing",
+    }
+)
 # Words that start a new clause ('who', 'that', 'but').
 EN_BOUNDARY_WORDS = {"who", "whose", "whom", "which", "that", "where", ";", "but", "while", "whereas"}
 KO_CONJ = {
