@@ -7,11 +7,17 @@ records, and the rules that keep the measurement honest live in one place:
   ``person_id``; refusal/clarification records carry none;
 * the split is a pure function of the record's ``intent`` (:func:`split_for`), so paraphrases of one
   intent never straddle dev and test, and nobody can move a hard question by editing a field;
-* LLM few-shot examples may only come from dev (:func:`few_shot_pool`).
+* LLM few-shot examples may only come from dev (:func:`few_shot_pool`);
+* questions written independently of the parser and its corpus (``source: "independent"``) split by a
+  rule of their own into ``open`` (read freely; fixes are driven from it) and ``blind`` (read only as
+  scores and failure classes by whoever changes the parser). Blind records ship gzip-compressed
+  (``*.jsonl.gz``) so that no grep over the repository shows them by accident, and every report
+  redacts their sentences (:func:`is_blind`).
 """
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 from collections.abc import Iterable, Sequence
@@ -24,9 +30,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 GOLD_DIR = Path(__file__).parent / "gold"
 #: Changing the salt reshuffles dev/test: never do it once figures have been published against a split.
 SPLIT_SALT = "cohort-eval-v1"
+#: The independent questions' own split salt (open/blind); the same rule: never change it once used.
+INDEPENDENT_SALT = "cohort-eval-independent-v1"
 
-Split = Literal["dev", "test"]
-Mart = Literal["demo", "eunomia"]
+Split = Literal["dev", "test", "open", "blind"]
+SPLITS: tuple[Split, ...] = ("dev", "test", "open", "blind")
+Source = Literal["corpus", "independent"]
+#: demo = `cohort demo-data --seed 42` (the parser's authors know it); demo7 = seed 7, nobody tuned on it.
+Mart = Literal["demo", "eunomia", "demo7"]
 ExpectedStatus = Literal["ok", "refused", "clarify"]
 
 
@@ -44,6 +55,10 @@ class GoldRecord(BaseModel):
     question: str = Field(min_length=1)
     language: Literal["en", "ko"]
     split: Split
+    source: Source = Field(
+        default="corpus",
+        description="corpus: written with the parser (dev/test); independent: by writers who never saw it.",
+    )
     mart: Mart
     constructs: list[str] = Field(default_factory=list)
     expected_status: ExpectedStatus
@@ -61,10 +76,11 @@ class GoldRecord(BaseModel):
             raise ValueError("an answerable record (expected_status 'ok') needs gold_sql")
         if self.expected_status != "ok" and self.gold_sql is not None:
             raise ValueError(f"a record that must be {self.expected_status} has no gold_sql")
-        if self.split != split_for(self.intent):
+        expected = split_for(self.intent, self.source)
+        if self.split != expected:
             raise ValueError(
                 f"split {self.split!r} does not follow the split rule for intent {self.intent!r} "
-                f"(expected {split_for(self.intent)!r}; see evals/README.md)"
+                f"(expected {expected!r}; see evals/README.md)"
             )
         return self
 
@@ -77,9 +93,26 @@ class GoldRecord(BaseModel):
         return [*self.constructs, "english" if self.language == "en" else "korean"]
 
 
-def split_for(intent: str) -> Split:
-    """dev or test, from a hash of the intent: stable, roughly 50/50, paraphrases kept together."""
-    return "dev" if hashlib.sha256(f"{SPLIT_SALT}:{intent}".encode()).digest()[0] % 2 == 0 else "test"
+def split_for(intent: str, source: Source = "corpus") -> Split:
+    """From a hash of the intent: stable, roughly 50/50, paraphrases kept together.
+
+    Corpus questions split into dev/test, independent ones into open/blind (a salt of their own).
+    """
+    salt, halves = (
+        (SPLIT_SALT, ("dev", "test")) if source == "corpus" else (INDEPENDENT_SALT, ("open", "blind"))
+    )
+    first = hashlib.sha256(f"{salt}:{intent}".encode()).digest()[0] % 2 == 0
+    return halves[0] if first else halves[1]  # type: ignore[return-value]
+
+
+def is_blind(split: str) -> bool:
+    """Whether outcomes of this split may be shown only as scores and failure classes."""
+    return split == "blind"
+
+
+def _read_lines(path: Path) -> list[str]:
+    raw = gzip.decompress(path.read_bytes()) if path.name.endswith(".gz") else path.read_bytes()
+    return raw.decode("utf-8").splitlines()
 
 
 def load_gold(
@@ -88,18 +121,19 @@ def load_gold(
     split: Split | None = None,
     marts: Iterable[str] | None = None,
 ) -> list[GoldRecord]:
-    """Every record of every ``*.jsonl`` file in ``directory`` (sorted by file name), optionally filtered.
+    """Every record of every ``*.jsonl`` / ``*.jsonl.gz`` file in ``directory`` (sorted by file name),
+    optionally filtered.
 
     Raises:
         GoldError: a line is not JSON or not a valid record, or two records share an id.
     """
-    files = sorted(Path(directory).glob("*.jsonl"))
+    files = sorted([*Path(directory).glob("*.jsonl"), *Path(directory).glob("*.jsonl.gz")])
     if not files:
         raise GoldError(f"no gold files (*.jsonl) in {directory}")
     records: list[GoldRecord] = []
     seen: dict[str, str] = {}
     for path in files:
-        for lineno, line in enumerate(path.read_text("utf-8").splitlines(), start=1):
+        for lineno, line in enumerate(_read_lines(path), start=1):
             if not line.strip():
                 continue
             where = f"{path.name}:{lineno}"

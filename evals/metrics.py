@@ -13,7 +13,12 @@ scores better than a right answer:
   100 × mean points, as EHRSQL reports RS(10);
 * refusal accuracy: the engine's status equals the expected one ('refused' or 'clarify');
   the abstention rate (either kind) is what the reliability score credits;
-* spec-field accuracy: share of the gold spec's fields (structure, not concepts) the parser got right.
+* spec-field accuracy: share of the gold spec's fields (structure, not concepts) the parser got right;
+* silent wrong answers (``wrong_ok``): the engine said ``ok`` and was wrong — a wrong person set, or an
+  answer where it had to refuse or ask back. The worst outcome (a researcher cannot tell), so it is
+  counted on its own, as a share of the answerable questions too, and listed first;
+* failure classes (:func:`failure_class`) name what went wrong without the sentence, which is all a
+  blind split may show.
 """
 
 from __future__ import annotations
@@ -30,6 +35,22 @@ POINTS_WRONG = -10
 ABSTAIN = ("refused", "clarify")
 
 Status = Literal["ok", "clarify", "refused", "error"]
+FailureClass = Literal[
+    "wrong_ok",  # answered ok with the wrong persons
+    "answered_unanswerable",  # answered ok where it had to refuse or ask back
+    "false_clarify",  # asked back on an answerable question
+    "false_refusal",  # refused an answerable question
+    "wrong_abstention",  # refused where it had to ask back, or the other way round
+    "error",  # the engine failed
+]
+FAILURE_CLASSES: tuple[FailureClass, ...] = (
+    "wrong_ok",
+    "answered_unanswerable",
+    "false_clarify",
+    "false_refusal",
+    "wrong_abstention",
+    "error",
+)
 
 
 # ---------------------------------------------------------------- person sets
@@ -224,6 +245,24 @@ class QuestionOutcome(BaseModel):
         """Right answer (exact set) or the expected kind of abstention."""
         return self.exact if self.answerable else self.status == self.expected_status
 
+    @property
+    def wrong_ok(self) -> bool:
+        """A silent wrong answer: status ok, and not the right one."""
+        return self.status == "ok" and not self.correct
+
+
+def failure_class(o: QuestionOutcome) -> FailureClass | None:
+    """What kind of failure ``o`` is (None when it is correct)."""
+    if o.correct:
+        return None
+    if o.status == "error":
+        return "error"
+    if o.status == "ok":
+        return "wrong_ok" if o.answerable else "answered_unanswerable"
+    if o.answerable:
+        return "false_clarify" if o.status == "clarify" else "false_refusal"
+    return "wrong_abstention"
+
 
 EXAMPLES = 5
 
@@ -292,6 +331,8 @@ def group_metrics(outcomes: Sequence[QuestionOutcome]) -> dict[str, Any]:
     answerable = [o for o in outcomes if o.answerable]
     refusable = [o for o in outcomes if not o.answerable]
     spec = [o for o in outcomes if o.spec_total]
+    classes = [failure_class(o) for o in outcomes]
+    wrong_ok = sum(o.wrong_ok for o in outcomes)
     return {
         "questions": len(outcomes),
         "answerable": len(answerable),
@@ -305,6 +346,9 @@ def group_metrics(outcomes: Sequence[QuestionOutcome]) -> dict[str, Any]:
         "answered_rate": _mean([float(o.status == "ok") for o in answerable]),
         "refusal_accuracy": _mean([float(o.status == o.expected_status) for o in refusable]),
         "abstention_rate": _mean([float(o.status in ABSTAIN) for o in refusable]),
+        "wrong_ok": wrong_ok,
+        "wrong_ok_rate": wrong_ok / len(answerable) if answerable else None,
+        "failure_classes": {c: classes.count(c) for c in FAILURE_CLASSES if c in classes},
         "reliability_points": sum(o.points for o in outcomes),
         "reliability_score": _percent(_mean([float(o.points) for o in outcomes])),
         "spec_questions": len(spec),

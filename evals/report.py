@@ -13,6 +13,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from cohort_engine.evals.gold import is_blind
 from cohort_engine.evals.metrics import QuestionOutcome
 from cohort_engine.evals.runner import EvalReport
 
@@ -42,6 +43,26 @@ def _pct(x: float | None) -> str:
 
 def _num(x: float | None, digits: int = 1) -> str:
     return "–" if x is None else f"{x:.{digits}f}"
+
+
+def visible_failures(report: EvalReport) -> tuple[list[QuestionOutcome], int]:
+    """The failures a report may show sentence by sentence, and how many blind ones it must not.
+
+    Blind-split outcomes count in every figure and failure class, but their questions, read-backs and
+    ids never reach a report: the parser's authors may see the blind split only as scores.
+    """
+    fails = report.failures()
+    shown = [o for o in fails if not is_blind(o.split)]
+    return shown, len(fails) - len(shown)
+
+
+def _silent(s: dict[str, Any]) -> str:
+    rate = s["wrong_ok_rate"]
+    return f"{s['wrong_ok']}" + (f"  ({100 * rate:.1f}% of answerable)" if rate is not None else "")
+
+
+def _classes(s: dict[str, Any]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in s["failure_classes"].items()) or "none"
 
 
 def failure_dict(o: QuestionOutcome) -> dict[str, Any]:
@@ -80,8 +101,11 @@ def report_json(report: EvalReport) -> dict[str, Any]:
             for k in ("reliability_points", "spec_questions", "status_counts", "by_construct", "by_mart")
         }
     )
+    out.update({k: s[k] for k in ("wrong_ok", "wrong_ok_rate", "failure_classes")})
     out["person_id_note"] = PERSON_ID_NOTE
-    out["failures"] = [failure_dict(o) for o in report.failures()]
+    shown, redacted = visible_failures(report)
+    out["failures"] = [failure_dict(o) for o in shown]
+    out["blind_failures_redacted"] = redacted
     return out
 
 
@@ -107,6 +131,8 @@ def print_report(report: EvalReport, console: Console, max_failures: int = TERMI
         else:
             shown = _pct(v)
         t.add_row(key, shown)
+    t.add_row("silent wrong answers (ok, wrong)", _silent(s))
+    t.add_row("failure classes", _classes(s))
     console.print(t)
 
     c = Table(title="by construct")
@@ -134,9 +160,12 @@ def print_report(report: EvalReport, console: Console, max_failures: int = TERMI
         )
     console.print(c)
 
-    fails = report.failures()
+    fails, redacted = visible_failures(report)
+    if redacted:
+        console.print(f"{redacted} failures of the blind split are counted above and not listed.")
     if not fails:
-        console.print("[bold green]no failures[/]")
+        if not redacted:
+            console.print("[bold green]no failures[/]")
         return
     listed = fails if max_failures <= 0 else fails[:max_failures]
     more = (
@@ -234,6 +263,7 @@ def report_html(report: EvalReport) -> str:
             ("spec-field accuracy", _pct(s["spec_field_accuracy"])),
             ("refusal accuracy", _pct(s["refusal_accuracy"])),
             ("reliability score", _num(s["reliability_score"])),
+            ("silent wrong answers", _silent(s)),
             ("latency p50 / p95", f"{_num(s['latency_p50_ms'], 0)} / {_num(s['latency_p95_ms'], 0)} ms"),
         ]
     )
@@ -245,7 +275,8 @@ def report_html(report: EvalReport) -> str:
         for name, g in [*s["by_construct"].items(), *((f"mart:{m}", g) for m, g in s["by_mart"].items())]
     )
     fail_rows = []
-    for o in report.failures():
+    shown, redacted = visible_failures(report)
+    for o in shown:
         sets = (
             f"gold {o.gold_size}, produced {_opt(o.produced_size)}<br>"
             f"missing {_opt(o.missing)}, extra {_opt(o.extra)}"
@@ -285,6 +316,8 @@ Reliability: +1 right answer or right abstention, 0 abstention on an answerable 
 <th>mean Jaccard</th><th>refusal acc.</th><th>reliability</th></tr>
 {group_rows}</table>
 <h2>Failures ({len(fail_rows)})</h2>
+<p class=note>Failure classes: {e(_classes(s))}.\
+{f" {redacted} failures of the blind split are counted and not listed." if redacted else ""}</p>
 <p class=note>{e(PERSON_ID_NOTE)}</p>
 <table><tr><th>id</th><th>question</th><th>expected → got</th><th>read-back / message</th>\
 <th>person sets</th><th>wrong spec fields</th></tr>

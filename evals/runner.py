@@ -68,7 +68,8 @@ class EvalReport(BaseModel):
     )
 
     def failures(self) -> list[QuestionOutcome]:
-        return [o for o in self.outcomes if not o.correct]
+        """Every failure, silent wrong answers first (the worst kind), then in question order."""
+        return sorted((o for o in self.outcomes if not o.correct), key=lambda o: not o.wrong_ok)
 
 
 def evaluate_question(
