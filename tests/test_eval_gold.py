@@ -45,10 +45,16 @@ def test_questions_and_ids_are_unique() -> None:
 
 
 def test_split_is_stable_and_balanced() -> None:
-    assert all(r.split == split_for(r.intent) for r in RECORDS)
-    for group in (ANSWERABLE, REFUSABLE, [r for r in ANSWERABLE if r.language == "ko"]):
+    assert all(r.split == split_for(r.intent, r.source) for r in RECORDS)
+    corpus = [r for r in ANSWERABLE if r.source == "corpus"]
+    refusable = [r for r in REFUSABLE if r.source == "corpus"]
+    for group in (corpus, refusable, [r for r in corpus if r.language == "ko"]):
         dev = sum(r.split == "dev" for r in group) / len(group)
         assert 0.35 <= dev <= 0.65, f"dev share {dev:.2f} is far from 50/50"
+    independent = [r for r in ANSWERABLE if r.source == "independent"]
+    if len(independent) >= 40:
+        share = sum(r.split == "open" for r in independent) / len(independent)
+        assert 0.3 <= share <= 0.7, f"open share {share:.2f} is far from 50/50"
 
 
 def test_a_record_that_breaks_the_split_rule_is_rejected() -> None:
@@ -114,8 +120,8 @@ def test_test_questions_stay_out_of_the_parser_corpus() -> None:
         for line in path.read_text("utf-8").splitlines():
             if line.strip():
                 sentences.add(_norm(str(json.loads(line).get("sentence", ""))))
-    leaked = [r.id for r in RECORDS if r.split == "test" and _norm(r.question) in sentences]
-    assert not leaked, f"test-split questions copied into evals/parser_corpus: {leaked}"
+    leaked = [r.id for r in RECORDS if r.split in ("test", "blind") and _norm(r.question) in sentences]
+    assert not leaked, f"test/blind questions copied into evals/parser_corpus: {leaked}"
 
 
 def test_few_shot_pool_is_dev_only() -> None:
@@ -124,7 +130,7 @@ def test_few_shot_pool_is_dev_only() -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("mart", ["demo", "eunomia"])
+@pytest.mark.parametrize("mart", ["demo", "eunomia", "demo7"])
 def test_every_gold_sql_runs_and_selects_somebody(mart: str, request: pytest.FixtureRequest) -> None:
     con = request.getfixturevalue(mart)
     problems = []
