@@ -1,9 +1,12 @@
 """The REST API and chat UI (FastAPI): ``create_app(mart)`` → an ASGI app; ``cohort serve`` runs it.
 
 Everything under ``/v1`` (OpenAPI at ``/openapi.json``, docs at ``/docs``); the chat page at ``/``
-with its assets under ``/static`` (no CDN: the page works without internet). See ``api.auth`` for the
-roles, ``api.suppression`` for small-cell suppression, ``api.audit`` for the audit log; manifests
-are the release stage's (``deid.manifest``), served by ``api.routers.manifest`` and ``api.jobs``.
+with its assets under ``/static`` (no CDN: the page works without internet). ``/docs`` is Swagger UI
+from the ``swagger-ui-bundle`` package's files, served at ``/docs-assets`` and started by
+``static/docs.js``: FastAPI's default page loads Swagger UI from a CDN with an inline script, both of
+which the app's own CSP blocks. See ``api.auth`` for the roles, ``api.disclosure`` for researchers'
+noisy, thresholded counts (docs/PRIVACY.md), ``api.audit`` for the audit log; manifests are the release
+stage's (``deid.manifest``), served by ``api.routers.manifest`` and ``api.jobs``.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -52,8 +55,8 @@ TAGS = [
 _ROLE_TABLE = (
     (
         "researcher",
-        "ask, run and refine cohorts; counts (below k shown as `<k`), aggregate charts, read-back, SQL "
-        "text; aggregate-only SQL; code sets; request a release. No rows, no person ids.",
+        "ask, run and refine cohorts; counts (noisy, below k shown as `<k`; docs/PRIVACY.md), aggregate "
+        "charts, read-back, SQL text; code sets; request a release. No ad-hoc SQL, no rows, no person ids.",
     ),
     (
         "steward",
@@ -101,7 +104,7 @@ class SecurityHeaders:
                     b"referrer-policy": b"no-referrer",
                     b"content-security-policy": _CSP.encode(),
                 }
-                if not scope.get("path", "").startswith("/static/"):
+                if not scope.get("path", "").startswith(("/static/", "/docs-assets/")):
                     extra[b"cache-control"] = b"no-store"
                 headers += [(k, v) for k, v in extra.items() if k not in names]
                 message["headers"] = headers
@@ -154,7 +157,7 @@ def create_app(
         description=DESCRIPTION,
         openapi_tags=TAGS,
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,  # served below from local files (see the module docstring)
         redoc_url=None,
     )
     app.state.ctx = ctx
@@ -168,8 +171,38 @@ def create_app(
     def index() -> FileResponse:
         return FileResponse(STATIC_DIR / "index.html", media_type="text/html; charset=utf-8")
 
+    _mount_docs(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
+
+
+def swagger_ui_dir() -> Path | None:
+    """The Swagger UI files of the ``swagger-ui-bundle`` package, or None when it is not installed."""
+    try:
+        from swagger_ui_bundle import swagger_ui_path
+    except ImportError:
+        return None
+    return Path(swagger_ui_path)
+
+
+_NO_DOCS_PAGE = (
+    '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>cohort-engine API</title></head>'
+    "<body><p>The interactive docs need the <code>swagger-ui-bundle</code> package; the API description "
+    'is at <a href="/openapi.json">/openapi.json</a>.</p></body></html>'
+)
+
+
+def _mount_docs(app: FastAPI) -> None:
+    assets = swagger_ui_dir()
+
+    @app.api_route("/docs", methods=["GET", "HEAD"], include_in_schema=False)
+    def docs() -> HTMLResponse:
+        if assets is None:
+            return HTMLResponse(_NO_DOCS_PAGE)
+        return HTMLResponse((STATIC_DIR / "docs.html").read_text("utf-8"))
+
+    if assets is not None:
+        app.mount("/docs-assets", StaticFiles(directory=assets), name="docs-assets")
 
 
 def app_from_env() -> FastAPI:

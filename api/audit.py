@@ -53,11 +53,13 @@ class AuditMiddleware:
         status = {"code": 500}
 
         async def send_wrapper(message: Message) -> None:
+            await send(message)
+            # Recorded once sent: a response whose headers could not go out is audited as a 500,
+            # not as the status the endpoint meant.
             if message["type"] == "http.response.start":
                 status["code"] = int(message["status"])
             elif message["type"] == "http.response.body":
                 digest.update(message.get("body", b""))
-            await send(message)
 
         try:
             await self.app(scope, receive, send_wrapper)

@@ -1,4 +1,7 @@
-"""The SQL of a cohort's aggregate charts (``GET /v1/cohorts/{id}/stats``), before any suppression.
+"""The SQL of a cohort's aggregate charts (``GET /v1/cohorts/{id}/stats``), before any disclosure control.
+
+Every cell comes with the fingerprint of its set of persons (``api.disclosure.person_set_digest``,
+computed in SQL), which keys the cell's noise for researchers.
 
 Age/sex pyramid and index months come from the cohort and ``person``. The imaging charts (per
 modality, per body part) come from the DICOM index through ``dicom_index.select`` when the mart has
@@ -14,7 +17,10 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import duckdb
+import sqlglot
+from sqlglot import exp
 
+from cohort_engine.api.disclosure import digest_sql
 from cohort_engine.deid.manifest import has_table
 from cohort_engine.dicom_index.select import has_imaging_index, imaging_summary_sql
 from cohort_engine.spec import ImagingRequest
@@ -22,8 +28,8 @@ from cohort_engine.sql_guard.compiler import CompiledCohort, lit
 from cohort_engine.sql_guard.runner import execute_internal, run_query
 from cohort_engine.sql_guard.windows import window_conditions
 
-#: (label, persons, series) of one imaging chart bar.
-ImagingBar = tuple[str, int, int]
+#: (label, persons, series, digest of the persons) of one imaging chart bar.
+ImagingBar = tuple[str, int, int, str]
 
 NO_IMAGING_NOTE = "This mart has no image_occurrence table, so there are no imaging charts."
 
@@ -32,10 +38,10 @@ NO_IMAGING_NOTE = "This mart has no image_occurrence table, so there are no imag
 class ChartRows:
     """Exact counts of the charts, as the mart gives them."""
 
-    pyramid: list[tuple[str, int, int]]
-    """(sex, ten-year age band 0…9 where 9 is 90+, persons), by band then sex."""
-    months: list[tuple[str, int]]
-    """(index month ``YYYY-MM``, persons), by month."""
+    pyramid: list[tuple[str, int, int, str]]
+    """(sex, ten-year age band 0…9 where 9 is 90+, persons, digest), by band then sex."""
+    months: list[tuple[str, int, str]]
+    """(index month ``YYYY-MM``, persons, digest), by month."""
     modalities: list[ImagingBar] = field(default_factory=list)
     body_parts: list[ImagingBar] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -43,6 +49,39 @@ class ChartRows:
 
 def cohort_subquery(compiled: CompiledCohort) -> str:
     return f"({compiled.cohort_sql}) AS c"
+
+
+def with_person_digests(sql: str) -> str:
+    """``sql`` (one SELECT) with each outer ``COUNT(DISTINCT x)`` of persons (``x`` reads a
+    ``person_id``) turned into the digest of the set of ``x`` (``api.disclosure.digest_sql``), every
+    other column as it was."""
+    root = sqlglot.parse_one(sql, read="duckdb")
+    if not isinstance(root, exp.Select):
+        raise ValueError("with_person_digests needs one SELECT")
+    for e in root.expressions:
+        for cnt in list(e.find_all(exp.Count)):
+            if not (isinstance(cnt.this, exp.Distinct) and len(cnt.this.expressions) == 1):
+                continue
+            target = cnt.this.expressions[0]
+            if any(c.name == "person_id" for c in target.find_all(exp.Column)):
+                arg = target.sql(dialect="duckdb")
+                cnt.replace(sqlglot.parse_one(digest_sql(arg), read="duckdb"))
+    return root.sql(dialect="duckdb")
+
+
+def imaging_digests(
+    con: duckdb.DuckDBPyConnection,
+    compiled: CompiledCohort,
+    imaging: ImagingRequest | None,
+    by: Literal["modality", "body_part"],
+    *,
+    timeout_s: float,
+) -> dict[str | None, str]:
+    """Label → digest of its persons, for the DICOM index's summary (``imaging_summary_sql``): the
+    guarded summary SQL of the ask answer's ``imaging`` with its person count turned into a digest
+    (engine SQL, run internally)."""
+    sql = with_person_digests(imaging_summary_sql(compiled, imaging, by=by).sql)
+    return {r[0]: str(r[1]) for r in _fetch(con, sql, timeout_s)}
 
 
 def imaging_filter_sql(compiled: CompiledCohort, imaging: ImagingRequest | None, alias: str = "io") -> str:
@@ -87,22 +126,23 @@ def chart_rows(
 ) -> ChartRows:
     """The exact counts of every chart of one compiled cohort."""
     sub = cohort_subquery(compiled)
+    persons = f"COUNT(DISTINCT c.person_id), {digest_sql('c.person_id')}"
     pyramid = _fetch(
         con,
         "SELECT CASE p.gender_concept_id WHEN 8507 THEN 'male' WHEN 8532 THEN 'female' ELSE 'other' END "
         "AS sex, LEAST(GREATEST(CAST(FLOOR((EXTRACT(YEAR FROM c.index_date) - p.year_of_birth) / 10.0) "
-        f"AS INTEGER), 0), 9) AS band, COUNT(*) AS n FROM {sub} "
+        f"AS INTEGER), 0), 9) AS band, {persons} FROM {sub} "
         "JOIN person AS p ON p.person_id = c.person_id GROUP BY 1, 2 ORDER BY 2, 1",
         timeout_s,
     )
     months = _fetch(
         con,
-        f"SELECT strftime(c.index_date, '%Y-%m') AS m, COUNT(*) FROM {sub} GROUP BY 1 ORDER BY 1",
+        f"SELECT strftime(c.index_date, '%Y-%m') AS m, {persons} FROM {sub} GROUP BY 1 ORDER BY 1",
         timeout_s,
     )
     out = ChartRows(
-        pyramid=[(str(s), int(b), int(n)) for s, b, n in pyramid],
-        months=[(str(m), int(n)) for m, n in months],
+        pyramid=[(str(s), int(b), int(n), str(d)) for s, b, n, d in pyramid],
+        months=[(str(m), int(n), str(d)) for m, n, d in months],
     )
     if has_imaging_index(con):
         by_index: list[tuple[Literal["modality", "body_part"], list[ImagingBar]]] = [
@@ -111,7 +151,11 @@ def chart_rows(
         ]
         for by, bars in by_index:
             res = run_query(con, imaging_summary_sql(compiled, imaging, by=by), timeout_s=timeout_s)
-            bars += [(label or "UNKNOWN", int(n), int(series)) for label, n, _st, series, _i in res.rows]
+            digests = imaging_digests(con, compiled, imaging, by, timeout_s=timeout_s)
+            bars += [
+                (label or "UNKNOWN", int(n), int(series), digests.get(label, ""))
+                for label, n, _st, series, _i in res.rows
+            ]
     elif has_table(con, "image_occurrence"):
         cond = imaging_filter_sql(compiled, imaging)
         where = f" WHERE {cond}" if cond else ""
@@ -122,11 +166,12 @@ def chart_rows(
             rows = _fetch(
                 con,
                 f"SELECT COALESCE(NULLIF(UPPER(io.{col}), ''), 'UNKNOWN') AS label, "
-                f"COUNT(DISTINCT io.person_id), COUNT(*) FROM image_occurrence AS io JOIN {sub} "
+                f"COUNT(DISTINCT io.person_id), COUNT(*), {digest_sql('io.person_id')} "
+                f"FROM image_occurrence AS io JOIN {sub} "
                 f"ON io.person_id = c.person_id{where} GROUP BY 1 ORDER BY 2 DESC, 1",
                 timeout_s,
             )
-            bars += [(str(label), int(n), int(series)) for label, n, series in rows]
+            bars += [(str(label), int(n), int(series), str(d)) for label, n, series, d in rows]
     else:
         out.notes.append(NO_IMAGING_NOTE)
     return out

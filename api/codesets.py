@@ -8,6 +8,7 @@ Researchers change only the sets they made; stewards and admins any.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Mapping
 
 import duckdb
@@ -17,7 +18,29 @@ from cohort_engine.api.errors import ApiError
 from cohort_engine.api.mart_errors import mart_errors
 from cohort_engine.api.pool import MartPool
 from cohort_engine.api.schemas import CodesetIn, CodesetOut, CodesetUpdate
-from cohort_engine.api.state import CodesetRecord, StateStore
+from cohort_engine.api.state import CodesetRecord, StateStore, codeset_name
+
+NAME_MAX = 64
+
+
+def _name_char(ch: str, inner: bool) -> bool:
+    """Letters, digits, underscore and combining marks (Hangul jamo, Devanagari vowel signs…); inside
+    a name also spaces, dots and hyphens."""
+    return ch.isalnum() or ch == "_" or unicodedata.category(ch).startswith("M") or (inner and ch in " .-")
+
+
+def checked_name(name: str) -> str:
+    """The stored form of ``name``, checked *before* anything is stored (``422 invalid_name``)."""
+    norm = codeset_name(name)
+    ok = 1 <= len(norm) <= NAME_MAX and _name_char(norm[0], False) and not norm[0].isspace()
+    if not ok or not all(_name_char(ch, True) for ch in norm):
+        raise ApiError(
+            422,
+            "invalid_name",
+            f"A code set name is 1–{NAME_MAX} letters, digits, underscores, spaces, dots or hyphens, "
+            "starting with a letter, digit or underscore.",
+        )
+    return norm
 
 
 def known_concepts(con: duckdb.DuckDBPyConnection, ids: list[int]) -> dict[int, str]:
@@ -86,9 +109,10 @@ class CodesetService:
         return labels
 
     def create(self, body: CodesetIn, p: Principal) -> CodesetOut:
+        name = checked_name(body.name)
         labels = self._checked_labels(body.concept_ids)
         rec = self.state.create_codeset(
-            body.name,
+            name,
             body.description,
             body.domain.value if body.domain else None,
             body.concept_ids,
@@ -96,7 +120,7 @@ class CodesetService:
             p.key_id,
         )
         if rec is None:
-            raise ApiError(409, "conflict", f"A code set named “{body.name}” exists; update it with PUT.")
+            raise ApiError(409, "conflict", f"A code set named “{name}” exists; update it with PUT.")
         return self.out(rec, labels)
 
     def _editable(self, name: str, p: Principal) -> CodesetRecord:

@@ -17,6 +17,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from cohort_engine.api.state import ReleaseStateError
+
 log = logging.getLogger("cohort.api")
 
 
@@ -116,6 +118,11 @@ def install_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
         return error_response(exc.status, exc.code, exc.message, exc.headers, **exc.extra)
+
+    @app.exception_handler(ReleaseStateError)
+    async def _release_state(request: Request, exc: ReleaseStateError) -> JSONResponse:
+        # A race the endpoint's own check could not see (two stewards at once): the state file decides.
+        return error_response(409, "release_state", str(exc))
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:

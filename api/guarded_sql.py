@@ -1,69 +1,31 @@
-"""Guarded SQL for researchers: aggregates only, and no aggregate over fewer than k rows shown.
+"""Guarded ad-hoc SQL: who may run it, and how its values travel as JSON.
 
-The SQL guard (``sql_guard.guard.validate``) decides what may run at all; this module is the API's
-small-cell rule on top of it for principals who see counts, never rows.
+Only stewards and admins run SQL (``POST /v1/sql``). Researchers do not: a count can leave a query
+inside any expression (``COUNT(*) FILTER``, ``SUM(CASE …)``, a scalar subquery, ``HAVING``, a set
+operation, arithmetic, a conversion error's text), and a per-person value inside ``MAX(CASE WHEN
+person_id = 1 …)``; no pattern-matching of SQL can find them all. Researchers get the typed
+aggregates instead (ask, cohorts, stats), every number through ``api.disclosure`` (docs/PRIVACY.md).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import duckdb
-import sqlglot
-from sqlglot import exp
+from cohort_engine.api.auth import Principal
+from cohort_engine.api.errors import ApiError
 
-from cohort_engine.sql_guard.errors import GuardError, QueryError
-from cohort_engine.sql_guard.guard import ValidatedSQL, validate
-from cohort_engine.sql_guard.runner import run_query
+SQL_FORBIDDEN_MESSAGE = (
+    "Ad-hoc SQL is for data stewards and admins. Researchers get aggregate counts of persons through "
+    "the typed endpoints: POST /v1/ask or POST /v1/cohorts (cohort count and attrition funnel, imaging "
+    "per modality) and GET /v1/cohorts/{id}/stats (age/sex pyramid, index months, modality and body-part "
+    "charts). Ask a data steward for anything else."
+)
 
-#: Name of the hidden per-group row count added to a researcher's outermost SELECT.
-ROWS_PROBE = "cohort_cell_rows__"
 
-
-def aggregate_rows(
-    con: duckdb.DuckDBPyConnection, validated: ValidatedSQL, k: int, timeout_s: float
-) -> tuple[list[str], list[list[Any]], int]:
-    """(columns, rows, number of hidden cells) of an aggregate query, with small groups hidden.
-
-    A hidden ``COUNT(*)`` is added to the outermost SELECT; in every output row whose group has
-    fewer than k rows, each aggregate column is shown as '<k'. Where that rewrite is impossible
-    (set operations), any COUNT column value of 1…k−1 is hidden instead.
-    """
-    root = sqlglot.parse_one(validated.sql, read="duckdb")
-    if isinstance(root, exp.Select):
-        agg_cols = [i for i, e in enumerate(root.expressions) if e.find(exp.AggFunc) is not None]
-        probe = root.copy()
-        probe.select(exp.alias_(exp.Count(this=exp.Star()), ROWS_PROBE), copy=False)
-        try:
-            probed = validate(probe.sql(dialect="duckdb"), aggregates_only=True, max_rows=validated.max_rows)
-            res = run_query(con, probed, timeout_s=timeout_s)
-        except (GuardError, QueryError):
-            res = None
-        if res is not None:
-            n = 0
-            rows = []
-            for r in res.rows:
-                vals = list(r[:-1])
-                if 0 < int(r[-1] or 0) < k:
-                    for i in agg_cols:
-                        vals[i] = f"<{k}"
-                        n += 1
-                rows.append(vals)
-            return list(res.columns[:-1]), rows, n
-    res = run_query(con, validated, timeout_s=timeout_s)
-    counts: set[int] = set()
-    if isinstance(root, exp.Select):
-        counts = {i for i, e in enumerate(root.expressions) if e.find(exp.Count) is not None}
-    n = 0
-    rows = []
-    for r in res.rows:
-        vals = list(r)
-        for i, v in enumerate(vals):
-            if (i in counts or not counts) and isinstance(v, int) and not isinstance(v, bool) and 0 < v < k:
-                vals[i] = f"<{k}"
-                n += 1
-        rows.append(vals)
-    return list(res.columns), rows, n
+def check_sql_allowed(p: Principal) -> None:
+    """403 for anyone but stewards and admins (see the module docstring for why)."""
+    if p.role not in ("steward", "admin"):
+        raise ApiError(403, "forbidden", SQL_FORBIDDEN_MESSAGE)
 
 
 def jsonable(v: Any) -> Any:

@@ -2,8 +2,11 @@
 
 A job is a row in the state file (``queued`` → ``running`` → ``done``/``failed``, ``progress`` 0…1,
 rows done/total) and, once done, a file under the export folder that ``GET /v1/jobs/{id}/result``
-serves. Jobs run on a small thread pool inside the server process; a job that a restart interrupted
-is marked failed at the next start.
+serves. Jobs run on a small thread pool inside the server process. Each job records its owner (this
+process id and a random per-process token) and the runner refreshes its jobs' heartbeat; a server
+that starts on the same state file fails only jobs whose owner stopped beating for longer than
+``state.JOB_LEASE_S`` (a restart, a killed process), never a live neighbour's. A finished job's state
+never flips: if a job was declared dead while it still ran, its late result is discarded.
 
 An export job writes the whole manifest of one level (series or instance) as one file, with the
 release stage's writer (:func:`deid.manifest.write_manifest`: JSON Lines, a JSON array, CSV with
@@ -16,6 +19,8 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
+import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -25,7 +30,7 @@ from cohort_engine.api.auth import Principal
 from cohort_engine.api.errors import ApiError
 from cohort_engine.api.schemas import JobOut
 from cohort_engine.api.service import CohortService
-from cohort_engine.api.state import CohortRecord, JobRecord, StateStore, now_iso
+from cohort_engine.api.state import JOB_LEASE_S, CohortRecord, JobRecord, StateStore, now_iso
 from cohort_engine.deid.manifest import EXTENSIONS, ManifestFormat, ManifestLevel, write_manifest
 
 log = logging.getLogger("cohort.jobs")
@@ -44,14 +49,39 @@ PROGRESS_EVERY = 1000
 
 
 class JobRunner:
-    def __init__(self, state: StateStore, export_dir: Path, workers: int = 2) -> None:
+    def __init__(
+        self, state: StateStore, export_dir: Path, workers: int = 2, lease_s: float = JOB_LEASE_S
+    ) -> None:
         self.state = state
         self.export_dir = Path(export_dir)
-        self.export_dir.mkdir(parents=True, exist_ok=True)
+        self.export_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        #: Who runs this runner's jobs: the process id, and a token since ids are reused.
+        self.owner = f"{os.getpid()}:{secrets.token_hex(8)}"
+        self.lease_s = lease_s
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cohort-job")
-        state.fail_interrupted_jobs()
+        self._stop = threading.Event()
+        state.fail_interrupted_jobs(self.owner, lease_s)
+        self._remove_stale_parts()
+        self._beat = threading.Thread(target=self._heartbeat, name="cohort-job-heartbeat", daemon=True)
+        self._beat.start()
+
+    def _remove_stale_parts(self) -> None:
+        """Delete ``.part`` files of jobs that no longer run (a killed export leaves its part behind)."""
+        for part in self.export_dir.glob("job_*.part"):
+            job = self.state.get_job(part.name.split(".", 1)[0])
+            if job is None or job.status not in ("queued", "running"):
+                part.unlink(missing_ok=True)
+
+    def _heartbeat(self) -> None:
+        """Keep this process's jobs' lease fresh (three beats per lease), until shutdown."""
+        while not self._stop.wait(self.lease_s / 3):
+            try:
+                self.state.heartbeat_jobs(self.owner)
+            except Exception as e:  # a closed or busy state file: try again at the next beat
+                log.warning("job heartbeat failed: %s", type(e).__name__)
 
     def shutdown(self) -> None:
+        self._stop.set()
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     def out(self, job: JobRecord) -> JobOut:
@@ -90,7 +120,12 @@ class JobRunner:
         with service.pool.connection() as con:  # refuse now rather than fail in the background
             service.require_imaging_index(con)
         job = self.state.add_job(
-            kind="manifest_export", cohort_id=rec.cohort_id, key_id=p.key_id, fmt=fmt, level=level
+            kind="manifest_export",
+            cohort_id=rec.cohort_id,
+            key_id=p.key_id,
+            fmt=fmt,
+            level=level,
+            owner=self.owner,
         )
         self._pool.submit(self._run_export, job.job_id, service, rec, p, fmt, level)
         return job
@@ -105,7 +140,8 @@ class JobRunner:
         level: ManifestLevel,
     ) -> None:
         st = self.state
-        st.update_job(job_id, status="running", started_at=now_iso())
+        if not st.update_job(job_id, status="running", started_at=now_iso()):
+            return  # declared dead (lease expired) before it started: it stays failed
         path = self.export_dir / f"{job_id}.{EXTENSIONS[fmt]}"
         part = path.with_suffix(path.suffix + ".part")
         try:
@@ -126,9 +162,12 @@ class JobRunner:
                             )
                         yield row
 
-                write_manifest(counted(), part, fmt, level)
+                # 0600 from the first byte: the file lists a cohort's images (only the server reads it).
+                fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                with os.fdopen(fd, "wb") as stream:
+                    write_manifest(counted(), stream, fmt, level)
             os.replace(part, path)
-            st.update_job(
+            finished = st.update_job(
                 job_id,
                 status="done",
                 progress=1.0,
@@ -137,6 +176,8 @@ class JobRunner:
                 finished_at=now_iso(),
                 message=f"{done} rows",
             )
+            if not finished:  # another server failed it meanwhile: a failed job has no result
+                path.unlink(missing_ok=True)
         except ApiError as e:
             part.unlink(missing_ok=True)
             st.update_job(job_id, status="failed", message=e.message, finished_at=now_iso())

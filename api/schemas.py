@@ -92,8 +92,10 @@ class CohortRunRequest(_In):
 class AttritionOut(BaseModel):
     step: str = Field(description="'index', 'demographics' or 'k<n>' (criterion n).")
     description: str
-    persons: int | None = Field(description="Persons left after this rule; null when suppressed.")
-    display: str = Field(description="The count as shown: '1234', '<5', or a band such as '96–99'.")
+    persons: int | None = Field(
+        description="Persons left after this rule (noisy for researchers); null below the threshold."
+    )
+    display: str = Field(description="The count as shown: '1234' or '<11'.")
     suppressed: bool = False
 
 
@@ -146,12 +148,18 @@ class CohortResult(BaseModel):
     resolutions: dict[str, list[TermResolution]] = Field(default_factory=dict)
     sql: str | None = None
     attrition: list[AttritionOut] = Field(default_factory=list)
-    count: int | None = Field(default=None, description="Cohort size; null when suppressed or not run.")
-    count_display: str | None = Field(
-        default=None, description="Cohort size as shown ('<5' below k for researchers)."
+    count: int | None = Field(
+        default=None, description="Cohort size (noisy for researchers); null below the threshold or not run."
     )
-    suppressed: bool = Field(default=False, description="True when some count in this answer is suppressed.")
-    k: int = Field(description="Small-cell threshold in force.")
+    count_display: str | None = Field(
+        default=None, description="Cohort size as shown ('<11' below k for researchers)."
+    )
+    suppressed: bool = Field(default=False, description="True when a funnel count is below the threshold.")
+    counts: Literal["exact", "noisy"] = Field(
+        default="exact",
+        description="'noisy' for researchers: every count carries keyed, consistent noise (docs/PRIVACY.md).",
+    )
+    k: int = Field(description="Threshold in force: researchers' counts below it show as '<k'.")
     sample: list[SampleRow] = Field(
         default_factory=list, description="Pseudonymous rows; stewards and admins only."
     )
@@ -159,7 +167,8 @@ class CohortResult(BaseModel):
         default=None,
         description="Their images, per modality: persons, studies, series and instances of the indexed "
         "images the spec's imaging request selects (all indexed images of the cohort's persons when it has "
-        "none) — the same selection as the manifest. Small cells suppressed for researchers. Null when the "
+        "none) — the same selection as the manifest. For researchers: noisy counts, rows below k left out. "
+        "Null when the "
         "mart has no DICOM index (or the run did not get that far).",
     )
     release: ReleaseOut | None = None
@@ -305,8 +314,10 @@ class SqlResult(BaseModel):
     rows: list[list[Any]]
     row_count: int
     truncated: bool
-    aggregates_only: bool = Field(description="True for researchers: only aggregate output is allowed.")
-    suppressed_cells: int = Field(default=0, description="Cells shown as '<k' (groups of fewer than k rows).")
+    aggregates_only: bool = Field(
+        description="Always false: only stewards and admins run SQL, and they may select rows."
+    )
+    suppressed_cells: int = Field(default=0, description="Always 0 (kept for older clients).")
     tables: list[str] = Field(default_factory=list)
 
 
@@ -319,12 +330,15 @@ class PyramidCell(BaseModel):
 class LabelCell(BaseModel):
     label: str
     persons: Cell
-    series: int | None = Field(default=None, description="Imaging series; null when suppressed.")
+    series: int | None = Field(default=None, description="Imaging series (noisy for researchers).")
 
 
 class StatsOut(BaseModel):
+    """The cohort's charts; for researchers every cell is noisy and cells below k are left out."""
+
     cohort_id: str
     k: int
+    counts: Literal["exact", "noisy"] = "exact"
     total: Cell
     pyramid: list[PyramidCell]
     index_months: list[LabelCell]

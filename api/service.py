@@ -4,9 +4,10 @@ run, read, release, charts, manifests, guarded SQL), each composed from one-job 
 * :mod:`~cohort_engine.api.pool` — the read-only mart cursors a request runs on;
 * :mod:`~cohort_engine.api.limits` — the request's own bounds (the spec bounds its fields itself);
 * :mod:`~cohort_engine.api.parsing` — the named parser, or ``409 parser_unavailable``;
-* :mod:`~cohort_engine.api.views` — what a role sees of a run (small-cell suppression for researchers);
-* :mod:`~cohort_engine.api.charts` — the aggregate charts' SQL;
-* :mod:`~cohort_engine.api.guarded_sql` — researchers' aggregate-only SQL with small groups hidden;
+* :mod:`~cohort_engine.api.views` — what a role sees of a run (keyed noise + threshold for researchers,
+  through :mod:`~cohort_engine.api.disclosure`; ``docs/PRIVACY.md``);
+* :mod:`~cohort_engine.api.charts` — the aggregate charts' SQL, with each cell's person-set digest;
+* :mod:`~cohort_engine.api.guarded_sql` — who may run ad-hoc SQL (stewards and admins only);
 * :mod:`~cohort_engine.api.mart_errors` — the stages' failures as API errors.
 
 Code sets have their own service (:mod:`~cohort_engine.api.codesets`).
@@ -33,10 +34,16 @@ import duckdb
 from pydantic import SecretBytes
 
 from cohort_engine.api.auth import Principal
-from cohort_engine.api.charts import chart_rows, cohort_subquery
+from cohort_engine.api.charts import (
+    chart_rows,
+    cohort_subquery,
+    imaging_digests,
+    with_person_digests,
+)
 from cohort_engine.api.codesets import check_known, known_concepts
+from cohort_engine.api.disclosure import Protector
 from cohort_engine.api.errors import ApiError
-from cohort_engine.api.guarded_sql import aggregate_rows, jsonable
+from cohort_engine.api.guarded_sql import check_sql_allowed, jsonable
 from cohort_engine.api.limits import check_overrides
 from cohort_engine.api.mart_errors import mart_errors
 from cohort_engine.api.parsing import parse_question
@@ -57,7 +64,7 @@ from cohort_engine.deid.policy import ReleasePolicy
 from cohort_engine.dicom_index.select import has_imaging_index
 from cohort_engine.nlq.result import ParseResult
 from cohort_engine.parsers import ParserName
-from cohort_engine.pipeline import answer_from_parse, compile_spec, run_spec
+from cohort_engine.pipeline import answer_from_parse, compile_spec, run_spec_compiled
 from cohort_engine.spec import CohortSpec
 from cohort_engine.sql_guard.compiler import CompiledCohort
 from cohort_engine.sql_guard.guard import validate
@@ -77,6 +84,7 @@ class CohortService:
         self.pool = pool
         self.k = settings.k
         self._secret = state.server_secret()
+        self.protector = Protector(secret=self._secret, k=settings.k)
 
     # -- hashing ---------------------------------------------------------------------------------
 
@@ -102,7 +110,7 @@ class CohortService:
         parsed = parse_question(question, parser)
         if parsed.status != "ok" or parsed.spec is None:
             res = answer_from_parse(parsed)
-            return result_view(res.public_dict(), p, self.k), {"status": res.status}
+            return result_view(res.public_dict(), p, self.protector), {"status": res.status}
         return self.run(parsed.spec, overrides, p, parsed=parsed)
 
     @mart_errors
@@ -119,7 +127,7 @@ class CohortService:
             if overrides:
                 ids = [i for ids in overrides.values() for i in ids]
                 check_known(ids, known_concepts(con, ids))
-            res = run_spec(
+            outcome = run_spec_compiled(
                 spec,
                 con,
                 parsed=parsed,
@@ -129,10 +137,18 @@ class CohortService:
                 timeout_s=self.settings.query_timeout_s,
                 codesets=codesets,
             )
+            res = outcome.answer
+            disclosure = (
+                self.person_tokens(con, outcome.compiled, spec, has_imaging=res.imaging is not None)
+                if res.status == "ok" and outcome.compiled is not None
+                else None
+            )
         ids = res.person_ids or []
         rhash = self.result_hash(ids) if res.status == "ok" else None
         sample = res.sample if p.privileged else []
         stored = res.model_copy(update={"person_ids": None, "sample": []}).public_dict()
+        if disclosure is not None:
+            stored["disclosure"] = disclosure
         rec = self.state.add_cohort(
             key_id=p.key_id,
             status=res.status,
@@ -151,13 +167,30 @@ class CohortService:
         }
         return self.view(rec, p, sample=[s.model_dump() for s in sample]), audit
 
+    def person_tokens(
+        self, con: duckdb.DuckDBPyConnection, compiled: CompiledCohort, spec: CohortSpec, *, has_imaging: bool
+    ) -> dict[str, Any]:
+        """The sealed fingerprints of the persons behind each count of a run (funnel steps, imaging
+        rows by modality), stored with the run: they key each count's noise for researchers."""
+        t = self.settings.query_timeout_s
+        cur = execute_internal(con, with_person_digests(compiled.attrition_sql), timeout_s=t)
+        try:
+            steps = [str(d) for d in cur.fetchone() or ()]
+        finally:
+            cur.close()
+        out: dict[str, Any] = {"attrition": [self.protector.seal(d) for d in steps]}
+        if has_imaging:
+            digests = imaging_digests(con, compiled, spec.imaging, "modality", timeout_s=t)
+            out["imaging"] = {(m or ""): self.protector.seal(d) for m, d in digests.items()}
+        return out
+
     # -- views -----------------------------------------------------------------------------------
 
     def view(self, rec: CohortRecord, p: Principal, sample: list | None = None) -> CohortResult:
-        return record_view(rec, p, self.k, sample=sample)
+        return record_view(rec, p, self.protector, sample=sample)
 
     def summary(self, rec: CohortRecord, p: Principal) -> CohortSummary:
-        return summary_view(rec, p, self.k)
+        return summary_view(rec, p, self.protector)
 
     # -- access ----------------------------------------------------------------------------------
 
@@ -166,9 +199,8 @@ class CohortService:
         if rec is None or (p.role == "researcher" and rec.key_id != p.key_id):
             raise ApiError(404, "not_found", "No cohort with this id (researchers see their own cohorts).")
         if p.role == "export_client" and rec.release_status != "approved":
-            raise ApiError(
-                403, "not_approved", "This cohort has not been approved for release by a data steward."
-            )
+            # the same 404 as an unknown id: a different answer would let ids be probed
+            raise ApiError(404, "not_found", "No approved cohort with this id.")
         return rec
 
     def list_cohorts(self, p: Principal, release_status: str | None, limit: int) -> list[CohortSummary]:
@@ -235,13 +267,13 @@ class CohortService:
             compiled = self.compile(rec, con)
             spec = CohortSpec.model_validate(rec.spec)
             charts = chart_rows(con, compiled, spec.imaging, timeout_s=self.settings.query_timeout_s)
-        total_n = sum(n for _s, _b, n in charts.pyramid)
+        total_n = sum(n for _s, _b, n, _d in charts.pyramid)
         if p.privileged:
             total = exact(total_n)
         else:
             view = self.view(rec, p)
             total = Cell(value=view.count, display=view.count_display or "0", suppressed=view.count is None)
-        out = stats_view(rec.cohort_id, charts, p, self.k, total)
+        out = stats_view(rec.cohort_id, charts, p, self.protector, total)
         audit = {
             "counts": {"total": total_n, "pyramid_cells": len(charts.pyramid), "months": len(charts.months)}
         }
@@ -261,9 +293,7 @@ class CohortService:
         if rec.status != "ok":
             raise ApiError(409, "cohort_not_ok", "This cohort run did not succeed; there is no manifest.")
         if p.role == "export_client" and rec.release_status != "approved":
-            raise ApiError(
-                403, "not_approved", "This cohort has not been approved for release by a data steward."
-            )
+            raise ApiError(404, "not_found", "No approved cohort with this id.")
 
     @staticmethod
     def manifest_source(level: ManifestLevel) -> ImagingManifestSource:
@@ -303,7 +333,8 @@ class CohortService:
             con=con,
             compiled=compiled,
             imaging=spec.imaging,
-            policy=self.release_policy(rec.cohort_id),
+            # the spec's index window decides whether the index date would pin each patient's shift
+            policy=self.release_policy(rec.cohort_id).for_cohort(spec),
             order_salt=salt,
             timeout_s=timeout_s or max(self.settings.query_timeout_s, 120.0),
         )
@@ -329,30 +360,26 @@ class CohortService:
 
     @mart_errors
     def sql(self, body: SqlRequest, p: Principal) -> tuple[SqlResult, dict]:
-        aggregates_only = not p.privileged
-        validated = validate(body.sql, aggregates_only=aggregates_only, max_rows=body.max_rows)
-        suppressed = 0
-        t = self.settings.query_timeout_s
+        """Stewards' and admins' guarded SQL (researchers: 403, see ``guarded_sql``)."""
+        check_sql_allowed(p)
+        validated = validate(body.sql, max_rows=body.max_rows)
         with self.pool.connection() as con:
-            if aggregates_only:
-                columns, rows, suppressed = aggregate_rows(con, validated, self.k, t)
-            else:
-                res = run_query(con, validated, timeout_s=t)
-                columns, rows = list(res.columns), [list(r) for r in res.rows]
+            res = run_query(con, validated, timeout_s=self.settings.query_timeout_s)
+            columns, rows = list(res.columns), [list(r) for r in res.rows]
         out = SqlResult(
             columns=columns,
             rows=[[jsonable(v) for v in r] for r in rows],
             row_count=len(rows),
             truncated=len(rows) >= validated.limit,
-            aggregates_only=aggregates_only,
-            suppressed_cells=suppressed,
+            aggregates_only=False,
+            suppressed_cells=0,
             tables=list(validated.tables),
         )
         audit = {
             "details": {
                 "tables": list(validated.tables),
                 "columns": list(validated.columns),
-                "aggregates_only": aggregates_only,
+                "aggregates_only": False,
                 "rows": len(rows),
             }
         }

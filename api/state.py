@@ -18,15 +18,32 @@ The audit log is append-only three ways: this module has no code path that updat
 rows (:class:`AuditLog` only appends and reads); SQLite triggers abort any ``UPDATE``/``DELETE`` on
 the table; and every row carries ``row_hash = sha256(prev_hash + row)`` so that an edit of the file
 behind SQLite's back breaks the chain (:meth:`AuditLog.verify`).
+
+Free-text name matches (``concepts.name_contains``: words a person typed) are written to the audit log
+as keyed hashes (HMAC-SHA-256 with the state's server secret), so the log can show that two requests
+matched the same text without holding the text. The ``cohorts`` table keeps each run's spec verbatim,
+because approving or exporting a run re-runs it from that spec; it is readable only by this file's
+owner (mode 0600, checked on every open, like the server secret and key hashes it holds).
+
+Jobs belong to the process that runs them: each :class:`JobRecord` names its owner (process id plus a
+random per-process token) and carries a heartbeat that the owner refreshes. Another server on the same
+state file fails only jobs whose owner stopped beating for longer than the lease, and a job that is
+``done`` or ``failed`` never changes again.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
+import logging
+import os
 import secrets
 import sqlite3
+import stat
 import threading
+import time
+import unicodedata
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -41,6 +58,21 @@ ReleaseStatus = Literal["none", "requested", "approved"]
 JobStatus = Literal["queued", "running", "done", "failed"]
 STATE_FILENAME = "cohort_state.sqlite"
 KEY_PREFIX = "ck_"
+#: Seconds after a job's last heartbeat when another process may declare its owner dead.
+JOB_LEASE_S = 60.0
+#: Job states that are final: no update changes them.
+FINAL_JOB_STATES = ("done", "failed")
+
+log = logging.getLogger("cohort.state")
+
+
+class StateFileError(RuntimeError):
+    """The state file or its folder is unsafe (world-writable folder, another user's file)."""
+
+
+class ReleaseStateError(ValueError):
+    """A release workflow step that the cohort's current release state does not allow."""
+
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS settings (
@@ -99,7 +131,9 @@ CREATE TABLE IF NOT EXISTS jobs (
   created_at TEXT NOT NULL,
   started_at TEXT,
   finished_at TEXT,
-  level TEXT
+  level TEXT,
+  owner TEXT,
+  heartbeat_at REAL
 );
 CREATE TABLE IF NOT EXISTS audit_log (
   seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -132,6 +166,50 @@ def now_iso() -> str:
 
 def default_state_path(mart: Path) -> Path:
     return Path(mart).resolve().parent / STATE_FILENAME
+
+
+def secure_state_file(path: Path) -> None:
+    """Create ``path`` as 0600, or check an existing one: ours, and no access for group or others.
+
+    Why: the file holds the server secret (keys every pseudonym and result hash) and the API key
+    hashes. A folder that anyone may write lets anyone swap the file, so that is refused outright; a
+    file of ours with a looser mode (made by an older version) is tightened, with a warning.
+    """
+    parent = path.parent
+    parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if parent.stat().st_mode & stat.S_IWOTH:
+        raise StateFileError(
+            f"The state folder {parent} is writable by every user; keep the state file in a folder "
+            "only you can write (chmod o-w the folder, or pass another --state path)."
+        )
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        pass
+    else:
+        os.close(fd)
+    for p in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            st = p.stat()
+        except FileNotFoundError:
+            continue
+        if st.st_uid != os.getuid():
+            raise StateFileError(
+                f"The state file {p} belongs to another user; the server must own it (chown it or "
+                "use another --state path)."
+            )
+        if stat.S_IMODE(st.st_mode) & 0o077:
+            log.warning("state file %s was readable by others; set to mode 0600", p)
+            os.chmod(p, 0o600)
+
+
+def codeset_name(name: str) -> str:
+    """The stored form of a code set name: Unicode NFC, no surrounding space.
+
+    Why: "Café" typed with a composed or a decomposed accent, or with a trailing space, is one name to
+    a person; storing each spelling apart would make sets that cannot be told apart in a list.
+    """
+    return unicodedata.normalize("NFC", name).strip()
 
 
 def hash_key(key: str) -> str:
@@ -198,6 +276,10 @@ class JobRecord:
     finished_at: str | None
     level: str | None = None
     """Manifest level of an export job (``series`` or ``instance``)."""
+    owner: str | None = None
+    """``<pid>:<token>`` of the process running the job (``JobRunner.owner``)."""
+    heartbeat_at: float | None = None
+    """When the owner last said it is alive (seconds since the epoch)."""
 
 
 @dataclass(frozen=True)
@@ -231,7 +313,7 @@ class StateStore:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        secure_state_file(self.path)
         self._lock = threading.RLock()
         self._con = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None, timeout=30)
         self._con.execute("PRAGMA journal_mode=WAL")
@@ -240,6 +322,8 @@ class StateStore:
         with self._lock:
             self._con.executescript(_SCHEMA)
             self._migrate()
+        secure_state_file(self.path)  # the -wal/-shm files SQLite has just made
+        self._secret: bytes | None = None
         self.audit = AuditLog(self)
 
     def _migrate(self) -> None:
@@ -249,6 +333,9 @@ class StateStore:
             if "level" not in job_cols:  # export jobs made before manifest levels were all series-level
                 con.execute("ALTER TABLE jobs ADD COLUMN level TEXT")
                 con.execute("UPDATE jobs SET level = 'series' WHERE kind = 'manifest_export'")
+            if "owner" not in job_cols:  # jobs made before owners: no process claims them
+                con.execute("ALTER TABLE jobs ADD COLUMN owner TEXT")
+                con.execute("ALTER TABLE jobs ADD COLUMN heartbeat_at REAL")
 
     def close(self) -> None:
         with self._lock:
@@ -276,13 +363,22 @@ class StateStore:
 
     def server_secret(self) -> bytes:
         """32 random bytes made once per state file: keys pseudonyms of releases and result hashes."""
+        if self._secret is not None:
+            return self._secret
         with self.transaction() as con:
             row = con.execute("SELECT value FROM settings WHERE name = 'server_secret'").fetchone()
             if row:
-                return bytes(row[0])
-            secret = secrets.token_bytes(32)
-            con.execute("INSERT INTO settings (name, value) VALUES ('server_secret', ?)", (secret,))
-            return secret
+                secret = bytes(row[0])
+            else:
+                secret = secrets.token_bytes(32)
+                con.execute("INSERT INTO settings (name, value) VALUES ('server_secret', ?)", (secret,))
+        self._secret = secret
+        return secret
+
+    def text_hash(self, text: str) -> str:
+        """Keyed hash of free text: equal texts match, and the text cannot be guessed without the key."""
+        digest = hmac.new(self.server_secret(), text.encode("utf-8"), hashlib.sha256).hexdigest()
+        return "hmac-sha256:" + digest
 
     # -- keys -------------------------------------------------------------------------------------
 
@@ -351,6 +447,7 @@ class StateStore:
         ]
 
     def get_codeset(self, name: str) -> CodesetRecord | None:
+        name = codeset_name(name)
         rows = self._query(f"SELECT {self._CODESET_COLS} FROM codesets WHERE name = ?", (name,))
         return self._codeset(rows[0]) if rows else None
 
@@ -371,7 +468,8 @@ class StateStore:
         include_descendants: bool,
         key_id: str,
     ) -> CodesetRecord | None:
-        """None when the name is taken."""
+        """None when the name (in its stored form, :func:`codeset_name`) is taken."""
+        name = codeset_name(name)
         ts = now_iso()
         with self.transaction() as con:
             if con.execute("SELECT 1 FROM codesets WHERE name = ?", (name,)).fetchone():
@@ -399,6 +497,7 @@ class StateStore:
         concept_ids: Sequence[int],
         include_descendants: bool,
     ) -> CodesetRecord | None:
+        name = codeset_name(name)
         with self.transaction() as con:
             cur = con.execute(
                 "UPDATE codesets SET description = ?, domain = ?, concept_ids = ?, include_descendants = ?, "
@@ -418,7 +517,7 @@ class StateStore:
 
     def delete_codeset(self, name: str) -> bool:
         with self.transaction() as con:
-            return con.execute("DELETE FROM codesets WHERE name = ?", (name,)).rowcount > 0
+            return con.execute("DELETE FROM codesets WHERE name = ?", (codeset_name(name),)).rowcount > 0
 
     # -- cohorts ----------------------------------------------------------------------------------
 
@@ -529,10 +628,32 @@ class StateStore:
             )
 
     def approve_release(self, cohort_id: str, key_id: str, result_hash: str) -> None:
+        """Approve a requested release; checked and written in one transaction (two stewards may race).
+
+        Raises :class:`ReleaseStateError` when nobody requested the release, it is approved already,
+        or ``key_id`` requested it (a release needs two people: one asks, another approves).
+        """
         with self.transaction() as con:
+            row = con.execute(
+                "SELECT release_status, requested_by FROM cohorts WHERE cohort_id = ?", (cohort_id,)
+            ).fetchone()
+            if row is None:
+                raise ReleaseStateError("No cohort with this id.")
+            status, requested_by = row
+            if status == "approved":
+                raise ReleaseStateError("This cohort's release is approved already.")
+            if status != "requested":
+                raise ReleaseStateError(
+                    "Nobody has requested a release of this cohort: the researcher asks first "
+                    "(POST /v1/cohorts/{id}/release-request), then a steward approves."
+                )
+            if requested_by == key_id:
+                raise ReleaseStateError(
+                    "You requested this release yourself; another steward must approve it."
+                )
             con.execute(
                 "UPDATE cohorts SET release_status = 'approved', approved_by = ?, approved_at = ?, "
-                "approved_hash = ? WHERE cohort_id = ?",
+                "approved_hash = ? WHERE cohort_id = ? AND release_status = 'requested'",
                 (key_id, now_iso(), result_hash, cohort_id),
             )
 
@@ -540,18 +661,25 @@ class StateStore:
 
     _JOB_COLS = (
         "job_id, kind, cohort_id, key_id, format, status, progress, rows_done, rows_total, message, "
-        "result_path, created_at, started_at, finished_at, level"
+        "result_path, created_at, started_at, finished_at, level, owner, heartbeat_at"
     )
 
     def add_job(
-        self, *, kind: str, cohort_id: str | None, key_id: str, fmt: str | None, level: str | None = None
+        self,
+        *,
+        kind: str,
+        cohort_id: str | None,
+        key_id: str,
+        fmt: str | None,
+        level: str | None = None,
+        owner: str | None = None,
     ) -> JobRecord:
         jid = "job_" + secrets.token_hex(8)
         with self.transaction() as con:
             con.execute(
-                "INSERT INTO jobs (job_id, kind, cohort_id, key_id, format, status, created_at, level) "
-                "VALUES (?, ?, ?, ?, ?, 'queued', ?, ?)",
-                (jid, kind, cohort_id, key_id, fmt, now_iso(), level),
+                "INSERT INTO jobs (job_id, kind, cohort_id, key_id, format, status, created_at, level, "
+                "owner, heartbeat_at) VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?)",
+                (jid, kind, cohort_id, key_id, fmt, now_iso(), level, owner, time.time()),
             )
         rec = self.get_job(jid)
         assert rec is not None
@@ -573,7 +701,8 @@ class StateStore:
             )
         return [JobRecord(*r) for r in rows]
 
-    def update_job(self, job_id: str, **fields: Any) -> None:
+    def update_job(self, job_id: str, **fields: Any) -> bool:
+        """Update a job that is not final yet; False when it is ``done``/``failed`` (nothing changes)."""
         allowed = {
             "status",
             "progress",
@@ -589,15 +718,30 @@ class StateStore:
             raise ValueError(f"unknown job fields {sorted(bad)}")
         sets = ", ".join(f"{k} = ?" for k in fields)
         with self.transaction() as con:
-            con.execute(f"UPDATE jobs SET {sets} WHERE job_id = ?", (*fields.values(), job_id))
+            cur = con.execute(
+                f"UPDATE jobs SET {sets} WHERE job_id = ? AND status NOT IN ('done', 'failed')",
+                (*fields.values(), job_id),
+            )
+            return cur.rowcount > 0
 
-    def fail_interrupted_jobs(self) -> int:
-        """Jobs left queued/running by a previous server process cannot finish: mark them failed."""
+    def heartbeat_jobs(self, owner: str) -> int:
+        """The owner says it is alive: refresh the lease of its unfinished jobs."""
+        with self.transaction() as con:
+            return con.execute(
+                "UPDATE jobs SET heartbeat_at = ? WHERE owner = ? AND status IN ('queued', 'running')",
+                (time.time(), owner),
+            ).rowcount
+
+    def fail_interrupted_jobs(self, owner: str | None = None, lease_s: float = JOB_LEASE_S) -> int:
+        """Fail unfinished jobs whose owner is gone: not ``owner`` (this process) and no heartbeat for
+        ``lease_s`` seconds (jobs from before owners were recorded have none). Another live server's
+        jobs are left alone."""
         with self.transaction() as con:
             return con.execute(
                 "UPDATE jobs SET status = 'failed', message = 'interrupted by a server restart', "
-                "finished_at = ? WHERE status IN ('queued', 'running')",
-                (now_iso(),),
+                "finished_at = ? WHERE status IN ('queued', 'running') "
+                "AND COALESCE(owner, '') != COALESCE(?, '-') AND (heartbeat_at IS NULL OR heartbeat_at < ?)",
+                (now_iso(), owner, time.time() - lease_s),
             ).rowcount
 
 
@@ -611,6 +755,20 @@ class AuditLog:
 
     def __init__(self, store: StateStore) -> None:
         self._store = store
+
+    def _hashed_free_text(self, value: Any) -> Any:
+        """``value`` (a spec, as JSON) with every ``name_contains`` text replaced by its keyed hash."""
+        if isinstance(value, dict):
+            out = {}
+            for k, v in value.items():
+                if k == "name_contains" and isinstance(v, list):
+                    out[k] = [self._store.text_hash(str(t)) for t in v]
+                else:
+                    out[k] = self._hashed_free_text(v)
+            return out
+        if isinstance(value, list):
+            return [self._hashed_free_text(v) for v in value]
+        return value
 
     @staticmethod
     def _row_hash(prev_hash: str, fields: Sequence[Any]) -> str:
@@ -640,7 +798,7 @@ class AuditLog:
             endpoint,
             target,
             int(status),
-            _dumps(spec),
+            _dumps(self._hashed_free_text(spec)),
             _dumps(counts),
             result_hash,
             _dumps(details),

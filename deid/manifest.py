@@ -7,16 +7,22 @@ What a row holds (and why each value is safe to release)
   shifted date agree;
 * ``study_uid`` / ``series_uid`` / ``sop_uid`` — :func:`deid.policy.remap_uid` of the original UIDs,
   the same values the de-identified files carry;
-* ``index_date``, ``study_date``, ``series_date`` — shifted by the patient's keyed offset (and cut to
-  month/year when the policy says so); ``days_from_index`` and each criterion's ``days_from_index``
-  are differences between real dates, which the per-patient shift leaves unchanged;
+* ``index_date``, ``study_date``, ``series_date`` — shifted by the patient's keyed offset, then shown
+  as the period of the release's stated precision (``YYYY-MM`` / ``YYYY-Qn`` / ``YYYY``;
+  :func:`deid.policy.release_date`); ``index_date`` is withheld (None) where the cohort's own index
+  window is narrower than the precision (:func:`deid.policy.dates_pinned`) — there the shifted index
+  date would *be* the shift;
+* ``days_from_index`` and each criterion's ``days_from_index`` — differences between real dates,
+  plus a keyed per-patient jitter spread over the precision (:func:`deid.policy.jitter_days`);
 * ``modality``, ``body_part``, ``study_description``, ``series_description`` (and criterion labels)
   — through :func:`deid.scrub.scrub_text` with that patient's known identifiers: name parts in Latin
   and Hangul, MRN and birth date (``person``), address and phone (``demo_identity`` when the mart has
   it), the header's PatientID and AccessionNumber (``dicom_study``), and the identifying values of
   one file header per series (patient and staff names, other IDs — which the index does not hold but
   descriptions repeat), read when the files are reachable (the export reads every file anyway);
-* ``n_instances``, ``total_bytes``, ``file_size``, ``burned_in_annotation`` — counts and codes;
+* ``n_instances``, ``total_bytes``, ``file_size`` — keyed jitter per release
+  (:func:`deid.policy.jitter_count`), so two releases of one cohort cannot be joined on them;
+  ``burned_in_annotation`` — a code;
 * ``criteria`` — the criteria that qualified the patient: ``[{"label", "days_from_index"}]`` from the
   cohort SQL's ``<label>_date`` columns (``None`` for absence criteria, which match no event).
 
@@ -42,6 +48,7 @@ import datetime as dt
 import functools
 import io
 import json
+import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,7 +57,15 @@ from typing import IO, Any, Literal
 import duckdb
 from pydantic import BaseModel, ConfigDict
 
-from cohort_engine.deid.policy import ReleasePolicy, pseudonym, remap_uid, shift_date
+from cohort_engine.deid.policy import (
+    ReleasePolicy,
+    dates_pinned,
+    jitter_count,
+    jitter_days,
+    pseudonym,
+    release_date,
+    remap_uid,
+)
 from cohort_engine.deid.scrub import scrub_text
 from cohort_engine.spec import ImagingRequest
 from cohort_engine.sql_guard.compiler import CompiledCohort
@@ -449,8 +464,7 @@ def _date_out(policy: ReleasePolicy, key: str, d: Any) -> str | None:
             d = dt.date.fromisoformat(d[:10])
         except ValueError:
             return None  # an unparseable date is dropped, never passed through
-    shifted = shift_date(policy, key, d)
-    return shifted.isoformat() if isinstance(shifted, dt.date) else shifted
+    return release_date(policy, key, d)
 
 
 def _days(a: Any, b: Any) -> int | None:
@@ -489,6 +503,7 @@ def manifest_row(
     days = rec.days_from_index
     if days is None:
         days = _days(rec.index_date, rec.series_date or rec.study_date)
+    series_key = f"{key}/{rec.series_uid}"
     row: dict[str, Any] = {
         "patient": pseudonym(policy, key),
         "study_uid": remap_uid(policy, rec.study_uid),
@@ -498,10 +513,10 @@ def manifest_row(
         row["sop_uid"] = remap_uid(policy, rec.sop_uid) if rec.sop_uid else None
     row.update(
         {
-            "index_date": _date_out(policy, key, rec.index_date),
+            "index_date": None if dates_pinned(policy) else _date_out(policy, key, rec.index_date),
             "study_date": _date_out(policy, key, rec.study_date),
             "series_date": _date_out(policy, key, rec.series_date),
-            "days_from_index": days,
+            "days_from_index": jitter_days(policy, key, days),
             "modality": _clean(rec.modality, known, policy),
             "body_part": _clean(rec.body_part, known, policy),
             "study_description": _clean(rec.study_description, known, policy),
@@ -509,14 +524,17 @@ def manifest_row(
         }
     )
     if level == "instance":
-        row["file_size"] = rec.file_size
+        row["file_size"] = jitter_count(policy, f"{series_key}/{rec.sop_uid}", rec.file_size)
         burned = (rec.burned_in_annotation or "").strip().upper()
         row["burned_in_annotation"] = burned if burned in ("YES", "NO") else None
     else:
-        row["n_instances"] = rec.n_instances
-        row["total_bytes"] = rec.total_bytes
+        row["n_instances"] = jitter_count(policy, f"{series_key}/n", rec.n_instances)
+        row["total_bytes"] = jitter_count(policy, f"{series_key}/bytes", rec.total_bytes)
     row["criteria"] = [
-        {"label": _clean(label, known, policy), "days_from_index": _days(rec.index_date, ev)}
+        {
+            "label": _clean(label, known, policy),
+            "days_from_index": jitter_days(policy, key, _days(rec.index_date, ev)),
+        }
         for label, ev in rec.criteria
     ]
     return row
@@ -576,6 +594,8 @@ class ManifestRequest(BaseModel):
     compiled: CompiledCohort
     imaging: ImagingRequest | None = None
     policy: ReleasePolicy
+    """Pass ``ReleasePolicy.for_cohort(spec)``: without the spec's index window the index date is
+    withheld (dates treated as pinned, the safe side)."""
     order_salt: str | None = None
     """Keys the row order (rows come in an order that says nothing about internal person ids);
     None or empty: derived from the policy."""
@@ -640,6 +660,11 @@ def _parquet_value(column: str, v: Any) -> Any:
     return v.isoformat() if isinstance(v, dt.date) else str(v)
 
 
+def _private_opener(path: str, flags: int) -> int:
+    """Manifest files are created 0600: they describe patients, whatever the umask says."""
+    return os.open(path, flags, 0o600)
+
+
 def _json_default(v: Any) -> Any:
     if isinstance(v, dt.date):
         return v.isoformat()
@@ -669,7 +694,9 @@ class ManifestWriter:
         self.columns = tuple(columns)
         self.rows_written = 0
         self._owns = isinstance(out, str | Path)
-        self._out: IO[bytes] | io.RawIOBase = open(out, "wb") if isinstance(out, str | Path) else out  # noqa: SIM115
+        self._out: IO[bytes] | io.RawIOBase = (
+            open(out, "wb", opener=_private_opener) if isinstance(out, str | Path) else out  # noqa: SIM115
+        )
         self._row_group_size = row_group_size
         self._text_buffer_bytes = text_buffer_bytes
         self._buf: list[dict[str, Any]] = []

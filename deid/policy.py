@@ -17,8 +17,33 @@ derived value is ``HMAC-SHA256(K_purpose, identifier)`` where
 * the same person gets the same pseudonym, UID and date shift everywhere within one project;
 * two projects (different ``project_key``) derive independent keys, so their pseudonyms cannot be
   joined even if both releases leave the hospital;
-* the purposes (``pseudonym``, ``uid``, ``date-shift``) use separate keys, so knowing one patient's
-  shift says nothing about their pseudonym.
+* the purposes (``pseudonym``, ``uid``, ``date-shift``, ``release-jitter``) use separate keys, so
+  knowing one patient's shift says nothing about their pseudonym.
+
+Stated date precision, and why shifting alone is not enough
+-----------------------------------------------------------
+A per-patient shift hides real dates only while the shift is unknown.  A cohort whose index date range
+is one day tells everyone the real index date; the shifted index date then *is* the shift, and every
+shifted date turns back into a real one.  So each release states a precision (``date_precision_days``,
+default 30) and nothing it hands out may pin a real date more finely:
+
+* day offsets (days from index, criterion days) carry a keyed per-patient, per-release jitter spread
+  over the precision (:func:`jitter_days`): the jitter is unknown and shared by all of a patient's
+  offsets, so even exact differences between a patient's dates (which the DICOM copies keep) do not
+  narrow it;
+* absolute shifted dates in manifests are periods no shorter than the precision (:func:`date_period`);
+* where the cohort's own index window is narrower than the precision (:attr:`ReleasePolicy.index_window_days`,
+  see :func:`index_window_days`) the shifted index date is withheld and the DICOM copies' dates are cut
+  to the period too - unless the reviewers approved the finer precision (``finer_precision_approved``).
+
+Unlinkable releases
+-------------------
+Pseudonyms, UIDs and shifts differ per project key, but exact quasi-identifiers (byte totals, instance
+counts, day offsets) would still join two releases of one cohort.  They are released with keyed
+jitter per release (:func:`jitter_count`, :func:`jitter_days`), whose keys differ per project key, so
+equal values across releases are chance.  The limits: the DICOM copies' pixel data are the same in
+every release of the same images, and a patient's number of series, modalities and the rough shape of
+their timeline remain (those are the research content).
 """
 
 from __future__ import annotations
@@ -28,17 +53,30 @@ import datetime as dt
 import hashlib
 import hmac
 import re
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretBytes, field_validator, model_validator
 
+if TYPE_CHECKING:
+    from cohort_engine.spec import CohortSpec
+
 __all__ = [
+    "DEFAULT_DATE_PRECISION_DAYS",
     "DEFAULT_MRN_PATTERNS",
+    "PROJECT_KEY_PATTERN",
     "ReleasePolicy",
+    "UNBOUNDED_WINDOW_DAYS",
     "age_group",
+    "date_period",
     "date_shift_days",
+    "dates_pinned",
     "dicom_age_top_code",
+    "index_window_days",
+    "jitter_count",
+    "jitter_days",
+    "period_granularity",
     "pseudonym",
+    "release_date",
     "remap_uid",
     "shift_da",
     "shift_date",
@@ -56,6 +94,13 @@ DEFAULT_MRN_PATTERNS: tuple[str, ...] = (
 )
 
 _MIN_SECRET_BYTES = 16
+#: A project key is a name: letters/digits first, then letters, digits, ``.``, ``_``, ``-`` (no ``..``,
+#: no path separator) - it names the release's archive and folders.
+PROJECT_KEY_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+#: The stated date precision of a release unless reviewers approve a finer one.
+DEFAULT_DATE_PRECISION_DAYS = 30
+#: What :func:`index_window_days` returns when the spec does not bound the index date on both ends.
+UNBOUNDED_WINDOW_DAYS = 1_000_000
 _UID_RE = re.compile(r"^(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*$")
 
 
@@ -69,8 +114,8 @@ class ReleasePolicy(BaseModel):
 
     model_config = ConfigDict(frozen=True, hide_input_in_errors=True, extra="forbid")
 
-    project_key: Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:\-]+$")]
-    """Public name of the release (appears in manifests); the secret is what makes mappings keyed."""
+    project_key: Annotated[str, Field(min_length=1, max_length=64, pattern=PROJECT_KEY_PATTERN)]
+    """Public name of the release (appears in manifests, names the archive); no ``..``, no ``/``."""
     secret: SecretBytes
     """At least 16 bytes of key material; str input is UTF-8 encoded.  Never printed."""
     date_shift_min_days: int = -365
@@ -88,10 +133,19 @@ class ReleasePolicy(BaseModel):
     pseudonym_prefix: Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9]{0,7}$")] = "P"
     mrn_patterns: tuple[str, ...] = DEFAULT_MRN_PATTERNS
     """Regular expressions (Python ``regex`` syntax) that recognise MRNs in free text."""
+    date_precision_days: Annotated[int, Field(ge=1, le=3660)] = DEFAULT_DATE_PRECISION_DAYS
+    """No released value pins a real date more finely than this many days (see the module docstring)."""
+    finer_precision_approved: bool = False
+    """The reviewers approved releasing the shifted index date (and unrounded DICOM dates) although the
+    cohort's index window is narrower than the precision; the API records that approval in its audit."""
+    index_window_days: Annotated[int, Field(ge=1)] | None = None
+    """Width in days of the calendar range the cohort definition pins each index date to
+    (:func:`index_window_days` of the spec); None = not known, treated as pinned (the safe side)."""
 
     _k_pseudonym: bytes = PrivateAttr(default=b"")
     _k_uid: bytes = PrivateAttr(default=b"")
     _k_shift: bytes = PrivateAttr(default=b"")
+    _k_jitter: bytes = PrivateAttr(default=b"")
 
     @field_validator("secret", mode="before")
     @classmethod
@@ -101,6 +155,13 @@ class ReleasePolicy(BaseModel):
             v = v.encode("utf-8")
         if isinstance(v, bytes | bytearray) and len(v) < _MIN_SECRET_BYTES:
             raise ValueError(f"secret must be at least {_MIN_SECRET_BYTES} bytes")
+        return v
+
+    @field_validator("project_key")
+    @classmethod
+    def _real_name(cls, v: str) -> str:
+        if ".." in v:
+            raise ValueError("project key must be a name, not a path: '..' is not allowed")
         return v
 
     @field_validator("mrn_patterns")
@@ -135,6 +196,11 @@ class ReleasePolicy(BaseModel):
     def _check_range(self) -> ReleasePolicy:
         if self.date_shift_min_days > self.date_shift_max_days:
             raise ValueError("date_shift_min_days must be <= date_shift_max_days")
+        if self.date_precision_days < DEFAULT_DATE_PRECISION_DAYS and not self.finer_precision_approved:
+            raise ValueError(
+                f"a date precision finer than {DEFAULT_DATE_PRECISION_DAYS} days needs the reviewers' "
+                "approval (finer_precision_approved=True, recorded in the audit)"
+            )
         return self
 
     def model_post_init(self, __context: object) -> None:
@@ -143,15 +209,23 @@ class ReleasePolicy(BaseModel):
         self._k_pseudonym = _derive(secret, "pseudonym", self.project_key)
         self._k_uid = _derive(secret, "uid", self.project_key)
         self._k_shift = _derive(secret, "date-shift", self.project_key)
+        self._k_jitter = _derive(secret, "release-jitter", self.project_key)
 
     def __hash__(self) -> int:
         """Hash without the secret: a hash of the key material is itself an output derived from it."""
         return hash((self.project_key, self.options_key()))
 
+    def for_cohort(self, spec: CohortSpec) -> ReleasePolicy:
+        """This policy for one cohort: records how narrowly the spec pins the index date."""
+        return self.model_copy(update={"index_window_days": index_window_days(spec)})
+
     def options_key(self) -> tuple[object, ...]:
         """Hashable summary of the non-secret options (used to cache compiled plans/analyzers)."""
         return (
             self.date_granularity,
+            self.date_precision_days,
+            self.finer_precision_approved,
+            self.index_window_days,
             self.retain_safe_private,
             self.safe_private_tags,
             self.age_top_code,
@@ -219,6 +293,111 @@ def shift_date(policy: ReleasePolicy, person_key: str, d: dt.date) -> dt.date | 
     if policy.date_granularity == "year":
         return f"{shifted.year:04d}"
     return shifted
+
+
+# --------------------------------------------------------------------------------------------------
+# Stated precision and keyed jitter (see the module docstring)
+# --------------------------------------------------------------------------------------------------
+
+
+def index_window_days(spec: CohortSpec) -> int:
+    """Width in days of the calendar range the spec pins every index date to.
+
+    Only the index event's date range bounds the index on the calendar (criterion and imaging windows
+    are relative to it); an open end gives :data:`UNBOUNDED_WINDOW_DAYS`.
+    """
+    rng = spec.index.date_range
+    if rng is None or rng.start is None or rng.end is None:
+        return UNBOUNDED_WINDOW_DAYS
+    return (rng.end - rng.start).days + 1
+
+
+def dates_pinned(policy: ReleasePolicy) -> bool:
+    """Whether the cohort's index window is narrower than the precision and nobody approved that."""
+    if policy.finer_precision_approved or policy.date_precision_days <= 1:
+        return False
+    window = policy.index_window_days
+    return window is None or window < policy.date_precision_days
+
+
+def period_granularity(precision_days: int) -> Literal["full", "month", "quarter", "year", "none"]:
+    """The calendar period no shorter than ``precision_days`` (February has 28 days, quarters >= 90)."""
+    if precision_days <= 1:
+        return "full"
+    if precision_days <= 28:
+        return "month"
+    if precision_days <= 90:
+        return "quarter"
+    if precision_days <= 365:
+        return "year"
+    return "none"
+
+
+def date_period(d: dt.date, precision_days: int) -> str | None:
+    """``d`` as the period of the precision: ``YYYY-MM-DD``, ``YYYY-MM``, ``YYYY-Qn``, ``YYYY`` or None."""
+    g = period_granularity(precision_days)
+    if g == "full":
+        return d.isoformat()
+    if g == "month":
+        return f"{d.year:04d}-{d.month:02d}"
+    if g == "quarter":
+        return f"{d.year:04d}-Q{(d.month - 1) // 3 + 1}"
+    if g == "year":
+        return f"{d.year:04d}"
+    return None
+
+
+def release_date(policy: ReleasePolicy, person_key: str, d: dt.date) -> str | None:
+    """A shifted date as a manifest shows it: the coarser of the policy's granularity and the period
+    of the stated precision."""
+    if isinstance(d, dt.datetime):
+        d = d.date()
+    shifted = d + dt.timedelta(days=date_shift_days(policy, person_key))
+    precision = policy.date_precision_days
+    if policy.date_granularity == "month":
+        precision = max(precision, 28)
+    elif policy.date_granularity == "year":
+        precision = max(precision, 365)
+    return date_period(shifted, precision)
+
+
+def _unit(policy: ReleasePolicy, purpose: str, key: str, n: int) -> int:
+    """Keyed uniform integer in ``[0, n)`` for this release, purpose and key."""
+    return int.from_bytes(_mac(policy._k_jitter, f"{purpose}/{key}")[:8], "big") % n
+
+
+def jitter_days(policy: ReleasePolicy, person_key: str, days: int | None) -> int | None:
+    """A day offset plus the patient's keyed jitter ``j``, uniform over ``P`` values around 0.
+
+    One ``j`` per patient and release: intervals between a patient's own dates stay exact (what
+    longitudinal research needs), while the offset from the index is known only to within ``P`` days -
+    and no number of exact intervals narrows that, since they all carry the same unknown ``j``.
+    ``j`` is drawn anew per project key, so the same series shows different offsets in two releases
+    (an offset matches across releases with probability 1/P).  Unbiased: the mean of ``j`` is 0 for
+    odd ``P`` (-1/2 for even).
+    """
+    if days is None:
+        return None
+    p = policy.date_precision_days
+    if p <= 1:
+        return int(days)
+    return int(days) + _unit(policy, "days", person_key, p) - p // 2
+
+
+def jitter_count(policy: ReleasePolicy, key: str, n: int | None) -> int | None:
+    """A count or byte total plus keyed jitter of about +-15 % (at least +-2), never below 1.
+
+    Counts of images are no secret in themselves but joined two releases of one cohort exactly
+    (instances, bytes): with jitter keyed per release and ``key`` (patient + series) the same series
+    shows the same value in one release and an independent one in another.
+    """
+    if n is None:
+        return None
+    n = int(n)
+    if n <= 0:
+        return n
+    w = max(2, (n * 15) // 100)
+    return max(1, n + _unit(policy, "count", key, 2 * w + 1) - w)
 
 
 def _shift_da_one(policy: ReleasePolicy, days: int, value: str) -> str:

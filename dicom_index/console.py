@@ -175,6 +175,7 @@ def print_crawl_report(rep: CrawlReport, console: Console) -> None:
                 ("incomplete (retried next run)", rep.studies_incomplete),
                 ("removed (gone)", rep.studies_removed),
                 ("instances written", rep.instances_written),
+                ("duplicates (indexed already)", rep.duplicates_skipped),
                 ("quarantined", rep.quarantined),
                 ("listing complete", "yes" if rep.listing_complete else "NO"),
                 ("requests", rep.requests),

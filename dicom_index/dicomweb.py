@@ -239,6 +239,8 @@ class CrawlReport(BaseModel):
     studies_incomplete: int
     studies_removed: int
     instances_written: int
+    duplicates_skipped: int
+    """Instances whose SOPInstanceUID the index held already (files, another base URL): not written."""
     quarantined: int
     quarantine_reasons: dict[str, int]
     listing_complete: bool
@@ -378,6 +380,8 @@ class _Crawler:
         self.reasons: Counter[str] = Counter()
         self.listed = self.done = self.skipped = self.crawled = self.incomplete = 0
         self.instances = self.quarantined = 0
+        #: Instances not written because their SOPInstanceUID was indexed already.
+        self.duplicates = 0
         self.t0 = time.perf_counter()
         self.last_progress = 0.0
 
@@ -566,12 +570,18 @@ class _Crawler:
                 "DELETE FROM dicom_web_state WHERE server = ? AND study_instance_uid = ?",
                 [self.base, study_uid],
             )
+            written = 0
             if rows:
                 con.register("_web_inst", _arrow(rows, "dicom_instance"))
-                con.execute(
+                # An instance indexed already (from files, or from this server under another base URL)
+                # is one instance: not written again, so counts and byte totals never double.
+                got = con.execute(
                     f"INSERT INTO dicom_instance ({', '.join(INSTANCE_COLUMNS)}) "
-                    f"SELECT {', '.join(INSTANCE_COLUMNS)} FROM _web_inst"
-                )
+                    f"SELECT {', '.join(INSTANCE_COLUMNS)} FROM _web_inst w WHERE w.sop_instance_uid IS NULL "
+                    "OR w.sop_instance_uid NOT IN (SELECT sop_instance_uid FROM dicom_instance "
+                    "WHERE sop_instance_uid IS NOT NULL)"
+                ).fetchone()
+                written = int(got[0]) if got else 0
                 con.unregister("_web_inst")
             if bad:
                 self._insert_quarantine(bad)
@@ -584,7 +594,8 @@ class _Crawler:
         except BaseException:
             con.execute("ROLLBACK")
             raise
-        self.instances += len(rows)
+        self.instances += written
+        self.duplicates += len(rows) - written
         self.crawled += 1
         self.incomplete += bool(bad)
         for r in bad:
@@ -748,6 +759,7 @@ def _crawl(
         studies_incomplete=crawler.incomplete,
         studies_removed=removed,
         instances_written=crawler.instances,
+        duplicates_skipped=crawler.duplicates,
         quarantined=crawler.quarantined,
         quarantine_reasons=dict(sorted(crawler.reasons.items())),
         listing_complete=listing_complete,

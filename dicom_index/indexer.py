@@ -22,6 +22,12 @@ How a run goes:
    re-run skips what was committed;
 5. rebuild ``dicom_series`` and ``dicom_study`` from ``dicom_instance`` in one transaction.
 
+One SOPInstanceUID is one instance, wherever its files lie: a file whose UID the index already holds
+under another path (a copy, a moved or re-mounted folder; in one batch, the first by path wins) is
+quarantined as a duplicate instead of counted twice, so instance counts and byte totals never double.
+Duplicates are read again on every run, so that once the other copy is gone (its folder re-indexed
+without it) the remaining one is indexed.
+
 Bad files never stop a run: they land in ``dicom_quarantine`` with a value-free reason.
 """
 
@@ -56,6 +62,9 @@ if TYPE_CHECKING:  # pyarrow (~0.1 s) is imported when the first batch is writte
     import pyarrow as pa
 
 _RowTable = Literal["dicom_instance", "dicom_quarantine"]
+_SOP_UID = INSTANCE_COLUMNS.index("sop_instance_uid")
+#: Quarantine reason of a file whose SOPInstanceUID is indexed under another path.
+DUPLICATE_REASON = "duplicate SOPInstanceUID (indexed at another path)"
 
 __all__ = [
     "EmptyFolderError",
@@ -205,12 +214,46 @@ class _Writer:
         self.known = known
         self.instances: list[tuple[Any, ...]] = []
         self.quarantine: list[tuple[Any, ...]] = []
+        #: Instances quarantined so far as duplicates of an indexed SOPInstanceUID.
+        self.duplicates = 0
 
     def add(self, ok: bool, row: tuple[Any, ...]) -> None:
         (self.instances if ok else self.quarantine).append(row)
 
     def __len__(self) -> int:
         return len(self.instances) + len(self.quarantine)
+
+    def _split_duplicates(self) -> list[tuple[Any, ...]]:
+        """Move instances whose SOPInstanceUID is held already (in the index or earlier in this batch)
+        to quarantine rows; returns those rows. Runs inside the batch's transaction."""
+        uids = [r[_SOP_UID] for r in self.instances if r[_SOP_UID] is not None]
+        if not uids:
+            return []
+        import pyarrow as pa
+
+        self.con.register("_uids", pa.table({"uid": pa.array(sorted(set(uids)), pa.string())}))
+        held = {
+            r[0]
+            for r in self.con.execute(
+                "SELECT DISTINCT sop_instance_uid FROM dicom_instance WHERE sop_instance_uid IN "
+                "(SELECT uid FROM _uids)"
+            ).fetchall()
+        }
+        self.con.unregister("_uids")
+        keep: list[tuple[Any, ...]] = []
+        dups: list[tuple[Any, ...]] = []
+        for row in sorted(self.instances, key=lambda r: r[0]):
+            uid = row[_SOP_UID]
+            if uid is not None and uid in held:
+                dups.append((row[0], DUPLICATE_REASON, row[1], row[2], row[3]))
+            else:
+                keep.append(row)
+                if uid is not None:
+                    held.add(uid)
+        self.instances = keep
+        self.quarantine.extend(dups)
+        self.duplicates += len(dups)
+        return dups
 
     def commit(self) -> None:
         if not len(self):
@@ -224,6 +267,7 @@ class _Writer:
                 con.execute("DELETE FROM dicom_instance WHERE path IN (SELECT path FROM _replaced)")
                 con.execute("DELETE FROM dicom_quarantine WHERE path IN (SELECT path FROM _replaced)")
                 con.unregister("_replaced")
+            self._split_duplicates()
             if self.instances:
                 con.register("_inst", _arrow(self.instances, "dicom_instance"))
                 con.execute(
@@ -411,6 +455,14 @@ def index_folders(
             sql = f"SELECT path, file_size, file_mtime_ns FROM {table} WHERE {under}"
             for path, size, mtime in con.execute(sql, params).fetchall():
                 known[path] = (size, mtime)
+        # Duplicates are read again: the copy they duplicate may be gone by now.
+        recheck = {
+            r[0]
+            for r in con.execute(
+                f"SELECT path FROM dicom_quarantine WHERE reason = ? AND ({under})",
+                [DUPLICATE_REASON, *params],
+            ).fetchall()
+        }
 
         todo: list[str] = []
         seen: set[str] = set()
@@ -419,7 +471,7 @@ def index_folders(
             if path in seen:
                 continue
             seen.add(path)
-            if known.get(path) == (size, mtime):
+            if known.get(path) == (size, mtime) and path not in recheck:
                 skipped += 1
             else:
                 todo.append(path)
@@ -475,6 +527,10 @@ def index_folders(
                 last_progress = now
         writer.commit()
         scan_s = time.perf_counter() - t_scan
+        if writer.duplicates:  # found at commit time, inside the transaction that decided
+            indexed -= writer.duplicates
+            quarantined += writer.duplicates
+            reasons[DUPLICATE_REASON] += writer.duplicates
 
         _rebuild(con)
         studies, series, instances = con.execute(

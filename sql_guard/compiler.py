@@ -74,6 +74,22 @@ def _normalise_name(text: str) -> str:
     return re.sub(r"\s+", "", text).lower()
 
 
+#: Escape character of every LIKE pattern built here: a plain character that needs no quoting in a
+#: string literal, so the same ``ESCAPE '!'`` clause reads alike in DuckDB and PostgreSQL.
+LIKE_ESCAPE = "!"
+
+
+def like_contains(text: str) -> str:
+    """``LIKE <pattern> ESCAPE '!'`` matching ``text`` anywhere, with ``%``, ``_`` and ``!`` literal.
+
+    Why: a name match is text, not a pattern; unescaped, "50%" or "a_b" would match far more
+    concepts than the person asked for.
+    """
+    esc = LIKE_ESCAPE
+    body = text.replace(esc, esc + esc).replace("%", esc + "%").replace("_", esc + "_")
+    return f"LIKE {lit('%' + body + '%')} ESCAPE {lit(esc)}"
+
+
 def codeset_sql(cs: ConceptSet, domain: Domain, resolved_ids: Sequence[int]) -> str | None:
     """SQL selecting the concept ids of a concept set, or None when it means 'any concept'."""
     ids = sorted(set(cs.concept_ids) | set(resolved_ids))
@@ -98,11 +114,11 @@ def codeset_sql(cs: ConceptSet, domain: Domain, resolved_ids: Sequence[int]) -> 
             f"domain_id IN ({', '.join(lit(d) for d in omop_domains)}) AND " if omop_domains else ""
         )
         name_likes = " OR ".join(
-            f"REPLACE(LOWER(concept_name), ' ', '') LIKE {lit('%' + _normalise_name(n) + '%')}"
+            f"REPLACE(LOWER(concept_name), ' ', '') {like_contains(_normalise_name(n))}"
             for n in cs.name_contains
         )
         syn_likes = " OR ".join(
-            f"REPLACE(LOWER(concept_synonym_name), ' ', '') LIKE {lit('%' + _normalise_name(n) + '%')}"
+            f"REPLACE(LOWER(concept_synonym_name), ' ', '') {like_contains(_normalise_name(n))}"
             for n in cs.name_contains
         )
         named = (

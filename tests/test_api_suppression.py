@@ -1,157 +1,76 @@
-"""Small-cell suppression rules (api.suppression), table-driven, plus the no-subtraction property.
+"""What researchers see of related counts (api.disclosure.Protector): funnels and imaging rows.
 
-Why: a count of 1–4 people shown to a researcher can single someone out, and so can the difference of
-two shown counts; these tests pin both, whatever the funnel looks like.
+Why: noise on each count alone is not the whole rule — a funnel must not rise (a step cannot have
+more persons than the one above), a "<k" step hides every later one, and a row's image counts must
+hide with its persons, or "1 study, 2 series" would pin a small row down.
 """
 
 from __future__ import annotations
 
-import itertools
 import random
 
 import pytest
 
-from cohort_engine.api.suppression import (
-    suppress_attrition,
-    suppress_count,
-    suppress_each,
-    suppress_partition,
-)
+from cohort_engine.api.disclosure import Protector, person_set_digest
+from cohort_engine.api.suppression import DEFAULT_K, Cell, exact, hidden_with_row, small
 
-K = 5
+P = Protector(secret=b"k" * 32, k=DEFAULT_K)
 
 
-@pytest.mark.parametrize(
-    "counts,shown",
-    [
-        ([1210, 11], ["1210", "11"]),
-        ([40, 13], ["40", "13"]),
-        ([40, 2], ["40", "<5"]),
-        ([40, 38], ["40", "36–39"]),
-        ([100, 97, 94, 3, 0], ["100", "96–99", "94", "<5", "0"]),
-        ([100, 98, 96, 90, 2], ["100", "96–99", "96–99", "90", "<5"]),
-        ([6, 5, 2, 0], ["6", "2–5", "2–5", "0"]),
-        ([3, 2, 0], ["<5", "<5", "0"]),
-        ([0, 0], ["0", "0"]),
-        ([5, 5, 0], ["5", "5", "0"]),
-    ],
-)
-def test_attrition_table(counts: list[int], shown: list[str]) -> None:
-    assert [c.display for c in suppress_attrition(counts, K)] == shown
+def test_cell_shapes() -> None:
+    assert exact(12) == Cell(value=12, display="12", suppressed=False)
+    assert small(11) == Cell(value=None, display="<11", suppressed=True)
+    assert hidden_with_row() == Cell(value=None, display="suppressed", suppressed=True)
 
 
-def _funnels(n: int = 3000) -> list[list[int]]:
-    rnd = random.Random(7)
-    out = []
-    for _ in range(n):
-        steps = [rnd.choice([0, 1, 3, 5, 6, 9, 12, 40, 100])]
-        for _ in range(rnd.randint(1, 5)):
-            steps.append(max(0, steps[-1] - rnd.choice([0, 0, 1, 2, 3, 4, 5, 6, 20])))
-        out.append(steps)
-    return out
+def _token(ids) -> str:
+    return P.seal(person_set_digest(ids))
 
 
-@pytest.mark.parametrize("k", [2, 5, 11])
-def test_no_small_cell_is_exact_or_derivable_by_subtraction(k: int) -> None:
-    for counts in _funnels():
-        cells = suppress_attrition(counts, k)
-        exact = [c.value for c in cells if c.value is not None]
-        assert all(v == 0 or v >= k for v in exact), counts
-        assert all(not 0 < abs(a - b) < k for a, b in itertools.combinations(exact, 2)), counts
-        for c, n in zip(cells, counts, strict=True):
-            if c.suppressed and "–" in c.display:
-                lo, hi = map(int, c.display.split("–"))
-                assert lo <= n <= hi and hi - lo == k - 2, (counts, c.display)  # a band never pins n down
+def test_sealed_tokens_are_keyed() -> None:
+    d = person_set_digest([1, 2])
+    assert P.seal(d) == P.seal(d) != Protector(secret=b"j" * 32, k=11).seal(d) and d not in P.seal(d)
 
 
-@pytest.mark.parametrize(
-    "counts,shown",
-    [
-        ([10, 20, 30], ["10", "20", "30"]),
-        ([10, 3, 20, 7], ["10", "<5", "20", "suppressed"]),  # one hidden cell would follow from the total
-        ([10, 1, 1, 20, 7], ["10", "<5", "<5", "20", "suppressed"]),  # 1 + 1 < k: hide more
-        ([3, 4], ["<5", "<5"]),
-        ([0, 12], ["0", "12"]),
-    ],
-)
-def test_partition_table(counts: list[int], shown: list[str]) -> None:
-    assert [c.display for c in suppress_partition(counts, K)] == shown
+@pytest.mark.parametrize("seed", range(6))
+def test_funnel_is_clamped_and_small_steps_hide_the_rest(seed: int) -> None:
+    rnd = random.Random(seed)
+    for _ in range(300):
+        ids = list(range(1, rnd.choice([3, 12, 15, 30, 80]) + 1))
+        steps = [ids]
+        for _ in range(rnd.randint(1, 4)):
+            steps.append([i for i in steps[-1] if rnd.random() > rnd.choice([0.0, 0.05, 0.3, 0.9])])
+        counts = [len(s) for s in steps]
+        cells = P.funnel(counts, [_token(s) for s in steps])
+        own = [P.cell(n, _token(s)) for n, s in zip(counts, steps, strict=True)]
+        assert cells[0] == own[0]
+        for i in range(1, len(cells)):
+            above, here = cells[i - 1], cells[i]
+            if above.value is None or own[i].value is None:
+                assert here == small(11)
+            else:
+                assert here.value == min(above.value, own[i].value) and here.display == str(here.value)
 
 
-def test_partition_hidden_cells_hold_at_least_k() -> None:
-    rnd = random.Random(3)
-    for _ in range(2000):
-        counts = [rnd.choice([0, 1, 2, 4, 5, 8, 30]) for _ in range(rnd.randint(1, 8))]
-        cells = suppress_partition(counts, K)
-        hidden = [n for n, c in zip(counts, cells, strict=True) if c.suppressed]
-        shown = [n for n, c in zip(counts, cells, strict=True) if not c.suppressed]
-        assert all(v == 0 or v >= K for v in shown)
-        if hidden and len(hidden) < len(counts):
-            assert len(hidden) >= 2 and sum(hidden) >= K or not any(shown), counts
+def test_funnel_table() -> None:
+    # Same person set on two steps (a rule that drops nobody): the same draw, so the same number.
+    ids = list(range(1, 41))
+    cells = P.funnel([40, 40, 2, 2], [_token(ids), _token(ids), _token([1, 2]), _token([1, 2])])
+    assert cells[0] == cells[1] and cells[0].value is not None and abs(cells[0].value - 40) <= 7
+    assert cells[2:] == [small(11), small(11)]
+    assert P.funnel([], []) == []
 
 
-def test_single_counts() -> None:
-    assert suppress_count(None, K) is None
-    cells = [suppress_count(n, K) for n in (0, 1, 4, 5)]
-    assert [c.display if c else None for c in cells] == ["0", "<5", "<5", "5"]
-    assert [c.display for c in suppress_each([1, 6, 0], K)] == ["<5", "6", "0"]
-
-
-# -- rows keyed by persons (imaging per modality / body part) ------------------------------------------------
-
-
-def _shown(rows: list[tuple[int, list[int]]]) -> list[tuple[str, list[str]]]:
-    from cohort_engine.api.suppression import suppress_rows
-
-    return [(p.display, [c.display for c in o]) for p, o in suppress_rows(rows, K, partition=1)]
-
-
-@pytest.mark.parametrize(
-    "rows,shown",
-    [
-        # nothing small: every count exact
-        ([(13, [13, 13, 500]), (6, [6, 6, 120])], [("13", ["13", "13", "500"]), ("6", ["6", "6", "120"])]),
-        # a small row hides its image counts; one hidden row is complemented by the row with the fewest series
-        (
-            [(13, [13, 13, 500]), (6, [6, 6, 120]), (2, [2, 2, 40])],
-            [("13", ["13", "13", "500"]), ("6", ["suppressed"] * 3), ("<5", ["suppressed"] * 3)],
-        ),
-        # two hidden rows holding ≥ k series need nothing more
-        (
-            [(20, [30, 40, 900]), (3, [3, 4, 50]), (2, [2, 3, 30])],
-            [("20", ["30", "40", "900"]), ("<5", ["suppressed"] * 3), ("<5", ["suppressed"] * 3)],
-        ),
-        # a lone small row (nothing to complement with) is still hidden
-        ([(2, [2, 2, 40])], [("<5", ["suppressed"] * 3)]),
-        ([(0, [0, 0, 0])], [("0", ["0", "0", "0"])]),
-    ],
-)
-def test_imaging_rows_table(rows, shown) -> None:
-    assert _shown(rows) == shown
-
-
-def test_imaging_rows_hidden_series_cannot_be_pinned_by_a_total() -> None:
-    """Series partition across rows: whatever total is known elsewhere, the hidden rows are ≥ 2 and hold
-    ≥ k series (or every row with series is hidden); persons are never complemented (they overlap across
-    rows)."""
-    from cohort_engine.api.suppression import suppress_rows
-
-    rnd = random.Random(11)
-    for _ in range(2000):
-        rows = []
-        for _ in range(rnd.randint(1, 6)):
-            persons = rnd.choice([0, 1, 2, 4, 5, 8, 30])
-            series = persons + rnd.choice([0, 0, 1, 3, 10])
-            rows.append((persons, [series, series + rnd.choice([0, 2]), series * 20]))
-        cells = suppress_rows(rows, K, partition=1)
-        hidden = [r[1][1] for r, (_, o) in zip(rows, cells, strict=True) if o[1].suppressed]
-        for (persons, others), (pc, oc) in zip(rows, cells, strict=True):
-            assert pc.display == ("<5" if 0 < persons < K else str(persons))
-            assert pc.suppressed == (0 < persons < K)
-            assert pc.suppressed <= all(c.suppressed for c in oc)  # a small row hides all its image counts
-            assert all(c.value in (None, x) for c, x in zip(oc, others, strict=True))
-        shown_series = [
-            r[1][1] for r, (_, o) in zip(rows, cells, strict=True) if not o[1].suppressed and r[1][1] > 0
-        ]
-        if hidden and shown_series:
-            assert len(hidden) >= 2 and sum(hidden) >= K, rows
+def test_image_counts_hide_with_their_persons_and_never_undercut_them() -> None:
+    counts = {"studies": 3, "series": 4, "instances": 400}
+    assert P.image_counts(small(11), counts, _token([1, 2, 3])) == {m: hidden_with_row() for m in counts}
+    for n in range(11, 60):
+        tok = _token(range(n))
+        persons = P.cell(n, tok)
+        if persons.value is None:
+            continue
+        got = P.image_counts(persons, {"studies": n, "series": n, "instances": 30 * n}, tok)
+        assert all(c.value is not None and c.value >= persons.value for c in got.values())
+        assert abs(got["instances"].value - 30 * n) <= 7
+        # Consistent: the same persons and measure give the same number wherever they are shown.
+        assert got["series"] == P.image_counts(persons, {"series": n}, tok)["series"]

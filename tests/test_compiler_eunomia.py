@@ -290,6 +290,28 @@ CASES: list[tuple[str, CohortSpec, str]] = [
         "AND x.procedure_date BETWEEN i.d AND i.d + 30) GROUP BY i.person_id",
     ),
     (
+        # '%' and '_' are text: unescaped, '%' would match every procedure and '_' any character.
+        "name match: LIKE wildcards in the name are literal",
+        CohortSpec(
+            index=IndexEvent(domain="condition", concepts=ConceptSet(concept_ids=[4329847])),
+            criteria=[
+                Criterion(
+                    label="coronary procedure",
+                    domain="procedure",
+                    concepts=ConceptSet(
+                        name_contains=["coronary", "%", "c_ronary", "!"], include_descendants=False
+                    ),
+                    window=Window(start=0, end=30),
+                )
+            ],
+        ),
+        f"SELECT i.person_id, MIN(i.d) FROM ({cond(4329847)}) i WHERE EXISTS (SELECT 1 FROM "
+        "procedure_occurrence x "
+        "JOIN concept c ON c.concept_id = x.procedure_concept_id WHERE c.domain_id = 'Procedure' "
+        "AND lower(c.concept_name) LIKE '%coronary%' AND x.person_id = i.person_id "
+        "AND x.procedure_date BETWEEN i.d AND i.d + 30) GROUP BY i.person_id",
+    ),
+    (
         "visit index: inpatient stays in 2000–2005",
         CohortSpec(
             index=IndexEvent(
@@ -349,3 +371,17 @@ def test_attrition_ends_at_cohort_size(eunomia, name: str, spec: CohortSpec, han
     assert len(counts) == len(compiled.steps)
     assert list(counts) == sorted(counts, reverse=True)
     assert counts[-1] == len(eunomia.execute(hand_sql).fetchall())
+
+
+def test_like_wildcards_in_names_are_escaped(eunomia) -> None:
+    """'%' alone would match every procedure unescaped; escaped it matches none (no name holds '%')."""
+    spec = CohortSpec(
+        index=IndexEvent(domain="procedure", concepts=ConceptSet(name_contains=["%"])),
+    )
+    assert eunomia.execute(compile_cohort(spec).cohort_sql).fetchall() == []
+    underscore = CohortSpec(
+        index=IndexEvent(domain="procedure", concepts=ConceptSet(name_contains=["c_ronary"])),
+    )
+    assert eunomia.execute(compile_cohort(underscore).cohort_sql).fetchall() == []
+    plain = CohortSpec(index=IndexEvent(domain="procedure", concepts=ConceptSet(name_contains=["coronary"])))
+    assert len(eunomia.execute(compile_cohort(plain).cohort_sql).fetchall()) > 0

@@ -241,6 +241,20 @@ def test_crawl_equals_folder_index_and_rerun_skips(
 
 
 @pytest.mark.orthanc
+def test_crawl_of_instances_indexed_from_files_does_not_double_them(
+    loaded: tuple[str, Path, Path, int], tmp_path: Path
+) -> None:
+    url, _, folder_mart, n = loaded
+    both = _fresh(folder_mart, tmp_path, "both.duckdb")
+    before = _rows(both, "SELECT count(*), sum(file_size) FROM dicom_instance")
+    rep = crawl_dicomweb(both, url, rate=1000)
+    assert (rep.studies_crawled, rep.instances_written, rep.duplicates_skipped) == (7, 0, n)
+    assert rep.instances == n
+    assert _rows(both, "SELECT count(*), sum(file_size) FROM dicom_instance") == before
+    assert _rows(both, "SELECT count(DISTINCT sop_instance_uid) FROM dicom_instance") == [(n,)]
+
+
+@pytest.mark.orthanc
 def test_changed_study_is_crawled_again_and_gone_studies_are_removed(
     loaded: tuple[str, Path, Path, int], tmp_path: Path
 ) -> None:

@@ -36,3 +36,26 @@ def test_rule_parser_stays_above_the_floor(demo, eunomia) -> None:
     )
     assert s["execution_accuracy"] >= FLOOR["execution_accuracy"], figures
     assert s["reliability_score"] >= FLOOR["reliability_score"], figures
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("split", ["open", "blind"])
+def test_independent_questions_stay_above_their_floor(split: str, demo7, eunomia) -> None:
+    """Questions nobody tuned on: no fall in accuracy, and never more silent wrong answers than now.
+
+    The message carries figures and failure classes only (the blind split's sentences stay unseen).
+    """
+    floor = FLOOR["independent"][split]
+    records = load_gold(split=split)  # type: ignore[arg-type]
+    report = run_eval(records, {"demo7": demo7, "eunomia": eunomia}, parser_for("rule"), split=split)
+    s = report.summary
+    assert not report.skipped and s["questions"] == len(records) > 0
+    figures = (
+        f"{split}: execution accuracy {s['execution_accuracy']:.3f} (floor {floor['execution_accuracy']}), "
+        f"reliability {s['reliability_score']:.1f} (floor {floor['reliability_score']}), "
+        f"silent wrong answers {s['wrong_ok']} (at most {floor['max_wrong_ok']}); "
+        f"failure classes {s['failure_classes']}"
+    )
+    assert s["execution_accuracy"] >= floor["execution_accuracy"], figures
+    assert s["reliability_score"] >= floor["reliability_score"], figures
+    assert s["wrong_ok"] <= floor["max_wrong_ok"], figures

@@ -22,8 +22,10 @@ router = APIRouter(prefix="/v1", tags=["ask"])
         "Parses the question, resolves its clinical terms in the mart's vocabulary, compiles and runs the "
         "cohort, and answers with the read-back, resolved codes, SQL, attrition and count. `status` is `ok`, "
         "`clarify` (see `clarifications`; pick a choice and resend with `overrides`), `refused` or `error`. "
-        "Researchers see counts below k as '<k' (see `k`), never rows or person ids. `imaging` counts the "
-        "cohort's indexed images per modality (null without a DICOM index). `parser` picks the reader "
+        "Researchers see noisy counts of persons (keyed, consistent noise: the same persons always give the "
+        "same number) and '<k' below the threshold `k`, never rows or person ids (docs/PRIVACY.md). "
+        "`imaging` counts the cohort's indexed images per modality (null without a DICOM index). "
+        "`parser` picks the reader "
         "(`rule`, default; `llm`; `hybrid`); `llm`/`hybrid` on a server without a chat model answer 409 "
         "`parser_unavailable`, saying what the operator sets."
     ),

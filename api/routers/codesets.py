@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, Path, Request, Response
 
@@ -46,7 +47,8 @@ def create_codeset(
 ) -> CodesetOut:
     out = ctx.codesets.create(body, p)
     note(request, target=out.name, details={"concepts": len(out.concept_ids)})
-    response.headers["Location"] = f"/v1/codesets/{out.name}"
+    # Percent-encoded (RFC 3986): a header is Latin-1 on the wire, and a name may be Hangul.
+    response.headers["Location"] = "/v1/codesets/" + quote(out.name, safe="")
     return out
 
 

@@ -7,14 +7,33 @@ from typing import Literal
 from fastapi import APIRouter, Query, Request, Response
 
 from cohort_engine.api.audit import note
-from cohort_engine.api.auth import AnyKey, ResearcherKey, StewardKey
-from cohort_engine.api.context import Ctx
-from cohort_engine.api.errors import responses
+from cohort_engine.api.auth import AnyKey, Principal, ResearcherKey, StewardKey
+from cohort_engine.api.context import AppContext, Ctx
+from cohort_engine.api.errors import ApiError, responses
 from cohort_engine.api.schemas import CohortResult, CohortRunRequest, CohortSummary, StatsOut
+from cohort_engine.api.state import CohortRecord
 
 router = APIRouter(prefix="/v1", tags=["cohorts"])
 
 CohortId = str
+#: The one answer for an id that does not exist and for one this key may not see.
+NOT_FOUND_MESSAGE = "No cohort with this id that your key may see."
+
+
+def visible_cohort(ctx: AppContext, cohort_id: str, p: Principal) -> CohortRecord:
+    """The cohort, or ``404`` alike for an unknown id and for one the role may not see.
+
+    Why one answer: a distinct ``403`` for "exists but not yours / not approved" lets a key probe
+    which ids exist. Researchers see their own runs; export clients approved ones; stewards all.
+    """
+    rec = ctx.state.get_cohort(cohort_id) if len(cohort_id) <= 64 else None
+    hidden = rec is None or (
+        (p.role == "researcher" and rec.key_id != p.key_id)
+        or (p.role == "export_client" and rec.release_status != "approved")
+    )
+    if hidden or rec is None:
+        raise ApiError(404, "not_found", NOT_FOUND_MESSAGE)
+    return rec
 
 
 @router.post(
@@ -67,7 +86,7 @@ def list_cohorts(
     responses=responses(401, 403, 404),
 )
 def get_cohort(cohort_id: CohortId, request: Request, ctx: Ctx, p: AnyKey) -> CohortResult:
-    rec = ctx.service.cohort_for(cohort_id, p)
+    rec = visible_cohort(ctx, cohort_id, p)
     note(request, target=rec.cohort_id, counts={"count": rec.person_count}, result_hash=rec.result_hash)
     return ctx.service.view(rec, p)
 
@@ -77,12 +96,12 @@ def get_cohort(cohort_id: CohortId, request: Request, ctx: Ctx, p: AnyKey) -> Co
     response_model=StatsOut,
     summary="Aggregate charts of a cohort",
     description="Age/sex pyramid (age at index, 10-year bands, 90+), index dates by month, and modalities "
-    "and body parts of the cohort's imaging series (persons per category). Small cells suppressed for "
-    "researchers, with complementary suppression where a total would give them away.",
+    "and body parts of the cohort's imaging series (persons per category). For researchers every "
+    "cell is noisy (keyed by its persons) and cells below k are left out (docs/PRIVACY.md).",
     responses=responses(401, 403, 404, 409, 503, 504),
 )
 def cohort_stats(cohort_id: CohortId, request: Request, ctx: Ctx, p: ResearcherKey) -> StatsOut:
-    rec = ctx.service.cohort_for(cohort_id, p)
+    rec = visible_cohort(ctx, cohort_id, p)
     out, audit = ctx.service.stats(rec, p)
     note(request, target=rec.cohort_id, **audit)
     return out
@@ -96,7 +115,7 @@ def cohort_stats(cohort_id: CohortId, request: Request, ctx: Ctx, p: ResearcherK
     responses=responses(401, 403, 404, 409),
 )
 def request_release(cohort_id: CohortId, request: Request, ctx: Ctx, p: ResearcherKey) -> CohortResult:
-    rec = ctx.service.request_release(ctx.service.cohort_for(cohort_id, p), p)
+    rec = ctx.service.request_release(visible_cohort(ctx, cohort_id, p), p)
     note(request, target=rec.cohort_id, details={"release": rec.release_status})
     return ctx.service.view(rec, p)
 
@@ -105,11 +124,27 @@ def request_release(cohort_id: CohortId, request: Request, ctx: Ctx, p: Research
     "/cohorts/{cohort_id}/approve",
     response_model=CohortResult,
     summary="Approve a release (steward)",
-    description="Re-runs the cohort, checks it still has the persons of the reviewed run (keyed result hash) "
-    "and approves it for export clients. A steward cannot approve a run made with their own key.",
+    description="Approves a requested release: re-runs the cohort, checks it still has the persons of the "
+    "reviewed run (keyed result hash) and approves it for export clients. Only a requested release can be "
+    "approved (`409 not_requested`), once (`409 already_approved`); a steward cannot approve a run made "
+    "with their own key, nor a release they requested themselves.",
     responses=responses(401, 403, 404, 409, 503, 504),
 )
 def approve(cohort_id: CohortId, request: Request, ctx: Ctx, p: StewardKey) -> CohortResult:
-    rec = ctx.service.approve(ctx.service.cohort_for(cohort_id, p), p)
+    rec = visible_cohort(ctx, cohort_id, p)
+    if rec.release_status != "requested":
+        raise ApiError(
+            409,
+            "not_requested" if rec.release_status == "none" else "already_approved",
+            "Nobody has requested a release of this cohort: the researcher asks first "
+            "(POST /v1/cohorts/{id}/release-request), then a steward approves."
+            if rec.release_status == "none"
+            else "This cohort's release is approved already.",
+        )
+    if rec.requested_by == p.key_id:
+        raise ApiError(
+            403, "forbidden", "You requested this release yourself; another steward must approve it."
+        )
+    rec = ctx.service.approve(rec, p)
     note(request, target=rec.cohort_id, result_hash=rec.approved_hash, details={"release": "approved"})
     return ctx.service.view(rec, p)

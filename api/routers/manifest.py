@@ -22,6 +22,7 @@ from cohort_engine.api.auth import ExportKey
 from cohort_engine.api.context import Ctx
 from cohort_engine.api.errors import responses
 from cohort_engine.api.jobs import MEDIA_TYPES
+from cohort_engine.api.routers.cohorts import visible_cohort
 from cohort_engine.api.schemas import ExportRequest, JobOut, ManifestPage
 from cohort_engine.deid.manifest import EXTENSIONS, ManifestLevel, manifest_chunks
 
@@ -78,7 +79,7 @@ def manifest(
     limit: int = Query(default=1000, ge=1, le=10_000),
 ) -> StreamingResponse:
     svc = ctx.service
-    rec = svc.cohort_for(cohort_id, p)
+    rec = visible_cohort(ctx, cohort_id, p)
     svc.check_manifest_access(rec, p)
     columns, total, rows = svc.manifest_page(rec, p, level, offset, limit)
     nxt = None
@@ -141,7 +142,7 @@ def start_export(
     p: ExportKey,
     level: LevelQuery = "series",
 ) -> JSONResponse:
-    rec = ctx.service.cohort_for(cohort_id, p)
+    rec = visible_cohort(ctx, cohort_id, p)
     job = ctx.jobs.start_export(ctx.service, rec, p, body.format, level)
     note(request, target=rec.cohort_id, details={"job": job.job_id, "format": body.format, "level": level})
     out = ctx.jobs.out(job)
