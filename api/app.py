@@ -121,6 +121,9 @@ def create_app(
     query_timeout_s: float = 30.0,
     max_concurrent_queries: int = 8,
     export_dir: Path | None = None,
+    max_inflight_per_key: int = 2,
+    mart_memory_limit: str | None = None,
+    mart_threads: int | None = None,
 ) -> FastAPI:
     """Build the app over one mart. The state file defaults to ``<mart dir>/cohort_state.sqlite``."""
     mart = Path(mart)
@@ -132,9 +135,14 @@ def create_app(
         query_timeout_s=query_timeout_s,
         max_concurrent_queries=max_concurrent_queries,
         export_dir=export_dir or state_path.parent / "cohort_exports",
+        max_inflight_per_key=max_inflight_per_key,
+        mart_memory_limit=mart_memory_limit,
+        mart_threads=mart_threads,
     )
     state = StateStore(state_path)
-    pool = MartPool(mart, max_concurrent_queries)
+    pool = MartPool(
+        mart, max_concurrent_queries, memory_limit=settings.mart_memory_limit, threads=settings.mart_threads
+    )
     service = CohortService(settings, state, pool)
     runner = JobRunner(state, settings.export_dir)  # type: ignore[arg-type]
     ctx = AppContext(
@@ -207,7 +215,9 @@ def _mount_docs(app: FastAPI) -> None:
 
 def app_from_env() -> FastAPI:
     """For ``uvicorn --factory api.app:app_from_env`` (and ``cohort serve --workers N``): mart from
-    COHORT_MART, state from COHORT_STATE, k from COHORT_K, query time limit from COHORT_TIMEOUT."""
+    COHORT_MART, state from COHORT_STATE, k from COHORT_K, query time limit from COHORT_TIMEOUT, the
+    mart connection's memory limit and threads from COHORT_MEMORY_LIMIT and COHORT_THREADS, heavy
+    requests in flight per key from COHORT_MAX_INFLIGHT."""
     mart = Path(os.environ.get("COHORT_MART", "demo/mart.duckdb"))
     state = os.environ.get("COHORT_STATE")
     return create_app(
@@ -215,4 +225,7 @@ def app_from_env() -> FastAPI:
         Path(state) if state else None,
         k=int(os.environ.get("COHORT_K", DEFAULT_K)),
         query_timeout_s=float(os.environ.get("COHORT_TIMEOUT", "30")),
+        max_inflight_per_key=int(os.environ.get("COHORT_MAX_INFLIGHT", "2")),
+        mart_memory_limit=os.environ.get("COHORT_MEMORY_LIMIT") or None,
+        mart_threads=int(os.environ["COHORT_THREADS"]) if os.environ.get("COHORT_THREADS") else None,
     )

@@ -14,7 +14,7 @@ Nobody gets person ids from the API; manifests carry keyed pseudonyms.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -22,6 +22,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from cohort_engine.api.errors import ApiError
+from cohort_engine.api.limits import key_concurrency
 from cohort_engine.api.state import Role
 
 bearer = HTTPBearer(
@@ -78,6 +79,19 @@ def require(*roles: str) -> Callable[..., Principal]:
     return dependency
 
 
+def require_heavy(*roles: str) -> Callable[..., Iterator[Principal]]:
+    """Dependency: :func:`require` ``(*roles)``, then one of the key's heavy-request slots, held until
+    the request is answered (``429 too_many_requests`` with ``Retry-After`` when the key already has
+    ``settings.max_inflight_per_key`` in flight). For routes that run queries on the mart."""
+    role_dependency = require(*roles)
+
+    def dependency(request: Request, principal: Principal = Depends(role_dependency)) -> Iterator[Principal]:
+        with key_concurrency(request.app).slot(principal.key_id):
+            yield principal
+
+    return dependency
+
+
 ANY_ROLE = ("researcher", "steward", "export_client", "admin")
 
 
@@ -86,3 +100,6 @@ AnyKey = Annotated[Principal, Depends(require(*ANY_ROLE))]
 ResearcherKey = Annotated[Principal, Depends(require("researcher", "steward"))]
 StewardKey = Annotated[Principal, Depends(require("steward"))]
 ExportKey = Annotated[Principal, Depends(require("export_client", "steward"))]
+#: The same roles, holding one of the key's heavy-request slots (ask, sql, stats, manifest).
+HeavyResearcherKey = Annotated[Principal, Depends(require_heavy("researcher", "steward"))]
+HeavyExportKey = Annotated[Principal, Depends(require_heavy("export_client", "steward"))]

@@ -26,9 +26,11 @@ class MartPool:
     from one request to the next.
     """
 
-    def __init__(self, path: Path, size: int) -> None:
+    def __init__(
+        self, path: Path, size: int, *, memory_limit: str | None = None, threads: int | None = None
+    ) -> None:
         self.path = Path(path)
-        self.root = open_mart(self.path)
+        self.root = open_mart(self.path, memory_limit=memory_limit, threads=threads)
         self._sem = threading.BoundedSemaphore(max(1, size))
         self._lock = threading.Lock()
         self._idle: list[duckdb.DuckDBPyConnection] = []

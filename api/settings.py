@@ -1,4 +1,5 @@
-"""The settings of one app instance: which mart and state file, k, time limits, pool size."""
+"""The settings of one app instance: which mart and state file, k, time limits, pool size, and the
+resource caps (mart memory and threads, heavy requests in flight per key)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,11 @@ class Settings:
     k: int = DEFAULT_K
     query_timeout_s: float = 30.0
     max_concurrent_queries: int = 8
+    #: heavy requests (ask, sql, stats, manifest) one key may have in flight; more get 429
+    max_inflight_per_key: int = 2
+    #: DuckDB memory limit and worker threads of the mart (None: the runner's defaults)
+    mart_memory_limit: str | None = None
+    mart_threads: int | None = None
     manifest_page_max: int = 10_000
     export_dir: Path | None = None
     extra: dict[str, Any] = field(default_factory=dict)

@@ -11,6 +11,40 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+#: What each DuckDB error class means, for a person. DuckDB's own text is never passed on: it quotes
+#: values from the data and the query ("Type INT64 with value 20126 can't be cast …", "Could not
+#: convert string 'X'", "LINE 1: SELECT …"), and a value that a query may only see aggregated (a
+#: count, a birth year) leaks through it. Unknown classes get the generic description.
+DB_ERROR_DESCRIPTIONS: dict[str, str] = {
+    "ConversionException": (
+        "conversion error: a value could not be converted to the requested type or does not fit in it; "
+        "use a wider type or TRY_CAST"
+    ),
+    "OutOfRangeException": (
+        "out of range: a computed value overflowed its type; use a wider type (BIGINT, DOUBLE)"
+    ),
+    "OutOfMemoryException": (
+        "out of memory: the query needs more memory than this server allows; aggregate earlier, "
+        "narrow the cohort or return fewer columns"
+    ),
+    "InvalidInputException": "invalid input: a function was given an argument it cannot use",
+    "BinderException": "binder error: a name, type or function call in the query does not fit the mart",
+    "CatalogException": "catalog error: a table, column or function named in the query does not exist",
+    "ParserException": "parser error: the database could not parse the query",
+    "NotImplementedException": "not implemented: the database does not support this construct",
+    "PermissionException": "permission error: files, network, settings and extensions are not reachable",
+    "DependencyException": "dependency error: the query depends on an object that cannot be used",
+    "InternalException": "internal error of the database; report the query to an operator",
+}
+GENERIC_DB_ERROR = "the database could not run this query"
+
+
+def describe_db_error(error: BaseException) -> tuple[str, str]:
+    """(kind, description) of a database error: the error class and a fixed text for it, never the
+    database's message (see :data:`DB_ERROR_DESCRIPTIONS`)."""
+    kind = type(error).__name__
+    return kind, DB_ERROR_DESCRIPTIONS.get(kind, GENERIC_DB_ERROR)
+
 
 class Rule(StrEnum):
     """Stable rule codes of :class:`GuardError` (a ``str``: ``err.rule == "unknown_table"`` works).
@@ -29,6 +63,7 @@ class Rule(StrEnum):
     IDENTIFYING_COLUMN = "identifying_column"
     NOT_AGGREGATE = "not_aggregate"
     UNSUPPORTED_SYNTAX = "unsupported_syntax"
+    EXPANSION_LIMIT = "expansion_limit"
 
 
 class GuardError(ValueError):
@@ -70,9 +105,8 @@ class QueryTimeout(TimeoutError):
 class QueryError(RuntimeError):
     """DuckDB refused or failed a query that had passed the guard.
 
-    The text keeps DuckDB's error class and first line with quoted strings and long numbers
-    redacted, because DuckDB echoes values ("Could not convert string 'X' to INT32") and the
-    query text ("LINE 1: ...") in its messages.
+    ``kind`` is DuckDB's error class (``ConversionException``, ``OutOfMemoryException``, …) and
+    ``detail`` a fixed description of that class (:func:`describe_db_error`), never DuckDB's message.
     """
 
     def __init__(self, kind: str, detail: str) -> None:

@@ -45,6 +45,9 @@ Design decisions (each one conservative; loosening one is a reviewed code change
 * **Bounded rows.** No LIMIT → ``LIMIT max_rows`` is appended; a literal LIMIT above ``max_rows`` is
   clamped; a non-literal LIMIT (expression, parameter, percent) is refused, since its bound can't be
   known before running. ``ValidatedSQL.limit`` is the effective bound.
+* **Bounded expansion** (``expansion_limit``): ``range``/``generate_series`` sizes, ``repeat``/``space``
+  counts, ``lpad``/``rpad`` and ``format`` widths must be constants under caps, because DuckDB cannot
+  interrupt one huge scalar call; see :mod:`sql_guard.expansion`.
 * **Errors echo identifiers, never literals** (they may be identifying): see :mod:`sql_guard.errors`.
 """
 
@@ -72,6 +75,7 @@ from sqlglot.tokens import Token, TokenType
 
 from cohort_engine.schema_catalog.tables import TABLES, Table
 from cohort_engine.sql_guard.errors import GuardError, Rule
+from cohort_engine.sql_guard.expansion import check_expansion
 
 __all__ = [
     "DEFAULT_MAX_ROWS",
@@ -433,6 +437,7 @@ def _validate(
     tree = _parse(sql, dialect)
     _check_nodes(tree)
     _check_functions(tree, set(table_fns))
+    check_expansion(tree)
     _check_tables(tree, tables)
     _precheck_qualified_columns(tree, tables)
 

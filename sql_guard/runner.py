@@ -6,9 +6,21 @@ with ``read_only=True`` (no write, whatever the SQL), ``enable_external_access=f
 network, ATTACH or COPY outside the database file), no extension auto-install / auto-load, and then
 ``lock_configuration=true`` so that no later statement can switch any of this back.
 
-Time limit: DuckDB has no server-side ``statement_timeout``; :func:`run_query` arms a
-:class:`threading.Timer` that calls ``interrupt()`` on the query's cursor and turns the resulting
-interrupt into :class:`~sql_guard.errors.QueryTimeout`. Each query runs on its own cursor (a DuckDB
+Resources: one runaway query must not take the server down or starve everyone else, so the database
+instance gets a memory limit (:data:`DEFAULT_MEMORY_LIMIT`), a thread cap (:data:`DEFAULT_THREADS`)
+and no spilling to disk (``temp_directory=''``, ``max_temp_directory_size=0``: a read-only mart has no
+business writing ``<mart>.tmp`` next to itself, and a disk-filling query is as bad as a memory-filling
+one). A query that needs more memory fails with a "out of memory" :class:`QueryError`. These bound the
+whole instance; the guard (``sql_guard.guard``) bounds what one expression may expand to, because
+DuckDB cannot interrupt a single scalar function call such as ``range(1e8)`` or ``repeat(s, 5e8)``.
+
+Time limit: DuckDB has no server-side ``statement_timeout``; :func:`run_query` runs the statement on a
+thread of its own while the calling thread watches it: at the limit it calls ``interrupt()`` on the
+query's cursor, and again every :data:`REINTERRUPT_S` until the statement has ended (an interrupt that
+lands between two phases of a query — planning, execution, fetching — is otherwise lost), and turns
+the result into :class:`~sql_guard.errors.QueryTimeout`. A statement still running after
+:data:`DEMOTE_AFTER_S` has its thread's CPU priority lowered, so that a runaway query gives way to
+everyone's short ones rather than halving their speed. Each query runs on its own cursor (a DuckDB
 connection sharing the same database and settings), so one connection can serve several threads
 (API workers) and an interrupt can only ever hit the query it was armed for. :func:`execute_internal`
 gives the same time limit and error scrubbing to SQL that this package's callers build themselves
@@ -17,21 +29,24 @@ gives the same time limit and error scrubbing to SQL that this package's callers
 
 from __future__ import annotations
 
-import re
+import math
+import os
 import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import duckdb
 
-from cohort_engine.sql_guard.errors import GuardError, MartError, QueryError, QueryTimeout
+from cohort_engine.sql_guard.errors import GuardError, MartError, QueryError, QueryTimeout, describe_db_error
 from cohort_engine.sql_guard.guard import ValidatedSQL, revalidate, validate
 
 __all__ = [
+    "DEFAULT_MEMORY_LIMIT",
+    "DEFAULT_THREADS",
     "DEFAULT_TIMEOUT_S",
     "REQUIRED_TABLES",
     "GuardError",
@@ -46,6 +61,18 @@ __all__ = [
 ]
 
 DEFAULT_TIMEOUT_S = 30.0
+#: DuckDB memory limit of an opened mart (the whole database instance, all cursors together).
+DEFAULT_MEMORY_LIMIT = "1GB"
+#: DuckDB worker threads of an opened mart: a few, never all cores of a shared server.
+DEFAULT_THREADS = max(1, min(4, (os.cpu_count() or 1) // 2))
+#: Seconds between repeated interrupts of a query that has passed its limit and not yet ended.
+REINTERRUPT_S = 0.1
+#: Seconds after which a query's thread yields the CPU to shorter queries (see :func:`_execute`).
+DEMOTE_AFTER_S = 1.0
+#: The nice value of a demoted query thread (the lowest priority).
+DEMOTED_NICE = 19
+
+T = TypeVar("T")
 #: Tables whose presence makes a DuckDB file an OMOP mart for this engine (checked case-insensitively).
 REQUIRED_TABLES: tuple[str, ...] = ("person", "concept")
 
@@ -58,6 +85,15 @@ HARDENED_CONFIG: dict[str, Any] = {
     # DuckDB's Python client would otherwise resolve an unknown table name to a same-named pandas /
     # Arrow object in the caller's frames (a catalogued table missing from a mart, e.g. ``note``)
     "python_enable_replacements": False,
+    # no spilling: nothing is written next to the mart or anywhere else
+    "temp_directory": "",
+    "max_temp_directory_size": "0B",
+}
+#: How each setting of HARDENED_CONFIG reads back through ``current_setting``.
+_READ_BACK: dict[str, Any] = {
+    **{k: v for k, v in HARDENED_CONFIG.items() if isinstance(v, bool)},
+    "temp_directory": "",
+    "max_temp_directory_size": "0 bytes",
 }
 
 
@@ -84,12 +120,13 @@ def open_mart(
     threads: int | None = None,
     memory_limit: str | None = None,
 ) -> duckdb.DuckDBPyConnection:
-    """Open an OMOP mart read-only with external access disabled and the configuration locked.
+    """Open an OMOP mart read-only with external access disabled, resources bounded, the configuration
+    locked.
 
     Args:
         path: the DuckDB database file.
-        threads: DuckDB worker threads (default: DuckDB's, i.e. all cores).
-        memory_limit: DuckDB memory limit, e.g. ``"2GB"`` (default: DuckDB's).
+        threads: DuckDB worker threads (default :data:`DEFAULT_THREADS`).
+        memory_limit: DuckDB memory limit, e.g. ``"2GB"`` (default :data:`DEFAULT_MEMORY_LIMIT`).
 
     Raises:
         MartError: the file is missing, is not a DuckDB database (or is locked by a writer), or lacks
@@ -99,10 +136,10 @@ def open_mart(
     if not p.is_file():
         raise MartError(f"mart file not found: {p} (give the path of an OMOP CDM DuckDB database)")
     config: dict[str, Any] = dict(HARDENED_CONFIG)
-    if threads is not None:
-        config["threads"] = int(threads)
-    if memory_limit is not None:
-        config["memory_limit"] = str(memory_limit)
+    config["threads"] = int(threads if threads is not None else DEFAULT_THREADS)
+    config["memory_limit"] = str(memory_limit if memory_limit is not None else DEFAULT_MEMORY_LIMIT)
+    if config["threads"] < 1:
+        raise ValueError("threads must be at least 1")
     try:
         con = duckdb.connect(str(p), read_only=True, config=config)
     except duckdb.Error as e:
@@ -144,55 +181,87 @@ def _lock_and_verify(con: duckdb.DuckDBPyConnection, path: Path) -> None:
     (locked,) = con.execute("SELECT current_setting('lock_configuration')").fetchone() or (False,)
     if not locked:
         con.execute("SET lock_configuration = true")
-    names = [*HARDENED_CONFIG, "lock_configuration"]
+    names = [*_READ_BACK, "lock_configuration"]
     row = con.execute("SELECT " + ", ".join(f"current_setting('{name}')" for name in names)).fetchone()
-    expected = [*HARDENED_CONFIG.values(), True]
-    wrong = [n for n, got, want in zip(names, row or (), expected, strict=True) if bool(got) != want]
+    expected = [*_READ_BACK.values(), True]
+    wrong = [
+        n
+        for n, got, want in zip(names, row or (), expected, strict=True)
+        if (bool(got) != want if isinstance(want, bool) else str(got) != want)
+    ]
     if wrong:
         raise MartError(f"{path} could not be opened hardened: {', '.join(wrong)} not in force")
 
 
-_QUOTED = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"")
-_LONG_NUMBER = re.compile(r"\d{4,}")
+def _demote(thread: threading.Thread) -> None:
+    """Lower the OS scheduling priority of ``thread`` alone (Linux: a thread id is a process id for
+    ``setpriority``). Best effort: elsewhere, or without permission, the query runs on unchanged."""
+    tid = thread.native_id
+    if tid is None or not hasattr(os, "setpriority"):
+        return
+    try:
+        os.setpriority(os.PRIO_PROCESS, tid, DEMOTED_NICE)
+    except OSError:
+        return
 
 
-def _scrub(message: str) -> str:
-    """First line of a DuckDB error, with quoted text and long numbers redacted.
+def _execute(cursor: duckdb.DuckDBPyConnection, work: Callable[[], T], timeout_s: float | None) -> T:
+    """``work()`` (which uses ``cursor``) on a thread of its own, watched by the calling thread.
 
-    DuckDB messages echo values (``Could not convert string 'X' to INT32``) and, on later lines, the
-    query text; both may be identifying, and these messages reach API responses and logs.
+    After :data:`DEMOTE_AFTER_S` the query's thread gets the lowest CPU priority, so that a long
+    query yields the cores to short ones (an ask) instead of sharing them evenly; at ``timeout_s``
+    (None: no limit) the cursor is interrupted, and again every :data:`REINTERRUPT_S` until ``work``
+    has ended. A thread per query, not a pool: the demoted priority must end with the query.
+
+    Raises :class:`QueryTimeout` (the interrupt) or :class:`QueryError` (a fixed description of the
+    kind of database error, never DuckDB's text, which quotes values).
     """
-    first = message.strip().splitlines()[0] if message.strip() else ""
-    first = _QUOTED.sub("'…'", first)
-    return _LONG_NUMBER.sub("#", first)[:300]
-
-
-@contextmanager
-def _time_limited(cursor: duckdb.DuckDBPyConnection, timeout_s: float | None) -> Iterator[None]:
-    """Interrupt ``cursor`` after ``timeout_s`` (None: no limit); DuckDB errors raised inside become
-    :class:`QueryTimeout` (the interrupt) or :class:`QueryError` (message scrubbed of values)."""
     if timeout_s is not None and timeout_s <= 0:
         raise ValueError("timeout_s must be positive")
-    fired = threading.Event()
-    timer: threading.Timer | None = None
-    if timeout_s is not None:
+    outcome: list[tuple[bool, Any]] = []
+    done = threading.Event()
 
-        def _interrupt() -> None:
-            fired.set()
-            cursor.interrupt()
+    def target() -> None:
+        try:
+            outcome.append((True, work()))
+        except BaseException as e:  # handed to the calling thread below
+            outcome.append((False, e))
+        finally:
+            done.set()
 
-        timer = threading.Timer(timeout_s, _interrupt)
-        timer.daemon = True
-        timer.start()
-    try:
-        yield
-    except duckdb.Error as e:
-        if fired.is_set() or isinstance(e, duckdb.InterruptException):
+    thread = threading.Thread(target=target, name="mart-query", daemon=True)
+    started = time.monotonic()
+    thread.start()
+    fired = False
+    first = min(DEMOTE_AFTER_S, math.inf if timeout_s is None else timeout_s)
+    if not done.wait(None if math.isinf(first) else first):
+        if time.monotonic() - started >= DEMOTE_AFTER_S:
+            _demote(thread)
+        left = None if timeout_s is None else max(0.0, timeout_s - (time.monotonic() - started))
+        if not done.wait(left):
+            fired = True
+            while not done.is_set():
+                try:
+                    cursor.interrupt()
+                except duckdb.Error:  # the cursor is already closed: nothing left to stop
+                    break
+                done.wait(REINTERRUPT_S)
+    thread.join()
+    ok, value = outcome[0]
+    if ok:
+        return cast(T, value)
+    if isinstance(value, duckdb.Error):
+        if fired or isinstance(value, duckdb.InterruptException):
             raise QueryTimeout(timeout_s or 0.0) from None
-        raise QueryError(type(e).__name__, _scrub(str(e))) from None
-    finally:
-        if timer is not None:
-            timer.cancel()
+        kind, detail = describe_db_error(value)
+        raise QueryError(kind, detail) from None
+    if isinstance(value, (ValueError, OverflowError)):
+        # a value DuckDB returned that Python cannot hold (a date beyond year 9999, …); the message
+        # would quote it
+        raise QueryError(
+            "ConversionException", "a result value cannot be represented in the response"
+        ) from None
+    raise value
 
 
 def execute_internal(
@@ -210,8 +279,7 @@ def execute_internal(
     """
     cursor = con.cursor()
     try:
-        with _time_limited(cursor, timeout_s):
-            cursor.execute(sql, list(params) if params else [])
+        _execute(cursor, lambda: cursor.execute(sql, list(params) if params else []), timeout_s)
     except BaseException:
         cursor.close()
         raise
@@ -237,11 +305,14 @@ def run_query(
         raise ValueError("timeout_s must be positive")
     checked = revalidate(validated)
     cursor = con.cursor()
+
+    def work() -> tuple[list[str], list[tuple[Any, ...]]]:
+        cursor.execute(checked.sql)
+        rows = cursor.fetchall()
+        return [d[0] for d in cursor.description or []], rows
+
     try:
-        with _time_limited(cursor, timeout_s):
-            cursor.execute(checked.sql)
-            rows = cursor.fetchall()
-            columns = [d[0] for d in cursor.description or []]
+        columns, rows = _execute(cursor, work, timeout_s)
     finally:
         cursor.close()
     return QueryResult(columns=columns, rows=rows, limit=checked.limit, sql=checked.sql)

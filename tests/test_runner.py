@@ -101,13 +101,14 @@ def test_external_access_is_disabled_below_the_guard(mart: duckdb.DuckDBPyConnec
 @pytest.mark.slow
 def test_timeout_interrupts_a_slow_query(mart: duckdb.DuckDBPyConnection) -> None:
     slow = validate(
-        "SELECT MAX(a.range + b.range) AS m FROM range(1000000000) AS a, range(1000000000) AS b",
+        "SELECT MAX(a.range + b.range + c.range) AS m FROM range(1000000) AS a, range(1000000) AS b, "
+        "range(1000000) AS c",
         allowed_table_functions={"range"},
     )
     started = time.monotonic()
     with pytest.raises(QueryTimeout) as info:
         run_query(mart, slow, timeout_s=1)
-    assert time.monotonic() - started < 15
+    assert time.monotonic() - started < 2
     assert info.value.timeout_s == 1
     assert "time limit" in str(info.value)
     # the connection is still usable afterwards
@@ -132,6 +133,10 @@ def test_duckdb_errors_are_scrubbed_of_values(mart: duckdb.DuckDBPyConnection) -
         guarded_query(mart, "SELECT CAST(gender_source_value AS INTEGER) AS x FROM person")
     assert info.value.kind == "ConversionException"
     assert SECRET not in str(info.value)
+    assert str(info.value) == (
+        "ConversionException: conversion error: a value could not be converted to the requested type "
+        "or does not fit in it; use a wider type or TRY_CAST"
+    )
     assert info.value.__cause__ is None and info.value.__suppress_context__
 
 

@@ -302,6 +302,11 @@ HOSTILE: list[tuple[str, dict[str, Any], Rule, str]] = [
     (f"SELECT '{SECRET}' FROM WHERE", {}, Rule.PARSE_ERROR, "line 1, column 32"),
     ("", {}, Rule.PARSE_ERROR, ""),
     (" ; -- nothing", {}, Rule.PARSE_ERROR, ""),
+    # --- expansion caps (sql_guard.expansion): sizes from the query text, values never echoed
+    ("SELECT repeat('x', 500000000) AS s", {}, Rule.EXPANSION_LIMIT, "repeat"),
+    ("SELECT unnest(range(1e8)) AS i", {}, Rule.EXPANSION_LIMIT, "range"),
+    ("SELECT COUNT(*) AS n FROM range(100000000)", RANGE, Rule.EXPANSION_LIMIT, "range"),
+    ("SELECT lpad('x', 1000000000) AS s", {}, Rule.EXPANSION_LIMIT, "lpad"),
 ]
 
 
@@ -520,6 +525,26 @@ ALLOWED: list[tuple[str, dict[str, Any], str | None, int]] = [
         None,
         100_000,
     ),
+    # expansions within the caps (sql_guard.expansion)
+    ("SELECT repeat('ab', 1000) AS s", {}, None, 100_000),
+    ("SELECT repeat('#', LEAST(year_of_birth, 100)) AS bar FROM person", {}, None, 100_000),
+    ("SELECT repeat(gender_source_value, 1000) AS s FROM person", {}, None, 100_000),
+    ("SELECT lpad(CAST(year_of_birth AS VARCHAR), 10, '0') AS y FROM person", {}, None, 100_000),
+    ("SELECT format('{:>20}', year_of_birth) AS y FROM person", {}, None, 100_000),
+    ("SELECT unnest(range(1000000)) AS i", {}, None, 100_000),
+    (
+        "SELECT COUNT(*) AS n FROM generate_series(1, 1000 * 1000)",
+        {"allowed_table_functions": {"generate_series"}},
+        None,
+        100_000,
+    ),
+    (
+        "SELECT unnest(generate_series(DATE '2000-01-01', DATE '2020-12-31', INTERVAL 1 DAY)) AS d",
+        {},
+        None,
+        100_000,
+    ),
+    ("SELECT range(0, 10, 2) AS l", {}, None, 100_000),
 ]
 
 
@@ -728,3 +753,57 @@ def test_identifying_output_names_must_be_catalogued_columns(names: list[str]) -
     with pytest.raises(ValueError) as info:
         validate("SELECT 1", extra_tables={"dicom_series": _DICOM}, identifying_output=names)
     assert not isinstance(info.value, GuardError)
+
+
+# (sql, rule's where, words of the message) for queries the expansion caps refuse
+EXPANSIONS: list[tuple[str, str, str]] = [
+    ("SELECT repeat('x', 1001) AS s", "repeat", "repeat() count above the limit of 1,000"),
+    ("SELECT repeat('abcdefghijk', 1000) AS s", "repeat", "more than 10,000 characters"),
+    ("SELECT repeat(repeat('x', 100), 200) AS s", "repeat", "more than 10,000 characters"),
+    ("SELECT repeat(repeat(gender_source_value, 9), 9) AS s FROM person", "repeat", "built by repeat"),
+    ("SELECT repeat('x', year_of_birth) AS s FROM person", "repeat", "needs a constant count"),
+    ("SELECT repeat('x', 10 * 10 * 10 * 10) AS s", "repeat", "count above the limit"),
+    ("SELECT repeat('x', 2 ** 40) AS s", "repeat", "count above the limit"),
+    ("SELECT repeat('x', CAST(5e8 AS BIGINT)) AS s", "repeat", "count above the limit"),
+    ("SELECT repeat('x', LEAST(year_of_birth, 5000)) AS s FROM person", "repeat", "above the limit"),
+    ("SELECT repeat([1, 2], 100000) AS l", "repeat", "count above the limit"),
+    ("SELECT space(100000) AS s", "space", "space() count above the limit of 10,000"),
+    ("SELECT rpad('x', 10001, 'y') AS s", "rpad", "rpad() width above the limit of 10,000"),
+    ("SELECT lpad('x', year_of_birth) AS s FROM person", "lpad", "needs a constant width"),
+    ("SELECT format('{:>100000}', 1) AS s", "format", "width or precision above the limit"),
+    ("SELECT format('{:.{}f}', 1.5, 100000000) AS s", "format", "not passed in"),
+    ("SELECT format(gender_source_value, 1) AS s FROM person", "format", "literal format string"),
+    ("SELECT range(10000000) AS l", "range", "more than 1,000,000 values"),
+    ("SELECT range(-1e18, 1e18) AS l", "range", "more than 1,000,000 values"),
+    ("SELECT range(0, 10, 0) AS l", "range", "more than 1,000,000 values"),
+    ("SELECT range(year_of_birth) AS l FROM person", "range", "needs constant arguments"),
+    ("SELECT generate_series(1, 1000001) AS l", "generate_series", "more than 1,000,000 values"),
+    (
+        "SELECT generate_series(DATE '1900-01-01', DATE '2020-01-01', INTERVAL 1 MINUTE) AS l",
+        "generate_series",
+        "more than 1,000,000 values",
+    ),
+    (
+        "SELECT generate_series(DATE '1900-01-01', DATE '2020-01-01', INTERVAL '1 hour') AS l",
+        "generate_series",
+        "more than 1,000,000 values",
+    ),
+    ("SELECT unnest(range(1e8)) AS i", "range", "more than 1,000,000 values"),
+    (
+        "SELECT " + ", ".join(f"lpad('x', 9000) AS c{i}" for i in range(12)),
+        "padding",
+        "at most 100,000 characters together",
+    ),
+]
+
+
+@pytest.mark.parametrize(("sql", "where", "words"), EXPANSIONS, ids=[e[0][:60] for e in EXPANSIONS])
+def test_expansion_above_its_cap_is_refused(sql: str, where: str, words: str) -> None:
+    with pytest.raises(GuardError) as info:
+        validate(sql, allowed_table_functions={"range", "generate_series"})
+    err = info.value
+    assert (err.rule, err.where) == (Rule.EXPANSION_LIMIT, where), err.message
+    assert words in err.message
+    assert "ask for smaller values" in err.message
+    for literal in ("500000000", "100000000", "1e18", "5e8"):
+        assert literal not in err.message

@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from cohort_engine.api.audit import note, text_digest
-from cohort_engine.api.auth import ResearcherKey
+from cohort_engine.api.auth import HeavyResearcherKey
 from cohort_engine.api.context import Ctx
 from cohort_engine.api.errors import ApiError, responses
 from cohort_engine.api.schemas import AskRequest, CohortResult
@@ -31,7 +31,7 @@ router = APIRouter(prefix="/v1", tags=["ask"])
     ),
     responses=responses(401, 403, 409, 422, 503, 504),
 )
-def ask(body: AskRequest, request: Request, ctx: Ctx, p: ResearcherKey) -> CohortResult:
+def ask(body: AskRequest, request: Request, ctx: Ctx, p: HeavyResearcherKey) -> CohortResult:
     served = ctx.settings.mart
     if body.mart is not None and body.mart not in (served.name, served.stem):
         raise ApiError(422, "unknown_mart", f"This server serves the mart “{served.name}” only.")

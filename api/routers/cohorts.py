@@ -7,7 +7,7 @@ from typing import Literal
 from fastapi import APIRouter, Query, Request, Response
 
 from cohort_engine.api.audit import note
-from cohort_engine.api.auth import AnyKey, Principal, ResearcherKey, StewardKey
+from cohort_engine.api.auth import AnyKey, HeavyResearcherKey, Principal, ResearcherKey, StewardKey
 from cohort_engine.api.context import AppContext, Ctx
 from cohort_engine.api.errors import ApiError, responses
 from cohort_engine.api.schemas import CohortResult, CohortRunRequest, CohortSummary, StatsOut
@@ -48,7 +48,7 @@ def visible_cohort(ctx: AppContext, cohort_id: str, p: Principal) -> CohortRecor
     responses=responses(401, 403, 422, 503, 504),
 )
 def run_cohort(
-    body: CohortRunRequest, request: Request, response: Response, ctx: Ctx, p: ResearcherKey
+    body: CohortRunRequest, request: Request, response: Response, ctx: Ctx, p: HeavyResearcherKey
 ) -> CohortResult:
     result, audit = ctx.service.run(body.spec, body.overrides, p)
     note(
@@ -100,7 +100,7 @@ def get_cohort(cohort_id: CohortId, request: Request, ctx: Ctx, p: AnyKey) -> Co
     "cell is noisy (keyed by its persons) and cells below k are left out (docs/PRIVACY.md).",
     responses=responses(401, 403, 404, 409, 503, 504),
 )
-def cohort_stats(cohort_id: CohortId, request: Request, ctx: Ctx, p: ResearcherKey) -> StatsOut:
+def cohort_stats(cohort_id: CohortId, request: Request, ctx: Ctx, p: HeavyResearcherKey) -> StatsOut:
     rec = visible_cohort(ctx, cohort_id, p)
     out, audit = ctx.service.stats(rec, p)
     note(request, target=rec.cohort_id, **audit)

@@ -18,7 +18,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from cohort_engine.api.audit import note
-from cohort_engine.api.auth import ExportKey
+from cohort_engine.api.auth import ExportKey, HeavyExportKey
 from cohort_engine.api.context import Ctx
 from cohort_engine.api.errors import responses
 from cohort_engine.api.jobs import MEDIA_TYPES
@@ -72,7 +72,7 @@ def manifest(
     cohort_id: str,
     request: Request,
     ctx: Ctx,
-    p: ExportKey,
+    p: HeavyExportKey,
     format: Literal["json", "jsonl", "csv", "parquet"] = Query(default="json", description="Output format."),
     level: LevelQuery = "series",
     offset: int = Query(default=0, ge=0, le=10**9),

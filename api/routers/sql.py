@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from cohort_engine.api.audit import note, text_digest
-from cohort_engine.api.auth import ResearcherKey
+from cohort_engine.api.auth import HeavyResearcherKey
 from cohort_engine.api.context import Ctx
 from cohort_engine.api.errors import responses
 from cohort_engine.api.guarded_sql import check_sql_allowed
@@ -27,7 +27,7 @@ router = APIRouter(prefix="/v1", tags=["sql"])
     ),
     responses=responses(400, 401, 403, 422, 503, 504),
 )
-def run_sql(body: SqlRequest, request: Request, ctx: Ctx, p: ResearcherKey) -> SqlResult:
+def run_sql(body: SqlRequest, request: Request, ctx: Ctx, p: HeavyResearcherKey) -> SqlResult:
     note(request, details={"sql": text_digest(body.sql)})
     check_sql_allowed(p)
     out, audit = ctx.service.sql(body, p)
