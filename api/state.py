@@ -19,9 +19,10 @@ rows (:class:`AuditLog` only appends and reads); SQLite triggers abort any ``UPD
 the table; and every row carries ``row_hash = sha256(prev_hash + row)`` so that an edit of the file
 behind SQLite's back breaks the chain (:meth:`AuditLog.verify`).
 
-Free-text name matches (``concepts.name_contains``: words a person typed) are written to the audit log
-as keyed hashes (HMAC-SHA-256 with the state's server secret), so the log can show that two requests
-matched the same text without holding the text. The ``cohorts`` table keeps each run's spec verbatim,
+Free text in a spec (the title, i.e. the question as typed, ``concepts.terms`` and
+``concepts.name_contains``: words a person typed) is written to the audit log as keyed hashes
+(HMAC-SHA-256 with the state's server secret), so the log can show that two requests matched the same
+text without holding the text. The ``cohorts`` table keeps each run's spec verbatim,
 because approving or exporting a run re-runs it from that spec; it is readable only by this file's
 owner (mode 0600, checked on every open, like the server secret and key hashes it holds).
 
@@ -756,13 +757,19 @@ class AuditLog:
     def __init__(self, store: StateStore) -> None:
         self._store = store
 
+    #: Spec fields that hold words a person typed: the question (title), mentions, name matches.
+    FREE_TEXT_FIELDS = frozenset({"name_contains", "terms", "title"})
+
     def _hashed_free_text(self, value: Any) -> Any:
-        """``value`` (a spec, as JSON) with every ``name_contains`` text replaced by its keyed hash."""
+        """``value`` (a spec, as JSON) with every free-text field (:data:`FREE_TEXT_FIELDS`) replaced by
+        its keyed hash."""
         if isinstance(value, dict):
             out = {}
             for k, v in value.items():
-                if k == "name_contains" and isinstance(v, list):
+                if k in self.FREE_TEXT_FIELDS and isinstance(v, list):
                     out[k] = [self._store.text_hash(str(t)) for t in v]
+                elif k in self.FREE_TEXT_FIELDS and isinstance(v, str):
+                    out[k] = self._store.text_hash(v)
                 else:
                     out[k] = self._hashed_free_text(v)
             return out

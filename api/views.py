@@ -112,6 +112,17 @@ def imaging_view(
     return out
 
 
+def sees_definition(p: Principal) -> bool:
+    """Whether ``p`` may see a cohort's definition (spec, read-back, SQL, title, resolved terms).
+
+    Export clients may not: they receive the de-identified release, and the definition's dates (a
+    one-day index window, say) would pin each patient's date shift in the manifests more finely than the
+    release's stated precision (docs/PRIVACY.md). The reviewers see it; the export client needs only the
+    cohort's id, counts and release state.
+    """
+    return p.role != "export_client"
+
+
 def result_view(
     r: dict[str, Any],
     p: Principal,
@@ -140,6 +151,9 @@ def result_view(
             else f"조건에 맞는 환자는 {count_cell.display}명입니다."
         )
     imaging = imaging_view(r, p, protector, rec)
+    if not sees_definition(p):
+        r = {k: v for k, v in r.items() if k not in ("spec", "readback", "notes", "resolutions", "sql")}
+        r["clarifications"] = []
     return CohortResult(
         cohort_id=rec.cohort_id if rec else None,
         status=status,
@@ -184,7 +198,7 @@ def summary_view(rec: CohortRecord, p: Principal, protector: Protector) -> Cohor
         cohort_id=rec.cohort_id,
         created_at=rec.created_at,
         status=rec.status,
-        title=(rec.spec or {}).get("title"),
+        title=(rec.spec or {}).get("title") if sees_definition(p) else None,
         count_display=record_view(rec, p, protector).count_display,
         release=release_out(rec),
     )

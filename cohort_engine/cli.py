@@ -495,8 +495,11 @@ def serve_cmd(
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
     state: StateOpt = None,
     k: Annotated[
-        int, typer.Option("--k", help="Small-cell threshold: researchers see counts below k as '<k'.")
-    ] = 5,
+        int,
+        typer.Option(
+            "--k", help="Threshold: researchers see noisy counts below k as '<k' (docs/PRIVACY.md)."
+        ),
+    ] = 11,
     timeout: Annotated[float, typer.Option(help="Per-query time limit, seconds.")] = 30.0,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
     workers: Annotated[

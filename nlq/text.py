@@ -62,11 +62,14 @@ _QUOTES = str.maketrans(
 
 
 def normalise(text: str) -> str:
-    """NFKC (full-width digits and letters → ASCII), one kind of quote and dash, single spaces.
+    """NFKC (full-width digits and letters → ASCII), one kind of quote and dash, single spaces, and no
+    control characters (ESC, NUL, BEL … would otherwise travel into the spec's title, the read-back and
+    every answer, and reach a terminal or a log as commands).
 
     Offsets of every later stage refer to this string, so it must not change what the words are.
     """
     t = unicodedata.normalize("NFKC", text).translate(_QUOTES)
+    t = "".join(" " if unicodedata.category(ch) == "Cc" else ch for ch in t)
     t = re.sub(r"\s+", " ", t).strip()
     return t.rstrip(" ?!.。")
 

@@ -141,8 +141,14 @@ def test_checked_name_normalises_then_checks() -> None:
 def test_name_matches_are_hashed_in_the_audit_log(env) -> None:
     store = env["store"]
     text = "Dr Kim's private note"
+    mention, title = "Quartermaine syndrome", "patients of Dr Kim with a syndrome"
     spec = {
-        "index": {"domain": "condition", "date_range": {"start": "2023-10-01", "end": "2023-10-10"}},
+        "title": title,
+        "index": {
+            "domain": "condition",
+            "date_range": {"start": "2023-10-01", "end": "2023-10-10"},
+            "concepts": {"terms": [mention]},
+        },
         "criteria": [
             {
                 "label": "named",
@@ -152,12 +158,16 @@ def test_name_matches_are_hashed_in_the_audit_log(env) -> None:
             }
         ],
     }
-    before = store.audit.entries(limit=100000)[-1].seq
+    earlier = store.audit.entries(limit=100000)
+    before = earlier[-1].seq if earlier else 0  # the test may run first
     cid = _run(env, "researcher", spec)
     entries = store.audit.entries(after=before)
-    assert text not in json.dumps([e.spec for e in entries], ensure_ascii=False)
+    logged_specs = json.dumps([e.spec for e in entries], ensure_ascii=False)
+    assert text not in logged_specs and mention not in logged_specs and title not in logged_specs
     logged = entries[-1].spec["criteria"][0]["concepts"]["name_contains"]
     assert logged == [store.text_hash(text)] and logged[0].startswith("hmac-sha256:")
+    assert entries[-1].spec["index"]["concepts"]["terms"] == [store.text_hash(mention)]
+    assert str(entries[-1].spec["title"]).startswith("hmac-sha256:")
     # The run keeps its spec: approving or exporting it re-runs it from there.
     assert store.get_cohort(cid).spec["criteria"][0]["concepts"]["name_contains"] == [text]
 
