@@ -764,7 +764,7 @@ class AuditLog:
         """``value`` (a spec, as JSON) with every free-text field (:data:`FREE_TEXT_FIELDS`) replaced by
         its keyed hash."""
         if isinstance(value, dict):
-            out = {}
+            out: dict[str, Any] = {}
             for k, v in value.items():
                 if k in self.FREE_TEXT_FIELDS and isinstance(v, list):
                     out[k] = [self._store.text_hash(str(t)) for t in v]
