@@ -14,9 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,14 +25,8 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from cohort_engine.api.state import StateStore  # noqa: E402
 from cohort_engine.seed import SEED_EN, SEED_KO  # noqa: E402
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.served import served  # noqa: E402
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -44,15 +36,16 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
 
 
-async def _load(base: str, key: str, spec: dict, clients: int, total: int, seconds: float) -> dict:
+async def _load(base: str, keys: list[str], spec: dict, clients: int, total: int, seconds: float) -> dict:
+    """``clients`` concurrent clients, each with its own researcher key (a key may have only a few heavy
+    requests in flight: many users, not one user many times)."""
     lat: dict[str, list[float]] = {"/v1/ask": [], "/v1/cohorts": []}
     errors: dict[str, int] = {}
     issued = 0
     deadline = time.perf_counter() + seconds
-    headers = {"Authorization": f"Bearer {key}"}
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
 
-    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=120, limits=limits) as client:
+    async with httpx.AsyncClient(base_url=base, timeout=120, limits=limits) as client:
 
         async def worker(w: int) -> None:
             nonlocal issued
@@ -67,7 +60,7 @@ async def _load(base: str, key: str, spec: dict, clients: int, total: int, secon
                 i += 1
                 t0 = time.perf_counter()
                 try:
-                    r = await client.post(path, json=body)
+                    r = await client.post(path, json=body, headers={"Authorization": f"Bearer {keys[w]}"})
                     ok = r.status_code in (200, 201) and r.json().get("status") == "ok"
                     label = "ok" if ok else f"HTTP {r.status_code} {r.json().get('status', '')}".strip()
                 except httpx.HTTPError as e:
@@ -104,46 +97,10 @@ def main() -> int:
             t0 = time.perf_counter()
             mart = generate_mart(tmpdir / "demo", persons=args.persons, seed=42)
             print(f"demo mart: {args.persons} persons in {time.perf_counter() - t0:.1f} s")
-        state = tmpdir / "cohort_state.sqlite"
-        store = StateStore(state)
-        key = store.create_key("researcher", "bench")[1]
-        store.close()
-        port = _free_port()
-        base = f"http://127.0.0.1:{port}"
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "cohort_engine.cli",
-                "serve",
-                "--mart",
-                str(mart),
-                "--state",
-                str(state),
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--log-level",
-                "warning",
-                "--workers",
-                str(args.workers),
-            ],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            for _ in range(600):
-                try:
-                    if httpx.get(f"{base}/v1/health", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if proc.poll() is not None:
-                    print(proc.stdout.read().decode()[-3000:])  # type: ignore[union-attr]
-                    return 1
-                time.sleep(0.1)
+        keys = {f"client{w}": "researcher" for w in range(args.clients)}
+        with served(mart, tmpdir, keys, args=["--workers", str(args.workers)]) as srv:
+            base, client_keys = srv.base, list(srv.keys.values())
+            key = client_keys[0]
             warm = httpx.post(
                 f"{base}/v1/ask",
                 json={"question": SEED_EN},
@@ -170,13 +127,9 @@ def main() -> int:
                 f"load: {args.clients} clients, ≤{args.requests} requests, ≤{args.seconds:g} s, "
                 f"{args.workers} server worker(s), {os.cpu_count()} CPUs"
             )
-            res = asyncio.run(_load(base, key, warm["spec"], args.clients, args.requests, args.seconds))
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            res = asyncio.run(
+                _load(base, client_keys, warm["spec"], args.clients, args.requests, args.seconds)
+            )
 
     lat, errors, elapsed = res["lat"], res["errors"], res["elapsed"]
     n = sum(len(v) for v in lat.values())

@@ -11,10 +11,7 @@ attack succeeds when what the API shows pins down a true value; only the true va
 from __future__ import annotations
 
 import re
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from cohort_engine.api.state import StateStore
+from tests.served import served
 
 #: Roles the suite holds keys for (two researchers and two stewards: ownership and four-eyes checks).
 KEY_ROLES = {
@@ -93,62 +90,10 @@ class Server:
             return False
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def start_server(mart: Path, workdir: Path) -> Iterator[Server]:
     """`cohort serve` on a free port over ``mart`` with a fresh state file; yields, then stops it."""
-    state = workdir / "cohort_state.sqlite"
-    store = StateStore(state)
-    keys = {name: store.create_key(role, f"attack-{name}")[1] for name, role in KEY_ROLES.items()}
-    store.close()
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
-    log = workdir / "server.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "cohort_engine.cli",
-                "serve",
-                "--mart",
-                str(mart),
-                "--state",
-                str(state),
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--timeout",
-                str(QUERY_TIMEOUT_S),
-                "--log-level",
-                "info",
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    srv = Server(base=base, keys=keys, mart=mart, state=state, log=log, proc=proc)
-    try:
-        for _ in range(600):
-            if srv.alive():
-                break
-            if proc.poll() is not None:
-                raise RuntimeError(f"server exited: {log.read_text(errors='replace')[-3000:]}")
-            time.sleep(0.1)
-        else:
-            raise RuntimeError("server did not start in 60 s")
-        yield srv
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+    with served(mart, workdir, KEY_ROLES, args=["--timeout", str(QUERY_TIMEOUT_S)], log_level="info") as s:
+        yield Server(base=s.base, keys=s.keys, mart=mart, state=s.state, log=s.log, proc=s.proc)
 
 
 # --- what a researcher reads off a count -----------------------------------------------------------

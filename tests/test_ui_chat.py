@@ -14,17 +14,13 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-from cohort_engine.api.state import StateStore
 from cohort_engine.seed import SEED_EN, SEED_KO
+from tests.served import served
 
 pytestmark = pytest.mark.browser
 
@@ -49,59 +45,10 @@ def _chromium_installed() -> None:
         pytest.fail(f"{CHROMIUM} missing: run scripts/setup-system.sh (installs chromium)", pytrace=False)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(demo_dicom_mart_path: Path, tmp_path_factory: pytest.TempPathFactory):
-    state = tmp_path_factory.mktemp("ui") / "cohort_state.sqlite"
-    store = StateStore(state)
-    key = store.create_key("researcher", "ui-test")[1]
-    store.close()
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "cohort_engine.cli",
-            "serve",
-            "--mart",
-            str(demo_dicom_mart_path),
-            "--state",
-            str(state),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        for _ in range(300):
-            try:
-                if httpx.get(f"{base}/v1/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None:
-                raise RuntimeError(f"server exited: {proc.stdout.read().decode()[-2000:]}")  # type: ignore[union-attr]
-            time.sleep(0.1)
-        else:
-            raise RuntimeError("server did not start")
-        yield {"base": base, "key": key}
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    with served(demo_dicom_mart_path, tmp_path_factory.mktemp("ui"), {"researcher": "researcher"}) as s:
+        yield {"base": s.base, "key": s.keys["researcher"]}
 
 
 @pytest.fixture(scope="module")
