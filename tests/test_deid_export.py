@@ -23,6 +23,7 @@ from cohort_engine.deid.policy import ReleasePolicy, date_period, pseudonym, rem
 from cohort_engine.spec import CohortSpec
 from cohort_engine.sql_guard.compiler import CompiledCohort, compile_cohort
 from cohort_engine.sql_guard.runner import open_mart
+from tests.deid_fixtures import compiled, corpus, mart  # noqa: F401  (fixtures)
 from tests.test_deid_leaks import SPEC, Corpus, build_corpus
 
 SECRET = "export-test-secret-0123456789abcdef"
@@ -30,23 +31,6 @@ SECRET = "export-test-secret-0123456789abcdef"
 POLICY = ReleasePolicy(project_key="export-test", secret=SECRET).for_cohort(CohortSpec.model_validate(SPEC))
 _UID = r"2\.25\.\d{1,39}"
 FILE_PATH = re.compile(rf"files/P-[A-Z2-7]{{16}}/{_UID}/{_UID}/{_UID}\.dcm")
-
-
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory: pytest.TempPathFactory) -> Corpus:
-    return build_corpus(tmp_path_factory.mktemp("export"))
-
-
-@pytest.fixture(scope="module")
-def mart(corpus: Corpus) -> Any:
-    con = open_mart(corpus.mart)
-    yield con
-    con.close()
-
-
-@pytest.fixture(scope="module")
-def compiled() -> CompiledCohort:
-    return compile_cohort(CohortSpec.model_validate(SPEC), {})
 
 
 def _csv(path: Path) -> list[dict[str, str]]:

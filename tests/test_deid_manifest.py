@@ -36,8 +36,9 @@ from cohort_engine.spec import CohortSpec, ImagingRequest
 from cohort_engine.sql_guard.compiler import CompiledCohort, compile_cohort
 from cohort_engine.sql_guard.errors import QueryError, QueryTimeout
 from cohort_engine.sql_guard.runner import open_mart
+from tests.deid_fixtures import compiled, corpus, mart  # noqa: F401  (fixtures)
 from tests.dicom_fixtures import DEMO_IDENTITY_DDL
-from tests.test_deid_leaks import SPEC, Corpus, build_corpus
+from tests.test_deid_leaks import Corpus
 
 # Precision 1 day: these tests check the shifting itself; the stated precision has its own tests.
 POLICY = ReleasePolicy(
@@ -46,23 +47,6 @@ POLICY = ReleasePolicy(
     date_precision_days=1,
     finer_precision_approved=True,
 )
-
-
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory: pytest.TempPathFactory) -> Corpus:
-    return build_corpus(tmp_path_factory.mktemp("manifest"))
-
-
-@pytest.fixture(scope="module")
-def mart(corpus: Corpus) -> Any:
-    con = open_mart(corpus.mart)
-    yield con
-    con.close()
-
-
-@pytest.fixture(scope="module")
-def compiled() -> CompiledCohort:
-    return compile_cohort(CohortSpec.model_validate(SPEC), {})
 
 
 @pytest.mark.slow

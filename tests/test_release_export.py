@@ -20,28 +20,10 @@ import cohort_engine.deid.export as export_mod
 from cohort_engine.deid.export import export_cohort
 from cohort_engine.deid.policy import ReleasePolicy
 from cohort_engine.spec import CohortSpec
-from cohort_engine.sql_guard.compiler import CompiledCohort, compile_cohort
-from cohort_engine.sql_guard.runner import open_mart
-from tests.test_deid_leaks import SPEC, Corpus, build_corpus
+from cohort_engine.sql_guard.compiler import CompiledCohort
+from tests.deid_fixtures import compiled, corpus, mart  # noqa: F401  (fixtures)
 
 SECRET = "release-export-secret-5e2a9c7b1d3f8e6a0c4b"
-
-
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory: pytest.TempPathFactory) -> Corpus:
-    return build_corpus(tmp_path_factory.mktemp("release-export"))
-
-
-@pytest.fixture(scope="module")
-def mart(corpus: Corpus) -> Any:
-    con = open_mart(corpus.mart)
-    yield con
-    con.close()
-
-
-@pytest.fixture(scope="module")
-def compiled() -> CompiledCohort:
-    return compile_cohort(CohortSpec.model_validate(SPEC), {})
 
 
 def _pinned_policy() -> ReleasePolicy:
