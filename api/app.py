@@ -121,7 +121,7 @@ def create_app(
     query_timeout_s: float = 30.0,
     max_concurrent_queries: int = 8,
     export_dir: Path | None = None,
-    max_inflight_per_key: int = 2,
+    max_inflight_per_key: int = 4,
     mart_memory_limit: str | None = None,
     mart_threads: int | None = None,
 ) -> FastAPI:
@@ -225,7 +225,7 @@ def app_from_env() -> FastAPI:
         Path(state) if state else None,
         k=int(os.environ.get("COHORT_K", DEFAULT_K)),
         query_timeout_s=float(os.environ.get("COHORT_TIMEOUT", "30")),
-        max_inflight_per_key=int(os.environ.get("COHORT_MAX_INFLIGHT", "2")),
+        max_inflight_per_key=int(os.environ.get("COHORT_MAX_INFLIGHT", "4")),
         mart_memory_limit=os.environ.get("COHORT_MEMORY_LIMIT") or None,
         mart_threads=int(os.environ["COHORT_THREADS"]) if os.environ.get("COHORT_THREADS") else None,
     )

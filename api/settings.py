@@ -17,8 +17,9 @@ class Settings:
     k: int = DEFAULT_K
     query_timeout_s: float = 30.0
     max_concurrent_queries: int = 8
-    #: heavy requests (ask, sql, stats, manifest) one key may have in flight; more get 429
-    max_inflight_per_key: int = 2
+    #: heavy requests (ask, sql, stats, manifest) one key may have in flight; more get 429. Four: one
+    #: chat page runs a cohort and its charts at once, and a user may keep a second tab or a script open.
+    max_inflight_per_key: int = 4
     #: DuckDB memory limit and worker threads of the mart (None: the runner's defaults)
     mart_memory_limit: str | None = None
     mart_threads: int | None = None

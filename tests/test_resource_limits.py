@@ -263,7 +263,7 @@ def test_each_app_gets_one_limiter_with_its_settings_cap(tmp_path: Path) -> None
     limiter = key_concurrency(app)
     assert limiter.per_key == 1 and key_concurrency(app) is limiter
     other = SimpleNamespace(state=SimpleNamespace(ctx=SimpleNamespace(settings=Settings(tmp_path, tmp_path))))
-    assert key_concurrency(other) is not limiter and key_concurrency(other).per_key == 2
+    assert key_concurrency(other) is not limiter and key_concurrency(other).per_key == 4
 
 
 def test_key_concurrency_needs_a_positive_cap() -> None:
@@ -276,7 +276,7 @@ def client(mart_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     # a copy: the module's ``mart`` fixture holds mart_path open with other settings
     path = tmp_path_factory.mktemp("api") / "mart.duckdb"
     path.write_bytes(mart_path.read_bytes())
-    app = create_app(path)
+    app = create_app(path, max_inflight_per_key=2)
     release = threading.Event()
     entered = threading.Semaphore(0)
 

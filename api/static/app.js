@@ -95,11 +95,18 @@
 
   async function api(method, path, body) {
     if (!state.key) { openKeyDialog(); throw new Error(t("needKey")); }
-    const res = await fetch(path, {
-      method,
-      headers: { "Authorization": `Bearer ${state.key}`, ...(body ? { "Content-Type": "application/json" } : {}) },
-      body: body ? JSON.stringify(body) : undefined,
-    });
+    let res;
+    // A key may have only a few heavy requests in flight: on 429 wait as told (Retry-After) and retry.
+    for (let attempt = 0; ; attempt++) {
+      res = await fetch(path, {
+        method,
+        headers: { "Authorization": `Bearer ${state.key}`, ...(body ? { "Content-Type": "application/json" } : {}) },
+        body: body ? JSON.stringify(body) : undefined,
+      });
+      if (res.status !== 429 || attempt >= 5) break;
+      const wait = Math.min(10, Number(res.headers.get("Retry-After")) || 1);
+      await new Promise((resolve) => setTimeout(resolve, wait * 1000));
+    }
     let data = null;
     try { data = await res.json(); } catch { data = null; }
     if (!res.ok) {
