@@ -315,6 +315,17 @@ class Assembly:
         rest = [e for e in events if e is not index_ev]
         if index_ev.count == Count("at_least", 1):
             index_ev.count = None  # 'at least one X' is what an index event is anyway
+        if index_ev.count is not None and index_ev.date is not None:
+            # 'at least twice during 2024': the count is meant within the period, which a rule
+            # (days relative to an event) cannot say; ask rather than count over all records.
+            self.problems.append(
+                Problem(
+                    self.say("index_count_in_period", event=index_ev.describe(), period=index_ev.date.text),
+                    index_ev.date.text,
+                    [self.say("index_count_in_period_all"), self.say("index_count_in_period_once")],
+                )
+            )
+            return None
         if index_ev.count is not None:
             occ = index_ev.count
             count_ev = Event(
@@ -337,8 +348,7 @@ class Assembly:
             index_ev.count = None
             rest.insert(0, count_ev)
             count = self.t(f"{occ.type.replace('_', ' ')} {occ.n}", f"{occ.n}회")
-            dated = self.say("index_count_dated") if index_ev.date else ""
-            self.notes.append(self.say("index_count", count=count, dated=dated))
+            self.notes.append(self.say("index_count", count=count))
         for e in rest:
             if e.first:
                 self.problems.append(
@@ -404,6 +414,10 @@ class Assembly:
                 window = Window(start=None, end=-1) if e.prior else Window()
                 if not e.prior and not e.negated and not e.index_count and e.group is None:
                     self.notes.append(self.say("no_time_relation", event=e.describe()))
+            elif e.prior and w.start is None and w.end == 0 and not w.same_visit:
+                # 'history of MI before clopidogrel', '처방 전에 심근경색 병력': a history is never the
+                # anchor's own day, as a bare 'history of' is not (..-1)
+                window = Window(start=None, end=-1, anchor=anchor)
             else:
                 window = Window(start=w.start, end=w.end, anchor=anchor, same_visit=w.same_visit)
             if e.negated:

@@ -11,7 +11,8 @@ Every form ends up as an inclusive ``DateRange``:
   이전/이후 include the reference, as in Korean legal usage);
 * "last 3 months", "최근 6개월", "past year": the N calendar units ending today (inclusive), so
   "last 30 days" with today 2024-06-30 is 2024-06-01..2024-06-30; "last year"/"작년" is the previous
-  calendar year and "this year"/"올해" runs from 1 January to today.
+  calendar year ("the year before last"/"재작년" the one before it) and "this year"/"올해" runs from
+  1 January to today.
 
 Dates that do not exist (2023-02-30) and day/month orders that cannot be told apart (03/04/2023)
 become ``bad_date`` items, so the parser asks instead of guessing.
@@ -234,9 +235,10 @@ EN_RULES: list[tuple[str, str]] = [
     (rf"{A_EN}\s*(?:-|~|to|through|thru|until|till)\s*{B_EN}", "ab"),
     (rf"\b(?:(?:in|during)\s+)?{A_EN}\s+(?:and|&)\s+(?:(?:in|during)\s+)?{B_EN}", "a_and_b"),
     (
-        rf"\b(?:since|starting(?:\s+on|\s+from|\s+in)?|beginning(?:\s+on|\s+in)?|on\s+or\s+after|as\s+of|from)\s+{A_EN}(?:\s+(?:on|onwards?))?",
+        rf"\b(?:since|starting(?:\s+on|\s+from|\s+in)?|beginning(?:\s+on|\s+in)?|on\s+or\s+after|as\s+of)\s+{A_EN}(?:\s+(?:onwards?|on))?",
         "since",
     ),
+    (rf"\bfrom\s+{A_EN}(?P<on>\s+(?:onwards?|on))?", "from"),
     (rf"\bafter\s+{A_EN}", "after"),
     (rf"\b(?:before|prior\s+to|earlier\s+than)\s+{A_EN}", "before"),
     (rf"\b(?:until|through|thru|up\s+to|till|by|on\s+or\s+before|no\s+later\s+than)\s+{A_EN}", "until"),
@@ -248,6 +250,7 @@ EN_RULES: list[tuple[str, str]] = [
         rf"\b(?:(?:in|during|within|over|for|throughout)\s+)?(?:the\s+)?(?:last|past|previous)\s+{N_EN}\s+{U_EN}",
         "last",
     ),
+    (r"\b(?:(?:in|during)\s+)?the\s+(?P<cal>year|month)\s+before\s+last\b", "calendar_before_last"),
     (r"\b(?:(?:in|during)\s+)?(?P<which>last|this|previous)\s+(?P<cal>year|month)\b", "calendar"),
     (
         r"\b(?:(?:in|during)\s+)?(?:the\s+)?(?P<q>first|second|third|fourth|1st|2nd|3rd|4th)\s+quarter\s+of\s+(?P<y>\d{4})",
@@ -275,6 +278,7 @@ KO_RULES: list[tuple[str, str]] = [
     (rf"{A_KO}\s*(?:이전(?:까지)?|까지)", "until"),
     (rf"{A_KO}\s*(?:전에|전까지|전)(?![가-힣])", "before"),
     (rf"(?:최근|지난|직전)\s*{KO_DURATION}\s*(?:간|동안|이내|사이|내)?", "last_ko"),
+    (r"(?P<which>재작년|지지난\s*해|지지난\s*달)", "calendar_before_last"),
     (r"(?P<which>작년|지난해|전년도|올해|금년|이번\s*해|지난달|이번\s*달)", "calendar_ko"),
     (r"(?P<y>\d{4})\s*년?\s*(?P<h>상반기|하반기)", "half_ko"),
     (r"(?P<y>\d{4})\s*년?\s*(?P<q>[1-4])\s*분기", "quarter"),
@@ -325,6 +329,11 @@ def _range(m: re.Match[str], kind: str, today: date) -> tuple[date | None, date 
         if dur is None:
             raise BadDate("duration_unreadable", text=g["dur"])
         return span(atom(g["a"])[0], *dur)
+    if kind == "from":  # 'from 2023-10-01' starts a span; 'pts from 2023' may mean those of 2023: ask
+        start, end = atom(g["a"])
+        if g.get("on") or start == end:
+            return start, None
+        raise BadDate("from_period_ambiguous", text=m.group(0), period=g["a"])
     if kind == "since":
         return atom(g["a"])[0], None
     if kind == "after":
@@ -341,6 +350,13 @@ def _range(m: re.Match[str], kind: str, today: date) -> tuple[date | None, date 
         if dur is None:
             raise BadDate("duration_unreadable", text=g["dur"])
         return last_units(today, *dur)
+    if kind == "calendar_before_last":  # 'the year before last', '재작년', '지지난달'
+        cal = g.get("cal") or ("month" if "달" in g["which"] else "year")
+        if cal == "year":
+            return date(today.year - 2, 1, 1), date(today.year - 2, 12, 31)
+        prev_last = today.replace(day=1) - timedelta(days=1)
+        last = prev_last.replace(day=1) - timedelta(days=1)
+        return last.replace(day=1), last
     if kind in ("calendar", "calendar_ko"):
         which = re.sub(r"\s+", "", g["which"].lower())
         cal = g.get("cal") or ("month" if "달" in which else "year")

@@ -2,7 +2,8 @@
 
 Bounds are inclusive: "aged 65 or older" / "65세 이상" → min 65; "over 65" / "65세 초과" → min 66
 (strictly more); "under 18" / "18세 미만" → max 17; "40대" → 40..49; "adults"/"성인" → min 18;
-"children"/"소아" → max 17. Words such as "elderly" or "고령" are vague and asked back (``nlq.vocab``).
+"children"/"소아"/"아이들" → max 17. Words such as "elderly" or "고령" are vague and asked back
+(``nlq.vocab``).
 """
 
 from __future__ import annotations
@@ -91,6 +92,8 @@ KO_AGE: list[tuple[str, str]] = [
     (rf"(?:만\s*)?{N}\s*(?:세|살)", "exact"),
     (r"성인", "adult"),
     (r"소아\s*청소년|소아|어린이|아동|미성년(?:자)?", "child"),
+    # '아이들', '애들', '남자아이' (kids): whole words only, so a name that contains '아이' stays a name
+    (r"(?:(?<=남자)|(?<=여자)|(?<![가-힣]))(?:아이|애)들?(?![가-힣])", "child"),
 ]
 EN_SEX = [
     (

@@ -9,6 +9,7 @@ anchor, what follows is the event measured from it. Negation and particles follo
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
@@ -171,6 +172,9 @@ class KoreanGrammar:
         for it in items:
             if it.kind in (ItemKind.age, ItemKind.sex):
                 self.demographics.append(it)
+            elif it.kind is ItemKind.unknown and re.fullmatch(r"[가-힣]", it.text):
+                # one unread syllable ('재', '시') is a word we failed to read, never a clinical name
+                self.problems.append(problem("not_understood", it.text, text=it.text))
             elif it.kind in (ItemKind.bad_date, ItemKind.bad_window, ItemKind.vague):
                 d = it.data_as(AskData)
                 code = "visit_end_unsupported" if d.what == "unsupported" else "vague_word"

@@ -81,6 +81,12 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "“{text}” is not a calendar range",
         "ko": "“{text}”은(는) 달력에 없는 기간입니다",
     },
+    "from_period_ambiguous": {
+        "en": "“{text}” can mean since {period} (from its first day on) or during {period} only; say "
+        "'since {period}' or 'in {period}'",
+        "ko": "“{text}”은(는) {period}부터 이후 전체일 수도, {period} 동안만일 수도 있습니다. "
+        "'{period} 이후' 또는 '{period}에'로 말해 주세요",
+    },
     "two_periods": {
         "en": "“{text}” names two separate periods; ask for one range (or one at a time)",
         "ko": "“{text}”은(는) 서로 떨어진 두 기간입니다. 하나의 기간으로(또는 하나씩) 물어 주세요",
@@ -310,13 +316,23 @@ MESSAGES: dict[str, dict[str, str]] = {
         "수술'은 구분할 수 없습니다. 수술 이름을 말하거나 '모든 시술'이라고 해 주세요.",
     },
     "index_count": {
-        "en": "the count ({count}) is checked over all of the patient's records, the index event "
-        "included{dated}",
-        "ko": "횟수 조건({count})은 기준 사건을 포함한 환자의 전체 기록에서 셉니다{dated}",
+        "en": "the count ({count}) is checked over all of the patient's records, the index event included",
+        "ko": "횟수 조건({count})은 기준 사건을 포함한 환자의 전체 기록에서 셉니다",
     },
-    "index_count_dated": {
-        "en": " — the date range applies to the index event only",
-        "ko": " — 날짜 범위는 기준 사건에만 적용됩니다",
+    "index_count_in_period": {
+        "en": "A count of “{event}” within “{period}” cannot be expressed: a rule counts events relative "
+        "to the index event, not within a calendar period. Count over all of the patient's records, or "
+        "drop the count?",
+        "ko": "“{period}” 안에서 센 “{event}” 횟수는 표현할 수 없습니다: 횟수 조건은 달력 기간이 아니라 "
+        "기준 사건을 기준으로 셉니다. 환자의 전체 기록에서 셀까요, 아니면 횟수 조건을 뺄까요?",
+    },
+    "index_count_in_period_all": {
+        "en": "count over all of the patient's records (the date range applies to one event only)",
+        "ko": "환자의 전체 기록에서 세기 (날짜 범위는 한 사건에만 적용)",
+    },
+    "index_count_in_period_once": {
+        "en": "drop the count: at least one event in the period",
+        "ko": "횟수 조건 빼기: 기간 안에 1회 이상",
     },
     "pathology_finding": {"en": "pathology finding", "ko": "병리 소견"},
     # ------------------------------------------------------------ the images to return (nlq.assemble)

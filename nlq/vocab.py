@@ -262,7 +262,7 @@ KO_REQUEST_IMAGES = r"영상|이미지|사진|스캔|DICOM|다이콤"
 EN_NEGATION = (
     r"excluding|exclude[sd]?|except(?:\s+for|\s+those)?|but\s+not|other\s+than|without(?:\s+any)?|with\s+no|"
     r"no(?:\s+(?:record|evidence|sign)s?\s+of)?|not|never|none|neither|free\s+of|absence\s+of|"
-    r"(?:did|do|does|have|has|had|was|were|is|are)\s*(?:n't|not)|didn't|don't|doesn't|haven't|hasn't|hadn't|"
+    r"(?:did|do|does|have|has|had|was|were|is|are)\s*(?:n'?t|not)|didn't|don't|doesn't|haven't|hasn't|hadn't|"
     r"wasn't|weren't|isn't|aren't|lacking|minus"
 )
 KO_NEGATION = (
@@ -514,6 +514,10 @@ KO_FILLERS = {
     "알려주세요",
     "보여주세요",
     "모아주세요",
+    "주십시오",
+    "추출해",
+    "부탁드립니다",
+    "부탁합니다",
     "정리해줘",
     "나열해줘",
     "추려줘",
@@ -558,6 +562,8 @@ KO_FILLERS = {
     "그",
     "이후",
     "당시",
+    "시",  # '진단 시 나이' = '진단 당시 나이'
+    "시작",  # '복용 시작 후': a drug's start is its exposure, as 'started on' is in English
     "때",
     "기준",
     "시점",

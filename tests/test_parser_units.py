@@ -46,6 +46,9 @@ def _range(text: str, lang: str = "en") -> tuple[date | None, date | None]:
         ("최근 6개월", "ko", (date(2023, 12, 31), date(2024, 6, 30))),
         ("작년", "ko", (date(2023, 1, 1), date(2023, 12, 31))),
         ("지난달", "ko", (date(2024, 5, 1), date(2024, 5, 31))),
+        ("the year before last", "en", (date(2022, 1, 1), date(2022, 12, 31))),
+        ("재작년", "ko", (date(2022, 1, 1), date(2022, 12, 31))),
+        ("지지난달", "ko", (date(2024, 4, 1), date(2024, 4, 30))),
         ("2023년 하반기", "ko", (date(2023, 7, 1), date(2023, 12, 31))),
     ],
 )
@@ -76,6 +79,8 @@ def _window(sentence: str) -> tuple[int | None, int | None, bool]:
         ("patients with MI who had a PCI after the diagnosis", (0, None, False)),
         ("patients with MI who had a stroke before the diagnosis", (None, 0, False)),
         ("patients with MI and a prior stroke", (None, -1, False)),
+        ("patients with a history of stroke before MI", (None, -1, False)),
+        ("심근경색 진단 전에 뇌졸중 병력이 있는 환자", (None, -1, False)),
         ("심근경색 진단일 기준 7일부터 14일 이내 PCI를 받은 환자", (7, 14, False)),
         ("심근경색 진단 후 30일 이내 PCI를 받은 환자", (0, 30, False)),
         ("심근경색 진단 전 1년 이내 뇌졸중 진단을 받은 환자", (-365, 0, False)),
@@ -148,6 +153,9 @@ def test_name_match_keeps_both_readings() -> None:
         ("patients diagnosed with MI on 03/04/2023", None),
         ("고령 당뇨병 환자", "65세 이상"),
         ("수술 30일 후 사망한 환자", "30일 후 이내"),
+        ("patients admitted at least twice in 2023", "count over all of the patient's records"),
+        ("2023년에 응급실을 2번 이상 방문한 환자", "환자의 전체 기록에서 세기"),
+        ("폐렴으로 입원한 후 30일 이내 재 입원한 환자", None),
     ],
 )
 def test_clarifications_offer_readings(sentence: str, choice: str | None) -> None:
