@@ -22,9 +22,9 @@ from sqlglot import exp
 
 from cohort_engine.api.disclosure import digest_sql
 from cohort_engine.deid.manifest import has_table
-from cohort_engine.dicom_index.select import has_imaging_index, imaging_summary_sql
+from cohort_engine.dicom_index.select import code_filters, has_imaging_index, imaging_summary_sql
 from cohort_engine.spec import ImagingRequest
-from cohort_engine.sql_guard.compiler import CompiledCohort, lit
+from cohort_engine.sql_guard.compiler import CompiledCohort
 from cohort_engine.sql_guard.runner import execute_internal, run_query
 from cohort_engine.sql_guard.windows import window_conditions
 
@@ -92,14 +92,7 @@ def imaging_filter_sql(compiled: CompiledCohort, imaging: ImagingRequest | None,
     ``CompileError`` here as there (images carry no visit)."""
     if imaging is None:
         return ""
-    conds: list[str] = []
-    # Codes compared upper-case on both sides, as dicom_index.select does ("ct" asks for CT).
-    modalities = sorted({m.strip().upper() for m in imaging.modalities if m.strip()})
-    parts = sorted({b.strip().upper() for b in imaging.body_parts if b.strip()})
-    if modalities:
-        conds.append(f"UPPER({alias}.modality_source_value) IN ({', '.join(lit(m) for m in modalities)})")
-    if parts:
-        conds.append(f"UPPER({alias}.anatomic_site_source_value) IN ({', '.join(lit(b) for b in parts)})")
+    conds = code_filters(imaging, f"{alias}.modality_source_value", f"{alias}.anatomic_site_source_value")
     w = imaging.window
     if w is not None:
         anchor = "index_date" if w.anchor == "index" else compiled.event_columns.get(w.anchor, "index_date")

@@ -127,6 +127,21 @@ def _anchor_column(compiled: CompiledCohort, request: ImagingRequest | None) -> 
     return f"c.{column}"
 
 
+def code_filters(request: ImagingRequest, modality: str, body_part: str) -> list[str]:
+    """The request's modality and body-part codes as SQL conditions on the given columns.
+
+    Codes are compared upper-case on both sides ("ct" asks for CT), the same for the DICOM index here
+    and for ``image_occurrence`` in the API's charts of marts without an index."""
+    conds = []
+    modalities = sorted({m.strip().upper() for m in request.modalities if m.strip()})
+    parts = sorted({b.strip().upper() for b in request.body_parts if b.strip()})
+    if modalities:
+        conds.append(f"UPPER({modality}) IN ({', '.join(lit(m) for m in modalities)})")
+    if parts:
+        conds.append(f"UPPER({body_part}) IN ({', '.join(lit(b) for b in parts)})")
+    return conds
+
+
 def _build(compiled: CompiledCohort, request: ImagingRequest | None, level: Level) -> str:
     if level not in ("series", "instance"):
         raise ValueError("level must be 'series' or 'instance'")
@@ -135,12 +150,7 @@ def _build(compiled: CompiledCohort, request: ImagingRequest | None, level: Leve
     filters: list[str] = []
     window: list[str] = []
     if request is not None:
-        modalities = sorted({m.strip().upper() for m in request.modalities if m.strip()})
-        parts = sorted({b.strip().upper() for b in request.body_parts if b.strip()})
-        if modalities:
-            filters.append(f"UPPER(s.modality) IN ({', '.join(lit(m) for m in modalities)})")
-        if parts:
-            filters.append(f"UPPER(s.body_part_examined) IN ({', '.join(lit(b) for b in parts)})")
+        filters = code_filters(request, "s.modality", "s.body_part_examined")
         if request.window is not None:
             # Series carry no visit, so a same-visit window is a CompileError here.
             window = window_conditions(

@@ -745,14 +745,18 @@ def test_manifest_instance_level(env, approved, dicom_truth) -> None:
     assert_error(c.get(f"/v1/cohorts/{approved}/manifest?level=study", headers=H(env, "export_client")), 422)
 
 
-def test_manifest_needs_a_dicom_index(env, tmp_path: Path) -> None:
-    mart = tmp_path / "mart.duckdb"
-    shutil.copy(env["mart"], mart)
+def _without_dicom_index(source: Path, mart: Path) -> Path:
+    """A copy of ``source`` without its DICOM index: image_occurrence only, as an imaging ETL leaves it."""
+    shutil.copy(source, mart)
     con = duckdb.connect(str(mart))
     for t in ("dicom_instance", "dicom_series", "dicom_study"):
         con.execute(f"DROP TABLE {t}")
     con.close()
-    app = create_app(mart)
+    return mart
+
+
+def test_manifest_needs_a_dicom_index(env, tmp_path: Path) -> None:
+    app = create_app(_without_dicom_index(env["mart"], tmp_path / "mart.duckdb"))
     key = app.state.ctx.state.create_key("steward", "s")[1]
     with TestClient(app) as c:
         h = {"Authorization": f"Bearer {key}"}
@@ -1201,13 +1205,7 @@ def test_ask_parser_choice(env, monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture(scope="module")
 def no_index(env, tmp_path_factory: pytest.TempPathFactory):
     """A steward's client on a copy of the tiny mart without its DICOM index (image_occurrence only)."""
-    mart = tmp_path_factory.mktemp("no-index") / "mart.duckdb"
-    shutil.copy(env["mart"], mart)
-    con = duckdb.connect(str(mart))
-    for t in ("dicom_instance", "dicom_series", "dicom_study"):
-        con.execute(f"DROP TABLE {t}")
-    con.close()
-    app = create_app(mart)
+    app = create_app(_without_dicom_index(env["mart"], tmp_path_factory.mktemp("no-index") / "mart.duckdb"))
     key = app.state.ctx.state.create_key("steward", "s")[1]
     with TestClient(app, headers={"Authorization": f"Bearer {key}"}) as c:
         yield c
