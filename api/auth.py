@@ -15,7 +15,7 @@ Nobody gets person ids from the API; manifests carry keyed pseudonyms.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -23,6 +23,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from cohort_engine.api.errors import ApiError
 from cohort_engine.api.limits import key_concurrency
+from cohort_engine.api.sealing import owner_box_key
 from cohort_engine.api.state import Role
 
 bearer = HTTPBearer(
@@ -39,6 +40,8 @@ class Principal:
     key_id: str
     role: Role
     name: str = ""
+    #: Opens the runs this key made (``api/sealing.py``); derived from the key on each request, never stored.
+    box_key: bytes | None = field(default=None, repr=False, compare=False)
 
     @property
     def privileged(self) -> bool:
@@ -56,7 +59,12 @@ def _authenticate(request: Request, credentials: HTTPAuthorizationCredentials | 
     rec = ctx.state.lookup_key(credentials.credentials.strip())
     if rec is None:
         raise ApiError(401, "unauthorized", "This API key is unknown or revoked.", headers=challenge)
-    principal = Principal(key_id=rec.key_id, role=rec.role, name=rec.name)
+    principal = Principal(
+        key_id=rec.key_id,
+        role=rec.role,
+        name=rec.name,
+        box_key=owner_box_key(credentials.credentials.strip()),
+    )
     request.state.principal = principal
     return principal
 

@@ -55,6 +55,12 @@ from cohort_engine.api.schemas import (
     SqlResult,
     StatsOut,
 )
+from cohort_engine.api.sealing import (
+    NotKeptAtConceptLevel,
+    concept_level_result,
+    concept_level_spec,
+    seal_for_owner,
+)
 from cohort_engine.api.settings import Settings
 from cohort_engine.api.state import CohortRecord, StateStore
 from cohort_engine.api.suppression import Cell, exact
@@ -143,21 +149,24 @@ class CohortService:
                 if res.status == "ok" and outcome.compiled is not None
                 else None
             )
+            stored = res.model_copy(update={"person_ids": None, "sample": []}).public_dict()
+            if disclosure is not None:
+                stored["disclosure"] = disclosure
+            kept = self.concept_level(spec, stored, con) if res.status == "ok" else None
         ids = res.person_ids or []
         rhash = self.result_hash(ids) if res.status == "ok" else None
         sample = res.sample if p.privileged else []
-        stored = res.model_copy(update={"person_ids": None, "sample": []}).public_dict()
-        if disclosure is not None:
-            stored["disclosure"] = disclosure
+        box_key = p.box_key
         rec = self.state.add_cohort(
             key_id=p.key_id,
             status=res.status,
-            spec=spec.model_dump(mode="json"),
-            overrides=dict(overrides),
-            codesets=codesets,
-            result=stored,
+            spec=kept.model_dump(mode="json") if kept else None,
+            overrides={},
+            codesets={},
+            result=concept_level_result(stored, kept),
             person_count=res.count,
             result_hash=rhash,
+            owner_box=(lambda cid: seal_for_owner({"result": stored}, box_key, cid)) if box_key else None,
         )
         audit = {
             "status": res.status,
@@ -166,6 +175,20 @@ class CohortService:
             "target": rec.cohort_id,
         }
         return self.view(rec, p, sample=[s.model_dump() for s in sample]), audit
+
+    def concept_level(
+        self, spec: CohortSpec, stored: dict[str, Any], con: duckdb.DuckDBPyConnection
+    ) -> CohortSpec | None:
+        """The run's definition with no typed word, as kept in the state (``api/sealing.py``), or None
+        when it cannot be written as concept ids (the run is then kept without one: it can be read,
+        not re-run)."""
+        try:
+            return concept_level_spec(
+                spec, stored.get("resolutions") or {}, con, timeout_s=self.settings.query_timeout_s
+            )
+        except NotKeptAtConceptLevel as e:
+            stored.setdefault("notes", []).append(f"Not kept for re-running: {e}.")
+            return None
 
     def person_tokens(
         self, con: duckdb.DuckDBPyConnection, compiled: CompiledCohort, spec: CohortSpec, *, has_imaging: bool
@@ -215,9 +238,16 @@ class CohortService:
     # -- cohort rows (internal) ------------------------------------------------------------------
 
     def compile(self, rec: CohortRecord, con: duckdb.DuckDBPyConnection) -> CompiledCohort:
-        if rec.status != "ok" or rec.spec is None:
+        if rec.status != "ok":
             raise ApiError(
                 409, "cohort_not_ok", "This cohort run did not succeed; fix its spec and run it again."
+            )
+        if rec.spec is None:
+            raise ApiError(
+                409,
+                "cohort_not_kept",
+                "This run's definition was not kept for re-running (a rule selects no concept in this "
+                "mart, or too many by name); fix the spec and run it again.",
             )
         spec = CohortSpec.model_validate(rec.spec)
         return compile_spec(spec, con, overrides=rec.overrides or None, codesets=rec.codesets)

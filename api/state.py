@@ -22,9 +22,10 @@ behind SQLite's back breaks the chain (:meth:`AuditLog.verify`).
 Free text in a spec (the title, i.e. the question as typed, ``concepts.terms`` and
 ``concepts.name_contains``: words a person typed) is written to the audit log as keyed hashes
 (HMAC-SHA-256 with the state's server secret), so the log can show that two requests matched the same
-text without holding the text. The ``cohorts`` table keeps each run's spec verbatim,
-because approving or exporting a run re-runs it from that spec; it is readable only by this file's
-owner (mode 0600, checked on every open, like the server secret and key hashes it holds).
+text without holding the text. The ``cohorts`` table keeps no typed word either: each run's
+definition at concept level (what approval, export and charts re-run) and its owner's own view sealed
+to the owner's API key (``api/sealing.py``). The file is readable only by its owner (mode 0600,
+checked on every open, like the server secret and key hashes it holds).
 
 Jobs belong to the process that runs them: each :class:`JobRecord` names its owner (process id plus a
 random per-process token) and carries a heartbeat that the owner refreshes. Another server on the same
@@ -45,7 +46,7 @@ import stat
 import threading
 import time
 import unicodedata
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -115,7 +116,8 @@ CREATE TABLE IF NOT EXISTS cohorts (
   requested_at TEXT,
   approved_by TEXT,
   approved_at TEXT,
-  approved_hash TEXT
+  approved_hash TEXT,
+  owner_box TEXT
 );
 CREATE TABLE IF NOT EXISTS jobs (
   job_id TEXT PRIMARY KEY,
@@ -257,6 +259,8 @@ class CohortRecord:
     approved_by: str | None
     approved_at: str | None
     approved_hash: str | None
+    #: The run in its owner's words, sealed to the owner's API key (``api/sealing.py``).
+    owner_box: str | None = None
 
 
 @dataclass(frozen=True)
@@ -337,6 +341,9 @@ class StateStore:
             if "owner" not in job_cols:  # jobs made before owners: no process claims them
                 con.execute("ALTER TABLE jobs ADD COLUMN owner TEXT")
                 con.execute("ALTER TABLE jobs ADD COLUMN heartbeat_at REAL")
+            cohort_cols = {r[1] for r in con.execute("PRAGMA table_info(cohorts)").fetchall()}
+            if "owner_box" not in cohort_cols:  # runs stored before owner boxes are shown as they were kept
+                con.execute("ALTER TABLE cohorts ADD COLUMN owner_box TEXT")
 
     def close(self) -> None:
         with self._lock:
@@ -524,7 +531,8 @@ class StateStore:
 
     _COHORT_COLS = (
         "cohort_id, created_at, key_id, status, spec, overrides, codesets, result, person_count, "
-        "result_hash, release_status, requested_by, requested_at, approved_by, approved_at, approved_hash"
+        "result_hash, release_status, requested_by, requested_at, approved_by, approved_at, approved_hash, "
+        "owner_box"
     )
 
     @staticmethod
@@ -546,6 +554,7 @@ class StateStore:
             app_by,
             app_at,
             app_hash,
+            box,
         ) = row
         return CohortRecord(
             cid,
@@ -564,6 +573,7 @@ class StateStore:
             app_by,
             app_at,
             app_hash,
+            box,
         )
 
     def add_cohort(
@@ -577,12 +587,14 @@ class StateStore:
         result: dict,
         person_count: int | None,
         result_hash: str | None,
+        owner_box: Callable[[str], str] | None = None,
     ) -> CohortRecord:
+        """Store a run. ``owner_box`` seals the owner's view given the new cohort id (bound into it)."""
         cid = "coh_" + secrets.token_hex(8)
         with self.transaction() as con:
             con.execute(
                 "INSERT INTO cohorts (cohort_id, created_at, key_id, status, spec, overrides, codesets, "
-                "result, person_count, result_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "result, person_count, result_hash, owner_box) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     cid,
                     now_iso(),
@@ -594,6 +606,7 @@ class StateStore:
                     json.dumps(result, ensure_ascii=False, default=str),
                     person_count,
                     result_hash,
+                    owner_box(cid) if owner_box else None,
                 ),
             )
         rec = self.get_cohort(cid)

@@ -28,6 +28,7 @@ from cohort_engine.api.schemas import (
     ReleaseOut,
     StatsOut,
 )
+from cohort_engine.api.sealing import open_owner_box
 from cohort_engine.api.state import CohortRecord
 from cohort_engine.api.suppression import Cell, exact
 
@@ -187,19 +188,29 @@ def result_view(
     )
 
 
+def owner_result(rec: CohortRecord, p: Principal) -> dict[str, Any] | None:
+    """The run in its owner's words, when ``p`` is the key that made it (else the stored, concept-level
+    form is all there is: ``api/sealing.py``)."""
+    if rec.key_id != p.key_id:
+        return None
+    box = open_owner_box(rec.owner_box, p.box_key, rec.cohort_id)
+    return box.get("result") if box else None
+
+
 def record_view(
     rec: CohortRecord, p: Principal, protector: Protector, sample: list | None = None
 ) -> CohortResult:
-    return result_view(rec.result, p, protector, rec=rec, sample=sample)
+    return result_view(owner_result(rec, p) or rec.result, p, protector, rec=rec, sample=sample)
 
 
 def summary_view(rec: CohortRecord, p: Principal, protector: Protector) -> CohortSummary:
+    r = owner_result(rec, p) or rec.result
     return CohortSummary(
         cohort_id=rec.cohort_id,
         created_at=rec.created_at,
         status=rec.status,
-        title=(rec.spec or {}).get("title") if sees_definition(p) else None,
-        count_display=record_view(rec, p, protector).count_display,
+        title=(r.get("spec") or {}).get("title") if sees_definition(p) else None,
+        count_display=result_view(r, p, protector, rec=rec).count_display,
         release=release_out(rec),
     )
 

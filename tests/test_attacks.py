@@ -1064,11 +1064,6 @@ def test_concurrent_requests_per_key(srv: Server) -> None:
     assert srv.alive()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open finding of issue 11: the audit log holds digests only, but the cohorts table keeps each "
-    "run's spec verbatim because approval and export re-run it from there (docs/PRIVACY.md)",
-)
 def test_free_text_kept_in_audit_and_state(srv: Server) -> None:
     """A name typed into a question or a name match is free text: the audit log and the state file keep
     its digest only (what the docs promise), so whoever reads either does not learn whom it named."""
