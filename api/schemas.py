@@ -119,6 +119,20 @@ class ReleaseOut(BaseModel):
     approved_at: str | None = None
 
 
+class ReleaseOverlap(BaseModel):
+    """An earlier approved release that shares persons with this cohort (stewards and admins only).
+
+    Two releases of the same persons to different projects can be linked through the images
+    themselves (series per modality, the gaps between them, the pixel data), whatever the per-release
+    keys and jitter do (docs/PRIVACY.md); the reviewers decide knowing it.
+    """
+
+    cohort_id: str
+    release: str = Field(description="The earlier release's project key.")
+    approved_at: str | None = None
+    persons_shared: int = Field(description="Persons in both cohorts (exact: reviewers only).")
+
+
 class ImagingRowOut(BaseModel):
     """The cohort's images of one modality (the imaging request's selection from the DICOM index)."""
 

@@ -51,6 +51,7 @@ from cohort_engine.api.pool import MartPool
 from cohort_engine.api.schemas import (
     CohortResult,
     CohortSummary,
+    ReleaseOverlap,
     SqlRequest,
     SqlResult,
     StatsOut,
@@ -288,6 +289,40 @@ class CohortService:
             )
         self.state.approve_release(rec.cohort_id, p.key_id, h)
         return self.state.get_cohort(rec.cohort_id)  # type: ignore[return-value]
+
+    @mart_errors
+    def release_overlaps(self, rec: CohortRecord, limit: int = 200) -> list[ReleaseOverlap]:
+        """Earlier approved releases sharing persons with ``rec``, most shared first (re-run from their
+        concept-level definitions: the state keeps no person list)."""
+        earlier = [
+            r
+            for r in self.state.list_cohorts(release_status="approved", limit=limit)
+            if r.cohort_id != rec.cohort_id and r.spec is not None
+        ]
+        out = []
+        with self.pool.connection() as con:
+            mine = f"({self.compile(rec, con).cohort_sql})"
+            for other in earlier:
+                theirs = f"({self.compile(other, con).cohort_sql})"
+                cur = execute_internal(
+                    con,
+                    f"SELECT count(*) FROM {mine} AS a JOIN {theirs} AS b ON a.person_id = b.person_id",
+                    timeout_s=self.settings.query_timeout_s,
+                )
+                try:
+                    shared = int((cur.fetchone() or (0,))[0])
+                finally:
+                    cur.close()
+                if shared:
+                    out.append(
+                        ReleaseOverlap(
+                            cohort_id=other.cohort_id,
+                            release=self.release_name(other.cohort_id),
+                            approved_at=other.approved_at,
+                            persons_shared=shared,
+                        )
+                    )
+        return sorted(out, key=lambda o: (-o.persons_shared, o.cohort_id))
 
     # -- stats -----------------------------------------------------------------------------------
 

@@ -260,3 +260,33 @@ def test_a_state_file_from_before_owner_boxes_opens(tmp_path) -> None:
     con.close()
     rec = StateStore(tmp_path / "state.sqlite").get_cohort("coh_old")
     assert rec is not None and rec.owner_box is None and rec.result == {"status": "ok"}
+
+
+def test_reviewers_see_earlier_releases_that_share_persons(env) -> None:
+    """Releases of the same persons to two projects are linkable through the images themselves; the
+    reviewers are told before they approve, re-run from the concept-level definitions."""
+    c = env["client"]
+
+    def requested(spec: dict) -> str:
+        cid = c.post("/v1/cohorts", json={"spec": spec}, headers=H(env, "researcher")).json()["cohort_id"]
+        assert c.post(f"/v1/cohorts/{cid}/release-request", headers=H(env, "researcher")).status_code == 200
+        return cid
+
+    first = requested(OWN_SPEC)
+    assert c.post(f"/v1/cohorts/{first}/approve", headers=H(env, "steward")).status_code == 200
+    # persons 1-20 (I21) of the index range; 1-13 of them are the first release's cohort
+    mi = {"index": {"domain": "condition", "concepts": {"concept_ids": [1001]}}}
+    second = requested(mi)
+    r = c.get(f"/v1/cohorts/{second}/release-overlap", headers=H(env, "steward"))
+    assert r.status_code == 200, r.text
+    shared = {o["cohort_id"]: o["persons_shared"] for o in r.json()}
+    assert shared[first] == 13 and all(n == 13 for n in shared.values())
+    assert r.json()[0]["release"] == "cohort-" + r.json()[0]["cohort_id"].replace("_", "-")
+    assert_error(c.get(f"/v1/cohorts/{second}/release-overlap", headers=H(env, "researcher")), 403)
+    # an unrelated cohort (persons 41-60, diagnosed in November) shares nobody
+    november = {"index": {"domain": "condition", "date_range": {"start": "2023-11-01", "end": "2023-11-30"}}}
+    assert c.get(f"/v1/cohorts/{requested(november)}/release-overlap", headers=H(env, "steward")).json() == []
+    # the approval's audit entry records what the reviewer was shown
+    assert c.post(f"/v1/cohorts/{second}/approve", headers=H(env, "steward")).status_code == 200
+    entry = [e for e in env["store"].audit.entries(limit=100000) if e.target == second][-1]
+    assert {o["cohort_id"] for o in entry.details["overlaps"]} >= {first}

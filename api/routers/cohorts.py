@@ -10,7 +10,7 @@ from cohort_engine.api.audit import note
 from cohort_engine.api.auth import AnyKey, HeavyResearcherKey, Principal, ResearcherKey, StewardKey
 from cohort_engine.api.context import AppContext, Ctx
 from cohort_engine.api.errors import ApiError, responses
-from cohort_engine.api.schemas import CohortResult, CohortRunRequest, CohortSummary, StatsOut
+from cohort_engine.api.schemas import CohortResult, CohortRunRequest, CohortSummary, ReleaseOverlap, StatsOut
 from cohort_engine.api.state import CohortRecord
 
 router = APIRouter(prefix="/v1", tags=["cohorts"])
@@ -146,5 +146,31 @@ def approve(cohort_id: CohortId, request: Request, ctx: Ctx, p: StewardKey) -> C
             403, "forbidden", "You requested this release yourself; another steward must approve it."
         )
     rec = ctx.service.approve(rec, p)
-    note(request, target=rec.cohort_id, result_hash=rec.approved_hash, details={"release": "approved"})
+    overlaps = ctx.service.release_overlaps(rec)
+    note(
+        request,
+        target=rec.cohort_id,
+        result_hash=rec.approved_hash,
+        details={
+            "release": "approved",
+            "overlaps": [{"cohort_id": o.cohort_id, "persons": o.persons_shared} for o in overlaps],
+        },
+    )
     return ctx.service.view(rec, p)
+
+
+@router.get(
+    "/cohorts/{cohort_id}/release-overlap",
+    response_model=list[ReleaseOverlap],
+    summary="Earlier releases sharing persons (steward)",
+    description="Earlier approved releases that share persons with this cohort, with how many, most shared "
+    "first. Two releases of the same persons to different projects can be linked through the images "
+    "themselves, whatever the per-release keys and jitter do (docs/PRIVACY.md): reviewers read this before "
+    "approving; the approval's audit entry records it.",
+    responses=responses(401, 403, 404, 409, 503, 504),
+)
+def release_overlap(cohort_id: CohortId, request: Request, ctx: Ctx, p: StewardKey) -> list[ReleaseOverlap]:
+    rec = visible_cohort(ctx, cohort_id, p)
+    out = ctx.service.release_overlaps(rec)
+    note(request, target=rec.cohort_id, counts={"overlaps": len(out)})
+    return out
