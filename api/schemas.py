@@ -433,3 +433,44 @@ class AuditPage(BaseModel):
     entries: list[AuditOut]
     chain_ok: bool
     next_after: int | None
+
+
+class Table1Cell(BaseModel):
+    """One cohort's value in a Table 1 row."""
+
+    persons: Cell | None = Field(default=None, description="Persons (noisy for researchers, '<k' below k).")
+    percent: float | None = Field(default=None, description="Of the cohort's persons, from the shown counts.")
+    value: str | None = Field(
+        default=None,
+        description="Age: mean (SD) — for researchers computed from the noisy age bands; labs: median "
+        "(IQR) of each person's latest value, for researchers only on rows of at least k persons and rounded "
+        "to two significant digits.",
+    )
+
+
+class Table1Row(BaseModel):
+    section: Literal["age", "age_band", "sex", "condition", "procedure", "drug", "lab", "death", "imaging"]
+    label: str
+    concept_id: int | None = None
+    code: str | None = None
+    unit: str | None = None
+    cells: list[Table1Cell] = Field(description="One per cohort, in the order of `cohort_ids`.")
+    smd: float | None = Field(
+        default=None,
+        description="Standardised mean difference, first cohort minus second (side by side only; |SMD| > 0.1 "
+        "is the usual flag of imbalance).",
+    )
+
+
+class Table1Out(BaseModel):
+    """Baseline characteristics of one cohort, or two side by side (ATLAS-style characterisation)."""
+
+    cohort_ids: list[str]
+    k: int
+    counts: Literal["exact", "noisy"] = "exact"
+    window: list[int] = Field(
+        description="Days relative to the index date described by the concept and lab rows."
+    )
+    totals: list[Cell]
+    rows: list[Table1Row]
+    notes: list[str] = Field(default_factory=list)

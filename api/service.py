@@ -34,6 +34,7 @@ import duckdb
 from pydantic import SecretBytes
 
 from cohort_engine.api.auth import Principal
+from cohort_engine.api.characterise import CONCEPT_DOMAINS, table1_rows
 from cohort_engine.api.charts import (
     chart_rows,
     cohort_subquery,
@@ -55,6 +56,7 @@ from cohort_engine.api.schemas import (
     SqlRequest,
     SqlResult,
     StatsOut,
+    Table1Out,
 )
 from cohort_engine.api.sealing import (
     NotKeptAtConceptLevel,
@@ -65,7 +67,7 @@ from cohort_engine.api.sealing import (
 from cohort_engine.api.settings import Settings
 from cohort_engine.api.state import CohortRecord, StateStore
 from cohort_engine.api.suppression import Cell, exact
-from cohort_engine.api.views import record_view, result_view, stats_view, summary_view
+from cohort_engine.api.views import record_view, result_view, stats_view, summary_view, table1_view
 from cohort_engine.deid.manifest import ImagingManifestSource, ManifestLevel, ManifestRequest
 from cohort_engine.deid.policy import ReleasePolicy
 from cohort_engine.dicom_index.select import has_imaging_index
@@ -333,16 +335,49 @@ class CohortService:
             spec = CohortSpec.model_validate(rec.spec)
             charts = chart_rows(con, compiled, spec.imaging, timeout_s=self.settings.query_timeout_s)
         total_n = sum(n for _s, _b, n, _d in charts.pyramid)
-        if p.privileged:
-            total = exact(total_n)
-        else:
-            view = self.view(rec, p)
-            total = Cell(value=view.count, display=view.count_display or "0", suppressed=view.count is None)
+        total = exact(total_n) if p.privileged else self.shown_total(rec, p)
         out = stats_view(rec.cohort_id, charts, p, self.protector, total)
         audit = {
             "counts": {"total": total_n, "pyramid_cells": len(charts.pyramid), "months": len(charts.months)}
         }
         return out, audit
+
+    # -- table 1 ---------------------------------------------------------------------------------
+
+    @mart_errors
+    def table1(
+        self, recs: list[CohortRecord], p: Principal, window: tuple[int, int]
+    ) -> tuple[Table1Out, dict]:
+        """Table 1 of one cohort, or of two side by side on the same rows (the union of both top lists)."""
+        t = self.settings.query_timeout_s
+        with self.pool.connection() as con:
+            compiled = [self.compile(r, con) for r in recs]
+            tables = [table1_rows(con, c, window=window, timeout_s=t) for c in compiled]
+            if len(tables) > 1:
+                only: dict[str, set[int]] = {
+                    d.value: {r.concept_id for tb in tables for r in tb.concepts.get(d.value, [])}
+                    for d in CONCEPT_DOMAINS
+                }
+                only["measurement"] = {lab.concept_id for tb in tables for lab in tb.labs}
+                tables = [table1_rows(con, c, window=window, only=only, timeout_s=t) for c in compiled]
+        totals = [
+            exact(tb.persons.n) if p.privileged else self.shown_total(r, p)
+            for tb, r in zip(tables, recs, strict=True)
+        ]
+        out = table1_view(
+            tables,
+            [r.cohort_id for r in recs],
+            totals,
+            privileged=p.privileged,
+            protector=self.protector,
+            k=self.protector.k,
+        )
+        return out, {"counts": {"persons": [tb.persons.n for tb in tables], "rows": len(out.rows)}}
+
+    def shown_total(self, rec: CohortRecord, p: Principal) -> Cell:
+        """The cohort's count as its answer shows it to ``p`` (one run, one number everywhere)."""
+        view = self.view(rec, p)
+        return Cell(value=view.count, display=view.count_display or "0", suppressed=view.count is None)
 
     # -- manifests -------------------------------------------------------------------------------
 

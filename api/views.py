@@ -11,11 +11,19 @@ Researchers' chart cells and imaging rows below the threshold are left out, not 
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from cohort_engine.api.auth import Principal
+from cohort_engine.api.characterise import (
+    CONCEPT_DOMAINS,
+    PersonCount,
+    Table1Rows,
+    smd_mean,
+    smd_proportion,
+)
 from cohort_engine.api.charts import ChartRows, ImagingBar
-from cohort_engine.api.disclosure import Protector
+from cohort_engine.api.disclosure import Protector, person_set_digest
 from cohort_engine.api.schemas import (
     AttritionOut,
     ChoiceOut,
@@ -27,6 +35,9 @@ from cohort_engine.api.schemas import (
     PyramidCell,
     ReleaseOut,
     StatsOut,
+    Table1Cell,
+    Table1Out,
+    Table1Row,
 )
 from cohort_engine.api.sealing import open_owner_box
 from cohort_engine.api.state import CohortRecord
@@ -264,3 +275,137 @@ def stats_view(
         body_parts=bars(charts.body_parts),
         notes=charts.notes,
     )
+
+
+def _significant(x: float | None, digits: int = 2) -> float | None:
+    if x is None or x == 0:
+        return x
+    return round(x, digits - 1 - math.floor(math.log10(abs(x))))
+
+
+def _fmt(x: float | None) -> str:
+    return "–" if x is None else f"{x:g}"
+
+
+def _band_stats(bands: list[tuple[int, Cell]]) -> tuple[float | None, float | None]:
+    """Mean and SD of age from (band, shown persons) with band midpoints (5, 15, … 95 for 90+)."""
+    pts = [(b * 10 + 5, c.value) for b, c in bands if c.value]
+    n = sum(w for _, w in pts)
+    if n < 2:
+        return None, None
+    mean = sum(x * w for x, w in pts) / n
+    var = sum(w * (x - mean) ** 2 for x, w in pts) / (n - 1)
+    return mean, math.sqrt(var)
+
+
+def table1_view(
+    tables: list[Table1Rows],
+    cohort_ids: list[str],
+    totals: list[Cell],
+    *,
+    privileged: bool,
+    protector: Protector | None,
+    k: int,
+) -> Table1Out:
+    """One or two Tables 1 as the reader sees them: for researchers every count through the one
+    disclosure function (keyed by its persons), percentages and SMDs from the shown numbers, age from the
+    noisy bands, lab statistics only on rows of at least k persons and rounded (``api/characterise.py``)."""
+
+    def cell(pc: PersonCount | None) -> Cell:
+        if pc is None:  # a concept one cohort of two does not have
+            pc = PersonCount(0, person_set_digest(()))
+        if privileged or protector is None:
+            return exact(pc.n)
+        return protector.cell(pc.n, protector.seal(pc.digest))
+
+    def pct(c: Cell, total: Cell) -> float | None:
+        if c.value is None or not total.value:
+            return None
+        return round(100.0 * c.value / total.value, 1)
+
+    rows: list[Table1Row] = []
+
+    def add(section: Any, label: str, found: list[Any], **extra: Any) -> None:
+        """A row of person counts: ``found`` holds each cohort's PersonCount (or None)."""
+        cells = [cell(pc) for pc in found]
+        shown = [Table1Cell(persons=c, percent=pct(c, t)) for c, t in zip(cells, totals, strict=True)]
+        smd = None
+        if len(shown) == 2:
+            p = [(s.percent / 100 if s.percent is not None else None) for s in shown]
+            smd = smd_proportion(p[0], p[1])
+        rows.append(Table1Row(section=section, label=label, cells=shown, smd=_round(smd), **extra))
+
+    # age: mean (SD), then bands
+    band_cells = [[(b, cell(pc)) for b, pc in t.age_bands] for t in tables]
+    stats = [
+        (t.age_mean, t.age_sd) if privileged else _band_stats(bc)
+        for t, bc in zip(tables, band_cells, strict=True)
+    ]
+    rows.append(
+        Table1Row(
+            section="age",
+            label="age at index, mean (SD)" + ("" if privileged else " from the age bands"),
+            cells=[Table1Cell(value=f"{_fmt(_round(m, 1))} ({_fmt(_round(s, 1))})") for m, s in stats],
+            smd=_round(smd_mean(*stats[0], *stats[1])) if len(stats) == 2 else None,
+        )
+    )
+    for band in sorted({b for t in tables for b, _ in t.age_bands}):
+        add(
+            "age_band",
+            "90+" if band >= 9 else f"{band * 10}–{band * 10 + 9}",
+            [dict(t.age_bands).get(band) for t in tables],
+        )
+    for sex in sorted({s for t in tables for s, _ in t.sexes}):
+        add("sex", sex, [dict(t.sexes).get(sex) for t in tables])
+    for section in CONCEPT_DOMAINS:
+        by_id = [{r.concept_id: r for r in t.concepts.get(section.value, [])} for t in tables]
+        order = list(dict.fromkeys(cid for m in by_id for cid in m))
+        for cid in order:
+            first = next(m[cid] for m in by_id if cid in m)
+            add(
+                section.value,
+                first.name,
+                [m[cid].persons if cid in m else None for m in by_id],
+                concept_id=cid,
+                code=f"{first.vocabulary_id} {first.code}",
+            )
+    lab_by_id = [{r.concept_id: r for r in t.labs} for t in tables]
+    for cid in dict.fromkeys(c for m in lab_by_id for c in m):
+        lab = next(m[cid] for m in lab_by_id if cid in m)
+        add(
+            "lab",
+            lab.name,
+            [m[cid].persons if cid in m else None for m in lab_by_id],
+            concept_id=cid,
+            code=lab.code,
+            unit=lab.unit,
+        )
+        for cell_out, m in zip(rows[-1].cells, lab_by_id, strict=True):
+            r = m.get(cid)
+            if r is None or cell_out.persons is None or cell_out.persons.value is None:
+                continue
+            med, q1, q3 = (
+                (r.median, r.q1, r.q3)
+                if privileged
+                else (_significant(r.median), _significant(r.q1), _significant(r.q3))
+            )
+            cell_out.value = f"{_fmt(med)} ({_fmt(q1)}–{_fmt(q3)})"
+        # an SMD of "has a value" would be read as one of the values, which medians cannot give
+        rows[-1].smd = None
+    for days in sorted({d for t in tables for d in t.deaths}):
+        add("death", f"died within {days} days after index", [t.deaths.get(days) for t in tables])
+    for label in dict.fromkeys(m for t in tables for m, _ in t.imaging):
+        add("imaging", label, [dict(t.imaging).get(label) for t in tables])
+    return Table1Out(
+        cohort_ids=cohort_ids,
+        k=k,
+        counts="exact" if privileged else "noisy",
+        window=list(tables[0].window),
+        totals=totals,
+        rows=rows,
+        notes=list(dict.fromkeys(n for t in tables for n in t.notes)),
+    )
+
+
+def _round(x: float | None, digits: int = 3) -> float | None:
+    return None if x is None else round(x, digits)

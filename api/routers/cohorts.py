@@ -10,7 +10,14 @@ from cohort_engine.api.audit import note
 from cohort_engine.api.auth import AnyKey, HeavyResearcherKey, Principal, ResearcherKey, StewardKey
 from cohort_engine.api.context import AppContext, Ctx
 from cohort_engine.api.errors import ApiError, responses
-from cohort_engine.api.schemas import CohortResult, CohortRunRequest, CohortSummary, ReleaseOverlap, StatsOut
+from cohort_engine.api.schemas import (
+    CohortResult,
+    CohortRunRequest,
+    CohortSummary,
+    ReleaseOverlap,
+    StatsOut,
+    Table1Out,
+)
 from cohort_engine.api.state import CohortRecord
 
 router = APIRouter(prefix="/v1", tags=["cohorts"])
@@ -104,6 +111,41 @@ def cohort_stats(cohort_id: CohortId, request: Request, ctx: Ctx, p: HeavyResear
     rec = visible_cohort(ctx, cohort_id, p)
     out, audit = ctx.service.stats(rec, p)
     note(request, target=rec.cohort_id, **audit)
+    return out
+
+
+@router.get(
+    "/cohorts/{cohort_id}/table1",
+    response_model=Table1Out,
+    summary="Table 1: baseline characteristics (optionally of two cohorts side by side)",
+    description="Age (mean, SD, bands), sex, the most frequent conditions, procedures and drugs and the labs "
+    "(median, IQR of each person's latest value) in a window relative to the index date (default −365…0 "
+    "days), deaths within 30 and 365 days, imaging by modality. With `compare`, a second cohort on the same "
+    "rows and the standardised mean difference of each. For researchers every count is noisy and keyed by "
+    "its persons, cells below k are '<k', age comes from the noisy bands, lab statistics only on rows of at "
+    "least k persons, rounded (docs/PRIVACY.md).",
+    responses=responses(401, 403, 404, 409, 422, 503, 504),
+)
+def cohort_table1(
+    cohort_id: CohortId,
+    request: Request,
+    ctx: Ctx,
+    p: HeavyResearcherKey,
+    compare: str | None = Query(default=None, max_length=64, description="A second cohort's id."),
+    window_start: int = Query(default=-365, ge=-36500, le=36500, description="First day, relative to index."),
+    window_end: int = Query(default=0, ge=-36500, le=36500, description="Last day, relative to index."),
+) -> Table1Out:
+    if window_start > window_end:
+        raise ApiError(
+            422,
+            "validation_error",
+            f"The window starts on day {window_start} after it ends on day {window_end}; give start ≤ end.",
+        )
+    recs = [visible_cohort(ctx, cohort_id, p)]
+    if compare is not None:
+        recs.append(visible_cohort(ctx, compare, p))
+    out, audit = ctx.service.table1(recs, p, (window_start, window_end))
+    note(request, target=",".join(r.cohort_id for r in recs), **audit)
     return out
 
 
