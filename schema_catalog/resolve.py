@@ -130,6 +130,7 @@ class Vocabulary:
     def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
         self.con = con
         self._names: dict[Domain, list[tuple[str, int]]] = {}
+        self._name_keys: str | None = None
         self._answers: dict[str, list[tuple]] = {}
         tables = {
             r[0].lower() for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
@@ -208,13 +209,70 @@ class Vocabulary:
             [method, concept_id, list(domain_ids)],
         )
 
+    #: Per-connection TEMP table of normalised names and synonyms (:meth:`name_keys`).
+    NAME_KEYS = "cohort_engine_name_keys"
+    _NORM_SQL = "lower(regexp_replace({col}, '[\\s\\-_.,''’()]+', '', 'g'))"
+
+    def name_keys(self) -> str | None:
+        """The TEMP table ``(k, concept_id, src)`` of every standard concept's normalised name (``src``
+        'n') and synonym ('s'), built on first use; None where the connection cannot make one.
+
+        Why: normalising a name is a regular expression over every row of ``concept`` (≈ 3.5 µs a row:
+        0.35 s on 100k concepts, ~20 s on a full Athena vocabulary), and each mention paid it again.
+        Built once per connection, every later lookup is a hash join (milliseconds); the API's pooled
+        connections pay it once for the life of the server. TEMP tables live in the connection's
+        memory only, so the read-only mart is untouched and the guard (catalogued tables only) never
+        lets user SQL see it.
+        """
+        if self._name_keys is None:
+            norm = self._NORM_SQL
+            syn = (
+                f"UNION ALL SELECT {norm.format(col='s.concept_synonym_name')}, s.concept_id, 's' "
+                "FROM concept_synonym AS s"
+                if self.has_synonyms
+                else ""
+            )
+            try:
+                self.con.execute(
+                    f"CREATE TEMP TABLE IF NOT EXISTS {self.NAME_KEYS} AS "
+                    f"SELECT {norm.format(col='concept_name')} AS k, concept_id, 'n' AS src FROM concept "
+                    f"WHERE coalesce(standard_concept, '') IN ('S', 'C') {syn}"
+                )
+                self._name_keys = self.NAME_KEYS
+            except duckdb.Error:
+                self._name_keys = ""
+        return self._name_keys or None
+
     def by_names(
         self, names: Iterable[str], domain_ids: tuple[str, ...], method: Method
     ) -> list[ConceptMatch]:
         keys = sorted({normalise(n) for n in names})
         if not keys:
             return []
-        norm = "lower(regexp_replace({col}, '[\\s\\-_.,''’()]+', '', 'g'))"
+        table = self.name_keys()
+        syn_method: Method = "synonym" if method == "exact" else method
+        if table is not None:
+            rows = self.fetch(
+                "SELECT c.concept_id, c.concept_name, c.vocabulary_id, c.concept_code, min(n.src) "
+                f"FROM {table} AS n JOIN concept AS c ON c.concept_id = n.concept_id "
+                "WHERE n.k IN (SELECT unnest(?)) AND c.domain_id IN (SELECT unnest(?)) "
+                "AND coalesce(c.standard_concept, '') IN ('S', 'C') "
+                "GROUP BY 1, 2, 3, 4 ORDER BY min(n.src), 1",
+                [keys, list(domain_ids)],
+            )
+            return _dedupe(
+                [
+                    ConceptMatch(
+                        concept_id=cid,
+                        concept_name=name,
+                        vocabulary_id=vid,
+                        concept_code=code,
+                        method=method if src == "n" else syn_method,
+                    )
+                    for cid, name, vid, code, src in rows
+                ]
+            )
+        norm = self._NORM_SQL
         found = self._rows(
             "SELECT concept_id, concept_name, vocabulary_id, concept_code, ? FROM concept "
             f"WHERE {norm.format(col='concept_name')} IN (SELECT unnest(?)) "
@@ -223,7 +281,6 @@ class Vocabulary:
             [method, keys, list(domain_ids)],
         )
         if self.has_synonyms:
-            syn_method: Method = "synonym" if method == "exact" else method
             found += self._rows(
                 "SELECT c.concept_id, c.concept_name, c.vocabulary_id, c.concept_code, ? FROM concept c "
                 "WHERE c.concept_id IN (SELECT s.concept_id FROM concept_synonym s "

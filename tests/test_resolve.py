@@ -169,3 +169,27 @@ def test_lexicon_entries_are_well_formed() -> None:
         assert e.codes or e.names, e.key
         assert all(k in entries for k in e.treated_by), e.key
         assert all(entries[k].domain in (P, D) for k in e.treated_by), e.key
+
+
+@pytest.mark.parametrize(
+    ("mart", "names", "domain_ids"),
+    [
+        ("demo", ["Acute myocardial infarction", "myocardial  infarction"], ("Condition",)),
+        ("demo", ["ICD-10-CM chapter 10", "Diseases of the respiratory system (J00-J99)"], ("Condition",)),
+        ("demo", ["atorvastatin", "ROSUVASTATIN", "aspirin"], ("Drug",)),
+        ("demo", ["Hemoglobin A1c/Hemoglobin.total in Blood", "no such name"], ("Measurement",)),
+        ("eunomia", ["Acute viral pharyngitis", "osteoarthritis", "Sprain of ankle"], ("Condition",)),
+        ("eunomia", ["Aspirin", "Acetaminophen"], ("Drug",)),
+    ],
+)
+def test_name_index_answers_as_the_scan_does(request, mart, names, domain_ids) -> None:
+    """The per-connection name index (a TEMP table) gives the matches, order and methods of the scan it
+    replaces, names before synonyms."""
+    con = request.getfixturevalue(mart)
+    indexed, scanned = Vocabulary(con), Vocabulary(con)
+    scanned._name_keys = ""  # the fallback: one scan per lookup
+    got = indexed.by_names(names, domain_ids, "exact")
+    assert indexed.name_keys() == Vocabulary.NAME_KEYS and got
+    assert [m.model_dump() for m in got] == [
+        m.model_dump() for m in scanned.by_names(names, domain_ids, "exact")
+    ]
