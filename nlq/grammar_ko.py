@@ -264,6 +264,13 @@ class KoreanGrammar:
                 return e
             if not want and probe.kind and e.kind and same_kind:
                 return e
+            if (
+                not want
+                and probe.kind
+                and e.kind is None
+                and any(KIND_DOMAIN[probe.kind].value in t.domains for t in e.terms)
+            ):
+                return e  # '위절제술을 받았고, (그) 수술 후 …': the surgery just named, kind from its concept
         return None
 
     # ------------------------------------------------------------ one phrase → events

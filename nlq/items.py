@@ -76,12 +76,14 @@ class NameData(Payload):
 @dataclass(frozen=True, slots=True)
 class EndData(Payload):
     """A Korean clause ending. ``head``: the cohort's head noun ('환자'); ``request``: '환자의' before
-    imaging words; ``request_verb``: '… 영상을 모아줘'; ``verb``: an unlisted verb form."""
+    imaging words; ``request_verb``: '… 영상을 모아줘'; ``verb``: an unlisted verb form, ``lemma`` its
+    dictionary form when the morphological analyser read it ('다녀와서' → '다녀오다')."""
 
     head: bool = False
     request: bool = False
     request_verb: bool = False
     verb: bool = False
+    lemma: str = ""
 
 
 @dataclass(frozen=True, slots=True)

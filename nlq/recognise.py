@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from functools import lru_cache, partial
@@ -23,6 +24,7 @@ from spacy.lang.en.stop_words import STOP_WORDS
 from cohort_engine.nlq.dates import recognise_dates
 from cohort_engine.nlq.demographics import recognise_demographics
 from cohort_engine.nlq.items import (
+    AgeData,
     AskData,
     ConjData,
     EndData,
@@ -35,9 +37,12 @@ from cohort_engine.nlq.items import (
     TermData,
     UnknownData,
     VerbData,
+    WindowAnchor,
+    WindowData,
 )
 from cohort_engine.nlq.lexicon import aliases, lookup
 from cohort_engine.nlq.messages import readings, say
+from cohort_engine.nlq.morph import Morph, WordReading, analyse, read_word
 from cohort_engine.nlq.nlp import find_terms_en, find_terms_ko, tokens
 from cohort_engine.nlq.numbers import ENGLISH_NUMBERS
 from cohort_engine.nlq.quantities import recognise_quantities_en, recognise_quantities_ko
@@ -65,8 +70,11 @@ from cohort_engine.nlq.vocab import (
     EN_VAGUE,
     EN_VERBS,
     JOSA,
+    KO_AFTER_AUX,
     KO_ALL,
     KO_BODY_PARTS,
+    KO_BUT,
+    KO_CLAUSE_LEMMAS,
     KO_CONJ,
     KO_ENDERS,
     KO_EVENT_WORDS,
@@ -74,6 +82,7 @@ from cohort_engine.nlq.vocab import (
     KO_HEAD,
     KO_MODALITIES,
     KO_NEGATION,
+    KO_OVER_LEMMAS,
     KO_PARTICLE_CONJ,
     KO_REQUEST_HEADS,
     KO_REQUEST_IMAGES,
@@ -436,7 +445,8 @@ KO_VERB_FORM = re.compile(
 )
 
 
-def _leftovers(pieces: list[Piece], lang: str) -> list[Item]:
+def _leftovers(pieces: list[Piece], lang: str, morphs: Sequence[Morph] = ()) -> list[Item]:
+    """Words no recogniser claimed, one by one; Korean words are read through their morphemes."""
     out: list[Item] = []
     for p in pieces:
         if isinstance(p, Item):
@@ -451,7 +461,7 @@ def _leftovers(pieces: list[Piece], lang: str) -> list[Item]:
             if lang == "en":
                 out.append(_classify_en(tok, low, a, b))
             else:
-                out.extend(_classify_ko(tok, a, b))
+                out.extend(_classify_ko(tok, a, b, morphs))
     return _merge_unknown(out)
 
 
@@ -481,7 +491,7 @@ def _classify_en(tok: str, low: str, a: int, b: int) -> Item:
     return Item(ItemKind.unknown, tok, a, b, UnknownData())
 
 
-def _classify_ko(tok: str, a: int, b: int) -> list[Item]:
+def _classify_ko(tok: str, a: int, b: int, morphs: Sequence[Morph] = ()) -> list[Item]:
     if tok in KO_CONJ:
         return [Item(ItemKind.conj, tok, a, b, ConjData(KO_CONJ[tok]))]
     if tok in KO_ENDERS:
@@ -490,29 +500,78 @@ def _classify_ko(tok: str, a: int, b: int) -> list[Item]:
         return [Item(ItemKind.all, tok, a, b)]
     if _punctuation_only(tok) or tok in JOSA_WORDS:
         return [Item(ItemKind.filler, tok, a, b)]
-    stem, josa = strip_josa(tok)
+    if tok in KO_BUT and _but(morphs, a, b):
+        return [Item(ItemKind.end, tok, a, b, EndData())]  # '…, 단 X는 제외': a boundary, no rule
+    reading = read_word(morphs, a, b) if morphs else None
+    stem, josa = _split_particles(tok, a, b, reading)
     if stem in KO_ENDERS:
         return [Item(ItemKind.end, tok, a, b, EndData(head=stem in KO_HEAD))]
     if stem in KO_ALL:
         return [Item(ItemKind.all, tok, a, b)]
-    if stem in KO_FILLERS or tok in KO_FILLERS:
-        return [Item(ItemKind.filler, tok, a, b)]
+    if stem in KO_FILLERS or tok in KO_FILLERS or (reading is not None and reading.function):
+        return [Item(ItemKind.filler, tok, a, b)]  # '진단받은 *게* 2022년인': 것 + 이, no content
     pieces = _segment_ko(tok)
     if pieces is not None:
         out_items: list[Item] = []
         pos = a
         for piece in pieces:
-            out_items.extend(_classify_ko(piece, pos, pos + len(piece)))
+            out_items.extend(_classify_ko(piece, pos, pos + len(piece), morphs))
             pos += len(piece)
         return out_items
+    lemma = reading.lemma if reading is not None else ""
+    if lemma == KO_AFTER_AUX and reading is not None and reading.aux and _after_connective(morphs, a):
+        # '복용하고 *나서*': what follows happens on or after what came before (weak: an explicit window
+        # right after it replaces it, see _after_aux)
+        return [Item(ItemKind.window, tok, a, b, WindowData(0, None, WindowAnchor.precedes, tok, weak=True))]
     if len(tok) >= 2 and (KO_VERB_FORM.search(tok) or (len(stem) == 1 and josa in ("은", "는", "을", "던"))):
         return [
-            Item(ItemKind.end, tok, a, b, EndData(verb=True))
+            Item(ItemKind.end, tok, a, b, EndData(verb=True, lemma=lemma))
         ]  # an unlisted verb ('시작한', '넣은'): ends the clause
+    if lemma and reading is not None and (lemma in KO_CLAUSE_LEMMAS or reading.aux or _derived_verb(lemma)):
+        # any inflection of a clause verb ('받았는데', '다녀와서', '넘긴', '들어'): ends the clause
+        return [Item(ItemKind.end, tok, a, b, EndData(verb=True, lemma=lemma))]
+    if lemma:
+        # any other verb ('LDL이 좋아진') says something no rule here expresses, and is never a clinical
+        # name: asked about, instead of being read as a mention
+        return [Item(ItemKind.vague, tok, a, b, AskData(reason=say("not_understood", "ko", text=tok)))]
     out = [Item(ItemKind.unknown, stem, a, a + len(stem), UnknownData())]
     if josa in KO_PARTICLE_CONJ:
         out.append(Item(ItemKind.conj, josa, a + len(stem), b, ConjData(KO_PARTICLE_CONJ[josa])))
     return out
+
+
+def _split_particles(tok: str, a: int, b: int, reading: WordReading | None) -> tuple[str, str]:
+    """The word and its trailing particles as Kiwi reads them ('메트포르민은' → 메트포르민 + 은); the
+    surface table (``strip_josa``) only where the word's morphemes do not line up with it."""
+    if reading is not None and reading.particles and a < reading.stem_end < b:
+        return tok[: reading.stem_end - a], tok[reading.stem_end - a :]
+    if reading is not None and not reading.particles and reading.lemma:
+        return tok, ""  # a verb form: its last syllable is an ending, not a particle ('받은', '나온')
+    return strip_josa(tok)
+
+
+def _derived_verb(lemma: str) -> bool:
+    """A verb made from a noun ('복용하다', '악화되다', '처방받다'): read as the noun's event, as '…한/된'
+    always were."""
+    return len(lemma) > 3 and lemma.endswith(("하다", "되다", "받다", "시키다"))
+
+
+def _but(morphs: Sequence[Morph], a: int, b: int) -> bool:
+    """'단'/'다만' is "but" after a comma, at the start, or after the head noun; '단 한 번도' ("not even
+    once") is no boundary."""
+    if not morphs:
+        return False
+    before = [m for m in morphs if m.end <= a]
+    after = [m for m in morphs if m.start >= b]
+    if after and after[0].form in ("한", "하나", "1"):
+        return False
+    return not before or before[-1].form in (",", ";") or before[-1].form in KO_HEAD or before[-1].tag == "SF"
+
+
+def _after_connective(morphs: Sequence[Morph], a: int) -> bool:
+    """Does the word before end in the connective '-고' ('복용하*고* 나서')?"""
+    before = [m for m in morphs if m.end <= a]
+    return bool(before) and before[-1].tag == "EC" and before[-1].form == "고"
 
 
 def _segment_ko(tok: str) -> list[str] | None:
@@ -533,6 +592,45 @@ def _segment_ko(tok: str) -> list[str] | None:
 @lru_cache(maxsize=1)
 def _ko_known() -> frozenset[str]:
     return frozenset(KO_ENDERS | KO_FILLERS | set(KO_CONJ) | JOSA_WORDS | KO_ALL)
+
+
+def _next_content(items: list[Item], k: int) -> Item | None:
+    return next((x for x in items[k + 1 :] if x.kind is not ItemKind.filler), None)
+
+
+def _age_over(items: list[Item]) -> list[Item]:
+    """'65세를 넘긴', '65세가 넘은': an age followed by a verb of exceeding (lemma 넘다/넘기다) is strictly
+    more than that age, as '65세 초과' is; the verb then closes nothing."""
+    out = list(items)
+    for k, it in enumerate(out):
+        if it.kind is not ItemKind.age:
+            continue
+        age = it.data_as(AgeData)
+        nxt = _next_content(out, k)
+        if (
+            age.min is None
+            or age.min != age.max
+            or nxt is None
+            or nxt.kind is not ItemKind.end
+            or nxt.data_as(EndData).lemma not in KO_OVER_LEMMAS
+        ):
+            continue
+        out[k] = Item(ItemKind.age, it.text, it.start, it.end, AgeData(age.min + 1, None))
+        j = out.index(nxt)
+        out[j] = Item(ItemKind.filler, nxt.text, nxt.start, nxt.end)
+    return out
+
+
+def _after_aux(items: list[Item]) -> list[Item]:
+    """'하고 나서 30일 이내에': an explicit window right after '나서' says how long after; '나서' adds
+    nothing then."""
+    out = list(items)
+    for k, it in enumerate(out):
+        if it.kind is ItemKind.window and it.data_as(WindowData).weak:
+            nxt = _next_content(out, k)
+            if nxt is not None and nxt.kind is ItemKind.window:
+                out[k] = Item(ItemKind.filler, it.text, it.start, it.end)
+    return out
 
 
 # Items inside brackets that make them part of the question, not an aside to drop.
@@ -755,7 +853,11 @@ def recognise(text: str, lang: str, today: date) -> Recognised:
             pieces, re.compile(KO_NEGATION), lambda m: Item(ItemKind.neg, m.group(0), m.start(), m.end())
         )
     pieces = _vague(pieces, lang)
-    items = _merge_modifiers(_parentheses(_leftovers(pieces, lang), notes, lang), lang)
+    if lang == "ko":
+        items = _after_aux(_age_over(_leftovers(pieces, lang, analyse(text))))
+    else:
+        items = _leftovers(pieces, lang)
+    items = _merge_modifiers(_parentheses(items, notes, lang), lang)
     if lang == "en":
         items = _request_end_en(items)
     return Recognised(items, notes)

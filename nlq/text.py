@@ -116,7 +116,10 @@ def _batchim_is_rieul(syllable: str) -> bool:
 
 
 def strip_josa(word: str) -> tuple[str, str]:
-    """'심근경색이나' → ('심근경색', '이나'); words that merely end like a particle are left alone."""
+    """'심근경색이나' → ('심근경색', '이나'); words that merely end like a particle are left alone.
+
+    The surface table is the fallback: the recogniser reads particles from Kiwi's morphemes
+    (``nlq.morph``) and comes here only where those do not line up with the word."""
     if word in JOSA_PROTECTED or not HANGUL.search(word):
         return word, ""
     for josa, needs in JOSA:

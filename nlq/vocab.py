@@ -1244,6 +1244,49 @@ KO_ENDERS = (
         "당한",
     }
 )
+# Verb lemmas (Kiwi's dictionary forms, ``nlq.morph``) whose every inflection closes a Korean
+# clause and adds no rule of its own: the event comes from the concept named before them
+# ('스타틴을 *먹은*', '백신을 *맞고*', '*다녀와서*'). Verbs derived from a noun (복용하다, 악화되다,
+# 처방받다) and auxiliaries ('하고 *나서*') close clauses too; any other verb ('좋아진') stays
+# unknown and is asked about.
+KO_CLAUSE_LEMMAS = frozenset(
+    {
+        "받다",
+        "있다",
+        "하다",
+        "되다",
+        "맞다",
+        "먹다",
+        "찍다",
+        "나오다",
+        "보이다",
+        "오다",
+        "가다",
+        "다녀오다",
+        "다녀가다",
+        "들르다",
+        "들다",  # '올해 들어': the period itself
+        "생기다",
+        "나타나다",
+        "입다",
+        "당하다",
+        "걸리다",
+        "넣다",
+        "쓰다",
+        "넘다",
+        "넘기다",
+        "지나다",
+        "이다",
+    }
+)
+# '65세를 넘긴', '65세가 넘은': an age followed by one of these verbs is strictly more than it
+# (README: "over 65").
+KO_OVER_LEMMAS = frozenset({"넘다", "넘기다"})
+# '…, 단 X는 제외', '다만 …': "but", a clause boundary that adds no rule ('단 한 번도' is "not
+# even once").
+KO_BUT = {"단", "다만"}
+# The auxiliary of '…하고 *나서*' ("after doing"): the clause after it happens on or after the one before.
+KO_AFTER_AUX = "나다"
 # Particles that join two mentions ('심근경색이나 뇌졸중').
 KO_PARTICLE_CONJ = {
     "이나": "or",

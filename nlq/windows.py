@@ -17,6 +17,7 @@ wording                                  offsets             note
 "the same day", "같은 날", "당일"          0 .. 0
 "during the same visit", "같은 입원 중"     same visit          no day limit
 "after X", "X 후"                         0 ..                same day counts
+"X 다음날까지", "X 그 후 다음날까지"          0 .. 1              the anchor's day and the next
 "before X", "X 전"                        .. 0                same day counts
 "prior"/"history of"/"병력"                .. −1               an earlier event, never the anchor itself
 "30 days after X" (no within/exactly)     —                   ambiguous: asked back
@@ -256,6 +257,11 @@ PRE_KO_REQ = (
 )
 KO_RULES: list[tuple[str, str]] = [
     (rf"(?P<pre>전날|하루\s*전)(?:까지)?(?:\s*{KN}\s*{KU}\s*(?:동안|간|이내|사이))?(?:에)?", "day_before"),
+    # '다음날까지' ("by the next day") = the anchor's day and the next: 0..1; '그 후 다음날까지' is the same
+    (
+        r"(?:(?<![가-힣])그\s*)?(?:(?<![가-힣])(?:후|뒤|이후)\s*)?(?:다음\s*날|익일|이튿날)\s*까지(?:\s*사이)?(?:에)?",
+        "by_next_day",
+    ),
     (r"(?:다음\s*날|익일|이튿날)(?:에)?", "day_after"),
     (r"(?:같은|동일한?)\s*(?:날짜|날|일자)(?:에)?|당일(?:에)?", "same_day"),
     (r"(?:같은|동일한?)\s*(?:입원|방문|내원|진료)\s*(?:기간|중)?\s*(?:중|동안|때)?(?:에)?", "same_visit"),
@@ -305,6 +311,8 @@ def _ko(m: re.Match[str], kind: str) -> Item:
             return Item(ItemKind.window, text, m.start(), m.end(), _window(0, 0, text, "follows"))
         if kind == "same_day":
             return Item(ItemKind.window, text, m.start(), m.end(), _window(0, 0, text, "precedes"))
+        if kind == "by_next_day":
+            return Item(ItemKind.window, text, m.start(), m.end(), _window(0, 1, text, "precedes"))
         if kind == "day_after":
             return Item(ItemKind.window, text, m.start(), m.end(), _window(1, 1, text, "precedes"))
         if kind == "day_before":
