@@ -12,6 +12,7 @@ stage's (``deid.manifest``), served by ``api.routers.manifest`` and ``api.jobs``
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -32,6 +33,7 @@ from cohort_engine.api.service import CohortService
 from cohort_engine.api.settings import Settings
 from cohort_engine.api.state import StateStore, default_state_path
 from cohort_engine.api.suppression import DEFAULT_K
+from cohort_engine.nlq import morph
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -156,6 +158,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Korean morphology loads in about a second; do it now, not on the first Korean question.
+        threading.Thread(target=morph.warm_up, name="warm-up", daemon=True).start()
         yield
         ctx.close()
 

@@ -17,6 +17,7 @@ lexicon stays the one list of clinical words.
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -56,8 +57,18 @@ class Morph:
         return self.tag in PREDICATE_TAGS
 
 
-@lru_cache(maxsize=1)
+_BUILD_LOCK = threading.Lock()
+
+
 def kiwi() -> Kiwi:
+    """The process's analyser (:func:`_build`, once: a server warming it up in the background and a
+    first Korean question arriving meanwhile wait for the one build)."""
+    with _BUILD_LOCK:
+        return _build()
+
+
+@lru_cache(maxsize=1)
+def _build() -> Kiwi:
     """The process's analyser, with the lexicon's Korean clinical names as user nouns.
 
     Every multi-syllable Hangul alias is added, not only those Kiwi mis-splits: finding those needs an
@@ -66,7 +77,9 @@ def kiwi() -> Kiwi:
     """
     from kiwipiepy import Kiwi
 
-    k = Kiwi()
+    # The typo and multi-word dictionaries are off: the parser corrects typos itself and finds
+    # multi-word names through the lexicon, and without them Kiwi loads in half the time (~1 s).
+    k = Kiwi(load_typo_dict=False, load_multi_dict=False)
     for word in sorted({a.text.replace(" ", "") for a in aliases()}):
         if _HANGUL_WORD.fullmatch(word):
             k.add_user_word(word, "NNP", 0.0)
@@ -75,7 +88,13 @@ def kiwi() -> Kiwi:
 
 def loaded() -> bool:
     """Has this process built the analyser (tests: English questions must not)?"""
-    return kiwi.cache_info().currsize > 0
+    return _build.cache_info().currsize > 0
+
+
+def warm_up() -> None:
+    """Load the analyser and run it once (its first analysis loads the rest of the model): a server
+    calls this in the background at start, so its first Korean question does not wait seconds."""
+    analyse("환자")
 
 
 @lru_cache(maxsize=512)
