@@ -16,12 +16,13 @@ from collections.abc import Callable
 from datetime import date
 from functools import lru_cache
 from importlib import resources
+from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol, get_args
 
 from cohort_engine.nlq.result import ParseResult
 
 if TYPE_CHECKING:
-    from cohort_engine.nlq.llm import FewShotExample, PromptContext
+    from cohort_engine.nlq.llm import FewShotExample, LLMSettings, PromptContext
 
 ParserName = Literal["rule", "llm", "hybrid"]
 PARSER_NAMES: tuple[str, ...] = get_args(ParserName)
@@ -42,8 +43,9 @@ def parser_for(name: str) -> Parser:
     """The parse function for ``name`` (``rule``, ``llm`` or ``hybrid``).
 
     ``rule`` is the offline parser. ``llm`` and ``hybrid`` are :func:`cohort_engine.nlq.llm.parse` and
-    :func:`~cohort_engine.nlq.llm.parse_hybrid` on the chat model named by ``COHORT_LLM_MODEL``, built
-    once here, with :func:`prompt_context`. Nothing is faked: without a usable model this raises.
+    :func:`~cohort_engine.nlq.llm.parse_hybrid` on the chat model of :func:`llm_settings`
+    (``COHORT_LLM_MODEL``, ``COHORT_LLM_BASE_URL`` …), built once here, with :func:`prompt_context`.
+    Nothing is faked: without a usable model this raises.
 
     Raises:
         ParserUnavailable: an unknown name, or an LLM parser with no loadable chat model.
@@ -57,7 +59,7 @@ def parser_for(name: str) -> Parser:
     from cohort_engine.nlq import llm
 
     try:
-        model = llm.resolve_model()
+        model = llm.resolve_model(settings=llm_settings())
     except llm.LLMNotConfigured as e:
         raise ParserUnavailable(str(e)) from None
     context = prompt_context()
@@ -67,6 +69,35 @@ def parser_for(name: str) -> Parser:
         return read(text, today, context=context, model=model)
 
     return parse_with_model
+
+
+def llm_settings() -> LLMSettings:
+    """The LLM settings of this process's environment, the API key file read through the project's one
+    secret-file check (``deid.release_inputs.read_private_file``: this user's regular file, mode 0600).
+
+    Raises:
+        cohort_engine.nlq.llm.LLMNotConfigured: what is missing or wrong, by variable name.
+    """
+    from cohort_engine.nlq.llm import settings_from_env
+
+    return settings_from_env(read_key_file=_read_api_key_file)
+
+
+def _read_api_key_file(path: Path) -> str:
+    from cohort_engine.deid.release_inputs import read_private_file
+
+    data = read_private_file(
+        path,
+        what="the API key file",
+        owner="the user running cohort",
+        hint="write the key to a file only you can read: chmod 600 FILE",
+        max_bytes=16 * 1024,
+        kind="API key",
+    )
+    try:
+        return data.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        raise ValueError("the API key file is not UTF-8 text") from None
 
 
 @lru_cache(maxsize=1)

@@ -24,6 +24,7 @@ __all__ = [
     "ReleaseInputError",
     "check_project_key",
     "check_secret",
+    "read_private_file",
     "read_secret_file",
     "secret_entropy_bits",
 ]
@@ -75,40 +76,50 @@ def check_secret(data: bytes, source: str) -> bytes:
     return data
 
 
-def read_secret_file(path: Path) -> bytes:
-    """The secret in ``path``: a regular file of this user, mode 0600 or stricter, strong content.
+def read_private_file(
+    path: Path, *, what: str, owner: str, hint: str, max_bytes: int = 64 * 1024, kind: str = "release secret"
+) -> bytes:
+    """The bytes of ``path``: a regular file of this user, mode 0600 or stricter, ``max_bytes`` at most.
 
     Opened with ``O_NOFOLLOW`` and checked on the open descriptor (``fstat``), so a symlink or a file
-    swapped between the check and the read is refused.
+    swapped between the check and the read is refused. Shared by every secret read from a file (the
+    release secret here, the LLM API key in ``cohort_engine.parsers``): one check, one set of messages.
+    ``what`` names the file in messages ("the secret file"), ``owner`` who must own it, ``hint`` how to
+    make a good one, ``kind`` what a too-large file is not; no message holds the content.
     """
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
     except FileNotFoundError:
-        raise ReleaseInputError(f"the secret file does not exist; {MAKE_SECRET_HINT}") from None
+        raise ReleaseInputError(f"{what} does not exist; {hint}") from None
     except OSError as e:
         if path.is_symlink():
-            raise ReleaseInputError("the secret file must be a regular file, not a symbolic link") from None
-        raise ReleaseInputError(f"cannot open the secret file ({type(e).__name__})") from None
+            raise ReleaseInputError(f"{what} must be a regular file, not a symbolic link") from None
+        raise ReleaseInputError(f"cannot open {what} ({type(e).__name__})") from None
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
-            raise ReleaseInputError("the secret file must be a regular file (not a folder, device or pipe)")
+            raise ReleaseInputError(f"{what} must be a regular file (not a folder, device or pipe)")
         if hasattr(os, "getuid") and st.st_uid != os.getuid():
-            raise ReleaseInputError(
-                "the secret file must be owned by the user running the export; " + MAKE_SECRET_HINT
-            )
+            raise ReleaseInputError(f"{what} must be owned by {owner}; {hint}")
         if st.st_mode & 0o077:
             mode = stat.S_IMODE(st.st_mode)
             raise ReleaseInputError(
-                f"the secret file is readable or writable by other users (mode {mode:04o}); "
-                "run: chmod 600 FILE"
+                f"{what} is readable or writable by other users (mode {mode:04o}); run: chmod 600 FILE"
             )
-        if st.st_size > 64 * 1024:
-            raise ReleaseInputError("the secret file is larger than 64 KiB: it is not a release secret")
+        if st.st_size > max_bytes:
+            raise ReleaseInputError(f"{what} is larger than {max_bytes // 1024} KiB: it is not a {kind}")
         with os.fdopen(fd, "rb", closefd=False) as f:
-            data = f.read(64 * 1024 + 1)
+            data = f.read(max_bytes + 1)
     finally:
         os.close(fd)
+    return data
+
+
+def read_secret_file(path: Path) -> bytes:
+    """The secret in ``path``: a regular file of this user, mode 0600 or stricter, strong content."""
+    data = read_private_file(
+        path, what="the secret file", owner="the user running the export", hint=MAKE_SECRET_HINT
+    )
     return check_secret(data.strip(), "the secret file")
 
 

@@ -6,8 +6,13 @@ parser's (term resolution, compilation, the SQL guard), so nothing it says runs 
 
 Order of things, for :func:`parse` and :func:`parse_hybrid` alike:
 
-1. the chat model is resolved (the ``model`` argument, else ``COHORT_LLM_MODEL`` through
-   ``langchain.chat_models.init_chat_model``); without one, :class:`LLMNotConfigured` says what to set;
+1. the chat model is resolved (the ``model`` argument, else :class:`LLMSettings` from the environment:
+   ``COHORT_LLM_MODEL``, and for an OpenAI-compatible server — vLLM, Ollama, llama.cpp, a hosted API —
+   ``COHORT_LLM_BASE_URL``, ``COHORT_LLM_API_KEY`` or ``COHORT_LLM_API_KEY_FILE``, ``COHORT_LLM_TIMEOUT_S``
+   and ``COHORT_LLM_MAX_RETRIES``). A base URL or an ``openai:`` model id is served by
+   ``langchain_openai.ChatOpenAI`` (Chat Completions, with the timeout and retries); any other id goes
+   through ``langchain.chat_models.init_chat_model``. Without a model, :class:`LLMNotConfigured` says
+   what to set;
 2. the rule parser runs first: a request it refuses (destructive, identifying, off-topic, advice) is
    returned as refused and never reaches the model, and neither does an empty or over-long question;
 3. the prompt: system instructions (the README's cohort conventions), the spec's JSON Schema, a compact
@@ -18,10 +23,13 @@ Order of things, for :func:`parse` and :func:`parse_hybrid` alike:
    ``cohort_engine.evals.few_shot``);
 4. the answer ``{status, spec?, message?, clarifications?}`` comes through ``with_structured_output``
    when the model supports it, else as JSON in text (code fences stripped); it is validated with
-   pydantic, plus a grounding check (no concept ids, visit types or code set names the user did not
-   write); an invalid answer gets one repair round with the validation errors, then becomes a
-   ``clarify`` with a plain message. A failing provider also becomes a ``clarify``: the user never
-   sees an exception or a stack trace.
+   pydantic, plus a grounding check: nothing in the spec the user did not write (concept ids, visit
+   types, code sets, terms, literal names, numbers of days, counts, values, years); an invalid
+   answer gets one repair round with the validation errors, then becomes a ``clarify`` with a plain
+   message. A failing provider also becomes a ``clarify``: the user never
+   sees an exception or a stack trace. The model's own words (a refusal's or a clarification's message)
+   are shown only when they look like a sentence: SQL, links, code, prompt echoes or long text are
+   replaced by our message, so an injected answer cannot put SQL or instructions in front of the user.
 
 Privacy: the prompt holds the question and the schema/examples only; logs carry the question's
 length, never its words; LangSmith tracing is switched off around the model calls.
@@ -34,21 +42,27 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from cohort_engine.nlq.lexicon import compact, lookup
+from cohort_engine.nlq.numbers import ENGLISH_NUMBERS, KOREAN_NUMBERS, KOREAN_SPAN_WORDS, days
 from cohort_engine.nlq.parser import MAX_CHARS
 from cohort_engine.nlq.parser import parse as rule_parse
 from cohort_engine.nlq.result import Clarification, ParseResult
 from cohort_engine.nlq.text import detect_language, normalise
-from cohort_engine.spec import CohortSpec, EventFilter, spec_json_schema
+from cohort_engine.spec import CohortSpec, EventFilter, Window, spec_json_schema
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -58,6 +72,24 @@ log = logging.getLogger(__name__)
 
 #: A LangChain chat model identifier for ``init_chat_model``, e.g. 'openai:gpt-4o-mini'.
 LLM_ENV = "COHORT_LLM_MODEL"
+#: An OpenAI-compatible server's base URL (e.g. http://127.0.0.1:8000/v1 for vLLM); served by ChatOpenAI.
+BASE_URL_ENV = "COHORT_LLM_BASE_URL"
+#: The API key for that server (or for an ``openai:`` model); a file is better: see API_KEY_FILE_ENV.
+API_KEY_ENV = "COHORT_LLM_API_KEY"
+#: A file holding the API key: the user's own regular file, mode 0600 (checked like the release secret).
+API_KEY_FILE_ENV = "COHORT_LLM_API_KEY_FILE"
+#: Seconds one HTTP request to the model may take (default :data:`DEFAULT_TIMEOUT_S`).
+TIMEOUT_ENV = "COHORT_LLM_TIMEOUT_S"
+#: Retries of a failed request (timeouts, 408/409/429/5xx; Retry-After is honoured), default 2.
+RETRIES_ENV = "COHORT_LLM_MAX_RETRIES"
+DEFAULT_TIMEOUT_S = 60.0
+DEFAULT_MAX_RETRIES = 2
+MAX_TIMEOUT_S = 600.0
+MAX_RETRIES = 10
+#: Sent as the key to a base-URL server when none is configured: local servers (vLLM, Ollama, llama.cpp)
+#: want none, and the OpenAI client would otherwise fall back to OPENAI_API_KEY — the user's OpenAI key
+#: must never go to another server.
+NO_KEY = "no-key"
 #: How many few-shot examples the prompt shows (default :data:`DEFAULT_K`).
 EXAMPLES_ENV = "COHORT_LLM_EXAMPLES"
 DEFAULT_K = 6
@@ -67,9 +99,11 @@ MAX_ECHO_CHARS = 6000
 NOT_CONFIGURED = (
     f"No LLM is configured: set {LLM_ENV} to a LangChain chat model identifier (as accepted by "
     "langchain.chat_models.init_chat_model, e.g. 'openai:gpt-4o-mini' or "
-    "'anthropic:claude-3-5-sonnet-latest'), install the LLM extra and the provider's package "
-    "(pip install 'cohort-engine[llm]' langchain-openai), and put the provider's API key in its usual "
-    "environment variable (e.g. OPENAI_API_KEY). "
+    "'anthropic:claude-3-5-sonnet-latest'), install the LLM extra (pip install 'cohort-engine[llm]'; "
+    "it brings langchain-openai; other providers need their own package), and put the provider's API "
+    "key in its usual environment variable (e.g. OPENAI_API_KEY). For an OpenAI-compatible server "
+    f"(vLLM, Ollama, llama.cpp, a hosted API) also set {BASE_URL_ENV} (e.g. http://127.0.0.1:8000/v1) "
+    f"and, if it wants one, {API_KEY_FILE_ENV} (a 0600 file) or {API_KEY_ENV}. "
     "Without one, use the offline parser: --parser rule."
 )
 
@@ -110,22 +144,155 @@ class LLMAnswer(BaseModel):
 
 
 # ---------------------------------------------------------------------------------------- the model
-def resolve_model(model: BaseChatModel | None = None) -> BaseChatModel:
-    """``model`` itself, else the chat model named by ``COHORT_LLM_MODEL``.
+@dataclass(frozen=True)
+class LLMSettings:
+    """Which chat model to build and how to reach it (``COHORT_LLM_*``, read by :func:`settings_from_env`).
+
+    Frozen and hashable: a model is built once per settings value and reused for every question.
+    """
+
+    model: str
+    base_url: str | None = None
+    api_key: str | None = field(default=None, repr=False)  # never in a repr, a log line or a message
+    timeout_s: float = DEFAULT_TIMEOUT_S
+    max_retries: int = DEFAULT_MAX_RETRIES
+
+    @property
+    def openai_compatible(self) -> bool:
+        """Served by ChatOpenAI: a base URL is set, or the id is ``openai:…``."""
+        return self.base_url is not None or self.model.startswith("openai:")
+
+
+def _number_env(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and low <= value <= high):
+        raise LLMNotConfigured(f"{name}={raw!r} is not a number from {low:g} to {high:g}")
+    return value
+
+
+def settings_from_env(
+    environ: Mapping[str, str] | None = None, *, read_key_file: Callable[[Path], str] | None = None
+) -> LLMSettings:
+    """The LLM settings in ``environ`` (default ``os.environ``); errors say which variable is wrong.
+
+    ``read_key_file`` reads ``COHORT_LLM_API_KEY_FILE``: this stage has no file checks of its own, so the
+    caller hands in the project's secret-file check (``cohort_engine.parsers`` does; it must refuse a
+    file that is not the user's own 0600 regular file, with a ``ValueError`` naming the problem).
+
+    Raises:
+        LLMNotConfigured: no model id, a malformed URL, timeout or retry count, both a key and a key
+            file, or a key file that cannot be read or checked.
+    """
+    env = os.environ if environ is None else environ
+    ident = env.get(LLM_ENV, "").strip()
+    if not ident:
+        raise LLMNotConfigured(NOT_CONFIGURED)
+    base_url = env.get(BASE_URL_ENV, "").strip() or None
+    if base_url is not None:
+        parts = urlsplit(base_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise LLMNotConfigured(
+                f"{BASE_URL_ENV} must be an http(s) URL of an OpenAI-compatible server, "
+                "e.g. http://127.0.0.1:8000/v1"
+            )
+    key = env.get(API_KEY_ENV, "").strip() or None
+    key_file = env.get(API_KEY_FILE_ENV, "").strip()
+    if key_file:
+        if key is not None:
+            raise LLMNotConfigured(f"set {API_KEY_ENV} or {API_KEY_FILE_ENV}, not both")
+        if read_key_file is None:
+            raise LLMNotConfigured(
+                f"{API_KEY_FILE_ENV} is read through cohort_engine.parsers (the CLI, the REST API, the "
+                "evals); a direct call needs model= or settings="
+            )
+        try:
+            key = read_key_file(Path(key_file)).strip() or None
+        except (OSError, ValueError) as e:  # the check's message names the problem, never the content
+            raise LLMNotConfigured(f"{API_KEY_FILE_ENV}: {e}") from None
+        if key is None:
+            raise LLMNotConfigured(f"{API_KEY_FILE_ENV}: the key file is empty")
+    return LLMSettings(
+        model=ident,
+        base_url=base_url,
+        api_key=key,
+        timeout_s=_number_env(env, TIMEOUT_ENV, DEFAULT_TIMEOUT_S, 0.05, MAX_TIMEOUT_S),
+        max_retries=int(_number_env(env, RETRIES_ENV, DEFAULT_MAX_RETRIES, 0, MAX_RETRIES)),
+    )
+
+
+def resolve_model(
+    model: BaseChatModel | None = None, *, settings: LLMSettings | None = None
+) -> BaseChatModel:
+    """``model`` itself, else the chat model of ``settings`` (default: :func:`settings_from_env`).
 
     Raises:
         LLMNotConfigured: neither is available, langchain is missing, or the model cannot be built.
     """
     if model is not None:
         return model
-    ident = os.environ.get(LLM_ENV, "").strip()
-    if not ident:
-        raise LLMNotConfigured(NOT_CONFIGURED)
-    return _init_model(ident)
+    return build_model(settings or settings_from_env())
+
+
+def build_model(settings: LLMSettings) -> BaseChatModel:
+    """ChatOpenAI for a base URL or an ``openai:`` id, else ``init_chat_model`` (imported only here)."""
+    if settings.openai_compatible:
+        return _openai_model(settings)
+    if settings.api_key is not None:
+        return _init_model(settings.model, settings.api_key)
+    return _init_model(settings.model)
 
 
 @lru_cache(maxsize=4)
-def _init_model(ident: str) -> BaseChatModel:
+def _openai_model(settings: LLMSettings) -> BaseChatModel:
+    """A ChatOpenAI client on the Chat Completions API (what every OpenAI-compatible server speaks).
+
+    The OpenAI client does the timeouts and retries (408/409/429/5xx and timeouts, honouring
+    Retry-After); the Responses API is switched off, as other servers do not implement it.
+    """
+    where = f"{BASE_URL_ENV}={settings.base_url!r}" if settings.base_url else f"{LLM_ENV}={settings.model!r}"
+    try:
+        from langchain_openai import ChatOpenAI
+    except ImportError:
+        raise LLMNotConfigured(
+            f"{where} needs langchain-openai: pip install 'cohort-engine[llm]'. "
+            "Without it, use --parser rule."
+        ) from None
+    name = settings.model.removeprefix("openai:").strip()
+    if not name:
+        raise LLMNotConfigured(
+            f"{LLM_ENV} names no model (e.g. openai:gpt-4o-mini, or the server's model id)"
+        )
+    kwargs: dict[str, Any] = {
+        "model": name,
+        "temperature": 0,
+        "timeout": settings.timeout_s,
+        "max_retries": settings.max_retries,
+        "use_responses_api": False,
+    }
+    if settings.base_url is not None:
+        kwargs["base_url"] = settings.base_url
+        kwargs["api_key"] = settings.api_key or NO_KEY
+    elif settings.api_key is not None:
+        kwargs["api_key"] = settings.api_key
+    try:
+        return ChatOpenAI(**kwargs)
+    except Exception as e:  # e.g. no key for api.openai.com
+        first = str(e).splitlines()[0][:300] if str(e) else ""
+        raise LLMNotConfigured(
+            f"{where}: the OpenAI-compatible client could not be built ({type(e).__name__}: {first}). "
+            f"Set {API_KEY_FILE_ENV} or {API_KEY_ENV} (or OPENAI_API_KEY for api.openai.com), "
+            "or use --parser rule."
+        ) from None
+
+
+@lru_cache(maxsize=4)
+def _init_model(ident: str, api_key: str | None = None) -> BaseChatModel:
     try:
         from langchain.chat_models import init_chat_model
     except ImportError:
@@ -134,6 +301,8 @@ def _init_model(ident: str) -> BaseChatModel:
             "and the provider's package (e.g. langchain-openai). Without it, use --parser rule."
         ) from None
     try:
+        if api_key is not None:
+            return init_chat_model(ident, temperature=0, api_key=api_key)
         return init_chat_model(ident, temperature=0)
     except Exception as e:  # any provider: missing package, unknown id, missing key
         first = str(e).splitlines()[0][:300] if str(e) else ""
@@ -355,9 +524,104 @@ def _content_text(message: Any) -> str:
     return str(content or "")
 
 
-def _ungrounded(spec: CohortSpec, question: str, visit_concept_ids: Sequence[int]) -> list[str]:
-    """Ids, visit types and code set names the user did not write: the model must not invent them."""
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+_WORD = re.compile(r"\w+")
+#: A criterion label: a short name (at most three words), which the read-back shows in brackets.
+_LABEL = re.compile(r"[^\W_][\w-]*(?: [\w-]+){0,2}")
+#: DICOM code strings (modality, body part examined): capitals, digits, '_' and spaces, 16 at most.
+_DICOM_CODE = re.compile(r"[A-Z0-9_ ]{1,16}")
+#: "in their sixties": decades written as words (the digits and Korean "60대" are numbers already).
+_DECADES = {"twenties": 20, "thirties": 30, "forties": 40, "fifties": 50, "sixties": 60, "seventies": 70}
+_DECADES |= {"eighties": 80, "nineties": 90}
+#: Units of time a window may be written in, in days (README: a week 7, a month 30, a year 365).
+_DAY_UNITS = (1, 7, 30, 365)
+
+
+def question_numbers(question: str) -> set[float]:
+    """Every number the question writes: digits, English number words, Korean counting and span words.
+
+    Generous on purpose (a Korean counting word inside another word counts too): the set only bounds
+    what the model may put in a spec, and a missing number would send a good answer to repair.
+    """
+    q = question.casefold().replace(",", "")
+    nums = {float(m) for m in _NUMBER.findall(q)}
+    nums |= {float(n) for w, n in ENGLISH_NUMBERS.items() if re.search(rf"\b{re.escape(w)}\b", q)}
+    nums |= {float(n) for w, n in KOREAN_NUMBERS.items() if w in q}
+    nums |= {float(n) for w, n in _DECADES.items() if w in q}
+    cq = compact(q)
+    for w, (n, unit) in KOREAN_SPAN_WORDS.items():
+        if compact(w) in cq:
+            nums |= {float(n), float(days(n, unit))}
+    return nums
+
+
+def _near(values: set[int]) -> set[int]:
+    return {v + d for v in values for d in (-1, 0, 1)}
+
+
+def _window_days(nums: set[float]) -> set[int]:
+    """Window bounds the question can mean: N, N weeks, months or years, hours in days, each ±1
+    ("more than N" is N+1, "prior" is -1), and a week, a month, a year unnumbered."""
+    out = {0}
+    for n in {1.0, *nums}:
+        out |= _near({round(n * u) for u in _DAY_UNITS} | {math.ceil(n / 24)})
+    return out
+
+
+def _misspelt(word: str, question: str) -> bool:
+    """A long word the question misspells ("hypertention"): the model may write it correctly."""
+    from rapidfuzz import fuzz
+
+    return len(word) >= 6 and any(fuzz.ratio(word, w) >= 85 for w in _WORD.findall(question))
+
+
+def _grounded_text(text: str, question: str) -> bool:
+    """Whether ``text`` is the user's words: each of its words is in the question (a plural 's' and
+    spacing aside), or it is a lexicon name of a concept the question names in either language."""
+    q = question.casefold()
+    words = _WORD.findall(text.casefold())
+    if all(w in q or (w.endswith("s") and w[:-1] in q) or _misspelt(w, q) for w in words):
+        return True
+    if compact(text) and compact(text) in compact(q):
+        return True
+    cq = compact(q)
+    return any(compact(alias) in cq for entry in lookup(text) for alias in (*entry.en, *entry.ko))
+
+
+def _year_ok(year: int, nums: set[float], today: date) -> bool:
+    """A date's year is written (a year, or a two-digit year), a decade or range past one, or reached
+    by a relative phrase ("last 5 years", "작년") from today."""
+    written = {int(n) for n in nums if 1800 <= n <= 2200 and n == int(n)}
+    written |= {2000 + int(n) for n in nums if n < 100 and n == int(n)}
+    if any(y - 1 <= year <= y + 10 for y in written):
+        return True
+    back = max([int(n) for n in nums if n < 100] + [1])
+    return today.year - back - 1 <= year <= today.year + 1
+
+
+def _window_problems(where: str, w: Window, allowed: set[int]) -> list[str]:
+    odd = [b for b in (w.start, w.end) if b is not None and abs(b) not in allowed]
+    if odd:
+        return [f"{where}.window: {odd} days are not in the question; use the days the user wrote"]
+    return []
+
+
+def _ungrounded(
+    spec: CohortSpec, question: str, visit_concept_ids: Sequence[int], today: date | None = None
+) -> list[str]:
+    """What the spec says that the user did not write: the model must not invent it.
+
+    Concept ids, visit types and code set names must be typed by the user; terms, literal names and
+    units must be the user's words (or a lexicon name of a concept the user named); numbers of days,
+    counts, values and years must come from the question's numbers; labels are short names and DICOM
+    codes are codes. So an injected answer cannot slip in identifying columns, SQL, another disease, or
+    a window of a hundred years. Ages are not checked: reading a vague word ("elderly" as 65 or older)
+    is what the model is asked for in hybrid mode, only narrows the cohort, and the read-back shows it.
+    """
     numbers = set(re.findall(r"\d+", question))
+    nums = question_numbers(question)
+    days_ok = _window_days(nums)
+    ints = {round(n) for n in nums}
     problems: list[str] = []
     filters: list[tuple[str, EventFilter]] = [
         ("index", spec.index),
@@ -381,15 +645,56 @@ def _ungrounded(spec: CohortSpec, question: str, visit_concept_ids: Sequence[int
         name = f.concepts.codeset
         if name and name.casefold() not in question.casefold():
             problems.append(f"{where}.concepts.codeset: the question names no code set {name!r}; use terms")
+        for kind, texts in (("terms", f.concepts.terms), ("name_contains", f.concepts.name_contains)):
+            foreign = [t for t in texts if not _grounded_text(t, question)]
+            if foreign:
+                problems.append(
+                    f"{where}.concepts.{kind}: {foreign} are not the user's words; write each clinical "
+                    "mention as the question writes it"
+                )
+        if f.value is not None:
+            vals = [v for v in (f.value.value, f.value.value_high) if v is not None and v not in nums]
+            if vals:
+                problems.append(f"{where}.value: {vals} are not numbers of the question")
+            if f.value.unit and not _grounded_text(f.value.unit, question):
+                problems.append(f"{where}.value.unit: {f.value.unit!r} is not the unit the user wrote")
+        if f.imaging is not None:
+            codes = [
+                c for c in (*f.imaging.modalities, *f.imaging.body_parts) if not _DICOM_CODE.fullmatch(c)
+            ]
+            if codes:
+                problems.append(f"{where}.imaging: {codes} are not DICOM codes")
+    for c in spec.criteria:
+        where = f"criteria[{c.label}]"
+        if not (len(c.label) <= 40 and _LABEL.fullmatch(c.label)):
+            problems.append(f"{where}.label: a label is a short name of at most three words")
+        problems += _window_problems(where, c.window, days_ok)
+        if c.occurrence.count > 1 and c.occurrence.count not in _near(ints):
+            problems.append(f"{where}.occurrence: the count {c.occurrence.count} is not in the question")
+    if spec.imaging is not None:
+        codes = [
+            c for c in (*spec.imaging.modalities, *spec.imaging.body_parts) if not _DICOM_CODE.fullmatch(c)
+        ]
+        if codes:
+            problems.append(f"imaging: {codes} are not DICOM codes")
+        if spec.imaging.window is not None:
+            problems += _window_problems("imaging", spec.imaging.window, days_ok)
+    rng = spec.index.date_range
+    if rng is not None:
+        ref = today or date.today()
+        years = [d.year for d in (rng.start, rng.end) if d is not None and not _year_ok(d.year, nums, ref)]
+        if years:
+            problems.append(f"index.date_range: the years {years} are not in the question")
     return problems
 
 
 def validate_answer(
-    data: Any, question: str, visit_concept_ids: Sequence[int]
+    data: Any, question: str, visit_concept_ids: Sequence[int], today: date | None = None
 ) -> tuple[LLMAnswer | None, str]:
     """(answer, "") or (None, what is wrong, in words the model can act on).
 
-    ``visit_concept_ids`` are the mart's visit types, which a spec may use without the user typing them.
+    ``visit_concept_ids`` are the mart's visit types, which a spec may use without the user typing them;
+    ``today`` is the date the question was asked on (relative years are counted from it).
     """
     if isinstance(data, dict) and "status" not in data and "index" in data:
         data = {"status": "ok", "spec": data}  # a bare spec is an 'ok'
@@ -403,8 +708,10 @@ def validate_answer(
             f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}" for err in errs[:10]
         )
         return None, f"{len(errs)} validation error(s): {detail}"
-    if answer.spec is not None and (problems := _ungrounded(answer.spec, question, visit_concept_ids)):
+    if answer.spec is not None and (problems := _ungrounded(answer.spec, question, visit_concept_ids, today)):
         return None, "; ".join(problems)
+    if answer.spec is not None and answer.spec.title is not None:
+        answer.spec = answer.spec.model_copy(update={"title": None})  # the model's words, not the user's
     return answer, ""
 
 
@@ -419,13 +726,30 @@ def _structured(model: BaseChatModel) -> Any | None:
         return None
 
 
+def _provider_failure(error: Exception) -> bool:
+    """Whether ``error`` says the provider gave no answer (network, timeout, rate limit, 5xx, auth).
+
+    Only a rejected request (HTTP 400/422: e.g. a server without ``response_format`` support) is worth
+    asking again as plain text; the OpenAI client has already retried everything else.
+    """
+    status = getattr(error, "status_code", None)
+    if isinstance(status, int):
+        return status not in (400, 422)
+    names = [c.__name__ for c in type(error).__mro__]
+    return isinstance(error, TimeoutError | ConnectionError) or any(
+        "Timeout" in n or "Connection" in n for n in names
+    )
+
+
 def _call(model: BaseChatModel, structured: Any | None, messages: list[BaseMessage]) -> tuple[Any, str]:
     """(parsed JSON or None, the reply as text for a repair round). Provider errors propagate."""
     if structured is not None:
         try:
             out = structured.invoke(messages)
-        except Exception:  # e.g. the provider rejects the schema: read plain text instead
-            log.info("llm: structured output failed; falling back to JSON in text")
+        except Exception as e:
+            if _provider_failure(e):  # asking again in plain text would only wait (and retry) twice
+                raise
+            log.info("llm: structured output failed (%s); falling back to JSON in text", type(e).__name__)
         else:
             parsed = out.get("parsed") if isinstance(out, dict) else out
             if isinstance(parsed, BaseModel):
@@ -455,7 +779,11 @@ REPAIR = (
 
 
 def _ask_model(
-    model: BaseChatModel, messages: list[BaseMessage], question: str, visit_concept_ids: Sequence[int]
+    model: BaseChatModel,
+    messages: list[BaseMessage],
+    question: str,
+    visit_concept_ids: Sequence[int],
+    today: date | None = None,
 ) -> tuple[LLMAnswer | None, bool]:
     """(a valid answer or None, whether a repair round was used)."""
     from langchain_core.messages import AIMessage, HumanMessage
@@ -463,7 +791,7 @@ def _ask_model(
     structured = _structured(model)
     with _no_tracing():
         data, raw = _call(model, structured, messages)
-        answer, error = validate_answer(data, question, visit_concept_ids)
+        answer, error = validate_answer(data, question, visit_concept_ids, today)
         if answer is not None:
             return answer, False
         repair = [
@@ -472,7 +800,7 @@ def _ask_model(
             HumanMessage(content=REPAIR.format(error=error)),
         ]
         data, _ = _call(model, structured, repair)
-        answer, _ = validate_answer(data, question, visit_concept_ids)
+        answer, _ = validate_answer(data, question, visit_concept_ids, today)
         return answer, True
 
 
@@ -507,12 +835,57 @@ CLARIFY = (
 )
 
 
+#: The model's own words reach the user only as a short sentence: no SQL, code, links or markup, and no
+#: echo of the prompt (an injected question may ask the model to print its instructions).
+MAX_SHOWN_CHARS = 400
+_UNSAFE_TEXT = re.compile(
+    r"```|https?://|www\.|<\s*/?\s*[a-z]+[^>]*>|\$defs|CohortSpec|JSON Schema|OHDSI Circe|few-shot"
+    r"|system prompt|(?:previous|prior|above) instructions|ignore (?:all|the|previous|prior|your)\b"
+    r"|시스템 프롬프트|이전 지시|지시를 무시",
+    re.IGNORECASE,
+)
+_SQL_TEXT = re.compile(
+    r"\b(?:select|insert|update|delete|drop|alter|create|truncate|grant|revoke|attach|copy|pragma|union"
+    r"|exec(?:ute)?)\b[^.?!。]{0,200}?\b(?:from|into|table|database|schema|set|where|values|all)\b"
+    r"|;\s*--|--\s*$|;\s*$",
+    re.IGNORECASE,
+)
+
+
+def safe_text(text: str) -> bool:
+    """Whether the model's ``text`` may be shown to the user: a short sentence, not SQL, code, a link or
+    a piece of the prompt."""
+    return len(text) <= MAX_SHOWN_CHARS and not _UNSAFE_TEXT.search(text) and not _SQL_TEXT.search(text)
+
+
+def _shown(text: str, ours: str) -> str:
+    text = text.strip()
+    return text if text and safe_text(text) else ours
+
+
+def _safe_clarification(c: Clarification) -> bool:
+    return all(safe_text(t) for t in (c.question, c.span or "", *c.choices))
+
+
+def _failure(error: Exception) -> str:
+    """The error's class and, where it says so, what went wrong in words that do not depend on the client
+    library's class names (langchain-openai wraps the OpenAI client's errors in its own classes): the
+    HTTP status, or a timeout. Never the error's message, which may hold the URL or the prompt."""
+    status = getattr(error, "status_code", None)
+    names = [c.__name__ for c in type(error).__mro__]
+    if isinstance(status, int):
+        return f"{type(error).__name__}, HTTP {status}"
+    if isinstance(error, TimeoutError) or any("Timeout" in n for n in names):
+        return f"{type(error).__name__}, timed out"
+    return type(error).__name__
+
+
 def _unreachable(lang: str, error: Exception) -> str:
     return _msg(
         lang,
-        f"The language model could not be reached ({type(error).__name__}); try again, or use the "
+        f"The language model could not be reached ({_failure(error)}); try again, or use the "
         "rule parser (--parser rule).",
-        f"언어 모델에 연결하지 못했습니다({type(error).__name__}). "
+        f"언어 모델에 연결하지 못했습니다({_failure(error)}). "
         "다시 시도하거나 규칙 파서(--parser rule)를 써 주세요.",
     )
 
@@ -539,7 +912,9 @@ def _llm_read(
     lang = detect_language(question)
     messages = build_messages(question, today, context=context, k=k)
     try:
-        answer, repaired = _ask_model(model, messages, question, context.visit_concept_ids)
+        answer, repaired = _ask_model(
+            model, messages, question, context.visit_concept_ids, today or date.today()
+        )
     except Exception as e:  # provider down, auth, quota …: an answer, not a traceback
         log.warning(
             "llm parse: question of %d chars, model call failed (%s)", len(question), type(e).__name__
@@ -560,15 +935,15 @@ def _llm_read(
         return ParseResult(
             status="refused",
             language=lang,
-            message=answer.message.strip() or _msg(lang, *REFUSED),
+            message=_shown(answer.message, _msg(lang, *REFUSED)),
             parser="llm",
         ), False
     if answer.status == "clarify":
         return ParseResult(
             status="clarify",
             language=lang,
-            message=answer.message.strip() or _msg(lang, *CLARIFY),
-            clarifications=answer.clarifications,
+            message=_shown(answer.message, _msg(lang, *CLARIFY)),
+            clarifications=[c for c in answer.clarifications if _safe_clarification(c)],
             parser="llm",
         ), False
     assert answer.spec is not None  # LLMAnswer guarantees it for 'ok'
