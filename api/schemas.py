@@ -8,8 +8,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cohort_engine.api.state import JobStatus, ReleaseStatus
 from cohort_engine.api.suppression import Cell
+from cohort_engine.followups import Answer, AppliedEdit, Followup
 from cohort_engine.parsers import ParserName
-from cohort_engine.pipeline import SampleRow
+from cohort_engine.pipeline import SampleRow, Timings
 from cohort_engine.schema_catalog.resolve import TermResolution
 from cohort_engine.spec import CohortSpec, ConceptId, Domain
 
@@ -57,6 +58,14 @@ class AskRequest(_In):
         description="Name of the mart to ask; a server serves one mart (see /v1/health), so omit it "
         "or give that name.",
     )
+    answers: list[Answer] = Field(
+        default_factory=list,
+        max_length=20,
+        description="Choices picked from an earlier answer's `followup` (send its `answers` as given, with "
+        "the same original `question`): `{span, action: drop}`, `{span, action: replace, with}` or "
+        "`{term, concept_id}`. Applied in order to the question (text edits) and as overrides; the answer's "
+        "`applied` says which applied and `asked` the question as read.",
+    )
     parser: ParserName = Field(
         default="rule",
         description="How the question is read: `rule` (the offline parser, default), `llm` (the server's "
@@ -73,6 +82,10 @@ class AskRequest(_In):
                 {"question": SEED_QUESTION_KO},
                 {"question": "patients diagnosed with MI in 2023", "overrides": {"MI": [1001]}},
                 {"question": SEED_QUESTION, "parser": "hybrid"},
+                {
+                    "question": "metformin users with an HbA1c above 8 within 3 months after starting it",
+                    "answers": [{"span": "users", "action": "drop"}],
+                },
             ]
         },
     )
@@ -187,6 +200,24 @@ class CohortResult(BaseModel):
     )
     release: ReleaseOut | None = None
     created_at: str | None = None
+    timings: Timings | None = Field(
+        default=None,
+        description="Milliseconds per stage of this request (POST /v1/ask; also in the Server-Timing "
+        "header); null when read back.",
+    )
+    asked: str | None = Field(
+        default=None,
+        description="`POST /v1/ask` with `answers` only: the question as read, after the answers' edits.",
+    )
+    applied: list[AppliedEdit] = Field(
+        default_factory=list, description="`POST /v1/ask` only: each answer sent, and whether it applied."
+    )
+    followup: Followup | None = Field(
+        default=None,
+        description="`POST /v1/ask` answers with status `clarify` only (never stored): the question with the "
+        "words in doubt marked, the read-back of the understood part, and one-click choices that continue "
+        "the same question (resend the original question with a choice's `answers`).",
+    )
 
     model_config = ConfigDict(
         json_schema_extra={

@@ -96,7 +96,7 @@ LAYERS: tuple[Layer, ...] = (
     ),
     Layer(
         "pipeline",
-        ("pipeline", "parsers"),
+        ("pipeline", "parsers", "followups"),
         ("contract", *_STAGES),
         "cohort_engine/",
         "the one composition of the stages: parser choice, sentence/spec → answer",

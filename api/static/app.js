@@ -30,6 +30,10 @@
       imaging: "Their images", modality: "Modality", patientsCol: "Patients", studies: "Studies", series: "Series", instances: "Images",
       hiddenCell: "hidden", hiddenHelp: (k) => `Hidden: with fewer than ${k} patients, a row's image counts could identify them.`,
       noImages: "No indexed images for this cohort.",
+      understood: "Understood so far:", asked: "Your question (marked: not understood):",
+      waysForward: "Continue with:", kindDrop: "Drop", kindMeans: "It means", kindReading: "Reading",
+      kindConcept: "Concept", unreadMark: "not understood", unclearMark: "unclear",
+      applied: "Applied:", notApplied: "Not applied:",
     },
     ko: {
       title: "코호트 엔진", apiKey: "API 키", chat: "대화", question: "질문", send: "질문하기",
@@ -57,6 +61,10 @@
       imaging: "영상 자료", modality: "검사 종류", patientsCol: "환자", studies: "검사", series: "시리즈", instances: "영상",
       hiddenCell: "비공개", hiddenHelp: (k) => `비공개: 환자가 ${k}명 미만인 행의 영상 수로 환자를 알아볼 수 있어 가립니다.`,
       noImages: "이 코호트에는 색인된 영상이 없습니다.",
+      understood: "지금까지 이해한 조건:", asked: "질문 (표시한 부분은 이해하지 못함):",
+      waysForward: "이렇게 이어서 물을 수 있습니다:", kindDrop: "빼기", kindMeans: "이런 뜻", kindReading: "해석",
+      kindConcept: "개념", unreadMark: "이해하지 못함", unclearMark: "모호함",
+      applied: "적용:", notApplied: "적용 안 됨:",
     },
   };
   const DOMAINS = ["condition", "procedure", "drug", "measurement", "observation", "visit", "imaging", "death"];
@@ -68,6 +76,8 @@
     lang: localStorage.getItem("cohort.lang") || ((navigator.language || "en").toLowerCase().startsWith("ko") ? "ko" : "en"),
     key: localStorage.getItem("cohort.apiKey") || "",
     question: "", overrides: {}, result: null, codesets: [],
+    // The question as typed, and the choices picked since (sent back as `answers`, applied server-side).
+    original: "", answers: [],
   };
   const t = (name) => STRINGS[state.lang][name] ?? STRINGS.en[name] ?? name;
 
@@ -159,13 +169,16 @@
     return li;
   }
 
-  async function ask(question, { echo = true } = {}) {
+  async function ask(question, { echo = true, answers = null } = {}) {
     state.question = question;
+    if (answers === null) { state.original = question; state.answers = []; } else state.answers = answers;
     if (echo) addMessage("user", question);
     const pending = addMessage("assistant", t("thinking"));
     $("ask-button").disabled = true;
     try {
-      const res = await api("POST", "/v1/ask", { question, overrides: state.overrides });
+      const body = { question: state.original, overrides: state.overrides };
+      if (state.answers.length) body.answers = state.answers;
+      const res = await api("POST", "/v1/ask", body);
       pending.remove();
       handleResult(res);
     } catch (e) {
@@ -176,9 +189,64 @@
     }
   }
 
+  // A question back as a way forward: the question with the words in doubt marked, what the rest
+  // reads as, and one button per choice; a click re-asks the same question with the choice's answers.
+  function followupBox(f) {
+    const box = el("div", { class: "followup", dataset: { testid: "followup" } });
+    if (f.marked.some((s) => s.mark)) {
+      const q = el("p", { class: "small marked", dataset: { testid: "followup-marked" } });
+      for (const s of f.marked) {
+        q.append(s.mark
+          ? el("mark", { class: s.mark, text: s.text, title: t(s.mark === "unread" ? "unreadMark" : "unclearMark"), dataset: { testid: s.mark } })
+          : document.createTextNode(s.text));
+      }
+      box.append(el("p", { class: "small muted", text: t("asked") }), q);
+    }
+    if (f.partial_readback) {
+      box.append(el("p", { class: "small muted", text: t("understood") }),
+        el("p", { class: "small partial", text: f.partial_readback, dataset: { testid: "followup-partial" } }));
+    }
+    if (f.choices.length) {
+      const group = el("div", { class: "choices", role: "group", "aria-label": t("waysForward") });
+      for (const ch of f.choices) {
+        const kind = { drop: "kindDrop", means: "kindMeans", reading: "kindReading", concept: "kindConcept" }[ch.kind];
+        group.append(el("button", {
+          type: "button", class: `small choice ${ch.kind}${ch.preview && ch.preview !== "ok" ? " partial" : ""}`,
+          text: ch.label, title: `${t(kind)}: ${ch.label}`,
+          dataset: { testid: "followup-choice", kind: ch.kind, preview: ch.preview || "" },
+          onclick: () => continueWith(ch),
+        }));
+      }
+      box.append(el("p", { class: "small muted", text: t("waysForward") }), group);
+    }
+    return box;
+  }
+
+  function continueWith(choice) {
+    addMessage("user", choice.label);
+    for (const b of document.querySelectorAll("[data-testid=followup-choice]")) b.disabled = true;
+    ask(state.original, { echo: false, answers: choice.answers });
+  }
+
   function handleResult(res, note) {
     const text = note ? `${note} ${res.message}` : res.message;
-    if (res.status === "clarify" && res.clarifications.length) {
+    if (res.status === "clarify" && res.followup) {
+      const box = followupBox(res.followup);
+      // Questions back that the followup does not cover (no words to point at) keep their old buttons.
+      for (const c of res.clarifications.filter((c) => !c.span && c.choices.length)) {
+        const choices = el("div", { class: "choices", role: "group" });
+        for (const ch of c.choices) {
+          choices.append(el("button", {
+            type: "button", class: "small choice", text: ch.label, dataset: { testid: "choice" },
+            onclick: () => choose(c, ch),
+          }));
+        }
+        box.append(el("p", { class: "small", text: c.question }), choices);
+      }
+      addMessage("assistant", text || t("choose"), box).dataset.status = res.status;
+      const first = box.querySelector("button");
+      if (first) first.focus({ preventScroll: true });
+    } else if (res.status === "clarify" && res.clarifications.length) {
       const box = el("div", { class: "clarifications" });
       for (const c of res.clarifications) {
         box.append(el("p", { class: "small", text: c.question }));
@@ -195,7 +263,10 @@
       }
       addMessage("assistant", text || t("choose"), box).dataset.status = res.status;
     } else {
-      addMessage("assistant", text).dataset.status = res.status;
+      const applied = (res.applied || []).filter((a) => !a.applied);
+      const li = addMessage("assistant", text);
+      li.dataset.status = res.status;
+      if (applied.length) li.append(el("p", { class: "small muted", text: `${t("notApplied")} ${applied.map((a) => a.answer.span || a.answer.term).join(", ")}` }));
     }
     if (res.status === "ok" || (res.spec && res.status !== "refused")) renderResult(res);
   }
