@@ -18,6 +18,7 @@ from rich.console import Console
 
 if TYPE_CHECKING:
     from cohort_engine.deid.manifest import ManifestFormat, ManifestLevel
+    from cohort_engine.followups import Answer, Followup
     from cohort_engine.parsers import ParserName
     from cohort_engine.pipeline import AskResult
     from cohort_engine.spec import CohortSpec
@@ -283,7 +284,14 @@ def link_cmd(mart: MartOpt = DEFAULT_MART, as_json: JsonOpt = False) -> None:
         print_link_report(rep, console)
 
 
-def _print_result(res: AskResult, as_json: bool, person_ids: bool) -> None:
+def _print_result(
+    res: AskResult,
+    as_json: bool,
+    person_ids: bool,
+    *,
+    timings: bool = False,
+    extra: dict[str, Any] | None = None,
+) -> None:
     from rich.markup import escape
     from rich.table import Table
 
@@ -303,6 +311,9 @@ def _print_result(res: AskResult, as_json: bool, person_ids: bool) -> None:
         }
         if person_ids:
             data["person_ids"] = res.person_ids or []
+        if timings:
+            data["timings"] = res.timings.model_dump() if res.timings else None
+        data.update(extra or {})
         _out(json.dumps(data, ensure_ascii=False, default=str))
         return
     colour = {"ok": "green", "clarify": "yellow", "refused": "red", "error": "red"}[res.status]
@@ -347,6 +358,11 @@ def _print_result(res: AskResult, as_json: bool, person_ids: bool) -> None:
         console.print(f"[bold]cohort size: {res.count}[/]")
     if person_ids and res.person_ids is not None:
         console.print("person_ids: " + " ".join(map(str, res.person_ids)))
+    if timings and res.timings is not None:
+        console.print(
+            "timings (ms): " + " · ".join(f"{k} {v:.1f}" for k, v in res.timings.model_dump().items()),
+            highlight=False,
+        )
 
 
 def _exit_code(res: AskResult) -> int:
@@ -369,8 +385,26 @@ def ask_cmd(
             "need COHORT_LLM_MODEL).",
         ),
     ] = "rule",
+    timings: Annotated[
+        bool,
+        typer.Option(
+            "--timings",
+            help="Print the milliseconds per stage (parse, resolve, compile, guard, sql, imaging).",
+        ),
+    ] = False,
+    answer: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--answer",
+            help="A choice picked from an earlier question back, applied in order to QUESTION: "
+            "drop:SPAN (drop:SPAN@WORD), replace:SPAN=WITH or concept:TERM=ID. Repeatable.",
+        ),
+    ] = None,
 ) -> None:
     """Parse a question, show the read-back and SQL, run it, and print the cohort size."""
+    from rich.markup import escape
+
+    from cohort_engine.followups import Answer, apply_answers
     from cohort_engine.parsers import PARSER_NAMES
     from cohort_engine.pipeline import ask
     from cohort_engine.sql_guard.runner import MartError, QueryTimeout
@@ -378,13 +412,117 @@ def ask_cmd(
     if parser not in PARSER_NAMES:
         _fail(f"unknown parser {parser!r}: use rule, llm or hybrid")
     try:
+        answers = [Answer.from_cli(a) for a in answer or []]
+    except ValueError as e:  # pydantic's ValidationError is one
+        _fail(f"--answer: {str(e).splitlines()[-1] if 'validation error' in str(e) else e}")
+    edited = apply_answers(question, answers)
+    try:
         # A spinner on stderr: on a million-patient mart the queries take seconds; --json stays clean.
         with err.status("parsing, resolving and running…") if not as_json else nullcontext():
-            res = ask(question, mart, include_person_ids=person_ids, parser=cast("ParserName", parser))
+            if edited.overrides:
+                res = _ask_with_overrides(edited.question, mart, edited.overrides, person_ids, parser)
+            else:
+                res = ask(
+                    edited.question, mart, include_person_ids=person_ids, parser=cast("ParserName", parser)
+                )
+            followup = _ask_followup(edited.question, res, mart, answers) if res.status == "clarify" else None
     except (MartError, QueryTimeout) as e:
         _fail(str(e))
-    _print_result(res, as_json, person_ids)
+    extra: dict[str, Any] = {}
+    if answers:
+        extra["asked"] = edited.question
+        extra["applied"] = [
+            a.model_dump(mode="json", by_alias=True, exclude_none=True) for a in edited.applied
+        ]
+    if followup is not None:
+        extra["followup"] = followup.model_dump(mode="json", by_alias=True, exclude_none=True)
+    if not as_json:
+        for a in edited.applied:
+            state = "applied" if a.applied else f"not applied ({a.reason})"
+            console.print(f"[dim]answer {state}:[/] {escape(a.answer.cli())}")
+    _print_result(res, as_json, person_ids, timings=timings, extra=extra)
+    if followup is not None and not as_json:
+        _print_followup(followup, question, show_partial=res.readback is None)
     raise typer.Exit(_exit_code(res))
+
+
+def _ask_with_overrides(
+    question: str, mart: Path, overrides: dict[str, list[int]], person_ids: bool, parser: str
+) -> AskResult:
+    """``ask`` with concept picks (``--answer concept:TERM=ID``): the same parser, then the run with
+    the terms pinned, as the REST API runs ``overrides``."""
+    from cohort_engine.parsers import ParserUnavailable, parser_for
+    from cohort_engine.pipeline import AskResult, answer_from_parse, run_spec
+    from cohort_engine.sql_guard.runner import open_mart
+
+    try:
+        parsed = parser_for(parser)(question)
+    except ParserUnavailable as e:
+        return AskResult(status="error", message=str(e))
+    if parsed.status != "ok" or parsed.spec is None:
+        return answer_from_parse(parsed)
+    con = open_mart(mart)
+    try:
+        return run_spec(parsed.spec, con, parsed=parsed, include_person_ids=person_ids, overrides=overrides)
+    finally:
+        con.close()
+
+
+def _ask_followup(question: str, res: AskResult, mart: Path, earlier: list[Answer]) -> Followup:
+    """The way forward from a question back, as ``POST /v1/ask`` offers it (``cohort_engine.followups``)."""
+    from cohort_engine.followups import ConceptOption, followup, lexicon_terms, term_index
+    from cohort_engine.nlq.parser import parse
+    from cohort_engine.nlq.result import Clarification
+    from cohort_engine.schema_catalog.domains import DOMAIN_TABLES
+    from cohort_engine.schema_catalog.resolve import Vocabulary
+    from cohort_engine.sql_guard.runner import open_mart
+
+    ambiguous = {r.term: r for rs in res.resolutions.values() for r in rs if r.status == "ambiguous"}
+    concepts = [
+        ConceptOption(term=c.span, concept_id=cand.concept_id, label=label)
+        for c in res.clarifications
+        if c.span in ambiguous
+        for label, cand in zip(c.choices, ambiguous[c.span].candidates, strict=False)
+    ]
+    clarifications = [
+        Clarification(question=c.question, span=c.span, choices=[] if c.span in ambiguous else c.choices)
+        for c in res.clarifications
+    ]
+    con = open_mart(mart)
+    try:
+        vocab = Vocabulary.of(con)
+        terms = term_index([*lexicon_terms(), *(n for d in DOMAIN_TABLES for n, _ in vocab.names(d))])
+    finally:
+        con.close()
+    return followup(
+        question,
+        clarifications,
+        language=res.language,
+        read=parse,
+        terms=terms,
+        concepts=concepts,
+        earlier=earlier,
+    )
+
+
+def _print_followup(f: Followup, question: str, *, show_partial: bool) -> None:
+    """The understood part and the ways forward, each as the ``--answer`` flags that take it."""
+    import shlex
+
+    from rich.markup import escape
+
+    marked = "".join(f"[reverse]{escape(s.text)}[/]" if s.mark else escape(s.text) for s in f.marked)
+    if marked:
+        console.print(f"[dim]asked:[/] {marked}")
+    if show_partial and f.partial_readback:
+        console.rule("understood so far" if f.language == "en" else "지금까지 이해한 조건")
+        console.print(f.partial_readback, markup=False, highlight=False)
+    if f.choices:
+        console.rule("ways forward" if f.language == "en" else "이어서 묻기")
+    for c in f.choices:
+        flags = " ".join(f"--answer {shlex.quote(a.cli())}" for a in c.answers)
+        console.print(f"[cyan]•[/] {escape(c.label)}", highlight=False)
+        console.print(f"    cohort ask {shlex.quote(question)} {flags}", markup=False, highlight=False)
 
 
 @app.command("run")
@@ -411,6 +549,105 @@ def run_cmd(
         con.close()
     _print_result(res, as_json, person_ids)
     raise typer.Exit(_exit_code(res))
+
+
+def _describe_spec(question: str | None, spec_file: Path | None, what: str) -> CohortSpec:
+    """The spec of a cohort given as a question or a spec file (exactly one)."""
+    from cohort_engine.parsers import parser_for
+
+    if (question is None) == (spec_file is None):
+        _fail(f"give the {what} cohort as a question or as a spec file, not both and not neither")
+    if spec_file is not None:
+        return _read_spec(spec_file)
+    parsed = parser_for("rule")(question or "")
+    if parsed.status != "ok" or parsed.spec is None:
+        _fail(f"the {what} question was not read as a cohort: {parsed.message}")
+    return parsed.spec
+
+
+@app.command("describe")
+def describe_cmd(
+    question: Annotated[str | None, typer.Argument(help="The cohort, as a question.")] = None,
+    spec_file: Annotated[Path | None, typer.Option("--spec", help="The cohort, as a spec file.")] = None,
+    compare: Annotated[str | None, typer.Option(help="A second cohort, as a question.")] = None,
+    compare_spec: Annotated[Path | None, typer.Option(help="A second cohort, as a spec file.")] = None,
+    window: Annotated[
+        str,
+        typer.Option(help="Days relative to index for conditions, procedures, drugs and labs: START:END."),
+    ] = "-365:0",
+    top: Annotated[int, typer.Option(min=1, max=100, help="Most frequent concepts per domain.")] = 10,
+    mart: MartOpt = DEFAULT_MART,
+    as_json: JsonOpt = False,
+) -> None:
+    """Table 1 of a cohort (age, sex, top conditions/procedures/drugs, labs, deaths, imaging), or of two
+    side by side with standardised mean differences. Exact counts: this is the operator's view."""
+    from rich.table import Table
+
+    from cohort_engine.api.characterise import CONCEPT_DOMAINS, table1_rows
+    from cohort_engine.api.suppression import DEFAULT_K, exact
+    from cohort_engine.api.views import table1_view
+    from cohort_engine.pipeline import compile_spec
+    from cohort_engine.sql_guard.compiler import CompileError
+    from cohort_engine.sql_guard.runner import MartError, QueryTimeout, open_mart
+
+    m = re.fullmatch(r"\s*(-?\d{1,5})\s*:\s*(-?\d{1,5})\s*", window)
+    if not m or int(m.group(1)) > int(m.group(2)):
+        _fail(f"--window must be START:END in days with START <= END, e.g. -365:0 (got {window!r})")
+    days = (int(m.group(1)), int(m.group(2)))
+    specs = [_describe_spec(question, spec_file, "first")]
+    if compare is not None or compare_spec is not None:
+        specs.append(_describe_spec(compare, compare_spec, "second"))
+    try:
+        con = open_mart(mart)
+    except MartError as e:
+        _fail(str(e))
+    try:
+        compiled = [compile_spec(s, con) for s in specs]
+        tables = [table1_rows(con, c, window=days, top=top, timeout_s=600) for c in compiled]
+        if len(tables) > 1:
+            only = {
+                d.value: {r.concept_id for t in tables for r in t.concepts.get(d.value, [])}
+                for d in CONCEPT_DOMAINS
+            }
+            only["measurement"] = {lab.concept_id for t in tables for lab in t.labs}
+            tables = [table1_rows(con, c, window=days, only=only, timeout_s=600) for c in compiled]
+    except (CompileError, QueryTimeout) as e:
+        _fail(f"{e} (`cohort ask` shows how the question was read)")
+    finally:
+        con.close()
+    out = table1_view(
+        tables,
+        [f"cohort {i}" for i in range(1, len(tables) + 1)],
+        [exact(t.persons.n) for t in tables],
+        privileged=True,
+        protector=None,
+        k=DEFAULT_K,
+    )
+    if as_json:
+        _out(out.model_dump_json(indent=2))
+        return
+    grid = Table(title=f"Table 1 (window {days[0]}…{days[1]} days from index)")
+    grid.add_column("section")
+    grid.add_column("row")
+    for cid, total in zip(out.cohort_ids, out.totals, strict=True):
+        grid.add_column(f"{cid} (n={total.display})", justify="right")
+    if len(tables) > 1:
+        grid.add_column("SMD", justify="right")
+    for row in out.rows:
+        cells = [
+            c.value
+            if c.value is not None
+            else f"{c.persons.display} ({c.percent:g}%)"
+            if c.persons is not None and c.percent is not None
+            else (c.persons.display if c.persons is not None else "")
+            for c in row.cells
+        ]
+        smd = [] if len(tables) == 1 else ["" if row.smd is None else f"{row.smd:+.2f}"]
+        label = row.label + (f" [{row.unit}]" if row.unit else "")
+        grid.add_row(row.section, terminal_safe(label), *cells, *smd)
+    Console().print(grid)
+    for n in out.notes:
+        err.print(n)
 
 
 @app.command("sql")
@@ -839,6 +1076,209 @@ def export_cmd(
         f"manifest ({summary.level} level, {summary.manifest_rows} rows): "
         f"{', '.join(summary.outputs)} in {where}"
     )
+
+
+# -- extract ---------------------------------------------------------------------------------------
+
+_ALL_DOMAINS = "conditions,procedures,drugs,measurements,observations,visits,death"
+
+
+@app.command("extract")
+def extract_cmd(
+    project_key: Annotated[
+        str,
+        typer.Option(
+            "--project-key",
+            help="Public name of the release (letter or digit, then A-Z a-z 0-9 . _ -; no '..'); "
+            "pseudonyms are stable within it (the image manifest's too) and unlinkable across releases.",
+        ),
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Output folder (must not exist or be empty).")],
+    sentence: Annotated[str | None, typer.Argument(help="The cohort question (or --spec FILE).")] = None,
+    spec_file: Annotated[
+        Path | None, typer.Option("--spec", help="A cohort spec as JSON instead of a sentence.")
+    ] = None,
+    mart: MartOpt = DEFAULT_MART,
+    secret_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--secret-file",
+            help=f"Your own file, mode 0600, holding >= 32 random bytes (else env {SECRET_ENV}); "
+            "never a command-line value.",
+        ),
+    ] = None,
+    domains: Annotated[
+        str, typer.Option("--domains", help=f"Comma-separated, any of: {_ALL_DOMAINS}.")
+    ] = _ALL_DOMAINS,
+    window: Annotated[
+        str,
+        typer.Option(
+            "--window",
+            help="Days relative to each person's index date, inclusive: START:END (e.g. -365:365, 0:90; "
+            "write --window=-30:30 when it starts with '-') or 'all'.",
+        ),
+    ] = "-365:365",
+    fmt: Annotated[str, typer.Option("--format", help="parquet (typed) or csv.")] = "parquet",
+    k: Annotated[
+        int,
+        typer.Option(
+            "--k",
+            min=2,
+            max=1000,
+            help="Disclosure check: every released (sex, age band, index year) is shared by >= k persons; "
+            "others are generalised or withheld.",
+        ),
+    ] = 11,
+    date_precision_days: Annotated[
+        int,
+        typer.Option(
+            "--date-precision-days",
+            min=1,
+            max=3660,
+            help="No released value pins a real date more finely than this (days).",
+        ),
+    ] = 30,
+    no_images: Annotated[
+        bool, typer.Option("--no-images", help="Leave the image manifest out even where the mart has one.")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Write a cohort's de-identified records (and image manifest) as one dataset: Parquet or CSV per
+    domain, a Frictionless datapackage.json, a disclosure check and a README."""
+    from pydantic import ValidationError
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from cohort_engine.deid.dataset import ExtractError, ExtractOptions, ExtractProgress, extract_dataset
+    from cohort_engine.deid.export import ExportError, check_out_dir
+    from cohort_engine.deid.policy import ReleasePolicy
+    from cohort_engine.deid.records import parse_domains, parse_window
+    from cohort_engine.deid.release_inputs import ReleaseInputError, check_project_key
+    from cohort_engine.parsers import parser_for
+    from cohort_engine.pipeline import answer_from_parse, run_spec_compiled
+    from cohort_engine.sql_guard.compiler import CompileError
+    from cohort_engine.sql_guard.runner import MartError, QueryError, QueryTimeout, open_mart
+
+    if (sentence is None) == (spec_file is None):
+        _fail("give either a sentence or --spec FILE")
+    try:
+        chosen = parse_domains(domains)
+    except ValueError as e:
+        _fail(f"--domains: {e}")
+    try:
+        record_window = parse_window(window)
+    except ValueError as e:
+        _fail(f"--window: {e}")
+    if fmt.lower() not in ("parquet", "csv"):
+        _fail("--format must be parquet or csv")
+    try:
+        options = ExtractOptions.model_validate(
+            {
+                "domains": chosen,
+                "window": record_window,
+                "format": fmt.lower(),
+                "k": k,
+                "images": not no_images,
+            }
+        )
+        check_project_key(project_key)
+        check_out_dir(out)
+    except (ExportError, ReleaseInputError) as e:
+        _fail(str(e))
+    except ValidationError as e:
+        _fail(
+            "invalid options: " + "; ".join(f"{'.'.join(map(str, x['loc']))}: {x['msg']}" for x in e.errors())
+        )
+    try:
+        # model_validate, not the constructor: the secret field's own validator takes the raw bytes
+        policy = ReleasePolicy.model_validate(
+            {
+                "project_key": project_key,
+                "secret": _release_secret(secret_file),
+                "date_precision_days": date_precision_days,
+            }
+        )
+    except _SecretUnavailable as e:
+        _fail(str(e))
+    except ValidationError as e:  # hide_input_in_errors: messages name the field, never the secret
+        _fail(
+            "invalid release policy: "
+            + "; ".join(f"{'.'.join(map(str, x['loc']))}: {x['msg']}" for x in e.errors())
+        )
+
+    parsed = None
+    if spec_file is not None:
+        spec = _read_spec(spec_file)
+    else:
+        parsed = parser_for("rule")(sentence or "")
+        if parsed.status != "ok" or parsed.spec is None:
+            refusal = answer_from_parse(parsed)
+            _print_result(refusal, False, False)
+            raise typer.Exit(_exit_code(refusal))
+        spec = parsed.spec
+    policy = policy.for_cohort(spec)  # how narrowly the spec pins the index: decides what dates show
+    try:
+        con = open_mart(mart)
+    except MartError as e:
+        _fail(str(e))
+    try:
+        outcome = run_spec_compiled(spec, con, parsed=parsed, sample_size=0)
+        res, compiled = outcome.answer, outcome.compiled
+        if res.status != "ok" or compiled is None:
+            _print_result(res, False, False)
+            raise typer.Exit(_exit_code(res))
+        err.print(f"cohort: {res.count} patients")
+        with Progress(
+            TextColumn("{task.description:<14}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err,
+        ) as bar:
+            tasks: dict[str, Any] = {}
+
+            def progress(p: ExtractProgress) -> None:
+                if p.step not in tasks:
+                    tasks[p.step] = bar.add_task(p.step, total=p.total)
+                bar.update(tasks[p.step], total=p.total, completed=p.done)
+
+            with _SigtermAsInterrupt():
+                summary = extract_dataset(
+                    con,
+                    compiled,
+                    policy,
+                    out,
+                    options,
+                    imaging=spec.imaging,
+                    readback=res.readback,
+                    progress=progress,
+                )
+    except typer.Exit:
+        raise
+    except (ExtractError, MartError, QueryError, QueryTimeout, CompileError) as e:
+        _fail(str(e))
+    except KeyboardInterrupt:
+        _fail("interrupted; nothing was released (the staging folder is removed)", 130)
+    except Exception as e:  # never a traceback: locals and messages may hold identifying values
+        _fail(f"the extraction failed ({type(e).__name__}); nothing was released")
+    finally:
+        con.close()
+    if as_json:
+        _out(summary.model_dump_json())
+        return
+    d = summary.disclosure
+    console.print(
+        f"[bold green]extracted[/] {summary.persons} of {d.persons} patients "
+        f"(k={d.k}: {d.kept} as they were, "
+        f"{d.age_band_widened} with a wider age band, {d.index_year_removed} without index year, "
+        f"{d.withheld} withheld), window {summary.window}"
+    )
+    counts = [f"{name} {n:,}" for name, n in summary.rows.items()]
+    if summary.image_series is not None:
+        counts.append(f"image series {summary.image_series:,}")
+    console.print("rows: " + ", ".join(counts))
+    if summary.missing_domains:
+        console.print(f"not in this mart: {', '.join(summary.missing_domains)}")
+    console.print(f"dataset ({summary.format}): {', '.join(summary.outputs)} in {out}")
 
 
 @app.command("eval")

@@ -4,15 +4,37 @@ Each stage is called in flow order (nlq → schema_catalog → sql_guard); this 
 and turns every expected failure into a result with a status and a message, never a traceback. The
 parser is taken from the registry (:mod:`cohort_engine.parsers`), and a parse that stops short
 becomes an answer in one place (:func:`answer_from_parse`), so every door answers alike.
+
+Cost of an ask (why it is shaped this way):
+
+* **Evaluate once.** The cohort's CTE chain runs once per ask, into a temporary table on the ask's own
+  cursor (``sql_guard.runner.EvalSession``; ``CompiledCohort.eval_sql``: one row per person with an
+  index event, how far down the funnel they got, their index date and first matched events). The
+  attrition, the person list, the sample and the imaging summary are read back from that table.
+* **Imaging only when wanted**: the summary runs when the spec asks for images, or when the caller
+  shows it (``imaging=True``, the default of the CLI and the REST API) and the mart has a DICOM index.
+* **Fixed sqlglot cost once per spec**: compilation and the guard's validation of every statement are
+  cached (:func:`prepare`, an LRU keyed by the spec's canonical JSON, its resolved concepts and the
+  mart's identity), so a repeated question skips both.
+* **Timings**: every answer that ran carries ``timings`` (ms per stage); :func:`timing_scope` lets an
+  outer caller (the REST route) collect them without changing the answer's path.
 """
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import hmac
+import json
+import os
 import secrets
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+import threading
+import time
+import weakref
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal
@@ -24,7 +46,7 @@ from cohort_engine.dicom_index.select import has_imaging_index, imaging_summary_
 from cohort_engine.nlq.readback import readback
 from cohort_engine.nlq.result import Clarification, ParseResult
 from cohort_engine.parsers import ParserName, ParserUnavailable, parser_for
-from cohort_engine.schema_catalog.mart import MartCapabilityError, check_spec_fits, profile_mart
+from cohort_engine.schema_catalog.mart import MartCapabilityError, MartProfile, check_spec_fits, profile_mart
 from cohort_engine.schema_catalog.resolve import (
     ConceptMatch,
     SpecResolution,
@@ -32,10 +54,16 @@ from cohort_engine.schema_catalog.resolve import (
     Vocabulary,
     resolve_spec,
 )
-from cohort_engine.spec import CohortSpec
-from cohort_engine.sql_guard.compiler import CompiledCohort, CompileError, compile_cohort
-from cohort_engine.sql_guard.guard import GuardError, validate
-from cohort_engine.sql_guard.runner import open_mart, run_query
+from cohort_engine.spec import CohortSpec, ImagingRequest
+from cohort_engine.sql_guard.compiler import (
+    EVAL_TABLE,
+    CompiledCohort,
+    CompileError,
+    compile_cohort,
+    eval_table,
+)
+from cohort_engine.sql_guard.guard import HARD_MAX_ROWS, GuardError, ValidatedSQL, validate
+from cohort_engine.sql_guard.runner import EvalSession, open_mart
 
 Status = Literal["ok", "clarify", "refused", "error"]
 
@@ -64,6 +92,22 @@ class ImagingRow(BaseModel):
     instances: int
 
 
+class Timings(BaseModel):
+    """Milliseconds per stage of one answer (0 for a stage that did not run)."""
+
+    parse: float = Field(default=0.0, description="Sentence → spec (0 when a spec was given).")
+    resolve: float = Field(default=0.0, description="Mart check and terms → concepts.")
+    compile: float = Field(default=0.0, description="Spec → SQL (0 when cached).")
+    guard: float = Field(default=0.0, description="Validation of every statement (0 when cached).")
+    sql: float = Field(default=0.0, description="The cohort evaluated once; counts and persons read back.")
+    imaging: float = Field(default=0.0, description="The imaging summary (0 when not wanted).")
+    total: float = Field(default=0.0, description="All of it, end to end.")
+
+    def server_timing(self) -> str:
+        """The ``Server-Timing`` HTTP header value (W3C), one metric per stage."""
+        return ", ".join(f"{name};dur={value:.1f}" for name, value in self.model_dump().items())
+
+
 class AskResult(BaseModel):
     status: Status
     message: str = ""
@@ -83,9 +127,21 @@ class AskResult(BaseModel):
         description="Per modality, the indexed images the spec's imaging request selects; "
         "None when the mart has no DICOM index.",
     )
+    timings: Timings | None = Field(
+        default=None, description="Milliseconds per stage; None when not measured."
+    )
+
+    def __eq__(self, other: object) -> bool:
+        """Answers are equal when they say the same; ``timings`` describe the run, not the answer."""
+        if not isinstance(other, AskResult):
+            return NotImplemented
+        return self.model_dump(exclude={"timings"}) == other.model_dump(exclude={"timings"})
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, as every non-frozen pydantic model
 
     def public_dict(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", exclude_none=False)
+        """The answer as stored and sent (timings left out: they describe this run, not the cohort)."""
+        return self.model_dump(mode="json", exclude_none=False, exclude={"timings"})
 
 
 def concept_labels(resolution: SpecResolution, lang: str = "en") -> dict[str, list[str]]:
@@ -191,10 +247,202 @@ def answer_from_parse(parsed: ParseResult) -> AskResult:
 @dataclass(frozen=True)
 class RunOutcome:
     """An answer and, when it is ``ok``, the compiled cohort it ran: for callers that go on to use
-    the cohort's rows (export) without resolving the spec's terms a second time."""
+    the cohort's rows (export) without resolving the spec's terms a second time. ``extra`` is what
+    the caller's ``on_session`` returned (None without one, or when the cohort did not run)."""
 
     answer: AskResult
     compiled: CompiledCohort | None
+    extra: Any = None
+
+
+# -- prepared cohorts: compiled and validated once per spec ------------------------------------------
+
+#: Most prepared cohorts kept; the least recently used is dropped first.
+PREPARED_CACHE_SIZE = 256
+
+
+@dataclass
+class PreparedCohort:
+    """A compiled cohort with its guarded statements, built once per (spec, concepts, mart).
+
+    Why: sqlglot's parse of a long CTE chain and the guard's analysis of it cost more than running it
+    on a warm mart, and neither depends on anything but the spec, its resolved concepts and the mart.
+    Statements are validated on first use and kept; the same spec gets the very same objects back.
+    """
+
+    key: str
+    compiled: CompiledCohort
+    imaging_request: ImagingRequest | None
+    _statements: dict[tuple[str, int], ValidatedSQL] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def statement(
+        self, name: Literal["eval", "attrition", "persons", "sample", "imaging"], n: int = 0
+    ) -> ValidatedSQL:
+        """One guarded statement of the ask (``n``: rows of the sample). Raises GuardError or
+        CompileError (the imaging window names no criterion with events)."""
+        with self._lock:
+            got = self._statements.get((name, n))
+            if got is None:
+                got = self._statements[(name, n)] = self._validate(name, n)
+            return got
+
+    def _validate(self, name: str, n: int) -> ValidatedSQL:
+        c = self.compiled
+        tables = {EVAL_TABLE: eval_table(c)}
+        if name == "eval":
+            return validate(c.eval_sql, max_rows=HARD_MAX_ROWS)
+        if name == "attrition":
+            return validate(c.eval_attrition_sql, aggregates_only=True, extra_tables=tables)
+        if name == "persons":
+            return validate(
+                f"SELECT c.person_id FROM ({c.eval_cohort_sql}) AS c ORDER BY c.person_id",
+                max_rows=HARD_MAX_ROWS,
+                extra_tables=tables,
+            )
+        if name == "sample":
+            return validate(
+                f"{c.eval_cohort_sql} ORDER BY person_id", max_rows=max(1, n), extra_tables=tables
+            )
+        if name == "imaging":
+            return imaging_summary_sql(c, self.imaging_request, from_eval=True)
+        raise ValueError(f"unknown statement {name!r}")
+
+
+_PREPARED: OrderedDict[str, PreparedCohort] = OrderedDict()
+_PREPARED_LOCK = threading.Lock()
+
+
+def prepare(
+    spec: CohortSpec, resolved: Mapping[str, Sequence[int]], mart: str = ""
+) -> tuple[PreparedCohort, bool]:
+    """The prepared cohort of ``spec`` with ``resolved`` concepts on the mart ``mart`` (its identity), and
+    whether it came from the cache. Raises CompileError or GuardError (never cached)."""
+    canonical = json.dumps(
+        {
+            "spec": spec.model_dump(mode="json"),
+            "resolved": {k: sorted({int(i) for i in v}) for k, v in resolved.items()},
+            "mart": mart,
+        },
+        sort_keys=True,
+        ensure_ascii=False,
+    )
+    key = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    with _PREPARED_LOCK:
+        hit = _PREPARED.get(key)
+        if hit is not None:
+            _PREPARED.move_to_end(key)
+            return hit, True
+    prepared = PreparedCohort(key=key, compiled=compile_cohort(spec, resolved), imaging_request=spec.imaging)
+    with _PREPARED_LOCK:
+        prepared = _PREPARED.setdefault(key, prepared)
+        _PREPARED.move_to_end(key)
+        while len(_PREPARED) > PREPARED_CACHE_SIZE:
+            _PREPARED.popitem(last=False)
+    return prepared, False
+
+
+def clear_caches() -> None:
+    """Forget every prepared cohort and what is known of open marts (benchmarks of a cold start)."""
+    with _PREPARED_LOCK:
+        _PREPARED.clear()
+    _MARTS.clear()
+
+
+@dataclass(frozen=True)
+class _MartInfo:
+    identity: str
+    profile: MartProfile
+    has_imaging: bool
+
+
+#: What an ask needs to know of a read-only connection's mart, per connection: its catalog cannot
+#: change under a read-only connection, so it is read once (a writable one is read every time).
+_MARTS: weakref.WeakKeyDictionary[duckdb.DuckDBPyConnection, _MartInfo] = weakref.WeakKeyDictionary()
+
+
+def _mart_info(con: duckdb.DuckDBPyConnection) -> _MartInfo:
+    known = _MARTS.get(con)
+    if known is not None:
+        return known
+    row = con.execute(
+        "SELECT d.path, current_setting('access_mode') FROM duckdb_databases() AS d "
+        "WHERE d.database_name = current_database()"
+    ).fetchone()
+    path, mode = (str(row[0] or ""), str(row[1]).lower()) if row else ("", "")
+    try:
+        st = os.stat(path) if path else None
+    except OSError:
+        st = None
+    identity = f"{path}|{st.st_size}|{st.st_mtime_ns}" if st else path or ":memory:"
+    info = _MartInfo(identity=identity, profile=profile_mart(con), has_imaging=has_imaging_index(con))
+    if mode == "read_only":
+        _MARTS[con] = info
+    return info
+
+
+# -- timings -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class TimingRecord:
+    """One run's timings, and when it started (``time.perf_counter``), for :func:`timing_scope`."""
+
+    started: float
+    timings: Timings
+
+
+_TIMING_SINK: contextvars.ContextVar[list[TimingRecord] | None] = contextvars.ContextVar(
+    "cohort_timing_sink", default=None
+)
+
+
+@contextmanager
+def timing_scope() -> Iterator[list[TimingRecord]]:
+    """Collect the timings of every run inside the ``with`` block (of this thread / task).
+
+    Why a scope rather than a return value: the REST route measures around a service that returns its
+    own view of the answer; the scope hands it the pipeline's stage times without another path."""
+    sink: list[TimingRecord] = []
+    token = _TIMING_SINK.set(sink)
+    try:
+        yield sink
+    finally:
+        _TIMING_SINK.reset(token)
+
+
+def _ms(since: float) -> float:
+    return round((time.perf_counter() - since) * 1000, 3)
+
+
+# -- running a spec ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CohortRead:
+    """The evaluated cohort of one ask, for a caller's ``on_session``: further reads of the same
+    evaluation (e.g. the REST API's person-set digests per count) without running the chain again."""
+
+    session: EvalSession
+    prepared: PreparedCohort
+    imaging: bool
+
+    @property
+    def compiled(self) -> CompiledCohort:
+        return self.prepared.compiled
+
+    @property
+    def attrition_sql(self) -> str:
+        """The attrition (``step_0`` …, ``COUNT(DISTINCT … person_id …)``) over :data:`EVAL_TABLE`."""
+        return self.prepared.statement("attrition").sql
+
+    def imaging_summary(self) -> ValidatedSQL:
+        """The imaging summary per modality over :data:`EVAL_TABLE` (the answer's ``imaging``)."""
+        return self.prepared.statement("imaging")
+
+    def fetch(self, sql: str) -> list[tuple[Any, ...]]:
+        """Rows of engine-built SQL over this session (see ``EvalSession.fetch_internal``)."""
+        return self.session.fetch_internal(sql)
 
 
 def run_spec(
@@ -207,6 +455,7 @@ def run_spec(
     overrides: dict[str, list[int]] | None = None,
     timeout_s: float = 30.0,
     codesets: Mapping[str, Sequence[int]] | None = None,
+    imaging: bool = True,
 ) -> AskResult:
     """Resolve, compile, guard and run ``spec`` on ``con``: the answer (see :func:`run_spec_compiled`)."""
     return run_spec_compiled(
@@ -218,6 +467,7 @@ def run_spec(
         overrides=overrides,
         timeout_s=timeout_s,
         codesets=codesets,
+        imaging=imaging,
     ).answer
 
 
@@ -231,23 +481,44 @@ def run_spec_compiled(
     overrides: dict[str, list[int]] | None = None,
     timeout_s: float = 30.0,
     codesets: Mapping[str, Sequence[int]] | None = None,
+    imaging: bool = True,
+    on_session: Callable[[CohortRead], Any] | None = None,
 ) -> RunOutcome:
     """Resolve, compile, guard and run ``spec``: the answer, and the compiled cohort when it is ``ok``.
 
     Every expected failure (the mart lacks a table, a term does not resolve, the compiler or the guard
     rejects the spec) is an answer with a status and a message; only query timeouts and mart errors raise.
+
+    ``imaging``: whether the caller shows the imaging summary. It runs when the mart has a DICOM index
+    and the spec asks for images or ``imaging`` is True (the answer's ``imaging`` is None otherwise).
+    ``on_session``: called with the evaluated cohort (:class:`CohortRead`) before its session closes;
+    its return value is ``RunOutcome.extra``.
     """
+    started = time.perf_counter()
+    timings = Timings()
+    sink = _TIMING_SINK.get()
+    if sink is not None:
+        sink.append(TimingRecord(started=started, timings=timings))
     lang = spec.language
     base = AskResult(
         status="ok",
         language=lang,
         spec=spec,
         notes=list(parsed.notes) if parsed else [],
+        timings=timings,
     )
+
+    def done(answer: AskResult, compiled: CompiledCohort | None, extra: Any = None) -> RunOutcome:
+        timings.total = _ms(started)
+        return RunOutcome(answer, compiled, extra)
+
+    t = time.perf_counter()
+    mart = _mart_info(con)
     try:
-        check_spec_fits(spec, profile_mart(con))
+        check_spec_fits(spec, mart.profile)
     except MartCapabilityError as e:
-        return RunOutcome(
+        timings.resolve = _ms(t)
+        return done(
             base.model_copy(update={"status": "error", "message": str(e), "readback": readback(spec, lang)}),
             None,
         )
@@ -260,39 +531,56 @@ def run_spec_compiled(
         r.note for rs in resolution.by_key.values() for r in rs if r.note and r.status == "resolved"
     ]
     problems = resolution.problems()
+    timings.resolve = _ms(t)
     if problems:
         msg, clar = _clarify_terms(problems, lang)
-        return RunOutcome(
+        return done(
             base.model_copy(update={"status": "clarify", "message": msg, "clarifications": clar}), None
         )
     try:
-        compiled = compile_cohort(spec, resolution.concept_ids())
-        cohort_q = validate(compiled.cohort_sql, max_rows=10_000_000)
-        attrition_q = validate(compiled.attrition_sql, aggregates_only=True)
+        t = time.perf_counter()
+        prepared, cached = prepare(spec, resolution.concept_ids(), mart.identity)
+        compiled = prepared.compiled
+        base.sql = compiled.cohort_sql  # rendered once per prepared cohort
+        timings.compile = 0.0 if cached else _ms(t)
+        t = time.perf_counter()
+        eval_q = prepared.statement("eval")
+        attrition_q = prepared.statement("attrition")
+        persons_q = prepared.statement("persons") if include_person_ids else None
+        sample_q = prepared.statement("sample", sample_size) if sample_size else None
+        timings.guard = 0.0 if cached else _ms(t)
     except (CompileError, GuardError) as e:
-        return RunOutcome(base.model_copy(update={"status": "error", "message": str(e)}), None)
-    base.sql = compiled.cohort_sql
-    counts = run_query(con, attrition_q, timeout_s=timeout_s).rows[0]
-    base.attrition = [
-        AttritionRow(step=s.name, description=s.description, persons=int(n))
-        for s, n in zip(compiled.steps, counts, strict=True)
-    ]
-    base.count = base.attrition[-1].persons
-    if include_person_ids or sample_size:
-        rows = run_query(con, cohort_q, timeout_s=timeout_s).rows
-        if include_person_ids:
-            base.person_ids = [int(r[0]) for r in rows]
-        base.sample = _sample(rows, compiled, sample_size)
-    if has_imaging_index(con):
-        summary = run_query(con, imaging_summary_sql(compiled, spec.imaging), timeout_s=timeout_s).rows
-        base.imaging = [
-            ImagingRow(modality=m, persons=p, studies=st, series=se, instances=i)
-            for m, p, st, se, i in summary
+        return done(base.model_copy(update={"status": "error", "message": str(e)}), None)
+    want_imaging = mart.has_imaging and (imaging or spec.imaging is not None)
+    extra: Any = None
+    with EvalSession(con, timeout_s=timeout_s) as session:
+        t = time.perf_counter()
+        session.materialise(EVAL_TABLE, eval_q)
+        counts = session.query(attrition_q).rows[0]
+        base.attrition = [
+            AttritionRow(step=s.name, description=s.description, persons=int(n))
+            for s, n in zip(compiled.steps, counts, strict=True)
         ]
+        base.count = base.attrition[-1].persons
+        if persons_q is not None:
+            base.person_ids = [int(r[0]) for r in session.query(persons_q).rows]
+        if sample_q is not None:
+            base.sample = _sample(session.query(sample_q).rows, compiled, sample_size)
+        timings.sql = _ms(t)
+        if want_imaging:
+            t = time.perf_counter()
+            summary = session.query(prepared.statement("imaging")).rows
+            base.imaging = [
+                ImagingRow(modality=m, persons=p, studies=st, series=se, instances=i)
+                for m, p, st, se, i in summary
+            ]
+            timings.imaging = _ms(t)
+        if on_session is not None:
+            extra = on_session(CohortRead(session=session, prepared=prepared, imaging=want_imaging))
     base.message = (
         f"{base.count} patients match." if lang == "en" else f"조건에 맞는 환자는 {base.count}명입니다."
     )
-    return RunOutcome(base, compiled)
+    return done(base, compiled, extra)
 
 
 def compile_spec(
@@ -305,15 +593,17 @@ def compile_spec(
     """Resolve and compile a spec that :func:`run_spec` accepted (same resolution path, no run).
 
     Raises CompileError when a term no longer resolves. Used by callers that need the cohort's rows
-    themselves (manifests, aggregate charts) rather than its counts.
+    themselves (manifests, aggregate charts) rather than its counts; the compiled cohort comes from
+    the same cache as an ask's.
     """
-    check_spec_fits(spec, profile_mart(con))
+    mart = _mart_info(con)
+    check_spec_fits(spec, mart.profile)
     vocab = Vocabulary.of(con)
     resolution = resolve_spec(vocab, spec, overrides)
     resolve_codesets(spec, vocab, resolution, codesets)
     if resolution.problems():
         raise CompileError("some terms of this cohort no longer resolve to concepts in this mart")
-    return compile_cohort(spec, resolution.concept_ids())
+    return prepare(spec, resolution.concept_ids(), mart.identity)[0].compiled
 
 
 def _sample(rows: list[tuple], compiled: CompiledCohort, n: int) -> list[SampleRow]:
@@ -347,18 +637,25 @@ def ask(
     the rule parser's refusal guard runs first) or ``hybrid`` (rule parser, the LLM only for what it
     asks back about). An LLM parser without a configured model is an ``error`` result whose message
     says what to set. Every parser's spec takes the same path: resolution, compilation, the SQL guard.
-    The mart is opened only once the question has become a spec.
+    The mart is opened only once the question has become a spec. The answer's ``timings`` include the
+    parse (and ``total`` the opening of the mart).
     """
+    started = time.perf_counter()
     try:
         parsed = parser_for(parser)(question, today=today)
     except ParserUnavailable as e:
         return AskResult(status="error", message=str(e))
+    parse_ms = _ms(started)
     if parsed.status != "ok" or parsed.spec is None:
-        return answer_from_parse(parsed)
+        res = answer_from_parse(parsed)
+        res.timings = Timings(parse=parse_ms, total=parse_ms)
+        return res
     con = open_mart(mart)
     try:
-        return run_spec(
+        res = run_spec(
             parsed.spec, con, parsed=parsed, include_person_ids=include_person_ids, sample_size=sample_size
         )
     finally:
         con.close()
+    res.timings = (res.timings or Timings()).model_copy(update={"parse": parse_ms, "total": _ms(started)})
+    return res

@@ -36,7 +36,7 @@ from sqlglot import exp
 
 from cohort_engine.dicom_index.tables import DICOM_TABLES_BY_NAME
 from cohort_engine.spec import ImagingRequest
-from cohort_engine.sql_guard.compiler import CompiledCohort, CompileError, lit
+from cohort_engine.sql_guard.compiler import WITH_ARG, CompiledCohort, CompileError, eval_table, lit
 from cohort_engine.sql_guard.guard import HARD_MAX_ROWS, ValidatedSQL, validate
 from cohort_engine.sql_guard.runner import DEFAULT_TIMEOUT_S, QueryResult, run_query
 from cohort_engine.sql_guard.windows import window_conditions
@@ -107,9 +107,9 @@ def _split_cohort(compiled: CompiledCohort) -> tuple[list[str], str]:
     tree = sqlglot.parse_one(compiled.cohort_sql, read="duckdb")
     if not isinstance(tree, exp.Select):
         raise ValueError("the compiled cohort SQL is not a SELECT")
-    with_ = tree.args.get("with")
+    with_ = tree.args.get(WITH_ARG)
     ctes = [cte.sql(dialect="duckdb") for cte in (with_.expressions if with_ is not None else [])]
-    tree.set("with", None)
+    tree.set(WITH_ARG, None)
     tree.set("order", None)
     return ctes, tree.sql(dialect="duckdb")
 
@@ -142,10 +142,20 @@ def code_filters(request: ImagingRequest, modality: str, body_part: str) -> list
     return conds
 
 
-def _build(compiled: CompiledCohort, request: ImagingRequest | None, level: Level) -> str:
+def _build(
+    compiled: CompiledCohort, request: ImagingRequest | None, level: Level, *, from_eval: bool = False
+) -> str:
     if level not in ("series", "instance"):
         raise ValueError("level must be 'series' or 'instance'")
-    ctes, cohort_body = _split_cohort(compiled)
+    if from_eval:
+        # the cohort's rows as an ask materialised them (EVAL_TABLE): the same persons, index dates
+        # and first matched events as the cohort SQL's, without evaluating its chain again
+        if compiled.dialect != "duckdb":
+            raise ValueError("cohort_imaging_sql needs a cohort compiled for DuckDB")
+        ctes: list[str] = []
+        cohort_body = compiled.eval_cohort_sql
+    else:
+        ctes, cohort_body = _split_cohort(compiled)
     anchor = _anchor_column(compiled, request)
     filters: list[str] = []
     window: list[str] = []
@@ -243,6 +253,8 @@ def imaging_summary_sql(
     compiled: CompiledCohort,
     request: ImagingRequest | None,
     by: Literal["modality", "body_part"] = "modality",
+    *,
+    from_eval: bool = False,
 ) -> ValidatedSQL:
     """Per modality (or per body part, ``by="body_part"``): persons, studies, series and instances of
     the cohort's requested images.
@@ -252,11 +264,15 @@ def imaging_summary_sql(
     about which images.  Columns: ``modality`` (or ``body_part``, the series' BodyPartExamined as
     indexed, NULL when absent), ``persons``, ``studies``, ``series``, ``instances``; ordered by series
     (descending), then the label.
+
+    ``from_eval=True`` reads the cohort's rows from the per-ask table ``EVAL_TABLE`` (see
+    ``sql_guard.compiler.CompiledCohort.eval_sql``) instead of the cohort's own CTEs: run it on the
+    session (``sql_guard.runner.EvalSession``) that materialised it.
     """
     if by not in SUMMARY_BY:
         raise ValueError("by must be 'modality' or 'body_part'")
     column = SUMMARY_BY[by]
-    inner = _build(compiled, request, "series").rstrip().removesuffix(";")
+    inner = _build(compiled, request, "series", from_eval=from_eval).rstrip().removesuffix(";")
     inner = inner[: inner.rfind("ORDER BY")] if "ORDER BY" in inner else inner
     sql = (
         f"SELECT s.{column} AS {by}, COUNT(DISTINCT s.person_id) AS persons, "
@@ -264,7 +280,10 @@ def imaging_summary_sql(
         f"COALESCE(SUM(s.n_instances), 0) AS instances FROM ({inner}) AS s "
         f"GROUP BY s.{column} ORDER BY series DESC, {by}"
     )
-    return validate(sql, aggregates_only=True, **IMAGING_GUARD_OPTIONS)
+    options = dict(IMAGING_GUARD_OPTIONS)
+    if from_eval:
+        options["extra_tables"] = {**DICOM_TABLES_BY_NAME, **{t.name: t for t in [eval_table(compiled)]}}
+    return validate(sql, aggregates_only=True, **options)
 
 
 def has_imaging_index(con: duckdb.DuckDBPyConnection) -> bool:

@@ -11,31 +11,57 @@ Shape of the generated query::
                               names/synonyms matched in the mart's own vocabulary)
     index_events              every event of the index domain/concept set (first-ever if asked)
     index_rows                index events inside the date range, with a demographics flag
-    k<n>_events               events of criterion n inside its window around its anchor's events
-    k<n>_ok                   index rows for which criterion n's occurrence rule holds
+    k<n>_pairs, k<n>_ok       a count, or an anchor on another criterion: events of criterion n in
+                              its window around each anchor event, and the index rows whose
+                              occurrence rule holds
+    k<n>_events               matched events that later criteria anchor on
     flags                     index rows with one boolean per rule (demographics, criterion 1 …)
+    staged                    index rows with ``reached``: how many rules hold, in order
+    cohort                    the earliest qualifying index row per person
 
-The cohort query keeps persons with a row where every flag is true; the attrition query counts the
-persons left after each rule, in order.
+Why the shapes differ per criterion: "at least 1" and absence ("exactly 0") anchored on the index only
+ask whether an event exists, so they are an ``EXISTS`` / ``NOT EXISTS`` per index row (a semi- or
+anti-join, the window inside the subquery; with no window a plain join on the person) rather than
+pairs that are counted; counts and anchors on another criterion's events need the windowed join.
+The first matched event of each criterion is looked up for the cohort's rows only, by a grouped join.
+
+The cohort query keeps each person's earliest row where every rule holds; the attrition query counts
+the persons whose best row gets past each rule. The per-person evaluation (``eval_sql``) gives both at
+once, for a caller that evaluates the chain once per ask and reads counts, persons and images back.
 """
 
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 import sqlglot
 from sqlglot import exp
 
 from cohort_engine.schema_catalog.domains import DOMAIN_TABLES, GENDER_CONCEPTS
+from cohort_engine.schema_catalog.tables import Table, col
 from cohort_engine.spec import CohortSpec, ConceptSet, Domain, EventFilter, Occurrence
 from cohort_engine.sql_guard.errors import CompileError
 from cohort_engine.sql_guard.windows import window_conditions
 
-__all__ = ["AttritionStep", "CompileError", "CompiledCohort", "compile_cohort", "lit"]
+__all__ = [
+    "EVAL_TABLE",
+    "AttritionStep",
+    "CompileError",
+    "CompiledCohort",
+    "compile_cohort",
+    "eval_table",
+    "lit",
+]
 
 INDEX_KEY = "index"
+#: The key of a query's WITH clause in sqlglot's tree ("with_" since sqlglot 28, "with" before).
+WITH_ARG = "with_" if "with_" in exp.Select.arg_types else "with"
+#: Name of the temporary table a pipeline materialises ``CompiledCohort.eval_sql`` into (per session).
+EVAL_TABLE = "cohort_eval"
 
 
 @dataclass(frozen=True)
@@ -46,13 +72,58 @@ class AttritionStep:
 
 @dataclass
 class CompiledCohort:
-    """SQL for the cohort (one row per person) and for its attrition, in one dialect."""
+    """The SQL of one cohort, in one dialect.
 
-    cohort_sql: str
-    attrition_sql: str
+    ``cohort_sql`` (one row per person) and ``attrition_sql`` (persons left after each rule) are
+    standalone statements, rendered on first use from one parse of the shared CTE chain. The ``eval_*``
+    statements (DuckDB) are for a caller that evaluates the chain once: ``eval_sql`` returns one row
+    per person with an index event (``person_id``, ``reached`` = rules satisfied in order by their
+    best index event, and for the cohort's persons their ``index_date`` and first matched events);
+    materialised as :data:`EVAL_TABLE`, ``eval_attrition_sql`` and ``eval_cohort_sql`` read the
+    attrition and the cohort's rows back from it.
+    """
+
     steps: list[AttritionStep]
     dialect: str
     event_columns: dict[str, str] = field(default_factory=dict)  # criterion label → output column
+    eval_sql: str = ""
+    eval_attrition_sql: str = ""
+    eval_cohort_sql: str = ""
+    _with_sql: str = field(default="", repr=False)
+    _finals: dict[str, str] = field(default_factory=dict, repr=False)
+    #: rendered statements by name, and the parsed chain under "" (filled on first use)
+    _rendered: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def cohort_sql(self) -> str:
+        """Persons with their earliest qualifying index date and first matched events, by person."""
+        return self._render("cohort")
+
+    @property
+    def attrition_sql(self) -> str:
+        """One row: ``step_0`` … the persons left after each rule of :attr:`steps`."""
+        return self._render("attrition")
+
+    def _render(self, name: str) -> str:
+        """Render one final statement over the chain, parsed once for all of them (sqlglot's parse
+        of the long chain is the expensive part, so it is not repeated per statement)."""
+        with _RENDER_LOCK:
+            done = self._rendered.get(name)
+            if isinstance(done, str):
+                return done
+            chain = self._rendered.get("")
+            if chain is None:
+                chain = sqlglot.parse_one(f"{self._with_sql}\nSELECT 1", read="duckdb").args[WITH_ARG]
+                self._rendered[""] = chain
+            final = sqlglot.parse_one(self._finals[name], read="duckdb")
+            final.set(WITH_ARG, cast(exp.With, chain).copy())
+            text = final.sql(dialect=self.dialect, pretty=True)
+            self._rendered[name] = text
+            return text
+
+
+#: Rendering is rare (once per compiled cohort, which the pipeline caches): one lock for all of it.
+_RENDER_LOCK = threading.Lock()
 
 
 def lit(value: str) -> str:
@@ -213,7 +284,12 @@ def compile_cohort(
     resolved: Mapping[str, Sequence[int]] | None = None,
     dialect: str = "duckdb",
 ) -> CompiledCohort:
-    """Compile a spec. ``resolved`` maps 'index' / criterion labels to concept ids found for terms."""
+    """Compile a spec. ``resolved`` maps 'index' / criterion labels to concept ids found for terms.
+
+    The CTE chain is written once and shared by every statement of the cohort (see the module
+    docstring): the standalone cohort and attrition queries, and the per-person evaluation that the
+    pipeline materialises once per ask.
+    """
     resolved = resolved or {}
     ctes: list[tuple[str, str]] = []
 
@@ -239,10 +315,17 @@ def compile_cohort(
     if idx.date_range and idx.date_range.end:
         date_conds.append(f"i.event_date <= CAST({lit(idx.date_range.end.isoformat())} AS DATE)")
     where = f" WHERE {' AND '.join(date_conds)}" if date_conds else ""
+    # A row number only where pairs are keyed by it: numbering sorts every index event.
+    needs_row = any(not (c.window.anchor == INDEX_KEY and _is_semi(c.occurrence)) for c in spec.criteria)
+    row_col = (
+        "ROW_NUMBER() OVER (ORDER BY i.person_id, i.event_date, i.event_id) AS index_row, "
+        if needs_row
+        else ""
+    )
     ctes.append(
         (
             "index_rows",
-            "SELECT ROW_NUMBER() OVER (ORDER BY i.person_id, i.event_date, i.event_id) AS index_row, "
+            f"SELECT {row_col}"
             "i.person_id, i.event_id, i.event_date, i.visit_id, "
             f"({_demographics_condition(spec)}) AS demo_ok "
             f"FROM index_events AS i JOIN person AS p ON p.person_id = i.person_id{where}",
@@ -253,9 +336,13 @@ def compile_cohort(
     if not spec.demographics.is_empty():
         steps.append(AttritionStep("demographics", "demographics"))
 
-    # Criteria: matched events per anchor event, then the occurrence rule per index row.
+    # Criteria: one flag per index row each, and the events later criteria anchor on.
+    anchored_upon = {c.window.anchor for c in spec.criteria}
     flag_cols: list[str] = []
     event_columns: dict[str, str] = {}
+    # label → how the cohort's first matched event of that criterion is found: the name of a CTE
+    # of (index_row, event_date) rows, or the join condition of a direct lookup from the cohort's rows
+    first_event: dict[str, tuple[str, str]] = {}
     anchor_ctes: dict[str, str] = {INDEX_KEY: "index_rows"}
     for n, c in enumerate(spec.criteria, start=1):
         k = f"k{n}"
@@ -270,90 +357,226 @@ def compile_cohort(
             anchor_visit="a.visit_id",
         )
         join_on = " AND ".join(["e.person_id = a.person_id", *win])
-        # Every anchor event keeps a row (LEFT JOIN) so that absence ("exactly 0") can be seen.
-        anchor_select = (
-            "a.index_row, a.event_id AS anchor_event_id"
-            if anchor == "index_rows"
-            else "a.index_row, a.matched_event_id AS anchor_event_id"
-        )
-        anchor_src = (
-            "index_rows"
-            if anchor == "index_rows"
-            else "(SELECT index_row, person_id, event_id AS matched_event_id, event_date, visit_id "
-            f"FROM {anchor}_events)"
-        )
-        ctes.append(
-            (
-                f"{k}_pairs",
-                f"SELECT {anchor_select}, e.event_id, e.event_date, e.visit_id, e.person_id "
-                f"FROM {anchor_src} AS a LEFT JOIN {k}_all AS e ON {join_on}",
+        if anchor == "index_rows" and _is_semi(c.occurrence):
+            # Presence or absence of one event around the index: a semi-join (EXISTS) or an anti-join
+            # (NOT EXISTS) per index row, with the window inside the subquery; no pairs, no counting.
+            # (A COUNT(event_id) skips NULL ids, so the subquery does too.)
+            exists = (
+                f"EXISTS (SELECT 1 FROM {k}_all AS e WHERE "
+                + " AND ".join(["e.person_id = a.person_id", "NOT e.event_id IS NULL", *win])
+                + ")"
             )
-        )
-        ctes.append(
-            (
-                f"{k}_ok",
-                "SELECT DISTINCT index_row FROM (SELECT index_row, anchor_event_id, COUNT(event_id) AS n "
-                f"FROM {k}_pairs GROUP BY index_row, anchor_event_id) AS counted "
-                f"WHERE {_occurrence_condition(c.occurrence, 'n')}",
-            )
-        )
-        if not c.occurrence.is_absence:
-            # Events that exist: other criteria may anchor on them; the output shows the first one.
+            negate = "NOT " if c.occurrence.is_absence else ""
+            if c.occurrence.is_absence or c.label not in anchored_upon:
+                flag_cols.append(f"{negate}{exists} AS {k}_ok")
+            else:  # its matched events are joined anyway, for the criteria anchored on them
+                flag_cols.append(f"a.index_row IN (SELECT index_row FROM {k}_events) AS {k}_ok")
+            if not c.occurrence.is_absence:
+                matched = f"FROM index_rows AS a JOIN {k}_all AS e ON {join_on} WHERE NOT e.event_id IS NULL"
+                if c.label in anchored_upon:
+                    ctes.append(
+                        (
+                            f"{k}_events",
+                            "SELECT DISTINCT a.index_row, e.person_id, e.event_id, e.event_date, e.visit_id "
+                            + matched,
+                        )
+                    )
+                    anchor_ctes[c.label] = k
+                    first_event[c.label] = (f"{k}_events", "")
+                else:
+                    # looked up from the cohort's own rows (alias a: person_id, event_date, visit_id)
+                    first_event[c.label] = (
+                        "",
+                        f"JOIN {k}_all AS e ON {join_on} WHERE NOT e.event_id IS NULL",
+                    )
+                event_columns[c.label] = f"{_slug(c.label)}_date"
+        elif anchor != "index_rows" and c.occurrence.type == "at_least" and c.occurrence.count == 1:
+            # At least one event around some matched event of an earlier criterion: the matched pairs
+            # themselves (an inner join); an index row qualifies when it has one.
             ctes.append(
                 (
                     f"{k}_events",
-                    f"SELECT DISTINCT p.index_row, p.person_id, p.event_id, p.event_date, p.visit_id "
-                    f"FROM {k}_pairs AS p WHERE p.event_id IS NOT NULL "
-                    f"AND p.index_row IN (SELECT index_row FROM {k}_ok)",
+                    "SELECT DISTINCT a.index_row, e.person_id, e.event_id, e.event_date, e.visit_id "
+                    f"FROM {anchor}_events AS a JOIN {k}_all AS e ON {join_on} WHERE NOT e.event_id IS NULL",
                 )
             )
             anchor_ctes[c.label] = k
             event_columns[c.label] = f"{_slug(c.label)}_date"
-        flag_cols.append(f"r.index_row IN (SELECT index_row FROM {k}_ok) AS {k}_ok")
+            first_event[c.label] = (f"{k}_events", "")
+            flag_cols.append(f"a.index_row IN (SELECT index_row FROM {k}_events) AS {k}_ok")
+        else:
+            # A count, or an anchor on another criterion's events: matched events per anchor event.
+            # Every anchor event keeps a row (LEFT JOIN) so that absence ("exactly 0") can be seen.
+            anchor_select = (
+                "a.index_row, a.event_id AS anchor_event_id"
+                if anchor == "index_rows"
+                else "a.index_row, a.matched_event_id AS anchor_event_id"
+            )
+            anchor_src = (
+                "index_rows"
+                if anchor == "index_rows"
+                else "(SELECT index_row, person_id, event_id AS matched_event_id, event_date, visit_id "
+                f"FROM {anchor}_events)"
+            )
+            ctes.append(
+                (
+                    f"{k}_pairs",
+                    f"SELECT {anchor_select}, e.event_id, e.event_date, e.visit_id, e.person_id "
+                    f"FROM {anchor_src} AS a LEFT JOIN {k}_all AS e ON {join_on}",
+                )
+            )
+            ctes.append(
+                (
+                    f"{k}_ok",
+                    "SELECT DISTINCT index_row FROM (SELECT index_row, anchor_event_id, "
+                    f"COUNT(event_id) AS n FROM {k}_pairs GROUP BY index_row, anchor_event_id) AS counted "
+                    f"WHERE {_occurrence_condition(c.occurrence, 'n')}",
+                )
+            )
+            if not c.occurrence.is_absence:
+                # Events that exist: other criteria may anchor on them; the output shows the first one.
+                ctes.append(
+                    (
+                        f"{k}_events",
+                        f"SELECT DISTINCT p.index_row, p.person_id, p.event_id, p.event_date, p.visit_id "
+                        f"FROM {k}_pairs AS p WHERE NOT p.event_id IS NULL "
+                        f"AND p.index_row IN (SELECT index_row FROM {k}_ok)",
+                    )
+                )
+                anchor_ctes[c.label] = k
+                event_columns[c.label] = f"{_slug(c.label)}_date"
+                first_event[c.label] = (f"{k}_events", "")
+            flag_cols.append(f"a.index_row IN (SELECT index_row FROM {k}_ok) AS {k}_ok")
         steps.append(AttritionStep(k, c.label))
 
+    row = ["index_row"] if needs_row else []
     flags_select = ", ".join(
-        ["r.index_row", "r.person_id", "r.event_date AS index_date", "r.demo_ok", *flag_cols]
+        [
+            *(f"a.{c}" for c in row),
+            "a.person_id",
+            "a.event_id",
+            "a.visit_id",
+            "a.event_date AS index_date",
+            "a.demo_ok",
+            *flag_cols,
+        ]
     )
-    ctes.append(("flags", f"SELECT {flags_select} FROM index_rows AS r"))
-    all_ok = " AND ".join(["demo_ok", *[f"k{n}_ok" for n in range(1, len(spec.criteria) + 1)]])
-    ctes.append(("qualifying", f"SELECT index_row, person_id, index_date FROM flags WHERE {all_ok}"))
-
-    # Cohort: earliest qualifying index row per person, with the first matched event of each criterion.
-    ctes.append(
-        (
-            "cohort",
-            "SELECT person_id, index_row, index_date FROM qualifying "
-            "QUALIFY ROW_NUMBER() OVER (PARTITION BY person_id ORDER BY index_date, index_row) = 1",
-        )
-    )
-    event_selects = []
-    for n, c in enumerate(spec.criteria, start=1):
-        if c.label in event_columns:
-            event_selects.append(
-                f"(SELECT MIN(x.event_date) FROM k{n}_events AS x WHERE x.index_row = c.index_row) "
-                f"AS {event_columns[c.label]}"
-            )
-    cohort_select = ", ".join(["c.person_id", "c.index_date", *event_selects])
-    with_sql = "WITH " + ",\n".join(f"{name} AS ({sql})" for name, sql in ctes)
-    cohort_sql = f"{with_sql}\nSELECT {cohort_select} FROM cohort AS c ORDER BY c.person_id"
-
-    cumulative: list[str] = []
-    counts = ["COUNT(DISTINCT person_id) AS step_0"]
+    ctes.append(("flags", f"SELECT {flags_select} FROM index_rows AS a"))
     flag_names = (["demo_ok"] if not spec.demographics.is_empty() else []) + [
         f"k{n}_ok" for n in range(1, len(spec.criteria) + 1)
     ]
-    for i, flag in enumerate(flag_names, start=1):
-        cumulative.append(flag)
-        counts.append(f"COUNT(DISTINCT CASE WHEN {' AND '.join(cumulative)} THEN person_id END) AS step_{i}")
-    attrition_sql = f"{with_sql}\nSELECT {', '.join(counts)} FROM flags"
-
+    full = len(flag_names)
+    # How far down the funnel each index row gets: the number of leading rules it satisfies (a NULL
+    # flag, e.g. an unknown sex, fails its rule as it fails a WHERE).
+    reached = (
+        "CASE "
+        + " ".join(f"WHEN NOT COALESCE({f}, FALSE) THEN {i}" for i, f in enumerate(flag_names))
+        + f" ELSE {full} END"
+        if flag_names
+        else "0"
+    )
+    staged_cols = ", ".join([*row, "person_id", "event_id", "visit_id", "index_date"])
+    ctes.append(("staged", f"SELECT {staged_cols}, {reached} AS reached FROM flags"))
+    # Per person: the best rule reached and the earliest qualifying index date (a GROUP BY, not a
+    # window over every index row).
+    per_person = (
+        "SELECT person_id, MAX(reached) AS reached, "
+        f"MIN(CASE WHEN reached = {full} THEN index_date END) AS index_date FROM staged GROUP BY person_id"
+    )
+    # The first matched event of each criterion, for the cohort's rows only: grouped joins, never a
+    # correlated subquery per output row.
+    event_joins: list[str] = []
+    event_selects: list[str] = []
+    for n, c in enumerate(spec.criteria, start=1):
+        if c.label not in event_columns:
+            continue
+        cte, tail = first_event[c.label]
+        if cte:
+            source = (
+                f"SELECT q.person_id, MIN(x.event_date) AS event_date FROM cohort AS q JOIN {cte} AS x "
+                "ON x.index_row = q.index_row GROUP BY q.person_id"
+            )
+        else:
+            source = (
+                "SELECT a.person_id, MIN(e.event_date) AS event_date FROM cohort AS a "
+                f"{tail} GROUP BY a.person_id"
+            )
+        event_joins.append(f" LEFT JOIN ({source}) AS f{n} ON f{n}.person_id = c.person_id")
+        event_selects.append(f"f{n}.event_date AS {event_columns[c.label]}")
+    joins = "".join(event_joins)
+    if event_joins:
+        # The qualifying index row of each person: on their earliest date, the lowest event id (the
+        # order index rows are numbered in). Only the rows of that date are ranked.
+        tie = ", ".join(["s.event_id", *(f"s.{c}" for c in row)])
+        ctes.append(("best", per_person))
+        cohort_cte = (
+            "SELECT s.person_id, s.index_date, s.event_date, s.visit_id"
+            + "".join(f", s.{c}" for c in row)
+            + " FROM (SELECT *, index_date AS event_date FROM staged) AS s JOIN best AS b "
+            "ON b.person_id = s.person_id AND b.index_date = s.index_date "
+            f"WHERE s.reached = {full} "
+            f"QUALIFY ROW_NUMBER() OVER (PARTITION BY s.person_id ORDER BY {tie}) = 1"
+        )
+        persons_src = "best"
+    else:
+        cohort_cte = (
+            "SELECT person_id, MIN(index_date) AS index_date FROM staged "
+            f"WHERE reached = {full} GROUP BY person_id"
+        )
+        persons_src = f"({per_person})"
+    ctes.append(("cohort", cohort_cte))
+    with_sql = "WITH " + ",\n".join(f"{name} AS ({sql})" for name, sql in ctes)
+    cohort_final = (
+        f"SELECT {', '.join(['c.person_id', 'c.index_date', *event_selects])} FROM cohort AS c{joins} "
+        "ORDER BY c.person_id"
+    )
+    counts = ["COUNT(DISTINCT person_id) AS step_0"] + [
+        f"COUNT(DISTINCT CASE WHEN reached >= {i} THEN person_id END) AS step_{i}" for i in range(1, full + 1)
+    ]
+    attrition_final = f"SELECT {', '.join(counts)} FROM staged"
+    eval_sql = (
+        f"{with_sql}\n"
+        f"SELECT {', '.join(['r.person_id', 'r.reached', 'r.index_date', *event_selects])} "
+        f"FROM {persons_src} AS r"
+        + (f" LEFT JOIN cohort AS c ON c.person_id = r.person_id{joins}" if joins else "")
+    )
+    out_cols = ", ".join(["person_id", "index_date", *event_columns.values()])
     return CompiledCohort(
-        cohort_sql=render(cohort_sql, dialect),
-        attrition_sql=render(attrition_sql, dialect),
         steps=steps,
         dialect=dialect,
         event_columns=event_columns,
+        eval_sql=eval_sql,
+        eval_attrition_sql=f"SELECT {', '.join(counts)} FROM {EVAL_TABLE}",
+        eval_cohort_sql=f"SELECT {out_cols} FROM {EVAL_TABLE} WHERE reached = {full}",
+        _with_sql=with_sql,
+        _finals={"cohort": cohort_final, "attrition": attrition_final},
+    )
+
+
+def _is_semi(o: Occurrence) -> bool:
+    """Whether the rule only asks if one event exists (at least 1) or none does (absence)."""
+    return o.is_absence or (o.type == "at_least" and o.count == 1)
+
+
+def eval_table(compiled: CompiledCohort) -> Table:
+    """The per-person evaluation a pipeline materialises (:data:`EVAL_TABLE`), as a guard table.
+
+    Why a catalog entry: the statements that read the materialised rows back (attrition, the person
+    list, the imaging summary) go through the guard like every other statement, with the same privacy
+    classes as the mart's own columns (persons and dates are quasi-identifiers)."""
+    return Table(
+        name=EVAL_TABLE,
+        description="One ask's evaluated cohort: each person with an index event, how far down the "
+        "funnel they got, and (when they qualify) their index date and first matched events.",
+        columns=[
+            col("person_id", "BIGINT", "quasi", "Patient."),
+            col("reached", "INTEGER", "safe", "Rules satisfied in order by the person's best index event."),
+            col("index_date", "DATE", "quasi", "Earliest qualifying index date (NULL: not in the cohort)."),
+            *(
+                col(name, "DATE", "quasi", f"First matched event of {label!r}.")
+                for label, name in compiled.event_columns.items()
+            ),
+        ],
     )
 
 

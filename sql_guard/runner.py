@@ -25,12 +25,19 @@ connection sharing the same database and settings), so one connection can serve 
 (API workers) and an interrupt can only ever hit the query it was armed for. :func:`execute_internal`
 gives the same time limit and error scrubbing to SQL that this package's callers build themselves
 (cohort hashes, charts, imaging manifests) and fetch in batches.
+
+Evaluate once: :class:`EvalSession` keeps one cursor for several guarded statements, so that a cohort's
+CTE chain is evaluated once into a temporary table (``CREATE TEMP TABLE … AS`` a guarded SELECT; a
+DuckDB temporary table belongs to its own cursor's connection, lives in memory and is allowed on a
+read-only database) and its counts, persons and images are read back from it by further guarded
+statements. Nothing of it outlives the session.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import re
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -49,6 +56,7 @@ __all__ = [
     "DEFAULT_THREADS",
     "DEFAULT_TIMEOUT_S",
     "REQUIRED_TABLES",
+    "EvalSession",
     "GuardError",
     "MartError",
     "QueryError",
@@ -316,6 +324,76 @@ def run_query(
     finally:
         cursor.close()
     return QueryResult(columns=columns, rows=rows, limit=checked.limit, sql=checked.sql)
+
+
+_TEMP_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+
+class EvalSession:
+    """Guarded statements on one cursor of ``con``, sharing that cursor's temporary tables.
+
+    Use as a context manager; on exit every table it materialised is dropped and the cursor closed.
+    Each statement has its own time limit (``timeout_s``), like :func:`run_query`.
+    """
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, *, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
+        if timeout_s <= 0:
+            raise ValueError("timeout_s must be positive")
+        self.timeout_s = timeout_s
+        self.cursor = con.cursor()
+        self._tables: list[str] = []
+
+    def materialise(self, table: str, validated: ValidatedSQL) -> None:
+        """Run a guarded SELECT into the temporary table ``table`` (replacing one of that name).
+
+        The SELECT is re-validated like every statement the runner executes; the only text added
+        around it is ``CREATE OR REPLACE TEMP TABLE <plain name> AS``.
+        """
+        if not _TEMP_NAME.match(table):
+            raise ValueError(f"not a plain table name: {table!r}")
+        checked = revalidate(validated)
+        sql = f"CREATE OR REPLACE TEMP TABLE {table} AS {checked.sql}"
+        _execute(self.cursor, lambda: self.cursor.execute(sql), self.timeout_s)
+        if table not in self._tables:
+            self._tables.append(table)
+
+    def query(self, validated: ValidatedSQL) -> QueryResult:
+        """Run a guarded query on this session's cursor (see :func:`run_query`)."""
+        checked = revalidate(validated)
+
+        def work() -> tuple[list[str], list[tuple[Any, ...]]]:
+            self.cursor.execute(checked.sql)
+            rows = self.cursor.fetchall()
+            return [d[0] for d in self.cursor.description or []], rows
+
+        columns, rows = _execute(self.cursor, work, self.timeout_s)
+        return QueryResult(columns=columns, rows=rows, limit=checked.limit, sql=checked.sql)
+
+    def fetch_internal(self, sql: str) -> list[tuple[Any, ...]]:
+        """Rows of SQL the engine built itself over this session's tables (not a user's text: not
+        guarded here, like :func:`execute_internal`), with the same time limit and error scrubbing."""
+
+        def work() -> list[tuple[Any, ...]]:
+            return self.cursor.execute(sql).fetchall()
+
+        return _execute(self.cursor, work, self.timeout_s)
+
+    def close(self) -> None:
+        try:
+            for table in self._tables:
+                try:
+                    self.cursor.execute(f"DROP TABLE IF EXISTS temp.{table}")
+                except duckdb.Error:  # the cursor is gone with its tables
+                    break
+        finally:
+            self._tables.clear()
+            self.cursor.close()
+
+    def __enter__(self) -> EvalSession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def guarded_query(

@@ -55,7 +55,10 @@ def pg(eunomia):
 def test_postgres_cohort_equals_duckdb_cohort(pg, eunomia, name, spec, hand_sql) -> None:
     duck = compile_cohort(spec, dialect="duckdb")
     post = compile_cohort(spec, dialect="postgres")
-    assert post.cohort_sql != duck.cohort_sql  # really rendered for another engine
+    assert post.dialect == "postgres"
+    if any(word in duck.cohort_sql for word in ("INTERVAL", "QUALIFY")):
+        # really rendered for another engine (SQL with neither is the same text in both dialects)
+        assert post.cohort_sql != duck.cohort_sql
     want = eunomia.execute(duck.cohort_sql).fetchall()
     got = pg.execute(post.cohort_sql).fetchall()
     assert [tuple(r) for r in got] == [tuple(r) for r in want]

@@ -1,0 +1,211 @@
+"""Scale benchmark of one ask: a 10-question mix on a large demo mart, per stage, against hand-written SQL.
+
+Why: an ask must stay interactive on a hospital-sized mart (issue targets on 1M persons, 2 cores: warm
+ask p50 ≤ 0.15 s, p95 ≤ 0.5 s; the engine's SQL within 1.3× of what a data engineer writes by hand).
+This prints the figures; it asserts only correctness (equal person sets), never a timing.
+
+What it does:
+
+* builds (or reuses) ``DIR/p<N>/mart.duckdb`` with ``cohort demo-data --persons N --seed 42
+  --dicom-files 0``;
+* takes ten demo gold questions (``evals/gold/demo.jsonl``) covering the compiler's shapes: the seed
+  scenario, index only, first occurrence + demographics, a window, a chain, a count, a windowed and two
+  windowless exclusions, an imaging criterion;
+* **cold**: each question once on a freshly opened mart with the pipeline's caches cleared;
+  **warm**: ``--rounds`` more rounds on the same connection. Every answer's ``timings`` (parse,
+  resolve, compile, guard, sql, imaging, total ms) gives the per-stage p50/p95;
+* **SQL vs hand-written**: the compiled cohort SQL and the gold SQL of each question, warm, best of
+  ``--sql-runs``; asserts equal person sets and prints the ratio (and the same for the pipeline's whole
+  SQL stage, which also counts the attrition).
+
+    .venv/bin/python benchmarks/bench_scale.py                    # 200,000 persons
+    .venv/bin/python benchmarks/bench_scale.py --persons 1000000  # the issue's size (minutes to build)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from cohort_engine import pipeline  # noqa: E402
+from cohort_engine.parsers import parser_for  # noqa: E402
+from cohort_engine.sql_guard.runner import open_mart  # noqa: E402
+
+#: Demo gold ids of the mix (English; hand-written gold SQL returns ``person_id``).
+QUESTIONS: tuple[str, ...] = (
+    "demo-seed-en1",
+    "demo-mi_2023-en1",
+    "demo-first_stroke_women_75-en1",
+    "demo-mi_pci_7d-en1",
+    "demo-mi_angio_then_pci-en1",
+    "demo-t2dm_2023_hba1c_3x-en1",
+    "demo-mi_2023_no_pci_30d-en1",
+    "demo-af_never_warfarin-en1",
+    "demo-htn_without_diabetes-en1",
+    "demo-hf_echo_7d-en1",
+)
+STAGES = ("parse", "resolve", "compile", "guard", "sql", "imaging", "total")
+
+
+def pct(values: list[float], q: float) -> float:
+    """The ``q`` quantile (nearest rank) of ``values``; NaN when empty."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+
+
+def build_mart(persons: int, seed: int, root: Path) -> Path:
+    """The demo mart of ``persons`` under ``root`` (built once, reused after)."""
+    out = root / f"p{persons}"
+    mart = out / "mart.duckdb"
+    if mart.is_file():
+        return mart
+    cohort = Path(sys.executable).with_name("cohort")
+    cmd = [str(cohort), "demo-data", "--persons", str(persons), "--seed", str(seed)]
+    cmd += ["--out", str(out), "--dicom-files", "0"]
+    print("building:", " ".join(cmd), flush=True)
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True)
+    print(f"built in {time.perf_counter() - t0:.0f} s", flush=True)
+    return mart
+
+
+def load_questions() -> list[dict[str, Any]]:
+    by_id = {}
+    for line in (ROOT / "evals/gold/demo.jsonl").read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            rec = json.loads(line)
+            by_id[rec["id"]] = rec
+    return [by_id[q] for q in QUESTIONS]
+
+
+def ask_once(con: duckdb.DuckDBPyConnection, question: str) -> tuple[pipeline.AskResult, dict[str, float]]:
+    """Parse and run one question as the REST API does (person ids and a sample); stage times in ms."""
+    t0 = time.perf_counter()
+    parsed = parser_for("rule")(question)
+    parse_ms = (time.perf_counter() - t0) * 1000
+    assert parsed.status == "ok" and parsed.spec is not None, (question, parsed.status)
+    res = pipeline.run_spec(parsed.spec, con, parsed=parsed, include_person_ids=True, sample_size=5)
+    total_ms = (time.perf_counter() - t0) * 1000
+    assert res.status == "ok", (question, res.message)
+    timings = dict(getattr(res, "timings", None) or {})
+    timings["parse"] = parse_ms
+    timings["total"] = total_ms
+    return res, timings
+
+
+def clear_caches() -> None:
+    clear = getattr(pipeline, "clear_caches", None)
+    if clear is not None:
+        clear()
+
+
+def print_stages(title: str, rows: list[dict[str, float]]) -> None:
+    print(f"\n{title} ({len(rows)} asks), ms")
+    print(f"  {'stage':<10}{'p50':>10}{'p95':>10}{'max':>10}")
+    for stage in STAGES:
+        vals = [r[stage] for r in rows if stage in r]
+        if vals:
+            print(f"  {stage:<10}{pct(vals, 0.5):>10.1f}{pct(vals, 0.95):>10.1f}{max(vals):>10.1f}")
+
+
+def best_of(con: duckdb.DuckDBPyConnection, sql: str, runs: int) -> tuple[float, set[int]]:
+    """Best wall time (ms) of ``runs`` executions fetched as Arrow (so that Python's conversion of
+    dates does not count against the statement that returns them), and the person ids."""
+    best = float("inf")
+    ids: set[int] = set()
+    for _ in range(runs):
+        cur = con.cursor()
+        t0 = time.perf_counter()
+        table = cur.sql(sql).to_arrow_table()
+        best = min(best, time.perf_counter() - t0)
+        cur.close()
+        ids = {int(v) for v in table.column(0).to_pylist()}
+    return best * 1000, ids
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--persons", type=int, default=200_000)
+    ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--dir", type=Path, default=ROOT / "build" / "bench-scale")
+    ap.add_argument("--mart", type=Path, help="An existing mart instead of the demo one.")
+    ap.add_argument("--rounds", type=int, default=5, help="Warm rounds over the mix.")
+    ap.add_argument("--sql-runs", type=int, default=3, help="Runs per SQL in the hand-written comparison.")
+    args = ap.parse_args()
+
+    mart = args.mart or build_mart(args.persons, args.seed, args.dir)
+    records = load_questions()
+    print(f"mart {mart} ({mart.stat().st_size / 2**20:,.0f} MiB), {len(records)} questions")
+
+    # Cold: a freshly opened mart, empty caches, each question once.
+    clear_caches()
+    con = open_mart(mart)
+    cold: list[dict[str, float]] = []
+    answers: dict[str, pipeline.AskResult] = {}
+    for rec in records:
+        res, t = ask_once(con, rec["question"])
+        cold.append(t)
+        answers[rec["id"]] = res
+    # Warm: the same connection, caches filled.
+    warm: list[dict[str, float]] = []
+    per_question: dict[str, list[float]] = {r["id"]: [] for r in records}
+    per_question_sql: dict[str, list[float]] = {r["id"]: [] for r in records}
+    for _ in range(args.rounds):
+        for rec in records:
+            res, t = ask_once(con, rec["question"])
+            assert res.person_ids == answers[rec["id"]].person_ids
+            warm.append(t)
+            per_question[rec["id"]].append(t["total"])
+            if "sql" in t:
+                per_question_sql[rec["id"]].append(t["sql"])
+    print_stages("cold", cold)
+    print_stages("warm", warm)
+
+    print(
+        "\nper definition, ms: the ask (warm p50 of total and of its sql stage, which also counts the "
+        "attrition and reads the persons back), the cohort SQL alone and the hand-written SQL (best of "
+        f"{args.sql_runs})"
+    )
+    print(
+        f"{'question':<34}{'count':>8}{'ask p50':>9}{'sql p50':>9}{'ours':>8}{'hand':>8}"
+        f"{'ours/hand':>10}{'sql/hand':>10}"
+    )
+    ratios, stage_ratios = [], []
+    for rec in records:
+        res = answers[rec["id"]]
+        assert res.sql is not None
+        ours, ours_ids = best_of(con, res.sql, args.sql_runs)
+        hand, hand_ids = best_of(con, rec["gold_sql"], args.sql_runs)
+        assert ours_ids == hand_ids == set(res.person_ids or []), f"{rec['id']}: person sets differ"
+        sql_p50 = (
+            statistics.median(per_question_sql[rec["id"]]) if per_question_sql[rec["id"]] else float("nan")
+        )
+        ratios.append(ours / hand)
+        stage_ratios.append(sql_p50 / hand)
+        print(
+            f"{rec['id']:<34}{res.count:>8}{statistics.median(per_question[rec['id']]):>9.1f}{sql_p50:>9.1f}"
+            f"{ours:>8.1f}{hand:>8.1f}{ours / hand:>10.2f}{sql_p50 / hand:>10.2f}"
+        )
+    print(
+        f"\nworst ratio: cohort SQL/hand {max(ratios):.2f}, ask sql stage/hand {max(stage_ratios):.2f}; "
+        f"person sets equal on all {len(records)} definitions"
+    )
+    con.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
