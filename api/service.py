@@ -38,7 +38,6 @@ from cohort_engine.api.characterise import CONCEPT_DOMAINS, table1_rows
 from cohort_engine.api.charts import (
     chart_rows,
     cohort_subquery,
-    imaging_digests,
     with_person_digests,
 )
 from cohort_engine.api.codesets import check_known, known_concepts
@@ -73,7 +72,7 @@ from cohort_engine.deid.policy import ReleasePolicy
 from cohort_engine.dicom_index.select import has_imaging_index
 from cohort_engine.nlq.result import ParseResult
 from cohort_engine.parsers import ParserName
-from cohort_engine.pipeline import answer_from_parse, compile_spec, run_spec_compiled
+from cohort_engine.pipeline import CohortRead, answer_from_parse, compile_spec, run_spec_compiled
 from cohort_engine.spec import CohortSpec
 from cohort_engine.sql_guard.compiler import CompiledCohort
 from cohort_engine.sql_guard.guard import validate
@@ -145,13 +144,10 @@ class CohortService:
                 overrides=dict(overrides) or None,
                 timeout_s=self.settings.query_timeout_s,
                 codesets=codesets,
+                on_session=self.person_tokens,
             )
             res = outcome.answer
-            disclosure = (
-                self.person_tokens(con, outcome.compiled, spec, has_imaging=res.imaging is not None)
-                if res.status == "ok" and outcome.compiled is not None
-                else None
-            )
+            disclosure = outcome.extra if res.status == "ok" else None
             stored = res.model_copy(update={"person_ids": None, "sample": []}).public_dict()
             if disclosure is not None:
                 stored["disclosure"] = disclosure
@@ -193,24 +189,16 @@ class CohortService:
             stored.setdefault("notes", []).append(f"Not kept for re-running: {e}.")
             return None
 
-    def person_tokens(
-        self, con: duckdb.DuckDBPyConnection, compiled: CompiledCohort, spec: CohortSpec, *, has_imaging: bool
-    ) -> dict[str, Any]:
+    def person_tokens(self, read: CohortRead) -> dict[str, Any]:
         """The sealed fingerprints of the persons behind each count of a run (funnel steps, imaging
-        rows by modality), stored with the run: they key each count's noise for researchers."""
-        t = self.settings.query_timeout_s
-        cur = execute_internal(con, with_person_digests(compiled.attrition_sql), timeout_s=t)
-        try:
-            steps = [str(d) for d in cur.fetchone() or ()]
-        finally:
-            cur.close()
-        out: dict[str, Any] = {"attrition": [self.protector.seal(d) for d in steps]}
-        if has_imaging:
-            digests = imaging_digests(con, compiled, spec.imaging, "modality", timeout_s=t)
-            out["imaging"] = {(m or ""): self.protector.seal(d) for m, d in digests.items()}
+        rows by modality), stored with the run: they key each count's noise for researchers. Read from
+        the ask's own evaluation (``on_session``): the cohort is not evaluated again for them."""
+        row = read.fetch(with_person_digests(read.attrition_sql))
+        out: dict[str, Any] = {"attrition": [self.protector.seal(str(d)) for d in (row[0] if row else ())]}
+        if read.imaging:
+            rows = read.fetch(with_person_digests(read.imaging_summary().sql))
+            out["imaging"] = {(r[0] or ""): self.protector.seal(str(r[1])) for r in rows}
         return out
-
-    # -- views -----------------------------------------------------------------------------------
 
     def view(self, rec: CohortRecord, p: Principal, sample: list | None = None) -> CohortResult:
         return record_view(rec, p, self.protector, sample=sample)
