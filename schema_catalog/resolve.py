@@ -168,6 +168,7 @@ class Vocabulary:
         by the standard concepts it 'Maps to', because events are recorded with standard concepts."""
         out: list[ConceptMatch] = []
         for vocab, code_list in codes.items():
+            out += self.range_members(vocab, code_list, domain_ids, method)
             wanted = sorted({c for code in code_list for c in (code, code.replace(".", ""))})
             rows = self.fetch(
                 "SELECT concept_id, concept_name, vocabulary_id, concept_code, "
@@ -195,6 +196,36 @@ class Vocabulary:
                     )
                 ]
         return _dedupe(out)
+
+    def range_members(
+        self, vocab: str, codes: Iterable[str], domain_ids: tuple[str, ...], method: Method
+    ) -> list[ConceptMatch]:
+        """The three-character codes inside a block ('C00-C96') whose block concept has no descendants in
+        this mart's ``concept_ancestor`` (marts built from the ICD-10-CM code list carry the codes'
+        hierarchy but not the blocks'): 'any cancer' must still reach every C code. Empty when the block
+        has descendants (they are then found through it) or is no block."""
+        out: list[ConceptMatch] = []
+        for code in codes:
+            m = re.fullmatch(r"([A-Z]\d\d)-([A-Z]\d\d)", code)
+            if m is None:
+                continue
+            below = self.fetch(
+                "SELECT count(*) FROM concept_ancestor AS a "
+                "JOIN concept AS c ON c.concept_id = a.ancestor_concept_id "
+                "WHERE c.vocabulary_id = ? AND c.concept_code = ? "
+                "AND a.descendant_concept_id <> a.ancestor_concept_id",
+                [vocab, code],
+            )
+            if below and below[0][0]:
+                continue
+            out += self._rows(
+                "SELECT concept_id, concept_name, vocabulary_id, concept_code, ? FROM concept "
+                "WHERE vocabulary_id = ? AND length(concept_code) = 3 AND concept_code BETWEEN ? AND ? "
+                "AND domain_id IN (SELECT unnest(?)) AND coalesce(standard_concept, '') IN ('S', 'C') "
+                "ORDER BY concept_code",
+                [method, vocab, m.group(1), m.group(2), list(domain_ids)],
+            )
+        return out
 
     def maps_to(self, concept_id: int, domain_ids: tuple[str, ...], method: Method) -> list[ConceptMatch]:
         if not self.has_relationships:

@@ -77,7 +77,7 @@ DEMO = [
     ("병리 소견", OBS, {("DEMO", "PATH-HIST")}, "lexicon"),
     ("불안정 협심증", C, {("ICD10CM", "I20.0")}, "synonym"),
     ("우측 유방암", C, {("ICD10CM", "C50.411"), ("ICD10CM", "C50.911")}, "synonym"),
-    ("cancer", C, {("ICD10CM", "C00-C96")}, "lexicon"),
+    # "cancer" (the block C00-C96 and its codes): test_a_block_without_descendants_reaches_its_codes
     ("myocardial infarctoin", C, {("ICD10CM", "I21")}, "fuzzy"),
     ("diabetes", D, {("RxNorm", "6809"), ("RxNorm", "274783")}, "indication"),
 ]
@@ -193,3 +193,26 @@ def test_name_index_answers_as_the_scan_does(request, mart, names, domain_ids) -
     assert [m.model_dump() for m in got] == [
         m.model_dump() for m in scanned.by_names(names, domain_ids, "exact")
     ]
+
+
+def test_a_block_without_descendants_reaches_its_codes(demo) -> None:
+    """'any cancer' (block C00-C96): the demo mart links codes to subcodes, not blocks to codes, so the
+    block's three-character codes are added; every C code then comes through them."""
+    r = resolve_term(Vocabulary(demo), "any cancer", Domain.condition)
+    codes = {m.concept_code for m in r.matches}
+    assert r.status == "resolved" and "C00-C96" in codes and {"C16", "C18", "C34", "C50"} <= codes
+    assert all(c == "C00-C96" or (len(c) == 3 and "C00" <= c <= "C96") for c in codes)
+    expected = demo.execute(
+        "SELECT count(DISTINCT o.person_id) FROM condition_occurrence o JOIN concept c "
+        "ON c.concept_id = o.condition_concept_id "
+        "WHERE c.vocabulary_id = 'ICD10CM' AND c.concept_code LIKE 'C%'"
+    ).fetchone()[0]
+    ids = [m.concept_id for m in r.matches]
+    got = demo.execute(
+        "SELECT count(DISTINCT o.person_id) FROM condition_occurrence o "
+        "WHERE o.condition_concept_id IN "
+        "(SELECT descendant_concept_id FROM concept_ancestor "
+        "WHERE ancestor_concept_id IN (SELECT unnest(?)))",
+        [ids],
+    ).fetchone()[0]
+    assert got == expected > 0
