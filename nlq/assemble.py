@@ -241,6 +241,8 @@ class Assembly:
         cands = [e for e in events if not e.negated and e.window is None]
         if not cands:
             return None
+        # 'history of stroke pts with afib': a history is before something else, never the index
+        cands = [e for e in cands if not e.prior] or cands
         dated = [e for e in cands if e.date is not None]
         if len(dated) > 1:
             self.problems.append(

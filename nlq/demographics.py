@@ -20,8 +20,13 @@ M = r"(?P<m>\d{1,3})"
 YRS = r"(?:\s*(?:years?|yrs?)(?:\s+(?:old|of\s+age))?|\s*-?\s*years?-old|\s*yo|\s*y/o)?"
 AT = (
     r"(?:\s+at\s+(?:the\s+)?(?:time\s+of\s+)?(?:(?:the\s+)?index(?:\s+date|\s+event)?|(?:first\s+)?diagnosis|"
-    r"surgery|admission|baseline|entry|the\s+procedure))?"
+    r"surgery|admission|baseline|entry|the\s+procedure)"
+    # 'in their 40s when diagnosed': the age at the index event, as every age here is
+    r"|\s+when\s+(?:they\s+were\s+|first\s+)?(?:diagnosed|admitted|operated(?:\s+on)?|treated|seen))?"
 )
+#: Right after a comma at the end of the question (', under 18'): an afterthought about the patients.
+TAIL = r"(?<=,\s)"
+END = r"(?=\s*(?:$|[.;]))"
 PEOPLE = (
     r"(?:(?<=patients )|(?<=people )|(?<=persons )|(?<=men )|(?<=women )|(?<=adults )|(?<=those )|"
     r"(?<=males )|(?<=females )|(?<=subjects )|(?<=individuals )|(?<=pts )|(?<=patient )|(?<=children )|"
@@ -33,10 +38,15 @@ EN_AGE: list[tuple[str, str]] = [
     (rf"\b(?:aged?|ages)\s+(?:between\s+|from\s+)?{N}\s*(?:-|to|and|through)\s*{M}{YRS}{AT}", "nm"),
     (rf"\bbetween\s+(?:the\s+)?ages?\s+(?:of\s+)?{N}\s+(?:and|to)\s+{M}{YRS}{AT}", "nm"),
     (
-        rf"{PEOPLE}(?:between\s+)?{N}\s*(?:and|to|-)\s*{M}(?:\s+years(?:\s+(?:old|of\s+age))?)?{AT}(?!\s*(?:%|mg|g/|mmol|days?|weeks?|months?))",
+        rf"{PEOPLE}(?:between\s+)?{N}\s*(?:and|to|-|–)\s*{M}{YRS}{AT}(?!\s*(?:%|mg|g/|mmol|days?|weeks?|months?))",
         "nm",
     ),
-    (rf"\b{N}\s*(?:-|to)\s*{M}[- ]?(?:years?[- ]olds?|yo|years?\s+(?:old|of\s+age)){AT}", "nm"),
+    (rf"\b{N}\s*(?:-|–|—|to)\s*{M}\s*[- ]?(?:years?[- ]olds?|yo|y/o|years?\s+(?:old|of\s+age)){AT}", "nm"),
+    (
+        rf"\bwhen\s+(?:they\s+were\s+|aged\s+)?(?:between\s+)?{N}\s+(?:and|to|-|–)\s+{M}"
+        rf"(?:\s+years?(?:\s+(?:old|of\s+age))?)?",
+        "nm",
+    ),
     (rf"\b(?:aged?\s+)?{N}{YRS}\s*(?:or|and)\s+older(?:\s+years?)?{AT}", "min"),
     (rf"\baged?\s+{N}{YRS}\s*(?:\+|(?:or|and)\s+(?:over|above|up|more))(?:\s+years?(?:\s+old)?)?{AT}", "min"),
     (rf"\b{N}\s*(?:years?|yrs?)(?:\s+old)?\s*(?:\+|(?:or|and)\s+(?:over|above|up|more)){AT}", "min"),
@@ -80,6 +90,13 @@ EN_AGE: list[tuple[str, str]] = [
     (rf"\baged?\s+{N}\b{YRS}{AT}", "exact"),
     (r"\b(?:adults?|adult\s+patients|grown-?ups)\b", "adult"),
     (r"\b(?:children|child|pediatric|paediatric|kids|minors|infants|adolescents)\b", "child"),
+    # last, after every 'aged …' reading:
+    # '80+ with pneumonia', 'pts 80+': a bare N+ that describes patients, not a count of events
+    (rf"(?:^|(?<=\s)){N}\s*\+(?=\s+(?:with|pts?|patients|people|men|women|males?|females?)\b|\s*$)", "min"),
+    (rf"{PEOPLE}(?:≥|>=|=>)\s*{N}(?!\s*(?:%|mg|g/|mmol|kg|days?|weeks?|months?)){YRS}{AT}", "min"),
+    (rf"{TAIL}(?:aged\s+)?(?:under|below|younger\s+than)\s+{N}{YRS}{END}", "max_strict"),
+    (rf"{TAIL}(?:aged\s+)?(?:over|above|older\s+than)\s+{N}{YRS}{END}", "min_strict"),
+    (rf"{TAIL}(?:aged\s+)?{N}\s*(?:\+|or\s+older){END}", "min"),
 ]
 KO_AGE: list[tuple[str, str]] = [
     (r"(?P<d>[1-9]0)\s*(?:~|-|에서)\s*(?P<d2>[1-9]0)\s*대", "decades"),

@@ -51,6 +51,14 @@ def same_mention(a: Term, b: Term) -> bool:
     return not keys_a and re.search(rf"(?<!\w){re.escape(x)}", y) is not None
 
 
+def broader_mention(a: Term, b: Term) -> bool:
+    """Is ``a`` a broader word for what ``b`` names? 'the cancer diagnosis' after 'gastric cancer' or
+    'lung ca' (the word is in the mention or in a name of its lexicon entry)."""
+    word = re.compile(rf"(?<!\w){re.escape(a.text.lower())}(?!\w)")
+    names = [b.text.lower(), *(n.lower() for e in lookup(b.text) for n in e.en)]
+    return any(word.search(n) for n in names)
+
+
 @dataclass
 class Problem:
     """Something the parser will not guess: the clarification question, the words, the readings."""

@@ -23,6 +23,7 @@ from cohort_engine.nlq.events import (
     Problem,
     Term,
     ValueCmp,
+    broader_mention,
     same_mention,
 )
 from cohort_engine.nlq.items import (
@@ -295,6 +296,18 @@ class EnglishGrammar:
                 return e
             if not want and probe.modalities and e.modalities and set(probe.modalities) & set(e.modalities):
                 return e
+        if probe.terms and probe.kind:
+            # 'gastric cancer … after the cancer diagnosis': a broader word for one event named before
+            broader = [
+                e
+                for e in self.events
+                if e is not exclude
+                and not e.negated
+                and (e.kind is None or KIND_DOMAIN[e.kind] == KIND_DOMAIN[probe.kind])
+                and all(any(broader_mention(t, u) for u in e.terms) for t in probe.terms)
+            ]
+            if len(broader) == 1:
+                return broader[0]
         return None
 
     def feed_anchor(self, it: Item) -> bool:

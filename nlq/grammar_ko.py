@@ -271,6 +271,12 @@ class KoreanGrammar:
                 and any(KIND_DOMAIN[probe.kind].value in t.domains for t in e.terms)
             ):
                 return e  # '위절제술을 받았고, (그) 수술 후 …': the surgery just named, kind from its concept
+        if not want and probe.kind and _date_reference(probe):
+            # '대장내시경을 받은 환자 중 검사일로부터 30일 이내': '<kind>일' is the date of an event already
+            # named, never a new one; the kind word is loose ('검사' is an exam: a lab, an endoscopy, a CT)
+            named = [e for e in self.events if not e.negated and (e.terms or e.modalities)]
+            if named:
+                return named[-1]
         return None
 
     # ------------------------------------------------------------ one phrase → events
@@ -526,3 +532,8 @@ PHRASE_STEPS: dict[ItemKind, PhraseStep] = {
 
 def build_ko(items: list[Item]) -> Built:
     return KoreanGrammar(items).run()
+
+
+def _date_reference(probe: Event) -> bool:
+    """'검사일', '촬영일자', '시술일': an event word naming the *date* of an event (a reference to one)."""
+    return bool(probe.text) and bool(re.search(r"(?:일|일자)$", probe.text[-1]))

@@ -119,6 +119,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "ko": "괄호 안 설명 “({words})”은(는) 조건에 넣지 않았습니다",
     },
     "typo_read_as": {"en": "read “{word}” as “{fix}”", "ko": "“{word}”을(를) “{fix}”(으)로 읽었습니다"},
+    "lead_in_skipped": {
+        "en": "read past the introduction “{text}” (it holds no rule)",
+        "ko": "머리말 “{text}”은(는) 조건이 아니므로 건너뛰었습니다",
+    },
     # ------------------------------------------------------------ grammars (nlq.grammar_en, nlq.grammar_ko)
     "visit_end_unsupported": {
         "en": "Windows are measured from event start dates; “{text}” (the end of a visit) is not supported.",

@@ -32,11 +32,13 @@ from cohort_engine.nlq.vocab import (
 )
 
 UNITS = (
-    r"%|percent|mg/dl|g/dl|mmol/l|mmol/mol|µmol/l|umol/l|ng/ml|pg/ml|ng/l|u/l|iu/l|meq/l|mg/l|g/l|mmhg|mm\s*hg|"
-    r"kg/m2|kg/m²|kg|cm|bpm|/ul|/µl|10\^3/ul|x10\^9/l|k/ul|퍼센트|프로|mg|g|점"
+    r"%|percent|mg/dl|g/dl|mmol/l|mmol/mol|µmol/l|umol/l|ng/ml|pg/ml|ng/l|miu/ml|miu/l|iu/ml|u/ml|u/l|iu/l|"
+    r"meq/l|mg/l|g/l|mg/g|ml/min/1\.73\s*m2|ml/min|mmhg|mm\s*hg|kg/m2|kg/m²|kg|cm|bpm|"
+    r"(?:x\s*)?10\s*\^\s*3\s*/\s*[uµ]l|(?:x\s*)?10\s*\^\s*9\s*/\s*l|/mm3|/ul|/µl|k/ul|퍼센트|프로|mg|g|점"
 )
-NUM = r"(?P<v>\d+(?:\.\d+)?)"
-NUM2 = r"(?P<v2>\d+(?:\.\d+)?)"
+#: A number as written: '1,500' (thousands separators) or '7.5'.
+NUM = r"(?P<v>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)"
+NUM2 = r"(?P<v2>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)"
 UNIT = rf"(?:\s*(?P<unit>{UNITS})(?![a-z]))?"
 UNIT2 = rf"(?:\s*(?P<unit2>{UNITS})(?![a-z]))?"
 _OP_RE = "|".join(re.escape(k).replace(r"\ ", r"\s+") for k in sorted(OPS_EN, key=len, reverse=True))
@@ -95,6 +97,11 @@ KO_BARE = re.compile(rf"(?<![\w.]){NUM}{UNIT}(?![\w.])", re.IGNORECASE)
 FIRST_KO = re.compile(r"처음(?:으로)?|최초(?:로)?|첫\s*번째|첫|신규(?:로)?|새로(?:이)?|새롭게")
 
 
+def _num(text: str | None) -> float:
+    """'1,500' → 1500.0: thousands separators as people write them."""
+    return float(str(text).replace(",", ""))
+
+
 def _unit(g: dict[str, str | None]) -> str | None:
     u = g.get("unit") or g.get("unit2")
     if not u:
@@ -126,7 +133,7 @@ def _en(m: re.Match[str], kind: str) -> Item | None:
     if kind == "multiple":
         return _count_item(m, "at_least", 2)
     if kind == "between":
-        lo, hi = float(g["v"]), float(g["v2"])
+        lo, hi = _num(g["v"]), _num(g["v2"])
         return Item(
             ItemKind.compare,
             m.group(0),
@@ -137,7 +144,7 @@ def _en(m: re.Match[str], kind: str) -> Item | None:
     if kind == "op":
         op = OPS_EN[" ".join(g["op"].lower().split())]
         return Item(
-            ItemKind.compare, m.group(0), m.start(), m.end(), CompareData(op, float(g["v"]), None, _unit(g))
+            ItemKind.compare, m.group(0), m.start(), m.end(), CompareData(op, _num(g["v"]), None, _unit(g))
         )
     if kind == "post":
         op = ">=" if g.get("plus") else POST_EN[g["post"].lower()]
@@ -146,10 +153,10 @@ def _en(m: re.Match[str], kind: str) -> Item | None:
             m.group(0),
             m.start(),
             m.end(),
-            CompareData(op, float(g["v"]), None, _unit(g), post=True),
+            CompareData(op, _num(g["v"]), None, _unit(g), post=True),
         )
     if kind == "bare":
-        return Item(ItemKind.number, m.group(0), m.start(), m.end(), NumberData(float(g["v"]), _unit(g)))
+        return Item(ItemKind.number, m.group(0), m.start(), m.end(), NumberData(_num(g["v"]), _unit(g)))
     n = number(g["n"])
     return (
         None
@@ -191,7 +198,7 @@ def _ko_op(m: re.Match[str]) -> Item:
         m.group(0),
         m.start(),
         m.end(),
-        CompareData(op, float(m.group("v")), None, _unit(m.groupdict())),
+        CompareData(op, _num(m.group("v")), None, _unit(m.groupdict())),
     )
 
 
@@ -212,8 +219,8 @@ def recognise_quantities_ko(pieces: list[Piece]) -> list[Piece]:
             m.end(),
             CompareData(
                 "between",
-                min(float(m.group("v")), float(m.group("v2"))),
-                max(float(m.group("v")), float(m.group("v2"))),
+                min(_num(m.group("v")), _num(m.group("v2"))),
+                max(_num(m.group("v")), _num(m.group("v2"))),
                 _unit(m.groupdict()),
             ),
         ),
@@ -227,6 +234,6 @@ def recognise_quantities_ko(pieces: list[Piece]) -> list[Piece]:
             m.group(0),
             m.start(),
             m.end(),
-            NumberData(float(m.group("v")), _unit(m.groupdict())),
+            NumberData(_num(m.group("v")), _unit(m.groupdict())),
         ),
     )

@@ -58,6 +58,7 @@ from cohort_engine.nlq.vocab import (
     EN_FINDING_VERBS,
     EN_GENERIC_VERBS,
     EN_GRAMMAR_WORDS,
+    EN_LEAD_INS,
     EN_MODALITIES,
     EN_NEGATION,
     EN_PREP,
@@ -70,6 +71,7 @@ from cohort_engine.nlq.vocab import (
     EN_VAGUE,
     EN_VERBS,
     JOSA,
+    KIND_DOMAIN,
     KO_AFTER_AUX,
     KO_ALL,
     KO_BODY_PARTS,
@@ -189,7 +191,8 @@ def _imaging(lang: str) -> re.Pattern[str]:
     part2_alts = [f"(?P<c{i}>{p})" for i, (p, _) in enumerate(parts)]
     if lang == "ko":
         rx = (
-            rf"(?:(?<![가-힣])(?:{'|'.join(part_alts)})\s*(?:의\s*)?)?(?:{'|'.join(mod_alts)})"
+            rf"(?<![A-Za-z])(?:(?<![가-힣])(?:{'|'.join(part_alts)})\s*(?:의\s*)?)?(?:{'|'.join(mod_alts)})"
+            r"(?![A-Za-z])"  # 'CT' of 'appendectomy' is no CT
             rf"(?:\s*\(\s*(?:{'|'.join(part2_alts)})\s*\))?(?:\s*(?:검사|촬영|영상|스캔|이미지|사진))?"
         )
         return re.compile(rx, re.IGNORECASE)
@@ -621,6 +624,63 @@ def _age_over(items: list[Item]) -> list[Item]:
     return out
 
 
+#: Adnominal endings after a verb of care ('측정*된*', '시행*한*', '처방*받은*').
+KO_ADNOMINAL_ENDS = frozenset({"된", "한", "받은", "하는", "되는", "받는", "했던", "되었던", "받았던"})
+#: The spec domains a verb of care may describe: its own, and for the generic '시행' (performed) every
+#: domain that is done to a patient.
+_CARE_DOMAINS = {"procedure": ("procedure", "measurement", "imaging")}
+
+
+def _care_verb_modifier(items: list[Item]) -> list[Item]:
+    """'2022년에 *측정된* BMI가 30 이상', '*시행된* LDL 검사', '*처방된* 아스피린': a verb of care before the
+    concept it modifies is that concept's event (its date included), not an event of its own; the
+    ending then closes nothing."""
+    out = list(items)
+    for k, it in enumerate(out[:-2]):
+        if it.kind is not ItemKind.event or re.search(r"(?:일|일자)$", it.text.strip()):
+            continue
+        end = out[k + 1]
+        nxt = _next_content(out, k + 1)
+        if end.kind is not ItemKind.end or end.text.strip() not in KO_ADNOMINAL_ENDS or nxt is None:
+            continue
+        kind = it.data_as(EventWordData).kind
+        if kind not in KIND_DOMAIN:
+            continue
+        domains = _CARE_DOMAINS.get(kind, (KIND_DOMAIN[kind].value,))
+        if (nxt.kind is ItemKind.term and any(d in domains for d in nxt.data_as(TermData).domains)) or (
+            nxt.kind is ItemKind.modality and "imaging" in domains
+        ):
+            out[k + 1] = Item(ItemKind.filler, end.text, end.start, end.end)
+            if it.text.strip() == "시행":  # 'performed' names no kind: the concept's own domain decides
+                out[k] = Item(ItemKind.filler, it.text, it.start, it.end)
+    return out
+
+
+def _day_of_clause(items: list[Item]) -> list[Item]:
+    """'기관지염 진단받은 *날* 덱스트로메토르판 처방받은', '응급실 온 *날* 복부 CT': the day of the event just
+    named, as '진단 *당일*' is (days 0..0 from it). Not before an explicit window ('진단받은 날로부터 30일
+    이내': there '날' is only the anchor's date)."""
+    out = list(items)
+    for k, it in enumerate(out):
+        if it.kind is not ItemKind.filler or it.text.strip() != "날" or k == 0:
+            continue
+        prev = out[k - 1]
+        nxt = _next_content(out, k)
+        if (
+            prev.kind is not ItemKind.end
+            or not re.search(r"(?:은|는|ㄴ|온|간|한|된|던)$", prev.text.strip())
+            or nxt is None
+            or nxt.kind in (ItemKind.window, ItemKind.index_ref, ItemKind.end)
+            or not any(x.kind in (ItemKind.event, ItemKind.term, ItemKind.modality) for x in out[:k])
+        ):
+            continue
+        out[k - 1] = Item(ItemKind.filler, prev.text, prev.start, prev.end)
+        out[k] = Item(
+            ItemKind.window, it.text, it.start, it.end, WindowData(0, 0, WindowAnchor.precedes, it.text)
+        )
+    return out
+
+
 def _after_aux(items: list[Item]) -> list[Item]:
     """'하고 나서 30일 이내에': an explicit window right after '나서' says how long after; '나서' adds
     nothing then."""
@@ -765,9 +825,34 @@ def _merge_unknown(items: list[Item]) -> list[Item]:
 
 
 # ---------------------------------------------------------------- the pipeline
+_LEAD_IN = re.compile(r"^\s*(?:" + "|".join(f"(?:{p})" for p in EN_LEAD_INS) + ")+", re.IGNORECASE)
+
+
+def _skip_lead_in(text: str) -> tuple[str, str]:
+    """The sentence with its lead-in blanked (same length: offsets stay), and the lead-in as written."""
+    m = _LEAD_IN.match(text)
+    if m is None or not text[m.end() :].strip():
+        return text, ""
+    return " " * m.end() + text[m.end() :], m.group(0).strip()
+
+
 def recognise(text: str, lang: str, today: date) -> Recognised:
     notes: list[str] = []
     if lang == "en":
+        text, lead_in = _skip_lead_in(text)
+        if lead_in:
+            notes.append(say("lead_in_skipped", lang, text=lead_in))
+        # 'A (was) followed by B' is 'A, then B': B on or after A (same length: offsets keep pointing into
+        # the sentence as written)
+        text = re.sub(
+            r"\b(?:(?:was|were|is|are)\s+)?followed\s+by\b",
+            lambda m: "then".ljust(len(m.group(0))),
+            text,
+            flags=re.IGNORECASE,
+        )
+        # clinician shorthand: 's/p CABG' (status post) = had a CABG; 'hx of' = history of
+        text = re.sub(r"(?<![\w/])s/p(?![\w/])", "had", text, flags=re.IGNORECASE)
+        text = re.sub(r"\bh/?x\s+of\b", "history of", text, flags=re.IGNORECASE)
         text = re.sub(r"\bw/o\b", "without", text, flags=re.IGNORECASE)
         text = re.sub(r"\bw/(?=\s)", "with", text, flags=re.IGNORECASE)
         # '90d', '24h', '6mo' → '90 d', '24 h', '6 mo'; 'PCIs' → 'PCI' (a plural abbreviation is the
@@ -854,7 +939,9 @@ def recognise(text: str, lang: str, today: date) -> Recognised:
         )
     pieces = _vague(pieces, lang)
     if lang == "ko":
-        items = _after_aux(_age_over(_leftovers(pieces, lang, analyse(text))))
+        items = _day_of_clause(
+            _care_verb_modifier(_after_aux(_age_over(_leftovers(pieces, lang, analyse(text)))))
+        )
     else:
         items = _leftovers(pieces, lang)
     items = _merge_modifiers(_parentheses(items, notes, lang), lang)

@@ -150,16 +150,16 @@ KO_EVENT_WORDS: list[tuple[str, str]] = [
         r"응급실\s*(?:방문|내원|진료|경유)?|응급\s*(?:진료|내원|방문)|(?<![A-Za-z])(?:ER|ED)(?![A-Za-z])",
         "er_visit",
     ),
-    (r"재입원|입원(?:\s*(?:기록|진료|치료))?", "admission"),
+    (r"재입원|입원(?:\s*(?:기록|진료|치료|일자|일))?", "admission"),
     (r"외래\s*(?:방문|진료|내원)?", "outpatient"),
     (r"사망(?:일|자)?|숨진|숨졌|죽은", "death"),
     (r"진단\s*(?:일자|일|명|코드)?|확진|상병|발생(?:일)?|발병(?:일)?|걸린|걸렸|앓(?:는|고|았)", "diagnosis"),
     (r"수술\s*(?:일자|일)?", "surgery"),
-    (r"시술\s*(?:일자|일)?|처치|시행", "procedure"),
-    (r"처방\s*(?:일자|일)?|투약|투여|복용|약물|약제", "drug"),
-    (r"(?:혈액\s*|피\s*)?검사\s*(?:결과|수치)?|수치|측정", "lab"),
-    (r"영상\s*(?:검사|촬영|이미지)?|촬영|이미지", "imaging"),
-    (r"방문|내원|진료", "visit"),
+    (r"시술\s*(?:일자|일)?|처치|(?:시행|주입)(?:일자|일)?", "procedure"),
+    (r"처방\s*(?:일자|일)?|(?:투약|투여|복용)(?:일자|일)?|약물|약제", "drug"),
+    (r"(?:혈액\s*|피\s*)?검사\s*(?:결과|수치|일자|일)?|수치|측정(?:일자|일)?", "lab"),
+    (r"영상\s*(?:검사|촬영|이미지)?(?:\s*일자|일)?|촬영(?:일자|일)?|이미지", "imaging"),
+    (r"(?:방문|내원|진료)(?:일자|일)?", "visit"),
 ]
 
 # ---------------------------------------------------------------- imaging
@@ -197,7 +197,12 @@ KO_MODALITIES: list[tuple[str, list[str], list[str]]] = [
         [],
     ),
 ]
+#: DICOM BodyPartExamined: a spine study is coded by segment (LSPINE …) or as a whole (SPINE).
+SPINE_PARTS = ["SPINE", "CSPINE", "TSPINE", "LSPINE", "SSPINE"]
 EN_BODY_PARTS: list[tuple[str, list[str]]] = [
+    (r"lumbar(?:\s+spine)?|l-?spine|lumbosacral(?:\s+spine)?", ["LSPINE"]),
+    (r"cervical\s+spine|c-?spine", ["CSPINE"]),
+    (r"thoracic\s+spine|t-?spine", ["TSPINE"]),
     (r"chest|thorax|thoracic|lungs?|pulmonary", ["CHEST"]),
     (r"heart|cardiac|coronary", ["HEART"]),
     (r"head|brain|cranial|cerebral", ["HEAD"]),
@@ -207,22 +212,26 @@ EN_BODY_PARTS: list[tuple[str, list[str]]] = [
     (r"breasts?", ["BREAST"]),
     (r"knees?", ["KNEE"]),
     (r"hips?", ["HIP"]),
-    (r"spine|spinal|lumbar|cervical\s+spine", ["SPINE"]),
+    (r"spine|spinal", SPINE_PARTS),
     (r"neck", ["NECK"]),
     (r"liver|hepatic", ["LIVER"]),
     (r"kidneys?|renal", ["KIDNEY"]),
 ]
 KO_BODY_PARTS: list[tuple[str, list[str]]] = [
-    (r"흉부|가슴|폐|흉곽", ["CHEST"]),
-    (r"심장", ["HEART"]),
-    (r"머리|두부|뇌|두경부", ["HEAD"]),
-    (r"복부|배", ["ABDOMEN"]),
-    (r"골반", ["PELVIS"]),
-    (r"유방", ["BREAST"]),
-    (r"무릎|슬관절", ["KNEE"]),
-    (r"고관절", ["HIP"]),
-    (r"척추|요추|경추", ["SPINE"]),
-    (r"경부|목", ["NECK"]),
+    # English names too: Korean questions mix them in ('head CT 찍은', 'L-spine X-ray')
+    (r"흉부|가슴|폐|흉곽|(?<![A-Za-z])(?:chest|thorax|lungs?)(?![A-Za-z])", ["CHEST"]),
+    (r"심장|(?<![A-Za-z])(?:heart|cardiac)(?![A-Za-z])", ["HEART"]),
+    (r"머리|두부|뇌|두경부|(?<![A-Za-z])(?:head|brain)(?![A-Za-z])", ["HEAD"]),
+    (r"복부|배|(?<![A-Za-z])(?:abdomen|abdominal)(?![A-Za-z])", ["ABDOMEN"]),
+    (r"골반|(?<![A-Za-z])(?:pelvis|pelvic)(?![A-Za-z])", ["PELVIS"]),
+    (r"유방|(?<![A-Za-z])breasts?(?![A-Za-z])", ["BREAST"]),
+    (r"무릎|슬관절|(?<![A-Za-z])knees?(?![A-Za-z])", ["KNEE"]),
+    (r"고관절|(?<![A-Za-z])hips?(?![A-Za-z])", ["HIP"]),
+    (r"요추|허리\s*뼈|(?<![A-Za-z])(?:L-?spine|lumbar(?:\s+spine)?)(?![A-Za-z])", ["LSPINE"]),
+    (r"경추|(?<![A-Za-z])(?:C-?spine|cervical\s+spine)(?![A-Za-z])", ["CSPINE"]),
+    (r"흉추|(?<![A-Za-z])(?:T-?spine|thoracic\s+spine)(?![A-Za-z])", ["TSPINE"]),
+    (r"척추|(?<![A-Za-z])spine(?![A-Za-z])", SPINE_PARTS),
+    (r"경부|목|(?<![A-Za-z])neck(?![A-Za-z])", ["NECK"]),
     (r"간", ["LIVER"]),
     (r"신장|콩팥", ["KIDNEY"]),
 ]
@@ -263,7 +272,7 @@ EN_NEGATION = (
     r"excluding|exclude[sd]?|except(?:\s+for|\s+those)?|but\s+not|other\s+than|without(?:\s+any)?|with\s+no|"
     r"no(?:\s+(?:record|evidence|sign)s?\s+of)?|not|never|none|neither|free\s+of|absence\s+of|"
     r"(?:did|do|does|have|has|had|was|were|is|are)\s*(?:n'?t|not)|didn't|don't|doesn't|haven't|hasn't|hadn't|"
-    r"wasn't|weren't|isn't|aren't|lacking|minus"
+    r"wasn't|weren't|isn't|aren't|lacking|minus|leav(?:e|ing)\s+out|omit(?:ting)?"
 )
 KO_NEGATION = (
     r"(?:을|를|이|가|은|는)?\s*(?:받은|한|된|있는|진단받은|처방받은|복용한|시행한|앓은|걸린)?\s*적(?:이|은)?\s*(?:한\s*번도\s*)?없(?:는|고|었던|던|음)|"
@@ -275,6 +284,10 @@ EN_BOUNDARY = (
     r"who|whose|whom|which|that|where|;|among\s+(?:them|those|whom)|of\s+(?:those|whom|them)|in\s+whom"
 )
 EN_FILLERS = {
+    "every",
+    "everyone",
+    "everybody",
+    "anyone",
     "patients",
     "patient",
     "people",
@@ -348,8 +361,6 @@ EN_FILLERS = {
     "select",
     "return",
     "extract",
-    "everyone",
-    "anyone",
     "ones",
     "there",
     "what",
@@ -518,6 +529,21 @@ KO_FILLERS = {
     "추출해",
     "부탁드립니다",
     "부탁합니다",
+    "부탁드려요",
+    # formal request endings ('추출해 주시기 바랍니다', '명단을 요청드립니다')
+    "바랍니다",
+    "바라며",
+    "바람",
+    "주시기",
+    "주십시요",
+    "요청드립니다",
+    "요청합니다",
+    "요청드려요",
+    "요청드림",
+    "추출하여",
+    "추출해서",
+    "알려죠",
+    "바로",  # '온 날 바로 수술': right away, the day's window says when
     "정리해줘",
     "나열해줘",
     "추려줘",
@@ -1408,6 +1434,16 @@ UNIT_SPELLINGS = {
     "pg/ml": "pg/mL",
     "u/l": "U/L",
     "iu/l": "IU/L",
+    "u/ml": "U/mL",
+    "iu/ml": "IU/mL",
+    "miu/ml": "mIU/mL",
+    "miu/l": "mIU/L",
+    "x10^3/ul": "10^3/uL",
+    "10^3/ul": "10^3/uL",
+    "x10^3/µl": "10^3/uL",
+    "10^3/µl": "10^3/uL",
+    "x10^9/l": "10^9/L",
+    "10^9/l": "10^9/L",
 }
 
 # ---------------------------------------------------------------- calendar words (nlq.dates, demographics)
@@ -1444,3 +1480,16 @@ DECADES = {
     "eighties": 80,
     "nineties": 90,
 }
+
+# ---------------------------------------------------------------- request framing (nlq.recognise)
+# A lead-in before the request itself ('Hi team —', 'Protocol request.', 'For a diabetes quality
+# project:', "We're studying outcomes after coronary bypass."): read past, and said so in the notes.
+# Each pattern must be followed by more text; a lead-in never holds a rule.
+EN_LEAD_INS = [
+    r"(?:hi|hello|hey|dear)\b[^.:!?\n—–-]{0,40}(?:[,.:!]|\s[—–-])\s*",
+    r"(?:(?:a\s+)?(?:protocol|data|cohort|research|extraction)\s+request|quick\s+(?:question|one))\s*[.:!—–-]\s*",
+    r"for\s+(?:a|an|our|the|my)\s+[^.:,;]{1,60}?(?:project|study|studies|audit|review|analysis|registry|"
+    r"paper|grant|trial|initiative|check)\s*[:,]\s*",
+    r"(?:we(?:'re|\s+are)|i(?:'m|\s+am))\s+(?:studying|doing|looking\s+(?:at|into)|running|planning|"
+    r"working\s+on|preparing|writing|putting\s+together|conducting)\b[^.!?]{0,120}[.!]\s+",
+]

@@ -87,7 +87,7 @@ EN_RULES: list[tuple[str, str]] = [
         "range",
     ),
     (rf"\bbetween\s+day\s+{N}\s+and\s+day\s+{N2}\s+{DIR_EN}\b", "range_days"),
-    (rf"\b(?:in|during|over)\s+the\s+(?:{N}\s+)?{U}\s+{DIR_EN}\b", "within"),
+    (rf"\b(?:within\s+|in\s+|during\s+|over\s+)the\s+(?:{N}\s+)?{U}\s+{DIR_EN}\b", "within"),
     (
         rf"\b(?:within|in\s+the\s+(?:first\s+|next\s+)?|during\s+the\s+(?:first\s+)?|up\s+to|no\s+more\s+than|not\s+more\s+than|"
         rf"at\s+most|no\s+later\s+than)\s*{N}\s+{U}(?:\s+{DIR_EN}\b)?",

@@ -1,0 +1,184 @@
+"""Readings that generalise beyond the corpus (issue 10, driven by the open split): request framing,
+clinician shorthand, verbs of care, date references, numbers as written. One row per reading: the
+sentence, then the spec fields that reading decides (a dotted path → the expected value)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import pytest
+
+from cohort_engine.nlq.parser import parse
+
+TODAY = date(2025, 7, 1)
+
+
+def _at(spec: dict[str, Any], path: str) -> Any:
+    node: Any = spec
+    for part in path.split("."):
+        node = node[int(part)] if isinstance(node, list) else node[part]
+    return node
+
+
+READINGS: list[tuple[str, dict[str, Any]]] = [
+    # --- English: ages written as clinicians write them
+    (
+        "80+ w/ pneumonia seen in the ER the same day",
+        {
+            "demographics.age_min": 80,
+            "criteria.0.domain": "visit",
+            "criteria.0.window.start": 0,
+            "criteria.0.window.end": 0,
+            "criteria.0.occurrence.count": 1,
+        },
+    ),
+    ("men 50–69 y/o with PSA > 3 ng/mL", {"demographics.age_min": 50, "demographics.age_max": 69}),
+    ("hypothyroid women >=50 dx'd in 2023", {"demographics.age_min": 50, "demographics.sexes": ["female"]}),
+    (
+        "strep throat patients given penicillin V within 2 days of diagnosis, under 18",
+        {"demographics.age_max": 17},
+    ),
+    ("ulcerative colitis patients who were in their 40s when diagnosed", {"demographics.age_min": 40}),
+    (
+        "patients diagnosed with depression when they were between 18 and 30 years old",
+        {"demographics.age_min": 18, "demographics.age_max": 30},
+    ),
+    ("men and women aged 50+ with hypertension", {"demographics.age_min": 50}),
+    # --- English: events in order, histories, exclusions, windows
+    (
+        "MI followed by PCI or CABG within 30 days",
+        {"criteria.0.domain": "procedure", "criteria.0.window.start": 0, "criteria.0.window.end": 30},
+    ),
+    (
+        "first-ever atrial fibrillation diagnosis was followed by warfarin within 30 days",
+        {"index.first_occurrence": True, "criteria.0.domain": "drug", "criteria.0.window.end": 30},
+    ),
+    (
+        "hx of stroke pts with afib",
+        {
+            "index.concepts.terms": ["afib"],
+            "criteria.0.concepts.terms": ["stroke"],
+            "criteria.0.window.end": -1,
+        },
+    ),
+    (
+        "s/p CABG pts w/ an ER visit within 30 days after the surgery",
+        {"index.concepts.terms": ["CABG"], "criteria.0.domain": "visit", "criteria.0.window.end": 30},
+    ),
+    (
+        "patients who had a total knee replacement in 2023, but leave out anyone who ever had a total hip "
+        "replacement",
+        {"criteria.0.occurrence.type": "exactly", "criteria.0.occurrence.count": 0},
+    ),
+    (
+        "patients with a creatinine over 2.0 mg/dL who had metformin within the 30 days before that lab",
+        {"criteria.0.window.start": -30, "criteria.0.window.end": 0},
+    ),
+    # --- English: request framing is read past
+    (
+        "Hi team — I need women aged 50 to 75 who had a colonoscopy in 2023",
+        {"index.domain": "procedure", "demographics.sexes": ["female"]},
+    ),
+    (
+        "For a diabetes quality project: patients diagnosed with type 2 diabetes in 2021",
+        {"index.concepts.terms": ["type 2 diabetes"], "index.date_range.start": "2021-01-01"},
+    ),
+    (
+        "We're studying outcomes after coronary bypass. Please pull every patient who had a CABG in 2022.",
+        {"index.concepts.terms": ["CABG"], "index.date_range.end": "2022-12-31"},
+    ),
+    # --- numbers and units as written
+    (
+        "patients with platelets below 150 x10^3/uL in 2023",
+        {"index.value.op": "<", "index.value.value": 150.0, "index.value.unit": "10^3/uL"},
+    ),
+    ("patients with LDL above 1,500 mg/dL", {"index.value.value": 1500.0}),
+    ("patients with a CA 19-9 above 37 U/mL", {"index.value.value": 37.0, "index.value.unit": "U/mL"}),
+    # --- shorthand names (lexicon aliases)
+    ("breast ca pts who ever received trastuzumab", {"index.concepts.terms": ["breast ca"]}),
+    ("asthmatics w/ 2 or more ER visits", {"index.concepts.terms": ["asthmatics"]}),
+    ("type 2 diabetics diagnosed in 2024", {"index.concepts.terms": ["type 2 diabetics"], "criteria": []}),
+    # --- Korean: formal request endings
+    (
+        "2022년에 심부전으로 진단된 환자 중 진단일로부터 30일 이내에 심장 초음파 검사를 "
+        "시행받은 환자를 추출해 주시기 바랍니다.",
+        {"criteria.0.domain": "imaging", "criteria.0.window.end": 30},
+    ),
+    (
+        "2024년 3월 1일부터 열흘 동안 응급실을 방문한 70세 이상 환자의 목록을 요청드립니다.",
+        {"index.domain": "visit", "demographics.age_min": 70},
+    ),
+    # --- Korean: '<event>일' is the date of an event already named
+    (
+        "대장내시경을 받은 환자 중 검사일로부터 30일 이내에 대장암 진단을 받은 환자",
+        {"index.concepts.terms": ["대장내시경"], "criteria.0.concepts.terms": ["대장암"]},
+    ),
+    # --- Korean: a verb of care before its concept is that concept's event
+    (
+        "2020년 1월부터 2021년 12월까지 측정된 BMI가 30 이상인 환자 중 "
+        "측정일 이전에 제2형 당뇨병 진단 병력이 있는 환자",
+        {
+            "index.domain": "measurement",
+            "index.date_range.start": "2020-01-01",
+            "criteria.0.domain": "condition",
+            "criteria.0.window.end": -1,
+        },
+    ),
+    (
+        "대장암 최초 진단일 이전 30일 이내에 시행된 CEA 검사 결과가 5 ng/mL를 초과한 환자",
+        {"criteria.0.domain": "measurement", "criteria.0.window.start": -30, "criteria.0.value.value": 5.0},
+    ),
+    # --- Korean: '… 받은 날' is that day
+    (
+        "18세 미만 급성 기관지염 진단받은 날 dextromethorphan 처방받은 애들",
+        {"criteria.0.domain": "drug", "criteria.0.window.start": 0, "criteria.0.window.end": 0},
+    ),
+    (
+        "위암 진단받은 날로부터 30일 이내 사망한 환자",
+        {"criteria.0.domain": "death", "criteria.0.window.start": 0, "criteria.0.window.end": 30},
+    ),
+    # --- Korean: English body parts, and no 'CT' inside an English word
+    (
+        "뇌경색 진단 당일 head CT 찍은 사람",
+        {"criteria.0.imaging.modalities": ["CT"], "criteria.0.imaging.body_parts": ["HEAD"]},
+    ),
+    (
+        "충수염 진단 당일 맹장수술(appendectomy) 받은 환자",
+        {"criteria.0.domain": "procedure", "criteria.0.concepts.terms": ["맹장수술", "appendectomy"]},
+    ),
+    (
+        "MI 병력 있는 환자가 뇌경색 진단받은 경우 찾아줘",
+        {
+            "index.concepts.terms": ["뇌경색"],
+            "criteria.0.concepts.terms": ["MI"],
+            "criteria.0.window.end": -1,
+        },
+    ),
+]
+
+
+@pytest.mark.parametrize(("sentence", "expected"), READINGS, ids=[r[0][:40] for r in READINGS])
+def test_reading(sentence: str, expected: dict[str, Any]) -> None:
+    result = parse(sentence, today=TODAY)
+    assert result.status == "ok", result.message
+    assert result.spec is not None
+    spec = result.spec.model_dump(mode="json")
+    for path, value in expected.items():
+        assert _at(spec, path) == value, (path, spec)
+
+
+def test_a_lead_in_is_noted() -> None:
+    result = parse("Protocol request: patients diagnosed with MI in 2023", today=TODAY)
+    assert result.status == "ok" and any("Protocol request" in n for n in result.notes), result.notes
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Hi team",  # nothing but a greeting: nothing to read past to
+        "We're studying outcomes after coronary bypass.",
+    ],
+)
+def test_a_lead_in_alone_is_not_a_question(sentence: str) -> None:
+    assert parse(sentence, today=TODAY).status != "ok"
