@@ -18,10 +18,13 @@ from rich.console import Console
 
 if TYPE_CHECKING:
     from cohort_engine.deid.manifest import ManifestFormat, ManifestLevel
+    from cohort_engine.deid.policy import ReleasePolicy
     from cohort_engine.followups import Answer, Followup
+    from cohort_engine.nlq.result import ParseResult
     from cohort_engine.parsers import ParserName
     from cohort_engine.pipeline import AskResult
     from cohort_engine.spec import CohortSpec
+    from cohort_engine.sql_guard.compiler import CompiledCohort
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, help=__doc__, pretty_exceptions_show_locals=False
@@ -553,16 +556,9 @@ def run_cmd(
 
 def _describe_spec(question: str | None, spec_file: Path | None, what: str) -> CohortSpec:
     """The spec of a cohort given as a question or a spec file (exactly one)."""
-    from cohort_engine.parsers import parser_for
-
     if (question is None) == (spec_file is None):
         _fail(f"give the {what} cohort as a question or as a spec file, not both and not neither")
-    if spec_file is not None:
-        return _read_spec(spec_file)
-    parsed = parser_for("rule")(question or "")
-    if parsed.status != "ok" or parsed.spec is None:
-        _fail(f"the {what} question was not read as a cohort: {parsed.message}")
-    return parsed.spec
+    return _cohort_spec(question, spec_file)[0]
 
 
 @app.command("describe")
@@ -910,6 +906,58 @@ class _SigtermAsInterrupt:
             signal.signal(signal.SIGTERM, self._previous)
 
 
+def _release_policy(project_key: str, secret_file: Path | None, **options: Any) -> ReleasePolicy:
+    """The release policy of ``export`` and ``extract``, or a clear error (never naming the secret)."""
+    from pydantic import ValidationError
+
+    from cohort_engine.deid.policy import ReleasePolicy
+
+    try:
+        # model_validate, not the constructor: the secret field's own validator takes the raw bytes
+        return ReleasePolicy.model_validate(
+            {"project_key": project_key, "secret": _release_secret(secret_file), **options}
+        )
+    except _SecretUnavailable as e:
+        _fail(str(e))
+    except ValidationError as e:  # hide_input_in_errors: messages name the field, never the secret
+        _fail(
+            "invalid release policy: "
+            + "; ".join(f"{'.'.join(map(str, x['loc']))}: {x['msg']}" for x in e.errors())
+        )
+
+
+def _cohort_spec(sentence: str | None, spec_file: Path | None) -> tuple[CohortSpec, ParseResult | None]:
+    """The spec of a cohort given as a sentence or a spec file; a sentence that is not read as a cohort
+    prints its answer (refusal or question back) and exits with its code."""
+    from cohort_engine.parsers import parser_for
+    from cohort_engine.pipeline import answer_from_parse
+
+    if spec_file is not None:
+        return _read_spec(spec_file), None
+    parsed = parser_for("rule")(sentence or "")
+    if parsed.status != "ok" or parsed.spec is None:
+        refusal = answer_from_parse(parsed)
+        _print_result(refusal, False, False)
+        raise typer.Exit(_exit_code(refusal))
+    return parsed.spec, parsed
+
+
+def _release_cohort(
+    spec: CohortSpec, con: Any, parsed: ParseResult | None
+) -> tuple[AskResult, CompiledCohort]:
+    """Run the cohort of a release once (its compiled cohort is what the release reads), or print the
+    answer and exit when it is not ``ok``."""
+    from cohort_engine.pipeline import run_spec_compiled
+
+    outcome = run_spec_compiled(spec, con, parsed=parsed, sample_size=0)
+    res, compiled = outcome.answer, outcome.compiled
+    if res.status != "ok" or compiled is None:
+        _print_result(res, False, False)
+        raise typer.Exit(_exit_code(res))
+    err.print(f"cohort: {res.count} patients")
+    return res, compiled
+
+
 @app.command("export")
 def export_cmd(
     project_key: Annotated[
@@ -963,14 +1011,10 @@ def export_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Write de-identified manifests and DICOM copies of a cohort's imaging (PS3.15 profile, keyed)."""
-    from pydantic import ValidationError
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from cohort_engine.deid.export import ExportError, ExportProgress, check_out_dir, export_cohort
-    from cohort_engine.deid.policy import ReleasePolicy
     from cohort_engine.deid.release_inputs import ReleaseInputError, check_project_key
-    from cohort_engine.parsers import parser_for
-    from cohort_engine.pipeline import answer_from_parse, run_spec_compiled
     from cohort_engine.sql_guard.compiler import CompileError
     from cohort_engine.sql_guard.runner import MartError, QueryTimeout, open_mart
 
@@ -986,34 +1030,10 @@ def export_cmd(
         check_out_dir(out)
     except (ExportError, ReleaseInputError) as e:
         _fail(str(e))
-    try:
-        # model_validate, not the constructor: the secret field's own validator takes the raw bytes
-        policy = ReleasePolicy.model_validate(
-            {
-                "project_key": project_key,
-                "secret": _release_secret(secret_file),
-                "allow_burned_in": allow_burned_in,
-                "date_precision_days": date_precision_days,
-            }
-        )
-    except _SecretUnavailable as e:
-        _fail(str(e))
-    except ValidationError as e:  # hide_input_in_errors: messages name the field, never the secret
-        _fail(
-            "invalid release policy: "
-            + "; ".join(f"{'.'.join(map(str, x['loc']))}: {x['msg']}" for x in e.errors())
-        )
-
-    parsed = None
-    if spec_file is not None:
-        spec = _read_spec(spec_file)
-    else:
-        parsed = parser_for("rule")(sentence or "")
-        if parsed.status != "ok" or parsed.spec is None:
-            refusal = answer_from_parse(parsed)
-            _print_result(refusal, False, False)
-            raise typer.Exit(_exit_code(refusal))
-        spec = parsed.spec
+    policy = _release_policy(
+        project_key, secret_file, date_precision_days=date_precision_days, allow_burned_in=allow_burned_in
+    )
+    spec, parsed = _cohort_spec(sentence, spec_file)
     policy = policy.for_cohort(spec)  # how narrowly the spec pins the index: decides what dates show
     try:
         con = open_mart(mart)
@@ -1021,12 +1041,7 @@ def export_cmd(
         _fail(str(e))
     try:
         # One pass: the answer's own compiled cohort is exported (its terms are resolved once).
-        outcome = run_spec_compiled(spec, con, parsed=parsed, sample_size=0)
-        res, compiled = outcome.answer, outcome.compiled
-        if res.status != "ok" or compiled is None:
-            _print_result(res, False, False)
-            raise typer.Exit(_exit_code(res))
-        err.print(f"cohort: {res.count} patients")
+        res, compiled = _release_cohort(spec, con, parsed)
         with Progress(
             TextColumn("{task.description}"),
             BarColumn(),
@@ -1150,11 +1165,8 @@ def extract_cmd(
 
     from cohort_engine.deid.dataset import ExtractError, ExtractOptions, ExtractProgress, extract_dataset
     from cohort_engine.deid.export import ExportError, check_out_dir
-    from cohort_engine.deid.policy import ReleasePolicy
     from cohort_engine.deid.records import parse_domains, parse_window
     from cohort_engine.deid.release_inputs import ReleaseInputError, check_project_key
-    from cohort_engine.parsers import parser_for
-    from cohort_engine.pipeline import answer_from_parse, run_spec_compiled
     from cohort_engine.sql_guard.compiler import CompileError
     from cohort_engine.sql_guard.runner import MartError, QueryError, QueryTimeout, open_mart
 
@@ -1188,45 +1200,15 @@ def extract_cmd(
         _fail(
             "invalid options: " + "; ".join(f"{'.'.join(map(str, x['loc']))}: {x['msg']}" for x in e.errors())
         )
-    try:
-        # model_validate, not the constructor: the secret field's own validator takes the raw bytes
-        policy = ReleasePolicy.model_validate(
-            {
-                "project_key": project_key,
-                "secret": _release_secret(secret_file),
-                "date_precision_days": date_precision_days,
-            }
-        )
-    except _SecretUnavailable as e:
-        _fail(str(e))
-    except ValidationError as e:  # hide_input_in_errors: messages name the field, never the secret
-        _fail(
-            "invalid release policy: "
-            + "; ".join(f"{'.'.join(map(str, x['loc']))}: {x['msg']}" for x in e.errors())
-        )
-
-    parsed = None
-    if spec_file is not None:
-        spec = _read_spec(spec_file)
-    else:
-        parsed = parser_for("rule")(sentence or "")
-        if parsed.status != "ok" or parsed.spec is None:
-            refusal = answer_from_parse(parsed)
-            _print_result(refusal, False, False)
-            raise typer.Exit(_exit_code(refusal))
-        spec = parsed.spec
+    policy = _release_policy(project_key, secret_file, date_precision_days=date_precision_days)
+    spec, parsed = _cohort_spec(sentence, spec_file)
     policy = policy.for_cohort(spec)  # how narrowly the spec pins the index: decides what dates show
     try:
         con = open_mart(mart)
     except MartError as e:
         _fail(str(e))
     try:
-        outcome = run_spec_compiled(spec, con, parsed=parsed, sample_size=0)
-        res, compiled = outcome.answer, outcome.compiled
-        if res.status != "ok" or compiled is None:
-            _print_result(res, False, False)
-            raise typer.Exit(_exit_code(res))
-        err.print(f"cohort: {res.count} patients")
+        res, compiled = _release_cohort(spec, con, parsed)
         with Progress(
             TextColumn("{task.description:<14}"),
             BarColumn(),
