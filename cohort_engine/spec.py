@@ -212,6 +212,11 @@ class Criterion(EventFilter):
     )
     window: Window = Field(default_factory=Window)
     occurrence: Occurrence = Field(default_factory=Occurrence)
+    date_range: DateRange | None = Field(
+        default=None,
+        description="Only events dated inside this calendar range count, whatever the window: 'at least "
+        "two ER visits in 2023' counts the visits of 2023.",
+    )
 
     @field_validator("label")
     @classmethod

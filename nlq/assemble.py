@@ -317,18 +317,9 @@ class Assembly:
         rest = [e for e in events if e is not index_ev]
         if index_ev.count == Count("at_least", 1):
             index_ev.count = None  # 'at least one X' is what an index event is anyway
-        if index_ev.count is not None and index_ev.date is not None:
-            # 'at least twice during 2024': the count is meant within the period, which a rule
-            # (days relative to an event) cannot say; ask rather than count over all records.
-            self.problems.append(
-                Problem(
-                    self.say("index_count_in_period", event=index_ev.describe(), period=index_ev.date.text),
-                    index_ev.date.text,
-                    [self.say("index_count_in_period_all"), self.say("index_count_in_period_once")],
-                )
-            )
-            return None
         if index_ev.count is not None:
+            # 'at least twice during 2024': the count is meant within the period, so the counting rule
+            # carries the index's calendar range (Criterion.date_range) as well as the index does
             occ = index_ev.count
             count_ev = Event(
                 pos=index_ev.pos,
@@ -343,6 +334,7 @@ class Assembly:
                 quotes=index_ev.quotes,
                 window=EventWindow(None, None, same_visit=False),
                 anchor="index",
+                date=index_ev.date,
                 index_count=True,
                 text=["count"],  # what a clarification about it calls it when it names no mention
             )
@@ -350,7 +342,10 @@ class Assembly:
             index_ev.count = None
             rest.insert(0, count_ev)
             count = self.t(f"{occ.type.replace('_', ' ')} {occ.n}", f"{occ.n}회")
-            self.notes.append(self.say("index_count", count=count))
+            if count_ev.date is not None:
+                self.notes.append(self.say("index_count_in_period", count=count, period=count_ev.date.text))
+            else:
+                self.notes.append(self.say("index_count", count=count))
         for e in rest:
             if e.first:
                 self.problems.append(
@@ -359,7 +354,7 @@ class Assembly:
                         e.describe(),
                     )
                 )
-            if e.date is not None:
+            if e.date is not None and not e.index_count:
                 self.problems.append(
                     Problem(
                         self.say("dates_not_index", event=e.describe()),
@@ -429,7 +424,16 @@ class Assembly:
             else:
                 occurrence = Occurrence()
             try:
-                out.append(Criterion(**fields, label=labels[id(e)], window=window, occurrence=occurrence))
+                period = e.date.data_as(DateData) if e.index_count and e.date is not None else None
+                out.append(
+                    Criterion(
+                        **fields,
+                        label=labels[id(e)],
+                        window=window,
+                        occurrence=occurrence,
+                        date_range=DateRange(start=period.start, end=period.end) if period else None,
+                    )
+                )
             except ValidationError as err:
                 msg = "; ".join(x["msg"].removeprefix("Value error, ") for x in err.errors())
                 self.problems.append(

@@ -324,19 +324,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "ko": "횟수 조건({count})은 기준 사건을 포함한 환자의 전체 기록에서 셉니다",
     },
     "index_count_in_period": {
-        "en": "A count of “{event}” within “{period}” cannot be expressed: a rule counts events relative "
-        "to the index event, not within a calendar period. Count over all of the patient's records, or "
-        "drop the count?",
-        "ko": "“{period}” 안에서 센 “{event}” 횟수는 표현할 수 없습니다: 횟수 조건은 달력 기간이 아니라 "
-        "기준 사건을 기준으로 셉니다. 환자의 전체 기록에서 셀까요, 아니면 횟수 조건을 뺄까요?",
-    },
-    "index_count_in_period_all": {
-        "en": "count over all of the patient's records (the date range applies to one event only)",
-        "ko": "환자의 전체 기록에서 세기 (날짜 범위는 한 사건에만 적용)",
-    },
-    "index_count_in_period_once": {
-        "en": "drop the count: at least one event in the period",
-        "ko": "횟수 조건 빼기: 기간 안에 1회 이상",
+        "en": "the count ({count}) is of the patient's events dated {period}, the index event included",
+        "ko": "횟수 조건({count})은 {period}에 있었던 환자의 사건(기준 사건 포함)을 셉니다",
     },
     "pathology_finding": {"en": "pathology finding", "ko": "병리 소견"},
     # ------------------------------------------------------------ the images to return (nlq.assemble)

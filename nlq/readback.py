@@ -174,12 +174,17 @@ def _occurrence(o: Occurrence, lang: str) -> str:
 
 
 def _criterion(c: Criterion, lang: str, labels: Mapping[str, Sequence[str]]) -> str:
+    dr = c.date_range
     if lang == "en":
         plural = c.occurrence.is_absence or c.occurrence.count != 1
         ev = _event(c, lang, labels, plural=plural)
+        if dr is not None:
+            ev += f" dated {dr.start or '…'} to {dr.end or '…'}"
         return f"[{c.label}] {_occurrence(c.occurrence, lang)} {ev} {_window(c.window, lang)}"
+    period = f"{dr.start or '…'} ~ {dr.end or '…'} 기간의 " if dr is not None else ""
     return (
-        f"[{c.label}] {_window(c.window, lang)} {_event(c, lang, labels)} {_occurrence(c.occurrence, lang)}"
+        f"[{c.label}] {_window(c.window, lang)} {period}{_event(c, lang, labels)} "
+        f"{_occurrence(c.occurrence, lang)}"
     )
 
 

@@ -43,7 +43,7 @@ from sqlglot import exp
 
 from cohort_engine.schema_catalog.domains import DOMAIN_TABLES, GENDER_CONCEPTS
 from cohort_engine.schema_catalog.tables import Table, col
-from cohort_engine.spec import CohortSpec, ConceptSet, Domain, EventFilter, Occurrence
+from cohort_engine.spec import CohortSpec, ConceptSet, DateRange, Domain, EventFilter, Occurrence
 from cohort_engine.sql_guard.errors import CompileError
 from cohort_engine.sql_guard.windows import window_conditions
 
@@ -241,12 +241,17 @@ def _value_condition(f: EventFilter, alias: str) -> list[str]:
     return conds
 
 
-def events_sql(f: EventFilter, codeset_cte: str | None) -> str:
-    """All events of a domain matching the filter: person_id, event_id, event_date, visit_id."""
+def events_sql(f: EventFilter, codeset_cte: str | None, date_range: DateRange | None = None) -> str:
+    """All events of a domain matching the filter (and dated inside ``date_range``, a criterion's
+    calendar range): person_id, event_id, event_date, visit_id."""
     dt = DOMAIN_TABLES[f.domain]
     event_id = f"e.{dt.event_id}" if dt.event_id else "e.person_id"
     visit = f"e.{dt.visit_column}" if dt.visit_column else "CAST(NULL AS BIGINT)"
     conds = _value_condition(f, "e")
+    if date_range is not None and date_range.start:
+        conds.append(f"CAST(e.{dt.date_column} AS DATE) >= CAST({lit(date_range.start.isoformat())} AS DATE)")
+    if date_range is not None and date_range.end:
+        conds.append(f"CAST(e.{dt.date_column} AS DATE) <= CAST({lit(date_range.end.isoformat())} AS DATE)")
     if codeset_cte is not None:
         if dt.concept_column is None:
             raise CompileError(
@@ -347,7 +352,7 @@ def compile_cohort(
     for n, c in enumerate(spec.criteria, start=1):
         k = f"k{n}"
         cs_name = codeset(c.label, c, f"cs_{k}")
-        ctes.append((f"{k}_all", events_sql(c, cs_name)))
+        ctes.append((f"{k}_all", events_sql(c, cs_name, c.date_range)))
         anchor = anchor_ctes[c.window.anchor]
         win = window_conditions(
             c.window,

@@ -52,6 +52,27 @@ def cond(cid: int) -> str:
 
 CASES: list[tuple[str, CohortSpec, str]] = [
     (
+        "a count inside a calendar period: at least 2 viral sinusitis diagnoses dated 2000-2009",
+        CohortSpec(
+            index=IndexEvent(
+                domain="condition",
+                concepts=ConceptSet(concept_ids=[VIRAL_SINUSITIS]),
+                date_range=DateRange(start="2000-01-01", end="2009-12-31"),
+            ),
+            criteria=[
+                Criterion(
+                    label="count",
+                    domain="condition",
+                    concepts=ConceptSet(concept_ids=[VIRAL_SINUSITIS]),
+                    occurrence=Occurrence(type="at_least", count=2),
+                    date_range=DateRange(start="2000-01-01", end="2009-12-31"),
+                )
+            ],
+        ),
+        f"SELECT person_id, MIN(d) FROM ({cond(VIRAL_SINUSITIS)}) "
+        "WHERE d BETWEEN DATE '2000-01-01' AND DATE '2009-12-31' GROUP BY person_id HAVING COUNT(*) >= 2",
+    ),
+    (
         "index only: any GI bleed",
         CohortSpec(index=IndexEvent(domain="condition", concepts=ConceptSet(concept_ids=[GI_BLEED]))),
         f"SELECT person_id, MIN(d) FROM ({cond(GI_BLEED)}) GROUP BY person_id",

@@ -182,3 +182,22 @@ def test_a_lead_in_is_noted() -> None:
 )
 def test_a_lead_in_alone_is_not_a_question(sentence: str) -> None:
     assert parse(sentence, today=TODAY).status != "ok"
+
+
+@pytest.mark.parametrize(
+    ("sentence", "count", "start", "end"),
+    [
+        ("patients admitted at least twice in 2023", ("at_least", 2), "2023-01-01", "2023-12-31"),
+        ("patients with exactly one ER visit in 2024", ("exactly", 1), "2024-01-01", "2024-12-31"),
+        ("2023년에 응급실을 2번 이상 방문한 환자", ("at_least", 2), "2023-01-01", "2023-12-31"),
+    ],
+)
+def test_a_count_in_a_calendar_period_counts_inside_it(sentence, count, start, end) -> None:
+    """'at least twice in 2023': the counting rule carries the period (Criterion.date_range)."""
+    result = parse(sentence, today=TODAY)
+    assert result.status == "ok", result.message
+    assert result.spec is not None
+    [c] = result.spec.criteria
+    assert (c.occurrence.type, c.occurrence.count) == count
+    assert c.date_range is not None and (str(c.date_range.start), str(c.date_range.end)) == (start, end)
+    assert result.spec.index.date_range == c.date_range
