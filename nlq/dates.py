@@ -233,7 +233,8 @@ EN_RULES: list[tuple[str, str]] = [
         "md_range",
     ),
     (rf"{A_EN}\s*(?:-|~|to|through|thru|until|till)\s*{B_EN}", "ab"),
-    (rf"\b(?:(?:in|during)\s+)?{A_EN}\s+(?:and|&)\s+(?:(?:in|during)\s+)?{B_EN}", "a_and_b"),
+    # 'in 2022 and 2023', 'in 2023 or 2024': an event dated in either is one range when the periods touch
+    (rf"\b(?:(?:in|during)\s+)?{A_EN}\s+(?:and|&|or)\s+(?:(?:in|during)\s+)?{B_EN}", "a_and_b"),
     (
         rf"\b(?:since|starting(?:\s+on|\s+from|\s+in)?|beginning(?:\s+on|\s+in)?|on\s+or\s+after|as\s+of)\s+{A_EN}(?:\s+(?:onwards?|on))?",
         "since",
@@ -268,7 +269,7 @@ KO_RULES: list[tuple[str, str]] = [
     ),
     (rf"{A_KO}\s*(?:부터|에서|~|-)\s*(?P<bmo>\d{{1,2}})\s*월\s*(?:까지|사이(?:에)?)", "ab_month"),
     (rf"{A_KO}\s*(?:~|-)\s*{B_KO}(?:\s*(?:까지|사이(?:에)?))?", "ab"),
-    (rf"{A_KO}\s*(?:과|와|및|,)\s*{B_KO}", "a_and_b"),
+    (rf"{A_KO}\s*(?:과|와|및|,|또는|이나|나)\s*{B_KO}", "a_and_b"),
     (rf"{A_KO}\s*(?:부터|에서부터|로부터)\s*{KO_DURATION}\s*(?:동안|간)", "span_ko"),
     (
         rf"{A_KO}\s*(?:부터|에서부터|로부터)\s*(?P<dur>열흘|보름|이틀|사흘|나흘|닷새|엿새|이레|여드레|아흐레|일주일|하루)",

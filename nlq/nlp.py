@@ -128,7 +128,12 @@ def find_terms_ko(text: str) -> list[tuple[int, int, str]]:
                 continue
             if _latin(c[-1]) and b < len(text) and _latin(text[b]):
                 continue
-            if alias.case == "upper" and text[a:b].replace(" ", "") not in (alias.text, alias.text.upper()):
+            written = text[a:b].replace(" ", "")
+            if alias.case == "upper" and written not in (
+                alias.text,
+                alias.text.upper(),
+                alias.text[:1].upper() + alias.text[1:],  # 'Hb', 'Na': as the English matcher allows
+            ):
                 continue
             if HANGUL.match(text[a]) and a > 0 and HANGUL.match(text[a - 1]) and a != last_end:
                 word_start = max(text.rfind(" ", 0, a) + 1, 0)

@@ -681,6 +681,22 @@ def _day_of_clause(items: list[Item]) -> list[Item]:
     return out
 
 
+#: A vague word says nothing more once the sentence gives the exact reading of the same kind.
+_EXACT_FOR_VAGUE = {"age": ItemKind.age, "value": ItemKind.compare, "time": ItemKind.date}
+
+
+def _vague_made_exact(items: list[Item]) -> list[Item]:
+    """'young men under 25', '80세 이상 고령 환자', 'an elevated LDL above 160': the explicit age, value or
+    dates say what the vague word meant; it is not asked about."""
+    kinds = {it.kind for it in items if re.search(r"\d", it.text)}  # 'adult' is no exact age
+    out = []
+    for it in items:
+        what = it.data_as(AskData).what if it.kind is ItemKind.vague else None
+        exact = _EXACT_FOR_VAGUE.get(what or "")
+        out.append(Item(ItemKind.filler, it.text, it.start, it.end) if exact in kinds else it)
+    return out
+
+
 def _after_aux(items: list[Item]) -> list[Item]:
     """'하고 나서 30일 이내에': an explicit window right after '나서' says how long after; '나서' adds
     nothing then."""
@@ -944,7 +960,7 @@ def recognise(text: str, lang: str, today: date) -> Recognised:
         )
     else:
         items = _leftovers(pieces, lang)
-    items = _merge_modifiers(_parentheses(items, notes, lang), lang)
+    items = _merge_modifiers(_parentheses(_vague_made_exact(items), notes, lang), lang)
     if lang == "en":
         items = _request_end_en(items)
     return Recognised(items, notes)

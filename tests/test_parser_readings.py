@@ -95,6 +95,19 @@ READINGS: list[tuple[str, dict[str, Any]]] = [
     ),
     ("patients with LDL above 1,500 mg/dL", {"index.value.value": 1500.0}),
     ("patients with a CA 19-9 above 37 U/mL", {"index.value.value": 37.0, "index.value.unit": "U/mL"}),
+    # --- a vague word made exact by the sentence itself
+    ("young men under 25 with a concussion", {"demographics.age_max": 24, "demographics.sexes": ["male"]}),
+    ("80세 이상 고령 폐렴 환자", {"demographics.age_min": 80}),
+    ("patients with a high LDL above 160", {"index.value.value": 160.0}),
+    # --- two touching periods joined by 'or' are one range
+    (
+        "patients with an LDL of 190 mg/dL or higher in 2022 or 2023",
+        {"index.date_range.start": "2022-01-01", "index.date_range.end": "2023-12-31"},
+    ),
+    ("2022년 또는 2023년에 폐렴 진단", {"index.date_range.end": "2023-12-31"}),
+    # --- lab abbreviations as clinicians capitalise them, in either language
+    ("K+ above 5.0 within 30 days after lisinopril", {"criteria.0.concepts.terms": ["K+"]}),
+    ("Hb 7 미만 나오고 이틀 안에 수혈한 사람", {"index.concepts.terms": ["Hb"], "index.value.value": 7.0}),
     # --- shorthand names (lexicon aliases)
     ("breast ca pts who ever received trastuzumab", {"index.concepts.terms": ["breast ca"]}),
     ("asthmatics w/ 2 or more ER visits", {"index.concepts.terms": ["asthmatics"]}),
