@@ -278,7 +278,9 @@ KO_RULES: list[tuple[str, str]] = [
     (rf"{A_KO}\s*(?:이후(?:로)?|이래|부터)", "since"),
     (rf"{A_KO}\s*(?:이전(?:까지)?|까지)", "until"),
     (rf"{A_KO}\s*(?:전에|전까지|전)(?![가-힣])", "before"),
-    (rf"(?:최근|지난|직전)\s*{KO_DURATION}\s*(?:간|동안|이내|사이|내)?", "last_ko"),
+    (rf"(?:최근|지난|직전)\s*{KO_DURATION}\s*(?:간|동안|이내|사이|안에|안|내)?", "last_ko"),
+    # '작년 하반기', '올해 상반기': a half of a year named by a calendar word
+    (r"(?P<which>재작년|작년|지난해|전년도|올해|금년)\s*(?P<h>상반기|하반기)", "half_ko_rel"),
     (r"(?P<which>재작년|지지난\s*해|지지난\s*달)", "calendar_before_last"),
     (r"(?P<which>작년|지난해|전년도|올해|금년|이번\s*해|지난달|이번\s*달)", "calendar_ko"),
     (r"(?P<y>\d{4})\s*년?\s*(?P<h>상반기|하반기)", "half_ko"),
@@ -374,8 +376,12 @@ def _range(m: re.Match[str], kind: str, today: date) -> tuple[date | None, date 
         q = int(g["q"]) if g["q"].isdigit() else _ORD[g["q"].lower()]
         y = int(g["y"])
         return _month(y, 3 * q - 2)[0], _month(y, 3 * q)[1]
-    if kind in ("half", "half_ko"):
-        y = int(g["y"])
+    if kind in ("half", "half_ko", "half_ko_rel"):
+        y = (
+            int(g["y"])
+            if kind != "half_ko_rel"
+            else today.year - {"재작년": 2, "작년": 1, "지난해": 1, "전년도": 1}.get(g["which"], 0)
+        )
         first_half = g["h"].lower() in ("first", "상반기")
         return (date(y, 1, 1), date(y, 6, 30)) if first_half else (date(y, 7, 1), date(y, 12, 31))
     start, end = atom(g["a"])

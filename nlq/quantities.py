@@ -94,7 +94,9 @@ KO_OP = re.compile(
     re.IGNORECASE,
 )
 KO_BARE = re.compile(rf"(?<![\w.]){NUM}{UNIT}(?![\w.])", re.IGNORECASE)
-FIRST_KO = re.compile(r"처음(?:으로)?|최초(?:로)?|첫\s*번째|첫|신규(?:로)?|새로(?:이)?|새롭게")
+FIRST_KO = re.compile(
+    r"처음(?:으로)?|최초(?:로)?|첫\s*번째|첫|신규(?:로)?|새로(?:이)?|새롭게|신환(?=\s|$|이|은|들)"
+)
 
 
 def _num(text: str | None) -> float:

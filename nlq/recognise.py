@@ -880,6 +880,15 @@ def recognise(text: str, lang: str, today: date) -> Recognised:
         text, fixes = repair_typos(text)
         notes += [say("typo_read_as", lang, word=w, fix=f) for w, f in fixes]
     else:
+        # '… 중 하나 이상을 처방받은': any one of the listed is what an 'or' list already means;
+        # '석 달(90일)': a duration restated in brackets (blanked, same length: offsets stay)
+        text = re.sub(
+            r"\s*중\s*(?:하나|한\s*가지|한\s*개|1개)\s*(?:이상)?(?=\s|을|를|이|가|$)",
+            lambda m: " " * len(m.group(0)),
+            text,
+        )
+        restated = r"(?<=[달주일년월])\s*\(\s*\d+\s*(?:일|주|개월|달|년)\s*\)"
+        text = re.sub(restated, lambda m: " " * len(m.group(0)), text)
         text, fixes = repair_typos_ko(text)
         notes += [say("typo_read_as", lang, word=w, fix=f) for w, f in fixes]
     pieces: list[Piece] = [Raw(text, 0)]

@@ -544,6 +544,9 @@ KO_FILLERS = {
     "추출해서",
     "알려죠",
     "바로",  # '온 날 바로 수술': right away, the day's window says when
+    "찍힌",  # 'BMI 30 이상 찍힌': a value recorded, as '나온' is
+    "찍혔던",
+    "나왔던",
     "정리해줘",
     "나열해줘",
     "추려줘",

@@ -108,6 +108,16 @@ READINGS: list[tuple[str, dict[str, Any]]] = [
     # --- lab abbreviations as clinicians capitalise them, in either language
     ("K+ above 5.0 within 30 days after lisinopril", {"criteria.0.concepts.terms": ["K+"]}),
     ("Hb 7 미만 나오고 이틀 안에 수혈한 사람", {"index.concepts.terms": ["Hb"], "index.value.value": 7.0}),
+    # --- Korean calendar and counting words
+    ("작년 하반기에 대장내시경 받은 50세 이상 환자", {"index.date_range.start": "2024-07-01"}),
+    ("최근 석 달 안에 CABG 받은 환자 리스트 좀", {"index.date_range.end": "2025-07-01"}),
+    ("2022년에 2형 당뇨 첫 진단된 신환 몇 명이야?", {"index.first_occurrence": True}),
+    ("결장암 진단받고 석 달(90일) 안에 결장 절제 수술한 환자", {"criteria.0.window.end": 90}),
+    ("고혈압 진단 전후 30일 안에 BMI 30 이상 찍힌 환자", {"criteria.0.value.value": 30.0}),
+    (
+        "위장관 출혈 진단일 이전 30일 이내에 셀레콕시브, 디클로페낙 중 하나 이상을 처방받은 환자",
+        {"criteria.0.concepts.terms": ["셀레콕시브", "디클로페낙"]},
+    ),
     # --- shorthand names (lexicon aliases)
     ("breast ca pts who ever received trastuzumab", {"index.concepts.terms": ["breast ca"]}),
     ("asthmatics w/ 2 or more ER visits", {"index.concepts.terms": ["asthmatics"]}),
