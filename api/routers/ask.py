@@ -22,6 +22,7 @@ from cohort_engine.api.schemas import AskRequest, CohortResult
 from cohort_engine.api.views import sees_definition
 from cohort_engine.followups import Answer, ConceptOption, Followup, apply_answers, followup
 from cohort_engine.nlq.result import Clarification
+from cohort_engine.nlq.text import normalise
 from cohort_engine.pipeline import TimingRecord, Timings, timing_scope
 
 router = APIRouter(prefix="/v1", tags=["ask"])
@@ -81,10 +82,12 @@ def ask(
     timings = request_timings(started, runs[-1] if runs else None)
     response.headers["Server-Timing"] = timings.server_timing()
     update: dict[str, object] = {"timings": timings}
+    # echoed as the parser read it: control characters (ESC, NUL, BEL …) never travel back
+    asked = normalise(edited.question)
     if body.answers:
-        update.update(asked=edited.question, applied=edited.applied)
+        update.update(asked=asked, applied=edited.applied)
     if result.status == "clarify" and sees_definition(p):
-        update["followup"] = _followup(ctx, edited.question, result, body.answers)
+        update["followup"] = _followup(ctx, asked, result, body.answers)
     return result.model_copy(update=update)
 
 
