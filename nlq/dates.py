@@ -9,8 +9,8 @@ Every form ends up as an inclusive ``DateRange``:
 * "since A", "A 이후", "A부터": from the first day of A, open-ended; "after A": from the day after A;
 * "before A": up to the day before A; "until A", "A까지", "A 이전": up to the last day of A (Korean
   이전/이후 include the reference, as in Korean legal usage);
-* "last 3 months", "최근 6개월", "past year": the N calendar units ending today (inclusive), so
-  "last 30 days" with today 2024-06-30 is 2024-06-01..2024-06-30; "last year"/"작년" is the previous
+* "last 3 months", "최근 6개월", "past year": from the same day N calendar units back to today (both
+  inclusive), so "last 30 days" with today 2024-06-30 is 2024-05-31..2024-06-30; "last year"/"작년" is the previous
   calendar year ("the year before last"/"재작년" the one before it) and "this year"/"올해" runs from
   1 January to today.
 
@@ -113,8 +113,10 @@ def span_days(start: date, days: int) -> tuple[date, date]:
 
 
 def last_units(today: date, amount: int, unit: str) -> tuple[date, date]:
-    """The N units ending today, inclusive: 'last 3 months' on 2024-06-30 = 2024-04-01..2024-06-30."""
-    return shift(today, -amount, unit) + timedelta(days=1), today
+    """From the same day N units back to today, inclusive: 'last 3 months' on 2024-06-30 =
+    2024-03-30..2024-06-30, as `date >= current_date - INTERVAL '3 months'` reads, and as every
+    independent question writer wrote it."""
+    return shift(today, -amount, unit), today
 
 
 # ---------------------------------------------------------------- date atoms (day, month, year)

@@ -348,7 +348,9 @@ class Vocabulary:
                 "ORDER BY c.concept_id",
                 ["contains", pattern, list(domain_ids)],
             )
-        return _dedupe(found)
+        # 'loss of consciousness' is not 'Concussion with *no* loss of consciousness'
+        negated = re.compile(rf"\b(?:no|not|without|non)[\s-]+{re.escape(term.lower())}")
+        return _dedupe([m for m in found if not negated.search(m.concept_name.lower())])
 
     def names(self, domain: Domain) -> list[tuple[str, int]]:
         if domain not in self._names:

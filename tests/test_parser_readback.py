@@ -66,7 +66,7 @@ CASES = [
     (
         "patients with HbA1c above 7% in the last 3 months",
         [
-            "Index event: any measurement of “HbA1c” (incl. sub-concepts) (value > 7 %), dated 2024-03-31 "
+            "Index event: any measurement of “HbA1c” (incl. sub-concepts) (value > 7 %), dated 2024-03-30 "
             "to 2024-06-30 "
             "(inclusive).",
         ],
