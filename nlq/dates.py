@@ -10,9 +10,9 @@ Every form ends up as an inclusive ``DateRange``:
 * "before A": up to the day before A; "until A", "A까지", "A 이전": up to the last day of A (Korean
   이전/이후 include the reference, as in Korean legal usage);
 * "last 3 months", "최근 6개월", "past year": from the same day N calendar units back to today (both
-  inclusive), so "last 30 days" with today 2024-06-30 is 2024-05-31..2024-06-30; "last year"/"작년" is the previous
-  calendar year ("the year before last"/"재작년" the one before it) and "this year"/"올해" runs from
-  1 January to today.
+  inclusive), so "last 30 days" with today 2024-06-30 is 2024-05-31..2024-06-30; "last year"/"작년" is
+  the previous calendar year ("the year before last"/"재작년" the one before it) and "this year"/"올해"
+  runs from 1 January to today.
 
 Dates that do not exist (2023-02-30) and day/month orders that cannot be told apart (03/04/2023)
 become ``bad_date`` items, so the parser asks instead of guessing.
