@@ -20,13 +20,12 @@ from typing import Any
 
 import duckdb
 
-from cohort_engine.api.charts import cohort_subquery
+from cohort_engine.api.charts import cohort_subquery, fetch_rows
 from cohort_engine.api.disclosure import digest_sql
 from cohort_engine.deid.manifest import has_table
 from cohort_engine.schema_catalog.domains import DOMAIN_TABLES
 from cohort_engine.spec import Domain
 from cohort_engine.sql_guard.compiler import CompiledCohort
-from cohort_engine.sql_guard.runner import execute_internal
 
 #: Days relative to the index date in which conditions, procedures, drugs and labs are described.
 DEFAULT_WINDOW = (-365, 0)
@@ -81,14 +80,6 @@ class Table1Rows:
     notes: list[str] = field(default_factory=list)
 
 
-def _fetch(con: duckdb.DuckDBPyConnection, sql: str, timeout_s: float) -> list[tuple]:
-    cur = execute_internal(con, sql, timeout_s=timeout_s)
-    try:
-        return cur.fetchall()
-    finally:
-        cur.close()
-
-
 def _count(n: Any, digest: Any) -> PersonCount:
     return PersonCount(int(n or 0), str(digest or ""))
 
@@ -119,19 +110,19 @@ def table1_rows(
     sub = cohort_subquery(compiled)
     persons = f"COUNT(DISTINCT c.person_id), {digest_sql('c.person_id')}"
     age = "(EXTRACT(YEAR FROM c.index_date) - p.year_of_birth)"
-    (n, d, mean, sd) = _fetch(
+    (n, d, mean, sd) = fetch_rows(
         con,
         f"SELECT {persons}, AVG({age}), STDDEV_SAMP({age}) FROM {sub} "
         "JOIN person AS p ON p.person_id = c.person_id",
         timeout_s,
     )[0]
-    bands = _fetch(
+    bands = fetch_rows(
         con,
         f"SELECT LEAST(GREATEST(CAST(FLOOR({age} / 10.0) AS INTEGER), 0), 9) AS band, {persons} FROM {sub} "
         "JOIN person AS p ON p.person_id = c.person_id GROUP BY 1 ORDER BY 1",
         timeout_s,
     )
-    sexes = _fetch(
+    sexes = fetch_rows(
         con,
         "SELECT CASE p.gender_concept_id WHEN 8507 THEN 'male' WHEN 8532 THEN 'female' ELSE 'other' END, "
         f"{persons} FROM {sub} JOIN person AS p ON p.person_id = c.person_id GROUP BY 1 ORDER BY 1",
@@ -155,7 +146,7 @@ def table1_rows(
         if not has_table(con, t.table):
             continue
         cond, limit = pick(domain.value, f"e.{t.concept_column}")
-        rows = _fetch(
+        rows = fetch_rows(
             con,
             f"SELECT e.{t.concept_column} AS cid, k.concept_name, k.vocabulary_id, k.concept_code, "
             f"COUNT(DISTINCT e.person_id), {digest_sql('e.person_id')} FROM {t.table} AS e JOIN {sub} "
@@ -173,7 +164,7 @@ def table1_rows(
     if has_table(con, m.table):
         cond, limit = pick("measurement", "e.measurement_concept_id")
         # each person's latest value in the window: one value per person, so a median is of persons
-        labs = _fetch(
+        labs = fetch_rows(
             con,
             "WITH v AS (SELECT e.person_id, e.measurement_concept_id AS cid, e.unit_concept_id AS unit, "
             "e.value_as_number AS x, ROW_NUMBER() OVER (PARTITION BY e.person_id, e.measurement_concept_id "
@@ -195,7 +186,7 @@ def table1_rows(
         ]
     if has_table(con, "death"):
         for days in (30, 365):
-            (k, g) = _fetch(
+            (k, g) = fetch_rows(
                 con,
                 f"SELECT {persons} FROM {sub} JOIN death AS dd ON dd.person_id = c.person_id "
                 f"WHERE CAST(dd.death_date AS DATE) BETWEEN c.index_date AND c.index_date + {days}",
@@ -203,7 +194,7 @@ def table1_rows(
             )[0]
             out.deaths[days] = _count(k, g)
     if has_table(con, "image_occurrence"):
-        img = _fetch(
+        img = fetch_rows(
             con,
             "SELECT COALESCE(NULLIF(UPPER(io.modality_source_value), ''), 'UNKNOWN'), "
             f"COUNT(DISTINCT io.person_id), {digest_sql('io.person_id')} FROM image_occurrence AS io "

@@ -81,7 +81,7 @@ def imaging_digests(
     guarded summary SQL of the ask answer's ``imaging`` with its person count turned into a digest
     (engine SQL, run internally)."""
     sql = with_person_digests(imaging_summary_sql(compiled, imaging, by=by).sql)
-    return {r[0]: str(r[1]) for r in _fetch(con, sql, timeout_s)}
+    return {r[0]: str(r[1]) for r in fetch_rows(con, sql, timeout_s)}
 
 
 def imaging_filter_sql(compiled: CompiledCohort, imaging: ImagingRequest | None, alias: str = "io") -> str:
@@ -102,7 +102,8 @@ def imaging_filter_sql(compiled: CompiledCohort, imaging: ImagingRequest | None,
     return " AND ".join(conds)
 
 
-def _fetch(con: duckdb.DuckDBPyConnection, sql: str, timeout_s: float) -> list[tuple]:
+def fetch_rows(con: duckdb.DuckDBPyConnection, sql: str, timeout_s: float) -> list[tuple]:
+    """All rows of engine-built SQL, run internally with a time limit (its cursor closed)."""
     cur = execute_internal(con, sql, timeout_s=timeout_s)
     try:
         return cur.fetchall()
@@ -120,7 +121,7 @@ def chart_rows(
     """The exact counts of every chart of one compiled cohort."""
     sub = cohort_subquery(compiled)
     persons = f"COUNT(DISTINCT c.person_id), {digest_sql('c.person_id')}"
-    pyramid = _fetch(
+    pyramid = fetch_rows(
         con,
         "SELECT CASE p.gender_concept_id WHEN 8507 THEN 'male' WHEN 8532 THEN 'female' ELSE 'other' END "
         "AS sex, LEAST(GREATEST(CAST(FLOOR((EXTRACT(YEAR FROM c.index_date) - p.year_of_birth) / 10.0) "
@@ -128,7 +129,7 @@ def chart_rows(
         "JOIN person AS p ON p.person_id = c.person_id GROUP BY 1, 2 ORDER BY 2, 1",
         timeout_s,
     )
-    months = _fetch(
+    months = fetch_rows(
         con,
         f"SELECT strftime(c.index_date, '%Y-%m') AS m, {persons} FROM {sub} GROUP BY 1 ORDER BY 1",
         timeout_s,
@@ -156,7 +157,7 @@ def chart_rows(
             ("modality_source_value", out.modalities),
             ("anatomic_site_source_value", out.body_parts),
         ):
-            rows = _fetch(
+            rows = fetch_rows(
                 con,
                 f"SELECT COALESCE(NULLIF(UPPER(io.{col}), ''), 'UNKNOWN') AS label, "
                 f"COUNT(DISTINCT io.person_id), COUNT(*), {digest_sql('io.person_id')} "

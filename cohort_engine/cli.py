@@ -854,6 +854,21 @@ def keys_revoke(
 # -- export ----------------------------------------------------------------------------------------
 
 SECRET_ENV = "COHORT_RELEASE_SECRET"
+#: The options every release command (export, extract) takes alike.
+OutOpt = Annotated[Path, typer.Option("--out", help="Output folder (must not exist or be empty).")]
+SentenceArg = Annotated[str | None, typer.Argument(help="The cohort question (or --spec FILE).")]
+SpecFileOpt = Annotated[
+    Path | None, typer.Option("--spec", help="A cohort spec as JSON instead of a sentence.")
+]
+SecretFileOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--secret-file",
+        help=f"Your own file, mode 0600, holding >= 32 random bytes (else env {SECRET_ENV}); make one: "
+        "head -c 32 /dev/urandom | base64 > release.secret && chmod 600 release.secret. "
+        "Never a command-line value: it would stay in shell history and process lists.",
+    ),
+]
 
 
 class _SecretUnavailable(Exception):
@@ -968,21 +983,11 @@ def export_cmd(
             "pseudonyms are stable within it and unlinkable across releases.",
         ),
     ],
-    out: Annotated[Path, typer.Option("--out", help="Output folder (must not exist or be empty).")],
-    sentence: Annotated[str | None, typer.Argument(help="The cohort question (or --spec FILE).")] = None,
-    spec_file: Annotated[
-        Path | None, typer.Option("--spec", help="A cohort spec as JSON instead of a sentence.")
-    ] = None,
+    out: OutOpt,
+    sentence: SentenceArg = None,
+    spec_file: SpecFileOpt = None,
     mart: MartOpt = DEFAULT_MART,
-    secret_file: Annotated[
-        Path | None,
-        typer.Option(
-            "--secret-file",
-            help=f"Your own file, mode 0600, holding >= 32 random bytes (else env {SECRET_ENV}); make one: "
-            "head -c 32 /dev/urandom | base64 > release.secret && chmod 600 release.secret. "
-            "Never a command-line value: it would stay in shell history and process lists.",
-        ),
-    ] = None,
+    secret_file: SecretFileOpt = None,
     zip_archive: Annotated[
         bool, typer.Option("--zip", help="Write one archive OUT/<project-key>.zip instead of a folder tree.")
     ] = False,
@@ -1108,20 +1113,11 @@ def extract_cmd(
             "pseudonyms are stable within it (the image manifest's too) and unlinkable across releases.",
         ),
     ],
-    out: Annotated[Path, typer.Option("--out", help="Output folder (must not exist or be empty).")],
-    sentence: Annotated[str | None, typer.Argument(help="The cohort question (or --spec FILE).")] = None,
-    spec_file: Annotated[
-        Path | None, typer.Option("--spec", help="A cohort spec as JSON instead of a sentence.")
-    ] = None,
+    out: OutOpt,
+    sentence: SentenceArg = None,
+    spec_file: SpecFileOpt = None,
     mart: MartOpt = DEFAULT_MART,
-    secret_file: Annotated[
-        Path | None,
-        typer.Option(
-            "--secret-file",
-            help=f"Your own file, mode 0600, holding >= 32 random bytes (else env {SECRET_ENV}); "
-            "never a command-line value.",
-        ),
-    ] = None,
+    secret_file: SecretFileOpt = None,
     domains: Annotated[
         str, typer.Option("--domains", help=f"Comma-separated, any of: {_ALL_DOMAINS}.")
     ] = _ALL_DOMAINS,
