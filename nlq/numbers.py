@@ -166,3 +166,34 @@ def korean_duration(text: str) -> tuple[int, str] | None:
     if m and (n := number(m.group(1))) is not None and (u := unit_of(m.group(2))):
         return n, u
     return None
+
+
+_SINO_DIGITS = {"일": 1, "이": 2, "삼": 3, "사": 4, "오": 5, "육": 6, "칠": 7, "팔": 8, "구": 9}
+_SINO_UNITS = {"십": 10, "백": 100, "천": 1000}
+#: A Sino-Korean number with at least one of 십/백/천/만 (so a lone 이/일 is never read as a digit),
+#: followed by a counting unit: '삼십일' (30 days), '이십사 시간', '삼천' … Backtracking gives '삼십' +
+#: the unit '일' for '삼십일 이내'.
+SINO_KO = re.compile(
+    r"(?<![가-힣])(?P<n>(?:[일이삼사오육칠팔구]?[십백천만])+[일이삼사오육칠팔구]?)"
+    r"\s*(?P<u>일|주|개월|달|년|세|회|번|시간)"
+)
+
+
+def sino_korean(word: str) -> int:
+    """'삼십' → 30, '이십오' → 25, '백' → 100, '천오백' → 1500, '삼만' → 30000."""
+    total, section, digit = 0, 0, 0
+    for ch in word:
+        if ch in _SINO_DIGITS:
+            digit = _SINO_DIGITS[ch]
+        elif ch in _SINO_UNITS:
+            section += (digit or 1) * _SINO_UNITS[ch]
+            digit = 0
+        elif ch == "만":
+            total += (section + digit or 1) * 10_000
+            section, digit = 0, 0
+    return total + section + digit
+
+
+def sino_to_digits(text: str) -> str:
+    """Sino-Korean counts written out ('삼십일 이내', '이십 회') as digits ('30일 이내', '20 회')."""
+    return SINO_KO.sub(lambda m: f"{sino_korean(m.group('n'))}{m.group('u')}", text)

@@ -44,7 +44,7 @@ from cohort_engine.nlq.lexicon import aliases, lookup
 from cohort_engine.nlq.messages import readings, say
 from cohort_engine.nlq.morph import Morph, WordReading, analyse, read_word
 from cohort_engine.nlq.nlp import find_terms_en, find_terms_ko, tokens
-from cohort_engine.nlq.numbers import ENGLISH_NUMBERS
+from cohort_engine.nlq.numbers import ENGLISH_NUMBERS, sino_to_digits
 from cohort_engine.nlq.quantities import recognise_quantities_en, recognise_quantities_ko
 from cohort_engine.nlq.text import HANGUL as HANGUL_RE
 from cohort_engine.nlq.text import Piece, Raw, apply, strip_josa
@@ -889,6 +889,7 @@ def recognise(text: str, lang: str, today: date) -> Recognised:
         )
         restated = r"(?<=[달주일년월])\s*\(\s*\d+\s*(?:일|주|개월|달|년)\s*\)"
         text = re.sub(restated, lambda m: " " * len(m.group(0)), text)
+        text = sino_to_digits(text)
         text, fixes = repair_typos_ko(text)
         notes += [say("typo_read_as", lang, word=w, fix=f) for w, f in fixes]
     pieces: list[Piece] = [Raw(text, 0)]

@@ -1059,6 +1059,8 @@ EN_GRAMMAR_WORDS = {
 # Frequent Korean misspellings and their reading.
 KO_TYPOS = {
     "진딘": "진단",
+    "크레티닌": "크레아티닌",
+    "뇌경섹": "뇌경색",
     "진당": "진단",
     "수숧": "수술",
     "처뱡": "처방",

@@ -227,6 +227,22 @@ class Vocabulary:
             )
         return out
 
+    def by_written_code(self, term: str, domain_ids: tuple[str, ...]) -> list[ConceptMatch]:
+        """Concepts whose code is written as ``term`` ('I21.4', 'I63', '39.74', 'K25.4'), in any of the
+        mart's vocabularies: people quote codes. Only code-shaped terms (a letter or digits, then digits,
+        with an optional dot part), so no word is ever read as a code."""
+        code = term.strip().upper()
+        if not re.fullmatch(r"[A-Z]?\d{2,3}(?:\.\d{1,4})?[A-Z]?", code) or not re.search(r"\d", code):
+            return []
+        by_vocab: dict[str, list[str]] = {}
+        for (vid,) in self.fetch(
+            "SELECT DISTINCT vocabulary_id FROM concept WHERE concept_code IN (?, ?) "
+            "AND domain_id IN (SELECT unnest(?))",
+            [code, code.replace(".", ""), list(domain_ids)],
+        ):
+            by_vocab.setdefault(str(vid), []).append(code)
+        return self.by_codes(by_vocab, domain_ids, "exact") if by_vocab else []
+
     def maps_to(self, concept_id: int, domain_ids: tuple[str, ...], method: Method) -> list[ConceptMatch]:
         if not self.has_relationships:
             return []
@@ -454,6 +470,9 @@ def resolve_term(vocab: Vocabulary, term: str, domain: Domain, lang: str = "en")
     exact = vocab.by_names([term], domain_ids, "exact")
     if exact:
         return TermResolution(term=term, domain=domain, status="resolved", matches=exact)
+    coded = vocab.by_written_code(term, domain_ids)
+    if coded:  # 'I21.4', '39.74', 'E11': a code as written, in whichever vocabulary of the mart has it
+        return TermResolution(term=term, domain=domain, status="resolved", matches=coded)
     # 'allergic rhinitis' in a mart that only has 'Perennial …' and 'Seasonal allergic rhinitis': the
     # general term covers every concept whose name holds it as whole words. Shown, and overridable.
     contained = vocab.containing(term, domain_ids)

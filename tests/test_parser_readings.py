@@ -118,6 +118,13 @@ READINGS: list[tuple[str, dict[str, Any]]] = [
         "위장관 출혈 진단일 이전 30일 이내에 셀레콕시브, 디클로페낙 중 하나 이상을 처방받은 환자",
         {"criteria.0.concepts.terms": ["셀레콕시브", "디클로페낙"]},
     ),
+    # --- Sino-Korean counts, the decade with a copula, common misspellings
+    ("CABG 받고 삼십일 안에 사망한 환자", {"criteria.0.domain": "death", "criteria.0.window.end": 30}),
+    (
+        "40대인데 수축기 혈압 160 이상 나온 적 있는 환자",
+        {"demographics.age_min": 40, "demographics.age_max": 49},
+    ),
+    ("당뇨 진단 이후에 크레티닌 2 넘게 나온 환자", {"criteria.0.concepts.terms": ["크레아티닌"]}),
     # --- shorthand names (lexicon aliases)
     ("breast ca pts who ever received trastuzumab", {"index.concepts.terms": ["breast ca"]}),
     ("asthmatics w/ 2 or more ER visits", {"index.concepts.terms": ["asthmatics"]}),
