@@ -656,6 +656,33 @@ def _care_verb_modifier(items: list[Item]) -> list[Item]:
     return out
 
 
+#: English participles of care that only say the concept before them happened ('a PCI *performed* in 2025').
+_EN_CARE_PARTICIPLE = re.compile(
+    r"(?:(?:was|were|been|being)\s+)?(?:performed|done|carried\s+out|given|administered|prescribed|"
+    r"dispensed|measured|tested|recorded|obtained|taken|drawn)",
+    re.IGNORECASE,
+)
+
+
+def _en_care_participle(items: list[Item]) -> list[Item]:
+    """'a CABG *performed* in 2024', 'heparin *given* …', 'an HbA1c *measured* in 2024': the participle is
+    the event of the concept just named (its date included), not an event of its own."""
+    out = list(items)
+    for k, it in enumerate(out):
+        if it.kind is not ItemKind.event or not _EN_CARE_PARTICIPLE.fullmatch(it.text.strip()) or k == 0:
+            continue
+        prev = next((x for x in reversed(out[:k]) if x.kind is not ItemKind.filler), None)
+        kind = it.data_as(EventWordData).kind
+        if prev is None or kind not in KIND_DOMAIN:
+            continue
+        domains = _CARE_DOMAINS.get(kind, (KIND_DOMAIN[kind].value,))
+        if (prev.kind is ItemKind.term and any(d in domains for d in prev.data_as(TermData).domains)) or (
+            prev.kind is ItemKind.modality and "imaging" in domains
+        ):
+            out[k] = Item(ItemKind.filler, it.text, it.start, it.end)
+    return out
+
+
 def _day_of_clause(items: list[Item]) -> list[Item]:
     """'기관지염 진단받은 *날* 덱스트로메토르판 처방받은', '응급실 온 *날* 복부 CT': the day of the event just
     named, as '진단 *당일*' is (days 0..0 from it). Not before an explicit window ('진단받은 날로부터 30일
@@ -969,7 +996,7 @@ def recognise(text: str, lang: str, today: date) -> Recognised:
             _care_verb_modifier(_after_aux(_age_over(_leftovers(pieces, lang, analyse(text)))))
         )
     else:
-        items = _leftovers(pieces, lang)
+        items = _en_care_participle(_leftovers(pieces, lang))
     items = _merge_modifiers(_parentheses(_vague_made_exact(items), notes, lang), lang)
     if lang == "en":
         items = _request_end_en(items)

@@ -88,6 +88,15 @@ READINGS: list[tuple[str, dict[str, Any]]] = [
         "We're studying outcomes after coronary bypass. Please pull every patient who had a CABG in 2022.",
         {"index.concepts.terms": ["CABG"], "index.date_range.end": "2022-12-31"},
     ),
+    # --- an English participle of care is the event of the concept before it
+    (
+        "patients given heparin on the same day as a CABG performed in 2024",
+        {
+            "index.concepts.terms": ["CABG"],
+            "index.date_range.start": "2024-01-01",
+            "criteria.0.domain": "drug",
+        },
+    ),
     # --- numbers and units as written
     (
         "patients with platelets below 150 x10^3/uL in 2023",
