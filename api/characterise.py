@@ -14,13 +14,13 @@ keys its noise for researchers, as in the charts (``api.charts``). Who sees whic
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
 
-from cohort_engine.api.charts import cohort_subquery, fetch_rows
+from cohort_engine.api.charts import materialised_cohort
 from cohort_engine.api.disclosure import digest_sql
 from cohort_engine.deid.manifest import has_table
 from cohort_engine.schema_catalog.domains import DOMAIN_TABLES
@@ -93,11 +93,25 @@ def table1_rows(
     only: Mapping[str, Collection[int]] | None = None,
     timeout_s: float,
 ) -> Table1Rows:
-    """The exact Table 1 of one compiled cohort (engine SQL, run internally with a time limit).
+    """The exact Table 1 of one compiled cohort (engine SQL, run internally with a time limit). The
+    cohort is evaluated once (``api.charts.materialised_cohort``); every section reads it from there.
 
     ``only`` (domain value, or ``measurement`` for labs → concept ids) replaces the top rows of a
     section by exactly these concepts: two cohorts side by side describe the same rows.
     """
+    with materialised_cohort(con, compiled, timeout_s) as (sub, fetch):
+        return _table1(con, sub, fetch, window=window, top=top, only=only)
+
+
+def _table1(
+    con: duckdb.DuckDBPyConnection,
+    sub: str,
+    fetch: Callable[[str], list[tuple]],
+    *,
+    window: tuple[int, int],
+    top: int,
+    only: Mapping[str, Collection[int]] | None,
+) -> Table1Rows:
     start, end = window
 
     def pick(section: str, column: str) -> tuple[str, str]:
@@ -107,26 +121,19 @@ def table1_rows(
         ids = ", ".join(str(int(i)) for i in sorted(only.get(section, ()))) or "NULL"
         return f" AND {column} IN ({ids})", ""
 
-    sub = cohort_subquery(compiled)
     persons = f"COUNT(DISTINCT c.person_id), {digest_sql('c.person_id')}"
     age = "(EXTRACT(YEAR FROM c.index_date) - p.year_of_birth)"
-    (n, d, mean, sd) = fetch_rows(
-        con,
+    (n, d, mean, sd) = fetch(
         f"SELECT {persons}, AVG({age}), STDDEV_SAMP({age}) FROM {sub} "
         "JOIN person AS p ON p.person_id = c.person_id",
-        timeout_s,
     )[0]
-    bands = fetch_rows(
-        con,
+    bands = fetch(
         f"SELECT LEAST(GREATEST(CAST(FLOOR({age} / 10.0) AS INTEGER), 0), 9) AS band, {persons} FROM {sub} "
         "JOIN person AS p ON p.person_id = c.person_id GROUP BY 1 ORDER BY 1",
-        timeout_s,
     )
-    sexes = fetch_rows(
-        con,
+    sexes = fetch(
         "SELECT CASE p.gender_concept_id WHEN 8507 THEN 'male' WHEN 8532 THEN 'female' ELSE 'other' END, "
         f"{persons} FROM {sub} JOIN person AS p ON p.person_id = c.person_id GROUP BY 1 ORDER BY 1",
-        timeout_s,
     )
     out = Table1Rows(
         persons=_count(n, d),
@@ -146,15 +153,13 @@ def table1_rows(
         if not has_table(con, t.table):
             continue
         cond, limit = pick(domain.value, f"e.{t.concept_column}")
-        rows = fetch_rows(
-            con,
+        rows = fetch(
             f"SELECT e.{t.concept_column} AS cid, k.concept_name, k.vocabulary_id, k.concept_code, "
             f"COUNT(DISTINCT e.person_id), {digest_sql('e.person_id')} FROM {t.table} AS e JOIN {sub} "
             f"ON e.person_id = c.person_id JOIN concept AS k ON k.concept_id = e.{t.concept_column} "
             f"WHERE e.{t.concept_column} <> 0{cond} AND "
             + in_window.format(date=t.date_column, start=start, end=end)
             + f" GROUP BY 1, 2, 3, 4 ORDER BY 5 DESC, 1{limit}",
-            timeout_s,
         )
         out.concepts[domain.value] = [
             ConceptRow(int(cid), str(name), str(vid), str(code), _count(k, g))
@@ -164,8 +169,7 @@ def table1_rows(
     if has_table(con, m.table):
         cond, limit = pick("measurement", "e.measurement_concept_id")
         # each person's latest value in the window: one value per person, so a median is of persons
-        labs = fetch_rows(
-            con,
+        labs = fetch(
             "WITH v AS (SELECT e.person_id, e.measurement_concept_id AS cid, e.unit_concept_id AS unit, "
             "e.value_as_number AS x, ROW_NUMBER() OVER (PARTITION BY e.person_id, e.measurement_concept_id "
             "ORDER BY e.measurement_date DESC, e.measurement_id DESC) AS r "
@@ -178,7 +182,6 @@ def table1_rows(
             "FROM v JOIN concept AS k ON k.concept_id = v.cid "
             "LEFT JOIN concept AS u ON u.concept_id = v.unit "
             f"WHERE v.r = 1 GROUP BY 1, 2, 3, 4 ORDER BY 5 DESC, 1{limit}",
-            timeout_s,
         )
         out.labs = [
             LabRow(int(cid), str(name), str(code), unit, _count(k, g), _f(med), _f(q1), _f(q3))
@@ -186,25 +189,41 @@ def table1_rows(
         ]
     if has_table(con, "death"):
         for days in (30, 365):
-            (k, g) = fetch_rows(
-                con,
+            (k, g) = fetch(
                 f"SELECT {persons} FROM {sub} JOIN death AS dd ON dd.person_id = c.person_id "
                 f"WHERE CAST(dd.death_date AS DATE) BETWEEN c.index_date AND c.index_date + {days}",
-                timeout_s,
             )[0]
             out.deaths[days] = _count(k, g)
     if has_table(con, "image_occurrence"):
-        img = fetch_rows(
-            con,
+        img = fetch(
             "SELECT COALESCE(NULLIF(UPPER(io.modality_source_value), ''), 'UNKNOWN'), "
             f"COUNT(DISTINCT io.person_id), {digest_sql('io.person_id')} FROM image_occurrence AS io "
             f"JOIN {sub} ON io.person_id = c.person_id GROUP BY 1 ORDER BY 2 DESC, 1",
-            timeout_s,
         )
         out.imaging = [(str(label), _count(k, g)) for label, k, g in img]
     else:
         out.notes.append("This mart has no image_occurrence table, so there is no imaging row.")
     return out
+
+
+def table1_tables(
+    con: duckdb.DuckDBPyConnection,
+    compiled: Sequence[CompiledCohort],
+    *,
+    window: tuple[int, int] = DEFAULT_WINDOW,
+    top: int = DEFAULT_TOP,
+    timeout_s: float,
+) -> list[Table1Rows]:
+    """Table 1 of each cohort; two or more side by side describe the same rows: the union of every
+    cohort's top concepts and labs, counted again in each."""
+    tables = [table1_rows(con, c, window=window, top=top, timeout_s=timeout_s) for c in compiled]
+    if len(tables) < 2:
+        return tables
+    only: dict[str, set[int]] = {
+        d.value: {r.concept_id for t in tables for r in t.concepts.get(d.value, [])} for d in CONCEPT_DOMAINS
+    }
+    only["measurement"] = {lab.concept_id for t in tables for lab in t.labs}
+    return [table1_rows(con, c, window=window, only=only, timeout_s=timeout_s) for c in compiled]
 
 
 def _f(x: Any) -> float | None:

@@ -13,6 +13,8 @@ Who sees which numbers is :mod:`cohort_engine.api.views`' business.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -25,7 +27,8 @@ from cohort_engine.deid.manifest import has_table
 from cohort_engine.dicom_index.select import code_filters, has_imaging_index, imaging_summary_sql
 from cohort_engine.spec import ImagingRequest
 from cohort_engine.sql_guard.compiler import CompiledCohort
-from cohort_engine.sql_guard.runner import execute_internal, run_query
+from cohort_engine.sql_guard.guard import HARD_MAX_ROWS, validate
+from cohort_engine.sql_guard.runner import EvalSession, execute_internal, run_query
 from cohort_engine.sql_guard.windows import window_conditions
 
 #: (label, persons, series, digest of the persons) of one imaging chart bar.
@@ -49,6 +52,22 @@ class ChartRows:
 
 def cohort_subquery(compiled: CompiledCohort) -> str:
     return f"({compiled.cohort_sql}) AS c"
+
+
+#: The TEMP table a chart or Table 1 reads its cohort from (its own cursor's; dropped after).
+COHORT_TABLE = "described_cohort"
+
+
+@contextmanager
+def materialised_cohort(
+    con: duckdb.DuckDBPyConnection, compiled: CompiledCohort, timeout_s: float
+) -> Iterator[tuple[str, Callable[[str], list[tuple]]]]:
+    """The cohort's rows evaluated once on one cursor: (the FROM item that reads them as ``c``, a fetch
+    of engine SQL on that cursor). Why: charts and Table 1 read the cohort in several queries, and each
+    would otherwise evaluate its whole chain again."""
+    with EvalSession(con, timeout_s=timeout_s) as session:
+        session.materialise(COHORT_TABLE, validate(compiled.cohort_sql, max_rows=HARD_MAX_ROWS))
+        yield f"{COHORT_TABLE} AS c", session.fetch_internal
 
 
 def with_person_digests(sql: str) -> str:
@@ -118,21 +137,28 @@ def chart_rows(
     *,
     timeout_s: float,
 ) -> ChartRows:
-    """The exact counts of every chart of one compiled cohort."""
-    sub = cohort_subquery(compiled)
+    """The exact counts of every chart of one compiled cohort (the cohort evaluated once)."""
+    with materialised_cohort(con, compiled, timeout_s) as (sub, fetch):
+        return _chart_rows(con, compiled, imaging, sub, fetch, timeout_s)
+
+
+def _chart_rows(
+    con: duckdb.DuckDBPyConnection,
+    compiled: CompiledCohort,
+    imaging: ImagingRequest | None,
+    sub: str,
+    fetch: Callable[[str], list[tuple]],
+    timeout_s: float,
+) -> ChartRows:
     persons = f"COUNT(DISTINCT c.person_id), {digest_sql('c.person_id')}"
-    pyramid = fetch_rows(
-        con,
+    pyramid = fetch(
         "SELECT CASE p.gender_concept_id WHEN 8507 THEN 'male' WHEN 8532 THEN 'female' ELSE 'other' END "
         "AS sex, LEAST(GREATEST(CAST(FLOOR((EXTRACT(YEAR FROM c.index_date) - p.year_of_birth) / 10.0) "
         f"AS INTEGER), 0), 9) AS band, {persons} FROM {sub} "
         "JOIN person AS p ON p.person_id = c.person_id GROUP BY 1, 2 ORDER BY 2, 1",
-        timeout_s,
     )
-    months = fetch_rows(
-        con,
+    months = fetch(
         f"SELECT strftime(c.index_date, '%Y-%m') AS m, {persons} FROM {sub} GROUP BY 1 ORDER BY 1",
-        timeout_s,
     )
     out = ChartRows(
         pyramid=[(str(s), int(b), int(n), str(d)) for s, b, n, d in pyramid],
@@ -157,13 +183,11 @@ def chart_rows(
             ("modality_source_value", out.modalities),
             ("anatomic_site_source_value", out.body_parts),
         ):
-            rows = fetch_rows(
-                con,
+            rows = fetch(
                 f"SELECT COALESCE(NULLIF(UPPER(io.{col}), ''), 'UNKNOWN') AS label, "
                 f"COUNT(DISTINCT io.person_id), COUNT(*), {digest_sql('io.person_id')} "
                 f"FROM image_occurrence AS io JOIN {sub} "
                 f"ON io.person_id = c.person_id{where} GROUP BY 1 ORDER BY 2 DESC, 1",
-                timeout_s,
             )
             bars += [(str(label), int(n), int(series), str(d)) for label, n, series, d in rows]
     else:

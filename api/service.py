@@ -34,7 +34,7 @@ import duckdb
 from pydantic import SecretBytes
 
 from cohort_engine.api.auth import Principal
-from cohort_engine.api.characterise import CONCEPT_DOMAINS, table1_rows
+from cohort_engine.api.characterise import table1_tables
 from cohort_engine.api.charts import (
     chart_rows,
     cohort_subquery,
@@ -337,17 +337,9 @@ class CohortService:
         self, recs: list[CohortRecord], p: Principal, window: tuple[int, int]
     ) -> tuple[Table1Out, dict]:
         """Table 1 of one cohort, or of two side by side on the same rows (the union of both top lists)."""
-        t = self.settings.query_timeout_s
         with self.pool.connection() as con:
             compiled = [self.compile(r, con) for r in recs]
-            tables = [table1_rows(con, c, window=window, timeout_s=t) for c in compiled]
-            if len(tables) > 1:
-                only: dict[str, set[int]] = {
-                    d.value: {r.concept_id for tb in tables for r in tb.concepts.get(d.value, [])}
-                    for d in CONCEPT_DOMAINS
-                }
-                only["measurement"] = {lab.concept_id for tb in tables for lab in tb.labs}
-                tables = [table1_rows(con, c, window=window, only=only, timeout_s=t) for c in compiled]
+            tables = table1_tables(con, compiled, window=window, timeout_s=self.settings.query_timeout_s)
         totals = [
             exact(tb.persons.n) if p.privileged else self.shown_total(r, p)
             for tb, r in zip(tables, recs, strict=True)
