@@ -17,6 +17,8 @@ import typer
 from rich.console import Console
 
 if TYPE_CHECKING:
+    import duckdb
+
     from cohort_engine.deid.manifest import ManifestFormat, ManifestLevel
     from cohort_engine.deid.policy import ReleasePolicy
     from cohort_engine.followups import Answer, Followup
@@ -579,7 +581,7 @@ def describe_cmd(
     side by side with standardised mean differences. Exact counts: this is the operator's view."""
     from rich.table import Table
 
-    from cohort_engine.api.characterise import CONCEPT_DOMAINS, table1_rows
+    from cohort_engine.api.characterise import table1_tables
     from cohort_engine.api.suppression import DEFAULT_K, exact
     from cohort_engine.api.views import table1_view
     from cohort_engine.pipeline import compile_spec
@@ -599,14 +601,7 @@ def describe_cmd(
         _fail(str(e))
     try:
         compiled = [compile_spec(s, con) for s in specs]
-        tables = [table1_rows(con, c, window=days, top=top, timeout_s=600) for c in compiled]
-        if len(tables) > 1:
-            only = {
-                d.value: {r.concept_id for t in tables for r in t.concepts.get(d.value, [])}
-                for d in CONCEPT_DOMAINS
-            }
-            only["measurement"] = {lab.concept_id for t in tables for lab in t.labs}
-            tables = [table1_rows(con, c, window=days, only=only, timeout_s=600) for c in compiled]
+        tables = table1_tables(con, compiled, window=days, top=top, timeout_s=600)
     except (CompileError, QueryTimeout) as e:
         _fail(f"{e} (`cohort ask` shows how the question was read)")
     finally:
@@ -941,6 +936,28 @@ def _release_policy(project_key: str, secret_file: Path | None, **options: Any) 
         )
 
 
+def _release_inputs(
+    project_key: str,
+    secret_file: Path | None,
+    sentence: str | None,
+    spec_file: Path | None,
+    mart: Path,
+    **options: Any,
+) -> tuple[ReleasePolicy, CohortSpec, ParseResult | None, duckdb.DuckDBPyConnection]:
+    """What ``export`` and ``extract`` start from: the policy (the secret checked first), the cohort's
+    spec, the policy fitted to it (how narrowly it pins the index decides what dates show) and the
+    open mart (the caller closes it)."""
+    from cohort_engine.sql_guard.runner import MartError, open_mart
+
+    policy = _release_policy(project_key, secret_file, **options)
+    spec, parsed = _cohort_spec(sentence, spec_file)
+    try:
+        con = open_mart(mart)
+    except MartError as e:
+        _fail(str(e))
+    return policy.for_cohort(spec), spec, parsed, con
+
+
 def _cohort_spec(sentence: str | None, spec_file: Path | None) -> tuple[CohortSpec, ParseResult | None]:
     """The spec of a cohort given as a sentence or a spec file; a sentence that is not read as a cohort
     prints its answer (refusal or question back) and exits with its code."""
@@ -1021,7 +1038,7 @@ def export_cmd(
     from cohort_engine.deid.export import ExportError, ExportProgress, check_out_dir, export_cohort
     from cohort_engine.deid.release_inputs import ReleaseInputError, check_project_key
     from cohort_engine.sql_guard.compiler import CompileError
-    from cohort_engine.sql_guard.runner import MartError, QueryTimeout, open_mart
+    from cohort_engine.sql_guard.runner import MartError, QueryTimeout
 
     if (sentence is None) == (spec_file is None):
         _fail("give either a sentence or --spec FILE")
@@ -1035,15 +1052,15 @@ def export_cmd(
         check_out_dir(out)
     except (ExportError, ReleaseInputError) as e:
         _fail(str(e))
-    policy = _release_policy(
-        project_key, secret_file, date_precision_days=date_precision_days, allow_burned_in=allow_burned_in
+    policy, spec, parsed, con = _release_inputs(
+        project_key,
+        secret_file,
+        sentence,
+        spec_file,
+        mart,
+        date_precision_days=date_precision_days,
+        allow_burned_in=allow_burned_in,
     )
-    spec, parsed = _cohort_spec(sentence, spec_file)
-    policy = policy.for_cohort(spec)  # how narrowly the spec pins the index: decides what dates show
-    try:
-        con = open_mart(mart)
-    except MartError as e:
-        _fail(str(e))
     try:
         # One pass: the answer's own compiled cohort is exported (its terms are resolved once).
         res, compiled = _release_cohort(spec, con, parsed)
@@ -1164,7 +1181,7 @@ def extract_cmd(
     from cohort_engine.deid.records import parse_domains, parse_window
     from cohort_engine.deid.release_inputs import ReleaseInputError, check_project_key
     from cohort_engine.sql_guard.compiler import CompileError
-    from cohort_engine.sql_guard.runner import MartError, QueryError, QueryTimeout, open_mart
+    from cohort_engine.sql_guard.runner import MartError, QueryError, QueryTimeout
 
     if (sentence is None) == (spec_file is None):
         _fail("give either a sentence or --spec FILE")
@@ -1196,13 +1213,9 @@ def extract_cmd(
         _fail(
             "invalid options: " + "; ".join(f"{'.'.join(map(str, x['loc']))}: {x['msg']}" for x in e.errors())
         )
-    policy = _release_policy(project_key, secret_file, date_precision_days=date_precision_days)
-    spec, parsed = _cohort_spec(sentence, spec_file)
-    policy = policy.for_cohort(spec)  # how narrowly the spec pins the index: decides what dates show
-    try:
-        con = open_mart(mart)
-    except MartError as e:
-        _fail(str(e))
+    policy, spec, parsed, con = _release_inputs(
+        project_key, secret_file, sentence, spec_file, mart, date_precision_days=date_precision_days
+    )
     try:
         res, compiled = _release_cohort(spec, con, parsed)
         with Progress(
