@@ -38,7 +38,7 @@ from cohort_engine.nlq.items import (
     WindowData,
 )
 from cohort_engine.nlq.messages import readings, say
-from cohort_engine.nlq.vocab import KIND_DOMAIN, VISIT_KINDS
+from cohort_engine.nlq.vocab import KIND_DOMAIN, KO_DATE_REFERENCE, VISIT_KINDS
 
 CONTENT = {
     ItemKind.term,
@@ -536,4 +536,4 @@ def build_ko(items: list[Item]) -> Built:
 
 def _date_reference(probe: Event) -> bool:
     """'검사일', '촬영일자', '시술일': an event word naming the *date* of an event (a reference to one)."""
-    return bool(probe.text) and bool(re.search(r"(?:일|일자)$", probe.text[-1]))
+    return bool(probe.text) and KO_DATE_REFERENCE.search(probe.text[-1]) is not None

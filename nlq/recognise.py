@@ -78,6 +78,7 @@ from cohort_engine.nlq.vocab import (
     KO_BUT,
     KO_CLAUSE_LEMMAS,
     KO_CONJ,
+    KO_DATE_REFERENCE,
     KO_ENDERS,
     KO_EVENT_WORDS,
     KO_FILLERS,
@@ -637,7 +638,7 @@ def _care_verb_modifier(items: list[Item]) -> list[Item]:
     ending then closes nothing."""
     out = list(items)
     for k, it in enumerate(out[:-2]):
-        if it.kind is not ItemKind.event or re.search(r"(?:일|일자)$", it.text.strip()):
+        if it.kind is not ItemKind.event or KO_DATE_REFERENCE.search(it.text):
             continue
         end = out[k + 1]
         nxt = _next_content(out, k + 1)

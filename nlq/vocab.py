@@ -10,6 +10,8 @@ and gives criteria their default labels ("surgery", "drug", "er_visit" …).
 
 from __future__ import annotations
 
+import re
+
 from cohort_engine.nlq.items import CompareOp, OccurrenceType, Pos
 from cohort_engine.spec import Domain
 
@@ -161,6 +163,10 @@ KO_EVENT_WORDS: list[tuple[str, str]] = [
     (r"영상\s*(?:검사|촬영|이미지)?(?:\s*일자|일)?|촬영(?:일자|일)?|이미지", "imaging"),
     (r"(?:방문|내원|진료)(?:일자|일)?", "visit"),
 ]
+
+#: An event word naming the *date* of an event ('검사일', '촬영일자', '시술일'): a reference to an event
+#: already named (``nlq.grammar_ko``), never a verb of care (``nlq.recognise``).
+KO_DATE_REFERENCE = re.compile(r"(?:일|일자)\s*$")
 
 # ---------------------------------------------------------------- imaging
 # modality word → (DICOM modality codes, implied body parts)
