@@ -632,6 +632,17 @@ KO_ADNOMINAL_ENDS = frozenset({"된", "한", "받은", "하는", "되는", "받�
 _CARE_DOMAINS = {"procedure": ("procedure", "measurement", "imaging")}
 
 
+def _cared_for(verb: Item, concept: Item) -> bool:
+    """Can the verb of care ``verb`` describe ``concept`` (a mention or an imaging modality)?"""
+    kind = verb.data_as(EventWordData).kind
+    if kind not in KIND_DOMAIN:
+        return False
+    domains = _CARE_DOMAINS.get(kind, (KIND_DOMAIN[kind].value,))
+    if concept.kind is ItemKind.term:
+        return any(d in domains for d in concept.data_as(TermData).domains)
+    return concept.kind is ItemKind.modality and "imaging" in domains
+
+
 def _care_verb_modifier(items: list[Item]) -> list[Item]:
     """'2022년에 *측정된* BMI가 30 이상', '*시행된* LDL 검사', '*처방된* 아스피린': a verb of care before the
     concept it modifies is that concept's event (its date included), not an event of its own; the
@@ -644,13 +655,7 @@ def _care_verb_modifier(items: list[Item]) -> list[Item]:
         nxt = _next_content(out, k + 1)
         if end.kind is not ItemKind.end or end.text.strip() not in KO_ADNOMINAL_ENDS or nxt is None:
             continue
-        kind = it.data_as(EventWordData).kind
-        if kind not in KIND_DOMAIN:
-            continue
-        domains = _CARE_DOMAINS.get(kind, (KIND_DOMAIN[kind].value,))
-        if (nxt.kind is ItemKind.term and any(d in domains for d in nxt.data_as(TermData).domains)) or (
-            nxt.kind is ItemKind.modality and "imaging" in domains
-        ):
+        if _cared_for(it, nxt):
             out[k + 1] = Item(ItemKind.filler, end.text, end.start, end.end)
             if it.text.strip() == "시행":  # 'performed' names no kind: the concept's own domain decides
                 out[k] = Item(ItemKind.filler, it.text, it.start, it.end)
@@ -673,13 +678,7 @@ def _en_care_participle(items: list[Item]) -> list[Item]:
         if it.kind is not ItemKind.event or not _EN_CARE_PARTICIPLE.fullmatch(it.text.strip()) or k == 0:
             continue
         prev = next((x for x in reversed(out[:k]) if x.kind is not ItemKind.filler), None)
-        kind = it.data_as(EventWordData).kind
-        if prev is None or kind not in KIND_DOMAIN:
-            continue
-        domains = _CARE_DOMAINS.get(kind, (KIND_DOMAIN[kind].value,))
-        if (prev.kind is ItemKind.term and any(d in domains for d in prev.data_as(TermData).domains)) or (
-            prev.kind is ItemKind.modality and "imaging" in domains
-        ):
+        if prev is not None and _cared_for(it, prev):
             out[k] = Item(ItemKind.filler, it.text, it.start, it.end)
     return out
 
