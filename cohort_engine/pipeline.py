@@ -54,6 +54,7 @@ from cohort_engine.schema_catalog.resolve import (
     Vocabulary,
     resolve_spec,
 )
+from cohort_engine.schema_catalog.units import reconcile_spec
 from cohort_engine.spec import CohortSpec, ImagingRequest
 from cohort_engine.sql_guard.compiler import (
     EVAL_TABLE,
@@ -531,12 +532,29 @@ def run_spec_compiled(
         r.note for rs in resolution.by_key.values() for r in rs if r.note and r.status == "resolved"
     ]
     problems = resolution.problems()
-    timings.resolve = _ms(t)
     if problems:
+        timings.resolve = _ms(t)
         msg, clar = _clarify_terms(problems, lang)
         return done(
             base.model_copy(update={"status": "clarify", "message": msg, "clarifications": clar}), None
         )
+    units = reconcile_spec(spec, resolution, vocab.fetch)
+    timings.resolve = _ms(t)
+    if units.questions:
+        msg = (
+            "A lab threshold does not fit the values this mart records."
+            if lang == "en"
+            else "검사 수치 기준이 이 데이터마트에 기록된 값과 맞지 않습니다."
+        )
+        clar = [Clarification(question=q) for q in units.questions]
+        return done(
+            base.model_copy(update={"status": "clarify", "message": msg, "clarifications": clar}), None
+        )
+    if units.notes:
+        spec = units.spec
+        base.spec = spec
+        base.readback = readback(spec, lang, concept_labels(resolution, lang))
+        base.notes += units.notes
     try:
         t = time.perf_counter()
         prepared, cached = prepare(spec, resolution.concept_ids(), mart.identity)

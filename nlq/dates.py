@@ -241,6 +241,11 @@ EN_RULES: list[tuple[str, str]] = [
         rf"\b(?:since|starting(?:\s+on|\s+from|\s+in)?|beginning(?:\s+on|\s+in)?|on\s+or\s+after|as\s+of)\s+{A_EN}(?:\s+(?:onwards?|on))?",
         "since",
     ),
+    # '2015 or later', 'in or after 2015': an open range from the period's first day
+    (rf"\b(?:(?:in|during)\s+)?{A_EN}\s+or\s+(?:later|after|afterwards?|since|beyond)\b", "since"),
+    (rf"\bin\s+or\s+after\s+{A_EN}", "since"),
+    (rf"\b(?:(?:in|during)\s+)?{A_EN}\s+or\s+(?:earlier|before|prior)\b", "until"),
+    (rf"\bin\s+or\s+before\s+{A_EN}", "until"),
     (rf"\bfrom\s+{A_EN}(?P<on>\s+(?:onwards?|on))?", "from"),
     (rf"\bafter\s+{A_EN}", "after"),
     (rf"\b(?:before|prior\s+to|earlier\s+than)\s+{A_EN}", "before"),
@@ -334,11 +339,14 @@ def _range(m: re.Match[str], kind: str, today: date) -> tuple[date | None, date 
         if dur is None:
             raise BadDate("duration_unreadable", text=g["dur"])
         return span(atom(g["a"])[0], *dur)
-    if kind == "from":  # 'from 2023-10-01' starts a span; 'pts from 2023' may mean those of 2023: ask
+    if kind == "from":
+        # 'from 2023-10-01' (a day) starts a span; 'labs from 2019', 'pts from 2023' (a whole period)
+        # name the events of that period, as independent writers meant it every time; 'from 2019 on'
+        # and 'since 2019' start a span
         start, end = atom(g["a"])
         if g.get("on") or start == end:
             return start, None
-        raise BadDate("from_period_ambiguous", text=m.group(0), period=g["a"])
+        return start, end
     if kind == "since":
         return atom(g["a"])[0], None
     if kind == "after":

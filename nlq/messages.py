@@ -81,12 +81,6 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "“{text}” is not a calendar range",
         "ko": "“{text}”은(는) 달력에 없는 기간입니다",
     },
-    "from_period_ambiguous": {
-        "en": "“{text}” can mean since {period} (from its first day on) or during {period} only; say "
-        "'since {period}' or 'in {period}'",
-        "ko": "“{text}”은(는) {period}부터 이후 전체일 수도, {period} 동안만일 수도 있습니다. "
-        "'{period} 이후' 또는 '{period}에'로 말해 주세요",
-    },
     "two_periods": {
         "en": "“{text}” names two separate periods; ask for one range (or one at a time)",
         "ko": "“{text}”은(는) 서로 떨어진 두 기간입니다. 하나의 기간으로(또는 하나씩) 물어 주세요",

@@ -36,9 +36,9 @@ UNITS = (
     r"meq/l|mg/l|g/l|mg/g|ml/min/1\.73\s*m2|ml/min|mmhg|mm\s*hg|kg/m2|kg/m²|kg|cm|bpm|"
     r"(?:x\s*)?10\s*\^\s*3\s*/\s*[uµ]l|(?:x\s*)?10\s*\^\s*9\s*/\s*l|/mm3|/ul|/µl|k/ul|퍼센트|프로|mg|g|점"
 )
-#: A number as written: '1,500' (thousands separators) or '7.5'.
-NUM = r"(?P<v>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)"
-NUM2 = r"(?P<v2>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)"
+#: A number as written: '1,500' (thousands separators), '7.5' or '50k' (thousands, as in "platelets < 50k").
+NUM = r"(?P<v>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?(?:k(?![a-z]))?)"
+NUM2 = r"(?P<v2>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?(?:k(?![a-z]))?)"
 UNIT = rf"(?:\s*(?P<unit>{UNITS})(?![a-z]))?"
 UNIT2 = rf"(?:\s*(?P<unit2>{UNITS})(?![a-z]))?"
 _OP_RE = "|".join(re.escape(k).replace(r"\ ", r"\s+") for k in sorted(OPS_EN, key=len, reverse=True))
@@ -89,10 +89,18 @@ KO_MULTIPLE = re.compile(r"여러\s*(?:번|차례|회)|두\s*번\s*넘게")
 KO_BETWEEN = re.compile(
     rf"{NUM}{UNIT}\s*(?:~|-|에서)\s*{NUM2}{UNIT2}\s*(?:사이|이내)?(?:의|인|에)?", re.IGNORECASE
 )
+#: '… 미만으로 떨어진', '… 이상으로 올라간': the movement restates the comparison and is read with it.
+KO_MOVED = (
+    r"(?:\s*(?:으로|로)?\s*(?:떨어진|떨어졌던|떨어졌|떨어지는|내려간|내려갔던|올라간|올라갔던|"
+    r"상승한|감소한))?"
+)
 KO_OP = re.compile(
-    rf"{NUM}{UNIT}\s*(?:(?:을|를|이|가)\s*)?(?P<q>이상|초과|이하|미만|넘는|넘게|넘어|넘은|보다\s*(?:높은|크거나\s*같은|큰|많은|낮은|작은|적은|높|낮))",
+    rf"{NUM}{UNIT}\s*(?:(?:을|를|이|가)\s*)?(?P<q>이상|초과|이하|미만|넘는|넘게|넘어|넘은|밑도는|밑돈|웃도는|웃돈|"
+    rf"보다\s*(?:높은|크거나\s*같은|큰|많은|낮은|작은|적은|높|낮)){KO_MOVED}",
     re.IGNORECASE,
 )
+#: 'TnI > 0.5 ng/mL', 'Cr ≥ 2.0' in a Korean sentence: the operator written as a symbol before the number.
+KO_SYMBOL_OP = re.compile(rf"(?P<op>>=|≥|=>|<=|≤|=<|>|<)\s*{NUM}{UNIT}", re.IGNORECASE)
 KO_BARE = re.compile(rf"(?<![\w.]){NUM}{UNIT}(?![\w.])", re.IGNORECASE)
 FIRST_KO = re.compile(
     r"처음(?:으로)?|최초(?:로)?|첫\s*번째|첫|신규(?:로)?|새로(?:이)?|새롭게|신환(?=\s|$|이|은|들)"
@@ -100,8 +108,9 @@ FIRST_KO = re.compile(
 
 
 def _num(text: str | None) -> float:
-    """'1,500' → 1500.0: thousands separators as people write them."""
-    return float(str(text).replace(",", ""))
+    """'1,500' → 1500.0, '50k' → 50000.0: numbers as people write them."""
+    t = str(text).replace(",", "").lower()
+    return float(t[:-1]) * 1000 if t.endswith("k") else float(t)
 
 
 def _unit(g: dict[str, str | None]) -> str | None:
@@ -228,6 +237,17 @@ def recognise_quantities_ko(pieces: list[Piece]) -> list[Piece]:
         ),
     )
     pieces = apply(pieces, KO_OP, _ko_op)
+    pieces = apply(
+        pieces,
+        KO_SYMBOL_OP,
+        lambda m: Item(
+            ItemKind.compare,
+            m.group(0),
+            m.start(),
+            m.end(),
+            CompareData(OPS_EN[m.group("op")], _num(m.group("v")), None, _unit(m.groupdict())),
+        ),
+    )
     return apply(
         pieces,
         KO_BARE,

@@ -99,7 +99,7 @@ from cohort_engine.nlq.vocab import (
     PARTICIPLES,
     PEOPLE_WORDS,
 )
-from cohort_engine.nlq.windows import recognise_windows_en, recognise_windows_ko
+from cohort_engine.nlq.windows import recognise_at_event_en, recognise_windows_en, recognise_windows_ko
 
 
 @dataclass
@@ -683,6 +683,33 @@ def _en_care_participle(items: list[Item]) -> list[Item]:
     return out
 
 
+#: "after *starting* warfarin", "within a year of *beginning* dialysis": the verb only names the anchor's
+#: event (its first day), which the mention after it is.
+_EN_ANCHOR_VERB = re.compile(
+    r"starting|beginning|initiating|commencing|receiving|getting|taking|having|undergoing|the\s+start\s+of",
+    re.IGNORECASE,
+)
+
+
+def _en_anchor_verb(items: list[Item]) -> list[Item]:
+    """A verb between a window that points forward ('after') and the mention it points to is read with
+    the window, so the mention stays the window's anchor: 'a stroke after starting the warfarin'."""
+    out = list(items)
+    for k, it in enumerate(out):
+        if k == 0 or it.kind is not ItemKind.verb or not _EN_ANCHOR_VERB.fullmatch(it.text.strip()):
+            continue
+        prev = out[k - 1]
+        if prev.kind is not ItemKind.window or prev.data_as(WindowData).anchor is not WindowAnchor.follows:
+            continue
+        out[k] = Item(ItemKind.filler, it.text, it.start, it.end)
+        w = prev.data_as(WindowData)
+        starts = re.match(r"start|begin|initiat|commenc", it.text.strip(), re.IGNORECASE)
+        if starts and w.start is not None and w.end is not None and w.start == -w.end and w.end > 0:
+            # 'within 30 days of starting lisinopril': nothing comes before a start
+            out[k - 1] = Item(prev.kind, prev.text, prev.start, prev.end, replace(w, start=0))
+    return out
+
+
 def _day_of_clause(items: list[Item]) -> list[Item]:
     """'기관지염 진단받은 *날* 덱스트로메토르판 처방받은', '응급실 온 *날* 복부 CT': the day of the event just
     named, as '진단 *당일*' is (days 0..0 from it). Not before an explicit window ('진단받은 날로부터 30일
@@ -964,6 +991,8 @@ def recognise(text: str, lang: str, today: date) -> Recognised:
         pieces, INDEX_REF[lang], lambda m: Item(ItemKind.index_ref, m.group(0), m.start(), m.end())
     )
     pieces = recognise_demographics(pieces, lang)
+    if lang == "en":
+        pieces = recognise_at_event_en(pieces)
     pieces = apply(pieces, _imaging(lang), lambda m: _imaging_item(m, lang))
     pieces = apply(pieces, _body_imaging(lang), lambda m: _imaging_item(m, lang))
     pieces = _terms(pieces, lang)
@@ -996,7 +1025,7 @@ def recognise(text: str, lang: str, today: date) -> Recognised:
             _care_verb_modifier(_after_aux(_age_over(_leftovers(pieces, lang, analyse(text)))))
         )
     else:
-        items = _en_care_participle(_leftovers(pieces, lang))
+        items = _en_anchor_verb(_en_care_participle(_leftovers(pieces, lang)))
     items = _merge_modifiers(_parentheses(_vague_made_exact(items), notes, lang), lang)
     if lang == "en":
         items = _request_end_en(items)

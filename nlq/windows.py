@@ -230,13 +230,35 @@ def _duration(m: re.Match[str]) -> Item:
     )
 
 
+#: "at some point", "at any point in time": says no more than the event happened (a window, if any,
+#: is written beside it: "at some point within the 30 days prior").
+AT_SOME_POINT_EN = re.compile(r"\bat\s+(?:some|any|one)\s+(?:point|stage)(?:\s+in\s+time)?\b", re.IGNORECASE)
+
+
 def recognise_windows_en(pieces: list[Piece]) -> list[Piece]:
+    pieces = apply(pieces, AT_SOME_POINT_EN, lambda m: Item(ItemKind.filler, m.group(0), m.start(), m.end()))
     pieces = apply(pieces, DURATION_EN, _duration)
     pieces = apply(pieces, ASIDE_EN, lambda m: Item(ItemKind.aside, m.group(0), m.start(), m.end()))
     pieces = apply(pieces, EXCLUSIVE_EN, lambda m: Item(ItemKind.exclusive, m.group(0), m.start(), m.end()))
     for rx, kind in EN_RES:
         pieces = apply(pieces, rx, partial(_en, kind=kind))
     return apply(pieces, PRIOR_EN, lambda m: Item(ItemKind.prior, m.group(0), m.start(), m.end()))
+
+
+#: "HbA1c ≥ 8 at diagnosis", "lactate on admission": the value taken on the day the named event
+#: happened. Read after the demographics, which own "aged 65 or older at the time of diagnosis".
+AT_EVENT_EN = re.compile(
+    r"\b(?:at\s+the\s+time\s+of|at|on|upon)(?=\s+(?:the\s+|their\s+)?(?:diagnosis|dx|admission|surgery|operation)\b)",
+    re.IGNORECASE,
+)
+
+
+def recognise_at_event_en(pieces: list[Piece]) -> list[Piece]:
+    return apply(
+        pieces,
+        AT_EVENT_EN,
+        lambda m: Item(ItemKind.window, m.group(0), m.start(), m.end(), _window(0, 0, m.group(0), "follows")),
+    )
 
 
 # ---------------------------------------------------------------- Korean
@@ -264,6 +286,13 @@ KO_RULES: list[tuple[str, str]] = [
     ),
     (r"(?:다음\s*날|익일|이튿날)(?:에)?", "day_after"),
     (r"(?:같은|동일한?)\s*(?:날짜|날|일자)(?:에)?|당일(?:에)?", "same_day"),
+    # '진단 당시 HbA1c', '입원 시 젖산': the value taken on the day of the event just named (not the age:
+    # '진단 시 65세 이상' belongs to the demographics)
+    (
+        r"(?:(?<=진단)|(?<=입원)|(?<=수술)|(?<=시술))\s*(?:당시|시점|때|시)(?:에|의)?(?![가-힣])"
+        r"(?!\s*(?:나이|연령|만\s*\d|\d+\s*(?:세|살)))",
+        "same_day",
+    ),
     (r"(?:같은|동일한?)\s*(?:입원|방문|내원|진료)\s*(?:기간|중)?\s*(?:중|동안|때)?(?:에)?", "same_visit"),
     (r"(?:그\s*|해당\s*)?(?:입원|내원)\s*(?:기간\s*(?:중|동안)|중)(?:에)?(?![가-힣])", "same_visit"),
     (
