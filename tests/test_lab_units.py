@@ -80,15 +80,12 @@ def test_unit_code(written: str, code: str | None) -> None:
     assert unit_code(written) == code
 
 
-MART = Path("demo/seed7/mart.duckdb")
 TODAY = date(2026, 12, 6)
 
 
 @pytest.fixture(scope="module")
-def mart() -> Path:
-    if not MART.is_file():
-        pytest.fail(f"{MART} is missing: run `cohort demo-data --seed 7 --out demo/seed7 --dicom-files 0`")
-    return MART
+def mart(demo_mart_path: Path) -> Path:
+    return demo_mart_path
 
 
 @pytest.mark.parametrize(
