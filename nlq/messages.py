@@ -108,6 +108,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "ko": "“{last} {term}”(환자별 특정 한 번의 측정)은 지원하지 않습니다. 조건에 맞는 모든 측정을 "
         "셉니다.",
     },
+    "code_restates": {
+        "en": "read “{words}” as the code(s) {codes} written with it",
+        "ko": "“{words}”을(를) 함께 적힌 코드 {codes}(으)로 읽었습니다",
+    },
     "aside_ignored": {
         "en": "ignored the aside “({words})”",
         "ko": "괄호 안 설명 “({words})”은(는) 조건에 넣지 않았습니다",

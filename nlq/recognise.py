@@ -779,9 +779,76 @@ CONTENT_INSIDE = {
 }
 
 
+#: A code as people write it: ICD-10 (E11.22, I63, K25.4), ICD-9 procedures (36.06, 81.54), LOINC (4548-4).
+WRITTEN_CODE = re.compile(r"[A-Z]\d{2}(?:\.[0-9A-Z]{1,4})?|\d{2}\.\d{1,2}|\d{1,5}-\d")
+_MENTION = (ItemKind.term, ItemKind.unknown)
+
+
+def _codes_in(items: list[Item]) -> list[Item] | None:
+    """The written codes of a bracket ('(E11.22)', '(85.41 또는 85.43)'); None when it holds more."""
+    codes = [
+        x
+        for x in items
+        if x.kind in (ItemKind.unknown, ItemKind.number) and WRITTEN_CODE.fullmatch(x.text.strip())
+    ]
+    rest = [x for x in items if x not in codes and x.kind not in (ItemKind.filler, ItemKind.conj)]
+    return codes if codes and not rest else None
+
+
+def _code_restatement(out: list[Item], inner: list[Item], notes: list[str], lang: str) -> list[Item] | None:
+    """'diabetic CKD (E11.22)': the code says exactly what the words before it name, so the code is the
+    mention and the words are dropped (kept, they would become rules of their own or widen the code).
+    'E11.22 (당뇨병성 CKD)': the words restate the code before them. None when neither applies."""
+    codes = _codes_in(inner)
+    if codes is not None:
+        start = len(out)
+        k = len(out) - 1
+        while k >= 0:  # back over the mention's words: 'secondary malignancy of the liver'
+            if out[k].kind in _MENTION:
+                start, k = k, k - 1
+            elif (
+                out[k].text.strip().lower() in ("of", "the")
+                and start < len(out)
+                and all(out[m].text.strip().lower() in ("of", "the") for m in range(k, start))
+            ):
+                k -= 1
+            else:
+                break
+        run = out[start:]
+        del out[start:]
+        run = [x for x in run if x.kind in _MENTION]
+        domains = tuple(d for x in run if isinstance(x.data, TermData) for d in x.data.domains)
+        made: list[Item] = []
+        for k, c in enumerate(codes):
+            if k:
+                made.append(Item(ItemKind.conj, "or", c.start, c.start, ConjData("or")))
+            if domains:
+                made.append(Item(ItemKind.term, c.text, c.start, c.end, TermData(c.text, domains)))
+            else:
+                made.append(Item(ItemKind.unknown, c.text, c.start, c.end, UnknownData()))
+        if run:
+            words = " ".join(x.text for x in run)
+            codes_text = ", ".join(c.text for c in codes)
+            notes.append(say("code_restates", lang, words=words, codes=codes_text))
+        return made
+    prev = out[-1] if out else None
+    if (
+        prev is not None
+        and prev.kind in _MENTION
+        and WRITTEN_CODE.fullmatch(prev.text.strip())
+        and inner
+        and all(x.kind in (*_MENTION, ItemKind.filler, ItemKind.conj) for x in inner)
+    ):
+        words = " ".join(x.text for x in inner if x.kind is not ItemKind.filler)
+        notes.append(say("code_restates", lang, words=words, codes=prev.text))
+        return []
+    return None
+
+
 def _parentheses(items: list[Item], notes: list[str], lang: str) -> list[Item]:
     """'(종류 무관)', '(greatest dimension)': asides are dropped and noted; '(PCI or bypass)' after a
-    mention lists alternatives to it; other brackets are read as if they were not there."""
+    mention lists alternatives to it; a code in brackets restates the mention before it ('diabetic
+    CKD (E11.22)'); other brackets are read as if they were not there."""
     out: list[Item] = []
     i = 0
     while i < len(items):
@@ -790,6 +857,11 @@ def _parentheses(items: list[Item], notes: list[str], lang: str) -> list[Item]:
             j = next((k for k in range(i + 1, len(items)) if items[k].text.strip() == ")"), None)
             if j is not None:
                 inner = items[i + 1 : j]
+                restated = _code_restatement(out, inner, notes, lang)
+                if restated is not None:
+                    out.extend(restated)
+                    i = j + 1
+                    continue
                 kinds = {x.kind for x in inner}
                 if not kinds & CONTENT_INSIDE:
                     words = " ".join(x.text for x in inner).strip()

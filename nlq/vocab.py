@@ -193,6 +193,7 @@ KO_MODALITIES: list[tuple[str, list[str], list[str]]] = [
     (r"CT|씨티|컴퓨터\s*단층\s*촬영|전산화\s*단층\s*촬영", ["CT"], []),
     (r"MRI|MR|엠알아이|자기\s*공명\s*영상|자기\s*공명", ["MR"], []),
     (r"관상\s*동맥\s*조영(?:술)?|심혈관\s*조영(?:술)?|CAG", ["XA"], ["HEART"]),
+    (r"(?<![A-Za-z])CXR(?![A-Za-z])", ["CR", "DX"], ["CHEST"]),
     (r"혈관\s*조영(?:술)?|조영술|angiography", ["XA"], []),
     (r"심장\s*초음파|심초음파|echo", ["US"], ["HEART"]),
     (r"초음파", ["US"], []),

@@ -271,12 +271,9 @@ GLUE_KO = (
     r"(?:(?<![가-힣])|(?<=수술|진단|시술|입원|처방|투약|투여|사망|촬영|검사|방문|내원|복용|"
     r"발병|확진|받은|시행))"
 )
-PRE_KO = (
-    rf"(?:{GLUE_KO}(?P<pre>기준(?:으로)?|후|이후|뒤|다음|부터|로부터|으로부터|에서부터|전후|전|이전|앞)\s*)?"
-)
-PRE_KO_REQ = (
-    rf"{GLUE_KO}(?P<pre>기준(?:으로)?|후|이후|뒤|다음|부터|로부터|으로부터|에서부터|전후|전|이전|앞)\s*"
-)
+_PRE_WORDS_KO = r"기준(?:으로)?|후|이후|뒤|다음|부터|로부터|으로부터|에서부터|전후|앞뒤|전|이전|앞"
+PRE_KO = rf"(?:{GLUE_KO}(?P<pre>{_PRE_WORDS_KO})\s*)?"
+PRE_KO_REQ = rf"{GLUE_KO}(?P<pre>{_PRE_WORDS_KO})\s*"
 KO_RULES: list[tuple[str, str]] = [
     (rf"(?P<pre>전날|하루\s*전)(?:까지)?(?:\s*{KN}\s*{KU}\s*(?:동안|간|이내|사이))?(?:에)?", "day_before"),
     # '다음날까지' ("by the next day") = the anchor's day and the next: 0..1; '그 후 다음날까지' is the same
@@ -296,7 +293,8 @@ KO_RULES: list[tuple[str, str]] = [
     (r"(?:같은|동일한?)\s*(?:입원|방문|내원|진료)\s*(?:기간|중)?\s*(?:중|동안|때)?(?:에)?", "same_visit"),
     (r"(?:그\s*|해당\s*)?(?:입원|내원)\s*(?:기간\s*(?:중|동안)|중)(?:에)?(?![가-힣])", "same_visit"),
     (
-        rf"{PRE_KO}{KN}\s*{KU1}?\s*(?:부터|에서|~|-)\s*{KN2}\s*{KU}\s*(?:째\s*)?(?P<post>전|이전|후|뒤|이후)?\s*(?:이내|까지|사이|이하|안에|내)?(?:에)?",
+        rf"{PRE_KO}{KN}\s*{KU1}?\s*(?:(?P<mid>후|뒤|이후)\s*)?(?:부터|에서|~|-)\s*{KN2}\s*{KU}\s*(?:째\s*)?(?P<post>전|이전|후|뒤|이후)?\s*"
+        r"(?:이내|까지|사이|이하|안에|내)?(?:\s*(?:사이|이내|안))?(?:에)?",
         "range",
     ),
     (rf"{PRE_KO_REQ}{KN}\s*{KU}\s*(?:동안|간)(?:에)?", "within"),
@@ -331,10 +329,10 @@ def _ko(m: re.Match[str], kind: str) -> Item:
     g = m.groupdict()
     text = m.group(0)
     pre = (g.get("pre") or "") + (g.get("post") or "")
-    before = any(w in pre for w in ("전", "앞", "먼저")) and "전후" not in pre
+    around = "전후" in pre or "앞뒤" in pre
+    before = any(w in pre for w in ("전", "앞", "먼저")) and not around
     if kind == "range" and g.get("post") in ("후", "뒤", "이후"):
         before = False
-    around = "전후" in pre
     try:
         if kind == "same_day_of":
             return Item(ItemKind.window, text, m.start(), m.end(), _window(0, 0, text, "follows"))
