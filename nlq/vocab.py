@@ -904,6 +904,7 @@ JOSA_PROTECTED = {
 # Words the English typo repair corrects towards (besides fillers, stop words, months, numbers and the
 # lexicon's words): 'diagnosd' → 'diagnosed'.
 EN_GRAMMAR_WORDS = {
+    "apart",  # 'two tests 14 days apart', never 'aspart'
     "patients",
     "patient",
     "people",

@@ -43,7 +43,10 @@ U = rf"(?P<u>{EN_UNIT_RE})"
 U1 = rf"(?P<u1>{EN_UNIT_RE})"
 AFTER_EN = r"after|following|post|from|since|later\s+than|subsequent\s+to|later|afterwards?|thereafter"
 BEFORE_EN = r"before|prior\s+to|preceding|ahead\s+of|earlier\s+than|in\s+advance\s+of"
-AROUND_EN = r"of|around|either\s+side\s+of|surrounding"
+AROUND_EN = (
+    r"on\s+either\s+side\s+of|either\s+side\s+of|on\s+either\s+side|either\s+side|either\s+way|of|around|"
+    r"surrounding"
+)
 DIR_EN = rf"(?P<dir>{AFTER_EN}|{BEFORE_EN}|{AROUND_EN})"
 
 
@@ -82,12 +85,23 @@ EN_RULES: list[tuple[str, str]] = [
         r"hospitali[sz]ation|stay|encounter|episode)(?P<as>\s+as)?",
         "same_visit",
     ),
+    # 'the day before (the surgery)', 'the next day': exactly one day from the anchor
+    (
+        r"\bthe\s+(?:day|night)\s+(?P<dir>before|after|prior\s+to|following)\b"
+        r"(?P<as>(?=\s+(?!who\b|and\b|or\b|with\b|in\b|but\b|on\b|at\b)[a-z]))?",
+        "one_day",
+    ),
+    (r"\b(?:on\s+)?the\s+(?:next|following)\s+day\b", "next_day"),
+    (rf"\bby\s+day\s+{N}\b", "by_day"),
+    (rf"\b{N}\s+{U}\s+or\s+(?:less|fewer|sooner|earlier)\s+{DIR_EN}\b", "within"),
+    (rf"\b(?:within|in|during)\s+the\s+(?:first|next)\s+(?:{N}\s+)?{U}(?:\s+{DIR_EN}\b)?", "within"),
     (
         rf"\b(?:between\s+)?(?:day\s+)?{N}\s*(?:{U1}\s+)?(?:to|-|and|through|or)\s*(?:day\s+)?{N2}\s+{U}\s+{DIR_EN}\b",
         "range",
     ),
     (rf"\bbetween\s+day\s+{N}\s+and\s+day\s+{N2}\s+{DIR_EN}\b", "range_days"),
-    (rf"\b(?:within\s+|in\s+|during\s+|over\s+)the\s+(?:{N}\s+)?{U}\s+{DIR_EN}\b", "within"),
+    # 'in the 30 days after', 'the week before': bare 'the <unit> after' is the same window
+    (rf"\b(?:within\s+|in\s+|during\s+|over\s+)?the\s+(?:{N}\s+)?{U}\s+{DIR_EN}\b", "within"),
     (
         rf"\b(?:within|in\s+the\s+(?:first\s+|next\s+)?|during\s+the\s+(?:first\s+)?|up\s+to|no\s+more\s+than|not\s+more\s+than|"
         rf"at\s+most|no\s+later\s+than)\s*{N}\s+{U}(?:\s+{DIR_EN}\b)?",
@@ -135,6 +149,16 @@ def _en(m: re.Match[str], kind: str) -> Item:
                 m.start(),
                 m.end(),
                 _window(None, None, text, "follows" if g.get("as") else "none", same_visit=True),
+            )
+        if kind == "one_day":
+            d = -1 if _dir(g.get("dir")) == "before" else 1
+            anchor = "follows" if m.group("as") is not None else "none"
+            return Item(ItemKind.window, text, m.start(), m.end(), _window(d, d, text, anchor))
+        if kind == "next_day":
+            return Item(ItemKind.window, text, m.start(), m.end(), _window(1, 1, text, "none"))
+        if kind == "by_day":
+            return Item(
+                ItemKind.window, text, m.start(), m.end(), _window(0, _amount(g["n"], "day"), text, "none")
             )
         if kind == "then":
             # weak: an explicit window on the same event replaces it
