@@ -327,9 +327,12 @@ KO_RULES: list[tuple[str, str]] = [
         "within",
     ),
     (
-        rf"{PRE_KO}{KN}\s*{KU}\s*(?P<q>이상|넘게|넘어서|넘어|초과|지나서|지난|경과한|경과\s*후)\s*(?P<post>전|이전|후|뒤|이후)?(?:에)?",
+        rf"{PRE_KO}{KN}\s*{KU}\s*(?:(?:이|가)\s*)?(?P<q>이상|넘게|넘어서|넘어|초과|지나서|지난|경과한|경과\s*후)\s*"
+        r"(?P<post>전|이전|후|뒤|이후)?(?:에)?",
         "atleast",
     ),
+    # '진단 후 30일 이후에': from day 30 after the anchor on ('이후' after a count of days is 'since')
+    (rf"{GLUE_KO}(?P<pre>후|뒤|이후|부터)\s*{KN}\s*{KU}\s*(?P<q>이후)(?:에|부터)?(?![가-힣])", "atleast"),
     (rf"{PRE_KO}{KN}\s*{KU}\s*(?P<post>후|뒤|이후|전|이전|째)(?:에)?(?![가-힣])", "exact"),
     (r"(?<![가-힣])(?P<pre>이후|이전|직전|직후)(?:에|로|에는)?(?![가-힣])", "open"),
     (rf"{GLUE_KO}(?P<pre>후|뒤|전|앞서|먼저)(?:에|로|에는)?(?![가-힣])", "open"),

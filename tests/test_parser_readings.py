@@ -194,6 +194,73 @@ READINGS: list[tuple[str, dict[str, Any]]] = [
             "criteria.0.window.end": -1,
         },
     ),
+    # --- session 4: readings of windows, values and codes that writers used and the parser missed
+    (
+        "diabetics with an HbA1c of 8 or more at the time of diagnosis",
+        {"criteria.0.domain": "measurement", "criteria.0.window.start": 0, "criteria.0.window.end": 0},
+    ),
+    (
+        "patients aged 65 or older at the time of diagnosis with atrial fibrillation",
+        {"demographics.age_min": 65},
+    ),
+    ("당뇨병 진단 시 HbA1c가 9% 넘는 환자", {"criteria.0.window.start": 0, "criteria.0.window.end": 0}),
+    ("폐암 진단 시 65세 이상인 환자", {"demographics.age_min": 65, "criteria": []}),
+    ("PCI 당일 TnI > 0.5 ng/mL 환자", {"criteria.0.value.op": ">", "criteria.0.value.value": 0.5}),
+    ("총콜레스테롤 240 이상이면서 같은 날 HDL 40 mg/dL 밑도는 환자", {"criteria.0.value.op": "<"}),
+    ("patients with platelet count < 50k", {"index.value.value": 50000}),
+    (
+        "CABG patients whose hemoglobin was under 12 g/dL at some point within the 30 days prior to the CABG",
+        {"criteria.0.window.start": -30, "criteria.0.window.end": 0},
+    ),
+    (
+        "Patients aged 70 or older who had an inpatient admission in 2015 or later",
+        {"index.date_range.start": "2015-01-01", "index.date_range.end": None},
+    ),
+    (
+        "Total cholesterol >240 mg/dL in adults 40 to 75, labs from 2019",
+        {"index.date_range.start": "2019-01-01", "index.date_range.end": "2019-12-31"},
+    ),
+    (
+        "Afib patients started on warfarin within 30 days after diagnosis who had a stroke within a year "
+        "after starting warfarin",
+        {
+            "criteria.1.window.anchor": "drug",
+            "criteria.1.window.end": 365,
+            "criteria.1.concepts.terms": ["stroke"],
+        },
+    ),
+    (
+        "patients with CKD who had a potassium above 5.5 within 30 days of starting lisinopril",
+        {"criteria.1.window.start": 0, "criteria.1.window.end": 30},
+    ),
+    ("patients with diabetic CKD (E11.22)", {"index.concepts.terms": ["E11.22"]}),
+    ("단순 유방절제술(85.41 또는 85.43)을 받은 환자", {"index.concepts.terms": ["85.41", "85.43"]}),
+    ("E11.22 (당뇨병성 CKD) 환자", {"index.concepts.terms": ["E11.22"]}),
+    ("patients with MI who had a PCI 30 days or less after the MI", {"criteria.0.window.end": 30}),
+    ("pneumonia patients who died by day 30", {"criteria.0.window.start": 0, "criteria.0.window.end": 30}),
+    ("MI patients with a CT the next day", {"criteria.0.window.start": 1, "criteria.0.window.end": 1}),
+    (
+        "patients diagnosed with MI who had a troponin above 1 the day before",
+        {"criteria.0.window.start": -1, "criteria.0.window.end": -1},
+    ),
+    ("CABG patients with a stroke within the first week", {"criteria.0.window.end": 7}),
+    ("patients with pneumonia and a chest x-ray within 1 day either side", {"criteria.0.window.start": -1}),
+    (
+        "metformin 처방일 앞뒤 7일 이내에 크레아티닌이 1.5 mg/dL를 초과한 환자",
+        {"criteria.0.window.start": -7},
+    ),
+    (
+        "유방암 진단 3개월 후부터 1년까지 사이에 trastuzumab 투여 이력이 있는 여성 환자",
+        {"criteria.0.window.start": 90, "criteria.0.window.end": 365},
+    ),
+    (
+        "심근경색 진단 후 30일이 지나서 PCI 받은 환자",
+        {"criteria.0.window.start": 30, "criteria.0.window.end": None},
+    ),
+    (
+        "심근경색 진단 후 30일 이후에 PCI 받은 환자",
+        {"criteria.0.window.start": 30, "criteria.0.window.end": None},
+    ),
 ]
 
 
