@@ -108,6 +108,12 @@ MESSAGES: dict[str, dict[str, str]] = {
         "ko": "“{last} {term}”(환자별 특정 한 번의 측정)은 지원하지 않습니다. 조건에 맞는 모든 측정을 "
         "셉니다.",
     },
+    "change_unsupported": {
+        "en": "“{text}” is a change between two results; rules compare each result with a level "
+        "(e.g. 'hemoglobin below 8 g/dL'). Please give the level instead.",
+        "ko": "“{text}”은(는) 두 결과 사이의 변화입니다. 조건은 각 결과를 기준값과 비교합니다"
+        "(예: '헤모글로빈 8 g/dL 미만'). 기준값으로 말해 주세요.",
+    },
     "code_restates": {
         "en": "read “{words}” as the code(s) {codes} written with it",
         "ko": "“{words}”을(를) 함께 적힌 코드 {codes}(으)로 읽었습니다",

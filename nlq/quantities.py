@@ -12,6 +12,7 @@ import re
 from functools import partial
 
 from cohort_engine.nlq.items import (
+    AskData,
     CompareData,
     CountData,
     FirstData,
@@ -20,6 +21,7 @@ from cohort_engine.nlq.items import (
     NumberData,
     OccurrenceType,
 )
+from cohort_engine.nlq.messages import say
 from cohort_engine.nlq.numbers import ENGLISH_NUMBERS, number
 from cohort_engine.nlq.text import Piece, apply
 from cohort_engine.nlq.vocab import (
@@ -89,9 +91,10 @@ KO_MULTIPLE = re.compile(r"여러\s*(?:번|차례|회)|두\s*번\s*넘게")
 KO_BETWEEN = re.compile(
     rf"{NUM}{UNIT}\s*(?:~|-|에서)\s*{NUM2}{UNIT2}\s*(?:사이|이내)?(?:의|인|에)?", re.IGNORECASE
 )
-#: '… 미만으로 떨어진', '… 이상으로 올라간': the movement restates the comparison and is read with it.
+#: '… 미만으로 떨어진', '… 이상으로 올라간': the movement *to* a level restates the comparison; without
+#: '(으)로' ('2 g/dL 이상 감소한') it is a change by an amount, which is not a threshold.
 KO_MOVED = (
-    r"(?:\s*(?:으로|로)?\s*(?:떨어진|떨어졌던|떨어졌|떨어지는|내려간|내려갔던|올라간|올라갔던|"
+    r"(?:\s*(?:으로|로)\s*(?:떨어진|떨어졌던|떨어졌|떨어지는|내려간|내려갔던|올라간|올라갔던|"
     r"상승한|감소한))?"
 )
 KO_OP = re.compile(
@@ -176,7 +179,38 @@ def _en(m: re.Match[str], kind: str) -> Item | None:
     )
 
 
+#: A change between two results ('rose by 0.3 mg/dL', 'a drop of more than 2 g/dL', 'doubled',
+#: '2 g/dL 이상 감소한'): not a level, so never read as a threshold; asked back.
+#: A number and unit without named groups, for patterns that hold several.
+_AMOUNT = rf"\d[\d,]*(?:\.\d+)?(?:\s*(?:{UNITS})(?![a-z]))?"
+CHANGE_EN = re.compile(
+    rf"\b(?:rose|rise[sn]?|rising|increased?|increasing|dropped|drops?|dropping|fell|falls?|falling|decreased?|"
+    rf"decreasing|declined?|declining|went\s+(?:up|down)|changed?)\s+by\s+(?:more\s+than\s+|at\s+least\s+|over\s+)?"
+    rf"{_AMOUNT}|\b(?:an?\s+)?(?:increase|decrease|drop|fall|rise|decline|change|reduction)\s+(?:in\s+[\w-]+\s+)?"
+    rf"of\s+(?:more\s+than\s+|at\s+least\s+|over\s+|≥\s*|>\s*)?{_AMOUNT}|\b(?:doubled|tripled|halved|doubling)\b"
+    r"|\b(?:an?\s+)?(?:increase|decrease|drop|rise|decline|reduction)\s+in\b",
+    re.IGNORECASE,
+)
+CHANGE_KO = re.compile(
+    rf"{_AMOUNT}\s*(?:이상|이하|넘게|초과|미만|만큼|정도)?\s*(?:감소|증가|상승|하락|떨어|올라|줄어|늘어|내려)[가-힣]*"
+    r"|(?:두\s*배|2\s*배|절반)\s*(?:이상\s*)?(?:로\s*)?(?:증가|상승|감소|올라|늘어|줄어)[가-힣]*",
+    re.IGNORECASE,
+)
+
+
+def _change(m: re.Match[str], lang: str) -> Item:
+    text = m.group(0)
+    return Item(
+        ItemKind.vague,
+        text,
+        m.start(),
+        m.end(),
+        AskData(what="unsupported", reason=say("change_unsupported", lang, text=text.strip())),
+    )
+
+
 def recognise_quantities_en(pieces: list[Piece]) -> list[Piece]:
+    pieces = apply(pieces, CHANGE_EN, lambda m: _change(m, "en"))
     pieces = apply(
         pieces,
         FIRST_EN,
@@ -214,6 +248,7 @@ def _ko_op(m: re.Match[str]) -> Item:
 
 
 def recognise_quantities_ko(pieces: list[Piece]) -> list[Piece]:
+    pieces = apply(pieces, CHANGE_KO, lambda m: _change(m, "ko"))
     pieces = apply(
         pieces, FIRST_KO, lambda m: Item(ItemKind.first, m.group(0), m.start(), m.end(), FirstData())
     )

@@ -307,3 +307,24 @@ def test_a_count_in_a_calendar_period_counts_inside_it(sentence, count, start, e
     assert (c.occurrence.type, c.occurrence.count) == count
     assert c.date_range is not None and (str(c.date_range.start), str(c.date_range.end)) == (start, end)
     assert result.spec.index.date_range == c.date_range
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "patients whose creatinine rose by 0.3 mg/dL within 48 hours",
+        "patients with an increase in creatinine of at least 50%",
+        "patients whose creatinine doubled within 7 days",
+        "patients with a drop in hemoglobin of more than 2 g/dL after CABG",
+        "헤모글로빈이 2 g/dL 이상 감소한 환자",
+        "크레아티닌이 두 배 이상 증가한 환자",
+    ],
+)
+def test_a_change_between_results_is_never_read_as_a_level(sentence: str) -> None:
+    """'rose by 0.3', '2 g/dL 이상 감소한' name a change, not a threshold: asked back, never 'ok'."""
+    result = parse(sentence, today=TODAY)
+    assert result.status == "clarify"
+    assert any(
+        "change between two results" in c.question or "두 결과 사이의 변화" in c.question
+        for c in result.clarifications
+    )
