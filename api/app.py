@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.staticfiles import StaticFiles
@@ -28,12 +29,22 @@ from cohort_engine.api.context import AppContext
 from cohort_engine.api.errors import install_handlers
 from cohort_engine.api.jobs import JobRunner
 from cohort_engine.api.pool import MartPool
+from cohort_engine.api.release_requests import ReleaseRequests
 from cohort_engine.api.routers import ask, audit, codesets, cohorts, health, jobs, manifest, sql
-from cohort_engine.api.service import CohortService
-from cohort_engine.api.settings import Settings
+from cohort_engine.api.routers import requests as release_requests_router
+from cohort_engine.api.routers import uploads as uploads_router
+from cohort_engine.api.settings import (
+    DEFAULT_MART_THREADS,
+    DEFAULT_MAX_QUEUED,
+    DEFAULT_POOL_SIZE,
+    DEFAULT_QUEUE_WAIT_S,
+    Settings,
+)
 from cohort_engine.api.state import StateStore, default_state_path
 from cohort_engine.api.suppression import DEFAULT_K
+from cohort_engine.api.uploads import ListAwareCohortService
 from cohort_engine.nlq import morph
+from cohort_engine.nlq.spacy_plugins import skip_plugin_factories
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -46,8 +57,10 @@ TAGS = [
     {"name": "ask", "description": "Natural-language questions (English, Korean) → cohort."},
     {"name": "cohorts", "description": "Run specs, read runs, aggregate charts, release workflow."},
     {"name": "codesets", "description": "Saved, reusable concept sets referenced by `concepts.codeset`."},
+    {"name": "uploads", "description": "Your own patient lists (CSV/XLSX), usable as rules of a spec."},
     {"name": "manifests", "description": "De-identified imaging manifests of approved cohorts."},
     {"name": "jobs", "description": "Long-running exports with status and progress."},
+    {"name": "requests", "description": "Release requests: submit, committee review, release package."},
     {"name": "sql", "description": "Guarded, read-only SQL."},
     {"name": "audit", "description": "The append-only audit log (stewards, admins)."},
     {"name": "health", "description": "Liveness; no key needed."},
@@ -115,13 +128,32 @@ class SecurityHeaders:
         await self.app(scope, receive, send_wrapper)
 
 
+def _warm_up() -> None:
+    """Before the first question: spaCy without other packages' factories (``spacy_plugins``), then the
+    Korean morphology."""
+    skip_plugin_factories()
+    morph.warm_up()
+
+
+def _enough_threads(settings: Settings) -> None:
+    """Room in the server's thread pool for every request the mart pool admits (running or waiting)
+    and some to spare. Why: sync endpoints run on AnyIO's threads (40 by default); were they all taken
+    by requests waiting for the mart, the rest (health, reads, the chat page's lists) would queue
+    unseen behind them, and the mart pool's bound and ``503 busy`` would not be what decides."""
+    limiter = anyio.to_thread.current_default_thread_limiter()
+    wanted = settings.max_concurrent_queries + settings.max_queued_queries + 16
+    limiter.total_tokens = max(int(limiter.total_tokens), wanted)
+
+
 def create_app(
     mart: Path,
     state_db: Path | None = None,
     *,
     k: int = DEFAULT_K,
     query_timeout_s: float = 30.0,
-    max_concurrent_queries: int = 8,
+    max_concurrent_queries: int = DEFAULT_POOL_SIZE,
+    max_queued_queries: int = DEFAULT_MAX_QUEUED,
+    queue_wait_s: float = DEFAULT_QUEUE_WAIT_S,
     export_dir: Path | None = None,
     max_inflight_per_key: int = 4,
     mart_memory_limit: str | None = None,
@@ -136,6 +168,8 @@ def create_app(
         k=k,
         query_timeout_s=query_timeout_s,
         max_concurrent_queries=max_concurrent_queries,
+        max_queued_queries=max_queued_queries,
+        queue_wait_s=queue_wait_s,
         export_dir=export_dir or state_path.parent / "cohort_exports",
         max_inflight_per_key=max_inflight_per_key,
         mart_memory_limit=mart_memory_limit,
@@ -143,9 +177,15 @@ def create_app(
     )
     state = StateStore(state_path)
     pool = MartPool(
-        mart, max_concurrent_queries, memory_limit=settings.mart_memory_limit, threads=settings.mart_threads
+        mart,
+        settings.max_concurrent_queries,
+        max_waiting=settings.max_queued_queries,
+        wait_s=settings.queue_wait_s,
+        retry_after_s=settings.busy_retry_after_s,
+        memory_limit=settings.mart_memory_limit,
+        threads=settings.mart_threads,
     )
-    service = CohortService(settings, state, pool)
+    service = ListAwareCohortService(settings, state, pool)  # runs see their owner's uploaded lists
     runner = JobRunner(state, settings.export_dir)  # type: ignore[arg-type]
     ctx = AppContext(
         settings=settings,
@@ -155,12 +195,16 @@ def create_app(
         codesets=CodesetService(state, pool),
         jobs=runner,
     )
+    release_requests = ReleaseRequests(settings, state, pool, service, runner)  # sweeps expired packages
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Korean morphology loads in about a second; do it now, not on the first Korean question.
-        threading.Thread(target=morph.warm_up, name="warm-up", daemon=True).start()
+        threading.Thread(target=_warm_up, name="warm-up", daemon=True).start()
+        _enough_threads(settings)
+        release_requests.start_sweeper()
         yield
+        release_requests.close()
         ctx.close()
 
     app = FastAPI(
@@ -173,11 +217,14 @@ def create_app(
         redoc_url=None,
     )
     app.state.ctx = ctx
+    app.state.release_requests = release_requests
     install_handlers(app)
     app.add_middleware(AuditMiddleware)
     app.add_middleware(SecurityHeaders)
     for r in (health, ask, cohorts, codesets, sql, jobs, manifest, audit):
         app.include_router(r.router)
+    app.include_router(uploads_router.router)
+    app.include_router(release_requests_router.router)
 
     @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
     def index() -> FileResponse:
@@ -221,7 +268,8 @@ def app_from_env() -> FastAPI:
     """For ``uvicorn --factory api.app:app_from_env`` (and ``cohort serve --workers N``): mart from
     COHORT_MART, state from COHORT_STATE, k from COHORT_K, query time limit from COHORT_TIMEOUT, the
     mart connection's memory limit and threads from COHORT_MEMORY_LIMIT and COHORT_THREADS, heavy
-    requests in flight per key from COHORT_MAX_INFLIGHT."""
+    requests in flight per key from COHORT_MAX_INFLIGHT, the mart pool and its queue from
+    COHORT_POOL_SIZE, COHORT_MAX_QUEUED and COHORT_QUEUE_WAIT."""
     mart = Path(os.environ.get("COHORT_MART", "demo/mart.duckdb"))
     state = os.environ.get("COHORT_STATE")
     return create_app(
@@ -231,5 +279,8 @@ def app_from_env() -> FastAPI:
         query_timeout_s=float(os.environ.get("COHORT_TIMEOUT", "30")),
         max_inflight_per_key=int(os.environ.get("COHORT_MAX_INFLIGHT", "4")),
         mart_memory_limit=os.environ.get("COHORT_MEMORY_LIMIT") or None,
-        mart_threads=int(os.environ["COHORT_THREADS"]) if os.environ.get("COHORT_THREADS") else None,
+        mart_threads=int(os.environ.get("COHORT_THREADS") or DEFAULT_MART_THREADS),
+        max_concurrent_queries=int(os.environ.get("COHORT_POOL_SIZE") or DEFAULT_POOL_SIZE),
+        max_queued_queries=int(os.environ.get("COHORT_MAX_QUEUED") or DEFAULT_MAX_QUEUED),
+        queue_wait_s=float(os.environ.get("COHORT_QUEUE_WAIT") or DEFAULT_QUEUE_WAIT_S),
     )

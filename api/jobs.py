@@ -21,7 +21,7 @@ import logging
 import os
 import secrets
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -80,6 +80,11 @@ class JobRunner:
             except Exception as e:  # a closed or busy state file: try again at the next beat
                 log.warning("job heartbeat failed: %s", type(e).__name__)
 
+    def submit(self, fn: Callable[..., None], *args: Any) -> None:
+        """Run another feature's job (a row it added with :meth:`StateStore.add_job`, ``owner`` =
+        :attr:`owner`) on this runner's pool, under the same heartbeat (release packages)."""
+        self._pool.submit(fn, *args)
+
     def shutdown(self) -> None:
         self._stop.set()
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -99,7 +104,7 @@ class JobRunner:
             created_at=job.created_at,
             started_at=job.started_at,
             finished_at=job.finished_at,
-            download=f"/v1/jobs/{job.job_id}/result" if job.status == "done" else None,
+            download=f"/v1/jobs/{job.job_id}/result" if job.status == "done" and job.result_path else None,
         )
 
     def job_for(self, job_id: str, p: Principal) -> JobRecord:

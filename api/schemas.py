@@ -421,6 +421,29 @@ class ExportRequest(_In):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"format": "parquet"}]})
 
 
+class ExtractJobRequest(_In):
+    """Record extraction of an approved cohort (``cohort extract``'s options; the server's k applies)."""
+
+    domains: list[str] | None = Field(
+        default=None,
+        max_length=10,
+        description="Any of conditions, procedures, drugs, measurements, observations, visits, death "
+        "(default: all).",
+    )
+    window: str = Field(
+        default="-365:365",
+        max_length=20,
+        description="Days relative to each person's index date, inclusive: START:END (either end may be "
+        "open, e.g. 0:) or 'all'.",
+    )
+    format: Literal["parquet", "csv"] = Field(default="parquet", description="Typed Parquet or CSV files.")
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"domains": ["conditions", "drugs"], "window": "-365:365"}]},
+    )
+
+
 class ManifestPage(BaseModel):
     cohort_id: str
     release: str = Field(description="Release name; pseudonyms are keyed per release.")
@@ -505,3 +528,52 @@ class Table1Out(BaseModel):
     totals: list[Cell]
     rows: list[Table1Row]
     notes: list[str] = Field(default_factory=list)
+
+
+# -- own-data uploads and code-set imports (api/uploads.py, api/codesets.py) ------------------------
+
+
+class UploadOut(BaseModel):
+    """A stored patient list as its owner sees it: how many rows matched a person, never which."""
+
+    name: str
+    id_kind: Literal["mrn", "pseudonym"] = Field(
+        description="What the identifier column held: hospital MRNs or pseudonyms of an earlier release."
+    )
+    rows: int = Field(description="Rows of patients read from the file (the header not counted).")
+    matched: Cell = Field(description="Rows whose identifier is a person of this mart ('<k' below k).")
+    unmatched: Cell = Field(
+        description="Rows whose identifier is not ('<k' below k; both hidden when either is, since "
+        "matched + unmatched = rows)."
+    )
+    has_value: bool = Field(description="Whether the list carries a number column (usable as value filter).")
+    has_date: bool = Field(description="Whether the list carries a date column.")
+    created_at: str
+
+
+class UnknownCode(BaseModel):
+    row: int = Field(description="Row of the file (the header is row 1).")
+    vocabulary: str
+    code: str
+    reason: str = Field(description="'unknown_vocabulary', 'not_in_mart' or 'not_a_concept'.")
+
+
+class CodesetImportOut(BaseModel):
+    """What an import made: the code set (a new version when it existed) and what did not resolve."""
+
+    codeset: CodesetOut
+    rows: int = Field(description="Code rows read (the header not counted).")
+    resolved: int = Field(description="Rows whose code is a concept of the mart's vocabulary.")
+    unknown: list[UnknownCode] = Field(description="Rows that did not resolve (at most 1,000 listed).")
+    unknown_total: int
+    by_vocabulary: dict[str, int] = Field(description="Resolved concepts per vocabulary.")
+
+
+class CodesetVersionOut(BaseModel):
+    name: str
+    version: int
+    description: str
+    domain: str | None
+    concept_ids: list[ConceptId]
+    created_by: str
+    created_at: str

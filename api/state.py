@@ -100,6 +100,59 @@ CREATE TABLE IF NOT EXISTS codesets (
   updated_at TEXT NOT NULL,
   version INTEGER NOT NULL DEFAULT 1
 );
+CREATE TABLE IF NOT EXISTS codeset_versions (
+  name TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  description TEXT NOT NULL DEFAULT '',
+  domain TEXT,
+  concept_ids TEXT NOT NULL,
+  include_descendants INTEGER NOT NULL DEFAULT 1,
+  created_by TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  PRIMARY KEY (name, version)
+);
+CREATE TRIGGER IF NOT EXISTS codesets_version_on_insert AFTER INSERT ON codesets
+BEGIN
+  UPDATE codesets SET version = COALESCE(
+    (SELECT MAX(version) FROM codeset_versions WHERE name = NEW.name), 0) + 1 WHERE name = NEW.name;
+  INSERT INTO codeset_versions (name, version, description, domain, concept_ids, include_descendants,
+    created_by, created_at)
+  SELECT name, version, description, domain, concept_ids, include_descendants, created_by, updated_at
+  FROM codesets WHERE name = NEW.name;
+END;
+CREATE TRIGGER IF NOT EXISTS codesets_version_on_update
+AFTER UPDATE OF description, domain, concept_ids, include_descendants ON codesets
+BEGIN
+  INSERT OR REPLACE INTO codeset_versions (name, version, description, domain, concept_ids,
+    include_descendants, created_by, created_at)
+  VALUES (NEW.name, NEW.version, NEW.description, NEW.domain, NEW.concept_ids, NEW.include_descendants,
+    NEW.created_by, NEW.updated_at);
+END;
+CREATE TABLE IF NOT EXISTS cohort_codesets (
+  cohort_id TEXT NOT NULL,
+  name TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  PRIMARY KEY (cohort_id, name)
+);
+CREATE TABLE IF NOT EXISTS upload_lists (
+  list_id TEXT PRIMARY KEY,
+  key_id TEXT NOT NULL,
+  name TEXT NOT NULL,
+  id_kind TEXT NOT NULL,
+  has_value INTEGER NOT NULL DEFAULT 0,
+  has_date INTEGER NOT NULL DEFAULT 0,
+  rows_total INTEGER NOT NULL,
+  matched INTEGER NOT NULL,
+  created_at TEXT NOT NULL,
+  UNIQUE (key_id, name)
+);
+CREATE TABLE IF NOT EXISTS upload_rows (
+  list_id TEXT NOT NULL,
+  person_id INTEGER NOT NULL,
+  value REAL,
+  list_date TEXT,
+  PRIMARY KEY (list_id, person_id)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS cohorts (
   cohort_id TEXT PRIMARY KEY,
   created_at TEXT NOT NULL,
@@ -239,6 +292,35 @@ class CodesetRecord:
     created_at: str
     updated_at: str
     version: int
+
+
+@dataclass(frozen=True)
+class CodesetVersion:
+    """One saved state of a code set: every create, update or import makes a new one (triggers)."""
+
+    name: str
+    version: int
+    description: str
+    domain: str | None
+    concept_ids: list[int]
+    include_descendants: bool
+    created_by: str
+    created_at: str
+
+
+@dataclass(frozen=True)
+class UploadRecord:
+    """A researcher's own patient list: counts only; its persons are in ``upload_rows``."""
+
+    list_id: str
+    key_id: str
+    name: str
+    id_kind: str
+    has_value: bool
+    has_date: bool
+    rows_total: int
+    matched: int
+    created_at: str
 
 
 @dataclass(frozen=True)
@@ -526,6 +608,104 @@ class StateStore:
     def delete_codeset(self, name: str) -> bool:
         with self.transaction() as con:
             return con.execute("DELETE FROM codesets WHERE name = ?", (codeset_name(name),)).rowcount > 0
+
+    # -- code set versions ------------------------------------------------------------------------
+
+    def codeset_versions(self, name: str) -> list[CodesetVersion]:
+        """Every kept version of ``name``, oldest first (versions outlive a deleted set)."""
+        rows = self._query(
+            "SELECT name, version, description, domain, concept_ids, include_descendants, created_by, "
+            "created_at FROM codeset_versions WHERE name = ? ORDER BY version",
+            (codeset_name(name),),
+        )
+        return [
+            CodesetVersion(r[0], r[1], r[2], r[3], json.loads(r[4]), bool(r[5]), r[6], r[7]) for r in rows
+        ]
+
+    def record_cohort_codesets(self, cohort_id: str, versions: Mapping[str, int]) -> None:
+        """Which version of each saved code set a run used (a set may change after the run)."""
+        with self.transaction() as con:
+            con.executemany(
+                "INSERT OR REPLACE INTO cohort_codesets (cohort_id, name, version) VALUES (?, ?, ?)",
+                [(cohort_id, n, int(v)) for n, v in versions.items()],
+            )
+
+    def cohort_codesets(self, cohort_id: str) -> dict[str, int]:
+        rows = self._query(
+            "SELECT name, version FROM cohort_codesets WHERE cohort_id = ? ORDER BY name", (cohort_id,)
+        )
+        return {str(n): int(v) for n, v in rows}
+
+    # -- uploaded lists ---------------------------------------------------------------------------
+
+    _UPLOAD_COLS = "list_id, key_id, name, id_kind, has_value, has_date, rows_total, matched, created_at"
+
+    @staticmethod
+    def _upload(row: tuple) -> UploadRecord:
+        lid, key_id, name, kind, has_value, has_date, total, matched, created = row
+        return UploadRecord(lid, key_id, name, kind, bool(has_value), bool(has_date), total, matched, created)
+
+    def add_upload(
+        self,
+        *,
+        key_id: str,
+        name: str,
+        id_kind: str,
+        has_value: bool,
+        has_date: bool,
+        rows_total: int,
+        persons: Sequence[tuple[int, float | None, str | None]],
+    ) -> UploadRecord | None:
+        """Store a list and its mapped persons in one transaction; None when ``key_id`` has ``name``."""
+        lid = "upl_" + secrets.token_hex(8)
+        with self.transaction() as con:
+            if con.execute(
+                "SELECT 1 FROM upload_lists WHERE key_id = ? AND name = ?", (key_id, name)
+            ).fetchone():
+                return None
+            flags = (int(has_value), int(has_date))
+            con.execute(
+                f"INSERT INTO upload_lists ({self._UPLOAD_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (lid, key_id, name, id_kind, *flags, rows_total, len(persons), now_iso()),
+            )
+            con.executemany(
+                "INSERT INTO upload_rows (list_id, person_id, value, list_date) VALUES (?, ?, ?, ?)",
+                ((lid, pid, value, day) for pid, value, day in persons),
+            )
+        return self.get_upload(key_id, name)
+
+    def get_upload(self, key_id: str, name: str) -> UploadRecord | None:
+        rows = self._query(
+            f"SELECT {self._UPLOAD_COLS} FROM upload_lists WHERE key_id = ? AND name = ?", (key_id, name)
+        )
+        return self._upload(rows[0]) if rows else None
+
+    def list_uploads(self, key_id: str) -> list[UploadRecord]:
+        rows = self._query(
+            f"SELECT {self._UPLOAD_COLS} FROM upload_lists WHERE key_id = ? ORDER BY name", (key_id,)
+        )
+        return [self._upload(r) for r in rows]
+
+    def upload_persons(self, list_id: str) -> list[tuple[int, float | None, str | None]]:
+        """The mapped persons of a list (server-side only: never part of a response)."""
+        return [
+            (int(r[0]), r[1], r[2])
+            for r in self._query(
+                "SELECT person_id, value, list_date FROM upload_rows WHERE list_id = ? ORDER BY person_id",
+                (list_id,),
+            )
+        ]
+
+    def delete_upload(self, key_id: str, name: str) -> bool:
+        with self.transaction() as con:
+            row = con.execute(
+                "SELECT list_id FROM upload_lists WHERE key_id = ? AND name = ?", (key_id, name)
+            ).fetchone()
+            if row is None:
+                return False
+            con.execute("DELETE FROM upload_rows WHERE list_id = ?", (row[0],))
+            con.execute("DELETE FROM upload_lists WHERE list_id = ?", (row[0],))
+            return True
 
     # -- cohorts ----------------------------------------------------------------------------------
 

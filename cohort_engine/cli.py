@@ -75,7 +75,13 @@ console = SafeConsole()
 err = SafeConsole(stderr=True)
 
 DEFAULT_MART = Path(os.environ.get("COHORT_MART", "demo/mart.duckdb"))
-MartOpt = Annotated[Path, typer.Option("--mart", help="OMOP CDM 5.3/5.4 DuckDB file (env COHORT_MART).")]
+MartOpt = Annotated[
+    Path,
+    typer.Option(
+        "--mart",
+        help="OMOP CDM 5.3/5.4 DuckDB file or postgresql://user@host:port/db URL (env COHORT_MART).",
+    ),
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 
 
@@ -128,8 +134,26 @@ def demo_data(
             "into the mart); 0 = none.",
         ),
     ] = 10_000,
+    target: Annotated[
+        str | None,
+        typer.Option(
+            "--target",
+            help="Also copy the mart into this PostgreSQL database (postgresql://user@host:port/db): "
+            "COPY, then the standard OMOP indexes; or write it as Parquet folders (parquet:DIR).",
+        ),
+    ] = None,
+    load_only: Annotated[
+        bool, typer.Option("--load-only", help="With --target: copy OUT/mart.duckdb as it is; build nothing.")
+    ] = False,
+    replace: Annotated[
+        bool, typer.Option("--replace", help="With --target: replace tables of the same names there.")
+    ] = False,
 ) -> None:
     """Write a fictional hospital network's OMOP mart and its DICOM files (indexed and linked)."""
+    if target is not None or load_only:
+        _demo_target(out / "mart.duckdb", target, load_only=load_only, replace=replace)
+        if load_only:
+            return
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from cohort_engine.dicom_index.console import (
@@ -166,6 +190,69 @@ def demo_data(
         print_index_report(rep, console)
         print_link_report(link, console)
         console.print(f"wrote {written} DICOM files under {out / 'dicom'} (indexed and linked into {path})")
+    if target is not None:
+        _load_target(path, target, replace=replace)
+
+
+def _demo_target(mart: Path, target: str | None, *, load_only: bool, replace: bool) -> None:
+    """Check ``--target`` before minutes of work; with ``--load-only``, copy the existing mart now."""
+    from cohort_engine.schema_catalog.mart_url import MartLocationError, parse_mart
+
+    if target is None:
+        _fail("--load-only needs --target postgresql://user@host:port/database (or parquet:DIR)")
+    if target.startswith("parquet:"):
+        if not target[len("parquet:") :].strip():
+            _fail("--target parquet:DIR needs a folder, e.g. parquet:demo/parquet")
+        if load_only:
+            _load_target(mart, target, replace=replace)
+        return
+    try:
+        location = parse_mart(target)
+    except MartLocationError as e:
+        _fail(str(e))
+    if location.kind != "postgresql":
+        _fail(f"--target must be a postgresql:// URL or parquet:DIR, got a path: {target}")
+    if load_only:
+        _load_target(mart, target, replace=replace)
+
+
+def _load_target(mart: Path, target: str, *, replace: bool) -> None:
+    """Copy the DuckDB mart into the PostgreSQL ``target`` (schema_catalog.pg_load), or write it as
+    Parquet folders for ``parquet:DIR`` (schema_catalog.parquet_export)."""
+    if target.startswith("parquet:"):
+        from cohort_engine.schema_catalog.parquet_export import ParquetExportError, export_parquet
+
+        folder = Path(target[len("parquet:") :])
+        try:
+            written = export_parquet(
+                mart, folder, replace=replace, progress=lambda step: err.print(f"parquet: {step}")
+            )
+        except ParquetExportError as e:
+            _fail(str(e))
+        console.print(
+            f"wrote {len(written.tables)} tables ({sum(written.tables.values()):,} rows) as Parquet "
+            f"under {folder} in {written.seconds:.1f} s"
+        )
+        return
+    import psycopg
+
+    from cohort_engine.schema_catalog.mart_url import parse_mart
+    from cohort_engine.schema_catalog.pg_load import PgLoadError, load_into_postgres
+
+    location = parse_mart(target)
+    try:
+        rep = load_into_postgres(
+            mart, location.conninfo, replace=replace, progress=lambda step: err.print(f"postgresql: {step}")
+        )
+    except PgLoadError as e:
+        _fail(str(e))
+    except psycopg.Error as e:
+        _fail(f"cannot load into {location.display}: {type(e).__name__} (SQLSTATE {e.sqlstate or '-'})")
+    rows = sum(rep.tables.values())
+    console.print(
+        f"loaded {len(rep.tables)} tables ({rows:,} rows) and {len(rep.indexes)} indexes into "
+        f"{location.display} in {rep.seconds:.1f} s"
+    )
 
 
 def _writable_mart(mart: Path) -> None:
@@ -410,10 +497,12 @@ def ask_cmd(
     from rich.markup import escape
 
     from cohort_engine.followups import Answer, apply_answers
+    from cohort_engine.nlq.spacy_plugins import skip_plugin_factories
     from cohort_engine.parsers import PARSER_NAMES
     from cohort_engine.pipeline import ask
     from cohort_engine.sql_guard.runner import MartError, QueryTimeout
 
+    skip_plugin_factories()  # the parser's blank pipelines need no installed factory (presidio's: 0.5 s)
     if parser not in PARSER_NAMES:
         _fail(f"unknown parser {parser!r}: use rule, llm or hybrid")
     try:
@@ -650,11 +739,12 @@ def sql_cmd(
     """Run a guarded SELECT; exits 1 with the broken rule when the guard rejects it."""
     from rich.table import Table
 
+    from cohort_engine.schema_catalog.mart_url import mart_dialect
     from cohort_engine.sql_guard.guard import GuardError, validate
     from cohort_engine.sql_guard.runner import MartError, QueryTimeout, open_mart, run_query
 
     try:
-        validated = validate(query)
+        validated = validate(query, dialect=mart_dialect(mart))  # the mart engine's SQL dialect
     except GuardError as e:
         if as_json:
             _out(json.dumps({"status": "rejected", "rule": e.rule, "message": e.message, "where": e.where}))
@@ -714,6 +804,22 @@ def _state_path(mart: Path, state: Path | None) -> Path:
     return state if state is not None else default_state_path(mart)
 
 
+def _pool_tuning(
+    threads: int | None, pool_size: int | None, max_queued: int | None, queue_wait: float | None
+) -> dict[str, Any]:
+    """``create_app``'s mart pool options that were given (the others keep the app's defaults; the
+    mart's threads default to the server's, one per core)."""
+    from cohort_engine.api.settings import DEFAULT_MART_THREADS
+
+    given = {
+        "mart_threads": DEFAULT_MART_THREADS if threads is None else threads,
+        "max_concurrent_queries": pool_size,
+        "max_queued_queries": max_queued,
+        "queue_wait_s": queue_wait,
+    }
+    return {k: v for k, v in given.items() if v is not None}
+
+
 @app.command("serve")
 def serve_cmd(
     mart: MartOpt = DEFAULT_MART,
@@ -737,6 +843,19 @@ def serve_cmd(
             "parsing and SQL validation scale with processes, not threads)."
         ),
     ] = 1,
+    threads: Annotated[
+        int | None, typer.Option(help="DuckDB threads of the mart (default: one per core, at most 4).")
+    ] = None,
+    pool_size: Annotated[
+        int | None, typer.Option(help="Queries at once per worker (default: one per core, at least 2).")
+    ] = None,
+    max_queued: Annotated[
+        int | None,
+        typer.Option(help="Requests that may wait for the mart (default 32); more get 503 + Retry-After."),
+    ] = None,
+    queue_wait: Annotated[
+        float | None, typer.Option(help="Seconds a request waits for the mart before 503 (default 10).")
+    ] = None,
 ) -> None:
     """Serve the REST API (/v1, docs at /docs) and the chat UI (/) with uvicorn."""
     import uvicorn
@@ -747,7 +866,11 @@ def serve_cmd(
     state_path = _state_path(mart, state)
     try:
         web = create_app(
-            mart, state_path, k=k, query_timeout_s=timeout
+            mart,
+            state_path,
+            k=k,
+            query_timeout_s=timeout,
+            **_pool_tuning(threads, pool_size, max_queued, queue_wait),
         )  # also checks mart and state up front
     except MartError as e:
         _fail(str(e))
@@ -766,6 +889,14 @@ def serve_cmd(
             "COHORT_TIMEOUT": str(timeout),
         }
     )
+    for name, value in {
+        "COHORT_THREADS": threads,  # None: app_from_env's default, the server's
+        "COHORT_POOL_SIZE": pool_size,
+        "COHORT_MAX_QUEUED": max_queued,
+        "COHORT_QUEUE_WAIT": queue_wait,
+    }.items():
+        if value is not None:
+            os.environ[name] = str(value)
     uvicorn.run(
         "cohort_engine.api.app:app_from_env",
         factory=True,
@@ -844,6 +975,145 @@ def keys_revoke(
         console.print(f"revoked {key_id}")
     finally:
         store.close()
+
+
+# -- own data and code sets (the API's POST /v1/uploads and /v1/codesets/import, on the mart host) -----
+
+OwnerOpt = Annotated[
+    str, typer.Option("--owner", help="The key id (key_…, `cohort keys list`) the list or set belongs to.")
+]
+
+
+def _owner_key(store: Any, key_id: str) -> None:
+    if not any(k.key_id == key_id and not k.revoked_at for k in store.list_keys()):
+        _fail(f"no active key {key_id} (see `cohort keys list`)")
+
+
+@app.command("upload")
+def upload_list(
+    file: Annotated[Path, typer.Argument(help="The list: .csv (UTF-8 or cp949) or .xlsx, with a header.")],
+    name: Annotated[str, typer.Option("--name", help="The list's name (a spec's lists[].name).")],
+    id_column: Annotated[str, typer.Option("--id-column", help="Header of the MRN column.")],
+    owner: OwnerOpt,
+    value_column: Annotated[str | None, typer.Option("--value-column", help="A number column.")] = None,
+    date_column: Annotated[str | None, typer.Option("--date-column", help="A YYYY-MM-DD column.")] = None,
+    sheet: Annotated[str | None, typer.Option("--sheet", help="XLSX sheet holding the list.")] = None,
+    encoding: Annotated[str, typer.Option("--encoding", help="utf-8 or cp949 (CSV).")] = "utf-8",
+    mart: MartOpt = DEFAULT_MART,
+    state: StateOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Store a patient list (hospital MRNs) for a key, as POST /v1/uploads does; prints only how many rows
+    matched a patient and how many did not (below k as <k), never which."""
+    from cohort_engine.api.errors import ApiError
+    from cohort_engine.api.suppression import DEFAULT_K
+    from cohort_engine.api.upload_files import Columns
+    from cohort_engine.api.uploads import shown_counts, store_list
+    from cohort_engine.sql_guard.runner import MartError, open_mart
+
+    if not file.is_file():
+        _fail(f"no such file: {file}")
+    store = _open_state(_state_path(mart, state))
+    con = None
+    try:
+        _owner_key(store, owner)
+        con = open_mart(mart)
+        with file.open("rb") as fh:
+            rec = store_list(
+                store,
+                con,
+                key_id=owner,
+                name=name,
+                stream=fh,
+                filename=file.name,
+                columns=Columns(id_column=id_column, value_column=value_column, date_column=date_column),
+                sheet=sheet,
+                encoding=encoding,
+            )
+    except ApiError as e:
+        _fail(f"{e.message} ({e.code})")
+    except MartError as e:
+        _fail(str(e))
+    finally:
+        if con is not None:
+            con.close()
+        store.close()
+    matched, unmatched = shown_counts(rec.matched, rec.rows_total - rec.matched, DEFAULT_K)
+    if as_json:
+        counts = {"matched": matched.display, "unmatched": unmatched.display}
+        _out(json.dumps({"name": rec.name, "rows": rec.rows_total, **counts}, ensure_ascii=False))
+        return
+    console.print(
+        f"stored list “{rec.name}” for {owner}: {rec.rows_total} rows; matched a patient: {matched.display}; "
+        f"did not: {unmatched.display}"
+    )
+
+
+codesets_app = typer.Typer(add_completion=False, no_args_is_help=True, help="Saved code sets.")
+app.add_typer(codesets_app, name="codesets")
+
+
+@codesets_app.command("import")
+def codesets_import(
+    file: Annotated[Path, typer.Argument(help="CSV (or XLSX) with a code and a vocabulary column.")],
+    name: Annotated[str, typer.Option("--name", help="The code set's name (a spec's concepts.codeset).")],
+    owner: Annotated[
+        str, typer.Option("--owner", help="Key id that may change the set (default: stewards only).")
+    ] = "operator",
+    description: Annotated[str, typer.Option("--description")] = "",
+    code_column: Annotated[str, typer.Option("--code-column")] = "code",
+    vocabulary_column: Annotated[str, typer.Option("--vocabulary-column")] = "vocabulary",
+    encoding: Annotated[str, typer.Option("--encoding", help="utf-8 or cp949.")] = "utf-8",
+    mart: MartOpt = DEFAULT_MART,
+    state: StateOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Import codes (ICD10CM, KCD7, SNOMED, LOINC, RxNorm, ATC, EDI) into a code set, resolved through the
+    mart's vocabulary; an existing set gets a new version. Prints the codes that did not resolve."""
+    from cohort_engine.api.codesets import import_codeset
+    from cohort_engine.api.errors import ApiError
+    from cohort_engine.sql_guard.runner import MartError, open_mart
+
+    if not file.is_file():
+        _fail(f"no such file: {file}")
+    store = _open_state(_state_path(mart, state))
+    con = None
+    try:
+        if owner != "operator":
+            _owner_key(store, owner)
+        con = open_mart(mart)
+        with file.open("rb") as fh:
+            report = import_codeset(
+                store,
+                con,
+                name=name,
+                stream=fh,
+                filename=file.name,
+                created_by=owner,
+                description=description,
+                code_column=code_column,
+                vocabulary_column=vocabulary_column,
+                encoding=encoding,
+            )
+    except ApiError as e:
+        _fail(f"{e.message} ({e.code})")
+    except MartError as e:
+        _fail(str(e))
+    finally:
+        if con is not None:
+            con.close()
+        store.close()
+    if as_json:
+        _out(report.model_dump_json())
+        return
+    cs = report.codeset
+    per_vocab = ", ".join(f"{v} {n}" for v, n in report.by_vocabulary.items())
+    console.print(
+        f"code set “{cs.name}” version {cs.version}: {len(cs.concept_ids)} concepts from "
+        f"{report.resolved} of {report.rows} rows ({per_vocab})"
+    )
+    for u in report.unknown:
+        console.print(f"  row {u.row}: {u.vocabulary} {u.code} — {u.reason}")
 
 
 # -- export ----------------------------------------------------------------------------------------
@@ -1312,6 +1582,7 @@ def eval_cmd(
     from cohort_engine.evals.report import print_report, report_html, report_json
     from cohort_engine.evals.runner import default_eunomia_path, run_eval
     from cohort_engine.parsers import ParserUnavailable, parser_for
+    from cohort_engine.schema_catalog.mart_url import mart_dialect
     from cohort_engine.sql_guard.runner import MartError, open_mart
 
     if split not in ("dev", "test", "open", "blind", "all"):
@@ -1341,7 +1612,7 @@ def eval_cmd(
             except MartError as e:
                 _fail(str(e))
         if any(r.mart == "demo7" for r in records):
-            if demo7.is_file():
+            if demo7.is_file() or mart_dialect(demo7) == "postgres":  # a file, or a postgresql:// URL
                 marts["demo7"] = open_mart(demo7)
             else:
                 err.print(
@@ -1370,6 +1641,192 @@ def eval_cmd(
         _out(json.dumps(report_json(report), ensure_ascii=False, default=str))
     else:
         print_report(report, console, max_failures=failures)
+
+
+# -- release requests (over the REST API; api/request_client.py) -------------------------------------
+
+requests_app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Release requests: submit, review (stewards), download the package (export client).",
+)
+app.add_typer(requests_app, name="requests")
+ServerOpt = Annotated[
+    str, typer.Option("--server", envvar="COHORT_SERVER", help="The cohort-engine server's base URL.")
+]
+KeyFileOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--key-file",
+        help="Your API key in a file of mode 0600 (else env COHORT_API_KEY); never a command-line value.",
+    ),
+]
+DEFAULT_SERVER = "http://127.0.0.1:8000"
+
+
+def _requests_client(server: str, key_file: Path | None) -> Any:
+    from cohort_engine.api import request_client as rc
+
+    try:
+        return rc.RequestClient(rc.connect(server, rc.read_key(key_file)))
+    except rc.RequestClientError as e:
+        _fail(str(e))
+
+
+def _request_line(r: dict[str, Any]) -> str:
+    pkg = r["package"]
+    what = ",".join(r["domains"])
+    if r["images"]:
+        what += " +images" + (f" ({','.join(r['modalities'])})" if r["modalities"] else "")
+    return (
+        f"{r['request_id']}  {r['status']:<17} round {r['round']}  approvals {r['approvals']}/{r['quorum']}  "
+        f"cohort {r['cohort_id']}  {what}  package {pkg['status']}"
+    )
+
+
+def _requests_call(fn: Any, *args: Any) -> Any:
+    from cohort_engine.api.request_client import RequestClientError
+
+    try:
+        return fn(*args)
+    except RequestClientError as e:
+        _fail(str(e))
+    except Exception as e:  # connection refused, timeouts: no traceback
+        _fail(f"the request to the server failed ({type(e).__name__})")
+
+
+@requests_app.command("list")
+def requests_list(
+    status: Annotated[
+        str | None, typer.Option("--status", help="submitted, changes_requested, approved or rejected.")
+    ] = None,
+    server: ServerOpt = DEFAULT_SERVER,
+    key_file: KeyFileOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The requests this key may see (stewards: all; `--status submitted` is the review queue)."""
+    client = _requests_client(server, key_file)
+    rows = _requests_call(client.list_requests, status)
+    if as_json:
+        _out(json.dumps(rows, ensure_ascii=False))
+        return
+    for r in rows:
+        console.print(_request_line(r), markup=False)
+    if not rows:
+        console.print("no requests")
+
+
+@requests_app.command("show")
+def requests_show(
+    request_id: Annotated[str, typer.Argument(help="req_…")],
+    server: ServerOpt = DEFAULT_SERVER,
+    key_file: KeyFileOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """One request: what is asked, the reviews, the package."""
+    client = _requests_client(server, key_file)
+    r = _requests_call(client.show, request_id)
+    if as_json:
+        _out(json.dumps(r, ensure_ascii=False))
+        return
+    console.print(_request_line(r), markup=False)
+    if r.get("purpose"):
+        console.print(f"purpose: {r['purpose']}\norganisation: {r['organisation']}", markup=False)
+    w = r["window"]
+    console.print(f"window: {w['start']}:{w['end']} days from index", markup=False)
+    for v in r.get("reviews", []):
+        console.print(
+            f"  round {v['round']} {v['decision']} by {v['reviewer']}: {v['comment']}", markup=False
+        )
+    pkg = r["package"]
+    if pkg["status"] == "ready":
+        console.print(f"package: {pkg['bytes']:,} bytes, sha256 {pkg['sha256']}, expires {pkg['expires_at']}")
+
+
+@requests_app.command("submit")
+def requests_submit(
+    cohort_id: Annotated[str, typer.Option("--cohort", help="A cohort run of this key (coh_…).")],
+    purpose: Annotated[str, typer.Option("--purpose", help="What the data is for (the committee reads it).")],
+    organisation: Annotated[str, typer.Option("--organisation", help="Your organisation.")],
+    domains: Annotated[
+        str, typer.Option("--domains", help="Comma-separated records domains (e.g. conditions,drugs).")
+    ] = "",
+    images: Annotated[bool, typer.Option("--images", help="Also the de-identified images.")] = False,
+    modalities: Annotated[
+        list[str] | None, typer.Option("--modality", help="Only these modalities (repeatable).")
+    ] = None,
+    window: Annotated[
+        str,
+        typer.Option("--window", help="Days around each index date, START:END (write --window=-365:365)."),
+    ] = "-365:365",
+    server: ServerOpt = DEFAULT_SERVER,
+    key_file: KeyFileOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Ask for a release of one of your cohorts; the review committee decides."""
+    from cohort_engine.deid.records import parse_window
+
+    try:
+        w = parse_window(window)
+    except ValueError as e:
+        _fail(f"--window: {e}")
+    body = {
+        "cohort_id": cohort_id,
+        "purpose": purpose,
+        "organisation": organisation,
+        "domains": [d.strip() for d in domains.split(",") if d.strip()],
+        "images": images or bool(modalities),
+        "modalities": modalities or [],
+        "window": {"start": w.start, "end": w.end},
+    }
+    client = _requests_client(server, key_file)
+    r = _requests_call(client.submit, body)
+    if as_json:
+        _out(json.dumps(r, ensure_ascii=False))
+        return
+    console.print(_request_line(r), markup=False)
+
+
+@requests_app.command("review")
+def requests_review(
+    request_id: Annotated[str, typer.Argument(help="req_…")],
+    decision: Annotated[str, typer.Argument(help="approve, reject or request_changes")],
+    comment: Annotated[str, typer.Option("--comment", help="Why (required; the requester reads it).")],
+    server: ServerOpt = DEFAULT_SERVER,
+    key_file: KeyFileOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """A steward's decision on a request (never your own)."""
+    decision = decision.replace("-", "_")
+    if decision not in ("approve", "reject", "request_changes"):
+        _fail("the decision is approve, reject or request_changes")
+    client = _requests_client(server, key_file)
+    r = _requests_call(client.review, request_id, decision, comment)
+    if as_json:
+        _out(json.dumps(r, ensure_ascii=False))
+        return
+    console.print(_request_line(r), markup=False)
+
+
+@requests_app.command("download")
+def requests_download(
+    request_id: Annotated[str, typer.Argument(help="req_…")],
+    out: Annotated[Path, typer.Option("--out", help="Where to write the zip (resumes OUT.part).")],
+    server: ServerOpt = DEFAULT_SERVER,
+    key_file: KeyFileOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Download an approved request's package (export client), resuming and verifying every checksum."""
+    client = _requests_client(server, key_file)
+    res = _requests_call(client.download, request_id, out)
+    if as_json:
+        _out(res.model_dump_json())
+        return
+    resumed = f", resumed at byte {res.resumed_from:,}" if res.resumed_from else ""
+    console.print(
+        f"[bold green]downloaded[/] {res.bytes:,} bytes to {res.path}{resumed}: "
+        f"sha256 {res.sha256} verified, {res.members_verified} members match SHA256SUMS"
+    )
 
 
 if __name__ == "__main__":

@@ -46,6 +46,7 @@ from cohort_engine.dicom_index.select import has_imaging_index, imaging_summary_
 from cohort_engine.nlq.readback import readback
 from cohort_engine.nlq.result import Clarification, ParseResult
 from cohort_engine.parsers import ParserName, ParserUnavailable, parser_for
+from cohort_engine.schema_catalog.imaging_procedures import imaging_as_procedures
 from cohort_engine.schema_catalog.mart import MartCapabilityError, MartProfile, check_spec_fits, profile_mart
 from cohort_engine.schema_catalog.resolve import (
     ConceptMatch,
@@ -55,7 +56,7 @@ from cohort_engine.schema_catalog.resolve import (
     resolve_spec,
 )
 from cohort_engine.schema_catalog.units import reconcile_spec
-from cohort_engine.spec import CohortSpec, ImagingRequest
+from cohort_engine.spec import CohortSpec, Domain, ImagingRequest
 from cohort_engine.sql_guard.compiler import (
     EVAL_TABLE,
     CompiledCohort,
@@ -515,6 +516,10 @@ def run_spec_compiled(
 
     t = time.perf_counter()
     mart = _mart_info(con)
+    if mart.profile.domain_problem(Domain.imaging) is not None:
+        spec, imaging_notes = imaging_as_procedures(spec, Vocabulary.of(con).fetch)
+        base.spec = spec
+        base.notes += imaging_notes
     try:
         check_spec_fits(spec, mart.profile)
     except MartCapabilityError as e:

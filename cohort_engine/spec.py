@@ -242,6 +242,44 @@ class Demographics(_Model):
         return not self.sexes and self.age_min is None and self.age_max is None
 
 
+#: At most this many uploaded lists in one spec.
+MAX_LISTS = 10
+#: An uploaded list's name: what its owner called it at upload (``POST /v1/uploads``).
+ListName = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class ListDateWindow(_Model):
+    """Days from a person's date in an uploaded list to their index event, inclusive at both ends:
+    ``start=0, end=30`` = the index event within 30 days after the list's date."""
+
+    start: WindowDay | None = Field(default=None, description="None = unbounded before.")
+    end: WindowDay | None = Field(default=None, description="None = unbounded after.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ListDateWindow:
+        if self.start is not None and self.end is not None and self.start > self.end:
+            raise ValueError(f"window starts at day {self.start} after it ends at day {self.end}")
+        return self
+
+
+class UploadList(_Model):
+    """Persons of one of the asker's own uploaded lists (``POST /v1/uploads``), evaluated per person.
+
+    ``include`` keeps the index events of the list's persons, ``exclude`` drops them; ``value`` keeps
+    (or drops) only the persons whose number column (a label, a score) passes it. The list belongs to
+    the asker: the same name in another key's spec is another list.
+    """
+
+    name: ListName
+    mode: Literal["include", "exclude"] = "include"
+    value: ValueFilter | None = Field(default=None, description="On the list's own number column.")
+    date_window: ListDateWindow | None = Field(
+        default=None,
+        description="The index event must fall inside this window of the person's date in the list's own "
+        "date column (persons without a date do not match it).",
+    )
+
+
 class ImagingRequest(_Model):
     """Which imaging studies to return for the cohort (default: all indexed studies of its persons)."""
 
@@ -258,6 +296,12 @@ class CohortSpec(_Model):
     demographics: Demographics = Field(default_factory=Demographics)
     criteria: list[Criterion] = Field(default_factory=list, max_length=MAX_CRITERIA)
     imaging: ImagingRequest | None = None
+    lists: list[UploadList] = Field(
+        default_factory=list,
+        max_length=MAX_LISTS,
+        description="The asker's own uploaded patient lists, as include/exclude rules (after demographics).",
+        exclude_if=lambda v: not v,  # specs without lists dump as they did before lists existed
+    )
 
     @model_validator(mode="after")
     def _labels_and_anchors(self) -> CohortSpec:

@@ -31,11 +31,14 @@ class Term:
     text: str
     domains: set[str]
     known: bool
+    said: str = ""  # the words a code restates ('위장관 출혈' for 'K92'): a later 'the bleed' names it too
 
     @classmethod
     def of(cls, item: Item) -> Term:
         if item.kind is ItemKind.term:
-            return cls(item.text.strip(), set(item.data_as(TermData).domains) - {"?"}, True)
+            data = item.data_as(TermData)
+            said = data.key if data.key != item.text else ""
+            return cls(item.text.strip(), set(data.domains) - {"?"}, True, said)
         return cls(item.text.strip(" .,'\""), set(), False)
 
 
@@ -44,6 +47,8 @@ def same_mention(a: Term, b: Term) -> bool:
     'the bleed' / 'GI bleeding' (a word of an earlier mention)."""
     x, y = a.text.lower(), b.text.lower()
     if x == y:
+        return True
+    if b.said and re.search(rf"(?<!\w){re.escape(x)}", b.said.lower()):
         return True
     keys_a = {e.key for e in lookup(a.text)}
     if keys_a and keys_a & {e.key for e in lookup(b.text)}:

@@ -194,6 +194,8 @@ class KoreanGrammar:
         if windows:
             w = rest[windows[0]]
             left, right = rest[: windows[0]], rest[windows[0] + 1 :]
+            if self.together(left, right, w):
+                return
             anchor = self.anchor_of(left)
             if not any(it.kind in CONTENT for it in right):
                 self.problems.append(problem("window_without_event", w.text, text=w.text))
@@ -203,6 +205,23 @@ class KoreanGrammar:
             self.last_group = self.phrase(right, window=window, anchor=anchor)
         else:
             self.last_group = self.phrase(rest)
+
+    def together(self, left: list[Item], right: list[Item], w: Item) -> bool:
+        """'aspirin과 clopidogrel을 같은 날 처방받은': two mentions joined before a window whose own side
+        names no concept: the window relates them to each other (the first one is the anchor), not to
+        an event named earlier. False (nothing done) when the clause is not of that shape."""
+        mentions = (ItemKind.term, ItemKind.unknown, ItemKind.modality)
+        if any(it.kind in mentions for it in right) or not any(it.kind is ItemKind.conj for it in left):
+            return False
+        probe = self.phrase(left + right, register=False)
+        if len(probe) < 2 or any(e.terms == [] and not e.modalities for e in probe):
+            return False
+        group = self.phrase(left + right)
+        wd = w.data_as(WindowData)
+        for e in group[1:]:
+            e.window, e.anchor = EventWindow(wd.start, wd.end, wd.same_visit), group[0]
+        self.last_group = group
+        return True
 
     def modifiers_only(self, items: list[Item]) -> None:
         """A clause with no event of its own: '… 환자는 제외', '2023년에', '처음'."""

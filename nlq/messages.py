@@ -114,6 +114,26 @@ MESSAGES: dict[str, dict[str, str]] = {
         "ko": "“{text}”은(는) 두 결과 사이의 변화입니다. 조건은 각 결과를 기준값과 비교합니다"
         "(예: '헤모글로빈 8 g/dL 미만'). 기준값으로 말해 주세요.",
     },
+    "age_at_other_event": {
+        "en": "Ages are taken at the event that starts the cohort; to take them at “{event}”, ask with "
+        "“{event}” as that event.",
+        "ko": "나이는 기준 사건 날짜로 계산합니다. “{event}” 당시 나이로 하려면 “{event}”을(를) "
+        "기준 사건으로 물어 주세요.",
+    },
+    "list_rule": {
+        "en": "your uploaded list “{name}”: {mode}",
+        "ko": "내 업로드 목록 “{name}”: {mode}",
+    },
+    "list_include": {"en": "only its patients", "ko": "그 환자만 포함"},
+    "list_exclude": {"en": "its patients left out", "ko": "그 환자는 제외"},
+    "list_only": {
+        "en": "no event was named besides your list: any visit of its patients starts the cohort",
+        "ko": "목록 외에 사건이 없어 목록 환자의 모든 방문을 기준 사건으로 했습니다",
+    },
+    "name_restates": {
+        "en": "read “{words}” as “{term}”, written beside it",
+        "ko": "“{words}”을(를) 함께 적힌 “{term}”(으)로 읽었습니다",
+    },
     "code_restates": {
         "en": "read “{words}” as the code(s) {codes} written with it",
         "ko": "“{words}”을(를) 함께 적힌 코드 {codes}(으)로 읽었습니다",

@@ -17,6 +17,7 @@ and candidate readings; every reading it did choose is written in ``notes``.
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 from cohort_engine.nlq.assemble import assemble
@@ -24,13 +25,58 @@ from cohort_engine.nlq.grammar_en import build_en
 from cohort_engine.nlq.grammar_ko import build_ko
 from cohort_engine.nlq.guard import COHORT_WORDS, advice, named_person_ko, off_topic, refusal
 from cohort_engine.nlq.items import ItemKind
+from cohort_engine.nlq.lists import find_lists
 from cohort_engine.nlq.messages import say
 from cohort_engine.nlq.recognise import recognise
 from cohort_engine.nlq.result import Clarification, ParseResult
 from cohort_engine.nlq.text import detect_language, normalise
+from cohort_engine.spec import CohortSpec, Domain, IndexEvent
 
 MAX_CHARS = 1000
 CONTENT_KINDS = {ItemKind.term, ItemKind.event, ItemKind.modality, ItemKind.name, ItemKind.age, ItemKind.sex}
+
+
+#: '<사건> 당시 70세 이상': an age taken at a named event ('lobectomy 당시', '수술 때').
+KO_AGE_AT = re.compile(
+    r"(?P<ev>[A-Za-z가-힣0-9.\-]+?)(?:을|를|이|가)?\s*(?:받은\s*|시행한\s*|했던\s*|한\s*)?(?:당시|때|시점)(?:에|의)?\s*"
+    r"(?:나이\s*(?:가|는)?\s*)?(?:만\s*)?\d{1,3}\s*(?:세|살)"
+)
+#: Words before '당시' that name no particular event (the index's own diagnosis, or the verb of care of
+#: whatever was just named): the age is the index event's, as always.
+_INDEX_WORDS = (
+    "진단",
+    "최초",
+    "처음",
+    "첫",
+    "기준",
+    "시행",
+    "수술",
+    "시술",
+    "입원",
+    "처방",
+    "투여",
+    "검사",
+    "촬영",
+    "방문",
+    "내원",
+    "진료",
+    "발병",
+    "발생",
+)
+
+
+def _age_at_other_event(sentence: str, spec: CohortSpec) -> str | None:
+    """The event named as the moment of an age when it is another rule's event, not the index event (ages
+    are always taken at the index date, README), or None. Asked back rather than computed at the wrong
+    date: 'lobectomy 당시 70세 이상이었던 lung ca pt'."""
+    m = KO_AGE_AT.search(sentence)
+    if m is None or spec.demographics.age_min is None and spec.demographics.age_max is None:
+        return None
+    ev = m.group("ev")
+    if ev.startswith(_INDEX_WORDS) or any(t and (t in ev or ev in t) for t in spec.index.concepts.terms):
+        return None
+    named = [t for c in spec.criteria for t in c.concepts.terms]
+    return ev if any(t and (t in ev or ev in t) for t in named) else None
 
 
 def parse(text: str, today: date | None = None) -> ParseResult:
@@ -48,7 +94,14 @@ def parse(text: str, today: date | None = None) -> ParseResult:
     refused = refusal(sentence, lang)
     if refused:
         return ParseResult(status="refused", language=lang, message=refused)
-    rec = recognise(sentence, lang, today)
+    listed = find_lists(sentence, lang)
+    rec = recognise(listed.sentence, lang, today)
+    rec.notes[:0] = listed.notes
+    if listed.lists and not any(it.kind in CONTENT_KINDS for it in rec.items):
+        only = CohortSpec(
+            title=sentence[:120], language=lang, index=IndexEvent(domain=Domain.visit), lists=listed.lists
+        )
+        return ParseResult(status="ok", language=lang, spec=only, notes=[*rec.notes, say("list_only", lang)])
     if lang == "ko" and named_person_ko(
         sentence, [it.text for it in rec.items if it.kind is ItemKind.unknown]
     ):
@@ -74,4 +127,16 @@ def parse(text: str, today: date | None = None) -> ParseResult:
                 Clarification(question=p.question, span=p.span, choices=p.choices) for p in problems
             ],
         )
+    other = _age_at_other_event(sentence, spec) if lang == "ko" else None
+    if other is not None:
+        q = say("age_at_other_event", lang, event=other)
+        return ParseResult(
+            status="clarify",
+            language=lang,
+            message=say("not_whole_question", lang) + q,
+            notes=notes,
+            clarifications=[Clarification(question=q, span=other)],
+        )
+    if listed.lists:
+        spec = spec.model_copy(update={"lists": listed.lists})
     return ParseResult(status="ok", language=lang, spec=spec, notes=notes)

@@ -34,9 +34,9 @@ from cohort_engine.nlq.vocab import (
 )
 
 UNITS = (
-    r"%|percent|mg/dl|g/dl|mmol/l|mmol/mol|µmol/l|umol/l|ng/ml|pg/ml|ng/l|miu/ml|miu/l|iu/ml|u/ml|u/l|iu/l|"
+    r"%|percent|mg/dl|g/dl|mmol/l|mmol/mol|[uµμ]mol/l|ng/ml|pg/ml|ng/l|miu/ml|miu/l|iu/ml|u/ml|u/l|iu/l|"
     r"meq/l|mg/l|g/l|mg/g|ml/min/1\.73\s*m2|ml/min|mmhg|mm\s*hg|kg/m2|kg/m²|kg|cm|bpm|"
-    r"(?:x\s*)?10\s*\^\s*3\s*/\s*[uµ]l|(?:x\s*)?10\s*\^\s*9\s*/\s*l|/mm3|/ul|/µl|k/ul|퍼센트|프로|mg|g|점"
+    r"(?:x\s*)?10\s*\^?\s*3\s*/\s*[uµμ]l|(?:x\s*)?10\s*\^\s*9\s*/\s*l|/mm3|/[uµμ]l|k/ul|퍼센트|프로|mg|g|점"
 )
 #: A number as written: '1,500' (thousands separators), '7.5' or '50k' (thousands, as in "platelets < 50k").
 NUM = r"(?P<v>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?(?:k(?![a-z]))?)"

@@ -274,6 +274,29 @@ def _imaging_request(r: ImagingRequest, lang: str) -> str:
     return f"반환할 영상: {when}의 {what}."
 
 
+def _upload_lists(spec: CohortSpec, lang: str) -> list[str]:
+    """One line per uploaded-list rule, e.g. 'Only patients in your list “echo-study” whose value is 1.'"""
+    out = []
+    for u in spec.lists:
+        v, w = u.value, u.date_window
+        rng = days = ""
+        if v is not None:
+            rng = f"{v.value:g}–{v.value_high:g}" if v.op == "between" else f"{v.op} {v.value:g}"
+            rng = rng.removeprefix("= ")
+        if w is not None:
+            days = f"{'…' if w.start is None else w.start}..{'…' if w.end is None else w.end}"
+        if lang == "en":
+            line = f"{'Only' if u.mode == 'include' else 'No'} patients in your list “{u.name}”"
+            line += f" whose value is {rng}" if rng else ""
+            line += f", with the index event {days} days from their date in the list" if days else ""
+        else:
+            line = f"내 업로드 목록 “{u.name}”" + (f"에서 값이 {rng}인" if rng else "의")
+            line += " 환자만 포함합니다" if u.mode == "include" else " 환자는 제외합니다"
+            line += f"(기준 사건이 목록의 날짜로부터 {days}일)" if days else ""
+        out.append(line + ".")
+    return out
+
+
 def readback(
     spec: CohortSpec, lang: str | None = None, concept_labels: Mapping[str, Sequence[str]] | None = None
 ) -> str:
@@ -299,6 +322,7 @@ def readback(
             if d.age_min is not None or d.age_max is not None:
                 parts.append(_ages(d, lang))
             lines.append("Demographics: " + ", ".join(parts) + ".")
+        lines += _upload_lists(spec, lang)
         for c in spec.criteria:
             lines.append(_criterion(c, lang, labels) + ".")
         lines.append("A patient qualifies when any one of their index events meets every rule above.")
@@ -318,6 +342,7 @@ def readback(
             if d.age_min is not None or d.age_max is not None:
                 parts.append(_ages(d, lang))
             lines.append("인구학적 조건: " + ", ".join(parts) + ".")
+        lines += _upload_lists(spec, lang)
         for c in spec.criteria:
             lines.append(_criterion(c, lang, labels) + ".")
         lines.append("환자의 기준 사건 중 하나라도 위 조건을 모두 만족하면 포함됩니다.")

@@ -152,6 +152,12 @@ def repair_typos_ko(text: str) -> tuple[str, list[tuple[str, str]]]:
 
 
 # ---------------------------------------------------------------- small recognisers
+#: '(나이는 MI 진단 시점 기준)', '연령은 최초 진단 시점 기준입니다': ages are taken at the index event, always
+#: (README); the remark restates that and holds no rule of its own.
+KO_AGE_AT_INDEX = re.compile(
+    r"(?:나이|연령)\s*(?:은|는|의)?\s*(?:[A-Za-z]+\s*)?(?:최초\s*|첫\s*)?(?:진단|입원|수술|시술|기준\s*사건)\s*"
+    r"(?:시점|당시|일)\s*(?:을\s*)?기준(?:으로|입니다|임|이다)?"
+)
 QUOTE = re.compile(r'"([^"]+)"|(?<![A-Za-z])\'([^\']+)\'(?![A-Za-z])')
 NAME_EN = re.compile(
     r"\b(?:whose|with\s+(?:an?\s+)?|where\s+(?:the\s+)?|having\s+(?:an?\s+)?|and\s+(?:the\s+)?)?"
@@ -399,7 +405,11 @@ def _event_words(pieces: list[Piece], lang: str) -> list[Piece]:
                 return Item(ItemKind.event, m.group(0), m.start(), m.end(), EventWordData("drug", "noun"))
             i = next(int(k[1:]) for k, v in m.groupdict().items() if v is not None and k.startswith("k"))
             kind = KO_EVENT_WORDS[i][1]
-            ends = bool(re.fullmatch(r"걸린|걸렸|앓(?:는|고|았)|숨진|숨졌|죽은", m.group(0)))
+            ends = bool(
+                re.fullmatch(
+                    r"걸린|걸렸|앓(?:는|고|았)|숨진|숨졌|죽은|돌아가신|돌아가셨\w*|별세\w*", m.group(0)
+                )
+            )
             return Item(
                 ItemKind.event,
                 m.group(0),
@@ -779,6 +789,12 @@ CONTENT_INSIDE = {
 }
 
 
+#: DICOM modality and body-part codes, as writers restate a study in brackets ('brain MRI (MR, HEAD)').
+DICOM_CODES = frozenset(
+    {"CT", "MR", "CR", "DX", "US", "XA", "MG", "PT", "NM", "RF", "OT"}
+    | {code for _, _, parts in EN_MODALITIES for code in parts}
+    | {code for _, parts in EN_BODY_PARTS for code in parts}
+)
 #: A code as people write it: ICD-10 (E11.22, I63, K25.4), ICD-9 procedures (36.06, 81.54), LOINC (4548-4).
 WRITTEN_CODE = re.compile(r"[A-Z]\d{2}(?:\.[0-9A-Z]{1,4})?|\d{2}\.\d{1,2}|\d{1,5}-\d")
 _MENTION = (ItemKind.term, ItemKind.unknown)
@@ -792,7 +808,43 @@ def _codes_in(items: list[Item]) -> list[Item] | None:
         if x.kind in (ItemKind.unknown, ItemKind.number) and WRITTEN_CODE.fullmatch(x.text.strip())
     ]
     rest = [x for x in items if x not in codes and x.kind not in (ItemKind.filler, ItemKind.conj)]
-    return codes if codes and not rest else None
+    # '(THR, 81.51)', '(경피적 폐생검, 33.26)': a name beside the code restates it too
+    return codes if codes and all(x.kind in _MENTION for x in rest) else None
+
+
+def _code_domains(code: str) -> tuple[str, ...]:
+    """What a code's shape says it names: ICD-10 a diagnosis, ICD-9 procedures a procedure, LOINC a test."""
+    if re.fullmatch(r"\d{2}\.\d{1,2}", code):
+        return ("procedure",)
+    if re.fullmatch(r"\d{1,5}-\d", code):
+        return ("measurement",)
+    return ("condition",)
+
+
+#: An abbreviation as clinicians write one: 'TKR', 'CVA', 'NSTEMI', 'T2DM' (not a word like 'histology').
+ABBREVIATION = re.compile(r"(?=(?:[^A-Z]*[A-Z]){2})[A-Za-z0-9/-]{2,8}")
+
+
+def _name_restatement(out: list[Item], inner: list[Item], notes: list[str], lang: str) -> list[Item] | None:
+    """'인공슬관절 전치환술(TKR)': an unknown name with a known abbreviation in brackets names one thing,
+    the known one ('TKR (인공슬관절 전치환술)' needs nothing: an unknown bracket is an aside). None when
+    this is not that."""
+    content = [x for x in inner if x.kind is not ItemKind.filler]
+    run_start = len(out)
+    while run_start > 0 and out[run_start - 1].kind in _MENTION:
+        run_start -= 1
+    run = out[run_start:]
+    if (
+        run
+        and len(content) == 1
+        and content[0].kind is ItemKind.term
+        and ABBREVIATION.fullmatch(content[0].text.strip())
+        and all(x.kind is ItemKind.unknown for x in run)
+    ):
+        notes.append(say("name_restates", lang, words=" ".join(x.text for x in run), term=content[0].text))
+        del out[run_start:]
+        return content
+    return None
 
 
 def _code_restatement(out: list[Item], inner: list[Item], notes: list[str], lang: str) -> list[Item] | None:
@@ -803,6 +855,8 @@ def _code_restatement(out: list[Item], inner: list[Item], notes: list[str], lang
     if codes is not None:
         start = len(out)
         k = len(out) - 1
+        if k > 0 and out[k].kind is ItemKind.event and out[k - 1].kind in _MENTION:
+            start, k = k, k - 1  # '항암화학요법 주입(99.25)': the event word belongs to the mention
         while k >= 0:  # back over the mention's words: 'secondary malignancy of the liver'
             if out[k].kind in _MENTION:
                 start, k = k, k - 1
@@ -822,10 +876,9 @@ def _code_restatement(out: list[Item], inner: list[Item], notes: list[str], lang
         for k, c in enumerate(codes):
             if k:
                 made.append(Item(ItemKind.conj, "or", c.start, c.start, ConjData("or")))
-            if domains:
-                made.append(Item(ItemKind.term, c.text, c.start, c.end, TermData(c.text, domains)))
-            else:
-                made.append(Item(ItemKind.unknown, c.text, c.start, c.end, UnknownData()))
+            kinds = domains or _code_domains(c.text)
+            said = " ".join(x.text for x in run) or c.text
+            made.append(Item(ItemKind.term, c.text, c.start, c.end, TermData(said, kinds)))
         if run:
             words = " ".join(x.text for x in run)
             codes_text = ", ".join(c.text for c in codes)
@@ -858,11 +911,25 @@ def _parentheses(items: list[Item], notes: list[str], lang: str) -> list[Item]:
             if j is not None:
                 inner = items[i + 1 : j]
                 restated = _code_restatement(out, inner, notes, lang)
+                if restated is None:
+                    restated = _name_restatement(out, inner, notes, lang)
                 if restated is not None:
                     out.extend(restated)
                     i = j + 1
                     continue
                 kinds = {x.kind for x in inner}
+                prev_content = next((x for x in reversed(out) if x.kind is not ItemKind.filler), None)
+                dicom = [x for x in inner if x.kind not in (ItemKind.filler, ItemKind.conj)]
+                if (
+                    prev_content is not None
+                    and prev_content.kind is ItemKind.modality
+                    and dicom
+                    and all(x.text.strip().upper() in DICOM_CODES for x in dicom)
+                ):
+                    # 'brain MRI(MR, HEAD)': the DICOM codes of the study just named
+                    notes.append(say("aside_ignored", lang, words=" ".join(x.text for x in inner).strip()))
+                    i = j + 1
+                    continue
                 if not kinds & CONTENT_INSIDE:
                     words = " ".join(x.text for x in inner).strip()
                     if words:
@@ -1058,6 +1125,10 @@ def recognise(text: str, lang: str, today: date) -> Recognised:
         pieces = apply(pieces, REQUEST_KO_POSSESSIVE, _request_ko_possessive)
         pieces = apply(pieces, REQUEST_KO_VERB, _request_ko_verb)
     pieces = recognise_dates(pieces, lang, today)
+    if lang == "ko":
+        pieces = apply(
+            pieces, KO_AGE_AT_INDEX, lambda m: Item(ItemKind.filler, m.group(0), m.start(), m.end())
+        )
     pieces = recognise_windows_ko(pieces) if lang == "ko" else recognise_windows_en(pieces)
     pieces = apply(
         pieces, INDEX_REF[lang], lambda m: Item(ItemKind.index_ref, m.group(0), m.start(), m.end())

@@ -152,11 +152,18 @@ KO_EVENT_WORDS: list[tuple[str, str]] = [
         r"응급실\s*(?:방문|내원|진료|경유)?|응급\s*(?:진료|내원|방문)|(?<![A-Za-z])(?:ER|ED)(?![A-Za-z])",
         "er_visit",
     ),
-    (r"재입원|입원(?:\s*(?:기록|진료|치료|일자|일))?", "admission"),
+    (
+        r"재입원|입원(?:\s*(?:기록|진료|치료|일자|일))?|(?<![A-Za-z])(?:admission|admitted)(?![A-Za-z])",
+        "admission",
+    ),
     (r"외래\s*(?:방문|진료|내원)?", "outpatient"),
-    (r"사망(?:일|자)?|숨진|숨졌|죽은", "death"),
-    (r"진단\s*(?:일자|일|명|코드)?|확진|상병|발생(?:일)?|발병(?:일)?|걸린|걸렸|앓(?:는|고|았)", "diagnosis"),
-    (r"수술\s*(?:일자|일)?", "surgery"),
+    (r"사망(?:일|자)?|숨진|숨졌|죽은|돌아가신|돌아가셨(?:고|던|으며)?|별세(?:한|하신)?", "death"),
+    (
+        r"진단\s*(?:일자|일|명|코드)?|확진|상병|발생(?:일)?|발병(?:일)?|걸린|걸렸|앓(?:는|고|았)|"
+        r"(?<![A-Za-z])[dD][xX](?![A-Za-z])",
+        "diagnosis",
+    ),
+    (r"수술\s*(?:일자|일)?|(?<![A-Za-z])(?:surgery|operation)(?![A-Za-z])", "surgery"),
     (r"시술\s*(?:일자|일)?|처치|(?:시행|주입)(?:일자|일)?", "procedure"),
     (r"처방\s*(?:일자|일)?|(?:투약|투여|복용)(?:일자|일)?|약물|약제", "drug"),
     (r"(?:혈액\s*|피\s*)?검사\s*(?:결과|수치|일자|일)?|수치|측정(?:일자|일)?", "lab"),
@@ -223,6 +230,13 @@ EN_BODY_PARTS: list[tuple[str, list[str]]] = [
     (r"neck", ["NECK"]),
     (r"liver|hepatic", ["LIVER"]),
     (r"kidneys?|renal", ["KIDNEY"]),
+    (r"clavicles?|collarbones?", ["CLAVICLE"]),
+    (r"humerus|upper\s+arm", ["HUMERUS"]),
+    (r"wrists?", ["WRIST"]),
+    (r"ankles?", ["ANKLE"]),
+    (r"shoulders?", ["SHOULDER"]),
+    (r"elbows?", ["ELBOW"]),
+    (r"femurs?|thigh", ["FEMUR"]),
 ]
 KO_BODY_PARTS: list[tuple[str, list[str]]] = [
     # English names too: Korean questions mix them in ('head CT 찍은', 'L-spine X-ray')
@@ -241,6 +255,13 @@ KO_BODY_PARTS: list[tuple[str, list[str]]] = [
     (r"경부|목|(?<![A-Za-z])neck(?![A-Za-z])", ["NECK"]),
     (r"간", ["LIVER"]),
     (r"신장|콩팥", ["KIDNEY"]),
+    (r"쇄골|(?<![A-Za-z])clavicles?(?![A-Za-z])", ["CLAVICLE"]),
+    (r"상완골|위팔뼈|(?<![A-Za-z])humerus(?![A-Za-z])", ["HUMERUS"]),
+    (r"손목|(?<![A-Za-z])wrists?(?![A-Za-z])", ["WRIST"]),
+    (r"발목|(?<![A-Za-z])ankles?(?![A-Za-z])", ["ANKLE"]),
+    (r"어깨|(?<![A-Za-z])shoulders?(?![A-Za-z])", ["SHOULDER"]),
+    (r"팔꿈치|(?<![A-Za-z])elbows?(?![A-Za-z])", ["ELBOW"]),
+    (r"대퇴골|(?<![A-Za-z])femurs?(?![A-Za-z])", ["FEMUR"]),
 ]
 
 # ---------------------------------------------------------------- imaging output requests
@@ -456,6 +477,7 @@ EN_FILLERS = {
     "distinct",
 }
 KO_FILLERS = {
+    "횟수",
     "환자",
     "환자들",
     "사람",
@@ -1185,11 +1207,39 @@ KO_CONJ = {
     ",": ",",
 }
 # Head nouns: a clause ending in one of them names the cohort's subject ('… 환자').
-KO_HEAD = {"환자", "환자들", "사람", "사람들", "대상자", "대상자들", "분", "분들"}
+KO_HEAD = {
+    "환자",
+    "환자들",
+    "환자분",
+    "환자분들",
+    "사람",
+    "사람들",
+    "대상자",
+    "대상자들",
+    "분",
+    "분들",
+    "어르신",
+    "어르신들",
+    "자",  # protocol Korean: '… 시행받은 자를 대상으로 한다'
+    "pt",
+    "pts",
+}
 KO_ALL = {"모두", "둘다", "전부", "다"}
 # Clause endings: verb forms and head nouns that close a Korean clause.
 KO_ENDERS = (
     {
+        # honorific forms of the clause verbs ('입원하신', '받으셨고', '사망하셨던')
+        "하신",
+        "하셨고",
+        "하셨던",
+        "하시고",
+        "하셨으며",
+        "되신",
+        "되셨고",
+        "되셨던",
+        "받으신",
+        "받으셨고",
+        "받으셨던",
         "받은",
         "받고",
         "받았던",

@@ -34,6 +34,36 @@ Method = Literal["lexicon", "indication", "exact", "synonym", "contains", "fuzzy
 FUZZY_ACCEPT = 92.0
 FUZZY_CANDIDATE = 75.0
 CONTAINS_MAX = 60  # a mention naming more concepts than this is too broad to take without asking
+#: Words for kinds of events, never a concept's name on their own: 'admission' is in the name of 42 coma
+#: scale codes ('… at hospital admission') and must not become them.
+EVENT_WORDS = frozenset(
+    {
+        "admission",
+        "admissions",
+        "admitted",
+        "visit",
+        "visits",
+        "encounter",
+        "surgery",
+        "operation",
+        "procedure",
+        "diagnosis",
+        "test",
+        "tests",
+        "result",
+        "results",
+        "exam",
+        "examination",
+        "imaging",
+        "scan",
+        "drug",
+        "medication",
+        "prescription",
+        "discharge",
+        "follow-up",
+        "history",
+    }
+)
 
 
 class ConceptMatch(BaseModel):
@@ -475,7 +505,7 @@ def resolve_term(vocab: Vocabulary, term: str, domain: Domain, lang: str = "en")
         return TermResolution(term=term, domain=domain, status="resolved", matches=coded)
     # 'allergic rhinitis' in a mart that only has 'Perennial …' and 'Seasonal allergic rhinitis': the
     # general term covers every concept whose name holds it as whole words. Shown, and overridable.
-    contained = vocab.containing(term, domain_ids)
+    contained = [] if term.strip().lower() in EVENT_WORDS else vocab.containing(term, domain_ids)
     if 2 <= len(contained) <= CONTAINS_MAX:
         return TermResolution(
             term=term,

@@ -58,6 +58,7 @@ UNIT_CODES: dict[str, str] = {
     "10^3/ul": "10*3/uL",
     "10*3/ul": "10*3/uL",
     "k/ul": "10*3/uL",
+    "103/ul": "10*3/uL",  # '10³/μL' once NFKC has made the superscript a digit
     "10^9/l": "10*9/L",
     "10*9/l": "10*9/L",
 }
@@ -129,7 +130,7 @@ def unit_code(written: str | None) -> str | None:
     """The code of a unit as the user wrote it ('mg/dl', 'x10^9/L', 'K/µL'), or None when unknown."""
     if not written:
         return None
-    key = re.sub(r"\s+|^x", "", written.strip().lower()).replace("×", "")
+    key = re.sub(r"\s+|^x", "", written.strip().lower().replace("×", "")).replace("μ", "u").replace("µ", "u")
     return UNIT_CODES.get(key)
 
 

@@ -76,6 +76,7 @@ from sqlglot.tokens import Token, TokenType
 from cohort_engine.schema_catalog.tables import TABLES, Table
 from cohort_engine.sql_guard.errors import GuardError, Rule
 from cohort_engine.sql_guard.expansion import check_expansion
+from cohort_engine.sql_guard.uploads import active_upload_tables
 
 __all__ = [
     "DEFAULT_MAX_ROWS",
@@ -429,6 +430,9 @@ def _validate(
         if not _PLAIN_NAME.match(name):
             raise ValueError(f"extra table name {key!r} is not a plain identifier")
         tables[name] = table
+    # a run's own uploaded lists, only while that run is in its upload scope (sql_guard.uploads)
+    for name, table in active_upload_tables().items():
+        tables.setdefault(name, table)
     released = _released_columns(identifying_output, tables)
     dialect_obj = Dialect.get_or_raise(dialect)  # ValueError on unknown dialect: a caller bug
 

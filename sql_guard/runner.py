@@ -50,6 +50,7 @@ import duckdb
 
 from cohort_engine.sql_guard.errors import GuardError, MartError, QueryError, QueryTimeout, describe_db_error
 from cohort_engine.sql_guard.guard import ValidatedSQL, revalidate, validate
+from cohort_engine.sql_guard.uploads import UPLOAD_TABLE, attach_uploads
 
 __all__ = [
     "DEFAULT_MEMORY_LIMIT",
@@ -140,6 +141,9 @@ def open_mart(
         MartError: the file is missing, is not a DuckDB database (or is locked by a writer), or lacks
             the OMOP tables ``person`` and ``concept``.
     """
+    pg = _postgres_mart(path)
+    if pg is not None:
+        return pg
     p = Path(path)
     if not p.is_file():
         raise MartError(f"mart file not found: {p} (give the path of an OMOP CDM DuckDB database)")
@@ -178,6 +182,26 @@ def open_mart(
         con.close()
         raise
     return con
+
+
+def _postgres_mart(path: str | PathLike[str]) -> duckdb.DuckDBPyConnection | None:
+    """The mart a ``postgresql://`` value names, opened read-only (sql_guard.pg_mart: a PostgreSQL
+    mart behind the DuckDB connection interface every caller uses); None for a DuckDB path."""
+    from cohort_engine.schema_catalog.mart_url import MartLocationError, parse_mart
+
+    try:
+        location = parse_mart(path)
+    except MartLocationError as e:
+        raise MartError(str(e)) from None
+    if location.kind != "postgresql":
+        return None
+    try:
+        from cohort_engine.sql_guard.pg_mart import open_pg_mart
+    except ModuleNotFoundError:
+        raise MartError(
+            "PostgreSQL marts need psycopg and psycopg-pool: pip install 'cohort-engine[postgres]'"
+        ) from None
+    return cast("duckdb.DuckDBPyConnection", open_pg_mart(location))
 
 
 def _lock_and_verify(con: duckdb.DuckDBPyConnection, path: Path) -> None:
@@ -287,6 +311,7 @@ def execute_internal(
     """
     cursor = con.cursor()
     try:
+        attach_uploads(cursor)  # the run's own uploaded lists, inside sql_guard.uploads.session_uploads
         _execute(cursor, lambda: cursor.execute(sql, list(params) if params else []), timeout_s)
     except BaseException:
         cursor.close()
@@ -313,6 +338,8 @@ def run_query(
         raise ValueError("timeout_s must be positive")
     checked = revalidate(validated)
     cursor = con.cursor()
+    if UPLOAD_TABLE in checked.tables:
+        attach_uploads(cursor)
 
     def work() -> tuple[list[str], list[tuple[Any, ...]]]:
         cursor.execute(checked.sql)
@@ -342,6 +369,11 @@ class EvalSession:
         self.timeout_s = timeout_s
         self.cursor = con.cursor()
         self._tables: list[str] = []
+        try:
+            attach_uploads(self.cursor)  # inside sql_guard.uploads.session_uploads: the run's own lists
+        except BaseException:
+            self.cursor.close()
+            raise
 
     def materialise(self, table: str, validated: ValidatedSQL) -> None:
         """Run a guarded SELECT into the temporary table ``table`` (replacing one of that name).

@@ -16,12 +16,16 @@ __all__ = ["shifted", "window_conditions"]
 
 
 def shifted(date_expr: str, days: int) -> str:
-    """``date_expr`` ± whole days.
+    """``date_expr`` ± whole days, as a DATE: ``d + 7``, ``d - 30``.
 
-    The sign goes outside the interval (``d - INTERVAL '7' DAY``, never ``INTERVAL '-7' DAY``): sqlglot
-    renders that form correctly for every target dialect.
+    DATE ± INTEGER is a DATE in DuckDB and PostgreSQL alike, so both sides of a window compare as
+    dates. ``d + INTERVAL '7' DAY`` would be a TIMESTAMP, and DuckDB then casts every event date to a
+    timestamp to compare it (measured: the window joins of a chained cohort about 20 % slower on a
+    1M-person mart). The sign goes outside the number; a shift of 0 days is the date itself.
     """
-    return f"{date_expr} {'-' if days < 0 else '+'} INTERVAL '{abs(int(days))}' DAY"
+    if int(days) == 0:
+        return date_expr
+    return f"{date_expr} {'-' if days < 0 else '+'} {abs(int(days))}"
 
 
 def window_conditions(
@@ -35,7 +39,8 @@ def window_conditions(
     """SQL boolean conditions (to be AND-ed) that put ``event_date`` inside ``window`` of ``anchor_date``.
 
     Both date expressions must be DATEs (a timestamp would make the end bound exclude the last day's
-    later hours).  An open end adds no condition, so an unbounded window yields ``[]``.
+    later hours, and DATE arithmetic on a timestamp is an error).  An open end adds no condition, so an
+    unbounded window yields ``[]``.
     ``same_visit`` needs both visit expressions: a caller without visits (imaging series carry none)
     cannot honour it and gets a ``CompileError`` rather than a silently wider window.
     """

@@ -81,3 +81,51 @@ def postgres_server(port: int = 55432) -> Iterator[str]:
         )
         time.sleep(0.1)
         shutil.rmtree(base, ignore_errors=True)
+
+
+@contextmanager
+def persistent_postgres_server(data: Path, port: int = 55433) -> Iterator[str]:
+    """Yield a libpq connection string for the cluster in ``data`` (created on first use, kept after):
+    a benchmark loads a large mart once and reuses it. The server is stopped on exit."""
+    data = Path(data).resolve()
+    sock = Path(tempfile.mkdtemp(prefix="cohort-pg-sock-"))
+    for folder in (data.parent, sock):
+        folder.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() == 0:
+        shutil.chown(sock, "postgres")
+    if not (data / "PG_VERSION").is_file():
+        data.mkdir(parents=True, exist_ok=True)
+        if os.geteuid() == 0:
+            shutil.chown(data, "postgres")
+        subprocess.run(
+            _as_postgres(
+                [_bin("initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8"]
+            ),
+            check=True,
+            capture_output=True,
+        )
+    subprocess.run(
+        _as_postgres(
+            [
+                _bin("pg_ctl"),
+                "-D",
+                str(data),
+                "-l",
+                str(data / "server.log"),
+                "-w",
+                "-o",
+                f"-p {port} -k {sock} -c listen_addresses='' -c fsync=off -c full_page_writes=off "
+                "-c shared_buffers=512MB -c work_mem=64MB -c max_parallel_workers_per_gather=0",
+                "start",
+            ]
+        ),
+        check=True,
+        capture_output=True,
+    )
+    try:
+        yield f"host={sock} port={port} user=postgres dbname=postgres"
+    finally:
+        subprocess.run(
+            _as_postgres([_bin("pg_ctl"), "-D", str(data), "-m", "fast", "stop"]), capture_output=True
+        )
+        shutil.rmtree(sock, ignore_errors=True)

@@ -261,6 +261,16 @@ READINGS: list[tuple[str, dict[str, Any]]] = [
         "심근경색 진단 후 30일 이후에 PCI 받은 환자",
         {"criteria.0.window.start": 30, "criteria.0.window.end": None},
     ),
+    ("무릎 인공관절 전치환술(TKR) 받은 65세 이상 여자 환자 명단", {"index.concepts.terms": ["TKR"]}),
+    (
+        "2022년 한 해 동안 항암화학요법 주입(99.25)을 받은 환자",
+        {"index.domain": "procedure", "index.concepts.terms": ["99.25"], "criteria": []},
+    ),
+    (
+        "MI 진단받고 2년 안에 CABG 받은 60세 이상 환자 (나이는 MI 진단 시점 기준)",
+        {"demographics.age_min": 60, "criteria.0.window.end": 730},
+    ),
+    ("쇄골 골절 진단 당일 clavicle X-ray 찍은 환자", {"criteria.0.imaging.body_parts": ["CLAVICLE"]}),
 ]
 
 
@@ -328,3 +338,21 @@ def test_a_change_between_results_is_never_read_as_a_level(sentence: str) -> Non
         "change between two results" in c.question or "두 결과 사이의 변화" in c.question
         for c in result.clarifications
     )
+
+
+@pytest.mark.parametrize(
+    ("sentence", "lists"),
+    [
+        ("patients in my list 'echo-study' who had an echocardiogram in 2023", [("echo-study", "include")]),
+        ("patients with MI who are not in my list 'echo-study'", [("echo-study", "exclude")]),
+        ("내 목록 'echo-study'에 없는 MI 환자", [("echo-study", "exclude")]),
+        ("내 업로드 목록 'echo-study' 환자 중 2023년에 심초음파를 받은 환자", [("echo-study", "include")]),
+        ("list the patients with MI in 2023", []),  # 'list' the request verb, no quoted name
+    ],
+)
+def test_an_uploaded_list_is_read_by_its_quoted_name(sentence: str, lists: list[tuple[str, str]]) -> None:
+    result = parse(sentence, today=TODAY)
+    assert result.status == "ok", result.message
+    assert result.spec is not None
+    assert [(u.name, u.mode) for u in result.spec.lists] == lists
+    assert all(t != "echo-study" for c in result.spec.criteria for t in c.concepts.terms)

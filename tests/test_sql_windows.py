@@ -13,10 +13,19 @@ from cohort_engine.sql_guard.errors import CompileError
 from cohort_engine.sql_guard.windows import shifted, window_conditions
 
 
-def test_shifted_puts_the_sign_outside_the_interval() -> None:
-    assert shifted("a.d", 7) == "a.d + INTERVAL '7' DAY"
-    assert shifted("a.d", -30) == "a.d - INTERVAL '30' DAY"
-    assert shifted("a.d", 0) == "a.d + INTERVAL '0' DAY"
+def test_shifted_is_date_plus_whole_days_with_the_sign_outside() -> None:
+    assert shifted("a.d", 7) == "a.d + 7"
+    assert shifted("a.d", -30) == "a.d - 30"
+    assert shifted("a.d", 0) == "a.d"
+
+
+def test_shifted_stays_a_date_in_duckdb() -> None:
+    """DATE ± days is a DATE (an INTERVAL would make it a TIMESTAMP and every compared date a cast)."""
+    con = duckdb.connect()
+    later = shifted("DATE '2024-02-28'", 2)
+    earlier = shifted("DATE '2024-03-01'", -1)
+    row = con.execute(f"SELECT typeof({later}), {earlier}").fetchone()
+    assert row == ("DATE", dt.date(2024, 2, 29))
 
 
 def test_conditions_text() -> None:
@@ -28,13 +37,11 @@ def test_conditions_text() -> None:
         event_visit="e.visit_id",
         anchor_visit="a.visit_id",
     ) == [
-        "e.event_date >= a.event_date - INTERVAL '7' DAY",
-        "e.event_date <= a.event_date + INTERVAL '14' DAY",
+        "e.event_date >= a.event_date - 7",
+        "e.event_date <= a.event_date + 14",
         "e.visit_id = a.visit_id",
     ]
-    assert window_conditions(Window(end=-1), event_date="x.d", anchor_date="x.a") == [
-        "x.d <= x.a - INTERVAL '1' DAY"
-    ]
+    assert window_conditions(Window(end=-1), event_date="x.d", anchor_date="x.a") == ["x.d <= x.a - 1"]
     assert window_conditions(Window(), event_date="x.d", anchor_date="x.a") == []
 
 

@@ -321,6 +321,8 @@
     } else if (state.stats) {
       renderStats(state.stats);
     }
+    // Panels in their own files (table1.js) follow each rendered answer and language switch.
+    document.dispatchEvent(new CustomEvent("cohort:result", { detail: res }));
   }
 
   function renderRelease(release) {
@@ -654,5 +656,5 @@
   // -- start -------------------------------------------------------------------------------------
   applyLanguage();
   if (!state.key) openKeyDialog(); else loadCodesets();
-  window.cohortUI = { state, ask, rerun };
+  window.cohortUI = { state, ask, rerun, api };
 })();
