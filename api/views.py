@@ -277,6 +277,19 @@ def stats_view(
     )
 
 
+def share_percent(part: Cell, total: Cell) -> float | None:
+    """A row's share of the cohort, in percent, from the counts as shown, or None.
+
+    Researchers' counts are each noisy on their own persons, so a row with (nearly) all of the cohort's
+    persons can show more than the total ("18 (120.0%)"): a share above 100 % would be read as an error
+    of the data, so it is capped there. A hidden cell ("<k") gives no share, on either side of the
+    division: a share of a suppressed count (or of a suppressed total) would bound the hidden number.
+    """
+    if part.suppressed or total.suppressed or part.value is None or not total.value:
+        return None
+    return min(100.0, round(100.0 * part.value / total.value, 1))
+
+
 def _significant(x: float | None, digits: int = 2) -> float | None:
     if x is None or x == 0:
         return x
@@ -318,17 +331,14 @@ def table1_view(
             return exact(pc.n)
         return protector.cell(pc.n, protector.seal(pc.digest))
 
-    def pct(c: Cell, total: Cell) -> float | None:
-        if c.value is None or not total.value:
-            return None
-        return round(100.0 * c.value / total.value, 1)
-
     rows: list[Table1Row] = []
 
     def add(section: Any, label: str, found: list[Any], **extra: Any) -> None:
         """A row of person counts: ``found`` holds each cohort's PersonCount (or None)."""
         cells = [cell(pc) for pc in found]
-        shown = [Table1Cell(persons=c, percent=pct(c, t)) for c, t in zip(cells, totals, strict=True)]
+        shown = [
+            Table1Cell(persons=c, percent=share_percent(c, t)) for c, t in zip(cells, totals, strict=True)
+        ]
         smd = None
         if len(shown) == 2:
             p = [(s.percent / 100 if s.percent is not None else None) for s in shown]
