@@ -1037,12 +1037,86 @@ def _merge_unknown(items: list[Item]) -> list[Item]:
 _LEAD_IN = re.compile(r"^\s*(?:" + "|".join(f"(?:{p})" for p in EN_LEAD_INS) + ")+", re.IGNORECASE)
 
 
+#: Words that name the people a question selects: the part of a question that holds its rules has one.
+_PEOPLE_EN = re.compile(
+    r"\b(?:patients?|pts|persons?|people|subjects?|adults?|children|kids|women|men|anyone|those|individuals|"
+    r"cases|everyone)\b",
+    re.IGNORECASE,
+)
+#: A sentence written to the reader, not about patients: greetings, thanks, 'we are studying …'.
+_TO_THE_READER_EN = re.compile(
+    r"\b(?:we|we're|i|i'm|our|us|you|please|hello|hi|dear|thanks?|thank\s+you|good\s+(?:morning|afternoon))\b",
+    re.IGNORECASE,
+)
+#: Words of a title before a colon ('Knee OA dataset:', 'Pharmacovigilance:'): what the request is for.
+_FRAMING_EN = re.compile(
+    r"\b(?:dataset|data|study|project|check|review|cohort|population|request|training|model|analysis|audit|"
+    r"pharmacovigilance|surveillance|query|question|outcome|eligible|registry|initiative|program|signal|"
+    r"safety|task|set|segmentation|detection)\b",
+    re.IGNORECASE,
+)
+_NEGATIVE_EN = re.compile(r"\b(?:no|not|never|without|exclud\w*|except|other\s+than)\b", re.IGNORECASE)
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
+
+
+def _framing(text: str) -> int:
+    """Where the part of a question that holds its rules starts: after sentences written to the reader
+    ('I hope this finds you well. We're studying … .') and after a title before a colon ('Knee OA
+    dataset:', 'Hello, our group would be grateful for the following:'), when the rest names people and
+    the part skipped names none and negates nothing. 0 when nothing is framing."""
+    start = 0
+    for m in _SENTENCE_END.finditer(text):
+        head, rest = text[start : m.start()], text[m.end() :]
+        if _PEOPLE_EN.search(head) or not _TO_THE_READER_EN.search(head) or not _PEOPLE_EN.search(rest):
+            break
+        start = m.end()
+    colon = re.match(r"([^:—–]{2,200}?)\s*(?::|—|–)\s+", text[start:])
+    if colon:
+        title, rest = colon.group(1), text[start + colon.end() :]
+        framing = _FRAMING_EN.search(title) or _TO_THE_READER_EN.search(title)
+        if (
+            framing
+            and not _PEOPLE_EN.search(title)
+            and not _NEGATIVE_EN.search(title)
+            and not re.search(r"\d", title)
+            and _PEOPLE_EN.search(rest)
+        ):
+            start += colon.end()
+    return start
+
+
+#: A closing sentence to the reader: 'Thank you very much for your assistance.', 'Happy to clarify.'
+_SIGN_OFF_EN = re.compile(
+    r"\b(?:thanks?|thank\s+you|appreciat\w*|grateful|happy\s+to|let\s+(?:me|us)\s+know|feel\s+free|regards|"
+    r"cheers|in\s+advance)\b",
+    re.IGNORECASE,
+)
+
+
+def _sign_off(text: str) -> int:
+    """Where closing sentences to the reader begin (len(text) when there are none): each names no people,
+    negates nothing and says thanks or offers help."""
+    end = len(text)
+    starts = [m.end() for m in _SENTENCE_END.finditer(text)]
+    for s in reversed(starts):
+        tail = text[s:end]
+        if _PEOPLE_EN.search(tail) or _NEGATIVE_EN.search(tail) or not _SIGN_OFF_EN.search(tail):
+            break
+        end = s
+    return end
+
+
 def _skip_lead_in(text: str) -> tuple[str, str]:
     """The sentence with its lead-in blanked (same length: offsets stay), and the lead-in as written."""
-    m = _LEAD_IN.match(text)
-    if m is None or not text[m.end() :].strip():
+    tail = _sign_off(text)
+    if tail < len(text):
+        text = text[:tail] + " " * (len(text) - tail)
+    start = _framing(text)
+    m = _LEAD_IN.match(text[start:])
+    end = start + (m.end() if m is not None else 0)
+    if end == 0 or not text[end:].strip():
         return text, ""
-    return " " * m.end() + text[m.end() :], m.group(0).strip()
+    return " " * end + text[end:], text[:end].strip()
 
 
 def recognise(text: str, lang: str, today: date) -> Recognised:

@@ -1569,7 +1569,14 @@ EN_LEAD_INS = [
     r"(?:hi|hello|hey|dear)\b[^.:!?\n—–-]{0,40}(?:[,.:!]|\s[—–-])\s*",
     r"(?:(?:a\s+)?(?:protocol|data|cohort|research|extraction)\s+request|quick\s+(?:question|one))\s*[.:!—–-]\s*",
     r"for\s+(?:a|an|our|the|my)\s+[^.:,;]{1,60}?(?:project|study|studies|audit|review|analysis|registry|"
-    r"paper|grant|trial|initiative|check)\s*[:,]\s*",
+    r"paper|grant|trial|initiative|check|program|programme)\s*[:,]\s*",
     r"(?:we(?:'re|\s+are)|i(?:'m|\s+am))\s+(?:studying|doing|looking\s+(?:at|into)|running|planning|"
     r"working\s+on|preparing|writing|putting\s+together|conducting)\b[^.!?]{0,120}[.!]\s+",
+    # the request itself: 'Would it be possible to identify …', 'may I please request …', 'Please pull …'
+    r"(?:would|could|can)\s+(?:it\s+be\s+possible\s+(?:for\s+you\s+)?to|you(?:\s+please)?)\s+"
+    r"(?:identify|find|pull|list|provide|get|extract|share|send|give\s+(?:me|us))\s+",
+    r"(?:may|can|could)\s+(?:i|we)\s+(?:please\s+)?(?:request|ask\s+for|get|have|see)\s+",
+    r"(?:i|we)(?:'d|\s+would)\s+(?:really\s+|very\s+much\s+)?(?:appreciate\s+(?:it\s+)?if\s+you\s+could|like\s+to)\s+"
+    r"(?:know|see|identify|find|pull|list|provide|get|have|request|receive)\s+(?:which\s+|the\s+|all\s+)?",
+    r"(?:please\s+)(?:pull|identify|find|list|extract|provide|get|give\s+(?:me|us)|send)\s+(?:me\s+|us\s+)?",
 ]

@@ -356,3 +356,42 @@ def test_an_uploaded_list_is_read_by_its_quoted_name(sentence: str, lists: list[
     assert result.spec is not None
     assert [(u.name, u.mode) for u in result.spec.lists] == lists
     assert all(t != "echo-study" for c in result.spec.criteria for t in c.concepts.terms)
+
+
+@pytest.mark.parametrize(
+    ("sentence", "index_terms"),
+    [
+        (
+            "I hope this message finds you well. We're looking into heart attacks. Would it be possible to "
+            "identify patients who had a myocardial infarction in 2023? Thank you very much for your help.",
+            ["myocardial infarction"],
+        ),
+        (
+            "Knee OA dataset: patients with osteoarthritis of the knee who had a knee X-ray",
+            ["osteoarthritis"],
+        ),
+        ("Pharmacovigilance: patients with a GI hemorrhage in 2023", ["GI hemorrhage"]),
+        (
+            "Hello, our oncology nursing group would be grateful for the following: patients diagnosed with "
+            "stomach cancer in 2022",
+            ["stomach cancer"],
+        ),
+    ],
+)
+def test_words_to_the_reader_are_read_past(sentence: str, index_terms: list[str]) -> None:
+    """Greetings, 'we are studying …', a title before a colon and thanks hold no rule (noted)."""
+    result = parse(sentence, today=TODAY)
+    assert result.status == "ok", result.message
+    assert result.spec is not None and result.spec.index.concepts.terms == index_terms
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Stroke patients: those who had a head CT within 1 day",  # the title names people: it is a rule
+        "MI in 2023. Patients who then had PCI within 30 days.",  # not written to the reader
+    ],
+)
+def test_a_part_that_may_hold_a_rule_is_never_read_past(sentence: str) -> None:
+    result = parse(sentence, today=TODAY)
+    assert not any("introduction" in n for n in result.notes), result.notes
