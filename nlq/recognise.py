@@ -1106,6 +1106,52 @@ def _sign_off(text: str) -> int:
     return end
 
 
+#: What a Korean request is for, not who: '… 분석', '… 검토', '… 데이터 요청', '학습용', '… 현황'.
+_FRAMING_KO = (
+    r"(?:분석|검토|요청|필요|데이터(?:셋)?|학습(?:용)?|연구|모델(?:용)?|확인|신호|현황(?:\s*파악)?(?:용)?|구축|"
+    r"과제|프로젝트|건)"
+)
+_NEGATIVE_KO = re.compile(r"제외|없는|않은|없었|않았|아닌")
+_HEAD_KO = re.compile(
+    r"환자|대상자|사람|분들|(?<![A-Za-z])pts?(?![A-Za-z])|(?<=[은는된한던])\s*자(?=를|로|는|가|\s|$)"
+)
+_KO_FRAMES = [
+    # a title before a colon: 'DAPT 환자 출혈 안전성 분석:', '유방 초음파 학습 데이터:'
+    re.compile(rf"^\s*[^:]{{1,80}}?{_FRAMING_KO}(?:\s*(?:요청|필요))?\s*:\s*"),
+    # an opening sentence about the request: '폐결절 검출 모델 학습 데이터셋 구축 건입니다.'
+    re.compile(rf"^\s*[^.:]{{1,120}}?{_FRAMING_KO}\s*(?:입니다|이에요|예요)\.\s*"),
+    # a closing purpose: '— 수술 예방적 항생제 사용 현황 파악용', '(처방 적절성 검토용)',
+    # '… 연구에 쓰려고 합니다.'
+    re.compile(rf"\s*[—–]\s*[^—–]{{1,80}}?{_FRAMING_KO}\s*\.?\s*$"),
+    re.compile(r"\s*\([^()]{1,40}?(?:용|목적)\)\s*\.?\s*$"),
+    re.compile(
+        r"(?<=[.!?])\s*[^.!?]{1,80}?(?:에|로)\s*(?:쓰려고|사용하려고|활용하려고)\s*(?:합니다|해요)\.?\s*$"
+    ),
+    # protocol wording: '본 연구의 대상자는 …', '… 를 (분석|포함) 대상으로 한다', '… 자로 정의한다'
+    re.compile(r"^\s*(?:본|이번)\s*연구의\s*(?:대상자|대상|모집단)(?:는|은)\s*"),
+    re.compile(
+        r"(?:을|를)?\s*(?:분석\s*|연구\s*|포함\s*)?(?:대상|기준)\s*(?:으로|자로)\s*(?:한다|함|합니다)\.?\s*$"
+    ),
+    re.compile(r"(?<=자)\s*로\s*정의(?:한다|함|합니다)\.?\s*$"),
+]
+
+
+def _skip_framing_ko(text: str) -> tuple[str, list[str]]:
+    """A Korean request with what it is for blanked (same length: offsets stay), and the parts blanked.
+    A part is blanked only when it negates nothing and the rest still names the people asked for."""
+    skipped: list[str] = []
+    for rx in _KO_FRAMES:
+        m = rx.search(text)
+        if m is None or not m.group(0).strip() or _NEGATIVE_KO.search(m.group(0)):
+            continue
+        rest = text[: m.start()] + text[m.end() :]
+        if not _HEAD_KO.search(rest):
+            continue
+        skipped.append(m.group(0).strip())
+        text = text[: m.start()] + " " * (m.end() - m.start()) + text[m.end() :]
+    return text, skipped
+
+
 def _skip_lead_in(text: str) -> tuple[str, str]:
     """The sentence with its lead-in blanked (same length: offsets stay), and the lead-in as written."""
     tail = _sign_off(text)
@@ -1156,6 +1202,8 @@ def recognise(text: str, lang: str, today: date) -> Recognised:
         )
         restated = r"(?<=[달주일년월])\s*\(\s*\d+\s*(?:일|주|개월|달|년)\s*\)"
         text = re.sub(restated, lambda m: " " * len(m.group(0)), text)
+        text, framing = _skip_framing_ko(text)
+        notes += [say("lead_in_skipped", lang, text=f) for f in framing]
         text = sino_to_digits(text)
         text, fixes = repair_typos_ko(text)
         notes += [say("typo_read_as", lang, word=w, fix=f) for w, f in fixes]

@@ -395,3 +395,36 @@ def test_words_to_the_reader_are_read_past(sentence: str, index_terms: list[str]
 def test_a_part_that_may_hold_a_rule_is_never_read_past(sentence: str) -> None:
     result = parse(sentence, today=TODAY)
     assert not any("introduction" in n for n in result.notes), result.notes
+
+
+@pytest.mark.parametrize(
+    ("sentence", "index_terms"),
+    [
+        ("DAPT 환자 출혈 안전성 분석: aspirin과 clopidogrel을 같은 날 처방받은 환자", ["aspirin"]),
+        (
+            "폐결절 검출 모델 학습 데이터셋 구축 건입니다. 폐 생검(33.26) 시행일 기준 이전 14일 이내에 "
+            "흉부 CT가 촬영된 환자 목록을 요청드립니다.",
+            ["33.26"],
+        ),
+        ("심방세동 진단 후 90일 이내 warfarin이 처방된 환자 — 항응고제 사용 현황", ["심방세동"]),
+        (
+            "metformin 처방일 앞뒤 7일 이내에 크레아티닌이 1.5 mg/dL를 초과한 환자 (처방 적절성 검토용)",
+            ["metformin"],
+        ),
+        (
+            "2019년부터 2022년까지 폐암(C34)으로 최초 진단된 환자 중 최초 진단일로부터 365일 이내에 "
+            "사망한 환자를 분석 대상으로 한다.",
+            ["C34"],
+        ),
+    ],
+)
+def test_what_a_korean_request_is_for_is_read_past(sentence: str, index_terms: list[str]) -> None:
+    result = parse(sentence, today=TODAY)
+    assert result.status == "ok", result.message
+    assert result.spec is not None and result.spec.index.concepts.terms == index_terms
+
+
+def test_a_korean_title_that_excludes_is_kept() -> None:
+    """'… 제외 검토:' negates: it may hold a rule, so it is never read past."""
+    result = parse("MI 제외 검토: 뇌경색 진단 환자", today=TODAY)
+    assert not any("머리말" in n for n in result.notes), result.notes
