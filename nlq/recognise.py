@@ -61,6 +61,7 @@ from cohort_engine.nlq.vocab import (
     EN_LEAD_INS,
     EN_MODALITIES,
     EN_NEGATION,
+    EN_PLAIN_WORDS,
     EN_PREP,
     EN_PRONOUNS,
     EN_REQUEST_IMAGES,
@@ -114,6 +115,7 @@ class Recognised:
 @lru_cache(maxsize=1)
 def _known_words() -> frozenset[str]:
     words = set(EN_GRAMMAR_WORDS) | set(EN_FILLERS) | set(STOP_WORDS) | set(MONTHS) | set(ENGLISH_NUMBERS)
+    words |= EN_PLAIN_WORDS
     for a in aliases():
         words.update(w.lower() for w in re.findall(r"[A-Za-z]+", a.text))
     return frozenset(words)
@@ -930,6 +932,22 @@ def _parentheses(items: list[Item], notes: list[str], lang: str) -> list[Item]:
                     notes.append(say("aside_ignored", lang, words=" ".join(x.text for x in inner).strip()))
                     i = j + 1
                     continue
+                qualifier = [x for x in inner if x.kind is not ItemKind.filler]
+                if (
+                    lang == "en"
+                    and out
+                    and out[-1].kind is ItemKind.term
+                    and len(qualifier) == 1
+                    and qualifier[0].kind is ItemKind.unknown
+                    and re.fullmatch(r"[a-z]{4,}", qualifier[0].text.strip())
+                ):
+                    # 'nicotine dependence (cigarettes)': one lower-case word after a mention narrows it
+                    # ('Nicotine dependence, cigarettes'); the mart's vocabulary decides, or it is asked
+                    last = out[-1]
+                    said = f"{last.text}, {qualifier[0].text.strip()}"
+                    out[-1] = Item(ItemKind.term, said, last.start, inner[-1].end, last.data)
+                    i = j + 1
+                    continue
                 if not kinds & CONTENT_INSIDE:
                     words = " ".join(x.text for x in inner).strip()
                     if words:
@@ -1130,9 +1148,10 @@ _KO_FRAMES = [
     # protocol wording: '본 연구의 대상자는 …', '… 를 (분석|포함) 대상으로 한다', '… 자로 정의한다'
     re.compile(r"^\s*(?:본|이번)\s*연구의\s*(?:대상자|대상|모집단)(?:는|은)\s*"),
     re.compile(
-        r"(?:을|를)?\s*(?:분석\s*|연구\s*|포함\s*)?(?:대상|기준)\s*(?:으로|자로)\s*(?:한다|함|합니다)\.?\s*$"
+        r"(?:(?<=[은는된한던])\s자)?(?:을|를)?\s*(?:분석\s*|연구\s*|포함\s*)?(?:대상|기준)\s*(?:으로|자로)\s*"
+        r"(?:한다|함|합니다)\.?\s*$"
     ),
-    re.compile(r"(?<=자)\s*로\s*정의(?:한다|함|합니다)\.?\s*$"),
+    re.compile(r"(?<=[은는된한던])\s자로\s*정의(?:한다|함|합니다)\.?\s*$"),
 ]
 
 

@@ -925,8 +925,9 @@ JOSA_PROTECTED = {
 # ---------------------------------------------------------------- typo repair (nlq.recognise)
 # Words the English typo repair corrects towards (besides fillers, stop words, months, numbers and the
 # lexicon's words): 'diagnosd' → 'diagnosed'.
+#: Plain words the English typo repair leaves alone although a lexicon word is one edit away.
+EN_PLAIN_WORDS = {"apart"}  # 'two tests 14 days apart', never 'aspart'
 EN_GRAMMAR_WORDS = {
-    "apart",  # 'two tests 14 days apart', never 'aspart'
     "patients",
     "patient",
     "people",
@@ -1218,9 +1219,6 @@ KO_HEAD = {
     "대상자들",
     "분",
     "분들",
-    "어르신",
-    "어르신들",
-    "자",  # protocol Korean: '… 시행받은 자를 대상으로 한다'
     "pt",
     "pts",
 }
