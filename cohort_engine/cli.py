@@ -1673,6 +1673,15 @@ def _requests_client(server: str, key_file: Path | None) -> Any:
         _fail(str(e))
 
 
+def _print_request(r: dict[str, Any], as_json: bool) -> bool:
+    """One request as JSON or as its line; True when it was JSON (the command prints nothing more)."""
+    if as_json:
+        _out(json.dumps(r, ensure_ascii=False))
+        return True
+    console.print(_request_line(r), markup=False)
+    return False
+
+
 def _request_line(r: dict[str, Any]) -> str:
     pkg = r["package"]
     what = ",".join(r["domains"])
@@ -1726,10 +1735,8 @@ def requests_show(
     """One request: what is asked, the reviews, the package."""
     client = _requests_client(server, key_file)
     r = _requests_call(client.show, request_id)
-    if as_json:
-        _out(json.dumps(r, ensure_ascii=False))
+    if _print_request(r, as_json):
         return
-    console.print(_request_line(r), markup=False)
     if r.get("purpose"):
         console.print(f"purpose: {r['purpose']}\norganisation: {r['organisation']}", markup=False)
     w = r["window"]
@@ -1781,10 +1788,7 @@ def requests_submit(
     }
     client = _requests_client(server, key_file)
     r = _requests_call(client.submit, body)
-    if as_json:
-        _out(json.dumps(r, ensure_ascii=False))
-        return
-    console.print(_request_line(r), markup=False)
+    _print_request(r, as_json)
 
 
 @requests_app.command("review")
@@ -1802,10 +1806,7 @@ def requests_review(
         _fail("the decision is approve, reject or request_changes")
     client = _requests_client(server, key_file)
     r = _requests_call(client.review, request_id, decision, comment)
-    if as_json:
-        _out(json.dumps(r, ensure_ascii=False))
-        return
-    console.print(_request_line(r), markup=False)
+    _print_request(r, as_json)
 
 
 @requests_app.command("download")
