@@ -57,6 +57,7 @@ EN_RULES: list[tuple[str, str]] = [
         "times",
     ),
     (r"\bmultiple\b|\bmore\s+than\s+one\b|\btwo\s+or\s+more\b|\bseveral\b", "multiple"),
+    (rf"\b(?P<n>{_WORD_NUM})\s+or\s+more\b", "word_or_more"),
     (
         rf"\b(?P<q>at\s+least|at\s+most|exactly|no\s+more\s+than|fewer\s+than|more\s+than)\s+(?P<n>{_WORD_NUM}|one)\b",
         "count_words",
@@ -146,6 +147,9 @@ def _en(m: re.Match[str], kind: str) -> Item | None:
         return _count_item(m, type_, n + shift)
     if kind == "multiple":
         return _count_item(m, "at_least", 2)
+    if kind == "word_or_more":  # 'three or more UTI diagnoses'
+        n = number(g["n"])
+        return None if n is None else _count_item(m, "at_least", n)
     if kind == "between":
         lo, hi = _num(g["v"]), _num(g["v2"])
         return Item(

@@ -722,6 +722,35 @@ def _en_anchor_verb(items: list[Item]) -> list[Item]:
     return out
 
 
+#: 'chemotherapy *infusion*', 'DES *placement*': a noun that only says the mention before it happened.
+_EN_CARE_NOUN = re.compile(
+    r"infusions?|placements?|insertions?|administrations?|implantations?", re.IGNORECASE
+)
+#: 'whose first breast cancer diagnosis *falls* between 2020 and 2023', '… *occurred* in 2020 or later'.
+_EN_DATE_VERB = re.compile(
+    r"falls?|fell|occurr?(?:ed|ing|s)?|happen(?:ed|ing|s)?|came|comes|took\s+place", re.IGNORECASE
+)
+
+
+def _en_event_nouns(items: list[Item]) -> list[Item]:
+    """Words that add nothing to the mention or date beside them: a care noun right after a mention, a
+    verb of happening right before a date or an age. Read as fillers, so they are never asked about."""
+    out = list(items)
+    for k, it in enumerate(out):
+        if it.kind is not ItemKind.unknown:
+            continue
+        text = it.text.strip()
+        prev = out[k - 1] if k else None
+        nxt = _next_content(out, k)
+        after_mention = _EN_CARE_NOUN.fullmatch(text) and prev is not None and prev.kind is ItemKind.term
+        before_date = (
+            _EN_DATE_VERB.fullmatch(text) and nxt is not None and nxt.kind in (ItemKind.date, ItemKind.age)
+        )
+        if after_mention or before_date:
+            out[k] = Item(ItemKind.filler, it.text, it.start, it.end)
+    return out
+
+
 def _day_of_clause(items: list[Item]) -> list[Item]:
     """'기관지염 진단받은 *날* 덱스트로메토르판 처방받은', '응급실 온 *날* 복부 CT': the day of the event just
     named, as '진단 *당일*' is (days 0..0 from it). Not before an explicit window ('진단받은 날로부터 30일
@@ -797,6 +826,11 @@ DICOM_CODES = frozenset(
     | {code for _, _, parts in EN_MODALITIES for code in parts}
     | {code for _, parts in EN_BODY_PARTS for code in parts}
 )
+#: A vocabulary's name written before a code.
+VOCABULARY_NAME = re.compile(
+    r"\b(?:ICD-?10-?CM|ICD-?9-?CM|ICD-?10|ICD-?9|KCD-?[78]?|SNOMED(?:\s*CT)?|LOINC|RxNorm|ATC)\s*(?:code\s*)?:?\s*"
+    r"(?=[A-Z]?\d)"
+)
 #: A code as people write it: ICD-10 (E11.22, I63, K25.4), ICD-9 procedures (36.06, 81.54), LOINC (4548-4).
 WRITTEN_CODE = re.compile(r"[A-Z]\d{2}(?:\.[0-9A-Z]{1,4})?|\d{2}\.\d{1,2}|\d{1,5}-\d")
 _MENTION = (ItemKind.term, ItemKind.unknown)
@@ -857,6 +891,8 @@ def _code_restatement(out: list[Item], inner: list[Item], notes: list[str], lang
     if codes is not None:
         start = len(out)
         k = len(out) - 1
+        while k > 0 and out[k].kind is ItemKind.filler and out[k - 1].kind in _MENTION:
+            start, k = k, k - 1  # 'chemotherapy infusion (99.25)': the care noun is read with the mention
         if k > 0 and out[k].kind is ItemKind.event and out[k - 1].kind in _MENTION:
             start, k = k, k - 1  # '항암화학요법 주입(99.25)': the event word belongs to the mention
         while k >= 0:  # back over the mention's words: 'secondary malignancy of the liver'
@@ -1073,6 +1109,7 @@ _FRAMING_EN = re.compile(
     r"safety|task|set|segmentation|detection)\b",
     re.IGNORECASE,
 )
+_TITLE_WORDS = {"eligible", "inclusion", "criteria", "target", "study", "the", "our", "of", "for"}
 _NEGATIVE_EN = re.compile(r"\b(?:no|not|never|without|exclud\w*|except|other\s+than)\b", re.IGNORECASE)
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
 
@@ -1092,12 +1129,16 @@ def _framing(text: str) -> int:
     if colon:
         title, rest = colon.group(1), text[start + colon.end() :]
         framing = _FRAMING_EN.search(title) or _TO_THE_READER_EN.search(title)
+        only_framing = all(
+            _FRAMING_EN.fullmatch(w) or _PEOPLE_EN.fullmatch(w) or w.lower() in _TITLE_WORDS
+            for w in re.findall(r"[A-Za-z]+", title)
+        )  # 'Eligible subjects:', 'Study population:': a heading, even with a people word
         if (
             framing
-            and not _PEOPLE_EN.search(title)
+            and (only_framing or not _PEOPLE_EN.search(title))
             and not _NEGATIVE_EN.search(title)
             and not re.search(r"\d", title)
-            and _PEOPLE_EN.search(rest)
+            and (only_framing or _PEOPLE_EN.search(rest))
         ):
             start += colon.end()
     return start
@@ -1202,6 +1243,7 @@ def recognise(text: str, lang: str, today: date) -> Recognised:
         text = re.sub(r"(?<![\w/])s/p(?![\w/])", "had", text, flags=re.IGNORECASE)
         text = re.sub(r"\bh/?x\s+of\b", "history of", text, flags=re.IGNORECASE)
         text = re.sub(r"\bw/o\b", "without", text, flags=re.IGNORECASE)
+        text = re.sub(r"\bw/in\b", "within", text, flags=re.IGNORECASE)
         text = re.sub(r"\bw/(?=\s)", "with", text, flags=re.IGNORECASE)
         # '90d', '24h', '6mo' → '90 d', '24 h', '6 mo'; 'PCIs' → 'PCI' (a plural abbreviation is the
         # same mention)
@@ -1226,6 +1268,8 @@ def recognise(text: str, lang: str, today: date) -> Recognised:
         text = sino_to_digits(text)
         text, fixes = repair_typos_ko(text)
         notes += [say("typo_read_as", lang, word=w, fix=f) for w, f in fixes]
+    # 'ICD-9-CM 99.25', 'KCD-7 E11': the vocabulary's name before a code says nothing the code does not
+    text = VOCABULARY_NAME.sub(lambda m: " " * len(m.group(0)), text)
     pieces: list[Piece] = [Raw(text, 0)]
     pieces = apply(
         pieces, QUOTE, lambda m: Item(ItemKind.quote, m.group(1) or m.group(2), m.start(), m.end())
@@ -1309,7 +1353,7 @@ def recognise(text: str, lang: str, today: date) -> Recognised:
             _care_verb_modifier(_after_aux(_age_over(_leftovers(pieces, lang, analyse(text)))))
         )
     else:
-        items = _en_anchor_verb(_en_care_participle(_leftovers(pieces, lang)))
+        items = _en_event_nouns(_en_anchor_verb(_en_care_participle(_leftovers(pieces, lang))))
     items = _merge_modifiers(_parentheses(_vague_made_exact(items), notes, lang), lang)
     if lang == "en":
         items = _request_end_en(items)

@@ -62,6 +62,9 @@ EVENT_WORDS = frozenset(
         "discharge",
         "follow-up",
         "history",
+        "infusion",
+        "infusions",
+        "placement",
     }
 )
 

@@ -27,6 +27,7 @@
       approved: "Approved for release.", noData: "No data.", persons: "persons",
       other: "other", choose: "Choose one:", editHint: "Edit your question and send it again.",
       errorPrefix: "Error",
+      busy: (s) => `The server is busy; retrying in ${s} s…`,
       imaging: "Their images", modality: "Modality", patientsCol: "Patients", studies: "Studies", series: "Series", instances: "Images",
       hiddenCell: "hidden", hiddenHelp: (k) => `Hidden: with fewer than ${k} patients, a row's image counts could identify them.`,
       noImages: "No indexed images for this cohort.",
@@ -58,6 +59,7 @@
       approved: "반출이 승인되었습니다.", noData: "자료 없음", persons: "명",
       other: "기타", choose: "하나를 고르세요:", editHint: "질문을 고쳐서 다시 보내세요.",
       errorPrefix: "오류",
+      busy: (s) => `서버가 바쁩니다. ${s}초 뒤 다시 시도합니다…`,
       imaging: "영상 자료", modality: "검사 종류", patientsCol: "환자", studies: "검사", series: "시리즈", instances: "영상",
       hiddenCell: "비공개", hiddenHelp: (k) => `비공개: 환자가 ${k}명 미만인 행의 영상 수로 환자를 알아볼 수 있어 가립니다.`,
       noImages: "이 코호트에는 색인된 영상이 없습니다.",
@@ -103,18 +105,26 @@
     return node;
   }
 
-  async function api(method, path, body) {
+  // Retries per status: a key may have only a few heavy requests in flight (429), and a full mart
+  // queue answers 503 `busy` with Retry-After (a 503 without it, an unavailable mart, is not retried).
+  const RETRIES = { 429: 5, 503: 3 };
+  const MAX_WAIT_S = 10;
+
+  // `onWait(seconds)`, when given, is told before each wait (the caller shows "busy, retrying").
+  async function api(method, path, body, onWait) {
     if (!state.key) { openKeyDialog(); throw new Error(t("needKey")); }
     let res;
-    // A key may have only a few heavy requests in flight: on 429 wait as told (Retry-After) and retry.
     for (let attempt = 0; ; attempt++) {
       res = await fetch(path, {
         method,
         headers: { "Authorization": `Bearer ${state.key}`, ...(body ? { "Content-Type": "application/json" } : {}) },
         body: body ? JSON.stringify(body) : undefined,
       });
-      if (res.status !== 429 || attempt >= 5) break;
-      const wait = Math.min(10, Number(res.headers.get("Retry-After")) || 1);
+      const retries = RETRIES[res.status];
+      if (retries === undefined || attempt >= retries) break;
+      if (res.status === 503 && !res.headers.has("Retry-After")) break;
+      const wait = Math.min(MAX_WAIT_S, Math.max(1, Math.ceil(Number(res.headers.get("Retry-After")) || 1)));
+      if (onWait) onWait(wait);
       await new Promise((resolve) => setTimeout(resolve, wait * 1000));
     }
     let data = null;
@@ -178,7 +188,10 @@
     try {
       const body = { question: state.original, overrides: state.overrides };
       if (state.answers.length) body.answers = state.answers;
-      const res = await api("POST", "/v1/ask", body);
+      const res = await api("POST", "/v1/ask", body, (s) => {
+        pending.querySelector("p").textContent = t("busy")(s);
+        pending.dataset.busy = "true";
+      });
       pending.remove();
       handleResult(res);
     } catch (e) {
@@ -520,7 +533,7 @@
     $("rerun").disabled = true;
     try {
       const spec = editedSpec();
-      const res = await api("POST", "/v1/cohorts", { spec, overrides: state.overrides });
+      const res = await api("POST", "/v1/cohorts", { spec, overrides: state.overrides }, (s) => { status.textContent = t("busy")(s); });
       state.question = "";
       status.textContent = "";
       handleResult(res, t("reran"));
