@@ -36,7 +36,8 @@ NOISE_BOUND = 7
 #: Why one ordered ``list(DISTINCT …)`` rather than ``list_sort(list_distinct(list(…)))``: the
 #: aggregate dedupes while it collects instead of building a list of every row's id first (2–3.6×
 #: faster on the 1M mart, ``benchmarks/bench_digest_sql.py``), and sqlglot renders it as
-#: ``ARRAY_AGG(DISTINCT … ORDER BY …)``, which PostgreSQL runs too (it has no ``ARRAY_SORT``).
+#: ``ARRAY_AGG(DISTINCT … ORDER BY …)``, which PostgreSQL runs too (the old shape rendered to
+#: ``ARRAY_DISTINCT``, which PostgreSQL lacks).
 #: The NULL a CASE leaves in the list is skipped by ``array_to_string`` (a list of only NULLs
 #: gives NULL in DuckDB, ``''`` in PostgreSQL: ``md5('')`` either way).
 PERSON_SET_DIGEST_SQL = "COALESCE(md5(array_to_string(list(DISTINCT {expr} ORDER BY {expr}), ',')), md5(''))"

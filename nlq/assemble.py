@@ -240,7 +240,7 @@ class Assembly:
     def choose_index(self, events: list[Event]) -> Event | None:
         cands = [e for e in events if not e.negated and e.window is None]
         if not cands:
-            return None
+            return self.together_same_day(events)
         # 'history of stroke pts with afib': a history is before something else, never the index
         cands = [e for e in cands if not e.prior] or cands
         dated = [e for e in cands if e.date is not None]
@@ -259,6 +259,25 @@ class Assembly:
         introduced = [e for e in cands if e.introduced and id(e) in anchored]
         heads = [e for e in cands if e.head]
         return (introduced or heads or cands)[0]
+
+    def together_same_day(self, events: list[Event]) -> Event | None:
+        """'a head CT and a brain MRI on the same day', 'TG ≥ 200 and HDL < 40 on the same day': every event
+        carries the one same-day window and none is its anchor, so the window relates them to each other;
+        the first starts the cohort and the others fall on its day. None when the events are not that."""
+        live = [e for e in events if not e.negated]
+        same = [
+            e
+            for e in live
+            if e.window is not None
+            and (e.window.start, e.window.end) == (0, 0)
+            and not e.window.same_visit
+            and e.anchor in (None, "index")
+        ]
+        if len(same) < 2 or len(same) != len(live):
+            return None
+        first = same[0]
+        first.window = None
+        return first
 
     def build(self) -> CohortSpec | None:
         events = [e for e in self.b.events if e.has_content()]

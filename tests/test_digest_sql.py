@@ -148,9 +148,9 @@ def test_a_real_asks_funnel_digests_are_its_persons(demo) -> None:
 
 @pytest.mark.postgres
 def test_postgres_renders_and_runs_the_same_digests(demo) -> None:
-    """PostgreSQL has no ``ARRAY_SORT``/``ARRAY_DISTINCT`` (what the old shape rendered to); the new
-    one renders as ``ARRAY_AGG(DISTINCT … ORDER BY …)`` and, run through the engine's PostgreSQL mart,
-    gives the same digests as Python for the hand-picked sets and the demo's per-concept sets."""
+    """PostgreSQL has no ``ARRAY_DISTINCT`` (what the old shape rendered to); the new one renders as
+    ``ARRAY_AGG(DISTINCT … ORDER BY …)`` and, run through the engine's PostgreSQL mart, gives the same
+    digests as Python for the hand-picked sets and the demo's per-concept sets."""
     demo_sets = _demo_person_sets(demo)
     demo_rows = [(f"c{c}", p, True) for c, s in demo_sets.items() for p in s]
     want = {name: person_set_digest(members) for name, _, members in SETS}

@@ -271,6 +271,24 @@ READINGS: list[tuple[str, dict[str, Any]]] = [
         {"demographics.age_min": 60, "criteria.0.window.end": 730},
     ),
     ("쇄골 골절 진단 당일 clavicle X-ray 찍은 환자", {"criteria.0.imaging.body_parts": ["CLAVICLE"]}),
+    (
+        "TG ≥ 200 mg/dL and HDL < 40 mg/dL on the same day",
+        {"index.value.value": 200, "criteria.0.window.start": 0, "criteria.0.window.end": 0},
+    ),
+    (
+        "patients who had a head CT and a brain MRI on the same day",
+        {
+            "index.imaging.modalities": ["CT"],
+            "criteria.0.imaging.modalities": ["MR"],
+            "criteria.0.window.end": 0,
+        },
+    ),
+    ("patients with three or more UTI diagnoses", {"criteria.0.occurrence.count": 3}),
+    ("afib dx then warfarin w/in 30 days", {"criteria.0.window.end": 30}),
+    (
+        "Persons whose first-ever chemotherapy infusion (ICD-9-CM 99.25) occurred in 2020 or later",
+        {"index.concepts.terms": ["99.25"], "index.first_occurrence": True},
+    ),
 ]
 
 
