@@ -31,6 +31,7 @@ from cohort_engine.api.errors import ApiError
 from cohort_engine.api.schemas import JobOut
 from cohort_engine.api.service import CohortService
 from cohort_engine.api.state import JOB_LEASE_S, CohortRecord, JobRecord, StateStore, now_iso
+from cohort_engine.api.uploads import list_names, upload_scope
 from cohort_engine.deid.manifest import EXTENSIONS, ManifestFormat, ManifestLevel, write_manifest
 
 log = logging.getLogger("cohort.jobs")
@@ -150,7 +151,11 @@ class JobRunner:
         path = self.export_dir / f"{job_id}.{EXTENSIONS[fmt]}"
         part = path.with_suffix(path.suffix + ".part")
         try:
-            with service.pool.connection(wait_s=600) as con:
+            # a spec on uploaded lists re-runs with its owner's lists (this thread has no request scope)
+            with (
+                upload_scope(st, rec.key_id, list_names(rec.spec)),
+                service.pool.connection(wait_s=600) as con,
+            ):
                 req = service.manifest_request(rec, con, p, timeout_s=3600)
                 source = service.manifest_source(level)
                 total = source.count(req)

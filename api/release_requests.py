@@ -45,6 +45,7 @@ from cohort_engine.api.request_store import RequestRecord, RequestStore
 from cohort_engine.api.service import CohortService
 from cohort_engine.api.settings import Settings
 from cohort_engine.api.state import CohortRecord, StateStore, now_iso
+from cohort_engine.api.uploads import list_names, upload_scope
 from cohort_engine.deid.kanon import DisclosureReport
 from cohort_engine.deid.records import RecordWindow
 from cohort_engine.spec import CohortSpec
@@ -374,7 +375,11 @@ class ReleaseRequests:
             cohort = st.get_cohort(rec.cohort_id) if rec else None
             if rec is None or cohort is None:
                 raise ApiError(409, "not_found", "The request or its cohort is gone.")
-            with self.pool.connection(wait_s=600) as con:
+            # a spec on uploaded lists re-runs with its owner's lists (this thread has no request scope)
+            with (
+                upload_scope(st, cohort.key_id, list_names(cohort.spec)),
+                self.pool.connection(wait_s=600) as con,
+            ):
                 compiled = self.service.compile(cohort, con)
                 if self.service.current_hash(con, compiled) != cohort.result_hash:
                     raise ApiError(
@@ -464,7 +469,7 @@ class ReleaseRequests:
         cohort = self.state.get_cohort(rec.cohort_id)
         if cohort is None:
             raise ApiError(404, "not_found", NOT_FOUND)
-        with self.pool.connection() as con:
+        with upload_scope(self.state, cohort.key_id, list_names(cohort.spec)), self.pool.connection() as con:
             compiled = self.service.compile(cohort, con)
             spec = CohortSpec.model_validate(cohort.spec)
             policy = self.service.release_policy(rec.request_id).for_cohort(spec)

@@ -15,7 +15,8 @@ sent. Which rows matched never leaves the server: not in a response, the audit l
 
 A spec names a list (``CohortSpec.lists``); :class:`ListAwareCohortService` loads the owner's lists
 around every run and re-run of such a spec (``sql_guard.uploads.session_uploads``), so the runner puts
-their rows on the run's cursors. A re-run (charts, Table 1, review) uses the lists of the run's owner.
+their rows on the run's cursors. A re-run (charts, Table 1, review, the export job, a release package)
+uses the lists of the run's owner (the background jobs through :func:`upload_scope`).
 """
 
 from __future__ import annotations

@@ -7,9 +7,9 @@ the package on its page, and the test verifies every checksum of the file the br
 Why: the committee and the export client use this page, not the API; what they read and download
 must be what the API says, in both languages, with nothing loaded from elsewhere.
 
-Not here (yet): "the researcher uploads a list and asks with it" — the upload endpoint exists
-(`POST /v1/uploads`), but the parser does not read a list in a question yet, so the walk starts at
-the question.
+The walk starts with the researcher's own list: the UI has no upload form, so the list goes up
+through `POST /v1/uploads` with the researcher's key, and the question then names it ("… who are in
+my list 'echo-study'"); the cohort is exactly the hand-written SQL's persons.
 """
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ import hashlib
 import zipfile
 from pathlib import Path
 
+import duckdb
 import httpx
 import pytest
 
-from cohort_engine.seed import SEED_EN
-from tests.api_fixtures import build_tiny_mart
+from tests.api_fixtures import MRNS, build_tiny_mart
 from tests.served import served
 from tests.test_ui_chat import CHROMIUM, CHROMIUM_ARGS, SHOTS
 
@@ -30,6 +30,14 @@ pytestmark = pytest.mark.browser
 
 KEYS = {"researcher": "researcher", "steward1": "steward", "steward2": "steward", "export": "export_client"}
 PURPOSE = "Outcomes after CABG versus PCI in early MI (protocol 2026-17)"
+#: The researcher's list: persons 1–13 (all imaged) by MRN, and 3 identifiers that are nobody's.
+LIST_CSV = ("mrn\n" + "".join(f"{m}\n" for m in MRNS[:13]) + "X0000001\nX0000002\nX0000003\n").encode()
+QUESTION = "patients diagnosed in October 2023 who are in my list 'echo-study'"
+HAND_SQL = (
+    "SELECT DISTINCT c.person_id FROM condition_occurrence AS c JOIN person AS p USING (person_id) "
+    "WHERE c.condition_start_date BETWEEN DATE '2023-10-01' AND DATE '2023-10-31' "
+    f"AND p.person_source_value IN ({', '.join(repr(m) for m in MRNS[:13])})"
+)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -42,7 +50,10 @@ def _chromium_installed() -> None:
 def server(tmp_path_factory: pytest.TempPathFactory):
     work = tmp_path_factory.mktemp("ui-requests")
     mart = build_tiny_mart(work / "mart.duckdb")
+    with duckdb.connect(str(mart), read_only=True) as con:  # before the server holds the file
+        hand = {int(r[0]) for r in con.execute(HAND_SQL).fetchall()}
     with served(mart, work, KEYS, args=["--k", "2"]) as s:
+        s.hand = hand  # type: ignore[attr-defined]
         yield s
 
 
@@ -91,11 +102,26 @@ def _open_request(page, rid: str) -> None:
 def test_request_review_release_walk(browser, server, tmp_path) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
 
-    # 1. the researcher asks, then requests the data from the answer
+    # 1. the researcher uploads a list (the API: the UI has no upload form), asks with it, requests
+    r = httpx.post(
+        server.base + "/v1/uploads",
+        headers={"Authorization": f"Bearer {server.keys['researcher']}"},
+        data={"name": "echo-study", "id_column": "mrn"},
+        files={"file": ("echo.csv", LIST_CSV, "text/csv")},
+        timeout=60,
+    )
+    assert r.status_code == 201, r.text
+    assert (r.json()["rows"], r.json()["matched"]["display"]) == (16, "13")
+    assert server.hand == set(range(1, 14))
     page, seen = _page(browser, server, "researcher", "en")
-    page.fill("#question", SEED_EN)
+    page.fill("#question", QUESTION)
     page.click("#ask-button")
     page.wait_for_selector("#result:not([hidden]) [data-testid=request-panel]:not([hidden])", timeout=60_000)
+    page.wait_for_function("() => document.querySelector('#count').textContent !== '–'")
+    asked = page.evaluate("window.cohortUI.state.result")
+    assert [u["name"] for u in asked["spec"]["lists"]] == ["echo-study"]
+    mine = _api(server, "researcher", f"/v1/cohorts/{asked['cohort_id']}")
+    assert page.text_content("#count") == mine["count_display"]  # the researcher's (noisy) count
     page.click("[data-testid=request-data]")
     page.fill("#rq-purpose", PURPOSE)
     page.fill("#rq-org", "Example University Hospital")
@@ -138,7 +164,8 @@ def test_request_review_release_walk(browser, server, tmp_path) -> None:
     disclosure = _api(server, "steward1", f"/v1/requests/{rid}/disclosure")
     page.wait_for_selector("[data-testid=rq-disclosure]")
     assert page.text_content("[data-testid=rq-readback]") == cohort["readback"]
-    assert page.text_content("[data-testid=rq-count]") == cohort["count_display"] == "13"
+    assert page.text_content("[data-testid=rq-count]") == cohort["count_display"] == str(len(server.hand))
+    assert cohort["counts"] == "exact" and cohort["count"] == len(server.hand)
     assert page.locator("[data-testid=rq-attrition]").count() == len(cohort["attrition"])
     assert page.get_attribute("[data-testid=rq-disclosure]", "data-withheld") == str(disclosure["withheld"])
     assert page.text_content("[data-testid=rq-disclosure]").startswith(

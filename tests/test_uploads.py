@@ -4,10 +4,14 @@ with its exact error and nothing stored, and no identifier in any response."""
 
 from __future__ import annotations
 
+import csv
 import io
+import time
+import zipfile
 from collections.abc import Sequence
 from datetime import date
 
+import pyarrow.parquet as pq
 import pytest
 from fastapi.testclient import TestClient
 from openpyxl import Workbook
@@ -453,3 +457,121 @@ def test_a_question_excluding_the_list(env, echo) -> None:
         f"(SELECT person_id FROM person WHERE person_source_value IN ({listed}))",
     )
     assert body["count"] == len(want)
+
+
+# -- background jobs re-run a cohort on a list with its owner's lists --------------------------------
+
+#: Persons 1–13 have imaging series (tests.api_fixtures); the researcher's list keeps the odd ones of 1–30.
+ODD_MRNS = ", ".join(f"'{MRNS[p - 1]}'" for p in range(1, 31) if p % 2)
+HAND_LISTED = (
+    f"{HAND_OCT} AND person_id IN (SELECT person_id FROM person WHERE person_source_value IN ({ODD_MRNS}))"
+)
+
+
+def _job_done(env, job_id: str, who: str) -> dict:
+    deadline = time.monotonic() + 120
+    while True:
+        job = env["client"].get(f"/v1/jobs/{job_id}", headers=H(env, who)).json()
+        if job["status"] in ("done", "failed"):
+            return job
+        assert time.monotonic() < deadline, job
+        time.sleep(0.1)
+
+
+@pytest.fixture(scope="module")
+def rel(tmp_path_factory: pytest.TempPathFactory):
+    """A server of k = 2 (at the module's k = 11 the disclosure check withholds every one of the 15
+    persons, and an empty package would prove nothing) with the four keys of the release flow, and a
+    researcher's cohort on their own list, approved by a steward for manifests."""
+    root = tmp_path_factory.mktemp("uploads-release")
+    app = create_app(build_tiny_mart(root / "mart.duckdb"), k=2, export_dir=root / "exports")
+    store: StateStore = app.state.ctx.state
+    roles = {
+        "researcher": "researcher",
+        "steward": "steward",
+        "steward2": "steward",
+        "export": "export_client",
+    }
+    keys = {who: store.create_key(role, who) for who, role in roles.items()}
+    with TestClient(app) as client:
+        env = {"client": client, "keys": keys, "app": app, "store": store}
+        odd_list = csv_of([[MRNS[pid - 1], pid % 2, None] for pid in range(1, 31)])
+        r = upload(env, "researcher", "echo-release", odd_list, value_column="label")
+        assert r.status_code == 201, r.text
+        spec = {"index": OCT, "lists": [{"name": "echo-release", "value": {"op": "=", "value": 1}}]}
+        r = client.post("/v1/cohorts", headers=H(env, "researcher"), json={"spec": spec})
+        assert r.status_code == 201 and r.json()["status"] == "ok", r.text  # a researcher's count is noisy
+        cid = r.json()["cohort_id"]
+        r = client.post(f"/v1/cohorts/{cid}/release-request", headers=H(env, "researcher"))
+        assert r.status_code == 200, r.text
+        r = client.post(f"/v1/cohorts/{cid}/approve", headers=H(env, "steward"))
+        assert r.status_code == 200, r.text
+        yield {**env, "cohort_id": cid, "spec": CohortSpec.model_validate(spec)}
+
+
+def test_export_job_of_a_cohort_on_a_list_lists_only_its_persons(rel) -> None:
+    env = rel
+    c, cid = env["client"], rel["cohort_id"]
+    want = hand(env, f"{HAND_LISTED} AND person_id IN (SELECT person_id FROM image_occurrence)")
+    assert want == {1, 3, 5, 7, 9, 11, 13}
+    r = c.post(f"/v1/cohorts/{cid}/exports", json={"format": "csv"}, headers=H(env, "export"))
+    assert r.status_code == 202, r.text
+    job = _job_done(env, r.json()["job_id"], "export")
+    assert job["status"] == "done", job
+    rows = list(csv.DictReader(io.StringIO(c.get(job["download"], headers=H(env, "export")).text)))
+    policy = env["app"].state.ctx.service.release_policy(cid).for_cohort(rel["spec"])
+    assert {row["patient"] for row in rows} == {pseudonym(policy, str(pid)) for pid in want}
+    assert (
+        job["rows_total"]
+        == len(rows)
+        == hand(env, f"SELECT COUNT(*) FROM image_occurrence WHERE person_id IN ({HAND_LISTED})").pop()
+    )
+
+
+def test_release_package_of_a_cohort_on_a_list_holds_only_its_persons(rel) -> None:
+    env = rel
+    c, cid = env["client"], rel["cohort_id"]
+    want = hand(env, HAND_LISTED)
+    assert want == set(range(1, 31, 2))
+    body = {
+        "cohort_id": cid,
+        "purpose": "Echo follow-up of the listed patients (protocol 2026-21)",
+        "organisation": "Example University Hospital",
+        "domains": ["conditions"],
+        "images": True,
+        "modalities": ["ct"],
+        "window": {"start": -30, "end": 60},
+    }
+    r = c.post("/v1/requests", json=body, headers=H(env, "researcher"))
+    assert r.status_code == 201, r.text
+    rid = r.json()["request_id"]
+    # the reviewers' disclosure check re-runs the cohort with the owner's list too
+    r = c.get(f"/v1/requests/{rid}/disclosure", headers=H(env, "steward2"))
+    assert r.status_code == 200, r.text
+    disclosure = r.json()
+    assert disclosure["persons"] == len(want) == 15 and disclosure["released"] == 12
+    for who in ("steward", "steward2"):
+        r = c.post(
+            f"/v1/requests/{rid}/reviews", json={"decision": "approve", "comment": "ok"}, headers=H(env, who)
+        )
+        assert r.status_code == 200, r.text
+    deadline = time.monotonic() + 120
+    while (req := c.get(f"/v1/requests/{rid}", headers=H(env, "export")).json())["package"][
+        "status"
+    ] == "building":
+        assert time.monotonic() < deadline, req
+        time.sleep(0.2)
+    assert req["package"]["status"] == "ready", req
+    zf = zipfile.ZipFile(io.BytesIO(c.get(req["package"]["download"], headers=H(env, "export")).content))
+    patients = pq.read_table(io.BytesIO(zf.read("records/persons.parquet"))).column("patient").to_pylist()
+    policy = env["app"].state.ctx.service.release_policy(rid).for_cohort(rel["spec"])
+    listed = {pseudonym(policy, str(pid)) for pid in want}
+    counts = req["package"]["counts"]
+    assert (counts["persons"], counts["withheld"], counts["rows"]) == (12, 3, {"conditions": 12})
+    assert len(patients) == len(set(patients)) == 12 and set(patients) <= listed
+    conditions = pq.read_table(io.BytesIO(zf.read("records/conditions.parquet"))).column("patient")
+    assert set(conditions.to_pylist()) == set(patients)
+    # images only of released listed persons with a CT (persons 1–13 have one)
+    manifest = list(csv.DictReader(io.StringIO(zf.read("images/manifest.csv").decode())))
+    imaged = {pseudonym(policy, str(pid)) for pid in want & set(range(1, 14))}
+    assert manifest and {m["patient"] for m in manifest} == imaged & set(patients)
