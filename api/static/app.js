@@ -669,5 +669,6 @@
   // -- start -------------------------------------------------------------------------------------
   applyLanguage();
   if (!state.key) openKeyDialog(); else loadCodesets();
-  window.cohortUI = { state, ask, rerun, api };
+  // what the other panels (requests.js, table1.js) build on: the state, the calls, the DOM helpers
+  window.cohortUI = { state, ask, rerun, api, el, svg };
 })();

@@ -58,26 +58,8 @@
   const t = (name) => STRINGS[lang()][name] ?? STRINGS.en[name];
   const panelState = { cohortId: null, compareId: "", data: null, open: false, seq: 0 };
 
-  function el(tag, attrs = {}, ...children) {
-    const node = document.createElement(tag);
-    for (const [k, v] of Object.entries(attrs)) {
-      if (v === undefined || v === null || v === false) continue;
-      if (k === "text") node.textContent = v;
-      else if (k === "class") node.className = v;
-      else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
-      else if (k === "dataset") Object.assign(node.dataset, v);
-      else node.setAttribute(k, v === true ? "" : v);
-    }
-    for (const c of children) if (c !== null && c !== undefined) node.append(c);
-    return node;
-  }
-  const SVG = "http://www.w3.org/2000/svg";
-  function svg(tag, attrs = {}, text) {
-    const node = document.createElementNS(SVG, tag);
-    for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
-    if (text !== undefined) node.textContent = text;
-    return node;
-  }
+  // the chat page's own DOM helpers (app.js loads first and shares them)
+  const { el, svg } = window.cohortUI;
 
   // -- labels ------------------------------------------------------------------------------------
   function rowLabel(row) {
