@@ -741,7 +741,7 @@ def _en_event_nouns(items: list[Item]) -> list[Item]:
             continue
         text = it.text.strip()
         prev = out[k - 1] if k else None
-        nxt = _next_content(out, k)
+        nxt = next((x for x in out[k + 1 :] if x.kind not in (ItemKind.filler, ItemKind.prep)), None)
         after_mention = _EN_CARE_NOUN.fullmatch(text) and prev is not None and prev.kind is ItemKind.term
         before_date = (
             _EN_DATE_VERB.fullmatch(text) and nxt is not None and nxt.kind in (ItemKind.date, ItemKind.age)
@@ -1244,6 +1244,13 @@ def recognise(text: str, lang: str, today: date) -> Recognised:
         text = re.sub(r"\bh/?x\s+of\b", "history of", text, flags=re.IGNORECASE)
         text = re.sub(r"\bw/o\b", "without", text, flags=re.IGNORECASE)
         text = re.sub(r"\bw/in\b", "within", text, flags=re.IGNORECASE)
+        # 'so far this year': up to today is all a mart holds anyway
+        text = re.sub(
+            r"\bso\s+far\b(?=\s+(?:this|in|during)\b)",
+            lambda m: " " * len(m.group(0)),
+            text,
+            flags=re.IGNORECASE,
+        )
         text = re.sub(r"\bw/(?=\s)", "with", text, flags=re.IGNORECASE)
         # '90d', '24h', '6mo' → '90 d', '24 h', '6 mo'; 'PCIs' → 'PCI' (a plural abbreviation is the
         # same mention)

@@ -142,6 +142,7 @@ EN_EVENT_WORDS: list[tuple[str, str, Pos]] = [
 # Verbs that start an event without saying which kind ("received X", "treated with X").
 EN_GENERIC_VERBS = (
     r"(?:were|was|been|being)?\s*(?:treated|managed)\s+(?:with|by|for)|received|receiving|receive[sd]?|got|"
+    r"end(?:ed|s)?\s+up\s+(?:in|at|with|on)|"
     r"(?:has|have|had|having)\s+(?:had|been\s+on)|had|has|have|having|with"
 )
 

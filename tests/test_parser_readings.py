@@ -289,6 +289,15 @@ READINGS: list[tuple[str, dict[str, Any]]] = [
         "Persons whose first-ever chemotherapy infusion (ICD-9-CM 99.25) occurred in 2020 or later",
         {"index.concepts.terms": ["99.25"], "index.first_occurrence": True},
     ),
+    (
+        "Patients whose first-ever atrial fibrillation diagnosis came at age 70 or older",
+        {"demographics.age_min": 70, "index.first_occurrence": True},
+    ),
+    (
+        "kids under 18 diagnosed with asthma in 2023 who ended up in the ER within 7 days after diagnosis",
+        {"criteria.0.domain": "visit", "criteria.0.window.end": 7},
+    ),
+    ("pneumonia so far this year in pts aged 75+", {"index.date_range.start": "2025-01-01"}),
 ]
 
 
