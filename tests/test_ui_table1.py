@@ -10,6 +10,7 @@ screen, in the charts' tooltips too, and never show the exact number a steward w
 from __future__ import annotations
 
 import json
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import httpx
@@ -62,12 +63,19 @@ def _post(server, path: str, body: dict) -> dict:
     return r.json()
 
 
+def _fixed(x: float, digits: int) -> str:
+    """``x.toFixed(digits)`` as the browser writes it: the exact binary value rounded, a tie away from zero
+    (JavaScript), where Python's format rounds a tie to even (1.625 → '1.63', not '1.62')."""
+    exact = Decimal(x) if x != 0 else Decimal(0)  # (-0).toFixed(2) is '0.00'
+    return str(exact.quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP))
+
+
 def _cell_text(row: dict, cell: dict) -> str:
     """What the panel must show for one cohort's cell of ``row`` (the API's own strings and numbers)."""
     if row["section"] == "age":
         return cell["value"] or "–"
     c = cell["persons"]
-    text = c["display"] if c["value"] is None else f"{c['display']} ({cell['percent']:.1f}%)"
+    text = c["display"] if c["value"] is None else f"{c['display']} ({_fixed(cell['percent'], 1)}%)"
     return f"{text} · {cell['value']}" if row["section"] == "lab" and cell["value"] else text
 
 
@@ -96,7 +104,7 @@ def _expected_rows(api: dict) -> list[tuple[str, str, list[str], str | None]]:
             r["section"],
             r["label"],
             [_cell_text(r, c) for c in r["cells"]],
-            (f"{r['smd']:.2f}" if r["smd"] is not None else "") if two else None,
+            (_fixed(r["smd"], 2) if r["smd"] is not None else "") if two else None,
         )
         for r in rows
     ]
