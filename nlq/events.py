@@ -42,6 +42,34 @@ class Term:
         return cls(item.text.strip(" .,'\""), set(), False)
 
 
+#: Short nouns people use to refer back to an event named in other words ('GI hemorrhage … before the
+#: bleed', 'EGD … after the scope'): the reference word → words one of which the earlier mention, its
+#: code's words or its lexicon entry's names must contain.
+REFERENCE_NOUNS: dict[str, tuple[str, ...]] = {
+    "bleed": ("bleed", "bleeding", "hemorrhage", "haemorrhage", "hematemesis", "melena", "출혈"),
+    "bleeding": ("bleed", "bleeding", "hemorrhage", "haemorrhage", "hematemesis", "melena", "출혈"),
+    "scope": ("scope", "endoscopy", "egd", "gastroscopy", "colonoscopy", "bronchoscopy", "sigmoidoscopy", "내시경"),
+    "endoscopy": ("endoscopy", "egd", "gastroscopy", "colonoscopy", "esophagogastroduodenoscopy", "내시경"),
+    "cath": ("cath", "catheterization", "catheterisation", "angiography", "angiogram", "pci", "ptca"),
+    "angio": ("angio", "angiography", "angiogram", "catheterization", "cag"),
+    "op": ("surgery", "operation", "ectomy", "plasty", "replacement", "bypass", "cabg", "repair", "수술"),
+    "arrest": ("arrest", "cardiac arrest", "심정지"),
+    "fracture": ("fracture", "골절"),
+    "infection": ("infection", "sepsis", "pneumonia", "uti", "cellulitis", "감염"),
+    "tumor": ("cancer", "carcinoma", "neoplasm", "malignan", "tumor", "tumour", "암", "종양"),
+    "cancer": ("cancer", "carcinoma", "neoplasm", "malignan", "tumor", "tumour", "암", "종양"),
+}
+
+
+def _refers_back(word: str, b: Term) -> bool:
+    """Does the short noun ``word`` refer to the event ``b`` names (see :data:`REFERENCE_NOUNS`)?"""
+    wanted = REFERENCE_NOUNS.get(word)
+    if wanted is None:
+        return False
+    names = [b.text.lower(), b.said.lower(), *(n.lower() for e in lookup(b.text) for n in (*e.en, e.key))]
+    return any(w in n for w in wanted for n in names)
+
+
 def same_mention(a: Term, b: Term) -> bool:
     """Do two mentions name the same thing? 'the MI' / 'myocardial infarction' (one lexicon entry),
     'the bleed' / 'GI bleeding' (a word of an earlier mention)."""
@@ -52,6 +80,8 @@ def same_mention(a: Term, b: Term) -> bool:
         return True
     keys_a = {e.key for e in lookup(a.text)}
     if keys_a and keys_a & {e.key for e in lookup(b.text)}:
+        return True
+    if _refers_back(x, b):
         return True
     return not keys_a and re.search(rf"(?<!\w){re.escape(x)}", y) is not None
 

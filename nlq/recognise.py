@@ -421,7 +421,8 @@ def _event_words(pieces: list[Piece], lang: str) -> list[Piece]:
             )
 
         return apply(pieces, rx, make_ko)
-    alts = [f"(?P<k{i}>\\b(?:{p})\\b)" for i, (p, _, _) in enumerate(EN_EVENT_WORDS)]
+    # '(?<!\w-)' / '(?!-\w)': 'drug' in 'drug-eluting' is part of a word, not a drug event
+    alts = [f"(?P<k{i}>(?<!\\w-)\\b(?:{p})\\b(?!-\\w))" for i, (p, _, _) in enumerate(EN_EVENT_WORDS)]
     rx = re.compile("|".join(alts), re.IGNORECASE)
 
     def make_en(m: re.Match[str]) -> Item | None:
@@ -861,6 +862,30 @@ def _code_domains(code: str) -> tuple[str, ...]:
 ABBREVIATION = re.compile(r"(?=(?:[^A-Z]*[A-Z]){2})[A-Za-z0-9/-]{2,8}")
 
 
+#: Words that may restate a visit's setting in brackets after a visit word, and nothing else.
+_VISIT_RESTATING = re.compile(
+    r"(?:includ(?:ing|ed|es)|incl\.?|inpatients?|in-?patient|ed|er|emergency|department|"
+    r"(?:ed|er)-to-inpatient|admissions?|visits?|stays?|to|포함|경유|및|과|와)",
+    re.IGNORECASE,
+)
+
+
+def _visit_restatement(prev: Item | None, inner: list[Item]) -> bool:
+    """True when the brackets after an admission or ER word name only the settings that word is read as
+    (an admission is inpatient or ER-to-inpatient; an ER visit is ER or ER-to-inpatient): restated, not a
+    new rule. 'only', 'excluding' or any other word leaves the brackets to the grammar."""
+    if prev is None or prev.kind is not ItemKind.event:
+        return False
+    if prev.data_as(EventWordData).kind not in ("admission", "er_visit"):
+        return False
+    words = [x for x in inner if x.kind not in (ItemKind.filler, ItemKind.conj)]
+    return bool(words) and all(
+        (x.kind is ItemKind.event and x.data_as(EventWordData).kind in ("admission", "er_visit"))
+        or all(_VISIT_RESTATING.fullmatch(w) for w in re.split(r"[\s]+", x.text.strip()) if w)
+        for x in words
+    )
+
+
 def _name_restatement(out: list[Item], inner: list[Item], notes: list[str], lang: str) -> list[Item] | None:
     """'인공슬관절 전치환술(TKR)': an unknown name with a known abbreviation in brackets names one thing,
     the known one ('TKR (인공슬관절 전치환술)' needs nothing: an unknown bracket is an aside). None when
@@ -957,6 +982,15 @@ def _parentheses(items: list[Item], notes: list[str], lang: str) -> list[Item]:
                     continue
                 kinds = {x.kind for x in inner}
                 prev_content = next((x for x in reversed(out) if x.kind is not ItemKind.filler), None)
+                prev_visit = next(
+                    (x for x in reversed(out) if x.kind is not ItemKind.filler and x.text.lower() != "to"), None
+                )
+                if _visit_restatement(prev_visit, inner):
+                    # 'admitted (inpatient, including ED-to-inpatient)', '입원(응급실 경유 입원 포함)': the
+                    # setting the visit word already reads as (9201 and 262), said again
+                    notes.append(say("aside_ignored", lang, words=" ".join(x.text for x in inner).strip()))
+                    i = j + 1
+                    continue
                 dicom = [x for x in inner if x.kind not in (ItemKind.filler, ItemKind.conj)]
                 if (
                     prev_content is not None
@@ -1066,6 +1100,17 @@ def _merge_unknown(items: list[Item]) -> list[Item]:
     hand': an unknown word, 'of (the)', an unknown word."""
     out: list[Item] = []
     for it in items:
+        if (
+            it.kind is ItemKind.unknown
+            and len(out) >= 2
+            and out[-1].text == "-"
+            and out[-2].kind is ItemKind.unknown
+            and out[-2].end == out[-1].start
+            and out[-1].end == it.start
+        ):  # 'age-related', 'drug-eluting': a hyphenated word is one word, never two mentions
+            first = out[-2]
+            out[-2:] = [Item(ItemKind.unknown, first.text + "-" + it.text, first.start, it.end, UnknownData())]
+            continue
         if it.kind is ItemKind.unknown and out and out[-1].kind is ItemKind.unknown:
             prev = out[-1]
             out[-1] = Item(ItemKind.unknown, prev.text + " " + it.text, prev.start, it.end, UnknownData())

@@ -298,6 +298,30 @@ READINGS: list[tuple[str, dict[str, Any]]] = [
         {"criteria.0.domain": "visit", "criteria.0.window.end": 7},
     ),
     ("pneumonia so far this year in pts aged 75+", {"index.date_range.start": "2025-01-01"}),
+    # --- a hyphenated word is one word: never an event word, a demographic or two mentions
+    ("women with age-related osteoporosis in 2023", {"index.concepts.terms": ["age-related osteoporosis"]}),
+    (
+        "MI pts who got a drug-eluting stent within 3 days",
+        {"criteria.0.domain": "procedure", "criteria.0.concepts.terms": ["drug-eluting stent"]},
+    ),
+    # --- the setting a visit word already means, said again in brackets, adds no rule
+    (
+        "stroke patients admitted (inpatient, including ED-to-inpatient) on the day of the stroke",
+        {"criteria.0.domain": "visit", "criteria.0.visit_concept_ids": [9201, 262]},
+    ),
+    (
+        "2023년 입원(응급실 경유 입원 포함)이 2회 이상인 환자",
+        {"index.domain": "visit", "index.visit_concept_ids": [9201, 262]},
+    ),
+    # --- a short noun refers back to the event named in other words
+    (
+        "GI hemorrhage patients on naproxen in the 14 days before the bleed",
+        {"criteria.0.window.anchor": "index", "criteria.0.window.start": -14, "criteria.0.window.end": 0},
+    ),
+    (
+        "colonoscopy patients diagnosed with colon cancer within 10 days after the scope",
+        {"index.domain": "procedure", "criteria.0.window.anchor": "index", "criteria.0.window.end": 10},
+    ),
 ]
 
 
