@@ -48,7 +48,16 @@ class Term:
 REFERENCE_NOUNS: dict[str, tuple[str, ...]] = {
     "bleed": ("bleed", "bleeding", "hemorrhage", "haemorrhage", "hematemesis", "melena", "출혈"),
     "bleeding": ("bleed", "bleeding", "hemorrhage", "haemorrhage", "hematemesis", "melena", "출혈"),
-    "scope": ("scope", "endoscopy", "egd", "gastroscopy", "colonoscopy", "bronchoscopy", "sigmoidoscopy", "내시경"),
+    "scope": (
+        "scope",
+        "endoscopy",
+        "egd",
+        "gastroscopy",
+        "colonoscopy",
+        "bronchoscopy",
+        "sigmoidoscopy",
+        "내시경",
+    ),
     "endoscopy": ("endoscopy", "egd", "gastroscopy", "colonoscopy", "esophagogastroduodenoscopy", "내시경"),
     "cath": ("cath", "catheterization", "catheterisation", "angiography", "angiogram", "pci", "ptca"),
     "angio": ("angio", "angiography", "angiogram", "catheterization", "cag"),

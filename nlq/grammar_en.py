@@ -219,7 +219,7 @@ class EnglishGrammar:
             return
         members = [e for e in self.events if target.group is not None and e.group == target.group] or [target]
         for e in members:
-            if e.window is None:
+            if e.window is None or e.window.weak:  # 'then both A and B within 7 days': both get the window
                 e.window, e.anchor = replace(w), anchor
 
     def measurementish(self, ev: Event) -> bool:

@@ -55,6 +55,10 @@ HEAD_WORDS = {ItemKind.term, ItemKind.unknown, ItemKind.conj, ItemKind.age, Item
 NO_END = EndData()
 
 
+def _arrow(it: Item) -> bool:
+    return it.kind is ItemKind.filler and it.text.strip() in ("→", "->", "=>", "⇒", "➝", "➔")
+
+
 def ending(closer: Item | None) -> EndData:
     """What closed a clause: a clause ending carries flags; a negation or an event verb none."""
     if closer is not None and isinstance(closer.data, EndData):
@@ -70,7 +74,7 @@ def problem(
 
 class KoreanGrammar:
     def __init__(self, items: list[Item]) -> None:
-        self.items = [it for it in items if it.kind is not ItemKind.filler]
+        self.items = [it for it in items if it.kind is not ItemKind.filler or _arrow(it)]
         self.events: list[Event] = []
         self.problems: list[Problem] = []
         self.demographics: list[Item] = []
@@ -86,6 +90,11 @@ class KoreanGrammar:
         for it in self.items:
             if it.kind is ItemKind.end:
                 out.append((cur, it))
+                cur = []
+                continue
+            if _arrow(it):  # 'A → 한 달 안에 B → …': each step is a clause, as 'then' is in English
+                if cur:
+                    out.append((cur, it))
                 cur = []
                 continue
             cur.append(it)
@@ -187,6 +196,11 @@ class KoreanGrammar:
         if not any(it.kind in CONTENT for it in rest):
             self.modifiers_only(rest)
             return
+        joined = _one_window(rest)
+        if isinstance(joined, Item):
+            self.problems.append(problem("exclusive_which", joined.text, text=joined.text))
+            return
+        rest = joined
         windows = [i for i, it in enumerate(rest) if it.kind is ItemKind.window]
         if len(windows) > 1:
             self.problems.append(problem("two_windows_one_event", " / ".join(rest[i].text for i in windows)))
@@ -436,8 +450,12 @@ class Phrase:
     def event(self, it: Item) -> None:
         kind = it.data_as(EventWordData).kind
         cur = self.cur
-        if cur is not None and cur.kind == "imaging" and kind in ("procedure", "imaging"):
-            return  # '초음파를 시행한': the imaging word already says what was done
+        if (
+            cur is not None
+            and cur.kind == "imaging"
+            and (kind in ("procedure", "imaging") or (kind == "lab" and it.text.strip().startswith("검사")))
+        ):
+            return  # '초음파를 시행한', 'CT 영상 검사를': the imaging word already says what was done
         if cur is None:
             cur = self.cur = self.new(it.start)
         targets = [e for e in self.evs if e.kind is None] or [cur]
@@ -547,6 +565,70 @@ PHRASE_STEPS: dict[ItemKind, PhraseStep] = {
     ItemKind.date: Phrase.date_,
     ItemKind.window: Phrase.window,
 }
+
+
+def _one_window(items: list[Item]) -> list[Item] | Item:
+    """'진단 당일 또는 그 다음 날까지': two windows joined by 'or' that touch are one window (their union);
+    '과거 365일 이내': a window with no side of its own after '과거' is before the anchor;
+    '30일 이내(진단 당일 제외)': the anchor's day leaves the window. The exclusion's own item when it has
+    no window that starts or ends on that day (the caller asks)."""
+    out: list[Item] = []
+    for it in items:
+        if it.kind is ItemKind.window and out and out[-1].kind is ItemKind.prior:
+            w = it.data_as(WindowData)
+            if (
+                w.start is not None
+                and w.end is not None
+                and w.start >= 0
+                and not w.same_visit
+                and not re.search(r"후|뒤|이후|전|이전|앞", w.text)
+            ):
+                # '진단일 기준 과거 365일 이내': the past is before the anchor
+                w = replace(w, start=-w.end, end=-w.start)
+                it = Item(ItemKind.window, it.text, it.start, it.end, w)
+        if it.kind is ItemKind.window:
+            k = next((i for i in range(len(out) - 1, -1, -1) if out[i].kind is ItemKind.window), None)
+            prev = out[k].data_as(WindowData) if k is not None else None
+            if (
+                prev is not None
+                and prev.start == 0
+                and prev.end is None
+                and re.fullmatch(r"(?:그\s*)?(?:이후|후)에?", prev.text.strip())
+            ):
+                # '이후 그 진단일로부터 90일 이내에': 'afterwards', then the window that says how long after
+                del out[k]
+        if it.kind is ItemKind.window and len(out) >= 2 and out[-1].kind is ItemKind.conj:
+            a, b = out[-2], it
+            if a.kind is ItemKind.window and out[-1].data_as(ConjData).op == "or":
+                wa, wb = a.data_as(WindowData), b.data_as(WindowData)
+                if (
+                    None not in (wa.start, wa.end, wb.start, wb.end)
+                    and not (wa.same_visit or wb.same_visit)
+                    and max(wa.start, wb.start) <= min(wa.end, wb.end) + 1  # type: ignore[operator]
+                ):
+                    joined = replace(
+                        wa,
+                        start=min(wa.start, wb.start),  # type: ignore[type-var]
+                        end=max(wa.end, wb.end),  # type: ignore[type-var]
+                        text=f"{wa.text} {out[-1].text} {wb.text}",
+                    )
+                    out[-2:] = [Item(ItemKind.window, joined.text, a.start, b.end, joined)]
+                    continue
+        if it.kind is ItemKind.exclusive:
+            k = next((i for i in range(len(out) - 1, -1, -1) if out[i].kind is ItemKind.window), None)
+            if k is None:
+                return it
+            w = out[k].data_as(WindowData)
+            if w.end == 0 and w.start != 0:
+                w = replace(w, end=-1)
+            elif w.start == 0 and w.end != 0:
+                w = replace(w, start=1)
+            else:
+                return it
+            out[k] = Item(ItemKind.window, out[k].text, out[k].start, out[k].end, w)
+            continue
+        out.append(it)
+    return out
 
 
 def build_ko(items: list[Item]) -> Built:

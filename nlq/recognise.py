@@ -886,6 +886,42 @@ def _visit_restatement(prev: Item | None, inner: list[Item]) -> bool:
     )
 
 
+_EXAMPLES_START = re.compile(r"(?:e\.?\s?g\.?|eg|such\s+as|예|예를\s*들어|예:)[,:]?", re.IGNORECASE)
+_EXAMPLES_END = re.compile(r"(?:등|등등|etc\.?)", re.IGNORECASE)
+
+
+def _examples_of_previous(out: list[Item], inner: list[Item]) -> bool:
+    """Brackets that open with 'e.g.' or close with '등'/'etc.', right after a known mention."""
+    prev = next((x for x in reversed(out) if x.kind is not ItemKind.filler), None)
+    if prev is None or prev.kind is not ItemKind.term:
+        return False
+    words = [x for x in inner if x.text.strip()]
+    if not words:
+        return False
+    said = " ".join(x.text.strip() for x in words)
+    return bool(
+        _EXAMPLES_START.match(said) or _EXAMPLES_END.fullmatch(words[-1].text.strip()) or said.endswith(" 등")
+    )
+
+
+def _list_label(out: list[Item], inner: list[Item]) -> bool:
+    """An abbreviation alone in brackets right after two or more mentions joined by 'and'/'or' names
+    the list (it adds nothing, and read as a concept it would widen or add a rule)."""
+    content = [x for x in inner if x.kind is not ItemKind.filler]
+    if len(content) != 1 or content[0].kind not in (ItemKind.term, ItemKind.unknown):
+        return False
+    if not ABBREVIATION.fullmatch(content[0].text.strip()) or content[0].text.strip().isdigit():
+        return False
+    tail = [x for x in out if x.kind not in (ItemKind.filler, ItemKind.window)][-3:]
+    return (
+        len(tail) == 3
+        and tail[0].kind in _MENTION
+        and tail[1].kind is ItemKind.conj
+        and tail[1].data_as(ConjData).op in ("and", "or")
+        and tail[2].kind in _MENTION
+    )
+
+
 def _name_restatement(out: list[Item], inner: list[Item], notes: list[str], lang: str) -> list[Item] | None:
     """'인공슬관절 전치환술(TKR)': an unknown name with a known abbreviation in brackets names one thing,
     the known one ('TKR (인공슬관절 전치환술)' needs nothing: an unknown bracket is an aside). None when
@@ -976,6 +1012,17 @@ def _parentheses(items: list[Item], notes: list[str], lang: str) -> list[Item]:
                 restated = _code_restatement(out, inner, notes, lang)
                 if restated is None:
                     restated = _name_restatement(out, inner, notes, lang)
+                if restated is None and _examples_of_previous(out, inner):
+                    # '대장 절제술(우측/좌측 결장절제, S결장절제 등)', 'statins (e.g. atorvastatin)': examples
+                    # of the mention just named, which already covers them
+                    notes.append(say("aside_ignored", lang, words=" ".join(x.text for x in inner).strip()))
+                    i = j + 1
+                    continue
+                if restated is None and _list_label(out, inner):
+                    # 'aspirin and clopidogrel (DAPT)', 'MI or stroke (MACE)': a name for the list just given
+                    notes.append(say("aside_ignored", lang, words=" ".join(x.text for x in inner).strip()))
+                    i = j + 1
+                    continue
                 if restated is not None:
                     out.extend(restated)
                     i = j + 1
@@ -983,7 +1030,8 @@ def _parentheses(items: list[Item], notes: list[str], lang: str) -> list[Item]:
                 kinds = {x.kind for x in inner}
                 prev_content = next((x for x in reversed(out) if x.kind is not ItemKind.filler), None)
                 prev_visit = next(
-                    (x for x in reversed(out) if x.kind is not ItemKind.filler and x.text.lower() != "to"), None
+                    (x for x in reversed(out) if x.kind is not ItemKind.filler and x.text.lower() != "to"),
+                    None,
                 )
                 if _visit_restatement(prev_visit, inner):
                     # 'admitted (inpatient, including ED-to-inpatient)', '입원(응급실 경유 입원 포함)': the
@@ -1109,7 +1157,9 @@ def _merge_unknown(items: list[Item]) -> list[Item]:
             and out[-1].end == it.start
         ):  # 'age-related', 'drug-eluting': a hyphenated word is one word, never two mentions
             first = out[-2]
-            out[-2:] = [Item(ItemKind.unknown, first.text + "-" + it.text, first.start, it.end, UnknownData())]
+            out[-2:] = [
+                Item(ItemKind.unknown, first.text + "-" + it.text, first.start, it.end, UnknownData())
+            ]
             continue
         if it.kind is ItemKind.unknown and out and out[-1].kind is ItemKind.unknown:
             prev = out[-1]
@@ -1257,6 +1307,24 @@ def _skip_framing_ko(text: str) -> tuple[str, list[str]]:
     return text, skipped
 
 
+def _body_part_restated_ko(text: str) -> str:
+    """'두부(Head) CT', '흉부(chest) X-ray': the English name of the body part just named, in brackets,
+    says it again (blanked, same length, so that the part and the modality meet)."""
+
+    def part_of(word: str, table: list[tuple[str, list[str]]]) -> tuple[str, ...]:
+        return next((tuple(codes) for rx, codes in table if re.fullmatch(rx, word, re.IGNORECASE)), ())
+
+    def blank(m: re.Match[str]) -> str:
+        said = part_of(m.group(1), KO_BODY_PARTS)
+        return (
+            " " * len(m.group(2))
+            if said and said == part_of(m.group(3).strip(), EN_BODY_PARTS)
+            else m.group(2)
+        )
+
+    return re.sub(r"([가-힣]+)(\(\s*([A-Za-z][A-Za-z \-]*)\))", lambda m: m.group(1) + blank(m), text)
+
+
 def _skip_lead_in(text: str) -> tuple[str, str]:
     """The sentence with its lead-in blanked (same length: offsets stay), and the lead-in as written."""
     tail = _sign_off(text)
@@ -1315,6 +1383,7 @@ def recognise(text: str, lang: str, today: date) -> Recognised:
         )
         restated = r"(?<=[달주일년월])\s*\(\s*\d+\s*(?:일|주|개월|달|년)\s*\)"
         text = re.sub(restated, lambda m: " " * len(m.group(0)), text)
+        text = _body_part_restated_ko(text)
         text, framing = _skip_framing_ko(text)
         notes += [say("lead_in_skipped", lang, text=f) for f in framing]
         text = sino_to_digits(text)

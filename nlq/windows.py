@@ -322,6 +322,8 @@ KO_RULES: list[tuple[str, str]] = [
         "range",
     ),
     (rf"{PRE_KO_REQ}{KN}\s*{KU}\s*(?:동안|간)(?:에)?", "within"),
+    # 'PTCA 받고 1년 동안 …', '수술하고 나서 30일 동안': a duration after '…고 (나서)' runs from that event
+    (rf"(?<=[가-힣]고)\s+(?:나서\s+)?{KN}\s*{KU}\s*(?:동안|간)(?:에)?", "within"),
     (
         rf"{PRE_KO}(?:{KN}\s*{KU}|(?P<word>열흘|보름|이틀|사흘|일주일|하루))\s*(?P<post>전|이전)?\s*(?P<w>이내|안에|내에|내|까지|미만)(?:에)?",
         "within",
@@ -457,7 +459,15 @@ def _duration_ko(m: re.Match[str]) -> Item | None:
     )
 
 
+#: '(입원 당일 포함)': the anchor's own day, said to be in the window it already is in (an aside);
+#: '(진단 당일 제외)': said to be out of it (the window loses that day, as '(excluding the day itself)').
+INCLUSIVE_KO = re.compile(r"\(\s*(?:[가-힣]+\s*)?당일\s*(?:도\s*)?포함(?:하여|해서|함|합니다)?\s*\)")
+EXCLUSIVE_KO = re.compile(r"\(\s*(?:[가-힣]+\s*)?당일\s*(?:은|는)?\s*제외(?:하고|함|합니다)?\s*\)")
+
+
 def recognise_windows_ko(pieces: list[Piece]) -> list[Piece]:
+    pieces = apply(pieces, INCLUSIVE_KO, lambda m: Item(ItemKind.filler, m.group(0), m.start(), m.end()))
+    pieces = apply(pieces, EXCLUSIVE_KO, lambda m: Item(ItemKind.exclusive, m.group(0), m.start(), m.end()))
     pieces = apply(pieces, DURATION_KO, _duration_ko)
     for rx, kind in KO_RES:
         pieces = apply(pieces, rx, partial(_ko, kind=kind))

@@ -318,6 +318,50 @@ READINGS: list[tuple[str, dict[str, Any]]] = [
         "GI hemorrhage patients on naproxen in the 14 days before the bleed",
         {"criteria.0.window.anchor": "index", "criteria.0.window.start": -14, "criteria.0.window.end": 0},
     ),
+    # --- Korean windows: the past, the anchor's own day in or out, 'or' between windows, chains
+    (
+        "당뇨병 진단일 기준 과거 1년 이내 메트포르민 처방 환자",
+        {"criteria.0.window.start": -365, "criteria.0.window.end": 0},
+    ),
+    (
+        "요로감염 진단 후 30일 이내(진단 당일 제외)에 항생제 처방받은 환자",
+        {"criteria.0.window.start": 1, "criteria.0.window.end": 30},
+    ),
+    (
+        "입원한 환자 중 입원일 이전 30일 이내(입원 당일 포함)에 위장관 출혈 진단 기록이 있는 환자",
+        {"criteria.0.window.start": -30, "criteria.0.window.end": 0},
+    ),
+    (
+        "뇌경색 진단 환자 중 진단 당일 또는 그 다음 날까지 두부(Head) CT를 찍은 환자",
+        {
+            "criteria.0.window.start": 0,
+            "criteria.0.window.end": 1,
+            "criteria.0.imaging.body_parts": ["HEAD"],
+            "criteria.1": "absent",
+        },
+    ),
+    (
+        "PTCA 받고 1년 동안 심근경색 진단이 없는 환자",
+        {"criteria.0.window.start": 0, "criteria.0.window.end": 365},
+    ),
+    (
+        "유방 조직검사 → 한 달 안에 유방암 진단 → 그 다음 석 달 안에 유방절제술 받은 환자",
+        {"criteria.0.window.end": 30, "criteria.1.window.end": 90, "criteria.1.window.anchor": "diagnosis"},
+    ),
+    (
+        "유방 생검 받은 환자 중 생검일로부터 14일 이내에 유방암 진단을 받고, 이후 그 진단일로부터 90일 이내에 "
+        "유방절제술을 받은 환자",
+        {"criteria.0.window.end": 14, "criteria.1.window.end": 90, "criteria.1.window.anchor": "diagnosis"},
+    ),
+    # --- brackets that add nothing: a name for the list, examples of the mention
+    (
+        "MI followed by both aspirin and clopidogrel within 7 days (DAPT)",
+        {"criteria.0.window.end": 7, "criteria.1.window.end": 7, "criteria.2": "absent"},
+    ),
+    (
+        "대장암 진단 후 90일 이내에 대장 절제술(우측/좌측 결장절제, S결장절제 등) 받은 환자",
+        {"criteria.0.concepts.terms": ["대장 절제술"], "criteria.1": "absent"},
+    ),
     (
         "colonoscopy patients diagnosed with colon cancer within 10 days after the scope",
         {"index.domain": "procedure", "criteria.0.window.anchor": "index", "criteria.0.window.end": 10},
@@ -332,6 +376,10 @@ def test_reading(sentence: str, expected: dict[str, Any]) -> None:
     assert result.spec is not None
     spec = result.spec.model_dump(mode="json")
     for path, value in expected.items():
+        if value == "absent":  # no such rule: the reading added nothing there
+            with pytest.raises((IndexError, KeyError)):
+                _at(spec, path)
+            continue
         assert _at(spec, path) == value, (path, spec)
 
 
