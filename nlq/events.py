@@ -47,26 +47,10 @@ class Term:
 #: code's words or its lexicon entry's names must contain.
 REFERENCE_NOUNS: dict[str, tuple[str, ...]] = {
     "bleed": ("bleed", "bleeding", "hemorrhage", "haemorrhage", "hematemesis", "melena", "출혈"),
-    "bleeding": ("bleed", "bleeding", "hemorrhage", "haemorrhage", "hematemesis", "melena", "출혈"),
-    "scope": (
-        "scope",
-        "endoscopy",
-        "egd",
-        "gastroscopy",
-        "colonoscopy",
-        "bronchoscopy",
-        "sigmoidoscopy",
-        "내시경",
-    ),
-    "endoscopy": ("endoscopy", "egd", "gastroscopy", "colonoscopy", "esophagogastroduodenoscopy", "내시경"),
-    "cath": ("cath", "catheterization", "catheterisation", "angiography", "angiogram", "pci", "ptca"),
-    "angio": ("angio", "angiography", "angiogram", "catheterization", "cag"),
+    "scope": ("endoscopy", "egd", "gastroscopy", "colonoscopy", "bronchoscopy", "sigmoidoscopy", "내시경"),
+    "cath": ("catheterization", "catheterisation", "angiography", "angiogram"),
+    "angio": ("angiography", "angiogram", "catheterization"),
     "op": ("surgery", "operation", "ectomy", "plasty", "replacement", "bypass", "cabg", "repair", "수술"),
-    "arrest": ("arrest", "cardiac arrest", "심정지"),
-    "fracture": ("fracture", "골절"),
-    "infection": ("infection", "sepsis", "pneumonia", "uti", "cellulitis", "감염"),
-    "tumor": ("cancer", "carcinoma", "neoplasm", "malignan", "tumor", "tumour", "암", "종양"),
-    "cancer": ("cancer", "carcinoma", "neoplasm", "malignan", "tumor", "tumour", "암", "종양"),
 }
 
 
@@ -90,7 +74,7 @@ def same_mention(a: Term, b: Term) -> bool:
     keys_a = {e.key for e in lookup(a.text)}
     if keys_a and keys_a & {e.key for e in lookup(b.text)}:
         return True
-    if _refers_back(x, b):
+    if not keys_a and _refers_back(x, b):
         return True
     return not keys_a and re.search(rf"(?<!\w){re.escape(x)}", y) is not None
 
