@@ -257,8 +257,34 @@ class Assembly:
         # "died within 30 days after CABG": the event named only as an anchor starts the cohort.
         anchored = {id(e.anchor) for e in events if isinstance(e.anchor, Event)}
         introduced = [e for e in cands if e.introduced and id(e) in anchored]
+        if introduced:
+            swapped = self.first_on_the_same_day(events, introduced[0])
+            if swapped is not None:
+                return swapped
         heads = [e for e in cands if e.head]
         return (introduced or heads or cands)[0]
+
+    def first_on_the_same_day(self, events: list[Event], anchor: Event) -> Event | None:
+        """'whose first-ever insulin dispensing happened on the same day as a glucose above 200': 'first'
+        names the index, and a same-day window reads the same from either side, so the first event starts
+        the cohort and its anchor becomes a same-day rule on it. None when the sentence is not that."""
+        firsts = [
+            e
+            for e in events
+            if e.first
+            and e.anchor is anchor
+            and not e.negated
+            and e.window is not None
+            and e.window.start == 0
+            and e.window.end == 0
+            and not e.window.same_visit
+        ]
+        if len(firsts) != 1 or anchor.first or anchor.negated:
+            return None
+        first = firsts[0]
+        anchor.window, anchor.anchor = EventWindow(0, 0), "index"
+        first.window, first.anchor = None, None
+        return first
 
     def together_same_day(self, events: list[Event]) -> Event | None:
         """'a head CT and a brain MRI on the same day', 'TG ≥ 200 and HDL < 40 on the same day': every event

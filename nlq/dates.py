@@ -35,6 +35,7 @@ from cohort_engine.nlq.numbers import (
     number,
     unit_of,
 )
+from cohort_engine.nlq.quantities import UNITS
 from cohort_engine.nlq.text import Piece, apply
 from cohort_engine.nlq.vocab import MONTHS
 
@@ -259,6 +260,7 @@ EN_RULES: list[tuple[str, str]] = [
         "last",
     ),
     (r"\b(?:(?:in|during)\s+)?the\s+(?P<cal>year|month)\s+before\s+last\b", "calendar_before_last"),
+    (r"\b(?:(?:on|from)\s+)?(?P<day>yesterday|today)\b", "day_rel"),
     (r"\b(?:(?:in|during)\s+)?(?P<which>last|this|previous)\s+(?P<cal>year|month)\b", "calendar"),
     (
         r"\b(?:(?:in|during)\s+)?(?:the\s+)?(?P<q>first|second|third|fourth|1st|2nd|3rd|4th)\s+quarter\s+of\s+(?P<y>\d{4})",
@@ -290,6 +292,7 @@ KO_RULES: list[tuple[str, str]] = [
     (r"(?P<which>재작년|작년|지난해|전년도|올해|금년)\s*(?P<h>상반기|하반기)", "half_ko_rel"),
     (r"(?P<which>재작년|지지난\s*해|지지난\s*달)", "calendar_before_last"),
     (r"(?P<which>작년|지난해|전년도|올해|금년|이번\s*해|지난달|이번\s*달)", "calendar_ko"),
+    (r"(?P<day>어제|오늘|금일)(?:에|부터)?", "day_rel"),
     (r"(?P<y>\d{4})\s*년?\s*(?P<h>상반기|하반기)", "half_ko"),
     (r"(?P<y>\d{4})\s*년?\s*(?P<q>[1-4])\s*분기", "quarter"),
     (rf"{A_KO}", "in"),
@@ -303,6 +306,9 @@ def _range(m: re.Match[str], kind: str, today: date) -> tuple[date | None, date 
     g = m.groupdict()
     if kind == "ab":
         return atom(g["a"])[0], atom(g["b"])[1]
+    if kind == "day_rel":  # 'yesterday', '어제': one day counted back from the reference date
+        day = today - timedelta(days=1) if g["day"].lower() in ("yesterday", "어제") else today
+        return day, day
     if kind == "md_range":  # 'October 1 to October 10, 2023': the year is written once, at the end
         y = int(g["y"])
         m1 = MONTHS[g["mn"].lower()]
@@ -398,11 +404,25 @@ def _range(m: re.Match[str], kind: str, today: date) -> tuple[date | None, date 
     return start, end
 
 
+#: A unit right after a number: the number is a measured value ('2000 pg/mL'), never a year.
+_MEASURED = re.compile(rf"\s*(?:{UNITS})(?![a-z])", re.IGNORECASE)
+#: A comparison right before a number: the number is a threshold ('BNP above 2000'), never a year.
+_COMPARED = re.compile(
+    r"(?:\b(?:above|below|over|under|exceed(?:s|ed|ing)?|greater\s+than|less\s+than|higher\s+than|"
+    r"lower\s+than|more\s+than|fewer\s+than)|[<>≥≤]=?)\s*$",
+    re.IGNORECASE,
+)
+
+
 def recognise_dates(pieces: list[Piece], lang: str, today: date) -> list[Piece]:
     """Claim every date expression: ``date`` items carry ``start``/``end``; ``bad_date`` a reason."""
     for rx, kind in KO_RES if lang == "ko" else EN_RES:
 
-        def make(m: re.Match[str], kind: str = kind) -> Item:
+        def make(m: re.Match[str], kind: str = kind) -> Item | None:
+            if re.search(r"\d$", m.group(0)) and (
+                _MEASURED.match(m.string, m.end()) or _COMPARED.search(m.string, 0, m.start())
+            ):
+                return None  # 'NT-proBNP exceeded 2000 pg/mL', 'BNP above 2000': a value, not a year
             try:
                 start, end = _range(m, kind, today)
             except BadDate as e:

@@ -262,8 +262,12 @@ class EnglishGrammar:
                 probe.first = True
             elif it.kind is ItemKind.date:
                 probe.date = it
+            elif it.kind is ItemKind.compare:
+                probe.value = ValueCmp.of(it.data_as(CompareData))
+                probe.set_kind(probe.kind or "lab")
             probe.text.append(it.text)
-        existing = self.find_existing(probe, exclude=ap.target)
+        # an anchor with a value of its own is a new event, never a reference to a measurement named before
+        existing = None if probe.value is not None else self.find_existing(probe, exclude=ap.target)
         if existing is not None:
             if probe.date is not None:
                 if existing.date is None:
@@ -334,6 +338,17 @@ class EnglishGrammar:
             ):
                 return False
             ap.items.append(it)
+            return True
+        if (
+            k is ItemKind.verb
+            and has
+            and it.text.lower() in ("was", "were", "is", "are")
+            and self.items.index(it) + 1 < len(self.items)
+            and self.items[self.items.index(it) + 1].kind is ItemKind.compare
+        ):
+            return True  # '… as a day when the glucose was above 200': the copula before the anchor's value
+        if k is ItemKind.compare and has and ap.items[-1].kind in (ItemKind.term, ItemKind.unknown):
+            ap.items.append(it)  # 'on the same day as a hemoglobin under 10 g/dL': the anchor's own value
             return True
         if k is ItemKind.date and has:
             ap.items.append(it)

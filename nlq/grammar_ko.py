@@ -39,6 +39,7 @@ from cohort_engine.nlq.items import (
 )
 from cohort_engine.nlq.messages import readings, say
 from cohort_engine.nlq.vocab import KIND_DOMAIN, KO_DATE_REFERENCE, VISIT_KINDS
+from cohort_engine.nlq.windows import union_of
 
 CONTENT = {
     ItemKind.term,
@@ -590,30 +591,25 @@ def _one_window(items: list[Item]) -> list[Item] | Item:
             k = next((i for i in range(len(out) - 1, -1, -1) if out[i].kind is ItemKind.window), None)
             prev = out[k].data_as(WindowData) if k is not None else None
             if (
-                prev is not None
+                k is not None
+                and prev is not None
                 and prev.start == 0
                 and prev.end is None
                 and re.fullmatch(r"(?:그\s*)?(?:이후|후)에?", prev.text.strip())
             ):
                 # '이후 그 진단일로부터 90일 이내에': 'afterwards', then the window that says how long after
                 del out[k]
-        if it.kind is ItemKind.window and len(out) >= 2 and out[-1].kind is ItemKind.conj:
-            a, b = out[-2], it
-            if a.kind is ItemKind.window and out[-1].data_as(ConjData).op == "or":
-                wa, wb = a.data_as(WindowData), b.data_as(WindowData)
-                if (
-                    None not in (wa.start, wa.end, wb.start, wb.end)
-                    and not (wa.same_visit or wb.same_visit)
-                    and max(wa.start, wb.start) <= min(wa.end, wb.end) + 1  # type: ignore[operator]
-                ):
-                    joined = replace(
-                        wa,
-                        start=min(wa.start, wb.start),  # type: ignore[type-var]
-                        end=max(wa.end, wb.end),  # type: ignore[type-var]
-                        text=f"{wa.text} {out[-1].text} {wb.text}",
-                    )
-                    out[-2:] = [Item(ItemKind.window, joined.text, a.start, b.end, joined)]
-                    continue
+        if (
+            it.kind is ItemKind.window
+            and len(out) >= 2
+            and out[-1].kind is ItemKind.conj
+            and out[-2].kind is ItemKind.window
+            and out[-1].data_as(ConjData).op == "or"
+        ):
+            joined = union_of(out[-2], out[-1], it)
+            if joined is not None:
+                out[-2:] = [joined]
+                continue
         if it.kind is ItemKind.exclusive:
             k = next((i for i in range(len(out) - 1, -1, -1) if out[i].kind is ItemKind.window), None)
             if k is None:

@@ -100,7 +100,12 @@ from cohort_engine.nlq.vocab import (
     PARTICIPLES,
     PEOPLE_WORDS,
 )
-from cohort_engine.nlq.windows import recognise_at_event_en, recognise_windows_en, recognise_windows_ko
+from cohort_engine.nlq.windows import (
+    recognise_at_event_en,
+    recognise_windows_en,
+    recognise_windows_ko,
+    window_asides_en,
+)
 
 
 @dataclass
@@ -1220,7 +1225,7 @@ def _framing(text: str) -> int:
         if _PEOPLE_EN.search(head) or not _TO_THE_READER_EN.search(head) or not _PEOPLE_EN.search(rest):
             break
         start = m.end()
-    colon = re.match(r"([^:—–]{2,200}?)\s*(?::|—|–)\s+", text[start:])
+    colon = re.match(r"([^:—–]{2,200}?)(?:\s*(?::|—|–)|\s+-)\s+", text[start:])
     if colon:
         title, rest = colon.group(1), text[start + colon.end() :]
         framing = _FRAMING_EN.search(title) or _TO_THE_READER_EN.search(title)
@@ -1276,7 +1281,8 @@ _KO_FRAMES = [
     re.compile(rf"^\s*[^.:]{{1,120}}?{_FRAMING_KO}\s*(?:입니다|이에요|예요)\.\s*"),
     # a closing purpose: '— 수술 예방적 항생제 사용 현황 파악용', '(처방 적절성 검토용)',
     # '… 연구에 쓰려고 합니다.'
-    re.compile(rf"\s*[—–]\s*[^—–]{{1,80}}?{_FRAMING_KO}\s*\.?\s*$"),
+    # (normalise() writes every dash as '-': a dash between spaces is the separator)
+    re.compile(rf"\s+[-—–]\s+[^—–]{{1,80}}?{_FRAMING_KO}\s*\.?\s*$"),
     re.compile(r"\s*\([^()]{1,40}?(?:용|목적)\)\s*\.?\s*$"),
     re.compile(
         r"(?<=[.!?])\s*[^.!?]{1,80}?(?:에|로)\s*(?:쓰려고|사용하려고|활용하려고)\s*(?:합니다|해요)\.?\s*$"
@@ -1356,6 +1362,21 @@ def recognise(text: str, lang: str, today: date) -> Recognised:
         text = re.sub(r"(?<![\w/])s/p(?![\w/])", "had", text, flags=re.IGNORECASE)
         text = re.sub(r"\bh/?x\s+of\b", "history of", text, flags=re.IGNORECASE)
         text = re.sub(r"\bw/o\b", "without", text, flags=re.IGNORECASE)
+        # 'around the same time (within 2 days either way)': the vague words, made exact by what follows
+        text = re.sub(
+            r"\b(?:around|about|at\s+about|at\s+roughly|roughly)\s+the\s+same\s+time(?=\s*\(?\s*(?:within|[±]|\+/-))",
+            lambda m: " " * len(m.group(0)),
+            text,
+            flags=re.IGNORECASE,
+        )
+        # 'Among persons with X, we will identify those who …': the writer's plan around the rules
+        text = re.sub(
+            r",?\s*\bwe\s+(?:will|would|want\s+to|need\s+to|wish\s+to|plan\s+to)\s+(?:identify|select|find|"
+            r"include|keep|take)\s+(?:those|the\s+ones|patients|persons|people)(?=\s+(?:who|whose|with)\b)",
+            lambda m: " " * len(m.group(0)),
+            text,
+            flags=re.IGNORECASE,
+        )
         text = re.sub(r"\bw/in\b", "within", text, flags=re.IGNORECASE)
         # 'so far this year': up to today is all a mart holds anyway
         text = re.sub(
@@ -1477,5 +1498,5 @@ def recognise(text: str, lang: str, today: date) -> Recognised:
         items = _en_event_nouns(_en_anchor_verb(_en_care_participle(_leftovers(pieces, lang))))
     items = _merge_modifiers(_parentheses(_vague_made_exact(items), notes, lang), lang)
     if lang == "en":
-        items = _request_end_en(items)
+        items = window_asides_en(_request_end_en(items))
     return Recognised(items, notes)

@@ -1573,7 +1573,11 @@ EN_LEAD_INS = [
     r"for\s+(?:a|an|our|the|my)\s+[^.:,;]{1,60}?(?:project|study|studies|audit|review|analysis|registry|"
     r"paper|grant|trial|initiative|check|program|programme)\s*[:,]\s*",
     r"(?:we(?:'re|\s+are)|i(?:'m|\s+am))\s+(?:studying|doing|looking\s+(?:at|into)|running|planning|"
-    r"working\s+on|preparing|writing|putting\s+together|conducting)\b[^.!?]{0,120}[.!]\s+",
+    r"working\s+on|preparing|writing|putting\s+together|conducting)\b[^.!?]{0,120}?"
+    r"(?:[.!]\s+|,\s*(?:specifically|namely|in\s+particular|that\s+is)\s*,?\s+)",
+    # 'We need patients with …', 'I want all patients who …', 'The study population will comprise …'
+    r"(?:we|i)\s+(?:need|want|require|(?:'re|are|am)\s+looking\s+for)\s+(?:to\s+(?:see|get|find)\s+)?",
+    r"(?:the\s+)?(?:study\s+)?population\s+(?:will\s+)?(?:comprise|consist\s+of|include|is|are)\s+",
     # the request itself: 'Would it be possible to identify …', 'may I please request …', 'Please pull …'
     r"(?:would|could|can)\s+(?:it\s+be\s+possible\s+(?:for\s+you\s+)?to|you(?:\s+please)?)\s+"
     r"(?:identify|find|pull|list|provide|get|extract|share|send|give\s+(?:me|us))\s+",

@@ -30,9 +30,10 @@ English windows point forward to their anchor ("… after *the diagnosis*"): the
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from functools import partial
 
-from cohort_engine.nlq.items import AskData, Item, ItemKind, WindowAnchor, WindowData
+from cohort_engine.nlq.items import AskData, ConjData, Item, ItemKind, UnknownData, WindowAnchor, WindowData
 from cohort_engine.nlq.messages import readings, say
 from cohort_engine.nlq.numbers import EN_NUMBER_RE, EN_UNIT_RE, KO_UNIT_RE, days, number, unit_of
 from cohort_engine.nlq.text import Piece, apply
@@ -75,7 +76,9 @@ def _amount(n: str | None, u: str | None) -> int:
 
 
 EN_RULES: list[tuple[str, str]] = [
-    (r"\b(?:on\s+)?the\s+(?:same\s+)?day\s+of\b(?P<as>)", "same_day_of"),
+    (r"\b(?:on\s+)?the\s+(?:same\s+)?day\s+of\b(?P<as>)|\bon\s+day\s+of\b(?P<as3>)", "same_day_of"),
+    # 'cisplatin given on a day when the hemoglobin was under 10': the event that follows, that same day
+    (r"\bon\s+(?:a|the|any)\s+(?:day|date)\s+(?:when|that|on\s+which|where)\b(?P<as>)", "same_day_of"),
     (
         r"\b(?:on\s+)?the\s+(?:same|very\s+same)\s+(?:day|date)(?P<as>\s+as)?|\bsame[- ]day\b(?P<as2>\s+as)?",
         "same_day",
@@ -259,13 +262,101 @@ def _duration(m: re.Match[str]) -> Item:
 AT_SOME_POINT_EN = re.compile(r"\bat\s+(?:some|any|one)\s+(?:point|stage)(?:\s+in\s+time)?\b", re.IGNORECASE)
 
 
+#: 'in that same 7-day window (after diagnosis)', 'during the same period': the window just given, again.
+SAME_WINDOW_EN = re.compile(
+    r"\b(?:in|within|during)\s+(?:that|the)\s+same\s+(?:\d+[- ]?(?:day|week|month)s?\s+)?"
+    r"(?:window|period|time\s*frame|interval)(?:\s+after\s+(?:the\s+)?(?:diagnosis|dx))?\b",
+    re.IGNORECASE,
+)
+
+
+def _same_window(pieces: list[Piece]) -> list[Piece]:
+    """Each 'that same window' (claimed before the other windows, so that its own 'after diagnosis' stays
+    with it) becomes a copy of the window before it; unread (asked back) when no window came before."""
+    out: list[Piece] = []
+    last: WindowData | None = None
+    for p in pieces:
+        if isinstance(p, Item) and p.kind is ItemKind.window:
+            d = p.data_as(WindowData)
+            if SAME_WINDOW_EN.fullmatch(d.text):
+                if last is None:
+                    out.append(Item(ItemKind.unknown, p.text, p.start, p.end, UnknownData()))
+                    continue
+                p = Item(ItemKind.window, p.text, p.start, p.end, replace(last, text=p.text))
+            last = p.data_as(WindowData)
+        out.append(p)
+    return out
+
+
+def union_of(a: Item, conj: Item, b: Item) -> Item | None:
+    """'on the same day or the next day', '진단 당일 또는 그 다음 날까지': two windows joined by 'or' that
+    touch or overlap are their union; None when they do not (a gap is not one window)."""
+    wa, wb = a.data_as(WindowData), b.data_as(WindowData)
+    if None in (wa.start, wa.end, wb.start, wb.end) or wa.same_visit or wb.same_visit:
+        return None
+    lo_a, hi_a, lo_b, hi_b = wa.start or 0, wa.end or 0, wb.start or 0, wb.end or 0
+    if max(lo_a, lo_b) > min(hi_a, hi_b) + 1:
+        return None
+    text = f"{wa.text} {conj.text} {wb.text}"
+    return Item(
+        ItemKind.window,
+        text,
+        a.start,
+        b.end,
+        replace(wa, start=min(lo_a, lo_b), end=max(hi_a, hi_b), text=text),
+    )
+
+
+def window_asides_en(items: list[Item]) -> list[Item]:
+    """Windows said twice over: 'the same day or the next day' (one window, their union), and 'within 48
+    hours of the dx (after it)' (the side, in brackets, of the window just given)."""
+    out: list[Item] = []
+    for it in items:
+        if (
+            it.kind is ItemKind.window
+            and len(out) >= 2
+            and out[-1].kind is ItemKind.conj
+            and out[-2].kind is ItemKind.window
+            and out[-1].data_as(ConjData).op == "or"
+        ):
+            joined = union_of(out[-2], out[-1], it)
+            if joined is not None:
+                out[-2:] = [joined]
+                continue
+        if it.kind is ItemKind.pronoun and out and out[-1].kind is ItemKind.window:
+            side = out[-1].data_as(WindowData)
+            k = next((i for i in range(len(out) - 2, -1, -1) if out[i].kind is ItemKind.window), None)
+            if (
+                k is not None
+                and side.text.lower() in ("after", "before")
+                and side.start in (0, None)
+                and side.end in (0, None)
+            ):
+                w = out[k].data_as(WindowData)
+                if w.start is not None and w.end is not None and w.start < 0 < w.end:
+                    w = replace(w, start=0) if side.text.lower() == "after" else replace(w, end=0)
+                    out[k] = Item(ItemKind.window, out[k].text, out[k].start, out[k].end, w)
+                    del out[-1]
+                    continue
+        out.append(it)
+    return out
+
+
 def recognise_windows_en(pieces: list[Piece]) -> list[Piece]:
     pieces = apply(pieces, AT_SOME_POINT_EN, lambda m: Item(ItemKind.filler, m.group(0), m.start(), m.end()))
     pieces = apply(pieces, DURATION_EN, _duration)
     pieces = apply(pieces, ASIDE_EN, lambda m: Item(ItemKind.aside, m.group(0), m.start(), m.end()))
     pieces = apply(pieces, EXCLUSIVE_EN, lambda m: Item(ItemKind.exclusive, m.group(0), m.start(), m.end()))
+    pieces = apply(
+        pieces,
+        SAME_WINDOW_EN,
+        lambda m: Item(
+            ItemKind.window, m.group(0), m.start(), m.end(), _window(None, None, m.group(0), "precedes")
+        ),
+    )
     for rx, kind in EN_RES:
         pieces = apply(pieces, rx, partial(_en, kind=kind))
+    pieces = _same_window(pieces)
     return apply(pieces, PRIOR_EN, lambda m: Item(ItemKind.prior, m.group(0), m.start(), m.end()))
 
 

@@ -349,9 +349,67 @@ READINGS: list[tuple[str, dict[str, Any]]] = [
         {"criteria.0.window.end": 30, "criteria.1.window.end": 90, "criteria.1.window.anchor": "diagnosis"},
     ),
     (
-        "유방 생검 받은 환자 중 생검일로부터 14일 이내에 유방암 진단을 받고, 이후 그 진단일로부터 90일 이내에 "
-        "유방절제술을 받은 환자",
+        "유방 생검 받은 환자 중 생검일로부터 14일 이내에 유방암 진단을 받고, "
+        "이후 그 진단일로부터 90일 이내에 유방절제술을 받은 환자",
         {"criteria.0.window.end": 14, "criteria.1.window.end": 90, "criteria.1.window.anchor": "diagnosis"},
+    ),
+    # --- English windows said twice over, and days named relative to today
+    (
+        "melena patients with endoscopic control of bleeding on the same day or the next day",
+        {"criteria.0.window.start": 0, "criteria.0.window.end": 1},
+    ),
+    (
+        "stroke pts who had a brain MRI within 48 hrs of the dx (after it)",
+        {"criteria.0.window.start": 0, "criteria.0.window.end": 2},
+    ),
+    (
+        "abdominal pain dx with an abdominal CT around the same time (within 2 days either way)",
+        {"criteria.0.window.start": -2, "criteria.0.window.end": 2},
+    ),
+    ("UTI w/ WBC > 11 on day of dx", {"criteria.0.window.start": 0, "criteria.0.window.end": 0}),
+    (
+        "heart failure patients whose NT-proBNP exceeded 2000 pg/mL within 7 days after the diagnosis "
+        "and who had an echo in that same window",
+        {"criteria.0.value.value": 2000, "criteria.1.window.start": 0, "criteria.1.window.end": 7},
+    ),
+    ("BNP above 2000 in heart failure patients", {"index.value.value": 2000, "index.date_range": None}),
+    (
+        "list everyone seen in the ER yesterday",
+        {"index.date_range.start": "2025-06-30", "index.date_range.end": "2025-06-30"},
+    ),
+    ("어제 응급실에 온 환자", {"index.date_range.start": "2025-06-30"}),
+    # --- 'on a day when': the event that follows, that same day; 'first' keeps the index
+    (
+        "cisplatin doses given on a day when the patient's hemoglobin was under 10 g/dL",
+        {"criteria.0.window.start": 0, "criteria.0.window.end": 0},
+    ),
+    (
+        "patients whose first-ever insulin glargine dispensing happened on a day when their glucose "
+        "was above 200",
+        {
+            "index.first_occurrence": True,
+            "index.domain": "drug",
+            "criteria.0.value.value": 200,
+            "criteria.0.window.end": 0,
+        },
+    ),
+    # --- the writer's plan around the rules is read past
+    (
+        "Liver-metastasis segmentation project - we need patients with liver metastasis who had an "
+        "abdominal CT",
+        {"index.concepts.terms": ["liver metastasis"]},
+    ),
+    (
+        "The study population will comprise adults aged 40 to 75 with type 2 diabetes",
+        {"demographics.age_min": 40, "demographics.age_max": 75},
+    ),
+    (
+        "Among persons with colon cancer, we will identify those who underwent a colectomy within 60 days",
+        {"criteria.0.window.end": 60},
+    ),
+    (
+        "심방세동 진단 후 90일 이내 warfarin이 처방된 환자 — 항응고제 사용 현황",
+        {"criteria.0.concepts.terms": ["warfarin"], "criteria.1": "absent"},
     ),
     # --- brackets that add nothing: a name for the list, examples of the mention
     (
