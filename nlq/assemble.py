@@ -237,6 +237,41 @@ class Assembly:
             out.remove(bare)
         return out
 
+    def merge_first_restated(self, events: list[Event]) -> list[Event]:
+        """'newly diagnosed hypertension in 2024 (first HTN dx ever)', 'First-ever PCI …, with that first
+        PCI happening in 2023 or later', '처음 진단받은 … 최초 진단일로부터': 'first' said again of the
+        same event is that event (its date joins it); only 'first' can make two mentions one event."""
+        out = list(events)
+        for later in [e for e in events if e.first]:
+            if later not in out or later.negated or later.window is not None or later.count is not None:
+                continue
+            earlier = next(
+                (
+                    e
+                    for e in out
+                    if e is not later
+                    and e.pos < later.pos
+                    and e.first
+                    and not e.negated
+                    and e.window is None
+                    and (self.domain.get(id(e)) == self.domain.get(id(later)) or not later.terms)
+                    and (
+                        all(any(same_mention(t, u) for u in e.terms) for t in later.terms)
+                        if later.terms
+                        else later.kind is not None and (e.kind == later.kind or e.kind is None)
+                    )
+                ),
+                None,
+            )
+            if earlier is None or (earlier.date is not None and later.date is not None):
+                continue
+            earlier.date = earlier.date or later.date
+            for e in out:
+                if e.anchor is later:
+                    e.anchor = earlier
+            out.remove(later)
+        return out
+
     def choose_index(self, events: list[Event]) -> Event | None:
         cands = [e for e in events if not e.negated and e.window is None]
         if not cands:
@@ -318,6 +353,7 @@ class Assembly:
         if self.problems:
             return None
         events = self.merge_bare_anchors(events)
+        events = self.merge_first_restated(events)
         outputs, events = self.take_request(events)
         index_ev = self.choose_index(events)
         if index_ev is None:

@@ -149,6 +149,12 @@ class EnglishGrammar:
         self.cur = None
 
     def new_event(self, pos: int, kind: str | None = None) -> Event:
+        prev = self.cur
+        if prev is not None and prev.conj == "or" and prev.has_content():
+            # 'received alteplase or underwent thrombectomy': 'or' between two events, which no set of
+            # rules says (every rule is required); read on, it would silently become 'and'
+            self.ask("or_between_events", prev.describe(), event=prev.describe())
+            prev.conj = None
         self.close()
         ev = Event(pos=pos, request=self.requesting)
         if kind:

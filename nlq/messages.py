@@ -157,6 +157,14 @@ MESSAGES: dict[str, dict[str, str]] = {
         "ko": "“{text}”은(는) 모호합니다. 정확히 어떤 뜻인가요?",
     },
     "not_understood": {"en": "I did not understand “{text}”.", "ko": "“{text}”을(를) 이해하지 못했습니다."},
+    "or_between_events": {
+        "en": "“or” joins “{event}” to a different event; every rule of a cohort is required, so "
+        "either-or between two events cannot be one cohort. Ask for each event separately, or say which "
+        "one is required.",
+        "ko": "“{event}”와(과) 다른 사건이 '또는'으로 이어져 있습니다. 코호트의 조건은 모두 충족해야 "
+        "하므로 두 사건 중 하나를 고르는 조건은 만들 수 없습니다. 사건마다 따로 물어보거나 어느 쪽이 "
+        "필요한지 말씀해 주세요.",
+    },
     "two_windows_one_event": {
         "en": "Two time windows were given for one event; which one applies?",
         "ko": "한 사건에 기간 조건이 두 개 있습니다. 어느 것을 적용할까요?",

@@ -541,6 +541,12 @@ def _classify_ko(tok: str, a: int, b: int, morphs: Sequence[Morph] = ()) -> list
             pos += len(piece)
         return out_items
     lemma = reading.lemma if reading is not None else ""
+    if lemma in ("되", "받", "하", "시키", "당하"):
+        lemma += "다"  # '측정|되었고': the verb suffix left after the event word, read as its verb
+    if lemma and tok.endswith(("거나", "든지", "든가")):
+        # '투여받았거나 … 받은': 'or' between two clauses, which the rules cannot say; ending the clause
+        # here would read it as 'and'
+        return [Item(ItemKind.vague, tok, a, b, AskData(reason=say("or_between_events", "ko", event=tok)))]
     if lemma == KO_AFTER_AUX and reading is not None and reading.aux and _after_connective(morphs, a):
         # '복용하고 *나서*': what follows happens on or after what came before (weak: an explicit window
         # right after it replaces it, see _after_aux)
@@ -909,6 +915,34 @@ def _examples_of_previous(out: list[Item], inner: list[Item]) -> bool:
     )
 
 
+_INCLUDING = re.compile(r"포함(?:하여|해서|함|됨)?|including|incl\.?|inclusive\s+of", re.IGNORECASE)
+
+
+def _including(inner: list[Item]) -> list[Item]:
+    """'외상성 뇌손상(뇌진탕 포함)', 'stroke (including TIA)': the bracket names more of the same, an
+    alternative to the mention before it; the word 'including' itself goes (the rest is read as a list)."""
+    words = [x for x in inner if x.text.strip() and not _punctuation_only(x.text)]
+    if not words:
+        return inner
+    first = words[0]
+    glued = re.match(r"(?:including|incl\.?|inclusive\s+of)\s+", first.text, re.IGNORECASE)
+    if glued and first.kind is ItemKind.unknown:  # 'including TIA' read as one unknown phrase
+        rest = Item(
+            ItemKind.unknown, first.text[glued.end() :], first.start + glued.end(), first.end, UnknownData()
+        )
+        return [rest if x is first else x for x in inner]
+    edge = words[-1] if _INCLUDING.fullmatch(words[-1].text.strip()) else None
+    if edge is None and _INCLUDING.fullmatch(words[0].text.strip()):
+        edge = words[0]
+    if (
+        edge is None
+        or len(words) < 2
+        or not any(x.kind in (ItemKind.term, ItemKind.unknown) for x in words if x is not edge)
+    ):
+        return inner
+    return [x for x in inner if x is not edge]
+
+
 def _list_label(out: list[Item], inner: list[Item]) -> bool:
     """An abbreviation alone in brackets right after two or more mentions joined by 'and'/'or' names
     the list (it adds nothing, and read as a concept it would widen or add a rule)."""
@@ -1030,6 +1064,13 @@ def _parentheses(items: list[Item], notes: list[str], lang: str) -> list[Item]:
                     continue
                 if restated is not None:
                     out.extend(restated)
+                    i = j + 1
+                    continue
+                widened = _including(inner)
+                if widened is not inner:
+                    # 'stroke (including TIA)': what follows 'including' is an alternative, known or not
+                    out.append(Item(ItemKind.conj, "(", it.start, it.end, ConjData("or", paren=True)))
+                    out.extend(widened)
                     i = j + 1
                     continue
                 kinds = {x.kind for x in inner}
@@ -1279,6 +1320,8 @@ _KO_FRAMES = [
     re.compile(rf"^\s*[^:]{{1,80}}?{_FRAMING_KO}(?:\s*(?:요청|필요))?\s*:\s*"),
     # an opening sentence about the request: '폐결절 검출 모델 학습 데이터셋 구축 건입니다.'
     re.compile(rf"^\s*[^.:]{{1,120}}?{_FRAMING_KO}\s*(?:입니다|이에요|예요)\.\s*"),
+    # an opening request sentence: '연구 목적으로 자료를 요청드립니다.', '데이터 추출을 부탁드립니다.'
+    re.compile(r"^\s*[^.:]{1,80}?(?:요청|부탁|문의)\s*(?:드립니다|드려요|합니다|해요|드림)\.\s*"),
     # a closing purpose: '— 수술 예방적 항생제 사용 현황 파악용', '(처방 적절성 검토용)',
     # '… 연구에 쓰려고 합니다.'
     # (normalise() writes every dash as '-': a dash between spaces is the separator)
@@ -1362,6 +1405,14 @@ def recognise(text: str, lang: str, today: date) -> Recognised:
         text = re.sub(r"(?<![\w/])s/p(?![\w/])", "had", text, flags=re.IGNORECASE)
         text = re.sub(r"\bh/?x\s+of\b", "history of", text, flags=re.IGNORECASE)
         text = re.sub(r"\bw/o\b", "without", text, flags=re.IGNORECASE)
+        # 'over the whole observation period': any time the mart holds, which is what no date says anyway
+        text = re.sub(
+            r"\b(?:during|over|across|in|throughout)\s+the\s+(?:whole|entire|full)\s+(?:observation|study|follow-up|"
+            r"data|record(?:ed)?)\s+(?:period|window|history|time)\b",
+            lambda m: " " * len(m.group(0)),
+            text,
+            flags=re.IGNORECASE,
+        )
         # 'around the same time (within 2 days either way)': the vague words, made exact by what follows
         text = re.sub(
             r"\b(?:around|about|at\s+about|at\s+roughly|roughly)\s+the\s+same\s+time(?=\s*\(?\s*(?:within|[±]|\+/-))",
@@ -1404,6 +1455,16 @@ def recognise(text: str, lang: str, today: date) -> Recognised:
         )
         restated = r"(?<=[달주일년월])\s*\(\s*\d+\s*(?:일|주|개월|달|년)\s*\)"
         text = re.sub(restated, lambda m: " " * len(m.group(0)), text)
+        # '전체 관찰 기간 동안': any time the mart holds, which is what no date says anyway
+        text = re.sub(
+            r"(?:전체|모든)\s*(?:관찰|추적|자료|데이터)?\s*기간\s*(?:동안|중|에)?(?:에)?",
+            lambda m: " " * len(m.group(0)),
+            text,
+        )
+        # '2022년 1월 1일부터 12월 31일까지의 기간 동안': the period is the dates just given
+        text = re.sub(
+            r"(?<=까지)\s*의?\s*기간\s*(?:동안|중에?|내에?|에)?", lambda m: " " * len(m.group(0)), text
+        )
         text = _body_part_restated_ko(text)
         text, framing = _skip_framing_ko(text)
         notes += [say("lead_in_skipped", lang, text=f) for f in framing]

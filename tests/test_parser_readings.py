@@ -393,6 +393,28 @@ READINGS: list[tuple[str, dict[str, Any]]] = [
             "criteria.0.window.end": 0,
         },
     ),
+    # --- 'first' said again of the same event is that event
+    (
+        "patients in their 40s with newly diagnosed hypertension in 2024 (first HTN dx ever)",
+        {"index.first_occurrence": True, "index.date_range.start": "2024-01-01", "criteria": []},
+    ),
+    (
+        "First-ever PCI performed at age 75 or older, with that first PCI happening in 2023 or later",
+        {"index.first_occurrence": True, "index.date_range.start": "2023-01-01", "criteria": []},
+    ),
+    (
+        "연구 목적으로 자료를 요청드립니다. 2022년 1월 1일부터 2022년 12월 31일까지의 기간 동안 "
+        "제2형 당뇨병을 처음 진단받은 환자 중 최초 진단일로부터 90일 이내에 메트포르민 처방이 시작된 환자",
+        {"index.first_occurrence": True, "index.date_range.end": "2022-12-31", "criteria.0.window.end": 90},
+    ),
+    # --- brackets that widen ('including'), and the whole observation period
+    ("stroke (including TIA) patients", {"index.concepts.terms": ["stroke", "TIA"]}),
+    ("외상성 뇌손상(뇌진탕 포함) 환자", {"index.concepts.terms": ["외상성 뇌손상", "뇌진탕"]}),
+    (
+        "전체 관찰 기간 동안 위장관 출혈로 진단받은 환자 중 진단일로부터 2일 이내에 혈색소 수치가 "
+        "7 g/dL 미만으로 측정되었고 진단일로부터 2일 이내에 수혈을 받은 환자",
+        {"index.date_range": None, "criteria.0.value.value": 7},
+    ),
     # --- the writer's plan around the rules is read past
     (
         "Liver-metastasis segmentation project - we need patients with liver metastasis who had an "
@@ -585,3 +607,28 @@ def test_a_korean_title_that_excludes_is_kept() -> None:
     """'… 제외 검토:' negates: it may hold a rule, so it is never read past."""
     result = parse("MI 제외 검토: 뇌경색 진단 환자", today=TODAY)
     assert not any("머리말" in n for n in result.notes), result.notes
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "stroke patients who received alteplase or underwent thrombectomy on the day of the stroke",
+        "MI patients who had a PCI or were given clopidogrel within 30 days",
+        "뇌경색 환자 중 진단 당일 알테플라제를 투여받았거나 혈전제거술을 받은 환자",
+        "폐렴 환자 중 항생제를 처방받거나 입원한 환자",
+    ],
+)
+def test_or_between_two_events_is_asked_back(sentence: str) -> None:
+    """Every rule of a cohort is required: 'A or B' between two events, read on, would silently be 'and'."""
+    result = parse(sentence, today=TODAY)
+    assert result.status == "clarify", result.spec
+    assert any("'또는'" in c.question or "“or” joins" in c.question for c in result.clarifications)
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    ["MI or stroke patients who had a PCI", "patients on aspirin or clopidogrel who had a CABG"],
+)
+def test_or_inside_one_event_lists_alternatives(sentence: str) -> None:
+    result = parse(sentence, today=TODAY)
+    assert result.status == "ok", result.message
