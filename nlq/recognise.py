@@ -132,6 +132,21 @@ def _targets() -> list[str]:
     return sorted(set(EN_GRAMMAR_WORDS) | lexicon_words)
 
 
+#: Misspelt units of time, too short for edit-distance repair to be safe.
+SHORT_TYPOS_EN = {
+    "weks": "weeks",
+    "wekks": "weeks",
+    "wek": "week",
+    "mnths": "months",
+    "mnth": "month",
+    "monts": "months",
+    "dyas": "days",
+    "dasy": "days",
+    "yeras": "years",
+    "yaers": "years",
+}
+
+
 def repair_typos(text: str) -> tuple[str, list[tuple[str, str]]]:
     """Correct misspelt words one edit (two for long words) away from a single known word."""
     known = _known_words()
@@ -139,6 +154,10 @@ def repair_typos(text: str) -> tuple[str, list[tuple[str, str]]]:
     out = text
     for tok, idx in reversed(tokens(text, "en")):
         w = tok.lower()
+        if w in SHORT_TYPOS_EN and w not in known:  # 'within 2 weks': too short for the edit distance
+            fixes.append((tok, SHORT_TYPOS_EN[w]))
+            out = out[:idx] + SHORT_TYPOS_EN[w] + out[idx + len(tok) :]
+            continue
         if len(w) < 5 or not w.isalpha() or w in known or tok.isupper():
             continue
         limit = 2 if len(w) >= 9 else 1

@@ -930,7 +930,7 @@ JOSA_PROTECTED = {
 # Words the English typo repair corrects towards (besides fillers, stop words, months, numbers and the
 # lexicon's words): 'diagnosd' → 'diagnosed'.
 #: Plain words the English typo repair leaves alone although a lexicon word is one edit away.
-EN_PLAIN_WORDS = {"apart"}  # 'two tests 14 days apart', never 'aspart'
+EN_PLAIN_WORDS = {"apart", "performed", "perform", "performing"}  # "14 days apart", never "aspart"
 EN_GRAMMAR_WORDS = {
     "patients",
     "patient",

@@ -415,6 +415,12 @@ READINGS: list[tuple[str, dict[str, Any]]] = [
         "7 g/dL 미만으로 측정되었고 진단일로부터 2일 이내에 수혈을 받은 환자",
         {"index.date_range": None, "criteria.0.value.value": 7},
     ),
+    # --- short misspelt units, and same-concept names
+    ("afib pts started on warfarin within 2 weks", {"criteria.0.window.end": 14}),
+    (
+        "diabtes type 2 pts with more than one hospital admission in 2023",
+        {"criteria.0.concepts.terms": ["diabetes type 2"]},
+    ),
     # --- the writer's plan around the rules is read past
     (
         "Liver-metastasis segmentation project - we need patients with liver metastasis who had an "
