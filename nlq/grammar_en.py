@@ -225,6 +225,8 @@ class EnglishGrammar:
             return
         members = [e for e in self.events if target.group is not None and e.group == target.group] or [target]
         for e in members:
+            if e is anchor:
+                continue  # 'a colectomy and a CEA within 30 days before the operation': not the anchor itself
             if e.window is None or e.window.weak:  # 'then both A and B within 7 days': both get the window
                 e.window, e.anchor = replace(w), anchor
 

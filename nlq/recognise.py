@@ -132,6 +132,8 @@ def _targets() -> list[str]:
     return sorted(set(EN_GRAMMAR_WORDS) | lexicon_words)
 
 
+_SIDES = r"right|left|upper|lower|anterior|posterior|proximal|distal"
+
 #: Misspelt units of time, too short for edit-distance repair to be safe.
 SHORT_TYPOS_EN = {
     "weks": "weeks",
@@ -1424,6 +1426,14 @@ def recognise(text: str, lang: str, today: date) -> Recognised:
         text = re.sub(r"(?<![\w/])s/p(?![\w/])", "had", text, flags=re.IGNORECASE)
         text = re.sub(r"\bh/?x\s+of\b", "history of", text, flags=re.IGNORECASE)
         text = re.sub(r"\bw/o\b", "without", text, flags=re.IGNORECASE)
+        # 'right or left hemicolectomy', 'upper/lower GI bleeding': the noun said once serves both sides
+        text = re.sub(r"\b(?:R|Rt)\s*/\s*(?:L|Lt)\b(?=\s+[A-Za-z])", "right or left", text)
+        text = re.sub(
+            rf"\b({_SIDES})\s*(?:or|and|/)\s*({_SIDES})\s+([A-Za-z][\w-]*(?:\s+[A-Za-z][\w-]*)?)",
+            lambda m: f"{m.group(1)} {m.group(3)} or {m.group(2)} {m.group(3)}",
+            text,
+            flags=re.IGNORECASE,
+        )
         # 'over the whole observation period': any time the mart holds, which is what no date says anyway
         text = re.sub(
             r"\b(?:during|over|across|in|throughout)\s+the\s+(?:whole|entire|full)\s+(?:observation|study|follow-up|"

@@ -230,6 +230,13 @@ EXCLUSIVE_EN = re.compile(
     r"\(?\s*\b(?:not\s+counting|excluding|but\s+not|except)\s+the\s+(?:\w+\s+)?day(?:\s+itself)?\b\s*\)?",
     re.IGNORECASE,
 )
+#: '(counting the diagnosis day itself)', 'including the day of the surgery': the anchor's own day, said to
+#: be in the window it already is in (an aside).
+INCLUSIVE_EN = re.compile(
+    r",?\s*\(?\s*\b(?:counting|including|inclusive\s+of)\s+the\s+(?:\w+\s+)?day(?:\s+itself|\s+of\s+(?:the\s+)?\w+)?\b"
+    r"\s*\)?",
+    re.IGNORECASE,
+)
 ASIDE_EN = re.compile(
     r"\(\s*(?:before\s+or\s+after|after\s+or\s+before|either\s+side|either\s+way)\s*\)", re.IGNORECASE
 )
@@ -347,6 +354,7 @@ def recognise_windows_en(pieces: list[Piece]) -> list[Piece]:
     pieces = apply(pieces, DURATION_EN, _duration)
     pieces = apply(pieces, ASIDE_EN, lambda m: Item(ItemKind.aside, m.group(0), m.start(), m.end()))
     pieces = apply(pieces, EXCLUSIVE_EN, lambda m: Item(ItemKind.exclusive, m.group(0), m.start(), m.end()))
+    pieces = apply(pieces, INCLUSIVE_EN, lambda m: Item(ItemKind.filler, m.group(0), m.start(), m.end()))
     pieces = apply(
         pieces,
         SAME_WINDOW_EN,

@@ -421,6 +421,23 @@ READINGS: list[tuple[str, dict[str, Any]]] = [
         "diabtes type 2 pts with more than one hospital admission in 2023",
         {"criteria.0.concepts.terms": ["diabetes type 2"]},
     ),
+    # --- a side said once for two nouns; the anchor is never windowed on itself; the day itself counted
+    (
+        "Patients who had a colectomy (right or left hemicolectomy, sigmoidectomy) in 2023",
+        {"index.concepts.terms": ["colectomy", "right hemicolectomy", "left hemicolectomy", "sigmoidectomy"]},
+    ),
+    (
+        "colectomy pts (R/L hemicolectomy) in 2023",
+        {"index.concepts.terms": ["colectomy", "right hemicolectomy", "left hemicolectomy"]},
+    ),
+    (
+        "Patients who had a colectomy in 2023 and a CEA above 5 ng/mL within 30 days before the operation",
+        {"index.domain": "procedure", "criteria.0.window.start": -30, "criteria.0.window.end": 0},
+    ),
+    (
+        "MI pts with a statin in the 30 days before, counting the diagnosis day itself",
+        {"criteria.0.window.start": -30, "criteria.0.window.end": 0},
+    ),
     # --- the writer's plan around the rules is read past
     (
         "Liver-metastasis segmentation project - we need patients with liver metastasis who had an "
