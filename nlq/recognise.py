@@ -964,6 +964,22 @@ def _including(inner: list[Item]) -> list[Item]:
     return [x for x in inner if x is not edge]
 
 
+_MODIFIER_WORDS = {"and", "or", "early", "late", "mild", "moderate", "severe", "adult", "juvenile"}
+
+
+def _only_modifiers(items: list[Item]) -> bool:
+    """Lower-case adjectives with no noun of their own ('early-onset familial', 'acute and chronic')."""
+    words = [w for x in items if x.kind is not ItemKind.filler for w in re.findall(r"[^\s,]+", x.text)]
+    return (
+        bool(words)
+        and all(x.kind in (ItemKind.unknown, ItemKind.conj) or x.kind is ItemKind.filler for x in items)
+        and all(
+            w.islower() and (w in _MODIFIER_WORDS or re.search(r"(?:al|ic|ive|ous|ary|onset|ed|ing)$", w))
+            for w in words
+        )
+    )
+
+
 def _list_label(out: list[Item], inner: list[Item]) -> bool:
     """An abbreviation alone in brackets right after two or more mentions joined by 'and'/'or' names
     the list (it adds nothing, and read as a concept it would widen or add a rule)."""
@@ -1088,6 +1104,12 @@ def _parentheses(items: list[Item], notes: list[str], lang: str) -> list[Item]:
                     i = j + 1
                     continue
                 widened = _including(inner)
+                if widened is not inner and _only_modifiers(widened):
+                    # 'Alzheimer's disease (including early-onset familial)': kinds of the mention, which
+                    # its sub-concepts already hold
+                    notes.append(say("aside_ignored", lang, words=" ".join(x.text for x in inner).strip()))
+                    i = j + 1
+                    continue
                 if widened is not inner:
                     # 'stroke (including TIA)': what follows 'including' is an alternative, known or not
                     out.append(Item(ItemKind.conj, "(", it.start, it.end, ConjData("or", paren=True)))

@@ -411,6 +411,10 @@ READINGS: list[tuple[str, dict[str, Any]]] = [
     ("stroke (including TIA) patients", {"index.concepts.terms": ["stroke", "TIA"]}),
     ("외상성 뇌손상(뇌진탕 포함) 환자", {"index.concepts.terms": ["외상성 뇌손상", "뇌진탕"]}),
     (
+        "Alzheimer disease (including early-onset familial) patients",
+        {"index.concepts.terms": ["Alzheimer disease"]},
+    ),
+    (
         "전체 관찰 기간 동안 위장관 출혈로 진단받은 환자 중 진단일로부터 2일 이내에 혈색소 수치가 "
         "7 g/dL 미만으로 측정되었고 진단일로부터 2일 이내에 수혈을 받은 환자",
         {"index.date_range": None, "criteria.0.value.value": 7},
