@@ -154,6 +154,11 @@ class EventFilter(_Model):
     domain: Domain
     concepts: ConceptSet = Field(default_factory=ConceptSet)
     value: ValueFilter | None = None
+    value_concepts: ConceptSet | None = Field(
+        default=None,
+        description="Coded answers of an observation or measurement (value_as_concept_id): "
+        "'current smoker' for smoking status.",
+    )
     imaging: ImagingFilter | None = None
     visit_concept_ids: list[ConceptId] = Field(
         default_factory=list,
@@ -165,6 +170,8 @@ class EventFilter(_Model):
     def _filters_fit_domain(self) -> EventFilter:
         if self.value is not None and self.domain not in (Domain.measurement, Domain.observation):
             raise ValueError(f"a value filter applies to measurements or observations, not {self.domain}")
+        if self.value_concepts is not None and self.domain not in (Domain.measurement, Domain.observation):
+            raise ValueError(f"coded answers apply to measurements or observations, not {self.domain}")
         if self.imaging is not None and self.domain is not Domain.imaging:
             raise ValueError(f"an imaging filter applies to the imaging domain, not {self.domain}")
         if self.visit_concept_ids and self.domain is not Domain.visit:

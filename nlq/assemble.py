@@ -14,8 +14,9 @@ from typing import Required, TypedDict
 from pydantic import ValidationError
 
 from cohort_engine.nlq import messages
-from cohort_engine.nlq.events import Built, Count, Event, EventWindow, Problem, same_mention
+from cohort_engine.nlq.events import Built, Count, Event, EventWindow, Problem, Term, same_mention
 from cohort_engine.nlq.items import AgeData, DateData, ItemKind, SexData
+from cohort_engine.nlq.lexicon import answer_of, entries, lookup
 from cohort_engine.nlq.messages import KIND_NAMES
 from cohort_engine.nlq.vocab import DOMAIN_KIND, KIND_DOMAIN, VISIT_KIND_IDS
 from cohort_engine.spec import (
@@ -41,6 +42,7 @@ class EventFields(TypedDict, total=False):
     domain: Required[Domain]
     concepts: Required[ConceptSet]
     value: ValueFilter
+    value_concepts: ConceptSet
     imaging: ImagingFilter
     visit_concept_ids: list[int]
 
@@ -153,6 +155,8 @@ class Assembly:
                 return None
             v = ev.value
             fields["value"] = ValueFilter(op=v.op, value=v.value, value_high=v.high, unit=v.unit)
+        if ev.answers:
+            fields["value_concepts"] = ConceptSet(terms=list(dict.fromkeys(t.text for t in ev.answers)))
         if domain is Domain.imaging and (ev.modalities or ev.body_parts):
             fields["imaging"] = ImagingFilter(modalities=ev.modalities, body_parts=ev.body_parts)
         if domain is Domain.imaging and ev.terms:
@@ -235,6 +239,65 @@ class Assembly:
             target.first = target.first or bare.first
             target.introduced = True
             out.remove(bare)
+        return out
+
+    def read_answers(self, events: list[Event]) -> list[Event]:
+        """'current smokers', 'whose smoking status was recorded as current smoker', '현재 흡연자': a coded
+        answer is the observation it answers (smoking status) with that answer, never a concept of its
+        own; the observation named just before it takes it."""
+        out = list(events)
+        for ev in events:
+            answered = [answer_of(t.text) for t in ev.terms]
+            if not ev.terms or not all(answered):
+                if any(answered):
+                    self.problems.append(
+                        Problem(self.say("answer_mixed", event=ev.describe()), ev.describe())
+                    )
+                continue
+            of = {a for a in answered if a}
+            if len(of) != 1:
+                self.problems.append(Problem(self.say("answer_mixed", event=ev.describe()), ev.describe()))
+                continue
+            key = of.pop()
+            k = out.index(ev)
+            prev = out[k - 1] if k > 0 else None
+            if (
+                prev is not None
+                and prev.terms
+                and not prev.answers
+                and not prev.negated
+                and all(key in {e.key for e in lookup(t.text)} for t in prev.terms)
+                and ev.window is None
+                and ev.count is None
+                and not ev.negated
+            ):
+                prev.answers = list(ev.terms)
+                for e in out:
+                    if e.anchor is ev:
+                        e.anchor = prev
+                out.remove(ev)
+                continue
+            entry = entries()[key]
+            named = (entry.ko if self.lang == "ko" and entry.ko else entry.en)[0]
+            ev.answers, ev.terms = list(ev.terms), [Term(named, {"observation"}, True)]
+            ev.text = [named]
+            self.domain[id(ev)] = Domain.observation
+            # '… after the smoking status was recorded': that observation, named again as an anchor
+            for ref in [
+                e
+                for e in out
+                if e is not ev
+                and e.introduced
+                and e.terms
+                and not e.answers
+                and e.window is None
+                and all(key in {x.key for x in lookup(t.text)} for t in e.terms)
+            ]:
+                for e in out:
+                    if e.anchor is ref:
+                        e.anchor = ev
+                ev.date = ev.date or ref.date
+                out.remove(ref)
         return out
 
     def merge_first_restated(self, events: list[Event]) -> list[Event]:
@@ -352,6 +415,7 @@ class Assembly:
                 self.domain[id(e)] = d
         if self.problems:
             return None
+        events = self.read_answers(events)
         events = self.merge_bare_anchors(events)
         events = self.merge_first_restated(events)
         outputs, events = self.take_request(events)

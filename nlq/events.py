@@ -146,6 +146,7 @@ class Event:
     modalities: list[str] = field(default_factory=list)
     body_parts: list[str] = field(default_factory=list)
     value: ValueCmp | None = None
+    answers: list[Term] = field(default_factory=list)  # coded answers: 'current smoker' of smoking status
     date: Item | None = None
     window: EventWindow | None = None
     anchor: Anchor | None = None  # 'index', another event, or None (= index)

@@ -87,6 +87,9 @@ class Entry:
     en: tuple[str, ...]
     ko: tuple[str, ...]
     treated_by: tuple[str, ...]
+    #: A coded answer of another entry's observation ('current smoker' of 'smoking_status'): read as that
+    #: observation with this answer, never as a concept of its own.
+    answer_of: str | None = None
 
 
 @dataclass(frozen=True)
@@ -114,6 +117,7 @@ def entries() -> dict[str, Entry]:
             tuple(e.get("en", ())),
             tuple(e.get("ko", ())),
             tuple(e.get("treated_by", ())),
+            e.get("answer_of"),
         )
         for e in raw["entries"]
     }
@@ -145,6 +149,11 @@ def lookup(text: str) -> list[Entry]:
     key = compact(text)
     keys = index.get(key) or (index.get(key[:-1], ()) if key.endswith("s") and key.isascii() else ())
     return [entries()[k] for k in keys]
+
+
+def answer_of(text: str) -> str | None:
+    """The entry whose observation ``text`` is a coded answer of ('current smoker' → 'smoking_status')."""
+    return next((e.answer_of for e in lookup(text) if e.answer_of), None)
 
 
 @lru_cache(maxsize=1)

@@ -157,6 +157,12 @@ MESSAGES: dict[str, dict[str, str]] = {
         "ko": "“{text}”은(는) 모호합니다. 정확히 어떤 뜻인가요?",
     },
     "not_understood": {"en": "I did not understand “{text}”.", "ko": "“{text}”을(를) 이해하지 못했습니다."},
+    "answer_mixed": {
+        "en": "“{event}” mixes a recorded answer (such as 'current smoker') with other things; name the "
+        "answer on its own, e.g. 'patients whose smoking status is current smoker'.",
+        "ko": "“{event}”에 기록값(예: '현재 흡연자')과 다른 것이 섞여 있습니다. 기록값만 따로 말해 "
+        "주세요(예: '흡연 상태가 현재 흡연자인 환자').",
+    },
     "or_between_events": {
         "en": "“or” joins “{event}” to a different event; every rule of a cohort is required, so "
         "either-or between two events cannot be one cohort. Ask for each event separately, or say which "

@@ -74,9 +74,14 @@ def _concepts(cs: ConceptSet, lang: str, labels: Mapping[str, Sequence[str]]) ->
     return joined
 
 
-def _extras(f: EventFilter, lang: str) -> str:
+def _extras(f: EventFilter, lang: str, labels: Mapping[str, Sequence[str]] | None = None) -> str:
     """Value, imaging and visit-type filters, e.g. ' (value > 7 %, modality CT, body part CHEST)'."""
     extra = []
+    if f.value_concepts is not None:
+        said = _concepts(
+            f.value_concepts.model_copy(update={"include_descendants": False}), lang, labels or {}
+        )
+        extra.append(f"recorded as {said}" if lang == "en" else f"기록값 {said}")
     if f.value:
         v = f.value
         rng = f"{v.value:g}–{v.value_high:g}" if v.op == "between" else f"{v.op} {v.value:g}"
@@ -99,7 +104,7 @@ def _extras(f: EventFilter, lang: str) -> str:
 def _event(f: EventFilter, lang: str, labels: Mapping[str, Sequence[str]], plural: bool = False) -> str:
     """English: 'procedure of “MI” […]'; Korean: '“심근경색” […] 시술/수술'."""
     what = _concepts(f.concepts, lang, labels)
-    extras = _extras(f, lang)
+    extras = _extras(f, lang, labels)
     if lang == "en":
         noun = DOMAIN_EN[f.domain][1 if plural else 0]
         if f.domain is Domain.death:

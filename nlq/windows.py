@@ -439,7 +439,9 @@ KO_RULES: list[tuple[str, str]] = [
     (rf"{GLUE_KO}(?P<pre>후|뒤|전|앞서|먼저)(?:에|로|에는)?(?![가-힣])", "open"),
 ]
 KO_RES = [(re.compile(p), k) for p, k in KO_RULES]
-PRIOR_KO = re.compile(r"(?:과거\s*)?(?:병력|과거력|기왕력)|과거(?:에)?")
+PRIOR_KO = re.compile(
+    r"(?:과거\s*)?(?:병력|과거력|기왕력)|과거(?:에)?(?!\s*흡연)"
+)  # '과거 흡연자' = a former smoker
 
 
 def _ko_amount(g: dict, key: str = "n", unit_key: str = "u") -> int:

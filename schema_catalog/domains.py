@@ -19,6 +19,7 @@ class DomainTable(BaseModel):
     visit_column: str | None
     omop_domain_ids: tuple[str, ...]  # concept.domain_id values whose concepts belong here
     value_column: str | None = None
+    value_concept_column: str | None = None  # a coded answer ('Current smoker'), where the table has one
 
 
 DOMAIN_TABLES: dict[Domain, DomainTable] = {
@@ -60,6 +61,7 @@ DOMAIN_TABLES: dict[Domain, DomainTable] = {
             visit_column="visit_occurrence_id",
             omop_domain_ids=("Measurement",),
             value_column="value_as_number",
+            value_concept_column="value_as_concept_id",
         ),
         DomainTable(
             domain=Domain.observation,
@@ -70,6 +72,7 @@ DOMAIN_TABLES: dict[Domain, DomainTable] = {
             visit_column="visit_occurrence_id",
             omop_domain_ids=("Observation",),
             value_column="value_as_number",
+            value_concept_column="value_as_concept_id",
         ),
         DomainTable(
             domain=Domain.visit,
@@ -105,3 +108,13 @@ DOMAIN_TABLES: dict[Domain, DomainTable] = {
 GENDER_CONCEPTS = {"male": 8507, "female": 8532}
 VISIT_CONCEPTS = {"inpatient": 9201, "outpatient": 9202, "emergency": 9203, "emergency_inpatient": 262}
 LANGUAGE_KOREAN = 4175771
+
+
+#: The concept domains a coded answer ('Current smoker', value_as_concept_id) is found in.
+ANSWER_DOMAIN_IDS = ("Meas Value", "Observation")
+
+
+def answers_key(key: str) -> str:
+    """Where a resolution keeps the concepts of a filter's coded answers (key: 'index' or a criterion
+    label), beside that filter's own concepts under ``key``."""
+    return f"{key}:answers"

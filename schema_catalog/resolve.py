@@ -25,7 +25,12 @@ import duckdb
 from pydantic import BaseModel, Field
 from rapidfuzz import fuzz, process
 
-from cohort_engine.schema_catalog.domains import DOMAIN_TABLES, LANGUAGE_KOREAN
+from cohort_engine.schema_catalog.domains import (
+    ANSWER_DOMAIN_IDS,
+    DOMAIN_TABLES,
+    LANGUAGE_KOREAN,
+    answers_key,
+)
 from cohort_engine.schema_catalog.messages import note
 from cohort_engine.spec import CohortSpec, ConceptSet, Domain
 
@@ -118,6 +123,7 @@ class LexiconEntry(BaseModel):
     codes: dict[str, list[str]] = Field(default_factory=dict)
     names: list[str] = Field(default_factory=list)
     treated_by: list[str] = Field(default_factory=list)
+    answer_of: str | None = None  # a coded answer of that entry's observation ('current smoker')
 
 
 def normalise(text: str) -> str:
@@ -455,9 +461,13 @@ def _from_entry(
     )
 
 
-def resolve_term(vocab: Vocabulary, term: str, domain: Domain, lang: str = "en") -> TermResolution:
-    """Resolve one mention; notes are written in ``lang`` (the user's language)."""
-    domain_ids = DOMAIN_TABLES[domain].omop_domain_ids
+def resolve_term(
+    vocab: Vocabulary, term: str, domain: Domain, lang: str = "en", *, answer: bool = False
+) -> TermResolution:
+    """Resolve one mention; notes are written in ``lang`` (the user's language). ``answer``: a coded
+    answer of ``domain``'s events ('Current smoker'), looked up among answer concepts, by the lexicon
+    and by exact name only (a near name of an answer is another answer)."""
+    domain_ids = ANSWER_DOMAIN_IDS if answer else DOMAIN_TABLES[domain].omop_domain_ids
     if not domain_ids:
         return TermResolution(
             term=term,
@@ -483,6 +493,13 @@ def resolve_term(vocab: Vocabulary, term: str, domain: Domain, lang: str = "en")
                 matches=matches,
                 note=note("other_spelling", lang, domain, term=term),
             )
+    if answer:
+        exact = vocab.by_names([term], domain_ids, "exact")
+        if exact:
+            return TermResolution(term=term, domain=domain, status="resolved", matches=exact)
+        return TermResolution(
+            term=term, domain=domain, status="unresolved", note=note("unresolved", lang, domain, term=term)
+        )
     # "A surgery for MI": the procedures (or drugs) the lexicon lists as treating that condition.
     treatments = [lexicon()[k] for e in entries for k in e.treated_by if lexicon()[k].domain == domain]
     if treatments:
@@ -578,6 +595,11 @@ def resolve_spec(
             else:
                 out.append(resolve_term(vocab, term, f.domain, spec.language))
         by_key[key] = out
+        if f.value_concepts is not None:
+            by_key[answers_key(key)] = [
+                resolve_term(vocab, term, f.domain, spec.language, answer=True)
+                for term in concept_set_terms(f.value_concepts)
+            ]
     if spec.language == "ko":
         _add_korean_names(
             vocab, [m for rs in by_key.values() for r in rs for m in (*r.matches, *r.candidates)]
