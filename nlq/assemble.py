@@ -9,6 +9,7 @@ index plus a count criterion over all time, because the index itself is one even
 
 from __future__ import annotations
 
+import re
 from typing import Required, TypedDict
 
 from pydantic import ValidationError
@@ -33,6 +34,11 @@ from cohort_engine.spec import (
     Occurrence,
     ValueFilter,
     Window,
+)
+
+#: Words that make a histology name ('adenocarcinoma') a pathology result rather than a diagnosis.
+PATHOLOGY_CONTEXT = re.compile(
+    r"patholog|histolog|histopatholog|biops|path\s+report|병리|조직\s*검사|조직학|생검", re.IGNORECASE
 )
 
 
@@ -259,18 +265,25 @@ class Assembly:
                 self.problems.append(Problem(self.say("answer_mixed", event=ev.describe()), ev.describe()))
                 continue
             key = of.pop()
+            if key == "pathology_finding" and not PATHOLOGY_CONTEXT.search(self.title):
+                # 'adenocarcinoma' read as a histology answer only where the question speaks of pathology
+                continue
             k = out.index(ev)
-            prev = out[k - 1] if k > 0 else None
-            if (
-                prev is not None
-                and prev.terms
-                and not prev.answers
-                and not prev.negated
-                and all(key in {e.key for e in lookup(t.text)} for t in prev.terms)
-                and ev.window is None
-                and ev.count is None
-                and not ev.negated
-            ):
+            # the observation named just before ('smoking status was recorded as …') or just after ('… on
+            # histopathology') takes the answer
+            prev = next(
+                (
+                    e
+                    for e in (out[k - 1] if k > 0 else None, out[k + 1] if k + 1 < len(out) else None)
+                    if e is not None
+                    and e.terms
+                    and not e.answers
+                    and not e.negated
+                    and all(key in {x.key for x in lookup(t.text)} for t in e.terms)
+                ),
+                None,
+            )
+            if prev is not None and ev.window is None and ev.count is None and not ev.negated:
                 prev.answers = list(ev.terms)
                 for e in out:
                     if e.anchor is ev:

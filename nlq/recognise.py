@@ -1456,6 +1456,13 @@ def recognise(text: str, lang: str, today: date) -> Recognised:
             text,
             flags=re.IGNORECASE,
         )
+        # 'pathology came back as X': the finding verb of a result
+        text = re.sub(
+            r"\b(?:came|comes|come)\s+back\s+(?:as|showing|with|positive\s+for)\b",
+            lambda m: "showing".ljust(len(m.group(0))),
+            text,
+            flags=re.IGNORECASE,
+        )
         # 'over the whole observation period': any time the mart holds, which is what no date says anyway
         text = re.sub(
             r"\b(?:during|over|across|in|throughout)\s+the\s+(?:whole|entire|full)\s+(?:observation|study|follow-up|"

@@ -21,12 +21,15 @@ def _answer(name: str) -> str:
     return f"SELECT concept_id FROM concept WHERE concept_name = '{name}' AND domain_id = 'Meas Value'"
 
 
-def _with(condition_codes: str, answer: str) -> str:
+HISTOLOGY = "SELECT concept_id FROM concept WHERE vocabulary_id = 'DEMO' AND concept_code = 'PATH-HIST'"
+
+
+def _with(condition_codes: str, answer: str, observation: str = SMOKING) -> str:
     return (
         "SELECT DISTINCT c.person_id FROM condition_occurrence c JOIN concept k ON k.concept_id = "
         f"c.condition_concept_id WHERE k.vocabulary_id = 'ICD10CM' AND ({condition_codes}) AND EXISTS ("
         "SELECT 1 FROM observation o WHERE o.person_id = c.person_id AND o.observation_concept_id IN "
-        f"({SMOKING}) AND o.value_as_concept_id IN ({_answer(answer)}))"
+        f"({observation}) AND o.value_as_concept_id IN ({_answer(answer)}))"
     )
 
 
@@ -38,7 +41,21 @@ CASES = [
     ),
     ("lung cancer in never smokers", _with("k.concept_code LIKE 'C34%'", "Never smoker")),
     ("폐암 환자 중 과거 흡연자", _with("k.concept_code LIKE 'C34%'", "Former smoker")),
+    (
+        "gastric cancer patients whose pathology came back as signet ring cell carcinoma",
+        _with("k.concept_code LIKE 'C16%'", "Signet ring cell carcinoma", HISTOLOGY),
+    ),
+    (
+        "stomach cancer patients with signet ring cell carcinoma on histopathology",
+        _with("k.concept_code LIKE 'C16%'", "Signet ring cell carcinoma", HISTOLOGY),
+    ),
 ]
+
+
+def test_a_histology_name_without_pathology_words_is_no_answer() -> None:
+    """'adenocarcinoma' is a pathology result only where the question speaks of pathology or histology."""
+    parsed = parse("patients with adenocarcinoma diagnosed in 2023")
+    assert parsed.spec is None or parsed.spec.index.value_concepts is None
 
 
 @pytest.mark.parametrize(("question", "gold"), CASES, ids=[c[0] for c in CASES])
