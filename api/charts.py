@@ -16,12 +16,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Literal
 
 import duckdb
 import sqlglot
 from sqlglot import exp
 
+from cohort_engine.api import disclosure
 from cohort_engine.api.disclosure import digest_sql
 from cohort_engine.deid.manifest import has_table
 from cohort_engine.dicom_index.select import code_filters, has_imaging_index, imaging_summary_sql
@@ -73,19 +75,50 @@ def materialised_cohort(
 def with_person_digests(sql: str) -> str:
     """``sql`` (one SELECT) with each outer ``COUNT(DISTINCT x)`` of persons (``x`` reads a
     ``person_id``) turned into the digest of the set of ``x`` (``api.disclosure.digest_sql``), every
-    other column as it was."""
+    other column as it was. Cached (keyed by the digest's SQL too): an ask's statements repeat per
+    spec, and sqlglot's parse and render of them cost more than the digests' own SQL on a small
+    cohort."""
+    return _with_person_digests(sql, disclosure.PERSON_SET_DIGEST_SQL)
+
+
+@lru_cache(maxsize=512)
+def _with_person_digests(sql: str, template: str) -> str:
+    return _digested(sql, template)[0].sql(dialect="duckdb")
+
+
+def with_person_set_text(sql: str) -> str:
+    """:func:`with_person_digests` with one more column, last: the person-set text
+    (``api.disclosure.person_set_text_sql``) of the last count it turned into a digest. Why: the API's
+    keyed result hash of a run hashes that text; read in the same pass as the digests, the cohort's
+    person list never has to come back as rows."""
+    return _with_person_set_text(sql, disclosure.PERSON_SET_DIGEST_SQL, disclosure.PERSON_SET_TEXT_SQL)
+
+
+@lru_cache(maxsize=512)
+def _with_person_set_text(sql: str, template: str, text_template: str) -> str:
+    root, last = _digested(sql, template)
+    if last is None:
+        raise ValueError("with_person_set_text needs a COUNT(DISTINCT …) of persons")
+    text = sqlglot.parse_one(text_template.format(expr=last), read="duckdb")
+    root.append("expressions", exp.alias_(text, "person_set_text"))
+    return root.sql(dialect="duckdb")
+
+
+def _digested(sql: str, template: str) -> tuple[exp.Select, str | None]:
+    """The tree of :func:`with_person_digests` and the argument of its last digest (None: none)."""
     root = sqlglot.parse_one(sql, read="duckdb")
     if not isinstance(root, exp.Select):
         raise ValueError("with_person_digests needs one SELECT")
+    last = None
     for e in root.expressions:
         for cnt in list(e.find_all(exp.Count)):
             if not (isinstance(cnt.this, exp.Distinct) and len(cnt.this.expressions) == 1):
                 continue
             target = cnt.this.expressions[0]
             if any(c.name == "person_id" for c in target.find_all(exp.Column)):
-                arg = target.sql(dialect="duckdb")
-                cnt.replace(sqlglot.parse_one(digest_sql(arg), read="duckdb"))
-    return root.sql(dialect="duckdb")
+                last = target.sql(dialect="duckdb")
+                cnt.replace(sqlglot.parse_one(template.format(expr=last), read="duckdb"))
+    return root, last
 
 
 def imaging_digests(

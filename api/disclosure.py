@@ -25,7 +25,17 @@ from functools import lru_cache
 
 from cohort_engine.api.suppression import DEFAULT_K, Cell, hidden_with_row, small
 
-__all__ = ["DEFAULT_K", "Protector", "digest_sql", "noise", "person_set_digest", "shown"]
+__all__ = [
+    "DEFAULT_K",
+    "Protector",
+    "digest_of_text",
+    "digest_sql",
+    "noise",
+    "person_set_digest",
+    "person_set_text",
+    "person_set_text_sql",
+    "shown",
+]
 #: Standard deviation of the (untruncated) discrete Gaussian noise.
 NOISE_SD = 2.5
 #: Largest absolute noise (further capped at ``k − 2``, so that 0 and 1 person never show a number).
@@ -42,18 +52,37 @@ NOISE_BOUND = 7
 #: gives NULL in DuckDB, ``''`` in PostgreSQL: ``md5('')`` either way).
 PERSON_SET_DIGEST_SQL = "COALESCE(md5(array_to_string(list(DISTINCT {expr} ORDER BY {expr}), ',')), md5(''))"
 
+#: The text the digest hashes (ids distinct, sorted as numbers, comma-joined; ``''`` for no person),
+#: in SQL: for a caller that needs more than the digest from the same set (the API's keyed result hash
+#: of a run), so that the set is collected once, in the database, rather than fetched row by row.
+PERSON_SET_TEXT_SQL = "COALESCE(array_to_string(list(DISTINCT {expr} ORDER BY {expr}), ','), '')"
+
 EMPTY_DIGEST = hashlib.md5(b"").hexdigest()
+
+
+def person_set_text(person_ids: Iterable[int]) -> str:
+    """The canonical text of a set of persons (what :func:`person_set_digest` hashes; never shown)."""
+    return ",".join(str(i) for i in sorted({int(i) for i in person_ids}))
+
+
+def digest_of_text(text: str | None) -> str:
+    """:func:`person_set_digest` of the persons whose :func:`person_set_text` is ``text``."""
+    return hashlib.md5((text or "").encode()).hexdigest()
 
 
 def person_set_digest(person_ids: Iterable[int]) -> str:
     """An unkeyed fingerprint of a set of persons (never shown; only fed to :func:`noise`)."""
-    text = ",".join(str(i) for i in sorted({int(i) for i in person_ids}))
-    return hashlib.md5(text.encode()).hexdigest()
+    return digest_of_text(person_set_text(person_ids))
 
 
 def digest_sql(expr: str) -> str:
     """:data:`PERSON_SET_DIGEST_SQL` for one expression (an aggregate: use it where COUNT(DISTINCT) goes)."""
     return PERSON_SET_DIGEST_SQL.format(expr=expr)
+
+
+def person_set_text_sql(expr: str) -> str:
+    """:data:`PERSON_SET_TEXT_SQL` for one expression (an aggregate, like :func:`digest_sql`)."""
+    return PERSON_SET_TEXT_SQL.format(expr=expr)
 
 
 def noise_bound(k: int) -> int:

@@ -39,9 +39,10 @@ from cohort_engine.api.charts import (
     chart_rows,
     cohort_subquery,
     with_person_digests,
+    with_person_set_text,
 )
 from cohort_engine.api.codesets import check_known, known_concepts
-from cohort_engine.api.disclosure import Protector
+from cohort_engine.api.disclosure import Protector, person_set_text
 from cohort_engine.api.errors import ApiError
 from cohort_engine.api.guarded_sql import check_sql_allowed, jsonable
 from cohort_engine.api.limits import check_overrides
@@ -98,7 +99,11 @@ class CohortService:
 
     def result_hash(self, person_ids: list[int]) -> str:
         """Keyed hash of the set of persons: equal cohorts compare equal, but it cannot be brute-forced."""
-        msg = b"cohort-result/v1/" + ",".join(str(i) for i in sorted(set(person_ids))).encode()
+        return self.result_hash_of_text(person_set_text(person_ids))
+
+    def result_hash_of_text(self, text: str) -> str:
+        """:meth:`result_hash` of the persons whose ``api.disclosure.person_set_text`` is ``text``."""
+        msg = b"cohort-result/v1/" + text.encode()
         return "hmac-sha256:" + hmac.new(self._secret, msg, hashlib.sha256).hexdigest()
 
     def release_policy(self, cohort_id: str) -> ReleasePolicy:
@@ -139,21 +144,18 @@ class CohortService:
                 spec,
                 con,
                 parsed=parsed,
-                include_person_ids=True,
                 sample_size=5 if p.privileged else 0,
                 overrides=dict(overrides) or None,
                 timeout_s=self.settings.query_timeout_s,
                 codesets=codesets,
-                on_session=self.person_tokens,
+                on_session=self.evaluated_tokens,
             )
             res = outcome.answer
-            disclosure = outcome.extra if res.status == "ok" else None
+            disclosure, rhash = outcome.extra if res.status == "ok" else (None, None)
             stored = res.model_copy(update={"person_ids": None, "sample": []}).public_dict()
             if disclosure is not None:
                 stored["disclosure"] = disclosure
             kept = self.concept_level(spec, stored, con) if res.status == "ok" else None
-        ids = res.person_ids or []
-        rhash = self.result_hash(ids) if res.status == "ok" else None
         sample = res.sample if p.privileged else []
         box_key = p.box_key
         rec = self.state.add_cohort(
@@ -193,12 +195,21 @@ class CohortService:
         """The sealed fingerprints of the persons behind each count of a run (funnel steps, imaging
         rows by modality), stored with the run: they key each count's noise for researchers. Read from
         the ask's own evaluation (``on_session``): the cohort is not evaluated again for them."""
-        row = read.fetch(with_person_digests(read.attrition_sql))
-        out: dict[str, Any] = {"attrition": [self.protector.seal(str(d)) for d in (row[0] if row else ())]}
+        return self.evaluated_tokens(read)[0]
+
+    def evaluated_tokens(self, read: CohortRead) -> tuple[dict[str, Any], str]:
+        """:meth:`person_tokens` and the run's :meth:`result_hash`, from one statement over the ask's
+        evaluation: the cohort's persons are hashed from their text, collected in the database with
+        the digests, never fetched as a list of ids (on 1M persons that list cost more CPU than the
+        digests)."""
+        row = read.fetch(with_person_set_text(read.attrition_sql))
+        *digests, text = row[0]
+        rhash = self.result_hash_of_text(str(text or ""))
+        out: dict[str, Any] = {"attrition": [self.protector.seal(str(d)) for d in digests]}
         if read.imaging:
             rows = read.fetch(with_person_digests(read.imaging_summary().sql))
             out["imaging"] = {(r[0] or ""): self.protector.seal(str(r[1])) for r in rows}
-        return out
+        return out, rhash
 
     def view(self, rec: CohortRecord, p: Principal, sample: list | None = None) -> CohortResult:
         return record_view(rec, p, self.protector, sample=sample)

@@ -13,11 +13,14 @@ from cohort_engine.api.suppression import DEFAULT_K
 #: Cursors in use at once: one query per core. DuckDB already spreads one query over its threads, so
 #: more concurrent queries than cores only slice the same CPUs finer and make every answer later.
 DEFAULT_POOL_SIZE = min(8, max(2, os.cpu_count() or 2))
-#: DuckDB threads of the mart in ``cohort serve`` (and ``app_from_env``): the cores, at most 4. A server
-#: has the machine to itself, unlike the CLI (``sql_guard.runner.DEFAULT_THREADS``: half the cores); one
-#: ask alone then uses every core. ``create_app`` keeps the runner's default unless told, because DuckDB
-#: refuses a second connection to the same file in one process with other settings (tests open both).
-DEFAULT_MART_THREADS = max(1, min(4, os.cpu_count() or 1))
+#: DuckDB threads of the mart in ``cohort serve`` (and ``app_from_env``): the cores left to each cursor
+#: of the pool (one on a machine with no more cores than pool slots), at most 4. Why not every core per
+#: query: under load the pool already keeps every core busy with its own query, and DuckDB's parallel
+#: hash tables and merges only add work then (on the 1M mart, 2 cores, 20 clients: ~20 % more CPU per
+#: ask with 2 threads than with 1, and slower answers). DuckDB's ``threads`` belongs to the database
+#: instance, not to a cursor, so this is the one knob. ``create_app`` keeps the runner's default unless
+#: told, because DuckDB refuses a second connection to the same file in one process with other settings.
+DEFAULT_MART_THREADS = max(1, min(4, (os.cpu_count() or 1) // DEFAULT_POOL_SIZE))
 #: Requests that may wait for a cursor; with 20 clients on 2 cores all of them wait, none is refused.
 DEFAULT_MAX_QUEUED = 32
 #: How long one waits before ``503 busy``: past this, an answer is too late to be worth the wait.
@@ -63,3 +66,11 @@ class Settings:
         )
     )
     release_sweep_interval_s: float = 600.0
+
+    @property
+    def mart_name(self) -> str:
+        """The mart as clients see it: the file's name, or a PostgreSQL URL's database (never its host,
+        socket folder or password)."""
+        from cohort_engine.schema_catalog.mart_url import parse_mart
+
+        return parse_mart(self.mart).name

@@ -221,6 +221,11 @@ def now_iso() -> str:
 
 
 def default_state_path(mart: Path) -> Path:
+    """Beside a DuckDB mart; in the working folder for a database URL (it has no folder of its own)."""
+    from cohort_engine.schema_catalog.mart_url import mart_dialect
+
+    if mart_dialect(mart) != "duckdb":
+        return Path.cwd().resolve() / STATE_FILENAME
     return Path(mart).resolve().parent / STATE_FILENAME
 
 

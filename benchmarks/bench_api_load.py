@@ -16,8 +16,11 @@ What it does:
 * counts an answer ``ok`` when it is HTTP 200 with ``status: ok`` and the count the solo run gave;
   ``503`` (the server's bounded queue is full) as *shed*: the client waits ``Retry-After`` as a polite
   client does and goes on; anything else (a 5xx, a wrong count, a dropped connection) as an *error*;
-* prints answered req/s, p50/p95/p99/max latency of the answered requests, shed and errors. It
-  asserts no timing; exit 1 when any request was an error.
+* prints answered req/s, p50/p95/p99/max latency of the answered requests, shed and errors, and the
+  server's CPU time per answered ask (core-ms, DuckDB's threads included, from ``/proc``): on a
+  machine shared with other work the rate is bounded by the CPU left to the server, while core-ms per
+  ask is what it costs (2 cores / core-ms per ask = the rate on 2 idle cores). It asserts no timing;
+  exit 1 when any request was an error.
 
     .venv/bin/python benchmarks/bench_api_load.py [--clients 20] [--seconds 60] [--phase evaluate]
     .venv/bin/python benchmarks/bench_api_load.py --serve-args="--workers 2"   # other server settings
@@ -43,6 +46,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.bench_scale import load_questions  # noqa: E402
+from cohort_engine.api.settings import DEFAULT_MART_THREADS, DEFAULT_POOL_SIZE  # noqa: E402
 from cohort_engine.seed import SEED_EN  # noqa: E402
 from tests.served import served  # noqa: E402
 
@@ -225,7 +229,8 @@ def main() -> int:
             client_keys = list(srv.keys.values())
             print(
                 f"mart {args.mart} ({args.mart.stat().st_size / 1e9:.1f} GB); server: `cohort serve "
-                f"{' '.join(extra)}`; {os.cpu_count()} CPUs (load average {os.getloadavg()[0]:.1f} "
+                f"{' '.join(extra)}` (by default {DEFAULT_POOL_SIZE} cursors × {DEFAULT_MART_THREADS} "
+                f"DuckDB thread(s)); {os.cpu_count()} CPUs (load average {os.getloadavg()[0]:.1f} "
                 "before the run)"
             )
             expected = solo(srv.base, client_keys[0], mix)

@@ -513,12 +513,14 @@ def ask_cmd(
     try:
         # A spinner on stderr: on a million-patient mart the queries take seconds; --json stays clean.
         with err.status("parsing, resolving and running…") if not as_json else nullcontext():
-            if edited.overrides:
-                res = _ask_with_overrides(edited.question, mart, edited.overrides, person_ids, parser)
-            else:
-                res = ask(
-                    edited.question, mart, include_person_ids=person_ids, parser=cast("ParserName", parser)
-                )
+            res = ask(
+                edited.question,
+                mart,
+                include_person_ids=person_ids,
+                parser=cast("ParserName", parser),
+                overrides=edited.overrides or None,
+                name_cache=True,
+            )
             followup = _ask_followup(edited.question, res, mart, answers) if res.status == "clarify" else None
     except (MartError, QueryTimeout) as e:
         _fail(str(e))
@@ -538,28 +540,6 @@ def ask_cmd(
     if followup is not None and not as_json:
         _print_followup(followup, question, show_partial=res.readback is None)
     raise typer.Exit(_exit_code(res))
-
-
-def _ask_with_overrides(
-    question: str, mart: Path, overrides: dict[str, list[int]], person_ids: bool, parser: str
-) -> AskResult:
-    """``ask`` with concept picks (``--answer concept:TERM=ID``): the same parser, then the run with
-    the terms pinned, as the REST API runs ``overrides``."""
-    from cohort_engine.parsers import ParserUnavailable, parser_for
-    from cohort_engine.pipeline import AskResult, answer_from_parse, run_spec
-    from cohort_engine.sql_guard.runner import open_mart
-
-    try:
-        parsed = parser_for(parser)(question)
-    except ParserUnavailable as e:
-        return AskResult(status="error", message=str(e))
-    if parsed.status != "ok" or parsed.spec is None:
-        return answer_from_parse(parsed)
-    con = open_mart(mart)
-    try:
-        return run_spec(parsed.spec, con, parsed=parsed, include_person_ids=person_ids, overrides=overrides)
-    finally:
-        con.close()
 
 
 def _ask_followup(question: str, res: AskResult, mart: Path, earlier: list[Answer]) -> Followup:
@@ -796,6 +776,16 @@ StateOpt = Annotated[
 ]
 
 
+def _mart_display(mart: Path) -> str:
+    """The mart as messages show it: a URL without its password (schema_catalog.mart_url)."""
+    from cohort_engine.schema_catalog.mart_url import MartLocationError, parse_mart
+
+    try:
+        return parse_mart(mart).display
+    except MartLocationError:
+        return str(mart)
+
+
 def _state_path(mart: Path, state: Path | None) -> Path:
     from cohort_engine.api.state import default_state_path
 
@@ -875,7 +865,8 @@ def serve_cmd(
     except MartError as e:
         _fail(str(e))
     err.print(
-        f"serving {mart} on http://{host}:{port}/ (API docs: /docs; state: {state_path}; workers: {workers})"
+        f"serving {_mart_display(mart)} on http://{host}:{port}/ "
+        f"(API docs: /docs; state: {state_path}; workers: {workers})"
     )
     if workers <= 1:
         uvicorn.run(web, host=host, port=port, log_level=log_level, access_log=True)
@@ -883,7 +874,8 @@ def serve_cmd(
     web.state.ctx.close()
     os.environ.update(
         {
-            "COHORT_MART": str(mart.resolve()),
+            # a URL as given (its password too: the workers connect with it), a file as an absolute path
+            "COHORT_MART": str(mart) if "://" in _mart_display(mart) else str(mart.resolve()),
             "COHORT_STATE": str(state_path.resolve()),
             "COHORT_K": str(k),
             "COHORT_TIMEOUT": str(timeout),

@@ -52,10 +52,10 @@ import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import IO, Annotated, Any, Literal
 
 import duckdb
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, PlainValidator
 
 from cohort_engine.deid.policy import (
     ReleasePolicy,
@@ -192,7 +192,7 @@ def has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
     """Whether the mart has this table (``demo_identity`` and the DICOM index are optional)."""
     row = con.execute(
         "SELECT count(*) FROM information_schema.tables WHERE lower(table_name) = ? AND "
-        "lower(table_schema) = 'main'",
+        "table_schema = current_schema()",  # DuckDB's main, PostgreSQL's public (or the URL's schema)
         [name],
     ).fetchone()
     return bool(row and row[0])
@@ -580,17 +580,28 @@ def iter_manifest_rows(
         yield manifest_row(rec, policy, level)
 
 
+def _a_connection(value: Any) -> Any:
+    """A mart connection by its shape, not its class: a PostgreSQL mart (sql_guard.pg_mart.PgMart)
+    offers the DuckDB connection's ``execute`` and ``cursor`` without being one."""
+    if isinstance(value, duckdb.DuckDBPyConnection) or (
+        callable(getattr(value, "execute", None)) and callable(getattr(value, "cursor", None))
+    ):
+        return value
+    raise ValueError("con must be an open mart connection (sql_guard.runner.open_mart)")
+
+
 class ManifestRequest(BaseModel):
     """One cohort's manifest, as the REST API asks :class:`ImagingManifestSource` for it.
 
     Owned here, not by the API, because it says what the release stage needs (data flows deid → api,
     never back); the API builds one per request after its own checks (role, approval, imaging index).
-    The connection and the compiled cohort are live objects, kept as given (not copied or validated).
+    The connection and the compiled cohort are live objects, kept as given (not copied; the connection
+    is checked by its shape only, see :func:`_a_connection`).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
 
-    con: duckdb.DuckDBPyConnection
+    con: Annotated[duckdb.DuckDBPyConnection, PlainValidator(_a_connection)]
     compiled: CompiledCohort
     imaging: ImagingRequest | None = None
     policy: ReleasePolicy

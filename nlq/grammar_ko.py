@@ -39,7 +39,7 @@ from cohort_engine.nlq.items import (
 )
 from cohort_engine.nlq.messages import readings, say
 from cohort_engine.nlq.vocab import KIND_DOMAIN, KO_DATE_REFERENCE, VISIT_KINDS
-from cohort_engine.nlq.windows import union_of
+from cohort_engine.nlq.windows import join_or_window
 
 CONTENT = {
     ItemKind.term,
@@ -599,17 +599,8 @@ def _one_window(items: list[Item]) -> list[Item] | Item:
             ):
                 # '이후 그 진단일로부터 90일 이내에': 'afterwards', then the window that says how long after
                 del out[k]
-        if (
-            it.kind is ItemKind.window
-            and len(out) >= 2
-            and out[-1].kind is ItemKind.conj
-            and out[-2].kind is ItemKind.window
-            and out[-1].data_as(ConjData).op == "or"
-        ):
-            joined = union_of(out[-2], out[-1], it)
-            if joined is not None:
-                out[-2:] = [joined]
-                continue
+        if join_or_window(out, it):
+            continue
         if it.kind is ItemKind.exclusive:
             k = next((i for i in range(len(out) - 1, -1, -1) if out[i].kind is ItemKind.window), None)
             if k is None:

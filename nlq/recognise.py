@@ -134,6 +134,27 @@ def _targets() -> list[str]:
 
 _SIDES = r"right|left|upper|lower|anterior|posterior|proximal|distal"
 
+#: English words that hold no rule, blanked (same length: offsets stay).
+_BLANKED_EN = [
+    # 'over the whole observation period': any time the mart holds, which is what no date says anyway
+    re.compile(
+        r"\b(?:during|over|across|in|throughout)\s+the\s+(?:whole|entire|full)\s+(?:observation|study|follow-up|"
+        r"data|record(?:ed)?)\s+(?:period|window|history|time)\b",
+        re.IGNORECASE,
+    ),
+    # 'around the same time (within 2 days either way)': the vague words, made exact by what follows
+    re.compile(
+        r"\b(?:around|about|at\s+about|at\s+roughly|roughly)\s+the\s+same\s+time(?=\s*\(?\s*(?:within|[±]|\+/-))",
+        re.IGNORECASE,
+    ),
+    # 'Among persons with X, we will identify those who …': the writer's plan around the rules
+    re.compile(
+        r",?\s*\bwe\s+(?:will|would|want\s+to|need\s+to|wish\s+to|plan\s+to)\s+(?:identify|select|find|"
+        r"include|keep|take)\s+(?:those|the\s+ones|patients|persons|people)(?=\s+(?:who|whose|with)\b)",
+        re.IGNORECASE,
+    ),
+]
+
 #: Misspelt units of time, too short for edit-distance repair to be safe.
 SHORT_TYPOS_EN = {
     "weks": "weeks",
@@ -1463,29 +1484,8 @@ def recognise(text: str, lang: str, today: date) -> Recognised:
             text,
             flags=re.IGNORECASE,
         )
-        # 'over the whole observation period': any time the mart holds, which is what no date says anyway
-        text = re.sub(
-            r"\b(?:during|over|across|in|throughout)\s+the\s+(?:whole|entire|full)\s+(?:observation|study|follow-up|"
-            r"data|record(?:ed)?)\s+(?:period|window|history|time)\b",
-            lambda m: " " * len(m.group(0)),
-            text,
-            flags=re.IGNORECASE,
-        )
-        # 'around the same time (within 2 days either way)': the vague words, made exact by what follows
-        text = re.sub(
-            r"\b(?:around|about|at\s+about|at\s+roughly|roughly)\s+the\s+same\s+time(?=\s*\(?\s*(?:within|[±]|\+/-))",
-            lambda m: " " * len(m.group(0)),
-            text,
-            flags=re.IGNORECASE,
-        )
-        # 'Among persons with X, we will identify those who …': the writer's plan around the rules
-        text = re.sub(
-            r",?\s*\bwe\s+(?:will|would|want\s+to|need\s+to|wish\s+to|plan\s+to)\s+(?:identify|select|find|"
-            r"include|keep|take)\s+(?:those|the\s+ones|patients|persons|people)(?=\s+(?:who|whose|with)\b)",
-            lambda m: " " * len(m.group(0)),
-            text,
-            flags=re.IGNORECASE,
-        )
+        for rx in _BLANKED_EN:
+            text = rx.sub(lambda m: " " * len(m.group(0)), text)
         text = re.sub(r"\bw/in\b", "within", text, flags=re.IGNORECASE)
         # 'so far this year': up to today is all a mart holds anyway
         text = re.sub(

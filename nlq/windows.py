@@ -314,22 +314,31 @@ def union_of(a: Item, conj: Item, b: Item) -> Item | None:
     )
 
 
+def join_or_window(out: list[Item], it: Item) -> bool:
+    """When ``it`` is a window after '<window> or', replace the two in ``out`` with their union (see
+    :func:`union_of`) and say so; the caller then drops ``it``."""
+    if not (
+        it.kind is ItemKind.window
+        and len(out) >= 2
+        and out[-1].kind is ItemKind.conj
+        and out[-2].kind is ItemKind.window
+        and out[-1].data_as(ConjData).op == "or"
+    ):
+        return False
+    joined = union_of(out[-2], out[-1], it)
+    if joined is None:
+        return False
+    out[-2:] = [joined]
+    return True
+
+
 def window_asides_en(items: list[Item]) -> list[Item]:
     """Windows said twice over: 'the same day or the next day' (one window, their union), and 'within 48
     hours of the dx (after it)' (the side, in brackets, of the window just given)."""
     out: list[Item] = []
     for it in items:
-        if (
-            it.kind is ItemKind.window
-            and len(out) >= 2
-            and out[-1].kind is ItemKind.conj
-            and out[-2].kind is ItemKind.window
-            and out[-1].data_as(ConjData).op == "or"
-        ):
-            joined = union_of(out[-2], out[-1], it)
-            if joined is not None:
-                out[-2:] = [joined]
-                continue
+        if join_or_window(out, it):
+            continue
         if it.kind is ItemKind.pronoun and out and out[-1].kind is ItemKind.window:
             side = out[-1].data_as(WindowData)
             k = next((i for i in range(len(out) - 2, -1, -1) if out[i].kind is ItemKind.window), None)

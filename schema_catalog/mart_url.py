@@ -16,13 +16,13 @@ import re
 from os import PathLike
 from pathlib import Path
 from typing import Literal
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict
 
 __all__ = ["MartLocation", "MartLocationError", "mart_dialect", "parse_mart"]
 
-MartKind = Literal["duckdb", "postgresql"]
+MartKind = Literal["duckdb", "postgresql", "spark"]
 
 _PG_SCHEMES = ("postgresql", "postgres")
 _FOLDED = re.compile(r"^([a-z][a-z0-9+.\-]+):/(?!/)", re.IGNORECASE)
@@ -45,10 +45,27 @@ class MartLocation(BaseModel):
     conninfo: str = ""
     #: What people see: the file, or the URL without its password.
     display: str
+    #: The Parquet folder (or a URL every Spark executor can read) of a Spark mart (``kind == "spark"``);
+    #: its master (``local[2]`` or ``spark://host:port``) is :attr:`conninfo`.
+    parquet: str = ""
+
+    @property
+    def name(self) -> str:
+        """A short name to show and to match a request's ``mart`` against: the file's name, or the
+        PostgreSQL database's (never the host, the socket folder or a password)."""
+        if self.kind == "duckdb":
+            return self.path.name if self.path is not None else self.display
+        if self.kind == "spark":  # the Parquet folder's own name (never the master's host)
+            return self.parquet.rstrip("/").rsplit("/", 1)[-1] or self.parquet
+        parts = urlsplit(self.display)
+        dbname = re.search(r"(?:^|&)dbname=([^&]*)", parts.query)
+        return parts.path.strip("/") or (dbname.group(1) if dbname else "")
 
     @property
     def dialect(self) -> str:
         """The sqlglot dialect of the engine (what the guard parses a user's SQL in)."""
+        if self.kind == "spark":
+            return "spark"
         return "postgres" if self.kind == "postgresql" else "duckdb"
 
 
@@ -59,18 +76,25 @@ def _unfold(text: str) -> str:
 def parse_mart(value: str | PathLike[str]) -> MartLocation:
     """The location a ``--mart`` / ``COHORT_MART`` value names.
 
-    A ``postgresql://`` (or ``postgres://``) URL is a PostgreSQL database; any other ``scheme://`` is
-    refused with the list of what is supported; everything else is a DuckDB file path.
+    A ``postgresql://`` (or ``postgres://``) URL is a PostgreSQL database; ``spark-local:DIR`` and
+    ``spark://host:port?parquet=DIR`` are Parquet folders read by Spark (sql_guard.spark_mart); any
+    other ``scheme://`` is refused with the list of what is supported; everything else is a DuckDB file
+    path.
     """
-    text = _unfold(str(value).strip())
+    raw = str(value).strip()
+    if raw.lower().startswith(SPARK_LOCAL_PREFIX):
+        return _spark_local(raw)
+    text = _unfold(raw)
     m = _SCHEME.match(text)
     if m is None:
         return MartLocation(kind="duckdb", path=Path(value), display=str(value))
     scheme = m.group(1).lower()
+    if scheme == "spark":
+        return _spark_cluster(text)
     if scheme not in _PG_SCHEMES:
         raise MartLocationError(
-            f"unsupported mart URL scheme {scheme!r}: give a DuckDB file path or a "
-            "postgresql://user@host:port/database URL"
+            f"unsupported mart URL scheme {scheme!r}: give a DuckDB file path, a "
+            "postgresql://user@host:port/database URL, spark-local:DIR or spark://host:port?parquet=DIR"
         )
     parts = urlsplit(text)
     if not parts.path.strip("/") and "dbname=" not in parts.query:
@@ -83,6 +107,62 @@ def parse_mart(value: str | PathLike[str]) -> MartLocation:
     query = re.sub(r"(^|&)password=[^&]*", r"\1password=***", parts.query)
     display = urlunsplit(("postgresql", netloc, parts.path, query, ""))
     return MartLocation(kind="postgresql", conninfo=text, display=display)
+
+
+#: ``spark-local:DIR``: a Parquet folder (``DIR/<table>/*.parquet``) read by PySpark in local mode.
+SPARK_LOCAL_PREFIX = "spark-local:"
+#: The local master: two cores, as on the CI machines (sql_guard.spark_mart).
+SPARK_LOCAL_MASTER = "local[2]"
+SPARK_DEFAULT_PORT = 7077
+
+
+def _spark_local(raw: str) -> MartLocation:
+    folder = raw[len(SPARK_LOCAL_PREFIX) :].strip()
+    if not folder:
+        raise MartLocationError(
+            "spark-local: needs the Parquet folder, e.g. spark-local:demo/parquet "
+            "(write one with `cohort demo-data --target parquet:demo/parquet`)"
+        )
+    return MartLocation(
+        kind="spark",
+        path=Path(folder),
+        parquet=folder,
+        conninfo=SPARK_LOCAL_MASTER,
+        display=f"{SPARK_LOCAL_PREFIX}{folder}",
+    )
+
+
+def _spark_cluster(text: str) -> MartLocation:
+    """``spark://host[:port]?parquet=DIR``: a standalone Spark master and the Parquet folder its
+    executors read (a shared path or an ``hdfs://`` / ``s3a://`` URL)."""
+    parts = urlsplit(text)
+    if parts.username or parts.password:
+        # Spark masters take no credentials in the URL; never echo what was given
+        raise MartLocationError(
+            "a spark:// mart URL carries no user or password: Spark's own authentication "
+            "(spark.authenticate.secret) belongs in the cluster's configuration"
+        )
+    if not parts.hostname:
+        raise MartLocationError(
+            "a Spark mart URL must name the master: spark://host:7077?parquet=DIR (or spark-local:DIR)"
+        )
+    try:
+        port = parts.port or SPARK_DEFAULT_PORT
+    except ValueError:
+        raise MartLocationError("the port of a spark:// mart URL must be a number, e.g. 7077") from None
+    query = parse_qs(parts.query, keep_blank_values=True)
+    unknown = sorted(k for k in query if k != "parquet")
+    if unknown:
+        raise MartLocationError(
+            f"unknown parameter(s) {', '.join(unknown)} in a spark:// mart URL: only parquet=DIR is read"
+        )
+    folder = _unfold((query.get("parquet") or [""])[-1].strip())  # hdfs:// held in a Path folds too
+    if not folder or parts.path.strip("/"):
+        raise MartLocationError(
+            "a Spark mart URL must name the Parquet folder as a parameter: spark://host:7077?parquet=DIR"
+        )
+    master = f"spark://{parts.hostname}:{port}"
+    return MartLocation(kind="spark", parquet=folder, conninfo=master, display=f"{master}?parquet={folder}")
 
 
 def mart_dialect(value: str | PathLike[str]) -> str:

@@ -3,13 +3,14 @@
 # Playwright through executable_path; Playwright's own browser download cannot work offline), a CJK
 # font so that Hangul renders in the chat UI screenshots, PostgreSQL (the compiled-SQL tests start a
 # throwaway cluster) and Orthanc with its DICOMweb plugin (the DICOMweb crawl tests start their own
-# Orthanc on a free loopback port; a system service the package may start is not used).
+# Orthanc on a free loopback port; a system service the package may start is not used) and Java 17 for
+# PySpark (the Spark mart tests run a local Spark driver).
 #
 # Idempotent: installs only what is missing, and runs `apt-get update` only when something is missing
 # and the package lists are absent or older than a day. Safe to run on every `make test`.
 set -euo pipefail
 
-PACKAGES=(chromium fonts-noto-cjk fonts-dejavu-core postgresql orthanc orthanc-dicomweb)
+PACKAGES=(chromium fonts-noto-cjk fonts-dejavu-core postgresql orthanc orthanc-dicomweb openjdk-17-jre-headless)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

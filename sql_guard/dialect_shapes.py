@@ -40,6 +40,7 @@ __all__ = [
     "inline_temp_tables",
     "temp_table_statement",
     "to_postgres",
+    "to_spark",
 ]
 
 
@@ -197,8 +198,33 @@ def to_postgres(tree: exp.Expr, *, identity: str = "") -> str:
         .transform(_catalog_functions(identity))
         .transform(_inline_ctes)
         .transform(_estimable_case_folds)
+        .transform(_date_parts)
     )
+    _alias_subqueries(tree)
     return tree.sql(dialect="postgres")
+
+
+def _alias_subqueries(tree: exp.Expr) -> None:
+    """A subquery in FROM or JOIN without an alias gets one (``_sub1``, …): DuckDB and PostgreSQL 16
+    read ``FROM (SELECT …)``, PostgreSQL 15 refuses it (42601); nothing can name an unaliased
+    subquery, so any unused name keeps the meaning (hand-written gold SQL and ``cohort sql`` use it)."""
+    taken = {t.alias_or_name.lower() for t in tree.find_all(exp.Table, exp.Subquery)}
+    n = 0
+    for sub in list(tree.find_all(exp.Subquery)):
+        if sub.alias or not isinstance(sub.parent, (exp.From, exp.Join)):
+            continue
+        n += 1
+        while f"_sub{n}" in taken:
+            n += 1
+        sub.set("alias", exp.TableAlias(this=exp.to_identifier(f"_sub{n}")))
+
+
+def _date_parts(node: exp.Expr) -> exp.Expr:
+    """DuckDB's ``quarter(d)`` (the extract's quarter dates, deid.records) is ``EXTRACT(QUARTER FROM d)``
+    in PostgreSQL, which has no ``quarter`` function (sqlglot renders it as is)."""
+    if not isinstance(node, exp.Quarter):
+        return node
+    return exp.Extract(this=exp.var("QUARTER"), expression=node.this.copy())
 
 
 def _inline_ctes(node: exp.Expr) -> exp.Expr:
@@ -302,3 +328,61 @@ def _estimable_case_folds(node: exp.Expr) -> exp.Expr:
         return node
     plain = exp.In(this=upper.this.copy(), expressions=[v.copy() for v in values])
     return exp.Paren(this=exp.Or(this=plain, expression=node.copy()))
+
+
+# -- Spark (sql_guard.spark_mart) ---------------------------------------------------------------------
+
+
+def to_spark(tree: exp.Expr) -> str:
+    """Spark SQL text of a DuckDB tree (parameters already bound, temporary tables already resolved).
+
+    sqlglot renders most of DuckDB for Spark itself (``arg_max`` → ``max_by``, ``QUALIFY`` → a
+    filtered subquery, ``regexp_replace(…, 'g')`` → Spark's replace-all, date arithmetic, NULL
+    ordering); what is fixed here are the two shapes Spark does not read:
+
+    * ``WITH x AS MATERIALIZED (…)``: Spark has no such hint (it plans CTEs itself), so it is dropped;
+    * ``x IN (SELECT unnest(<bound list>))`` (the vocabulary's lookups): a plain ``x IN (…values…)``,
+      and ``FALSE`` for an empty list, instead of an ``explode`` subquery over a typed empty array;
+    * ``quantile_cont(x, p)`` (the lab-unit check's value range): Spark's exact ``percentile(x, p)``,
+      which interpolates as DuckDB does (sqlglot writes ``PERCENTILE_CONT(x, p)``, which Spark
+      refuses, or an approximate percentile).
+    """
+    tree = tree.transform(_spark_plain_ctes).transform(_unnest_lists).transform(_exact_percentiles)
+    return tree.sql(dialect="spark")
+
+
+def _exact_percentiles(node: exp.Expr) -> exp.Expr:
+    if isinstance(node, exp.PercentileCont) and node.args.get("expression") is not None:
+        return exp.Anonymous(this="PERCENTILE", expressions=[node.this.copy(), node.expression.copy()])
+    return node
+
+
+def _spark_plain_ctes(node: exp.Expr) -> exp.Expr:
+    if isinstance(node, exp.CTE) and node.args.get("materialized") is not None:
+        node.set("materialized", None)
+    return node
+
+
+def _unnest_lists(node: exp.Expr) -> exp.Expr:
+    if not isinstance(node, exp.In):
+        return node
+    query = node.args.get("query")
+    select = query.this if isinstance(query, exp.Subquery) else query
+    if (
+        not isinstance(select, exp.Select)
+        or len(select.expressions) != 1
+        or any(select.args.get(k) for k in ("from", "from_", "where", "joins", "group"))
+    ):
+        return node
+    unnest = select.expressions[0]
+    if not isinstance(unnest, (exp.Unnest, exp.Explode)):
+        return node
+    inner = unnest.expressions[0] if isinstance(unnest, exp.Unnest) and unnest.expressions else unnest.this
+    if isinstance(inner, exp.Cast):
+        inner = inner.this
+    if not isinstance(inner, exp.Array):
+        return node
+    values = [v.copy() for v in inner.expressions]
+    if not values:
+        return exp.false()
+    return exp.In(this=node.this.copy(), expressions=values)

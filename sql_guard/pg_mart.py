@@ -23,12 +23,13 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from decimal import Decimal
 from typing import Any
 
 import duckdb
 import psycopg
+import pyarrow as pa
 from psycopg import errors as pg_errors
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.types.numeric import NumericLoader
@@ -47,6 +48,7 @@ from cohort_engine.sql_guard.dialect_shapes import (
     to_postgres,
 )
 from cohort_engine.sql_guard.errors import MartError
+from cohort_engine.sql_guard.pg_rows import RowsTooLarge, arrow_relation, number_row_parameters, tokens_in
 
 __all__ = ["DEFAULT_POOL_SIZE", "DEFAULT_STATEMENT_TIMEOUT_S", "PgMart", "open_pg_mart"]
 
@@ -148,6 +150,9 @@ class PgMart:
         self._shared = shared
         self._root = root
         self._temps: dict[str, exp.Expr] = {}
+        #: Arrow tables registered on this handle (:meth:`register`) and their columns' values.
+        self._registered: dict[str, exp.Expr] = {}
+        self._arrays: dict[str, list[Any]] = {}
         self._rows: list[tuple[Any, ...]] = []
         self._next = 0
         self._description: list[tuple[Any, ...]] | None = None
@@ -171,8 +176,47 @@ class PgMart:
         temporary table's CREATE / DROP (kept by this handle, see :mod:`sql_guard.dialect_shapes`)."""
         return self._render(sql, parameters)[0]
 
+    def register(self, name: str, table: Any) -> PgMart:
+        """DuckDB's ``register``: an Arrow table readable as ``name`` by this handle's statements, its
+        columns sent as array parameters beside each statement that reads it (sql_guard.pg_rows: a
+        read-only session cannot create a table, and the rows never enter the SQL text)."""
+        self._check_open()
+        try:
+            query, arrays = arrow_relation(name.lower(), table)
+        except RowsTooLarge as e:
+            raise duckdb.InvalidInputException(str(e)) from None
+        self._registered[name.lower()] = query
+        self._arrays.update(arrays)
+        self._forget_unread_arrays()
+        return self
+
+    def unregister(self, name: str) -> PgMart:
+        """DuckDB's ``unregister`` (a temporary table made from the rows keeps them)."""
+        self._registered.pop(name.lower(), None)
+        self._forget_unread_arrays()
+        return self
+
+    def sql(self, query: str) -> _PgRelation:
+        """DuckDB's relational ``sql``, for the one use the engine makes of it: reading a statement's
+        rows as Arrow record batches (deid.records)."""
+        self._check_open()
+        return _PgRelation(self, query)
+
+    def _forget_unread_arrays(self) -> None:
+        read = set().union(*(tokens_in(t) for t in [*self._registered.values(), *self._temps.values()]))
+        for token in [t for t in self._arrays if t not in read]:
+            del self._arrays[token]
+
     def _render(self, sql: str, parameters: Sequence[Any] | None) -> tuple[str | None, bool]:
         """(the PostgreSQL text, whether it reads a remembered temporary table)."""
+        text, reads_temps, _ = self._render_with_rows(sql, parameters)
+        return text, reads_temps
+
+    def _render_with_rows(
+        self, sql: str, parameters: Sequence[Any] | None
+    ) -> tuple[str | None, bool, list[list[Any]]]:
+        """(the PostgreSQL text, whether it reads a remembered temporary table, the values of its
+        ``$n`` array parameters: the registered tables it reads)."""
         self._check_open()
         parsed = self._shared.parse(sql)
         tree = parsed.tree.copy()
@@ -188,15 +232,19 @@ class PgMart:
                 self._temps.pop(temp.name, None)
             elif not (temp.if_not_exists and temp.name in self._temps):
                 self._temps.pop(temp.name, None)
-                self._temps[temp.name] = inline_temp_tables(temp.query, self._temps)
-            return None, False
+                query = inline_temp_tables(temp.query, self._registered)
+                self._temps[temp.name] = inline_temp_tables(query, self._temps)
+            self._forget_unread_arrays()
+            return None, False, []
         before = tree.sql()
         tree = inline_temp_tables(tree, self._temps)
         reads_temps = tree.sql() != before
+        tree = inline_temp_tables(tree, self._registered)
+        arrays = number_row_parameters(tree, self._arrays)
         sets = concept_set_ctes(tree)
         if sets:
             tree = inline_concept_sets(tree, {name: self._concept_set(body) for name, body in sets.items()})
-        return to_postgres(tree, identity=self.location.display), reads_temps
+        return to_postgres(tree, identity=self.location.display), reads_temps, arrays
 
     def execute(self, sql: str, parameters: Sequence[Any] | None = None) -> PgMart:
         """Run one DuckDB statement on PostgreSQL; rows are fetched at once (guarded queries are
@@ -208,7 +256,7 @@ class PgMart:
         mart, 383M join-filter comparisons; 1.8 s with hash joins). The pool's reset undoes the setting.
         """
         self._rows, self._next, self._description = [], 0, None
-        text, reads_temps = self._render(sql, parameters)
+        text, reads_temps, arrays = self._render_with_rows(sql, parameters)
         if text is None:
             return self
         try:
@@ -217,7 +265,12 @@ class PgMart:
                 try:
                     if reads_temps:
                         conn.execute("SET enable_nestloop = off")
-                    cur = conn.execute(text.encode("utf-8"))
+                    # registered rows: server-side $n parameters (sql_guard.pg_rows)
+                    cur: psycopg.Cursor[Any] = (
+                        psycopg.RawCursor(conn).execute(text.encode("utf-8"), arrays)
+                        if arrays
+                        else conn.execute(text.encode("utf-8"))
+                    )
                     if cur.description is not None:
                         self._description = [tuple(c) for c in cur.description]
                         self._rows = cur.fetchall()
@@ -281,6 +334,8 @@ class PgMart:
     def close(self) -> None:
         """A cursor forgets its tables and rows; the root connection also closes the pool."""
         self._temps.clear()
+        self._registered.clear()
+        self._arrays.clear()
         self._rows = []
         if self._root and not self._closed:
             self._shared.pool.close()
@@ -295,6 +350,26 @@ class PgMart:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class _PgRelation:
+    """What :meth:`PgMart.sql` returns: a statement whose rows are read as Arrow record batches.
+
+    The rows are fetched whole and cut into batches: the engine's callers already bound each
+    statement (deid.records reads one slice of persons per statement)."""
+
+    def __init__(self, mart: PgMart, query: str) -> None:
+        self._mart = mart
+        self._query = query
+
+    def to_arrow_reader(self, batch_size: int = 1_000_000) -> Iterator[pa.RecordBatch]:
+        cur = self._mart.execute(self._query)
+        names = [str(d[0]) for d in cur.description or []]
+        while rows := cur.fetchmany(max(1, batch_size)):
+            columns = list(zip(*rows, strict=True))
+            yield pa.RecordBatch.from_arrays([pa.array(list(c)) for c in columns], names=names)
+
+    record_batch = to_arrow_reader
 
 
 def _session_conninfo(conninfo: str, statement_timeout_s: int) -> str:

@@ -144,6 +144,9 @@ def open_mart(
     pg = _postgres_mart(path)
     if pg is not None:
         return pg
+    spark = _spark_mart(path)
+    if spark is not None:
+        return spark
     p = Path(path)
     if not p.is_file():
         raise MartError(f"mart file not found: {p} (give the path of an OMOP CDM DuckDB database)")
@@ -202,6 +205,24 @@ def _postgres_mart(path: str | PathLike[str]) -> duckdb.DuckDBPyConnection | Non
             "PostgreSQL marts need psycopg and psycopg-pool: pip install 'cohort-engine[postgres]'"
         ) from None
     return cast("duckdb.DuckDBPyConnection", open_pg_mart(location))
+
+
+def _spark_mart(path: str | PathLike[str]) -> duckdb.DuckDBPyConnection | None:
+    """The Parquet mart a ``spark-local:DIR`` / ``spark://…?parquet=DIR`` value names, read by Spark
+    (sql_guard.spark_mart: behind the same DuckDB connection interface); None for anything else."""
+    from cohort_engine.schema_catalog.mart_url import MartLocationError, parse_mart
+
+    try:
+        location = parse_mart(path)
+    except MartLocationError as e:
+        raise MartError(str(e)) from None
+    if location.kind != "spark":
+        return None
+    try:
+        from cohort_engine.sql_guard.spark_mart import open_spark_mart
+    except ModuleNotFoundError:
+        raise MartError("Spark marts need PySpark: pip install 'cohort-engine[spark]'") from None
+    return cast("duckdb.DuckDBPyConnection", open_spark_mart(location))
 
 
 def _lock_and_verify(con: duckdb.DuckDBPyConnection, path: Path) -> None:

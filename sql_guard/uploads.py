@@ -4,7 +4,10 @@ Why a temporary table and not SQL text: a list holds up to 100,000 persons, and 
 shown to its asker (``AskResult.sql``) and cached per spec; person ids in it would leave with the
 answer. The compiler only names :data:`UPLOAD_TABLE` and the list's name; the rows reach DuckDB beside
 the SQL, on the run's own cursors (a DuckDB temporary table belongs to one connection, lives in
-memory and is allowed on a read-only mart).
+memory and is allowed on a read-only mart). On a PostgreSQL mart, whose sessions are read-only and
+cannot create even a temporary table, the same two calls (``register``, ``CREATE TEMP TABLE … AS``)
+make the list a CTE over array *parameters* sent beside each statement that reads it
+(``sql_guard.pg_rows``): still no person id in any SQL text, at most ``pg_rows.MAX_ROWS`` rows a run.
 
 Why a scope (:func:`session_uploads`): the guard accepts :data:`UPLOAD_TABLE` only while a caller that
 loaded its owner's lists is running a cohort with them. Outside a scope the table is unknown to the
@@ -23,6 +26,7 @@ import duckdb
 import pyarrow as pa
 
 from cohort_engine.schema_catalog.tables import Table, col
+from cohort_engine.sql_guard.errors import QueryError
 
 __all__ = ["UPLOAD_TABLE", "UploadRows", "active_upload_tables", "attach_uploads", "session_uploads"]
 
@@ -100,7 +104,10 @@ def attach_uploads(cursor: duckdb.DuckDBPyConnection) -> None:
     rows = _ACTIVE.get()
     if rows is None:
         return
-    cursor.register(_STAGING, rows)
+    try:
+        cursor.register(_STAGING, rows)
+    except duckdb.InvalidInputException as e:  # a PostgreSQL mart's row limit: the message is counts only
+        raise QueryError("InvalidInputException", f"the run's uploaded lists are too large: {e}") from None
     try:
         cursor.execute(f"CREATE OR REPLACE TEMP TABLE {UPLOAD_TABLE} AS SELECT * FROM {_STAGING}")
     finally:

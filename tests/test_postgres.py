@@ -329,5 +329,7 @@ def test_mart_url_parsing() -> None:
     assert parse_mart("demo/mart.duckdb").kind == "duckdb"
     with pytest.raises(MartLocationError, match="must name the database"):
         parse_mart("postgresql://reader@db.example:5432")
-    with pytest.raises(MartLocationError, match="unsupported mart URL scheme 'spark'"):
+    with pytest.raises(MartLocationError, match="unsupported mart URL scheme 'mysql'"):
+        parse_mart("mysql://reader@db.example/omop")
+    with pytest.raises(MartLocationError, match="must name the Parquet folder"):
         parse_mart("spark://host:7077")

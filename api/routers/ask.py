@@ -10,6 +10,7 @@ never stored, and the audit log records the answers' actions and digests, never 
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from fastapi import APIRouter, Request, Response
 
@@ -50,9 +51,9 @@ def ask(
     body: AskRequest, request: Request, response: Response, ctx: Ctx, p: HeavyResearcherKey
 ) -> CohortResult:
     started = time.perf_counter()
-    served = ctx.settings.mart
-    if body.mart is not None and body.mart not in (served.name, served.stem):
-        raise ApiError(422, "unknown_mart", f"This server serves the mart “{served.name}” only.")
+    served = ctx.settings.mart_name
+    if body.mart is not None and body.mart not in (served, Path(served).stem):
+        raise ApiError(422, "unknown_mart", f"This server serves the mart “{served}” only.")
     edited = apply_answers(body.question, body.answers)
     overrides = {**body.overrides, **edited.overrides}
     with timing_scope() as runs:

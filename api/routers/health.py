@@ -43,6 +43,6 @@ def health(ctx: Ctx) -> HealthOut:
         status="ok" if mart_ok and state_ok else "degraded",
         version=__version__,
         mart=mart_ok,
-        mart_name=ctx.settings.mart.name,
+        mart_name=ctx.settings.mart_name,
         state=state_ok,
     )
