@@ -172,7 +172,20 @@ def best_of_pair(
 
 
 def main() -> int:
+    if sys.argv[1:3] == ["--engine", "postgres"]:
+        # The same mix on a real PostgreSQL 15 with the OMOP indexes, ours vs hand-written
+        # (bench_postgres.py takes the remaining options).
+        import bench_postgres
+
+        sys.argv = [sys.argv[0], *sys.argv[3:]]
+        return bench_postgres.main()
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument(
+        "--engine",
+        choices=["duckdb", "postgres"],
+        default="duckdb",
+        help="postgres: run bench_postgres.py (must come first: --engine postgres [its options]).",
+    )
     ap.add_argument("--persons", type=int, default=200_000)
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--dir", type=Path, default=ROOT / "build" / "bench-scale")
