@@ -21,9 +21,12 @@ means. What this module fixes:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import duckdb
 import sqlglot
 from sqlglot import exp
 from sqlglot.dialects.duckdb import DuckDB
@@ -176,6 +179,62 @@ def inline_temp_tables(tree: exp.Expr, temps: Mapping[str, exp.Expr]) -> exp.Exp
     else:
         tree.set("with_", exp.With(expressions=ctes))
     return tree
+
+
+class ParsedStatement:
+    """A statement's DuckDB tree, cached by text; copied before each use."""
+
+    def __init__(self, tree: exp.Expr, placeholders: int) -> None:
+        self.tree = tree
+        self.placeholders = placeholders
+
+
+class StatementCache:
+    """What every handle on one mart of another engine shares (``PgMart``, ``SparkMart``): statements
+    parsed once per text (the callers repeat the same few), and the concept ids of each constant
+    concept-set query (the vocabulary does not change under a read-only session). Bounded, thread-safe.
+    ``engine`` names the engine in the error a statement that cannot be rendered raises."""
+
+    def __init__(self, engine: str, size: int = 512) -> None:
+        self.engine = engine
+        self.size = size
+        self.lock = threading.Lock()
+        self._parsed: OrderedDict[str, ParsedStatement] = OrderedDict()
+        self._concept_sets: dict[str, list[int]] = {}
+
+    def parse(self, sql: str) -> ParsedStatement:
+        with self.lock:
+            hit = self._parsed.get(sql)
+            if hit is not None:
+                self._parsed.move_to_end(sql)
+                return hit
+        numbered, n = number_placeholders(sql)
+        try:
+            parsed = ParsedStatement(parse_duckdb(numbered), n)
+        except ValueError:
+            raise duckdb.ParserException(f"the statement could not be rendered for {self.engine}") from None
+        with self.lock:
+            self._parsed[sql] = parsed
+            while len(self._parsed) > self.size:
+                self._parsed.popitem(last=False)
+        return parsed
+
+    def concept_ids(self, text: str, fetch: Callable[[], list[int]]) -> list[int]:
+        """The ids the concept-set query ``text`` gives: ``fetch()`` runs it the first time only."""
+        with self.lock:
+            hit = self._concept_sets.get(text)
+        if hit is not None:
+            return hit
+        ids = fetch()
+        with self.lock:
+            if len(self._concept_sets) >= self.size:
+                self._concept_sets.clear()
+            self._concept_sets[text] = ids
+        return ids
+
+    def forget_concept_sets(self) -> None:
+        with self.lock:
+            self._concept_sets.clear()
 
 
 def parse_duckdb(sql: str) -> exp.Expr:

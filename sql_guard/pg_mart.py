@@ -21,8 +21,6 @@ working; PostgreSQL's own text, which quotes values, is never passed on.
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from decimal import Decimal
 from typing import Any
@@ -38,12 +36,11 @@ from sqlglot import exp
 
 from cohort_engine.schema_catalog.mart_url import MartLocation
 from cohort_engine.sql_guard.dialect_shapes import (
+    StatementCache,
     bind_parameters,
     concept_set_ctes,
     inline_concept_sets,
     inline_temp_tables,
-    number_placeholders,
-    parse_duckdb,
     temp_table_statement,
     to_postgres,
 )
@@ -58,9 +55,6 @@ DEFAULT_POOL_SIZE = 8
 DEFAULT_STATEMENT_TIMEOUT_S = 600
 #: Seconds to wait for the first connection before the mart is reported unreachable.
 CONNECT_TIMEOUT_S = 10.0
-#: Parsed statements kept (the vocabulary and the pipeline repeat the same texts).
-_PARSE_CACHE_SIZE = 512
-
 REQUIRED_TABLES: tuple[str, ...] = ("person", "concept")
 
 
@@ -103,40 +97,13 @@ def _duckdb_error(e: psycopg.Error) -> duckdb.Error:
     return duckdb.Error(text)
 
 
-class _Parsed:
-    """A statement's DuckDB tree, cached by text; copied before each use."""
-
-    def __init__(self, tree: exp.Expr, placeholders: int) -> None:
-        self.tree = tree
-        self.placeholders = placeholders
-
-
 class _Shared:
     """What the root connection and its cursors share: the pool and the parse cache."""
 
     def __init__(self, location: MartLocation, pool: ConnectionPool) -> None:
         self.location = location
         self.pool = pool
-        self.lock = threading.Lock()
-        self.parsed: OrderedDict[str, _Parsed] = OrderedDict()
-        self.concept_sets: dict[str, list[int]] = {}
-
-    def parse(self, sql: str) -> _Parsed:
-        with self.lock:
-            hit = self.parsed.get(sql)
-            if hit is not None:
-                self.parsed.move_to_end(sql)
-                return hit
-        numbered, n = number_placeholders(sql)
-        try:
-            parsed = _Parsed(parse_duckdb(numbered), n)
-        except ValueError:
-            raise duckdb.ParserException("the statement could not be rendered for PostgreSQL") from None
-        with self.lock:
-            self.parsed[sql] = parsed
-            while len(self.parsed) > _PARSE_CACHE_SIZE:
-                self.parsed.popitem(last=False)
-        return parsed
+        self.statements = StatementCache("PostgreSQL")
 
 
 class PgMart:
@@ -218,7 +185,7 @@ class PgMart:
         """(the PostgreSQL text, whether it reads a remembered temporary table, the values of its
         ``$n`` array parameters: the registered tables it reads)."""
         self._check_open()
-        parsed = self._shared.parse(sql)
+        parsed = self._shared.statements.parse(sql)
         tree = parsed.tree.copy()
         params = list(parameters or [])
         if parsed.placeholders or params:
@@ -284,27 +251,22 @@ class PgMart:
 
     def forget_concept_sets(self) -> None:
         """Drop the remembered concept sets of this mart (a benchmark's cold start)."""
-        with self._shared.lock:
-            self._shared.concept_sets.clear()
+        self._shared.statements.forget_concept_sets()
 
     def _concept_set(self, body: exp.Query) -> list[int]:
         """The concept ids of a constant concept-set query, run once per mart (vocabulary tables do
         not change under a read-only session)."""
         text = to_postgres(body.copy())
-        with self._shared.lock:
-            hit = self._shared.concept_sets.get(text)
-        if hit is not None:
-            return hit
-        try:
-            with self._shared.pool.connection() as conn:
-                ids = [int(r[0]) for r in conn.execute(text.encode("utf-8")).fetchall() if r[0] is not None]
-        except psycopg.Error as e:
-            raise _duckdb_error(e) from None
-        with self._shared.lock:
-            if len(self._shared.concept_sets) >= _PARSE_CACHE_SIZE:
-                self._shared.concept_sets.clear()
-            self._shared.concept_sets[text] = ids
-        return ids
+
+        def fetch() -> list[int]:
+            try:
+                with self._shared.pool.connection() as conn:
+                    rows = conn.execute(text.encode("utf-8")).fetchall()
+            except psycopg.Error as e:
+                raise _duckdb_error(e) from None
+            return [int(r[0]) for r in rows if r[0] is not None]
+
+        return self._shared.statements.concept_ids(text, fetch)
 
     def fetchall(self) -> list[tuple[Any, ...]]:
         rows = self._rows[self._next :]

@@ -41,7 +41,6 @@ import shutil
 import subprocess
 import tempfile
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 from pathlib import Path
@@ -52,10 +51,10 @@ from sqlglot import exp
 
 from cohort_engine.schema_catalog.mart_url import SPARK_LOCAL_MASTER, MartLocation
 from cohort_engine.sql_guard.dialect_shapes import (
+    StatementCache,
     bind_parameters,
     concept_set_ctes,
     inline_concept_sets,
-    number_placeholders,
     parse_duckdb,
     temp_table_statement,
     to_spark,
@@ -110,7 +109,6 @@ _LOG4J = (
 _FORBIDDEN_FUNCTIONS = frozenset({"reflect", "java_method", "try_reflect"})
 _PLAIN = re.compile(r"^[a-z_][a-z0-9_]*$")
 _URL = re.compile(r"^[a-z][a-z0-9+.\-]*://", re.IGNORECASE)
-_PARSE_CACHE_SIZE = 512
 
 _lock = threading.Lock()
 _session: Any = None
@@ -328,12 +326,6 @@ def _local_catalog_functions(identity: str) -> Callable[[exp.Expr], exp.Expr]:
 # -- the mart ------------------------------------------------------------------------------------------
 
 
-class _Parsed:
-    def __init__(self, tree: exp.Expr, placeholders: int) -> None:
-        self.tree = tree
-        self.placeholders = placeholders
-
-
 class _Shared:
     """What a mart's root handle and its cursors share: the Spark session with the mart's views, the
     catalog database and the parse cache."""
@@ -343,30 +335,12 @@ class _Shared:
         self.session = session
         self.tables = tables
         self.lock = threading.Lock()
-        self.parsed: OrderedDict[str, _Parsed] = OrderedDict()
-        self.concept_sets: dict[str, list[int]] = {}
+        self.statements = StatementCache("Spark")
         schemas = {
             name: [(f.name, f.dataType.simpleString()) for f in df.schema.fields]
             for name, df in tables.items()
         }
         self.catalog = _catalog_database(schemas)
-
-    def parse(self, sql: str) -> _Parsed:
-        with self.lock:
-            hit = self.parsed.get(sql)
-            if hit is not None:
-                self.parsed.move_to_end(sql)
-                return hit
-        numbered, n = number_placeholders(sql)
-        try:
-            parsed = _Parsed(parse_duckdb(numbered), n)
-        except ValueError:
-            raise duckdb.ParserException("the statement could not be rendered for Spark") from None
-        with self.lock:
-            self.parsed[sql] = parsed
-            while len(self.parsed) > _PARSE_CACHE_SIZE:
-                self.parsed.popitem(last=False)
-        return parsed
 
 
 class SparkMart:
@@ -434,7 +408,7 @@ class SparkMart:
 
     def _tree(self, sql: str, parameters: Sequence[Any] | None) -> exp.Expr:
         self._check_open()
-        parsed = self._shared.parse(sql)
+        parsed = self._shared.statements.parse(sql)
         tree = parsed.tree.copy()
         params = list(parameters or [])
         if parsed.placeholders or params:
@@ -480,18 +454,13 @@ class SparkMart:
         event table on both sides; as a literal list it is a filter pushed into the Parquet scan
         (the seed question's evaluation: 4.2 s → see docs/SCALE.md)."""
         text = to_spark(body.copy())
-        with self._shared.lock:
-            hit = self._shared.concept_sets.get(text)
-        if hit is not None:
-            return hit
         session = self._shared.session
-        rows = self._tagged(lambda: session.sql(text).toArrow().column(0).to_pylist())
-        ids = [int(v) for v in rows if v is not None]
-        with self._shared.lock:
-            if len(self._shared.concept_sets) >= _PARSE_CACHE_SIZE:
-                self._shared.concept_sets.clear()
-            self._shared.concept_sets[text] = ids
-        return ids
+
+        def fetch() -> list[int]:
+            rows = self._tagged(lambda: session.sql(text).toArrow().column(0).to_pylist())
+            return [int(v) for v in rows if v is not None]
+
+        return self._shared.statements.concept_ids(text, fetch)
 
     def render(self, sql: str, parameters: Sequence[Any] | None = None) -> str | None:
         """The Spark SQL that :meth:`execute` runs for a DuckDB statement (None for a temporary
