@@ -204,7 +204,7 @@ B_EN = rf"(?P<b>{_ATOM_EN})"
 A_KO = rf"(?P<a>{_ATOM_KO})"
 B_KO = rf"(?P<b>{_ATOM_KO})"
 N_EN = rf"(?P<n>{EN_NUMBER_RE})"
-U_EN = r"(?P<u>days?|d|weeks?|wks?|months?|mos?|years?|yrs?)"
+U_EN = r"(?P<u>days?|d|weeks?|wks?|months?|mos?|years?|yrs?)(?![A-Za-z0-9])"  # a whole word
 KO_DURATION = (
     rf"(?P<dur>(?:{'|'.join(sorted(KOREAN_SPAN_WORDS, key=len, reverse=True))})"
     rf"|(?:{KO_NUMBER_RE})\s*{KO_UNIT_RE})"

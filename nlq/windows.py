@@ -40,8 +40,9 @@ from cohort_engine.nlq.text import Piece, apply
 
 N = rf"(?P<n>{EN_NUMBER_RE})"
 N2 = rf"(?P<n2>{EN_NUMBER_RE})"
-U = rf"(?P<u>{EN_UNIT_RE})"
-U1 = rf"(?P<u1>{EN_UNIT_RE})"
+# a unit is a whole word: 'at most one HbA1c' holds no hour
+U = rf"(?P<u>{EN_UNIT_RE})(?![A-Za-z0-9])"
+U1 = rf"(?P<u1>{EN_UNIT_RE})(?![A-Za-z0-9])"
 AFTER_EN = r"after|following|post|from|since|later\s+than|subsequent\s+to|later|afterwards?|thereafter"
 BEFORE_EN = r"before|prior\s+to|preceding|ahead\s+of|earlier\s+than|in\s+advance\s+of"
 AROUND_EN = (

@@ -419,6 +419,15 @@ READINGS: list[tuple[str, dict[str, Any]]] = [
         "7 g/dL 미만으로 측정되었고 진단일로부터 2일 이내에 수혈을 받은 환자",
         {"index.date_range": None, "criteria.0.value.value": 7},
     ),
+    # --- a unit is a whole word: 'at most one HbA1c' holds no hour
+    (
+        "type 2 diabetics who had at most one HbA1c test within 90 days after the diagnosis",
+        {
+            "criteria.0.occurrence.type": "at_most",
+            "criteria.0.occurrence.count": 1,
+            "criteria.0.window.end": 90,
+        },
+    ),
     # --- short misspelt units, and same-concept names
     ("afib pts started on warfarin within 2 weks", {"criteria.0.window.end": 14}),
     (
