@@ -189,6 +189,30 @@ class ParsedStatement:
         self.placeholders = placeholders
 
 
+class FetchedRows:
+    """The fetch side of DuckDB's connection interface over a result already read whole (``_rows``, with
+    ``_next`` the next row to hand out): what ``PgMart`` and ``SparkMart`` give their callers."""
+
+    _rows: list[tuple[Any, ...]]
+    _next: int
+
+    def fetchall(self) -> list[tuple[Any, ...]]:
+        rows = self._rows[self._next :]
+        self._next = len(self._rows)
+        return rows
+
+    def fetchone(self) -> tuple[Any, ...] | None:
+        if self._next >= len(self._rows):
+            return None
+        self._next += 1
+        return self._rows[self._next - 1]
+
+    def fetchmany(self, size: int = 1) -> list[tuple[Any, ...]]:
+        rows = self._rows[self._next : self._next + size]
+        self._next += len(rows)
+        return rows
+
+
 class StatementCache:
     """What every handle on one mart of another engine shares (``PgMart``, ``SparkMart``): statements
     parsed once per text (the callers repeat the same few), and the concept ids of each constant

@@ -36,6 +36,7 @@ from sqlglot import exp
 
 from cohort_engine.schema_catalog.mart_url import MartLocation
 from cohort_engine.sql_guard.dialect_shapes import (
+    FetchedRows,
     StatementCache,
     bind_parameters,
     concept_set_ctes,
@@ -106,7 +107,7 @@ class _Shared:
         self.statements = StatementCache("PostgreSQL")
 
 
-class PgMart:
+class PgMart(FetchedRows):
     """A DuckDB-connection-shaped handle on a PostgreSQL mart (see the module docstring).
 
     ``cursor()`` returns another handle on the same pool with its own result and its own temporary
@@ -267,22 +268,6 @@ class PgMart:
             return [int(r[0]) for r in rows if r[0] is not None]
 
         return self._shared.statements.concept_ids(text, fetch)
-
-    def fetchall(self) -> list[tuple[Any, ...]]:
-        rows = self._rows[self._next :]
-        self._next = len(self._rows)
-        return rows
-
-    def fetchone(self) -> tuple[Any, ...] | None:
-        if self._next >= len(self._rows):
-            return None
-        self._next += 1
-        return self._rows[self._next - 1]
-
-    def fetchmany(self, size: int = 1) -> list[tuple[Any, ...]]:
-        rows = self._rows[self._next : self._next + size]
-        self._next += len(rows)
-        return rows
 
     def interrupt(self) -> None:
         """Cancel the statement running on this handle (from another thread), if any."""

@@ -51,6 +51,7 @@ from sqlglot import exp
 
 from cohort_engine.schema_catalog.mart_url import SPARK_LOCAL_MASTER, MartLocation
 from cohort_engine.sql_guard.dialect_shapes import (
+    FetchedRows,
     StatementCache,
     bind_parameters,
     concept_set_ctes,
@@ -343,7 +344,7 @@ class _Shared:
         self.catalog = _catalog_database(schemas)
 
 
-class SparkMart:
+class SparkMart(FetchedRows):
     """A DuckDB-connection-shaped handle on a Parquet mart read by Spark (see the module docstring).
 
     ``cursor()`` returns another handle on the same Spark session with its own result and its own
@@ -571,22 +572,6 @@ class SparkMart:
             frame.unpersist()
         except Exception:  # the session is gone: so is the view
             return
-
-    def fetchall(self) -> list[tuple[Any, ...]]:
-        rows = self._rows[self._next :]
-        self._next = len(self._rows)
-        return rows
-
-    def fetchone(self) -> tuple[Any, ...] | None:
-        if self._next >= len(self._rows):
-            return None
-        self._next += 1
-        return self._rows[self._next - 1]
-
-    def fetchmany(self, size: int = 1) -> list[tuple[Any, ...]]:
-        rows = self._rows[self._next : self._next + size]
-        self._next += len(rows)
-        return rows
 
     def interrupt(self) -> None:
         """Cancel the Spark jobs of the statement running on this handle (from another thread)."""
