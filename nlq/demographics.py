@@ -87,6 +87,7 @@ EN_AGE: list[tuple[str, str]] = [
     (rf"\bin\s+their\s+(?P<d>[1-9]0)'?s\b{AT}", "decade"),
     (rf"\bin\s+their\s+(?P<w>{'|'.join(DECADES)})\b{AT}", "decade"),
     (rf"\b{N}[- ]years?[- ]olds?\b{AT}", "exact"),
+    (rf"\b{N}\s*(?:yo|y/o)(?![A-Za-z]){AT}", "exact"),
     (rf"\baged?\s+{N}\b{YRS}{AT}", "exact"),
     (r"\b(?:adults?|adult\s+patients|grown-?ups)\b", "adult"),
     (r"\b(?:children|child|pediatric|paediatric|kids|minors|infants|adolescents)\b", "child"),
@@ -97,6 +98,9 @@ EN_AGE: list[tuple[str, str]] = [
     (rf"{TAIL}(?:aged\s+)?(?:under|below|younger\s+than)\s+{N}{YRS}{END}", "max_strict"),
     (rf"{TAIL}(?:aged\s+)?(?:over|above|older\s+than)\s+{N}{YRS}{END}", "min_strict"),
     (rf"{TAIL}(?:aged\s+)?{N}\s*(?:\+|or\s+older){END}", "min"),
+    # 'new-onset afib, 75+, never on warfarin': an N+ standing alone between commas describes the
+    # patients (a lab value follows its test's name, never a comma)
+    (rf"(?<=,\s){N}\s*\+(?=\s*[,;])", "min"),
 ]
 KO_AGE: list[tuple[str, str]] = [
     (r"(?P<d>[1-9]0)\s*(?:~|-|에서)\s*(?P<d2>[1-9]0)\s*대", "decades"),
@@ -124,6 +128,12 @@ EN_SEX = [
     ),
     (r"\b(?:men|males?|man|boys?|gentlemen)\b", ["male"]),
     (r"\b(?:women|females?|woman|girls?|ladies|lady)\b", ["female"]),
+]
+#: Chart shorthand, case-sensitive: 'M pts', '72 yo F with afib', 'F 환자'. A capital M or F standing
+#: alone (no letter, digit or '/' touching it: not 'M1', '101 F', 'M/F') is the sex in a cohort question.
+SEX_SHORTHAND_RES = [
+    (re.compile(rf"(?<![A-Za-z0-9.°/'-]){letter}(?![A-Za-z0-9/'-])"), sexes)
+    for letter, sexes in (("M", ("male",)), ("F", ("female",)))
 ]
 KO_SEX = [
     (r"남녀|남성\s*(?:과|와|및)\s*여성|여성\s*(?:과|와|및)\s*남성", ["female", "male"]),
@@ -191,4 +201,6 @@ def recognise_demographics(pieces: list[Piece], lang: str) -> list[Piece]:
             re.compile(pattern, flags),
             partial(_sex, sexes=tuple(sexes)),
         )
+    for rx, shorthand in SEX_SHORTHAND_RES:
+        pieces = apply(pieces, rx, partial(_sex, sexes=shorthand))
     return pieces

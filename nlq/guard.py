@@ -72,7 +72,9 @@ CONCEPT_NAME_BEFORE = re.compile(
 COHORT_WORDS = re.compile(
     r"patient|people|person|cohort|case|subject|diagnos|surger|procedure|operation|prescri|drug|medication|"
     r"admi|hospitali|died|death|imaging|scan|lab|test|visit|환자|진단|수술|시술|처방|투약|복용|검사|영상|촬영|"
-    r"입원|응급|사망|명단|코호트|대상자|뽑아|추출|조건|몇\s*명|everyone|everybody",
+    r"입원|응급|사망|명단|코호트|대상자|뽑아|추출|조건|몇\s*명|everyone|everybody|"
+    # chart shorthand for people, and a code as written ('pts with I21 in 2023')
+    r"\bpts?\b|\bppl\b|folks|individuals|\b[A-Z]\d{2}(?:\.\d{1,4})?\b|\b\d{2}\.\d{1,2}\b",
     re.IGNORECASE,
 )
 

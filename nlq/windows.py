@@ -451,6 +451,8 @@ KO_RULES: list[tuple[str, str]] = [
 KO_RES = [(re.compile(p), k) for p, k in KO_RULES]
 PRIOR_KO = re.compile(
     r"(?:과거\s*)?(?:병력|과거력|기왕력)|과거(?:에)?(?!\s*흡연)"
+    # clinician shorthand inside Korean text: 'peptic ulcer hx 있는' = 병력이 있는
+    r"|(?<![A-Za-z])[Hh]x(?![A-Za-z])"
 )  # '과거 흡연자' = a former smoker
 
 

@@ -45,6 +45,22 @@ READINGS: list[tuple[str, dict[str, Any]]] = [
         {"demographics.age_min": 18, "demographics.age_max": 30},
     ),
     ("men and women aged 50+ with hypertension", {"demographics.age_min": 50}),
+    # an N+ alone between commas describes the patients; M/F alone is the sex; 'N yo' an exact age
+    ("new-onset afib, 75+, never on warfarin", {"demographics.age_min": 75, "index.first_occurrence": True}),
+    (
+        "72 yo F with afib",
+        {"demographics.age_min": 72, "demographics.age_max": 72, "demographics.sexes": ["female"]},
+    ),
+    ("M pts with MI in 2023", {"demographics.sexes": ["male"], "index.date_range.start": "2023-01-01"}),
+    ("F 환자 중 당뇨", {"demographics.sexes": ["female"], "index.concepts.terms": ["당뇨"]}),
+    # a code family with a wildcard is the code ('I21.x', 'E11.xx', 'I63*'), and a code makes it a question
+    ("pts with I21.x in 2023", {"index.concepts.terms": ["I21"], "index.date_range.end": "2023-12-31"}),
+    ("E11.xx pts on metformin", {"index.concepts.terms": ["E11"], "criteria.0.domain": "drug"}),
+    # 'hx' inside Korean text is 병력 (up to the day before)
+    (
+        "peptic ulcer hx 있는 GI bleeding pt",
+        {"index.concepts.terms": ["GI bleeding"], "criteria.0.window.end": -1},
+    ),
     # --- English: events in order, histories, exclusions, windows
     (
         "MI followed by PCI or CABG within 30 days",
