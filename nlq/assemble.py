@@ -355,6 +355,11 @@ class Assembly:
         # 'history of stroke pts with afib': a history is before something else, never the index
         cands = [e for e in cands if not e.prior] or cands
         dated = [e for e in cands if e.date is not None]
+        # 'diagnosed in 2024 who had at most one HbA1c test that year': a counted event's dates say where
+        # to count (Criterion.date_range), so it leaves the choice of the index to the other dated event
+        if len(dated) > 1 and len(uncounted := [e for e in dated if e.count is None]) == 1:
+            cands = [e for e in cands if e.date is None or e.count is None]
+            dated = uncounted
         if len(dated) > 1:
             self.problems.append(
                 Problem(
@@ -512,7 +517,7 @@ class Assembly:
                         e.describe(),
                     )
                 )
-            if e.date is not None and not e.index_count:
+            if e.date is not None and not e.index_count and e.count is None:
                 self.problems.append(
                     Problem(
                         self.say("dates_not_index", event=e.describe()),
@@ -582,7 +587,8 @@ class Assembly:
             else:
                 occurrence = Occurrence()
             try:
-                period = e.date.data_as(DateData) if e.index_count and e.date is not None else None
+                counted = e.index_count or (e.count is not None and not e.negated)
+                period = e.date.data_as(DateData) if counted and e.date is not None else None
                 out.append(
                     Criterion(
                         **fields,

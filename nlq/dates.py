@@ -441,4 +441,43 @@ def recognise_dates(pieces: list[Piece], lang: str, today: date) -> list[Piece]:
             return Item(ItemKind.date, m.group(0), m.start(), m.end(), DateData(start, end))
 
         pieces = apply(pieces, rx, make)
-    return pieces
+    return _that_year(pieces, lang)
+
+
+#: 'that year', 'the same year', '그 해', '같은 해', '당해': the calendar year named just before.
+THAT_YEAR = {
+    "en": re.compile(r"\b(?:in\s+|during\s+)?(?:that(?:\s+same)?|the\s+same)\s+(?:calendar\s+)?year\b", re.I),
+    "ko": re.compile(
+        r"(?:그|같은|동일한?)\s*해(?:에|에도|중에?|\s*동안)?(?![가-힣])|당해\s*(?:연도)?(?:에|중에?)?"
+    ),
+}
+
+
+def _that_year(pieces: list[Piece], lang: str) -> list[Piece]:
+    """'diagnosed in 2024 who had at most one HbA1c test that year': the year is the one named last
+    before it, and only when that date is exactly one calendar year; otherwise the words stay unread
+    (and are asked back), since 'that year' of a window or a month has no single reading."""
+    out: list[Piece] = []
+    last: DateData | None = None
+    for p in pieces:
+        if isinstance(p, Item):
+            if p.kind is ItemKind.date:
+                d = p.data_as(DateData)
+                whole_year = (
+                    d.start is not None
+                    and d.end is not None
+                    and d.start == date(d.start.year, 1, 1)
+                    and d.end == date(d.start.year, 12, 31)
+                )
+                last = d if whole_year else None
+            out.append(p)
+            continue
+        year = last
+
+        def make(m: re.Match[str], year: DateData | None = year) -> Item | None:
+            if year is None:
+                return None
+            return Item(ItemKind.date, m.group(0), m.start(), m.end(), DateData(year.start, year.end))
+
+        out += apply([p], THAT_YEAR["ko" if lang == "ko" else "en"], make)
+    return out

@@ -551,6 +551,42 @@ def test_a_count_in_a_calendar_period_counts_inside_it(sentence, count, start, e
 
 
 @pytest.mark.parametrize(
+    ("sentence", "count", "start"),
+    [
+        (
+            "type 2 diabetics diagnosed in 2024 who had at most one HbA1c test that year",
+            ("at_most", 1),
+            "2024-01-01",
+        ),
+        ("diabetics diagnosed in 2024 with 2 or more HbA1c tests during 2024", ("at_least", 2), "2024-01-01"),
+        ("2023년에 심부전 진단받은 환자 중 그 해에 2번 이상 입원한 환자", ("at_least", 2), "2023-01-01"),
+    ],
+)
+def test_a_counted_event_counts_in_its_own_calendar_period(sentence, count, start) -> None:
+    """The index keeps its dates; the counted event's dates ('that year' = the year named before) say
+    where to count it (Criterion.date_range), so two dated events are no longer asked back."""
+    result = parse(sentence, today=TODAY)
+    assert result.status == "ok", result.message
+    assert result.spec is not None
+    spec = result.spec.model_dump(mode="json")
+    assert spec["index"]["date_range"]["start"] == start
+    (crit,) = spec["criteria"]
+    assert (crit["occurrence"]["type"], crit["occurrence"]["count"]) == count
+    assert crit["date_range"] == {"start": start, "end": start[:4] + "-12-31"}
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "MI patients admitted in March 2023 with an echo that year",  # a month, not a calendar year
+        "patients with an MI in 2023 and a stroke in 2024",  # two dated events, neither counted
+    ],
+)
+def test_that_year_of_no_single_year_is_asked_back(sentence: str) -> None:
+    assert parse(sentence, today=TODAY).status == "clarify"
+
+
+@pytest.mark.parametrize(
     "sentence",
     [
         "patients whose creatinine rose by 0.3 mg/dL within 48 hours",
