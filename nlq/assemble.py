@@ -247,6 +247,42 @@ class Assembly:
             out.remove(bare)
         return out
 
+    def merge_bare_restatements(self, events: list[Event]) -> list[Event]:
+        """'chest pain seen in the ER … (dx same day as the ER visit)': a bare 'dx' / 'the diagnosis' that
+        only says when is the one event of that kind named by its terms, not a new rule for a diagnosis
+        of any kind. Only when exactly one such event has no time of its own, and the window is not
+        anchored on that event itself."""
+        out = list(events)
+        for bare in events:
+            if not (
+                bare.kind
+                and bare.window is not None
+                and not (bare.terms or bare.modalities or bare.quotes or bare.introduced)
+                and bare.value is None
+                and bare.count is None
+                and not (bare.negated or bare.first or bare.prior)
+            ):
+                continue
+            same = [
+                e
+                for e in out
+                if e is not bare
+                and e.terms
+                and e.window is None
+                and not e.negated
+                and not e.introduced
+                and self.domain.get(id(e)) == self.domain.get(id(bare))
+            ]
+            if len(same) != 1 or bare.anchor is same[0]:
+                continue
+            target = same[0]
+            target.window, target.anchor = bare.window, bare.anchor
+            for e in out:
+                if e.anchor is bare:
+                    e.anchor = target
+            out.remove(bare)
+        return out
+
     def read_answers(self, events: list[Event]) -> list[Event]:
         """'current smokers', 'whose smoking status was recorded as current smoker', '현재 흡연자': a coded
         answer is the observation it answers (smoking status) with that answer, never a concept of its
@@ -435,6 +471,7 @@ class Assembly:
             return None
         events = self.read_answers(events)
         events = self.merge_bare_anchors(events)
+        events = self.merge_bare_restatements(events)
         events = self.merge_first_restated(events)
         outputs, events = self.take_request(events)
         index_ev = self.choose_index(events)

@@ -71,6 +71,8 @@ def same_mention(a: Term, b: Term) -> bool:
         return True
     if b.said and re.search(rf"(?<!\w){re.escape(x)}", b.said.lower()):
         return True
+    if re.search(rf"(?<!\w){re.escape(x)}$", y):
+        return True  # 'after the stent' of 'drug-eluting stent': the head noun names the same event
     keys_a = {e.key for e in lookup(a.text)}
     if keys_a and keys_a & {e.key for e in lookup(b.text)}:
         return True
@@ -155,6 +157,7 @@ class Event:
     negated: bool = False
     first: bool = False
     prior: bool = False
+    prior_said: bool = False  # 'prior' written for this event itself, not carried over from its list
     group: int | None = None
     introduced: bool = False  # created from an anchor phrase ("after CABG")
     head: bool = False  # Korean: the clause's head noun ('… 심부전 환자'): the cohort's subject

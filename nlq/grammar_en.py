@@ -161,6 +161,7 @@ class EnglishGrammar:
             ev.set_kind(kind)
         p = self.pend
         ev.negated, ev.count, ev.first, ev.prior = p.neg, p.count, p.first, p.prior
+        ev.prior_said = p.prior
         if p.window:
             ev.window, ev.anchor = p.window
         if p.same_visit_with is not None:
@@ -193,6 +194,7 @@ class EnglishGrammar:
             ev.set_kind(cur.kind)
         p = self.pend  # 'MI and a prior stroke': what stood between 'and' and the mention is this event's
         ev.prior, ev.first, ev.count = ev.prior or p.prior, p.first, p.count
+        ev.prior_said = p.prior
         p.prior, p.first, p.count = False, False, None
         if term is not None:
             ev.terms.append(term)
@@ -227,6 +229,10 @@ class EnglishGrammar:
         for e in members:
             if e is anchor:
                 continue  # 'a colectomy and a CEA within 30 days before the operation': not the anchor itself
+            if e is not target and e.prior_said and not target.prior_said:
+                # 'a prior diagnosis of DM, and an acute MI in the 14 days before the bypass': 'prior'
+                # already says when the DM was; the window is the MI's
+                continue
             if e.window is None or e.window.weak:  # 'then both A and B within 7 days': both get the window
                 e.window, e.anchor = replace(w), anchor
 
@@ -436,7 +442,7 @@ class EnglishGrammar:
     def prior(self, it: Item, nxt: Item | None) -> None:
         cur = self.cur
         if cur is not None and not cur.terms and not cur.kind and not cur.modalities:
-            cur.prior = True
+            cur.prior = cur.prior_said = True
         else:
             self.pend.prior = True
 

@@ -474,13 +474,17 @@ class Phrase:
 
     def modality(self, it: Item) -> None:
         cur = self.cur
-        if cur is None or cur.terms or (cur.kind not in (None, "imaging")):
-            cur = self.cur = self.new(it.start)
+        # '두부 CT와 뇌 MRI를 (모두) 촬영한': two studies, both required, as 'a head CT and a brain MRI';
+        # 'CT나 MRI', 'CT 또는 MRI' stay one study of either modality
+        both = cur is not None and bool(cur.modalities) and cur.conj == "and"
         shot = it.data_as(ModalityData)
+        parts = list(shot.body_parts)  # '흉부 CT 및 MRI': an MRI of any part, as in English
+        if cur is None or both or cur.terms or (cur.kind not in (None, "imaging")):
+            cur = self.cur = self.new(it.start)
         cur.set_kind("imaging")
         cur.modalities += [m for m in shot.modalities if m not in cur.modalities]
-        cur.body_parts += [b for b in shot.body_parts if b not in cur.body_parts]
-        cur.shots.append((tuple(shot.modalities), tuple(shot.body_parts)))
+        cur.body_parts += [b for b in parts if b not in cur.body_parts]
+        cur.shots.append((tuple(shot.modalities), tuple(parts)))
         cur.text.append(it.text)
 
     def conj(self, it: Item) -> None:

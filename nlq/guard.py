@@ -74,7 +74,10 @@ COHORT_WORDS = re.compile(
     r"admi|hospitali|died|death|imaging|scan|lab|test|visit|환자|진단|수술|시술|처방|투약|복용|검사|영상|촬영|"
     r"입원|응급|사망|명단|코호트|대상자|뽑아|추출|조건|몇\s*명|everyone|everybody|"
     # chart shorthand for people, and a code as written ('pts with I21 in 2023')
-    r"\bpts?\b|\bppl\b|folks|individuals|\b[A-Z]\d{2}(?:\.\d{1,4})?\b|\b\d{2}\.\d{1,2}\b",
+    r"\bpts?\b|\bppl\b|folks|individuals|\b[A-Z]\d{2}(?:\.\d{1,4})?\b|\b\d{2}\.\d{1,2}\b|"
+    # acts of care and chart shorthand: 'lung needle biopsies done in the past 3 months'
+    r"biops|transfus|therap|treat|infus|inject|vaccin|screen|x-?ray|\bct\b|\bmri?\b|ultrasound|"
+    r"\becho|endoscop|colonoscop|\b[dhtr]x\b|s/p|조직검사|생검|수혈|치료|주사",
     re.IGNORECASE,
 )
 

@@ -890,16 +890,49 @@ WRITTEN_CODE = re.compile(r"[A-Z]\d{2}(?:\.[0-9A-Z]{1,4})?|\d{2}\.\d{1,2}|\d{1,5
 _MENTION = (ItemKind.term, ItemKind.unknown)
 
 
+#: A range of codes as people write one: 'K92.0-K92.2', 'I20-I25', '36.10–36.16'.
+CODE_RANGE = re.compile(r"([A-Z]?\d{2}\.?)(\d{0,2})\s*[-~]\s*([A-Z]?\d{2}\.?)(\d{0,2})")
+#: More codes than this in one written range are not spelled out (the range is asked back instead).
+MAX_RANGE_CODES = 20
+
+
+def _range_codes(x: Item) -> list[Item]:
+    """The codes a written range spans ('K92.0-K92.2' → K92.0, K92.1, K92.2; 'I20-I25' → I20 … I25),
+    each an item over the range's text; empty when it is no range of one stem and one digit width."""
+    m = CODE_RANGE.fullmatch(x.text.strip())
+    if m is None:
+        return []
+    a_stem, a_tail, b_stem, b_tail = m.groups()
+    if a_tail or b_tail:  # 'K92.0-K92.2': one stem, the tails counted
+        if a_stem != b_stem or len(a_tail) != len(b_tail):
+            return []
+        width, lo, hi, stem = len(a_tail), int(a_tail), int(b_tail), a_stem
+        codes = [f"{stem}{n:0{width}d}" for n in range(lo, hi + 1)]
+    else:  # 'I20-I25': one letter, the numbers counted
+        if a_stem[:-2] != b_stem[:-2] or "." in a_stem + b_stem:
+            return []
+        letter, lo, hi = a_stem[:-2], int(a_stem[-2:]), int(b_stem[-2:])
+        codes = [f"{letter}{n:02d}" for n in range(lo, hi + 1)]
+    if not 1 < len(codes) <= MAX_RANGE_CODES or not all(WRITTEN_CODE.fullmatch(c) for c in codes):
+        return []
+    return [Item(ItemKind.unknown, c, x.start, x.end, UnknownData()) for c in codes]
+
+
 def _codes_in(items: list[Item]) -> list[Item] | None:
-    """The written codes of a bracket ('(E11.22)', '(85.41 또는 85.43)'); None when it holds more."""
-    codes = [
-        x
-        for x in items
-        if x.kind in (ItemKind.unknown, ItemKind.number) and WRITTEN_CODE.fullmatch(x.text.strip())
-    ]
-    rest = [x for x in items if x not in codes and x.kind not in (ItemKind.filler, ItemKind.conj)]
-    # '(THR, 81.51)', '(경피적 폐생검, 33.26)': a name beside the code restates it too
-    return codes if codes and all(x.kind in _MENTION for x in rest) else None
+    """The written codes of a bracket ('(E11.22)', '(85.41 또는 85.43)', '(K92.0-K92.2, K25.4)'); None
+    when it holds more."""
+    codes: list[Item] = []
+    rest: list[Item] = []
+    for x in items:
+        if x.kind in (ItemKind.unknown, ItemKind.number) and WRITTEN_CODE.fullmatch(x.text.strip()):
+            codes.append(x)
+        elif x.kind in (ItemKind.unknown, ItemKind.number) and (spanned := _range_codes(x)):
+            codes += spanned
+        elif x.kind not in (ItemKind.filler, ItemKind.conj):
+            rest.append(x)
+    # '(THR, 81.51)', '(경피적 폐생검, 33.26)': a name beside the code restates it too; anything with a
+    # digit in it is no name ('K92.0-K92.2' beyond the spelled-out limit), so the bracket is not dropped
+    return codes if codes and all(x.kind in _MENTION and not re.search(r"\d", x.text) for x in rest) else None
 
 
 def _code_domains(code: str) -> tuple[str, ...]:

@@ -416,6 +416,14 @@ KO_RULES: list[tuple[str, str]] = [
     ),
     (r"(?:다음\s*날|익일|이튿날)(?:에)?", "day_after"),
     (r"(?:같은|동일한?)\s*(?:날짜|날|일자)(?:에)?|당일(?:에)?", "same_day"),
+    # '폐렴 진단일에 응급실을 방문': on the day of the event just named, as '진단 당일'
+    (
+        r"(?:(?<=진단)|(?<=수술)|(?<=시술)|(?<=입원)|(?<=검사)|(?<=촬영)|(?<=처방)|(?<=투여)|(?<=방문)|"
+        r"(?<=확진)|(?<=내원))\s*일(?:에|날에)(?![가-힣])",
+        "same_day",
+    ),
+    # '혈색소가 10 미만이었던 날에 시스플라틴을': the day on which the clause before held
+    (r"(?:(?<=던)|(?<=던 )|(?<=한 )|(?<=인 )|(?<=은 )|(?<=된 ))날(?:에|에는)?(?![가-힣])", "same_day"),
     # '진단 당시 HbA1c', '입원 시 젖산': the value taken on the day of the event just named (not the age:
     # '진단 시 65세 이상' belongs to the demographics)
     (

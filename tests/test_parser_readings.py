@@ -61,6 +61,45 @@ READINGS: list[tuple[str, dict[str, Any]]] = [
         "peptic ulcer hx 있는 GI bleeding pt",
         {"index.concepts.terms": ["GI bleeding"], "criteria.0.window.end": -1},
     ),
+    # a written code range is every code in it; a bracket with a code-like word is never dropped
+    (
+        "PCI pts free of GI bleeding (K92.0-K92.2, K25.4) in the 30 days after",
+        {"criteria.0.concepts.terms": ["K92.0", "K92.1", "K92.2", "K25.4"], "criteria.0.occurrence.count": 0},
+    ),
+    ("pts with IHD (I20-I25)", {"index.concepts.terms": ["I20", "I21", "I22", "I23", "I24", "I25"]}),
+    # 'prior' says when its own event was; the window after the list is the next event's
+    (
+        "CABG pts with a prior diagnosis of type 2 DM, and an acute MI in the 14 days before the bypass",
+        {"criteria.0.window.start": None, "criteria.0.window.end": -1, "criteria.1.window.start": -14},
+    ),
+    # 'the stent' is the drug-eluting stent named before (its head noun), not a second procedure
+    (
+        "pts s/p drug-eluting stent who got clopidogrel within a week after the stent",
+        {
+            "index.concepts.terms": ["drug-eluting stent"],
+            "criteria.0.domain": "drug",
+            "criteria.0.window.end": 7,
+        },
+    ),
+    # a bare 'dx' that only says when is the diagnosis named by its terms
+    (
+        "chest pain seen in the ER in the past 90 days (dx same day as the ER visit)",
+        {"index.domain": "visit", "criteria.0.concepts.terms": ["chest pain"], "criteria.0.window.end": 0},
+    ),
+    # Korean: two studies joined by '와' are both required; '진단일에', '~던 날에' are that same day
+    (
+        "뇌경색 진단 당일 두부 CT와 뇌 MRI를 모두 촬영한 환자",
+        {"criteria.0.imaging.modalities": ["CT"], "criteria.1.imaging.modalities": ["MR"]},
+    ),
+    ("뇌경색 진단 당일 두부 CT나 뇌 MRI를 촬영한 환자", {"criteria.0.imaging.modalities": ["CT", "MR"]}),
+    (
+        "폐렴 진단일에 응급실을 방문한 80세 이상 환자",
+        {"criteria.0.domain": "visit", "criteria.0.window.start": 0, "criteria.0.window.end": 0},
+    ),
+    (
+        "혈색소가 10 g/dL 미만이었던 날에 시스플라틴을 투여받은 환자",
+        {"index.domain": "measurement", "criteria.0.domain": "drug", "criteria.0.window.end": 0},
+    ),
     # --- English: events in order, histories, exclusions, windows
     (
         "MI followed by PCI or CABG within 30 days",
