@@ -268,7 +268,11 @@ class Assembly:
                 for e in out
                 if e is not bare
                 and e.terms
-                and e.window is None
+                # no time of its own, or only the visit it was named with ('admitted w/ a stroke')
+                and (
+                    e.window is None
+                    or (e.window.same_visit and e.window.start is None and e.window.end is None)
+                )
                 and not e.negated
                 and not e.introduced
                 and self.domain.get(id(e)) == self.domain.get(id(bare))

@@ -261,7 +261,7 @@ EN_RULES: list[tuple[str, str]] = [
     ),
     (r"\b(?:(?:in|during)\s+)?the\s+(?P<cal>year|month)\s+before\s+last\b", "calendar_before_last"),
     (r"\b(?:(?:on|from)\s+)?(?P<day>yesterday|today)\b", "day_rel"),
-    (r"\b(?:(?:in|during)\s+)?(?P<which>last|this|previous)\s+(?P<cal>year|month)\b", "calendar"),
+    (r"\b(?:(?:in|during)\s+)?(?P<which>last|this|previous)\s+(?P<cal>year|yr|month|mo)\b", "calendar"),
     (
         r"\b(?:(?:in|during)\s+)?(?:the\s+)?(?P<q>first|second|third|fourth|1st|2nd|3rd|4th)\s+quarter\s+of\s+(?P<y>\d{4})",
         "quarter",
@@ -378,7 +378,7 @@ def _range(m: re.Match[str], kind: str, today: date) -> tuple[date | None, date 
         return last.replace(day=1), last
     if kind in ("calendar", "calendar_ko"):
         which = re.sub(r"\s+", "", g["which"].lower())
-        cal = g.get("cal") or ("month" if "달" in which else "year")
+        cal = unit_of(g["cal"]) if g.get("cal") else ("month" if "달" in which else "year")
         this = which in ("this", "올해", "금년", "이번해", "이번달")
         if cal == "year":
             y = today.year if this else today.year - 1

@@ -197,3 +197,26 @@ def sino_korean(word: str) -> int:
 def sino_to_digits(text: str) -> str:
     """Sino-Korean counts written out ('삼십일 이내', '이십 회') as digits ('30일 이내', '20 회')."""
     return SINO_KO.sub(lambda m: f"{sino_korean(m.group('n'))}{m.group('u')}", text)
+
+
+#: A duration restated in days in brackets: '3 months (90 days)', '2년(730일)', '6 mo (180 d)'.
+RESTATED_DURATION = re.compile(
+    rf"(?P<n>{EN_NUMBER_RE}|{KO_NUMBER_RE})\s*(?P<u>{EN_UNIT_RE}|{KO_UNIT_RE})(?![A-Za-z])\s*"
+    r"\(\s*(?P<d>\d+)\s*(?:days?|d|일)\s*\)",
+    re.IGNORECASE,
+)
+
+
+def drop_restated_durations(sentence: str) -> str:
+    """'in the 3 months (90 days) leading up to the dx': the bracket says the same window in days, and
+    standing between the amount and its direction it would hide the window. Dropped only when it equals
+    the amount by the windows' own arithmetic (a month = 30 days, a year = 365); a bracket that says
+    something else stays, and the two readings are asked back."""
+
+    def keep_or_drop(m: re.Match[str]) -> str:
+        amount, unit = number(m.group("n")), unit_of(m.group("u"))
+        if amount is None or unit is None or days(amount, unit) != int(m.group("d")):
+            return m.group(0)
+        return m.group(0)[: m.group(0).index("(")].rstrip()
+
+    return RESTATED_DURATION.sub(keep_or_drop, sentence)

@@ -27,6 +27,7 @@ from cohort_engine.nlq.guard import COHORT_WORDS, advice, named_person_ko, off_t
 from cohort_engine.nlq.items import ItemKind
 from cohort_engine.nlq.lists import find_lists
 from cohort_engine.nlq.messages import say
+from cohort_engine.nlq.numbers import drop_restated_durations
 from cohort_engine.nlq.recognise import recognise
 from cohort_engine.nlq.result import Clarification, ParseResult
 from cohort_engine.nlq.text import detect_language, normalise
@@ -82,7 +83,7 @@ def _age_at_other_event(sentence: str, spec: CohortSpec) -> str | None:
 def parse(text: str, today: date | None = None) -> ParseResult:
     """Parse one sentence. ``today`` anchors relative spans ("last 3 months", "최근 6개월")."""
     today = today or date.today()
-    sentence = normalise(text)
+    sentence = drop_restated_durations(normalise(text))
     lang = detect_language(sentence)
     en = lang == "en"
     if not sentence:

@@ -51,6 +51,11 @@ _WORD_NUM = "|".join(
 )
 
 EN_RULES: list[tuple[str, str]] = [
+    # 'hospitalized 2 or more times', '3+ times'
+    (
+        rf"\b(?P<n>\d+|{_WORD_NUM})\s*(?:or\s+more|\+)\s+(?:separate\s+|different\s+)?times\b(?P<post>)",
+        "times",
+    ),
     (
         rf"\b(?P<q>at\s+least|more\s+than|no\s+more\s+than|at\s+most|exactly|only|fewer\s+than|less\s+than)?\s*"
         rf"(?:(?P<w>twice|once|thrice)|(?P<n>\d+|{_WORD_NUM})\s+(?:separate\s+|different\s+)?times)(?:\s+or\s+(?P<post>more))?\b",
@@ -136,7 +141,7 @@ def _en(m: re.Match[str], kind: str) -> Item | None:
         if n is None:
             return None
         q = " ".join((g.get("q") or "").lower().split())
-        if g.get("post"):
+        if g.get("post") is not None:
             q = "at least"
         type_, shift = EN_COUNT_QUALIFIERS.get(q, ("at_least", 0))
         return _count_item(m, type_, n + shift, post=True)

@@ -44,7 +44,7 @@ from cohort_engine.nlq.lexicon import aliases, lookup
 from cohort_engine.nlq.messages import readings, say
 from cohort_engine.nlq.morph import Morph, WordReading, analyse, read_word
 from cohort_engine.nlq.nlp import find_terms_en, find_terms_ko, tokens
-from cohort_engine.nlq.numbers import ENGLISH_NUMBERS, sino_to_digits
+from cohort_engine.nlq.numbers import ENGLISH_NUMBERS, UNIT_WORDS, sino_to_digits
 from cohort_engine.nlq.quantities import recognise_quantities_en, recognise_quantities_ko
 from cohort_engine.nlq.text import HANGUL as HANGUL_RE
 from cohort_engine.nlq.text import Piece, Raw, apply, strip_josa
@@ -121,6 +121,7 @@ class Recognised:
 def _known_words() -> frozenset[str]:
     words = set(EN_GRAMMAR_WORDS) | set(EN_FILLERS) | set(STOP_WORDS) | set(MONTHS) | set(ENGLISH_NUMBERS)
     words |= EN_PLAIN_WORDS
+    words |= {w for w in UNIT_WORDS if w.isascii()}  # 'last month' is no typo of 'months'
     for a in aliases():
         words.update(w.lower() for w in re.findall(r"[A-Za-z]+", a.text))
     return frozenset(words)
@@ -133,6 +134,11 @@ def _targets() -> list[str]:
 
 
 _SIDES = r"right|left|upper|lower|anterior|posterior|proximal|distal"
+#: Event nouns that name a day in 'on the admission day', 'on the surgery date'.
+_DAY_OF_EVENTS = (
+    r"admission|surgery|operation|procedure|diagnosis|dx|discharge|biopsy|ER|ED|visit|infusion|"
+    r"transfusion|scan|CT|MRI|echo|PCI|CABG|stroke|MI"
+)
 
 #: English words that hold no rule, blanked (same length: offsets stay).
 _BLANKED_EN = [
@@ -1520,6 +1526,13 @@ def recognise(text: str, lang: str, today: date) -> Recognised:
         for rx in _BLANKED_EN:
             text = rx.sub(lambda m: " " * len(m.group(0)), text)
         text = re.sub(r"\bw/in\b", "within", text, flags=re.IGNORECASE)
+        # 'a stroke dx on the admission day' = on the day of the admission
+        text = re.sub(
+            rf"\bon\s+the\s+(?P<ev>{_DAY_OF_EVENTS})\s+(?:day|date)\b",
+            lambda m: f"on the day of the {m.group('ev')}",
+            text,
+            flags=re.IGNORECASE,
+        )
         # 'so far this year': up to today is all a mart holds anyway
         text = re.sub(
             r"\bso\s+far\b(?=\s+(?:this|in|during)\b)",

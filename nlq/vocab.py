@@ -310,7 +310,9 @@ KO_NEGATION = (
     r"(?:을|를|이|가|은|는)?\s*(?:받은|한|된|있는|진단받은|처방받은|복용한|시행한|앓은|걸린)?\s*적(?:이|은)?\s*(?:한\s*번도\s*)?없(?:는|고|었던|던|음)|"
     r"(?:을|를|이|가|은|는)?\s*[가-힣]{0,3}지\s*않(?:은|는|았던|았고|고|음)|"
     r"(?:이|가|은|는)?\s*없(?:는|고|이|었던|던|음)|(?:을|를|은|는)?\s*제외(?:하고|한|하여|해서|하면|해줘|하고서)?|"
-    r"(?:을|를|은|는)?\s*빼고|안\s*(?:받은|한|된)|(?:이|가)?\s*아닌"
+    r"(?:을|를|은|는)?\s*빼고|안\s*(?:받은|한|된)|(?:이|가)?\s*아닌|"
+    # colloquial '안' before a verb: 'ticagrelor 안 쓴', 'amiodarone 안 들어간'; never '30일 안' (within)
+    r"(?<![가-힣])(?<!일 )(?<!주 )(?<!월 )(?<!달 )(?<!년 )안(?=\s+[가-힣])"
 )
 EN_BOUNDARY = (
     r"who|whose|whom|which|that|where|;|among\s+(?:them|those|whom)|of\s+(?:those|whom|them)|in\s+whom"
@@ -479,6 +481,18 @@ EN_FILLERS = {
     "separate",
     "different",
     "distinct",
+    # 'anyone', as typed in a hurry; 'somewhere between 3 months and 1 year after'
+    "any1",
+    "somewhere",
+    "anywhere",
+    # 'metformin users', 'alteplase recipients': the people the drug's exposures belong to
+    "users",
+    "user",
+    "recipients",
+    "recipient",
+    # 'HDL drawn the same day', 'the BP taken on the day of the dx': a sample or a reading being taken
+    "drawn",
+    "taken",
 }
 KO_FILLERS = {
     "횟수",

@@ -44,7 +44,10 @@ N2 = rf"(?P<n2>{EN_NUMBER_RE})"
 U = rf"(?P<u>{EN_UNIT_RE})(?![A-Za-z0-9])"
 U1 = rf"(?P<u1>{EN_UNIT_RE})(?![A-Za-z0-9])"
 AFTER_EN = r"after|following|post|from|since|later\s+than|subsequent\s+to|later|afterwards?|thereafter"
-BEFORE_EN = r"before|prior\s+to|preceding|ahead\s+of|earlier\s+than|in\s+advance\s+of"
+BEFORE_EN = (
+    r"before|prior\s+to|preceding|ahead\s+of|earlier\s+than|in\s+advance\s+of|leading\s+up\s+to|"
+    r"in\s+the\s+run-?up\s+to"
+)
 AROUND_EN = (
     r"on\s+either\s+side\s+of|either\s+side\s+of|on\s+either\s+side|either\s+side|either\s+way|of|around|"
     r"surrounding"
@@ -81,7 +84,9 @@ EN_RULES: list[tuple[str, str]] = [
     # 'cisplatin given on a day when the hemoglobin was under 10': the event that follows, that same day
     (r"\bon\s+(?:a|the|any)\s+(?:day|date)\s+(?:when|that|on\s+which|where)\b(?P<as>)", "same_day_of"),
     (
-        r"\b(?:on\s+)?the\s+(?:same|very\s+same)\s+(?:day|date)(?P<as>\s+as)?|\bsame[- ]day\b(?P<as2>\s+as)?",
+        r"\b(?:on\s+)?the\s+(?:same|very\s+same)\s+(?:day|date)(?P<as>\s+as)?|\bsame[- ]day\b(?P<as2>\s+as)?|"
+        # 'pneumonia in pts who were seen in the ER that day'
+        r"\b(?:on\s+)?that\s+(?:same\s+|very\s+)?day\b",
         "same_day",
     ),
     (
@@ -122,7 +127,8 @@ EN_RULES: list[tuple[str, str]] = [
         "exact",
     ),
     (rf"\b(?P<dir>after|following|subsequent\s+to|later\s+than|{BEFORE_EN})\b", "open"),
-    (r"\b(?:and\s+)?(?:then|later|subsequently|afterwards?|thereafter)\b", "then"),
+    # 'AF patients who went on to have a stroke': later, as 'then'
+    (r"\b(?:and\s+)?(?:then|later|subsequently|afterwards?|thereafter|went\s+on\s+to)\b", "then"),
 ]
 EN_RES = [(re.compile(p, re.IGNORECASE), k) for p, k in EN_RULES]
 PRIOR_EN = re.compile(

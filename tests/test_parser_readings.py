@@ -100,6 +100,52 @@ READINGS: list[tuple[str, dict[str, Any]]] = [
         "혈색소가 10 g/dL 미만이었던 날에 시스플라틴을 투여받은 환자",
         {"index.domain": "measurement", "criteria.0.domain": "drug", "criteria.0.window.end": 0},
     ),
+    # windows and dates as people type them
+    (
+        "GI bleed pts who were on celecoxib in the 30 days leading up to it",
+        {"criteria.0.domain": "drug", "criteria.0.window.start": -30, "criteria.0.window.end": 0},
+    ),
+    (
+        "CKD pts with an HbA1c over 8% in the 3 months (90 days) leading up to the dx",
+        {"criteria.0.window.start": -90, "criteria.0.window.end": 0},
+    ),
+    ("골관절염 진단 후 2년(730일) 이내에 나프록센을 처방받은 환자", {"criteria.0.window.end": 730}),
+    (
+        "pneumonia in pts aged 80 or more who were seen in the ER that day",
+        {"criteria.0.domain": "visit", "criteria.0.window.start": 0, "criteria.0.window.end": 0},
+    ),
+    (
+        "pts admitted last year w/ a stroke dx on the admission day",
+        {"index.domain": "visit", "criteria.0.window.start": 0, "criteria.0.window.end": 0},
+    ),
+    (
+        "AF patients who went on to have an ischemic stroke within 1 year after the AF dx",
+        {"criteria.0.window.end": 365},
+    ),
+    (
+        "folks on atorvastatin w/ LDL > 130 somewhere between 3 months and 1 year after a dose",
+        {"criteria.0.window.start": 90},
+    ),
+    (
+        "who got a brain MRI last month",
+        {"index.date_range.start": "2025-06-01", "index.date_range.end": "2025-06-30"},
+    ),
+    ("COPD pts who died last yr", {"index.domain": "death", "index.date_range.start": "2024-01-01"}),
+    (
+        "anyone hospitalized 2 or more times",
+        {"criteria.0.occurrence.type": "at_least", "criteria.0.occurrence.count": 2},
+    ),
+    ("metformin users with an HbA1c above 8 within 3 months after starting it", {"index.domain": "drug"}),
+    ("TG ≥ 250 mg/dL and HDL under 40 mg/dL drawn the same day", {"criteria.0.window.end": 0}),
+    # Korean: colloquial '안' before a verb is 'not'
+    (
+        "STEMI 환자인데 ticagrelor 한 번도 안 쓴 사람들",
+        {"criteria.0.domain": "drug", "criteria.0.occurrence.count": 0},
+    ),
+    (
+        "cardiac arrest 진단 당일에 amiodarone 안 들어간 환자",
+        {"criteria.0.occurrence.count": 0, "criteria.0.window.end": 0},
+    ),
     # --- English: events in order, histories, exclusions, windows
     (
         "MI followed by PCI or CABG within 30 days",
