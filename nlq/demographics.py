@@ -19,8 +19,8 @@ N = r"(?P<n>\d{1,3})"
 M = r"(?P<m>\d{1,3})"
 YRS = r"(?:\s*(?:years?|yrs?)(?:\s+(?:old|of\s+age))?|\s*-?\s*years?-old|\s*yo|\s*y/o)?"
 AT = (
-    r"(?:\s+at\s+(?:the\s+)?(?:time\s+of\s+)?(?:(?:the\s+)?index(?:\s+date|\s+event)?|(?:first\s+)?diagnosis|"
-    r"surgery|admission|baseline|entry|the\s+procedure)"
+    r"(?:\s+at\s+(?:the\s+|that\s+)?(?:time\s+of\s+)?(?:(?:the\s+)?index(?:\s+date|\s+event)?|(?:first\s+)?diagnosis|"
+    r"dx|surgery|admission|baseline|entry|the\s+procedure)"
     # 'in their 40s when diagnosed': the age at the index event, as every age here is
     r"|\s+when\s+(?:they\s+were\s+|first\s+)?(?:diagnosed|admitted|operated(?:\s+on)?|treated|seen))?"
 )
@@ -33,8 +33,26 @@ PEOPLE = (
     r"(?<=kids )|(?<=boys )|(?<=girls )|(?<=child )|(?<=infants ))"
 )
 
+#: The age is at an event, said outright: 'over 70 at dx', 'under 18 at diagnosis'.
+AT_REQ = (
+    r"(?=\s+at\s+(?:the\s+|that\s+)?(?:time\s+of\s+)?"
+    r"(?:index|dx|diagnosis|first\s+diagnosis|surgery|admission|baseline))"
+)
+#: Patients left out by age: 'excluding pts over 65', 'excluding anyone aged 80 and over'.
+EXCL = (
+    r"\b(?:excluding|except(?:\s+for)?|excl\.?|but\s+not|minus)\s+"
+    r"(?:(?:pts|patients|those|anyone|people|persons|subjects)\s+)?(?:who\s+(?:are|were)\s+)?(?:aged?\s+)?"
+)
+
 # (pattern, how): how picks min/max from n and m.
 EN_AGE: list[tuple[str, str]] = [
+    # exclusions by age keep the other side: 'excluding pts over 65' = 65 or younger
+    (rf"{EXCL}(?:over|above|older\s+than)\s+{N}{YRS}", "max"),
+    (rf"{EXCL}{N}{YRS}\s*(?:\+|(?:and|or)\s+(?:over|older|above|up))", "max_strict"),
+    (rf"{EXCL}(?:under|below|younger\s+than)\s+{N}{YRS}", "min"),
+    (rf"{EXCL}{N}{YRS}\s*(?:and|or)\s+(?:under|younger|below)", "min_strict"),
+    (rf"\b(?:over|above|older\s+than)\s+{N}{YRS}{AT_REQ}{AT}", "min_strict"),
+    (rf"\b(?:under|below|younger\s+than)\s+{N}{YRS}{AT_REQ}{AT}", "max_strict"),
     (rf"\b(?:aged?|ages)\s+(?:between\s+|from\s+)?{N}\s*(?:-|to|and|through)\s*{M}{YRS}{AT}", "nm"),
     (rf"\bbetween\s+(?:the\s+)?ages?\s+(?:of\s+)?{N}\s+(?:and|to)\s+{M}{YRS}{AT}", "nm"),
     (

@@ -76,6 +76,9 @@ def same_mention(a: Term, b: Term) -> bool:
     keys_a = {e.key for e in lookup(a.text)}
     if keys_a and keys_a & {e.key for e in lookup(b.text)}:
         return True
+    # 'gastric cancer … first-ever C16 dx': a quoted code of the entry the other mention names
+    if any(e.names_code(x) for e in lookup(b.text)) or any(e.names_code(y) for e in lookup(a.text)):
+        return True
     if not keys_a and _refers_back(x, b):
         return True
     return not keys_a and re.search(rf"(?<!\w){re.escape(x)}", y) is not None

@@ -90,6 +90,18 @@ class Entry:
     #: A coded answer of another entry's observation ('current smoker' of 'smoking_status'): read as that
     #: observation with this answer, never as a concept of its own.
     answer_of: str | None = None
+    #: The entry's codes as written ('C16', 'I21', '36.1'), of any vocabulary: a code quoted in the
+    #: question names the same thing as the entry's words ('gastric cancer … first-ever C16 dx').
+    codes: tuple[str, ...] = ()
+
+    def names_code(self, code: str) -> bool:
+        """Is the written ``code`` one of this entry's codes, or a code inside one ('C16.9' in 'C16')?"""
+        c = code.strip().upper()
+        return any(
+            c == k.upper() or c.startswith(k.upper() + ".") or (len(k) == 3 and c.startswith(k.upper()))
+            for k in self.codes
+            if not re.search(r"\s|-", k)
+        )
 
 
 @dataclass(frozen=True)
@@ -118,6 +130,7 @@ def entries() -> dict[str, Entry]:
             tuple(e.get("ko", ())),
             tuple(e.get("treated_by", ())),
             e.get("answer_of"),
+            tuple(code for codes in e.get("codes", {}).values() for code in codes),
         )
         for e in raw["entries"]
     }

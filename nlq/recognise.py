@@ -1526,6 +1526,19 @@ def recognise(text: str, lang: str, today: date) -> Recognised:
         for rx in _BLANKED_EN:
             text = rx.sub(lambda m: " " * len(m.group(0)), text)
         text = re.sub(r"\bw/in\b", "within", text, flags=re.IGNORECASE)
+        text = re.sub(r"\)(?=[:;,.])", ") ", text)  # 'HF cohort (I50.x):': the bracket closes on its own
+        # a bullet ('- warfarin …', '• over 70 at dx') starts a new clause, as ';' does (not '18 - 79')
+        text = re.sub(r"(?:(?<=\s)|^)[-•*·](?=\s)(?<!\d\s-)(?!\s+\d)", ";", text)
+        # '1) first-ever gastric cancer … 2) EGD …': numbered items, as bullets
+        text = re.sub(r"(?:(?<=[\s:])|^)\d{1,2}\)(?=\s)", lambda m: ";".ljust(len(m.group(0))), text)
+        # 'inclusion:', 'inclusion criteria:', 'criteria below:' label what follows; the rules are read
+        text = re.sub(
+            r"\b(?:inclusion|eligibility)(?:\s+criteria)?\s*:|\bcriteria(?:\s+(?:below|as\s+follows))?\s*:"
+            r"|\binclude\s+(?:them\s+|patients\s+|pts\s+)?(?:only\s+)?if\s+(?:they\s+)?",
+            lambda m: " " * len(m.group(0)),
+            text,
+            flags=re.IGNORECASE,
+        )
         # 'a stroke dx on the admission day' = on the day of the admission
         text = re.sub(
             rf"\bon\s+the\s+(?P<ev>{_DAY_OF_EVENTS})\s+(?:day|date)\b",

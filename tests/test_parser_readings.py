@@ -137,6 +137,30 @@ READINGS: list[tuple[str, dict[str, Any]]] = [
     ),
     ("metformin users with an HbA1c above 8 within 3 months after starting it", {"index.domain": "drug"}),
     ("TG ≥ 250 mg/dL and HDL under 40 mg/dL drawn the same day", {"criteria.0.window.end": 0}),
+    # protocol-style lists: labels, bullets and numbered items, ages at the diagnosis, exclusions by age
+    (
+        "Ischemic stroke pts (I63.x), age 18–79 at dx; inclusion: CT head on the day of the stroke diagnosis",
+        {"demographics.age_min": 18, "demographics.age_max": 79, "criteria.0.imaging.modalities": ["CT"]},
+    ),
+    (
+        "HF cohort (I50.x):\n• furosemide given within 3 days after dx\n• over 70 at dx",
+        {"index.concepts.terms": ["I50"], "demographics.age_min": 71, "criteria.0.window.end": 3},
+    ),
+    (
+        "AF dx\n- warfarin within 30 days after the AF diagnosis\n- INR > 3.0 within 90 days after the AF dx",
+        {"criteria.0.domain": "drug", "criteria.1.domain": "measurement", "criteria.1.window.end": 90},
+    ),
+    (
+        "Study population: 1) first-ever gastric cancer dx (C16.x) = index 2) CT abdomen within 30 days",
+        {"index.first_occurrence": True, "criteria.0.imaging.modalities": ["CT"]},
+    ),
+    (
+        "incident gastric cancer: first-ever gastric cancer dx (C16) = index",
+        {"index.first_occurrence": True, "criteria": []},
+    ),
+    ("Appendicitis cases, excluding pts over 65", {"demographics.age_max": 65, "criteria": []}),
+    ("diabetics excluding patients 75 and older", {"demographics.age_max": 74}),
+    ("diabetics, excluding anyone under 40", {"demographics.age_min": 40}),
     # Korean: colloquial '안' before a verb is 'not'
     (
         "STEMI 환자인데 ticagrelor 한 번도 안 쓴 사람들",
