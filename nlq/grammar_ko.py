@@ -39,7 +39,7 @@ from cohort_engine.nlq.items import (
 )
 from cohort_engine.nlq.messages import readings, say
 from cohort_engine.nlq.vocab import KIND_DOMAIN, KO_DATE_REFERENCE, VISIT_KINDS
-from cohort_engine.nlq.windows import join_or_window
+from cohort_engine.nlq.windows import SAME_WINDOW_KO, join_or_window
 
 CONTENT = {
     ItemKind.term,
@@ -60,6 +60,17 @@ def _arrow(it: Item) -> bool:
     return it.kind is ItemKind.filler and it.text.strip() in ("→", "->", "=>", "⇒", "➝", "➔")
 
 
+#: A value clause joined to the next one: 'Hb 7 g/dL 미만*이었고* 진단 후 7일 안에 …', 'NT-proBNP 2000
+#: pg/mL *넘었고* …'. The clause ends there, as after a verb ending in '-고'.
+_VALUE_CLAUSE_END = re.compile(r"(?:이었|였|이)?(?:고|으며|며|는데)|인데|(?:이었|였)던")
+
+
+def _closes_value_clause(it: Item) -> bool:
+    if it.kind is ItemKind.filler:
+        return _VALUE_CLAUSE_END.fullmatch(it.text.strip()) is not None
+    return it.kind is ItemKind.compare and re.search(r"(?:었고|었으며|었는데)$", it.text.strip()) is not None
+
+
 def ending(closer: Item | None) -> EndData:
     """What closed a clause: a clause ending carries flags; a negation or an event verb none."""
     if closer is not None and isinstance(closer.data, EndData):
@@ -75,13 +86,16 @@ def problem(
 
 class KoreanGrammar:
     def __init__(self, items: list[Item]) -> None:
-        self.items = [it for it in items if it.kind is not ItemKind.filler or _arrow(it)]
+        self.items = [
+            it for it in items if it.kind is not ItemKind.filler or _arrow(it) or _closes_value_clause(it)
+        ]
         self.events: list[Event] = []
         self.problems: list[Problem] = []
         self.demographics: list[Item] = []
         self.notes: list[str] = []
         self.pending_date: Item | None = None
         self.last_group: list[Event] = []
+        self.last_anchor: Anchor | None = None  # the anchor of the last window read (for "같은 3일 이내")
         self._groups = 0
 
     def clauses(self) -> list[tuple[list[Item], Item | None]]:
@@ -98,8 +112,14 @@ class KoreanGrammar:
                     out.append((cur, it))
                 cur = []
                 continue
+            if it.kind is ItemKind.filler:  # '… 미만이었고': the value's clause ends
+                out.append((cur, None)) if cur else None
+                cur = []
+                continue
             cur.append(it)
-            if it.kind is ItemKind.neg or (it.kind is ItemKind.event and it.data_as(EventWordData).ends):
+            if _closes_value_clause(it) or (
+                it.kind is ItemKind.neg or (it.kind is ItemKind.event and it.data_as(EventWordData).ends)
+            ):
                 out.append((cur, it))
                 cur = []
         out.append((cur, None))
@@ -212,6 +232,10 @@ class KoreanGrammar:
             if self.together(left, right, w):
                 return
             anchor = self.anchor_of(left)
+            if SAME_WINDOW_KO.fullmatch(w.text) and self.last_anchor is not None:
+                # '같은 3일 이내에': the window given before, from the same anchor as before
+                anchor = self.last_anchor
+            self.last_anchor = anchor
             if not any(it.kind in CONTENT for it in right):
                 self.problems.append(problem("window_without_event", w.text, text=w.text))
                 return

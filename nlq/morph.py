@@ -16,6 +16,7 @@ lexicon stays the one list of clinical words.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
 from collections.abc import Sequence
@@ -29,6 +30,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only; the import itself costs sec
     from kiwipiepy import Kiwi
 
 _HANGUL_WORD = re.compile(r"[\uac00-\ud7a3]{2,}")
+_HANGUL = re.compile(r"[\uac00-\ud7a3]")
 #: Tags of predicate stems (verbs, adjectives, auxiliaries, the copula and verb/adjective suffixes).
 PREDICATE_TAGS = frozenset({"VV", "VA", "VX", "VCP", "VCN", "XSV", "XSA"})
 
@@ -58,6 +60,7 @@ class Morph:
 
 
 _BUILD_LOCK = threading.Lock()
+_prefetching = False
 
 
 def kiwi() -> Kiwi:
@@ -95,6 +98,27 @@ def warm_up() -> None:
     """Load the analyser and run it once (its first analysis loads the rest of the model): a server
     calls this in the background at start, so its first Korean question does not wait seconds."""
     analyse("환자")
+
+
+def prefetch_for(text: str) -> bool:
+    """Start building the analyser in a background thread when ``text`` has Hangul; True if started.
+
+    Why: a one-shot ``cohort ask`` of a Korean question spends ~1 s of CPU loading Kiwi's model, and
+    Kiwi's loader runs in C++ without Python's lock: started before the process imports the parser,
+    DuckDB and sqlglot, it loads on the second core meanwhile, and the parse's :func:`kiwi` waits only
+    for what is left (the build lock). A failure here is left for that call to raise."""
+    global _prefetching
+    with _BUILD_LOCK:  # held while building too: a build under way is not started twice
+        if not _HANGUL.search(text) or _prefetching or loaded():
+            return False
+        _prefetching = True
+
+    def build() -> None:
+        with contextlib.suppress(Exception):
+            warm_up()
+
+    threading.Thread(target=build, name="kiwi-prefetch", daemon=True).start()
+    return True
 
 
 @lru_cache(maxsize=512)

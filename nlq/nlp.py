@@ -1,9 +1,11 @@
-"""spaCy pipelines and the clinical-mention matchers, built once per process.
+"""Tokens and clinical mentions of a sentence, built once per process.
 
-Blank pipelines only (no model download): English uses spaCy's English tokenizer; Korean uses
-spaCy's rule-based tokenizer (``spacy.Tokenizer.v1``) because the default Korean tokenizer needs
-mecab, which is not installed. English mentions are found with a ``PhraseMatcher`` over the lexicon;
-Korean mentions with a scanner over the sentence with spaces removed, because Korean writers space
+Tokens are spaCy's (blank English pipeline; for Korean spaCy's rule-based ``spacy.Tokenizer.v1``,
+because the default Korean tokenizer needs mecab), computed by ``nlq.rule_tokenizer`` from spaCy's
+rules kept in a cache file (``nlq.tokenizer_cache``), so a process that parses need not import spaCy
+(~1 s of CPU with its pipelines and matcher). English mentions are the lexicon phrases spaCy's
+``PhraseMatcher`` would find (``nlq.spacy_rules`` builds it; the tests compare both); Korean
+mentions with a scanner over the sentence with spaces removed, because Korean writers space
 compounds freely ('관상 동맥 질환' = '관상동맥질환') and glue particles to nouns ('심근경색이나').
 """
 
@@ -11,16 +13,11 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-import spacy
-from spacy.language import Language
-from spacy.matcher import PhraseMatcher
-from spacy.tokens import Doc
-from spacy.util import filter_spans
-
-from cohort_engine.nlq.lexicon import Alias, aliases, scanner
+from cohort_engine.nlq import tokenizer_cache
+from cohort_engine.nlq.lexicon import Alias, scanner
+from cohort_engine.nlq.rule_tokenizer import PhraseTable, RuleTokenizer, TokenizerData, filter_spans
 from cohort_engine.nlq.text import HANGUL
 
-KOREAN_CONFIG = {"nlp": {"tokenizer": {"@tokenizers": "spacy.Tokenizer.v1"}}}
 _SKIP = set(" \t-_.'’")
 # Text that may sit between the start of a Korean word and a mention inside it ('당뇨병과고혈압').
 KO_GLUE = {
@@ -42,63 +39,47 @@ KO_GLUE = {
 
 
 @lru_cache(maxsize=1)
-def english() -> Language:
-    return spacy.blank("en")
+def _data() -> TokenizerData:
+    return tokenizer_cache.data()
 
 
-@lru_cache(maxsize=1)
-def korean() -> Language:
-    return spacy.blank("ko", config=KOREAN_CONFIG)
+@lru_cache(maxsize=2)
+def tokenizer(lang: str) -> RuleTokenizer:
+    """The process's tokenizer for ``lang`` ('ko' or English), from the cached spaCy rules."""
+    return RuleTokenizer(_data().ko if lang == "ko" else _data().en)
 
 
 def tokens(text: str, lang: str) -> list[tuple[str, int]]:
     """Tokens with their character offsets."""
-    nlp = korean() if lang == "ko" else english()
-    return [(t.text, t.idx) for t in nlp.tokenizer(text)]
+    return tokenizer("ko" if lang == "ko" else "en")(text)
 
 
 @lru_cache(maxsize=1)
-def _english_matcher() -> tuple[PhraseMatcher, PhraseMatcher, dict[int, str]]:
-    nlp = english()
-    any_case = PhraseMatcher(nlp.vocab, attr="LOWER")
-    exact = PhraseMatcher(nlp.vocab, attr="ORTH")
-    keys: dict[int, str] = {}
-    for a in aliases():
-        if HANGUL.search(a.text):
-            continue
-        label = f"{a.key}"
-        keys[nlp.vocab.strings.add(label)] = a.key
-        if a.case == "any":
-            # spaCy may split a word differently by case ('t2dm' → t2 + dm, 'T2DM' stays whole): one
-            # pattern per split
-            docs: dict[tuple[str, ...], Doc] = {}
-            forms = [a.text, a.text.upper(), a.text.capitalize(), a.text.title()]
-            if len(a.text) >= 4 and a.text[-1].isalpha() and not a.text.endswith("s"):
-                forms.append(
-                    a.text + ("es" if a.text.endswith(("x", "ch", "sh")) else "s")
-                )  # 'strokes', 'PCIs'
-            for form in forms:
-                doc = nlp.make_doc(form)
-                docs.setdefault(tuple(t.lower_ for t in doc), doc)
-            any_case.add(label, list(docs.values()))
-        else:
-            exact.add(
-                label, [nlp.make_doc(f) for f in {a.text, a.text.upper(), a.text[:1].upper() + a.text[1:]}]
-            )
-    return any_case, exact, keys
+def _english_matcher() -> tuple[PhraseTable, PhraseTable]:
+    """The lexicon's English phrases: ``any_case`` compares lower-cased words, ``exact`` the words as
+    written (``nlq.spacy_rules.matchers`` builds the spaCy matchers these reproduce)."""
+    data = _data()
+    return (
+        PhraseTable.of(True, {tuple(w): keys for w, keys in data.any_case}),
+        PhraseTable.of(False, {tuple(w): keys for w, keys in data.exact}),
+    )
 
 
 def find_terms_en(text: str) -> list[tuple[int, int, str]]:
     """Longest non-overlapping lexicon mentions: (start char, end char, entry key)."""
-    any_case, exact, keys = _english_matcher()
-    doc = english().make_doc(text)
-    spans = []
+    any_case, exact = _english_matcher()
+    toks = tokenizer("en")(text)
+    words = [t for t, _ in toks]
+    spans: list[tuple[int, int]] = []
     labels: dict[tuple[int, int], str] = {}
-    for m, s, e in [*any_case(doc), *exact(doc)]:
-        sp = doc[s:e]
-        spans.append(sp)
-        labels.setdefault((sp.start_char, sp.end_char), keys[m])
-    return [(sp.start_char, sp.end_char, labels[(sp.start_char, sp.end_char)]) for sp in filter_spans(spans)]
+    for key, s, e in [*any_case(words), *exact(words)]:
+        spans.append((s, e))
+        labels.setdefault((toks[s][1], toks[e - 1][1] + len(toks[e - 1][0])), key)
+    out = []
+    for s, e in filter_spans(spans):
+        a, b = toks[s][1], toks[e - 1][1] + len(toks[e - 1][0])
+        out.append((a, b, labels[(a, b)]))
+    return out
 
 
 def _latin(c: str) -> bool:

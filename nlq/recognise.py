@@ -19,7 +19,6 @@ from functools import lru_cache, partial
 
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
-from spacy.lang.en.stop_words import STOP_WORDS
 
 from cohort_engine.nlq.dates import recognise_dates
 from cohort_engine.nlq.demographics import recognise_demographics
@@ -46,6 +45,7 @@ from cohort_engine.nlq.morph import Morph, WordReading, analyse, read_word
 from cohort_engine.nlq.nlp import find_terms_en, find_terms_ko, tokens
 from cohort_engine.nlq.numbers import ENGLISH_NUMBERS, UNIT_WORDS, sino_to_digits
 from cohort_engine.nlq.quantities import recognise_quantities_en, recognise_quantities_ko
+from cohort_engine.nlq.stop_words import STOP_WORDS
 from cohort_engine.nlq.text import HANGUL as HANGUL_RE
 from cohort_engine.nlq.text import Piece, Raw, apply, strip_josa
 from cohort_engine.nlq.vocab import (
@@ -90,6 +90,7 @@ from cohort_engine.nlq.vocab import (
     KO_PARTICLE_CONJ,
     KO_REQUEST_HEADS,
     KO_REQUEST_IMAGES,
+    KO_REQUEST_LEMMAS,
     KO_REQUEST_PRONOUNS,
     KO_REQUEST_VERBS,
     KO_TYPOS,
@@ -603,6 +604,8 @@ def _classify_ko(tok: str, a: int, b: int, morphs: Sequence[Morph] = ()) -> list
         return [
             Item(ItemKind.end, tok, a, b, EndData(verb=True, lemma=lemma))
         ]  # an unlisted verb ('시작한', '넣은'): ends the clause
+    if lemma in KO_REQUEST_LEMMAS:
+        return [Item(ItemKind.filler, tok, a, b)]
     if lemma and reading is not None and (lemma in KO_CLAUSE_LEMMAS or reading.aux or _derived_verb(lemma)):
         # any inflection of a clause verb ('받았는데', '다녀와서', '넘긴', '들어'): ends the clause
         return [Item(ItemKind.end, tok, a, b, EndData(verb=True, lemma=lemma))]
@@ -1581,6 +1584,12 @@ def recognise(text: str, lang: str, today: date) -> Recognised:
         # '2022년 1월 1일부터 12월 31일까지의 기간 동안': the period is the dates just given
         text = re.sub(
             r"(?<=까지)\s*의?\s*기간\s*(?:동안|중에?|내에?|에)?", lambda m: " " * len(m.group(0)), text
+        )
+        # '입원 기간 중(입원일부터 퇴원일까지)': the stay, restated as its two ends
+        text = re.sub(
+            r"(?<=중)\s*\(\s*입원일?\s*(?:부터|~|-)\s*퇴원일?\s*(?:까지)?\s*\)",
+            lambda m: " " * len(m.group(0)),
+            text,
         )
         text = _body_part_restated_ko(text)
         text, framing = _skip_framing_ko(text)

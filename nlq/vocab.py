@@ -187,13 +187,15 @@ EN_MODALITIES: list[tuple[str, list[str], list[str]]] = [
     (r"ct|cat\s+scans?|computed\s+tomography|computerized\s+tomography", ["CT"], []),
     (r"mri|mr|magnetic\s+resonance(?:\s+imaging)?|cmr", ["MR"], []),
     (
-        r"coronary\s+angiograph(?:y|ies)|coronary\s+angiograms?|coronary\s+arteriography|cag|cardiac\s+cath(?:eterization)?",
+        r"coronary\s+angiograph(?:y|ies)|coronary\s+angiograms?|coronary\s+angio|coronary\s+arteriography|cag|"
+        r"cardiac\s+cath(?:eterization)?",
         ["XA"],
         ["HEART"],
     ),
     (r"angiograph(?:y|ies)|angiograms?|angio|arteriography|fluoroscopy", ["XA"], []),
     (r"echocardiograph(?:y|ies)|echocardiograms?|echo|tte|tee", ["US"], ["HEART"]),
-    (r"ultrasound|ultrasonography|sonography|sonogram", ["US"], []),
+    # 'breast US', 'abd US': the capital abbreviation only ('give us' is no ultrasound)
+    (r"ultrasound|ultrasonography|sonography|sonogram|(?-i:US)", ["US"], []),
     (r"mammograph(?:y|ies)|mammograms?", ["MG"], ["BREAST"]),
     (r"cxr", ["CR", "DX"], ["CHEST"]),
     (r"x-?\s?rays?|radiographs?|radiography|plain\s+films?", ["CR", "DX"], []),
@@ -203,11 +205,15 @@ KO_MODALITIES: list[tuple[str, list[str], list[str]]] = [
     (r"PET[- ]?CT|PET|양전자\s*방출\s*단층\s*촬영", ["PT"], []),
     (r"CT|씨티|컴퓨터\s*단층\s*촬영|전산화\s*단층\s*촬영", ["CT"], []),
     (r"MRI|MR|엠알아이|자기\s*공명\s*영상|자기\s*공명", ["MR"], []),
-    (r"관상\s*동맥\s*조영(?:술)?|심혈관\s*조영(?:술)?|CAG", ["XA"], ["HEART"]),
+    (
+        r"관상\s*동맥\s*조영(?:술)?|심혈관\s*조영(?:술)?|CAG|coronary\s*angio(?:graphy|gram)?",
+        ["XA"],
+        ["HEART"],
+    ),
     (r"(?<![A-Za-z])CXR(?![A-Za-z])", ["CR", "DX"], ["CHEST"]),
     (r"혈관\s*조영(?:술)?|조영술|angiography", ["XA"], []),
     (r"심장\s*초음파|심초음파|echo", ["US"], ["HEART"]),
-    (r"초음파", ["US"], []),
+    (r"초음파|(?<![A-Za-z])US(?![A-Za-z])", ["US"], []),
     (r"유방\s*촬영(?:술)?|맘모그(?:래피|램)", ["MG"], ["BREAST"]),
     (
         r"X\s*-?\s*ray|엑스\s*레이|엑스선|X\s*선|엑스레이|단순\s*(?:방사선\s*)?촬영|방사선\s*촬영",
@@ -312,7 +318,7 @@ KO_NEGATION = (
     r"(?:이|가|은|는)?\s*없(?:는|고|이|었던|던|음)|(?:을|를|은|는)?\s*제외(?:하고|한|하여|해서|하면|해줘|하고서)?|"
     r"(?:을|를|은|는)?\s*빼고|안\s*(?:받은|한|된)|(?:이|가)?\s*아닌|"
     # colloquial '안' before a verb: 'ticagrelor 안 쓴', 'amiodarone 안 들어간'; never '30일 안' (within)
-    r"(?<![가-힣])(?<!일 )(?<!주 )(?<!월 )(?<!달 )(?<!년 )안(?=\s+[가-힣])"
+    r"(?<![일주월달년])\s안\s+[가-힣]{1,4}(?![가-힣])"
 )
 EN_BOUNDARY = (
     r"who|whose|whom|which|that|where|;|among\s+(?:them|those|whom)|of\s+(?:those|whom|them)|in\s+whom"
@@ -493,6 +499,8 @@ EN_FILLERS = {
     # 'HDL drawn the same day', 'the BP taken on the day of the dx': a sample or a reading being taken
     "drawn",
     "taken",
+    # 'got packed cells transfused': the act of the transfusion named before it
+    "transfused",
 }
 KO_FILLERS = {
     "횟수",
@@ -706,6 +714,11 @@ KO_FILLERS = {
     "각",
     "꾸준히",
     "찾고",
+    # '환자의 자료를 요청드립니다', 'IRB 자료 요청서': the data asked for, not a rule
+    "자료",
+    "요청서",
+    "신청서",
+    "IRB",
     "찾아서",
     "뽑고",
     "뽑아서",
@@ -1354,6 +1367,11 @@ KO_ENDERS = (
 # ('스타틴을 *먹은*', '백신을 *맞고*', '*다녀와서*'). Verbs derived from a noun (복용하다, 악화되다,
 # 처방받다) and auxiliaries ('하고 *나서*') close clauses too; any other verb ('좋아진') stays
 # unknown and is asked about.
+#: Verbs of the request itself ('환자를 찾고자 합니다', '자료를 요청드립니다', '뽑아 주세요'): they ask
+#: for the list and say nothing about the patients.
+KO_REQUEST_LEMMAS = frozenset(
+    {"찾다", "요청하다", "요청드리다", "드리다", "뽑다", "추출하다", "구하다", "모으다", "원하다", "받아보다"}
+)
 KO_CLAUSE_LEMMAS = frozenset(
     {
         "받다",
@@ -1511,6 +1529,10 @@ KO_OPS: dict[str, CompareOp] = {
     "넘게": ">",
     "넘어": ">",
     "넘은": ">",
+    "넘었고": ">",
+    "넘었던": ">",
+    "넘었으며": ">",
+    "넘긴": ">",
     "밑도는": "<",
     "밑돈": "<",
     "웃도는": ">",

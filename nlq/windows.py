@@ -284,7 +284,15 @@ SAME_WINDOW_EN = re.compile(
 )
 
 
-def _same_window(pieces: list[Piece]) -> list[Piece]:
+#: '진단일로부터 3일 이내에 A를 받았고, 같은 3일 이내에 B도': the window just given, again, from the same
+#: anchor (the index: '같은' names no other event, and a Korean window with no anchor of its own would
+#: otherwise hang on the event just before it).
+SAME_WINDOW_KO = re.compile(
+    r"(?:같은|동일한?)\s*(?:\d+\s*(?:일|주|개월|달|년)\s*)?(?:이내|안|기간\s*(?:내|안|동안|중)?)(?:에)?"
+)
+
+
+def _same_window(pieces: list[Piece], same: re.Pattern[str] = SAME_WINDOW_EN) -> list[Piece]:
     """Each 'that same window' (claimed before the other windows, so that its own 'after diagnosis' stays
     with it) becomes a copy of the window before it; unread (asked back) when no window came before."""
     out: list[Piece] = []
@@ -292,11 +300,14 @@ def _same_window(pieces: list[Piece]) -> list[Piece]:
     for p in pieces:
         if isinstance(p, Item) and p.kind is ItemKind.window:
             d = p.data_as(WindowData)
-            if SAME_WINDOW_EN.fullmatch(d.text):
+            if same.fullmatch(d.text):
                 if last is None:
                     out.append(Item(ItemKind.unknown, p.text, p.start, p.end, UnknownData()))
                     continue
-                p = Item(ItemKind.window, p.text, p.start, p.end, replace(last, text=p.text))
+                copy = replace(last, text=p.text)
+                if same is SAME_WINDOW_KO:
+                    copy = replace(copy, anchor=WindowAnchor.none)
+                p = Item(ItemKind.window, p.text, p.start, p.end, copy)
             last = p.data_as(WindowData)
         out.append(p)
     return out
@@ -596,6 +607,14 @@ def recognise_windows_ko(pieces: list[Piece]) -> list[Piece]:
     pieces = apply(pieces, INCLUSIVE_KO, lambda m: Item(ItemKind.filler, m.group(0), m.start(), m.end()))
     pieces = apply(pieces, EXCLUSIVE_KO, lambda m: Item(ItemKind.exclusive, m.group(0), m.start(), m.end()))
     pieces = apply(pieces, DURATION_KO, _duration_ko)
+    pieces = apply(
+        pieces,
+        SAME_WINDOW_KO,
+        lambda m: Item(
+            ItemKind.window, m.group(0), m.start(), m.end(), _window(None, None, m.group(0), "none")
+        ),
+    )
     for rx, kind in KO_RES:
         pieces = apply(pieces, rx, partial(_ko, kind=kind))
+    pieces = _same_window(pieces, SAME_WINDOW_KO)
     return apply(pieces, PRIOR_KO, lambda m: Item(ItemKind.prior, m.group(0), m.start(), m.end()))

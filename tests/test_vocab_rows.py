@@ -133,7 +133,7 @@ def _asked(what: str, choices: list[str]) -> Check:
 
 
 def _claimed(kind: ItemKind, text: str) -> Check:
-    return lambda it: it.kind is kind and it.text.strip() == text
+    return lambda it: it.kind is kind and it.text.strip() == text.strip()
 
 
 def _request(it: Item) -> bool:
