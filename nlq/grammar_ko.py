@@ -623,9 +623,10 @@ def _one_window(items: list[Item]) -> list[Item] | Item:
                 and prev is not None
                 and prev.start == 0
                 and prev.end is None
-                and re.fullmatch(r"(?:그\s*)?(?:이후|후)에?", prev.text.strip())
+                and re.fullmatch(r"(?:그\s*)?(?:이후|후|뒤|다음)에?", prev.text.strip())
             ):
-                # '이후 그 진단일로부터 90일 이내에': 'afterwards', then the window that says how long after
+                # '이후 그 진단일로부터 90일 이내에', '생검을 받은 뒤, 생검일로부터 90일 이내에', 'x-ray 찍은
+                # 다음에 1년 안에': 'afterwards', then the window that says how long after
                 del out[k]
         if join_or_window(out, it):
             continue

@@ -453,7 +453,7 @@ def _terms(pieces: list[Piece], lang: str) -> list[Piece]:
 def _event_words(pieces: list[Piece], lang: str) -> list[Piece]:
     if lang == "ko":
         alts = [f"(?P<k{i}>{p})" for i, (p, _) in enumerate(KO_EVENT_WORDS)]
-        drug_word = r"(?P<drugword>(?<![가-힣])약(?=\s|$|을|를|이|은|도|에|의|으로|만|물|제))"
+        drug_word = r"(?P<drugword>(?<![가-힣])약(?:물|제)?(?=\s|$|을|를|이|은|도|에|의|으로|만|\(|,|\)))"
         rx = re.compile(f"{drug_word}|" + "|".join(alts))
 
         def make_ko(m: re.Match[str]) -> Item:
@@ -1423,7 +1423,11 @@ _HEAD_KO = re.compile(
 )
 _KO_FRAMES = [
     # a title before a colon: 'DAPT 환자 출혈 안전성 분석:', '유방 초음파 학습 데이터:'
-    re.compile(rf"^\s*[^:]{{1,80}}?{_FRAMING_KO}(?:\s*(?:요청|필요))?\s*:\s*"),
+    # '흉부 영상 연구용 코호트:', '… 분석을 위한 자료:'
+    re.compile(
+        rf"^\s*[^:]{{1,80}}?{_FRAMING_KO}(?:용|을\s*위한|를\s*위한)?"
+        r"(?:\s*(?:코호트|자료|데이터(?:셋)?|명단|대상자?))?(?:\s*(?:요청|필요))?\s*:\s*"
+    ),
     # an opening sentence about the request: '폐결절 검출 모델 학습 데이터셋 구축 건입니다.'
     re.compile(rf"^\s*[^.:]{{1,120}}?{_FRAMING_KO}\s*(?:입니다|이에요|예요)\.\s*"),
     # an opening request sentence: '연구 목적으로 자료를 요청드립니다.', '데이터 추출을 부탁드립니다.'

@@ -471,6 +471,8 @@ KO_RULES: list[tuple[str, str]] = [
     (rf"{GLUE_KO}(?P<pre>후|뒤|이후|부터)\s*{KN}\s*{KU}\s*(?P<q>이후)(?:에|부터)?(?![가-힣])", "atleast"),
     (rf"{PRE_KO}{KN}\s*{KU}\s*(?P<post>후|뒤|이후|전|이전|째)(?:에)?(?![가-힣])", "exact"),
     (r"(?<![가-힣])(?P<pre>이후|이전|직전|직후)(?:에|로|에는)?(?![가-힣])", "open"),
+    # 'knee x-ray 찍은 다음에 1년 안에': after the clause before, as '뒤'
+    (r"(?<=[은는던] )(?P<pre>다음)(?:에|에는)?(?![가-힣])", "open"),
     (rf"{GLUE_KO}(?P<pre>후|뒤|전|앞서|먼저)(?:에|로|에는)?(?![가-힣])", "open"),
 ]
 KO_RES = [(re.compile(p), k) for p, k in KO_RULES]

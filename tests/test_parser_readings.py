@@ -161,6 +161,37 @@ READINGS: list[tuple[str, dict[str, Any]]] = [
     ("Appendicitis cases, excluding pts over 65", {"demographics.age_max": 65, "criteria": []}),
     ("diabetics excluding patients 75 and older", {"demographics.age_max": 74}),
     ("diabetics, excluding anyone under 40", {"demographics.age_min": 40}),
+    # Korean: a value clause ends at '…이었고' / '넘었고'; the next window has its own anchor
+    (
+        "심부전 진단일에 NT-proBNP 2000 pg/mL 넘었고 진단 후 7일 내 furosemide 받은 환자",
+        {"criteria.0.value.op": ">", "criteria.0.window.end": 0, "criteria.1.window.end": 7},
+    ),
+    (
+        "K92.2 진단 당일 Hb 7 g/dL 미만이었고 진단 후 7일 안에 packed RBC 수혈 받은 사람",
+        {"criteria.0.value.op": "<", "criteria.1.domain": "procedure", "criteria.1.window.end": 7},
+    ),
+    # '같은 3일 이내': the window before, from the same anchor
+    (
+        "위궤양 진단일로부터 3일 이내에 내시경적 지혈술을 받았고, 같은 3일 이내에 수혈도 받은 환자",
+        {"criteria.1.window.anchor": "index", "criteria.1.window.end": 3},
+    ),
+    # '찍은 다음에 1년 안에', '받은 뒤, 생검일로부터 90일 이내에': 'after', then how long after
+    (
+        "무릎 골관절염 진단받고 knee x-ray 찍은 다음에 1년 안에 TKR 받은 사람",
+        {
+            "criteria.1.domain": "procedure",
+            "criteria.1.window.anchor": "imaging",
+            "criteria.1.window.end": 365,
+        },
+    ),
+    (
+        "흉부 영상 연구용 코호트: 폐암 진단을 받은 70세 이상 환자",
+        {"index.concepts.terms": ["폐암"], "criteria": []},
+    ),
+    (
+        "고지혈증 환자 중 스타틴 계열 약물(아토르바스타틴, 로수바스타틴)을 처방받은 이력이 전혀 없는 환자",
+        {"criteria.0.concepts.terms": ["스타틴 계열"], "criteria.0.occurrence.count": 0},
+    ),
     # Korean: colloquial '안' before a verb is 'not'
     (
         "STEMI 환자인데 ticagrelor 한 번도 안 쓴 사람들",
