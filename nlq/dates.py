@@ -267,6 +267,8 @@ EN_RULES: list[tuple[str, str]] = [
         "quarter",
     ),
     (r"\b(?:(?:in|during)\s+)?Q(?P<q>[1-4])\s*(?:of\s+)?(?P<y>\d{4})", "quarter"),
+    # 'during the 1990s': the ten calendar years of the decade
+    (r"\b(?:(?:in|during|throughout)\s+)?the\s+(?P<dec>(?:1[89]|20)\d0)'?s\b", "decade"),
     (r"\b(?:(?:in|during)\s+)?(?:the\s+)?(?P<h>first|second)\s+half\s+of\s+(?P<y>\d{4})", "half"),
     (rf"\b(?:(?:in|during|throughout|on|within)\s+)?(?:the\s+year\s+)?{A_EN}", "in"),
 ]
@@ -388,6 +390,9 @@ def _range(m: re.Match[str], kind: str, today: date) -> tuple[date | None, date 
             return first, today
         prev_last = first - timedelta(days=1)
         return prev_last.replace(day=1), prev_last
+    if kind == "decade":
+        y = int(g["dec"])
+        return date(y, 1, 1), date(y + 9, 12, 31)
     if kind == "quarter":
         q = int(g["q"]) if g["q"].isdigit() else _ORD[g["q"].lower()]
         y = int(g["y"])

@@ -537,6 +537,8 @@ class EnglishGrammar:
                 if target is not cur:
                     self.notes.append(say("dates_on_first_of_group", "en", text=it.text))
                 return
+            if target.date.data == it.data:
+                return  # 'during the 1990s (1990–1999)': the same dates said again
             self.ask("two_dates_one_event", it.text)
             return
         if self.pend.date is not None:

@@ -1083,6 +1083,33 @@ def _name_restatement(out: list[Item], inner: list[Item], notes: list[str], lang
     return None
 
 
+_CODE_LED = re.compile(rf"(?P<code>{WRITTEN_CODE.pattern})\s+(?P<words>[A-Za-z가-힣][\w\s'-]*)")
+
+
+def _code_led(items: list[Item], notes: list[str], lang: str) -> list[Item]:
+    """'an I63 stroke dx', 'C34 폐암': a code written before the words that name it says exactly what
+    they name, as a code in brackets after them does; the mention is the code."""
+    out: list[Item] = []
+    for x in items:
+        m = _CODE_LED.fullmatch(x.text.strip()) if x.kind in _MENTION else None
+        if m is None:
+            out.append(x)
+            continue
+        code = m.group("code")
+        domains = x.data.domains if isinstance(x.data, TermData) and "?" not in x.data.domains else ()
+        out.append(
+            Item(
+                ItemKind.term,
+                code,
+                x.start,
+                x.start + len(code),
+                TermData(x.text, domains or _code_domains(code)),
+            )
+        )
+        notes.append(say("code_restates", lang, words=m.group("words"), codes=code))
+    return out
+
+
 def _code_restatement(out: list[Item], inner: list[Item], notes: list[str], lang: str) -> list[Item] | None:
     """'diabetic CKD (E11.22)': the code says exactly what the words before it name, so the code is the
     mention and the words are dropped (kept, they would become rules of their own or widen the code).
@@ -1546,6 +1573,15 @@ def recognise(text: str, lang: str, today: date) -> Recognised:
             text,
             flags=re.IGNORECASE,
         )
+        # 'before the bleed date', 'the day of the alteplase dose': the event named by its date or dose
+        text = re.sub(
+            r"\b(?P<pre>(?:before|after|of|from|since|until|following|preceding)\s+(?:the|that)\s+)"
+            r"(?P<ev>(?!(?:same|next|following|previous|index|first|last|calendar|whole|entire|that)\b)[A-Za-z-]+)"
+            r"\s+(?:date|dose)\b",
+            lambda m: m.group("pre") + m.group("ev"),
+            text,
+            flags=re.IGNORECASE,
+        )
         # 'a stroke dx on the admission day' = on the day of the admission
         text = re.sub(
             rf"\bon\s+the\s+(?P<ev>{_DAY_OF_EVENTS})\s+(?:day|date)\b",
@@ -1688,6 +1724,7 @@ def recognise(text: str, lang: str, today: date) -> Recognised:
     else:
         items = _en_event_nouns(_en_anchor_verb(_en_care_participle(_leftovers(pieces, lang))))
     items = _merge_modifiers(_parentheses(_vague_made_exact(items), notes, lang), lang)
+    items = _code_led(items, notes, lang)  # after the merge: 'E11' + 'diabetes' is one mention by then
     if lang == "en":
         items = window_asides_en(_request_end_en(items))
     return Recognised(items, notes)

@@ -161,6 +161,17 @@ READINGS: list[tuple[str, dict[str, Any]]] = [
     ("Appendicitis cases, excluding pts over 65", {"demographics.age_max": 65, "criteria": []}),
     ("diabetics excluding patients 75 and older", {"demographics.age_max": 74}),
     ("diabetics, excluding anyone under 40", {"demographics.age_min": 40}),
+    # a code written before its name is the code; a date or dose names its event; a decade
+    ("patients with an E11 diabetes dx in 2023", {"index.concepts.terms": ["E11"]}),
+    ("C34 폐암 환자", {"index.concepts.terms": ["C34"]}),
+    (
+        "GI hemorrhage cases with any clopidogrel exposure before the bleed date",
+        {"criteria.0.domain": "drug", "criteria.0.window.end": 0, "criteria.0.window.anchor": "index"},
+    ),
+    (
+        "pts w/ 3 or more nitrofurantoin fills during the 1990s (1990–1999)",
+        {"index.date_range.start": "1990-01-01", "index.date_range.end": "1999-12-31"},
+    ),
     # Korean: a value clause ends at '…이었고' / '넘었고'; the next window has its own anchor
     (
         "심부전 진단일에 NT-proBNP 2000 pg/mL 넘었고 진단 후 7일 내 furosemide 받은 환자",
