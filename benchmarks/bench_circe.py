@@ -45,7 +45,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_scale import ask_once, build_mart, load_questions, run_once, select  # noqa: E402
+from bench_scale import Best, ask_once, build_mart, load_questions, run_timed, select  # noqa: E402
 
 from cohort_engine.pipeline import AskResult  # noqa: E402
 from cohort_engine.spec import CohortSpec, Criterion, EventFilter, Window  # noqa: E402
@@ -273,17 +273,18 @@ def prepare_target(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
-def run_circe(cur: duckdb.DuckDBPyConnection, statements: Sequence[str]) -> tuple[float, set[int]]:
-    """Wall time (ms) of the whole Circe script plus reading the persons back, and the persons; ``cur``
-    is the cursor :func:`prepare_target` ran on (temp tables belong to one cursor)."""
-    t0 = time.perf_counter()
+def run_circe(cur: duckdb.DuckDBPyConnection, statements: Sequence[str]) -> tuple[float, float, set[int]]:
+    """Wall and CPU time (ms, as ``bench_scale.run_timed``) of the whole Circe script plus reading the
+    persons back, and the persons; ``cur`` is the cursor :func:`prepare_target` ran on (temp tables
+    belong to one cursor)."""
+    t0, c0 = time.perf_counter(), time.process_time()
     for stmt in statements:
         cur.execute(stmt)
     table = cur.sql(
         f"SELECT DISTINCT subject_id FROM {TARGET} WHERE cohort_definition_id = 1"
     ).to_arrow_table()
-    elapsed = time.perf_counter() - t0
-    return elapsed * 1000, {int(v) for v in table.column(0).to_pylist()}
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    return wall * 1000, cpu * 1000, {int(v) for v in table.column(0).to_pylist()}
 
 
 def main() -> int:
@@ -307,8 +308,13 @@ def main() -> int:
         f"\nms, best of {args.runs} alternating; ours = our cohort SQL, Circe = its whole script "
         "(codesets, events, inclusion rules, eras) + reading the persons"
     )
-    print(f"{'definition':<34}{'persons':>9}{'ours':>9}{'circe':>9}{'circe/ours':>11}  person sets")
+    print("(wall: elapsed; cpu: the process's CPU time, which a loaded machine does not inflate)")
+    print(
+        f"{'definition':<34}{'persons':>9}{'ours':>9}{'circe':>9}{'circe/ours':>11}"
+        f"{'cpu ours':>10}{'cpu circe':>10}{'cpu c/o':>9}  person sets"
+    )
     ratios: list[float] = []
+    cpu_ratios: list[float] = []
     skipped: list[tuple[str, str]] = []
     differ: list[str] = []
     for rec in records:
@@ -322,14 +328,11 @@ def main() -> int:
         if args.show_json:
             print(json.dumps(expression, indent=1))
         statements = circe_statements(expression)
-        best_ours = best_circe = float("inf")
-        ours_ids: set[int] = set()
-        circe_ids: set[int] = set()
+        ours, circe = Best(), Best()
         for _ in range(args.runs):
-            t, ours_ids = run_once(con, res.sql)
-            best_ours = min(best_ours, t)
-            t, circe_ids = run_circe(circe_cur, statements)
-            best_circe = min(best_circe, t)
+            ours.add(*run_timed(con, res.sql))
+            circe.add(*run_circe(circe_cur, statements))
+        best_ours, best_circe, ours_ids, circe_ids = ours.wall, circe.wall, ours.ids, circe.ids
         same = ours_ids == circe_ids
         note = (
             "equal"
@@ -339,15 +342,19 @@ def main() -> int:
         if not same:
             differ.append(rec["id"])
         ratios.append(best_circe / best_ours)
+        cpu_ratios.append(circe.cpu / ours.cpu)
         print(
             f"{rec['id']:<34}{len(ours_ids):>9}{best_ours:>9.1f}{best_circe:>9.1f}"
-            f"{best_circe / best_ours:>11.2f}  {note}"
+            f"{best_circe / best_ours:>11.2f}{ours.cpu:>10.1f}{circe.cpu:>10.1f}{cpu_ratios[-1]:>9.2f}"
+            f"  {note}"
         )
     for qid, why in skipped:
         print(f"{qid:<34}  not expressible in Circe: {why}")
     if ratios:
         print(
-            f"\nCirce/ours: min {min(ratios):.2f}, max {max(ratios):.2f} over {len(ratios)} definitions; "
+            f"\nCirce/ours: min {min(ratios):.2f} wall, {min(cpu_ratios):.2f} CPU; "
+            f"max {max(ratios):.2f} wall "
+            f"over {len(ratios)} definitions; "
             f"{len(skipped)} not expressible; person sets "
             + ("equal on all" if not differ else f"differ on {', '.join(differ)}")
         )

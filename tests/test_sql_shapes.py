@@ -289,6 +289,104 @@ def case_exclusion_without_a_window(code: Codes) -> tuple[CohortSpec, str]:
     return spec, hand
 
 
+def case_three_step_chain(code: Codes) -> tuple[CohortSpec, str]:
+    """MI, an angiography within 3 days, a PCI within 1 day of it, then a drug within 7 days of the PCI
+    (the middle steps' events read as distinct dates: see ``compiler.dated``)."""
+    mi, angio, pci = code("ICD10CM", "I21"), code("ICD9Proc", "88.5%"), code("ICD9Proc", "00.66")
+    spec = CohortSpec(
+        index=_index(mi),
+        criteria=[
+            _c("angio", "procedure", angio, Window(start=0, end=3)),
+            _c("pci", "procedure", pci, Window(start=0, end=1, anchor="angio")),
+            Criterion(label="drug", domain=Domain("drug"), window=Window(start=0, end=7, anchor="pci")),
+        ],
+    )
+    drugs = "SELECT person_id, drug_exposure_start_date AS d FROM drug_exposure"
+    hand = f"""
+        WITH mi AS ({cond(mi)}), angio AS ({proc(angio)}), pci AS ({proc(pci)}), drugs AS ({drugs}),
+        firsts AS (
+            SELECT m.person_id, MIN(m.d) AS d FROM mi AS m
+            WHERE EXISTS (SELECT 1 FROM angio AS a WHERE a.person_id = m.person_id
+                          AND a.d BETWEEN m.d AND m.d + 3
+                          AND EXISTS (SELECT 1 FROM pci AS p WHERE p.person_id = a.person_id
+                                      AND p.d BETWEEN a.d AND a.d + 1
+                                      AND EXISTS (SELECT 1 FROM drugs AS x WHERE x.person_id = p.person_id
+                                                  AND x.d BETWEEN p.d AND p.d + 7)))
+            GROUP BY m.person_id)
+        SELECT f.person_id, f.d,
+            (SELECT MIN(a.d) FROM angio AS a WHERE a.person_id = f.person_id AND a.d BETWEEN f.d AND f.d + 3),
+            (SELECT MIN(p.d) FROM angio AS a JOIN pci AS p ON p.person_id = a.person_id
+               AND p.d BETWEEN a.d AND a.d + 1
+             WHERE a.person_id = f.person_id AND a.d BETWEEN f.d AND f.d + 3),
+            (SELECT MIN(x.d) FROM angio AS a JOIN pci AS p ON p.person_id = a.person_id
+               AND p.d BETWEEN a.d AND a.d + 1 JOIN drugs AS x ON x.person_id = p.person_id
+               AND x.d BETWEEN p.d AND p.d + 7
+             WHERE a.person_id = f.person_id AND a.d BETWEEN f.d AND f.d + 3)
+        FROM firsts AS f ORDER BY 1"""
+    return spec, hand
+
+
+def case_count_that_zero_satisfies(code: Codes) -> tuple[CohortSpec, str]:
+    """Any diagnosis in October 2023 with at most 1 drug exposure in the 30 days after: a count kept per
+    index day, where one person's diagnoses of the same day are several index rows of one key, and a
+    day with no drug at all qualifies."""
+    spec = CohortSpec(
+        index=IndexEvent(
+            domain=Domain("condition"),
+            date_range=DateRange(start=dt.date(2023, 10, 1), end=dt.date(2023, 10, 31)),
+        ),
+        criteria=[
+            Criterion(
+                label="drugs",
+                domain=Domain("drug"),
+                window=Window(start=0, end=30),
+                occurrence=Occurrence(type="at_most", count=1),
+            )
+        ],
+    )
+    drugs = "SELECT person_id, drug_exposure_start_date AS d FROM drug_exposure"
+    hand = f"""
+        WITH dx AS (SELECT person_id, condition_start_date AS d FROM condition_occurrence),
+        drugs AS ({drugs}),
+        firsts AS (
+            SELECT x.person_id, MIN(x.d) AS d FROM dx AS x
+            WHERE x.d BETWEEN DATE '2023-10-01' AND DATE '2023-10-31'
+            AND (SELECT COUNT(*) FROM drugs AS l WHERE l.person_id = x.person_id
+                 AND l.d BETWEEN x.d AND x.d + 30) <= 1
+            GROUP BY x.person_id)
+        SELECT f.person_id, f.d,
+            (SELECT MIN(l.d) FROM drugs AS l WHERE l.person_id = f.person_id AND l.d BETWEEN f.d AND f.d + 30)
+        FROM firsts AS f ORDER BY 1"""
+    return spec, hand
+
+
+def case_count_on_the_first_ever_event(code: Codes) -> tuple[CohortSpec, str]:
+    """First-ever type 2 diabetes with at least 2 HbA1c tests in the 365 days after."""
+    t2dm, hba1c = code("ICD10CM", "E11"), code("LOINC", "4548-4")
+    spec = CohortSpec(
+        index=_index(t2dm, first_occurrence=True),
+        criteria=[
+            _c(
+                "hba1c",
+                "measurement",
+                hba1c,
+                Window(start=0, end=365),
+                occurrence=Occurrence(type="at_least", count=2),
+            )
+        ],
+    )
+    hand = f"""
+        WITH dx AS ({cond(t2dm)}), lab AS ({meas(hba1c)}),
+        firsts AS (SELECT person_id, MIN(d) AS d FROM dx GROUP BY person_id)
+        SELECT f.person_id, f.d,
+            (SELECT MIN(l.d) FROM lab AS l WHERE l.person_id = f.person_id AND l.d BETWEEN f.d AND f.d + 365)
+        FROM firsts AS f
+        WHERE (SELECT COUNT(*) FROM lab AS l WHERE l.person_id = f.person_id
+               AND l.d BETWEEN f.d AND f.d + 365) >= 2
+        ORDER BY 1"""
+    return spec, hand
+
+
 CASES: list[Callable[[Codes], tuple[CohortSpec, str]]] = [
     case_chain,
     case_chain_ends_in_absence,
@@ -299,6 +397,9 @@ CASES: list[Callable[[Codes], tuple[CohortSpec, str]]] = [
     case_count,
     case_count_around_another_criterion,
     case_exclusion_without_a_window,
+    case_three_step_chain,
+    case_count_that_zero_satisfies,
+    case_count_on_the_first_ever_event,
 ]
 
 
@@ -356,6 +457,27 @@ def test_shapes_of_the_cases(code: Codes) -> None:
     same_day = compile_cohort(case_window_from_the_same_day(code)[0]).cohort_sql
     assert "INTERVAL" not in same_day and "event_date + 0" not in same_day
     assert "JOIN person" not in same_day  # no demographics: no join to the person table
+    # a count around the index: per index day (no numbering of the index rows), read by the cohort
+    count = compile_cohort(case_count(code)[0]).cohort_sql
+    assert "ROW_NUMBER" not in count and "k1_pairs" not in count and "FROM k1_ok AS x" in count
+    at_most = " ".join(compile_cohort(case_count_that_zero_satisfies(code)[0]).cohort_sql.split())
+    assert (
+        "SELECT DISTINCT person_id, event_date FROM index_rows" in at_most and "LEFT JOIN k1_all" in at_most
+    )
+    three = " ".join(compile_cohort(case_three_step_chain(code)[0]).cohort_sql.split())
+    assert three.count("SELECT DISTINCT person_id, event_date FROM k") == 2  # angio and PCI dates
+    assert "qualified AS (" not in three and "FROM k1_keys AS x WHERE x.k3_n > 0 GROUP BY" in three
+
+
+def test_a_count_is_kept_per_index_day(demo) -> None:
+    """What ``case_count_that_zero_satisfies`` is there for: on the demo mart some persons have several
+    index rows on one day, so counting per row and per day must agree, and some days have no drug."""
+    dup = demo.execute(
+        "SELECT COUNT(*) FROM (SELECT person_id, condition_start_date FROM condition_occurrence "
+        "WHERE condition_start_date BETWEEN DATE '2023-10-01' AND DATE '2023-10-31' GROUP BY ALL "
+        "HAVING COUNT(*) > 1)"
+    ).fetchone()
+    assert dup is not None and dup[0] > 0
 
 
 # -- the same shapes on a real PostgreSQL server ---------------------------------------------------------
