@@ -248,15 +248,15 @@ class Assembly:
         return out
 
     def merge_bare_restatements(self, events: list[Event]) -> list[Event]:
-        """'chest pain seen in the ER … (dx same day as the ER visit)': a bare 'dx' / 'the diagnosis' that
-        only says when is the one event of that kind named by its terms, not a new rule for a diagnosis
-        of any kind. Only when exactly one such event has no time of its own, and the window is not
-        anchored on that event itself."""
+        """'chest pain seen in the ER … (dx same day as the ER visit)', '관상동맥조영술 … (2020년 촬영
+        기준)': a bare 'dx' / '촬영' that only says when is the one event of that kind named by its terms
+        or modality, not a new rule for an event of any kind. Only when exactly one such event has no
+        time (or date) of its own, and the window is not anchored on that event itself."""
         out = list(events)
         for bare in events:
             if not (
                 bare.kind
-                and bare.window is not None
+                and (bare.window is not None or bare.date is not None)
                 and not (bare.terms or bare.modalities or bare.quotes or bare.introduced)
                 and bare.value is None
                 and bare.count is None
@@ -267,24 +267,63 @@ class Assembly:
                 e
                 for e in out
                 if e is not bare
-                and e.terms
+                and (e.terms or e.modalities)
                 # no time of its own, or only the visit it was named with ('admitted w/ a stroke')
                 and (
-                    e.window is None
+                    bare.window is None
+                    or e.window is None
                     or (e.window.same_visit and e.window.start is None and e.window.end is None)
                 )
+                and (bare.date is None or e.date is None)
                 and not e.negated
-                and not e.introduced
+                and (not e.introduced or bare.window is None)  # an anchor takes dates said of it
                 and self.domain.get(id(e)) == self.domain.get(id(bare))
             ]
             if len(same) != 1 or bare.anchor is same[0]:
                 continue
             target = same[0]
-            target.window, target.anchor = bare.window, bare.anchor
+            if bare.window is not None:
+                target.window, target.anchor = bare.window, bare.anchor
+            target.date = target.date or bare.date
             for e in out:
                 if e.anchor is bare:
                     e.anchor = target
             out.remove(bare)
+        return out
+
+    def merge_restated(self, events: list[Event]) -> list[Event]:
+        """'만 18세 미만 천식 환자 중 천식 진단받은 날 응급실로 온': the same event named again, with
+        nothing of its own (no window, value, count, date, negation or history), is that event: what is
+        anchored on the second mention is anchored on the first."""
+        out = list(events)
+        for later in events:
+            if later not in out or not later.terms or later.window is not None or later.introduced:
+                continue
+            if later.value is not None or later.count is not None or later.date is not None:
+                continue
+            if later.negated or later.prior or later.first or later.modalities or later.answers:
+                continue
+            earlier = next(
+                (
+                    e
+                    for e in out
+                    if e is not later
+                    and e.pos < later.pos
+                    and not e.negated
+                    and e.terms
+                    and self.domain.get(id(e)) == self.domain.get(id(later))
+                    and len(e.terms) == len(later.terms)
+                    and all(any(same_mention(t, u) for u in e.terms) for t in later.terms)
+                    and all(any(same_mention(u, t) for t in later.terms) for u in e.terms)
+                ),
+                None,
+            )
+            if earlier is None:
+                continue
+            for e in out:
+                if e.anchor is later:
+                    e.anchor = earlier
+            out.remove(later)
         return out
 
     def read_answers(self, events: list[Event]) -> list[Event]:
@@ -476,6 +515,7 @@ class Assembly:
         events = self.read_answers(events)
         events = self.merge_bare_anchors(events)
         events = self.merge_bare_restatements(events)
+        events = self.merge_restated(events)
         events = self.merge_first_restated(events)
         outputs, events = self.take_request(events)
         index_ev = self.choose_index(events)

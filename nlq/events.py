@@ -47,6 +47,9 @@ class Term:
 #: code's words or its lexicon entry's names must contain.
 REFERENCE_NOUNS: dict[str, tuple[str, ...]] = {
     "bleed": ("bleed", "bleeding", "hemorrhage", "haemorrhage", "hematemesis", "melena", "출혈"),
+    "bleeding": ("bleed", "bleeding", "hemorrhage", "haemorrhage", "hematemesis", "melena", "출혈"),
+    "hemorrhage": ("bleed", "bleeding", "hemorrhage", "haemorrhage", "hematemesis", "melena", "출혈"),
+    "haemorrhage": ("bleed", "bleeding", "hemorrhage", "haemorrhage", "hematemesis", "melena", "출혈"),
     "scope": ("endoscopy", "egd", "gastroscopy", "colonoscopy", "bronchoscopy", "sigmoidoscopy", "내시경"),
     "cath": ("catheterization", "catheterisation", "angiography", "angiogram"),
     "angio": ("angiography", "angiogram", "catheterization"),

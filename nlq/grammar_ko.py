@@ -89,6 +89,21 @@ class KoreanGrammar:
         self.items = [
             it for it in items if it.kind is not ItemKind.filler or _arrow(it) or _closes_value_clause(it)
         ]
+        # '폐렴 진단*도* 받고 흉부 X-ray*도* 찍은': mentions marked 'too' (…도), read as one series
+        self.too = {
+            id(a)
+            for a, b in zip(items, items[1:], strict=False)
+            if a.kind in MENTIONS and b.kind is ItemKind.filler and b.text.strip() == "도"
+        }
+        self.too |= {
+            id(a)
+            for a, b, c in zip(items, items[1:], items[2:], strict=False)
+            if a.kind in MENTIONS
+            and b.kind is ItemKind.event
+            and c.kind is ItemKind.filler
+            and c.text.strip() == "도"
+        }
+        self.last_window: tuple[EventWindow, Anchor] | None = None  # of a clause with a '…도' mention
         self.events: list[Event] = []
         self.problems: list[Problem] = []
         self.demographics: list[Item] = []
@@ -242,7 +257,14 @@ class KoreanGrammar:
             wd = w.data_as(WindowData)
             window = EventWindow(wd.start, wd.end, wd.same_visit)
             self.last_group = self.phrase(right, window=window, anchor=anchor)
+            too = any(id(it) in self.too for it in right)
+            self.last_window = (window, anchor) if too else None
+        elif self.last_window is not None and any(id(it) in self.too for it in rest):
+            # '응급실 온 날 폐렴 진단도 받고 흉부 X-ray도 찍은': the second '…도' is on that day too
+            window, anchor = self.last_window
+            self.last_group = self.phrase(rest, window=replace(window), anchor=anchor)
         else:
+            self.last_window = None
             self.last_group = self.phrase(rest)
 
     def together(self, left: list[Item], right: list[Item], w: Item) -> bool:

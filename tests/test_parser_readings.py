@@ -172,6 +172,30 @@ READINGS: list[tuple[str, dict[str, Any]]] = [
         "pts w/ 3 or more nitrofurantoin fills during the 1990s (1990–1999)",
         {"index.date_range.start": "1990-01-01", "index.date_range.end": "1999-12-31"},
     ),
+    # 'the bleeding diagnosis' refers back to the hemorrhage named by codes
+    (
+        "GI hemorrhage (K92.2) or gastric ulcer with hemorrhage (K25.4) patients who got pantoprazole within "
+        "1 day after the bleeding diagnosis",
+        {"index.concepts.terms": ["K92.2", "K25.4"], "criteria.0.domain": "drug"},
+    ),
+    # Korean: '그날' is that same day; the same event named again is that event; a bare '촬영' in
+    # brackets dates the one study named; '…도 받고 …도 찍은' share the window
+    (
+        "2022년 하반기 응급실 방문 당일 복통 진단 받고 그날 abdomen CT 찍은 환자",
+        {"criteria.1.domain": "imaging", "criteria.1.window.start": 0, "criteria.1.window.end": 0},
+    ),
+    (
+        "만 18세 미만 천식 환자 중 천식 진단받은 날 응급실로 온 아이들",
+        {"index.concepts.terms": ["천식"], "criteria.0.domain": "visit", "criteria.0.window.anchor": "index"},
+    ),
+    (
+        "관상동맥조영술 촬영일에 PCI 받고, 시술 후 7일 이내 clopidogrel 처방된 환자 (2020년 촬영 기준)",
+        {"index.imaging.modalities": ["XA"], "index.date_range.start": "2020-01-01"},
+    ),
+    (
+        "응급실 온 날 폐렴 진단도 받고 흉부 X-ray도 찍은 환자",
+        {"criteria.0.window.end": 0, "criteria.1.domain": "imaging", "criteria.1.window.end": 0},
+    ),
     # Korean: a value clause ends at '…이었고' / '넘었고'; the next window has its own anchor
     (
         "심부전 진단일에 NT-proBNP 2000 pg/mL 넘었고 진단 후 7일 내 furosemide 받은 환자",
