@@ -825,6 +825,16 @@ def _mart_display(mart: Path) -> str:
         return str(mart)
 
 
+def _mart_kind(mart: Path) -> str:
+    """duckdb, postgresql or spark (a malformed URL counts as a path: opening it reports what is wrong)."""
+    from cohort_engine.schema_catalog.mart_url import MartLocationError, parse_mart
+
+    try:
+        return parse_mart(mart).kind
+    except MartLocationError:
+        return "duckdb"
+
+
 def _state_path(mart: Path, state: Path | None) -> Path:
     from cohort_engine.api.state import default_state_path
 
@@ -913,8 +923,9 @@ def serve_cmd(
     web.state.ctx.close()
     os.environ.update(
         {
-            # a URL as given (its password too: the workers connect with it), a file as an absolute path
-            "COHORT_MART": str(mart) if "://" in _mart_display(mart) else str(mart.resolve()),
+            # a URL or spark-local:DIR as given (a password too: the workers connect with it; they share
+            # this folder), a file as an absolute path
+            "COHORT_MART": str(mart) if _mart_kind(mart) != "duckdb" else str(mart.resolve()),
             "COHORT_STATE": str(state_path.resolve()),
             "COHORT_K": str(k),
             "COHORT_TIMEOUT": str(timeout),

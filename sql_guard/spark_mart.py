@@ -41,7 +41,7 @@ import shutil
 import subprocess
 import tempfile
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
@@ -445,7 +445,7 @@ class SparkMart(FetchedRows):
         sets = concept_set_ctes(tree)
         if sets:
             tree = inline_concept_sets(tree, {name: self._concept_set(body) for name, body in sets.items()})
-        return to_spark(tree)
+        return to_spark(_unique_nested_ctes(tree))
 
     def _concept_set(self, body: exp.Query) -> list[int]:
         """The concept ids of a constant concept-set query, run once per mart (the vocabulary of a
@@ -494,6 +494,27 @@ class SparkMart(FetchedRows):
             raise _duckdb_error(e, interrupted=self._interrupted) from None
         finally:
             self._running = False
+
+    def sql(self, query: str) -> _SparkRelation:
+        """DuckDB's relational ``sql``, for the one use the engine makes of it: reading a query's rows
+        as Arrow record batches (deid.records, over the persons it registered on this handle)."""
+        self._check_open()
+        return _SparkRelation(self, query)
+
+    def arrow(self, query: str) -> Any:
+        """The Arrow table of one query over the mart's and this handle's tables, as Spark returns
+        it (no detour through Python rows: the extract's columns keep their types)."""
+        self._rows, self._next, self._description = [], 0, None
+        tree = self._tree(query, None)
+        if (
+            not isinstance(tree, exp.Query)
+            or temp_table_statement(tree) is not None
+            or any(_is_catalog_table(t) for t in tree.find_all(exp.Table))
+        ):
+            raise duckdb.NotImplementedException("a Spark mart reads Arrow batches of a query only")
+        text = self._spark_text(tree)
+        session = self._shared.session
+        return self._tagged(lambda: session.sql(text).toArrow())
 
     def execute(self, sql: str, parameters: Sequence[Any] | None = None) -> SparkMart:
         """Run one DuckDB statement: a query on Spark (rows fetched at once, as Arrow), a temporary
@@ -604,6 +625,61 @@ class SparkMart(FetchedRows):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class _SparkRelation:
+    """What :meth:`SparkMart.sql` returns: a query whose rows are read as Arrow record batches (read
+    whole by Spark, then cut: deid.records bounds each query to one slice of persons)."""
+
+    def __init__(self, mart: SparkMart, query: str) -> None:
+        self._mart = mart
+        self._query = query
+
+    def to_arrow_reader(self, batch_size: int = 1_000_000) -> Iterator[Any]:
+        yield from self._mart.arrow(self._query).to_batches(max_chunksize=max(1, batch_size))
+
+    record_batch = to_arrow_reader
+
+
+def _unique_nested_ctes(tree: exp.Expr) -> exp.Expr:
+    """The tree with every CTE below the top level renamed to a name no other CTE or table has.
+
+    Why: sqlglot writes Spark SQL with every CTE moved to the top ``WITH`` (Hive's rule; it leaves name
+    clashes to the caller), and the engine's own statements nest the same cohort CTEs twice (the
+    manifest joins the cohort's events to its imaging rows, each a compiled cohort with ``index_events``,
+    ``cohort`` …): Spark then refuses the duplicates (``DUPLICATED_CTE_NAMES``). DuckDB scopes each
+    ``WITH`` to its query, so a name is renamed in the query that holds its ``WITH`` only; the innermost
+    ``WITH`` goes first, so a query never sees an inner definition of the name it renames."""
+    nested = [w for w in tree.find_all(exp.With) if w.parent is not tree]
+    if not nested:
+        return tree
+    taken = {t.name.lower() for t in tree.find_all(exp.Table)}
+    taken |= {c.alias_or_name.lower() for c in tree.find_all(exp.CTE)}
+    counter = itertools.count(1)
+    for with_ in reversed(nested):  # pre-order reversed: a descendant before its ancestor
+        scope = with_.parent
+        if scope is None:
+            continue
+        ctes = list(with_.expressions)
+        for i, cte in enumerate(ctes):
+            old = cte.alias_or_name.lower()
+            new = f"{old}_{next(counter)}"
+            while new in taken:
+                new = f"{old}_{next(counter)}"
+            taken.add(new)
+            cte.args["alias"].set("this", exp.to_identifier(new))  # its column list, if any, kept
+            # a CTE's own body and those before it read the outer name (unless the WITH is recursive)
+            unseen = (
+                set() if with_.args.get("recursive") else {id(n) for c in ctes[: i + 1] for n in c.walk()}
+            )
+            for t in scope.find_all(exp.Table):
+                if id(t) in unseen:
+                    continue
+                if t.name.lower() == old and not t.db and not t.catalog:
+                    t.set("this", exp.to_identifier(new))
+                    if not t.alias:
+                        t.set("alias", exp.TableAlias(this=exp.to_identifier(old)))
+    return tree
 
 
 def _number(value: Any) -> Any:

@@ -97,6 +97,53 @@ def test_open_refuses_what_is_not_a_parquet_mart(tmp_path: Path) -> None:
         open_mart(f"spark-local:{tmp_path}")  # a folder without Parquet files is no table
 
 
+#: Two sibling subqueries with a WITH each, the same names over different rows, one nested deeper and
+#: one CTE reading the outer CTE of its own name: the manifest's shape and more (sql_guard.spark_mart).
+NESTED_CTES = """
+WITH base AS (SELECT v FROM (VALUES (0), (1), (2), (3), (4), (5), (6), (7), (8), (9)) AS t(v))
+SELECT a.n, b.n, c.n, d.n FROM
+  (WITH cohort AS (SELECT v FROM base WHERE v < 3), k AS (SELECT v FROM cohort)
+   SELECT count(*) AS n FROM k) AS a
+  JOIN (WITH cohort AS (SELECT v FROM base WHERE v >= 3),
+             k AS (SELECT v FROM (WITH cohort AS (SELECT 1 AS v) SELECT * FROM cohort) AS z
+                   UNION ALL SELECT v FROM cohort)
+        SELECT count(*) AS n FROM k) AS b ON TRUE
+  JOIN (SELECT count(*) AS n FROM base) AS c ON TRUE
+  JOIN (WITH base AS (SELECT v FROM base WHERE v > 5) SELECT count(*) AS n FROM base) AS d ON TRUE
+"""
+
+
+def _rows(sql: str) -> list[tuple]:
+    """The rows of ``sql`` on a throwaway in-memory DuckDB database."""
+    with duckdb.connect() as con:
+        return con.execute(sql).fetchall()
+
+
+def test_nested_ctes_get_names_of_their_own_for_spark() -> None:
+    """sqlglot moves every CTE to the top WITH for Spark; renamed apart first, the statement keeps its
+    meaning (run here on DuckDB, before and after) and Spark gets no duplicate name."""
+    import sqlglot
+    from sqlglot import exp
+
+    from cohort_engine.sql_guard.dialect_shapes import parse_duckdb, to_spark
+    from cohort_engine.sql_guard.spark_mart import _unique_nested_ctes
+
+    want = _rows(NESTED_CTES)
+    assert want == [(3, 8, 10, 4)]
+    renamed = _unique_nested_ctes(parse_duckdb(NESTED_CTES))
+    assert _rows(renamed.sql(dialect="duckdb")) == want
+    spark = sqlglot.parse_one(to_spark(renamed), read="spark")
+    names = [c.alias_or_name for c in spark.find_all(exp.CTE)]
+    assert len(names) == len(set(names)) == 7 and "base" in names
+    assert sum(1 for w in spark.find_all(exp.With)) == 1  # all at the top, as Spark gets them
+    assert _rows(spark.sql(dialect="duckdb")) == want  # and still the same rows
+    flat = sqlglot.parse_one(NESTED_CTES, read="duckdb")  # without the renaming: the duplicates
+    dup = [c.alias_or_name for c in sqlglot.parse_one(to_spark(flat), read="spark").find_all(exp.CTE)]
+    assert len(dup) > len(set(dup))
+    plain = parse_duckdb("WITH a AS (SELECT 1 AS x) SELECT x FROM a")
+    assert _unique_nested_ctes(plain) is plain and plain.sql() == "WITH a AS (SELECT 1 AS x) SELECT x FROM a"
+
+
 # -- the same persons ------------------------------------------------------------------------------
 
 
@@ -312,7 +359,7 @@ def test_dicom_index_as_partitioned_parquet_reads_back_on_spark(spark_demo, tmp_
         }
         (in_2020,) = con.execute(
             "SELECT count(*) FROM dicom_instance WHERE year(study_date) = 2020"
-        ).fetchone()
+        ).fetchall()[0]
     out = tmp_path / "parquet"
     report = export_dicom_parquet(mart, out)
     assert report.tables["dicom_instance"] == len(want)
@@ -334,7 +381,7 @@ def test_dicom_index_as_partitioned_parquet_reads_back_on_spark(spark_demo, tmp_
     assert frame.where("study_year IS NULL").count() == 1
     # the same folders read by DuckDB's Hive-partition discovery
     glob = f"{out}/dicom_instance/*/*/*.parquet"
-    ((n,),) = duckdb.sql(
+    ((n,),) = _rows(
         f"SELECT count(*) FROM read_parquet('{glob}', hive_partitioning = true) WHERE study_year = 2020"
-    ).fetchall()
+    )
     assert n == in_2020
