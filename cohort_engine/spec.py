@@ -224,6 +224,17 @@ class Criterion(EventFilter):
         description="Only events dated inside this calendar range count, whatever the window: 'at least "
         "two ER visits in 2023' counts the visits of 2023.",
     )
+    first_occurrence: bool = Field(
+        default=False,
+        description="Only the person's first-ever event of this kind counts, chosen before the window and "
+        "the date range: 'heart failure first diagnosed within 30 days after the echo'.",
+    )
+
+    @model_validator(mode="after")
+    def _first_is_one_event(self) -> Criterion:
+        if self.first_occurrence and self.occurrence.type == "at_least" and self.occurrence.count > 1:
+            raise ValueError("a person has one first-ever event: 'at least N' of it cannot hold for N > 1")
+        return self
 
     @field_validator("label")
     @classmethod

@@ -591,7 +591,9 @@ class Assembly:
             else:
                 self.notes.append(self.say("index_count", count=count))
         for e in rest:
-            if e.first:
+            # 'heart failure first diagnosed within 30 days after the echo': the first-ever event, placed
+            # by its window (Criterion.first_occurrence); with no window it would start the cohort
+            if e.first and (e.window is None or e.count is not None or e.negated):
                 self.problems.append(
                     Problem(
                         self.say("first_not_index", event=e.describe()),
@@ -677,6 +679,7 @@ class Assembly:
                         window=window,
                         occurrence=occurrence,
                         date_range=DateRange(start=period.start, end=period.end) if period else None,
+                        first_occurrence=e.first,
                     )
                 )
             except ValidationError as err:

@@ -228,9 +228,9 @@ class EnglishGrammar:
         for e in members:
             if e is anchor:
                 continue  # 'a colectomy and a CEA within 30 days before the operation': not the anchor itself
-            if e is not target and e.prior_said and not target.prior_said:
+            if e is not target and (e.prior_said and not target.prior_said or e.first and not target.first):
                 # 'a prior diagnosis of DM, and an acute MI in the 14 days before the bypass': 'prior'
-                # already says when the DM was; the window is the MI's
+                # already says when the DM was; the window is the MI's ('first ever E11 dx' alike)
                 continue
             if e.window is None or e.window.weak:  # 'then both A and B within 7 days': both get the window
                 e.window, e.anchor = replace(w), anchor

@@ -183,12 +183,19 @@ def _criterion(c: Criterion, lang: str, labels: Mapping[str, Sequence[str]]) -> 
     if lang == "en":
         plural = c.occurrence.is_absence or c.occurrence.count != 1
         ev = _event(c, lang, labels, plural=plural)
+        if c.first_occurrence:  # 'the first-ever diagnosis of “heart failure” … 30 days after'
+            ev = f"the first-ever {_event(c, lang, labels)}"
+            occurrence = "no" if c.occurrence.is_absence else ""
+            head = f"[{c.label}] {occurrence + ' ' if occurrence else ''}{ev}"
+            tail = f" dated {dr.start or '…'} to {dr.end or '…'}" if dr is not None else ""
+            return f"{head}{tail} {_window(c.window, lang)}"
         if dr is not None:
             ev += f" dated {dr.start or '…'} to {dr.end or '…'}"
         return f"[{c.label}] {_occurrence(c.occurrence, lang)} {ev} {_window(c.window, lang)}"
     period = f"{dr.start or '…'} ~ {dr.end or '…'} 기간의 " if dr is not None else ""
+    first = "처음 " if c.first_occurrence else ""
     return (
-        f"[{c.label}] {_window(c.window, lang)} {period}{_event(c, lang, labels)} "
+        f"[{c.label}] {_window(c.window, lang)} {period}{first}{_event(c, lang, labels)} "
         f"{_occurrence(c.occurrence, lang)}"
     )
 

@@ -271,6 +271,27 @@ def _value_condition(f: EventFilter, alias: str) -> list[str]:
     return conds
 
 
+def first_events_sql(c: Criterion, codeset_cte: str | None, answer_ids: Sequence[int] = ()) -> str:
+    """Each person's first-ever event of a criterion (the lowest event id of the earliest date), then
+    its calendar range: 'first' is chosen over all of the person's events, as for the index."""
+    every = events_sql(c, codeset_cte, None, answer_ids)
+    first = (
+        f"SELECT person_id, event_id, event_date, visit_id FROM ({every}) AS f "
+        "QUALIFY ROW_NUMBER() OVER (PARTITION BY person_id ORDER BY event_date, event_id) = 1"
+    )
+    dr = c.date_range
+    conds = []
+    if dr is not None and dr.start:
+        conds.append(f"event_date >= CAST({lit(dr.start.isoformat())} AS DATE)")
+    if dr is not None and dr.end:
+        conds.append(f"event_date <= CAST({lit(dr.end.isoformat())} AS DATE)")
+    if not conds:
+        return first
+    return (
+        f"SELECT person_id, event_id, event_date, visit_id FROM ({first}) AS ff WHERE {' AND '.join(conds)}"
+    )
+
+
 def events_sql(
     f: EventFilter,
     codeset_cte: str | None,
@@ -723,8 +744,12 @@ def compile_cohort(
     for c in spec.criteria:
         k = k_of[c.label]
         cs_name = codeset(c.label, c, f"cs_{k}")
+        answer_ids = resolved.get(answers_key(c.label), ())
         all_cte[c.label] = add_shared(
-            f"{k}_all", events_sql(c, cs_name, c.date_range, resolved.get(answers_key(c.label), ()))
+            f"{k}_all",
+            first_events_sql(c, cs_name, answer_ids)
+            if c.first_occurrence
+            else events_sql(c, cs_name, c.date_range, answer_ids),
         )
         steps.append(AttritionStep(k, c.label))
         if not c.occurrence.is_absence:

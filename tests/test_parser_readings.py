@@ -196,6 +196,23 @@ READINGS: list[tuple[str, dict[str, Any]]] = [
         "응급실 온 날 폐렴 진단도 받고 흉부 X-ray도 찍은 환자",
         {"criteria.0.window.end": 0, "criteria.1.domain": "imaging", "criteria.1.window.end": 0},
     ),
+    # 'their first X within N days' / 'X를 처음 … 받은': the person's first-ever X, placed by its window
+    (
+        "patients with MI who had their first PCI within 30 days",
+        {"criteria.0.first_occurrence": True, "criteria.0.window.end": 30},
+    ),
+    (
+        "2022년에 심장초음파를 시행한 환자 중 검사일로부터 30일 이내에 심부전을 처음 진단받은 환자",
+        {
+            "index.imaging.modalities": ["US"],
+            "criteria.0.first_occurrence": True,
+            "criteria.0.window.end": 30,
+        },
+    ),
+    (
+        "F aged 50-70 with a newly diagnosed DM2 in 2022 (first ever E11 dx) and HbA1c > 8% within 30 days",
+        {"index.first_occurrence": True, "criteria.0.domain": "measurement", "criteria.1": "absent"},
+    ),
     # Korean: a value clause ends at '…이었고' / '넘었고'; the next window has its own anchor
     (
         "심부전 진단일에 NT-proBNP 2000 pg/mL 넘었고 진단 후 7일 내 furosemide 받은 환자",

@@ -387,6 +387,26 @@ def case_count_on_the_first_ever_event(code: Codes) -> tuple[CohortSpec, str]:
     return spec, hand
 
 
+def case_first_ever_criterion(code: Codes) -> tuple[CohortSpec, str]:
+    """MI in 2023 whose first-ever heart failure diagnosis came 0 to 365 days after it: the person's
+    first HF, not any HF, must fall in the window (Criterion.first_occurrence)."""
+    mi, hf = code("ICD10CM", "I21%"), code("ICD10CM", "I50%")
+    spec = CohortSpec(
+        index=_index(mi, date_range=DateRange(start=dt.date(2023, 1, 1), end=dt.date(2023, 12, 31))),
+        criteria=[_c("hf", "condition", hf, Window(start=0, end=365), first_occurrence=True)],
+    )
+    hand = f"""
+        WITH mi AS ({cond(mi)}),
+        hf_first AS (SELECT person_id, MIN(d) AS d FROM ({cond(hf)}) AS h GROUP BY person_id),
+        firsts AS (
+            SELECT m.person_id, MIN(m.d) AS d FROM mi AS m JOIN hf_first AS h ON h.person_id = m.person_id
+            WHERE m.d BETWEEN DATE '2023-01-01' AND DATE '2023-12-31' AND h.d BETWEEN m.d AND m.d + 365
+            GROUP BY m.person_id)
+        SELECT f.person_id, f.d, h.d FROM firsts AS f JOIN hf_first AS h ON h.person_id = f.person_id
+        ORDER BY 1"""
+    return spec, hand
+
+
 CASES: list[Callable[[Codes], tuple[CohortSpec, str]]] = [
     case_chain,
     case_chain_ends_in_absence,
@@ -400,7 +420,18 @@ CASES: list[Callable[[Codes], tuple[CohortSpec, str]]] = [
     case_three_step_chain,
     case_count_that_zero_satisfies,
     case_count_on_the_first_ever_event,
+    case_first_ever_criterion,
 ]
+
+
+def test_a_first_ever_event_is_one_event() -> None:
+    with pytest.raises(ValueError, match="one first-ever event"):
+        Criterion(
+            label="hf",
+            domain=Domain("condition"),
+            first_occurrence=True,
+            occurrence=Occurrence(type="at_least", count=2),
+        )
 
 
 @pytest.fixture(scope="module")
