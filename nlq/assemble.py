@@ -466,7 +466,8 @@ class Assembly:
         firsts = [
             e
             for e in events
-            if e.first
+            # 'head CTs from 2023 taken on the same day as an ER visit': dates name the index as 'first' does
+            if (e.first or (e.date is not None and anchor.date is None))
             and e.anchor is anchor
             and not e.negated
             and e.window is not None

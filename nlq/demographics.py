@@ -20,7 +20,7 @@ M = r"(?P<m>\d{1,3})"
 YRS = r"(?:\s*(?:years?|yrs?)(?:\s+(?:old|of\s+age))?|\s*-?\s*years?-old|\s*yo|\s*y/o)?"
 AT = (
     r"(?:\s+at\s+(?:the\s+|that\s+)?(?:time\s+of\s+)?(?:(?:the\s+)?index(?:\s+date|\s+event)?|(?:first\s+)?diagnosis|"
-    r"dx|surgery|admission|baseline|entry|the\s+procedure|(?:the\s+)?injury)"
+    r"dx|surgery|admission|baseline|entry|the\s+procedure|(?:the\s+)?injury|(?:the\s+)?(?:scan|study))"
     # 'in their 40s when diagnosed': the age at the index event, as every age here is
     r"|\s+when\s+(?:they\s+were\s+|first\s+)?(?:diagnosed|admitted|operated(?:\s+on)?|treated|seen))?"
 )

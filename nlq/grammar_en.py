@@ -676,7 +676,15 @@ class EnglishGrammar:
                 and term.domains
                 and all(t.domains and not (t.domains & term.domains) for t in cur.terms)
             )
-            if (not cur.terms or cur.conj in ("or", ",")) and not other_kind:
+            # 'ER patients with a troponin over 0.5': a visit takes diagnoses as its terms, never a test,
+            # a drug or a procedure (those are events of their own)
+            not_a_diagnosis = (
+                cur.kind in VISIT_KINDS
+                and term.known
+                and bool(term.domains)
+                and "condition" not in term.domains
+            )
+            if (not cur.terms or cur.conj in ("or", ",")) and not other_kind and not not_a_diagnosis:
                 if cur.terms and cur.conj == ",":
                     cur.comma_terms.append(term)
                 cur.terms.append(term)

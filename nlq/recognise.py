@@ -1083,6 +1083,58 @@ def _name_restatement(out: list[Item], inner: list[Item], notes: list[str], lang
     return None
 
 
+def _body_part_of(word: str, lang: str) -> tuple[str, ...]:
+    table = KO_BODY_PARTS if lang == "ko" else EN_BODY_PARTS
+    w = re.sub(r"^(?:the|a)\s+", "", word.strip(), flags=re.IGNORECASE)
+    return next((tuple(codes) for rx, codes in table if re.fullmatch(rx, w, re.IGNORECASE)), ())
+
+
+def _body_part_lists(items: list[Item], lang: str) -> list[Item]:
+    """'a CT of the head, chest or abdomen', 'a head, chest or abdomen CT': body parts listed with 'or'
+    around one imaging phrase are that study of any of them (one rule, as 'CT or MRI' is one study of
+    either). Only an 'or' list: 'head and chest CT' stays two parts to ask about."""
+    out = list(items)
+    k = 0
+    while k < len(out):
+        it = out[k]
+        if it.kind is not ItemKind.modality:
+            k += 1
+            continue
+        shot = it.data_as(ModalityData)
+        # after: modality (',' part)* 'or' part
+        j, parts, ops = k + 1, list(shot.body_parts), []
+        while j + 1 < len(out) and out[j].kind is ItemKind.conj and out[j + 1].kind is ItemKind.unknown:
+            found = _body_part_of(out[j + 1].text, lang)
+            if not found:
+                break
+            ops.append(out[j].data_as(ConjData).op)
+            parts += [p for p in found if p not in parts]
+            j += 2
+        # before: part (',' part)* 'or' modality
+        i = k
+        while i - 2 >= 0 and out[i - 1].kind is ItemKind.conj and out[i - 2].kind is ItemKind.unknown:
+            found = _body_part_of(out[i - 2].text, lang)
+            if not found:
+                break
+            ops.append(out[i - 1].data_as(ConjData).op)
+            parts = [p for p in found if p not in parts] + parts
+            i -= 2
+        start = i
+        if "or" in ops and all(op in ("or", ",") for op in ops):
+            merged = Item(
+                ItemKind.modality,
+                " ".join(x.text for x in out[start:j]),
+                out[start].start,
+                out[j - 1].end,
+                ModalityData(shot.modalities, tuple(parts)),
+            )
+            out[start:j] = [merged]
+            k = start + 1
+            continue
+        k += 1
+    return out
+
+
 _CODE_LED = re.compile(rf"(?P<code>{WRITTEN_CODE.pattern})\s+(?P<words>[A-Za-z가-힣][\w\s'-]*)")
 
 
@@ -1568,7 +1620,9 @@ def recognise(text: str, lang: str, today: date) -> Recognised:
         # 'inclusion:', 'inclusion criteria:', 'criteria below:' label what follows; the rules are read
         text = re.sub(
             r"\b(?:inclusion|eligibility)(?:\s+criteria)?\s*:|\bcriteria(?:\s+(?:below|as\s+follows))?\s*:"
-            r"|\binclude\s+(?:them\s+|patients\s+|pts\s+)?(?:only\s+)?if\s+(?:they\s+)?",
+            r"|\binclude\s+(?:them\s+|patients\s+|pts\s+)?(?:only\s+)?if\s+(?:they\s+)?"
+            # 'include only subjects with …': who is in the cohort, which the rules say
+            r"|\binclude\s+(?:only\s+)?(?=(?:subjects|patients|pts|persons|people|those)\s+(?:with|who)\b)",
             lambda m: " " * len(m.group(0)),
             text,
             flags=re.IGNORECASE,
@@ -1579,6 +1633,21 @@ def recognise(text: str, lang: str, today: date) -> Recognised:
             r"(?P<ev>(?!(?:same|next|following|previous|index|first|last|calendar|whole|entire|that)\b)[A-Za-z-]+)"
             r"\s+(?:date|dose)\b",
             lambda m: m.group("pre") + m.group("ev"),
+            text,
+            flags=re.IGNORECASE,
+        )
+        # 'on the day of the diagnosis or the day after' = within 1 day after it (0..1)
+        text = re.sub(
+            r"\bon\s+the\s+day\s+of\s+(?P<x>(?:the\s+|an?\s+)?[\w-]+(?:\s+[\w-]+)?)\s+or\s+the\s+"
+            r"(?:day\s+after|next\s+day|following\s+day)\b",
+            lambda m: f"within 1 day after {m.group('x')}",
+            text,
+            flags=re.IGNORECASE,
+        )
+        # 'a plain chest X-ray': a radiograph, which 'X-ray' says already
+        text = re.sub(
+            r"\bplain(?=\s+(?:chest|abdominal|abdomen|skull|knee|hip|spine|pelvis|pelvic|x-?ray|radiograph))",
+            lambda m: " " * len(m.group(0)),
             text,
             flags=re.IGNORECASE,
         )
@@ -1725,6 +1794,7 @@ def recognise(text: str, lang: str, today: date) -> Recognised:
         items = _en_event_nouns(_en_anchor_verb(_en_care_participle(_leftovers(pieces, lang))))
     items = _merge_modifiers(_parentheses(_vague_made_exact(items), notes, lang), lang)
     items = _code_led(items, notes, lang)  # after the merge: 'E11' + 'diabetes' is one mention by then
+    items = _body_part_lists(items, lang)
     if lang == "en":
         items = window_asides_en(_request_end_en(items))
     return Recognised(items, notes)

@@ -82,7 +82,10 @@ def _amount(n: str | None, u: str | None) -> int:
 EN_RULES: list[tuple[str, str]] = [
     (r"\b(?:on\s+)?the\s+(?:same\s+)?day\s+of\b(?P<as>)|\bon\s+day\s+of\b(?P<as3>)", "same_day_of"),
     # 'cisplatin given on a day when the hemoglobin was under 10': the event that follows, that same day
-    (r"\bon\s+(?:a|the|any)\s+(?:day|date)\s+(?:when|that|on\s+which|where)\b(?P<as>)", "same_day_of"),
+    (
+        r"\bon\s+(?:a|the|any)\s+(?:day|date)\s+(?:(?:when|that|on\s+which|where)\b|(?=(?:an?|the)\s))(?P<as>)",
+        "same_day_of",
+    ),
     (
         r"\b(?:on\s+)?the\s+(?:same|very\s+same)\s+(?:day|date)(?P<as>\s+as)?|\bsame[- ]day\b(?P<as2>\s+as)?|"
         # 'pneumonia in pts who were seen in the ER that day'

@@ -271,7 +271,8 @@ class Vocabulary:
         mart's vocabularies: people quote codes. Only code-shaped terms (a letter or digits, then digits,
         with an optional dot part), so no word is ever read as a code."""
         code = term.strip().upper()
-        if not re.fullmatch(r"[A-Z]?\d{2,3}(?:\.\d{1,4})?[A-Z]?", code) or not re.search(r"\d", code):
+        # ('F32.A': ICD-10-CM codes may end in letters after the dot)
+        if not re.fullmatch(r"[A-Z]?\d{2,3}(?:\.[0-9A-Z]{1,4})?[A-Z]?", code) or not re.search(r"\d", code):
             return []
         by_vocab: dict[str, list[str]] = {}
         for (vid,) in self.fetch(

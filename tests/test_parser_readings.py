@@ -213,6 +213,33 @@ READINGS: list[tuple[str, dict[str, Any]]] = [
         "F aged 50-70 with a newly diagnosed DM2 in 2022 (first ever E11 dx) and HbA1c > 8% within 30 days",
         {"index.first_occurrence": True, "criteria.0.domain": "measurement", "criteria.1": "absent"},
     ),
+    # imaging: body parts listed with 'or' are one study of any of them; 'plain' X-ray; a dated study on
+    # the same day as an event named only as its anchor starts the cohort
+    (
+        "Patients who died in 2024 and had a CT of the head, chest or abdomen in the 90 days before death",
+        {"criteria.0.imaging.body_parts": ["HEAD", "CHEST", "ABDOMEN"], "criteria.0.window.start": -90},
+    ),
+    ("pts with a head, chest or abdomen CT", {"index.imaging.body_parts": ["HEAD", "CHEST", "ABDOMEN"]}),
+    (
+        "head CTs from 2023 taken on the same day as an ER visit, pts 65 or older at the time of the scan",
+        {
+            "index.imaging.modalities": ["CT"],
+            "index.date_range.start": "2023-01-01",
+            "criteria.0.domain": "visit",
+        },
+    ),
+    (
+        "ER patients aged 40 to 64 with a troponin over 0.5 ng/mL on the day of the ER visit or the next day",
+        {"index.domain": "visit", "criteria.0.value.op": ">", "criteria.0.window.end": 1},
+    ),
+    (
+        "Warfarin given on a day an INR was drawn",
+        {"criteria.0.domain": "measurement", "criteria.0.window.end": 0},
+    ),
+    (
+        "Depression (F32.A) patients who have never had a brain MRI, women only",
+        {"index.concepts.terms": ["F32.A"]},
+    ),
     # Korean: a value clause ends at '…이었고' / '넘었고'; the next window has its own anchor
     (
         "심부전 진단일에 NT-proBNP 2000 pg/mL 넘었고 진단 후 7일 내 furosemide 받은 환자",
