@@ -234,7 +234,7 @@ READINGS: list[tuple[str, dict[str, Any]]] = [
     ),
     (
         "Warfarin given on a day an INR was drawn",
-        {"criteria.0.domain": "measurement", "criteria.0.window.end": 0},
+        {"criteria.0.domain": "drug", "criteria.0.window.end": 0},
     ),
     (
         "Depression (F32.A) patients who have never had a brain MRI, women only",
