@@ -296,6 +296,12 @@ KO_RULES: list[tuple[str, str]] = [
     (r"(?P<which>작년|지난해|전년도|올해|금년|이번\s*해|지난달|이번\s*달)", "calendar_ko"),
     (r"(?P<day>어제|오늘|금일)(?:에|부터)?", "day_rel"),
     (r"(?P<y>\d{4})\s*년?\s*(?P<h>상반기|하반기)", "half_ko"),
+    # '1990년대': the decade; '2022년 1월~6월': months of one year
+    (r"(?P<dec>(?:1[89]|20)\d0)\s*년대(?:에)?", "decade"),
+    (
+        r"(?P<y>\d{4})\s*년\s*(?P<m1>\d{1,2})\s*월\s*(?:~|-|부터)\s*(?P<m2>\d{1,2})\s*월\s*(?:까지)?",
+        "months_ko",
+    ),
     (r"(?P<y>\d{4})\s*년?\s*(?P<q>[1-4])\s*분기", "quarter"),
     (rf"{A_KO}", "in"),
 ]
@@ -390,6 +396,9 @@ def _range(m: re.Match[str], kind: str, today: date) -> tuple[date | None, date 
             return first, today
         prev_last = first - timedelta(days=1)
         return prev_last.replace(day=1), prev_last
+    if kind == "months_ko":
+        y = int(g["y"])
+        return _month(y, int(g["m1"]))[0], _month(y, int(g["m2"]))[1]
     if kind == "decade":
         y = int(g["dec"])
         return date(y, 1, 1), date(y + 9, 12, 31)
@@ -419,15 +428,22 @@ _COMPARED = re.compile(
 )
 
 
+_COMPARED_AFTER_KO = re.compile(r"\s*(?:이상|이하|초과|미만|넘|(?:을|를)\s*넘|보다)")
+
+
 def recognise_dates(pieces: list[Piece], lang: str, today: date) -> list[Piece]:
     """Claim every date expression: ``date`` items carry ``start``/``end``; ``bad_date`` a reason."""
     for rx, kind in KO_RES if lang == "ko" else EN_RES:
 
         def make(m: re.Match[str], kind: str = kind) -> Item | None:
             if re.search(r"\d$", m.group(0)) and (
-                _MEASURED.match(m.string, m.end()) or _COMPARED.search(m.string, 0, m.start())
+                _MEASURED.match(m.string, m.end())
+                or _COMPARED.search(m.string, 0, m.start())
+                or (m.group(0).strip().isdigit() and _COMPARED_AFTER_KO.match(m.string, m.end()))
             ):
-                return None  # 'NT-proBNP exceeded 2000 pg/mL', 'BNP above 2000': a value, not a year
+                # 'NT-proBNP exceeded 2000 pg/mL', 'BNP above 2000', 'NT-proBNP 2000 이상': a value, not a
+                # year (a Korean year is written '2000년 이후')
+                return None
             try:
                 start, end = _range(m, kind, today)
             except BadDate as e:

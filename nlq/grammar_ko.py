@@ -65,6 +65,28 @@ def _arrow(it: Item) -> bool:
 _VALUE_CLAUSE_END = re.compile(r"(?:이었|였|이)?(?:고|으며|며|는데)|인데|(?:이었|였)던")
 
 
+_ACT_NOUN = re.compile(r"(?:촬영|처방|시행|투여|투약|방문|수술|시술|검사|진단|입원|측정|복용|접종)\s*$")
+
+
+def _verb_hago(items: list[Item]) -> list[Item]:
+    """'head CT 촬영하고 같은 날 alteplase …': '하고' written onto an act noun is the verb '하다' ending
+    its clause ('… and then'), not 'and' between two nouns."""
+    out: list[Item] = []
+    for it in items:
+        prev = out[-1] if out else None
+        if (
+            it.kind is ItemKind.conj
+            and it.text == "하고"
+            and prev is not None
+            and prev.end == it.start
+            and prev.kind in (ItemKind.event, ItemKind.modality)
+            and _ACT_NOUN.search(prev.text)
+        ):
+            it = Item(ItemKind.end, it.text, it.start, it.end, EndData(verb=True, lemma="하다"))
+        out.append(it)
+    return out
+
+
 def _closes_value_clause(it: Item) -> bool:
     if it.kind is ItemKind.filler:
         return _VALUE_CLAUSE_END.fullmatch(it.text.strip()) is not None
@@ -86,6 +108,7 @@ def problem(
 
 class KoreanGrammar:
     def __init__(self, items: list[Item]) -> None:
+        items = _verb_hago(items)
         self.items = [
             it for it in items if it.kind is not ItemKind.filler or _arrow(it) or _closes_value_clause(it)
         ]
@@ -293,6 +316,8 @@ class KoreanGrammar:
                 for e in self.last_group:
                     e.negated = True
             elif it.kind is ItemKind.date:
+                if self.pending_date is not None and self.pending_date.data == it.data:
+                    continue  # '1990년대(1990~1999년)': the same dates said again
                 if self.pending_date is not None:
                     self.problems.append(problem("two_dates", it.text))
                 self.pending_date = it
@@ -588,6 +613,8 @@ class Phrase:
             self.cur.set_kind(kind)
 
     def date_(self, it: Item) -> None:
+        if self.date is not None and self.date.data == it.data:
+            return  # the same dates said again
         if self.date is not None:
             self.grammar.problems.append(problem("two_dates", it.text))
         self.date = it
@@ -652,6 +679,10 @@ def _one_window(items: list[Item]) -> list[Item] | Item:
                 del out[k]
         if join_or_window(out, it):
             continue
+        if it.kind is ItemKind.window and out and out[-1].kind is ItemKind.window:
+            a, b = out[-1].data_as(WindowData), it.data_as(WindowData)
+            if (a.start, a.end, a.same_visit) == (b.start, b.end, b.same_visit):
+                continue  # 'alteplase 맞은 날 같은 날에': the same window said twice
         if it.kind is ItemKind.exclusive:
             k = next((i for i in range(len(out) - 1, -1, -1) if out[i].kind is ItemKind.window), None)
             if k is None:

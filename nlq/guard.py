@@ -24,7 +24,17 @@ DESTRUCTIVE = re.compile(
     r"mammo\w*|pet|dicoms?|studies)\b)|"
     r"\bset\s+\w+\s*=|"
     r"삭제|지워|지우|수정해|변경해|바꿔|업데이트|덮어써|덮어쓰|초기화|드롭|(?<!영상을\s)(?<!영상\s)(?<!영상)전부\s*내보내|통째로|추가해|"
-    r"추가\s*해|넣어|등록해",
+    r"추가\s*해|넣어|등록해|"
+    # English commands inside Korean: '… 테이블 drop 해줘'
+    r"\b(?:drop|truncate|delete)\b\s*(?:해|하|시켜)",
+    re.IGNORECASE,
+)
+#: Requests for writing that is no cohort at all ('write me a short poem about heart failure', '축시 하나
+#: 써줘'), refused whatever clinical words they mention.
+OFF_TOPIC = re.compile(
+    r"\b(?:write|compose|make)\s+(?:me\s+|us\s+)?(?:a\s+)?(?:short\s+|little\s+|funny\s+)?"
+    r"(?:poem|haiku|limerick|song|joke|story|rap|sonnet)\b|"
+    r"(?:축시|시|노래|농담|동화|이야기|가사|삼행시)\s*(?:를|을)?\s*(?:하나|한\s*편|좀)?\s*(?:써|지어|만들어)",
     re.IGNORECASE,
 )
 IDENTIFYING = re.compile(

@@ -23,7 +23,7 @@ from datetime import date
 from cohort_engine.nlq.assemble import assemble
 from cohort_engine.nlq.grammar_en import build_en
 from cohort_engine.nlq.grammar_ko import build_ko
-from cohort_engine.nlq.guard import COHORT_WORDS, advice, named_person_ko, off_topic, refusal
+from cohort_engine.nlq.guard import COHORT_WORDS, OFF_TOPIC, advice, named_person_ko, off_topic, refusal
 from cohort_engine.nlq.items import ItemKind
 from cohort_engine.nlq.lists import find_lists
 from cohort_engine.nlq.messages import say
@@ -95,6 +95,8 @@ def parse(text: str, today: date | None = None) -> ParseResult:
     refused = refusal(sentence, lang)
     if refused:
         return ParseResult(status="refused", language=lang, message=refused)
+    if OFF_TOPIC.search(sentence):
+        return ParseResult(status="refused", language=lang, message=off_topic(lang))
     listed = find_lists(sentence, lang)
     rec = recognise(listed.sentence, lang, today)
     rec.notes[:0] = listed.notes

@@ -717,6 +717,10 @@ KO_FILLERS = {
     # '환자의 자료를 요청드립니다', 'IRB 자료 요청서': the data asked for, not a rule
     "자료",
     "요청서",
+    # '진단 건 중에서': the diagnoses counted as cases; '추적 cardiac CT': a follow-up study is a study
+    "건",
+    "추적",
+    "아예",  # '처방 기록이 아예 없는' = none at all, as '전혀
     "신청서",
     "IRB",
     "찾아서",
@@ -1241,6 +1245,8 @@ KO_CONJ = {
 # Head nouns: a clause ending in one of them names the cohort's subject ('… 환자').
 KO_HEAD = {
     "환자",
+    "환아",  # a child patient ('18세 미만 중이염 환아에서')
+    "환아들",
     "환자들",
     "환자분",
     "환자분들",
@@ -1370,10 +1376,23 @@ KO_ENDERS = (
 #: Verbs of the request itself ('환자를 찾고자 합니다', '자료를 요청드립니다', '뽑아 주세요'): they ask
 #: for the list and say nothing about the patients.
 KO_REQUEST_LEMMAS = frozenset(
-    {"찾다", "요청하다", "요청드리다", "드리다", "뽑다", "추출하다", "구하다", "모으다", "원하다", "받아보다"}
+    {
+        "찾다",
+        "요청하다",
+        "요청드리다",
+        "드리다",
+        "뽑다",
+        "추출하다",
+        "구하다",
+        "모으다",
+        "원하다",
+        "받아보다",
+        "보다",
+    }
 )
 KO_CLAUSE_LEMMAS = frozenset(
     {
+        "이어지다",  # '… oxaliplatin 투여까지 이어진 환자'
         "받다",
         "있다",
         "하다",

@@ -35,7 +35,15 @@ from functools import partial
 
 from cohort_engine.nlq.items import AskData, ConjData, Item, ItemKind, UnknownData, WindowAnchor, WindowData
 from cohort_engine.nlq.messages import readings, say
-from cohort_engine.nlq.numbers import EN_NUMBER_RE, EN_UNIT_RE, KO_UNIT_RE, days, number, unit_of
+from cohort_engine.nlq.numbers import (
+    EN_NUMBER_RE,
+    EN_UNIT_RE,
+    KO_UNIT_RE,
+    days,
+    korean_duration,
+    number,
+    unit_of,
+)
 from cohort_engine.nlq.text import Piece, apply
 
 N = rf"(?P<n>{EN_NUMBER_RE})"
@@ -291,7 +299,7 @@ SAME_WINDOW_EN = re.compile(
 #: anchor (the index: '같은' names no other event, and a Korean window with no anchor of its own would
 #: otherwise hang on the event just before it).
 SAME_WINDOW_KO = re.compile(
-    r"(?:같은|동일한?)\s*(?:\d+\s*(?:일|주|개월|달|년)\s*)?(?:이내|안|기간\s*(?:내|안|동안|중)?)(?:에)?"
+    r"(?:같은|동일한?)\s*(?:\d+\s*(?:일|주|개월|달|년)\s*(?:이내|안|동안|내)|기간\s*(?:내|안|동안|중)?)(?:에)?"
 )
 
 
@@ -434,6 +442,12 @@ KO_RULES: list[tuple[str, str]] = [
         r"(?:(?<![가-힣])그\s*)?(?:(?<![가-힣])(?:후|뒤|이후)\s*)?(?:다음\s*날|익일|이튿날)\s*까지(?:\s*사이)?(?:에)?",
         "by_next_day",
     ),
+    # '다음날부터 3일 안에', '다음날부터 일주일 사이에': from the next day to day N (1..N)
+    (
+        r"(?:다음\s*날|익일|이튿날)\s*부터\s*(?P<dur>(?:\d+|[가-힣]{1,2})\s*(?:일|주일|주|개월|달|년)|일주일|열흘|보름|"
+        r"이틀|사흘|나흘|닷새)\s*(?:안에|안|이내에?|내에?|사이에?|동안|까지)",
+        "next_day_on",
+    ),
     (r"(?:다음\s*날|익일|이튿날)(?:에)?", "day_after"),
     (r"(?:같은|동일한?)\s*(?:날짜|날|일자)(?:에)?|당일(?:에)?", "same_day"),
     # '같은 날 응급실 방문했고 그날 head CT까지': that same day
@@ -508,6 +522,11 @@ def _ko(m: re.Match[str], kind: str) -> Item:
     if kind == "range" and g.get("post") in ("후", "뒤", "이후"):
         before = False
     try:
+        if kind == "next_day_on":
+            dur = korean_duration(re.sub(r"\s+", "", g["dur"]))
+            if dur is None:
+                raise ValueError(g["dur"])
+            return Item(ItemKind.window, text, m.start(), m.end(), _window(1, days(*dur), text, "precedes"))
         if kind == "same_day_of":
             return Item(ItemKind.window, text, m.start(), m.end(), _window(0, 0, text, "follows"))
         if kind == "same_day":

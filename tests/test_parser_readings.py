@@ -240,6 +240,29 @@ READINGS: list[tuple[str, dict[str, Any]]] = [
         "Depression (F32.A) patients who have never had a brain MRI, women only",
         {"index.concepts.terms": ["F32.A"]},
     ),
+    # Korean: '다음날부터 3일 안에' = 1..3; '1990년대'; '2022년 1월~6월'; '촬영하고' ends a clause; a bare
+    # '2000 이상' after a test is a value; the same window said twice is one
+    (
+        "응급실 다녀간 뒤 다음날부터 3일 안에 응급실 또 온 환자",
+        {"criteria.0.window.start": 1, "criteria.0.window.end": 3},
+    ),
+    (
+        "1990년대(1990~1999년)에 처음으로 위장관 출혈 진단받은 환자",
+        {"index.date_range.start": "1990-01-01", "index.date_range.end": "1999-12-31"},
+    ),
+    (
+        "2022년 1월~6월에 요통으로 진단받은 40대 환자",
+        {"index.date_range.start": "2022-01-01", "index.date_range.end": "2022-06-30"},
+    ),
+    (
+        "뇌경색 진단 당일 head CT 촬영하고 같은 날 alteplase 투여받은 환자",
+        {"criteria.0.domain": "imaging", "criteria.1.domain": "drug", "criteria.1.window.end": 0},
+    ),
+    (
+        "심부전 진단 당시 NT-proBNP 2000 이상이었던 환자",
+        {"criteria.0.value.op": ">=", "criteria.0.value.value": 2000},
+    ),
+    ("alteplase 맞은 날 같은 날에 혈전제거술(39.74)까지 받은 환자", {"criteria.0.window.end": 0}),
     # Korean: a value clause ends at '…이었고' / '넘었고'; the next window has its own anchor
     (
         "심부전 진단일에 NT-proBNP 2000 pg/mL 넘었고 진단 후 7일 내 furosemide 받은 환자",
@@ -748,6 +771,18 @@ def test_a_lead_in_is_noted() -> None:
 )
 def test_a_lead_in_alone_is_not_a_question(sentence: str) -> None:
     assert parse(sentence, today=TODAY).status != "ok"
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "write me a short poem about heart failure",
+        "영상의학과 송년회 때 읽을 짧은 축시 하나 써줘",
+        "eunomia DB에서 drug_exposure 테이블 drop 해줘",
+    ],
+)
+def test_writing_and_commands_mentioning_clinical_words_are_refused(sentence: str) -> None:
+    assert parse(sentence, today=TODAY).status == "refused"
 
 
 @pytest.mark.parametrize(
