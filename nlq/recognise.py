@@ -134,7 +134,11 @@ def _targets() -> list[str]:
     return sorted(set(EN_GRAMMAR_WORDS) | lexicon_words)
 
 
-_SIDES = r"right|left|upper|lower|anterior|posterior|proximal|distal"
+_SIDES = (
+    r"right|left|upper|lower|anterior|posterior|proximal|distal|"
+    # 'partial or total gastrectomy', 'lap or open appendectomy': one noun, two kinds of it
+    r"partial|total|subtotal|complete|open|lap|laparoscopic|robotic|unilateral|bilateral|acute|chronic"
+)
 #: Event nouns that name a day in 'on the admission day', 'on the surgery date'.
 _DAY_OF_EVENTS = (
     r"admission|surgery|operation|procedure|diagnosis|dx|discharge|biopsy|ER|ED|visit|infusion|"
@@ -1432,9 +1436,61 @@ _TO_THE_READER_EN = re.compile(
 _FRAMING_EN = re.compile(
     r"\b(?:dataset|data|study|project|check|review|cohort|population|request|training|model|analysis|audit|"
     r"pharmacovigilance|surveillance|query|question|outcome|eligible|registry|initiative|program|signal|"
-    r"safety|task|set|segmentation|detection)\b",
+    r"safety|task|set|segmentation|detection|screen|screening|substudy|sub-study)\b",
     re.IGNORECASE,
 )
+
+
+#: British spellings of clinical stems → American ones, which the lexicon and the OMOP names use
+#: ('haemorrhage', 'anaemia', 'oesophageal', 'paediatric', 'ischaemic', 'tumour', 'diarrhoea').
+_BRITISH = [
+    (r"haem", "hem"),
+    (r"anaem", "anem"),
+    (r"leukaem", "leukem"),
+    (r"ischaem", "ischem"),
+    (r"oesophag", "esophag"),
+    (r"paediat", "pediat"),
+    (r"oedema", "edema"),
+    (r"diarrhoea", "diarrhea"),
+    (r"oestrogen", "estrogen"),
+    (r"gynaecolog", "gynecolog"),
+    (r"orthopaed", "orthoped"),
+    (r"tumour", "tumor"),
+    (r"foetal", "fetal"),
+    (r"coeliac", "celiac"),
+]
+_BRITISH_RE = re.compile(r"\b(\w*?)(" + "|".join(b for b, _ in _BRITISH) + r")(\w*)", re.IGNORECASE)
+
+
+def _american_spelling(text: str) -> str:
+    def fix(m: re.Match[str]) -> str:
+        stem = m.group(2)
+        american = next(a for b, a in _BRITISH if b == stem.lower())
+        if stem[0].isupper():
+            american = american[0].upper() + american[1:]
+        return m.group(1) + american + m.group(3)
+
+    return _BRITISH_RE.sub(fix, text)
+
+
+def _title_restated(title: str, rest: str) -> bool:
+    """Every lexicon word of a title is said again after it ('Undiagnosed diabetes screen: … no type 2
+    diabetes dx'), so dropping the title loses no concept; 'Hyperkalemia signal on an ARB: losartan …'
+    keeps its title (hyperkalemia is said nowhere else)."""
+    lexicon_words = _lexicon_words()
+    said_after = {w.lower() for w in re.findall(r"[A-Za-z][A-Za-z0-9-]*", rest)}
+    return all(
+        w.lower() in said_after
+        for w in re.findall(r"[A-Za-z][A-Za-z0-9-]*", title)
+        if w.lower() in lexicon_words and not _FRAMING_EN.fullmatch(w)
+    )
+
+
+@lru_cache(maxsize=1)
+def _lexicon_words() -> frozenset[str]:
+    return frozenset(w.lower() for a in aliases() for w in re.findall(r"[A-Za-z][A-Za-z0-9-]*", a.text))
+
+
 _TITLE_WORDS = {"eligible", "inclusion", "criteria", "target", "study", "the", "our", "of", "for"}
 _NEGATIVE_EN = re.compile(r"\b(?:no|not|never|without|exclud\w*|except|other\s+than)\b", re.IGNORECASE)
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
@@ -1464,7 +1520,7 @@ def _framing(text: str) -> int:
             and (only_framing or not _PEOPLE_EN.search(title))
             and not _NEGATIVE_EN.search(title)
             and not re.search(r"\d", title)
-            and (only_framing or _PEOPLE_EN.search(rest))
+            and (only_framing or _PEOPLE_EN.search(rest) or _title_restated(title, rest))
         ):
             start += colon.end()
     return start
@@ -1612,6 +1668,7 @@ def recognise(text: str, lang: str, today: date) -> Recognised:
         for rx in _BLANKED_EN:
             text = rx.sub(lambda m: " " * len(m.group(0)), text)
         text = re.sub(r"\bw/in\b", "within", text, flags=re.IGNORECASE)
+        text = _american_spelling(text)
         text = re.sub(r"\)(?=[:;,.])", ") ", text)  # 'HF cohort (I50.x):': the bracket closes on its own
         # a bullet ('- warfarin …', '• over 70 at dx') starts a new clause, as ';' does (not '18 - 79')
         text = re.sub(r"(?:(?<=\s)|^)[-•*·](?=\s)(?<!\d\s-)(?!\s+\d)", ";", text)

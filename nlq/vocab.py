@@ -310,7 +310,8 @@ EN_NEGATION = (
     r"excluding|exclude[sd]?|except(?:\s+for|\s+those)?|but\s+not|other\s+than|without(?:\s+any)?|with\s+no|"
     r"no(?:\s+(?:record|evidence|sign)s?\s+of)?|not|never|none|neither|free\s+of|absence\s+of|"
     r"(?:did|do|does|have|has|had|was|were|is|are)\s*(?:n'?t|not)|didn't|don't|doesn't|haven't|hasn't|hadn't|"
-    r"wasn't|weren't|isn't|aren't|lacking|minus|leav(?:e|ing)\s+out|omit(?:ting)?"
+    r"wasn't|weren't|isn't|aren't|lacking|minus|leav(?:e|ing)\s+out|omit(?:ting)?|"
+    r"(?:apart|aside)\s+from(?:\s+those)?"
 )
 KO_NEGATION = (
     r"(?:을|를|이|가|은|는)?\s*(?:받은|한|된|있는|진단받은|처방받은|복용한|시행한|앓은|걸린)?\s*적(?:이|은)?\s*(?:한\s*번도\s*)?없(?:는|고|었던|던|음)|"
@@ -489,6 +490,11 @@ EN_FILLERS = {
     "distinct",
     # 'anyone', as typed in a hurry; 'somewhere between 3 months and 1 year after'
     "any1",
+    # 'admitted again 1 to 30 days after that admission': another event of the kind named
+    "again",
+    # '… after that admission's start date': an event's date is the event (windows count in dates)
+    "date",
+    "dates",
     "somewhere",
     "anywhere",
     # 'metformin users', 'alteplase recipients': the people the drug's exposures belong to

@@ -263,6 +263,33 @@ READINGS: list[tuple[str, dict[str, Any]]] = [
         {"criteria.0.value.op": ">=", "criteria.0.value.value": 2000},
     ),
     ("alteplase 맞은 날 같은 날에 혈전제거술(39.74)까지 받은 환자", {"criteria.0.window.end": 0}),
+    # British spellings, 'apart from those who', 'partial or total X', 'X's start date', titles restated
+    (
+        "acute blood-loss anaemia followed by a colonoscopy within 30 days",
+        {"index.concepts.terms": ["acute blood-loss anemia"]},
+    ),
+    (
+        "Gastric cancer pts who had a partial or total gastrectomy within 60 days after the dx, apart "
+        "from those who had chemo infusion (99.25) within 90 days after the dx",
+        {
+            "criteria.0.concepts.terms": ["partial gastrectomy", "total gastrectomy"],
+            "criteria.1.occurrence.count": 0,
+        },
+    ),
+    (
+        "Patients with an inpatient admission in 2023 who were admitted again 1 to 30 days after that "
+        "admission's start date",
+        {
+            "criteria.0.domain": "visit",
+            "criteria.0.window.start": 1,
+            "criteria.0.window.anchor": "index",
+            "criteria.1": "absent",
+        },
+    ),
+    (
+        "Possible HIT screen: heparin exposure with platelets below 150 x10^3/uL within 10 days after it",
+        {"index.concepts.terms": ["heparin"], "criteria.0.domain": "measurement"},
+    ),
     # Korean: a value clause ends at '…이었고' / '넘었고'; the next window has its own anchor
     (
         "심부전 진단일에 NT-proBNP 2000 pg/mL 넘었고 진단 후 7일 내 furosemide 받은 환자",
