@@ -22,7 +22,9 @@ AT = (
     r"(?:\s+at\s+(?:the\s+|that\s+)?(?:time\s+of\s+)?(?:(?:the\s+)?index(?:\s+date|\s+event)?|(?:first\s+)?diagnosis|"
     r"dx|surgery|admission|baseline|entry|the\s+procedure|(?:the\s+)?injury|(?:the\s+)?(?:scan|study))"
     # 'in their 40s when diagnosed': the age at the index event, as every age here is
-    r"|\s+when\s+(?:they\s+were\s+|first\s+)?(?:diagnosed|admitted|operated(?:\s+on)?|treated|seen))?"
+    r"|\s+when\s+(?:they\s+were\s+|first\s+)?(?:diagnosed|admitted|operated(?:\s+on)?|treated|seen)"
+    # 'newly diagnosed with hypertension in 2023 and were between 40 and 59 years old at that time'
+    r"|\s+at\s+that\s+(?:time|point|date))?"
 )
 #: Right after a comma at the end of the question (', under 18'): an afterthought about the patients.
 TAIL = r"(?<=,\s)"
@@ -65,6 +67,7 @@ EN_AGE: list[tuple[str, str]] = [
         rf"(?:\s+years?(?:\s+(?:old|of\s+age))?)?",
         "nm",
     ),
+    (rf"\b(?:were|was|are|is|being)\s+(?:between\s+)?{N}\s+(?:and|to|-|–)\s+{M}\s+years?\s+old{AT}", "nm"),
     (rf"\b(?:aged?\s+)?{N}{YRS}\s*(?:or|and)\s+older(?:\s+years?)?{AT}", "min"),
     (rf"\baged?\s+{N}{YRS}\s*(?:\+|(?:or|and)\s+(?:over|above|up|more))(?:\s+years?(?:\s+old)?)?{AT}", "min"),
     (rf"\b{N}\s*(?:years?|yrs?)(?:\s+old)?\s*(?:\+|(?:or|and)\s+(?:over|above|up|more)){AT}", "min"),

@@ -1174,10 +1174,14 @@ def _code_restatement(out: list[Item], inner: list[Item], notes: list[str], lang
     if codes is not None:
         start = len(out)
         k = len(out) - 1
-        while k > 0 and out[k].kind is ItemKind.filler and out[k - 1].kind in _MENTION:
-            start, k = k, k - 1  # 'chemotherapy infusion (99.25)': the care noun is read with the mention
-        if k > 0 and out[k].kind is ItemKind.event and out[k - 1].kind in _MENTION:
-            start, k = k, k - 1  # '항암화학요법 주입(99.25)': the event word belongs to the mention
+        # 'chemotherapy infusion (99.25)', 'chemotherapy infusion procedures (99.25)', '항암화학요법
+        # 주입(99.25)': care nouns and one event word between the mention and the code are read with it
+        j = k
+        while j > 0 and out[j].kind in (ItemKind.filler, ItemKind.event):
+            j -= 1
+        between = out[j + 1 : k + 1]
+        if j < k and out[j].kind in _MENTION and sum(x.kind is ItemKind.event for x in between) <= 1:
+            start, k = j + 1, j
         while k >= 0:  # back over the mention's words: 'secondary malignancy of the liver'
             if out[k].kind in _MENTION:
                 start, k = k, k - 1
@@ -1669,6 +1673,13 @@ def recognise(text: str, lang: str, today: date) -> Recognised:
             text = rx.sub(lambda m: " " * len(m.group(0)), text)
         text = re.sub(r"\bw/in\b", "within", text, flags=re.IGNORECASE)
         text = _american_spelling(text)
+        # 'an INR blood test', 'had blood work': the test is the event ('blood' would be a test name)
+        text = re.sub(
+            r"\bblood\s+(?=(?:tests?|work|draws?|results?)\b)",
+            lambda m: " " * len(m.group(0)),
+            text,
+            flags=re.I,
+        )
         text = re.sub(r"\)(?=[:;,.])", ") ", text)  # 'HF cohort (I50.x):': the bracket closes on its own
         # a bullet ('- warfarin …', '• over 70 at dx') starts a new clause, as ';' does (not '18 - 79')
         text = re.sub(r"(?:(?<=\s)|^)[-•*·](?=\s)(?<!\d\s-)(?!\s+\d)", ";", text)

@@ -319,7 +319,7 @@ KO_NEGATION = (
     r"(?:이|가|은|는)?\s*없(?:는|고|이|었던|던|음)|(?:을|를|은|는)?\s*제외(?:하고|한|하여|해서|하면|해줘|하고서)?|"
     r"(?:을|를|은|는)?\s*빼고|안\s*(?:받은|한|된)|(?:이|가)?\s*아닌|"
     # colloquial '안' before a verb: 'ticagrelor 안 쓴', 'amiodarone 안 들어간'; never '30일 안' (within)
-    r"(?<![일주월달년])\s안\s+[가-힣]{1,4}(?![가-힣])"
+    r"(?<![일주월달년])\s안\s+(?!좋|나쁘|높|낮|괜찮|되|돼)[가-힣]{1,4}(?![가-힣])"
 )
 EN_BOUNDARY = (
     r"who|whose|whom|which|that|where|;|among\s+(?:them|those|whom)|of\s+(?:those|whom|them)|in\s+whom"
@@ -492,6 +492,13 @@ EN_FILLERS = {
     "any1",
     # 'admitted again 1 to 30 days after that admission': another event of the kind named
     "again",
+    # 'Require a gastrectomy within 90 days after the index date': a rule, which the rest says
+    # 'within 30 days after they were given celecoxib': the patients, whose event follows
+    "they",
+    "require",
+    "requires",
+    "required",
+    "requiring",
     # '… after that admission's start date': an event's date is the event (windows count in dates)
     "date",
     "dates",
@@ -726,7 +733,9 @@ KO_FILLERS = {
     # '진단 건 중에서': the diagnoses counted as cases; '추적 cardiac CT': a follow-up study is a study
     "건",
     "추적",
-    "아예",  # '처방 기록이 아예 없는' = none at all, as '전혀
+    "아예",  # '처방 기록이 아예 없는' = none at all, as '전혀'
+    "상태",  # '심근경색 병력이 있는 상태에서' = with a history of MI (the history says it)
+    "상태에서",
     "신청서",
     "IRB",
     "찾아서",
@@ -762,6 +771,12 @@ EN_VAGUE: list[tuple[str, str, list[str]]] = [
         ["within 7 days after", "within 30 days after", "the same day"],
     ),
     (r"long-?term|chronic\s+use\s+of", "duration", ["give a duration, e.g. 'for at least 90 days'"]),
+    # anticoagulants or antiplatelets? (a writer's 'blood thinner' was either)
+    (
+        r"blood[- ]thinners?|blood[- ]thinning\s+(?:drugs?|medications?|meds)",
+        "drug",
+        ["anticoagulants", "antiplatelets"],
+    ),
     (
         r"discharged?|discharges",
         "unsupported",
@@ -1646,4 +1661,6 @@ EN_LEAD_INS = [
     r"(?:i|we)(?:'d|\s+would)\s+(?:really\s+|very\s+much\s+)?(?:appreciate\s+(?:it\s+)?if\s+you\s+could|like\s+to)\s+"
     r"(?:know|see|identify|find|pull|list|provide|get|have|request|receive)\s+(?:which\s+|the\s+|all\s+)?",
     r"(?:please\s+)(?:pull|identify|find|list|extract|provide|get|give\s+(?:me|us)|send)\s+(?:me\s+|us\s+)?",
+    # 'I'm looking at people who …', 'I'm interested in patients whose …', 'Looking for folks with …'
+    r"(?:(?:i'?m|i\s+am|we'?re|we\s+are)\s+)?(?:looking\s+(?:at|for|into)|interested\s+in|trying\s+to\s+find)\s+",
 ]

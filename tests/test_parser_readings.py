@@ -290,6 +290,28 @@ READINGS: list[tuple[str, dict[str, Any]]] = [
         "Possible HIT screen: heparin exposure with platelets below 150 x10^3/uL within 10 days after it",
         {"index.concepts.terms": ["heparin"], "criteria.0.domain": "measurement"},
     ),
+    # batch 8: codes after care nouns, 'blood test', lead-ins, ages 'at that time', 'they were given'
+    (
+        "At least 6 chemotherapy infusion procedures (99.25) in 2023",
+        {"index.concepts.terms": ["99.25"], "criteria.0.occurrence.count": 6},
+    ),
+    (
+        "patients prescribed warfarin who had an INR blood test over 3 within two weeks (14 days) after it",
+        {"criteria.0.concepts.terms": ["INR"], "criteria.0.window.end": 14, "criteria.1": "absent"},
+    ),
+    (
+        "심근경색 병력이 있는 상태에서 뇌경색 진단받은 환자들",
+        {"index.concepts.terms": ["뇌경색"], "criteria.0.window.end": -1},
+    ),
+    (
+        "I'd like to know which patients were newly diagnosed with high blood pressure in 2023 and were "
+        "between 40 and 59 years old at that time",
+        {"demographics.age_min": 40, "demographics.age_max": 59, "index.first_occurrence": True},
+    ),
+    (
+        "I'm interested in people whose first-ever GI bleed happened within 30 days after they got celecoxib",
+        {"index.concepts.terms": ["celecoxib"], "criteria.0.first_occurrence": True},
+    ),
     # Korean: a value clause ends at '…이었고' / '넘었고'; the next window has its own anchor
     (
         "심부전 진단일에 NT-proBNP 2000 pg/mL 넘었고 진단 후 7일 내 furosemide 받은 환자",
@@ -798,6 +820,17 @@ def test_a_lead_in_is_noted() -> None:
 )
 def test_a_lead_in_alone_is_not_a_question(sentence: str) -> None:
     assert parse(sentence, today=TODAY).status != "ok"
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "I'd like to see patients on a blood thinner who ended up with a GI bleed",  # which kind of drug?
+        "피검사 수치 안 좋게 나온 만성 신부전 환자들 보여줘",  # '안 좋게' is 'bad', never 'not'
+    ],
+)
+def test_vague_lay_words_are_asked_back(sentence: str) -> None:
+    assert parse(sentence, today=TODAY).status == "clarify"
 
 
 @pytest.mark.parametrize(
