@@ -270,6 +270,7 @@ EN_RULES: list[tuple[str, str]] = [
     # 'during the 1990s': the ten calendar years of the decade
     (r"\b(?:(?:in|during|throughout)\s+)?the\s+(?P<dec>(?:1[89]|20)\d0)'?s\b", "decade"),
     (r"\b(?:(?:in|during)\s+)?(?:the\s+)?(?P<h>first|second)\s+half\s+of\s+(?P<y>\d{4})", "half"),
+    (r"\b(?:(?:in|during)\s+)?H(?P<h>[12])\s*(?:of\s+)?(?P<y>\d{4})\b", "half"),
     (rf"\b(?:(?:in|during|throughout|on|within)\s+)?(?:the\s+year\s+)?{A_EN}", "in"),
 ]
 KO_RULES: list[tuple[str, str]] = [
@@ -412,7 +413,7 @@ def _range(m: re.Match[str], kind: str, today: date) -> tuple[date | None, date 
             if kind != "half_ko_rel"
             else today.year - {"재작년": 2, "작년": 1, "지난해": 1, "전년도": 1}.get(g["which"], 0)
         )
-        first_half = g["h"].lower() in ("first", "상반기")
+        first_half = g["h"].lower() in ("first", "상반기", "1")
         return (date(y, 1, 1), date(y, 6, 30)) if first_half else (date(y, 7, 1), date(y, 12, 31))
     start, end = atom(g["a"])
     return start, end

@@ -140,7 +140,11 @@ class KoreanGrammar:
         """Clauses with the item that closed each (None at the end); empty clauses are kept as markers."""
         out: list[tuple[list[Item], Item | None]] = []
         cur: list[Item] = []
-        for it in self.items:
+        for n, it in enumerate(self.items):
+            if it.kind is ItemKind.conj and it.text.strip() == "," and self._comma_ends_clause(cur, n):
+                out.append((cur, None))
+                cur = []
+                continue
             if it.kind is ItemKind.end:
                 out.append((cur, it))
                 cur = []
@@ -162,6 +166,19 @@ class KoreanGrammar:
                 cur = []
         out.append((cur, None))
         return out
+
+    def _comma_ends_clause(self, cur: list[Item], n: int) -> bool:
+        """'D62 진단 당일 입원, 같은 날 헤모글로빈 8 미만': a comma between two phrases that each carry their
+        own window ends the first, as a verb would; a comma inside a list ('30일 이내 아스피린, 클로피도그렐')
+        does not (what follows it has no window of its own)."""
+        if not any(x.kind is ItemKind.window for x in cur) or not any(x.kind in CONTENT for x in cur):
+            return False
+        for x in self.items[n + 1 :]:
+            if x.kind is ItemKind.window:
+                return True
+            if x.kind is ItemKind.end or (x.kind is ItemKind.conj and x.text.strip() == ","):
+                return False
+        return False
 
     def run(self) -> Built:
         prev: tuple[list[Item], Item | None] | None = None

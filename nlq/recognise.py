@@ -1673,6 +1673,8 @@ def recognise(text: str, lang: str, today: date) -> Recognised:
             text = rx.sub(lambda m: " " * len(m.group(0)), text)
         text = re.sub(r"\bw/in\b", "within", text, flags=re.IGNORECASE)
         text = _american_spelling(text)
+        # 'between 2015 and 2018 inclusive': every calendar range here includes both ends
+        text = re.sub(r"(?<=\d{4})\s*,?\s*\(?inclusive\)?", lambda m: " " * len(m.group(0)), text, flags=re.I)
         # 'an INR blood test', 'had blood work': the test is the event ('blood' would be a test name)
         text = re.sub(
             r"\bblood\s+(?=(?:tests?|work|draws?|results?)\b)",
@@ -1761,6 +1763,12 @@ def recognise(text: str, lang: str, today: date) -> Recognised:
         # '2022년 1월 1일부터 12월 31일까지의 기간 동안': the period is the dates just given
         text = re.sub(
             r"(?<=까지)\s*의?\s*기간\s*(?:동안|중에?|내에?|에)?", lambda m: " " * len(m.group(0)), text
+        )
+        # '2020년 이전(2020년 포함)': the year named is in, as every Korean 이전/이후 already reads it
+        text = re.sub(
+            r"(?<=이전|이후|까지|부터)\s*\(\s*\d{4}\s*년?\s*(?:도\s*)?포함\s*\)",
+            lambda m: " " * len(m.group(0)),
+            text,
         )
         # '입원 기간 중(입원일부터 퇴원일까지)': the stay, restated as its two ends
         text = re.sub(

@@ -71,13 +71,16 @@ def normalise(text: str) -> str:
     t = unicodedata.normalize("NFKC", text).translate(_QUOTES)
     t = "".join(" " if unicodedata.category(ch) == "Cc" else ch for ch in t)
     t = re.sub(r"\s+", " ", t).strip()
-    t = CODE_WILDCARD.sub(lambda m: m.group(1) + (f".{m.group(2)}" if m.group(2) else ""), t)
+    t = CODE_WILDCARD.sub(lambda m: m["head"] + (f".{m['tail']}" if m["tail"] else ""), t)
     return t.rstrip(" ?!.。")
 
 
-#: A code family written with a wildcard: 'I25.1x', 'I21.x', 'E11.xx', 'I63*'. The code without its
-#: wildcard names the same family (descendants are always included), so the notation is dropped.
-CODE_WILDCARD = re.compile(r"\b([A-Z]\d{2})(?:\.(\d{0,3}))?(?:[xX]{1,3}|\*)(?![A-Za-z0-9])")
+#: A code family written with a wildcard: 'I25.1x', 'I21.x', 'E11.xx', 'I63*', '36.1x' (ICD-9 procedures).
+#: The code without its wildcard names the same family (descendants are always included), so the notation
+#: is dropped.
+CODE_WILDCARD = re.compile(
+    r"\b(?P<head>[A-Z]\d{2}(?=[.xX*])|\d{2}(?=\.))(?:\.(?P<tail>\d{0,3}))?(?:[xX]{1,3}|\*)(?![A-Za-z0-9])"
+)
 
 
 def apply(pieces: list[Piece], rx: re.Pattern[str], make: Maker) -> list[Piece]:

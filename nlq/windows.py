@@ -252,7 +252,9 @@ EXCLUSIVE_EN = re.compile(
 #: be in the window it already is in (an aside).
 INCLUSIVE_EN = re.compile(
     r",?\s*\(?\s*\b(?:counting|including|inclusive\s+of)\s+the\s+(?:\w+\s+)?day(?:\s+itself|\s+of\s+(?:the\s+)?\w+)?\b"
-    r"\s*\)?",
+    r"\s*\)?|"
+    # '(diagnosis day included)', '(the day itself included)'
+    r"\(\s*(?:the\s+)?(?:\w+\s+)?day(?:\s+itself)?\s+(?:included|includes|counted|inclusive)\s*\)",
     re.IGNORECASE,
 )
 ASIDE_EN = re.compile(

@@ -312,6 +312,31 @@ READINGS: list[tuple[str, dict[str, Any]]] = [
         "I'm interested in people whose first-ever GI bleed happened within 30 days after they got celecoxib",
         {"index.concepts.terms": ["celecoxib"], "criteria.0.first_occurrence": True},
     ),
+    # batch 8: 'H2 2021', 'inclusive', '(2020년 포함)', '36.1x', '(diagnosis day included)', KO commas
+    (
+        "Low back pain diagnosed in H2 2021",
+        {"index.date_range.start": "2021-07-01", "index.date_range.end": "2021-12-31"},
+    ),
+    (
+        "Men with a whiplash injury recorded between 2015 and 2018 inclusive",
+        {"index.date_range.end": "2018-12-31"},
+    ),
+    (
+        "2020년 이전(2020년 포함)에 관상동맥우회술(CABG, 36.1x)을 받고 수술 후 90일 이내에 사망한 환자",
+        {"index.date_range.end": "2020-12-31", "criteria.0.domain": "death"},
+    ),
+    (
+        "Colon cancer pts with a CEA above 5 in the 30 days before the diagnosis (diagnosis day included)",
+        {"criteria.0.window.start": -30, "criteria.0.window.end": 0},
+    ),
+    (
+        "급성 출혈후 빈혈(D62) 진단 당일 입원, 같은 날 헤모글로빈 8 g/dL 미만",
+        {"criteria.0.domain": "visit", "criteria.1.domain": "measurement", "criteria.1.window.end": 0},
+    ),
+    (
+        "당뇨 진단 후 30일 이내 아스피린, 클로피도그렐 처방받은 환자",
+        {"criteria.0.concepts.terms": ["아스피린", "클로피도그렐"], "criteria.0.window.end": 30},
+    ),
     # Korean: a value clause ends at '…이었고' / '넘었고'; the next window has its own anchor
     (
         "심부전 진단일에 NT-proBNP 2000 pg/mL 넘었고 진단 후 7일 내 furosemide 받은 환자",
