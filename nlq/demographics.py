@@ -37,8 +37,9 @@ PEOPLE = (
 
 #: The age is at an event, said outright: 'over 70 at dx', 'under 18 at diagnosis'.
 AT_REQ = (
-    r"(?=\s+at\s+(?:the\s+|that\s+)?(?:time\s+of\s+)?"
+    r"(?:(?=\s+at\s+(?:the\s+|that\s+)?(?:time\s+of\s+)?"
     r"(?:index|dx|diagnosis|first\s+diagnosis|surgery|admission|baseline))"
+    r"|(?=\s+when\s+(?:they\s+were\s+|first\s+)?(?:diagnosed|admitted|operated|treated|seen)))"
 )
 #: Patients left out by age: 'excluding pts over 65', 'excluding anyone aged 80 and over'.
 EXCL = (

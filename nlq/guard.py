@@ -46,6 +46,8 @@ IDENTIFYING = re.compile(
     r"병록\s*번호|생년월일|이메일|신원|(?<![가-힣])사는(?=\s)|거주(?:하는|지|지가)?|"
     r"\b(?:live[sd]?|living|resid(?:e|es|ing|ence))\s+(?:in|at|near)\b|\bhome\s+towns?\b|"
     r"\bpatient\s*(?:id|#|no\.?|number)?\s*#?\d{3,}\b|(?<![\d.])\d{3,}\s*번\s*환자|환자\s*(?:번호\s*)?\d{3,}(?!\d*\s*(?:년|[-./]\d))|"
+    # ('in their whole history' is over all time, not a request for the record)
+    r"(?<!in\stheir\s)(?<!in\sthe\s)(?<!over\stheir\s)(?<!over\sthe\s)(?<!across\stheir\s)"
     r"\b(?:full|whole|entire|complete)\s+(?:medical\s+|health\s+|patient\s+)?(?:records?|charts?|histor(?:y|ies))\b|"
     r"(?:기록|차트|의무\s*기록|진료\s*기록)\s*(?:을|를|좀)?\s*(?:보여|출력|열어|보내|넘겨)|\bwho\s+is\s+the\s+(?:doctor|physician)|"
     # free text (notes, reports) can name people: never shown

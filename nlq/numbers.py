@@ -207,6 +207,12 @@ RESTATED_DURATION = re.compile(
 )
 
 
+#: 'in the year (365 days) before': one unit, restated in days.
+RESTATED_ONE_UNIT = re.compile(
+    r"\b(?P<u>year|month|week)\s*\(\s*(?P<d>\d+)\s*(?:days?|d)\s*\)", re.IGNORECASE
+)
+
+
 def drop_restated_durations(sentence: str) -> str:
     """'in the 3 months (90 days) leading up to the dx': the bracket says the same window in days, and
     standing between the amount and its direction it would hide the window. Dropped only when it equals
@@ -219,4 +225,10 @@ def drop_restated_durations(sentence: str) -> str:
             return m.group(0)
         return m.group(0)[: m.group(0).index("(")].rstrip()
 
-    return RESTATED_DURATION.sub(keep_or_drop, sentence)
+    def keep_or_drop_one(m: re.Match[str]) -> str:
+        unit = unit_of(m.group("u"))
+        if unit is None or days(1, unit) != int(m.group("d")):
+            return m.group(0)
+        return m.group("u")
+
+    return RESTATED_ONE_UNIT.sub(keep_or_drop_one, RESTATED_DURATION.sub(keep_or_drop, sentence))

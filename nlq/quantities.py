@@ -58,7 +58,8 @@ EN_RULES: list[tuple[str, str]] = [
     ),
     (
         rf"\b(?P<q>at\s+least|more\s+than|no\s+more\s+than|at\s+most|exactly|only|fewer\s+than|less\s+than)?\s*"
-        rf"(?:(?P<w>twice|once|thrice)|(?P<n>\d+|{_WORD_NUM})\s+(?:separate\s+|different\s+)?times)(?:\s+or\s+(?P<post>more))?\b",
+        rf"(?:(?P<w>twice|once|thrice)|(?P<n>\d+|{_WORD_NUM})\s+(?:separate\s+|different\s+)?(?:times|occasions))"
+        rf"(?:\s+or\s+(?P<post>more))?\b",
         "times",
     ),
     (r"\bmultiple\b|\bmore\s+than\s+one\b|\btwo\s+or\s+more\b|\bseveral\b", "multiple"),

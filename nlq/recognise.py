@@ -147,6 +147,12 @@ _DAY_OF_EVENTS = (
 
 #: English words that hold no rule, blanked (same length: offsets stay).
 _BLANKED_EN = [
+    # 'exactly one MI diagnosis record in their whole history': over all time, which no date says anyway
+    re.compile(
+        r"\b(?:in|over|across|during|throughout)\s+(?:their|his|her|the\s+patient'?s?|the)\s+(?:whole|entire)\s+"
+        r"(?:history|record|records|lifetime|life|follow-up)\b",
+        re.IGNORECASE,
+    ),
     # 'over the whole observation period': any time the mart holds, which is what no date says anyway
     re.compile(
         r"\b(?:during|over|across|in|throughout)\s+the\s+(?:whole|entire|full)\s+(?:observation|study|follow-up|"
@@ -1662,6 +1668,13 @@ def recognise(text: str, lang: str, today: date) -> Recognised:
             text,
             flags=re.IGNORECASE,
         )
+        # 'hemoglobin came back under 7 g/dL': the result's value
+        text = re.sub(
+            r"\b(?:came|comes|come)\s+back\s+(?=(?:under|over|above|below|at|less|more|greater|lower|higher|[<>≤≥]))",
+            lambda m: " " * len(m.group(0)),
+            text,
+            flags=re.IGNORECASE,
+        )
         # 'pathology came back as X': the finding verb of a result
         text = re.sub(
             r"\b(?:came|comes|come)\s+back\s+(?:as|showing|with|positive\s+for)\b",
@@ -1770,6 +1783,13 @@ def recognise(text: str, lang: str, today: date) -> Recognised:
             lambda m: " " * len(m.group(0)),
             text,
         )
+        # '다음 조건을 모두 만족하는 환자: (1) …, (2) …': a heading and item numbers around the rules
+        text = re.sub(
+            r"다음\s*(?:의\s*)?조건(?:을|들을)?\s*(?:모두|전부)\s*(?:만족|충족)하는\s*(?:환자|대상자?)?\s*[:：]?",
+            lambda m: " " * len(m.group(0)),
+            text,
+        )
+        text = re.sub(r"(?<![\w)])\(\s*\d{1,2}\s*\)(?=\s)", lambda m: " " * len(m.group(0)), text)
         # '입원 기간 중(입원일부터 퇴원일까지)': the stay, restated as its two ends
         text = re.sub(
             r"(?<=중)\s*\(\s*입원일?\s*(?:부터|~|-)\s*퇴원일?\s*(?:까지)?\s*\)",

@@ -495,6 +495,9 @@ EN_FILLERS = {
     # 'Require a gastrectomy within 90 days after the index date': a rule, which the rest says
     # 'within 30 days after they were given celecoxib': the patients, whose event follows
     "they",
+    "record",  # 'one MI diagnosis record' = one diagnosis (as 'records')
+    "shots",  # 'insulin glargine shots': the drug's exposures
+    "shot",
     "require",
     "requires",
     "required",

@@ -337,6 +337,27 @@ READINGS: list[tuple[str, dict[str, Any]]] = [
         "당뇨 진단 후 30일 이내 아스피린, 클로피도그렐 처방받은 환자",
         {"criteria.0.concepts.terms": ["아스피린", "클로피도그렐"], "criteria.0.window.end": 30},
     ),
+    # batch 8: 'in their whole history' (all time, no request for the record), 'on at least two occasions',
+    # 'in the year (365 days) before', 'came back under 7', 'over 50 when diagnosed', KO numbered conditions
+    (
+        "Patients with exactly one MI diagnosis record in their whole history",
+        {"criteria.0.occurrence.type": "exactly"},
+    ),
+    (
+        "Which patients had an ALT result above 40 U/L on at least two occasions",
+        {"criteria.0.occurrence.count": 2},
+    ),
+    (
+        "people who had a BMI of 30 or more in the year (365 days) before their diabetes diagnosis",
+        {"criteria.0.window.start": -365},
+    ),
+    ("people whose hemoglobin came back under 7 g/dL", {"index.value.op": "<"}),
+    ("women with hypothyroidism over 50 when diagnosed", {"demographics.age_min": 51}),
+    (
+        "대장암(C18) 진단 환자 중 다음 조건을 모두 만족하는 환자: (1) 진단일 이전 30일 이내 "
+        "대장내시경(45.23) 시행, (2) 진단 후 30일 이내 CEA 5 ng/mL 초과",
+        {"criteria.0.window.start": -30, "criteria.1.window.end": 30, "criteria.1.value.op": ">"},
+    ),
     # Korean: a value clause ends at '…이었고' / '넘었고'; the next window has its own anchor
     (
         "심부전 진단일에 NT-proBNP 2000 pg/mL 넘었고 진단 후 7일 내 furosemide 받은 환자",
