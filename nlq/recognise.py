@@ -1611,6 +1611,28 @@ def _skip_framing_ko(text: str) -> tuple[str, list[str]]:
     return text, skipped
 
 
+_EXCLUDE_ANY_KO = re.compile(
+    r"다음\s*(?:중|가운데)\s*(?:하나|한\s*가지|어느\s*하나)\s*(?:라도|이라도)?\s*"
+    r"(?:해당하면|해당되면|해당하는\s*(?:환자는|경우는?|자는))\s*제외(?:합니다|함|한다|하며)?\s*[:：.]?\s*"
+)
+_LIST_MARK_KO = re.compile(r"\(\s*(?:[가-하]|\d{1,2})\s*\)|(?:(?<=\s)|^)(?:[가-하]|\d{1,2})\)")
+
+
+def _exclusion_list_ko(text: str) -> str:
+    """'다음 중 하나라도 해당하면 제외: (가) A 병력, (나) B 병력, (다) 30일 이내 사망': each listed item is an
+    exclusion of its own, written as the parser reads one ('A 병력 제외, B 병력 제외, …'). Only a list
+    whose items are marked '(가)'/'(1)'/'1)'; anything else is left as written (and asked back)."""
+    m = _EXCLUDE_ANY_KO.search(text)
+    if m is None:
+        return text
+    rest = text[m.end() :]
+    parts = _LIST_MARK_KO.split(rest)
+    items = [p.strip(" ,.;·") for p in parts[1:] if p.strip(" ,.;·")]
+    if len(parts) < 3 or parts[0].strip() or not items:
+        return text
+    return text[: m.start()] + ", ".join(f"{item} 제외" for item in items)
+
+
 def _body_part_restated_ko(text: str) -> str:
     """'두부(Head) CT', '흉부(chest) X-ray': the English name of the body part just named, in brackets,
     says it again (blanked, same length, so that the part and the modality meet)."""
@@ -1783,6 +1805,7 @@ def recognise(text: str, lang: str, today: date) -> Recognised:
             lambda m: " " * len(m.group(0)),
             text,
         )
+        text = _exclusion_list_ko(text)
         # '다음 조건을 모두 만족하는 환자: (1) …, (2) …': a heading and item numbers around the rules
         text = re.sub(
             r"다음\s*(?:의\s*)?조건(?:을|들을)?\s*(?:모두|전부)\s*(?:만족|충족)하는\s*(?:환자|대상자?)?\s*[:：]?",

@@ -358,6 +358,17 @@ READINGS: list[tuple[str, dict[str, Any]]] = [
         "대장내시경(45.23) 시행, (2) 진단 후 30일 이내 CEA 5 ng/mL 초과",
         {"criteria.0.window.start": -30, "criteria.1.window.end": 30, "criteria.1.value.op": ">"},
     ),
+    # '다음 중 하나라도 해당하면 제외: (가) …, (나) …': each item an exclusion
+    (
+        "2023년 NSTEMI(I21.4) 진단 환자. 다음 중 하나라도 해당하면 제외: (가) 진단 전 CABG(36.1x) 병력, "
+        "(나) 진단일로부터 30일 이내 사망",
+        {
+            "criteria.0.occurrence.count": 0,
+            "criteria.0.window.end": -1,
+            "criteria.1.domain": "death",
+            "criteria.1.occurrence.count": 0,
+        },
+    ),
     # Korean: a value clause ends at '…이었고' / '넘었고'; the next window has its own anchor
     (
         "심부전 진단일에 NT-proBNP 2000 pg/mL 넘었고 진단 후 7일 내 furosemide 받은 환자",
