@@ -109,7 +109,10 @@ def parse(text: str, today: date | None = None) -> ParseResult:
         sentence, [it.text for it in rec.items if it.kind is ItemKind.unknown]
     ):
         return ParseResult(status="refused", language=lang, message=refusal("이름", lang) or "")
-    if not any(it.kind in CONTENT_KINDS for it in rec.items) and not COHORT_WORDS.search(sentence):
+    # ('recent bleeders on blood thinners': vague words are about patients too, and are asked back)
+    if not any(
+        it.kind in CONTENT_KINDS or it.kind is ItemKind.vague for it in rec.items
+    ) and not COHORT_WORDS.search(sentence):
         return ParseResult(status="refused", language=lang, message=off_topic(lang))
     if (out_of_scope := advice(sentence, lang)) is not None:
         return ParseResult(status="refused", language=lang, message=out_of_scope)
