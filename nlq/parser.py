@@ -24,7 +24,7 @@ from cohort_engine.nlq.assemble import assemble
 from cohort_engine.nlq.grammar_en import build_en
 from cohort_engine.nlq.grammar_ko import build_ko
 from cohort_engine.nlq.guard import COHORT_WORDS, OFF_TOPIC, advice, named_person_ko, off_topic, refusal
-from cohort_engine.nlq.items import ItemKind
+from cohort_engine.nlq.items import AskData, ItemKind
 from cohort_engine.nlq.lists import find_lists
 from cohort_engine.nlq.messages import say
 from cohort_engine.nlq.numbers import drop_restated_durations
@@ -110,9 +110,12 @@ def parse(text: str, today: date | None = None) -> ParseResult:
     ):
         return ParseResult(status="refused", language=lang, message=refusal("이름", lang) or "")
     # ('recent bleeders on blood thinners': vague words are about patients too, and are asked back)
-    if not any(
-        it.kind in CONTENT_KINDS or it.kind is ItemKind.vague for it in rec.items
-    ) and not COHORT_WORDS.search(sentence):
+    vague = [it for it in rec.items if it.kind is ItemKind.vague and it.data_as(AskData).what]
+    if (
+        not any(it.kind in CONTENT_KINDS for it in rec.items)
+        and not vague
+        and not COHORT_WORDS.search(sentence)
+    ):
         return ParseResult(status="refused", language=lang, message=off_topic(lang))
     if (out_of_scope := advice(sentence, lang)) is not None:
         return ParseResult(status="refused", language=lang, message=out_of_scope)
