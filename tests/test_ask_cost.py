@@ -79,8 +79,11 @@ def test_criterion_shape(
     compiled = compile_cohort(CohortSpec(index=_index(), criteria=[_criterion(window, occurrence)]))
     for sql in (compiled.cohort_sql, compiled.attrition_sql, compiled.eval_sql):
         flat = _flat(sql)
-        assert ("k1_pairs" in flat) is pairs
-        assert ("LEFT JOIN k1_all" in flat) is pairs
+        # a count joins the events to each (person, index day) in the window and counts them there;
+        # presence and absence never join (EXISTS / NOT EXISTS)
+        assert ("JOIN k1_all AS e ON e.person_id = a.person_id" in flat) is pairs
+        assert ("HAVING COUNT(e.event_id) >= 2" in flat) is pairs
+        assert "k1_pairs" not in flat
         if keyword == "NOT EXISTS":
             assert "NOT EXISTS" in flat
         elif keyword == "EXISTS":
@@ -94,11 +97,13 @@ def test_criterion_shape(
 
 
 def test_no_row_numbering_when_no_criterion_needs_it() -> None:
-    """Numbering index rows sorts every index event; only counts and chains key pairs by it."""
+    """Numbering index rows sorts every index event; nothing here needs it any more: a count around the
+    index is counted per person and index day (sql_guard.compiler, issue 14), not per numbered row."""
     simple = compile_cohort(CohortSpec(index=_index(), criteria=[_criterion(UNBOUNDED, NONE)]))
     assert "ROW_NUMBER() OVER (ORDER BY" not in simple.eval_sql
     counted = compile_cohort(CohortSpec(index=_index(), criteria=[_criterion(WINDOWED, TWO)]))
-    assert "ROW_NUMBER() OVER (ORDER BY" in counted.eval_sql
+    assert "ROW_NUMBER() OVER (ORDER BY" not in counted.eval_sql
+    assert "GROUP BY a.person_id, a.event_date" in _flat(counted.eval_sql)
 
 
 EXTRA_CASES: list[tuple[str, CohortSpec]] = [
