@@ -1741,6 +1741,13 @@ def recognise(text: str, lang: str, today: date) -> Recognised:
             text,
             flags=re.IGNORECASE,
         )
+        # '(same day or the following day)' after a window: which part of it, read as a window of its own
+        text = re.sub(
+            r"\(\s*((?:on\s+)?(?:the\s+)?same\s+day\s+or\s+(?:on\s+)?(?:the\s+)?(?:following|next)\s+day)\s*\)",
+            lambda m: ", " + m.group(1),
+            text,
+            flags=re.IGNORECASE,
+        )
         # 'on the day of the diagnosis or the day after' = within 1 day after it (0..1)
         text = re.sub(
             r"\bon\s+the\s+day\s+of\s+(?P<x>(?:the\s+|an?\s+)?[\w-]+(?:\s+[\w-]+)?)\s+or\s+the\s+"

@@ -386,7 +386,41 @@ def window_asides_en(items: list[Item]) -> list[Item]:
                     del out[-1]
                     continue
         out.append(it)
-    return out
+    narrowed: list[Item] = []  # a second pass: the unions above are whole windows by now
+    for it in out:
+        if it.kind is ItemKind.window and _narrows_window_before(narrowed, it):
+            continue
+        narrowed.append(it)
+    return narrowed
+
+
+def _narrows_window_before(out: list[Item], it: Item) -> bool:
+    """'within 24 hours of the diagnosis (same day or the following day)': a window right after another
+    one's anchor, inside that window, says which part of it is meant; the first window takes its bounds
+    (True: ``it`` is read into ``out``)."""
+    k = next((i for i in range(len(out) - 1, -1, -1) if out[i].kind is ItemKind.window), None)
+    if k is None or len(out) - k > 4:
+        return False
+    between = out[k + 1 :]
+    if k == len(out) - 1 or not all(
+        x.kind in (ItemKind.filler, ItemKind.event) or (x.kind is ItemKind.conj and x.text == ",")
+        for x in between
+    ):
+        return False
+    w, n = out[k].data_as(WindowData), it.data_as(WindowData)
+    if (
+        None in (w.start, w.end, n.start, n.end)
+        or w.same_visit
+        or n.same_visit
+        or n.anchor is not WindowAnchor.none
+    ):
+        return False
+    if not (w.start <= n.start and n.end <= w.end) or (w.start, w.end) == (n.start, n.end):  # type: ignore[operator]
+        return False
+    out[k] = Item(
+        ItemKind.window, out[k].text, out[k].start, out[k].end, replace(w, start=n.start, end=n.end)
+    )
+    return True
 
 
 def recognise_windows_en(pieces: list[Piece]) -> list[Piece]:

@@ -369,6 +369,12 @@ READINGS: list[tuple[str, dict[str, Any]]] = [
             "criteria.1.occurrence.count": 0,
         },
     ),
+    # a window inside the window just given says which part of it is meant
+    (
+        "appendicitis pts who underwent a laparoscopic appendectomy within 24 hours of the diagnosis (same day "
+        "or the following day)",
+        {"criteria.0.window.start": 0, "criteria.0.window.end": 1},
+    ),
     # Korean: a value clause ends at '…이었고' / '넘었고'; the next window has its own anchor
     (
         "심부전 진단일에 NT-proBNP 2000 pg/mL 넘었고 진단 후 7일 내 furosemide 받은 환자",
