@@ -371,7 +371,7 @@ READINGS: list[tuple[str, dict[str, Any]]] = [
     ),
     # a window inside the window just given says which part of it is meant
     (
-        "appendicitis pts who underwent a laparoscopic appendectomy within 24 hours of the diagnosis (same day "
+        "appendicitis pts who had a laparoscopic appendectomy within 24 hours of the diagnosis (same day "
         "or the following day)",
         {"criteria.0.window.start": 0, "criteria.0.window.end": 1},
     ),
