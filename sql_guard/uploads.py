@@ -21,12 +21,15 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
+from typing import TYPE_CHECKING
 
 import duckdb
-import pyarrow as pa
 
 from cohort_engine.schema_catalog.tables import Table, col
 from cohort_engine.sql_guard.errors import QueryError
+
+if TYPE_CHECKING:  # pyarrow (with numpy: ~0.3 s) is imported by the functions that build a table, so that
+    import pyarrow as pa  # `cohort ask` without an uploaded list never pays for it
 
 __all__ = ["UPLOAD_TABLE", "UploadRows", "active_upload_tables", "attach_uploads", "session_uploads"]
 
@@ -79,6 +82,8 @@ def active_upload_tables() -> dict[str, Table]:
 
 
 def _arrow(lists: Sequence[UploadRows]) -> pa.Table:
+    import pyarrow as pa
+
     names: list[str] = []
     pids: list[int] = []
     values: list[float | None] = []
