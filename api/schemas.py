@@ -83,8 +83,8 @@ class AskRequest(_In):
                 {"question": "patients diagnosed with MI in 2023", "overrides": {"MI": [1001]}},
                 {"question": SEED_QUESTION, "parser": "hybrid"},
                 {
-                    "question": "metformin users with an HbA1c above 8 within 3 months after starting it",
-                    "answers": [{"span": "users", "action": "drop"}],
+                    "question": "metformin takers with an HbA1c above 8 within 3 months after starting it",
+                    "answers": [{"span": "takers", "action": "drop"}],
                 },
             ]
         },

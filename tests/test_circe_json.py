@@ -54,7 +54,7 @@ def test_circe_returns_our_persons(
     res, _ = bench_scale.ask_once(demo, rec["question"])
     assert res.spec is not None
     expression = bench_circe.circe_expression(res.spec, bench_circe.resolved_ids(res))
-    _, circe_ids = bench_circe.run_circe(circe_cursor, bench_circe.circe_statements(expression))
+    _, _, circe_ids = bench_circe.run_circe(circe_cursor, bench_circe.circe_statements(expression))
     gold = {int(r[0]) for r in demo.cursor().sql(rec["gold_sql"]).fetchall()}
     assert circe_ids == set(res.person_ids or []) == gold
     assert len(gold) > 0

@@ -193,10 +193,10 @@ def test_earlier_answers_lead_every_choice_and_concepts_are_offered() -> None:
 OFFERS = [
     # question, words marked, partial read-back starts with, (kind, label, preview) expected among choices
     (
-        "metformin users with an HbA1c above 8 within 3 months after starting it",
-        [("users", "unread")],
+        "metformin takers with an HbA1c above 8 within 3 months after starting it",
+        [("takers", "unread")],
         "Index event: any drug exposure of “metformin”",
-        ("drop", "Read it without “users”", "ok"),
+        ("drop", "Read it without “takers”", "ok"),
     ),
     (
         "elderly patients diagnosed with MI in 2023",

@@ -88,9 +88,9 @@ SQL = {
 CASES = [
     (
         "en",
-        "metformin users with an HbA1c above 8 within 3 months after starting it",
-        "users",
-        ["Read it without “users”"],
+        "metformin takers with an HbA1c above 8 within 3 months after starting it",
+        "takers",
+        ["Read it without “takers”"],
         "metformin_hba1c",
     ),
     (
@@ -221,7 +221,7 @@ def test_the_understood_part_is_read_back_before_any_click(browser, server) -> N
     page.wait_for_selector("[data-testid=followup-partial]", timeout=60_000)
     partial = page.text_content("[data-testid=followup-partial]") or ""
     assert partial.startswith("Index event: any drug exposure of “metformin”") and "value > 8" in partial
-    assert page.locator("[data-testid=unread]").all_text_contents() == ["users"]
+    assert page.locator("[data-testid=unread]").all_text_contents() == ["takers"]
     # The first choice has the keyboard focus: Enter takes it.
     assert page.evaluate("document.activeElement.dataset.testid") == "followup-choice"
     assert not errors, errors
@@ -242,6 +242,6 @@ def test_researchers_see_the_apis_noisy_count_after_a_choice(browser, server) ->
     )
     api = r.json()
     assert api["counts"] == "noisy" and page.text_content("#count") == api["count_display"]
-    assert json.dumps(answers) == json.dumps([{"action": "drop", "span": "users"}])
+    assert json.dumps(answers) == json.dumps([{"action": "drop", "span": "takers"}])
     assert not errors, errors
     page.close()
