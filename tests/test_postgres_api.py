@@ -450,8 +450,9 @@ def test_cohort_serve_on_a_url_answers_and_never_shows_the_password(twin: Twin, 
     assert "pw-never-shown" not in log + r.text
 
 
-def test_imported_codes_resolve_alike(twin: Twin) -> None:
-    """A code-set import joins its rows to ``concept`` as a registered table (api.codesets)."""
+def assert_imported_codes_resolve_alike(apps: dict[str, Any], engine: str) -> None:
+    """A code-set import joins its rows to ``concept`` as a registered table (api.codesets): the same
+    concepts and the same reasons on DuckDB and on ``engine``."""
     rows = [
         CodeRow(2, "ICD10CM", "I21"),
         CodeRow(3, "ICD-10-CM", "I251"),  # dotless, matched to I25.1
@@ -461,18 +462,18 @@ def test_imported_codes_resolve_alike(twin: Twin) -> None:
         CodeRow(7, "ICD9Proc", "36.1"),  # a vocabulary imports do not take
     ]
     found = []
-    for engine in ("duck", "pg"):
-        with twin.apps[engine].state.ctx.pool.connection() as con:
+    for name in ("duck", engine):
+        with apps[name].state.ctx.pool.connection() as con:
             found.append(resolve_codes(con, rows))
     assert found[1] == found[0]
     assert found[0][0] == {2: 1001, 3: 1002, 4: 1003}
     assert found[0][1] == {5: "not_a_concept", 6: "not_in_mart", 7: "unknown_vocabulary"}
 
 
-def test_empty_and_null_only_columns_register(twin: Twin) -> None:
+def assert_empty_and_null_only_columns_register(apps: dict[str, Any], engine: str) -> None:
     """An extract whose persons were all withheld registers an empty table; a list without a number or
-    date column sends columns of NULLs."""
-    with twin.apps["pg"].state.ctx.pool.connection() as con:
+    date column registers columns of NULLs."""
+    with apps[engine].state.ctx.pool.connection() as con:
         cur = con.cursor()
         try:
             cur.register(
@@ -483,3 +484,11 @@ def test_empty_and_null_only_columns_register(twin: Twin) -> None:
             assert cur.execute("SELECT count(*), count(v), sum(person_id) FROM px").fetchall() == [(2, 0, 15)]
         finally:
             cur.close()
+
+
+def test_imported_codes_resolve_alike(twin: Twin) -> None:
+    assert_imported_codes_resolve_alike(twin.apps, "pg")
+
+
+def test_empty_and_null_only_columns_register(twin: Twin) -> None:
+    assert_empty_and_null_only_columns_register(twin.apps, "pg")

@@ -26,14 +26,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from fastapi.testclient import TestClient
 
 from cohort_engine.api import state as state_module
 from cohort_engine.api.app import create_app
-from cohort_engine.api.codesets import CodeRow, resolve_codes
 from cohort_engine.api.state import StateStore
 from cohort_engine.pipeline import run_spec
 from cohort_engine.schema_catalog.parquet_export import export_parquet
@@ -57,6 +55,8 @@ from tests.test_postgres_api import (
     _job,
     _strip,
     _tree,
+    assert_empty_and_null_only_columns_register,
+    assert_imported_codes_resolve_alike,
 )
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
@@ -325,38 +325,11 @@ def test_list_rows_never_enter_the_spark_sql(twin: SparkTwin) -> None:
 
 
 def test_imported_codes_resolve_alike(twin: SparkTwin) -> None:
-    """A code-set import joins its rows to ``concept`` as a registered table (api.codesets)."""
-    rows = [
-        CodeRow(2, "ICD10CM", "I21"),
-        CodeRow(3, "ICD-10-CM", "I251"),  # dotless, matched to I25.1
-        CodeRow(4, "icd10", "I10"),
-        CodeRow(5, "ICD10CM", "Z99"),  # no such concept
-        CodeRow(6, "LOINC", "1234-5"),  # a vocabulary the mart lacks
-        CodeRow(7, "ICD9Proc", "36.1"),  # a vocabulary imports do not take
-    ]
-    found = []
-    for engine in ("duck", "spark"):
-        with twin.apps[engine].state.ctx.pool.connection() as con:
-            found.append(resolve_codes(con, rows))
-    assert found[1] == found[0]
-    assert found[0][0] == {2: 1001, 3: 1002, 4: 1003}
-    assert found[0][1] == {5: "not_a_concept", 6: "not_in_mart", 7: "unknown_vocabulary"}
+    assert_imported_codes_resolve_alike(twin.apps, "spark")
 
 
 def test_empty_and_null_only_columns_register(twin: SparkTwin) -> None:
-    """An extract whose persons were all withheld registers an empty table; a list without a number or
-    date column registers columns of NULLs."""
-    with twin.apps["spark"].state.ctx.pool.connection() as con:
-        cur = con.cursor()
-        try:
-            cur.register(
-                "px", pa.table({"person_id": pa.array([], pa.int64()), "d": pa.array([], pa.date32())})
-            )
-            assert cur.execute("SELECT count(*) FROM px").fetchall() == [(0,)]
-            cur.register("px", pa.table({"person_id": [7, 8], "v": pa.array([None, None], pa.float64())}))
-            assert cur.execute("SELECT count(*), count(v), sum(person_id) FROM px").fetchall() == [(2, 0, 15)]
-        finally:
-            cur.close()
+    assert_empty_and_null_only_columns_register(twin.apps, "spark")
 
 
 # -- `cohort export` / `extract` on spark-local:DIR, `cohort serve` -----------------------------------
