@@ -41,6 +41,42 @@ FUZZY_CANDIDATE = 75.0
 CONTAINS_MAX = 60  # a mention naming more concepts than this is too broad to take without asking
 #: Words for kinds of events, never a concept's name on their own: 'admission' is in the name of 42 coma
 #: scale codes ('… at hospital admission') and must not become them.
+#: Generic words a writer's phrasing can leave behind ('a partial or total …', 'that admission's start
+#: date', '병력이 있는 상태에서'): the concepts whose names hold them, or come near them, are no reading of
+#: them, so they are never resolved by name (the question is asked back instead).
+GENERIC_WORDS = frozenset(
+    {
+        "partial",
+        "total",
+        "date",
+        "dates",
+        "state",
+        "status",
+        "part",
+        "blood",
+        "record",
+        "records",
+        "level",
+        "levels",
+        "value",
+        "type",
+        "day",
+        "time",
+        "side",
+        "site",
+        "case",
+        "cases",
+        "상태",
+        "관련",
+        "부분",
+        "기록",
+        "결과",
+        "수치",
+        "경우",
+        "정도",
+    }
+)
+
 EVENT_WORDS = frozenset(
     {
         "admission",
@@ -521,6 +557,10 @@ def resolve_term(
     exact = vocab.by_names([term], domain_ids, "exact")
     if exact:
         return TermResolution(term=term, domain=domain, status="resolved", matches=exact)
+    if term.strip().lower() in GENERIC_WORDS:
+        return TermResolution(
+            term=term, domain=domain, status="unresolved", note=note("unresolved", lang, domain, term=term)
+        )
     coded = vocab.by_written_code(term, domain_ids)
     if coded:  # 'I21.4', '39.74', 'E11': a code as written, in whichever vocabulary of the mart has it
         return TermResolution(term=term, domain=domain, status="resolved", matches=coded)

@@ -232,3 +232,14 @@ def test_a_code_as_written_resolves_to_that_code(
 @pytest.mark.parametrize("term", ["2023", "100 days", "MI2"])
 def test_only_code_shaped_terms_are_read_as_codes(demo, term: str) -> None:
     assert Vocabulary(demo).by_written_code(term, ("Condition", "Procedure")) == []
+
+
+@pytest.mark.parametrize(
+    ("term", "domain"),
+    [("partial", P), ("date", C), ("blood", Domain.measurement), ("상태", C)],
+)
+def test_a_generic_word_is_never_read_by_name(demo, term: str, domain: Domain) -> None:
+    """Left behind by a writer's phrasing, such a word would match every name that holds it ('partial'
+    → partial colectomy and partial gastrectomy): asked back instead."""
+    r = resolve_term(Vocabulary(demo), term, domain)
+    assert r.status == "unresolved" and r.matches == [] and r.candidates == []
