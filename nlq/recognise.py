@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from functools import lru_cache, partial
+from typing import TypeAlias
 
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
@@ -1664,126 +1665,138 @@ def _skip_lead_in(text: str) -> tuple[str, str]:
     return " " * end + text[end:], text[:end].strip()
 
 
+#: A blanked span keeps its length: offsets keep pointing into the sentence as written.
+BLANK = object()
+#: One step of a rewrite: (pattern, replacement: a string, a function of the match, or BLANK), or a
+#: function of the whole text.
+RewriteStep: TypeAlias = tuple[re.Pattern[str], object] | Callable[[str], str]
+
+
+def _blank(m: re.Match[str]) -> str:
+    return " " * len(m.group(0))
+
+
+def _rewrite(text: str, steps: Sequence[RewriteStep]) -> str:
+    for step in steps:
+        if callable(step):
+            text = step(text)
+            continue
+        rx, repl = step
+        text = rx.sub(_blank if repl is BLANK else repl, text)  # type: ignore[call-overload]
+    return text
+
+
+_I = re.IGNORECASE
+#: English wording read as the words the grammar knows, in order (each step sees the last one's text).
+_REWRITES_EN: list[RewriteStep] = [
+    # 'A (was) followed by B' is 'A, then B': B on or after A
+    (
+        re.compile(r"\b(?:(?:was|were|is|are)\s+)?followed\s+by\b", _I),
+        lambda m: "then".ljust(len(m.group(0))),
+    ),
+    # clinician shorthand: 's/p CABG' (status post) = had a CABG; 'hx of' = history of
+    (re.compile(r"(?<![\w/])s/p(?![\w/])", _I), "had"),
+    (re.compile(r"\bh/?x\s+of\b", _I), "history of"),
+    (re.compile(r"\bw/o\b", _I), "without"),
+    # 'right or left hemicolectomy', 'upper/lower GI bleeding': the noun said once serves both sides
+    (re.compile(r"\b(?:R|Rt)\s*/\s*(?:L|Lt)\b(?=\s+[A-Za-z])"), "right or left"),
+    (
+        re.compile(rf"\b({_SIDES})\s*(?:or|and|/)\s*({_SIDES})\s+([A-Za-z][\w-]*(?:\s+[A-Za-z][\w-]*)?)", _I),
+        lambda m: f"{m.group(1)} {m.group(3)} or {m.group(2)} {m.group(3)}",
+    ),
+    # 'hemoglobin came back under 7 g/dL': the result's value
+    (
+        re.compile(
+            r"\b(?:came|comes|come)\s+back\s+(?=(?:under|over|above|below|at|less|more|greater|lower|higher|[<>≤≥]))",
+            _I,
+        ),
+        BLANK,
+    ),
+    # 'pathology came back as X': the finding verb of a result
+    (
+        re.compile(r"\b(?:came|comes|come)\s+back\s+(?:as|showing|with|positive\s+for)\b", _I),
+        lambda m: "showing".ljust(len(m.group(0))),
+    ),
+    *((rx, BLANK) for rx in _BLANKED_EN),
+    (re.compile(r"\bw/in\b", _I), "within"),
+    _american_spelling,
+    # 'between 2015 and 2018 inclusive': every calendar range here includes both ends
+    (re.compile(r"(?<=\d{4})\s*,?\s*\(?inclusive\)?", _I), BLANK),
+    # 'an INR blood test', 'had blood work': the test is the event ('blood' would be a test name)
+    (re.compile(r"\bblood\s+(?=(?:tests?|work|draws?|results?)\b)", _I), BLANK),
+    (re.compile(r"\)(?=[:;,.])"), ") "),  # 'HF cohort (I50.x):': the bracket closes on its own
+    # a bullet ('- warfarin …', '• over 70 at dx') starts a new clause, as ';' does (not '18 - 79')
+    (re.compile(r"(?:(?<=\s)|^)[-•*·](?=\s)(?<!\d\s-)(?!\s+\d)"), ";"),
+    # '1) first-ever gastric cancer … 2) EGD …': numbered items, as bullets
+    (re.compile(r"(?:(?<=[\s:])|^)\d{1,2}\)(?=\s)"), lambda m: ";".ljust(len(m.group(0)))),
+    # 'inclusion:', 'inclusion criteria:', 'criteria below:' label what follows; the rules are read
+    (
+        re.compile(
+            r"\b(?:inclusion|eligibility)(?:\s+criteria)?\s*:|\bcriteria(?:\s+(?:below|as\s+follows))?\s*:"
+            r"|\binclude\s+(?:them\s+|patients\s+|pts\s+)?(?:only\s+)?if\s+(?:they\s+)?"
+            # 'include only subjects with …': who is in the cohort, which the rules say
+            r"|\binclude\s+(?:only\s+)?(?=(?:subjects|patients|pts|persons|people|those)\s+(?:with|who)\b)",
+            _I,
+        ),
+        BLANK,
+    ),
+    # 'before the bleed date', 'the day of the alteplase dose': the event named by its date or dose
+    (
+        re.compile(
+            r"\b(?P<pre>(?:before|after|of|from|since|until|following|preceding)\s+(?:the|that)\s+)"
+            r"(?P<ev>(?!(?:same|next|following|previous|index|first|last|calendar|whole|entire|that)\b)[A-Za-z-]+)"
+            r"\s+(?:date|dose)\b",
+            _I,
+        ),
+        lambda m: m.group("pre") + m.group("ev"),
+    ),
+    # '(same day or the following day)' after a window: which part of it, read as a window of its own
+    (
+        re.compile(
+            r"\(\s*((?:on\s+)?(?:the\s+)?same\s+day\s+or\s+(?:on\s+)?(?:the\s+)?(?:following|next)\s+day)\s*\)",
+            _I,
+        ),
+        lambda m: ", " + m.group(1),
+    ),
+    # 'on the day of the diagnosis or the day after' = within 1 day after it (0..1)
+    (
+        re.compile(
+            r"\bon\s+the\s+day\s+of\s+(?P<x>(?:the\s+|an?\s+)?[\w-]+(?:\s+[\w-]+)?)\s+or\s+the\s+"
+            r"(?:day\s+after|next\s+day|following\s+day)\b",
+            _I,
+        ),
+        lambda m: f"within 1 day after {m.group('x')}",
+    ),
+    # 'a plain chest X-ray': a radiograph, which 'X-ray' says already
+    (
+        re.compile(
+            r"\bplain(?=\s+(?:chest|abdominal|abdomen|skull|knee|hip|spine|pelvis|pelvic|x-?ray|radiograph))",
+            _I,
+        ),
+        BLANK,
+    ),
+    # 'a stroke dx on the admission day' = on the day of the admission
+    (
+        re.compile(rf"\bon\s+the\s+(?P<ev>{_DAY_OF_EVENTS})\s+(?:day|date)\b", _I),
+        lambda m: f"on the day of the {m.group('ev')}",
+    ),
+    # 'so far this year': up to today is all a mart holds anyway
+    (re.compile(r"\bso\s+far\b(?=\s+(?:this|in|during)\b)", _I), BLANK),
+    (re.compile(r"\bw/(?=\s)", _I), "with"),
+    # '90d', '24h', '6mo' → '90 d', '24 h', '6 mo'; 'PCIs' → 'PCI' (a plural abbreviation is the same
+    # mention)
+    (re.compile(r"(?<![\w.])(\d+)(d|days?|wks?|weeks?|mos?|months?|yrs?|years?|h|hrs?|hours?)\b"), r"\1 \2"),
+    (re.compile(r"\b([A-Z]{2,5})s\b"), r"\1"),
+]
+
+
 def recognise(text: str, lang: str, today: date) -> Recognised:
     notes: list[str] = []
     if lang == "en":
         text, lead_in = _skip_lead_in(text)
         if lead_in:
             notes.append(say("lead_in_skipped", lang, text=lead_in))
-        # 'A (was) followed by B' is 'A, then B': B on or after A (same length: offsets keep pointing into
-        # the sentence as written)
-        text = re.sub(
-            r"\b(?:(?:was|were|is|are)\s+)?followed\s+by\b",
-            lambda m: "then".ljust(len(m.group(0))),
-            text,
-            flags=re.IGNORECASE,
-        )
-        # clinician shorthand: 's/p CABG' (status post) = had a CABG; 'hx of' = history of
-        text = re.sub(r"(?<![\w/])s/p(?![\w/])", "had", text, flags=re.IGNORECASE)
-        text = re.sub(r"\bh/?x\s+of\b", "history of", text, flags=re.IGNORECASE)
-        text = re.sub(r"\bw/o\b", "without", text, flags=re.IGNORECASE)
-        # 'right or left hemicolectomy', 'upper/lower GI bleeding': the noun said once serves both sides
-        text = re.sub(r"\b(?:R|Rt)\s*/\s*(?:L|Lt)\b(?=\s+[A-Za-z])", "right or left", text)
-        text = re.sub(
-            rf"\b({_SIDES})\s*(?:or|and|/)\s*({_SIDES})\s+([A-Za-z][\w-]*(?:\s+[A-Za-z][\w-]*)?)",
-            lambda m: f"{m.group(1)} {m.group(3)} or {m.group(2)} {m.group(3)}",
-            text,
-            flags=re.IGNORECASE,
-        )
-        # 'hemoglobin came back under 7 g/dL': the result's value
-        text = re.sub(
-            r"\b(?:came|comes|come)\s+back\s+(?=(?:under|over|above|below|at|less|more|greater|lower|higher|[<>≤≥]))",
-            lambda m: " " * len(m.group(0)),
-            text,
-            flags=re.IGNORECASE,
-        )
-        # 'pathology came back as X': the finding verb of a result
-        text = re.sub(
-            r"\b(?:came|comes|come)\s+back\s+(?:as|showing|with|positive\s+for)\b",
-            lambda m: "showing".ljust(len(m.group(0))),
-            text,
-            flags=re.IGNORECASE,
-        )
-        for rx in _BLANKED_EN:
-            text = rx.sub(lambda m: " " * len(m.group(0)), text)
-        text = re.sub(r"\bw/in\b", "within", text, flags=re.IGNORECASE)
-        text = _american_spelling(text)
-        # 'between 2015 and 2018 inclusive': every calendar range here includes both ends
-        text = re.sub(r"(?<=\d{4})\s*,?\s*\(?inclusive\)?", lambda m: " " * len(m.group(0)), text, flags=re.I)
-        # 'an INR blood test', 'had blood work': the test is the event ('blood' would be a test name)
-        text = re.sub(
-            r"\bblood\s+(?=(?:tests?|work|draws?|results?)\b)",
-            lambda m: " " * len(m.group(0)),
-            text,
-            flags=re.I,
-        )
-        text = re.sub(r"\)(?=[:;,.])", ") ", text)  # 'HF cohort (I50.x):': the bracket closes on its own
-        # a bullet ('- warfarin …', '• over 70 at dx') starts a new clause, as ';' does (not '18 - 79')
-        text = re.sub(r"(?:(?<=\s)|^)[-•*·](?=\s)(?<!\d\s-)(?!\s+\d)", ";", text)
-        # '1) first-ever gastric cancer … 2) EGD …': numbered items, as bullets
-        text = re.sub(r"(?:(?<=[\s:])|^)\d{1,2}\)(?=\s)", lambda m: ";".ljust(len(m.group(0))), text)
-        # 'inclusion:', 'inclusion criteria:', 'criteria below:' label what follows; the rules are read
-        text = re.sub(
-            r"\b(?:inclusion|eligibility)(?:\s+criteria)?\s*:|\bcriteria(?:\s+(?:below|as\s+follows))?\s*:"
-            r"|\binclude\s+(?:them\s+|patients\s+|pts\s+)?(?:only\s+)?if\s+(?:they\s+)?"
-            # 'include only subjects with …': who is in the cohort, which the rules say
-            r"|\binclude\s+(?:only\s+)?(?=(?:subjects|patients|pts|persons|people|those)\s+(?:with|who)\b)",
-            lambda m: " " * len(m.group(0)),
-            text,
-            flags=re.IGNORECASE,
-        )
-        # 'before the bleed date', 'the day of the alteplase dose': the event named by its date or dose
-        text = re.sub(
-            r"\b(?P<pre>(?:before|after|of|from|since|until|following|preceding)\s+(?:the|that)\s+)"
-            r"(?P<ev>(?!(?:same|next|following|previous|index|first|last|calendar|whole|entire|that)\b)[A-Za-z-]+)"
-            r"\s+(?:date|dose)\b",
-            lambda m: m.group("pre") + m.group("ev"),
-            text,
-            flags=re.IGNORECASE,
-        )
-        # '(same day or the following day)' after a window: which part of it, read as a window of its own
-        text = re.sub(
-            r"\(\s*((?:on\s+)?(?:the\s+)?same\s+day\s+or\s+(?:on\s+)?(?:the\s+)?(?:following|next)\s+day)\s*\)",
-            lambda m: ", " + m.group(1),
-            text,
-            flags=re.IGNORECASE,
-        )
-        # 'on the day of the diagnosis or the day after' = within 1 day after it (0..1)
-        text = re.sub(
-            r"\bon\s+the\s+day\s+of\s+(?P<x>(?:the\s+|an?\s+)?[\w-]+(?:\s+[\w-]+)?)\s+or\s+the\s+"
-            r"(?:day\s+after|next\s+day|following\s+day)\b",
-            lambda m: f"within 1 day after {m.group('x')}",
-            text,
-            flags=re.IGNORECASE,
-        )
-        # 'a plain chest X-ray': a radiograph, which 'X-ray' says already
-        text = re.sub(
-            r"\bplain(?=\s+(?:chest|abdominal|abdomen|skull|knee|hip|spine|pelvis|pelvic|x-?ray|radiograph))",
-            lambda m: " " * len(m.group(0)),
-            text,
-            flags=re.IGNORECASE,
-        )
-        # 'a stroke dx on the admission day' = on the day of the admission
-        text = re.sub(
-            rf"\bon\s+the\s+(?P<ev>{_DAY_OF_EVENTS})\s+(?:day|date)\b",
-            lambda m: f"on the day of the {m.group('ev')}",
-            text,
-            flags=re.IGNORECASE,
-        )
-        # 'so far this year': up to today is all a mart holds anyway
-        text = re.sub(
-            r"\bso\s+far\b(?=\s+(?:this|in|during)\b)",
-            lambda m: " " * len(m.group(0)),
-            text,
-            flags=re.IGNORECASE,
-        )
-        text = re.sub(r"\bw/(?=\s)", "with", text, flags=re.IGNORECASE)
-        # '90d', '24h', '6mo' → '90 d', '24 h', '6 mo'; 'PCIs' → 'PCI' (a plural abbreviation is the
-        # same mention)
-        text = re.sub(
-            r"(?<![\w.])(\d+)(d|days?|wks?|weeks?|mos?|months?|yrs?|years?|h|hrs?|hours?)\b", r"\1 \2", text
-        )
-        text = re.sub(r"\b([A-Z]{2,5})s\b", r"\1", text)
+        text = _rewrite(text, _REWRITES_EN)
         text, fixes = repair_typos(text)
         notes += [say("typo_read_as", lang, word=w, fix=f) for w, f in fixes]
     else:
