@@ -56,7 +56,8 @@ def pg_eunomia(eunomia_path) -> Iterator:
 
 
 def test_the_splits_hold_what_this_module_counts_on() -> None:
-    assert len(RECORDS) == 190 and len(GOLD_SQL) == 147
+    # at least what the independent batches held when this was written (new batches only add to it)
+    assert len(RECORDS) >= 232 and len(GOLD_SQL) >= 182
     assert {r.split for r in OPEN_SAMPLE} == {"open"} and len(OPEN_SAMPLE) == SAMPLE
     assert {r.expected_status for r in OPEN_SAMPLE} >= {"ok"}
 
