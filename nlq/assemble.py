@@ -42,6 +42,15 @@ PATHOLOGY_CONTEXT = re.compile(
 )
 
 
+def _merge_into(events: list[Event], gone: Event, kept: Event) -> None:
+    """``gone`` names the same event as ``kept``: what was anchored on it is anchored on ``kept``, and it
+    leaves ``events`` (the merges of restated, bare and 'first' mentions all end so)."""
+    for e in events:
+        if e.anchor is gone:
+            e.anchor = kept
+    events.remove(gone)
+
+
 class EventFields(TypedDict, total=False):
     """The event filter fields shared by ``IndexEvent`` and ``Criterion``."""
 
@@ -238,13 +247,10 @@ class Assembly:
             if not same:
                 continue
             target = same[0]
-            for e in out:
-                if e.anchor is bare:
-                    e.anchor = target
             target.date = target.date or bare.date
             target.first = target.first or bare.first
             target.introduced = True
-            out.remove(bare)
+            _merge_into(out, bare, target)
         return out
 
     def merge_bare_restatements(self, events: list[Event]) -> list[Event]:
@@ -285,10 +291,7 @@ class Assembly:
             if bare.window is not None:
                 target.window, target.anchor = bare.window, bare.anchor
             target.date = target.date or bare.date
-            for e in out:
-                if e.anchor is bare:
-                    e.anchor = target
-            out.remove(bare)
+            _merge_into(out, bare, target)
         return out
 
     def merge_restated(self, events: list[Event]) -> list[Event]:
@@ -320,10 +323,7 @@ class Assembly:
             )
             if earlier is None:
                 continue
-            for e in out:
-                if e.anchor is later:
-                    e.anchor = earlier
-            out.remove(later)
+            _merge_into(out, later, earlier)
         return out
 
     def read_answers(self, events: list[Event]) -> list[Event]:
@@ -421,10 +421,7 @@ class Assembly:
             if earlier is None or (earlier.date is not None and later.date is not None):
                 continue
             earlier.date = earlier.date or later.date
-            for e in out:
-                if e.anchor is later:
-                    e.anchor = earlier
-            out.remove(later)
+            _merge_into(out, later, earlier)
         return out
 
     def choose_index(self, events: list[Event]) -> Event | None:
