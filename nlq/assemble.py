@@ -19,6 +19,7 @@ from cohort_engine.nlq.events import Built, Count, Event, EventWindow, Problem, 
 from cohort_engine.nlq.items import AgeData, DateData, ItemKind, SexData
 from cohort_engine.nlq.lexicon import answer_of, entries, lookup
 from cohort_engine.nlq.messages import KIND_NAMES
+from cohort_engine.nlq.regex_cache import regex
 from cohort_engine.nlq.vocab import DOMAIN_KIND, KIND_DOMAIN, VISIT_KIND_IDS
 from cohort_engine.spec import (
     CohortSpec,
@@ -37,7 +38,7 @@ from cohort_engine.spec import (
 )
 
 #: Words that make a histology name ('adenocarcinoma') a pathology result rather than a diagnosis.
-PATHOLOGY_CONTEXT = re.compile(
+PATHOLOGY_CONTEXT = regex(
     r"patholog|histolog|histopatholog|biops|path\s+report|병리|조직\s*검사|조직학|생검", re.IGNORECASE
 )
 

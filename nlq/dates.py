@@ -36,6 +36,7 @@ from cohort_engine.nlq.numbers import (
     unit_of,
 )
 from cohort_engine.nlq.quantities import UNITS
+from cohort_engine.nlq.regex_cache import regex
 from cohort_engine.nlq.text import Piece, apply
 from cohort_engine.nlq.vocab import MONTHS
 
@@ -60,7 +61,7 @@ DATE_PATTERNS = [
     rf"\b(?P<mn>{_MONTH_RE})\.?\s+(?P<d>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<y>\d{{4}})",
     rf"\b(?P<d>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?(?P<mn>{_MONTH_RE})\.?,?\s+(?P<y>\d{{4}})",
 ]
-DATE_RES = [re.compile(p, re.IGNORECASE) for p in DATE_PATTERNS]
+DATE_RES = [regex(p, re.IGNORECASE) for p in DATE_PATTERNS]
 
 
 def parse_date_match(m: re.Match[str]) -> date:
@@ -306,8 +307,8 @@ KO_RULES: list[tuple[str, str]] = [
     (r"(?P<y>\d{4})\s*년?\s*(?P<q>[1-4])\s*분기", "quarter"),
     (rf"{A_KO}", "in"),
 ]
-EN_RES = [(re.compile(p, re.IGNORECASE), k) for p, k in EN_RULES]
-KO_RES = [(re.compile(p, re.IGNORECASE), k) for p, k in KO_RULES]
+EN_RES = [(regex(p, re.IGNORECASE), k) for p, k in EN_RULES]
+KO_RES = [(regex(p, re.IGNORECASE), k) for p, k in KO_RULES]
 _ORD = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4}
 
 
@@ -420,16 +421,16 @@ def _range(m: re.Match[str], kind: str, today: date) -> tuple[date | None, date 
 
 
 #: A unit right after a number: the number is a measured value ('2000 pg/mL'), never a year.
-_MEASURED = re.compile(rf"\s*(?:{UNITS})(?![a-z])", re.IGNORECASE)
+_MEASURED = regex(rf"\s*(?:{UNITS})(?![a-z])", re.IGNORECASE)
 #: A comparison right before a number: the number is a threshold ('BNP above 2000'), never a year.
-_COMPARED = re.compile(
+_COMPARED = regex(
     r"(?:\b(?:above|below|over|under|exceed(?:s|ed|ing)?|greater\s+than|less\s+than|higher\s+than|"
     r"lower\s+than|more\s+than|fewer\s+than)|[<>≥≤]=?)\s*$",
     re.IGNORECASE,
 )
 
 
-_COMPARED_AFTER_KO = re.compile(r"\s*(?:이상|이하|초과|미만|넘|(?:을|를)\s*넘|보다)")
+_COMPARED_AFTER_KO = regex(r"\s*(?:이상|이하|초과|미만|넘|(?:을|를)\s*넘|보다)")
 
 
 def recognise_dates(pieces: list[Piece], lang: str, today: date) -> list[Piece]:
@@ -468,8 +469,8 @@ def recognise_dates(pieces: list[Piece], lang: str, today: date) -> list[Piece]:
 
 #: 'that year', 'the same year', '그 해', '같은 해', '당해': the calendar year named just before.
 THAT_YEAR = {
-    "en": re.compile(r"\b(?:in\s+|during\s+)?(?:that(?:\s+same)?|the\s+same)\s+(?:calendar\s+)?year\b", re.I),
-    "ko": re.compile(
+    "en": regex(r"\b(?:in\s+|during\s+)?(?:that(?:\s+same)?|the\s+same)\s+(?:calendar\s+)?year\b", re.I),
+    "ko": regex(
         r"(?:그|같은|동일한?)\s*해(?:에|에도|중에?|\s*동안)?(?![가-힣])|당해\s*(?:연도)?(?:에|중에?)?"
     ),
 }

@@ -12,6 +12,7 @@ import re
 from functools import partial
 
 from cohort_engine.nlq.items import AgeData, Item, ItemKind, SexData
+from cohort_engine.nlq.regex_cache import regex
 from cohort_engine.nlq.text import Piece, apply
 from cohort_engine.nlq.vocab import DECADES
 
@@ -154,7 +155,7 @@ EN_SEX = [
 #: Chart shorthand, case-sensitive: 'M pts', '72 yo F with afib', 'F 환자'. A capital M or F standing
 #: alone (no letter, digit or '/' touching it: not 'M1', '101 F', 'M/F') is the sex in a cohort question.
 SEX_SHORTHAND_RES = [
-    (re.compile(rf"(?<![A-Za-z0-9.°/'-]){letter}(?![A-Za-z0-9/'-])"), sexes)
+    (regex(rf"(?<![A-Za-z0-9.°/'-]){letter}(?![A-Za-z0-9/'-])"), sexes)
     for letter, sexes in (("M", ("male",)), ("F", ("female",)))
 ]
 KO_SEX = [
@@ -162,8 +163,8 @@ KO_SEX = [
     (r"남성|남자|남환", ["male"]),
     (r"여성|여자|여환", ["female"]),
 ]
-EN_AGE_RES = [(re.compile(p, re.IGNORECASE), h) for p, h in EN_AGE]
-KO_AGE_RES = [(re.compile(p), h) for p, h in KO_AGE]
+EN_AGE_RES = [(regex(p, re.IGNORECASE), h) for p, h in EN_AGE]
+KO_AGE_RES = [(regex(p), h) for p, h in KO_AGE]
 
 
 def _age(m: re.Match[str], how: str) -> Item:
@@ -220,7 +221,7 @@ def recognise_demographics(pieces: list[Piece], lang: str) -> list[Piece]:
     for pattern, sexes in KO_SEX if lang == "ko" else EN_SEX:
         pieces = apply(
             pieces,
-            re.compile(pattern, flags),
+            regex(pattern, flags),
             partial(_sex, sexes=tuple(sexes)),
         )
     for rx, shorthand in SEX_SHORTHAND_RES:

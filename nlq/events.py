@@ -21,6 +21,7 @@ from cohort_engine.nlq.items import (
     TermData,
 )
 from cohort_engine.nlq.lexicon import lookup
+from cohort_engine.nlq.regex_cache import regex
 from cohort_engine.nlq.vocab import SPECIFICITY
 
 
@@ -91,7 +92,7 @@ def same_mention(a: Term, b: Term) -> bool:
 def broader_mention(a: Term, b: Term) -> bool:
     """Is ``a`` a broader word for what ``b`` names? 'the cancer diagnosis' after 'gastric cancer' or
     'lung ca' (the word is in the mention or in a name of its lexicon entry)."""
-    word = re.compile(rf"(?<!\w){re.escape(a.text.lower())}(?!\w)")
+    word = regex(rf"(?<!\w){re.escape(a.text.lower())}(?!\w)")
     names = [b.text.lower(), *(n.lower() for e in lookup(b.text) for n in e.en)]
     return any(word.search(n) for n in names)
 

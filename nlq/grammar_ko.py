@@ -38,6 +38,7 @@ from cohort_engine.nlq.items import (
     WindowData,
 )
 from cohort_engine.nlq.messages import readings, say
+from cohort_engine.nlq.regex_cache import regex
 from cohort_engine.nlq.vocab import KIND_DOMAIN, KO_DATE_REFERENCE, VISIT_KINDS
 from cohort_engine.nlq.windows import SAME_WINDOW_KO, join_or_window
 
@@ -62,10 +63,10 @@ def _arrow(it: Item) -> bool:
 
 #: A value clause joined to the next one: 'Hb 7 g/dL 미만*이었고* 진단 후 7일 안에 …', 'NT-proBNP 2000
 #: pg/mL *넘었고* …'. The clause ends there, as after a verb ending in '-고'.
-_VALUE_CLAUSE_END = re.compile(r"(?:이었|였|이)?(?:고|으며|며|는데)|인데|(?:이었|였)던")
+_VALUE_CLAUSE_END = regex(r"(?:이었|였|이)?(?:고|으며|며|는데)|인데|(?:이었|였)던")
 
 
-_ACT_NOUN = re.compile(r"(?:촬영|처방|시행|투여|투약|방문|수술|시술|검사|진단|입원|측정|복용|접종)\s*$")
+_ACT_NOUN = regex(r"(?:촬영|처방|시행|투여|투약|방문|수술|시술|검사|진단|입원|측정|복용|접종)\s*$")
 
 
 def _verb_hago(items: list[Item]) -> list[Item]:

@@ -10,8 +10,9 @@ from __future__ import annotations
 import re
 
 from cohort_engine.nlq.messages import say
+from cohort_engine.nlq.regex_cache import regex
 
-DESTRUCTIVE = re.compile(
+DESTRUCTIVE = regex(
     r"\b(?:delete|truncate|wipe|erase|overwrite|purge|destroy|modify|revoke|rename|merge|dedupe|deduplicate|reassign)\b|"
     r"\bchange\b(?!\s+in\b)|\bset\s+(?:all\s+|the\s+|every\s+)?[\w\s]{1,40}?\s+to\b|"
     r"\b(?:drop|alter|create)\s+(?:the\s+)?(?:\w+\s+)?(?:table|database|schema|view|column|index|all)\b|\binsert\b|"
@@ -31,13 +32,13 @@ DESTRUCTIVE = re.compile(
 )
 #: Requests for writing that is no cohort at all ('write me a short poem about heart failure', '축시 하나
 #: 써줘'), refused whatever clinical words they mention.
-OFF_TOPIC = re.compile(
+OFF_TOPIC = regex(
     r"\b(?:write|compose|make)\s+(?:me\s+|us\s+)?(?:a\s+)?(?:short\s+|little\s+|funny\s+)?"
     r"(?:poem|haiku|limerick|song|joke|story|rap|sonnet)\b|"
     r"(?:축시|시|노래|농담|동화|이야기|가사|삼행시)\s*(?:를|을)?\s*(?:하나|한\s*편|좀)?\s*(?:써|지어|만들어)",
     re.IGNORECASE,
 )
-IDENTIFYING = re.compile(
+IDENTIFYING = regex(
     r"\b(?:resident\s+(?:registration\s+)?numbers?|ssns?|social\s+security(?:\s+numbers?)?|phone\s+numbers?|"
     r"telephone|mobile\s+numbers?|(?:home\s+)?addresses|address|mrns?|medical\s+record\s+numbers?|"
     r"hospital\s+numbers?|patient\s+ids?|chart\s+numbers?|birth\s*dates?|dates?\s+of\s+birth|dob|e-?mails?|"
@@ -59,12 +60,12 @@ IDENTIFYING = re.compile(
     re.IGNORECASE,
 )
 # People named in romanized Korean ('Kim Min-jun') or with a title; case matters here.
-PERSON_NAMES = re.compile(
+PERSON_NAMES = regex(
     r"\b(?:Kim|Lee|Park|Choi|Jung|Jeong|Kang|Cho|Yoon|Jang|Lim|Han|Seo|Shin|Kwon|Hwang|Ahn|Yoo|Hong|Jeon|Ko|Yang|Son|"
     r"Bae|Baek|Heo|Nam|Noh|Kwak|Sung|Cha|Joo|Woo|Ryu|Jin|Chae|Chun|Hyun|Byun|Yeom|Seok|Seol|Pyo|Myung|Wang|Yook|Maeng)"
     r"\s+[A-Z][a-z]+(?:-[a-z]+)?\b|\b(?:Mr|Mrs|Ms|Miss|Dr)\.?\s+[A-Z][a-z]+"
 )
-ADVICE = re.compile(
+ADVICE = regex(
     r"\b(?:best|recommended?|should\s+(?:i|we|he|she|they)|how\s+(?:do|should|to)\s+(?:i\s+|we\s+)?treat|what\s+causes|"
     r"is\s+it\s+safe|side\s+effects?\s+of|dose\s+of|dosage|prognosis\s+of|cure\s+for|diagnose\s+me|my\s+(?:doctor|symptoms?|"
     r"medication|blood|pressure))\b|추천(?:해|해줘|해\s*줘|좀)|치료법(?:이|은)?\s*(?:뭐|무엇)|어떻게\s*치료|먹어도\s*돼|"
@@ -73,15 +74,15 @@ ADVICE = re.compile(
     r"\b(?:predict|forecast|will\s+(?:die|develop|get|need))\b|예측|전망|\bwhy\s+(?:do|does|did)\b|왜\s",
     re.IGNORECASE,
 )
-NAMES = re.compile(r"\b(?:full\s+|first\s+|last\s+|sur)?names?\b|이름|성명|실명", re.IGNORECASE)
+NAMES = regex(r"\b(?:full\s+|first\s+|last\s+|sur)?names?\b|이름|성명|실명", re.IGNORECASE)
 # A 'name' preceded by one of these words is a concept name, not a person's name.
-CONCEPT_NAME_BEFORE = re.compile(
+CONCEPT_NAME_BEFORE = regex(
     r"(?:surgery|surgical|procedure|operation|drug|medication|medicine|prescription|diagnosis|disease|test|"
     r"lab|concept|code|study|series|brand|generic|product|device|condition|수술|시술|약품?|처방|진단|검사|질환|"
     r"약물|코드|개념)\s*(?:'s\s*|\s+whose\s*)?$",
     re.IGNORECASE,
 )
-COHORT_WORDS = re.compile(
+COHORT_WORDS = regex(
     r"patient|people|person|cohort|case|subject|diagnos|surger|procedure|operation|prescri|drug|medication|"
     r"admi|hospitali|died|death|imaging|scan|lab|test|visit|환자|진단|수술|시술|처방|투약|복용|검사|영상|촬영|"
     r"입원|응급|사망|명단|코호트|대상자|뽑아|추출|조건|몇\s*명|everyone|everybody|"
@@ -120,7 +121,7 @@ def off_topic(lang: str) -> str:
 
 # 3-syllable Hangul words that start with a common family name and stand before 환자/씨/님 are names.
 _FAMILY = "김이박최정강조윤장임한오서신권황안송류전홍고문양손배백허유남"
-NAME_BEFORE_TITLE_KO = re.compile(
+NAME_BEFORE_TITLE_KO = regex(
     rf"(?<![가-힣])[{_FAMILY}][가-힣]{{2}}\s*(?:환자|씨|님)(?:의|이|가|는|을|를)?(?![가-힣])"
 )
 

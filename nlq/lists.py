@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from cohort_engine.nlq.messages import say
+from cohort_engine.nlq.regex_cache import regex
 from cohort_engine.nlq.vocab import KO_OPS, OPS_EN
 from cohort_engine.spec import UploadList, ValueFilter
 
@@ -26,7 +27,7 @@ VALUE_EN = (
     r"(?:\s*,?\s*(?:whose\s+|with\s+(?:an?\s+)?|where\s+(?:the\s+)?)(?:list\s+)?(?:label|score|value)\s+"
     rf"(?:is\s+|of\s+|=\s*|equal\s+to\s+)?(?:(?P<op>{_VALUE_OP_EN})\s*)?(?P<v>-?\d+(?:\.\d+)?))?"
 )
-LIST_EN = re.compile(
+LIST_EN = regex(
     r"(?P<neg>\b(?:not|never)\s+|\b(?:excluding|except(?:\s+for)?|but\s+not|other\s+than)\s+"
     r"(?:(?:those|patients|anyone|people|persons)\s+)?(?:(?:who\s+are|that\s+are)\s+)?)?"
     r"\b(?:who\s+(?:are|were)\s+|that\s+(?:are|were)\s+)?(?:in|on|from)\s+(?:my|our)\s+(?:own\s+)?"
@@ -38,7 +39,7 @@ VALUE_KO = (
     r"(?:\s*(?:중|에서)?\s*(?:라벨|레이블|점수|값)\s*(?:이|가)?\s*(?P<v>-?\d+(?:\.\d+)?)\s*"
     r"(?P<q>이상|이하|초과|미만|넘는)?\s*(?:인|이며|이고)?)?"
 )
-LIST_KO = re.compile(
+LIST_KO = regex(
     r"(?:내|우리|제|나의)\s*(?:가\s*)?(?:업로드(?:한)?|올린|등록한)?\s*(?:환자\s*)?(?:목록|명단|리스트)\s*"
     rf"{NAME}\s*(?:의|에\s*(?:있는|속한|포함된|든)|에서|(?P<neg>에\s*(?:없는|포함되지\s*않은|들지\s*않은)))?"
     rf"{VALUE_KO}\s*(?:환자(?:들)?\s*)?(?P<neg2>(?:은|는|를|을)?\s*제외(?:하고|한)?)?\s*(?:중(?:에서?)?|가운데)?",

@@ -60,6 +60,7 @@ from cohort_engine.nlq.lexicon import compact, lookup
 from cohort_engine.nlq.numbers import ENGLISH_NUMBERS, KOREAN_NUMBERS, KOREAN_SPAN_WORDS, days
 from cohort_engine.nlq.parser import MAX_CHARS
 from cohort_engine.nlq.parser import parse as rule_parse
+from cohort_engine.nlq.regex_cache import regex
 from cohort_engine.nlq.result import Clarification, ParseResult
 from cohort_engine.nlq.text import detect_language, normalise
 from cohort_engine.spec import CohortSpec, EventFilter, Window, spec_json_schema
@@ -488,7 +489,7 @@ def build_messages(
 
 
 # ---------------------------------------------------------------------------------------- the answer
-_FENCE = re.compile(r"```[ \t]*(?:json|JSON)?[ \t]*\n?(.*?)```", re.DOTALL)
+_FENCE = regex(r"```[ \t]*(?:json|JSON)?[ \t]*\n?(.*?)```", re.DOTALL)
 
 
 def extract_json(text: str) -> Any:
@@ -524,12 +525,12 @@ def _content_text(message: Any) -> str:
     return str(content or "")
 
 
-_NUMBER = re.compile(r"\d+(?:\.\d+)?")
-_WORD = re.compile(r"\w+")
+_NUMBER = regex(r"\d+(?:\.\d+)?")
+_WORD = regex(r"\w+")
 #: A criterion label: a short name (at most three words), which the read-back shows in brackets.
-_LABEL = re.compile(r"[^\W_][\w-]*(?: [\w-]+){0,2}")
+_LABEL = regex(r"[^\W_][\w-]*(?: [\w-]+){0,2}")
 #: DICOM code strings (modality, body part examined): capitals, digits, '_' and spaces, 16 at most.
-_DICOM_CODE = re.compile(r"[A-Z0-9_ ]{1,16}")
+_DICOM_CODE = regex(r"[A-Z0-9_ ]{1,16}")
 #: "in their sixties": decades written as words (the digits and Korean "60대" are numbers already).
 _DECADES = {"twenties": 20, "thirties": 30, "forties": 40, "fifties": 50, "sixties": 60, "seventies": 70}
 _DECADES |= {"eighties": 80, "nineties": 90}
@@ -838,13 +839,13 @@ CLARIFY = (
 #: The model's own words reach the user only as a short sentence: no SQL, code, links or markup, and no
 #: echo of the prompt (an injected question may ask the model to print its instructions).
 MAX_SHOWN_CHARS = 400
-_UNSAFE_TEXT = re.compile(
+_UNSAFE_TEXT = regex(
     r"```|https?://|www\.|<\s*/?\s*[a-z]+[^>]*>|\$defs|CohortSpec|JSON Schema|OHDSI Circe|few-shot"
     r"|system prompt|(?:previous|prior|above) instructions|ignore (?:all|the|previous|prior|your)\b"
     r"|시스템 프롬프트|이전 지시|지시를 무시",
     re.IGNORECASE,
 )
-_SQL_TEXT = re.compile(
+_SQL_TEXT = regex(
     r"\b(?:select|insert|update|delete|drop|alter|create|truncate|grant|revoke|attach|copy|pragma|union"
     r"|exec(?:ute)?)\b[^.?!。]{0,200}?\b(?:from|into|table|database|schema|set|where|values|all)\b"
     r"|;\s*--|--\s*$|;\s*$",

@@ -17,7 +17,6 @@ lexicon stays the one list of clinical words.
 from __future__ import annotations
 
 import contextlib
-import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,12 +24,13 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from cohort_engine.nlq.lexicon import aliases
+from cohort_engine.nlq.regex_cache import regex
 
 if TYPE_CHECKING:  # pragma: no cover - typing only; the import itself costs seconds of model loading
     from kiwipiepy import Kiwi
 
-_HANGUL_WORD = re.compile(r"[\uac00-\ud7a3]{2,}")
-_HANGUL = re.compile(r"[\uac00-\ud7a3]")
+_HANGUL_WORD = regex(r"[\uac00-\ud7a3]{2,}")
+_HANGUL = regex(r"[\uac00-\ud7a3]")
 #: Tags of predicate stems (verbs, adjectives, auxiliaries, the copula and verb/adjective suffixes).
 PREDICATE_TAGS = frozenset({"VV", "VA", "VX", "VCP", "VCN", "XSV", "XSA"})
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 
+from cohort_engine.nlq.regex_cache import regex
+
 ENGLISH_NUMBERS: dict[str, int] = {
     "zero": 0,
     "one": 1,
@@ -173,7 +175,7 @@ _SINO_UNITS = {"십": 10, "백": 100, "천": 1000}
 #: A Sino-Korean number with at least one of 십/백/천/만 (so a lone 이/일 is never read as a digit),
 #: followed by a counting unit: '삼십일' (30 days), '이십사 시간', '삼천' … Backtracking gives '삼십' +
 #: the unit '일' for '삼십일 이내'.
-SINO_KO = re.compile(
+SINO_KO = regex(
     r"(?<![가-힣])(?P<n>(?:[일이삼사오육칠팔구]?[십백천만])+[일이삼사오육칠팔구]?)"
     r"\s*(?P<u>일|주|개월|달|년|세|회|번|시간)"
 )
@@ -200,7 +202,7 @@ def sino_to_digits(text: str) -> str:
 
 
 #: A duration restated in days in brackets: '3 months (90 days)', '2년(730일)', '6 mo (180 d)'.
-RESTATED_DURATION = re.compile(
+RESTATED_DURATION = regex(
     rf"(?P<n>{EN_NUMBER_RE}|{KO_NUMBER_RE})\s*(?P<u>{EN_UNIT_RE}|{KO_UNIT_RE})(?![A-Za-z])\s*"
     r"\(\s*(?P<d>\d+)\s*(?:days?|d|일)\s*\)",
     re.IGNORECASE,
@@ -208,9 +210,7 @@ RESTATED_DURATION = re.compile(
 
 
 #: 'in the year (365 days) before': one unit, restated in days.
-RESTATED_ONE_UNIT = re.compile(
-    r"\b(?P<u>year|month|week)\s*\(\s*(?P<d>\d+)\s*(?:days?|d)\s*\)", re.IGNORECASE
-)
+RESTATED_ONE_UNIT = regex(r"\b(?P<u>year|month|week)\s*\(\s*(?P<d>\d+)\s*(?:days?|d)\s*\)", re.IGNORECASE)
 
 
 def drop_restated_durations(sentence: str) -> str:

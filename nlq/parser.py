@@ -17,7 +17,6 @@ and candidate readings; every reading it did choose is written in ``notes``.
 
 from __future__ import annotations
 
-import re
 from datetime import date
 
 from cohort_engine.nlq.assemble import assemble
@@ -29,6 +28,7 @@ from cohort_engine.nlq.lists import find_lists
 from cohort_engine.nlq.messages import say
 from cohort_engine.nlq.numbers import drop_restated_durations
 from cohort_engine.nlq.recognise import recognise
+from cohort_engine.nlq.regex_cache import regex
 from cohort_engine.nlq.result import Clarification, ParseResult
 from cohort_engine.nlq.text import detect_language, normalise
 from cohort_engine.spec import CohortSpec, Domain, IndexEvent
@@ -38,7 +38,7 @@ CONTENT_KINDS = {ItemKind.term, ItemKind.event, ItemKind.modality, ItemKind.name
 
 
 #: '<사건> 당시 70세 이상': an age taken at a named event ('lobectomy 당시', '수술 때').
-KO_AGE_AT = re.compile(
+KO_AGE_AT = regex(
     r"(?P<ev>[A-Za-z가-힣0-9.\-]+?)(?:을|를|이|가)?\s*(?:받은\s*|시행한\s*|했던\s*|한\s*)?(?:당시|때|시점)(?:에|의)?\s*"
     r"(?:나이\s*(?:가|는)?\s*)?(?:만\s*)?\d{1,3}\s*(?:세|살)"
 )

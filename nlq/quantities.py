@@ -23,6 +23,7 @@ from cohort_engine.nlq.items import (
 )
 from cohort_engine.nlq.messages import say
 from cohort_engine.nlq.numbers import ENGLISH_NUMBERS, number
+from cohort_engine.nlq.regex_cache import regex
 from cohort_engine.nlq.text import Piece, apply
 from cohort_engine.nlq.vocab import (
     EN_COUNT_QUALIFIERS,
@@ -81,21 +82,21 @@ EN_RULES: list[tuple[str, str]] = [
     (rf"(?<![\w.]){NUM}{UNIT}(?![\w.])", "bare"),
     (rf"\b(?P<n>{_WORD_NUM})\b", "word"),
 ]
-EN_RES = [(re.compile(p, re.IGNORECASE), k) for p, k in EN_RULES]
-FIRST_EN = re.compile(
+EN_RES = [(regex(p, re.IGNORECASE), k) for p, k in EN_RULES]
+FIRST_EN = regex(
     r"\b(?:for\s+the\s+first\s+time|first[- ]ever|first[- ]time|first|initial|incident|newly|new[- ]onset|"
     r"de\s+novo|new)\b",
     re.IGNORECASE,
 )
 
-KO_COUNT = re.compile(
+KO_COUNT = regex(
     r"(?P<exact>정확히\s*|딱\s*)?(?P<n>\d+|한|두|세|네|다섯|여섯|일곱|여덟|아홉|열)\s*(?:회|번|차례|건)\s*"
     r"(?P<q>이상|초과|이하|미만|넘게|넘는|넘어|만|이내)?"
 )
-KO_NEVER = re.compile(r"한\s*(?:번|차례)\s*도|전혀|단\s*한\s*번도")
+KO_NEVER = regex(r"한\s*(?:번|차례)\s*도|전혀|단\s*한\s*번도")
 # Units are ASCII ('mg/dL'): the Korean patterns ignore case like the English ones.
-KO_MULTIPLE = re.compile(r"여러\s*(?:번|차례|회)|두\s*번\s*넘게")
-KO_BETWEEN = re.compile(
+KO_MULTIPLE = regex(r"여러\s*(?:번|차례|회)|두\s*번\s*넘게")
+KO_BETWEEN = regex(
     rf"{NUM}{UNIT}\s*(?:~|-|에서)\s*{NUM2}{UNIT2}\s*(?:사이|이내)?(?:의|인|에)?", re.IGNORECASE
 )
 #: '… 미만으로 떨어진', '… 이상으로 올라간': the movement *to* a level restates the comparison; without
@@ -104,15 +105,15 @@ KO_MOVED = (
     r"(?:\s*(?:으로|로)\s*(?:떨어진|떨어졌던|떨어졌|떨어지는|내려간|내려갔던|올라간|올라갔던|"
     r"상승한|감소한))?"
 )
-KO_OP = re.compile(
+KO_OP = regex(
     rf"{NUM}{UNIT}\s*(?:(?:을|를|이|가)\s*)?(?P<q>이상|초과|이하|미만|넘는|넘게|넘어|넘은|넘었고|넘었던|넘었으며|넘긴|밑도는|밑돈|웃도는|웃돈|"
     rf"보다\s*(?:높은|크거나\s*같은|큰|많은|낮은|작은|적은|높|낮)){KO_MOVED}",
     re.IGNORECASE,
 )
 #: 'TnI > 0.5 ng/mL', 'Cr ≥ 2.0' in a Korean sentence: the operator written as a symbol before the number.
-KO_SYMBOL_OP = re.compile(rf"(?P<op>>=|≥|=>|<=|≤|=<|>|<)\s*{NUM}{UNIT}", re.IGNORECASE)
-KO_BARE = re.compile(rf"(?<![\w.]){NUM}{UNIT}(?![\w.])", re.IGNORECASE)
-FIRST_KO = re.compile(
+KO_SYMBOL_OP = regex(rf"(?P<op>>=|≥|=>|<=|≤|=<|>|<)\s*{NUM}{UNIT}", re.IGNORECASE)
+KO_BARE = regex(rf"(?<![\w.]){NUM}{UNIT}(?![\w.])", re.IGNORECASE)
+FIRST_KO = regex(
     r"처음(?:으로)?|최초(?:로)?|첫\s*번째|첫|신규(?:로)?|새로(?:이)?|새롭게|신환(?=\s|$|이|은|들)"
 )
 
@@ -193,7 +194,7 @@ def _en(m: re.Match[str], kind: str) -> Item | None:
 #: '2 g/dL 이상 감소한'): not a level, so never read as a threshold; asked back.
 #: A number and unit without named groups, for patterns that hold several.
 _AMOUNT = rf"\d[\d,]*(?:\.\d+)?(?:\s*(?:{UNITS})(?![a-z]))?"
-CHANGE_EN = re.compile(
+CHANGE_EN = regex(
     rf"\b(?:rose|rise[sn]?|rising|increased?|increasing|dropped|drops?|dropping|fell|falls?|falling|decreased?|"
     rf"decreasing|declined?|declining|went\s+(?:up|down)|changed?)\s+by\s+(?:more\s+than\s+|at\s+least\s+|over\s+)?"
     rf"{_AMOUNT}|\b(?:an?\s+)?(?:increase|decrease|drop|fall|rise|decline|change|reduction)\s+(?:in\s+[\w-]+\s+)?"
@@ -201,7 +202,7 @@ CHANGE_EN = re.compile(
     r"|\b(?:an?\s+)?(?:increase|decrease|drop|rise|decline|reduction)\s+in\b",
     re.IGNORECASE,
 )
-CHANGE_KO = re.compile(
+CHANGE_KO = regex(
     rf"{_AMOUNT}\s*(?:이상|이하|넘게|초과|미만|만큼|정도)?\s*(?:감소|증가|상승|하락|떨어|올라|줄어|늘어|내려)[가-힣]*"
     r"|(?:두\s*배|2\s*배|절반)\s*(?:이상\s*)?(?:로\s*)?(?:증가|상승|감소|올라|늘어|줄어)[가-힣]*",
     re.IGNORECASE,

@@ -46,6 +46,7 @@ from cohort_engine.nlq.morph import Morph, WordReading, analyse, read_word
 from cohort_engine.nlq.nlp import find_terms_en, find_terms_ko, tokens
 from cohort_engine.nlq.numbers import ENGLISH_NUMBERS, UNIT_WORDS, sino_to_digits
 from cohort_engine.nlq.quantities import recognise_quantities_en, recognise_quantities_ko
+from cohort_engine.nlq.regex_cache import regex
 from cohort_engine.nlq.stop_words import STOP_WORDS
 from cohort_engine.nlq.text import HANGUL as HANGUL_RE
 from cohort_engine.nlq.text import Piece, Raw, apply, strip_josa
@@ -149,24 +150,24 @@ _DAY_OF_EVENTS = (
 #: English words that hold no rule, blanked (same length: offsets stay).
 _BLANKED_EN = [
     # 'exactly one MI diagnosis record in their whole history': over all time, which no date says anyway
-    re.compile(
+    regex(
         r"\b(?:in|over|across|during|throughout)\s+(?:their|his|her|the\s+patient'?s?|the)\s+(?:whole|entire)\s+"
         r"(?:history|record|records|lifetime|life|follow-up)\b",
         re.IGNORECASE,
     ),
     # 'over the whole observation period': any time the mart holds, which is what no date says anyway
-    re.compile(
+    regex(
         r"\b(?:during|over|across|in|throughout)\s+the\s+(?:whole|entire|full)\s+(?:observation|study|follow-up|"
         r"data|record(?:ed)?)\s+(?:period|window|history|time)\b",
         re.IGNORECASE,
     ),
     # 'around the same time (within 2 days either way)': the vague words, made exact by what follows
-    re.compile(
+    regex(
         r"\b(?:around|about|at\s+about|at\s+roughly|roughly)\s+the\s+same\s+time(?=\s*\(?\s*(?:within|[±]|\+/-))",
         re.IGNORECASE,
     ),
     # 'Among persons with X, we will identify those who …': the writer's plan around the rules
-    re.compile(
+    regex(
         r",?\s*\bwe\s+(?:will|would|want\s+to|need\s+to|wish\s+to|plan\s+to)\s+(?:identify|select|find|"
         r"include|keep|take)\s+(?:those|the\s+ones|patients|persons|people)(?=\s+(?:who|whose|with)\b)",
         re.IGNORECASE,
@@ -221,12 +222,12 @@ def repair_typos_ko(text: str) -> tuple[str, list[tuple[str, str]]]:
 # ---------------------------------------------------------------- small recognisers
 #: '(나이는 MI 진단 시점 기준)', '연령은 최초 진단 시점 기준입니다': ages are taken at the index event, always
 #: (README); the remark restates that and holds no rule of its own.
-KO_AGE_AT_INDEX = re.compile(
+KO_AGE_AT_INDEX = regex(
     r"(?:나이|연령)\s*(?:은|는|의)?\s*(?:[A-Za-z]+\s*)?(?:최초\s*|첫\s*)?(?:진단|입원|수술|시술|기준\s*사건)\s*"
     r"(?:시점|당시|일)\s*(?:을\s*)?기준(?:으로|입니다|임|이다)?"
 )
-QUOTE = re.compile(r'"([^"]+)"|(?<![A-Za-z])\'([^\']+)\'(?![A-Za-z])')
-NAME_EN = re.compile(
+QUOTE = regex(r'"([^"]+)"|(?<![A-Za-z])\'([^\']+)\'(?![A-Za-z])')
+NAME_EN = regex(
     r"\b(?:whose|with\s+(?:an?\s+)?|where\s+(?:the\s+)?|having\s+(?:an?\s+)?|and\s+(?:the\s+)?)?"
     r"(?P<kind>surgery|surgical|procedure|operation|drug|medication|prescription|diagnosis)\s+"
     r"(?:names?|titles?|descriptions?)\s+(?:contains?|containing|includes?|including|has|having|with|mentions?|"
@@ -234,19 +235,19 @@ NAME_EN = re.compile(
     r"\b(?:an?\s+)?(?P<kind2>surgery|procedure|operation|drug|medication)\s+(?:named|called|titled)(?:\s+(?:for|after))?\b",
     re.IGNORECASE,
 )
-NAME_EN_WHOSE = re.compile(
+NAME_EN_WHOSE = regex(
     r"\bwhose\s+(?:names?|titles?)\s+(?:contains?|containing|includes?|including|has|mentions?|matches|is\s+like)\b",
     re.IGNORECASE,
 )
 INDEX_REF = {
-    "en": re.compile(
+    "en": regex(
         r"\b(?:the\s+)?(?:index(?:\s+(?:date|event|day|diagnosis))?|baseline|cohort\s+entry|entry\s+date)\b",
         re.IGNORECASE,
     ),
-    "ko": re.compile(r"기준일|기준\s*사건|인덱스\s*(?:날짜|일)?"),
+    "ko": regex(r"기준일|기준\s*사건|인덱스\s*(?:날짜|일)?"),
 }
-NAME_KO_PRE = re.compile(r"(?P<kind>수술|시술|약품?|처방|진단)\s*(?:명|이름)\s*(?:에(?:는)?|이|중에|으로)?")
-NAME_KO_POST = re.compile(
+NAME_KO_PRE = regex(r"(?P<kind>수술|시술|약품?|처방|진단)\s*(?:명|이름)\s*(?:에(?:는)?|이|중에|으로)?")
+NAME_KO_POST = regex(
     r"(?:이|가|을|를)?\s*(?:포함된|포함되는|포함하는|들어간|들어가는|들어있는|적힌|붙은)\s*(?=수술|시술|약|처방)"
 )
 
@@ -269,13 +270,13 @@ def _imaging(lang: str) -> re.Pattern[str]:
             r"(?![A-Za-z])"  # 'CT' of 'appendectomy' is no CT
             rf"(?:\s*\(\s*(?:{'|'.join(part2_alts)})\s*\))?(?:\s*(?:검사|촬영|영상|스캔|이미지|사진))?"
         )
-        return re.compile(rx, re.IGNORECASE)
+        return regex(rx, re.IGNORECASE)
     rx = (
         rf"\b(?:(?:{'|'.join(part_alts)})\s+)?(?:{'|'.join(mod_alts)})\b"
         rf"(?:\s+(?:imaging\s+)?(?:scans?|studies|study|exams?|examinations?|images?|tests?)|\s+imaging)?"
         rf"(?:\s+(?:of\s+(?:the\s+)?)?(?:{'|'.join(part2_alts)})\b)?"
     )
-    return re.compile(rx, re.IGNORECASE)
+    return regex(rx, re.IGNORECASE)
 
 
 @lru_cache(maxsize=2)
@@ -285,8 +286,8 @@ def _body_imaging(lang: str) -> re.Pattern[str]:
     alts = [f"(?P<b{i}>{p})" for i, (p, _) in enumerate(parts)]
     alts2 = [f"(?P<c{i}>{p})" for i, (p, _) in enumerate(parts)]
     if lang == "ko":
-        return re.compile(rf"(?<![가-힣])(?:{'|'.join(alts)})\s*(?:영상\s*(?:검사|촬영)?|촬영)")
-    return re.compile(
+        return regex(rf"(?<![가-힣])(?:{'|'.join(alts)})\s*(?:영상\s*(?:검사|촬영)?|촬영)")
+    return regex(
         rf"\b(?:(?:imaging|scans?|images?|radiology|radiographs?)\s+of\s+(?:the\s+)?(?:{'|'.join(alts2)})"
         rf"|(?:{'|'.join(alts)})\s+(?:imaging|scans?|images?|radiology))\b",
         re.IGNORECASE,
@@ -321,35 +322,35 @@ def _imaging_item(m: re.Match[str], lang: str) -> Item:
 # 영상", "… CT 영상을 모아줘": the images to return for the cohort, not a rule of who qualifies. The
 # marker item tells the grammars that the imaging events after it (Korean: in its clause) are output.
 _DET_EN = r"(?:(?:all|any|each)\s+(?:of\s+)?)?(?:(?:their|the|these|those)\s+)?"
-REQUEST_EN = re.compile(
+REQUEST_EN = regex(
     rf"(?:(?:[,;:.]|\b(?:and|plus|also|then)\b)\s*)?(?:\b(?:and\s+)?also\s+)?(?:\bplease\s+)?"
     rf"(?P<verb>\b(?:{EN_REQUEST_VERBS_ME})\s+(?:me|us)\b|\b(?:{EN_REQUEST_VERBS})\b|\b(?:{EN_REQUEST_WANT}))\s*{_DET_EN}"
     rf"|(?:^|[,;:.]|\b(?:and|plus|also|then|along\s+with|together\s+with|as\s+well\s+as)\b)\s*"
     rf"(?:(?:all|any)\s+(?:of\s+)?)?\b(?:{EN_REQUEST_POSSESSIVES})\s+",
     re.IGNORECASE,
 )
-REQUEST_IMAGES_EN = re.compile(rf"(?:{EN_REQUEST_IMAGES})\b", re.IGNORECASE)
-PEOPLE_NEXT_EN = re.compile(
+REQUEST_IMAGES_EN = regex(rf"(?:{EN_REQUEST_IMAGES})\b", re.IGNORECASE)
+PEOPLE_NEXT_EN = regex(
     r"(?:patients?|people|persons?|subjects|cases|individuals|pts|women|men)\b", re.IGNORECASE
 )
-REQUEST_KO_POSSESSIVE = re.compile(
+REQUEST_KO_POSSESSIVE = regex(
     rf"(?P<head>{KO_REQUEST_HEADS})(?:들)?\s*의(?![가-힣])|(?<![가-힣])(?:{KO_REQUEST_PRONOUNS})\s*의(?![가-힣])"
 )
-REQUEST_KO_VERB = re.compile(
+REQUEST_KO_VERB = regex(
     rf"(?:을|를|도|만|은|는)?\s*(?:(?:전부|모두|다|같이|함께)\s*)?(?:{KO_REQUEST_VERBS})\s*"
     r"(?:줘요|줘|주세요|줄래요|줄래|주십시오|주실래요|달라|라)?(?![가-힣])"
 )
-REQUEST_IMAGES_KO = re.compile(KO_REQUEST_IMAGES, re.IGNORECASE)
-GENERIC_TAIL_KO = re.compile(rf"(?:{KO_REQUEST_IMAGES}|파일|검사|촬영|자료|들)\s*$", re.IGNORECASE)
-HEAD_KO = re.compile(rf"{KO_REQUEST_HEADS}")
+REQUEST_IMAGES_KO = regex(KO_REQUEST_IMAGES, re.IGNORECASE)
+GENERIC_TAIL_KO = regex(rf"(?:{KO_REQUEST_IMAGES}|파일|검사|촬영|자료|들)\s*$", re.IGNORECASE)
+HEAD_KO = regex(rf"{KO_REQUEST_HEADS}")
 
 
 @lru_cache(maxsize=1)
 def _modality_end_ko() -> re.Pattern[str]:
-    return re.compile(rf"(?:{_rx_words([p for p, _, _ in KO_MODALITIES])})\s*$", re.IGNORECASE)
+    return regex(rf"(?:{_rx_words([p for p, _, _ in KO_MODALITIES])})\s*$", re.IGNORECASE)
 
 
-PRIOR_AHEAD_EN = re.compile(r"(?:prior|previous|earlier|past)\s+", re.IGNORECASE)
+PRIOR_AHEAD_EN = regex(r"(?:prior|previous|earlier|past)\s+", re.IGNORECASE)
 
 
 def _images_ahead_en(rest: str) -> bool:
@@ -465,7 +466,7 @@ def _event_words(pieces: list[Piece], lang: str) -> list[Piece]:
     if lang == "ko":
         alts = [f"(?P<k{i}>{p})" for i, (p, _) in enumerate(KO_EVENT_WORDS)]
         drug_word = r"(?P<drugword>(?<![가-힣])약(?:물|제)?(?=\s|$|을|를|이|은|도|에|의|으로|만|\(|,|\)))"
-        rx = re.compile(f"{drug_word}|" + "|".join(alts))
+        rx = regex(f"{drug_word}|" + "|".join(alts))
 
         def make_ko(m: re.Match[str]) -> Item:
             if m.group("drugword"):
@@ -488,7 +489,7 @@ def _event_words(pieces: list[Piece], lang: str) -> list[Piece]:
         return apply(pieces, rx, make_ko)
     # '(?<!\w-)' / '(?!-\w)': 'drug' in 'drug-eluting' is part of a word, not a drug event
     alts = [f"(?P<k{i}>(?<!\\w-)\\b(?:{p})\\b(?!-\\w))" for i, (p, _, _) in enumerate(EN_EVENT_WORDS)]
-    rx = re.compile("|".join(alts), re.IGNORECASE)
+    rx = regex("|".join(alts), re.IGNORECASE)
 
     def make_en(m: re.Match[str]) -> Item | None:
         i = next(int(k[1:]) for k, v in m.groupdict().items() if v is not None)
@@ -509,9 +510,7 @@ def _vague_item(m: re.Match[str], what: str, choices: tuple[str, ...]) -> Item:
 def _vague(pieces: list[Piece], lang: str) -> list[Piece]:
     table = KO_VAGUE if lang == "ko" else EN_VAGUE
     for pattern, what, choices in table:
-        rx = re.compile(
-            pattern if lang == "ko" else rf"\b(?:{pattern})\b", 0 if lang == "ko" else re.IGNORECASE
-        )
+        rx = regex(pattern if lang == "ko" else rf"\b(?:{pattern})\b", 0 if lang == "ko" else re.IGNORECASE)
         pieces = apply(
             pieces,
             rx,
@@ -522,7 +521,7 @@ def _vague(pieces: list[Piece], lang: str) -> list[Piece]:
 
 # ---------------------------------------------------------------- leftovers
 JOSA_WORDS = {j for j, _ in JOSA}
-KO_VERB_FORM = re.compile(
+KO_VERB_FORM = regex(
     r"(?:한|된|하는|되는|했던|됐던|하고|되고|해서|돼서|하며|되며|했고|됐고|시킨|받은|받고|있는|없는)$"
 )
 
@@ -749,7 +748,7 @@ def _care_verb_modifier(items: list[Item]) -> list[Item]:
 
 
 #: English participles of care that only say the concept before them happened ('a PCI *performed* in 2025').
-_EN_CARE_PARTICIPLE = re.compile(
+_EN_CARE_PARTICIPLE = regex(
     r"(?:(?:was|were|been|being)\s+)?(?:performed|done|carried\s+out|given|administered|prescribed|"
     r"dispensed|measured|tested|recorded|obtained|taken|drawn)",
     re.IGNORECASE,
@@ -771,7 +770,7 @@ def _en_care_participle(items: list[Item]) -> list[Item]:
 
 #: "after *starting* warfarin", "within a year of *beginning* dialysis": the verb only names the anchor's
 #: event (its first day), which the mention after it is.
-_EN_ANCHOR_VERB = re.compile(
+_EN_ANCHOR_VERB = regex(
     r"starting|beginning|initiating|commencing|receiving|getting|taking|having|undergoing|the\s+start\s+of",
     re.IGNORECASE,
 )
@@ -797,11 +796,9 @@ def _en_anchor_verb(items: list[Item]) -> list[Item]:
 
 
 #: 'chemotherapy *infusion*', 'DES *placement*': a noun that only says the mention before it happened.
-_EN_CARE_NOUN = re.compile(
-    r"infusions?|placements?|insertions?|administrations?|implantations?", re.IGNORECASE
-)
+_EN_CARE_NOUN = regex(r"infusions?|placements?|insertions?|administrations?|implantations?", re.IGNORECASE)
 #: 'whose first breast cancer diagnosis *falls* between 2020 and 2023', '… *occurred* in 2020 or later'.
-_EN_DATE_VERB = re.compile(
+_EN_DATE_VERB = regex(
     r"falls?|fell|occurr?(?:ed|ing|s)?|happen(?:ed|ing|s)?|came|comes|took\s+place", re.IGNORECASE
 )
 
@@ -901,17 +898,17 @@ DICOM_CODES = frozenset(
     | {code for _, parts in EN_BODY_PARTS for code in parts}
 )
 #: A vocabulary's name written before a code.
-VOCABULARY_NAME = re.compile(
+VOCABULARY_NAME = regex(
     r"\b(?:ICD-?10-?CM|ICD-?9-?CM|ICD-?10|ICD-?9|KCD-?[78]?|SNOMED(?:\s*CT)?|LOINC|RxNorm|ATC)\s*(?:code\s*)?:?\s*"
     r"(?=[A-Z]?\d)"
 )
 #: A code as people write it: ICD-10 (E11.22, I63, K25.4), ICD-9 procedures (36.06, 81.54), LOINC (4548-4).
-WRITTEN_CODE = re.compile(r"[A-Z]\d{2}(?:\.[0-9A-Z]{1,4})?|\d{2}\.\d{1,2}|\d{1,5}-\d")
+WRITTEN_CODE = regex(r"[A-Z]\d{2}(?:\.[0-9A-Z]{1,4})?|\d{2}\.\d{1,2}|\d{1,5}-\d")
 _MENTION = (ItemKind.term, ItemKind.unknown)
 
 
 #: A range of codes as people write one: 'K92.0-K92.2', 'I20-I25', '36.10–36.16'.
-CODE_RANGE = re.compile(r"([A-Z]?\d{2}\.?)(\d{0,2})\s*[-~]\s*([A-Z]?\d{2}\.?)(\d{0,2})")
+CODE_RANGE = regex(r"([A-Z]?\d{2}\.?)(\d{0,2})\s*[-~]\s*([A-Z]?\d{2}\.?)(\d{0,2})")
 #: More codes than this in one written range are not spelled out (the range is asked back instead).
 MAX_RANGE_CODES = 20
 
@@ -965,11 +962,11 @@ def _code_domains(code: str) -> tuple[str, ...]:
 
 
 #: An abbreviation as clinicians write one: 'TKR', 'CVA', 'NSTEMI', 'T2DM' (not a word like 'histology').
-ABBREVIATION = re.compile(r"(?=(?:[^A-Z]*[A-Z]){2})[A-Za-z0-9/-]{2,8}")
+ABBREVIATION = regex(r"(?=(?:[^A-Z]*[A-Z]){2})[A-Za-z0-9/-]{2,8}")
 
 
 #: Words that may restate a visit's setting in brackets after a visit word, and nothing else.
-_VISIT_RESTATING = re.compile(
+_VISIT_RESTATING = regex(
     r"(?:includ(?:ing|ed|es)|incl\.?|inpatients?|in-?patient|ed|er|emergency|department|"
     r"(?:ed|er)-to-inpatient|admissions?|visits?|stays?|to|포함|경유|및|과|와)",
     re.IGNORECASE,
@@ -992,8 +989,8 @@ def _visit_restatement(prev: Item | None, inner: list[Item]) -> bool:
     )
 
 
-_EXAMPLES_START = re.compile(r"(?:e\.?\s?g\.?|eg|such\s+as|예|예를\s*들어|예:)[,:]?", re.IGNORECASE)
-_EXAMPLES_END = re.compile(r"(?:등|등등|etc\.?)", re.IGNORECASE)
+_EXAMPLES_START = regex(r"(?:e\.?\s?g\.?|eg|such\s+as|예|예를\s*들어|예:)[,:]?", re.IGNORECASE)
+_EXAMPLES_END = regex(r"(?:등|등등|etc\.?)", re.IGNORECASE)
 
 
 def _examples_of_previous(out: list[Item], inner: list[Item]) -> bool:
@@ -1010,7 +1007,7 @@ def _examples_of_previous(out: list[Item], inner: list[Item]) -> bool:
     )
 
 
-_INCLUDING = re.compile(r"포함(?:하여|해서|함|됨)?|including|incl\.?|inclusive\s+of", re.IGNORECASE)
+_INCLUDING = regex(r"포함(?:하여|해서|함|됨)?|including|incl\.?|inclusive\s+of", re.IGNORECASE)
 
 
 def _including(inner: list[Item]) -> list[Item]:
@@ -1146,7 +1143,7 @@ def _body_part_lists(items: list[Item], lang: str) -> list[Item]:
     return out
 
 
-_CODE_LED = re.compile(rf"(?P<code>{WRITTEN_CODE.pattern})\s+(?P<words>[A-Za-z가-힣][\w\s'-]*)")
+_CODE_LED = regex(rf"(?P<code>{WRITTEN_CODE.pattern})\s+(?P<words>[A-Za-z가-힣][\w\s'-]*)")
 
 
 def _code_led(items: list[Item], notes: list[str], lang: str) -> list[Item]:
@@ -1429,22 +1426,22 @@ def _merge_unknown(items: list[Item]) -> list[Item]:
 
 
 # ---------------------------------------------------------------- the pipeline
-_LEAD_IN = re.compile(r"^\s*(?:" + "|".join(f"(?:{p})" for p in EN_LEAD_INS) + ")+", re.IGNORECASE)
+_LEAD_IN = regex(r"^\s*(?:" + "|".join(f"(?:{p})" for p in EN_LEAD_INS) + ")+", re.IGNORECASE)
 
 
 #: Words that name the people a question selects: the part of a question that holds its rules has one.
-_PEOPLE_EN = re.compile(
+_PEOPLE_EN = regex(
     r"\b(?:patients?|pts|persons?|people|subjects?|adults?|children|kids|women|men|anyone|those|individuals|"
     r"cases|everyone)\b",
     re.IGNORECASE,
 )
 #: A sentence written to the reader, not about patients: greetings, thanks, 'we are studying …'.
-_TO_THE_READER_EN = re.compile(
+_TO_THE_READER_EN = regex(
     r"\b(?:we|we're|i|i'm|our|us|you|please|hello|hi|dear|thanks?|thank\s+you|good\s+(?:morning|afternoon))\b",
     re.IGNORECASE,
 )
 #: Words of a title before a colon ('Knee OA dataset:', 'Pharmacovigilance:'): what the request is for.
-_FRAMING_EN = re.compile(
+_FRAMING_EN = regex(
     r"\b(?:dataset|data|study|project|check|review|cohort|population|request|training|model|analysis|audit|"
     r"pharmacovigilance|surveillance|query|question|outcome|eligible|registry|initiative|program|signal|"
     r"safety|task|set|segmentation|detection|screen|screening|substudy|sub-study)\b",
@@ -1470,7 +1467,7 @@ _BRITISH = [
     (r"foetal", "fetal"),
     (r"coeliac", "celiac"),
 ]
-_BRITISH_RE = re.compile(r"\b(\w*?)(" + "|".join(b for b, _ in _BRITISH) + r")(\w*)", re.IGNORECASE)
+_BRITISH_RE = regex(r"\b(\w*?)(" + "|".join(b for b, _ in _BRITISH) + r")(\w*)", re.IGNORECASE)
 
 
 def _american_spelling(text: str) -> str:
@@ -1503,8 +1500,8 @@ def _lexicon_words() -> frozenset[str]:
 
 
 _TITLE_WORDS = {"eligible", "inclusion", "criteria", "target", "study", "the", "our", "of", "for"}
-_NEGATIVE_EN = re.compile(r"\b(?:no|not|never|without|exclud\w*|except|other\s+than)\b", re.IGNORECASE)
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
+_NEGATIVE_EN = regex(r"\b(?:no|not|never|without|exclud\w*|except|other\s+than)\b", re.IGNORECASE)
+_SENTENCE_END = regex(r"(?<=[.!?])\s+(?=[A-Z])")
 
 
 def _framing(text: str) -> int:
@@ -1538,7 +1535,7 @@ def _framing(text: str) -> int:
 
 
 #: A closing sentence to the reader: 'Thank you very much for your assistance.', 'Happy to clarify.'
-_SIGN_OFF_EN = re.compile(
+_SIGN_OFF_EN = regex(
     r"\b(?:thanks?|thank\s+you|appreciat\w*|grateful|happy\s+to|let\s+(?:me|us)\s+know|feel\s+free|regards|"
     r"cheers|in\s+advance)\b",
     re.IGNORECASE,
@@ -1563,36 +1560,34 @@ _FRAMING_KO = (
     r"(?:분석|검토|요청|필요|데이터(?:셋)?|학습(?:용)?|연구|모델(?:용)?|확인|신호|현황(?:\s*파악)?(?:용)?|구축|"
     r"과제|프로젝트|건|평가|모니터링|조사|감시)"
 )
-_NEGATIVE_KO = re.compile(r"제외|없는|않은|없었|않았|아닌")
-_HEAD_KO = re.compile(
+_NEGATIVE_KO = regex(r"제외|없는|않은|없었|않았|아닌")
+_HEAD_KO = regex(
     r"환자|대상자|사람|분들|(?<![A-Za-z])pts?(?![A-Za-z])|(?<=[은는된한던])\s*자(?=를|로|는|가|\s|$)"
 )
 _KO_FRAMES = [
     # a title before a colon: 'DAPT 환자 출혈 안전성 분석:', '유방 초음파 학습 데이터:'
     # '흉부 영상 연구용 코호트:', '… 분석을 위한 자료:'
-    re.compile(
+    regex(
         rf"^\s*[^:]{{1,80}}?{_FRAMING_KO}(?:용|을\s*위한|를\s*위한)?"
         r"(?:\s*(?:코호트|자료|데이터(?:셋)?|명단|대상자?))?(?:\s*(?:요청|필요))?\s*:\s*"
     ),
     # an opening sentence about the request: '폐결절 검출 모델 학습 데이터셋 구축 건입니다.'
-    re.compile(rf"^\s*[^.:]{{1,120}}?{_FRAMING_KO}\s*(?:입니다|이에요|예요)\.\s*"),
+    regex(rf"^\s*[^.:]{{1,120}}?{_FRAMING_KO}\s*(?:입니다|이에요|예요)\.\s*"),
     # an opening request sentence: '연구 목적으로 자료를 요청드립니다.', '데이터 추출을 부탁드립니다.'
-    re.compile(r"^\s*[^.:]{1,80}?(?:요청|부탁|문의)\s*(?:드립니다|드려요|합니다|해요|드림)\.\s*"),
+    regex(r"^\s*[^.:]{1,80}?(?:요청|부탁|문의)\s*(?:드립니다|드려요|합니다|해요|드림)\.\s*"),
     # a closing purpose: '— 수술 예방적 항생제 사용 현황 파악용', '(처방 적절성 검토용)',
     # '… 연구에 쓰려고 합니다.'
     # (normalise() writes every dash as '-': a dash between spaces is the separator)
-    re.compile(rf"\s+[-—–]\s+[^—–]{{1,80}}?{_FRAMING_KO}\s*\.?\s*$"),
-    re.compile(r"\s*\([^()]{1,40}?(?:용|목적)\)\s*\.?\s*$"),
-    re.compile(
-        r"(?<=[.!?])\s*[^.!?]{1,80}?(?:에|로)\s*(?:쓰려고|사용하려고|활용하려고)\s*(?:합니다|해요)\.?\s*$"
-    ),
+    regex(rf"\s+[-—–]\s+[^—–]{{1,80}}?{_FRAMING_KO}\s*\.?\s*$"),
+    regex(r"\s*\([^()]{1,40}?(?:용|목적)\)\s*\.?\s*$"),
+    regex(r"(?<=[.!?])\s*[^.!?]{1,80}?(?:에|로)\s*(?:쓰려고|사용하려고|활용하려고)\s*(?:합니다|해요)\.?\s*$"),
     # protocol wording: '본 연구의 대상자는 …', '… 를 (분석|포함) 대상으로 한다', '… 자로 정의한다'
-    re.compile(r"^\s*(?:본|이번)\s*연구의\s*(?:대상자|대상|모집단)(?:는|은)\s*"),
-    re.compile(
+    regex(r"^\s*(?:본|이번)\s*연구의\s*(?:대상자|대상|모집단)(?:는|은)\s*"),
+    regex(
         r"(?:(?<=[은는된한던])\s자)?(?:을|를)?\s*(?:분석\s*|연구\s*|포함\s*)?(?:대상|기준)\s*(?:으로|자로)\s*"
         r"(?:한다|함|합니다)\.?\s*$"
     ),
-    re.compile(r"(?<=[은는된한던])\s자로\s*정의(?:한다|함|합니다)\.?\s*$"),
+    regex(r"(?<=[은는된한던])\s자로\s*정의(?:한다|함|합니다)\.?\s*$"),
 ]
 
 
@@ -1612,11 +1607,11 @@ def _skip_framing_ko(text: str) -> tuple[str, list[str]]:
     return text, skipped
 
 
-_EXCLUDE_ANY_KO = re.compile(
+_EXCLUDE_ANY_KO = regex(
     r"다음\s*(?:중|가운데)\s*(?:하나|한\s*가지|어느\s*하나)\s*(?:라도|이라도)?\s*"
     r"(?:해당하면|해당되면|해당하는\s*(?:환자는|경우는?|자는))\s*제외(?:합니다|함|한다|하며)?\s*[:：.]?\s*"
 )
-_LIST_MARK_KO = re.compile(r"\(\s*(?:[가-하]|\d{1,2})\s*\)|(?:(?<=\s)|^)(?:[가-하]|\d{1,2})\)")
+_LIST_MARK_KO = regex(r"\(\s*(?:[가-하]|\d{1,2})\s*\)|(?:(?<=\s)|^)(?:[가-하]|\d{1,2})\)")
 
 
 def _exclusion_list_ko(text: str) -> str:
@@ -1691,22 +1686,22 @@ _I = re.IGNORECASE
 _REWRITES_EN: list[RewriteStep] = [
     # 'A (was) followed by B' is 'A, then B': B on or after A
     (
-        re.compile(r"\b(?:(?:was|were|is|are)\s+)?followed\s+by\b", _I),
+        regex(r"\b(?:(?:was|were|is|are)\s+)?followed\s+by\b", _I),
         lambda m: "then".ljust(len(m.group(0))),
     ),
     # clinician shorthand: 's/p CABG' (status post) = had a CABG; 'hx of' = history of
-    (re.compile(r"(?<![\w/])s/p(?![\w/])", _I), "had"),
-    (re.compile(r"\bh/?x\s+of\b", _I), "history of"),
-    (re.compile(r"\bw/o\b", _I), "without"),
+    (regex(r"(?<![\w/])s/p(?![\w/])", _I), "had"),
+    (regex(r"\bh/?x\s+of\b", _I), "history of"),
+    (regex(r"\bw/o\b", _I), "without"),
     # 'right or left hemicolectomy', 'upper/lower GI bleeding': the noun said once serves both sides
-    (re.compile(r"\b(?:R|Rt)\s*/\s*(?:L|Lt)\b(?=\s+[A-Za-z])"), "right or left"),
+    (regex(r"\b(?:R|Rt)\s*/\s*(?:L|Lt)\b(?=\s+[A-Za-z])"), "right or left"),
     (
-        re.compile(rf"\b({_SIDES})\s*(?:or|and|/)\s*({_SIDES})\s+([A-Za-z][\w-]*(?:\s+[A-Za-z][\w-]*)?)", _I),
+        regex(rf"\b({_SIDES})\s*(?:or|and|/)\s*({_SIDES})\s+([A-Za-z][\w-]*(?:\s+[A-Za-z][\w-]*)?)", _I),
         lambda m: f"{m.group(1)} {m.group(3)} or {m.group(2)} {m.group(3)}",
     ),
     # 'hemoglobin came back under 7 g/dL': the result's value
     (
-        re.compile(
+        regex(
             r"\b(?:came|comes|come)\s+back\s+(?=(?:under|over|above|below|at|less|more|greater|lower|higher|[<>≤≥]))",
             _I,
         ),
@@ -1714,24 +1709,24 @@ _REWRITES_EN: list[RewriteStep] = [
     ),
     # 'pathology came back as X': the finding verb of a result
     (
-        re.compile(r"\b(?:came|comes|come)\s+back\s+(?:as|showing|with|positive\s+for)\b", _I),
+        regex(r"\b(?:came|comes|come)\s+back\s+(?:as|showing|with|positive\s+for)\b", _I),
         lambda m: "showing".ljust(len(m.group(0))),
     ),
     *((rx, BLANK) for rx in _BLANKED_EN),
-    (re.compile(r"\bw/in\b", _I), "within"),
+    (regex(r"\bw/in\b", _I), "within"),
     _american_spelling,
     # 'between 2015 and 2018 inclusive': every calendar range here includes both ends
-    (re.compile(r"(?<=\d{4})\s*,?\s*\(?inclusive\)?", _I), BLANK),
+    (regex(r"(?<=\d{4})\s*,?\s*\(?inclusive\)?", _I), BLANK),
     # 'an INR blood test', 'had blood work': the test is the event ('blood' would be a test name)
-    (re.compile(r"\bblood\s+(?=(?:tests?|work|draws?|results?)\b)", _I), BLANK),
-    (re.compile(r"\)(?=[:;,.])"), ") "),  # 'HF cohort (I50.x):': the bracket closes on its own
+    (regex(r"\bblood\s+(?=(?:tests?|work|draws?|results?)\b)", _I), BLANK),
+    (regex(r"\)(?=[:;,.])"), ") "),  # 'HF cohort (I50.x):': the bracket closes on its own
     # a bullet ('- warfarin …', '• over 70 at dx') starts a new clause, as ';' does (not '18 - 79')
-    (re.compile(r"(?:(?<=\s)|^)[-•*·](?=\s)(?<!\d\s-)(?!\s+\d)"), ";"),
+    (regex(r"(?:(?<=\s)|^)[-•*·](?=\s)(?<!\d\s-)(?!\s+\d)"), ";"),
     # '1) first-ever gastric cancer … 2) EGD …': numbered items, as bullets
-    (re.compile(r"(?:(?<=[\s:])|^)\d{1,2}\)(?=\s)"), lambda m: ";".ljust(len(m.group(0)))),
+    (regex(r"(?:(?<=[\s:])|^)\d{1,2}\)(?=\s)"), lambda m: ";".ljust(len(m.group(0)))),
     # 'inclusion:', 'inclusion criteria:', 'criteria below:' label what follows; the rules are read
     (
-        re.compile(
+        regex(
             r"\b(?:inclusion|eligibility)(?:\s+criteria)?\s*:|\bcriteria(?:\s+(?:below|as\s+follows))?\s*:"
             r"|\binclude\s+(?:them\s+|patients\s+|pts\s+)?(?:only\s+)?if\s+(?:they\s+)?"
             # 'include only subjects with …': who is in the cohort, which the rules say
@@ -1742,7 +1737,7 @@ _REWRITES_EN: list[RewriteStep] = [
     ),
     # 'before the bleed date', 'the day of the alteplase dose': the event named by its date or dose
     (
-        re.compile(
+        regex(
             r"\b(?P<pre>(?:before|after|of|from|since|until|following|preceding)\s+(?:the|that)\s+)"
             r"(?P<ev>(?!(?:same|next|following|previous|index|first|last|calendar|whole|entire|that)\b)[A-Za-z-]+)"
             r"\s+(?:date|dose)\b",
@@ -1752,7 +1747,7 @@ _REWRITES_EN: list[RewriteStep] = [
     ),
     # '(same day or the following day)' after a window: which part of it, read as a window of its own
     (
-        re.compile(
+        regex(
             r"\(\s*((?:on\s+)?(?:the\s+)?same\s+day\s+or\s+(?:on\s+)?(?:the\s+)?(?:following|next)\s+day)\s*\)",
             _I,
         ),
@@ -1760,7 +1755,7 @@ _REWRITES_EN: list[RewriteStep] = [
     ),
     # 'on the day of the diagnosis or the day after' = within 1 day after it (0..1)
     (
-        re.compile(
+        regex(
             r"\bon\s+the\s+day\s+of\s+(?P<x>(?:the\s+|an?\s+)?[\w-]+(?:\s+[\w-]+)?)\s+or\s+the\s+"
             r"(?:day\s+after|next\s+day|following\s+day)\b",
             _I,
@@ -1769,7 +1764,7 @@ _REWRITES_EN: list[RewriteStep] = [
     ),
     # 'a plain chest X-ray': a radiograph, which 'X-ray' says already
     (
-        re.compile(
+        regex(
             r"\bplain(?=\s+(?:chest|abdominal|abdomen|skull|knee|hip|spine|pelvis|pelvic|x-?ray|radiograph))",
             _I,
         ),
@@ -1777,16 +1772,16 @@ _REWRITES_EN: list[RewriteStep] = [
     ),
     # 'a stroke dx on the admission day' = on the day of the admission
     (
-        re.compile(rf"\bon\s+the\s+(?P<ev>{_DAY_OF_EVENTS})\s+(?:day|date)\b", _I),
+        regex(rf"\bon\s+the\s+(?P<ev>{_DAY_OF_EVENTS})\s+(?:day|date)\b", _I),
         lambda m: f"on the day of the {m.group('ev')}",
     ),
     # 'so far this year': up to today is all a mart holds anyway
-    (re.compile(r"\bso\s+far\b(?=\s+(?:this|in|during)\b)", _I), BLANK),
-    (re.compile(r"\bw/(?=\s)", _I), "with"),
+    (regex(r"\bso\s+far\b(?=\s+(?:this|in|during)\b)", _I), BLANK),
+    (regex(r"\bw/(?=\s)", _I), "with"),
     # '90d', '24h', '6mo' → '90 d', '24 h', '6 mo'; 'PCIs' → 'PCI' (a plural abbreviation is the same
     # mention)
-    (re.compile(r"(?<![\w.])(\d+)(d|days?|wks?|weeks?|mos?|months?|yrs?|years?|h|hrs?|hours?)\b"), r"\1 \2"),
-    (re.compile(r"\b([A-Z]{2,5})s\b"), r"\1"),
+    (regex(r"(?<![\w.])(\d+)(d|days?|wks?|weeks?|mos?|months?|yrs?|years?|h|hrs?|hours?)\b"), r"\1 \2"),
+    (regex(r"\b([A-Z]{2,5})s\b"), r"\1"),
 ]
 
 
@@ -1906,23 +1901,23 @@ def recognise(text: str, lang: str, today: date) -> Recognised:
         pieces = recognise_quantities_en(pieces)
         pieces = apply(
             pieces,
-            re.compile(rf"\b(?:{EN_NEGATION})\b", re.IGNORECASE),
+            regex(rf"\b(?:{EN_NEGATION})\b", re.IGNORECASE),
             lambda m: Item(ItemKind.neg, m.group(0), m.start(), m.end()),
         )
         pieces = apply(
             pieces,
-            re.compile(rf"\b(?:{EN_BOUNDARY})\b|;", re.IGNORECASE),
+            regex(rf"\b(?:{EN_BOUNDARY})\b|;", re.IGNORECASE),
             lambda m: Item(ItemKind.boundary, m.group(0), m.start(), m.end()),
         )
         pieces = apply(
             pieces,
-            re.compile(rf"\b(?:{EN_GENERIC_VERBS})\b", re.IGNORECASE),
+            regex(rf"\b(?:{EN_GENERIC_VERBS})\b", re.IGNORECASE),
             lambda m: Item(ItemKind.verb, m.group(0), m.start(), m.end(), VerbData()),
         )
     else:
         pieces = recognise_quantities_ko(pieces)
         pieces = apply(
-            pieces, re.compile(KO_NEGATION), lambda m: Item(ItemKind.neg, m.group(0), m.start(), m.end())
+            pieces, regex(KO_NEGATION), lambda m: Item(ItemKind.neg, m.group(0), m.start(), m.end())
         )
     pieces = _vague(pieces, lang)
     if lang == "ko":

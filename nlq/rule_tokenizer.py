@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ConfigDict
 
+from cohort_engine.nlq.regex_cache import regex
+
 #: spaCy stops caching spans after this many (``Tokenizer.max_cache_size``); kept for fidelity.
 MAX_CACHE = 10000
 
@@ -75,7 +77,7 @@ class _Tok:
 
 
 def _compile(pattern: str | None) -> re.Pattern[str] | None:
-    return None if pattern is None else re.compile(pattern)
+    return None if pattern is None else regex(pattern)
 
 
 @dataclass

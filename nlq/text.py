@@ -15,10 +15,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from cohort_engine.nlq.items import Item
+from cohort_engine.nlq.regex_cache import regex
 from cohort_engine.nlq.vocab import JOSA, JOSA_PROTECTED
 from cohort_engine.spec import Lang
 
-HANGUL = re.compile(r"[\uac00-\ud7a3]")
+HANGUL = regex(r"[\uac00-\ud7a3]")
 HANGUL_BASE = 0xAC00
 
 
@@ -78,7 +79,7 @@ def normalise(text: str) -> str:
 #: A code family written with a wildcard: 'I25.1x', 'I21.x', 'E11.xx', 'I63*', '36.1x' (ICD-9 procedures).
 #: The code without its wildcard names the same family (descendants are always included), so the notation
 #: is dropped.
-CODE_WILDCARD = re.compile(
+CODE_WILDCARD = regex(
     r"\b(?P<head>[A-Z]\d{2}(?=[.xX*])|\d{2}(?=\.))(?:\.(?P<tail>\d{0,3}))?(?:[xX]{1,3}|\*)(?![A-Za-z0-9])"
 )
 

@@ -17,16 +17,14 @@ costs the spaCy build, never a parse; nothing is downloaded.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import importlib.util
 import json
-import os
-import tempfile
 from pathlib import Path
 
 from pydantic import ValidationError
 
+from cohort_engine.cache_files import cache_root, write_private
 from cohort_engine.nlq import rule_tokenizer
 from cohort_engine.nlq.lexicon import aliases
 from cohort_engine.nlq.rule_tokenizer import TokenizerData
@@ -37,8 +35,7 @@ KEEP = 4
 
 def cache_dir() -> Path:
     """``$COHORT_ENGINE_CACHE/tokenizer`` (default ``~/.cache/cohort-engine/tokenizer``)."""
-    root = os.environ.get("COHORT_ENGINE_CACHE") or Path.home() / ".cache" / "cohort-engine"
-    return Path(root) / "tokenizer"
+    return cache_root() / "tokenizer"
 
 
 def _spacy_version_file() -> bytes:
@@ -75,27 +72,7 @@ def load(path: Path) -> TokenizerData | None:
 
 def save(path: Path, data: TokenizerData) -> bool:
     """Write ``data`` to ``path`` atomically and prune old files; True when written."""
-    try:
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data.model_dump_json().encode())
-            os.chmod(tmp, 0o600)
-            os.replace(tmp, path)
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-        rest = sorted(
-            (old for old in path.parent.glob("*.json") if old != path),
-            key=lambda old: old.stat().st_mtime_ns,
-            reverse=True,
-        )
-        for old in rest[KEEP - 1 :]:
-            old.unlink(missing_ok=True)
-    except OSError:
-        return False
-    return True
+    return write_private(path, data.model_dump_json().encode(), keep=KEEP)
 
 
 def data() -> TokenizerData:

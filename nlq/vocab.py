@@ -10,9 +10,8 @@ and gives criteria their default labels ("surgery", "drug", "er_visit" …).
 
 from __future__ import annotations
 
-import re
-
 from cohort_engine.nlq.items import CompareOp, OccurrenceType, Pos
+from cohort_engine.nlq.regex_cache import regex
 from cohort_engine.spec import Domain
 
 KIND_DOMAIN: dict[str, Domain] = {
@@ -177,7 +176,7 @@ KO_EVENT_WORDS: list[tuple[str, str]] = [
 
 #: An event word naming the *date* of an event ('검사일', '촬영일자', '시술일'): a reference to an event
 #: already named (``nlq.grammar_ko``), never a verb of care (``nlq.recognise``).
-KO_DATE_REFERENCE = re.compile(r"(?:일|일자)\s*$")
+KO_DATE_REFERENCE = regex(r"(?:일|일자)\s*$")
 
 # ---------------------------------------------------------------- imaging
 # modality word → (DICOM modality codes, implied body parts)

@@ -44,6 +44,7 @@ from cohort_engine.nlq.numbers import (
     number,
     unit_of,
 )
+from cohort_engine.nlq.regex_cache import regex
 from cohort_engine.nlq.text import Piece, apply
 
 N = rf"(?P<n>{EN_NUMBER_RE})"
@@ -141,8 +142,8 @@ EN_RULES: list[tuple[str, str]] = [
     # 'AF patients who went on to have a stroke': later, as 'then'
     (r"\b(?:and\s+)?(?:then|later|subsequently|afterwards?|thereafter|went\s+on\s+to)\b", "then"),
 ]
-EN_RES = [(re.compile(p, re.IGNORECASE), k) for p, k in EN_RULES]
-PRIOR_EN = re.compile(
+EN_RES = [(regex(p, re.IGNORECASE), k) for p, k in EN_RULES]
+PRIOR_EN = regex(
     r"\b(?:a\s+)?(?:(?:past|prior|previous|earlier|pre-?existing|known)\s+(?:medical\s+)?history\s+of|"
     r"(?:a\s+)?history\s+of|hx\s+of|prior|previous|pre-?existing|past)\b",
     re.IGNORECASE,
@@ -244,25 +245,25 @@ def _en(m: re.Match[str], kind: str) -> Item:
         )
 
 
-EXCLUSIVE_EN = re.compile(
+EXCLUSIVE_EN = regex(
     r"\(?\s*\b(?:not\s+counting|excluding|but\s+not|except)\s+the\s+(?:\w+\s+)?day(?:\s+itself)?\b\s*\)?",
     re.IGNORECASE,
 )
 #: '(counting the diagnosis day itself)', 'including the day of the surgery': the anchor's own day, said to
 #: be in the window it already is in (an aside).
-INCLUSIVE_EN = re.compile(
+INCLUSIVE_EN = regex(
     r",?\s*\(?\s*\b(?:counting|including|inclusive\s+of)\s+the\s+(?:\w+\s+)?day(?:\s+itself|\s+of\s+(?:the\s+)?\w+)?\b"
     r"\s*\)?|"
     # '(diagnosis day included)', '(the day itself included)'
     r"\(\s*(?:the\s+)?(?:\w+\s+)?day(?:\s+itself)?\s+(?:included|includes|counted|inclusive)\s*\)",
     re.IGNORECASE,
 )
-ASIDE_EN = re.compile(
+ASIDE_EN = regex(
     r"\(\s*(?:before\s+or\s+after|after\s+or\s+before|either\s+side|either\s+way)\s*\)", re.IGNORECASE
 )
 
 
-DURATION_EN = re.compile(
+DURATION_EN = regex(
     rf"\bfor\s+(?:at\s+least\s+|more\s+than\s+|over\s+|longer\s+than\s+|less\s+than\s+|up\s+to\s+)?{N}\s+{U}\b"
     r"(?!\s+(?:from|starting|beginning|since|after|before|following|prior))",
     re.IGNORECASE,
@@ -286,11 +287,11 @@ def _duration(m: re.Match[str]) -> Item:
 
 #: "at some point", "at any point in time": says no more than the event happened (a window, if any,
 #: is written beside it: "at some point within the 30 days prior").
-AT_SOME_POINT_EN = re.compile(r"\bat\s+(?:some|any|one)\s+(?:point|stage)(?:\s+in\s+time)?\b", re.IGNORECASE)
+AT_SOME_POINT_EN = regex(r"\bat\s+(?:some|any|one)\s+(?:point|stage)(?:\s+in\s+time)?\b", re.IGNORECASE)
 
 
 #: 'in that same 7-day window (after diagnosis)', 'during the same period': the window just given, again.
-SAME_WINDOW_EN = re.compile(
+SAME_WINDOW_EN = regex(
     r"\b(?:in|within|during)\s+(?:that|the)\s+same\s+(?:\d+[- ]?(?:day|week|month)s?\s+)?"
     r"(?:window|period|time\s*frame|interval)(?:\s+after\s+(?:the\s+)?(?:diagnosis|dx))?\b",
     re.IGNORECASE,
@@ -300,7 +301,7 @@ SAME_WINDOW_EN = re.compile(
 #: '진단일로부터 3일 이내에 A를 받았고, 같은 3일 이내에 B도': the window just given, again, from the same
 #: anchor (the index: '같은' names no other event, and a Korean window with no anchor of its own would
 #: otherwise hang on the event just before it).
-SAME_WINDOW_KO = re.compile(
+SAME_WINDOW_KO = regex(
     r"(?:같은|동일한?)\s*(?:\d+\s*(?:일|주|개월|달|년)\s*(?:이내|안|동안|내)|기간\s*(?:내|안|동안|중)?)(?:에)?"
 )
 
@@ -444,7 +445,7 @@ def recognise_windows_en(pieces: list[Piece]) -> list[Piece]:
 
 #: "HbA1c ≥ 8 at diagnosis", "lactate on admission": the value taken on the day the named event
 #: happened. Read after the demographics, which own "aged 65 or older at the time of diagnosis".
-AT_EVENT_EN = re.compile(
+AT_EVENT_EN = regex(
     r"\b(?:at\s+the\s+time\s+of|at|on|upon)(?=\s+(?:the\s+|their\s+)?(?:diagnosis|dx|admission|surgery|operation)\b)",
     re.IGNORECASE,
 )
@@ -530,8 +531,8 @@ KO_RULES: list[tuple[str, str]] = [
     (r"(?<=[은는던] )(?P<pre>다음)(?:에|에는)?(?![가-힣])", "open"),
     (rf"{GLUE_KO}(?P<pre>후|뒤|전|앞서|먼저)(?:에|로|에는)?(?![가-힣])", "open"),
 ]
-KO_RES = [(re.compile(p), k) for p, k in KO_RULES]
-PRIOR_KO = re.compile(
+KO_RES = [(regex(p), k) for p, k in KO_RULES]
+PRIOR_KO = regex(
     r"(?:과거\s*)?(?:병력|과거력|기왕력)|과거(?:에)?(?!\s*흡연)"
     # clinician shorthand inside Korean text: 'peptic ulcer hx 있는' = 병력이 있는
     r"|(?<![A-Za-z])[Hh]x(?![A-Za-z])"
@@ -635,11 +636,11 @@ def _ko(m: re.Match[str], kind: str) -> Item:
         )
 
 
-DURATION_KO = re.compile(
+DURATION_KO = regex(
     rf"{KN}\s*{KU}\s*(?:이상|넘게|넘도록|동안|간)\s*(?:을|를)?\s*(?:꾸준히\s*|계속\s*|장기\s*)?"
     r"(?=(?:복용|투약|투여|사용|처방|먹))"
 )
-DIRECTION_BEFORE_KO = re.compile(r"(?:후|이후|뒤|전|이전|기준(?:으로)?|부터|로부터|전날까지|까지)\s*$")
+DIRECTION_BEFORE_KO = regex(r"(?:후|이후|뒤|전|이전|기준(?:으로)?|부터|로부터|전날까지|까지)\s*$")
 
 
 def _duration_ko(m: re.Match[str]) -> Item | None:
@@ -661,8 +662,8 @@ def _duration_ko(m: re.Match[str]) -> Item | None:
 
 #: '(입원 당일 포함)': the anchor's own day, said to be in the window it already is in (an aside);
 #: '(진단 당일 제외)': said to be out of it (the window loses that day, as '(excluding the day itself)').
-INCLUSIVE_KO = re.compile(r"\(\s*(?:[가-힣]+\s*)?당일\s*(?:도\s*)?포함(?:하여|해서|함|합니다)?\s*\)")
-EXCLUSIVE_KO = re.compile(r"\(\s*(?:[가-힣]+\s*)?당일\s*(?:은|는)?\s*제외(?:하고|함|합니다)?\s*\)")
+INCLUSIVE_KO = regex(r"\(\s*(?:[가-힣]+\s*)?당일\s*(?:도\s*)?포함(?:하여|해서|함|합니다)?\s*\)")
+EXCLUSIVE_KO = regex(r"\(\s*(?:[가-힣]+\s*)?당일\s*(?:은|는)?\s*제외(?:하고|함|합니다)?\s*\)")
 
 
 def recognise_windows_ko(pieces: list[Piece]) -> list[Piece]:

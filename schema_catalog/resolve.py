@@ -19,7 +19,7 @@ import weakref
 from collections.abc import Iterable
 from functools import lru_cache
 from importlib import resources
-from typing import Literal
+from typing import Literal, Protocol
 
 import duckdb
 from pydantic import BaseModel, Field
@@ -194,6 +194,14 @@ def lexicon_entries(term: str) -> list[LexiconEntry]:
     return [lexicon()[k] for k in keys]
 
 
+class NameIndex(Protocol):
+    """Normalised concept names and synonyms kept outside the mart's connection: the rows
+    ``(concept_id, src)`` whose key is one of ``keys`` (``schema_catalog.name_keys_cache`` reads one
+    from its file, so a one-shot process neither builds the TEMP table nor copies the file into it)."""
+
+    def lookup(self, keys: list[str]) -> list[tuple[int, str]]: ...
+
+
 class Vocabulary:
     """Read access to one mart's vocabulary tables, with per-domain name lists for fuzzy matching.
 
@@ -206,6 +214,7 @@ class Vocabulary:
         self.con = con
         self._names: dict[Domain, list[tuple[str, int]]] = {}
         self._name_keys: str | None = None
+        self.name_index: NameIndex | None = None
         self._answers: dict[str, list[tuple]] = {}
         tables = {
             r[0].lower() for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
@@ -366,23 +375,43 @@ class Vocabulary:
                 self._name_keys = ""
         return self._name_keys or None
 
+    def _rows_by_keys(self, keys: list[str], domain_ids: tuple[str, ...]) -> list[tuple] | None:
+        """(concept_id, name, vocabulary, code, src) of the standard concepts whose normalised name
+        ('n') or synonym ('s') is one of ``keys``, names first; None without a name index."""
+        if self.name_index is not None:
+            src_of: dict[int, str] = {}
+            for cid, src in self.name_index.lookup(keys):
+                src_of[cid] = min(src, src_of.get(cid, src))
+            if not src_of:
+                return []
+            found = self.fetch(
+                "SELECT concept_id, concept_name, vocabulary_id, concept_code FROM concept "
+                "WHERE concept_id IN (SELECT unnest(?)) AND domain_id IN (SELECT unnest(?)) "
+                "AND coalesce(standard_concept, '') IN ('S', 'C')",
+                [sorted(src_of), list(domain_ids)],
+            )
+            return sorted(((*row, src_of[row[0]]) for row in found), key=lambda r: (r[4], r[0]))
+        table = self.name_keys()
+        if table is None:
+            return None
+        return self.fetch(
+            "SELECT c.concept_id, c.concept_name, c.vocabulary_id, c.concept_code, min(n.src) "
+            f"FROM {table} AS n JOIN concept AS c ON c.concept_id = n.concept_id "
+            "WHERE n.k IN (SELECT unnest(?)) AND c.domain_id IN (SELECT unnest(?)) "
+            "AND coalesce(c.standard_concept, '') IN ('S', 'C') "
+            "GROUP BY 1, 2, 3, 4 ORDER BY min(n.src), 1",
+            [keys, list(domain_ids)],
+        )
+
     def by_names(
         self, names: Iterable[str], domain_ids: tuple[str, ...], method: Method
     ) -> list[ConceptMatch]:
         keys = sorted({normalise(n) for n in names})
         if not keys:
             return []
-        table = self.name_keys()
+        rows = self._rows_by_keys(keys, domain_ids)
         syn_method: Method = "synonym" if method == "exact" else method
-        if table is not None:
-            rows = self.fetch(
-                "SELECT c.concept_id, c.concept_name, c.vocabulary_id, c.concept_code, min(n.src) "
-                f"FROM {table} AS n JOIN concept AS c ON c.concept_id = n.concept_id "
-                "WHERE n.k IN (SELECT unnest(?)) AND c.domain_id IN (SELECT unnest(?)) "
-                "AND coalesce(c.standard_concept, '') IN ('S', 'C') "
-                "GROUP BY 1, 2, 3, 4 ORDER BY min(n.src), 1",
-                [keys, list(domain_ids)],
-            )
+        if rows is not None:
             return _dedupe(
                 [
                     ConceptMatch(

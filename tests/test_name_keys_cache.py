@@ -55,10 +55,9 @@ def _loaded(mart: Path) -> list[tuple] | None:
     try:
         if not name_keys_cache.load(con, mart):
             return None
-        rows = sorted(con.execute(f"SELECT k, concept_id, src FROM {Vocabulary.NAME_KEYS}").fetchall())
-        # the resolver finds the table there and uses it as its own
-        assert Vocabulary.of(con).name_keys() == Vocabulary.NAME_KEYS
-        return rows
+        index = Vocabulary.of(con).name_index  # the resolver's lookups go to the file's index
+        assert isinstance(index, name_keys_cache.CachedNameIndex)
+        return index.rows()
     finally:
         con.close()
 
@@ -87,6 +86,41 @@ def test_the_cache_holds_exactly_what_the_resolver_builds(mart: Path) -> None:
     assert columns == ["k", "concept_id", "src"]  # vocabulary only: no column about a person
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+
+
+def test_lookups_through_the_cached_index_match_the_temp_tables(mart: Path) -> None:
+    """The resolver answers a name lookup the same from the file's index as from its own table."""
+    _saved(mart)
+    names = ["Acute myocardial infarction", "coronary artery bypass graft", "CABG", "other appendectomy"]
+    answers = []
+    for cached in (False, True):
+        con = open_mart(mart)
+        try:
+            if cached:
+                assert name_keys_cache.load(con, mart)
+            vocab = Vocabulary.of(con)
+            assert (vocab.name_index is not None) is cached
+            answers.append(
+                [
+                    (m.concept_id, m.method)
+                    for domains in (("Condition",), ("Procedure",), ("Condition", "Procedure"))
+                    for m in vocab.by_names(names, domains, "exact")
+                ]
+            )
+        finally:
+            con.close()
+    assert (
+        answers[0]
+        == answers[1]
+        == [
+            (1001, "exact"),
+            (2001, "exact"),
+            (2004, "exact"),
+            (1001, "exact"),
+            (2001, "exact"),
+            (2004, "exact"),
+        ]
+    )
 
 
 def test_a_changed_mart_is_not_served_the_old_index(mart: Path) -> None:

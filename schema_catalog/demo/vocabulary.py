@@ -29,6 +29,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from cohort_engine.cache_files import cache_root
 from cohort_engine.schema_catalog.demo import concepts as C
 
 VALID_START = np.datetime64("1970-01-01")
@@ -141,7 +142,7 @@ def _extract_icd() -> pa.Table:
 
 
 def _cache_path() -> Path:
-    root = Path(os.environ.get("COHORT_ENGINE_CACHE") or Path.home() / ".cache" / "cohort-engine")
+    root = cache_root()
     key = hashlib.sha256(
         (importlib.metadata.version("simple_icd_10_cm") + "\0").encode() + Path(__file__).read_bytes()
     ).hexdigest()[:16]
