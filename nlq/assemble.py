@@ -437,14 +437,8 @@ class Assembly:
         if len(dated) > 1 and len(uncounted := [e for e in dated if e.count is None]) == 1:
             cands = [e for e in cands if e.date is None or e.count is None]
             dated = uncounted
-        if len(dated) > 1:
-            self.problems.append(
-                Problem(
-                    self.say("dates_on_two_events"),
-                    " / ".join(e.date.text for e in dated if e.date),
-                )
-            )
-            return None
+        # 'ER visits in 2023 who also had a head CT in 2023', 'diabetes diagnosed in 2020 and an MI in
+        # 2021': each event keeps its own dates (Criterion.date_range), so the first one starts the cohort
         if dated:
             return dated[0]
         # "died within 30 days after CABG": the event named only as an anchor starts the cohort.
@@ -590,6 +584,16 @@ class Assembly:
             else:
                 self.notes.append(self.say("index_count", count=count))
         for e in rest:
+            if (
+                e.negated
+                and e.kind in ("diagnosis", "drug", "procedure", "lab")
+                and not (e.terms or e.quotes or e.modalities or e.name_mode or e.value is not None)
+            ):
+                # '진단 당시 … 제외', 'no diagnosis': a kind of event alone would exclude everyone with any
+                # diagnosis (drug, procedure, test) at all, never what a question means
+                self.problems.append(Problem(self.say("exclude_what"), e.describe()))
+            if e.negated and e.count is not None and e.count.type == "at_least" and e.count.n <= 1:
+                e.count = None  # '한 번이라도 처방받은 환자는 제외', 'never even once': none at all
             # 'heart failure first diagnosed within 30 days after the echo': the first-ever event, placed
             # by its window (Criterion.first_occurrence); with no window it would start the cohort
             if e.first and (e.window is None or e.count is not None or e.negated):
@@ -597,13 +601,6 @@ class Assembly:
                     Problem(
                         self.say("first_not_index", event=e.describe()),
                         e.describe(),
-                    )
-                )
-            if e.date is not None and not e.index_count and e.count is None:
-                self.problems.append(
-                    Problem(
-                        self.say("dates_not_index", event=e.describe()),
-                        e.date.text,
                     )
                 )
             if e.negated and e.count is not None:
@@ -669,8 +666,8 @@ class Assembly:
             else:
                 occurrence = Occurrence()
             try:
-                counted = e.index_count or (e.count is not None and not e.negated)
-                period = e.date.data_as(DateData) if counted and e.date is not None else None
+                # 'no admission from 2022 on', 'a head CT in 2023': an event's own calendar dates
+                period = e.date.data_as(DateData) if e.date is not None else None
                 out.append(
                     Criterion(
                         **fields,

@@ -137,6 +137,13 @@ KO_AGE: list[tuple[str, str]] = [
         rf"(?:만\s*)?{N}\s*(?:세|살)?\s*(?:~|-|에서|부터)\s*(?:만\s*)?{M}\s*(?:세|살)\s*(?:까지|사이|이하)?",
         "nm",
     ),
+    # '18세 미만 소아는 제외', '80세 이상인 분은 빼고': left out by age, so the other side is kept
+    (
+        rf"(?:만\s*)?{N}\s*(?:세|살)\s*(?P<q>이상|초과|이하|미만|넘는|넘은)\s*(?:인\s*)?"
+        r"(?:(?:소아|아동|어린이|환자|환아|사람|분|고령자|노인)(?:들)?\s*)?(?:은|는|을|를)?\s*"
+        r"(?:제외|빼(?=고|\s*주|\s*줘))",
+        "ko_q_excluded",
+    ),
     (rf"(?:만\s*)?{N}\s*(?:세|살)\s*(?P<q>이상|초과|이하|미만|넘는|넘은|넘게)", "ko_q"),
     (rf"(?:만\s*)?{N}\s*(?:세|살)", "exact"),
     (r"성인", "adult"),
@@ -203,6 +210,15 @@ def _age(m: re.Match[str], how: str) -> Item:
             "이하": (None, n),
             "미만": (None, (n or 1) - 1),
         }[q]
+    elif how == "ko_q_excluded":
+        lo, hi = {
+            "이상": (None, (n or 1) - 1),
+            "초과": (None, n),
+            "넘는": (None, n),
+            "넘은": (None, n),
+            "이하": ((n or 0) + 1, None),
+            "미만": (n, None),
+        }[g["q"]]
     elif how == "adult":
         lo, hi = 18, None
     else:  # child

@@ -86,6 +86,11 @@ def same_mention(a: Term, b: Term) -> bool:
         return True
     if not keys_a and _refers_back(x, b):
         return True
+    # 'TKR … before the replacement': one word of the name the earlier mention's entry has
+    if not keys_a and len(x) >= 4 and " " not in x:
+        word = rf"(?<!\w){re.escape(x)}(?!\w)"
+        if any(re.search(word, n.lower()) for e in lookup(b.text) for n in e.en):
+            return True
     return not keys_a and re.search(rf"(?<!\w){re.escape(x)}", y) is not None
 
 

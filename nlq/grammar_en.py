@@ -126,6 +126,9 @@ class EnglishGrammar:
         self.demographics: list[Item] = []
         self.notes: list[str] = []
         self.anchor: AnchorPhrase | None = None
+        # the event an anchor phrase named last, and where ('… before the PCI and an LDL … before it')
+        self.named_anchor: tuple[Event, int] | None = None
+        self.led: Event | None = None  # the event a window said before it went to ('on that day, A and B')
         self.last_prep: str | None = None
         self.last_verb: str | None = None
         self._groups = 0
@@ -163,6 +166,7 @@ class EnglishGrammar:
         ev.prior_said = p.prior
         if p.window:
             ev.window, ev.anchor = p.window
+            self.led = ev
         if p.same_visit_with is not None:
             ev.window, ev.anchor = EventWindow(None, None, same_visit=True), p.same_visit_with
         if p.date:
@@ -197,6 +201,10 @@ class EnglishGrammar:
         p.prior, p.first, p.count = False, False, None
         if term is not None:
             ev.terms.append(term)
+        if self.led is not None and self.led is self.group_first(cur) and cur.window is not None:
+            # 'on the day of that diagnosis, the systolic … and the diastolic …': a window said before a
+            # list is every member's
+            ev.window, ev.anchor = cur.window, cur.anchor
         self.events.append(ev)
         self.cur = ev
         return ev
@@ -259,7 +267,18 @@ class EnglishGrammar:
         if any(it.kind is ItemKind.index_ref for it in items):
             return "index"
         if all(it.kind in (ItemKind.pronoun, ItemKind.boundary) for it in items):
-            return self.previous_event(ap.target)
+            before = self.previous_event(ap.target)
+            named = self.named_anchor
+            if (
+                named is not None
+                and named[0] is not ap.target
+                and not named[0].negated
+                and (before == "index" or (isinstance(before, Event) and named[1] > before.pos))
+            ):
+                # 'an echo within 30 days before the PCI and an LDL within 90 days before it': 'it' is the
+                # PCI, the last event named, not the echo
+                return named[0]
+            return before
         probe = Event(pos=items[0].start, request=self.requesting)
         for it in items:
             if it.kind is ItemKind.event:
@@ -289,6 +308,7 @@ class EnglishGrammar:
                     self.ask("two_dates_anchor", probe.date.text)
             if probe.first:
                 existing.first = True
+            self.named_anchor = (existing, items[0].start)
             return existing
         if not probe.has_content():
             return "index"

@@ -127,6 +127,14 @@ class KoreanGrammar:
             and c.kind is ItemKind.filler
             and c.text.strip() == "도"
         }
+        # '우울증 진단 *이력*': an event said as a history (a window 'before' it then ends the day before)
+        self.history = {
+            id(a)
+            for a, b in zip(items, items[1:], strict=False)
+            if a.kind in (ItemKind.event, *MENTIONS)
+            and b.kind is ItemKind.filler
+            and re.fullmatch(r"이력(?:이|은|도|을)?", b.text.strip())
+        }
         self.last_window: tuple[EventWindow, Anchor] | None = None  # of a clause with a '…도' mention
         self.events: list[Event] = []
         self.problems: list[Problem] = []
@@ -296,7 +304,10 @@ class KoreanGrammar:
                 self.problems.append(problem("window_without_event", w.text, text=w.text))
                 return
             wd = w.data_as(WindowData)
-            window = EventWindow(wd.start, wd.end, wd.same_visit)
+            end = wd.end
+            if wd.start is None and wd.end == 0 and any(id(it) in self.history for it in right):
+                end = -1  # '그 진단 이전에 우울증 진단 이력': a history before it, as 'history of' (..-1)
+            window = EventWindow(wd.start, end, wd.same_visit)
             self.last_group = self.phrase(right, window=window, anchor=anchor)
             too = any(id(it) in self.too for it in right)
             self.last_window = (window, anchor) if too else None
@@ -331,8 +342,10 @@ class KoreanGrammar:
             if it.kind is ItemKind.neg:
                 if not self.last_group:
                     self.problems.append(problem("exclude_what", it.text))
+                # '진단 이력이 없는 환자는 제외합니다': leaving out those without it keeps those with it
+                already = bool(self.last_group) and all(e.negated for e in self.last_group)
                 for e in self.last_group:
-                    e.negated = True
+                    e.negated = not already
             elif it.kind is ItemKind.date:
                 if self.pending_date is not None and self.pending_date.data == it.data:
                     continue  # '1990년대(1990~1999년)': the same dates said again
@@ -443,10 +456,15 @@ class KoreanGrammar:
                 e.window, e.anchor = replace(window), anchor
             if len(evs) > 1 and register:
                 e.group = self._groups
+        # '작년에 head CT랑 뇌 MRI 둘다 찍은': a date said before 'both' is each one's (Criterion.date_range)
+        dated = evs if ph.every else evs[:1]
         if ph.date is not None:
-            evs[0].date = ph.date
+            for e in dated:
+                e.date = ph.date
         elif self.pending_date is not None and register and not evs[0].negated:
-            evs[0].date, self.pending_date = self.pending_date, None
+            for e in dated:
+                e.date = self.pending_date
+            self.pending_date = None
         if (
             register
             and len(evs) == 1

@@ -288,12 +288,6 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "read “{terms}” as a diagnosis recorded during the same visit",
         "ko": "“{terms}”을(를) 같은 방문 중 기록된 진단으로 읽었습니다",
     },
-    "dates_on_two_events": {
-        "en": "Calendar dates can only be put on the event that starts the cohort, and two events have "
-        "dates. Give the second one relative to the first (e.g. 'within 30 days after').",
-        "ko": "날짜 범위는 기준 사건 하나에만 붙일 수 있는데 두 사건에 날짜가 있습니다. 두 번째 사건은 첫 "
-        "사건 기준 기간으로 말해 주세요.",
-    },
     "event_unnamed": {
         "en": "Part of the question does not say which event it is about.",
         "ko": "어떤 사건에 대한 조건인지 알 수 없는 부분이 있습니다.",
@@ -311,12 +305,6 @@ MESSAGES: dict[str, dict[str, str]] = {
     "first_not_index": {
         "en": "'first' can only describe the event that starts the cohort, not “{event}”.",
         "ko": "'처음'은 기준 사건에만 붙일 수 있습니다(“{event}”).",
-    },
-    "dates_not_index": {
-        "en": "Calendar dates can only be put on the event that starts the cohort; give “{event}” relative "
-        "to it (e.g. 'within 30 days after').",
-        "ko": "날짜 범위는 기준 사건에만 붙일 수 있습니다. “{event}”은(는) 기준 사건으로부터의 기간으로 "
-        "말해 주세요.",
     },
     "negated_count": {
         "en": "A negated count is unclear for “{event}”.",

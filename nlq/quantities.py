@@ -95,7 +95,7 @@ KO_COUNT = regex(
 )
 KO_NEVER = regex(r"한\s*(?:번|차례)\s*도|전혀|단\s*한\s*번도")
 # Units are ASCII ('mg/dL'): the Korean patterns ignore case like the English ones.
-KO_MULTIPLE = regex(r"여러\s*(?:번|차례|회)|두\s*번\s*넘게")
+KO_MULTIPLE = regex(r"여러\s*(?:번|차례|회)")
 KO_BETWEEN = regex(
     rf"{NUM}{UNIT}\s*(?:~|-|에서)\s*{NUM2}{UNIT2}\s*(?:사이|이내)?(?:의|인|에)?", re.IGNORECASE
 )

@@ -166,6 +166,14 @@ _BLANKED_EN = [
         r"\b(?:around|about|at\s+about|at\s+roughly|roughly)\s+the\s+same\s+time(?=\s*\(?\s*(?:within|[±]|\+/-))",
         re.IGNORECASE,
     ),
+    # 'Limit to men.', 'limited to women', 'restrict the cohort to patients aged 65 or older': the
+    # people named next are a rule of their own
+    regex(
+        r"\b(?:(?:please|and)\s+)?(?:limit|restrict)(?:ed|ing)?\s+(?:(?:this|it|them|the\s+(?:cohort|list|search|"
+        r"query|results?|count))\s+)?to(?=\s+(?:the\s+)?(?:men|women|males?|females?|patients|pts|people|persons|"
+        r"those|subjects|adults|children|kids|anyone|individuals|ages?d?|over|under|\d))",
+        re.IGNORECASE,
+    ),
     # 'Among persons with X, we will identify those who …': the writer's plan around the rules
     regex(
         r",?\s*\bwe\s+(?:will|would|want\s+to|need\s+to|wish\s+to|plan\s+to)\s+(?:identify|select|find|"
@@ -1432,7 +1440,7 @@ _LEAD_IN = regex(r"^\s*(?:" + "|".join(f"(?:{p})" for p in EN_LEAD_INS) + ")+", 
 #: Words that name the people a question selects: the part of a question that holds its rules has one.
 _PEOPLE_EN = regex(
     r"\b(?:patients?|pts|persons?|people|subjects?|adults?|children|kids|women|men|anyone|those|individuals|"
-    r"cases|everyone)\b",
+    r"cases|everyone|everybody|anybody|someone|somebody|folks)\b",
     re.IGNORECASE,
 )
 #: A sentence written to the reader, not about patients: greetings, thanks, 'we are studying …'.
@@ -1444,7 +1452,8 @@ _TO_THE_READER_EN = regex(
 _FRAMING_EN = regex(
     r"\b(?:dataset|data|study|project|check|review|cohort|population|request|training|model|analysis|audit|"
     r"pharmacovigilance|surveillance|query|question|outcome|eligible|registry|initiative|program|signal|"
-    r"safety|task|set|segmentation|detection|screen|screening|substudy|sub-study)\b",
+    r"safety|task|set|segmentation|detection|screen|screening|substudy|sub-study|feasibility|timing|workup|"
+    r"work-up|count|pilot|database|extraction|protocol)\b",
     re.IGNORECASE,
 )
 
@@ -1512,7 +1521,19 @@ def _framing(text: str) -> int:
     start = 0
     for m in _SENTENCE_END.finditer(text):
         head, rest = text[start : m.start()], text[m.end() :]
-        if _PEOPLE_EN.search(head) or not _TO_THE_READER_EN.search(head) or not _PEOPLE_EN.search(rest):
+        # 'Liver-metastasis imaging project. We need patients …': a title said as a sentence of its own
+        titled = (
+            _FRAMING_EN.search(head)
+            and len(head.split()) <= 6
+            and not _NEGATIVE_EN.search(head)
+            and not re.search(r"\d", head)
+            and (_title_restated(head, rest) or _TO_THE_READER_EN.match(rest))
+        )
+        if (
+            _PEOPLE_EN.search(head)
+            or not (_TO_THE_READER_EN.search(head) or titled)
+            or not _PEOPLE_EN.search(rest)
+        ):
             break
         start = m.end()
     colon = re.match(r"([^:—–]{2,200}?)(?:\s*(?::|—|–)|\s+-)\s+", text[start:])
@@ -1664,6 +1685,34 @@ def _skip_lead_in(text: str) -> tuple[str, str]:
 BLANK = object()
 #: One step of a rewrite: (pattern, replacement: a string, a function of the match, or BLANK), or a
 #: function of the whole text.
+
+_WINDOW_SAID_EN = regex(
+    r"\b(?:with)?in\s+(?:the\s+)?(?P<n>\d+)\s+(?P<unit>days?|weeks?|months?)\s+(?:before|after|prior\s+to|following)"
+    r"\s+(?:the|that|their|this|an?)\s+[A-Za-z][\w-]*",
+    re.IGNORECASE,
+)
+_SAME_WINDOW_EN = regex(
+    r"\b(?:in|during|within|over)\s+(?:those|these|the)\s+same\s+(?P<n>\d+)\s+(?P<unit>days?|weeks?|months?)"
+    r"(?:\s+window)?\b",
+    re.IGNORECASE,
+)
+
+
+def _same_window_again(text: str) -> str:
+    """'losartan within the 90 days before the result … anyone who received furosemide in those same 90
+    days': the window said before, said again in full (its anchor included)."""
+
+    def again(m: re.Match[str]) -> str:
+        said = [
+            w
+            for w in _WINDOW_SAID_EN.finditer(text, 0, m.start())
+            if w.group("n") == m.group("n") and w.group("unit").rstrip("s") == m.group("unit").rstrip("s")
+        ]
+        return said[-1].group(0) if said else m.group(0)
+
+    return _SAME_WINDOW_EN.sub(again, text)
+
+
 RewriteStep: TypeAlias = tuple[re.Pattern[str], object] | Callable[[str], str]
 
 
@@ -1714,6 +1763,71 @@ _REWRITES_EN: list[RewriteStep] = [
     ),
     *((rx, BLANK) for rx in _BLANKED_EN),
     (regex(r"\bw/in\b", _I), "within"),
+    # 'picked up a warfarin script', 'filled a prescription for omeprazole': a drug exposure of the drug
+    (
+        regex(
+            r"\b(?:picked\s+up|filled|got|had|was\s+given|received)\s+(?:a\s+|an\s+|their\s+|his\s+|her\s+)?"
+            r"(?:(?P<drug>[A-Za-z][\w-]*)\s+)?(?:script|prescription|rx|refill|fill)s?\b(?:\s+(?:for|of)\b)?",
+            _I,
+        ),
+        lambda m: ("got " + (m.group("drug") or "")).ljust(len(m.group(0))),
+    ),
+    # 'ended up in the ER', 'ended up getting a CABG', 'ended up on dialysis': what happened next
+    (regex(r"\bended\s+up\s+(?=in\b)", _I), lambda m: "was".ljust(len(m.group(0)))),
+    (
+        regex(r"\bended\s+up\s+(?:getting|having|needing|with|on|receiving)\b", _I),
+        lambda m: "had".ljust(len(m.group(0))),
+    ),
+    # 'in calendar 2022', 'calendar year 2021': the year
+    (regex(r"\bcalendar\s+(?:year\s+)?(?=(?:19|20)\d\d\b)", _I), BLANK),
+    _same_window_again,
+    # 'Patients with a stomach cancer diagnosis at any time should not be included.': an exclusion
+    (
+        regex(
+            r"(?:(?<=[.;:?!]\s)|^)(?P<who>(?:patients|pts|those|anyone|people|persons|subjects)\b[^.;?!]*?)\s+"
+            r"(?:should|must|are\s+to|need\s+to|will)\s+(?:not\s+be\s+(?:included|counted|kept)|be\s+(?:excluded|left\s+out"
+            r"|removed|dropped))\b",
+            _I,
+        ),
+        lambda m: "exclude " + m.group("who"),
+    ),
+    # 'a glucose over 200 on a day they got glargine': on the same day as that event
+    (
+        regex(
+            r"\bon\s+(?:a|the|any)\s+day\s+(?:that\s+|when\s+)?(?:they|he|she|the\s+patient)\s+"
+            r"(?=(?:got|received|were\s+given|was\s+given|had|took|were\s+on|was\s+on)\b)",
+            _I,
+        ),
+        lambda m: "on the same day as".ljust(len(m.group(0))),
+    ),
+    # 'xray has to be within 3 days after the dx', 'MI has to be before the MRI date': when it was
+    (
+        regex(
+            r"\b(?:has|have|needs?|had)\s+to\s+(?:be|have\s+been)\s+(?=within\b|on\b|before\b|after\b|prior\b)",
+            _I,
+        ),
+        BLANK,
+    ),
+    # '(ICD-9 procedure 99.25)', 'ICD-10 code I21': the code, whose vocabulary the code itself says
+    (
+        regex(
+            r"\bICD-?\s?(?:9|10)(?:-?(?:CM|PCS))?\s+(?:procedure\s+|diagnosis\s+|dx\s+)?(?:codes?\s+)?(?=[A-Z]?\d)",
+            _I,
+        ),
+        BLANK,
+    ),
+    # 'K92.0-K92.2 bleeders': the patients with those codes
+    (regex(r"(?<=\d)\s+bleeders\b", _I), " patients"),
+    # 'only pts who actually have one' after an image request: the cohort is who has those images
+    (
+        regex(
+            r"[.;,]?\s*\bonly\s+(?:pts|patients|those|people|cases)\s+(?:who|that)\s+(?:actually\s+)?(?:have|had)\s+(?:one|any|them|some)\b",
+            _I,
+        ),
+        BLANK,
+    ),
+    # '…; give me their echos within 7 days after the dx too': the request's own 'too'
+    (regex(r"\b(?:too|as\s+well)(?=\s*[.!?]*\s*$)", _I), BLANK),
     _american_spelling,
     # 'between 2015 and 2018 inclusive': every calendar range here includes both ends
     (regex(r"(?<=\d{4})\s*,?\s*\(?inclusive\)?", _I), BLANK),
@@ -1804,6 +1918,23 @@ def recognise(text: str, lang: str, today: date) -> Recognised:
         )
         restated = r"(?<=[달주일년월])\s*\(\s*\d+\s*(?:일|주|개월|달|년)\s*\)"
         text = re.sub(restated, lambda m: " " * len(m.group(0)), text)
+        # '진단 시 50~69세', '진단 시점 기준으로 70세 이상': the age at that event, as '진단 당시'
+        text = re.sub(
+            r"(?<=진단|수술|시술|처방|입원|검사|촬영|내원)(\s*)(?:시점|시)(?:\s*(?:기준(?:으로)?|에))?"
+            r"(?=\s*(?:(?:나이|연령|age|Age)\s*(?:가|이|는|은)?\s*)?\d+\s*(?:~|-|세|살))",
+            lambda m: " " * len(m.group(0)),
+            text,
+        )
+        # '진단 시 age 50~69세': the English word before a Korean age
+        text = re.sub(
+            r"(?<![A-Za-z])(?:age|Age|AGE)(?=\s*\d+\s*(?:~|-|세|살))", lambda m: " " * len(m.group(0)), text
+        )
+        # '남녀 모두 포함입니다': both sexes, which no sex filter already means
+        text = re.sub(
+            r"남녀\s*(?:모두|구분\s*없이|상관\s*없이)\s*(?:포함(?:입니다|합니다|해\s*주세요)?)?",
+            lambda m: " " * len(m.group(0)),
+            text,
+        )
         # '전체 관찰 기간 동안': any time the mart holds, which is what no date says anyway
         text = re.sub(
             r"(?:전체|모든)\s*(?:관찰|추적|자료|데이터)?\s*기간\s*(?:동안|중|에)?(?:에)?",

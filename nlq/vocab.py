@@ -192,12 +192,13 @@ EN_MODALITIES: list[tuple[str, list[str], list[str]]] = [
         ["HEART"],
     ),
     (r"angiograph(?:y|ies)|angiograms?|angio|arteriography|fluoroscopy", ["XA"], []),
-    (r"echocardiograph(?:y|ies)|echocardiograms?|echo|tte|tee", ["US"], ["HEART"]),
+    (r"echocardiograph(?:y|ies)|echocardiograms?|echo(?:e?s)?|tte|tee", ["US"], ["HEART"]),
     # 'breast US', 'abd US': the capital abbreviation only ('give us' is no ultrasound)
     (r"ultrasound|ultrasonography|sonography|sonogram|(?-i:US)", ["US"], []),
     (r"mammograph(?:y|ies)|mammograms?", ["MG"], ["BREAST"]),
     (r"cxr", ["CR", "DX"], ["CHEST"]),
-    (r"x-?\s?rays?|radiographs?|radiography|plain\s+films?", ["CR", "DX"], []),
+    # 'knee films': plain films
+    (r"x-?\s?rays?|radiographs?|radiography|plain\s+films?|films?", ["CR", "DX"], []),
 ]
 KO_MODALITIES: list[tuple[str, list[str], list[str]]] = [
     (r"CT\s*혈관\s*조영(?:술)?|CTA", ["CT"], []),
@@ -229,7 +230,7 @@ EN_BODY_PARTS: list[tuple[str, list[str]]] = [
     (r"chest|thorax|thoracic|lungs?|pulmonary", ["CHEST"]),
     (r"heart|cardiac|coronary", ["HEART"]),
     (r"head|brain|cranial|cerebral", ["HEAD"]),
-    (r"abdomen|abdominal|belly", ["ABDOMEN"]),
+    (r"abdomen|abdominal|belly|abd", ["ABDOMEN"]),
     (r"pelvis|pelvic", ["PELVIS"]),
     (r"abdomen\s+and\s+pelvis|abdominopelvic|abdomen/pelvis", ["ABDOMEN", "PELVIS"]),
     (r"breasts?", ["BREAST"]),
@@ -252,7 +253,7 @@ KO_BODY_PARTS: list[tuple[str, list[str]]] = [
     (r"흉부|가슴|폐|흉곽|(?<![A-Za-z])(?:chest|thorax|lungs?)(?![A-Za-z])", ["CHEST"]),
     (r"심장|(?<![A-Za-z])(?:heart|cardiac)(?![A-Za-z])", ["HEART"]),
     (r"머리|두부|뇌|두경부|(?<![A-Za-z])(?:head|brain)(?![A-Za-z])", ["HEAD"]),
-    (r"복부|배|(?<![A-Za-z])(?:abdomen|abdominal)(?![A-Za-z])", ["ABDOMEN"]),
+    (r"복부|배|(?<![A-Za-z])(?:abdomen|abdominal|abd)(?![A-Za-z])", ["ABDOMEN"]),
     (r"골반|(?<![A-Za-z])(?:pelvis|pelvic)(?![A-Za-z])", ["PELVIS"]),
     (r"유방|(?<![A-Za-z])breasts?(?![A-Za-z])", ["BREAST"]),
     (r"무릎|슬관절|(?<![A-Za-z])knees?(?![A-Za-z])", ["KNEE"]),
@@ -316,7 +317,8 @@ KO_NEGATION = (
     r"(?:을|를|이|가|은|는)?\s*(?:받은|한|된|있는|진단받은|처방받은|복용한|시행한|앓은|걸린)?\s*적(?:이|은)?\s*(?:한\s*번도\s*)?없(?:는|고|었던|던|음)|"
     r"(?:을|를|이|가|은|는)?\s*[가-힣]{0,3}지\s*않(?:은|는|았던|았고|고|음)|"
     r"(?:이|가|은|는)?\s*없(?:는|고|이|었던|던|음)|(?:을|를|은|는)?\s*제외(?:하고|한|하여|해서|하면|해줘|하고서)?|"
-    r"(?:을|를|은|는)?\s*빼고|안\s*(?:받은|한|된)|(?:이|가)?\s*아닌|"
+    r"(?:을|를|은|는)?\s*(?:(?:분석|명단|목록|대상|코호트|자료|리스트|결과)\s*에서\s*)?"
+    r"빼(?:고|\s*(?:주시기|주세요|주시고|주십시오|줘|주))|안\s*(?:받은|한|된)|(?:이|가)?\s*아닌|"
     # colloquial '안' before a verb: 'ticagrelor 안 쓴', 'amiodarone 안 들어간'; never '30일 안' (within)
     r"(?<![일주월달년])\s안\s+(?!좋|나쁘|높|낮|괜찮|되|돼)[가-힣]{1,4}(?![가-힣])"
 )
@@ -328,6 +330,10 @@ EN_FILLERS = {
     "everyone",
     "everybody",
     "anyone",
+    "anybody",
+    # 'can u pull …', "people who've had …": chat spellings of 'you' and 'have'
+    "u",
+    "ve",
     "patients",
     "patient",
     "people",
@@ -1279,6 +1285,7 @@ KO_HEAD = {
     "환자들",
     "환자분",
     "환자분들",
+    "pt들",  # 'pt들 있나요?': the chart abbreviation with the Korean plural
     "사람",
     "사람들",
     "대상자",
@@ -1417,6 +1424,7 @@ KO_REQUEST_LEMMAS = frozenset(
         "원하다",
         "받아보다",
         "보다",
+        "추리다",  # '… 분들을 추려 주세요'
     }
 )
 KO_CLAUSE_LEMMAS = frozenset(
@@ -1448,6 +1456,8 @@ KO_CLAUSE_LEMMAS = frozenset(
         "넘기다",
         "지나다",
         "이다",
+        "재다",  # '혈압 160 넘게 잰': a measurement's verb
+        "실리다",  # "응급실로 실려온" (실리다 + 오다): brought in, a visit's verb
     }
 )
 # '65세를 넘긴', '65세가 넘은': an age followed by one of these verbs is strictly more than it
@@ -1505,6 +1515,11 @@ OPS_EN: dict[str, CompareOp] = {
     ">": ">",
     "rose above": ">",
     "went above": ">",
+    "went over": ">",
+    "got above": ">",
+    "got over": ">",
+    "went up above": ">",
+    "went up over": ">",
     "was above": ">",
     "fell below": "<",
     "dropped below": "<",
@@ -1655,7 +1670,8 @@ EN_LEAD_INS = [
     r"(?:hi|hello|hey|dear)\b[^.:!?\n—–-]{0,40}(?:[,.:!]|\s[—–-])\s*",
     r"(?:(?:a\s+)?(?:protocol|data|cohort|research|extraction)\s+request|quick\s+(?:question|one))\s*[.:!—–-]\s*",
     r"for\s+(?:a|an|our|the|my)\s+[^.:,;]{1,60}?(?:project|study|studies|audit|review|analysis|registry|"
-    r"paper|grant|trial|initiative|check|program|programme)\s*[:,]\s*",
+    r"paper|grant|trial|initiative|check|program|programme|feasibility(?:\s+(?:count|check|query))?|pilot|"
+    r"count|screen|dataset|request)\s*[:,]\s*",
     r"(?:we(?:'re|\s+are)|i(?:'m|\s+am))\s+(?:studying|doing|looking\s+(?:at|into)|running|planning|"
     r"working\s+on|preparing|writing|putting\s+together|conducting)\b[^.!?]{0,120}?"
     r"(?:[.!]\s+|,\s*(?:specifically|namely|in\s+particular|that\s+is)\s*,?\s+)",

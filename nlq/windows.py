@@ -145,7 +145,7 @@ EN_RULES: list[tuple[str, str]] = [
 EN_RES = [(regex(p, re.IGNORECASE), k) for p, k in EN_RULES]
 PRIOR_EN = regex(
     r"\b(?:a\s+)?(?:(?:past|prior|previous|earlier|pre-?existing|known)\s+(?:medical\s+)?history\s+of|"
-    r"(?:a\s+)?history\s+of|hx\s+of|prior|previous|pre-?existing|past)\b",
+    r"(?:a\s+)?history\s+of|hx\s+of|prior|previous|pre-?existing|past|earlier(?=\s+[a-z])(?!\s+than\b))\b",
     re.IGNORECASE,
 )
 
@@ -492,7 +492,7 @@ KO_RULES: list[tuple[str, str]] = [
     # '폐렴 진단일에 응급실을 방문': on the day of the event just named, as '진단 당일'
     (
         r"(?:(?<=진단)|(?<=수술)|(?<=시술)|(?<=입원)|(?<=검사)|(?<=촬영)|(?<=처방)|(?<=투여)|(?<=방문)|"
-        r"(?<=확진)|(?<=내원))\s*일(?:에|날에)(?![가-힣])",
+        r"(?<=확진)|(?<=내원))\s*일(?:(?:에|날에)(?![가-힣])|(?=\s+[A-Za-z]))",
         "same_day",
     ),
     # '혈색소가 10 미만이었던 날에 시스플라틴을': the day on which the clause before held

@@ -852,6 +852,63 @@ READINGS: list[tuple[str, dict[str, Any]]] = [
         "colonoscopy patients diagnosed with colon cancer within 10 days after the scope",
         {"index.domain": "procedure", "criteria.0.window.anchor": "index", "criteria.0.window.end": 10},
     ),
+    # --- batch 8 (open half): each event keeps its own calendar dates (Criterion.date_range)
+    (
+        "pts with 3+ admissions in 2022 who also had a chest CT in 2023",
+        {"index.date_range.start": "2023-01-01", "criteria.0.date_range.end": "2022-12-31"},
+    ),
+    (
+        "type 2 diabetics who have not been admitted since 2022",
+        {"criteria.0.occurrence.count": 0, "criteria.0.date_range.start": "2022-01-01"},
+    ),
+    (
+        "2023년에 aspirin과 clopidogrel을 모두 처방받은 환자",
+        {"index.date_range.start": "2023-01-01", "criteria.0.date_range.end": "2023-12-31"},
+    ),
+    # a window said before a list is every member's; 'it' after '… before the PCI' is the PCI
+    (
+        "HTN dx in 2024 where, on the day of that diagnosis, the systolic BP was 160 or more and the "
+        "diastolic BP was 100 or more",
+        {"criteria.0.window.end": 0, "criteria.1.window.start": 0, "criteria.1.window.end": 0},
+    ),
+    (
+        "CABG pts with an echo within 14 days before the CABG and a creatinine above 2 within 30 days "
+        "before it",
+        {"criteria.1.window.anchor": "index", "criteria.1.window.start": -30},
+    ),
+    ("stroke pts with no earlier MI", {"criteria.0.occurrence.count": 0, "criteria.0.window.end": -1}),
+    # limits, exclusions said as a sentence, chat verbs of care
+    ("asthma pts diagnosed in 2023, limited to women", {"demographics.sexes": ["female"]}),
+    ("CKD pts on losartan. Restrict to patients aged 70 or older.", {"demographics.age_min": 70}),
+    (
+        "COPD pts with a CXR in 2023. Patients with lung cancer at any time should not be included.",
+        {"criteria.1.occurrence.count": 0, "criteria.1.concepts.terms": ["lung cancer"]},
+    ),
+    (
+        "anybody who picked up a clopidogrel script and ended up in the ER within 2 weeks",
+        {"index.domain": "drug", "criteria.0.domain": "visit", "criteria.0.window.end": 14},
+    ),
+    ("folks on warfarin whose INR went over 4", {"criteria.0.value.op": ">", "criteria.0.value.value": 4}),
+    (
+        "statin pts with an ALT above 100 within 60 days after the statin. Exclude anyone who got "
+        "warfarin in those same 60 days.",
+        {"criteria.1.window.start": 0, "criteria.1.window.end": 60, "criteria.1.occurrence.count": 0},
+    ),
+    ("MI pts s/p TKR with a knee x-ray within 90 days after the replacement", {"criteria.1.window.end": 90}),
+    ("pts with ICD-10 code I63 in 2023", {"index.concepts.terms": ["I63"]}),
+    # Korean: excluding those without = keeping those with; a history before it ends the day before
+    (
+        "고혈압 환자 중 진단 이전에 당뇨 진단 이력이 없는 환자는 제외",
+        {"criteria.0.occurrence.type": "at_least", "criteria.0.window.end": -1},
+    ),
+    ("심부전 환자 중 응급실을 두 번 넘게 온 사람", {"criteria.0.occurrence.count": 3}),
+    ("심부전 환자 중 80세 이상인 분은 제외해 주세요", {"demographics.age_max": 79}),
+    ("당뇨 환자 중 진단 시점 기준으로 70세 이상", {"demographics.age_min": 70}),
+    (
+        "뇌경색 환자 중 clopidogrel을 한 번이라도 처방받은 환자는 빼 주세요",
+        {"criteria.0.occurrence.count": 0},
+    ),
+    ("폐렴 진단일 CRP가 100 이상인 환자", {"criteria.0.domain": "measurement", "criteria.0.window.end": 0}),
 ]
 
 
