@@ -56,6 +56,7 @@ REFERENCE_NOUNS: dict[str, tuple[str, ...]] = {
     "angio": ("angiography", "angiogram", "catheterization"),
     "op": ("surgery", "operation", "ectomy", "plasty", "replacement", "bypass", "cabg", "repair", "수술"),
     "mets": ("metastasis", "metastases", "metastatic", "전이"),
+    "infarct": ("infarction", "stemi", "nstemi", "경색"),
 }
 
 
@@ -78,6 +79,8 @@ def same_mention(a: Term, b: Term) -> bool:
         return True
     if re.search(rf"(?<!\w){re.escape(x)}$", y):
         return True  # 'after the stent' of 'drug-eluting stent': the head noun names the same event
+    if len(x) >= 2 and re.fullmatch(r"[가-힣]+", x) and (y.endswith(x) or b.said.lower().endswith(x)):
+        return True  # '폐생검 … 생검 전 30일': a Korean compound's head noun names the same event
     keys_a = {e.key for e in lookup(a.text)}
     if keys_a and keys_a & {e.key for e in lookup(b.text)}:
         return True

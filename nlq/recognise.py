@@ -943,6 +943,22 @@ def _range_codes(x: Item) -> list[Item]:
     return [Item(ItemKind.unknown, c, x.start, x.end, UnknownData()) for c in codes]
 
 
+_RANGE_IN_TEXT = regex(r"(?<![\w.])[A-Z]?\d{2}\.?\d{0,2}\s*[-~]\s*[A-Z]?\d{2}\.?\d{0,2}(?![\w.])")
+
+
+def _spell_out_code_ranges(text: str) -> str:
+    """'K92.0-K92.2 bleeders', 'codes I20-I25': every code of a written range, as 'K92.0 or K92.1 or K92.2'
+    (inside brackets a range is read in place, :func:`_codes_in`)."""
+
+    def spell(m: re.Match[str]) -> str:
+        codes = [c.text for c in _range_codes(Item(ItemKind.unknown, m.group(0), 0, 0, UnknownData()))]
+        if text[: m.start()].count("(") > text[: m.start()].count(")") or not codes:
+            return m.group(0)
+        return " or ".join(codes)
+
+    return _RANGE_IN_TEXT.sub(spell, text)
+
+
 def _codes_in(items: list[Item]) -> list[Item] | None:
     """The written codes of a bracket ('(E11.22)', '(85.41 또는 85.43)', '(K92.0-K92.2, K25.4)'); None
     when it holds more."""
@@ -1548,7 +1564,7 @@ def _framing(text: str) -> int:
             framing
             and (only_framing or not _PEOPLE_EN.search(title))
             and not _NEGATIVE_EN.search(title)
-            and not re.search(r"\d", title)
+            and not re.search(r"(?<![A-Za-z])\d", title)  # a year or a number may be a rule; 'HER2' is a word
             and (only_framing or _PEOPLE_EN.search(rest) or _title_restated(title, rest))
         ):
             start += colon.end()
@@ -1601,6 +1617,11 @@ _KO_FRAMES = [
     # (normalise() writes every dash as '-': a dash between spaces is the separator)
     regex(rf"\s+[-—–]\s+[^—–]{{1,80}}?{_FRAMING_KO}\s*\.?\s*$"),
     regex(r"\s*\([^()]{1,40}?(?:용|목적)\)\s*\.?\s*$"),
+    # a sentence saying what the list is for: '재발성 요로감염 코호트 구축용입니다.', '검사 누락 현황
+    # 파악용이니 …'
+    regex(
+        rf"(?<=[.!?])\s*[^.!?]{{1,60}}?{_FRAMING_KO}\s*용\s*(?:입니다|이에요|예요|이니(?:까)?|이라서)\s*(?:[.!?]\s*$)?"
+    ),
     regex(r"(?<=[.!?])\s*[^.!?]{1,80}?(?:에|로)\s*(?:쓰려고|사용하려고|활용하려고)\s*(?:합니다|해요)\.?\s*$"),
     # protocol wording: '본 연구의 대상자는 …', '… 를 (분석|포함) 대상으로 한다', '… 자로 정의한다'
     regex(r"^\s*(?:본|이번)\s*연구의\s*(?:대상자|대상|모집단)(?:는|은)\s*"),
@@ -1800,6 +1821,27 @@ _REWRITES_EN: list[RewriteStep] = [
         ),
         lambda m: "on the same day as".ljust(len(m.group(0))),
     ),
+    # 'a staging CT abd', 'follow-up MRI', 'f/u chest CT': what the study was for, which no rule says
+    (
+        regex(
+            r"\b(?:staging|restaging|follow[- ]?up|f/u|baseline|surveillance|routine)\s+"
+            r"(?=(?:(?:chest|head|brain|abd(?:ominal)?|pelvic|cardiac|knee|spine)\s+)?"
+            r"(?:CTs?|MRIs?|MR|PET|x-?rays?|xrays?|ultrasounds?|US|echos?|CXRs?|scans?|imaging)\b)",
+            _I,
+        ),
+        BLANK,
+    ),
+    (regex(r"(?<=[A-Za-z])\s+f/u\b", _I), BLANK),
+    # 'picked up omeprazole': a drug exposure ('got')
+    (regex(r"\bpicked\s+up\s+(?!on\b|by\b)(?=[A-Za-z])", _I), lambda m: "got".ljust(len(m.group(0)))),
+    # 'came into the ER', 'showed up at the ED': an ER visit, as 'came to'
+    (
+        regex(
+            r"\b(?:came|come|comes|coming|showed\s+up|turned\s+up)\s+(?:in\s*to|at)\b(?=\s+(?:the\s+)?(?:ER|ED|emergency))",
+            _I,
+        ),
+        lambda m: "came to".ljust(len(m.group(0))),
+    ),
     # 'xray has to be within 3 days after the dx', 'MI has to be before the MRI date': when it was
     (
         regex(
@@ -1816,8 +1858,16 @@ _REWRITES_EN: list[RewriteStep] = [
         ),
         BLANK,
     ),
-    # 'K92.0-K92.2 bleeders': the patients with those codes
+    # 'K92.0-K92.2 bleeders', 'I21/I22 pts': the patients with those codes
+    (
+        regex(
+            r"^(?P<codes>[A-Z]?\d{2}(?:\.\d{1,2})?(?:\s*(?:,|/|or|and|-|~)\s*[A-Z]?\d{2}(?:\.\d{1,2})?)*)\s+"
+            r"(?:bleeders|patients|pts|cases|people)\b"
+        ),
+        lambda m: "patients with " + re.sub(r"\s*(?:,|/|and)\s*", " or ", m.group("codes")),
+    ),
     (regex(r"(?<=\d)\s+bleeders\b", _I), " patients"),
+    _spell_out_code_ranges,
     # 'only pts who actually have one' after an image request: the cohort is who has those images
     (
         regex(
@@ -1918,6 +1968,8 @@ def recognise(text: str, lang: str, today: date) -> Recognised:
         )
         restated = r"(?<=[달주일년월])\s*\(\s*\d+\s*(?:일|주|개월|달|년)\s*\)"
         text = re.sub(restated, lambda m: " " * len(m.group(0)), text)
+        # '흉부 CT f/u 찍은': a follow-up study is the study
+        text = re.sub(r"(?<![A-Za-z])f/u(?![A-Za-z])", "   ", text)
         # '진단 시 50~69세', '진단 시점 기준으로 70세 이상': the age at that event, as '진단 당시'
         text = re.sub(
             r"(?<=진단|수술|시술|처방|입원|검사|촬영|내원)(\s*)(?:시점|시)(?:\s*(?:기준(?:으로)?|에))?"

@@ -308,7 +308,7 @@ KO_REQUEST_IMAGES = r"영상|이미지|사진|스캔|DICOM|다이콤"
 # ---------------------------------------------------------------- negation, connectors, fillers
 EN_NEGATION = (
     r"excluding|exclude[sd]?|except(?:\s+for|\s+those)?|but\s+not|other\s+than|without(?:\s+any)?|with\s+no|"
-    r"no(?:\s+(?:record|evidence|sign)s?\s+of)?|not|never|none|neither|free\s+of|absence\s+of|"
+    r"nobody|no(?:\s+(?:record|evidence|sign)s?\s+of)?|not|never|none|neither|free\s+of|absence\s+of|"
     r"(?:did|do|does|have|has|had|was|were|is|are)\s*(?:n'?t|not)|didn't|don't|doesn't|haven't|hasn't|hadn't|"
     r"wasn't|weren't|isn't|aren't|lacking|minus|leav(?:e|ing)\s+out|omit(?:ting)?|"
     r"(?:apart|aside)\s+from(?:\s+those)?"

@@ -303,6 +303,8 @@ SAME_WINDOW_EN = regex(
 #: otherwise hang on the event just before it).
 SAME_WINDOW_KO = regex(
     r"(?:같은|동일한?)\s*(?:\d+\s*(?:일|주|개월|달|년)\s*(?:이내|안|동안|내)|기간\s*(?:내|안|동안|중)?)(?:에)?"
+    # '그 기간 동안 항암제 주입을 한 번도 받지 않은': the window just given
+    r"|그\s*기간\s*(?:동안|내|안|중)(?:에)?"
 )
 
 

@@ -909,6 +909,40 @@ READINGS: list[tuple[str, dict[str, Any]]] = [
         {"criteria.0.occurrence.count": 0},
     ),
     ("폐렴 진단일 CRP가 100 이상인 환자", {"criteria.0.domain": "measurement", "criteria.0.window.end": 0}),
+    # what a study was for, chat verbs, code lists before the people, head nouns
+    ("COPD pts with a CXR in 2023. Nobody who ever had lung cancer.", {"criteria.1.occurrence.count": 0}),
+    (
+        "gastric ca pts with a staging CT abd within 30 days after the dx",
+        {"criteria.0.imaging.body_parts": ["ABDOMEN"], "criteria.0.window.end": 30},
+    ),
+    ("GERD pts who picked up omeprazole within a week", {"criteria.0.domain": "drug"}),
+    ("how many came into the ER in 2023?", {"index.domain": "visit"}),
+    (
+        "I21/I22 pts with a PCI within 3 days",
+        {"index.concepts.terms": ["I21", "I22"], "criteria.0.window.end": 3},
+    ),
+    (
+        "K92.0-K92.2 bleeders who got a PRBC transfusion",
+        {"index.concepts.terms": ["K92.0", "K92.1", "K92.2"]},
+    ),
+    ("STEMI pts given ticagrelor on the day of the infarct", {"criteria.0.window.end": 0}),
+    (
+        "Breast cancer cohort for a HER2-therapy feasibility: women with breast cancer on trastuzumab",
+        {"index.concepts.terms": ["breast cancer"], "demographics.sexes": ["female"]},
+    ),
+    (
+        "폐암 진단 후 1년 이내에 사망한 환자 중, 그 기간 동안 항암제 주입(99.25)을 한 번도 받지 않은 환자",
+        {"criteria.1.window.anchor": "index", "criteria.1.window.end": 365, "criteria.1.occurrence.count": 0},
+    ),
+    (
+        "2023년에 요로감염 진단이 두 번 이상인 환자를 뽑아 주세요. 재발 코호트 구축용입니다.",
+        {"index.domain": "condition"},
+    ),
+    ("폐엽절제술 후 3개월에서 6개월 사이에 흉부 CT f/u 찍은 환자", {"criteria.0.window.start": 90}),
+    (
+        "경피적 폐생검을 받은 환자 중 생검 전 30일 이내에 흉부 CT를 찍은 환자",
+        {"index.domain": "procedure", "criteria.0.window.anchor": "index", "criteria.0.window.start": -30},
+    ),
 ]
 
 
