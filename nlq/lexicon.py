@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
+from cohort_engine.plurals import singulars
 from cohort_engine.spec import Domain
 
 # Abbreviations of three letters or fewer match in any case only when people really type them so;
@@ -144,7 +145,26 @@ def aliases() -> list[Alias]:
             short = len(compact(a)) <= 3 and re.fullmatch(r"[A-Za-z0-9]+", a) is not None
             case = "upper" if short and a.lower() not in LOWERCASE_OK else "any"
             out.append(Alias(a, e.key, case))
+    written = {compact(a.text) for a in out}
+    for a in list(out):
+        plural = _plural(a.text)
+        if plural is not None and compact(plural) not in written:
+            written.add(compact(plural))
+            out.append(Alias(plural, a.key, a.case))
     return out
+
+
+def _plural(name: str) -> str | None:
+    """The English plural of a name of several words ('lung needle biopsies', 'chest x-rays', 'knee
+    replacements'), found as one phrase as the singular is; None for one word (the tokenizer's own
+    lemma-free matching leaves those to :func:`lookup`) or a name that is no noun phrase."""
+    if " " not in name or not re.fullmatch(r"[a-z][a-z0-9 -]*[a-z]", name):
+        return None
+    if re.search(r"(?:s|x|ch|sh)$", name):
+        return None if name.endswith("s") else name + "es"
+    if re.search(r"[^aeiou]y$", name):
+        return name[:-1] + "ies"
+    return name + "s"
 
 
 @lru_cache(maxsize=1)
@@ -157,10 +177,10 @@ def _by_compact() -> dict[str, tuple[str, ...]]:
 
 def lookup(text: str) -> list[Entry]:
     """Entries whose aliases are written like ``text`` (ignoring case, spaces and hyphens; an English
-    plural 's' too)."""
+    plural too: 'biopsies', 'echoes', 'infusions')."""
     index = _by_compact()
     key = compact(text)
-    keys = index.get(key) or (index.get(key[:-1], ()) if key.endswith("s") and key.isascii() else ())
+    keys = index.get(key) or next((index[s] for s in singulars(key) if s in index), ())
     return [entries()[k] for k in keys]
 
 

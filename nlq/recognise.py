@@ -1296,8 +1296,12 @@ def _parentheses(items: list[Item], notes: list[str], lang: str) -> list[Item]:
                     continue
                 kinds = {x.kind for x in inner}
                 prev_content = next((x for x in reversed(out) if x.kind is not ItemKind.filler), None)
-                prev_visit = next(
-                    (x for x in reversed(out) if x.kind is not ItemKind.filler and x.text.lower() != "to"),
+                prev_visit = next(  # 'ED visits in 2023 (ED-to-inpatient visits included)': past the dates
+                    (
+                        x
+                        for x in reversed(out)
+                        if x.kind not in (ItemKind.filler, ItemKind.date) and x.text.lower() != "to"
+                    ),
                     None,
                 )
                 if _visit_restatement(prev_visit, inner):
@@ -1858,6 +1862,10 @@ _REWRITES_EN: list[RewriteStep] = [
         ),
         BLANK,
     ),
+    # 'Frequent ED users, defined as persons with …': a name for the rule that follows
+    (regex(r"^[^,:;.]{1,60},?\s+defined\s+as\s+", _I), BLANK),
+    # 'GI hemorrhage NOS': not otherwise specified, which the name without it already means
+    (regex(r"(?<=[A-Za-z])\s+NOS\b"), BLANK),
     # 'K92.0-K92.2 bleeders', 'I21/I22 pts': the patients with those codes
     (
         regex(

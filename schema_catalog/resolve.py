@@ -25,6 +25,7 @@ import duckdb
 from pydantic import BaseModel, Field
 from rapidfuzz import fuzz, process
 
+from cohort_engine.plurals import singulars
 from cohort_engine.schema_catalog.domains import (
     ANSWER_DOMAIN_IDS,
     DOMAIN_TABLES,
@@ -196,11 +197,11 @@ _VOCABULARIES: weakref.WeakKeyDictionary[duckdb.DuckDBPyConnection, Vocabulary] 
 
 
 def lexicon_entries(term: str) -> list[LexiconEntry]:
-    """Entries for a mention; an English plural ('strokes', 'PCIs') finds its singular."""
+    """Entries for a mention; an English plural ('strokes', 'PCIs', 'lung needle biopsies') finds its
+    singular."""
     key = normalise(term)
-    keys = _alias_index().get(key) or (
-        _alias_index().get(key[:-1], []) if key.endswith("s") and key.isascii() else []
-    )
+    index = _alias_index()
+    keys = index.get(key) or next((index[s] for s in singulars(key) if s in index), [])
     return [lexicon()[k] for k in keys]
 
 
