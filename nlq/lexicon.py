@@ -145,12 +145,12 @@ def aliases() -> list[Alias]:
             short = len(compact(a)) <= 3 and re.fullmatch(r"[A-Za-z0-9]+", a) is not None
             case = "upper" if short and a.lower() not in LOWERCASE_OK else "any"
             out.append(Alias(a, e.key, case))
-    written = {compact(a.text) for a in out}
-    for a in list(out):
-        plural = _plural(a.text)
+    written = {compact(alias.text) for alias in out}
+    for alias in list(out):
+        plural = _plural(alias.text)
         if plural is not None and compact(plural) not in written:
             written.add(compact(plural))
-            out.append(Alias(plural, a.key, a.case))
+            out.append(Alias(plural, alias.key, alias.case))
     return out
 
 
