@@ -55,6 +55,9 @@ EN_AGE: list[tuple[str, str]] = [
     (rf"{EXCL}{N}{YRS}\s*(?:\+|(?:and|or)\s+(?:over|older|above|up))", "max_strict"),
     (rf"{EXCL}(?:under|below|younger\s+than)\s+{N}{YRS}", "min"),
     (rf"{EXCL}{N}{YRS}\s*(?:and|or)\s+(?:under|younger|below)", "min_strict"),
+    # 'aged under 50 at diagnosis', 'aged over 70'
+    (rf"\baged?\s+(?:over|above|older\s+than)\s+{N}{YRS}{AT}", "min_strict"),
+    (rf"\baged?\s+(?:under|below|younger\s+than)\s+{N}{YRS}{AT}", "max_strict"),
     (rf"\b(?:over|above|older\s+than)\s+{N}{YRS}{AT_REQ}{AT}", "min_strict"),
     (rf"\b(?:under|below|younger\s+than)\s+{N}{YRS}{AT_REQ}{AT}", "max_strict"),
     (rf"\b(?:aged?|ages)\s+(?:between\s+|from\s+)?{N}\s*(?:-|to|and|through)\s*{M}{YRS}{AT}", "nm"),
@@ -107,7 +110,7 @@ EN_AGE: list[tuple[str, str]] = [
     (rf"\b(?:aged?\s+)?{N}{YRS}\s+(?:or|and)\s+younger{AT}", "max"),
     (rf"\baged?\s+{N}{YRS}\s+(?:or|and)\s+(?:under|below|less){AT}", "max"),
     (rf"\b{N}\s*(?:years?|yrs?)(?:\s+old)?\s+(?:or|and)\s+(?:under|below|less){AT}", "max"),
-    (rf"\bin\s+their\s+(?P<d>[1-9]0)'?s\b{AT}", "decade"),
+    (rf"\bin\s+(?:their\s+|his\s+|her\s+|the\s+)?(?P<d>[1-9]0)'?s\b{AT}", "decade"),
     (rf"\bin\s+their\s+(?P<w>{'|'.join(DECADES)})\b{AT}", "decade"),
     (rf"\b{N}[- ]years?[- ]olds?\b{AT}", "exact"),
     (rf"\b{N}\s*(?:yo|y/o)(?![A-Za-z]){AT}", "exact"),

@@ -278,6 +278,8 @@ class KoreanGrammar:
                 rest.append(it)
         if not rest:
             return
+        if self.age_at_named_event(items, rest):
+            return
         if not any(it.kind in CONTENT for it in rest):
             self.modifiers_only(rest)
             return
@@ -295,6 +297,17 @@ class KoreanGrammar:
             left, right = rest[: windows[0]], rest[windows[0] + 1 :]
             if self.together(left, right, w):
                 return
+            if (
+                not any(it.kind in CONTENT for it in right)
+                and any(it.kind in MENTIONS for it in left)
+                and re.search(r"같은|동일|그\s*날", w.text)
+                and self.last_anchor is not None
+            ):
+                # 'brain MRI도 같은날 찍은': 'the same day' after the study, the day of the window before
+                wd = w.data_as(WindowData)
+                window = EventWindow(wd.start, wd.end, wd.same_visit)
+                self.last_group = self.phrase(left, window=window, anchor=self.last_anchor)
+                return
             anchor = self.anchor_of(left)
             if SAME_WINDOW_KO.fullmatch(w.text) and self.last_anchor is not None:
                 # '같은 3일 이내에': the window given before, from the same anchor as before
@@ -304,10 +317,16 @@ class KoreanGrammar:
                 self.problems.append(problem("window_without_event", w.text, text=w.text))
                 return
             wd = w.data_as(WindowData)
-            end = wd.end
+            start, end = wd.start, wd.end
             if wd.start is None and wd.end == 0 and any(id(it) in self.history for it in right):
                 end = -1  # '그 진단 이전에 우울증 진단 이력': a history before it, as 'history of' (..-1)
-            window = EventWindow(wd.start, end, wd.same_visit)
+            if (
+                (start, end) == (0, 0)
+                and re.search(r"당시|시점|때", w.text)
+                and any(it.kind is ItemKind.prior for it in right)
+            ):
+                start, end = None, -1  # '진단 당시 심부전 병력이 없는': the history as of that day (..-1)
+            window = EventWindow(start, end, wd.same_visit)
             self.last_group = self.phrase(right, window=window, anchor=anchor)
             too = any(id(it) in self.too for it in right)
             self.last_window = (window, anchor) if too else None
@@ -367,6 +386,20 @@ class KoreanGrammar:
             ):
                 self.problems.append(problem("modifier_unplaced", it.text, text=it.text))
 
+    def age_at_named_event(self, items: list[Item], rest: list[Item]) -> bool:
+        """'…, 수술 당시 나이가 50세에서 69세 사이인 분들만': an event word only saying when the age is taken,
+        the event already named that starts the cohort (no window of its own): no rule of its own."""
+        words = [it for it in rest if it.kind is not ItemKind.conj]
+        if not any(it.kind is ItemKind.age for it in items) or len(words) != 1:
+            return False
+        word = words[0]
+        if word.kind is not ItemKind.event:
+            return False
+        probe = Event(pos=word.start)
+        probe.set_kind(word.data_as(EventWordData).kind)
+        existing = self.find_existing(probe)
+        return existing is not None and existing.window is None and not existing.prior
+
     def anchor_of(self, left: list[Item]) -> Anchor:
         content = [it for it in left if it.kind in CONTENT]
         if any(it.kind is ItemKind.index_ref for it in left):
@@ -392,7 +425,10 @@ class KoreanGrammar:
 
     def find_existing(self, probe: Event) -> Event | None:
         want = probe.terms
-        for e in self.events:
+        # a bare '진단' ('진단 후 30일'): the diagnosis the cohort is about before a history named beside it
+        # ('DM2 병력 있는 환자가 MI 진단받은 날 …, 진단 후 30일 이내')
+        order = self.events if want else sorted(self.events, key=lambda e: e.prior)
+        for e in order:
             if e.negated:
                 continue
             same_kind = probe.kind is None or e.kind is None or KIND_DOMAIN[probe.kind] == KIND_DOMAIN[e.kind]

@@ -86,6 +86,7 @@ from cohort_engine.nlq.vocab import (
     KO_EVENT_WORDS,
     KO_FILLERS,
     KO_HEAD,
+    KO_MEASURED,
     KO_MODALITIES,
     KO_NEGATION,
     KO_OVER_LEMMAS,
@@ -95,6 +96,7 @@ from cohort_engine.nlq.vocab import (
     KO_REQUEST_LEMMAS,
     KO_REQUEST_PRONOUNS,
     KO_REQUEST_VERBS,
+    KO_SENTENCE_AND,
     KO_TYPOS,
     KO_VAGUE,
     LAST_WORDS,
@@ -153,6 +155,12 @@ _BLANKED_EN = [
     regex(
         r"\b(?:in|over|across|during|throughout)\s+(?:their|his|her|the\s+patient'?s?|the)\s+(?:whole|entire)\s+"
         r"(?:history|record|records|lifetime|life|follow-up)\b",
+        re.IGNORECASE,
+    ),
+    # 'a COPD diagnosis anywhere in their record', 'ever in their chart': any time, which no date says
+    regex(
+        r"\b(?:(?:anywhere|at\s+any\s+(?:time|point)|ever)\s+)?in\s+(?:their|his|her|the\s+patient'?s?)\s+"
+        r"(?:(?:whole|entire|medical)\s+)?(?:records?|charts?|history|file)\b",
         re.IGNORECASE,
     ),
     # 'over the whole observation period': any time the mart holds, which is what no date says anyway
@@ -581,6 +589,12 @@ def _classify_en(tok: str, low: str, a: int, b: int) -> Item:
 
 
 def _classify_ko(tok: str, a: int, b: int, morphs: Sequence[Morph] = ()) -> list[Item]:
+    if tok in KO_MEASURED:
+        return [Item(ItemKind.event, tok, a, b, EventWordData("lab", "verb"))]
+    if tok in KO_SENTENCE_AND:
+        # '…1 ng/mL 이상, 그리고 PCI 병력은 없는': 'and' between clauses ends the one before (a value, a
+        # negation or a window of one clause never spreads to the next)
+        return [Item(ItemKind.end, tok, a, b, EndData())]
     if tok in KO_CONJ:
         return [Item(ItemKind.conj, tok, a, b, ConjData(KO_CONJ[tok]))]
     if tok in KO_ENDERS:
@@ -957,6 +971,30 @@ def _spell_out_code_ranges(text: str) -> str:
         return " or ".join(codes)
 
     return _RANGE_IN_TEXT.sub(spell, text)
+
+
+_AGE_AT = regex(
+    r"at\s+(?:the\s+|that\s+|this\s+)?(?:time\s+of\s+)?(?:the\s+)?"
+    r"(?:admission|diagnosis|dx|visit|index(?:\s+date)?|baseline|entry)",
+    re.IGNORECASE,
+)
+
+
+def _age_at_its_event(items: list[Item]) -> list[Item]:
+    """'who were 65 or older at that admission': the event an age is taken at, right after it, says no
+    window for the next rule (every age is taken at the index date)."""
+    out: list[Item] = []
+    for it in items:
+        prev = next((x for x in reversed(out) if x.kind is not ItemKind.filler), None)
+        if (
+            it.kind is ItemKind.window
+            and prev is not None
+            and prev.kind is ItemKind.age
+            and _AGE_AT.fullmatch(it.text.strip())
+        ):
+            continue
+        out.append(it)
+    return out
 
 
 def _codes_in(items: list[Item]) -> list[Item] | None:
@@ -1473,7 +1511,7 @@ _FRAMING_EN = regex(
     r"\b(?:dataset|data|study|project|check|review|cohort|population|request|training|model|analysis|audit|"
     r"pharmacovigilance|surveillance|query|question|outcome|eligible|registry|initiative|program|signal|"
     r"safety|task|set|segmentation|detection|screen|screening|substudy|sub-study|feasibility|timing|workup|"
-    r"work-up|count|pilot|database|extraction|protocol)\b",
+    r"work-up|count|pilot|database|extraction|protocol|metric|measure|indicator|kpi|benchmark|report)\b",
     re.IGNORECASE,
 )
 
@@ -1803,8 +1841,25 @@ _REWRITES_EN: list[RewriteStep] = [
         regex(r"\bended\s+up\s+(?:getting|having|needing|with|on|receiving)\b", _I),
         lambda m: "had".ljust(len(m.group(0))),
     ),
-    # 'in calendar 2022', 'calendar year 2021': the year
-    (regex(r"\bcalendar\s+(?:year\s+)?(?=(?:19|20)\d\d\b)", _I), BLANK),
+    # 'in calendar 2022', 'calendar year 2021', 'in year 2024': the year
+    (regex(r"\b(?:calendar\s+(?:year\s+)?|(?<=in\s)(?:the\s+)?year\s+)(?=(?:19|20)\d\d\b)", _I), BLANK),
+    # 'diagnosed with MI when he was in 50s', 'when she was 70 or older': the age at that event
+    (
+        regex(
+            r"\bwhen\s+(?:he|she|they)\s+(?:was|were|is|are)\s+(?=(?:in\s+)?(?:his\s+|her\s+|their\s+)?\d)",
+            _I,
+        ),
+        BLANK,
+    ),
+    # 'insertion of drug-eluting stent', 'placement of a stent': the stent is the procedure
+    (
+        regex(
+            r"\b(?:insertion|placement|implantation)\s+of\s+(?:an?\s+|the\s+)?(?=(?:[\w-]+\s+)?stents?\b)", _I
+        ),
+        BLANK,
+    ),
+    # 'first-ever C18 dx falling in 2024': when it was
+    (regex(r"\b(?:falling|fell|falls)\s+(?=(?:in|within|between|during)\s)", _I), BLANK),
     _same_window_again,
     # 'Patients with a stomach cancer diagnosis at any time should not be included.': an exclusion
     (
@@ -1828,9 +1883,10 @@ _REWRITES_EN: list[RewriteStep] = [
     # 'a staging CT abd', 'follow-up MRI', 'f/u chest CT': what the study was for, which no rule says
     (
         regex(
-            r"\b(?:staging|restaging|follow[- ]?up|f/u|baseline|surveillance|routine)\s+"
-            r"(?=(?:(?:chest|head|brain|abd(?:ominal)?|pelvic|cardiac|knee|spine)\s+)?"
-            r"(?:CTs?|MRIs?|MR|PET|x-?rays?|xrays?|ultrasounds?|US|echos?|CXRs?|scans?|imaging)\b)",
+            r"\b(?:staging|restaging|follow[- ]?up|f/u|baseline|surveillance)\s+"
+            r"(?=(?:[A-Za-z]+\s+)?"
+            r"(?:CTs?|CTAs?|MRIs?|MR|PET|x-?rays?|xrays?|ultrasounds?|US|echos?|CXRs?|scans?|imaging|angiograms?|"
+            r"angios?)\b)",
             _I,
         ),
         BLANK,
@@ -1980,8 +2036,8 @@ def recognise(text: str, lang: str, today: date) -> Recognised:
         text = re.sub(r"(?<![A-Za-z])f/u(?![A-Za-z])", "   ", text)
         # '진단 시 50~69세', '진단 시점 기준으로 70세 이상': the age at that event, as '진단 당시'
         text = re.sub(
-            r"(?<=진단|수술|시술|처방|입원|검사|촬영|내원)(\s*)(?:시점|시)(?:\s*(?:기준(?:으로)?|에))?"
-            r"(?=\s*(?:(?:나이|연령|age|Age)\s*(?:가|이|는|은)?\s*)?\d+\s*(?:~|-|세|살))",
+            r"(?<=진단|수술|시술|처방|입원|검사|촬영|내원)(\s*)(?:시점|당시|시)(?:\s*(?:기준(?:으로)?|에))?"
+            r"(?=\s*(?:(?:나이|연령|age|Age)\s*(?:가|이|는|은)?\s*)?\d+\s*(?:~|-|세|살|대))",
             lambda m: " " * len(m.group(0)),
             text,
         )
@@ -2121,5 +2177,5 @@ def recognise(text: str, lang: str, today: date) -> Recognised:
     items = _code_led(items, notes, lang)  # after the merge: 'E11' + 'diabetes' is one mention by then
     items = _body_part_lists(items, lang)
     if lang == "en":
-        items = window_asides_en(_request_end_en(items))
+        items = _age_at_its_event(window_asides_en(_request_end_en(items)))
     return Recognised(items, notes)

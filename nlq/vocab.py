@@ -524,6 +524,10 @@ EN_FILLERS = {
     "transfused",
 }
 KO_FILLERS = {
+    "근데",  # 'but / by the way', chat Korean; '그런데' alike
+    "그런데",
+    "이렇게",  # '… → … → …, 이렇게 순서대로 간 환자': the chain said before
+    "순서대로",
     "횟수",
     "환자",
     "환자들",
@@ -555,7 +559,6 @@ KO_FILLERS = {
     "인",
     "이고",
     "이며",
-    "그리고",
     "모아줘",
     "모아",
     "뽑아줘",
@@ -663,7 +666,6 @@ KO_FILLERS = {
     "같이",
     "및",
     "또",
-    "또한",
     "그",
     "이후",
     "당시",
@@ -1260,9 +1262,13 @@ EN_VERBS = (
 )
 # Words that start a new clause ('who', 'that', 'but').
 EN_BOUNDARY_WORDS = {"who", "whose", "whom", "which", "that", "where", ";", "but", "while", "whereas"}
+#: '진단일에 *잰* 헤모글로빈', '당일 *쟀던* CRP': the verb 'measure' before its test, read as '측정한' (the
+#: lab's own event word; the analyser may take '잰' for a noun).
+KO_MEASURED = frozenset({"잰", "쟀던", "재었던", "쟀을"})
+#: 'And' between clauses, never between two names ('…, 그리고 …', '또한 …').
+KO_SENTENCE_AND = frozenset({"그리고", "또한", "아울러"})
 KO_CONJ = {
     "및": "and",
-    "그리고": "and",
     "와": "and",
     "과": "and",
     "하고": "and",
@@ -1425,6 +1431,7 @@ KO_REQUEST_LEMMAS = frozenset(
         "받아보다",
         "보다",
         "추리다",  # '… 분들을 추려 주세요'
+        "알다",  # '… 있는지 알고 싶어요'
     }
 )
 KO_CLAUSE_LEMMAS = frozenset(
@@ -1458,6 +1465,7 @@ KO_CLAUSE_LEMMAS = frozenset(
         "이다",
         "재다",  # '혈압 160 넘게 잰': a measurement's verb
         "실리다",  # "응급실로 실려온" (실리다 + 오다): brought in, a visit's verb
+        "나가다",  # '처방이 나간': a prescription issued
     }
 )
 # '65세를 넘긴', '65세가 넘은': an age followed by one of these verbs is strictly more than it

@@ -112,6 +112,8 @@ EN_RULES: list[tuple[str, str]] = [
         r"(?P<as>(?=\s+(?!who\b|and\b|or\b|with\b|in\b|but\b|on\b|at\b)[a-z]))?",
         "one_day",
     ),
+    # 'by the next day (after the dx)': the anchor's day or the next (0..1), not the next day alone
+    (r"\bby\s+(?:the\s+)?(?:next|following)\s+day(?P<after>\s+after\b)?", "by_next_day"),
     (r"\b(?:on\s+)?the\s+(?:next|following)\s+day\b", "next_day"),
     (rf"\bby\s+day\s+{N}\b", "by_day"),
     (rf"\b{N}\s+{U}\s+or\s+(?:less|fewer|sooner|earlier)\s+{DIR_EN}\b", "within"),
@@ -178,6 +180,9 @@ def _en(m: re.Match[str], kind: str) -> Item:
             return Item(ItemKind.window, text, m.start(), m.end(), _window(d, d, text, anchor))
         if kind == "next_day":
             return Item(ItemKind.window, text, m.start(), m.end(), _window(1, 1, text, "none"))
+        if kind == "by_next_day":
+            side = "follows" if g.get("after") else "none"
+            return Item(ItemKind.window, text, m.start(), m.end(), _window(0, 1, text, side))
         if kind == "by_day":
             return Item(
                 ItemKind.window, text, m.start(), m.end(), _window(0, _amount(g["n"], "day"), text, "none")
@@ -499,6 +504,11 @@ KO_RULES: list[tuple[str, str]] = [
     ),
     # '혈색소가 10 미만이었던 날에 시스플라틴을': the day on which the clause before held
     (r"(?:(?<=던)|(?<=던 )|(?<=한 )|(?<=인 )|(?<=은 )|(?<=된 ))날(?:에|에는)?(?![가-힣])", "same_day"),
+    # '고혈압을 처음 진단받을 때 수축기 혈압 160 이상': at that time, the day of the event just named
+    (
+        r"(?:(?<=을 )|(?<=을)|(?<=할 )|(?<=될 )|(?<=던 )|(?<=았을 )|(?<=었을 ))때(?:에|에는|의)?(?![가-힣])",
+        "same_day",
+    ),
     # '진단 당시 HbA1c', '입원 시 젖산': the value taken on the day of the event just named (not the age:
     # '진단 시 65세 이상' belongs to the demographics)
     (

@@ -943,6 +943,52 @@ READINGS: list[tuple[str, dict[str, Any]]] = [
         "경피적 폐생검을 받은 환자 중 생검 전 30일 이내에 흉부 CT를 찍은 환자",
         {"index.domain": "procedure", "criteria.0.window.anchor": "index", "criteria.0.window.start": -30},
     ),
+    # --- batch 9 (open half)
+    (
+        "stroke pts with a thrombectomy by the next day after the stroke",
+        {"criteria.0.window.start": 0, "criteria.0.window.end": 1},
+    ),
+    ("men diagnosed with MI when he was in 50s", {"demographics.age_min": 50, "demographics.age_max": 59}),
+    ("women with breast cancer aged under 50 at diagnosis", {"demographics.age_max": 49}),
+    ("pts who had insertion of drug-eluting stent in year 2024", {"index.date_range.start": "2024-01-01"}),
+    (
+        "first-ever HF dx falling in 2023",
+        {"index.first_occurrence": True, "index.date_range.end": "2023-12-31"},
+    ),
+    (
+        "pts admitted in 2024 who were 65 or older at that admission and have a COPD diagnosis",
+        {"demographics.age_min": 65, "criteria.0.window.same_visit": False, "criteria.0.window.start": None},
+    ),
+    (
+        "colon cancer pts with a sigmoidectomy within 30 days",
+        {"criteria.0.concepts.terms": ["sigmoidectomy"]},
+    ),
+    (
+        "MI 진단 후 3일 이내 심초음파 시행한 환자 중 진단 당시 심부전 병력이 없는 환자",
+        {"criteria.1.window.end": -1},
+    ),
+    (
+        "DM2 병력 있는 환자가 MI 진단받은 날 PCI 받았고, 진단 후 30일 이내에 HbA1c 8% 이상 나온 경우",
+        {"index.concepts.terms": ["MI"], "criteria.2.window.anchor": "index"},
+    ),
+    ("고혈압을 처음 진단받을 때 수축기 혈압 160 이상이었던 환자", {"criteria.0.window.end": 0}),
+    (
+        "MI 환자 중 그날 troponin I 1 ng/mL 이상, 그리고 PCI 병력은 없는 환자",
+        {"criteria.0.occurrence.count": 1, "criteria.1.occurrence.count": 0, "criteria.1.window.end": -1},
+    ),
+    (
+        "입원 당일 잰 CRP가 100 mg/L 이상이었던 환자",
+        {"criteria.0.domain": "measurement", "criteria.0.window.end": 0},
+    ),
+    ("심근경색 진단받은 날 atorvastatin 처방이 나간 환자", {"criteria.0.domain": "drug"}),
+    (
+        "담낭절제술 받은 환자 중에, 수술 당시 나이가 50세에서 69세 사이인 분들만요",
+        {"demographics.age_min": 50},
+    ),
+    (
+        "뇌경색 진단 받은날 혈전제거술도 받고 brain MRI도 같은날 찍은 사람",
+        {"criteria.1.window.end": 0, "criteria.1.imaging.modalities": ["MR"]},
+    ),
 ]
 
 

@@ -288,6 +288,7 @@ KO_CLAIMED_BEFORE: dict[str, ItemKind] = {
     [("KO_CONJ", w, ItemKind.conj) for w in sorted(V.KO_CONJ) if w != ","]
     + [("KO_ENDERS", w, ItemKind.end) for w in sorted(V.KO_ENDERS)]
     + [("KO_ALL", w, ItemKind.all) for w in sorted(V.KO_ALL)]
+    + [("KO_SENTENCE_AND", w, ItemKind.end) for w in sorted(V.KO_SENTENCE_AND)]
     + [("KO_FILLERS", w, ItemKind.filler) for w in sorted(V.KO_FILLERS)],
 )
 def test_korean_leftover_words(table: str, word: str, kind: ItemKind) -> None:
