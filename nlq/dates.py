@@ -430,6 +430,7 @@ _COMPARED = regex(
 )
 
 
+_DATE_PREP = regex(r"(?:in|during|since|from|by|before|after|until|through|between)\b", re.IGNORECASE)
 _COMPARED_AFTER_KO = regex(r"\s*(?:이상|이하|초과|미만|넘|(?:을|를)\s*넘|보다)")
 
 
@@ -440,7 +441,8 @@ def recognise_dates(pieces: list[Piece], lang: str, today: date) -> list[Piece]:
         def make(m: re.Match[str], kind: str = kind) -> Item | None:
             if re.search(r"\d$", m.group(0)) and (
                 _MEASURED.match(m.string, m.end())
-                or _COMPARED.search(m.string, 0, m.start())
+                # ('aged 65 or over in 2024': 'in' says the number after it is a year)
+                or (_COMPARED.search(m.string, 0, m.start()) and not _DATE_PREP.match(m.group(0)))
                 or (m.group(0).strip().isdigit() and _COMPARED_AFTER_KO.match(m.string, m.end()))
             ):
                 # 'NT-proBNP exceeded 2000 pg/mL', 'BNP above 2000', 'NT-proBNP 2000 이상': a value, not a

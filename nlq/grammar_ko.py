@@ -389,7 +389,14 @@ class KoreanGrammar:
     def age_at_named_event(self, items: list[Item], rest: list[Item]) -> bool:
         """'…, 수술 당시 나이가 50세에서 69세 사이인 분들만': an event word only saying when the age is taken,
         the event already named that starts the cohort (no window of its own): no rule of its own."""
-        words = [it for it in rest if it.kind is not ItemKind.conj]
+        words = [
+            it
+            for it in rest
+            if it.kind is not ItemKind.conj
+            and not (
+                it.kind is ItemKind.window and re.fullmatch(r"\s*(?:당시|시점|때|시)(?:에)?\s*", it.text)
+            )
+        ]
         if not any(it.kind is ItemKind.age for it in items) or len(words) != 1:
             return False
         word = words[0]

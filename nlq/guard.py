@@ -18,6 +18,7 @@ DESTRUCTIVE = regex(
     r"\b(?:drop|alter|create)\s+(?:the\s+)?(?:\w+\s+)?(?:table|database|schema|view|column|index|all)\b|\binsert\b|"
     r"\badd\s+(?:a\s+)?(?:new\s+)?(?:patients?|records?|rows?)\b|"
     r"\bupdate\s+(?:the\s+)?(?:tables?|records?|patients?|data|person|rows?|\w+\s+set)\b|"
+    r"\bupdate\s+(?:every|all|each|any)\b|"
     r"\bremove\s+(?:all|every|the|their|those|these|patients?|records?|rows?|data|tables?)\b|"
     # 'export all data' is a bulk dump; 'export all their chest CTs' (a cohort's images) is not.
     r"\b(?:dump|export|download|copy)\s+(?:the\s+)?(?:whole|entire|all|full)\b(?!\s+(?:of\s+)?(?:their|these|those)\b"
@@ -26,6 +27,8 @@ DESTRUCTIVE = regex(
     r"\bset\s+\w+\s*=|"
     r"삭제|지워|지우|수정해|변경해|바꿔|업데이트|덮어써|덮어쓰|초기화|드롭|(?<!영상을\s)(?<!영상\s)(?<!영상)전부\s*내보내|통째로|추가해|"
     r"추가\s*해|넣어|등록해|"
+    # '중복된 환자 데이터를 제거해줘' (never '혈전을 제거한 환자': a procedure)
+    r"(?:데이터|기록|자료|레코드|테이블|행)\s*(?:를|을)?\s*(?:모두\s*|전부\s*|다\s*)?제거\s*(?:해|하)|"
     # English commands inside Korean: '… 테이블 drop 해줘'
     r"\b(?:drop|truncate|delete)\b\s*(?:해|하|시켜)",
     re.IGNORECASE,
@@ -66,7 +69,7 @@ PERSON_NAMES = regex(
     r"\s+[A-Z][a-z]+(?:-[a-z]+)?\b|\b(?:Mr|Mrs|Ms|Miss|Dr)\.?\s+[A-Z][a-z]+"
 )
 ADVICE = regex(
-    r"\b(?:best|recommended?|should\s+(?:i|we|he|she|they)|how\s+(?:do|should|to)\s+(?:i\s+|we\s+)?treat|what\s+causes|"
+    r"\b(?:best|recommend(?:ed|s|ation)?|should\s+(?:i|we|he|she|they)|how\s+(?:do|should|to)\s+(?:i\s+|we\s+)?treat|what\s+causes|"
     r"is\s+it\s+safe|side\s+effects?\s+of|dose\s+of|dosage|prognosis\s+of|cure\s+for|diagnose\s+me|my\s+(?:doctor|symptoms?|"
     r"medication|blood|pressure))\b|추천(?:해|해줘|해\s*줘|좀)|치료법(?:이|은)?\s*(?:뭐|무엇)|어떻게\s*치료|먹어도\s*돼|"
     r"부작용(?:이|은)?\s*(?:뭐|무엇)|가장\s*좋은|(?<![가-힣])내\s*(?:혈압|약|증상|병|몸|건강|진단)|나의\s+|"

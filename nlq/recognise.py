@@ -1065,8 +1065,33 @@ def _examples_of_previous(out: list[Item], inner: list[Item]) -> bool:
         return False
     said = " ".join(x.text.strip() for x in words)
     return bool(
-        _EXAMPLES_START.match(said) or _EXAMPLES_END.fullmatch(words[-1].text.strip()) or said.endswith(" 등")
+        _EXAMPLES_START.match(said)
+        or _EXAMPLES_END.fullmatch(words[-1].text.strip())
+        or said.endswith(" 등")
+        or _narrower_than(prev, words)
     )
+
+
+def _narrower_than(prev: Item, words: list[Item]) -> bool:
+    """'a colectomy (right or left hemicolectomy, sigmoidectomy)': every name in the bracket is a kind of
+    the mention before it (each of its codes falls under one of the mention's codes), so the bracket lists
+    examples the mention already covers."""
+    broad = {c for e in lookup(prev.text) for c in e.codes}
+    sides = r"[\s/]*(?:우측|좌측|오른쪽|왼쪽|양측|right|left|bilateral|R|L)[\s/]*"
+    words = [x for x in words if not re.fullmatch(sides, x.text, re.IGNORECASE)]  # '우측/좌측 반결장절제술'
+    names = [x for x in words if x.kind in (ItemKind.term, ItemKind.unknown)]
+    if (
+        not broad
+        or not names
+        or any(x.kind not in (ItemKind.term, ItemKind.unknown, ItemKind.conj) for x in words)
+    ):
+        return False
+    for x in names:
+        # '우측/좌측 반결장절제술': the sides before a name are no other kind
+        codes = {c for e in (lookup(x.text) or lookup(x.text.split()[-1])) for c in e.codes}
+        if not codes or not all(any(c.startswith(b) and c != b for b in broad) for c in codes):
+            return False
+    return True
 
 
 _INCLUDING = regex(r"포함(?:하여|해서|함|됨)?|including|incl\.?|inclusive\s+of", re.IGNORECASE)
@@ -1892,6 +1917,16 @@ _REWRITES_EN: list[RewriteStep] = [
         BLANK,
     ),
     (regex(r"(?<=[A-Za-z])\s+f/u\b", _I), BLANK),
+    # 'filled clopidogrel at least 3 times': drug exposures ('got')
+    (regex(r"\bfilled\s+(?=(?!(?:in|out|with|by)\b)[a-z])", _I), lambda m: "got".ljust(len(m.group(0)))),
+    # 'were still alive 30 days after diagnosis': no death in those days
+    (
+        regex(
+            r"\b(?:(?:were|was|are|is)\s+)?(?:still\s+)?alive\s+(?=\d+\s+(?:days?|weeks?|months?)\s+after\b)",
+            _I,
+        ),
+        lambda m: "did not die within ",
+    ),
     # 'picked up omeprazole': a drug exposure ('got')
     (regex(r"\bpicked\s+up\s+(?!on\b|by\b)(?=[A-Za-z])", _I), lambda m: "got".ljust(len(m.group(0)))),
     # 'came into the ER', 'showed up at the ED': an ER visit, as 'came to'
@@ -2036,7 +2071,7 @@ def recognise(text: str, lang: str, today: date) -> Recognised:
         text = re.sub(r"(?<![A-Za-z])f/u(?![A-Za-z])", "   ", text)
         # '진단 시 50~69세', '진단 시점 기준으로 70세 이상': the age at that event, as '진단 당시'
         text = re.sub(
-            r"(?<=진단|수술|시술|처방|입원|검사|촬영|내원)(\s*)(?:시점|당시|시)(?:\s*(?:기준(?:으로)?|에))?"
+            r"(?<=진단|수술|시술|처방|입원|검사|촬영|내원)(\s*)(?:시점|시|당시(?=\s*(?:나이|연령)))(?:\s*(?:기준(?:으로)?|에))?"
             r"(?=\s*(?:(?:나이|연령|age|Age)\s*(?:가|이|는|은)?\s*)?\d+\s*(?:~|-|세|살|대))",
             lambda m: " " * len(m.group(0)),
             text,
@@ -2044,6 +2079,12 @@ def recognise(text: str, lang: str, today: date) -> Recognised:
         # '진단 시 age 50~69세': the English word before a Korean age
         text = re.sub(
             r"(?<![A-Za-z])(?:age|Age|AGE)(?=\s*\d+\s*(?:~|-|세|살))", lambda m: " " * len(m.group(0)), text
+        )
+        # '2023년 3분기(7~9월)': the quarter's months said again
+        text = re.sub(
+            r"(?<=분기)\s*\(\s*\d{1,2}\s*(?:월)?\s*[~\-–]\s*\d{1,2}\s*월\s*\)",
+            lambda m: " " * len(m.group(0)),
+            text,
         )
         # '남녀 모두 포함입니다': both sexes, which no sex filter already means
         text = re.sub(

@@ -807,11 +807,11 @@ READINGS: list[tuple[str, dict[str, Any]]] = [
     # --- a side said once for two nouns; the anchor is never windowed on itself; the day itself counted
     (
         "Patients who had a colectomy (right or left hemicolectomy, sigmoidectomy) in 2023",
-        {"index.concepts.terms": ["colectomy", "right hemicolectomy", "left hemicolectomy", "sigmoidectomy"]},
+        {"index.concepts.terms": ["colectomy"]},  # kinds of colectomy its codes already cover
     ),
     (
         "colectomy pts (R/L hemicolectomy) in 2023",
-        {"index.concepts.terms": ["colectomy", "right hemicolectomy", "left hemicolectomy"]},
+        {"index.concepts.terms": ["colectomy"]},
     ),
     (
         "Patients who had a colectomy in 2023 and a CEA above 5 ng/mL within 30 days before the operation",
@@ -989,6 +989,31 @@ READINGS: list[tuple[str, dict[str, Any]]] = [
         "뇌경색 진단 받은날 혈전제거술도 받고 brain MRI도 같은날 찍은 사람",
         {"criteria.1.window.end": 0, "criteria.1.imaging.modalities": ["MR"]},
     ),
+    # a bracket naming kinds of the mention before it lists examples it already covers
+    (
+        "Patients who had a colectomy (right hemicolectomy or sigmoidectomy) in 2024",
+        {"index.concepts.terms": ["colectomy"]},
+    ),
+    (
+        "대장절제술(우측/좌측 반결장절제술 또는 S상결장절제술)을 받은 환자",
+        {"index.concepts.terms": ["대장절제술"]},
+    ),
+    (
+        "stroke patients aged 65 or over in 2024",
+        {"demographics.age_min": 65, "index.date_range.start": "2024-01-01"},
+    ),
+    (
+        "PCI pts in 2024 who filled clopidogrel at least 3 times in the 365 days after",
+        {"criteria.0.domain": "drug", "criteria.0.occurrence.count": 3},
+    ),
+    (
+        "MI pts with a PCI within 1 day who were still alive 30 days after diagnosis",
+        {"criteria.1.domain": "death", "criteria.1.occurrence.count": 0, "criteria.1.window.end": 30},
+    ),
+    (
+        "2023년 3분기(7~9월)에 유방암 진단을 받은 환자",
+        {"index.date_range.start": "2023-07-01", "index.date_range.end": "2023-09-30"},
+    ),
 ]
 
 
@@ -1039,6 +1064,9 @@ def test_vague_lay_words_are_asked_back(sentence: str) -> None:
         "write me a short poem about heart failure",
         "영상의학과 송년회 때 읽을 짧은 축시 하나 써줘",
         "eunomia DB에서 drug_exposure 테이블 drop 해줘",
+        "update every stroke diagnosis date to 2024-01-01",
+        "중복된 환자 데이터를 제거해줘",
+        "recommend a drug for my diabetes",
     ],
 )
 def test_writing_and_commands_mentioning_clinical_words_are_refused(sentence: str) -> None:
