@@ -203,15 +203,31 @@ class Assembly:
     def split_visit_terms(self, events: list[Event]) -> list[Event]:
         """'admitted for pneumonia' = an admission + a pneumonia diagnosis during that admission."""
         out: list[Event] = []
+        split = False
         for ev in events:
+            if (
+                split
+                and ev.kind == "diagnosis"
+                and not (ev.terms or ev.quotes or ev.negated or ev.window or ev.count or ev.date)
+            ):
+                split = False
+                continue  # 'ED visit w/ pneumonia dx': the 'dx' said after the visit's diagnosis is that one
+            split = False
             out.append(ev)
             if ev.kind in VISIT_KIND_IDS and ev.terms:
+                split = True
                 dx = Event(
                     pos=ev.pos + 1,
                     kind="diagnosis",
                     terms=ev.terms,
                     negated=ev.negated,
-                    window=EventWindow(None, None, same_visit=True),
+                    # 'ED visit w/ pneumonia dx': an ER visit is a day, and its diagnosis is dated that day
+                    # (an ER visit's own link may miss it); a stay's diagnosis is any during the stay
+                    window=(
+                        EventWindow(0, 0)
+                        if ev.kind == "er_visit"
+                        else EventWindow(None, None, same_visit=True)
+                    ),
                     anchor=ev,
                     text=[],
                 )
@@ -419,8 +435,10 @@ class Assembly:
                 ),
                 None,
             )
-            if earlier is None or (earlier.date is not None and later.date is not None):
-                continue
+            if earlier is None or (
+                earlier.date is not None and later.date is not None and earlier.date.data != later.date.data
+            ):
+                continue  # ('New X users in H1 2023 (first-ever X between January and June 2023)': same dates)
             earlier.date = earlier.date or later.date
             _merge_into(out, later, earlier)
         return out

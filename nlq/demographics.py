@@ -76,6 +76,7 @@ EN_AGE: list[tuple[str, str]] = [
     (rf"\b(?:aged?\s+)?{N}{YRS}\s*(?:or|and)\s+older(?:\s+years?)?{AT}", "min"),
     (rf"\baged?\s+{N}{YRS}\s*(?:\+|(?:or|and)\s+(?:over|above|up|more))(?:\s+years?(?:\s+old)?)?{AT}", "min"),
     (rf"\b{N}\s*(?:years?|yrs?)(?:\s+old)?\s*(?:\+|(?:or|and)\s+(?:over|above|up|more)){AT}", "min"),
+    (rf"\b{N}\s*\+\s*(?:yo|y/o|y\.o\.|yrs?|years?(?:\s+old)?)(?![A-Za-z]){AT}", "min"),
     (rf"{PEOPLE}{N}\s*(?:\+|(?:or|and)\s+(?:over|above|up)){AT}", "min"),
     (rf"\b(?:aged?|age)\s*(?:at\s+least|≥|>=|=>|no\s+(?:less|younger)\s+than)\s*{N}{YRS}{AT}", "min"),
     (rf"\bat\s+least\s+{N}\s+years?(?:\s+(?:old|of\s+age))?{AT}", "min"),

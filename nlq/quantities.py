@@ -84,7 +84,9 @@ EN_RULES: list[tuple[str, str]] = [
 ]
 EN_RES = [(regex(p, re.IGNORECASE), k) for p, k in EN_RULES]
 FIRST_EN = regex(
-    r"\b(?:for\s+the\s+first\s+time|first[- ]ever|first[- ]time|first|initial|incident|newly|new[- ]onset|"
+    # 'metformin initiators', 'insulin glargine new users': a post-modifier, as 'for the first time'
+    r"\b(?:(?:new\s+(?:users?|starts?|starters?)|initiators?|new-starts?)(?=\W|$)|"
+    r"for\s+the\s+first\s+time|first[- ]ever|first[- ]time|first|initial|incident|newly|new[- ]onset|"
     r"de\s+novo|new)\b",
     re.IGNORECASE,
 )
@@ -230,7 +232,7 @@ def recognise_quantities_en(pieces: list[Piece]) -> list[Piece]:
             m.group(0),
             m.start(),
             m.end(),
-            FirstData(post=m.group(0).lower().startswith("for")),
+            FirstData(post=m.group(0).lower().startswith(("for", "new ", "new-", "initiator"))),
         ),
     )
     for rx, kind in EN_RES:

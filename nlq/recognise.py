@@ -1041,11 +1041,14 @@ def _visit_restatement(prev: Item | None, inner: list[Item]) -> bool:
     new rule. 'only', 'excluding' or any other word leaves the brackets to the grammar."""
     if prev is None or prev.kind is not ItemKind.event:
         return False
-    if prev.data_as(EventWordData).kind not in ("admission", "er_visit"):
+    if prev.data_as(EventWordData).kind not in ("admission", "er_visit", "er_admission"):
         return False
     words = [x for x in inner if x.kind not in (ItemKind.filler, ItemKind.conj)]
     return bool(words) and all(
-        (x.kind is ItemKind.event and x.data_as(EventWordData).kind in ("admission", "er_visit"))
+        (
+            x.kind is ItemKind.event
+            and x.data_as(EventWordData).kind in ("admission", "er_visit", "er_admission")
+        )
         or all(_VISIT_RESTATING.fullmatch(w) for w in re.split(r"[\s]+", x.text.strip()) if w)
         for x in words
     )
@@ -1830,6 +1833,9 @@ _REWRITES_EN: list[RewriteStep] = [
     (regex(r"(?<![\w/])s/p(?![\w/])", _I), "had"),
     (regex(r"\bh/?x\s+of\b", _I), "history of"),
     (regex(r"\bw/o\b", _I), "without"),
+    # 'I63 w/ tPA', 'everyone w copd': 'with' typed short
+    (regex(r"\bw/(?!in\b)(?=\s|[a-z])", _I), "with "),
+    (regex(r"(?<=\s)w(?=\s+[a-z0-9])"), "with"),
     # 'right or left hemicolectomy', 'upper/lower GI bleeding': the noun said once serves both sides
     (regex(r"\b(?:R|Rt)\s*/\s*(?:L|Lt)\b(?=\s+[A-Za-z])"), "right or left"),
     (
@@ -1917,6 +1923,31 @@ _REWRITES_EN: list[RewriteStep] = [
         BLANK,
     ),
     (regex(r"(?<=[A-Za-z])\s+f/u\b", _I), BLANK),
+    # 'died within 30d after ER arrival', 'WBC > 15k within 24h after arrival': the ER visit itself
+    (regex(r"\b(?:ER|ED|emergency\s+(?:room|department))\s+(?:arrival|presentation)\b", _I), "ER visit"),
+    (
+        regex(r"(?<=after\s)(?:their\s+|the\s+)?(?:arrival|presentation)\b", _I),
+        "the visit",
+    ),
+    # 'aged 65 or older at initiation': the age at the index, as every age is
+    (
+        regex(
+            r"(?:(?<=older)|(?<=younger)|(?<=above)|(?<=below)|(?<=\+))\s+at\s+(?:initiation|(?:the\s+)?start(?:ing)?|first\s+(?:fill|dispensing|use))\b",
+            _I,
+        ),
+        BLANK,
+    ),
+    # '(incl. same day)', '(same day counts)': the anchor's own day is in every window here
+    (
+        regex(
+            r"\(\s*(?:incl(?:uding|\.)?\s+(?:the\s+)?same\s+day|same\s+day\s+(?:counts|included|incl\.?))\s*\)",
+            _I,
+        ),
+        BLANK,
+    ),
+    # '(any amoxicillin product)', 'an amoxicillin-containing product': the drug, in any form
+    (regex(r"\(\s*any\s+[A-Za-z][\w-]*(?:\s+[A-Za-z][\w-]*)?\s+products?\s*\)", _I), BLANK),
+    (regex(r"-containing\s+products?\b", _I), BLANK),
     # 'filled clopidogrel at least 3 times': drug exposures ('got')
     (regex(r"\bfilled\s+(?=(?!(?:in|out|with|by)\b)[a-z])", _I), lambda m: "got".ljust(len(m.group(0)))),
     # 'were still alive 30 days after diagnosis': no death in those days
@@ -1961,9 +1992,9 @@ _REWRITES_EN: list[RewriteStep] = [
     (
         regex(
             r"^(?P<codes>[A-Z]?\d{2}(?:\.\d{1,2})?(?:\s*(?:,|/|or|and|-|~)\s*[A-Z]?\d{2}(?:\.\d{1,2})?)*)\s+"
-            r"(?:bleeders|patients|pts|cases|people)\b"
+            r"(?:(?:bleeders|patients|pts|cases|people)\b|(?=with\b|w/))"
         ),
-        lambda m: "patients with " + re.sub(r"\s*(?:,|/|and)\s*", " or ", m.group("codes")),
+        lambda m: "patients with " + re.sub(r"\s*(?:,|/|and)\s*", " or ", m.group("codes")) + " ",
     ),
     (regex(r"(?<=\d)\s+bleeders\b", _I), " patients"),
     _spell_out_code_ranges,

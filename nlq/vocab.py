@@ -24,6 +24,7 @@ KIND_DOMAIN: dict[str, Domain] = {
     "death": Domain.death,
     "admission": Domain.visit,
     "er_visit": Domain.visit,
+    "er_admission": Domain.visit,
     "visit": Domain.visit,
     "outpatient": Domain.visit,
     "pathology": Domain.observation,
@@ -44,11 +45,13 @@ DOMAIN_KIND: dict[Domain, str] = {
 VISIT_KIND_IDS: dict[str, list[int]] = {
     "admission": [9201, 262],
     "er_visit": [9203, 262],
+    # 'ER-to-inpatient admissions', '응급실 경유 입원': only visits that went from the ER to a ward
+    "er_admission": [262],
     "outpatient": [9202],
     "visit": [],
 }
 
-VISIT_KINDS = {"admission", "er_visit", "visit", "outpatient"}
+VISIT_KINDS = {"admission", "er_visit", "er_admission", "visit", "outpatient"}
 
 # Higher = more specific, when two event words describe one event ("underwent … surgery").
 SPECIFICITY: dict[str, int] = {
@@ -57,6 +60,7 @@ SPECIFICITY: dict[str, int] = {
     "surgery": 2,
     "admission": 2,
     "er_visit": 2,
+    "er_admission": 3,
     "outpatient": 2,
     "lab": 1,
     "imaging": 1,
@@ -75,6 +79,12 @@ EN_EVENT_WORDS: list[tuple[str, str, Pos]] = [
         r"pathology\s+(?:results?|reports?|findings?)|pathologic(?:al)?\s+(?:results?|findings?|diagnosis)|"
         r"histolog(?:y|ic)\s+(?:results?|findings?)|histology|biopsy\s+(?:results?|findings?)|pathology",
         "pathology",
+        "noun",
+    ),
+    (
+        r"(?:ER|ED|emergency(?:\s+(?:room|department))?)[- ]to[- ](?:inpatient|ward|admission)(?:\s+(?:admissions?|visits?|"
+        r"stays?|transfers?))?",
+        "er_admission",
         "noun",
     ),
     (
@@ -148,6 +158,10 @@ EN_GENERIC_VERBS = (
 # ---------------------------------------------------------------- Korean event words
 KO_EVENT_WORDS: list[tuple[str, str]] = [
     (r"병리\s*(?:검사\s*)?(?:결과|소견|보고서?|진단)?|조직\s*검사\s*결과|조직학적\s*소견", "pathology"),
+    (
+        r"응급실\s*(?:을|를)?\s*(?:경유(?:한|해서|하여|해)?|거쳐(?:서)?|통해(?:서)?)\s*(?:재?입원)",
+        "er_admission",
+    ),
     (
         r"응급실\s*(?:방문|내원|진료|경유)?|응급\s*(?:진료|내원|방문)|(?<![A-Za-z])(?:ER|ED)(?![A-Za-z])",
         "er_visit",
@@ -1292,6 +1306,8 @@ KO_HEAD = {
     "환자분",
     "환자분들",
     "pt들",  # 'pt들 있나요?': the chart abbreviation with the Korean plural
+    "사용자",  # '와파린 신규 사용자 중': users of the drug named, the people asked for
+    "사용자들",
     "사람",
     "사람들",
     "대상자",
@@ -1676,6 +1692,8 @@ DECADES = {
 # Each pattern must be followed by more text; a lead-in never holds a rule.
 EN_LEAD_INS = [
     r"(?:hi|hello|hey|dear)\b[^.:!?\n—–-]{0,40}(?:[,.:!]|\s[—–-])\s*",
+    # chat openers: 'ok so i need …', 'um, …'
+    r"(?:ok(?:ay)?|um+|so)\b[,.]?\s+(?:so\b[,]?\s+)?",
     r"(?:(?:a\s+)?(?:protocol|data|cohort|research|extraction)\s+request|quick\s+(?:question|one))\s*[.:!—–-]\s*",
     r"for\s+(?:a|an|our|the|my)\s+[^.:,;]{1,60}?(?:project|study|studies|audit|review|analysis|registry|"
     r"paper|grant|trial|initiative|check|program|programme|feasibility(?:\s+(?:count|check|query))?|pilot|"

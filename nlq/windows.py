@@ -479,6 +479,10 @@ GLUE_KO = (
 _PRE_WORDS_KO = r"기준(?:으로)?|후|이후|뒤|다음|부터|로부터|으로부터|에서부터|전후|앞뒤|전|이전|앞"
 PRE_KO = rf"(?:{GLUE_KO}(?P<pre>{_PRE_WORDS_KO})\s*)?"
 PRE_KO_REQ = rf"{GLUE_KO}(?P<pre>{_PRE_WORDS_KO})\s*"
+#: Hangul syllables ending in ㄴ (a verb's past adnominal '-ㄴ': 한, 쓴, 받은, 된) and in ㄹ (its future
+#: '-ㄹ': 받을, 할), '전' (before) and '간' aside.
+_FINAL_N = "".join(chr(0xAC00 + i * 28 + 4) for i in range(399) if chr(0xAC00 + i * 28 + 4) not in "전간")
+_FINAL_L = "".join(chr(0xAC00 + i * 28 + 8) for i in range(399))
 KO_RULES: list[tuple[str, str]] = [
     (rf"(?P<pre>전날|하루\s*전)(?:까지)?(?:\s*{KN}\s*{KU}\s*(?:동안|간|이내|사이))?(?:에)?", "day_before"),
     # '다음날까지' ("by the next day") = the anchor's day and the next: 0..1; '그 후 다음날까지' is the same
@@ -503,12 +507,10 @@ KO_RULES: list[tuple[str, str]] = [
         "same_day",
     ),
     # '혈색소가 10 미만이었던 날에 시스플라틴을': the day on which the clause before held
-    (r"(?:(?<=던)|(?<=던 )|(?<=한 )|(?<=인 )|(?<=은 )|(?<=된 ))날(?:에|에는)?(?![가-힣])", "same_day"),
+    # ('티카그렐러를 처음 쓴 날 아스피린도': any verb's past form, '-ㄴ', before '날')
+    (rf"(?:(?<=던)|(?<=던 )|(?<=[{_FINAL_N}] ))날(?:에|에는)?(?![가-힣])", "same_day"),
     # '고혈압을 처음 진단받을 때 수축기 혈압 160 이상': at that time, the day of the event just named
-    (
-        r"(?:(?<=을 )|(?<=을)|(?<=할 )|(?<=될 )|(?<=던 )|(?<=았을 )|(?<=었을 ))때(?:에|에는|의)?(?![가-힣])",
-        "same_day",
-    ),
+    (rf"(?:(?<=[{_FINAL_L}])|(?<=[{_FINAL_L}] )|(?<=던 ))때(?:에|에는|의)?(?![가-힣])", "same_day"),
     # '진단 당시 HbA1c', '입원 시 젖산': the value taken on the day of the event just named (not the age:
     # '진단 시 65세 이상' belongs to the demographics)
     (

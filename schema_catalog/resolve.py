@@ -51,6 +51,8 @@ GENERIC_WORDS = frozenset(
         "total",
         "age",
         "ages",
+        "arrival",
+        "presentation",
         # an organ or region alone names no diagnosis ('catheter ablation of the heart'): asked back
         "heart",
         "lung",

@@ -1014,6 +1014,48 @@ READINGS: list[tuple[str, dict[str, Any]]] = [
         "2023년 3분기(7~9월)에 유방암 진단을 받은 환자",
         {"index.date_range.start": "2023-07-01", "index.date_range.end": "2023-09-30"},
     ),
+    # --- batch 10 (open half)
+    ("died within 30d after ER arrival", {"index.domain": "visit", "criteria.0.domain": "death"}),
+    ("ER pts w/ WBC > 15k within 1 day after arrival", {"index.domain": "visit", "criteria.0.window.end": 1}),
+    (
+        "ED visit w/ pneumonia dx and a chest xray on the same day",
+        {"criteria.0.window.end": 0, "criteria.0.window.same_visit": False, "criteria.2": "absent"},
+    ),
+    (
+        "응급실 경유 입원 당일 creatinine 1.5 이상",
+        {"index.visit_concept_ids": [262], "criteria.0.window.end": 0},
+    ),
+    ("pts with 2+ ER-to-inpatient admissions in 2023", {"index.visit_concept_ids": [262]}),
+    (
+        "티카그렐러를 처음 쓴 날 아스피린도 같이 처방된 환자",
+        {"index.first_occurrence": True, "criteria.0.window.end": 0},
+    ),
+    (
+        "Insulin glargine initiators with an HbA1c of 9% or higher in the 90 days before",
+        {"index.first_occurrence": True},
+    ),
+    ("metformin new users w/ HbA1c >8% in the 30 days before starting", {"index.first_occurrence": True}),
+    (
+        "와파린 신규 사용자 중 첫 처방 후 30일 이내에 INR 검사가 한 번도 없었던 환자",
+        {"index.first_occurrence": True},
+    ),
+    (
+        "90+ yo admitted and died w/in 14d after admission",
+        {"demographics.age_min": 90, "criteria.0.window.end": 14},
+    ),
+    ("I63 w/ tPA same day", {"index.concepts.terms": ["I63"], "criteria.0.window.end": 0}),
+    (
+        "ok so i need everyone w copd who got admitted 2 or more times last yr",
+        {"index.concepts.terms": ["copd"]},
+    ),
+    (
+        "kids under 10 dispensed amoxicillin (any amoxicillin product) on the day of an otitis dx",
+        {"demographics.age_max": 9},
+    ),
+    (
+        "ticagrelor initiators with an MI dx in the 7 days leading up to the first ticagrelor (incl. same day)",
+        {"criteria.0.window.start": -7},
+    ),
 ]
 
 
