@@ -438,7 +438,7 @@ class Assembly:
             if earlier is None or (
                 earlier.date is not None and later.date is not None and earlier.date.data != later.date.data
             ):
-                continue  # ('New X users in H1 2023 (first-ever X between January and June 2023)': same dates)
+                continue  # ('New X users in H1 2023 (first-ever X between January and June 2023)': one date)
             earlier.date = earlier.date or later.date
             _merge_into(out, later, earlier)
         return out

@@ -82,8 +82,8 @@ EN_EVENT_WORDS: list[tuple[str, str, Pos]] = [
         "noun",
     ),
     (
-        r"(?:ER|ED|emergency(?:\s+(?:room|department))?)[- ]to[- ](?:inpatient|ward|admission)(?:\s+(?:admissions?|visits?|"
-        r"stays?|transfers?))?",
+        r"(?:ER|ED|emergency(?:\s+(?:room|department))?)[- ]to[- ](?:inpatient|ward|admission)"
+        r"(?:\s+(?:admissions?|visits?|stays?|transfers?))?",
         "er_admission",
         "noun",
     ),

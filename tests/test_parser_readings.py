@@ -1046,14 +1046,15 @@ READINGS: list[tuple[str, dict[str, Any]]] = [
     ("I63 w/ tPA same day", {"index.concepts.terms": ["I63"], "criteria.0.window.end": 0}),
     (
         "ok so i need everyone w copd who got admitted 2 or more times last yr",
-        {"index.concepts.terms": ["copd"]},
+        {"criteria.0.concepts.terms": ["copd"]},
     ),
     (
         "kids under 10 dispensed amoxicillin (any amoxicillin product) on the day of an otitis dx",
         {"demographics.age_max": 9},
     ),
     (
-        "ticagrelor initiators with an MI dx in the 7 days leading up to the first ticagrelor (incl. same day)",
+        "ticagrelor initiators with an MI dx in the 7 days leading up to the first ticagrelor "
+        "(incl. same day)",
         {"criteria.0.window.start": -7},
     ),
 ]
