@@ -375,7 +375,8 @@ class KoreanGrammar:
                 for e in self.last_group:
                     e.prior = True
             elif it.kind is ItemKind.first and self.last_group:  # '… 받은 신규 환자'
-                for e in self.last_group:
+                users = self.drug_users_after(it)
+                for e in users or self.last_group:
                     e.first = True
             elif it.kind in (
                 ItemKind.occurrence,
@@ -385,6 +386,15 @@ class KoreanGrammar:
                 ItemKind.number,
             ):
                 self.problems.append(problem("modifier_unplaced", it.text, text=it.text))
+
+    def drug_users_after(self, first: Item) -> list[Event]:
+        """'… LDL ≥ 160이었던 신규 사용자': 'new users' are new to the drug named, not to the test said
+        last."""
+        after = [it for it in self.items if it.start >= first.end]
+        if not after or after[0].kind is not ItemKind.end or not after[0].text.strip().startswith("사용자"):
+            return []
+        drugs = [e for e in self.events if e.kind == "drug" or any("drug" in t.domains for t in e.terms)]
+        return drugs[:1]
 
     def age_at_named_event(self, items: list[Item], rest: list[Item]) -> bool:
         """'…, 수술 당시 나이가 50세에서 69세 사이인 분들만': an event word only saying when the age is taken,

@@ -1040,6 +1040,10 @@ READINGS: list[tuple[str, dict[str, Any]]] = [
         {"index.first_occurrence": True},
     ),
     (
+        "아토르바스타틴 첫 처방일 전 30일 이내에 LDL ≥ 160 mg/dL였던 신규 사용자",
+        {"index.first_occurrence": True, "criteria.0.first_occurrence": False},
+    ),
+    (
         "90+ yo admitted and died w/in 14d after admission",
         {"demographics.age_min": 90, "criteria.0.window.end": 14},
     ),
