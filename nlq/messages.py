@@ -152,6 +152,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Windows are measured from event start dates; “{text}” (the end of a visit) is not supported.",
         "ko": "기간은 사건 시작일 기준으로만 셉니다. “{text}”(방문 종료일) 기준은 아직 지원하지 않습니다.",
     },
+    "title_or_rule": {
+        "en": "Is “{text}” (before the colon) a diagnosis the patients must have as well, or the name of the "
+        "rule after the colon? Say 'with a {text} diagnosis' or leave it out.",
+        "ko": "콜론 앞의 “{text}”은(는) 환자에게 필요한 진단인가요, 콜론 뒤 조건의 이름인가요?",
+    },
     "vague_word": {
         "en": "“{text}” is vague; what exactly do you mean?",
         "ko": "“{text}”은(는) 모호합니다. 정확히 어떤 뜻인가요?",

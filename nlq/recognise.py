@@ -997,6 +997,35 @@ def _age_at_its_event(items: list[Item]) -> list[Item]:
     return out
 
 
+def _title_defined_after(items: list[Item], text: str) -> list[Item]:
+    """'hyperkalemia in the ER: K+ > 5.0 mmol/L on the day of an ER visit': a condition named before a
+    colon and a test value after it may be the condition's definition (no diagnosis asked for) or a second
+    rule; asked back, never guessed."""
+    colon = text.find(":")
+    if colon < 0 or colon > 80:
+        return items
+    head = [it for it in items if it.end <= colon and it.kind is not ItemKind.filler]
+    named = [it for it in head if it.kind in (ItemKind.term, ItemKind.unknown)]
+    if (
+        len(named) != 1
+        or re.search(r"\d", text[:colon])
+        or any(it.kind not in (ItemKind.term, ItemKind.unknown, ItemKind.prep, ItemKind.event) for it in head)
+        or (
+            named[0].kind is ItemKind.term
+            and not any(e.domain.value == "condition" for e in lookup(named[0].text))
+        )
+        or not any(it.kind is ItemKind.compare and it.start > colon for it in items)
+        or re.search(rf"(?<!\w){re.escape(named[0].text)}(?!\w)", text[colon:], re.IGNORECASE)
+    ):
+        return items
+    term = named[0]
+    reason = say("title_or_rule", "en", text=term.text)
+    return [
+        Item(ItemKind.vague, it.text, it.start, it.end, AskData(reason=reason)) if it is term else it
+        for it in items
+    ]
+
+
 def _codes_in(items: list[Item]) -> list[Item] | None:
     """The written codes of a bracket ('(E11.22)', '(85.41 또는 85.43)', '(K92.0-K92.2, K25.4)'); None
     when it holds more."""
@@ -2249,5 +2278,5 @@ def recognise(text: str, lang: str, today: date) -> Recognised:
     items = _code_led(items, notes, lang)  # after the merge: 'E11' + 'diabetes' is one mention by then
     items = _body_part_lists(items, lang)
     if lang == "en":
-        items = _age_at_its_event(window_asides_en(_request_end_en(items)))
+        items = _title_defined_after(_age_at_its_event(window_asides_en(_request_end_en(items))), text)
     return Recognised(items, notes)

@@ -1096,6 +1096,18 @@ def test_a_lead_in_alone_is_not_a_question(sentence: str) -> None:
 
 @pytest.mark.parametrize(
     "sentence",
+    ["hyperkalemia in the ER: K+ > 5.0 mmol/L on the day of an ER visit", "diabetes: HbA1c above 8 in 2023"],
+)
+def test_a_condition_named_before_its_definition_is_asked_back(sentence: str) -> None:
+    """A condition before a colon and a test value after it: the definition of the condition, or a rule of
+    its own? Asked back, never guessed."""
+    result = parse(sentence, today=TODAY)
+    assert result.status == "clarify"
+    assert any("before the colon" in c.question for c in result.clarifications)
+
+
+@pytest.mark.parametrize(
+    "sentence",
     [
         "I'd like to see patients on a blood thinner who ended up with a GI bleed",  # which kind of drug?
         "피검사 수치 안 좋게 나온 만성 신부전 환자들 보여줘",  # '안 좋게' is 'bad', never 'not'
