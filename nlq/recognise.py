@@ -1852,6 +1852,34 @@ def _rewrite(text: str, steps: Sequence[RewriteStep]) -> str:
 
 _I = re.IGNORECASE
 #: English wording read as the words the grammar knows, in order (each step sees the last one's text).
+#: Korean words blanked before recognition (same length: offsets stay, as Kiwi's readings point there),
+#: in order: each says nothing a rule needs, or says again what the rest already says.
+_BLANKED_KO = [
+    # '… 중 하나 이상을 처방받은': any one of the listed is what an 'or' list already means
+    regex(r"\s*중\s*(?:하나|한\s*가지|한\s*개|1개)\s*(?:이상)?(?=\s|을|를|이|가|$)"),
+    # '석 달(90일)': a duration restated in brackets
+    regex(r"(?<=[달주일년월])\s*\(\s*\d+\s*(?:일|주|개월|달|년)\s*\)"),
+    # '흉부 CT f/u 찍은': a follow-up study is the study
+    regex(r"(?<![A-Za-z])f/u(?![A-Za-z])"),
+    # '진단 시 50~69세', '진단 시점 기준으로 70세 이상': the age at that event, as '진단 당시'
+    regex(
+        r"(?<=진단|수술|시술|처방|입원|검사|촬영|내원)(\s*)(?:시점|시|당시(?=\s*(?:나이|연령)))(?:\s*(?:기준(?:으로)?|에))?"
+        r"(?=\s*(?:(?:나이|연령|age|Age)\s*(?:가|이|는|은)?\s*)?\d+\s*(?:~|-|세|살|대))"
+    ),
+    # '진단 시 age 50~69세': the English word before a Korean age
+    regex(r"(?<![A-Za-z])(?:age|Age|AGE)(?=\s*\d+\s*(?:~|-|세|살))"),
+    # '2023년 3분기(7~9월)': the quarter's months said again
+    regex(r"(?<=분기)\s*\(\s*\d{1,2}\s*(?:월)?\s*[~\-–]\s*\d{1,2}\s*월\s*\)"),
+    # '남녀 모두 포함입니다': both sexes, which no sex filter already means
+    regex(r"남녀\s*(?:모두|구분\s*없이|상관\s*없이)\s*(?:포함(?:입니다|합니다|해\s*주세요)?)?"),
+    # '전체 관찰 기간 동안': any time the mart holds, which is what no date says anyway
+    regex(r"(?:전체|모든)\s*(?:관찰|추적|자료|데이터)?\s*기간\s*(?:동안|중|에)?(?:에)?"),
+    # '2022년 1월 1일부터 12월 31일까지의 기간 동안': the period is the dates just given
+    regex(r"(?<=까지)\s*의?\s*기간\s*(?:동안|중에?|내에?|에)?"),
+    # '2020년 이전(2020년 포함)': the year named is in, as every Korean 이전/이후 already reads it
+    regex(r"(?<=이전|이후|까지|부터)\s*\(\s*\d{4}\s*년?\s*(?:도\s*)?포함\s*\)"),
+]
+
 _REWRITES_EN: list[RewriteStep] = [
     # 'A (was) followed by B' is 'A, then B': B on or after A
     (
@@ -2118,56 +2146,7 @@ def recognise(text: str, lang: str, today: date) -> Recognised:
         text, fixes = repair_typos(text)
         notes += [say("typo_read_as", lang, word=w, fix=f) for w, f in fixes]
     else:
-        # '… 중 하나 이상을 처방받은': any one of the listed is what an 'or' list already means;
-        # '석 달(90일)': a duration restated in brackets (blanked, same length: offsets stay)
-        text = re.sub(
-            r"\s*중\s*(?:하나|한\s*가지|한\s*개|1개)\s*(?:이상)?(?=\s|을|를|이|가|$)",
-            lambda m: " " * len(m.group(0)),
-            text,
-        )
-        restated = r"(?<=[달주일년월])\s*\(\s*\d+\s*(?:일|주|개월|달|년)\s*\)"
-        text = re.sub(restated, lambda m: " " * len(m.group(0)), text)
-        # '흉부 CT f/u 찍은': a follow-up study is the study
-        text = re.sub(r"(?<![A-Za-z])f/u(?![A-Za-z])", "   ", text)
-        # '진단 시 50~69세', '진단 시점 기준으로 70세 이상': the age at that event, as '진단 당시'
-        text = re.sub(
-            r"(?<=진단|수술|시술|처방|입원|검사|촬영|내원)(\s*)(?:시점|시|당시(?=\s*(?:나이|연령)))(?:\s*(?:기준(?:으로)?|에))?"
-            r"(?=\s*(?:(?:나이|연령|age|Age)\s*(?:가|이|는|은)?\s*)?\d+\s*(?:~|-|세|살|대))",
-            lambda m: " " * len(m.group(0)),
-            text,
-        )
-        # '진단 시 age 50~69세': the English word before a Korean age
-        text = re.sub(
-            r"(?<![A-Za-z])(?:age|Age|AGE)(?=\s*\d+\s*(?:~|-|세|살))", lambda m: " " * len(m.group(0)), text
-        )
-        # '2023년 3분기(7~9월)': the quarter's months said again
-        text = re.sub(
-            r"(?<=분기)\s*\(\s*\d{1,2}\s*(?:월)?\s*[~\-–]\s*\d{1,2}\s*월\s*\)",
-            lambda m: " " * len(m.group(0)),
-            text,
-        )
-        # '남녀 모두 포함입니다': both sexes, which no sex filter already means
-        text = re.sub(
-            r"남녀\s*(?:모두|구분\s*없이|상관\s*없이)\s*(?:포함(?:입니다|합니다|해\s*주세요)?)?",
-            lambda m: " " * len(m.group(0)),
-            text,
-        )
-        # '전체 관찰 기간 동안': any time the mart holds, which is what no date says anyway
-        text = re.sub(
-            r"(?:전체|모든)\s*(?:관찰|추적|자료|데이터)?\s*기간\s*(?:동안|중|에)?(?:에)?",
-            lambda m: " " * len(m.group(0)),
-            text,
-        )
-        # '2022년 1월 1일부터 12월 31일까지의 기간 동안': the period is the dates just given
-        text = re.sub(
-            r"(?<=까지)\s*의?\s*기간\s*(?:동안|중에?|내에?|에)?", lambda m: " " * len(m.group(0)), text
-        )
-        # '2020년 이전(2020년 포함)': the year named is in, as every Korean 이전/이후 already reads it
-        text = re.sub(
-            r"(?<=이전|이후|까지|부터)\s*\(\s*\d{4}\s*년?\s*(?:도\s*)?포함\s*\)",
-            lambda m: " " * len(m.group(0)),
-            text,
-        )
+        text = _rewrite(text, [(rx, BLANK) for rx in _BLANKED_KO])
         text = _exclusion_list_ko(text)
         # '다음 조건을 모두 만족하는 환자: (1) …, (2) …': a heading and item numbers around the rules
         text = re.sub(
