@@ -375,7 +375,7 @@ plain "after X" = 0..null; "before X" = null..0; "prior X" / "history of X" / "�
 * "a surgery for X" / "수술명에 X이 있는" with X a disease = procedure domain, terms [X] \
 (the engine reads the procedures treating X); a quoted or literal surgery name = name_contains ["..."].
 * Admission / inpatient / 입원 = visit domain, visit_concept_ids [9201, 262]; ER / 응급실 = [9203, 262]; \
-outpatient = [9202]; any visit = visit domain with no visit types.
+ER-to-inpatient / 응급실 경유 입원 = [262]; outpatient = [9202]; any visit = visit domain with no visit types.
 * Imaging ("chest CT", "brain MRI") = imaging domain with an imaging filter \
 {"modalities": DICOM codes (CT, MR, CR, DX, US, XA, NM, PT, MG), \
 "body_parts": DICOM body parts (CHEST, HEAD, HEART, KNEE, ABDOMEN …)} and empty \
