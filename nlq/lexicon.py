@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
-from cohort_engine.plurals import singulars
+from cohort_engine.plurals import plural_of, singulars
 from cohort_engine.spec import Domain
 
 # Abbreviations of three letters or fewer match in any case only when people really type them so;
@@ -147,24 +147,11 @@ def aliases() -> list[Alias]:
             out.append(Alias(a, e.key, case))
     written = {compact(alias.text) for alias in out}
     for alias in list(out):
-        plural = _plural(alias.text)
+        plural = plural_of(alias.text)
         if plural is not None and compact(plural) not in written:
             written.add(compact(plural))
             out.append(Alias(plural, alias.key, alias.case))
     return out
-
-
-def _plural(name: str) -> str | None:
-    """The English plural of a name of several words ('lung needle biopsies', 'chest x-rays', 'knee
-    replacements'), found as one phrase as the singular is; None for one word (the tokenizer's own
-    lemma-free matching leaves those to :func:`lookup`) or a name that is no noun phrase."""
-    if " " not in name or not re.fullmatch(r"[a-z][a-z0-9 -]*[a-z]", name):
-        return None
-    if re.search(r"(?:s|x|ch|sh)$", name):
-        return None if name.endswith("s") else name + "es"
-    if re.search(r"[^aeiou]y$", name):
-        return name[:-1] + "ies"
-    return name + "s"
 
 
 @lru_cache(maxsize=1)
