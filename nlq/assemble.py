@@ -20,7 +20,7 @@ from cohort_engine.nlq.items import AgeData, DateData, ItemKind, SexData
 from cohort_engine.nlq.lexicon import answer_of, entries, lookup
 from cohort_engine.nlq.messages import KIND_NAMES
 from cohort_engine.nlq.regex_cache import regex
-from cohort_engine.nlq.vocab import DOMAIN_KIND, KIND_DOMAIN, VISIT_KIND_IDS
+from cohort_engine.nlq.vocab import DOMAIN_KIND, KIND_DOMAIN, VISIT_KIND_IDS, VISIT_KINDS
 from cohort_engine.spec import (
     CohortSpec,
     ConceptSet,
@@ -40,6 +40,13 @@ from cohort_engine.spec import (
 #: Words that make a histology name ('adenocarcinoma') a pathology result rather than a diagnosis.
 PATHOLOGY_CONTEXT = regex(
     r"patholog|histolog|histopatholog|biops|path\s+report|병리|조직\s*검사|조직학|생검", re.IGNORECASE
+)
+
+#: Words that make a second mention of an event another event of that kind, never the first one again.
+ANOTHER_EVENT = regex(
+    r"\b(?:again|another|other|second|repeat(?:ed)?|new|further|subsequent|re-?admi\w*|re-?visit\w*|return\w*"
+    r"|recurr\w*|bounced?)\b|다시|또|(?<![가-힣])재(?=[가-힣])|두\s*번째|다른|추가",
+    re.IGNORECASE,
 )
 
 
@@ -316,12 +323,24 @@ class Assembly:
         nothing of its own (no window, value, count, date, negation or history), is that event: what is
         anchored on the second mention is anchored on the first."""
         out = list(events)
+        again = ANOTHER_EVENT.search(self.title) is not None
         for later in events:
-            if later not in out or not later.terms or later.window is not None or later.introduced:
+            if later not in out or later.window is not None or later.introduced:
                 continue
-            if later.value is not None or later.count is not None or later.date is not None:
+            if later.value is not None or later.count is not None:
                 continue
-            if later.negated or later.prior or later.first or later.modalities or later.answers:
+            if later.negated or later.prior or later.first or later.answers:
+                continue
+            # '응급실에 왔던 사람들 중에요, 응급실 온 날 …': a visit of the same kind named again, with no
+            # words of its own, is that visit (unless the sentence speaks of another one)
+            visit_again = not later.terms and later.kind in VISIT_KINDS and not later.modalities and not again
+            if not (later.terms or later.modalities or visit_again):
+                continue
+            # '뇌 MRI 찍은 환자 중에 … 2024년에 찍은 MRI만요': the same event named again only to give its
+            # dates restricts that event; said of another event ('another MRI in 2024') it is a new rule
+            if later.date is not None and (again or not (later.terms or later.modalities)):
+                continue
+            if (later.modalities or later.body_parts) and later.terms:
                 continue
             earlier = next(
                 (
@@ -330,18 +349,36 @@ class Assembly:
                     if e is not later
                     and e.pos < later.pos
                     and not e.negated
-                    and e.terms
                     and self.domain.get(id(e)) == self.domain.get(id(later))
-                    and len(e.terms) == len(later.terms)
-                    and all(any(same_mention(t, u) for u in e.terms) for t in later.terms)
-                    and all(any(same_mention(u, t) for t in later.terms) for u in e.terms)
+                    and (later.date is None or (e.date is None and e.window is None and not e.first))
+                    and self._names_same(e, later, visit_again)
                 ),
                 None,
             )
             if earlier is None:
                 continue
+            earlier.date = earlier.date or later.date
             _merge_into(out, later, earlier)
         return out
+
+    @staticmethod
+    def _names_same(e: Event, later: Event, visit_again: bool) -> bool:
+        """Does ``later`` name exactly what ``e`` names: the same terms both ways, the same modality
+        (its body part, if any, among ``e``'s), or — for a bare visit word — the same kind of visit?"""
+        if visit_again:
+            return not e.terms and not e.modalities and e.kind == later.kind
+        if later.modalities:
+            return (
+                not e.terms
+                and set(later.modalities) == set(e.modalities)
+                and set(later.body_parts) <= set(e.body_parts)
+            )
+        return (
+            bool(e.terms)
+            and len(e.terms) == len(later.terms)
+            and all(any(same_mention(t, u) for u in e.terms) for t in later.terms)
+            and all(any(same_mention(u, t) for t in later.terms) for u in e.terms)
+        )
 
     def read_answers(self, events: list[Event]) -> list[Event]:
         """'current smokers', 'whose smoking status was recorded as current smoker', '현재 흡연자': a coded

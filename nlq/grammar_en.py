@@ -119,6 +119,10 @@ def compatible(kind: str | None, term: Term) -> bool:
 class EnglishGrammar:
     def __init__(self, items: list[Item]) -> None:
         self.items = [it for it in items if it.kind is not ItemKind.filler]
+        # where 'both' / 'each of' was said: a date after the list that follows is each member's
+        self.both_at = [
+            it.start for it in items if it.kind is ItemKind.filler and it.text.lower() in ("both", "each")
+        ]
         self.events: list[Event] = []
         self.cur: Event | None = None
         self.pend = Pending()
@@ -552,6 +556,12 @@ class EnglishGrammar:
         cur = self.cur
         if cur is not None and cur.has_content():
             target = self.group_first(cur)
+            if target is not cur and target.date is None and self.said_both(target):
+                # 'both a cardiac MR and an echo were obtained in 2024': the dates are every member's
+                for e in self.events:
+                    if e.group == target.group and e.date is None:
+                        e.date = it
+                return
             if target.date is None:
                 target.date = it
                 if target is not cur:
@@ -564,6 +574,14 @@ class EnglishGrammar:
         if self.pend.date is not None:
             self.ask("two_dates", it.text)
         self.pend.date = it
+
+    def said_both(self, first: Event) -> bool:
+        """Was 'both' (or 'each') said just before the list that ``first`` starts, no event between?"""
+        before = [e.pos for e in self.events if e.pos < first.pos]
+        second = min(
+            (e.pos for e in self.events if e.group == first.group and e is not first), default=first.pos
+        )
+        return any(b < second and all(p < b for p in before) for b in self.both_at)
 
     def window(self, it: Item, nxt: Item | None) -> None:
         cur = self.cur

@@ -39,7 +39,8 @@ CONTENT_KINDS = {ItemKind.term, ItemKind.event, ItemKind.modality, ItemKind.name
 
 #: '<사건> 당시 70세 이상': an age taken at a named event ('lobectomy 당시', '수술 때').
 KO_AGE_AT = regex(
-    r"(?P<ev>[A-Za-z가-힣0-9.\-]+?)(?:을|를|이|가)?\s*(?:받은\s*|시행한\s*|했던\s*|한\s*)?(?:당시|때|시점)(?:에|의)?\s*"
+    r"(?P<ev>[A-Za-z가-힣0-9.\-]+)(?:\([^)]*\))?\s*(?:을|를|이|가)?\s*(?:처음\s*|최초로?\s*)?"
+    r"(?:[가-힣]*?(?:은|을|던|한|할)\s*)?(?:당시|때|시점)(?:에|의)?\s*"
     r"(?:나이\s*(?:가|는)?\s*)?(?:만\s*)?\d{1,3}\s*(?:세|살)"
 )
 #: Words before '당시' that name no particular event (the index's own diagnosis, or the verb of care of

@@ -607,6 +607,9 @@ def _classify_ko(tok: str, a: int, b: int, morphs: Sequence[Morph] = ()) -> list
         return [Item(ItemKind.end, tok, a, b, EndData())]  # '…, 단 X는 제외': a boundary, no rule
     reading = read_word(morphs, a, b) if morphs else None
     stem, josa = _split_particles(tok, a, b, reading)
+    if stem == "자" and _person_noun(morphs, a):
+        # '… 시행받은 자', '진단자 중': the formal 'person' of protocol Korean, the cohort's head noun
+        return [Item(ItemKind.end, tok, a, b, EndData(head=True))]
     if stem in KO_ENDERS:
         return [Item(ItemKind.end, tok, a, b, EndData(head=stem in KO_HEAD))]
     if stem in KO_ALL:
@@ -677,6 +680,12 @@ def _but(morphs: Sequence[Morph], a: int, b: int) -> bool:
     if after and after[0].form in ("한", "하나", "1"):
         return False
     return not before or before[-1].form in (",", ";") or before[-1].form in KO_HEAD or before[-1].tag == "SF"
+
+
+def _person_noun(morphs: Sequence[Morph], a: int) -> bool:
+    """Is '자' at ``a`` the noun 'person' (after an adnominal ending, or a noun's suffix: '진단자'), not an
+    ending ('보자', '먹자')?"""
+    return any(m.start == a and m.form == "자" and m.tag in ("NNB", "XSN") for m in morphs)
 
 
 def _after_connective(morphs: Sequence[Morph], a: int) -> bool:
@@ -912,6 +921,9 @@ CONTENT_INSIDE = {
     ItemKind.exclusive,
 }
 
+#: Items that say something a rule would need ('(i.e. at least one day earlier)'): a bracket holding one is
+#: read (and asked about when it cannot be), never dropped as an aside.
+UNREAD_INSIDE = {ItemKind.bad_window, ItemKind.bad_date, ItemKind.occurrence, ItemKind.first, ItemKind.vague}
 
 #: DICOM modality and body-part codes, as writers restate a study in brackets ('brain MRI (MR, HEAD)').
 DICOM_CODES = frozenset(
@@ -1432,7 +1444,7 @@ def _parentheses(items: list[Item], notes: list[str], lang: str) -> list[Item]:
                     out[-1] = Item(ItemKind.term, said, last.start, inner[-1].end, last.data)
                     i = j + 1
                     continue
-                if not kinds & CONTENT_INSIDE:
+                if not kinds & (CONTENT_INSIDE | UNREAD_INSIDE):
                     words = " ".join(x.text for x in inner).strip()
                     if words:
                         notes.append(say("aside_ignored", lang, words=words))
@@ -1770,6 +1782,66 @@ def _exclusion_list_ko(text: str) -> str:
     return text[: m.start()] + ", ".join(f"{item} 제외" for item in items)
 
 
+#: 'X, i.e. Y', 'X (i.e. Y)', 'X, that is, Y': Y said to restate X.
+_RESTATED_EN = regex(
+    r"\s*(?P<open>[,(])?\s*\b(?:i\.\s?e\.?|ie\.|that\s+is\s*,|namely)\s*,?\s*(?P<body>[^;:()]*?)\s*"
+    r"(?:\)|(?=[;:]|,\s|\.\s|\.?\s*$))",
+    re.IGNORECASE,
+)
+#: Words a restatement may hold besides the ones it restates: they add no rule.
+_RESTATEMENT_WORDS = frozenset(
+    "a an the their his her patient's patients' patient on record in chart ever any one of diagnosis diagnoses "
+    "dx diagnosed episode occurrence event code codes documented recorded with".split()
+)
+_FIRST_WORDS = frozenset({"first", "first-ever", "newly", "new", "initial", "incident"})
+
+
+def _restatement_en(text: str) -> str:
+    """'newly diagnosed atrial fibrillation (I48.x), i.e. first-ever afib dx, in 2022': a restatement that
+    names only what was said before it (the same words, another name or code of the same lexicon entry,
+    'first' where 'first'/'newly' was said) adds no rule and is blanked. Anything else in it ('i.e. at least
+    one day earlier') stays, to be read or asked about: it may change the meaning."""
+
+    def same(m: re.Match[str]) -> str:
+        before = text[: m.start()].lower()
+        said = set(re.findall(r"[\w'-]+", before))
+        for word in re.findall(r"[\w'.-]+", m.group("body").lower()):
+            word = word.strip(".")
+            if word in _FIRST_WORDS:
+                if not (_FIRST_WORDS & said or re.search(r"first|initiat|new[\s-]+users?|newly", before)):
+                    return m.group(0)
+            elif word in _RESTATEMENT_WORDS or word in said:
+                continue
+            elif not any(
+                any(n.lower() in before for n in e.en) or any(c.lower() in before for c in e.codes)
+                for e in lookup(word)
+            ):
+                return m.group(0)
+        # a bracket opened before the restatement closes with it; one opened earlier stays open
+        keep = ")" if m.group(0).endswith(")") and m.group("open") != "(" else ""
+        return " " * (len(m.group(0)) - len(keep)) + keep
+
+    return _RESTATED_EN.sub(same, text)
+
+
+_EXCLUSION_HEAD_EN = regex(r"\bexclusions?(?:\s+criteria)?\s*:", re.IGNORECASE)
+_INCLUSION_HEAD_EN = regex(r"\binclusions?(?:\s+criteria)?\s*:", re.IGNORECASE)
+
+
+def _exclusion_list_en(text: str) -> str:
+    """'Inclusion: A; B. Exclusion: C; D': every item after the exclusion heading (up to an inclusion
+    heading) is an exclusion of its own, written as the parser reads one ('exclude C; exclude D'). Items
+    are split only at ';' (bullets and numbers already read so); a comma stays inside its item."""
+    m = _EXCLUSION_HEAD_EN.search(text)
+    if m is None:
+        return text
+    stop = _INCLUSION_HEAD_EN.search(text, m.end())
+    end = stop.start() if stop else len(text)
+    items = [p.strip(" ,.") for p in text[m.end() : end].split(";")]
+    excluded = "; ".join(f"exclude {p}" for p in items if p)
+    return f"{text[: m.start()]}; {excluded}; {text[end:]}" if excluded else text
+
+
 def _body_part_restated_ko(text: str) -> str:
     """'두부(Head) CT', '흉부(chest) X-ray': the English name of the body part just named, in brackets,
     says it again (blanked, same length, so that the part and the modality meet)."""
@@ -1866,6 +1938,11 @@ _BLANKED_KO = [
         r"(?<=진단|수술|시술|처방|입원|검사|촬영|내원)(\s*)(?:시점|시|당시(?=\s*(?:나이|연령)))(?:\s*(?:기준(?:으로)?|에))?"
         r"(?=\s*(?:(?:나이|연령|age|Age)\s*(?:가|이|는|은)?\s*)?\d+\s*(?:~|-|세|살|대))"
     ),
+    # '당뇨병을 진단받을 때 65세 이상', 'naproxen 처음 먹었을 때 60세 이상': the age at that event (asked back
+    # when it is not the index event, parser._age_at_other_event)
+    regex(
+        r"(?<=[을할던은])\s*때(?:에|의)?(?=\s*(?:(?:나이|연령)\s*(?:가|이|는|은)?\s*)?(?:만\s*)?\d+\s*(?:~|-|세|살|대))"
+    ),
     # '진단 시 age 50~69세': the English word before a Korean age
     regex(r"(?<![A-Za-z])(?:age|Age|AGE)(?=\s*\d+\s*(?:~|-|세|살))"),
     # '2023년 3분기(7~9월)': the quarter's months said again
@@ -1881,6 +1958,7 @@ _BLANKED_KO = [
 ]
 
 _REWRITES_EN: list[RewriteStep] = [
+    _restatement_en,
     # 'A (was) followed by B' is 'A, then B': B on or after A
     (
         regex(r"\b(?:(?:was|were|is|are)\s+)?followed\s+by\b", _I),
@@ -1928,6 +2006,14 @@ _REWRITES_EN: list[RewriteStep] = [
     (
         regex(r"\bended\s+up\s+(?:getting|having|needing|with|on|receiving)\b", _I),
         lambda m: "had".ljust(len(m.group(0))),
+    ),
+    # 'in the period January through December 2022', 'during the period 2021-2022': the dates named
+    (
+        regex(
+            r"\b(?:in|during|within|over)\s+the\s+(?:time\s+)?period\s+(?=(?:from\s+|of\s+|between\s+)?(?:\d|[A-Z]))",
+            _I,
+        ),
+        BLANK,
     ),
     # 'in calendar 2022', 'calendar year 2021', 'in year 2024': the year
     (regex(r"\b(?:calendar\s+(?:year\s+)?|(?<=in\s)(?:the\s+)?year\s+)(?=(?:19|20)\d\d\b)", _I), BLANK),
@@ -2085,6 +2171,16 @@ _REWRITES_EN: list[RewriteStep] = [
             _I,
         ),
         BLANK,
+    ),
+    _exclusion_list_en,
+    # 'before the COPD dx (i.e. at least one day earlier)': strictly before, the anchor's own day left out
+    (
+        regex(
+            r"(?<=\bbefore\b)(?P<x>[^;:()]{1,60}?)\s*\(\s*(?:i\.\s?e\.?,?\s*|that\s+is,?\s*)?(?:at\s+least\s+(?:one|1)\s+"
+            r"(?:full\s+)?day\s+(?:earlier|before|prior)|strictly\s+(?:earlier|before))\s*\)",
+            _I,
+        ),
+        lambda m: f"{m.group('x')} (not counting the day itself)",
     ),
     # 'before the bleed date', 'the day of the alteplase dose': the event named by its date or dose
     (

@@ -474,6 +474,11 @@ EN_FILLERS = {
     "sort",
     "documented",
     "recorded",
+    # 'in whom a chest CT was obtained', 'a stent (36.07) was inserted': the passive verb of the event named
+    "obtained",
+    "acquired",
+    "inserted",
+    "implanted",
     "coded",
     "confirmed",
     "known",
@@ -538,6 +543,13 @@ EN_FILLERS = {
     "transfused",
 }
 KO_FILLERS = {
+    # '… 환자는 누구인가요?', '누구예요': asking who, which the list of patients answers
+    "누구",
+    "누구인가요",
+    "누구인지",
+    "누구예요",
+    "누구야",
+    "누군지",
     "근데",  # 'but / by the way', chat Korean; '그런데' alike
     "그런데",
     "이렇게",  # '… → … → …, 이렇게 순서대로 간 환자': the chain said before
