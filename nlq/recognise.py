@@ -1790,8 +1790,37 @@ _RESTATED_EN = regex(
 )
 #: Words a restatement may hold besides the ones it restates: they add no rule.
 _RESTATEMENT_WORDS = frozenset(
-    "a an the their his her patient's patients' patient on record in chart ever any one of diagnosis diagnoses "
-    "dx diagnosed episode occurrence event code codes documented recorded with".split()
+    {
+        "a",
+        "an",
+        "the",
+        "their",
+        "his",
+        "her",
+        "patient's",
+        "patients'",
+        "patient",
+        "on",
+        "record",
+        "in",
+        "chart",
+        "ever",
+        "any",
+        "one",
+        "of",
+        "diagnosis",
+        "diagnoses",
+        "dx",
+        "diagnosed",
+        "episode",
+        "occurrence",
+        "event",
+        "code",
+        "codes",
+        "documented",
+        "recorded",
+        "with",
+    }
 )
 _FIRST_WORDS = frozenset({"first", "first-ever", "newly", "new", "initial", "incident"})
 
