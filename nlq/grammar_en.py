@@ -655,6 +655,17 @@ class EnglishGrammar:
             self.pend.same_visit_with = cur if cur is not None else self.events[-1]
             self.new_event(it.start, kind).text.append(it.text)
             return
+        if (
+            cur is not None
+            and kind == "drug"
+            and cur.kind is None
+            and cur.terms
+            and it.text.lower().startswith(("was ", "were ", "is ", "are ", "been "))
+            and all(t.domains == {"procedure"} for t in cur.terms)
+            and (nxt is None or nxt.kind not in (ItemKind.term, ItemKind.unknown, ItemKind.quote))
+        ):
+            cur.text.append(it.text)  # 'a transfusion of packed cells (99.04) was given': that procedure
+            return
         if cur is not None and self.attachable(cur, kind, pos):
             cur.set_kind(kind)
             cur.text.append(it.text)

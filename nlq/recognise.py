@@ -1213,7 +1213,11 @@ def _name_restatement(out: list[Item], inner: list[Item], notes: list[str], lang
         run
         and len(content) == 1
         and content[0].kind is ItemKind.term
-        and ABBREVIATION.fullmatch(content[0].text.strip())
+        and (
+            ABBREVIATION.fullmatch(content[0].text.strip())
+            # '고관절 폐쇄성 골절(closed fracture of hip)': the English name of the Korean one
+            or (lang == "ko" and content[0].text.isascii() and all(re.search("[가-힣]", x.text) for x in run))
+        )
         and all(x.kind is ItemKind.unknown for x in run)
     ):
         notes.append(say("name_restates", lang, words=" ".join(x.text for x in run), term=content[0].text))
@@ -1301,6 +1305,21 @@ def _code_led(items: list[Item], notes: list[str], lang: str) -> list[Item]:
     return out
 
 
+def _qualified_name_start(out: list[Item], start: int, codes: list[Item]) -> int:
+    """'type 2 diabetes with hyperglycaemia (E11.65)', 'GI haemorrhage, unspecified (K92.2)': the code
+    restates the whole qualified name when the known name before 'with' / ',' / 'due to' holds every code
+    (E11.65 inside E11); the start of that name, else ``start`` unchanged."""
+    k = start - 1
+    if k < 1 or start >= len(out) or out[k].text.strip().lower() not in ("with", ",", "due to", "without"):
+        return start
+    name = out[k - 1]
+    if name.kind is not ItemKind.term or not all(
+        any(e.names_code(c.text) for e in lookup(name.text)) for c in codes
+    ):
+        return start
+    return k - 1
+
+
 def _code_restatement(out: list[Item], inner: list[Item], notes: list[str], lang: str) -> list[Item] | None:
     """'diabetic CKD (E11.22)': the code says exactly what the words before it name, so the code is the
     mention and the words are dropped (kept, they would become rules of their own or widen the code).
@@ -1328,6 +1347,7 @@ def _code_restatement(out: list[Item], inner: list[Item], notes: list[str], lang
                 k -= 1
             else:
                 break
+        start = _qualified_name_start(out, start, codes)
         run = out[start:]
         del out[start:]
         run = [x for x in run if x.kind in _MENTION]
@@ -1366,8 +1386,10 @@ def _parentheses(items: list[Item], notes: list[str], lang: str) -> list[Item]:
     i = 0
     while i < len(items):
         it = items[i]
-        if it.text.strip() == "(":
-            j = next((k for k in range(i + 1, len(items)) if items[k].text.strip() == ")"), None)
+        if it.text.strip() in ("(", "["):
+            # '[coronary arteriography]': square brackets restate or qualify as round ones do
+            close = ")" if it.text.strip() == "(" else "]"
+            j = next((k for k in range(i + 1, len(items)) if items[k].text.strip() == close), None)
             if j is not None:
                 inner = items[i + 1 : j]
                 restated = _code_restatement(out, inner, notes, lang)
@@ -1420,9 +1442,26 @@ def _parentheses(items: list[Item], notes: list[str], lang: str) -> list[Item]:
                 dicom = [x for x in inner if x.kind not in (ItemKind.filler, ItemKind.conj)]
                 if (
                     prev_content is not None
+                    and prev_content.kind in (ItemKind.term, ItemKind.modality)
+                    and len(dicom) == 1
+                    and dicom[0].kind is ItemKind.event
+                    and re.fullmatch(r"[A-Za-z]+", dicom[0].text.strip())
+                ):
+                    # 'a pelvis X-ray (procedure)', 'E11 (diagnosis)': the kind of the mention just named
+                    notes.append(say("aside_ignored", lang, words=dicom[0].text.strip()))
+                    out.append(Item(ItemKind.filler, dicom[0].text, dicom[0].start, dicom[0].end))
+                    i = j + 1
+                    continue
+                if (
+                    prev_content is not None
                     and prev_content.kind is ItemKind.modality
                     and dicom
-                    and all(x.text.strip().upper() in DICOM_CODES for x in dicom)
+                    and all(
+                        x.text.strip().upper() in DICOM_CODES
+                        # 'a coronary angiogram [coronary arteriography]': the same study named again
+                        or (x.kind is ItemKind.modality and x.data == prev_content.data)
+                        for x in dicom
+                    )
                 ):
                     # 'brain MRI(MR, HEAD)': the DICOM codes of the study just named
                     notes.append(say("aside_ignored", lang, words=" ".join(x.text for x in inner).strip()))
@@ -1853,6 +1892,58 @@ def _restatement_en(text: str) -> str:
     return _RESTATED_EN.sub(same, text)
 
 
+_AGE_AT_EN = regex(
+    r"(?P<age>\b\d{1,3}\s*(?:\+|or\s+(?:older|over|above|younger|under)|and\s+(?:older|over|up|above)))"
+    r"(?P<at>\s+at\s+(?:the\s+time\s+of\s+)?(?:the|their|his|her)\s+(?P<x>[A-Za-z][\w-]*))\b",
+    re.IGNORECASE,
+)
+
+
+def _age_at_first_named(text: str) -> str:
+    """'Closed fracture of hip, 65 or older at the fracture, …': an age taken at the event the sentence
+    opens with (the index, as every age is) says nothing more; an age at any other event is left to be
+    read, and asked back."""
+
+    def blank(m: re.Match[str]) -> str:
+        head = re.split(r",|;|\b(?:with|who|and|whose|in\s+whom)\b", text[: m.start()], maxsplit=1)[0]
+        x = m.group("x").lower()
+        if len(x) >= 4 and re.search(rf"\b{re.escape(x)}", head.lower()):
+            return m.group("age") + " " * len(m.group("at"))
+        return m.group(0)
+
+    return _AGE_AT_EN.sub(blank, text)
+
+
+#: '(즉, 최초 진단)', '(즉, 최초 처방일 기준)': a restatement in brackets after 즉 ('that is').
+_RESTATED_KO = regex(r"\(\s*즉\s*,?\s*(?P<body>[^()]*?)\s*\)")
+#: Words such a restatement may hold besides what it restates.
+_RESTATEMENT_WORDS_KO = ("기준", "판단", "정의", "의미", "말함", "뜻함", "해당", "경우", "날", "일", "건", "자", "환자")
+_FIRST_KO = ("최초", "처음", "첫")
+
+
+def _restatement_ko(text: str) -> str:
+    """'대장암을 처음 진단받은 자 (즉, 최초 진단)': as :func:`_restatement_en`, a restatement naming only
+    what the sentence said before it (its words, 'first' where 처음/최초/신규 was said, and framing words)
+    is blanked (same length); anything else stays and is read or asked about."""
+
+    def same(m: re.Match[str]) -> str:
+        before = text[: m.start()]
+        body = m.group("body")
+        if re.search(r"\d", body):
+            return m.group(0)
+        for word in re.findall(r"[가-힣A-Za-z]+", body):
+            if word.startswith(_FIRST_KO):
+                if not re.search(r"처음|최초|첫|신규", before):
+                    return m.group(0)
+                word = word.lstrip("최초처음첫") or "일"
+            stem = re.sub(r"(?:으로|로|을|를|이|가|은|는|의|에|함|임|하여|해서)$", "", word)
+            if not (stem in before or stem.startswith(_RESTATEMENT_WORDS_KO) or stem.endswith("일")):
+                return m.group(0)
+        return " " * len(m.group(0))
+
+    return _RESTATED_KO.sub(same, text)
+
+
 _EXCLUSION_HEAD_EN = regex(r"\bexclusions?(?:\s+criteria)?\s*:", re.IGNORECASE)
 _INCLUSION_HEAD_EN = regex(r"\binclusions?(?:\s+criteria)?\s*:", re.IGNORECASE)
 
@@ -1982,6 +2073,8 @@ _BLANKED_KO = [
     regex(r"(?:전체|모든)\s*(?:관찰|추적|자료|데이터)?\s*기간\s*(?:동안|중|에)?(?:에)?"),
     # '2022년 1월 1일부터 12월 31일까지의 기간 동안': the period is the dates just given
     regex(r"(?<=까지)\s*의?\s*기간\s*(?:동안|중에?|내에?|에)?"),
+    # '2000.1.1~2019.12.31 기간 중', '2021년 상반기 기간에': the period is the dates just given
+    regex(r"(?:(?<=\d)|(?<=일)|(?<=월)|(?<=년)|(?<=분기)|(?<=반기))\s*(?:의\s*)?기간\s*(?:동안|중에?|내에?|에)?(?=\s)"),
     # '2020년 이전(2020년 포함)': the year named is in, as every Korean 이전/이후 already reads it
     regex(r"(?<=이전|이후|까지|부터)\s*\(\s*\d{4}\s*년?\s*(?:도\s*)?포함\s*\)"),
 ]
@@ -2101,6 +2194,7 @@ _REWRITES_EN: list[RewriteStep] = [
         regex(r"(?<=after\s)(?:their\s+|the\s+)?(?:arrival|presentation)\b", _I),
         "the visit",
     ),
+    _age_at_first_named,
     # 'aged 65 or older at initiation': the age at the index, as every age is
     (
         regex(
@@ -2272,6 +2366,7 @@ def recognise(text: str, lang: str, today: date) -> Recognised:
         notes += [say("typo_read_as", lang, word=w, fix=f) for w, f in fixes]
     else:
         text = _rewrite(text, [(rx, BLANK) for rx in _BLANKED_KO])
+        text = _restatement_ko(text)
         text = _exclusion_list_ko(text)
         # '다음 조건을 모두 만족하는 환자: (1) …, (2) …': a heading and item numbers around the rules
         text = re.sub(

@@ -1024,7 +1024,9 @@ JOSA_PROTECTED = {
 # Words the English typo repair corrects towards (besides fillers, stop words, months, numbers and the
 # lexicon's words): 'diagnosd' → 'diagnosed'.
 #: Plain words the English typo repair leaves alone although a lexicon word is one edit away.
-EN_PLAIN_WORDS = {"apart", "performed", "perform", "performing"}  # "14 days apart", never "aspart"
+# Real words no rule needs, never read as typos of a known word ("14 days apart", never "aspart";
+# "subsequent to", never "subsequently to")
+EN_PLAIN_WORDS = {"apart", "performed", "perform", "performing", "subsequent", "period", "periods"}
 EN_GRAMMAR_WORDS = {
     "patients",
     "patient",

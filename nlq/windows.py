@@ -251,7 +251,8 @@ def _en(m: re.Match[str], kind: str) -> Item:
 
 
 EXCLUSIVE_EN = regex(
-    r"\(?\s*\b(?:not\s+counting|excluding|but\s+not|except)\s+the\s+(?:\w+\s+)?day(?:\s+itself)?\b\s*\)?",
+    r"\(?\s*\b(?:not\s+counting|excluding|but\s+not|except)\s+the\s+(?:\w+\s+)?day"
+    r"(?:\s+itself|\s+of\s+(?:the\s+|that\s+)?(?:index\s+)?[\w-]+)?\b\s*\)?",
     re.IGNORECASE,
 )
 #: '(counting the diagnosis day itself)', 'including the day of the surgery': the anchor's own day, said to
