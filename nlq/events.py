@@ -57,6 +57,8 @@ REFERENCE_NOUNS: dict[str, tuple[str, ...]] = {
     "op": ("surgery", "operation", "ectomy", "plasty", "replacement", "bypass", "cabg", "repair", "수술"),
     "mets": ("metastasis", "metastases", "metastatic", "전이"),
     "infarct": ("infarction", "stemi", "nstemi", "경색"),
+    # 'within 30 days following the infarction' of an 'NSTEMI (I21.4)' or an 'MI'
+    "infarction": ("infarction", "stemi", "nstemi", "myocardial", "경색"),
 }
 
 
@@ -65,7 +67,12 @@ def _refers_back(word: str, b: Term) -> bool:
     wanted = REFERENCE_NOUNS.get(word)
     if wanted is None:
         return False
-    names = [b.text.lower(), b.said.lower(), *(n.lower() for e in lookup(b.text) for n in (*e.en, e.key))]
+    names = [
+        b.text.lower(),
+        b.said.lower(),
+        # a code's words name it too: 'ST-elevation MI (I21.0-I21.3) … the infarction'
+        *(n.lower() for e in (*lookup(b.text), *(lookup(b.said) if b.said else ())) for n in (*e.en, e.key)),
+    ]
     return any(w in n for w in wanted for n in names)
 
 

@@ -192,6 +192,7 @@ _BLANKED_EN = [
 
 #: Misspelt units of time, too short for edit-distance repair to be safe.
 SHORT_TYPOS_EN = {
+    "teh": "the",
     "weks": "weeks",
     "wekks": "weeks",
     "wek": "week",
@@ -1209,15 +1210,24 @@ def _name_restatement(out: list[Item], inner: list[Item], notes: list[str], lang
     while run_start > 0 and out[run_start - 1].kind in _MENTION:
         run_start -= 1
     run = out[run_start:]
+    # '고관절 폐쇄성 골절(closed fracture of hip)', '소아 주의력결핍장애(Child attention deficit disorder)':
+    # the English name of an unknown Korean one (the mart's names are English)
+    english = (
+        lang == "ko"
+        and bool(content)
+        and all(x.kind in (ItemKind.term, ItemKind.unknown) and x.text.isascii() for x in content)
+        and any(re.search("[A-Za-z]{3}", x.text) for x in content)
+        and all(re.search("[가-힣]", x.text) for x in run)
+    )
+    if english and run and all(x.kind is ItemKind.unknown for x in run):
+        notes.append(say("name_restates", lang, words=" ".join(x.text for x in run), term=content[0].text))
+        del out[run_start:]
+        return [x for x in inner if x.kind is not ItemKind.filler]
     if (
         run
         and len(content) == 1
         and content[0].kind is ItemKind.term
-        and (
-            ABBREVIATION.fullmatch(content[0].text.strip())
-            # '고관절 폐쇄성 골절(closed fracture of hip)': the English name of the Korean one
-            or (lang == "ko" and content[0].text.isascii() and all(re.search("[가-힣]", x.text) for x in run))
-        )
+        and ABBREVIATION.fullmatch(content[0].text.strip())
         and all(x.kind is ItemKind.unknown for x in run)
     ):
         notes.append(say("name_restates", lang, words=" ".join(x.text for x in run), term=content[0].text))
@@ -1917,7 +1927,21 @@ def _age_at_first_named(text: str) -> str:
 #: '(즉, 최초 진단)', '(즉, 최초 처방일 기준)': a restatement in brackets after 즉 ('that is').
 _RESTATED_KO = regex(r"\(\s*즉\s*,?\s*(?P<body>[^()]*?)\s*\)")
 #: Words such a restatement may hold besides what it restates.
-_RESTATEMENT_WORDS_KO = ("기준", "판단", "정의", "의미", "말함", "뜻함", "해당", "경우", "날", "일", "건", "자", "환자")
+_RESTATEMENT_WORDS_KO = (
+    "기준",
+    "판단",
+    "정의",
+    "의미",
+    "말함",
+    "뜻함",
+    "해당",
+    "경우",
+    "날",
+    "일",
+    "건",
+    "자",
+    "환자",
+)
 _FIRST_KO = ("최초", "처음", "첫")
 
 
@@ -2074,7 +2098,9 @@ _BLANKED_KO = [
     # '2022년 1월 1일부터 12월 31일까지의 기간 동안': the period is the dates just given
     regex(r"(?<=까지)\s*의?\s*기간\s*(?:동안|중에?|내에?|에)?"),
     # '2000.1.1~2019.12.31 기간 중', '2021년 상반기 기간에': the period is the dates just given
-    regex(r"(?:(?<=\d)|(?<=일)|(?<=월)|(?<=년)|(?<=분기)|(?<=반기))\s*(?:의\s*)?기간\s*(?:동안|중에?|내에?|에)?(?=\s)"),
+    regex(
+        r"(?:(?<=\d)|(?<=일)|(?<=월)|(?<=년)|(?<=분기)|(?<=반기))\s*(?:의\s*)?기간\s*(?:동안|중에?|내에?|에)?(?=\s)"
+    ),
     # '2020년 이전(2020년 포함)': the year named is in, as every Korean 이전/이후 already reads it
     regex(r"(?<=이전|이후|까지|부터)\s*\(\s*\d{4}\s*년?\s*(?:도\s*)?포함\s*\)"),
 ]
@@ -2322,6 +2348,15 @@ _REWRITES_EN: list[RewriteStep] = [
             _I,
         ),
         lambda m: ", " + m.group(1),
+    ),
+    # 'either on the date of that first diagnosis or at any time subsequent to it' = on or after it
+    (
+        regex(
+            r"\b(?:either\s+)?on\s+the\s+(?:date|day)\s+of\s+(?P<x>[^;,()]{1,40}?)\s+or\s+(?:at\s+any\s+time\s+)?"
+            r"(?:after|subsequent\s+to|following|since)\s+(?:it|that|then|this)\b",
+            _I,
+        ),
+        lambda m: f"on or after {m.group('x')}",
     ),
     # 'on the day of the diagnosis or the day after' = within 1 day after it (0..1)
     (

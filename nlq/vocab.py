@@ -545,6 +545,10 @@ EN_FILLERS = {
 KO_FILLERS = {
     # '… 환자는 누구인가요?', '누구예요': asking who, which the list of patients answers
     "누구",
+    # 'ibuprofen 성분 약제', 'aspirin 계열 약': the drug named, whatever its product
+    "성분",
+    "계열",
+    "결국",  # 'eventually': what follows happened, which the window says
     "누구인가요",
     "누구인지",
     "누구예요",

@@ -478,8 +478,10 @@ GLUE_KO = (
     r"발병|확진|받은|시행))"
 )
 _PRE_WORDS_KO = r"기준(?:으로)?|후|이후|뒤|다음|부터|로부터|으로부터|에서부터|전후|앞뒤|전|이전|앞"
-PRE_KO = rf"(?:{GLUE_KO}(?P<pre>{_PRE_WORDS_KO})\s*)?"
-PRE_KO_REQ = rf"{GLUE_KO}(?P<pre>{_PRE_WORDS_KO})\s*"
+# '그 후로 1년 안에', '그 뒤로도', '그 다음에 90일 안에': the direction word with its particle
+_PRE_PARTICLE_KO = r"(?:(?<=후|뒤)로도?|(?<=다음)에)?"
+PRE_KO = rf"(?:{GLUE_KO}(?P<pre>{_PRE_WORDS_KO}){_PRE_PARTICLE_KO}\s*)?"
+PRE_KO_REQ = rf"{GLUE_KO}(?P<pre>{_PRE_WORDS_KO}){_PRE_PARTICLE_KO}\s*"
 #: Hangul syllables ending in ㄴ (a verb's past adnominal '-ㄴ': 한, 쓴, 받은, 된) and in ㄹ (its future
 #: '-ㄹ': 받을, 할), '전' (before) and '간' aside.
 _FINAL_N = "".join(chr(0xAC00 + i * 28 + 4) for i in range(399) if chr(0xAC00 + i * 28 + 4) not in "전간")
@@ -544,7 +546,7 @@ KO_RULES: list[tuple[str, str]] = [
     (r"(?<![가-힣])(?P<pre>이후|이전|직전|직후)(?:에|로|에는)?(?![가-힣])", "open"),
     # 'knee x-ray 찍은 다음에 1년 안에': after the clause before, as '뒤'
     (r"(?<=[은는던] )(?P<pre>다음)(?:에|에는)?(?![가-힣])", "open"),
-    (rf"{GLUE_KO}(?P<pre>후|뒤|전|앞서|먼저)(?:에|로|에는)?(?![가-힣])", "open"),
+    (rf"{GLUE_KO}(?P<pre>후|뒤|전|앞서|먼저)(?:에|로도|로|에는|에도)?(?![가-힣])", "open"),
 ]
 KO_RES = [(regex(p), k) for p, k in KO_RULES]
 PRIOR_KO = regex(
