@@ -494,12 +494,15 @@ def compile_cohort(
     event_columns: dict[str, str] = {}
 
     def win(c: Criterion, event: str, anchor: str) -> list[str]:
+        anchor_domain = spec.index.domain if c.window.anchor == INDEX_KEY else by_label[c.window.anchor].domain
         return window_conditions(
             c.window,
             event_date=f"{event}.event_date",
             anchor_date=f"{anchor}.event_date",
             event_visit=f"{event}.visit_id",
             anchor_visit=f"{anchor}.visit_id",
+            anchor_is_visit=anchor_domain is Domain.visit,
+            event_is_visit=c.domain is Domain.visit,
         )
 
     def chain(label: str) -> list[Criterion]:

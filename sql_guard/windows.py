@@ -3,7 +3,9 @@
 A window is written by three callers — the cohort compiler (criterion events around their anchor), the
 imaging selection (series dates around the index or a criterion's event) and the API's imaging charts —
 and the three must agree on its meaning, which ``cohort_engine.spec`` defines: whole days, inclusive at
-both ends, negative offsets before the anchor, ``same_visit`` comparing the visit of event and anchor.
+both ends, negative offsets before the anchor, ``same_visit`` putting the event inside the stay of its
+visit anchor (first to last day; the README's "during that stay"), or comparing the visits of two events
+that are not visits.
 The expressions are plain DuckDB SQL text, so each caller keeps its own aliases and casts.
 """
 
@@ -12,7 +14,7 @@ from __future__ import annotations
 from cohort_engine.spec import Window
 from cohort_engine.sql_guard.errors import CompileError
 
-__all__ = ["shifted", "window_conditions"]
+__all__ = ["shifted", "stay_end", "window_conditions"]
 
 
 def shifted(date_expr: str, days: int) -> str:
@@ -28,6 +30,14 @@ def shifted(date_expr: str, days: int) -> str:
     return f"{date_expr} {'-' if days < 0 else '+'} {abs(int(days))}"
 
 
+def stay_end(visit_id: str) -> str:
+    """The last day of the visit ``visit_id`` (its start day when it has no end): a stay's span."""
+    return (
+        "(SELECT CAST(COALESCE(v.visit_end_date, v.visit_start_date) AS DATE) FROM visit_occurrence AS v "
+        f"WHERE v.visit_occurrence_id = {visit_id})"
+    )
+
+
 def window_conditions(
     window: Window,
     *,
@@ -35,6 +45,8 @@ def window_conditions(
     anchor_date: str,
     event_visit: str | None = None,
     anchor_visit: str | None = None,
+    anchor_is_visit: bool = False,
+    event_is_visit: bool = False,
 ) -> list[str]:
     """SQL boolean conditions (to be AND-ed) that put ``event_date`` inside ``window`` of ``anchor_date``.
 
@@ -52,5 +64,12 @@ def window_conditions(
     if window.same_visit:
         if event_visit is None or anchor_visit is None:
             raise CompileError("a window on the same visit is not supported here; give a day window")
-        conds.append(f"{event_visit} = {anchor_visit}")
+        if anchor_is_visit:
+            # 'admitted for pneumonia': a diagnosis dated during that stay, from its first to its last day,
+            # whichever visit record it was filed under (the ER visit that led to the admission, say)
+            conds += [f"{event_date} >= {anchor_date}", f"{event_date} <= {stay_end(anchor_visit)}"]
+        elif event_is_visit:
+            conds += [f"{anchor_date} >= {event_date}", f"{anchor_date} <= {stay_end(event_visit)}"]
+        else:
+            conds.append(f"{event_visit} = {anchor_visit}")
     return conds
