@@ -25,6 +25,7 @@ from cohort_engine.spec import (
     CohortSpec,
     ConceptSet,
     Criterion,
+    EventFilter,
     DateRange,
     Demographics,
     Domain,
@@ -592,12 +593,17 @@ class Assembly:
             index_ev.prior = False
         try:
             index = IndexEvent(**index_fields, date_range=date_range, first_occurrence=index_ev.first)
+            if index.first_occurrence and washout_of(index, criteria) is not None:
+                # 'aspirin을 새로 시작한 환자 (이전 1년간 아스피린 처방 이력 없는)': the washout says what
+                # 'new' means here (no use in the lookback), not 'first ever'
+                index = index.model_copy(update={"first_occurrence": False})
+                self.notes.append(self.say("new_by_washout"))
             return CohortSpec(
                 language=self.lang,
                 title=self.title[:120],
                 index=index,
                 demographics=demographics,
-                criteria=criteria,
+                criteria=another_of_the_same(index, criteria),
                 imaging=imaging,
             )
         except ValidationError as e:
@@ -923,6 +929,47 @@ class Assembly:
             self.problems.append(Problem(self.say("ages_contradict", hi=hi, lo=lo)))
             return None
         return Demographics(sexes=sorted(sexes), age_min=lo, age_max=hi)  # type: ignore[arg-type]
+
+
+_FILTER_FIELDS = set(EventFilter.model_fields)
+
+
+def washout_of(index: IndexEvent, criteria: list[Criterion]) -> Criterion | None:
+    """The washout of the index event, if the rules hold one: no event of exactly the index's kind in a
+    bounded lookback before it ('no amoxicillin in the 365 days before')."""
+    mine = index.model_dump(include=_FILTER_FIELDS)
+    return next(
+        (
+            c
+            for c in criteria
+            if c.occurrence.is_absence
+            and c.window.anchor == "index"
+            and c.window.start is not None
+            and c.window.end is not None
+            and c.window.end <= 0
+            and c.model_dump(include=_FILTER_FIELDS) == mine
+        ),
+        None,
+    )
+
+
+def another_of_the_same(index: IndexEvent, criteria: list[Criterion]) -> list[Criterion]:
+    """'30일 내 재입원', 'back in the ER within 30 days', 'no amoxicillin in the 365 days before (the
+    amoxicillin)': an event of exactly the kind of its anchor, in a window around it, is *another* one —
+    the anchor is never its own readmission or its own washout. So a window from the anchor's day on
+    starts the day after (1..), and an absence up to the anchor's day ends the day before (..-1)."""
+    filters = {"index": index.model_dump(include=_FILTER_FIELDS)}
+    filters |= {c.label: c.model_dump(include=_FILTER_FIELDS) for c in criteria}
+    out: list[Criterion] = []
+    for c in criteria:
+        w = c.window
+        same = filters.get(w.anchor) == c.model_dump(include=_FILTER_FIELDS) and not w.same_visit
+        if same and c.occurrence.is_absence and w.end == 0 and w.start != 0:
+            c = c.model_copy(update={"window": w.model_copy(update={"end": -1})})
+        elif same and c.occurrence == Occurrence() and w.start == 0 and w.end != 0:
+            c = c.model_copy(update={"window": w.model_copy(update={"start": 1})})
+        out.append(c)
+    return out
 
 
 def assemble(built: Built, lang: Lang, title: str) -> tuple[CohortSpec | None, list[Problem], list[str]]:

@@ -138,6 +138,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "read “{words}” as the code(s) {codes} written with it",
         "ko": "“{words}”을(를) 함께 적힌 코드 {codes}(으)로 읽었습니다",
     },
+    "new_by_washout": {
+        "en": "read 'new' as the washout given: no earlier event of that kind in the lookback, not the first ever",
+        "ko": "'신규/새로'는 주어진 휴약 기간(그 기간 동안 같은 기록 없음)으로 읽었습니다 (평생 처음이 아니라)",
+    },
     "aside_ignored": {
         "en": "ignored the aside “({words})”",
         "ko": "괄호 안 설명 “({words})”은(는) 조건에 넣지 않았습니다",

@@ -358,7 +358,9 @@ REQUEST_KO_VERB = regex(
     r"(?:줘요|줘|주세요|줄래요|줄래|주십시오|주실래요|달라|라)?(?![가-힣])"
 )
 REQUEST_IMAGES_KO = regex(KO_REQUEST_IMAGES, re.IGNORECASE)
-GENERIC_TAIL_KO = regex(rf"(?:{KO_REQUEST_IMAGES}|파일|검사|촬영|자료|들)\s*$", re.IGNORECASE)
+GENERIC_TAIL_KO = regex(
+    rf"(?:{KO_REQUEST_IMAGES}|파일|검사|촬영|자료|데이터(?:셋)?|들)(?:가|이|는|은)?\s*$", re.IGNORECASE
+)
 HEAD_KO = regex(rf"{KO_REQUEST_HEADS}")
 
 
@@ -398,7 +400,8 @@ def _images_in_ko(rest: str) -> bool:
 
 def _request_ko_possessive(m: re.Match[str]) -> Item | None:
     """'… 환자의 흉부 CT 영상': the head noun's images, when imaging words follow and no other head does."""
-    rest = m.string[m.end() :]
+    # within its own sentence: '… 영상 데이터가 필요합니다. 진단 당시 40대 여성 환자로 한정해 주세요.'
+    rest = re.split(r"[.!?。](?:\s|$)", m.string[m.end() :], maxsplit=1)[0]
     if not _images_in_ko(rest) or HEAD_KO.search(rest):
         return None
     return Item(

@@ -487,6 +487,12 @@ PRE_KO_REQ = rf"{GLUE_KO}(?P<pre>{_PRE_WORDS_KO}){_PRE_PARTICLE_KO}\s*"
 _FINAL_N = "".join(chr(0xAC00 + i * 28 + 4) for i in range(399) if chr(0xAC00 + i * 28 + 4) not in "전간")
 _FINAL_L = "".join(chr(0xAC00 + i * 28 + 8) for i in range(399))
 KO_RULES: list[tuple[str, str]] = [
+    # '생검 받은 날이나 그 다음날', '진단 당일 또는 익일': the anchor's day or the next, 0..1
+    (
+        r"(?:(?<=[은는던] )|(?<=[은는던]))?(?:당일|날|그\s*날)\s*(?:이나|또는|혹은|나|과|와)\s*(?:그\s*)?"
+        r"(?:다음\s*날|익일|이튿날)(?:까지)?(?:에)?",
+        "by_next_day",
+    ),
     (rf"(?P<pre>전날|하루\s*전)(?:까지)?(?:\s*{KN}\s*{KU}\s*(?:동안|간|이내|사이))?(?:에)?", "day_before"),
     # '다음날까지' ("by the next day") = the anchor's day and the next: 0..1; '그 후 다음날까지' is the same
     (

@@ -494,7 +494,9 @@ def compile_cohort(
     event_columns: dict[str, str] = {}
 
     def win(c: Criterion, event: str, anchor: str) -> list[str]:
-        anchor_domain = spec.index.domain if c.window.anchor == INDEX_KEY else by_label[c.window.anchor].domain
+        anchor_domain = (
+            spec.index.domain if c.window.anchor == INDEX_KEY else by_label[c.window.anchor].domain
+        )
         return window_conditions(
             c.window,
             event_date=f"{event}.event_date",
