@@ -139,8 +139,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "ko": "“{words}”을(를) 함께 적힌 코드 {codes}(으)로 읽었습니다",
     },
     "new_by_washout": {
-        "en": "read 'new' as the washout given: no earlier event of that kind in the lookback, not the first ever",
-        "ko": "'신규/새로'는 주어진 휴약 기간(그 기간 동안 같은 기록 없음)으로 읽었습니다 (평생 처음이 아니라)",
+        "en": "read 'new' as the washout given (no such event in the lookback), not as the first ever",
+        "ko": "'신규/새로'는 주어진 휴약 기간(그 기간에 같은 기록 없음)으로 읽었습니다 (평생 처음이 아니라)",
     },
     "aside_ignored": {
         "en": "ignored the aside “({words})”",
