@@ -490,6 +490,9 @@ class EnglishGrammar:
         d = it.data_as(VerbData)
         self.last_verb = it.text.lower().split()[-1]
         slot = it.text.lower() in ("with", "for") and cur is not None and bool(cur.kind) and not cur.terms
+        if slot and nxt is not None and nxt.kind is ItemKind.event and cur is not None:
+            # 'ER visits in 2023 with another ER visit within 7 days': a second visit, not the first's reason
+            slot = nxt.data_as(EventWordData).kind != cur.kind
         # 'a pathology result showing …', 'a CT revealing …': the finding belongs to the same event
         slot = slot or (d.finding and cur is not None and cur.kind in ("pathology", "imaging", "lab"))
         slot = slot or (d.participle and cur is not None and bool(cur.terms) and cur.conj is None)

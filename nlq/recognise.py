@@ -689,7 +689,12 @@ def _but(morphs: Sequence[Morph], a: int, b: int) -> bool:
 def _person_noun(morphs: Sequence[Morph], a: int) -> bool:
     """Is '자' at ``a`` the noun 'person' (after an adnominal ending, or a noun's suffix: '진단자'), not an
     ending ('보자', '먹자')?"""
-    return any(m.start == a and m.form == "자" and m.tag in ("NNB", "XSN") for m in morphs)
+    return any(
+        (m.start == a and m.form == "자" and m.tag in ("NNB", "XSN"))
+        # '진단자' read by Kiwi as one noun: its last syllable is the person of the event word before
+        or (m.start < a and m.end == a + 1 and m.form.endswith("자") and m.tag in ("NNG", "NNP"))
+        for m in morphs
+    )
 
 
 def _after_connective(morphs: Sequence[Morph], a: int) -> bool:
@@ -1889,7 +1894,9 @@ def _restatement_en(text: str) -> str:
         for word in re.findall(r"[\w'.-]+", m.group("body").lower()):
             word = word.strip(".")
             if word in _FIRST_WORDS:
-                if not (_FIRST_WORDS & said or re.search(r"first|initiat|new[\s-]+users?|newly", before)):
+                if not (
+                    _FIRST_WORDS & said or re.search(r"first|initiat|new[\s-]+(?:users?|onset)|newly", before)
+                ):
                     return m.group(0)
             elif word in _RESTATEMENT_WORDS or word in said:
                 continue

@@ -343,6 +343,9 @@ EN_BOUNDARY = (
 )
 EN_FILLERS = {
     "every",
+    # 'another admission within 30 days': another event of the kind named (the window says when;
+    # assemble.another_of_the_same keeps it from being the anchor itself)
+    "another",
     "everyone",
     "everybody",
     "anyone",
@@ -873,6 +876,12 @@ EN_NAME_WORDS = {
     "for",
 }
 EN_VAGUE_NOUNS = {
+    # 'NSAID, i.e. diclofenac or celecoxib' left unread: what it restates is asked, never a mention
+    "i.e",
+    "i.e.",
+    "ie",
+    "e.g",
+    "e.g.",
     "thing",
     "things",
     "stuff",

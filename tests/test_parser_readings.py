@@ -1061,6 +1061,85 @@ READINGS: list[tuple[str, dict[str, Any]]] = [
         "(incl. same day)",
         {"criteria.0.window.start": -7},
     ),
+    # --- session 8: protocol Korean, restatements, another event of the same kind
+    # '자' (person) of protocol Korean is the head noun, as 환자
+    (
+        "2021년 폐암(C34) 진단을 받은 자 중 진단일로부터 60일 이내 폐엽절제술을 시행받은 자",
+        {
+            "index.date_range.start": "2021-01-01",
+            "criteria.0.domain": "procedure",
+            "criteria.0.window.end": 60,
+        },
+    ),
+    (
+        "천식 진단자 중 흉부 CT를 촬영한 자",
+        {"index.concepts.terms": ["천식"], "criteria.0.domain": "imaging"},
+    ),
+    # an age at '…할 때' of the index event is the index age; '누구' asks who, which the list answers
+    (
+        "고혈압을 진단받을 때 60세 이상이었던 여자 환자는 누구인가요?",
+        {"demographics.age_min": 60, "demographics.sexes": ["female"]},
+    ),
+    # 'Exclusion:' makes every item after it an exclusion
+    (
+        "Inclusion: gout (M10) in 2022. Exclusion: warfarin at any time; clopidogrel at any time.",
+        {"criteria.0.occurrence.count": 0, "criteria.1.occurrence.count": 0},
+    ),
+    # a restatement naming only what was said adds nothing; 'at least one day earlier' is strictly before
+    (
+        "new-onset gout (M10), i.e. first-ever gout dx, in 2021",
+        {"index.first_occurrence": True, "index.concepts.terms": ["M10"], "criteria": []},
+    ),
+    (
+        "COPD patients with asthma recorded before the COPD dx (i.e. at least one day earlier)",
+        {"criteria.0.window.end": -1},
+    ),
+    (
+        "통풍(M10) 처음 진단받은 환자 (즉, 최초 진단) 중 2020년 진단",
+        {"index.first_occurrence": True, "criteria": []},
+    ),
+    # 'both A and B … in 2024': the dates are each one's
+    (
+        "patients in whom both a knee MRI and a knee X-ray were obtained in 2023",
+        {"index.date_range.start": "2023-01-01", "criteria.0.date_range.start": "2023-01-01"},
+    ),
+    # a bracket that restates the study or its kind adds no rule
+    (
+        "gout pts who never had a knee x-ray [knee radiograph]",
+        {"criteria.0.occurrence.count": 0, "criteria.1": "absent"},
+    ),
+    # the code restates the whole qualified name ('with …', ', unspecified'), the narrower concept
+    ("patients with type 2 diabetes with ketoacidosis (E11.1) in 2023", {"index.concepts.terms": ["E11.1"]}),
+    # 'subsequent to' is a window word (never a typo of 'subsequently')
+    (
+        "gout patients who died at least 90 days subsequent to the gout diagnosis",
+        {"criteria.0.domain": "death", "criteria.0.window.start": 90},
+    ),
+    # readmissions and revisits: another visit of the same kind starts the day after the index visit
+    (
+        "2023년 입원 환자 중 30일 이내 재입원한 환자",
+        {"criteria.0.window.start": 1, "criteria.0.window.end": 30},
+    ),
+    ("ER visits in 2023 with another ER visit within 7 days", {"criteria.0.window.start": 1}),
+    # a washout of the index's own drug ends the day before, and says what 'new' means
+    (
+        "new warfarin users in 2023 with no warfarin in the 180 days before",
+        {"index.first_occurrence": False, "criteria.0.window.start": -180, "criteria.0.window.end": -1},
+    ),
+    # Korean 그 후로 / 그 뒤로 / 그 다음에 chain on the event just named; '날이나 그 다음날' = 0..1
+    (
+        "통풍 진단받고 나서 무릎 X-ray를 찍었는데, 그 뒤로 90일 안에 warfarin을 처방받은 환자",
+        {"criteria.1.window.anchor": "imaging", "criteria.1.window.end": 90},
+    ),
+    (
+        "통풍 진단받은 날이나 그 다음날 warfarin 처방받은 환자",
+        {"criteria.0.window.start": 0, "criteria.0.window.end": 1},
+    ),
+    # '… 환자들의 X 영상 데이터가 필요합니다': images to return, not a rule
+    (
+        "통풍 환자들의 무릎 X-ray 영상 데이터가 필요합니다. 진단 당시 50대 남성으로 한정해 주세요.",
+        {"criteria": [], "demographics.age_min": 50},
+    ),
 ]
 
 

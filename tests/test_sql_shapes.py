@@ -191,6 +191,28 @@ def case_first_ever_with_a_same_visit_window(code: Codes) -> tuple[CohortSpec, s
     return spec, hand
 
 
+def case_diagnosis_during_the_stay(code: Codes) -> tuple[CohortSpec, str]:
+    """Admissions with an MI dated during the stay, first day to last, whatever visit the diagnosis was
+    filed under (README: 'admitted for X' = an X diagnosis during that stay)."""
+    mi = code("ICD10CM", "I21")
+    spec = CohortSpec(
+        index=IndexEvent(domain=Domain("visit"), visit_concept_ids=[9201, 262]),
+        criteria=[_c("mi", "condition", mi, Window(same_visit=True))],
+    )
+    hand = f"""
+        WITH stays AS (
+            SELECT person_id, visit_start_date AS d, COALESCE(visit_end_date, visit_start_date) AS e
+            FROM visit_occurrence WHERE visit_concept_id IN (9201, 262)),
+        pairs AS (
+            SELECT s.person_id, s.d, m.d AS md FROM stays AS s
+            JOIN ({cond(mi)}) AS m ON m.person_id = s.person_id AND m.d BETWEEN s.d AND s.e),
+        firsts AS (SELECT person_id, MIN(d) AS d FROM pairs GROUP BY person_id)
+        SELECT f.person_id, f.d,
+            (SELECT MIN(p.md) FROM pairs AS p WHERE p.person_id = f.person_id AND p.d = f.d)
+        FROM firsts AS f ORDER BY 1"""
+    return spec, hand
+
+
 def case_window_from_the_same_day(code: Codes) -> tuple[CohortSpec, str]:
     """MI in 2023 and a PCI on the day of the MI or within 7 days after it."""
     mi, pci = code("ICD10CM", "I21"), code("ICD9Proc", "00.66")
@@ -413,6 +435,7 @@ CASES: list[Callable[[Codes], tuple[CohortSpec, str]]] = [
     case_nested_windows_on_the_same_events,
     case_first_ever_with_demographics,
     case_first_ever_with_a_same_visit_window,
+    case_diagnosis_during_the_stay,
     case_window_from_the_same_day,
     case_count,
     case_count_around_another_criterion,
@@ -513,7 +536,14 @@ def test_a_count_is_kept_per_index_day(demo) -> None:
 
 # -- the same shapes on a real PostgreSQL server ---------------------------------------------------------
 
-PG_TABLES = ("person", "condition_occurrence", "procedure_occurrence", "drug_exposure", "measurement")
+PG_TABLES = (
+    "person",
+    "condition_occurrence",
+    "procedure_occurrence",
+    "drug_exposure",
+    "measurement",
+    "visit_occurrence",
+)
 PG_TYPES = {"BIGINT": "BIGINT", "INTEGER": "INTEGER", "DATE": "DATE", "DOUBLE": "DOUBLE PRECISION"}
 
 

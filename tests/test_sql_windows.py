@@ -10,7 +10,7 @@ import pytest
 from cohort_engine.spec import Window
 from cohort_engine.sql_guard.compiler import CompileError as CompilerCompileError
 from cohort_engine.sql_guard.errors import CompileError
-from cohort_engine.sql_guard.windows import shifted, window_conditions
+from cohort_engine.sql_guard.windows import shifted, stay_end, window_conditions
 
 
 def test_shifted_is_date_plus_whole_days_with_the_sign_outside() -> None:
@@ -41,6 +41,15 @@ def test_conditions_text() -> None:
         "e.event_date <= a.event_date + 14",
         "e.visit_id = a.visit_id",
     ]
+    # a visit anchor: the event dated during its stay (first to last day), whatever visit it is filed under
+    assert window_conditions(
+        Window(same_visit=True),
+        event_date="e.event_date",
+        anchor_date="a.event_date",
+        event_visit="e.visit_id",
+        anchor_visit="a.visit_id",
+        anchor_is_visit=True,
+    ) == ["e.event_date >= a.event_date", f"e.event_date <= {stay_end('a.visit_id')}"]
     assert window_conditions(Window(end=-1), event_date="x.d", anchor_date="x.a") == ["x.d <= x.a - 1"]
     assert window_conditions(Window(), event_date="x.d", anchor_date="x.a") == []
 
