@@ -934,10 +934,21 @@ class Assembly:
 _FILTER_FIELDS = set(EventFilter.model_fields)
 
 
+def _what(event: EventFilter) -> dict[str, object]:
+    """What an event filter selects, its mentions read as lexicon entries: 'Lantus (insulin glargine)' and
+    'glargine' name one drug."""
+    out = event.model_dump(include=_FILTER_FIELDS)
+    out["concepts"]["terms"] = sorted(
+        {e.key for t in event.concepts.terms for e in lookup(t)}
+        | {t.lower() for t in event.concepts.terms if not lookup(t)}
+    )
+    return out
+
+
 def washout_of(index: IndexEvent, criteria: list[Criterion]) -> Criterion | None:
     """The washout of the index event, if the rules hold one: no event of exactly the index's kind in a
     bounded lookback before it ('no amoxicillin in the 365 days before')."""
-    mine = index.model_dump(include=_FILTER_FIELDS)
+    mine = _what(index)
     return next(
         (
             c
@@ -947,7 +958,7 @@ def washout_of(index: IndexEvent, criteria: list[Criterion]) -> Criterion | None
             and c.window.start is not None
             and c.window.end is not None
             and c.window.end <= 0
-            and c.model_dump(include=_FILTER_FIELDS) == mine
+            and _what(c) == mine
         ),
         None,
     )
@@ -958,12 +969,11 @@ def another_of_the_same(index: IndexEvent, criteria: list[Criterion]) -> list[Cr
     amoxicillin)': an event of exactly the kind of its anchor, in a window around it, is *another* one —
     the anchor is never its own readmission or its own washout. So a window from the anchor's day on
     starts the day after (1..), and an absence up to the anchor's day ends the day before (..-1)."""
-    filters = {"index": index.model_dump(include=_FILTER_FIELDS)}
-    filters |= {c.label: c.model_dump(include=_FILTER_FIELDS) for c in criteria}
+    filters = {"index": _what(index)} | {c.label: _what(c) for c in criteria}
     out: list[Criterion] = []
     for c in criteria:
         w = c.window
-        same = filters.get(w.anchor) == c.model_dump(include=_FILTER_FIELDS) and not w.same_visit
+        same = filters.get(w.anchor) == _what(c) and not w.same_visit
         if same and c.occurrence.is_absence and w.end == 0 and w.start != 0:
             c = c.model_copy(update={"window": w.model_copy(update={"end": -1})})
         elif same and c.occurrence == Occurrence() and w.start == 0 and w.end != 0:

@@ -1235,7 +1235,15 @@ def _name_restatement(out: list[Item], inner: list[Item], notes: list[str], lang
         run
         and len(content) == 1
         and content[0].kind is ItemKind.term
-        and ABBREVIATION.fullmatch(content[0].text.strip())
+        and (
+            ABBREVIATION.fullmatch(content[0].text.strip())
+            # 'Activase (alteplase)', '리피토(아토르바스타틴)': a brand with its ingredient, the drug
+            or (
+                isinstance(content[0].data, TermData)
+                and set(content[0].data.domains) == {"drug"}
+                and len(run) <= 2
+            )
+        )
         and all(x.kind is ItemKind.unknown for x in run)
     ):
         notes.append(say("name_restates", lang, words=" ".join(x.text for x in run), term=content[0].text))
@@ -1637,7 +1645,9 @@ _FRAMING_EN = regex(
     r"\b(?:dataset|data|study|project|check|review|cohort|population|request|training|model|analysis|audit|"
     r"pharmacovigilance|surveillance|query|question|outcome|eligible|registry|initiative|program|signal|"
     r"safety|task|set|segmentation|detection|screen|screening|substudy|sub-study|feasibility|timing|workup|"
-    r"work-up|count|pilot|database|extraction|protocol|metric|measure|indicator|kpi|benchmark|report)\b",
+    r"work-up|count|pilot|database|extraction|protocol|metric|measure|indicator|kpi|benchmark|report|"
+    # an imaging dataset's labels: 'CXR negatives:', 'positive class:', 'Cath angio frames:'
+    r"negatives?|positives?|class|controls?|frames|runs|detector|classifier|committee|bundle|dashboard|meeting)\b",
     re.IGNORECASE,
 )
 
@@ -2121,6 +2131,16 @@ _REWRITES_EN: list[RewriteStep] = [
     (
         regex(r"\b(?:(?:was|were|is|are)\s+)?followed\s+by\b", _I),
         lambda m: "then".ljust(len(m.group(0))),
+    ),
+    # 'co-prescribed warfarin and digoxin on the same day': prescribed, the same-day window says 'co-'
+    (regex(r"\bco-?prescri(?:bed|ption\s+of)\b", _I), "prescribed"),
+    # 'in the prior 365 days', 'in the preceding 6 months': the days before (the event just named)
+    (
+        regex(
+            r"\b(?:in|during|within|over)\s+the\s+(?:prior|previous|preceding)\s+(\d+)\s+(days?|weeks?|months?|years?)\b",
+            _I,
+        ),
+        r"in the \1 \2 before",
     ),
     # clinician shorthand: 's/p CABG' (status post) = had a CABG; 'hx of' = history of
     (regex(r"(?<![\w/])s/p(?![\w/])", _I), "had"),

@@ -481,6 +481,9 @@ EN_FILLERS = {
     "recorded",
     # 'in whom a chest CT was obtained', 'a stent (36.07) was inserted': the passive verb of the event named
     "obtained",
+    "placed",
+    "further",  # 'no further admission in the 1 to 30 days after': another, as the window says
+    "came",  # 'whose first metformin came within 180 days after': happened
     "acquired",
     "inserted",
     "implanted",
@@ -550,6 +553,8 @@ EN_FILLERS = {
 KO_FILLERS = {
     # '… 환자는 누구인가요?', '누구예요': asking who, which the list of patients answers
     "누구",
+    "남은",  # '… 환자는 제외하고, 남은 환자들의 …': the patients left, whom the rules already give
+    "나머지",
     # 'ibuprofen 성분 약제', 'aspirin 계열 약': the drug named, whatever its product
     "성분",
     "계열",
@@ -1329,6 +1334,8 @@ KO_CONJ = {
 # Head nouns: a clause ending in one of them names the cohort's subject ('… 환자').
 KO_HEAD = {
     "환자",
+    "케이스",  # '… 사망한 케이스 몇 명이에요?': the cases, the patients
+    "케이스들",
     "환아",  # a child patient ('18세 미만 중이염 환아에서')
     "환아들",
     "환자들",
@@ -1407,6 +1414,8 @@ KO_ENDERS = (
         "사람들",
         "대상자",
         "대상자들",
+        "케이스",
+        "케이스들",
         "분들",
         "중",
         "중에",
@@ -1726,7 +1735,7 @@ EN_LEAD_INS = [
     r"(?:(?:a\s+)?(?:protocol|data|cohort|research|extraction)\s+request|quick\s+(?:question|one))\s*[.:!—–-]\s*",
     r"for\s+(?:a|an|our|the|my)\s+[^.:,;]{1,60}?(?:project|study|studies|audit|review|analysis|registry|"
     r"paper|grant|trial|initiative|check|program|programme|feasibility(?:\s+(?:count|check|query))?|pilot|"
-    r"count|screen|dataset|request)\s*[:,]\s*",
+    r"count|screen|dataset|request|bundle|committee|dashboard|meeting|report|detector|model|metrics?)\s*[:,]\s*",
     r"(?:we(?:'re|\s+are)|i(?:'m|\s+am))\s+(?:studying|doing|looking\s+(?:at|into)|running|planning|"
     r"working\s+on|preparing|writing|putting\s+together|conducting)\b[^.!?]{0,120}?"
     r"(?:[.!]\s+|,\s*(?:specifically|namely|in\s+particular|that\s+is)\s*,?\s+)",
