@@ -294,6 +294,8 @@ KO_RULES: list[tuple[str, str]] = [
     (rf"(?:최근|지난|직전)\s*{KO_DURATION}\s*(?:간|동안|이내|사이|안에|안|내)?", "last_ko"),
     # '작년 하반기', '올해 상반기': a half of a year named by a calendar word
     (r"(?P<which>재작년|작년|지난해|전년도|올해|금년)\s*(?P<h>상반기|하반기)", "half_ko_rel"),
+    # '올해 1분기', '작년 3분기': a quarter of a year named by a calendar word
+    (r"(?P<which>재작년|작년|지난해|전년도|올해|금년)\s*(?P<q>[1-4])\s*분기", "quarter_ko_rel"),
     (r"(?P<which>재작년|지지난\s*해|지지난\s*달)", "calendar_before_last"),
     (r"(?P<which>작년|지난해|전년도|올해|금년|이번\s*해|지난달|이번\s*달)", "calendar_ko"),
     (r"(?P<day>어제|오늘|금일)(?:에|부터)?", "day_rel"),
@@ -404,9 +406,13 @@ def _range(m: re.Match[str], kind: str, today: date) -> tuple[date | None, date 
     if kind == "decade":
         y = int(g["dec"])
         return date(y, 1, 1), date(y + 9, 12, 31)
-    if kind == "quarter":
+    if kind in ("quarter", "quarter_ko_rel"):
         q = int(g["q"]) if g["q"].isdigit() else _ORD[g["q"].lower()]
-        y = int(g["y"])
+        y = (
+            int(g["y"])
+            if kind == "quarter"
+            else today.year - {"재작년": 2, "작년": 1, "지난해": 1, "전년도": 1}.get(g["which"], 0)
+        )
         return _month(y, 3 * q - 2)[0], _month(y, 3 * q)[1]
     if kind in ("half", "half_ko", "half_ko_rel"):
         y = (

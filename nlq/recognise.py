@@ -1647,7 +1647,8 @@ _FRAMING_EN = regex(
     r"safety|task|set|segmentation|detection|screen|screening|substudy|sub-study|feasibility|timing|workup|"
     r"work-up|count|pilot|database|extraction|protocol|metric|measure|indicator|kpi|benchmark|report|"
     # an imaging dataset's labels: 'CXR negatives:', 'positive class:', 'Cath angio frames:'
-    r"negatives?|positives?|class|controls?|frames|runs|detector|classifier|committee|bundle|dashboard|meeting)\b",
+    r"negatives?|positives?|class|controls?|frames|runs|detector|classifier|committee|bundle|dashboard|meeting|"
+    r"imaging)\b",
     re.IGNORECASE,
 )
 
@@ -1801,6 +1802,13 @@ _KO_FRAMES = [
         rf"(?<=[.!?])\s*[^.!?]{{1,60}}?{_FRAMING_KO}\s*용\s*(?:입니다|이에요|예요|이니(?:까)?|이라서)\s*(?:[.!?]\s*$)?"
     ),
     regex(r"(?<=[.!?])\s*[^.!?]{1,80}?(?:에|로)\s*(?:쓰려고|사용하려고|활용하려고)\s*(?:합니다|해요)\.?\s*$"),
+    # an opening purpose: '3분기 QI 회의 자료로 쓰려고 합니다.', '응급실 재방문 지표 보려고요.', '사망률 지표용으로,',
+    # '낙상 고위험군 관리 차원에서요,', '저혈당 간호 QI 자료용입니다.'
+    regex(
+        r"^\s*[^.!?]{1,80}?(?:(?:에|로|으로)\s*(?:쓰려고|사용하려고|활용하려고)|보려고|확인하려고|파악하려고)\s*"
+        r"(?:요|합니다|해요)\s*[.,]\s*"
+    ),
+    regex(r"^\s*[^.,!?]{1,60}?(?:용으로|차원에서요?|용입니다|용이에요|자료로|목적으로)\s*[,.]\s*"),
     # protocol wording: '본 연구의 대상자는 …', '… 를 (분석|포함) 대상으로 한다', '… 자로 정의한다'
     regex(r"^\s*(?:본|이번)\s*연구의\s*(?:대상자|대상|모집단)(?:는|은)\s*"),
     regex(
@@ -2132,6 +2140,8 @@ _REWRITES_EN: list[RewriteStep] = [
         regex(r"\b(?:(?:was|were|is|are)\s+)?followed\s+by\b", _I),
         lambda m: "then".ljust(len(m.group(0))),
     ),
+    # 'whose first lung cancer dx was preceded by a chest CT in the 30 days before': the window says when
+    (regex(r"\b(?:was|were|is|are)\s+preceded\s+by\b(?=.*\b(?:before|prior\s+to|preceding)\b)", _I), "with"),
     # 'co-prescribed warfarin and digoxin on the same day': prescribed, the same-day window says 'co-'
     (regex(r"\bco-?prescri(?:bed|ption\s+of)\b", _I), "prescribed"),
     # 'in the prior 365 days', 'in the preceding 6 months': the days before (the event just named)

@@ -482,6 +482,8 @@ EN_FILLERS = {
     # 'in whom a chest CT was obtained', 'a stent (36.07) was inserted': the passive verb of the event named
     "obtained",
     "placed",
+    "check",  # 'no INR check within 30 days': the test, which its name says
+    "checks",
     "further",  # 'no further admission in the 1 to 30 days after': another, as the window says
     "came",  # 'whose first metformin came within 180 days after': happened
     "acquired",
