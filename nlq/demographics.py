@@ -171,8 +171,9 @@ SEX_SHORTHAND_RES = [
 ]
 KO_SEX = [
     (r"남녀|남성\s*(?:과|와|및)\s*여성|여성\s*(?:과|와|및)\s*남성", ["female", "male"]),
-    (r"남성|남자|남환", ["male"]),
-    (r"여성|여자|여환", ["female"]),
+    # '남아', '여아': a boy, a girl (the age, when it matters, is written too)
+    (r"남성|남자|남환|남아(?![가-힣])", ["male"]),
+    (r"여성|여자|여환|여아(?![가-힣])", ["female"]),
 ]
 EN_AGE_RES = [(regex(p, re.IGNORECASE), h) for p, h in EN_AGE]
 KO_AGE_RES = [(regex(p), h) for p, h in KO_AGE]

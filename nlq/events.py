@@ -55,6 +55,9 @@ REFERENCE_NOUNS: dict[str, tuple[str, ...]] = {
     "cath": ("catheterization", "catheterisation", "angiography", "angiogram"),
     "angio": ("angiography", "angiogram", "catheterization"),
     "op": ("surgery", "operation", "ectomy", "plasty", "replacement", "bypass", "cabg", "repair", "수술"),
+    # 'chemo infusions (99.25) … within 14 days after an infusion'
+    "infusion": ("infusion", "chemo", "chemotherapy", "주입", "항암"),
+    "infusions": ("infusion", "chemo", "chemotherapy", "주입", "항암"),
     "mets": ("metastasis", "metastases", "metastatic", "전이"),
     "infarct": ("infarction", "stemi", "nstemi", "경색"),
     # 'within 30 days following the infarction' of an 'NSTEMI (I21.4)' or an 'MI'

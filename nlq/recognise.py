@@ -1225,7 +1225,13 @@ def _name_restatement(out: list[Item], inner: list[Item], notes: list[str], lang
         and bool(content)
         and all(x.kind in (ItemKind.term, ItemKind.unknown) and x.text.isascii() for x in content)
         and any(re.search("[A-Za-z]{3}", x.text) for x in content)
-        and all(re.search("[가-힣]", x.text) for x in run)
+        and (
+            all(re.search("[가-힣]", x.text) for x in run)
+            # '소아 ADHD(child attention deficit disorder)': a spelt-out English name
+            or (
+                any(re.search("[가-힣]", x.text) for x in run) and any(" " in x.text.strip() for x in content)
+            )
+        )
     )
     if english and run and all(x.kind is ItemKind.unknown for x in run):
         notes.append(say("name_restates", lang, words=" ".join(x.text for x in run), term=content[0].text))
@@ -2099,8 +2105,17 @@ _I = re.IGNORECASE
 #: Korean words blanked before recognition (same length: offsets stay, as Kiwi's readings point there),
 #: in order: each says nothing a rule needs, or says again what the rest already says.
 _BLANKED_KO = [
-    # '… 중 하나 이상을 처방받은': any one of the listed is what an 'or' list already means
-    regex(r"\s*중\s*(?:하나|한\s*가지|한\s*개|1개)\s*(?:이상)?(?=\s|을|를|이|가|$)"),
+    # '… 중 하나 이상을 처방받은', '… 중 하나라도': any one of the listed is what an 'or' list already means
+    regex(
+        r"(?<!다음)(?<!다음 )\s*중\s*(?:하나|한\s*가지|한\s*개|1개)\s*(?:이상|라도|이라도)?"
+        r"(?=\s|을|를|이|가|$)"
+    ),
+    # '유방암 진단 받고, 그 다음 진단일부터 120일 안에': 'then', which the anchor named next says
+    regex(r"(?<![가-힣])그\s*다음(?:에)?(?=\s+[가-힣]*일\s*(?:부터|로부터|기준))"),
+    # '사망 전 30일 이내(사망일 포함)': the anchor's own day, in every window here
+    regex(r"\(\s*[가-힣]{1,4}\s*(?:당일|일)\s*(?:도\s*)?포함\s*\)"),
+    # '시술 날짜는 2020년 이전으로만': the event's date, which its dates say
+    regex(r"(?<=시술|수술|진단|입원|처방|검사|촬영|투여)\s*날짜"),
     # '석 달(90일)': a duration restated in brackets
     regex(r"(?<=[달주일년월])\s*\(\s*\d+\s*(?:일|주|개월|달|년)\s*\)"),
     # '흉부 CT f/u 찍은': a follow-up study is the study
@@ -2233,10 +2248,19 @@ _REWRITES_EN: list[RewriteStep] = [
         ),
         lambda m: "exclude " + m.group("who"),
     ),
+    # 'died within 7 days after admit', 'after coming to the ED': the visit
+    (regex(r"\bafter\s+admit\b", _I), "after admission"),
+    (
+        regex(
+            r"\b(?:coming|came|going|went|presenting|presented)\s+(?:in\s+)?to\s+(?:the\s+)?(?=(?:ED|ER|emergency)\b)",
+            _I,
+        ),
+        BLANK,
+    ),
     # 'a glucose over 200 on a day they got glargine': on the same day as that event
     (
         regex(
-            r"\bon\s+(?:a|the|any)\s+day\s+(?:that\s+|when\s+)?(?:they|he|she|the\s+patient)\s+"
+            r"\bon\s+(?:a|the|any)\s+day\s+(?:that\s+|when\s+)?(?:they|he|she|the\s+patient)\s+(?:also\s+)?"
             r"(?=(?:got|received|were\s+given|was\s+given|had|took|were\s+on|was\s+on)\b)",
             _I,
         ),

@@ -482,6 +482,7 @@ EN_FILLERS = {
     # 'in whom a chest CT was obtained', 'a stent (36.07) was inserted': the passive verb of the event named
     "obtained",
     "placed",
+    "repeat",  # 'a repeat PCI 30 to 365 days later': another PCI, as the window says
     "check",  # 'no INR check within 30 days': the test, which its name says
     "checks",
     "further",  # 'no further admission in the 1 to 30 days after': another, as the window says
@@ -555,6 +556,11 @@ EN_FILLERS = {
 KO_FILLERS = {
     # '… 환자는 누구인가요?', '누구예요': asking who, which the list of patients answers
     "누구",
+    "음",  # '음 그러니까 뇌경색 …': a speaker's pause
+    "그러니까",
+    "통틀어",  # '입원 횟수가 통틀어 2번 이상': in all, which a count is
+    "것만요",  # '진단은 2023년 것만요': only those, which the date says
+    "것만",
     "남은",  # '… 환자는 제외하고, 남은 환자들의 …': the patients left, whom the rules already give
     "나머지",
     # 'ibuprofen 성분 약제', 'aspirin 계열 약': the drug named, whatever its product
@@ -1211,6 +1217,10 @@ EN_GRAMMAR_WORDS = {
 }
 # Frequent Korean misspellings and their reading.
 KO_TYPOS = {
+    "내웜": "내원",
+    "안쓴": "안 쓴",
+    "안먹은": "안 먹은",
+    "안받은": "안 받은",
     "진딘": "진단",
     "크레티닌": "크레아티닌",
     "뇌경섹": "뇌경색",
