@@ -334,7 +334,12 @@ class Assembly:
                 continue
             # '응급실에 왔던 사람들 중에요, 응급실 온 날 …': a visit of the same kind named again, with no
             # words of its own, is that visit (unless the sentence speaks of another one)
-            visit_again = not later.terms and later.kind in VISIT_KINDS and not later.modalities and not again
+            # ('… before the date of death': a person dies once, so a death named again is that death)
+            visit_again = (
+                not later.terms
+                and not later.modalities
+                and ((later.kind in VISIT_KINDS and not again) or later.kind == "death")
+            )
             if not (later.terms or later.modalities or visit_again):
                 continue
             # '뇌 MRI 찍은 환자 중에 … 2024년에 찍은 MRI만요': the same event named again only to give its

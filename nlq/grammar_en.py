@@ -490,6 +490,9 @@ class EnglishGrammar:
         d = it.data_as(VerbData)
         self.last_verb = it.text.lower().split()[-1]
         slot = it.text.lower() in ("with", "for") and cur is not None and bool(cur.kind) and not cur.terms
+        # 'died in 2024 with a prior history of cancer', 'deaths among people with any cancer': the people's
+        # other events; a cause of death is said as 'died of/from X'
+        slot = slot and cur is not None and cur.kind != "death"
         if slot and nxt is not None and nxt.kind is ItemKind.event and cur is not None:
             # 'ER visits in 2023 with another ER visit within 7 days': a second visit, not the first's reason
             slot = nxt.data_as(EventWordData).kind != cur.kind
