@@ -1209,6 +1209,30 @@ def _list_label(out: list[Item], inner: list[Item]) -> bool:
     )
 
 
+#: Small words inside a lay description ('part *of their* stomach taken out').
+_LAY_GLUE = {"of", "in", "to", "out", "through", "from", "on"}
+
+
+def _lay_description(out: list[Item], content: list[Item]) -> int | None:
+    """'had part of their stomach taken out (partial gastrectomy)': words none of which the lexicon knows,
+    then one known name in brackets, are that name said in lay words. Where the lay words start in
+    ``out``, or None when this is not that (a known word among them, more than one name in brackets)."""
+    if len(content) != 1 or content[0].kind is not ItemKind.term:
+        return None
+    k = len(out)
+    while k > 0 and (
+        out[k - 1].kind in (ItemKind.unknown, ItemKind.filler)
+        or (out[k - 1].kind is ItemKind.prep and out[k - 1].text.strip().lower() in _LAY_GLUE)
+    ):
+        k -= 1
+    while k < len(out) and out[k].kind is not ItemKind.unknown:
+        k += 1  # the run starts at its first unknown word
+    words = [x for x in out[k:] if x.kind is ItemKind.unknown]
+    if not words or len(" ".join(x.text for x in words).split()) > 8:
+        return None
+    return k
+
+
 def _name_restatement(out: list[Item], inner: list[Item], notes: list[str], lang: str) -> list[Item] | None:
     """'인공슬관절 전치환술(TKR)': an unknown name with a known abbreviation in brackets names one thing,
     the known one ('TKR (인공슬관절 전치환술)' needs nothing: an unknown bracket is an aside). None when
@@ -1220,6 +1244,13 @@ def _name_restatement(out: list[Item], inner: list[Item], notes: list[str], lang
     run = out[run_start:]
     # '고관절 폐쇄성 골절(closed fracture of hip)', '소아 주의력결핍장애(Child attention deficit disorder)':
     # the English name of an unknown Korean one (the mart's names are English)
+    lay = _lay_description(out, content)
+    if lay is not None:
+        notes.append(
+            say("name_restates", lang, words=" ".join(x.text for x in out[lay:]), term=content[0].text)
+        )
+        del out[lay:]
+        return content
     english = (
         lang == "ko"
         and bool(content)

@@ -482,6 +482,7 @@ EN_FILLERS = {
     # 'in whom a chest CT was obtained', 'a stent (36.07) was inserted': the passive verb of the event named
     "obtained",
     "placed",
+    "clot-busting",  # 'the clot-busting drug alteplase': what the drug named does
     "repeat",  # 'a repeat PCI 30 to 365 days later': another PCI, as the window says
     "check",  # 'no INR check within 30 days': the test, which its name says
     "checks",
