@@ -25,6 +25,7 @@ from cohort_engine.nlq.events import (
     same_mention,
 )
 from cohort_engine.nlq.items import (
+    AnchorDayData,
     AskData,
     CompareData,
     ConjData,
@@ -503,9 +504,16 @@ class EnglishGrammar:
             self.new_event(it.start)
 
     def exclusive(self, it: Item, nxt: Item | None) -> None:
-        """'(not counting the procedure day)': the anchor's own day leaves the window."""
+        """'(not counting the procedure day)': the anchor's own day leaves the window; '(counting the
+        diagnosis day itself)' puts it in (a window already holding it is left as it is)."""
         target = next((e for e in reversed(self.events) if e.window is not None), None)
         w = target.window if target is not None else (self.pend.window[0] if self.pend.window else None)
+        if it.data_as(AnchorDayData).keep:
+            if w is not None and w.end == -1 and w.start != 0:
+                w.end = 0
+            elif w is not None and w.start == 1 and w.end != 0:
+                w.start = 0
+            return
         if w is None or (w.end != 0 and w.start != 0):
             self.ask("exclusive_which", it.text, text=it.text)
             return

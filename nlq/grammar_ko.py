@@ -25,6 +25,7 @@ from cohort_engine.nlq.events import (
     same_mention,
 )
 from cohort_engine.nlq.items import (
+    AnchorDayData,
     AskData,
     CompareData,
     ConjData,
@@ -777,6 +778,14 @@ def _one_window(items: list[Item]) -> list[Item] | Item:
             if k is None:
                 return it
             w = out[k].data_as(WindowData)
+            if it.data_as(AnchorDayData).keep:
+                # '(사망일 포함)', '(입원 당일 포함)': the anchor's own day is in (already, or now)
+                if w.end == -1 and w.start != 0:
+                    w = replace(w, end=0)
+                elif w.start == 1 and w.end != 0:
+                    w = replace(w, start=0)
+                out[k] = Item(ItemKind.window, out[k].text, out[k].start, out[k].end, w)
+                continue
             if w.end == 0 and w.start != 0:
                 w = replace(w, end=-1)
             elif w.start == 0 and w.end != 0:

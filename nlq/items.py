@@ -26,7 +26,9 @@ class ItemKind(StrEnum):
     window = "window"  # days relative to another event
     bad_window = "bad_window"  # window words that are ambiguous or unreadable
     aside = "aside"  # '(before or after)': said for the reader, no rule
-    exclusive = "exclusive"  # '(not counting the procedure day)': the anchor's own day leaves the window
+    exclusive = (
+        "exclusive"  # '(not counting the procedure day)': the anchor's own day leaves (or joins) the window
+    )
     prior = "prior"  # 'history of', 'prior', '병력'
     index_ref = "index_ref"  # 'the index date', '기준일'
     age = "age"
@@ -62,6 +64,14 @@ class NoData(Payload):
 
 
 NO_DATA = NoData()
+
+
+@dataclass(frozen=True, slots=True)
+class AnchorDayData(Payload):
+    """'(not counting the procedure day)' (``keep`` False) or '(counting the diagnosis day itself)',
+    '(사망일 포함)' (``keep`` True): whether the anchor's own day is in the window just given."""
+
+    keep: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,7 +252,7 @@ PAYLOAD: dict[ItemKind, type[Payload]] = {
     ItemKind.window: WindowData,
     ItemKind.bad_window: AskData,
     ItemKind.aside: NoData,
-    ItemKind.exclusive: NoData,
+    ItemKind.exclusive: AnchorDayData,
     ItemKind.prior: NoData,
     ItemKind.index_ref: NoData,
     ItemKind.age: AgeData,

@@ -2143,8 +2143,6 @@ _BLANKED_KO = [
     ),
     # '유방암 진단 받고, 그 다음 진단일부터 120일 안에': 'then', which the anchor named next says
     regex(r"(?<![가-힣])그\s*다음(?:에)?(?=\s+[가-힣]*일\s*(?:부터|로부터|기준))"),
-    # '사망 전 30일 이내(사망일 포함)': the anchor's own day, in every window here
-    regex(r"\(\s*[가-힣]{1,4}\s*(?:당일|일)\s*(?:도\s*)?포함\s*\)"),
     # '시술 날짜는 2020년 이전으로만': the event's date, which its dates say
     regex(r"(?<=시술|수술|진단|입원|처방|검사|촬영|투여)\s*날짜"),
     # '석 달(90일)': a duration restated in brackets
@@ -2417,14 +2415,14 @@ _REWRITES_EN: list[RewriteStep] = [
         BLANK,
     ),
     _exclusion_list_en,
-    # 'before the COPD dx (i.e. at least one day earlier)': strictly before, the anchor's own day left out
+    # 'before the COPD dx (i.e. at least one day earlier)': strictly before, as 'before' always is
     (
         regex(
             r"(?<=\bbefore\b)(?P<x>[^;:()]{1,60}?)\s*\(\s*(?:i\.\s?e\.?,?\s*|that\s+is,?\s*)?(?:at\s+least\s+(?:one|1)\s+"
             r"(?:full\s+)?day\s+(?:earlier|before|prior)|strictly\s+(?:earlier|before))\s*\)",
             _I,
         ),
-        lambda m: f"{m.group('x')} (not counting the day itself)",
+        lambda m: m.group("x"),
     ),
     # 'before the bleed date', 'the day of the alteplase dose': the event named by its date or dose
     (

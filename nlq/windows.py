@@ -18,7 +18,8 @@ wording                                  offsets             note
 "during the same visit", "같은 입원 중"     same visit          no day limit
 "after X", "X 후"                         0 ..                same day counts
 "X 다음날까지", "X 그 후 다음날까지"          0 .. 1              the anchor's day and the next
-"before X", "X 전"                        .. 0                same day counts
+"before X", "X 전"                        .. −1               strictly before ("(counting the day
+                                                              itself)", "(진단일 포함)": .. 0)
 "prior"/"history of"/"병력"                .. −1               an earlier event, never the anchor itself
 "30 days after X" (no within/exactly)     —                   ambiguous: asked back
 =======================================  ==================  =====================================
@@ -33,7 +34,16 @@ import re
 from dataclasses import replace
 from functools import partial
 
-from cohort_engine.nlq.items import AskData, ConjData, Item, ItemKind, UnknownData, WindowAnchor, WindowData
+from cohort_engine.nlq.items import (
+    AnchorDayData,
+    AskData,
+    ConjData,
+    Item,
+    ItemKind,
+    UnknownData,
+    WindowAnchor,
+    WindowData,
+)
 from cohort_engine.nlq.messages import readings, say
 from cohort_engine.nlq.numbers import (
     EN_NUMBER_RE,
@@ -197,7 +207,8 @@ def _en(m: re.Match[str], kind: str) -> Item:
         if g.get("dir") and re.fullmatch(r"later|afterwards?|thereafter", g["dir"].lower()):
             anchor = "none"  # '7 to 14 days later': later than the event already named
         if kind == "open":
-            s, e = (None, 0) if direction == "before" else (0, None)
+            # 'before X' = strictly before (..-1), as every independent writer reads it; 'after X' = 0..
+            s, e = (None, -1) if direction == "before" else (0, None)
             return Item(ItemKind.window, text, m.start(), m.end(), _window(s, e, text, "follows"))
         if kind in ("range", "range_days"):
             a = _amount(g["n"], g.get("u1") or g.get("u"))
@@ -436,8 +447,16 @@ def recognise_windows_en(pieces: list[Piece]) -> list[Piece]:
     pieces = apply(pieces, AT_SOME_POINT_EN, lambda m: Item(ItemKind.filler, m.group(0), m.start(), m.end()))
     pieces = apply(pieces, DURATION_EN, _duration)
     pieces = apply(pieces, ASIDE_EN, lambda m: Item(ItemKind.aside, m.group(0), m.start(), m.end()))
-    pieces = apply(pieces, EXCLUSIVE_EN, lambda m: Item(ItemKind.exclusive, m.group(0), m.start(), m.end()))
-    pieces = apply(pieces, INCLUSIVE_EN, lambda m: Item(ItemKind.filler, m.group(0), m.start(), m.end()))
+    pieces = apply(
+        pieces,
+        EXCLUSIVE_EN,
+        lambda m: Item(ItemKind.exclusive, m.group(0), m.start(), m.end(), AnchorDayData(keep=False)),
+    )
+    pieces = apply(
+        pieces,
+        INCLUSIVE_EN,
+        lambda m: Item(ItemKind.exclusive, m.group(0), m.start(), m.end(), AnchorDayData(keep=True)),
+    )
     pieces = apply(
         pieces,
         SAME_WINDOW_EN,
@@ -616,7 +635,7 @@ def _ko(m: re.Match[str], kind: str) -> Item:
                 _window(None, None, text, "precedes", same_visit=True),
             )
         if kind == "open":
-            s, e = (None, 0) if before else (0, None)
+            s, e = (None, -1) if before else (0, None)
             return Item(ItemKind.window, text, m.start(), m.end(), _window(s, e, text, "precedes"))
         if kind == "range":
             a = _ko_amount(g, "n", "u1" if g.get("u1") else "u")
@@ -685,13 +704,23 @@ def _duration_ko(m: re.Match[str]) -> Item | None:
 
 #: '(입원 당일 포함)': the anchor's own day, said to be in the window it already is in (an aside);
 #: '(진단 당일 제외)': said to be out of it (the window loses that day, as '(excluding the day itself)').
-INCLUSIVE_KO = regex(r"\(\s*(?:[가-힣]+\s*)?당일\s*(?:도\s*)?포함(?:하여|해서|함|합니다)?\s*\)")
+INCLUSIVE_KO = regex(
+    r"\(\s*(?:(?:[가-힣]+\s*)?당일|[가-힣]{1,4}일)\s*(?:도\s*)?포함(?:하여|해서|함|합니다)?\s*\)"
+)
 EXCLUSIVE_KO = regex(r"\(\s*(?:[가-힣]+\s*)?당일\s*(?:은|는)?\s*제외(?:하고|함|합니다)?\s*\)")
 
 
 def recognise_windows_ko(pieces: list[Piece]) -> list[Piece]:
-    pieces = apply(pieces, INCLUSIVE_KO, lambda m: Item(ItemKind.filler, m.group(0), m.start(), m.end()))
-    pieces = apply(pieces, EXCLUSIVE_KO, lambda m: Item(ItemKind.exclusive, m.group(0), m.start(), m.end()))
+    pieces = apply(
+        pieces,
+        INCLUSIVE_KO,
+        lambda m: Item(ItemKind.exclusive, m.group(0), m.start(), m.end(), AnchorDayData(keep=True)),
+    )
+    pieces = apply(
+        pieces,
+        EXCLUSIVE_KO,
+        lambda m: Item(ItemKind.exclusive, m.group(0), m.start(), m.end(), AnchorDayData(keep=False)),
+    )
     pieces = apply(pieces, DURATION_KO, _duration_ko)
     pieces = apply(
         pieces,
