@@ -473,7 +473,13 @@ class Assembly:
                     and (
                         all(any(same_mention(t, u) for u in e.terms) for t in later.terms)
                         if later.terms
-                        else later.kind is not None and (e.kind == later.kind or e.kind is None)
+                        else later.kind is not None
+                        and (
+                            e.kind == later.kind
+                            or e.kind is None
+                            # '생애 첫 응급실 방문 … (첫 방문 당시 나이)': 'visit' names any kind of visit
+                            or (later.kind == "visit" and e.kind in VISIT_KINDS)
+                        )
                     )
                 ),
                 None,
