@@ -1685,7 +1685,7 @@ _FRAMING_EN = regex(
     r"work-up|count|pilot|database|extraction|protocol|metric|measure|indicator|kpi|benchmark|report|"
     # an imaging dataset's labels: 'CXR negatives:', 'positive class:', 'Cath angio frames:'
     r"negatives?|positives?|class|controls?|frames|runs|detector|classifier|committee|bundle|dashboard|meeting|"
-    r"imaging)\b",
+    r"imaging|bounce-?backs?|revisits?)\b",
     re.IGNORECASE,
 )
 
@@ -2276,6 +2276,15 @@ _REWRITES_EN: list[RewriteStep] = [
             _I,
         ),
         lambda m: "exclude " + m.group("who"),
+    ),
+    # 'who came back for another admission within 30 days': had one
+    (
+        regex(
+            r"\b(?:came|come|comes|coming)\s+back\s+(?:for|with)\s+(?=(?:an?\s+|another\s+)?(?:(?:inpatient\s+)?"
+            r"admission|readmission|ER\b|ED\b|visit|hospitali[sz]ation|stay))",
+            _I,
+        ),
+        "had ",
     ),
     # 'died within 7 days after admit', 'after coming to the ED': the visit
     (regex(r"\bafter\s+admit\b", _I), "after admission"),
