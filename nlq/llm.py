@@ -362,8 +362,7 @@ it and must not be anchored on an absence.
 * Dates and windows are inclusive at both ends, in whole days; window start/end are days relative to the \
 anchor, negative before it, null unbounded. "within N days after X" = 0..N; "N to M days after" = N..M; \
 "within N days before" = -N..0; "within N days of" = -N..N; "on the same day" = 0..0; \
-plain "after X" = 0..null; "before X" / "X 전" = null..-1 (strictly before; "(counting the day itself)" \
-= null..0); "prior X" / "history of X" / "병력" = null..-1; \
+plain "after X" = 0..null; "before X" = null..0; "prior X" / "history of X" / "병력" = null..-1; \
 "at least N days after" = N..null; \
 "more than N" is strict (N+1); a week is 7 days, a month 30, a year 365. "for ten days from 2023-10-01" = \
 2023-10-01..2023-10-10. Korean 이후/이전 include the reference ("2020년 이전" ends 2020-12-31); English \

