@@ -47,6 +47,7 @@ from cohort_engine.nlq.nlp import find_terms_en, find_terms_ko, tokens
 from cohort_engine.nlq.numbers import ENGLISH_NUMBERS, UNIT_WORDS, sino_to_digits
 from cohort_engine.nlq.quantities import recognise_quantities_en, recognise_quantities_ko
 from cohort_engine.nlq.regex_cache import regex
+from cohort_engine.nlq.sections import read_sections_en, read_sections_ko
 from cohort_engine.nlq.stop_words import STOP_WORDS
 from cohort_engine.nlq.text import HANGUL as HANGUL_RE
 from cohort_engine.nlq.text import Piece, Raw, apply, strip_josa
@@ -605,6 +606,10 @@ def _classify_ko(tok: str, a: int, b: int, morphs: Sequence[Morph] = ()) -> list
         return [Item(ItemKind.end, tok, a, b, EndData(head=tok in KO_HEAD))]
     if tok in KO_ALL:
         return [Item(ItemKind.all, tok, a, b)]
+    if tok.strip() in (".", "。"):
+        # a sentence end ends its clause: '… 복부 초음파 촬영. 기준일 이후 90일 이내 …' (a window never
+        # reaches back into the sentence before)
+        return [Item(ItemKind.end, tok, a, b, EndData())]
     if _punctuation_only(tok) or tok in JOSA_WORDS:
         return [Item(ItemKind.filler, tok, a, b)]
     if tok in KO_BUT and _but(morphs, a, b):
@@ -2033,22 +2038,24 @@ def _restatement_ko(text: str) -> str:
     return _RESTATED_KO.sub(same, text)
 
 
-_EXCLUSION_HEAD_EN = regex(r"\bexclusions?(?:\s+criteria)?\s*:", re.IGNORECASE)
-_INCLUSION_HEAD_EN = regex(r"\binclusions?(?:\s+criteria)?\s*:", re.IGNORECASE)
-
-
-def _exclusion_list_en(text: str) -> str:
-    """'Inclusion: A; B. Exclusion: C; D': every item after the exclusion heading (up to an inclusion
-    heading) is an exclusion of its own, written as the parser reads one ('exclude C; exclude D'). Items
-    are split only at ';' (bullets and numbers already read so); a comma stays inside its item."""
-    m = _EXCLUSION_HEAD_EN.search(text)
-    if m is None:
-        return text
-    stop = _INCLUSION_HEAD_EN.search(text, m.end())
-    end = stop.start() if stop else len(text)
-    items = [p.strip(" ,.") for p in text[m.end() : end].split(";")]
-    excluded = "; ".join(f"exclude {p}" for p in items if p)
-    return f"{text[: m.start()]}; {excluded}; {text[end:]}" if excluded else text
+def _day_offsets_en(m: re.Match[str]) -> str:
+    """'days -365 to -1 relative to index' → the window the grammar reads ('between 365 and 1 days before
+    the index date'); offsets on both sides of the index → 'within N days of' only when symmetric."""
+    a, b = (int(re.sub(r"[−–\s]", lambda x: "-" if x.group(0) in "−–" else "", g)) for g in (m["a"], m["b"]))
+    a, b = min(a, b), max(a, b)
+    if b <= 0:
+        if b == 0:
+            return f"within {-a} days before the index date"
+        return f"between {-b} and {-a} days before the index date"
+    if a >= 0:
+        return (
+            f"within {b} days after the index date"
+            if a == 0
+            else f"between {a} and {b} days after the index date"
+        )
+    if -a == b:
+        return f"within {b} days of the index date"
+    return m.group(0)
 
 
 def _body_part_restated_ko(text: str) -> str:
@@ -2132,6 +2139,9 @@ def _rewrite(text: str, steps: Sequence[RewriteStep]) -> str:
 
 
 _I = re.IGNORECASE
+_SIDES_KO = regex(
+    r"(우측|좌측|오른쪽|왼쪽)\s*(?:또는|이나|나|/|,|및|과|와)\s*(우측|좌측|오른쪽|왼쪽)\s+([가-힣A-Za-z]+)"
+)
 #: English wording read as the words the grammar knows, in order (each step sees the last one's text).
 #: Korean words blanked before recognition (same length: offsets stay, as Kiwi's readings point there),
 #: in order: each says nothing a rule needs, or says again what the rest already says.
@@ -2286,6 +2296,17 @@ _REWRITES_EN: list[RewriteStep] = [
         ),
         "had ",
     ),
+    # 'metformin also prescribed on the index date': on the day of the index event
+    (regex(r"\b(?:on|at)\s+(?:the\s+)?(?=index\s+(?:date|day)\b)", _I), "on the day of the "),
+    # 'in days -365 to -1 relative to index', 'days -30 to 0 relative to the index date': day offsets
+    (
+        regex(
+            r"\b(?:(?:in|on|during|over|between)\s+)?days?\s*(?P<a>[-−–]?\s*\d+)\s*(?:to|through|and|[–-])\s*"
+            r"(?P<b>[-−–]?\s*\d+)\s+(?:relative\s+to|from|around|of)\s+(?:the\s+)?index(?:\s+date|\s+event)?\b",
+            _I,
+        ),
+        _day_offsets_en,
+    ),
     # 'died within 7 days after admit', 'after coming to the ED': the visit
     (regex(r"\bafter\s+admit\b", _I), "after admission"),
     (
@@ -2423,7 +2444,6 @@ _REWRITES_EN: list[RewriteStep] = [
         ),
         BLANK,
     ),
-    _exclusion_list_en,
     # 'before the COPD dx (i.e. at least one day earlier)': strictly before, the anchor's own day left out
     (
         regex(
@@ -2495,6 +2515,7 @@ _REWRITES_EN: list[RewriteStep] = [
 def recognise(text: str, lang: str, today: date) -> Recognised:
     notes: list[str] = []
     if lang == "en":
+        text = read_sections_en(text)
         text, lead_in = _skip_lead_in(text)
         if lead_in:
             notes.append(say("lead_in_skipped", lang, text=lead_in))
@@ -2502,6 +2523,9 @@ def recognise(text: str, lang: str, today: date) -> Recognised:
         text, fixes = repair_typos(text)
         notes += [say("typo_read_as", lang, word=w, fix=f) for w, f in fixes]
     else:
+        text = read_sections_ko(text)
+        # '우측 또는 좌측 반결장절제술': the noun said once serves both sides ('right or left hemicolectomy')
+        text = _SIDES_KO.sub(lambda m: f"{m[1]} {m[3]} 또는 {m[2]} {m[3]}", text)
         text = _rewrite(text, [(rx, BLANK) for rx in _BLANKED_KO])
         text = _restatement_ko(text)
         text = _exclusion_list_ko(text)

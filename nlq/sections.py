@@ -1,0 +1,152 @@
+"""Protocol and analysis-plan sections → the clauses the grammars read.
+
+Researchers often write a cohort the way a statistical analysis plan does: "Index date: the first
+diagnosis of X. Eligibility: aged 40–75 at index. Outcome: an HbA1c ≥ 9% within 90 days after index.
+Exclusion: A; B", or in Korean "기준일: 폐암(C34) 최초 진단일. 결과 변수: 기준일 이후 365일 이내 사망.
+제외 기준: …". The labels say which part is which; the parts themselves are ordinary clauses. So:
+
+* a label that names a part holding rules (index, eligibility, inclusion, outcome, exposure, step …)
+  becomes a clause boundary, and its words are dropped;
+* every item of an exclusion section becomes an exclusion of its own ('exclude A; exclude B',
+  'A 제외, B 제외');
+* a named period defined once ("Baseline period: days -365 to -1 relative to index", "기저기간: 기준일 이전
+  365일") is written out wherever the text refers to it ("during the baseline period", "기저기간 중");
+* a closing sentence that only restates what the sections require ("결과 변수 발생자.", "두 기준을 모두
+  만족하는 환자.") is dropped.
+
+Nothing here guesses: a label this module does not know stays in the text and is read (or asked about)
+as written. Pure functions of the text.
+"""
+
+from __future__ import annotations
+
+import re
+
+from cohort_engine.nlq.regex_cache import regex
+
+_I = re.IGNORECASE
+
+#: English section labels whose part holds rules.
+_LABEL_EN = regex(
+    r"(?:(?<=[.;:!?])|^)\s*(?:index(?:\s+(?:date|event))?|eligibility(?:\s+criteria)?|inclusion(?:\s+criteria)?|"
+    r"(?:primary\s+|secondary\s+)?(?:safety\s+)?outcome(?:\s+of\s+interest)?|exposure|"
+    r"additional\s+requirements?|requirements?|measurement|(?:pre|post)-index\s+[a-z]+|step\s+\d+|"
+    r"study\s+population|population|definition)\s*(?:\([^():]{0,40}\))?\s*:\s*",
+    _I,
+)
+_EXCLUSION_EN = regex(r"(?:(?<=[.;:!?])|^)\s*exclusions?(?:\s+criteria)?\s*(?:\([^():]{0,40}\))?\s*:\s*", _I)
+_BASELINE_DEF_EN = regex(
+    r"(?:(?<=[.;!?])|^)\s*(?:the\s+)?baseline(?:\s+(?:period|window))?\s*(?::|is|=|,\s*defined\s+as)\s*"
+    r"(?P<window>[^.;]{3,80}?)\s*(?:[.;]|$)",
+    _I,
+)
+_BASELINE_REF_EN = regex(
+    r"\b(?:during|in|within|over)\s+the\s+baseline(?:\s+(?:period|window))?\b(?:\s*\([^()]{0,40}\))?", _I
+)
+
+#: Korean section labels whose part holds rules.
+_LABEL_KO = regex(
+    r"(?:(?<=[.;:!?])|^)\s*(?:기준일|기준\s*사건|인덱스\s*날짜|선정\s*기준|포함\s*기준|결과\s*변수|결과|노출|"
+    r"추가\s*조건|조건|단계\s*\d+|연구\s*대상|대상)\s*(?:\([^():]{0,40}\))?\s*:\s*"
+)
+_EXCLUSION_KO = regex(r"(?:(?<=[.;:!?])|^)\s*제외\s*기준\s*(?:\([^():]{0,40}\))?\s*:\s*")
+_BASELINE_DEF_KO = regex(
+    r"(?:(?<=[.;!?])|^)\s*기저\s*기간\s*(?:\([^():]{0,40}\))?\s*:\s*(?P<window>[^.;]{3,60}?)\s*(?:[.;]|$)"
+)
+_BASELINE_REF_KO = regex(r"기저\s*기간\s*(?:\([^()]{0,60}\))?\s*(?:중에?|동안에?|내에?|안에?)")
+#: Closing sentences that restate the sections: '결과 변수 발생자.', '노출과 결과 변수를 모두 만족하는 환자.'
+_CLOSING_KO = regex(
+    r"(?:(?<=[.;!?])|^)\s*(?:노출과\s*결과\s*변수|결과\s*변수|노출|(?:두|세|모든|위)\s*(?:기준|조건))"
+    r"(?:을|를|이|가)?\s*(?:모두\s*)?(?:발생(?:한)?|만족(?:하는|한)|확인된|충족(?:하는|한))\s*"
+    r"(?:자|환자|대상자)(?:\s*(?:명단|만))?(?:을|를)?(?:\s*(?:추출|요청드립니다|뽑아\s*주세요))?\s*\.?\s*$"
+)
+#: The items of an exclusion section: '1)', '①', '(가)', '-', ';' and sentence ends split them.
+_ITEM_SPLIT = regex(r"\s*(?:;|(?<=\S)\.\s+|\s[-•·]\s|(?:(?<=\s)|^)\(?\d{1,2}\)|[①-⑩]|\([가-하]\))\s*")
+
+
+#: The Korean index label: its part names the index event by its date ('폐암 최초 진단일', '… 측정된 날').
+_INDEX_LABEL_KO = regex(r"^\s*(?:기준일|기준\s*사건|인덱스\s*날짜)")
+#: '진단일', '시행일', '측정된 날' at the end of the index part: the event itself.
+_EVENT_DAY_KO = regex(
+    r"(?<=진단|시행|처방|투여|측정|촬영|방문|입원|수술|시술|주입)\s*일\s*$|(?<=[된한은])\s*날\s*$"
+)
+
+
+def _sections(text: str, label: re.Pattern[str], exclusion: re.Pattern[str]) -> list[tuple[str, str]]:
+    """The text cut at its labels: (kind, part) pairs, kind 'index', 'rules', 'exclusion' or 'lead'."""
+    marks = sorted(
+        [
+            (m.start(), m.end(), "index" if _INDEX_LABEL_KO.match(m.group(0)) else "rules")
+            for m in label.finditer(text)
+        ]
+        + [(m.start(), m.end(), "exclusion") for m in exclusion.finditer(text)]
+    )
+    out: list[tuple[str, str]] = []
+    pos, kind = 0, "lead"
+    for start, end, k in marks:
+        if start < pos:
+            continue
+        out.append((kind, text[pos:start]))
+        pos, kind = end, k
+    out.append((kind, text[pos:]))
+    return [(k, part) for k, part in out if part.strip(" .;")]
+
+
+def _items(part: str) -> list[str]:
+    return [p.strip(" ,.;") for p in _ITEM_SPLIT.split(part) if p and p.strip(" ,.;")]
+
+
+def read_sections_en(text: str) -> str:
+    """English sections read as clauses (see the module docstring)."""
+    text = _baseline_en(text)
+    if not (_LABEL_EN.search(text) or _EXCLUSION_EN.search(text)):
+        return text
+    parts = []
+    for kind, part in _sections(text, _LABEL_EN, _EXCLUSION_EN):
+        if kind == "exclusion":
+            parts += [f"exclude {item}" for item in _items(part)]
+        elif kind == "rules":
+            parts += _items(part)
+        else:
+            parts.append(part.strip(" .;"))
+    return "; ".join(parts)
+
+
+def read_sections_ko(text: str) -> str:
+    """Korean sections read as clauses (see the module docstring)."""
+    text = _baseline_ko(text)
+    if not (_LABEL_KO.search(text) or _EXCLUSION_KO.search(text)):
+        return text
+    parts = []
+    for kind, part in _sections(text, _LABEL_KO, _EXCLUSION_KO):
+        if kind == "exclusion":
+            parts += [f"{item} 제외" for item in _items(part)]
+        else:
+            part = _CLOSING_KO.sub("", part.strip(" ;")).strip(" .;")
+            if kind == "index":
+                # '기준일: 폐암(C34) 최초 진단일' = the first lung cancer diagnosis, the index event
+                part = _EVENT_DAY_KO.sub("", part) + " 환자"
+            # '선정 기준: (가) … (나) …': each numbered item is a clause of its own
+            parts += _items(part) if kind == "rules" else [part]
+    return ". ".join(p for p in parts if p) + "."
+
+
+def _baseline_en(text: str) -> str:
+    m = _BASELINE_DEF_EN.search(text)
+    if m is None or not _BASELINE_REF_EN.search(text, m.end()):
+        return text
+    window = m.group("window").strip()
+    window = re.sub(r"^(?:the|a)\s+", "", window, flags=_I)
+    rest = _BASELINE_REF_EN.sub(lambda _: f"in the {window}", text[m.end() :])
+    return text[: m.start()] + (" " if m.start() else "") + rest
+
+
+def _baseline_ko(text: str) -> str:
+    m = _BASELINE_DEF_KO.search(text)
+    if m is None or not _BASELINE_REF_KO.search(text, m.end()):
+        return text
+    window = m.group("window").strip()
+    if not re.search(r"(?:이내|안에|동안|사이)$", window):
+        window += " 이내"
+    rest = _BASELINE_REF_KO.sub(lambda _: window, text[m.end() :])
+    return text[: m.start()] + (" " if m.start() else "") + rest
