@@ -1078,6 +1078,21 @@ def _code_domains(code: str) -> tuple[str, ...]:
     return ("condition",)
 
 
+#: An ICD-10 code as written alone ('I63 → brain MRI', 'D62 → pRBC'): its shape says what it is.
+_ICD10_CODE = regex(r"[A-TV-Z]\d{2}(?:\.[0-9A-Z]{1,4})?")
+
+
+def _bare_codes(items: list[Item]) -> list[Item]:
+    """An ICD-10-shaped word no recogniser claimed is that code's diagnosis, as the same code beside a name
+    is; the mart's vocabulary resolves it (or says it does not know it)."""
+    return [
+        Item(ItemKind.term, it.text, it.start, it.end, TermData(it.text, _code_domains(it.text.strip())))
+        if it.kind is ItemKind.unknown and _ICD10_CODE.fullmatch(it.text.strip())
+        else it
+        for it in items
+    ]
+
+
 #: An abbreviation as clinicians write one: 'TKR', 'CVA', 'NSTEMI', 'T2DM' (not a word like 'histology').
 ABBREVIATION = regex(r"(?=(?:[^A-Z]*[A-Z]){2})[A-Za-z0-9/-]{2,8}")
 
@@ -2196,6 +2211,20 @@ _REWRITES_EN: list[RewriteStep] = [
     ),
     # 'whose first lung cancer dx was preceded by a chest CT in the 30 days before': the window says when
     (regex(r"\b(?:was|were|is|are)\s+preceded\s+by\b(?=.*\b(?:before|prior\s+to|preceding)\b)", _I), "with"),
+    # ED shorthand: 'K>5.3', 'Na<132' (a comparison written against its test), 'I63 → MRI' (then),
+    # 'HF + BNP' (and), 'kids <12', 'F <18' (an age), '≥2x' / '2x' (times), 'admins' (administrations)
+    (regex(r"(?<=[A-Za-z0-9%)])(>=|<=|≥|≤|>|<)(?=\s*\d)"), r" \1"),
+    (regex(r"\s*(?:→|->|=>)\s*"), " then "),
+    (regex(r"(?<=\w)\s+\+\s+(?=\w)"), " and "),
+    (
+        regex(
+            r"\b(kids|children|child|pts|patients|people|women|men|males?|females?|F|M)\s*(<|>)\s*(\d{1,2})\b(?!\s*(?:%|mg|g/|mmol|days?|d\b))"
+        ),
+        lambda m: f"{m[1]} {'under' if m[2] == '<' else 'over'} {m[3]}",
+    ),
+    (regex(r"(?:≥|>=)\s*(\d+)\s*x\b", _I), r"at least \1 times"),
+    (regex(r"\b(\d+)\s*x\b(?!\s*10)", _I), r"\1 times"),
+    (regex(r"\badmins\b", _I), "administrations"),
     # 'co-prescribed warfarin and digoxin on the same day': prescribed, the same-day window says 'co-'
     (regex(r"\bco-?prescri(?:bed|ption\s+of)\b", _I), "prescribed"),
     # 'in the prior 365 days', 'in the preceding 6 months': the days before (the event just named)
@@ -2636,6 +2665,7 @@ def recognise(text: str, lang: str, today: date) -> Recognised:
         items = _en_event_nouns(_en_anchor_verb(_en_care_participle(_leftovers(pieces, lang))))
     items = _merge_modifiers(_parentheses(_vague_made_exact(items), notes, lang), lang)
     items = _code_led(items, notes, lang)  # after the merge: 'E11' + 'diabetes' is one mention by then
+    items = _bare_codes(items)
     items = _body_part_lists(items, lang)
     if lang == "en":
         items = _title_defined_after(_age_at_its_event(window_asides_en(_request_end_en(items))), text)

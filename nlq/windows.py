@@ -135,7 +135,7 @@ EN_RULES: list[tuple[str, str]] = [
     # 'in the 30 days after', 'the week before': bare 'the <unit> after' is the same window
     (rf"\b(?:within\s+|in\s+|during\s+|over\s+)?the\s+(?:{N}\s+)?{U}\s+{DIR_EN}\b", "within"),
     (
-        rf"\b(?:within|in\s+the\s+(?:first\s+|next\s+)?|during\s+the\s+(?:first\s+)?|up\s+to|no\s+more\s+than|not\s+more\s+than|"
+        rf"\b(?:within|in\s+the\s+(?:first\s+|next\s+)?|in\s+(?=\d)|during\s+the\s+(?:first\s+)?|up\s+to|no\s+more\s+than|not\s+more\s+than|"
         rf"at\s+most|no\s+later\s+than)\s*{N}\s+{U}(?:\s+{DIR_EN}\b)?",
         "within",
     ),
