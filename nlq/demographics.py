@@ -130,6 +130,8 @@ EN_AGE: list[tuple[str, str]] = [
     (rf"(?<=,\s){N}\s*\+(?=\s*[,;])", "min"),
 ]
 KO_AGE: list[tuple[str, str]] = [
+    # 'closed hip fx 65+ , 당일 pelvis x-ray', '80+ 폐렴': an N+ standing for the patients' age
+    (rf"(?:^|(?<=\s)){N}\s*\+(?=\s*(?:[,;]|$|환자|pt|남|여|세))", "min"),
     (r"(?P<d>[1-9]0)\s*(?:~|-|에서)\s*(?P<d2>[1-9]0)\s*대", "decades"),
     # '40대', '40대 이상', '40대인데', '40대의': a particle or the copula may follow
     (

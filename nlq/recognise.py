@@ -1408,6 +1408,25 @@ def _code_restatement(out: list[Item], inner: list[Item], notes: list[str], lang
     mention and the words are dropped (kept, they would become rules of their own or widen the code).
     'E11.22 (당뇨병성 CKD)': the words restate the code before them. None when neither applies."""
     codes = _codes_in(inner)
+    prev_study = next((k for k in range(len(out) - 1, -1, -1) if out[k].kind is not ItemKind.filler), None)
+    if (
+        codes is not None
+        and prev_study is not None
+        and out[prev_study].kind is ItemKind.modality
+        and all(_code_domains(c.text) == ("procedure",) for c in codes)
+    ):
+        # 'a CT of the thorax (ICD-9 87.41)': the study is the procedure the code names (and counted as such)
+        words = out[prev_study].text
+        del out[prev_study:]
+        notes.append(say("code_restates", lang, words=words, codes=", ".join(c.text for c in codes)))
+        return [
+            x
+            for k, c in enumerate(codes)
+            for x in (
+                ([Item(ItemKind.conj, "or", c.start, c.start, ConjData("or"))] if k else [])
+                + [Item(ItemKind.term, c.text, c.start, c.end, TermData(words, ("procedure",)))]
+            )
+        ]
     if codes is not None:
         start = len(out)
         k = len(out) - 1
@@ -2316,6 +2335,8 @@ _REWRITES_EN: list[RewriteStep] = [
         ),
         lambda m: "exclude " + m.group("who"),
     ),
+    # 'inpatient admissions in 2023 during which a GI hemorrhage was diagnosed': during that stay
+    (regex(r"\bduring\s+which\b", _I), "during the same visit"),
     # 'who came back for another admission within 30 days': had one
     (
         regex(

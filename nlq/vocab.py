@@ -1220,6 +1220,7 @@ EN_GRAMMAR_WORDS = {
 }
 # Frequent Korean misspellings and their reading.
 KO_TYPOS = {
+    "골다공중": "골다공증",
     "내웜": "내원",
     "안쓴": "안 쓴",
     "안먹은": "안 먹은",
