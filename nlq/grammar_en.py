@@ -747,7 +747,20 @@ class EnglishGrammar:
                 and bool(term.domains)
                 and "condition" not in term.domains
             )
-            if (not cur.terms or cur.conj in ("or", ",")) and not other_kind and not not_a_diagnosis:
+            # 'appendicitis dx, ceftriaxone given same day': a drug is never a diagnosis's concept
+            wrong_kind = (
+                cur.kind is not None
+                and cur.kind not in VISIT_KINDS
+                and term.known
+                and bool(term.domains)
+                and not compatible(cur.kind, term)
+            )
+            if (
+                (not cur.terms or cur.conj in ("or", ","))
+                and not other_kind
+                and not not_a_diagnosis
+                and not wrong_kind
+            ):
                 if cur.terms and cur.conj == ",":
                     cur.comma_terms.append(term)
                 cur.terms.append(term)

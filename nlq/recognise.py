@@ -2140,6 +2140,24 @@ _SAME_WINDOW_EN = regex(
 )
 
 
+_BARE_DAY_OF = regex(rf"(?P<before>\S+)\s+day\s+of\s+(?=(?:the\s+)?(?:{_DAY_OF_EVENTS})\b)", re.IGNORECASE)
+#: Words before 'day of X' that make it part of another phrase ('within 1 day of', 'on the day of').
+_DAY_OF_TAKEN = frozenset(
+    {"the", "on", "a", "one", "1", "same", "each", "every", "first", "next", "that", "any", "by"}
+)
+
+
+def _bare_day_of(text: str) -> str:
+    """'cefazolin day of surgery', 'CXR day of admission': on that day (chart shorthand drops 'on the')."""
+
+    def repl(m: re.Match[str]) -> str:
+        if m["before"].lower() in _DAY_OF_TAKEN or m["before"][-1:].isdigit():
+            return m.group(0)
+        return f"{m['before']} on the day of "
+
+    return _BARE_DAY_OF.sub(repl, text)
+
+
 def _same_window_again(text: str) -> str:
     """'losartan within the 90 days before the result … anyone who received furosemide in those same 90
     days': the window said before, said again in full (its anchor included)."""
@@ -2335,6 +2353,8 @@ _REWRITES_EN: list[RewriteStep] = [
         ),
         lambda m: "exclude " + m.group("who"),
     ),
+    # 'cefazolin day of surgery', 'CXR day of admission': on that day (chart shorthand drops 'on the')
+    _bare_day_of,
     # 'inpatient admissions in 2023 during which a GI hemorrhage was diagnosed': during that stay
     (regex(r"\bduring\s+which\b", _I), "during the same visit"),
     # 'who came back for another admission within 30 days': had one
@@ -2549,7 +2569,7 @@ _REWRITES_EN: list[RewriteStep] = [
     ),
     # 'a stroke dx on the admission day' = on the day of the admission
     (
-        regex(rf"\bon\s+the\s+(?P<ev>{_DAY_OF_EVENTS})\s+(?:day|date)\b", _I),
+        regex(rf"\bon\s+(?:the\s+)?(?P<ev>{_DAY_OF_EVENTS})\s+(?:day|date)\b", _I),
         lambda m: f"on the day of the {m.group('ev')}",
     ),
     # 'so far this year': up to today is all a mart holds anyway

@@ -557,6 +557,7 @@ EN_FILLERS = {
 KO_FILLERS = {
     # '… 환자는 누구인가요?', '누구예요': asking who, which the list of patients answers
     "누구",
+    "병기",  # '병기 CT': a staging CT is the CT
     "병용",  # '기준일 당일 metformin 병용 처방': taken together, which the same-day window says
     "생애",  # '생애 첫 CABG', '생애 처음': first ever, which 첫/처음 already says
     "음",  # '음 그러니까 뇌경색 …': a speaker's pause
@@ -1221,6 +1222,7 @@ EN_GRAMMAR_WORDS = {
 # Frequent Korean misspellings and their reading.
 KO_TYPOS = {
     "골다공중": "골다공증",
+    "안잰": "안 잰",
     "내웜": "내원",
     "안쓴": "안 쓴",
     "안먹은": "안 먹은",
