@@ -1135,6 +1135,51 @@ READINGS: list[tuple[str, dict[str, Any]]] = [
         "통풍 진단받은 날이나 그 다음날 warfarin 처방받은 환자",
         {"criteria.0.window.start": 0, "criteria.0.window.end": 1},
     ),
+    # analysis-plan sections: the labels are dropped, the parts read as clauses, exclusions as exclusions
+    (
+        "Index date: first gout diagnosis (M10). Eligibility: aged 50 or older at index. "
+        "Outcome: an ER visit within 30 days after index. Exclusion: warfarin at any time.",
+        {
+            "index.first_occurrence": True,
+            "demographics.age_min": 50,
+            "criteria.0.domain": "visit",
+            "criteria.0.window.end": 30,
+            "criteria.1.occurrence.count": 0,
+        },
+    ),
+    (
+        "Index date: first gout diagnosis. Baseline period: days -365 to -1 relative to index. "
+        "Exposure: warfarin during the baseline period.",
+        {"criteria.0.window.start": -365, "criteria.0.window.end": -1},
+    ),
+    (
+        "기준일: 통풍(M10) 최초 진단일. 결과 변수: 기준일 이후 30일 이내 응급실 방문. "
+        "제외 기준: 기준일 이전 warfarin 처방 이력이 있는 자.",
+        {"index.first_occurrence": True, "criteria.0.window.end": 30, "criteria.1.occurrence.count": 0},
+    ),
+    (
+        "기준일: 통풍 최초 진단일. 기저기간: 기준일 이전 180일. 노출: 기저기간 중 warfarin 처방.",
+        {"criteria.0.window.start": -180, "criteria.0.window.end": 0},
+    ),
+    (
+        "asthma pts, warfarin also prescribed on the index date",
+        {"criteria.0.window.start": 0, "criteria.0.window.end": 0},
+    ),
+    # ED shorthand: a comparison glued to its test, arrows, '+', ages after people words, bare codes
+    ("K>5.3 pts 65+", {"index.domain": "measurement", "index.value.value": 5.3, "demographics.age_min": 65}),
+    ("M10 → warfarin w/in 30d", {"index.concepts.terms": ["M10"], "criteria.0.window.end": 30}),
+    (
+        "asthma kids <12 w/ ER visit same day as dx",
+        {"demographics.age_max": 11, "criteria.0.occurrence.count": 1},
+    ),
+    ("admitted ≥2x in 2022", {"index.domain": "visit"}),
+    # a study with a procedure code in brackets is that procedure
+    (
+        "gout pts with at most one CT of the thorax (87.41) in the 365 days after the dx",
+        {"criteria.0.domain": "procedure", "criteria.0.occurrence.type": "at_most", "criteria.1": "absent"},
+    ),
+    # a drug is never a diagnosis's concept
+    ("ER visit w/ gout dx, warfarin given same day", {"criteria.1.domain": "drug"}),
     # '… 환자들의 X 영상 데이터가 필요합니다': images to return, not a rule
     (
         "통풍 환자들의 무릎 X-ray 영상 데이터가 필요합니다. 진단 당시 50대 남성으로 한정해 주세요.",
