@@ -2251,7 +2251,7 @@ _REWRITES_EN: list[RewriteStep] = [
     # ED shorthand: 'K>5.3', 'Na<132' (a comparison written against its test), 'I63 → MRI' (then),
     # 'HF + BNP' (and), 'kids <12', 'F <18' (an age), '≥2x' / '2x' (times), 'admins' (administrations)
     (regex(r"(?<=[A-Za-z0-9%)])(>=|<=|≥|≤|>|<)(?=\s*\d)"), r" \1"),
-    (regex(r"\s*(?:→|->|=>)\s*"), " then "),
+    (regex(r"\s*(?:→|->)\s*(?!\d)"), " then "),
     (regex(r"(?<=\w)\s+\+\s+(?=\w)"), " and "),
     (
         regex(

@@ -482,7 +482,6 @@ EN_FILLERS = {
     # 'in whom a chest CT was obtained', 'a stent (36.07) was inserted': the passive verb of the event named
     "obtained",
     "placed",
-    "clot-busting",  # 'the clot-busting drug alteplase': what the drug named does
     "repeat",  # 'a repeat PCI 30 to 365 days later': another PCI, as the window says
     "check",  # 'no INR check within 30 days': the test, which its name says
     "checks",
@@ -1226,7 +1225,6 @@ KO_TYPOS = {
     "내웜": "내원",
     "안쓴": "안 쓴",
     "안먹은": "안 먹은",
-    "안받은": "안 받은",
     "진딘": "진단",
     "크레티닌": "크레아티닌",
     "뇌경섹": "뇌경색",
