@@ -614,13 +614,20 @@ class Assembly:
                 title=self.title[:120],
                 index=index,
                 demographics=demographics,
-                criteria=another_of_the_same(index, criteria),
+                criteria=self.noted_another(another_of_the_same(index, criteria), criteria),
                 imaging=imaging,
             )
         except ValidationError as e:
             msg = "; ".join(err["msg"].removeprefix("Value error, ") for err in e.errors())
             self.problems.append(Problem(self.say("rules_do_not_fit", msg=msg)))
             return None
+
+    def noted_another(self, read: list[Criterion], written: list[Criterion]) -> list[Criterion]:
+        """The criteria as :func:`another_of_the_same` reads them, with a note for each rule it changed."""
+        for before, after in zip(written, read, strict=True):
+            if after.occurrence != before.occurrence:
+                self.notes.append(self.say("another_counts_anchor", label=after.label))
+        return read
 
     def criteria(self, events: list[Event], index_ev: Event) -> list[Criterion] | None:
         rest = [e for e in events if e is not index_ev]
@@ -978,8 +985,10 @@ def washout_of(index: IndexEvent, criteria: list[Criterion]) -> Criterion | None
 def another_of_the_same(index: IndexEvent, criteria: list[Criterion]) -> list[Criterion]:
     """'30일 내 재입원', 'back in the ER within 30 days', 'no amoxicillin in the 365 days before (the
     amoxicillin)': an event of exactly the kind of its anchor, in a window around it, is *another* one —
-    the anchor is never its own readmission or its own washout. So a window from the anchor's day on
-    starts the day after (1..), and an absence up to the anchor's day ends the day before (..-1)."""
+    the anchor is never its own readmission or its own washout. The anchor is one of the events such a
+    rule counts, so 'another within 0..N' is 'at least 2 within 0..N' (a second visit the same day counts,
+    the anchor itself does not); an absence up to the anchor's day ends the day before (..-1), as a
+    washout does."""
     filters = {"index": _what(index)} | {c.label: _what(c) for c in criteria}
     out: list[Criterion] = []
     for c in criteria:
@@ -987,8 +996,8 @@ def another_of_the_same(index: IndexEvent, criteria: list[Criterion]) -> list[Cr
         same = filters.get(w.anchor) == _what(c) and not w.same_visit
         if same and c.occurrence.is_absence and w.end == 0 and w.start != 0:
             c = c.model_copy(update={"window": w.model_copy(update={"end": -1})})
-        elif same and c.occurrence == Occurrence() and w.start == 0 and w.end != 0:
-            c = c.model_copy(update={"window": w.model_copy(update={"start": 1})})
+        elif same and c.occurrence == Occurrence() and w.start == 0 and w.end != 0 and c.date_range is None:
+            c = c.model_copy(update={"occurrence": Occurrence(type="at_least", count=2)})
         out.append(c)
     return out
 

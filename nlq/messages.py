@@ -138,6 +138,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "read “{words}” as the code(s) {codes} written with it",
         "ko": "“{words}”을(를) 함께 적힌 코드 {codes}(으)로 읽었습니다",
     },
+    "another_counts_anchor": {
+        "en": "[{label}] is another event of the anchor's own kind: the anchor counts as one, so 2 or more",
+        "ko": "[{label}]은(는) 기준과 같은 종류의 또 다른 사건입니다: 기준 사건도 1회로 세므로 2회 이상",
+    },
     "new_by_washout": {
         "en": "read 'new' as the washout given (no such event in the lookback), not as the first ever",
         "ko": "'신규/새로'는 주어진 휴약 기간(그 기간에 같은 기록 없음)으로 읽었습니다 (평생 처음이 아니라)",

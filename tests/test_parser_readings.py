@@ -1115,12 +1115,12 @@ READINGS: list[tuple[str, dict[str, Any]]] = [
         "gout patients who died at least 90 days subsequent to the gout diagnosis",
         {"criteria.0.domain": "death", "criteria.0.window.start": 90},
     ),
-    # readmissions and revisits: another visit of the same kind starts the day after the index visit
+    # readmissions and revisits: another visit of the same kind; the index visit counts as one of two
     (
         "2023년 입원 환자 중 30일 이내 재입원한 환자",
-        {"criteria.0.window.start": 1, "criteria.0.window.end": 30},
+        {"criteria.0.window.start": 0, "criteria.0.window.end": 30, "criteria.0.occurrence.count": 2},
     ),
-    ("ER visits in 2023 with another ER visit within 7 days", {"criteria.0.window.start": 1}),
+    ("ER visits in 2023 with another ER visit within 7 days", {"criteria.0.occurrence.count": 2}),
     # a washout of the index's own drug ends the day before, and says what 'new' means
     (
         "new warfarin users in 2023 with no warfarin in the 180 days before",
