@@ -120,7 +120,10 @@ EN_AGE: list[tuple[str, str]] = [
     (r"\b(?:children|child|pediatric|paediatric|kids|minors|infants|adolescents)\b", "child"),
     # last, after every 'aged …' reading:
     # '80+ with pneumonia', 'pts 80+': a bare N+ that describes patients, not a count of events
-    (rf"(?:^|(?<=\s)){N}\s*\+(?=\s+(?:with|pts?|patients|people|men|women|males?|females?)\b|\s*$)", "min"),
+    (
+        rf"(?:^|(?<=\s)){N}\s*\+(?=\s+(?:with|pts?|patients|people|men|women|males?|females?|at)\b|\s*$)",
+        "min",
+    ),
     (rf"{PEOPLE}(?:≥|>=|=>)\s*{N}(?!\s*(?:%|mg|g/|mmol|kg|days?|weeks?|months?)){YRS}{AT}", "min"),
     (rf"{TAIL}(?:aged\s+)?(?:under|below|younger\s+than)\s+{N}{YRS}{END}", "max_strict"),
     (rf"{TAIL}(?:aged\s+)?(?:over|above|older\s+than)\s+{N}{YRS}{END}", "min_strict"),

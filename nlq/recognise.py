@@ -1560,6 +1560,8 @@ def _parentheses(items: list[Item], notes: list[str], lang: str) -> list[Item]:
                     and dicom
                     and all(
                         x.text.strip().upper() in DICOM_CODES
+                        # '(modality MR, body part HEART)': the codes with their names
+                        or x.text.strip().lower() in ("modality", "body part", "body", "part", "site")
                         # 'a coronary angiogram [coronary arteriography]': the same study named again
                         or (x.kind is ItemKind.modality and x.data == prev_content.data)
                         for x in dicom
@@ -2336,7 +2338,8 @@ _REWRITES_EN: list[RewriteStep] = [
     # 'insertion of drug-eluting stent', 'placement of a stent': the stent is the procedure
     (
         regex(
-            r"\b(?:insertion|placement|implantation)\s+of\s+(?:an?\s+|the\s+)?(?=(?:[\w-]+\s+)?stents?\b)", _I
+            r"\b(?:insertion|placement|implantation)\s+of\s+(?:an?\s+|the\s+)?(?=(?:[\w-]+\s+){0,3}stents?\b)",
+            _I,
         ),
         BLANK,
     ),
@@ -2366,6 +2369,18 @@ _REWRITES_EN: list[RewriteStep] = [
         ),
         "had ",
     ),
+    # 'before the date of death', 'after the date of diagnosis': the event itself
+    (regex(r"(?:(?<=before\s)|(?<=after\s)|(?<=prior\sto\s))the\s+date\s+of\s+(?:the\s+)?", _I), "the "),
+    # 'Adults (18+) with a BMI of 30 or higher': the people's age, never a count of the next event
+    (
+        regex(
+            r"\b(adults?|patients?|pts|people|persons|men|women|males?|females?)\s*\(\s*(\d{1,3})\s*\+\s*\)",
+            _I,
+        ),
+        r"\1 aged \2+",
+    ),
+    # 'on or before the date of death', 'on or after the dx': 'before' and 'after' count the day itself here
+    (regex(r"\bon\s+or\s+(?=(?:before|prior\s+to|after|following)\b)", _I), BLANK),
     # 'metformin also prescribed on the index date': on the day of the index event
     (regex(r"\b(?:on|at)\s+(?:the\s+)?(?=index\s+(?:date|day)\b)", _I), "on the day of the "),
     # 'in days -365 to -1 relative to index', 'days -30 to 0 relative to the index date': day offsets

@@ -108,7 +108,7 @@ EN_EVENT_WORDS: list[tuple[str, str, Pos]] = [
     ),
     (r"outpatient\s+(?:visits?|clinic\s+visits?)|clinic\s+visits?|outpatient", "outpatient", "noun"),
     (r"died|die[sd]?|dying|passed\s+away|expired", "death", "verb"),
-    (r"deaths?|deceased|dead|mortality", "death", "noun"),
+    (r"deaths?|deceased|dead|mortality|decedents?", "death", "noun"),
     (
         r"(?:were|was|got|been|being)?\s*diagnosed(?:\s+(?:as\s+having|as|with|of))?|diagnosd|dx'?d",
         "diagnosis",
@@ -482,6 +482,8 @@ EN_FILLERS = {
     # 'in whom a chest CT was obtained', 'a stent (36.07) was inserted': the passive verb of the event named
     "obtained",
     "placed",
+    "carry",  # 'who carry a type 2 diabetes diagnosis': have it
+    "carries",
     "repeat",  # 'a repeat PCI 30 to 365 days later': another PCI, as the window says
     "check",  # 'no INR check within 30 days': the test, which its name says
     "checks",
