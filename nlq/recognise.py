@@ -1237,7 +1237,11 @@ def _lay_description(out: list[Item], content: list[Item]) -> int | None:
     """'had part of their stomach taken out (partial gastrectomy)': words none of which the lexicon knows,
     then one known name in brackets, are that name said in lay words. Where the lay words start in
     ``out``, or None when this is not that (a known word among them, more than one name in brackets)."""
-    if len(content) != 1 or content[0].kind is not ItemKind.term:
+    # one name, or a list of names ('a P2Y12 inhibitor (clopidogrel or ticagrelor)')
+    names = [x for x in content if x.kind is not ItemKind.conj]
+    if not names or any(x.kind is not ItemKind.term for x in names):
+        return None
+    if any(x.kind is ItemKind.conj and x.data_as(ConjData).op != "or" for x in content):
         return None
     k = len(out)
     while k > 0 and (
@@ -1266,9 +1270,8 @@ def _name_restatement(out: list[Item], inner: list[Item], notes: list[str], lang
     # the English name of an unknown Korean one (the mart's names are English)
     lay = _lay_description(out, content)
     if lay is not None:
-        notes.append(
-            say("name_restates", lang, words=" ".join(x.text for x in out[lay:]), term=content[0].text)
-        )
+        said = " ".join(x.text for x in content)
+        notes.append(say("name_restates", lang, words=" ".join(x.text for x in out[lay:]), term=said))
         del out[lay:]
         return content
     english = (
@@ -2371,6 +2374,8 @@ _REWRITES_EN: list[RewriteStep] = [
     ),
     # 'before the date of death', 'after the date of diagnosis': the event itself
     (regex(r"(?:(?<=before\s)|(?<=after\s)|(?<=prior\sto\s))the\s+date\s+of\s+(?:the\s+)?", _I), "the "),
+    # 'first-ever PTCA, restricted to first procedures performed in 2022': which of them, said again
+    (regex(r",?\s*\b(?:restricted|limited)\s+to\s+(?=(?:the\s+)?(?:first|those|ones)\b)", _I), " "),
     # 'Adults (18+) with a BMI of 30 or higher': the people's age, never a count of the next event
     (
         regex(
