@@ -441,20 +441,22 @@ def _narrows_window_before(out: list[Item], it: Item) -> bool:
     return True
 
 
+def _anchor_day(pieces: list[Piece], rx: re.Pattern[str], *, keep: bool) -> list[Piece]:
+    """'(not counting the day itself)' / '(counting the diagnosis day itself)', '(진단일 포함)': whether the
+    anchor's own day is in the window just given (``keep``)."""
+    return apply(
+        pieces,
+        rx,
+        lambda m: Item(ItemKind.exclusive, m.group(0), m.start(), m.end(), AnchorDayData(keep=keep)),
+    )
+
+
 def recognise_windows_en(pieces: list[Piece]) -> list[Piece]:
     pieces = apply(pieces, AT_SOME_POINT_EN, lambda m: Item(ItemKind.filler, m.group(0), m.start(), m.end()))
     pieces = apply(pieces, DURATION_EN, _duration)
     pieces = apply(pieces, ASIDE_EN, lambda m: Item(ItemKind.aside, m.group(0), m.start(), m.end()))
-    pieces = apply(
-        pieces,
-        EXCLUSIVE_EN,
-        lambda m: Item(ItemKind.exclusive, m.group(0), m.start(), m.end(), AnchorDayData(keep=False)),
-    )
-    pieces = apply(
-        pieces,
-        INCLUSIVE_EN,
-        lambda m: Item(ItemKind.exclusive, m.group(0), m.start(), m.end(), AnchorDayData(keep=True)),
-    )
+    pieces = _anchor_day(pieces, EXCLUSIVE_EN, keep=False)
+    pieces = _anchor_day(pieces, INCLUSIVE_EN, keep=True)
     pieces = apply(
         pieces,
         SAME_WINDOW_EN,
@@ -709,16 +711,8 @@ EXCLUSIVE_KO = regex(r"\(\s*(?:[가-힣]+\s*)?당일\s*(?:은|는)?\s*제외(?:�
 
 
 def recognise_windows_ko(pieces: list[Piece]) -> list[Piece]:
-    pieces = apply(
-        pieces,
-        INCLUSIVE_KO,
-        lambda m: Item(ItemKind.exclusive, m.group(0), m.start(), m.end(), AnchorDayData(keep=True)),
-    )
-    pieces = apply(
-        pieces,
-        EXCLUSIVE_KO,
-        lambda m: Item(ItemKind.exclusive, m.group(0), m.start(), m.end(), AnchorDayData(keep=False)),
-    )
+    pieces = _anchor_day(pieces, INCLUSIVE_KO, keep=True)
+    pieces = _anchor_day(pieces, EXCLUSIVE_KO, keep=False)
     pieces = apply(pieces, DURATION_KO, _duration_ko)
     pieces = apply(
         pieces,
