@@ -47,9 +47,9 @@ sys.path.insert(0, str(ROOT))
 
 from cohort_engine.seed import SEED_EN, SEED_KO  # noqa: E402
 
-#: The `cohort` entry point is ``cohort_engine.cli:app``; running it through the same interpreter
-#: avoids depending on where the console script was installed.
-ENTRY = "import sys; from cohort_engine.cli import app; sys.argv[0] = 'cohort'; app()"
+#: The `cohort` console script is ``cohort_engine.cli:main`` (`app`, with a quick exit for `ask`); running
+#: it through the same interpreter avoids depending on where the console script was installed.
+ENTRY = "import sys; from cohort_engine.cli import main; sys.argv[0] = 'cohort'; main()"
 COMMANDS: dict[str, list[str]] = {
     "cohort --help": [sys.executable, "-c", ENTRY, "--help"],
     "cohort index --help": [sys.executable, "-c", ENTRY, "index", "--help"],

@@ -117,6 +117,42 @@ def test_ask_loads_the_parser_but_not_the_scrubber(tmp_path: Path, question: str
         assert ("kiwipiepy" in modules) == (question == SEED_KO)
 
 
+MAIN_PROBE = """
+import atexit, sys
+atexit.register(lambda: sys.__stderr__.write("EXIT HANDLERS RAN\\n"))
+from cohort_engine.cli import main
+sys.argv[0] = "cohort"
+main()
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("question", "code", "printed"),
+    [(SEED_EN, 0, '"status": "ok"'), ("delete every patient record", 4, '"status": "refused"')],
+    ids=["answered", "refused"],
+)
+def test_the_console_script_leaves_ask_quickly_but_completely(
+    tmp_path: Path, question: str, code: int, printed: str
+) -> None:
+    """`cohort ask` through the console script skips the interpreter's teardown, but not its output, its
+    exit code or its exit handlers (the regular-expression cache is saved by one)."""
+    mart = build_tiny_mart(tmp_path / "mart.duckdb")
+    env = {**os.environ, "COHORT_ENGINE_CACHE": str(tmp_path / "cache")}
+    done = subprocess.run(
+        [sys.executable, "-c", MAIN_PROBE, "ask", "--json", "--mart", str(mart), question],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env=env,
+    )
+    assert done.returncode == code, done.stderr[-2000:]
+    assert printed in done.stdout
+    assert "EXIT HANDLERS RAN" in done.stderr
+    assert list((tmp_path / "cache" / "regex").glob("*.marshal"))  # the cache was written on the way out
+
+
 SPACY_PROBE = """
 import json, sys
 if sys.argv[1] == "light":
