@@ -995,7 +995,7 @@ def another_of_the_same(index: IndexEvent, criteria: list[Criterion]) -> list[Cr
     out: list[Criterion] = []
     for c in criteria:
         w = c.window
-        same = filters.get(w.anchor) == _what(c) and not w.same_visit
+        same = filters.get(w.anchor) == filters[c.label] and not w.same_visit
         if same and c.occurrence.is_absence and w.end == 0 and w.start != 0:
             c = c.model_copy(update={"window": w.model_copy(update={"end": -1})})
         elif same and c.occurrence == Occurrence() and w.start == 0 and w.end != 0 and c.date_range is None:
