@@ -36,11 +36,11 @@ _STAGES = ("nlq", "schema_catalog", "sql_guard", "dicom_index", "deid")
 LAYERS: tuple[Layer, ...] = (
     Layer(
         "contract",
-        ("", "spec", "seed", "layers", "data", "plurals", "cache_files"),
+        ("", "spec", "seed", "layers", "data", "plurals", "cache_files", "imaging_words"),
         (),
         "cohort_engine/",
         "the cohort spec every stage reads and writes, the seed scenario, the bilingual lexicon data and "
-        "its English plurals, the per-user cache folder, this table",
+        "its English plurals, the words that name imaging studies, the per-user cache folder, this table",
         ("cohort_engine.spec", "cohort_engine.seed"),
     ),
     Layer(

@@ -123,6 +123,12 @@ class ValueFilter(_Model):
     op: Literal[">", ">=", "<", "<=", "=", "between"]
     value: Value
     value_high: Value | None = Field(default=None, description="Upper bound when op is 'between'.")
+    exclude_low: bool = Field(
+        default=False, description="'between' leaves its lower bound out ('126 초과 200 이하')."
+    )
+    exclude_high: bool = Field(
+        default=False, description="'between' leaves its upper bound out ('126 이상 200 미만')."
+    )
     unit: Code | None = Field(default=None, description="Informational: the unit the user wrote.")
 
     @model_validator(mode="after")

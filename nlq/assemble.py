@@ -14,6 +14,7 @@ from typing import Required, TypedDict
 
 from pydantic import ValidationError
 
+from cohort_engine.imaging_words import BODY_PART_WORDS, MODALITY_WORDS
 from cohort_engine.nlq import messages
 from cohort_engine.nlq.events import Built, Count, Event, EventWindow, Problem, Term, same_mention
 from cohort_engine.nlq.items import AgeData, DateData, ItemKind, SexData
@@ -58,6 +59,19 @@ def _merge_into(events: list[Event], gone: Event, kept: Event) -> None:
         if e.anchor is gone:
             e.anchor = kept
     events.remove(gone)
+
+
+def _procedure_names_study(e: Event, study: Event) -> bool:
+    """Whether procedure event ``e`` is named as ``study`` (its modality and body part, when given): the
+    words of its mention and of its terms' lexicon names say them ('coronary arteriography' is XA, HEART)."""
+    said = " ".join([*e.text, *(t.text for t in e.terms)])
+    named = [x for x in entries().values() if any(x.names_code(t.text) for t in e.terms)]
+    said += " " + " ".join(n for t in e.terms for x in [*lookup(t.text), *named] for n in x.en)
+    return all(
+        m in MODALITY_WORDS and re.search(MODALITY_WORDS[m], said, re.IGNORECASE) for m in study.modalities
+    ) and all(
+        b in BODY_PART_WORDS and re.search(BODY_PART_WORDS[b], said, re.IGNORECASE) for b in study.body_parts
+    )
 
 
 class EventFields(TypedDict, total=False):
@@ -178,7 +192,14 @@ class Assembly:
                 )
                 return None
             v = ev.value
-            fields["value"] = ValueFilter(op=v.op, value=v.value, value_high=v.high, unit=v.unit)
+            fields["value"] = ValueFilter(
+                op=v.op,
+                value=v.value,
+                value_high=v.high,
+                unit=v.unit,
+                exclude_low=v.exclude_low,
+                exclude_high=v.exclude_high,
+            )
         if ev.answers:
             fields["value_concepts"] = ConceptSet(terms=list(dict.fromkeys(t.text for t in ev.answers)))
         if domain is Domain.imaging and (ev.modalities or ev.body_parts):
@@ -326,7 +347,24 @@ class Assembly:
         out = list(events)
         again = ANOTHER_EVENT.search(self.title) is not None
         for later in events:
-            if later not in out or later.window is not None or later.introduced:
+            if later not in out or later.window is not None:
+                continue
+            if later.introduced:
+                # '… coronary arteriography (88.56 or 88.57) …, then a stent no later than 2 days after the
+                # angiogram': a study referred to after a procedure whose name says that study is it
+                named = next(
+                    (
+                        e
+                        for e in out
+                        if e.pos < later.pos
+                        and not e.negated
+                        and self.domain.get(id(e)) == Domain.procedure
+                        and _procedure_names_study(e, later)
+                    ),
+                    None,
+                )
+                if named is not None and later.modalities and not later.terms and later.date is None:
+                    _merge_into(out, later, named)
                 continue
             if later.value is not None or later.count is not None:
                 continue

@@ -155,6 +155,8 @@ class ValueCmp:
     value: float
     high: float | None = None
     unit: str | None = None
+    exclude_low: bool = False
+    exclude_high: bool = False
 
     @classmethod
     def of(cls, data: CompareData) -> ValueCmp:

@@ -661,8 +661,14 @@ class Phrase:
             and value.op in ("<", "<=")
             and target.value.op in (">", ">=")
         ):
+            # '126 이상 200 미만': each end keeps its own strictness
             target.value = ValueCmp(
-                "between", target.value.value, value.value, target.value.unit or value.unit
+                "between",
+                target.value.value,
+                value.value,
+                target.value.unit or value.unit,
+                exclude_low=target.value.op == ">",
+                exclude_high=value.op == "<",
             )
         elif (
             target is not None

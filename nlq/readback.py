@@ -16,8 +16,22 @@ from cohort_engine.spec import (
     EventFilter,
     ImagingRequest,
     Occurrence,
+    ValueFilter,
     Window,
 )
+
+
+def value_text(v: ValueFilter, lang: str) -> str:
+    """'126–200', or '≥126 and <200' ('≥126, <200') when an end of the range is left out."""
+    if v.op != "between":
+        return f"{v.op} {v.value:g}"
+    if not (v.exclude_low or v.exclude_high):
+        return f"{v.value:g}–{v.value_high:g}"
+    low, high = (
+        f"{'>' if v.exclude_low else '≥'}{v.value:g}",
+        f"{'<' if v.exclude_high else '≤'}{v.value_high:g}",
+    )
+    return f"{low} and {high}" if lang == "en" else f"{low}, {high}"
 
 
 def _gwa(word: str) -> str:
@@ -84,7 +98,7 @@ def _extras(f: EventFilter, lang: str, labels: Mapping[str, Sequence[str]] | Non
         extra.append(f"recorded as {said}" if lang == "en" else f"기록값 {said}")
     if f.value:
         v = f.value
-        rng = f"{v.value:g}–{v.value_high:g}" if v.op == "between" else f"{v.op} {v.value:g}"
+        rng = value_text(v, lang)
         unit = f" {v.unit}" if v.unit else ""
         extra.append(f"value {rng}{unit}" if lang == "en" else f"값 {rng}{unit}")
     if f.imaging and f.imaging.modalities:
@@ -293,7 +307,7 @@ def _upload_lists(spec: CohortSpec, lang: str) -> list[str]:
         v, w = u.value, u.date_window
         rng = days = ""
         if v is not None:
-            rng = f"{v.value:g}–{v.value_high:g}" if v.op == "between" else f"{v.op} {v.value:g}"
+            rng = value_text(v, lang)
             rng = rng.removeprefix("= ")
         if w is not None:
             days = f"{'…' if w.start is None else w.start}..{'…' if w.end is None else w.end}"

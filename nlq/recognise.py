@@ -44,7 +44,7 @@ from cohort_engine.nlq.lexicon import aliases, lookup
 from cohort_engine.nlq.messages import readings, say
 from cohort_engine.nlq.morph import Morph, WordReading, analyse, read_word
 from cohort_engine.nlq.nlp import find_terms_en, find_terms_ko, tokens
-from cohort_engine.nlq.numbers import ENGLISH_NUMBERS, UNIT_WORDS, sino_to_digits
+from cohort_engine.nlq.numbers import EN_NUMBER_RE, EN_UNIT_RE, ENGLISH_NUMBERS, UNIT_WORDS, sino_to_digits
 from cohort_engine.nlq.quantities import recognise_quantities_en, recognise_quantities_ko
 from cohort_engine.nlq.regex_cache import regex
 from cohort_engine.nlq.sections import read_sections_en, read_sections_ko
@@ -107,6 +107,7 @@ from cohort_engine.nlq.vocab import (
     PEOPLE_WORDS,
 )
 from cohort_engine.nlq.windows import (
+    BOUND_EN,
     recognise_at_event_en,
     recognise_windows_en,
     recognise_windows_ko,
@@ -207,8 +208,9 @@ SHORT_TYPOS_EN = {
 }
 
 
-def repair_typos(text: str) -> tuple[str, list[tuple[str, str]]]:
-    """Correct misspelt words one edit (two for long words) away from a single known word."""
+def repair_typos(text: str, latin_only: bool = False) -> tuple[str, list[tuple[str, str]]]:
+    """Correct misspelt words one edit (two for long words) away from a single known word (in Korean text,
+    ``latin_only``: the English words written in it, 'pnuemonia Dx 받은')."""
     known = _known_words()
     fixes: list[tuple[str, str]] = []
     out = text
@@ -218,7 +220,7 @@ def repair_typos(text: str) -> tuple[str, list[tuple[str, str]]]:
             fixes.append((tok, SHORT_TYPOS_EN[w]))
             out = out[:idx] + SHORT_TYPOS_EN[w] + out[idx + len(tok) :]
             continue
-        if len(w) < 5 or not w.isalpha() or w in known or tok.isupper():
+        if len(w) < 5 or not w.isalpha() or w in known or tok.isupper() or (latin_only and not w.isascii()):
             continue
         limit = 2 if len(w) >= 9 else 1
         best = process.extract(w, _targets(), scorer=OSA.distance, score_cutoff=limit, limit=2)
@@ -945,6 +947,8 @@ DICOM_CODES = frozenset(
     | {code for _, _, parts in EN_MODALITIES for code in parts}
     | {code for _, parts in EN_BODY_PARTS for code in parts}
 )
+#: The names DICOM gives its codes, written before them: '(modality MR, body part head)'.
+_DICOM_LABEL = regex(r"^(?:modality|body\s*part(?:\s+examined)?|body|part|site)\b\s*:?\s*", re.IGNORECASE)
 #: A vocabulary's name written before a code.
 VOCABULARY_NAME = regex(
     r"\b(?:ICD-?10-?CM|ICD-?9-?CM|ICD-?10|ICD-?9|KCD-?[78]?|SNOMED(?:\s*CT)?|LOINC|RxNorm|ATC)\s*(?:code\s*)?:?\s*"
@@ -1562,9 +1566,9 @@ def _parentheses(items: list[Item], notes: list[str], lang: str) -> list[Item]:
                     and prev_content.kind is ItemKind.modality
                     and dicom
                     and all(
-                        x.text.strip().upper() in DICOM_CODES
-                        # '(modality MR, body part HEART)': the codes with their names
-                        or x.text.strip().lower() in ("modality", "body part", "body", "part", "site")
+                        # '(modality MR, body part HEART)', '(modality MR, body part head)': the codes with
+                        # their names
+                        _DICOM_LABEL.sub("", x.text.strip()).upper() in DICOM_CODES | {""}
                         # 'a coronary angiogram [coronary arteriography]': the same study named again
                         or (x.kind is ItemKind.modality and x.data == prev_content.data)
                         for x in dicom
@@ -1779,6 +1783,53 @@ def _title_restated(title: str, rest: str) -> bool:
     )
 
 
+_AT_LEAST_TWICE_EN = (
+    r"\b(?:two|three|four|five|[2-9]|\d{2,})\s+or\s+more\b|\bat\s+least\s+(?:two|three|four|five|\d+)\b|"
+    r"[≥>]=?\s*\d|\b\d+\s*\+"
+)
+#: Words of a title that sum up what the rules after it spell out ('Recurrent UTIs - anyone with two or
+#: more UTI diagnoses', 'Post-PCI GI bleeding: … a GI bleed … after a PCI'), each with what those rules
+#: must say for the word to add nothing.
+_SUMMARY_TITLE_WORDS_EN: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = tuple(
+    (regex(word, re.IGNORECASE), regex(said, re.IGNORECASE))
+    for word, said in (
+        (r"recurrent|recurring|repeat(?:ed)?|multiple|frequent", _AT_LEAST_TWICE_EN),
+        (r"post|after|following|subsequent", r"\b(?:after|following|subsequent|later)\b"),
+        (r"pre|before|prior", r"\b(?:before|prior)\b"),
+        (r"naive|naïve", r"\b(?:no|never|without)\b"),
+        (
+            r"older|elderly|younger|young|adults?|pediatric|paediatric|kids?|children",
+            r"\b(?:age[ds]?|\d+\s*yo)\b",
+        ),
+    )
+)
+_PLURAL_ABBREVIATION = regex(r"\b([A-Z]{2,})s\b")  # 'UTIs', 'MIs': the lexicon names one
+_TITLE_GLUE_EN = {"in", "on", "with", "the", "and", "of", "a", "an", "pts", "patients", "people", "cases"}
+
+
+def _title_summarises(title: str, rest: str) -> bool:
+    """A title with no framing word whose every concept is named again after it, and whose other words
+    only sum up rules said after it, so that dropping it loses nothing. Anything else in it keeps it."""
+    if not title.strip() or len(title.split()) > 6:
+        return False
+    # the summing-up words first ('Recurrent UTIs' is no concept of its own once 'two or more' is said)
+    plain = re.sub(
+        r"([A-Za-z]+)-?",
+        lambda m: (
+            " " * len(m.group(0))
+            if any(word.fullmatch(m.group(1)) and said.search(rest) for word, said in _SUMMARY_TITLE_WORDS_EN)
+            else m.group(0)
+        ),
+        _PLURAL_ABBREVIATION.sub(r"\1 ", title),
+    )
+    rest_keys = {key for _, _, key in find_terms_en(_PLURAL_ABBREVIATION.sub(r"\1 ", rest))}
+    covered = [(a, b) for a, b, key in find_terms_en(plain) if key in rest_keys]
+    return bool(covered) and all(
+        any(a <= m.start() and m.end() <= b for a, b in covered) or m.group(0).lower() in _TITLE_GLUE_EN
+        for m in re.finditer(r"[A-Za-z]+", plain)
+    )
+
+
 @lru_cache(maxsize=1)
 def _lexicon_words() -> frozenset[str]:
     return frozenset(w.lower() for a in aliases() for w in re.findall(r"[A-Za-z][A-Za-z0-9-]*", a.text))
@@ -1820,7 +1871,7 @@ def _framing(text: str) -> int:
             _FRAMING_EN.fullmatch(w) or _PEOPLE_EN.fullmatch(w) or w.lower() in _TITLE_WORDS
             for w in re.findall(r"[A-Za-z]+", title)
         )  # 'Eligible subjects:', 'Study population:': a heading, even with a people word
-        if (
+        if (_title_summarises(title, rest) and not re.search(r"\d", title)) or (
             framing
             and (only_framing or not _PEOPLE_EN.search(title))
             and not _NEGATIVE_EN.search(title)
@@ -1854,7 +1905,7 @@ def _sign_off(text: str) -> int:
 
 #: What a Korean request is for, not who: '… 분석', '… 검토', '… 데이터 요청', '학습용', '… 현황'.
 _FRAMING_KO = (
-    r"(?:분석|검토|요청|필요|데이터(?:셋)?|학습(?:용)?|연구|모델(?:용)?|확인|신호|현황(?:\s*파악)?(?:용)?|구축|"
+    r"(?:분석|검토|요청|필요|데이터(?:셋)?|학습(?:용)?|라벨(?:링)?|연구|모델(?:용)?|확인|신호|현황(?:\s*파악)?(?:용)?|구축|"
     r"과제|프로젝트|건|평가|모니터링|조사|감시)"
 )
 _NEGATIVE_KO = regex(r"제외|없는|않은|없었|않았|아닌")
@@ -1876,7 +1927,9 @@ _KO_FRAMES = [
     # '… 연구에 쓰려고 합니다.'
     # (normalise() writes every dash as '-': a dash between spaces is the separator)
     regex(rf"\s+[-—–]\s+[^—–]{{1,80}}?{_FRAMING_KO}\s*\.?\s*$"),
-    regex(r"\s*\([^()]{1,40}?(?:용|목적)\)\s*\.?\s*$"),
+    regex(r"\s*\([^()]{1,40}?(?:용|목적|후보)\)\s*\.?\s*$"),
+    # after the rules: ', hyperK 라벨용', '. end-of-life chemo 분석용'
+    regex(rf"(?<=[,.])\s*[^,.!?()]{{1,60}}?{_FRAMING_KO}\s*용\s*\.?\s*$"),
     # a sentence saying what the list is for: '재발성 요로감염 코호트 구축용입니다.', '검사 누락 현황
     # 파악용이니 …'
     regex(
@@ -1889,7 +1942,9 @@ _KO_FRAMES = [
         r"^\s*[^.!?]{1,80}?(?:(?:에|로|으로)\s*(?:쓰려고|사용하려고|활용하려고)|보려고|확인하려고|파악하려고)\s*"
         r"(?:요|합니다|해요)\s*[.,]\s*"
     ),
-    regex(r"^\s*[^.,!?]{1,60}?(?:용으로|차원에서요?|용입니다|용이에요|자료로|목적으로)\s*[,.]\s*"),
+    regex(
+        r"^\s*[^.,!?]{1,60}?(?:용으로|차원에서요?|용입니다|용이에요|자료로|목적으로|(?:을|를)\s*위(?:하여|해서?))\s*[,.]\s*"
+    ),
     # protocol wording: '본 연구의 대상자는 …', '… 를 (분석|포함) 대상으로 한다', '… 자로 정의한다'
     regex(r"^\s*(?:본|이번)\s*연구의\s*(?:대상자|대상|모집단)(?:는|은)\s*"),
     regex(
@@ -2196,6 +2251,14 @@ def _rewrite(text: str, steps: Sequence[RewriteStep]) -> str:
 
 
 _I = re.IGNORECASE
+#: '2021. 1. 1. ~ 2021. 12. 31.': the date of Korean official documents, spaced after each dot
+_DOCUMENT_DATE_KO = regex(r"(?<![\d.])(\d{4})\.\s+(\d{1,2})\.\s+(\d{1,2})\.(?!\d)")
+#: '위절제술(부분 위절제술 및 위전절제술 포함)': the kinds a name includes, listed with 및/와: alternatives
+_INCLUDED_KINDS_KO = regex(r"\(([^()]*?)(?:\s*(?:등|모두))?\s*포함\s*\)")
+#: 'A 및 B 중 어느 것도 처방되지 않은': neither, that is no A or B
+_NEITHER_KO = regex(r"(\S+)\s*(?:및|과|와|,)\s*(\S+)\s*중\s*어느\s*(?:것|하나|약|쪽)?\s*도")
+#: A numbered or lettered item of a Korean list, between spaces: '1)', '2)', '가.', '나)'.
+_ITEM_MARK_KO = regex(r"(?:(?<=\s)|^)(?:\d{1,2}\)|[가-하][.)])(?=\s)")
 _SIDES_KO = regex(
     r"(우측|좌측|오른쪽|왼쪽)\s*(?:또는|이나|나|/|,|및|과|와)\s*(우측|좌측|오른쪽|왼쪽)\s+([가-힣A-Za-z]+)"
 )
@@ -2238,14 +2301,113 @@ _BLANKED_KO = [
     regex(r"(?<=까지)\s*의?\s*기간\s*(?:동안|중에?|내에?|에)?"),
     # '2000.1.1~2019.12.31 기간 중', '2021년 상반기 기간에': the period is the dates just given
     regex(
-        r"(?:(?<=\d)|(?<=일)|(?<=월)|(?<=년)|(?<=분기)|(?<=반기))\s*(?:의\s*)?기간\s*(?:동안|중에?|내에?|에)?(?=\s)"
+        r"(?:(?<=\d)|(?<=\d\.)|(?<=일)|(?<=월)|(?<=년)|(?<=분기)|(?<=반기))\s*(?:의\s*)?기간\s*(?:동안|중에?|내에?|에)?(?=\s)"
     ),
+    # '(sinusitis, 하위 개념 포함)', '… 등 하위 진단도 포함합니다.', '1회 이하(0회 포함)': sub-concepts
+    # are always taken and 'at most' always counts zero: said again, no rule
+    regex(
+        r",?\s*(?:[가-힣A-Za-z ]{0,20}\s*등\s*)?하위\s*(?:개념|진단|코드|질환|분류)\s*(?:도|을|를|은|는)?\s*"
+        r"(?:모두\s*)?포함(?:합니다|함|하여|해서|해\s*주세요|됩니다)?\.?(?=\s*(?:\)|$|[가-힣A-Za-z]))"
+    ),
+    regex(r"\(\s*0\s*회\s*(?:도\s*)?포함\s*\)"),
+    # '단, 진단 당시 연령 80세 이상인 환자에 한합니다': 'limited to', which the rule before says
+    regex(
+        r"(?<=[인한된])\s*(?:환자|대상자|자|경우|분)\s*(?:에|으로|로)\s*한(?:합니다|함|한다|정합니다|정함|정)\.?"
+    ),
+    # '2020년 3월 한달동안': the month just named, said again as its length
+    regex(r"(?<=월)\s*(?:한\s*달|1\s*개월)\s*(?:동안|간|내내)?(?=\s)"),
     # '2020년 이전(2020년 포함)': the year named is in, as every Korean 이전/이후 already reads it
     regex(r"(?<=이전|이후|까지|부터)\s*\(\s*\d{4}\s*년?\s*(?:도\s*)?포함\s*\)"),
 ]
 
+#: Filters written as keys and values or loose SQL, as API users write them ('sex: F; age >= 65',
+#: "WHERE dx LIKE 'I48%' AND age BETWEEN 70 AND 85"), in the words the grammar reads.
+_KEY_VALUES_EN: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [
+    (
+        regex(r"^\s*SELECT\s+(?:person_ids?|pts|patients|persons|\*)\s+(?:FROM\s+\w+\s+)?WHERE\s+", re.I),
+        "patients with ",
+    ),
+    (regex(r"\bWHERE\b"), "with"),
+    (regex(r"(?<=\S)\s+AND\s+(?=\S)"), " and "),
+    (regex(r"\bsex\s*(?:[:=]|is)\s*'?(?:F|female|W|women)'?(?![\w'])", re.I), "female"),
+    (regex(r"\bsex\s*(?:[:=]|is)\s*'?(?:M|male|men)'?(?![\w'])", re.I), "male"),
+    (
+        regex(
+            r"\bage\s*(?:[:=]|BETWEEN)?\s*(\d{1,3})\s*(?:-|–|to|and)\s*(\d{1,3})\b(?!\s*(?:days?|d\b))", re.I
+        ),
+        r"aged \1 to \2",
+    ),
+    (regex(r"\bage\s*(?:>=|≥|=>)\s*(\d{1,3})\b", re.I), r"aged \1 or older"),
+    (regex(r"\bage\s*(?:<=|≤|=<)\s*(\d{1,3})\b", re.I), r"aged \1 or younger"),
+    (regex(r"\bage\s*>\s*(\d{1,3})\b", re.I), r"older than \1"),
+    (regex(r"\bage\s*<\s*(\d{1,3})\b", re.I), r"younger than \1"),
+    (
+        regex(r"\b(?:dx|diagnosis|condition)\s*(?:[:=]|LIKE\b)\s*'?([A-Z]\d{2}(?:\.\d+)?)%?'?", re.I),
+        r"diagnosed with \1",
+    ),
+    (regex(r"\b(?:dx|diagnosis|condition)\s*(?:[:=]|LIKE\b)\s*", re.I), "diagnosed with "),
+    # 'modality: MR; body part: head', 'modality XA, body part HEART': the study, as 'head MR'
+    (
+        regex(
+            r"\bmodality\s*[:=]?\s*([A-Za-z]{2})\s*[,;]?\s*(?:and\s+)?body\s*part\s*[:=]?\s*([A-Za-z]+)", re.I
+        ),
+        lambda m: f"{m[2].lower()} {m[1].upper()}",
+    ),
+]
+
+
+def _key_values_en(text: str) -> str:
+    if not re.search(r"[:=<>≥≤]|\bWHERE\b|\bLIKE\b|\bBETWEEN\b", text):
+        return text
+    for rx, repl in _KEY_VALUES_EN:
+        text = rx.sub(repl, text)
+    return text
+
+
 _REWRITES_EN: list[RewriteStep] = [
+    # 'still alive a yr later', 'alive at 1 yr', 'survived 30 days after the surgery': no death in that time
+    (
+        regex(
+            rf"\b(?:(?:were|was|are|is)\s+)?(?:still\s+)?(?:alive|living)\s+(?:at|after)\s+(?P<n>{EN_NUMBER_RE})\s*"
+            rf"(?P<u>{EN_UNIT_RE})\b(?:\s+(?P<dir>after|following|from|post)\b)?",
+            _I,
+        ),
+        lambda m: f"with no death within {m['n']} {m['u']} after",
+    ),
+    (
+        regex(
+            rf"\b(?:(?:were|was|are|is)\s+)?(?:still\s+)?(?:alive|living)\s+(?:an?|one|(?P<n>{EN_NUMBER_RE}))\s*"
+            rf"(?P<u>{EN_UNIT_RE})\s+later\b",
+            _I,
+        ),
+        lambda m: f"with no death within {m['n'] or 1} {m['u']} after",
+    ),
+    (
+        regex(rf"\bsurvived\s+(?:at\s+least\s+)?(?P<n>{EN_NUMBER_RE})\s*(?P<u>{EN_UNIT_RE})\b", _I),
+        lambda m: f"with no death within {m['n']} {m['u']}",
+    ),
     _restatement_en,
+    _key_values_en,
+    # 'no earlier than the day of the angiogram and no later than 2 days after it': the event named once,
+    # after both ends of the window ('between the day of and 2 days after the angiogram'); named again
+    # after the second end, that one says it
+    (
+        regex(
+            rf"\b(?:no[t]?\s+earlier\s+than|between)\s+(?P<b1>{BOUND_EN})\s+(?P<ev>(?:(?:the|that|this|their)\s+)?"
+            rf"(?!and\b)[A-Za-z][\w-]*(?:\s+date)?),?\s+and\s+(?:no[t]?\s+later\s+than\s+)?(?P<b2>{BOUND_EN})"
+            r"(?:\s+(?P<it>it|that(?:\s+date)?|this)\b)?",
+            _I,
+        ),
+        lambda m: f"between {m['b1']} and {m['b2']} {m['ev'] if m['it'] else ''}".rstrip(),
+    ),
+    # 'whose CA 19-9 exceeded 37 U/mL on a sample drawn no earlier than …': the result's date is the sample's
+    (
+        regex(
+            r"\b(?:on|in|from)\s+(?:a|the)\s+(?:blood\s+)?(?:sample|specimen)\s+(?:drawn|collected|taken|obtained)\b",
+            _I,
+        ),
+        BLANK,
+    ),
     # 'A (was) followed by B' is 'A, then B': B on or after A
     (
         regex(r"\b(?:(?:was|were|is|are)\s+)?followed\s+by\b", _I),
@@ -2282,7 +2444,8 @@ _REWRITES_EN: list[RewriteStep] = [
     (regex(r"\bh/?x\s+of\b", _I), "history of"),
     (regex(r"\bw/o\b", _I), "without"),
     # 'I63 w/ tPA', 'everyone w copd': 'with' typed short
-    (regex(r"\bw/(?!in\b)(?=\s|[a-z])", _I), "with "),
+    (regex(r"\bw/(?!in\b)(?=\s)", _I), "with"),
+    (regex(r"\bw/(?!in\b)(?=[a-z])", _I), "with "),
     (regex(r"(?<=\s)w(?=\s+[a-z0-9])"), "with"),
     # 'right or left hemicolectomy', 'upper/lower GI bleeding': the noun said once serves both sides
     (regex(r"\b(?:R|Rt)\s*/\s*(?:L|Lt)\b(?=\s+[A-Za-z])"), "right or left"),
@@ -2616,16 +2779,29 @@ def recognise(text: str, lang: str, today: date) -> Recognised:
         text = read_sections_ko(text)
         # '우측 또는 좌측 반결장절제술': the noun said once serves both sides ('right or left hemicolectomy')
         text = _SIDES_KO.sub(lambda m: f"{m[1]} {m[3]} 또는 {m[2]} {m[3]}", text)
+        text = _DOCUMENT_DATE_KO.sub(r"\1.\2.\3.", text)
+        text = _NEITHER_KO.sub(r"\1 또는 \2", text)
+        text = _INCLUDED_KINDS_KO.sub(
+            lambda m: m[0].replace(
+                m[1], re.sub(r"\s+(?:및|와|과)\s+|(?<=[가-힣])(?:와|과)\s+", " 또는 ", m[1])
+            ),
+            text,
+        )
         text = _rewrite(text, [(rx, BLANK) for rx in _BLANKED_KO])
         text = _restatement_ko(text)
         text = _exclusion_list_ko(text)
-        # '다음 조건을 모두 만족하는 환자: (1) …, (2) …': a heading and item numbers around the rules
+        # '다음 조건을 모두 만족하는 환자: (1) …, (2) …', '아래 조건을 모두 충족하는 환자 명단 추출을
+        # 요청드립니다.\n1) …\n2) …', '가. …': a heading and item marks around the rules
         text = re.sub(
-            r"다음\s*(?:의\s*)?조건(?:을|들을)?\s*(?:모두|전부)\s*(?:만족|충족)하는\s*(?:환자|대상자?)?\s*[:：]?",
+            r"(?:다음|아래|하기)\s*(?:의\s*)?조건(?:을|들을)?\s*(?:모두|전부)\s*(?:만족|충족)하는\s*(?:환자|대상자?)?"
+            r"(?:\s*명단\s*(?:추출|제공)?\s*(?:을|를)?\s*(?:요청\s*드립니다|요청드립니다|요청합니다|부탁드립니다)\s*\.?)?\s*[:：]?",
             lambda m: " " * len(m.group(0)),
             text,
         )
         text = re.sub(r"(?<![\w)])\(\s*\d{1,2}\s*\)(?=\s)", lambda m: " " * len(m.group(0)), text)
+        # each marked item is a clause of its own: '… 요청드립니다. 1) … 2) …', '가. … 나. …'
+        if len(_ITEM_MARK_KO.findall(text)) >= 2:
+            text = _ITEM_MARK_KO.sub(lambda m: ".".ljust(len(m.group(0))), text)
         # '입원 기간 중(입원일부터 퇴원일까지)': the stay, restated as its two ends
         text = re.sub(
             r"(?<=중)\s*\(\s*입원일?\s*(?:부터|~|-)\s*퇴원일?\s*(?:까지)?\s*\)",
@@ -2637,6 +2813,8 @@ def recognise(text: str, lang: str, today: date) -> Recognised:
         notes += [say("lead_in_skipped", lang, text=f) for f in framing]
         text = sino_to_digits(text)
         text, fixes = repair_typos_ko(text)
+        text, latin_fixes = repair_typos(text, latin_only=True)
+        fixes += latin_fixes
         notes += [say("typo_read_as", lang, word=w, fix=f) for w, f in fixes]
     # 'ICD-9-CM 99.25', 'KCD-7 E11': the vocabulary's name before a code says nothing the code does not
     text = VOCABULARY_NAME.sub(lambda m: " " * len(m.group(0)), text)

@@ -134,6 +134,8 @@ EN_EVENT_WORDS: list[tuple[str, str, Pos]] = [
     ),
     (r"(?:were|was|been|being)?\s*exposed\s+to", "drug", "verb"),
     (r"(?:were|was)?\s*(?:measured|tested)(?:\s+for)?", "lab", "verb"),
+    # 'at most one HbA1c checked that year'
+    (r"(?:were|was)?\s*checked(?!\s+in\b)", "lab", "verb"),
     (
         r"lab(?:oratory)?\s+(?:tests?|results?|values?|measurements?)|labs?|tests?|levels?|values?|results?|"
         r"measurements?|readings?",
@@ -171,7 +173,11 @@ KO_EVENT_WORDS: list[tuple[str, str]] = [
         "admission",
     ),
     (r"외래\s*(?:방문|진료|내원)?", "outpatient"),
-    (r"사망(?:일|자)?|숨진|숨졌|죽은|돌아가신|돌아가셨(?:고|던|으며)?|별세(?:한|하신)?", "death"),
+    (
+        # 'expire한 pt': the English 'expired' of ward charts, with a Korean verb ending
+        r"사망(?:일|자)?|숨진|숨졌|죽은|돌아가신|돌아가셨(?:고|던|으며)?|별세(?:한|하신)?|expired?(?=\s*(?:한|된|하신|했))",
+        "death",
+    ),
     (
         r"진단\s*(?:일자|일|명|코드)?|확진|상병|발생(?:일)?|발병(?:일)?|걸린|걸렸|앓(?:는|고|았)|"
         r"(?<![A-Za-z])[dD][xX](?![A-Za-z])",
@@ -336,7 +342,9 @@ KO_NEGATION = (
     r"(?:을|를|은|는)?\s*(?:(?:분석|명단|목록|대상|코호트|자료|리스트|결과)\s*에서\s*)?"
     r"빼(?:고|\s*(?:주시기|주세요|주시고|주십시오|줘|주))|안\s*(?:받은|한|된)|(?:이|가)?\s*아닌|"
     # colloquial '안' before a verb: 'ticagrelor 안 쓴', 'amiodarone 안 들어간'; never '30일 안' (within)
-    r"(?<![일주월달년])\s안\s+(?!좋|나쁘|높|낮|괜찮|되|돼)[가-힣]{1,4}(?![가-힣])"
+    r"(?:(?<![일주월달년])\s|^)안\s+(?!좋|나쁘|높|낮|괜찮|되|돼)[가-힣]{1,4}(?![가-힣])|"
+    # written as one word: '처방 안나간', '약 안들어간'
+    r"(?:(?<![일주월달년])\s|^)안(?:나간|나온|들어간|쓴|먹은|받은|맞은|찍은|한|된)(?![가-힣])"
 )
 EN_BOUNDARY = (
     r"who|whose|whom|which|that|where|;|among\s+(?:them|those|whom)|of\s+(?:those|whom|them)|in\s+whom"
@@ -1059,7 +1067,21 @@ JOSA_PROTECTED = {
 #: Plain words the English typo repair leaves alone although a lexicon word is one edit away.
 # Real words no rule needs, never read as typos of a known word ("14 days apart", never "aspart";
 # "subsequent to", never "subsequently to")
-EN_PLAIN_WORDS = {"apart", "performed", "perform", "performing", "subsequent", "period", "periods"}
+EN_PLAIN_WORDS = {
+    "apart",
+    "performed",
+    "perform",
+    "performing",
+    "subsequent",
+    "period",
+    "periods",
+    "included",
+    "include",
+    # 'Recurrent UTIs', never 'current UTIs'
+    "recurrent",
+    "recurring",
+    "recurrence",
+}
 EN_GRAMMAR_WORDS = {
     "patients",
     "patient",
@@ -1538,6 +1560,7 @@ KO_CLAUSE_LEMMAS = frozenset(
         "재다",  # '혈압 160 넘게 잰': a measurement's verb
         "실리다",  # "응급실로 실려온" (실리다 + 오다): brought in, a visit's verb
         "나가다",  # '처방이 나간': a prescription issued
+        "들어가다",  # 'oxaliplatin 들어가고': a drug given
     }
 )
 # '65세를 넘긴', '65세가 넘은': an age followed by one of these verbs is strictly more than it
@@ -1759,7 +1782,13 @@ EN_LEAD_INS = [
     r"(?:[.!]\s+|,\s*(?:specifically|namely|in\s+particular|that\s+is)\s*,?\s+)",
     # 'We need patients with …', 'I want all patients who …', 'The study population will comprise …'
     r"(?:we|i)\s+(?:need|want|require|(?:'re|are|am)\s+looking\s+for)\s+(?:to\s+(?:see|get|find)\s+)?",
-    r"(?:the\s+)?(?:study\s+)?population\s+(?:will\s+)?(?:comprise|consist\s+of|include|is|are)\s+",
+    r"(?:the\s+)?(?:study\s+)?(?:population|cohort|sample)\s+(?:will\s+)?(?:comprise|consist\s+of|include|is|are)\s+",
+    # protocols: 'We will identify adults …', 'We will include women …', 'Eligible patients are those with …'
+    r"(?:we|the\s+(?:study|investigators?|team))\s+(?:will|shall|plan\s+to|intend\s+to|propose\s+to|aim\s+to)\s+"
+    r"(?:identify|include|enrol+|select|recruit|study|examine|analy[sz]e|extract|define|assemble|construct|"
+    r"build|retrieve)\s+",
+    r"(?:eligible|included)\s+(?:patients|participants|subjects|persons|individuals|cases)\s+(?:will\s+be|are)\s+"
+    r"(?:those|patients|participants|subjects|persons|individuals)?\s*",
     # the request itself: 'Would it be possible to identify …', 'may I please request …', 'Please pull …'
     r"(?:would|could|can)\s+(?:it\s+be\s+possible\s+(?:for\s+you\s+)?to|you(?:\s+please)?)\s+"
     r"(?:identify|find|pull|list|provide|get|extract|share|send|give\s+(?:me|us))\s+",

@@ -97,7 +97,37 @@ def _amount(n: str | None, u: str | None) -> int:
     return days(amount, unit_of(u or "day") or "day")
 
 
+#: One end of a window said as a day relative to the event: 'the day of', 'the day after', '7 days before'.
+BOUND_EN = (
+    rf"(?:(?:the\s+)?(?:same\s+)?(?:day|date)\s+of|the\s+(?:day|night)\s+(?:before|after|prior\s+to|following)|"
+    rf"(?:{EN_NUMBER_RE})\s+(?:{EN_UNIT_RE})\s+(?:before|after|prior\s+to|following))"
+)
+
+
+def _bound_days(text: str) -> int:
+    """The day a BOUND_EN names, relative to the event (negative before it)."""
+    t = " ".join(text.lower().split())
+    if re.search(r"\b(?:day|date)\s+of$", t):
+        return 0
+    m = re.fullmatch(r"the\s+(?:day|night)\s+(before|after|prior to|following)", t)
+    if m:
+        return -1 if _dir(m[1]) == "before" else 1
+    m = re.fullmatch(rf"({EN_NUMBER_RE})\s+({EN_UNIT_RE})\s+(before|after|prior to|following)", t)
+    if m is None:
+        raise ValueError(text)
+    n = _amount(m[1], m[2])
+    return -n if _dir(m[3]) == "before" else n
+
+
 EN_RULES: list[tuple[str, str]] = [
+    # protocols: 'no earlier than 7 days before and no later than 7 days after the diagnosis date', 'between
+    # 30 days before and the day of the scan': both ends said, each as a day relative to the event (an event
+    # named after the first end is moved after the second by nlq.recognise)
+    (
+        rf"\b(?:no[t]?\s+earlier\s+than|between)\s+(?P<b1>{BOUND_EN}),?\s+and\s+(?:no[t]?\s+later\s+than\s+)?"
+        rf"(?P<b2>{BOUND_EN})",
+        "bounds",
+    ),
     (r"\b(?:on\s+)?the\s+(?:same\s+)?day\s+of\b(?P<as>)|\bon\s+day\s+of\b(?P<as3>)", "same_day_of"),
     # 'cisplatin given on a day when the hemoglobin was under 10': the event that follows, that same day
     (
@@ -201,6 +231,11 @@ def _en(m: re.Match[str], kind: str) -> Item:
             return Item(
                 ItemKind.window, text, m.start(), m.end(), _window(0, None, text, "previous", weak=True)
             )
+        if kind == "bounds":
+            a, b = _bound_days(g["b1"]), _bound_days(g["b2"])
+            return Item(
+                ItemKind.window, text, m.start(), m.end(), _window(min(a, b), max(a, b), text, "follows")
+            )
         direction = _dir(g.get("dir"))
         anchor = "follows" if g.get("dir") else "none"
         if g.get("dir") and re.fullmatch(r"later|afterwards?|thereafter", g["dir"].lower()):
@@ -269,8 +304,9 @@ EXCLUSIVE_EN = regex(
 INCLUSIVE_EN = regex(
     r",?\s*\(?\s*\b(?:counting|including|inclusive\s+of)\s+the\s+(?:\w+\s+)?day(?:\s+itself|\s+of\s+(?:the\s+)?\w+)?\b"
     r"\s*\)?|"
-    # '(diagnosis day included)', '(the day itself included)'
-    r"\(\s*(?:the\s+)?(?:\w+\s+)?day(?:\s+itself)?\s+(?:included|includes|counted|inclusive)\s*\)",
+    # '(diagnosis day included)', '(the day itself included)', ', the diagnosis date itself included'
+    r"\(\s*(?:the\s+)?(?:\w+\s+)?day(?:\s+itself)?\s+(?:included|includes|counted|inclusive)\s*\)|"
+    r",\s*(?:with\s+)?the\s+(?:\w+\s+)?(?:day|date)(?:\s+itself)?\s+(?:included|counted|inclusive)\b",
     re.IGNORECASE,
 )
 ASIDE_EN = regex(
@@ -505,7 +541,23 @@ PRE_KO_REQ = rf"{GLUE_KO}(?P<pre>{_PRE_WORDS_KO}){_PRE_PARTICLE_KO}\s*"
 #: '-ㄹ': 받을, 할), '전' (before) and '간' aside.
 _FINAL_N = "".join(chr(0xAC00 + i * 28 + 4) for i in range(399) if chr(0xAC00 + i * 28 + 4) not in "전간")
 _FINAL_L = "".join(chr(0xAC00 + i * 28 + 8) for i in range(399))
+#: 'day -365 to -1' / '-30~+30일': both ends of a window as signed day numbers relative to the event (a
+#: sign on at least one end; '~' or 'to' between them).
+SIGNED_RANGE = (
+    r"(?<![\w.])(?:(?P<sa>[-−+]\d{1,4})\s*(?:일|d|days?)?\s*(?:~|〜|to|through)\s*(?P<sb>[-−+]?\d{1,4})|"
+    r"(?P<ua>\d{1,4})\s*(?:일|d|days?)?\s*(?:~|〜|to|through)\s*(?P<ub>[-−+]\d{1,4}))\s*(?:일|d\b|days?\b)"
+)
+
+
+def _signed_range(m: re.Match[str], anchor: str) -> Item:
+    a, b = (int((m["sa"] or m["ua"]).replace("−", "-")), int((m["sb"] or m["ub"]).replace("−", "-")))
+    return Item(
+        ItemKind.window, m.group(0), m.start(), m.end(), _window(min(a, b), max(a, b), m.group(0), anchor)
+    )
+
+
 KO_RULES: list[tuple[str, str]] = [
+    (SIGNED_RANGE + r"(?:\s*(?:사이|동안|이내|구간|범위))?(?:에는|에|의|내)?", "signed"),
     # '생검 받은 날이나 그 다음날', '진단 당일 또는 익일': the anchor's day or the next, 0..1
     (
         r"(?:(?<=[은는던] )|(?<=[은는던]))?(?:당일|날|그\s*날)\s*(?:이나|또는|혹은|나|과|와)\s*(?:그\s*)?"
@@ -601,6 +653,8 @@ def _ko(m: re.Match[str], kind: str) -> Item:
     if kind == "range" and g.get("post") in ("후", "뒤", "이후"):
         before = False
     try:
+        if kind == "signed":
+            return _signed_range(m, "precedes")
         if kind == "next_day_on":
             dur = korean_duration(re.sub(r"\s+", "", g["dur"]))
             if dur is None:

@@ -68,6 +68,7 @@ from cohort_engine.spec import (
     Domain,
     EventFilter,
     Occurrence,
+    ValueFilter,
 )
 from cohort_engine.sql_guard.errors import CompileError
 from cohort_engine.sql_guard.uploads import UPLOAD_TABLE
@@ -246,16 +247,22 @@ def codeset_sql(cs: ConceptSet, domain: Domain, resolved_ids: Sequence[int]) -> 
     return sql
 
 
+def value_sql(col: str, v: ValueFilter) -> str:
+    """``col`` compared as ``v`` says: 'between' is inclusive unless an end is said to be left out."""
+    if v.op != "between":
+        return f"{col} {v.op} {v.value!r}"
+    if not (v.exclude_low or v.exclude_high):
+        return f"{col} BETWEEN {v.value!r} AND {v.value_high!r}"
+    low, high = (">" if v.exclude_low else ">="), ("<" if v.exclude_high else "<=")
+    return f"{col} {low} {v.value!r} AND {col} {high} {v.value_high!r}"
+
+
 def _value_condition(f: EventFilter, alias: str) -> list[str]:
     conds: list[str] = []
     dt = DOMAIN_TABLES[f.domain]
     if f.value is not None:
         col = f"{alias}.{dt.value_column}"
-        v = f.value
-        if v.op == "between":
-            conds.append(f"{col} BETWEEN {v.value!r} AND {v.value_high!r}")
-        else:
-            conds.append(f"{col} {v.op} {v.value!r}")
+        conds.append(value_sql(col, f.value))
     if f.imaging is not None:
         if f.imaging.modalities:
             conds.append(
@@ -357,9 +364,7 @@ def _list_condition(spec: CohortSpec, n: int) -> str:
     u = spec.lists[n - 1]
     conds = [f"u.list_name = {lit(u.name)}"]
     if u.value is not None:
-        v = u.value
-        op = f"BETWEEN {v.value!r} AND {v.value_high!r}" if v.op == "between" else f"{v.op} {v.value!r}"
-        conds.append(f"u.value {op}")
+        conds.append(value_sql("u.value", u.value))
     w = u.date_window
     if w is None:
         member = f"a.person_id IN (SELECT u.person_id FROM {UPLOAD_TABLE} AS u WHERE {' AND '.join(conds)})"

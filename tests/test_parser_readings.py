@@ -1185,6 +1185,88 @@ READINGS: list[tuple[str, dict[str, Any]]] = [
         "통풍 환자들의 무릎 X-ray 영상 데이터가 필요합니다. 진단 당시 50대 남성으로 한정해 주세요.",
         {"criteria": [], "demographics.age_min": 50},
     ),
+    # --- session 9
+    # a title whose concepts are all named after it, and whose other words only sum up the rules after it
+    # ('recurrent' = the count said, 'post-' = the 'after' said), is read past; any other word keeps it
+    (
+        "Recurrent pneumonia: patients with two or more pneumonia diagnoses in 2023",
+        {"index.concepts.terms": ["pneumonia"], "criteria.0.occurrence.count": 2, "criteria.1": "absent"},
+    ),
+    (
+        "Post-PCI GI bleeding: patients with a GI bleed at any time after a PCI",
+        {"index.concepts.terms": ["PCI"], "criteria.0.concepts.terms": ["GI bleed"], "criteria.1": "absent"},
+    ),
+    ("Women with MI: MI patients in 2023", {"demographics.sexes": ["female"]}),
+    ("patients with recurrent pneumonia", {"index.concepts.terms": ["recurrent pneumonia"]}),
+    # protocols: 'We will identify …', both ends of a window said as days relative to the event
+    (
+        "We will identify women aged 50 to 70 with osteoporosis diagnosed in 2022.",
+        {"demographics.age_min": 50, "index.date_range.start": "2022-01-01"},
+    ),
+    (
+        "patients with pneumonia who had a chest X-ray no earlier than 2 days before and no later than 5 "
+        "days after the diagnosis",
+        {"criteria.0.window.start": -2, "criteria.0.window.end": 5},
+    ),
+    (
+        "stroke patients who had a head CT within 1 day after the diagnosis, followed by a thrombectomy "
+        "(39.74) no earlier than the day of the CT and no later than 1 day after it",
+        {"criteria.1.window.anchor": "imaging", "criteria.1.window.start": 0, "criteria.1.window.end": 1},
+    ),
+    # 'the angiogram' after a coronary arteriography procedure is that procedure
+    (
+        "NSTEMI patients who underwent coronary arteriography (88.56 or 88.57) within 3 days after the "
+        "diagnosis, followed by a stent (36.07) no earlier than the day of the angiogram and no later than "
+        "2 days after it",
+        {"criteria.1.window.anchor": "procedure", "criteria.2": "absent"},
+    ),
+    (
+        "patients with diabetes whose HbA1c exceeded 9% on a sample drawn within 30 days after the diagnosis",
+        {"criteria.0.domain": "measurement", "criteria.0.window.end": 30, "criteria.1": "absent"},
+    ),
+    (
+        "stroke patients with a brain MRI in the 3 days leading up to the diagnosis, the diagnosis date "
+        "itself included",
+        {"criteria.0.window.start": -3, "criteria.0.window.end": 0},
+    ),
+    (
+        "pneumonia patients with a chest radiograph (modality CR, body part chest) on the day of diagnosis",
+        {"criteria.0.imaging.body_parts": ["CHEST"], "criteria.1": "absent"},
+    ),
+    # filters as keys and values or loose SQL, as API users write them
+    (
+        "sex: M; age >= 70; dx: atrial fibrillation; warfarin within 14 days after dx",
+        {"demographics.sexes": ["male"], "demographics.age_min": 70, "criteria.0.window.end": 14},
+    ),
+    (
+        "SELECT person_id WHERE dx LIKE 'E11%' AND age BETWEEN 40 AND 60",
+        {"index.concepts.terms": ["E11"], "demographics.age_min": 40, "demographics.age_max": 60},
+    ),
+    # Korean: official-document dates, kinds a name includes (및 = or), signed day windows, strict ends
+    (
+        "2022. 3. 1. ~ 2022. 5. 31. 기간 중 폐렴으로 진단받은 환자",
+        {"index.date_range.start": "2022-03-01", "index.date_range.end": "2022-05-31"},
+    ),
+    (
+        "대장절제술(우측 결장절제술 및 좌측 결장절제술 포함)을 받은 환자",
+        {"index.concepts.terms": ["대장절제술", "우측 결장절제술", "좌측 결장절제술"], "criteria": []},
+    ),
+    (
+        "심부전 진단일 기준 -30~+7일에 BNP 검사를 한 환자",
+        {"criteria.0.window.start": -30, "criteria.0.window.end": 7},
+    ),
+    (
+        "심방세동 진단 환자 중 진단일 기준 -365~-1일에 와파린 처방이 없는 환자",
+        {"criteria.0.window.start": -365, "criteria.0.window.end": -1, "criteria.0.occurrence.count": 0},
+    ),
+    (
+        "HbA1c 7 이상 9 미만인 환자",
+        {"index.value.op": "between", "index.value.exclude_low": False, "index.value.exclude_high": True},
+    ),
+    (
+        "2024년 입원 환자 중 입원 당일 K 5.5 이상인 사람, 고칼륨혈증 라벨용",
+        {"criteria.0.value.value": 5.5, "criteria.1": "absent"},
+    ),
 ]
 
 

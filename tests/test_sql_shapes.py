@@ -29,6 +29,7 @@ from cohort_engine.spec import (
     Domain,
     IndexEvent,
     Occurrence,
+    ValueFilter,
     Window,
 )
 from cohort_engine.sql_guard.compiler import compile_cohort
@@ -429,6 +430,26 @@ def case_first_ever_criterion(code: Codes) -> tuple[CohortSpec, str]:
     return spec, hand
 
 
+def case_value_range_with_one_end_left_out(code: Codes) -> tuple[CohortSpec, str]:
+    """HbA1c of at least 7 and under 9 in 2023 ('7 이상 9 미만'): the mart holds results of exactly 9, which
+    an inclusive BETWEEN would take."""
+    hba1c = code("LOINC", "4548-4")
+    spec = CohortSpec(
+        index=IndexEvent(
+            domain=Domain("measurement"),
+            concepts=ConceptSet(concept_ids=hba1c),
+            value=ValueFilter(op="between", value=7, value_high=9, exclude_high=True),
+            date_range=DateRange(start=dt.date(2023, 1, 1), end=dt.date(2023, 12, 31)),
+        )
+    )
+    hand = f"""
+        SELECT person_id, MIN(measurement_date) FROM measurement
+        WHERE measurement_concept_id IN {_set(hba1c)} AND value_as_number >= 7 AND value_as_number < 9
+          AND measurement_date BETWEEN DATE '2023-01-01' AND DATE '2023-12-31'
+        GROUP BY person_id ORDER BY 1"""
+    return spec, hand
+
+
 CASES: list[Callable[[Codes], tuple[CohortSpec, str]]] = [
     case_chain,
     case_chain_ends_in_absence,
@@ -444,6 +465,7 @@ CASES: list[Callable[[Codes], tuple[CohortSpec, str]]] = [
     case_count_that_zero_satisfies,
     case_count_on_the_first_ever_event,
     case_first_ever_criterion,
+    case_value_range_with_one_end_left_out,
 ]
 
 
