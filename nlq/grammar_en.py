@@ -124,6 +124,8 @@ class EnglishGrammar:
         self.both_at = [
             it.start for it in items if it.kind is ItemKind.filler and it.text.lower() in ("both", "each")
         ]
+        # 'hypertension, hyperlipidemia and diabetes all diagnosed before 2021': after the list, the same
+        self.all_at = [it.start for it in items if it.text.lower() in ("all", "both", "each")]
         self.events: list[Event] = []
         self.cur: Event | None = None
         self.pend = Pending()
@@ -570,12 +572,20 @@ class EnglishGrammar:
         cur = self.cur
         if cur is not None and cur.has_content():
             target = self.group_first(cur)
-            if target is not cur and target.date is None and self.said_both(target):
-                # 'both a cardiac MR and an echo were obtained in 2024': the dates are every member's
+            every = target is not cur and (
+                self.said_both(target) or any(cur.pos < p < it.start for p in self.all_at)
+            )
+            if every and target.date is None:
+                # 'both a cardiac MR and an echo were obtained in 2024', '… and diabetes all diagnosed before
+                # 2021': the dates are every member's
                 for e in self.events:
                     if e.group == target.group and e.date is None:
                         e.date = it
                 return
+            if cur.kind is not None and cur.kind != target.kind:
+                # 'osteoarthritis and naproxen exposure during 2015': an event of another kind, said with its
+                # own noun, keeps the dates said after it
+                target = cur
             if target.date is None:
                 target.date = it
                 if target is not cur:

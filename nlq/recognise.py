@@ -2400,6 +2400,16 @@ _REWRITES_EN: list[RewriteStep] = [
         ),
         lambda m: f"between {m['b1']} and {m['b2']} {m['ev'] if m['it'] else ''}".rstrip(),
     ),
+    # 'encounters for antineoplastic chemotherapy (Z51.11)', 'chemo encounters (Z51.11)': an encounter code of
+    # ICD-10 is a diagnosis code; the words before it name the code
+    (
+        regex(
+            r"\b(?:encounters?|visits?)\s+for\s+[A-Za-z][\w\s-]{0,60}?\s*\(\s*(?P<code>Z\d{2}(?:\.\w{1,4})?)\s*\)|"
+            r"\b[A-Za-z][\w-]*\s+(?:encounters?|visits?)\s*\(\s*(?P<code2>Z\d{2}(?:\.\w{1,4})?)\s*\)",
+            _I,
+        ),
+        lambda m: f"diagnoses of {m['code'] or m['code2']}",
+    ),
     # 'whose CA 19-9 exceeded 37 U/mL on a sample drawn no earlier than …': the result's date is the sample's
     (
         regex(

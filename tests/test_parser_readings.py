@@ -1267,6 +1267,66 @@ READINGS: list[tuple[str, dict[str, Any]]] = [
         "2024년 입원 환자 중 입원 당일 K 5.5 이상인 사람, 고칼륨혈증 라벨용",
         {"criteria.0.value.value": 5.5, "criteria.1": "absent"},
     ),
+    # dates after 'A and B' of another kind are B's; after 'A, B and C all …' every member's
+    (
+        "men with osteoarthritis and naproxen exposure during 2015",
+        {"index.domain": "drug", "index.date_range.start": "2015-01-01", "criteria.0.domain": "condition"},
+    ),
+    (
+        "Patients who had hypertension, hyperlipidemia and type 2 diabetes all diagnosed before 2021.",
+        {"criteria.0.date_range.end": "2020-12-31", "criteria.1.date_range.end": "2020-12-31"},
+    ),
+    # an ICD-10 encounter code is a diagnosis code; 'alive a year later' is no death in that year
+    (
+        "Patients with 4 or more encounters for antineoplastic chemotherapy (Z51.11) in 2023",
+        {"index.domain": "condition", "criteria.0.occurrence.count": 4, "criteria.1": "absent"},
+    ),
+    (
+        "HF pts dx'd in 2023 who were still alive a yr later",
+        {"criteria.0.domain": "death", "criteria.0.window.end": 365, "criteria.0.occurrence.count": 0},
+    ),
+    ("GERD pts who never had an EGD w/ biopsy", {"criteria.0.concepts.terms": ["EGD with biopsy"]}),
+    (
+        "diabetics in 2023 with at most one HbA1c checked that year",
+        {"criteria.0.domain": "measurement", "criteria.0.occurrence.type": "at_most"},
+    ),
+    # Korean: ward words ('expire한', '들어가고', '안나간'), 'neither', formal riders, marked items, typos
+    ("뇌경색 Dx 받고 7일 이내 expire한 pt", {"criteria.0.domain": "death", "criteria.0.window.end": 7}),
+    (
+        "cisplatin 들어가고 7일 이내에 PLT 50 미만 나온 pt",
+        {"index.domain": "drug", "criteria.0.window.end": 7},
+    ),
+    (
+        "심근경색 환자 중 진단 후 30일 이내 aspirin 처방 안나간 환자",
+        {"criteria.0.domain": "drug", "criteria.0.occurrence.count": 0},
+    ),
+    (
+        "PCI 받은 환자 중 시술 후 30일 이내 클로피도그렐 및 티카그렐러 중 어느 것도 처방되지 않은 환자",
+        {"criteria.0.concepts.terms": ["클로피도그렐", "티카그렐러"], "criteria.0.occurrence.count": 0},
+    ),
+    (
+        "2023년 뇌경색 환자 중 진단 당일 알테플라제가 투여된 환자 명단. 단, 진단 당시 연령 70세 이상인 환자에 "
+        "한합니다.",
+        {"demographics.age_min": 70, "criteria.1": "absent"},
+    ),
+    (
+        "부비동염(sinusitis, 하위 개념 포함) 진단 후 7일 이내 아목시실린 처방 환자",
+        {"index.concepts.terms": ["부비동염", "sinusitis"], "criteria.1": "absent"},
+    ),
+    (
+        "고혈압(I10)으로 진단받은 환자 중 아래 조건을 모두 충족하는 환자 명단 추출을 요청드립니다. 1) 진단일 "
+        "전후 30일 이내 혈청 크레아티닌 2.0 mg/dL 이상 2) 진단일로부터 90일 이내 암로디핀 처방 기록 없음",
+        {"criteria.0.window.start": -30, "criteria.1.window.end": 90, "criteria.1.occurrence.count": 0},
+    ),
+    (
+        "항응고제 처방 적정성 검토를 위하여, 2022년 심방세동 진단 환자 중 30일 이내 와파린 처방 환자 명단을 "
+        "요청드립니다.",
+        {"index.concepts.terms": ["심방세동"], "criteria.0.window.end": 30},
+    ),
+    (
+        "2021년 5월 한달동안 pnuemonia Dx 받은 pt",
+        {"index.concepts.terms": ["pneumonia"], "index.date_range.end": "2021-05-31"},
+    ),
 ]
 
 
