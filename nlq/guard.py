@@ -19,6 +19,9 @@ DESTRUCTIVE = regex(
     r"\badd\s+(?:a\s+)?(?:new\s+)?(?:patients?|records?|rows?)\b|"
     r"\bupdate\s+(?:the\s+)?(?:tables?|records?|patients?|data|person|rows?|\w+\s+set)\b|"
     r"\bupdate\s+(?:every|all|each|any)\b|"
+    # 'update the death date for person 18', 'correct the units': changing recorded values
+    r"\b(?:update|correct|fix)\s+(?:the\s+|their\s+|a\s+)?(?:[\w-]+\s+){0,3}?(?:dates?|codes?|records?|values?|units?|"
+    r"fields?|columns?|entries)\b|"
     r"\bremove\s+(?:all|every|the|their|those|these|patients?|records?|rows?|data|tables?)\b|"
     # 'export all data' is a bulk dump; 'export all their chest CTs' (a cohort's images) is not.
     r"\b(?:dump|export|download|copy)\s+(?:the\s+)?(?:whole|entire|all|full)\b(?!\s+(?:of\s+)?(?:their|these|those)\b"
@@ -26,7 +29,7 @@ DESTRUCTIVE = regex(
     r"mammo\w*|pet|dicoms?|studies)\b)|"
     r"\bset\s+\w+\s*=|"
     r"삭제|지워|지우|수정해|변경해|바꿔|업데이트|덮어써|덮어쓰|초기화|드롭|(?<!영상을\s)(?<!영상\s)(?<!영상)전부\s*내보내|통째로|추가해|"
-    r"추가\s*해|넣어|등록해|"
+    r"추가\s*해|넣어|등록해|고쳐\s*(?:주|줘|줄)|일괄\s*수정|수정\s*\(\s*update\s*\)|\bupdate\b\s*(?:로|해|쳐|하)|"
     # '중복된 환자 데이터를 제거해줘' (never '혈전을 제거한 환자': a procedure)
     r"(?:데이터|기록|자료|레코드|테이블|행)\s*(?:를|을)?\s*(?:모두\s*|전부\s*|다\s*)?제거\s*(?:해|하)|"
     # English commands inside Korean: '… 테이블 drop 해줘'
@@ -38,7 +41,9 @@ DESTRUCTIVE = regex(
 OFF_TOPIC = regex(
     r"\b(?:write|compose|make)\s+(?:me\s+|us\s+)?(?:a\s+)?(?:short\s+|little\s+|funny\s+)?"
     r"(?:poem|haiku|limerick|song|joke|story|rap|sonnet)\b|"
-    r"(?:축시|시|노래|농담|동화|이야기|가사|삼행시)\s*(?:를|을)?\s*(?:하나|한\s*편|좀)?\s*(?:써|지어|만들어)",
+    r"(?:축시|시|노래|농담|동화|이야기|가사|삼행시)\s*(?:를|을)?\s*(?:하나|한\s*편|좀)?\s*(?:써|지어|만들어)|"
+    # documents to write: '판독 소견서 좀 써줘', '처방 권고안을 작성하여 회신'
+    r"(?:소견서|판독문|권고안|지침|보고서|요약지|퇴원\s*요약(?:지)?|경과\s*기록)\s*(?:을|를|좀)?\s*(?:좀\s*)?(?:써|작성)",
     re.IGNORECASE,
 )
 IDENTIFYING = regex(
@@ -73,7 +78,8 @@ ADVICE = regex(
     r"is\s+it\s+safe|side\s+effects?\s+of|dose\s+of|dosage|prognosis\s+of|cure\s+for|diagnose\s+me|my\s+(?:doctor|symptoms?|"
     r"medication|blood|pressure))\b|추천(?:해|해줘|해\s*줘|좀)|치료법(?:이|은)?\s*(?:뭐|무엇)|어떻게\s*치료|먹어도\s*돼|"
     r"부작용(?:이|은)?\s*(?:뭐|무엇)|가장\s*좋은|(?<![가-힣])내\s*(?:혈압|약|증상|병|몸|건강|진단)|나의\s+|"
-    r"(?:치료|관리|예방)\s*(?:는|를|은)?\s*어떻게|\bis\s+\w+\s+safe\b|\bsafe\s+(?:in|for|during|to)\b|"
+    r"(?:치료|관리|예방)\s*(?:는|를|은)?\s*어떻게|몇\s*(?:mg|밀리그램|단위|ml)\s*(?:으로|로)?|"
+    r"(?:올리면|줄이면|늘리면|바꾸면)\s*(?:될까|되나|돼)|\bwhat\s+dose\b|\bis\s+\w+\s+safe\b|\bsafe\s+(?:in|for|during|to)\b|"
     r"\b(?:predict|forecast|will\s+(?:die|develop|get|need))\b|예측|전망|\bwhy\s+(?:do|does|did)\b|왜\s",
     re.IGNORECASE,
 )

@@ -2292,7 +2292,7 @@ _BLANKED_KO = [
     # '진단 시 age 50~69세': the English word before a Korean age
     regex(r"(?<![A-Za-z])(?:age|Age|AGE)(?=\s*\d+\s*(?:~|-|세|살))"),
     # '2023년 3분기(7~9월)': the quarter's months said again
-    regex(r"(?<=분기)\s*\(\s*\d{1,2}\s*(?:월)?\s*[~\-–]\s*\d{1,2}\s*월\s*\)"),
+    regex(r"(?<=분기|반기)\s*\(\s*\d{1,2}\s*(?:월)?\s*[~\-–]\s*\d{1,2}\s*월\s*\)"),
     # '남녀 모두 포함입니다': both sexes, which no sex filter already means
     regex(r"남녀\s*(?:모두|구분\s*없이|상관\s*없이)\s*(?:포함(?:입니다|합니다|해\s*주세요)?)?"),
     # '전체 관찰 기간 동안': any time the mart holds, which is what no date says anyway
@@ -2346,6 +2346,14 @@ _KEY_VALUES_EN: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]
         r"diagnosed with \1",
     ),
     (regex(r"\b(?:dx|diagnosis|condition)\s*(?:[:=]|LIKE\b)\s*", re.I), "diagnosed with "),
+    # "dx_date >= '2022-01-01'": the diagnosis's dates
+    (
+        regex(
+            r"\b(?:dx_date|dx\s+date|diagnosis_date|index_date)\s*(>=|>|<=|<|=)\s*'?(\d{4}-\d{2}-\d{2})'?",
+            re.I,
+        ),
+        lambda m: {">=": "from", ">": "after", "<=": "until", "<": "before", "=": "on"}[m[1]] + f" {m[2]}",
+    ),
     # 'modality: MR; body part: head', 'modality XA, body part HEART': the study, as 'head MR'
     (
         regex(
@@ -2410,6 +2418,33 @@ _REWRITES_EN: list[RewriteStep] = [
         ),
         lambda m: f"diagnoses of {m['code'] or m['code2']}",
     ),
+    # '(any ICD-9-CM procedure code in category 36.1)', '(any 36.1x code)': the code family itself
+    (
+        regex(
+            r"\bany\s+(?:ICD-?9-?CM\s+|ICD-?10-?CM\s+|ICD-?10\s+|ICD-?9\s+)?(?:procedure\s+|diagnosis\s+)?codes?\s+"
+            r"(?:in|under|within|from)\s+(?:the\s+)?(?:category|block|family|range)?\s*(?=[A-Z]?\d)",
+            _I,
+        ),
+        "",
+    ),
+    (regex(r"\(\s*any\s+([A-Z]?\d[\w.]*?)\s+codes?\s*\)", _I), r"(\1)"),
+    # '(inpatient stays, including those admitted through the emergency department)': ER-then-inpatient
+    # stays are inpatient stays already (README); said as an inclusion, never a requirement
+    (
+        regex(
+            r",?\s*\(?\s*(?:including|incl\.?)\s+(?:those|admissions|stays|patients)?\s*(?:admitted\s+)?"
+            r"(?:through|via|from)\s+the\s+(?:emergency\s+(?:department|room)|ER|ED)\s*\)?",
+            _I,
+        ),
+        BLANK,
+    ),
+    # 'Q1 2024 (jan-mar)': the quarter's months said again
+    (
+        regex(r"(?<=Q[1-4]\s\d{4})\s*\(\s*[A-Za-z]{3,9}\.?\s*(?:-|–|to|through)\s*[A-Za-z]{3,9}\.?\s*\)", _I),
+        BLANK,
+    ),
+    # 'how many pts were adm w/ a GI bleed': admitted
+    (regex(r"\b(?:were|was|got|been)\s+adm\b(?=\s+(?:w/|with|for|to)\b)", _I), "were admitted"),
     # 'whose CA 19-9 exceeded 37 U/mL on a sample drawn no earlier than …': the result's date is the sample's
     (
         regex(

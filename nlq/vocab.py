@@ -1526,6 +1526,7 @@ KO_REQUEST_LEMMAS = frozenset(
         "보다",
         "추리다",  # '… 분들을 추려 주세요'
         "알다",  # '… 있는지 알고 싶어요'
+        "만들다",  # '… 코호트 만들어줘'
     }
 )
 KO_CLAUSE_LEMMAS = frozenset(
@@ -1561,6 +1562,7 @@ KO_CLAUSE_LEMMAS = frozenset(
         "실리다",  # "응급실로 실려온" (실리다 + 오다): brought in, a visit's verb
         "나가다",  # '처방이 나간': a prescription issued
         "들어가다",  # 'oxaliplatin 들어가고': a drug given
+        "붙다",  # '내원 후 3일 안에 MI 진단까지 붙은': a diagnosis recorded
     }
 )
 # '65세를 넘긴', '65세가 넘은': an age followed by one of these verbs is strictly more than it

@@ -124,8 +124,8 @@ EN_RULES: list[tuple[str, str]] = [
     # 30 days before and the day of the scan': both ends said, each as a day relative to the event (an event
     # named after the first end is moved after the second by nlq.recognise)
     (
-        rf"\b(?:no[t]?\s+earlier\s+than|between)\s+(?P<b1>{BOUND_EN}),?\s+and\s+(?:no[t]?\s+later\s+than\s+)?"
-        rf"(?P<b2>{BOUND_EN})",
+        rf"\b(?:no[t]?\s+earlier\s+than|between)\s+(?P<b1>{BOUND_EN}|{EN_NUMBER_RE}\s+{EN_UNIT_RE}),?\s+and\s+"
+        rf"(?:no[t]?\s+later\s+than\s+)?(?P<b2>{BOUND_EN})",
         "bounds",
     ),
     (r"\b(?:on\s+)?the\s+(?:same\s+)?day\s+of\b(?P<as>)|\bon\s+day\s+of\b(?P<as3>)", "same_day_of"),
@@ -232,7 +232,14 @@ def _en(m: re.Match[str], kind: str) -> Item:
                 ItemKind.window, text, m.start(), m.end(), _window(0, None, text, "previous", weak=True)
             )
         if kind == "bounds":
-            a, b = _bound_days(g["b1"]), _bound_days(g["b2"])
+            # 'no earlier than 7 days and no later than 21 days after': the first end takes the second's side
+            b = _bound_days(g["b2"])
+            side = (
+                ""
+                if re.search(r"\b(?:of|before|after|prior\s+to|following)$", g["b1"])
+                else g["b2"].split()[-1]
+            )
+            a = _bound_days(f"{g['b1']} {side}".strip())
             return Item(
                 ItemKind.window, text, m.start(), m.end(), _window(min(a, b), max(a, b), text, "follows")
             )
@@ -306,7 +313,9 @@ INCLUSIVE_EN = regex(
     r"\s*\)?|"
     # '(diagnosis day included)', '(the day itself included)', ', the diagnosis date itself included'
     r"\(\s*(?:the\s+)?(?:\w+\s+)?day(?:\s+itself)?\s+(?:included|includes|counted|inclusive)\s*\)|"
-    r",\s*(?:with\s+)?the\s+(?:\w+\s+)?(?:day|date)(?:\s+itself)?\s+(?:included|counted|inclusive)\b",
+    r",\s*(?:with\s+)?the\s+(?:\w+\s+)?(?:day|date)(?:\s+itself)?\s+(?:included|counted|inclusive)\b|"
+    # '… before the op - same day is ok'
+    r"\s*[-–—,;(]\s*(?:the\s+)?same[- ]day\s+(?:is\s+)?(?:ok|okay|fine|counts|included|allowed)\b\s*\)?",
     re.IGNORECASE,
 )
 ASIDE_EN = regex(

@@ -1305,8 +1305,8 @@ READINGS: list[tuple[str, dict[str, Any]]] = [
         {"criteria.0.concepts.terms": ["클로피도그렐", "티카그렐러"], "criteria.0.occurrence.count": 0},
     ),
     (
-        "2023년 뇌경색 환자 중 진단 당일 알테플라제가 투여된 환자 명단. 단, 진단 당시 연령 70세 이상인 환자에 "
-        "한합니다.",
+        "2023년 뇌경색 환자 중 진단 당일 알테플라제가 투여된 환자 명단. "
+        "단, 진단 당시 연령 70세 이상인 환자에 한합니다.",
         {"demographics.age_min": 70, "criteria.1": "absent"},
     ),
     (
@@ -1322,6 +1322,30 @@ READINGS: list[tuple[str, dict[str, Any]]] = [
         "항응고제 처방 적정성 검토를 위하여, 2022년 심방세동 진단 환자 중 30일 이내 와파린 처방 환자 명단을 "
         "요청드립니다.",
         {"index.concepts.terms": ["심방세동"], "criteria.0.window.end": 30},
+    ),
+    # 'same day is ok' widens 'before' to its day; a bare first end takes the second's side; code families
+    (
+        "CABG pts in 2022 (any 36.1x code) who had an I25.1x dx before the op - same day is ok",
+        {"criteria.0.window.end": 0, "criteria.1": "absent"},
+    ),
+    (
+        "patients on cisplatin who had a leukocyte count below 3.0 x10^3/uL no earlier than 7 days and no "
+        "later than 21 days after the cisplatin",
+        {"criteria.0.window.start": 7, "criteria.0.window.end": 21},
+    ),
+    (
+        "We will identify patients who underwent coronary artery bypass grafting (any ICD-9-CM procedure code "
+        "in category 36.1) in 2019 and who died no later than 30 days after the operation.",
+        {"index.domain": "procedure", "criteria.0.domain": "death", "criteria.0.window.end": 30},
+    ),
+    (
+        "patients aged 75 or older at an inpatient admission in 2023 (including admissions through the "
+        "emergency department) who had a hemoglobin below 10 g/dL",
+        {"index.visit_concept_ids": [9201, 262], "criteria.0.domain": "measurement", "criteria.1": "absent"},
+    ),
+    (
+        "SELECT person_id WHERE dx LIKE 'I48%' AND sex = 'M' AND dx_date >= '2022-01-01'",
+        {"index.date_range.start": "2022-01-01", "demographics.sexes": ["male"]},
     ),
     (
         "2021년 5월 한달동안 pnuemonia Dx 받은 pt",
@@ -1392,6 +1416,12 @@ def test_vague_lay_words_are_asked_back(sentence: str) -> None:
         "update every stroke diagnosis date to 2024-01-01",
         "중복된 환자 데이터를 제거해줘",
         "recommend a drug for my diabetes",
+        "can you update the death date for person 18 to 2023-06-01?",
+        "measurement 테이블에 HbA1c 단위 잘못 들어간 거 UPDATE 쳐서 %로 다 고쳐줘",
+        "2022년 폐렴 입원 환자의 주진단 코드를 J18.9에서 J15.9로 일괄 수정(UPDATE)하여 주시기 바랍니다.",
+        "당뇨병 입원 환자에게 적용할 인슐린 처방 권고안을 작성하여 회신 요청드립니다.",
+        "이 chest CT 영상 보고 폐암인지 아닌지 판독 소견서 좀 써줘",
+        "이 pt HbA1c 9.5인데 metformin 몇 mg으로 올리면 될까요?",
     ],
 )
 def test_writing_and_commands_mentioning_clinical_words_are_refused(sentence: str) -> None:
