@@ -1334,8 +1334,8 @@ READINGS: list[tuple[str, dict[str, Any]]] = [
         {"criteria.0.window.start": 7, "criteria.0.window.end": 21},
     ),
     (
-        "We will identify patients who underwent coronary artery bypass grafting (any ICD-9-CM procedure code "
-        "in category 36.1) in 2019 and who died no later than 30 days after the operation.",
+        "We will identify patients who underwent coronary artery bypass grafting (any ICD-9-CM procedure "
+        "code in category 36.1) in 2019 and who died no later than 30 days after the operation.",
         {"index.domain": "procedure", "criteria.0.domain": "death", "criteria.0.window.end": 30},
     ),
     (
