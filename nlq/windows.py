@@ -249,6 +249,8 @@ def _en(m: re.Match[str], kind: str) -> Item:
             anchor = "none"  # '7 to 14 days later': later than the event already named
         if kind == "open":
             s, e = (None, 0) if direction == "before" else (0, None)
+            if re.fullmatch(r"prior\s+to", g["dir"].lower()):
+                e = -1  # 'a diagnosis prior to that result': before its day, as 'prior X' (README)
             return Item(ItemKind.window, text, m.start(), m.end(), _window(s, e, text, "follows"))
         if kind in ("range", "range_days"):
             a = _amount(g["n"], g.get("u1") or g.get("u"))

@@ -1323,6 +1323,12 @@ READINGS: list[tuple[str, dict[str, Any]]] = [
         "요청드립니다.",
         {"index.concepts.terms": ["심방세동"], "criteria.0.window.end": 30},
     ),
+    # 'prior to X' is before X's day, as 'prior X'; plain 'before X' keeps the day
+    (
+        "Patients with an HbA1c above 9% in 2022 who had a type 2 diabetes diagnosis prior to that result",
+        {"criteria.0.window.end": -1},
+    ),
+    ("patients with a stroke before their MI", {"criteria.0.window.end": 0}),
     # 'same day is ok' widens 'before' to its day; a bare first end takes the second's side; code families
     (
         "CABG pts in 2022 (any 36.1x code) who had an I25.1x dx before the op - same day is ok",
