@@ -19,6 +19,9 @@ DESTRUCTIVE = regex(
     r"\badd\s+(?:a\s+)?(?:new\s+)?(?:patients?|records?|rows?)\b|"
     r"\bupdate\s+(?:the\s+)?(?:tables?|records?|patients?|data|person|rows?|\w+\s+set)\b|"
     r"\bupdate\s+(?:every|all|each|any)\b|"
+    # 'Drop every celecoxib exposure from the database', 'Update the warfarin dose to 5 mg for every patient'
+    r"\bdrop\s+(?:every|all|the|those|these|any)\b[^.;]{0,60}?\bfrom\s+the\s+(?:database|mart|tables?|data)\b|"
+    r"\bupdate\s+the\s+[\w\s-]{1,30}?\s+to\s+\d|"
     # 'update the death date for person 18', 'correct the units': changing recorded values
     r"\b(?:update|correct|fix)\s+(?:the\s+|their\s+|a\s+)?(?:[\w-]+\s+){0,3}?(?:dates?|codes?|records?|values?|units?|"
     r"fields?|columns?|entries)\b|"
@@ -39,8 +42,11 @@ DESTRUCTIVE = regex(
 #: Requests for writing that is no cohort at all ('write me a short poem about heart failure', '축시 하나
 #: 써줘'), refused whatever clinical words they mention.
 OFF_TOPIC = regex(
-    r"\b(?:write|compose|make)\s+(?:me\s+|us\s+)?(?:a\s+)?(?:short\s+|little\s+|funny\s+)?"
+    r"\b(?:write|compose|make)\s+(?:me\s+|us\s+)?(?:a\s+)?(?:(?:short|little|funny|nice)\s+){0,3}"
     r"(?:poem|haiku|limerick|song|joke|story|rap|sonnet)\b|"
+    # 'can u write the d/c summary for the pt in bed 12': a clinical document, not a cohort
+    r"\bwrite\s+(?:me\s+|us\s+)?(?:a\s+|the\s+|an\s+)?(?:d/c|discharge|progress|consult|referral|clinic|admission|"
+    r"transfer|op(?:erative)?)\s+(?:summary|summaries|notes?|letters?|reports?)\b|"
     r"(?:축시|시|노래|농담|동화|이야기|가사|삼행시)\s*(?:를|을)?\s*(?:하나|한\s*편|좀)?\s*(?:써|지어|만들어)|"
     # documents to write: '판독 소견서 좀 써줘', '처방 권고안을 작성하여 회신'
     r"(?:소견서|판독문|권고안|지침|보고서|요약지|퇴원\s*요약(?:지)?|경과\s*기록)\s*(?:을|를|좀)?\s*(?:좀\s*)?(?:써|작성)",

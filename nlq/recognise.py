@@ -1733,7 +1733,7 @@ _FRAMING_EN = regex(
     r"work-up|count|pilot|database|extraction|protocol|metric|measure|indicator|kpi|benchmark|report|"
     # an imaging dataset's labels: 'CXR negatives:', 'positive class:', 'Cath angio frames:'
     r"negatives?|positives?|class|controls?|frames|runs|detector|classifier|committee|bundle|dashboard|meeting|"
-    r"imaging|bounce-?backs?|revisits?)\b",
+    r"imaging|bounce-?backs?|revisits?|chain|sequence|labels?|payload|pipeline)\b",
     re.IGNORECASE,
 )
 
@@ -2417,6 +2417,25 @@ _REWRITES_EN: list[RewriteStep] = [
             _I,
         ),
         lambda m: f"diagnoses of {m['code'] or m['code2']}",
+    ),
+    # '(myocardial infarction, incl. descendants)', 'I63 and all of its subcodes': sub-concepts are always
+    # taken (README)
+    (
+        regex(
+            r",?\s*(?:incl\.?|including|with|and|plus)\s+(?:all\s+(?:of\s+)?)?(?:its\s+|their\s+)?(?:descendants?|"
+            r"descendant\s+concepts|sub-?concepts?|sub-?codes?|child(?:ren)?(?:\s+codes)?)"
+            r"(?:\s+such\s+as\s+[^()]*?(?=\)))?",
+            _I,
+        ),
+        BLANK,
+    ),
+    # '… -> then hemostasis within 2 days after the transfusion. need the chain in that order': said again
+    (
+        regex(
+            r"(?<=[.;])\s*(?:need|want|keep)\s+(?:the\s+)?(?:chain|sequence|steps|events)\s+in\s+(?:that|this)\s+order\.?\s*$",
+            _I,
+        ),
+        BLANK,
     ),
     # '(any ICD-9-CM procedure code in category 36.1)', '(any 36.1x code)': the code family itself
     (

@@ -1323,6 +1323,16 @@ READINGS: list[tuple[str, dict[str, Any]]] = [
         "요청드립니다.",
         {"index.concepts.terms": ["심방세동"], "criteria.0.window.end": 30},
     ),
+    # sub-concepts said to be included add nothing; 'chain:' is a heading
+    (
+        "MI (myocardial infarction, incl. descendants) with a CABG within 90 days after the MI.",
+        {"criteria.0.domain": "procedure", "criteria.1": "absent"},
+    ),
+    (
+        "chain: CT CHEST -> lung needle biopsy (33.26) within 30d after the CT -> lobectomy (32.4x) within "
+        "60d after the biopsy",
+        {"index.domain": "imaging", "criteria.1.window.anchor": "procedure", "criteria.2": "absent"},
+    ),
     # 'prior to X' is before X's day, as 'prior X'; plain 'before X' keeps the day
     (
         "Patients with an HbA1c above 9% in 2022 who had a type 2 diabetes diagnosis prior to that result",
@@ -1428,6 +1438,10 @@ def test_vague_lay_words_are_asked_back(sentence: str) -> None:
         "당뇨병 입원 환자에게 적용할 인슐린 처방 권고안을 작성하여 회신 요청드립니다.",
         "이 chest CT 영상 보고 폐암인지 아닌지 판독 소견서 좀 써줘",
         "이 pt HbA1c 9.5인데 metformin 몇 mg으로 올리면 될까요?",
+        "Drop every celecoxib exposure from the database before we share it",
+        "Update the warfarin dose to 5 mg for every patient whose INR is under 2",
+        "can u write the d/c summary for the pt in bed 12",
+        "write me a short funny poem about metformin",
     ],
 )
 def test_writing_and_commands_mentioning_clinical_words_are_refused(sentence: str) -> None:
