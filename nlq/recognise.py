@@ -2464,6 +2464,15 @@ _REWRITES_EN: list[RewriteStep] = [
     ),
     # 'how many pts were adm w/ a GI bleed': admitted
     (regex(r"\b(?:were|was|got|been)\s+adm\b(?=\s+(?:w/|with|for|to)\b)", _I), "were admitted"),
+    # 'got the clot-busting drug alteplase': a lay description before the drug named
+    (
+        regex(
+            r"\b(?:clot-?busting|clot-?dissolving|blood-?thinning|cholesterol-?lowering|sugar-?lowering|"
+            r"blood\s+pressure|anti-?clotting)\s+(?:drug|medication|medicine|agent|pill|shot)\s+(?=[A-Za-z])",
+            _I,
+        ),
+        "",
+    ),
     # 'whose CA 19-9 exceeded 37 U/mL on a sample drawn no earlier than …': the result's date is the sample's
     (
         regex(

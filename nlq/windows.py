@@ -120,6 +120,11 @@ def _bound_days(text: str) -> int:
 
 
 EN_RULES: list[tuple[str, str]] = [
+    # 'before the day of the stroke', 'before that day': the days before that day (..−1)
+    (
+        r"\b(?:before|prior\s+to)\s+(?:the\s+(?:day|date)\s+of\b(?P<as>)|that\s+(?:same\s+)?(?:day|date)\b)",
+        "day_before_open",
+    ),
     # protocols: 'no earlier than 7 days before and no later than 7 days after the diagnosis date', 'between
     # 30 days before and the day of the scan': both ends said, each as a day relative to the event (an event
     # named after the first end is moved after the second by nlq.recognise)
@@ -231,6 +236,9 @@ def _en(m: re.Match[str], kind: str) -> Item:
             return Item(
                 ItemKind.window, text, m.start(), m.end(), _window(0, None, text, "previous", weak=True)
             )
+        if kind == "day_before_open":
+            anchor = "follows" if g.get("as") is not None else "none"
+            return Item(ItemKind.window, text, m.start(), m.end(), _window(None, -1, text, anchor))
         if kind == "bounds":
             # 'no earlier than 7 days and no later than 21 days after': the first end takes the second's side
             b = _bound_days(g["b2"])

@@ -1333,6 +1333,12 @@ READINGS: list[tuple[str, dict[str, Any]]] = [
         "60d after the biopsy",
         {"index.domain": "imaging", "criteria.1.window.anchor": "procedure", "criteria.2": "absent"},
     ),
+    # 'before the day of X' / 'before that day': the days before it; lay words before a drug's name
+    ("patients with a stroke who had aspirin before the day of the stroke", {"criteria.0.window.end": -1}),
+    (
+        "people who had a stroke and got the clot-busting drug alteplase on the very same day",
+        {"criteria.0.concepts.terms": ["alteplase"], "criteria.0.window.end": 0},
+    ),
     # 'prior to X' is before X's day, as 'prior X'; plain 'before X' keeps the day
     (
         "Patients with an HbA1c above 9% in 2022 who had a type 2 diabetes diagnosis prior to that result",
