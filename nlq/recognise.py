@@ -2854,6 +2854,7 @@ def recognise(text: str, lang: str, today: date) -> Recognised:
         text = _SIDES_KO.sub(lambda m: f"{m[1]} {m[3]} 또는 {m[2]} {m[3]}", text)
         text = _DOCUMENT_DATE_KO.sub(r"\1.\2.\3.", text)
         text = _NEITHER_KO.sub(r"\1 또는 \2", text)
+        text = re.sub(r"\s\+\s", ", ", text)  # '뇌경색 진단 + 같은 날 brain MRI': and
         text = _INCLUDED_KINDS_KO.sub(
             lambda m: m[0].replace(
                 m[1], re.sub(r"\s+(?:및|와|과)\s+|(?<=[가-힣])(?:와|과)\s+", " 또는 ", m[1])

@@ -579,8 +579,8 @@ KO_RULES: list[tuple[str, str]] = [
     (SIGNED_RANGE + r"(?:\s*(?:사이|동안|이내|구간|범위))?(?:에는|에|의|내)?", "signed"),
     # '생검 받은 날이나 그 다음날', '진단 당일 또는 익일': the anchor's day or the next, 0..1
     (
-        r"(?:(?<=[은는던] )|(?<=[은는던]))?(?:당일|날|그\s*날)\s*(?:이나|또는|혹은|나|과|와)\s*(?:그\s*)?"
-        r"(?:다음\s*날|익일|이튿날)(?:까지)?(?:에)?",
+        r"(?:(?<=[은는던] )|(?<=[은는던]))?(?:당일|날|그\s*날)\s*(?:이나|또는|혹은|나|과|와|or|/)\s*"
+        r"(?:그\s*)?(?:다음\s*날|익일|이튿날)(?:까지)?(?:에)?",
         "by_next_day",
     ),
     (rf"(?P<pre>전날|하루\s*전)(?:까지)?(?:\s*{KN}\s*{KU}\s*(?:동안|간|이내|사이))?(?:에)?", "day_before"),
@@ -607,7 +607,11 @@ KO_RULES: list[tuple[str, str]] = [
     ),
     # '혈색소가 10 미만이었던 날에 시스플라틴을': the day on which the clause before held
     # ('티카그렐러를 처음 쓴 날 아스피린도': any verb's past form, '-ㄴ', before '날')
-    (rf"(?:(?<=던)|(?<=던 )|(?<=[{_FINAL_N}] ))날(?:에|에는)?(?![가-힣])", "same_day"),
+    # ('처음 처방받은 날 기준으로 그 전 30일 안에': a day the window after it counts from, no window itself)
+    (
+        rf"(?:(?<=던)|(?<=던 )|(?<=[{_FINAL_N}] ))날(?:에|에는)?(?![가-힣])(?!\s*(?:기준|로부터|부터))",
+        "same_day",
+    ),
     # '고혈압을 처음 진단받을 때 수축기 혈압 160 이상': at that time, the day of the event just named
     (rf"(?:(?<=[{_FINAL_L}])|(?<=[{_FINAL_L}] )|(?<=던 ))때(?:에|에는|의)?(?![가-힣])", "same_day"),
     # '진단 당시 HbA1c', '입원 시 젖산': the value taken on the day of the event just named (not the age:

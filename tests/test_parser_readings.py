@@ -1267,6 +1267,16 @@ READINGS: list[tuple[str, dict[str, Any]]] = [
         "2024년 입원 환자 중 입원 당일 K 5.5 이상인 사람, 고칼륨혈증 라벨용",
         {"criteria.0.value.value": 5.5, "criteria.1": "absent"},
     ),
+    # '…한 날 기준으로' is the day the window after it counts from; '당일 or 다음날까지' = 0..1; '+' = and
+    (
+        "oxaliplatin을 처음 투여받은 날 기준으로 그 전 30일 안에 CEA가 5 ng/mL 이상 나왔던 환자",
+        {"criteria.0.window.start": -30, "criteria.0.window.end": 0, "criteria.1": "absent"},
+    ),
+    ("K35 충수염 dx 당일 or 다음날까지 lap appe(47.01) 한 pt", {"criteria.0.window.end": 1}),
+    (
+        "응급실 방문 당일 뇌경색 진단 + 같은 날 brain MRI 촬영",
+        {"criteria.0.window.end": 0, "criteria.1.domain": "imaging", "criteria.1.window.end": 0},
+    ),
     # dates after 'A and B' of another kind are B's; after 'A, B and C all …' every member's
     (
         "men with osteoarthritis and naproxen exposure during 2015",
