@@ -368,7 +368,7 @@ class Assembly:
                 continue
             if later.value is not None or later.count is not None:
                 continue
-            if later.negated or later.prior or later.first or later.answers:
+            if later.negated or later.prior or later.answers:
                 continue
             # '응급실에 왔던 사람들 중에요, 응급실 온 날 …': a visit of the same kind named again, with no
             # words of its own, is that visit (unless the sentence speaks of another one)
@@ -404,6 +404,8 @@ class Assembly:
             if earlier is None:
                 continue
             earlier.date = earlier.date or later.date
+            # '… started on warfarin in 2023 (first-ever warfarin)': the same drug, said to be the first
+            earlier.first = earlier.first or later.first
             _merge_into(out, later, earlier)
         return out
 

@@ -1277,6 +1277,17 @@ READINGS: list[tuple[str, dict[str, Any]]] = [
         "응급실 방문 당일 뇌경색 진단 + 같은 날 brain MRI 촬영",
         {"criteria.0.window.end": 0, "criteria.1.domain": "imaging", "criteria.1.window.end": 0},
     ),
+    # a drug named again only to say it is the first-ever is that drug, first-ever
+    (
+        "afib (I48) pts started on warfarin in 2023 (first-ever warfarin) who had no INR checked in the 30 "
+        "days after starting",
+        {"index.domain": "drug", "index.first_occurrence": True, "criteria.2": "absent"},
+    ),
+    (
+        "breast ca pts (C50) who started tamoxifen within a year after breast surgery (85.21). started = "
+        "first-ever tamoxifen",
+        {"criteria.1.first_occurrence": True, "criteria.1.window.end": 365, "criteria.2": "absent"},
+    ),
     # dates after 'A and B' of another kind are B's; after 'A, B and C all …' every member's
     (
         "men with osteoarthritis and naproxen exposure during 2015",
