@@ -382,8 +382,9 @@ class Assembly:
                 continue
             # '뇌 MRI 찍은 환자 중에 … 2024년에 찍은 MRI만요': the same event named again only to give its
             # dates restricts that event; said of another event ('another MRI in 2024') it is a new rule
+            # ('UTI diagnosed at an ER visit …, ER visit between 2023-01-01 and 2024-12-31': that visit's)
             if later.date is not None and (
-                again or not (later.terms or later.modalities or later.kind == "death")
+                again or not (later.terms or later.modalities or later.kind == "death" or visit_again)
             ):
                 continue
             if (later.modalities or later.body_parts) and later.terms:

@@ -2464,6 +2464,17 @@ _REWRITES_EN: list[RewriteStep] = [
     ),
     # 'how many pts were adm w/ a GI bleed': admitted
     (regex(r"\b(?:were|was|got|been)\s+adm\b(?=\s+(?:w/|with|for|to)\b)", _I), "were admitted"),
+    # 'pneumonia diagnosed in the ER', 'UTI diagnosed at an ER visit': a diagnosis made at that visit is dated
+    # its day (README: 'ED visit w/ pneumonia dx' = 0..0), unless the sentence says when
+    (
+        regex(
+            r"\b(?P<verb>diagnosed|dx'?d|presenting|presented)\s+(?:in|at|to)\s+(?:the|an|a)\s+"
+            r"(?P<er>ER|ED|emergency\s+(?:room|department))(?:\s+visit)?\b"
+            r"(?![^.;]{0,40}\b(?:same\s+day|that\s+day|day\s+of|within|after|before|days?|weeks?)\b)",
+            _I,
+        ),
+        lambda m: f"{m['verb']} on the day of an {m['er']} visit",
+    ),
     # 'got the clot-busting drug alteplase': a lay description before the drug named
     (
         regex(

@@ -1277,6 +1277,13 @@ READINGS: list[tuple[str, dict[str, Any]]] = [
         "응급실 방문 당일 뇌경색 진단 + 같은 날 brain MRI 촬영",
         {"criteria.0.window.end": 0, "criteria.1.domain": "imaging", "criteria.1.window.end": 0},
     ),
+    # a diagnosis made in the ER is dated the ER visit's day; an ER visit named again with dates is that visit
+    ("pneumonia diagnosed in the ER", {"index.domain": "visit", "criteria.0.window.end": 0}),
+    (
+        "UTI (N39.0) diagnosed at an ER visit (dx same day as the ER visit), ER visit between 2023-01-01 and "
+        "2024-12-31, sex = F, age 18-45",
+        {"index.date_range.start": "2023-01-01", "criteria.0.window.end": 0, "criteria.1": "absent"},
+    ),
     # a drug named again only to say it is the first-ever is that drug, first-ever
     (
         "afib (I48) pts started on warfarin in 2023 (first-ever warfarin) who had no INR checked in the 30 "
