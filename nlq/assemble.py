@@ -542,6 +542,12 @@ class Assembly:
         # 'history of stroke pts with afib': a history is before something else, never the index
         cands = [e for e in cands if not e.prior] or cands
         dated = [e for e in cands if e.date is not None]
+        # 'Lisinopril new users; potassium ≥ 4.5 within 30 days after initiation', 'whose first-ever lung
+        # cancer diagnosis was preceded by a CT': with no window of its own, 'first' names the index
+        # (README), unless another event's dates do ('2023년 심부전 진단 환자 중 첫 입원 후 …': which first?)
+        firsts = [e for e in cands if e.first]
+        if len(firsts) == 1 and (firsts[0].date is not None or not dated):
+            return firsts[0]
         # 'diagnosed in 2024 who had at most one HbA1c test that year': a counted event's dates say where
         # to count (Criterion.date_range), so it leaves the choice of the index to the other dated event
         if len(dated) > 1 and len(uncounted := [e for e in dated if e.count is None]) == 1:

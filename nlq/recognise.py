@@ -2475,6 +2475,8 @@ _REWRITES_EN: list[RewriteStep] = [
         ),
         lambda m: f"{m['verb']} on the day of an {m['er']} visit",
     ),
+    # 'whose first-ever PTCA took place between 2019 and 2021': happened (never 'took' a drug)
+    (regex(r"\b(?:took|takes|take|taking)\s+place\b", _I), BLANK),
     # 'got the clot-busting drug alteplase': a lay description before the drug named
     (
         regex(

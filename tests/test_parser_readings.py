@@ -1284,6 +1284,24 @@ READINGS: list[tuple[str, dict[str, Any]]] = [
         "2024-12-31, sex = F, age 18-45",
         {"index.date_range.start": "2023-01-01", "criteria.0.window.end": 0, "criteria.1": "absent"},
     ),
+    # with no window of its own, 'first' names the index; 'initiation' is the drug's start; 'took place'
+    (
+        "Lisinopril new users; potassium ≥ 4.5 mmol/L within 30 days after initiation.",
+        {"index.concepts.terms": ["Lisinopril"], "criteria.0.window.end": 30, "criteria.1": "absent"},
+    ),
+    (
+        "patients whose first-ever PTCA (00.66) took place between 2019 and 2021 and who had a diagnosis of "
+        "angina (I20.9) no earlier than 180 days after that procedure",
+        {
+            "index.first_occurrence": True,
+            "index.date_range.start": "2019-01-01",
+            "criteria.0.window.start": 180,
+        },
+    ),
+    (
+        "대장암 환자 중 oxaliplatin 첫 투여 당시 80세 이상",
+        {"index.domain": "drug", "demographics.age_min": 80},
+    ),
     # a drug named again only to say it is the first-ever is that drug, first-ever
     (
         "afib (I48) pts started on warfarin in 2023 (first-ever warfarin) who had no INR checked in the 30 "
