@@ -1104,7 +1104,7 @@ ABBREVIATION = regex(r"(?=(?:[^A-Z]*[A-Z]){2})[A-Za-z0-9/-]{2,8}")
 #: Words that may restate a visit's setting in brackets after a visit word, and nothing else.
 _VISIT_RESTATING = regex(
     r"(?:includ(?:ing|ed|es)|incl\.?|inpatients?|in-?patient|ed|er|emergency|department|"
-    r"(?:ed|er)-to-inpatient|admissions?|visits?|stays?|to|포함|경유|및|과|와)",
+    r"(?:ed|er)-to-inpatient|admissions?|visits?|stays?|to|too|also|counts?|포함|경유|거쳐|거친|통해|것도|경우도|및|과|와)",
     re.IGNORECASE,
 )
 
@@ -1795,6 +1795,7 @@ _SUMMARY_TITLE_WORDS_EN: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = t
     for word, said in (
         (r"recurrent|recurring|repeat(?:ed)?|multiple|frequent", _AT_LEAST_TWICE_EN),
         (r"post|after|following|subsequent", r"\b(?:after|following|subsequent|later)\b"),
+        (r"op|operative", r"\b(?:surgery|operation|op|procedure)\b|\(\d{2}\.\d"),
         (r"pre|before|prior", r"\b(?:before|prior)\b"),
         (r"naive|naïve", r"\b(?:no|never|without)\b"),
         (
@@ -2314,6 +2315,11 @@ _BLANKED_KO = [
     regex(
         r"(?<=[인한된])\s*(?:환자|대상자|자|경우|분)\s*(?:에|으로|로)\s*한(?:합니다|함|한다|정합니다|정함|정)\.?"
     ),
+    # '(응급실 거쳐 입원한 것도 포함)': stays an ER-visit or admission word already counts (visit 262)
+    regex(
+        r"\(\s*응급실\s*(?:을\s*)?(?:거쳐|경유(?:해|하여)?|통해)\s*(?:온\s*)?입원(?:한)?\s*(?:것|경우|환자)?\s*(?:도|까지)?\s*"
+        r"포함(?:합니다|함|해서|해\s*주세요)?\s*\)"
+    ),
     # '2020년 3월 한달동안': the month just named, said again as its length
     regex(r"(?<=월)\s*(?:한\s*달|1\s*개월)\s*(?:동안|간|내내)?(?=\s)"),
     # '2020년 이전(2020년 포함)': the year named is in, as every Korean 이전/이후 already reads it
@@ -2500,7 +2506,26 @@ _REWRITES_EN: list[RewriteStep] = [
         lambda m: "then".ljust(len(m.group(0))),
     ),
     # 'whose first lung cancer dx was preceded by a chest CT in the 30 days before': the window says when
-    (regex(r"\b(?:was|were|is|are)\s+preceded\s+by\b(?=.*\b(?:before|prior\s+to|preceding)\b)", _I), "with"),
+    (
+        regex(r"\b(?:(?:was|were|is|are)\s+)?preceded\s+by\b(?=.*\b(?:before|prior\s+to|preceding)\b)", _I),
+        "with",
+    ),
+    # '(ER-to-inpatient counts too)', '(응급실 거쳐 입원한 것도 포함)': stays the visit word already counts
+    (
+        regex(
+            r"\(\s*(?:ER|ED)[- ]?to[- ]?inpatient(?:\s+(?:admissions?|stays?))?\s+"
+            r"(?:counts?(?:\s+too)?|included|also\s+counts?|too)\s*\)",
+            _I,
+        ),
+        BLANK,
+    ),
+    # 'an appendectomy within 2 days - laparoscopic or open': either kind, which the name already covers
+    (regex(r"\s*[-,(]\s*(?:either\s+)?(?:laparoscopic|lap)\s+or\s+open\b\s*\)?", _I), BLANK),
+    # 'who came back to the ER 1-30 days later': another ER visit
+    (
+        regex(r"\bcame\s+back\s+to\s+the\s+(ER|ED|emergency\s+(?:room|department))\b", _I),
+        r"had another \1 visit",
+    ),
     # ED shorthand: 'K>5.3', 'Na<132' (a comparison written against its test), 'I63 → MRI' (then),
     # 'HF + BNP' (and), 'kids <12', 'F <18' (an age), '≥2x' / '2x' (times), 'admins' (administrations)
     (regex(r"(?<=[A-Za-z0-9%)])(>=|<=|≥|≤|>|<)(?=\s*\d)"), r" \1"),

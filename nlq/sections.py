@@ -44,12 +44,19 @@ _BASELINE_REF_EN = regex(
     r"\b(?:during|in|within|over)\s+the\s+baseline(?:\s+(?:period|window))?\b(?:\s*\([^()]{0,40}\))?", _I
 )
 
+#: The mark of a listed item: '1)', '①', '- ', '(가)'.
+_ITEM_MARK = r"\d{1,2}\)|[①-⑩]|[-•·]\s|\([가-하\d]\)"
 #: Korean section labels whose part holds rules.
 _LABEL_KO = regex(
     r"(?:(?<=[.;:!?])|^)\s*(?:기준일|기준\s*사건|인덱스\s*날짜|선정\s*기준|포함\s*기준|결과\s*변수|결과|노출|"
-    r"추가\s*조건|조건|단계\s*\d+|연구\s*대상|대상)\s*(?:\([^():]{0,40}\))?\s*:\s*"
+    r"추가\s*조건|조건|단계\s*\d+|연구\s*대상|대상)\s*(?:\([^():]{0,40}\))?\s*:\s*|"
+    # a heading on a line of its own, its items marked: '선정기준\n1) … 2) …'
+    rf"(?:(?<=[.;:!?\s])|^)\s*(?:선정\s*기준|포함\s*기준)\s*(?={_ITEM_MARK})"
 )
-_EXCLUSION_KO = regex(r"(?:(?<=[.;:!?])|^)\s*제외\s*기준\s*(?:\([^():]{0,40}\))?\s*:\s*")
+_EXCLUSION_KO = regex(
+    r"(?:(?<=[.;:!?])|^)\s*제외\s*기준\s*(?:\([^():]{0,40}\))?\s*:\s*|"
+    rf"(?:(?<=[.;:!?\s])|^)\s*제외\s*기준\s*(?={_ITEM_MARK})"
+)
 _BASELINE_DEF_KO = regex(
     r"(?:(?<=[.;!?])|^)\s*기저\s*기간\s*(?:\([^():]{0,40}\))?\s*:\s*(?P<window>[^.;]{3,60}?)\s*(?:[.;]|$)"
 )

@@ -1302,6 +1302,24 @@ READINGS: list[tuple[str, dict[str, Any]]] = [
         "대장암 환자 중 oxaliplatin 첫 투여 당시 80세 이상",
         {"index.domain": "drug", "demographics.age_min": 80},
     ),
+    # headings on their own line with marked items; inclusions of ER-admitted stays said again; 'preceded by'
+    (
+        "다음 기준에 해당하는 자료 요청드립니다. 선정기준 1) 2021.3.1~2021.8.31 기간에 "
+        "뇌경색(I63) 진단을 받은 자 2) 진단 당일 head CT를 촬영한 자 "
+        "제외기준 - 진단 전 warfarin 처방 이력이 있는 자",
+        {"index.date_range.start": "2021-03-01", "criteria.1.occurrence.count": 0, "criteria.2": "absent"},
+    ),
+    ("응급실 3번 이상 왔던 사람 몇명이야? (응급실 거쳐 입원한 것도 포함)", {"index.domain": "visit"}),
+    ("list of patients with at least two inpatient admissions in 2024 (ER-to-inpatient counts too)", {}),
+    (
+        "Thoracoscopic lobectomy (32.41) preceded by a percutaneous needle biopsy of lung (33.26) 1 to 60 "
+        "days before the lobectomy.",
+        {"criteria.0.window.start": -60, "criteria.0.window.end": -1},
+    ),
+    (
+        "acute appendicitis (K35) followed by an appendectomy within 2 days - laparoscopic or open",
+        {"criteria.0.window.end": 2, "criteria.1": "absent"},
+    ),
     # a drug named again only to say it is the first-ever is that drug, first-ever
     (
         "afib (I48) pts started on warfarin in 2023 (first-ever warfarin) who had no INR checked in the 30 "
