@@ -420,7 +420,12 @@ class KoreanGrammar:
 
     def anchor_of(self, left: list[Item]) -> Anchor:
         content = [it for it in left if it.kind in CONTENT]
-        if any(it.kind is ItemKind.index_ref for it in left):
+        refs = [i for i, it in enumerate(left) if it.kind is ItemKind.index_ref]
+        if refs:
+            # '2019~2024년 J18.9 진단, 인덱스 기준 -1~+1일에 …': what was named before the index's name is an
+            # event of its own (here the index itself), never dropped
+            if any(it.kind in CONTENT for it in left[: refs[0]]):
+                self.phrase(left[: refs[0]])
             return "index"
         if not content:
             prev = [e for e in self.events if not e.negated]

@@ -1320,6 +1320,11 @@ READINGS: list[tuple[str, dict[str, Any]]] = [
         "acute appendicitis (K35) followed by an appendectomy within 2 days - laparoscopic or open",
         {"criteria.0.window.end": 2, "criteria.1": "absent"},
     ),
+    # what was named before '인덱스 기준' is an event (the index), never dropped
+    (
+        "2019~2024년 J18.9 진단, 인덱스 기준 -1~+1일에 chest X-ray(DX) 있는 환자",
+        {"index.concepts.terms": ["J18.9"], "criteria.0.window.start": -1, "criteria.0.window.end": 1},
+    ),
     # a drug named again only to say it is the first-ever is that drug, first-ever
     (
         "afib (I48) pts started on warfarin in 2023 (first-ever warfarin) who had no INR checked in the 30 "
