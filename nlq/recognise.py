@@ -1907,8 +1907,7 @@ def _sign_off(text: str) -> int:
 #: What a Korean request is for, not who: '… 분석', '… 검토', '… 데이터 요청', '학습용', '… 현황'.
 _FRAMING_KO = (
     r"(?:분석|검토|요청|필요|데이터(?:셋)?|학습(?:용)?|라벨(?:링)?|연구|모델(?:용)?|확인|신호|현황(?:\s*파악)?(?:용)?|구축|"
-    r"과제|프로젝트|건|평가|모니터링|조사|감시|세트|(?:positive|negative|train(?:ing)?|test|validation)\s*set|"
-    r"코호트)"
+    r"과제|프로젝트|건|평가|모니터링|조사|감시|세트|(?:positive|negative|train(?:ing)?|test|validation)\s*set)"
 )
 _NEGATIVE_KO = regex(r"제외|없는|않은|없었|않았|아닌")
 _HEAD_KO = regex(
