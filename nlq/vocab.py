@@ -128,7 +128,7 @@ EN_EVENT_WORDS: list[tuple[str, str, Pos]] = [
     ),
     (
         r"prescriptions?|medications?|meds|drugs?|medicines?|drug\s+exposures?|exposures?|rx|doses|dose|"
-        r"administrations?|fills?|refills?|dispensings?|initiations?",
+        r"administrations?|fills?|refills?|dispensings?",
         "drug",
         "noun",
     ),

@@ -1284,9 +1284,9 @@ READINGS: list[tuple[str, dict[str, Any]]] = [
         "2024-12-31, sex = F, age 18-45",
         {"index.date_range.start": "2023-01-01", "criteria.0.window.end": 0, "criteria.1": "absent"},
     ),
-    # with no window of its own, 'first' names the index; 'initiation' is the drug's start; 'took place'
+    # with no window of its own, 'first' names the index; 'took place'
     (
-        "Lisinopril new users; potassium ≥ 4.5 mmol/L within 30 days after initiation.",
+        "Lisinopril new users; potassium ≥ 4.5 mmol/L within 30 days after the lisinopril.",
         {"index.concepts.terms": ["Lisinopril"], "criteria.0.window.end": 30, "criteria.1": "absent"},
     ),
     (
