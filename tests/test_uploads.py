@@ -374,7 +374,14 @@ def test_stored_run_keeps_the_list_by_name_and_reruns_with_it(env, echo) -> None
         {
             "name": "echo-study",
             "mode": "include",
-            "value": {"op": "=", "value": 1.0, "value_high": None, "unit": None},
+            "value": {
+                "op": "=",
+                "value": 1.0,
+                "value_high": None,
+                "exclude_low": False,
+                "exclude_high": False,
+                "unit": None,
+            },
             "date_window": None,
         }
     ]
@@ -438,7 +445,14 @@ def test_a_question_naming_the_list_runs_with_it(env, echo, question: str) -> No
         {
             "name": "echo-study",
             "mode": "include",
-            "value": {"op": "=", "value": 1.0, "value_high": None, "unit": None},
+            "value": {
+                "op": "=",
+                "value": 1.0,
+                "value_high": None,
+                "exclude_low": False,
+                "exclude_high": False,
+                "unit": None,
+            },
             "date_window": None,
         }
     ]
