@@ -365,26 +365,30 @@ def test_two_identifiers_of_one_person_are_refused() -> None:
     assert mapped_persons(parsed, {1: 7}) == [(7, None, "2023-01-01")]
 
 
+#: The list rule 'in my list "echo-study" whose label is 1' as the spec stores it (every field written out).
+ECHO_LABEL_1 = [
+    {
+        "name": "echo-study",
+        "mode": "include",
+        "value": {
+            "op": "=",
+            "value": 1.0,
+            "value_high": None,
+            "exclude_low": False,
+            "exclude_high": False,
+            "unit": None,
+        },
+        "date_window": None,
+    }
+]
+
+
 def test_stored_run_keeps_the_list_by_name_and_reruns_with_it(env, echo) -> None:
     spec = {"index": OCT, "lists": [{"name": "echo-study", "value": {"op": "=", "value": 1}}]}
     r = env["client"].post("/v1/cohorts", headers=H(env, "steward"), json={"spec": spec})
     cid = r.json()["cohort_id"]
     rec = env["store"].get_cohort(cid)
-    assert rec.spec["lists"] == [
-        {
-            "name": "echo-study",
-            "mode": "include",
-            "value": {
-                "op": "=",
-                "value": 1.0,
-                "value_high": None,
-                "exclude_low": False,
-                "exclude_high": False,
-                "unit": None,
-            },
-            "date_window": None,
-        }
-    ]
+    assert rec.spec["lists"] == ECHO_LABEL_1
     row = env["store"]._query(
         "SELECT spec, result, codesets, overrides FROM cohorts WHERE cohort_id = ?", (cid,)
     )
@@ -441,21 +445,7 @@ def test_a_question_naming_the_list_runs_with_it(env, echo, question: str) -> No
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["status"] == "ok", body
-    assert body["spec"]["lists"] == [
-        {
-            "name": "echo-study",
-            "mode": "include",
-            "value": {
-                "op": "=",
-                "value": 1.0,
-                "value_high": None,
-                "exclude_low": False,
-                "exclude_high": False,
-                "unit": None,
-            },
-            "date_window": None,
-        }
-    ]
+    assert body["spec"]["lists"] == ECHO_LABEL_1
     assert body["count"] == 15
 
 
