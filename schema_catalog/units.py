@@ -232,11 +232,14 @@ def reconcile(f: ValueFilter, test: str, p: LabProfile, lang: str = "en") -> Rec
     )
 
 
+#: Per unit: values, the 0.1 % and 99.9 % quantiles, and rows (with or without a value). ``TRY_CAST``
+#: because some marts (Eunomia) type ``value_as_number`` as text, all of it empty.
 PROFILE_SQL = """
-SELECT u.concept_code, count(*) AS n,
-       quantile_cont(m.value_as_number, 0.001), quantile_cont(m.value_as_number, 0.999)
-FROM measurement AS m LEFT JOIN concept AS u ON u.concept_id = m.unit_concept_id
-WHERE m.measurement_concept_id IN ({ids}) AND m.value_as_number IS NOT NULL
+SELECT u.concept_code, count(m.v) AS n, quantile_cont(m.v, 0.001), quantile_cont(m.v, 0.999),
+       count(*) AS recorded
+FROM (SELECT TRY_CAST(value_as_number AS DOUBLE) AS v, unit_concept_id FROM measurement
+      WHERE measurement_concept_id IN ({ids})) AS m
+LEFT JOIN concept AS u ON u.concept_id = m.unit_concept_id
 GROUP BY u.concept_code ORDER BY n DESC
 """
 
@@ -249,10 +252,27 @@ def profile_from_rows(rows: Sequence[tuple], loinc: str | None) -> LabProfile | 
     total = sum(int(r[1]) for r in rows)
     if not total or rows[0][2] is None:
         return None
-    unit, n, low, high = rows[0]
+    unit, n, low, high = rows[0][:4]
     if int(n) < DOMINANT_UNIT * total:
         return None
     return LabProfile(unit=str(unit) if unit else None, low=float(low), high=float(high), loinc=loinc)
+
+
+def no_values_question(rows: Sequence[tuple], test: str, lang: str) -> str | None:
+    """Asked back when the mart records the test but never its value: a threshold on it would match
+    nobody, and an empty cohort would read as an answer."""
+    recorded = sum(int(r[4]) for r in rows)
+    if not recorded or sum(int(r[1]) for r in rows):
+        return None
+    if lang == "ko":
+        return (
+            f"이 데이터마트에는 “{test}” 검사 기록({recorded:,}건)은 있지만 수치 결과가 하나도 없어서 기준값으로 "
+            "환자를 고를 수 없습니다. 기준값 없이 검사를 받은 환자로 찾을까요?"
+        )
+    return (
+        f"This mart records “{test}” ({recorded:,} measurements) but never its numeric result, so no "
+        "patient can be chosen by a threshold on it. Ask for patients who had the test, without the value?"
+    )
 
 
 def domain_takes_units(domain: Domain) -> bool:
@@ -289,11 +309,15 @@ def reconcile_spec(
             continue
         loinc = next((m.concept_code for m in resolved if m.vocabulary_id == "LOINC"), None)
         rows = fetch(PROFILE_SQL.format(ids=", ".join("?" * len(ids))), ids)
+        terms = [r.term for r in resolution.by_key.get(key, []) if r.term]
+        test = terms[0] if terms else resolved[0].concept_name
+        empty = no_values_question(rows, test, spec.language)
+        if empty is not None:
+            questions.append(empty)
+            continue
         profile = profile_from_rows(rows, loinc)
         if profile is None:
             continue
-        terms = [r.term for r in resolution.by_key.get(key, []) if r.term]
-        test = terms[0] if terms else resolved[0].concept_name
         got = reconcile(f.value, test, profile, spec.language)
         if isinstance(got, UnitQuestion):
             questions.append(got.message)

@@ -114,3 +114,29 @@ def test_threshold_outside_the_mart_range_is_asked_back(mart: Path, question: st
     assert got.count is None
     assert got.clarifications
     assert "g/dL" in got.clarifications[0].question  # the unit the mart records (g/dL or mg/dL)
+
+
+@pytest.mark.parametrize(
+    ("question", "asked"),
+    [
+        (
+            "GI bleed patients with a hemoglobin under 10 within a day of the bleed",
+            "This mart records “hemoglobin” (137 measurements) but never its numeric result, so no patient can "
+            "be chosen by a threshold on it. Ask for patients who had the test, without the value?",
+        ),
+        (
+            "위장관 출혈 환자 중 하루 이내 혈색소 10 미만",
+            "이 데이터마트에는 “혈색소” 검사 기록(137건)은 있지만 수치 결과가 하나도 없어서 기준값으로 환자를 고를 수 "
+            "없습니다. 기준값 없이 검사를 받은 환자로 찾을까요?",
+        ),
+    ],
+)
+def test_threshold_on_a_test_recorded_without_values_is_asked_back(
+    eunomia_path: Path, question: str, asked: str
+) -> None:
+    """Eunomia records hemoglobin tests but types value_as_number as text, every value empty: a threshold
+    there would return nobody as if it were an answer (it raised a binder error before)."""
+    got = ask(question, eunomia_path, today=TODAY)
+    assert got.status == "clarify", got.message
+    assert got.count is None
+    assert [c.question for c in got.clarifications] == [asked]
