@@ -1064,6 +1064,9 @@ def _codes_in(items: list[Item]) -> list[Item] | None:
     for x in items:
         if x.kind in (ItemKind.unknown, ItemKind.number) and WRITTEN_CODE.fullmatch(x.text.strip()):
             codes.append(x)
+        elif x.kind is ItemKind.compare and re.fullmatch(r"\d{3,5}-\d", x.text.strip()):
+            # '수축기 혈압(8480-6)': a LOINC code, which Korean reads as a range of values '8480~6'
+            codes.append(Item(ItemKind.unknown, x.text, x.start, x.end, UnknownData()))
         elif x.kind in (ItemKind.unknown, ItemKind.number) and (spanned := _range_codes(x)):
             codes += spanned
         elif x.kind not in (ItemKind.filler, ItemKind.conj):

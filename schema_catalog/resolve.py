@@ -352,10 +352,11 @@ class Vocabulary:
     def by_written_code(self, term: str, domain_ids: tuple[str, ...]) -> list[ConceptMatch]:
         """Concepts whose code is written as ``term`` ('I21.4', 'I63', '39.74', 'K25.4'), in any of the
         mart's vocabularies: people quote codes. Only code-shaped terms (a letter or digits, then digits,
-        with an optional dot part), so no word is ever read as a code."""
+        with an optional dot part; or a LOINC code, '8480-6'), so no word is ever read as a code."""
         code = term.strip().upper()
         # ('F32.A': ICD-10-CM codes may end in letters after the dot)
-        if not re.fullmatch(r"[A-Z]?\d{2,3}(?:\.[0-9A-Z]{1,4})?[A-Z]?", code) or not re.search(r"\d", code):
+        icd = re.fullmatch(r"[A-Z]?\d{2,3}(?:\.[0-9A-Z]{1,4})?[A-Z]?", code) and re.search(r"\d", code)
+        if not icd and not re.fullmatch(r"\d{3,5}-\d", code):
             return []
         by_vocab: dict[str, list[str]] = {}
         for (vid,) in self.fetch(

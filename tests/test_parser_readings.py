@@ -1442,6 +1442,12 @@ READINGS: list[tuple[str, dict[str, Any]]] = [
         "2021년 5월 한달동안 pnuemonia Dx 받은 pt",
         {"index.concepts.terms": ["pneumonia"], "index.date_range.end": "2021-05-31"},
     ),
+    # --- session 10
+    # a LOINC code in brackets is the test's code, never a range of values or June of the year 8480
+    (
+        "고혈압(I10) 환자 중에 수축기 혈압(8480-6) 180 mmHg 이상 찍힌 적 있는 환자",
+        {"criteria.0.concepts.terms": ["8480-6"], "criteria.0.value.value": 180.0, "index.date_range": None},
+    ),
 ]
 
 

@@ -220,7 +220,12 @@ def test_a_block_without_descendants_reaches_its_codes(demo) -> None:
 
 @pytest.mark.parametrize(
     ("term", "domain", "code"),
-    [("I21.4", C, ("ICD10CM", "I21.4")), ("I63", C, ("ICD10CM", "I63")), ("39.74", P, ("ICD9Proc", "39.74"))],
+    [
+        ("I21.4", C, ("ICD10CM", "I21.4")),
+        ("I63", C, ("ICD10CM", "I63")),
+        ("39.74", P, ("ICD9Proc", "39.74")),
+        ("4548-4", M, ("LOINC", "4548-4")),
+    ],
 )
 def test_a_code_as_written_resolves_to_that_code(
     demo, term: str, domain: Domain, code: tuple[str, str]
@@ -229,7 +234,7 @@ def test_a_code_as_written_resolves_to_that_code(
     assert r.status == "resolved" and {(m.vocabulary_id, m.concept_code) for m in r.matches} == {code}
 
 
-@pytest.mark.parametrize("term", ["2023", "100 days", "MI2"])
+@pytest.mark.parametrize("term", ["2023", "100 days", "MI2", "2023-10", "12345678-9"])
 def test_only_code_shaped_terms_are_read_as_codes(demo, term: str) -> None:
     assert Vocabulary(demo).by_written_code(term, ("Condition", "Procedure")) == []
 
