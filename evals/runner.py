@@ -22,6 +22,7 @@ from pydantic import BaseModel, Field
 
 from cohort_engine.evals.gold import GoldError, GoldRecord
 from cohort_engine.evals.metrics import QuestionOutcome, score, summarize
+from cohort_engine.nlq.messages import say
 from cohort_engine.parsers import Parser
 from cohort_engine.pipeline import answer_from_parse, run_spec
 
@@ -54,6 +55,10 @@ def gold_person_ids(con: duckdb.DuckDBPyConnection, sql: str) -> set[int]:
         raise GoldError(f"gold SQL failed: {str(e).splitlines()[0]}") from None
     finally:
         cur.close()
+
+
+#: The parser's answer when its own rules raised (``nlq.parser.parse``): scored as an error, not a question.
+PARSER_FAILED = frozenset(say("parser_failed", lang) for lang in ("en", "ko"))
 
 
 class EvalReport(BaseModel):
@@ -102,6 +107,8 @@ def evaluate_question(
         else:
             res = answer_from_parse(parsed)
         status, message, readback = res.status, res.message, res.readback
+        if status == "clarify" and message in PARSER_FAILED:  # a reading bug stays an error here
+            status = "error"
     except Exception as e:  # see the docstring: every question must come back scored
         status, message = "error", f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"[:300]
     latency_ms = (time.perf_counter() - t0) * 1000.0

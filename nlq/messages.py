@@ -19,6 +19,12 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "The question is longer than {max_chars} characters; ask one cohort at a time.",
         "ko": "질문이 {max_chars}자를 넘습니다. 코호트 하나씩 물어 주세요.",
     },
+    "parser_failed": {
+        "en": "I could not read this question: the parser hit a problem of its own (reported to the "
+        "operator). Please say it another way, e.g. one rule per sentence.",
+        "ko": "이 질문을 읽지 못했습니다: 해석기 내부에 문제가 생겼습니다(운영자에게 기록됨). 조건을 한 문장에 하나씩 "
+        "나누는 등 다르게 써 주세요.",
+    },
     "not_whole_question": {
         "en": "I could not turn the whole question into cohort rules: ",
         "ko": "질문 전체를 코호트 조건으로 바꾸지 못했습니다: ",

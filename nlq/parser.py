@@ -17,6 +17,7 @@ and candidate readings; every reading it did choose is written in ``notes``.
 
 from __future__ import annotations
 
+import logging
 from datetime import date
 
 from cohort_engine.nlq.assemble import assemble
@@ -81,8 +82,24 @@ def _age_at_other_event(sentence: str, spec: CohortSpec) -> str | None:
     return ev if any(t and (t in ev or ev in t) for t in named) else None
 
 
+log = logging.getLogger(__name__)
+
+
 def parse(text: str, today: date | None = None) -> ParseResult:
-    """Parse one sentence. ``today`` anchors relative spans ("last 3 months", "최근 6개월")."""
+    """Parse one sentence. ``today`` anchors relative spans ("last 3 months", "최근 6개월").
+
+    A reading bug (an exception inside the rules) comes back as ``clarify`` asking to rephrase, with only
+    the exception's type logged: the question may hold identifying text, and an HTTP 500 or a traceback
+    tells the user nothing they can act on."""
+    try:
+        return _parse(text, today)
+    except Exception as e:  # see the docstring
+        log.error("the parser failed on a question (%s)", type(e).__name__)
+        lang = detect_language(normalise(text))
+        return ParseResult(status="clarify", language=lang, message=say("parser_failed", lang))
+
+
+def _parse(text: str, today: date | None) -> ParseResult:
     today = today or date.today()
     sentence = drop_restated_durations(normalise(text))
     lang = detect_language(sentence)

@@ -258,3 +258,20 @@ def test_a_pictograph_is_a_word_we_could_not_read_not_punctuation() -> None:
     r = parse("patients diagnosed with 💥 in 2023")
     assert r.status == "ok" and r.spec is not None
     assert r.spec.index.concepts.terms == ["💥"]
+
+
+def test_a_reading_bug_is_asked_back_without_the_question_in_the_log(monkeypatch, caplog) -> None:
+    """An exception inside the rules comes back as 'clarify' asking to rephrase (never a 500), and the
+    log names the exception's type only, never the question's words."""
+    from cohort_engine.nlq import parser as parser_module
+
+    def broken(*_: object) -> None:
+        raise ValueError("dates must fall between the years 1800 and 2200: Kim Minsu 8480-6")
+
+    monkeypatch.setattr(parser_module, "recognise", broken)
+    with caplog.at_level("ERROR", logger="cohort_engine.nlq.parser"):
+        en = parser_module.parse("patients with MI in 2023")
+        ko = parser_module.parse("2023년 심근경색 환자")
+    assert (en.status, en.message) == ("clarify", parser_module.say("parser_failed", "en"))
+    assert (ko.status, ko.language) == ("clarify", "ko") and ko.message.startswith("이 질문을 읽지 못했습니다")
+    assert [r.getMessage() for r in caplog.records] == ["the parser failed on a question (ValueError)"] * 2
