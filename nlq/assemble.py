@@ -720,6 +720,20 @@ class Assembly:
                 # '진단 당시 … 제외', 'no diagnosis': a kind of event alone would exclude everyone with any
                 # diagnosis (drug, procedure, test) at all, never what a question means
                 self.problems.append(Problem(self.say("exclude_what"), e.describe()))
+            if (
+                not e.negated
+                and e.count is not None
+                and e.kind in ("diagnosis", "drug", "procedure", "lab")
+                and not (e.terms or e.quotes or e.modalities or e.name_mode or e.value is not None)
+            ):
+                # '요로감염(N39.0)으로 1년 안에 3번 이상 진단된': a count of a kind of event that names nothing
+                # counts the index's own concept when the index is that kind; any other reading would
+                # count every diagnosis (drug, procedure, test) of the person
+                if self.kind_of(index_ev) == e.kind and (index_ev.terms or index_ev.quotes):
+                    e.terms, e.quotes = list(index_ev.terms), list(index_ev.quotes)
+                    self.domain[id(e)] = self.domain[id(index_ev)]
+                else:
+                    self.problems.append(Problem(self.say("count_what", event=e.describe()), e.describe()))
             if e.negated and e.count is not None and e.count.type == "at_least" and e.count.n <= 1:
                 e.count = None  # '한 번이라도 처방받은 환자는 제외', 'never even once': none at all
             # 'heart failure first diagnosed within 30 days after the echo': the first-ever event, placed

@@ -551,8 +551,10 @@ class EnglishGrammar:
             and nxt is not None
             and nxt.kind in EVENT_STARTERS - {ItemKind.verb}
         ):
-            occ = Count("at_least", int(n))
-            self.notes.append(say("read_as_at_least", "en", text=it.text, n=int(n)))
+            # '0 admissions' is none at all, never the empty rule 'at least 0'
+            occ = Count("exactly", 0) if n == 0 else Count("at_least", int(n))
+            if n:
+                self.notes.append(say("read_as_at_least", "en", text=it.text, n=int(n)))
             if self.cur is not None and not self.cur.has_content():
                 self.cur.count = occ
             else:

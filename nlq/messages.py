@@ -218,6 +218,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "ko": "“{text}”이(가) 어느 사건에 대한 것인지 알 수 없습니다.",
     },
     "exclude_what": {"en": "What should be excluded?", "ko": "무엇을 제외할지 알 수 없습니다."},
+    "count_what": {
+        "en": "Which “{event}” should be counted? Name it (e.g. 'UTI diagnosed 3 or more times').",
+        "ko": "어떤 “{event}”을(를) 셀지 알 수 없습니다. 이름을 써 주세요(예: '요로감염으로 3번 이상 진단된').",
+    },
     "window_without_event": {
         "en": "I could not tell what happened in “{text}”.",
         "ko": "“{text}”에 무엇이 일어났는지 알 수 없습니다.",

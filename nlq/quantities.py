@@ -148,6 +148,8 @@ def _en(m: re.Match[str], kind: str) -> Item | None:
         if g.get("post") is not None:
             q = "at least"
         type_, shift = EN_COUNT_QUALIFIERS.get(q, ("at_least", 0))
+        if n == 0 and not q:  # '0 times': none at all
+            type_ = "exactly"
         return _count_item(m, type_, n + shift, post=True)
     if kind == "count_words":
         n = number(g["n"]) or 1
@@ -241,8 +243,9 @@ def recognise_quantities_en(pieces: list[Piece]) -> list[Piece]:
 
 
 def _ko_count(m: re.Match[str]) -> Item:
-    n = number(m.group("n")) or 1
-    if m.group("exact"):
+    n = number(m.group("n"))
+    n = 1 if n is None else n
+    if m.group("exact") or (n == 0 and not m.group("q")):  # '입원은 0회인': none at all
         return _count_item(m, "exactly", n, post=True)
     type_, shift = KO_COUNT_QUALIFIERS.get(m.group("q") or "", ("at_least", 0))
     return _count_item(m, type_, n + shift, post=True)

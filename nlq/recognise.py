@@ -2270,6 +2270,12 @@ _SIDES_KO = regex(
 #: Korean words blanked before recognition (same length: offsets stay, as Kiwi's readings point there),
 #: in order: each says nothing a rule needs, or says again what the rest already says.
 _BLANKED_KO = [
+    # 'Eunomia에서', 'Eunomia DB 기준으로', 'OMOP CDM 데이터에서': the mart the request goes to (see _MART_EN)
+    regex(
+        r"(?<![A-Za-z])(?:Eunomia|OMOP\s*CDM|OMOP|CDM)\s*(?:DB|db|데이터\s*(?:베이스|셋)?|마트|DB\s*상)?\s*"
+        r"(?:에서는|에서|상에서|기준으로|기준|의|내)(?=\s|$)",
+        re.IGNORECASE,
+    ),
     # '… 중 하나 이상을 처방받은', '… 중 하나라도': any one of the listed is what an 'or' list already means
     regex(
         r"(?<!다음)(?<!다음 )\s*중\s*(?:하나|한\s*가지|한\s*개|1개)\s*(?:이상|라도|이라도)?"
@@ -2381,7 +2387,18 @@ def _key_values_en(text: str) -> str:
     return text
 
 
+#: The database a question names ('In Eunomia, …', 'in the OMOP database', 'Eunomia DB에서'): the mart is
+#: the one the request is sent to, so the name is read past; never a concept ('Eunomia' as a drug name).
+_MART_EN = regex(
+    r"^\s*(?:Eunomia|OMOP\s+CDM|OMOP)\s*(?:database|db|mart|data(?:set)?)?\s*(?::|—|,|\s-)\s*"
+    r"|\b(?:in|on|from|using|within)\s+(?:the\s+)?(?:Eunomia|OMOP\s+CDM|OMOP)"
+    r"(?:\s+(?:database|db|mart|data(?:set)?))?\b,?"
+    r"|\b(?:in|on|from|using)\s+the\s+(?:demo7?\s+)?(?:database|db|mart)\b,?",
+    _I,
+)
+
 _REWRITES_EN: list[RewriteStep] = [
+    (_MART_EN, BLANK),
     # 'still alive a yr later', 'alive at 1 yr', 'survived 30 days after the surgery': no death in that time
     (
         regex(
@@ -2477,7 +2494,8 @@ _REWRITES_EN: list[RewriteStep] = [
     # its day (README: 'ED visit w/ pneumonia dx' = 0..0), unless the sentence says when
     (
         regex(
-            r"\b(?P<verb>diagnosed|dx'?d|presenting|presented)\s+(?:in|at|to)\s+(?:the|an|a)\s+"
+            r"\b(?P<verb>diagnosed|dx'?d|presenting|presented|"
+            r"(?:dx|diagnosis)\s+(?:was\s+)?(?:made|given|recorded|coded|entered))\s+(?:in|at|to|during)\s+(?:the|an|a)\s+"
             r"(?P<er>ER|ED|emergency\s+(?:room|department))(?:\s+visit)?\b"
             r"(?![^.;]{0,40}\b(?:same\s+day|that\s+day|day\s+of|within|after|before|days?|weeks?)\b)",
             _I,

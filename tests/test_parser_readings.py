@@ -1448,6 +1448,28 @@ READINGS: list[tuple[str, dict[str, Any]]] = [
         "고혈압(I10) 환자 중에 수축기 혈압(8480-6) 180 mmHg 이상 찍힌 적 있는 환자",
         {"criteria.0.concepts.terms": ["8480-6"], "criteria.0.value.value": 180.0, "index.date_range": None},
     ),
+    # a count of zero is none at all, never the empty rule 'at least 0'
+    (
+        "2022년 중 당뇨병(E11) 진단 기록이 있고, 그 진단일부터 1년 이내 입원은 0회인 환자",
+        {"criteria.0.occurrence.type": "exactly", "criteria.0.occurrence.count": 0, "criteria.0.window.end": 365},
+    ),
+    (
+        "diabetes patients with 0 admissions within a year after diagnosis",
+        {"criteria.0.occurrence.type": "exactly", "criteria.0.occurrence.count": 0},
+    ),
+    # a count of a kind of event that names nothing counts the index's concept
+    (
+        "요로감염(N39.0)으로 1년 안에 3번 이상 진단된 환자",
+        {"criteria.0.concepts.terms": ["N39.0"], "criteria.0.occurrence.count": 3, "criteria.0.window.end": 365},
+    ),
+    # a diagnosis 'made at an ER visit' is that visit's day
+    (
+        "Kids under 18 with an asthma dx made at an ER visit",
+        {"criteria.0.concepts.terms": ["asthma"], "criteria.0.window.start": 0, "criteria.0.window.end": 0},
+    ),
+    # the database named in the question is the mart the request goes to, never a concept
+    ("Eunomia에서 hydrocodone 처방 당시 65세 이상인 환자", {"index.concepts.terms": ["hydrocodone"]}),
+    ("In Eunomia, patients on hydrocodone aged 65 or older", {"index.concepts.terms": ["hydrocodone"]}),
 ]
 
 
@@ -1718,3 +1740,12 @@ def test_or_between_two_events_is_asked_back(sentence: str) -> None:
 def test_or_inside_one_event_lists_alternatives(sentence: str) -> None:
     result = parse(sentence, today=TODAY)
     assert result.status == "ok", result.message
+
+
+@pytest.mark.parametrize(
+    "sentence", ["심근경색 환자 중 1년 안에 약을 3번 이상 처방받은 환자", "MI patients with 3 or more prescriptions"]
+)
+def test_a_count_that_names_nothing_of_another_kind_is_asked_back(sentence: str) -> None:
+    """Counting every prescription (diagnosis, procedure, test) of a person is never what a question means."""
+    result = parse(sentence, today=TODAY)
+    assert result.status == "clarify", result.spec
