@@ -726,8 +726,8 @@ class Assembly:
                 and e.kind in ("diagnosis", "drug", "procedure", "lab")
                 and not (e.terms or e.quotes or e.modalities or e.name_mode or e.value is not None)
             ):
-                # '요로감염(N39.0)으로 1년 안에 3번 이상 진단된': a count of a kind of event that names nothing
-                # counts the index's own concept when the index is that kind; any other reading would
+                # '요로감염(N39.0)으로 1년 안에 3번 이상 진단된': a count of a kind of event that names
+                # nothing counts the index's own concept when the index is that kind; any other reading would
                 # count every diagnosis (drug, procedure, test) of the person
                 if self.kind_of(index_ev) == e.kind and (index_ev.terms or index_ev.quotes):
                     e.terms, e.quotes = list(index_ev.terms), list(index_ev.quotes)

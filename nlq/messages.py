@@ -22,8 +22,13 @@ MESSAGES: dict[str, dict[str, str]] = {
     "parser_failed": {
         "en": "I could not read this question: the parser hit a problem of its own (reported to the "
         "operator). Please say it another way, e.g. one rule per sentence.",
-        "ko": "이 질문을 읽지 못했습니다: 해석기 내부에 문제가 생겼습니다(운영자에게 기록됨). 조건을 한 문장에 하나씩 "
+        "ko": "이 질문을 읽지 못했습니다: 해석기 내부에 문제가 생겼습니다(운영자에게 기록됨). "
+        "조건을 한 문장에 하나씩 "
         "나누는 등 다르게 써 주세요.",
+    },
+    "correction_kept": {
+        "en": "The question corrects itself; the correction was read: “{text}”.",
+        "ko": "질문 안에서 고쳐 말한 부분은 고친 대로 읽었습니다: “{text}”.",
     },
     "not_whole_question": {
         "en": "I could not turn the whole question into cohort rules: ",
@@ -220,7 +225,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "exclude_what": {"en": "What should be excluded?", "ko": "무엇을 제외할지 알 수 없습니다."},
     "count_what": {
         "en": "Which “{event}” should be counted? Name it (e.g. 'UTI diagnosed 3 or more times').",
-        "ko": "어떤 “{event}”을(를) 셀지 알 수 없습니다. 이름을 써 주세요(예: '요로감염으로 3번 이상 진단된').",
+        "ko": "어떤 “{event}”을(를) 셀지 알 수 없습니다. "
+        "이름을 써 주세요(예: '요로감염으로 3번 이상 진단된').",
     },
     "window_without_event": {
         "en": "I could not tell what happened in “{text}”.",

@@ -31,6 +31,7 @@ from cohort_engine.nlq.numbers import drop_restated_durations
 from cohort_engine.nlq.recognise import recognise
 from cohort_engine.nlq.regex_cache import regex
 from cohort_engine.nlq.result import Clarification, ParseResult
+from cohort_engine.nlq.spoken import read_spoken
 from cohort_engine.nlq.text import detect_language, normalise
 from cohort_engine.spec import CohortSpec, Domain, IndexEvent
 
@@ -101,8 +102,10 @@ def parse(text: str, today: date | None = None) -> ParseResult:
 
 def _parse(text: str, today: date | None) -> ParseResult:
     today = today or date.today()
-    sentence = drop_restated_durations(normalise(text))
+    sentence = normalise(text)
     lang = detect_language(sentence)
+    sentence, corrected = read_spoken(sentence, lang)
+    sentence = drop_restated_durations(sentence)
     en = lang == "en"
     if not sentence:
         return ParseResult(status="clarify", language=lang, message=say("empty_question", lang))
@@ -117,7 +120,7 @@ def _parse(text: str, today: date | None) -> ParseResult:
         return ParseResult(status="refused", language=lang, message=off_topic(lang))
     listed = find_lists(sentence, lang)
     rec = recognise(listed.sentence, lang, today)
-    rec.notes[:0] = listed.notes
+    rec.notes[:0] = [*(say("correction_kept", lang, text=c) for c in corrected), *listed.notes]
     if listed.lists and not any(it.kind in CONTENT_KINDS for it in rec.items):
         only = CohortSpec(
             title=sentence[:120], language=lang, index=IndexEvent(domain=Domain.visit), lists=listed.lists

@@ -262,11 +262,12 @@ def no_values_question(rows: Sequence[tuple], test: str, lang: str) -> str | Non
     """Asked back when the mart records the test but never its value: a threshold on it would match
     nobody, and an empty cohort would read as an answer."""
     recorded = sum(int(r[4]) for r in rows)
-    if not recorded or sum(int(r[1]) for r in rows):
+    if not recorded or any(int(r[1]) for r in rows):
         return None
     if lang == "ko":
         return (
-            f"이 데이터마트에는 “{test}” 검사 기록({recorded:,}건)은 있지만 수치 결과가 하나도 없어서 기준값으로 "
+            f"이 데이터마트에는 “{test}” 검사 기록({recorded:,}건)은 있지만 수치 결과가 하나도 없어서 "
+            "기준값으로 "
             "환자를 고를 수 없습니다. 기준값 없이 검사를 받은 환자로 찾을까요?"
         )
     return (

@@ -261,7 +261,9 @@ def test_llm_parser_without_a_model_fails_clearly(monkeypatch: pytest.MonkeyPatc
     assert result.exit_code == 2 and LLM_ENV in result.output
 
 
-def test_the_rule_parsers_own_failure_answer_is_scored_as_error(tiny, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_rule_parsers_own_failure_answer_is_scored_as_error(
+    tiny, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The rule parser turns its own exceptions into a 'clarify' asking to rephrase (for users); the
     evaluation still counts them as errors, so a reading bug never passes for a question asked back."""
     from cohort_engine.nlq import parser as parser_module

@@ -121,13 +121,14 @@ def test_threshold_outside_the_mart_range_is_asked_back(mart: Path, question: st
     [
         (
             "GI bleed patients with a hemoglobin under 10 within a day of the bleed",
-            "This mart records “hemoglobin” (137 measurements) but never its numeric result, so no patient can "
-            "be chosen by a threshold on it. Ask for patients who had the test, without the value?",
+            "This mart records “hemoglobin” (137 measurements) but never its numeric result, so no "
+            "patient can be chosen by a threshold on it. Ask for patients who had the test, without the "
+            "value?",
         ),
         (
             "위장관 출혈 환자 중 하루 이내 혈색소 10 미만",
-            "이 데이터마트에는 “혈색소” 검사 기록(137건)은 있지만 수치 결과가 하나도 없어서 기준값으로 환자를 고를 수 "
-            "없습니다. 기준값 없이 검사를 받은 환자로 찾을까요?",
+            "이 데이터마트에는 “혈색소” 검사 기록(137건)은 있지만 수치 결과가 하나도 없어서 "
+            "기준값으로 환자를 고를 수 없습니다. 기준값 없이 검사를 받은 환자로 찾을까요?",
         ),
     ],
 )

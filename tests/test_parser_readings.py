@@ -1451,7 +1451,11 @@ READINGS: list[tuple[str, dict[str, Any]]] = [
     # a count of zero is none at all, never the empty rule 'at least 0'
     (
         "2022년 중 당뇨병(E11) 진단 기록이 있고, 그 진단일부터 1년 이내 입원은 0회인 환자",
-        {"criteria.0.occurrence.type": "exactly", "criteria.0.occurrence.count": 0, "criteria.0.window.end": 365},
+        {
+            "criteria.0.occurrence.type": "exactly",
+            "criteria.0.occurrence.count": 0,
+            "criteria.0.window.end": 365,
+        },
     ),
     (
         "diabetes patients with 0 admissions within a year after diagnosis",
@@ -1460,7 +1464,11 @@ READINGS: list[tuple[str, dict[str, Any]]] = [
     # a count of a kind of event that names nothing counts the index's concept
     (
         "요로감염(N39.0)으로 1년 안에 3번 이상 진단된 환자",
-        {"criteria.0.concepts.terms": ["N39.0"], "criteria.0.occurrence.count": 3, "criteria.0.window.end": 365},
+        {
+            "criteria.0.concepts.terms": ["N39.0"],
+            "criteria.0.occurrence.count": 3,
+            "criteria.0.window.end": 365,
+        },
     ),
     # a diagnosis 'made at an ER visit' is that visit's day
     (
@@ -1743,7 +1751,8 @@ def test_or_inside_one_event_lists_alternatives(sentence: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "sentence", ["심근경색 환자 중 1년 안에 약을 3번 이상 처방받은 환자", "MI patients with 3 or more prescriptions"]
+    "sentence",
+    ["심근경색 환자 중 1년 안에 약을 3번 이상 처방받은 환자", "MI patients with 3 or more prescriptions"],
 )
 def test_a_count_that_names_nothing_of_another_kind_is_asked_back(sentence: str) -> None:
     """Counting every prescription (diagnosis, procedure, test) of a person is never what a question means."""

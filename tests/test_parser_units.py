@@ -273,5 +273,7 @@ def test_a_reading_bug_is_asked_back_without_the_question_in_the_log(monkeypatch
         en = parser_module.parse("patients with MI in 2023")
         ko = parser_module.parse("2023년 심근경색 환자")
     assert (en.status, en.message) == ("clarify", parser_module.say("parser_failed", "en"))
-    assert (ko.status, ko.language) == ("clarify", "ko") and ko.message.startswith("이 질문을 읽지 못했습니다")
+    assert (ko.status, ko.language) == ("clarify", "ko") and ko.message.startswith(
+        "이 질문을 읽지 못했습니다"
+    )
     assert [r.getMessage() for r in caplog.records] == ["the parser failed on a question (ValueError)"] * 2
