@@ -2269,11 +2269,18 @@ _SIDES_KO = regex(
 #: English wording read as the words the grammar knows, in order (each step sees the last one's text).
 #: Korean words blanked before recognition (same length: offsets stay, as Kiwi's readings point there),
 #: in order: each says nothing a rule needs, or says again what the rest already says.
+#: OMOP tables named beside an event ('(drug_exposure)', 'measurement domain'): the event's kind says it.
+_OMOP_TABLES = (
+    r"(?<![A-Za-z_])(?:(?:condition|procedure|visit|image)_occurrence|(?:drug|device)_exposure|observation_period|"
+    r"(?:condition|drug)_era|(?:measurement|condition|drug|procedure|observation)\s+domain)(?![A-Za-z_])"
+)
+
 _BLANKED_KO = [
-    # 'Eunomia에서', 'Eunomia DB 기준으로', 'OMOP CDM 데이터에서': the mart the request goes to (see _MART_EN)
+    # 'Eunomia에서', 'Eunomia DB 기준으로', 'OMOP CDM 데이터에서', 'Eunomia / …': the mart the request goes
+    # to (see _MART_EN)
     regex(
         r"(?<![A-Za-z])(?:Eunomia|OMOP\s*CDM|OMOP|CDM)\s*(?:DB|db|데이터\s*(?:베이스|셋)?|마트|DB\s*상)?\s*"
-        r"(?:에서는|에서|상에서|기준으로|기준|의|내)(?=\s|$)",
+        r"(?:(?:에서는|에서|상에서|기준으로|기준|의|내)(?=\s|$)|\s*[/:|—-](?=\s)|(?=\s*\.))",
         re.IGNORECASE,
     ),
     # '… 중 하나 이상을 처방받은', '… 중 하나라도': any one of the listed is what an 'or' list already means
@@ -2316,10 +2323,16 @@ _BLANKED_KO = [
     # '(sinusitis, 하위 개념 포함)', '… 등 하위 진단도 포함합니다.', '1회 이하(0회 포함)': sub-concepts
     # are always taken and 'at most' always counts zero: said again, no rule
     regex(
-        r",?\s*(?:[가-힣A-Za-z ]{0,20}\s*등\s*)?하위\s*(?:개념|진단|코드|질환|분류)\s*(?:도|을|를|은|는)?\s*"
+        r",?\s*(?:[가-힣A-Za-z ]{0,20}\s*등\s*)?"
+        r"(?:하위(?:\s*(?:개념|진단|코드|질환|분류|상병|제품))?|descendants?)\s*"
+        r"(?:도|을|를|은|는)?\s*(?:다\s*|전부\s*)?"
         r"(?:모두\s*)?포함(?:합니다|함|하여|해서|해\s*주세요|됩니다)?\.?(?=\s*(?:\)|$|[가-힣A-Za-z]))"
     ),
     regex(r"\(\s*0\s*회\s*(?:도\s*)?포함\s*\)"),
+    # '중이염이 인덱스 포함 3회 이상': the index event counts among its own events (README: windows hold it)
+    regex(r"인덱스(?:\s*(?:일|사건|이벤트))?\s*(?:도\s*)?포함(?=\s*\d+\s*(?:회|번|건))"),
+    # 'statin drug_exposure 0회', '허혈성 심질환 condition_occurrence': the OMOP table its kind of event is in
+    regex(_OMOP_TABLES, re.IGNORECASE),
     # '단, 진단 당시 연령 80세 이상인 환자에 한합니다': 'limited to', which the rule before says
     regex(
         r"(?<=[인한된])\s*(?:환자|대상자|자|경우|분)\s*(?:에|으로|로)\s*한(?:합니다|함|한다|정합니다|정함|정)\.?"
@@ -2397,8 +2410,63 @@ _MART_EN = regex(
     _I,
 )
 
+#: OHDSI ATLAS words inside sentences (its section labels are read by nlq.sections): the entry event is the
+#: index event; what a rule 'found in rule 1' refers to is the event that rule named.
+_ATLAS_EN: list[RewriteStep] = [
+    # 'limited to index dates 2021-01-01 to 2023-12-31', 'restricted to index dates in 2023'
+    (
+        regex(r"\b(?:limited|restricted)\s+to\s+(?:index|entry)\s+dates?\s+(?=\d)", _I),
+        "from ",
+    ),
+    (regex(r",?\s*\b(?:limited|restricted)\s+to\s+(?:index|entry)\s+dates?\b", _I), BLANK),
+    # 'the biopsy found in rule 1', 'the arteriography matched in rule 1'
+    (
+        regex(
+            r"\s*\b(?:found|matched|identified|named|qualifying)\s+(?:in|by)\s+(?:inclusion\s+)?rule\s+\d+\b",
+            _I,
+        ),
+        BLANK,
+    ),
+    # 'HF dx (I50) as cohort entry, then …', 'Echocardiograms as qualifying events, keeping only those where'
+    (
+        regex(
+            r"\s*\b(?:as|is)\s+(?:the\s+)?(?:(?:cohort\s+)?entry(?:\s+events?)?|(?:primary\s+)?qualifying\s+events?)\b"
+            r"(?:,?\s+keeping\s+only\s+those\s+(?=where|who|with|that)(?:where\s+)?)?",
+            _I,
+        ),
+        BLANK,
+    ),
+    # 'any time after entry', 'between 0 and 30 days after entry': the index event
+    (
+        regex(r"\b(?P<p>after|before|from|of|since|at|to|relative\s+to)\s+(?:cohort\s+)?entry\b", _I),
+        r"\g<p> index",
+    ),
+    # '… . entry = the PSA result, nothing else', 'Entry is the bleed itself.': the index said again
+    (
+        regex(
+            r"(?<=[.;,])\s*(?:the\s+)?(?:cohort\s+)?entry(?:\s+event)?\s*(?:=|is)\s*(?:the\s+)?[^.;,]{1,40}?"
+            r"(?:,\s*nothing\s+else|\s+itself|\s+result)?\s*(?=[.;]|$)",
+            _I,
+        ),
+        BLANK,
+    ),
+    (regex(r"[,.;]?\s*\b(?:that'?s\s+it|nothing\s+else)\b", _I), BLANK),
+    # 'after a lisinopril or losartan order', 'a head CT order': the order is the event it names
+    (regex(r"(?<=[A-Za-z0-9)])\s+orders?\b(?!\s+(?:of|to|by|for)\b)", _I), BLANK),
+    # 'any I25.2 old MI code any time prior': a code's word after what it names
+    (
+        regex(
+            r"(?<=[A-Z0-9)])\s+(?:[Cc]odes?)\b(?=\s*(?:[,.;)]|$|\s+(?:any|at|on|before|after|prior|within|"
+            r"during|between|from|and|or)\b))"
+        ),
+        BLANK,
+    ),
+]
+
 _REWRITES_EN: list[RewriteStep] = [
     (_MART_EN, BLANK),
+    (regex(_OMOP_TABLES, _I), BLANK),
+    *_ATLAS_EN,
     # 'still alive a yr later', 'alive at 1 yr', 'survived 30 days after the surgery': no death in that time
     (
         regex(

@@ -28,15 +28,32 @@ _I = re.IGNORECASE
 
 #: English section labels whose part holds rules.
 _LABEL_EN = regex(
-    r"(?:(?<=[.;:!?])|^)\s*(?:index(?:\s+(?:date|event))?|eligibility(?:\s+criteria)?|inclusion(?:\s+criteria)?|"
+    r"(?:(?<=[.;:!?])|(?<=\s/)|(?<=\s\|)|^)\s*(?:(?:then\s+)?(?:one|an?|the)\s+)?"
+    r"(?:index(?:\s+(?:date|event))?|eligibility(?:\s+criteria)?|inclusion(?:\s+criteria)?|"
     r"(?:primary\s+|secondary\s+)?(?:safety\s+)?outcome(?:\s+of\s+interest)?|exposure|"
     r"additional\s+requirements?|requirements?|measurement|(?:pre|post)-index\s+[a-z]+|step\s+\d+|"
-    r"study\s+population|population|definition)\s*(?:\([^():]{0,40}\))?\s*:\s*",
+    r"study\s+population|population|definition|"
+    # OHDSI ATLAS's names for a cohort definition's parts: 'Entry event: …', 'Inclusion rule 2 (surgery): …'
+    r"(?:cohort\s+)?entry(?:\s+events?)?|(?:primary\s+)?qualifying\s+events?|inclusion\s+rules?\s*\d*|"
+    r"demographics?(?:\s+criteria)?)"
+    r"\s*(?:\([^():]{0,40}\)|'[^':]{0,40}'|\"[^\":]{0,40}\")?\s*:\s*",
     _I,
 )
-_EXCLUSION_EN = regex(r"(?:(?<=[.;:!?])|^)\s*exclusions?(?:\s+criteria)?\s*(?:\([^():]{0,40}\))?\s*:\s*", _I)
+#: Parts of an ATLAS definition that hold no rule of who is in the cohort: when a person leaves it
+#: ('Exit: none', 'Exit strategy: end of observation'), which tables the rules read ('Domains: …').
+_NO_RULE_EN = regex(
+    r"(?:(?<=[.;!?])|(?<=\s/)|(?<=\s\|)|^)\s*(?:(?:cohort\s+)?exit(?:\s+(?:strategy|criteria))?|censoring(?:\s+events?)?|"
+    r"(?:target\s+)?domains?)\s*:\s*[^.;]*(?:[.;]|$)",
+    _I,
+)
+_NO_RULE_KO = regex(
+    r"(?:(?<=[.;!?])|(?<=\s/)|(?<=\s\|)|^)\s*(?:(?:코호트\s*)?종료(?:\s*(?:조건|기준|전략))?|대상\s*도메인|도메인)\s*:\s*[^.;]*(?:[.;]|$)"
+)
+_EXCLUSION_EN = regex(
+    r"(?:(?<=[.;:!?])|(?<=\s/)|(?<=\s\|)|^)\s*exclusions?(?:\s+criteria)?\s*(?:\([^():]{0,40}\))?\s*:\s*", _I
+)
 _BASELINE_DEF_EN = regex(
-    r"(?:(?<=[.;!?])|^)\s*(?:the\s+)?baseline(?:\s+(?:period|window))?\s*(?::|is|=|,\s*defined\s+as)\s*"
+    r"(?:(?<=[.;!?])|(?<=\s/)|(?<=\s\|)|^)\s*(?:the\s+)?baseline(?:\s+(?:period|window))?\s*(?::|is|=|,\s*defined\s+as)\s*"
     r"(?P<window>[^.;]{3,80}?)\s*(?:[.;]|$)",
     _I,
 )
@@ -48,22 +65,24 @@ _BASELINE_REF_EN = regex(
 _ITEM_MARK = r"\d{1,2}\)|[①-⑩]|[-•·]\s|\([가-하\d]\)"
 #: Korean section labels whose part holds rules.
 _LABEL_KO = regex(
-    r"(?:(?<=[.;:!?])|^)\s*(?:기준일|기준\s*사건|인덱스\s*날짜|선정\s*기준|포함\s*기준|결과\s*변수|결과|노출|"
-    r"추가\s*조건|조건|단계\s*\d+|연구\s*대상|대상)\s*(?:\([^():]{0,40}\))?\s*:\s*|"
+    r"(?:(?<=[.;:!?])|(?<=\s/)|(?<=\s\|)|^)\s*(?:기준일|기준\s*사건|인덱스\s*날짜|선정\s*기준|포함\s*기준(?:\s*\d+)?|결과\s*변수|결과|노출|"
+    r"추가\s*조건|조건|단계\s*\d+|연구\s*대상|대상|"
+    r"(?:코호트\s*)?진입(?:\s*(?:이벤트|사건))?|인덱스(?:\s*(?:이벤트|사건))?|인구\s*학적\s*(?:기준|조건))"
+    r"\s*(?:\([^():]{0,40}\))?\s*:\s*|"
     # a heading on a line of its own, its items marked: '선정기준\n1) … 2) …'
     rf"(?:(?<=[.;:!?\s])|^)\s*(?:선정\s*기준|포함\s*기준)\s*(?={_ITEM_MARK})"
 )
 _EXCLUSION_KO = regex(
-    r"(?:(?<=[.;:!?])|^)\s*제외\s*기준\s*(?:\([^():]{0,40}\))?\s*:\s*|"
+    r"(?:(?<=[.;:!?])|(?<=\s/)|(?<=\s\|)|^)\s*제외\s*기준\s*(?:\([^():]{0,40}\))?\s*:\s*|"
     rf"(?:(?<=[.;:!?\s])|^)\s*제외\s*기준\s*(?={_ITEM_MARK})"
 )
 _BASELINE_DEF_KO = regex(
-    r"(?:(?<=[.;!?])|^)\s*기저\s*기간\s*(?:\([^():]{0,40}\))?\s*:\s*(?P<window>[^.;]{3,60}?)\s*(?:[.;]|$)"
+    r"(?:(?<=[.;!?])|(?<=\s/)|(?<=\s\|)|^)\s*기저\s*기간\s*(?:\([^():]{0,40}\))?\s*:\s*(?P<window>[^.;]{3,60}?)\s*(?:[.;]|$)"
 )
 _BASELINE_REF_KO = regex(r"기저\s*기간\s*(?:\([^()]{0,60}\))?\s*(?:중에?|동안에?|내에?|안에?)")
 #: Closing sentences that restate the sections: '결과 변수 발생자.', '노출과 결과 변수를 모두 만족하는 환자.'
 _CLOSING_KO = regex(
-    r"(?:(?<=[.;!?])|^)\s*(?:노출과\s*결과\s*변수|결과\s*변수|노출|(?:두|세|모든|위)\s*(?:기준|조건))"
+    r"(?:(?<=[.;!?])|(?<=\s/)|(?<=\s\|)|^)\s*(?:노출과\s*결과\s*변수|결과\s*변수|노출|(?:두|세|모든|위)\s*(?:기준|조건))"
     r"(?:을|를|이|가)?\s*(?:모두\s*)?(?:발생(?:한)?|만족(?:하는|한)|확인된|충족(?:하는|한))\s*"
     r"(?:자|환자|대상자)(?:\s*(?:명단|만))?(?:을|를)?(?:\s*(?:추출|요청드립니다|뽑아\s*주세요))?\s*\.?\s*$"
 )
@@ -72,7 +91,9 @@ _ITEM_SPLIT = regex(r"\s*(?:;|(?<=\S)\.\s+|\s[-•·]\s|(?:(?<=\s)|^)\(?\d{1,2}\
 
 
 #: The Korean index label: its part names the index event by its date ('폐암 최초 진단일', '… 측정된 날').
-_INDEX_LABEL_KO = regex(r"^\s*(?:기준일|기준\s*사건|인덱스\s*날짜)")
+_INDEX_LABEL_KO = regex(
+    r"^\s*(?:기준일|기준\s*사건|인덱스\s*날짜|인덱스\s*(?::|이벤트|사건)|(?:코호트\s*)?진입)"
+)
 #: '진단일', '시행일', '측정된 날' at the end of the index part: the event itself.
 _EVENT_DAY_KO = regex(
     r"(?<=진단|시행|처방|투여|측정|촬영|방문|입원|수술|시술|주입)\s*일\s*$|(?<=[된한은])\s*날\s*$"
@@ -96,7 +117,7 @@ def _sections(text: str, label: re.Pattern[str], exclusion: re.Pattern[str]) -> 
         out.append((kind, text[pos:start]))
         pos, kind = end, k
     out.append((kind, text[pos:]))
-    return [(k, part) for k, part in out if part.strip(" .;")]
+    return [(k, part.strip().removesuffix("/").removesuffix("|")) for k, part in out if part.strip(" .;/|")]
 
 
 def _items(part: str) -> list[str]:
@@ -105,7 +126,7 @@ def _items(part: str) -> list[str]:
 
 def read_sections_en(text: str) -> str:
     """English sections read as clauses (see the module docstring)."""
-    text = _baseline_en(text)
+    text = _NO_RULE_EN.sub(" ", _baseline_en(text)).strip()
     if not (_LABEL_EN.search(text) or _EXCLUSION_EN.search(text)):
         return text
     parts = []
@@ -121,7 +142,7 @@ def read_sections_en(text: str) -> str:
 
 def read_sections_ko(text: str) -> str:
     """Korean sections read as clauses (see the module docstring)."""
-    text = _baseline_ko(text)
+    text = _NO_RULE_KO.sub(" ", _baseline_ko(text)).strip()
     if not (_LABEL_KO.search(text) or _EXCLUSION_KO.search(text)):
         return text
     parts = []

@@ -20,8 +20,10 @@ says what it changed so the read-back shows it:
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
-from cohort_engine.nlq.numbers import DAYS_PER, sino_korean, sino_to_digits, unit_of
+from cohort_engine.nlq.lexicon import entries
+from cohort_engine.nlq.numbers import DAYS_PER, KOREAN_DAY_WORDS, sino_korean, sino_to_digits, unit_of
 from cohort_engine.nlq.regex_cache import regex
 
 _I = re.IGNORECASE
@@ -242,6 +244,19 @@ _SINO_ONE_DIGIT_SPAN_KO = regex(
     r"(?<![가-힣])(?P<n>[이삼사오육칠팔구])\s*(?P<u>주|개월|년|일)"
     r"(?=\s*(?:안|이내|내|동안|간|후|뒤|전|까지|사이|넘|이상|이후|이전|째))"
 )
+#: '2023년 삼월에': a month said in Sino-Korean after a year.
+_MONTHS_KO = {
+    "일": 1, "이": 2, "삼": 3, "사": 4, "오": 5, "유": 6, "육": 6, "칠": 7, "팔": 8, "구": 9,
+    "시": 10, "십": 10,
+    "십일": 11, "십이": 12,
+}  # fmt: skip
+_SINO_MONTH_KO = regex(
+    r"(?<=\d년)(?P<sp>\s*)(?P<m>십이|십일|십|시|유|[일이삼사오육칠팔구])월(?=\s|$|[에부까~\-중말초의과와])"
+)
+#: '하루에서 칠일 사이': a day word as the first end of a range.
+_DAY_WORD_FROM_KO = regex(
+    r"(?<![가-힣])(?P<w>하루|이틀|사흘|나흘|닷새|엿새|이레|열흘)(?=\s*(?:에서|부터|~|-))"
+)
 _NATIVE_TENS = {
     "열": 10,
     "스물": 20,
@@ -279,6 +294,45 @@ _SWAPS_KO: tuple[frozenset[str], ...] = (
 )
 
 
+#: Latin letters as Korean says them: '피씨아이' is PCI, '아이엔알' INR, '씨티' CT.
+_LETTER_NAMES_KO = {
+    "에이치": "H", "더블유": "W", "에이": "A", "비": "B", "씨": "C", "시": "C", "디": "D", "이": "E",
+    "에프": "F", "지": "G", "아이": "I", "제이": "J", "케이": "K", "엘": "L", "엠": "M", "엔": "N", "오": "O",
+    "피": "P", "큐": "Q", "알": "R", "에스": "S", "티": "T", "유": "U", "브이": "V", "엑스": "X", "와이": "Y",
+    "제트": "Z",
+}  # fmt: skip
+_LETTERS_KO = regex(
+    r"(?<![가-힣A-Za-z])(?P<run>(?:" + "|".join(sorted(_LETTER_NAMES_KO, key=len, reverse=True)) + r"){2,6})"
+)
+#: Abbreviations read back from letter names besides the lexicon's (imaging and common tests).
+_SPELLED_EXTRA = frozenset(
+    {"CT", "MRI", "MR", "PET", "EKG", "ECG", "EGD", "ERCP", "CRP", "LDL", "ALT", "TSH"}
+)
+
+
+@lru_cache(maxsize=1)
+def _abbreviations() -> frozenset[str]:
+    """The abbreviations a letter-name run may stand for: the lexicon's short English names."""
+    short = {a.upper() for e in entries().values() for a in e.en if re.fullmatch(r"[a-z][a-z0-9]{1,5}", a)}
+    return frozenset(short | _SPELLED_EXTRA)
+
+
+def _letters_ko(text: str) -> str:
+    """'피씨아이나', '아이엔알이', '엠알아이를': a run of letter names that spells a known abbreviation (the
+    longest such prefix of the run) is written in Latin letters; any other word is left as it is."""
+
+    def latin(m: re.Match[str]) -> str:
+        run = m["run"]
+        names = re.findall("|".join(sorted(_LETTER_NAMES_KO, key=len, reverse=True)), run)
+        for n in range(len(names), 1, -1):
+            word = "".join(_LETTER_NAMES_KO[x] for x in names[:n])
+            if word in _abbreviations():
+                return word + run[len("".join(names[:n])) :]
+        return run
+
+    return _LETTERS_KO.sub(latin, text)
+
+
 def _sino_digits(word: str) -> str:
     word = re.sub(r"\s+", "", word)
     if word in ("영", "공"):
@@ -297,6 +351,8 @@ def spoken_numbers_ko(text: str) -> str:
 
     text = _SINO_DECIMAL_KO.sub(decimal, text)
     text = _SINO_DECADE_KO.sub(lambda m: f"{_sino_digits(m['n'])}대", text)
+    text = _SINO_MONTH_KO.sub(lambda m: f"{m['sp']}{_MONTHS_KO[m['m']]}월", sino_to_digits(text))
+    text = _DAY_WORD_FROM_KO.sub(lambda m: f"{KOREAN_DAY_WORDS[m['w']]}일", text)
     text = _SINO_BEFORE_OP_KO.sub(lambda m: _sino_digits(m["n"]), text)
     text = _SINO_ONE_DIGIT_SPAN_KO.sub(lambda m: f"{_sino_digits(m['n'])}{m['u']}", text)
 
@@ -346,6 +402,7 @@ def read_spoken(text: str, lang: str) -> tuple[str, list[str]]:
         text = _drop_restated_en(text)
     else:
         text = _FILLERS_KO.sub(" ", text)
+        text = _letters_ko(text)
         text = spoken_numbers_ko(text)
         text, kept = _correct(text, _CORRECTION_KO, _SWAPS_KO)
     return re.sub(r"\s{2,}", " ", text).strip(), kept

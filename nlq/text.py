@@ -70,11 +70,16 @@ def normalise(text: str) -> str:
     Offsets of every later stage refer to this string, so it must not change what the words are.
     """
     t = unicodedata.normalize("NFKC", text).translate(_QUOTES)
+    # a line that starts with a label ('Inclusion rule 1: …', '포함 기준 1: …') starts a sentence
+    t = LINE_LABEL.sub(". ", t)
     t = "".join(" " if unicodedata.category(ch) == "Cc" else ch for ch in t)
     t = re.sub(r"\s+", " ", t).strip()
     t = CODE_WILDCARD.sub(lambda m: m["head"] + (f".{m['tail']}" if m["tail"] else ""), t)
     return t.rstrip(" ?!.。")
 
+
+#: A line break before a label of up to 40 characters and its colon (not a time of day or a ratio).
+LINE_LABEL = regex(r"(?<![.;:!?\s])[ \t]*[\r\n]+\s*(?=[^\r\n:.;]{1,40}:(?!\d))")
 
 #: A code family written with a wildcard: 'I25.1x', 'I21.x', 'E11.xx', 'I63*', '36.1x' (ICD-9 procedures).
 #: The code without its wildcard names the same family (descendants are always included), so the notation

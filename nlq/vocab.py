@@ -1069,6 +1069,9 @@ JOSA_PROTECTED = {
 # "subsequent to", never "subsequently to")
 EN_PLAIN_WORDS = {
     "apart",
+    # 'a lisinopril or losartan order': no typo of 'older'
+    "order",
+    "orders",
     "performed",
     "perform",
     "performing",

@@ -1478,6 +1478,56 @@ READINGS: list[tuple[str, dict[str, Any]]] = [
     # the database named in the question is the mart the request goes to, never a concept
     ("Eunomia에서 hydrocodone 처방 당시 65세 이상인 환자", {"index.concepts.terms": ["hydrocodone"]}),
     ("In Eunomia, patients on hydrocodone aged 65 or older", {"index.concepts.terms": ["hydrocodone"]}),
+    (
+        "Eunomia / 코호트 진입: Appendicitis(74400008, 하위 포함) / 포함 기준: 인덱스 0~1일 "
+        "Appendectomy(80146002) 1회 이상",
+        {"index.concepts.terms": ["Appendicitis"], "criteria.0.window.end": 1, "criteria.1": "absent"},
+    ),
+    # OHDSI ATLAS's parts: the entry event is the index, inclusion rules are rules, the exit holds none
+    (
+        "Entry event: first occurrence of acute myocardial infarction (ICD10 I21/I22), limited to index "
+        "dates 2021-01-01 to 2023-12-31. Inclusion rule 1: at least 1 PCI procedure between 0 and 7 days "
+        "after index. Exit: none.",
+        {
+            "index.first_occurrence": True,
+            "index.date_range.start": "2021-01-01",
+            "criteria.0.concepts.terms": ["PCI"],
+            "criteria.0.window.end": 7,
+            "criteria.1": "absent",
+        },
+    ),
+    (
+        "Entry: chest CT (CT, CHEST). Inclusion rule 1: closed lung biopsy (33.26) between 0 and 60 days "
+        "after the CT. Inclusion rule 2: lung cancer diagnosis (C34) between 0 and 30 days after the biopsy "
+        "found in rule 1.",
+        {"index.domain": "imaging", "criteria.1.window.anchor": "procedure", "criteria.1.window.end": 30},
+    ),
+    (
+        "HF dx (I50) as cohort entry, then a PCI any time after entry",
+        {"index.concepts.terms": ["I50"], "criteria.0.window.start": 0},
+    ),
+    (
+        "코호트 진입 이벤트: 허혈성 심질환(I20–I25, descendants 포함) condition_occurrence, 2021-01-01 ~ "
+        "2021-12-31\n인구학적 기준: 인덱스일 기준 70세 이상, 남성",
+        {"index.date_range.end": "2021-12-31", "demographics.age_min": 70, "demographics.sexes": ["male"]},
+    ),
+    (
+        "코호트 진입 이벤트: 심근경색(ICD-10 I21, I22)의 첫 발생\n포함 기준 1: 인덱스일 기준 0일 ~ 30일 "
+        "사이 PCI (ICD9Proc 00.66, 36.06, 36.07) 1회 이상\n대상 도메인: condition_occurrence, "
+        "procedure_occurrence",
+        {"index.first_occurrence": True, "criteria.0.domain": "procedure", "criteria.0.window.end": 30},
+    ),
+    # an order is the event it names
+    (
+        "pts with a potassium of 5.0 or higher within 30 days after a lisinopril or losartan order",
+        {"index.concepts.terms": ["lisinopril", "losartan"], "criteria.0.window.end": 30},
+    ),
+    ("stroke patients with a head CT order on the day of the stroke", {"criteria.1": "absent"}),
+    # the index counted among its own events
+    (
+        "중이염 진단 후 1년 안에 중이염이 인덱스 포함 3회 이상 기록된 소아",
+        {"criteria.0.occurrence.count": 3, "criteria.0.window.end": 365},
+    ),
 ]
 
 
