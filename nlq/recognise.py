@@ -1107,7 +1107,9 @@ ABBREVIATION = regex(r"(?=(?:[^A-Z]*[A-Z]){2})[A-Za-z0-9/-]{2,8}")
 #: Words that may restate a visit's setting in brackets after a visit word, and nothing else.
 _VISIT_RESTATING = regex(
     r"(?:includ(?:ing|ed|es)|incl\.?|inpatients?|in-?patient|ed|er|emergency|department|"
-    r"(?:ed|er)-to-inpatient|admissions?|visits?|stays?|to|too|also|counts?|포함|경유|거쳐|거친|통해|것도|경우도|및|과|와)",
+    r"(?:ed|er)-to-inpatient|admissions?|visits?|stays?|to|too|also|counts?|포함|경유|거쳐|거친|통해|것도|경우도|및|과|와|"
+    # 'HF admissions (IP or ER->IP)', 'an ER visit (ER or ER-then-inpatient)'
+    r"ip|(?:ed|er)\s*->\s*(?:ip|inpatient)|(?:ed|er)-then-inpatient|or|and)",
     re.IGNORECASE,
 )
 
@@ -1541,7 +1543,9 @@ def _parentheses(items: list[Item], notes: list[str], lang: str) -> list[Item]:
                     (
                         x
                         for x in reversed(out)
-                        if x.kind not in (ItemKind.filler, ItemKind.date) and x.text.lower() != "to"
+                        # ('got admitted within 1 day after (inpatient incl ER->IP)': past the window too)
+                        if x.kind not in (ItemKind.filler, ItemKind.date, ItemKind.window)
+                        and x.text.lower() != "to"
                     ),
                     None,
                 )
@@ -2463,8 +2467,89 @@ _ATLAS_EN: list[RewriteStep] = [
     ),
 ]
 
+#: Day ranges as protocols write them, and phrases that say again what a rule already says.
+_PHRASES_EN: list[RewriteStep] = [
+    # 'IP or ER->IP': inpatient, ER-to-inpatient (an arrow elsewhere is 'then')
+    (regex(r"\b(?P<er>ER|ED)\s*->\s*(?:IP|inpatient)\b", _I), r"\g<er>-to-inpatient"),
+    (regex(r"(?<![A-Za-z-])IP(?![A-Za-z-])"), "inpatient"),
+    # 'Entry event is the first MI …', 'asthma (J45) entry, need …'
+    (regex(r"^\s*(?:the\s+)?(?:cohort\s+)?entry(?:\s+event)?\s+(?:is|=)\s+", _I), ""),
+    (regex(r"(?<=[\w)])\s+entry(?=\s*,)", _I), BLANK),
+    # 'in our system', 'in our hospital': the mart
+    (
+        regex(
+            r"\s+\b(?:in|at|from)\s+our\s+(?:system|hospital|health\s+system|database|records|data|ehr|emr)\b",
+            _I,
+        ),
+        BLANK,
+    ),
+    # 'in days 0-365 after', 'from day 1 to day 365 after', 'between day 0 and day 30 after index'
+    (
+        regex(
+            r"\b(?:in|on|from|during|between)\s+days?\s+(?P<a>\d+)\s*(?:-|–|to|through|and)\s*(?:day\s+)?(?P<b>\d+)"
+            r"\s+(?P<dir>after|before|post|prior\s+to|following)\b",
+            _I,
+        ),
+        r"between \g<a> and \g<b> days \g<dir>",
+    ),
+    # 'admitted same day or next day': by the next day
+    (regex(r"\b(?:on\s+)?(?:the\s+)?same\s+day\s+or\s+(?:the\s+)?next\s+day\b", _I), "within 1 day after"),
+    # 'before age 40' = under 40; 'when dx'd' = at diagnosis
+    (regex(r"\bbefore\s+(?:the\s+)?age\s+(?:of\s+)?(?=\d)", _I), "aged under "),
+    (regex(r"\bwhen\s+(?:they\s+were\s+)?(?:dx'?d|diagnosed)\b", _I), "at diagnosis"),
+    # 'at least x2': twice
+    (regex(r"\b(?:at\s+least\s+)?x\s?(?P<n>[2-9])\b(?!\s*10)", _I), r"at least \g<n> times"),
+    # 'the very first', 'sometime after'
+    (regex(r"\bvery\s+(?=first\b)", _I), ""),
+    (regex(r"\bsometime\b", _I), "any time"),
+    # 'the first MI a person ever has': the first-ever
+    (regex(r"\s+(?:a|the)\s+(?:person|patient)\s+ever\s+(?:has|had)\b", _I), BLANK),
+    # 'at least thirty days after the first one': after the index event
+    (regex(r"\b(?P<p>after|before)\s+the\s+first\s+one\b", _I), r"\g<p> index"),
+    # 'penicillin V (any product)', 'amoxicillin-containing exposures': products of the ingredient, as always
+    (regex(r"\s*\(\s*(?:any|all)\s+(?:products?|formulations?|doses?|routes?|strengths?)\s*\)", _I), BLANK),
+    (regex(r"(?<=[A-Za-z])-containing\b", _I), ""),
+    # 'incl. all the concussion codes underneath it (127295002 hierarchy)': sub-concepts, always taken
+    (
+        regex(
+            r",?\s*\(?\b(?:incl\.?|including)\s+(?:all\s+)?(?:the\s+)?(?:[\w-]+\s+){0,3}codes?\s+"
+            r"(?:underneath|below|under)\s+(?:it|them)\)?",
+            _I,
+        ),
+        BLANK,
+    ),
+    (regex(r"\s*\(\s*(?:SNOMED\s+)?\d{6,18}\s+hierarchy\s*\)", _I), BLANK),
+    # 'an I63 stroke got coded within 2 days': diagnosed
+    (regex(r"\b(?:got|was|were|been)\s+coded\b", _I), "was diagnosed"),
+    (regex(r"\badmit\s+date\b", _I), "admission date"),
+    # 'only one stroke diagnosis on record like exactly one': the count said again
+    (regex(r",?\s*\b(?:like|so|i\.?e\.?)\s+exactly\s+(?:one|\d+)\b", _I), BLANK),
+    # 'kids under eighteen so pediatric': the age group said again; 'patients so they had' = who had
+    (regex(r",?\s*\bso\s+(?:pediatric|paediatric|peds|kids|children|adults?|elderly|seniors)\b", _I), BLANK),
+    (regex(r"\bso\s+(?=they\s+(?:had|got|were|have)\b)", _I), "who "),
+    (regex(r"\bwho\s+they\s+(?=had|got|were|have)", _I), "who "),
+    # requests and reasons around the rules: 'Please send the pt list.', '- we are looking at our …',
+    # 'Staffing wants to review holiday volume.', 'Our COPD nurse wants a list of'
+    (
+        regex(
+            r"[.?!]?\s*\b(?:please\s+)?send\s+(?:me\s+|us\s+)?(?:the\s+)?(?:pt\s+|patient\s+)?list\b\.?", _I
+        ),
+        BLANK,
+    ),
+    (regex(r"\s+[-–—]\s+we(?:'re|\s+are)\s+(?:looking|reviewing|studying|checking)\b[^.;]*$", _I), BLANK),
+    (
+        regex(r"(?<=[.?!])\s+[A-Z][\w\s]{0,30}\s+wants?\s+to\s+(?:review|see|know|check|look)\b[^.;]*\.?$"),
+        BLANK,
+    ),
+    (
+        regex(r"^\s*(?:our|the)\s+[\w\s]{0,30}?\s+wants?\s+(?:a\s+)?(?:list|count|cohort)\s+of\s+", _I),
+        "",
+    ),
+]
+
 _REWRITES_EN: list[RewriteStep] = [
     (_MART_EN, BLANK),
+    *_PHRASES_EN,
     (regex(_OMOP_TABLES, _I), BLANK),
     *_ATLAS_EN,
     # 'still alive a yr later', 'alive at 1 yr', 'survived 30 days after the surgery': no death in that time

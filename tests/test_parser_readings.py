@@ -1523,6 +1523,47 @@ READINGS: list[tuple[str, dict[str, Any]]] = [
         {"index.concepts.terms": ["lisinopril", "losartan"], "criteria.0.window.end": 30},
     ),
     ("stroke patients with a head CT order on the day of the stroke", {"criteria.1": "absent"}),
+    # day ranges as protocols write them; phrases that say a rule again
+    (
+        "HF dx (I50) as cohort entry, then 2 or more inpatient admissions (IP or ER->IP) from day 1 to day "
+        "365 after",
+        {
+            "criteria.0.visit_concept_ids": [9201, 262],
+            "criteria.0.window.start": 1,
+            "criteria.0.window.end": 365,
+        },
+    ),
+    (
+        "MIs from last year that got admitted same day or next day (inpatient incl ER->IP)",
+        {"criteria.0.window.start": 0, "criteria.0.window.end": 1, "criteria.1": "absent"},
+    ),
+    ("first-ever OA dx before age 40", {"demographics.age_max": 39, "index.first_occurrence": True}),
+    (
+        "Afib pts who were 75 or older when dx'd and got warfarin on or after the afib dx",
+        {"demographics.age_min": 75},
+    ),
+    (
+        "Diabetes educator request: pts with an A1c of 9 or above at least x2 during 2024.",
+        {"criteria.0.occurrence.count": 2, "criteria.0.date_range.start": "2024-01-01"},
+    ),
+    (
+        "first stroke and then another stroke at least thirty days after the first one",
+        {"criteria.0.window.start": 30, "criteria.0.window.anchor": "index"},
+    ),
+    (
+        "Could you find pts whose very first inpatient admission in our system was in 2025?",
+        {"index.first_occurrence": True, "criteria": []},
+    ),
+    (
+        "How many of our STEMI pts expired within 30 days after the STEMI? Please send the pt list.",
+        {"criteria.0.domain": "death", "criteria.1": "absent"},
+    ),
+    (
+        "Entry: streptococcal sore throat (43878008). Inclusion rule 1: penicillin V (any product) between 0 "
+        "and 3 days after entry. Inclusion rule 2: exactly 0 amoxicillin-containing exposures between 0 and "
+        "3 days after entry.",
+        {"criteria.0.concepts.terms": ["penicillin V"], "criteria.1.concepts.terms": ["amoxicillin"]},
+    ),
     # the index counted among its own events
     (
         "중이염 진단 후 1년 안에 중이염이 인덱스 포함 3회 이상 기록된 소아",
