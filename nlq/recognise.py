@@ -996,8 +996,12 @@ def _spell_out_code_ranges(text: str) -> str:
 
     def spell(m: re.Match[str]) -> str:
         codes = [c.text for c in _range_codes(Item(ItemKind.unknown, m.group(0), 0, 0, UnknownData()))]
-        if text[: m.start()].count("(") > text[: m.start()].count(")") or not codes:
+        if not codes:
             return m.group(0)
+        if text[: m.start()].count("(") > text[: m.start()].count(")"):
+            # '(88.55-88.57)', '(43.5-43.9)': numbers alone would be read as two codes, the range's ends;
+            # a list of every code is what the bracket's code reading takes ('K92.0-K92.2' stays one word)
+            return ", ".join(codes) if re.fullmatch(r"[\d.\s\-~]+", m.group(0)) else m.group(0)
         return " or ".join(codes)
 
     return _RANGE_IN_TEXT.sub(spell, text)
@@ -1067,13 +1071,20 @@ def _codes_in(items: list[Item]) -> list[Item] | None:
         elif x.kind is ItemKind.compare and re.fullmatch(r"\d{3,5}-\d", x.text.strip()):
             # '수축기 혈압(8480-6)': a LOINC code, which Korean reads as a range of values '8480~6'
             codes.append(Item(ItemKind.unknown, x.text, x.start, x.end, UnknownData()))
+        elif x.kind is ItemKind.compare and (
+            spanned := _range_codes(Item(ItemKind.unknown, x.text, x.start, x.end, UnknownData()))
+        ):
+            # '관상동맥조영술(CAG, 88.55~88.57)': a range of codes, which Korean reads as a range of values
+            codes += spanned
         elif x.kind in (ItemKind.unknown, ItemKind.number) and (spanned := _range_codes(x)):
             codes += spanned
         elif x.kind not in (ItemKind.filler, ItemKind.conj):
             rest.append(x)
     # '(THR, 81.51)', '(경피적 폐생검, 33.26)': a name beside the code restates it too; anything with a
     # digit in it is no name ('K92.0-K92.2' beyond the spelled-out limit), so the bracket is not dropped
-    return codes if codes and all(x.kind in _MENTION and not re.search(r"\d", x.text) for x in rest) else None
+    # ('CAG' beside '88.55~88.57': an imaging word, named again)
+    named = (*_MENTION, ItemKind.modality)
+    return codes if codes and all(x.kind in named and not re.search(r"\d", x.text) for x in rest) else None
 
 
 def _code_domains(code: str) -> tuple[str, ...]:
@@ -1960,6 +1971,21 @@ _KO_FRAMES = [
         r"(?:한다|함|합니다)\.?\s*$"
     ),
     regex(r"(?<=[은는된한던])\s자로\s*정의(?:한다|함|합니다)\.?\s*$"),
+    # a closing sentence that explains or asks again what the rules say: 'DAPT 중 출혈 본다고 생각하시면
+    # 됩니다.', '재발 의심군 보려고 합니다.', '순서는 폐암 진단 → CT → 수술 기준으로 봐 주세요.',
+    # '월별이 아니라 전체 명단으로요.'
+    regex(
+        r"(?<=[.!?])\s*[^.!?]{1,80}?(?:다고|라고|으로|로)\s*(?:생각|이해|보)하?시면\s*(?:됩니다|돼요|되겠습니다)\.?\s*$"
+    ),
+    regex(
+        r"(?<=[.!?])\s*[^.!?]{1,60}?(?:보려고|확인하려고|파악하려고|찾으려고)\s*(?:합니다|해요|하는\s*거예요)\.?\s*$"
+    ),
+    regex(
+        r"(?<=[.!?])\s*순서는\s*[^.!?]{1,80}?(?:기준으로|순서로|대로)\s*(?:봐|보아|잡아|해)\s*주세요\.?\s*$"
+    ),
+    regex(
+        r"(?<=[.!?])\s*(?:월별|연도별|분기별|기간별|건별)(?:이|로)?\s*아니라\s*(?:전체\s*)?(?:명단|목록|환자)\s*(?:으로|로)?요?\.?\s*$"
+    ),
 ]
 
 
@@ -2333,6 +2359,16 @@ _BLANKED_KO = [
         r"(?:모두\s*)?포함(?:합니다|함|하여|해서|해\s*주세요|됩니다)?\.?(?=\s*(?:\)|$|[가-힣A-Za-z]))"
     ),
     regex(r"\(\s*0\s*회\s*(?:도\s*)?포함\s*\)"),
+    # '위 절제 수술(43.5~43.9) 청구가 한 번도 없는': a claim for it is the procedure itself
+    regex(r"(?<=[\s)])청구\s*(?:이력|건|내역|기록)?\s*(?:이|가|을|를|은|는)?(?=\s)"),
+    # '이 순서 만족하는 환자', '세 단계 다 만족하는', '이 흐름 맞는 환자': the rules said before, all required
+    regex(
+        r"(?:이|위|그|세|네|두|모든|전체)\s*(?:순서|단계|흐름|조건)(?:를|을|에|가|이)?\s*(?:다|모두|전부)?\s*"
+        r"(?:만족하는|충족하는|맞는|해당하는|만족한|충족한)(?=\s*(?:환자|사람|대상|코호트|명단))"
+    ),
+    # '… 0회로 걸어주세요', '… 조건으로 걸어 주세요': a request to set the rule just said
+    regex(r"(?<=[회번건])\s*(?:으로|로)\s*걸어\s*주세요"),
+    regex(r"\s*걸어\s*주세요(?=\s*\.?\s*$)"),
     # '중이염이 인덱스 포함 3회 이상': the index event counts among its own events (README: windows hold it)
     regex(r"인덱스(?:\s*(?:일|사건|이벤트))?\s*(?:도\s*)?포함(?=\s*\d+\s*(?:회|번|건))"),
     # 'statin drug_exposure 0회', '허혈성 심질환 condition_occurrence': the OMOP table its kind of event is in

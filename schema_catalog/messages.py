@@ -46,6 +46,12 @@ NOTES: dict[str, dict[str, str]] = {
         "ko": "이 데이터마트에는 “{term}”에 맞는 {domain} 개념이 없습니다",
     },
     "chosen": {"en": "chosen by the user", "ko": "사용자가 선택함"},
+    "range_gap": {
+        "en": "{missing} of the written range {first}–{last} is not in this mart's vocabulary; the range's "
+        "other codes were taken",
+        "ko": "적어 주신 범위 {first}~{last} 중 {missing}은(는) 이 데이터마트의 어휘에 없어서 "
+        "나머지 코드로 읽었습니다",
+    },
 }
 
 

@@ -703,7 +703,7 @@ def resolve_spec(
                 )
             else:
                 out.append(resolve_term(vocab, term, f.domain, spec.language))
-        by_key[key] = out
+        by_key[key] = _range_gaps_left_out(out, spec.language)
         if f.value_concepts is not None:
             by_key[answers_key(key)] = [
                 resolve_term(vocab, term, f.domain, spec.language, answer=True)
@@ -714,6 +714,32 @@ def resolve_spec(
             vocab, [m for rs in by_key.values() for r in rs for m in (*r.matches, *r.candidates)]
         )
     return SpecResolution(by_key=by_key)
+
+
+_CODE_STEP = re.compile(r"(?P<stem>[A-Z]?\d{2}\.?\d*?)(?P<last>\d)")
+
+
+def _range_gaps_left_out(out: list[TermResolution], lang: str) -> list[TermResolution]:
+    """'43.5~43.9', '88.55-88.57': a written range is spelled out code by code, and a mart's vocabulary
+    need not hold every code in it (no 43.8 here). When the codes of one concept set form such a run
+    (one stem, last digits consecutive) and some of them resolved, the missing ones are left out with a
+    note on the first that resolved, rather than asked back; a code written alone is still asked back."""
+    steps = [(r, _CODE_STEP.fullmatch(r.term.strip())) for r in out]
+    if len(out) < 3 or not all(m for _, m in steps):
+        return out
+    stems = {m["stem"] for _, m in steps if m}
+    lasts = [int(m["last"]) for _, m in steps if m]
+    if len(stems) != 1 or lasts != list(range(lasts[0], lasts[0] + len(lasts))):
+        return out
+    missing = [r for r in out if r.status == "unresolved"]
+    kept = [r for r in out if r.status != "unresolved"]
+    if not missing or not any(r.status == "resolved" for r in kept):
+        return out
+    first = next(r for r in kept if r.status == "resolved")
+    gap = note(
+        "range_gap", lang, missing=", ".join(r.term for r in missing), first=out[0].term, last=out[-1].term
+    )
+    return [r.model_copy(update={"note": gap}) if r is first else r for r in kept]
 
 
 def _add_korean_names(vocab: Vocabulary, matches: list[ConceptMatch]) -> None:

@@ -1564,6 +1564,19 @@ READINGS: list[tuple[str, dict[str, Any]]] = [
         "3 days after entry.",
         {"criteria.0.concepts.terms": ["penicillin V"], "criteria.1.concepts.terms": ["amoxicillin"]},
     ),
+    # a written range of procedure codes is every code in it, never its two ends; a claim is the procedure
+    (
+        "angina patients with coronary arteriography (88.55-88.57) within 30 days",
+        {"criteria.0.concepts.terms": ["88.55", "88.56", "88.57"]},
+    ),
+    (
+        "Troponin I(10839-9) 1.0 ng/mL 초과 나온 날부터 1일 이내에 관상동맥조영술(CAG, 88.55~88.57) 한 환자",
+        {"criteria.0.concepts.terms": ["88.55", "88.56", "88.57"], "criteria.0.window.end": 1},
+    ),
+    (
+        "C16 상병 있는 사람 중에 위 절제 수술(43.5~43.9) 청구가 한 번도 없는 사람 뽑아주세요",
+        {"criteria.0.concepts.terms": ["43.5", "43.6", "43.7", "43.8", "43.9"], "criteria.1": "absent"},
+    ),
     # the index counted among its own events
     (
         "중이염 진단 후 1년 안에 중이염이 인덱스 포함 3회 이상 기록된 소아",

@@ -248,3 +248,30 @@ def test_a_generic_word_is_never_read_by_name(demo, term: str, domain: Domain) -
     → partial colectomy and partial gastrectomy): asked back instead."""
     r = resolve_term(Vocabulary(demo), term, domain)
     assert r.status == "unresolved" and r.matches == [] and r.candidates == []
+
+
+@pytest.mark.parametrize(
+    ("question", "kept", "missing"),
+    [
+        ("stomach cancer patients with a gastrectomy (43.5-43.9)", ["43.5", "43.6", "43.7", "43.9"], "43.8"),
+        ("관상동맥조영술(CAG, 88.55~88.57) 받은 심근경색 환자", ["88.56", "88.57"], "88.55"),
+    ],
+)
+def test_codes_of_a_written_range_missing_from_the_mart_are_left_out_with_a_note(
+    demo, question: str, kept: list[str], missing: str
+) -> None:
+    """A range is spelled out code by code; the demo vocabulary has no 43.8 or 88.55, and the range's other
+    codes are what the writer meant (a code written alone is still asked back)."""
+    parsed = parse(question, today=date(2025, 1, 1))
+    assert parsed.status == "ok" and parsed.spec is not None, parsed.message
+    resolution = resolve_spec(Vocabulary(demo), parsed.spec)
+    assert resolution.problems() == []
+    ranged = next(rs for rs in resolution.by_key.values() if any(r.term == kept[-1] for r in rs))
+    assert [r.term for r in ranged] == kept
+    assert missing in (ranged[0].note or "")
+
+
+def test_a_single_written_code_missing_from_the_mart_is_still_asked_back(demo) -> None:
+    parsed = parse("patients with a gastrectomy (43.8)", today=date(2025, 1, 1))
+    assert parsed.spec is not None
+    assert [r.term for r in resolve_spec(Vocabulary(demo), parsed.spec).problems()] == ["43.8"]
