@@ -2492,7 +2492,14 @@ _ATLAS_EN: list[RewriteStep] = [
     ),
     (regex(r"[,.;]?\s*\b(?:that'?s\s+it|nothing\s+else)\b", _I), BLANK),
     # 'after a lisinopril or losartan order', 'a head CT order': the order is the event it names
-    (regex(r"(?<=[A-Za-z0-9)])\s+orders?\b(?!\s+(?:of|to|by|for)\b)", _I), BLANK),
+    (
+        regex(
+            r"(?<=[A-Za-z0-9)])(?<!\bthat)(?<!\bthis)(?<!\bthe)(?<!\bsame)(?<!\bany)(?<!\bin)(?<!\bwrong)"
+            r"(?<!\bchronological)(?<!\breverse)(?<!\bright)\s+orders?\b(?!\s+(?:of|to|by|for)\b)",
+            _I,
+        ),
+        BLANK,
+    ),
     # 'any I25.2 old MI code any time prior': a code's word after what it names
     (
         regex(
@@ -2534,7 +2541,14 @@ _PHRASES_EN: list[RewriteStep] = [
     (regex(r"\bbefore\s+(?:the\s+)?age\s+(?:of\s+)?(?=\d)", _I), "aged under "),
     (regex(r"\bwhen\s+(?:they\s+were\s+)?(?:dx'?d|diagnosed)\b", _I), "at diagnosis"),
     # 'at least x2': twice
-    (regex(r"\b(?:at\s+least\s+)?x\s?(?P<n>[2-9])\b(?!\s*10)", _I), r"at least \g<n> times"),
+    # ('CABG x3' is a triple bypass: only a count said as one)
+    (
+        regex(
+            r"\bat\s+least\s+x\s?(?P<n>[2-9])\b|\bx\s?(?P<m>[2-9])\b(?=\s+(?:during|in|within|over|or\s+more)\b)",
+            _I,
+        ),
+        lambda m: f"at least {m['n'] or m['m']} times",
+    ),
     # 'the very first', 'sometime after'
     (regex(r"\bvery\s+(?=first\b)", _I), ""),
     (regex(r"\bsometime\b", _I), "any time"),

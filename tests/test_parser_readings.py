@@ -1577,6 +1577,13 @@ READINGS: list[tuple[str, dict[str, Any]]] = [
         "C16 상병 있는 사람 중에 위 절제 수술(43.5~43.9) 청구가 한 번도 없는 사람 뽑아주세요",
         {"criteria.0.concepts.terms": ["43.5", "43.6", "43.7", "43.8", "43.9"], "criteria.1": "absent"},
     ),
+    # 'x3' after a procedure is what was done (a triple bypass), never a count; 'in that order' is no order
+    ("CABG x3 (36.13) in 2021, age 65+.", {"index.concepts.terms": ["36.13"], "criteria": []}),
+    (
+        "GI bleed (K92.0-K92.2) dx'd 2022-2023 -> PRBCs (99.04) the same day -> then endoscopic hemostasis "
+        "(44.43) within 2 days after the transfusion. need the chain in that order",
+        {"criteria.0.concepts.terms": ["99.04"], "criteria.0.window.end": 0},
+    ),
     # the index counted among its own events
     (
         "중이염 진단 후 1년 안에 중이염이 인덱스 포함 3회 이상 기록된 소아",
