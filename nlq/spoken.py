@@ -60,9 +60,7 @@ _RUN_EN = regex(
     _I,
 )
 #: Words after which a single number word is a value ('over fifty', 'under twelve', 'aged sixty').
-_VALUE_BEFORE_EN = regex(
-    r"(?:\b(?:over|under|above|below|than|past|aged?|least|most|exceeding|>|<|>=|<=|=)\s*)$", _I
-)
+_VALUE_BEFORE_EN = regex(r"(?:\b(?:over|under|above|below|past|aged?|exceeding)\s+|(?:>|<|>=|<=|=)\s*)$", _I)
 _ORDINAL_DAY_EN = regex(
     rf"\b(?P<month>{_MONTHS})\.?\s+(?:the\s+)?(?:(?P<tens>twenty|thirty)[\s-])?(?P<ord>{'|'.join(_ORDINALS)})\b"
     r"(?=,?\s+(?:nineteen|twenty|two\s+thousand|\d{4})\b)",
@@ -167,15 +165,17 @@ _CA_19_9 = regex(r"\bCA\s+nineteen[\s-]+nine\b", _I)
 
 #: Sounds that carry nothing: 'um', 'uh', 'erm'; 'so like' / 'like' before a number or 'exactly'.
 _FILLERS_EN = regex(
-    r"(?:^|(?<=\s)|(?<=,))(?:u+m+|u+h+|e+rm+|hmm+|mm+)\b[,.]?\s*"
-    r"|^\s*(?:okay|ok|so|alright|right)\b[,]?\s+(?:like\s+|um\s+|uh\s+)?"
+    # (never 'mm': 'mm Hg'; never a leading 'right': 'right knee OA')
+    r"(?:^|(?<=\s)|(?<=,))(?:u+m+|u+h+|e+rm+|hmm+)\b[,.]?\s*"
+    r"|^\s*(?:okay|ok|so|alright)\b[,]?\s+(?:like\s+|um\s+|uh\s+)?"
     r"|\b(?:so\s+)?like\s+(?=\d|exactly\b|(?:" + _WORD + r")\b)",
     _I,
 )
 #: A self-correction: what follows replaces what came before.
 _CORRECTION_EN = regex(
-    r"\s*,?\s*\b(?:no\s+wait|wait\s+no|no\s+sorry|sorry|i\s+mean|make\s+that|correction|scratch\s+that)\b"
-    r"\s*,?\s*",
+    # ('…within 30 days? I mean patients with …': after a sentence's end 'I mean' explains, never corrects)
+    r"\s*,?\s*\b(?:no\s+wait|wait\s+no|no\s+sorry|sorry|(?<![.?!;:]\s)(?<![.?!;:])i\s+mean|make\s+that|"
+    r"scratch\s+that)\b\s*,?\s*",
     _I,
 )
 #: Words of one kind, one of which a one-word correction swaps for another.

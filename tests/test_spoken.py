@@ -54,6 +54,22 @@ ENGLISH: list[tuple[str, str, list[str]]] = [
     ("three or more admissions within thirty days", "three or more admissions within thirty days", []),
     ("between twenty and thirty days after", "between twenty and thirty days after", []),
     ("patients who like exercise", "patients who like exercise", []),
+    (
+        "a systolic blood pressure of 170 mm Hg or higher",
+        "a systolic blood pressure of 170 mm Hg or higher",
+        [],
+    ),
+    (
+        "right knee OA (M17.11) s/p total knee replacement",
+        "right knee OA (M17.11) s/p total knee replacement",
+        [],
+    ),
+    (
+        "Who was readmitted within 30 days? I mean patients with an inpatient admission in 2022",
+        "Who was readmitted within 30 days? I mean patients with an inpatient admission in 2022",
+        [],
+    ),
+    ("more than one ER visit", "more than one ER visit", []),
 ]
 
 KOREAN: list[tuple[str, str, list[str]]] = [
