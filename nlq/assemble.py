@@ -720,12 +720,16 @@ class Assembly:
                 # '진단 당시 … 제외', 'no diagnosis': a kind of event alone would exclude everyone with any
                 # diagnosis (drug, procedure, test) at all, never what a question means
                 self.problems.append(Problem(self.say("exclude_what"), e.describe()))
-            if (
+            nameless = (
                 not e.negated
-                and e.count is not None
                 and e.kind in ("diagnosis", "drug", "procedure", "lab")
                 and not (e.terms or e.quotes or e.modalities or e.name_mode or e.value is not None)
-            ):
+            )
+            if nameless and e.count is None and not any(w.lower() in ("any", "all") for w in e.text):
+                # 'using the start date of the CT' ('using' is a drug verb), 'a condition of …': a kind of
+                # event with no name would be every drug (diagnosis …) of the person; only 'any drug' means it
+                self.problems.append(Problem(self.say("name_what", event=e.describe()), e.describe()))
+            if nameless and e.count is not None:
                 # '요로감염(N39.0)으로 1년 안에 3번 이상 진단된': a count of a kind of event that names
                 # nothing counts the index's own concept when the index is that kind; any other reading would
                 # count every diagnosis (drug, procedure, test) of the person

@@ -9,6 +9,7 @@ event (a count, "first", a negation, a window) wait in ``Pending`` until that ev
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
@@ -474,7 +475,21 @@ class EnglishGrammar:
 
     def first(self, it: Item, nxt: Item | None) -> None:
         cur = self.cur
-        if cur is not None and (it.data_as(FirstData).post or not cur.has_content()):
+        # 'warfarin, first-ever. Inclusion rule 1: INR …', 'warfarin (first ever) with an INR …': said after
+        # its event with no event after it, it is that event's (never the next rule's); a bare 'first'
+        # there is an order ('stroke first, then alteplase') and stays as it was
+        trailing = (
+            cur is not None
+            and cur.has_content()
+            and re.search(r"ever|occurrence|time|earliest", it.text, re.IGNORECASE) is not None
+            and (
+                nxt is None
+                or nxt.kind not in (ItemKind.term, ItemKind.unknown, ItemKind.event, ItemKind.modality)
+            )
+        )
+        if it.text.lower() == "first" and (nxt is None or nxt.kind in (ItemKind.conj, ItemKind.window)):
+            return  # 'stroke first, then alteplase': the order the rules say, no first-ever event
+        if cur is not None and (it.data_as(FirstData).post or not cur.has_content() or trailing):
             cur.first = True
         else:
             self.pend.first = True

@@ -223,6 +223,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "ko": "“{text}”이(가) 어느 사건에 대한 것인지 알 수 없습니다.",
     },
     "exclude_what": {"en": "What should be excluded?", "ko": "무엇을 제외할지 알 수 없습니다."},
+    "name_what": {
+        "en": "Which “{event}” do you mean? Name it (e.g. 'metformin', 'a PCI'), or say 'any {event}'.",
+        "ko": "어떤 “{event}”인지 알 수 없습니다. 이름을 써 주세요(예: '메트포르민', 'PCI').",
+    },
     "count_what": {
         "en": "Which “{event}” should be counted? Name it (e.g. 'UTI diagnosed 3 or more times').",
         "ko": "어떤 “{event}”을(를) 셀지 알 수 없습니다. "

@@ -2482,15 +2482,41 @@ _ATLAS_EN: list[RewriteStep] = [
         r"\g<p> index",
     ),
     # '… . entry = the PSA result, nothing else', 'Entry is the bleed itself.': the index said again
+    # (only a restatement: 'the bleed itself', 'the PSA result'; 'entry is the first PCI in 2020' is a rule)
     (
         regex(
-            r"(?<=[.;,])\s*(?:the\s+)?(?:cohort\s+)?entry(?:\s+event)?\s*(?:=|is)\s*(?:the\s+)?[^.;,]{1,40}?"
-            r"(?:,\s*nothing\s+else|\s+itself|\s+result)?\s*(?=[.;]|$)",
+            r"(?<=[.;,])\s*(?:the\s+)?(?:cohort\s+)?entry(?:\s+event)?\s*(?:=|is)\s*(?:the\s+)?[^.;,]{1,30}?"
+            r"(?:\s+itself|\s+result)(?:,\s*nothing\s+else)?\s*(?=[.;]|$)",
             _I,
         ),
         BLANK,
     ),
-    (regex(r"[,.;]?\s*\b(?:that'?s\s+it|nothing\s+else)\b", _I), BLANK),
+    (regex(r"[,.;]?\s*\bthat'?s\s+it\s*[.!]?\s*$", _I), BLANK),
+    # 'condition occurrence of type 2 diabetes', 'drug exposure of warfarin': OMOP's name of the event's kind
+    (
+        regex(
+            r"\b(?:condition\s+occurrences?|drug\s+exposures?|procedure\s+occurrences?|visit\s+occurrences?)\s+of\s+"
+            r"(?:an?\s+)?(?=[A-Za-z0-9])",
+            _I,
+        ),
+        "",
+    ),
+    # 'at least 2 occurrences of X', 'no occurrences of MI', 'occurrence of a condition of heart failure'
+    (
+        regex(r"\b(?P<n>\d+)\s+occurrences?\s+of\s+(?:an?\s+)?(?:(?:condition|drug|procedure)\s+of\s+)?", _I),
+        r"\g<n> ",
+    ),
+    (regex(r"\bno\s+occurrences?\s+of\s+(?:an?\s+)?(?:(?:condition|drug|procedure)\s+of\s+)?", _I), "no "),
+    (regex(r"\ban?\s+occurrence\s+of\s+(?:an?\s+)?(?:(?:condition|drug|procedure)\s+of\s+)?", _I), "a "),
+    # 'warfarin, earliest event per person': the first-ever event
+    (
+        regex(
+            r",?\s*(?:limit(?:ed)?\s+(?:initial\s+|qualifying\s+|entry\s+)?events?\s+to\s+)?(?:the\s+)?earliest\s+"
+            r"(?:event|occurrence)(?:\s+per\s+(?:person|patient))?(?:\s+only)?\b",
+            _I,
+        ),
+        ", first-ever",
+    ),
     # 'after a lisinopril or losartan order', 'a head CT order': the order is the event it names
     (
         regex(
@@ -2539,7 +2565,10 @@ _PHRASES_EN: list[RewriteStep] = [
     (regex(r"\b(?:on\s+)?(?:the\s+)?same\s+day\s+or\s+(?:the\s+)?next\s+day\b", _I), "within 1 day after"),
     # 'before age 40' = under 40; 'when dx'd' = at diagnosis
     (regex(r"\bbefore\s+(?:the\s+)?age\s+(?:of\s+)?(?=\d)", _I), "aged under "),
-    (regex(r"\bwhen\s+(?:they\s+were\s+)?(?:dx'?d|diagnosed)\b", _I), "at diagnosis"),
+    (
+        regex(r"\bwhen\s+(?:they\s+were\s+)?(?:dx'?d|diagnosed)\b(?!\s+(?:with|as|of|for)\b)", _I),
+        "at diagnosis",
+    ),
     # 'at least x2': twice
     # ('CABG x3' is a triple bypass: only a count said as one)
     (

@@ -1584,6 +1584,30 @@ READINGS: list[tuple[str, dict[str, Any]]] = [
         "(44.43) within 2 days after the transfusion. need the chain in that order",
         {"criteria.0.concepts.terms": ["99.04"], "criteria.0.window.end": 0},
     ),
+    # 'first-ever' said after its event is that event's, never the next rule's; a bare 'first' before
+    # 'then' is an order; 'earliest event per person' is the first-ever event
+    (
+        "Entry event: warfarin, first-ever. Inclusion rule 1: INR > 3 between 1 and 90 days after index.",
+        {"index.first_occurrence": True, "criteria.0.first_occurrence": False},
+    ),
+    (
+        "warfarin (first ever) with INR > 3 within 90 days",
+        {"index.first_occurrence": True, "criteria.0.first_occurrence": False},
+    ),
+    (
+        "stroke first, then alteplase within 1 day",
+        {"index.first_occurrence": False, "criteria.0.first_occurrence": False},
+    ),
+    (
+        "Entry event: drug exposure of warfarin, earliest event. Inclusion rule 1: INR > 3 between 1 and 90 "
+        "days after index.",
+        {"index.concepts.terms": ["warfarin"], "index.first_occurrence": True},
+    ),
+    (
+        "Entry event: inpatient visit in 2022. Inclusion rule 1: at least 1 occurrence of a condition of "
+        "heart failure during the same visit.",
+        {"criteria.0.concepts.terms": ["heart failure"], "criteria.1": "absent"},
+    ),
     # the index counted among its own events
     (
         "중이염 진단 후 1년 안에 중이염이 인덱스 포함 3회 이상 기록된 소아",
@@ -1869,3 +1893,17 @@ def test_a_count_that_names_nothing_of_another_kind_is_asked_back(sentence: str)
     """Counting every prescription (diagnosis, procedure, test) of a person is never what a question means."""
     result = parse(sentence, today=TODAY)
     assert result.status == "clarify", result.spec
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Entry event: lung cancer. Inclusion rule 1: chest CT between 30 days before and 0 days after index, "
+        "using the start date of the CT.",
+        "patients on metformin and nothing else",
+    ],
+)
+def test_a_kind_of_event_that_names_nothing_is_asked_back(sentence: str) -> None:
+    """'using …' is a drug verb and would add 'any drug at all'; 'nothing else' would be dropped: both are
+    asked back, never answered."""
+    assert parse(sentence, today=TODAY).status == "clarify"
