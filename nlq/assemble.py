@@ -678,6 +678,24 @@ class Assembly:
                 self.notes.append(self.say("another_counts_anchor", label=after.label))
         return read
 
+    #: Kinds of event a nameless event word may refer back to ('검사일' after a colonoscopy).
+    _REFERS_TO = {
+        "diagnosis": {"diagnosis"},
+        "drug": {"drug"},
+        **{k: {"procedure", "surgery", "lab", "imaging", "pathology"} for k in ("procedure", "lab")},
+    }
+
+    def names_its_kind(self, e: Event, events: list[Event]) -> bool:
+        """Whether another event of the sentence names something of the kind ``e`` (which names nothing)
+        may refer to: 'after the bleed was diagnosed', 'the same day they were dx'd', '투약 당시'."""
+        kinds = self._REFERS_TO.get(e.kind or "", set())
+        return any(
+            x is not e
+            and self.kind_of(x) in kinds
+            and bool(x.terms or x.quotes or x.modalities or x.name_mode)
+            for x in events
+        )
+
     def criteria(self, events: list[Event], index_ev: Event) -> list[Criterion] | None:
         rest = [e for e in events if e is not index_ev]
         if index_ev.count == Count("at_least", 1):
@@ -725,9 +743,15 @@ class Assembly:
                 and e.kind in ("diagnosis", "drug", "procedure", "lab")
                 and not (e.terms or e.quotes or e.modalities or e.name_mode or e.value is not None)
             )
-            if nameless and e.count is None and not any(w.lower() in ("any", "all") for w in e.text):
-                # 'using the start date of the CT' ('using' is a drug verb), 'a condition of …': a kind of
-                # event with no name would be every drug (diagnosis …) of the person; only 'any drug' means it
+            if (
+                nameless
+                and e.count is None
+                and not any(w.lower() in ("any", "all") for w in e.text)
+                and not self.names_its_kind(e, events)
+            ):
+                # 'using the start date of the CT' ('using' is a drug verb): a kind of event that names
+                # nothing, with no event of its kind named anywhere to refer to, would be every drug
+                # (diagnosis …) of the person; only 'any drug' means that
                 self.problems.append(Problem(self.say("name_what", event=e.describe()), e.describe()))
             if nameless and e.count is not None:
                 # '요로감염(N39.0)으로 1년 안에 3번 이상 진단된': a count of a kind of event that names
