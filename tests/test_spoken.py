@@ -105,14 +105,12 @@ KOREAN: list[tuple[str, str, list[str]]] = [
 ]
 
 
-@pytest.mark.parametrize(("said", "typed", "kept"), ENGLISH, ids=[r[0][:40] for r in ENGLISH])
-def test_english_dictation(said: str, typed: str, kept: list[str]) -> None:
-    assert read_spoken(said, "en") == (typed, kept)
+ROWS = [(lang, *row) for lang, rows in (("en", ENGLISH), ("ko", KOREAN)) for row in rows]
 
 
-@pytest.mark.parametrize(("said", "typed", "kept"), KOREAN, ids=[r[0][:30] for r in KOREAN])
-def test_korean_dictation(said: str, typed: str, kept: list[str]) -> None:
-    assert read_spoken(said, "ko") == (typed, kept)
+@pytest.mark.parametrize(("lang", "said", "typed", "kept"), ROWS, ids=[f"{r[0]}-{r[1][:36]}" for r in ROWS])
+def test_dictation(lang: str, said: str, typed: str, kept: list[str]) -> None:
+    assert read_spoken(said, lang) == (typed, kept)
 
 
 def test_a_correction_is_noted_in_the_read_back() -> None:
