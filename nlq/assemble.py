@@ -678,22 +678,27 @@ class Assembly:
                 self.notes.append(self.say("another_counts_anchor", label=after.label))
         return read
 
-    #: Kinds of event a nameless event word may refer back to ('검사일' after a colonoscopy).
+    #: The index kinds a nameless event word may say again ('검사일' after a colonoscopy).
     _REFERS_TO = {
         "diagnosis": {"diagnosis"},
         "drug": {"drug"},
-        **{k: {"procedure", "surgery", "lab", "imaging", "pathology"} for k in ("procedure", "lab")},
+        "procedure": {"procedure", "surgery"},
+        "lab": {"lab", "procedure", "surgery", "imaging"},
     }
 
-    def names_its_kind(self, e: Event, events: list[Event]) -> bool:
-        """Whether another event of the sentence names something of the kind ``e`` (which names nothing)
-        may refer to: 'after the bleed was diagnosed', 'the same day they were dx'd', '투약 당시'."""
-        kinds = self._REFERS_TO.get(e.kind or "", set())
-        return any(
-            x is not e
-            and self.kind_of(x) in kinds
-            and bool(x.terms or x.quotes or x.modalities or x.name_mode)
-            for x in events
+    def restates_index(self, e: Event, index_ev: Event) -> bool:
+        """Whether ``e``, a kind of event that names nothing, is satisfied by every index event itself: the
+        index's own kind, at least once, no calendar dates, and a window (if any) from the index that holds
+        its day — 'the same day they were dx'd', 'after the bleed was diagnosed', '투약 당시'."""
+        w = e.window
+        named = bool(index_ev.terms or index_ev.quotes or index_ev.modalities or index_ev.name_mode)
+        return (
+            named
+            and self.kind_of(index_ev) in self._REFERS_TO.get(e.kind or "", set())
+            and e.count is None
+            and e.date is None
+            and (e.anchor is None or e.anchor == "index")
+            and (w is None or ((w.start is None or w.start <= 0) and (w.end is None or w.end >= 0)))
         )
 
     def criteria(self, events: list[Event], index_ev: Event) -> list[Criterion] | None:
@@ -729,6 +734,7 @@ class Assembly:
                 self.notes.append(self.say("index_count_in_period", count=count, period=count_ev.date.text))
             else:
                 self.notes.append(self.say("index_count", count=count))
+        vacuous: list[Event] = []
         for e in rest:
             if (
                 e.negated
@@ -747,12 +753,16 @@ class Assembly:
                 nameless
                 and e.count is None
                 and not any(w.lower() in ("any", "all") for w in e.text)
-                and not self.names_its_kind(e, events)
+                and not any(x.anchor is e for x in events)
             ):
-                # 'using the start date of the CT' ('using' is a drug verb): a kind of event that names
-                # nothing, with no event of its kind named anywhere to refer to, would be every drug
-                # (diagnosis …) of the person; only 'any drug' means that
-                self.problems.append(Problem(self.say("name_what", event=e.describe()), e.describe()))
+                if self.restates_index(e, index_ev):
+                    # 'the same day they were dx'd', 'after the bleed was diagnosed', '투약 당시': the index
+                    # event said again, which every index event satisfies; no rule
+                    vacuous.append(e)
+                else:
+                    # 'using the start date of the CT' ('using' is a drug verb): a kind of event that names
+                    # nothing would be every drug (diagnosis …) of the person; only 'any drug' means that
+                    self.problems.append(Problem(self.say("name_what", event=e.describe()), e.describe()))
             if nameless and e.count is not None:
                 # '요로감염(N39.0)으로 1년 안에 3번 이상 진단된': a count of a kind of event that names
                 # nothing counts the index's own concept when the index is that kind; any other reading would
@@ -780,6 +790,7 @@ class Assembly:
                         e.describe(),
                     )
                 )
+        rest = [e for e in rest if all(e is not v for v in vacuous)]
         ordered = self.order(rest)
         labels: dict[int, str] = {}
         used: set[str] = set()
