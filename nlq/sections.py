@@ -28,17 +28,15 @@ _I = re.IGNORECASE
 
 #: English section labels whose part holds rules.
 _LABEL_EN = regex(
-    r"(?:(?<=[.;:!?])|(?<=\s/)|(?<=\s\|)|^)\s*(?:(?:then\s+)?(?:one|an?|the)\s+)?"
-    r"(?:index(?:\s+(?:date|event))?|eligibility(?:\s+criteria)?|inclusion(?:\s+criteria)?|"
-    r"(?:primary\s+|secondary\s+)?(?:safety\s+)?outcome(?:\s+of\s+interest)?|exposure|"
+    r"(?:(?<=[.;:!?])|(?<=\s/)|(?<=\s\|)|^)\s*(?:index(?:\s+(?:date|event))?|eligibility(?:\s+criteria)?|"
+    r"inclusion(?:\s+criteria)?|(?:primary\s+|secondary\s+)?(?:safety\s+)?outcome(?:\s+of\s+interest)?|exposure|"
     r"additional\s+requirements?|requirements?|measurement|(?:pre|post)-index\s+[a-z]+|step\s+\d+|"
-    r"study\s+population|population|definition|"
-    # OHDSI ATLAS's names for a cohort definition's parts: 'Entry event: …', 'Inclusion rule 2 (surgery): …'
-    r"(?:cohort\s+)?entry(?:\s+events?)?|(?:primary\s+)?qualifying\s+events?|inclusion\s+rules?\s*\d*|"
-    r"demographics?(?:\s+criteria)?)"
-    r"\s*(?:\([^():]{0,40}\)|'[^':]{0,40}'|\"[^\":]{0,40}\")?\s*:\s*",
+    r"study\s+population|population|definition)\s*(?:\([^():]{0,40}\))?\s*:\s*",
     _I,
 )
+# (OHDSI ATLAS's English part names, 'Entry event: … Inclusion rule 1: …', were read as labels in session 10
+# and taken back: on the blind half of the batch written in that style they added 8 right answers and 4
+# silent wrong ones. They stay unread, so such a definition is asked back; the Korean names are read.)
 #: Parts of an ATLAS definition that hold no rule of who is in the cohort: when a person leaves it
 #: ('Exit: none', 'Exit strategy: end of observation'), which tables the rules read ('Domains: …').
 _NO_RULE_EN = regex(

@@ -1483,25 +1483,7 @@ READINGS: list[tuple[str, dict[str, Any]]] = [
         "Appendectomy(80146002) 1회 이상",
         {"index.concepts.terms": ["Appendicitis"], "criteria.0.window.end": 1, "criteria.1": "absent"},
     ),
-    # OHDSI ATLAS's parts: the entry event is the index, inclusion rules are rules, the exit holds none
-    (
-        "Entry event: first occurrence of acute myocardial infarction (ICD10 I21/I22), limited to index "
-        "dates 2021-01-01 to 2023-12-31. Inclusion rule 1: at least 1 PCI procedure between 0 and 7 days "
-        "after index. Exit: none.",
-        {
-            "index.first_occurrence": True,
-            "index.date_range.start": "2021-01-01",
-            "criteria.0.concepts.terms": ["PCI"],
-            "criteria.0.window.end": 7,
-            "criteria.1": "absent",
-        },
-    ),
-    (
-        "Entry: chest CT (CT, CHEST). Inclusion rule 1: closed lung biopsy (33.26) between 0 and 60 days "
-        "after the CT. Inclusion rule 2: lung cancer diagnosis (C34) between 0 and 30 days after the biopsy "
-        "found in rule 1.",
-        {"index.domain": "imaging", "criteria.1.window.anchor": "procedure", "criteria.1.window.end": 30},
-    ),
+    # OHDSI ATLAS's words inside sentences
     (
         "HF dx (I50) as cohort entry, then a PCI any time after entry",
         {"index.concepts.terms": ["I50"], "criteria.0.window.start": 0},
@@ -1558,12 +1540,6 @@ READINGS: list[tuple[str, dict[str, Any]]] = [
         "How many of our STEMI pts expired within 30 days after the STEMI? Please send the pt list.",
         {"criteria.0.domain": "death", "criteria.1": "absent"},
     ),
-    (
-        "Entry: streptococcal sore throat (43878008). Inclusion rule 1: penicillin V (any product) between 0 "
-        "and 3 days after entry. Inclusion rule 2: exactly 0 amoxicillin-containing exposures between 0 and "
-        "3 days after entry.",
-        {"criteria.0.concepts.terms": ["penicillin V"], "criteria.1.concepts.terms": ["amoxicillin"]},
-    ),
     # a written range of procedure codes is every code in it, never its two ends; a claim is the procedure
     (
         "angina patients with coronary arteriography (88.55-88.57) within 30 days",
@@ -1587,8 +1563,12 @@ READINGS: list[tuple[str, dict[str, Any]]] = [
     # 'first-ever' said after its event is that event's, never the next rule's; a bare 'first' before
     # 'then' is an order; 'earliest event per person' is the first-ever event
     (
-        "Entry event: warfarin, first-ever. Inclusion rule 1: INR > 3 between 1 and 90 days after index.",
+        "warfarin users, first-ever, with an INR > 3 between 1 and 90 days after the warfarin",
         {"index.first_occurrence": True, "criteria.0.first_occurrence": False},
+    ),
+    (
+        "drug exposure of warfarin, earliest event per person, with an INR > 3 within 90 days",
+        {"index.concepts.terms": ["warfarin"], "index.first_occurrence": True},
     ),
     (
         "warfarin (first ever) with INR > 3 within 90 days",
@@ -1597,16 +1577,6 @@ READINGS: list[tuple[str, dict[str, Any]]] = [
     (
         "stroke first, then alteplase within 1 day",
         {"index.first_occurrence": False, "criteria.0.first_occurrence": False},
-    ),
-    (
-        "Entry event: drug exposure of warfarin, earliest event. Inclusion rule 1: INR > 3 between 1 and 90 "
-        "days after index.",
-        {"index.concepts.terms": ["warfarin"], "index.first_occurrence": True},
-    ),
-    (
-        "Entry event: inpatient visit in 2022. Inclusion rule 1: at least 1 occurrence of a condition of "
-        "heart failure during the same visit.",
-        {"criteria.0.concepts.terms": ["heart failure"], "criteria.1": "absent"},
     ),
     # the index counted among its own events
     (
@@ -1901,3 +1871,19 @@ def test_a_kind_of_event_that_names_nothing_is_asked_back(sentence: str) -> None
     back."""
     result = parse(sentence, today=TODAY)
     assert result.status == "clarify", result.spec
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Entry event: first occurrence of acute myocardial infarction (ICD10 I21/I22), limited to index "
+        "dates 2021-01-01 to 2023-12-31. Inclusion rule 1: at least 1 PCI procedure between 0 and 7 days "
+        "after index. Exit: none.",
+        "Entry: chest CT (CT, CHEST). Inclusion rule 1: closed lung biopsy (33.26) between 0 and 60 days "
+        "after the CT.",
+    ],
+)
+def test_an_english_atlas_definition_is_asked_back(sentence: str) -> None:
+    """ATLAS's English part names ('Entry event:', 'Inclusion rule 1:') stay unread (nlq/sections.py): read
+    as labels, the blind half of the batch written that way gained 8 right answers and 4 silent wrong ones."""
+    assert parse(sentence, today=TODAY).status == "clarify"
