@@ -691,9 +691,8 @@ class Assembly:
         index's own kind, at least once, no calendar dates, and a window (if any) from the index that holds
         its day — 'the same day they were dx'd', 'after the bleed was diagnosed', '투약 당시'."""
         w = e.window
-        named = bool(index_ev.terms or index_ev.quotes or index_ev.modalities or index_ev.name_mode)
         return (
-            named
+            index_ev.names_something()
             and self.kind_of(index_ev) in self._REFERS_TO.get(e.kind or "", set())
             and e.count is None
             and e.date is None
@@ -739,7 +738,7 @@ class Assembly:
             if (
                 e.negated
                 and e.kind in ("diagnosis", "drug", "procedure", "lab")
-                and not (e.terms or e.quotes or e.modalities or e.name_mode or e.value is not None)
+                and not (e.names_something() or e.value is not None)
             ):
                 # '진단 당시 … 제외', 'no diagnosis': a kind of event alone would exclude everyone with any
                 # diagnosis (drug, procedure, test) at all, never what a question means
@@ -747,7 +746,7 @@ class Assembly:
             nameless = (
                 not e.negated
                 and e.kind in ("diagnosis", "drug", "procedure", "lab")
-                and not (e.terms or e.quotes or e.modalities or e.name_mode or e.value is not None)
+                and not (e.names_something() or e.value is not None)
             )
             if (
                 nameless

@@ -198,7 +198,11 @@ class Event:
     )  # (modalities, body parts) as named
 
     def has_content(self) -> bool:
-        return bool(self.kind or self.terms or self.modalities or self.quotes or self.name_mode)
+        return bool(self.kind or self.names_something())
+
+    def names_something(self) -> bool:
+        """Whether the event names what happened (a concept, a quoted name, a study), beyond its kind."""
+        return bool(self.terms or self.modalities or self.quotes or self.name_mode)
 
     def describe(self) -> str:
         words = " / ".join(t.text for t in self.terms) or " ".join(self.text).strip()

@@ -474,10 +474,11 @@ class EnglishGrammar:
             self.pend.prior = True
 
     def first(self, it: Item, nxt: Item | None) -> None:
+        if it.text.lower() == "first" and (nxt is None or nxt.kind in (ItemKind.conj, ItemKind.window)):
+            return  # 'stroke first, then alteplase': the order the rules say, no first-ever event
         cur = self.cur
         # 'warfarin, first-ever. Inclusion rule 1: INR …', 'warfarin (first ever) with an INR …': said after
-        # its event with no event after it, it is that event's (never the next rule's); a bare 'first'
-        # there is an order ('stroke first, then alteplase') and stays as it was
+        # its event with no event after it, it is that event's (never the next rule's)
         trailing = (
             cur is not None
             and cur.has_content()
@@ -487,8 +488,6 @@ class EnglishGrammar:
                 or nxt.kind not in (ItemKind.term, ItemKind.unknown, ItemKind.event, ItemKind.modality)
             )
         )
-        if it.text.lower() == "first" and (nxt is None or nxt.kind in (ItemKind.conj, ItemKind.window)):
-            return  # 'stroke first, then alteplase': the order the rules say, no first-ever event
         if cur is not None and (it.data_as(FirstData).post or not cur.has_content() or trailing):
             cur.first = True
         else:

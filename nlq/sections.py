@@ -26,9 +26,14 @@ from cohort_engine.nlq.regex_cache import regex
 
 _I = re.IGNORECASE
 
+#: Where a part may start: after a sentence's end (or, for labels, a colon), after ' / ' or ' | '
+#: ('Eunomia / 코호트 진입: … / 포함 기준: …'), or at the start.
+_AFTER_SENTENCE = r"(?:(?<=[.;!?])|(?<=\s/)|(?<=\s\|)|^)"
+_AFTER_LABEL = r"(?:(?<=[.;:!?])|(?<=\s/)|(?<=\s\|)|^)"
+
 #: English section labels whose part holds rules.
 _LABEL_EN = regex(
-    r"(?:(?<=[.;:!?])|(?<=\s/)|(?<=\s\|)|^)\s*(?:index(?:\s+(?:date|event))?|eligibility(?:\s+criteria)?|"
+    _AFTER_LABEL + r"\s*(?:index(?:\s+(?:date|event))?|eligibility(?:\s+criteria)?|"
     r"inclusion(?:\s+criteria)?|(?:primary\s+|secondary\s+)?(?:safety\s+)?outcome(?:\s+of\s+interest)?|exposure|"
     r"additional\s+requirements?|requirements?|measurement|(?:pre|post)-index\s+[a-z]+|step\s+\d+|"
     r"study\s+population|population|definition)\s*(?:\([^():]{0,40}\))?\s*:\s*",
@@ -40,18 +45,17 @@ _LABEL_EN = regex(
 #: Parts of an ATLAS definition that hold no rule of who is in the cohort: when a person leaves it
 #: ('Exit: none', 'Exit strategy: end of observation'), which tables the rules read ('Domains: …').
 _NO_RULE_EN = regex(
-    r"(?:(?<=[.;!?])|(?<=\s/)|(?<=\s\|)|^)\s*(?:(?:cohort\s+)?exit(?:\s+(?:strategy|criteria))?|censoring(?:\s+events?)?|"
+    _AFTER_SENTENCE + r"\s*(?:(?:cohort\s+)?exit(?:\s+(?:strategy|criteria))?|censoring(?:\s+events?)?|"
     r"(?:target\s+)?domains?)\s*:\s*[^.;]*(?:[.;]|$)",
     _I,
 )
 _NO_RULE_KO = regex(
-    r"(?:(?<=[.;!?])|(?<=\s/)|(?<=\s\|)|^)\s*(?:(?:코호트\s*)?종료(?:\s*(?:조건|기준|전략))?|대상\s*도메인|도메인)\s*:\s*[^.;]*(?:[.;]|$)"
+    _AFTER_SENTENCE
+    + r"\s*(?:(?:코호트\s*)?종료(?:\s*(?:조건|기준|전략))?|대상\s*도메인|도메인)\s*:\s*[^.;]*(?:[.;]|$)"
 )
-_EXCLUSION_EN = regex(
-    r"(?:(?<=[.;:!?])|(?<=\s/)|(?<=\s\|)|^)\s*exclusions?(?:\s+criteria)?\s*(?:\([^():]{0,40}\))?\s*:\s*", _I
-)
+_EXCLUSION_EN = regex(_AFTER_LABEL + r"\s*exclusions?(?:\s+criteria)?\s*(?:\([^():]{0,40}\))?\s*:\s*", _I)
 _BASELINE_DEF_EN = regex(
-    r"(?:(?<=[.;!?])|(?<=\s/)|(?<=\s\|)|^)\s*(?:the\s+)?baseline(?:\s+(?:period|window))?\s*(?::|is|=|,\s*defined\s+as)\s*"
+    _AFTER_SENTENCE + r"\s*(?:the\s+)?baseline(?:\s+(?:period|window))?\s*(?::|is|=|,\s*defined\s+as)\s*"
     r"(?P<window>[^.;]{3,80}?)\s*(?:[.;]|$)",
     _I,
 )
@@ -63,7 +67,8 @@ _BASELINE_REF_EN = regex(
 _ITEM_MARK = r"\d{1,2}\)|[①-⑩]|[-•·]\s|\([가-하\d]\)"
 #: Korean section labels whose part holds rules.
 _LABEL_KO = regex(
-    r"(?:(?<=[.;:!?])|(?<=\s/)|(?<=\s\|)|^)\s*(?:기준일|기준\s*사건|인덱스\s*날짜|선정\s*기준|포함\s*기준(?:\s*\d+)?|결과\s*변수|결과|노출|"
+    _AFTER_LABEL
+    + r"\s*(?:기준일|기준\s*사건|인덱스\s*날짜|선정\s*기준|포함\s*기준(?:\s*\d+)?|결과\s*변수|결과|노출|"
     r"추가\s*조건|조건|단계\s*\d+|연구\s*대상|대상|"
     r"(?:코호트\s*)?진입(?:\s*(?:이벤트|사건))?|인덱스(?:\s*(?:이벤트|사건))?|인구\s*학적\s*(?:기준|조건))"
     r"\s*(?:\([^():]{0,40}\))?\s*:\s*|"
@@ -71,16 +76,16 @@ _LABEL_KO = regex(
     rf"(?:(?<=[.;:!?\s])|^)\s*(?:선정\s*기준|포함\s*기준)\s*(?={_ITEM_MARK})"
 )
 _EXCLUSION_KO = regex(
-    r"(?:(?<=[.;:!?])|(?<=\s/)|(?<=\s\|)|^)\s*제외\s*기준\s*(?:\([^():]{0,40}\))?\s*:\s*|"
+    _AFTER_LABEL + r"\s*제외\s*기준\s*(?:\([^():]{0,40}\))?\s*:\s*|"
     rf"(?:(?<=[.;:!?\s])|^)\s*제외\s*기준\s*(?={_ITEM_MARK})"
 )
 _BASELINE_DEF_KO = regex(
-    r"(?:(?<=[.;!?])|(?<=\s/)|(?<=\s\|)|^)\s*기저\s*기간\s*(?:\([^():]{0,40}\))?\s*:\s*(?P<window>[^.;]{3,60}?)\s*(?:[.;]|$)"
+    _AFTER_SENTENCE + r"\s*기저\s*기간\s*(?:\([^():]{0,40}\))?\s*:\s*(?P<window>[^.;]{3,60}?)\s*(?:[.;]|$)"
 )
 _BASELINE_REF_KO = regex(r"기저\s*기간\s*(?:\([^()]{0,60}\))?\s*(?:중에?|동안에?|내에?|안에?)")
 #: Closing sentences that restate the sections: '결과 변수 발생자.', '노출과 결과 변수를 모두 만족하는 환자.'
 _CLOSING_KO = regex(
-    r"(?:(?<=[.;!?])|(?<=\s/)|(?<=\s\|)|^)\s*(?:노출과\s*결과\s*변수|결과\s*변수|노출|(?:두|세|모든|위)\s*(?:기준|조건))"
+    _AFTER_SENTENCE + r"\s*(?:노출과\s*결과\s*변수|결과\s*변수|노출|(?:두|세|모든|위)\s*(?:기준|조건))"
     r"(?:을|를|이|가)?\s*(?:모두\s*)?(?:발생(?:한)?|만족(?:하는|한)|확인된|충족(?:하는|한))\s*"
     r"(?:자|환자|대상자)(?:\s*(?:명단|만))?(?:을|를)?(?:\s*(?:추출|요청드립니다|뽑아\s*주세요))?\s*\.?\s*$"
 )

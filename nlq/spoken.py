@@ -301,9 +301,8 @@ _LETTER_NAMES_KO = {
     "피": "P", "큐": "Q", "알": "R", "에스": "S", "티": "T", "유": "U", "브이": "V", "엑스": "X", "와이": "Y",
     "제트": "Z",
 }  # fmt: skip
-_LETTERS_KO = regex(
-    r"(?<![가-힣A-Za-z])(?P<run>(?:" + "|".join(sorted(_LETTER_NAMES_KO, key=len, reverse=True)) + r"){2,6})"
-)
+_LETTER_NAME_KO = "|".join(sorted(_LETTER_NAMES_KO, key=len, reverse=True))
+_LETTERS_KO = regex(rf"(?<![가-힣A-Za-z])(?P<run>(?:{_LETTER_NAME_KO}){{2,6}})")
 #: Abbreviations read back from letter names besides the lexicon's (imaging and common tests).
 _SPELLED_EXTRA = frozenset(
     {"CT", "MRI", "MR", "PET", "EKG", "ECG", "EGD", "ERCP", "CRP", "LDL", "ALT", "TSH"}
@@ -323,7 +322,7 @@ def _letters_ko(text: str) -> str:
 
     def latin(m: re.Match[str]) -> str:
         run = m["run"]
-        names = re.findall("|".join(sorted(_LETTER_NAMES_KO, key=len, reverse=True)), run)
+        names = re.findall(_LETTER_NAME_KO, run)
         for n in range(len(names), 1, -1):
             word = "".join(_LETTER_NAMES_KO[x] for x in names[:n])
             if word in _abbreviations():
