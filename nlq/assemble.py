@@ -21,7 +21,13 @@ from cohort_engine.nlq.items import AgeData, DateData, ItemKind, SexData
 from cohort_engine.nlq.lexicon import answer_of, entries, lookup
 from cohort_engine.nlq.messages import KIND_NAMES
 from cohort_engine.nlq.regex_cache import regex
-from cohort_engine.nlq.vocab import DOMAIN_KIND, KIND_DOMAIN, VISIT_KIND_IDS, VISIT_KINDS
+from cohort_engine.nlq.vocab import (
+    DOMAIN_KIND,
+    KIND_DOMAIN,
+    STUDY_OF_PROCEDURE,
+    VISIT_KIND_IDS,
+    VISIT_KINDS,
+)
 from cohort_engine.spec import (
     CohortSpec,
     ConceptSet,
@@ -938,6 +944,16 @@ class Assembly:
             anchor = label
         return True, Window(start=w.start, end=w.end, anchor=anchor)
 
+    def as_study(self, e: Event) -> None:
+        """'export their coronary angiograms': a procedure named as images to return is its study."""
+        studies = [STUDY_OF_PROCEDURE.get(t.said) for t in e.terms]
+        if not studies or e.modalities or any(s is None or s != studies[0] for s in studies):
+            return
+        e.modalities, e.body_parts = list(studies[0][0]), list(studies[0][1])  # type: ignore[index]
+        e.terms = []
+        e.kind = "imaging"
+        self.domain[id(e)] = Domain.imaging
+
     def imaging_request(self, outputs: list[Event], index_ev: Event) -> ImagingRequest | None:
         """The requested imaging events → one ``ImagingRequest`` (modalities × body parts, one window)."""
         if not outputs:
@@ -947,6 +963,7 @@ class Assembly:
         ok = True
         for e in outputs:
             what = " ".join(e.text).strip() or e.describe()
+            self.as_study(e)
             if self.domain.get(id(e)) is not Domain.imaging or e.terms or e.name_mode or e.value is not None:
                 self.problems.append(
                     Problem(

@@ -89,6 +89,7 @@ from cohort_engine.nlq.vocab import (
     KO_HEAD,
     KO_MEASURED,
     KO_MODALITIES,
+    PROCEDURE_STUDIES,
     KO_NEGATION,
     KO_OVER_LEMMAS,
     KO_PARTICLE_CONJ,
@@ -315,6 +316,9 @@ def _body_imaging(lang: str) -> re.Pattern[str]:
 
 
 def _imaging_item(m: re.Match[str], lang: str) -> Item:
+    for pattern, key in PROCEDURE_STUDIES[lang]:
+        if re.fullmatch(pattern, m.group(0).strip(), re.IGNORECASE):
+            return Item(ItemKind.term, m.group(0), m.start(), m.end(), TermData(key, ("procedure",)))
     mods = KO_MODALITIES if lang == "ko" else EN_MODALITIES
     parts = KO_BODY_PARTS if lang == "ko" else EN_BODY_PARTS
     modalities: list[str] = []

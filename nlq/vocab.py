@@ -220,6 +220,31 @@ EN_MODALITIES: list[tuple[str, list[str], list[str]]] = [
     # 'knee films': plain films
     (r"x-?\s?rays?|radiographs?|radiography|plain\s+films?|films?", ["CR", "DX"], []),
 ]
+#: Study words that name a procedure of the term table (``evals/README.md``): "had coronary angiography"
+#: is the procedure (ICD-9-CM 88.55–88.57), as a data engineer writes it and as a claim records it. The
+#: image index holds one row per series (three per angiography on the demo marts), so reading it as
+#: images would also count series, not procedures. Said with an image word ("coronary angiography
+#: images", "관상동맥조영술 영상"), or as images to return ("export their coronary angiograms"), the
+#: study stays the images. Pattern per language (the whole phrase) → lexicon key.
+PROCEDURE_STUDIES: dict[str, list[tuple[str, str]]] = {
+    "en": [
+        (
+            r"coronary\s+(?:angiograph(?:y|ies)|angiograms?|angio|arteriography)|cag"
+            r"|cardiac\s+cath(?:eteri[sz]ation)?",
+            "coronary_angiography_procedure",
+        )
+    ],
+    "ko": [
+        (
+            r"관상\s*동맥\s*조영(?:술)?|심혈관\s*조영(?:술)?|CAG|coronary\s*angio(?:graphy|gram)?",
+            "coronary_angiography_procedure",
+        )
+    ],
+}
+#: The images of those procedures (DICOM modalities, body parts), for a request to return them.
+STUDY_OF_PROCEDURE: dict[str, tuple[list[str], list[str]]] = {
+    "coronary_angiography_procedure": (["XA"], ["HEART"]),
+}
 KO_MODALITIES: list[tuple[str, list[str], list[str]]] = [
     (r"CT\s*혈관\s*조영(?:술)?|CTA", ["CT"], []),
     (r"PET[- ]?CT|PET|양전자\s*방출\s*단층\s*촬영", ["PT"], []),

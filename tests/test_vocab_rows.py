@@ -30,6 +30,7 @@ from cohort_engine.nlq.items import (
     Item,
     ItemKind,
     ModalityData,
+    TermData,
     NameData,
     PrepData,
     UnknownData,
@@ -127,6 +128,14 @@ def _shot(modalities: tuple[str, ...] | None, body_parts: tuple[str, ...] | None
     return check
 
 
+def _procedure(lang: str, text: str) -> bool:
+    return any(re.fullmatch(p, text, re.IGNORECASE) for p, _ in V.PROCEDURE_STUDIES[lang])
+
+
+def _term(key: str) -> Check:
+    return lambda it: it.kind is ItemKind.term and it.data_as(TermData).key == key
+
+
 def _asked(what: str, choices: list[str]) -> Check:
     return lambda it: it.kind is ItemKind.vague and it.data == AskData(what=what, choices=tuple(choices))
 
@@ -154,11 +163,23 @@ def _cases() -> list[tuple[str, str, Check]]:
         out += [(f"EN_EVENT_WORDS {kind}", f"patients {s}", _event(kind, pos)) for s in samples(pattern)]
     for pattern, kind in V.KO_EVENT_WORDS:
         out += [(f"KO_EVENT_WORDS {kind}", f"{s} 환자", _event(kind)) for s in samples(pattern)]
-    for mods, tmpl in ((V.EN_MODALITIES, "patients with {}"), (V.KO_MODALITIES, "{} 환자")):
+    modality_rows = (
+        ("en", V.EN_MODALITIES, "patients with {}", "patients with {} images"),
+        ("ko", V.KO_MODALITIES, "{} 환자", "{} 영상 환자"),
+    )
+    for lang, mods, tmpl, images in modality_rows:
         for pattern, codes, _ in mods:
+            # a study word that names a procedure is that procedure; with an image word, the images
             out += [
-                (f"MODALITIES {codes}", tmpl.format(s), _shot(tuple(codes), None)) for s in samples(pattern)
+                (
+                    f"MODALITIES {codes}",
+                    (images if _procedure(lang, s) else tmpl).format(s),
+                    _shot(tuple(codes), None),
+                )
+                for s in samples(pattern)
             ]
+        for pattern, key in V.PROCEDURE_STUDIES[lang]:
+            out += [(f"PROCEDURE_STUDIES {key}", tmpl.format(s), _term(key)) for s in samples(pattern)]
     for parts, tmpl in ((V.EN_BODY_PARTS, "patients with {} CT"), (V.KO_BODY_PARTS, "{} CT 환자")):
         for pattern, names in parts:
             out += [
