@@ -46,7 +46,11 @@ from cohort_engine.dicom_index.select import has_imaging_index, imaging_summary_
 from cohort_engine.nlq.readback import readback
 from cohort_engine.nlq.result import Clarification, ParseResult
 from cohort_engine.parsers import ParserName, ParserUnavailable, parser_for
-from cohort_engine.schema_catalog.imaging_procedures import imaging_as_procedures
+from cohort_engine.schema_catalog.imaging_procedures import (
+    MODALITIES_SQL,
+    absent_modalities,
+    imaging_as_procedures,
+)
 from cohort_engine.schema_catalog.mart import MartCapabilityError, MartProfile, check_spec_fits, profile_mart
 from cohort_engine.schema_catalog.resolve import (
     ConceptMatch,
@@ -356,11 +360,39 @@ class _MartInfo:
     identity: str
     profile: MartProfile
     has_imaging: bool
+    #: the DICOM modalities of the image index, read on the first imaging rule (the info is frozen; the
+    #: cache is its one mutable part)
+    _modalities: dict[str, set[str]] = field(default_factory=dict)
+
+    def image_modalities(self, con: duckdb.DuckDBPyConnection) -> set[str]:
+        if "all" not in self._modalities:
+            self._modalities["all"] = {str(r[0]) for r in Vocabulary.of(con).fetch(MODALITIES_SQL, [])}
+        return self._modalities["all"]
 
 
 #: What an ask needs to know of a read-only connection's mart, per connection: its catalog cannot
 #: change under a read-only connection, so it is read once (a writable one is read every time).
 _MARTS: weakref.WeakKeyDictionary[duckdb.DuckDBPyConnection, _MartInfo] = weakref.WeakKeyDictionary()
+
+
+def _no_such_images(base: AskResult, spec: CohortSpec, absent: list[str], present: list[str]) -> AskResult:
+    """The clarify answer of a rule on images the mart does not hold (``absent_modalities``)."""
+    lang = spec.language
+    held = ", ".join(present) or ("none" if lang == "en" else "없음")
+    if lang == "ko":
+        msg = f"이 데이터마트의 영상 색인에는 {'/'.join(absent)} 영상이 없습니다(있는 모달리티: {held})."
+        ask = "다른 영상 검사로 바꾸거나, 그 조건을 빼고 다시 물어봐 주세요."
+    else:
+        msg = f"This mart's image index holds no {'/'.join(absent)} images (it holds: {held})."
+        ask = "Ask about another kind of imaging, or drop that rule."
+    return base.model_copy(
+        update={
+            "status": "clarify",
+            "message": msg,
+            "clarifications": [Clarification(question=ask)],
+            "readback": readback(spec, lang),
+        }
+    )
 
 
 def _mart_info(con: duckdb.DuckDBPyConnection) -> _MartInfo:
@@ -528,6 +560,11 @@ def run_spec_compiled(
             base.model_copy(update={"status": "error", "message": str(e), "readback": readback(spec, lang)}),
             None,
         )
+    if any(f.domain is Domain.imaging for f in (spec.index, *spec.criteria)):
+        absent = absent_modalities(spec, mart.image_modalities(con))
+        if absent:
+            timings.resolve = _ms(t)
+            return done(_no_such_images(base, spec, absent, sorted(mart.image_modalities(con))), None)
     vocab = Vocabulary.of(con)
     resolution = resolve_spec(vocab, spec, overrides)
     resolve_codesets(spec, vocab, resolution, codesets)

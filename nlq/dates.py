@@ -213,6 +213,30 @@ KO_DURATION = (
     rf"|(?:{KO_NUMBER_RE})\s*{KO_UNIT_RE})"
 )
 
+#: '처방 직전 30일', '진단일 기준 직전 7일': the days before the event just named (a window, read by
+#: ``nlq.windows``), not the last days before today ('직전 30일 동안' alone).
+_NOT_AFTER_EVENT_KO = "".join(
+    f"(?<!{w})(?<!{w} )"
+    for w in (
+        "진단",
+        "처방",
+        "수술",
+        "시술",
+        "입원",
+        "투여",
+        "투약",
+        "검사",
+        "촬영",
+        "방문",
+        "내원",
+        "기준",
+        "시작",
+        "복용",
+        "일",
+        "날",
+    )
+)
+
 # (pattern, kind); kinds are interpreted in _range().
 EN_RULES: list[tuple[str, str]] = [
     (rf"\b(?:between|from)\s+{A_EN}\s+(?:and|to|through|thru|until|till|-)\s+{B_EN}", "ab"),
@@ -293,7 +317,10 @@ KO_RULES: list[tuple[str, str]] = [
     (rf"{A_KO}\s*(?:이후(?:로)?|이래|부터)", "since"),
     (rf"{A_KO}\s*(?:이전(?:까지)?|까지)", "until"),
     (rf"{A_KO}\s*(?:전에|전까지|전)(?![가-힣])", "before"),
-    (rf"(?:최근|지난|직전)\s*{KO_DURATION}\s*(?:간|동안|이내|사이|안에|안|내)?", "last_ko"),
+    (
+        rf"(?:최근|지난|{_NOT_AFTER_EVENT_KO}직전)\s*{KO_DURATION}\s*(?:간|동안|이내|사이|안에|안|내)?",
+        "last_ko",
+    ),
     # '작년 하반기', '올해 상반기': a half of a year named by a calendar word
     (r"(?P<which>재작년|작년|지난해|전년도|올해|금년)\s*(?P<h>상반기|하반기)", "half_ko_rel"),
     # '올해 1분기', '작년 3분기': a quarter of a year named by a calendar word

@@ -89,7 +89,6 @@ from cohort_engine.nlq.vocab import (
     KO_HEAD,
     KO_MEASURED,
     KO_MODALITIES,
-    PROCEDURE_STUDIES,
     KO_NEGATION,
     KO_OVER_LEMMAS,
     KO_PARTICLE_CONJ,
@@ -106,6 +105,7 @@ from cohort_engine.nlq.vocab import (
     NAME_KIND_WORDS,
     PARTICIPLES,
     PEOPLE_WORDS,
+    PROCEDURE_STUDIES,
 )
 from cohort_engine.nlq.windows import (
     BOUND_EN,

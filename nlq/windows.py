@@ -270,6 +270,8 @@ def _en(m: re.Match[str], kind: str) -> Item:
                 ItemKind.window, text, m.start(), m.end(), _window(min(s, e), max(s, e), text, anchor)
             )
         n = _amount(g["n"], g["u"])
+        # 'in the 365 days prior to the diagnosis' keeps the diagnosis day, as 'in the 365 days before': two
+        # writers of three wrote it so (measured, session 11); bare 'prior to X' is ..−1 (see 'open')
         if kind == "within":
             s, e = {"before": (-n, 0), "around": (-n, n)}.get(direction, (0, n))
             return Item(ItemKind.window, text, m.start(), m.end(), _window(s, e, text, anchor))
@@ -551,7 +553,7 @@ GLUE_KO = (
     r"(?:(?<![가-힣])|(?<=수술|진단|시술|입원|처방|투약|투여|사망|촬영|검사|방문|내원|복용|"
     r"발병|확진|받은|시행))"
 )
-_PRE_WORDS_KO = r"기준(?:으로)?|후|이후|뒤|다음|부터|로부터|으로부터|에서부터|전후|앞뒤|전|이전|앞"
+_PRE_WORDS_KO = r"기준(?:으로)?|후|이후|뒤|다음|부터|로부터|으로부터|에서부터|전후|앞뒤|직전|전|이전|앞"
 # '그 후로 1년 안에', '그 뒤로도', '그 다음에 90일 안에': the direction word with its particle
 _PRE_PARTICLE_KO = r"(?:(?<=후|뒤)로도?|(?<=다음)에)?"
 PRE_KO = rf"(?:{GLUE_KO}(?P<pre>{_PRE_WORDS_KO}){_PRE_PARTICLE_KO}\s*)?"

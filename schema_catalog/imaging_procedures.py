@@ -83,3 +83,28 @@ def imaging_as_procedures(
     if not notes:
         return spec, []
     return spec.model_copy(update={"index": index, "criteria": criteria}), notes
+
+
+MODALITIES_SQL = (
+    "SELECT DISTINCT UPPER(modality_source_value) FROM image_occurrence "
+    "WHERE modality_source_value IS NOT NULL"
+)
+
+
+def absent_modalities(spec: CohortSpec, present: set[str]) -> list[str]:
+    """The imaging rules' modalities of which the mart's image index holds no series at all.
+
+    Why: "폐암 환자 중 PET-CT 찍은 사람" on a mart with no PET images would come back `ok` with no one (or,
+    negated, with everyone): an answer about the index, not about the patients. Such a rule is asked
+    back, naming the modalities the index does hold. A filter is judged as a whole: "X-ray" (CR or DX)
+    on a mart that files chest films as DX only is answerable. The images to return are not rules, and
+    a request for absent ones simply returns none.
+    """
+    missing: list[str] = []
+    for f in (spec.index, *spec.criteria):
+        if f.domain is not Domain.imaging or f.imaging is None or not f.imaging.modalities:
+            continue
+        wanted = [m.upper() for m in f.imaging.modalities]
+        if not any(m in present for m in wanted):
+            missing += [m for m in wanted if m not in missing]
+    return missing

@@ -73,3 +73,30 @@ def test_an_imaging_criterion_with_no_procedure_still_says_the_mart_cannot(eunom
     res = run_spec(parsed.spec, eunomia, parsed=parsed)
     assert res.status == "error"
     assert res.message == "this mart has no image_occurrence table, so imaging criteria cannot be evaluated"
+
+
+@pytest.mark.parametrize(
+    ("question", "message"),
+    [
+        (
+            "폐암 환자 중 PET-CT 찍은 사람",
+            "이 데이터마트의 영상 색인에는 PT 영상이 없습니다(있는 모달리티: CR, CT, DX, MR, US, XA).",
+        ),
+        (
+            "lung cancer patients without a mammogram",
+            "This mart's image index holds no MG images (it holds: CR, CT, DX, MR, US, XA).",
+        ),
+    ],
+)
+def test_a_rule_on_images_the_index_does_not_hold_is_asked_back(demo, question: str, message: str) -> None:
+    parsed = parse(question, today=date(2025, 7, 1))
+    assert parsed.status == "ok" and parsed.spec is not None
+    answer = run_spec(parsed.spec, demo, parsed=parsed)
+    assert (answer.status, answer.message, answer.count) == ("clarify", message, None)
+
+
+def test_images_the_index_holds_under_another_code_are_answered(demo) -> None:
+    """'chest X-ray' is CR or DX: a mart with either answers it."""
+    parsed = parse("lung cancer patients with a chest x-ray", today=date(2025, 7, 1))
+    assert parsed.spec is not None
+    assert run_spec(parsed.spec, demo, parsed=parsed).status == "ok"

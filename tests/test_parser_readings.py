@@ -1583,6 +1583,34 @@ READINGS: list[tuple[str, dict[str, Any]]] = [
         "중이염 진단 후 1년 안에 중이염이 인덱스 포함 3회 이상 기록된 소아",
         {"criteria.0.occurrence.count": 3, "criteria.0.window.end": 365},
     ),
+    # --- session 11 (batch 16)
+    # 'N days prior to X' keeps X's day, as 'N days before X' (bare 'prior to X' does not)
+    (
+        "AF patients with no warfarin in the 365 days prior to diagnosis",
+        {"criteria.0.window.start": -365, "criteria.0.window.end": 0},
+    ),
+    ("AF patients with no warfarin prior to diagnosis", {"criteria.0.window.end": -1}),
+    # '처방 직전 30일', '처방일 기준 직전 30일': the 30 days before that prescription, not before today
+    (
+        "메트포르민 처방일 기준 직전 30일 안에 측정한 크레아티닌이 1.5 mg/dL 이상이었던 환자",
+        {"index.date_range": None, "criteria.0.window.start": -30, "criteria.0.window.end": 0},
+    ),
+    (
+        "심근경색 진단 직전 7일 이내 응급실 방문한 환자",
+        {"index.date_range": None, "criteria.0.window.start": -7, "criteria.0.window.end": 0},
+    ),
+    ("직전 30일 동안 입원한 환자", {"index.date_range.start": "2025-06-01"}),
+    # 'coronary angiography' is the procedure of the term table; its images only as images
+    (
+        "MI patients with 2 or more coronary angiograms",
+        {"criteria.0.domain": "procedure", "criteria.0.occurrence.count": 2},
+    ),
+    ("CAG 받은 심근경색 환자", {"criteria.0.domain": "procedure", "criteria.0.concepts.terms": ["CAG"]}),
+    ("심근경색 환자의 관상동맥조영술 영상", {"imaging.modalities": ["XA"], "criteria": []}),
+    (
+        "patients who had PCI in 2023; export their coronary angiograms within 1 day before the PCI",
+        {"imaging.modalities": ["XA"], "imaging.body_parts": ["HEART"], "criteria": []},
+    ),
 ]
 
 
