@@ -65,6 +65,7 @@ from cohort_engine.sql_guard.compiler import (
     EVAL_TABLE,
     CompiledCohort,
     CompileError,
+    codeset_sql,
     compile_cohort,
     eval_table,
 )
@@ -319,16 +320,35 @@ _PREPARED: OrderedDict[str, PreparedCohort] = OrderedDict()
 _PREPARED_LOCK = threading.Lock()
 
 
+def listed_concepts(
+    spec: CohortSpec, resolved: Mapping[str, Sequence[int]], fetch: Callable[[str, list], list[tuple]]
+) -> dict[str, list[int]]:
+    """Every concept of each concept set as the mart lists it (descendants, names and exclusions
+    applied by the set's own ``codeset_sql``), for the compiler to write small sets as literals."""
+    out: dict[str, list[int]] = {}
+    for key, f in (("index", spec.index), *((c.label, c) for c in spec.criteria)):
+        sql = codeset_sql(f.concepts, f.domain, resolved.get(key, ()))
+        if sql is not None:
+            out[key] = sorted({int(r[0]) for r in fetch(sql, []) if r[0] is not None})
+    return out
+
+
 def prepare(
-    spec: CohortSpec, resolved: Mapping[str, Sequence[int]], mart: str = ""
+    spec: CohortSpec,
+    resolved: Mapping[str, Sequence[int]],
+    mart: str = "",
+    fetch: Callable[[str, list], list[tuple]] | None = None,
 ) -> tuple[PreparedCohort, bool]:
     """The prepared cohort of ``spec`` with ``resolved`` concepts on the mart ``mart`` (its identity), and
-    whether it came from the cache. Raises CompileError or GuardError (never cached)."""
+    whether it came from the cache. ``fetch`` reads the mart: given, small concept sets are listed
+    from it once, on a miss, and written as literals (the identity stands for the vocabulary they came
+    from). Raises CompileError or GuardError (never cached)."""
     canonical = json.dumps(
         {
             "spec": spec.model_dump(mode="json"),
             "resolved": {k: sorted({int(i) for i in v}) for k, v in resolved.items()},
             "mart": mart,
+            "listed": fetch is not None,
         },
         sort_keys=True,
         ensure_ascii=False,
@@ -339,7 +359,9 @@ def prepare(
         if hit is not None:
             _PREPARED.move_to_end(key)
             return hit, True
-    prepared = PreparedCohort(key=key, compiled=compile_cohort(spec, resolved), imaging_request=spec.imaging)
+    expanded = listed_concepts(spec, resolved, fetch) if fetch is not None else None
+    compiled = compile_cohort(spec, resolved, expanded=expanded)
+    prepared = PreparedCohort(key=key, compiled=compiled, imaging_request=spec.imaging)
     with _PREPARED_LOCK:
         prepared = _PREPARED.setdefault(key, prepared)
         _PREPARED.move_to_end(key)
@@ -599,7 +621,7 @@ def run_spec_compiled(
         base.notes += units.notes
     try:
         t = time.perf_counter()
-        prepared, cached = prepare(spec, resolution.concept_ids(), mart.identity)
+        prepared, cached = prepare(spec, resolution.concept_ids(), mart.identity, vocab.fetch)
         compiled = prepared.compiled
         base.sql = compiled.cohort_sql  # rendered once per prepared cohort
         timings.compile = 0.0 if cached else _ms(t)
@@ -663,7 +685,7 @@ def compile_spec(
     resolve_codesets(spec, vocab, resolution, codesets)
     if resolution.problems():
         raise CompileError("some terms of this cohort no longer resolve to concepts in this mart")
-    return prepare(spec, resolution.concept_ids(), mart.identity)[0].compiled
+    return prepare(spec, resolution.concept_ids(), mart.identity, vocab.fetch)[0].compiled
 
 
 def _sample(rows: list[tuple], compiled: CompiledCohort, n: int) -> list[SampleRow]:

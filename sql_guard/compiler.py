@@ -192,6 +192,15 @@ def like_contains(text: str) -> str:
     return f"LIKE {lit('%' + body + '%')} ESCAPE {lit(esc)}"
 
 
+#: A concept set the mart lists with at most this many concepts (descendants included) is written into
+#: the events' filter as literals when the caller read it from the mart (``compile_cohort``'s
+#: ``expanded``): DuckDB then filters the table scan itself instead of hash-joining every row against a
+#: codeset CTE (first stroke, 117 concepts, on 1M persons: 34 → 29 ms). Larger sets ("any cancer")
+#: stay a CTE, so that the statement the guard parses stays small; so does every set of a cohort with
+#: criteria (see ``compile_cohort``).
+INLINE_CONCEPTS_MAX = 500
+
+
 def codeset_sql(cs: ConceptSet, domain: Domain, resolved_ids: Sequence[int]) -> str | None:
     """SQL selecting the concept ids of a concept set, or None when it means 'any concept'."""
     ids = sorted(set(cs.concept_ids) | set(resolved_ids))
@@ -326,7 +335,9 @@ def events_sql(
             raise CompileError(
                 f"{f.domain.value} events carry no concept; filter them by modality or body part"
             )
-        conds.insert(0, f"e.{dt.concept_column} IN (SELECT concept_id FROM {codeset_cte})")
+        # a codeset CTE's name, or the concepts themselves as a parenthesised list (INLINE_CONCEPTS_MAX)
+        members = codeset_cte if codeset_cte.startswith("(") else f"(SELECT concept_id FROM {codeset_cte})"
+        conds.insert(0, f"e.{dt.concept_column} IN {members}")
     where = f" WHERE {' AND '.join(conds)}" if conds else ""
     return (
         f"SELECT e.person_id AS person_id, {event_id} AS event_id, CAST(e.{dt.date_column} AS DATE) AS "
@@ -380,8 +391,11 @@ def compile_cohort(
     spec: CohortSpec,
     resolved: Mapping[str, Sequence[int]] | None = None,
     dialect: str = "duckdb",
+    expanded: Mapping[str, Sequence[int]] | None = None,
 ) -> CompiledCohort:
     """Compile a spec. ``resolved`` maps 'index' / criterion labels to concept ids found for terms.
+    ``expanded`` (optional) maps the same keys to every concept of the set as the mart lists it (the
+    result of its ``codeset_sql`` there): sets of up to INLINE_CONCEPTS_MAX are then written as literals.
 
     The CTE chain is written once and shared by every statement of the cohort (see the module
     docstring): the standalone cohort and attrition queries, and the per-person evaluation that the
@@ -401,6 +415,12 @@ def compile_cohort(
         return name
 
     def codeset(key: str, f: EventFilter, name: str) -> str | None:
+        listed = (expanded or {}).get(key)
+        # only in a cohort with no criterion: under a join, a literal filter changes DuckDB's estimates
+        # and so its join order, for better or worse (measured on 1M persons: "hypertension without
+        # diabetes" hashed its 4.2M index rows, 130 → 200 ms; "MI without PCI within 30 days" 38 → 52 ms)
+        if listed and len(listed) <= INLINE_CONCEPTS_MAX and not spec.criteria:
+            return f"({_ints(listed)})"
         sql = codeset_sql(f.concepts, f.domain, resolved.get(key, ()))
         if sql is None:
             return None

@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from cohort_engine.pipeline import listed_concepts
 from cohort_engine.spec import (
     CohortSpec,
     ConceptSet,
@@ -33,7 +34,7 @@ from cohort_engine.spec import (
     ValueFilter,
     Window,
 )
-from cohort_engine.sql_guard.compiler import compile_cohort
+from cohort_engine.sql_guard.compiler import INLINE_CONCEPTS_MAX, compile_cohort
 from cohort_engine.sql_guard.guard import validate
 
 Codes = Callable[[str, str], list[int]]
@@ -622,3 +623,20 @@ def test_postgres_gives_the_same_rows(
     assert list(pg.execute(post.attrition_sql).fetchone()) == list(
         demo.execute(duck.attrition_sql).fetchall()[0]
     )
+
+
+def test_a_small_concept_set_read_from_the_mart_is_written_as_literals(demo, code: Codes) -> None:
+    """With no criterion, the index's set as the mart lists it is the scan's own filter, and the cohort
+    is the hand-written one; with criteria, every set stays a codeset CTE (join orders: see
+    ``compile_cohort``)."""
+    spec, hand = case_first_ever_with_demographics(code)
+    listed = listed_concepts(spec, {}, lambda sql, params: demo.execute(sql, params).fetchall())
+    assert 0 < len(listed["index"]) <= INLINE_CONCEPTS_MAX
+    inlined = compile_cohort(spec, expanded=listed).cohort_sql
+    assert "cs_index" not in inlined
+    listed_sql = "".join(inlined.split()).split("condition_concept_idIN(")[1].split(")")[0]
+    assert listed_sql == ",".join(map(str, listed["index"]))
+    assert demo.execute(inlined).fetchall() == demo.execute(hand).fetchall()
+    chain, _ = case_chain(code)
+    listed = listed_concepts(chain, {}, lambda sql, params: demo.execute(sql, params).fetchall())
+    assert compile_cohort(chain, expanded=listed).cohort_sql == compile_cohort(chain).cohort_sql
