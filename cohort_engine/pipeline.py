@@ -578,10 +578,15 @@ def run_spec_compiled(
         check_spec_fits(spec, mart.profile)
     except MartCapabilityError as e:
         timings.resolve = _ms(t)
-        return done(
-            base.model_copy(update={"status": "error", "message": str(e), "readback": readback(spec, lang)}),
-            None,
-        )
+        update: dict[str, Any] = {"status": "error", "message": str(e), "readback": readback(spec, lang)}
+        if e.absent:  # a question about data this mart does not hold: ask for another
+            ask = (
+                "Ask about what this mart holds, or drop that rule."
+                if lang == "en"
+                else ("이 데이터마트에 있는 자료로 바꾸거나, 그 조건을 빼고 다시 물어봐 주세요.")
+            )
+            update |= {"status": "clarify", "clarifications": [Clarification(question=ask)]}
+        return done(base.model_copy(update=update), None)
     if any(f.domain is Domain.imaging for f in (spec.index, *spec.criteria)):
         absent = absent_modalities(spec, mart.image_modalities(con))
         if absent:

@@ -79,6 +79,7 @@ PERSON_NAMES = regex(
     r"Bae|Baek|Heo|Nam|Noh|Kwak|Sung|Cha|Joo|Woo|Ryu|Jin|Chae|Chun|Hyun|Byun|Yeom|Seok|Seol|Pyo|Myung|Wang|Yook|Maeng)"
     r"\s+[A-Z][a-z]+(?:-[a-z]+)?\b|\b(?:Mr|Mrs|Ms|Miss|Dr)\.?\s+[A-Z][a-z]+"
 )
+# ('예후 예측 모델 학습용 코호트': a prediction model's training cohort is a cohort request; '예측해 줘' is not)
 ADVICE = regex(
     r"\b(?:best|recommend(?:ed|s|ation)?|should\s+(?:i|we|he|she|they)|how\s+(?:do|should|to)\s+(?:i\s+|we\s+)?treat|what\s+causes|"
     r"is\s+it\s+safe|side\s+effects?\s+of|dose\s+of|dosage|prognosis\s+of|cure\s+for|diagnose\s+me|my\s+(?:doctor|symptoms?|"
@@ -86,7 +87,7 @@ ADVICE = regex(
     r"부작용(?:이|은)?\s*(?:뭐|무엇)|가장\s*좋은|(?<![가-힣])내\s*(?:혈압|약|증상|병|몸|건강|진단)|나의\s+|"
     r"(?:치료|관리|예방)\s*(?:는|를|은)?\s*어떻게|몇\s*(?:mg|밀리그램|단위|ml)\s*(?:으로|로)?|"
     r"(?:올리면|줄이면|늘리면|바꾸면)\s*(?:될까|되나|돼)|\bwhat\s+dose\b|\bis\s+\w+\s+safe\b|\bsafe\s+(?:in|for|during|to)\b|"
-    r"\b(?:predict|forecast|will\s+(?:die|develop|get|need))\b|예측|전망|\bwhy\s+(?:do|does|did)\b|왜\s",
+    r"\b(?:predict|forecast|will\s+(?:die|develop|get|need))\b|예측(?!\s*(?:모델|모형|알고리즘|연구|과제|AI|인공지능|용|을\s*위한))|전망|\bwhy\s+(?:do|does|did)\b|왜\s",
     re.IGNORECASE,
 )
 NAMES = regex(r"\b(?:full\s+|first\s+|last\s+|sur)?names?\b|이름|성명|실명", re.IGNORECASE)

@@ -289,7 +289,7 @@ def _imaging(lang: str) -> re.Pattern[str]:
         rx = (
             rf"(?<![A-Za-z])(?:(?<![가-힣])(?:{'|'.join(part_alts)})\s*(?:의\s*)?)?(?:{'|'.join(mod_alts)})"
             r"(?![A-Za-z])"  # 'CT' of 'appendectomy' is no CT
-            rf"(?:\s*\(\s*(?:{'|'.join(part2_alts)})\s*\))?(?:\s*(?:검사|촬영|영상|스캔|이미지|사진))?"
+            rf"(?:\s*\(\s*(?:{'|'.join(part2_alts)})\s*\))?(?:\s*(?:검사|촬영|영상|스캔|이미지|사진)(?!일))?"
         )
         return regex(rx, re.IGNORECASE)
     rx = (
@@ -315,9 +315,19 @@ def _body_imaging(lang: str) -> re.Pattern[str]:
     )
 
 
+#: An image word after a study, past a bracket that restates it: '관상동맥조영(XA) 영상', 'coronary
+#: angiography (XA) images' are the images, not the procedure (``PROCEDURE_STUDIES``).
+_IMAGES_AFTER = regex(
+    r"\s*(?:\([^()]{0,40}\)\s*)?(?:영상|이미지|사진|촬영|images?|imaging|scans?|studies|study|series)",
+    re.IGNORECASE,
+)
+
+
 def _imaging_item(m: re.Match[str], lang: str) -> Item:
     for pattern, key in PROCEDURE_STUDIES[lang]:
-        if re.fullmatch(pattern, m.group(0).strip(), re.IGNORECASE):
+        if re.fullmatch(pattern, m.group(0).strip(), re.IGNORECASE) and not _IMAGES_AFTER.match(
+            m.string, m.end()
+        ):
             return Item(ItemKind.term, m.group(0), m.start(), m.end(), TermData(key, ("procedure",)))
     mods = KO_MODALITIES if lang == "ko" else EN_MODALITIES
     parts = KO_BODY_PARTS if lang == "ko" else EN_BODY_PARTS
@@ -1820,6 +1830,8 @@ _SUMMARY_TITLE_WORDS_EN: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = t
         (r"op|operative", r"\b(?:surgery|operation|op|procedure)\b|\(\d{2}\.\d"),
         (r"pre|before|prior", r"\b(?:before|prior)\b"),
         (r"naive|naïve", r"\b(?:no|never|without)\b"),
+        # 'INR monitoring: first-ever warfarin users with 3 or more INR tests …'
+        (r"monitoring|monitored|surveillance", r"\b(?:tests?|measurements?|checks?|levels?|results?)\b"),
         (
             r"older|elderly|younger|young|adults?|pediatric|paediatric|kids?|children",
             r"\b(?:age[ds]?|\d+\s*yo)\b",
@@ -2310,6 +2322,8 @@ _OMOP_TABLES = (
 )
 
 _BLANKED_KO = [
+    # '티카그렐러 loading 들어간': the loading dose is a dose of the drug named before it
+    regex(r"(?<=[가-힣A-Za-z])\s+(?:loading(?:\s+dose)?|로딩)(?=\s|$)", re.IGNORECASE),
     # 'Eunomia에서', 'Eunomia DB 기준으로', 'OMOP CDM 데이터에서', 'Eunomia / …': the mart the request goes
     # to (see _MART_EN)
     regex(
@@ -2628,6 +2642,37 @@ _PHRASES_EN: list[RewriteStep] = [
         regex(r"^\s*(?:our|the)\s+[\w\s]{0,30}?\s+wants?\s+(?:a\s+)?(?:list|count|cohort)\s+of\s+", _I),
         "",
     ),
+    # English as a second language (batch 16): 'who take brain MRI', 'did not take any statin', 'took
+    # cardiac CT' = had; 'after diagnose', 'COPD diagnose' = the diagnosis; 'in 2023 year' = in 2023;
+    # 'under 60 age' = under age 60; 'age is 65 or more' = aged 65 or older
+    (regex(r"\btake\b(?!\s+(?:into|a\s+look|place|care|note|part)\b)", _I), "have"),
+    (regex(r"\btakes\b(?!\s+(?:into|a\s+look|place|care|note|part)\b)", _I), "has"),
+    # ('took' is a drug's verb of its own, EN_EVENT_WORDS: 'took cardiac CT' is a scan)
+    (
+        regex(
+            r"\btook\b(?=\s+(?:an?\s+|the\s+|any\s+)?(?:[a-z]+\s+)?(?:CT|MRI|MR|x-?rays?|echo|ultrasound|scans?|"
+            r"radiographs?|images?)\b)",
+            _I,
+        ),
+        "had",
+    ),
+    (regex(r"\bdiagnose\b(?=\s*(?:[.,;:)!?]|$|\s+(?:date|day|and|but|only|within|or)\b))", _I), "diagnosis"),
+    (regex(r"\b((?:19|20)\d\d)\s+year\b(?!\s*(?:old|olds)\b)", _I), r"\1"),
+    (regex(r"\b(under|below|over|above)\s+(\d{1,3})\s+(?:years?\s+)?age\b", _I), r"\1 \2 years old"),
+    # 'under age 60', 'over the age of 65'
+    (regex(r"\b(under|below|over|above)\s+(?:the\s+)?age\s+(?:of\s+)?(\d{1,3})\b", _I), r"\1 \2 years old"),
+    # 'X followed within 7 days by a cholecystectomy (…)': followed by it within 7 days
+    (
+        regex(
+            r"\bfollowed\s+(within\s+\d+\s+[a-z]+)\s+by\s+([^,.;()]+?)(?=\s*(?:[,.;(]|$|\s+and\b))", _I
+        ),
+        r"followed by \2 \1",
+    ),
+    (regex(r"\bage\s+is\s+(\d{1,3})\s+or\s+(?:more|older|above)\b", _I), r"aged \1 or older"),
+    # 'within 90 days after initiation': the start of the drug (pharmacoepidemiology's word)
+    (regex(r"\binitiation\b", _I), "start"),
+    # 'pls pull …': please
+    (regex(r"\b(?:pls|plz)\b", _I), "please"),
 ]
 
 _REWRITES_EN: list[RewriteStep] = [
@@ -3159,6 +3204,12 @@ def recognise(text: str, lang: str, today: date) -> Recognised:
         text = _rewrite(text, [(rx, BLANK) for rx in _BLANKED_KO])
         text = _restatement_ko(text)
         text = _exclusion_list_ko(text)
+        # '고혈압, 당뇨, 고지혈증 3개 다 진단받은': all of those listed ('모두')
+        text = re.sub(
+            r"(?<=[가-힣A-Za-z)])\s+(?:[2-9]|두|세|네|다섯)\s*(?:개|가지)\s*(?:다|모두|전부)(?=\s)",
+            lambda m: " 모두".ljust(len(m.group(0))),
+            text,
+        )
         # '다음 조건을 모두 만족하는 환자: (1) …, (2) …', '아래 조건을 모두 충족하는 환자 명단 추출을
         # 요청드립니다.\n1) …\n2) …', '가. …': a heading and item marks around the rules
         text = re.sub(

@@ -31,7 +31,15 @@ class MartProfile(BaseModel):
 
 
 class MartCapabilityError(ValueError):
-    """The spec needs a table this mart lacks or has in a non-OMOP shape."""
+    """The spec needs a table this mart lacks or has in a non-OMOP shape.
+
+    ``absent``: the mart holds no such table at all (Eunomia has no ``image_occurrence``): a question
+    the user can ask otherwise, answered as ``clarify``; a table in a non-OMOP shape is the steward's
+    to fix, answered as ``error``."""
+
+    def __init__(self, message: str, absent: bool = False) -> None:
+        super().__init__(message)
+        self.absent = absent
 
 
 def profile_mart(con: duckdb.DuckDBPyConnection) -> MartProfile:
@@ -50,4 +58,4 @@ def check_spec_fits(spec: CohortSpec, profile: MartProfile) -> None:
     for d in dict.fromkeys(domains):
         problem = profile.domain_problem(d)
         if problem:
-            raise MartCapabilityError(problem)
+            raise MartCapabilityError(problem, absent=DOMAIN_TABLES[d].table not in profile.tables)

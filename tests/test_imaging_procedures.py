@@ -71,8 +71,9 @@ def test_an_imaging_criterion_with_no_procedure_still_says_the_mart_cannot(eunom
     parsed = parse("patients with an MRI of the brain", today=date(2019, 7, 1))
     assert parsed.spec is not None
     res = run_spec(parsed.spec, eunomia, parsed=parsed)
-    assert res.status == "error"
+    assert res.status == "clarify"  # the user can ask otherwise: a question back, not an error
     assert res.message == "this mart has no image_occurrence table, so imaging criteria cannot be evaluated"
+    assert [c.question for c in res.clarifications] == ["Ask about what this mart holds, or drop that rule."]
 
 
 @pytest.mark.parametrize(

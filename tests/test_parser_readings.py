@@ -1611,6 +1611,61 @@ READINGS: list[tuple[str, dict[str, Any]]] = [
         "patients who had PCI in 2023; export their coronary angiograms within 1 day before the PCI",
         {"imaging.modalities": ["XA"], "imaging.body_parts": ["HEART"], "criteria": []},
     ),
+    (
+        "급성 심근경색 진단 당일 관상동맥조영(XA) 영상이 있고, 그 조영 후 3일 이내 PCI 시행한 환자",
+        {"criteria.0.domain": "imaging", "criteria.1.window.anchor": "imaging", "criteria.2": "absent"},
+    ),
+    # English as a second language: 'take' / 'took … CT' = had, 'diagnose' = the diagnosis, 'in 2023 year',
+    # 'under 60 age'; 'initiation' = the drug's start; 'followed within N days by X'
+    (
+        "Cerebral infarction patient who take brain MRI at same day of the diagnosis",
+        {"criteria.0.domain": "imaging", "criteria.0.window.end": 0},
+    ),
+    (
+        "patient who had MI between 2019 and 2020, and did not take any statin within 30 days after MI",
+        {"criteria.0.domain": "drug", "criteria.0.occurrence.count": 0, "criteria.0.window.end": 30},
+    ),
+    (
+        "Acute appendicitis patients who had appendectomy within 3 days after diagnose",
+        {"index.concepts.terms": ["Acute appendicitis"], "criteria.0.window.end": 3, "criteria.1": "absent"},
+    ),
+    ("female lung ca patient under 60 age, who got lobectomy", {"demographics.age_max": 59}),
+    ("women over the age of 65 with asthma", {"demographics.age_min": 66}),
+    (
+        "Please find patient who diagnosed MI in 2023 year and get PCI within 7 days after the MI.",
+        {"index.date_range.start": "2023-01-01", "criteria.0.window.end": 7},
+    ),
+    (
+        "Warfarin initiators (first-ever warfarin dispensing) with at least one INR > 3.0 within 90 days after "
+        "initiation.",
+        {"criteria.0.domain": "measurement", "criteria.0.window.end": 90, "criteria.1": "absent"},
+    ),
+    (
+        "Gallstone or acute cholecystitis followed within 7 days by a cholecystectomy (open or laparoscopic).",
+        {"criteria.0.domain": "procedure", "criteria.0.window.start": 0, "criteria.0.window.end": 7},
+    ),
+    (
+        "INR monitoring: first-ever warfarin users with 3 or more INR tests in the 365 days after initiation.",
+        {"index.first_occurrence": True, "criteria.0.occurrence.count": 3},
+    ),
+    # Korean: '혈소판 수치', '재처방' (another prescription), '3개 다' (all of them), a drug's 'loading'
+    ("헤파린 투여 후 14일 이내 혈소판 수치 100 미만으로 떨어진 환자", {"criteria.0.value.value": 100.0}),
+    (
+        "2023년에 와파린 처방받았는데 그 처방 다음날부터 180일 동안 와파린 재처방이 없는 환자",
+        {"criteria.0.window.start": 1, "criteria.0.window.end": 180, "criteria.0.occurrence.count": 0},
+    ),
+    (
+        "고혈압, 당뇨, 고지혈증 3개 다 진단받은 환자 뽑아주세요",
+        {"criteria.1.concepts.terms": ["고지혈증"], "criteria.2": "absent"},
+    ),
+    ("STEMI 진단 당일에 티카그렐러 loading 들어간 환자 조회해주세요", {"criteria.1": "absent"}),
+    ("STEMI 진단 당일에 바로 PCI 들어간 환자 (primary PCI 건) 추출해주세요", {"criteria.1": "absent"}),
+    # a prediction model's training cohort is a cohort request (asking for a prediction is refused)
+    (
+        "폐암 예후 예측 모델 학습용 코호트 요청드립니다. 폐암 진단 후에 흉부 CT를 찍었고, 그 CT 촬영일로부터 1년 "
+        "이내에 사망한 환자로 뽑아주세요.",
+        {"criteria.1.domain": "death", "criteria.1.window.anchor": "imaging"},
+    ),
 ]
 
 
@@ -1686,6 +1741,7 @@ def test_vague_lay_words_are_asked_back(sentence: str) -> None:
         "Update the warfarin dose to 5 mg for every patient whose INR is under 2",
         "can u write the d/c summary for the pt in bed 12",
         "write me a short funny poem about metformin",
+        "이 환자가 1년 안에 사망할지 예측해줘",
     ],
 )
 def test_writing_and_commands_mentioning_clinical_words_are_refused(sentence: str) -> None:
