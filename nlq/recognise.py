@@ -2321,6 +2321,21 @@ _OMOP_TABLES = (
     r"(?:condition|drug)_era|(?:measurement|condition|drug|procedure|observation)\s+domain)(?![A-Za-z_])"
 )
 
+_ER_SETTING_KO = regex(
+    r"(?<![가-힣])응급실\s*(?:로|으로|에|을\s*통해)\s*(?:내원|방문)(?:한|했던|하신)\s+"
+    r"(?P<what>[가-힣A-Za-z][가-힣A-Za-z\-]*(?:\s+[가-힣A-Za-z][가-힣A-Za-z\-]*){0,2}?)\s*(?P<who>환자|분|사람)"
+)
+
+
+def _er_setting_ko(m: re.Match[str]) -> str:
+    what = m["what"]
+    last = what[-1]
+    # '으로' after a final consonant other than ㄹ ('폐렴으로'), '로' otherwise ('뇌경색으로' has ㄱ: 으로)
+    batchim = "가" <= last <= "힣" and (ord(last) - 0xAC00) % 28 not in (0, 8)
+    said = f"{what}{'으로' if batchim else '로'} 응급실내원한 {m['who']}"  # no longer than what it replaces
+    return said.ljust(len(m.group(0)))
+
+
 _BLANKED_KO = [
     # '티카그렐러 loading 들어간': the loading dose is a dose of the drug named before it
     regex(r"(?<=[가-힣A-Za-z])\s+(?:loading(?:\s+dose)?|로딩)(?=\s|$)", re.IGNORECASE),
@@ -2671,6 +2686,34 @@ _PHRASES_EN: list[RewriteStep] = [
     (regex(r"\bage\s+is\s+(\d{1,3})\s+or\s+(?:more|older|above)\b", _I), r"aged \1 or older"),
     # 'within 90 days after initiation': the start of the drug (pharmacoepidemiology's word)
     (regex(r"\binitiation\b", _I), "start"),
+    # the passive of care: 'and warfarin is started within 1 month after …', 'heart echo is done'; 'but
+    # statin is not started within 6 month' = no statin started (one word after a clause's start)
+    (
+        regex(
+            r"(?:(?<=,\s)|(?<=\bbut\s)|(?<=\band\s)|^)([A-Za-z][\w-]*)\s+(?:is|are|was|were)\s+not\s+"
+            r"(started|given|prescribed|done|performed|dispensed|administered|initiated|ordered)\b",
+            _I,
+        ),
+        r"no \1 \2",
+    ),
+    (
+        regex(
+            r"\b(?:is|are|was|were)\s+(started|done|given|prescribed|performed|dispensed|administered|initiated|"
+            r"ordered)\b(?!\s+(?:on|with|to)\b)",
+            _I,
+        ),
+        r"\1",
+    ),
+    # 'MI with same-day PCI', 'a same day CT': that event on the same day
+    (
+        regex(
+            r"\b(?:an?\s+)?same[- ]day\s+(?!(?:as|of|with|the|that|this|after|before|or|and|is|was|in|at|on)\b)"
+            r"([A-Za-z][\w-]*(?:\s+[A-Za-z][\w-]*){0,2}?)"
+            r"(?=\s*(?:$|[,.;)]|\s+(?:and|or|with|within|in|at|on|for|but|who|that|after|before)\b))",
+            _I,
+        ),
+        r"\1 the same day",
+    ),
     # 'pls pull …': please
     (regex(r"\b(?:pls|plz)\b", _I), "please"),
 ]
@@ -3204,6 +3247,9 @@ def recognise(text: str, lang: str, today: date) -> Recognised:
         text = _rewrite(text, [(rx, BLANK) for rx in _BLANKED_KO])
         text = _restatement_ko(text)
         text = _exclusion_list_ko(text)
+        # '응급실로 내원한 폐렴 환자': the pneumonia that brought them to the ER, as '폐렴으로 응급실 내원한
+        # 환자' (that visit's day); '응급실 방문 이력이 있는 폐렴 환자' stays any time
+        text = _ER_SETTING_KO.sub(_er_setting_ko, text)
         # '고혈압, 당뇨, 고지혈증 3개 다 진단받은': all of those listed ('모두')
         text = re.sub(
             r"(?<=[가-힣A-Za-z)])\s+(?:[2-9]|두|세|네|다섯)\s*(?:개|가지)\s*(?:다|모두|전부)(?=\s)",

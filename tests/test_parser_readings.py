@@ -1648,6 +1648,26 @@ READINGS: list[tuple[str, dict[str, Any]]] = [
         "INR monitoring: first-ever warfarin users with 3 or more INR tests in the 365 days after initiation.",
         {"index.first_occurrence": True, "criteria.0.occurrence.count": 3},
     ),
+    # the passive of care, and 'same-day X'
+    (
+        "Newly diagnosed A-fib patient at 2022, and warfarin is started within 1 month after the diagnosis",
+        {"criteria.0.domain": "drug", "criteria.0.window.end": 30},
+    ),
+    (
+        "LDL 160 or more patients, but statin is not started within 6 month after that LDL test",
+        {"criteria.0.occurrence.count": 0, "criteria.0.window.end": 180},
+    ),
+    ("MI with same-day PCI", {"criteria.0.window.start": 0, "criteria.0.window.end": 0}),
+    (
+        "MI patients with a same-day coronary angiography",
+        {"criteria.0.concepts.terms": ["coronary angiography"], "criteria.0.window.end": 0},
+    ),
+    # '응급실로 내원한 폐렴 환자': the pneumonia of that ER visit (its day); '응급실 방문 이력이 있는' any time
+    (
+        "응급실로 내원한 폐렴 환자 중 같은 날 흉부 엑스레이 찍은 사람",
+        {"index.domain": "visit", "criteria.0.concepts.terms": ["폐렴"], "criteria.0.window.end": 0},
+    ),
+    ("응급실 방문 이력이 있는 폐렴 환자", {"index.domain": "condition", "criteria.0.window.start": None}),
     # Korean: '혈소판 수치', '재처방' (another prescription), '3개 다' (all of them), a drug's 'loading'
     ("헤파린 투여 후 14일 이내 혈소판 수치 100 미만으로 떨어진 환자", {"criteria.0.value.value": 100.0}),
     (
