@@ -79,7 +79,8 @@ PERSON_NAMES = regex(
     r"Bae|Baek|Heo|Nam|Noh|Kwak|Sung|Cha|Joo|Woo|Ryu|Jin|Chae|Chun|Hyun|Byun|Yeom|Seok|Seol|Pyo|Myung|Wang|Yook|Maeng)"
     r"\s+[A-Z][a-z]+(?:-[a-z]+)?\b|\b(?:Mr|Mrs|Ms|Miss|Dr)\.?\s+[A-Z][a-z]+"
 )
-# ('예후 예측 모델 학습용 코호트': a prediction model's training cohort is a cohort request; '예측해 줘' is not)
+# ('예후 예측 모델 학습용 코호트': a prediction model's training cohort is a cohort request;
+# '예측해 줘' is not)
 ADVICE = regex(
     r"\b(?:best|recommend(?:ed|s|ation)?|should\s+(?:i|we|he|she|they)|how\s+(?:do|should|to)\s+(?:i\s+|we\s+)?treat|what\s+causes|"
     r"is\s+it\s+safe|side\s+effects?\s+of|dose\s+of|dosage|prognosis\s+of|cure\s+for|diagnose\s+me|my\s+(?:doctor|symptoms?|"

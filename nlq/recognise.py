@@ -2707,7 +2707,8 @@ _PHRASES_EN: list[RewriteStep] = [
     # 'MI with same-day PCI', 'a same day CT': that event on the same day
     (
         regex(
-            r"\b(?:an?\s+)?same[- ]day\s+(?!(?:as|of|with|the|that|this|after|before|or|and|is|was|in|at|on)\b)"
+            r"\b(?:an?\s+)?same[- ]day\s+"
+            r"(?!(?:as|of|with|the|that|this|after|before|or|and|is|was|in|at|on)\b)"
             r"([A-Za-z][\w-]*(?:\s+[A-Za-z][\w-]*){0,2}?)"
             r"(?=\s*(?:$|[,.;)]|\s+(?:and|or|with|within|in|at|on|for|but|who|that|after|before)\b))",
             _I,

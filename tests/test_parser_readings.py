@@ -1636,16 +1636,18 @@ READINGS: list[tuple[str, dict[str, Any]]] = [
         {"index.date_range.start": "2023-01-01", "criteria.0.window.end": 7},
     ),
     (
-        "Warfarin initiators (first-ever warfarin dispensing) with at least one INR > 3.0 within 90 days after "
-        "initiation.",
+        "Warfarin initiators (first-ever warfarin dispensing) with at least one INR > 3.0 within 90 days "
+        "after initiation.",
         {"criteria.0.domain": "measurement", "criteria.0.window.end": 90, "criteria.1": "absent"},
     ),
     (
-        "Gallstone or acute cholecystitis followed within 7 days by a cholecystectomy (open or laparoscopic).",
+        "Gallstone or acute cholecystitis followed within 7 days by a cholecystectomy "
+        "(open or laparoscopic).",
         {"criteria.0.domain": "procedure", "criteria.0.window.start": 0, "criteria.0.window.end": 7},
     ),
     (
-        "INR monitoring: first-ever warfarin users with 3 or more INR tests in the 365 days after initiation.",
+        "INR monitoring: first-ever warfarin users with 3 or more INR tests in the 365 days after "
+        "initiation.",
         {"index.first_occurrence": True, "criteria.0.occurrence.count": 3},
     ),
     # the passive of care, and 'same-day X'
@@ -1662,7 +1664,8 @@ READINGS: list[tuple[str, dict[str, Any]]] = [
         "MI patients with a same-day coronary angiography",
         {"criteria.0.concepts.terms": ["coronary angiography"], "criteria.0.window.end": 0},
     ),
-    # '응급실로 내원한 폐렴 환자': the pneumonia of that ER visit (its day); '응급실 방문 이력이 있는' any time
+    # '응급실로 내원한 폐렴 환자': the pneumonia of that ER visit (its day);
+    # '응급실 방문 이력이 있는' any time
     (
         "응급실로 내원한 폐렴 환자 중 같은 날 흉부 엑스레이 찍은 사람",
         {"index.domain": "visit", "criteria.0.concepts.terms": ["폐렴"], "criteria.0.window.end": 0},
@@ -1682,8 +1685,8 @@ READINGS: list[tuple[str, dict[str, Any]]] = [
     ("STEMI 진단 당일에 바로 PCI 들어간 환자 (primary PCI 건) 추출해주세요", {"criteria.1": "absent"}),
     # a prediction model's training cohort is a cohort request (asking for a prediction is refused)
     (
-        "폐암 예후 예측 모델 학습용 코호트 요청드립니다. 폐암 진단 후에 흉부 CT를 찍었고, 그 CT 촬영일로부터 1년 "
-        "이내에 사망한 환자로 뽑아주세요.",
+        "폐암 예후 예측 모델 학습용 코호트 요청드립니다. 폐암 진단 후에 흉부 CT를 찍었고, "
+        "그 CT 촬영일로부터 1년 이내에 사망한 환자로 뽑아주세요.",
         {"criteria.1.domain": "death", "criteria.1.window.anchor": "imaging"},
     ),
 ]
