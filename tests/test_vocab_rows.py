@@ -30,9 +30,9 @@ from cohort_engine.nlq.items import (
     Item,
     ItemKind,
     ModalityData,
-    TermData,
     NameData,
     PrepData,
+    TermData,
     UnknownData,
     VerbData,
 )
