@@ -2678,9 +2678,7 @@ _PHRASES_EN: list[RewriteStep] = [
     (regex(r"\b(under|below|over|above)\s+(?:the\s+)?age\s+(?:of\s+)?(\d{1,3})\b", _I), r"\1 \2 years old"),
     # 'X followed within 7 days by a cholecystectomy (…)': followed by it within 7 days
     (
-        regex(
-            r"\bfollowed\s+(within\s+\d+\s+[a-z]+)\s+by\s+([^,.;()]+?)(?=\s*(?:[,.;(]|$|\s+and\b))", _I
-        ),
+        regex(r"\bfollowed\s+(within\s+\d+\s+[a-z]+)\s+by\s+([^,.;()]+?)(?=\s*(?:[,.;(]|$|\s+and\b))", _I),
         r"followed by \2 \1",
     ),
     (regex(r"\bage\s+is\s+(\d{1,3})\s+or\s+(?:more|older|above)\b", _I), r"aged \1 or older"),
