@@ -2713,6 +2713,27 @@ _PHRASES_EN: list[RewriteStep] = [
         ),
         r"\1 the same day",
     ),
+    # 'Patient must have a … diagnosis', 'ER visit should also be on that day': the rule, said as a duty
+    (regex(r"\b(?:must|should)\s+(?:also\s+)?have\b", _I), "had"),
+    (regex(r"\b(?:must|should)\s+(?:also\s+)?be\b(?=\s+(?:on|in|at|within|during)\b)", _I), BLANK),
+    # 'a pre-op chest CT within 90 days before surgery': the window says it ('pre-op' alone does not)
+    (
+        regex(
+            r"\b(?:pre|post)-?op(?:erative)?\s+(?=[\w\s-]{0,40}?\b(?:within|before|after|prior)\b)",
+            _I,
+        ),
+        BLANK,
+    ),
+    # '(any lobectomy code)' after the name: the name again; '(end-of-life imaging set)': what it is for
+    (regex(r"\(\s*any\s+[A-Za-z][A-Za-z\s-]{0,40}?\s+codes?\s*\)", _I), BLANK),
+    (
+        regex(
+            r"\(\s*[A-Za-z][A-Za-z\s-]{0,50}?\b(?:set|dataset|data\s+set|cohort|project|pairs)\s*\)\s*\.?\s*$",
+            _I,
+        ),
+        BLANK,
+    ),
+    (regex(r"(?<=[.!?])\s*want\s+[\w\s/-]{0,30}?\bpairs\s*\.?\s*$", _I), BLANK),
     # 'pls pull …': please
     (regex(r"\b(?:pls|plz)\b", _I), "please"),
 ]

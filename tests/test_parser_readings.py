@@ -1664,6 +1664,23 @@ READINGS: list[tuple[str, dict[str, Any]]] = [
         "MI patients with a same-day coronary angiography",
         {"criteria.0.concepts.terms": ["coronary angiography"], "criteria.0.window.end": 0},
     ),
+    # a rule said as a duty ('must have', 'should also be on that day'); 'pre-op X' with its window;
+    # '(any lobectomy code)', '(end-of-life imaging set)'
+    (
+        "Headache patients seen in the ER who had a head CT on the same day as the headache diagnosis. ER "
+        "visit should also be on that day.",
+        {"criteria.2.domain": "visit", "criteria.2.window.end": 0},
+    ),
+    (
+        "Lung lobectomy patients (any lobectomy code) with a pre-op chest CT within 90 days before surgery "
+        "AND a post-op chest CT 180-365 days after surgery. Want pre/post pairs.",
+        {"criteria.0.window.start": -90, "criteria.1.window.start": 180, "criteria.2": "absent"},
+    ),
+    (
+        "lung cancer patients who died after their diagnosis, with a chest CT acquired within 90 days "
+        "before death (end-of-life imaging set)",
+        {"criteria.1.window.anchor": "death", "criteria.2": "absent"},
+    ),
     # '응급실로 내원한 폐렴 환자': the pneumonia of that ER visit (its day);
     # '응급실 방문 이력이 있는' any time
     (
