@@ -2734,6 +2734,33 @@ _PHRASES_EN: list[RewriteStep] = [
         BLANK,
     ),
     (regex(r"(?<=[.!?])\s*want\s+[\w\s/-]{0,30}?\bpairs\s*\.?\s*$", _I), BLANK),
+    # 'GI bleeding is happen within 90 days': occurred
+    (
+        regex(
+            r"\b(?:(?:is|are|was|were)\s+)?(?:happen|happens|happened|occur|occurs)\b(?=\s+(?:within|in|on|at|after|before))",
+            _I,
+        ),
+        "occurred",
+    ),
+    # 'creatinine go up to 2.0 or more', 'rose to 2.0 or higher', 'fell to 8 or lower': the threshold said
+    (
+        regex(
+            r"\b(?:is\s+|was\s+)?(?:went|goes|go|rose|rises|rise|climbed|increased|got)\s+(?:up\s+)?to\s+"
+            r"(\d+(?:\.\d+)?)\s+or\s+(?:more|higher|above|greater|over)\b",
+            _I,
+        ),
+        r">= \1",
+    ),
+    (
+        regex(
+            r"\b(?:is\s+|was\s+)?(?:went|goes|go|fell|falls|fall|dropped|drops|drop|decreased|got)\s+(?:down\s+)?to\s+"
+            r"(\d+(?:\.\d+)?)\s+or\s+(?:less|lower|below|under)\b",
+            _I,
+        ),
+        r"<= \1",
+    ),
+    # 'trastuzumab(Herceptin)': a bracket written against its word
+    (regex(r"(?<=[a-z])\((?=[A-Za-z])"), " ("),
     # 'pls pull …': please
     (regex(r"\b(?:pls|plz)\b", _I), "please"),
 ]

@@ -1664,6 +1664,24 @@ READINGS: list[tuple[str, dict[str, Any]]] = [
         "MI patients with a same-day coronary angiography",
         {"criteria.0.concepts.terms": ["coronary angiography"], "criteria.0.window.end": 0},
     ),
+    # 'go up to 2.0 or more', 'fell to 8 or lower', 'is happen', 'trastuzumab(Herceptin)'
+    (
+        "Patients creatinine go up to 2.0 or more within 7 days after coronary angiography (contrast "
+        "nephropathy check)",
+        {"criteria.0.value.op": ">=", "criteria.0.value.value": 2.0, "criteria.0.window.end": 7},
+    ),
+    (
+        "Patients whose hemoglobin fell to 8 or lower within 3 days after the bleed",
+        {"criteria.0.value.op": "<=", "criteria.0.value.value": 8.0},
+    ),
+    (
+        "patient who take clopidogrel, and GI bleeding is happen within 90 days from the clopidogrel start",
+        {"criteria.0.domain": "condition", "criteria.0.window.end": 90},
+    ),
+    (
+        "Breast cancer woman under age 50 who received trastuzumab(Herceptin) after the diagnosis",
+        {"demographics.age_max": 49, "criteria.0.concepts.terms": ["trastuzumab", "Herceptin"]},
+    ),
     # a rule said as a duty ('must have', 'should also be on that day'); 'pre-op X' with its window;
     # '(any lobectomy code)', '(end-of-life imaging set)'
     (
