@@ -190,6 +190,7 @@ class Event:
     introduced: bool = False  # created from an anchor phrase ("after CABG")
     head: bool = False  # Korean: the clause's head noun ('… 심부전 환자'): the cohort's subject
     conj: str | None = None
+    and_of: Event | None = None  # the event this one was joined to by 'and' ('a PCI and an echo …')
     comma_terms: list[Term] = field(default_factory=list)  # 'A, B and C': split when 'and' ends the list
     text: list[str] = field(default_factory=list)
     request: bool = False  # named inside an imaging output request ("…; give me their CT scans …")

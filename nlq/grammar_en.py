@@ -167,6 +167,8 @@ class EnglishGrammar:
             prev.conj = None
         self.close()
         ev = Event(pos=pos, request=self.requesting)
+        if prev is not None and prev.conj == "and" and prev.has_content():
+            ev.and_of = prev
         if kind:
             ev.set_kind(kind)
         p = self.pend
@@ -240,7 +242,10 @@ class EnglishGrammar:
         if target.window is not None:
             self.ask("two_windows_one_event", data.text)
             return
-        members = [e for e in self.events if target.group is not None and e.group == target.group] or [target]
+        members = [e for e in self.events if target.group is not None and e.group == target.group] or [
+            *self.joined_before(target, anchor),
+            target,
+        ]
         for e in members:
             if e is anchor:
                 continue  # 'a colectomy and a CEA within 30 days before the operation': not the anchor itself
@@ -250,6 +255,32 @@ class EnglishGrammar:
                 continue
             if e.window is None or e.window.weak:  # 'then both A and B within 7 days': both get the window
                 e.window, e.anchor = replace(w), anchor
+
+    def joined_before(self, target: Event, anchor: Anchor) -> list[Event]:
+        """'who had a PCI and an echo within 30 days after the diagnosis': a window after two events of
+        different kinds joined by 'and' is both's, as it is for two of one kind ('aspirin and clopidogrel
+        within 30 days'); read as the last one's alone, the PCI came back at any time. Not the cohort's
+        first event (the index, 'MI and a PCI within 7 days'), an event with a time, count or 'first' of its
+        own, a negated one, or a death ('had a PCI and died within 30 days' is a sequence)."""
+        before = target.and_of
+        if (
+            before is None
+            or not before.names_something()
+            or before is anchor
+            or not self.events
+            or before is self.events[0]
+            or before.window is not None
+            or before.date is not None
+            or before.count is not None
+            or before.negated
+            or target.negated
+            or before.first
+            or before.prior_said
+            or before.request
+            or "death" in (before.kind, target.kind)
+        ):
+            return []
+        return [before]
 
     def measurementish(self, ev: Event) -> bool:
         if ev.kind in ("lab", "pathology", "observation"):

@@ -1664,6 +1664,17 @@ READINGS: list[tuple[str, dict[str, Any]]] = [
         "MI patients with a same-day coronary angiography",
         {"criteria.0.concepts.terms": ["coronary angiography"], "criteria.0.window.end": 0},
     ),
+    # a window after two events of different kinds joined by 'and' is both's (as for two of one kind); not
+    # the index's, and not a death's ('had a PCI and died within 30 days' is a sequence)
+    (
+        "MI patients who had a PCI and an echo within 30 days after the diagnosis",
+        {"criteria.0.window.end": 30, "criteria.1.window.end": 30},
+    ),
+    (
+        "heart failure patients who had an echo and an NT-proBNP over 1000 within 30 days of the diagnosis",
+        {"criteria.0.window.start": -30, "criteria.1.window.start": -30},
+    ),
+    ("MI patients who had a PCI and died within 30 days", {"criteria.0.window.end": None}),
     # 'go up to 2.0 or more', 'fell to 8 or lower', 'is happen', 'trastuzumab(Herceptin)'
     (
         "Patients creatinine go up to 2.0 or more within 7 days after coronary angiography (contrast "
