@@ -2694,18 +2694,19 @@ _PHRASES_EN: list[RewriteStep] = [
         ),
         r"no \1 \2",
     ),
+    # (only after 'and', 'but' or a comma: 'in whom a transfusion … was given' is read as it is)
     (
         regex(
-            r"\b(?:is|are|was|were)\s+(started|done|given|prescribed|performed|dispensed|administered|initiated|"
-            r"ordered)\b(?!\s+(?:on|with|to)\b)",
+            r"((?:,|\band|\bbut)\s+(?:[A-Za-z][\w-]*\s+){1,4}?)(?:is|are|was|were)\s+(started|done|given|"
+            r"prescribed|performed|dispensed|administered|initiated|ordered)\b(?!\s+(?:on|with|to)\b)",
             _I,
         ),
-        r"\1",
+        r"\1\2",
     ),
     # 'MI with same-day PCI', 'a same day CT': that event on the same day
     (
         regex(
-            r"\b(?:an?\s+)?same[- ]day\s+"
+            r"(?:\b(?:an?|with)\s+same[- ]day|\bsame-day)\s+"
             r"(?!(?:as|of|with|the|that|this|after|before|or|and|is|was|in|at|on)\b)"
             r"([A-Za-z][\w-]*(?:\s+[A-Za-z][\w-]*){0,2}?)"
             r"(?=\s*(?:$|[,.;)]|\s+(?:and|or|with|within|in|at|on|for|but|who|that|after|before)\b))",
