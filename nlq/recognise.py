@@ -2337,6 +2337,9 @@ def _er_setting_ko(m: re.Match[str]) -> str:
 
 
 _BLANKED_KO = [
+    # '(투약 중단 의심)', '- 약물 이상반응 의심 건으로 확인 부탁드립니다': what the request is checking for
+    regex(r"\(\s*[^()]{1,30}?\s*의심\s*(?:건|사례|환자)?\s*\)"),
+    regex(r"\s[-–—]\s+[^-–—()]{1,40}?의심(?:\s*(?:건|사례))?[^-–—()]{0,30}$"),
     # '티카그렐러 loading 들어간': the loading dose is a dose of the drug named before it
     regex(r"(?<=[가-힣A-Za-z])\s+(?:loading(?:\s+dose)?|로딩)(?=\s|$)", re.IGNORECASE),
     # 'Eunomia에서', 'Eunomia DB 기준으로', 'OMOP CDM 데이터에서', 'Eunomia / …': the mart the request goes
@@ -2620,7 +2623,15 @@ _PHRASES_EN: list[RewriteStep] = [
     (regex(r"\b(?P<p>after|before)\s+the\s+first\s+one\b", _I), r"\g<p> index"),
     # 'penicillin V (any product)', 'amoxicillin-containing exposures': products of the ingredient, as always
     (regex(r"\s*\(\s*(?:any|all)\s+(?:products?|formulations?|doses?|routes?|strengths?)\s*\)", _I), BLANK),
-    (regex(r"(?<=[A-Za-z])-containing\b", _I), ""),
+    # ('morphine-containing products', 'a fluticasone-containing inhaler': the drug, in any form)
+    (
+        regex(
+            r"(?<=[A-Za-z])-containing(?:\s+(?:products?|inhalers?|tablets?|formulations?|medications?|"
+            r"medicines?))?\b",
+            _I,
+        ),
+        "",
+    ),
     # 'incl. all the concussion codes underneath it (127295002 hierarchy)': sub-concepts, always taken
     (
         regex(
@@ -2820,8 +2831,8 @@ _REWRITES_EN: list[RewriteStep] = [
     # taken (README)
     (
         regex(
-            r",?\s*(?:incl\.?|including|with|and|plus)\s+(?:all\s+(?:of\s+)?)?(?:its\s+|their\s+)?(?:descendants?|"
-            r"descendant\s+concepts|sub-?concepts?|sub-?codes?|child(?:ren)?(?:\s+codes)?)"
+            r",?\s*(?:incl\.?|including|with|and|plus)\s+(?:all\s+(?:of\s+)?)?(?:its\s+|their\s+)?(?:descendant\s+(?:concepts|codes)|"
+            r"descendants?|sub-?concepts?|sub-?codes?|child(?:ren)?(?:\s+(?:codes|concepts))?)\b"
             r"(?:\s+such\s+as\s+[^()]*?(?=\)))?",
             _I,
         ),
