@@ -1693,16 +1693,17 @@ READINGS: list[tuple[str, dict[str, Any]]] = [
         "Breast cancer woman under age 50 who received trastuzumab(Herceptin) after the diagnosis",
         {"demographics.age_max": 49, "criteria.0.concepts.terms": ["trastuzumab", "Herceptin"]},
     ),
-    # '(including descendant concepts)', '(incl. childhood asthma)' (a word, not 'child' codes), '-containing
-    # inhaler', Korean '(투약 중단 의심)', '- 약물 이상반응 의심 건으로 확인 부탁드립니다' (what it checks for)
+    # '(including descendant concepts)', '(incl. childhood asthma)' (a word, not 'child' codes),
+    # '-containing inhaler', Korean '(투약 중단 의심)', '- 약물 이상반응 의심 건으로 확인 부탁드립니다'
+    # (what the request checks for)
     (
         "Osteoporosis (including descendant concepts) followed by alendronate within 90 days after the "
         "diagnosis.",
         {"index.concepts.terms": ["Osteoporosis"]},
     ),
     (
-        "Asthma (incl. childhood asthma) patients with a fluticasone-containing inhaler dispensed on or after "
-        "the asthma diagnosis.",
+        "Asthma (incl. childhood asthma) patients with a fluticasone-containing inhaler dispensed on or "
+        "after the asthma diagnosis.",
         {
             "index.concepts.terms": ["Asthma", "childhood asthma"],
             "criteria.0.concepts.terms": ["fluticasone"],
@@ -1714,8 +1715,8 @@ READINGS: list[tuple[str, dict[str, Any]]] = [
         {"criteria.0.window.end": 180, "criteria.1": "absent"},
     ),
     (
-        "2023년에 와파린 처방받았는데 그 처방 다음날부터 180일 동안 와파린 재처방이 없는 환자 (투약 중단 의심) "
-        "찾아주세요",
+        "2023년에 와파린 처방받았는데 그 처방 다음날부터 180일 동안 와파린 재처방이 없는 환자 "
+        "(투약 중단 의심) 찾아주세요",
         {"criteria.0.occurrence.count": 0, "criteria.1": "absent"},
     ),
     # a rule said as a duty ('must have', 'should also be on that day'); 'pre-op X' with its window;
