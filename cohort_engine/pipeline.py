@@ -68,6 +68,7 @@ from cohort_engine.sql_guard.compiler import (
     codeset_sql,
     compile_cohort,
     eval_table,
+    inlined_codeset_keys,
 )
 from cohort_engine.sql_guard.guard import HARD_MAX_ROWS, GuardError, ValidatedSQL, validate
 from cohort_engine.sql_guard.runner import EvalSession, open_mart
@@ -323,10 +324,13 @@ _PREPARED_LOCK = threading.Lock()
 def listed_concepts(
     spec: CohortSpec, resolved: Mapping[str, Sequence[int]], fetch: Callable[[str, list], list[tuple]]
 ) -> dict[str, list[int]]:
-    """Every concept of each concept set as the mart lists it (descendants, names and exclusions
-    applied by the set's own ``codeset_sql``), for the compiler to write small sets as literals."""
+    """Every concept of each concept set the compiler may write as literals (``inlined_codeset_keys``),
+    as the mart lists it (descendants, names and exclusions applied by the set's own ``codeset_sql``);
+    the other sets are not read."""
+    filters = {"index": spec.index, **{c.label: c for c in spec.criteria}}
     out: dict[str, list[int]] = {}
-    for key, f in (("index", spec.index), *((c.label, c) for c in spec.criteria)):
+    for key in inlined_codeset_keys(spec):
+        f = filters[key]
         sql = codeset_sql(f.concepts, f.domain, resolved.get(key, ()))
         if sql is not None:
             out[key] = sorted({int(r[0]) for r in fetch(sql, []) if r[0] is not None})
