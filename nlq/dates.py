@@ -149,7 +149,9 @@ _ATOM_KO = (
     rf"|{_YEAR}\s*년\s*\d{{1,2}}\s*월"
     rf"|{_YEAR}[-./](?:0?[1-9]|1[0-2])(?![\d./-])"
     rf"|{_YEAR}\s*년(?!\s*\d+\s*월)"
-    r"|(?:19|20)\d{2}(?![\d.,]\d|\s*(?:%|년|세|회|번|일|개월|달|주)))"
+    r"|(?:19|20)\d{2}(?![\d.,]\d|\s*(?:%|년|세|회|번|일|개월|달|주))"
+    # '23년도 흉부 CT': a two-digit year with '년도' (2000–2039)
+    r"|(?<![\d.\-/])[0-3]\d\s*년도)"
 )
 
 
@@ -184,6 +186,10 @@ def atom(text: str) -> tuple[date, date]:
         if m:
             y, mo = (int(x) for x in (m.groups()[:2] if m.group(1) else m.groups()[2:]))
             return _month(y, mo)
+        m = re.fullmatch(r"(\d{2})\s*년도", t)
+        if m:
+            y = 2000 + int(m.group(1))
+            return date(y, 1, 1), date(y, 12, 31)
         m = re.fullmatch(r"(\d{4})\s*년?", t)
         if m:
             y = int(m.group(1))
@@ -288,12 +294,16 @@ EN_RULES: list[tuple[str, str]] = [
     ),
     (r"\b(?:(?:in|during)\s+)?the\s+(?P<cal>year|month)\s+before\s+last\b", "calendar_before_last"),
     (r"\b(?:(?:on|from)\s+)?(?P<day>yesterday|today)\b", "day_rel"),
-    (r"\b(?:(?:in|during)\s+)?(?P<which>last|this|previous)\s+(?P<cal>year|yr|month|mo)\b", "calendar"),
+    (
+        r"\b(?:(?:in|during)\s+)?(?:the\s+)?(?P<which>last|this|previous)\s+(?:calendar\s+)?(?P<cal>year|yr|month|mo)\b",
+        "calendar",
+    ),
     (
         r"\b(?:(?:in|during)\s+)?(?:the\s+)?(?P<q>first|second|third|fourth|1st|2nd|3rd|4th)\s+quarter\s+of\s+(?P<y>\d{4})",
         "quarter",
     ),
     (r"\b(?:(?:in|during)\s+)?Q(?P<q>[1-4])\s*(?:of\s+)?(?P<y>\d{4})", "quarter"),
+    (r"\b(?:(?:in|during)\s+)?(?P<y>\d{4})\s*-?\s*Q(?P<q>[1-4])\b", "quarter"),
     # 'during the 1990s': the ten calendar years of the decade
     (r"\b(?:(?:in|during|throughout)\s+)?the\s+(?P<dec>(?:1[89]|20)\d0)'?s\b", "decade"),
     (r"\b(?:(?:in|during)\s+)?(?:the\s+)?(?P<h>first|second)\s+half\s+of\s+(?P<y>\d{4})", "half"),

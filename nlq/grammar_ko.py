@@ -36,6 +36,7 @@ from cohort_engine.nlq.items import (
     ItemKind,
     ModalityData,
     NameData,
+    TermData,
     WindowData,
 )
 from cohort_engine.nlq.messages import readings, say
@@ -95,6 +96,30 @@ def _closes_value_clause(it: Item) -> bool:
     return it.kind is ItemKind.compare and re.search(r"(?:었고|었으며|었는데)$", it.text.strip()) is not None
 
 
+#: A date said as what an event was ('진단받은 게 2022년*인*', '… 2021년*이었던*'), not a new event's.
+_COPULA_KO = regex(r"인|이었던|였던|이던|이었고|였고|인데")
+
+
+def _connective(closer: Item | None) -> bool:
+    """A clause ended in '-고' / '-(으)며' ('찍고', '받았고', '넘었으며'): joined to the next by 'and'."""
+    if closer is None or ending(closer).head:
+        return False
+    return re.search(r"(?:고|며)$", closer.text.strip()) is not None
+
+
+def _shares_window(items: list[Item]) -> bool:
+    """The clause after '-고' shares the window unless it says when by itself (a date, 'first', 'prior'),
+    is negated, or is a death ('30일 안에 재입원하고 사망한' is a sequence, as in English)."""
+    for it in items:
+        if it.kind in (ItemKind.neg, ItemKind.date, ItemKind.first, ItemKind.prior, ItemKind.window):
+            return False
+        if it.kind is ItemKind.event and it.data_as(EventWordData).kind == "death":
+            return False
+        if it.kind is ItemKind.term and "death" in it.data_as(TermData).domains:
+            return False
+    return any(it.kind in MENTIONS for it in items)
+
+
 def ending(closer: Item | None) -> EndData:
     """What closed a clause: a clause ending carries flags; a negation or an event verb none."""
     if closer is not None and isinstance(closer.data, EndData):
@@ -137,6 +162,10 @@ class KoreanGrammar:
             and re.fullmatch(r"이력(?:이|은|도|을)?", b.text.strip())
         }
         self.last_window: tuple[EventWindow, Anchor] | None = None  # of a clause with a '…도' mention
+        # the window of the clause just read when it ended in a connective '-고' ('… 30일 내에 심초음파도
+        # 찍고 NT-proBNP가 … 나온'); only the clause right after it may share it
+        self.chained_window: tuple[EventWindow, Anchor] | None = None
+        self.closer: Item | None = None
         self.events: list[Event] = []
         self.problems: list[Problem] = []
         self.demographics: list[Item] = []
@@ -202,7 +231,10 @@ class KoreanGrammar:
             if items and not head and self.only_unknown(items):
                 continue
             if items:
+                chained, self.closer = self.chained_window, closer
                 self.clause(items)
+                if self.chained_window is chained:
+                    self.chained_window = None
             if head:
                 for e in self.events[before:]:
                     e.head = True
@@ -331,9 +363,16 @@ class KoreanGrammar:
             self.last_group = self.phrase(right, window=window, anchor=anchor)
             too = any(id(it) in self.too for it in right)
             self.last_window = (window, anchor) if too else None
+            self.chained_window = (window, anchor) if _connective(self.closer) else None
         elif self.last_window is not None and any(id(it) in self.too for it in rest):
             # '응급실 온 날 폐렴 진단도 받고 흉부 X-ray도 찍은': the second '…도' is on that day too
             window, anchor = self.last_window
+            self.last_group = self.phrase(rest, window=replace(window), anchor=anchor)
+        elif self.chained_window is not None and _shares_window(rest):
+            # '진단 전후 30일 내에 심초음파도 찍고 NT-proBNP가 1000 이상 나온': a window said before two
+            # verbs joined by '-고' is both's, as 'had an echo and an NT-proBNP ≥ 1000 within 30 days' is
+            window, anchor = self.chained_window
+            self.last_window = None
             self.last_group = self.phrase(rest, window=replace(window), anchor=anchor)
         else:
             self.last_window = None
@@ -369,6 +408,17 @@ class KoreanGrammar:
             elif it.kind is ItemKind.date:
                 if self.pending_date is not None and self.pending_date.data == it.data:
                     continue  # '1990년대(1990~1999년)': the same dates said again
+                said_of = self.last_group[0] if len(self.last_group) == 1 else None
+                if (
+                    said_of is not None
+                    and self.closer is not None
+                    and _COPULA_KO.fullmatch(self.closer.text.strip())
+                    and said_of.date is None
+                    and not said_of.negated
+                ):
+                    # '뇌경색을 처음 진단받은 게 2022년인 환자': the date is said of the event just named
+                    said_of.date = it
+                    continue
                 if self.pending_date is not None:
                     self.problems.append(problem("two_dates", it.text))
                 self.pending_date = it

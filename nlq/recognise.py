@@ -23,6 +23,7 @@ from rapidfuzz.distance import OSA
 
 from cohort_engine.nlq.dates import recognise_dates
 from cohort_engine.nlq.demographics import recognise_demographics
+from cohort_engine.nlq.events import Term, same_mention
 from cohort_engine.nlq.items import (
     AgeData,
     AskData,
@@ -1048,10 +1049,14 @@ def _age_at_its_event(items: list[Item]) -> list[Item]:
 def _title_defined_after(items: list[Item], text: str) -> list[Item]:
     """'hyperkalemia in the ER: K+ > 5.0 mmol/L on the day of an ER visit': a condition named before a
     colon and a test value after it may be the condition's definition (no diagnosis asked for) or a second
-    rule; asked back, never guessed."""
+    rule; asked back, never guessed. A title whose every word the rules after the colon say again is only
+    a title (``_title_said_again``)."""
     colon = text.find(":")
     if colon < 0 or colon > 80:
         return items
+    title = _title_said_again(items, colon)
+    if title:
+        return [Item(ItemKind.filler, it.text, it.start, it.end) if it in title else it for it in items]
     head = [it for it in items if it.end <= colon and it.kind is not ItemKind.filler]
     named = [it for it in head if it.kind in (ItemKind.term, ItemKind.unknown)]
     if (
@@ -1072,6 +1077,27 @@ def _title_defined_after(items: list[Item], text: str) -> list[Item]:
         Item(ItemKind.vague, it.text, it.start, it.end, AskData(reason=reason)) if it is term else it
         for it in items
     ]
+
+
+def _title_said_again(items: list[Item], colon: int) -> list[Item]:
+    """The items of a title before the colon when everything in it is said again after it ('CAP seen in
+    the ED: • pneumonia dx (J18) same day as an ER visit …': the same condition, an event of the same
+    kind); none otherwise. Read as well, the title's condition became an index of its own and the rules
+    after the colon a second diagnosis."""
+    head = [it for it in items if it.end <= colon and it.kind not in (ItemKind.filler, ItemKind.prep)]
+    body = [it for it in items if it.start > colon]
+    terms = [it for it in head if it.kind is ItemKind.term]
+    if len(terms) != 1 or any(it.kind not in (ItemKind.term, ItemKind.event) for it in head):
+        return []
+    for it in head:
+        if it.kind is ItemKind.term:
+            again = any(x.kind is ItemKind.term and same_mention(Term.of(x), Term.of(it)) for x in body)
+        else:
+            kind = it.data_as(EventWordData).kind
+            again = any(x.kind is ItemKind.event and x.data_as(EventWordData).kind == kind for x in body)
+        if not again:
+            return []
+    return head
 
 
 def _codes_in(items: list[Item]) -> list[Item] | None:
@@ -1517,10 +1543,76 @@ def _code_restatement(out: list[Item], inner: list[Item], notes: list[str], lang
     return None
 
 
+def _members_bracket_to_mention(items: list[Item]) -> list[Item]:
+    """'no statin prescription (atorvastatin or rosuvastatin) within 90 days', 'NSAID exposure -30..0
+    (celecoxib / ibuprofen)', 'no brain imaging at all (neither head CT nor brain MRI)': a bracket that
+    names only drugs, conditions … of the mention's own kind, or studies of its body part, is about that
+    mention even with an event word, a window or 'at all' between them; it is moved beside the mention
+    and read as a bracket right after it is. Read where it stood, it became a second rule, with the
+    window on one of the two and 'any time' on the other (a silent wrong answer)."""
+    out = list(items)
+    i = 0
+    while i < len(out):
+        if out[i].text.strip() != "(":
+            i += 1
+            continue
+        j = next((k for k in range(i + 1, len(out)) if out[k].text.strip() == ")"), None)
+        if j is None:
+            break
+        inner = out[i + 1 : j]
+        named = [x for x in inner if x.kind not in (ItemKind.conj, ItemKind.filler, ItemKind.neg)]
+        k = i - 1
+        between = []
+        while k >= 0 and (
+            out[k].kind in (ItemKind.event, ItemKind.window, ItemKind.filler)
+            or (out[k].kind is ItemKind.prep and out[k].text.strip().lower() == "at")
+        ):
+            between.append(out[k])
+            k -= 1
+        if (
+            k >= 0
+            and named
+            and any(x.kind is not ItemKind.filler for x in between)
+            and _members_of(out[k], named)
+            and not any(x.kind is ItemKind.neg for x in inner if x.text.strip().lower() != "neither")
+        ):
+            out = [*out[: k + 1], *out[i : j + 1], *out[k + 1 : i], *out[j + 1 :]]
+        i = j + 1
+    return out
+
+
+def _members_of(mention: Item, named: list[Item]) -> bool:
+    """Every named item is a concept of the mention's own domain (not the same entry), or a study of its
+    body part; the mention is a known one."""
+    if mention.kind is ItemKind.term and isinstance(mention.data, TermData) and mention.data.key:
+        doms = set(mention.data.domains)
+        return all(
+            x.kind is ItemKind.term
+            and isinstance(x.data, TermData)
+            and x.data.key
+            and x.data.key != mention.data.key
+            and doms & set(x.data.domains)
+            for x in named
+        )
+    if mention.kind is ItemKind.modality and isinstance(mention.data, ModalityData):
+        parts, mods = set(mention.data.body_parts), set(mention.data.modalities)
+        return all(
+            x.kind is ItemKind.modality
+            and isinstance(x.data, ModalityData)
+            and (not parts or set(x.data.body_parts) <= parts)
+            and (not mods or set(x.data.modalities) <= mods)
+            and x.data != mention.data
+            for x in named
+        )
+    return False
+
+
 def _parentheses(items: list[Item], notes: list[str], lang: str) -> list[Item]:
     """'(종류 무관)', '(greatest dimension)': asides are dropped and noted; '(PCI or bypass)' after a
     mention lists alternatives to it; a code in brackets restates the mention before it ('diabetic
     CKD (E11.22)'); other brackets are read as if they were not there."""
+    if lang == "en":  # (Korean reads '스타틴 계열 약물(아토르바스타틴, …)' as one mention already)
+        items = _members_bracket_to_mention(items)
     out: list[Item] = []
     i = 0
     while i < len(items):
@@ -1608,6 +1700,22 @@ def _parentheses(items: list[Item], notes: list[str], lang: str) -> list[Item]:
                 ):
                     # 'brain MRI(MR, HEAD)': the DICOM codes of the study just named
                     notes.append(say("aside_ignored", lang, words=" ".join(x.text for x in inner).strip()))
+                    i = j + 1
+                    continue
+                named = [x for x in inner if x.kind not in (ItemKind.conj, ItemKind.filler, ItemKind.neg)]
+                if (
+                    prev_content is not None
+                    and prev_content is out[-1]
+                    and prev_content.kind is ItemKind.modality
+                    and named
+                    and _members_of(prev_content, named)
+                ):
+                    # 'brain imaging (head CT or brain MRI)', '… (neither head CT nor brain MRI)': the studies
+                    # meant, which the general one is read as
+                    said = " / ".join(x.text for x in named)
+                    notes.append(say("name_restates", lang, words=prev_content.text, term=said))
+                    out.pop()
+                    out.extend(x for x in inner if x.kind is not ItemKind.neg)
                     i = j + 1
                     continue
                 qualifier = [x for x in inner if x.kind is not ItemKind.filler]
@@ -1958,6 +2066,11 @@ _KO_FRAMES = [
     regex(rf"^\s*[^.:]{{1,120}}?{_FRAMING_KO}\s*(?:입니다|이에요|예요)\.\s*"),
     # an opening request sentence: '연구 목적으로 자료를 요청드립니다.', '데이터 추출을 부탁드립니다.'
     regex(r"^\s*[^.:]{1,80}?(?:요청|부탁|문의)\s*(?:드립니다|드려요|합니다|해요|드림)\.\s*"),
+    # a questionnaire's title in brackets, and the sentence that points to the items below it:
+    # '[임상시험 실시기관 타당성 조사]', '… 아래 조건에 해당하는 환자 수를 알려주시기 바랍니다.'
+    regex(r"^\s*\[[^\[\]]{1,60}\]\s*"),
+    regex(r"^\s*(?:안녕하(?:십니까|세요)[.!]?\s*)?[^.:]{0,120}?아래\s*(?:의\s*)?(?:조건|기준|항목)[^.]{0,60}?"
+          r"(?:바랍니다|주십시오|주세요|드립니다)\.\s*"),
     # a closing purpose: '— 수술 예방적 항생제 사용 현황 파악용', '(처방 적절성 검토용)',
     # '… 연구에 쓰려고 합니다.'
     # (normalise() writes every dash as '-': a dash between spaces is the separator)
@@ -2086,6 +2199,12 @@ _RESTATEMENT_WORDS = frozenset(
 _FIRST_WORDS = frozenset({"first", "first-ever", "newly", "new", "initial", "incident"})
 
 
+_DAY_NUMBERS = regex(r"[-−+]?\d+(?:\.{2,3}[-−+]?\d+)?")
+_WINDOW_SAID = regex(
+    r"\b(?:within|in\s+the|during\s+the)\s+(?:\d+|a|one|two|three)\s+(?:days?|weeks?|months?|years?)\b"
+)
+
+
 def _restatement_en(text: str) -> str:
     """'newly diagnosed atrial fibrillation (I48.x), i.e. first-ever afib dx, in 2022': a restatement that
     names only what was said before it (the same words, another name or code of the same lexicon entry,
@@ -2104,6 +2223,10 @@ def _restatement_en(text: str) -> str:
                     return m.group(0)
             elif word in _RESTATEMENT_WORDS or word in said:
                 continue
+            elif (
+                word in ("from", "date", "day", "days", "d") or _DAY_NUMBERS.fullmatch(word)
+            ) and _WINDOW_SAID.search(before):
+                continue  # '(i.e. −30..0 from the gastrectomy date)': the window just said, in day numbers
             elif not any(
                 any(n.lower() in before for n in e.en) or any(c.lower() in before for c in e.codes)
                 for e in lookup(word)
@@ -2361,7 +2484,17 @@ _BLANKED_KO = [
     # '석 달(90일)': a duration restated in brackets
     regex(r"(?<=[달주일년월])\s*\(\s*\d+\s*(?:일|주|개월|달|년)\s*\)"),
     # '흉부 CT f/u 찍은': a follow-up study is the study
-    regex(r"(?<![A-Za-z])f/u(?![A-Za-z])"),
+    regex(r"(?<![A-Za-z])f/u(?![A-Za-z])", re.IGNORECASE),
+    # '[Feasibility 설문] Q1. …': a questionnaire's item number
+    regex(r"(?:(?<=\s)|^)Q\d{1,2}[.)](?=\s)"),
+    # '…, 이것도 가능할까요?': 'is this possible too', a polite request
+    regex(r"(?<![가-힣])(?:이것|이거|이런\s*것|이런\s*거)(?:도|은|는)?(?=\s*가능)"),
+    # '흉부 CT를 누적 5회 이상': 'in total', which a count of events already is
+    regex(r"(?<![가-힣])누적(?=\s*\d)"),
+    # '귀 기관에서 … 환자 수': 'at your institution' (a feasibility questionnaire), the mart itself
+    regex(r"(?<![가-힣])귀\s*기관(?:에서는|에서|의|에는|에)?(?=\s|$)"),
+    # '… 환자만 따로 뽑아볼 수 있을까요': 'separately', which a cohort of its own already is
+    regex(r"(?<![가-힣])따로(?=\s|$)"),
     # '진단 시 50~69세', '진단 시점 기준으로 70세 이상': the age at that event, as '진단 당시'
     regex(
         r"(?<=진단|수술|시술|처방|입원|검사|촬영|내원)(\s*)(?:시점|시|당시(?=\s*(?:나이|연령)))(?:\s*(?:기준(?:으로)?|에))?"
@@ -2775,6 +2908,93 @@ _PHRASES_EN: list[RewriteStep] = [
     (regex(r"(?<=[a-z])\((?=[A-Za-z])"), " ("),
     # 'pls pull …': please
     (regex(r"\b(?:pls|plz)\b", _I), "please"),
+    # feasibility questionnaires: 'Estimated count of …', 'please estimate the number of …': the cohort
+    (regex(r"\b(?:an?\s+)?estimated\s+(?:count|number|total)\s+of\b", _I), "the"),
+    (regex(r"\b(?:please\s+)?estimate\s+the\s+(?:count|number|total)\s+of\b", _I), "the"),
+    # 'POD14–POD90': post-operative days, day numbers from the operation
+    (regex(r"\bPOD\s?(?=[-+]?\d)"), "d"),
+    # 'in the preceding 90d (-90..0)', 'on the day of or day before (-1..0)': the window said again in day
+    # numbers
+    (
+        regex(
+            r"(?P<w>\b(?:\d+\s*(?:d|days?|wks?|weeks?|mos?|months?|y|yrs?|years?)|before|after|prior|preceding|"
+            r"following|post))\s*\(\s*[-−+]?\d{1,4}\s*\.{2,3}\s*[-−+]?\d{1,4}\s*\)",
+            _I,
+        ),
+        r"\g<w>",
+    ),
+    # 'in the preceding 90d', 'in the following 30 days': the N days before / after
+    (
+        regex(
+            r"\b(?P<p>in|within|during|over)\s+the\s+(?P<w>preceding|following|subsequent)\s+(?P<n>\d+)\s*"
+            r"(?P<u>d|days?|wks?|weeks?|mos?|months?|y|yrs?|years?)\b",
+            _I,
+        ),
+        lambda m: f"{m['p']} the {m['n']} {m['u']} {'before' if m['w'].lower() == 'preceding' else 'after'}",
+    ),
+    # 'on the day of or day before': that day or the one before (-1..0)
+    (
+        regex(r"\bon\s+the\s+day\s+of\s+or\s+(?:on\s+)?(?:the\s+)?day\s+(?P<d>before|after)\b", _I),
+        lambda m: f"within 1 day {m['d'].lower()}",
+    ),
+    # '≤90d after dx', '>= 30 days after': within / at least
+    (
+        regex(r"(?:≤|<=)\s*(?P<n>\d+)\s*(?P<u>d|days?|wks?|weeks?|mos?|months?|y|yrs?|years?)\s+(?=(?:after|before|post)\b)", _I),
+        lambda m: f"within {m['n']} {m['u']} ",
+    ),
+    (
+        regex(r"(?:≥|>=)\s*(?P<n>\d+)\s*(?P<u>d|days?|wks?|weeks?|mos?|months?|y|yrs?|years?)\s+(?=(?:after|before|post)\b)", _I),
+        lambda m: f"at least {m['n']} {m['u']} ",
+    ),
+    # 'after dx (any time after)': said again
+    (
+        regex(r"(?P<x>\b(?:after|before)(?:\s+[A-Za-z]+){0,3}?)\s*\(\s*any\s*time\s+(?:after|before|later)\s*\)", _I),
+        r"\g<x>",
+    ),
+    # 'dx on/before the op', 'on/after dx': on or before / after
+    (regex(r"\bon\s*/\s*(?=(?:before|after)\b)", _I), "on or "),
+    # 'w/in 1y', '2y after': years
+    (regex(r"(?<![\w.])(\d+)\s?y(?=\s|$|[,.;)])"), r"\1 years"),
+    # 'w/in 1y of the AF dx (after)': 'of' made one-sided by the bracket
+    (
+        regex(
+            r"\b(?P<w>within|w/in)\s+(?P<d>\d+\s*[a-z]+)\s+of\s+(?P<x>[^()]{1,40}?)\s*\(\s*(?P<dir>after|before)\s*\)",
+            _I,
+        ),
+        lambda m: f"within {m['d']} {m['dir'].lower()} {m['x']}",
+    ),
+    # '>=65 at dx', 'F, 20-29', 'M 50-69 at the draw': a bare age, said by what follows or by the sex
+    (
+        regex(
+            r"(?:(?<=,\s)|(?<=,)|(?<=\()|(?<=;\s)|^)(?P<op>>=|≥|<=|≤|>|<)\s*(?P<n>\d{1,3})"
+            r"(?=\s+at\s+(?:dx|diagnosis|admit|admission|index|the\s+draw)\b)",
+            _I,
+        ),
+        lambda m: f"age {m['op']} {m['n']}",
+    ),
+    (
+        regex(
+            r"(?<![\w.\-])(?P<s>[MF])(?P<sep>,?\s+)(?P<a>\d{1,2})\s*[-–]\s*(?P<b>\d{1,2})(?![\d.%/])"
+            r"(?!\s*(?i:mg|g\b|g/|mmol|meq|u/|iu|kg|cm|mm|ng|pg|d\b|days?|wks?|weeks?|mos?|months?|y\b|yrs?|years?))"
+            r"(?P<draw>\s+at\s+the\s+draw\b)?"
+        ),
+        lambda m: f"{m['s']}{m['sep']}aged {m['a']}-{m['b']}",
+    ),
+    # '1st-ever', '1st rx': first
+    (
+        regex(
+            r"\b1st(?=[\s-]+(?:ever|time|dx|rx|diagnosis|prescription|episode|admission|visit|event|use)\b)",
+            _I,
+        ),
+        "first",
+    ),
+    # '(epilepsy included)', ', concussions included,': including it
+    (
+        regex(r"\s*(?P<o>[(,])\s*(?P<x>[A-Za-z][\w'\- ]{2,40}?)\s+(?:included|incl\.?)\s*(?P<c>[),])", _I),
+        lambda m: m.group(0)
+        if re.search(r"\b(?:days?|dates?)\b", m["x"], _I)  # '(diagnosis day included)': a window's end
+        else f" (including {m['x']})" + ("," if m["c"] == "," else ""),
+    ),
 ]
 
 _REWRITES_EN: list[RewriteStep] = [

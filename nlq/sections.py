@@ -64,11 +64,13 @@ _BASELINE_REF_EN = regex(
 )
 
 #: The mark of a listed item: '1)', '①', '- ', '(가)'.
-_ITEM_MARK = r"\d{1,2}\)|[①-⑩]|[-•·]\s|\([가-하\d]\)"
+#: ('1. 대상 질환: …', '선정기준 1. …': a number and a full stop before words; never a date's '2023. 1. 1.')
+_NUMBER_DOT = r"(?:(?<=\s)|^)(?<!\d\.\s)\d{1,2}\.(?=\s+[가-힣A-Za-z(\[\d])"
+_ITEM_MARK = rf"\d{{1,2}}\)|[①-⑩]|[-•·]\s|\([가-하\d]\)|{_NUMBER_DOT}"
 #: Korean section labels whose part holds rules.
 _LABEL_KO = regex(
     _AFTER_LABEL
-    + r"\s*(?:기준일|기준\s*사건|인덱스\s*날짜|선정\s*기준|포함\s*기준(?:\s*\d+)?|결과\s*변수|결과|노출|"
+    + r"\s*(?:기준일|기준\s*사건|인덱스\s*날짜|선정\s*기준|대상\s*(?:기간|질환|환자|약물)|(?:조회|관찰|추출)?\s*기간|포함\s*기준(?:\s*\d+)?|결과\s*변수|결과|노출|"
     r"추가\s*조건|조건|단계\s*\d+|연구\s*대상|대상|"
     r"(?:코호트\s*)?진입(?:\s*(?:이벤트|사건))?|인덱스(?:\s*(?:이벤트|사건))?|인구\s*학적\s*(?:기준|조건))"
     r"\s*(?:\([^():]{0,40}\))?\s*:\s*|"
@@ -85,12 +87,17 @@ _BASELINE_DEF_KO = regex(
 _BASELINE_REF_KO = regex(r"기저\s*기간\s*(?:\([^()]{0,60}\))?\s*(?:중에?|동안에?|내에?|안에?)")
 #: Closing sentences that restate the sections: '결과 변수 발생자.', '노출과 결과 변수를 모두 만족하는 환자.'
 _CLOSING_KO = regex(
-    _AFTER_SENTENCE + r"\s*(?:노출과\s*결과\s*변수|결과\s*변수|노출|(?:두|세|모든|위)\s*(?:기준|조건))"
-    r"(?:을|를|이|가)?\s*(?:모두\s*)?(?:발생(?:한)?|만족(?:하는|한)|확인된|충족(?:하는|한))\s*"
-    r"(?:자|환자|대상자)(?:\s*(?:명단|만))?(?:을|를)?(?:\s*(?:추출|요청드립니다|뽑아\s*주세요))?\s*\.?\s*$"
+    rf"(?:{_AFTER_SENTENCE}|(?<=\s))"
+    r"\s*(?:노출과\s*결과\s*변수|결과\s*변수|노출|(?:두|세|네|모든|위|위의|상기|이상의)\s*(?:기준|조건)|\d{1,2}\)(?:\s*,\s*\d{1,2}\))+)"
+    r"(?:을|를|이|가|에)?\s*(?:모두\s*)?(?:발생(?:한)?|만족(?:하는|한)|확인된|충족(?:하는|한)|해당(?:하는|되는))\s*"
+    r"(?:자|환자|대상자)(?:\s*(?:명단|만|수))?(?:을|를)?"
+    r"(?:\s*(?:추출|요청드립니다|뽑아\s*주세요|알려\s*주(?:시기\s*바랍니다|세요|십시오)))?\s*\.?\s*$"
 )
 #: The items of an exclusion section: '1)', '①', '(가)', '-', ';' and sentence ends split them.
-_ITEM_SPLIT = regex(r"\s*(?:;|(?<=\S)\.\s+|\s[-•·]\s|(?:(?<=\s)|^)\(?\d{1,2}\)|[①-⑩]|\([가-하]\))\s*")
+_ITEM_SPLIT = regex(  # ('i.e.', 'e.g.', 'vs.', 'etc.' end no item)
+    r"\s*(?:;|(?<=\S)(?<!\bi\.e)(?<!\be\.g)(?<!\bvs)(?<!\betc)\.\s+|\s[-•·]\s|(?:(?<=\s)|^)\(?\d{1,2}\)|[①-⑩]|"
+    rf"\([가-하]\)|{_NUMBER_DOT})\s*"
+)
 
 
 #: The Korean index label: its part names the index event by its date ('폐암 최초 진단일', '… 측정된 날').
@@ -101,6 +108,10 @@ _INDEX_LABEL_KO = regex(
 _EVENT_DAY_KO = regex(
     r"(?<=진단|시행|처방|투여|측정|촬영|방문|입원|수술|시술|주입)\s*일\s*$|(?<=[된한은])\s*날\s*$"
 )
+
+
+_NUMBERED = regex(rf"{_NUMBER_DOT}|(?:(?<=\s)|^)\d{{1,2}}\)(?=\s)")
+_TRAILING_NUMBER = regex(r"(?:(?<=\s)|^)\d{1,2}\.\s*$")
 
 
 def _sections(text: str, label: re.Pattern[str], exclusion: re.Pattern[str]) -> list[tuple[str, str]]:
@@ -120,6 +131,8 @@ def _sections(text: str, label: re.Pattern[str], exclusion: re.Pattern[str]) -> 
         out.append((kind, text[pos:start]))
         pos, kind = end, k
     out.append((kind, text[pos:]))
+    # ('1. 대상 기간: … 2. 대상 질환: …': the number of the next labelled item ends the part before it)
+    out = [(k, _TRAILING_NUMBER.sub("", part)) for k, part in out]
     return [(k, part.strip().removesuffix("/").removesuffix("|")) for k, part in out if part.strip(" .;/|")]
 
 
@@ -147,7 +160,12 @@ def read_sections_ko(text: str) -> str:
     """Korean sections read as clauses (see the module docstring)."""
     text = _NO_RULE_KO.sub(" ", _baseline_ko(text)).strip()
     if not (_LABEL_KO.search(text) or _EXCLUSION_KO.search(text)):
-        return text
+        # '1. … 환자 2. 진단일로부터 30일 이내 … 환자': numbered items with no label are the rules
+        first = _NUMBERED.search(text)
+        if first is None or len(_NUMBERED.findall(text)) < 2:
+            return text
+        items = _items(text[first.start() :])
+        return ". ".join(p for p in [text[: first.start()].strip(" .;"), *items] if p) + "."
     parts = []
     for kind, part in _sections(text, _LABEL_KO, _EXCLUSION_KO):
         if kind == "exclusion":

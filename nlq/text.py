@@ -69,7 +69,9 @@ def normalise(text: str) -> str:
 
     Offsets of every later stage refer to this string, so it must not change what the words are.
     """
-    t = unicodedata.normalize("NFKC", text).translate(_QUOTES)
+    # ('①' would become a bare '1' under NFKC: it is a list item's mark, '1)')
+    t = re.sub("[①-⑳]", lambda m: f" {ord(m.group(0)) - 0x245F}) ", text)
+    t = unicodedata.normalize("NFKC", t).translate(_QUOTES)
     # a line that starts with a label ('Inclusion rule 1: …', '포함 기준 1: …') starts a sentence
     t = LINE_LABEL.sub(". ", t)
     t = "".join(" " if unicodedata.category(ch) == "Cc" else ch for ch in t)

@@ -211,14 +211,15 @@ EN_MODALITIES: list[tuple[str, list[str], list[str]]] = [
         ["XA"],
         ["HEART"],
     ),
-    (r"angiograph(?:y|ies)|angiograms?|angio|arteriography|fluoroscopy", ["XA"], []),
+    # ('XA': the DICOM code, written in capitals)
+    (r"angiograph(?:y|ies)|angiograms?|angio|arteriography|fluoroscopy|(?-i:XA)", ["XA"], []),
     (r"echocardiograph(?:y|ies)|echocardiograms?|echo(?:e?s)?|tte|tee", ["US"], ["HEART"]),
     # 'breast US', 'abd US': the capital abbreviation only ('give us' is no ultrasound)
     (r"ultrasound|ultrasonography|sonography|sonogram|(?-i:US)", ["US"], []),
     (r"mammograph(?:y|ies)|mammograms?", ["MG"], ["BREAST"]),
     (r"cxr", ["CR", "DX"], ["CHEST"]),
     # 'knee films': plain films
-    (r"x-?\s?rays?|radiographs?|radiography|plain\s+films?|films?", ["CR", "DX"], []),
+    (r"x-?\s?rays?|radiographs?|radiography|plain\s+films?|films?|(?-i:XRs?)", ["CR", "DX"], []),
 ]
 #: Study words that name a procedure of the term table (``evals/README.md``): "had coronary angiography"
 #: is the procedure (ICD-9-CM 88.55–88.57), as a data engineer writes it and as a claim records it. The
@@ -256,7 +257,7 @@ KO_MODALITIES: list[tuple[str, list[str], list[str]]] = [
         ["HEART"],
     ),
     (r"(?<![A-Za-z])CXR(?![A-Za-z])", ["CR", "DX"], ["CHEST"]),
-    (r"혈관\s*조영(?:술)?|조영술|(?<![가-힣])조영(?=\s|$)|angiography", ["XA"], []),
+    (r"혈관\s*조영(?:술)?|조영술|(?<![가-힣])조영(?=\s|$)|angiography|(?<![A-Za-z])XA(?![A-Za-z])", ["XA"], []),
     (r"심장\s*초음파|심초음파|echo", ["US"], ["HEART"]),
     (r"초음파|(?<![A-Za-z])US(?![A-Za-z])", ["US"], []),
     (r"유방\s*촬영(?:술)?|맘모그(?:래피|램)", ["MG"], ["BREAST"]),
@@ -296,7 +297,7 @@ EN_BODY_PARTS: list[tuple[str, list[str]]] = [
 KO_BODY_PARTS: list[tuple[str, list[str]]] = [
     # English names too: Korean questions mix them in ('head CT 찍은', 'L-spine X-ray')
     (r"흉부|가슴|폐|흉곽|(?<![A-Za-z])(?:chest|thorax|lungs?)(?![A-Za-z])", ["CHEST"]),
-    (r"심장|(?<![A-Za-z])(?:heart|cardiac)(?![A-Za-z])", ["HEART"]),
+    (r"심장|관상\s*동맥|(?<![A-Za-z])(?:heart|cardiac|coronary)(?![A-Za-z])", ["HEART"]),
     (r"머리|두부|뇌|두경부|(?<![A-Za-z])(?:head|brain)(?![A-Za-z])", ["HEAD"]),
     (r"복부|배|(?<![A-Za-z])(?:abdomen|abdominal|abd)(?![A-Za-z])", ["ABDOMEN"]),
     (r"골반|(?<![A-Za-z])(?:pelvis|pelvic)(?![A-Za-z])", ["PELVIS"]),

@@ -120,6 +120,16 @@ def _bound_days(text: str) -> int:
 
 
 EN_RULES: list[tuple[str, str]] = [
+    # analysts' notation for a window in days around the index: '-30..0', 'd0-d30', 'day -7 to day 7',
+    # 'days 0-30' (signed day numbers; a unit after the second number makes it a 'range' below instead)
+    (
+        r"(?<![\w.\-/−+])(?:(?:d|days?)\s*)?(?P<sa>[-−+]?\d{1,3})(?!\d)\s*(?:d\b|days?\b)?\s*(?:\.{2,3}|…)\s*"
+        r"(?:(?:d|days?)\s*)?(?P<sb>[-−+]?\d{1,3})(?![\d.])(?:\s*(?:d|days?)\b)?|"
+        r"\b(?:d|day)\s*(?P<da>[-−+]?\d{1,3})\s*(?:-|–|to|through|~)\s*(?:d|day)\s*(?P<db>[-−+]?\d{1,3})\b|"
+        r"\bdays?\s+(?P<ea>[-−+]?\d{1,3})\s*(?:-|–|~)\s*(?P<eb>[-−+]?\d{1,3})\b"
+        r"(?!\s*(?:days?|d|weeks?|wks?|months?|mos?|years?|yrs?)\b)",
+        "signed",
+    ),
     # 'before the day of the stroke', 'before that day': the days before that day (..−1)
     (
         r"\b(?:before|prior\s+to)\s+(?:the\s+(?:day|date)\s+of\b(?P<as>)|that\s+(?:same\s+)?(?:day|date)\b)",
@@ -200,6 +210,11 @@ def _en(m: re.Match[str], kind: str) -> Item:
     g = m.groupdict()
     text = m.group(0)
     try:
+        if kind == "signed":
+            ends = (g["sa"] or g["da"] or g["ea"], g["sb"] or g["db"] or g["eb"])
+            a, b = (int(x.replace("−", "-")) for x in ends)
+            span = _window(min(a, b), max(a, b), text, "none")
+            return Item(ItemKind.window, text, m.start(), m.end(), span)
         if kind == "same_day_of":
             return Item(ItemKind.window, text, m.start(), m.end(), _window(0, 0, text, "follows"))
         if kind == "same_day":

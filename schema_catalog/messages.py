@@ -32,10 +32,10 @@ NOTES: dict[str, dict[str, str]] = {
         "ko": "“{term}”에 대해 시행된 {domain}로 읽었습니다 ({names})",
     },
     "contains": {
-        "en": "“{term}” is not a concept name here; read as every {domain} concept whose name contains it "
-        "({count}); override to narrow",
-        "ko": "“{term}”은(는) 이 데이터마트의 개념 이름이 아니어서, "
-        "이름에 이 말이 들어간 {domain} 개념 {count}개로 읽었습니다. 좁히려면 직접 고르세요",
+        "en": "“{term}” is not a concept name here; {count} {domain} concepts have it in their names: pick "
+        "one, or name the one you mean",
+        "ko": "“{term}”은(는) 이 데이터마트의 개념 이름이 아닙니다. 이름에 이 말이 들어간 {domain} 개념이 "
+        "{count}개 있습니다. 하나를 고르거나 원하는 개념을 말해 주세요",
     },
     "ambiguous": {
         "en": "“{term}” is close to several {domain} concepts; pick one",

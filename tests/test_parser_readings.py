@@ -1761,6 +1761,126 @@ READINGS: list[tuple[str, dict[str, Any]]] = [
         "그 CT 촬영일로부터 1년 이내에 사망한 환자로 뽑아주세요.",
         {"criteria.1.domain": "death", "criteria.1.window.anchor": "imaging"},
     ),
+    # session 12. Korean: a window said before two verbs joined by '-고' is both's (not a death's or a
+    # negated one's); a date said of the event just named ('진단받은 게 2022년인'); '관상동맥 CT'; '23년도'
+    (
+        "심부전 진단 전후 30일 내에 심초음파도 찍고 NT-proBNP가 1000 pg/mL 이상 나온 환자",
+        {"criteria.1.window.start": -30, "criteria.1.window.end": 30},
+    ),
+    (
+        "심근경색 진단 후 30일 이내 PCI 받고 사망한 환자",
+        {"criteria.1.domain": "death", "criteria.1.window.end": None},
+    ),
+    (
+        "심근경색 진단 후 30일 이내 PCI 받고 스타틴 처방 안 받은 환자",
+        {"criteria.1.occurrence.count": 0, "criteria.1.window.end": None},
+    ),
+    (
+        "뇌경색을 처음 진단받은 게 2022년인 환자들 중에서요, 진단일로부터 30일 안에 뇌 MRI를 찍은 사람",
+        {"index.date_range.start": "2022-01-01", "criteria.0.date_range": None},
+    ),
+    ("coronary CTA 찍은 당뇨 환자", {"criteria.0.imaging.body_parts": ["HEART"]}),
+    ("23년도 흉부 CT 촬영자 뽑아줘요", {"index.date_range.end": "2023-12-31"}),
+    # English: day numbers as analysts write them ('-30..0', 'd0-d30', 'POD14–POD90')
+    ("GI bleed w/ NSAID -30..0", {"criteria.0.window.start": -30, "criteria.0.window.end": 0}),
+    ("MI with statin d0-d30", {"criteria.0.window.start": 0, "criteria.0.window.end": 30}),
+    (
+        "colectomy → adjuvant chemo infusion (99.25) on POD14–POD90",
+        {"criteria.0.window.start": 14, "criteria.0.window.end": 90},
+    ),
+    # a bracket naming the members of the mention before it, past an event word or a window
+    (
+        "adults with an LDL of 160 or higher and NO statin prescription (atorvastatin or rosuvastatin) "
+        "within the 90 days after that result",
+        {"criteria.0.window.end": 90, "criteria.0.occurrence.count": 0, "criteria.1": "absent"},
+    ),
+    (
+        "stroke patients with no brain imaging at all (neither head CT nor brain MRI) within 2 days after "
+        "the diagnosis",
+        {"criteria.0.imaging.modalities": ["CT", "MR"], "criteria.0.window.end": 2, "criteria.1": "absent"},
+    ),
+    # feasibility and chat shorthand: 'Estimated count of', 'on/before', 'w/in 1y of X (after)', 'F, 20-29',
+    # '>=65 at dx', '(epilepsy included)', 'the last calendar year'
+    ("Estimated count of patients aged 75+ diagnosed with pneumonia in 2023.", {"demographics.age_min": 75}),
+    (
+        "colectomy pts w/ colon ca dx on/before the op",
+        {"criteria.0.window.start": None, "criteria.0.window.end": 0},
+    ),
+    (
+        "AF → ischemic stroke w/in 1y of the AF dx (after)",
+        {"criteria.0.window.start": 0, "criteria.0.window.end": 365},
+    ),
+    ("depression dx (F32) in 2023, F, 20-29", {"demographics.age_min": 20, "demographics.age_max": 29}),
+    ("first-ever ischemic stroke, dx 2021–2023, F only, >=65 at dx", {"demographics.age_min": 65}),
+    ("PRBC with Hb <7 at admission", {"demographics.age_max": None, "criteria.1.value.value": 7.0}),
+    (
+        "seizure disorder (epilepsy included) in 2023",
+        {"index.concepts.terms": ["seizure disorder", "epilepsy"]},
+    ),
+    (
+        "patients diagnosed with acute bronchitis during the last calendar year",
+        {"index.date_range.end": "2024-12-31"},
+    ),
+    # '(i.e. −30..0 from the gastrectomy date)' says the window again; a title the rules say again
+    (
+        "Inclusion: gastric cancer (C16.x); partial gastrectomy (ICD-9 43.5–43.7) within 90 days after the "
+        "diagnosis; CEA measured within 30 days before that surgery (i.e. −30..0 from the gastrectomy date).",
+        {"criteria.1.window.anchor": "procedure", "criteria.2": "absent"},
+    ),
+    (
+        "CAP seen in the ED: • pneumonia dx (J18) same day as an ER visit • age >= 65 • amoxicillin d0-d3",
+        {"index.domain": "visit", "criteria.0.concepts.terms": ["J18"], "criteria.2": "absent"},
+    ),
+    # Korean questionnaires: '[…]' titles, '귀 기관에서', 'Q1.', numbered items ('1. …', '①'), their closing
+    # ('①, ②를 모두 충족하는 환자 수를 알려주십시오'); '따로', '이것도 가능할까요', '누적 5회', 'XA'
+    (
+        "[임상시험 실시기관 타당성 조사] 안녕하십니까. 귀 기관의 대상자 모집 가능성 검토를 위해 아래 조건에 해당하는 "
+        "환자 수를 알려주시기 바랍니다.\n1. 2023년 1월 1일부터 2023년 12월 31일 사이 급성 심근경색(ICD-10 I21, I22)으로 "
+        "진단받은 환자\n2. 진단일로부터 30일 이내에 경피적 관상동맥중재술(PCI)을 받은 환자",
+        {"index.date_range.start": "2023-01-01", "criteria.0.window.end": 30, "criteria.1": "absent"},
+    ),
+    (
+        "고혈압 임상시험 타당성 검토 자료 요청드립니다. ① 2024년에 본태성 고혈압(I10) 진단 기록이 있는 환자 ② 해당 "
+        "진단일로부터 1년 이내에 수축기 혈압 160 mmHg 이상이 2회 이상 측정된 환자 ①, ②를 모두 충족하는 환자 수를 "
+        "알려주십시오.",
+        {"criteria.0.occurrence.count": 2, "criteria.0.window.end": 365, "criteria.1": "absent"},
+    ),
+    (
+        "1. 대상 기간: 2021년 1월 1일 ~ 2022년 12월 31일 2. 대상 질환: ST분절 상승 심근경색(STEMI, I21.0~I21.3) "
+        "3. 조건: 진단 당일 PCI 시행 위 조건에 해당하는 환자 수를 알려주시기 바랍니다.",
+        {"index.date_range.end": "2022-12-31", "criteria.0.window.end": 0, "criteria.1": "absent"},
+    ),
+    (
+        "[Feasibility 설문] Q1. 뇌혈관사고(cerebrovascular accident) 진단 당일 alteplase를 투여받은 환자 수는 "
+        "몇 명입니까?",
+        {"criteria.0.concepts.terms": ["alteplase"], "criteria.1": "absent"},
+    ),
+    ("귀 기관에서 심방세동(I48) 진단 후 와파린을 처방받은 환자 수", {"criteria.0.window.start": 0}),
+    ("혹시 2023년에 심근경색 진단받은 65세 이상 여자 환자분들만 따로 뽑아볼 수 있을까요?", {"criteria.0": "absent"}),
+    (
+        "심근경색 진단 후 일주일 이내에 아스피린이랑 클로피도그렐 둘 다 처방받은 환자를 보고 싶은데요, 이것도 "
+        "가능할까요?",
+        {"criteria.1.window.end": 7, "criteria.2": "absent"},
+    ),
+    ("폐암 환자 중 흉부 CT를 누적 5회 이상 찍은 환자 리스트", {"criteria.0.occurrence.count": 5, "criteria.1": "absent"}),
+    ("급성 심근경색 진단 받은 날 바로 XA 촬영한 환자", {"criteria.0.imaging.modalities": ["XA"]}),
+    # English shorthand: 'in the preceding 90d (-90..0)', 'on the day of or day before', '≤90d after',
+    # '(any time after)', 'L-spine XRs', '2022Q1'
+    (
+        "glargine rx'd w/ A1c >= 10% in the preceding 90d (-90..0)",
+        {"criteria.0.window.start": -90, "criteria.0.window.end": 0},
+    ),
+    (
+        "PRBC transfusions w/ Hb < 7 on the day of or day before (-1..0)",
+        {"criteria.0.window.start": -1, "criteria.0.window.end": 0},
+    ),
+    ("gastric ca: C16 dx → gastrectomy ≤90d after dx", {"criteria.0.window.start": 0, "criteria.0.window.end": 90}),
+    ("breast ca, F, got trastuzumab after dx (any time after)", {"criteria.0.window.start": 0}),
+    (
+        "low back pain (M54.5x) → >=2 L-spine XRs w/in 365d after",
+        {"criteria.0.imaging.body_parts": ["LSPINE"], "criteria.0.occurrence.count": 2},
+    ),
+    ("incident T2DM 2022Q1 (first E11 ever)", {"index.date_range.end": "2022-03-31"}),
 ]
 
 

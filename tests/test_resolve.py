@@ -111,13 +111,15 @@ def test_surgery_for_a_disease_says_how_it_was_read(demo) -> None:
     assert r.note and "procedures done for 관상 동맥 질환" in r.note and "CABG" in r.note and "PCI" in r.note
 
 
-def test_a_general_word_covers_the_concepts_named_with_it(eunomia) -> None:
+def test_a_general_word_offers_the_concepts_named_with_it(eunomia) -> None:
+    """Taken all together, such a word gave the wrong patients on 4 of 5 blind questions: it is asked."""
     r = resolve_term(Vocabulary(eunomia), "fracture", C)
-    assert r.status == "resolved" and {m.method for m in r.matches} == {"contains"}
+    assert r.status == "ambiguous" and not r.matches
+    assert {m.method for m in r.candidates} == {"contains"}
     assert {"Fracture of rib", "Closed fracture of hip", "Fracture of ankle"} <= {
-        m.concept_name for m in r.matches
+        m.concept_name for m in r.candidates
     }
-    assert r.note and "override" in r.note
+    assert r.note and "have it in their names: pick one" in r.note
 
 
 @pytest.mark.parametrize(
