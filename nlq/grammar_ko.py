@@ -39,6 +39,7 @@ from cohort_engine.nlq.items import (
     TermData,
     WindowData,
 )
+from cohort_engine.nlq.lexicon import lookup
 from cohort_engine.nlq.messages import readings, say
 from cohort_engine.nlq.regex_cache import regex
 from cohort_engine.nlq.vocab import KIND_DOMAIN, KO_DATE_REFERENCE, VISIT_KINDS
@@ -860,7 +861,35 @@ def _one_window(items: list[Item]) -> list[Item] | Item:
 
 
 def build_ko(items: list[Item]) -> Built:
-    return KoreanGrammar(items).run()
+    return KoreanGrammar(_member_of_class(items)).run()
+
+
+def _member_of_class(items: list[Item]) -> list[Item]:
+    """'피 묽게 하는 약 중에 와파린은 한 번도 처방 안 받은', '스타틴 중 아토르바스타틴': a class named to say where
+    its member comes from; the member is the mention (read as two, 'never warfarin' became 'on an
+    anticoagulant but never warfarin')."""
+    out: list[Item] = []
+    for it in items:
+        if (
+            len(out) >= 2
+            and it.kind is ItemKind.term
+            and out[-1].kind is ItemKind.end
+            and out[-1].text.strip() in ("중", "중에", "중에서")
+            and out[-2].kind is ItemKind.term
+            and _is_member(out[-2], it)
+        ):
+            del out[-2:]
+        out.append(it)
+    return out
+
+
+def _is_member(group: Item, member: Item) -> bool:
+    """Every code of the member's entries is one of the group's (a class and one of its drugs)."""
+    if group.data_as(TermData).key == member.data_as(TermData).key:
+        return False
+    mine = {c for e in lookup(group.text) for c in e.codes}
+    theirs = {c for e in lookup(member.text) for c in e.codes}
+    return bool(theirs) and theirs < mine
 
 
 def _date_reference(probe: Event) -> bool:

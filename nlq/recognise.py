@@ -1581,6 +1581,27 @@ def _members_bracket_to_mention(items: list[Item]) -> list[Item]:
     return out
 
 
+#: The event words a gloss of a known mention of that domain may end in.
+_GLOSS_KINDS = {"measurement": {"lab"}, "drug": {"drug"}, "procedure": {"procedure", "surgery"}}
+
+
+def _lay_gloss(out: list[Item], inner: list[Item]) -> bool:
+    """A bracket right after a known mention that holds only words nobody read and ends in the word for
+    that mention's kind of event ('(inflammation blood test)', '(the clot-dissolving drug)')."""
+    prev = out[-1] if out else None
+    words = [x for x in inner if x.kind is not ItemKind.filler]
+    if prev is None or prev.kind is not ItemKind.term or not isinstance(prev.data, TermData) or len(words) < 2:
+        return False
+    kinds = {k for d in prev.data.domains for k in _GLOSS_KINDS.get(d, set())}
+    last = words[-1]
+    return (
+        last.kind is ItemKind.event
+        and last.data_as(EventWordData).kind in kinds
+        and all(x.kind in (ItemKind.unknown, ItemKind.vague, ItemKind.event) for x in words)
+        and any(x.kind in (ItemKind.unknown, ItemKind.vague) for x in words)
+    )
+
+
 def _members_of(mention: Item, named: list[Item]) -> bool:
     """Every named item is a concept of the mention's own domain (not the same entry), or a study of its
     body part; the mention is a known one."""
@@ -1716,6 +1737,12 @@ def _parentheses(items: list[Item], notes: list[str], lang: str) -> list[Item]:
                     notes.append(say("name_restates", lang, words=prev_content.text, term=said))
                     out.pop()
                     out.extend(x for x in inner if x.kind is not ItemKind.neg)
+                    i = j + 1
+                    continue
+                if _lay_gloss(out, inner):
+                    # 'CRP (inflammation blood test)', 'alteplase (the clot-dissolving drug)': the known name
+                    # explained in lay words, ending in the word for its kind of event
+                    notes.append(say("aside_ignored", lang, words=" ".join(x.text for x in inner).strip()))
                     i = j + 1
                     continue
                 qualifier = [x for x in inner if x.kind is not ItemKind.filler]
@@ -2485,6 +2512,8 @@ _BLANKED_KO = [
     regex(r"(?<=[달주일년월])\s*\(\s*\d+\s*(?:일|주|개월|달|년)\s*\)"),
     # '흉부 CT f/u 찍은': a follow-up study is the study
     regex(r"(?<![A-Za-z])f/u(?![A-Za-z])", re.IGNORECASE),
+    # '피 묽게 하는 약 중에 와파린은': the lay class said before the drug named (alone it is asked back)
+    regex(r"(?<![가-힣])피\s*(?:를)?\s*묽게\s*하는\s*약\s*(?:중에서|중에|중)(?=\s+[가-힣A-Za-z])"),
     # '[Feasibility 설문] Q1. …': a questionnaire's item number
     regex(r"(?:(?<=\s)|^)Q\d{1,2}[.)](?=\s)"),
     # '…, 이것도 가능할까요?': 'is this possible too', a polite request

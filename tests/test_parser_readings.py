@@ -1881,6 +1881,21 @@ READINGS: list[tuple[str, dict[str, Any]]] = [
         {"criteria.0.imaging.body_parts": ["LSPINE"], "criteria.0.occurrence.count": 2},
     ),
     ("incident T2DM 2022Q1 (first E11 ever)", {"index.date_range.end": "2022-03-31"}),
+    # a lay gloss of a known name in brackets; a class said before its member ('… 약 중에 와파린은')
+    (
+        "appendicitis with a CRP (inflammation blood test) of 50 or more within 1 day of the diagnosis",
+        {"criteria.0.concepts.terms": ["CRP"], "criteria.1": "absent"},
+    ),
+    (
+        "stroke patients who got alteplase (the clot-dissolving drug) on the same day as the stroke",
+        {"criteria.0.concepts.terms": ["alteplase"], "criteria.1": "absent"},
+    ),
+    (
+        "심방세동 있는 분들 중에서 피 묽게 하는 약 중에 와파린은 한 번도 처방 안 받은 사람만 뽑을 수 있을까요?",
+        {"criteria.0.concepts.terms": ["와파린"], "criteria.0.occurrence.count": 0, "criteria.1": "absent"},
+    ),
+    ("스타틴 중에 아토르바스타틴을 처방받은 환자", {"index.concepts.terms": ["아토르바스타틴"], "criteria.0": "absent"}),
+    ("항응고 치료를 받지 않은 심방세동 환자", {"criteria.0.concepts.terms": ["항응고 치료"]}),
 ]
 
 
