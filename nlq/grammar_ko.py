@@ -865,8 +865,8 @@ def build_ko(items: list[Item]) -> Built:
 
 
 def _member_of_class(items: list[Item]) -> list[Item]:
-    """'피 묽게 하는 약 중에 와파린은 한 번도 처방 안 받은', '스타틴 중 아토르바스타틴': a class named to say where
-    its member comes from; the member is the mention (read as two, 'never warfarin' became 'on an
+    """'피 묽게 하는 약 중에 와파린은 한 번도 처방 안 받은', '스타틴 중 아토르바스타틴': a class named to say
+    where its member comes from; the member is the mention (read as two, 'never warfarin' became 'on an
     anticoagulant but never warfarin')."""
     out: list[Item] = []
     for it in items:

@@ -1255,7 +1255,23 @@ def _including(inner: list[Item]) -> list[Item]:
     return [x for x in inner if x is not edge]
 
 
-_MODIFIER_WORDS = {"and", "or", "early", "late", "mild", "moderate", "severe", "adult", "juvenile"}
+_MODIFIER_WORDS = {
+    "and",
+    "or",
+    "early",
+    "late",
+    "mild",
+    "moderate",
+    "severe",
+    "adult",
+    "juvenile",
+    "form",
+    "forms",
+    "type",
+    "types",
+    "kind",
+    "kinds",
+}
 
 
 def _only_modifiers(items: list[Item]) -> bool:
@@ -1590,7 +1606,12 @@ def _lay_gloss(out: list[Item], inner: list[Item]) -> bool:
     that mention's kind of event ('(inflammation blood test)', '(the clot-dissolving drug)')."""
     prev = out[-1] if out else None
     words = [x for x in inner if x.kind is not ItemKind.filler]
-    if prev is None or prev.kind is not ItemKind.term or not isinstance(prev.data, TermData) or len(words) < 2:
+    if (
+        prev is None
+        or prev.kind is not ItemKind.term
+        or not isinstance(prev.data, TermData)
+        or len(words) < 2
+    ):
         return False
     kinds = {k for d in prev.data.domains for k in _GLOSS_KINDS.get(d, set())}
     last = words[-1]
@@ -2096,8 +2117,10 @@ _KO_FRAMES = [
     # a questionnaire's title in brackets, and the sentence that points to the items below it:
     # '[임상시험 실시기관 타당성 조사]', '… 아래 조건에 해당하는 환자 수를 알려주시기 바랍니다.'
     regex(r"^\s*\[[^\[\]]{1,60}\]\s*"),
-    regex(r"^\s*(?:안녕하(?:십니까|세요)[.!]?\s*)?[^.:]{0,120}?아래\s*(?:의\s*)?(?:조건|기준|항목)[^.]{0,60}?"
-          r"(?:바랍니다|주십시오|주세요|드립니다)\.\s*"),
+    regex(
+        r"^\s*(?:안녕하(?:십니까|세요)[.!]?\s*)?[^.:]{0,120}?아래\s*(?:의\s*)?(?:조건|기준|항목)[^.]{0,60}?"
+        r"(?:바랍니다|주십시오|주세요|드립니다)\.\s*"
+    ),
     # a closing purpose: '— 수술 예방적 항생제 사용 현황 파악용', '(처방 적절성 검토용)',
     # '… 연구에 쓰려고 합니다.'
     # (normalise() writes every dash as '-': a dash between spaces is the separator)
@@ -2226,6 +2249,7 @@ _RESTATEMENT_WORDS = frozenset(
 _FIRST_WORDS = frozenset({"first", "first-ever", "newly", "new", "initial", "incident"})
 
 
+_IE_MARK = regex(r"\b(?:i\.\s?e\.?|ie\.|that\s+is\s*,|namely)", re.IGNORECASE)
 _DAY_NUMBERS = regex(r"[-−+]?\d+(?:\.{2,3}[-−+]?\d+)?")
 _WINDOW_SAID = regex(
     r"\b(?:within|in\s+the|during\s+the)\s+(?:\d+|a|one|two|three)\s+(?:days?|weeks?|months?|years?)\b"
@@ -2239,6 +2263,7 @@ def _restatement_en(text: str) -> str:
     one day earlier') stays, to be read or asked about: it may change the meaning."""
 
     def same(m: re.Match[str]) -> str:
+        kept = _IE_MARK.sub(lambda k: " " * len(k.group(0)), m.group(0), count=1)  # the body is read
         before = text[: m.start()].lower()
         said = set(re.findall(r"[\w'-]+", before))
         for word in re.findall(r"[\w'.-]+", m.group("body").lower()):
@@ -2247,7 +2272,7 @@ def _restatement_en(text: str) -> str:
                 if not (
                     _FIRST_WORDS & said or re.search(r"first|initiat|new[\s-]+(?:users?|onset)|newly", before)
                 ):
-                    return m.group(0)
+                    return kept
             elif word in _RESTATEMENT_WORDS or word in said:
                 continue
             elif (
@@ -2258,7 +2283,7 @@ def _restatement_en(text: str) -> str:
                 any(n.lower() in before for n in e.en) or any(c.lower() in before for c in e.codes)
                 for e in lookup(word)
             ):
-                return m.group(0)
+                return kept
         # a bracket opened before the restatement closes with it; one opened earlier stays open
         keep = ")" if m.group(0).endswith(")") and m.group("open") != "(" else ""
         return " " * (len(m.group(0)) - len(keep)) + keep
@@ -2968,16 +2993,25 @@ _PHRASES_EN: list[RewriteStep] = [
     ),
     # '≤90d after dx', '>= 30 days after': within / at least
     (
-        regex(r"(?:≤|<=)\s*(?P<n>\d+)\s*(?P<u>d|days?|wks?|weeks?|mos?|months?|y|yrs?|years?)\s+(?=(?:after|before|post)\b)", _I),
+        regex(
+            r"(?:≤|<=)\s*(?P<n>\d+)\s*(?P<u>d|days?|wks?|weeks?|mos?|months?|y|yrs?|years?)\s+(?=(?:after|before|post)\b)",
+            _I,
+        ),
         lambda m: f"within {m['n']} {m['u']} ",
     ),
     (
-        regex(r"(?:≥|>=)\s*(?P<n>\d+)\s*(?P<u>d|days?|wks?|weeks?|mos?|months?|y|yrs?|years?)\s+(?=(?:after|before|post)\b)", _I),
+        regex(
+            r"(?:≥|>=)\s*(?P<n>\d+)\s*(?P<u>d|days?|wks?|weeks?|mos?|months?|y|yrs?|years?)\s+(?=(?:after|before|post)\b)",
+            _I,
+        ),
         lambda m: f"at least {m['n']} {m['u']} ",
     ),
     # 'after dx (any time after)': said again
     (
-        regex(r"(?P<x>\b(?:after|before)(?:\s+[A-Za-z]+){0,3}?)\s*\(\s*any\s*time\s+(?:after|before|later)\s*\)", _I),
+        regex(
+            r"(?P<x>\b(?:after|before)(?:\s+[A-Za-z]+){0,3}?)\s*\(\s*any\s*time\s+(?:after|before|later)\s*\)",
+            _I,
+        ),
         r"\g<x>",
     ),
     # 'dx on/before the op', 'on/after dx': on or before / after
@@ -3020,9 +3054,11 @@ _PHRASES_EN: list[RewriteStep] = [
     # '(epilepsy included)', ', concussions included,': including it
     (
         regex(r"\s*(?P<o>[(,])\s*(?P<x>[A-Za-z][\w'\- ]{2,40}?)\s+(?:included|incl\.?)\s*(?P<c>[),])", _I),
-        lambda m: m.group(0)
-        if re.search(r"\b(?:days?|dates?)\b", m["x"], _I)  # '(diagnosis day included)': a window's end
-        else f" (including {m['x']})" + ("," if m["c"] == "," else ""),
+        lambda m: (
+            m.group(0)
+            if re.search(r"\b(?:days?|dates?)\b", m["x"], _I)  # '(diagnosis day included)': a window's end
+            else f" (including {m['x']})" + ("," if m["c"] == "," else "")
+        ),
     ),
 ]
 

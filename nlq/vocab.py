@@ -212,7 +212,7 @@ EN_MODALITIES: list[tuple[str, list[str], list[str]]] = [
         ["HEART"],
     ),
     # ('XA': the DICOM code, written in capitals)
-    (r"angiograph(?:y|ies)|angiograms?|angio|arteriography|fluoroscopy|(?-i:XA)", ["XA"], []),
+    (r"angiograph(?:y|ies)|angiograms?|angio|arteriography|fluoroscopy|(?<!\()(?-i:XA)", ["XA"], []),
     (r"echocardiograph(?:y|ies)|echocardiograms?|echo(?:e?s)?|tte|tee", ["US"], ["HEART"]),
     # 'breast US', 'abd US': the capital abbreviation only ('give us' is no ultrasound)
     (r"ultrasound|ultrasonography|sonography|sonogram|(?-i:US)", ["US"], []),
@@ -257,7 +257,11 @@ KO_MODALITIES: list[tuple[str, list[str], list[str]]] = [
         ["HEART"],
     ),
     (r"(?<![A-Za-z])CXR(?![A-Za-z])", ["CR", "DX"], ["CHEST"]),
-    (r"혈관\s*조영(?:술)?|조영술|(?<![가-힣])조영(?=\s|$)|angiography|(?<![A-Za-z])XA(?![A-Za-z])", ["XA"], []),
+    (
+        r"혈관\s*조영(?:술)?|조영술|(?<![가-힣])조영(?=\s|$)|angiography|(?<![A-Za-z(])XA(?![A-Za-z])",
+        ["XA"],
+        [],
+    ),
     (r"심장\s*초음파|심초음파|echo", ["US"], ["HEART"]),
     (r"초음파|(?<![A-Za-z])US(?![A-Za-z])", ["US"], []),
     (r"유방\s*촬영(?:술)?|맘모그(?:래피|램)", ["MG"], ["BREAST"]),

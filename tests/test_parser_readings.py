@@ -1834,35 +1834,48 @@ READINGS: list[tuple[str, dict[str, Any]]] = [
     # Korean questionnaires: '[…]' titles, '귀 기관에서', 'Q1.', numbered items ('1. …', '①'), their closing
     # ('①, ②를 모두 충족하는 환자 수를 알려주십시오'); '따로', '이것도 가능할까요', '누적 5회', 'XA'
     (
-        "[임상시험 실시기관 타당성 조사] 안녕하십니까. 귀 기관의 대상자 모집 가능성 검토를 위해 아래 조건에 해당하는 "
-        "환자 수를 알려주시기 바랍니다.\n1. 2023년 1월 1일부터 2023년 12월 31일 사이 급성 심근경색(ICD-10 I21, I22)으로 "
+        "[임상시험 실시기관 타당성 조사] 안녕하십니까. 귀 기관의 대상자 모집 가능성 검토를 위해 아래 "
+        "조건에 해당하는 "
+        "환자 수를 알려주시기 바랍니다.\n1. 2023년 1월 1일부터 2023년 12월 31일 사이 급성 심근경색(ICD-10 "
+        "I21, I22)으로 "
         "진단받은 환자\n2. 진단일로부터 30일 이내에 경피적 관상동맥중재술(PCI)을 받은 환자",
         {"index.date_range.start": "2023-01-01", "criteria.0.window.end": 30, "criteria.1": "absent"},
     ),
     (
-        "고혈압 임상시험 타당성 검토 자료 요청드립니다. ① 2024년에 본태성 고혈압(I10) 진단 기록이 있는 환자 ② 해당 "
-        "진단일로부터 1년 이내에 수축기 혈압 160 mmHg 이상이 2회 이상 측정된 환자 ①, ②를 모두 충족하는 환자 수를 "
+        "고혈압 임상시험 타당성 검토 자료 요청드립니다. ① 2024년에 본태성 고혈압(I10) 진단 기록이 있는 "
+        "환자 ② 해당 "
+        "진단일로부터 1년 이내에 수축기 혈압 160 mmHg 이상이 2회 이상 측정된 환자 ①, ②를 모두 충족하는 "
+        "환자 수를 "
         "알려주십시오.",
         {"criteria.0.occurrence.count": 2, "criteria.0.window.end": 365, "criteria.1": "absent"},
     ),
     (
-        "1. 대상 기간: 2021년 1월 1일 ~ 2022년 12월 31일 2. 대상 질환: ST분절 상승 심근경색(STEMI, I21.0~I21.3) "
+        "1. 대상 기간: 2021년 1월 1일 ~ 2022년 12월 31일 2. 대상 질환: ST분절 상승 심근경색(STEMI, "
+        "I21.0~I21.3) "
         "3. 조건: 진단 당일 PCI 시행 위 조건에 해당하는 환자 수를 알려주시기 바랍니다.",
         {"index.date_range.end": "2022-12-31", "criteria.0.window.end": 0, "criteria.1": "absent"},
     ),
     (
-        "[Feasibility 설문] Q1. 뇌혈관사고(cerebrovascular accident) 진단 당일 alteplase를 투여받은 환자 수는 "
+        "[Feasibility 설문] Q1. 뇌혈관사고(cerebrovascular accident) 진단 당일 alteplase를 투여받은 환자 "
+        "수는 "
         "몇 명입니까?",
         {"criteria.0.concepts.terms": ["alteplase"], "criteria.1": "absent"},
     ),
     ("귀 기관에서 심방세동(I48) 진단 후 와파린을 처방받은 환자 수", {"criteria.0.window.start": 0}),
-    ("혹시 2023년에 심근경색 진단받은 65세 이상 여자 환자분들만 따로 뽑아볼 수 있을까요?", {"criteria.0": "absent"}),
     (
-        "심근경색 진단 후 일주일 이내에 아스피린이랑 클로피도그렐 둘 다 처방받은 환자를 보고 싶은데요, 이것도 "
+        "혹시 2023년에 심근경색 진단받은 65세 이상 여자 환자분들만 따로 뽑아볼 수 있을까요?",
+        {"criteria.0": "absent"},
+    ),
+    (
+        "심근경색 진단 후 일주일 이내에 아스피린이랑 클로피도그렐 둘 다 처방받은 환자를 보고 싶은데요, "
+        "이것도 "
         "가능할까요?",
         {"criteria.1.window.end": 7, "criteria.2": "absent"},
     ),
-    ("폐암 환자 중 흉부 CT를 누적 5회 이상 찍은 환자 리스트", {"criteria.0.occurrence.count": 5, "criteria.1": "absent"}),
+    (
+        "폐암 환자 중 흉부 CT를 누적 5회 이상 찍은 환자 리스트",
+        {"criteria.0.occurrence.count": 5, "criteria.1": "absent"},
+    ),
     ("급성 심근경색 진단 받은 날 바로 XA 촬영한 환자", {"criteria.0.imaging.modalities": ["XA"]}),
     # English shorthand: 'in the preceding 90d (-90..0)', 'on the day of or day before', '≤90d after',
     # '(any time after)', 'L-spine XRs', '2022Q1'
@@ -1874,7 +1887,10 @@ READINGS: list[tuple[str, dict[str, Any]]] = [
         "PRBC transfusions w/ Hb < 7 on the day of or day before (-1..0)",
         {"criteria.0.window.start": -1, "criteria.0.window.end": 0},
     ),
-    ("gastric ca: C16 dx → gastrectomy ≤90d after dx", {"criteria.0.window.start": 0, "criteria.0.window.end": 90}),
+    (
+        "gastric ca: C16 dx → gastrectomy ≤90d after dx",
+        {"criteria.0.window.start": 0, "criteria.0.window.end": 90},
+    ),
     ("breast ca, F, got trastuzumab after dx (any time after)", {"criteria.0.window.start": 0}),
     (
         "low back pain (M54.5x) → >=2 L-spine XRs w/in 365d after",
@@ -1891,10 +1907,14 @@ READINGS: list[tuple[str, dict[str, Any]]] = [
         {"criteria.0.concepts.terms": ["alteplase"], "criteria.1": "absent"},
     ),
     (
-        "심방세동 있는 분들 중에서 피 묽게 하는 약 중에 와파린은 한 번도 처방 안 받은 사람만 뽑을 수 있을까요?",
+        "심방세동 있는 분들 중에서 피 묽게 하는 약 중에 와파린은 한 번도 처방 안 받은 사람만 뽑을 수 "
+        "있을까요?",
         {"criteria.0.concepts.terms": ["와파린"], "criteria.0.occurrence.count": 0, "criteria.1": "absent"},
     ),
-    ("스타틴 중에 아토르바스타틴을 처방받은 환자", {"index.concepts.terms": ["아토르바스타틴"], "criteria.0": "absent"}),
+    (
+        "스타틴 중에 아토르바스타틴을 처방받은 환자",
+        {"index.concepts.terms": ["아토르바스타틴"], "criteria.0": "absent"},
+    ),
     ("항응고 치료를 받지 않은 심방세동 환자", {"criteria.0.concepts.terms": ["항응고 치료"]}),
 ]
 
