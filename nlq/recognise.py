@@ -2263,7 +2263,14 @@ def _restatement_en(text: str) -> str:
     one day earlier') stays, to be read or asked about: it may change the meaning."""
 
     def same(m: re.Match[str]) -> str:
-        kept = _IE_MARK.sub(lambda k: " " * len(k.group(0)), m.group(0), count=1)  # the body is read
+        # a body that adds a rule is read without its marker ('i.e. no death 0–90 days after it'); one that
+        # only names concepts ('an NSAID, i.e. diclofenac or celecoxib') stays as written and is asked about:
+        # read on, the names would widen or narrow the mention before it
+        names = [w for w in re.split(r"\s*(?:,|\bor\b|\band\b|/)\s*", m.group("body")) if w.strip()]
+        only_names = bool(names) and all(lookup(w.strip()) for w in names)
+        kept = (
+            m.group(0) if only_names else _IE_MARK.sub(lambda k: " " * len(k.group(0)), m.group(0), count=1)
+        )
         before = text[: m.start()].lower()
         said = set(re.findall(r"[\w'-]+", before))
         for word in re.findall(r"[\w'.-]+", m.group("body").lower()):
