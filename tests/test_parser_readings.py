@@ -1916,6 +1916,20 @@ READINGS: list[tuple[str, dict[str, Any]]] = [
         {"index.concepts.terms": ["아토르바스타틴"], "criteria.0": "absent"},
     ),
     ("항응고 치료를 받지 않은 심방세동 환자", {"criteria.0.concepts.terms": ["항응고 치료"]}),
+    (
+        "Alzheimer's disease patients (early-onset familial forms included) who received donepezil within a "
+        "year after the diagnosis.",
+        {"index.concepts.terms": ["Alzheimer's disease"], "criteria.1": "absent"},
+    ),
+    (
+        "HF pts (I50) dx'd in 2023 who were still alive a yr later - i.e. no death in the 365 days after "
+        "the dx",
+        {"criteria.0.domain": "death", "criteria.0.occurrence.count": 0, "criteria.0.window.end": 365},
+    ),
+    (
+        "Patients newly diagnosed with atrial fibrillation or flutter in 2021",
+        {"index.concepts.terms": ["atrial fibrillation", "flutter"], "index.first_occurrence": True},
+    ),
 ]
 
 
