@@ -2207,8 +2207,10 @@ def _exclusion_list_ko(text: str) -> str:
 
 
 #: 'X, i.e. Y', 'X (i.e. Y)', 'X, that is, Y': Y said to restate X.
+#: The words that open a restatement.
+_IE_WORDS = r"\b(?:i\.\s?e\.?|ie\.|that\s+is\s*,|namely)"
 _RESTATED_EN = regex(
-    r"\s*(?P<open>[,(])?\s*\b(?:i\.\s?e\.?|ie\.|that\s+is\s*,|namely)\s*,?\s*(?P<body>[^;:()]*?)\s*"
+    rf"\s*(?P<open>[,(])?\s*{_IE_WORDS}\s*,?\s*(?P<body>[^;:()]*?)\s*"
     r"(?:\)|(?=[;:]|,\s|\.\s|\.?\s*$))",
     re.IGNORECASE,
 )
@@ -2249,7 +2251,7 @@ _RESTATEMENT_WORDS = frozenset(
 _FIRST_WORDS = frozenset({"first", "first-ever", "newly", "new", "initial", "incident"})
 
 
-_IE_MARK = regex(r"\b(?:i\.\s?e\.?|ie\.|that\s+is\s*,|namely)", re.IGNORECASE)
+_IE_MARK = regex(_IE_WORDS, re.IGNORECASE)
 _DAY_NUMBERS = regex(r"[-−+]?\d+(?:\.{2,3}[-−+]?\d+)?")
 _WINDOW_SAID = regex(
     r"\b(?:within|in\s+the|during\s+the)\s+(?:\d+|a|one|two|three)\s+(?:days?|weeks?|months?|years?)\b"
@@ -3001,17 +3003,11 @@ _PHRASES_EN: list[RewriteStep] = [
     # '≤90d after dx', '>= 30 days after': within / at least
     (
         regex(
-            r"(?:≤|<=)\s*(?P<n>\d+)\s*(?P<u>d|days?|wks?|weeks?|mos?|months?|y|yrs?|years?)\s+(?=(?:after|before|post)\b)",
+            r"(?P<op>≤|<=|≥|>=)\s*(?P<n>\d+)\s*(?P<u>d|days?|wks?|weeks?|mos?|months?|y|yrs?|years?)\s+"
+            r"(?=(?:after|before|post)\b)",
             _I,
         ),
-        lambda m: f"within {m['n']} {m['u']} ",
-    ),
-    (
-        regex(
-            r"(?:≥|>=)\s*(?P<n>\d+)\s*(?P<u>d|days?|wks?|weeks?|mos?|months?|y|yrs?|years?)\s+(?=(?:after|before|post)\b)",
-            _I,
-        ),
-        lambda m: f"at least {m['n']} {m['u']} ",
+        lambda m: f"{'within' if m['op'] in ('≤', '<=') else 'at least'} {m['n']} {m['u']} ",
     ),
     # 'after dx (any time after)': said again
     (

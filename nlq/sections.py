@@ -63,10 +63,10 @@ _BASELINE_REF_EN = regex(
     r"\b(?:during|in|within|over)\s+the\s+baseline(?:\s+(?:period|window))?\b(?:\s*\([^()]{0,40}\))?", _I
 )
 
-#: The mark of a listed item: '1)', '①', '- ', '(가)'.
+#: The mark of a listed item: '1)' ('①' too: ``text.normalise`` writes it so), '- ', '(가)'.
 #: ('1. 대상 질환: …', '선정기준 1. …': a number and a full stop before words; never a date's '2023. 1. 1.')
 _NUMBER_DOT = r"(?:(?<=\s)|^)(?<!\d\.\s)\d{1,2}\.(?=\s+[가-힣A-Za-z(\[\d])"
-_ITEM_MARK = rf"\d{{1,2}}\)|[①-⑩]|[-•·]\s|\([가-하\d]\)|{_NUMBER_DOT}"
+_ITEM_MARK = rf"\d{{1,2}}\)|[-•·]\s|\([가-하\d]\)|{_NUMBER_DOT}"
 #: Korean section labels whose part holds rules.
 _LABEL_KO = regex(
     _AFTER_LABEL + r"\s*(?:기준일|기준\s*사건|인덱스\s*날짜|선정\s*기준|대상\s*(?:기간|질환|환자|약물)|"
@@ -93,9 +93,9 @@ _CLOSING_KO = regex(
     r"(?:자|환자|대상자)(?:\s*(?:명단|만|수))?(?:을|를)?"
     r"(?:\s*(?:추출|요청드립니다|뽑아\s*주세요|알려\s*주(?:시기\s*바랍니다|세요|십시오)))?\s*\.?\s*$"
 )
-#: The items of an exclusion section: '1)', '①', '(가)', '-', ';' and sentence ends split them.
+#: The items of an exclusion section: '1)', '(가)', '-', ';' and sentence ends split them.
 _ITEM_SPLIT = regex(  # ('i.e.', 'e.g.', 'vs.', 'etc.' end no item)
-    r"\s*(?:;|(?<=\S)(?<!\bi\.e)(?<!\be\.g)(?<!\bvs)(?<!\betc)\.\s+|\s[-•·]\s|(?:(?<=\s)|^)\(?\d{1,2}\)|[①-⑩]|"
+    r"\s*(?:;|(?<=\S)(?<!\bi\.e)(?<!\be\.g)(?<!\bvs)(?<!\betc)\.\s+|\s[-•·]\s|(?:(?<=\s)|^)\(?\d{1,2}\)|"
     rf"\([가-하]\)|{_NUMBER_DOT})\s*"
 )
 
