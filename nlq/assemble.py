@@ -649,6 +649,8 @@ class Assembly:
             index_ev.date = self.b.pending_date
         index_fields = self.event_filter(index_ev)
         criteria = self.criteria(events, index_ev)
+        if criteria is not None:
+            criteria = said_once(criteria)
         imaging = self.imaging_request(outputs, index_ev)
         demographics = self.demographics()
         if self.problems or index_fields is None or criteria is None or demographics is None:
@@ -1098,6 +1100,27 @@ def washout_of(index: IndexEvent, criteria: list[Criterion]) -> Criterion | None
         ),
         None,
     )
+
+
+def said_once(criteria: list[Criterion]) -> list[Criterion]:
+    """A rule said twice ('still alive a year later - i.e. no death in the 365 days after the dx') is one
+    rule: a criterion equal to an earlier one in everything but its label goes, and rules anchored on it
+    anchor on the earlier one (whose first matched event is the same)."""
+    kept: dict[str, str] = {}  # the rule's content → its label
+    renamed: dict[str, str] = {}
+    out: list[Criterion] = []
+    for c in criteria:
+        if c.window.anchor in renamed:
+            c = c.model_copy(
+                update={"window": c.window.model_copy(update={"anchor": renamed[c.window.anchor]})}
+            )
+        key = c.model_dump_json(exclude={"label"})
+        if key in kept:
+            renamed[c.label] = kept[key]
+            continue
+        kept[key] = c.label
+        out.append(c)
+    return out
 
 
 def another_of_the_same(index: IndexEvent, criteria: list[Criterion]) -> list[Criterion]:

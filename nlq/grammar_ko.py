@@ -39,7 +39,7 @@ from cohort_engine.nlq.items import (
     TermData,
     WindowData,
 )
-from cohort_engine.nlq.lexicon import lookup
+from cohort_engine.nlq.lexicon import codes_named, narrower
 from cohort_engine.nlq.messages import readings, say
 from cohort_engine.nlq.regex_cache import regex
 from cohort_engine.nlq.vocab import KIND_DOMAIN, KO_DATE_REFERENCE, VISIT_KINDS
@@ -887,9 +887,7 @@ def _is_member(group: Item, member: Item) -> bool:
     """Every code of the member's entries is one of the group's (a class and one of its drugs)."""
     if group.data_as(TermData).key == member.data_as(TermData).key:
         return False
-    mine = {c for e in lookup(group.text) for c in e.codes}
-    theirs = {c for e in lookup(member.text) for c in e.codes}
-    return bool(theirs) and theirs < mine
+    return narrower(codes_named(member.text), codes_named(group.text))
 
 
 def _date_reference(probe: Event) -> bool:

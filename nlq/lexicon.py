@@ -97,12 +97,33 @@ class Entry:
 
     def names_code(self, code: str) -> bool:
         """Is the written ``code`` one of this entry's codes, or a code inside one ('C16.9' in 'C16')?"""
-        c = code.strip().upper()
-        return any(
-            c == k.upper() or c.startswith(k.upper() + ".") or (len(k) == 3 and c.startswith(k.upper()))
-            for k in self.codes
-            if not re.search(r"\s|-", k)
-        )
+        return any(code_within(code, k) for k in self.codes)
+
+
+def code_within(code: str, broad: str) -> bool:
+    """Is ``code`` the code ``broad`` or one inside it, as classification codes nest by their written form:
+    'C16.9' and 'C169' in 'C16', '43.59' in '43.5', '36.12' in '36.1'. Codes of other shapes (SNOMED's
+    and RxNorm's numbers, ranges such as 'I20-I25') are inside only themselves."""
+    c, b = code.strip().upper(), broad.strip().upper()
+    if c == b:
+        return True
+    if re.search(r"\s|-", b) or b.isdigit():
+        return False
+    return c.startswith(b + ".") or (c.startswith(b) and (len(b) == 3 or "." in b) and c[len(b) :].isalnum())
+
+
+def codes_named(text: str) -> set[str]:
+    """Every code of the entries ``text`` names."""
+    return {c for e in lookup(text) for c in e.codes}
+
+
+def narrower(codes: set[str], broad: set[str], *, each: bool = False) -> bool:
+    """Do ``codes`` name less than ``broad``: each one inside a code of ``broad``, and the two not the
+    same set (``each``: every one strictly inside, none equal to a code of ``broad``)? A class and one of
+    its drugs, a colectomy and a sigmoidectomy."""
+    if not codes or not broad or codes == broad:
+        return False
+    return all(any(code_within(c, b) and (not each or c != b) for b in broad) for c in codes)
 
 
 @dataclass(frozen=True)

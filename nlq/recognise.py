@@ -41,7 +41,7 @@ from cohort_engine.nlq.items import (
     WindowAnchor,
     WindowData,
 )
-from cohort_engine.nlq.lexicon import aliases, lookup
+from cohort_engine.nlq.lexicon import aliases, codes_named, lookup, narrower
 from cohort_engine.nlq.messages import readings, say
 from cohort_engine.nlq.morph import Morph, WordReading, analyse, read_word
 from cohort_engine.nlq.nlp import find_terms_en, find_terms_ko, tokens
@@ -1209,7 +1209,7 @@ def _narrower_than(prev: Item, words: list[Item]) -> bool:
     """'a colectomy (right or left hemicolectomy, sigmoidectomy)': every name in the bracket is a kind of
     the mention before it (each of its codes falls under one of the mention's codes), so the bracket lists
     examples the mention already covers."""
-    broad = {c for e in lookup(prev.text) for c in e.codes}
+    broad = codes_named(prev.text)
     sides = r"[\s/]*(?:우측|좌측|오른쪽|왼쪽|양측|right|left|bilateral|R|L)[\s/]*"
     words = [x for x in words if not re.fullmatch(sides, x.text, re.IGNORECASE)]  # '우측/좌측 반결장절제술'
     names = [x for x in words if x.kind in (ItemKind.term, ItemKind.unknown)]
@@ -1221,8 +1221,7 @@ def _narrower_than(prev: Item, words: list[Item]) -> bool:
         return False
     for x in names:
         # '우측/좌측 반결장절제술': the sides before a name are no other kind
-        codes = {c for e in (lookup(x.text) or lookup(x.text.split()[-1])) for c in e.codes}
-        if not codes or not all(any(c.startswith(b) and c != b for b in broad) for c in codes):
+        if not narrower(codes_named(x.text) or codes_named(x.text.split()[-1]), broad, each=True):
             return False
     return True
 

@@ -211,10 +211,7 @@ def _en(m: re.Match[str], kind: str) -> Item:
     text = m.group(0)
     try:
         if kind == "signed":
-            ends = (g["sa"] or g["da"] or g["ea"], g["sb"] or g["db"] or g["eb"])
-            a, b = (int(x.replace("−", "-")) for x in ends)
-            span = _window(min(a, b), max(a, b), text, "none")
-            return Item(ItemKind.window, text, m.start(), m.end(), span)
+            return _signed_range(m, "none")
         if kind == "same_day_of":
             return Item(ItemKind.window, text, m.start(), m.end(), _window(0, 0, text, "follows"))
         if kind == "same_day":
@@ -586,9 +583,15 @@ SIGNED_RANGE = (
 
 
 def _signed_range(m: re.Match[str], anchor: str) -> Item:
-    a, b = (int((m["sa"] or m["ua"]).replace("−", "-")), int((m["sb"] or m["ub"]).replace("−", "-")))
+    """The window between two signed day numbers, in whichever order they were said: the first named
+    group of each pair that matched is an end (English 'sa'/'da'/'ea', Korean 'sa'/'ua')."""
+    g = m.groupdict()
+    ends = [
+        int(next(g[k] for k in keys if g.get(k)).replace("−", "-"))
+        for keys in (("sa", "ua", "da", "ea"), ("sb", "ub", "db", "eb"))
+    ]
     return Item(
-        ItemKind.window, m.group(0), m.start(), m.end(), _window(min(a, b), max(a, b), m.group(0), anchor)
+        ItemKind.window, m.group(0), m.start(), m.end(), _window(min(ends), max(ends), m.group(0), anchor)
     )
 
 

@@ -1924,7 +1924,13 @@ READINGS: list[tuple[str, dict[str, Any]]] = [
     (
         "HF pts (I50) dx'd in 2023 who were still alive a yr later - i.e. no death in the 365 days after "
         "the dx",
-        {"criteria.0.domain": "death", "criteria.0.occurrence.count": 0, "criteria.0.window.end": 365},
+        # the rule said twice (the plain words, then the 'i.e.') is one rule
+        {
+            "criteria.0.domain": "death",
+            "criteria.0.occurrence.count": 0,
+            "criteria.0.window.end": 365,
+            "criteria.1": "absent",
+        },
     ),
     (
         "Patients newly diagnosed with atrial fibrillation or flutter in 2021",

@@ -9,7 +9,7 @@ import pytest
 
 from cohort_engine.nlq.dates import recognise_dates
 from cohort_engine.nlq.items import DateData, ItemKind
-from cohort_engine.nlq.lexicon import entries, lookup
+from cohort_engine.nlq.lexicon import code_within, entries, lookup, narrower
 from cohort_engine.nlq.parser import parse
 from cohort_engine.nlq.text import Raw, items_of, strip_josa
 
@@ -277,3 +277,31 @@ def test_a_reading_bug_is_asked_back_without_the_question_in_the_log(monkeypatch
         "이 질문을 읽지 못했습니다"
     )
     assert [r.getMessage() for r in caplog.records] == ["the parser failed on a question (ValueError)"] * 2
+
+
+@pytest.mark.parametrize(
+    "code,broad,inside",
+    [
+        ("C16.9", "C16", True),
+        ("C169", "C16", True),
+        ("C16", "C16", True),
+        ("C17", "C16", False),
+        ("43.59", "43.5", True),
+        ("36.12", "36.1", True),
+        ("36.2", "36.1", False),
+        ("22298006", "2229800", False),  # SNOMED and RxNorm numbers hold only themselves
+        ("22298006", "22298006", True),
+        ("I21", "I20-I25", False),  # a range is not a prefix
+    ],
+)
+def test_codes_nest_by_their_written_form(code: str, broad: str, inside: bool) -> None:
+    assert code_within(code, broad) is inside
+
+
+def test_narrower_codes_name_less_than_the_broad_ones() -> None:
+    assert narrower({"I21.4"}, {"I21", "I22"})
+    assert narrower({"I21"}, {"I21", "I22"})
+    assert not narrower({"I21"}, {"I21", "I22"}, each=True)  # not strictly inside
+    assert not narrower({"I21", "I22"}, {"I21", "I22"})
+    assert not narrower({"I21", "I50"}, {"I21", "I22"})
+    assert not narrower(set(), {"I21"})
