@@ -644,6 +644,7 @@ class Assembly:
                     )
                 )
             return None
+        self.readmission_follows_something(index_ev)
         date_item = index_ev.date or self.b.pending_date
         if index_ev.date is None and self.b.pending_date is not None:
             index_ev.date = self.b.pending_date
@@ -678,6 +679,15 @@ class Assembly:
             msg = "; ".join(err["msg"].removeprefix("Value error, ") for err in e.errors())
             self.problems.append(Problem(self.say("rules_do_not_fit", msg=msg)))
             return None
+
+    def readmission_follows_something(self, index_ev: Event) -> None:
+        """'readmissions', '30-day readmissions in 2023': a readmission is an admission counted from an
+        earlier event, so it is read only as a rule after one ('admitted in 2023 and readmitted within 30
+        days', 'CABG patients readmitted between day 1 and day 30'); as the cohort's own entry it would be
+        every admission (the 're-' read past), and is asked back."""
+        said = next((t for t in index_ev.text if _READMISSION.search(t)), None)
+        if said is not None:
+            self.problems.append(Problem(self.say("readmission_of_what", text=said), said))
 
     def noted_another(self, read: list[Criterion], written: list[Criterion]) -> list[Criterion]:
         """The criteria as :func:`another_of_the_same` reads them, with a note for each rule it changed."""
@@ -1100,6 +1110,9 @@ def washout_of(index: IndexEvent, criteria: list[Criterion]) -> Criterion | None
         ),
         None,
     )
+
+
+_READMISSION = re.compile(r"re-?admi|re-?hospitali|재입원", re.IGNORECASE)
 
 
 def said_once(criteria: list[Criterion]) -> list[Criterion]:

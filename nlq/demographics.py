@@ -9,6 +9,7 @@ Bounds are inclusive: "aged 65 or older" / "65세 이상" → min 65; "over 65" 
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from functools import partial
 
 from cohort_engine.nlq.items import AgeData, Item, ItemKind, SexData
@@ -149,7 +150,8 @@ KO_AGE: list[tuple[str, str]] = [
     # '18세 미만 소아는 제외', '80세 이상인 분은 빼고': left out by age, so the other side is kept
     (
         rf"(?:만\s*)?{N}\s*(?:세|살)\s*(?P<q>이상|초과|이하|미만|넘는|넘은)\s*(?:인\s*)?"
-        r"(?:(?:소아|아동|어린이|환자|환아|사람|분|고령자|노인)(?:들)?\s*)?(?:은|는|을|를)?\s*"
+        r"(?:(?:고령\s*)?(?:소아|아동|어린이|환자|환아|사람|분|고령자|노인|대상자|자|경우|예)(?:들)?\s*)?"
+        r"(?:은|는|을|를|에서)?\s*"
         r"(?:제외|빼(?=고|\s*주|\s*줘))",
         "ko_q_excluded",
     ),
@@ -234,6 +236,21 @@ def _age(m: re.Match[str], how: str) -> Item:
     else:  # child
         lo, hi = None, 17
     return Item(ItemKind.age, m.group(0), m.start(), m.end(), AgeData(lo, hi))
+
+
+def left_out(it: Item) -> Item | None:
+    """The people kept when those an age or sex item names are left out ('여성은 제외' keeps the men,
+    '80세 이상인 자는 제외하였다' those 79 or younger); None when the rest is not one group (a closed age
+    range, both sexes)."""
+    if it.kind is ItemKind.sex:
+        rest = tuple(s for s in ("female", "male") if s not in it.data_as(SexData).sexes)
+        return replace(it, data=SexData(rest)) if len(rest) == 1 else None
+    age = it.data_as(AgeData)
+    if age.min is not None and age.max is None and age.min > 0:
+        return replace(it, data=AgeData(None, age.min - 1))
+    if age.max is not None and age.min is None:
+        return replace(it, data=AgeData(age.max + 1, None))
+    return None
 
 
 def _sex(m: re.Match[str], sexes: tuple[str, ...]) -> Item:

@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
+from cohort_engine.nlq.demographics import left_out
 from cohort_engine.nlq.events import (
     Anchor,
     Built,
@@ -42,7 +43,7 @@ from cohort_engine.nlq.items import (
 from cohort_engine.nlq.lexicon import codes_named, narrower
 from cohort_engine.nlq.messages import readings, say
 from cohort_engine.nlq.regex_cache import regex
-from cohort_engine.nlq.vocab import KIND_DOMAIN, KO_DATE_REFERENCE, VISIT_KINDS
+from cohort_engine.nlq.vocab import KIND_DOMAIN, KO_DATE_REFERENCE, VISIT_KIND_IDS, VISIT_KINDS
 from cohort_engine.nlq.windows import SAME_WINDOW_KO, join_or_window
 
 CONTENT = {
@@ -315,6 +316,7 @@ class KoreanGrammar:
         if self.age_at_named_event(items, rest):
             return
         if not any(it.kind in CONTENT for it in rest):
+            rest = self.people_left_out(items, rest)
             self.modifiers_only(rest)
             return
         joined = _one_window(rest)
@@ -395,6 +397,23 @@ class KoreanGrammar:
             e.window, e.anchor = EventWindow(wd.start, wd.end, wd.same_visit), group[0]
         self.last_group = group
         return True
+
+    def people_left_out(self, items: list[Item], rest: list[Item]) -> list[Item]:
+        """'… 환자 중 여성은 제외', '진단 당시 80세 이상인 자는 제외하였다': a clause that names only people
+        and leaves them out leaves out those people (the men are kept), never the event named before it.
+        When the rest of them are no one group, the question is asked back."""
+        people = [it for it in items if it.kind in (ItemKind.age, ItemKind.sex)]
+        negs = [it for it in rest if it.kind is ItemKind.neg]
+        if not people or not negs:
+            return rest
+        for it in people:
+            self.demographics.remove(it)
+            kept = left_out(it)
+            if kept is None:
+                self.problems.append(problem("exclude_what", it.text))
+            else:
+                self.demographics.append(kept)
+        return [it for it in rest if it.kind is not ItemKind.neg]
 
     def modifiers_only(self, items: list[Item]) -> None:
         """A clause with no event of its own: '… 환자는 제외', '2023년에', '처음'."""
@@ -861,7 +880,67 @@ def _one_window(items: list[Item]) -> list[Item] | Item:
 
 
 def build_ko(items: list[Item]) -> Built:
-    return KoreanGrammar(_member_of_class(items)).run()
+    items, notes, problems = _also_counted(_member_of_class(items))
+    built = KoreanGrammar(items).run()
+    built.notes.extend(notes)
+    built.problems.extend(problems)
+    return built
+
+
+#: '… 포함해주세요', '… 입원으로 카운트해 주세요', '… 인정함': the verbs that say a kind of event counts too
+_COUNTS_TOO_KO = {"포함하다", "카운트하다", "인정하다", "간주하다", "넣다", "치다", "세다", "산정하다"}
+
+
+def _also_counted(items: list[Item]) -> tuple[list[Item], list[str], list[Problem]]:
+    """'입원 2회 이상 … 응급실 경유 입원도 입원으로 카운트해주세요', '… 응급실 경유 입원도 포함': a sentence
+    that says a kind of event counts too, with nothing else in it. When that kind is already inside an
+    event named before (an ER-to-ward admission is an admission), the sentence only confirms the reading
+    and goes, with a note; otherwise it widens an earlier event in a way no rule here says, and is asked
+    back — never read as one more rule the patients must meet."""
+    out: list[Item] = []
+    notes: list[str] = []
+    problems: list[Problem] = []
+    start = 0  # where the current sentence began in ``out``
+    for it in items:
+        out.append(it)
+        if it.kind is ItemKind.end and it.text.strip() in (".", "\n", "!"):
+            start = len(out)
+            continue
+        if it.kind is not ItemKind.end or it.data_as(EndData).lemma not in _COUNTS_TOO_KO:
+            continue
+        said = [x for x in out[start:-1] if x.kind is not ItemKind.filler or x.text.strip() == "도"]
+        kinds = (ItemKind.event, ItemKind.term)
+        if len(said) < 2 or said[1].text.strip() != "도" or said[0].kind not in kinds:
+            continue
+        named = said[0]
+        target = [x for x in said[2:] if x.kind in kinds]
+        earlier = [x for x in out[:start] if x.kind in kinds]
+        if len(said) - 2 != len(target) or not earlier:
+            continue
+        if any(_inside(named, x) for x in (target or earlier)) and all(
+            any(_inside(t, x) or _same(t, x) for x in earlier) for t in target
+        ):
+            del out[start:]
+            notes.append(say("counted_already", "ko", text=named.text.strip()))
+        else:
+            problems.append(problem("widens_what", named.text.strip(), text=named.text.strip()))
+    return out, notes, problems
+
+
+def _same(a: Item, b: Item) -> bool:
+    return a.kind is b.kind and a.data == b.data
+
+
+def _inside(a: Item, b: Item) -> bool:
+    """Is every event ``a`` names also an event ``b`` names (an ER-to-ward admission in the admissions,
+    atorvastatin in the statins)?"""
+    if a.kind is ItemKind.event and b.kind is ItemKind.event:
+        ka, kb = a.data_as(EventWordData).kind, b.data_as(EventWordData).kind
+        ids_a, ids_b = set(VISIT_KIND_IDS.get(ka or "", [])), set(VISIT_KIND_IDS.get(kb or "", []))
+        return bool(ids_a) and ids_a < ids_b
+    if a.kind is ItemKind.term and b.kind is ItemKind.term:
+        return narrower(codes_named(a.text), codes_named(b.text))
+    return False
 
 
 def _member_of_class(items: list[Item]) -> list[Item]:

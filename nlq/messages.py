@@ -167,6 +167,22 @@ MESSAGES: dict[str, dict[str, str]] = {
         "ko": "머리말 “{text}”은(는) 조건이 아니므로 건너뛰었습니다",
     },
     # ------------------------------------------------------------ grammars (nlq.grammar_en, nlq.grammar_ko)
+    "counted_already": {
+        "en": "“{text}” counts too, as you said: the events named before already include it.",
+        "ko": "말씀하신 대로 “{text}”도 셉니다: 앞에서 말한 사건에 이미 들어 있습니다.",
+    },
+    "widens_what": {
+        "en": "“{text}” should count too, but it is not a kind of any event named before: say the whole "
+        "rule with it, e.g. 'an admission or an ER visit'.",
+        "ko": "“{text}”도 포함하라고 하셨는데, 앞에서 말한 어느 사건에도 속하지 않습니다. 조건 전체를 "
+        "함께 말해 주세요 (예: '입원 또는 응급실 방문').",
+    },
+    "readmission_of_what": {
+        "en": "“{text}” is an admission after an earlier one: say which admission it follows and how soon, "
+        "e.g. 'admitted in 2023 and readmitted within 30 days after the admission'.",
+        "ko": "“{text}”은(는) 앞선 입원 뒤의 입원입니다. 어느 입원 후 며칠 안인지 함께 말해 주세요 "
+        "(예: '2023년 입원 환자 중 입원 후 30일 이내 재입원').",
+    },
     "visit_end_unsupported": {
         "en": "Windows are measured from event start dates; “{text}” (the end of a visit) is not supported.",
         "ko": "기간은 사건 시작일 기준으로만 셉니다. “{text}”(방문 종료일) 기준은 아직 지원하지 않습니다.",

@@ -2123,7 +2123,17 @@ _KO_FRAMES = [
     # a closing purpose: '— 수술 예방적 항생제 사용 현황 파악용', '(처방 적절성 검토용)',
     # '… 연구에 쓰려고 합니다.'
     # (normalise() writes every dash as '-': a dash between spaces is the separator)
-    regex(rf"\s+[-—–]\s+[^—–]{{1,80}}?{_FRAMING_KO}\s*\.?\s*$"),
+    regex(rf"\s+[-—–]\s+[^—–]{{1,80}}?{_FRAMING_KO}\s*(?:용\s*(?:입니다|이에요|예요))?\s*\.?\s*$"),
+    # who is asking: '안녕하세요, 소화기내과 펠로우입니다.', '신장내과 전공의예요.'
+    regex(
+        r"^\s*(?:안녕하(?:십니까|세요)[.!,]?\s*)?[^.!?]{0,30}?(?:펠로우|전공의|레지던트|교수|연구원|간호사|담당자|"
+        r"인턴|직원|약사|팀장|과장|연구간호사)\s*(?:입니다|이에요|예요)[.!]?\s*"
+    ),
+    # what the list is needed for: '적정성평가 자료로 필요합니다.'
+    regex(
+        r"(?<=[.!?])\s*[^.!?]{1,40}?(?:자료로|용도로|용으로)\s*(?:필요합니다|필요해요|필요함|쓸\s*예정입니다|"
+        r"사용할\s*예정입니다)\.?\s*$"
+    ),
     regex(r"\s*\([^()]{1,40}?(?:용|목적|후보)\)\s*\.?\s*$"),
     # after the rules: ', hyperK 라벨용', '. end-of-life chemo 분석용'
     regex(rf"(?<=[,.])\s*[^,.!?()]{{1,60}}?{_FRAMING_KO}\s*용\s*\.?\s*$"),
@@ -2207,10 +2217,12 @@ def _exclusion_list_ko(text: str) -> str:
 
 #: 'X, i.e. Y', 'X (i.e. Y)', 'X, that is, Y': Y said to restate X.
 #: The words that open a restatement.
-_IE_WORDS = r"\b(?:i\.\s?e\.?|ie\.|that\s+is\s*,|namely)"
+_IE_WORDS = (
+    r"\b(?:i\.\s?e\.?|ie\.|that\s+is\s*,|namely|meaning(?=\s+(?:their|the|his|her|that)\b)|I\s+mean\b)"
+)
 _RESTATED_EN = regex(
-    rf"\s*(?P<open>[,(])?\s*{_IE_WORDS}\s*,?\s*(?P<body>[^;:()]*?)\s*"
-    r"(?:\)|(?=[;:]|,\s|\.\s|\.?\s*$))",
+    rf"\s*(?P<open>[,(]|\s[-–—](?=\s))?\s*{_IE_WORDS}\s*,?\s*(?P<body>[^;:()]*?)\s*"
+    r"(?:\)|(?=[;:]|,\s|\.\s|\s[-–—]\s|\.?\s*$))",
     re.IGNORECASE,
 )
 #: Words a restatement may hold besides the ones it restates: they add no rule.
@@ -2363,6 +2375,37 @@ def _restatement_ko(text: str) -> str:
         return " " * len(m.group(0))
 
     return _RESTATED_KO.sub(same, text)
+
+
+#: '… 환자를 출혈 고위험군으로 정의하였다', '… 비사용자를 대조군으로 하였다', '… 환자를 분석 대상으로
+#: 하였다': the study's own name for the group the sentence has just described.
+_GROUP_NAMED_KO = regex(
+    r"(?<=[을를])\s+(?P<label>(?:[가-힣A-Za-z0-9]+\s+){0,3}?[가-힣A-Za-z0-9]*(?:군|그룹|코호트|집단|대상자?))"
+    r"\s*(?:으로|로)\s*(?:정의|분류|선정|명명|간주|지정|설정)?\s*"
+    r"(?=(?:하였다|했다|하였으며|하였고|하며|하고|한다|함|하였음|했음|했고|하였는데|되었다)(?![가-힣]))"
+)
+
+
+def _group_named_ko(text: str) -> str:
+    """A methods section names the group it defines ('… 환자를 목표 도달군으로 정의하였다. 목표 도달군 환자
+    리스트 부탁드려요'): the name is the cohort itself, so the definition reads as '… 환자를 대상으로
+    하였다' and the name said again later goes. A name that leaves people out ('제외 대상으로') is kept."""
+    at = 0
+    while (m := _GROUP_NAMED_KO.search(text, at)) is not None:
+        label = m.group("label")
+        at = m.end()
+        if "제외" in label:
+            continue
+        rest = text[m.end() :]
+        for said in dict.fromkeys((label, label.split()[-1])):
+            if len(said) >= 2 and said not in ("대상", "대상자"):
+                rest = re.sub(
+                    rf"{re.escape(said)}(?:\s*(?:환자|대상자))?(?:의|을|를|은|는)?",
+                    lambda k: " " * len(k.group(0)),
+                    rest,
+                )
+        text = text[: m.start()] + " 대상으로 ".ljust(m.end() - m.start()) + rest
+    return text
 
 
 def _day_offsets_en(m: re.Match[str]) -> str:
@@ -2553,10 +2596,23 @@ _BLANKED_KO = [
     regex(r"(?<![가-힣])(?:이것|이거|이런\s*것|이런\s*거)(?:도|은|는)?(?=\s*가능)"),
     # '흉부 CT를 누적 5회 이상': 'in total', which a count of events already is
     regex(r"(?<![가-힣])누적(?=\s*\d)"),
+    # '기간 제한 없이 전체 기준입니다', '외래/입원 구분 없이요': no period, no visit type, as no rule says
+    regex(
+        r"(?<![가-힣])(?:기간\s*(?:제한|구분)|외래\s*/?\s*입원\s*구분|입원\s*/?\s*외래\s*구분)\s*(?:없이|없음|무관)"
+        r"(?:\s*전체\s*기준)?(?:입니다|이에요|예요|요)?(?=[\s.,)]|$)"
+    ),
+    # '처방 기록이 하나도 없는': not one, which the negation already says
+    regex(r"(?<![가-힣])하나도(?=\s*(?:없|안\s))"),
     # '귀 기관에서 … 환자 수': 'at your institution' (a feasibility questionnaire), the mart itself
     regex(r"(?<![가-힣])귀\s*기관(?:에서는|에서|의|에는|에)?(?=\s|$)"),
     # '… 환자만 따로 뽑아볼 수 있을까요': 'separately', which a cohort of its own already is
     regex(r"(?<![가-힣])따로(?=\s|$)"),
+    # '건수 말고 실인원 기준', '(건수가 아닌 실인원으로)': persons, not events, which a cohort counts anyway
+    regex(
+        r"(?<![가-힣])(?:건수\s*(?:말고|가\s*아닌|아니고|아닌)\s*)?실인원\s*(?:기준(?:으로)?|으로)?(?=[\s).,]|$)"
+    ),
+    # '18세 미만은 연구 대상에서 제외하였다': left out of the study population, which is this cohort
+    regex(r"(?<![가-힣])(?:연구|분석)\s*(?:대상(?:자)?|모집단|코호트)\s*(?:군)?\s*에서(?=\s*제외)"),
     # '진단 시 50~69세', '진단 시점 기준으로 70세 이상': the age at that event, as '진단 당시'
     regex(
         r"(?<=진단|수술|시술|처방|입원|검사|촬영|내원)(\s*)(?:시점|시|당시(?=\s*(?:나이|연령)))(?:\s*(?:기준(?:으로)?|에))?"
@@ -2958,6 +3014,46 @@ _PHRASES_EN: list[RewriteStep] = [
         ),
         r">= \1",
     ),
+    # 'Keep cases with an ischemic stroke diagnosis on the same day': the rule that follows, said as a filter
+    (
+        regex(
+            r"\bkeep\s+(?:only\s+)?(?=(?:the\s+)?(?:cases|patients|pts|those|people|encounters|events|admissions|ones)\b)",
+            _I,
+        ),
+        BLANK,
+    ),
+    # 'STEMI index events', 'index admissions (inpatient or ER-to-inpatient)': the events that start the
+    # cohort, which the first event named is anyway (a label 'Index event:' is read elsewhere)
+    (
+        regex(
+            r"(?<=\w)(?<!\bthe)(?<!\bthat)(?<!\bthis)(?<!\btheir)(?<!\bsame)(?<!\bits)\s+index\s+"
+            r"(?=(?:events?|admissions?|encounters?|procedures?|hospitali[sz]ations?|stays?|visits?)"
+            r"\b(?!\s*[:=]))|^\s*index\s+(?=(?:admissions?|encounters?|hospitali[sz]ations?|stays?|visits?)\b(?!\s*[:=]))",
+            _I,
+        ),
+        " ",
+    ),
+    # 'in the 90 days up to and including the diagnosis date': before it, the day itself included
+    (regex(r"\bup\s+to\s+and\s+including\b", _I), "before"),
+    # 'For last fiscal year, i.e. calendar 2022': the calendar dates said for the vague year
+    (
+        regex(
+            r"\b(?:for\s+|in\s+|during\s+)?(?:(?:the\s+)?(?:last|this|previous|prior|past)\s+|the\s+)?(?:fiscal|financial)\s+"
+            r"year\s*,?\s*\(?\s*(?:i\.\s?e\.?|that\s+is|meaning|namely|=)\s*,?\s*(?:calendar\s+(?:year\s+)?)?(?=\d{4}\b)",
+            _I,
+        ),
+        "in ",
+    ),
+    # 'creatinine reached 2.0 mg/dL or higher', 'hit 3': at least that value (an age reached is no lab value)
+    (
+        regex(
+            r"\b(?:is\s+|was\s+|has\s+|had\s+)?(?:reached|reaches|reach|hit|hits)\s+(\d+(?:\.\d+)?)"
+            r"(?!\s*(?:years?|yrs?|y/?o|days?|times?|x)\b)(\s*[a-zμ%]+(?:/[a-z0-9.^]+)?)?"
+            r"(?:\s+or\s+(?:more|higher|above|greater|over))?(?![\w.])",
+            _I,
+        ),
+        r">= \1\2",
+    ),
     (
         regex(
             r"\b(?:is\s+|was\s+)?(?:went|goes|go|fell|falls|fall|dropped|drops|drop|decreased|got)\s+(?:down\s+)?to\s+"
@@ -2973,6 +3069,17 @@ _PHRASES_EN: list[RewriteStep] = [
     # feasibility questionnaires: 'Estimated count of …', 'please estimate the number of …': the cohort
     (regex(r"\b(?:an?\s+)?estimated\s+(?:count|number|total)\s+of\b", _I), "the"),
     (regex(r"\b(?:please\s+)?estimate\s+the\s+(?:count|number|total)\s+of\b", _I), "the"),
+    # managers' 'heart attack volume for last year', 'Pediatric volume: …': the number of patients, which
+    # the cohort's count is (a measured volume — stroke, tidal, urine — is a test's name and stays)
+    (
+        regex(
+            r"(?<!stroke)(?<!tidal)(?<!urine)(?<!urinary)(?<!expiratory)(?<!corpuscular)(?<!residual)"
+            r"(?<!systolic)(?<!diastolic)(?<!cell)(?<!lung)(?<!minute)(?<!blood)(?<!plasma)(?<!bladder)"
+            r"(?<!prostate)(?<!tumour)(?<!tumor)(?<=[A-Za-z])\s+volumes?\b(?!\s+(?:of|in)\s+(?!patients|pts)\w)",
+            _I,
+        ),
+        "",
+    ),
     # 'POD14–POD90': post-operative days, day numbers from the operation
     (regex(r"\bPOD\s?(?=[-+]?\d)"), "d"),
     # 'in the preceding 90d (-90..0)', 'on the day of or day before (-1..0)': the window said again in day
@@ -3584,6 +3691,15 @@ def recognise(text: str, lang: str, today: date) -> Recognised:
         text = _DOCUMENT_DATE_KO.sub(r"\1.\2.\3.", text)
         text = _NEITHER_KO.sub(r"\1 또는 \2", text)
         text = re.sub(r"\s\+\s", ", ", text)  # '뇌경색 진단 + 같은 날 brain MRI': and
+        text = re.sub(
+            r"(?<=내원|방문)객(?=[\s을를이가은는의]|$)", " 환자", text
+        )  # '응급실 내원객': the patients
+        # 'celecoxib 비사용자', '스타틴 미복용자': those never given the drug named
+        text = re.sub(
+            r"(?<=[A-Za-z가-힣)])\s*(?:비|미)(?:사용|복용|투여|처방)\s*(?:자|군|환자)(?=[\s(을를이가은는와과,.]|$)",
+            " 처방 이력이 없는 환자",
+            text,
+        )
         text = _INCLUDED_KINDS_KO.sub(
             lambda m: m[0].replace(
                 m[1], re.sub(r"\s+(?:및|와|과)\s+|(?<=[가-힣])(?:와|과)\s+", " 또는 ", m[1])
@@ -3592,6 +3708,7 @@ def recognise(text: str, lang: str, today: date) -> Recognised:
         )
         text = _rewrite(text, [(rx, BLANK) for rx in _BLANKED_KO])
         text = _restatement_ko(text)
+        text = _group_named_ko(text)
         text = _exclusion_list_ko(text)
         # '응급실로 내원한 폐렴 환자': the pneumonia that brought them to the ER, as '폐렴으로 응급실 내원한
         # 환자' (that visit's day); '응급실 방문 이력이 있는 폐렴 환자' stays any time

@@ -88,7 +88,8 @@ EN_EVENT_WORDS: list[tuple[str, str, Pos]] = [
         "noun",
     ),
     (
-        r"(?:emergency\s+(?:room|department|dept)|e\.?r\.?|e\.?d\.?|a&e)\s+(?:visits?|presentations?|attendances?|admissions?)|"
+        r"(?:emergency\s+(?:room|department|dept)|e\.?r\.?|e\.?d\.?|a&e)\s+"
+        r"(?:visits?|presentations?|attendances?|admissions?|encounters?)|"
         r"emergency\s+(?:room|department|dept)|emergency\s+visits?|\bER\b|\bED\b|\bA&E\b",
         "er_visit",
         "noun",
@@ -408,6 +409,7 @@ EN_FILLERS = {
     "get",
     "count",
     "number",
+    "headcount",  # 'what's the headcount?': how many patients, which a cohort's count answers
     "how",
     "many",
     "me",
@@ -1806,12 +1808,18 @@ DECADES = {
 # Each pattern must be followed by more text; a lead-in never holds a rule.
 EN_LEAD_INS = [
     r"(?:hi|hello|hey|dear)\b[^.:!?\n—–-]{0,40}(?:[,.:!]|\s[—–-])\s*",
+    # who is asking: 'Nephrology here.', 'ortho fellow here -'
+    r"[a-z]+(?:\s+[a-z]+)?\s+here\s*[.:!,—–-]\s*",
+    # measure-speak: 'I only need the numerator:', 'just the denominator -'
+    r"(?:(?:i|we)\s+(?:only\s+|just\s+)?need\s+|just\s+|only\s+)the\s+(?:numerator|denominator)"
+    r"(?:\s+(?:cases|events|patients))?\s*[.:,—–-]\s*",
     # chat openers: 'ok so i need …', 'um, …'
     r"(?:ok(?:ay)?|um+|so)\b[,.]?\s+(?:so\b[,]?\s+)?",
     r"(?:(?:a\s+)?(?:protocol|data|cohort|research|extraction)\s+request|quick\s+(?:question|one))\s*[.:!—–-]\s*",
     r"for\s+(?:a|an|our|the|my)\s+[^.:,;]{1,60}?(?:project|study|studies|audit|review|analysis|registry|"
     r"paper|grant|trial|initiative|check|program|programme|feasibility(?:\s+(?:count|check|query))?|pilot|"
-    r"count|screen|dataset|request|bundle|committee|dashboard|meeting|report|detector|model|metrics?)\s*[:,]\s*",
+    r"count|screen|dataset|request|bundle|committee|dashboard|meeting|report|detector|model|metrics?)"
+    r"(?:\s*[:,]\s*|\s+(?=(?:i|we)\s+(?:only\s+|just\s+)?need\s+the\s+(?:numerator|denominator)\b))",
     r"(?:we(?:'re|\s+are)|i(?:'m|\s+am))\s+(?:studying|doing|looking\s+(?:at|into)|running|planning|"
     r"working\s+on|preparing|writing|putting\s+together|conducting)\b[^.!?]{0,120}?"
     r"(?:[.!]\s+|,\s*(?:specifically|namely|in\s+particular|that\s+is)\s*,?\s+)",

@@ -70,14 +70,17 @@ AROUND_EN = (
     r"on\s+either\s+side\s+of|either\s+side\s+of|on\s+either\s+side|either\s+side|either\s+way|of|around|"
     r"surrounding"
 )
-DIR_EN = rf"(?P<dir>{AFTER_EN}|{BEFORE_EN}|{AROUND_EN})"
+#: After a span of days only ('in the 365 days prior', 'within 30 days beforehand'), 'prior' alone is
+#: 'before': anywhere else it is a history ('prior MI', nlq.windows.PRIOR_EN).
+BEFORE_SPAN_EN = r"prior(?!\s+(?:to|history|hx|medical|diagnos[ie]s|dx)\b)|previously|beforehand"
+DIR_EN = rf"(?P<dir>{AFTER_EN}|{BEFORE_EN}|{AROUND_EN}|{BEFORE_SPAN_EN})"
 
 
 def _dir(word: str | None) -> str:
     if not word:
         return "after"
     w = " ".join(word.lower().split())
-    if re.fullmatch(BEFORE_EN, w):
+    if re.fullmatch(f"{BEFORE_EN}|{BEFORE_SPAN_EN}", w):
         return "before"
     if re.fullmatch(AROUND_EN, w):
         return "around"

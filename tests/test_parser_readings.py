@@ -1936,6 +1936,114 @@ READINGS: list[tuple[str, dict[str, Any]]] = [
         "Patients newly diagnosed with atrial fibrillation or flutter in 2021",
         {"index.concepts.terms": ["atrial fibrillation", "flutter"], "index.first_occurrence": True},
     ),
+    # --- session 13 (batch 18's open half)
+    # 'prior' after a span of days is 'before' (it had been read as the days after)
+    (
+        "PCI in 2023 with a statin in the 90 days prior",
+        {"criteria.0.window.start": -90, "criteria.0.window.end": 0},
+    ),
+    (
+        "PCI procedures done in 2023 where the patient had a previous PCI in the 365 days prior (not "
+        "counting "
+        "the same day)",
+        {"criteria.0.window.start": -365, "criteria.0.window.end": -1},
+    ),
+    ("PCI in 2023 with prior MI", {"criteria.0.window.start": None, "criteria.0.window.end": -1}),
+    # how many, in managers' words
+    ("Lung cancer patients who had a lobectomy - what's the headcount?", {"criteria.0.domain": "procedure"}),
+    (
+        "Heart attack volume for last year - how many distinct patients?",
+        {"index.date_range.start": "2024-01-01", "criteria": []},
+    ),
+    ("patients with a urine volume below 400", {"index.domain": "measurement"}),
+    (
+        "Nephrology here. Can you pull the patients coded with type 2 diabetes with diabetic CKD "
+        "(E11.22) whose "
+        "serum creatinine reached 2.0 mg/dL or higher at any point after that diagnosis?",
+        {"criteria.0.value.op": ">=", "criteria.0.value.value": 2.0},
+    ),
+    (
+        "Index event: endovascular thrombectomy (ICD-9-CM 39.74). Keep cases with an ischemic stroke "
+        "diagnosis "
+        "on the same day, patient over 80 at the procedure.",
+        {"criteria.0.window.start": 0, "criteria.0.window.end": 0, "demographics.age_min": 81},
+    ),
+    (
+        "Osteoporosis diagnoses with a DEXA (bone density scan) in the 90 days up to and including the "
+        "diagnosis date",
+        {"criteria.0.window.start": -90, "criteria.0.window.end": 0},
+    ),
+    (
+        "Patients newly diagnosed with type 2 diabetes in 2021 - meaning their first ever diabetes diagnosis "
+        "was in 2021 - who were started on metformin within 90 days.",
+        {"index.first_occurrence": True, "criteria.0.window.end": 90, "criteria.1": "absent"},
+    ),
+    (
+        "For last fiscal year, i.e. calendar 2022: how many patients had a CABG?",
+        {"index.date_range.start": "2022-01-01", "index.date_range.end": "2022-12-31"},
+    ),
+    # Korean: the people a clause leaves out are left out, never the event before it
+    (
+        "뇌경색 진단 후 1일 이내에 알테플라제를 투여받은 환자를 대상으로 하였으며, 진단 당시 80세 "
+        "이상인 자는 "
+        "제외하였다.",
+        {"demographics.age_max": 79, "criteria.0.occurrence.type": "at_least"},
+    ),
+    (
+        "2023년 위암 진단 후 위절제술을 받은 환자 중 여성은 제외",
+        {"demographics.sexes": ["male"], "criteria.0.occurrence.type": "at_least"},
+    ),
+    (
+        "뇌경색 진단 후 1일 이내에 알테플라제를 투여받은 환자 중 18세 미만은 연구 대상에서 제외하였다",
+        {"demographics.age_min": 18, "criteria.0.occurrence.type": "at_least"},
+    ),
+    # a methods section's name for the group it defines is the cohort itself
+    (
+        "와파린 처방 후 180일 이내에 INR 3.0 이상이 2회 이상 측정된 환자를 출혈 고위험군으로 "
+        "정의하였다. 해당 "
+        "환자 뽑아주세요.",
+        {"criteria.0.domain": "measurement", "criteria.0.occurrence.count": 2, "criteria.1": "absent"},
+    ),
+    (
+        "LDL 콜레스테롤이 190 mg/dL 이상으로 측정된 날을 기준일로 하였고, 기준일로부터 180일 이내에 스타틴 "
+        "처방이 없었던 환자를 미치료군으로 정의하였다. 미치료군 환자 리스트 부탁드려요.",
+        {"index.domain": "measurement", "criteria.0.occurrence.count": 0, "criteria.1": "absent"},
+    ),
+    (
+        "심부전으로 처음 진단받은 환자를 대상으로 하였고, 진단 후 1년 이내 외래 방문 횟수가 6회 이상인 "
+        "환자를 "
+        "외래 추적 순응군으로 정의하였다.",
+        {"criteria.0.occurrence.count": 6, "criteria.1": "absent"},
+    ),
+    # a kind of event said to count too, already inside the event named
+    (
+        "2024년 한 해 동안 입원 2회 이상인 환자 명단 뽑아주세요. 응급실 경유 입원도 입원으로 카운트해주세요.",
+        {"criteria.0.occurrence.count": 2, "criteria.1": "absent"},
+    ),
+    ("심방세동 환자 중 와파린 미복용자", {"criteria.0.domain": "drug", "criteria.0.occurrence.count": 0}),
+    (
+        "PCI 시행 후 1년 내에 clopidogrel, ticagrelor 처방 기록이 하나도 없는 환자 - 심사팀 확인용입니다",
+        {"criteria.0.occurrence.count": 0, "criteria.1": "absent"},
+    ),
+    # who asks, and what for, are read past; '실인원' is how many persons
+    (
+        "안녕하세요, 신장내과 전공의입니다. 당뇨병 환자 중 HbA1c 9% 이상 나온 적 있는 환자 실인원으로 "
+        "부탁드려요.",
+        {"criteria.0.domain": "measurement"},
+    ),
+    (
+        "뇌경색 진단 후 30일 이내 사망한 환자 뽑아주세요. 적정성평가 자료로 필요합니다.",
+        {"criteria.0.domain": "death", "criteria.0.window.end": 30},
+    ),
+    (
+        "대장암 진단 환자 중에서 대장절제술을 한 번도 안 받은 환자만 뽑아주세요. 기간 제한 없이 전체 "
+        "기준입니다.",
+        {"criteria.0.occurrence.count": 0, "criteria.0.window.start": None},
+    ),
+    (
+        "작년 입원 환자 명단 뽑아주세요 (건수 말고 실인원 기준)",
+        {"index.date_range.start": "2024-01-01", "criteria": []},
+    ),
 ]
 
 
@@ -2241,3 +2349,41 @@ def test_an_english_atlas_definition_is_asked_back(sentence: str) -> None:
     """ATLAS's English part names ('Entry event:', 'Inclusion rule 1:') stay unread (nlq/sections.py): read
     as labels, the blind half of the batch written that way gained 8 right answers and 4 silent wrong ones."""
     assert parse(sentence, today=TODAY).status == "clarify"
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "readmissions",
+        "30-day readmissions in 2023",
+        "재입원 환자 명단",
+    ],
+)
+def test_a_readmission_with_nothing_before_it_is_asked_back(sentence: str) -> None:
+    """A readmission is counted from an earlier event: read alone, the 're-' would be dropped and every
+    admission returned."""
+    result = parse(sentence, today=TODAY)
+    assert result.status == "clarify"
+    assert "readmission" in result.message or "재입원" in result.message
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "patients admitted in 2023 and readmitted within 30 days after the admission",
+        "CABG patients readmitted between day 1 and day 30 after the bypass surgery",
+        "2023년 입원 환자 중 30일 이내 재입원한 환자",
+    ],
+)
+def test_a_readmission_after_a_named_event_is_read(sentence: str) -> None:
+    result = parse(sentence, today=TODAY)
+    assert result.status == "ok", result.message
+    assert result.spec is not None and result.spec.criteria[0].domain == "visit"
+
+
+def test_a_kind_said_to_count_too_that_widens_an_event_is_asked_back() -> None:
+    """'협심증도 포함해주세요' after an MI cohort widens the index in a way no rule says; read on, it had
+    become one more rule the patients must meet."""
+    result = parse("심근경색 환자 명단. 협심증도 포함해주세요.", today=TODAY)
+    assert result.status == "clarify"
+    assert "협심증" in result.message
