@@ -219,9 +219,9 @@ KO_DURATION = (
     rf"|(?:{KO_NUMBER_RE})\s*{KO_UNIT_RE})"
 )
 
-#: '처방 직전 30일', '진단일 기준 직전 7일': the days before the event just named (a window, read by
-#: ``nlq.windows``), not the last days before today ('직전 30일 동안' alone).
-_NOT_AFTER_EVENT_KO = "".join(
+#: '처방 직전 30일', '진단일 기준 직전 7일', 'PCI 직전 90일': the days before the event just named (a window,
+#: read by ``nlq.windows``), not the last days before today ('직전 30일 동안' alone).
+_NOT_AFTER_EVENT_KO = "(?<![A-Za-z)])(?<![A-Za-z)] )" + "".join(
     f"(?<!{w})(?<!{w} )"
     for w in (
         "진단",

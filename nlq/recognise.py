@@ -2979,6 +2979,33 @@ _PHRASES_EN: list[RewriteStep] = [
     # 'Patient must have a … diagnosis', 'ER visit should also be on that day': the rule, said as a duty
     (regex(r"\b(?:must|should)\s+(?:also\s+)?have\b", _I), "had"),
     (regex(r"\b(?:must|should)\s+(?:also\s+)?be\b(?=\s+(?:on|in|at|within|during)\b)", _I), BLANK),
+    # 'within 30 days pre-op', '90d pre-PCI', '30 days post-operatively': after a span of days, 'pre-'
+    # and 'post-' are its direction ('pre-PCI' had been read as 'after', and a second PCI)
+    (
+        regex(
+            r"\b(\d+\s*(?:days|day|d|weeks|week|wks|wk|months|month|mos|mo|years|year|yrs|yr))\s+pre-?\s*"
+            r"(?:op(?:erative(?:ly)?)?|procedur(?:e|al(?:ly)?)|surg(?:ery|ical(?:ly)?))?\b(?!-)",
+            _I,
+        ),
+        r"\1 before ",
+    ),
+    (
+        regex(
+            r"\b(\d+\s*(?:days|day|d|weeks|week|wks|wk|months|month|mos|mo|years|year|yrs|yr))\s+post-?\s*"
+            r"(?:op(?:erative(?:ly)?)?|procedur(?:e|al(?:ly)?)|surg(?:ery|ical(?:ly)?))?\b(?!-)",
+            _I,
+        ),
+        r"\1 after ",
+    ),
+    # 'in the last 90 days before the PCI': the days before it, not the last 90 days before today
+    (
+        regex(
+            r"\b(?:in|during|within|over)\s+the\s+(?:last|past|final)\s+(?=\d+\s*(?:days?|d|weeks?|months?|years?)\s+"
+            r"(?:before|prior\s+to|preceding|leading\s+up\s+to)\b)",
+            _I,
+        ),
+        "in the ",
+    ),
     # 'a pre-op chest CT within 90 days before surgery': the window says it ('pre-op' alone does not)
     (
         regex(
@@ -3013,6 +3040,24 @@ _PHRASES_EN: list[RewriteStep] = [
             _I,
         ),
         r">= \1",
+    ),
+    # 'only one PCI', 'just once': exactly that many, not at least
+    (regex(r"\b(?:only|just)\s+(?=(?:one|1|once)\b(?!\s*(?:day|week|month|year)))", _I), "exactly "),
+    # '30-day mortality after MI', '1-year mortality': death within that span (the number is no count)
+    (
+        regex(
+            r"\b(\d+|one|two|three|five)[- ](day|week|month|year)s?[- ](?:all-cause\s+)?"
+            r"(?:mortality|deaths?)\b",
+            _I,
+        ),
+        r"death within \1 \2s",
+    ),
+    # 'statin-naive MI patients', 'MI patients who were statin-naive': never on it before (a washout of
+    # all time before the index)
+    # (not in a title before a colon, whose rules after it say what 'naive' means: 'Statin-naive MI: …')
+    (
+        regex(r"\b(?:who\s+were\s+|were\s+)?([A-Za-z][\w]*)[- ]na[iï]ve\b(?![^.:;\n]*:)", _I),
+        r"with no prior \1",
     ),
     # 'Keep cases with an ischemic stroke diagnosis on the same day': the rule that follows, said as a filter
     (
@@ -3691,9 +3736,14 @@ def recognise(text: str, lang: str, today: date) -> Recognised:
         text = _DOCUMENT_DATE_KO.sub(r"\1.\2.\3.", text)
         text = _NEITHER_KO.sub(r"\1 또는 \2", text)
         text = re.sub(r"\s\+\s", ", ", text)  # '뇌경색 진단 + 같은 날 brain MRI': and
+        # '응급실 내원객': those who came, the patients
+        text = re.sub(r"(?<=내원|방문)객(?=[\s을를이가은는의]|$)", " 환자", text)
+        # '최대 2번', '최소 3회', '적어도 2건': the count's bound said before it, as '2번 이하' / '3회 이상'
         text = re.sub(
-            r"(?<=내원|방문)객(?=[\s을를이가은는의]|$)", " 환자", text
-        )  # '응급실 내원객': the patients
+            r"(?<![가-힣])(최대|최소|적어도)\s*(\d+)\s*(번|회|건|차례)(?![가-힣])",
+            lambda m: f"{m[2]}{m[3]} {'이하' if m[1] == '최대' else '이상'}",
+            text,
+        )
         # 'celecoxib 비사용자', '스타틴 미복용자': those never given the drug named
         text = re.sub(
             r"(?<=[A-Za-z가-힣)])\s*(?:비|미)(?:사용|복용|투여|처방)\s*(?:자|군|환자)(?=[\s(을를이가은는와과,.]|$)",

@@ -48,6 +48,7 @@ from cohort_engine.nlq.numbers import (
     EN_NUMBER_RE,
     EN_UNIT_RE,
     KO_UNIT_RE,
+    KOREAN_SPAN_WORDS,
     days,
     korean_duration,
     number,
@@ -598,6 +599,8 @@ def _signed_range(m: re.Match[str], anchor: str) -> Item:
     )
 
 
+#: A span said as one word ('나흘', '보름', '반년'): its days are in ``KOREAN_SPAN_WORDS``.
+KO_SPAN_WORD = "|".join(sorted(KOREAN_SPAN_WORDS, key=len, reverse=True))
 KO_RULES: list[tuple[str, str]] = [
     (SIGNED_RANGE + r"(?:\s*(?:사이|동안|이내|구간|범위))?(?:에는|에|의|내)?", "signed"),
     # '생검 받은 날이나 그 다음날', '진단 당일 또는 익일': the anchor's day or the next, 0..1
@@ -655,7 +658,7 @@ KO_RULES: list[tuple[str, str]] = [
     # 'PTCA 받고 1년 동안 …', '수술하고 나서 30일 동안': a duration after '…고 (나서)' runs from that event
     (rf"(?<=[가-힣]고)\s+(?:나서\s+)?{KN}\s*{KU}\s*(?:동안|간)(?:에)?", "within"),
     (
-        rf"{PRE_KO}(?:{KN}\s*{KU}|(?P<word>열흘|보름|이틀|사흘|일주일|하루))\s*(?P<post>전|이전)?\s*(?P<w>이내|안에|내에|내|까지|미만)(?:에)?",
+        rf"{PRE_KO}(?:{KN}\s*{KU}|(?P<word>{KO_SPAN_WORD}))\s*(?P<post>전|이전)?\s*(?P<w>이내|안에|내에|내|까지|미만)(?:에)?",
         "within",
     ),
     (
@@ -665,7 +668,10 @@ KO_RULES: list[tuple[str, str]] = [
     ),
     # '진단 후 30일 이후에': from day 30 after the anchor on ('이후' after a count of days is 'since')
     (rf"{GLUE_KO}(?P<pre>후|뒤|이후|부터)\s*{KN}\s*{KU}\s*(?P<q>이후)(?:에|부터)?(?![가-힣])", "atleast"),
-    (rf"{PRE_KO}{KN}\s*{KU}\s*(?P<post>후|뒤|이후|전|이전|째)(?:에)?(?![가-힣])", "exact"),
+    (
+        rf"{PRE_KO}(?:{KN}\s*{KU}|(?P<word>{KO_SPAN_WORD}))\s*(?P<post>후|뒤|이후|전|이전|째)(?:에)?(?![가-힣])",
+        "exact",
+    ),
     (r"(?<![가-힣])(?P<pre>이후|이전|직전|직후)(?:에|로|에는)?(?![가-힣])", "open"),
     # 'knee x-ray 찍은 다음에 1년 안에': after the clause before, as '뒤'
     (r"(?<=[은는던] )(?P<pre>다음)(?:에|에는)?(?![가-힣])", "open"),
@@ -681,9 +687,7 @@ PRIOR_KO = regex(
 
 def _ko_amount(g: dict, key: str = "n", unit_key: str = "u") -> int:
     if g.get("word"):
-        from cohort_engine.nlq.numbers import KOREAN_DAY_WORDS
-
-        return KOREAN_DAY_WORDS[g["word"]]
+        return days(*KOREAN_SPAN_WORDS[re.sub(r"\s+", "", g["word"])])
     amount = number(g[key])
     if amount is None:
         raise ValueError(g[key])

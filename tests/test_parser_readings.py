@@ -2040,6 +2040,43 @@ READINGS: list[tuple[str, dict[str, Any]]] = [
         "기준입니다.",
         {"criteria.0.occurrence.count": 0, "criteria.0.window.start": None},
     ),
+    # 'pre-'/'post-' after a span of days are its direction; 'in the last N days before X' counts from X
+    (
+        "CABG patients with an echo within 30 days pre-CABG",
+        {"criteria.0.window.start": -30, "criteria.0.window.end": 0, "criteria.1": "absent"},
+    ),
+    (
+        "CABG patients with an echo within 30 days post-operatively",
+        {"criteria.0.window.start": 0, "criteria.0.window.end": 30, "criteria.1": "absent"},
+    ),
+    (
+        "PCI patients with a statin in the last 90 days before the PCI",
+        {"criteria.0.window.start": -90, "criteria.0.window.end": 0, "criteria.0.date_range": None},
+    ),
+    # counts and deaths said as adjectives
+    (
+        "MI patients with only one PCI",
+        {"criteria.0.occurrence.type": "exactly", "criteria.0.occurrence.count": 1},
+    ),
+    (
+        "30-day mortality after MI",
+        {"criteria.0.domain": "death", "criteria.0.window.start": 0, "criteria.0.window.end": 30},
+    ),
+    (
+        "statin-naive MI patients",
+        {"index.domain": "condition", "criteria.0.occurrence.count": 0, "criteria.0.window.end": -1},
+    ),
+    # Korean spans said in one word, '직전' after an English name, and a count's bound said before it
+    (
+        "PCI 받은 환자 중 PCI 직전 90일 이내 스타틴 처방받은 환자",
+        {"index.date_range": None, "criteria.0.window.start": -90, "criteria.0.window.end": 0},
+    ),
+    ("PCI 받은 환자 중 시술 후 나흘 이내 스타틴 처방받은 환자", {"criteria.0.window.end": 4}),
+    ("PCI 받은 환자 중 시술 후 반년 이내 스타틴 처방받은 환자", {"criteria.0.window.end": 180}),
+    (
+        "심근경색 환자 중 PCI를 최대 2번 받은 환자",
+        {"criteria.0.occurrence.type": "at_most", "criteria.0.occurrence.count": 2, "criteria.1": "absent"},
+    ),
     (
         "작년 입원 환자 명단 뽑아주세요 (건수 말고 실인원 기준)",
         {"index.date_range.start": "2024-01-01", "criteria": []},
