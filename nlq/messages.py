@@ -167,6 +167,14 @@ MESSAGES: dict[str, dict[str, str]] = {
         "ko": "머리말 “{text}”은(는) 조건이 아니므로 건너뛰었습니다",
     },
     # ------------------------------------------------------------ grammars (nlq.grammar_en, nlq.grammar_ko)
+    "excluded_together": {
+        "en": "“{text}”: leaving out only the patients who have all of them cannot be written as cohort "
+        "rules (each rule leaves out anyone with its event). Leave out those with any of them instead, or "
+        "ask for each on its own.",
+        "ko": "“{text}”: 모두 있는 환자만 빼는 조건은 코호트 규칙으로 쓸 수 없습니다 "
+        "(규칙마다 그 사건이 있는 환자를 모두 뺍니다). 하나라도 있는 환자를 빼거나, 하나씩 따로 물어봐 "
+        "주세요.",
+    },
     "counted_already": {
         "en": "“{text}” counts too, as you said: the events named before already include it.",
         "ko": "말씀하신 대로 “{text}”도 셉니다: 앞에서 말한 사건에 이미 들어 있습니다.",
@@ -464,6 +472,10 @@ MESSAGES: dict[str, dict[str, str]] = {
 }
 
 READINGS: dict[str, dict[str, tuple[str, ...]]] = {
+    "excluded_together": {
+        "en": ("exclude those with any of them",),
+        "ko": ("하나라도 있는 환자 제외",),
+    },
     "window_ambiguous": {
         "en": ("within {n} days {side}", "exactly {n} days {side}", "at least {n} days {side}"),
         "ko": ("{n}일 {side} 이내", "정확히 {n}일 {side}", "{n}일 이상 {side}"),

@@ -545,6 +545,38 @@ def _vague_item(m: re.Match[str], what: str, choices: tuple[str, ...]) -> Item:
     return Item(ItemKind.vague, m.group(0), m.start(), m.end(), AskData(what=what, choices=choices))
 
 
+#: 'excluding those with both diabetes and hypertension', '당뇨와 고혈압이 모두 있는 환자는 제외': leaving out
+#: only those with all of them (criteria are joined by 'and': each absence leaves out anyone with its event,
+#: so the rules would leave out those with any of them).
+_EXCLUDED_TOGETHER = {
+    "ko": regex(
+        r"(?:모두|둘\s*다|전부|다)\s*(?:있는|있었던|진단받은|진단된|받은|해당하는|해당되는|가진|앓은)\s*"
+        r"(?:(?:환자|사람|경우|자|분)(?:들)?)?\s*(?:는|은)?\s*(?:제외|빼)"
+    ),
+    "en": regex(
+        r"\b(?:excluding|exclude|except(?:\s+for)?|other\s+than|without)\s+"
+        r"(?:(?:those|patients|pts|anyone|people)\s+)?(?:(?:with|who\s+(?:have|had|has))\s+)?both\b",
+        re.IGNORECASE,
+    ),
+}
+
+
+def _excluded_together(pieces: list[Piece], lang: str) -> list[Piece]:
+    def ask(m: re.Match[str]) -> Item:
+        said = m.group(0).strip()
+        reason = say("excluded_together", lang, text=said)
+        choices = readings("excluded_together", lang)
+        return Item(
+            ItemKind.vague,
+            m.group(0),
+            m.start(),
+            m.end(),
+            AskData(what="exclusion", reason=reason, choices=choices),
+        )
+
+    return apply(pieces, _EXCLUDED_TOGETHER["ko" if lang == "ko" else "en"], ask)
+
+
 def _vague(pieces: list[Piece], lang: str) -> list[Piece]:
     table = KO_VAGUE if lang == "ko" else EN_VAGUE
     for pattern, what, choices in table:
@@ -3041,6 +3073,18 @@ _PHRASES_EN: list[RewriteStep] = [
         ),
         r">= \1",
     ),
+    # 'within ±30 days of the MI', 'a statin within +/- 30 days': both sides ('±' had been read past)
+    (
+        regex(
+            rf"(?:\bwithin\s+)?(?:±|\+\s*/\s*-|\+-)\s*(\d+)\s*({EN_UNIT_RE})\b\s*(?=of|around|from)",
+            _I,
+        ),
+        r"within \1 \2 ",
+    ),
+    (
+        regex(rf"(?:\bwithin\s+)?(?:±|\+\s*/\s*-|\+-)\s*(\d+)\s*({EN_UNIT_RE})\b", _I),
+        r"within \1 \2 either side",
+    ),
     # 'only one PCI', 'just once': exactly that many, not at least
     (regex(r"\b(?:only|just)\s+(?=(?:one|1|once)\b(?!\s*(?:day|week|month|year)))", _I), "exactly "),
     # '30-day mortality after MI', '1-year mortality': death within that span (the number is no count)
@@ -3738,6 +3782,12 @@ def recognise(text: str, lang: str, today: date) -> Recognised:
         text = re.sub(r"\s\+\s", ", ", text)  # '뇌경색 진단 + 같은 날 brain MRI': and
         # '응급실 내원객': those who came, the patients
         text = re.sub(r"(?<=내원|방문)객(?=[\s을를이가은는의]|$)", " 환자", text)
+        # '시행일 ±30일 이내', '+/- 7일': both sides of the day, as '전후 30일' ('±' had been read past)
+        text = re.sub(
+            r"(?:±|\+\s*/\s*-|\+-)\s*(\d+)\s*(일|주일|주|개월|달|년)",
+            lambda m: f"전후 {m[1]}{m[2]}",
+            text,
+        )
         # '최대 2번', '최소 3회', '적어도 2건': the count's bound said before it, as '2번 이하' / '3회 이상'
         text = re.sub(
             r"(?<![가-힣])(최대|최소|적어도)\s*(\d+)\s*(번|회|건|차례)(?![가-힣])",
@@ -3851,6 +3901,7 @@ def recognise(text: str, lang: str, today: date) -> Recognised:
     pieces = apply(pieces, _imaging(lang), lambda m: _imaging_item(m, lang))
     pieces = apply(pieces, _body_imaging(lang), lambda m: _imaging_item(m, lang))
     pieces = _terms(pieces, lang)
+    pieces = _excluded_together(pieces, lang)
     pieces = _event_words(pieces, lang)
     if lang == "en":
         pieces = recognise_quantities_en(pieces)

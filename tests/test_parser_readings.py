@@ -2077,6 +2077,15 @@ READINGS: list[tuple[str, dict[str, Any]]] = [
         "심근경색 환자 중 PCI를 최대 2번 받은 환자",
         {"criteria.0.occurrence.type": "at_most", "criteria.0.occurrence.count": 2, "criteria.1": "absent"},
     ),
+    # '±N' is both sides (it had been read past, leaving the days after)
+    (
+        "PCI 시행일 ±30일 이내 스타틴 처방받은 환자",
+        {"criteria.0.window.start": -30, "criteria.0.window.end": 30},
+    ),
+    (
+        "MI patients with a statin within +/- 30 days",
+        {"criteria.0.window.start": -30, "criteria.0.window.end": 30},
+    ),
     (
         "작년 입원 환자 명단 뽑아주세요 (건수 말고 실인원 기준)",
         {"index.date_range.start": "2024-01-01", "criteria": []},
@@ -2424,3 +2433,31 @@ def test_a_kind_said_to_count_too_that_widens_an_event_is_asked_back() -> None:
     result = parse("심근경색 환자 명단. 협심증도 포함해주세요.", today=TODAY)
     assert result.status == "clarify"
     assert "협심증" in result.message
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "MI patients excluding those with both diabetes and hypertension",
+        "MI patients without both diabetes and hypertension",
+        "심근경색 환자 중 당뇨와 고혈압이 모두 있는 환자는 제외",
+        "심근경색 환자 중 PCI와 CABG를 둘 다 받은 환자는 빼주세요",
+    ],
+)
+def test_leaving_out_only_those_with_all_of_them_is_asked_back(sentence: str) -> None:
+    """Criteria are joined by 'and', and each absence leaves out anyone with its event: read on, 'excluding
+    those with both A and B' would leave out those with either."""
+    result = parse(sentence, today=TODAY)
+    assert result.status == "clarify", result.spec
+    assert result.clarifications and result.clarifications[0].choices
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    ["심근경색 환자 중 당뇨, 고혈압 둘 다 없는 환자", "MI patients with neither diabetes nor hypertension"],
+)
+def test_having_neither_is_two_absences(sentence: str) -> None:
+    result = parse(sentence, today=TODAY)
+    assert result.status == "ok", result.message
+    assert result.spec is not None
+    assert all(c.occurrence.count == 0 for c in result.spec.criteria)
