@@ -1680,6 +1680,23 @@ def _members_of(mention: Item, named: list[Item]) -> bool:
     return False
 
 
+def _window_said_again(out: list[Item], inner: list[Item]) -> bool:
+    """A bracket holding only a window (and the name of its anchor's kind, 'the dx', '진단') right after a
+    window of the same days: one window, said twice."""
+    prev = next((x for x in reversed(out) if x.kind is not ItemKind.filler), None)
+    said = [x for x in inner if x.kind is not ItemKind.filler and x.text.strip()]
+    windows = [x for x in said if x.kind is ItemKind.window]
+    if prev is None or prev.kind is not ItemKind.window or len(windows) != 1:
+        return False
+    if any(
+        x.kind not in (ItemKind.window, ItemKind.event) or x.kind is ItemKind.event and x is not said[0]
+        for x in said
+    ):
+        return False
+    a, b = prev.data_as(WindowData), windows[0].data_as(WindowData)
+    return (a.start, a.end, a.same_visit) == (b.start, b.end, b.same_visit)
+
+
 def _parentheses(items: list[Item], notes: list[str], lang: str) -> list[Item]:
     """'(종류 무관)', '(greatest dimension)': asides are dropped and noted; '(PCI or bypass)' after a
     mention lists alternatives to it; a code in brackets restates the mention before it ('diabetic
@@ -1725,6 +1742,12 @@ def _parentheses(items: list[Item], notes: list[str], lang: str) -> list[Item]:
                     # 'stroke (including TIA)': what follows 'including' is an alternative, known or not
                     out.append(Item(ItemKind.conj, "(", it.start, it.end, ConjData("or", paren=True)))
                     out.extend(widened)
+                    i = j + 1
+                    continue
+                if _window_said_again(out, inner):
+                    # '진단 당일 또는 다음 날(진단 후 1일 이내)', 'within 1 day (day 0 or day 1 after the
+                    # dx)': the window just given, said again in other words
+                    notes.append(say("aside_ignored", lang, words=" ".join(x.text for x in inner).strip()))
                     i = j + 1
                     continue
                 kinds = {x.kind for x in inner}
@@ -2191,6 +2214,8 @@ _KO_FRAMES = [
         r"(?:한다|함|합니다)\.?\s*$"
     ),
     regex(r"(?<=[은는된한던])\s자로\s*정의(?:한다|함|합니다)\.?\s*$"),
+    # '… 3건 이상인 환자로 정의하였다.': the definition's closing, after its head noun
+    regex(r"(?:(?<=환자)|(?<=대상자))로\s*(?:정의|분류)\s*(?:하였다|했다|한다|함|합니다)\.?\s*$"),
     # a closing sentence that explains or asks again what the rules say: 'DAPT 중 출혈 본다고 생각하시면
     # 됩니다.', '재발 의심군 보려고 합니다.', '순서는 폐암 진단 → CT → 수술 기준으로 봐 주세요.',
     # '월별이 아니라 전체 명단으로요.'
@@ -2418,10 +2443,19 @@ _GROUP_NAMED_KO = regex(
 )
 
 
+#: '보조항암화학요법 시행군은 … 환자로 정의하였다': the group's name said first, its definition after it.
+_GROUP_NAMED_FIRST_KO = regex(
+    r"(?:(?<=^)|(?<=[.,]\s)|(?<=중\s))(?P<label>(?:[가-힣A-Za-z0-9]+\s+){0,3}[가-힣A-Za-z0-9]{0,15}(?:군|그룹|집단))"
+    r"(?:은|는)\s"
+    r"(?=[^.]*?(?:환자|자|대상자)로\s*(?:정의|분류)\s*(?:하였다|했다|한다|함|합니다))"
+)
+
+
 def _group_named_ko(text: str) -> str:
     """A methods section names the group it defines ('… 환자를 목표 도달군으로 정의하였다. 목표 도달군 환자
     리스트 부탁드려요'): the name is the cohort itself, so the definition reads as '… 환자를 대상으로
     하였다' and the name said again later goes. A name that leaves people out ('제외 대상으로') is kept."""
+    text = _GROUP_NAMED_FIRST_KO.sub(lambda m: " " * len(m.group(0)), text)
     at = 0
     while (m := _GROUP_NAMED_KO.search(text, at)) is not None:
         label = m.group("label")
@@ -3084,6 +3118,16 @@ _PHRASES_EN: list[RewriteStep] = [
     (
         regex(rf"(?:\bwithin\s+)?(?:±|\+\s*/\s*-|\+-)\s*(\d+)\s*({EN_UNIT_RE})\b", _I),
         r"within \1 \2 either side",
+    ),
+    # 'a refill of warfarin', 'refilled their statin': a second fill, so at least two
+    (
+        regex(
+            # (not before a window: 'refilled within 60 days' counts from the first fill, which no rule holds)
+            r"\b(?:(?:an?\s+|at\s+least\s+one\s+)?refills?\s+(?:of|for)\s+|refilled\s+)"
+            r"(?:their\s+|the\s+|his\s+|her\s+)?(?![^.;]{0,40}\b(?:within|in\s+the|after|before|by)\b)",
+            _I,
+        ),
+        "at least 2 prescriptions of ",
     ),
     # 'only one PCI', 'just once': exactly that many, not at least
     (regex(r"\b(?:only|just)\s+(?=(?:one|1|once)\b(?!\s*(?:day|week|month|year)))", _I), "exactly "),

@@ -203,6 +203,8 @@ KO_DATE_REFERENCE = regex(r"(?:일|일자)\s*$")
 # modality word → (DICOM modality codes, implied body parts)
 EN_MODALITIES: list[tuple[str, list[str], list[str]]] = [
     (r"ct\s+angiograph(?:y|ies)|ct\s+angiograms?|cta|coronary\s+cta|ccta", ["CT"], []),
+    # 'an MR angiogram', 'MRA': one MR study (it had been an MR study and a catheter angiogram)
+    (r"(?:mr|mri|magnetic\s+resonance)\s+angiograph(?:y|ies)|(?:mr|mri)\s+angiograms?|mra", ["MR"], []),
     (r"pet[- /]?ct|pet\s+scans?|pet", ["PT"], []),
     (r"ct|cat\s+scans?|computed\s+tomography|computerized\s+tomography", ["CT"], []),
     (r"mri|mr|magnetic\s+resonance(?:\s+imaging)?|cmr", ["MR"], []),
@@ -259,7 +261,9 @@ KO_MODALITIES: list[tuple[str, list[str], list[str]]] = [
     ),
     (r"(?<![A-Za-z])CXR(?![A-Za-z])", ["CR", "DX"], ["CHEST"]),
     (
-        r"혈관\s*조영(?:술)?|조영술|(?<![가-힣])조영(?=\s|$)|angiography|(?<![A-Za-z(])XA(?![A-Za-z])",
+        # ('조영 CT', '조영 MRI' are contrast studies, no angiogram: '조영' is left to be asked about there)
+        r"혈관\s*조영(?:술)?|조영술|(?<![가-힣])조영(?=\s|$)(?!\s*(?:증강\s*)?(?:CT|MR|MRI|ct|mri)\b)|angiography|"
+        r"(?<![A-Za-z(])XA(?![A-Za-z])",
         ["XA"],
         [],
     ),
@@ -504,7 +508,6 @@ EN_FILLERS = {
     "such",
     "actually",
     "already",
-    "currently",
     "subsequently",
     "then",
     "would",
@@ -863,7 +866,11 @@ EN_VAGUE: list[tuple[str, str, list[str]]] = [
     ),
     (r"young(?:er)?\s+(?:adults?|patients|people)|young", "age", ["aged 18–39", "aged 18–29", "under 18"]),
     (r"middle-?aged", "age", ["aged 40–64", "aged 45–64"]),
-    (r"recently|recent|lately", "time", ["in the last 3 months", "in the last 6 months", "in the last year"]),
+    (
+        r"recently|recent|lately|currently",
+        "time",
+        ["in the last 3 months", "in the last 6 months", "in the last year"],
+    ),
     (
         r"frequent(?:ly)?|many\s+times|often|repeated(?:ly)?",
         "count",
