@@ -3049,19 +3049,11 @@ _PHRASES_EN: list[RewriteStep] = [
     # and 'post-' are its direction ('pre-PCI' had been read as 'after', and a second PCI)
     (
         regex(
-            r"\b(\d+\s*(?:days|day|d|weeks|week|wks|wk|months|month|mos|mo|years|year|yrs|yr))\s+pre-?\s*"
+            r"\b(\d+\s*(?:days|day|d|weeks|week|wks|wk|months|month|mos|mo|years|year|yrs|yr))\s+(?P<dir>pre|post)-?\s*"
             r"(?:op(?:erative(?:ly)?)?|procedur(?:e|al(?:ly)?)|surg(?:ery|ical(?:ly)?))?\b(?!-)",
             _I,
         ),
-        r"\1 before ",
-    ),
-    (
-        regex(
-            r"\b(\d+\s*(?:days|day|d|weeks|week|wks|wk|months|month|mos|mo|years|year|yrs|yr))\s+post-?\s*"
-            r"(?:op(?:erative(?:ly)?)?|procedur(?:e|al(?:ly)?)|surg(?:ery|ical(?:ly)?))?\b(?!-)",
-            _I,
-        ),
-        r"\1 after ",
+        lambda m: f"{m[1]} {'before' if m['dir'].lower() == 'pre' else 'after'} ",
     ),
     # 'in the last 90 days before the PCI': the days before it, not the last 90 days before today
     (
@@ -3110,14 +3102,10 @@ _PHRASES_EN: list[RewriteStep] = [
     # 'within ±30 days of the MI', 'a statin within +/- 30 days': both sides ('±' had been read past)
     (
         regex(
-            rf"(?:\bwithin\s+)?(?:±|\+\s*/\s*-|\+-)\s*(\d+)\s*({EN_UNIT_RE})\b\s*(?=of|around|from)",
+            rf"(?:\bwithin\s+)?(?:±|\+\s*/\s*-|\+-)\s*(\d+)\s*({EN_UNIT_RE})\b(?P<of>\s*(?=of|around|from))?",
             _I,
         ),
-        r"within \1 \2 ",
-    ),
-    (
-        regex(rf"(?:\bwithin\s+)?(?:±|\+\s*/\s*-|\+-)\s*(\d+)\s*({EN_UNIT_RE})\b", _I),
-        r"within \1 \2 either side",
+        lambda m: f"within {m[1]} {m[2]} " if m["of"] is not None else f"within {m[1]} {m[2]} either side",
     ),
     # 'a refill of warfarin', 'refilled their statin': a second fill, so at least two
     (
