@@ -1112,7 +1112,7 @@ def washout_of(index: IndexEvent, criteria: list[Criterion]) -> Criterion | None
     )
 
 
-_READMISSION = re.compile(r"re-?admi|re-?hospitali|재입원", re.IGNORECASE)
+_READMISSION = regex(r"re-?admi|re-?hospitali|재입원", re.IGNORECASE)
 
 
 def said_once(criteria: list[Criterion]) -> list[Criterion]:

@@ -211,8 +211,7 @@ def _age(m: re.Match[str], how: str) -> Item:
     elif how == "decade_ko":
         d = int(g["d"])
         lo, hi = {"이상": (d, None), "이하": (None, d + 9)}.get(g.get("q") or "", (d, d + 9))
-    elif how == "ko_q":
-        q = g["q"]
+    elif how in ("ko_q", "ko_q_excluded"):
         lo, hi = {
             "이상": (n, None),
             "초과": ((n or 0) + 1, None),
@@ -221,16 +220,10 @@ def _age(m: re.Match[str], how: str) -> Item:
             "넘게": ((n or 0) + 1, None),
             "이하": (None, n),
             "미만": (None, (n or 1) - 1),
-        }[q]
-    elif how == "ko_q_excluded":
-        lo, hi = {
-            "이상": (None, (n or 1) - 1),
-            "초과": (None, n),
-            "넘는": (None, n),
-            "넘은": (None, n),
-            "이하": ((n or 0) + 1, None),
-            "미만": (n, None),
         }[g["q"]]
+        if how == "ko_q_excluded":  # '80세 이상인 분은 빼고': the named ages are left out
+            named = Item(ItemKind.age, m.group(0), m.start(), m.end(), AgeData(lo, hi))
+            return left_out(named) or named
     elif how == "adult":
         lo, hi = 18, None
     else:  # child

@@ -3795,6 +3795,33 @@ _REWRITES_EN: list[RewriteStep] = [
 ]
 
 
+#: Korean steps run before any reading, in order: each turns a way of writing into the one the
+#: grammar reads (the counterpart of `_REWRITES_EN`)
+_REWRITES_KO: list[RewriteStep] = [
+    # '우측 또는 좌측 반결장절제술': the noun said once serves both sides ('right or left hemicolectomy')
+    (_SIDES_KO, lambda m: f"{m[1]} {m[3]} 또는 {m[2]} {m[3]}"),
+    (_DOCUMENT_DATE_KO, r"\1.\2.\3."),
+    (_NEITHER_KO, r"\1 또는 \2"),
+    (regex(r"\s\+\s"), ", "),  # '뇌경색 진단 + 같은 날 brain MRI': and
+    # '응급실 내원객': those who came, the patients
+    (regex(r"(?<=내원|방문)객(?=[\s을를이가은는의]|$)"), " 환자"),
+    # '시행일 ±30일 이내', '+/- 7일': both sides of the day, as '전후 30일' ('±' had been read past)
+    (regex(r"(?:±|\+\s*/\s*-|\+-)\s*(\d+)\s*(일|주일|주|개월|달|년)"), lambda m: f"전후 {m[1]}{m[2]}"),
+    # '최대 2번', '최소 3회', '적어도 2건': the count's bound said before it, as '2번 이하' / '3회 이상'
+    (
+        regex(r"(?<![가-힣])(최대|최소|적어도)\s*(\d+)\s*(번|회|건|차례)(?![가-힣])"),
+        lambda m: f"{m[2]}{m[3]} {'이하' if m[1] == '최대' else '이상'}",
+    ),
+    # 'celecoxib 비사용자', '스타틴 미복용자': those never given the drug named
+    (
+        regex(
+            r"(?<=[A-Za-z가-힣)])\s*(?:비|미)(?:사용|복용|투여|처방)\s*(?:자|군|환자)(?=[\s(을를이가은는와과,.]|$)"
+        ),
+        " 처방 이력이 없는 환자",
+    ),
+]
+
+
 def recognise(text: str, lang: str, today: date) -> Recognised:
     notes: list[str] = []
     if lang == "en":
@@ -3807,31 +3834,7 @@ def recognise(text: str, lang: str, today: date) -> Recognised:
         notes += [say("typo_read_as", lang, word=w, fix=f) for w, f in fixes]
     else:
         text = read_sections_ko(text)
-        # '우측 또는 좌측 반결장절제술': the noun said once serves both sides ('right or left hemicolectomy')
-        text = _SIDES_KO.sub(lambda m: f"{m[1]} {m[3]} 또는 {m[2]} {m[3]}", text)
-        text = _DOCUMENT_DATE_KO.sub(r"\1.\2.\3.", text)
-        text = _NEITHER_KO.sub(r"\1 또는 \2", text)
-        text = re.sub(r"\s\+\s", ", ", text)  # '뇌경색 진단 + 같은 날 brain MRI': and
-        # '응급실 내원객': those who came, the patients
-        text = re.sub(r"(?<=내원|방문)객(?=[\s을를이가은는의]|$)", " 환자", text)
-        # '시행일 ±30일 이내', '+/- 7일': both sides of the day, as '전후 30일' ('±' had been read past)
-        text = re.sub(
-            r"(?:±|\+\s*/\s*-|\+-)\s*(\d+)\s*(일|주일|주|개월|달|년)",
-            lambda m: f"전후 {m[1]}{m[2]}",
-            text,
-        )
-        # '최대 2번', '최소 3회', '적어도 2건': the count's bound said before it, as '2번 이하' / '3회 이상'
-        text = re.sub(
-            r"(?<![가-힣])(최대|최소|적어도)\s*(\d+)\s*(번|회|건|차례)(?![가-힣])",
-            lambda m: f"{m[2]}{m[3]} {'이하' if m[1] == '최대' else '이상'}",
-            text,
-        )
-        # 'celecoxib 비사용자', '스타틴 미복용자': those never given the drug named
-        text = re.sub(
-            r"(?<=[A-Za-z가-힣)])\s*(?:비|미)(?:사용|복용|투여|처방)\s*(?:자|군|환자)(?=[\s(을를이가은는와과,.]|$)",
-            " 처방 이력이 없는 환자",
-            text,
-        )
+        text = _rewrite(text, _REWRITES_KO)
         text = _INCLUDED_KINDS_KO.sub(
             lambda m: m[0].replace(
                 m[1], re.sub(r"\s+(?:및|와|과)\s+|(?<=[가-힣])(?:와|과)\s+", " 또는 ", m[1])
