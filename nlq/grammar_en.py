@@ -430,11 +430,32 @@ class EnglishGrammar:
         if k is ItemKind.boundary and it.text.lower() == "that" and not has:
             ap.items.append(Item(ItemKind.pronoun, it.text, it.start, it.end))
             return True
-        if k is ItemKind.conj and it.data_as(ConjData).op == "or" and has:
-            nxt = self.items[self.items.index(it) + 1] if self.items.index(it) + 1 < len(self.items) else None
-            if nxt is not None and nxt.kind in (ItemKind.term, ItemKind.unknown):
-                ap.items.append(it)
+        if k is ItemKind.conj and has and self.or_list_goes_on(self.items.index(it)):
+            ap.items.append(it)
+            return True
+        return False
+
+    def or_list_goes_on(self, i: int) -> bool:
+        """Does the conjunction at ``i`` go on with names of an either-or list: 'or B', ', B or C', ', B, C,
+        or D'? An anchor after 'after' or 'of' may be such a list ('died within 7 days after a CABG,
+        gastrectomy or colectomy'); a comma before anything else ends the anchor."""
+        names = (ItemKind.term, ItemKind.unknown)
+        seq = self.items[i:]
+        if seq[0].data_as(ConjData).op == "or":
+            return len(seq) > 1 and seq[1].kind in names
+        j = 0
+        while j + 1 < len(seq) and seq[j].kind is ItemKind.conj:
+            op = seq[j].data_as(ConjData).op
+            if op == "," and seq[j + 1].kind is ItemKind.conj:
+                j += 1  # ', or D'
+                continue
+            if seq[j + 1].kind not in names:
+                return False
+            if op == "or":
                 return True
+            if op != ",":
+                return False
+            j += 2
         return False
 
     # ------------------------------------------------------------ main loop

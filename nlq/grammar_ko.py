@@ -109,10 +109,23 @@ def _connective(closer: Item | None) -> bool:
     return re.search(r"(?:고|며)$", closer.text.strip()) is not None
 
 
-def _shares_window(items: list[Item]) -> bool:
+def _contrast(closer: Item | None) -> bool:
+    """A clause ended in '-는데' ('X-ray는 찍었는데 CT는 안 찍은'): the next one is set against it."""
+    return closer is not None and not ending(closer).head and closer.text.strip().endswith("는데")
+
+
+#: 'never' words: a negated clause with one of them is about all time, whatever was said before it
+_EVER_KO = regex(r"평생|이력|병력")
+
+
+def _shares_window(items: list[Item], contrast: bool = False) -> bool:
     """The clause after '-고' shares the window unless it says when by itself (a date, 'first', 'prior'),
-    is negated, or is a death ('30일 안에 재입원하고 사망한' is a sequence, as in English)."""
+    is negated, or is a death ('30일 안에 재입원하고 사망한' is a sequence, as in English). After '-는데'
+    a negated clause shares it too: 'CABG 전 30일 이내 X-ray는 찍었는데 CT는 안 찍은' sets the CT against
+    the X-ray of those same days (unless it says 'never': '전혀', '한 번도')."""
     for it in items:
+        if it.kind is ItemKind.neg and contrast and not _EVER_KO.search(" ".join(x.text for x in items)):
+            continue
         if it.kind in (ItemKind.neg, ItemKind.date, ItemKind.first, ItemKind.prior, ItemKind.window):
             return False
         if it.kind is ItemKind.event and it.data_as(EventWordData).kind == "death":
@@ -167,6 +180,7 @@ class KoreanGrammar:
         # the window of the clause just read when it ended in a connective '-고' ('… 30일 내에 심초음파도
         # 찍고 NT-proBNP가 … 나온'); only the clause right after it may share it
         self.chained_window: tuple[EventWindow, Anchor] | None = None
+        self.chain_contrast = False  # the clause that said the window ended in '-는데'
         self.closer: Item | None = None
         self.events: list[Event] = []
         self.problems: list[Problem] = []
@@ -366,12 +380,14 @@ class KoreanGrammar:
             self.last_group = self.phrase(right, window=window, anchor=anchor)
             too = any(id(it) in self.too for it in right)
             self.last_window = (window, anchor) if too else None
-            self.chained_window = (window, anchor) if _connective(self.closer) else None
+            shared = _connective(self.closer) or _contrast(self.closer)
+            self.chained_window = (window, anchor) if shared else None
+            self.chain_contrast = _contrast(self.closer)
         elif self.last_window is not None and any(id(it) in self.too for it in rest):
             # '응급실 온 날 폐렴 진단도 받고 흉부 X-ray도 찍은': the second '…도' is on that day too
             window, anchor = self.last_window
             self.last_group = self.phrase(rest, window=replace(window), anchor=anchor)
-        elif self.chained_window is not None and _shares_window(rest):
+        elif self.chained_window is not None and _shares_window(rest, self.chain_contrast):
             # '진단 전후 30일 내에 심초음파도 찍고 NT-proBNP가 1000 이상 나온': a window said before two
             # verbs joined by '-고' is both's, as 'had an echo and an NT-proBNP ≥ 1000 within 30 days' is
             window, anchor = self.chained_window

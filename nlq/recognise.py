@@ -473,13 +473,27 @@ def _request_end_en(items: list[Item]) -> list[Item]:
     return items
 
 
+_PLURAL_WORD_EN = regex(r"(?<![\w-])[A-Za-z][a-z]{3,}s(?![\w-])")
+
+
+def _with_plurals_en(text: str, found: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+    """The mentions found, and the plural of a one-word lexicon name that the phrase table leaves out
+    ('Lobectomies done 2021–2023', 'gastrectomies'): read as its singular, as the resolver reads it."""
+    extra = [
+        (m.start(), m.end(), hits[0].key)
+        for m in _PLURAL_WORD_EN.finditer(text)
+        if not any(a < m.end() and m.start() < b for a, b, _ in found) and (hits := lookup(m.group(0)))
+    ]
+    return sorted([*found, *extra]) if extra else found
+
+
 def _terms(pieces: list[Piece], lang: str) -> list[Piece]:
     out: list[Piece] = []
     for p in pieces:
         if isinstance(p, Item):
             out.append(p)
             continue
-        found = find_terms_ko(p.text) if lang == "ko" else find_terms_en(p.text)
+        found = find_terms_ko(p.text) if lang == "ko" else _with_plurals_en(p.text, find_terms_en(p.text))
         pos = 0
         for a, b, key in found:
             if a > pos:
@@ -1234,7 +1248,21 @@ def _examples_of_previous(out: list[Item], inner: list[Item]) -> bool:
         or _EXAMPLES_END.fullmatch(words[-1].text.strip())
         or said.endswith(" 등")
         or _narrower_than(prev, words)
+        or _spelled_out(prev, words)
     )
+
+
+def _spelled_out(prev: Item, words: list[Item]) -> bool:
+    """'NO revascularization (no PCI and no CABG)', 'revascularization (PCI or CABG)': the bracket names the
+    kinds that together are the mention before it, no more and no less (its codes joined are the
+    mention's codes), so it says the mention again; a 'no' inside repeats the one before the mention."""
+    names = [x for x in words if x.kind in (ItemKind.term, ItemKind.unknown)]
+    if len(names) < 2 or any(
+        x.kind not in (ItemKind.term, ItemKind.unknown, ItemKind.conj, ItemKind.neg) for x in words
+    ):
+        return False
+    parts = [codes_named(x.text) for x in names]
+    return all(parts) and set().union(*parts) == codes_named(prev.text)
 
 
 def _narrower_than(prev: Item, words: list[Item]) -> bool:
@@ -1964,7 +1992,7 @@ _PEOPLE_EN = regex(
 )
 #: A sentence written to the reader, not about patients: greetings, thanks, 'we are studying …'.
 _TO_THE_READER_EN = regex(
-    r"\b(?:we|we're|i|i'm|our|us|you|please|hello|hi|dear|thanks?|thank\s+you|good\s+(?:morning|afternoon))\b",
+    r"\b(?:we|we're|i(?!\.\s?e\b)|i'm|our|us|you|please|hello|hi|dear|thanks?|thank\s+you|good\s+(?:morning|afternoon))\b",
     re.IGNORECASE,
 )
 #: Words of a title before a colon ('Knee OA dataset:', 'Pharmacovigilance:'): what the request is for.
@@ -2039,6 +2067,12 @@ _SUMMARY_TITLE_WORDS_EN: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = t
         (r"post|after|following|subsequent", r"\b(?:after|following|subsequent|later)\b"),
         (r"op|operative", r"\b(?:surgery|operation|op|procedure)\b|\(\d{2}\.\d"),
         (r"pre|before|prior", r"\b(?:before|prior)\b"),
+        # 'Periop deaths: anyone who died … POD 7 after a CABG'
+        (
+            r"peri-?op(?:erative)?|post-?op(?:erative)?",
+            r"\b(?:surgery|operation|op|procedure|POD|post-?op\w*)\b",
+        ),
+        (r"deaths?|mortality|died|fatalities", r"\b(?:died|death|dead|deceased|mortality)\b"),
         (r"naive|naïve", r"\b(?:no|never|without)\b"),
         # 'INR monitoring: first-ever warfarin users with 3 or more INR tests …'
         (r"monitoring|monitored|surveillance", r"\b(?:tests?|measurements?|checks?|levels?|results?)\b"),
@@ -2069,6 +2103,9 @@ def _title_summarises(title: str, rest: str) -> bool:
     )
     rest_keys = {key for _, _, key in find_terms_en(_PLURAL_ABBREVIATION.sub(r"\1 ", rest))}
     covered = [(a, b) for a, b, key in find_terms_en(plain) if key in rest_keys]
+    words = [w for w in re.findall(r"[A-Za-z]+", plain) if w.lower() not in _TITLE_GLUE_EN]
+    if not covered and not words:
+        return plain != title  # only words that sum up what follows ('Periop deaths: … died … POD 7')
     return bool(covered) and all(
         any(a <= m.start() and m.end() <= b for a, b in covered) or m.group(0).lower() in _TITLE_GLUE_EN
         for m in re.finditer(r"[A-Za-z]+", plain)
@@ -2082,7 +2119,8 @@ def _lexicon_words() -> frozenset[str]:
 
 _TITLE_WORDS = {"eligible", "inclusion", "criteria", "target", "study", "the", "our", "of", "for"}
 _NEGATIVE_EN = regex(r"\b(?:no|not|never|without|exclud\w*|except|other\s+than)\b", re.IGNORECASE)
-_SENTENCE_END = regex(r"(?<=[.!?])\s+(?=[A-Z])")
+#: (not after 'i.e.', 'e.g.', 'vs.': 'leukocytosis, i.e. WBC > 11' is one sentence)
+_SENTENCE_END = regex(r"(?<=[.!?])(?<![iI]\.[eE]\.)(?<![eE]\.[gG]\.)(?<![vV][sS]\.)\s+(?=[A-Z])")
 
 
 def _framing(text: str) -> int:
@@ -2179,6 +2217,21 @@ _KO_FRAMES = [
     # '… 연구에 쓰려고 합니다.'
     # (normalise() writes every dash as '-': a dash between spaces is the separator)
     regex(rf"\s+[-—–]\s+[^—–]{{1,80}}?{_FRAMING_KO}\s*(?:용\s*(?:입니다|이에요|예요))?\s*\.?\s*$"),
+    # a request passed on by whoever queues it: '연구책임자는 … 환자 명단을 요청함.', '신청자 요청 내용: …',
+    # '승인된 계획서 기준: …', '… 환자 확인 요청.', '… 환자 line list 요청합니다.', '요청 사항 중 …'
+    regex(
+        r"^\s*(?:연구\s*책임자|책임\s*연구자|연구자|신청자|요청자|의뢰자|연구팀|PI)\s*(?:는|은|가|께서는?)\s+"
+    ),
+    regex(
+        r"^\s*(?:(?:신청자|연구자|요청자)\s*)?(?:요청\s*(?:내용|사항)|(?:승인된\s*)?(?:연구\s*)?계획서\s*(?:기준|상))"
+        r"\s*[:：]\s*"
+    ),
+    regex(
+        r"(?<=환자|사례|명단|목록)\s*(?:(?:명단|목록|리스트|line\s*list)\s*)?(?:을|를)?\s*(?:(?:추출|확인|제공)\s*)?"
+        r"요청(?:함|합니다|드립니다|드림|바랍니다)?\s*(?=[.。]|$)"
+    ),
+    regex(r"(?:^|(?<=[.。]))\s*요청\s*사항\s*(?:중|에서|가운데)\s*"),
+    regex(r"^\s*(?:승인된\s*)?(?:연구\s*)?계획서\s*(?:기준으로|에\s*따라|대로|상)\s*,?\s*"),
     # who is asking: '안녕하세요, 소화기내과 펠로우입니다.', '신장내과 전공의예요.'
     regex(
         r"^\s*(?:안녕하(?:십니까|세요)[.!,]?\s*)?[^.!?]{0,30}?(?:펠로우|전공의|레지던트|교수|연구원|간호사|담당자|"
@@ -3201,8 +3254,102 @@ _PHRASES_EN: list[RewriteStep] = [
         ),
         "",
     ),
-    # 'POD14–POD90': post-operative days, day numbers from the operation
-    (regex(r"\bPOD\s?(?=[-+]?\d)"), "d"),
+    # 'Their words: "the ones who failed oral therapy".', 'Quote: "positive trop, straight to the cath
+    # lab".': the requester's own words quoted after the rules
+    (
+        regex(
+            r"(?<=[.;])\s*(?:(?:their|his|her|the\s+(?:requester|requestor|PI|investigator)'?s?)\s+)?(?:own\s+)?"
+            r"(?:words|quote|verbatim|note\s+from\s+(?:the\s+)?(?:requester|requestor|PI|investigator))\s*:\s*"
+            r"[\"“][^\"”]{1,200}[\"”]\s*\.?",
+            _I,
+        ),
+        BLANK,
+    ),
+    # 'ED-diagnosed URI (J06) in children': the diagnosis made in the ED, that visit's day ('ED' had been
+    # dropped as part of the code's name, or read as a visit at any time)
+    (
+        regex(
+            r"\b(?P<er>ER|ED|A&E)[\s-](?:diagnosed|dx'?d|coded)\s+(?P<x>[A-Za-z][^,;.()]*?(?:\s*\([^()]*\))?)"
+            r"(?=\s+(?:in|among|for|with|who|during|aged|from|between|on|at|and|or)\b|\s*[,;.]|\s*$)"
+        ),
+        r"\g<x> diagnosed in the \g<er>",
+    ),
+    # 'who went to coronary angiography', 'went for PCI the same day', 'anyone going for CABG', 'went through
+    # pulmonary rehab': had the procedure ('went to the ER', a place, stays a visit)
+    (
+        regex(
+            r"\b(?:went|go(?:es|ing)?|gone)\s+(?:on\s+)?(?:to|for|through)\s+"
+            r"(?!(?:the\s+|an?\s+)?(?:ER|ED|A&E|emergency|hospital|clinic|ward|ICU|home|theatre|theater|OR)\b)",
+            _I,
+        ),
+        "had ",
+    ),
+    # 'already carried a lung cancer diagnosis', 'anticoagulated with warfarin': had it, given it
+    (
+        regex(
+            r"\b(?:already\s+)?carried\s+(?=(?:an?\s+|the\s+)?[\w-]+(?:\s+[\w-]+){0,3}\s+(?:diagnosis|dx)\b)",
+            _I,
+        ),
+        "had ",
+    ),
+    (regex(r"\banticoagulated\s+(?:with|on)\s+", _I), "given "),
+    # surveillance: 'Case definition: …', 'confirmed case = …' head the rules; a closing 'Line list.' or
+    # 'Line list of confirmed cases.' asks for the list, which every answer is
+    (regex(r"(?:^|(?<=[.;]))\s*(?:the\s+)?case\s+definition\s*(?:[:=—–-]|\bis\b)\s*", _I), BLANK),
+    (
+        regex(
+            r"\b(?:(?:a|the)\s+)?(?:confirmed\s+|probable\s+|suspected\s+)?case\s*(?:=|:|is\s+defined\s+as)\s*",
+            _I,
+        ),
+        BLANK,
+    ),
+    (
+        regex(
+            r"(?<=[.;])\s*(?:a\s+)?line[\s-]*list(?:\s+(?:of|for)\s+(?:all\s+)?(?:confirmed\s+|probable\s+)?"
+            r"(?:cases|patients|persons|people))?(?:\s+(?:please|needed|requested|only))?\s*\.?\s*$",
+            _I,
+        ),
+        BLANK,
+    ),
+    # surveillance's 'Reporting period = last calendar year', 'reporting period Q1 2024': the cases' dates
+    (
+        regex(r"\b(?:the\s+)?(?:reporting|surveillance|study)\s+period\s*(?:=|:|is|was|of)?\s*(?=\w)", _I),
+        "during ",
+    ),
+    # 'UTI, site not specified (N39.0)', 'pneumonia, unspecified organism (J18.9)': words of the code's own
+    # name before the code, never a rule ('not specified' had been read as a negation)
+    (
+        regex(
+            r",?\s*\b(?:(?:site|organism|type|cause)\s+)?(?:not\s+otherwise\s+specified|not\s+elsewhere\s+"
+            r"classified|not\s+specified|unspecified(?:\s+(?:site|organism|type|cause))?)(?=\s*\(\s*[A-Z]?\d)",
+            _I,
+        ),
+        BLANK,
+    ),
+    # 'POD14–POD90', 'post-op day 7', 'postoperative days 1 to 7': post-operative days, day numbers from
+    # the operation; 'by POD 30' and 'between the op date and POD 7' start on the day of the operation
+    (regex(r"\b(?:post-?\s?op(?:erative)?\s+days?|POD)\s?(?=[-+]?\d)", _I), "POD"),
+    (
+        regex(
+            r"\b(?:by|through|until|up\s+to)\s+POD(?P<n>\d+)\b|\bbetween\s+(?:the\s+)?(?:(?:op(?:eration)?|surgery|"
+            r"procedure|surgical)\s+(?:date|day)|day\s+of\s+(?:the\s+)?(?:op(?:eration)?|surgery|procedure))\s+"
+            r"and\s+POD(?P<m>\d+)\b(?P<named>(?=\s+(?:after|following|post)\b))?",
+            _I,
+        ),
+        lambda m: f"within {m['m']} days" if m["named"] is not None else f"d0-d{m['n'] or m['m']}",
+    ),
+    # ('POD 1-7 after the CABG': the days after the operation named)
+    (
+        regex(
+            r"\bPOD(?P<a>\d+)\s*(?:-|–|~|to|through|and)\s*(?:POD)?(?P<b>\d+)\b"
+            r"(?P<named>(?=\s+(?:after|following|post)\b))?",
+            _I,
+        ),
+        lambda m: f"between {m['a']} and {m['b']} days" if m["named"] is not None else f"d{m['a']}-d{m['b']}",
+    ),
+    # 'on POD 2': that one day ('d2' alone would be read as a drug's name after 'on')
+    (regex(r"\bPOD(?P<n>\d+)\b(?!\s*(?:-|–|~|\.\.|to\b|through\b))"), r"d\g<n>-d\g<n>"),
+    (regex(r"\bPOD(?=[-+]?\d)"), "d"),
     # 'in the preceding 90d (-90..0)', 'on the day of or day before (-1..0)': the window said again in day
     # numbers
     (
@@ -3578,7 +3725,14 @@ _REWRITES_EN: list[RewriteStep] = [
         r"\1 aged \2+",
     ),
     # 'on or before the date of death', 'on or after the dx': 'before' and 'after' count the day itself here
-    (regex(r"\bon\s+or\s+(?=(?:before|prior\s+to|after|following)\b)", _I), BLANK),
+    # ('on or before the day of that LDL': up to that day itself, not the days before it)
+    (
+        regex(
+            r"\bon\s+or\s+(?P<dir>before|prior\s+to|after|following)\b(?:\s+(?:the|that)\s+(?:day|date)\s+of\b)?",
+            _I,
+        ),
+        r"\g<dir>",
+    ),
     # 'metformin also prescribed on the index date': on the day of the index event
     (regex(r"\b(?:on|at)\s+(?:the\s+)?(?=index\s+(?:date|day)\b)", _I), "on the day of the "),
     # 'in days -365 to -1 relative to index', 'days -30 to 0 relative to the index date': day offsets
@@ -3795,6 +3949,28 @@ _REWRITES_EN: list[RewriteStep] = [
 ]
 
 
+_DATE_OF_NAMED_KO = regex(
+    r"\(\s*(?P<date>\d{4}\s*년(?:\s*\d{1,2}\s*월)?|\d{4}[-.]\d{1,2}[-.]\d{1,2}\s*[~-]\s*\d{4}[-.]\d{1,2}[-.]\d{1,2})"
+    r"\s*(?P<ev>[가-힣A-Za-z][가-힣A-Za-z ]{0,20}?)\s*(?:일\s*)?기준\s*\)"
+)
+
+
+def _date_of_named_ko(text: str) -> str:
+    """'응급실 내원 당일 또는 다음 날 입원한 환자 (2023년 응급실 내원 기준)': the bracket dates an event named
+    before it, so the date goes before that event's first mention (it had been read as one more ER
+    visit, the index, besides the one named)."""
+    m = _DATE_OF_NAMED_KO.search(text)
+    if m is None:
+        return text
+    # ('관상동맥조영술 촬영일에 …(2020년 촬영 기준)': a day named by the event is read by its own rule)
+    named = regex(r"\s*".join(re.escape(c) for c in m["ev"].replace(" ", "")) + r"(?!\s*일)")
+    first = named.search(text, 0, m.start())
+    if first is None:
+        return text
+    blanked = text[: m.start()] + " " * (m.end() - m.start()) + text[m.end() :]
+    return blanked[: first.start()] + m["date"] + " " + blanked[first.start() :]
+
+
 #: Korean steps run before any reading, in order: each turns a way of writing into the one the
 #: grammar reads (the counterpart of `_REWRITES_EN`)
 _REWRITES_KO: list[RewriteStep] = [
@@ -3812,6 +3988,34 @@ _REWRITES_KO: list[RewriteStep] = [
         regex(r"(?<![가-힣])(최대|최소|적어도)\s*(\d+)\s*(번|회|건|차례)(?![가-힣])"),
         lambda m: f"{m[2]}{m[3]} {'이하' if m[1] == '최대' else '이상'}",
     ),
+    # '연구자 표현: "수술 안 하고 지켜본 위암 환자".': the researcher's own words quoted after the rules
+    (
+        regex(
+            r"(?:(?<=[.。])|^)\s*(?:연구\s*책임자|연구자|신청자|요청자|의뢰자)?\s*(?:원문|표현|메모|코멘트|의견|요청\s*원문)"
+            r"\s*[:：]\s*[\"“'‘][^\"”'’]{1,200}[\"”'’]\s*\.?"
+        ),
+        BLANK,
+    ),
+    # '… 입원 환자 명단. 응급실 경유 입원 포함.', '(응급실을 거쳐 입원한 경우도 포함)': an ER-to-ward
+    # admission is an admission and an ER visit already (OMOP 262 is in both), so the sentence only confirms
+    (
+        regex(
+            r"(?:(?<=[.。(])|^)\s*응급실\s*(?:을|를)?\s*(?:경유(?:한)?|거쳐(?:서)?|통한|통해)\s*(?:온\s*)?입원"
+            r"(?:한\s*(?:경우|환자|건)|\s*(?:환자|건))?\s*(?:도|까지)?\s*(?:모두\s*)?(?:포함|카운트|인정)"
+            r"(?:함|합니다|됨|됩니다|해\s*주세요|해주세요|하여\s*주십시오)?\s*(?=[.。)]|$)"
+        ),
+        BLANK,
+    ),
+    # '(처방 시점 무관)', '(기록 시점 무관)': any time, which a rule without a window is
+    (
+        regex(
+            r"\(\s*(?:처방|기록|진단|검사|시행|측정)?\s*(?:시점|시기|날짜)\s*(?:무관|상관\s*없음|상관없이)\s*\)"
+        ),
+        BLANK,
+    ),
+    # '신고 기간 2022-01-01~2022-06-30', '발생 기간 2023년 12월 20일부터 열흘간': the dates of the cases
+    (regex(r"(?:신고|발생|보고|감시|조사)\s*기간\s*(?:은|는|:)?\s*(?=\d)"), BLANK),
+    _date_of_named_ko,
     # 'celecoxib 비사용자', '스타틴 미복용자': those never given the drug named
     (
         regex(

@@ -1418,6 +1418,8 @@ KO_HEAD = {
     "환자",
     "케이스",  # '… 사망한 케이스 몇 명이에요?': the cases, the patients
     "케이스들",
+    "사례",  # '… 투여 기록 있는 사례 확인': surveillance's word for the cases, the patients
+    "사례들",
     "환아",  # a child patient ('18세 미만 중이염 환아에서')
     "환아들",
     "환자들",
@@ -1498,6 +1500,8 @@ KO_ENDERS = (
         "대상자들",
         "케이스",
         "케이스들",
+        "사례",
+        "사례들",
         "분들",
         "중",
         "중에",
@@ -1846,6 +1850,15 @@ EN_LEAD_INS = [
     r"(?:i|we)(?:'d|\s+would)\s+(?:really\s+|very\s+much\s+)?(?:appreciate\s+(?:it\s+)?if\s+you\s+could|like\s+to)\s+"
     r"(?:know|see|identify|find|pull|list|provide|get|have|request|receive)\s+(?:which\s+|the\s+|all\s+)?",
     r"(?:please\s+)(?:pull|identify|find|list|extract|provide|get|give\s+(?:me|us)|send)\s+(?:me\s+|us\s+)?",
+    # a request passed on by whoever queues it: 'The PI requests …', 'Investigator is asking for …',
+    # 'Requester wants …', 'Per the approved protocol: …', 'Per protocol sec. 4.2: …'
+    r"(?:the\s+)?(?:PI|principal\s+investigator|(?:co-?)?investigators?|requester|requestor|researcher|sponsor|"
+    r"study\s+team|research\s+team)\s+(?:requests|is\s+requesting|has\s+requested|requested|is\s+asking\s+for|"
+    r"asks\s+for|wants|would\s+like|needs|is\s+looking\s+for)\s+",
+    r"(?:as\s+)?per\s+(?:the\s+)?(?:approved\s+|IRB-?approved\s+|study\s+)?protocol"
+    r"(?:\s*\(?\s*(?:sec(?:tion)?\.?|§)\s*\d+(?:\.\d+)*\s*\)?)?\s*[:,]\s*",
+    # surveillance: 'Line list request - …', 'Line list: …', 'Line list of …'
+    r"line[\s-]*list(?:\s+request)?\s*(?:[:—–-]\s*|of\s+)",
     # 'I'm looking at people who …', 'I'm interested in patients whose …', 'Looking for folks with …'
     r"(?:(?:i'?m|i\s+am|we'?re|we\s+are)\s+)?(?:looking\s+(?:at|for|into)|interested\s+in|trying\s+to\s+find)\s+",
 ]

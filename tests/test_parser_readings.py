@@ -2107,6 +2107,150 @@ READINGS: list[tuple[str, dict[str, Any]]] = [
         "작년 입원 환자 명단 뽑아주세요 (건수 말고 실인원 기준)",
         {"index.date_range.start": "2024-01-01", "criteria": []},
     ),
+    # --- session 14 (batch 19's open half)
+    # an either-or list after 'after' / 'of' is the anchor, all of it (only its first name had been, the
+    # rest a rule of its own at any time)
+    (
+        "patients who died within 7 days after a CABG, gastrectomy, colectomy or mastectomy",
+        {
+            "index.concepts.terms": ["CABG", "gastrectomy", "colectomy", "mastectomy"],
+            "criteria.0.domain": "death",
+            "criteria.0.window.end": 7,
+            "criteria.1": "absent",
+        },
+    ),
+    (
+        "deaths within 7 days of MI, stroke, or GI bleeding",
+        {"index.concepts.terms": ["MI", "stroke", "GI bleeding"], "criteria.1": "absent"},
+    ),
+    # post-operative days
+    (
+        "CABG patients with a creatinine of 1.5 or more on post-op day 2",
+        {"criteria.0.window.start": 2, "criteria.0.window.end": 2, "criteria.1": "absent"},
+    ),
+    ("CABG patients who died by POD 30", {"criteria.0.window.start": 0, "criteria.0.window.end": 30}),
+    (
+        "Periop deaths: anyone who died between the op date and POD 7 after a CABG or colectomy",
+        {
+            "index.concepts.terms": ["CABG", "colectomy"],
+            "criteria.0.domain": "death",
+            "criteria.0.concepts.terms": [],  # the title's 'Periop' had been read as a cause of death
+            "criteria.0.window.start": 0,
+            "criteria.0.window.end": 7,
+        },
+    ),
+    ("patients who died POD 1-7 after a CABG", {"criteria.0.window.start": 1, "criteria.0.window.end": 7}),
+    # 'on or before the day of X' counts that day ('before the day of' alone does not)
+    (
+        "patients with an LDL of 190 or above and a hyperlipidemia diagnosis on or before the day of "
+        "that LDL",
+        {"criteria.0.window.start": None, "criteria.0.window.end": 0},
+    ),
+    # a bracket that spells a mention out is the mention (a 'no' in it had made three rules, the window on
+    # the last only)
+    (
+        "patients who had a coronary angiogram with NO revascularization (no PCI and no CABG) within 30 days "
+        "after the angiogram",
+        {
+            "criteria.0.concepts.terms": ["revascularization"],
+            "criteria.0.occurrence.count": 0,
+            "criteria.0.window.end": 30,
+            "criteria.1": "absent",
+        },
+    ),
+    # the words of a code's own name are no negation
+    (
+        "UTI, site not specified (N39.0) in women in 2024",
+        {"index.concepts.terms": ["N39.0"], "criteria": []},
+    ),
+    # a plural of a one-word name
+    ("Lobectomies done 2021-2023", {"index.domain": "procedure", "index.date_range.start": "2021-01-01"}),
+    # requests passed on by whoever queues them, surveillance's words, the requester's words quoted
+    ("The PI requests men over 50 with a PSA result greater than 3.0 ng/mL.", {"demographics.age_min": 51}),
+    (
+        "Investigator is asking for atrial fibrillation patients who started warfarin within 30 days after "
+        "the AF diagnosis.",
+        {"criteria.0.concepts.terms": ["warfarin"], "criteria.1": "absent"},
+    ),
+    (
+        "Per protocol sec. 4.2: patients with atrial fibrillation who were started on warfarin within "
+        "30 days.",
+        {"criteria.0.window.end": 30},
+    ),
+    (
+        "Reporting period = last calendar year. UTI (N39.0) in women over 65. Line list.",
+        {"index.date_range.start": "2024-01-01", "demographics.age_min": 66, "criteria": []},
+    ),
+    (
+        "Requester wants patients on metformin who were later started on insulin glargine. Their words: "
+        '"the ones who failed oral therapy".',
+        {"criteria.0.concepts.terms": ["insulin glargine"], "criteria.1": "absent"},
+    ),
+    (
+        "연구책임자는 심근경색 진단 후 30일 이내 PCI를 받은 환자 명단을 요청함.",
+        {"index.concepts.terms": ["심근경색"], "criteria.0.window.end": 30},
+    ),
+    (
+        "신청자 요청 내용: 뇌졸중 진단일 당일 alteplase 투여된 환자.",
+        {"criteria.0.concepts.terms": ["alteplase"], "criteria.0.window.end": 0},
+    ),
+    (
+        "승인된 계획서 기준: 관상동맥우회술 후 30일 이내 사망 기록이 없는 환자 명단.",
+        {"criteria.0.domain": "death", "criteria.0.occurrence.count": 0},
+    ),
+    (
+        "충수절제술 시행 환자 중 수술 당일 ceftriaxone 투여 기록 있는 사례 확인 요청합니다.",
+        {"criteria.0.concepts.terms": ["ceftriaxone"], "criteria.1": "absent"},
+    ),
+    (
+        "충수염 진단 후 1일 이내 충수절제술 받은 환자 요청. 요청 사항 중 충수 파열 진단 기록이 "
+        "있는 환자는 제외.",
+        {"criteria.1.occurrence.count": 0, "criteria.2": "absent"},
+    ),
+    (
+        "위암 진단 환자 중 위절제술 시행 기록이 전혀 없는 환자 명단 요청. 연구자 표현: "
+        '"수술 안 하고 지켜본 위암 환자".',
+        {"criteria.0.occurrence.count": 0, "criteria.1": "absent"},
+    ),
+    (
+        "올해 입원한 환자 중 입원 당시 75세 이상인 환자 명단 요청함. 응급실 경유 입원 포함.",
+        {"demographics.age_min": 75, "criteria": []},
+    ),
+    (
+        "요로감염(N39.0) 신고 기간 2022-01-01~2022-06-30. 여성만 추출해 주세요.",
+        {"index.date_range.start": "2022-01-01", "index.date_range.end": "2022-06-30"},
+    ),
+    (
+        "간질 진단 환자 중 카르바마제핀 처방 기록 있는 환자 (처방 시점 무관)",
+        {"criteria.0.window.start": None, "criteria.0.window.end": None, "criteria.1": "absent"},
+    ),
+    # 'i.e.' ends no sentence (the words before it had been taken for a note to the reader and dropped)
+    (
+        "pneumonia dx (J18) AND leukocytosis, i.e. WBC > 11.0 within 2 days of the diagnosis. Line list of "
+        "confirmed cases",
+        {"index.concepts.terms": ["J18"], "criteria.0.window.start": -2, "criteria.1": "absent"},
+    ),
+    # a diagnosis made in the ED is that visit's day ('ED-' had been dropped with the code's name)
+    (
+        "ED-diagnosed URI (J06) in children 5-11 yrs in 2021",
+        {"criteria.0.domain": "visit", "criteria.0.window.start": 0, "criteria.0.window.end": 0},
+    ),
+    # '-는데' sets the next clause against the one with the window: both in those days
+    (
+        "CABG 수술 전 30일 이내 chest X-ray는 찍었는데 chest CT는 안 찍은 환자",
+        {"criteria.1.occurrence.count": 0, "criteria.1.window.start": -30, "criteria.1.window.end": 0},
+    ),
+    # a bracket that dates an event named before it
+    (
+        "응급실 내원 당일 또는 다음 날 입원한 환자 (2023년 응급실 내원 기준).",
+        {"index.date_range.start": "2023-01-01", "criteria.0.label": "admission", "criteria.1": "absent"},
+    ),
+    # going for a procedure is having it; carrying a diagnosis is having it
+    ("STEMIs in 2023 that went for PCI the same day", {"criteria.0.concepts.terms": ["PCI"]}),
+    (
+        "DC cardioversion pts anticoagulated with warfarin in the 3 weeks before",
+        {"criteria.0.concepts.terms": ["warfarin"], "criteria.0.window.start": -21},
+    ),
 ]
 
 
