@@ -52,14 +52,14 @@ __all__ = [
     "recognise_dates",
 ]
 
-_MONTH_RE = "|".join(sorted(MONTHS, key=len, reverse=True))
+MONTH_RE = "|".join(sorted(MONTHS, key=len, reverse=True))
 
 # Each pattern captures y, m (or mn), d by name; order matters (longest, most specific first).
 DATE_PATTERNS = [
     r"(?P<y>\d{4})\s*년\s*(?P<m>\d{1,2})\s*월\s*(?P<d>\d{1,2})\s*일",
     r"(?P<y>\d{4})[-./](?P<m>\d{1,2})[-./](?P<d>\d{1,2})(?!\d)\.?",
-    rf"\b(?P<mn>{_MONTH_RE})\.?\s+(?P<d>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<y>\d{{4}})",
-    rf"\b(?P<d>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?(?P<mn>{_MONTH_RE})\.?,?\s+(?P<y>\d{{4}})",
+    rf"\b(?P<mn>{MONTH_RE})\.?\s+(?P<d>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<y>\d{{4}})",
+    rf"\b(?P<d>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?(?P<mn>{MONTH_RE})\.?,?\s+(?P<y>\d{{4}})",
 ]
 DATE_RES = [regex(p, re.IGNORECASE) for p in DATE_PATTERNS]
 
@@ -134,10 +134,10 @@ class BadDate(ValueError):
 
 _ATOM_EN = (
     r"(?:(?:18|19|20|21)\d{2}[-./]\d{1,2}[-./]\d{1,2}(?!\d)"
-    rf"|(?:{_MONTH_RE})\.?\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}"
-    rf"|\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?(?:{_MONTH_RE})\.?,?\s+\d{{4}}"
+    rf"|(?:{MONTH_RE})\.?\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}"
+    rf"|\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?(?:{MONTH_RE})\.?,?\s+\d{{4}}"
     r"|\d{1,2}/\d{1,2}/\d{4}"
-    rf"|(?:{_MONTH_RE})\.?,?\s+(?:of\s+)?\d{{4}}"
+    rf"|(?:{MONTH_RE})\.?,?\s+(?:of\s+)?\d{{4}}"
     r"|(?:18|19|20|21)\d{2}[-/](?:0?[1-9]|1[0-2])(?![\d./-])"
     r"|(?:19|20)\d{2}(?![\d.,]\d|\s*%|\s*(?:mg|g/|kg|ml|mmol)))"
 )
@@ -179,7 +179,7 @@ def atom(text: str) -> tuple[date, date]:
             mo, d = (a, b) if a <= 12 else (b, a)
             day = date(y, mo, d)
             return day, day
-        m = re.fullmatch(rf"({_MONTH_RE})\.?,?\s+(?:of\s+)?(\d{{4}})", t, re.IGNORECASE)
+        m = re.fullmatch(rf"({MONTH_RE})\.?,?\s+(?:of\s+)?(\d{{4}})", t, re.IGNORECASE)
         if m:
             return _month(int(m.group(2)), MONTHS[m.group(1).lower()])
         m = re.fullmatch(r"(\d{4})\s*년\s*(\d{1,2})\s*월|(\d{4})[-./](\d{1,2})", t)
@@ -255,17 +255,17 @@ EN_RULES: list[tuple[str, str]] = [
         "span",
     ),
     (
-        rf"\b(?:(?:between|from)\s+)?(?P<mn>{_MONTH_RE})\.?\s+(?P<d1>\d{{1,2}})(?:st|nd|rd|th)?\s*(?:-|to|through|until|and)\s*"
-        rf"(?:(?P<mn2>{_MONTH_RE})\.?\s+)?(?P<d2>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<y>\d{{4}})",
+        rf"\b(?:(?:between|from)\s+)?(?P<mn>{MONTH_RE})\.?\s+(?P<d1>\d{{1,2}})(?:st|nd|rd|th)?\s*(?:-|to|through|until|and)\s*"
+        rf"(?:(?P<mn2>{MONTH_RE})\.?\s+)?(?P<d2>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<y>\d{{4}})",
         "md_range",
     ),
     (
-        rf"\b(?:(?:between|from)\s+)?(?P<mn>{_MONTH_RE})\.?\s*(?:-|to|through|until|and)\s*(?P<mn2>{_MONTH_RE})\.?,?\s+(?P<y>\d{{4}})",
+        rf"\b(?:(?:between|from)\s+)?(?P<mn>{MONTH_RE})\.?\s*(?:-|to|through|until|and)\s*(?P<mn2>{MONTH_RE})\.?,?\s+(?P<y>\d{{4}})",
         "mm_range",
     ),
     (
         rf"\b(?:(?:between|from)\s+)?(?P<d1>\d{{1,2}})(?:st|nd|rd|th)?\s*(?:-|to|through|until|and)\s*(?P<d2>\d{{1,2}})(?:st|nd|rd|th)?"
-        rf"\s+(?P<mn>{_MONTH_RE})\.?,?\s+(?P<y>\d{{4}})",
+        rf"\s+(?P<mn>{MONTH_RE})\.?,?\s+(?P<y>\d{{4}})",
         "md_range",
     ),
     (rf"{A_EN}\s*(?:-|~|to|through|thru|until|till)\s*{B_EN}", "ab"),

@@ -115,16 +115,19 @@ def _contrast(closer: Item | None) -> bool:
 
 
 #: 'never' words: a negated clause with one of them is about all time, whatever was said before it
-_EVER_KO = regex(r"평생|이력|병력")
+_EVER_KO = regex(r"전혀|한\s*번도|하나도|평생|이력|병력")
 
 
-def _shares_window(items: list[Item], contrast: bool = False) -> bool:
+def _shares_window(items: list[Item], contrast: bool = False, between: list[Item] | None = None) -> bool:
     """The clause after '-고' shares the window unless it says when by itself (a date, 'first', 'prior'),
     is negated, or is a death ('30일 안에 재입원하고 사망한' is a sequence, as in English). After '-는데'
     a negated clause shares it too: 'CABG 전 30일 이내 X-ray는 찍었는데 CT는 안 찍은' sets the CT against
-    the X-ray of those same days (unless it says 'never': '전혀', '한 번도')."""
+    the X-ray of those same days (unless it says 'never': '전혀', '한 번도'; ``between`` holds the words
+    read past since the window's clause)."""
+    if contrast and _EVER_KO.search(" ".join(x.text for x in [*(between or []), *items])):
+        return False
     for it in items:
-        if it.kind is ItemKind.neg and contrast and not _EVER_KO.search(" ".join(x.text for x in items)):
+        if it.kind is ItemKind.neg and contrast:
             continue
         if it.kind in (ItemKind.neg, ItemKind.date, ItemKind.first, ItemKind.prior, ItemKind.window):
             return False
@@ -154,6 +157,7 @@ class KoreanGrammar:
         self.items = [
             it for it in items if it.kind is not ItemKind.filler or _arrow(it) or _closes_value_clause(it)
         ]
+        self.fillers = [it for it in items if it.kind is ItemKind.filler]  # words read past ('한 번도')
         # '폐렴 진단*도* 받고 흉부 X-ray*도* 찍은': mentions marked 'too' (…도), read as one series
         self.too = {
             id(a)
@@ -181,6 +185,7 @@ class KoreanGrammar:
         # 찍고 NT-proBNP가 … 나온'); only the clause right after it may share it
         self.chained_window: tuple[EventWindow, Anchor] | None = None
         self.chain_contrast = False  # the clause that said the window ended in '-는데'
+        self.chain_from = 0  # where that clause ended
         self.closer: Item | None = None
         self.events: list[Event] = []
         self.problems: list[Problem] = []
@@ -383,11 +388,16 @@ class KoreanGrammar:
             shared = _connective(self.closer) or _contrast(self.closer)
             self.chained_window = (window, anchor) if shared else None
             self.chain_contrast = _contrast(self.closer)
+            self.chain_from = self.closer.end if self.closer is not None else w.end
         elif self.last_window is not None and any(id(it) in self.too for it in rest):
             # '응급실 온 날 폐렴 진단도 받고 흉부 X-ray도 찍은': the second '…도' is on that day too
             window, anchor = self.last_window
             self.last_group = self.phrase(rest, window=replace(window), anchor=anchor)
-        elif self.chained_window is not None and _shares_window(rest, self.chain_contrast):
+        elif self.chained_window is not None and _shares_window(
+            rest,
+            self.chain_contrast,
+            self.read_past(self.chain_from, rest[-1].end),
+        ):
             # '진단 전후 30일 내에 심초음파도 찍고 NT-proBNP가 1000 이상 나온': a window said before two
             # verbs joined by '-고' is both's, as 'had an echo and an NT-proBNP ≥ 1000 within 30 days' is
             window, anchor = self.chained_window
@@ -396,6 +406,12 @@ class KoreanGrammar:
         else:
             self.last_window = None
             self.last_group = self.phrase(rest)
+
+    def read_past(self, start: int, end: int) -> list[Item]:
+        """The words read past from ``start`` to the end of the clause that goes on after ``end`` (up to the
+        next clause ending): 'alendronate는 한 번도 처방받지 않은' holds '한 번도' after the drug's clause."""
+        stop = next((x.start for x in self.items if x.kind is ItemKind.end and x.start >= end), end)
+        return [x for x in self.fillers if start <= x.start < stop]
 
     def together(self, left: list[Item], right: list[Item], w: Item) -> bool:
         """'aspirin과 clopidogrel을 같은 날 처방받은': two mentions joined before a window whose own side

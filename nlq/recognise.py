@@ -21,7 +21,7 @@ from typing import TypeAlias
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
-from cohort_engine.nlq.dates import recognise_dates
+from cohort_engine.nlq.dates import MONTH_RE, recognise_dates
 from cohort_engine.nlq.demographics import recognise_demographics
 from cohort_engine.nlq.events import Term, same_mention
 from cohort_engine.nlq.items import (
@@ -2193,7 +2193,7 @@ _FRAMING_KO = (
 )
 _NEGATIVE_KO = regex(r"제외|없는|않은|없었|않았|아닌")
 _HEAD_KO = regex(
-    r"환자|대상자|사람|분들|(?<![A-Za-z])pts?(?![A-Za-z])|(?<=[은는된한던])\s*자(?=를|로|는|가|\s|$)"
+    r"환자|대상자|사람|분들|사례|(?<![A-Za-z])pts?(?![A-Za-z])|(?<=[은는된한던])\s*자(?=를|로|는|가|\s|$)"
 )
 _KO_FRAMES = [
     # a title before a colon: 'DAPT 환자 출혈 안전성 분석:', '유방 초음파 학습 데이터:'
@@ -2232,6 +2232,11 @@ _KO_FRAMES = [
     ),
     regex(r"(?:^|(?<=[.。]))\s*요청\s*사항\s*(?:중|에서|가운데)\s*"),
     regex(r"^\s*(?:승인된\s*)?(?:연구\s*)?계획서\s*(?:기준으로|에\s*따라|대로|상)\s*,?\s*"),
+    # surveillance: '항생제 적정사용 모니터링 건 / 사례 정의: …', '사례 정의: …'
+    regex(rf"^\s*[^/:：\n]{{1,60}}?{_FRAMING_KO}\s*(?:건)?\s*(?:/|\n)\s*"),
+    regex(
+        r"(?:^|(?<=\n)|(?<=/))\s*(?:[^:：/\n]{0,40}?\s)?(?:사례|환자|코호트|대상자?)\s*정의\s*[:：]?\s*(?:\n|/|$)?"
+    ),
     # who is asking: '안녕하세요, 소화기내과 펠로우입니다.', '신장내과 전공의예요.'
     regex(
         r"^\s*(?:안녕하(?:십니까|세요)[.!,]?\s*)?[^.!?]{0,30}?(?:펠로우|전공의|레지던트|교수|연구원|간호사|담당자|"
@@ -2968,7 +2973,82 @@ _PHRASES_EN: list[RewriteStep] = [
         r"between \g<a> and \g<b> days \g<dir>",
     ),
     # 'admitted same day or next day': by the next day
-    (regex(r"\b(?:on\s+)?(?:the\s+)?same\s+day\s+or\s+(?:the\s+)?next\s+day\b", _I), "within 1 day after"),
+    (
+        regex(
+            r"\b(?:on\s+)?(?:the\s+)?same\s+day\s+or\s+(?:the\s+)?next\s+day\b|"
+            # (in a bracket after a window, 'the following day' says that window again, and is read so)
+            r"(?<!\()\b(?:on\s+)?(?:the\s+)?same\s+day\s+or\s+the\s+(?:following\s+day|day\s+after)\b",
+            _I,
+        ),
+        "within 1 day after",
+    ),
+    # 'within 2 days before or after the stroke': either side of it, as 'within 2 days of'; 'within 3 days of
+    # the diagnosis, either before or after' says that again
+    (
+        regex(
+            r"\b(?P<w>within|in)\s+(?P<n>\d+)\s+(?P<u>days?|weeks?|months?)\s+(?:before\s+or\s+after|after\s+or\s+"
+            r"before)\s+(?=(?:the|an?|their|that|this)\b)",
+            _I,
+        ),
+        r"\g<w> \g<n> \g<u> of ",
+    ),
+    (
+        regex(
+            r"(?P<pre>\b(?:of|around)\s+)(?P<x>(?:the|an?|their|that)\s+[\w-]+(?:\s+[\w-]+)?)\s*,?\s*\(?\s*"
+            r"(?:either\s+)?(?:before\s+or\s+after|after\s+or\s+before)\s*\)?(?=\s*[,.;]|\s*$)",
+            _I,
+        ),
+        r"\g<pre>\g<x>",
+    ),
+    # 'an inpatient visit starting the same day', 'a CT occurring within 2 days after': the event's day is
+    # what the window says
+    (
+        regex(
+            r"\b(?:starting|beginning|occurring|happening|taking\s+place)\s+(?=(?:within|on\s+the|the\s+same|"
+            r"the\s+(?:next|following)\s+day|between|in\s+the\s+\d|\d+\s+(?:to|-)\s+\d+\s+days))",
+            _I,
+        ),
+        BLANK,
+    ),
+    # 'on the day of diagnosis or up to 3 days after': from that day to the third after
+    (
+        regex(
+            r"\bon\s+the\s+(?:same\s+)?day\s+of\s+(?P<x>(?:the\s+|their\s+)?[\w-]+)\s+or\s+(?:up\s+to|within)\s+"
+            r"(?P<n>\d+)\s+days?\s+(?:after(?:wards)?|later)\b",
+            _I,
+        ),
+        r"within \g<n> days after \g<x>",
+    ),
+    # 'at any point after the asthma diagnosis (not the same day)', 'in the following 365 days (same-day
+    # excluded)': the days after, from the next one
+    (
+        regex(
+            r"\b(?:(?:at\s+any\s+(?:point|time)\s+)?after\s+(?P<x>(?:the|that|their)\s+[\w-]+(?:\s+[\w-]+)?)|"
+            r"(?:in|within|during)\s+the\s+(?:following|next|subsequent)\s+(?P<n>\d+)\s+days)\s*[,(]?\s*"
+            r"(?:not\s+(?:on\s+|counting\s+)?the\s+same\s+day|same[- ]day\s+(?:excluded|not\s+counted)|"
+            r"excluding\s+the\s+same\s+day)\s*\)?",
+            _I,
+        ),
+        lambda m: f"at least 1 day after {m['x']}" if m["x"] else f"between 1 and {m['n']} days after",
+    ),
+    # 'CABGs between 1 March and 31 August 2023': the year said once, for both days
+    (
+        regex(
+            rf"\b(?P<w1>between|from)\s+(?P<d1>\d{{1,2}})\s+(?P<m1>{MONTH_RE})\s+(?P<w2>and|to|through|until)\s+"
+            rf"(?P<d2>\d{{1,2}})\s+(?P<m2>{MONTH_RE}),?\s+(?P<y>\d{{4}})\b",
+            _I,
+        ),
+        r"\g<w1> \g<d1> \g<m1> \g<y> \g<w2> \g<d2> \g<m2> \g<y>",
+    ),
+    # 'post-thrombectomy deaths within 30 days': those within 30 days after the thrombectomy
+    (
+        regex(
+            r"\bpost[- ](?P<x>[A-Za-z][\w-]*)\s+(?P<what>deaths?|mortality|readmissions?|bleeds?|bleeding|"
+            r"infections?|strokes?|admissions?)\s+(?P<w>within\s+\d+\s+(?:days?|weeks?|months?))",
+            _I,
+        ),
+        r"\g<what> \g<w> after \g<x>",
+    ),
     # 'before age 40' = under 40; 'when dx'd' = at diagnosis
     (regex(r"\bbefore\s+(?:the\s+)?age\s+(?:of\s+)?(?=\d)", _I), "aged under "),
     (
@@ -4016,6 +4096,21 @@ _REWRITES_KO: list[RewriteStep] = [
     # '신고 기간 2022-01-01~2022-06-30', '발생 기간 2023년 12월 20일부터 열흘간': the dates of the cases
     (regex(r"(?:신고|발생|보고|감시|조사)\s*기간\s*(?:은|는|:)?\s*(?=\d)"), BLANK),
     _date_of_named_ko,
+    # '위절제술 op 다음날부터', 'op 후 30일': the operation, in the Korean sentence's own word
+    (regex(r"(?<![A-Za-z-])[Oo]p(?![A-Za-z-])"), "수술"),
+    # '진단 7일 전부터 진단 후 30일까지': the anchor said again between the two ends ('7일 전부터 30일
+    # 후까지')
+    (
+        regex(
+            r"(?P<a>\d+\s*(?:일|주일|주|개월|달|년)\s*(?:전|이전)\s*부터)\s*(?:진단|수술|시술|입원|처방|검사|촬영|투여)(?:일)?\s*"
+            r"(?:후|이후|뒤)\s*(?P<b>\d+\s*(?:일|주일|주|개월|달|년))\s*까지"
+        ),
+        r"\g<a> \g<b> 후까지",
+    ),
+    # '과거 폐렴 이력자 제외': those with that history
+    (regex(r"(?<=[가-힣A-Za-z)])\s*(이력|병력)자(?=[\s은는을를이가,.)]|$)"), r" \1이 있는 환자"),
+    # 'PCI 재시술', 'PCI 재시술 한 환자': the named procedure done again
+    (regex(r"(?<=[A-Za-z0-9가-힣)])\s*재시술(?:을|를)?"), " 다시 시행"),
     # 'celecoxib 비사용자', '스타틴 미복용자': those never given the drug named
     (
         regex(

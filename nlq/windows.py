@@ -603,6 +603,14 @@ def _signed_range(m: re.Match[str], anchor: str) -> Item:
 KO_SPAN_WORD = "|".join(sorted(KOREAN_SPAN_WORDS, key=len, reverse=True))
 KO_RULES: list[tuple[str, str]] = [
     (SIGNED_RANGE + r"(?:\s*(?:사이|동안|이내|구간|범위))?(?:에는|에|의|내)?", "signed"),
+    # '진단 2일 전부터 2일 후까지', '30일 전부터 수술 당일까지': both ends, each said from the anchor (the two
+    # had been read as one unknown name)
+    (
+        rf"{KN}\s*{KU1}\s*(?:전|이전|앞)\s*(?:부터|에서)\s*"
+        r"(?:(?:진단|수술|시술|입원|처방|검사|촬영|투여|기준)\s*)?(?:(?:후|이후|뒤)\s*)?"
+        rf"(?:{KN2}\s*{KU}\s*(?:후|뒤|이후)|(?:당일|일|날|그\s*날))\s*까지(?:\s*(?:사이|이내))?(?:에)?",
+        "bounds",
+    ),
     # '생검 받은 날이나 그 다음날', '진단 당일 또는 익일': the anchor's day or the next, 0..1
     (
         r"(?:(?<=[은는던] )|(?<=[은는던]))?(?:당일|날|그\s*날)\s*(?:이나|또는|혹은|나|과|와|or|/)\s*"
@@ -741,6 +749,15 @@ def _ko(m: re.Match[str], kind: str) -> Item:
         if kind == "open":
             s, e = (None, 0) if before else (0, None)
             return Item(ItemKind.window, text, m.start(), m.end(), _window(s, e, text, "precedes"))
+        if kind == "bounds":
+            end = _ko_amount(g, "n2", "u") if g.get("n2") else 0
+            return Item(
+                ItemKind.window,
+                text,
+                m.start(),
+                m.end(),
+                _window(-_ko_amount(g, "n", "u1"), end, text, "precedes"),
+            )
         if kind == "range":
             a = _ko_amount(g, "n", "u1" if g.get("u1") else "u")
             b = _ko_amount(g, "n2", "u")

@@ -2245,6 +2245,60 @@ READINGS: list[tuple[str, dict[str, Any]]] = [
         "응급실 내원 당일 또는 다음 날 입원한 환자 (2023년 응급실 내원 기준).",
         {"index.date_range.start": "2023-01-01", "criteria.0.label": "admission", "criteria.1": "absent"},
     ),
+    # windows written the way surveillance and perioperative requests write them
+    (
+        "Women 65+ with a UTI (N39.0) treated with amoxicillin on the day of diagnosis or up to 3 days "
+        "after.",
+        {"criteria.0.window.start": 0, "criteria.0.window.end": 3},
+    ),
+    (
+        "Asthma (J45.x) patients with a pneumonia diagnosis at any point after the asthma diagnosis (not the "
+        "same day).",
+        {"criteria.0.window.start": 1, "criteria.0.window.end": None},
+    ),
+    (
+        "pneumonia dx with an inpatient visit starting the same day or the day after; age 65 or older at dx.",
+        {"criteria.0.label": "admission", "criteria.0.window.start": 0, "criteria.0.window.end": 1},
+    ),
+    (
+        "CABGs between 1 March and 31 August 2023 in patients 70 or older",
+        {"index.date_range.start": "2023-03-01", "index.date_range.end": "2023-08-31"},
+    ),
+    (
+        "post-thrombectomy deaths within 30 days",
+        {"index.concepts.terms": ["thrombectomy"], "criteria.0.domain": "death", "criteria.0.window.end": 30},
+    ),
+    ("위절제술 op 다음날부터 90일 이내 재입원", {"criteria.0.window.start": 1, "criteria.0.window.end": 90}),
+    (
+        "PCI 받고 30일~1년 사이에 PCI 재시술 한 환자",
+        {"criteria.0.concepts.terms": ["PCI"], "criteria.0.window.start": 30, "criteria.0.window.end": 365},
+    ),
+    (
+        "사례 정의: 2024년 폐렴 신규 사례 (최초 진단이 2024년인 경우만, 과거 폐렴 이력자 제외), 진단일 기준 "
+        "75세 이상.",
+        {"index.first_occurrence": True, "criteria.0.occurrence.count": 0, "criteria.1": "absent"},
+    ),
+    # both ends said from the anchor, in Korean; 'before or after' in English
+    (
+        "뇌경색 진단 2일 전부터 2일 후까지 뇌 MRI 촬영한 환자",
+        {"criteria.0.window.start": -2, "criteria.0.window.end": 2, "criteria.1": "absent"},
+    ),
+    ("뇌경색 진단 7일 전부터 진단 후 30일까지 뇌 MRI 촬영한 환자", {"criteria.0.window.start": -7}),
+    ("PCI 시행 1년 전부터 시술 당일까지 스타틴 처방받은 환자", {"criteria.0.window.start": -365}),
+    (
+        "stroke patients with an MRI within 2 days before or after the stroke",
+        {"criteria.0.window.start": -2, "criteria.0.window.end": 2},
+    ),
+    (
+        "ischemic stroke patients who had a brain MRI within 3 days of the stroke diagnosis, either before "
+        "or after.",
+        {"criteria.0.window.start": -3, "criteria.0.window.end": 3},
+    ),
+    # '-는데' then 'never' ('한 번도'): the drug at no time, not only in the window said before
+    (
+        "골다공증 진단 후 골다공증성 병적 골절이 생겼는데 alendronate는 한 번도 처방받지 않은 환자",
+        {"criteria.1.occurrence.count": 0, "criteria.1.window.start": None},
+    ),
     # going for a procedure is having it; carrying a diagnosis is having it
     ("STEMIs in 2023 that went for PCI the same day", {"criteria.0.concepts.terms": ["PCI"]}),
     (
