@@ -568,6 +568,14 @@ class EnglishGrammar:
         # 'a pathology result showing …', 'a CT revealing …': the finding belongs to the same event
         slot = slot or (d.finding and cur is not None and cur.kind in ("pathology", "imaging", "lab"))
         slot = slot or (d.participle and cur is not None and bool(cur.terms) and cur.conj is None)
+        # 'admissions that started in 2023': when the event named just before took place, not a new event
+        slot = slot or (
+            cur is not None
+            and cur.has_content()
+            and nxt is not None
+            and nxt.kind is ItemKind.date
+            and self.last_verb in ("started", "began", "occurred", "happened")
+        )
         if not (slot or (cur is not None and not cur.has_content() and not cur.window)):
             self.new_event(it.start)
 

@@ -2583,6 +2583,25 @@ def _skip_lead_in(text: str) -> tuple[str, str]:
     return " " * end + text[end:], text[:end].strip()
 
 
+def _drug_form(m: re.Match[str]) -> str:
+    """'an albuterol inhaler', 'albuterol 흡입기', 'ibuprofen tablets': a drug's dosage form after the drug's
+    name is that drug (any product of it, as the drug's name alone reads); after any other word it stays."""
+    if any(e.domain.value == "drug" for e in lookup(m["d"])):
+        return m["d"] + " " * (len(m.group(0)) - len(m["d"]))
+    return m.group(0)
+
+
+def _one_noun_two_kinds(m: re.Match[str]) -> str:
+    """'hip/knee replacement': one noun after two words that each make a lexicon name with it, as 'hip
+    replacement or knee replacement'; anything else stays as written."""
+    a, b, words = m["a"], m["b"], m["n"].split()
+    for k in (2, 1)[2 - len(words) :]:
+        noun, rest = " ".join(words[:k]), m["n"].split(None, k)[k:] if k < len(words) else []
+        if not lookup(f"{a}/{b} {noun}") and lookup(f"{a} {noun}") and lookup(f"{b} {noun}"):
+            return " ".join([f"{a} {noun} or {b} {noun}", *rest])
+    return m.group(0)
+
+
 #: A blanked span keeps its length: offsets keep pointing into the sentence as written.
 BLANK = object()
 #: One step of a rewrite: (pattern, replacement: a string, a function of the match, or BLANK), or a
@@ -3000,6 +3019,16 @@ _PHRASES_EN: list[RewriteStep] = [
         ),
         r"\g<pre>\g<x>",
     ),
+    # 'index admissions that started in 2023, where …': the date is the admissions' ('that' had closed them,
+    # and the date had gone to the next event)
+    (
+        regex(
+            r"\b(?:that|which)\s+(?=(?:started|began|occurred|took\s+place|happened)\s+(?:in|during|between|from|"
+            r"on|before|after|since)\b)",
+            _I,
+        ),
+        BLANK,
+    ),
     # 'an inpatient visit starting the same day', 'a CT occurring within 2 days after': the event's day is
     # what the window says
     (
@@ -3353,6 +3382,18 @@ _PHRASES_EN: list[RewriteStep] = [
             r"(?=\s+(?:in|among|for|with|who|during|aged|from|between|on|at|and|or)\b|\s*[,;.]|\s*$)"
         ),
         r"\g<x> diagnosed in the \g<er>",
+    ),
+    (
+        regex(
+            r"\b(?P<d>[A-Za-z][\w-]*)\s+(?:inhalers?|tablets?|tabs|capsules?|caps|(?:nasal\s+)?sprays?|patch(?:es)?|"
+            r"syrups?|suspensions?|eye\s+drops|drops|creams?|ointments?|injections?|shots?|products?)\b",
+            _I,
+        ),
+        _drug_form,
+    ),
+    (
+        regex(r"\b(?P<a>[A-Za-z]+)/(?P<b>[A-Za-z]+)\s+(?P<n>[A-Za-z]+(?:\s+[A-Za-z]+)?)", _I),
+        _one_noun_two_kinds,
     ),
     # 'who went to coronary angiography', 'went for PCI the same day', 'anyone going for CABG', 'went through
     # pulmonary rehab': had the procedure ('went to the ER', a place, stays a visit)
@@ -4106,6 +4147,14 @@ _REWRITES_KO: list[RewriteStep] = [
             r"(?:후|이후|뒤)\s*(?P<b>\d+\s*(?:일|주일|주|개월|달|년))\s*까지"
         ),
         r"\g<a> \g<b> 후까지",
+    ),
+    # 'albuterol 흡입기', 'fluticasone 흡입제', '이부프로펜 정': the drug, in any form
+    (
+        regex(
+            r"(?P<d>[A-Za-z][\w-]*|[가-힣]{2,})\s*(?:흡입기|흡입제|정제|캡슐|주사제|주사|패치|시럽|연고|스프레이|점안액|좌약|"
+            r"크림|제품)(?=[\s을를이가은는의,.)]|처방|투여|$)"
+        ),
+        _drug_form,
     ),
     # '과거 폐렴 이력자 제외': those with that history
     (regex(r"(?<=[가-힣A-Za-z)])\s*(이력|병력)자(?=[\s은는을를이가,.)]|$)"), r" \1이 있는 환자"),

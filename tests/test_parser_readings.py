@@ -2299,6 +2299,25 @@ READINGS: list[tuple[str, dict[str, Any]]] = [
         "골다공증 진단 후 골다공증성 병적 골절이 생겼는데 alendronate는 한 번도 처방받지 않은 환자",
         {"criteria.1.occurrence.count": 0, "criteria.1.window.start": None},
     ),
+    # a drug's dosage form is the drug; one noun after two words joined by '/' makes two names
+    (
+        "asthma patients prescribed an albuterol inhaler",
+        {"criteria.0.concepts.terms": ["albuterol"], "criteria.1": "absent"},
+    ),
+    (
+        "천식 환자 중 albuterol 흡입기 처방받은 환자",
+        {"criteria.0.concepts.terms": ["albuterol"], "criteria.1": "absent"},
+    ),
+    (
+        "patients with hip/knee replacement in 2022",
+        {"index.concepts.terms": ["hip replacement", "knee replacement"]},
+    ),
+    # 'that started in 2023' dates the event before it (the date had gone to the next event)
+    (
+        "Inpatient admissions that started in 2023, where the patient had another inpatient admission 1 to "
+        "30 days after the index admission date",
+        {"index.date_range.start": "2023-01-01", "criteria.0.date_range": None, "criteria.0.window.start": 1},
+    ),
     # going for a procedure is having it; carrying a diagnosis is having it
     ("STEMIs in 2023 that went for PCI the same day", {"criteria.0.concepts.terms": ["PCI"]}),
     (
