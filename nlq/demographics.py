@@ -158,7 +158,12 @@ KO_AGE: list[tuple[str, str]] = [
     (rf"(?:만\s*)?{N}\s*(?:세|살)\s*(?P<q>이상|초과|이하|미만|넘는|넘은|넘게)", "ko_q"),
     (rf"(?:만\s*)?{N}\s*(?:세|살)", "exact"),
     (r"(?<![여남])성인", "adult"),  # not the copula of 여성인/남성인
-    (r"소아\s*청소년|소아|어린이|아동|미성년(?:자)?", "child"),
+    # ('소아천식', '소아암': a compound noun, the disease's name, not the patients' age)
+    (
+        r"소아\s*청소년|(?:소아|어린이|아동)(?![가-힣])|(?:소아|어린이|아동)(?=환자|환아|청소년|들|은|는|이|가|을|를|의|도|만|"
+        r"와|과|에|및|나|로|연령)|미성년(?:자)?",
+        "child",
+    ),
     # '아이들', '애들', '남자아이' (kids): whole words only, so a name that contains '아이' stays a name
     (r"(?:(?<=남자)|(?<=여자)|(?<![가-힣]))(?:아이|애)들?(?![가-힣])", "child"),
 ]

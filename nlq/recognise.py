@@ -2583,6 +2583,22 @@ def _skip_lead_in(text: str) -> tuple[str, str]:
     return " " * end + text[end:], text[:end].strip()
 
 
+_FREQUENT_USERS_EN = regex(
+    r"^\s*(?:frequent|high|heavy|repeat|super)[\s-]+(?:ED|ER|A&E|emergency(?:\s+(?:department|room))?|hospital|"
+    r"inpatient|admission)\s+(?:users|utili[sz]ers|visitors|attenders|flyers)\s*(?:[:—–]|\s-)\s*",
+    re.IGNORECASE,
+)
+
+
+def _frequent_users_title(text: str) -> str:
+    """'Frequent ED users: patients with at least 3 ED visits in 2023': a title that names what the count
+    after it spells out ('frequent' had been asked about as a vague word); kept when no count follows."""
+    m = _FREQUENT_USERS_EN.match(text)
+    if m is None or not re.search(_AT_LEAST_TWICE_EN, text[m.end() :], re.IGNORECASE):
+        return text
+    return " " * m.end() + text[m.end() :]
+
+
 def _drug_form(m: re.Match[str]) -> str:
     """'an albuterol inhaler', 'albuterol 흡입기', 'ibuprofen tablets': a drug's dosage form after the drug's
     name is that drug (any product of it, as the drug's name alone reads); after any other word it stays."""
@@ -3029,12 +3045,40 @@ _PHRASES_EN: list[RewriteStep] = [
         ),
         BLANK,
     ),
+    _frequent_users_title,
+    # 'a Hgb < 8 the day of the transfusion or the day before': that day or the one before it
+    (
+        regex(
+            r"\b(?:on\s+)?the\s+day\s+of\s+(?P<x>(?:the|that|their)\s+[\w-]+)\s+or\s+the\s+day\s+before\b|"
+            r"\b(?:on\s+)?the\s+day\s+before\s+or\s+(?:on\s+)?the\s+day\s+of\s+(?P<y>(?:the|that|their)\s+[\w-]+)",
+            _I,
+        ),
+        lambda m: f"within 1 day before {m['x'] or m['y']}",
+    ),
+    # lay words for an operation: 'had their appendix out', 'gallbladder removed', 'breast removed'
+    (
+        regex(
+            r"\b(?:(?:their|the|his|her|an?)\s+)?(?P<organ>appendix|gall\s?bladder|stomach|colon|breast)\s+"
+            r"(?:out|removed|taken\s+out)\b",
+            _I,
+        ),
+        lambda m: {
+            "appendix": "an appendectomy",
+            "gallbladder": "a cholecystectomy",
+            "gall bladder": "a cholecystectomy",
+            "stomach": "a gastrectomy",
+            "colon": "a colectomy",
+            "breast": "a mastectomy",
+        }[m["organ"].lower()],
+    ),
     # 'an inpatient visit starting the same day', 'a CT occurring within 2 days after': the event's day is
     # what the window says
     (
         regex(
             r"\b(?:starting|beginning|occurring|happening|taking\s+place)\s+(?=(?:within|on\s+the|the\s+same|"
-            r"the\s+(?:next|following)\s+day|between|in\s+the\s+\d|\d+\s+(?:to|-)\s+\d+\s+days))",
+            r"the\s+(?:next|following)\s+day|between|in\s+the\s+\d|\d+\s+(?:to|-)\s+\d+\s+days|"
+            # 'admissions starting in or after 2010': the admissions' dates
+            r"(?:in|during|from|since|on\s+or\s+after|in\s+or\s+after|after|before)\s+(?:[A-Z][a-z]+\s+)?\d))",
             _I,
         ),
         BLANK,
@@ -4156,6 +4200,16 @@ _REWRITES_KO: list[RewriteStep] = [
         ),
         _drug_form,
     ),
+    # '(진단일 포함 이후 전체 기간)', '(진단일 전날까지)': the window just said, again, in a bracket
+    (
+        regex(
+            r"\(\s*(?:(?:진단|수술|시술|입원|처방|기준)\s*일?\s*)?(?:포함\s*)?(?:이후|이전)\s*전체\s*기간\s*\)|"
+            r"(?<=이력|병력)\s*\(\s*(?:진단|수술|시술|입원|기준)\s*일?\s*전날\s*까지\s*\)"
+        ),
+        BLANK,
+    ),
+    # '측정일 기준 당일 ~ 1일 이내': from that day to the next (0..N)
+    (regex(r"당일\s*(?:~|-|부터)\s*(\d+)\s*일\s*(?:이내|까지|후까지|안에)"), r"\1일 이내"),
     # '과거 폐렴 이력자 제외': those with that history
     (regex(r"(?<=[가-힣A-Za-z)])\s*(이력|병력)자(?=[\s은는을를이가,.)]|$)"), r" \1이 있는 환자"),
     # 'PCI 재시술', 'PCI 재시술 한 환자': the named procedure done again

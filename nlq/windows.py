@@ -617,6 +617,8 @@ KO_RULES: list[tuple[str, str]] = [
         r"(?:그\s*)?(?:다음\s*날|익일|이튿날)(?:까지)?(?:에)?",
         "by_next_day",
     ),
+    # 'XA 시행 전날~당일에': the day before and the day itself (-1..0)
+    (r"(?:전날|하루\s*전)\s*(?:~|-|부터)\s*(?:당일|그\s*날)(?:까지)?(?:\s*사이)?(?:에)?", "day_before_or_of"),
     (rf"(?P<pre>전날|하루\s*전)(?:까지)?(?:\s*{KN}\s*{KU}\s*(?:동안|간|이내|사이))?(?:에)?", "day_before"),
     # '다음날까지' ("by the next day") = the anchor's day and the next: 0..1; '그 후 다음날까지' is the same
     (
@@ -724,6 +726,8 @@ def _ko(m: re.Match[str], kind: str) -> Item:
             return Item(ItemKind.window, text, m.start(), m.end(), _window(0, 0, text, "precedes"))
         if kind == "by_next_day":
             return Item(ItemKind.window, text, m.start(), m.end(), _window(0, 1, text, "precedes"))
+        if kind == "day_before_or_of":
+            return Item(ItemKind.window, text, m.start(), m.end(), _window(-1, 0, text, "precedes"))
         if kind == "day_after":
             return Item(ItemKind.window, text, m.start(), m.end(), _window(1, 1, text, "precedes"))
         if kind == "day_before":

@@ -2318,6 +2318,35 @@ READINGS: list[tuple[str, dict[str, Any]]] = [
         "30 days after the index admission date",
         {"index.date_range.start": "2023-01-01", "criteria.0.date_range": None, "criteria.0.window.start": 1},
     ),
+    # lay words for an operation; a 'frequent users' title the count after it spells out
+    (
+        "Appendicitis patients who had their appendix out within 1 day after diagnosis.",
+        {"criteria.0.concepts.terms": ["appendectomy"], "criteria.0.window.end": 1},
+    ),
+    (
+        "Frequent ED users: patients with at least 3 emergency department visits during calendar year 2023.",
+        {"criteria.0.occurrence.count": 3, "criteria.1": "absent"},
+    ),
+    # the day of an event or the day before; '전날~당일'; '당일 ~ N일 이내'; brackets saying the window again
+    (
+        "pts transfused PRBCs (99.04) w/ a Hgb < 8 the day of the transfusion or the day before",
+        {"criteria.0.window.start": -1, "criteria.0.window.end": 0},
+    ),
+    (
+        "XA 시행 전날~당일에 troponin I가 1 ng/mL 넘었던 환자",
+        {"criteria.0.window.start": -1, "criteria.0.window.end": 0},
+    ),
+    (
+        "Hb 7 g/dL 미만 측정일 기준 당일 ~ 1일 이내 packed RBC 수혈(99.04) 받은 환자",
+        {"criteria.0.window.start": 0, "criteria.0.window.end": 1},
+    ),
+    (
+        "관상동맥경화증 진단 후 clopidogrel을 처방받은 대상자 (진단일 포함 이후 전체 기간).",
+        {"criteria.0.window.start": 0, "criteria.0.window.end": None, "criteria.1": "absent"},
+    ),
+    # '소아천식' is a disease's name, not the patients' age ('소아 천식 환자' is both)
+    ("천식 환자(소아천식 포함) 중 albuterol 흡입기 처방받은 환자", {"demographics.age_max": None}),
+    ("소아 천식 환자", {"demographics.age_max": 17}),
     # going for a procedure is having it; carrying a diagnosis is having it
     ("STEMIs in 2023 that went for PCI the same day", {"criteria.0.concepts.terms": ["PCI"]}),
     (
