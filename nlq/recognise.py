@@ -3116,8 +3116,9 @@ _PHRASES_EN: list[RewriteStep] = [
     # 'post-thrombectomy deaths within 30 days': those within 30 days after the thrombectomy
     (
         regex(
-            r"\bpost[- ](?P<x>[A-Za-z][\w-]*)\s+(?P<what>deaths?|mortality|readmissions?|bleeds?|bleeding|"
-            r"infections?|strokes?|admissions?)\s+(?P<w>within\s+\d+\s+(?:days?|weeks?|months?))",
+            # ('post-MI readmissions within 30 days' stays asked about: which stay is the first?)
+            r"\bpost[- ](?P<x>[A-Za-z][\w-]*)\s+(?P<what>deaths?|mortality|bleeds?|bleeding|infections?|strokes?)\s+"
+            r"(?P<w>within\s+\d+\s+(?:days?|weeks?|months?))",
             _I,
         ),
         r"\g<what> \g<w> after \g<x>",
