@@ -3117,8 +3117,8 @@ _PHRASES_EN: list[RewriteStep] = [
     (
         regex(
             # ('post-MI readmissions within 30 days' stays asked about: which stay is the first?)
-            r"\bpost[- ](?P<x>[A-Za-z][\w-]*)\s+(?P<what>deaths?|mortality|bleeds?|bleeding|infections?|strokes?)\s+"
-            r"(?P<w>within\s+\d+\s+(?:days?|weeks?|months?))",
+            r"\bpost[- ](?P<x>[A-Za-z][\w-]*)\s+(?P<what>deaths?|mortality|bleeds?|bleeding|infections?|"
+            r"strokes?)\s+(?P<w>within\s+\d+\s+(?:days?|weeks?|months?))",
             _I,
         ),
         r"\g<what> \g<w> after \g<x>",
