@@ -4166,7 +4166,7 @@ _REWRITES_KO: list[RewriteStep] = [
     # admission is an admission and an ER visit already (OMOP 262 is in both), so the sentence only confirms
     (
         regex(
-            r"(?:(?<=[.。(])|^)\s*응급실\s*(?:을|를)?\s*(?:경유(?:한)?|거쳐(?:서)?|통한|통해)\s*(?:온\s*)?입원"
+            r"(?:(?<=[.。(])|^)\s*(?:응급실|ER|ED)\s*(?:을|를)?\s*(?:경유(?:한)?|거쳐(?:서)?|통한|통해)\s*(?:온\s*)?입원"
             r"(?:한\s*(?:경우|환자|건)|\s*(?:환자|건))?\s*(?:도|까지)?\s*(?:모두\s*)?(?:포함|카운트|인정)"
             r"(?:함|합니다|됨|됩니다|해\s*주세요|해주세요|하여\s*주십시오)?\s*(?=[.。)]|$)"
         ),
@@ -4211,10 +4211,50 @@ _REWRITES_KO: list[RewriteStep] = [
     ),
     # '측정일 기준 당일 ~ 1일 이내': from that day to the next (0..N)
     (regex(r"당일\s*(?:~|-|부터)\s*(\d+)\s*일\s*(?:이내|까지|후까지|안에)"), r"\1일 이내"),
+    # 'CABG POD 1~7일에', 'TKA 후 POD 1~7일에': post-operative days 1 to 7 after the operation
+    (
+        regex(
+            r"(?:(?<=후)|(?<=후\s))?\s*POD\s*(\d+)\s*(?:~|-|–|에서)\s*(?:POD\s*)?(\d+)\s*일?\s*(?:사이|이내)?(?:에)?"
+        ),
+        r" 후 \1~\2일 사이에",
+    ),
+    # '제형·용량 구분 없이 성분 기준': any product of the drug, which the drug's name reads
+    (
+        regex(
+            r"(?:제형|용량|함량|규격)\s*(?:[·/,및]\s*(?:제형|용량|함량|규격)\s*)?구분\s*없이\s*(?:성분\s*기준)?\.?"
+        ),
+        BLANK,
+    ),
+    # '사망 여부는 사망 테이블 기준.': where the deaths are read from, which is the only place
+    (
+        regex(
+            r"(?:사망\s*)?(?:여부|정보|기록|일자)(?:는|은)\s*[^.。]{0,20}?테이블\s*기준(?:으로)?(?:\s*(?:함|합니다))?\s*\.?"
+        ),
+        BLANK,
+    ),
+    # '… 경우를 보려는 목적임.': what the list is for
+    (
+        regex(
+            r"(?<=[.。])\s*[^.。]{1,80}?(?:보려는|확인하려는|파악하려는|찾으려는)\s*(?:목적|취지)(?:임|입니다|이에요)?\s*\.?\s*$"
+        ),
+        BLANK,
+    ),
+    # 'INR 3.0 초과 소견이 있는': a result above the threshold ('소견', a finding, adds nothing)
+    (regex(r"(?<=초과|미만|이상|이하)\s*소견"), ""),
+    # '폐렴 코드가 잡힌': coded, diagnosed
+    (regex(r"(?:코드|진단|상병)\s*(?:가|이)?\s*잡힌"), "진단된"),
+    # 'oxycodone 성분 진통제', 'amoxicillin 성분 약제': the drug of that ingredient
+    (
+        regex(
+            r"(?P<d>[A-Za-z][\w-]*|[가-힣]{2,})\s*성분(?:의)?\s*(?:진통제|항생제|약제|약물|제제|제품|약)(?=[\s을를이가은는의,.)]|$)"
+        ),
+        _drug_form,
+    ),
     # '과거 폐렴 이력자 제외': those with that history
     (regex(r"(?<=[가-힣A-Za-z)])\s*(이력|병력)자(?=[\s은는을를이가,.)]|$)"), r" \1이 있는 환자"),
     # 'PCI 재시술', 'PCI 재시술 한 환자': the named procedure done again
-    (regex(r"(?<=[A-Za-z0-9가-힣)])\s*재시술(?:을|를)?"), " 다시 시행"),
+    # ('중재시술' is one word: only a '재시술' of its own, after a space or a Latin name)
+    (regex(r"(?:(?<=[A-Za-z0-9)])|(?<=[A-Za-z0-9)]\s))재시술(?:을|를)?"), " 다시 시행"),
     # 'celecoxib 비사용자', '스타틴 미복용자': those never given the drug named
     (
         regex(

@@ -2347,6 +2347,40 @@ READINGS: list[tuple[str, dict[str, Any]]] = [
     # '소아천식' is a disease's name, not the patients' age ('소아 천식 환자' is both)
     ("천식 환자(소아천식 포함) 중 albuterol 흡입기 처방받은 환자", {"demographics.age_max": None}),
     ("소아 천식 환자", {"demographics.age_max": 17}),
+    # Korean perioperative and data-steward wording
+    (
+        "TKA 후 POD 1~7일에 knee X-ray f/u 찍은 환자",
+        {"criteria.0.window.start": 1, "criteria.0.window.end": 7, "criteria.1": "absent"},
+    ),
+    (
+        "lap chole 후 POD 1~30일 사이에 oxycodone 성분 진통제 처방된 환자",
+        {"criteria.0.concepts.terms": ["oxycodone"], "criteria.0.window.start": 1, "criteria.1": "absent"},
+    ),
+    (
+        "발목 염좌 진단 후 일주일 이내 이부프로펜 또는 나프록센 처방된 환자. 제형·용량 구분 없이 성분 기준.",
+        {"criteria.0.window.end": 7, "criteria.1": "absent"},
+    ),
+    (
+        "심근경색 진단 후 30일 이내 사망한 환자 명단을 요청함. 사망 여부는 사망 테이블 기준.",
+        {"criteria.0.domain": "death", "criteria.1": "absent"},
+    ),
+    (
+        "관상동맥조영술 시행 후 30일 이내 PCI 시행 기록 없는 환자 요청. 조영술만 받고 중재술은 안 받은 "
+        "경우를 보려는 목적임.",
+        {"criteria.0.occurrence.count": 0, "criteria.1": "absent"},
+    ),
+    (
+        "심방세동 진단 후 와파린을 처방받았고, 와파린 처방일로부터 90일 이내 INR 3.0 초과 소견이 있는 환자.",
+        {"criteria.1.value.value": 3.0, "criteria.2": "absent"},
+    ),
+    (
+        "입원일 기준 3~30일 사이에 폐렴 코드가 잡힌 입원 환자 명단 요청합니다. ER 경유 입원도 포함.",
+        {"criteria.0.window.start": 3, "criteria.1": "absent"},
+    ),
+    (
+        "MI 진단받고 한 달(30일) 안에 관상동맥 중재시술 받은 환자 목록.",
+        {"criteria.0.concepts.terms": ["관상동맥 중재시술"], "criteria.0.window.end": 30},
+    ),
     # going for a procedure is having it; carrying a diagnosis is having it
     ("STEMIs in 2023 that went for PCI the same day", {"criteria.0.concepts.terms": ["PCI"]}),
     (
