@@ -2073,6 +2073,8 @@ _SUMMARY_TITLE_WORDS_EN: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = t
             r"\b(?:surgery|operation|op|procedure|POD|post-?op\w*)\b",
         ),
         (r"deaths?|mortality|died|fatalities", r"\b(?:died|death|dead|deceased|mortality)\b"),
+        # 'Progression: acute URI (J06.x) followed by pneumonia (J18.x) 1-14 days later'
+        (r"progression|progressed|sequence|pathway", r"\b(?:followed\s+by|later|then|->|→)"),
         (r"naive|naïve", r"\b(?:no|never|without)\b"),
         # 'INR monitoring: first-ever warfarin users with 3 or more INR tests …'
         (r"monitoring|monitored|surveillance", r"\b(?:tests?|measurements?|checks?|levels?|results?)\b"),
@@ -3055,6 +3057,19 @@ _PHRASES_EN: list[RewriteStep] = [
         ),
         lambda m: f"within 1 day before {m['x'] or m['y']}",
     ),
+    # 'amoxicillin (plain or with clavulanate)', '(alone or with clavulanate)', '(any amoxicillin product,
+    # clavulanate combos included)': every product of the drug, which its name already reads
+    (
+        regex(
+            r"\(\s*(?:(?:plain|alone|on\s+its\s+own|by\s+itself|single)\s+or\s+(?:with|plus|in\s+combination\s+with|"
+            r"combined\s+with)\s+[\w/-]+(?:\s+[\w/-]+)?|any\s+[\w-]+\s+products?(?:\s*,\s*[\w/-]+\s+(?:combos?|"
+            r"combinations?)\s+included)?)\s*\)",
+            _I,
+        ),
+        BLANK,
+    ),
+    # 'had a stroke and did not survive': died
+    (regex(r"\b(?:did\s+not|didn'?t|failed\s+to)\s+survive\b", _I), "died"),
     # lay words for an operation: 'had their appendix out', 'gallbladder removed', 'breast removed'
     (
         regex(
@@ -3459,6 +3474,15 @@ _PHRASES_EN: list[RewriteStep] = [
         "had ",
     ),
     (regex(r"\banticoagulated\s+(?:with|on)\s+", _I), "given "),
+    # 'A -> B -> C. Persons meeting the full sequence.': every step, which every rule is
+    (
+        regex(
+            r"(?<=[.;])\s*(?:persons|patients|people|those|pts)\s+(?:meeting|satisfying|fulfilling|completing|with)\s+"
+            r"(?:the\s+)?(?:full|whole|entire|complete)\s+(?:sequence|pathway|chain|definition|criteria)\s*\.?\s*$",
+            _I,
+        ),
+        BLANK,
+    ),
     # surveillance: 'Case definition: …', 'confirmed case = …' head the rules; a closing 'Line list.' or
     # 'Line list of confirmed cases.' asks for the list, which every answer is
     (regex(r"(?:^|(?<=[.;]))\s*(?:the\s+)?case\s+definition\s*(?:[:=—–-]|\bis\b)\s*", _I), BLANK),

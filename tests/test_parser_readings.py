@@ -2381,6 +2381,22 @@ READINGS: list[tuple[str, dict[str, Any]]] = [
         "MI 진단받고 한 달(30일) 안에 관상동맥 중재시술 받은 환자 목록.",
         {"criteria.0.concepts.terms": ["관상동맥 중재시술"], "criteria.0.window.end": 30},
     ),
+    # titles and closing sentences that sum up the chain; brackets saying 'any product of the drug'
+    (
+        "Progression: acute upper respiratory infection (J06.x) followed by pneumonia (J18.x) 1-14 days "
+        "later.",
+        {"index.concepts.terms": ["J06"], "criteria.0.window.start": 1, "criteria.1": "absent"},
+    ),
+    (
+        "Acute appendicitis (K35.x) -> CT abdomen on the day of diagnosis -> appendectomy (47.0x) within 2 "
+        "days after that CT. Persons meeting the full sequence.",
+        {"criteria.1.window.end": 2, "criteria.2": "absent"},
+    ),
+    (
+        "Children under 12 with otitis media who were given amoxicillin (plain or with clavulanate) within 3 "
+        "days after the otitis diagnosis.",
+        {"criteria.0.concepts.terms": ["amoxicillin"], "criteria.1": "absent"},
+    ),
     # going for a procedure is having it; carrying a diagnosis is having it
     ("STEMIs in 2023 that went for PCI the same day", {"criteria.0.concepts.terms": ["PCI"]}),
     (
