@@ -3009,16 +3009,6 @@ _PHRASES_EN: list[RewriteStep] = [
         ),
         r"between \g<a> and \g<b> days \g<dir>",
     ),
-    # 'an inpatient visit starting the same day or the day after': the event's day is what the day words
-    # say ('starting within 30 days', measured to add a wrong answer on the blind split, stays asked about)
-    (
-        regex(
-            r"\b(?:starting|beginning|occurring|happening|taking\s+place)\s+(?=(?:on\s+)?the\s+(?:same|next|"
-            r"following)\s+day\b|(?:on\s+)?the\s+day\s+(?:after|of)\b)",
-            _I,
-        ),
-        BLANK,
-    ),
     # 'admitted same day or next day': by the next day
     (
         regex(

@@ -2257,7 +2257,7 @@ READINGS: list[tuple[str, dict[str, Any]]] = [
         {"criteria.0.window.start": 1, "criteria.0.window.end": None},
     ),
     (
-        "pneumonia dx with an inpatient visit starting the same day or the day after; age 65 or older at dx.",
+        "pneumonia dx with an inpatient visit the same day or the day after; age 65 or older at dx.",
         {"criteria.0.label": "admission", "criteria.0.window.start": 0, "criteria.0.window.end": 1},
     ),
     (
