@@ -2601,6 +2601,17 @@ def _frequent_users_title(text: str) -> str:
     return " " * m.end() + text[m.end() :]
 
 
+#: The operation that takes an organ out, in lay words ('had their appendix out'); keys without spaces, so
+#: 'gall bladder' written over a line break finds its entry too.
+_ORGAN_REMOVED = {
+    "appendix": "an appendectomy",
+    "gallbladder": "a cholecystectomy",
+    "stomach": "a gastrectomy",
+    "colon": "a colectomy",
+    "breast": "a mastectomy",
+}
+
+
 def _drug_form(m: re.Match[str]) -> str:
     """'an albuterol inhaler', 'albuterol 흡입기', 'ibuprofen tablets': a drug's dosage form after the drug's
     name is that drug (any product of it, as the drug's name alone reads); after any other word it stays."""
@@ -3077,14 +3088,7 @@ _PHRASES_EN: list[RewriteStep] = [
             r"(?:out|removed|taken\s+out)\b",
             _I,
         ),
-        lambda m: {
-            "appendix": "an appendectomy",
-            "gallbladder": "a cholecystectomy",
-            "gall bladder": "a cholecystectomy",
-            "stomach": "a gastrectomy",
-            "colon": "a colectomy",
-            "breast": "a mastectomy",
-        }[m["organ"].lower()],
+        lambda m: _ORGAN_REMOVED[re.sub(r"\s", "", m["organ"].lower())],
     ),
     # 'on the day of diagnosis or up to 3 days after': from that day to the third after
     (

@@ -2323,6 +2323,7 @@ READINGS: list[tuple[str, dict[str, Any]]] = [
         "Appendicitis patients who had their appendix out within 1 day after diagnosis.",
         {"criteria.0.concepts.terms": ["appendectomy"], "criteria.0.window.end": 1},
     ),
+    ("patients who had the gall bladder removed in 2022", {"index.concepts.terms": ["cholecystectomy"]}),
     (
         "Frequent ED users: patients with at least 3 emergency department visits during calendar year 2023.",
         {"criteria.0.occurrence.count": 3, "criteria.1": "absent"},
