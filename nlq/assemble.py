@@ -545,6 +545,9 @@ class Assembly:
         cands = [e for e in events if not e.negated and e.window is None]
         if not cands:
             return self.together_same_day(events)
+        named = [e for e in cands if e.named_index]  # '… 처방일을 인덱스일로 정의하고': said outright
+        if len(named) == 1:
+            return named[0]
         # 'history of stroke pts with afib': a history is before something else, never the index
         cands = [e for e in cands if not e.prior] or cands
         dated = [e for e in cands if e.date is not None]
@@ -645,7 +648,11 @@ class Assembly:
                 )
             return None
         self.readmission_follows_something(index_ev)
-        date_item = index_ev.date or self.b.pending_date
+        pending = self.b.pending_date
+        if index_ev.date is not None and pending is not None and pending.data != index_ev.date.data:
+            # '… 2022년 진단 … 기준일이 2021년 이후인': two ranges for one index; never one dropped
+            self.problems.append(Problem(self.say("two_dates"), pending.text, []))
+        date_item = index_ev.date or pending
         if index_ev.date is None and self.b.pending_date is not None:
             index_ev.date = self.b.pending_date
         index_fields = self.event_filter(index_ev)

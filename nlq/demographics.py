@@ -56,6 +56,9 @@ EN_AGE: list[tuple[str, str]] = [
     (rf"{EXCL}{N}{YRS}\s*(?:\+|(?:and|or)\s+(?:over|older|above|up))", "max_strict"),
     (rf"{EXCL}(?:under|below|younger\s+than)\s+{N}{YRS}", "min"),
     (rf"{EXCL}{N}{YRS}\s*(?:and|or)\s+(?:under|younger|below)", "min_strict"),
+    # 'pts over 65yo', 'under 18 y/o'
+    (rf"\b(?:over|above|older\s+than)\s+{N}\s*(?:yo|y/o|y\.o\.)(?![A-Za-z]){AT}", "min_strict"),
+    (rf"\b(?:under|below|younger\s+than)\s+{N}\s*(?:yo|y/o|y\.o\.)(?![A-Za-z]){AT}", "max_strict"),
     # 'aged under 50 at diagnosis', 'aged over 70'
     (rf"\baged?\s+(?:over|above|older\s+than)\s+{N}{YRS}{AT}", "min_strict"),
     (rf"\baged?\s+(?:under|below|younger\s+than)\s+{N}{YRS}{AT}", "max_strict"),
@@ -122,7 +125,8 @@ EN_AGE: list[tuple[str, str]] = [
     # last, after every 'aged …' reading:
     # '80+ with pneumonia', 'pts 80+': a bare N+ that describes patients, not a count of events
     (
-        rf"(?:^|(?<=\s)){N}\s*\+(?=\s+(?:with|pts?|patients|people|men|women|males?|females?|at)\b|\s*$)",
+        rf"(?:^|(?<=\s)|(?<=\()){N}\s*\+(?=\s+(?:with|pts?|patients|people|men|women|males?|females?|at)\b|\s*$)"
+        rf"{AT}",
         "min",
     ),
     (rf"{PEOPLE}(?:≥|>=|=>)\s*{N}(?!\s*(?:%|mg|g/|mmol|kg|days?|weeks?|months?)){YRS}{AT}", "min"),

@@ -189,6 +189,7 @@ class Event:
     group: int | None = None
     introduced: bool = False  # created from an anchor phrase ("after CABG")
     head: bool = False  # Korean: the clause's head noun ('… 심부전 환자'): the cohort's subject
+    named_index: bool = False  # said to be the index: 'statin 처방일을 인덱스일로 정의하고'
     conj: str | None = None
     and_of: Event | None = None  # the event this one was joined to by 'and' ('a PCI and an echo …')
     comma_terms: list[Term] = field(default_factory=list)  # 'A, B and C': split when 'and' ends the list

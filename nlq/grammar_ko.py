@@ -61,6 +61,14 @@ HEAD_WORDS = {ItemKind.term, ItemKind.unknown, ItemKind.conj, ItemKind.age, Item
 NO_END = EndData()
 
 
+def _names_the_index(items: list[Item]) -> bool:
+    """'statin 처방일을 *인덱스일로* 정의하고', '진단일을 기준일로 합니다': the index's name said last, after
+    the events of the phrase, names them the index outright."""
+    return (
+        len(items) > 1 and items[-1].kind is ItemKind.index_ref and any(it.kind in MENTIONS for it in items)
+    )
+
+
 def _arrow(it: Item) -> bool:
     return it.kind is ItemKind.filler and it.text.strip() in ("→", "->", "=>", "⇒", "➝", "➔")
 
@@ -192,6 +200,7 @@ class KoreanGrammar:
         self.demographics: list[Item] = []
         self.notes: list[str] = []
         self.pending_date: Item | None = None
+        self.index_date: Item | None = None  # '인덱스일이 2021-01-01 이후인 건만': the index event's dates
         self.last_group: list[Event] = []
         self.last_anchor: Anchor | None = None  # the anchor of the last window read (for "같은 3일 이내")
         self._groups = 0
@@ -269,7 +278,18 @@ class KoreanGrammar:
             first = next((e for e in self.events if not e.negated and not e.request), None)
             if first is not None and first.date is None and not first.window:
                 first.date, self.pending_date = self.pending_date, None
+        if self.index_date is not None:  # the index is chosen later (nlq.assemble), which takes this date
+            if self.pending_date is not None and self.pending_date.data != self.index_date.data:
+                self.problems.append(problem("two_dates", self.index_date.text))
+            self.pending_date = self.index_date
         return Built(self.events, self.demographics, self.problems, self.notes, self.pending_date)
+
+    def date_of_index(self, date: Item) -> None:
+        """'기준일이 2021년 이후인 환자', '인덱스일이 2021-01-01 이후인 건만': dates said of the index date
+        itself, whichever event turns out to be the index (never dropped, never another event's)."""
+        if self.index_date is not None and self.index_date.data != date.data:
+            self.problems.append(problem("two_dates", date.text))
+        self.index_date = date
 
     def only_unknown(self, items: list[Item]) -> bool:
         """Words nobody recognised, with no event word and no '환자' after them, are not a mention: ask."""
@@ -601,6 +621,8 @@ class KoreanGrammar:
                 e.quotes = []
         evs = [e for e in evs if e.has_content()]
         if not evs:
+            if ph.date is not None and register and any(it.kind is ItemKind.index_ref for it in items):
+                self.date_of_index(ph.date)
             return []
         if len(evs) > 1 and register:
             self._groups += 1
@@ -633,6 +655,9 @@ class KoreanGrammar:
             and (same := self.bare_reference(evs[0])) is not None
         ):
             return [same]  # '허혈성 심장질환 환자 중 2023년에 진단된 환자': that diagnosis, in 2023
+        if register and _names_the_index(items):
+            for e in evs:
+                e.named_index = True
         if register:
             self.events.extend(evs)
         return evs

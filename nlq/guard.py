@@ -52,6 +52,11 @@ OFF_TOPIC = regex(
     r"(?:소견서|판독문|권고안|지침|보고서|요약지|퇴원\s*요약(?:지)?|경과\s*기록)\s*(?:을|를|좀)?\s*(?:좀\s*)?(?:써|작성)",
     re.IGNORECASE,
 )
+#: Job titles said with 님 ('교수님', '간호사님'): the one asking or asked about by role, not a name.
+_JOB_TITLES_KO = (
+    r"(?:교수|선생|원장|과장|부장|팀장|실장|박사|주임|소장|국장|간호사|기사|주치의|담당자|전공의|레지던트|"
+    r"보호자|어르신|고객|회원|환자|연구원|선배|후배)"
+)
 IDENTIFYING = regex(
     r"\b(?:resident\s+(?:registration\s+)?numbers?|ssns?|social\s+security(?:\s+numbers?)?|phone\s+numbers?|"
     r"telephone|mobile\s+numbers?|(?:home\s+)?addresses|address|mrns?|medical\s+record\s+numbers?|"
@@ -70,7 +75,9 @@ IDENTIFYING = regex(
     r"\b(?:notes?|note\s+text|free[- ]text|"
     r"discharge\s+summar(?:y|ies)|reports?|letters?)\b|(?:기록지|원문|요약지|판독문|소견서|메모|노트)\s*(?:을|를)?\s*"
     r"(?:보여|출력|내보내|알려|읽어|보내)|"
-    r"[가-힣]{2,3}\s*(?:씨|님)(?:의|이|가|은|는)?(?![가-힣])|\bpatient\s+(?:named|called)\b|\bwho\s+is\s+patient\b",
+    # '홍길동 님', '김민준씨': a person named before a title ('비뇨기과 교수님 요청' names a job, no one)
+    rf"(?<![가-힣])(?!{_JOB_TITLES_KO}\s*(?:씨|님))[가-힣]{{2,3}}\s*(?:씨|님)(?:의|이|가|은|는)?(?![가-힣])|"
+    r"\bpatient\s+(?:named|called)\b|\bwho\s+is\s+patient\b",
     re.IGNORECASE,
 )
 # People named in romanized Korean ('Kim Min-jun') or with a title; case matters here.

@@ -10,6 +10,7 @@ what the parser must ask about.
 
 from __future__ import annotations
 
+import os
 import re
 import unicodedata
 from collections.abc import Callable, Sequence
@@ -20,6 +21,8 @@ from typing import TypeAlias
 
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
+from spellchecker import SpellChecker
+from spellchecker.spellchecker import WordFrequency
 
 from cohort_engine.nlq.dates import MONTH_RE, recognise_dates
 from cohort_engine.nlq.demographics import recognise_demographics
@@ -210,6 +213,27 @@ SHORT_TYPOS_EN = {
 }
 
 
+@lru_cache(maxsize=1)
+def _english_words() -> WordFrequency:
+    """pyspellchecker's English word frequencies, loaded once, on the first word the repair would change."""
+    return SpellChecker(distance=1).word_frequency
+
+
+def _real_word(word: str) -> bool:
+    """A word of English, not a misspelling: the repair must not turn one real word into another
+    ('inclusion rule' into 'infusion rule', 'untreated' into 'treated'). Words the list holds at its
+    floor frequency (50) are rare terms and place names it lists without counting ('Brest'), so a
+    'brest cancer' is still repaired."""
+    return _english_words()[word] > 50
+
+
+def _inflection_of(word: str, fix: str) -> bool:
+    """'deaths' for 'death', 'named' for 'names', 'women' for 'woman': the same word in another form, which
+    the repair may still write (it only moves a word onto the form the readings know)."""
+    shared = len(os.path.commonprefix([word, fix]))
+    return shared >= min(len(word), len(fix)) - 3
+
+
 def repair_typos(text: str, latin_only: bool = False) -> tuple[str, list[tuple[str, str]]]:
     """Correct misspelt words one edit (two for long words) away from a single known word (in Korean text,
     ``latin_only``: the English words written in it, 'pnuemonia Dx 받은')."""
@@ -229,6 +253,10 @@ def repair_typos(text: str, latin_only: bool = False) -> tuple[str, list[tuple[s
         if not best or (len(best) > 1 and best[1][1] == best[0][1]):
             continue
         fix = best[0][0]
+        if _real_word(w) and not _inflection_of(
+            w, fix
+        ):  # 'trial' is no 'atrial', 'undiagnosed' no 'diagnosed'
+            continue
         fixes.append((tok, fix))
         out = out[:idx] + fix + out[idx + len(tok) :]
     return out, list(reversed(fixes))
@@ -1186,15 +1214,35 @@ def _code_domains(code: str) -> tuple[str, ...]:
 _ICD10_CODE = regex(r"[A-TV-Z]\d{2}(?:\.[0-9A-Z]{1,4})?")
 
 
+#: An ICD-9-CM procedure code as written alone ('99.25 infusion', 'ICD-9 33.26', '37.22 w/o PCI').
+_ICD9_PROCEDURE_CODE = regex(r"\d{2}\.\d{1,2}")
+
+
 def _bare_codes(items: list[Item]) -> list[Item]:
     """An ICD-10-shaped word no recogniser claimed is that code's diagnosis, as the same code beside a name
-    is; the mart's vocabulary resolves it (or says it does not know it)."""
-    return [
-        Item(ItemKind.term, it.text, it.start, it.end, TermData(it.text, _code_domains(it.text.strip())))
-        if it.kind is ItemKind.unknown and _ICD10_CODE.fullmatch(it.text.strip())
-        else it
-        for it in items
-    ]
+    is; the mart's vocabulary resolves it (or says it does not know it). A number no reading claimed that
+    has the shape of an ICD-9 procedure code ('their first 99.25 infusion') is that procedure, unless a
+    test stands before it ('Hb 10.5' is a value, asked back as one)."""
+    out: list[Item] = []
+    for it in items:
+        code = it.text.strip()
+        if (it.kind is ItemKind.unknown and _ICD10_CODE.fullmatch(code)) or (
+            it.kind is ItemKind.number and _ICD9_PROCEDURE_CODE.fullmatch(code) and not _after_test(out)
+        ):
+            it = Item(ItemKind.term, it.text, it.start, it.end, TermData(it.text, _code_domains(code)))
+        out.append(it)
+    return out
+
+
+def _after_test(before: list[Item]) -> bool:
+    """The last content word before is a name that may be a test ('Hb', 'HbA1c'), whose number is a value."""
+    prev = next(
+        (x for x in reversed(before) if x.kind not in (ItemKind.filler, ItemKind.prep, ItemKind.verb)), None
+    )
+    if prev is None or prev.kind is not ItemKind.term:
+        return False
+    domains = prev.data_as(TermData).domains
+    return "measurement" in domains or "?" in domains
 
 
 #: An abbreviation as clinicians write one: 'TKR', 'CVA', 'NSTEMI', 'T2DM' (not a word like 'histology').
@@ -1252,14 +1300,20 @@ def _examples_of_previous(out: list[Item], inner: list[Item]) -> bool:
     )
 
 
+def _bracket_names(words: list[Item], *also: ItemKind) -> list[Item] | None:
+    """The names a bracket lists ('PCI or CABG'), or None when it holds anything but names joined by
+    'and'/'or' (and the kinds ``also`` allows): only a bare list of names can restate a mention."""
+    if any(x.kind not in (ItemKind.term, ItemKind.unknown, ItemKind.conj, *also) for x in words):
+        return None
+    return [x for x in words if x.kind in (ItemKind.term, ItemKind.unknown)]
+
+
 def _spelled_out(prev: Item, words: list[Item]) -> bool:
     """'NO revascularization (no PCI and no CABG)', 'revascularization (PCI or CABG)': the bracket names the
     kinds that together are the mention before it, no more and no less (its codes joined are the
     mention's codes), so it says the mention again; a 'no' inside repeats the one before the mention."""
-    names = [x for x in words if x.kind in (ItemKind.term, ItemKind.unknown)]
-    if len(names) < 2 or any(
-        x.kind not in (ItemKind.term, ItemKind.unknown, ItemKind.conj, ItemKind.neg) for x in words
-    ):
+    names = _bracket_names(words, ItemKind.neg)
+    if names is None or len(names) < 2:
         return False
     parts = [codes_named(x.text) for x in names]
     return all(parts) and set().union(*parts) == codes_named(prev.text)
@@ -1272,12 +1326,8 @@ def _narrower_than(prev: Item, words: list[Item]) -> bool:
     broad = codes_named(prev.text)
     sides = r"[\s/]*(?:우측|좌측|오른쪽|왼쪽|양측|right|left|bilateral|R|L)[\s/]*"
     words = [x for x in words if not re.fullmatch(sides, x.text, re.IGNORECASE)]  # '우측/좌측 반결장절제술'
-    names = [x for x in words if x.kind in (ItemKind.term, ItemKind.unknown)]
-    if (
-        not broad
-        or not names
-        or any(x.kind not in (ItemKind.term, ItemKind.unknown, ItemKind.conj) for x in words)
-    ):
+    names = _bracket_names(words)
+    if not broad or not names:
         return False
     for x in names:
         # '우측/좌측 반결장절제술': the sides before a name are no other kind
@@ -1451,6 +1501,34 @@ def _body_part_of(word: str, lang: str) -> tuple[str, ...]:
     table = KO_BODY_PARTS if lang == "ko" else EN_BODY_PARTS
     w = re.sub(r"^(?:the|a)\s+", "", word.strip(), flags=re.IGNORECASE)
     return next((tuple(codes) for rx, codes in table if re.fullmatch(rx, w, re.IGNORECASE)), ())
+
+
+#: A word that points back to something named before: '그 CT', '해당 CT', 'that CT', 'the same CT'.
+_DEMONSTRATIVE = regex(r"그|해당|동일한?|that|this|those|the\s+same|said", re.IGNORECASE)
+
+
+def _imaging_said_again(items: list[Item]) -> list[Item]:
+    """'abdomen CT 찍었는데 그 CT 찍은 날 CEA …', 'an abdominal CT … on the day of that CT': a modality after
+    a pointing word, with no body part of its own, is the study of that modality named before (its body
+    part too), never a second study."""
+    out = list(items)
+    for k, it in enumerate(out):
+        if it.kind is not ItemKind.modality or k == 0:
+            continue
+        prev = out[k - 1]
+        shot = it.data_as(ModalityData)
+        if shot.body_parts or not (
+            _DEMONSTRATIVE.fullmatch(prev.text.strip()) and prev.kind in (ItemKind.filler, ItemKind.pronoun)
+        ):
+            continue
+        earlier = [
+            x
+            for x in out[:k]
+            if x.kind is ItemKind.modality and set(shot.modalities) <= set(x.data_as(ModalityData).modalities)
+        ]
+        if earlier:
+            out[k] = Item(ItemKind.modality, earlier[-1].text, it.start, it.end, earlier[-1].data)
+    return out
 
 
 def _body_part_lists(items: list[Item], lang: str) -> list[Item]:
@@ -2169,8 +2247,16 @@ def _framing(text: str) -> int:
 
 #: A closing sentence to the reader: 'Thank you very much for your assistance.', 'Happy to clarify.'
 _SIGN_OFF_EN = regex(
-    r"\b(?:thanks?|thank\s+you|appreciat\w*|grateful|happy\s+to|let\s+(?:me|us)\s+know|feel\s+free|regards|"
-    r"cheers|in\s+advance)\b",
+    r"\b(?:thanks?|thank\s+you|thx|thnx|tks|tia|appreciat\w*|grateful|happy\s+to|let\s+(?:me|us)\s+know|"
+    r"feel\s+free|regards|cheers|in\s+advance)\b",
+    re.IGNORECASE,
+)
+
+
+#: Thanks said last, in lower case or after a comma or a dash, which ``_SENTENCE_END`` does not split off.
+_THANKS_AT_END_EN = regex(
+    r"(?:(?<=[.!?,;])|(?<=\s[-—–]))\s*(?:many\s+)?(?:thx|thnx|tks|tia|thanks?|thank\s+you|cheers)"
+    r"(?:\s+(?:a\s+lot|so\s+much|very\s+much|in\s+advance|again|all|team))?\s*[.!]*\s*$",
     re.IGNORECASE,
 )
 
@@ -2178,8 +2264,9 @@ _SIGN_OFF_EN = regex(
 def _sign_off(text: str) -> int:
     """Where closing sentences to the reader begin (len(text) when there are none): each names no people,
     negates nothing and says thanks or offers help."""
-    end = len(text)
-    starts = [m.end() for m in _SENTENCE_END.finditer(text)]
+    short = _THANKS_AT_END_EN.search(text)  # '… within 3 days after the dx. thx!', '…, thanks'
+    end = short.start() if short else len(text)
+    starts = [m.end() for m in _SENTENCE_END.finditer(text[:end])]
     for s in reversed(starts):
         tail = text[s:end]
         if _PEOPLE_EN.search(tail) or _NEGATIVE_EN.search(tail) or not _SIGN_OFF_EN.search(tail):
@@ -2197,6 +2284,13 @@ _NEGATIVE_KO = regex(r"제외|없는|않은|없었|않았|아닌")
 _HEAD_KO = regex(
     r"환자|대상자|사람|분들|사례|(?<![A-Za-z])pts?(?![A-Za-z])|(?<=[은는된한던])\s*자(?=를|로|는|가|\s|$)"
 )
+#: A clause that says what the list is for ('… 따로 관리하려구요', '… 보려고 합니다', '… QI 회의 자료에요'):
+#: no number, no '만' (a purpose that limits the patients is a rule) and no bracket inside.
+_PURPOSE_KO = (
+    r"(?![^()]*만(?:\s|요|$))[^-—–.!?()\d]{1,80}?(?:(?:려고|려구|려는\s*거)\s*(?:요|합니다|해요|하는데요?|하는\s*거(?:에|예)요|"
+    r"하고\s*있어요|했어요)?|QI\s*(?:회의\s*)?(?:자료)?\s*(?:입니다|이에요|에요|예요))"
+)
+_THANKS_KO = r"(?:감사합니다|감사해요|고맙습니다|부탁(?:드립니다|드려요|합니다|해요))"
 _KO_FRAMES = [
     # a title before a colon: 'DAPT 환자 출혈 안전성 분석:', '유방 초음파 학습 데이터:'
     # '흉부 영상 연구용 코호트:', '… 분석을 위한 자료:'
@@ -2288,6 +2382,12 @@ _KO_FRAMES = [
     regex(
         r"(?<=[.!?])\s*순서는\s*[^.!?]{1,80}?(?:기준으로|순서로|대로)\s*(?:봐|보아|잡아|해)\s*주세요\.?\s*$"
     ),
+    # what the list is for, said last with any verb of purpose: '- 조절불량군으로 따로 f/u 보려구요',
+    # '(재입원 많은 pt 들 따로 관리하려구요) 부탁드려요', '. 항응고 안 쓴 이유 차트리뷰 하려고 하는데요',
+    # '— 조기폐암 수술군 정리하려고요 감사합니다!', 'QI 회의 자료에요' (no number and no '만': a purpose
+    # that limits the patients, '2023년 것만 보려고요', stays a rule)
+    regex(rf"(?:\s+[-—–]\s+|,\s*|(?<=[.!?])\s*){_PURPOSE_KO}\s*(?:{_THANKS_KO})?\s*[.!~ㅎ]*\s*$"),
+    regex(rf"\s*\({_PURPOSE_KO}\s*\)\s*(?:{_THANKS_KO})?\s*[.!~]*\s*$"),
     regex(
         r"(?<=[.!?])\s*(?:월별|연도별|분기별|기간별|건별)(?:이|로)?\s*아니라\s*(?:전체\s*)?(?:명단|목록|환자)\s*(?:으로|로)?요?\.?\s*$"
     ),
@@ -3000,6 +3100,46 @@ _PHRASES_EN: list[RewriteStep] = [
     # 'IP or ER->IP': inpatient, ER-to-inpatient (an arrow elsewhere is 'then')
     (regex(r"\b(?P<er>ER|ED)\s*->\s*(?:IP|inpatient)\b", _I), r"\g<er>-to-inpatient"),
     (regex(r"(?<![A-Za-z-])IP(?![A-Za-z-])"), "inpatient"),
+    # outcomes research: 'during the 365-day post-index follow-up (days 0–365)': the days the bracket
+    # says (without them, whether day 0 counts is asked back); 'intake period calendar year 2021',
+    # 'identification period 01/01/2020–12/31/2022': the dates the index event falls in
+    (
+        regex(
+            r"\b(?:during|in|within|over)\s+the\s+(?P<n>\d+)[- ]?day\s+post[- ]index\s+"
+            r"(?:follow[- ]?up|window|period)(?:\s+(?:period|window))?"
+            r"\s*\(\s*(?:window\s+)?days?\s+(?P<a>\d+)\s*(?:-|–|to)\s*(?P=n)\s*\)",
+            _I,
+        ),
+        r"between \g<a> and \g<n> days after index",
+    ),
+    (
+        regex(
+            r"(?:,\s*|\b)(?:intake|identification|selection|index|enrol?ment|accrual)\s+(?:period|window)\s*"
+            r"(?:(?:is|=|:|of)\s*)?(?=(?:calendar\s+(?:year\s+)?)?\d|from\s+\d|between\s+\d)",
+            _I,
+        ),
+        " in ",
+    ),
+    (regex(r"\bin\s+calendar\s+(?:year\s+)?(?=\d{4}\b)", _I), "in "),
+    # '30-day readmits: pts admitted in 2024 who had another inpatient admission 1-30 days after …': a title
+    # the rules after it spell out (another admission, and its days)
+    (
+        regex(
+            r"^\s*(?:\d+|thirty)[- ]?day\s+(?:(?:all[- ]cause|unplanned)\s+)?(?:re-?admissions?|re-?admits?)"
+            r"\s*(?::|—|–|\s-)\s*(?=.*\banother\b[^.;]*\b(?:admission|admitted|stay|hospitali[sz]ation)\b[^.;]*\d)",
+            _I,
+        ),
+        BLANK,
+    ),
+    # 'Do we have anyone on clopidogrel who …?', 'Do you have any male patients under 50 …': the asking
+    (
+        regex(
+            r"(?:^|(?<=[.?!]\s))\s*(?:do|did|does)\s+(?:we|you|the\s+(?:hospital|database|mart|data))\s+have\s+"
+            r"(?=(?:any|anyone|anybody|someone|somebody|patients|pts|people|a\s+list)\b)",
+            _I,
+        ),
+        BLANK,
+    ),
     # 'Entry event is the first MI …', 'asthma (J45) entry, need …'
     (regex(r"^\s*(?:the\s+)?(?:cohort\s+)?entry(?:\s+event)?\s+(?:is|=)\s+", _I), ""),
     (regex(r"(?<=[\w)])\s+entry(?=\s*,)", _I), BLANK),
@@ -4156,6 +4296,20 @@ def _date_of_named_ko(text: str) -> str:
 #: Korean steps run before any reading, in order: each turns a way of writing into the one the
 #: grammar reads (the counterpart of `_REWRITES_EN`)
 _REWRITES_KO: list[RewriteStep] = [
+    # outcomes research: '식별 기간은 2021.1.1~2024.12.31입니다', '인덱스 기간: 2022년': the dates the index
+    # event falls in
+    (
+        regex(r"(?:식별|선정|인덱스|등록)\s*기간\s*(?:은|는|:|=)?\s*(?=\d)"),
+        "",
+    ),
+    (regex(r"(?<=\d)\s*(?:입니다|이에요|예요)\s*(?=[.。])"), ""),
+    # '진단일을 인덱스일로 잡고', '… 기준일로 설정하고': the index event named, as '인덱스일로 정의하고'
+    (
+        regex(
+            r"(인덱스일|기준일)(\s*(?:로|으로)\s*)(?:잡고|잡아서?|잡습니다|잡음|설정하고|설정합니다|설정함|두고)"
+        ),
+        r"\1\2정의하고",
+    ),
     # '우측 또는 좌측 반결장절제술': the noun said once serves both sides ('right or left hemicolectomy')
     (_SIDES_KO, lambda m: f"{m[1]} {m[3]} 또는 {m[2]} {m[3]}"),
     (_DOCUMENT_DATE_KO, r"\1.\2.\3."),
@@ -4429,7 +4583,8 @@ def recognise(text: str, lang: str, today: date) -> Recognised:
     items = _merge_modifiers(_parentheses(_vague_made_exact(items), notes, lang), lang)
     items = _code_led(items, notes, lang)  # after the merge: 'E11' + 'diabetes' is one mention by then
     items = _bare_codes(items)
-    items = _body_part_lists(items, lang)
-    if lang == "en":
+    items = _imaging_said_again(_body_part_lists(items, lang))
+    if lang == "en":  # again: 'their first 99.25 *infusion*', a code read only now
+        items = _en_event_nouns(items)
         items = _title_defined_after(_age_at_its_event(window_asides_en(_request_end_en(items))), text)
     return Recognised(items, notes)

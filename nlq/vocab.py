@@ -1573,6 +1573,7 @@ KO_REQUEST_LEMMAS = frozenset(
         "추리다",  # '… 분들을 추려 주세요'
         "알다",  # '… 있는지 알고 싶어요'
         "만들다",  # '… 코호트 만들어줘'
+        "남기다",  # '… 환자만 남겨주세요': keep only those
     }
 )
 KO_CLAUSE_LEMMAS = frozenset(

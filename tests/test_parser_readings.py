@@ -2398,6 +2398,74 @@ READINGS: list[tuple[str, dict[str, Any]]] = [
         "days after the otitis diagnosis.",
         {"criteria.0.concepts.terms": ["amoxicillin"], "criteria.1": "absent"},
     ),
+    # session 15: an ICD-9 procedure code written alone; a study said again after 'that' / '그'
+    (
+        "patients with their first 99.25 infusion in 2023",
+        {"index.concepts.terms": ["99.25"], "index.first_occurrence": True, "criteria.0": "absent"},
+    ),
+    (
+        "37.22 w/o PCI or CABG in the next 30d",
+        {"index.concepts.terms": ["37.22"], "criteria.0.occurrence.count": 0, "criteria.1": "absent"},
+    ),
+    (
+        "colon cancer patients who had an abdominal CT after the diagnosis and a CEA above 5 on the day of "
+        "that CT",
+        {"criteria.1.window.anchor": "imaging", "criteria.2": "absent"},
+    ),
+    (
+        "대장암 진단 이후에 abdomen CT 찍었는데 그 CT 찍은 날 CEA가 5 넘게 나온 환자",
+        {
+            "criteria.0.imaging.body_parts": ["ABDOMEN"],
+            "criteria.1.window.anchor": "imaging",
+            "criteria.2": "absent",
+        },
+    ),
+    # the asking, thanks and what the list is for are no rules; an age said '65yo', '18+ at diagnosis'
+    (
+        "Do we have anyone on clopidogrel who has never had a PCI?",
+        {"index.concepts.terms": ["clopidogrel"], "criteria.0.occurrence.count": 0},
+    ),
+    (
+        "women with osteoporosis in 2020. thx!",
+        {"index.concepts.terms": ["osteoporosis"], "criteria.0": "absent"},
+    ),
+    ("acute bronchitis dx in 2018 in pts over 65yo", {"demographics.age_min": 66}),
+    ("asthma, 18+ at diagnosis", {"index.concepts.terms": ["asthma"], "demographics.age_min": 18}),
+    (
+        "위암 dx 전후 2주 (14일) 안에 abdomen CT 찍은 환자 - staging CT 잘 찍고 있는지 보려고요",
+        {"criteria.0.window.start": -14, "criteria.1": "absent"},
+    ),
+    (
+        "BPH 환자 중에서 PSA 검사를 한번도 안한 사람 - 비뇨기과 교수님 요청",
+        {"index.concepts.terms": ["BPH"], "criteria.0.occurrence.count": 0},
+    ),
+    # outcomes-research words: the post-index follow-up as its bracket says, the intake period's dates;
+    # '기준일이 2021년 이후인' dates the index itself; 'X 처방일을 인덱스일로' names the index
+    (
+        "Index date = first-ever T2DM diagnosis. Keep patients with 3 or more HbA1c tests during the 365-day "
+        "post-index follow-up (days 0–365).",
+        {"criteria.0.window.start": 0, "criteria.0.window.end": 365, "criteria.0.occurrence.count": 3},
+    ),
+    (
+        "T2DM, intake period calendar year 2021",
+        {"index.date_range.start": "2021-01-01", "criteria.0": "absent"},
+    ),
+    (
+        "New-onset T2DM cohort: index date = first-ever E11.x diagnosis, identification period "
+        "01/01/2020–12/31/2022. Adults only (18+ at index).",
+        {"index.concepts.terms": ["E11"], "index.date_range.end": "2022-12-31", "demographics.age_min": 18},
+    ),
+    ("당뇨병 진단 환자. 식별 기간은 2021.1.1~2024.12.31입니다.", {"index.date_range.start": "2021-01-01"}),
+    ("심방세동 진단 환자 중 기준일이 2021년 이후인 환자", {"index.date_range.start": "2021-01-01"}),
+    (
+        "심방세동(I48) 진단일을 인덱스일로 잡고, 인덱스일이 2021-01-01 이후인 건만 봅니다. "
+        "인덱스일로부터 90일 이내 warfarin 처방이 1회 이상 있는 환자 추출해 주세요.",
+        {"index.date_range.start": "2021-01-01", "criteria.0.window.end": 90},
+    ),
+    (
+        "고혈압 환자 중 statin 처방일을 기준일로 합니다. 기준일 이전 30일 이내 LDL 160 이상",
+        {"index.concepts.terms": ["statin"], "criteria.0.concepts.terms": ["고혈압"]},
+    ),
     # going for a procedure is having it; carrying a diagnosis is having it
     ("STEMIs in 2023 that went for PCI the same day", {"criteria.0.concepts.terms": ["PCI"]}),
     (
