@@ -932,7 +932,9 @@ def _en_anchor_verb(items: list[Item]) -> list[Item]:
 
 
 #: 'chemotherapy *infusion*', 'DES *placement*': a noun that only says the mention before it happened.
-_EN_CARE_NOUN = regex(r"infusions?|placements?|insertions?|administrations?|implantations?", re.IGNORECASE)
+_EN_CARE_NOUN = regex(
+    r"infusions?|injections?|placements?|insertions?|administrations?|implantations?", re.IGNORECASE
+)
 #: 'whose first breast cancer diagnosis *falls* between 2020 and 2023', '… *occurred* in 2020 or later'.
 _EN_DATE_VERB = regex(
     r"falls?|fell|occurr?(?:ed|ing|s)?|happen(?:ed|ing|s)?|came|comes|took\s+place", re.IGNORECASE
@@ -2255,7 +2257,7 @@ _SIGN_OFF_EN = regex(
 
 #: Thanks said last, in lower case or after a comma or a dash, which ``_SENTENCE_END`` does not split off.
 _THANKS_AT_END_EN = regex(
-    r"(?:(?<=[.!?,;])|(?<=\s[-—–]))\s*(?:many\s+)?(?:thx|thnx|tks|tia|thanks?|thank\s+you|cheers)"
+    r"(?:(?<=[.!?,;])|(?<=\s[-—–])|(?<=\s))\s*(?:many\s+)?(?:thx|thnx|tks|tia|thanks?|thank\s+you|cheers)"
     r"(?:\s+(?:a\s+lot|so\s+much|very\s+much|in\s+advance|again|all|team))?\s*[.!]*\s*$",
     re.IGNORECASE,
 )
@@ -2334,6 +2336,11 @@ _KO_FRAMES = [
         r"(?:^|(?<=\n)|(?<=/))\s*(?:[^:：/\n]{0,40}?\s)?(?:사례|환자|코호트|대상자?)\s*정의\s*[:：]?\s*(?:\n|/|$)?"
     ),
     # who is asking: '안녕하세요, 소화기내과 펠로우입니다.', '신장내과 전공의예요.'
+    # '흉부외과 입니다~', '정형외과에요~', '안녕하세요 종양내과입니다.': the department asking
+    regex(
+        r"^\s*(?:안녕하(?:십니까|세요)[~.!,]*\s*)?[가-힣]{0,8}(?:내과|외과|의학과|소아과|산부인과|비뇨기과|이비인후과|"
+        r"피부과|안과|신경과|병리과|약제부|간호부|간호팀|QI팀|[가-힣]{1,6}팀)\s*(?:입니다|이에요|에요|예요)[~.!]*\s*"
+    ),
     regex(
         r"^\s*(?:안녕하(?:십니까|세요)[.!,]?\s*)?[^.!?]{0,30}?(?:펠로우|전공의|레지던트|교수|연구원|간호사|담당자|"
         r"인턴|직원|약사|팀장|과장|연구간호사)\s*(?:입니다|이에요|예요)[.!]?\s*"
@@ -2672,9 +2679,46 @@ def _body_part_restated_ko(text: str) -> str:
     return re.sub(r"([가-힣]+)(\(\s*([A-Za-z][A-Za-z \-]*)\))", lambda m: m.group(1) + blank(m), text)
 
 
+#: What a closing fragment says the list is for: 'stroke prevention audit', 'for the onc dept annual report',
+#: 'trying to see how many actually got adjuvant tx', 'DAPT bleeders basically', 'guideline gap'.
+_PURPOSE_EN = regex(
+    r"\b(?:audit|project|report|review|study|QI|M&M|dashboard|registry|basically|stuff|gap|"
+    r"trying\s+to|wants?\s+to|want(?:ed)?\s+to\s+(?:see|check|look|know)|thinking\s+(?:about|of)|worried\s+about|"
+    r"curious|for\s+(?:our|the|my|a)\b)",
+    re.IGNORECASE,
+)
+#: Words that would make a closing fragment a rule: people, ages, sexes, settings, negation.
+_RULE_WORDS_EN = regex(
+    r"\b(?:no|not|never|without|exclud\w*|except|only|elderly|older|young|women|men|males?|females?|kids|children|"
+    r"pediatric|paediatric|adults?|inpatients?|outpatients?|ER|ED|first|new|newly|last|recent\w*)\b",
+    re.IGNORECASE,
+)
+
+
+def _purpose_tail(text: str) -> int:
+    """Where a closing fragment that only says what the list is for begins ('… the dx - ENT referral audit.',
+    '… within 30 days. guideline gap.'), len(text) when there is none. The fragment holds no number, no
+    word of a rule (``_RULE_WORDS_EN``) and no clinical name the rules before it do not already say."""
+    body = text.rstrip()
+    cut = max(
+        (m.end() for m in regex(r"(?:[.!?]\s+|\s[-—–]\s+)(?=\S)").finditer(body)),
+        default=0,
+    )
+    tail, head = body[cut:], body[:cut]
+    if not cut or not _PURPOSE_EN.search(tail) or re.search(r"\d", tail) or _RULE_WORDS_EN.search(tail):
+        return len(text)
+    said = head.lower()
+    if any(tail[a:b].lower() not in said for a, b, _ in find_terms_en(tail)):
+        return len(text)
+    return cut
+
+
 def _skip_lead_in(text: str) -> tuple[str, str]:
     """The sentence with its lead-in blanked (same length: offsets stay), and the lead-in as written."""
     tail = _sign_off(text)
+    if tail < len(text):
+        text = text[:tail] + " " * (len(text) - tail)
+    tail = _purpose_tail(text)
     if tail < len(text):
         text = text[:tail] + " " * (len(text) - tail)
     start = _framing(text)
@@ -3130,6 +3174,35 @@ _PHRASES_EN: list[RewriteStep] = [
             _I,
         ),
         BLANK,
+    ),
+    # 'whole dataset is fine, no date limit.', 'any dates': no dates, which no date says anyway
+    (
+        regex(
+            r"[,;]?\s*\b(?:(?:the\s+)?whole\s+(?:dataset|database|data|record)(?:\s+is\s+fine)?|"
+            r"no\s+date\s+(?:limits?|restrictions?|range|cut-?offs?)(?:\s+needed)?|any\s+dates?\s+(?:is|are)\s+fine|"
+            r"all\s+years(?:\s+are\s+fine)?)\b\s*(?=[,.;)]|$)",
+            _I,
+        ),
+        BLANK,
+    ),
+    # 'ER visits w/ a chest pain dx the same day': a diagnosis with an ER visit is that day's already
+    (
+        regex(
+            r"(\b(?:ER|ED|A&E|emergency(?:\s+(?:department|room))?)\s+visits?\s+(?:w/|with)\s+(?:an?\s+)?"
+            r"[^,.;()]{1,40}?\s+(?:diagnosis|dx))\s+(?:on\s+)?the\s+same\s+day\b(?!\s+as\b)",
+            _I,
+        ),
+        r"\1",
+    ),
+    # 'who a) had a bone density scan …, and b) were put on alendronate …': a lettered list is a numbered one
+    # (only when both 'a)' and 'b)' are there: a lone 'b)' is no list)
+    (
+        regex(r"(?:(?<=\s)|^)([a-h])\)(?=\s)"),
+        lambda m: (
+            f"{ord(m[1]) - 96})"
+            if re.search(r"(?:^|\s)a\)\s", m.string) and re.search(r"\sb\)\s", m.string)
+            else m[0]
+        ),
     ),
     # 'Do we have anyone on clopidogrel who …?', 'Do you have any male patients under 50 …': the asking
     (
@@ -4303,6 +4376,28 @@ _REWRITES_KO: list[RewriteStep] = [
         "",
     ),
     (regex(r"(?<=\d)\s*(?:입니다|이에요|예요)\s*(?=[.。])"), ""),
+    # 'pt 들', '환자 들': the plural said apart; '2번이상': the count's bound written onto it
+    (regex(r"(?<=\s)들(?=\s|$|[을이은는도]\s)"), BLANK),
+    (regex(r"(어르신|환자분)들"), r"\1"),
+    # '(I20-I25 전부 다 포함)': the range itself, every code in it (as '(I20-I25)')
+    (
+        regex(
+            r"\(\s*([A-Z]\d{2}\s*[-~–]\s*[A-Z]?\d{2})\s*(?:(?:전부|모두|전체)\s*)?(?:다\s*)?포함(?:해서|하여|함)?\s*\)"
+        ),
+        r"(\1)",
+    ),
+    (regex(r"(\d+)\s*(번|회|건|차례)(이상|이하|미만|초과)"), r"\1\2 \3"),
+    (regex(r"(?<![A-Za-z])cohort(?![A-Za-z])", re.IGNORECASE), "코호트"),
+    # 'MI에 대한 수술': a surgery for MI, as 'MI 수술' (its reading is the lexicon's treating procedures)
+    (regex(r"([A-Za-z0-9가-힣]+)\s*(?:에\s*대한|에\s*대해|에\s*관한)\s*(수술|시술)"), r"\1 \2"),
+    # '(기간은 상관없고 …)', '(기간 제한은 없어요)', '기간 상관없이': no dates, which no date says anyway
+    (
+        regex(
+            r"(?:전체\s*)?기간\s*(?:은|는|이)?\s*(?:상관\s*(?:없고|없어요|없습니다|없이|없음|없음\.)|"
+            r"제한\s*(?:은|이)?\s*(?:없어요|없습니다|없음|없고|없이))\s*,?"
+        ),
+        BLANK,
+    ),
     # '진단일을 인덱스일로 잡고', '… 기준일로 설정하고': the index event named, as '인덱스일로 정의하고'
     (
         regex(
