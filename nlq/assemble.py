@@ -80,6 +80,10 @@ def _procedure_names_study(e: Event, study: Event) -> bool:
     )
 
 
+#: Domains whose events are named by a concept: a bare kind word there ('the lab') stands for one of them.
+_NAMED_DOMAINS = {Domain.measurement, Domain.drug, Domain.condition, Domain.procedure}
+
+
 class EventFields(TypedDict, total=False):
     """The event filter fields shared by ``IndexEvent`` and ``Criterion``."""
 
@@ -541,6 +545,19 @@ class Assembly:
             _merge_into(out, later, earlier)
         return out
 
+    def unnamed_anchor_for_named(self, index_ev: Event, events: list[Event]) -> bool:
+        """'HF dx on or before the lab … an NT-proBNP > 2000 …': the index is only a kind word met as an
+        anchor ('the lab') while an event of that kind is named elsewhere. It may be that one or any
+        other: asked, never read as 'any measurement'."""
+        kind = self.domain.get(id(index_ev))
+        if not index_ev.introduced or index_ev.names_something() or kind not in _NAMED_DOMAINS:
+            return False
+        if not any(e is not index_ev and e.terms and self.domain.get(id(e)) == kind for e in events):
+            return False
+        word = " ".join(index_ev.text) or index_ev.kind
+        self.problems.append(Problem(self.say("name_what", event=word), word, []))
+        return True
+
     def choose_index(self, events: list[Event]) -> Event | None:
         cands = [e for e in events if not e.negated and e.window is None]
         if not cands:
@@ -646,6 +663,8 @@ class Assembly:
                         [self.say("no_index_event_example")],
                     )
                 )
+            return None
+        if self.unnamed_anchor_for_named(index_ev, events):
             return None
         self.readmission_follows_something(index_ev)
         pending = self.b.pending_date

@@ -917,6 +917,16 @@ def _en_anchor_verb(items: list[Item]) -> list[Item]:
     the window, so the mention stays the window's anchor: 'a stroke after starting the warfarin'."""
     out = list(items)
     for k, it in enumerate(out):
+        if (
+            0 < k < len(out) - 1
+            and it.kind is ItemKind.boundary
+            and it.text.strip().lower() in ("that", "this", "those", "these")
+            and out[k - 1].kind is ItemKind.window
+            and out[k + 1].kind in (ItemKind.event, ItemKind.term, ItemKind.modality)
+        ):
+            # '… within 30 days after *that* lab': a pointing word before the anchor, no clause
+            out[k] = Item(ItemKind.filler, it.text, it.start, it.end)
+            continue
         if k == 0 or it.kind is not ItemKind.verb or not _EN_ANCHOR_VERB.fullmatch(it.text.strip()):
             continue
         prev = out[k - 1]

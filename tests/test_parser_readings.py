@@ -2466,6 +2466,49 @@ READINGS: list[tuple[str, dict[str, Any]]] = [
         "고혈압 환자 중 statin 처방일을 기준일로 합니다. 기준일 이전 30일 이내 LDL 160 이상",
         {"index.concepts.terms": ["statin"], "criteria.0.concepts.terms": ["고혈압"]},
     ),
+    # chat: closing purpose fragments, thanks without a full stop, lettered lists, no date limit
+    (
+        "chronic sinusitis pts w/ a nasal sinus endoscopy within 90 days after the dx - ENT sinusitis "
+        "audit. thx",
+        {"criteria.0.window.end": 90, "criteria.1": "absent"},
+    ),
+    (
+        "Hi - women w/ osteoporosis who a) had a bone density scan within 30 days before the dx, and b) were "
+        "put on alendronate any time after the dx thx!",
+        {
+            "criteria.0.window.start": -30,
+            "criteria.1.concepts.terms": ["alendronate"],
+            "criteria.2": "absent",
+        },
+    ),
+    (
+        "ER visits w/ a chest pain dx the same day and a troponin I > 1.0 the same day - pt list pls",
+        {"criteria.0.concepts.terms": ["chest pain"], "criteria.1.window.end": 0},
+    ),
+    (
+        "30-day readmits: pts admitted (inpatient) in 2024 who had another inpatient admission 1-30 days "
+        "after that admission date",
+        {"criteria.0.window.start": 1, "criteria.0.window.end": 30},
+    ),
+    (
+        "women whose first ever MI happened before age 50, whole dataset is fine, no date limit",
+        {"index.first_occurrence": True, "demographics.age_max": 49},
+    ),
+    ("뇌경색 dx 받고 7일 이내에 brain MRI 찍은 pt 들 좀 뽑아주세요", {"criteria.0.window.end": 7}),
+    (
+        "STEMI로 진단된 남자환자만, 65세이상으로 부탁드려요 (기간은 상관없고 나이는 진단 당시 기준)",
+        {"demographics.age_min": 65, "demographics.sexes": ["male"], "index.date_range": None},
+    ),
+    (
+        "흉부외과 입니다~ lung biopsy 하고 14일 이내 폐암 dx 받고, 그 다음 90일 이내 lobectomy 까지 간 "
+        "환자들 — 조기폐암 수술군 정리하려고요 감사합니다!",
+        {"criteria.1.window.end": 90, "criteria.2": "absent"},
+    ),
+    ("MI 환자들 중에서 MI 진단 이후에 MI에 대한 수술 받은 사람", {"criteria.0.concepts.terms": ["MI"]}),
+    (
+        "허혈성 심질환 (I20-I25 전부 다 포함) 있는 여성",
+        {"index.concepts.terms": ["I20", "I21", "I22", "I23", "I24", "I25"]},
+    ),
     # going for a procedure is having it; carrying a diagnosis is having it
     ("STEMIs in 2023 that went for PCI the same day", {"criteria.0.concepts.terms": ["PCI"]}),
     (
