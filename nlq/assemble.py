@@ -1148,7 +1148,7 @@ def said_once(criteria: list[Criterion]) -> list[Criterion]:
     kept: dict[str, str] = {}  # the rule's content → its label
     renamed: dict[str, str] = {}
     out: list[Criterion] = []
-    for c in criteria:
+    for c in _narrowed_in_place(criteria):
         if c.window.anchor in renamed:
             c = c.model_copy(
                 update={"window": c.window.model_copy(update={"anchor": renamed[c.window.anchor]})}
@@ -1159,6 +1159,48 @@ def said_once(criteria: list[Criterion]) -> list[Criterion]:
             continue
         kept[key] = c.label
         out.append(c)
+    return out
+
+
+def _narrowed_in_place(criteria: list[Criterion]) -> list[Criterion]:
+    """'심근경색으로 입원한 뒤 30일 안에 사망한 … 심근경색 진단일에 입원한 경우로 봐 주세요': an event named
+    at any time and again with days from the index (the same rule otherwise) is one event, the second
+    saying which: the rule at any time (which the narrower one implies) goes, the narrower one takes its
+    place, and rules anchored on it anchor on the narrower one."""
+
+    def content(c: Criterion) -> str:
+        return c.model_dump_json(exclude={"label", "window"})
+
+    out = list(criteria)
+    for wide in criteria:
+        w = wide.window
+        if (w.start, w.end, w.anchor, w.same_visit) != (
+            None,
+            None,
+            "index",
+            False,
+        ) or wide.occurrence != Occurrence():
+            continue
+        narrow = [
+            c
+            for c in out
+            if c is not wide
+            and content(c) == content(wide)
+            and c.window.anchor == "index"
+            and not c.window.same_visit
+            and (c.window.start, c.window.end) != (None, None)
+        ]
+        if len(narrow) != 1 or wide not in out:
+            continue
+        keep = narrow[0]
+        out.remove(keep)
+        out[out.index(wide)] = keep
+        out = [
+            c.model_copy(update={"window": c.window.model_copy(update={"anchor": keep.label})})
+            if c.window.anchor == wide.label
+            else c
+            for c in out
+        ]
     return out
 
 

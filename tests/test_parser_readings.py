@@ -1724,7 +1724,8 @@ READINGS: list[tuple[str, dict[str, Any]]] = [
     (
         "Headache patients seen in the ER who had a head CT on the same day as the headache diagnosis. ER "
         "visit should also be on that day.",
-        {"criteria.2.domain": "visit", "criteria.2.window.end": 0},
+        # the ER visit at any time and the ER visit that day are one visit, that day's
+        {"criteria.0.domain": "visit", "criteria.0.window.end": 0, "criteria.2": "absent"},
     ),
     (
         "Lung lobectomy patients (any lobectomy code) with a pre-op chest CT within 90 days before surgery "
@@ -2509,6 +2510,17 @@ READINGS: list[tuple[str, dict[str, Any]]] = [
         "허혈성 심질환 (I20-I25 전부 다 포함) 있는 여성",
         {"index.concepts.terms": ["I20", "I21", "I22", "I23", "I24", "I25"]},
     ),
+    (
+        "스타틴을 처음으로 처방받은 게 2021년인 사람들. 아토르바스타틴이든 로수바스타틴이든 상관없어요.",
+        {"index.first_occurrence": True},
+    ),
+    # an admission at any time and the admission on the diagnosis day are one, that day's: the death counts
+    # from it (it had counted from any admission)
+    (
+        "심근경색으로 입원한 뒤 30일 안에 사망한 환자 명단 있을까요? 심근경색 진단일에 입원한 경우로 봐 "
+        "주세요.",
+        {"criteria.0.window.end": 0, "criteria.0.domain": "visit", "criteria.2.window.anchor": "admission_2"},
+    ),
     # going for a procedure is having it; carrying a diagnosis is having it
     ("STEMIs in 2023 that went for PCI the same day", {"criteria.0.concepts.terms": ["PCI"]}),
     (
@@ -2842,6 +2854,13 @@ def test_an_english_atlas_definition_is_asked_back(sentence: str) -> None:
         # 'currently' is as vague as 'recently'; 'refilled within 60 days' counts from a fill no rule holds
         ("AF patients currently on warfarin", "currently"),
         ("AF patients who refilled their warfarin within 60 days", "refilled"),
+        # 'the lab' met as an anchor before the NT-proBNP is named: that test, or any? (had been 'any
+        # measurement' as the index, the NT-proBNP a rule of its own)
+        (
+            "HF pts (HF dx on or before the lab) w/ an NT-proBNP > 2000 and an inpatient admission within 30 "
+            "days after that lab",
+            "lab",
+        ),
     ],
 )
 def test_a_rule_the_spec_cannot_hold_is_asked_back_naming_it(sentence: str, said: str) -> None:
