@@ -761,6 +761,10 @@ class Phrase:
         if clash:
             cur = self.cur = self.new(it.start)
             targets = [cur]
+        elif cur.kind in VISIT_KINDS and kind in VISIT_KINDS and kind != cur.kind and cur.conj == "or":
+            # '외래 2회 이상 또는 입원 1회 이상', '입원 또는 응급실 방문 2회 이상': either of two kinds of
+            # visit, which no set of rules says (read on, the second kind had been dropped)
+            self.grammar.problems.append(problem("or_between_events", it.text, event=" ".join(cur.text)))
         for e in targets:
             e.set_kind(kind)
             e.text.append(it.text)

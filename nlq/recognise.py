@@ -2257,17 +2257,16 @@ def _framing(text: str) -> int:
     return start
 
 
+_THANKS_EN = r"thanks?|thank\s+you|thx|thnx|tks|tia|cheers"
 #: A closing sentence to the reader: 'Thank you very much for your assistance.', 'Happy to clarify.'
 _SIGN_OFF_EN = regex(
-    r"\b(?:thanks?|thank\s+you|thx|thnx|tks|tia|appreciat\w*|grateful|happy\s+to|let\s+(?:me|us)\s+know|"
-    r"feel\s+free|regards|cheers|in\s+advance)\b",
+    rf"\b(?:{_THANKS_EN}|appreciat\w*|grateful|happy\s+to|let\s+(?:me|us)\s+know|feel\s+free|regards|"
+    r"in\s+advance)\b",
     re.IGNORECASE,
 )
-
-
 #: Thanks said last, in lower case or after a comma or a dash, which ``_SENTENCE_END`` does not split off.
 _THANKS_AT_END_EN = regex(
-    r"(?:(?<=[.!?,;])|(?<=\s[-—–])|(?<=\s))\s*(?:many\s+)?(?:thx|thnx|tks|tia|thanks?|thank\s+you|cheers)"
+    rf"(?:(?<=[.!?,;])|(?<=\s[-—–])|(?<=\s))\s*(?:many\s+)?(?:{_THANKS_EN})"
     r"(?:\s+(?:a\s+lot|so\s+much|very\s+much|in\s+advance|again|all|team))?\s*[.!]*\s*$",
     re.IGNORECASE,
 )

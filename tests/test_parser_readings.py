@@ -2854,6 +2854,9 @@ def test_an_english_atlas_definition_is_asked_back(sentence: str) -> None:
         # 'currently' is as vague as 'recently'; 'refilled within 60 days' counts from a fill no rule holds
         ("AF patients currently on warfarin", "currently"),
         ("AF patients who refilled their warfarin within 60 days", "refilled"),
+        # either of two kinds of visit, each counted: the second kind had been dropped
+        ("2022년 뇌졸중 진단 환자 중 외래 2회 이상 또는 입원 1회 이상", "외래"),
+        ("뇌졸중 환자 중 입원 또는 응급실 방문 2회 이상", "입원"),
         # 'the lab' met as an anchor before the NT-proBNP is named: that test, or any? (had been 'any
         # measurement' as the index, the NT-proBNP a rule of its own)
         (
