@@ -866,6 +866,13 @@ EN_VAGUE: list[tuple[str, str, list[str]]] = [
     ),
     (r"young(?:er)?\s+(?:adults?|patients|people)|young", "age", ["aged 18–39", "aged 18–29", "under 18"]),
     (r"middle-?aged", "age", ["aged 40–64", "aged 45–64"]),
+    # ('women of childbearing age' had been read as women of any age)
+    (
+        r"(?:of\s+)?child-?bearing\s+(?:age|potential)|reproductive\s+age|teen(?:ager)?s|adolescents?|"
+        r"post-?menopausal|pre-?menopausal",
+        "age",
+        ["aged 15–49", "aged 18–44", "aged 13–17", "aged 50 or older"],
+    ),
     (
         r"recently|recent|lately|currently",
         "time",
@@ -903,6 +910,8 @@ KO_VAGUE: list[tuple[str, str, list[str]]] = [
     (r"노인|고령자?|어르신|노년층?", "age", ["65세 이상", "75세 이상", "80세 이상"]),
     (r"젊은|청년", "age", ["18~39세", "18~29세"]),
     (r"중년", "age", ["40~64세", "45~64세"]),
+    # ('청소년 천식 환자' had been read as any age; '소아청소년' is an age of its own)
+    (r"(?<!소아)(?<!소아\s)청소년|가임기|폐경\s*(?:후|전)", "age", ["13~18세", "10~19세", "15~49세"]),
     (r"최근(?:에)?|요즘", "time", ["최근 3개월", "최근 6개월", "최근 1년"]),
     (r"자주|잦은|반복(?:적으로|된)?", "count", ["2회 이상", "3회 이상", "5회 이상"]),
     (
@@ -913,6 +922,12 @@ KO_VAGUE: list[tuple[str, str, list[str]]] = [
     (r"직후|얼마\s*안\s*돼서|곧바로|즈음", "window", ["7일 이내", "30일 이내", "같은 날"]),
     (r"장기(?:간)?", "duration", ["기간을 알려 주세요 (예: '90일 이상')"]),
     (r"퇴원(?:일|일자)?", "unsupported", ["입원일을 기준으로 말해 주세요 (예: '입원 후 30일 이내 재입원')"]),
+    # 'warfarin을 중단한 환자' had been read as any warfarin: stopping is an absence after a use
+    (
+        r"중단(?:한|했던|된|하고|했고|해서|함)|끊은|끊었던|끊고",
+        "stop",
+        ["처방이 없는 기간으로 말해 주세요 (예: '2023년 처방 후 2024년에는 처방 없음')"],
+    ),
 ]
 
 

@@ -2577,6 +2577,11 @@ def test_a_condition_named_before_its_definition_is_asked_back(sentence: str) ->
     [
         "I'd like to see patients on a blood thinner who ended up with a GI bleed",  # which kind of drug?
         "피검사 수치 안 좋게 나온 만성 신부전 환자들 보여줘",  # '안 좋게' is 'bad', never 'not'
+        # an age said by a stage of life (had been read as any age: women of any age, patients of any age)
+        "asthma in women of childbearing age",
+        "asthma in teenagers",
+        "청소년 천식 환자",
+        "warfarin을 중단한 환자",  # stopping: had been read as any warfarin
     ],
 )
 def test_vague_lay_words_are_asked_back(sentence: str) -> None:
