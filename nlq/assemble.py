@@ -1174,12 +1174,8 @@ def _narrowed_in_place(criteria: list[Criterion]) -> list[Criterion]:
     out = list(criteria)
     for wide in criteria:
         w = wide.window
-        if (w.start, w.end, w.anchor, w.same_visit) != (
-            None,
-            None,
-            "index",
-            False,
-        ) or wide.occurrence != Occurrence():
+        any_time = (w.start, w.end, w.anchor, w.same_visit) == (None, None, "index", False)
+        if not any_time or wide.occurrence != Occurrence():
             continue
         narrow = [
             c
