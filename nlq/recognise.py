@@ -253,9 +253,8 @@ def repair_typos(text: str, latin_only: bool = False) -> tuple[str, list[tuple[s
         if not best or (len(best) > 1 and best[1][1] == best[0][1]):
             continue
         fix = best[0][0]
-        if _real_word(w) and not _inflection_of(
-            w, fix
-        ):  # 'trial' is no 'atrial', 'undiagnosed' no 'diagnosed'
+        # 'trial' is no 'atrial', 'undiagnosed' no 'diagnosed'
+        if _real_word(w) and not _inflection_of(w, fix):
             continue
         fixes.append((tok, fix))
         out = out[:idx] + fix + out[idx + len(tok) :]
@@ -2704,15 +2703,16 @@ _RULE_WORDS_EN = regex(
 )
 
 
+#: Where a closing fragment may start: after a sentence's end or a dash between spaces.
+_FRAGMENT_START_EN = regex(r"(?:[.!?]\s+|\s[-—–]\s+)(?=\S)")
+
+
 def _purpose_tail(text: str) -> int:
     """Where a closing fragment that only says what the list is for begins ('… the dx - ENT referral audit.',
     '… within 30 days. guideline gap.'), len(text) when there is none. The fragment holds no number, no
     word of a rule (``_RULE_WORDS_EN``) and no clinical name the rules before it do not already say."""
     body = text.rstrip()
-    cut = max(
-        (m.end() for m in regex(r"(?:[.!?]\s+|\s[-—–]\s+)(?=\S)").finditer(body)),
-        default=0,
-    )
+    cut = max((m.end() for m in _FRAGMENT_START_EN.finditer(body)), default=0)
     tail, head = body[cut:], body[:cut]
     if not cut or not _PURPOSE_EN.search(tail) or re.search(r"\d", tail) or _RULE_WORDS_EN.search(tail):
         return len(text)
